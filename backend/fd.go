@@ -1,0 +1,169 @@
+package backend
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// fdBackend is the part shared by the file and block device backends:
+// positional IO on one descriptor opened once. os.File's ReadAt/WriteAt are
+// pread/pwrite and the raw syscalls go through RawConn.Control, which holds
+// a reference on the descriptor, so a concurrent Close can never make a
+// worker act on a reused descriptor number.
+type fdBackend struct {
+	f        *os.File
+	rc       syscall.RawConn
+	path     string
+	size     int64
+	readOnly bool
+	closed   atomic.Bool
+
+	// syncErr is the sticky durability error (see stickyErr).
+	syncErr stickyErr
+	// noDsync is set once pwritev2(RWF_DSYNC) proved unsupported.
+	noDsync atomic.Bool
+	// noDiscard is set once the discard primitive proved unsupported.
+	noDiscard atomic.Bool
+
+	// datasync is unix.Fdatasync and pwritev2 is unix.Pwritev2; fields so
+	// tests can make them fail.
+	datasync func(fd int) error
+	pwritev2 func(fd int, iovs [][]byte, off int64, flags int) (int, error)
+	// discard deallocates a range: punch hole on files, BLKDISCARD on
+	// block devices.
+	discard func(fd int, off, length int64) error
+}
+
+// newFDBackend wraps an opened file; size is the capacity in bytes.
+func newFDBackend(f *os.File, path string, size int64, readOnly bool,
+	discard func(fd int, off, length int64) error) (*fdBackend, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &fdBackend{
+		f: f, rc: rc, path: path, size: size, readOnly: readOnly,
+		datasync: unix.Fdatasync, pwritev2: unix.Pwritev2, discard: discard,
+	}, nil
+}
+
+// control runs fn on the raw descriptor, retrying EINTR, and reports
+// ErrClosed after Close.
+func (b *fdBackend) control(fn func(fd int) error) error {
+	var opErr error
+	err := b.rc.Control(func(fd uintptr) {
+		for {
+			opErr = fn(int(fd))
+			if opErr != unix.EINTR {
+				return
+			}
+		}
+	})
+	if err != nil {
+		if b.closed.Load() {
+			return ErrClosed
+		}
+		return err
+	}
+	return opErr
+}
+
+// usable reports ErrClosed after Close and, for writes, ErrReadOnly.
+func (b *fdBackend) usable(write bool) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	if write && b.readOnly {
+		return ErrReadOnly
+	}
+	return nil
+}
+
+// ReadAt reads with pread; a range past the end of a shorter file (for
+// example one truncated behind our back) reads as zeros.
+func (b *fdBackend) ReadAt(p []byte, off int64) (int, error) {
+	if err := b.usable(false); err != nil {
+		return 0, pathErr("read", b.path, err)
+	}
+	if err := checkRange(off, int64(len(p)), b.size); err != nil {
+		return 0, pathErr("read", b.path, err)
+	}
+	n, err := b.f.ReadAt(p, off)
+	if err == io.EOF {
+		clear(p[n:])
+		return len(p), nil
+	}
+	if err != nil {
+		if b.closed.Load() {
+			err = ErrClosed
+		}
+		return n, pathErr("read", b.path, unwrapPath(err))
+	}
+	return n, nil
+}
+
+// WriteAt writes with pwrite, or durably with writeStable.
+func (b *fdBackend) WriteAt(p []byte, off int64, stable bool) error {
+	if err := b.usable(true); err != nil {
+		return pathErr("write", b.path, err)
+	}
+	if err := checkRange(off, int64(len(p)), b.size); err != nil {
+		return pathErr("write", b.path, err)
+	}
+	if stable {
+		return b.writeStable(p, off)
+	}
+	if _, err := b.f.WriteAt(p, off); err != nil {
+		if b.closed.Load() {
+			err = ErrClosed
+		}
+		return pathErr("write", b.path, unwrapPath(err))
+	}
+	return nil
+}
+
+// Size is the capacity fixed at open.
+func (b *fdBackend) Size() int64 { return b.size }
+
+// Sync is fdatasync. The first failure is kept and returned by every later
+// Sync (and by stable writes that fall back to fdatasync), because Linux
+// reports a writeback error only once and a later fdatasync could succeed
+// although data was lost.
+func (b *fdBackend) Sync() error {
+	if err := b.usable(false); err != nil {
+		return pathErr("sync", b.path, err)
+	}
+	if err := b.syncErr.get(); err != nil {
+		return err
+	}
+	if err := b.control(b.datasync); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return pathErr("sync", b.path, err)
+		}
+		return b.syncErr.set(pathErr("sync", b.path, err))
+	}
+	return nil
+}
+
+// Close closes the descriptor once; IO already running in other goroutines
+// finishes on the still-referenced descriptor.
+func (b *fdBackend) Close() error {
+	if b.closed.Swap(true) {
+		return pathErr("close", b.path, ErrClosed)
+	}
+	return pathErr("close", b.path, unwrapPath(b.f.Close()))
+}
+
+// unwrapPath strips the *fs.PathError os adds, so ours is the only one.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,60 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// openFile opens (or creates) a regular file as a backend. The file is
+// extended sparse (ftruncate) to o.Size if it is smaller; it is never
+// shrunk. Files go through the page cache on purpose (the paper's lesson:
+// bypassing it loses on read-mostly work).
+func openFile(o Options) (Backend, error) {
+	f, err := os.OpenFile(o.Path, openFlags(o), 0o600)
+	if err != nil {
+		return nil, pathErr("open", o.Path, unwrapPath(err))
+	}
+	b, err := newFile(f, o)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// newFile sizes the opened file and builds the backend.
+func newFile(f *os.File, o Options) (*fdBackend, error) {
+	fi, err := checkOpened(f, o.Path, fs.FileMode.IsRegular)
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	if o.Size > size {
+		if o.ReadOnly {
+			return nil, pathErr("open", o.Path,
+				fmt.Errorf("read-only file has %d bytes, fewer than the %d asked for", size, o.Size))
+		}
+		if err := f.Truncate(o.Size); err != nil {
+			return nil, pathErr("extend", o.Path, unwrapPath(err))
+		}
+		size = o.Size
+	}
+	if size == 0 {
+		return nil, pathErr("open", o.Path, errors.New("file is empty and no Size was given"))
+	}
+	b, err := newFDBackend(f, o.Path, size, o.ReadOnly, punchHole)
+	if err != nil {
+		return nil, pathErr("open", o.Path, err)
+	}
+	return b, nil
+}
+
+// punchHole deallocates a file range, keeping the file size, so the blocks
+// return to the filesystem and the range reads as zeros.
+func punchHole(fd int, off, length int64) error {
+	return unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, length)
+}

@@ -1,0 +1,50 @@
+package backend
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// zeros is the source for writing zeros when a store cannot deallocate.
+var zeros [1 << 20]byte
+
+// Unmap deallocates [off, off+length) with the store's discard primitive;
+// if the filesystem or device does not support it (EOPNOTSUPP, ENOSYS) it
+// writes zeros instead (cached, like a non-stable write) and remembers to
+// go straight to zeroing next time.
+func (b *fdBackend) Unmap(off, length int64) error {
+	if err := b.usable(true); err != nil {
+		return pathErr("unmap", b.path, err)
+	}
+	if err := checkRange(off, length, b.size); err != nil {
+		return pathErr("unmap", b.path, err)
+	}
+	if length == 0 {
+		return nil
+	}
+	if !b.noDiscard.Load() {
+		err := b.control(func(fd int) error { return b.discard(fd, off, length) })
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
+			b.noDiscard.Store(true)
+		default:
+			return pathErr("unmap", b.path, err)
+		}
+	}
+	return b.writeZeros(off, length)
+}
+
+// writeZeros overwrites a range with zeros in 1 MiB pwrites.
+func (b *fdBackend) writeZeros(off, length int64) error {
+	for length > 0 {
+		n := min(length, int64(len(zeros)))
+		if _, err := b.f.WriteAt(zeros[:n], off); err != nil {
+			return pathErr("unmap", b.path, unwrapPath(err))
+		}
+		off, length = off+n, length-n
+	}
+	return nil
+}
