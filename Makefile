@@ -1,0 +1,42 @@
+# atgt developer targets. `make test` is what CI runs (.ci/run).
+
+GO ?= go
+
+.PHONY: all build run generate test fmt-check vet unit fuzz deps
+
+# The steps of `test` must run in order, even under make -j.
+.NOTPARALLEL:
+
+all: build
+
+## build: compile every package
+build:
+	$(GO) build ./...
+
+## run: run the daemon with its embedded default config (pass flags with ARGS=...)
+run:
+	$(GO) run ./cmd/atgtd $(ARGS)
+
+## generate: regenerate messages/ from proto/
+generate:
+	$(GO) generate ./...
+
+## test: deps, gofmt, vet, all tests (including tests/ end-to-end), brief fuzzing
+test: deps fmt-check vet unit fuzz
+
+deps:
+	scripts/install-test-deps.sh
+
+fmt-check:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 25m ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzReadPDU -fuzztime=15s ./messages/iscsi
+	$(GO) test -run='^$$' -fuzz=FuzzLoginKeys -fuzztime=15s ./actors/login
+	$(GO) test -run='^$$' -fuzz=FuzzParseText -fuzztime=10s ./messages/iscsi

@@ -1,0 +1,158 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDefaultConfigClients starts atgtd with its embedded default configuration and
+// checks what libiscsi's small clients see: discovery, INQUIRY and READ CAPACITY(16)
+// of the 1 GiB LUN 0.
+func TestDefaultConfigClients(t *testing.T) {
+	ls := requireLibiscsi(t, "iscsi-ls")
+	inq := requireLibiscsi(t, "iscsi-inq")
+	rc16 := requireLibiscsi(t, "iscsi-readcapacity16")
+	d := startDaemon(t)
+
+	if len(d.luns) == 0 || !strings.Contains(strings.Join(d.luns, "\n"), defaultIQN) {
+		t.Errorf("atgtd printed no \"target %s lun ...\" line before ready; stdout:\n%s", defaultIQN, d.stdout)
+	}
+
+	t.Run("iscsi-ls", func(t *testing.T) {
+		// iscsi-ls -s prints, per target and LUN:
+		//   Target:iqn.2026-11.dev.atgt:default Portal:127.0.0.1:3260,1
+		//   Lun:0    Type:DIRECT_ACCESS (Size:1023M)
+		out, err := runTool(t, 30*time.Second, ls, "-s", "iscsi://"+d.addr)
+		if err != nil {
+			t.Fatalf("iscsi-ls: %v\n%s", err, out)
+		}
+		t.Logf("iscsi-ls output:\n%s", out)
+		if !regexp.MustCompile(`(?m)^Target:` + regexp.QuoteMeta(defaultIQN) + `\s+Portal:`).MatchString(out) {
+			t.Errorf("iscsi-ls does not list target %s", defaultIQN)
+		}
+		lunRe := regexp.MustCompile(fmt.Sprintf(`(?m)^Lun:%d\s+Type:DIRECT_ACCESS\b`, testLUN))
+		if !lunRe.MatchString(out) {
+			t.Errorf("iscsi-ls does not list Lun:%d as DIRECT_ACCESS", testLUN)
+		}
+	})
+
+	t.Run("iscsi-inq", func(t *testing.T) {
+		// iscsi-inq prints "Field:value" lines, among them
+		//   Peripheral Device Type:DIRECT_ACCESS
+		//   Vendor:IET
+		//   Product:VIRTUAL-DISK
+		//   Revision:0001
+		out, err := runTool(t, 30*time.Second, inq, d.url(defaultIQN, testLUN))
+		if err != nil {
+			t.Fatalf("iscsi-inq: %v\n%s", err, out)
+		}
+		t.Logf("iscsi-inq output:\n%s", out)
+		f := fieldLines(out)
+		if f["Peripheral Device Type"] != "DIRECT_ACCESS" {
+			t.Errorf("Peripheral Device Type = %q, want DIRECT_ACCESS", f["Peripheral Device Type"])
+		}
+		for _, k := range []string{"Vendor", "Product", "Revision"} {
+			if f[k] == "" {
+				t.Errorf("iscsi-inq shows no %s", k)
+			}
+		}
+	})
+
+	t.Run("iscsi-readcapacity16", func(t *testing.T) {
+		// iscsi-readcapacity16 prints
+		//   RETURNED LOGICAL BLOCK ADDRESS:2097151
+		//   LOGICAL BLOCK LENGTH IN BYTES:512
+		//   ...
+		//   Total size:1073741824
+		out, err := runTool(t, 30*time.Second, rc16, d.url(defaultIQN, testLUN))
+		if err != nil {
+			t.Fatalf("iscsi-readcapacity16: %v\n%s", err, out)
+		}
+		t.Logf("iscsi-readcapacity16 output:\n%s", out)
+		f := fieldLines(out)
+		want := map[string]string{
+			"RETURNED LOGICAL BLOCK ADDRESS": "2097151", // LBA count 2097152, 1 GiB / 512
+			"LOGICAL BLOCK LENGTH IN BYTES":  "512",
+			"Total size":                     "1073741824",
+		}
+		for k, v := range want {
+			if f[k] != v {
+				t.Errorf("%s = %q, want %q", k, f[k], v)
+			}
+		}
+	})
+}
+
+// fieldLines parses "Key:value" lines (the format of iscsi-inq and
+// iscsi-readcapacity16); the first colon splits, values are trimmed, the first
+// occurrence of a key wins.
+func fieldLines(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k = strings.TrimSpace(k)
+		if _, dup := m[k]; !dup {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// TestQemuImgRoundTrip writes 64 MiB of random data to a 64 MiB LUN with qemu-img and
+// reads it back: the copy must be byte-identical.
+func TestQemuImgRoundTrip(t *testing.T) {
+	qemu := requireTool(t, "qemu-img", "qemu-utils qemu-block-extra")
+	const size = 64 << 20
+	d := startDaemonConfig(t, oneLunConfig(t, size))
+
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.raw")
+	outFile := filepath.Join(dir, "out.raw")
+	data := make([]byte, size)
+	rnd := rand.NewChaCha8([32]byte{'a', 't', 'g', 't'})
+	_, _ = rnd.Read(data)
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	url := d.url(defaultIQN, testLUN)
+	hint := func(out string) string {
+		if strings.Contains(out, "Unknown protocol") || strings.Contains(out, "Unknown driver") {
+			return "\n(qemu-img has no iscsi driver: install qemu-block-extra (or run scripts/install-test-deps.sh))"
+		}
+		return ""
+	}
+	out, err := runTool(t, 2*time.Minute, qemu, "convert", "-n", "-f", "raw", "-O", "raw", in, url)
+	if err != nil {
+		t.Fatalf("qemu-img convert to iSCSI: %v\n%s%s", err, out, hint(out))
+	}
+	out, err = runTool(t, 2*time.Minute, qemu, "convert", "-f", "raw", "-O", "raw", url, outFile)
+	if err != nil {
+		t.Fatalf("qemu-img convert from iSCSI: %v\n%s%s", err, out, hint(out))
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != size {
+		t.Errorf("read back %d bytes, want %d", len(got), size)
+	}
+	n := min(len(got), size)
+	if !bytes.Equal(got[:n], data[:n]) {
+		for i := range n {
+			if got[i] != data[i] {
+				t.Fatalf("data differs first at byte %d (block %d): got %#02x, want %#02x", i, i/512, got[i], data[i])
+			}
+		}
+	}
+}
