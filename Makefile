@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build run generate test fmt-check vet unit fuzz deps
+.PHONY: all build run generate test fmt-check vet proto unit fuzz deps
 
 # The steps of `test` must run in order, even under make -j.
 .NOTPARALLEL:
@@ -19,13 +19,17 @@ run:
 
 ## generate: regenerate messages/ from proto/
 generate:
-	$(GO) generate ./...
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) generate ./...
 
 ## test: deps, gofmt, vet, all tests (including tests/ end-to-end), brief fuzzing
-test: deps fmt-check vet unit fuzz
+test: deps fmt-check vet proto unit fuzz
 
 deps:
 	scripts/install-test-deps.sh
+
+## proto: buf lint, and messages/ is what go generate makes from proto/
+proto:
+	scripts/check-proto.sh
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests in tests/ need: the libiscsi client
 # tools (iscsi-ls, iscsi-inq, iscsi-readcapacity16, iscsi-test-cu), qemu-img and QEMU's
-# iSCSI block driver. Idempotent: does nothing when all are installed, and runs
+# iSCSI block driver, and protoc (to check that messages/ matches proto/). Idempotent: does nothing when all are installed, and runs
 # `apt-get update` once, only when something is missing. Needs root or sudo.
 set -euo pipefail
 
-packages=(libiscsi-bin qemu-utils qemu-block-extra)
+packages=(libiscsi-bin qemu-utils qemu-block-extra protobuf-compiler)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -21,11 +21,13 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// TaskAttribute is the SAM task attribute from the SCSI Command PDU.
+// TaskAttribute is the SAM task attribute from the SCSI Command PDU; the numbers are
+// the ATTR field values of RFC 7143 11.3.1.3.
 type TaskAttribute int32
 
 const (
-	TaskAttribute_TASK_ATTRIBUTE_UNTAGGED      TaskAttribute = 0
+	// Untagged (attribute 0 in the SCSI Command PDU).
+	TaskAttribute_TASK_ATTRIBUTE_UNSPECIFIED   TaskAttribute = 0
 	TaskAttribute_TASK_ATTRIBUTE_SIMPLE        TaskAttribute = 1
 	TaskAttribute_TASK_ATTRIBUTE_ORDERED       TaskAttribute = 2
 	TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE TaskAttribute = 3
@@ -35,14 +37,14 @@ const (
 // Enum value maps for TaskAttribute.
 var (
 	TaskAttribute_name = map[int32]string{
-		0: "TASK_ATTRIBUTE_UNTAGGED",
+		0: "TASK_ATTRIBUTE_UNSPECIFIED",
 		1: "TASK_ATTRIBUTE_SIMPLE",
 		2: "TASK_ATTRIBUTE_ORDERED",
 		3: "TASK_ATTRIBUTE_HEAD_OF_QUEUE",
 		4: "TASK_ATTRIBUTE_ACA",
 	}
 	TaskAttribute_value = map[string]int32{
-		"TASK_ATTRIBUTE_UNTAGGED":      0,
+		"TASK_ATTRIBUTE_UNSPECIFIED":   0,
 		"TASK_ATTRIBUTE_SIMPLE":        1,
 		"TASK_ATTRIBUTE_ORDERED":       2,
 		"TASK_ATTRIBUTE_HEAD_OF_QUEUE": 3,
@@ -304,7 +306,7 @@ func (x *ScsiTask) GetAttribute() TaskAttribute {
 	if x != nil {
 		return x.Attribute
 	}
-	return TaskAttribute_TASK_ATTRIBUTE_UNTAGGED
+	return TaskAttribute_TASK_ATTRIBUTE_UNSPECIFIED
 }
 
 func (x *ScsiTask) GetCmdSn() uint32 {
@@ -593,9 +595,12 @@ func (x *CommandOrder) GetTask() *ScsiTask {
 // CommandReady tells a connection that the request it sent for ordering is next in
 // CmdSN order and may be executed.
 type CommandReady struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Itt           uint32                 `protobuf:"varint,1,opt,name=itt,proto3" json:"itt,omitempty"`
-	Task          *ScsiTask              `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Itt   uint32                 `protobuf:"varint,1,opt,name=itt,proto3" json:"itt,omitempty"`
+	Task  *ScsiTask              `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	// The session already handed the task to the dispatcher (its data was complete);
+	// the connection only records that it is in flight.
+	Dispatched    bool `protobuf:"varint,3,opt,name=dispatched,proto3" json:"dispatched,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -642,6 +647,13 @@ func (x *CommandReady) GetTask() *ScsiTask {
 		return x.Task
 	}
 	return nil
+}
+
+func (x *CommandReady) GetDispatched() bool {
+	if x != nil {
+		return x.Dispatched
+	}
+	return false
 }
 
 // ConnectionClosed tells a session that one of its connections ended.
@@ -738,17 +750,20 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
 	"\x03itt\x18\x03 \x01(\rR\x03itt\x12%\n" +
-	"\x04task\x18\x04 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\"G\n" +
+	"\x04task\x18\x04 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\"g\n" +
 	"\fCommandReady\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12%\n" +
-	"\x04task\x18\x02 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\"X\n" +
+	"\x04task\x18\x02 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12\x1e\n" +
+	"\n" +
+	"dispatched\x18\x03 \x01(\bR\n" +
+	"dispatched\"X\n" +
 	"\x10ConnectionClosed\x12,\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2\f.atgt.v1.PidR\n" +
 	"connection\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*\x9d\x01\n" +
-	"\rTaskAttribute\x12\x1b\n" +
-	"\x17TASK_ATTRIBUTE_UNTAGGED\x10\x00\x12\x19\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason*\xa0\x01\n" +
+	"\rTaskAttribute\x12\x1e\n" +
+	"\x1aTASK_ATTRIBUTE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TASK_ATTRIBUTE_SIMPLE\x10\x01\x12\x1a\n" +
 	"\x16TASK_ATTRIBUTE_ORDERED\x10\x02\x12 \n" +
 	"\x1cTASK_ATTRIBUTE_HEAD_OF_QUEUE\x10\x03\x12\x16\n" +

@@ -1,0 +1,76 @@
+// Package cmdsn implements the command numbering window of an iSCSI session
+// (RFC 7143 section 4.2.2.1) as plain logic: the session actor owns a Window and the
+// session's connection reads ExpCmdSN from it, atomically, when it builds a response.
+package cmdsn
+
+import (
+	"sync/atomic"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// Less reports a < b in 32-bit serial number arithmetic (RFC 1982).
+func Less(a, b uint32) bool { return a != b && int32(a-b) < 0 }
+
+// Window orders non-immediate commands by CmdSN and tracks ExpCmdSN.
+type Window struct {
+	exp     atomic.Uint32
+	depth   uint32
+	pending map[uint32]*pb.CommandOrder
+}
+
+// NewWindow returns a window whose next expected CmdSN is first, accepting commands up
+// to depth ahead of it.
+func NewWindow(first, depth uint32) *Window {
+	w := &Window{depth: depth, pending: map[uint32]*pb.CommandOrder{}}
+	w.exp.Store(first)
+	return w
+}
+
+// Exp returns ExpCmdSN. Safe to call from any goroutine.
+func (w *Window) Exp() uint32 { return w.exp.Load() }
+
+// Depth is the queue depth the window was built with.
+func (w *Window) Depth() uint32 { return w.depth }
+
+// Accept places o in order and returns the orders that are now deliverable, in CmdSN
+// order: o itself at once if it is immediate. ok is false when o falls outside the
+// window or repeats a CmdSN already received; RFC 7143 has the target silently drop
+// such a command.
+func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) {
+	if o.Immediate {
+		return []*pb.CommandOrder{o}, true
+	}
+	exp := w.exp.Load()
+	if Less(o.CmdSn, exp) || !Less(o.CmdSn, exp+w.depth) {
+		return nil, false
+	}
+	if _, dup := w.pending[o.CmdSn]; dup {
+		return nil, false
+	}
+	if o.CmdSn != exp {
+		w.pending[o.CmdSn] = o
+		return nil, true
+	}
+	ready = append(ready, o)
+	exp++
+	for {
+		next, found := w.pending[exp]
+		if !found {
+			break
+		}
+		delete(w.pending, exp)
+		ready = append(ready, next)
+		exp++
+	}
+	w.exp.Store(exp)
+	return ready, true
+}
+
+// Pending is how many accepted commands wait for an earlier CmdSN.
+func (w *Window) Pending() int { return len(w.pending) }
+
+// Start sets ExpCmdSN to the CmdSN of the Login Request that opened the session. The
+// connection calls it while the session is still waiting for the login to finish,
+// before any command can be ordered.
+func (w *Window) Start(first uint32) { w.exp.Store(first) }

@@ -1,0 +1,259 @@
+package target
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// DefaultTargetName is the IQN of the embedded default target.
+const DefaultTargetName = "iqn.2026-11.dev.atgt:default"
+
+// Defaults applied to unset config fields.
+const (
+	DefaultPortal        = "127.0.0.1:3260"
+	DefaultDataDir       = "atgt-data"
+	DefaultQueueDepth    = 128
+	DefaultWorkers       = 4
+	DefaultBlockSize     = 512
+	DefaultLUNSize       = 1 << 30
+	DefaultNopInterval   = 30
+	DefaultNopTimeout    = 30
+	maxQueueDepth        = 4096
+	maxWorkers           = 256
+	maxLUNID             = 16383
+	minSegment, maxSeg   = 512, 1<<24 - 1
+	defaultMaxRecvSeg    = 262144
+	defaultMaxBurst      = 1 << 20
+	defaultFirstBurst    = 262144
+	defaultMaxOutstandR2 = 16
+)
+
+// DefaultConfig is the embedded configuration used when no -config is given: one
+// target with one 1 GiB sparse file LUN, open to every initiator.
+func DefaultConfig() *pb.Config {
+	return &pb.Config{
+		Targets: []*pb.Target{{
+			Name: DefaultTargetName,
+			Luns: []*pb.Lun{{Id: 0, Path: "lun0.img", SizeBytes: DefaultLUNSize}},
+		}},
+	}
+}
+
+// LoadConfig reads a protobuf-JSON config file. Unknown fields are errors, so a typo
+// in a field name is reported rather than silently ignored.
+func LoadConfig(path string) (*pb.Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg := &pb.Config{}
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(raw, cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ApplyDefaults returns a copy of cfg with every unset field given its default.
+func ApplyDefaults(in *pb.Config) *pb.Config {
+	cfg := proto.Clone(in).(*pb.Config)
+	if len(cfg.Portals) == 0 {
+		cfg.Portals = []string{DefaultPortal}
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.QueueDepth == 0 {
+		cfg.QueueDepth = DefaultQueueDepth
+	}
+	if cfg.NopIntervalSeconds == 0 {
+		cfg.NopIntervalSeconds = DefaultNopInterval
+	}
+	if cfg.NopTimeoutSeconds == 0 {
+		cfg.NopTimeoutSeconds = DefaultNopTimeout
+	}
+	if cfg.Negotiation == nil {
+		cfg.Negotiation = &pb.Negotiation{}
+	}
+	n := cfg.Negotiation
+	if n.MaxRecvDataSegmentLength == 0 {
+		n.MaxRecvDataSegmentLength = defaultMaxRecvSeg
+	}
+	if n.MaxBurstLength == 0 {
+		n.MaxBurstLength = defaultMaxBurst
+	}
+	if n.FirstBurstLength == 0 {
+		n.FirstBurstLength = min(defaultFirstBurst, n.MaxBurstLength)
+	}
+	if n.MaxOutstandingR2T == 0 {
+		n.MaxOutstandingR2T = defaultMaxOutstandR2
+	}
+	if n.ImmediateData == nil {
+		n.ImmediateData = proto.Bool(true)
+	}
+	if n.InitialR2T == nil {
+		n.InitialR2T = proto.Bool(false)
+	}
+	if len(n.HeaderDigest) == 0 {
+		n.HeaderDigest = []string{"None", "CRC32C"}
+	}
+	if len(n.DataDigest) == 0 {
+		n.DataDigest = []string{"None", "CRC32C"}
+	}
+	for _, t := range cfg.Targets {
+		for _, l := range t.Luns {
+			if l.Backend == "" {
+				l.Backend = "file"
+			}
+			if l.BlockSize == 0 {
+				l.BlockSize = DefaultBlockSize
+			}
+			if l.Workers == 0 {
+				l.Workers = DefaultWorkers
+			}
+			if l.WriteCache == nil {
+				l.WriteCache = proto.Bool(true)
+			}
+			if l.Backend == "file" && l.Path != "" && !filepath.IsAbs(l.Path) {
+				l.Path = filepath.Join(cfg.DataDir, l.Path)
+			}
+		}
+	}
+	return cfg
+}
+
+// Validate checks a defaulted config and names the first bad field, e.g.
+// "targets[0].luns[1].block_size: 1000 is not 512 or 4096".
+func Validate(cfg *pb.Config) error {
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, a...))
+	}
+	for i, p := range cfg.Portals {
+		host, port, err := net.SplitHostPort(p)
+		if err != nil || port == "" {
+			return bad(fmt.Sprintf("portals[%d]", i), "%q is not IP:PORT", p)
+		}
+		if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+			return bad(fmt.Sprintf("portals[%d]", i), "%q is not an IP address", host)
+		}
+	}
+	if cfg.QueueDepth > maxQueueDepth {
+		return bad("queue_depth", "%d exceeds %d", cfg.QueueDepth, maxQueueDepth)
+	}
+	n := cfg.Negotiation
+	for _, f := range []struct {
+		name string
+		v    uint32
+	}{
+		{"negotiation.max_recv_data_segment_length", n.MaxRecvDataSegmentLength},
+		{"negotiation.max_burst_length", n.MaxBurstLength},
+		{"negotiation.first_burst_length", n.FirstBurstLength},
+	} {
+		if f.v < minSegment || f.v > maxSeg {
+			return bad(f.name, "%d is outside %d..%d", f.v, minSegment, maxSeg)
+		}
+	}
+	if n.FirstBurstLength > n.MaxBurstLength {
+		return bad("negotiation.first_burst_length", "%d exceeds max_burst_length %d", n.FirstBurstLength, n.MaxBurstLength)
+	}
+	if n.MaxOutstandingR2T > 65535 {
+		return bad("negotiation.max_outstanding_r2t", "%d exceeds 65535", n.MaxOutstandingR2T)
+	}
+	for _, d := range []struct {
+		name string
+		v    []string
+	}{{"negotiation.header_digest", n.HeaderDigest}, {"negotiation.data_digest", n.DataDigest}} {
+		for _, v := range d.v {
+			if v != "None" && v != "CRC32C" {
+				return bad(d.name, "%q is not None or CRC32C", v)
+			}
+		}
+	}
+	if len(cfg.Targets) == 0 {
+		return bad("targets", "at least one target is required")
+	}
+	names := map[string]bool{}
+	paths := map[string]string{}
+	for ti, t := range cfg.Targets {
+		tf := fmt.Sprintf("targets[%d]", ti)
+		if err := validName(t.Name); err != nil {
+			return bad(tf+".name", "%v", err)
+		}
+		if names[t.Name] {
+			return bad(tf+".name", "%q is used by another target", t.Name)
+		}
+		names[t.Name] = true
+		for ai, a := range t.AllowedInitiators {
+			if err := validName(a); err != nil {
+				return bad(fmt.Sprintf("%s.allowed_initiators[%d]", tf, ai), "%v", err)
+			}
+		}
+		if len(t.Luns) == 0 {
+			return bad(tf+".luns", "at least one LUN is required")
+		}
+		ids := map[uint64]bool{}
+		for li, l := range t.Luns {
+			lf := fmt.Sprintf("%s.luns[%d]", tf, li)
+			if l.Id > maxLUNID {
+				return bad(lf+".id", "%d exceeds %d", l.Id, maxLUNID)
+			}
+			if ids[l.Id] {
+				return bad(lf+".id", "LUN %d appears twice", l.Id)
+			}
+			ids[l.Id] = true
+			if l.BlockSize != 512 && l.BlockSize != 4096 {
+				return bad(lf+".block_size", "%d is not 512 or 4096", l.BlockSize)
+			}
+			if l.SizeBytes%uint64(l.BlockSize) != 0 {
+				return bad(lf+".size_bytes", "%d is not a multiple of block_size %d", l.SizeBytes, l.BlockSize)
+			}
+			if l.Workers < 1 || l.Workers > maxWorkers {
+				return bad(lf+".workers", "%d is outside 1..%d", l.Workers, maxWorkers)
+			}
+			switch l.Backend {
+			case "file":
+				if l.Path == "" {
+					return bad(lf+".path", "a file LUN needs a path")
+				}
+				if other, dup := paths[l.Path]; dup {
+					return bad(lf+".path", "%s is also used by %s", l.Path, other)
+				}
+				paths[l.Path] = lf
+			case "memory":
+				if l.SizeBytes == 0 {
+					return bad(lf+".size_bytes", "a memory LUN needs a size")
+				}
+			default:
+				return bad(lf+".backend", "%q is not file or memory", l.Backend)
+			}
+		}
+	}
+	return nil
+}
+
+// validName checks the iSCSI name forms of RFC 7143 section 4.2.7.
+func validName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty iSCSI name")
+	case len(s) > 223:
+		return fmt.Errorf("%q is longer than 223 bytes", s)
+	case strings.HasPrefix(s, "iqn."), strings.HasPrefix(s, "eui."), strings.HasPrefix(s, "naa."):
+	default:
+		return fmt.Errorf("%q does not start with iqn., eui. or naa.", s)
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Errorf("%q contains a space or control character", s)
+		}
+	}
+	return nil
+}

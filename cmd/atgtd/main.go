@@ -1,0 +1,80 @@
+// Command atgtd is the atgt iSCSI target daemon. With no -config it serves an
+// embedded default: one target with one 1 GiB sparse file LUN on 127.0.0.1:3260,
+// open to every initiator.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/target"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	portal := flag.String("portal", "", "listen address IP:PORT (default 127.0.0.1:3260; overrides the config's portals)")
+	dataDir := flag.String("data", "", "data directory for LUN files (default ./atgt-data; overrides the config's data_dir)")
+	configPath := flag.String("config", "", "config file (protobuf JSON); without it the embedded default is served")
+	logLevel := flag.String("log-level", "warn", "log level: trace, debug, info, warn, error")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "atgtd: unexpected argument %q\n", flag.Arg(0))
+		return 2
+	}
+	level := hclog.LevelFromString(*logLevel)
+	if level == hclog.NoLevel {
+		fmt.Fprintf(os.Stderr, "atgtd: -log-level %q is not one of trace, debug, info, warn, error\n", *logLevel)
+		return 2
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "atgtd", Level: level, Output: os.Stderr})
+
+	var cfg *pb.Config
+	if *configPath != "" {
+		var err error
+		if cfg, err = target.LoadConfig(*configPath); err != nil {
+			fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
+			return 1
+		}
+	} else {
+		cfg = target.DefaultConfig()
+	}
+	if *portal != "" {
+		cfg.Portals = []string{*portal}
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	svc, err := target.Start(cfg, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
+		return 1
+	}
+	for _, l := range svc.LUNs() {
+		fmt.Printf("target %s lun %d path %s size %d\n", l.Target, l.ID, l.Path, l.Size)
+	}
+	addrs := svc.Addrs()
+	for _, a := range addrs[1:] {
+		fmt.Printf("portal %s\n", a)
+	}
+	fmt.Printf("ready portal=%s\n", addrs[0])
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	log.Info("shutting down", "signal", s.String())
+	if err := svc.Stop(10 * time.Second); err != nil {
+		fmt.Fprintf(os.Stderr, "atgtd: stop: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,165 @@
+package scsi
+
+// The constructors below are the sense conditions the target reports. Each
+// returns a fresh value so callers may adjust fields without sharing state.
+
+// InvalidOpcode reports ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE
+// (20/00): the opcode is not implemented by this logical unit.
+func InvalidOpcode() *SenseError {
+	return &SenseError{Key: SenseIllegalRequest, ASC: 0x20, ASCQ: 0x00}
+}
+
+// fieldPointer fills in the sense-key-specific field pointer; bit < 0 means
+// the whole byte is in error and no bit pointer is given.
+func fieldPointer(e *SenseError, byteOff, bit int, cd bool) *SenseError {
+	if byteOff >= 0 && byteOff <= 0xFFFF {
+		e.SKSV = true
+		e.CD = cd
+		e.FieldPointer = uint16(byteOff)
+		if bit >= 0 && bit <= 7 {
+			e.BPV = true
+			e.BitPointer = uint8(bit)
+		}
+	}
+	return e
+}
+
+// InvalidFieldInCDB reports ILLEGAL REQUEST, INVALID FIELD IN CDB (24/00)
+// pointing at byte byteOff, bit bit (bit < 0: no bit pointer) of the CDB, so
+// an initiator can tell which field it got wrong.
+func InvalidFieldInCDB(byteOff, bit int) *SenseError {
+	return fieldPointer(&SenseError{Key: SenseIllegalRequest, ASC: 0x24, ASCQ: 0x00}, byteOff, bit, true)
+}
+
+// InvalidFieldInParamList reports ILLEGAL REQUEST, INVALID FIELD IN
+// PARAMETER LIST (26/00) pointing at byte byteOff, bit bit of the data-out
+// parameter list.
+func InvalidFieldInParamList(byteOff, bit int) *SenseError {
+	return fieldPointer(&SenseError{Key: SenseIllegalRequest, ASC: 0x26, ASCQ: 0x00}, byteOff, bit, false)
+}
+
+// ParameterListLengthError reports ILLEGAL REQUEST, PARAMETER LIST LENGTH
+// ERROR (1A/00): the parameter list is shorter than its own headers claim.
+func ParameterListLengthError() *SenseError {
+	return &SenseError{Key: SenseIllegalRequest, ASC: 0x1A, ASCQ: 0x00}
+}
+
+// LBAOutOfRange reports ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE
+// (21/00): the LBA range reaches past the last block.
+func LBAOutOfRange() *SenseError {
+	return &SenseError{Key: SenseIllegalRequest, ASC: 0x21, ASCQ: 0x00}
+}
+
+// WriteProtected reports DATA PROTECT, WRITE PROTECTED (27/00) for writes to
+// a read-only logical unit.
+func WriteProtected() *SenseError {
+	return &SenseError{Key: SenseDataProtect, ASC: 0x27, ASCQ: 0x00}
+}
+
+// SoftwareWriteProtected reports DATA PROTECT, SOFTWARE WRITE PROTECTED
+// (27/02) for writes refused because the SWP bit of the Control mode page
+// is set.
+func SoftwareWriteProtected() *SenseError {
+	return &SenseError{Key: SenseDataProtect, ASC: 0x27, ASCQ: 0x02}
+}
+
+// MediumError reports MEDIUM ERROR with the given ASC/ASCQ, e.g. 11/00
+// UNRECOVERED READ ERROR or 0C/00 WRITE ERROR, for failed backend IO.
+func MediumError(asc, ascq uint8) *SenseError {
+	return &SenseError{Key: SenseMediumError, ASC: asc, ASCQ: ascq}
+}
+
+// UnrecoveredReadError is MEDIUM ERROR, UNRECOVERED READ ERROR (11/00).
+func UnrecoveredReadError() *SenseError { return MediumError(0x11, 0x00) }
+
+// WriteError is MEDIUM ERROR, WRITE ERROR (0C/00).
+func WriteError() *SenseError { return MediumError(0x0C, 0x00) }
+
+// Miscompare reports MISCOMPARE, MISCOMPARE DURING VERIFY OPERATION (1D/00)
+// with INFORMATION set to the offset of the first differing byte, as SBC-3
+// requires for VERIFY and COMPARE AND WRITE.
+func Miscompare(info uint64) *SenseError {
+	return &SenseError{Key: SenseMiscompare, ASC: 0x1D, ASCQ: 0x00, Info: info, InfoValid: true}
+}
+
+// PowerOnReset is the UNIT ATTENTION POWER ON, RESET, OR BUS DEVICE RESET
+// OCCURRED (29/00) every new I_T nexus sees once.
+func PowerOnReset() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x29, ASCQ: 0x00}
+}
+
+// BusDeviceReset is the UNIT ATTENTION BUS DEVICE RESET FUNCTION OCCURRED
+// (29/03) established by a LOGICAL UNIT RESET task management function.
+func BusDeviceReset() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x29, ASCQ: 0x03}
+}
+
+// NexusLoss is the UNIT ATTENTION I_T NEXUS LOSS OCCURRED (29/07).
+func NexusLoss() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x29, ASCQ: 0x07}
+}
+
+// ModeParametersChanged is the UNIT ATTENTION MODE PARAMETERS CHANGED
+// (2A/01) other I_T nexuses get after a MODE SELECT changed shared pages.
+func ModeParametersChanged() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x2A, ASCQ: 0x01}
+}
+
+// CapacityDataChanged is the UNIT ATTENTION CAPACITY DATA HAS CHANGED
+// (2A/09) after the backing store was resized.
+func CapacityDataChanged() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x2A, ASCQ: 0x09}
+}
+
+// ReportedLUNsChanged is the UNIT ATTENTION REPORTED LUNS DATA HAS CHANGED
+// (3F/0E) after LUNs were added to or removed from a target.
+func ReportedLUNsChanged() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x3F, ASCQ: 0x0E}
+}
+
+// CommandsClearedByAnotherInitiator is the UNIT ATTENTION COMMANDS CLEARED
+// BY ANOTHER INITIATOR (2F/00) after another nexus's CLEAR TASK SET.
+func CommandsClearedByAnotherInitiator() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x2F, ASCQ: 0x00}
+}
+
+// CommandsClearedByDeviceServer is the UNIT ATTENTION COMMANDS CLEARED BY
+// DEVICE SERVER (2F/02).
+func CommandsClearedByDeviceServer() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x2F, ASCQ: 0x02}
+}
+
+// LogicalUnitNotSupported reports ILLEGAL REQUEST, LOGICAL UNIT NOT
+// SUPPORTED (25/00) for commands addressed to a LUN that does not exist.
+func LogicalUnitNotSupported() *SenseError {
+	return &SenseError{Key: SenseIllegalRequest, ASC: 0x25, ASCQ: 0x00}
+}
+
+// InternalTargetFailure reports HARDWARE ERROR, INTERNAL TARGET FAILURE
+// (44/00) for failures that have no more precise description.
+func InternalTargetFailure() *SenseError {
+	return &SenseError{Key: SenseHardwareError, ASC: 0x44, ASCQ: 0x00}
+}
+
+// SavingParametersNotSupported reports ILLEGAL REQUEST, SAVING PARAMETERS
+// NOT SUPPORTED (39/00): this target keeps no saved mode pages.
+func SavingParametersNotSupported() *SenseError {
+	return &SenseError{Key: SenseIllegalRequest, ASC: 0x39, ASCQ: 0x00}
+}
+
+// NotReadyBecomingReady reports NOT READY, LOGICAL UNIT IS IN PROCESS OF
+// BECOMING READY (04/01).
+func NotReadyBecomingReady() *SenseError {
+	return &SenseError{Key: SenseNotReady, ASC: 0x04, ASCQ: 0x01}
+}
+
+// MediumNotPresent reports NOT READY, MEDIUM NOT PRESENT (3A/00).
+func MediumNotPresent() *SenseError {
+	return &SenseError{Key: SenseNotReady, ASC: 0x3A, ASCQ: 0x00}
+}
+
+// AbortedCommand reports ABORTED COMMAND with the given ASC/ASCQ, e.g.
+// 47/03 INFORMATION UNIT iuCRC ERROR DETECTED after a digest error.
+func AbortedCommand(asc, ascq uint8) *SenseError {
+	return &SenseError{Key: SenseAbortedCommand, ASC: asc, ASCQ: ascq}
+}
