@@ -1,0 +1,105 @@
+package scsidev
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+)
+
+// Config describes one logical unit: its identity as INQUIRY reports it,
+// its geometry, and the target port it is reached through.
+type Config struct {
+	// VendorID (8), ProductID (16) and Revision (4) are the standard
+	// INQUIRY strings; longer values are cut, shorter ones space padded.
+	VendorID, ProductID, Revision string
+	// SerialNumber is the Unit Serial Number VPD page; empty means a hex
+	// form of NAA.
+	SerialNumber string
+	// NAA is the 8-byte NAA designator of the logical unit in the Device
+	// Identification VPD page (see NAAFromName).
+	NAA uint64
+	// BlockSize is the logical block length: 512 (default) or 4096.
+	BlockSize uint32
+	// Blocks is the capacity in logical blocks.
+	Blocks uint64
+	// ReadOnly makes every write fail with DATA PROTECT.
+	ReadOnly bool
+	// WriteCache is the initial WCE bit of the Caching mode page.
+	WriteCache bool
+	// TargetName is the iSCSI name of the target, used for the SCSI name
+	// string designators.
+	TargetName string
+	// PortalGroupTag is the iSCSI target portal group tag that forms the
+	// target port name "TargetName,t,0x<tag>" (default 1).
+	PortalGroupTag uint16
+	// TargetPortGroup is the ALUA target port group reported in VPD 0x83.
+	TargetPortGroup uint16
+	// RelativePortID is the relative target port identifier (default 1).
+	RelativePortID uint16
+	// LUN is this logical unit's number.
+	LUN uint64
+	// MaxTransferBlocks bounds one command's transfer; it is reported in
+	// the Block Limits VPD page and enforced. Default: 4 MiB worth.
+	MaxTransferBlocks uint32
+	// ListLUNs returns all LUNs of the target for REPORT LUNS; nil means
+	// just this one.
+	ListLUNs func() []uint64
+}
+
+// Defaults used when Config fields are zero.
+const (
+	DefaultVendorID  = "ATGT"
+	DefaultProductID = "atgt disk"
+	DefaultRevision  = "0001"
+	defaultMaxXfer   = 4 << 20
+)
+
+// withDefaults fills in zero fields so the rest of the package never has to
+// guard against them.
+func (c Config) withDefaults() Config {
+	if c.VendorID == "" {
+		c.VendorID = DefaultVendorID
+	}
+	if c.ProductID == "" {
+		c.ProductID = DefaultProductID
+	}
+	if c.Revision == "" {
+		c.Revision = DefaultRevision
+	}
+	if c.BlockSize != 512 && c.BlockSize != 4096 {
+		c.BlockSize = 512
+	}
+	if c.PortalGroupTag == 0 {
+		c.PortalGroupTag = 1
+	}
+	if c.RelativePortID == 0 {
+		c.RelativePortID = 1
+	}
+	if c.MaxTransferBlocks == 0 {
+		c.MaxTransferBlocks = defaultMaxXfer / c.BlockSize
+	}
+	if c.SerialNumber == "" {
+		c.SerialNumber = hex16(c.NAA)
+	}
+	return c
+}
+
+func hex16(v uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&0xF]
+		v >>= 4
+	}
+	return string(b[:])
+}
+
+// NAAFromName derives a stable 8-byte NAA identifier from a name such as
+// "iqn.2024-01.org.example:disk1/lun0", so a LUN keeps its identity (and
+// multipath keeps working) across restarts. It uses NAA type 3 (locally
+// assigned, 60 bits of hash): type 5/6 would need an IEEE company ID that
+// this project does not own.
+func NAAFromName(s string) uint64 {
+	sum := sha256.Sum256([]byte(s))
+	v := binary.BigEndian.Uint64(sum[:8])
+	return 3<<60 | v&(1<<60-1)
+}

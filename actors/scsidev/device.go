@@ -1,0 +1,141 @@
+package scsidev
+
+import (
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// Device is the SCSI state of one logical unit. It is not safe for
+// concurrent use: the LUN actor that owns it calls it one message at a time.
+type Device struct {
+	cfg Config
+	// wce is the current WCE bit of the Caching mode page.
+	wce bool
+	// swp is the current SWP bit of the Control mode page.
+	swp bool
+	// nexuses holds the pending unit attentions of every I_T nexus the
+	// device has seen, oldest first.
+	nexuses map[string][]*scsi.SenseError
+}
+
+// New returns a device for cfg, with defaults filled in.
+func New(cfg Config) *Device {
+	cfg = cfg.withDefaults()
+	return &Device{
+		cfg:     cfg,
+		wce:     cfg.WriteCache,
+		nexuses: make(map[string][]*scsi.SenseError),
+	}
+}
+
+// WriteCacheEnabled reports the current WCE bit: when false every write
+// must be stable before GOOD.
+func (d *Device) WriteCacheEnabled() bool { return d.wce }
+
+// SetWriteCache sets the WCE bit, as the configuration or MODE SELECT does.
+func (d *Device) SetWriteCache(on bool) { d.wce = on }
+
+// BlockSize is the logical block length in bytes.
+func (d *Device) BlockSize() uint32 { return d.cfg.BlockSize }
+
+// Blocks is the capacity in logical blocks.
+func (d *Device) Blocks() uint64 { return d.cfg.Blocks }
+
+// writeProtected is true when writes must be refused, and the sense to
+// refuse them with.
+func (d *Device) writeProtected() (*scsi.SenseError, bool) {
+	if d.cfg.ReadOnly {
+		return scsi.WriteProtected(), true
+	}
+	if d.swp {
+		return scsi.SoftwareWriteProtected(), true
+	}
+	return nil, false
+}
+
+// good is a GOOD result carrying data-in.
+func good(data []byte) Result {
+	return Result{Status: scsi.StatusGood, Data: data}
+}
+
+// checkCondition turns an error into a CHECK CONDITION result.
+func checkCondition(err error) Result {
+	return Result{
+		Status: scsi.StatusCheckCondition,
+		Sense:  scsi.AppendSense(nil, scsi.SenseFromError(err)),
+	}
+}
+
+// truncate cuts data-in to the CDB's allocation length.
+func truncate(data []byte, alloc uint32) []byte {
+	if uint64(len(data)) > uint64(alloc) {
+		return data[:alloc]
+	}
+	return data
+}
+
+// Execute runs one command. The result is either final (IO.Kind ==
+// IONone) or an IO plan to perform and pass to Complete.
+func (d *Device) Execute(r *Request) Result {
+	if r == nil || len(r.CDB) == 0 {
+		return checkCondition(scsi.InvalidOpcode())
+	}
+	op := r.CDB[0]
+	info := &scsi.Commands[op]
+	if ua := d.takeUnitAttention(r.Nexus, info.AllowedWithUA); ua != nil {
+		return checkCondition(ua)
+	}
+	if !info.Supported {
+		return checkCondition(scsi.InvalidOpcode())
+	}
+	n := scsi.CDBLength(op)
+	if n == 0 || len(r.CDB) < n {
+		return checkCondition(scsi.InvalidFieldInCDB(0, -1))
+	}
+	cdb := r.CDB[:n]
+	// NACA (SAM-5 5.9.1.2): this target does not implement ACA.
+	if cdb[n-1]&0x04 != 0 {
+		return checkCondition(scsi.InvalidFieldInCDB(n-1, 2))
+	}
+	res, err := d.dispatch(op, cdb, r)
+	if err != nil {
+		return checkCondition(err)
+	}
+	return res
+}
+
+// dispatch calls the emulation of op; the CDB length is already checked.
+func (d *Device) dispatch(op byte, cdb []byte, r *Request) (Result, error) {
+	switch op {
+	case scsi.OpTestUnitReady, scsi.OpStartStopUnit:
+		return good(nil), nil
+	case scsi.OpRequestSense:
+		return d.requestSense(cdb, r.Nexus)
+	case scsi.OpInquiry:
+		return d.inquiry(cdb)
+	case scsi.OpReportLUNs:
+		return d.reportLUNs(cdb)
+	case scsi.OpReadCapacity10:
+		return d.readCapacity10(cdb)
+	case scsi.OpServiceActionIn16:
+		if cdb[1]&0x1F == scsi.SAReadCapacity16 {
+			return d.readCapacity16(cdb)
+		}
+		// Field pointer 1 tells initiators the service action is
+		// not implemented, like an unknown opcode.
+		return Result{}, scsi.InvalidFieldInCDB(1, 4)
+	case scsi.OpModeSense6, scsi.OpModeSense10:
+		return d.modeSense(cdb)
+	case scsi.OpModeSelect6, scsi.OpModeSelect10:
+		return d.modeSelect(cdb, r)
+	case scsi.OpRead6, scsi.OpRead10, scsi.OpRead12, scsi.OpRead16:
+		return d.read(cdb)
+	case scsi.OpWrite6, scsi.OpWrite10, scsi.OpWrite12, scsi.OpWrite16,
+		scsi.OpWriteAndVerify10, scsi.OpWriteAndVerify12, scsi.OpWriteAndVerify16:
+		return d.write(cdb, r)
+	case scsi.OpVerify10, scsi.OpVerify12, scsi.OpVerify16:
+		return d.verify(cdb, r)
+	case scsi.OpSynchronizeCache10, scsi.OpSynchronizeCache16:
+		return d.synchronizeCache(cdb)
+	}
+	return Result{}, scsi.InvalidOpcode()
+}

@@ -1,0 +1,94 @@
+package scsidev
+
+// Page control values of MODE SENSE (SPC-4 6.11 table 98).
+const (
+	pcCurrent    = 0
+	pcChangeable = 1
+	pcDefault    = 2
+	pcSaved      = 3
+)
+
+// modePage is one mode page (subpage 0) with its current, changeable and
+// default values. Only WCE (Caching) and SWP (Control) are changeable.
+type modePage struct {
+	code byte
+	// build returns the page bytes for a page control value other than
+	// saved, which this device does not implement.
+	build func(d *Device, pc byte) []byte
+}
+
+// modePages lists the pages in ascending page code order, the order in
+// which "return all pages" reports them.
+var modePages = []modePage{
+	{code: 0x01, build: readWriteErrorRecoveryPage},
+	{code: 0x08, build: cachingPage},
+	{code: 0x0A, build: controlPage},
+	{code: 0x1C, build: informationalExceptionsPage},
+}
+
+// findModePage returns the page with the given code.
+func findModePage(code byte) (*modePage, bool) {
+	for i := range modePages {
+		if modePages[i].code == code {
+			return &modePages[i], true
+		}
+	}
+	return nil, false
+}
+
+// readWriteErrorRecoveryPage (SBC-3 6.4.9): no automatic reallocation and
+// no retry counts to report; nothing is changeable.
+func readWriteErrorRecoveryPage(_ *Device, _ byte) []byte {
+	b := make([]byte, 12)
+	b[0], b[1] = 0x01, 0x0A
+	return b
+}
+
+// cachingPage (SBC-3 6.4.5): the write cache (WCE) is real (the page cache)
+// and changeable; the read cache cannot be disabled.
+func cachingPage(d *Device, pc byte) []byte {
+	b := make([]byte, 20)
+	b[0], b[1] = 0x08, 0x12
+	switch pc {
+	case pcChangeable:
+		b[2] = 0x04
+	case pcDefault:
+		if d.cfg.WriteCache {
+			b[2] = 0x04
+		}
+	default:
+		if d.wce {
+			b[2] = 0x04
+		}
+	}
+	return b
+}
+
+// controlPage (SPC-4 7.5.8): fixed format sense (D_SENSE=0), unrestricted
+// reordering (QAM=1) because IO workers complete commands in any order,
+// unlimited busy timeout, and a changeable software write protect (SWP).
+func controlPage(d *Device, pc byte) []byte {
+	b := make([]byte, 12)
+	b[0], b[1] = 0x0A, 0x0A
+	if pc == pcChangeable {
+		b[4] = 0x08
+		return b
+	}
+	b[3] = 0x10
+	if pc == pcCurrent && d.swp {
+		b[4] = 0x08
+	}
+	b[8], b[9] = 0xFF, 0xFF
+	return b
+}
+
+// informationalExceptionsPage (SPC-4 7.5.13): exception reporting is
+// disabled (DEXCPT=1); the device has no failure prediction.
+func informationalExceptionsPage(_ *Device, pc byte) []byte {
+	b := make([]byte, 12)
+	b[0], b[1] = 0x1C, 0x0A
+	if pc != pcChangeable {
+		b[2] = 0x08
+	}
+	return b
+}

@@ -1,0 +1,153 @@
+package scsidev
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// VPD page codes this device implements, in ascending order as the
+// Supported VPD Pages page must list them.
+var vpdPages = []byte{0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2}
+
+// vpdPage builds the VPD page with the given code.
+func (d *Device) vpdPage(page byte) ([]byte, bool) {
+	var body []byte
+	switch page {
+	case 0x00:
+		body = vpdPages
+	case 0x80:
+		n := len(d.cfg.SerialNumber)
+		if n > 252 {
+			n = 252
+		}
+		body = make([]byte, n)
+		putASCII(body, d.cfg.SerialNumber) // SPC-4 requires ASCII
+	case 0x83:
+		body = d.deviceIdentification()
+	case 0xB0:
+		body = d.blockLimits()
+	case 0xB1:
+		body = blockDeviceCharacteristics()
+	case 0xB2:
+		body = logicalBlockProvisioning()
+	default:
+		return nil, false
+	}
+	b := make([]byte, 4, 4+len(body))
+	b[0] = 0x00 // direct access block device
+	b[1] = page
+	binary.BigEndian.PutUint16(b[2:4], uint16(len(body)))
+	return append(b, body...), true
+}
+
+// Designator header fields (SPC-4 7.8.6.1).
+const (
+	codeSetBinary = 0x1
+	codeSetASCII  = 0x2
+	codeSetUTF8   = 0x3
+	protoISCSI    = 0x5
+
+	assocLU     = 0x00
+	assocPort   = 0x10
+	assocTarget = 0x20
+
+	typeT10Vendor  = 0x1
+	typeNAA        = 0x3
+	typeRelPort    = 0x4
+	typeTPG        = 0x5
+	typeSCSIName   = 0x8
+	pivBit         = 0x80
+	maxSCSINameLen = 256
+)
+
+// appendDesignator appends one identification descriptor. A designator
+// with PIV set names the iSCSI protocol.
+func appendDesignator(b []byte, codeSet, assocType byte, piv bool, id []byte) []byte {
+	h0 := codeSet
+	if piv {
+		h0 |= protoISCSI << 4
+		assocType |= pivBit
+	}
+	b = append(b, h0, assocType, 0, byte(len(id)))
+	return append(b, id...)
+}
+
+// scsiName encodes a SCSI name string designator: UTF-8, NUL terminated,
+// padded to a multiple of four bytes (SPC-4 7.8.6.11).
+func scsiName(s string) []byte {
+	n := len(s) + 1
+	n = (n + 3) &^ 3
+	if n > maxSCSINameLen {
+		n = maxSCSINameLen
+		s = s[:n-1]
+	}
+	b := make([]byte, n)
+	copy(b, s)
+	return b
+}
+
+// deviceIdentification builds the body of the Device Identification VPD
+// page: the logical unit's NAA and T10 vendor ID designators, then the
+// target port's relative port, port group and SCSI name string, and the
+// target device's SCSI name.
+func (d *Device) deviceIdentification() []byte {
+	var b []byte
+	var naa [8]byte
+	binary.BigEndian.PutUint64(naa[:], d.cfg.NAA)
+	b = appendDesignator(b, codeSetBinary, assocLU|typeNAA, false, naa[:])
+
+	t10 := make([]byte, 8, 8+len(d.cfg.SerialNumber))
+	putASCII(t10, d.cfg.VendorID)
+	t10 = append(t10, d.cfg.SerialNumber...)
+	if len(t10) > 252 {
+		t10 = t10[:252]
+	}
+	b = appendDesignator(b, codeSetASCII, assocLU|typeT10Vendor, false, t10)
+
+	var rel [4]byte
+	binary.BigEndian.PutUint16(rel[2:], d.cfg.RelativePortID)
+	b = appendDesignator(b, codeSetBinary, assocPort|typeRelPort, true, rel[:])
+
+	var tpg [4]byte
+	binary.BigEndian.PutUint16(tpg[2:], d.cfg.TargetPortGroup)
+	b = appendDesignator(b, codeSetBinary, assocPort|typeTPG, true, tpg[:])
+
+	if d.cfg.TargetName != "" {
+		port := fmt.Sprintf("%s,t,0x%04x", d.cfg.TargetName, d.cfg.PortalGroupTag)
+		b = appendDesignator(b, codeSetUTF8, assocPort|typeSCSIName, true, scsiName(port))
+		b = appendDesignator(b, codeSetUTF8, assocTarget|typeSCSIName, true, scsiName(d.cfg.TargetName))
+	}
+	return b
+}
+
+// blockLimits builds the body of the Block Limits VPD page (SBC-3 6.5.3,
+// page length 0x3C). UNMAP is not implemented, so its limits are zero.
+func (d *Device) blockLimits() []byte {
+	b := make([]byte, 0x3C)
+	// b[0] WSNZ, b[1] MAXIMUM COMPARE AND WRITE LENGTH: 0.
+	binary.BigEndian.PutUint16(b[2:4], 1) // optimal transfer length granularity
+	binary.BigEndian.PutUint32(b[4:8], d.cfg.MaxTransferBlocks)
+	opt := uint32(1<<20) / d.cfg.BlockSize
+	if opt > d.cfg.MaxTransferBlocks {
+		opt = d.cfg.MaxTransferBlocks
+	}
+	binary.BigEndian.PutUint32(b[8:12], opt)
+	// Everything else (prefetch, unmap, write same limits) is zero:
+	// those commands are not implemented.
+	return b
+}
+
+// blockDeviceCharacteristics builds the body of the Block Device
+// Characteristics VPD page (SBC-3 6.5.2): a non-rotating medium.
+func blockDeviceCharacteristics() []byte {
+	b := make([]byte, 0x3C)
+	binary.BigEndian.PutUint16(b[0:2], 0x0001) // non-rotating medium
+	return b
+}
+
+// logicalBlockProvisioning builds the body of the Logical Block
+// Provisioning VPD page (SBC-3 6.5.4): no UNMAP, no WRITE SAME unmap, fully
+// provisioned, matching LBPME=0 in READ CAPACITY(16).
+func logicalBlockProvisioning() []byte {
+	return make([]byte, 4)
+}
