@@ -6,11 +6,12 @@ import (
 	"github.com/atgt/atgt/messages/scsi"
 )
 
-// Complete finishes a command whose IO a worker performed. readData is what
+// CompleteIO finishes a command whose IO a worker performed. readData is what
 // was read (for IORead the data-in, for IOVerify the medium contents to
 // compare with io.Data); err is the backend error. A failed or short IO is
-// never GOOD: it becomes MEDIUM ERROR (or the sense err carries).
-func (d *Device) Complete(r *Request, io IO, readData []byte, err error) Result {
+// never GOOD: it becomes MEDIUM ERROR (or the sense err carries). It needs no
+// device state, so IO workers call it concurrently.
+func CompleteIO(io IO, readData []byte, err error) Result {
 	if err != nil {
 		var se *scsi.SenseError
 		if errors.As(err, &se) && se != nil {

@@ -406,11 +406,11 @@ func TestComplete(t *testing.T) {
 		t.Fatalf("plan %+v", r.IO)
 	}
 	media := bytes.Repeat([]byte{7}, 512)
-	if r := d.Complete(req, r.IO, media, nil); r.Status != scsi.StatusGood {
+	if r := CompleteIO(r.IO, media, nil); r.Status != scsi.StatusGood {
 		t.Fatalf("equal verify: % x", r.Sense)
 	}
 	media[300] = 8
-	got := d.Complete(req, r.IO, media, nil)
+	got := CompleteIO(r.IO, media, nil)
 	if k, asc, _ := senseOf(got); k != scsi.SenseMiscompare || asc != 0x1D {
 		t.Fatalf("miscompare: %#x/%#x", k, asc)
 	}
@@ -420,21 +420,21 @@ func TestComplete(t *testing.T) {
 
 	rd := &Request{CDB: cdb10(scsi.OpRead10, 0, 0, 1), Nexus: "a"}
 	r = d.Execute(rd)
-	if got := d.Complete(rd, r.IO, make([]byte, 512), nil); got.Status != scsi.StatusGood || len(got.Data) != 512 {
+	if got := CompleteIO(r.IO, make([]byte, 512), nil); got.Status != scsi.StatusGood || len(got.Data) != 512 {
 		t.Fatalf("read complete: %+v", got)
 	}
-	if k, asc, _ := senseOf(d.Complete(rd, r.IO, nil, errors.New("eio"))); k != scsi.SenseMediumError || asc != 0x11 {
+	if k, asc, _ := senseOf(CompleteIO(r.IO, nil, errors.New("eio"))); k != scsi.SenseMediumError || asc != 0x11 {
 		t.Fatalf("read error: %#x/%#x", k, asc)
 	}
-	if k, _, _ := senseOf(d.Complete(rd, r.IO, make([]byte, 100), nil)); k != scsi.SenseMediumError {
+	if k, _, _ := senseOf(CompleteIO(r.IO, make([]byte, 100), nil)); k != scsi.SenseMediumError {
 		t.Fatal("short read must not be GOOD")
 	}
 	wr := &Request{CDB: cdb10(scsi.OpWrite10, 0, 0, 1), DataOut: make([]byte, 512), Nexus: "a"}
 	r = d.Execute(wr)
-	if k, asc, _ := senseOf(d.Complete(wr, r.IO, nil, errors.New("eio"))); k != scsi.SenseMediumError || asc != 0x0C {
+	if k, asc, _ := senseOf(CompleteIO(r.IO, nil, errors.New("eio"))); k != scsi.SenseMediumError || asc != 0x0C {
 		t.Fatalf("write error: %#x/%#x", k, asc)
 	}
-	if k, _, _ := senseOf(d.Complete(wr, r.IO, nil, scsi.InternalTargetFailure())); k != scsi.SenseHardwareError {
+	if k, _, _ := senseOf(CompleteIO(r.IO, nil, scsi.InternalTargetFailure())); k != scsi.SenseHardwareError {
 		t.Fatal("sense error not passed through")
 	}
 }
@@ -471,7 +471,7 @@ func TestRandomCDBsNeverPanic(t *testing.T) {
 		r := d.Execute(req)
 		if r.IO.Kind != IONone {
 			read := make([]byte, rng.Intn(int(r.IO.Length)+2))
-			d.Complete(req, r.IO, read, nil)
+			CompleteIO(r.IO, read, nil)
 		}
 		if r.Status == scsi.StatusCheckCondition && len(r.Sense) != scsi.FixedSenseLen {
 			t.Fatalf("bad sense for % x", cdb)

@@ -1,0 +1,43 @@
+package login
+
+import "github.com/atgt/atgt/messages/iscsi"
+
+// Authenticator is the seam for the security stage: it names the AuthMethod values the
+// target accepts and starts one exchange per login, so CHAP can plug in later without
+// the Machine knowing its keys.
+type Authenticator interface {
+	// Methods lists the accepted AuthMethod values in the target's preference order.
+	// A list without "None" makes authentication mandatory.
+	Methods() []string
+	// Begin starts an exchange with the method chosen for this initiator and target
+	// (target is the zero TargetInfo in a discovery session).
+	Begin(method, initiatorName string, target TargetInfo) AuthExchange
+}
+
+// AuthExchange is one login's authentication conversation.
+type AuthExchange interface {
+	// Step takes the security keys of one request other than AuthMethod (CHAP_A,
+	// CHAP_N, ...; possibly none) and returns the keys to answer, whether the initiator
+	// is now authenticated, and a non-success status to fail the login.
+	Step(keys []iscsi.KV) (reply []iscsi.KV, done bool, st Status)
+}
+
+// AuthNone is the authenticator that requires nothing: AuthMethod=None only.
+type AuthNone struct{}
+
+// Methods accepts only None.
+func (AuthNone) Methods() []string { return []string{"None"} }
+
+// Begin returns an exchange that is complete at once.
+func (AuthNone) Begin(string, string, TargetInfo) AuthExchange { return noneExchange{} }
+
+type noneExchange struct{}
+
+// Step answers NotUnderstood to any method-specific key: None has none.
+func (noneExchange) Step(keys []iscsi.KV) ([]iscsi.KV, bool, Status) {
+	var reply []iscsi.KV
+	for _, kv := range keys {
+		reply = append(reply, iscsi.KV{Key: kv.Key, Value: valNotUnderstood})
+	}
+	return reply, true, StatusSuccess
+}

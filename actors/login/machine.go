@@ -1,0 +1,385 @@
+package login
+
+import (
+	"github.com/atgt/atgt/messages/iscsi"
+)
+
+// maxLoginText caps the text a login may accumulate over continued requests, so a
+// peer cannot grow memory without bound.
+const maxLoginText = 64 * 1024
+
+// Session types of the SessionType key.
+const (
+	SessionNormal    = "Normal"
+	SessionDiscovery = "Discovery"
+)
+
+// maxNameLength is the longest iSCSI name (RFC 7143 section 4.2.7.1).
+const maxNameLength = 223
+
+// Result is what a successful login established.
+type Result struct {
+	Params                        Params
+	SessionType                   string // "Normal" or "Discovery"
+	InitiatorName, InitiatorAlias string
+	Target                        TargetInfo // zero for discovery
+	ISID                          [6]byte
+	TSIH                          uint16 // from the first request (0 = new session)
+	CID                           uint16
+}
+
+type machineState int
+
+const (
+	stateNew machineState = iota
+	stateRunning
+	stateDone
+	stateFailed
+)
+
+// Machine runs one connection's login phase. It is not safe for concurrent use: the
+// connection actor that owns it feeds it one request at a time.
+type Machine struct {
+	cfg   Config
+	auth  Authenticator
+	state machineState
+	stage uint8
+
+	// Fields every request of the login must repeat.
+	isid [6]byte
+	tsih uint16
+	cid  uint16
+	itt  uint32
+
+	pending    []byte // text of continued (C=1) requests
+	identified bool   // the first complete request has been processed
+	identity   map[string]string
+	seen       map[string]bool // keys negotiated so far in this login
+
+	exchange AuthExchange // nil until AuthMethod is agreed
+	authDone bool
+
+	neg *negotiator
+	res Result
+}
+
+// NewMachine prepares the login of one connection.
+func NewMachine(cfg Config) *Machine {
+	auth := cfg.Auth
+	if auth == nil {
+		auth = AuthNone{}
+	}
+	return &Machine{
+		cfg:      cfg,
+		auth:     auth,
+		identity: map[string]string{},
+		seen:     map[string]bool{},
+		neg:      newNegotiator(cfg.Limits.normalized()),
+	}
+}
+
+// Result is what the login established; complete once Step has returned done.
+func (m *Machine) Result() Result {
+	r := m.res
+	r.Params = m.neg.params()
+	return r
+}
+
+// Step consumes one Login Request and returns the Login Response to send. done is true
+// when this response completes the login (transit to full feature phase, status
+// success). A non-success status in resp means the caller sends it and closes the
+// connection; every later Step fails the same way.
+func (m *Machine) Step(req *Request) (resp *Response, done bool) {
+	if req == nil {
+		m.state = stateFailed
+		return m.failure(&Request{}, InitiatorError, nil), false
+	}
+	if m.state == stateDone || m.state == stateFailed {
+		m.state = stateFailed
+		return m.failure(req, InitiatorError, nil), false
+	}
+	if st := m.checkHeader(req); st != StatusSuccess {
+		return m.fail(req, st, nil), false
+	}
+	if len(m.pending)+len(req.Data) > maxLoginText {
+		return m.fail(req, InitiatorError, nil), false
+	}
+	m.pending = append(m.pending, req.Data...)
+	if req.Continue {
+		return m.response(req), false // acknowledge; the keys follow
+	}
+	data := m.pending
+	m.pending = nil
+	kvs, err := iscsi.ParseText(data)
+	if err != nil {
+		return m.fail(req, InitiatorError, nil), false
+	}
+	if hasDuplicate(kvs) {
+		return m.fail(req, InitiatorError, nil), false
+	}
+	first := !m.identified
+	if first {
+		if st := m.identify(kvs); st != StatusSuccess {
+			return m.fail(req, st, nil), false
+		}
+		m.identified = true
+	}
+	reply, st := m.negotiate(kvs)
+	if st != StatusSuccess {
+		return m.fail(req, st, reply), false
+	}
+	return m.finish(req, first, reply)
+}
+
+// checkHeader validates the BHS fields of a request against RFC 7143 11.12 and
+// against the earlier requests of this login.
+func (m *Machine) checkHeader(req *Request) Status {
+	if req.VersionMin > 0 {
+		return UnsupportedVersion
+	}
+	if req.CSG != StageSecurity && req.CSG != StageOperational {
+		return InitiatorError
+	}
+	if req.Transit && req.Continue {
+		return InitiatorError
+	}
+	if req.Transit && (req.NSG <= req.CSG || (req.NSG != StageOperational && req.NSG != StageFullFeature)) {
+		return InitiatorError
+	}
+	if m.state == stateNew {
+		m.state = stateRunning
+		m.stage = req.CSG
+		m.isid, m.tsih, m.cid, m.itt = req.ISID, req.TSIH, req.CID, req.ITT
+		m.res.ISID, m.res.TSIH, m.res.CID = req.ISID, req.TSIH, req.CID
+		return StatusSuccess
+	}
+	if req.ISID != m.isid || req.TSIH != m.tsih || req.CID != m.cid || req.ITT != m.itt || req.CSG != m.stage {
+		return InitiatorError
+	}
+	return StatusSuccess
+}
+
+// identify processes the declarations of the first complete request: who the
+// initiator is, which kind of session and which target.
+func (m *Machine) identify(kvs []iscsi.KV) Status {
+	for _, kv := range kvs {
+		if classify(kv.Key) == classIdentity {
+			m.identity[kv.Key] = kv.Value
+		}
+	}
+	name, ok := m.identity[keyInitiatorName]
+	if !ok {
+		return MissingParameter
+	}
+	if name == "" || len(name) > maxNameLength {
+		return InitiatorError
+	}
+	m.res.InitiatorName = name
+	m.res.InitiatorAlias = m.identity[keyInitiatorAlias]
+	st, ok := m.identity[keySessionType]
+	if !ok {
+		st = SessionNormal
+	}
+	switch st {
+	case SessionNormal:
+	case SessionDiscovery:
+		m.res.SessionType = st
+		return StatusSuccess
+	default:
+		return SessionTypeNotSupported
+	}
+	m.res.SessionType = st
+	tn, ok := m.identity[keyTargetName]
+	if !ok || tn == "" {
+		return MissingParameter
+	}
+	if m.cfg.Lookup == nil {
+		return NotFound
+	}
+	ti, ok := m.cfg.Lookup(tn)
+	if !ok {
+		return NotFound
+	}
+	if ti.Allowed != nil && !ti.Allowed(name) {
+		return AuthorizationFailure
+	}
+	m.res.Target = ti
+	return StatusSuccess
+}
+
+// negotiate answers every key of one complete request, in order, deferring those whose
+// answer depends on the others.
+func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
+	var reply, secKeys []iscsi.KV
+	add := func(k, v string) {
+		if v != "" {
+			reply = append(reply, iscsi.KV{Key: k, Value: v})
+		}
+	}
+	leading := m.tsih == 0
+	for _, kv := range kvs {
+		class := classify(kv.Key)
+		if class == classIdentity {
+			// libiscsi repeats its declarations after the security stage: allow the
+			// same value, refuse a change.
+			if prev, ok := m.identity[kv.Key]; ok && prev != kv.Value {
+				return reply, InitiatorError
+			}
+			m.identity[kv.Key] = kv.Value
+			if kv.Key == keyInitiatorAlias {
+				m.res.InitiatorAlias = kv.Value
+			}
+			continue
+		}
+		if m.seen[kv.Key] {
+			return reply, InitiatorError // negotiated twice in one login (RFC 7143 6.2)
+		}
+		m.seen[kv.Key] = true
+		switch class {
+		case classSecurity:
+			if m.stage != StageSecurity {
+				return reply, InitiatorError
+			}
+			if kv.Key != keyAuthMethod {
+				secKeys = append(secKeys, kv)
+				continue
+			}
+			method, ok := selectFromList(kv.Value, m.auth.Methods())
+			if !ok {
+				add(kv.Key, valReject)
+				return reply, AuthFailure
+			}
+			add(kv.Key, method)
+			m.exchange = m.auth.Begin(method, m.res.InitiatorName, m.res.Target)
+		case classOperational:
+			add(kv.Key, m.neg.answer(kv.Key, kv.Value, leading))
+		case classTargetOnly, classFullFeature:
+			add(kv.Key, valIrrelevant)
+		case classObsolete:
+			add(kv.Key, valReject)
+		default:
+			add(kv.Key, valNotUnderstood)
+		}
+	}
+	reply = append(reply, m.neg.deferred()...)
+	if m.exchange != nil && !m.authDone {
+		r, done, st := m.exchange.Step(secKeys)
+		reply = append(reply, r...)
+		if st != StatusSuccess {
+			return reply, st
+		}
+		m.authDone = done
+	} else {
+		for _, kv := range secKeys {
+			add(kv.Key, valNotUnderstood)
+		}
+	}
+	return reply, StatusSuccess
+}
+
+// authRequired reports whether the target insists on a method other than None.
+func (m *Machine) authRequired() bool {
+	for _, v := range m.auth.Methods() {
+		if v == valNone {
+			return false
+		}
+	}
+	return true
+}
+
+// finish decides the stage transition and builds the response of a complete request.
+func (m *Machine) finish(req *Request, first bool, reply []iscsi.KV) (*Response, bool) {
+	resp := m.response(req)
+	transit := req.Transit
+	if transit && m.stage == StageSecurity && !m.authDone {
+		if m.exchange == nil && m.authRequired() {
+			return m.fail(req, AuthFailure, reply), false
+		}
+		if m.exchange != nil {
+			transit = false // the exchange needs another round
+		}
+	}
+	if m.stage == StageOperational && m.authRequired() && !m.authDone {
+		return m.fail(req, AuthFailure, reply), false
+	}
+	if first && m.res.SessionType == SessionNormal {
+		// Our declarations replace any Irrelevant answer to the same target-only key.
+		reply = append([]iscsi.KV{{Key: keyTPGT, Value: formatNumber(uint32(m.res.Target.PortalGroupTag))}},
+			without(reply, keyTPGT, keyTargetAlias)...)
+		if m.res.Target.Alias != "" {
+			reply = append(reply[:1], append([]iscsi.KV{{Key: keyTargetAlias, Value: m.res.Target.Alias}}, reply[1:]...)...)
+		}
+	}
+	// The target must declare its MaxRecvDataSegmentLength during operational
+	// negotiation (or before leaving login, if the initiator skipped that stage).
+	if m.stage == StageOperational || (transit && req.NSG == StageFullFeature) {
+		if v := m.neg.declare(); v != "" {
+			reply = append(reply, iscsi.KV{Key: keyMaxRecvDSL, Value: v})
+		}
+	}
+	resp.Data = iscsi.AppendText(nil, reply...)
+	if !transit {
+		return resp, false
+	}
+	resp.Transit, resp.NSG = true, req.NSG
+	m.stage = req.NSG
+	if req.NSG == StageFullFeature {
+		m.state = stateDone
+		return resp, true
+	}
+	return resp, false
+}
+
+// response is a success response echoing the request's identifying fields.
+func (m *Machine) response(req *Request) *Response {
+	return &Response{
+		CSG:  req.CSG,
+		ISID: req.ISID,
+		TSIH: req.TSIH,
+		ITT:  req.ITT,
+	}
+}
+
+// fail ends the login with st; the reply keys gathered so far are kept (for example
+// AuthMethod=Reject) so the initiator can tell why.
+func (m *Machine) fail(req *Request, st Status, reply []iscsi.KV) *Response {
+	m.state = stateFailed
+	return m.failure(req, st, reply)
+}
+
+func (m *Machine) failure(req *Request, st Status, reply []iscsi.KV) *Response {
+	resp := m.response(req)
+	resp.CSG = req.CSG & 3
+	resp.StatusClass, resp.StatusDetail = st.Class(), st.Detail()
+	if len(reply) > 0 {
+		resp.Data = iscsi.AppendText(nil, reply...)
+	}
+	return resp
+}
+
+// hasDuplicate reports a key offered twice in one request (RFC 7143 6.2: initiator error).
+func hasDuplicate(kvs []iscsi.KV) bool {
+	seen := make(map[string]struct{}, len(kvs))
+	for _, kv := range kvs {
+		if _, ok := seen[kv.Key]; ok {
+			return true
+		}
+		seen[kv.Key] = struct{}{}
+	}
+	return false
+}
+
+// without returns kvs less the pairs with the given keys.
+func without(kvs []iscsi.KV, keys ...string) []iscsi.KV {
+	out := kvs[:0:0]
+	for _, kv := range kvs {
+		drop := false
+		for _, k := range keys {
+			drop = drop || kv.Key == k
+		}
+		if !drop {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

@@ -1,0 +1,46 @@
+package login
+
+import "github.com/atgt/atgt/messages/iscsi"
+
+// DiscoveryTarget is one target as SendTargets reports it.
+type DiscoveryTarget struct {
+	Name      string
+	Addresses []string                        // "ip:port,tpgt"
+	Allowed   func(initiatorName string) bool // nil = any initiator
+}
+
+// SendTargets answers SendTargets=<value> (RFC 7143 appendix C) for the given
+// initiator: "All" lists every target in a discovery session, a target name lists that
+// target, and an empty value lists the session's own target. Only targets the initiator
+// may use are listed, so discovery reveals nothing an initiator cannot log in to.
+// "All" outside a discovery session is answered Reject.
+func SendTargets(value, initiatorName, sessionTarget string, discovery bool, targets []DiscoveryTarget) []iscsi.KV {
+	var want string
+	switch {
+	case value == "All":
+		if !discovery {
+			return []iscsi.KV{{Key: "SendTargets", Value: valReject}}
+		}
+	case value == "":
+		if sessionTarget == "" {
+			return nil
+		}
+		want = sessionTarget
+	default:
+		want = value
+	}
+	var out []iscsi.KV
+	for _, t := range targets {
+		if want != "" && t.Name != want {
+			continue
+		}
+		if t.Name == "" || (t.Allowed != nil && !t.Allowed(initiatorName)) {
+			continue
+		}
+		out = append(out, iscsi.KV{Key: keyTargetName, Value: t.Name})
+		for _, a := range t.Addresses {
+			out = append(out, iscsi.KV{Key: "TargetAddress", Value: a})
+		}
+	}
+	return out
+}

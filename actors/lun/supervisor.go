@@ -1,0 +1,36 @@
+package lun
+
+import (
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// workerSupervisor restarts a failed IO worker and answers the task it was holding
+// with CHECK CONDITION (HARDWARE ERROR, INTERNAL TARGET FAILURE), so that a panic in
+// the IO path never leaves an initiator waiting for a task that will not complete.
+type workerSupervisor struct {
+	log hclog.Logger
+}
+
+// HandleFailure is called by protoactor with the message the worker panicked on.
+func (s *workerSupervisor) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID,
+	_ *actor.RestartStatistics, reason any, message any) {
+	msg := actor.UnwrapEnvelopeMessage(message)
+	if req, ok := msg.(*pb.IoRequest); ok && req.Task != nil {
+		s.log.Error("IO worker failed; answering its task and restarting it",
+			"worker", child.Id, "itt", req.Task.Itt, "reason", fmt.Sprint(reason))
+		sys.Root.Send(req.Task.ReplyTo.PID(), &pb.ScsiCompletion{
+			Itt:    req.Task.Itt,
+			Status: uint32(scsi.StatusCheckCondition),
+			Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
+		})
+	} else {
+		s.log.Error("IO worker failed; restarting it", "worker", child.Id, "reason", fmt.Sprint(reason))
+	}
+	sup.RestartChildren(child)
+}
