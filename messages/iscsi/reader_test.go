@@ -1,0 +1,236 @@
+package iscsi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"testing/iotest"
+)
+
+// countingReader counts Read calls, to show that one read can carry many PDUs.
+type countingReader struct {
+	r     io.Reader
+	calls int
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	c.calls++
+	return c.r.Read(b)
+}
+
+func stream(t testing.TB, hd, dd bool, pdus ...*PDU) []byte {
+	t.Helper()
+	var b []byte
+	for _, p := range pdus {
+		b = append(b, MarshalPDU(p, hd, dd)...)
+	}
+	return b
+}
+
+func TestReadErrors(t *testing.T) {
+	lim := Limits{MaxRecvDataSegmentLength: 20000}
+	good := MarshalPDU(samplePDU(OpSCSICmd, 10, 0), false, false)
+	hdGood := MarshalPDU(samplePDU(OpSCSICmd, 10, 4), true, true)
+	long := MarshalPDU(samplePDU(OpDataOut, 20001, 0), false, false)
+	bigOut := MarshalPDU(samplePDU(OpDataOut, 20000, 0), false, false)
+	corruptHeader := append([]byte(nil), hdGood...)
+	corruptHeader[20] ^= 1
+	corruptHeaderDigest := append([]byte(nil), hdGood...)
+	corruptHeaderDigest[BHSLength+4] ^= 0x80
+
+	tests := []struct {
+		name   string
+		in     []byte
+		hd, dd bool
+		check  func(error) bool
+	}{
+		{"empty stream", nil, false, false, func(e error) bool { return e == io.EOF }},
+		{"truncated header", good[:20], false, false, func(e error) bool { return e == io.ErrUnexpectedEOF }},
+		{"truncated AHS", hdGood[:50], true, true, func(e error) bool { return e == io.ErrUnexpectedEOF }},
+		{"truncated header digest", hdGood[:BHSLength+4+2], true, true, func(e error) bool { return e == io.ErrUnexpectedEOF }},
+		{"truncated data", good[:BHSLength+3], false, false, func(e error) bool { return e == io.ErrUnexpectedEOF }},
+		{"truncated padding", good[:BHSLength+10], false, false, func(e error) bool { return e == io.ErrUnexpectedEOF }},
+		{"truncated data digest", hdGood[:len(hdGood)-1], true, true, func(e error) bool { return e == io.ErrUnexpectedEOF }},
+		{"too long", long, false, false, func(e error) bool {
+			var le *LengthError
+			return errors.As(e, &le) && le.Length == 20001 && le.Limit == 20000 && le.Opcode == OpDataOut && le.Error() != ""
+		}},
+		{"truncated large data", bigOut[:len(bigOut)-100], false, false, func(e error) bool { return e == io.ErrUnexpectedEOF }},
+		{"corrupt header", corruptHeader, true, true, func(e error) bool { return e == ErrHeaderDigest }},
+		{"corrupt header digest", corruptHeaderDigest, true, true, func(e error) bool { return e == ErrHeaderDigest }},
+		{"digest expected but absent", good, true, false, func(e error) bool { return e == ErrHeaderDigest || e == io.ErrUnexpectedEOF }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := lim
+			l.HeaderDigest, l.DataDigest = tt.hd, tt.dd
+			var p PDU
+			err := NewReader(bytes.NewReader(tt.in), 0).Read(l, &p)
+			if !tt.check(err) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+// TestLengthErrorDoesNotAllocate checks that a huge announced length is refused before
+// anything is sized from it.
+func TestLengthErrorDoesNotAllocate(t *testing.T) {
+	p := samplePDU(OpDataOut, 0, 0)
+	wire := MarshalPDU(p, false, false)
+	wire[5], wire[6], wire[7] = 0xff, 0xff, 0xff // 16 MiB - 1
+	r := NewReader(bytes.NewReader(wire), 0)
+	var got PDU
+	var err error
+	n := testing.AllocsPerRun(20, func() {
+		r.r, r.w = 0, 0
+		r.rd = bytes.NewReader(wire)
+		err = r.Read(LoginLimits, &got)
+	})
+	var le *LengthError
+	if !errors.As(err, &le) || le.Length != MaxDataSegmentLength {
+		t.Fatalf("err = %v", err)
+	}
+	if n > 3 { // the *bytes.Reader and the *LengthError, nothing the size of the segment
+		t.Fatalf("%v allocations", n)
+	}
+}
+
+func TestDataDigestErrorResynchronises(t *testing.T) {
+	first := samplePDU(OpDataOut, 13, 0)
+	second := samplePDU(OpNopOut, 4, 0)
+	wire := stream(t, true, true, first, second)
+	wire[BHSLength+4+5] ^= 0xff // corrupt a data byte of the first PDU
+	lim := Limits{MaxRecvDataSegmentLength: 100, HeaderDigest: true, DataDigest: true}
+	r := NewReader(bytes.NewReader(wire), 0)
+	var p PDU
+	err := r.Read(lim, &p)
+	var de *DataDigestError
+	if !errors.As(err, &de) || de.ITT != first.BHS.ITT() || de.Opcode != OpDataOut || de.Got == de.Want {
+		t.Fatalf("err = %v", err)
+	}
+	if p.BHS != first.BHS || p.Data != nil {
+		t.Fatalf("after data digest error: %v", &p)
+	}
+	rej := NewReject(RejectDataDigest, &p.BHS)
+	if rej.BHS.Opcode() != OpReject || rej.BHS.Response() != RejectDataDigest || !bytes.Equal(rej.Data, first.BHS[:]) {
+		t.Fatalf("reject = %v", rej)
+	}
+	if err := r.Read(lim, &p); err != nil || p.BHS != second.BHS || !bytes.Equal(p.Data, second.Data) {
+		t.Fatalf("next PDU: %v %v", err, &p)
+	}
+	if err := r.Read(lim, &p); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+// TestChunking reads the same stream of PDUs in one big chunk, one byte at a time, in
+// odd-sized pieces and through a small buffer with segments larger than it.
+func TestChunking(t *testing.T) {
+	var pdus []*PDU
+	for i, op := range allOpcodes {
+		pdus = append(pdus, samplePDU(op, i*37%50, i%3*4))
+	}
+	pdus = append(pdus, samplePDU(OpDataOut, 10000, 0), samplePDU(OpDataIn, 4093, 0), samplePDU(OpNopOut, 1, 0))
+	for _, d := range []struct{ hd, dd bool }{{false, false}, {true, true}} {
+		wire := stream(t, d.hd, d.dd, pdus...)
+		lim := Limits{MaxRecvDataSegmentLength: 1 << 20, HeaderDigest: d.hd, DataDigest: d.dd}
+		readers := []struct {
+			name string
+			r    func() io.Reader
+			buf  int
+		}{
+			{"one chunk", func() io.Reader { return bytes.NewReader(wire) }, 1 << 20},
+			{"one byte", func() io.Reader { return iotest.OneByteReader(bytes.NewReader(wire)) }, 0},
+			{"half reads", func() io.Reader { return iotest.HalfReader(bytes.NewReader(wire)) }, 0},
+			{"data with EOF", func() io.Reader { return iotest.DataErrReader(bytes.NewReader(wire)) }, 0},
+		}
+		for _, rd := range readers {
+			t.Run(rd.name, func(t *testing.T) {
+				r := NewReader(rd.r(), rd.buf)
+				var p PDU
+				for i, want := range pdus {
+					if err := r.Read(lim, &p); err != nil {
+						t.Fatalf("PDU %d (%v): %v", i, want, err)
+					}
+					if p.BHS != want.BHS || !bytes.Equal(p.Data, want.Data) || !bytes.Equal(p.AHS, want.AHS) {
+						t.Fatalf("PDU %d: got %v, want %v", i, &p, want)
+					}
+				}
+				if err := r.Read(lim, &p); err != io.EOF {
+					t.Fatalf("end: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestManyPDUsOneRead(t *testing.T) {
+	var pdus []*PDU
+	for i := 0; i < 50; i++ {
+		pdus = append(pdus, samplePDU(OpSCSICmd, i%9, 0))
+	}
+	wire := stream(t, false, false, pdus...)
+	cr := &countingReader{r: bytes.NewReader(wire)}
+	r := NewReader(cr, 64<<10)
+	var p PDU
+	for range pdus {
+		if err := r.Read(Limits{MaxRecvDataSegmentLength: 100}, &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Buffered() != 0 {
+		t.Fatalf("%d bytes left buffered", r.Buffered())
+	}
+	if cr.calls != 1 {
+		t.Fatalf("%d reads for %d bytes, want 1", cr.calls, len(wire))
+	}
+}
+
+// TestRetryAfterTimeout checks that an error inside a header leaves it buffered.
+func TestRetryAfterTimeout(t *testing.T) {
+	wire := MarshalPDU(samplePDU(OpNopOut, 5, 0), false, false)
+	r := NewReader(&failOnce{parts: [][]byte{wire[:30], nil, wire[30:]}}, 0)
+	var p PDU
+	lim := Limits{MaxRecvDataSegmentLength: 8}
+	if err := r.Read(lim, &p); err != iotest.ErrTimeout {
+		t.Fatalf("first read: %v", err)
+	}
+	if err := r.Read(lim, &p); err != nil || p.BHS.ITT() != 0x1000 {
+		t.Fatalf("retry: %v %v", err, &p)
+	}
+}
+
+// failOnce returns its parts in turn, a nil part as a timeout.
+type failOnce struct{ parts [][]byte }
+
+func (f *failOnce) Read(b []byte) (int, error) {
+	if len(f.parts) == 0 {
+		return 0, io.EOF
+	}
+	p := f.parts[0]
+	f.parts = f.parts[1:]
+	if p == nil {
+		return 0, iotest.ErrTimeout
+	}
+	return copy(b, p), nil
+}
+
+type badReader struct{}
+
+func (badReader) Read(b []byte) (int, error) { return len(b) + 1, nil }
+
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestMisbehavingReader(t *testing.T) {
+	var p PDU
+	if err := NewReader(badReader{}, 0).Read(LoginLimits, &p); err == nil {
+		t.Fatal("bad count accepted")
+	}
+	if err := NewReader(stuckReader{}, 0).Read(LoginLimits, &p); err != io.ErrNoProgress {
+		t.Fatalf("stuck reader: %v", err)
+	}
+}
