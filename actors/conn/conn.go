@@ -1,0 +1,199 @@
+// Package conn holds the connection actor: one per TCP connection, it runs login,
+// then turns PDUs into SCSI tasks for its session and task completions back into
+// PDUs. A reader goroutine feeds it parsed PDUs and a writer goroutine sends what it
+// builds, batched into few syscalls (the paper's three activities).
+package conn
+
+import (
+	"net"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/cmdsn"
+	"github.com/atgt/atgt/actors/login"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
+)
+
+// Config is what a connection actor needs from its session and the target.
+type Config struct {
+	Conn        net.Conn
+	Login       login.Config
+	Discovery   []login.DiscoveryTarget
+	Dispatcher  *actor.PID
+	Window      *cmdsn.Window // the session's CmdSN window; ExpCmdSN is read from it
+	TSIH        uint16
+	QueueDepth  uint32
+	NopInterval time.Duration
+	// MaxTaskBytes caps the write data buffered for one command (EDTL comes from the
+	// network and must not size an allocation unchecked).
+	MaxTaskBytes uint32
+	Log          hclog.Logger
+}
+
+// LoginComplete tells the session that its connection finished login.
+type LoginComplete struct {
+	Result     login.Result
+	FirstCmdSN uint32
+}
+
+// LogoutSession tells the session that the initiator logged out (closing the session
+// or the connection) or the connection ended, so that the session can end.
+type LogoutSession struct{ Reason string }
+
+// Props returns a connection actor's props.
+func Props(cfg Config) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newConn(cfg) })
+}
+
+type connActor struct {
+	cfg      Config
+	log      hclog.Logger
+	behavior actor.Behavior
+	w        *writer
+	steps    chan readerStep
+	self     *pb.Pid
+
+	lm       *login.Machine
+	params   login.Params
+	result   login.Result
+	loggedIn bool
+
+	statSN  uint32
+	hd, dd  bool
+	lastMax uint32
+
+	tasks    map[uint32]*task      // by ITT
+	others   map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
+	r2ts     map[uint32]*r2t       // by TTT
+	nextTTT  uint32
+	inflight int
+
+	pingTTT     uint32
+	pingPending bool
+	closing     bool // a closing batch was queued
+	closed      bool
+}
+
+func newConn(cfg Config) *connActor {
+	c := &connActor{
+		cfg:    cfg,
+		log:    cfg.Log,
+		tasks:  map[uint32]*task{},
+		others: map[uint32]*iscsi.PDU{},
+		r2ts:   map[uint32]*r2t{},
+		steps:  make(chan readerStep, 1),
+	}
+	c.behavior = actor.NewBehavior()
+	c.behavior.Become(c.loginPhase)
+	return c
+}
+
+// Receive dispatches to the behaviour of the current protocol phase.
+func (c *connActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		c.start(ctx)
+		return
+	case *actor.Stopping:
+		c.shutdown()
+		return
+	case *readFailed:
+		c.log.Debug("connection read ended", "error", m.err)
+		c.finish(ctx, "connection closed: "+m.err.Error())
+		return
+	case *writeFailed:
+		c.log.Debug("connection write failed", "error", m.err)
+		c.finish(ctx, "write failed: "+m.err.Error())
+		return
+	}
+	c.behavior.Receive(ctx)
+}
+
+func (c *connActor) start(ctx actor.Context) {
+	c.self = pb.NewPid(ctx.Self())
+	c.lm = login.NewMachine(c.cfg.Login)
+	c.w = newWriter(c.cfg.Conn, 4096)
+	root := ctx.ActorSystem().Root
+	self := ctx.Self()
+	go c.w.run(func(err error) { root.Send(self, &writeFailed{err: err}) })
+	go readLoop(c.cfg.Conn, root, self, c.steps, 256<<10)
+	c.log.Debug("connection accepted", "remote", c.cfg.Conn.RemoteAddr().String())
+}
+
+// finish tells the session that this connection is over and stops the actor.
+func (c *connActor) finish(ctx actor.Context, reason string) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	ctx.Send(ctx.Parent(), &LogoutSession{Reason: reason})
+	ctx.Stop(ctx.Self())
+}
+
+// shutdown lets the writer send what is queued (bounded by a write deadline) and
+// close the socket, which also ends the reader.
+func (c *connActor) shutdown() {
+	c.cfg.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if c.w != nil {
+		close(c.w.ch)
+		c.w = nil
+	} else {
+		c.cfg.Conn.Close()
+	}
+	select {
+	case c.steps <- readerStep{stop: true}:
+	default:
+	}
+}
+
+// send queues PDUs for the writer with the connection's current digest settings.
+func (c *connActor) send(pdus ...*iscsi.PDU) {
+	c.sendBatch(outBatch{pdus: pdus, hd: c.hd, dd: c.dd})
+}
+
+func (c *connActor) sendBatch(b outBatch) {
+	if c.w == nil || c.closing {
+		return
+	}
+	if c.log.IsDebug() {
+		for _, p := range b.pdus {
+			c.log.Debug("pdu out", "pdu", p.String())
+		}
+	}
+	c.w.ch <- b
+}
+
+// sendAndClose queues PDUs and has the writer close the socket after them; nothing
+// more is sent on this connection.
+func (c *connActor) sendAndClose(pdus ...*iscsi.PDU) {
+	c.sendBatch(outBatch{pdus: pdus, hd: c.hd, dd: c.dd, closeNow: true})
+	c.closing = true
+}
+
+// nextStatSN returns the StatSN for a status-carrying PDU and advances it.
+func (c *connActor) nextStatSN() uint32 {
+	s := c.statSN
+	c.statSN++
+	return s
+}
+
+// window fills ExpCmdSN and MaxCmdSN. MaxCmdSN leaves room for the queue depth minus
+// the tasks still in flight, and never moves backwards.
+func (c *connActor) window(h *iscsi.BHS) {
+	exp := c.cfg.Window.Exp()
+	depth := c.cfg.QueueDepth
+	busy := uint32(c.inflight)
+	if busy >= depth {
+		busy = depth - 1
+	}
+	max := exp + depth - 1 - busy
+	if cmdsn.Less(max, c.lastMax) {
+		max = c.lastMax
+	}
+	c.lastMax = max
+	h.SetExpCmdSN(exp)
+	h.SetMaxCmdSN(max)
+}

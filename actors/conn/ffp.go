@@ -1,0 +1,558 @@
+package conn
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/atgt/atgt/actors/login"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+const reservedTag = 0xffffffff
+
+// fullFeature is the behaviour after a successful login.
+func (c *connActor) fullFeature(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *pduIn:
+		if c.log.IsDebug() {
+			c.log.Debug("pdu in", "pdu", m.p.String())
+		}
+		c.pingPending = false
+		c.handlePDU(ctx, m.p)
+	case *dataDigestFailed:
+		// RFC 7143 7.8: discard the PDU and Reject it; at ERL 0 the initiator recovers
+		// the task itself.
+		c.reject(iscsi.RejectDataDigest, &m.p.BHS)
+	case *pb.CommandReady:
+		c.ready(ctx, m)
+	case *pb.ScsiCompletion:
+		c.complete(m)
+	case *actor.ReceiveTimeout:
+		c.idle(ctx)
+	}
+}
+
+func (c *connActor) handlePDU(ctx actor.Context, p *iscsi.PDU) {
+	discovery := c.result.SessionType == "Discovery"
+	switch op := p.BHS.Opcode(); {
+	case op == iscsi.OpSCSICmd && !discovery:
+		c.scsiCommand(ctx, p)
+	case op == iscsi.OpDataOut && !discovery:
+		c.dataOut(ctx, p)
+	case op == iscsi.OpNopOut:
+		if p.BHS.ITT() == reservedTag {
+			return // the answer to our ping; arriving was enough
+		}
+		c.order(ctx, p, nil)
+	case op == iscsi.OpTextReq, op == iscsi.OpLogoutReq, op == iscsi.OpTaskMgmtReq && !discovery:
+		c.order(ctx, p, nil)
+	case op == iscsi.OpSNACKReq:
+		c.reject(iscsi.RejectSNACK, &p.BHS)
+	default:
+		c.reject(iscsi.RejectProtocolError, &p.BHS)
+	}
+}
+
+// order sends a CmdSN-carrying request to the session for ordering.
+func (c *connActor) order(ctx actor.Context, p *iscsi.PDU, t *pb.ScsiTask) {
+	o := &pb.CommandOrder{CmdSn: p.BHS.CmdSN(), Immediate: p.BHS.Immediate(), Itt: p.BHS.ITT(), Task: t}
+	if t == nil {
+		c.others[p.BHS.ITT()] = p
+	}
+	ctx.Send(ctx.Parent(), o)
+}
+
+// ready runs a request the session released in CmdSN order.
+func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
+	if m.Task != nil {
+		tk := c.tasks[m.Itt]
+		if tk == nil {
+			return
+		}
+		tk.ordered = true
+		if m.Dispatched {
+			tk.dispatched = true
+			c.inflight++
+			return
+		}
+		if tk.preSense != nil {
+			c.finishTask(tk, uint32(scsi.StatusCheckCondition), tk.preSense, nil, 0)
+			return
+		}
+		c.solicit(tk)
+		c.maybeDispatch(ctx, tk)
+		return
+	}
+	p := c.others[m.Itt]
+	if p == nil {
+		return
+	}
+	delete(c.others, m.Itt)
+	switch p.BHS.Opcode() {
+	case iscsi.OpNopOut:
+		c.nopIn(p)
+	case iscsi.OpTextReq:
+		c.text(p)
+	case iscsi.OpLogoutReq:
+		c.logout(ctx, p)
+	case iscsi.OpTaskMgmtReq:
+		c.taskMgmt(ctx, p)
+	}
+}
+
+// scsiCommand turns a SCSI Command PDU into a task (RFC 7143 11.3).
+func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU) {
+	h := &p.BHS
+	itt := h.ITT()
+	if _, dup := c.tasks[itt]; dup {
+		c.reject(iscsi.RejectTaskInProgress, h)
+		return
+	}
+	flags := h.Flags()
+	read, write := flags&0x40 != 0, flags&0x20 != 0
+	edtl := h.ExpectedDataTransferLength()
+	imm := uint32(len(p.Data))
+	// Immediate data is bounded by the negotiation; more than the initiator may send
+	// is a protocol error (RFC 7143 13.12-13.14).
+	if imm > 0 && (!write || !c.params.ImmediateData || imm > c.params.FirstBurstLength || imm > edtl) {
+		c.reject(iscsi.RejectProtocolError, h)
+		return
+	}
+	if flags&0x80 == 0 && c.params.InitialR2T {
+		c.reject(iscsi.RejectProtocolError, h)
+		return
+	}
+	cdb := append([]byte(nil), h.CDB()...)
+	if ext := extendedCDB(p.AHS); ext != nil {
+		cdb = append(cdb, ext...)
+	}
+	lun, lunOK := decodeLUN(h.LUN())
+	t := &pb.ScsiTask{
+		Itt: itt, Lun: lun, Cdb: cdb, ExpectedLength: edtl, Read: read, Write: write,
+		Attribute: pb.TaskAttribute(flags & 7), CmdSn: h.CmdSN(), Immediate: h.Immediate(),
+		Nexus: c.nexus(), Target: c.result.Target.Name, ReplyTo: c.self,
+	}
+	tk := &task{t: t, edtl: edtl, read: read, write: write, lunRaw: h.LUN()}
+	c.tasks[itt] = tk
+	switch {
+	case !lunOK:
+		t.Lun = 1 << 62 // matches no configured LUN: LOGICAL UNIT NOT SUPPORTED
+	case read && write:
+		tk.preSense = scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1))
+	case write && edtl > c.cfg.MaxTaskBytes:
+		tk.preSense = scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1))
+	}
+	if write && edtl > 0 && tk.preSense == nil {
+		tk.buf = make([]byte, edtl)
+		copy(tk.buf, p.Data)
+		tk.received = imm
+		tk.nextOffset = imm
+		if flags&0x80 == 0 {
+			// Unsolicited Data-Out follows, up to FirstBurstLength in all.
+			first := min(c.params.FirstBurstLength, edtl)
+			if first > imm {
+				tk.unsolLeft = first - imm
+				tk.nextOffset = first
+			}
+		}
+		if !tk.complete() {
+			t.DataPending = true
+		} else {
+			t.DataOut = tk.buf
+		}
+	}
+	if tk.preSense != nil {
+		t.DataPending = true // answered by the connection once ordered
+	}
+	c.order(ctx, p, t)
+}
+
+// extendedCDB returns the CDB bytes beyond 16 from an Extended CDB AHS (type 1).
+func extendedCDB(ahs []byte) []byte {
+	for len(ahs) >= 4 {
+		n := int(binary.BigEndian.Uint16(ahs))
+		typ := ahs[2]
+		end := 3 + n
+		if end > len(ahs) {
+			return nil
+		}
+		if typ == 1 && n > 1 {
+			return append([]byte(nil), ahs[4:end]...)
+		}
+		end = (end + 3) &^ 3
+		if end > len(ahs) {
+			return nil
+		}
+		ahs = ahs[end:]
+	}
+	return nil
+}
+
+// solicit sends R2Ts for write data not yet covered, up to MaxOutstandingR2T.
+func (c *connActor) solicit(tk *task) {
+	if tk.buf == nil || !tk.ordered {
+		return
+	}
+	var out []*iscsi.PDU
+	for tk.nextOffset < tk.edtl && tk.outstanding < int(c.params.MaxOutstandingR2T) {
+		n := min(c.params.MaxBurstLength, tk.edtl-tk.nextOffset)
+		c.nextTTT++
+		if c.nextTTT == reservedTag {
+			c.nextTTT = 1
+		}
+		r := &r2t{tk: tk, ttt: c.nextTTT, offset: tk.nextOffset, length: n}
+		c.r2ts[r.ttt] = r
+		tk.nextOffset += n
+		tk.outstanding++
+		p := &iscsi.PDU{}
+		h := &p.BHS
+		h.SetOpcode(iscsi.OpR2T)
+		h.SetFlags(0x80)
+		h.SetLUN(tk.lunRaw)
+		h.SetITT(tk.t.Itt)
+		h.SetTTT(r.ttt)
+		h.SetStatSN(c.statSN)
+		c.window(h)
+		h.SetR2TSN(tk.r2tSN)
+		tk.r2tSN++
+		h.SetBufferOffset(r.offset)
+		h.SetDesiredDataTransferLength(n)
+		out = append(out, p)
+	}
+	if len(out) > 0 {
+		c.send(out...)
+	}
+}
+
+// dataOut stores one Data-Out PDU's payload in its task (RFC 7143 11.7).
+func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU) {
+	h := &p.BHS
+	n := uint32(len(p.Data))
+	off := h.BufferOffset()
+	var tk *task
+	var r *r2t
+	if ttt := h.TTT(); ttt != reservedTag {
+		r = c.r2ts[ttt]
+		if r == nil || r.tk.t.Itt != h.ITT() {
+			c.reject(iscsi.RejectInvalidPDUField, h)
+			return
+		}
+		tk = r.tk
+		if h.DataSN() != r.dataSN || off < r.offset || off+n > r.offset+r.length || off+n < off {
+			c.reject(iscsi.RejectProtocolError, h)
+			return
+		}
+		r.dataSN++
+		r.got += n
+	} else {
+		tk = c.tasks[h.ITT()]
+		if tk == nil || tk.buf == nil {
+			c.reject(iscsi.RejectInvalidPDUField, h)
+			return
+		}
+		if h.DataSN() != tk.unsolDataSN || n > tk.unsolLeft || off+n > tk.edtl || off+n < off {
+			c.reject(iscsi.RejectProtocolError, h)
+			return
+		}
+		tk.unsolDataSN++
+		tk.unsolLeft -= n
+	}
+	copy(tk.buf[off:], p.Data)
+	tk.received += n
+	if r != nil && (r.got >= r.length || h.Final()) {
+		delete(c.r2ts, r.ttt)
+		tk.outstanding--
+	}
+	if r == nil && h.Final() && tk.unsolLeft > 0 {
+		tk.unsolLeft = 0
+	}
+	if tk.complete() {
+		tk.t.DataOut = tk.buf
+		c.maybeDispatch(ctx, tk)
+		return
+	}
+	c.solicit(tk)
+}
+
+// maybeDispatch sends a task whose data is complete and whose turn has come.
+func (c *connActor) maybeDispatch(ctx actor.Context, tk *task) {
+	if tk.dispatched || !tk.ordered || (tk.buf != nil && !tk.complete()) {
+		return
+	}
+	tk.dispatched = true
+	tk.t.DataPending = false
+	tk.t.DataOut = tk.buf
+	c.inflight++
+	ctx.Send(c.cfg.Dispatcher, tk.t)
+}
+
+// complete answers a finished task: Data-In split by the initiator's
+// MaxRecvDataSegmentLength, the status folded into the last Data-In when it is GOOD,
+// residuals from the expected and actual transfer lengths (RFC 7143 11.4.5).
+func (c *connActor) complete(m *pb.ScsiCompletion) {
+	tk := c.tasks[m.Itt]
+	if tk == nil {
+		return
+	}
+	if tk.dispatched {
+		c.inflight--
+	}
+	if tk.aborted {
+		delete(c.tasks, m.Itt)
+		return
+	}
+	c.finishTask(tk, m.Status, m.Sense, m.DataIn, m.TransferLength)
+}
+
+func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, transfer uint32) {
+	delete(c.tasks, tk.t.Itt)
+	for ttt, r := range c.r2ts {
+		if r.tk == tk {
+			delete(c.r2ts, ttt)
+		}
+	}
+	var resFlags uint8
+	var residual uint32
+	if transfer > 0 || tk.read {
+		if tk.read && transfer < uint32(len(data)) {
+			transfer = uint32(len(data))
+		}
+		switch {
+		case transfer > tk.edtl:
+			resFlags, residual = 0x04, transfer-tk.edtl
+		case transfer < tk.edtl:
+			resFlags, residual = 0x02, tk.edtl-transfer
+		}
+	}
+	if !tk.read {
+		data = nil
+	}
+	if uint32(len(data)) > tk.edtl {
+		data = data[:tk.edtl]
+	}
+	var out []*iscsi.PDU
+	seg := c.params.MaxRecvDataSegmentLength
+	burst := c.params.MaxBurstLength
+	collapse := status == uint32(scsi.StatusGood) && len(data) > 0
+	var dataSN uint32
+	for off := uint32(0); off < uint32(len(data)); {
+		n := min(seg, uint32(len(data))-off)
+		// A Data-In sequence ends at each MaxBurstLength boundary.
+		if rem := burst - off%burst; n > rem {
+			n = rem
+		}
+		last := off+n == uint32(len(data))
+		p := &iscsi.PDU{Data: data[off : off+n]}
+		h := &p.BHS
+		h.SetOpcode(iscsi.OpDataIn)
+		var f uint8
+		if last || (off+n)%burst == 0 {
+			f |= 0x80
+		}
+		h.SetLUN(tk.lunRaw)
+		h.SetITT(tk.t.Itt)
+		h.SetTTT(reservedTag)
+		if last && collapse {
+			f |= 0x01 | resFlags
+			h.SetStatus(uint8(status))
+			h.SetStatSN(c.nextStatSN())
+			h.SetResidualCount(residual)
+		}
+		h.SetFlags(f)
+		c.window(h)
+		h.SetDataSN(dataSN)
+		dataSN++
+		h.SetBufferOffset(off)
+		out = append(out, p)
+		off += n
+	}
+	if !collapse {
+		p := &iscsi.PDU{}
+		h := &p.BHS
+		h.SetOpcode(iscsi.OpSCSIResp)
+		h.SetFlags(0x80 | resFlags)
+		h.SetResponse(0)
+		h.SetStatus(uint8(status))
+		h.SetITT(tk.t.Itt)
+		h.SetStatSN(c.nextStatSN())
+		c.window(h)
+		if tk.read {
+			h.SetExpDataSN(dataSN)
+		} else {
+			h.SetExpDataSN(tk.r2tSN)
+		}
+		h.SetResidualCount(residual)
+		if len(sense) > 0 {
+			p.Data = make([]byte, 2+len(sense))
+			binary.BigEndian.PutUint16(p.Data, uint16(len(sense)))
+			copy(p.Data[2:], sense)
+		}
+		out = append(out, p)
+	}
+	c.send(out...)
+}
+
+// nopIn answers a NOP-Out that expects a reply (RFC 7143 11.18-11.19).
+func (c *connActor) nopIn(req *iscsi.PDU) {
+	p := &iscsi.PDU{Data: req.Data}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpNopIn)
+	h.SetFlags(0x80)
+	h.SetLUN(req.BHS.LUN())
+	h.SetITT(req.BHS.ITT())
+	h.SetTTT(reservedTag)
+	h.SetStatSN(c.nextStatSN())
+	c.window(h)
+	c.send(p)
+}
+
+// idle pings an initiator that has been silent for the NOP interval, and drops a
+// connection whose initiator did not answer the previous ping.
+func (c *connActor) idle(ctx actor.Context) {
+	if c.pingPending {
+		c.log.Warn("initiator did not answer NOP-In; closing connection", "initiator", c.result.InitiatorName)
+		c.finish(ctx, "nop timeout")
+		return
+	}
+	c.pingPending = true
+	c.nextTTT++
+	if c.nextTTT == reservedTag {
+		c.nextTTT = 1
+	}
+	c.pingTTT = c.nextTTT
+	p := &iscsi.PDU{}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpNopIn)
+	h.SetFlags(0x80)
+	h.SetITT(reservedTag)
+	h.SetTTT(c.pingTTT)
+	h.SetStatSN(c.statSN) // not advanced: ITT is reserved
+	c.window(h)
+	c.send(p)
+}
+
+// text answers a Text Request: SendTargets, and NotUnderstood for keys not
+// negotiable in the full feature phase (RFC 7143 11.10-11.11).
+func (c *connActor) text(req *iscsi.PDU) {
+	var resp []iscsi.KV
+	kvs, err := iscsi.ParseText(req.Data)
+	if err != nil {
+		c.reject(iscsi.RejectProtocolError, &req.BHS)
+		return
+	}
+	for _, kv := range kvs {
+		if kv.Key == "SendTargets" {
+			resp = append(resp, login.SendTargets(kv.Value, c.result.InitiatorName, c.result.Target.Name,
+				c.result.SessionType == "Discovery", c.cfg.Discovery)...)
+			continue
+		}
+		resp = append(resp, iscsi.KV{Key: kv.Key, Value: "NotUnderstood"})
+	}
+	p := &iscsi.PDU{Data: iscsi.AppendText(nil, resp...)}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpTextResp)
+	h.SetFlags(0x80)
+	h.SetITT(req.BHS.ITT())
+	h.SetTTT(reservedTag)
+	h.SetStatSN(c.nextStatSN())
+	c.window(h)
+	c.send(p)
+}
+
+// logout answers a Logout Request and closes the connection after the response
+// (RFC 7143 11.14-11.15).
+func (c *connActor) logout(ctx actor.Context, req *iscsi.PDU) {
+	reason := req.BHS.Flags() & 0x7f
+	var response uint8
+	if reason == 2 {
+		response = 2 // connection recovery is not supported at ErrorRecoveryLevel 0
+	}
+	p := &iscsi.PDU{}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpLogoutResp)
+	h.SetFlags(0x80)
+	h.SetResponse(response)
+	h.SetITT(req.BHS.ITT())
+	h.SetStatSN(c.nextStatSN())
+	c.window(h)
+	if response != 0 {
+		c.send(p)
+		return
+	}
+	c.log.Info("logout", "initiator", c.result.InitiatorName, "reason", reason)
+	c.sendAndClose(p)
+	c.finish(ctx, fmt.Sprintf("logout reason %d", reason))
+}
+
+// taskMgmt answers Task Management Function requests (RFC 7143 11.5-11.6). Tasks
+// already with the LUN finish there; an aborted task's response is suppressed.
+func (c *connActor) taskMgmt(ctx actor.Context, req *iscsi.PDU) {
+	h := &req.BHS
+	fn := h.Flags() & 0x7f
+	var response uint8
+	switch fn {
+	case 1: // ABORT TASK
+		ref := h.Field32(20)
+		if tk := c.tasks[ref]; tk != nil {
+			c.abort(tk)
+		} else {
+			response = 1 // task does not exist (or already completed)
+		}
+	case 2, 3, 5, 6: // ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET, TARGET WARM RESET
+		for _, tk := range c.tasks {
+			if fn == 6 || tk.lunRaw == h.LUN() {
+				c.abort(tk)
+			}
+		}
+	case 7: // TARGET COLD RESET: answer, then drop the connection
+		response = 0
+	default:
+		response = 5 // function not supported
+	}
+	p := &iscsi.PDU{}
+	rh := &p.BHS
+	rh.SetOpcode(iscsi.OpTaskMgmtResp)
+	rh.SetFlags(0x80)
+	rh.SetResponse(response)
+	rh.SetITT(h.ITT())
+	rh.SetStatSN(c.nextStatSN())
+	c.window(rh)
+	if fn == 7 {
+		c.sendAndClose(p)
+		c.finish(ctx, "target cold reset")
+		return
+	}
+	c.send(p)
+}
+
+func (c *connActor) abort(tk *task) {
+	if !tk.dispatched {
+		delete(c.tasks, tk.t.Itt)
+		for ttt, r := range c.r2ts {
+			if r.tk == tk {
+				delete(c.r2ts, ttt)
+			}
+		}
+		return
+	}
+	tk.aborted = true
+}
+
+// reject sends a Reject carrying the offending header (RFC 7143 11.17).
+func (c *connActor) reject(reason uint8, bad *iscsi.BHS) {
+	c.log.Debug("reject", "reason", reason, "opcode", bad.Opcode().String(), "itt", bad.ITT())
+	p := iscsi.NewReject(reason, bad)
+	p.BHS.SetStatSN(c.nextStatSN())
+	c.window(&p.BHS)
+	c.send(p)
+}
+
+// nexus names the I_T nexus: initiator name and ISID, as SPC-4 identifies an
+// initiator port.
+func (c *connActor) nexus() string {
+	return fmt.Sprintf("%s,i,0x%x", c.result.InitiatorName, c.result.ISID)
+}

@@ -1,0 +1,63 @@
+package conn
+
+import (
+	"errors"
+	"net"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/atgt/atgt/messages/iscsi"
+)
+
+// pduIn carries one PDU from the reader goroutine to the connection actor.
+type pduIn struct{ p *iscsi.PDU }
+
+// readFailed tells the actor that the socket is finished (EOF, reset, a header digest
+// error or an oversized segment that cannot be skipped).
+type readFailed struct{ err error }
+
+// writeFailed tells the actor that the writer could not send.
+type writeFailed struct{ err error }
+
+// dataDigestFailed reports a PDU whose data digest was wrong; the stream is intact.
+type dataDigestFailed struct{ p *iscsi.PDU }
+
+// readerStep is what the actor tells the reader after each login-phase PDU: the
+// limits for the next PDU, and whether the login is over (then the reader stops
+// waiting between PDUs).
+type readerStep struct {
+	lim  iscsi.Limits
+	ffp  bool
+	stop bool
+}
+
+// readLoop is the connection's PDU reader activity: it reads the socket in large
+// chunks and parses every PDU that arrived. During login it waits after each PDU for
+// the actor's next limits, because digests and segment limits change with the final
+// Login Response.
+func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, bufSize int) {
+	r := iscsi.NewReader(nc, bufSize)
+	lim := iscsi.LoginLimits
+	ffp := false
+	for {
+		p := &iscsi.PDU{}
+		err := r.Read(lim, p)
+		var dd *iscsi.DataDigestError
+		switch {
+		case errors.As(err, &dd):
+			root.Send(self, &dataDigestFailed{p: p})
+			continue
+		case err != nil:
+			root.Send(self, &readFailed{err: err})
+			return
+		}
+		root.Send(self, &pduIn{p: p})
+		if !ffp {
+			s, ok := <-steps
+			if !ok || s.stop {
+				return
+			}
+			lim, ffp = s.lim, s.ffp
+		}
+	}
+}

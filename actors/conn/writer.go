@@ -1,0 +1,76 @@
+package conn
+
+import (
+	"net"
+
+	"github.com/atgt/atgt/messages/iscsi"
+)
+
+// outBatch is a group of PDUs the connection actor hands to its writer, with the
+// digest settings in force when they were built (they change at the end of login).
+type outBatch struct {
+	pdus     []*iscsi.PDU
+	hd, dd   bool
+	closeNow bool // close the socket once this batch is on the wire
+}
+
+// writer is the connection's PDU writer activity (the paper's third activity): one
+// goroutine that drains every batch queued so far and sends them with one writev.
+type writer struct {
+	nc net.Conn
+	ch chan outBatch
+}
+
+// maxBuffersPerWrite bounds one writev; the kernel's IOV_MAX is 1024.
+const maxBuffersPerWrite = 1000
+
+func newWriter(nc net.Conn, depth int) *writer {
+	return &writer{nc: nc, ch: make(chan outBatch, depth)}
+}
+
+// run sends batches until the channel closes, a batch asks to close, or a write fails;
+// it reports the failure through onErr and then drains the channel so that the actor
+// never blocks on a dead writer. It closes the socket when it ends, after everything
+// queued before the close was sent.
+func (w *writer) run(onErr func(error)) {
+	defer w.nc.Close()
+	var bufs net.Buffers
+	for b := range w.ch {
+		bufs = bufs[:0]
+		closeNow := b.closeNow
+		for _, p := range b.pdus {
+			bufs = iscsi.AppendPDU(bufs, p, b.hd, b.dd)
+		}
+	drain:
+		for !closeNow && len(bufs) < maxBuffersPerWrite {
+			select {
+			case more, ok := <-w.ch:
+				if !ok {
+					break drain
+				}
+				for _, p := range more.pdus {
+					bufs = iscsi.AppendPDU(bufs, p, more.hd, more.dd)
+				}
+				closeNow = more.closeNow
+			default:
+				break drain
+			}
+		}
+		out := bufs
+		if _, err := out.WriteTo(w.nc); err != nil {
+			onErr(err)
+			w.discard()
+			return
+		}
+		if closeNow {
+			w.nc.Close()
+			w.discard()
+			return
+		}
+	}
+}
+
+func (w *writer) discard() {
+	for range w.ch {
+	}
+}

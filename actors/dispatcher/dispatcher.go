@@ -1,0 +1,92 @@
+// Package dispatcher holds the command dispatcher actor, which routes each SCSI task
+// to the LUN actor that owns its logical unit and answers tasks for LUNs that do not
+// exist as SPC-4 requires.
+package dispatcher
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// Key names one logical unit: a target and a LUN number.
+type Key struct {
+	Target string
+	LUN    uint64
+}
+
+// Routes maps every configured logical unit to its LUN actor. It is built once at
+// start and never changed, so the dispatcher reads it without locks.
+type Routes map[Key]*actor.PID
+
+// Props returns the dispatcher's props.
+func Props(routes Routes, log hclog.Logger) *actor.Props {
+	// The first LUN of each target answers REPORT LUNS addressed to a LUN that does
+	// not exist (SPC-4 6.33: REPORT LUNS works through any LUN).
+	first := map[string]Key{}
+	for k := range routes {
+		if f, ok := first[k.Target]; !ok || k.LUN < f.LUN {
+			first[k.Target] = k
+		}
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &dispatcher{routes: routes, first: first, log: log}
+	})
+}
+
+type dispatcher struct {
+	routes Routes
+	first  map[string]Key
+	log    hclog.Logger
+}
+
+// Receive routes tasks.
+func (d *dispatcher) Receive(ctx actor.Context) {
+	t, ok := ctx.Message().(*pb.ScsiTask)
+	if !ok {
+		return
+	}
+	if pid, ok := d.routes[Key{t.Target, t.Lun}]; ok {
+		ctx.Send(pid, t)
+		return
+	}
+	var op byte
+	if len(t.Cdb) > 0 {
+		op = t.Cdb[0]
+	}
+	switch op {
+	case scsi.OpReportLUNs:
+		if k, ok := d.first[t.Target]; ok {
+			ctx.Send(d.routes[k], t)
+			return
+		}
+	case scsi.OpInquiry:
+		ctx.Send(t.ReplyTo.PID(), noLUNInquiry(t))
+		return
+	}
+	ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
+		Itt:    t.Itt,
+		Status: uint32(scsi.StatusCheckCondition),
+		Sense:  scsi.AppendSense(nil, scsi.LogicalUnitNotSupported()),
+	})
+}
+
+// noLUNInquiry answers INQUIRY for a LUN that does not exist: peripheral qualifier
+// 011b (no device can be attached here) and device type 1Fh, per SPC-4 6.6.2.
+func noLUNInquiry(t *pb.ScsiTask) *pb.ScsiCompletion {
+	data := make([]byte, 36)
+	data[0] = 0x7f
+	data[2] = 0x06 // SPC-4
+	data[3] = 0x02 // response data format
+	data[4] = byte(len(data) - 5)
+	alloc := 0
+	if len(t.Cdb) >= 5 {
+		alloc = int(t.Cdb[3])<<8 | int(t.Cdb[4])
+	}
+	if alloc < len(data) {
+		data = data[:alloc]
+	}
+	return &pb.ScsiCompletion{Itt: t.Itt, DataIn: data, TransferLength: uint32(len(data))}
+}

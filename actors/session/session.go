@@ -1,0 +1,111 @@
+// Package session holds the session manager and the session actor. A session is one
+// I_T nexus: it owns the CmdSN window, puts commands in order and hands SCSI tasks to
+// the command dispatcher. This target runs one connection per session
+// (MaxConnections=1), so each session spawns its one connection actor.
+package session
+
+import (
+	"net"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/cmdsn"
+	"github.com/atgt/atgt/actors/conn"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// Config describes one session.
+type Config struct {
+	Conn    net.Conn
+	ConnCfg conn.Config // template; Conn, Window, TSIH and Log are filled per session
+	TSIH    uint16
+	Manager *actor.PID
+	Log     hclog.Logger
+}
+
+// Up tells the session manager that a session finished login, so that it can
+// reinstate (end) an older session of the same initiator port (RFC 7143 6.3.5).
+type Up struct {
+	Key string
+	PID *actor.PID
+}
+
+// Props returns a session actor's props. A session's state (the CmdSN window and the
+// tasks in flight) cannot be rebuilt after a crash, so its supervisor stops, never
+// restarts, a failed connection; the session then ends.
+func Props(cfg Config) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newSession(cfg) },
+		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+}
+
+type sessionActor struct {
+	cfg      Config
+	log      hclog.Logger
+	window   *cmdsn.Window
+	conn     *actor.PID
+	behavior actor.Behavior
+}
+
+func newSession(cfg Config) *sessionActor {
+	s := &sessionActor{cfg: cfg, log: cfg.Log.With("tsih", cfg.TSIH)}
+	s.window = cmdsn.NewWindow(0, cfg.ConnCfg.QueueDepth)
+	s.behavior = actor.NewBehavior()
+	s.behavior.Become(s.loggingIn)
+	return s
+}
+
+// Receive handles lifecycle messages and then the current phase's behaviour.
+func (s *sessionActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		cc := s.cfg.ConnCfg
+		cc.Conn = s.cfg.Conn
+		cc.Window = s.window
+		cc.TSIH = s.cfg.TSIH
+		cc.Log = s.log
+		s.conn = ctx.Spawn(conn.Props(cc))
+		return
+	case *actor.Terminated:
+		if m.Who.Equal(s.conn) {
+			ctx.Stop(ctx.Self())
+		}
+		return
+	case *conn.LogoutSession:
+		s.log.Debug("session ends", "reason", m.Reason)
+		ctx.Stop(ctx.Self())
+		return
+	}
+	s.behavior.Receive(ctx)
+}
+
+// loggingIn waits for the connection's login to finish.
+func (s *sessionActor) loggingIn(ctx actor.Context) {
+	if m, ok := ctx.Message().(*conn.LoginComplete); ok {
+		key := m.Result.InitiatorName + "," + string(m.Result.ISID[:]) + "," + m.Result.Target.Name
+		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self()})
+		s.behavior.Become(s.fullFeature)
+	}
+}
+
+// fullFeature orders commands by CmdSN and releases them: complete SCSI tasks go to
+// the dispatcher, everything else back to the connection.
+func (s *sessionActor) fullFeature(ctx actor.Context) {
+	o, ok := ctx.Message().(*pb.CommandOrder)
+	if !ok {
+		return
+	}
+	ready, accepted := s.window.Accept(o)
+	if !accepted {
+		s.log.Debug("command outside the CmdSN window dropped", "cmdsn", o.CmdSn, "exp", s.window.Exp())
+		return
+	}
+	for _, r := range ready {
+		if r.Task != nil && !r.Task.DataPending {
+			ctx.Send(s.cfg.ConnCfg.Dispatcher, r.Task)
+			ctx.Send(s.conn, &pb.CommandReady{Itt: r.Itt, Task: r.Task, Dispatched: true})
+			continue
+		}
+		ctx.Send(s.conn, &pb.CommandReady{Itt: r.Itt, Task: r.Task})
+	}
+}

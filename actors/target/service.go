@@ -1,0 +1,236 @@
+package target
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/conn"
+	"github.com/atgt/atgt/actors/dispatcher"
+	"github.com/atgt/atgt/actors/logging"
+	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/lun"
+	"github.com/atgt/atgt/actors/portal"
+	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/actors/session"
+	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// portalGroupTag is the one target portal group every portal belongs to.
+const portalGroupTag = 1
+
+// maxTaskBytes caps the write data buffered for one command.
+const maxTaskBytes = 16 << 20
+
+// LUNInfo describes a served logical unit, for the daemon's start-up report.
+type LUNInfo struct {
+	Target string
+	ID     uint64
+	Path   string
+	Size   int64
+}
+
+// Service is a running target: its actor system, listeners and backends.
+type Service struct {
+	system   *actor.ActorSystem
+	root     *actor.PID
+	portals  []net.Listener
+	backends []backend.Backend
+	luns     []LUNInfo
+	log      hclog.Logger
+}
+
+// Start validates cfg (after defaults), opens every backend and listener, and spawns
+// the actor tree. Any failure is returned before anything is served.
+func Start(in *pb.Config, log hclog.Logger) (_ *Service, err error) {
+	cfg := ApplyDefaults(in)
+	if err := Validate(cfg); err != nil {
+		return nil, err
+	}
+	s := &Service{log: log}
+	defer func() {
+		if err != nil {
+			s.closeResources()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	type lunSpec struct {
+		key dispatcher.Key
+		cfg lun.Config
+	}
+	var specs []lunSpec
+	for ti, t := range cfg.Targets {
+		ids := make([]uint64, 0, len(t.Luns))
+		for _, l := range t.Luns {
+			ids = append(ids, l.Id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		listLUNs := func() []uint64 { return ids }
+		for li, l := range t.Luns {
+			var b backend.Backend
+			switch l.Backend {
+			case "memory":
+				b = backend.NewMemory(int64(l.SizeBytes))
+			default:
+				b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly, ReadOnly: l.ReadOnly})
+				if err != nil {
+					return nil, fmt.Errorf("config: targets[%d].luns[%d]: %w", ti, li, err)
+				}
+			}
+			s.backends = append(s.backends, b)
+			blockSize := l.BlockSize
+			if bs, ok := b.(backend.BlockSizer); ok && uint32(bs.LogicalBlockSize()) > blockSize {
+				blockSize = uint32(bs.LogicalBlockSize())
+			}
+			blocks := uint64(b.Size()) / uint64(blockSize)
+			if blocks == 0 {
+				return nil, fmt.Errorf("config: targets[%d].luns[%d]: %s is smaller than one block", ti, li, l.Path)
+			}
+			dev := scsidev.New(scsidev.Config{
+				SerialNumber:   l.Serial,
+				NAA:            scsidev.NAAFromName(fmt.Sprintf("%s/%d", t.Name, l.Id)),
+				BlockSize:      blockSize,
+				Blocks:         blocks,
+				ReadOnly:       l.ReadOnly,
+				WriteCache:     l.GetWriteCache(),
+				TargetName:     t.Name,
+				PortalGroupTag: portalGroupTag,
+				LUN:            l.Id,
+				ListLUNs:       listLUNs,
+			})
+			specs = append(specs, lunSpec{
+				key: dispatcher.Key{Target: t.Name, LUN: l.Id},
+				cfg: lun.Config{Target: t.Name, ID: l.Id, Device: dev, Backend: b, Workers: int(l.Workers),
+					Log: log.Named("lun").With("target", t.Name, "lun", l.Id)},
+			})
+			s.luns = append(s.luns, LUNInfo{Target: t.Name, ID: l.Id, Path: l.Path, Size: b.Size()})
+		}
+	}
+	for i, addr := range cfg.Portals {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("config: portals[%d]: %w", i, err)
+		}
+		s.portals = append(s.portals, ln)
+	}
+
+	targets := map[string]login.TargetInfo{}
+	var discovery []login.DiscoveryTarget
+	for _, t := range cfg.Targets {
+		allowed := allowList(t.AllowedInitiators)
+		targets[t.Name] = login.TargetInfo{Name: t.Name, Alias: t.Alias, PortalGroupTag: portalGroupTag, Allowed: allowed}
+		discovery = append(discovery, login.DiscoveryTarget{Name: t.Name, Allowed: allowed})
+	}
+	n := cfg.Negotiation
+	limits := login.DefaultLimits()
+	limits.MaxRecvDataSegmentLength = n.MaxRecvDataSegmentLength
+	limits.MaxBurstLength = n.MaxBurstLength
+	limits.FirstBurstLength = n.FirstBurstLength
+	limits.MaxOutstandingR2T = n.MaxOutstandingR2T
+	limits.ImmediateData = n.GetImmediateData()
+	limits.InitialR2T = n.GetInitialR2T()
+	limits.HeaderDigest = n.HeaderDigest
+	limits.DataDigest = n.DataDigest
+	connCfg := conn.Config{
+		Login: login.Config{
+			Lookup: func(name string) (login.TargetInfo, bool) { t, ok := targets[name]; return t, ok },
+			Limits: limits,
+		},
+		Discovery:    discovery,
+		QueueDepth:   cfg.QueueDepth,
+		NopInterval:  time.Duration(cfg.NopIntervalSeconds) * time.Second,
+		MaxTaskBytes: maxTaskBytes,
+	}
+
+	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return logging.NewSlog(log.Named("actor"))
+	}))
+	ready := make(chan struct{})
+	rootProps := actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*actor.Started); !ok {
+			return
+		}
+		routes := dispatcher.Routes{}
+		for _, sp := range specs {
+			pid, err := ctx.SpawnNamed(lun.Props(sp.cfg), fmt.Sprintf("lun-%s-%d", sp.key.Target, sp.key.LUN))
+			if err != nil {
+				pid = ctx.Spawn(lun.Props(sp.cfg))
+			}
+			routes[sp.key] = pid
+		}
+		connCfg.Dispatcher, _ = ctx.SpawnNamed(dispatcher.Props(routes, log.Named("dispatcher")), "dispatcher")
+		mgr, _ := ctx.SpawnNamed(session.ManagerProps(connCfg, log.Named("session")), "sessions")
+		for i, ln := range s.portals {
+			ctx.SpawnNamed(portal.Props(ln, mgr, log.Named("portal")), fmt.Sprintf("portal%d", i))
+		}
+		close(ready)
+	})
+	s.root, err = s.system.Root.SpawnNamed(rootProps, "target")
+	if err != nil {
+		return nil, fmt.Errorf("start actor tree: %w", err)
+	}
+	<-ready
+	return s, nil
+}
+
+// Addrs returns the listening addresses, as bound (an ephemeral port resolved).
+func (s *Service) Addrs() []string {
+	var out []string
+	for _, l := range s.portals {
+		out = append(out, l.Addr().String())
+	}
+	return out
+}
+
+// LUNs lists the served logical units.
+func (s *Service) LUNs() []LUNInfo { return s.luns }
+
+// Stop ends every session and closes listeners and backends. Write-back data stays in
+// the page cache, as on a disk whose cache was not flushed; the backends are closed
+// (not synced) once every IO worker has stopped.
+func (s *Service) Stop(timeout time.Duration) error {
+	var err error
+	if s.root != nil {
+		if perr := s.system.Root.PoisonFuture(s.root).Wait(); perr != nil && !errors.Is(perr, actor.ErrTimeout) {
+			err = perr
+		}
+		_ = timeout
+	}
+	s.closeResources()
+	if s.system != nil {
+		s.system.Shutdown()
+	}
+	return err
+}
+
+func (s *Service) closeResources() {
+	for _, l := range s.portals {
+		l.Close()
+	}
+	for _, b := range s.backends {
+		b.Close()
+	}
+	s.portals, s.backends = nil, nil
+}
+
+// allowList returns the initiator check for a target; nil admits everyone.
+func allowList(names []string) func(string) bool {
+	if len(names) == 0 {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, n := range names {
+		set[n] = true
+	}
+	return func(initiator string) bool { return set[initiator] }
+}
