@@ -447,7 +447,7 @@ func (c *connActor) text(req *iscsi.PDU) {
 	for _, kv := range kvs {
 		if kv.Key == "SendTargets" {
 			resp = append(resp, login.SendTargets(kv.Value, c.result.InitiatorName, c.result.Target.Name,
-				c.result.SessionType == "Discovery", c.cfg.Discovery)...)
+				c.result.SessionType == "Discovery", c.discoveryTargets())...)
 			continue
 		}
 		resp = append(resp, iscsi.KV{Key: kv.Key, Value: "NotUnderstood"})
@@ -555,4 +555,16 @@ func (c *connActor) reject(reason uint8, bad *iscsi.BHS) {
 // initiator port.
 func (c *connActor) nexus() string {
 	return fmt.Sprintf("%s,i,0x%x", c.result.InitiatorName, c.result.ISID)
+}
+
+// discoveryTargets lists the configured targets with this connection's local address
+// as their TargetAddress: the address the initiator already reached us on.
+func (c *connActor) discoveryTargets() []login.DiscoveryTarget {
+	addr := c.cfg.Conn.LocalAddr().String() + ",1"
+	out := make([]login.DiscoveryTarget, len(c.cfg.Discovery))
+	for i, t := range c.cfg.Discovery {
+		t.Addresses = []string{addr}
+		out[i] = t
+	}
+	return out
 }

@@ -69,6 +69,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	c.params = c.result.Params
 	resp.TSIH = c.cfg.TSIH
 	c.lastMax = req.CmdSN + c.cfg.QueueDepth - 1
+	c.cfg.Window.Start(req.CmdSN)
 	ctx.Send(ctx.Parent(), &LoginComplete{Result: c.result, FirstCmdSN: req.CmdSN})
 	// The final Login Response goes without digests; everything after it uses them.
 	c.send(loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth))
