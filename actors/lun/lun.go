@@ -60,14 +60,17 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	if l.cfg.Log.IsDebug() {
 		l.cfg.Log.Debug("task", "lun", l.cfg.ID, "itt", t.Itt, "cdb", fmt.Sprintf("%x", t.Cdb), "status", res.Status, "io", res.IO.Kind)
 	}
+	xfer, isRW := transferLength(t.Cdb, l.cfg.Device.BlockSize())
 	if res.IO.Kind == scsidev.IONone {
+		if !isRW {
+			xfer = uint32(len(res.Data))
+		}
 		ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
-			Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data,
-			TransferLength: uint32(len(res.Data)),
+			Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data, TransferLength: xfer,
 		})
 		return
 	}
-	io := &pb.IoRequest{Task: t, Offset: res.IO.Offset, Length: res.IO.Length, Stable: res.IO.Stable}
+	io := &pb.IoRequest{Task: t, Offset: res.IO.Offset, Length: res.IO.Length, Stable: res.IO.Stable, TransferLength: xfer}
 	switch res.IO.Kind {
 	case scsidev.IORead:
 		io.Kind = pb.IoKind_IO_KIND_READ

@@ -57,10 +57,6 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		w.log.Error("IO failed", "op", io.Kind, "offset", req.Offset, "length", req.Length, "error", err)
 	}
 	res := scsidev.CompleteIO(io, read, err)
-	c := &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data}
-	if req.Kind == pb.IoKind_IO_KIND_READ || req.Kind == pb.IoKind_IO_KIND_WRITE {
-		// What the CDB asked to move, for the connection's residual count.
-		c.TransferLength = uint32(req.Length)
-	}
-	return c
+	return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data,
+		TransferLength: req.TransferLength}
 }

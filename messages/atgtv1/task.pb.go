@@ -442,7 +442,7 @@ type IoRequest struct {
 	Length int64                  `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
 	// The write must be durable before the worker answers (FUA, or WCE=0).
 	Stable bool `protobuf:"varint,5,opt,name=stable,proto3" json:"stable,omitempty"`
-	// Expected length of Data-In for reads (after allocation-length truncation).
+	// Bytes the CDB asks to transfer, passed on to the completion for residuals.
 	TransferLength uint32 `protobuf:"varint,6,opt,name=transfer_length,json=transferLength,proto3" json:"transfer_length,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
