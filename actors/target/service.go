@@ -48,9 +48,21 @@ type Service struct {
 	log      hclog.Logger
 }
 
+// Options adjusts a service for embedding and tests.
+type Options struct {
+	// WrapBackend, when set, wraps each LUN's opened backend (for fault injection,
+	// counters or crash simulation in tests, or an embedder's own instrumentation).
+	WrapBackend func(target string, lun uint64, b backend.Backend) backend.Backend
+}
+
 // Start validates cfg (after defaults), opens every backend and listener, and spawns
 // the actor tree. Any failure is returned before anything is served.
-func Start(in *pb.Config, log hclog.Logger) (_ *Service, err error) {
+func Start(in *pb.Config, log hclog.Logger) (*Service, error) {
+	return StartWith(in, log, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
 	cfg := ApplyDefaults(in)
 	if err := Validate(cfg); err != nil {
 		return nil, err
@@ -88,6 +100,9 @@ func Start(in *pb.Config, log hclog.Logger) (_ *Service, err error) {
 				}
 			}
 			s.backends = append(s.backends, b)
+			if opts.WrapBackend != nil {
+				b = opts.WrapBackend(t.Name, l.Id, b)
+			}
 			blockSize := l.BlockSize
 			if bs, ok := b.(backend.BlockSizer); ok && uint32(bs.LogicalBlockSize()) > blockSize {
 				blockSize = uint32(bs.LogicalBlockSize())
