@@ -30,7 +30,10 @@ type Config struct {
 	// MaxTaskBytes caps the write data buffered for one command (EDTL comes from the
 	// network and must not size an allocation unchecked).
 	MaxTaskBytes uint32
-	Log          hclog.Logger
+	// MaxBufferedBytes caps the write data one connection holds at once; commands
+	// beyond it get TASK SET FULL.
+	MaxBufferedBytes uint64
+	Log              hclog.Logger
 }
 
 // LoginComplete tells the session that its connection finished login.
@@ -70,6 +73,7 @@ type connActor struct {
 	r2ts     map[uint32]*r2t       // by TTT
 	nextTTT  uint32
 	inflight int
+	buffered uint64 // bytes of write buffers held by tasks
 
 	pingTTT     uint32
 	pingPending bool

@@ -79,8 +79,8 @@ func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 			c.inflight++
 			return
 		}
-		if tk.preSense != nil {
-			c.finishTask(tk, uint32(scsi.StatusCheckCondition), tk.preSense, nil, 0)
+		if tk.preAnswer {
+			c.finishTask(tk, tk.preStatus, tk.preSense, nil, 0)
 			return
 		}
 		c.solicit(tk)
@@ -142,12 +142,18 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU) {
 	case !lunOK:
 		t.Lun = 1 << 62 // matches no configured LUN: LOGICAL UNIT NOT SUPPORTED
 	case read && write:
-		tk.preSense = scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1))
+		// Bidirectional commands are not supported by any command this target serves.
+		tk.answer(uint32(scsi.StatusCheckCondition), scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1)))
 	case write && edtl > c.cfg.MaxTaskBytes:
-		tk.preSense = scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1))
+		tk.answer(uint32(scsi.StatusCheckCondition), scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1)))
+	case len(c.tasks) > 2*int(c.cfg.QueueDepth) || (write && c.buffered+uint64(edtl) > c.cfg.MaxBufferedBytes):
+		// Immediate commands bypass the CmdSN window; this bounds what one connection
+		// can make the target hold (SAM-5 TASK SET FULL asks the initiator to retry).
+		tk.answer(uint32(scsi.StatusTaskSetFull), nil)
 	}
-	if write && edtl > 0 && tk.preSense == nil {
+	if write && edtl > 0 && !tk.preAnswer {
 		tk.buf = make([]byte, edtl)
+		c.buffered += uint64(edtl)
 		copy(tk.buf, p.Data)
 		tk.received = imm
 		tk.nextOffset = imm
@@ -165,7 +171,7 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU) {
 			t.DataOut = tk.buf
 		}
 	}
-	if tk.preSense != nil {
+	if tk.preAnswer {
 		t.DataPending = true // answered by the connection once ordered
 	}
 	c.order(ctx, p, t)
@@ -302,19 +308,14 @@ func (c *connActor) complete(m *pb.ScsiCompletion) {
 		c.inflight--
 	}
 	if tk.aborted {
-		delete(c.tasks, m.Itt)
+		c.forget(tk)
 		return
 	}
 	c.finishTask(tk, m.Status, m.Sense, m.DataIn, m.TransferLength)
 }
 
 func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, transfer uint32) {
-	delete(c.tasks, tk.t.Itt)
-	for ttt, r := range c.r2ts {
-		if r.tk == tk {
-			delete(c.r2ts, ttt)
-		}
-	}
+	c.forget(tk)
 	var resFlags uint8
 	var residual uint32
 	if transfer > 0 || tk.read {
@@ -531,15 +532,24 @@ func (c *connActor) taskMgmt(ctx actor.Context, req *iscsi.PDU) {
 
 func (c *connActor) abort(tk *task) {
 	if !tk.dispatched {
-		delete(c.tasks, tk.t.Itt)
-		for ttt, r := range c.r2ts {
-			if r.tk == tk {
-				delete(c.r2ts, ttt)
-			}
-		}
+		c.forget(tk)
 		return
 	}
 	tk.aborted = true
+}
+
+// forget drops a task and its R2Ts and releases its write buffer's accounting.
+func (c *connActor) forget(tk *task) {
+	delete(c.tasks, tk.t.Itt)
+	for ttt, r := range c.r2ts {
+		if r.tk == tk {
+			delete(c.r2ts, ttt)
+		}
+	}
+	if tk.buf != nil {
+		c.buffered -= uint64(len(tk.buf))
+		tk.buf = nil
+	}
 }
 
 // reject sends a Reject carrying the offending header (RFC 7143 11.17).

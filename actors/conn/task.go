@@ -22,8 +22,11 @@ type task struct {
 
 	ordered    bool // the session has put it in CmdSN order
 	dispatched bool
-	// preSense answers the command without running it (e.g. EDTL too large).
-	preSense []byte
+	// preAnswer answers the command with preStatus/preSense without running it (an
+	// invalid request, or TASK SET FULL when the connection buffers too much).
+	preAnswer bool
+	preStatus uint32
+	preSense  []byte
 }
 
 // r2t is one outstanding R2T; its TTT identifies the Data-Out PDUs that answer it.
@@ -38,3 +41,8 @@ type r2t struct {
 
 // complete reports whether all write data has arrived.
 func (t *task) complete() bool { return t.received >= t.edtl }
+
+// answer marks the task to be answered with status and sense once it is in order.
+func (t *task) answer(status uint32, sense []byte) {
+	t.preAnswer, t.preStatus, t.preSense = true, status, sense
+}

@@ -27,8 +27,12 @@ import (
 // portalGroupTag is the one target portal group every portal belongs to.
 const portalGroupTag = 1
 
-// maxTaskBytes caps the write data buffered for one command.
-const maxTaskBytes = 16 << 20
+// maxTaskBytes caps the write data buffered for one command, and maxBufferedBytes all
+// the write data one connection holds at once.
+const (
+	maxTaskBytes     = 16 << 20
+	maxBufferedBytes = 256 << 20
+)
 
 // LUNInfo describes a served logical unit, for the daemon's start-up report.
 type LUNInfo struct {
@@ -161,10 +165,11 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			Lookup: func(name string) (login.TargetInfo, bool) { t, ok := targets[name]; return t, ok },
 			Limits: limits,
 		},
-		Discovery:    discovery,
-		QueueDepth:   cfg.QueueDepth,
-		NopInterval:  time.Duration(cfg.NopIntervalSeconds) * time.Second,
-		MaxTaskBytes: maxTaskBytes,
+		Discovery:        discovery,
+		QueueDepth:       cfg.QueueDepth,
+		NopInterval:      time.Duration(cfg.NopIntervalSeconds) * time.Second,
+		MaxTaskBytes:     maxTaskBytes,
+		MaxBufferedBytes: maxBufferedBytes,
 	}
 
 	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
@@ -216,10 +221,16 @@ func (s *Service) LUNs() []LUNInfo { return s.luns }
 func (s *Service) Stop(timeout time.Duration) error {
 	var err error
 	if s.root != nil {
-		if perr := s.system.Root.PoisonFuture(s.root).Wait(); perr != nil && !errors.Is(perr, actor.ErrTimeout) {
-			err = perr
+		done := make(chan error, 1)
+		go func() { done <- s.system.Root.StopFuture(s.root).Wait() }()
+		select {
+		case werr := <-done:
+			if werr != nil && !errors.Is(werr, actor.ErrTimeout) {
+				err = werr
+			}
+		case <-time.After(timeout):
+			err = fmt.Errorf("actors did not stop within %v", timeout)
 		}
-		_ = timeout
 	}
 	s.closeResources()
 	if s.system != nil {
