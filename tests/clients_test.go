@@ -113,11 +113,11 @@ func fieldLines(out string) map[string]string {
 func TestQemuImgRoundTrip(t *testing.T) {
 	qemu := requireTool(t, "qemu-img", "qemu-utils qemu-block-extra")
 	const size = 64 << 20
-	d := startDaemonConfig(t, oneLunConfig(t, size))
+	// Debug logging records the negotiated digests, which the digest case checks.
+	d := startDaemonConfig(t, oneLunConfig(t, size), "-log-level", "debug")
 
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.raw")
-	outFile := filepath.Join(dir, "out.raw")
 	data := make([]byte, size)
 	rnd := rand.NewChaCha8([32]byte{'a', 't', 'g', 't'})
 	_, _ = rnd.Read(data)
@@ -125,18 +125,44 @@ func TestQemuImgRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	url := d.url(defaultIQN, testLUN)
+	t.Run("plain", func(t *testing.T) {
+		qemuRoundTrip(t, qemu, d.url(defaultIQN, testLUN), data, dir)
+	})
+	// QEMU's iSCSI driver can ask for CRC32C header digests (libiscsi never offers data
+	// digests); the same copy must survive them.
+	t.Run("header-digest", func(t *testing.T) {
+		opts := fmt.Sprintf("driver=iscsi,transport=tcp,portal=%s,target=%s,lun=%d,header-digest=crc32c", d.addr, defaultIQN, testLUN)
+		qemuRoundTrip(t, qemu, opts, data, dir)
+		if !strings.Contains(d.stderr.String(), "header_digest=true") {
+			t.Fatal("no session negotiated HeaderDigest=CRC32C (no \"negotiated: ... header_digest=true\" in the daemon's log)")
+		}
+	})
+}
+
+// qemuRoundTrip copies in onto target with qemu-img and back, and compares. target is
+// an iscsi:// URL, or --image-opts options when it starts with "driver=".
+func qemuRoundTrip(t *testing.T, qemu, target string, data []byte, dir string) {
+	size := len(data)
+	in := filepath.Join(dir, "in.raw")
+	outFile := filepath.Join(dir, "out.raw")
+	os.Remove(outFile)
+	toArgs := []string{"convert", "-n", "-f", "raw", "-O", "raw", in, target}
+	fromArgs := []string{"convert", "-f", "raw", "-O", "raw", target, outFile}
+	if strings.HasPrefix(target, "driver=") {
+		toArgs = []string{"convert", "-n", "-f", "raw", in, "--target-image-opts", target}
+		fromArgs = []string{"convert", "--image-opts", target, "-O", "raw", outFile}
+	}
 	hint := func(out string) string {
 		if strings.Contains(out, "Unknown protocol") || strings.Contains(out, "Unknown driver") {
 			return "\n(qemu-img has no iscsi driver: install qemu-block-extra (or run scripts/install-test-deps.sh))"
 		}
 		return ""
 	}
-	out, err := runTool(t, 2*time.Minute, qemu, "convert", "-n", "-f", "raw", "-O", "raw", in, url)
+	out, err := runTool(t, 2*time.Minute, qemu, toArgs...)
 	if err != nil {
 		t.Fatalf("qemu-img convert to iSCSI: %v\n%s%s", err, out, hint(out))
 	}
-	out, err = runTool(t, 2*time.Minute, qemu, "convert", "-f", "raw", "-O", "raw", url, outFile)
+	out, err = runTool(t, 2*time.Minute, qemu, fromArgs...)
 	if err != nil {
 		t.Fatalf("qemu-img convert from iSCSI: %v\n%s%s", err, out, hint(out))
 	}

@@ -138,8 +138,8 @@ func startDaemon(t testing.TB, extra ...string) *daemon {
 }
 
 // startDaemonConfig writes cfg as the JSON config file and starts atgtd with only
-// -config (the portal and data directory come from the config).
-func startDaemonConfig(t testing.TB, cfg any) *daemon {
+// -config (the portal and data directory come from the config) and any extra flags.
+func startDaemonConfig(t testing.TB, cfg any, extra ...string) *daemon {
 	t.Helper()
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
@@ -150,7 +150,7 @@ func startDaemonConfig(t testing.TB, cfg any) *daemon {
 		t.Fatal(err)
 	}
 	t.Logf("config %s:\n%s", path, b)
-	return startDaemonArgs(t, "-config", path)
+	return startDaemonArgs(t, append([]string{"-config", path}, extra...)...)
 }
 
 func startDaemonArgs(t testing.TB, args ...string) *daemon {

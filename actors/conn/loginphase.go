@@ -82,6 +82,11 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	}}
 	c.log.Info("login", "initiator", c.result.InitiatorName, "target", c.result.Target.Name,
 		"type", c.result.SessionType, "tsih", c.cfg.TSIH, "remote", c.cfg.Conn.RemoteAddr().String())
+	c.log.Debug("negotiated", "header_digest", c.hd, "data_digest", c.dd,
+		"max_recv_seg", c.params.MaxXmitDataSegmentLength, "max_send_seg", c.params.MaxRecvDataSegmentLength,
+		"max_burst", c.params.MaxBurstLength, "first_burst", c.params.FirstBurstLength,
+		"immediate_data", c.params.ImmediateData, "initial_r2t", c.params.InitialR2T,
+		"max_outstanding_r2t", c.params.MaxOutstandingR2T)
 	c.behavior.Become(c.fullFeature)
 	if c.cfg.NopInterval > 0 {
 		ctx.SetReceiveTimeout(c.cfg.NopInterval)

@@ -1,0 +1,257 @@
+package initiator
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/atgt/atgt/messages/iscsi"
+)
+
+// Result is how a SCSI command ended.
+type Result struct {
+	Status uint8
+	// Sense is the sense data of a CHECK CONDITION (without the 2-byte length).
+	Sense []byte
+	// Data is the Data-In received, len = highest offset written.
+	Data []byte
+	// Residual flags and count from the final PDU (RFC 7143 11.4.5).
+	ResidualOverflow, ResidualUnderflow bool
+	Residual                            uint32
+	// DataInPDUs counts the Data-In PDUs, R2Ts counts the R2Ts answered.
+	DataInPDUs, R2Ts int
+	// MaxR2TsPending is the most R2Ts seen outstanding at once: the one being
+	// answered plus those already queued behind it, all sent by the target before it
+	// had our data for the first. It must never exceed MaxOutstandingR2T.
+	MaxR2TsPending int
+}
+
+// Task is a command in flight, started with Submit.
+type Task struct {
+	done chan struct{}
+	res  *Result
+	err  error
+}
+
+// Wait blocks until the task has finished (bounded by the session's Timeout, which
+// the task's own goroutine enforces).
+func (t *Task) Wait() (*Result, error) {
+	<-t.done
+	return t.res, t.err
+}
+
+// Command runs one SCSI command and waits for it. dataOut makes it a write, readLen
+// > 0 a read; both at once (bidirectional) is not supported.
+func (s *Session) Command(lun uint64, cdb []byte, dataOut []byte, readLen uint32) (*Result, error) {
+	return s.Submit(lun, cdb, dataOut, readLen).Wait()
+}
+
+// Submit starts a command and returns at once; several may be outstanding. The
+// command's CmdSN waits for the target's window like any other.
+func (s *Session) Submit(lun uint64, cdb []byte, dataOut []byte, readLen uint32) *Task {
+	t := &Task{done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		t.res, t.err = s.run(lun, cdb, dataOut, readLen)
+	}()
+	return t
+}
+
+// EncodeLUN turns a LUN number into the 8-byte SAM LUN field: peripheral addressing
+// below 256, flat addressing up to 16383.
+func EncodeLUN(lun uint64) uint64 {
+	if lun < 256 {
+		return lun << 48
+	}
+	return (0x4000 | lun&0x3fff) << 48
+}
+
+// run drives one command: command PDU with immediate data, unsolicited Data-Out,
+// Data-Out for each R2T, Data-In collection, status.
+func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32) (*Result, error) {
+	if len(cdb) == 0 || len(cdb) > 16 {
+		return nil, errors.New("initiator: CDB must be 1..16 bytes")
+	}
+	if len(dataOut) > 0 && readLen > 0 {
+		return nil, errors.New("initiator: bidirectional commands are not supported")
+	}
+	if s.opts.Discovery {
+		return nil, errors.New("initiator: no SCSI commands in a discovery session")
+	}
+	deadline := time.Now().Add(s.opts.Timeout)
+	p := s.Params
+	lunRaw := EncodeLUN(lun)
+	itt, box := s.register()
+	defer s.unregister(itt)
+
+	edtl := uint32(len(dataOut))
+	if readLen > 0 {
+		edtl = readLen
+	}
+	// Unsolicited data: immediate data in the command, then Data-Out PDUs with the
+	// reserved TTT, together at most FirstBurstLength (RFC 7143 13.13, 13.14).
+	var imm, unsol uint32
+	if len(dataOut) > 0 {
+		first := min(edtl, p.FirstBurstLength)
+		if p.ImmediateData {
+			imm = min(first, p.MaxXmitDataSegmentLength)
+		}
+		if !p.InitialR2T {
+			unsol = first - imm
+		}
+	}
+	err := s.sendNumbered(false, deadline, func(cmdSN uint32) []*iscsi.PDU {
+		cmd := &iscsi.PDU{Data: dataOut[:imm]}
+		h := &cmd.BHS
+		h.SetOpcode(iscsi.OpSCSICmd)
+		flags := uint8(0x01) // SIMPLE task attribute
+		if unsol == 0 {
+			flags |= 0x80 // no unsolicited Data-Out follows
+		}
+		if readLen > 0 {
+			flags |= 0x40
+		}
+		if len(dataOut) > 0 {
+			flags |= 0x20
+		}
+		h.SetFlags(flags)
+		h.SetLUN(lunRaw)
+		h.SetITT(itt)
+		h.SetExpectedDataTransferLength(edtl)
+		h.SetCmdSN(cmdSN)
+		copy(h.CDB(), cdb)
+		out := []*iscsi.PDU{cmd}
+		if unsol > 0 {
+			out = append(out, s.dataOut(dataOut, lunRaw, itt, reservedTag, imm, unsol)...)
+		}
+		return out
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{}
+	var data []byte
+	if readLen > 0 {
+		data = make([]byte, readLen) // readLen is ours, not the network's
+	}
+	var dataSN, nextOff, r2tSN uint32
+	for {
+		in, err := s.next(box, deadline)
+		if err != nil {
+			return nil, err
+		}
+		h := &in.BHS
+		switch h.Opcode() {
+		case iscsi.OpR2T:
+			if len(dataOut) == 0 {
+				return nil, protoErr("R2T for a command without write data")
+			}
+			off, n := h.BufferOffset(), h.DesiredDataTransferLength()
+			if n == 0 || uint64(off)+uint64(n) > uint64(len(dataOut)) {
+				return nil, protoErr("R2T offset %d length %d outside %d bytes", off, n, len(dataOut))
+			}
+			if n > p.MaxBurstLength {
+				return nil, protoErr("R2T length %d exceeds MaxBurstLength %d", n, p.MaxBurstLength)
+			}
+			if h.R2TSN() != r2tSN {
+				return nil, protoErr("R2TSN %d, want %d", h.R2TSN(), r2tSN)
+			}
+			r2tSN++
+			res.R2Ts++
+			res.MaxR2TsPending = max(res.MaxR2TsPending, 1+box.count(iscsi.OpR2T))
+			if err := s.send(s.dataOut(dataOut, lunRaw, itt, h.TTT(), off, n)...); err != nil {
+				return nil, err
+			}
+		case iscsi.OpDataIn:
+			if readLen == 0 {
+				return nil, protoErr("Data-In for a command without read data")
+			}
+			if h.DataSN() != dataSN {
+				return nil, protoErr("Data-In DataSN %d, want %d", h.DataSN(), dataSN)
+			}
+			dataSN++
+			off, n := h.BufferOffset(), uint32(len(in.Data))
+			if off != nextOff {
+				return nil, protoErr("Data-In offset %d, want %d (DataPDUInOrder)", off, nextOff)
+			}
+			if uint64(off)+uint64(n) > uint64(readLen) {
+				return nil, protoErr("Data-In offset %d length %d beyond %d", off, n, readLen)
+			}
+			if n > p.MaxRecvDataSegmentLength {
+				return nil, protoErr("Data-In of %d bytes exceeds our MaxRecvDataSegmentLength", n)
+			}
+			copy(data[off:], in.Data)
+			nextOff = off + n
+			res.DataInPDUs++
+			if h.Flags()&0x01 != 0 { // S: status in this PDU
+				if !h.Final() {
+					return nil, protoErr("Data-In with S but not F")
+				}
+				res.Status = h.Status()
+				setResidual(res, h)
+				res.Data = data[:nextOff]
+				return res, nil
+			}
+		case iscsi.OpSCSIResp:
+			if r := h.Response(); r != 0 {
+				return nil, protoErr("SCSI Response code %#02x (target failure)", r)
+			}
+			res.Status = h.Status()
+			setResidual(res, h)
+			if len(in.Data) >= 2 {
+				sl := int(binary.BigEndian.Uint16(in.Data))
+				if sl > len(in.Data)-2 {
+					return nil, protoErr("sense length %d beyond %d bytes of data", sl, len(in.Data)-2)
+				}
+				res.Sense = in.Data[2 : 2+sl]
+			}
+			if readLen > 0 {
+				if h.ExpDataSN() != dataSN {
+					return nil, protoErr("SCSI Response ExpDataSN %d, Data-In count %d", h.ExpDataSN(), dataSN)
+				}
+				res.Data = data[:nextOff]
+			}
+			return res, nil
+		case iscsi.OpReject:
+			var bad iscsi.BHS
+			copy(bad[:], in.Data)
+			return nil, &RejectError{Reason: h.Response(), Header: bad}
+		default:
+			return nil, protoErr("unexpected %v for a SCSI command", h.Opcode())
+		}
+	}
+}
+
+// setResidual copies the O/U flags and residual count of a final PDU.
+func setResidual(r *Result, h *iscsi.BHS) {
+	r.ResidualOverflow = h.Flags()&0x04 != 0
+	r.ResidualUnderflow = h.Flags()&0x02 != 0
+	if r.ResidualOverflow || r.ResidualUnderflow {
+		r.Residual = h.ResidualCount()
+	}
+}
+
+// dataOut builds the Data-Out PDUs for buf[off:off+n] in MaxXmitDataSegmentLength
+// pieces: DataSN from 0 for this sequence, F on the last (RFC 7143 11.7).
+func (s *Session) dataOut(buf []byte, lunRaw uint64, itt, ttt, off, n uint32) []*iscsi.PDU {
+	seg := s.Params.MaxXmitDataSegmentLength
+	var out []*iscsi.PDU
+	for sn, end := uint32(0), off+n; off < end; sn++ {
+		k := min(seg, end-off)
+		p := &iscsi.PDU{Data: buf[off : off+k]}
+		h := &p.BHS
+		h.SetOpcode(iscsi.OpDataOut)
+		if off+k == end {
+			h.SetFlags(0x80)
+		}
+		h.SetLUN(lunRaw)
+		h.SetITT(itt)
+		h.SetTTT(ttt)
+		h.SetDataSN(sn)
+		h.SetBufferOffset(off)
+		out = append(out, p)
+		off += k
+	}
+	return out
+}

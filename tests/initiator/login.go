@@ -1,0 +1,152 @@
+package initiator
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/atgt/atgt/messages/iscsi"
+)
+
+// Login stages (RFC 7143 11.12.3).
+const (
+	stageSecurity    = 0
+	stageOperational = 1
+	stageFullFeature = 3
+)
+
+// loginITT tags every request of the login; the session's tasks start after it.
+const loginITT = 0
+
+// firstCmdSN is the CmdSN of the login; the first command after login reuses it.
+const firstCmdSN = 1
+
+// maxLoginRounds bounds the exchanges of one stage, so a target that never sets T
+// cannot keep the login going forever.
+const maxLoginRounds = 8
+
+// Dial connects to addr and logs in. A Login Response with a non-zero status is
+// returned as *LoginError; the connection is then closed.
+func Dial(addr string, o Options) (*Session, error) {
+	o = o.withDefaults()
+	if !o.Discovery && o.TargetName == "" {
+		return nil, errors.New("initiator: TargetName is required for a normal session")
+	}
+	nc, err := net.DialTimeout("tcp", addr, o.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{
+		Params:  defaultParams(o),
+		Rejects: make(chan *RejectError, 16),
+		opts:    o,
+		nc:      nc,
+		rd:      iscsi.NewReader(nc, 256<<10),
+		cmdSN:   firstCmdSN,
+		winCh:   make(chan struct{}),
+		nextITT: loginITT,
+		tasks:   map[uint32]*inbox{},
+		done:    make(chan struct{}),
+	}
+	if err := s.login(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	go s.readLoop()
+	return s, nil
+}
+
+// login runs the login phase synchronously, before the reader starts, with the
+// login limits (no digests, 8192-byte segments) for every response.
+func (s *Session) login() error {
+	o := s.opts
+	deadline := time.Now().Add(o.Timeout)
+	s.nc.SetDeadline(deadline)
+	defer s.nc.SetDeadline(time.Time{})
+
+	identity := []iscsi.KV{{Key: "InitiatorName", Value: o.InitiatorName}}
+	if o.Discovery {
+		identity = append(identity, iscsi.KV{Key: "SessionType", Value: "Discovery"})
+	} else {
+		identity = append(identity, iscsi.KV{Key: "SessionType", Value: "Normal"},
+			iscsi.KV{Key: "TargetName", Value: o.TargetName})
+	}
+	stage := uint8(stageOperational)
+	keys := append(append([]iscsi.KV{}, identity...), offer(o)...)
+	if o.Security {
+		stage = stageSecurity
+		keys = append(append([]iscsi.KV{}, identity...), iscsi.KV{Key: "AuthMethod", Value: "None"})
+	}
+	for rounds := 0; ; rounds++ {
+		if rounds >= maxLoginRounds*2 {
+			return protoErr("login did not complete in %d exchanges", rounds)
+		}
+		next := uint8(stageFullFeature)
+		if stage == stageSecurity {
+			next = stageOperational
+		}
+		resp, err := s.loginStep(stage, next, keys)
+		if err != nil {
+			return err
+		}
+		h := &resp.BHS
+		if class, detail := h[36], h[37]; class != 0 {
+			return &LoginError{Class: class, Detail: detail}
+		}
+		kvs, err := iscsi.ParseText(resp.Data)
+		if err != nil {
+			return protoErr("login response text: %v", err)
+		}
+		s.Params.apply(kvs)
+		if csg := h.Flags() >> 2 & 3; csg != stage {
+			return protoErr("login response CSG %d, request CSG %d", csg, stage)
+		}
+		if h.Flags()&0x80 == 0 {
+			keys = nil // target wants another round in this stage
+			continue
+		}
+		s.ackStatSN(h.StatSN())
+		s.expCmdSN, s.maxCmdSN = h.ExpCmdSN(), h.MaxCmdSN()
+		switch nsg := h.Flags() & 3; nsg {
+		case stageOperational:
+			stage = stageOperational
+			keys = offer(o)
+		case stageFullFeature:
+			s.Params.TSIH = h.Field16(14)
+			return nil
+		default:
+			return protoErr("login response NSG %d", nsg)
+		}
+	}
+}
+
+// loginStep sends one Login Request and reads its response.
+func (s *Session) loginStep(csg, nsg uint8, keys []iscsi.KV) (*iscsi.PDU, error) {
+	p := &iscsi.PDU{Data: iscsi.AppendText(nil, keys...)}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpLoginReq)
+	h.SetImmediate(true)
+	h.SetFlags(0x80 | csg<<2 | nsg)
+	copy(h[8:14], s.opts.ISID[:])
+	h.SetField16(14, 0) // TSIH 0: a new session (or a reinstatement)
+	h.SetITT(loginITT)
+	h.SetField16(20, 0) // CID
+	h.SetCmdSN(s.cmdSN)
+	h.SetExpStatSN(s.expStatSN)
+	if _, err := s.nc.Write(iscsi.MarshalPDU(p, false, false)); err != nil {
+		return nil, fmt.Errorf("initiator: login write: %w", err)
+	}
+	resp := &iscsi.PDU{}
+	if err := s.rd.Read(iscsi.LoginLimits, resp); err != nil {
+		return nil, fmt.Errorf("initiator: login read: %w", err)
+	}
+	if op := resp.BHS.Opcode(); op != iscsi.OpLoginResp {
+		return nil, protoErr("got %v during login", op)
+	}
+	if resp.BHS.ITT() != loginITT {
+		return nil, protoErr("login response ITT %#x", resp.BHS.ITT())
+	}
+	s.expStatSN = resp.BHS.StatSN() + 1
+	return resp, nil
+}
