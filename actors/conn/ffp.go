@@ -206,11 +206,7 @@ func (c *connActor) solicit(tk *task) {
 	var out []*iscsi.PDU
 	for tk.nextOffset < tk.edtl && tk.outstanding < int(c.params.MaxOutstandingR2T) {
 		n := min(c.params.MaxBurstLength, tk.edtl-tk.nextOffset)
-		c.nextTTT++
-		if c.nextTTT == reservedTag {
-			c.nextTTT = 1
-		}
-		r := &r2t{tk: tk, ttt: c.nextTTT, offset: tk.nextOffset, length: n}
+		r := &r2t{tk: tk, ttt: c.newTTT(), offset: tk.nextOffset, length: n}
 		c.r2ts[r.ttt] = r
 		tk.nextOffset += n
 		tk.outstanding++
@@ -420,11 +416,7 @@ func (c *connActor) idle(ctx actor.Context) {
 		return
 	}
 	c.pingPending = true
-	c.nextTTT++
-	if c.nextTTT == reservedTag {
-		c.nextTTT = 1
-	}
-	c.pingTTT = c.nextTTT
+	c.pingTTT = c.newTTT()
 	p := &iscsi.PDU{}
 	h := &p.BHS
 	h.SetOpcode(iscsi.OpNopIn)
@@ -577,4 +569,13 @@ func (c *connActor) discoveryTargets() []login.DiscoveryTarget {
 		out[i] = t
 	}
 	return out
+}
+
+// newTTT returns a target transfer tag not in use: never the reserved 0xffffffff.
+func (c *connActor) newTTT() uint32 {
+	c.nextTTT++
+	if c.nextTTT == reservedTag {
+		c.nextTTT = 1
+	}
+	return c.nextTTT
 }
