@@ -27,6 +27,9 @@ type Config struct {
 	TSIH        uint16
 	QueueDepth  uint32
 	NopInterval time.Duration
+	// NopTimeout is how long a pinged initiator has to send anything before the
+	// connection is dropped.
+	NopTimeout time.Duration
 	// MaxTaskBytes caps the write data buffered for one command (EDTL comes from the
 	// network and must not size an allocation unchecked).
 	MaxTaskBytes uint32
@@ -72,7 +75,7 @@ type connActor struct {
 	others   map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
 	r2ts     map[uint32]*r2t       // by TTT
 	nextTTT  uint32
-	inflight int
+	held     int    // tasks in CmdSN order and not yet answered: they narrow the window
 	buffered uint64 // bytes of write buffers held by tasks
 
 	pingTTT     uint32
@@ -185,11 +188,12 @@ func (c *connActor) nextStatSN() uint32 {
 }
 
 // window fills ExpCmdSN and MaxCmdSN. MaxCmdSN leaves room for the queue depth minus
-// the tasks still in flight, and never moves backwards.
+// the tasks the connection still holds (running, or waiting for their Data-Out), and
+// never moves backwards.
 func (c *connActor) window(h *iscsi.BHS) {
 	exp := c.cfg.Window.Exp()
 	depth := c.cfg.QueueDepth
-	busy := uint32(c.inflight)
+	busy := uint32(c.held)
 	if busy >= depth {
 		busy = depth - 1
 	}

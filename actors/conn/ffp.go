@@ -21,7 +21,11 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 		if c.log.IsDebug() {
 			c.log.Debug("pdu in", "pdu", m.p.String())
 		}
-		c.pingPending = false
+		if c.pingPending {
+			// Anything from the initiator answers the ping.
+			c.pingPending = false
+			ctx.SetReceiveTimeout(c.cfg.NopInterval)
+		}
 		c.handlePDU(ctx, m.p)
 	case *dataDigestFailed:
 		// RFC 7143 7.8: discard the PDU and Reject it; at ERL 0 the initiator recovers
@@ -73,10 +77,12 @@ func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 		if tk == nil {
 			return
 		}
-		tk.ordered = true
+		if !tk.ordered {
+			tk.ordered = true
+			c.held++
+		}
 		if m.Dispatched {
 			tk.dispatched = true
-			c.inflight++
 			return
 		}
 		if tk.preAnswer {
@@ -288,7 +294,6 @@ func (c *connActor) maybeDispatch(ctx actor.Context, tk *task) {
 	tk.dispatched = true
 	tk.t.DataPending = false
 	tk.t.DataOut = tk.buf
-	c.inflight++
 	ctx.Send(c.cfg.Dispatcher, tk.t)
 }
 
@@ -299,9 +304,6 @@ func (c *connActor) complete(m *pb.ScsiCompletion) {
 	tk := c.tasks[m.Itt]
 	if tk == nil {
 		return
-	}
-	if tk.dispatched {
-		c.inflight--
 	}
 	if tk.aborted {
 		c.forget(tk)
@@ -408,13 +410,15 @@ func (c *connActor) nopIn(req *iscsi.PDU) {
 }
 
 // idle pings an initiator that has been silent for the NOP interval, and drops a
-// connection whose initiator did not answer the previous ping.
+// connection whose initiator sent nothing within the NOP timeout after a ping.
+// protoactor cancels a receive timeout when it fires, so each call arms the next.
 func (c *connActor) idle(ctx actor.Context) {
 	if c.pingPending {
 		c.log.Warn("initiator did not answer NOP-In; closing connection", "initiator", c.result.InitiatorName)
 		c.finish(ctx, "nop timeout")
 		return
 	}
+	ctx.SetReceiveTimeout(c.cfg.NopTimeout)
 	c.pingPending = true
 	c.pingTTT = c.newTTT()
 	p := &iscsi.PDU{}
@@ -533,6 +537,10 @@ func (c *connActor) abort(tk *task) {
 // forget drops a task and its R2Ts and releases its write buffer's accounting.
 func (c *connActor) forget(tk *task) {
 	delete(c.tasks, tk.t.Itt)
+	if tk.ordered {
+		tk.ordered = false
+		c.held--
+	}
 	for ttt, r := range c.r2ts {
 		if r.tk == tk {
 			delete(c.r2ts, ttt)

@@ -93,12 +93,20 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		listLUNs := func() []uint64 { return ids }
 		for li, l := range t.Luns {
+			var thin bool
+			switch l.Provisioning {
+			case "", "thin":
+				thin = true
+			case "thick":
+			default:
+				return nil, fmt.Errorf("config: targets[%d].luns[%d].provisioning: %q is not thin or thick", ti, li, l.Provisioning)
+			}
 			var b backend.Backend
 			switch l.Backend {
 			case "memory":
 				b = backend.NewMemory(int64(l.SizeBytes))
 			default:
-				b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly, ReadOnly: l.ReadOnly})
+				b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly, ReadOnly: l.ReadOnly, Preallocate: !thin})
 				if err != nil {
 					return nil, fmt.Errorf("config: targets[%d].luns[%d]: %w", ti, li, err)
 				}
@@ -107,6 +115,9 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			if opts.WrapBackend != nil {
 				b = opts.WrapBackend(t.Name, l.Id, b)
 			}
+			// A deallocated range reads as zeros in a file (a punched hole) or
+			// in memory, but a block device's discard promises nothing.
+			_, isBlockDevice := b.(backend.BlockSizer)
 			blockSize := l.BlockSize
 			if bs, ok := b.(backend.BlockSizer); ok && uint32(bs.LogicalBlockSize()) > blockSize {
 				blockSize = uint32(bs.LogicalBlockSize())
@@ -126,6 +137,8 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 				PortalGroupTag: portalGroupTag,
 				LUN:            l.Id,
 				ListLUNs:       listLUNs,
+				Thin:           thin,
+				UnmapReadsZero: thin && !isBlockDevice,
 			})
 			specs = append(specs, lunSpec{
 				key: dispatcher.Key{Target: t.Name, LUN: l.Id},
@@ -168,6 +181,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		Discovery:        discovery,
 		QueueDepth:       cfg.QueueDepth,
 		NopInterval:      time.Duration(cfg.NopIntervalSeconds) * time.Second,
+		NopTimeout:       time.Duration(cfg.NopTimeoutSeconds) * time.Second,
 		MaxTaskBytes:     maxTaskBytes,
 		MaxBufferedBytes: maxBufferedBytes,
 	}

@@ -1,0 +1,84 @@
+package inprocess
+
+import (
+	"testing"
+
+	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/tests/initiator"
+)
+
+// TestDurabilityCounters checks what the backend is asked to do (README
+// "Durability"): with WCE=1 plain writes are neither stable nor synced; FUA writes
+// are one stable write each and no sync; SYNCHRONIZE CACHE is one Sync; after MODE
+// SELECT WCE=0 plain writes are stable writes.
+func TestDurabilityCounters(t *testing.T) {
+	var c backend.Counters
+	svc := start(t, baseConfig(t), func(_ string, _ uint64, b backend.Backend) backend.Backend {
+		return backend.WithCounters(b, &c)
+	})
+	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(600)})
+	ready(t, s, 0)
+
+	type counts struct{ writes, stable, syncs int64 }
+	snap := func() counts { return counts{c.Writes.Load(), c.StableWrites.Load(), c.Syncs.Load()} }
+	delta := func(a, b counts) counts { return counts{b.writes - a.writes, b.stable - a.stable, b.syncs - a.syncs} }
+
+	wce, err := s.ModeSenseWCE(0)
+	if err != nil || !wce {
+		t.Fatalf("initial WCE = %v, %v; want true (the default)", wce, err)
+	}
+	const n = 10
+	steps := []struct {
+		name string
+		run  func() error
+		// Backend calls wanted: a 4 KiB write is one WriteAt; -1 is "any number"
+		// (turning the cache off may flush it).
+		writes, stable, syncs int64
+	}{
+		{"plain writes, WCE=1", func() error {
+			for i := range n {
+				if err := s.Write(0, uint64(i*8), randomData(uint64(i), 4096), blockSize, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, n, 0, 0},
+		{"FUA writes", func() error {
+			for i := range n {
+				if err := s.Write(0, uint64(1000+i*8), randomData(uint64(i), 4096), blockSize, true); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, n, n, 0},
+		{"SYNCHRONIZE CACHE", func() error { return s.SyncCache(0) }, 0, 0, 1},
+		{"MODE SELECT WCE=0", func() error { return s.ModeSelectWCE(0, false) }, 0, 0, -1},
+		{"plain writes, WCE=0", func() error {
+			for i := range n {
+				if err := s.Write(0, uint64(2000+i*8), randomData(uint64(i), 4096), blockSize, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, n, n, 0},
+	}
+	for _, st := range steps {
+		before := snap()
+		if err := st.run(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		d := delta(before, snap())
+		if d.writes != st.writes {
+			t.Errorf("%s: %d backend writes, want %d", st.name, d.writes, st.writes)
+		}
+		if d.stable != st.stable {
+			t.Errorf("%s: %d stable writes, want %d", st.name, d.stable, st.stable)
+		}
+		if st.syncs >= 0 && d.syncs != st.syncs {
+			t.Errorf("%s: %d syncs, want %d", st.name, d.syncs, st.syncs)
+		}
+	}
+	if wce, err := s.ModeSenseWCE(0); err != nil || wce {
+		t.Fatalf("WCE after MODE SELECT = %v, %v; want false", wce, err)
+	}
+}
