@@ -60,6 +60,11 @@ type Options struct {
 	// ReadOnly opens the backing store read-only; writes and unmaps fail
 	// with ErrReadOnly.
 	ReadOnly bool
+	// Preallocate allocates every byte of a regular file (fallocate) when it
+	// is opened, for a fully provisioned ("thick") LUN whose writes can
+	// never fail for lack of space. Ignored for block devices, and where the
+	// filesystem cannot preallocate.
+	Preallocate bool
 }
 
 // Errors callers test with errors.Is; returned errors wrap them together

@@ -46,6 +46,11 @@ func newFile(f *os.File, o Options) (*fdBackend, error) {
 	if size == 0 {
 		return nil, pathErr("open", o.Path, errors.New("file is empty and no Size was given"))
 	}
+	if o.Preallocate && !o.ReadOnly {
+		if err := preallocate(f, size); err != nil {
+			return nil, pathErr("preallocate", o.Path, err)
+		}
+	}
 	b, err := newFDBackend(f, o.Path, size, o.ReadOnly, punchHole)
 	if err != nil {
 		return nil, pathErr("open", o.Path, err)
@@ -57,4 +62,29 @@ func newFile(f *os.File, o Options) (*fdBackend, error) {
 // return to the filesystem and the range reads as zeros.
 func punchHole(fd int, off, length int64) error {
 	return unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, length)
+}
+
+// preallocate allocates [0, size) of the file without changing its contents
+// (fallocate mode 0 fills holes only). A filesystem that cannot do it is not
+// an error: the file then stays as sparse as the filesystem keeps it.
+func preallocate(f *os.File, size int64) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			ferr = unix.Fallocate(int(fd), 0, 0, size)
+			if ferr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if errors.Is(ferr, unix.EOPNOTSUPP) || errors.Is(ferr, unix.ENOSYS) {
+		return nil
+	}
+	return ferr
 }

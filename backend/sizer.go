@@ -11,10 +11,40 @@ type sized struct {
 // LogicalBlockSize forwards to the wrapped backend.
 func (s sized) LogicalBlockSize() int { return s.bs.LogicalBlockSize() }
 
-// keepBlockSizer returns w, made a BlockSizer if inner is one.
+// mapped adds Mapped to a wrapper whose inner backend has it.
+type mapped struct {
+	Backend
+	m Mapper
+}
+
+// Mapped forwards to the wrapped backend.
+func (s mapped) Mapped(off, length int64) (bool, int64, error) { return s.m.Mapped(off, length) }
+
+// sizedMapped is a wrapper over a backend with both optional interfaces.
+type sizedMapped struct {
+	Backend
+	bs BlockSizer
+	m  Mapper
+}
+
+// LogicalBlockSize forwards to the wrapped backend.
+func (s sizedMapped) LogicalBlockSize() int { return s.bs.LogicalBlockSize() }
+
+// Mapped forwards to the wrapped backend.
+func (s sizedMapped) Mapped(off, length int64) (bool, int64, error) { return s.m.Mapped(off, length) }
+
+// keepBlockSizer returns w, made a BlockSizer and a Mapper where inner is
+// one, so wrapping never hides an optional interface.
 func keepBlockSizer(inner, w Backend) Backend {
-	if bs, ok := inner.(BlockSizer); ok {
+	bs, isSized := inner.(BlockSizer)
+	m, isMapper := inner.(Mapper)
+	switch {
+	case isSized && isMapper:
+		return sizedMapped{Backend: w, bs: bs, m: m}
+	case isSized:
 		return sized{Backend: w, bs: bs}
+	case isMapper:
+		return mapped{Backend: w, m: m}
 	}
 	return w
 }

@@ -26,6 +26,9 @@ var conformanceFamilies = []string{
 	"iSCSI.iSCSIResiduals",
 	"iSCSI.iSCSIcmdsn",
 	"iSCSI.iSCSIdatasn",
+	// Two sessions to one LUN (two URLs): I/O, LUN reset unit attentions on both paths,
+	// COMPARE AND WRITE.
+	"SCSI.MultipathIO",
 }
 
 // cuRunTimeout bounds one iscsi-test-cu run.
@@ -42,7 +45,11 @@ func TestConformance(t *testing.T) {
 	for _, fam := range conformanceFamilies {
 		t.Run(fam, func(t *testing.T) {
 			d := startDaemonConfig(t, oneLunConfig(t, 1<<30, cuInitiator1, cuInitiator2))
-			out, err := runTool(t, cuRunTimeout, cu, "-d", "-v", "-t", fam, d.url(defaultIQN, testLUN))
+			args := []string{"-d", "-v", "-t", fam, d.url(defaultIQN, testLUN)}
+			if strings.HasPrefix(fam, "SCSI.MultipathIO") {
+				args = append(args, d.url(defaultIQN, testLUN))
+			}
+			out, err := runTool(t, cuRunTimeout, cu, args...)
 			r, perr := ParseCUnit(strings.NewReader(out))
 			if perr != nil {
 				t.Fatalf("parsing iscsi-test-cu output: %v", perr)

@@ -73,7 +73,8 @@ type connActor struct {
 
 	tasks    map[uint32]*task      // by ITT
 	others   map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
-	r2ts     map[uint32]*r2t       // by TTT
+	tmfs     map[uint32]*pendingTMF
+	r2ts     map[uint32]*r2t // by TTT
 	nextTTT  uint32
 	held     int    // tasks in CmdSN order and not yet answered: they narrow the window
 	buffered uint64 // bytes of write buffers held by tasks
@@ -90,6 +91,7 @@ func newConn(cfg Config) *connActor {
 		log:    cfg.Log,
 		tasks:  map[uint32]*task{},
 		others: map[uint32]*iscsi.PDU{},
+		tmfs:   map[uint32]*pendingTMF{},
 		r2ts:   map[uint32]*r2t{},
 		steps:  make(chan readerStep, 1),
 	}

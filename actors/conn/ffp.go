@@ -35,6 +35,8 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 		c.ready(ctx, m)
 	case *pb.ScsiCompletion:
 		c.complete(m)
+	case *pb.TaskManagementDone:
+		c.tmfDone(ctx, m)
 	case *actor.ReceiveTimeout:
 		c.idle(ctx)
 	}
@@ -485,40 +487,82 @@ func (c *connActor) logout(ctx actor.Context, req *iscsi.PDU) {
 	c.finish(ctx, fmt.Sprintf("logout reason %d", reason))
 }
 
-// taskMgmt answers Task Management Function requests (RFC 7143 11.5-11.6). Tasks
-// already with the LUN finish there; an aborted task's response is suppressed.
+// taskMgmt handles a Task Management Function Request (RFC 7143 11.5). The
+// connection suppresses the responses of the tasks it aborts (tasks already with a
+// LUN finish there); functions that change logical unit state (task sets, resets)
+// also go through the dispatcher to the LUNs concerned, and the response waits for
+// their answers, so that a unit attention they raise is in place before the
+// initiator's next command can reach the LUN.
 func (c *connActor) taskMgmt(ctx actor.Context, req *iscsi.PDU) {
 	h := &req.BHS
 	fn := h.Flags() & 0x7f
-	var response uint8
 	switch fn {
 	case 1: // ABORT TASK
 		ref := h.Field32(20)
-		if tk := c.tasks[ref]; tk != nil {
-			c.abort(tk)
-		} else {
-			response = 1 // task does not exist (or already completed)
+		tk := c.tasks[ref]
+		if tk == nil {
+			c.tmfResponse(ctx, h.ITT(), fn, 1) // task does not exist (or already completed)
+			return
 		}
-	case 2, 3, 5, 6: // ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET, TARGET WARM RESET
+		c.abort(tk)
+		c.tmfResponse(ctx, h.ITT(), fn, 0)
+	case 2, 4, 5, 6, 7: // ABORT TASK SET, CLEAR TASK SET, LU RESET, TARGET WARM/COLD RESET
 		for _, tk := range c.tasks {
-			if fn == 6 || tk.lunRaw == h.LUN() {
+			if fn >= 6 || tk.lunRaw == h.LUN() {
 				c.abort(tk)
 			}
 		}
-	case 7: // TARGET COLD RESET: answer, then drop the connection
-		response = 0
+		lun, ok := decodeLUN(h.LUN())
+		if !ok && fn < 6 {
+			c.tmfResponse(ctx, h.ITT(), fn, 2) // LUN does not exist
+			return
+		}
+		c.tmfs[h.ITT()] = &pendingTMF{fn: fn}
+		ctx.Send(c.cfg.Dispatcher, &pb.TaskManagement{
+			Function: pb.TmfFunction(fn), Itt: h.ITT(), Target: c.result.Target.Name, Lun: lun,
+			Nexus: c.nexus(), ReplyTo: c.self,
+		})
 	default:
-		response = 5 // function not supported
+		c.tmfResponse(ctx, h.ITT(), fn, 5) // function not supported
 	}
+}
+
+// pendingTMF is a task management function waiting for its LUNs' answers.
+type pendingTMF struct {
+	fn       uint8
+	answers  uint32
+	response uint32
+}
+
+// tmfDone collects the LUNs' answers and responds after the last.
+func (c *connActor) tmfDone(ctx actor.Context, m *pb.TaskManagementDone) {
+	p := c.tmfs[m.Itt]
+	if p == nil {
+		return
+	}
+	p.answers++
+	if m.Response != 0 && p.response == 0 {
+		p.response = m.Response
+	}
+	if p.answers < m.FanOut {
+		return
+	}
+	delete(c.tmfs, m.Itt)
+	c.tmfResponse(ctx, m.Itt, p.fn, uint8(p.response))
+}
+
+// tmfResponse sends a Task Management Function Response (RFC 7143 11.6); after a
+// TARGET COLD RESET the connection is dropped, as SAM-5 has the target do.
+func (c *connActor) tmfResponse(ctx actor.Context, itt uint32, fn, response uint8) {
 	p := &iscsi.PDU{}
 	rh := &p.BHS
 	rh.SetOpcode(iscsi.OpTaskMgmtResp)
 	rh.SetFlags(0x80)
 	rh.SetResponse(response)
-	rh.SetITT(h.ITT())
+	rh.SetITT(itt)
 	rh.SetStatSN(c.nextStatSN())
 	c.window(rh)
-	if fn == 7 {
+	if fn == 7 && response == 0 {
 		c.sendAndClose(p)
 		c.finish(ctx, "target cold reset")
 		return

@@ -42,8 +42,12 @@ type dispatcher struct {
 	log    hclog.Logger
 }
 
-// Receive routes tasks.
+// Receive routes tasks and task management functions.
 func (d *dispatcher) Receive(ctx actor.Context) {
+	if m, ok := ctx.Message().(*pb.TaskManagement); ok {
+		d.taskManagement(ctx, m)
+		return
+	}
 	t, ok := ctx.Message().(*pb.ScsiTask)
 	if !ok {
 		return
@@ -89,4 +93,30 @@ func noLUNInquiry(t *pb.ScsiTask) *pb.ScsiCompletion {
 		data = data[:alloc]
 	}
 	return &pb.ScsiCompletion{Itt: t.Itt, DataIn: data, TransferLength: uint32(len(data))}
+}
+
+// taskManagement sends a task management function to its LUN, or to every LUN of the
+// target for the target resets, telling each how many answers the connection awaits.
+func (d *dispatcher) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
+	var pids []*actor.PID
+	switch m.Function {
+	case pb.TmfFunction_TMF_FUNCTION_TARGET_WARM_RESET, pb.TmfFunction_TMF_FUNCTION_TARGET_COLD_RESET:
+		for k, pid := range d.routes {
+			if k.Target == m.Target {
+				pids = append(pids, pid)
+			}
+		}
+	default:
+		if pid, ok := d.routes[Key{m.Target, m.Lun}]; ok {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, Response: 2, FanOut: 1}) // LUN does not exist
+		return
+	}
+	m.FanOut = uint32(len(pids))
+	for _, pid := range pids {
+		ctx.Send(pid, m)
+	}
 }

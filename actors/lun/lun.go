@@ -27,20 +27,25 @@ type Config struct {
 // that panics is restarted, and the task it held is answered with CHECK CONDITION by
 // the supervisor strategy so that no task hangs.
 func Props(cfg Config) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &lunActor{cfg: cfg} },
-		actor.WithSupervisor(&workerSupervisor{log: cfg.Log}))
+	sup := &workerSupervisor{log: cfg.Log}
+	return actor.PropsFromProducer(func() actor.Actor { return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks()} },
+		actor.WithSupervisor(sup))
 }
 
 type lunActor struct {
 	cfg     Config
+	sup     *workerSupervisor
 	workers []*actor.PID
 	next    int
+	locks   *rangeLocks
 }
 
 // Receive handles tasks from the dispatcher.
 func (l *lunActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		// The supervisor returns a failed worker's range lock here.
+		l.sup.lun = ctx.Self()
 		wp := workerProps(l.cfg.Backend, l.cfg.Log)
 		for i := 0; i < l.cfg.Workers; i++ {
 			pid, err := ctx.SpawnNamed(wp, fmt.Sprintf("io%d", i))
@@ -49,8 +54,15 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			}
 			l.workers = append(l.workers, pid)
 		}
+	case *pb.TaskManagement:
+		l.taskManagement(ctx, m)
 	case *pb.ScsiTask:
 		l.execute(ctx, m)
+	case *pb.IoRequest:
+		// A worker finished a write that held a range lock.
+		for _, io := range l.locks.release(m.LockId) {
+			l.toWorker(ctx, io)
+		}
 	}
 }
 
@@ -70,19 +82,39 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		})
 		return
 	}
-	io := &pb.IoRequest{Task: t, Offset: res.IO.Offset, Length: res.IO.Length, Stable: res.IO.Stable, TransferLength: xfer}
-	switch res.IO.Kind {
-	case scsidev.IORead:
-		io.Kind = pb.IoKind_IO_KIND_READ
-	case scsidev.IOWrite:
-		io.Kind = pb.IoKind_IO_KIND_WRITE
-		t.DataOut = res.IO.Data
-	case scsidev.IOSync:
-		io.Kind = pb.IoKind_IO_KIND_SYNC
-	case scsidev.IOVerify:
-		io.Kind = pb.IoKind_IO_KIND_VERIFY
+	io := &pb.IoRequest{Task: t, Offset: res.IO.Offset, Length: res.IO.Length, Stable: res.IO.Stable,
+		TransferLength: xfer, BlockSize: l.cfg.Device.BlockSize(), MaxDescriptors: res.IO.MaxDescriptors}
+	io.Kind = ioKinds[res.IO.Kind]
+	if res.IO.Data != nil {
 		t.DataOut = res.IO.Data
 	}
+	for _, e := range res.IO.Extents {
+		io.Extents = append(io.Extents, e.Offset, e.Length)
+	}
+	if res.IO.Kind.Writes() {
+		h := held{span: res.IO.Span(), exclusive: res.IO.Kind.Exclusive()}
+		if !l.locks.acquire(io, h) {
+			return // runs when the overlapping exclusive IO is done
+		}
+	}
+	l.toWorker(ctx, io)
+}
+
+// ioKinds maps the device's IO plans to the IoRequest kinds workers perform.
+var ioKinds = map[scsidev.IOKind]pb.IoKind{
+	scsidev.IORead:            pb.IoKind_IO_KIND_READ,
+	scsidev.IOWrite:           pb.IoKind_IO_KIND_WRITE,
+	scsidev.IOSync:            pb.IoKind_IO_KIND_SYNC,
+	scsidev.IOVerify:          pb.IoKind_IO_KIND_VERIFY,
+	scsidev.IOUnmap:           pb.IoKind_IO_KIND_UNMAP,
+	scsidev.IOWriteSame:       pb.IoKind_IO_KIND_WRITE_SAME,
+	scsidev.IOLBAStatus:       pb.IoKind_IO_KIND_LBA_STATUS,
+	scsidev.IOCompareAndWrite: pb.IoKind_IO_KIND_COMPARE_AND_WRITE,
+	scsidev.IOORWrite:         pb.IoKind_IO_KIND_OR_WRITE,
+}
+
+// toWorker hands io to the next worker, round robin.
+func (l *lunActor) toWorker(ctx actor.Context, io *pb.IoRequest) {
 	w := l.workers[l.next]
 	l.next = (l.next + 1) % len(l.workers)
 	ctx.Send(w, io)

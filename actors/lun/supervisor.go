@@ -15,6 +15,9 @@ import (
 // the IO path never leaves an initiator waiting for a task that will not complete.
 type workerSupervisor struct {
 	log hclog.Logger
+	// lun is the LUN actor, to which the request of a failed worker that
+	// held a range lock is returned so the lock is released.
+	lun *actor.PID
 }
 
 // HandleFailure is called by protoactor with the message the worker panicked on.
@@ -29,6 +32,9 @@ func (s *workerSupervisor) HandleFailure(sys *actor.ActorSystem, sup actor.Super
 			Status: uint32(scsi.StatusCheckCondition),
 			Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
 		})
+		if req.LockId != 0 && s.lun != nil {
+			sys.Root.Send(s.lun, req)
+		}
 	} else {
 		s.log.Error("IO worker failed; restarting it", "worker", child.Id, "reason", fmt.Sprint(reason))
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // worker is one IO worker: it performs blocking pread/pwrite/fdatasync on the backend
@@ -28,6 +29,10 @@ func (w *worker) Receive(ctx actor.Context) {
 		return
 	}
 	ctx.Send(req.Task.ReplyTo.PID(), w.perform(req))
+	if req.LockId != 0 {
+		// After the answer, so the lock costs the initiator no latency.
+		ctx.Send(ctx.Parent(), req)
+	}
 }
 
 // perform runs the backend operation and turns its outcome into a completion; the
@@ -52,6 +57,40 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		io.Kind = scsidev.IOVerify
 		read = make([]byte, len(t.DataOut))
 		_, err = w.b.ReadAt(read, req.Offset)
+	case pb.IoKind_IO_KIND_UNMAP:
+		io.Kind = scsidev.IOUnmap
+		err = w.unmap(req.Extents)
+	case pb.IoKind_IO_KIND_WRITE_SAME:
+		io.Kind = scsidev.IOWriteSame
+		err = w.writeSame(t.DataOut, req.Offset, req.Length, req.Stable)
+	case pb.IoKind_IO_KIND_LBA_STATUS:
+		var runs []scsidev.Run
+		runs, err = w.lbaStatus(req.Offset, req.Length, int(req.MaxDescriptors))
+		if err == nil {
+			data := scsidev.LBAStatusData(t.Cdb, req.BlockSize, runs)
+			return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood), DataIn: data}
+		}
+		io.Kind = scsidev.IORead
+	case pb.IoKind_IO_KIND_COMPARE_AND_WRITE:
+		io.Kind = scsidev.IOCompareAndWrite
+		read = make([]byte, req.Length)
+		if _, err = w.b.ReadAt(read, req.Offset); err != nil {
+			io.Kind = scsidev.IORead
+			break
+		}
+		data, miscompare := scsidev.CompareAndWriteData(io, read)
+		if miscompare != nil {
+			return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(miscompare.Status), Sense: miscompare.Sense}
+		}
+		err = w.b.WriteAt(data, req.Offset, req.Stable)
+	case pb.IoKind_IO_KIND_OR_WRITE:
+		io.Kind = scsidev.IOORWrite
+		read = make([]byte, req.Length)
+		if _, err = w.b.ReadAt(read, req.Offset); err != nil {
+			io.Kind = scsidev.IORead
+			break
+		}
+		err = w.b.WriteAt(scsidev.ORData(io, read), req.Offset, req.Stable)
 	}
 	if err != nil {
 		w.log.Error("IO failed", "op", io.Kind, "offset", req.Offset, "length", req.Length, "error", err)
@@ -59,4 +98,69 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	res := scsidev.CompleteIO(io, read, err)
 	return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data,
 		TransferLength: req.TransferLength}
+}
+
+// unmap deallocates each (offset, length) pair, stopping at the first error.
+func (w *worker) unmap(extents []int64) error {
+	for i := 0; i+1 < len(extents); i += 2 {
+		if err := w.b.Unmap(extents[i], extents[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSameChunk bounds the buffer a WRITE SAME is replicated into.
+const writeSameChunk = 1 << 20
+
+// writeSame writes block over [off, off+length) from a buffer of copies of it,
+// so a long range costs one pwrite per MiB rather than one per block.
+func (w *worker) writeSame(block []byte, off, length int64, stable bool) error {
+	if len(block) == 0 {
+		return nil
+	}
+	n := min(length, int64(writeSameChunk)/int64(len(block))*int64(len(block)))
+	n = max(n, int64(len(block)))
+	buf := make([]byte, n)
+	for i := 0; i < len(buf); i += len(block) {
+		copy(buf[i:], block)
+	}
+	for length > 0 {
+		c := min(length, int64(len(buf)))
+		if err := w.b.WriteAt(buf[:c], off, stable); err != nil {
+			return err
+		}
+		off, length = off+c, length-c
+	}
+	return nil
+}
+
+// lbaStatus returns up to max runs of mapped and unmapped bytes from off,
+// merging neighbours in the same state. A backend that cannot tell is all
+// mapped.
+func (w *worker) lbaStatus(off, length int64, max int) ([]scsidev.Run, error) {
+	m, ok := w.b.(backend.Mapper)
+	if !ok {
+		return []scsidev.Run{{Mapped: true, Length: length}}, nil
+	}
+	var runs []scsidev.Run
+	for length > 0 {
+		mapped, n, err := m.Mapped(off, length)
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			n = length
+		}
+		if k := len(runs); k > 0 && runs[k-1].Mapped == mapped {
+			runs[k-1].Length += n
+		} else {
+			if len(runs) == max {
+				break
+			}
+			runs = append(runs, scsidev.Run{Mapped: mapped, Length: n})
+		}
+		off, length = off+n, length-n
+	}
+	return runs, nil
 }

@@ -40,6 +40,14 @@ type Config struct {
 	// MaxTransferBlocks bounds one command's transfer; it is reported in
 	// the Block Limits VPD page and enforced. Default: 4 MiB worth.
 	MaxTransferBlocks uint32
+	// Thin makes the LU thin provisioned (SBC-3 4.7.3): LBPME in READ
+	// CAPACITY(16), UNMAP and WRITE SAME with UNMAP deallocate blocks, GET
+	// LBA STATUS reports them. False is a fully provisioned LU.
+	Thin bool
+	// UnmapReadsZero is LBPRZ: a deallocated block reads as zeros. True for
+	// files (punched holes) and memory, not for block devices, whose
+	// discard gives no such promise.
+	UnmapReadsZero bool
 	// ListLUNs returns all LUNs of the target for REPORT LUNS; nil means
 	// just this one.
 	ListLUNs func() []uint64

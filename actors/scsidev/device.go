@@ -117,8 +117,11 @@ func (d *Device) dispatch(op byte, cdb []byte, r *Request) (Result, error) {
 	case scsi.OpReadCapacity10:
 		return d.readCapacity10(cdb)
 	case scsi.OpServiceActionIn16:
-		if cdb[1]&0x1F == scsi.SAReadCapacity16 {
+		switch cdb[1] & 0x1F {
+		case scsi.SAReadCapacity16:
 			return d.readCapacity16(cdb)
+		case scsi.SAGetLBAStatus:
+			return d.getLBAStatus(cdb)
 		}
 		// Field pointer 1 tells initiators the service action is
 		// not implemented, like an unknown opcode.
@@ -136,6 +139,28 @@ func (d *Device) dispatch(op byte, cdb []byte, r *Request) (Result, error) {
 		return d.verify(cdb, r)
 	case scsi.OpSynchronizeCache10, scsi.OpSynchronizeCache16:
 		return d.synchronizeCache(cdb)
+	case scsi.OpUnmap:
+		return d.unmap(cdb, r)
+	case scsi.OpWriteSame10, scsi.OpWriteSame16:
+		return d.writeSame(cdb, r)
+	case scsi.OpCompareAndWrite:
+		return d.compareAndWrite(cdb, r)
+	case scsi.OpORWrite:
+		return d.orWrite(cdb, r)
+	case scsi.OpPrefetch10, scsi.OpPrefetch16:
+		return d.prefetch(cdb)
+	case scsi.OpPreventAllowRemoval:
+		return d.preventAllow(cdb)
+	case scsi.OpReadDefectData10, scsi.OpReadDefectData12:
+		return d.readDefectData(cdb)
+	case scsi.OpMaintenanceIn:
+		switch cdb[1] & 0x1F {
+		case scsi.SAReportSupportedOpcodes:
+			return d.reportSupportedOpcodes(cdb)
+		case scsi.SAReportSupportedTMFs:
+			return d.reportSupportedTMFs(cdb)
+		}
+		return Result{}, scsi.InvalidFieldInCDB(1, 4)
 	}
 	return Result{}, scsi.InvalidOpcode()
 }

@@ -95,7 +95,7 @@ func TestCommandStatus(t *testing.T) {
 		{"rc16 alloc 0", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 0), nil, 0, 0, IONone, 0},
 		{"rc16 alloc 15", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 15), nil, 0, 0, IONone, 15},
 		{"rc16 alloc 96", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 96), nil, 0, 0, IONone, 32},
-		{"sai get lba status", cdb16(scsi.OpServiceActionIn16, 0x12, 0, 96), nil, 5, 0x24, IONone, 0},
+		{"get lba status thick", cdb16(scsi.OpServiceActionIn16, 0x12, 0, 96), nil, 0, 0, IONone, 24},
 		{"read10", cdb10(scsi.OpRead10, 0, 0, 2), nil, 0, 0, IORead, -1},
 		{"read10 0 blocks", cdb10(scsi.OpRead10, 0, 0, 0), nil, 0, 0, IONone, 0},
 		{"read10 0 blocks past end", cdb10(scsi.OpRead10, 0, 1001, 0), nil, 5, 0x21, IONone, 0},

@@ -33,12 +33,18 @@ func (d *Device) readCapacity10(cdb []byte) (Result, error) {
 }
 
 // readCapacity16 implements READ CAPACITY(16) (SBC-3 5.16): no protection
-// information, one logical block per physical block, and no logical block
-// provisioning (LBPME=0), matching VPD page 0xB2.
+// information, one logical block per physical block, and LBPME/LBPRZ as the
+// LU is provisioned, matching VPD page 0xB2.
 func (d *Device) readCapacity16(cdb []byte) (Result, error) {
 	alloc := binary.BigEndian.Uint32(cdb[10:14])
 	b := make([]byte, 32)
 	binary.BigEndian.PutUint64(b[0:8], d.lastLBA())
 	binary.BigEndian.PutUint32(b[8:12], d.cfg.BlockSize)
+	if d.cfg.Thin {
+		b[14] = 0x80 // LBPME
+		if d.cfg.UnmapReadsZero {
+			b[14] |= 0x40 // LBPRZ
+		}
+	}
 	return good(truncate(b, alloc)), nil
 }

@@ -23,7 +23,43 @@ const (
 	IOWrite                // write Data at Offset
 	IOSync                 // make [Offset, Offset+Length) durable
 	IOVerify               // read Length bytes at Offset for comparison with Data
+	// IOUnmap deallocates every extent of Extents.
+	IOUnmap
+	// IOWriteSame writes the one block in Data over [Offset, Offset+Length).
+	IOWriteSame
+	// IOLBAStatus reports the mapped and unmapped runs from Offset on,
+	// at most MaxDescriptors of them, through LBAStatusData.
+	IOLBAStatus
+	// IOCompareAndWrite compares the first Length bytes of Data with the
+	// medium at Offset and, only if they are equal, writes the second
+	// Length bytes there (see CompareAndWriteData).
+	IOCompareAndWrite
+	// IOORWrite reads Length bytes at Offset, ORs Data into them and
+	// writes the result back (see ORData).
+	IOORWrite
 )
+
+// Extent is a byte range of the medium.
+type Extent struct {
+	Offset, Length int64
+}
+
+// Writes reports whether the IO changes the medium, so the LUN must order it
+// against COMPARE AND WRITE and ORWRITE on overlapping blocks.
+func (k IOKind) Writes() bool {
+	switch k {
+	case IOWrite, IOUnmap, IOWriteSame, IOCompareAndWrite, IOORWrite:
+		return true
+	}
+	return false
+}
+
+// Exclusive reports whether the IO reads and then writes the same blocks and
+// so must not overlap any other write in flight (SBC-3 5.2: COMPARE AND
+// WRITE is atomic; ORWRITE likewise).
+func (k IOKind) Exclusive() bool {
+	return k == IOCompareAndWrite || k == IOORWrite
+}
 
 // IO is the disk work a command needs, planned by Execute and performed by
 // an IO worker outside the LUN.
@@ -33,8 +69,30 @@ type IO struct {
 	Length int64
 	// Stable asks that the write be durable before GOOD (FUA or WCE=0).
 	Stable bool
-	// Data is the payload for IOWrite, the expected data for IOVerify.
+	// Data is the payload for IOWrite, the expected data for IOVerify, the
+	// one block for IOWriteSame, verify then write data for
+	// IOCompareAndWrite, the OR mask for IOORWrite.
 	Data []byte
+	// Extents are the ranges of IOUnmap.
+	Extents []Extent
+	// MaxDescriptors bounds the runs IOLBAStatus reports.
+	MaxDescriptors uint32
+}
+
+// Span is the smallest byte range covering everything the IO touches, for
+// the LUN's range locks.
+func (io IO) Span() Extent {
+	if io.Kind != IOUnmap {
+		return Extent{Offset: io.Offset, Length: io.Length}
+	}
+	if len(io.Extents) == 0 {
+		return Extent{}
+	}
+	lo, hi := io.Extents[0].Offset, io.Extents[0].Offset+io.Extents[0].Length
+	for _, e := range io.Extents[1:] {
+		lo, hi = min(lo, e.Offset), max(hi, e.Offset+e.Length)
+	}
+	return Extent{Offset: lo, Length: hi - lo}
 }
 
 // Result is the outcome of Execute or Complete.

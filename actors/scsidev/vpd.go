@@ -29,7 +29,7 @@ func (d *Device) vpdPage(page byte) ([]byte, bool) {
 	case 0xB1:
 		body = blockDeviceCharacteristics()
 	case 0xB2:
-		body = logicalBlockProvisioning()
+		body = d.logicalBlockProvisioning()
 	default:
 		return nil, false
 	}
@@ -121,10 +121,12 @@ func (d *Device) deviceIdentification() []byte {
 }
 
 // blockLimits builds the body of the Block Limits VPD page (SBC-3 6.5.3,
-// page length 0x3C). UNMAP is not implemented, so its limits are zero.
+// page length 0x3C): transfer limits, the COMPARE AND WRITE and WRITE SAME
+// limits, and on a thin LU the UNMAP limits and granularity.
 func (d *Device) blockLimits() []byte {
 	b := make([]byte, 0x3C)
-	// b[0] WSNZ, b[1] MAXIMUM COMPARE AND WRITE LENGTH: 0.
+	b[0] = 0x01 // WSNZ: WRITE SAME needs a block count
+	b[1] = maxCompareAndWriteBlocks
 	binary.BigEndian.PutUint16(b[2:4], 1) // optimal transfer length granularity
 	binary.BigEndian.PutUint32(b[4:8], d.cfg.MaxTransferBlocks)
 	opt := uint32(1<<20) / d.cfg.BlockSize
@@ -132,8 +134,14 @@ func (d *Device) blockLimits() []byte {
 		opt = d.cfg.MaxTransferBlocks
 	}
 	binary.BigEndian.PutUint32(b[8:12], opt)
-	// Everything else (prefetch, unmap, write same limits) is zero:
-	// those commands are not implemented.
+	// b[12:16] MAXIMUM PREFETCH LENGTH: 0, PRE-FETCH loads nothing.
+	if d.cfg.Thin {
+		binary.BigEndian.PutUint32(b[16:20], d.maxUnmapBlocks())
+		binary.BigEndian.PutUint32(b[20:24], maxUnmapDescriptors)
+		binary.BigEndian.PutUint32(b[24:28], d.unmapGranularity())
+		b[28] = 0x80 // UGAVALID, alignment 0
+	}
+	binary.BigEndian.PutUint64(b[32:40], uint64(d.maxWriteSameBlocks()))
 	return b
 }
 
@@ -146,8 +154,18 @@ func blockDeviceCharacteristics() []byte {
 }
 
 // logicalBlockProvisioning builds the body of the Logical Block
-// Provisioning VPD page (SBC-3 6.5.4): no UNMAP, no WRITE SAME unmap, fully
-// provisioned, matching LBPME=0 in READ CAPACITY(16).
-func logicalBlockProvisioning() []byte {
-	return make([]byte, 4)
+// Provisioning VPD page (SBC-3 6.5.4), matching LBPME and LBPRZ in READ
+// CAPACITY(16): a thin LU supports UNMAP (LBPU) and WRITE SAME 10/16 with
+// UNMAP (LBPWS10, LBPWS), no anchors; a fully provisioned one none of them.
+func (d *Device) logicalBlockProvisioning() []byte {
+	b := make([]byte, 4)
+	if !d.cfg.Thin {
+		return b
+	}
+	b[1] = 0x80 | 0x40 | 0x20 // LBPU, LBPWS, LBPWS10
+	if d.cfg.UnmapReadsZero {
+		b[1] |= 0x04 // LBPRZ
+	}
+	b[2] = 0x02 // PROVISIONING TYPE: thin
+	return b
 }

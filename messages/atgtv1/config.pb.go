@@ -332,7 +332,12 @@ type Lun struct {
 	// page cache until SYNCHRONIZE CACHE, like a disk with a volatile cache.
 	WriteCache *bool `protobuf:"varint,8,opt,name=write_cache,json=writeCache,proto3,oneof" json:"write_cache,omitempty"`
 	// Unit serial number (VPD 0x80). Default derived from target name and LUN id.
-	Serial        string `protobuf:"bytes,9,opt,name=serial,proto3" json:"serial,omitempty"`
+	Serial string `protobuf:"bytes,9,opt,name=serial,proto3" json:"serial,omitempty"`
+	// "thin" (default): space is allocated on write and UNMAP / WRITE SAME with UNMAP
+	// give it back (punched holes in a file); the LUN reports logical block
+	// provisioning (LBPME). "thick": a regular file is fully allocated (fallocate) when
+	// opened, and the LUN reports full provisioning and refuses UNMAP.
+	Provisioning  string `protobuf:"bytes,10,opt,name=provisioning,proto3" json:"provisioning,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -430,6 +435,13 @@ func (x *Lun) GetSerial() string {
 	return ""
 }
 
+func (x *Lun) GetProvisioning() string {
+	if x != nil {
+		return x.Provisioning
+	}
+	return ""
+}
+
 var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
@@ -461,7 +473,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
 	"\x12allowed_initiators\x18\x03 \x03(\tR\x11allowedInitiators\x12 \n" +
-	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\x86\x02\n" +
+	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xaa\x02\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -474,7 +486,9 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\aworkers\x18\a \x01(\rR\aworkers\x12$\n" +
 	"\vwrite_cache\x18\b \x01(\bH\x00R\n" +
 	"writeCache\x88\x01\x01\x12\x16\n" +
-	"\x06serial\x18\t \x01(\tR\x06serialB\x0e\n" +
+	"\x06serial\x18\t \x01(\tR\x06serial\x12\"\n" +
+	"\fprovisioning\x18\n" +
+	" \x01(\tR\fprovisioningB\x0e\n" +
 	"\f_write_cacheB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (

@@ -88,6 +88,17 @@ const (
 	IoKind_IO_KIND_WRITE       IoKind = 2
 	IoKind_IO_KIND_SYNC        IoKind = 3
 	IoKind_IO_KIND_VERIFY      IoKind = 4
+	// Deallocate every (offset, length) pair of extents (UNMAP, WRITE SAME with UNMAP).
+	IoKind_IO_KIND_UNMAP IoKind = 5
+	// Write the task's one-block data_out over [offset, offset+length) (WRITE SAME).
+	IoKind_IO_KIND_WRITE_SAME IoKind = 6
+	// Report which blocks from offset on are mapped (GET LBA STATUS).
+	IoKind_IO_KIND_LBA_STATUS IoKind = 7
+	// Compare the first half of data_out with the medium and, if equal, write the
+	// second half (COMPARE AND WRITE).
+	IoKind_IO_KIND_COMPARE_AND_WRITE IoKind = 8
+	// Read, OR with data_out, write back (ORWRITE).
+	IoKind_IO_KIND_OR_WRITE IoKind = 9
 )
 
 // Enum value maps for IoKind.
@@ -98,13 +109,23 @@ var (
 		2: "IO_KIND_WRITE",
 		3: "IO_KIND_SYNC",
 		4: "IO_KIND_VERIFY",
+		5: "IO_KIND_UNMAP",
+		6: "IO_KIND_WRITE_SAME",
+		7: "IO_KIND_LBA_STATUS",
+		8: "IO_KIND_COMPARE_AND_WRITE",
+		9: "IO_KIND_OR_WRITE",
 	}
 	IoKind_value = map[string]int32{
-		"IO_KIND_UNSPECIFIED": 0,
-		"IO_KIND_READ":        1,
-		"IO_KIND_WRITE":       2,
-		"IO_KIND_SYNC":        3,
-		"IO_KIND_VERIFY":      4,
+		"IO_KIND_UNSPECIFIED":       0,
+		"IO_KIND_READ":              1,
+		"IO_KIND_WRITE":             2,
+		"IO_KIND_SYNC":              3,
+		"IO_KIND_VERIFY":            4,
+		"IO_KIND_UNMAP":             5,
+		"IO_KIND_WRITE_SAME":        6,
+		"IO_KIND_LBA_STATUS":        7,
+		"IO_KIND_COMPARE_AND_WRITE": 8,
+		"IO_KIND_OR_WRITE":          9,
 	}
 )
 
@@ -133,6 +154,71 @@ func (x IoKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use IoKind.Descriptor instead.
 func (IoKind) EnumDescriptor() ([]byte, []int) {
 	return file_atgt_v1_task_proto_rawDescGZIP(), []int{1}
+}
+
+// TmfFunction is a task management function (RFC 7143 11.5.1, SAM-5 7).
+type TmfFunction int32
+
+const (
+	TmfFunction_TMF_FUNCTION_UNSPECIFIED        TmfFunction = 0
+	TmfFunction_TMF_FUNCTION_ABORT_TASK         TmfFunction = 1
+	TmfFunction_TMF_FUNCTION_ABORT_TASK_SET     TmfFunction = 2
+	TmfFunction_TMF_FUNCTION_CLEAR_ACA          TmfFunction = 3
+	TmfFunction_TMF_FUNCTION_CLEAR_TASK_SET     TmfFunction = 4
+	TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET TmfFunction = 5
+	TmfFunction_TMF_FUNCTION_TARGET_WARM_RESET  TmfFunction = 6
+	TmfFunction_TMF_FUNCTION_TARGET_COLD_RESET  TmfFunction = 7
+)
+
+// Enum value maps for TmfFunction.
+var (
+	TmfFunction_name = map[int32]string{
+		0: "TMF_FUNCTION_UNSPECIFIED",
+		1: "TMF_FUNCTION_ABORT_TASK",
+		2: "TMF_FUNCTION_ABORT_TASK_SET",
+		3: "TMF_FUNCTION_CLEAR_ACA",
+		4: "TMF_FUNCTION_CLEAR_TASK_SET",
+		5: "TMF_FUNCTION_LOGICAL_UNIT_RESET",
+		6: "TMF_FUNCTION_TARGET_WARM_RESET",
+		7: "TMF_FUNCTION_TARGET_COLD_RESET",
+	}
+	TmfFunction_value = map[string]int32{
+		"TMF_FUNCTION_UNSPECIFIED":        0,
+		"TMF_FUNCTION_ABORT_TASK":         1,
+		"TMF_FUNCTION_ABORT_TASK_SET":     2,
+		"TMF_FUNCTION_CLEAR_ACA":          3,
+		"TMF_FUNCTION_CLEAR_TASK_SET":     4,
+		"TMF_FUNCTION_LOGICAL_UNIT_RESET": 5,
+		"TMF_FUNCTION_TARGET_WARM_RESET":  6,
+		"TMF_FUNCTION_TARGET_COLD_RESET":  7,
+	}
+)
+
+func (x TmfFunction) Enum() *TmfFunction {
+	p := new(TmfFunction)
+	*p = x
+	return p
+}
+
+func (x TmfFunction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TmfFunction) Descriptor() protoreflect.EnumDescriptor {
+	return file_atgt_v1_task_proto_enumTypes[2].Descriptor()
+}
+
+func (TmfFunction) Type() protoreflect.EnumType {
+	return &file_atgt_v1_task_proto_enumTypes[2]
+}
+
+func (x TmfFunction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TmfFunction.Descriptor instead.
+func (TmfFunction) EnumDescriptor() ([]byte, []int) {
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{2}
 }
 
 // Pid names an actor so that a message can carry its reply-to address (it mirrors
@@ -444,8 +530,17 @@ type IoRequest struct {
 	Stable bool `protobuf:"varint,5,opt,name=stable,proto3" json:"stable,omitempty"`
 	// Bytes the CDB asks to transfer, passed on to the completion for residuals.
 	TransferLength uint32 `protobuf:"varint,6,opt,name=transfer_length,json=transferLength,proto3" json:"transfer_length,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// IO_KIND_UNMAP: the byte ranges to deallocate as (offset, length) pairs.
+	Extents []int64 `protobuf:"varint,7,rep,packed,name=extents,proto3" json:"extents,omitempty"`
+	// Non-zero: the LUN holds a range lock for this IO under this id; the worker sends
+	// the request back to the LUN after answering the connection, to release it.
+	LockId uint64 `protobuf:"varint,8,opt,name=lock_id,json=lockId,proto3" json:"lock_id,omitempty"`
+	// IO_KIND_LBA_STATUS: the most descriptors the allocation length leaves room for.
+	MaxDescriptors uint32 `protobuf:"varint,9,opt,name=max_descriptors,json=maxDescriptors,proto3" json:"max_descriptors,omitempty"`
+	// Logical block size, for IO kinds that work per block (WRITE SAME, LBA STATUS).
+	BlockSize     uint32 `protobuf:"varint,10,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IoRequest) Reset() {
@@ -516,6 +611,34 @@ func (x *IoRequest) GetStable() bool {
 func (x *IoRequest) GetTransferLength() uint32 {
 	if x != nil {
 		return x.TransferLength
+	}
+	return 0
+}
+
+func (x *IoRequest) GetExtents() []int64 {
+	if x != nil {
+		return x.Extents
+	}
+	return nil
+}
+
+func (x *IoRequest) GetLockId() uint64 {
+	if x != nil {
+		return x.LockId
+	}
+	return 0
+}
+
+func (x *IoRequest) GetMaxDescriptors() uint32 {
+	if x != nil {
+		return x.MaxDescriptors
+	}
+	return 0
+}
+
+func (x *IoRequest) GetBlockSize() uint32 {
+	if x != nil {
+		return x.BlockSize
 	}
 	return 0
 }
@@ -709,6 +832,165 @@ func (x *ConnectionClosed) GetReason() string {
 	return ""
 }
 
+// TaskManagement carries a task management function that affects logical unit state
+// from a connection, through the dispatcher, to the LUN actors it concerns.
+type TaskManagement struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Function TmfFunction            `protobuf:"varint,1,opt,name=function,proto3,enum=atgt.v1.TmfFunction" json:"function,omitempty"`
+	// ITT of the Task Management Function Request, echoed in TaskManagementDone.
+	Itt     uint32 `protobuf:"varint,2,opt,name=itt,proto3" json:"itt,omitempty"`
+	Target  string `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	Lun     uint64 `protobuf:"varint,4,opt,name=lun,proto3" json:"lun,omitempty"`
+	Nexus   string `protobuf:"bytes,5,opt,name=nexus,proto3" json:"nexus,omitempty"`
+	ReplyTo *Pid   `protobuf:"bytes,6,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// How many LUNs the dispatcher sent it to: the connection answers after this many
+	// TaskManagementDone replies.
+	FanOut        uint32 `protobuf:"varint,7,opt,name=fan_out,json=fanOut,proto3" json:"fan_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskManagement) Reset() {
+	*x = TaskManagement{}
+	mi := &file_atgt_v1_task_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskManagement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskManagement) ProtoMessage() {}
+
+func (x *TaskManagement) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_task_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskManagement.ProtoReflect.Descriptor instead.
+func (*TaskManagement) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TaskManagement) GetFunction() TmfFunction {
+	if x != nil {
+		return x.Function
+	}
+	return TmfFunction_TMF_FUNCTION_UNSPECIFIED
+}
+
+func (x *TaskManagement) GetItt() uint32 {
+	if x != nil {
+		return x.Itt
+	}
+	return 0
+}
+
+func (x *TaskManagement) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *TaskManagement) GetLun() uint64 {
+	if x != nil {
+		return x.Lun
+	}
+	return 0
+}
+
+func (x *TaskManagement) GetNexus() string {
+	if x != nil {
+		return x.Nexus
+	}
+	return ""
+}
+
+func (x *TaskManagement) GetReplyTo() *Pid {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
+}
+
+func (x *TaskManagement) GetFanOut() uint32 {
+	if x != nil {
+		return x.FanOut
+	}
+	return 0
+}
+
+// TaskManagementDone is one LUN's (or the dispatcher's) answer to TaskManagement.
+type TaskManagementDone struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Itt   uint32                 `protobuf:"varint,1,opt,name=itt,proto3" json:"itt,omitempty"`
+	// iSCSI TMF response code: 0 function complete, 2 LUN does not exist.
+	Response      uint32 `protobuf:"varint,2,opt,name=response,proto3" json:"response,omitempty"`
+	FanOut        uint32 `protobuf:"varint,3,opt,name=fan_out,json=fanOut,proto3" json:"fan_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskManagementDone) Reset() {
+	*x = TaskManagementDone{}
+	mi := &file_atgt_v1_task_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskManagementDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskManagementDone) ProtoMessage() {}
+
+func (x *TaskManagementDone) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_task_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskManagementDone.ProtoReflect.Descriptor instead.
+func (*TaskManagementDone) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TaskManagementDone) GetItt() uint32 {
+	if x != nil {
+		return x.Itt
+	}
+	return 0
+}
+
+func (x *TaskManagementDone) GetResponse() uint32 {
+	if x != nil {
+		return x.Response
+	}
+	return 0
+}
+
+func (x *TaskManagementDone) GetFanOut() uint32 {
+	if x != nil {
+		return x.FanOut
+	}
+	return 0
+}
+
 var File_atgt_v1_task_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_task_proto_rawDesc = "" +
@@ -738,14 +1020,20 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +
 	"\x05sense\x18\x03 \x01(\fR\x05sense\x12\x17\n" +
 	"\adata_in\x18\x04 \x01(\fR\x06dataIn\x12'\n" +
-	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\"\xc8\x01\n" +
+	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\"\xc3\x02\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
 	"\x06length\x18\x04 \x01(\x03R\x06length\x12\x16\n" +
 	"\x06stable\x18\x05 \x01(\bR\x06stable\x12'\n" +
-	"\x0ftransfer_length\x18\x06 \x01(\rR\x0etransferLength\"|\n" +
+	"\x0ftransfer_length\x18\x06 \x01(\rR\x0etransferLength\x12\x18\n" +
+	"\aextents\x18\a \x03(\x03R\aextents\x12\x17\n" +
+	"\alock_id\x18\b \x01(\x04R\x06lockId\x12'\n" +
+	"\x0fmax_descriptors\x18\t \x01(\rR\x0emaxDescriptors\x12\x1d\n" +
+	"\n" +
+	"block_size\x18\n" +
+	" \x01(\rR\tblockSize\"|\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
@@ -761,19 +1049,45 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2\f.atgt.v1.PidR\n" +
 	"connection\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*\xa0\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd6\x01\n" +
+	"\x0eTaskManagement\x120\n" +
+	"\bfunction\x18\x01 \x01(\x0e2\x14.atgt.v1.TmfFunctionR\bfunction\x12\x10\n" +
+	"\x03itt\x18\x02 \x01(\rR\x03itt\x12\x16\n" +
+	"\x06target\x18\x03 \x01(\tR\x06target\x12\x10\n" +
+	"\x03lun\x18\x04 \x01(\x04R\x03lun\x12\x14\n" +
+	"\x05nexus\x18\x05 \x01(\tR\x05nexus\x12'\n" +
+	"\breply_to\x18\x06 \x01(\v2\f.atgt.v1.PidR\areplyTo\x12\x17\n" +
+	"\afan_out\x18\a \x01(\rR\x06fanOut\"[\n" +
+	"\x12TaskManagementDone\x12\x10\n" +
+	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x1a\n" +
+	"\bresponse\x18\x02 \x01(\rR\bresponse\x12\x17\n" +
+	"\afan_out\x18\x03 \x01(\rR\x06fanOut*\xa0\x01\n" +
 	"\rTaskAttribute\x12\x1e\n" +
 	"\x1aTASK_ATTRIBUTE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TASK_ATTRIBUTE_SIMPLE\x10\x01\x12\x1a\n" +
 	"\x16TASK_ATTRIBUTE_ORDERED\x10\x02\x12 \n" +
 	"\x1cTASK_ATTRIBUTE_HEAD_OF_QUEUE\x10\x03\x12\x16\n" +
-	"\x12TASK_ATTRIBUTE_ACA\x10\x04*l\n" +
+	"\x12TASK_ATTRIBUTE_ACA\x10\x04*\xe4\x01\n" +
 	"\x06IoKind\x12\x17\n" +
 	"\x13IO_KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fIO_KIND_READ\x10\x01\x12\x11\n" +
 	"\rIO_KIND_WRITE\x10\x02\x12\x10\n" +
 	"\fIO_KIND_SYNC\x10\x03\x12\x12\n" +
-	"\x0eIO_KIND_VERIFY\x10\x04B&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
+	"\x0eIO_KIND_VERIFY\x10\x04\x12\x11\n" +
+	"\rIO_KIND_UNMAP\x10\x05\x12\x16\n" +
+	"\x12IO_KIND_WRITE_SAME\x10\x06\x12\x16\n" +
+	"\x12IO_KIND_LBA_STATUS\x10\a\x12\x1d\n" +
+	"\x19IO_KIND_COMPARE_AND_WRITE\x10\b\x12\x14\n" +
+	"\x10IO_KIND_OR_WRITE\x10\t*\x93\x02\n" +
+	"\vTmfFunction\x12\x1c\n" +
+	"\x18TMF_FUNCTION_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17TMF_FUNCTION_ABORT_TASK\x10\x01\x12\x1f\n" +
+	"\x1bTMF_FUNCTION_ABORT_TASK_SET\x10\x02\x12\x1a\n" +
+	"\x16TMF_FUNCTION_CLEAR_ACA\x10\x03\x12\x1f\n" +
+	"\x1bTMF_FUNCTION_CLEAR_TASK_SET\x10\x04\x12#\n" +
+	"\x1fTMF_FUNCTION_LOGICAL_UNIT_RESET\x10\x05\x12\"\n" +
+	"\x1eTMF_FUNCTION_TARGET_WARM_RESET\x10\x06\x12\"\n" +
+	"\x1eTMF_FUNCTION_TARGET_COLD_RESET\x10\aB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (
 	file_atgt_v1_task_proto_rawDescOnce sync.Once
@@ -787,32 +1101,37 @@ func file_atgt_v1_task_proto_rawDescGZIP() []byte {
 	return file_atgt_v1_task_proto_rawDescData
 }
 
-var file_atgt_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_atgt_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_atgt_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_atgt_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_atgt_v1_task_proto_goTypes = []any{
-	(TaskAttribute)(0),       // 0: atgt.v1.TaskAttribute
-	(IoKind)(0),              // 1: atgt.v1.IoKind
-	(*Pid)(nil),              // 2: atgt.v1.Pid
-	(*ScsiTask)(nil),         // 3: atgt.v1.ScsiTask
-	(*ScsiCompletion)(nil),   // 4: atgt.v1.ScsiCompletion
-	(*IoRequest)(nil),        // 5: atgt.v1.IoRequest
-	(*CommandOrder)(nil),     // 6: atgt.v1.CommandOrder
-	(*CommandReady)(nil),     // 7: atgt.v1.CommandReady
-	(*ConnectionClosed)(nil), // 8: atgt.v1.ConnectionClosed
+	(TaskAttribute)(0),         // 0: atgt.v1.TaskAttribute
+	(IoKind)(0),                // 1: atgt.v1.IoKind
+	(TmfFunction)(0),           // 2: atgt.v1.TmfFunction
+	(*Pid)(nil),                // 3: atgt.v1.Pid
+	(*ScsiTask)(nil),           // 4: atgt.v1.ScsiTask
+	(*ScsiCompletion)(nil),     // 5: atgt.v1.ScsiCompletion
+	(*IoRequest)(nil),          // 6: atgt.v1.IoRequest
+	(*CommandOrder)(nil),       // 7: atgt.v1.CommandOrder
+	(*CommandReady)(nil),       // 8: atgt.v1.CommandReady
+	(*ConnectionClosed)(nil),   // 9: atgt.v1.ConnectionClosed
+	(*TaskManagement)(nil),     // 10: atgt.v1.TaskManagement
+	(*TaskManagementDone)(nil), // 11: atgt.v1.TaskManagementDone
 }
 var file_atgt_v1_task_proto_depIdxs = []int32{
 	0, // 0: atgt.v1.ScsiTask.attribute:type_name -> atgt.v1.TaskAttribute
-	2, // 1: atgt.v1.ScsiTask.reply_to:type_name -> atgt.v1.Pid
-	3, // 2: atgt.v1.IoRequest.task:type_name -> atgt.v1.ScsiTask
+	3, // 1: atgt.v1.ScsiTask.reply_to:type_name -> atgt.v1.Pid
+	4, // 2: atgt.v1.IoRequest.task:type_name -> atgt.v1.ScsiTask
 	1, // 3: atgt.v1.IoRequest.kind:type_name -> atgt.v1.IoKind
-	3, // 4: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
-	3, // 5: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
-	2, // 6: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	4, // 4: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
+	4, // 5: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
+	3, // 6: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
+	2, // 7: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
+	3, // 8: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_task_proto_init() }
@@ -825,8 +1144,8 @@ func file_atgt_v1_task_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_task_proto_rawDesc), len(file_atgt_v1_task_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   7,
+			NumEnums:      3,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,47 @@
+package scsidev
+
+import (
+	"encoding/binary"
+
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// prefetch implements PRE-FETCH(10) and PRE-FETCH(16) (SBC-3 5.3-5.4). The
+// range is checked; the blocks are not loaded, which SBC-3 allows by
+// answering GOOD rather than CONDITION MET (the page cache decides what it
+// keeps).
+func (d *Device) prefetch(cdb []byte) (Result, error) {
+	var lba, blocks uint64
+	if cdb[0] == scsi.OpPrefetch10 {
+		lba = uint64(binary.BigEndian.Uint32(cdb[2:6]))
+		blocks = uint64(binary.BigEndian.Uint16(cdb[7:9]))
+	} else {
+		lba = binary.BigEndian.Uint64(cdb[2:10])
+		blocks = uint64(binary.BigEndian.Uint32(cdb[10:14]))
+	}
+	if !d.inRange(lba, blocks) {
+		return Result{}, scsi.LBAOutOfRange()
+	}
+	return good(nil), nil
+}
+
+// preventAllow implements PREVENT ALLOW MEDIUM REMOVAL (SBC-3 5.5): the
+// medium is not removable (RMB=0), so every PREVENT value is accepted and
+// changes nothing.
+func (d *Device) preventAllow(cdb []byte) (Result, error) {
+	return good(nil), nil
+}
+
+// readDefectData implements READ DEFECT DATA(10) and (12) (SBC-3 5.12-5.13)
+// honestly: the backend has no defects, so both lists are empty. The header
+// echoes the requested lists as valid and the requested format.
+func (d *Device) readDefectData(cdb []byte) (Result, error) {
+	if cdb[0] == scsi.OpReadDefectData10 {
+		alloc := uint32(binary.BigEndian.Uint16(cdb[7:9]))
+		b := []byte{0, cdb[2] & 0x1F, 0, 0}
+		return good(truncate(b, alloc)), nil
+	}
+	alloc := binary.BigEndian.Uint32(cdb[6:10])
+	b := []byte{0, cdb[1] & 0x1F, 0, 0, 0, 0, 0, 0}
+	return good(truncate(b, alloc)), nil
+}
