@@ -83,6 +83,7 @@ type connActor struct {
 	pingPending bool
 	closing     bool // a closing batch was queued
 	closed      bool
+	nexusGone   bool // NexusLoss sent
 }
 
 func newConn(cfg Config) *connActor {
@@ -138,6 +139,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 		return
 	}
 	c.closed = true
+	c.nexusLost(ctx)
 	ctx.Send(ctx.Parent(), &LogoutSession{Reason: reason})
 	ctx.Stop(ctx.Self())
 }
@@ -206,4 +208,15 @@ func (c *connActor) window(h *iscsi.BHS) {
 	c.lastMax = max
 	h.SetExpCmdSN(exp)
 	h.SetMaxCmdSN(max)
+}
+
+// nexusLost tells the target's LUNs, once, that this I_T nexus has ended. It is sent
+// before a Logout Response goes out, so that the LUNs know before the initiator can
+// act on the logout.
+func (c *connActor) nexusLost(ctx actor.Context) {
+	if c.nexusGone || !c.loggedIn || c.result.SessionType == "Discovery" {
+		return
+	}
+	c.nexusGone = true
+	ctx.Send(c.cfg.Dispatcher, &pb.NexusLoss{Target: c.result.Target.Name, Nexus: c.nexus()})
 }

@@ -483,6 +483,7 @@ func (c *connActor) logout(ctx actor.Context, req *iscsi.PDU) {
 		return
 	}
 	c.log.Info("logout", "initiator", c.result.InitiatorName, "reason", reason)
+	c.nexusLost(ctx)
 	c.sendAndClose(p)
 	c.finish(ctx, fmt.Sprintf("logout reason %d", reason))
 }

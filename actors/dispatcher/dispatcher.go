@@ -44,8 +44,16 @@ type dispatcher struct {
 
 // Receive routes tasks and task management functions.
 func (d *dispatcher) Receive(ctx actor.Context) {
-	if m, ok := ctx.Message().(*pb.TaskManagement); ok {
+	switch m := ctx.Message().(type) {
+	case *pb.TaskManagement:
 		d.taskManagement(ctx, m)
+		return
+	case *pb.NexusLoss:
+		for k, pid := range d.routes {
+			if k.Target == m.Target {
+				ctx.Send(pid, m)
+			}
+		}
 		return
 	}
 	t, ok := ctx.Message().(*pb.ScsiTask)

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -20,7 +21,11 @@ type Config struct {
 	Device  *scsidev.Device
 	Backend backend.Backend
 	Workers int
-	Log     hclog.Logger
+	// Reservations is the LUN's reservation state; nil serves no reservations.
+	Reservations *reservation.Table
+	// StatePath is where persistent reservations with APTPL are saved ("" = nowhere).
+	StatePath string
+	Log       hclog.Logger
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
@@ -56,6 +61,10 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		}
 	case *pb.TaskManagement:
 		l.taskManagement(ctx, m)
+	case *pb.NexusLoss:
+		if l.cfg.Reservations != nil {
+			l.cfg.Reservations.NexusLost(reservation.Nexus{ID: m.Nexus})
+		}
 	case *pb.ScsiTask:
 		l.execute(ctx, m)
 	case *pb.IoRequest:
@@ -67,6 +76,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 }
 
 func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
+	if l.reserve(ctx, t) {
+		return
+	}
 	req := &scsidev.Request{CDB: t.Cdb, DataOut: t.DataOut, Nexus: t.Nexus, ExpectedLength: t.ExpectedLength}
 	res := l.cfg.Device.Execute(req)
 	if l.cfg.Log.IsDebug() {

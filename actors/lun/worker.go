@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -26,6 +27,10 @@ func workerProps(b backend.Backend, log hclog.Logger) *actor.Props {
 func (w *worker) Receive(ctx actor.Context) {
 	req, ok := ctx.Message().(*pb.IoRequest)
 	if !ok {
+		return
+	}
+	if req.Kind == pb.IoKind_IO_KIND_PERSIST_STATE {
+		ctx.Send(req.Task.ReplyTo.PID(), w.persist(req))
 		return
 	}
 	ctx.Send(req.Task.ReplyTo.PID(), w.perform(req))
@@ -163,4 +168,16 @@ func (w *worker) lbaStatus(off, length int64, max int) ([]scsidev.Run, error) {
 		off, length = off+n, length-n
 	}
 	return runs, nil
+}
+
+// persist writes the reservation state file (temp file, fsync, rename, fsync of the
+// directory) and returns the prepared answer, or CHECK CONDITION when the state could
+// not be made durable.
+func (w *worker) persist(req *pb.IoRequest) *pb.ScsiCompletion {
+	if err := reservation.WriteStateFile(req.StatePath, req.Task.DataOut); err != nil {
+		w.log.Error("saving reservation state failed", "path", req.StatePath, "error", err)
+		return &pb.ScsiCompletion{Itt: req.Task.Itt, Status: uint32(scsi.StatusCheckCondition),
+			Sense: scsi.AppendSense(nil, scsi.InternalTargetFailure())}
+	}
+	return req.Answer
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/actors/portal"
+	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/actors/session"
 	"github.com/atgt/atgt/backend"
@@ -140,9 +142,17 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 				Thin:           thin,
 				UnmapReadsZero: thin && !isBlockDevice,
 			})
+			// Persistent reservations with APTPL live in the data directory beside the
+			// LUN files and are loaded back at start.
+			prPath := filepath.Join(cfg.DataDir, stateFileName(t.Name, l.Id))
+			prTable, err := reservation.LoadState(prPath)
+			if err != nil {
+				return nil, fmt.Errorf("config: targets[%d].luns[%d]: reservation state: %w", ti, li, err)
+			}
 			specs = append(specs, lunSpec{
 				key: dispatcher.Key{Target: t.Name, LUN: l.Id},
 				cfg: lun.Config{Target: t.Name, ID: l.Id, Device: dev, Backend: b, Workers: int(l.Workers),
+					Reservations: prTable, StatePath: prPath,
 					Log: log.Named("lun").With("target", t.Name, "lun", l.Id)},
 			})
 			s.luns = append(s.luns, LUNInfo{Target: t.Name, ID: l.Id, Path: l.Path, Size: b.Size()})
@@ -273,4 +283,16 @@ func allowList(names []string) func(string) bool {
 		set[n] = true
 	}
 	return func(initiator string) bool { return set[initiator] }
+}
+
+// stateFileName names a LUN's reservation state file: the target name with every byte
+// that is not a letter, digit, dot or dash replaced, so that it is one path element.
+func stateFileName(target string, lun uint64) string {
+	b := []byte(target)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return fmt.Sprintf("%s-lun%d.pr.json", b, lun)
 }

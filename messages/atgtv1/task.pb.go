@@ -99,21 +99,25 @@ const (
 	IoKind_IO_KIND_COMPARE_AND_WRITE IoKind = 8
 	// Read, OR with data_out, write back (ORWRITE).
 	IoKind_IO_KIND_OR_WRITE IoKind = 9
+	// Write the LUN's persistent reservation state (APTPL) to state_path, then send
+	// answer: the state must be durable before the initiator is told.
+	IoKind_IO_KIND_PERSIST_STATE IoKind = 10
 )
 
 // Enum value maps for IoKind.
 var (
 	IoKind_name = map[int32]string{
-		0: "IO_KIND_UNSPECIFIED",
-		1: "IO_KIND_READ",
-		2: "IO_KIND_WRITE",
-		3: "IO_KIND_SYNC",
-		4: "IO_KIND_VERIFY",
-		5: "IO_KIND_UNMAP",
-		6: "IO_KIND_WRITE_SAME",
-		7: "IO_KIND_LBA_STATUS",
-		8: "IO_KIND_COMPARE_AND_WRITE",
-		9: "IO_KIND_OR_WRITE",
+		0:  "IO_KIND_UNSPECIFIED",
+		1:  "IO_KIND_READ",
+		2:  "IO_KIND_WRITE",
+		3:  "IO_KIND_SYNC",
+		4:  "IO_KIND_VERIFY",
+		5:  "IO_KIND_UNMAP",
+		6:  "IO_KIND_WRITE_SAME",
+		7:  "IO_KIND_LBA_STATUS",
+		8:  "IO_KIND_COMPARE_AND_WRITE",
+		9:  "IO_KIND_OR_WRITE",
+		10: "IO_KIND_PERSIST_STATE",
 	}
 	IoKind_value = map[string]int32{
 		"IO_KIND_UNSPECIFIED":       0,
@@ -126,6 +130,7 @@ var (
 		"IO_KIND_LBA_STATUS":        7,
 		"IO_KIND_COMPARE_AND_WRITE": 8,
 		"IO_KIND_OR_WRITE":          9,
+		"IO_KIND_PERSIST_STATE":     10,
 	}
 )
 
@@ -538,7 +543,11 @@ type IoRequest struct {
 	// IO_KIND_LBA_STATUS: the most descriptors the allocation length leaves room for.
 	MaxDescriptors uint32 `protobuf:"varint,9,opt,name=max_descriptors,json=maxDescriptors,proto3" json:"max_descriptors,omitempty"`
 	// Logical block size, for IO kinds that work per block (WRITE SAME, LBA STATUS).
-	BlockSize     uint32 `protobuf:"varint,10,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	BlockSize uint32 `protobuf:"varint,10,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	// IO_KIND_PERSIST_STATE: the file to write atomically and the completion to send
+	// once it is durable; the state snapshot travels in task.data_out.
+	StatePath     string          `protobuf:"bytes,11,opt,name=state_path,json=statePath,proto3" json:"state_path,omitempty"`
+	Answer        *ScsiCompletion `protobuf:"bytes,12,opt,name=answer,proto3" json:"answer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -641,6 +650,20 @@ func (x *IoRequest) GetBlockSize() uint32 {
 		return x.BlockSize
 	}
 	return 0
+}
+
+func (x *IoRequest) GetStatePath() string {
+	if x != nil {
+		return x.StatePath
+	}
+	return ""
+}
+
+func (x *IoRequest) GetAnswer() *ScsiCompletion {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
 }
 
 // CommandOrder asks the session to place a CmdSN-carrying request in order
@@ -991,6 +1014,60 @@ func (x *TaskManagementDone) GetFanOut() uint32 {
 	return 0
 }
 
+// NexusLoss tells the LUNs of a target that an I_T nexus ended (logout, a dropped
+// connection, session reinstatement): SPC-4 releases its RESERVE(6)/(10) reservation.
+type NexusLoss struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Nexus         string                 `protobuf:"bytes,2,opt,name=nexus,proto3" json:"nexus,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NexusLoss) Reset() {
+	*x = NexusLoss{}
+	mi := &file_atgt_v1_task_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NexusLoss) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NexusLoss) ProtoMessage() {}
+
+func (x *NexusLoss) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_task_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NexusLoss.ProtoReflect.Descriptor instead.
+func (*NexusLoss) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *NexusLoss) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *NexusLoss) GetNexus() string {
+	if x != nil {
+		return x.Nexus
+	}
+	return ""
+}
+
 var File_atgt_v1_task_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_task_proto_rawDesc = "" +
@@ -1020,7 +1097,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +
 	"\x05sense\x18\x03 \x01(\fR\x05sense\x12\x17\n" +
 	"\adata_in\x18\x04 \x01(\fR\x06dataIn\x12'\n" +
-	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\"\xc3\x02\n" +
+	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\"\x93\x03\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
@@ -1033,7 +1110,10 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x0fmax_descriptors\x18\t \x01(\rR\x0emaxDescriptors\x12\x1d\n" +
 	"\n" +
 	"block_size\x18\n" +
-	" \x01(\rR\tblockSize\"|\n" +
+	" \x01(\rR\tblockSize\x12\x1d\n" +
+	"\n" +
+	"state_path\x18\v \x01(\tR\tstatePath\x12/\n" +
+	"\x06answer\x18\f \x01(\v2\x17.atgt.v1.ScsiCompletionR\x06answer\"|\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
@@ -1061,13 +1141,16 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12TaskManagementDone\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x1a\n" +
 	"\bresponse\x18\x02 \x01(\rR\bresponse\x12\x17\n" +
-	"\afan_out\x18\x03 \x01(\rR\x06fanOut*\xa0\x01\n" +
+	"\afan_out\x18\x03 \x01(\rR\x06fanOut\"9\n" +
+	"\tNexusLoss\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x14\n" +
+	"\x05nexus\x18\x02 \x01(\tR\x05nexus*\xa0\x01\n" +
 	"\rTaskAttribute\x12\x1e\n" +
 	"\x1aTASK_ATTRIBUTE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TASK_ATTRIBUTE_SIMPLE\x10\x01\x12\x1a\n" +
 	"\x16TASK_ATTRIBUTE_ORDERED\x10\x02\x12 \n" +
 	"\x1cTASK_ATTRIBUTE_HEAD_OF_QUEUE\x10\x03\x12\x16\n" +
-	"\x12TASK_ATTRIBUTE_ACA\x10\x04*\xe4\x01\n" +
+	"\x12TASK_ATTRIBUTE_ACA\x10\x04*\xff\x01\n" +
 	"\x06IoKind\x12\x17\n" +
 	"\x13IO_KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fIO_KIND_READ\x10\x01\x12\x11\n" +
@@ -1078,7 +1161,9 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12IO_KIND_WRITE_SAME\x10\x06\x12\x16\n" +
 	"\x12IO_KIND_LBA_STATUS\x10\a\x12\x1d\n" +
 	"\x19IO_KIND_COMPARE_AND_WRITE\x10\b\x12\x14\n" +
-	"\x10IO_KIND_OR_WRITE\x10\t*\x93\x02\n" +
+	"\x10IO_KIND_OR_WRITE\x10\t\x12\x19\n" +
+	"\x15IO_KIND_PERSIST_STATE\x10\n" +
+	"*\x93\x02\n" +
 	"\vTmfFunction\x12\x1c\n" +
 	"\x18TMF_FUNCTION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TMF_FUNCTION_ABORT_TASK\x10\x01\x12\x1f\n" +
@@ -1102,7 +1187,7 @@ func file_atgt_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_atgt_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_atgt_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_atgt_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_atgt_v1_task_proto_goTypes = []any{
 	(TaskAttribute)(0),         // 0: atgt.v1.TaskAttribute
 	(IoKind)(0),                // 1: atgt.v1.IoKind
@@ -1116,22 +1201,24 @@ var file_atgt_v1_task_proto_goTypes = []any{
 	(*ConnectionClosed)(nil),   // 9: atgt.v1.ConnectionClosed
 	(*TaskManagement)(nil),     // 10: atgt.v1.TaskManagement
 	(*TaskManagementDone)(nil), // 11: atgt.v1.TaskManagementDone
+	(*NexusLoss)(nil),          // 12: atgt.v1.NexusLoss
 }
 var file_atgt_v1_task_proto_depIdxs = []int32{
-	0, // 0: atgt.v1.ScsiTask.attribute:type_name -> atgt.v1.TaskAttribute
-	3, // 1: atgt.v1.ScsiTask.reply_to:type_name -> atgt.v1.Pid
-	4, // 2: atgt.v1.IoRequest.task:type_name -> atgt.v1.ScsiTask
-	1, // 3: atgt.v1.IoRequest.kind:type_name -> atgt.v1.IoKind
-	4, // 4: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
-	4, // 5: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
-	3, // 6: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
-	2, // 7: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
-	3, // 8: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	0,  // 0: atgt.v1.ScsiTask.attribute:type_name -> atgt.v1.TaskAttribute
+	3,  // 1: atgt.v1.ScsiTask.reply_to:type_name -> atgt.v1.Pid
+	4,  // 2: atgt.v1.IoRequest.task:type_name -> atgt.v1.ScsiTask
+	1,  // 3: atgt.v1.IoRequest.kind:type_name -> atgt.v1.IoKind
+	5,  // 4: atgt.v1.IoRequest.answer:type_name -> atgt.v1.ScsiCompletion
+	4,  // 5: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
+	4,  // 6: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
+	3,  // 7: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
+	2,  // 8: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
+	3,  // 9: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_task_proto_init() }
@@ -1145,7 +1232,7 @@ func file_atgt_v1_task_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_task_proto_rawDesc), len(file_atgt_v1_task_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

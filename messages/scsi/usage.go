@@ -14,6 +14,10 @@ type ServiceAction struct {
 var ServiceActions = map[byte][]uint16{
 	OpServiceActionIn16: {SAReadCapacity16, SAGetLBAStatus},
 	OpMaintenanceIn:     {SAReportSupportedOpcodes, SAReportSupportedTMFs},
+	// PERSISTENT RESERVE IN: READ KEYS, READ RESERVATION, REPORT CAPABILITIES, READ
+	// FULL STATUS; OUT: REGISTER through REGISTER AND MOVE (SPC-4 6.15, 6.16).
+	OpPersistentReserveIn:  {0, 1, 2, 3},
+	OpPersistentReserveOut: {0, 1, 2, 3, 4, 5, 6, 7},
 }
 
 // usage holds the CDB USAGE DATA of REPORT SUPPORTED OPERATION CODES (SPC-4
@@ -63,6 +67,22 @@ var usage = map[uint32][]byte{
 	uint32(OpServiceActionIn16)<<16 | SAGetLBAStatus:       {OpServiceActionIn16, SAGetLBAStatus, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
 	uint32(OpMaintenanceIn)<<16 | SAReportSupportedOpcodes: {OpMaintenanceIn, SAReportSupportedOpcodes, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
 	uint32(OpMaintenanceIn)<<16 | SAReportSupportedTMFs:    {OpMaintenanceIn, SAReportSupportedTMFs, 0x80, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
+	OpReserve6:                             {OpReserve6, 0, 0, 0, 0, 0},
+	OpRelease6:                             {OpRelease6, 0, 0, 0, 0, 0},
+	OpReserve10:                            {OpReserve10, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+	OpRelease10:                            {OpRelease10, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+	uint32(OpPersistentReserveIn)<<16 | 0:  {OpPersistentReserveIn, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveIn)<<16 | 1:  {OpPersistentReserveIn, 1, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveIn)<<16 | 2:  {OpPersistentReserveIn, 2, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveIn)<<16 | 3:  {OpPersistentReserveIn, 3, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveOut)<<16 | 0: {OpPersistentReserveOut, 0, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveOut)<<16 | 1: {OpPersistentReserveOut, 1, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveOut)<<16 | 2: {OpPersistentReserveOut, 2, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveOut)<<16 | 3: {OpPersistentReserveOut, 3, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveOut)<<16 | 4: {OpPersistentReserveOut, 4, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveOut)<<16 | 5: {OpPersistentReserveOut, 5, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveOut)<<16 | 6: {OpPersistentReserveOut, 6, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
+	uint32(OpPersistentReserveOut)<<16 | 7: {OpPersistentReserveOut, 7, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
 }
 
 // CDBUsage returns the CDB usage data of op (and service action sa, for an
