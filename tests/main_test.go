@@ -330,6 +330,8 @@ type (
 		Workers    int    `json:"workers,omitempty"`
 		ReadOnly   bool   `json:"readOnly"`
 		WriteCache bool   `json:"writeCache"`
+		// Provisioning is "thin" (default) or "thick".
+		Provisioning string `json:"provisioning,omitempty"`
 	}
 )
 

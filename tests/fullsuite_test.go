@@ -1,0 +1,132 @@
+package tests
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// expectedSkips reads testdata/expected-skips.txt: for each variant ("all" or a run's
+// name), the tests that may be skipped and why.
+func expectedSkips(t *testing.T) map[string]map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "expected-skips.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 3 {
+			t.Fatalf("expected-skips.txt: %q needs VARIANT TEST REASON", line)
+		}
+		if out[fields[0]] == nil {
+			out[fields[0]] = map[string]string{}
+		}
+		out[fields[0]][fields[1]] = strings.Join(fields[2:], " ")
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestFullSuite runs libiscsi's whole SCSI and iSCSI families against a thin and a
+// thick 1 GiB file LUN, the multipath tests with two sessions to one LUN, and the
+// read-only test against a read-only LUN. It fails on any FAILED test, any test
+// without a verdict, and any skip that testdata/expected-skips.txt does not list with
+// its reason.
+func TestFullSuite(t *testing.T) {
+	cu := requireLibiscsi(t, "iscsi-test-cu")
+	skips := expectedSkips(t)
+	type run struct {
+		name     string   // a variant name in expected-skips.txt
+		variants []string // the skip lists that apply
+		families []string
+		paths    int
+		lun      func(*testLun)
+	}
+	runs := []run{
+		{"thin", []string{"all", "thin", "single-path"}, []string{"SCSI", "iSCSI"}, 1, func(l *testLun) { l.Provisioning = "thin" }},
+		{"thick", []string{"all", "thick", "single-path"}, []string{"SCSI", "iSCSI"}, 1, func(l *testLun) { l.Provisioning = "thick" }},
+		{"multipath", []string{"all"}, []string{"SCSI.MultipathIO"}, 2, func(*testLun) {}},
+		{"read-only", []string{"all"}, []string{"SCSI.ReadOnly"}, 1, func(l *testLun) { l.ReadOnly = true }},
+	}
+	var passed, skipped int
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			cfg := oneLunConfig(t, 1<<30, cuInitiator1, cuInitiator2)
+			lun := &cfg.Targets[0].Luns[0]
+			r.lun(lun)
+			if lun.ReadOnly {
+				// A read-only LUN is not created: make its file first.
+				if err := os.WriteFile(lun.Path, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(lun.Path, 64<<20); err != nil {
+					t.Fatal(err)
+				}
+				lun.SizeBytes = "0"
+			}
+			d := startDaemonConfig(t, cfg)
+			for _, fam := range r.families {
+				args := []string{"-d", "-v", "-t", fam}
+				for range r.paths {
+					args = append(args, d.url(defaultIQN, testLUN))
+				}
+				out, err := runTool(t, cuRunTimeout, cu, args...)
+				res, perr := ParseCUnit(strings.NewReader(out))
+				if perr != nil {
+					t.Fatalf("parsing iscsi-test-cu output: %v", perr)
+				}
+				t.Logf("%s %s: %v", r.name, fam, res)
+				passed += len(res.Passed)
+				skipped += len(res.Skipped)
+				if res.Count() == 0 {
+					t.Errorf("%s: iscsi-test-cu ran no test (exit: %v)", fam, err)
+				}
+				if len(res.Failed) > 0 {
+					t.Errorf("%s FAILED: %s", fam, strings.Join(res.Failed, ", "))
+				}
+				if len(res.Unfinished) > 0 {
+					t.Errorf("%s without a verdict: %s", fam, strings.Join(res.Unfinished, ", "))
+				}
+				var unexpected []string
+				for _, name := range res.Skipped {
+					if !listed(skips, r.variants, name) {
+						unexpected = append(unexpected, name)
+					}
+				}
+				sort.Strings(unexpected)
+				if len(unexpected) > 0 {
+					t.Errorf("%s: skipped but not in testdata/expected-skips.txt: %s", fam, strings.Join(unexpected, ", "))
+				}
+				if t.Failed() {
+					t.Logf("iscsi-test-cu output:\n%s", out)
+				}
+			}
+			if !d.alive() {
+				t.Errorf("atgtd died: %v", d.err)
+			}
+		})
+	}
+	t.Logf("all runs: %d passed, %d skipped (as listed)", passed, skipped)
+}
+
+func listed(skips map[string]map[string]string, variants []string, name string) bool {
+	for _, v := range variants {
+		if _, ok := skips[v][name]; ok {
+			return true
+		}
+	}
+	return false
+}
