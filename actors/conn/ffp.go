@@ -34,7 +34,7 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 	case *pb.CommandReady:
 		c.ready(ctx, m)
 	case *pb.ScsiCompletion:
-		c.complete(m)
+		c.complete(ctx, m)
 	case *pb.TaskManagementDone:
 		c.tmfDone(ctx, m)
 	case *actor.ReceiveTimeout:
@@ -302,13 +302,17 @@ func (c *connActor) maybeDispatch(ctx actor.Context, tk *task) {
 // complete answers a finished task: Data-In split by the initiator's
 // MaxRecvDataSegmentLength, the status folded into the last Data-In when it is GOOD,
 // residuals from the expected and actual transfer lengths (RFC 7143 11.4.5).
-func (c *connActor) complete(m *pb.ScsiCompletion) {
+func (c *connActor) complete(ctx actor.Context, m *pb.ScsiCompletion) {
 	tk := c.tasks[m.Itt]
 	if tk == nil {
 		return
 	}
 	if tk.aborted {
 		c.forget(tk)
+		if p := tk.abortedBy; p != nil {
+			p.waiting--
+			c.tmfCheck(ctx, p)
+		}
 		return
 	}
 	c.finishTask(tk, m.Status, m.Sense, m.DataIn, m.TransferLength)
@@ -497,45 +501,67 @@ func (c *connActor) logout(ctx actor.Context, req *iscsi.PDU) {
 func (c *connActor) taskMgmt(ctx actor.Context, req *iscsi.PDU) {
 	h := &req.BHS
 	fn := h.Flags() & 0x7f
+	itt := h.ITT()
+	p := &pendingTMF{fn: fn, itt: itt}
 	switch fn {
 	case 1: // ABORT TASK
-		ref := h.Field32(20)
-		tk := c.tasks[ref]
-		if tk == nil {
-			c.tmfResponse(ctx, h.ITT(), fn, 1) // task does not exist (or already completed)
+		tk := c.tasks[h.Field32(20)]
+		if tk == nil || tk.lunRaw != h.LUN() {
+			c.tmfResponse(ctx, itt, fn, 1) // task does not exist (or already completed)
 			return
 		}
-		c.abort(tk)
-		c.tmfResponse(ctx, h.ITT(), fn, 0)
+		c.abort(tk, p)
+		c.tmfs[itt] = p
+		c.tmfCheck(ctx, p)
 	case 2, 4, 5, 6, 7: // ABORT TASK SET, CLEAR TASK SET, LU RESET, TARGET WARM/COLD RESET
-		for _, tk := range c.tasks {
-			if fn >= 6 || tk.lunRaw == h.LUN() {
-				c.abort(tk)
-			}
-		}
 		lun, ok := decodeLUN(h.LUN())
 		if !ok && fn < 6 {
-			c.tmfResponse(ctx, h.ITT(), fn, 2) // LUN does not exist
+			c.tmfResponse(ctx, itt, fn, 2) // LUN does not exist
 			return
 		}
-		c.tmfs[h.ITT()] = &pendingTMF{fn: fn}
+		for _, tk := range c.tasks {
+			if fn >= 6 || tk.lunRaw == h.LUN() {
+				c.abort(tk, p)
+			}
+		}
+		p.lunsPending = true
+		c.tmfs[itt] = p
 		ctx.Send(c.cfg.Dispatcher, &pb.TaskManagement{
-			Function: pb.TmfFunction(fn), Itt: h.ITT(), Target: c.result.Target.Name, Lun: lun,
+			Function: pb.TmfFunction(fn), Itt: itt, Target: c.result.Target.Name, Lun: lun,
 			Nexus: c.nexus(), ReplyTo: c.self,
 		})
+	case 9: // QUERY TASK (RFC 7144 5.1.1)
+		if tk := c.tasks[h.Field32(20)]; tk != nil && tk.lunRaw == h.LUN() && !tk.aborted {
+			c.tmfResponse(ctx, itt, fn, 7) // function succeeded: the task exists
+		} else {
+			c.tmfResponse(ctx, itt, fn, 0)
+		}
+	case 10: // QUERY TASK SET
+		for _, tk := range c.tasks {
+			if tk.lunRaw == h.LUN() && !tk.aborted {
+				c.tmfResponse(ctx, itt, fn, 7)
+				return
+			}
+		}
+		c.tmfResponse(ctx, itt, fn, 0)
 	default:
-		c.tmfResponse(ctx, h.ITT(), fn, 5) // function not supported
+		c.tmfResponse(ctx, itt, fn, 5) // function not supported (TASK REASSIGN needs ERL 2)
 	}
 }
 
-// pendingTMF is a task management function waiting for its LUNs' answers.
+// pendingTMF is a task management function waiting for the tasks it aborted to leave
+// the IO workers and for its LUNs' answers: RFC 7143 4.2.3.3 allows the response only
+// once every affected task is terminated.
 type pendingTMF struct {
-	fn       uint8
-	answers  uint32
-	response uint32
+	fn          uint8
+	itt         uint32
+	waiting     int  // aborted tasks still with a LUN or worker
+	lunsPending bool // TaskManagement sent, answers not all back
+	answers     uint32
+	response    uint32
 }
 
-// tmfDone collects the LUNs' answers and responds after the last.
+// tmfDone collects the LUNs' answers.
 func (c *connActor) tmfDone(ctx actor.Context, m *pb.TaskManagementDone) {
 	p := c.tmfs[m.Itt]
 	if p == nil {
@@ -545,11 +571,19 @@ func (c *connActor) tmfDone(ctx actor.Context, m *pb.TaskManagementDone) {
 	if m.Response != 0 && p.response == 0 {
 		p.response = m.Response
 	}
-	if p.answers < m.FanOut {
+	if p.answers >= m.FanOut {
+		p.lunsPending = false
+	}
+	c.tmfCheck(ctx, p)
+}
+
+// tmfCheck responds once nothing the function waits for is outstanding.
+func (c *connActor) tmfCheck(ctx actor.Context, p *pendingTMF) {
+	if p.waiting > 0 || p.lunsPending {
 		return
 	}
-	delete(c.tmfs, m.Itt)
-	c.tmfResponse(ctx, m.Itt, p.fn, uint8(p.response))
+	delete(c.tmfs, p.itt)
+	c.tmfResponse(ctx, p.itt, p.fn, uint8(p.response))
 }
 
 // tmfResponse sends a Task Management Function Response (RFC 7143 11.6); after a
@@ -571,12 +605,19 @@ func (c *connActor) tmfResponse(ctx actor.Context, itt uint32, fn, response uint
 	c.send(p)
 }
 
-func (c *connActor) abort(tk *task) {
+// abort terminates a task for a task management function: one not yet with a LUN is
+// dropped at once; one with a LUN is marked, its response suppressed, and p waits for
+// its completion.
+func (c *connActor) abort(tk *task, p *pendingTMF) {
 	if !tk.dispatched {
 		c.forget(tk)
 		return
 	}
-	tk.aborted = true
+	if !tk.aborted {
+		tk.aborted = true
+		tk.abortedBy = p
+		p.waiting++
+	}
 }
 
 // forget drops a task and its R2Ts and releases its write buffer's accounting.

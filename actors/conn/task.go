@@ -10,6 +10,8 @@ type task struct {
 	write   bool
 	lunRaw  uint64
 	aborted bool
+	// abortedBy is the task management function waiting for this task to end.
+	abortedBy *pendingTMF
 
 	// Write data collection.
 	buf         []byte

@@ -3,6 +3,7 @@ package initiator
 import (
 	"encoding/binary"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/atgt/atgt/messages/iscsi"
@@ -28,9 +29,28 @@ type Result struct {
 
 // Task is a command in flight, started with Submit.
 type Task struct {
-	done chan struct{}
-	res  *Result
-	err  error
+	done    chan struct{}
+	res     *Result
+	err     error
+	ittSet  chan struct{} // closed once ittVal is assigned
+	ittVal  uint32
+	ittOnce sync.Once
+}
+
+// ITT returns the task's initiator task tag once it has been assigned (0 if the task
+// ended before it had one), for task management functions that refer to it.
+func (t *Task) ITT() uint32 {
+	select {
+	case <-t.ittSet:
+		return t.ittVal
+	case <-t.done:
+		select {
+		case <-t.ittSet:
+			return t.ittVal
+		default:
+			return 0
+		}
+	}
 }
 
 // Wait blocks until the task has finished (bounded by the session's Timeout, which
@@ -49,10 +69,10 @@ func (s *Session) Command(lun uint64, cdb []byte, dataOut []byte, readLen uint32
 // Submit starts a command and returns at once; several may be outstanding. The
 // command's CmdSN waits for the target's window like any other.
 func (s *Session) Submit(lun uint64, cdb []byte, dataOut []byte, readLen uint32) *Task {
-	t := &Task{done: make(chan struct{})}
+	t := &Task{done: make(chan struct{}), ittSet: make(chan struct{})}
 	go func() {
 		defer close(t.done)
-		t.res, t.err = s.run(lun, cdb, dataOut, readLen)
+		t.res, t.err = s.run(lun, cdb, dataOut, readLen, t)
 	}()
 	return t
 }
@@ -68,7 +88,7 @@ func EncodeLUN(lun uint64) uint64 {
 
 // run drives one command: command PDU with immediate data, unsolicited Data-Out,
 // Data-Out for each R2T, Data-In collection, status.
-func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32) (*Result, error) {
+func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t *Task) (*Result, error) {
 	if len(cdb) == 0 || len(cdb) > 16 {
 		return nil, errors.New("initiator: CDB must be 1..16 bytes")
 	}
@@ -82,6 +102,7 @@ func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32) (*
 	p := s.Params
 	lunRaw := EncodeLUN(lun)
 	itt, box := s.register()
+	t.ittOnce.Do(func() { t.ittVal = itt; close(t.ittSet) })
 	defer s.unregister(itt)
 
 	edtl := uint32(len(dataOut))

@@ -1,0 +1,88 @@
+package inprocess
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/tests/initiator"
+)
+
+// untilGood clears pending unit attentions with TEST UNIT READY.
+func untilGood(t *testing.T, s *initiator.Session) {
+	t.Helper()
+	for i := 0; i < 10; i++ {
+		if s.TestUnitReady(0) == nil {
+			return
+		}
+	}
+	t.Fatal("TEST UNIT READY never became GOOD")
+}
+
+// TestTaskManagement: ABORT TASK of a task an IO worker holds is answered only after
+// the worker is done with it, and the task itself gets no response; QUERY TASK tells
+// whether a task exists; LOGICAL UNIT RESET raises a unit attention; unknown tasks
+// and unsupported functions get their response codes.
+func TestTaskManagement(t *testing.T) {
+	const delay = 400 * time.Millisecond
+	var slow atomic.Bool
+	wrap := func(_ string, _ uint64, b backend.Backend) backend.Backend {
+		return backend.WithFaults(b, func(op string, _ int64) (bool, error) {
+			if op == "write" && slow.Load() {
+				time.Sleep(delay)
+			}
+			return false, nil
+		})
+	}
+	svc := start(t, baseConfig(t), wrap)
+	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(900), Timeout: 3 * time.Second})
+	untilGood(t, s)
+
+	slow.Store(true)
+	task := s.Submit(0, write16(0, 8), randomData(1, 8*blockSize), 0)
+	itt := task.ITT()
+	time.Sleep(100 * time.Millisecond) // the write is now with an IO worker
+
+	if resp, err := s.TaskMgmt(initiator.TMFQueryTask, 0, itt); err != nil || resp != 7 {
+		t.Fatalf("QUERY TASK of a running task: response %d, %v; want 7 (function succeeded)", resp, err)
+	}
+	begin := time.Now()
+	resp, err := s.TaskMgmt(initiator.TMFAbortTask, 0, itt)
+	if err != nil || resp != 0 {
+		t.Fatalf("ABORT TASK: response %d, %v; want 0", resp, err)
+	}
+	if waited := time.Since(begin); waited < delay/2 {
+		t.Errorf("ABORT TASK answered after %v, before the IO worker could have finished the task (%v)", waited, delay)
+	}
+	if _, err := task.Wait(); !errors.Is(err, initiator.ErrTimeout) {
+		t.Errorf("aborted task got an answer (err %v); an aborted task must get none", err)
+	}
+	slow.Store(false)
+
+	if resp, err := s.TaskMgmt(initiator.TMFAbortTask, 0, 0x7777); err != nil || resp != 1 {
+		t.Errorf("ABORT TASK of an unknown task: response %d, %v; want 1 (task does not exist)", resp, err)
+	}
+	if resp, err := s.TaskMgmt(initiator.TMFQueryTask, 0, 0x7777); err != nil || resp != 0 {
+		t.Errorf("QUERY TASK of an unknown task: response %d, %v; want 0", resp, err)
+	}
+	if resp, err := s.TaskMgmt(initiator.TMFTaskReassign, 0, 0x7777); err != nil || resp != 5 {
+		t.Errorf("TASK REASSIGN: response %d, %v; want 5 (not supported at ERL 0)", resp, err)
+	}
+	if resp, err := s.TaskMgmt(initiator.TMFLUNReset, 0, 0); err != nil || resp != 0 {
+		t.Fatalf("LOGICAL UNIT RESET: response %d, %v; want 0", resp, err)
+	}
+	err = s.TestUnitReady(0)
+	var se *initiator.SCSIError
+	if !errors.As(err, &se) || se.Key() != 6 || se.ASC() != 0x29 {
+		t.Fatalf("TEST UNIT READY after LUN reset: %v; want UNIT ATTENTION 29/xx", err)
+	}
+	if resp, err := s.TaskMgmt(initiator.TMFLUNReset, 5, 0); err != nil || resp != 2 {
+		t.Errorf("LOGICAL UNIT RESET of a missing LUN: response %d, %v; want 2", resp, err)
+	}
+	// The session still works.
+	if err := s.Write(0, 16, randomData(2, blockSize), blockSize, true); err != nil {
+		t.Fatalf("write after task management: %v", err)
+	}
+}
