@@ -6,6 +6,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // profiles behind -pprof only
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,6 +29,7 @@ func run() int {
 	dataDir := flag.String("data", "", "data directory for LUN files (default ./atgt-data; overrides the config's data_dir)")
 	configPath := flag.String("config", "", "config file (protobuf JSON); without it the embedded default is served")
 	logLevel := flag.String("log-level", "warn", "log level: trace, debug, info, warn, error")
+	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060) for performance work")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "atgtd: unexpected argument %q\n", flag.Arg(0))
@@ -38,6 +42,14 @@ func run() int {
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "atgtd", Level: level, Output: os.Stderr})
 
+	if *pprofAddr != "" {
+		ln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "atgtd: -pprof: %v\n", err)
+			return 2
+		}
+		go http.Serve(ln, nil) //nolint:errcheck // ends with the process
+	}
 	var cfg *pb.Config
 	if *configPath != "" {
 		var err error
