@@ -41,8 +41,9 @@ func expectedSkips(t *testing.T) map[string]map[string]string {
 }
 
 // TestFullSuite runs libiscsi's whole SCSI and iSCSI families against a thin and a
-// thick 1 GiB file LUN, the multipath tests with two sessions to one LUN, and the
-// read-only test against a read-only LUN. It fails on any FAILED test, any test
+// thick 1 GiB file LUN, the multipath tests with two sessions to one LUN, the
+// read-only test against a read-only LUN, and the SANITIZE tests (which libiscsi runs
+// only with --allow-sanitize) against a small thin LUN that allows SANITIZE. It fails on any FAILED test, any test
 // without a verdict, and any skip that testdata/expected-skips.txt does not list with
 // its reason.
 func TestFullSuite(t *testing.T) {
@@ -54,17 +55,35 @@ func TestFullSuite(t *testing.T) {
 		families []string
 		paths    int
 		lun      func(*testLun)
+		size     int64    // LUN size; 0 means 1 GiB
+		args     []string // extra iscsi-test-cu arguments
 	}
 	runs := []run{
-		{"thin", []string{"all", "thin", "single-path"}, []string{"SCSI", "iSCSI"}, 1, func(l *testLun) { l.Provisioning = "thin" }},
-		{"thick", []string{"all", "thick", "single-path"}, []string{"SCSI", "iSCSI"}, 1, func(l *testLun) { l.Provisioning = "thick" }},
-		{"multipath", []string{"all"}, []string{"SCSI.MultipathIO"}, 2, func(*testLun) {}},
-		{"read-only", []string{"all"}, []string{"SCSI.ReadOnly"}, 1, func(l *testLun) { l.ReadOnly = true }},
+		{name: "thin", variants: []string{"all", "thin", "single-path", "no-sanitize"}, families: []string{"SCSI", "iSCSI"}, paths: 1,
+			lun: func(l *testLun) { l.Provisioning = "thin" }},
+		{name: "thick", variants: []string{"all", "thick", "single-path", "no-sanitize"}, families: []string{"SCSI", "iSCSI"}, paths: 1,
+			lun: func(l *testLun) { l.Provisioning = "thick" }},
+		{name: "multipath", variants: []string{"all"}, families: []string{"SCSI.MultipathIO"}, paths: 2, lun: func(*testLun) {}},
+		{name: "read-only", variants: []string{"all"}, families: []string{"SCSI.ReadOnly"}, paths: 1, lun: func(l *testLun) { l.ReadOnly = true }},
+		// SANITIZE erases the whole LUN (several times in Overwrite), so the LUN is
+		// small. Sanitize.Reset is not run: it needs ABORT TASK of the SANITIZE
+		// command to complete while the erase goes on, which the connection does
+		// not do yet (it waits for the task to leave the LUN).
+		{name: "sanitize", variants: []string{"all", "sanitize"}, paths: 1, size: 64 << 20, args: []string{"--allow-sanitize"},
+			families: []string{"SCSI.Sanitize.BlockErase", "SCSI.Sanitize.BlockEraseReserved", "SCSI.Sanitize.CryptoErase",
+				"SCSI.Sanitize.CryptoEraseReserved", "SCSI.Sanitize.ExitFailureMode", "SCSI.Sanitize.InvalidServiceAction",
+				"SCSI.Sanitize.Overwrite", "SCSI.Sanitize.OverwriteReserved", "SCSI.Sanitize.Readonly",
+				"SCSI.Sanitize.Reservations"},
+			lun: func(l *testLun) { l.Provisioning, l.AllowSanitize = "thin", true }},
 	}
 	var passed, skipped int
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
-			cfg := oneLunConfig(t, 1<<30, cuInitiator1, cuInitiator2)
+			size := r.size
+			if size == 0 {
+				size = 1 << 30
+			}
+			cfg := oneLunConfig(t, size, cuInitiator1, cuInitiator2)
 			lun := &cfg.Targets[0].Luns[0]
 			r.lun(lun)
 			if lun.ReadOnly {
@@ -79,7 +98,8 @@ func TestFullSuite(t *testing.T) {
 			}
 			d := startDaemonConfig(t, cfg)
 			for _, fam := range r.families {
-				args := []string{"-d", "-v", "-t", fam}
+				args := append([]string{"-d", "-v"}, r.args...)
+				args = append(args, "-t", fam)
 				for range r.paths {
 					args = append(args, d.url(defaultIQN, testLUN))
 				}

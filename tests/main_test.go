@@ -332,6 +332,8 @@ type (
 		WriteCache bool   `json:"writeCache"`
 		// Provisioning is "thin" (default) or "thick".
 		Provisioning string `json:"provisioning,omitempty"`
+		// AllowSanitize enables SANITIZE on the LUN.
+		AllowSanitize bool `json:"allowSanitize,omitempty"`
 	}
 )
 

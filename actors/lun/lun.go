@@ -12,6 +12,7 @@ import (
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // Config describes one LUN actor.
@@ -25,7 +26,10 @@ type Config struct {
 	Reservations *reservation.Table
 	// StatePath is where persistent reservations with APTPL are saved ("" = nowhere).
 	StatePath string
-	Log       hclog.Logger
+	// Peers are the backends of the target's logical units by NAA, this one
+	// included, for EXTENDED COPY; nil copies only within this LU.
+	Peers Registry
+	Log   hclog.Logger
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
@@ -51,7 +55,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		// The supervisor returns a failed worker's range lock here.
 		l.sup.lun = ctx.Self()
-		wp := workerProps(l.cfg.Backend, l.cfg.Log)
+		wp := workerProps(l.cfg.Backend, l.cfg.Peers, l.cfg.Log)
 		for i := 0; i < l.cfg.Workers; i++ {
 			pid, err := ctx.SpawnNamed(wp, fmt.Sprintf("io%d", i))
 			if err != nil {
@@ -62,20 +66,36 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *pb.TaskManagement:
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
+		l.cfg.Device.NexusLost(m.Nexus)
 		if l.cfg.Reservations != nil {
 			l.cfg.Reservations.NexusLost(reservation.Nexus{ID: m.Nexus})
 		}
 	case *pb.ScsiTask:
 		l.execute(ctx, m)
 	case *pb.IoRequest:
-		// A worker finished a write that held a range lock.
-		for _, io := range l.locks.release(m.LockId) {
-			l.toWorker(ctx, io)
+		// A worker finished an IO that held a range lock or that the device
+		// model waits for (copy status, sanitize).
+		if m.Token != 0 {
+			ok := m.Answer != nil && m.Answer.Status == uint32(scsi.StatusGood)
+			l.cfg.Device.IODone(m.Token, ok)
+		}
+		if m.LockId != 0 {
+			for _, io := range l.locks.release(m.LockId) {
+				l.toWorker(ctx, io)
+			}
 		}
 	}
 }
 
 func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
+	if len(t.Cdb) > 0 {
+		if se := l.cfg.Device.NotReady(t.Cdb[0]); se != nil {
+			ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
+				Itt: t.Itt, Status: uint32(scsi.StatusCheckCondition), Sense: scsi.AppendSense(nil, se),
+			})
+			return
+		}
+	}
 	if l.reserve(ctx, t) {
 		return
 	}
@@ -103,6 +123,16 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	for _, e := range res.IO.Extents {
 		io.Extents = append(io.Extents, e.Offset, e.Length)
 	}
+	for _, sg := range res.IO.Segments {
+		io.Segments = append(io.Segments, &pb.CopySegment{SrcNaa: sg.SrcNAA, DstNaa: sg.DstNAA,
+			SrcOffset: sg.SrcOffset, DstOffset: sg.DstOffset, Length: sg.Length})
+	}
+	io.Passes, io.Invert, io.RateBytesPerSecond = res.IO.Passes, res.IO.Invert, res.IO.Rate
+	io.Token, io.Immediate = res.IO.Token, res.IO.Immediate
+	if res.IO.Immediate {
+		// SANITIZE with IMMED: GOOD now, the erase goes on in the background.
+		ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood)})
+	}
 	if res.IO.Kind.Writes() {
 		h := held{span: res.IO.Span(), exclusive: res.IO.Kind.Exclusive()}
 		if !l.locks.acquire(io, h) {
@@ -114,15 +144,18 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 
 // ioKinds maps the device's IO plans to the IoRequest kinds workers perform.
 var ioKinds = map[scsidev.IOKind]pb.IoKind{
-	scsidev.IORead:            pb.IoKind_IO_KIND_READ,
-	scsidev.IOWrite:           pb.IoKind_IO_KIND_WRITE,
-	scsidev.IOSync:            pb.IoKind_IO_KIND_SYNC,
-	scsidev.IOVerify:          pb.IoKind_IO_KIND_VERIFY,
-	scsidev.IOUnmap:           pb.IoKind_IO_KIND_UNMAP,
-	scsidev.IOWriteSame:       pb.IoKind_IO_KIND_WRITE_SAME,
-	scsidev.IOLBAStatus:       pb.IoKind_IO_KIND_LBA_STATUS,
-	scsidev.IOCompareAndWrite: pb.IoKind_IO_KIND_COMPARE_AND_WRITE,
-	scsidev.IOORWrite:         pb.IoKind_IO_KIND_OR_WRITE,
+	scsidev.IORead:              pb.IoKind_IO_KIND_READ,
+	scsidev.IOWrite:             pb.IoKind_IO_KIND_WRITE,
+	scsidev.IOSync:              pb.IoKind_IO_KIND_SYNC,
+	scsidev.IOVerify:            pb.IoKind_IO_KIND_VERIFY,
+	scsidev.IOUnmap:             pb.IoKind_IO_KIND_UNMAP,
+	scsidev.IOWriteSame:         pb.IoKind_IO_KIND_WRITE_SAME,
+	scsidev.IOLBAStatus:         pb.IoKind_IO_KIND_LBA_STATUS,
+	scsidev.IOCompareAndWrite:   pb.IoKind_IO_KIND_COMPARE_AND_WRITE,
+	scsidev.IOORWrite:           pb.IoKind_IO_KIND_OR_WRITE,
+	scsidev.IOCopy:              pb.IoKind_IO_KIND_COPY,
+	scsidev.IOSanitizeOverwrite: pb.IoKind_IO_KIND_SANITIZE_OVERWRITE,
+	scsidev.IOSanitizeErase:     pb.IoKind_IO_KIND_SANITIZE_ERASE,
 }
 
 // toWorker hands io to the next worker, round robin.

@@ -27,12 +27,16 @@ func (s *workerSupervisor) HandleFailure(sys *actor.ActorSystem, sup actor.Super
 	if req, ok := msg.(*pb.IoRequest); ok && req.Task != nil {
 		s.log.Error("IO worker failed; answering its task and restarting it",
 			"worker", child.Id, "itt", req.Task.Itt, "reason", fmt.Sprint(reason))
-		sys.Root.Send(req.Task.ReplyTo.PID(), &pb.ScsiCompletion{
-			Itt:    req.Task.Itt,
-			Status: uint32(scsi.StatusCheckCondition),
-			Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
-		})
-		if req.LockId != 0 && s.lun != nil {
+		if !req.Immediate { // an immediate task was answered already
+			sys.Root.Send(req.Task.ReplyTo.PID(), &pb.ScsiCompletion{
+				Itt:    req.Task.Itt,
+				Status: uint32(scsi.StatusCheckCondition),
+				Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
+			})
+		}
+		if (req.LockId != 0 || req.Token != 0) && s.lun != nil {
+			// Without an answer the LUN takes the IO as failed.
+			req.Answer = nil
 			sys.Root.Send(s.lun, req)
 		}
 	} else {

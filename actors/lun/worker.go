@@ -15,12 +15,13 @@ import (
 // (through the page cache) and answers the task's connection directly. It holds no
 // state between tasks, so its supervisor can always restart it.
 type worker struct {
-	b   backend.Backend
-	log hclog.Logger
+	b     backend.Backend
+	peers Registry
+	log   hclog.Logger
 }
 
-func workerProps(b backend.Backend, log hclog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &worker{b: b, log: log} })
+func workerProps(b backend.Backend, peers Registry, log hclog.Logger) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &worker{b: b, peers: peers, log: log} })
 }
 
 // Receive performs one IoRequest.
@@ -33,9 +34,14 @@ func (w *worker) Receive(ctx actor.Context) {
 		ctx.Send(req.Task.ReplyTo.PID(), w.persist(req))
 		return
 	}
-	ctx.Send(req.Task.ReplyTo.PID(), w.perform(req))
-	if req.LockId != 0 {
-		// After the answer, so the lock costs the initiator no latency.
+	answer := w.perform(req)
+	if !req.Immediate {
+		ctx.Send(req.Task.ReplyTo.PID(), answer)
+	}
+	if req.LockId != 0 || req.Token != 0 {
+		// After the answer, so the lock costs the initiator no latency; the
+		// LUN learns the outcome from it.
+		req.Answer = answer
 		ctx.Send(ctx.Parent(), req)
 	}
 }
@@ -96,6 +102,15 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			break
 		}
 		err = w.b.WriteAt(scsidev.ORData(io, read), req.Offset, req.Stable)
+	case pb.IoKind_IO_KIND_COPY:
+		io.Kind = scsidev.IOCopy
+		err = w.copySegments(req.Segments, req.Stable)
+	case pb.IoKind_IO_KIND_SANITIZE_OVERWRITE:
+		io.Kind = scsidev.IOSanitizeOverwrite
+		err = w.sanitizeOverwrite(req)
+	case pb.IoKind_IO_KIND_SANITIZE_ERASE:
+		io.Kind = scsidev.IOSanitizeErase
+		err = w.sanitizeErase(req.Offset, req.Length)
 	}
 	if err != nil {
 		w.log.Error("IO failed", "op", io.Kind, "offset", req.Offset, "length", req.Length, "error", err)

@@ -51,6 +51,24 @@ type Config struct {
 	// ListLUNs returns all LUNs of the target for REPORT LUNS; nil means
 	// just this one.
 	ListLUNs func() []uint64
+	// CopyTargets looks up another logical unit of the same target by its
+	// NAA designator, for EXTENDED COPY; nil means only this one can be a
+	// copy source or destination.
+	CopyTargets func(naa uint64) (CopyTarget, bool)
+	// AllowSanitize enables SANITIZE, which erases the whole medium; when
+	// false it is an unsupported command.
+	AllowSanitize bool
+	// SanitizeBytesPerSecond caps the rate of a SANITIZE OVERWRITE (0: no
+	// limit), so that it leaves disk bandwidth to other logical units.
+	SanitizeBytesPerSecond uint64
+}
+
+// CopyTarget is what EXTENDED COPY needs to know of a logical unit to check a
+// segment before any data moves.
+type CopyTarget struct {
+	BlockSize uint32
+	Blocks    uint64
+	ReadOnly  bool
 }
 
 // Defaults used when Config fields are zero.

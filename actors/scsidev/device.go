@@ -15,6 +15,16 @@ type Device struct {
 	// nexuses holds the pending unit attentions of every I_T nexus the
 	// device has seen, oldest first.
 	nexuses map[string][]*scsi.SenseError
+	// copies holds the EXTENDED COPY status of each nexus by list
+	// identifier, for RECEIVE COPY RESULTS.
+	copies map[string]map[byte]*copyState
+	// pending maps the token of an IO whose outcome changes device state
+	// (a copy, a sanitize) to what to update.
+	pending   map[uint64]pendingIO
+	nextToken uint64
+	// sanitizing is set from a SANITIZE until its IO is done; then
+	// sanitizeFailed says whether it failed (SBC-3 4.11).
+	sanitizing, sanitizeFailed bool
 }
 
 // New returns a device for cfg, with defaults filled in.
@@ -24,6 +34,8 @@ func New(cfg Config) *Device {
 		cfg:     cfg,
 		wce:     cfg.WriteCache,
 		nexuses: make(map[string][]*scsi.SenseError),
+		copies:  make(map[string]map[byte]*copyState),
+		pending: make(map[uint64]pendingIO),
 	}
 }
 
@@ -81,6 +93,9 @@ func (d *Device) Execute(r *Request) Result {
 	}
 	op := r.CDB[0]
 	info := &scsi.Commands[op]
+	if se := d.NotReady(op); se != nil {
+		return checkCondition(se)
+	}
 	if ua := d.takeUnitAttention(r.Nexus, info.AllowedWithUA); ua != nil {
 		return checkCondition(ua)
 	}
@@ -99,6 +114,10 @@ func (d *Device) Execute(r *Request) Result {
 	res, err := d.dispatch(op, cdb, r)
 	if err != nil {
 		return checkCondition(err)
+	}
+	if d.sanitizeFailed && res.IO.Kind != IONone && op != scsi.OpSanitize {
+		// The medium stays unusable after a failed SANITIZE.
+		return checkCondition(scsi.SanitizeFailed())
 	}
 	return res
 }
@@ -153,6 +172,12 @@ func (d *Device) dispatch(op byte, cdb []byte, r *Request) (Result, error) {
 		return d.preventAllow(cdb)
 	case scsi.OpReadDefectData10, scsi.OpReadDefectData12:
 		return d.readDefectData(cdb)
+	case scsi.OpExtendedCopy:
+		return d.extendedCopy(cdb, r)
+	case scsi.OpReceiveCopyResults:
+		return d.receiveCopyResults(cdb, r.Nexus)
+	case scsi.OpSanitize:
+		return d.sanitize(cdb, r)
 	case scsi.OpMaintenanceIn:
 		switch cdb[1] & 0x1F {
 		case scsi.SAReportSupportedOpcodes:

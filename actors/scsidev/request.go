@@ -37,6 +37,16 @@ const (
 	// IOORWrite reads Length bytes at Offset, ORs Data into them and
 	// writes the result back (see ORData).
 	IOORWrite
+	// IOCopy copies every segment of Segments from one logical unit of the
+	// target to another (or the same), block to block (EXTENDED COPY).
+	IOCopy
+	// IOSanitizeOverwrite writes the one block in Data over [Offset,
+	// Offset+Length) Passes times, inverted between passes when Invert is
+	// set, at most Rate bytes per second, then makes it durable.
+	IOSanitizeOverwrite
+	// IOSanitizeErase deallocates [Offset, Offset+Length) and makes that
+	// durable (SANITIZE BLOCK ERASE).
+	IOSanitizeErase
 )
 
 // Extent is a byte range of the medium.
@@ -48,7 +58,8 @@ type Extent struct {
 // against COMPARE AND WRITE and ORWRITE on overlapping blocks.
 func (k IOKind) Writes() bool {
 	switch k {
-	case IOWrite, IOUnmap, IOWriteSame, IOCompareAndWrite, IOORWrite:
+	case IOWrite, IOUnmap, IOWriteSame, IOCompareAndWrite, IOORWrite,
+		IOCopy, IOSanitizeOverwrite, IOSanitizeErase:
 		return true
 	}
 	return false
@@ -57,8 +68,26 @@ func (k IOKind) Writes() bool {
 // Exclusive reports whether the IO reads and then writes the same blocks and
 // so must not overlap any other write in flight (SBC-3 5.2: COMPARE AND
 // WRITE is atomic; ORWRITE likewise).
+//
+// A SANITIZE is exclusive too: it starts only once every write in flight has
+// finished, so none lands on the medium after it was erased.
 func (k IOKind) Exclusive() bool {
-	return k == IOCompareAndWrite || k == IOORWrite
+	switch k {
+	case IOCompareAndWrite, IOORWrite, IOSanitizeOverwrite, IOSanitizeErase:
+		return true
+	}
+	return false
+}
+
+// CopySegment is one block-to-block segment of an EXTENDED COPY in bytes,
+// its logical units named by their NAA designators.
+type CopySegment struct {
+	SrcNAA, DstNAA       uint64
+	SrcOffset, DstOffset int64
+	Length               int64
+	// DstSelf is set when the destination is this logical unit, whose
+	// range locks then cover the write.
+	DstSelf bool
 }
 
 // IO is the disk work a command needs, planned by Execute and performed by
@@ -77,11 +106,27 @@ type IO struct {
 	Extents []Extent
 	// MaxDescriptors bounds the runs IOLBAStatus reports.
 	MaxDescriptors uint32
+	// Segments are the copies of IOCopy, in order.
+	Segments []CopySegment
+	// Passes, Invert and Rate shape IOSanitizeOverwrite (Rate 0: no
+	// limit, in bytes per second).
+	Passes uint32
+	Invert bool
+	Rate   uint64
+	// Immediate means the command is answered GOOD at once (SANITIZE with
+	// IMMED) and the IO goes on in the background.
+	Immediate bool
+	// Token, when non-zero, names device state that waits for this IO:
+	// the LUN hands it to Device.IODone with the outcome.
+	Token uint64
 }
 
 // Span is the smallest byte range covering everything the IO touches, for
 // the LUN's range locks.
 func (io IO) Span() Extent {
+	if io.Kind == IOCopy {
+		return io.copySpan()
+	}
 	if io.Kind != IOUnmap {
 		return Extent{Offset: io.Offset, Length: io.Length}
 	}
@@ -105,4 +150,22 @@ type Result struct {
 	// IO, when its Kind is not IONone, must be performed and handed to
 	// Complete; Status and Data are then not final.
 	IO IO
+}
+
+// copySpan covers the segments that write to this logical unit; a copy to
+// other logical units only has an empty span here.
+func (io IO) copySpan() Extent {
+	var lo, hi int64
+	first := true
+	for _, s := range io.Segments {
+		if !s.DstSelf || s.Length == 0 {
+			continue
+		}
+		if first {
+			lo, hi, first = s.DstOffset, s.DstOffset+s.Length, false
+			continue
+		}
+		lo, hi = min(lo, s.DstOffset), max(hi, s.DstOffset+s.Length)
+	}
+	return Extent{Offset: lo, Length: hi - lo}
 }

@@ -29,6 +29,9 @@ func (d *Device) supports(op byte, sa uint16) bool {
 	if op == scsi.OpUnmap && !d.cfg.Thin {
 		return false
 	}
+	if op == scsi.OpSanitize {
+		return d.sanitizeAllowed(sa)
+	}
 	if sas, ok := scsi.ServiceActions[op]; ok {
 		for _, s := range sas {
 			if s == sa {

@@ -3,6 +3,8 @@ package scsidev
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // VPD page codes this device implements, in ascending order as the
@@ -27,7 +29,7 @@ func (d *Device) vpdPage(page byte) ([]byte, bool) {
 	case 0xB0:
 		body = d.blockLimits()
 	case 0xB1:
-		body = blockDeviceCharacteristics()
+		body = d.blockDeviceCharacteristics()
 	case 0xB2:
 		body = d.logicalBlockProvisioning()
 	default:
@@ -146,10 +148,16 @@ func (d *Device) blockLimits() []byte {
 }
 
 // blockDeviceCharacteristics builds the body of the Block Device
-// Characteristics VPD page (SBC-3 6.5.2): a non-rotating medium.
-func blockDeviceCharacteristics() []byte {
+// Characteristics VPD page (SBC-3 6.5.2): a non-rotating medium. When
+// SANITIZE BLOCK ERASE is supported, WABEREQ 01b says that reads after it
+// succeed (deallocated blocks read as zeros or, on a block device, as
+// whatever the device returns); WACEREQ stays 0: no CRYPTO ERASE.
+func (d *Device) blockDeviceCharacteristics() []byte {
 	b := make([]byte, 0x3C)
 	binary.BigEndian.PutUint16(b[0:2], 0x0001) // non-rotating medium
+	if d.sanitizeAllowed(scsi.SASanitizeBlockErase) {
+		b[3] |= 0x40
+	}
 	return b
 }
 

@@ -94,6 +94,12 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		}
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		listLUNs := func() []uint64 { return ids }
+		// EXTENDED COPY works between the LUNs of one target: each LUN's
+		// device and IO workers see the others by NAA. Both maps are filled
+		// here, before any actor runs, and only read afterwards.
+		peers := lun.Registry{}
+		copyTargets := map[uint64]scsidev.CopyTarget{}
+		lookupCopyTarget := func(naa uint64) (scsidev.CopyTarget, bool) { ct, ok := copyTargets[naa]; return ct, ok }
 		for li, l := range t.Luns {
 			var thin bool
 			switch l.Provisioning {
@@ -128,19 +134,25 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			if blocks == 0 {
 				return nil, fmt.Errorf("config: targets[%d].luns[%d]: %s is smaller than one block", ti, li, l.Path)
 			}
+			naa := scsidev.NAAFromName(fmt.Sprintf("%s/%d", t.Name, l.Id))
+			peers[naa] = b
+			copyTargets[naa] = scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly}
 			dev := scsidev.New(scsidev.Config{
-				SerialNumber:   l.Serial,
-				NAA:            scsidev.NAAFromName(fmt.Sprintf("%s/%d", t.Name, l.Id)),
-				BlockSize:      blockSize,
-				Blocks:         blocks,
-				ReadOnly:       l.ReadOnly,
-				WriteCache:     l.GetWriteCache(),
-				TargetName:     t.Name,
-				PortalGroupTag: portalGroupTag,
-				LUN:            l.Id,
-				ListLUNs:       listLUNs,
-				Thin:           thin,
-				UnmapReadsZero: thin && !isBlockDevice,
+				SerialNumber:           l.Serial,
+				NAA:                    naa,
+				BlockSize:              blockSize,
+				Blocks:                 blocks,
+				ReadOnly:               l.ReadOnly,
+				WriteCache:             l.GetWriteCache(),
+				TargetName:             t.Name,
+				PortalGroupTag:         portalGroupTag,
+				LUN:                    l.Id,
+				ListLUNs:               listLUNs,
+				Thin:                   thin,
+				UnmapReadsZero:         thin && !isBlockDevice,
+				CopyTargets:            lookupCopyTarget,
+				AllowSanitize:          l.AllowSanitize,
+				SanitizeBytesPerSecond: l.SanitizeBytesPerSecond,
 			})
 			// Persistent reservations with APTPL live in the data directory beside the
 			// LUN files and are loaded back at start.
@@ -152,7 +164,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			specs = append(specs, lunSpec{
 				key: dispatcher.Key{Target: t.Name, LUN: l.Id},
 				cfg: lun.Config{Target: t.Name, ID: l.Id, Device: dev, Backend: b, Workers: int(l.Workers),
-					Reservations: prTable, StatePath: prPath,
+					Reservations: prTable, StatePath: prPath, Peers: peers,
 					Log: log.Named("lun").With("target", t.Name, "lun", l.Id)},
 			})
 			s.luns = append(s.luns, LUNInfo{Target: t.Name, ID: l.Id, Path: l.Path, Size: b.Size()})

@@ -337,9 +337,15 @@ type Lun struct {
 	// give it back (punched holes in a file); the LUN reports logical block
 	// provisioning (LBPME). "thick": a regular file is fully allocated (fallocate) when
 	// opened, and the LUN reports full provisioning and refuses UNMAP.
-	Provisioning  string `protobuf:"bytes,10,opt,name=provisioning,proto3" json:"provisioning,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Provisioning string `protobuf:"bytes,10,opt,name=provisioning,proto3" json:"provisioning,omitempty"`
+	// Allow SANITIZE (OVERWRITE, and BLOCK ERASE on a thin LUN), which destroys every
+	// block of the LUN. Default false: SANITIZE is then an unsupported command.
+	AllowSanitize bool `protobuf:"varint,11,opt,name=allow_sanitize,json=allowSanitize,proto3" json:"allow_sanitize,omitempty"`
+	// The most bytes per second a SANITIZE OVERWRITE writes, so that erasing a large
+	// LUN leaves bandwidth to the other LUNs on the same disk. Default 0: no limit.
+	SanitizeBytesPerSecond uint64 `protobuf:"varint,12,opt,name=sanitize_bytes_per_second,json=sanitizeBytesPerSecond,proto3" json:"sanitize_bytes_per_second,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Lun) Reset() {
@@ -442,6 +448,20 @@ func (x *Lun) GetProvisioning() string {
 	return ""
 }
 
+func (x *Lun) GetAllowSanitize() bool {
+	if x != nil {
+		return x.AllowSanitize
+	}
+	return false
+}
+
+func (x *Lun) GetSanitizeBytesPerSecond() uint64 {
+	if x != nil {
+		return x.SanitizeBytesPerSecond
+	}
+	return 0
+}
+
 var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
@@ -473,7 +493,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
 	"\x12allowed_initiators\x18\x03 \x03(\tR\x11allowedInitiators\x12 \n" +
-	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xaa\x02\n" +
+	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\x8c\x03\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -488,7 +508,9 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"writeCache\x88\x01\x01\x12\x16\n" +
 	"\x06serial\x18\t \x01(\tR\x06serial\x12\"\n" +
 	"\fprovisioning\x18\n" +
-	" \x01(\tR\fprovisioningB\x0e\n" +
+	" \x01(\tR\fprovisioning\x12%\n" +
+	"\x0eallow_sanitize\x18\v \x01(\bR\rallowSanitize\x129\n" +
+	"\x19sanitize_bytes_per_second\x18\f \x01(\x04R\x16sanitizeBytesPerSecondB\x0e\n" +
 	"\f_write_cacheB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (

@@ -102,6 +102,15 @@ const (
 	// Write the LUN's persistent reservation state (APTPL) to state_path, then send
 	// answer: the state must be durable before the initiator is told.
 	IoKind_IO_KIND_PERSIST_STATE IoKind = 10
+	// EXTENDED COPY: copy every segment of segments, reading from the source LU's
+	// backend and writing to the destination LU's, both named by NAA.
+	IoKind_IO_KIND_COPY IoKind = 11
+	// SANITIZE OVERWRITE: write the one-block pattern in data_out over [offset,
+	// offset+length), passes times, inverting it between passes when invert is set,
+	// at most rate_bytes_per_second, and make it durable.
+	IoKind_IO_KIND_SANITIZE_OVERWRITE IoKind = 12
+	// SANITIZE BLOCK ERASE: deallocate [offset, offset+length) and make it durable.
+	IoKind_IO_KIND_SANITIZE_ERASE IoKind = 13
 )
 
 // Enum value maps for IoKind.
@@ -118,19 +127,25 @@ var (
 		8:  "IO_KIND_COMPARE_AND_WRITE",
 		9:  "IO_KIND_OR_WRITE",
 		10: "IO_KIND_PERSIST_STATE",
+		11: "IO_KIND_COPY",
+		12: "IO_KIND_SANITIZE_OVERWRITE",
+		13: "IO_KIND_SANITIZE_ERASE",
 	}
 	IoKind_value = map[string]int32{
-		"IO_KIND_UNSPECIFIED":       0,
-		"IO_KIND_READ":              1,
-		"IO_KIND_WRITE":             2,
-		"IO_KIND_SYNC":              3,
-		"IO_KIND_VERIFY":            4,
-		"IO_KIND_UNMAP":             5,
-		"IO_KIND_WRITE_SAME":        6,
-		"IO_KIND_LBA_STATUS":        7,
-		"IO_KIND_COMPARE_AND_WRITE": 8,
-		"IO_KIND_OR_WRITE":          9,
-		"IO_KIND_PERSIST_STATE":     10,
+		"IO_KIND_UNSPECIFIED":        0,
+		"IO_KIND_READ":               1,
+		"IO_KIND_WRITE":              2,
+		"IO_KIND_SYNC":               3,
+		"IO_KIND_VERIFY":             4,
+		"IO_KIND_UNMAP":              5,
+		"IO_KIND_WRITE_SAME":         6,
+		"IO_KIND_LBA_STATUS":         7,
+		"IO_KIND_COMPARE_AND_WRITE":  8,
+		"IO_KIND_OR_WRITE":           9,
+		"IO_KIND_PERSIST_STATE":      10,
+		"IO_KIND_COPY":               11,
+		"IO_KIND_SANITIZE_OVERWRITE": 12,
+		"IO_KIND_SANITIZE_ERASE":     13,
 	}
 )
 
@@ -524,6 +539,84 @@ func (x *ScsiCompletion) GetTransferLength() uint32 {
 	return 0
 }
 
+// CopySegment is one block-to-block segment of an EXTENDED COPY, in bytes.
+type CopySegment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// NAA designators of the source and destination logical units.
+	SrcNaa        uint64 `protobuf:"varint,1,opt,name=src_naa,json=srcNaa,proto3" json:"src_naa,omitempty"`
+	DstNaa        uint64 `protobuf:"varint,2,opt,name=dst_naa,json=dstNaa,proto3" json:"dst_naa,omitempty"`
+	SrcOffset     int64  `protobuf:"varint,3,opt,name=src_offset,json=srcOffset,proto3" json:"src_offset,omitempty"`
+	DstOffset     int64  `protobuf:"varint,4,opt,name=dst_offset,json=dstOffset,proto3" json:"dst_offset,omitempty"`
+	Length        int64  `protobuf:"varint,5,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CopySegment) Reset() {
+	*x = CopySegment{}
+	mi := &file_atgt_v1_task_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopySegment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopySegment) ProtoMessage() {}
+
+func (x *CopySegment) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_task_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopySegment.ProtoReflect.Descriptor instead.
+func (*CopySegment) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CopySegment) GetSrcNaa() uint64 {
+	if x != nil {
+		return x.SrcNaa
+	}
+	return 0
+}
+
+func (x *CopySegment) GetDstNaa() uint64 {
+	if x != nil {
+		return x.DstNaa
+	}
+	return 0
+}
+
+func (x *CopySegment) GetSrcOffset() int64 {
+	if x != nil {
+		return x.SrcOffset
+	}
+	return 0
+}
+
+func (x *CopySegment) GetDstOffset() int64 {
+	if x != nil {
+		return x.DstOffset
+	}
+	return 0
+}
+
+func (x *CopySegment) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
 // IoRequest is a task's disk work, handed by the LUN to one of its IO workers.
 type IoRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -546,15 +639,28 @@ type IoRequest struct {
 	BlockSize uint32 `protobuf:"varint,10,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
 	// IO_KIND_PERSIST_STATE: the file to write atomically and the completion to send
 	// once it is durable; the state snapshot travels in task.data_out.
-	StatePath     string          `protobuf:"bytes,11,opt,name=state_path,json=statePath,proto3" json:"state_path,omitempty"`
-	Answer        *ScsiCompletion `protobuf:"bytes,12,opt,name=answer,proto3" json:"answer,omitempty"`
+	StatePath string          `protobuf:"bytes,11,opt,name=state_path,json=statePath,proto3" json:"state_path,omitempty"`
+	Answer    *ScsiCompletion `protobuf:"bytes,12,opt,name=answer,proto3" json:"answer,omitempty"`
+	// IO_KIND_COPY: the segments, in order.
+	Segments []*CopySegment `protobuf:"bytes,13,rep,name=segments,proto3" json:"segments,omitempty"`
+	// IO_KIND_SANITIZE_OVERWRITE: how many passes, whether to invert the pattern
+	// between them, and the most bytes per second to write (0: no limit).
+	Passes             uint32 `protobuf:"varint,14,opt,name=passes,proto3" json:"passes,omitempty"`
+	Invert             bool   `protobuf:"varint,15,opt,name=invert,proto3" json:"invert,omitempty"`
+	RateBytesPerSecond uint64 `protobuf:"varint,16,opt,name=rate_bytes_per_second,json=rateBytesPerSecond,proto3" json:"rate_bytes_per_second,omitempty"`
+	// The LUN already answered the task (SANITIZE with IMMED): the worker only
+	// reports back to the LUN.
+	Immediate bool `protobuf:"varint,17,opt,name=immediate,proto3" json:"immediate,omitempty"`
+	// Non-zero: the device model tracks this IO (copy status, sanitize state); the
+	// worker sends the request back to the LUN with answer set to the outcome.
+	Token         uint64 `protobuf:"varint,18,opt,name=token,proto3" json:"token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IoRequest) Reset() {
 	*x = IoRequest{}
-	mi := &file_atgt_v1_task_proto_msgTypes[3]
+	mi := &file_atgt_v1_task_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -566,7 +672,7 @@ func (x *IoRequest) String() string {
 func (*IoRequest) ProtoMessage() {}
 
 func (x *IoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_task_proto_msgTypes[3]
+	mi := &file_atgt_v1_task_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -579,7 +685,7 @@ func (x *IoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IoRequest.ProtoReflect.Descriptor instead.
 func (*IoRequest) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_task_proto_rawDescGZIP(), []int{3}
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IoRequest) GetTask() *ScsiTask {
@@ -666,6 +772,48 @@ func (x *IoRequest) GetAnswer() *ScsiCompletion {
 	return nil
 }
 
+func (x *IoRequest) GetSegments() []*CopySegment {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *IoRequest) GetPasses() uint32 {
+	if x != nil {
+		return x.Passes
+	}
+	return 0
+}
+
+func (x *IoRequest) GetInvert() bool {
+	if x != nil {
+		return x.Invert
+	}
+	return false
+}
+
+func (x *IoRequest) GetRateBytesPerSecond() uint64 {
+	if x != nil {
+		return x.RateBytesPerSecond
+	}
+	return 0
+}
+
+func (x *IoRequest) GetImmediate() bool {
+	if x != nil {
+		return x.Immediate
+	}
+	return false
+}
+
+func (x *IoRequest) GetToken() uint64 {
+	if x != nil {
+		return x.Token
+	}
+	return 0
+}
+
 // CommandOrder asks the session to place a CmdSN-carrying request in order
 // (RFC 7143 section 4.2.2.1). Immediate requests are delivered at once.
 type CommandOrder struct {
@@ -682,7 +830,7 @@ type CommandOrder struct {
 
 func (x *CommandOrder) Reset() {
 	*x = CommandOrder{}
-	mi := &file_atgt_v1_task_proto_msgTypes[4]
+	mi := &file_atgt_v1_task_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +842,7 @@ func (x *CommandOrder) String() string {
 func (*CommandOrder) ProtoMessage() {}
 
 func (x *CommandOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_task_proto_msgTypes[4]
+	mi := &file_atgt_v1_task_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +855,7 @@ func (x *CommandOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandOrder.ProtoReflect.Descriptor instead.
 func (*CommandOrder) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_task_proto_rawDescGZIP(), []int{4}
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CommandOrder) GetCmdSn() uint32 {
@@ -753,7 +901,7 @@ type CommandReady struct {
 
 func (x *CommandReady) Reset() {
 	*x = CommandReady{}
-	mi := &file_atgt_v1_task_proto_msgTypes[5]
+	mi := &file_atgt_v1_task_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +913,7 @@ func (x *CommandReady) String() string {
 func (*CommandReady) ProtoMessage() {}
 
 func (x *CommandReady) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_task_proto_msgTypes[5]
+	mi := &file_atgt_v1_task_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +926,7 @@ func (x *CommandReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandReady.ProtoReflect.Descriptor instead.
 func (*CommandReady) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_task_proto_rawDescGZIP(), []int{5}
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CommandReady) GetItt() uint32 {
@@ -813,7 +961,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_atgt_v1_task_proto_msgTypes[6]
+	mi := &file_atgt_v1_task_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +973,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_task_proto_msgTypes[6]
+	mi := &file_atgt_v1_task_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +986,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_task_proto_rawDescGZIP(), []int{6}
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ConnectionClosed) GetConnection() *Pid {
@@ -875,7 +1023,7 @@ type TaskManagement struct {
 
 func (x *TaskManagement) Reset() {
 	*x = TaskManagement{}
-	mi := &file_atgt_v1_task_proto_msgTypes[7]
+	mi := &file_atgt_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1035,7 @@ func (x *TaskManagement) String() string {
 func (*TaskManagement) ProtoMessage() {}
 
 func (x *TaskManagement) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_task_proto_msgTypes[7]
+	mi := &file_atgt_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1048,7 @@ func (x *TaskManagement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskManagement.ProtoReflect.Descriptor instead.
 func (*TaskManagement) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskManagement) GetFunction() TmfFunction {
@@ -965,7 +1113,7 @@ type TaskManagementDone struct {
 
 func (x *TaskManagementDone) Reset() {
 	*x = TaskManagementDone{}
-	mi := &file_atgt_v1_task_proto_msgTypes[8]
+	mi := &file_atgt_v1_task_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1125,7 @@ func (x *TaskManagementDone) String() string {
 func (*TaskManagementDone) ProtoMessage() {}
 
 func (x *TaskManagementDone) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_task_proto_msgTypes[8]
+	mi := &file_atgt_v1_task_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1138,7 @@ func (x *TaskManagementDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskManagementDone.ProtoReflect.Descriptor instead.
 func (*TaskManagementDone) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_task_proto_rawDescGZIP(), []int{8}
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TaskManagementDone) GetItt() uint32 {
@@ -1026,7 +1174,7 @@ type NexusLoss struct {
 
 func (x *NexusLoss) Reset() {
 	*x = NexusLoss{}
-	mi := &file_atgt_v1_task_proto_msgTypes[9]
+	mi := &file_atgt_v1_task_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1186,7 @@ func (x *NexusLoss) String() string {
 func (*NexusLoss) ProtoMessage() {}
 
 func (x *NexusLoss) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_task_proto_msgTypes[9]
+	mi := &file_atgt_v1_task_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1199,7 @@ func (x *NexusLoss) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NexusLoss.ProtoReflect.Descriptor instead.
 func (*NexusLoss) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_task_proto_rawDescGZIP(), []int{9}
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *NexusLoss) GetTarget() string {
@@ -1097,7 +1245,15 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +
 	"\x05sense\x18\x03 \x01(\fR\x05sense\x12\x17\n" +
 	"\adata_in\x18\x04 \x01(\fR\x06dataIn\x12'\n" +
-	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\"\x93\x03\n" +
+	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\"\x95\x01\n" +
+	"\vCopySegment\x12\x17\n" +
+	"\asrc_naa\x18\x01 \x01(\x04R\x06srcNaa\x12\x17\n" +
+	"\adst_naa\x18\x02 \x01(\x04R\x06dstNaa\x12\x1d\n" +
+	"\n" +
+	"src_offset\x18\x03 \x01(\x03R\tsrcOffset\x12\x1d\n" +
+	"\n" +
+	"dst_offset\x18\x04 \x01(\x03R\tdstOffset\x12\x16\n" +
+	"\x06length\x18\x05 \x01(\x03R\x06length\"\xdc\x04\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
@@ -1113,7 +1269,13 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	" \x01(\rR\tblockSize\x12\x1d\n" +
 	"\n" +
 	"state_path\x18\v \x01(\tR\tstatePath\x12/\n" +
-	"\x06answer\x18\f \x01(\v2\x17.atgt.v1.ScsiCompletionR\x06answer\"|\n" +
+	"\x06answer\x18\f \x01(\v2\x17.atgt.v1.ScsiCompletionR\x06answer\x120\n" +
+	"\bsegments\x18\r \x03(\v2\x14.atgt.v1.CopySegmentR\bsegments\x12\x16\n" +
+	"\x06passes\x18\x0e \x01(\rR\x06passes\x12\x16\n" +
+	"\x06invert\x18\x0f \x01(\bR\x06invert\x121\n" +
+	"\x15rate_bytes_per_second\x18\x10 \x01(\x04R\x12rateBytesPerSecond\x12\x1c\n" +
+	"\timmediate\x18\x11 \x01(\bR\timmediate\x12\x14\n" +
+	"\x05token\x18\x12 \x01(\x04R\x05token\"|\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
@@ -1150,7 +1312,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x15TASK_ATTRIBUTE_SIMPLE\x10\x01\x12\x1a\n" +
 	"\x16TASK_ATTRIBUTE_ORDERED\x10\x02\x12 \n" +
 	"\x1cTASK_ATTRIBUTE_HEAD_OF_QUEUE\x10\x03\x12\x16\n" +
-	"\x12TASK_ATTRIBUTE_ACA\x10\x04*\xff\x01\n" +
+	"\x12TASK_ATTRIBUTE_ACA\x10\x04*\xcd\x02\n" +
 	"\x06IoKind\x12\x17\n" +
 	"\x13IO_KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fIO_KIND_READ\x10\x01\x12\x11\n" +
@@ -1163,7 +1325,10 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x19IO_KIND_COMPARE_AND_WRITE\x10\b\x12\x14\n" +
 	"\x10IO_KIND_OR_WRITE\x10\t\x12\x19\n" +
 	"\x15IO_KIND_PERSIST_STATE\x10\n" +
-	"*\x93\x02\n" +
+	"\x12\x10\n" +
+	"\fIO_KIND_COPY\x10\v\x12\x1e\n" +
+	"\x1aIO_KIND_SANITIZE_OVERWRITE\x10\f\x12\x1a\n" +
+	"\x16IO_KIND_SANITIZE_ERASE\x10\r*\x93\x02\n" +
 	"\vTmfFunction\x12\x1c\n" +
 	"\x18TMF_FUNCTION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TMF_FUNCTION_ABORT_TASK\x10\x01\x12\x1f\n" +
@@ -1187,7 +1352,7 @@ func file_atgt_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_atgt_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_atgt_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_atgt_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_atgt_v1_task_proto_goTypes = []any{
 	(TaskAttribute)(0),         // 0: atgt.v1.TaskAttribute
 	(IoKind)(0),                // 1: atgt.v1.IoKind
@@ -1195,13 +1360,14 @@ var file_atgt_v1_task_proto_goTypes = []any{
 	(*Pid)(nil),                // 3: atgt.v1.Pid
 	(*ScsiTask)(nil),           // 4: atgt.v1.ScsiTask
 	(*ScsiCompletion)(nil),     // 5: atgt.v1.ScsiCompletion
-	(*IoRequest)(nil),          // 6: atgt.v1.IoRequest
-	(*CommandOrder)(nil),       // 7: atgt.v1.CommandOrder
-	(*CommandReady)(nil),       // 8: atgt.v1.CommandReady
-	(*ConnectionClosed)(nil),   // 9: atgt.v1.ConnectionClosed
-	(*TaskManagement)(nil),     // 10: atgt.v1.TaskManagement
-	(*TaskManagementDone)(nil), // 11: atgt.v1.TaskManagementDone
-	(*NexusLoss)(nil),          // 12: atgt.v1.NexusLoss
+	(*CopySegment)(nil),        // 6: atgt.v1.CopySegment
+	(*IoRequest)(nil),          // 7: atgt.v1.IoRequest
+	(*CommandOrder)(nil),       // 8: atgt.v1.CommandOrder
+	(*CommandReady)(nil),       // 9: atgt.v1.CommandReady
+	(*ConnectionClosed)(nil),   // 10: atgt.v1.ConnectionClosed
+	(*TaskManagement)(nil),     // 11: atgt.v1.TaskManagement
+	(*TaskManagementDone)(nil), // 12: atgt.v1.TaskManagementDone
+	(*NexusLoss)(nil),          // 13: atgt.v1.NexusLoss
 }
 var file_atgt_v1_task_proto_depIdxs = []int32{
 	0,  // 0: atgt.v1.ScsiTask.attribute:type_name -> atgt.v1.TaskAttribute
@@ -1209,16 +1375,17 @@ var file_atgt_v1_task_proto_depIdxs = []int32{
 	4,  // 2: atgt.v1.IoRequest.task:type_name -> atgt.v1.ScsiTask
 	1,  // 3: atgt.v1.IoRequest.kind:type_name -> atgt.v1.IoKind
 	5,  // 4: atgt.v1.IoRequest.answer:type_name -> atgt.v1.ScsiCompletion
-	4,  // 5: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
-	4,  // 6: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
-	3,  // 7: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
-	2,  // 8: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
-	3,  // 9: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	6,  // 5: atgt.v1.IoRequest.segments:type_name -> atgt.v1.CopySegment
+	4,  // 6: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
+	4,  // 7: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
+	3,  // 8: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
+	2,  // 9: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
+	3,  // 10: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_task_proto_init() }
@@ -1232,7 +1399,7 @@ func file_atgt_v1_task_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_task_proto_rawDesc), len(file_atgt_v1_task_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

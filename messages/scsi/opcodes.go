@@ -85,3 +85,22 @@ const (
 	SAReportPriority         = 0x0E
 	SAReportAliases          = 0x0B
 )
+
+// Service actions of EXTENDED COPY (0x83) and RECEIVE COPY RESULTS (0x84):
+// the LID1 forms of SPC-4 (6.4, 6.18), which identify a copy by an 8-bit list
+// identifier.
+const (
+	SAExtendedCopyLID1     = 0x00
+	SACopyStatusLID1       = 0x00
+	SAReceiveDataLID1      = 0x01
+	SAOperatingParameters  = 0x03
+	SAFailedSegmentDetails = 0x04
+)
+
+// Service actions of SANITIZE (0x48, SBC-3 5.20).
+const (
+	SASanitizeOverwrite       = 0x01
+	SASanitizeBlockErase      = 0x02
+	SASanitizeCryptoErase     = 0x03
+	SASanitizeExitFailureMode = 0x1F
+)

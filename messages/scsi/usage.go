@@ -18,6 +18,13 @@ var ServiceActions = map[byte][]uint16{
 	// FULL STATUS; OUT: REGISTER through REGISTER AND MOVE (SPC-4 6.15, 6.16).
 	OpPersistentReserveIn:  {0, 1, 2, 3},
 	OpPersistentReserveOut: {0, 1, 2, 3, 4, 5, 6, 7},
+	// EXTENDED COPY (LID1) and RECEIVE COPY RESULTS: COPY STATUS and
+	// OPERATING PARAMETERS (SPC-4 6.4, 6.18).
+	OpExtendedCopy:       {SAExtendedCopyLID1},
+	OpReceiveCopyResults: {SACopyStatusLID1, SAOperatingParameters},
+	// SANITIZE: OVERWRITE, BLOCK ERASE, EXIT FAILURE MODE (SBC-3 5.20); a LUN
+	// reports only those its configuration allows.
+	OpSanitize: {SASanitizeOverwrite, SASanitizeBlockErase, SASanitizeExitFailureMode},
 }
 
 // usage holds the CDB USAGE DATA of REPORT SUPPORTED OPERATION CODES (SPC-4
@@ -83,6 +90,14 @@ var usage = map[uint32][]byte{
 	uint32(OpPersistentReserveOut)<<16 | 5: {OpPersistentReserveOut, 5, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
 	uint32(OpPersistentReserveOut)<<16 | 6: {OpPersistentReserveOut, 6, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
 	uint32(OpPersistentReserveOut)<<16 | 7: {OpPersistentReserveOut, 7, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0},
+
+	uint32(OpExtendedCopy)<<16 | SAExtendedCopyLID1:          {OpExtendedCopy, SAExtendedCopyLID1, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
+	uint32(OpReceiveCopyResults)<<16 | SACopyStatusLID1:      {OpReceiveCopyResults, SACopyStatusLID1, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
+	uint32(OpReceiveCopyResults)<<16 | SAOperatingParameters: {OpReceiveCopyResults, SAOperatingParameters, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
+	// IMMED, AUSE and the service action in byte 1; the parameter list length.
+	uint32(OpSanitize)<<16 | SASanitizeOverwrite:       {OpSanitize, 0xA0 | SASanitizeOverwrite, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0},
+	uint32(OpSanitize)<<16 | SASanitizeBlockErase:      {OpSanitize, 0xA0 | SASanitizeBlockErase, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0},
+	uint32(OpSanitize)<<16 | SASanitizeExitFailureMode: {OpSanitize, 0xA0 | SASanitizeExitFailureMode, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0},
 }
 
 // CDBUsage returns the CDB usage data of op (and service action sa, for an

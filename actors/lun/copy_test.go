@@ -1,0 +1,87 @@
+package lun
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+func TestCopySegments(t *testing.T) {
+	a, b := backend.NewMemory(1<<20), backend.NewMemory(1<<20)
+	src := bytes.Repeat([]byte("abcdefgh"), 4096) // 32 KiB
+	if err := a.WriteAt(src, 4096, false); err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{b: a, peers: Registry{1: a, 2: b}, log: hclog.NewNullLogger()}
+	tests := []struct {
+		name string
+		segs []*pb.CopySegment
+		ok   bool
+	}{
+		{"to another LU", []*pb.CopySegment{{SrcNaa: 1, DstNaa: 2, SrcOffset: 4096, DstOffset: 0, Length: int64(len(src))}}, true},
+		{"within the LU", []*pb.CopySegment{{SrcNaa: 1, DstNaa: 1, SrcOffset: 4096, DstOffset: 512 << 10, Length: int64(len(src))}}, true},
+		{"unknown LU", []*pb.CopySegment{{SrcNaa: 1, DstNaa: 3, Length: 512}}, false},
+		{"past the end", []*pb.CopySegment{{SrcNaa: 1, DstNaa: 2, SrcOffset: 1<<20 - 512, Length: 1024}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := w.copySegments(tc.segs, false)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok=%v", err, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			s := tc.segs[0]
+			got := make([]byte, s.Length)
+			if _, err := w.peers[s.DstNaa].ReadAt(got, s.DstOffset); err != nil || !bytes.Equal(got, src) {
+				t.Fatalf("copied data differs (err %v)", err)
+			}
+		})
+	}
+}
+
+func TestSanitizeOverwrite(t *testing.T) {
+	m := backend.NewMemory(64 << 10)
+	w := &worker{b: m, log: hclog.NewNullLogger()}
+	block := bytes.Repeat([]byte{0x0F}, 512)
+	for _, tc := range []struct {
+		name   string
+		passes uint32
+		invert bool
+		want   byte
+	}{
+		{"one pass", 1, false, 0x0F},
+		{"two passes inverted", 2, true, 0xF0},
+		{"three passes inverted", 3, true, 0x0F},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &pb.IoRequest{Task: &pb.ScsiTask{DataOut: block}, Length: 64 << 10, Passes: tc.passes, Invert: tc.invert}
+			if err := w.sanitizeOverwrite(req); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 64<<10)
+			if _, err := m.ReadAt(got, 0); err != nil || !bytes.Equal(got, bytes.Repeat([]byte{tc.want}, 64<<10)) {
+				t.Fatalf("medium not overwritten with %02x (err %v)", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestPace(t *testing.T) {
+	start := time.Now()
+	pace(start, 1<<20, 10<<20) // 1 MiB at 10 MiB/s: 100 ms
+	if d := time.Since(start); d < 90*time.Millisecond {
+		t.Fatalf("pace returned after %v, want about 100ms", d)
+	}
+	start = time.Now()
+	pace(start, 1<<30, 0)
+	if d := time.Since(start); d > 10*time.Millisecond {
+		t.Fatalf("no limit must not sleep (%v)", d)
+	}
+}

@@ -1,0 +1,51 @@
+package scsidev
+
+// pendingIO is device state that waits for an IO's outcome: the status of an
+// EXTENDED COPY, or the end of a SANITIZE.
+type pendingIO struct {
+	kind  IOKind
+	nexus string
+	// copy is the status RECEIVE COPY RESULTS reports, nil when the copy's
+	// LIST ID USAGE asked for none.
+	copy *copyState
+}
+
+// track registers p and returns the token the IO carries.
+func (d *Device) track(p pendingIO) uint64 {
+	d.nextToken++
+	d.pending[d.nextToken] = p
+	return d.nextToken
+}
+
+// IODone records the outcome of the IO planned with token: a copy's status
+// becomes final, a SANITIZE ends (and on failure leaves the medium in the
+// sanitize failure mode). The LUN calls it when the IO worker reports back,
+// also when the worker failed (ok false). Unknown tokens are ignored.
+func (d *Device) IODone(token uint64, ok bool) {
+	p, found := d.pending[token]
+	if !found {
+		return
+	}
+	delete(d.pending, token)
+	switch p.kind {
+	case IOCopy:
+		d.copyDone(p, ok)
+	case IOSanitizeOverwrite, IOSanitizeErase:
+		d.sanitizing = false
+		d.sanitizeFailed = !ok
+	}
+}
+
+// NexusLost drops what the device holds for an I_T nexus that ended: the
+// status of its finished copies (SPC-4 discards held data on I_T nexus loss).
+// Copies still running keep their state until they finish.
+func (d *Device) NexusLost(nexus string) {
+	for id, st := range d.copies[nexus] {
+		if st.status != copyRunning {
+			delete(d.copies[nexus], id)
+		}
+	}
+	if len(d.copies[nexus]) == 0 {
+		delete(d.copies, nexus)
+	}
+}
