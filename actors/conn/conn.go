@@ -76,7 +76,6 @@ type connActor struct {
 	tmfs     map[uint32]*pendingTMF
 	r2ts     map[uint32]*r2t // by TTT
 	nextTTT  uint32
-	held     int    // tasks in CmdSN order and not yet answered: they narrow the window
 	buffered uint64 // bytes of write buffers held by tasks
 
 	pingTTT     uint32
@@ -197,7 +196,15 @@ func (c *connActor) nextStatSN() uint32 {
 func (c *connActor) window(h *iscsi.BHS) {
 	exp := c.cfg.Window.Exp()
 	depth := c.cfg.QueueDepth
-	busy := uint32(c.held)
+	// The tasks the session has passed in CmdSN order (CmdSN below ExpCmdSN, or
+	// immediate) and that are not answered yet. Counted here rather than on
+	// CommandReady, since ExpCmdSN moves as soon as the session orders a command.
+	var busy uint32
+	for _, tk := range c.tasks {
+		if tk.t.Immediate || cmdsn.Less(tk.t.CmdSn, exp) {
+			busy++
+		}
+	}
 	if busy >= depth {
 		busy = depth - 1
 	}

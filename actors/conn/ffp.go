@@ -79,10 +79,7 @@ func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 		if tk == nil {
 			return
 		}
-		if !tk.ordered {
-			tk.ordered = true
-			c.held++
-		}
+		tk.ordered = true
 		if m.Dispatched {
 			tk.dispatched = true
 			return
@@ -623,10 +620,6 @@ func (c *connActor) abort(tk *task, p *pendingTMF) {
 // forget drops a task and its R2Ts and releases its write buffer's accounting.
 func (c *connActor) forget(tk *task) {
 	delete(c.tasks, tk.t.Itt)
-	if tk.ordered {
-		tk.ordered = false
-		c.held--
-	}
 	for ttt, r := range c.r2ts {
 		if r.tk == tk {
 			delete(c.r2ts, ttt)

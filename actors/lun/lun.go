@@ -36,9 +36,11 @@ type Config struct {
 // that panics is restarted, and the task it held is answered with CHECK CONDITION by
 // the supervisor strategy so that no task hangs.
 func Props(cfg Config) *actor.Props {
+	order := &taskOrder{}
 	sup := &workerSupervisor{log: cfg.Log}
-	return actor.PropsFromProducer(func() actor.Actor { return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks()} },
-		actor.WithSupervisor(sup))
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(), order: order}
+	}, actor.WithSupervisor(sup))
 }
 
 type lunActor struct {
@@ -47,6 +49,10 @@ type lunActor struct {
 	workers []*actor.PID
 	next    int
 	locks   *rangeLocks
+	// order holds the task attributes' queue, shared with the workers' count.
+	order *taskOrder
+	// dispatched counts tasks handed to the workers, to tell whether one was.
+	dispatched uint64
 }
 
 // Receive handles tasks from the dispatcher.
@@ -55,7 +61,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		// The supervisor returns a failed worker's range lock here.
 		l.sup.lun = ctx.Self()
-		wp := workerProps(l.cfg.Backend, l.cfg.Peers, l.cfg.Log)
+		wp := workerProps(l.cfg.Backend, l.cfg.Peers, l.order, l.cfg.Log)
 		for i := 0; i < l.cfg.Workers; i++ {
 			pid, err := ctx.SpawnNamed(wp, fmt.Sprintf("io%d", i))
 			if err != nil {
@@ -71,7 +77,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			l.cfg.Reservations.NexusLost(reservation.Nexus{ID: m.Nexus})
 		}
 	case *pb.ScsiTask:
-		l.execute(ctx, m)
+		l.submit(ctx, m)
+	case *drained:
+		l.pump(ctx)
 	case *pb.IoRequest:
 		// A worker finished an IO that held a range lock or that the device
 		// model waits for (copy status, sanitize).
@@ -133,6 +141,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		// SANITIZE with IMMED: GOOD now, the erase goes on in the background.
 		ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood)})
 	}
+	l.count()
 	if res.IO.Kind.Writes() {
 		h := held{span: res.IO.Span(), exclusive: res.IO.Kind.Exclusive()}
 		if !l.locks.acquire(io, h) {
@@ -156,6 +165,12 @@ var ioKinds = map[scsidev.IOKind]pb.IoKind{
 	scsidev.IOCopy:              pb.IoKind_IO_KIND_COPY,
 	scsidev.IOSanitizeOverwrite: pb.IoKind_IO_KIND_SANITIZE_OVERWRITE,
 	scsidev.IOSanitizeErase:     pb.IoKind_IO_KIND_SANITIZE_ERASE,
+}
+
+// count records a task handed to the workers (it may first wait for a range lock).
+func (l *lunActor) count() {
+	l.dispatched++
+	l.order.inflight.Add(1)
 }
 
 // toWorker hands io to the next worker, round robin.

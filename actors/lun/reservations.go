@@ -40,6 +40,7 @@ func (l *lunActor) reserve(ctx actor.Context, t *pb.ScsiTask) bool {
 		// The state must be on disk before the initiator hears of it; the file write
 		// is blocking work, so an IO worker does it and sends the answer.
 		t.DataOut = out.Persist
+		l.count()
 		l.toWorker(ctx, &pb.IoRequest{Task: t, Kind: pb.IoKind_IO_KIND_PERSIST_STATE, StatePath: l.cfg.StatePath, Answer: answer})
 		return true
 	}

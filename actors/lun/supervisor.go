@@ -25,6 +25,7 @@ func (s *workerSupervisor) HandleFailure(sys *actor.ActorSystem, sup actor.Super
 	_ *actor.RestartStatistics, reason any, message any) {
 	msg := actor.UnwrapEnvelopeMessage(message)
 	if req, ok := msg.(*pb.IoRequest); ok && req.Task != nil {
+
 		s.log.Error("IO worker failed; answering its task and restarting it",
 			"worker", child.Id, "itt", req.Task.Itt, "reason", fmt.Sprint(reason))
 		if !req.Immediate { // an immediate task was answered already

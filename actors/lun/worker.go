@@ -17,11 +17,12 @@ import (
 type worker struct {
 	b     backend.Backend
 	peers Registry
+	order *taskOrder
 	log   hclog.Logger
 }
 
-func workerProps(b backend.Backend, peers Registry, log hclog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &worker{b: b, peers: peers, log: log} })
+func workerProps(b backend.Backend, peers Registry, order *taskOrder, log hclog.Logger) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &worker{b: b, peers: peers, order: order, log: log} })
 }
 
 // Receive performs one IoRequest.
@@ -30,6 +31,10 @@ func (w *worker) Receive(ctx actor.Context) {
 	if !ok {
 		return
 	}
+	// Deferred, so that it also runs when the IO panics (the supervisor then
+	// answers the task).
+	parent := ctx.Parent()
+	defer w.order.done(func(msg any) { ctx.Send(parent, msg) })
 	if req.Kind == pb.IoKind_IO_KIND_PERSIST_STATE {
 		ctx.Send(req.Task.ReplyTo.PID(), w.persist(req))
 		return

@@ -29,6 +29,9 @@ type Result struct {
 
 // Task is a command in flight, started with Submit.
 type Task struct {
+	// Attr is the task attribute (RFC 7143 11.3.1.3: 1 SIMPLE, 2 ORDERED, 3 HEAD OF
+	// QUEUE); 0 means SIMPLE.
+	Attr    uint8
 	done    chan struct{}
 	res     *Result
 	err     error
@@ -69,7 +72,12 @@ func (s *Session) Command(lun uint64, cdb []byte, dataOut []byte, readLen uint32
 // Submit starts a command and returns at once; several may be outstanding. The
 // command's CmdSN waits for the target's window like any other.
 func (s *Session) Submit(lun uint64, cdb []byte, dataOut []byte, readLen uint32) *Task {
-	t := &Task{done: make(chan struct{}), ittSet: make(chan struct{})}
+	return s.SubmitAttr(0, lun, cdb, dataOut, readLen)
+}
+
+// SubmitAttr is Submit with a task attribute (see Task.Attr).
+func (s *Session) SubmitAttr(attr uint8, lun uint64, cdb []byte, dataOut []byte, readLen uint32) *Task {
+	t := &Task{Attr: attr, done: make(chan struct{}), ittSet: make(chan struct{})}
 	go func() {
 		defer close(t.done)
 		t.res, t.err = s.run(lun, cdb, dataOut, readLen, t)
@@ -126,6 +134,9 @@ func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t 
 		h := &cmd.BHS
 		h.SetOpcode(iscsi.OpSCSICmd)
 		flags := uint8(0x01) // SIMPLE task attribute
+		if t.Attr != 0 {
+			flags = t.Attr & 0x07
+		}
 		if unsol == 0 {
 			flags |= 0x80 // no unsolicited Data-Out follows
 		}
