@@ -205,9 +205,10 @@ func (c *connActor) window(h *iscsi.BHS) {
 			busy++
 		}
 	}
-	if busy >= depth {
-		busy = depth - 1
+	if busy > depth {
+		busy = depth
 	}
+	// With depth tasks busy the window is closed: MaxCmdSN = ExpCmdSN - 1.
 	max := exp + depth - 1 - busy
 	if cmdsn.Less(max, c.lastMax) {
 		max = c.lastMax

@@ -76,7 +76,9 @@ func (c *connActor) order(ctx actor.Context, p *iscsi.PDU, t *pb.ScsiTask) {
 func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 	if m.Task != nil {
 		tk := c.tasks[m.Itt]
-		if tk == nil {
+		if tk == nil || tk.t != m.Task {
+			// Answered already (its completion overtook this message), and the
+			// initiator may have reused the ITT for a newer task: leave that alone.
 			return
 		}
 		tk.ordered = true
@@ -155,6 +157,7 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU) {
 		// Immediate commands bypass the CmdSN window; this bounds what one connection
 		// can make the target hold (SAM-5 TASK SET FULL asks the initiator to retry).
 		tk.answer(uint32(scsi.StatusTaskSetFull), nil)
+		c.log.Debug("task set full", "tasks", len(c.tasks), "cmdsn", h.CmdSN(), "immediate", h.Immediate())
 	}
 	if write && edtl > 0 && !tk.preAnswer {
 		tk.buf = make([]byte, edtl)
