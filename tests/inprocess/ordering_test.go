@@ -1,11 +1,9 @@
 package inprocess
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -13,15 +11,7 @@ import (
 // completed, later SIMPLE tasks wait for it, and a HEAD OF QUEUE task overtakes them.
 func TestTaskAttributes(t *testing.T) {
 	const delay = 300 * time.Millisecond
-	var slow atomic.Bool
-	wrap := func(_ string, _ uint64, b backend.Backend) backend.Backend {
-		return backend.WithFaults(b, func(op string, _ int64) (bool, error) {
-			if op == "write" && slow.Load() {
-				time.Sleep(delay)
-			}
-			return false, nil
-		})
-	}
+	slow, wrap := slowWrites(delay)
 	svc := start(t, baseConfig(t), wrap)
 	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(950)})
 	untilGood(t, s)

@@ -10,6 +10,20 @@ import (
 	"github.com/atgt/atgt/tests/initiator"
 )
 
+// slowWrites returns a backend wrapper whose writes take delay while the returned
+// switch is on, to hold tasks in an IO worker.
+func slowWrites(delay time.Duration) (*atomic.Bool, wrapFunc) {
+	slow := new(atomic.Bool)
+	return slow, func(_ string, _ uint64, b backend.Backend) backend.Backend {
+		return backend.WithFaults(b, func(op string, _ int64) (bool, error) {
+			if op == "write" && slow.Load() {
+				time.Sleep(delay)
+			}
+			return false, nil
+		})
+	}
+}
+
 // untilGood clears pending unit attentions with TEST UNIT READY.
 func untilGood(t *testing.T, s *initiator.Session) {
 	t.Helper()
@@ -27,15 +41,7 @@ func untilGood(t *testing.T, s *initiator.Session) {
 // and unsupported functions get their response codes.
 func TestTaskManagement(t *testing.T) {
 	const delay = 400 * time.Millisecond
-	var slow atomic.Bool
-	wrap := func(_ string, _ uint64, b backend.Backend) backend.Backend {
-		return backend.WithFaults(b, func(op string, _ int64) (bool, error) {
-			if op == "write" && slow.Load() {
-				time.Sleep(delay)
-			}
-			return false, nil
-		})
-	}
+	slow, wrap := slowWrites(delay)
 	svc := start(t, baseConfig(t), wrap)
 	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(900), Timeout: 3 * time.Second})
 	untilGood(t, s)
