@@ -65,6 +65,15 @@ type Options struct {
 	// never fail for lack of space. Ignored for block devices, and where the
 	// filesystem cannot preallocate.
 	Preallocate bool
+	// Direct opens the store with O_DIRECT, bypassing the page cache. Every
+	// transfer is then copied through aligned bounce buffers (partial
+	// blocks by read-modify-write), so callers may still pass any slice
+	// and offset. Durability is unchanged: O_DIRECT skips the page cache
+	// but not the device's volatile cache, so stable writes still use
+	// RWF_DSYNC and Sync is still fdatasync. A regular file's size must be
+	// a multiple of the filesystem's O_DIRECT alignment; a filesystem that
+	// refuses O_DIRECT makes Open fail with an error naming the path.
+	Direct bool
 }
 
 // Errors callers test with errors.Is; returned errors wrap them together

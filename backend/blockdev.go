@@ -51,8 +51,11 @@ func (d *blockDevice) LogicalBlockSize() int { return d.blockSize }
 // openBlockDevice opens a block device; its size comes from BLKGETSIZE64
 // and o.Size is ignored.
 func openBlockDevice(o Options) (Backend, error) {
-	f, err := os.OpenFile(o.Path, openFlags(Options{ReadOnly: o.ReadOnly}), 0)
+	f, err := os.OpenFile(o.Path, openFlags(Options{ReadOnly: o.ReadOnly, Direct: o.Direct}), 0)
 	if err != nil {
+		if o.Direct {
+			return nil, directOpenErr(o.Path, err)
+		}
 		return nil, pathErr("open", o.Path, unwrapPath(err))
 	}
 	d, err := newBlockDevice(f, o)
@@ -83,6 +86,11 @@ func newBlockDevice(f *os.File, o Options) (*blockDevice, error) {
 	b, err := newFDBackend(f, o.Path, int64(size), o.ReadOnly, blkDiscard)
 	if err != nil {
 		return nil, pathErr("open", o.Path, err)
+	}
+	if o.Direct {
+		if err := b.enableDirect(int64(bs), directMemAlign); err != nil {
+			return nil, err
+		}
 	}
 	return &blockDevice{fdBackend: b, blockSize: bs}, nil
 }

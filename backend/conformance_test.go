@@ -30,6 +30,7 @@ var implementations = []struct {
 	open opener
 }{
 	{"file", openTempFile},
+	{"file+direct", openTempDirect},
 	{"memory", func(t *testing.T, size int64) Backend { return NewMemory(size) }},
 	{"file+counters", func(t *testing.T, size int64) Backend {
 		return WithCounters(openTempFile(t, size), new(Counters))

@@ -29,6 +29,9 @@ type fdBackend struct {
 	noDsync atomic.Bool
 	// noDiscard is set once the discard primitive proved unsupported.
 	noDiscard atomic.Bool
+	// direct is set when the descriptor is opened with O_DIRECT: every
+	// transfer then goes through aligned bounce buffers (see direct.go).
+	direct *directIO
 
 	// datasync is unix.Fdatasync and pwritev2 is unix.Pwritev2; fields so
 	// tests can make them fail.
@@ -93,6 +96,9 @@ func (b *fdBackend) ReadAt(p []byte, off int64) (int, error) {
 	if err := checkRange(off, int64(len(p)), b.size); err != nil {
 		return 0, pathErr("read", b.path, err)
 	}
+	if b.direct != nil {
+		return b.directRead(p, off)
+	}
 	n, err := b.f.ReadAt(p, off)
 	if err == io.EOF {
 		clear(p[n:])
@@ -118,7 +124,18 @@ func (b *fdBackend) WriteAt(p []byte, off int64, stable bool) error {
 	if stable {
 		return b.writeStable(p, off)
 	}
-	if _, err := b.f.WriteAt(p, off); err != nil {
+	return b.pwrite(p, off)
+}
+
+// pwrite is a plain (cached, or with O_DIRECT uncached) positional write.
+func (b *fdBackend) pwrite(p []byte, off int64) error {
+	var err error
+	if b.direct != nil {
+		err = b.directWrite(p, off, 0)
+	} else {
+		_, err = b.f.WriteAt(p, off)
+	}
+	if err != nil {
 		if b.closed.Load() {
 			err = ErrClosed
 		}

@@ -16,6 +16,9 @@ import (
 func openFile(o Options) (Backend, error) {
 	f, err := os.OpenFile(o.Path, openFlags(o), 0o600)
 	if err != nil {
+		if o.Direct {
+			return nil, directOpenErr(o.Path, err)
+		}
 		return nil, pathErr("open", o.Path, unwrapPath(err))
 	}
 	b, err := newFile(f, o)
@@ -54,6 +57,15 @@ func newFile(f *os.File, o Options) (*fdBackend, error) {
 	b, err := newFDBackend(f, o.Path, size, o.ReadOnly, punchHole)
 	if err != nil {
 		return nil, pathErr("open", o.Path, err)
+	}
+	if o.Direct {
+		align, memAlign, err := directAlignment(f, o.Path)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.enableDirect(align, memAlign); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Open opens the backing store named by o.Path: a regular file (created
@@ -45,13 +47,17 @@ func isBlockDevice(m fs.FileMode) bool {
 
 // openFlags are the open(2) flags for o.
 func openFlags(o Options) int {
-	if o.ReadOnly {
-		return os.O_RDONLY
+	flags := os.O_RDWR
+	switch {
+	case o.ReadOnly:
+		flags = os.O_RDONLY
+	case o.Create:
+		flags = os.O_RDWR | os.O_CREATE
 	}
-	if o.Create {
-		return os.O_RDWR | os.O_CREATE
+	if o.Direct {
+		flags |= unix.O_DIRECT
 	}
-	return os.O_RDWR
+	return flags
 }
 
 // checkOpened guards against the path being replaced between Stat and

@@ -22,19 +22,24 @@ import (
 // succeed.
 func (b *fdBackend) writeStable(p []byte, off int64) error {
 	if !b.noDsync.Load() {
-		err := b.control(func(fd int) error {
-			for len(p) > 0 {
-				n, err := b.pwritev2(fd, [][]byte{p}, off, unix.RWF_DSYNC)
-				if err != nil {
-					return err
+		var err error
+		if b.direct != nil {
+			err = b.directWrite(p, off, unix.RWF_DSYNC)
+		} else {
+			err = b.control(func(fd int) error {
+				for len(p) > 0 {
+					n, err := b.pwritev2(fd, [][]byte{p}, off, unix.RWF_DSYNC)
+					if err != nil {
+						return err
+					}
+					if n <= 0 {
+						return io.ErrShortWrite
+					}
+					p, off = p[n:], off+int64(n)
 				}
-				if n <= 0 {
-					return io.ErrShortWrite
-				}
-				p, off = p[n:], off+int64(n)
-			}
-			return nil
-		})
+				return nil
+			})
+		}
 		switch {
 		case err == nil:
 			return nil
@@ -48,9 +53,10 @@ func (b *fdBackend) writeStable(p []byte, off int64) error {
 			return err
 		}
 	}
-	// Fallback for kernels without RWF_DSYNC: p and off hold what is left.
-	if _, err := b.f.WriteAt(p, off); err != nil {
-		return pathErr("write", b.path, unwrapPath(err))
+	// Fallback for kernels without RWF_DSYNC: p and off hold what is left
+	// (all of it with O_DIRECT, whose chunks are rewritten whole).
+	if err := b.pwrite(p, off); err != nil {
+		return err
 	}
 	return b.Sync()
 }

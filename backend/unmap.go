@@ -24,7 +24,7 @@ func (b *fdBackend) Unmap(off, length int64) error {
 		return nil
 	}
 	if !b.noDiscard.Load() {
-		err := b.control(func(fd int) error { return b.discard(fd, off, length) })
+		err := b.discardRange(off, length)
 		switch {
 		case err == nil:
 			return nil
@@ -37,11 +37,22 @@ func (b *fdBackend) Unmap(off, length int64) error {
 	return b.writeZeros(off, length)
 }
 
+// discardRange runs the discard primitive. With O_DIRECT it is ordered
+// against read-modify-write like a write of whole blocks, so merging edge
+// bytes of a neighbouring write never resurrects discarded data.
+func (b *fdBackend) discardRange(off, length int64) error {
+	if b.direct != nil {
+		b.direct.rmw.RLock()
+		defer b.direct.rmw.RUnlock()
+	}
+	return b.control(func(fd int) error { return b.discard(fd, off, length) })
+}
+
 // writeZeros overwrites a range with zeros in 1 MiB pwrites.
 func (b *fdBackend) writeZeros(off, length int64) error {
 	for length > 0 {
 		n := min(length, int64(len(zeros)))
-		if _, err := b.f.WriteAt(zeros[:n], off); err != nil {
+		if err := b.pwrite(zeros[:n], off); err != nil {
 			return pathErr("unmap", b.path, unwrapPath(err))
 		}
 		off, length = off+n, length-n

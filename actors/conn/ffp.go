@@ -613,11 +613,18 @@ func (c *connActor) abort(tk *task, p *pendingTMF) {
 		c.forget(tk)
 		return
 	}
-	if !tk.aborted {
-		tk.aborted = true
-		tk.abortedBy = p
-		p.waiting++
+	if tk.aborted {
+		return
 	}
+	tk.aborted = true
+	if len(tk.t.Cdb) > 0 && tk.t.Cdb[0] == scsi.OpSanitize {
+		// A sanitize operation goes on through aborts and resets until it is done
+		// (SBC-4 4.11.3); the function does not wait for it, and its late response
+		// is suppressed like any aborted task's.
+		return
+	}
+	tk.abortedBy = p
+	p.waiting++
 }
 
 // forget drops a task and its R2Ts and releases its write buffer's accounting.

@@ -26,6 +26,9 @@ type Config struct {
 	Reservations *reservation.Table
 	// StatePath is where persistent reservations with APTPL are saved ("" = nowhere).
 	StatePath string
+	// ModesPath is where saved mode pages (MODE SELECT with SP=1) are written
+	// ("" = nowhere; the device must then not offer saving).
+	ModesPath string
 	// Peers are the backends of the target's logical units by NAA, this one
 	// included, for EXTENDED COPY; nil copies only within this LU.
 	Peers Registry
@@ -61,7 +64,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		// The supervisor returns a failed worker's range lock here.
 		l.sup.lun = ctx.Self()
-		wp := workerProps(l.cfg.Backend, l.cfg.Peers, l.order, l.cfg.Log)
+		wp := workerProps(l.cfg.Backend, l.cfg.Peers, l.order, l.cfg.Log, l.cfg.ModesPath)
 		for i := 0; i < l.cfg.Workers; i++ {
 			pid, err := ctx.SpawnNamed(wp, fmt.Sprintf("io%d", i))
 			if err != nil {
@@ -117,9 +120,18 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		if !isRW {
 			xfer = uint32(len(res.Data))
 		}
-		ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
+		answer := &pb.ScsiCompletion{
 			Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data, TransferLength: xfer,
-		})
+		}
+		if res.SaveModes != nil && l.cfg.ModesPath != "" {
+			// Saved mode pages must be on disk before GOOD; an IO worker
+			// writes the file (blocking work) and then sends the answer.
+			t.DataOut = res.SaveModes
+			l.count()
+			l.toWorker(ctx, &pb.IoRequest{Task: t, Kind: pb.IoKind_IO_KIND_PERSIST_STATE, StatePath: l.cfg.ModesPath, Answer: answer})
+			return
+		}
+		ctx.Send(t.ReplyTo.PID(), answer)
 		return
 	}
 	io := &pb.IoRequest{Task: t, Offset: res.IO.Offset, Length: res.IO.Length, Stable: res.IO.Stable,

@@ -19,10 +19,14 @@ type worker struct {
 	peers Registry
 	order *taskOrder
 	log   hclog.Logger
+	// modesPath is the LUN's saved mode pages file ("" = none).
+	modesPath string
 }
 
-func workerProps(b backend.Backend, peers Registry, order *taskOrder, log hclog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &worker{b: b, peers: peers, order: order, log: log} })
+func workerProps(b backend.Backend, peers Registry, order *taskOrder, log hclog.Logger, modesPath string) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &worker{b: b, peers: peers, order: order, log: log, modesPath: modesPath}
+	})
 }
 
 // Receive performs one IoRequest.
@@ -190,12 +194,17 @@ func (w *worker) lbaStatus(off, length int64, max int) ([]scsidev.Run, error) {
 	return runs, nil
 }
 
-// persist writes the reservation state file (temp file, fsync, rename, fsync of the
-// directory) and returns the prepared answer, or CHECK CONDITION when the state could
-// not be made durable.
+// persist writes the reservation state file, or the saved mode pages file when
+// StatePath is the LUN's ModesPath (temp file, fsync, rename, fsync of the
+// directory), and returns the prepared answer, or CHECK CONDITION when the state
+// could not be made durable.
 func (w *worker) persist(req *pb.IoRequest) *pb.ScsiCompletion {
-	if err := reservation.WriteStateFile(req.StatePath, req.Task.DataOut); err != nil {
-		w.log.Error("saving reservation state failed", "path", req.StatePath, "error", err)
+	write := reservation.WriteStateFile
+	if w.modesPath != "" && req.StatePath == w.modesPath {
+		write = writeModesFile
+	}
+	if err := write(req.StatePath, req.Task.DataOut); err != nil {
+		w.log.Error("saving LUN state failed", "path", req.StatePath, "error", err)
 		return &pb.ScsiCompletion{Itt: req.Task.Itt, Status: uint32(scsi.StatusCheckCondition),
 			Sense: scsi.AppendSense(nil, scsi.InternalTargetFailure())}
 	}

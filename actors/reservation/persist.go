@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
+
+	"github.com/atgt/atgt/backend"
 )
 
 // The APTPL state file is JSON so an operator can read it, versioned so a
@@ -171,39 +172,8 @@ func WriteStateFile(path string, data []byte) error {
 			return nil
 		}
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := backend.WriteFileAtomic(path, data); err != nil {
 		return fmt.Errorf("reservation state: %w", err)
-	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("reservation state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("reservation state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("reservation state: %w", err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("reservation state: %w", err)
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("reservation state: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("reservation state: sync %s: %w", dir, err)
 	}
 	return nil
 }

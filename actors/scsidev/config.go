@@ -23,8 +23,17 @@ type Config struct {
 	Blocks uint64
 	// ReadOnly makes every write fail with DATA PROTECT.
 	ReadOnly bool
-	// WriteCache is the initial WCE bit of the Caching mode page.
+	// WriteCache is the default WCE bit of the Caching mode page, and the
+	// initial one unless Saved holds a saved value.
 	WriteCache bool
+	// SaveModes makes the Caching page savable: MODE SELECT with SP=1
+	// saves WCE (Result.SaveModes, which the LUN must make durable before
+	// answering) and MODE SENSE reports saved values. When false SP=1 and
+	// saved values are refused.
+	SaveModes bool
+	// Saved is the state saved earlier, loaded from the metadata file; nil
+	// when nothing was saved.
+	Saved *SavedModes
 	// TargetName is the iSCSI name of the target, used for the SCSI name
 	// string designators.
 	TargetName string

@@ -12,6 +12,8 @@ type Device struct {
 	wce bool
 	// swp is the current SWP bit of the Control mode page.
 	swp bool
+	// saved is the saved mode state (WCE and its save sequence).
+	saved SavedModes
 	// nexuses holds the pending unit attentions of every I_T nexus the
 	// device has seen, oldest first.
 	nexuses map[string][]*scsi.SenseError
@@ -30,9 +32,14 @@ type Device struct {
 // New returns a device for cfg, with defaults filled in.
 func New(cfg Config) *Device {
 	cfg = cfg.withDefaults()
+	saved := SavedModes{WriteCache: cfg.WriteCache}
+	if cfg.Saved != nil {
+		saved = *cfg.Saved
+	}
 	return &Device{
 		cfg:     cfg,
-		wce:     cfg.WriteCache,
+		wce:     saved.WriteCache,
+		saved:   saved,
 		nexuses: make(map[string][]*scsi.SenseError),
 		copies:  make(map[string]map[byte]*copyState),
 		pending: make(map[uint64]pendingIO),

@@ -12,8 +12,8 @@ const (
 // default values. Only WCE (Caching) and SWP (Control) are changeable.
 type modePage struct {
 	code byte
-	// build returns the page bytes for a page control value other than
-	// saved, which this device does not implement.
+	// build returns the page bytes for a page control value. Saved values
+	// are the defaults except the saved WCE bit of the Caching page.
 	build func(d *Device, pc byte) []byte
 }
 
@@ -45,15 +45,23 @@ func readWriteErrorRecoveryPage(_ *Device, _ byte) []byte {
 }
 
 // cachingPage (SBC-3 6.4.5): the write cache (WCE) is real (the page cache)
-// and changeable; the read cache cannot be disabled.
+// and changeable; the read cache cannot be disabled. With Config.SaveModes
+// the page is savable (PS=1) and its saved WCE is reported for PC=saved.
 func cachingPage(d *Device, pc byte) []byte {
 	b := make([]byte, 20)
 	b[0], b[1] = 0x08, 0x12
+	if d.cfg.SaveModes {
+		b[0] |= 0x80
+	}
 	switch pc {
 	case pcChangeable:
 		b[2] = 0x04
 	case pcDefault:
 		if d.cfg.WriteCache {
+			b[2] = 0x04
+		}
+	case pcSaved:
+		if d.saved.WriteCache {
 			b[2] = 0x04
 		}
 	default:

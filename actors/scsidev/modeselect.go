@@ -10,12 +10,15 @@ import (
 // modeSelect implements MODE SELECT 6/10 (SPC-4 6.9, 6.10). Pages must be
 // sent whole, with only the changeable bits (WCE, SWP) differing from the
 // current values; anything else is INVALID FIELD IN PARAMETER LIST and
-// nothing is applied. Saved pages are not implemented (SP=1 is refused).
-// A change raises MODE PARAMETERS CHANGED on the other I_T nexuses, since
-// these pages are shared by all of them.
+// nothing is applied. With SP=1 (allowed only when Config.SaveModes) the
+// new WCE bit is also saved: the result carries the state to make durable
+// (Result.SaveModes); SWP is never saved. A change raises MODE PARAMETERS
+// CHANGED on the other I_T nexuses, since these pages are shared by all of
+// them.
 func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
 	is6 := cdb[0] == scsi.OpModeSelect6
-	if cdb[1]&0x01 != 0 {
+	save := cdb[1]&0x01 != 0
+	if save && !d.cfg.SaveModes {
 		return Result{}, scsi.InvalidFieldInCDB(1, 0)
 	}
 	var plen, hdr int
@@ -87,7 +90,13 @@ func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
 		d.wce, d.swp = wce, swp
 		d.addUnitAttentionOthers(r.Nexus, scsi.ModeParametersChanged())
 	}
-	return good(nil), nil
+	res := good(nil)
+	if save {
+		d.saved.Seq++
+		d.saved.WriteCache = wce
+		res.SaveModes = d.saved.Marshal()
+	}
+	return res, nil
 }
 
 // checkBlockDescriptor accepts an absent block descriptor or one that

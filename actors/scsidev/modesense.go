@@ -27,7 +27,7 @@ func (d *Device) modeSense(cdb []byte) (Result, error) {
 	} else {
 		alloc = uint32(binary.BigEndian.Uint16(cdb[7:9]))
 	}
-	if pc == pcSaved {
+	if pc == pcSaved && !d.cfg.SaveModes {
 		return Result{}, scsi.SavingParametersNotSupported()
 	}
 	if sub != 0x00 && sub != 0xFF {

@@ -150,6 +150,10 @@ type Result struct {
 	// IO, when its Kind is not IONone, must be performed and handed to
 	// Complete; Status and Data are then not final.
 	IO IO
+	// SaveModes, when not nil, is saved mode state (SavedModes.Marshal)
+	// that must be written durably before the result is reported; if that
+	// fails the command must end in CHECK CONDITION instead.
+	SaveModes []byte
 }
 
 // copySpan covers the segments that write to this logical unit; a copy to

@@ -114,7 +114,8 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			case "memory":
 				b = backend.NewMemory(int64(l.SizeBytes))
 			default:
-				b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly, ReadOnly: l.ReadOnly, Preallocate: !thin})
+				b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly, ReadOnly: l.ReadOnly, Preallocate: !thin,
+					Direct: l.DirectIo})
 				if err != nil {
 					return nil, fmt.Errorf("config: targets[%d].luns[%d]: %w", ti, li, err)
 				}
@@ -134,6 +135,13 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			if blocks == 0 {
 				return nil, fmt.Errorf("config: targets[%d].luns[%d]: %s is smaller than one block", ti, li, l.Path)
 			}
+			// Saved mode pages (MODE SELECT with SP=1) live beside the reservation
+			// state and override the configured WCE.
+			modesPath := filepath.Join(cfg.DataDir, modesFileName(t.Name, l.Id))
+			savedModes, err := lun.LoadModesFile(modesPath)
+			if err != nil {
+				return nil, fmt.Errorf("config: targets[%d].luns[%d]: %w", ti, li, err)
+			}
 			naa := scsidev.NAAFromName(fmt.Sprintf("%s/%d", t.Name, l.Id))
 			peers[naa] = b
 			copyTargets[naa] = scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly}
@@ -144,6 +152,8 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 				Blocks:                 blocks,
 				ReadOnly:               l.ReadOnly,
 				WriteCache:             l.GetWriteCache(),
+				SaveModes:              true,
+				Saved:                  savedModes,
 				TargetName:             t.Name,
 				PortalGroupTag:         portalGroupTag,
 				LUN:                    l.Id,
@@ -164,7 +174,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			specs = append(specs, lunSpec{
 				key: dispatcher.Key{Target: t.Name, LUN: l.Id},
 				cfg: lun.Config{Target: t.Name, ID: l.Id, Device: dev, Backend: b, Workers: int(l.Workers),
-					Reservations: prTable, StatePath: prPath, Peers: peers,
+					Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: peers,
 					Log: log.Named("lun").With("target", t.Name, "lun", l.Id)},
 			})
 			s.luns = append(s.luns, LUNInfo{Target: t.Name, ID: l.Id, Path: l.Path, Size: b.Size()})
@@ -300,11 +310,22 @@ func allowList(names []string) func(string) bool {
 // stateFileName names a LUN's reservation state file: the target name with every byte
 // that is not a letter, digit, dot or dash replaced, so that it is one path element.
 func stateFileName(target string, lun uint64) string {
+	return fmt.Sprintf("%s-lun%d.pr.json", fileSafe(target), lun)
+}
+
+// modesFileName names a LUN's saved mode pages file, beside its reservation state.
+func modesFileName(target string, lun uint64) string {
+	return fmt.Sprintf("%s-lun%d.modes.json", fileSafe(target), lun)
+}
+
+// fileSafe replaces every byte of a target name that is not a letter, digit, dot or
+// dash, so that it is one path element.
+func fileSafe(target string) []byte {
 	b := []byte(target)
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
 			b[i] = '_'
 		}
 	}
-	return fmt.Sprintf("%s-lun%d.pr.json", b, lun)
+	return b
 }

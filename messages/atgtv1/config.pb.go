@@ -328,8 +328,9 @@ type Lun struct {
 	ReadOnly bool `protobuf:"varint,6,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
 	// IO workers for this LUN (parallel blocking pread/pwrite). Default 4, 1..256.
 	Workers uint32 `protobuf:"varint,7,opt,name=workers,proto3" json:"workers,omitempty"`
-	// Initial write cache state (the WCE bit). Default true: plain writes may sit in the
-	// page cache until SYNCHRONIZE CACHE, like a disk with a volatile cache.
+	// Default write cache state (the WCE bit). Default true: plain writes may sit in the
+	// page cache until SYNCHRONIZE CACHE, like a disk with a volatile cache. A WCE saved
+	// with MODE SELECT (SP=1) in data_dir/<target>-lun<N>.modes.json overrides it.
 	WriteCache *bool `protobuf:"varint,8,opt,name=write_cache,json=writeCache,proto3,oneof" json:"write_cache,omitempty"`
 	// Unit serial number (VPD 0x80). Default derived from target name and LUN id.
 	Serial string `protobuf:"bytes,9,opt,name=serial,proto3" json:"serial,omitempty"`
@@ -344,8 +345,14 @@ type Lun struct {
 	// The most bytes per second a SANITIZE OVERWRITE writes, so that erasing a large
 	// LUN leaves bandwidth to the other LUNs on the same disk. Default 0: no limit.
 	SanitizeBytesPerSecond uint64 `protobuf:"varint,12,opt,name=sanitize_bytes_per_second,json=sanitizeBytesPerSecond,proto3" json:"sanitize_bytes_per_second,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// Open the file or block device with O_DIRECT, bypassing the page cache (default
+	// false). Durability is the same: O_DIRECT skips the page cache, not the device's
+	// volatile cache, so FUA / WCE=0 writes still use RWF_DSYNC and SYNCHRONIZE CACHE
+	// still fdatasync. A file's size must be a multiple of the filesystem's O_DIRECT
+	// alignment; a filesystem that refuses O_DIRECT fails the start.
+	DirectIo      bool `protobuf:"varint,13,opt,name=direct_io,json=directIo,proto3" json:"direct_io,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Lun) Reset() {
@@ -462,6 +469,13 @@ func (x *Lun) GetSanitizeBytesPerSecond() uint64 {
 	return 0
 }
 
+func (x *Lun) GetDirectIo() bool {
+	if x != nil {
+		return x.DirectIo
+	}
+	return false
+}
+
 var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
@@ -493,7 +507,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
 	"\x12allowed_initiators\x18\x03 \x03(\tR\x11allowedInitiators\x12 \n" +
-	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\x8c\x03\n" +
+	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xa9\x03\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -510,7 +524,8 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\fprovisioning\x18\n" +
 	" \x01(\tR\fprovisioning\x12%\n" +
 	"\x0eallow_sanitize\x18\v \x01(\bR\rallowSanitize\x129\n" +
-	"\x19sanitize_bytes_per_second\x18\f \x01(\x04R\x16sanitizeBytesPerSecondB\x0e\n" +
+	"\x19sanitize_bytes_per_second\x18\f \x01(\x04R\x16sanitizeBytesPerSecond\x12\x1b\n" +
+	"\tdirect_io\x18\r \x01(\bR\bdirectIoB\x0e\n" +
 	"\f_write_cacheB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (

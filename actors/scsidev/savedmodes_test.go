@@ -1,0 +1,117 @@
+package scsidev
+
+import (
+	"testing"
+
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// senseCaching returns the WCE bit MODE SENSE(6) reports for the Caching
+// page with page control pc, or the result when it is not GOOD.
+func senseCaching(t *testing.T, d *Device, pc byte) (bool, Result) {
+	t.Helper()
+	r := exec(d, []byte{scsi.OpModeSense6, 0x08, pc<<6 | 0x08, 0, 255, 0}, nil)
+	if r.Status != scsi.StatusGood {
+		return false, r
+	}
+	return r.Data[4+2]&0x04 != 0, r
+}
+
+func TestSavedModes(t *testing.T) {
+	saved := &SavedModes{Seq: 7, WriteCache: false}
+	tests := []struct {
+		name         string
+		saveModes    bool
+		saved        *SavedModes
+		wantCurrent  bool
+		wantSaved    bool
+		wantSPRefuse bool
+	}{
+		{"saving disabled", false, nil, true, false, true},
+		{"nothing saved yet: saved is the config default", true, nil, true, true, false},
+		{"saved WCE=0 overrides the config", true, saved, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.WriteCache, cfg.SaveModes, cfg.Saved = true, tt.saveModes, tt.saved
+			d := ready(t, cfg)
+			if got, _ := senseCaching(t, d, pcCurrent); got != tt.wantCurrent {
+				t.Fatalf("current WCE = %v, want %v", got, tt.wantCurrent)
+			}
+			if got, _ := senseCaching(t, d, pcDefault); !got {
+				t.Fatal("default WCE must stay the config's")
+			}
+			got, r := senseCaching(t, d, pcSaved)
+			if !tt.saveModes {
+				if k, asc, _ := senseOf(r); k != scsi.SenseIllegalRequest || asc != 0x39 {
+					t.Fatalf("PC=saved without saving: %#x/%#x, want SAVING PARAMETERS NOT SUPPORTED", k, asc)
+				}
+			} else if got != tt.wantSaved {
+				t.Fatalf("saved WCE = %v, want %v", got, tt.wantSaved)
+			}
+
+			// MODE SELECT with SP=1 flipping WCE.
+			_, cur := senseCaching(t, d, pcCurrent)
+			page := append([]byte(nil), cur.Data[4:]...)
+			page[0] &^= 0x80 // PS is reserved in MODE SELECT
+			page[2] ^= 0x04
+			c, list := modeSelect6(page)
+			c[1] |= 0x01
+			r = exec(d, c, list)
+			if tt.wantSPRefuse {
+				if k, asc, _ := senseOf(r); k != scsi.SenseIllegalRequest || asc != 0x24 {
+					t.Fatalf("SP=1 without saving: %#x/%#x, want INVALID FIELD IN CDB", k, asc)
+				}
+				if r.SaveModes != nil {
+					t.Fatal("refused MODE SELECT asks to save")
+				}
+				return
+			}
+			if r.Status != scsi.StatusGood || r.SaveModes == nil {
+				t.Fatalf("SP=1: status %d, save %q", r.Status, r.SaveModes)
+			}
+			want := !tt.wantCurrent
+			st, err := ParseSavedModes(r.SaveModes)
+			if err != nil || st.WriteCache != want || (tt.saved != nil && st.Seq <= tt.saved.Seq) {
+				t.Fatalf("saved state %+v, %v; want WCE %v with a newer seq", st, err, want)
+			}
+			if got, _ := senseCaching(t, d, pcSaved); got != want {
+				t.Fatalf("saved WCE after SP=1 = %v, want %v", got, want)
+			}
+			if d.WriteCacheEnabled() != want {
+				t.Fatal("SP=1 did not change the current WCE")
+			}
+			// SP=0 changes only the current value.
+			page[2] ^= 0x04
+			c, list = modeSelect6(page)
+			if r := exec(d, c, list); r.Status != scsi.StatusGood || r.SaveModes != nil {
+				t.Fatalf("SP=0: status %d, save %q", r.Status, r.SaveModes)
+			}
+			if got, _ := senseCaching(t, d, pcSaved); got != want {
+				t.Fatal("SP=0 changed the saved WCE")
+			}
+		})
+	}
+}
+
+func TestParseSavedModes(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    string
+		want    SavedModes
+		wantErr bool
+	}{
+		{"round trip", string(SavedModes{Seq: 3, WriteCache: true}.Marshal()), SavedModes{Seq: 3, WriteCache: true}, false},
+		{"unknown version", `{"version":2,"seq":1}`, SavedModes{}, true},
+		{"corrupt", `{"version":1,`, SavedModes{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseSavedModes([]byte(tt.data))
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("ParseSavedModes = %+v, %v", got, err)
+			}
+		})
+	}
+}
