@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// clientResult is what one run of an independent client measured.
+type clientResult struct {
+	IOPS    float64
+	Bytes   float64 // bytes moved (estimated for iscsi-perf: average IOPS x size x run time)
+	Elapsed time.Duration
+}
+
+// runISCSIPerf runs `iscsi-perf -m qd -b blocks [-r] URL` for d, stops it with
+// SIGINT (it runs until then) and returns its last "iops average".
+func runISCSIPerf(ctx context.Context, url string, qd, blocks int, random bool, d time.Duration, blockSize int) (clientResult, string, error) {
+	args := []string{"-m", strconv.Itoa(qd), "-b", strconv.Itoa(blocks)}
+	if random {
+		args = append(args, "-r")
+	}
+	args = append(args, url)
+	cmd := exec.CommandContext(ctx, "iscsi-perf", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return clientResult{}, "", err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done: // ended on its own: an error
+		return clientResult{}, out.String(), fmt.Errorf("iscsi-perf ended early: %v", err)
+	case <-time.After(d):
+	}
+	elapsed := time.Since(start)
+	cmd.Process.Signal(syscall.SIGINT) //nolint:errcheck
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill() //nolint:errcheck
+		<-done
+	}
+	iops, err := parsePerfAverage(out.String())
+	if err != nil {
+		return clientResult{}, out.String(), err
+	}
+	return clientResult{IOPS: iops, Bytes: iops * float64(blocks*blockSize) * elapsed.Seconds(), Elapsed: elapsed}, out.String(), nil
+}
+
+// runQemuBench runs `qemu-img bench -f raw -t none -d qd -s size -c count [-w] URL`
+// and returns count / run time.
+func runQemuBench(ctx context.Context, url string, qd, size, count int, write bool) (clientResult, string, error) {
+	args := []string{"bench", "-f", "raw", "-t", "none", "-d", strconv.Itoa(qd), "-s", strconv.Itoa(size), "-c", strconv.Itoa(count)}
+	if write {
+		args = append(args, "-w")
+	}
+	args = append(args, url)
+	cmd := exec.CommandContext(ctx, "qemu-img", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return clientResult{}, string(out), fmt.Errorf("qemu-img bench: %v", err)
+	}
+	secs, err := parseQemuBench(string(out))
+	if err != nil {
+		return clientResult{}, string(out), err
+	}
+	return clientResult{IOPS: float64(count) / secs, Bytes: float64(count) * float64(size),
+		Elapsed: time.Duration(secs * float64(time.Second))}, string(out), nil
+}
+
+// runIperf3 measures one TCP stream over loopback for d with iperf3, if installed;
+// it returns bytes per second.
+func runIperf3(ctx context.Context, d time.Duration) (float64, error) {
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		return 0, errNotInstalled
+	}
+	port, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	srv := exec.CommandContext(ctx, "iperf3", "-s", "-1", "-p", strconv.Itoa(port))
+	srv.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := srv.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }() //nolint:errcheck
+	var out []byte
+	for try := 0; try < 20; try++ {
+		time.Sleep(200 * time.Millisecond)
+		out, err = exec.CommandContext(ctx, "iperf3", "-c", "127.0.0.1", "-p", strconv.Itoa(port),
+			"-t", strconv.Itoa(max(1, int(d.Seconds())))).CombinedOutput()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("iperf3: %v: %s", err, out)
+	}
+	bps, err := parseIperf3(string(out))
+	return bps / 8, err
+}
+
+var errNotInstalled = fmt.Errorf("not installed")

@@ -1,0 +1,546 @@
+// Command atgtbench benchmarks atgt against tgt (Debian's userspace iSCSI target) side
+// by side on one machine: it builds and starts atgtd and tgtd on loopback ports, both
+// serving the same 1 GiB file (one target is driven at a time), warms the page cache,
+// and runs each case alternately on the two targets with the module's Go initiator
+// (the paper's micro-benchmarks), libiscsi's iscsi-perf and qemu-img bench. It prints
+// one table (case, atgt, tgt, ratio, target CPU seconds per GB) and writes it as CSV,
+// Markdown and a PNG chart of the ratios.
+//
+//	go run ./cmd/atgtbench                    # full run, results in ./bench-out
+//	go run ./cmd/atgtbench -quick             # smoke test, a few seconds per case
+//	go run ./cmd/atgtbench -cases 'rand read' -ios 20000 -repeats 3
+//	go run ./cmd/atgtbench -atgt-url iscsi://127.0.0.1:3260/iqn.2026-11.dev.atgt:default/0 -atgt-pid 1234 ...
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	quick          bool
+	cases          *regexp.Regexp
+	ios, qd        int
+	repeats        int
+	out            string
+	atgtURL        string
+	tgtURL         string
+	atgtPID        int
+	tgtPID         int
+	stat           string
+	sizes          []int
+	perfSeconds    time.Duration
+	qemuCount      int
+	qemuCountLarge int
+	file           string
+	size           int64
+	atgtBin        string
+	atgtWorkers    uint32
+	keep           bool
+	iperfSeconds   time.Duration
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func parseFlags() (*config, error) {
+	c := &config{}
+	flag.BoolVar(&c.quick, "quick", false, "smoke test: few IOs, 1 repeat, short client runs")
+	casesRE := flag.String("cases", "", "run only the cases whose name matches this regexp (e.g. 'go rand', 'qemu|perf', '4K$'); see -list")
+	list := flag.Bool("list", false, "list the case names and exit")
+	flag.IntVar(&c.ios, "ios", 50000, "IOs per Go-initiator case")
+	flag.IntVar(&c.qd, "qd", 32, "queue depth (commands in flight) for every client")
+	flag.IntVar(&c.repeats, "repeats", 3, "runs per case and target, alternating atgt and tgt")
+	flag.StringVar(&c.out, "out", "bench-out", "output directory for results.csv, results.md, raw.csv, ratios.png")
+	flag.StringVar(&c.atgtURL, "atgt-url", "", "benchmark this running atgt (iscsi://HOST:PORT/IQN/LUN) instead of starting atgtd")
+	flag.StringVar(&c.tgtURL, "tgt-url", "", "benchmark this running tgt (iscsi://HOST:PORT/IQN/LUN) instead of starting tgtd")
+	flag.IntVar(&c.atgtPID, "atgt-pid", 0, "with -atgt-url: PID of the target process, for CPU per GB")
+	flag.IntVar(&c.tgtPID, "tgt-pid", 0, "with -tgt-url: PID of the target process, for CPU per GB")
+	flag.StringVar(&c.stat, "stat", "median", "how repeats are reduced: median or best")
+	sizes := flag.String("sizes", "2,4,8,16,32,128", "IO sizes in KiB of the Go-initiator cases")
+	flag.DurationVar(&c.perfSeconds, "perf-time", 10*time.Second, "how long each iscsi-perf run lasts before SIGINT")
+	flag.IntVar(&c.qemuCount, "qemu-count", 100000, "qemu-img bench -c for 4 KiB IOs")
+	flag.IntVar(&c.qemuCountLarge, "qemu-count-large", 16384, "qemu-img bench -c for 128 KiB IOs (16384 = 2 GiB, wrapping the 1 GiB LUN)")
+	flag.StringVar(&c.file, "file", "", "backing file for both targets (default: a fresh file in a temporary directory)")
+	flag.Int64Var(&c.size, "size", 1<<30, "backing file size in bytes")
+	flag.StringVar(&c.atgtBin, "atgtd", "", "use this atgtd binary instead of building ./cmd/atgtd")
+	workers := flag.Uint("atgt-workers", 0, "IO workers of atgt's LUN (0: atgt's default)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (backing file, configs, target logs)")
+	flag.DurationVar(&c.iperfSeconds, "iperf-time", 5*time.Second, "iperf3 loopback run time (if iperf3 is installed)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", flag.Arg(0))
+	}
+	c.atgtWorkers = uint32(*workers)
+	if c.quick {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["ios"] {
+			c.ios = 2000
+		}
+		if !set["repeats"] {
+			c.repeats = 1
+		}
+		if !set["perf-time"] {
+			c.perfSeconds = 3 * time.Second
+		}
+		if !set["qemu-count"] {
+			c.qemuCount = 5000
+		}
+		if !set["qemu-count-large"] {
+			c.qemuCountLarge = 500
+		}
+		if !set["iperf-time"] {
+			c.iperfSeconds = 2 * time.Second
+		}
+	}
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 || n > 1024 {
+			return nil, fmt.Errorf("-sizes: bad size %q (KiB, 1..1024)", s)
+		}
+		c.sizes = append(c.sizes, n*1024)
+	}
+	if c.ios <= 0 || c.qd <= 0 || c.repeats <= 0 {
+		return nil, errors.New("-ios, -qd and -repeats must be positive")
+	}
+	if c.stat != "median" && c.stat != "best" {
+		return nil, fmt.Errorf("-stat %q: want median or best", c.stat)
+	}
+	var err error
+	if c.cases, err = regexp.Compile(*casesRE); err != nil {
+		return nil, fmt.Errorf("-cases: %v", err)
+	}
+	if *list {
+		for _, bc := range buildCases(c) {
+			fmt.Println(bc.Name)
+		}
+		fmt.Println(iperfCase)
+		os.Exit(0)
+	}
+	return c, nil
+}
+
+// benchCase is one line of the table: how to run it once against a target.
+type benchCase struct {
+	Name  string
+	Unit  string
+	Write bool
+	Run   func(ctx context.Context, t *target) (sample, string, error)
+}
+
+const iperfCase = "iperf3 loopback, 1 stream"
+
+// blockSize is the logical block size of both LUNs (atgt's and tgt's default), the
+// unit of iscsi-perf's -b.
+const blockSize = 512
+
+// measure charges the target's CPU time between the two calls of the returned
+// function to the run.
+type cpuMeter struct {
+	pid    int
+	t0, t1 float64
+	n      int
+	err    error
+}
+
+func (m *cpuMeter) tick() {
+	if m.pid <= 0 {
+		return
+	}
+	v, err := cpuSeconds(m.pid)
+	if err != nil {
+		m.err = err
+	}
+	if m.n == 0 {
+		m.t0 = v
+	} else {
+		m.t1 = v
+	}
+	m.n++
+}
+
+// perGB returns CPU seconds per 1e9 bytes, NaN when unknown.
+func (m *cpuMeter) perGB(bytes float64) float64 {
+	if m.pid <= 0 || m.err != nil || m.n < 2 || bytes <= 0 {
+		return math.NaN()
+	}
+	return (m.t1 - m.t0) / (bytes / 1e9)
+}
+
+func buildCases(c *config) []benchCase {
+	var cs []benchCase
+	for _, write := range []bool{false, true} {
+		for _, random := range []bool{false, true} {
+			for _, size := range c.sizes {
+				gc := goCase{Random: random, Write: write, Size: size}
+				unit := "IOPS"
+				if size >= 128<<10 {
+					unit = "MB/s"
+				}
+				cs = append(cs, benchCase{Name: gc.name(), Unit: unit, Write: write,
+					Run: func(ctx context.Context, t *target) (sample, string, error) {
+						m := &cpuMeter{pid: t.PID}
+						r, err := runGoCase(t.URL, gc, c.ios, c.qd, m.tick)
+						if err != nil {
+							return sample{}, "", err
+						}
+						v := float64(r.IOs) / r.Elapsed.Seconds()
+						if unit == "MB/s" {
+							v = float64(r.Bytes) / r.Elapsed.Seconds() / 1e6
+						}
+						return sample{Value: v, CPUPerGB: m.perGB(float64(r.Bytes))}, "", nil
+					}})
+			}
+		}
+	}
+	perf := func(name, unit string, blocks int, random bool) benchCase {
+		return benchCase{Name: name, Unit: unit, Run: func(ctx context.Context, t *target) (sample, string, error) {
+			m := &cpuMeter{pid: t.PID}
+			m.tick()
+			r, out, err := runISCSIPerf(ctx, t.URL, c.qd, blocks, random, c.perfSeconds, blockSize)
+			m.tick()
+			if err != nil {
+				return sample{}, out, err
+			}
+			v := r.IOPS
+			if unit == "MB/s" {
+				v = r.IOPS * float64(blocks*blockSize) / 1e6
+			}
+			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes)}, out, nil
+		}}
+	}
+	cs = append(cs,
+		perf("iscsi-perf rand read 4K", "IOPS", 8, true),
+		perf("iscsi-perf seq read 128K", "MB/s", 256, false))
+	qemu := func(name, unit string, size, count int, write bool) benchCase {
+		return benchCase{Name: name, Unit: unit, Write: write, Run: func(ctx context.Context, t *target) (sample, string, error) {
+			m := &cpuMeter{pid: t.PID}
+			m.tick()
+			r, out, err := runQemuBench(ctx, t.URL, c.qd, size, count, write)
+			m.tick()
+			if err != nil {
+				return sample{}, out, err
+			}
+			v := r.IOPS
+			if unit == "MB/s" {
+				v = r.Bytes / r.Elapsed.Seconds() / 1e6
+			}
+			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes)}, out, nil
+		}}
+	}
+	cs = append(cs,
+		qemu("qemu-img seq read 4K", "IOPS", 4096, c.qemuCount, false),
+		qemu("qemu-img seq write 4K", "IOPS", 4096, c.qemuCount, true),
+		qemu("qemu-img seq read 128K", "MB/s", 128<<10, c.qemuCountLarge, false),
+		qemu("qemu-img seq write 128K", "MB/s", 128<<10, c.qemuCountLarge, true))
+	var out []benchCase
+	for _, bc := range cs {
+		if c.cases.MatchString(bc.Name) {
+			out = append(out, bc)
+		}
+	}
+	return out
+}
+
+// cleanup holds what must be undone however the benchmark ends.
+var cleanup struct {
+	sync.Mutex
+	targets []*target
+}
+
+func stopAll() {
+	cleanup.Lock()
+	defer cleanup.Unlock()
+	for _, t := range cleanup.targets {
+		t.stop()
+	}
+	cleanup.targets = nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "atgtbench: "+format+"\n", args...)
+}
+
+func run() int {
+	c, err := parseFlags()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "atgtbench: %v\n", err)
+		return 2
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		logf("%v: stopping the targets", s)
+		cancel()
+		stopAll()
+		os.Exit(130)
+	}()
+	defer stopAll()
+
+	cases := buildCases(c)
+	wantIperf := c.cases.MatchString(iperfCase)
+	if len(cases) == 0 && !wantIperf {
+		logf("no case matches -cases %q (see -list)", c.cases)
+		return 2
+	}
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		logf("%v", err)
+		return 1
+	}
+	workDir, err := os.MkdirTemp("", "atgtbench-")
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+	if c.keep {
+		logf("work directory %s (kept)", workDir)
+	} else {
+		defer os.RemoveAll(workDir)
+	}
+
+	var atgt, tgt *target
+	if c.atgtURL == "" || c.tgtURL == "" {
+		file := c.file
+		if file == "" {
+			file = filepath.Join(workDir, "lun.img")
+		}
+		file, _ = filepath.Abs(file)
+		logf("backing file %s (%d bytes)", file, c.size)
+		if err := makeBackingFile(file, c.size); err != nil {
+			logf("backing file: %v", err)
+			return 1
+		}
+		if c.atgtURL == "" {
+			if atgt, err = startAtgt(ctx, workDir, file, c.size, c.atgtWorkers, c.atgtBin, logf); err != nil {
+				logf("atgtd: %v", err)
+				return 1
+			}
+			cleanup.Lock()
+			cleanup.targets = append(cleanup.targets, atgt)
+			cleanup.Unlock()
+			logf("atgtd pid %d serving %s", atgt.PID, atgt.URL)
+		}
+		if c.tgtURL == "" {
+			if tgt, err = startTgt(ctx, workDir, file, logf); err != nil {
+				logf("tgtd: %v", err)
+				return 1
+			}
+			cleanup.Lock()
+			cleanup.targets = append(cleanup.targets, tgt)
+			cleanup.Unlock()
+			logf("tgtd pid %d serving %s", tgt.PID, tgt.URL)
+		}
+		logf("warming the page cache")
+		if err := warmFile(file); err != nil {
+			logf("warm: %v", err)
+			return 1
+		}
+	}
+	if atgt == nil {
+		atgt = &target{Name: "atgt", URL: c.atgtURL, PID: c.atgtPID}
+	}
+	if tgt == nil {
+		tgt = &target{Name: "tgt", URL: c.tgtURL, PID: c.tgtPID}
+	}
+	for _, u := range []string{atgt.URL, tgt.URL} {
+		if _, err := parseISCSIURL(u); err != nil {
+			logf("%v", err)
+			return 2
+		}
+	}
+
+	started := time.Now()
+	var rows []row
+	var raw [][]string
+	for _, bc := range cases {
+		r := row{Case: bc.Name, Unit: bc.Unit}
+		for rep := 0; rep < c.repeats; rep++ {
+			order := []*target{atgt, tgt}
+			if rep%2 == 1 {
+				order = []*target{tgt, atgt}
+			}
+			for _, t := range order {
+				if bc.Write {
+					syncAll()
+				}
+				s, out, err := bc.Run(ctx, t)
+				if ctx.Err() != nil {
+					return 130
+				}
+				if err != nil {
+					logf("%s on %s: %v", bc.Name, t.Name, err)
+					if out != "" {
+						logf("output:\n%s", lastLines(out, 10))
+					}
+					r.Note = "errors"
+					raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1), "error", "", err.Error()})
+					continue
+				}
+				logf("%-26s %-4s run %d: %s %s, target CPU %s s/GB", bc.Name, t.Name, rep+1,
+					fmtValue(s.Value, bc.Unit), bc.Unit, fmtFloat(s.CPUPerGB, 2))
+				raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1),
+					strconv.FormatFloat(s.Value, 'f', 1, 64), fmtFloat(s.CPUPerGB, 3), ""})
+				if t == atgt {
+					r.Atgt = append(r.Atgt, s)
+				} else {
+					r.Tgt = append(r.Tgt, s)
+				}
+			}
+		}
+		if bc.Write {
+			syncAll()
+		}
+		rows = append(rows, r)
+	}
+	var iperfBps float64
+	if wantIperf {
+		r := row{Case: iperfCase, Unit: "MB/s", Ref: true}
+		bps, err := runIperf3(ctx, c.iperfSeconds)
+		switch {
+		case errors.Is(err, errNotInstalled):
+			r.Note = "n/a"
+		case err != nil:
+			logf("%v", err)
+			r.Note = "error"
+		default:
+			iperfBps = bps
+			r.Atgt = []sample{{Value: bps / 1e6, CPUPerGB: math.NaN()}}
+		}
+		rows = append(rows, r)
+	}
+	stopAll()
+
+	ss := summarize(rows, c.stat)
+	fmt.Print(textTable(ss))
+	machine := machineInfo()
+	notes := resultNotes(ss, iperfBps)
+	for _, n := range notes {
+		fmt.Println(n)
+	}
+	fmt.Printf("%s; %d repeats (%s), QD %d, %d IOs per Go case; took %s\n", machine, c.repeats, c.stat, c.qd, c.ios,
+		time.Since(started).Round(time.Second))
+	if err := writeOutputs(c, ss, raw, machine, notes, time.Since(started)); err != nil {
+		logf("%v", err)
+		return 1
+	}
+	logf("wrote %s/{results.csv,results.md,raw.csv,ratios.png}", c.out)
+	for _, r := range rows {
+		if r.Note == "errors" {
+			return 1
+		}
+	}
+	return 0
+}
+
+func syncAll() { syscall.Sync() }
+
+func lastLines(s string, n int) string {
+	s = strings.ReplaceAll(s, "\r", "\n")
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+// resultNotes states the comparison with iperf3 where both figures exist.
+func resultNotes(ss []summary, iperfBps float64) []string {
+	var notes []string
+	if iperfBps <= 0 {
+		notes = append(notes, "iperf3 loopback: n/a (iperf3 not installed or failed)")
+		return notes
+	}
+	for _, s := range ss {
+		if s.Unit == "MB/s" && !s.Ref && strings.Contains(s.Case, "read 128K") && !math.IsNaN(s.Atgt) {
+			notes = append(notes, fmt.Sprintf("%s: atgt %.0f%% and tgt %.0f%% of iperf3's loopback %.0f MB/s",
+				s.Case, 100*s.Atgt*1e6/iperfBps, 100*s.Tgt*1e6/iperfBps, iperfBps/1e6))
+		}
+	}
+	return notes
+}
+
+// machineInfo describes the machine: CPU count and model, kernel, tgt version.
+func machineInfo() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel := "?"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	tgtv := "?"
+	if out, err := exec.Command("tgtd", "-V").Output(); err == nil {
+		tgtv = strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("%d CPUs (%s), Linux %s, %s, tgt %s", runtime.NumCPU(), model, kernel, runtime.Version(), tgtv)
+}
+
+func writeOutputs(c *config, ss []summary, raw [][]string, machine string, notes []string, took time.Duration) error {
+	f, err := os.Create(filepath.Join(c.out, "results.csv"))
+	if err != nil {
+		return err
+	}
+	if err := writeCSV(f, ss); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "# atgt vs tgt, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&md, "Machine: %s.\n\n", machine)
+	fmt.Fprintf(&md, "Command: `go run ./cmd/atgtbench %s` (took %s). Queue depth %d; %d IOs per Go-initiator case; "+
+		"%d runs per case and target, alternating atgt and tgt; figures are the %s, CPU per GB the median. "+
+		"Both targets serve the same %d-byte file from the page cache; ratio = atgt / tgt, higher is better for atgt; "+
+		"CPU s/GB = target process user+system seconds per 1e9 bytes moved (lower is better). MB/s = 1e6 bytes/s.\n\n",
+		strings.Join(os.Args[1:], " "), took.Round(time.Second), c.qd, c.ios, c.repeats, c.stat, c.size)
+	md.WriteString(markdownTable(ss))
+	for _, n := range notes {
+		md.WriteString("\n" + n + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(c.out, "results.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	f, err = os.Create(filepath.Join(c.out, "raw.csv"))
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(f)
+	cw.Write([]string{"case", "target", "run", "value", "cpu_s_per_gb", "error"}) //nolint:errcheck // checked by Error
+	cw.WriteAll(raw)                                                              //nolint:errcheck
+	if err := cw.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return writeChart(filepath.Join(c.out, "ratios.png"), ss, machine)
+}
