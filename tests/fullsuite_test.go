@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // expectedSkips reads testdata/expected-skips.txt: for each variant ("all" or a run's
@@ -43,9 +45,9 @@ func expectedSkips(t *testing.T) map[string]map[string]string {
 // TestFullSuite runs libiscsi's whole SCSI and iSCSI families against a thin and a
 // thick 1 GiB file LUN, the multipath tests with two sessions to one LUN, the
 // read-only test against a read-only LUN, and the SANITIZE tests (which libiscsi runs
-// only with --allow-sanitize) against a small thin LUN that allows SANITIZE. It fails on any FAILED test, any test
-// without a verdict, and any skip that testdata/expected-skips.txt does not list with
-// its reason.
+// only with --allow-sanitize) against a small thin LUN that allows SANITIZE. It fails
+// on any FAILED test, any test without a verdict, and any skip that
+// testdata/expected-skips.txt does not list with its reason.
 func TestFullSuite(t *testing.T) {
 	cu := requireLibiscsi(t, "iscsi-test-cu")
 	skips := expectedSkips(t)
@@ -55,8 +57,9 @@ func TestFullSuite(t *testing.T) {
 		families []string
 		paths    int
 		lun      func(*testLun)
-		size     int64    // LUN size; 0 means 1 GiB
-		args     []string // extra iscsi-test-cu arguments
+		size     int64         // LUN size; 0 means 1 GiB
+		args     []string      // extra iscsi-test-cu arguments
+		timeout  time.Duration // per iscsi-test-cu run; 0 means cuRunTimeout
 	}
 	runs := []run{
 		{name: "thin", variants: []string{"all", "thin", "single-path", "no-sanitize"}, families: []string{"SCSI", "iSCSI"}, paths: 1,
@@ -66,15 +69,21 @@ func TestFullSuite(t *testing.T) {
 		{name: "multipath", variants: []string{"all"}, families: []string{"SCSI.MultipathIO"}, paths: 2, lun: func(*testLun) {}},
 		{name: "read-only", variants: []string{"all"}, families: []string{"SCSI.ReadOnly"}, paths: 1, lun: func(l *testLun) { l.ReadOnly = true }},
 		// SANITIZE erases the whole LUN (several times in Overwrite), so the LUN is
-		// small. Sanitize.Reset is not run: it needs ABORT TASK of the SANITIZE
-		// command to complete while the erase goes on, which the connection does
-		// not do yet (it waits for the task to leave the LUN).
+		// small.
 		{name: "sanitize", variants: []string{"all", "sanitize"}, paths: 1, size: 64 << 20, args: []string{"--allow-sanitize"},
 			families: []string{"SCSI.Sanitize.BlockErase", "SCSI.Sanitize.BlockEraseReserved", "SCSI.Sanitize.CryptoErase",
 				"SCSI.Sanitize.CryptoEraseReserved", "SCSI.Sanitize.ExitFailureMode", "SCSI.Sanitize.InvalidServiceAction",
 				"SCSI.Sanitize.Overwrite", "SCSI.Sanitize.OverwriteReserved", "SCSI.Sanitize.Readonly",
 				"SCSI.Sanitize.Reservations"},
 			lun: func(l *testLun) { l.Provisioning, l.AllowSanitize = "thin", true }},
+		// A SANITIZE slowed to 8 MiB/s (8 s for the LUN) must go on through ABORT TASK,
+		// ABORT TASK SET, LUN and target resets and a reconnect; the test then polls
+		// once a minute until it is done.
+		{name: "sanitize-reset", variants: []string{"all", "sanitize"}, paths: 1, size: 64 << 20,
+			args: []string{"--allow-sanitize"}, families: []string{"SCSI.Sanitize.Reset"}, timeout: 5 * time.Minute,
+			lun: func(l *testLun) {
+				l.Provisioning, l.AllowSanitize, l.SanitizeBytesPerSecond = "thin", true, strconv.Itoa(8<<20)
+			}},
 	}
 	var passed, skipped int
 	for _, r := range runs {
@@ -103,7 +112,11 @@ func TestFullSuite(t *testing.T) {
 				for range r.paths {
 					args = append(args, d.url(defaultIQN, testLUN))
 				}
-				out, err := runTool(t, cuRunTimeout, cu, args...)
+				timeout := r.timeout
+				if timeout == 0 {
+					timeout = cuRunTimeout
+				}
+				out, err := runTool(t, timeout, cu, args...)
 				res, perr := ParseCUnit(strings.NewReader(out))
 				if perr != nil {
 					t.Fatalf("parsing iscsi-test-cu output: %v", perr)

@@ -334,6 +334,8 @@ type (
 		Provisioning string `json:"provisioning,omitempty"`
 		// AllowSanitize enables SANITIZE on the LUN.
 		AllowSanitize bool `json:"allowSanitize,omitempty"`
+		// SanitizeBytesPerSecond slows SANITIZE OVERWRITE so that a test can see it run.
+		SanitizeBytesPerSecond string `json:"sanitizeBytesPerSecond,omitempty"`
 	}
 )
 
