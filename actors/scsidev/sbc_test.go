@@ -323,7 +323,8 @@ func TestUsageCoversSupported(t *testing.T) {
 func TestReportSupportedTMFs(t *testing.T) {
 	d := ready(t, testConfig())
 	c := []byte{scsi.OpMaintenanceIn, scsi.SAReportSupportedTMFs, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0}
-	if r := exec(d, c, nil); r.Status != scsi.StatusGood || len(r.Data) != 4 || r.Data[0]&0x80 == 0 {
+	// ATS ATSS CTSS LURS QTS TRS in byte 0, QTSS in byte 1: what actors/conn does.
+	if r := exec(d, c, nil); r.Status != scsi.StatusGood || len(r.Data) != 4 || r.Data[0] != 0xde || r.Data[1] != 0x02 {
 		t.Fatalf("RSTMF % x", r.Data)
 	}
 	c[2] = 0x80

@@ -143,13 +143,16 @@ func (d *Device) oneCommand(op byte, sa uint16, rctd bool) []byte {
 
 // Task management functions this target implements, as REPORT SUPPORTED
 // TASK MANAGEMENT FUNCTIONS reports them (SPC-4 6.37): ABORT TASK, ABORT
-// TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET and TARGET RESET.
+// TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET, QUERY TASK, TARGET RESET (byte 0)
+// and QUERY TASK SET (byte 1), as actors/conn handles them.
 const (
 	tmfATS  = 0x80
 	tmfATSS = 0x40
 	tmfCTSS = 0x10
 	tmfLURS = 0x08
+	tmfQTS  = 0x04
 	tmfTRS  = 0x02
+	tmfQTSS = 0x02 // byte 1
 )
 
 // reportSupportedTMFs implements REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS
@@ -165,6 +168,7 @@ func (d *Device) reportSupportedTMFs(cdb []byte) (Result, error) {
 		b = make([]byte, 16)
 		b[3] = 0x0C // additional data length
 	}
-	b[0] = tmfATS | tmfATSS | tmfCTSS | tmfLURS | tmfTRS
+	b[0] = tmfATS | tmfATSS | tmfCTSS | tmfLURS | tmfQTS | tmfTRS
+	b[1] = tmfQTSS
 	return good(truncate(b, alloc)), nil
 }
