@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/actors/login"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
@@ -87,7 +88,7 @@ func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 			return
 		}
 		if tk.preAnswer {
-			c.finishTask(tk, tk.preStatus, tk.preSense, nil, 0)
+			c.finishTask(tk, tk.preStatus, tk.preSense, nil, 0, nil)
 			return
 		}
 		c.solicit(tk)
@@ -160,11 +161,17 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU) {
 		c.log.Debug("task set full", "tasks", len(c.tasks), "cmdsn", h.CmdSN(), "immediate", h.Immediate())
 	}
 	if write && edtl > 0 && !tk.preAnswer {
-		tk.buf = make([]byte, edtl)
+		if plainWrite(cdb[0]) {
+			tk.buf = bufpool.Get(int(edtl))
+			tk.pooled = true
+		} else {
+			tk.buf = make([]byte, edtl)
+		}
 		c.buffered += uint64(edtl)
 		copy(tk.buf, p.Data)
 		tk.received = imm
 		tk.nextOffset = imm
+		tk.unsolNext = imm
 		if flags&0x80 == 0 {
 			// Unsolicited Data-Out follows, up to FirstBurstLength in all.
 			first := min(c.params.FirstBurstLength, edtl)
@@ -252,7 +259,9 @@ func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU) {
 			return
 		}
 		tk = r.tk
-		if h.DataSN() != r.dataSN || off < r.offset || off+n > r.offset+r.length || off+n < off {
+		// DataPDUInOrder=Yes (the only value this target negotiates): each PDU
+		// continues where the previous one ended, so a completed burst has no holes.
+		if h.DataSN() != r.dataSN || off != r.offset+r.got || off+n > r.offset+r.length || off+n < off {
 			c.reject(iscsi.RejectProtocolError, h)
 			return
 		}
@@ -264,16 +273,17 @@ func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU) {
 			c.reject(iscsi.RejectInvalidPDUField, h)
 			return
 		}
-		if h.DataSN() != tk.unsolDataSN || n > tk.unsolLeft || off+n > tk.edtl || off+n < off {
+		if h.DataSN() != tk.unsolDataSN || n > tk.unsolLeft || off != tk.unsolNext || off+n > tk.edtl || off+n < off {
 			c.reject(iscsi.RejectProtocolError, h)
 			return
 		}
 		tk.unsolDataSN++
 		tk.unsolLeft -= n
+		tk.unsolNext += n
 	}
 	copy(tk.buf[off:], p.Data)
 	tk.received += n
-	if r != nil && (r.got >= r.length || h.Final()) {
+	if r != nil && r.got >= r.length {
 		delete(c.r2ts, r.ttt)
 		tk.outstanding--
 	}
@@ -315,10 +325,16 @@ func (c *connActor) complete(ctx actor.Context, m *pb.ScsiCompletion) {
 		}
 		return
 	}
-	c.finishTask(tk, m.Status, m.Sense, m.DataIn, m.TransferLength)
+	var release []byte
+	if m.Pooled {
+		release = m.DataIn
+	}
+	c.finishTask(tk, m.Status, m.Sense, m.DataIn, m.TransferLength, release)
 }
 
-func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, transfer uint32) {
+// finishTask sends the task's Data-In and status; release, if set, is a bufpool
+// buffer that data points into, returned by the writer once it has been sent.
+func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, transfer uint32, release []byte) {
 	c.forget(tk)
 	var resFlags uint8
 	var residual uint32
@@ -398,7 +414,11 @@ func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, tran
 		}
 		out = append(out, p)
 	}
-	c.send(out...)
+	b := outBatch{pdus: out, hd: c.hd, dd: c.dd}
+	if release != nil {
+		b.release = [][]byte{release}
+	}
+	c.sendBatch(b)
 }
 
 // nopIn answers a NOP-Out that expects a reply (RFC 7143 11.18-11.19).
@@ -637,6 +657,10 @@ func (c *connActor) forget(tk *task) {
 	}
 	if tk.buf != nil {
 		c.buffered -= uint64(len(tk.buf))
+		if tk.pooled {
+			// The task is answered (or was never dispatched): no IO worker holds it.
+			bufpool.Put(tk.buf)
+		}
 		tk.buf = nil
 	}
 }
@@ -675,4 +699,15 @@ func (c *connActor) newTTT() uint32 {
 		c.nextTTT = 1
 	}
 	return c.nextTTT
+}
+
+// plainWrite reports the WRITE commands whose data buffer nothing uses after the task
+// is answered, so it can go back to the pool (SANITIZE with IMMED, for one, is
+// answered while its worker still reads its parameter data).
+func plainWrite(op byte) bool {
+	switch op {
+	case scsi.OpWrite6, scsi.OpWrite10, scsi.OpWrite12, scsi.OpWrite16:
+		return true
+	}
+	return false
 }

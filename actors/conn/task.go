@@ -15,12 +15,14 @@ type task struct {
 
 	// Write data collection.
 	buf         []byte
+	pooled      bool   // buf comes from bufpool
 	received    uint32 // bytes of buf filled
 	nextOffset  uint32 // first offset not yet covered by unsolicited data or an R2T
 	r2tSN       uint32
 	outstanding int    // R2Ts sent whose data is not complete
 	unsolLeft   uint32 // unsolicited Data-Out bytes still allowed
 	unsolDataSN uint32
+	unsolNext   uint32 // offset the next unsolicited Data-Out must start at
 
 	ordered    bool // the session has put it in CmdSN order
 	dispatched bool

@@ -3,6 +3,7 @@ package conn
 import (
 	"net"
 
+	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -12,6 +13,8 @@ type outBatch struct {
 	pdus     []*iscsi.PDU
 	hd, dd   bool
 	closeNow bool // close the socket once this batch is on the wire
+	// release are bufpool buffers the PDUs point into, returned once they are sent.
+	release [][]byte
 }
 
 // writer is the connection's PDU writer activity (the paper's third activity): one
@@ -35,8 +38,10 @@ func newWriter(nc net.Conn, depth int) *writer {
 func (w *writer) run(onErr func(error)) {
 	defer w.nc.Close()
 	var bufs net.Buffers
+	var release [][]byte
 	for b := range w.ch {
 		bufs = bufs[:0]
+		release = append(release[:0], b.release...)
 		closeNow := b.closeNow
 		for _, p := range b.pdus {
 			bufs = iscsi.AppendPDU(bufs, p, b.hd, b.dd)
@@ -51,6 +56,7 @@ func (w *writer) run(onErr func(error)) {
 				for _, p := range more.pdus {
 					bufs = iscsi.AppendPDU(bufs, p, more.hd, more.dd)
 				}
+				release = append(release, more.release...)
 				closeNow = more.closeNow
 			default:
 				break drain
@@ -61,6 +67,10 @@ func (w *writer) run(onErr func(error)) {
 			onErr(err)
 			w.discard()
 			return
+		}
+		for i, r := range release {
+			bufpool.Put(r)
+			release[i] = nil
 		}
 		if closeNow {
 			w.nc.Close()

@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
@@ -65,7 +66,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	switch req.Kind {
 	case pb.IoKind_IO_KIND_READ:
 		io.Kind = scsidev.IORead
-		read = make([]byte, req.Length)
+		read = bufpool.Get(int(req.Length))
 		_, err = w.b.ReadAt(read, req.Offset)
 	case pb.IoKind_IO_KIND_WRITE:
 		io.Kind = scsidev.IOWrite
@@ -126,7 +127,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	}
 	res := scsidev.CompleteIO(io, read, err)
 	return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data,
-		TransferLength: req.TransferLength}
+		TransferLength: req.TransferLength, Pooled: req.Kind == pb.IoKind_IO_KIND_READ && res.Data != nil}
 }
 
 // unmap deallocates each (offset, length) pair, stopping at the first error.

@@ -470,8 +470,11 @@ type ScsiCompletion struct {
 	DataIn []byte `protobuf:"bytes,4,opt,name=data_in,json=dataIn,proto3" json:"data_in,omitempty"`
 	// Bytes the command would have transferred, for residual over/underflow.
 	TransferLength uint32 `protobuf:"varint,5,opt,name=transfer_length,json=transferLength,proto3" json:"transfer_length,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// data_in comes from actors/bufpool; the connection's writer returns it there once
+	// the Data-In is on the wire.
+	Pooled        bool `protobuf:"varint,6,opt,name=pooled,proto3" json:"pooled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScsiCompletion) Reset() {
@@ -537,6 +540,13 @@ func (x *ScsiCompletion) GetTransferLength() uint32 {
 		return x.TransferLength
 	}
 	return 0
+}
+
+func (x *ScsiCompletion) GetPooled() bool {
+	if x != nil {
+		return x.Pooled
+	}
+	return false
 }
 
 // CopySegment is one block-to-block segment of an EXTENDED COPY, in bytes.
@@ -1239,13 +1249,14 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x05nexus\x18\v \x01(\tR\x05nexus\x12\x16\n" +
 	"\x06target\x18\f \x01(\tR\x06target\x12'\n" +
 	"\breply_to\x18\r \x01(\v2\f.atgt.v1.PidR\areplyTo\x12!\n" +
-	"\fdata_pending\x18\x0e \x01(\bR\vdataPending\"\x92\x01\n" +
+	"\fdata_pending\x18\x0e \x01(\bR\vdataPending\"\xaa\x01\n" +
 	"\x0eScsiCompletion\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +
 	"\x05sense\x18\x03 \x01(\fR\x05sense\x12\x17\n" +
 	"\adata_in\x18\x04 \x01(\fR\x06dataIn\x12'\n" +
-	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\"\x95\x01\n" +
+	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\x12\x16\n" +
+	"\x06pooled\x18\x06 \x01(\bR\x06pooled\"\x95\x01\n" +
 	"\vCopySegment\x12\x17\n" +
 	"\asrc_naa\x18\x01 \x01(\x04R\x06srcNaa\x12\x17\n" +
 	"\adst_naa\x18\x02 \x01(\x04R\x06dstNaa\x12\x1d\n" +
