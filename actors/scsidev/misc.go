@@ -11,14 +11,7 @@ import (
 // answering GOOD rather than CONDITION MET (the page cache decides what it
 // keeps).
 func (d *Device) prefetch(cdb []byte) (Result, error) {
-	var lba, blocks uint64
-	if cdb[0] == scsi.OpPrefetch10 {
-		lba = uint64(binary.BigEndian.Uint32(cdb[2:6]))
-		blocks = uint64(binary.BigEndian.Uint16(cdb[7:9]))
-	} else {
-		lba = binary.BigEndian.Uint64(cdb[2:10])
-		blocks = uint64(binary.BigEndian.Uint32(cdb[10:14]))
-	}
+	lba, blocks := lbaRange(cdb, cdb[0] == scsi.OpPrefetch10)
 	if !d.inRange(lba, blocks) {
 		return Result{}, scsi.LBAOutOfRange()
 	}
@@ -44,4 +37,14 @@ func (d *Device) readDefectData(cdb []byte) (Result, error) {
 	alloc := binary.BigEndian.Uint32(cdb[6:10])
 	b := []byte{0, cdb[1] & 0x1F, 0, 0, 0, 0, 0, 0}
 	return good(truncate(b, alloc)), nil
+}
+
+// lbaRange reads the LOGICAL BLOCK ADDRESS and the block count of a 10-byte CDB
+// (32-bit LBA at byte 2, 16-bit count at byte 7) or a 16-byte one (64-bit LBA at byte
+// 2, 32-bit count at byte 10), the layout PRE-FETCH and SYNCHRONIZE CACHE share.
+func lbaRange(cdb []byte, ten bool) (lba, blocks uint64) {
+	if ten {
+		return uint64(binary.BigEndian.Uint32(cdb[2:6])), uint64(binary.BigEndian.Uint16(cdb[7:9]))
+	}
+	return binary.BigEndian.Uint64(cdb[2:10]), uint64(binary.BigEndian.Uint32(cdb[10:14]))
 }

@@ -1,7 +1,6 @@
 package scsidev
 
 import (
-	"encoding/binary"
 
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -121,14 +120,7 @@ func (d *Device) verify(cdb []byte, r *Request) (Result, error) {
 // it makes the range durable; 0 blocks means up to the end of the medium.
 // IMMED is honoured by doing the sync before answering, which is allowed.
 func (d *Device) synchronizeCache(cdb []byte) (Result, error) {
-	var lba, blocks uint64
-	if cdb[0] == scsi.OpSynchronizeCache10 {
-		lba = uint64(binary.BigEndian.Uint32(cdb[2:6]))
-		blocks = uint64(binary.BigEndian.Uint16(cdb[7:9]))
-	} else {
-		lba = binary.BigEndian.Uint64(cdb[2:10])
-		blocks = uint64(binary.BigEndian.Uint32(cdb[10:14]))
-	}
+	lba, blocks := lbaRange(cdb, cdb[0] == scsi.OpSynchronizeCache10)
 	if !d.inRange(lba, blocks) {
 		return Result{}, scsi.LBAOutOfRange()
 	}
