@@ -1,7 +1,6 @@
 package scsidev
 
 import (
-
 	"github.com/atgt/atgt/messages/scsi"
 )
 
