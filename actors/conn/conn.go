@@ -13,6 +13,7 @@ import (
 
 	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/sched"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 )
@@ -51,7 +52,7 @@ type LogoutSession struct{ Reason string }
 
 // Props returns a connection actor's props.
 func Props(cfg Config) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newConn(cfg) })
+	return actor.PropsFromProducer(func() actor.Actor { return newConn(cfg) }, actor.WithDispatcher(sched.Default))
 }
 
 type connActor struct {
@@ -83,6 +84,7 @@ type connActor struct {
 	closing     bool // a closing batch was queued
 	closed      bool
 	nexusGone   bool // NexusLoss sent
+	nexusID     string
 }
 
 func newConn(cfg Config) *connActor {

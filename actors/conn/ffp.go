@@ -27,7 +27,7 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 			c.pingPending = false
 			ctx.SetReceiveTimeout(c.cfg.NopInterval)
 		}
-		c.handlePDU(ctx, m.p)
+		c.handlePDU(ctx, m.p, m.pooled)
 	case *dataDigestFailed:
 		// RFC 7143 7.8: discard the PDU and Reject it; at ERL 0 the initiator recovers
 		// the task itself.
@@ -43,11 +43,22 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 	}
 }
 
-func (c *connActor) handlePDU(ctx actor.Context, p *iscsi.PDU) {
+// handlePDU acts on one PDU; pooled says its data segment is a bufpool buffer, which
+// goes back to the pool here unless a task adopted it.
+func (c *connActor) handlePDU(ctx actor.Context, p *iscsi.PDU, pooled bool) {
 	discovery := c.result.SessionType == "Discovery"
+	if pooled {
+		defer func() {
+			if pooled {
+				bufpool.Put(p.Data)
+			}
+		}()
+	}
 	switch op := p.BHS.Opcode(); {
 	case op == iscsi.OpSCSICmd && !discovery:
-		c.scsiCommand(ctx, p)
+		if c.scsiCommand(ctx, p, pooled) {
+			pooled = false // the task's write buffer now
+		}
 	case op == iscsi.OpDataOut && !discovery:
 		c.dataOut(ctx, p)
 	case op == iscsi.OpNopOut:
@@ -112,8 +123,10 @@ func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 	}
 }
 
-// scsiCommand turns a SCSI Command PDU into a task (RFC 7143 11.3).
-func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU) {
+// scsiCommand turns a SCSI Command PDU into a task (RFC 7143 11.3). When the
+// immediate data is the whole transfer of a plain WRITE and came in a pooled buffer,
+// that buffer becomes the task's (no copy) and scsiCommand reports true.
+func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (adopted bool) {
 	h := &p.BHS
 	itt := h.ITT()
 	if _, dup := c.tasks[itt]; dup {
@@ -161,14 +174,19 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU) {
 		c.log.Debug("task set full", "tasks", len(c.tasks), "cmdsn", h.CmdSN(), "immediate", h.Immediate())
 	}
 	if write && edtl > 0 && !tk.preAnswer {
-		if plainWrite(cdb[0]) {
+		switch {
+		case pooled && imm == edtl && plainWrite(cdb[0]):
+			tk.buf, tk.pooled, adopted = p.Data, true, true
+		case plainWrite(cdb[0]):
 			tk.buf = bufpool.Get(int(edtl))
 			tk.pooled = true
-		} else {
+		default:
 			tk.buf = make([]byte, edtl)
 		}
 		c.buffered += uint64(edtl)
-		copy(tk.buf, p.Data)
+		if !adopted {
+			copy(tk.buf, p.Data)
+		}
 		tk.received = imm
 		tk.nextOffset = imm
 		tk.unsolNext = imm
@@ -190,6 +208,7 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU) {
 		t.DataPending = true // answered by the connection once ordered
 	}
 	c.order(ctx, p, t)
+	return adopted
 }
 
 // extendedCDB returns the CDB bytes beyond 16 from an Extended CDB AHS (type 1).
@@ -677,7 +696,11 @@ func (c *connActor) reject(reason uint8, bad *iscsi.BHS) {
 // nexus names the I_T nexus: initiator name and ISID, as SPC-4 identifies an
 // initiator port.
 func (c *connActor) nexus() string {
-	return fmt.Sprintf("%s,i,0x%x", c.result.InitiatorName, c.result.ISID)
+	if c.nexusID == "" {
+		// Fixed once logged in; formatted once rather than per command.
+		c.nexusID = fmt.Sprintf("%s,i,0x%x", c.result.InitiatorName, c.result.ISID)
+	}
+	return c.nexusID
 }
 
 // discoveryTargets lists the configured targets with this connection's local address

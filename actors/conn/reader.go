@@ -6,11 +6,17 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
-// pduIn carries one PDU from the reader goroutine to the connection actor.
-type pduIn struct{ p *iscsi.PDU }
+// pduIn carries one PDU from the reader goroutine to the connection actor. pooled
+// says its data segment is a bufpool buffer the actor now owns (write data of the
+// full feature phase): it becomes a task's buffer or goes back with bufpool.Put.
+type pduIn struct {
+	p      *iscsi.PDU
+	pooled bool
+}
 
 // readFailed tells the actor that the socket is finished (EOF, reset, a header digest
 // error or an oversized segment that cannot be skipped).
@@ -39,6 +45,12 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	r := iscsi.NewReader(nc, bufSize)
 	lim := iscsi.LoginLimits
 	ffp := false
+	r.SetDataAllocator(func(h *iscsi.BHS, n int) []byte {
+		if ffp && pooledData(h.Opcode()) {
+			return bufpool.Get(n)
+		}
+		return make([]byte, n)
+	})
 	for {
 		p := &iscsi.PDU{}
 		err := r.Read(lim, p)
@@ -51,7 +63,7 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 			root.Send(self, &readFailed{err: err})
 			return
 		}
-		root.Send(self, &pduIn{p: p})
+		root.Send(self, &pduIn{p: p, pooled: ffp && len(p.Data) > 0 && pooledData(p.BHS.Opcode())})
 		if !ffp {
 			s, ok := <-steps
 			if !ok || s.stop {
@@ -61,3 +73,7 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		}
 	}
 }
+
+// pooledData reports the PDUs whose data segment is write data, read into a pooled
+// buffer: SCSI Command (immediate data) and Data-Out.
+func pooledData(op iscsi.Opcode) bool { return op == iscsi.OpSCSICmd || op == iscsi.OpDataOut }

@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/sched"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -33,7 +34,7 @@ func Props(routes Routes, log hclog.Logger) *actor.Props {
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &dispatcher{routes: routes, first: first, log: log}
-	})
+	}, actor.WithDispatcher(sched.Default))
 }
 
 type dispatcher struct {

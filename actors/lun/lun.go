@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -43,7 +44,7 @@ func Props(cfg Config) *actor.Props {
 	sup := &workerSupervisor{log: cfg.Log}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(), order: order}
-	}, actor.WithSupervisor(sup))
+	}, actor.WithSupervisor(sup), actor.WithDispatcher(sched.Default))
 }
 
 type lunActor struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -27,7 +28,7 @@ type worker struct {
 func workerProps(b backend.Backend, peers Registry, order *taskOrder, log hclog.Logger, modesPath string) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &worker{b: b, peers: peers, order: order, log: log, modesPath: modesPath}
-	})
+	}, actor.WithDispatcher(sched.Default))
 }
 
 // Receive performs one IoRequest.

@@ -10,13 +10,14 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/session"
 )
 
 // Props returns the props of a listener actor serving l. The listener is opened by
 // the caller so that a bad address fails the daemon's start, not an actor.
 func Props(l net.Listener, manager *actor.PID, log hclog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &listener{l: l, manager: manager, log: log} })
+	return actor.PropsFromProducer(func() actor.Actor { return &listener{l: l, manager: manager, log: log} }, actor.WithDispatcher(sched.Default))
 }
 
 type listener struct {

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/conn"
+	"github.com/atgt/atgt/actors/sched"
 )
 
 // Accepted hands a newly accepted TCP connection to the session manager.
@@ -19,7 +20,8 @@ type Accepted struct{ Conn net.Conn }
 func ManagerProps(connCfg conn.Config, log hclog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{}}
-	}, actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+	}, actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
+		actor.WithDispatcher(sched.Default))
 }
 
 type manager struct {

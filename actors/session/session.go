@@ -12,6 +12,7 @@ import (
 
 	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/actors/conn"
+	"github.com/atgt/atgt/actors/sched"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -36,7 +37,8 @@ type Up struct {
 // restarts, a failed connection; the session then ends.
 func Props(cfg Config) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return newSession(cfg) },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
+		actor.WithDispatcher(sched.Default))
 }
 
 type sessionActor struct {

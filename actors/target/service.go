@@ -20,6 +20,7 @@ import (
 	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/actors/portal"
 	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/actors/session"
 	"github.com/atgt/atgt/backend"
@@ -240,7 +241,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			ctx.SpawnNamed(portal.Props(ln, mgr, log.Named("portal")), fmt.Sprintf("portal%d", i))
 		}
 		close(ready)
-	})
+	}, actor.WithDispatcher(sched.Default))
 	s.root, err = s.system.Root.SpawnNamed(rootProps, "target")
 	if err != nil {
 		return nil, fmt.Errorf("start actor tree: %w", err)

@@ -31,7 +31,15 @@ type Reader struct {
 	buf  []byte
 	r, w int   // unread bytes are buf[r:w]
 	err  error // error the last rd.Read returned with its data, reported once
+	// alloc, if set, supplies the slice a data segment is read into.
+	alloc func(h *BHS, n int) []byte
 }
+
+// SetDataAllocator makes the reader read each data segment into alloc(h, n), which
+// must return a slice of length n: a connection uses it to read write data into
+// pooled buffers that become the task's buffer, saving an allocation and a copy. n is
+// already checked against the Limits. A nil alloc allocates a fresh slice.
+func (r *Reader) SetDataAllocator(alloc func(h *BHS, n int) []byte) { r.alloc = alloc }
 
 // NewReader returns a Reader over r with a bufSize-byte buffer (at least MinReaderBuffer).
 func NewReader(r io.Reader, bufSize int) *Reader {
@@ -124,7 +132,7 @@ func (r *Reader) Read(lim Limits, p *PDU) error {
 	if dlen == 0 {
 		return nil // no data segment: no padding, no data digest
 	}
-	data, err := r.readData(int(dlen))
+	data, err := r.readData(&p.BHS, int(dlen))
 	if err != nil {
 		return err
 	}
@@ -152,11 +160,17 @@ func (r *Reader) Read(lim Limits, p *PDU) error {
 }
 
 // readData reads an n-byte data segment (n already checked against the limit) into a
-// new slice: first whatever is buffered, then either through the buffer, so the read
+// slice from the data allocator (or a new one): first whatever is buffered, then either through the buffer, so the read
 // can also pick up the PDUs that follow, or, for a segment too large for the buffer,
 // straight from the stream into the slice.
-func (r *Reader) readData(n int) ([]byte, error) {
-	data := make([]byte, n)
+func (r *Reader) readData(h *BHS, n int) ([]byte, error) {
+	var data []byte
+	if r.alloc != nil {
+		data = r.alloc(h, n)
+	}
+	if len(data) != n {
+		data = make([]byte, n)
+	}
 	got := copy(data, r.buf[r.r:r.w])
 	r.r += got
 	rest := n - got

@@ -234,3 +234,40 @@ func TestMisbehavingReader(t *testing.T) {
 		t.Fatalf("stuck reader: %v", err)
 	}
 }
+
+// TestDataAllocator: data segments, small (through the buffer) and large (straight
+// from the stream), land in the slices the allocator gives, with digests checked; a
+// wrong-sized slice from the allocator is replaced rather than trusted.
+func TestDataAllocator(t *testing.T) {
+	small := samplePDU(OpSCSICmd, 4096, 0)
+	large := samplePDU(OpDataOut, 200000, 0)
+	odd := samplePDU(OpDataOut, 13, 0)
+	for _, dd := range []bool{false, true} {
+		r := NewReader(bytes.NewReader(stream(t, false, dd, small, large, odd)), 8192)
+		var given [][]byte
+		r.SetDataAllocator(func(h *BHS, n int) []byte {
+			if h.Opcode() == OpDataOut && n == 13 {
+				return make([]byte, 1) // wrong size: must not be used
+			}
+			b := make([]byte, n, n+100)
+			given = append(given, b)
+			return b
+		})
+		lim := Limits{MaxRecvDataSegmentLength: 1 << 20, DataDigest: dd}
+		for i, want := range []*PDU{small, large, odd} {
+			var p PDU
+			if err := r.Read(lim, &p); err != nil {
+				t.Fatalf("dd=%v pdu %d: %v", dd, i, err)
+			}
+			if !bytes.Equal(p.Data, want.Data) {
+				t.Fatalf("dd=%v pdu %d: data differs", dd, i)
+			}
+			if i < 2 && &p.Data[0] != &given[i][0] {
+				t.Fatalf("dd=%v pdu %d: data not read into the allocator's slice", dd, i)
+			}
+			if i == 2 && len(p.Data) != 13 {
+				t.Fatalf("dd=%v: odd pdu has %d bytes", dd, len(p.Data))
+			}
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package sched
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// TestPoolReusesGoroutines: sequential turns run on the goroutine the first started.
+func TestPoolReusesGoroutines(t *testing.T) {
+	p := NewPool(10, 4)
+	for i := 0; i < 100; i++ {
+		done := make(chan struct{})
+		p.Schedule(func() { close(done) })
+		<-done
+		// Let the goroutine park again before the next turn.
+		deadline := time.Now().Add(time.Second)
+		for p.idle.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if got := p.Started(); got != 1 {
+		t.Fatalf("started %d goroutines for 100 sequential turns, want 1", got)
+	}
+}
+
+// TestPoolNeverBlocksOnBusyGoroutines: turns that block (as IO workers do) do not
+// hold up others; the pool grows instead.
+func TestPoolNeverBlocksOnBusyGoroutines(t *testing.T) {
+	p := NewPool(10, 2)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		p.Schedule(func() { defer wg.Done(); <-release })
+	}
+	ran := make(chan struct{})
+	p.Schedule(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a turn waited behind blocked turns")
+	}
+	close(release)
+	wg.Wait()
+	if got := p.Started(); got < 21 {
+		t.Fatalf("started %d goroutines for 21 concurrent turns", got)
+	}
+	// At most maxIdle stay parked.
+	deadline := time.Now().Add(2 * time.Second)
+	for p.idle.Load() > 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := p.idle.Load(); got > 2 {
+		t.Fatalf("%d goroutines parked, want at most 2", got)
+	}
+}
+
+// TestPoolRunsActors: an actor on the pool receives every message in order.
+func TestPoolRunsActors(t *testing.T) {
+	sys := actor.NewActorSystem()
+	p := NewPool(5, 8)
+	got := make(chan int, 1000)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if n, ok := ctx.Message().(int); ok {
+			got <- n
+		}
+	}, actor.WithDispatcher(p)))
+	for i := 0; i < 1000; i++ {
+		sys.Root.Send(pid, i)
+	}
+	for i := 0; i < 1000; i++ {
+		select {
+		case n := <-got:
+			if n != i {
+				t.Fatalf("message %d arrived as %d", i, n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d never arrived", i)
+		}
+	}
+}
