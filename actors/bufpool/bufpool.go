@@ -20,6 +20,10 @@ const (
 
 var classes [maxShift - minShift + 1]sync.Pool
 
+// boxes recycles the *[]byte headers the pools hold, so that Put, which must hand
+// sync.Pool a pointer, does not allocate one per call.
+var boxes sync.Pool
+
 // class returns the size class index for n bytes, or -1 when n is above the largest.
 func class(n int) int {
 	if n <= 1<<minShift {
@@ -39,7 +43,10 @@ func Get(n int) []byte {
 		return make([]byte, n)
 	}
 	if p, ok := classes[c].Get().(*[]byte); ok {
-		return (*p)[:n]
+		b := (*p)[:n]
+		*p = nil
+		boxes.Put(p)
+		return b
 	}
 	return make([]byte, n, 1<<(c+minShift))
 }
@@ -50,6 +57,10 @@ func Put(b []byte) {
 	if c < 0 || cap(b) != 1<<(c+minShift) {
 		return
 	}
-	b = b[:cap(b)]
-	classes[c].Put(&b)
+	p, ok := boxes.Get().(*[]byte)
+	if !ok {
+		p = new([]byte)
+	}
+	*p = b[:cap(b)]
+	classes[c].Put(p)
 }

@@ -39,3 +39,14 @@ func BenchmarkGetPut128K(b *testing.B) {
 		Put(Get(128 << 10))
 	}
 }
+
+// TestSteadyStateAllocatesNothing: a Get/Put cycle reuses both the buffer and the
+// header box sync.Pool needs.
+func TestSteadyStateAllocatesNothing(t *testing.T) {
+	Put(Get(4096))
+	allocs := testing.AllocsPerRun(1000, func() { Put(Get(4096)) })
+	// A GC during the run empties the pools; allow for the odd refill.
+	if allocs > 0.1 {
+		t.Fatalf("%.2f allocations per Get/Put, want 0", allocs)
+	}
+}

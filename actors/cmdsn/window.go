@@ -17,6 +17,7 @@ type Window struct {
 	exp     atomic.Uint32
 	depth   uint32
 	pending map[uint32]*pb.CommandOrder
+	ready   []*pb.CommandOrder // Accept's result, reused
 }
 
 // NewWindow returns a window whose next expected CmdSN is first, accepting commands up
@@ -36,10 +37,11 @@ func (w *Window) Depth() uint32 { return w.depth }
 // Accept places o in order and returns the orders that are now deliverable, in CmdSN
 // order: o itself at once if it is immediate. ok is false when o falls outside the
 // window or repeats a CmdSN already received; RFC 7143 has the target silently drop
-// such a command.
+// such a command. The returned slice is reused by the next Accept.
 func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) {
 	if o.Immediate {
-		return []*pb.CommandOrder{o}, true
+		w.ready = append(w.ready[:0], o)
+		return w.ready, true
 	}
 	exp := w.exp.Load()
 	if Less(o.CmdSn, exp) || !Less(o.CmdSn, exp+w.depth) {
@@ -52,7 +54,7 @@ func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) 
 		w.pending[o.CmdSn] = o
 		return nil, true
 	}
-	ready = append(ready, o)
+	ready = append(w.ready[:0], o)
 	exp++
 	for {
 		next, found := w.pending[exp]
@@ -64,6 +66,7 @@ func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) 
 		exp++
 	}
 	w.exp.Store(exp)
+	w.ready = ready
 	return ready, true
 }
 

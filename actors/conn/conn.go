@@ -124,7 +124,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 }
 
 func (c *connActor) start(ctx actor.Context) {
-	c.self = pb.NewPid(ctx.Self())
+	c.self = pb.NewResolvedPid(ctx.Self())
 	c.lm = login.NewMachine(c.cfg.Login)
 	c.w = newWriter(c.cfg.Conn, 4096)
 	root := ctx.ActorSystem().Root
@@ -148,6 +148,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 // shutdown lets the writer send what is queued (bounded by a write deadline) and
 // close the socket, which also ends the reader.
 func (c *connActor) shutdown() {
+	c.self.Forget()
 	c.cfg.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if c.w != nil {
 		close(c.w.ch)
@@ -171,6 +172,9 @@ func (c *connActor) sendBatch(b outBatch) {
 		return
 	}
 	if c.log.IsDebug() {
+		if b.pdu != nil {
+			c.log.Debug("pdu out", "pdu", b.pdu.String())
+		}
 		for _, p := range b.pdus {
 			c.log.Debug("pdu out", "pdu", p.String())
 		}

@@ -75,12 +75,18 @@ func (c *connActor) handlePDU(ctx actor.Context, p *iscsi.PDU, pooled bool) {
 	}
 }
 
-// order sends a CmdSN-carrying request to the session for ordering.
-func (c *connActor) order(ctx actor.Context, p *iscsi.PDU, t *pb.ScsiTask) {
-	o := &pb.CommandOrder{CmdSn: p.BHS.CmdSN(), Immediate: p.BHS.Immediate(), Itt: p.BHS.ITT(), Task: t}
-	if t == nil {
+// order sends a CmdSN-carrying request to the session for ordering: a SCSI task's
+// with the messages allocated in its task, anything else's on its own.
+func (c *connActor) order(ctx actor.Context, p *iscsi.PDU, tk *task) {
+	var o *pb.CommandOrder
+	if tk != nil {
+		o = &tk.msg.order
+		o.Task, o.Ready = tk.t, &tk.msg.ready
+	} else {
+		o = &pb.CommandOrder{}
 		c.others[p.BHS.ITT()] = p
 	}
+	o.CmdSn, o.Immediate, o.Itt = p.BHS.CmdSN(), p.BHS.Immediate(), p.BHS.ITT()
 	ctx.Send(ctx.Parent(), o)
 }
 
@@ -147,17 +153,18 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 		c.reject(iscsi.RejectProtocolError, h)
 		return
 	}
-	cdb := append([]byte(nil), h.CDB()...)
+	// The CDB stays in the PDU's header, which nothing else changes.
+	cdb := h.CDB()
 	if ext := extendedCDB(p.AHS); ext != nil {
-		cdb = append(cdb, ext...)
+		cdb = append(cdb[:len(cdb):len(cdb)], ext...)
 	}
 	lun, lunOK := decodeLUN(h.LUN())
-	t := &pb.ScsiTask{
-		Itt: itt, Lun: lun, Cdb: cdb, ExpectedLength: edtl, Read: read, Write: write,
-		Attribute: pb.TaskAttribute(flags & 7), CmdSn: h.CmdSN(), Immediate: h.Immediate(),
-		Nexus: c.nexus(), Target: c.result.Target.Name, ReplyTo: c.self,
-	}
-	tk := &task{t: t, edtl: edtl, read: read, write: write, lunRaw: h.LUN()}
+	tk := &task{edtl: edtl, read: read, write: write, lunRaw: h.LUN()}
+	t := &tk.msg.task
+	t.Itt, t.Lun, t.Cdb, t.ExpectedLength, t.Read, t.Write = itt, lun, cdb, edtl, read, write
+	t.Attribute, t.CmdSn, t.Immediate = pb.TaskAttribute(flags&7), h.CmdSN(), h.Immediate()
+	t.Nexus, t.Target, t.ReplyTo = c.nexus(), c.result.Target.Name, c.self
+	tk.t = t
 	c.tasks[itt] = tk
 	switch {
 	case !lunOK:
@@ -207,7 +214,7 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 	if tk.preAnswer {
 		t.DataPending = true // answered by the connection once ordered
 	}
-	c.order(ctx, p, t)
+	c.order(ctx, p, tk)
 	return adopted
 }
 
@@ -374,7 +381,20 @@ func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, tran
 	if uint32(len(data)) > tk.edtl {
 		data = data[:tk.edtl]
 	}
+	// Most commands answer with one PDU: it goes alone, without a slice.
+	var one *iscsi.PDU
 	var out []*iscsi.PDU
+	add := func(p *iscsi.PDU) {
+		switch {
+		case one == nil && out == nil:
+			one = p
+		case out == nil:
+			out = append(out, one, p)
+			one = nil
+		default:
+			out = append(out, p)
+		}
+	}
 	seg := c.params.MaxRecvDataSegmentLength
 	burst := c.params.MaxBurstLength
 	collapse := status == uint32(scsi.StatusGood) && len(data) > 0
@@ -386,7 +406,8 @@ func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, tran
 			n = rem
 		}
 		last := off+n == uint32(len(data))
-		p := &iscsi.PDU{Data: data[off : off+n]}
+		p := tk.pdu()
+		p.Data = data[off : off+n]
 		h := &p.BHS
 		h.SetOpcode(iscsi.OpDataIn)
 		var f uint8
@@ -407,11 +428,11 @@ func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, tran
 		h.SetDataSN(dataSN)
 		dataSN++
 		h.SetBufferOffset(off)
-		out = append(out, p)
+		add(p)
 		off += n
 	}
 	if !collapse {
-		p := &iscsi.PDU{}
+		p := tk.pdu()
 		h := &p.BHS
 		h.SetOpcode(iscsi.OpSCSIResp)
 		h.SetFlags(0x80 | resFlags)
@@ -431,13 +452,9 @@ func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, tran
 			binary.BigEndian.PutUint16(p.Data, uint16(len(sense)))
 			copy(p.Data[2:], sense)
 		}
-		out = append(out, p)
+		add(p)
 	}
-	b := outBatch{pdus: out, hd: c.hd, dd: c.dd}
-	if release != nil {
-		b.release = [][]byte{release}
-	}
-	c.sendBatch(b)
+	c.sendBatch(outBatch{pdu: one, pdus: out, hd: c.hd, dd: c.dd, release: release})
 }
 
 // nopIn answers a NOP-Out that expects a reply (RFC 7143 11.18-11.19).

@@ -16,6 +16,7 @@ import (
 type pduIn struct {
 	p      *iscsi.PDU
 	pooled bool
+	pdu    iscsi.PDU // p points here: one allocation per PDU
 }
 
 // readFailed tells the actor that the socket is finished (EOF, reset, a header digest
@@ -51,10 +52,12 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		}
 		return make([]byte, n)
 	})
+	var dd *iscsi.DataDigestError
 	for {
-		p := &iscsi.PDU{}
+		m := &pduIn{}
+		p := &m.pdu
+		m.p = p
 		err := r.Read(lim, p)
-		var dd *iscsi.DataDigestError
 		switch {
 		case errors.As(err, &dd):
 			root.Send(self, &dataDigestFailed{p: p})
@@ -63,7 +66,8 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 			root.Send(self, &readFailed{err: err})
 			return
 		}
-		root.Send(self, &pduIn{p: p, pooled: ffp && len(p.Data) > 0 && pooledData(p.BHS.Opcode())})
+		m.pooled = ffp && len(p.Data) > 0 && pooledData(p.BHS.Opcode())
+		root.Send(self, m)
 		if !ffp {
 			s, ok := <-steps
 			if !ok || s.stop {

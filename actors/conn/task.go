@@ -1,6 +1,9 @@
 package conn
 
-import pb "github.com/atgt/atgt/messages/atgtv1"
+import (
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
+)
 
 // task is the connection's record of one SCSI command from arrival to response.
 type task struct {
@@ -31,6 +34,25 @@ type task struct {
 	preAnswer bool
 	preStatus uint32
 	preSense  []byte
+
+	// The messages and the response PDU every command needs, allocated with the task
+	// in one piece: t points to msg.task. Each is used once, for this task only.
+	msg struct {
+		task  pb.ScsiTask
+		order pb.CommandOrder
+		ready pb.CommandReady
+		resp  iscsi.PDU
+		used  bool // resp is taken
+	}
+}
+
+// pdu returns a PDU for the task's response: its own the first time, a new one after.
+func (t *task) pdu() *iscsi.PDU {
+	if !t.msg.used {
+		t.msg.used = true
+		return &t.msg.resp
+	}
+	return &iscsi.PDU{}
 }
 
 // r2t is one outstanding R2T; its TTT identifies the Data-Out PDUs that answer it.

@@ -103,11 +103,15 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 		return
 	}
 	for _, r := range ready {
+		m := r.Ready
+		if m == nil {
+			m = &pb.CommandReady{}
+		}
+		m.Itt, m.Task = r.Itt, r.Task
 		if r.Task != nil && !r.Task.DataPending {
 			ctx.Send(s.cfg.ConnCfg.Dispatcher, r.Task)
-			ctx.Send(s.conn, &pb.CommandReady{Itt: r.Itt, Task: r.Task, Dispatched: true})
-			continue
+			m.Dispatched = true
 		}
-		ctx.Send(s.conn, &pb.CommandReady{Itt: r.Itt, Task: r.Task})
+		ctx.Send(s.conn, m)
 	}
 }

@@ -833,7 +833,10 @@ type CommandOrder struct {
 	Itt       uint32                 `protobuf:"varint,3,opt,name=itt,proto3" json:"itt,omitempty"`
 	// The SCSI task, when the request is a SCSI Command. Unset for NOP-Out, Text,
 	// Task Management and Logout, which the session hands back as CommandReady.
-	Task          *ScsiTask `protobuf:"bytes,4,opt,name=task,proto3" json:"task,omitempty"`
+	Task *ScsiTask `protobuf:"bytes,4,opt,name=task,proto3" json:"task,omitempty"`
+	// The message the session answers with, allocated by the connection together with
+	// its task so that ordering a command allocates nothing; unset, the session makes one.
+	Ready         *CommandReady `protobuf:"bytes,5,opt,name=ready,proto3" json:"ready,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -892,6 +895,13 @@ func (x *CommandOrder) GetItt() uint32 {
 func (x *CommandOrder) GetTask() *ScsiTask {
 	if x != nil {
 		return x.Task
+	}
+	return nil
+}
+
+func (x *CommandOrder) GetReady() *CommandReady {
+	if x != nil {
+		return x.Ready
 	}
 	return nil
 }
@@ -1286,12 +1296,13 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x06invert\x18\x0f \x01(\bR\x06invert\x121\n" +
 	"\x15rate_bytes_per_second\x18\x10 \x01(\x04R\x12rateBytesPerSecond\x12\x1c\n" +
 	"\timmediate\x18\x11 \x01(\bR\timmediate\x12\x14\n" +
-	"\x05token\x18\x12 \x01(\x04R\x05token\"|\n" +
+	"\x05token\x18\x12 \x01(\x04R\x05token\"\xa9\x01\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
 	"\x03itt\x18\x03 \x01(\rR\x03itt\x12%\n" +
-	"\x04task\x18\x04 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\"g\n" +
+	"\x04task\x18\x04 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12+\n" +
+	"\x05ready\x18\x05 \x01(\v2\x15.atgt.v1.CommandReadyR\x05ready\"g\n" +
 	"\fCommandReady\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12%\n" +
 	"\x04task\x18\x02 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12\x1e\n" +
@@ -1388,15 +1399,16 @@ var file_atgt_v1_task_proto_depIdxs = []int32{
 	5,  // 4: atgt.v1.IoRequest.answer:type_name -> atgt.v1.ScsiCompletion
 	6,  // 5: atgt.v1.IoRequest.segments:type_name -> atgt.v1.CopySegment
 	4,  // 6: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
-	4,  // 7: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
-	3,  // 8: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
-	2,  // 9: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
-	3,  // 10: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 7: atgt.v1.CommandOrder.ready:type_name -> atgt.v1.CommandReady
+	4,  // 8: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
+	3,  // 9: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
+	2,  // 10: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
+	3,  // 11: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_task_proto_init() }

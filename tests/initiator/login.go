@@ -29,6 +29,16 @@ const maxLoginRounds = 8
 // Dial connects to addr and logs in. A Login Response with a non-zero status is
 // returned as *LoginError; the connection is then closed.
 func Dial(addr string, o Options) (*Session, error) {
+	s, err := dialLogin(addr, o)
+	if err != nil {
+		return nil, err
+	}
+	go s.readLoop()
+	return s, nil
+}
+
+// dialLogin connects and logs in, without starting the reader.
+func dialLogin(addr string, o Options) (*Session, error) {
 	o = o.withDefaults()
 	if !o.Discovery && o.TargetName == "" {
 		return nil, errors.New("initiator: TargetName is required for a normal session")
@@ -53,7 +63,6 @@ func Dial(addr string, o Options) (*Session, error) {
 		nc.Close()
 		return nil, err
 	}
-	go s.readLoop()
 	return s, nil
 }
 

@@ -28,7 +28,7 @@ const (
 type wrapFunc func(target string, lun uint64, b backend.Backend) backend.Backend
 
 // baseConfig is one target with one 64 MiB memory LUN on an ephemeral port.
-func baseConfig(t *testing.T) *pb.Config {
+func baseConfig(t testing.TB) *pb.Config {
 	return &pb.Config{
 		Portals: []string{"127.0.0.1:0"},
 		DataDir: t.TempDir(),
@@ -37,7 +37,7 @@ func baseConfig(t *testing.T) *pb.Config {
 }
 
 // start runs the target with cfg and stops it (checking that it stops) at cleanup.
-func start(t *testing.T, cfg *pb.Config, wrap wrapFunc) *target.Service {
+func start(t testing.TB, cfg *pb.Config, wrap wrapFunc) *target.Service {
 	t.Helper()
 	log := hclog.NewNullLogger()
 	if os.Getenv("ATGT_TEST_LOG") != "" {
