@@ -41,9 +41,10 @@ type Config struct {
 // the supervisor strategy so that no task hangs.
 func Props(cfg Config) *actor.Props {
 	order := &taskOrder{}
+	untracked := &drainCounter{}
 	sup := &workerSupervisor{log: cfg.Log}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(), order: order}
+		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(untracked), order: order}
 	}, actor.WithSupervisor(sup), actor.WithDispatcher(sched.Default))
 }
 
@@ -65,7 +66,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		// The supervisor returns a failed worker's range lock here.
 		l.sup.lun = ctx.Self()
-		wp := workerProps(l.cfg.Backend, l.cfg.Peers, l.order, l.cfg.Log, l.cfg.ModesPath)
+		wp := workerProps(l.cfg.Backend, l.cfg.Peers, l.order, l.locks.untracked, l.cfg.Log, l.cfg.ModesPath)
 		for i := 0; i < l.cfg.Workers; i++ {
 			pid, err := ctx.SpawnNamed(wp, fmt.Sprintf("io%d", i))
 			if err != nil {
@@ -84,6 +85,10 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.submit(ctx, m)
 	case *drained:
 		l.pump(ctx)
+	case *writesDrained:
+		for _, io := range l.locks.retry() {
+			l.toWorker(ctx, io)
+		}
 	case *pb.IoRequest:
 		// A worker finished an IO that held a range lock or that the device
 		// model waits for (copy status, sanitize).
@@ -183,7 +188,7 @@ var ioKinds = map[scsidev.IOKind]pb.IoKind{
 // count records a task handed to the workers (it may first wait for a range lock).
 func (l *lunActor) count() {
 	l.dispatched++
-	l.order.inflight.Add(1)
+	l.order.inflight.add()
 }
 
 // toWorker hands io to the next worker, round robin.

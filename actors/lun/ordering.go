@@ -1,8 +1,6 @@
 package lun
 
 import (
-	"sync/atomic"
-
 	"github.com/asynkron/protoactor-go/actor"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -12,12 +10,11 @@ import (
 // task runs at once; an ORDERED task waits until every task before it has completed,
 // and every later task (but HEAD OF QUEUE) waits until it has; a HEAD OF QUEUE task
 // runs at once. Tasks without IO finish inside the LUN actor, so only the tasks with
-// the IO workers need counting: inflight is shared with the workers, which decrement
-// it as they answer and, when the LUN waits for zero, tell it so.
+// the IO workers need counting: inflight is shared with the workers, which uncount
+// tasks as they answer and, when the LUN waits for zero, send it a drained message.
 type taskOrder struct {
-	inflight atomic.Int64
-	waiting  atomic.Bool // the LUN wants a drained message when inflight reaches 0
-	barrier  bool        // an ORDERED task is with the workers
+	inflight drainCounter
+	barrier  bool // an ORDERED task is with the workers
 	queue    []*pb.ScsiTask
 }
 
@@ -26,22 +23,11 @@ type drained struct{}
 
 // done is called by a worker (or the supervisor for a failed one) after answering a
 // task: the last task out wakes a waiting LUN.
-func (o *taskOrder) done(send func(msg any)) {
-	if o.inflight.Add(-1) == 0 && o.waiting.CompareAndSwap(true, false) {
-		send(&drained{})
-	}
-}
+func (o *taskOrder) done(send func(msg any)) { o.inflight.done(send, &drained{}) }
 
 // idle reports whether the workers hold no task; if they do, the LUN is woken by a
-// drained message once they do not. Setting waiting before reading inflight closes
-// the race with a worker finishing at the same moment.
-func (o *taskOrder) idle() bool {
-	o.waiting.Store(true)
-	if o.inflight.Load() == 0 && o.waiting.CompareAndSwap(true, false) {
-		return true
-	}
-	return false
-}
+// drained message once they do not.
+func (o *taskOrder) idle() bool { return o.inflight.idle() }
 
 // submit runs or queues a task by its attribute.
 func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {

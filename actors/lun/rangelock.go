@@ -20,23 +20,32 @@ type queued struct {
 
 // rangeLocks orders writes against COMPARE AND WRITE and ORWRITE, which read
 // and then write their blocks and must be atomic against every other write to
-// them (SBC-3 5.2). Every write in flight holds its byte range; an exclusive
-// IO conflicts with any overlapping write and the other way round, while
-// plain writes never wait for each other. A write that conflicts with one in
-// flight, or with an earlier waiting one, waits in order. It lives in the LUN
-// actor, so it needs no lock of its own, and it never blocks: waiting writes
-// are only held back, never waited for.
+// them (SBC-3 5.2). An exclusive IO conflicts with any overlapping write and the
+// other way round, while plain writes never wait for each other. A write that
+// conflicts with one in flight, or with an earlier waiting one, waits in order. It
+// lives in the LUN actor, so it needs no lock of its own, and it never blocks:
+// waiting writes are only held back, never waited for.
+//
+// While no exclusive IO is active or waiting, which is nearly always, plain writes
+// are untracked: they are only counted (shared with the workers), hold no range and
+// cost no message back to the LUN. An exclusive IO that arrives waits until every
+// untracked write has finished (it cannot tell which overlap), and from then until
+// the exclusives are gone, writes hold ranges as above.
 type rangeLocks struct {
 	nextID uint64
 	active map[uint64]held
 	queue  []queued
 	// exclusives counts exclusive IOs active or queued: while it is zero
-	// plain writes skip the overlap scan.
+	// plain writes skip the overlap scan and go untracked.
 	exclusives int
+	untracked  *drainCounter
 }
 
-func newRangeLocks() *rangeLocks {
-	return &rangeLocks{active: make(map[uint64]held)}
+// writesDrained tells the LUN that the untracked writes it waits for are done.
+type writesDrained struct{}
+
+func newRangeLocks(untracked *drainCounter) *rangeLocks {
+	return &rangeLocks{active: make(map[uint64]held), untracked: untracked}
 }
 
 // overlaps reports whether two byte ranges share a byte.
@@ -55,6 +64,9 @@ func (l *rangeLocks) blocked(h held, n int) bool {
 	if l.exclusives == 0 {
 		return false
 	}
+	if h.exclusive && !l.untracked.idle() {
+		return true // the LUN gets writesDrained
+	}
 	for _, a := range l.active {
 		if conflicts(h, a) {
 			return true
@@ -68,11 +80,15 @@ func (l *rangeLocks) blocked(h held, n int) bool {
 	return false
 }
 
-// acquire gives io a lock id and reports whether it may run now; if not it
-// is queued and later returned by release.
+// acquire gives io a lock id (or marks it untracked) and reports whether it may run
+// now; if not it is queued and later returned by release or retry.
 func (l *rangeLocks) acquire(io *pb.IoRequest, h held) bool {
 	if h.exclusive {
 		l.exclusives++
+	} else if l.exclusives == 0 {
+		io.Untracked = true
+		l.untracked.add()
+		return true
 	}
 	if l.blocked(h, len(l.queue)) {
 		l.queue = append(l.queue, queued{held: h, io: io})
@@ -90,7 +106,7 @@ func (l *rangeLocks) start(io *pb.IoRequest, h held) {
 }
 
 // release ends the write with lock id, and returns the queued writes that may
-// now run, in arrival order, already recorded as in flight.
+// now run (see retry).
 func (l *rangeLocks) release(id uint64) []*pb.IoRequest {
 	h, ok := l.active[id]
 	if !ok {
@@ -100,6 +116,12 @@ func (l *rangeLocks) release(id uint64) []*pb.IoRequest {
 	if h.exclusive {
 		l.exclusives--
 	}
+	return l.retry()
+}
+
+// retry returns the queued writes that may now run, in arrival order, already
+// recorded as in flight.
+func (l *rangeLocks) retry() []*pb.IoRequest {
 	var ready []*pb.IoRequest
 	for i := 0; i < len(l.queue); {
 		q := l.queue[i]

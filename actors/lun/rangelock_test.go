@@ -14,22 +14,37 @@ func TestRangeLocks(t *testing.T) {
 		off, n    int64 // acquire: range
 		exclusive bool
 		runs      bool     // acquire: may run now
-		release   string   // release: the request to release
+		untracked bool     // acquire: the write holds no range, only the count
+		release   string   // release: the request to release (an untracked one finishes)
 		ready     []string // release: requests that may now run, in order
 	}
 	tests := []struct {
 		name  string
 		steps []step
 	}{
-		{"plain writes never wait", []step{
-			{acquire: true, name: "w1", off: 0, n: 10, runs: true},
-			{acquire: true, name: "w2", off: 5, n: 10, runs: true},
+		{"plain writes never wait and go untracked", []step{
+			{acquire: true, name: "w1", off: 0, n: 10, runs: true, untracked: true},
+			{acquire: true, name: "w2", off: 5, n: 10, runs: true, untracked: true},
 		}},
-		{"caw waits for overlapping write", []step{
-			{acquire: true, name: "w1", off: 0, n: 10, runs: true},
+		{"caw waits for every untracked write", []step{
+			{acquire: true, name: "w1", off: 0, n: 10, runs: true, untracked: true},
+			{acquire: true, name: "w0", off: 100, n: 10, runs: true, untracked: true},
 			{acquire: true, name: "caw", off: 5, n: 1, exclusive: true, runs: false},
 			{acquire: true, name: "w2", off: 20, n: 1, runs: true},
-			{release: "w1", ready: []string{"caw"}},
+			{acquire: true, name: "w3", off: 5, n: 1, runs: false},
+			{release: "w1"},
+			{release: "w0", ready: []string{"caw"}},
+			{release: "caw", ready: []string{"w3"}},
+			{release: "w3"},
+			{release: "w2"},
+			{acquire: true, name: "w4", off: 5, n: 1, runs: true, untracked: true},
+		}},
+		{"caw runs at once when nothing is in flight", []step{
+			{acquire: true, name: "w1", off: 0, n: 10, runs: true, untracked: true},
+			{release: "w1"},
+			{acquire: true, name: "caw", off: 5, n: 1, exclusive: true, runs: true},
+			{acquire: true, name: "w2", off: 5, n: 1, runs: false},
+			{release: "caw", ready: []string{"w2"}},
 		}},
 		{"writes wait for caw in order", []step{
 			{acquire: true, name: "caw", off: 0, n: 10, exclusive: true, runs: true},
@@ -51,7 +66,7 @@ func TestRangeLocks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newRangeLocks()
+			l := newRangeLocks(&drainCounter{})
 			reqs := map[string]*pb.IoRequest{}
 			names := map[*pb.IoRequest]string{}
 			for i, s := range tt.steps {
@@ -62,14 +77,28 @@ func TestRangeLocks(t *testing.T) {
 					if got := l.acquire(io, h); got != s.runs {
 						t.Fatalf("step %d: %s runs %v, want %v", i, s.name, got, s.runs)
 					}
+					if io.Untracked != s.untracked || (io.Untracked && io.LockId != 0) {
+						t.Fatalf("step %d: %s untracked %v lock %d, want untracked %v", i, s.name, io.Untracked, io.LockId, s.untracked)
+					}
 					continue
 				}
-				var id uint64
-				if io := reqs[s.release]; io != nil {
-					id = io.LockId
+				var ready []*pb.IoRequest
+				switch io := reqs[s.release]; {
+				case io != nil && io.Untracked:
+					// As the worker does; the LUN retries on writesDrained.
+					l.untracked.done(func(msg any) {
+						if _, ok := msg.(*writesDrained); !ok {
+							t.Fatalf("drain message %T", msg)
+						}
+						ready = l.retry()
+					}, &writesDrained{})
+				case io != nil:
+					ready = l.release(io.LockId)
+				default:
+					ready = l.release(0)
 				}
 				var got []string
-				for _, io := range l.release(id) {
+				for _, io := range ready {
 					got = append(got, names[io])
 				}
 				if len(got) != len(s.ready) {

@@ -20,14 +20,16 @@ type worker struct {
 	b     backend.Backend
 	peers Registry
 	order *taskOrder
-	log   hclog.Logger
+	// untracked counts the LUN's writes that hold no range lock.
+	untracked *drainCounter
+	log       hclog.Logger
 	// modesPath is the LUN's saved mode pages file ("" = none).
 	modesPath string
 }
 
-func workerProps(b backend.Backend, peers Registry, order *taskOrder, log hclog.Logger, modesPath string) *actor.Props {
+func workerProps(b backend.Backend, peers Registry, order *taskOrder, untracked *drainCounter, log hclog.Logger, modesPath string) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &worker{b: b, peers: peers, order: order, log: log, modesPath: modesPath}
+		return &worker{b: b, peers: peers, order: order, untracked: untracked, log: log, modesPath: modesPath}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -40,7 +42,11 @@ func (w *worker) Receive(ctx actor.Context) {
 	// Deferred, so that it also runs when the IO panics (the supervisor then
 	// answers the task).
 	parent := ctx.Parent()
-	defer w.order.done(func(msg any) { ctx.Send(parent, msg) })
+	send := func(msg any) { ctx.Send(parent, msg) }
+	defer w.order.done(send)
+	if req.Untracked {
+		defer w.untracked.done(send, &writesDrained{})
+	}
 	if req.Kind == pb.IoKind_IO_KIND_PERSIST_STATE {
 		ctx.Send(req.Task.ReplyTo.PID(), w.persist(req))
 		return

@@ -663,7 +663,11 @@ type IoRequest struct {
 	Immediate bool `protobuf:"varint,17,opt,name=immediate,proto3" json:"immediate,omitempty"`
 	// Non-zero: the device model tracks this IO (copy status, sanitize state); the
 	// worker sends the request back to the LUN with answer set to the outcome.
-	Token         uint64 `protobuf:"varint,18,opt,name=token,proto3" json:"token,omitempty"`
+	Token uint64 `protobuf:"varint,18,opt,name=token,proto3" json:"token,omitempty"`
+	// A write that holds no range lock because no COMPARE AND WRITE or ORWRITE was
+	// about: the LUN only counts it, and the worker (or its supervisor) uncounts it when
+	// done, so the common write costs no message back to the LUN.
+	Untracked     bool `protobuf:"varint,19,opt,name=untracked,proto3" json:"untracked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -822,6 +826,13 @@ func (x *IoRequest) GetToken() uint64 {
 		return x.Token
 	}
 	return 0
+}
+
+func (x *IoRequest) GetUntracked() bool {
+	if x != nil {
+		return x.Untracked
+	}
+	return false
 }
 
 // CommandOrder asks the session to place a CmdSN-carrying request in order
@@ -1274,7 +1285,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"src_offset\x18\x03 \x01(\x03R\tsrcOffset\x12\x1d\n" +
 	"\n" +
 	"dst_offset\x18\x04 \x01(\x03R\tdstOffset\x12\x16\n" +
-	"\x06length\x18\x05 \x01(\x03R\x06length\"\xdc\x04\n" +
+	"\x06length\x18\x05 \x01(\x03R\x06length\"\xfa\x04\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
@@ -1296,7 +1307,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x06invert\x18\x0f \x01(\bR\x06invert\x121\n" +
 	"\x15rate_bytes_per_second\x18\x10 \x01(\x04R\x12rateBytesPerSecond\x12\x1c\n" +
 	"\timmediate\x18\x11 \x01(\bR\timmediate\x12\x14\n" +
-	"\x05token\x18\x12 \x01(\x04R\x05token\"\xa9\x01\n" +
+	"\x05token\x18\x12 \x01(\x04R\x05token\x12\x1c\n" +
+	"\tuntracked\x18\x13 \x01(\bR\tuntracked\"\xa9\x01\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
