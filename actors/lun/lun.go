@@ -43,9 +43,12 @@ func Props(cfg Config) *actor.Props {
 	order := &taskOrder{}
 	untracked := &drainCounter{}
 	sup := &workerSupervisor{log: cfg.Log}
+	// The LUN looks at its own mailbox to merge writes that arrive together.
+	var mailbox actor.Mailbox
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(untracked), order: order}
-	}, actor.WithSupervisor(sup), actor.WithDispatcher(sched.Default))
+		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(untracked), order: order, mailbox: &mailbox}
+	}, actor.WithSupervisor(sup), actor.WithDispatcher(sched.Default),
+		actor.WithMailbox(func() actor.Mailbox { mailbox = actor.Unbounded()(); return mailbox }))
 }
 
 type lunActor struct {
@@ -58,6 +61,9 @@ type lunActor struct {
 	order *taskOrder
 	// dispatched counts tasks handed to the workers, to tell whether one was.
 	dispatched uint64
+	// run holds adjacent writes back while the mailbox is busy (merge.go).
+	run     writeRun
+	mailbox *actor.Mailbox
 }
 
 // Receive handles tasks from the dispatcher.
@@ -101,6 +107,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 				l.toWorker(ctx, io)
 			}
 		}
+	}
+	if len(l.run.parts) > 0 && l.mailboxIdle() {
+		l.flush(ctx)
 	}
 }
 
@@ -166,7 +175,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 			return // runs when the overlapping exclusive IO is done
 		}
 	}
-	l.toWorker(ctx, io)
+	l.hold(ctx, io)
 }
 
 // ioKinds maps the device's IO plans to the IoRequest kinds workers perform.

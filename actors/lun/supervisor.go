@@ -24,7 +24,18 @@ type workerSupervisor struct {
 func (s *workerSupervisor) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID,
 	_ *actor.RestartStatistics, reason any, message any) {
 	msg := actor.UnwrapEnvelopeMessage(message)
-	if req, ok := msg.(*pb.IoRequest); ok && req.Task != nil {
+	if req, ok := msg.(*pb.IoRequest); ok && len(req.Parts) > 0 {
+		// A merged run: answer every part (none holds a lock or a token).
+		s.log.Error("IO worker failed on merged writes; answering their tasks and restarting it",
+			"worker", child.Id, "tasks", len(req.Parts), "reason", fmt.Sprint(reason))
+		for _, p := range req.Parts {
+			sys.Root.Send(p.Task.ReplyTo.PID(), &pb.ScsiCompletion{
+				Itt:    p.Task.Itt,
+				Status: uint32(scsi.StatusCheckCondition),
+				Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
+			})
+		}
+	} else if req, ok := msg.(*pb.IoRequest); ok && req.Task != nil {
 
 		s.log.Error("IO worker failed; answering its task and restarting it",
 			"worker", child.Id, "itt", req.Task.Itt, "reason", fmt.Sprint(reason))

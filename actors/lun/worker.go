@@ -43,6 +43,17 @@ func (w *worker) Receive(ctx actor.Context) {
 	// answers the task).
 	parent := ctx.Parent()
 	send := func(msg any) { ctx.Send(parent, msg) }
+	if len(req.Parts) > 0 {
+		// Every part was counted as a task and as an untracked write.
+		defer func() {
+			for range req.Parts {
+				w.untracked.done(send, &writesDrained{})
+				w.order.done(send)
+			}
+		}()
+		w.writeParts(ctx, req)
+		return
+	}
 	defer w.order.done(send)
 	if req.Untracked {
 		defer w.untracked.done(send, &writesDrained{})
@@ -60,6 +71,37 @@ func (w *worker) Receive(ctx actor.Context) {
 		// LUN learns the outcome from it.
 		req.Answer = answer
 		ctx.Send(ctx.Parent(), req)
+	}
+}
+
+// writeParts performs a run of adjacent cached writes with one vectored write and
+// answers each part's task. If the vectored write fails, each part is written alone,
+// so that every task gets its own outcome.
+func (w *worker) writeParts(ctx actor.Context, req *pb.IoRequest) {
+	var err error
+	if vw, ok := w.b.(backend.VectorWriter); ok {
+		bufs := make([][]byte, len(req.Parts))
+		for i, p := range req.Parts {
+			bufs[i] = p.Task.DataOut
+		}
+		err = vw.WriteVec(bufs, req.Offset)
+	}
+	_, vectored := w.b.(backend.VectorWriter)
+	// All answers are made before any is sent: if this panics, the supervisor
+	// answers every part and none twice.
+	answers := make([]*pb.ScsiCompletion, len(req.Parts))
+	for i, p := range req.Parts {
+		if !vectored || err != nil {
+			answers[i] = w.perform(p)
+			continue
+		}
+		io := scsidev.IO{Kind: scsidev.IOWrite, Offset: p.Offset, Length: p.Length, Data: p.Task.DataOut}
+		res := scsidev.CompleteIO(io, nil, nil)
+		answers[i] = &pb.ScsiCompletion{Itt: p.Task.Itt, Status: uint32(res.Status), Sense: res.Sense,
+			TransferLength: p.TransferLength}
+	}
+	for i, p := range req.Parts {
+		ctx.Send(p.Task.ReplyTo.PID(), answers[i])
 	}
 }
 

@@ -667,7 +667,11 @@ type IoRequest struct {
 	// A write that holds no range lock because no COMPARE AND WRITE or ORWRITE was
 	// about: the LUN only counts it, and the worker (or its supervisor) uncounts it when
 	// done, so the common write costs no message back to the LUN.
-	Untracked     bool `protobuf:"varint,19,opt,name=untracked,proto3" json:"untracked,omitempty"`
+	Untracked bool `protobuf:"varint,19,opt,name=untracked,proto3" json:"untracked,omitempty"`
+	// Adjacent cached WRITEs the LUN merged because they arrived together: offset and
+	// length cover them all, the worker writes them with one pwritev and answers each
+	// part's task as if it had run alone.
+	Parts         []*IoRequest `protobuf:"bytes,20,rep,name=parts,proto3" json:"parts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -833,6 +837,13 @@ func (x *IoRequest) GetUntracked() bool {
 		return x.Untracked
 	}
 	return false
+}
+
+func (x *IoRequest) GetParts() []*IoRequest {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
 }
 
 // CommandOrder asks the session to place a CmdSN-carrying request in order
@@ -1285,7 +1296,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"src_offset\x18\x03 \x01(\x03R\tsrcOffset\x12\x1d\n" +
 	"\n" +
 	"dst_offset\x18\x04 \x01(\x03R\tdstOffset\x12\x16\n" +
-	"\x06length\x18\x05 \x01(\x03R\x06length\"\xfa\x04\n" +
+	"\x06length\x18\x05 \x01(\x03R\x06length\"\xa4\x05\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
@@ -1308,7 +1319,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x15rate_bytes_per_second\x18\x10 \x01(\x04R\x12rateBytesPerSecond\x12\x1c\n" +
 	"\timmediate\x18\x11 \x01(\bR\timmediate\x12\x14\n" +
 	"\x05token\x18\x12 \x01(\x04R\x05token\x12\x1c\n" +
-	"\tuntracked\x18\x13 \x01(\bR\tuntracked\"\xa9\x01\n" +
+	"\tuntracked\x18\x13 \x01(\bR\tuntracked\x12(\n" +
+	"\x05parts\x18\x14 \x03(\v2\x12.atgt.v1.IoRequestR\x05parts\"\xa9\x01\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
@@ -1410,17 +1422,18 @@ var file_atgt_v1_task_proto_depIdxs = []int32{
 	1,  // 3: atgt.v1.IoRequest.kind:type_name -> atgt.v1.IoKind
 	5,  // 4: atgt.v1.IoRequest.answer:type_name -> atgt.v1.ScsiCompletion
 	6,  // 5: atgt.v1.IoRequest.segments:type_name -> atgt.v1.CopySegment
-	4,  // 6: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
-	9,  // 7: atgt.v1.CommandOrder.ready:type_name -> atgt.v1.CommandReady
-	4,  // 8: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
-	3,  // 9: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
-	2,  // 10: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
-	3,  // 11: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	7,  // 6: atgt.v1.IoRequest.parts:type_name -> atgt.v1.IoRequest
+	4,  // 7: atgt.v1.CommandOrder.task:type_name -> atgt.v1.ScsiTask
+	9,  // 8: atgt.v1.CommandOrder.ready:type_name -> atgt.v1.CommandReady
+	4,  // 9: atgt.v1.CommandReady.task:type_name -> atgt.v1.ScsiTask
+	3,  // 10: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
+	2,  // 11: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
+	3,  // 12: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_task_proto_init() }

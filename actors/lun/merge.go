@@ -1,0 +1,91 @@
+package lun
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// Merging adjacent writes. An initiator streaming sequential writes at a queue depth
+// sends many WRITEs that follow one another on the medium, and they reach the LUN
+// in bursts while its mailbox is busy. Each one alone costs a worker turn and a
+// pwrite; held back while more messages wait and sent as one IoRequest, a run of them
+// costs one turn and one pwritev. Nothing waits for the merge: the run goes to a
+// worker as soon as the mailbox is empty, a write does not continue it, or it is
+// full.
+
+const (
+	maxMergeParts = 64
+	maxMergeBytes = 4 << 20
+)
+
+// mergeable reports a write that may join a run: a cached (not FUA, WCE on) plain
+// WRITE that holds no range lock and that nothing else tracks.
+func mergeable(io *pb.IoRequest) bool {
+	return io.Kind == pb.IoKind_IO_KIND_WRITE && io.Untracked && !io.Stable && !io.Immediate &&
+		io.Token == 0 && io.LockId == 0 && len(io.Parts) == 0
+}
+
+// writeRun is the run of adjacent writes the LUN is holding back.
+type writeRun struct {
+	parts []*pb.IoRequest
+	end   int64 // offset just past the last part
+	bytes int64
+}
+
+// continues reports whether io starts where the run ends and fits in it.
+func (r *writeRun) continues(io *pb.IoRequest) bool {
+	return len(r.parts) > 0 && io.Offset == r.end && len(r.parts) < maxMergeParts && r.bytes+io.Length <= maxMergeBytes
+}
+
+// add appends io to the run.
+func (r *writeRun) add(io *pb.IoRequest) {
+	r.parts = append(r.parts, io)
+	r.end = io.Offset + io.Length
+	r.bytes += io.Length
+}
+
+// take returns the run as one request (the part itself for a run of one) and empties it.
+func (r *writeRun) take() *pb.IoRequest {
+	var io *pb.IoRequest
+	switch len(r.parts) {
+	case 0:
+		return nil
+	case 1:
+		io = r.parts[0]
+	default:
+		first := r.parts[0]
+		parts := make([]*pb.IoRequest, len(r.parts))
+		copy(parts, r.parts)
+		io = &pb.IoRequest{Kind: pb.IoKind_IO_KIND_WRITE, Offset: first.Offset, Length: r.bytes, Parts: parts}
+	}
+	clear(r.parts)
+	r.parts, r.bytes = r.parts[:0], 0
+	return io
+}
+
+// hold keeps a mergeable write back while more messages wait in the mailbox,
+// sending the run it cannot continue; other IO goes to a worker after the run.
+func (l *lunActor) hold(ctx actor.Context, io *pb.IoRequest) {
+	if !mergeable(io) {
+		l.flush(ctx)
+		l.toWorker(ctx, io)
+		return
+	}
+	if len(l.run.parts) > 0 && !l.run.continues(io) {
+		l.flush(ctx)
+	}
+	l.run.add(io)
+}
+
+// flush sends the held run to a worker.
+func (l *lunActor) flush(ctx actor.Context) {
+	if io := l.run.take(); io != nil {
+		l.toWorker(ctx, io)
+	}
+}
+
+// mailboxIdle reports whether no user message waits in the LUN's mailbox.
+func (l *lunActor) mailboxIdle() bool {
+	return l.mailbox == nil || *l.mailbox == nil || (*l.mailbox).UserMessageCount() == 0
+}
