@@ -33,11 +33,12 @@ type fdBackend struct {
 	// transfer then goes through aligned bounce buffers (see direct.go).
 	direct *directIO
 
-	// datasync, pwritev2 and pwritev are the unix functions; fields so
+	// datasync, pwritev2, pwritev and preadv are the unix functions; fields so
 	// tests can make them fail.
 	datasync func(fd int) error
 	pwritev2 func(fd int, iovs [][]byte, off int64, flags int) (int, error)
 	pwritev  func(fd int, iovs [][]byte, off int64) (int, error)
+	preadv   func(fd int, iovs [][]byte, off int64) (int, error)
 	// discard deallocates a range: punch hole on files, BLKDISCARD on
 	// block devices.
 	discard func(fd int, off, length int64) error
@@ -52,7 +53,7 @@ func newFDBackend(f *os.File, path string, size int64, readOnly bool,
 	}
 	return &fdBackend{
 		f: f, rc: rc, path: path, size: size, readOnly: readOnly,
-		datasync: unix.Fdatasync, pwritev2: unix.Pwritev2, pwritev: unix.Pwritev, discard: discard,
+		datasync: unix.Fdatasync, pwritev2: unix.Pwritev2, pwritev: unix.Pwritev, preadv: unix.Preadv, discard: discard,
 	}, nil
 }
 

@@ -35,19 +35,8 @@ func (b *fdBackend) WriteVec(bufs [][]byte, off int64) error {
 		return nil
 	}
 	err := b.control(func(fd int) error {
-		// Vectors are capped at IOV_MAX (1024) per call; a short write leaves
-		// the rest for the next round.
-		rest := bufs
-		var head []byte // unwritten tail of a partly written buffer
-		for len(rest) > 0 || len(head) > 0 {
-			iov := rest
-			if len(head) > 0 {
-				iov = append([][]byte{head}, rest...)
-			}
-			if len(iov) > 1024 {
-				iov = iov[:1024]
-			}
-			n, err := b.pwritev(fd, iov, off)
+		for c := (iovCursor{rest: bufs}); !c.done(); {
+			n, err := b.pwritev(fd, c.iov(), off)
 			if err != nil {
 				return err
 			}
@@ -55,19 +44,7 @@ func (b *fdBackend) WriteVec(bufs [][]byte, off int64) error {
 				return io.ErrShortWrite
 			}
 			off += int64(n)
-			for n > 0 {
-				cur := head
-				if len(cur) == 0 {
-					cur, rest = rest[0], rest[1:]
-				}
-				if n < len(cur) {
-					head = cur[n:]
-					n = 0
-				} else {
-					n -= len(cur)
-					head = nil
-				}
-			}
+			c.advance(n)
 		}
 		return nil
 	})
@@ -78,4 +55,102 @@ func (b *fdBackend) WriteVec(bufs [][]byte, off int64) error {
 		return pathErr("write", b.path, unwrapPath(err))
 	}
 	return nil
+}
+
+// VectorReader is implemented by backends that can fill several buffers from
+// consecutive ranges with one system call (preadv), for runs of adjacent reads.
+type VectorReader interface {
+	// ReadVec fills bufs one after another from off, as ReadAt would fill their
+	// concatenation (a hole or a short file reads as zeros).
+	ReadVec(bufs [][]byte, off int64) error
+}
+
+// ReadVec fills bufs with preadv; with O_DIRECT it reads them one by one.
+func (b *fdBackend) ReadVec(bufs [][]byte, off int64) error {
+	if err := b.usable(false); err != nil {
+		return pathErr("read", b.path, err)
+	}
+	var total int64
+	for _, p := range bufs {
+		total += int64(len(p))
+	}
+	if err := checkRange(off, total, b.size); err != nil {
+		return pathErr("read", b.path, err)
+	}
+	if b.direct != nil {
+		for _, p := range bufs {
+			if _, err := b.ReadAt(p, off); err != nil {
+				return err
+			}
+			off += int64(len(p))
+		}
+		return nil
+	}
+	err := b.control(func(fd int) error {
+		for c := (iovCursor{rest: bufs}); !c.done(); {
+			n, err := b.preadv(fd, c.iov(), off)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				// End of a file shorter than its size: the rest reads as zeros.
+				c.clear()
+				return nil
+			}
+			off += int64(n)
+			c.advance(n)
+		}
+		return nil
+	})
+	if err != nil {
+		if b.closed.Load() {
+			err = ErrClosed
+		}
+		return pathErr("read", b.path, unwrapPath(err))
+	}
+	return nil
+}
+
+// iovCursor walks buffers that make up one byte range through short transfers: what
+// is left is the unfinished tail of one buffer (head) and the buffers after it.
+type iovCursor struct {
+	head []byte
+	rest [][]byte
+}
+
+// maxIOV is the kernel's IOV_MAX: the most buffers one preadv/pwritev takes.
+const maxIOV = 1024
+
+func (c *iovCursor) done() bool { return len(c.head) == 0 && len(c.rest) == 0 }
+
+// iov returns the buffers for the next call.
+func (c *iovCursor) iov() [][]byte {
+	v := c.rest
+	if len(c.head) > 0 {
+		v = append([][]byte{c.head}, c.rest...)
+	}
+	return v[:min(len(v), maxIOV)]
+}
+
+// advance moves past n transferred bytes.
+func (c *iovCursor) advance(n int) {
+	for n > 0 {
+		cur := c.head
+		if len(cur) == 0 {
+			cur, c.rest = c.rest[0], c.rest[1:]
+		}
+		if n < len(cur) {
+			c.head, n = cur[n:], 0
+		} else {
+			c.head, n = nil, n-len(cur)
+		}
+	}
+}
+
+// clear zeroes everything not yet transferred.
+func (c *iovCursor) clear() {
+	clear(c.head)
+	for _, p := range c.rest {
+		clear(p)
+	}
 }

@@ -80,3 +80,52 @@ func TestWriteVec(t *testing.T) {
 		})
 	}
 }
+
+// TestReadVec: buffers fill back to back, also through short reads and past the end
+// of a file shorter than its size (zeros), and a range past the size is refused.
+func TestReadVec(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.img")
+	b := openPath(t, path, 1<<20).(*fdBackend)
+	want := make([]byte, 64<<10)
+	for i := range want {
+		want[i] = byte(i*7 + i>>9)
+	}
+	if err := b.WriteAt(want, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	// A file truncated behind our back: the tail of the range reads as zeros.
+	if err := unix.Truncate(path, 48<<10); err != nil {
+		t.Fatal(err)
+	}
+	clear(want[48<<10:])
+	for _, limit := range []int{0, 1000, 512} {
+		if limit > 0 {
+			b.preadv = func(fd int, iovs [][]byte, off int64) (int, error) {
+				left := limit
+				var take [][]byte
+				for _, v := range iovs {
+					if left == 0 {
+						break
+					}
+					n := min(left, len(v))
+					take = append(take, v[:n])
+					left -= n
+				}
+				return unix.Preadv(fd, take, off)
+			}
+		}
+		bufs := make([][]byte, 16)
+		for i := range bufs {
+			bufs[i] = bytes.Repeat([]byte{0xAA}, 4096)
+		}
+		if err := b.ReadVec(bufs, 0); err != nil {
+			t.Fatalf("limit %d: %v", limit, err)
+		}
+		if got := bytes.Join(bufs, nil); !bytes.Equal(got, want) {
+			t.Fatalf("limit %d: data differs", limit)
+		}
+	}
+	if err := b.ReadVec([][]byte{make([]byte, 4096)}, 1<<20-512); !errors.Is(err, ErrOutOfRange) {
+		t.Fatalf("read past the end: %v", err)
+	}
+}

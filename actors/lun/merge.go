@@ -6,27 +6,39 @@ import (
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
-// Merging adjacent writes. An initiator streaming sequential writes at a queue depth
-// sends many WRITEs that follow one another on the medium, and they reach the LUN
-// in bursts while its mailbox is busy. Each one alone costs a worker turn and a
-// pwrite; held back while more messages wait and sent as one IoRequest, a run of them
-// costs one turn and one pwritev. Nothing waits for the merge: the run goes to a
-// worker as soon as the mailbox is empty, a write does not continue it, or it is
-// full.
+// Merging adjacent IO. An initiator streaming sequential reads or writes at a queue
+// depth sends many commands that follow one another on the medium, and they reach the
+// LUN in bursts while its mailbox is busy. Each one alone costs a worker turn and a
+// pread/pwrite; held back while more messages wait and sent as one IoRequest, a run
+// of them costs one turn and one preadv/pwritev. Nothing waits for the merge: the run
+// goes to a worker as soon as the mailbox is empty, a command does not continue it,
+// or it is full. Every part keeps its own task, buffer and answer.
 
 const (
 	maxMergeParts = 64
-	maxMergeBytes = 4 << 20
+	// Only small IOs merge, into runs of moderate size: for large ones the saved
+	// system calls matter little, while spreading them over the workers lets
+	// their copies run in parallel and their answers go out sooner.
+	maxMergePart  = 32 << 10
+	maxMergeBytes = 256 << 10
 )
 
-// mergeable reports a write that may join a run: a cached (not FUA, WCE on) plain
-// WRITE that holds no range lock and that nothing else tracks.
+// mergeable reports IO that may join a run: a READ, or a cached (not FUA, WCE on)
+// plain WRITE that holds no range lock; nothing else tracks either.
 func mergeable(io *pb.IoRequest) bool {
-	return io.Kind == pb.IoKind_IO_KIND_WRITE && io.Untracked && !io.Stable && !io.Immediate &&
-		io.Token == 0 && io.LockId == 0 && len(io.Parts) == 0
+	if io.Immediate || io.Token != 0 || io.LockId != 0 || len(io.Parts) > 0 || io.Length > maxMergePart {
+		return false
+	}
+	switch io.Kind {
+	case pb.IoKind_IO_KIND_READ:
+		return true
+	case pb.IoKind_IO_KIND_WRITE:
+		return io.Untracked && !io.Stable
+	}
+	return false
 }
 
-// writeRun is the run of adjacent writes the LUN is holding back.
+// writeRun is the run of adjacent reads or writes the LUN is holding back.
 type writeRun struct {
 	parts []*pb.IoRequest
 	end   int64 // offset just past the last part
@@ -35,7 +47,8 @@ type writeRun struct {
 
 // continues reports whether io starts where the run ends and fits in it.
 func (r *writeRun) continues(io *pb.IoRequest) bool {
-	return len(r.parts) > 0 && io.Offset == r.end && len(r.parts) < maxMergeParts && r.bytes+io.Length <= maxMergeBytes
+	return len(r.parts) > 0 && io.Kind == r.parts[0].Kind && io.Offset == r.end &&
+		len(r.parts) < maxMergeParts && r.bytes+io.Length <= maxMergeBytes
 }
 
 // add appends io to the run.
@@ -57,15 +70,15 @@ func (r *writeRun) take() *pb.IoRequest {
 		first := r.parts[0]
 		parts := make([]*pb.IoRequest, len(r.parts))
 		copy(parts, r.parts)
-		io = &pb.IoRequest{Kind: pb.IoKind_IO_KIND_WRITE, Offset: first.Offset, Length: r.bytes, Parts: parts}
+		io = &pb.IoRequest{Kind: first.Kind, Offset: first.Offset, Length: r.bytes, Parts: parts}
 	}
 	clear(r.parts)
 	r.parts, r.bytes = r.parts[:0], 0
 	return io
 }
 
-// hold keeps a mergeable write back while more messages wait in the mailbox,
-// sending the run it cannot continue; other IO goes to a worker after the run.
+// hold keeps mergeable IO back while more messages wait in the mailbox, sending the
+// run it cannot continue; other IO goes to a worker after the run.
 func (l *lunActor) hold(ctx actor.Context, io *pb.IoRequest) {
 	if !mergeable(io) {
 		l.flush(ctx)

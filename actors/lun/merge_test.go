@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,14 @@ type vecRecorder struct {
 	mu      sync.Mutex
 	vectors []int // buffers per WriteVec
 	singles int   // WriteAt calls
+	reads   []int // buffers per ReadVec
+}
+
+func (r *vecRecorder) ReadVec(bufs [][]byte, off int64) error {
+	r.mu.Lock()
+	r.reads = append(r.reads, len(bufs))
+	r.mu.Unlock()
+	return r.Backend.(backend.VectorReader).ReadVec(bufs, off)
 }
 
 func (r *vecRecorder) WriteVec(bufs [][]byte, off int64) error {
@@ -41,6 +50,12 @@ func (r *vecRecorder) WriteAt(p []byte, off int64, stable bool) error {
 	return r.Backend.WriteAt(p, off, stable)
 }
 
+func read10(lba uint32, blocks uint16) []byte {
+	cdb := write10(lba, blocks, false)
+	cdb[0] = scsi.OpRead10
+	return cdb
+}
+
 func write10(lba uint32, blocks uint16, fua bool) []byte {
 	cdb := make([]byte, 10)
 	cdb[0] = scsi.OpWrite10
@@ -52,10 +67,11 @@ func write10(lba uint32, blocks uint16, fua bool) []byte {
 	return cdb
 }
 
-// TestMergedWrites: adjacent cached writes that wait in the LUN's mailbox together
-// reach the backend as one vectored write per run; a FUA write and a jump in the LBA
-// end a run; every task is answered GOOD and the data is where each task put it.
-func TestMergedWrites(t *testing.T) {
+// TestMergedIO: adjacent cached writes that wait in the LUN's mailbox together reach
+// the backend as one vectored write per run; a FUA write and a jump in the LBA end a
+// run; every task is answered GOOD and the data is where each task put it. Adjacent
+// reads likewise become one vectored read, each task getting its own data.
+func TestMergedIO(t *testing.T) {
 	f, err := backend.Open(backend.Options{Path: filepath.Join(t.TempDir(), "lun.img"), Size: 1 << 20, Create: true})
 	if err != nil {
 		t.Fatal(err)
@@ -127,8 +143,30 @@ func TestMergedWrites(t *testing.T) {
 		t.Fatal("data on the backend differs from what the tasks wrote")
 	}
 	rec.mu.Lock()
+	slices.Sort(rec.vectors) // two workers: any order
+	if !slices.Equal(rec.vectors, []int{2, 3, 4}) || rec.singles != 1 {
+		t.Fatalf("vectored writes %v and %d single writes; want [2 3 4] and 1 (the FUA write)", rec.vectors, rec.singles)
+	}
+	rec.mu.Unlock()
+
+	// Reads: LBAs 0..63 in 8 adjacent commands, then a jump to 1000.
+	proc.SendSystemMessage(lunPID, &actor.SuspendMailbox{})
+	reads := []uint32{0, 8, 16, 24, 32, 40, 48, 56, 1000}
+	for i, lba := range reads {
+		tk := task(uint32(100+i), read10(lba, 8), nil)
+		tk.Read, tk.ExpectedLength = true, 4096
+		sys.Root.Send(lunPID, tk)
+	}
+	proc.SendSystemMessage(lunPID, &actor.ResumeMailbox{})
+	for itt, m := range wait(len(reads)) {
+		lba := reads[itt-100]
+		if m.Status != uint32(scsi.StatusGood) || !bytes.Equal(m.DataIn, want[lba*512:lba*512+4096]) {
+			t.Fatalf("read of LBA %d: status %#x, data right %v", lba, m.Status, bytes.Equal(m.DataIn, want[lba*512:lba*512+4096]))
+		}
+	}
+	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if len(rec.vectors) != 3 || rec.vectors[0] != 4 || rec.vectors[1] != 3 || rec.vectors[2] != 2 || rec.singles != 1 {
-		t.Fatalf("vectored writes %v and %d single writes; want [4 3 2] and 1 (the FUA write)", rec.vectors, rec.singles)
+	if len(rec.reads) != 1 || rec.reads[0] != 8 {
+		t.Fatalf("vectored reads %v; want [8] (and the jump read alone)", rec.reads)
 	}
 }

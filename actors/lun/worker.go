@@ -44,14 +44,16 @@ func (w *worker) Receive(ctx actor.Context) {
 	parent := ctx.Parent()
 	send := func(msg any) { ctx.Send(parent, msg) }
 	if len(req.Parts) > 0 {
-		// Every part was counted as a task and as an untracked write.
+		// Every part was counted as a task, and every write part as untracked.
 		defer func() {
-			for range req.Parts {
-				w.untracked.done(send, &writesDrained{})
+			for _, p := range req.Parts {
+				if p.Untracked {
+					w.untracked.done(send, &writesDrained{})
+				}
 				w.order.done(send)
 			}
 		}()
-		w.writeParts(ctx, req)
+		w.performParts(ctx, req)
 		return
 	}
 	defer w.order.done(send)
@@ -74,19 +76,31 @@ func (w *worker) Receive(ctx actor.Context) {
 	}
 }
 
-// writeParts performs a run of adjacent cached writes with one vectored write and
-// answers each part's task. If the vectored write fails, each part is written alone,
-// so that every task gets its own outcome.
-func (w *worker) writeParts(ctx actor.Context, req *pb.IoRequest) {
+// performParts performs a run of adjacent reads or cached writes (merge.go) with one
+// vectored call and answers each part's task as if it had run alone. If the backend
+// cannot do vectored IO, or the call fails, each part runs alone, so that every task
+// gets its own outcome.
+func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
+	read := req.Kind == pb.IoKind_IO_KIND_READ
+	bufs := make([][]byte, len(req.Parts))
+	vectored := false
 	var err error
-	if vw, ok := w.b.(backend.VectorWriter); ok {
-		bufs := make([][]byte, len(req.Parts))
+	if vr, ok := w.b.(backend.VectorReader); ok && read {
+		for i, p := range req.Parts {
+			bufs[i] = bufpool.Get(int(p.Length))
+		}
+		vectored, err = true, vr.ReadVec(bufs, req.Offset)
+		if err != nil {
+			for _, b := range bufs {
+				bufpool.Put(b)
+			}
+		}
+	} else if vw, ok := w.b.(backend.VectorWriter); ok && !read {
 		for i, p := range req.Parts {
 			bufs[i] = p.Task.DataOut
 		}
-		err = vw.WriteVec(bufs, req.Offset)
+		vectored, err = true, vw.WriteVec(bufs, req.Offset)
 	}
-	_, vectored := w.b.(backend.VectorWriter)
 	// All answers are made before any is sent: if this panics, the supervisor
 	// answers every part and none twice.
 	answers := make([]*pb.ScsiCompletion, len(req.Parts))
@@ -96,9 +110,13 @@ func (w *worker) writeParts(ctx actor.Context, req *pb.IoRequest) {
 			continue
 		}
 		io := scsidev.IO{Kind: scsidev.IOWrite, Offset: p.Offset, Length: p.Length, Data: p.Task.DataOut}
-		res := scsidev.CompleteIO(io, nil, nil)
+		var data []byte
+		if read {
+			io.Kind, data = scsidev.IORead, bufs[i]
+		}
+		res := scsidev.CompleteIO(io, data, nil)
 		answers[i] = &pb.ScsiCompletion{Itt: p.Task.Itt, Status: uint32(res.Status), Sense: res.Sense,
-			TransferLength: p.TransferLength}
+			DataIn: res.Data, TransferLength: p.TransferLength, Pooled: read && res.Data != nil}
 	}
 	for i, p := range req.Parts {
 		ctx.Send(p.Task.ReplyTo.PID(), answers[i])
