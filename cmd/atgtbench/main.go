@@ -48,6 +48,7 @@ type config struct {
 	qemuCount      int
 	qemuCountLarge int
 	file           string
+	fileDir        string
 	size           int64
 	atgtBin        string
 	atgtWorkers    uint32
@@ -77,8 +78,10 @@ func parseFlags() (*config, error) {
 	flag.DurationVar(&c.perfSeconds, "perf-time", 10*time.Second, "how long each iscsi-perf run lasts before SIGINT")
 	flag.IntVar(&c.qemuCount, "qemu-count", 100000, "qemu-img bench -c for 4 KiB IOs")
 	flag.IntVar(&c.qemuCountLarge, "qemu-count-large", 16384, "qemu-img bench -c for 128 KiB IOs (16384 = 2 GiB, wrapping the 1 GiB LUN)")
-	flag.StringVar(&c.file, "file", "", "backing file for both targets (default: a fresh file in a temporary directory)")
+	flag.StringVar(&c.file, "file", "", "backing file for both targets (default: a fresh file in -file-dir)")
 	flag.Int64Var(&c.size, "size", 1<<30, "backing file size in bytes")
+	flag.StringVar(&c.fileDir, "file-dir", "/dev/shm", "directory for the default backing file; tmpfs keeps the disk's "+
+		"writeback out of the write figures (falls back to a temporary directory if missing or too small; \"\" = temporary directory)")
 	flag.StringVar(&c.atgtBin, "atgtd", "", "use this atgtd binary instead of building ./cmd/atgtd")
 	workers := flag.Uint("atgt-workers", 0, "IO workers of atgt's LUN (0: atgt's default)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (backing file, configs, target logs)")
@@ -263,6 +266,7 @@ func buildCases(c *config) []benchCase {
 var cleanup struct {
 	sync.Mutex
 	targets []*target
+	dirs    []string // removed after the targets stop (a tmpfs backing file is RAM)
 }
 
 func stopAll() {
@@ -272,6 +276,10 @@ func stopAll() {
 		t.stop()
 	}
 	cleanup.targets = nil
+	for _, d := range cleanup.dirs {
+		os.RemoveAll(d)
+	}
+	cleanup.dirs = nil
 }
 
 func logf(format string, args ...any) {
@@ -322,7 +330,17 @@ func run() int {
 	if c.atgtURL == "" || c.tgtURL == "" {
 		file := c.file
 		if file == "" {
-			file = filepath.Join(workDir, "lun.img")
+			dir := workDir
+			if c.fileDir != "" && hasRoom(c.fileDir, c.size) {
+				d, err := os.MkdirTemp(c.fileDir, "atgtbench-")
+				if err == nil {
+					cleanup.Lock()
+					cleanup.dirs = append(cleanup.dirs, d)
+					cleanup.Unlock()
+					dir = d
+				}
+			}
+			file = filepath.Join(dir, "lun.img")
 		}
 		file, _ = filepath.Abs(file)
 		logf("backing file %s (%d bytes)", file, c.size)

@@ -221,6 +221,17 @@ func moduleRoot() string {
 
 // makeBackingFile creates a size-byte file filled with a non-zero pattern (so reads
 // move real page-cache pages, not holes) unless one of that size exists.
+// hasRoom reports whether dir is a directory with size bytes free and a quarter of
+// its space to spare.
+func hasRoom(dir string, size int64) bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return false
+	}
+	free := int64(st.Bavail) * st.Bsize
+	return free >= size+int64(st.Blocks)*st.Bsize/4
+}
+
 func makeBackingFile(path string, size int64) error {
 	if fi, err := os.Stat(path); err == nil && fi.Size() == size {
 		return nil
