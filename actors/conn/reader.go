@@ -3,6 +3,7 @@ package conn
 import (
 	"errors"
 	"net"
+	"runtime"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -54,6 +55,11 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	})
 	var dd *iscsi.DataDigestError
 	for {
+		if ffp && r.Buffered() < iscsi.BHSLength {
+			// About to read the socket: let the goroutines this reader just fed run
+			// first, so that more of the initiator's PDUs are there for one read.
+			runtime.Gosched()
+		}
 		m := &pduIn{}
 		p := &m.pdu
 		m.p = p
