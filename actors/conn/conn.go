@@ -72,12 +72,15 @@ type connActor struct {
 	hd, dd  bool
 	lastMax uint32
 
-	tasks    map[uint32]*task      // by ITT
-	others   map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
-	tmfs     map[uint32]*pendingTMF
-	r2ts     map[uint32]*r2t // by TTT
-	nextTTT  uint32
-	buffered uint64 // bytes of write buffers held by tasks
+	tasks map[uint32]*task // by ITT
+	// unordered are the tasks the session has not yet released (no CommandReady
+	// yet), a few at most: window counts through them instead of all tasks.
+	unordered map[uint32]*task
+	others    map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
+	tmfs      map[uint32]*pendingTMF
+	r2ts      map[uint32]*r2t // by TTT
+	nextTTT   uint32
+	buffered  uint64 // bytes of write buffers held by tasks
 
 	pingTTT     uint32
 	pingPending bool
@@ -89,13 +92,14 @@ type connActor struct {
 
 func newConn(cfg Config) *connActor {
 	c := &connActor{
-		cfg:    cfg,
-		log:    cfg.Log,
-		tasks:  map[uint32]*task{},
-		others: map[uint32]*iscsi.PDU{},
-		tmfs:   map[uint32]*pendingTMF{},
-		r2ts:   map[uint32]*r2t{},
-		steps:  make(chan readerStep, 1),
+		cfg:       cfg,
+		log:       cfg.Log,
+		tasks:     map[uint32]*task{},
+		unordered: map[uint32]*task{},
+		others:    map[uint32]*iscsi.PDU{},
+		tmfs:      map[uint32]*pendingTMF{},
+		r2ts:      map[uint32]*r2t{},
+		steps:     make(chan readerStep, 1),
 	}
 	c.behavior = actor.NewBehavior()
 	c.behavior.Become(c.loginPhase)
@@ -203,12 +207,13 @@ func (c *connActor) window(h *iscsi.BHS) {
 	exp := c.cfg.Window.Exp()
 	depth := c.cfg.QueueDepth
 	// The tasks the session has passed in CmdSN order (CmdSN below ExpCmdSN, or
-	// immediate) and that are not answered yet. Counted here rather than on
-	// CommandReady, since ExpCmdSN moves as soon as the session orders a command.
-	var busy uint32
-	for _, tk := range c.tasks {
-		if tk.t.Immediate || cmdsn.Less(tk.t.CmdSn, exp) {
-			busy++
+	// immediate) and that are not answered yet. Counted against ExpCmdSN rather than
+	// on CommandReady, since ExpCmdSN moves as soon as the session orders a command:
+	// every task but those still unordered and at or beyond ExpCmdSN.
+	busy := uint32(len(c.tasks))
+	for _, tk := range c.unordered {
+		if !tk.t.Immediate && !cmdsn.Less(tk.t.CmdSn, exp) {
+			busy--
 		}
 	}
 	if busy > depth {

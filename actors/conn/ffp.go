@@ -100,6 +100,7 @@ func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 			return
 		}
 		tk.ordered = true
+		delete(c.unordered, m.Itt)
 		if m.Dispatched {
 			tk.dispatched = true
 			return
@@ -166,6 +167,7 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 	t.Nexus, t.Target, t.ReplyTo = c.nexus(), c.result.Target.Name, c.self
 	tk.t = t
 	c.tasks[itt] = tk
+	c.unordered[itt] = tk
 	switch {
 	case !lunOK:
 		t.Lun = 1 << 62 // matches no configured LUN: LOGICAL UNIT NOT SUPPORTED
@@ -686,6 +688,9 @@ func (c *connActor) abort(tk *task, p *pendingTMF) {
 // forget drops a task and its R2Ts and releases its write buffer's accounting.
 func (c *connActor) forget(tk *task) {
 	delete(c.tasks, tk.t.Itt)
+	if c.unordered[tk.t.Itt] == tk {
+		delete(c.unordered, tk.t.Itt)
+	}
 	for ttt, r := range c.r2ts {
 		if r.tk == tk {
 			delete(c.r2ts, ttt)
