@@ -73,8 +73,9 @@ type connActor struct {
 	lastMax uint32
 
 	tasks map[uint32]*task // by ITT
-	// unordered are the tasks the session has not yet released (no CommandReady
-	// yet), a few at most: window counts through them instead of all tasks.
+	// unordered are the non-immediate tasks not yet known to be released by the
+	// session (by CommandReady, or by ExpCmdSN passing their CmdSN), a few at most:
+	// window counts through them instead of all tasks.
 	unordered map[uint32]*task
 	others    map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
 	tmfs      map[uint32]*pendingTMF
@@ -211,10 +212,12 @@ func (c *connActor) window(h *iscsi.BHS) {
 	// on CommandReady, since ExpCmdSN moves as soon as the session orders a command:
 	// every task but those still unordered and at or beyond ExpCmdSN.
 	busy := uint32(len(c.tasks))
-	for _, tk := range c.unordered {
-		if !tk.t.Immediate && !cmdsn.Less(tk.t.CmdSn, exp) {
-			busy--
+	for itt, tk := range c.unordered {
+		if cmdsn.Less(tk.t.CmdSn, exp) {
+			delete(c.unordered, itt) // released by the session
+			continue
 		}
+		busy--
 	}
 	if busy > depth {
 		busy = depth

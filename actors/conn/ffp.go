@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/bufpool"
+	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/actors/login"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
@@ -99,12 +100,12 @@ func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 			// initiator may have reused the ITT for a newer task: leave that alone.
 			return
 		}
-		tk.ordered = true
-		delete(c.unordered, m.Itt)
-		if m.Dispatched {
-			tk.dispatched = true
+		if m.Dropped {
+			c.forget(tk) // never answered: the initiator sees a CmdSN gap
 			return
 		}
+		tk.ordered = true
+		delete(c.unordered, m.Itt)
 		if tk.preAnswer {
 			c.finishTask(tk, tk.preStatus, tk.preSense, nil, 0, nil)
 			return
@@ -118,6 +119,9 @@ func (c *connActor) ready(ctx actor.Context, m *pb.CommandReady) {
 		return
 	}
 	delete(c.others, m.Itt)
+	if m.Dropped {
+		return
+	}
 	switch p.BHS.Opcode() {
 	case iscsi.OpNopOut:
 		c.nopIn(p)
@@ -167,7 +171,9 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 	t.Nexus, t.Target, t.ReplyTo = c.nexus(), c.result.Target.Name, c.self
 	tk.t = t
 	c.tasks[itt] = tk
-	c.unordered[itt] = tk
+	if !t.Immediate {
+		c.unordered[itt] = tk
+	}
 	switch {
 	case !lunOK:
 		t.Lun = 1 << 62 // matches no configured LUN: LOGICAL UNIT NOT SUPPORTED
@@ -216,6 +222,9 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 	if tk.preAnswer {
 		t.DataPending = true // answered by the connection once ordered
 	}
+	// A task whose data is complete goes from the session to the dispatcher with no
+	// CommandReady back; see dispatched.
+	tk.sessionDispatches = !t.DataPending
 	c.order(ctx, p, tk)
 	return adopted
 }
@@ -667,7 +676,7 @@ func (c *connActor) tmfResponse(ctx actor.Context, itt uint32, fn, response uint
 // dropped at once; one with a LUN is marked, its response suppressed, and p waits for
 // its completion.
 func (c *connActor) abort(tk *task, p *pendingTMF) {
-	if !tk.dispatched {
+	if !c.dispatched(tk) {
 		c.forget(tk)
 		return
 	}
@@ -683,6 +692,16 @@ func (c *connActor) abort(tk *task, p *pendingTMF) {
 	}
 	tk.abortedBy = p
 	p.waiting++
+}
+
+// dispatched reports whether the task has gone to the dispatcher (or is going: the
+// session passes ExpCmdSN over a command just before dispatching it). A task whose
+// data was complete is dispatched by the session as soon as its CmdSN's turn comes.
+func (c *connActor) dispatched(tk *task) bool {
+	if tk.dispatched {
+		return true
+	}
+	return tk.sessionDispatches && (tk.t.Immediate || cmdsn.Less(tk.t.CmdSn, c.cfg.Window.Exp()))
 }
 
 // forget drops a task and its R2Ts and releases its write buffer's accounting.

@@ -28,7 +28,10 @@ type task struct {
 	unsolNext   uint32 // offset the next unsolicited Data-Out must start at
 
 	ordered    bool // the session has put it in CmdSN order
-	dispatched bool
+	dispatched bool // by the connection, once its data arrived
+	// sessionDispatches: the data was complete when the task was ordered, so the
+	// session dispatches it without handing it back.
+	sessionDispatches bool
 	// preAnswer answers the command with preStatus/preSense without running it (an
 	// invalid request, or TASK SET FULL when the connection buffers too much).
 	preAnswer bool

@@ -100,18 +100,25 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 	ready, accepted := s.window.Accept(o)
 	if !accepted {
 		s.log.Debug("command outside the CmdSN window dropped", "cmdsn", o.CmdSn, "exp", s.window.Exp())
+		s.reply(ctx, o, true)
 		return
 	}
 	for _, r := range ready {
-		m := r.Ready
-		if m == nil {
-			m = &pb.CommandReady{}
-		}
-		m.Itt, m.Task = r.Itt, r.Task
 		if r.Task != nil && !r.Task.DataPending {
 			ctx.Send(s.cfg.ConnCfg.Dispatcher, r.Task)
-			m.Dispatched = true
+			continue
 		}
-		ctx.Send(s.conn, m)
+		s.reply(ctx, r, false)
 	}
+}
+
+// reply sends o back to the connection as a CommandReady (the one the connection
+// allocated with it, if any): released, or dropped.
+func (s *sessionActor) reply(ctx actor.Context, o *pb.CommandOrder, dropped bool) {
+	m := o.Ready
+	if m == nil {
+		m = &pb.CommandReady{}
+	}
+	m.Itt, m.Task, m.Dropped = o.Itt, o.Task, dropped
+	ctx.Send(s.conn, m)
 }

@@ -929,14 +929,16 @@ func (x *CommandOrder) GetReady() *CommandReady {
 }
 
 // CommandReady tells a connection that the request it sent for ordering is next in
-// CmdSN order and may be executed.
+// CmdSN order and may be executed, or that it was dropped. A SCSI task whose data
+// is complete is not handed back: the session gives it to the dispatcher, and the
+// connection knows it is in flight once ExpCmdSN has passed its CmdSN.
 type CommandReady struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Itt   uint32                 `protobuf:"varint,1,opt,name=itt,proto3" json:"itt,omitempty"`
 	Task  *ScsiTask              `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
-	// The session already handed the task to the dispatcher (its data was complete);
-	// the connection only records that it is in flight.
-	Dispatched    bool `protobuf:"varint,3,opt,name=dispatched,proto3" json:"dispatched,omitempty"`
+	// The session dropped the request: its CmdSN was outside the window or repeated
+	// (RFC 7143 4.2.2.1 has the target drop it silently); the connection forgets it.
+	Dropped       bool `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -985,9 +987,9 @@ func (x *CommandReady) GetTask() *ScsiTask {
 	return nil
 }
 
-func (x *CommandReady) GetDispatched() bool {
+func (x *CommandReady) GetDropped() bool {
 	if x != nil {
-		return x.Dispatched
+		return x.Dropped
 	}
 	return false
 }
@@ -1326,13 +1328,11 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
 	"\x03itt\x18\x03 \x01(\rR\x03itt\x12%\n" +
 	"\x04task\x18\x04 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12+\n" +
-	"\x05ready\x18\x05 \x01(\v2\x15.atgt.v1.CommandReadyR\x05ready\"g\n" +
+	"\x05ready\x18\x05 \x01(\v2\x15.atgt.v1.CommandReadyR\x05ready\"a\n" +
 	"\fCommandReady\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12%\n" +
-	"\x04task\x18\x02 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12\x1e\n" +
-	"\n" +
-	"dispatched\x18\x03 \x01(\bR\n" +
-	"dispatched\"X\n" +
+	"\x04task\x18\x02 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12\x18\n" +
+	"\adropped\x18\x03 \x01(\bR\adropped\"X\n" +
 	"\x10ConnectionClosed\x12,\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2\f.atgt.v1.PidR\n" +

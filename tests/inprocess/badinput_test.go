@@ -1,6 +1,7 @@
 package inprocess
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
@@ -130,4 +131,53 @@ func TestReinstatement(t *testing.T) {
 	if err := other.Nop(nil); err != nil {
 		t.Fatalf("session of another ISID was affected: %v", err)
 	}
+}
+
+// TestCommandOutsideWindow: a command whose CmdSN lies outside the window (far ahead,
+// or already used) is dropped silently (RFC 7143 4.2.2.1) and forgotten: ABORT TASK
+// for its ITT answers at once, nothing is written, and the session goes on working.
+func TestCommandOutsideWindow(t *testing.T) {
+	svc := start(t, baseConfig(t), nil)
+	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(1200)})
+	ready(t, s, 0)
+	for i, cmdSN := range []uint32{s.CmdSN() + 100000, s.CmdSN() - 1} {
+		data := randomData(uint64(1200+i), 4096)
+		itt := uint32(0x7100_0001 + i)
+		lba := uint64(64 + 8*i)
+		p := &iscsi.PDU{Data: data}
+		h := &p.BHS
+		h.SetOpcode(iscsi.OpSCSICmd)
+		h.SetFlags(0x80 | 0x20 | 0x01) // F, W, SIMPLE
+		h.SetITT(itt)
+		h.SetExpectedDataTransferLength(uint32(len(data)))
+		h.SetCmdSN(cmdSN)
+		copy(h.CDB(), write16(lba, uint32(len(data)/blockSize)))
+		if err := s.SendPDU(p); err != nil {
+			t.Fatal(err)
+		}
+		// The session's answer (a CmdSN-ordered NOP) shows the drop was processed.
+		if err := s.Nop([]byte("after")); err != nil {
+			t.Fatalf("nop: %v", err)
+		}
+		// ABORT TASK must not wait for the dropped command.
+		resp, err := s.TaskMgmt(1, 0, itt)
+		if err != nil {
+			t.Fatalf("CmdSN %d: ABORT TASK: %v", cmdSN, err)
+		}
+		if resp != 1 {
+			t.Fatalf("CmdSN %d: ABORT TASK response %d, want 1 (no such task)", cmdSN, resp)
+		}
+		got, err := s.Read(0, lba, 8, blockSize)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if bytes.Equal(got, data) {
+			t.Fatalf("CmdSN %d: the dropped command's data was written", cmdSN)
+		}
+	}
+	w := randomData(1210, 4096)
+	if err := s.Write(0, 64, w, blockSize, false); err != nil {
+		t.Fatalf("write after the dropped commands: %v", err)
+	}
+	mustReadBack(t, s, 0, 64, w)
 }
