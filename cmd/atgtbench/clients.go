@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -15,6 +16,24 @@ type clientResult struct {
 	IOPS    float64
 	Bytes   float64 // bytes moved (estimated for iscsi-perf: average IOPS x size x run time)
 	Elapsed time.Duration
+	CPU     float64 // the client process's user+system seconds
+}
+
+// processCPU is a finished process's user+system seconds (NaN if unknown).
+func processCPU(cmd *exec.Cmd) float64 {
+	if cmd.ProcessState == nil {
+		return math.NaN()
+	}
+	return (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+}
+
+// selfCPU is this process's user+system seconds so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // runISCSIPerf runs `iscsi-perf -m qd -b blocks [-r] URL` for d, stops it with
@@ -52,7 +71,8 @@ func runISCSIPerf(ctx context.Context, url string, qd, blocks int, random bool, 
 	if err != nil {
 		return clientResult{}, out.String(), err
 	}
-	return clientResult{IOPS: iops, Bytes: iops * float64(blocks*blockSize) * elapsed.Seconds(), Elapsed: elapsed}, out.String(), nil
+	return clientResult{IOPS: iops, Bytes: iops * float64(blocks*blockSize) * elapsed.Seconds(), Elapsed: elapsed,
+		CPU: processCPU(cmd)}, out.String(), nil
 }
 
 // runQemuBench runs `qemu-img bench -f raw -t none -d qd -s size -c count [-w] URL`
@@ -74,7 +94,7 @@ func runQemuBench(ctx context.Context, url string, qd, size, count int, write bo
 		return clientResult{}, string(out), err
 	}
 	return clientResult{IOPS: float64(count) / secs, Bytes: float64(count) * float64(size),
-		Elapsed: time.Duration(secs * float64(time.Second))}, string(out), nil
+		Elapsed: time.Duration(secs * float64(time.Second)), CPU: processCPU(cmd)}, string(out), nil
 }
 
 // runIperf3 measures one TCP stream over loopback for d with iperf3, if installed;

@@ -36,6 +36,7 @@ type goResult struct {
 	IOs     int
 	Bytes   int64
 	Elapsed time.Duration
+	CPU     float64 // this process's CPU seconds while the IOs ran (the client's)
 }
 
 // runGoCase logs in to url, reads the capacity, then runs ios IOs of the case with qd
@@ -86,12 +87,12 @@ func runGoCase(url string, c goCase, ios, qd int, cpu func()) (goResult, error) 
 		return goResult{}, fmt.Errorf("%s: %w", c.name(), err)
 	}
 	cpu()
-	start := time.Now()
+	c0, start := selfCPU(), time.Now()
 	err = pl.Run(ios, true)
-	elapsed := time.Since(start)
+	elapsed, c1 := time.Since(start), selfCPU()
 	cpu()
 	if err != nil {
 		return goResult{}, fmt.Errorf("%s: %w", c.name(), err)
 	}
-	return goResult{IOs: ios, Bytes: int64(ios) * int64(c.Size), Elapsed: elapsed}, nil
+	return goResult{IOs: ios, Bytes: int64(ios) * int64(c.Size), Elapsed: elapsed, CPU: c1 - c0}, nil
 }

@@ -187,6 +187,14 @@ func (m *cpuMeter) perGB(bytes float64) float64 {
 	return (m.t1 - m.t0) / (bytes / 1e9)
 }
 
+// perGB is seconds per 1e9 bytes, NaN when unknown.
+func perGB(secs, bytes float64) float64 {
+	if math.IsNaN(secs) || bytes <= 0 {
+		return math.NaN()
+	}
+	return secs / (bytes / 1e9)
+}
+
 func buildCases(c *config) []benchCase {
 	var cs []benchCase
 	for _, write := range []bool{false, true} {
@@ -208,7 +216,8 @@ func buildCases(c *config) []benchCase {
 						if unit == "MB/s" {
 							v = float64(r.Bytes) / r.Elapsed.Seconds() / 1e6
 						}
-						return sample{Value: v, CPUPerGB: m.perGB(float64(r.Bytes))}, "", nil
+						return sample{Value: v, CPUPerGB: m.perGB(float64(r.Bytes)),
+							ClientCPUPerGB: perGB(r.CPU, float64(r.Bytes))}, "", nil
 					}})
 			}
 		}
@@ -226,7 +235,7 @@ func buildCases(c *config) []benchCase {
 			if unit == "MB/s" {
 				v = r.IOPS * float64(blocks*blockSize) / 1e6
 			}
-			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes)}, out, nil
+			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes), ClientCPUPerGB: perGB(r.CPU, r.Bytes)}, out, nil
 		}}
 	}
 	cs = append(cs,
@@ -245,7 +254,7 @@ func buildCases(c *config) []benchCase {
 			if unit == "MB/s" {
 				v = r.Bytes / r.Elapsed.Seconds() / 1e6
 			}
-			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes)}, out, nil
+			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes), ClientCPUPerGB: perGB(r.CPU, r.Bytes)}, out, nil
 		}}
 	}
 	cs = append(cs,
@@ -411,13 +420,13 @@ func run() int {
 						logf("output:\n%s", lastLines(out, 10))
 					}
 					r.Note = "errors"
-					raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1), "error", "", err.Error()})
+					raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1), "error", "", "", err.Error()})
 					continue
 				}
-				logf("%-26s %-4s run %d: %s %s, target CPU %s s/GB", bc.Name, t.Name, rep+1,
-					fmtValue(s.Value, bc.Unit), bc.Unit, fmtFloat(s.CPUPerGB, 2))
+				logf("%-26s %-4s run %d: %s %s, target CPU %s s/GB, client CPU %s s/GB", bc.Name, t.Name, rep+1,
+					fmtValue(s.Value, bc.Unit), bc.Unit, fmtFloat(s.CPUPerGB, 2), fmtFloat(s.ClientCPUPerGB, 2))
 				raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1),
-					strconv.FormatFloat(s.Value, 'f', 1, 64), fmtFloat(s.CPUPerGB, 3), ""})
+					strconv.FormatFloat(s.Value, 'f', 1, 64), fmtFloat(s.CPUPerGB, 3), fmtFloat(s.ClientCPUPerGB, 3), ""})
 				if t == atgt {
 					r.Atgt = append(r.Atgt, s)
 				} else {
@@ -442,7 +451,7 @@ func run() int {
 			r.Note = "error"
 		default:
 			iperfBps = bps
-			r.Atgt = []sample{{Value: bps / 1e6, CPUPerGB: math.NaN()}}
+			r.Atgt = []sample{{Value: bps / 1e6, CPUPerGB: math.NaN(), ClientCPUPerGB: math.NaN()}}
 		}
 		rows = append(rows, r)
 	}
@@ -451,7 +460,7 @@ func run() int {
 	ss := summarize(rows, c.stat)
 	fmt.Print(textTable(ss))
 	machine := machineInfo()
-	notes := resultNotes(ss, iperfBps)
+	notes := resultNotes(ss, iperfBps, wantIperf)
 	for _, n := range notes {
 		fmt.Println(n)
 	}
@@ -482,8 +491,11 @@ func lastLines(s string, n int) string {
 }
 
 // resultNotes states the comparison with iperf3 where both figures exist.
-func resultNotes(ss []summary, iperfBps float64) []string {
+func resultNotes(ss []summary, iperfBps float64, wanted bool) []string {
 	var notes []string
+	if !wanted {
+		return nil
+	}
 	if iperfBps <= 0 {
 		notes = append(notes, "iperf3 loopback: n/a (iperf3 not installed or failed)")
 		return notes
@@ -551,8 +563,8 @@ func writeOutputs(c *config, ss []summary, raw [][]string, machine string, notes
 		return err
 	}
 	cw := csv.NewWriter(f)
-	cw.Write([]string{"case", "target", "run", "value", "cpu_s_per_gb", "error"}) //nolint:errcheck // checked by Error
-	cw.WriteAll(raw)                                                              //nolint:errcheck
+	cw.Write([]string{"case", "target", "run", "value", "cpu_s_per_gb", "client_cpu_s_per_gb", "error"}) //nolint:errcheck // checked by Error
+	cw.WriteAll(raw)                                                                                     //nolint:errcheck
 	if err := cw.Error(); err != nil {
 		f.Close()
 		return err

@@ -100,11 +100,11 @@ func testRows() []row {
 	nan := math.NaN()
 	return []row{
 		{Case: "go rand read 4K", Unit: "IOPS",
-			Atgt: []sample{{40000, 1.5}, {42000, 1.7}, {38000, 1.6}},
-			Tgt:  []sample{{20000, 3.0}, {21000, 3.2}}},
+			Atgt: []sample{{40000, 1.5, 2}, {42000, 1.7, 2.5}, {38000, 1.6, 3}},
+			Tgt:  []sample{{20000, 3.0, 4}, {21000, 3.2, 4}}},
 		{Case: "qemu-img seq read 128K", Unit: "MB/s",
-			Atgt: []sample{{900.25, nan}}, Tgt: []sample{{1000, nan}}},
-		{Case: "go seq write 2K", Unit: "IOPS", Note: "errors", Tgt: []sample{{1000, 2}}},
+			Atgt: []sample{{900.25, nan, nan}}, Tgt: []sample{{1000, nan, nan}}},
+		{Case: "go seq write 2K", Unit: "IOPS", Note: "errors", Tgt: []sample{{1000, 2, 1}}},
 		{Case: iperfCase, Unit: "MB/s", Ref: true, Note: "n/a"},
 	}
 }
@@ -117,7 +117,7 @@ func TestSummarizeAndFormat(t *testing.T) {
 	if best := summarize(testRows(), "best"); best[0].Atgt != 42000 || best[0].Tgt != 21000 {
 		t.Fatalf("best summary: %+v", best[0])
 	}
-	want := []string{"go rand read 4K", "IOPS", "40000", "20500", "1.95", "1.60", "3.10"}
+	want := []string{"go rand read 4K", "IOPS", "40000", "20500", "1.95", "1.60", "3.10", "2.50", "4.00"}
 	if got := ss[0].cells(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("cells = %q, want %q", got, want)
 	}
@@ -136,15 +136,15 @@ func TestSummarizeAndFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(csvOut.String()), "\n")
-	if len(lines) != 5 || lines[0] != "case,unit,atgt,tgt,ratio atgt/tgt,atgt CPU s/GB,tgt CPU s/GB" ||
-		lines[1] != "go rand read 4K,IOPS,40000,20500,1.95,1.60,3.10" || lines[4] != `"iperf3 loopback, 1 stream",MB/s,n/a,-,-,-,-` {
+	if len(lines) != 5 || lines[0] != "case,unit,atgt,tgt,ratio atgt/tgt,atgt CPU s/GB,tgt CPU s/GB,client CPU s/GB (atgt),client CPU s/GB (tgt)" ||
+		lines[1] != "go rand read 4K,IOPS,40000,20500,1.95,1.60,3.10,2.50,4.00" || lines[4] != `"iperf3 loopback, 1 stream",MB/s,n/a,-,-,-,-,-,-` {
 		t.Fatalf("CSV:\n%s", csvOut.String())
 	}
 
 	md := markdownTable(ss)
 	mdLines := strings.Split(strings.TrimSpace(md), "\n")
 	if len(mdLines) != 6 || !strings.HasPrefix(mdLines[1], "|---|---|---:") ||
-		mdLines[2] != "| go rand read 4K | IOPS | 40000 | 20500 | 1.95 | 1.60 | 3.10 |" {
+		mdLines[2] != "| go rand read 4K | IOPS | 40000 | 20500 | 1.95 | 1.60 | 3.10 | 2.50 | 4.00 |" {
 		t.Fatalf("Markdown:\n%s", md)
 	}
 

@@ -13,6 +13,9 @@ import (
 type sample struct {
 	Value    float64 // IOPS or MB/s (see the case's unit); higher is better
 	CPUPerGB float64 // target CPU seconds per GB (1e9 bytes) moved; NaN if unknown
+	// ClientCPUPerGB is the client's CPU seconds per GB in the same run: on a small
+	// machine client and target share the cores, so a costly client caps both.
+	ClientCPUPerGB float64
 }
 
 // row is one line of the results table: a case and its samples on both targets.
@@ -26,18 +29,21 @@ type row struct {
 	Note      string // why a side has no figure ("n/a: iperf3 not installed", an error)
 }
 
-// pick returns the median (or best) value of the samples and the median CPU per GB,
-// NaN when there are none.
-func pick(ss []sample, stat string) (value, cpu float64) {
+// pick returns the median (or best) value of the samples and the median target and
+// client CPU per GB, NaN when there are none.
+func pick(ss []sample, stat string) (value, cpu, client float64) {
 	if len(ss) == 0 {
-		return math.NaN(), math.NaN()
+		return math.NaN(), math.NaN(), math.NaN()
 	}
 	vals := make([]float64, 0, len(ss))
-	cpus := make([]float64, 0, len(ss))
+	var cpus, clients []float64
 	for _, s := range ss {
 		vals = append(vals, s.Value)
 		if !math.IsNaN(s.CPUPerGB) {
 			cpus = append(cpus, s.CPUPerGB)
+		}
+		if !math.IsNaN(s.ClientCPUPerGB) {
+			clients = append(clients, s.ClientCPUPerGB)
 		}
 	}
 	if stat == "best" {
@@ -45,7 +51,7 @@ func pick(ss []sample, stat string) (value, cpu float64) {
 	} else {
 		value = median(vals)
 	}
-	return value, median(cpus)
+	return value, median(cpus), median(clients)
 }
 
 // median of xs (mean of the middle two for an even count); NaN for none.
@@ -67,16 +73,18 @@ type summary struct {
 	Case, Unit       string
 	Atgt, Tgt, Ratio float64
 	AtgtCPU, TgtCPU  float64
-	Ref              bool
-	Note             string
+	// Client CPU per GB in the runs against each target.
+	AtgtClientCPU, TgtClientCPU float64
+	Ref                         bool
+	Note                        string
 }
 
 func summarize(rows []row, stat string) []summary {
 	out := make([]summary, 0, len(rows))
 	for _, r := range rows {
 		s := summary{Case: r.Case, Unit: r.Unit, Ref: r.Ref, Note: r.Note}
-		s.Atgt, s.AtgtCPU = pick(r.Atgt, stat)
-		s.Tgt, s.TgtCPU = pick(r.Tgt, stat)
+		s.Atgt, s.AtgtCPU, s.AtgtClientCPU = pick(r.Atgt, stat)
+		s.Tgt, s.TgtCPU, s.TgtClientCPU = pick(r.Tgt, stat)
 		s.Ratio = math.NaN()
 		if !r.Ref && s.Tgt > 0 {
 			s.Ratio = s.Atgt / s.Tgt
@@ -104,7 +112,8 @@ func fmtFloat(v float64, prec int) string {
 	return fmt.Sprintf("%.*f", prec, v)
 }
 
-var tableHeader = []string{"case", "unit", "atgt", "tgt", "ratio atgt/tgt", "atgt CPU s/GB", "tgt CPU s/GB"}
+var tableHeader = []string{"case", "unit", "atgt", "tgt", "ratio atgt/tgt", "atgt CPU s/GB", "tgt CPU s/GB",
+	"client CPU s/GB (atgt)", "client CPU s/GB (tgt)"}
 
 // cells turns a summary into the table's cells.
 func (s summary) cells() []string {
@@ -113,10 +122,11 @@ func (s summary) cells() []string {
 		if s.Note != "" && math.IsNaN(s.Atgt) {
 			v = s.Note
 		}
-		return []string{s.Case, s.Unit, v, "-", "-", "-", "-"}
+		return []string{s.Case, s.Unit, v, "-", "-", "-", "-", "-", "-"}
 	}
 	return []string{s.Case, s.Unit, fmtValue(s.Atgt, s.Unit), fmtValue(s.Tgt, s.Unit),
-		fmtFloat(s.Ratio, 2), fmtFloat(s.AtgtCPU, 2), fmtFloat(s.TgtCPU, 2)}
+		fmtFloat(s.Ratio, 2), fmtFloat(s.AtgtCPU, 2), fmtFloat(s.TgtCPU, 2),
+		fmtFloat(s.AtgtClientCPU, 2), fmtFloat(s.TgtClientCPU, 2)}
 }
 
 // writeCSV writes the header and one record per summary.
@@ -139,7 +149,7 @@ func writeCSV(w io.Writer, ss []summary) error {
 func markdownTable(ss []summary) string {
 	var b strings.Builder
 	b.WriteString("| " + strings.Join(tableHeader, " | ") + " |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range ss {
 		c := s.cells()
 		for i := range c {
