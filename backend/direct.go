@@ -149,13 +149,7 @@ func (b *fdBackend) readAligned(buf []byte, off int64) error {
 		clear(buf[n:])
 		return nil
 	}
-	if err != nil {
-		if b.closed.Load() {
-			err = ErrClosed
-		}
-		return pathErr("read", b.path, unwrapPath(err))
-	}
-	return nil
+	return b.opErr("read", err)
 }
 
 // directWrite writes p at off through aligned bounce buffers with

@@ -107,10 +107,7 @@ func (b *fdBackend) ReadAt(p []byte, off int64) (int, error) {
 		return len(p), nil
 	}
 	if err != nil {
-		if b.closed.Load() {
-			err = ErrClosed
-		}
-		return n, pathErr("read", b.path, unwrapPath(err))
+		return n, b.opErr("read", err)
 	}
 	return n, nil
 }
@@ -137,13 +134,19 @@ func (b *fdBackend) pwrite(p []byte, off int64) error {
 	} else {
 		_, err = b.f.WriteAt(p, off)
 	}
-	if err != nil {
-		if b.closed.Load() {
-			err = ErrClosed
-		}
-		return pathErr("write", b.path, unwrapPath(err))
+	return b.opErr("write", err)
+}
+
+// opErr wraps a failed operation's error with the path, as ErrClosed after Close;
+// nil stays nil.
+func (b *fdBackend) opErr(op string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	if b.closed.Load() {
+		err = ErrClosed
+	}
+	return pathErr(op, b.path, unwrapPath(err))
 }
 
 // Size is the capacity fixed at open.

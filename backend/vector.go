@@ -12,51 +12,6 @@ type VectorWriter interface {
 	WriteVec(bufs [][]byte, off int64) error
 }
 
-// WriteVec writes bufs back to back with pwritev (through the page cache); with
-// O_DIRECT it writes them one by one through the bounce buffers.
-func (b *fdBackend) WriteVec(bufs [][]byte, off int64) error {
-	if err := b.usable(true); err != nil {
-		return pathErr("write", b.path, err)
-	}
-	var total int64
-	for _, p := range bufs {
-		total += int64(len(p))
-	}
-	if err := checkRange(off, total, b.size); err != nil {
-		return pathErr("write", b.path, err)
-	}
-	if b.direct != nil {
-		for _, p := range bufs {
-			if err := b.pwrite(p, off); err != nil {
-				return err
-			}
-			off += int64(len(p))
-		}
-		return nil
-	}
-	err := b.control(func(fd int) error {
-		for c := (iovCursor{rest: bufs}); !c.done(); {
-			n, err := b.pwritev(fd, c.iov(), off)
-			if err != nil {
-				return err
-			}
-			if n <= 0 {
-				return io.ErrShortWrite
-			}
-			off += int64(n)
-			c.advance(n)
-		}
-		return nil
-	})
-	if err != nil {
-		if b.closed.Load() {
-			err = ErrClosed
-		}
-		return pathErr("write", b.path, unwrapPath(err))
-	}
-	return nil
-}
-
 // VectorReader is implemented by backends that can fill several buffers from
 // consecutive ranges with one system call (preadv), for runs of adjacent reads.
 type VectorReader interface {
@@ -65,21 +20,42 @@ type VectorReader interface {
 	ReadVec(bufs [][]byte, off int64) error
 }
 
+// WriteVec writes bufs back to back with pwritev (through the page cache); with
+// O_DIRECT it writes them one by one through the bounce buffers.
+func (b *fdBackend) WriteVec(bufs [][]byte, off int64) error {
+	return b.vector("write", true, bufs, off, b.pwritev, b.pwrite, func(*iovCursor) error {
+		return io.ErrShortWrite
+	})
+}
+
 // ReadVec fills bufs with preadv; with O_DIRECT it reads them one by one.
 func (b *fdBackend) ReadVec(bufs [][]byte, off int64) error {
-	if err := b.usable(false); err != nil {
-		return pathErr("read", b.path, err)
+	read := func(p []byte, off int64) error { _, err := b.ReadAt(p, off); return err }
+	return b.vector("read", false, bufs, off, b.preadv, read, func(c *iovCursor) error {
+		c.clear() // end of a file shorter than its size: the rest reads as zeros
+		return nil
+	})
+}
+
+// vector checks a vectored transfer and performs it with sys (preadv or pwritev),
+// continuing after short transfers; a call that moves nothing ends it with atEnd.
+// With O_DIRECT each buffer goes through one instead (the bounce buffers).
+func (b *fdBackend) vector(op string, write bool, bufs [][]byte, off int64,
+	sys func(fd int, iov [][]byte, off int64) (int, error),
+	one func(p []byte, off int64) error, atEnd func(*iovCursor) error) error {
+	if err := b.usable(write); err != nil {
+		return pathErr(op, b.path, err)
 	}
 	var total int64
 	for _, p := range bufs {
 		total += int64(len(p))
 	}
 	if err := checkRange(off, total, b.size); err != nil {
-		return pathErr("read", b.path, err)
+		return pathErr(op, b.path, err)
 	}
 	if b.direct != nil {
 		for _, p := range bufs {
-			if _, err := b.ReadAt(p, off); err != nil {
+			if err := one(p, off); err != nil {
 				return err
 			}
 			off += int64(len(p))
@@ -88,27 +64,19 @@ func (b *fdBackend) ReadVec(bufs [][]byte, off int64) error {
 	}
 	err := b.control(func(fd int) error {
 		for c := (iovCursor{rest: bufs}); !c.done(); {
-			n, err := b.preadv(fd, c.iov(), off)
+			n, err := sys(fd, c.iov(), off)
 			if err != nil {
 				return err
 			}
-			if n == 0 {
-				// End of a file shorter than its size: the rest reads as zeros.
-				c.clear()
-				return nil
+			if n <= 0 {
+				return atEnd(&c)
 			}
 			off += int64(n)
 			c.advance(n)
 		}
 		return nil
 	})
-	if err != nil {
-		if b.closed.Load() {
-			err = ErrClosed
-		}
-		return pathErr("read", b.path, unwrapPath(err))
-	}
-	return nil
+	return b.opErr(op, err)
 }
 
 // iovCursor walks buffers that make up one byte range through short transfers: what

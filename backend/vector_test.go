@@ -13,21 +13,7 @@ import (
 // the middle of a buffer or exactly at a boundary), with more than IOV_MAX buffers,
 // with O_DIRECT, and a range past the end is refused before anything is written.
 func TestWriteVec(t *testing.T) {
-	short := func(max int) func(int, [][]byte, int64) (int, error) {
-		return func(fd int, iovs [][]byte, off int64) (int, error) {
-			var take [][]byte
-			left := max
-			for _, v := range iovs {
-				if left == 0 {
-					break
-				}
-				n := min(left, len(v))
-				take = append(take, v[:n])
-				left -= n
-			}
-			return unix.Pwritev(fd, take, off)
-		}
-	}
+	short := func(max int) func(int, [][]byte, int64) (int, error) { return shortIO(max, unix.Pwritev) }
 	tests := []struct {
 		name    string
 		n, size int // buffers and bytes each
@@ -100,19 +86,7 @@ func TestReadVec(t *testing.T) {
 	clear(want[48<<10:])
 	for _, limit := range []int{0, 1000, 512} {
 		if limit > 0 {
-			b.preadv = func(fd int, iovs [][]byte, off int64) (int, error) {
-				left := limit
-				var take [][]byte
-				for _, v := range iovs {
-					if left == 0 {
-						break
-					}
-					n := min(left, len(v))
-					take = append(take, v[:n])
-					left -= n
-				}
-				return unix.Preadv(fd, take, off)
-			}
+			b.preadv = shortIO(limit, unix.Preadv)
 		}
 		bufs := make([][]byte, 16)
 		for i := range bufs {
@@ -127,5 +101,23 @@ func TestReadVec(t *testing.T) {
 	}
 	if err := b.ReadVec([][]byte{make([]byte, 4096)}, 1<<20-512); !errors.Is(err, ErrOutOfRange) {
 		t.Fatalf("read past the end: %v", err)
+	}
+}
+
+// shortIO wraps a vectored call so that it moves at most max bytes per call, as a
+// kernel may.
+func shortIO(max int, sys func(int, [][]byte, int64) (int, error)) func(int, [][]byte, int64) (int, error) {
+	return func(fd int, iovs [][]byte, off int64) (int, error) {
+		var take [][]byte
+		left := max
+		for _, v := range iovs {
+			if left == 0 {
+				break
+			}
+			n := min(left, len(v))
+			take = append(take, v[:n])
+			left -= n
+		}
+		return sys(fd, take, off)
 	}
 }

@@ -237,16 +237,7 @@ func (p *Pipeline) appendDataOut(itt, ttt, off, length uint32) {
 
 // appendNopOut answers a target ping (RFC 7143 11.18).
 func (p *Pipeline) appendNopOut(in *iscsi.BHS) {
-	var pdu iscsi.PDU
-	h := &pdu.BHS
-	h.SetOpcode(iscsi.OpNopOut)
-	h.SetImmediate(true)
-	h.SetFlags(0x80)
-	h.SetLUN(in.LUN())
-	h.SetITT(reservedTag)
-	h.SetTTT(in.TTT())
-	h.SetCmdSN(p.raw.CmdSN)
-	h.SetExpStatSN(p.raw.ExpStatSN)
+	h := pingAnswer(in, p.raw.CmdSN, p.raw.ExpStatSN)
 	p.out = append(p.out, h[:]...)
 }
 

@@ -322,16 +322,23 @@ func (s *Session) dispatch(p *iscsi.PDU) {
 // answerPing replies to a target NOP-In ping: NOP-Out, ITT reserved, I bit, same TTT
 // and LUN, CmdSN not advanced (RFC 7143 11.18).
 func (s *Session) answerPing(in *iscsi.BHS) {
-	p := &iscsi.PDU{}
-	h := &p.BHS
+	s.mu.Lock()
+	p := &iscsi.PDU{BHS: pingAnswer(in, s.cmdSN, s.expStatSN)}
+	s.mu.Unlock()
+	go s.send(p) // never block the reader on the socket
+}
+
+// pingAnswer is the NOP-Out header that answers a target ping: ITT reserved, I bit,
+// the ping's TTT and LUN, CmdSN not advanced (RFC 7143 11.18).
+func pingAnswer(in *iscsi.BHS, cmdSN, expStatSN uint32) iscsi.BHS {
+	var h iscsi.BHS
 	h.SetOpcode(iscsi.OpNopOut)
 	h.SetImmediate(true)
 	h.SetFlags(0x80)
 	h.SetLUN(in.LUN())
 	h.SetITT(reservedTag)
 	h.SetTTT(in.TTT())
-	s.mu.Lock()
-	h.SetCmdSN(s.cmdSN)
-	s.mu.Unlock()
-	go s.send(p) // never block the reader on the socket
+	h.SetCmdSN(cmdSN)
+	h.SetExpStatSN(expStatSN)
+	return h
 }
