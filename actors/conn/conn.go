@@ -52,7 +52,14 @@ type LogoutSession struct{ Reason string }
 
 // Props returns a connection actor's props.
 func Props(cfg Config) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newConn(cfg) }, actor.WithDispatcher(sched.Default))
+	// The connection looks at its own mailbox to send what a turn produced at once.
+	var mailbox actor.Mailbox
+	return actor.PropsFromProducer(func() actor.Actor {
+		c := newConn(cfg)
+		c.mailbox = &mailbox
+		return c
+	}, actor.WithDispatcher(sched.Default),
+		actor.WithMailbox(func() actor.Mailbox { mailbox = actor.Unbounded()(); return mailbox }))
 }
 
 type connActor struct {
@@ -89,6 +96,9 @@ type connActor struct {
 	closed      bool
 	nexusGone   bool // NexusLoss sent
 	nexusID     string
+
+	out     outBatch // PDUs collected during this mailbox turn
+	mailbox *actor.Mailbox
 }
 
 func newConn(cfg Config) *connActor {
@@ -126,6 +136,9 @@ func (c *connActor) Receive(ctx actor.Context) {
 		return
 	}
 	c.behavior.Receive(ctx)
+	if len(c.out.pdus) > 0 && c.mailboxIdle() {
+		c.flush()
+	}
 }
 
 func (c *connActor) start(ctx actor.Context) {
@@ -155,6 +168,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 func (c *connActor) shutdown() {
 	c.self.Forget()
 	c.cfg.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.flush()
 	if c.w != nil {
 		close(c.w.ch)
 		c.w = nil
@@ -172,19 +186,63 @@ func (c *connActor) send(pdus ...*iscsi.PDU) {
 	c.sendBatch(outBatch{pdus: pdus, hd: c.hd, dd: c.dd})
 }
 
+// sendBatch hands a batch to the writer: in the full feature phase it joins the
+// PDUs the connection collects during its mailbox turn (see emit).
 func (c *connActor) sendBatch(b outBatch) {
 	if c.w == nil || c.closing {
 		return
 	}
-	if c.log.IsDebug() {
-		if b.pdu != nil {
-			c.log.Debug("pdu out", "pdu", b.pdu.String())
-		}
+	if c.loggedIn && !b.closeNow {
 		for _, p := range b.pdus {
+			c.emit(p)
+		}
+		c.out.release = append(c.out.release, b.release...)
+		return
+	}
+	c.flush()
+	c.logOut(b.pdus)
+	c.w.ch <- b
+}
+
+// maxTurnPDUs bounds the PDUs collected before they go to the writer.
+const maxTurnPDUs = 256
+
+// emit collects a PDU of the full feature phase for the writer. The collected PDUs
+// go as one batch when the mailbox is empty at the end of a turn (or the batch is
+// full), so a burst of completions costs the writer one wakeup and one writev rather
+// than one each.
+func (c *connActor) emit(p *iscsi.PDU) {
+	if c.w == nil || c.closing {
+		return
+	}
+	c.out.pdus = append(c.out.pdus, p)
+	if len(c.out.pdus) >= maxTurnPDUs {
+		c.flush()
+	}
+}
+
+// flush hands the collected PDUs to the writer.
+func (c *connActor) flush() {
+	if len(c.out.pdus) == 0 || c.w == nil {
+		return
+	}
+	c.out.hd, c.out.dd = c.hd, c.dd
+	c.logOut(c.out.pdus)
+	c.w.ch <- c.out
+	c.out = outBatch{}
+}
+
+func (c *connActor) logOut(pdus []*iscsi.PDU) {
+	if c.log.IsDebug() {
+		for _, p := range pdus {
 			c.log.Debug("pdu out", "pdu", p.String())
 		}
 	}
-	c.w.ch <- b
+}
+
+// mailboxIdle reports whether no user message waits in the connection's mailbox.
+func (c *connActor) mailboxIdle() bool {
+	return c.mailbox == nil || *c.mailbox == nil || (*c.mailbox).UserMessageCount() == 0
 }
 
 // sendAndClose queues PDUs and has the writer close the socket after them; nothing

@@ -392,20 +392,6 @@ func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, tran
 	if uint32(len(data)) > tk.edtl {
 		data = data[:tk.edtl]
 	}
-	// Most commands answer with one PDU: it goes alone, without a slice.
-	var one *iscsi.PDU
-	var out []*iscsi.PDU
-	add := func(p *iscsi.PDU) {
-		switch {
-		case one == nil && out == nil:
-			one = p
-		case out == nil:
-			out = append(out, one, p)
-			one = nil
-		default:
-			out = append(out, p)
-		}
-	}
 	seg := c.params.MaxRecvDataSegmentLength
 	burst := c.params.MaxBurstLength
 	collapse := status == uint32(scsi.StatusGood) && len(data) > 0
@@ -439,7 +425,7 @@ func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, tran
 		h.SetDataSN(dataSN)
 		dataSN++
 		h.SetBufferOffset(off)
-		add(p)
+		c.emit(p)
 		off += n
 	}
 	if !collapse {
@@ -463,9 +449,11 @@ func (c *connActor) finishTask(tk *task, status uint32, sense, data []byte, tran
 			binary.BigEndian.PutUint16(p.Data, uint16(len(sense)))
 			copy(p.Data[2:], sense)
 		}
-		add(p)
+		c.emit(p)
 	}
-	c.sendBatch(outBatch{pdu: one, pdus: out, hd: c.hd, dd: c.dd, release: release})
+	if release != nil {
+		c.out.release = append(c.out.release, release)
+	}
 }
 
 // nopIn answers a NOP-Out that expects a reply (RFC 7143 11.18-11.19).

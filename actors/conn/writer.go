@@ -10,19 +10,15 @@ import (
 // outBatch is a group of PDUs the connection actor hands to its writer, with the
 // digest settings in force when they were built (they change at the end of login).
 type outBatch struct {
-	pdu      *iscsi.PDU // sent first, if set: a batch of one needs no slice
 	pdus     []*iscsi.PDU
 	hd, dd   bool
 	closeNow bool // close the socket once this batch is on the wire
-	// release is a bufpool buffer the PDUs point into, returned once they are sent.
-	release []byte
+	// release are bufpool buffers the PDUs point into, returned once they are sent.
+	release [][]byte
 }
 
 // appendTo adds the batch's PDUs to bufs.
 func (b *outBatch) appendTo(bufs net.Buffers) net.Buffers {
-	if b.pdu != nil {
-		bufs = iscsi.AppendPDU(bufs, b.pdu, b.hd, b.dd)
-	}
 	for _, p := range b.pdus {
 		bufs = iscsi.AppendPDU(bufs, p, b.hd, b.dd)
 	}
@@ -53,10 +49,7 @@ func (w *writer) run(onErr func(error)) {
 	var release [][]byte
 	for b := range w.ch {
 		bufs = b.appendTo(bufs[:0])
-		release = release[:0]
-		if b.release != nil {
-			release = append(release, b.release)
-		}
+		release = append(release[:0], b.release...)
 		closeNow := b.closeNow
 	drain:
 		for !closeNow && len(bufs) < maxBuffersPerWrite {
@@ -66,9 +59,7 @@ func (w *writer) run(onErr func(error)) {
 					break drain
 				}
 				bufs = more.appendTo(bufs)
-				if more.release != nil {
-					release = append(release, more.release)
-				}
+				release = append(release, more.release...)
 				closeNow = more.closeNow
 			default:
 				break drain
