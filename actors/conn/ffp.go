@@ -20,15 +20,11 @@ const reservedTag = 0xffffffff
 func (c *connActor) fullFeature(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pduIn:
-		if c.log.IsDebug() {
-			c.log.Debug("pdu in", "pdu", m.p.String())
+		c.pduIn(ctx, m)
+	case *pduBatch:
+		for _, in := range m.items {
+			c.pduIn(ctx, in)
 		}
-		if c.pingPending {
-			// Anything from the initiator answers the ping.
-			c.pingPending = false
-			ctx.SetReceiveTimeout(c.cfg.NopInterval)
-		}
-		c.handlePDU(ctx, m.p, m.pooled)
 	case *dataDigestFailed:
 		// RFC 7143 7.8: discard the PDU and Reject it; at ERL 0 the initiator recovers
 		// the task itself.
@@ -42,6 +38,19 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		c.idle(ctx)
 	}
+}
+
+// pduIn takes one PDU from the reader (alone or from a batch, in order).
+func (c *connActor) pduIn(ctx actor.Context, m *pduIn) {
+	if c.log.IsDebug() {
+		c.log.Debug("pdu in", "pdu", m.p.String())
+	}
+	if c.pingPending {
+		// Anything from the initiator answers the ping.
+		c.pingPending = false
+		ctx.SetReceiveTimeout(c.cfg.NopInterval)
+	}
+	c.handlePDU(ctx, m.p, m.pooled)
 }
 
 // handlePDU acts on one PDU; pooled says its data segment is a bufpool buffer, which

@@ -20,6 +20,13 @@ type pduIn struct {
 	pdu    iscsi.PDU // p points here: one allocation per PDU
 }
 
+// pduBatch carries the PDUs one socket read brought, in order: one message to the
+// connection's mailbox rather than one per PDU.
+type pduBatch struct{ items []*pduIn }
+
+// maxBatchPDUs bounds a pduBatch.
+const maxBatchPDUs = 64
+
 // readFailed tells the actor that the socket is finished (EOF, reset, a header digest
 // error or an oversized segment that cannot be skipped).
 type readFailed struct{ err error }
@@ -54,6 +61,19 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		return make([]byte, n)
 	})
 	var dd *iscsi.DataDigestError
+	var batch []*pduIn
+	// flush sends the PDUs read so far: alone, or as one batch.
+	flush := func() {
+		switch len(batch) {
+		case 0:
+			return
+		case 1:
+			root.Send(self, batch[0])
+		default:
+			root.Send(self, &pduBatch{items: batch})
+		}
+		batch = nil
+	}
 	for {
 		if ffp && r.Buffered() < iscsi.BHSLength {
 			// About to read the socket: let the goroutines this reader just fed run
@@ -66,14 +86,20 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		err := r.Read(lim, p)
 		switch {
 		case errors.As(err, &dd):
+			flush()
 			root.Send(self, &dataDigestFailed{p: p})
 			continue
 		case err != nil:
+			flush()
 			root.Send(self, &readFailed{err: err})
 			return
 		}
 		m.pooled = ffp && len(p.Data) > 0 && pooledData(p.BHS.Opcode())
-		root.Send(self, m)
+		batch = append(batch, m)
+		if ffp && len(batch) < maxBatchPDUs && r.Ready(lim) {
+			continue // more whole PDUs are buffered: they go in the same message
+		}
+		flush()
 		if !ffp {
 			s, ok := <-steps
 			if !ok || s.stop {

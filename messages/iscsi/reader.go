@@ -52,6 +52,26 @@ func NewReader(r io.Reader, bufSize int) *Reader {
 // Buffered returns how many bytes are read from the stream but not yet returned as PDUs.
 func (r *Reader) Buffered() int { return r.w - r.r }
 
+// Ready reports whether a whole PDU (header, data, padding and the digests lim asks
+// for) is buffered, so that Read returns it without touching the stream. A PDU whose
+// data would be read straight from the stream is never Ready.
+func (r *Reader) Ready(lim Limits) bool {
+	if r.w-r.r < BHSLength {
+		return false
+	}
+	h := r.buf[r.r:]
+	n := BHSLength + int(h[4])*4
+	dlen := int(h[5])<<16 | int(h[6])<<8 | int(h[7])
+	n += dlen + padLen(dlen)
+	if lim.HeaderDigest {
+		n += DigestLength
+	}
+	if lim.DataDigest && dlen > 0 {
+		n += DigestLength
+	}
+	return r.w-r.r >= n
+}
+
 // fill makes at least n (<= len(r.buf)) bytes available in buf[r:w]. A failure leaves
 // what was buffered in place, so a header read that hit a deadline can be retried.
 func (r *Reader) fill(n int) error {

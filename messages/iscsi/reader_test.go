@@ -271,3 +271,21 @@ func TestDataAllocator(t *testing.T) {
 		}
 	}
 }
+
+// TestReady: Ready is true exactly when a whole PDU, with its padding and the
+// negotiated digests, is buffered.
+func TestReady(t *testing.T) {
+	for _, dg := range []bool{false, true} {
+		lim := Limits{MaxRecvDataSegmentLength: 1 << 16, HeaderDigest: dg, DataDigest: dg}
+		for _, n := range []int{0, 13, 4096} {
+			whole := stream(t, dg, dg, samplePDU(OpDataOut, n, 0))
+			for cut := 0; cut <= len(whole); cut++ {
+				r := NewReader(bytes.NewReader(whole[:cut]), 1<<16)
+				r.fill(cut) //nolint:errcheck // buffer what there is
+				if got, want := r.Ready(lim), cut == len(whole); got != want {
+					t.Fatalf("digests %v, %d data bytes, %d of %d buffered: Ready %v", dg, n, cut, len(whole), got)
+				}
+			}
+		}
+	}
+}
