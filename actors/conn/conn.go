@@ -53,13 +53,12 @@ type LogoutSession struct{ Reason string }
 // Props returns a connection actor's props.
 func Props(cfg Config) *actor.Props {
 	// The connection looks at its own mailbox to send what a turn produced at once.
-	var mailbox actor.Mailbox
+	mailbox := &sched.Probe{}
 	return actor.PropsFromProducer(func() actor.Actor {
 		c := newConn(cfg)
-		c.mailbox = &mailbox
+		c.mailbox = mailbox
 		return c
-	}, actor.WithDispatcher(sched.Default),
-		actor.WithMailbox(func() actor.Mailbox { mailbox = actor.Unbounded()(); return mailbox }))
+	}, actor.WithDispatcher(sched.Default), mailbox.Option())
 }
 
 type connActor struct {
@@ -98,7 +97,7 @@ type connActor struct {
 	nexusID     string
 
 	out     outBatch // PDUs collected during this mailbox turn
-	mailbox *actor.Mailbox
+	mailbox *sched.Probe
 }
 
 func newConn(cfg Config) *connActor {
@@ -136,7 +135,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 		return
 	}
 	c.behavior.Receive(ctx)
-	if len(c.out.pdus) > 0 && c.mailboxIdle() {
+	if len(c.out.pdus) > 0 && c.mailbox.Idle() {
 		c.flush()
 	}
 }
@@ -238,11 +237,6 @@ func (c *connActor) logOut(pdus []*iscsi.PDU) {
 			c.log.Debug("pdu out", "pdu", p.String())
 		}
 	}
-}
-
-// mailboxIdle reports whether no user message waits in the connection's mailbox.
-func (c *connActor) mailboxIdle() bool {
-	return c.mailbox == nil || *c.mailbox == nil || (*c.mailbox).UserMessageCount() == 0
 }
 
 // sendAndClose queues PDUs and has the writer close the socket after them; nothing

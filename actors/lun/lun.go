@@ -44,11 +44,10 @@ func Props(cfg Config) *actor.Props {
 	untracked := &drainCounter{}
 	sup := &workerSupervisor{log: cfg.Log}
 	// The LUN looks at its own mailbox to merge writes that arrive together.
-	var mailbox actor.Mailbox
+	mailbox := &sched.Probe{}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(untracked), order: order, mailbox: &mailbox}
-	}, actor.WithSupervisor(sup), actor.WithDispatcher(sched.Default),
-		actor.WithMailbox(func() actor.Mailbox { mailbox = actor.Unbounded()(); return mailbox }))
+		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(untracked), order: order, mailbox: mailbox}
+	}, actor.WithSupervisor(sup), actor.WithDispatcher(sched.Default), mailbox.Option())
 }
 
 type lunActor struct {
@@ -63,7 +62,7 @@ type lunActor struct {
 	dispatched uint64
 	// run holds adjacent writes back while the mailbox is busy (merge.go).
 	run     writeRun
-	mailbox *actor.Mailbox
+	mailbox *sched.Probe
 }
 
 // Receive handles tasks from the dispatcher.
@@ -108,7 +107,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			}
 		}
 	}
-	if len(l.run.parts) > 0 && l.mailboxIdle() {
+	if len(l.run.parts) > 0 && l.mailbox.Idle() {
 		l.flush(ctx)
 	}
 }

@@ -97,8 +97,3 @@ func (l *lunActor) flush(ctx actor.Context) {
 		l.toWorker(ctx, io)
 	}
 }
-
-// mailboxIdle reports whether no user message waits in the LUN's mailbox.
-func (l *lunActor) mailboxIdle() bool {
-	return l.mailbox == nil || *l.mailbox == nil || (*l.mailbox).UserMessageCount() == 0
-}

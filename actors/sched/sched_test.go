@@ -82,3 +82,38 @@ func TestPoolRunsActors(t *testing.T) {
 		}
 	}
 }
+
+// TestProbe: Idle is false while user messages wait behind the one being handled.
+func TestProbe(t *testing.T) {
+	sys := actor.NewActorSystem()
+	p := &Probe{}
+	if !p.Idle() {
+		t.Fatal("a probe without a mailbox must report idle")
+	}
+	release := make(chan struct{})
+	seen := make(chan bool, 3)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if n, ok := ctx.Message().(int); ok {
+			if n == 0 {
+				<-release // hold the first turn while the others queue
+			}
+			seen <- p.Idle()
+		}
+	}, p.Option()))
+	for i := 0; i < 3; i++ {
+		sys.Root.Send(pid, i)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	want := []bool{false, false, true}
+	for i, w := range want {
+		select {
+		case got := <-seen:
+			if got != w {
+				t.Fatalf("message %d: Idle %v, want %v", i, got, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no answer")
+		}
+	}
+}
