@@ -20,10 +20,14 @@ import (
 
 // Config is what a connection actor needs from its session and the target.
 type Config struct {
-	Conn        net.Conn
-	Login       login.Config
-	Discovery   []login.DiscoveryTarget
-	Dispatcher  *actor.PID
+	Conn       net.Conn
+	Login      login.Config
+	Discovery  []login.DiscoveryTarget
+	Dispatcher *actor.PID
+	// Route returns the LUN actor that owns a logical unit, or nil if there is none
+	// (the dispatcher then answers). The dispatcher's routes never change after start,
+	// so a session may route its SCSI tasks itself and spare every task one hop.
+	Route       func(target string, lun uint64) *actor.PID
 	Window      *cmdsn.Window // the session's CmdSN window; ExpCmdSN is read from it
 	TSIH        uint16
 	QueueDepth  uint32

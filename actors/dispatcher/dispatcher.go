@@ -22,6 +22,14 @@ type Key struct {
 // start and never changed, so the dispatcher reads it without locks.
 type Routes map[Key]*actor.PID
 
+// Lookup returns the LUN actor of a logical unit, or nil. Sessions use it to send
+// their tasks straight to the LUN (the table never changes, so no message to the
+// dispatcher is needed); tasks for a LUN that does not exist still go through the
+// dispatcher, which answers them.
+func (r Routes) Lookup(target string, lun uint64) *actor.PID {
+	return r[Key{target, lun}]
+}
+
 // Props returns the dispatcher's props.
 func Props(routes Routes, log hclog.Logger) *actor.Props {
 	// The first LUN of each target answers REPORT LUNS addressed to a LUN that does

@@ -47,6 +47,11 @@ type sessionActor struct {
 	window   *cmdsn.Window
 	conn     *actor.PID
 	behavior actor.Behavior
+	last     struct { // the last route found
+		target string
+		lun    uint64
+		pid    *actor.PID
+	}
 }
 
 func newSession(cfg Config) *sessionActor {
@@ -105,11 +110,27 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 	}
 	for _, r := range ready {
 		if r.Task != nil && !r.Task.DataPending {
-			ctx.Send(s.cfg.ConnCfg.Dispatcher, r.Task)
+			ctx.Send(s.route(r.Task), r.Task)
 			continue
 		}
 		s.reply(ctx, r, false)
 	}
+}
+
+// route returns where a ready task goes: its LUN actor when the target's routes
+// know it (remembering the last one, since a session mostly talks to one LUN), else
+// the dispatcher, which answers tasks for LUNs that do not exist.
+func (s *sessionActor) route(t *pb.ScsiTask) *actor.PID {
+	if s.last.pid != nil && s.last.lun == t.Lun && s.last.target == t.Target {
+		return s.last.pid
+	}
+	if s.cfg.ConnCfg.Route != nil {
+		if pid := s.cfg.ConnCfg.Route(t.Target, t.Lun); pid != nil {
+			s.last.target, s.last.lun, s.last.pid = t.Target, t.Lun, pid
+			return pid
+		}
+	}
+	return s.cfg.ConnCfg.Dispatcher
 }
 
 // reply sends o back to the connection as a CommandReady (the one the connection

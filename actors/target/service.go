@@ -236,6 +236,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 			routes[sp.key] = pid
 		}
 		connCfg.Dispatcher, _ = ctx.SpawnNamed(dispatcher.Props(routes, log.Named("dispatcher")), "dispatcher")
+		connCfg.Route = routes.Lookup
 		mgr, _ := ctx.SpawnNamed(session.ManagerProps(connCfg, log.Named("session")), "sessions")
 		for i, ln := range s.portals {
 			ctx.SpawnNamed(portal.Props(ln, mgr, log.Named("portal")), fmt.Sprintf("portal%d", i))
