@@ -28,6 +28,7 @@ const (
 	DefaultNopInterval   = 30
 	DefaultNopTimeout    = 30
 	maxQueueDepth        = 4096
+	maxProcs             = 4096
 	maxWorkers           = 256
 	maxLUNID             = 16383
 	minSegment, maxSeg   = 512, 1<<24 - 1
@@ -148,6 +149,9 @@ func Validate(cfg *pb.Config) error {
 	if cfg.QueueDepth > maxQueueDepth {
 		return bad("queue_depth", "%d exceeds %d", cfg.QueueDepth, maxQueueDepth)
 	}
+	if cfg.MaxProcs > maxProcs {
+		return bad("max_procs", "%d exceeds %d", cfg.MaxProcs, maxProcs)
+	}
 	n := cfg.Negotiation
 	for _, f := range []struct {
 		name string
@@ -256,4 +260,20 @@ func validName(s string) error {
 		}
 	}
 	return nil
+}
+
+// GoMaxProcs returns the GOMAXPROCS atgtd should run with, or 0 to leave the Go
+// runtime's choice alone: max_procs if set; otherwise, unless the GOMAXPROCS
+// environment variable chose already, half of the CPUs available (rounded up).
+// Fewer CPUs running Go code means fewer actor hand-offs that wake an idle CPU, and
+// leaves CPUs for system calls and, on a shared machine, the initiators.
+func GoMaxProcs(cfg *pb.Config, available int, envSet bool) int {
+	switch {
+	case cfg.MaxProcs > 0:
+		return int(cfg.MaxProcs)
+	case envSet || available < 1:
+		return 0
+	default:
+		return (available + 1) / 2
+	}
 }

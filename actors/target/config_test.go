@@ -31,6 +31,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 	}{
 		{"portals[0]", func(c *pb.Config) { c.Portals = []string{"nonsense"} }},
 		{"queue_depth", func(c *pb.Config) { c.QueueDepth = 1 << 20 }},
+		{"max_procs", func(c *pb.Config) { c.MaxProcs = 5000 }},
 		{"negotiation.max_burst_length", func(c *pb.Config) { c.Negotiation.MaxBurstLength = 100 }},
 		{"negotiation.first_burst_length", func(c *pb.Config) {
 			c.Negotiation.FirstBurstLength = 1 << 20
@@ -91,5 +92,28 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if _, err := LoadConfig(filepath.Join(dir, "missing.json")); err == nil {
 		t.Fatal("missing file accepted")
+	}
+}
+
+func TestGoMaxProcs(t *testing.T) {
+	tests := []struct {
+		maxProcs  uint32
+		available int
+		envSet    bool
+		want      int
+	}{
+		{0, 1, false, 1},
+		{0, 2, false, 1}, // a 2-CPU machine runs Go code on one
+		{0, 3, false, 2},
+		{0, 8, false, 4},
+		{0, 8, true, 0}, // GOMAXPROCS in the environment wins over the automatic choice
+		{6, 8, true, 6}, // and max_procs over both
+		{16, 2, false, 16},
+		{0, 0, false, 0},
+	}
+	for _, tc := range tests {
+		if got := GoMaxProcs(&pb.Config{MaxProcs: tc.maxProcs}, tc.available, tc.envSet); got != tc.want {
+			t.Errorf("GoMaxProcs(max_procs %d, %d CPUs, env %v) = %d, want %d", tc.maxProcs, tc.available, tc.envSet, got, tc.want)
+		}
 	}
 }

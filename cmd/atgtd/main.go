@@ -11,6 +11,7 @@ import (
 	_ "net/http/pprof" // profiles behind -pprof only
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -66,10 +67,15 @@ func run() int {
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
 	}
-	svc, err := target.Start(cfg, log)
+	svc, err := target.Start(cfg, log) // validates cfg, max_procs included
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		return 1
+	}
+	_, envSet := os.LookupEnv("GOMAXPROCS")
+	if n := target.GoMaxProcs(cfg, runtime.GOMAXPROCS(0), envSet); n > 0 {
+		log.Info("Go code runs on at most this many CPUs at once (max_procs)", "cpus", n, "available", runtime.GOMAXPROCS(0))
+		runtime.GOMAXPROCS(n)
 	}
 	for _, l := range svc.LUNs() {
 		fmt.Printf("target %s lun %d path %s size %d\n", l.Target, l.ID, l.Path, l.Size)
