@@ -13,6 +13,7 @@ import (
 
 	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/slab"
 	"github.com/atgt/atgt/actors/sched"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
@@ -72,6 +73,8 @@ type connActor struct {
 	w        *writer
 	steps    chan readerStep
 	self     *pb.Pid
+	// taskSlab holds the task records: one allocation per many commands.
+	taskSlab slab.Slab[task]
 
 	lm       *login.Machine
 	params   login.Params

@@ -173,7 +173,8 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 		cdb = append(cdb[:len(cdb):len(cdb)], ext...)
 	}
 	lun, lunOK := decodeLUN(h.LUN())
-	tk := &task{edtl: edtl, read: read, write: write, lunRaw: h.LUN()}
+	tk := c.taskSlab.New()
+	tk.edtl, tk.read, tk.write, tk.lunRaw = edtl, read, write, h.LUN()
 	t := &tk.msg.task
 	t.Itt, t.Lun, t.Cdb, t.ExpectedLength, t.Read, t.Write = itt, lun, cdb, edtl, read, write
 	t.Attribute, t.CmdSn, t.Immediate = pb.TaskAttribute(flags&7), h.CmdSN(), h.Immediate()

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/bufpool"
+	"github.com/atgt/atgt/actors/slab"
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -21,8 +22,12 @@ type pduIn struct {
 }
 
 // pduBatch carries the PDUs one socket read brought, in order: one message to the
-// connection's mailbox rather than one per PDU.
-type pduBatch struct{ items []*pduIn }
+// connection's mailbox rather than one per PDU. items uses arr, so a batch is one
+// allocation (carved from the reader's slab).
+type pduBatch struct {
+	items []*pduIn
+	arr   [maxBatchPDUs]*pduIn
+}
 
 // maxBatchPDUs bounds a pduBatch.
 const maxBatchPDUs = 64
@@ -61,18 +66,20 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		return make([]byte, n)
 	})
 	var dd *iscsi.DataDigestError
-	var batch []*pduIn
+	// The reader's records come from slabs: one allocation per many PDUs.
+	var pdus slab.Slab[pduIn]
+	batches := slab.Slab[pduBatch]{Chunk: 8}
+	var one *pduIn
+	var batch *pduBatch
 	// flush sends the PDUs read so far: alone, or as one batch.
 	flush := func() {
-		switch len(batch) {
-		case 0:
-			return
-		case 1:
-			root.Send(self, batch[0])
-		default:
-			root.Send(self, &pduBatch{items: batch})
+		switch {
+		case batch != nil:
+			root.Send(self, batch)
+		case one != nil:
+			root.Send(self, one)
 		}
-		batch = nil
+		one, batch = nil, nil
 	}
 	for {
 		if ffp && r.Buffered() < iscsi.BHSLength {
@@ -80,7 +87,7 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 			// first, so that more of the initiator's PDUs are there for one read.
 			runtime.Gosched()
 		}
-		m := &pduIn{}
+		m := pdus.New()
 		p := &m.pdu
 		m.p = p
 		err := r.Read(lim, p)
@@ -95,8 +102,16 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 			return
 		}
 		m.pooled = ffp && len(p.Data) > 0 && pooledData(p.BHS.Opcode())
-		batch = append(batch, m)
-		if ffp && len(batch) < maxBatchPDUs && r.Ready(lim) {
+		switch {
+		case one == nil:
+			one = m
+		case batch == nil:
+			batch = batches.New()
+			batch.items = append(batch.arr[:0], one, m)
+		default:
+			batch.items = append(batch.items, m)
+		}
+		if ffp && (batch == nil || len(batch.items) < maxBatchPDUs) && r.Ready(lim) {
 			continue // more whole PDUs are buffered: they go in the same message
 		}
 		flush()

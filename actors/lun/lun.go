@@ -10,6 +10,7 @@ import (
 
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/sched"
+	"github.com/atgt/atgt/actors/slab"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -63,6 +64,8 @@ type lunActor struct {
 	// run holds adjacent writes back while the mailbox is busy (merge.go).
 	run     writeRun
 	mailbox *sched.Probe
+	// ios holds the IoRequests: one allocation per many IOs.
+	ios slab.Slab[pb.IoRequest]
 }
 
 // Receive handles tasks from the dispatcher.
@@ -148,8 +151,9 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		ctx.Send(t.ReplyTo.PID(), answer)
 		return
 	}
-	io := &pb.IoRequest{Task: t, Offset: res.IO.Offset, Length: res.IO.Length, Stable: res.IO.Stable,
-		TransferLength: xfer, BlockSize: l.cfg.Device.BlockSize(), MaxDescriptors: res.IO.MaxDescriptors}
+	io := l.ios.New()
+	io.Task, io.Offset, io.Length, io.Stable = t, res.IO.Offset, res.IO.Length, res.IO.Stable
+	io.TransferLength, io.BlockSize, io.MaxDescriptors = xfer, l.cfg.Device.BlockSize(), res.IO.MaxDescriptors
 	io.Kind = ioKinds[res.IO.Kind]
 	if res.IO.Data != nil {
 		t.DataOut = res.IO.Data

@@ -1,6 +1,8 @@
 package lun
 
 import (
+	"slices"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/actors/slab"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
@@ -25,6 +28,19 @@ type worker struct {
 	log       hclog.Logger
 	// modesPath is the LUN's saved mode pages file ("" = none).
 	modesPath string
+	// completions holds the answers of plain reads and writes: one allocation per
+	// many IOs. bufs and answers are performParts' scratch, reused by each run.
+	completions slab.Slab[pb.ScsiCompletion]
+	bufs        [][]byte
+	answers     []*pb.ScsiCompletion
+}
+
+// completion returns a new answer to a read or write task.
+func (w *worker) completion(itt uint32, res *scsidev.Result, transfer uint32, pooled bool) *pb.ScsiCompletion {
+	c := w.completions.New()
+	c.Itt, c.Status, c.Sense, c.DataIn = itt, uint32(res.Status), res.Sense, res.Data
+	c.TransferLength, c.Pooled = transfer, pooled
+	return c
 }
 
 func workerProps(b backend.Backend, peers Registry, order *taskOrder, untracked *drainCounter, log hclog.Logger, modesPath string) *actor.Props {
@@ -82,7 +98,8 @@ func (w *worker) Receive(ctx actor.Context) {
 // gets its own outcome.
 func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
 	read := req.Kind == pb.IoKind_IO_KIND_READ
-	bufs := make([][]byte, len(req.Parts))
+	bufs := slices.Grow(w.bufs[:0], len(req.Parts))[:len(req.Parts)]
+	defer func() { clear(bufs); w.bufs = bufs[:0] }()
 	vectored := false
 	var err error
 	if vr, ok := w.b.(backend.VectorReader); ok && read {
@@ -103,7 +120,8 @@ func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
 	}
 	// All answers are made before any is sent: if this panics, the supervisor
 	// answers every part and none twice.
-	answers := make([]*pb.ScsiCompletion, len(req.Parts))
+	answers := slices.Grow(w.answers[:0], len(req.Parts))[:len(req.Parts)]
+	defer func() { clear(answers); w.answers = answers[:0] }()
 	for i, p := range req.Parts {
 		if !vectored || err != nil {
 			answers[i] = w.perform(p)
@@ -115,8 +133,7 @@ func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
 			io.Kind, data = scsidev.IORead, bufs[i]
 		}
 		res := scsidev.CompleteIO(io, data, nil)
-		answers[i] = &pb.ScsiCompletion{Itt: p.Task.Itt, Status: uint32(res.Status), Sense: res.Sense,
-			DataIn: res.Data, TransferLength: p.TransferLength, Pooled: read && res.Data != nil}
+		answers[i] = w.completion(p.Task.Itt, &res, p.TransferLength, read && res.Data != nil)
 	}
 	for i, p := range req.Parts {
 		ctx.Send(p.Task.ReplyTo.PID(), answers[i])
@@ -193,8 +210,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		w.log.Error("IO failed", "op", io.Kind, "offset", req.Offset, "length", req.Length, "error", err)
 	}
 	res := scsidev.CompleteIO(io, read, err)
-	return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data,
-		TransferLength: req.TransferLength, Pooled: req.Kind == pb.IoKind_IO_KIND_READ && res.Data != nil}
+	return w.completion(t.Itt, &res, req.TransferLength, req.Kind == pb.IoKind_IO_KIND_READ && res.Data != nil)
 }
 
 // unmap deallocates each (offset, length) pair, stopping at the first error.
