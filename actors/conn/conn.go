@@ -13,8 +13,8 @@ import (
 
 	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/actors/login"
-	"github.com/atgt/atgt/actors/slab"
 	"github.com/atgt/atgt/actors/sched"
+	"github.com/atgt/atgt/actors/slab"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 )

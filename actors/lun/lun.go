@@ -10,8 +10,8 @@ import (
 
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/sched"
-	"github.com/atgt/atgt/actors/slab"
 	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/actors/slab"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
