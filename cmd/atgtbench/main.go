@@ -460,6 +460,9 @@ func run() int {
 	ss := summarize(rows, c.stat)
 	fmt.Print(textTable(ss))
 	machine := machineInfo()
+	if atgt.Procs != "" {
+		machine += fmt.Sprintf("; atgtd runs Go code on %s CPUs (maxProcs)", atgt.Procs)
+	}
 	notes := resultNotes(ss, iperfBps, wantIperf)
 	for _, n := range notes {
 		fmt.Println(n)

@@ -22,8 +22,10 @@ type target struct {
 	Name string // "atgt" or "tgt"
 	URL  string
 	PID  int // 0: unknown (a target started elsewhere and no -*-pid given)
-	cmd  *exec.Cmd
-	kill func()
+	// Procs is atgtd's "N of M": CPUs running its Go code of those available.
+	Procs string
+	cmd   *exec.Cmd
+	kill  func()
 }
 
 // stop ends a target we started (SIGKILL for tgtd, which ignores SIGTERM; SIGTERM
@@ -115,6 +117,9 @@ func startAtgt(ctx context.Context, workDir, file string, size int64, workers ui
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			fmt.Fprintln(logFile, sc.Text())
+			if procs, ok := strings.CutPrefix(sc.Text(), "procs "); ok {
+				t.Procs = procs // before "ready": the channel orders it before our read
+			}
 			if strings.HasPrefix(sc.Text(), "ready portal=") {
 				ready <- nil
 			}

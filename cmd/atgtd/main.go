@@ -73,10 +73,12 @@ func run() int {
 		return 1
 	}
 	_, envSet := os.LookupEnv("GOMAXPROCS")
-	if n := target.GoMaxProcs(cfg, runtime.GOMAXPROCS(0), envSet); n > 0 {
-		log.Info("Go code runs on at most this many CPUs at once (max_procs)", "cpus", n, "available", runtime.GOMAXPROCS(0))
+	available := runtime.GOMAXPROCS(0)
+	if n := target.GoMaxProcs(cfg, available, envSet); n > 0 {
 		runtime.GOMAXPROCS(n)
 	}
+	// How many CPUs run Go code (maxProcs), for the log and for benchmarks.
+	fmt.Printf("procs %d of %d\n", runtime.GOMAXPROCS(0), available)
 	for _, l := range svc.LUNs() {
 		fmt.Printf("target %s lun %d path %s size %d\n", l.Target, l.ID, l.Path, l.Size)
 	}
