@@ -29,6 +29,8 @@ const (
 	DefaultNopTimeout    = 30
 	maxQueueDepth        = 4096
 	maxProcs             = 4096
+	DefaultGCPercent     = 400 // atgtd's GOGC unless the config or the environment sets one
+	maxGCPercent         = 100000
 	maxWorkers           = 256
 	maxLUNID             = 16383
 	minSegment, maxSeg   = 512, 1<<24 - 1
@@ -151,6 +153,9 @@ func Validate(cfg *pb.Config) error {
 	}
 	if cfg.MaxProcs > maxProcs {
 		return bad("max_procs", "%d exceeds %d", cfg.MaxProcs, maxProcs)
+	}
+	if cfg.GcPercent > maxGCPercent {
+		return bad("gc_percent", "%d exceeds %d", cfg.GcPercent, maxGCPercent)
 	}
 	n := cfg.Negotiation
 	for _, f := range []struct {
@@ -275,5 +280,20 @@ func GoMaxProcs(cfg *pb.Config, available int, envSet bool) int {
 		return 0
 	default:
 		return (available + 1) / 2
+	}
+}
+
+// GCPercent returns the GOGC atgtd should run with, or 0 to leave the Go runtime's
+// choice alone: gc_percent if set; otherwise, unless the GOGC environment variable
+// chose already, DefaultGCPercent. atgtd's live heap is small, so the runtime's
+// default would collect many times a second under load.
+func GCPercent(cfg *pb.Config, envSet bool) int {
+	switch {
+	case cfg.GcPercent > 0:
+		return int(cfg.GcPercent)
+	case envSet:
+		return 0
+	default:
+		return DefaultGCPercent
 	}
 }

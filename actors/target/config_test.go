@@ -32,6 +32,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"portals[0]", func(c *pb.Config) { c.Portals = []string{"nonsense"} }},
 		{"queue_depth", func(c *pb.Config) { c.QueueDepth = 1 << 20 }},
 		{"max_procs", func(c *pb.Config) { c.MaxProcs = 5000 }},
+		{"gc_percent", func(c *pb.Config) { c.GcPercent = 200000 }},
 		{"negotiation.max_burst_length", func(c *pb.Config) { c.Negotiation.MaxBurstLength = 100 }},
 		{"negotiation.first_burst_length", func(c *pb.Config) {
 			c.Negotiation.FirstBurstLength = 1 << 20
@@ -114,6 +115,24 @@ func TestGoMaxProcs(t *testing.T) {
 	for _, tc := range tests {
 		if got := GoMaxProcs(&pb.Config{MaxProcs: tc.maxProcs}, tc.available, tc.envSet); got != tc.want {
 			t.Errorf("GoMaxProcs(max_procs %d, %d CPUs, env %v) = %d, want %d", tc.maxProcs, tc.available, tc.envSet, got, tc.want)
+		}
+	}
+}
+
+func TestGCPercent(t *testing.T) {
+	tests := []struct {
+		gcPercent uint32
+		envSet    bool
+		want      int
+	}{
+		{0, false, DefaultGCPercent},
+		{0, true, 0}, // GOGC in the environment wins over the default
+		{150, true, 150},
+		{150, false, 150},
+	}
+	for _, tc := range tests {
+		if got := GCPercent(&pb.Config{GcPercent: tc.gcPercent}, tc.envSet); got != tc.want {
+			t.Errorf("GCPercent(gc_percent %d, env %v) = %d, want %d", tc.gcPercent, tc.envSet, got, tc.want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -67,7 +68,7 @@ func run() int {
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
 	}
-	svc, err := target.Start(cfg, log) // validates cfg, max_procs included
+	svc, err := target.Start(cfg, log) // validates cfg, max_procs and gc_percent included
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		return 1
@@ -76,6 +77,10 @@ func run() int {
 	available := runtime.GOMAXPROCS(0)
 	if n := target.GoMaxProcs(cfg, available, envSet); n > 0 {
 		runtime.GOMAXPROCS(n)
+	}
+	_, gogcSet := os.LookupEnv("GOGC")
+	if p := target.GCPercent(cfg, gogcSet); p > 0 {
+		debug.SetGCPercent(p)
 	}
 	// How many CPUs run Go code (maxProcs), for the log and for benchmarks.
 	fmt.Printf("procs %d of %d\n", runtime.GOMAXPROCS(0), available)
