@@ -427,6 +427,7 @@ func run() int {
 					fmtValue(s.Value, bc.Unit), bc.Unit, fmtFloat(s.CPUPerGB, 2), fmtFloat(s.ClientCPUPerGB, 2))
 				raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1),
 					strconv.FormatFloat(s.Value, 'f', 1, 64), fmtFloat(s.CPUPerGB, 3), fmtFloat(s.ClientCPUPerGB, 3), ""})
+				s.Rep = rep
 				if t == atgt {
 					r.Atgt = append(r.Atgt, s)
 				} else {
@@ -551,7 +552,9 @@ func writeOutputs(c *config, ss []summary, raw [][]string, machine string, notes
 	fmt.Fprintf(&md, "Machine: %s.\n\n", machine)
 	fmt.Fprintf(&md, "Command: `go run ./cmd/atgtbench %s` (took %s). Queue depth %d; %d IOs per Go-initiator case; "+
 		"%d runs per case and target, alternating atgt and tgt; figures are the %s, CPU per GB the median. "+
-		"Both targets serve the same %d-byte file from the page cache; ratio = atgt / tgt, higher is better for atgt; "+
+		"Both targets serve the same %d-byte file from the page cache; ratio = atgt / tgt of those figures, higher is better for atgt; "+
+		"paired ratio = the median over repeats of atgt / tgt within each repeat (its two runs are back to back, "+
+		"so a machine that speeds up or slows down during a case does not skew it); "+
 		"CPU s/GB = target process user+system seconds per 1e9 bytes moved (lower is better). MB/s = 1e6 bytes/s.\n\n",
 		strings.Join(os.Args[1:], " "), took.Round(time.Second), c.qd, c.ios, c.repeats, c.stat, c.size)
 	md.WriteString(markdownTable(ss))

@@ -100,28 +100,31 @@ func testRows() []row {
 	nan := math.NaN()
 	return []row{
 		{Case: "go rand read 4K", Unit: "IOPS",
-			Atgt: []sample{{40000, 1.5, 2}, {42000, 1.7, 2.5}, {38000, 1.6, 3}},
-			Tgt:  []sample{{20000, 3.0, 4}, {21000, 3.2, 4}}},
+			Atgt: []sample{{40000, 1.5, 2, 0}, {42000, 1.7, 2.5, 1}, {38000, 1.6, 3, 2}},
+			Tgt:  []sample{{20000, 3.0, 4, 0}, {24000, 3.2, 4, 2}}}, // tgt's repeat 1 failed
 		{Case: "qemu-img seq read 128K", Unit: "MB/s",
-			Atgt: []sample{{900.25, nan, nan}}, Tgt: []sample{{1000, nan, nan}}},
-		{Case: "go seq write 2K", Unit: "IOPS", Note: "errors", Tgt: []sample{{1000, 2, 1}}},
+			Atgt: []sample{{900.25, nan, nan, 0}}, Tgt: []sample{{1000, nan, nan, 0}}},
+		{Case: "go seq write 2K", Unit: "IOPS", Note: "errors", Tgt: []sample{{1000, 2, 1, 0}}},
 		{Case: iperfCase, Unit: "MB/s", Ref: true, Note: "n/a"},
 	}
 }
 
 func TestSummarizeAndFormat(t *testing.T) {
 	ss := summarize(testRows(), "median")
-	if ss[0].Atgt != 40000 || ss[0].Tgt != 20500 || math.Abs(ss[0].Ratio-40000.0/20500) > 1e-12 || ss[0].AtgtCPU != 1.6 {
+	// Paired: repeats 0 (40000/20000) and 2 (38000/24000); repeat 1 has no tgt run.
+	wantPaired := (40000.0/20000 + 38000.0/24000) / 2
+	if ss[0].Atgt != 40000 || ss[0].Tgt != 22000 || math.Abs(ss[0].Ratio-40000.0/22000) > 1e-12 || ss[0].AtgtCPU != 1.6 ||
+		math.Abs(ss[0].PairedRatio-wantPaired) > 1e-12 {
 		t.Fatalf("median summary: %+v", ss[0])
 	}
-	if best := summarize(testRows(), "best"); best[0].Atgt != 42000 || best[0].Tgt != 21000 {
+	if best := summarize(testRows(), "best"); best[0].Atgt != 42000 || best[0].Tgt != 24000 {
 		t.Fatalf("best summary: %+v", best[0])
 	}
-	want := []string{"go rand read 4K", "IOPS", "40000", "20500", "1.95", "1.60", "3.10", "2.50", "4.00"}
+	want := []string{"go rand read 4K", "IOPS", "40000", "22000", "1.82", "1.79", "1.60", "3.10", "2.50", "4.00"}
 	if got := ss[0].cells(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("cells = %q, want %q", got, want)
 	}
-	if got := ss[1].cells(); got[2] != "900.2" && got[2] != "900.3" || got[4] != "0.90" || got[5] != "n/a" {
+	if got := ss[1].cells(); got[2] != "900.2" && got[2] != "900.3" || got[4] != "0.90" || got[5] != "0.90" || got[6] != "n/a" {
 		t.Fatalf("MB/s cells = %q", got)
 	}
 	if got := ss[2].cells(); got[2] != "n/a" || got[4] != "n/a" {
@@ -136,15 +139,15 @@ func TestSummarizeAndFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(csvOut.String()), "\n")
-	if len(lines) != 5 || lines[0] != "case,unit,atgt,tgt,ratio atgt/tgt,atgt CPU s/GB,tgt CPU s/GB,client CPU s/GB (atgt),client CPU s/GB (tgt)" ||
-		lines[1] != "go rand read 4K,IOPS,40000,20500,1.95,1.60,3.10,2.50,4.00" || lines[4] != `"iperf3 loopback, 1 stream",MB/s,n/a,-,-,-,-,-,-` {
+	if len(lines) != 5 || lines[0] != "case,unit,atgt,tgt,ratio atgt/tgt,paired ratio,atgt CPU s/GB,tgt CPU s/GB,client CPU s/GB (atgt),client CPU s/GB (tgt)" ||
+		lines[1] != "go rand read 4K,IOPS,40000,22000,1.82,1.79,1.60,3.10,2.50,4.00" || lines[4] != `"iperf3 loopback, 1 stream",MB/s,n/a,-,-,-,-,-,-,-` {
 		t.Fatalf("CSV:\n%s", csvOut.String())
 	}
 
 	md := markdownTable(ss)
 	mdLines := strings.Split(strings.TrimSpace(md), "\n")
 	if len(mdLines) != 6 || !strings.HasPrefix(mdLines[1], "|---|---|---:") ||
-		mdLines[2] != "| go rand read 4K | IOPS | 40000 | 20500 | 1.95 | 1.60 | 3.10 | 2.50 | 4.00 |" {
+		mdLines[2] != "| go rand read 4K | IOPS | 40000 | 22000 | 1.82 | 1.79 | 1.60 | 3.10 | 2.50 | 4.00 |" {
 		t.Fatalf("Markdown:\n%s", md)
 	}
 
@@ -223,3 +226,18 @@ func TestCaseNames(t *testing.T) {
 }
 
 func compileAll() (*regexp.Regexp, error) { return regexp.Compile("") }
+
+// TestPairedRatioFollowsDrift: when the machine slows down for both targets during a
+// case, the ratio of medians can even invert; the paired ratio compares each repeat's
+// back-to-back runs.
+func TestPairedRatioFollowsDrift(t *testing.T) {
+	atgt := []sample{{Value: 100, Rep: 0}, {Value: 100, Rep: 1}, {Value: 300, Rep: 2}}
+	tgt := []sample{{Value: 50, Rep: 0}, {Value: 150, Rep: 1}, {Value: 150, Rep: 2}}
+	ss := summarize([]row{{Case: "c", Unit: "IOPS", Atgt: atgt, Tgt: tgt}}, "median")
+	if math.Abs(ss[0].Ratio-100.0/150) > 1e-12 || ss[0].PairedRatio != 2 {
+		t.Fatalf("ratio %v paired %v, want 0.67 and 2 (pairs 2, 0.67, 2)", ss[0].Ratio, ss[0].PairedRatio)
+	}
+	if r := pairedRatio(atgt, nil); !math.IsNaN(r) {
+		t.Fatalf("paired ratio without tgt runs = %v, want NaN", r)
+	}
+}

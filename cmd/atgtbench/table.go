@@ -16,6 +16,9 @@ type sample struct {
 	// ClientCPUPerGB is the client's CPU seconds per GB in the same run: on a small
 	// machine client and target share the cores, so a costly client caps both.
 	ClientCPUPerGB float64
+	// Rep is the repeat the run belongs to: the runs of one repeat on the two
+	// targets ran back to back.
+	Rep int
 }
 
 // row is one line of the results table: a case and its samples on both targets.
@@ -54,6 +57,23 @@ func pick(ss []sample, stat string) (value, cpu, client float64) {
 	return value, median(cpus), median(clients)
 }
 
+// pairedRatio is the median, over the repeats both targets completed, of atgt's
+// value over tgt's in the same repeat. The two runs of a repeat are back to back, so
+// when the machine's speed drifts during a benchmark (a shared VM's neighbours), this
+// compares like with like where the ratio of the two medians may pair a fast period
+// with a slow one. NaN without a complete pair.
+func pairedRatio(atgt, tgt []sample) float64 {
+	var rs []float64
+	for _, a := range atgt {
+		for _, t := range tgt {
+			if t.Rep == a.Rep && t.Value > 0 {
+				rs = append(rs, a.Value/t.Value)
+			}
+		}
+	}
+	return median(rs)
+}
+
 // median of xs (mean of the middle two for an even count); NaN for none.
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
@@ -72,6 +92,7 @@ func median(xs []float64) float64 {
 type summary struct {
 	Case, Unit       string
 	Atgt, Tgt, Ratio float64
+	PairedRatio      float64 // see pairedRatio
 	AtgtCPU, TgtCPU  float64
 	// Client CPU per GB in the runs against each target.
 	AtgtClientCPU, TgtClientCPU float64
@@ -85,9 +106,10 @@ func summarize(rows []row, stat string) []summary {
 		s := summary{Case: r.Case, Unit: r.Unit, Ref: r.Ref, Note: r.Note}
 		s.Atgt, s.AtgtCPU, s.AtgtClientCPU = pick(r.Atgt, stat)
 		s.Tgt, s.TgtCPU, s.TgtClientCPU = pick(r.Tgt, stat)
-		s.Ratio = math.NaN()
+		s.Ratio, s.PairedRatio = math.NaN(), math.NaN()
 		if !r.Ref && s.Tgt > 0 {
 			s.Ratio = s.Atgt / s.Tgt
+			s.PairedRatio = pairedRatio(r.Atgt, r.Tgt)
 		}
 		out = append(out, s)
 	}
@@ -112,7 +134,7 @@ func fmtFloat(v float64, prec int) string {
 	return fmt.Sprintf("%.*f", prec, v)
 }
 
-var tableHeader = []string{"case", "unit", "atgt", "tgt", "ratio atgt/tgt", "atgt CPU s/GB", "tgt CPU s/GB",
+var tableHeader = []string{"case", "unit", "atgt", "tgt", "ratio atgt/tgt", "paired ratio", "atgt CPU s/GB", "tgt CPU s/GB",
 	"client CPU s/GB (atgt)", "client CPU s/GB (tgt)"}
 
 // cells turns a summary into the table's cells.
@@ -122,10 +144,10 @@ func (s summary) cells() []string {
 		if s.Note != "" && math.IsNaN(s.Atgt) {
 			v = s.Note
 		}
-		return []string{s.Case, s.Unit, v, "-", "-", "-", "-", "-", "-"}
+		return []string{s.Case, s.Unit, v, "-", "-", "-", "-", "-", "-", "-"}
 	}
 	return []string{s.Case, s.Unit, fmtValue(s.Atgt, s.Unit), fmtValue(s.Tgt, s.Unit),
-		fmtFloat(s.Ratio, 2), fmtFloat(s.AtgtCPU, 2), fmtFloat(s.TgtCPU, 2),
+		fmtFloat(s.Ratio, 2), fmtFloat(s.PairedRatio, 2), fmtFloat(s.AtgtCPU, 2), fmtFloat(s.TgtCPU, 2),
 		fmtFloat(s.AtgtClientCPU, 2), fmtFloat(s.TgtClientCPU, 2)}
 }
 
