@@ -232,7 +232,7 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 	if tk.preAnswer {
 		t.DataPending = true // answered by the connection once ordered
 	}
-	// A task whose data is complete goes from the session to the dispatcher with no
+	// A task whose data is complete goes from the session to its LUN with no
 	// CommandReady back; see dispatched.
 	tk.sessionDispatches = !t.DataPending
 	c.order(ctx, p, tk)
@@ -692,8 +692,8 @@ func (c *connActor) abort(tk *task, p *pendingTMF) {
 	p.waiting++
 }
 
-// dispatched reports whether the task has gone to the dispatcher (or is going: the
-// session passes ExpCmdSN over a command just before dispatching it). A task whose
+// dispatched reports whether the task has gone to its LUN (or is going: the session
+// passes ExpCmdSN over a command just before sending it on). A task whose
 // data was complete is dispatched by the session as soon as its CmdSN's turn comes.
 func (c *connActor) dispatched(tk *task) bool {
 	if tk.dispatched {

@@ -61,14 +61,14 @@ type lunActor struct {
 	order *taskOrder
 	// dispatched counts tasks handed to the workers, to tell whether one was.
 	dispatched uint64
-	// run holds adjacent writes back while the mailbox is busy (merge.go).
-	run     writeRun
+	// run holds adjacent reads or writes back while the mailbox is busy (merge.go).
+	run     ioRun
 	mailbox *sched.Probe
 	// ios holds the IoRequests: one allocation per many IOs.
 	ios slab.Slab[pb.IoRequest]
 }
 
-// Receive handles tasks from the dispatcher.
+// Receive handles tasks from sessions and the dispatcher, and workers' reports.
 func (l *lunActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:

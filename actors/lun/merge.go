@@ -38,28 +38,28 @@ func mergeable(io *pb.IoRequest) bool {
 	return false
 }
 
-// writeRun is the run of adjacent reads or writes the LUN is holding back.
-type writeRun struct {
+// ioRun is the run of adjacent reads or writes the LUN is holding back.
+type ioRun struct {
 	parts []*pb.IoRequest
 	end   int64 // offset just past the last part
 	bytes int64
 }
 
 // continues reports whether io starts where the run ends and fits in it.
-func (r *writeRun) continues(io *pb.IoRequest) bool {
+func (r *ioRun) continues(io *pb.IoRequest) bool {
 	return len(r.parts) > 0 && io.Kind == r.parts[0].Kind && io.Offset == r.end &&
 		len(r.parts) < maxMergeParts && r.bytes+io.Length <= maxMergeBytes
 }
 
 // add appends io to the run.
-func (r *writeRun) add(io *pb.IoRequest) {
+func (r *ioRun) add(io *pb.IoRequest) {
 	r.parts = append(r.parts, io)
 	r.end = io.Offset + io.Length
 	r.bytes += io.Length
 }
 
 // take returns the run as one request (the part itself for a run of one) and empties it.
-func (r *writeRun) take() *pb.IoRequest {
+func (r *ioRun) take() *pb.IoRequest {
 	var io *pb.IoRequest
 	switch len(r.parts) {
 	case 0:

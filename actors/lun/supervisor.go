@@ -24,34 +24,36 @@ type workerSupervisor struct {
 func (s *workerSupervisor) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID,
 	_ *actor.RestartStatistics, reason any, message any) {
 	msg := actor.UnwrapEnvelopeMessage(message)
-	if req, ok := msg.(*pb.IoRequest); ok && len(req.Parts) > 0 {
-		// A merged run: answer every part (none holds a lock or a token).
-		s.log.Error("IO worker failed on merged writes; answering their tasks and restarting it",
+	// failed answers a task the worker held and will not finish.
+	failed := func(t *pb.ScsiTask) {
+		sys.Root.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
+			Itt:    t.Itt,
+			Status: uint32(scsi.StatusCheckCondition),
+			Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
+		})
+	}
+	req, _ := msg.(*pb.IoRequest)
+	switch {
+	case req != nil && len(req.Parts) > 0:
+		// A merged run of reads or writes: answer every part (none holds a lock or
+		// a token).
+		s.log.Error("IO worker failed on a merged run; answering its tasks and restarting it",
 			"worker", child.Id, "tasks", len(req.Parts), "reason", fmt.Sprint(reason))
 		for _, p := range req.Parts {
-			sys.Root.Send(p.Task.ReplyTo.PID(), &pb.ScsiCompletion{
-				Itt:    p.Task.Itt,
-				Status: uint32(scsi.StatusCheckCondition),
-				Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
-			})
+			failed(p.Task)
 		}
-	} else if req, ok := msg.(*pb.IoRequest); ok && req.Task != nil {
-
+	case req != nil && req.Task != nil:
 		s.log.Error("IO worker failed; answering its task and restarting it",
 			"worker", child.Id, "itt", req.Task.Itt, "reason", fmt.Sprint(reason))
 		if !req.Immediate { // an immediate task was answered already
-			sys.Root.Send(req.Task.ReplyTo.PID(), &pb.ScsiCompletion{
-				Itt:    req.Task.Itt,
-				Status: uint32(scsi.StatusCheckCondition),
-				Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
-			})
+			failed(req.Task)
 		}
 		if (req.LockId != 0 || req.Token != 0) && s.lun != nil {
 			// Without an answer the LUN takes the IO as failed.
 			req.Answer = nil
 			sys.Root.Send(s.lun, req)
 		}
-	} else {
+	default:
 		s.log.Error("IO worker failed; restarting it", "worker", child.Id, "reason", fmt.Sprint(reason))
 	}
 	sup.RestartChildren(child)

@@ -1,6 +1,6 @@
 // Package session holds the session manager and the session actor. A session is one
 // I_T nexus: it owns the CmdSN window, puts commands in order and hands SCSI tasks to
-// the command dispatcher. This target runs one connection per session
+// the LUN the command dispatcher's routing table names. This target runs one connection per session
 // (MaxConnections=1), so each session spawns its one connection actor.
 package session
 
@@ -96,7 +96,7 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 }
 
 // fullFeature orders commands by CmdSN and releases them: complete SCSI tasks go to
-// the dispatcher, everything else back to the connection.
+// their LUN (see route), everything else back to the connection.
 func (s *sessionActor) fullFeature(ctx actor.Context) {
 	o, ok := ctx.Message().(*pb.CommandOrder)
 	if !ok {
