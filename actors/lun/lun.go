@@ -44,7 +44,7 @@ func Props(cfg Config) *actor.Props {
 	order := &taskOrder{}
 	untracked := &drainCounter{}
 	sup := &workerSupervisor{log: cfg.Log}
-	// The LUN looks at its own mailbox to merge writes that arrive together.
+	// The LUN looks at its own mailbox to merge adjacent IO that arrives together.
 	mailbox := &sched.Probe{}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(untracked), order: order, mailbox: mailbox}
