@@ -3,7 +3,9 @@ package lun
 import (
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/atgt/atgt/actors/reservation"
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // taskOrder applies SAM-5 task attributes to the LUN's task set (SAM-5 8.6): a SIMPLE
@@ -29,11 +31,25 @@ func (o *taskOrder) done(send func(msg any)) { o.inflight.done(send, &drained{})
 // drained message once they do not.
 func (o *taskOrder) idle() bool { return o.inflight.idle() }
 
+// ordered reports whether t runs as an ORDERED task. PERSISTENT RESERVE OUT with
+// PREEMPT AND ABORT always does, whatever its attribute: it waits until every task
+// before it has completed, so that no command of a preempted nexus that was already
+// in the task set (with an IO worker, waiting for a range lock, or held for merging)
+// can reach the medium after the preemption is answered. Fencing (fence_scsi and
+// cluster managers) relies on exactly that. Those tasks complete rather than being
+// aborted, as if they had finished before the PREEMPT AND ABORT arrived.
+func ordered(t *pb.ScsiTask) bool {
+	if len(t.Cdb) > 1 && t.Cdb[0] == scsi.OpPersistentReserveOut && t.Cdb[1]&0x1f == reservation.SAPreemptAndAbort {
+		return true
+	}
+	return t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_ORDERED
+}
+
 // submit runs or queues a task by its attribute.
 func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
 	o := l.order
-	if t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE ||
-		(len(o.queue) == 0 && !o.barrier && t.Attribute != pb.TaskAttribute_TASK_ATTRIBUTE_ORDERED) {
+	if !ordered(t) && (t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE ||
+		(len(o.queue) == 0 && !o.barrier)) {
 		l.execute(ctx, t)
 		return
 	}
@@ -55,14 +71,14 @@ func (l *lunActor) pump(ctx actor.Context) {
 			return
 		}
 		t := o.queue[0]
-		ordered := t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_ORDERED
-		if ordered && !o.idle() {
+		barrier := ordered(t)
+		if barrier && !o.idle() {
 			return
 		}
 		o.queue = o.queue[1:]
 		before := l.dispatched
 		l.execute(ctx, t)
-		if ordered && l.dispatched != before {
+		if barrier && l.dispatched != before {
 			o.barrier = true
 		}
 	}
