@@ -2,9 +2,11 @@ package inprocess
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -37,7 +39,21 @@ func status(t *testing.T, what string, s *initiator.Session, cdb, data []byte) u
 func TestPreemptAndAbortFences(t *testing.T) {
 	const delay = 400 * time.Millisecond
 	const writeExclusiveRegistrantsOnly = 5
-	slow, wrap := slowWrites(delay)
+	// Writes sleep while slow is set, and say when one has started.
+	slow := new(atomic.Bool)
+	started := make(chan struct{}, 1)
+	wrap := func(_ string, _ uint64, b backend.Backend) backend.Backend {
+		return backend.WithFaults(b, func(op string, _ int64) (bool, error) {
+			if op == "write" && slow.Load() {
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+				time.Sleep(delay)
+			}
+			return false, nil
+		})
+	}
 	svc := start(t, baseConfig(t), wrap)
 	a := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(960)})
 	b := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(961)})
@@ -64,7 +80,7 @@ func TestPreemptAndAbortFences(t *testing.T) {
 	slow.Store(true)
 	begin := time.Now()
 	victim := b.Submit(0, write16(8, 1), randomData(2, blockSize), 0)
-	time.Sleep(50 * time.Millisecond)                                    // the write is with an IO worker
+	<-started // the write is with an IO worker
 	cdb, params = prOut(0x05, writeExclusiveRegistrantsOnly, keyA, keyB) // PREEMPT AND ABORT
 	if st := status(t, "PREEMPT AND ABORT", a, cdb, params); st != 0 {
 		t.Fatalf("PREEMPT AND ABORT: status %#x", st)
