@@ -80,8 +80,9 @@ func TestPreemptAndAbortFences(t *testing.T) {
 	slow.Store(true)
 	begin := time.Now()
 	victim := b.Submit(0, write16(8, 1), randomData(2, blockSize), 0)
-	<-started                                                            // the write is with an IO worker
-	cdb, params = prOut(0x05, writeExclusiveRegistrantsOnly, keyA, keyB) // PREEMPT AND ABORT
+	<-started // the write is with an IO worker
+	// PREEMPT AND ABORT of the victim's registration.
+	cdb, params = prOut(0x05, writeExclusiveRegistrantsOnly, keyA, keyB)
 	if st := status(t, "PREEMPT AND ABORT", a, cdb, params); st != 0 {
 		t.Fatalf("PREEMPT AND ABORT: status %#x", st)
 	}
