@@ -70,7 +70,9 @@ func (c *connActor) handlePDU(ctx actor.Context, p *iscsi.PDU, pooled bool) {
 			pooled = false // the task's write buffer now
 		}
 	case op == iscsi.OpDataOut && !discovery:
-		c.dataOut(ctx, p)
+		if c.dataOut(ctx, p, pooled) {
+			pooled = false // one of the task's write data parts now
+		}
 	case op == iscsi.OpNopOut:
 		if p.BHS.ITT() == reservedTag {
 			return // the answer to our ping; arriving was enough
@@ -202,6 +204,12 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 		switch {
 		case pooled && imm == edtl && plainWrite(cdb[0]):
 			tk.buf, tk.pooled, adopted = p.Data, true, true
+		case (pooled || imm == 0) && plainWrite(cdb[0]):
+			// The rest comes in Data-Out PDUs: keep every PDU's buffer.
+			tk.segmented = true
+			if imm > 0 {
+				tk.parts, adopted = append(tk.parts, p.Data), true
+			}
 		case plainWrite(cdb[0]):
 			tk.buf = bufpool.Get(int(edtl))
 			tk.pooled = true
@@ -209,7 +217,7 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 			tk.buf = make([]byte, edtl)
 		}
 		c.buffered += uint64(edtl)
-		if !adopted {
+		if !adopted && !tk.segmented {
 			copy(tk.buf, p.Data)
 		}
 		tk.received = imm
@@ -226,7 +234,7 @@ func (c *connActor) scsiCommand(ctx actor.Context, p *iscsi.PDU, pooled bool) (a
 		if !tk.complete() {
 			t.DataPending = true
 		} else {
-			t.DataOut = tk.buf
+			tk.attachData()
 		}
 	}
 	if tk.preAnswer {
@@ -262,7 +270,7 @@ func extendedCDB(ahs []byte) []byte {
 
 // solicit sends R2Ts for write data not yet covered, up to MaxOutstandingR2T.
 func (c *connActor) solicit(tk *task) {
-	if tk.buf == nil || !tk.ordered {
+	if !tk.collects() || !tk.ordered {
 		return
 	}
 	var out []*iscsi.PDU
@@ -292,8 +300,9 @@ func (c *connActor) solicit(tk *task) {
 	}
 }
 
-// dataOut stores one Data-Out PDU's payload in its task (RFC 7143 11.7).
-func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU) {
+// dataOut stores one Data-Out PDU's payload in its task (RFC 7143 11.7). It reports
+// whether the task adopted the PDU's pooled buffer as one of its parts.
+func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU, pooled bool) (adopted bool) {
 	h := &p.BHS
 	n := uint32(len(p.Data))
 	off := h.BufferOffset()
@@ -316,7 +325,7 @@ func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU) {
 		r.got += n
 	} else {
 		tk = c.tasks[h.ITT()]
-		if tk == nil || tk.buf == nil {
+		if tk == nil || !tk.collects() {
 			c.reject(iscsi.RejectInvalidPDUField, h)
 			return
 		}
@@ -328,7 +337,16 @@ func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU) {
 		tk.unsolLeft -= n
 		tk.unsolNext += n
 	}
-	copy(tk.buf[off:], p.Data)
+	switch {
+	case tk.segmented && pooled && off == tk.received:
+		// In order, as DataPDUInOrder=Yes promises: the buffer becomes the next part.
+		tk.parts, adopted = append(tk.parts, p.Data), true
+	case tk.segmented:
+		tk.gather()
+		fallthrough
+	default:
+		copy(tk.buf[off:], p.Data)
+	}
 	tk.received += n
 	if r != nil && r.got >= r.length {
 		delete(c.r2ts, r.ttt)
@@ -338,21 +356,22 @@ func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU) {
 		tk.unsolLeft = 0
 	}
 	if tk.complete() {
-		tk.t.DataOut = tk.buf
+		tk.attachData()
 		c.maybeDispatch(ctx, tk)
 		return
 	}
 	c.solicit(tk)
+	return
 }
 
 // maybeDispatch sends a task whose data is complete and whose turn has come.
 func (c *connActor) maybeDispatch(ctx actor.Context, tk *task) {
-	if tk.dispatched || !tk.ordered || (tk.buf != nil && !tk.complete()) {
+	if tk.dispatched || !tk.ordered || (tk.collects() && !tk.complete()) {
 		return
 	}
 	tk.dispatched = true
 	tk.t.DataPending = false
-	tk.t.DataOut = tk.buf
+	tk.attachData()
 	ctx.Send(c.cfg.Dispatcher, tk.t)
 }
 
@@ -712,6 +731,15 @@ func (c *connActor) forget(tk *task) {
 		if r.tk == tk {
 			delete(c.r2ts, ttt)
 		}
+	}
+	if tk.segmented {
+		// Answered or never dispatched: no IO worker holds the parts.
+		c.buffered -= uint64(tk.edtl)
+		for i, b := range tk.parts {
+			bufpool.Put(b)
+			tk.parts[i] = nil
+		}
+		tk.parts, tk.segmented = nil, false
 	}
 	if tk.buf != nil {
 		c.buffered -= uint64(len(tk.buf))

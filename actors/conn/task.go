@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"github.com/atgt/atgt/actors/bufpool"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 )
@@ -17,8 +18,13 @@ type task struct {
 	abortedBy *pendingTMF
 
 	// Write data collection.
-	buf         []byte
-	pooled      bool   // buf comes from bufpool
+	buf    []byte
+	pooled bool // buf comes from bufpool
+	// segmented: the write data is kept as parts, the PDUs' own pooled buffers in
+	// offset order, instead of being copied into buf (a plain WRITE whose data
+	// comes in several PDUs); the IO worker writes them with one pwritev.
+	segmented   bool
+	parts       [][]byte
 	received    uint32 // bytes of buf filled
 	nextOffset  uint32 // first offset not yet covered by unsolicited data or an R2T
 	r2tSN       uint32
@@ -68,10 +74,36 @@ type r2t struct {
 	dataSN uint32
 }
 
+// collects reports whether the task is collecting (or has collected) write data.
+func (t *task) collects() bool { return t.buf != nil || t.segmented }
+
 // complete reports whether all write data has arrived.
 func (t *task) complete() bool { return t.received >= t.edtl }
 
 // answer marks the task to be answered with status and sense once it is in order.
 func (t *task) answer(status uint32, sense []byte) {
 	t.preAnswer, t.preStatus, t.preSense = true, status, sense
+}
+
+// attachData hands the collected write data to the task message: its parts, or buf.
+func (t *task) attachData() {
+	if t.segmented {
+		t.t.DataOutParts = t.parts
+		return
+	}
+	t.t.DataOut = t.buf
+}
+
+// gather copies the parts into one pooled buffer, for Data-Out that does not
+// continue where the parts end (which DataPDUInOrder=Yes rules out).
+func (t *task) gather() {
+	buf := bufpool.Get(int(t.edtl))
+	off := 0
+	for i, b := range t.parts {
+		off += copy(buf[off:], b)
+		bufpool.Put(b)
+		t.parts[i] = nil
+	}
+	t.buf, t.pooled = buf, true
+	t.parts, t.segmented = nil, false
 }

@@ -128,6 +128,9 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		return
 	}
 	req := &scsidev.Request{CDB: t.Cdb, DataOut: t.DataOut, Nexus: t.Nexus, ExpectedLength: t.ExpectedLength}
+	for _, p := range t.DataOutParts {
+		req.DataOutLength += int64(len(p))
+	}
 	res := l.cfg.Device.Execute(req)
 	if l.cfg.Log.IsDebug() {
 		l.cfg.Log.Debug("task", "lun", l.cfg.ID, "itt", t.Itt, "cdb", fmt.Sprintf("%x", t.Cdb), "status", res.Status, "io", res.IO.Kind)

@@ -33,7 +33,7 @@ func mergeable(io *pb.IoRequest) bool {
 	case pb.IoKind_IO_KIND_READ:
 		return true
 	case pb.IoKind_IO_KIND_WRITE:
-		return io.Untracked && !io.Stable
+		return io.Untracked && !io.Stable && len(io.Task.DataOutParts) == 0
 	}
 	return false
 }

@@ -33,6 +33,8 @@ type worker struct {
 	completions slab.Slab[pb.ScsiCompletion]
 	bufs        [][]byte
 	answers     []*pb.ScsiCompletion
+	// vec is writeParts' scratch.
+	vec [][]byte
 }
 
 // completion returns a new answer to a read or write task.
@@ -154,6 +156,10 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		_, err = w.b.ReadAt(read, req.Offset)
 	case pb.IoKind_IO_KIND_WRITE:
 		io.Kind = scsidev.IOWrite
+		if len(t.DataOutParts) > 0 {
+			err = w.writeParts(t.DataOutParts, req.Offset, req.Length, req.Stable)
+			break
+		}
 		err = w.b.WriteAt(t.DataOut, req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_SYNC:
 		io.Kind = scsidev.IOSync
@@ -211,6 +217,37 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	}
 	res := scsidev.CompleteIO(io, read, err)
 	return w.completion(t.Itt, &res, req.TransferLength, req.Kind == pb.IoKind_IO_KIND_READ && res.Data != nil)
+}
+
+// writeParts writes the first length bytes of parts, one after another, from off:
+// with one pwritev when the backend can and the write needs no durability of its
+// own, otherwise through one buffer with WriteAt (so that a stable write is still
+// one RWF_DSYNC write, and a wrapped backend still sees one write per command).
+func (w *worker) writeParts(parts [][]byte, off, length int64, stable bool) error {
+	bufs := w.vec[:0]
+	for _, p := range parts {
+		if length <= 0 {
+			break
+		}
+		p = p[:min(int64(len(p)), length)]
+		bufs = append(bufs, p)
+		length -= int64(len(p))
+	}
+	defer func() { clear(bufs); w.vec = bufs[:0] }()
+	if vw, ok := w.b.(backend.VectorWriter); ok && !stable {
+		return vw.WriteVec(bufs, off)
+	}
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	buf := bufpool.Get(n)
+	defer bufpool.Put(buf)
+	n = 0
+	for _, b := range bufs {
+		n += copy(buf[n:], b)
+	}
+	return w.b.WriteAt(buf, off, stable)
 }
 
 // unmap deallocates each (offset, length) pair, stopping at the first error.

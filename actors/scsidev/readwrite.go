@@ -74,11 +74,17 @@ func (d *Device) write(cdb []byte, r *Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	data := r.DataOut
-	if int64(len(data)) > length {
-		data = data[:length]
+	data, n := r.DataOut, int64(len(r.DataOut))
+	if data == nil {
+		n = r.DataOutLength // the worker has the data in parts
 	}
-	if len(data) == 0 {
+	if n > length {
+		n = length
+		if data != nil {
+			data = data[:length]
+		}
+	}
+	if n <= 0 {
 		return good(nil), nil
 	}
 	stable := rw.FUA || !d.wce
@@ -86,7 +92,7 @@ func (d *Device) write(cdb []byte, r *Request) (Result, error) {
 	case scsi.OpWriteAndVerify10, scsi.OpWriteAndVerify12, scsi.OpWriteAndVerify16:
 		stable = true
 	}
-	return Result{IO: IO{Kind: IOWrite, Offset: off, Length: int64(len(data)), Stable: stable, Data: data}}, nil
+	return Result{IO: IO{Kind: IOWrite, Offset: off, Length: n, Stable: stable, Data: data}}, nil
 }
 
 // verify implements VERIFY 10/12/16 (SBC-3 5.24-5.26). With BYTCHK=0 the

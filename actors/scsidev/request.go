@@ -6,6 +6,9 @@ type Request struct {
 	// DataOut is the write payload or parameter list, already fully
 	// received.
 	DataOut []byte
+	// DataOutLength is, when DataOut is nil, the length of WRITE data that the
+	// IO worker holds in parts: the device plans the write without the bytes.
+	DataOutLength int64
 	// Nexus identifies the I_T nexus (initiator name + ISID) for unit
 	// attentions.
 	Nexus string

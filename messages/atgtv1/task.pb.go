@@ -324,7 +324,11 @@ type ScsiTask struct {
 	ReplyTo *Pid `protobuf:"bytes,13,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	// Set while Data-Out is still to be solicited with R2T; the session then hands the
 	// ordered task back to its connection instead of dispatching it.
-	DataPending   bool `protobuf:"varint,14,opt,name=data_pending,json=dataPending,proto3" json:"data_pending,omitempty"`
+	DataPending bool `protobuf:"varint,14,opt,name=data_pending,json=dataPending,proto3" json:"data_pending,omitempty"`
+	// Write data of a plain WRITE that arrived in several PDUs, as those PDUs' own
+	// buffers in offset order, instead of data_out: they are written with one
+	// vectored write rather than first copied into one buffer.
+	DataOutParts  [][]byte `protobuf:"bytes,15,rep,name=data_out_parts,json=dataOutParts,proto3" json:"data_out_parts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -455,6 +459,13 @@ func (x *ScsiTask) GetDataPending() bool {
 		return x.DataPending
 	}
 	return false
+}
+
+func (x *ScsiTask) GetDataOutParts() [][]byte {
+	if x != nil {
+		return x.DataOutParts
+	}
+	return nil
 }
 
 // ScsiCompletion is the outcome of a task, sent to the task's reply_to connection.
@@ -1267,7 +1278,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12atgt/v1/task.proto\x12\aatgt.v1\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\x93\x03\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xb9\x03\n" +
 	"\bScsiTask\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x10\n" +
 	"\x03lun\x18\x02 \x01(\x04R\x03lun\x12\x10\n" +
@@ -1283,7 +1294,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x05nexus\x18\v \x01(\tR\x05nexus\x12\x16\n" +
 	"\x06target\x18\f \x01(\tR\x06target\x12'\n" +
 	"\breply_to\x18\r \x01(\v2\f.atgt.v1.PidR\areplyTo\x12!\n" +
-	"\fdata_pending\x18\x0e \x01(\bR\vdataPending\"\xaa\x01\n" +
+	"\fdata_pending\x18\x0e \x01(\bR\vdataPending\x12$\n" +
+	"\x0edata_out_parts\x18\x0f \x03(\fR\fdataOutParts\"\xaa\x01\n" +
 	"\x0eScsiCompletion\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +

@@ -3,8 +3,10 @@ package inprocess
 import (
 	"encoding/binary"
 	"fmt"
+	"path/filepath"
 	"testing"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -28,7 +30,12 @@ func read16(lba uint64, blocks uint32) []byte {
 // negotiation that changes how write data travels, checks the R2T count the target
 // needed, and reads the data back.
 func TestRoundTrip(t *testing.T) {
-	svc := start(t, baseConfig(t), nil)
+	// LUN 0 is memory, LUN 1 a file: write data that arrives in several PDUs goes to
+	// a file with one pwritev of the PDUs' buffers, and to memory through one buffer.
+	cfg := baseConfig(t)
+	cfg.Targets[0].Luns = append(cfg.Targets[0].Luns,
+		&pb.Lun{Id: 1, Path: filepath.Join(t.TempDir(), "lun1.img"), SizeBytes: lunSize})
+	svc := start(t, cfg, nil)
 	addr := svc.Addrs()[0]
 	sizes := []int{512, 4096, 8192 + 512, 65536, 1 << 20, 4 << 20}
 	tests := []struct {
@@ -49,16 +56,18 @@ func TestRoundTrip(t *testing.T) {
 			tc.o.ISID = isid(100 + i)
 			s := dial(t, addr, tc.o)
 			ready(t, s, 0)
+			ready(t, s, 1)
 			p := s.Params
 			if p.MaxOutstandingR2T < 1 || (tc.o.MaxOutstandingR2T > 0 && p.MaxOutstandingR2T != tc.o.MaxOutstandingR2T) {
 				t.Fatalf("MaxOutstandingR2T negotiated %d, offered %d", p.MaxOutstandingR2T, tc.o.MaxOutstandingR2T)
 			}
-			for j, size := range sizes {
+			for k, size := range append(sizes, sizes...) {
+				lun, j := uint64(k/len(sizes)), k%len(sizes)
 				// Offsets: block aligned, spread so sizes do not overlap, one odd LBA.
 				lba := uint64(j*(9<<20)/blockSize + 2*i + 1)
 				data := randomData(uint64(i*100+j), size)
-				t.Run(fmt.Sprint(size), func(t *testing.T) {
-					r, err := s.Command(0, write16(lba, uint32(size/blockSize)), data, 0)
+				t.Run(fmt.Sprintf("lun%d/%d", lun, size), func(t *testing.T) {
+					r, err := s.Command(lun, write16(lba, uint32(size/blockSize)), data, 0)
 					if err != nil || r.Status != 0 {
 						t.Fatalf("write %d bytes at lba %d: %+v %v", size, lba, r, err)
 					}
@@ -80,7 +89,7 @@ func TestRoundTrip(t *testing.T) {
 						t.Errorf("target had %d R2Ts outstanding, MaxOutstandingR2T is %d", r.MaxR2TsPending, p.MaxOutstandingR2T)
 					}
 					maxPending = max(maxPending, r.MaxR2TsPending)
-					mustReadBack(t, s, 0, lba, data)
+					mustReadBack(t, s, lun, lba, data)
 				})
 			}
 			if err := s.Logout(); err != nil {
