@@ -39,6 +39,8 @@ type fdBackend struct {
 	pwritev2 func(fd int, iovs [][]byte, off int64, flags int) (int, error)
 	pwritev  func(fd int, iovs [][]byte, off int64) (int, error)
 	preadv   func(fd int, iovs [][]byte, off int64) (int, error)
+	// dataRun spares Mapped repeated lseek scans (mapper.go).
+	dataRun dataRun
 	// discard deallocates a range: punch hole on files, BLKDISCARD on
 	// block devices.
 	discard func(fd int, off, length int64) error

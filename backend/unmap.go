@@ -23,6 +23,7 @@ func (b *fdBackend) Unmap(off, length int64) error {
 	if length == 0 {
 		return nil
 	}
+	b.dataRun.forget()
 	if !b.noDiscard.Load() {
 		err := b.discardRange(off, length)
 		switch {
