@@ -338,6 +338,7 @@ func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU, pooled bool) (adopt
 		tk.unsolNext += n
 	}
 	switch {
+	case n == 0:
 	case tk.segmented && pooled && off == tk.received:
 		// In order, as DataPDUInOrder=Yes promises: the buffer becomes the next part.
 		tk.parts, adopted = append(tk.parts, p.Data), true
