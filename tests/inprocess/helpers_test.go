@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,6 +38,15 @@ func baseConfig(t testing.TB) *pb.Config {
 }
 
 // start runs the target with cfg and stops it (checking that it stops) at cleanup.
+// fileAndMemoryConfig is baseConfig with a second LUN, 1, on a file: LUN 0 is
+// memory. Their backends differ in what they can do (vectored IO, GET LBA STATUS).
+func fileAndMemoryConfig(t testing.TB) *pb.Config {
+	cfg := baseConfig(t)
+	cfg.Targets[0].Luns = append(cfg.Targets[0].Luns,
+		&pb.Lun{Id: 1, Path: filepath.Join(t.TempDir(), "lun1.img"), SizeBytes: lunSize})
+	return cfg
+}
+
 func start(t testing.TB, cfg *pb.Config, wrap wrapFunc) *target.Service {
 	t.Helper()
 	log := hclog.NewNullLogger()

@@ -3,10 +3,8 @@ package inprocess
 import (
 	"encoding/binary"
 	"fmt"
-	"path/filepath"
 	"testing"
 
-	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -32,10 +30,7 @@ func read16(lba uint64, blocks uint32) []byte {
 func TestRoundTrip(t *testing.T) {
 	// LUN 0 is memory, LUN 1 a file: write data that arrives in several PDUs goes to
 	// a file with one pwritev of the PDUs' buffers, and to memory through one buffer.
-	cfg := baseConfig(t)
-	cfg.Targets[0].Luns = append(cfg.Targets[0].Luns,
-		&pb.Lun{Id: 1, Path: filepath.Join(t.TempDir(), "lun1.img"), SizeBytes: lunSize})
-	svc := start(t, cfg, nil)
+	svc := start(t, fileAndMemoryConfig(t), nil)
 	addr := svc.Addrs()[0]
 	sizes := []int{512, 4096, 8192 + 512, 65536, 1 << 20, 4 << 20}
 	tests := []struct {
