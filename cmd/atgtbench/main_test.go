@@ -146,7 +146,7 @@ func TestSummarizeAndFormat(t *testing.T) {
 
 	md := markdownTable(ss)
 	mdLines := strings.Split(strings.TrimSpace(md), "\n")
-	if len(mdLines) != 6 || !strings.HasPrefix(mdLines[1], "|---|---|---:") ||
+	if len(mdLines) != 6 || mdLines[1] != "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" ||
 		mdLines[2] != "| go rand read 4K | IOPS | 40000 | 22000 | 1.82 | 1.79 | 1.60 | 3.10 | 2.50 | 4.00 |" {
 		t.Fatalf("Markdown:\n%s", md)
 	}

@@ -171,7 +171,8 @@ func writeCSV(w io.Writer, ss []summary) error {
 func markdownTable(ss []summary) string {
 	var b strings.Builder
 	b.WriteString("| " + strings.Join(tableHeader, " | ") + " |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	// One delimiter cell per header cell, or GitHub does not render a table.
+	b.WriteString("|---|---|" + strings.Repeat("---:|", len(tableHeader)-2) + "\n")
 	for _, s := range ss {
 		c := s.cells()
 		for i := range c {
