@@ -51,6 +51,25 @@ func TestDurabilityCounters(t *testing.T) {
 			}
 			return nil
 		}, n, n, 0},
+		// 256 KiB is more than FirstBurstLength (64 KiB): the rest comes in Data-Out
+		// PDUs, which the target keeps as parts; each command is still one backend
+		// write, and a FUA one is one stable write.
+		{"plain writes in several PDUs, WCE=1", func() error {
+			for i := range n {
+				if err := s.Write(0, uint64(4000+i*512), randomData(uint64(i), 256<<10), blockSize, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, n, 0, 0},
+		{"FUA writes in several PDUs", func() error {
+			for i := range n {
+				if err := s.Write(0, uint64(10000+i*512), randomData(uint64(i), 256<<10), blockSize, true); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, n, n, 0},
 		{"SYNCHRONIZE CACHE", func() error { return s.SyncCache(0) }, 0, 0, 1},
 		{"MODE SELECT WCE=0", func() error { return s.ModeSelectWCE(0, false) }, 0, 0, -1},
 		{"plain writes, WCE=0", func() error {
