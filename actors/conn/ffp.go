@@ -359,10 +359,10 @@ func (c *connActor) dataOut(ctx actor.Context, p *iscsi.PDU, pooled bool) (adopt
 	if tk.complete() {
 		tk.attachData()
 		c.maybeDispatch(ctx, tk)
-		return
+		return adopted
 	}
 	c.solicit(tk)
-	return
+	return adopted
 }
 
 // maybeDispatch sends a task whose data is complete and whose turn has come.
