@@ -261,7 +261,9 @@ func buildCases(c *config) []benchCase {
 		qemu("qemu-img seq read 4K", "IOPS", 4096, c.qemuCount, false),
 		qemu("qemu-img seq write 4K", "IOPS", 4096, c.qemuCount, true),
 		qemu("qemu-img seq read 128K", "MB/s", 128<<10, c.qemuCountLarge, false),
-		qemu("qemu-img seq write 128K", "MB/s", 128<<10, c.qemuCountLarge, true))
+		qemu("qemu-img seq write 128K", "MB/s", 128<<10, c.qemuCountLarge, true),
+		// Beyond FirstBurstLength: the rest of each write comes in Data-Out PDUs.
+		qemu("qemu-img seq write 1M", "MB/s", 1<<20, max(c.qemuCountLarge/8, 1), true))
 	var out []benchCase
 	for _, bc := range cs {
 		if c.cases.MatchString(bc.Name) {
