@@ -1,7 +1,8 @@
 // Package session holds the session manager and the session actor. A session is one
 // I_T nexus: it owns the CmdSN window, puts commands in order and hands SCSI tasks to
-// the LUN the command dispatcher's routing table names. This target runs one connection per session
-// (MaxConnections=1), so each session spawns its one connection actor.
+// the LUN the command dispatcher's routing table names. This target runs one
+// connection per session (MaxConnections=1), so each session spawns its one
+// connection actor.
 package session
 
 import (
