@@ -1,11 +1,10 @@
 // Package cmdsn implements the command numbering window of an iSCSI session
-// (RFC 7143 section 4.2.2.1) as plain logic: the session actor owns a Window and the
-// session's connection reads ExpCmdSN from it, atomically, when it builds a response.
+// (RFC 7143 section 4.2.2.1) as plain logic: the session actor owns a Window, and
+// its connection learns ExpCmdSN from the session's messages (CommandReady and the
+// tasks it releases), never from the Window itself.
 package cmdsn
 
 import (
-	"sync/atomic"
-
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -14,7 +13,7 @@ func Less(a, b uint32) bool { return a != b && int32(a-b) < 0 }
 
 // Window orders non-immediate commands by CmdSN and tracks ExpCmdSN.
 type Window struct {
-	exp     atomic.Uint32
+	exp     uint32
 	depth   uint32
 	pending map[uint32]*pb.CommandOrder
 	ready   []*pb.CommandOrder // Accept's result, reused
@@ -24,12 +23,12 @@ type Window struct {
 // to depth ahead of it.
 func NewWindow(first, depth uint32) *Window {
 	w := &Window{depth: depth, pending: map[uint32]*pb.CommandOrder{}}
-	w.exp.Store(first)
+	w.exp = first
 	return w
 }
 
-// Exp returns ExpCmdSN. Safe to call from any goroutine.
-func (w *Window) Exp() uint32 { return w.exp.Load() }
+// Exp returns ExpCmdSN.
+func (w *Window) Exp() uint32 { return w.exp }
 
 // Depth is the queue depth the window was built with.
 func (w *Window) Depth() uint32 { return w.depth }
@@ -43,7 +42,7 @@ func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) 
 		w.ready = append(w.ready[:0], o)
 		return w.ready, true
 	}
-	exp := w.exp.Load()
+	exp := w.exp
 	if Less(o.CmdSn, exp) || !Less(o.CmdSn, exp+w.depth) {
 		return nil, false
 	}
@@ -65,7 +64,7 @@ func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) 
 		ready = append(ready, next)
 		exp++
 	}
-	w.exp.Store(exp)
+	w.exp = exp
 	w.ready = ready
 	return ready, true
 }
@@ -74,6 +73,6 @@ func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) 
 func (w *Window) Pending() int { return len(w.pending) }
 
 // Start sets ExpCmdSN to the CmdSN of the Login Request that opened the session. The
-// connection calls it while the session is still waiting for the login to finish,
-// before any command can be ordered.
-func (w *Window) Start(first uint32) { w.exp.Store(first) }
+// session calls it when its connection reports the login complete, before any command
+// can be ordered.
+func (w *Window) Start(first uint32) { w.exp = first }

@@ -1,7 +1,8 @@
 // Package conn holds the connection actor: one per TCP connection, it runs login,
-// then turns PDUs into SCSI tasks for its session and task completions back into
-// PDUs. A reader goroutine feeds it parsed PDUs and a writer goroutine sends what it
-// builds, batched into few syscalls (the paper's three activities).
+// then drives the command phase (actors/cmdphase, a pure state machine) with the PDUs
+// its reader parses and the messages its session and LUNs send, and hands what the
+// machine produces to its writer, batched into few syscalls (the paper's three
+// activities). The actor keeps only the mailbox, the reader and the writer.
 package conn
 
 import (
@@ -11,12 +12,11 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/atgt/atgt/actors/cmdsn"
+	"github.com/atgt/atgt/actors/bufpool"
+	"github.com/atgt/atgt/actors/cmdphase"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/sched"
-	"github.com/atgt/atgt/actors/slab"
 	pb "github.com/atgt/atgt/messages/atgtv1"
-	"github.com/atgt/atgt/messages/iscsi"
 )
 
 // Config is what a connection actor needs from its session and the target.
@@ -29,7 +29,6 @@ type Config struct {
 	// (the dispatcher then answers). The dispatcher's routes never change after start,
 	// so a session may route its SCSI tasks itself and spare every task one hop.
 	Route       func(target string, lun uint64) *actor.PID
-	Window      *cmdsn.Window // the session's CmdSN window; ExpCmdSN is read from it
 	TSIH        uint16
 	QueueDepth  uint32
 	NopInterval time.Duration
@@ -45,7 +44,8 @@ type Config struct {
 	Log              hclog.Logger
 }
 
-// LoginComplete tells the session that its connection finished login.
+// LoginComplete tells the session that its connection finished login; the session's
+// CmdSN window starts at FirstCmdSN.
 type LoginComplete struct {
 	Result     login.Result
 	FirstCmdSN uint32
@@ -73,57 +73,29 @@ type connActor struct {
 	w        *writer
 	steps    chan readerStep
 	self     *pb.Pid
-	// taskSlab holds the task records: one allocation per many commands.
-	taskSlab slab.Slab[task]
 
-	lm       *login.Machine
-	params   login.Params
-	result   login.Result
-	loggedIn bool
+	// Login phase.
+	lm     *login.Machine
+	statSN uint32
 
-	statSN  uint32
-	hd, dd  bool
-	lastMax uint32
+	// Full feature phase: the command phase's state machine.
+	m      *cmdphase.Machine
+	hd, dd bool
 
-	tasks map[uint32]*task // by ITT
-	// unordered are the non-immediate tasks not yet known to be released by the
-	// session (by CommandReady, or by ExpCmdSN passing their CmdSN), a few at most:
-	// window counts through them instead of all tasks.
-	unordered map[uint32]*task
-	others    map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
-	tmfs      map[uint32]*pendingTMF
-	r2ts      map[uint32]*r2t // by TTT
-	nextTTT   uint32
-	buffered  uint64 // bytes of write buffers held by tasks
-
-	pingTTT     uint32
-	pingPending bool
-	closing     bool // a closing batch was queued
-	closed      bool
-	nexusGone   bool // NexusLoss sent
-	nexusID     string
-
-	out     outBatch // PDUs collected during this mailbox turn
+	closing bool // a closing batch was queued
+	closed  bool
 	mailbox *sched.Probe
 }
 
 func newConn(cfg Config) *connActor {
-	c := &connActor{
-		cfg:       cfg,
-		log:       cfg.Log,
-		tasks:     map[uint32]*task{},
-		unordered: map[uint32]*task{},
-		others:    map[uint32]*iscsi.PDU{},
-		tmfs:      map[uint32]*pendingTMF{},
-		r2ts:      map[uint32]*r2t{},
-		steps:     make(chan readerStep, 1),
-	}
+	c := &connActor{cfg: cfg, log: cfg.Log, steps: make(chan readerStep, 1)}
 	c.behavior = actor.NewBehavior()
 	c.behavior.Become(c.loginPhase)
 	return c
 }
 
-// Receive dispatches to the behaviour of the current protocol phase.
+// Receive dispatches to the behaviour of the current protocol phase, then carries
+// out what the command phase produced.
 func (c *connActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
@@ -142,8 +114,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 		return
 	}
 	c.behavior.Receive(ctx)
-	if len(c.out.pdus) > 0 && c.mailbox.Idle() {
-		c.flush()
+	if c.m != nil {
+		c.drain(ctx)
 	}
 }
 
@@ -164,7 +136,10 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 		return
 	}
 	c.closed = true
-	c.nexusLost(ctx)
+	if c.m != nil {
+		c.m.Closed(reason)
+		c.sendMsgs(ctx)
+	}
 	ctx.Send(ctx.Parent(), &LogoutSession{Reason: reason})
 	ctx.Stop(ctx.Self())
 }
@@ -174,7 +149,9 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 func (c *connActor) shutdown() {
 	c.self.Forget()
 	c.cfg.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	c.flush()
+	if c.m != nil {
+		c.flush(false)
+	}
 	if c.w != nil {
 		close(c.w.ch)
 		c.w = nil
@@ -187,117 +164,80 @@ func (c *connActor) shutdown() {
 	}
 }
 
-// send queues PDUs for the writer with the connection's current digest settings.
-func (c *connActor) send(pdus ...*iscsi.PDU) {
-	c.sendBatch(outBatch{pdus: pdus, hd: c.hd, dd: c.dd})
-}
-
-// sendBatch hands a batch to the writer: in the full feature phase it joins the
-// PDUs the connection collects during its mailbox turn (see emit).
-func (c *connActor) sendBatch(b outBatch) {
-	if c.w == nil || c.closing {
-		return
-	}
-	if c.loggedIn && !b.closeNow {
-		for _, p := range b.pdus {
-			c.emit(p)
-		}
-		c.out.release = append(c.out.release, b.release...)
-		return
-	}
-	c.flush()
-	c.logOut(b.pdus)
-	c.w.ch <- b
-}
-
 // maxTurnPDUs bounds the PDUs collected before they go to the writer.
 const maxTurnPDUs = 256
 
-// emit collects a PDU of the full feature phase for the writer. The collected PDUs
-// go as one batch when the mailbox is empty at the end of a turn (or the batch is
-// full), so a burst of completions costs the writer one wakeup and one writev rather
-// than one each.
-func (c *connActor) emit(p *iscsi.PDU) {
+// drain carries out the command phase's outbox: messages go at once; PDUs go to the
+// writer as one batch when the mailbox is empty at the end of a turn (or the batch is
+// full, or the socket is to close), so a burst of completions costs the writer one
+// wakeup and one writev rather than one each.
+func (c *connActor) drain(ctx actor.Context) {
+	out := &c.m.Out
+	c.sendMsgs(ctx)
+	if out.Rearm > 0 {
+		ctx.SetReceiveTimeout(out.Rearm)
+		out.Rearm = 0
+	}
+	if out.Close || out.Over != "" || len(out.PDUs) >= maxTurnPDUs || (len(out.PDUs) > 0 && c.mailbox.Idle()) {
+		c.flush(out.Close)
+	}
+	if out.Over != "" {
+		c.finish(ctx, out.Over)
+	}
+}
+
+// sendMsgs sends the machine's messages to the session and the dispatcher.
+func (c *connActor) sendMsgs(ctx actor.Context) {
+	out := &c.m.Out
+	for i, msg := range out.Msgs {
+		switch msg.To {
+		case cmdphase.ToSession:
+			ctx.Send(ctx.Parent(), msg.M)
+		case cmdphase.ToDispatcher:
+			ctx.Send(c.cfg.Dispatcher, msg.M)
+		}
+		out.Msgs[i] = cmdphase.Msg{}
+	}
+	out.Msgs = out.Msgs[:0]
+}
+
+// flush hands the PDUs the machine produced to the writer; closeNow has the writer
+// close the socket after them.
+func (c *connActor) flush(closeNow bool) {
+	out := &c.m.Out
+	if c.w == nil || c.closing {
+		for _, r := range out.Release {
+			bufpool.Put(r) // never to be sent
+		}
+		clear(out.PDUs)
+		clear(out.Release)
+		out.PDUs, out.Release = out.PDUs[:0], out.Release[:0]
+		return
+	}
+	if len(out.PDUs) == 0 && !closeNow {
+		return
+	}
+	b := outBatch{pdus: out.PDUs, hd: c.hd, dd: c.dd, closeNow: closeNow, release: out.Release}
+	c.logOut(b)
+	c.w.ch <- b
+	out.PDUs, out.Release = nil, nil
+	c.closing = closeNow
+}
+
+// sendNow hands login-phase PDUs to the writer at once.
+func (c *connActor) sendNow(b outBatch) {
 	if c.w == nil || c.closing {
 		return
 	}
-	c.out.pdus = append(c.out.pdus, p)
-	if len(c.out.pdus) >= maxTurnPDUs {
-		c.flush()
-	}
+	c.logOut(b)
+	c.w.ch <- b
+	c.closing = b.closeNow
 }
 
-// flush hands the collected PDUs to the writer.
-func (c *connActor) flush() {
-	if len(c.out.pdus) == 0 || c.w == nil {
-		return
-	}
-	c.out.hd, c.out.dd = c.hd, c.dd
-	c.logOut(c.out.pdus)
-	c.w.ch <- c.out
-	c.out = outBatch{}
-}
-
-func (c *connActor) logOut(pdus []*iscsi.PDU) {
+func (c *connActor) logOut(b outBatch) {
 	if c.log.IsDebug() {
-		for _, p := range pdus {
+		for _, p := range b.pdus {
 			c.log.Debug("pdu out", "pdu", p.String())
 		}
 	}
-}
-
-// sendAndClose queues PDUs and has the writer close the socket after them; nothing
-// more is sent on this connection.
-func (c *connActor) sendAndClose(pdus ...*iscsi.PDU) {
-	c.sendBatch(outBatch{pdus: pdus, hd: c.hd, dd: c.dd, closeNow: true})
-	c.closing = true
-}
-
-// nextStatSN returns the StatSN for a status-carrying PDU and advances it.
-func (c *connActor) nextStatSN() uint32 {
-	s := c.statSN
-	c.statSN++
-	return s
-}
-
-// window fills ExpCmdSN and MaxCmdSN. MaxCmdSN leaves room for the queue depth minus
-// the tasks the connection still holds (running, or waiting for their Data-Out), and
-// never moves backwards.
-func (c *connActor) window(h *iscsi.BHS) {
-	exp := c.cfg.Window.Exp()
-	depth := c.cfg.QueueDepth
-	// The tasks the session has passed in CmdSN order (CmdSN below ExpCmdSN, or
-	// immediate) and that are not answered yet. Counted against ExpCmdSN rather than
-	// on CommandReady, since ExpCmdSN moves as soon as the session orders a command:
-	// every task but those still unordered and at or beyond ExpCmdSN.
-	busy := uint32(len(c.tasks))
-	for itt, tk := range c.unordered {
-		if cmdsn.Less(tk.t.CmdSn, exp) {
-			delete(c.unordered, itt) // released by the session
-			continue
-		}
-		busy--
-	}
-	if busy > depth {
-		busy = depth
-	}
-	// With depth tasks busy the window is closed: MaxCmdSN = ExpCmdSN - 1.
-	max := exp + depth - 1 - busy
-	if cmdsn.Less(max, c.lastMax) {
-		max = c.lastMax
-	}
-	c.lastMax = max
-	h.SetExpCmdSN(exp)
-	h.SetMaxCmdSN(max)
-}
-
-// nexusLost tells the target's LUNs, once, that this I_T nexus has ended. It is sent
-// before a Logout Response goes out, so that the LUNs know before the initiator can
-// act on the logout.
-func (c *connActor) nexusLost(ctx actor.Context) {
-	if c.nexusGone || !c.loggedIn || c.result.SessionType == "Discovery" {
-		return
-	}
-	c.nexusGone = true
-	ctx.Send(c.cfg.Dispatcher, &pb.NexusLoss{Target: c.result.Target.Name, Nexus: c.nexus()})
 }

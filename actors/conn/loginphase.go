@@ -3,6 +3,7 @@ package conn
 import (
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/atgt/atgt/actors/cmdphase"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/messages/iscsi"
 )
@@ -16,9 +17,9 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			c.log.Debug("pdu in", "pdu", m.p.String())
 		}
 		if m.p.BHS.Opcode() != iscsi.OpLoginReq {
-			resp := &login.Response{StatusClass: 2, StatusDetail: 0x0b}
-			c.send(loginResponsePDU(resp, c.nextStatSN(), 0, 0))
-			c.sendAndClose()
+			st := login.InvalidDuringLogin
+			resp := &login.Response{StatusClass: st.Class(), StatusDetail: st.Detail()}
+			c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), 0, 0)}, closeNow: true})
 			c.steps <- readerStep{stop: true}
 			return
 		}
@@ -49,44 +50,54 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	if done && req.TSIH != 0 {
 		// Adding a connection to an existing session needs MaxConnections > 1, which
 		// this target does not offer.
-		resp = &login.Response{ISID: req.ISID, ITT: req.ITT, StatusClass: 2, StatusDetail: 0x0a,
+		st := login.SessionDoesNotExist
+		resp = &login.Response{ISID: req.ISID, ITT: req.ITT, StatusClass: st.Class(), StatusDetail: st.Detail(),
 			CSG: req.CSG, NSG: req.NSG}
 		done = false
 	}
 	if resp.StatusClass != 0 {
 		c.log.Info("login rejected", "class", resp.StatusClass, "detail", resp.StatusDetail,
 			"remote", c.cfg.Conn.RemoteAddr().String())
-		c.sendAndClose(loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth))
+		c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}, closeNow: true})
 		c.steps <- readerStep{stop: true}
 		return
 	}
 	if !done {
-		c.send(loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth))
+		c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}})
 		c.steps <- readerStep{lim: iscsi.LoginLimits}
 		return
 	}
-	c.result = c.lm.Result()
-	c.params = c.result.Params
+	result := c.lm.Result()
+	params := result.Params
 	resp.TSIH = c.cfg.TSIH
-	c.lastMax = req.CmdSN + c.cfg.QueueDepth - 1
-	c.cfg.Window.Start(req.CmdSN)
-	ctx.Send(ctx.Parent(), &LoginComplete{Result: c.result, FirstCmdSN: req.CmdSN})
+	ctx.Send(ctx.Parent(), &LoginComplete{Result: result, FirstCmdSN: req.CmdSN})
 	// The final Login Response goes without digests; everything after it uses them.
-	c.send(loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth))
-	c.hd, c.dd = c.params.HeaderDigest, c.params.DataDigest
-	c.loggedIn = true
+	c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}})
+	c.hd, c.dd = params.HeaderDigest, params.DataDigest
+	c.m = cmdphase.New(cmdphase.Config{
+		Login:            result,
+		LocalAddr:        c.cfg.Conn.LocalAddr().String(),
+		Discovery:        c.cfg.Discovery,
+		Self:             c.self,
+		QueueDepth:       c.cfg.QueueDepth,
+		NopInterval:      c.cfg.NopInterval,
+		NopTimeout:       c.cfg.NopTimeout,
+		MaxTaskBytes:     c.cfg.MaxTaskBytes,
+		MaxBufferedBytes: c.cfg.MaxBufferedBytes,
+		Log:              c.log,
+	}, c.statSN, req.CmdSN)
 	c.steps <- readerStep{ffp: true, lim: iscsi.Limits{
-		MaxRecvDataSegmentLength: c.params.MaxXmitDataSegmentLength,
+		MaxRecvDataSegmentLength: params.MaxXmitDataSegmentLength,
 		HeaderDigest:             c.hd,
 		DataDigest:               c.dd,
 	}}
-	c.log.Info("login", "initiator", c.result.InitiatorName, "target", c.result.Target.Name,
-		"type", c.result.SessionType, "tsih", c.cfg.TSIH, "remote", c.cfg.Conn.RemoteAddr().String())
+	c.log.Info("login", "initiator", result.InitiatorName, "target", result.Target.Name,
+		"type", result.SessionType, "tsih", c.cfg.TSIH, "remote", c.cfg.Conn.RemoteAddr().String())
 	c.log.Debug("negotiated", "header_digest", c.hd, "data_digest", c.dd,
-		"max_recv_seg", c.params.MaxXmitDataSegmentLength, "max_send_seg", c.params.MaxRecvDataSegmentLength,
-		"max_burst", c.params.MaxBurstLength, "first_burst", c.params.FirstBurstLength,
-		"immediate_data", c.params.ImmediateData, "initial_r2t", c.params.InitialR2T,
-		"max_outstanding_r2t", c.params.MaxOutstandingR2T)
+		"max_recv_seg", params.MaxXmitDataSegmentLength, "max_send_seg", params.MaxRecvDataSegmentLength,
+		"max_burst", params.MaxBurstLength, "first_burst", params.FirstBurstLength,
+		"immediate_data", params.ImmediateData, "initial_r2t", params.InitialR2T,
+		"max_outstanding_r2t", params.MaxOutstandingR2T)
 	c.behavior.Become(c.fullFeature)
 	if c.cfg.NopInterval > 0 {
 		ctx.SetReceiveTimeout(c.cfg.NopInterval)
@@ -122,4 +133,11 @@ func loginResponsePDU(r *login.Response, statSN, expCmdSN, depth uint32) *iscsi.
 	h[37] = r.StatusDetail
 	p.Data = r.Data
 	return p
+}
+
+// nextStatSN returns the StatSN for a login-phase response and advances it.
+func (c *connActor) nextStatSN() uint32 {
+	s := c.statSN
+	c.statSN++
+	return s
 }

@@ -20,7 +20,7 @@ import (
 // Config describes one session.
 type Config struct {
 	Conn    net.Conn
-	ConnCfg conn.Config // template; Conn, Window, TSIH and Log are filled per session
+	ConnCfg conn.Config // template; Conn, TSIH and Log are filled per session
 	TSIH    uint16
 	Manager *actor.PID
 	Log     hclog.Logger
@@ -69,7 +69,6 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		cc := s.cfg.ConnCfg
 		cc.Conn = s.cfg.Conn
-		cc.Window = s.window
 		cc.TSIH = s.cfg.TSIH
 		cc.Log = s.log
 		s.conn = ctx.Spawn(conn.Props(cc))
@@ -90,6 +89,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 // loggingIn waits for the connection's login to finish.
 func (s *sessionActor) loggingIn(ctx actor.Context) {
 	if m, ok := ctx.Message().(*conn.LoginComplete); ok {
+		s.window.Start(m.FirstCmdSN)
 		key := m.Result.InitiatorName + "," + string(m.Result.ISID[:]) + "," + m.Result.Target.Name
 		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self()})
 		s.behavior.Become(s.fullFeature)
@@ -104,17 +104,23 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 		return
 	}
 	ready, accepted := s.window.Accept(o)
+	// Whatever goes back to the connection, or on to a LUN and from there back to
+	// the connection, carries ExpCmdSN: the connection learns the window only so.
+	exp := s.window.Exp()
 	if !accepted {
-		s.log.Debug("command outside the CmdSN window dropped", "cmdsn", o.CmdSn, "exp", s.window.Exp())
-		s.reply(ctx, o, true)
+		s.log.Debug("command outside the CmdSN window dropped", "cmdsn", o.CmdSn, "exp", exp)
+		s.reply(ctx, o, exp, true)
 		return
 	}
 	for _, r := range ready {
-		if r.Task != nil && !r.Task.DataPending {
-			ctx.Send(s.route(r.Task), r.Task)
-			continue
+		if r.Task != nil {
+			r.Task.ExpCmdSn = exp
+			if !r.Task.DataPending {
+				ctx.Send(s.route(r.Task), r.Task)
+				continue
+			}
 		}
-		s.reply(ctx, r, false)
+		s.reply(ctx, r, exp, false)
 	}
 }
 
@@ -136,11 +142,11 @@ func (s *sessionActor) route(t *pb.ScsiTask) *actor.PID {
 
 // reply sends o back to the connection as a CommandReady (the one the connection
 // allocated with it, if any): released, or dropped.
-func (s *sessionActor) reply(ctx actor.Context, o *pb.CommandOrder, dropped bool) {
+func (s *sessionActor) reply(ctx actor.Context, o *pb.CommandOrder, exp uint32, dropped bool) {
 	m := o.Ready
 	if m == nil {
 		m = &pb.CommandReady{}
 	}
-	m.Itt, m.Task, m.Dropped = o.Itt, o.Task, dropped
+	m.Itt, m.Task, m.Dropped, m.ExpCmdSn = o.Itt, o.Task, dropped, exp
 	ctx.Send(s.conn, m)
 }

@@ -328,7 +328,11 @@ type ScsiTask struct {
 	// Write data of a plain WRITE that arrived in several PDUs, as those PDUs' own
 	// buffers in offset order, instead of data_out: they are written with one
 	// vectored write rather than first copied into one buffer.
-	DataOutParts  [][]byte `protobuf:"bytes,15,rep,name=data_out_parts,json=dataOutParts,proto3" json:"data_out_parts,omitempty"`
+	DataOutParts [][]byte `protobuf:"bytes,15,rep,name=data_out_parts,json=dataOutParts,proto3" json:"data_out_parts,omitempty"`
+	// The session's ExpCmdSN once it released this task in CmdSN order, written by
+	// the session (the window's owner) before it sends the task on; the connection
+	// reads it when the task comes back and reports it in its responses.
+	ExpCmdSn      uint32 `protobuf:"varint,16,opt,name=exp_cmd_sn,json=expCmdSn,proto3" json:"exp_cmd_sn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -466,6 +470,13 @@ func (x *ScsiTask) GetDataOutParts() [][]byte {
 		return x.DataOutParts
 	}
 	return nil
+}
+
+func (x *ScsiTask) GetExpCmdSn() uint32 {
+	if x != nil {
+		return x.ExpCmdSn
+	}
+	return 0
 }
 
 // ScsiCompletion is the outcome of a task, sent to the task's reply_to connection.
@@ -941,15 +952,19 @@ func (x *CommandOrder) GetReady() *CommandReady {
 
 // CommandReady tells a connection that the request it sent for ordering is next in
 // CmdSN order and may be executed, or that it was dropped. A SCSI task whose data
-// is complete is not handed back: the session gives it to the dispatcher, and the
-// connection knows it is in flight once ExpCmdSN has passed its CmdSN.
+// is complete is not handed back: the session sends it to its LUN, and the
+// connection knows it is in flight once an ExpCmdSN the session reported has passed
+// its CmdSN.
 type CommandReady struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Itt   uint32                 `protobuf:"varint,1,opt,name=itt,proto3" json:"itt,omitempty"`
 	Task  *ScsiTask              `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
 	// The session dropped the request: its CmdSN was outside the window or repeated
 	// (RFC 7143 4.2.2.1 has the target drop it silently); the connection forgets it.
-	Dropped       bool `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Dropped bool `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// The session's ExpCmdSN after it ordered this request: the connection learns the
+	// window from the session's messages, never from shared memory.
+	ExpCmdSn      uint32 `protobuf:"varint,4,opt,name=exp_cmd_sn,json=expCmdSn,proto3" json:"exp_cmd_sn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1003,6 +1018,13 @@ func (x *CommandReady) GetDropped() bool {
 		return x.Dropped
 	}
 	return false
+}
+
+func (x *CommandReady) GetExpCmdSn() uint32 {
+	if x != nil {
+		return x.ExpCmdSn
+	}
+	return 0
 }
 
 // ConnectionClosed tells a session that one of its connections ended.
@@ -1278,7 +1300,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12atgt/v1/task.proto\x12\aatgt.v1\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xb9\x03\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xd7\x03\n" +
 	"\bScsiTask\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x10\n" +
 	"\x03lun\x18\x02 \x01(\x04R\x03lun\x12\x10\n" +
@@ -1295,7 +1317,9 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x06target\x18\f \x01(\tR\x06target\x12'\n" +
 	"\breply_to\x18\r \x01(\v2\f.atgt.v1.PidR\areplyTo\x12!\n" +
 	"\fdata_pending\x18\x0e \x01(\bR\vdataPending\x12$\n" +
-	"\x0edata_out_parts\x18\x0f \x03(\fR\fdataOutParts\"\xaa\x01\n" +
+	"\x0edata_out_parts\x18\x0f \x03(\fR\fdataOutParts\x12\x1c\n" +
+	"\n" +
+	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\"\xaa\x01\n" +
 	"\x0eScsiCompletion\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +
@@ -1340,11 +1364,13 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
 	"\x03itt\x18\x03 \x01(\rR\x03itt\x12%\n" +
 	"\x04task\x18\x04 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12+\n" +
-	"\x05ready\x18\x05 \x01(\v2\x15.atgt.v1.CommandReadyR\x05ready\"a\n" +
+	"\x05ready\x18\x05 \x01(\v2\x15.atgt.v1.CommandReadyR\x05ready\"\x7f\n" +
 	"\fCommandReady\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12%\n" +
 	"\x04task\x18\x02 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12\x18\n" +
-	"\adropped\x18\x03 \x01(\bR\adropped\"X\n" +
+	"\adropped\x18\x03 \x01(\bR\adropped\x12\x1c\n" +
+	"\n" +
+	"exp_cmd_sn\x18\x04 \x01(\rR\bexpCmdSn\"X\n" +
 	"\x10ConnectionClosed\x12,\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2\f.atgt.v1.PidR\n" +

@@ -1,10 +1,13 @@
-package conn
+package cmdphase
 
 import (
-	"github.com/atgt/atgt/actors/bufpool"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 )
+
+// reservedTag is the tag value no task may use (RFC 7143 11.2.1.8): a NOP-Out
+// carrying it answers a ping, and Data-Out carrying it as TTT is unsolicited.
+const reservedTag = 0xffffffff
 
 // task is the connection's record of one SCSI command from arrival to response.
 type task struct {
@@ -19,13 +22,13 @@ type task struct {
 
 	// Write data collection.
 	buf    []byte
-	pooled bool // buf comes from bufpool
+	pooled bool // buf comes from the Pool
 	// segmented: the write data is kept as parts, the PDUs' own pooled buffers in
 	// offset order, instead of being copied into buf (a plain WRITE whose data
 	// comes in several PDUs); the IO worker writes them with one pwritev.
 	segmented   bool
 	parts       [][]byte
-	received    uint32 // bytes of buf filled
+	received    uint32 // bytes of write data received
 	nextOffset  uint32 // first offset not yet covered by unsolicited data or an R2T
 	r2tSN       uint32
 	outstanding int    // R2Ts sent whose data is not complete
@@ -36,7 +39,7 @@ type task struct {
 	ordered    bool // the session has put it in CmdSN order
 	dispatched bool // by the connection, once its data arrived
 	// sessionDispatches: the data was complete when the task was ordered, so the
-	// session dispatches it without handing it back.
+	// session sends it to its LUN without handing it back.
 	sessionDispatches bool
 	// preAnswer answers the command with preStatus/preSense without running it (an
 	// invalid request, or TASK SET FULL when the connection buffers too much).
@@ -96,14 +99,44 @@ func (t *task) attachData() {
 
 // gather copies the parts into one pooled buffer, for Data-Out that does not
 // continue where the parts end (which DataPDUInOrder=Yes rules out).
-func (t *task) gather() {
-	buf := bufpool.Get(int(t.edtl))
+func (m *Machine) gather(t *task) {
+	buf := m.pool.Get(int(t.edtl))
 	off := 0
 	for i, b := range t.parts {
 		off += copy(buf[off:], b)
-		bufpool.Put(b)
+		m.pool.Put(b)
 		t.parts[i] = nil
 	}
 	t.buf, t.pooled = buf, true
 	t.parts, t.segmented = nil, false
+}
+
+// forget drops a task and its R2Ts and returns its write data.
+func (m *Machine) forget(tk *task) {
+	delete(m.tasks, tk.t.Itt)
+	if m.unordered[tk.t.Itt] == tk {
+		delete(m.unordered, tk.t.Itt)
+	}
+	for ttt, r := range m.r2ts {
+		if r.tk == tk {
+			delete(m.r2ts, ttt)
+		}
+	}
+	if tk.segmented {
+		// Answered or never dispatched: no IO worker holds the parts.
+		m.buffered -= uint64(tk.edtl)
+		for i, b := range tk.parts {
+			m.pool.Put(b)
+			tk.parts[i] = nil
+		}
+		tk.parts, tk.segmented = nil, false
+	}
+	if tk.buf != nil {
+		m.buffered -= uint64(len(tk.buf))
+		if tk.pooled {
+			// The task is answered (or was never dispatched): no IO worker holds it.
+			m.pool.Put(tk.buf)
+		}
+		tk.buf = nil
+	}
 }

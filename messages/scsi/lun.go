@@ -1,9 +1,9 @@
-package conn
+package scsi
 
-// decodeLUN turns the 8-byte LUN field into a LUN number, for peripheral (method 00b)
+// DecodeLUN turns the 8-byte LUN field into a LUN number, for peripheral (method 00b)
 // and flat (01b) addressing of the first level (SAM-5 4.7). ok is false for other
 // forms, which no configured LUN can match.
-func decodeLUN(raw uint64) (lun uint64, ok bool) {
+func DecodeLUN(raw uint64) (lun uint64, ok bool) {
 	b0 := byte(raw >> 56)
 	b1 := byte(raw >> 48)
 	if raw&0x0000ffffffffffff != 0 {

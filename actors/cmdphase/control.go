@@ -1,0 +1,137 @@
+package cmdphase
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/messages/iscsi"
+)
+
+// Logout reasons and responses (RFC 7143 11.14.1, 11.15.1).
+const (
+	logoutReasonMask     = 0x7f
+	logoutRecovery       = 2 // remove the connection for recovery
+	logoutRecoveryNotSup = 2 // response: connection recovery is not supported
+)
+
+// nopIn answers a NOP-Out that expects a reply, echoing its data (RFC 7143
+// 11.18-11.19).
+func (m *Machine) nopIn(req *iscsi.PDU) {
+	p := &iscsi.PDU{Data: req.Data}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpNopIn)
+	h.SetFinal(true)
+	h.SetLUN(req.BHS.LUN())
+	h.SetITT(req.BHS.ITT())
+	h.SetTTT(reservedTag)
+	h.SetStatSN(m.nextStatSN())
+	m.window(h)
+	m.emit(p)
+}
+
+// Tick is the actor's timer: it comes after NopInterval (or, once a ping is out,
+// NopTimeout) without any message. A silent initiator is pinged with a NOP-In; one
+// that stays silent for NopTimeout after the ping loses its connection.
+func (m *Machine) Tick(now time.Time) {
+	if m.Out.Close || m.Out.Over != "" {
+		return
+	}
+	if m.pingPending {
+		if now.Sub(m.pingAt) < m.cfg.NopTimeout {
+			m.Out.Rearm = m.cfg.NopTimeout - now.Sub(m.pingAt)
+			return
+		}
+		m.log.Warn("initiator did not answer NOP-In; closing connection", "initiator", m.cfg.Login.InitiatorName)
+		m.nexusLost()
+		m.over("nop timeout")
+		return
+	}
+	m.pingPending, m.pingAt = true, now
+	m.Out.Rearm = m.cfg.NopTimeout
+	p := &iscsi.PDU{}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpNopIn)
+	h.SetFinal(true)
+	h.SetITT(reservedTag)
+	h.SetTTT(m.newTTT())
+	h.SetStatSN(m.statSN) // not advanced: the ITT is reserved
+	m.window(h)
+	m.emit(p)
+}
+
+// text answers a Text Request: SendTargets, and NotUnderstood for keys not
+// negotiable in the full feature phase (RFC 7143 11.10-11.11).
+func (m *Machine) text(req *iscsi.PDU) {
+	var resp []iscsi.KV
+	kvs, err := iscsi.ParseText(req.Data)
+	if err != nil {
+		m.reject(iscsi.RejectProtocolError, &req.BHS)
+		return
+	}
+	for _, kv := range kvs {
+		if kv.Key == "SendTargets" {
+			resp = append(resp, login.SendTargets(kv.Value, m.cfg.Login.InitiatorName, m.cfg.Login.Target.Name,
+				m.Discovery(), m.discoveryTargets())...)
+			continue
+		}
+		resp = append(resp, iscsi.KV{Key: kv.Key, Value: "NotUnderstood"})
+	}
+	p := &iscsi.PDU{Data: iscsi.AppendText(nil, resp...)}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpTextResp)
+	h.SetFinal(true)
+	h.SetITT(req.BHS.ITT())
+	h.SetTTT(reservedTag)
+	h.SetStatSN(m.nextStatSN())
+	m.window(h)
+	m.emit(p)
+}
+
+// discoveryTargets lists the configured targets with this connection's local address
+// as their TargetAddress: the address the initiator already reached us on.
+func (m *Machine) discoveryTargets() []login.DiscoveryTarget {
+	addr := m.cfg.LocalAddr + ",1"
+	out := make([]login.DiscoveryTarget, len(m.cfg.Discovery))
+	for i, t := range m.cfg.Discovery {
+		t.Addresses = []string{addr}
+		out[i] = t
+	}
+	return out
+}
+
+// logout answers a Logout Request and closes the connection after the response
+// (RFC 7143 11.14-11.15). Removing the connection for recovery needs
+// ErrorRecoveryLevel 2, which this target does not offer.
+func (m *Machine) logout(req *iscsi.PDU) {
+	reason := req.BHS.Flags() & logoutReasonMask
+	var response uint8
+	if reason == logoutRecovery {
+		response = logoutRecoveryNotSup
+	}
+	p := &iscsi.PDU{}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpLogoutResp)
+	h.SetFinal(true)
+	h.SetResponse(response)
+	h.SetITT(req.BHS.ITT())
+	h.SetStatSN(m.nextStatSN())
+	m.window(h)
+	if response != 0 {
+		m.emit(p)
+		return
+	}
+	m.log.Info("logout", "initiator", m.cfg.Login.InitiatorName, "reason", reason)
+	m.nexusLost()
+	m.sendAndClose(p)
+	m.over(fmt.Sprintf("logout reason %d", reason))
+}
+
+// reject sends a Reject carrying the offending header (RFC 7143 11.17).
+func (m *Machine) reject(reason uint8, bad *iscsi.BHS) {
+	m.log.Debug("reject", "reason", reason, "opcode", bad.Opcode().String(), "itt", bad.ITT())
+	p := iscsi.NewReject(reason, bad)
+	p.BHS.SetStatSN(m.nextStatSN())
+	m.window(&p.BHS)
+	m.emit(p)
+}

@@ -1,0 +1,153 @@
+package cmdphase
+
+import (
+	"encoding/binary"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// Residual flags of byte 1 of Data-In and SCSI Response (RFC 7143 11.4.1).
+const (
+	residualOverflow  = 0x04 // U... O: the command wanted more than EDTL
+	residualUnderflow = 0x02 // U: less than EDTL was moved
+	statusPresent     = 0x01 // S: the Data-In carries the status (phase collapse)
+)
+
+// Complete answers a finished task: its Data-In and status. A task aborted by a task
+// management function is forgotten instead, and the function is told.
+func (m *Machine) Complete(c *pb.ScsiCompletion) {
+	tk := m.tasks[c.Itt]
+	if tk == nil || tk.aborted {
+		if c.Pooled {
+			m.pool.Put(c.DataIn) // never sent
+		}
+	}
+	if tk == nil {
+		return
+	}
+	m.learn(tk.t.ExpCmdSn)
+	if tk.aborted {
+		m.forget(tk)
+		if p := tk.abortedBy; p != nil {
+			p.waiting--
+			m.tmfCheck(p)
+		}
+		return
+	}
+	var release []byte
+	if c.Pooled {
+		release = c.DataIn
+	}
+	m.finishTask(tk, c.Status, c.Sense, c.DataIn, c.TransferLength, release)
+}
+
+// residual returns the residual flags and count for a command that expected edtl
+// bytes and whose transfer was transfer bytes (RFC 7143 11.4.5): overflow when the
+// command wanted more, underflow when less moved.
+func residual(edtl, transfer uint32) (flags uint8, count uint32) {
+	switch {
+	case transfer > edtl:
+		return residualOverflow, transfer - edtl
+	case transfer < edtl:
+		return residualUnderflow, edtl - transfer
+	}
+	return 0, 0
+}
+
+// nextSegment returns the length of the Data-In PDU that starts at off of a total
+// bytes transfer: at most seg (the initiator's MaxRecvDataSegmentLength), and ending
+// at the next MaxBurstLength boundary, where a Data-In sequence ends (its F bit set,
+// as in the sequence's last PDU).
+func nextSegment(off, total, seg, burst uint32) (n uint32, final bool) {
+	n = min(seg, total-off)
+	if rem := burst - off%burst; n > rem {
+		n = rem
+	}
+	end := off + n
+	return n, end == total || end%burst == 0
+}
+
+// finishTask sends the task's Data-In and status: Data-In split by nextSegment, the
+// status folded into the last Data-In when it is GOOD (phase collapse), else a SCSI
+// Response with sense and residuals. release, if set, is a pooled buffer that data
+// points into, returned by the writer once it has been sent.
+func (m *Machine) finishTask(tk *task, status uint32, sense, data []byte, transfer uint32, release []byte) {
+	m.forget(tk)
+	var resFlags uint8
+	var resCount uint32
+	if transfer > 0 || tk.read {
+		if tk.read && transfer < uint32(len(data)) {
+			transfer = uint32(len(data))
+		}
+		resFlags, resCount = residual(tk.edtl, transfer)
+	}
+	if !tk.read {
+		data = nil
+	}
+	if uint32(len(data)) > tk.edtl {
+		data = data[:tk.edtl]
+	}
+	total := uint32(len(data))
+	collapse := status == uint32(scsi.StatusGood) && total > 0
+	var dataSN uint32
+	for off := uint32(0); off < total; {
+		n, final := nextSegment(off, total, m.params.MaxRecvDataSegmentLength, m.params.MaxBurstLength)
+		last := off+n == total
+		p := tk.pdu()
+		p.Data = data[off : off+n]
+		h := &p.BHS
+		h.SetOpcode(iscsi.OpDataIn)
+		var f uint8
+		if final {
+			f |= iscsi.FlagFinal
+		}
+		h.SetLUN(tk.lunRaw)
+		h.SetITT(tk.t.Itt)
+		h.SetTTT(reservedTag)
+		if last && collapse {
+			f |= statusPresent | resFlags
+			h.SetStatus(uint8(status))
+			h.SetStatSN(m.nextStatSN())
+			h.SetResidualCount(resCount)
+		}
+		h.SetFlags(f)
+		m.window(h)
+		h.SetDataSN(dataSN)
+		dataSN++
+		h.SetBufferOffset(off)
+		m.emit(p)
+		off += n
+	}
+	if !collapse {
+		p := tk.pdu()
+		h := &p.BHS
+		h.SetOpcode(iscsi.OpSCSIResp)
+		h.SetFlags(iscsi.FlagFinal | resFlags)
+		h.SetResponse(0)
+		h.SetStatus(uint8(status))
+		h.SetITT(tk.t.Itt)
+		h.SetStatSN(m.nextStatSN())
+		m.window(h)
+		if tk.read {
+			h.SetExpDataSN(dataSN)
+		} else {
+			h.SetExpDataSN(tk.r2tSN)
+		}
+		h.SetResidualCount(resCount)
+		if len(sense) > 0 {
+			p.Data = make([]byte, 2+len(sense))
+			binary.BigEndian.PutUint16(p.Data, uint16(len(sense)))
+			copy(p.Data[2:], sense)
+		}
+		m.emit(p)
+	}
+	if release != nil {
+		if m.Out.Close {
+			m.pool.Put(release)
+			return
+		}
+		m.Out.Release = append(m.Out.Release, release)
+	}
+}

@@ -1,0 +1,269 @@
+package cmdphase
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/bufpool"
+	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/slab"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
+)
+
+// Config is what the command phase needs from the login and the target.
+type Config struct {
+	// Login is the outcome of the connection's login: session type, names, ISID and
+	// the negotiated parameters.
+	Login login.Result
+	// LocalAddr is the address the initiator reached ("host:port"); SendTargets
+	// answers with it.
+	LocalAddr string
+	// Discovery lists the targets SendTargets may name.
+	Discovery []login.DiscoveryTarget
+	// Self is where LUNs send completions and task management answers.
+	Self *pb.Pid
+	// QueueDepth is how many commands the initiator may have in flight.
+	QueueDepth uint32
+	// NopTimeout is how long a pinged initiator has to send anything.
+	NopTimeout time.Duration
+	// NopInterval is the silence after which the initiator is pinged.
+	NopInterval time.Duration
+	// MaxTaskBytes caps the write data buffered for one command (EDTL comes from the
+	// network and must not size an allocation unchecked).
+	MaxTaskBytes uint32
+	// MaxBufferedBytes caps the write data one connection holds at once; commands
+	// beyond it get TASK SET FULL.
+	MaxBufferedBytes uint64
+	// Pool supplies and takes back write buffers; nil means bufpool.
+	Pool Pool
+	// Log receives debug and info lines; nil discards them.
+	Log hclog.Logger
+}
+
+// Pool is where pooled data buffers come from and go back to. The connection's PDU
+// reader reads write data into pooled buffers; the machine adopts them into tasks
+// and returns each exactly once.
+type Pool interface {
+	Get(n int) []byte
+	Put(b []byte)
+}
+
+type bufPool struct{}
+
+func (bufPool) Get(n int) []byte { return bufpool.Get(n) }
+func (bufPool) Put(b []byte)     { bufpool.Put(b) }
+
+// Dest names where an outgoing message goes.
+type Dest uint8
+
+// The destinations of Outbox messages.
+const (
+	// ToSession: a CommandOrder for the session, which owns the CmdSN window.
+	ToSession Dest = iota + 1
+	// ToDispatcher: a ScsiTask whose write data arrived, a TaskManagement or a
+	// NexusLoss; the dispatcher routes them to the LUNs.
+	ToDispatcher
+)
+
+// Msg is one message the actor sends on the machine's behalf.
+type Msg struct {
+	To Dest
+	M  any
+}
+
+// Outbox collects what the inputs produced. The actor sends Msgs at once (and
+// empties them), and hands PDUs and Release to the PDU writer when its mailbox is
+// empty, so that one turn's responses leave in one writev.
+type Outbox struct {
+	// PDUs to send, in order.
+	PDUs []*iscsi.PDU
+	// Release are pooled buffers the PDUs point into, returned once they are sent.
+	Release [][]byte
+	// Msgs for other actors, in order.
+	Msgs []Msg
+	// Close: close the socket once PDUs are sent; nothing more is produced.
+	Close bool
+	// Over is set when the connection is over: the actor tells its session why and
+	// stops.
+	Over string
+	// Rearm, when non-zero, is the silence after which the actor should Tick next.
+	Rearm time.Duration
+}
+
+// Machine is the command phase of one connection.
+type Machine struct {
+	cfg    Config
+	params login.Params
+	pool   Pool
+	log    hclog.Logger
+	// Out is what the inputs so far produced; the actor drains it.
+	Out Outbox
+
+	statSN  uint32
+	exp     uint32 // ExpCmdSN as the session last reported it
+	lastMax uint32
+
+	taskSlab slab.Slab[task]
+	tasks    map[uint32]*task // by ITT
+	// unordered are the non-immediate tasks not yet known to be released by the
+	// session (by CommandReady, or by ExpCmdSN passing their CmdSN), a few at most:
+	// the window counts through them instead of all tasks.
+	unordered map[uint32]*task
+	others    map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
+	tmfs      map[uint32]*pendingTMF
+	r2ts      map[uint32]*r2t // by TTT
+	nextTTT   uint32
+	buffered  uint64 // bytes of write data held by tasks
+
+	pingPending bool
+	pingAt      time.Time
+	nexusGone   bool
+	nexusID     string
+}
+
+// New starts the command phase after a successful login. statSN is the next StatSN
+// (the login used the ones before) and firstCmdSN the CmdSN the login carried, which
+// the session's window starts from.
+func New(cfg Config, statSN, firstCmdSN uint32) *Machine {
+	m := &Machine{
+		cfg:       cfg,
+		params:    cfg.Login.Params,
+		pool:      cfg.Pool,
+		log:       cfg.Log,
+		statSN:    statSN,
+		exp:       firstCmdSN,
+		lastMax:   firstCmdSN + cfg.QueueDepth - 1,
+		tasks:     map[uint32]*task{},
+		unordered: map[uint32]*task{},
+		others:    map[uint32]*iscsi.PDU{},
+		tmfs:      map[uint32]*pendingTMF{},
+		r2ts:      map[uint32]*r2t{},
+	}
+	if m.pool == nil {
+		m.pool = bufPool{}
+	}
+	if m.log == nil {
+		m.log = hclog.NewNullLogger()
+	}
+	return m
+}
+
+// Discovery reports a discovery session (no SCSI commands).
+func (m *Machine) Discovery() bool { return m.cfg.Login.SessionType == login.SessionDiscovery }
+
+// Tasks is how many SCSI commands the connection holds (received, not answered).
+func (m *Machine) Tasks() int { return len(m.tasks) }
+
+// Buffered is how many bytes of write data the connection's tasks hold.
+func (m *Machine) Buffered() uint64 { return m.buffered }
+
+// PDU takes one PDU from the reader. pooled says its data segment is a Pool buffer
+// that the machine now owns: a task adopts it, or it goes back to the pool.
+func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {
+	if m.pingPending {
+		// Anything from the initiator answers the ping.
+		m.pingPending = false
+		m.Out.Rearm = m.cfg.NopInterval
+	}
+	adopted := false
+	switch op := p.BHS.Opcode(); {
+	case m.Out.Close:
+	case op == iscsi.OpSCSICmd && !m.Discovery():
+		adopted = m.scsiCommand(p, pooled)
+	case op == iscsi.OpDataOut && !m.Discovery():
+		adopted = m.dataOut(p, pooled)
+	case op == iscsi.OpNopOut:
+		if p.BHS.ITT() == reservedTag {
+			break // the answer to our ping; arriving was enough
+		}
+		m.order(p, nil)
+	case op == iscsi.OpTextReq, op == iscsi.OpLogoutReq, op == iscsi.OpTaskMgmtReq && !m.Discovery():
+		m.order(p, nil)
+	case op == iscsi.OpSNACKReq:
+		m.reject(iscsi.RejectSNACK, &p.BHS)
+	default:
+		m.reject(iscsi.RejectProtocolError, &p.BHS)
+	}
+	if pooled && !adopted {
+		m.pool.Put(p.Data)
+	}
+}
+
+// DataDigestError takes a PDU whose data digest was wrong. RFC 7143 7.8: discard it
+// and Reject it; at ErrorRecoveryLevel 0 the initiator recovers the task itself.
+func (m *Machine) DataDigestError(h *iscsi.BHS) {
+	m.reject(iscsi.RejectDataDigest, h)
+}
+
+// Closed ends the command phase: the socket is gone or the actor stops. The LUNs
+// learn that the I_T nexus is lost.
+func (m *Machine) Closed(reason string) {
+	m.nexusLost()
+	m.over(reason)
+}
+
+// over ends the connection: the actor stops after it tells the session.
+func (m *Machine) over(reason string) {
+	if m.Out.Over == "" {
+		m.Out.Over = reason
+	}
+}
+
+// sendAndClose queues p (if any) and has the socket closed after it; nothing more
+// is sent on this connection.
+func (m *Machine) sendAndClose(p *iscsi.PDU) {
+	if p != nil {
+		m.emit(p)
+	}
+	m.Out.Close = true
+}
+
+// emit queues a PDU for the writer.
+func (m *Machine) emit(p *iscsi.PDU) {
+	if m.Out.Close {
+		return
+	}
+	m.Out.PDUs = append(m.Out.PDUs, p)
+}
+
+// send queues a message for another actor.
+func (m *Machine) send(to Dest, msg any) { m.Out.Msgs = append(m.Out.Msgs, Msg{To: to, M: msg}) }
+
+// nextStatSN returns the StatSN for a status-carrying PDU and advances it.
+func (m *Machine) nextStatSN() uint32 {
+	s := m.statSN
+	m.statSN++
+	return s
+}
+
+// nexusLost tells the target's LUNs, once, that this I_T nexus has ended. It goes
+// before a Logout Response, so that the LUNs know before the initiator can act on
+// the logout.
+func (m *Machine) nexusLost() {
+	if m.nexusGone || m.Discovery() {
+		return
+	}
+	m.nexusGone = true
+	m.send(ToDispatcher, &pb.NexusLoss{Target: m.cfg.Login.Target.Name, Nexus: m.nexus()})
+}
+
+// nexus names the I_T nexus: initiator name and ISID, as SPC-4 identifies an
+// initiator port.
+func (m *Machine) nexus() string {
+	if m.nexusID == "" {
+		m.nexusID = fmt.Sprintf("%s,i,0x%x", m.cfg.Login.InitiatorName, m.cfg.Login.ISID)
+	}
+	return m.nexusID
+}
+
+// newTTT returns a target transfer tag not in use: never the reserved 0xffffffff.
+func (m *Machine) newTTT() uint32 {
+	m.nextTTT++
+	if m.nextTTT == reservedTag {
+		m.nextTTT = 1
+	}
+	return m.nextTTT
+}

@@ -1,0 +1,185 @@
+package cmdphase
+
+import (
+	"github.com/atgt/atgt/actors/cmdsn"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// Task management functions (RFC 7143 11.5.1, RFC 7144 5.1) and responses (11.6.1).
+const (
+	tmfFunctionMask = 0x7f
+
+	tmfAbortTask     = 1
+	tmfAbortTaskSet  = 2
+	tmfClearTaskSet  = 4
+	tmfLUReset       = 5
+	tmfTargetWarm    = 6
+	tmfTargetCold    = 7
+	tmfQueryTask     = 9
+	tmfQueryTaskSet  = 10
+	tmfRespComplete  = 0
+	tmfRespNoTask    = 1
+	tmfRespNoLUN     = 2
+	tmfRespNotSup    = 5
+	tmfRespSucceeded = 7
+)
+
+// pendingTMF is a task management function waiting for the tasks it aborted to leave
+// the IO workers and for its LUNs' answers: RFC 7143 4.2.3.3 allows the response only
+// once every affected task is terminated.
+type pendingTMF struct {
+	fn          uint8
+	itt         uint32
+	waiting     int  // aborted tasks still with a LUN or worker
+	lunsPending bool // TaskManagement sent, answers not all back
+	answers     uint32
+	response    uint32
+}
+
+// taskMgmt handles a Task Management Function Request (RFC 7143 11.5). The
+// connection suppresses the responses of the tasks it aborts (tasks already with a
+// LUN finish there); functions that change logical unit state (task sets, resets)
+// also go through the dispatcher to the LUNs concerned, and the response waits for
+// their answers, so that a unit attention they raise is in place before the
+// initiator's next command can reach the LUN.
+func (m *Machine) taskMgmt(req *iscsi.PDU) {
+	h := &req.BHS
+	fn := h.Flags() & tmfFunctionMask
+	itt := h.ITT()
+	ref := h.Field32(20) // Referenced Task Tag
+	p := &pendingTMF{fn: fn, itt: itt}
+	switch fn {
+	case tmfAbortTask:
+		tk := m.tasks[ref]
+		if tk == nil || tk.lunRaw != h.LUN() {
+			m.tmfResponse(itt, fn, tmfRespNoTask) // or already completed
+			return
+		}
+		m.abort(tk, p)
+		m.tmfs[itt] = p
+		m.tmfCheck(p)
+	case tmfAbortTaskSet, tmfClearTaskSet, tmfLUReset, tmfTargetWarm, tmfTargetCold:
+		lun, ok := scsi.DecodeLUN(h.LUN())
+		targetWide := fn == tmfTargetWarm || fn == tmfTargetCold
+		if !ok && !targetWide {
+			m.tmfResponse(itt, fn, tmfRespNoLUN)
+			return
+		}
+		for _, tk := range m.tasks {
+			if targetWide || tk.lunRaw == h.LUN() {
+				m.abort(tk, p)
+			}
+		}
+		p.lunsPending = true
+		m.tmfs[itt] = p
+		m.send(ToDispatcher, &pb.TaskManagement{
+			Function: pb.TmfFunction(fn), Itt: itt, Target: m.cfg.Login.Target.Name, Lun: lun,
+			Nexus: m.nexus(), ReplyTo: m.cfg.Self,
+		})
+	case tmfQueryTask:
+		if tk := m.tasks[ref]; tk != nil && tk.lunRaw == h.LUN() && !tk.aborted {
+			m.tmfResponse(itt, fn, tmfRespSucceeded) // the task exists
+		} else {
+			m.tmfResponse(itt, fn, tmfRespComplete)
+		}
+	case tmfQueryTaskSet:
+		for _, tk := range m.tasks {
+			if tk.lunRaw == h.LUN() && !tk.aborted {
+				m.tmfResponse(itt, fn, tmfRespSucceeded)
+				return
+			}
+		}
+		m.tmfResponse(itt, fn, tmfRespComplete)
+	default:
+		m.tmfResponse(itt, fn, tmfRespNotSup) // TASK REASSIGN needs ERL 2
+	}
+}
+
+// TMFDone collects the LUNs' answers to a task management function.
+func (m *Machine) TMFDone(d *pb.TaskManagementDone) {
+	p := m.tmfs[d.Itt]
+	if p == nil {
+		return
+	}
+	p.answers++
+	if d.Response != 0 && p.response == 0 {
+		p.response = d.Response
+	}
+	if p.answers >= d.FanOut {
+		p.lunsPending = false
+	}
+	m.tmfCheck(p)
+}
+
+// tmfCheck responds once nothing the function waits for is outstanding.
+func (m *Machine) tmfCheck(p *pendingTMF) {
+	if p.waiting > 0 || p.lunsPending {
+		return
+	}
+	delete(m.tmfs, p.itt)
+	m.tmfResponse(p.itt, p.fn, uint8(p.response))
+}
+
+// tmfResponse sends a Task Management Function Response (RFC 7143 11.6); after a
+// TARGET COLD RESET the connection is dropped, as SAM-5 has the target do.
+func (m *Machine) tmfResponse(itt uint32, fn, response uint8) {
+	p := &iscsi.PDU{}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpTaskMgmtResp)
+	h.SetFinal(true)
+	h.SetResponse(response)
+	h.SetITT(itt)
+	h.SetStatSN(m.nextStatSN())
+	m.window(h)
+	if fn == tmfTargetCold && response == tmfRespComplete {
+		m.nexusLost()
+		m.sendAndClose(p)
+		m.over("target cold reset")
+		return
+	}
+	m.emit(p)
+}
+
+// abort terminates a task for a task management function: one that will not reach a
+// LUN is dropped at once; one with a LUN is marked, its response suppressed, and p
+// waits for its completion.
+func (m *Machine) abort(tk *task, p *pendingTMF) {
+	if tk.aborted {
+		return
+	}
+	if !m.dispatched(tk) {
+		if tk.sessionDispatches {
+			// Still held by the session behind a CmdSN gap, which it sends to its
+			// LUN once the gap fills: keep its data until the completion comes
+			// back, and suppress that, but do not wait for a gap that may never
+			// fill.
+			tk.aborted = true
+			return
+		}
+		m.forget(tk)
+		return
+	}
+	tk.aborted = true
+	if len(tk.t.Cdb) > 0 && tk.t.Cdb[0] == scsi.OpSanitize {
+		// A sanitize operation goes on through aborts and resets until it is done
+		// (SBC-4 4.11.3); the function does not wait for it, and its late response
+		// is suppressed like any aborted task's.
+		return
+	}
+	tk.abortedBy = p
+	p.waiting++
+}
+
+// dispatched reports whether the task has gone to its LUN. The connection sent it
+// itself once its write data arrived; or its data was complete when it was ordered,
+// so the session sent it as soon as its turn came: immediate, or below the ExpCmdSN
+// the session reported with this function's release (which covers every command
+// ordered before the function).
+func (m *Machine) dispatched(tk *task) bool {
+	if tk.dispatched {
+		return true
+	}
+	return tk.sessionDispatches && (tk.t.Immediate || cmdsn.Less(tk.t.CmdSn, m.exp))
+}
