@@ -20,7 +20,7 @@ const (
 // Task attributes (11.3.1.3, SAM-5 8.6), the ATTR field of a SCSI Command: they tell
 // the task set how a task may be reordered.
 const (
-	// TaskAttrUntagged is treated as SIMPLE by an iSCSI target.
+	// TaskAttrUntagged is 0, the legacy untagged form; initiators send SIMPLE.
 	TaskAttrUntagged = 0
 	// TaskAttrSimple may be reordered with other SIMPLE tasks.
 	TaskAttrSimple = 1
