@@ -13,23 +13,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
-// iSCSI opcodes and fields used by the raw-TCP tests (RFC 7143 section 11).
-const (
-	opLoginReq  = 0x03
-	opSCSICmd   = 0x01
-	opLoginResp = 0x23
-	opReject    = 0x3f
-	opNopIn     = 0x20
-	flagImmed   = 0x40
-	bhsLen      = 48
-
-	rejectProtocolError = 0x04
-	rejectCmdNotSupp    = 0x05
-
-	ioDeadline = 10 * time.Second
-)
+// ioDeadline bounds each read and write of the raw-TCP tests.
+const ioDeadline = 10 * time.Second
 
 // TestBadInput sends malformed traffic over raw TCP. After each case the daemon must
 // still run and a fresh session must work.
@@ -74,19 +64,21 @@ func TestBadInput(t *testing.T) {
 			if s.maxRecv >= claim {
 				t.Fatalf("target declared MaxRecvDataSegmentLength=%d; test needs less", s.maxRecv)
 			}
-			h := make([]byte, bhsLen)
-			h[0] = opSCSICmd
-			h[1] = 0x80 | 0x20 | 0x01 // F, W, SIMPLE
-			put24(h[5:8], claim)
-			binary.BigEndian.PutUint32(h[16:20], 0x100) // ITT
-			binary.BigEndian.PutUint32(h[20:24], claim) // EDTL
-			binary.BigEndian.PutUint32(h[24:28], s.cmdSN)
-			binary.BigEndian.PutUint32(h[28:32], s.expStatSN)
-			cdb := h[32:48] // WRITE(10), LBA 0
-			cdb[0] = 0x2a
+			var h iscsi.BHS
+			h.SetOpcode(iscsi.OpSCSICmd)
+			h.SetFinal(true)
+			h.SetCmdWrite(true)
+			h.SetTaskAttr(iscsi.TaskAttrSimple)
+			h.SetDataSegmentLength(claim)
+			h.SetITT(0x100)
+			h.SetExpectedDataTransferLength(claim)
+			h.SetCmdSN(s.cmdSN)
+			h.SetExpStatSN(s.expStatSN)
+			cdb := h.CDB() // WRITE(10), LBA 0
+			cdb[0] = scsi.OpWrite10
 			binary.BigEndian.PutUint16(cdb[7:9], claim/512)
 			// The header and a first chunk of "data"; the rest never comes.
-			payload := append(h, make([]byte, 64<<10)...)
+			payload := append(h[:], make([]byte, 64<<10)...)
 			_ = c.SetWriteDeadline(time.Now().Add(ioDeadline))
 			if _, err := c.Write(payload); err != nil {
 				if closedErr(err) {
@@ -101,14 +93,14 @@ func TestBadInput(t *testing.T) {
 			c := dial(t, addr)
 			defer c.Close()
 			s := login(t, c, 0x12)
-			h := make([]byte, bhsLen)
-			h[0] = 0x1f // no such initiator opcode
-			h[1] = 0x80
-			binary.BigEndian.PutUint32(h[16:20], 0x200)
-			binary.BigEndian.PutUint32(h[24:28], s.cmdSN)
-			binary.BigEndian.PutUint32(h[28:32], s.expStatSN)
-			writeAll(t, c, h)
-			expectRejectOrClose(t, c, []byte{rejectProtocolError, rejectCmdNotSupp})
+			var h iscsi.BHS
+			h.SetOpcode(0x1f) // no such initiator opcode
+			h.SetFinal(true)
+			h.SetITT(0x200)
+			h.SetCmdSN(s.cmdSN)
+			h.SetExpStatSN(s.expStatSN)
+			writeAll(t, c, h[:])
+			expectRejectOrClose(t, c, []byte{iscsi.RejectProtocolError, iscsi.RejectCommandNotSupported})
 		}},
 	}
 	for _, tc := range tests {
@@ -137,18 +129,23 @@ type session struct {
 // (full feature), version 0, the given ISID low byte, data segment length, CmdSN and
 // ExpStatSN.
 func loginBHS(isidLow byte, dataLen int, cmdSN, expStatSN uint32) []byte {
-	h := make([]byte, bhsLen)
-	h[0] = flagImmed | opLoginReq // 0x43
-	h[1] = 0x80 | 1<<2 | 3        // T, CSG=1, NSG=3: 0x87
-	h[2], h[3] = 0, 0             // Version-max, Version-min
-	put24(h[5:8], uint32(dataLen))
-	copy(h[8:14], []byte{0x00, 0x02, 0x3d, 0x00, 0x00, isidLow}) // ISID (OUI format)
-	// TSIH 0 (new session), bytes 14-15
-	binary.BigEndian.PutUint32(h[16:20], 1) // ITT
-	// CID 0, bytes 20-21
-	binary.BigEndian.PutUint32(h[24:28], cmdSN)
-	binary.BigEndian.PutUint32(h[28:32], expStatSN)
-	return h
+	var h iscsi.BHS
+	h.SetOpcode(iscsi.OpLoginReq)
+	h.SetImmediate(true)
+	h.SetTransit(true)
+	h.SetCSG(iscsi.LoginStageOperational)
+	h.SetNSG(iscsi.LoginStageFullFeature)
+	h.SetVersionMax(0)
+	h.SetVersionMin(0)
+	h.SetDataSegmentLength(uint32(dataLen))
+	// An ISID of the OUI format, and TSIH 0 for a new session.
+	h.SetISID([6]byte{0x00, 0x02, 0x3d, 0x00, 0x00, isidLow})
+	h.SetTSIH(0)
+	h.SetITT(1)
+	h.SetCID(0)
+	h.SetCmdSN(cmdSN)
+	h.SetExpStatSN(expStatSN)
+	return h[:]
 }
 
 // textSegment encodes key=value pairs, each NUL-terminated, padded to 4 bytes.
@@ -186,24 +183,23 @@ func login(t *testing.T, c net.Conn, isidLow byte) session {
 		if err != nil {
 			t.Fatalf("reading Login Response: %v", err)
 		}
-		if h[0]&0x3f != opLoginResp {
-			t.Fatalf("got opcode %#02x, want Login Response %#02x", h[0]&0x3f, opLoginResp)
+		if h.Opcode() != iscsi.OpLoginResp {
+			t.Fatalf("got %v, want a Login Response", h.Opcode())
 		}
-		if h[36] != 0 {
-			t.Fatalf("login refused: status class %#02x detail %#02x", h[36], h[37])
+		if h.LoginStatus() != iscsi.LoginStatusSuccess {
+			t.Fatalf("login refused: status class %#02x detail %#02x", h.StatusClass(), h.StatusDetail())
 		}
 		for _, kv := range strings.Split(string(body), "\x00") {
 			if k, v, ok := strings.Cut(kv, "="); ok {
 				keys[k] = v
 			}
 		}
-		statSN := binary.BigEndian.Uint32(h[24:28])
-		s.expStatSN = statSN + 1
-		if h[1]&0x80 != 0 && h[1]&0x03 == 3 {
+		s.expStatSN = h.StatSN() + 1
+		if h.Transit() && h.NSG() == iscsi.LoginStageFullFeature {
 			break // transit to full feature phase
 		}
 		if step >= 3 {
-			t.Fatalf("target did not complete the login after %d exchanges (flags %#02x, keys %v)", step+1, h[1], keys)
+			t.Fatalf("target did not complete the login after %d exchanges (flags %#02x, keys %v)", step+1, h.Flags(), keys)
 		}
 		// The target wants another round: repeat the request with no keys.
 		writeAll(t, c, loginBHS(isidLow, 0, cmdSN, s.expStatSN))
@@ -234,32 +230,32 @@ func expectRejectOrClose(t *testing.T, c net.Conn, reasons []byte) {
 			}
 			t.Fatalf("target neither rejected nor closed: %v", err)
 		}
-		switch op := h[0] & 0x3f; op {
-		case opReject:
-			reason := h[2]
+		switch op := h.Opcode(); op {
+		case iscsi.OpReject:
+			reason := h.Response()
 			t.Logf("target sent Reject, reason %#02x (rejected header %x)", reason, body[:min(len(body), 8)])
 			if len(reasons) > 0 && !slices.Contains(reasons, reason) {
 				t.Fatalf("Reject reason %#02x, want one of %x", reason, reasons)
 			}
 			return
-		case opNopIn:
+		case iscsi.OpNopIn:
 			continue
 		default:
-			t.Fatalf("target answered with opcode %#02x, want Reject or a closed connection", op)
+			t.Fatalf("target answered with %v, want Reject or a closed connection", op)
 		}
 	}
 }
 
 // readPDU reads one PDU (no digests) and returns its BHS and data segment (padding
 // removed, AHS skipped).
-func readPDU(c net.Conn, timeout time.Duration) (hdr, data []byte, err error) {
+func readPDU(c net.Conn, timeout time.Duration) (hdr *iscsi.BHS, data []byte, err error) {
 	_ = c.SetReadDeadline(time.Now().Add(timeout))
-	hdr = make([]byte, bhsLen)
-	if _, err := io.ReadFull(c, hdr); err != nil {
+	hdr = new(iscsi.BHS)
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
 		return nil, nil, err
 	}
-	ahs := int(hdr[4]) * 4
-	dl := int(hdr[5])<<16 | int(hdr[6])<<8 | int(hdr[7])
+	ahs := hdr.TotalAHSLength()
+	dl := int(hdr.DataSegmentLength())
 	if dl > 1<<20 {
 		return hdr, nil, fmt.Errorf("target sent a %d-byte data segment", dl)
 	}
@@ -303,9 +299,4 @@ func closedErr(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, net.ErrClosed)
-}
-
-// put24 stores v as a 24-bit big-endian number.
-func put24(b []byte, v uint32) {
-	b[0], b[1], b[2] = byte(v>>16), byte(v>>8), byte(v)
 }

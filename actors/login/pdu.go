@@ -1,5 +1,7 @@
 package login
 
+import "github.com/atgt/atgt/messages/iscsi"
+
 // Request is one Login Request PDU's fields (RFC 7143 11.12), decoded by the connection
 // so this package never touches wire bytes.
 type Request struct {
@@ -32,9 +34,10 @@ func (r *Response) Status() Status {
 	return Status(r.StatusClass)<<8 | Status(r.StatusDetail)
 }
 
-// Login stages (CSG/NSG values) from RFC 7143 section 11.12.3.
+// Login stages (CSG/NSG values) from RFC 7143 section 11.12.3, as the iscsi package
+// defines them.
 const (
-	StageSecurity    uint8 = 0
-	StageOperational uint8 = 1
-	StageFullFeature uint8 = 3
+	StageSecurity    = iscsi.LoginStageSecurity
+	StageOperational = iscsi.LoginStageOperational
+	StageFullFeature = iscsi.LoginStageFullFeature
 )

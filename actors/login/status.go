@@ -1,33 +1,30 @@
 package login
 
+import "github.com/atgt/atgt/messages/iscsi"
+
 // Status is a Login Response Status-Class (high byte) and Status-Detail (low byte),
-// RFC 7143 section 11.13.5, kept as one value so a failure is a single constant.
-type Status uint16
+// RFC 7143 section 11.13.5. The wire package owns the values; these names keep the
+// machine's code short.
+type Status = iscsi.LoginStatus
 
-// Login status values from RFC 7143 section 11.13.5.
+// Login status values from RFC 7143 section 11.13.5, as the iscsi package defines them.
 const (
-	StatusSuccess           Status = 0x0000
-	TargetMovedTemp         Status = 0x0101
-	TargetMovedPerm         Status = 0x0102
-	InitiatorError          Status = 0x0200
-	AuthFailure             Status = 0x0201
-	AuthorizationFailure    Status = 0x0202
-	NotFound                Status = 0x0203
-	TargetRemoved           Status = 0x0204
-	UnsupportedVersion      Status = 0x0205
-	TooManyConnections      Status = 0x0206
-	MissingParameter        Status = 0x0207
-	CantIncludeInSession    Status = 0x0208
-	SessionTypeNotSupported Status = 0x0209
-	SessionDoesNotExist     Status = 0x020a
-	InvalidDuringLogin      Status = 0x020b
-	TargetError             Status = 0x0300
-	ServiceUnavailable      Status = 0x0301
-	OutOfResources          Status = 0x0302
+	StatusSuccess           = iscsi.LoginStatusSuccess
+	TargetMovedTemp         = iscsi.LoginStatusTargetMovedTemp
+	TargetMovedPerm         = iscsi.LoginStatusTargetMovedPerm
+	InitiatorError          = iscsi.LoginStatusInitiatorError
+	AuthFailure             = iscsi.LoginStatusAuthFailure
+	AuthorizationFailure    = iscsi.LoginStatusAuthorizationFailure
+	NotFound                = iscsi.LoginStatusNotFound
+	TargetRemoved           = iscsi.LoginStatusTargetRemoved
+	UnsupportedVersion      = iscsi.LoginStatusUnsupportedVersion
+	TooManyConnections      = iscsi.LoginStatusTooManyConnections
+	MissingParameter        = iscsi.LoginStatusMissingParameter
+	CantIncludeInSession    = iscsi.LoginStatusCantIncludeInSession
+	SessionTypeNotSupported = iscsi.LoginStatusSessionTypeNotSupported
+	SessionDoesNotExist     = iscsi.LoginStatusSessionDoesNotExist
+	InvalidDuringLogin      = iscsi.LoginStatusInvalidDuringLogin
+	TargetError             = iscsi.LoginStatusTargetError
+	ServiceUnavailable      = iscsi.LoginStatusServiceUnavailable
+	OutOfResources          = iscsi.LoginStatusOutOfResources
 )
-
-// Class is the Status-Class byte: 0 success, 1 redirection, 2 initiator error, 3 target error.
-func (s Status) Class() uint8 { return uint8(s >> 8) }
-
-// Detail is the Status-Detail byte within the class.
-func (s Status) Detail() uint8 { return uint8(s) }

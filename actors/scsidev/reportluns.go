@@ -37,21 +37,8 @@ func (d *Device) reportLUNs(cdb []byte) (Result, error) {
 	binary.BigEndian.PutUint32(b[0:4], uint32(8*len(luns)))
 	for _, l := range luns {
 		var e [8]byte
-		binary.BigEndian.PutUint64(e[:], EncodeLUN(l))
+		binary.BigEndian.PutUint64(e[:], scsi.EncodeLUN(l))
 		b = append(b, e[:]...)
 	}
 	return good(truncate(b, alloc)), nil
-}
-
-// EncodeLUN turns a LUN number into its 8-byte SAM-5 representation:
-// peripheral device addressing below 256, flat space addressing below
-// 16384, and the value itself (taken as already encoded) beyond.
-func EncodeLUN(lun uint64) uint64 {
-	switch {
-	case lun < 256:
-		return lun << 48
-	case lun < 1<<14:
-		return (0x4000 | lun) << 48
-	}
-	return lun
 }

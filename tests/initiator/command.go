@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // Result is how a SCSI command ended.
@@ -29,8 +30,8 @@ type Result struct {
 
 // Task is a command in flight, started with Submit.
 type Task struct {
-	// Attr is the task attribute (RFC 7143 11.3.1.3: 1 SIMPLE, 2 ORDERED, 3 HEAD OF
-	// QUEUE); 0 means SIMPLE.
+	// Attr is the task attribute (an iscsi.TaskAttr... value); 0 (untagged) is sent
+	// as SIMPLE.
 	Attr    uint8
 	done    chan struct{}
 	res     *Result
@@ -85,15 +86,6 @@ func (s *Session) SubmitAttr(attr uint8, lun uint64, cdb []byte, dataOut []byte,
 	return t
 }
 
-// EncodeLUN turns a LUN number into the 8-byte SAM LUN field: peripheral addressing
-// below 256, flat addressing up to 16383.
-func EncodeLUN(lun uint64) uint64 {
-	if lun < 256 {
-		return lun << 48
-	}
-	return (0x4000 | lun&0x3fff) << 48
-}
-
 // run drives one command: command PDU with immediate data, unsolicited Data-Out,
 // Data-Out for each R2T, Data-In collection, status.
 func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t *Task) (*Result, error) {
@@ -108,7 +100,7 @@ func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t 
 	}
 	deadline := time.Now().Add(s.opts.Timeout)
 	p := s.Params
-	lunRaw := EncodeLUN(lun)
+	lunRaw := scsi.EncodeLUN(lun)
 	itt, box := s.register()
 	t.ittOnce.Do(func() { t.ittVal = itt; close(t.ittSet) })
 	defer s.unregister(itt)
@@ -133,20 +125,14 @@ func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t 
 		cmd := &iscsi.PDU{Data: dataOut[:imm]}
 		h := &cmd.BHS
 		h.SetOpcode(iscsi.OpSCSICmd)
-		flags := uint8(0x01) // SIMPLE task attribute
-		if t.Attr != 0 {
-			flags = t.Attr & 0x07
+		attr := t.Attr
+		if attr == iscsi.TaskAttrUntagged {
+			attr = iscsi.TaskAttrSimple
 		}
-		if unsol == 0 {
-			flags |= 0x80 // no unsolicited Data-Out follows
-		}
-		if readLen > 0 {
-			flags |= 0x40
-		}
-		if len(dataOut) > 0 {
-			flags |= 0x20
-		}
-		h.SetFlags(flags)
+		h.SetTaskAttr(attr)
+		h.SetFinal(unsol == 0) // no unsolicited Data-Out follows
+		h.SetCmdRead(readLen > 0)
+		h.SetCmdWrite(len(dataOut) > 0)
 		h.SetLUN(lunRaw)
 		h.SetITT(itt)
 		h.SetExpectedDataTransferLength(edtl)
@@ -216,7 +202,7 @@ func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t 
 			copy(data[off:], in.Data)
 			nextOff = off + n
 			res.DataInPDUs++
-			if h.Flags()&0x01 != 0 { // S: status in this PDU
+			if h.HasStatus() {
 				if !h.Final() {
 					return nil, protoErr("Data-In with S but not F")
 				}
@@ -226,7 +212,7 @@ func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t 
 				return res, nil
 			}
 		case iscsi.OpSCSIResp:
-			if r := h.Response(); r != 0 {
+			if r := h.Response(); r != iscsi.SCSIRespCompleted {
 				return nil, protoErr("SCSI Response code %#02x (target failure)", r)
 			}
 			res.Status = h.Status()
@@ -257,8 +243,8 @@ func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t 
 
 // setResidual copies the O/U flags and residual count of a final PDU.
 func setResidual(r *Result, h *iscsi.BHS) {
-	r.ResidualOverflow = h.Flags()&0x04 != 0
-	r.ResidualUnderflow = h.Flags()&0x02 != 0
+	r.ResidualOverflow = h.ResidualOverflow()
+	r.ResidualUnderflow = h.ResidualUnderflow()
 	if r.ResidualOverflow || r.ResidualUnderflow {
 		r.Residual = h.ResidualCount()
 	}
@@ -274,9 +260,7 @@ func (s *Session) dataOut(buf []byte, lunRaw uint64, itt, ttt, off, n uint32) []
 		p := &iscsi.PDU{Data: buf[off : off+k]}
 		h := &p.BHS
 		h.SetOpcode(iscsi.OpDataOut)
-		if off+k == end {
-			h.SetFlags(0x80)
-		}
+		h.SetFinal(off+k == end)
 		h.SetLUN(lunRaw)
 		h.SetITT(itt)
 		h.SetTTT(ttt)

@@ -19,6 +19,11 @@ type LoginError struct {
 	Class, Detail uint8
 }
 
+// Status joins Class and Detail, to compare with the iscsi.LoginStatus... values.
+func (e *LoginError) Status() iscsi.LoginStatus {
+	return iscsi.LoginStatus(e.Class)<<8 | iscsi.LoginStatus(e.Detail)
+}
+
 // Error names the status.
 func (e *LoginError) Error() string {
 	return fmt.Sprintf("initiator: login failed, status class %d detail %d", e.Class, e.Detail)

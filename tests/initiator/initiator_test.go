@@ -6,45 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/messages/scsi"
 )
-
-func TestSerialLess(t *testing.T) {
-	tests := []struct {
-		a, b uint32
-		want bool
-	}{
-		{1, 2, true},
-		{2, 1, false},
-		{5, 5, false},
-		{0xffffffff, 0, true}, // wraps
-		{0, 0xffffffff, false},
-		{0x7fffffff, 0x80000000, true},
-	}
-	for _, tc := range tests {
-		if got := serialLess(tc.a, tc.b); got != tc.want {
-			t.Errorf("serialLess(%#x, %#x) = %v, want %v", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
-func TestEncodeLUN(t *testing.T) {
-	tests := []struct {
-		lun  uint64
-		want uint64
-	}{
-		{0, 0},
-		{1, 0x0001 << 48},
-		{255, 0x00ff << 48},
-		{256, 0x4100 << 48},
-		{16383, 0x7fff << 48},
-	}
-	for _, tc := range tests {
-		if got := EncodeLUN(tc.lun); got != tc.want {
-			t.Errorf("EncodeLUN(%d) = %#x, want %#x", tc.lun, got, tc.want)
-		}
-	}
-}
 
 func TestParseSense(t *testing.T) {
 	fixed := scsi.AppendSense(nil, scsi.UnrecoveredReadError())
@@ -172,8 +136,8 @@ func TestDiscoveryAndLoginErrors(t *testing.T) {
 
 	_, err = Dial(addr, Options{InitiatorName: testInitiator, TargetName: "iqn.2026-11.dev.atgt:nope"})
 	var le *LoginError
-	if !errors.As(err, &le) || le.Class != 2 || le.Detail != 3 {
-		t.Fatalf("unknown target: %v, want login error 2/3", err)
+	if !errors.As(err, &le) || le.Status() != iscsi.LoginStatusNotFound {
+		t.Fatalf("unknown target: %v, want login error 2/3 (not found)", err)
 	}
 	if _, err := Dial(addr, Options{InitiatorName: testInitiator}); err == nil {
 		t.Fatalf("normal session without TargetName was attempted")

@@ -6,14 +6,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/messages/iscsi"
-)
-
-// Login stages (RFC 7143 11.12.3).
-const (
-	stageSecurity    = 0
-	stageOperational = 1
-	stageFullFeature = 3
 )
 
 // loginITT tags every request of the login; the session's tasks start after it.
@@ -76,53 +70,53 @@ func (s *Session) login() error {
 
 	identity := []iscsi.KV{{Key: "InitiatorName", Value: o.InitiatorName}}
 	if o.Discovery {
-		identity = append(identity, iscsi.KV{Key: "SessionType", Value: "Discovery"})
+		identity = append(identity, iscsi.KV{Key: "SessionType", Value: login.SessionDiscovery})
 	} else {
-		identity = append(identity, iscsi.KV{Key: "SessionType", Value: "Normal"},
+		identity = append(identity, iscsi.KV{Key: "SessionType", Value: login.SessionNormal},
 			iscsi.KV{Key: "TargetName", Value: o.TargetName})
 	}
-	stage := uint8(stageOperational)
+	stage := iscsi.LoginStageOperational
 	keys := append(append([]iscsi.KV{}, identity...), offer(o)...)
 	if o.Security {
-		stage = stageSecurity
+		stage = iscsi.LoginStageSecurity
 		keys = append(append([]iscsi.KV{}, identity...), iscsi.KV{Key: "AuthMethod", Value: "None"})
 	}
 	for rounds := 0; ; rounds++ {
 		if rounds >= maxLoginRounds*2 {
 			return protoErr("login did not complete in %d exchanges", rounds)
 		}
-		next := uint8(stageFullFeature)
-		if stage == stageSecurity {
-			next = stageOperational
+		next := iscsi.LoginStageFullFeature
+		if stage == iscsi.LoginStageSecurity {
+			next = iscsi.LoginStageOperational
 		}
 		resp, err := s.loginStep(stage, next, keys)
 		if err != nil {
 			return err
 		}
 		h := &resp.BHS
-		if class, detail := h[36], h[37]; class != 0 {
-			return &LoginError{Class: class, Detail: detail}
+		if st := h.LoginStatus(); st != iscsi.LoginStatusSuccess {
+			return &LoginError{Class: st.Class(), Detail: st.Detail()}
 		}
 		kvs, err := iscsi.ParseText(resp.Data)
 		if err != nil {
 			return protoErr("login response text: %v", err)
 		}
 		s.Params.apply(kvs)
-		if csg := h.Flags() >> 2 & 3; csg != stage {
+		if csg := h.CSG(); csg != stage {
 			return protoErr("login response CSG %d, request CSG %d", csg, stage)
 		}
-		if h.Flags()&0x80 == 0 {
+		if !h.Transit() {
 			keys = nil // target wants another round in this stage
 			continue
 		}
 		s.ackStatSN(h.StatSN())
 		s.expCmdSN, s.maxCmdSN = h.ExpCmdSN(), h.MaxCmdSN()
-		switch nsg := h.Flags() & 3; nsg {
-		case stageOperational:
-			stage = stageOperational
+		switch nsg := h.NSG(); nsg {
+		case iscsi.LoginStageOperational:
+			stage = iscsi.LoginStageOperational
 			keys = offer(o)
-		case stageFullFeature:
-			s.Params.TSIH = h.Field16(14)
+		case iscsi.LoginStageFullFeature:
+			s.Params.TSIH = h.TSIH()
 			return nil
 		default:
 			return protoErr("login response NSG %d", nsg)
@@ -136,11 +130,13 @@ func (s *Session) loginStep(csg, nsg uint8, keys []iscsi.KV) (*iscsi.PDU, error)
 	h := &p.BHS
 	h.SetOpcode(iscsi.OpLoginReq)
 	h.SetImmediate(true)
-	h.SetFlags(0x80 | csg<<2 | nsg)
-	copy(h[8:14], s.opts.ISID[:])
-	h.SetField16(14, 0) // TSIH 0: a new session (or a reinstatement)
+	h.SetTransit(true)
+	h.SetCSG(csg)
+	h.SetNSG(nsg)
+	h.SetISID(s.opts.ISID)
+	h.SetTSIH(0) // a new session (or a reinstatement)
 	h.SetITT(loginITT)
-	h.SetField16(20, 0) // CID
+	h.SetCID(0)
 	h.SetCmdSN(s.cmdSN)
 	h.SetExpStatSN(s.expStatSN)
 	if _, err := s.nc.Write(iscsi.MarshalPDU(p, false, false)); err != nil {

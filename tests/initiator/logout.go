@@ -7,7 +7,7 @@ import (
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
-// Logout closes the session (reason 0, RFC 7143 11.14), waits for the Logout
+// Logout closes the session (RFC 7143 11.14), waits for the Logout
 // Response and then for the target to close the connection.
 func (s *Session) Logout() error {
 	deadline := time.Now().Add(s.opts.Timeout)
@@ -17,7 +17,7 @@ func (s *Session) Logout() error {
 		p := &iscsi.PDU{}
 		h := &p.BHS
 		h.SetOpcode(iscsi.OpLogoutReq)
-		h.SetFlags(0x80) // reason 0: close the session
+		h.SetLogoutReason(iscsi.LogoutCloseSession)
 		h.SetITT(itt)
 		h.SetCmdSN(cmdSN)
 		return []*iscsi.PDU{p}
@@ -32,7 +32,7 @@ func (s *Session) Logout() error {
 	if op := in.BHS.Opcode(); op != iscsi.OpLogoutResp {
 		return protoErr("Logout answered by %v", op)
 	}
-	if r := in.BHS.Response(); r != 0 {
+	if r := in.BHS.Response(); r != iscsi.LogoutRespSuccess {
 		return fmt.Errorf("initiator: logout response %d", r)
 	}
 	// The target closes after the response; wait for it, then make sure.

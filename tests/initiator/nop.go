@@ -18,7 +18,7 @@ func (s *Session) Nop(data []byte) error {
 		h := &p.BHS
 		h.SetOpcode(iscsi.OpNopOut)
 		h.SetImmediate(true)
-		h.SetFlags(0x80)
+		h.SetFinal(true)
 		h.SetITT(itt)
 		h.SetTTT(reservedTag)
 		h.SetCmdSN(cmdSN)

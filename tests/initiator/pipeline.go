@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // PipelineConfig describes a stream of READ(16) or WRITE(16) commands.
@@ -58,7 +60,7 @@ func (r *Raw) NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	p := &Pipeline{raw: r, cfg: cfg, lunRaw: EncodeLUN(cfg.LUN),
+	p := &Pipeline{raw: r, cfg: cfg, lunRaw: scsi.EncodeLUN(cfg.LUN),
 		slots:   cfg.Blocks / uint64(cfg.Size/int(cfg.BlockSize)),
 		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
 		data:    make([]byte, cfg.Size),
@@ -92,7 +94,7 @@ func (p *Pipeline) Run(n int, check bool) error {
 	sent, done, inflight := 0, 0, 0
 	for done < n {
 		p.out = p.out[:0]
-		for inflight < p.cfg.Depth && sent < n && !serialLess(r.MaxCmdSN, r.CmdSN) {
+		for inflight < p.cfg.Depth && sent < n && !cmdsn.Less(r.MaxCmdSN, r.CmdSN) {
 			itt := p.free[len(p.free)-1]
 			p.free = p.free[:len(p.free)-1]
 			p.appendCommand(itt)
@@ -144,7 +146,7 @@ func (p *Pipeline) take(h *iscsi.BHS) (finished bool, status uint8, err error) {
 	r := p.raw
 	switch h.Opcode() {
 	case iscsi.OpSCSIResp, iscsi.OpDataIn, iscsi.OpR2T, iscsi.OpNopIn:
-		if max := h.MaxCmdSN(); serialLess(r.MaxCmdSN, max) {
+		if max := h.MaxCmdSN(); cmdsn.Less(r.MaxCmdSN, max) {
 			r.MaxCmdSN = max
 		}
 	}
@@ -153,7 +155,7 @@ func (p *Pipeline) take(h *iscsi.BHS) (finished bool, status uint8, err error) {
 		r.ExpStatSN = h.StatSN() + 1
 		return true, h.Status(), nil
 	case iscsi.OpDataIn:
-		if h.Flags()&0x01 == 0 {
+		if !h.HasStatus() {
 			return false, 0, nil
 		}
 		r.ExpStatSN = h.StatSN() + 1
@@ -188,13 +190,15 @@ func (p *Pipeline) appendCommand(itt uint32) {
 	var imm uint32
 	if p.cfg.Write {
 		imm = p.imm
-		h.SetFlags(0x80 | 0x20 | 1) // final (no unsolicited Data-Out), write, SIMPLE
-		cdb[0] = 0x8a               // WRITE(16)
+		h.SetCmdWrite(true)
+		cdb[0] = scsi.OpWrite16
 		h.SetDataSegmentLength(imm)
 	} else {
-		h.SetFlags(0x80 | 0x40 | 1) // final, read, SIMPLE
-		cdb[0] = 0x88               // READ(16)
+		h.SetCmdRead(true)
+		cdb[0] = scsi.OpRead16
 	}
+	h.SetFinal(true) // no unsolicited Data-Out: the rest waits for R2Ts
+	h.SetTaskAttr(iscsi.TaskAttrSimple)
 	binary.BigEndian.PutUint64(cdb[2:], slot*perIO)
 	binary.BigEndian.PutUint32(cdb[10:], uint32(perIO))
 	h.SetLUN(p.lunRaw)
@@ -219,9 +223,7 @@ func (p *Pipeline) appendDataOut(itt, ttt, off, length uint32) {
 		var pdu iscsi.PDU
 		h := &pdu.BHS
 		h.SetOpcode(iscsi.OpDataOut)
-		if off+n == end {
-			h.SetFlags(0x80)
-		}
+		h.SetFinal(off+n == end)
 		h.SetLUN(p.lunRaw)
 		h.SetITT(itt)
 		h.SetTTT(ttt)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -144,16 +145,13 @@ func (s *Session) unregister(itt uint32) {
 	s.mu.Unlock()
 }
 
-// serialLess is RFC 1982 serial number arithmetic on 32 bits, as CmdSN uses.
-func serialLess(a, b uint32) bool { return a != b && int32(a-b) < 0 }
-
 // sendNumbered sends a request that consumes a CmdSN (or, if immediate, carries the
 // current one), waiting while the target's window is closed. build is called with the
 // CmdSN and returns the PDUs to send in one write (command plus unsolicited data).
 func (s *Session) sendNumbered(immediate bool, deadline time.Time, build func(cmdSN uint32) []*iscsi.PDU) error {
 	for {
 		s.mu.Lock()
-		open := immediate || !serialLess(s.maxCmdSN, s.cmdSN)
+		open := immediate || !cmdsn.Less(s.maxCmdSN, s.cmdSN)
 		ch := s.winCh
 		s.mu.Unlock()
 		if !open {
@@ -172,7 +170,7 @@ func (s *Session) sendNumbered(immediate bool, deadline time.Time, build func(cm
 		// Take the write lock before the number, so PDUs go out in CmdSN order.
 		s.wmu.Lock()
 		s.mu.Lock()
-		if !immediate && serialLess(s.maxCmdSN, s.cmdSN) {
+		if !immediate && cmdsn.Less(s.maxCmdSN, s.cmdSN) {
 			s.mu.Unlock()
 			s.wmu.Unlock()
 			continue // another sender took the last slot
@@ -210,16 +208,16 @@ func (s *Session) CmdSN() uint32 {
 // with MaxCmdSN < ExpCmdSN-1 are invalid and ignored, older values never win.
 func (s *Session) updateWindow(h *iscsi.BHS) {
 	exp, max := h.ExpCmdSN(), h.MaxCmdSN()
-	if serialLess(max, exp-1) {
+	if cmdsn.Less(max, exp-1) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	changed := false
-	if serialLess(s.expCmdSN, exp) {
+	if cmdsn.Less(s.expCmdSN, exp) {
 		s.expCmdSN, changed = exp, true
 	}
-	if serialLess(s.maxCmdSN, max) {
+	if cmdsn.Less(s.maxCmdSN, max) {
 		s.maxCmdSN, changed = max, true
 	}
 	if changed {
@@ -231,7 +229,7 @@ func (s *Session) updateWindow(h *iscsi.BHS) {
 // ackStatSN advances ExpStatSN past a status-carrying PDU.
 func (s *Session) ackStatSN(statSN uint32) {
 	s.mu.Lock()
-	if !serialLess(statSN+1, s.expStatSN) {
+	if !cmdsn.Less(statSN+1, s.expStatSN) {
 		s.expStatSN = statSN + 1
 	}
 	s.mu.Unlock()
@@ -274,7 +272,7 @@ func (s *Session) dispatch(p *iscsi.PDU) {
 	case iscsi.OpSCSIResp, iscsi.OpTextResp, iscsi.OpLogoutResp, iscsi.OpTaskMgmtResp, iscsi.OpReject:
 		s.ackStatSN(h.StatSN())
 	case iscsi.OpDataIn:
-		if h.Flags()&0x01 != 0 {
+		if h.HasStatus() {
 			s.ackStatSN(h.StatSN())
 		}
 	case iscsi.OpNopIn:
@@ -334,7 +332,7 @@ func pingAnswer(in *iscsi.BHS, cmdSN, expStatSN uint32) iscsi.BHS {
 	var h iscsi.BHS
 	h.SetOpcode(iscsi.OpNopOut)
 	h.SetImmediate(true)
-	h.SetFlags(0x80)
+	h.SetFinal(true)
 	h.SetLUN(in.LUN())
 	h.SetITT(reservedTag)
 	h.SetTTT(in.TTT())

@@ -30,7 +30,7 @@ func (s *Session) Text(keys []iscsi.KV) ([]iscsi.KV, error) {
 			p := &iscsi.PDU{Data: payload}
 			h := &p.BHS
 			h.SetOpcode(iscsi.OpTextReq)
-			h.SetFlags(0x80)
+			h.SetFinal(true)
 			h.SetITT(itt)
 			h.SetTTT(ttt)
 			h.SetCmdSN(cmdSN)
@@ -58,7 +58,7 @@ func (s *Session) Text(keys []iscsi.KV) ([]iscsi.KV, error) {
 		}
 		all = append(all, in.Data...)
 		if h.Final() {
-			if h.Flags()&0x40 != 0 {
+			if h.Continue() {
 				return nil, protoErr("Text Response with both F and C")
 			}
 			return iscsi.ParseText(all)

@@ -4,25 +4,12 @@ import (
 	"time"
 
 	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
-// TMF function codes (RFC 7143 11.5.1, RFC 7144 5.1).
-const (
-	TMFAbortTask    = 1
-	TMFAbortTaskSet = 2
-	TMFClearTaskSet = 4
-	TMFLUNReset     = 5
-	TMFTargetWarm   = 6
-	TMFTargetCold   = 7
-	TMFQueryTask    = 9
-	TMFQueryTaskSet = 10
-	TMFTaskReassign = 8
-)
-
-// TaskMgmt sends an immediate Task Management Function Request and returns the
-// target's response code (0 function complete, 1 task does not exist, 2 LUN does not
-// exist, 5 not supported, 7 function succeeded). refITT names the task for ABORT TASK
-// and QUERY TASK.
+// TaskMgmt sends an immediate Task Management Function Request for function fn (an
+// iscsi.TMF... code) and returns the target's response code (an iscsi.TMFResp...
+// code). refITT names the task for ABORT TASK and QUERY TASK.
 func (s *Session) TaskMgmt(fn uint8, lun uint64, refITT uint32) (uint8, error) {
 	deadline := time.Now().Add(s.opts.Timeout)
 	itt, box := s.register()
@@ -32,10 +19,10 @@ func (s *Session) TaskMgmt(fn uint8, lun uint64, refITT uint32) (uint8, error) {
 		h := &p.BHS
 		h.SetOpcode(iscsi.OpTaskMgmtReq)
 		h.SetImmediate(true)
-		h.SetFlags(0x80 | fn)
-		h.SetLUN(EncodeLUN(lun))
+		h.SetTMFFunction(fn)
+		h.SetLUN(scsi.EncodeLUN(lun))
 		h.SetITT(itt)
-		h.SetField32(20, refITT)
+		h.SetReferencedTaskTag(refITT)
 		h.SetCmdSN(cmdSN)
 		return []*iscsi.PDU{p}
 	})

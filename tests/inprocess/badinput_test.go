@@ -41,7 +41,7 @@ func TestBadPDUs(t *testing.T) {
 			p := &iscsi.PDU{Data: data[:512]}
 			h := &p.BHS
 			h.SetOpcode(iscsi.OpDataOut)
-			h.SetFlags(0x80)
+			h.SetFinal(true)
 			h.SetITT(0x7000_0001)
 			h.SetTTT(0x1234_5678)
 			return p
@@ -50,7 +50,9 @@ func TestBadPDUs(t *testing.T) {
 			p := &iscsi.PDU{Data: data} // 8192 bytes, FirstBurstLength 4096
 			h := &p.BHS
 			h.SetOpcode(iscsi.OpSCSICmd)
-			h.SetFlags(0x80 | 0x20 | 0x01) // F, W, SIMPLE
+			h.SetFinal(true)
+			h.SetCmdWrite(true)
+			h.SetTaskAttr(iscsi.TaskAttrSimple)
 			h.SetITT(0x7000_0002)
 			h.SetExpectedDataTransferLength(uint32(len(data)))
 			h.SetCmdSN(s.CmdSN()) // the session does not count it: a rejected command is not received
@@ -147,7 +149,9 @@ func TestCommandOutsideWindow(t *testing.T) {
 		p := &iscsi.PDU{Data: data}
 		h := &p.BHS
 		h.SetOpcode(iscsi.OpSCSICmd)
-		h.SetFlags(0x80 | 0x20 | 0x01) // F, W, SIMPLE
+		h.SetFinal(true)
+		h.SetCmdWrite(true)
+		h.SetTaskAttr(iscsi.TaskAttrSimple)
 		h.SetITT(itt)
 		h.SetExpectedDataTransferLength(uint32(len(data)))
 		h.SetCmdSN(cmdSN)
@@ -160,11 +164,11 @@ func TestCommandOutsideWindow(t *testing.T) {
 			t.Fatalf("nop: %v", err)
 		}
 		// ABORT TASK must not wait for the dropped command.
-		resp, err := s.TaskMgmt(1, 0, itt)
+		resp, err := s.TaskMgmt(iscsi.TMFAbortTask, 0, itt)
 		if err != nil {
 			t.Fatalf("CmdSN %d: ABORT TASK: %v", cmdSN, err)
 		}
-		if resp != 1 {
+		if resp != iscsi.TMFRespTaskNotExist {
 			t.Fatalf("CmdSN %d: ABORT TASK response %d, want 1 (no such task)", cmdSN, resp)
 		}
 		got, err := s.Read(0, lba, 8, blockSize)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -49,12 +50,16 @@ func TestDataOutAcrossSequences(t *testing.T) {
 			}
 			return p
 		}
-		command := func(itt uint32, cdb []byte, edtl uint32, flags uint8) {
+		// command sends a SIMPLE command with F set: no unsolicited data, the target
+		// asks for all of a write's data with R2Ts.
+		command := func(itt uint32, cdb []byte, edtl uint32, write bool) {
 			p := &iscsi.PDU{}
 			h := &p.BHS
 			h.SetOpcode(iscsi.OpSCSICmd)
-			h.SetFlags(flags)
-			h.SetLUN(lun << 48)
+			h.SetFinal(true)
+			h.SetCmdWrite(write)
+			h.SetTaskAttr(iscsi.TaskAttrSimple)
+			h.SetLUN(scsi.EncodeLUN(lun))
 			h.SetITT(itt)
 			h.SetExpectedDataTransferLength(edtl)
 			h.SetCmdSN(raw.CmdSN)
@@ -64,8 +69,8 @@ func TestDataOutAcrossSequences(t *testing.T) {
 		}
 		// The first command of a new nexus may meet a unit attention.
 		for i := 0; ; i++ {
-			command(uint32(i+1), make([]byte, 6), 0, 0x80|1) // TEST UNIT READY
-			if r := recv(); r.BHS.Opcode() == iscsi.OpSCSIResp && r.BHS.Status() == 0 {
+			command(uint32(i+1), make([]byte, 6), 0, false) // TEST UNIT READY
+			if r := recv(); r.BHS.Opcode() == iscsi.OpSCSIResp && r.BHS.Status() == scsi.StatusGood {
 				break
 			} else if i == 5 {
 				t.Fatalf("TEST UNIT READY never GOOD: %v", r)
@@ -75,7 +80,7 @@ func TestDataOutAcrossSequences(t *testing.T) {
 		const size = 16384
 		data := randomData(970+lun, size)
 		const itt = 0x100
-		command(itt, write16(64, size/blockSize), size, 0x80|0x20|1) // WRITE(16), no data yet
+		command(itt, write16(64, size/blockSize), size, true) // no data yet
 		var r2ts []*iscsi.PDU
 		for len(r2ts) < 2 {
 			p := recv()
@@ -90,14 +95,14 @@ func TestDataOutAcrossSequences(t *testing.T) {
 			p := &iscsi.PDU{Data: data[off : off+n]}
 			h := &p.BHS
 			h.SetOpcode(iscsi.OpDataOut)
-			h.SetFlags(0x80)
-			h.SetLUN(lun << 48)
+			h.SetFinal(true)
+			h.SetLUN(scsi.EncodeLUN(lun))
 			h.SetITT(itt)
 			h.SetTTT(r.BHS.TTT())
 			h.SetBufferOffset(off)
 			send(p)
 		}
-		if resp := recv(); resp.BHS.Opcode() != iscsi.OpSCSIResp || resp.BHS.Status() != 0 {
+		if resp := recv(); resp.BHS.Opcode() != iscsi.OpSCSIResp || resp.BHS.Status() != scsi.StatusGood {
 			t.Fatalf("LUN %d: write answered %v", lun, resp)
 		}
 

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
 // write16 builds a WRITE(16) CDB.
 func write16(lba uint64, blocks uint32) []byte {
 	cdb := make([]byte, 16)
-	cdb[0] = 0x8a
+	cdb[0] = scsi.OpWrite16
 	binary.BigEndian.PutUint64(cdb[2:], lba)
 	binary.BigEndian.PutUint32(cdb[10:], blocks)
 	return cdb
@@ -20,7 +21,7 @@ func write16(lba uint64, blocks uint32) []byte {
 // read16 builds a READ(16) CDB.
 func read16(lba uint64, blocks uint32) []byte {
 	cdb := write16(lba, blocks)
-	cdb[0] = 0x88
+	cdb[0] = scsi.OpRead16
 	return cdb
 }
 

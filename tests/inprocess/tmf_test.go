@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -51,12 +52,12 @@ func TestTaskManagement(t *testing.T) {
 	itt := task.ITT()
 	time.Sleep(100 * time.Millisecond) // the write is now with an IO worker
 
-	if resp, err := s.TaskMgmt(initiator.TMFQueryTask, 0, itt); err != nil || resp != 7 {
+	if resp, err := s.TaskMgmt(iscsi.TMFQueryTask, 0, itt); err != nil || resp != iscsi.TMFRespSucceeded {
 		t.Fatalf("QUERY TASK of a running task: response %d, %v; want 7 (function succeeded)", resp, err)
 	}
 	begin := time.Now()
-	resp, err := s.TaskMgmt(initiator.TMFAbortTask, 0, itt)
-	if err != nil || resp != 0 {
+	resp, err := s.TaskMgmt(iscsi.TMFAbortTask, 0, itt)
+	if err != nil || resp != iscsi.TMFRespComplete {
 		t.Fatalf("ABORT TASK: response %d, %v; want 0", resp, err)
 	}
 	if waited := time.Since(begin); waited < delay/2 {
@@ -67,16 +68,16 @@ func TestTaskManagement(t *testing.T) {
 	}
 	slow.Store(false)
 
-	if resp, err := s.TaskMgmt(initiator.TMFAbortTask, 0, 0x7777); err != nil || resp != 1 {
+	if resp, err := s.TaskMgmt(iscsi.TMFAbortTask, 0, 0x7777); err != nil || resp != iscsi.TMFRespTaskNotExist {
 		t.Errorf("ABORT TASK of an unknown task: response %d, %v; want 1 (task does not exist)", resp, err)
 	}
-	if resp, err := s.TaskMgmt(initiator.TMFQueryTask, 0, 0x7777); err != nil || resp != 0 {
+	if resp, err := s.TaskMgmt(iscsi.TMFQueryTask, 0, 0x7777); err != nil || resp != iscsi.TMFRespComplete {
 		t.Errorf("QUERY TASK of an unknown task: response %d, %v; want 0", resp, err)
 	}
-	if resp, err := s.TaskMgmt(initiator.TMFTaskReassign, 0, 0x7777); err != nil || resp != 5 {
+	if resp, err := s.TaskMgmt(iscsi.TMFTaskReassign, 0, 0x7777); err != nil || resp != iscsi.TMFRespNotSupported {
 		t.Errorf("TASK REASSIGN: response %d, %v; want 5 (not supported at ERL 0)", resp, err)
 	}
-	if resp, err := s.TaskMgmt(initiator.TMFLUNReset, 0, 0); err != nil || resp != 0 {
+	if resp, err := s.TaskMgmt(iscsi.TMFLUNReset, 0, 0); err != nil || resp != iscsi.TMFRespComplete {
 		t.Fatalf("LOGICAL UNIT RESET: response %d, %v; want 0", resp, err)
 	}
 	err = s.TestUnitReady(0)
@@ -84,7 +85,7 @@ func TestTaskManagement(t *testing.T) {
 	if !errors.As(err, &se) || se.Key() != 6 || se.ASC() != 0x29 {
 		t.Fatalf("TEST UNIT READY after LUN reset: %v; want UNIT ATTENTION 29/xx", err)
 	}
-	if resp, err := s.TaskMgmt(initiator.TMFLUNReset, 5, 0); err != nil || resp != 2 {
+	if resp, err := s.TaskMgmt(iscsi.TMFLUNReset, 5, 0); err != nil || resp != iscsi.TMFRespLUNNotExist {
 		t.Errorf("LOGICAL UNIT RESET of a missing LUN: response %d, %v; want 2", resp, err)
 	}
 	// The session still works.
