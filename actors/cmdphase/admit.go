@@ -24,8 +24,7 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 		m.reject(iscsi.RejectTaskInProgress, h)
 		return
 	}
-	flags := h.Flags()
-	read, write := flags&0x40 != 0, flags&0x20 != 0
+	read, write := h.CmdRead(), h.CmdWrite()
 	edtl := h.ExpectedDataTransferLength()
 	imm := uint32(len(p.Data))
 	// Immediate data is bounded by the negotiation; more than the initiator may send
@@ -48,7 +47,7 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	tk.edtl, tk.read, tk.write, tk.lunRaw = edtl, read, write, h.LUN()
 	t := &tk.msg.task
 	t.Itt, t.Lun, t.Cdb, t.ExpectedLength, t.Read, t.Write = itt, lun, cdb, edtl, read, write
-	t.Attribute, t.CmdSn, t.Immediate = pb.TaskAttribute(flags&7), h.CmdSN(), h.Immediate()
+	t.Attribute, t.CmdSn, t.Immediate = pb.TaskAttribute(h.TaskAttr()), h.CmdSN(), h.Immediate()
 	t.Nexus, t.Target, t.ReplyTo = m.nexus(), m.cfg.Login.Target.Name, m.cfg.Self
 	tk.t = t
 	m.tasks[itt] = tk

@@ -8,13 +8,6 @@ import (
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
-// Logout reasons and responses (RFC 7143 11.14.1, 11.15.1).
-const (
-	logoutReasonMask     = 0x7f
-	logoutRecovery       = 2 // remove the connection for recovery
-	logoutRecoveryNotSup = 2 // response: connection recovery is not supported
-)
-
 // nopIn answers a NOP-Out that expects a reply, echoing its data (RFC 7143
 // 11.18-11.19).
 func (m *Machine) nopIn(req *iscsi.PDU) {
@@ -24,7 +17,7 @@ func (m *Machine) nopIn(req *iscsi.PDU) {
 	h.SetFinal(true)
 	h.SetLUN(req.BHS.LUN())
 	h.SetITT(req.BHS.ITT())
-	h.SetTTT(reservedTag)
+	h.SetTTT(iscsi.ReservedTag)
 	h.SetStatSN(m.nextStatSN())
 	m.window(h)
 	m.emit(p)
@@ -53,7 +46,7 @@ func (m *Machine) Tick(now time.Time) {
 	h := &p.BHS
 	h.SetOpcode(iscsi.OpNopIn)
 	h.SetFinal(true)
-	h.SetITT(reservedTag)
+	h.SetITT(iscsi.ReservedTag)
 	h.SetTTT(m.newTTT())
 	h.SetStatSN(m.statSN) // not advanced: the ITT is reserved
 	m.window(h)
@@ -82,7 +75,7 @@ func (m *Machine) text(req *iscsi.PDU) {
 	h.SetOpcode(iscsi.OpTextResp)
 	h.SetFinal(true)
 	h.SetITT(req.BHS.ITT())
-	h.SetTTT(reservedTag)
+	h.SetTTT(iscsi.ReservedTag)
 	h.SetStatSN(m.nextStatSN())
 	m.window(h)
 	m.emit(p)
@@ -104,10 +97,10 @@ func (m *Machine) discoveryTargets() []login.DiscoveryTarget {
 // (RFC 7143 11.14-11.15). Removing the connection for recovery needs
 // ErrorRecoveryLevel 2, which this target does not offer.
 func (m *Machine) logout(req *iscsi.PDU) {
-	reason := req.BHS.Flags() & logoutReasonMask
+	reason := req.BHS.LogoutReason()
 	var response uint8
-	if reason == logoutRecovery {
-		response = logoutRecoveryNotSup
+	if reason == iscsi.LogoutRemoveConnection {
+		response = iscsi.LogoutRespRecoveryNotSupported
 	}
 	p := &iscsi.PDU{}
 	h := &p.BHS

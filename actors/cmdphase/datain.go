@@ -8,13 +8,6 @@ import (
 	"github.com/atgt/atgt/messages/scsi"
 )
 
-// Residual flags of byte 1 of Data-In and SCSI Response (RFC 7143 11.4.1).
-const (
-	residualOverflow  = 0x04 // U... O: the command wanted more than EDTL
-	residualUnderflow = 0x02 // U: less than EDTL was moved
-	statusPresent     = 0x01 // S: the Data-In carries the status (phase collapse)
-)
-
 // Complete answers a finished task: its Data-In and status. A task aborted by a task
 // management function is forgotten instead, and the function is told.
 func (m *Machine) Complete(c *pb.ScsiCompletion) {
@@ -49,9 +42,9 @@ func (m *Machine) Complete(c *pb.ScsiCompletion) {
 func residual(edtl, transfer uint32) (flags uint8, count uint32) {
 	switch {
 	case transfer > edtl:
-		return residualOverflow, transfer - edtl
+		return iscsi.FlagResidualOverflow, transfer - edtl
 	case transfer < edtl:
-		return residualUnderflow, edtl - transfer
+		return iscsi.FlagResidualUnderflow, edtl - transfer
 	}
 	return 0, 0
 }
@@ -105,9 +98,9 @@ func (m *Machine) finishTask(tk *task, status uint32, sense, data []byte, transf
 		}
 		h.SetLUN(tk.lunRaw)
 		h.SetITT(tk.t.Itt)
-		h.SetTTT(reservedTag)
+		h.SetTTT(iscsi.ReservedTag)
 		if last && collapse {
-			f |= statusPresent | resFlags
+			f |= iscsi.DataInFlagStatus | resFlags
 			h.SetStatus(uint8(status))
 			h.SetStatSN(m.nextStatSN())
 			h.SetResidualCount(resCount)

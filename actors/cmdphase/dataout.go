@@ -41,7 +41,7 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 	off := h.BufferOffset()
 	var tk *task
 	var r *r2t
-	if ttt := h.TTT(); ttt != reservedTag {
+	if ttt := h.TTT(); ttt != iscsi.ReservedTag {
 		r = m.r2ts[ttt]
 		if r == nil || r.tk.t.Itt != h.ITT() {
 			m.reject(iscsi.RejectInvalidPDUField, h)

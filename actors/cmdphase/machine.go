@@ -176,7 +176,7 @@ func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {
 	case op == iscsi.OpDataOut && !m.Discovery():
 		adopted = m.dataOut(p, pooled)
 	case op == iscsi.OpNopOut:
-		if p.BHS.ITT() == reservedTag {
+		if p.BHS.ITT() == iscsi.ReservedTag {
 			break // the answer to our ping; arriving was enough
 		}
 		m.order(p, nil)
@@ -262,7 +262,7 @@ func (m *Machine) nexus() string {
 // newTTT returns a target transfer tag not in use: never the reserved 0xffffffff.
 func (m *Machine) newTTT() uint32 {
 	m.nextTTT++
-	if m.nextTTT == reservedTag {
+	if m.nextTTT == iscsi.ReservedTag {
 		m.nextTTT = 1
 	}
 	return m.nextTTT

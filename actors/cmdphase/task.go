@@ -5,10 +5,6 @@ import (
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
-// reservedTag is the tag value no task may use (RFC 7143 11.2.1.8): a NOP-Out
-// carrying it answers a ping, and Data-Out carrying it as TTT is unsolicited.
-const reservedTag = 0xffffffff
-
 // task is the connection's record of one SCSI command from arrival to response.
 type task struct {
 	t       *pb.ScsiTask

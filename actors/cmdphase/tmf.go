@@ -7,25 +7,6 @@ import (
 	"github.com/atgt/atgt/messages/scsi"
 )
 
-// Task management functions (RFC 7143 11.5.1, RFC 7144 5.1) and responses (11.6.1).
-const (
-	tmfFunctionMask = 0x7f
-
-	tmfAbortTask     = 1
-	tmfAbortTaskSet  = 2
-	tmfClearTaskSet  = 4
-	tmfLUReset       = 5
-	tmfTargetWarm    = 6
-	tmfTargetCold    = 7
-	tmfQueryTask     = 9
-	tmfQueryTaskSet  = 10
-	tmfRespComplete  = 0
-	tmfRespNoTask    = 1
-	tmfRespNoLUN     = 2
-	tmfRespNotSup    = 5
-	tmfRespSucceeded = 7
-)
-
 // pendingTMF is a task management function waiting for the tasks it aborted to leave
 // the IO workers and for its LUNs' answers: RFC 7143 4.2.3.3 allows the response only
 // once every affected task is terminated.
@@ -46,25 +27,25 @@ type pendingTMF struct {
 // initiator's next command can reach the LUN.
 func (m *Machine) taskMgmt(req *iscsi.PDU) {
 	h := &req.BHS
-	fn := h.Flags() & tmfFunctionMask
+	fn := h.TMFFunction()
 	itt := h.ITT()
-	ref := h.Field32(20) // Referenced Task Tag
+	ref := h.ReferencedTaskTag()
 	p := &pendingTMF{fn: fn, itt: itt}
 	switch fn {
-	case tmfAbortTask:
+	case iscsi.TMFAbortTask:
 		tk := m.tasks[ref]
 		if tk == nil || tk.lunRaw != h.LUN() {
-			m.tmfResponse(itt, fn, tmfRespNoTask) // or already completed
+			m.tmfResponse(itt, fn, iscsi.TMFRespTaskNotExist) // or already completed
 			return
 		}
 		m.abort(tk, p)
 		m.tmfs[itt] = p
 		m.tmfCheck(p)
-	case tmfAbortTaskSet, tmfClearTaskSet, tmfLUReset, tmfTargetWarm, tmfTargetCold:
+	case iscsi.TMFAbortTaskSet, iscsi.TMFClearTaskSet, iscsi.TMFLUNReset, iscsi.TMFTargetWarmReset, iscsi.TMFTargetColdReset:
 		lun, ok := scsi.DecodeLUN(h.LUN())
-		targetWide := fn == tmfTargetWarm || fn == tmfTargetCold
+		targetWide := fn == iscsi.TMFTargetWarmReset || fn == iscsi.TMFTargetColdReset
 		if !ok && !targetWide {
-			m.tmfResponse(itt, fn, tmfRespNoLUN)
+			m.tmfResponse(itt, fn, iscsi.TMFRespLUNNotExist)
 			return
 		}
 		for _, tk := range m.tasks {
@@ -78,22 +59,22 @@ func (m *Machine) taskMgmt(req *iscsi.PDU) {
 			Function: pb.TmfFunction(fn), Itt: itt, Target: m.cfg.Login.Target.Name, Lun: lun,
 			Nexus: m.nexus(), ReplyTo: m.cfg.Self,
 		})
-	case tmfQueryTask:
+	case iscsi.TMFQueryTask:
 		if tk := m.tasks[ref]; tk != nil && tk.lunRaw == h.LUN() && !tk.aborted {
-			m.tmfResponse(itt, fn, tmfRespSucceeded) // the task exists
+			m.tmfResponse(itt, fn, iscsi.TMFRespSucceeded) // the task exists
 		} else {
-			m.tmfResponse(itt, fn, tmfRespComplete)
+			m.tmfResponse(itt, fn, iscsi.TMFRespComplete)
 		}
-	case tmfQueryTaskSet:
+	case iscsi.TMFQueryTaskSet:
 		for _, tk := range m.tasks {
 			if tk.lunRaw == h.LUN() && !tk.aborted {
-				m.tmfResponse(itt, fn, tmfRespSucceeded)
+				m.tmfResponse(itt, fn, iscsi.TMFRespSucceeded)
 				return
 			}
 		}
-		m.tmfResponse(itt, fn, tmfRespComplete)
+		m.tmfResponse(itt, fn, iscsi.TMFRespComplete)
 	default:
-		m.tmfResponse(itt, fn, tmfRespNotSup) // TASK REASSIGN needs ERL 2
+		m.tmfResponse(itt, fn, iscsi.TMFRespNotSupported) // TASK REASSIGN needs ERL 2
 	}
 }
 
@@ -133,7 +114,7 @@ func (m *Machine) tmfResponse(itt uint32, fn, response uint8) {
 	h.SetITT(itt)
 	h.SetStatSN(m.nextStatSN())
 	m.window(h)
-	if fn == tmfTargetCold && response == tmfRespComplete {
+	if fn == iscsi.TMFTargetColdReset && response == iscsi.TMFRespComplete {
 		m.nexusLost()
 		m.sendAndClose(p)
 		m.over("target cold reset")

@@ -100,6 +100,11 @@ func (h *BHS) LUN() uint64 { return binary.BigEndian.Uint64(h[8:16]) }
 // SetLUN sets bytes 8..15.
 func (h *BHS) SetLUN(v uint64) { binary.BigEndian.PutUint64(h[8:16], v) }
 
+// ReservedTag is the tag value no task may carry (RFC 7143 11.2.1.8): an ITT of a
+// NOP-In ping or a NOP-Out answering one, a TTT of unsolicited Data-Out or of a
+// NOP-In that wants no answer.
+const ReservedTag = 0xffffffff
+
 // ITT returns the Initiator Task Tag (bytes 16..19).
 func (h *BHS) ITT() uint32 { return h.Field32(16) }
 

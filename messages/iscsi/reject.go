@@ -24,7 +24,7 @@ func NewReject(reason uint8, bad *BHS) *PDU {
 	p.BHS.SetOpcode(OpReject)
 	p.BHS.SetFinal(true)
 	p.BHS.SetResponse(reason)
-	p.BHS.SetITT(0xffffffff)
+	p.BHS.SetITT(ReservedTag)
 	if bad != nil {
 		copy(p.Data, bad[:])
 	}
