@@ -45,6 +45,7 @@ func CompleteIO(io IO, readData []byte, err error) Result {
 // not the write its IO's kind would suggest.
 type ReadError struct{ Err error }
 
+// Error names the phase for the log.
 func (e *ReadError) Error() string { return "read before write: " + e.Err.Error() }
 
 // Unwrap returns the backend error.
