@@ -87,11 +87,7 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		ctx.Send(t.ReplyTo.PID(), noLUNInquiry(t))
 		return
 	}
-	ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
-		Itt:    t.Itt,
-		Status: uint32(scsi.StatusCheckCondition),
-		Sense:  scsi.AppendSense(nil, scsi.LogicalUnitNotSupported()),
-	})
+	ctx.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, scsi.LogicalUnitNotSupported()))
 }
 
 // noLUNInquiry answers INQUIRY for a LUN that does not exist: peripheral qualifier

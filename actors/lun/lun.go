@@ -74,7 +74,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		// The supervisor returns a failed worker's range lock here.
 		l.sup.lun = ctx.Self()
-		wp := workerProps(l.cfg.Backend, l.cfg.Peers, l.order, l.locks.untracked, l.cfg.Log, l.cfg.ModesPath)
+		wp := workerProps(l.cfg, l.order, l.locks.untracked)
 		for i := 0; i < l.cfg.Workers; i++ {
 			pid, err := ctx.SpawnNamed(wp, fmt.Sprintf("io%d", i))
 			if err != nil {
@@ -115,49 +115,34 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	}
 }
 
+// execute runs t through the device model, which makes every check that comes
+// before a command in SAM-5 order (scsidev.Device.Execute), and answers it or
+// hands its IO plan to a worker.
 func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
-	if len(t.Cdb) > 0 {
-		if se := l.cfg.Device.NotReady(t.Cdb[0]); se != nil {
-			ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
-				Itt: t.Itt, Status: uint32(scsi.StatusCheckCondition), Sense: scsi.AppendSense(nil, se),
-			})
-			return
-		}
-	}
-	if l.reserve(ctx, t) {
-		return
-	}
 	req := &scsidev.Request{CDB: t.Cdb, DataOut: t.DataOut, Nexus: t.Nexus, ExpectedLength: t.ExpectedLength}
 	for _, p := range t.DataOutParts {
 		req.DataOutLength += int64(len(p))
 	}
-	res := l.cfg.Device.Execute(req)
+	res := l.cfg.Device.Execute(req, l.cfg.Reservations)
 	if l.cfg.Log.IsDebug() {
 		l.cfg.Log.Debug("task", "lun", l.cfg.ID, "itt", t.Itt, "cdb", fmt.Sprintf("%x", t.Cdb), "status", res.Status, "io", res.IO.Kind)
 	}
 	xfer, isRW := transferLength(t.Cdb, l.cfg.Device.BlockSize())
-	if res.IO.Kind == scsidev.IONone {
+	if res.Refused {
+		xfer = 0 // a check before the command ended it: nothing was transferred
+	}
+	if res.IO.Kind == pb.IoKind_IO_KIND_UNSPECIFIED {
 		if !isRW {
 			xfer = uint32(len(res.Data))
 		}
-		answer := &pb.ScsiCompletion{
+		ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
 			Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data, TransferLength: xfer,
-		}
-		if res.SaveModes != nil && l.cfg.ModesPath != "" {
-			// Saved mode pages must be on disk before GOOD; an IO worker
-			// writes the file (blocking work) and then sends the answer.
-			t.DataOut = res.SaveModes
-			l.count()
-			l.toWorker(ctx, &pb.IoRequest{Task: t, Kind: pb.IoKind_IO_KIND_PERSIST_STATE, StatePath: l.cfg.ModesPath, Answer: answer})
-			return
-		}
-		ctx.Send(t.ReplyTo.PID(), answer)
+		})
 		return
 	}
 	io := l.ios.New()
-	io.Task, io.Offset, io.Length, io.Stable = t, res.IO.Offset, res.IO.Length, res.IO.Stable
+	io.Task, io.Kind, io.Offset, io.Length, io.Stable = t, res.IO.Kind, res.IO.Offset, res.IO.Length, res.IO.Stable
 	io.TransferLength, io.BlockSize, io.MaxDescriptors = xfer, l.cfg.Device.BlockSize(), res.IO.MaxDescriptors
-	io.Kind = ioKinds[res.IO.Kind]
 	if res.IO.Data != nil {
 		t.DataOut = res.IO.Data
 	}
@@ -182,22 +167,6 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		}
 	}
 	l.hold(ctx, io)
-}
-
-// ioKinds maps the device's IO plans to the IoRequest kinds workers perform.
-var ioKinds = map[scsidev.IOKind]pb.IoKind{
-	scsidev.IORead:              pb.IoKind_IO_KIND_READ,
-	scsidev.IOWrite:             pb.IoKind_IO_KIND_WRITE,
-	scsidev.IOSync:              pb.IoKind_IO_KIND_SYNC,
-	scsidev.IOVerify:            pb.IoKind_IO_KIND_VERIFY,
-	scsidev.IOUnmap:             pb.IoKind_IO_KIND_UNMAP,
-	scsidev.IOWriteSame:         pb.IoKind_IO_KIND_WRITE_SAME,
-	scsidev.IOLBAStatus:         pb.IoKind_IO_KIND_LBA_STATUS,
-	scsidev.IOCompareAndWrite:   pb.IoKind_IO_KIND_COMPARE_AND_WRITE,
-	scsidev.IOORWrite:           pb.IoKind_IO_KIND_OR_WRITE,
-	scsidev.IOCopy:              pb.IoKind_IO_KIND_COPY,
-	scsidev.IOSanitizeOverwrite: pb.IoKind_IO_KIND_SANITIZE_OVERWRITE,
-	scsidev.IOSanitizeErase:     pb.IoKind_IO_KIND_SANITIZE_ERASE,
 }
 
 // count records a task handed to the workers (it may first wait for a range lock).

@@ -26,11 +26,7 @@ func (s *workerSupervisor) HandleFailure(sys *actor.ActorSystem, sup actor.Super
 	msg := actor.UnwrapEnvelopeMessage(message)
 	// failed answers a task the worker held and will not finish.
 	failed := func(t *pb.ScsiTask) {
-		sys.Root.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
-			Itt:    t.Itt,
-			Status: uint32(scsi.StatusCheckCondition),
-			Sense:  scsi.AppendSense(nil, scsi.InternalTargetFailure()),
-		})
+		sys.Root.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, scsi.InternalTargetFailure()))
 	}
 	req, _ := msg.(*pb.IoRequest)
 	switch {

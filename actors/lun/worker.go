@@ -26,8 +26,9 @@ type worker struct {
 	// untracked counts the LUN's writes that hold no range lock.
 	untracked *drainCounter
 	log       hclog.Logger
-	// modesPath is the LUN's saved mode pages file ("" = none).
-	modesPath string
+	// statePath and modesPath are the LUN's reservation state and saved mode
+	// pages files ("" = none: nothing is written).
+	statePath, modesPath string
 	// completions holds the answers of plain reads and writes: one allocation per
 	// many IOs. bufs and answers are performParts' scratch, reused by each run.
 	completions slab.Slab[pb.ScsiCompletion]
@@ -45,9 +46,10 @@ func (w *worker) completion(itt uint32, res *scsidev.Result, transfer uint32, po
 	return c
 }
 
-func workerProps(b backend.Backend, peers Registry, order *taskOrder, untracked *drainCounter, log hclog.Logger, modesPath string) *actor.Props {
+func workerProps(cfg Config, order *taskOrder, untracked *drainCounter) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &worker{b: b, peers: peers, order: order, untracked: untracked, log: log, modesPath: modesPath}
+		return &worker{b: cfg.Backend, peers: cfg.Peers, order: order, untracked: untracked, log: cfg.Log,
+			statePath: cfg.StatePath, modesPath: cfg.ModesPath}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -77,10 +79,6 @@ func (w *worker) Receive(ctx actor.Context) {
 	defer w.order.done(send)
 	if req.Untracked {
 		defer w.untracked.done(send, &writesDrained{})
-	}
-	if req.Kind == pb.IoKind_IO_KIND_PERSIST_STATE {
-		ctx.Send(req.Task.ReplyTo.PID(), w.persist(req))
-		return
 	}
 	answer := w.perform(req)
 	if !req.Immediate {
@@ -129,10 +127,10 @@ func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
 			answers[i] = w.perform(p)
 			continue
 		}
-		io := scsidev.IO{Kind: scsidev.IOWrite, Offset: p.Offset, Length: p.Length, Data: p.Task.DataOut}
+		io := scsidev.IO{Kind: p.Kind, Offset: p.Offset, Length: p.Length, Data: p.Task.DataOut}
 		var data []byte
 		if read {
-			io.Kind, data = scsidev.IORead, bufs[i]
+			data = bufs[i]
 		}
 		res := scsidev.CompleteIO(io, data, nil)
 		answers[i] = w.completion(p.Task.Itt, &res, p.TransferLength, read && res.Data != nil)
@@ -142,37 +140,31 @@ func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
 	}
 }
 
-// perform runs the backend operation and turns its outcome into a completion; the
-// mapping of IO errors to sense data is scsidev's.
+// perform runs the backend operation the device model planned and turns its
+// outcome into a completion; the mapping of IO errors to sense data is scsidev's.
 func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	t := req.Task
-	io := scsidev.IO{Offset: req.Offset, Length: req.Length, Stable: req.Stable, Data: t.DataOut}
+	io := scsidev.IO{Kind: req.Kind, Offset: req.Offset, Length: req.Length, Stable: req.Stable, Data: t.DataOut}
 	var read []byte
 	var err error
 	switch req.Kind {
 	case pb.IoKind_IO_KIND_READ:
-		io.Kind = scsidev.IORead
 		read = bufpool.Get(int(req.Length))
 		_, err = w.b.ReadAt(read, req.Offset)
 	case pb.IoKind_IO_KIND_WRITE:
-		io.Kind = scsidev.IOWrite
 		if len(t.DataOutParts) > 0 {
 			err = w.writeParts(t.DataOutParts, req.Offset, req.Length, req.Stable)
 			break
 		}
 		err = w.b.WriteAt(t.DataOut, req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_SYNC:
-		io.Kind = scsidev.IOSync
 		err = w.b.Sync()
 	case pb.IoKind_IO_KIND_VERIFY:
-		io.Kind = scsidev.IOVerify
 		read = make([]byte, len(t.DataOut))
 		_, err = w.b.ReadAt(read, req.Offset)
 	case pb.IoKind_IO_KIND_UNMAP:
-		io.Kind = scsidev.IOUnmap
 		err = w.unmap(req.Extents)
 	case pb.IoKind_IO_KIND_WRITE_SAME:
-		io.Kind = scsidev.IOWriteSame
 		err = w.writeSame(t.DataOut, req.Offset, req.Length, req.Stable)
 	case pb.IoKind_IO_KIND_LBA_STATUS:
 		var runs []scsidev.Run
@@ -181,39 +173,37 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			data := scsidev.LBAStatusData(t.Cdb, req.BlockSize, runs)
 			return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood), DataIn: data}
 		}
-		io.Kind = scsidev.IORead
 	case pb.IoKind_IO_KIND_COMPARE_AND_WRITE:
-		io.Kind = scsidev.IOCompareAndWrite
 		read = make([]byte, req.Length)
 		if _, err = w.b.ReadAt(read, req.Offset); err != nil {
-			io.Kind = scsidev.IORead
+			err = &scsidev.ReadError{Err: err}
 			break
 		}
 		data, miscompare := scsidev.CompareAndWriteData(io, read)
 		if miscompare != nil {
-			return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(miscompare.Status), Sense: miscompare.Sense}
+			return pb.CheckCondition(t.Itt, miscompare)
 		}
 		err = w.b.WriteAt(data, req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_OR_WRITE:
-		io.Kind = scsidev.IOORWrite
 		read = make([]byte, req.Length)
 		if _, err = w.b.ReadAt(read, req.Offset); err != nil {
-			io.Kind = scsidev.IORead
+			err = &scsidev.ReadError{Err: err}
 			break
 		}
 		err = w.b.WriteAt(scsidev.ORData(io, read), req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_COPY:
-		io.Kind = scsidev.IOCopy
 		err = w.copySegments(req.Segments, req.Stable)
 	case pb.IoKind_IO_KIND_SANITIZE_OVERWRITE:
-		io.Kind = scsidev.IOSanitizeOverwrite
 		err = w.sanitizeOverwrite(req)
 	case pb.IoKind_IO_KIND_SANITIZE_ERASE:
-		io.Kind = scsidev.IOSanitizeErase
 		err = w.sanitizeErase(req.Offset, req.Length)
+	case pb.IoKind_IO_KIND_PERSIST_RESERVATIONS:
+		err = writeState(reservation.WriteStateFile, w.statePath, t.DataOut)
+	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
+		err = writeState(writeModesFile, w.modesPath, t.DataOut)
 	}
 	if err != nil {
-		w.log.Error("IO failed", "op", io.Kind, "offset", req.Offset, "length", req.Length, "error", err)
+		w.log.Error("IO failed", "op", req.Kind, "offset", req.Offset, "length", req.Length, "error", err)
 	}
 	res := scsidev.CompleteIO(io, read, err)
 	return w.completion(t.Itt, &res, req.TransferLength, req.Kind == pb.IoKind_IO_KIND_READ && res.Data != nil)
@@ -315,19 +305,12 @@ func (w *worker) lbaStatus(off, length int64, max int) ([]scsidev.Run, error) {
 	return runs, nil
 }
 
-// persist writes the reservation state file, or the saved mode pages file when
-// StatePath is the LUN's ModesPath (temp file, fsync, rename, fsync of the
-// directory), and returns the prepared answer, or CHECK CONDITION when the state
-// could not be made durable.
-func (w *worker) persist(req *pb.IoRequest) *pb.ScsiCompletion {
-	write := reservation.WriteStateFile
-	if w.modesPath != "" && req.StatePath == w.modesPath {
-		write = writeModesFile
+// writeState makes a LUN state file durable (temp file, fsync, rename, fsync of
+// the directory) before the command that changed it is answered; with no file
+// configured there is nothing to write.
+func writeState(write func(path string, data []byte) error, path string, data []byte) error {
+	if path == "" {
+		return nil
 	}
-	if err := write(req.StatePath, req.Task.DataOut); err != nil {
-		w.log.Error("saving LUN state failed", "path", req.StatePath, "error", err)
-		return &pb.ScsiCompletion{Itt: req.Task.Itt, Status: uint32(scsi.StatusCheckCondition),
-			Sense: scsi.AppendSense(nil, scsi.InternalTargetFailure())}
-	}
-	return req.Answer
+	return write(path, data)
 }

@@ -6,12 +6,13 @@
 // counterpart), the unit attentions reservation changes raise on other I_T
 // nexuses, and the APTPL state file.
 //
-// A Table has no goroutines, sockets or files: the LUN actor owns it and
-// calls it one command at a time, before the device model runs the command.
-// Everything the LUN must do afterwards is returned in an Outcome: unit
-// attentions to queue, tasks to abort, and a state snapshot that an IO worker
-// must write with WriteStateFile before the command is answered, so that the
-// LUN actor itself never blocks on the disk.
+// A Table has no goroutines, sockets or files: the LUN actor owns it, and
+// scsidev.Device.Execute calls it one command at a time, after the not ready
+// and unit attention checks and before the command itself. Everything to do
+// afterwards is returned in an Outcome: unit attentions to queue, tasks to
+// abort, and a state snapshot that an IO worker must write with WriteStateFile
+// before the command is answered, so that the LUN actor itself never blocks
+// on the disk.
 //
 // An I_T nexus is identified by its initiator port name in the form the
 // connection builds, "iqn.…,i,0x<ISID>". Registrations are keyed by that

@@ -4,8 +4,8 @@ import "github.com/atgt/atgt/messages/scsi"
 
 // Execute runs cdb if it is a reservation command (RESERVE and RELEASE 6/10,
 // PERSISTENT RESERVE IN and OUT) and reports handled = true; for any other
-// command it does nothing and returns handled = false, and the LUN passes the
-// command on to the device model after Check. param is the data-out
+// command it does nothing and returns handled = false, and the command goes
+// on to the device model after Check. param is the data-out
 // parameter list as received. Nothing from the initiator can make it panic.
 func (t *Table) Execute(n Nexus, cdb []byte, param []byte) (Outcome, bool) {
 	if len(cdb) == 0 {

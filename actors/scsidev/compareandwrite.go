@@ -3,6 +3,7 @@ package scsidev
 import (
 	"encoding/binary"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -41,7 +42,7 @@ func (d *Device) compareAndWrite(cdb []byte, r *Request) (Result, error) {
 		return good(nil), nil
 	}
 	stable := cdb[1]&0x08 != 0 || !d.wce
-	return Result{IO: IO{Kind: IOCompareAndWrite, Offset: int64(lba) * bs, Length: length, Stable: stable, Data: r.DataOut}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_COMPARE_AND_WRITE, Offset: int64(lba) * bs, Length: length, Stable: stable, Data: r.DataOut}}, nil
 }
 
 // orWrite implements ORWRITE(16) (SBC-3 5.7): the data-out is ORed into the
@@ -71,23 +72,21 @@ func (d *Device) orWrite(cdb []byte, r *Request) (Result, error) {
 		return good(nil), nil
 	}
 	stable := cdb[1]&0x08 != 0 || !d.wce
-	return Result{IO: IO{Kind: IOORWrite, Offset: int64(lba) * bs, Length: int64(len(data)), Stable: stable, Data: data}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_OR_WRITE, Offset: int64(lba) * bs, Length: int64(len(data)), Stable: stable, Data: data}}, nil
 }
 
 // CompareAndWriteData checks the medium contents current against the verify
 // half of io.Data and returns the write half to write. On a mismatch it
-// returns the MISCOMPARE result, whose INFORMATION is the offset of the first
-// differing byte (SBC-3 5.2), and nothing must be written.
-func CompareAndWriteData(io IO, current []byte) ([]byte, *Result) {
+// returns MISCOMPARE, whose INFORMATION is the offset of the first differing
+// byte (SBC-3 5.2), and nothing must be written.
+func CompareAndWriteData(io IO, current []byte) ([]byte, error) {
 	n := io.Length
 	if int64(len(io.Data)) < 2*n || int64(len(current)) < n {
-		res := checkCondition(scsi.UnrecoveredReadError())
-		return nil, &res
+		return nil, scsi.UnrecoveredReadError()
 	}
 	for i := int64(0); i < n; i++ {
 		if current[i] != io.Data[i] {
-			res := checkCondition(scsi.Miscompare(uint64(i)))
-			return nil, &res
+			return nil, scsi.Miscompare(uint64(i))
 		}
 	}
 	return io.Data[n : 2*n], nil

@@ -3,29 +3,30 @@ package scsidev
 import (
 	"errors"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
 // CompleteIO finishes a command whose IO a worker performed. readData is what
-// was read (for IORead the data-in, for IOVerify the medium contents to
+// was read (for a READ the data-in, for a VERIFY the medium contents to
 // compare with io.Data); err is the backend error. A failed or short IO is
-// never GOOD: it becomes MEDIUM ERROR (or the sense err carries). It needs no
-// device state, so IO workers call it concurrently.
+// never GOOD: it becomes the sense err carries, or the one ioError gives its
+// kind. It needs no device state, so IO workers call it concurrently.
 func CompleteIO(io IO, readData []byte, err error) Result {
 	if err != nil {
 		var se *scsi.SenseError
 		if errors.As(err, &se) && se != nil {
 			return checkCondition(se)
 		}
-		return checkCondition(ioError(io.Kind))
+		return checkCondition(ioError(io.Kind, err))
 	}
 	switch io.Kind {
-	case IORead:
+	case pb.IoKind_IO_KIND_READ:
 		if int64(len(readData)) < io.Length {
 			return checkCondition(scsi.UnrecoveredReadError())
 		}
 		return good(readData[:io.Length])
-	case IOVerify:
+	case pb.IoKind_IO_KIND_VERIFY:
 		if int64(len(readData)) < int64(len(io.Data)) {
 			return checkCondition(scsi.UnrecoveredReadError())
 		}
@@ -39,11 +40,31 @@ func CompleteIO(io IO, readData []byte, err error) Result {
 	return good(nil)
 }
 
-// ioError is the sense for a failed IO of the given kind.
-func ioError(k IOKind) *scsi.SenseError {
-	switch k {
-	case IORead, IOVerify:
+// ReadError is a backend error in the read a read-modify-write IO starts
+// with (COMPARE AND WRITE, ORWRITE): the initiator is told the read failed,
+// not the write its IO's kind would suggest.
+type ReadError struct{ Err error }
+
+// Error names the phase for the log.
+func (e *ReadError) Error() string { return "read before write: " + e.Err.Error() }
+
+// Unwrap returns the backend error.
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// ioError is the sense for a failed IO of kind k: a read error for the IO
+// that only read, or failed in its read (ReadError); INTERNAL TARGET FAILURE
+// when a state file could not be made durable, which is no medium's fault; a
+// write error otherwise.
+func ioError(k pb.IoKind, err error) *scsi.SenseError {
+	var re *ReadError
+	if errors.As(err, &re) {
 		return scsi.UnrecoveredReadError()
+	}
+	switch k {
+	case pb.IoKind_IO_KIND_READ, pb.IoKind_IO_KIND_VERIFY, pb.IoKind_IO_KIND_LBA_STATUS:
+		return scsi.UnrecoveredReadError()
+	case pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
+		return scsi.InternalTargetFailure()
 	}
 	return scsi.WriteError()
 }

@@ -27,7 +27,7 @@ type Config struct {
 	// initial one unless Saved holds a saved value.
 	WriteCache bool
 	// SaveModes makes the Caching page savable: MODE SELECT with SP=1
-	// saves WCE (Result.SaveModes, which the LUN must make durable before
+	// saves WCE (an IO_KIND_SAVE_MODE_PAGES plan, made durable before
 	// answering) and MODE SENSE reports saved values. When false SP=1 and
 	// saved values are refused.
 	SaveModes bool

@@ -92,21 +92,11 @@ func truncate(data []byte, alloc uint32) []byte {
 	return data
 }
 
-// Execute runs one command. The result is either final (IO.Kind ==
-// IONone) or an IO plan to perform and pass to Complete.
-func (d *Device) Execute(r *Request) Result {
-	if r == nil || len(r.CDB) == 0 {
-		return checkCondition(scsi.InvalidOpcode())
-	}
-	op := r.CDB[0]
-	info := &scsi.Commands[op]
-	if se := d.NotReady(op); se != nil {
-		return checkCondition(se)
-	}
-	if ua := d.takeUnitAttention(r.Nexus, info.AllowedWithUA); ua != nil {
-		return checkCondition(ua)
-	}
-	if !info.Supported {
+// command runs the command itself, once the checks before it (Execute) let
+// it: opcode, CDB length and NACA, then its emulation. The medium stays
+// unusable after a failed SANITIZE, so an IO on it is refused.
+func (d *Device) command(op byte, r *Request) Result {
+	if !scsi.Commands[op].Supported {
 		return checkCondition(scsi.InvalidOpcode())
 	}
 	n := scsi.CDBLength(op)
@@ -122,8 +112,7 @@ func (d *Device) Execute(r *Request) Result {
 	if err != nil {
 		return checkCondition(err)
 	}
-	if d.sanitizeFailed && res.IO.Kind != IONone && op != scsi.OpSanitize {
-		// The medium stays unusable after a failed SANITIZE.
+	if d.sanitizeFailed && res.IO.Kind.Medium() && op != scsi.OpSanitize {
 		return checkCondition(scsi.SanitizeFailed())
 	}
 	return res

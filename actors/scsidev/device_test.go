@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"testing"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -25,7 +26,7 @@ func testConfig() Config {
 func ready(t *testing.T, cfg Config) *Device {
 	t.Helper()
 	d := New(cfg)
-	r := d.Execute(&Request{CDB: []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, Nexus: "a"})
+	r := d.Execute(&Request{CDB: []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, Nexus: "a"}, nil)
 	if r.Status != scsi.StatusCheckCondition || r.Sense[12] != 0x29 {
 		t.Fatalf("first command: want POWER ON UA, got %+v", r)
 	}
@@ -33,7 +34,7 @@ func ready(t *testing.T, cfg Config) *Device {
 }
 
 func exec(d *Device, cdb []byte, out []byte) Result {
-	return d.Execute(&Request{CDB: cdb, DataOut: out, Nexus: "a"})
+	return d.Execute(&Request{CDB: cdb, DataOut: out, Nexus: "a"}, nil)
 }
 
 // senseOf returns key/asc/ascq of a CHECK CONDITION result.
@@ -67,71 +68,71 @@ func TestCommandStatus(t *testing.T) {
 		cdb      []byte
 		out      []byte
 		key, asc uint8 // key 0 and asc 0: GOOD
-		io       IOKind
+		io       pb.IoKind
 		dataLen  int // -1: don't check
 	}{
-		{"tur", []byte{0, 0, 0, 0, 0, 0}, nil, 0, 0, IONone, 0},
-		{"unknown opcode", []byte{0xC5, 0, 0, 0, 0, 0}, nil, 5, 0x20, IONone, 0},
-		{"unsupported opcode", []byte{scsi.OpUnmap, 0, 0, 0, 0, 0, 0, 0, 0, 0}, nil, 5, 0x20, IONone, 0},
-		{"short cdb", []byte{scsi.OpRead10, 0, 0}, nil, 5, 0x24, IONone, 0},
-		{"naca", []byte{0, 0, 0, 0, 0, 0x04}, nil, 5, 0x24, IONone, 0},
-		{"inquiry std alloc 36", []byte{scsi.OpInquiry, 0, 0, 0, 36, 0}, nil, 0, 0, IONone, 36},
-		{"inquiry std alloc 0", []byte{scsi.OpInquiry, 0, 0, 0, 0, 0}, nil, 0, 0, IONone, 0},
-		{"inquiry std 260", []byte{scsi.OpInquiry, 0, 0, 1, 4, 0}, nil, 0, 0, IONone, 96},
-		{"inquiry evpd0 page1", []byte{scsi.OpInquiry, 0, 1, 1, 0, 0}, nil, 5, 0x24, IONone, 0},
-		{"inquiry cmddt", []byte{scsi.OpInquiry, 2, 0, 1, 0, 0}, nil, 5, 0x24, IONone, 0},
-		{"vpd 00", []byte{scsi.OpInquiry, 1, 0, 0, 255, 0}, nil, 0, 0, IONone, 10},
-		{"vpd 80", []byte{scsi.OpInquiry, 1, 0x80, 0, 255, 0}, nil, 0, 0, IONone, 7},
-		{"vpd b0", []byte{scsi.OpInquiry, 1, 0xB0, 0, 255, 0}, nil, 0, 0, IONone, 64},
-		{"vpd b1", []byte{scsi.OpInquiry, 1, 0xB1, 0, 255, 0}, nil, 0, 0, IONone, 64},
-		{"vpd b2", []byte{scsi.OpInquiry, 1, 0xB2, 0, 255, 0}, nil, 0, 0, IONone, 8},
-		{"vpd unknown", []byte{scsi.OpInquiry, 1, 0x87, 0, 255, 0}, nil, 5, 0x24, IONone, 0},
-		{"report luns", []byte{scsi.OpReportLUNs, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0}, nil, 0, 0, IONone, 16},
-		{"report luns alloc 15", []byte{scsi.OpReportLUNs, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0}, nil, 5, 0x24, IONone, 0},
-		{"report luns well known", []byte{scsi.OpReportLUNs, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0}, nil, 0, 0, IONone, 8},
-		{"report luns bad select", []byte{scsi.OpReportLUNs, 0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0}, nil, 5, 0x24, IONone, 0},
-		{"rc10", cdb10(scsi.OpReadCapacity10, 0, 0, 0), nil, 0, 0, IONone, 8},
-		{"rc10 lba without pmi", cdb10(scsi.OpReadCapacity10, 0, 5, 0), nil, 5, 0x24, IONone, 0},
-		{"rc16 alloc 0", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 0), nil, 0, 0, IONone, 0},
-		{"rc16 alloc 15", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 15), nil, 0, 0, IONone, 15},
-		{"rc16 alloc 96", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 96), nil, 0, 0, IONone, 32},
-		{"get lba status thick", cdb16(scsi.OpServiceActionIn16, 0x12, 0, 96), nil, 0, 0, IONone, 24},
-		{"read10", cdb10(scsi.OpRead10, 0, 0, 2), nil, 0, 0, IORead, -1},
-		{"read10 0 blocks", cdb10(scsi.OpRead10, 0, 0, 0), nil, 0, 0, IONone, 0},
-		{"read10 0 blocks past end", cdb10(scsi.OpRead10, 0, 1001, 0), nil, 5, 0x21, IONone, 0},
-		{"read10 0 blocks at end", cdb10(scsi.OpRead10, 0, 1000, 0), nil, 5, 0x21, IONone, 0},
-		{"read10 last block", cdb10(scsi.OpRead10, 0, 999, 1), nil, 0, 0, IORead, -1},
-		{"read10 beyond", cdb10(scsi.OpRead10, 0, 999, 2), nil, 5, 0x21, IONone, 0},
-		{"read10 lba -1", cdb10(scsi.OpRead10, 0, 0xFFFFFFFF, 1), nil, 5, 0x21, IONone, 0},
-		{"read10 rdprotect", cdb10(scsi.OpRead10, 0x20, 0, 1), nil, 5, 0x24, IONone, 0},
-		{"read10 dpo fua", cdb10(scsi.OpRead10, 0x1A, 0, 1), nil, 0, 0, IORead, -1},
-		{"read10 too long", cdb10(scsi.OpRead10, 0, 0, 8193), nil, 5, 0x24, IONone, 0},
-		{"read16 lba -1", cdb16(scsi.OpRead16, 0, ^uint64(0), 1), nil, 5, 0x21, IONone, 0},
-		{"read6 zero is 256", []byte{scsi.OpRead6, 0, 0, 0, 0, 0}, nil, 0, 0, IORead, -1},
-		{"read6 beyond", []byte{scsi.OpRead6, 0, 0x03, 0xE8, 1, 0}, nil, 5, 0x21, IONone, 0},
-		{"write10", cdb10(scsi.OpWrite10, 0, 0, 1), blk, 0, 0, IOWrite, -1},
-		{"write10 0 blocks", cdb10(scsi.OpWrite10, 0, 0, 0), nil, 0, 0, IONone, 0},
-		{"write10 beyond", cdb10(scsi.OpWrite10, 0, 1000, 1), blk, 5, 0x21, IONone, 0},
-		{"write10 wrprotect", cdb10(scsi.OpWrite10, 0x40, 0, 1), blk, 5, 0x24, IONone, 0},
-		{"verify10 bytchk0", cdb10(scsi.OpVerify10, 0, 0, 1), nil, 0, 0, IONone, 0},
-		{"verify10 bytchk1", cdb10(scsi.OpVerify10, 0x02, 0, 1), blk, 0, 0, IOVerify, -1},
-		{"verify10 beyond", cdb10(scsi.OpVerify10, 0x02, 1000, 1), blk, 5, 0x21, IONone, 0},
-		{"verify10 vrprotect", cdb10(scsi.OpVerify10, 0x22, 0, 1), blk, 5, 0x24, IONone, 0},
-		{"verify16 0 blocks", cdb16(scsi.OpVerify16, 0x02, 0, 0), nil, 0, 0, IONone, 0},
-		{"sync10", cdb10(scsi.OpSynchronizeCache10, 0, 0, 0), nil, 0, 0, IOSync, -1},
-		{"sync16 beyond", cdb16(scsi.OpSynchronizeCache16, 0, 999, 2), nil, 5, 0x21, IONone, 0},
-		{"mode sense6 all", []byte{scsi.OpModeSense6, 0, 0x3F, 0, 255, 0}, nil, 0, 0, IONone, -1},
-		{"mode sense6 residual 4", []byte{scsi.OpModeSense6, 0, 0x3F, 0, 4, 0}, nil, 0, 0, IONone, 4},
-		{"mode sense6 saved", []byte{scsi.OpModeSense6, 0, 0xFF, 0, 255, 0}, nil, 5, 0x39, IONone, 0},
-		{"mode sense6 bad page", []byte{scsi.OpModeSense6, 0, 0x05, 0, 255, 0}, nil, 5, 0x24, IONone, 0},
-		{"mode sense6 bad subpage", []byte{scsi.OpModeSense6, 0, 0x08, 1, 255, 0}, nil, 5, 0x24, IONone, 0},
-		{"mode sense6 subpage ff", []byte{scsi.OpModeSense6, 8, 0x08, 0xFF, 255, 0}, nil, 0, 0, IONone, 24},
-		{"mode sense10 llbaa", []byte{scsi.OpModeSense10, 0x10, 0x0A, 0, 0, 0, 0, 1, 0, 0}, nil, 0, 0, IONone, 8 + 16 + 12},
-		{"mode select sp", []byte{scsi.OpModeSelect6, 0x11, 0, 0, 0, 0}, nil, 5, 0x24, IONone, 0},
-		{"mode select short list", []byte{scsi.OpModeSelect6, 0x10, 0, 0, 24, 0}, make([]byte, 3), 5, 0x1A, IONone, 0},
-		{"request sense desc", []byte{scsi.OpRequestSense, 1, 0, 0, 18, 0}, nil, 5, 0x24, IONone, 0},
-		{"request sense", []byte{scsi.OpRequestSense, 0, 0, 0, 252, 0}, nil, 0, 0, IONone, 18},
-		{"start stop", []byte{scsi.OpStartStopUnit, 0, 0, 0, 1, 0}, nil, 0, 0, IONone, 0},
+		{"tur", []byte{0, 0, 0, 0, 0, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"unknown opcode", []byte{0xC5, 0, 0, 0, 0, 0}, nil, 5, 0x20, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"unsupported opcode", []byte{scsi.OpUnmap, 0, 0, 0, 0, 0, 0, 0, 0, 0}, nil, 5, 0x20, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"short cdb", []byte{scsi.OpRead10, 0, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"naca", []byte{0, 0, 0, 0, 0, 0x04}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"inquiry std alloc 36", []byte{scsi.OpInquiry, 0, 0, 0, 36, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 36},
+		{"inquiry std alloc 0", []byte{scsi.OpInquiry, 0, 0, 0, 0, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"inquiry std 260", []byte{scsi.OpInquiry, 0, 0, 1, 4, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 96},
+		{"inquiry evpd0 page1", []byte{scsi.OpInquiry, 0, 1, 1, 0, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"inquiry cmddt", []byte{scsi.OpInquiry, 2, 0, 1, 0, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"vpd 00", []byte{scsi.OpInquiry, 1, 0, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 10},
+		{"vpd 80", []byte{scsi.OpInquiry, 1, 0x80, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 7},
+		{"vpd b0", []byte{scsi.OpInquiry, 1, 0xB0, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 64},
+		{"vpd b1", []byte{scsi.OpInquiry, 1, 0xB1, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 64},
+		{"vpd b2", []byte{scsi.OpInquiry, 1, 0xB2, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 8},
+		{"vpd unknown", []byte{scsi.OpInquiry, 1, 0x87, 0, 255, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"report luns", []byte{scsi.OpReportLUNs, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 16},
+		{"report luns alloc 15", []byte{scsi.OpReportLUNs, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"report luns well known", []byte{scsi.OpReportLUNs, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 8},
+		{"report luns bad select", []byte{scsi.OpReportLUNs, 0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"rc10", cdb10(scsi.OpReadCapacity10, 0, 0, 0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 8},
+		{"rc10 lba without pmi", cdb10(scsi.OpReadCapacity10, 0, 5, 0), nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"rc16 alloc 0", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"rc16 alloc 15", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 15), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 15},
+		{"rc16 alloc 96", cdb16(scsi.OpServiceActionIn16, 0x10, 0, 96), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 32},
+		{"get lba status thick", cdb16(scsi.OpServiceActionIn16, 0x12, 0, 96), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 24},
+		{"read10", cdb10(scsi.OpRead10, 0, 0, 2), nil, 0, 0, pb.IoKind_IO_KIND_READ, -1},
+		{"read10 0 blocks", cdb10(scsi.OpRead10, 0, 0, 0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"read10 0 blocks past end", cdb10(scsi.OpRead10, 0, 1001, 0), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"read10 0 blocks at end", cdb10(scsi.OpRead10, 0, 1000, 0), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"read10 last block", cdb10(scsi.OpRead10, 0, 999, 1), nil, 0, 0, pb.IoKind_IO_KIND_READ, -1},
+		{"read10 beyond", cdb10(scsi.OpRead10, 0, 999, 2), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"read10 lba -1", cdb10(scsi.OpRead10, 0, 0xFFFFFFFF, 1), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"read10 rdprotect", cdb10(scsi.OpRead10, 0x20, 0, 1), nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"read10 dpo fua", cdb10(scsi.OpRead10, 0x1A, 0, 1), nil, 0, 0, pb.IoKind_IO_KIND_READ, -1},
+		{"read10 too long", cdb10(scsi.OpRead10, 0, 0, 8193), nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"read16 lba -1", cdb16(scsi.OpRead16, 0, ^uint64(0), 1), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"read6 zero is 256", []byte{scsi.OpRead6, 0, 0, 0, 0, 0}, nil, 0, 0, pb.IoKind_IO_KIND_READ, -1},
+		{"read6 beyond", []byte{scsi.OpRead6, 0, 0x03, 0xE8, 1, 0}, nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"write10", cdb10(scsi.OpWrite10, 0, 0, 1), blk, 0, 0, pb.IoKind_IO_KIND_WRITE, -1},
+		{"write10 0 blocks", cdb10(scsi.OpWrite10, 0, 0, 0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"write10 beyond", cdb10(scsi.OpWrite10, 0, 1000, 1), blk, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"write10 wrprotect", cdb10(scsi.OpWrite10, 0x40, 0, 1), blk, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"verify10 bytchk0", cdb10(scsi.OpVerify10, 0, 0, 1), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"verify10 bytchk1", cdb10(scsi.OpVerify10, 0x02, 0, 1), blk, 0, 0, pb.IoKind_IO_KIND_VERIFY, -1},
+		{"verify10 beyond", cdb10(scsi.OpVerify10, 0x02, 1000, 1), blk, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"verify10 vrprotect", cdb10(scsi.OpVerify10, 0x22, 0, 1), blk, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"verify16 0 blocks", cdb16(scsi.OpVerify16, 0x02, 0, 0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"sync10", cdb10(scsi.OpSynchronizeCache10, 0, 0, 0), nil, 0, 0, pb.IoKind_IO_KIND_SYNC, -1},
+		{"sync16 beyond", cdb16(scsi.OpSynchronizeCache16, 0, 999, 2), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"mode sense6 all", []byte{scsi.OpModeSense6, 0, 0x3F, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, -1},
+		{"mode sense6 residual 4", []byte{scsi.OpModeSense6, 0, 0x3F, 0, 4, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 4},
+		{"mode sense6 saved", []byte{scsi.OpModeSense6, 0, 0xFF, 0, 255, 0}, nil, 5, 0x39, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"mode sense6 bad page", []byte{scsi.OpModeSense6, 0, 0x05, 0, 255, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"mode sense6 bad subpage", []byte{scsi.OpModeSense6, 0, 0x08, 1, 255, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"mode sense6 subpage ff", []byte{scsi.OpModeSense6, 8, 0x08, 0xFF, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 24},
+		{"mode sense10 llbaa", []byte{scsi.OpModeSense10, 0x10, 0x0A, 0, 0, 0, 0, 1, 0, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 8 + 16 + 12},
+		{"mode select sp", []byte{scsi.OpModeSelect6, 0x11, 0, 0, 0, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"mode select short list", []byte{scsi.OpModeSelect6, 0x10, 0, 0, 24, 0}, make([]byte, 3), 5, 0x1A, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"request sense desc", []byte{scsi.OpRequestSense, 1, 0, 0, 18, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
+		{"request sense", []byte{scsi.OpRequestSense, 0, 0, 0, 252, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 18},
+		{"start stop", []byte{scsi.OpStartStopUnit, 0, 0, 0, 1, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +243,7 @@ func TestReadOnly(t *testing.T) {
 			t.Fatalf("%#x: got key %#x asc %#x", c[0], k, asc)
 		}
 	}
-	if r := exec(d, cdb10(scsi.OpRead10, 0, 0, 1), nil); r.IO.Kind != IORead {
+	if r := exec(d, cdb10(scsi.OpRead10, 0, 0, 1), nil); r.IO.Kind != pb.IoKind_IO_KIND_READ {
 		t.Fatalf("read on read-only LU: %+v", r)
 	}
 	r := exec(d, []byte{scsi.OpModeSense6, 0, 0x3F, 0, 255, 0}, nil)
@@ -272,7 +273,7 @@ func TestWriteStable(t *testing.T) {
 			cfg.WriteCache = tt.wce
 			d := ready(t, cfg)
 			r := exec(d, tt.cdb, blk)
-			if r.IO.Kind != IOWrite || r.IO.Stable != tt.stable || r.IO.Length != 1024 || len(r.IO.Data) != 1024 {
+			if r.IO.Kind != pb.IoKind_IO_KIND_WRITE || r.IO.Stable != tt.stable || r.IO.Length != 1024 || len(r.IO.Data) != 1024 {
 				t.Fatalf("got %+v", r.IO)
 			}
 		})
@@ -290,35 +291,35 @@ func TestUnitAttentionOncePerNexus(t *testing.T) {
 	tur := []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}
 	inq := []byte{scsi.OpInquiry, 0, 0, 0, 36, 0}
 	for _, nexus := range []string{"a", "b"} {
-		if r := d.Execute(&Request{CDB: inq, Nexus: nexus}); r.Status != scsi.StatusGood {
+		if r := d.Execute(&Request{CDB: inq, Nexus: nexus}, nil); r.Status != scsi.StatusGood {
 			t.Fatalf("%s: INQUIRY must pass a UA", nexus)
 		}
-		r := d.Execute(&Request{CDB: tur, Nexus: nexus})
+		r := d.Execute(&Request{CDB: tur, Nexus: nexus}, nil)
 		if k, asc, ascq := senseOf(r); k != scsi.SenseUnitAttention || asc != 0x29 || ascq != 0 {
 			t.Fatalf("%s: want UA 29/00, got %#x %#x/%#x", nexus, k, asc, ascq)
 		}
-		if r := d.Execute(&Request{CDB: tur, Nexus: nexus}); r.Status != scsi.StatusGood {
+		if r := d.Execute(&Request{CDB: tur, Nexus: nexus}, nil); r.Status != scsi.StatusGood {
 			t.Fatalf("%s: UA reported twice", nexus)
 		}
 	}
 	// REQUEST SENSE returns and clears a pending UA.
 	d.AddUnitAttention("b", scsi.CapacityDataChanged())
-	r := d.Execute(&Request{CDB: []byte{scsi.OpRequestSense, 0, 0, 0, 18, 0}, Nexus: "b"})
+	r := d.Execute(&Request{CDB: []byte{scsi.OpRequestSense, 0, 0, 0, 18, 0}, Nexus: "b"}, nil)
 	if r.Status != scsi.StatusGood || r.Data[2] != scsi.SenseUnitAttention || r.Data[12] != 0x2A || r.Data[13] != 0x09 {
 		t.Fatalf("request sense: %+v", r)
 	}
-	if r := d.Execute(&Request{CDB: tur, Nexus: "b"}); r.Status != scsi.StatusGood {
+	if r := d.Execute(&Request{CDB: tur, Nexus: "b"}, nil); r.Status != scsi.StatusGood {
 		t.Fatalf("UA not cleared by REQUEST SENSE")
 	}
 	// "" reaches every known nexus.
 	d.AddUnitAttention("", scsi.ReportedLUNsChanged())
 	for _, nexus := range []string{"a", "b"} {
-		if _, asc, _ := senseOf(d.Execute(&Request{CDB: tur, Nexus: nexus})); asc != 0x3F {
+		if _, asc, _ := senseOf(d.Execute(&Request{CDB: tur, Nexus: nexus}, nil)); asc != 0x3F {
 			t.Fatalf("%s: want 3F UA, got asc %#x", nexus, asc)
 		}
 	}
 	d.ForgetNexus("a")
-	if _, asc, _ := senseOf(d.Execute(&Request{CDB: tur, Nexus: "a"})); asc != 0x29 {
+	if _, asc, _ := senseOf(d.Execute(&Request{CDB: tur, Nexus: "a"}, nil)); asc != 0x29 {
 		t.Fatalf("forgotten nexus must see POWER ON again")
 	}
 }
@@ -332,7 +333,7 @@ func modeSelect6(page []byte) ([]byte, []byte) {
 func TestModeSelectWCE(t *testing.T) {
 	d := ready(t, testConfig())
 	// Nexus b exists and has consumed its power-on UA.
-	d.Execute(&Request{CDB: []byte{0, 0, 0, 0, 0, 0}, Nexus: "b"})
+	d.Execute(&Request{CDB: []byte{0, 0, 0, 0, 0, 0}, Nexus: "b"}, nil)
 
 	r := exec(d, []byte{scsi.OpModeSense6, 0x08, 0x08, 0, 255, 0}, nil)
 	page := append([]byte(nil), r.Data[4:]...)
@@ -351,7 +352,7 @@ func TestModeSelectWCE(t *testing.T) {
 	if r := exec(d, []byte{0, 0, 0, 0, 0, 0}, nil); r.Status != scsi.StatusGood {
 		t.Fatal("UA raised on the selecting nexus")
 	}
-	r = d.Execute(&Request{CDB: []byte{0, 0, 0, 0, 0, 0}, Nexus: "b"})
+	r = d.Execute(&Request{CDB: []byte{0, 0, 0, 0, 0, 0}, Nexus: "b"}, nil)
 	if k, asc, ascq := senseOf(r); k != scsi.SenseUnitAttention || asc != 0x2A || ascq != 0x01 {
 		t.Fatalf("nexus b: want 2A/01, got %#x %#x/%#x", k, asc, ascq)
 	}
@@ -401,8 +402,8 @@ func TestModeSelectSWP(t *testing.T) {
 func TestComplete(t *testing.T) {
 	d := ready(t, testConfig())
 	req := &Request{CDB: cdb10(scsi.OpVerify10, 0x02, 0, 1), DataOut: bytes.Repeat([]byte{7}, 512), Nexus: "a"}
-	r := d.Execute(req)
-	if r.IO.Kind != IOVerify {
+	r := d.Execute(req, nil)
+	if r.IO.Kind != pb.IoKind_IO_KIND_VERIFY {
 		t.Fatalf("plan %+v", r.IO)
 	}
 	media := bytes.Repeat([]byte{7}, 512)
@@ -419,7 +420,7 @@ func TestComplete(t *testing.T) {
 	}
 
 	rd := &Request{CDB: cdb10(scsi.OpRead10, 0, 0, 1), Nexus: "a"}
-	r = d.Execute(rd)
+	r = d.Execute(rd, nil)
 	if got := CompleteIO(r.IO, make([]byte, 512), nil); got.Status != scsi.StatusGood || len(got.Data) != 512 {
 		t.Fatalf("read complete: %+v", got)
 	}
@@ -430,7 +431,7 @@ func TestComplete(t *testing.T) {
 		t.Fatal("short read must not be GOOD")
 	}
 	wr := &Request{CDB: cdb10(scsi.OpWrite10, 0, 0, 1), DataOut: make([]byte, 512), Nexus: "a"}
-	r = d.Execute(wr)
+	r = d.Execute(wr, nil)
 	if k, asc, _ := senseOf(CompleteIO(r.IO, nil, errors.New("eio"))); k != scsi.SenseMediumError || asc != 0x0C {
 		t.Fatalf("write error: %#x/%#x", k, asc)
 	}
@@ -468,8 +469,8 @@ func TestRandomCDBsNeverPanic(t *testing.T) {
 		out := make([]byte, rng.Intn(600))
 		rng.Read(out)
 		req := &Request{CDB: cdb, DataOut: out, Nexus: string(rune('a' + rng.Intn(3)))}
-		r := d.Execute(req)
-		if r.IO.Kind != IONone {
+		r := d.Execute(req, nil)
+		if r.IO.Kind != pb.IoKind_IO_KIND_UNSPECIFIED {
 			read := make([]byte, rng.Intn(int(r.IO.Length)+2))
 			CompleteIO(r.IO, read, nil)
 		}
@@ -477,5 +478,5 @@ func TestRandomCDBsNeverPanic(t *testing.T) {
 			t.Fatalf("bad sense for % x", cdb)
 		}
 	}
-	d.Execute(nil)
+	d.Execute(nil, nil)
 }

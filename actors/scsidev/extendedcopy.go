@@ -3,6 +3,7 @@ package scsidev
 import (
 	"encoding/binary"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -98,11 +99,11 @@ func (d *Device) extendedCopy(cdb []byte, r *Request) (Result, error) {
 	for _, s := range segs {
 		total += s.Length
 	}
-	pend := pendingIO{kind: IOCopy, nexus: r.Nexus}
+	pend := pendingIO{kind: pb.IoKind_IO_KIND_COPY, nexus: r.Nexus}
 	if usage != listIDNone {
 		pend.copy = d.holdCopy(r.Nexus, listID, usage == listIDHold, len(segs), total)
 	}
-	return Result{IO: IO{Kind: IOCopy, Segments: segs, Length: total, Stable: !d.wce, Token: d.track(pend)}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_COPY, Segments: segs, Length: total, Stable: !d.wce, Token: d.track(pend)}}, nil
 }
 
 // copyTargets checks the target descriptor list, which starts after the

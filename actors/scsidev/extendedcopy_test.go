@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -89,27 +90,27 @@ func TestExtendedCopy(t *testing.T) {
 		list           []byte
 		plen           int // -1: len(list)
 		key, asc, ascq uint8
-		io             IOKind
+		io             pb.IoKind
 	}{
-		{"copy within the LU", xcopyList(1, 2, one, seg), -1, 0, 0, 0, IOCopy},
-		{"copy to another LU", xcopyList(1, 2, [][]byte{self, other}, [][]byte{b2bSeg(0, 1, 8, 0, 0)}), -1, 0, 0, 0, IOCopy},
-		{"no parameter list", nil, 0, 0, 0, 0, IONone},
-		{"truncated target descriptor", xcopyList(1, 0, one, seg), 16 + 31, 5, 0x1A, 0, IONone},
-		{"truncated segment descriptor", xcopyList(1, 0, one, seg), 16 + 32 + 27, 5, 0x1A, 0, IONone},
-		{"too many target descriptors", xcopyList(1, 0, tooManyT, seg), -1, 5, 0x26, 0x06, IONone},
-		{"too many segment descriptors", xcopyList(1, 0, one, tooManyS), -1, 5, 0x26, 0x08, IONone},
-		{"descriptor lists too long", xcopyList(1, 0, tooManyT, tooManyS), -1, 5, 0x1A, 0, IONone},
-		{"unsupported target descriptor", xcopyList(1, 0, [][]byte{badType}, seg), -1, 5, 0x26, 0x07, IONone},
-		{"unsupported segment descriptor", xcopyList(1, 0, one, [][]byte{stream}), -1, 5, 0x26, 0x09, IONone},
-		{"LU ID TYPE ignored (SPC-4)", xcopyList(1, 0, [][]byte{identDesc(testConfig().NAA, 0xC0)}, seg), -1, 0, 0, 0, IOCopy},
-		{"not a block device", xcopyList(1, 0, [][]byte{identDesc(testConfig().NAA, 0x01)}, seg), -1, 5, 0x26, 0, IONone},
-		{"bad target index", xcopyList(1, 0, one, [][]byte{b2bSeg(0, 1, 8, 0, 0)}), -1, 0x0A, 0x0D, 0x02, IONone},
-		{"unknown LU", xcopyList(1, 0, [][]byte{identDesc(0x3999, 0)}, seg), -1, 0x0A, 0x0D, 0x02, IONone},
-		{"beyond the end", xcopyList(1, 0, one, [][]byte{b2bSeg(0, 0, 8, 0, 999)}), -1, 0x0A, 0, 0, IONone},
-		{"beyond another LU's end", xcopyList(1, 0, [][]byte{self, other}, [][]byte{b2bSeg(0, 1, 8, 0, 99)}), -1, 0x0A, 0, 0, IONone},
-		{"reserved list id usage", xcopyList(1, 1, one, seg), -1, 5, 0x26, 0, IONone},
-		{"list id without usage", xcopyList(1, 3, one, seg), -1, 5, 0x26, 0, IONone},
-		{"LID4 service action", nil, -2, 5, 0x24, 0, IONone},
+		{"copy within the LU", xcopyList(1, 2, one, seg), -1, 0, 0, 0, pb.IoKind_IO_KIND_COPY},
+		{"copy to another LU", xcopyList(1, 2, [][]byte{self, other}, [][]byte{b2bSeg(0, 1, 8, 0, 0)}), -1, 0, 0, 0, pb.IoKind_IO_KIND_COPY},
+		{"no parameter list", nil, 0, 0, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"truncated target descriptor", xcopyList(1, 0, one, seg), 16 + 31, 5, 0x1A, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"truncated segment descriptor", xcopyList(1, 0, one, seg), 16 + 32 + 27, 5, 0x1A, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"too many target descriptors", xcopyList(1, 0, tooManyT, seg), -1, 5, 0x26, 0x06, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"too many segment descriptors", xcopyList(1, 0, one, tooManyS), -1, 5, 0x26, 0x08, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"descriptor lists too long", xcopyList(1, 0, tooManyT, tooManyS), -1, 5, 0x1A, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unsupported target descriptor", xcopyList(1, 0, [][]byte{badType}, seg), -1, 5, 0x26, 0x07, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unsupported segment descriptor", xcopyList(1, 0, one, [][]byte{stream}), -1, 5, 0x26, 0x09, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"LU ID TYPE ignored (SPC-4)", xcopyList(1, 0, [][]byte{identDesc(testConfig().NAA, 0xC0)}, seg), -1, 0, 0, 0, pb.IoKind_IO_KIND_COPY},
+		{"not a block device", xcopyList(1, 0, [][]byte{identDesc(testConfig().NAA, 0x01)}, seg), -1, 5, 0x26, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"bad target index", xcopyList(1, 0, one, [][]byte{b2bSeg(0, 1, 8, 0, 0)}), -1, 0x0A, 0x0D, 0x02, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unknown LU", xcopyList(1, 0, [][]byte{identDesc(0x3999, 0)}, seg), -1, 0x0A, 0x0D, 0x02, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"beyond the end", xcopyList(1, 0, one, [][]byte{b2bSeg(0, 0, 8, 0, 999)}), -1, 0x0A, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"beyond another LU's end", xcopyList(1, 0, [][]byte{self, other}, [][]byte{b2bSeg(0, 1, 8, 0, 99)}), -1, 0x0A, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"reserved list id usage", xcopyList(1, 1, one, seg), -1, 5, 0x26, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"list id without usage", xcopyList(1, 3, one, seg), -1, 5, 0x26, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"LID4 service action", nil, -2, 5, 0x24, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,7 +123,7 @@ func TestExtendedCopy(t *testing.T) {
 			if tc.plen == -2 {
 				cdb[1] = 0x01
 			}
-			res := d.Execute(&Request{CDB: cdb, DataOut: tc.list, Nexus: "a"})
+			res := d.Execute(&Request{CDB: cdb, DataOut: tc.list, Nexus: "a"}, nil)
 			if tc.key == 0 {
 				if res.Status != scsi.StatusGood || res.IO.Kind != tc.io {
 					t.Fatalf("status %d io %d, want GOOD io %d (sense %x)", res.Status, res.IO.Kind, tc.io, res.Sense)
@@ -140,8 +141,8 @@ func TestExtendedCopyPlan(t *testing.T) {
 	d := ready(t, copyConfig())
 	list := xcopyList(7, 0, [][]byte{identDesc(testConfig().NAA, 0), identDesc(otherNAA, 0)},
 		[][]byte{b2bSeg(0, 1, 8, 2, 3), b2bSeg(1, 0, 4, 5, 10)})
-	res := d.Execute(&Request{CDB: xcopyCDB(len(list)), DataOut: list, Nexus: "a"})
-	if res.IO.Kind != IOCopy || len(res.IO.Segments) != 2 {
+	res := d.Execute(&Request{CDB: xcopyCDB(len(list)), DataOut: list, Nexus: "a"}, nil)
+	if res.IO.Kind != pb.IoKind_IO_KIND_COPY || len(res.IO.Segments) != 2 {
 		t.Fatalf("plan %+v", res.IO)
 	}
 	want := []CopySegment{
@@ -157,7 +158,7 @@ func TestExtendedCopyPlan(t *testing.T) {
 		t.Errorf("span %+v: only the write to this LU", sp)
 	}
 	// The same list identifier while the copy runs is refused.
-	if k, a, q := senseOf(d.Execute(&Request{CDB: xcopyCDB(len(list)), DataOut: list, Nexus: "a"})); k != 5 || a != 0 || q != 0x16 {
+	if k, a, q := senseOf(d.Execute(&Request{CDB: xcopyCDB(len(list)), DataOut: list, Nexus: "a"}, nil)); k != 5 || a != 0 || q != 0x16 {
 		t.Errorf("duplicate list id: %x/%02x/%02x, want OPERATION IN PROGRESS", k, a, q)
 	}
 }
@@ -171,30 +172,30 @@ func rcrCDB(sa, listID byte) []byte {
 
 func TestReceiveCopyResults(t *testing.T) {
 	d := ready(t, copyConfig())
-	if k, a, _ := senseOf(d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"})); k != 5 || a != 0x24 {
+	if k, a, _ := senseOf(d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"}, nil)); k != 5 || a != 0x24 {
 		t.Fatalf("no copy: %x/%02x, want INVALID FIELD IN CDB", k, a)
 	}
 	list := xcopyList(1, 0, [][]byte{identDesc(testConfig().NAA, 0)}, [][]byte{b2bSeg(0, 0, 8, 0, 100)})
-	res := d.Execute(&Request{CDB: xcopyCDB(len(list)), DataOut: list, Nexus: "a"})
-	st := d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"})
+	res := d.Execute(&Request{CDB: xcopyCDB(len(list)), DataOut: list, Nexus: "a"}, nil)
+	st := d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"}, nil)
 	if st.Status != scsi.StatusGood || len(st.Data) != 12 || st.Data[4] != byte(copyRunning) {
 		t.Fatalf("running copy status %x", st.Data)
 	}
 	d.IODone(res.IO.Token, true)
-	st = d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"})
+	st = d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"}, nil)
 	if st.Data[4] != byte(copyGood) || binary.BigEndian.Uint16(st.Data[5:7]) != 1 || binary.BigEndian.Uint32(st.Data[8:12]) != 8*512 {
 		t.Fatalf("finished copy status %x", st.Data)
 	}
 	// Reported once, then discarded; another nexus never sees it.
-	if k, _, _ := senseOf(d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"})); k != 5 {
+	if k, _, _ := senseOf(d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"}, nil)); k != 5 {
 		t.Errorf("status reported twice")
 	}
-	op := d.Execute(&Request{CDB: rcrCDB(3, 0), Nexus: "a"})
+	op := d.Execute(&Request{CDB: rcrCDB(3, 0), Nexus: "a"}, nil)
 	if op.Status != scsi.StatusGood || binary.BigEndian.Uint32(op.Data[0:4]) < 40 ||
 		binary.BigEndian.Uint16(op.Data[8:10]) != maxTargetDescriptors || op.Data[43] != 2 {
 		t.Fatalf("operating parameters %x", op.Data)
 	}
-	if k, a, _ := senseOf(d.Execute(&Request{CDB: rcrCDB(1, 0), Nexus: "a"})); k != 5 || a != 0x24 {
+	if k, a, _ := senseOf(d.Execute(&Request{CDB: rcrCDB(1, 0), Nexus: "a"}, nil)); k != 5 || a != 0x24 {
 		t.Errorf("RECEIVE DATA: %x/%02x, want INVALID FIELD IN CDB", k, a)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -11,8 +12,8 @@ import (
 // sent whole, with only the changeable bits (WCE, SWP) differing from the
 // current values; anything else is INVALID FIELD IN PARAMETER LIST and
 // nothing is applied. With SP=1 (allowed only when Config.SaveModes) the
-// new WCE bit is also saved: the result carries the state to make durable
-// (Result.SaveModes); SWP is never saved. A change raises MODE PARAMETERS
+// new WCE bit is also saved: the result plans an IO_KIND_SAVE_MODE_PAGES IO
+// with the state to make durable before GOOD; SWP is never saved. A change raises MODE PARAMETERS
 // CHANGED on the other I_T nexuses, since these pages are shared by all of
 // them.
 func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
@@ -94,7 +95,7 @@ func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
 	if save {
 		d.saved.Seq++
 		d.saved.WriteCache = wce
-		res.SaveModes = d.saved.Marshal()
+		res.IO = IO{Kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, Data: d.saved.Marshal()}
 	}
 	return res, nil
 }

@@ -1,9 +1,11 @@
 package scsidev
 
+import pb "github.com/atgt/atgt/messages/atgtv1"
+
 // pendingIO is device state that waits for an IO's outcome: the status of an
 // EXTENDED COPY, or the end of a SANITIZE.
 type pendingIO struct {
-	kind  IOKind
+	kind  pb.IoKind
 	nexus string
 	// copy is the status RECEIVE COPY RESULTS reports, nil when the copy's
 	// LIST ID USAGE asked for none.
@@ -28,9 +30,9 @@ func (d *Device) IODone(token uint64, ok bool) {
 	}
 	delete(d.pending, token)
 	switch p.kind {
-	case IOCopy:
+	case pb.IoKind_IO_KIND_COPY:
 		d.copyDone(p, ok)
-	case IOSanitizeOverwrite, IOSanitizeErase:
+	case pb.IoKind_IO_KIND_SANITIZE_OVERWRITE, pb.IoKind_IO_KIND_SANITIZE_ERASE:
 		d.sanitizing = false
 		d.sanitizeFailed = !ok
 	}

@@ -3,6 +3,7 @@ package scsidev
 import (
 	"encoding/binary"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -89,7 +90,7 @@ func (d *Device) unmap(cdb []byte, r *Request) (Result, error) {
 	if len(extents) == 0 {
 		return good(nil), nil
 	}
-	return Result{IO: IO{Kind: IOUnmap, Extents: extents}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_UNMAP, Extents: extents}}, nil
 }
 
 // writeSame implements WRITE SAME(10) and WRITE SAME(16) (SBC-3 5.41-5.42):
@@ -149,9 +150,9 @@ func (d *Device) writeSame(cdb []byte, r *Request) (Result, error) {
 	// Deallocating is only a valid way to write the block when a
 	// deallocated block reads back as that block: zeros with LBPRZ.
 	if unmap && d.cfg.Thin && d.cfg.UnmapReadsZero && allZero(block) {
-		return Result{IO: IO{Kind: IOUnmap, Extents: []Extent{{Offset: off, Length: length}}}}, nil
+		return Result{IO: IO{Kind: pb.IoKind_IO_KIND_UNMAP, Extents: []Extent{{Offset: off, Length: length}}}}, nil
 	}
-	return Result{IO: IO{Kind: IOWriteSame, Offset: off, Length: length, Stable: !d.wce, Data: block}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_WRITE_SAME, Offset: off, Length: length, Stable: !d.wce, Data: block}}, nil
 }
 
 // getLBAStatus implements GET LBA STATUS (SBC-3 5.6). A thin LU asks its
@@ -175,7 +176,7 @@ func (d *Device) getLBAStatus(cdb []byte) (Result, error) {
 	if alloc >= 24 {
 		n = min((alloc-8)/16, maxLBAStatusDescriptors)
 	}
-	return Result{IO: IO{Kind: IOLBAStatus, Offset: off, Length: length, MaxDescriptors: n}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_LBA_STATUS, Offset: off, Length: length, MaxDescriptors: n}}, nil
 }
 
 // Run is a stretch of bytes that is all mapped or all unmapped, as a

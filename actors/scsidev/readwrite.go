@@ -1,6 +1,7 @@
 package scsidev
 
 import (
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -53,7 +54,7 @@ func (d *Device) read(cdb []byte) (Result, error) {
 	if length == 0 {
 		return good(nil), nil
 	}
-	return Result{IO: IO{Kind: IORead, Offset: off, Length: length}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_READ, Offset: off, Length: length}}, nil
 }
 
 // write implements WRITE 6/10/12/16 and WRITE AND VERIFY 10/12/16
@@ -92,7 +93,7 @@ func (d *Device) write(cdb []byte, r *Request) (Result, error) {
 	case scsi.OpWriteAndVerify10, scsi.OpWriteAndVerify12, scsi.OpWriteAndVerify16:
 		stable = true
 	}
-	return Result{IO: IO{Kind: IOWrite, Offset: off, Length: n, Stable: stable, Data: data}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_WRITE, Offset: off, Length: n, Stable: stable, Data: data}}, nil
 }
 
 // verify implements VERIFY 10/12/16 (SBC-3 5.24-5.26). With BYTCHK=0 the
@@ -118,7 +119,7 @@ func (d *Device) verify(cdb []byte, r *Request) (Result, error) {
 	if len(data) == 0 {
 		return good(nil), nil
 	}
-	return Result{IO: IO{Kind: IOVerify, Offset: off, Length: int64(len(data)), Data: data}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_VERIFY, Offset: off, Length: int64(len(data)), Data: data}}, nil
 }
 
 // synchronizeCache implements SYNCHRONIZE CACHE 10/16 (SBC-3 5.22-5.23):
@@ -133,5 +134,5 @@ func (d *Device) synchronizeCache(cdb []byte) (Result, error) {
 		blocks = d.cfg.Blocks - lba
 	}
 	bs := int64(d.cfg.BlockSize)
-	return Result{IO: IO{Kind: IOSync, Offset: int64(lba) * bs, Length: int64(blocks) * bs, Stable: true}}, nil
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_SYNC, Offset: int64(lba) * bs, Length: int64(blocks) * bs, Stable: true}}, nil
 }

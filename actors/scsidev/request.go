@@ -1,5 +1,7 @@
 package scsidev
 
+import pb "github.com/atgt/atgt/messages/atgtv1"
+
 // Request is one SCSI command as the LUN sees it.
 type Request struct {
 	CDB []byte
@@ -16,70 +18,9 @@ type Request struct {
 	ExpectedLength uint32
 }
 
-// IOKind says what an IO worker must do for a command.
-type IOKind uint8
-
-// IO kinds.
-const (
-	IONone   IOKind = iota // no disk access; the Result is final
-	IORead                 // read Length bytes at Offset
-	IOWrite                // write Data at Offset
-	IOSync                 // make [Offset, Offset+Length) durable
-	IOVerify               // read Length bytes at Offset for comparison with Data
-	// IOUnmap deallocates every extent of Extents.
-	IOUnmap
-	// IOWriteSame writes the one block in Data over [Offset, Offset+Length).
-	IOWriteSame
-	// IOLBAStatus reports the mapped and unmapped runs from Offset on,
-	// at most MaxDescriptors of them, through LBAStatusData.
-	IOLBAStatus
-	// IOCompareAndWrite compares the first Length bytes of Data with the
-	// medium at Offset and, only if they are equal, writes the second
-	// Length bytes there (see CompareAndWriteData).
-	IOCompareAndWrite
-	// IOORWrite reads Length bytes at Offset, ORs Data into them and
-	// writes the result back (see ORData).
-	IOORWrite
-	// IOCopy copies every segment of Segments from one logical unit of the
-	// target to another (or the same), block to block (EXTENDED COPY).
-	IOCopy
-	// IOSanitizeOverwrite writes the one block in Data over [Offset,
-	// Offset+Length) Passes times, inverted between passes when Invert is
-	// set, at most Rate bytes per second, then makes it durable.
-	IOSanitizeOverwrite
-	// IOSanitizeErase deallocates [Offset, Offset+Length) and makes that
-	// durable (SANITIZE BLOCK ERASE).
-	IOSanitizeErase
-)
-
 // Extent is a byte range of the medium.
 type Extent struct {
 	Offset, Length int64
-}
-
-// Writes reports whether the IO changes the medium, so the LUN must order it
-// against COMPARE AND WRITE and ORWRITE on overlapping blocks.
-func (k IOKind) Writes() bool {
-	switch k {
-	case IOWrite, IOUnmap, IOWriteSame, IOCompareAndWrite, IOORWrite,
-		IOCopy, IOSanitizeOverwrite, IOSanitizeErase:
-		return true
-	}
-	return false
-}
-
-// Exclusive reports whether the IO reads and then writes the same blocks and
-// so must not overlap any other write in flight (SBC-3 5.2: COMPARE AND
-// WRITE is atomic; ORWRITE likewise).
-//
-// A SANITIZE is exclusive too: it starts only once every write in flight has
-// finished, so none lands on the medium after it was erased.
-func (k IOKind) Exclusive() bool {
-	switch k {
-	case IOCompareAndWrite, IOORWrite, IOSanitizeOverwrite, IOSanitizeErase:
-		return true
-	}
-	return false
 }
 
 // CopySegment is one block-to-block segment of an EXTENDED COPY in bytes,
@@ -94,24 +35,28 @@ type CopySegment struct {
 }
 
 // IO is the disk work a command needs, planned by Execute and performed by
-// an IO worker outside the LUN.
+// an IO worker outside the LUN. Its kind is the IoKind the worker switches
+// on (proto/atgt/v1/task.proto says what each does), so the plan needs no
+// translating on its way.
 type IO struct {
-	Kind   IOKind
+	// Kind is IO_KIND_UNSPECIFIED when there is nothing to do.
+	Kind   pb.IoKind
 	Offset int64
 	Length int64
 	// Stable asks that the write be durable before GOOD (FUA or WCE=0).
 	Stable bool
-	// Data is the payload for IOWrite, the expected data for IOVerify, the
-	// one block for IOWriteSame, verify then write data for
-	// IOCompareAndWrite, the OR mask for IOORWrite.
+	// Data is the payload of a WRITE, the expected data of a VERIFY, the
+	// one block of a WRITE SAME or SANITIZE OVERWRITE, verify then write
+	// data of a COMPARE AND WRITE, the OR mask of an ORWRITE, or the state
+	// file contents of PERSIST_RESERVATIONS and SAVE_MODE_PAGES.
 	Data []byte
-	// Extents are the ranges of IOUnmap.
+	// Extents are the ranges of an UNMAP.
 	Extents []Extent
-	// MaxDescriptors bounds the runs IOLBAStatus reports.
+	// MaxDescriptors bounds the runs LBA_STATUS reports.
 	MaxDescriptors uint32
-	// Segments are the copies of IOCopy, in order.
+	// Segments are the copies of a COPY, in order.
 	Segments []CopySegment
-	// Passes, Invert and Rate shape IOSanitizeOverwrite (Rate 0: no
+	// Passes, Invert and Rate shape SANITIZE_OVERWRITE (Rate 0: no
 	// limit, in bytes per second).
 	Passes uint32
 	Invert bool
@@ -127,10 +72,10 @@ type IO struct {
 // Span is the smallest byte range covering everything the IO touches, for
 // the LUN's range locks.
 func (io IO) Span() Extent {
-	if io.Kind == IOCopy {
+	if io.Kind == pb.IoKind_IO_KIND_COPY {
 		return io.copySpan()
 	}
-	if io.Kind != IOUnmap {
+	if io.Kind != pb.IoKind_IO_KIND_UNMAP {
 		return Extent{Offset: io.Offset, Length: io.Length}
 	}
 	if len(io.Extents) == 0 {
@@ -150,13 +95,13 @@ type Result struct {
 	Sense []byte
 	// Data is the data-in to return, already cut to the allocation length.
 	Data []byte
-	// IO, when its Kind is not IONone, must be performed and handed to
-	// Complete; Status and Data are then not final.
+	// IO, when its Kind is not IO_KIND_UNSPECIFIED, must be performed and
+	// the outcome made with CompleteIO; Status and Data are then not final.
 	IO IO
-	// SaveModes, when not nil, is saved mode state (SavedModes.Marshal)
-	// that must be written durably before the result is reported; if that
-	// fails the command must end in CHECK CONDITION instead.
-	SaveModes []byte
+	// Refused is set when a check before the command ended it (not ready, a
+	// unit attention, a reservation conflict): nothing of its data was
+	// transferred, whatever its CDB asked for.
+	Refused bool
 }
 
 // copySpan covers the segments that write to this logical unit; a copy to

@@ -3,6 +3,7 @@ package scsidev
 import (
 	"encoding/binary"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -24,12 +25,12 @@ func (d *Device) sanitizeAllowed(sa uint16) bool {
 	return false
 }
 
-// NotReady returns NOT READY, SANITIZE IN PROGRESS for a command with opcode
+// notReady returns NOT READY, SANITIZE IN PROGRESS for a command with opcode
 // op while a SANITIZE runs, nil otherwise. Only INQUIRY, REPORT LUNS and
-// REQUEST SENSE run meanwhile (SBC-3 4.11). The LUN asks before anything
+// REQUEST SENSE run meanwhile (SBC-3 4.11). Execute asks before anything
 // else: the sanitize is reported ahead of a unit attention, which stays
 // pending until the medium is ready again.
-func (d *Device) NotReady(op byte) *scsi.SenseError {
+func (d *Device) notReady(op byte) *scsi.SenseError {
 	if !d.sanitizing {
 		return nil
 	}
@@ -92,9 +93,9 @@ func (d *Device) sanitize(cdb []byte, r *Request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		io.Kind, io.Data, io.Passes, io.Invert, io.Rate = IOSanitizeOverwrite, block, passes, invert, d.cfg.SanitizeBytesPerSecond
+		io.Kind, io.Data, io.Passes, io.Invert, io.Rate = pb.IoKind_IO_KIND_SANITIZE_OVERWRITE, block, passes, invert, d.cfg.SanitizeBytesPerSecond
 	} else {
-		io.Kind = IOSanitizeErase
+		io.Kind = pb.IoKind_IO_KIND_SANITIZE_ERASE
 	}
 	io.Token = d.track(pendingIO{kind: io.Kind, nexus: r.Nexus})
 	d.sanitizing = true

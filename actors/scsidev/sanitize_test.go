@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -38,26 +39,26 @@ func TestSanitizeCDB(t *testing.T) {
 		cdb      []byte
 		out      []byte
 		key, asc uint8
-		io       IOKind
+		io       pb.IoKind
 	}{
-		{"not allowed", false, true, sanitizeCDB(1, uint16(len(full))), full, 5, 0x20, IONone},
-		{"overwrite", true, false, sanitizeCDB(1, uint16(len(full))), full, 0, 0, IOSanitizeOverwrite},
-		{"overwrite immed", true, false, sanitizeCDB(0x81, uint16(len(full))), full, 0, 0, IOSanitizeOverwrite},
-		{"overwrite 4-byte pattern", true, false, sanitizeCDB(1, 8), overwriteList(2, []byte{1, 2, 3, 4}), 0, 0, IOSanitizeOverwrite},
-		{"overwrite param len 4", true, false, sanitizeCDB(1, 4), full, 5, 0x24, IONone},
-		{"overwrite param len block+5", true, false, sanitizeCDB(1, 517), append(full, 0), 5, 0x24, IONone},
-		{"overwrite count 0", true, false, sanitizeCDB(1, uint16(len(full))), overwriteList(0, full[4:]), 5, 0x26, IONone},
-		{"overwrite pattern length 0", true, false, sanitizeCDB(1, 8), []byte{1, 0, 0, 0, 0, 0, 0, 0}, 5, 0x26, IONone},
-		{"overwrite pattern too long", true, false, sanitizeCDB(1, 516), withByte(append([]byte(nil), full...), 2, 0x04), 5, 0x26, IONone},
-		{"reserved bit", true, false, sanitizeCDB(0x41, uint16(len(full))), full, 5, 0x24, IONone},
-		{"reserved byte", true, false, withByte(sanitizeCDB(1, uint16(len(full))), 3, 3), full, 5, 0x24, IONone},
-		{"block erase thin", true, true, sanitizeCDB(2, 0), nil, 0, 0, IOSanitizeErase},
-		{"block erase thick", true, false, sanitizeCDB(2, 0), nil, 5, 0x24, IONone},
-		{"block erase with parameters", true, true, sanitizeCDB(2, 8), make([]byte, 8), 5, 0x24, IONone},
-		{"crypto erase", true, true, sanitizeCDB(3, 0), nil, 5, 0x24, IONone},
-		{"exit failure mode", true, true, sanitizeCDB(0x1F, 0), nil, 0, 0, IONone},
-		{"exit failure mode with parameters", true, true, sanitizeCDB(0x1F, 8), make([]byte, 8), 5, 0x24, IONone},
-		{"service action 0", true, true, sanitizeCDB(0, 0), nil, 5, 0x24, IONone},
+		{"not allowed", false, true, sanitizeCDB(1, uint16(len(full))), full, 5, 0x20, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"overwrite", true, false, sanitizeCDB(1, uint16(len(full))), full, 0, 0, pb.IoKind_IO_KIND_SANITIZE_OVERWRITE},
+		{"overwrite immed", true, false, sanitizeCDB(0x81, uint16(len(full))), full, 0, 0, pb.IoKind_IO_KIND_SANITIZE_OVERWRITE},
+		{"overwrite 4-byte pattern", true, false, sanitizeCDB(1, 8), overwriteList(2, []byte{1, 2, 3, 4}), 0, 0, pb.IoKind_IO_KIND_SANITIZE_OVERWRITE},
+		{"overwrite param len 4", true, false, sanitizeCDB(1, 4), full, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"overwrite param len block+5", true, false, sanitizeCDB(1, 517), append(full, 0), 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"overwrite count 0", true, false, sanitizeCDB(1, uint16(len(full))), overwriteList(0, full[4:]), 5, 0x26, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"overwrite pattern length 0", true, false, sanitizeCDB(1, 8), []byte{1, 0, 0, 0, 0, 0, 0, 0}, 5, 0x26, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"overwrite pattern too long", true, false, sanitizeCDB(1, 516), withByte(append([]byte(nil), full...), 2, 0x04), 5, 0x26, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"reserved bit", true, false, sanitizeCDB(0x41, uint16(len(full))), full, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"reserved byte", true, false, withByte(sanitizeCDB(1, uint16(len(full))), 3, 3), full, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"block erase thin", true, true, sanitizeCDB(2, 0), nil, 0, 0, pb.IoKind_IO_KIND_SANITIZE_ERASE},
+		{"block erase thick", true, false, sanitizeCDB(2, 0), nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"block erase with parameters", true, true, sanitizeCDB(2, 8), make([]byte, 8), 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"crypto erase", true, true, sanitizeCDB(3, 0), nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"exit failure mode", true, true, sanitizeCDB(0x1F, 0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"exit failure mode with parameters", true, true, sanitizeCDB(0x1F, 8), make([]byte, 8), 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"service action 0", true, true, sanitizeCDB(0, 0), nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +83,7 @@ func TestSanitizeState(t *testing.T) {
 	d := ready(t, sanitizeConfig(true))
 	pattern := []byte{0xDE, 0xAD, 0xBE, 0xEF}
 	res := exec(d, sanitizeCDB(0x81, 8), overwriteList(3, pattern))
-	if res.IO.Kind != IOSanitizeOverwrite || !res.IO.Immediate || res.IO.Passes != 3 || res.IO.Length != 1000*512 ||
+	if res.IO.Kind != pb.IoKind_IO_KIND_SANITIZE_OVERWRITE || !res.IO.Immediate || res.IO.Passes != 3 || res.IO.Length != 1000*512 ||
 		!bytes.Equal(res.IO.Data, bytes.Repeat(pattern, 128)) || !res.IO.Kind.Exclusive() {
 		t.Fatalf("plan %+v", res.IO)
 	}
@@ -92,10 +93,10 @@ func TestSanitizeState(t *testing.T) {
 	}
 	// A unit attention waits behind the sanitize.
 	d.AddUnitAttention("", scsi.BusDeviceReset())
-	if se := d.NotReady(scsi.OpRead16); se == nil || se.ASCQ != 0x1B {
+	if se := d.notReady(scsi.OpRead16); se == nil || se.ASCQ != 0x1B {
 		t.Fatalf("READ while sanitizing: %v", se)
 	}
-	if d.NotReady(scsi.OpInquiry) != nil || d.NotReady(scsi.OpReportLUNs) != nil {
+	if d.notReady(scsi.OpInquiry) != nil || d.notReady(scsi.OpReportLUNs) != nil {
 		t.Fatal("INQUIRY and REPORT LUNS must run during a sanitize")
 	}
 	rs := exec(d, []byte{scsi.OpRequestSense, 0, 0, 0, 18, 0}, nil)
@@ -113,7 +114,7 @@ func TestSanitizeState(t *testing.T) {
 	if r := exec(d, sanitizeCDB(0x1F, 0), nil); r.Status != scsi.StatusGood {
 		t.Fatalf("EXIT FAILURE MODE: %x", r.Sense)
 	}
-	if r := exec(d, read, nil); r.IO.Kind != IORead {
+	if r := exec(d, read, nil); r.IO.Kind != pb.IoKind_IO_KIND_READ {
 		t.Fatalf("READ after EXIT FAILURE MODE: %+v", r)
 	}
 }

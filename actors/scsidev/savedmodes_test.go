@@ -3,6 +3,7 @@ package scsidev
 import (
 	"testing"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -63,16 +64,19 @@ func TestSavedModes(t *testing.T) {
 				if k, asc, _ := senseOf(r); k != scsi.SenseIllegalRequest || asc != 0x24 {
 					t.Fatalf("SP=1 without saving: %#x/%#x, want INVALID FIELD IN CDB", k, asc)
 				}
-				if r.SaveModes != nil {
+				if r.IO.Kind != pb.IoKind_IO_KIND_UNSPECIFIED {
 					t.Fatal("refused MODE SELECT asks to save")
 				}
 				return
 			}
-			if r.Status != scsi.StatusGood || r.SaveModes == nil {
-				t.Fatalf("SP=1: status %d, save %q", r.Status, r.SaveModes)
+			if r.Status != scsi.StatusGood || r.IO.Kind != pb.IoKind_IO_KIND_SAVE_MODE_PAGES || r.IO.Data == nil {
+				t.Fatalf("SP=1: status %d, plan %v %q", r.Status, r.IO.Kind, r.IO.Data)
+			}
+			if r.IO.Kind.Medium() || r.IO.Kind.Writes() {
+				t.Fatal("saving mode pages must not be ordered as medium IO")
 			}
 			want := !tt.wantCurrent
-			st, err := ParseSavedModes(r.SaveModes)
+			st, err := ParseSavedModes(r.IO.Data)
 			if err != nil || st.WriteCache != want || (tt.saved != nil && st.Seq <= tt.saved.Seq) {
 				t.Fatalf("saved state %+v, %v; want WCE %v with a newer seq", st, err, want)
 			}
@@ -85,8 +89,8 @@ func TestSavedModes(t *testing.T) {
 			// SP=0 changes only the current value.
 			page[2] ^= 0x04
 			c, list = modeSelect6(page)
-			if r := exec(d, c, list); r.Status != scsi.StatusGood || r.SaveModes != nil {
-				t.Fatalf("SP=0: status %d, save %q", r.Status, r.SaveModes)
+			if r := exec(d, c, list); r.Status != scsi.StatusGood || r.IO.Kind != pb.IoKind_IO_KIND_UNSPECIFIED {
+				t.Fatalf("SP=0: status %d, plan %v", r.Status, r.IO.Kind)
 			}
 			if got, _ := senseCaching(t, d, pcSaved); got != want {
 				t.Fatal("SP=0 changed the saved WCE")

@@ -3,8 +3,10 @@ package scsidev
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"testing"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -52,49 +54,49 @@ func TestSBCCommands(t *testing.T) {
 		cdb      []byte
 		out      []byte
 		key, asc uint8
-		io       IOKind
+		io       pb.IoKind
 	}{
-		{"unmap", true, unmapCDB(len(good1)), good1, 0, 0, IOUnmap},
-		{"unmap thick", false, unmapCDB(len(good1)), good1, 5, 0x20, IONone},
-		{"unmap no list", true, unmapCDB(0), nil, 0, 0, IONone},
-		{"unmap short list", true, unmapCDB(6), make([]byte, 6), 5, 0x1A, IONone},
-		{"unmap anchor", true, append([]byte{scsi.OpUnmap, 1}, unmapCDB(len(good1))[2:]...), good1, 5, 0x24, IONone},
-		{"unmap beyond", true, unmapCDB(24), unmapList([2]uint64{999, 2}), 5, 0x21, IONone},
-		{"unmap lba -1", true, unmapCDB(24), unmapList([2]uint64{^uint64(0), 1}), 5, 0x21, IONone},
-		{"unmap zero blocks", true, unmapCDB(24), unmapList([2]uint64{0, 0}), 0, 0, IONone},
-		{"unmap too many descriptors", true, unmapCDB(len(many)), many, 5, 0x26, IONone},
-		{"unmap lying lengths", true, unmapCDB(24), append(unmapList([2]uint64{0, 1})[:8], 0, 0), 5, 0x1A, IONone},
-		{"ws10 zero data thin", true, cdb10(scsi.OpWriteSame10, 0x08, 0, 8), blk, 0, 0, IOUnmap},
-		{"ws10 data with unmap", true, cdb10(scsi.OpWriteSame10, 0x08, 0, 8), ones, 0, 0, IOWriteSame},
-		{"ws10 unmap thick", false, cdb10(scsi.OpWriteSame10, 0x08, 0, 8), blk, 5, 0x24, IONone},
-		{"ws10 write", false, cdb10(scsi.OpWriteSame10, 0, 0, 8), ones, 0, 0, IOWriteSame},
-		{"ws10 0 blocks (wsnz)", true, cdb10(scsi.OpWriteSame10, 0, 0, 0), blk, 5, 0x24, IONone},
-		{"ws10 0 blocks past end", true, cdb10(scsi.OpWriteSame10, 0, 1001, 0), blk, 5, 0x21, IONone},
-		{"ws10 beyond", true, cdb10(scsi.OpWriteSame10, 0, 999, 2), blk, 5, 0x21, IONone},
-		{"ws10 anchor", true, cdb10(scsi.OpWriteSame10, 0x10, 0, 1), blk, 5, 0x24, IONone},
-		{"ws10 wrprotect", true, cdb10(scsi.OpWriteSame10, 0x20, 0, 1), blk, 5, 0x24, IONone},
-		{"ws10 half block", true, cdb10(scsi.OpWriteSame10, 0x08, 0, 1), blk[:256], 5, 0x24, IONone},
-		{"ws10 two blocks", true, cdb10(scsi.OpWriteSame10, 0x08, 0, 1), make([]byte, 1024), 5, 0x24, IONone},
-		{"ws16 ndob", true, cdb16(scsi.OpWriteSame16, 0x09, 0, 8), nil, 0, 0, IOUnmap},
-		{"ws16 lba -1", true, cdb16(scsi.OpWriteSame16, 0, ^uint64(0), 1), blk, 5, 0x21, IONone},
-		{"get lba status thin", true, cdb16(scsi.OpServiceActionIn16, scsi.SAGetLBAStatus, 0, 24), nil, 0, 0, IOLBAStatus},
-		{"get lba status at end", true, cdb16(scsi.OpServiceActionIn16, scsi.SAGetLBAStatus, 1000, 24), nil, 5, 0x21, IONone},
-		{"caw", false, cawCDB(0, 0, 1), make([]byte, 1024), 0, 0, IOCompareAndWrite},
-		{"caw 0 blocks", false, cawCDB(0, 0, 0), nil, 0, 0, IONone},
-		{"caw 0 blocks with data", false, cawCDB(0, 0, 0), make([]byte, 1024), 5, 0x24, IONone},
-		{"caw wrong data size", false, cawCDB(0, 0, 1), blk, 5, 0x24, IONone},
-		{"caw beyond", false, cawCDB(0, 999, 2), make([]byte, 2048), 5, 0x21, IONone},
-		{"caw wrprotect", false, cawCDB(0x20, 0, 1), make([]byte, 1024), 5, 0x24, IONone},
-		{"orwrite", false, cdb16(scsi.OpORWrite, 0, 0, 1), blk, 0, 0, IOORWrite},
-		{"orwrite 0 blocks", false, cdb16(scsi.OpORWrite, 0, 0, 0), nil, 0, 0, IONone},
-		{"orwrite beyond", false, cdb16(scsi.OpORWrite, 0, 1000, 1), blk, 5, 0x21, IONone},
-		{"orwrite orprotect", false, cdb16(scsi.OpORWrite, 0x20, 0, 1), blk, 5, 0x24, IONone},
-		{"prefetch10", false, cdb10(scsi.OpPrefetch10, 0, 0, 10), nil, 0, 0, IONone},
-		{"prefetch10 beyond", false, cdb10(scsi.OpPrefetch10, 0, 999, 2), nil, 5, 0x21, IONone},
-		{"prefetch16 0 blocks at end", false, cdb16(scsi.OpPrefetch16, 0, 1000, 0), nil, 5, 0x21, IONone},
-		{"prevent allow", false, []byte{scsi.OpPreventAllowRemoval, 0, 0, 0, 1, 0}, nil, 0, 0, IONone},
-		{"read defect data 10", false, []byte{scsi.OpReadDefectData10, 0, 0x18, 0, 0, 0, 0, 0, 4, 0}, nil, 0, 0, IONone},
-		{"read defect data 12", false, []byte{scsi.OpReadDefectData12, 0x18, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0}, nil, 0, 0, IONone},
+		{"unmap", true, unmapCDB(len(good1)), good1, 0, 0, pb.IoKind_IO_KIND_UNMAP},
+		{"unmap thick", false, unmapCDB(len(good1)), good1, 5, 0x20, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unmap no list", true, unmapCDB(0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unmap short list", true, unmapCDB(6), make([]byte, 6), 5, 0x1A, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unmap anchor", true, append([]byte{scsi.OpUnmap, 1}, unmapCDB(len(good1))[2:]...), good1, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unmap beyond", true, unmapCDB(24), unmapList([2]uint64{999, 2}), 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unmap lba -1", true, unmapCDB(24), unmapList([2]uint64{^uint64(0), 1}), 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unmap zero blocks", true, unmapCDB(24), unmapList([2]uint64{0, 0}), 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unmap too many descriptors", true, unmapCDB(len(many)), many, 5, 0x26, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"unmap lying lengths", true, unmapCDB(24), append(unmapList([2]uint64{0, 1})[:8], 0, 0), 5, 0x1A, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws10 zero data thin", true, cdb10(scsi.OpWriteSame10, 0x08, 0, 8), blk, 0, 0, pb.IoKind_IO_KIND_UNMAP},
+		{"ws10 data with unmap", true, cdb10(scsi.OpWriteSame10, 0x08, 0, 8), ones, 0, 0, pb.IoKind_IO_KIND_WRITE_SAME},
+		{"ws10 unmap thick", false, cdb10(scsi.OpWriteSame10, 0x08, 0, 8), blk, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws10 write", false, cdb10(scsi.OpWriteSame10, 0, 0, 8), ones, 0, 0, pb.IoKind_IO_KIND_WRITE_SAME},
+		{"ws10 0 blocks (wsnz)", true, cdb10(scsi.OpWriteSame10, 0, 0, 0), blk, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws10 0 blocks past end", true, cdb10(scsi.OpWriteSame10, 0, 1001, 0), blk, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws10 beyond", true, cdb10(scsi.OpWriteSame10, 0, 999, 2), blk, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws10 anchor", true, cdb10(scsi.OpWriteSame10, 0x10, 0, 1), blk, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws10 wrprotect", true, cdb10(scsi.OpWriteSame10, 0x20, 0, 1), blk, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws10 half block", true, cdb10(scsi.OpWriteSame10, 0x08, 0, 1), blk[:256], 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws10 two blocks", true, cdb10(scsi.OpWriteSame10, 0x08, 0, 1), make([]byte, 1024), 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"ws16 ndob", true, cdb16(scsi.OpWriteSame16, 0x09, 0, 8), nil, 0, 0, pb.IoKind_IO_KIND_UNMAP},
+		{"ws16 lba -1", true, cdb16(scsi.OpWriteSame16, 0, ^uint64(0), 1), blk, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"get lba status thin", true, cdb16(scsi.OpServiceActionIn16, scsi.SAGetLBAStatus, 0, 24), nil, 0, 0, pb.IoKind_IO_KIND_LBA_STATUS},
+		{"get lba status at end", true, cdb16(scsi.OpServiceActionIn16, scsi.SAGetLBAStatus, 1000, 24), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"caw", false, cawCDB(0, 0, 1), make([]byte, 1024), 0, 0, pb.IoKind_IO_KIND_COMPARE_AND_WRITE},
+		{"caw 0 blocks", false, cawCDB(0, 0, 0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"caw 0 blocks with data", false, cawCDB(0, 0, 0), make([]byte, 1024), 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"caw wrong data size", false, cawCDB(0, 0, 1), blk, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"caw beyond", false, cawCDB(0, 999, 2), make([]byte, 2048), 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"caw wrprotect", false, cawCDB(0x20, 0, 1), make([]byte, 1024), 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"orwrite", false, cdb16(scsi.OpORWrite, 0, 0, 1), blk, 0, 0, pb.IoKind_IO_KIND_OR_WRITE},
+		{"orwrite 0 blocks", false, cdb16(scsi.OpORWrite, 0, 0, 0), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"orwrite beyond", false, cdb16(scsi.OpORWrite, 0, 1000, 1), blk, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"orwrite orprotect", false, cdb16(scsi.OpORWrite, 0x20, 0, 1), blk, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"prefetch10", false, cdb10(scsi.OpPrefetch10, 0, 0, 10), nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"prefetch10 beyond", false, cdb10(scsi.OpPrefetch10, 0, 999, 2), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"prefetch16 0 blocks at end", false, cdb16(scsi.OpPrefetch16, 0, 1000, 0), nil, 5, 0x21, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"prevent allow", false, []byte{scsi.OpPreventAllowRemoval, 0, 0, 0, 1, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"read defect data 10", false, []byte{scsi.OpReadDefectData10, 0, 0x18, 0, 0, 0, 0, 0, 4, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
+		{"read defect data 12", false, []byte{scsi.OpReadDefectData12, 0x18, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,18 +186,18 @@ func TestLBAStatusData(t *testing.T) {
 }
 
 func TestCompareAndWriteData(t *testing.T) {
-	io := IO{Kind: IOCompareAndWrite, Length: 4, Data: []byte{1, 2, 3, 4, 9, 9, 9, 9}}
-	w, res := CompareAndWriteData(io, []byte{1, 2, 3, 4})
-	if res != nil || !bytes.Equal(w, []byte{9, 9, 9, 9}) {
-		t.Fatalf("match: write %v res %+v", w, res)
+	io := IO{Kind: pb.IoKind_IO_KIND_COMPARE_AND_WRITE, Length: 4, Data: []byte{1, 2, 3, 4, 9, 9, 9, 9}}
+	w, err := CompareAndWriteData(io, []byte{1, 2, 3, 4})
+	if err != nil || !bytes.Equal(w, []byte{9, 9, 9, 9}) {
+		t.Fatalf("match: write %v err %v", w, err)
 	}
-	w, res = CompareAndWriteData(io, []byte{1, 2, 7, 4})
-	if w != nil || res == nil {
-		t.Fatal("miscompare not reported")
+	w, err = CompareAndWriteData(io, []byte{1, 2, 7, 4})
+	var se *scsi.SenseError
+	if w != nil || !errors.As(err, &se) {
+		t.Fatalf("miscompare not reported: %v", err)
 	}
-	key, asc, _ := senseOf(*res)
-	if key != scsi.SenseMiscompare || asc != 0x1D || res.Sense[0]&0x80 == 0 || res.Sense[6] != 2 {
-		t.Fatalf("miscompare sense % x", res.Sense)
+	if se.Key != scsi.SenseMiscompare || se.ASC != 0x1D || !se.InfoValid || se.Info != 2 {
+		t.Fatalf("miscompare sense %+v", se)
 	}
 	if got := ORData(IO{Data: []byte{0xF0, 0x01}}, []byte{0x0F, 0x10}); !bytes.Equal(got, []byte{0xFF, 0x11}) {
 		t.Fatalf("OR %v", got)

@@ -80,11 +80,3 @@ func (d *Device) queueUA(nexus string, e *scsi.SenseError) {
 func (d *Device) ForgetNexus(nexus string) {
 	delete(d.nexuses, nexus)
 }
-
-// TakeUnitAttention reports and clears the oldest unit attention pending for nexus,
-// unless a command with opcode op runs despite one. The LUN calls it before the checks
-// it makes ahead of the device model (reservations), so that a unit attention is
-// reported first, as SAM-5 orders them; Execute then finds none left to report.
-func (d *Device) TakeUnitAttention(nexus string, op byte) *scsi.SenseError {
-	return d.takeUnitAttention(nexus, scsi.Commands[op].AllowedWithUA)
-}

@@ -99,9 +99,10 @@ const (
 	IoKind_IO_KIND_COMPARE_AND_WRITE IoKind = 8
 	// Read, OR with data_out, write back (ORWRITE).
 	IoKind_IO_KIND_OR_WRITE IoKind = 9
-	// Write the LUN's persistent reservation state (APTPL) to state_path, then send
-	// answer: the state must be durable before the initiator is told.
-	IoKind_IO_KIND_PERSIST_STATE IoKind = 10
+	// Write the persistent reservation snapshot in task.data_out to the LUN's
+	// reservation state file (APTPL) before answering: the initiator must not hear
+	// of a change that a restart could lose.
+	IoKind_IO_KIND_PERSIST_RESERVATIONS IoKind = 10
 	// EXTENDED COPY: copy every segment of segments, reading from the source LU's
 	// backend and writing to the destination LU's, both named by NAA.
 	IoKind_IO_KIND_COPY IoKind = 11
@@ -111,6 +112,9 @@ const (
 	IoKind_IO_KIND_SANITIZE_OVERWRITE IoKind = 12
 	// SANITIZE BLOCK ERASE: deallocate [offset, offset+length) and make it durable.
 	IoKind_IO_KIND_SANITIZE_ERASE IoKind = 13
+	// MODE SELECT with SP=1: write the saved mode pages in task.data_out to the LUN's
+	// saved mode pages file before answering, for the same reason.
+	IoKind_IO_KIND_SAVE_MODE_PAGES IoKind = 14
 )
 
 // Enum value maps for IoKind.
@@ -126,26 +130,28 @@ var (
 		7:  "IO_KIND_LBA_STATUS",
 		8:  "IO_KIND_COMPARE_AND_WRITE",
 		9:  "IO_KIND_OR_WRITE",
-		10: "IO_KIND_PERSIST_STATE",
+		10: "IO_KIND_PERSIST_RESERVATIONS",
 		11: "IO_KIND_COPY",
 		12: "IO_KIND_SANITIZE_OVERWRITE",
 		13: "IO_KIND_SANITIZE_ERASE",
+		14: "IO_KIND_SAVE_MODE_PAGES",
 	}
 	IoKind_value = map[string]int32{
-		"IO_KIND_UNSPECIFIED":        0,
-		"IO_KIND_READ":               1,
-		"IO_KIND_WRITE":              2,
-		"IO_KIND_SYNC":               3,
-		"IO_KIND_VERIFY":             4,
-		"IO_KIND_UNMAP":              5,
-		"IO_KIND_WRITE_SAME":         6,
-		"IO_KIND_LBA_STATUS":         7,
-		"IO_KIND_COMPARE_AND_WRITE":  8,
-		"IO_KIND_OR_WRITE":           9,
-		"IO_KIND_PERSIST_STATE":      10,
-		"IO_KIND_COPY":               11,
-		"IO_KIND_SANITIZE_OVERWRITE": 12,
-		"IO_KIND_SANITIZE_ERASE":     13,
+		"IO_KIND_UNSPECIFIED":          0,
+		"IO_KIND_READ":                 1,
+		"IO_KIND_WRITE":                2,
+		"IO_KIND_SYNC":                 3,
+		"IO_KIND_VERIFY":               4,
+		"IO_KIND_UNMAP":                5,
+		"IO_KIND_WRITE_SAME":           6,
+		"IO_KIND_LBA_STATUS":           7,
+		"IO_KIND_COMPARE_AND_WRITE":    8,
+		"IO_KIND_OR_WRITE":             9,
+		"IO_KIND_PERSIST_RESERVATIONS": 10,
+		"IO_KIND_COPY":                 11,
+		"IO_KIND_SANITIZE_OVERWRITE":   12,
+		"IO_KIND_SANITIZE_ERASE":       13,
+		"IO_KIND_SAVE_MODE_PAGES":      14,
 	}
 )
 
@@ -669,10 +675,9 @@ type IoRequest struct {
 	MaxDescriptors uint32 `protobuf:"varint,9,opt,name=max_descriptors,json=maxDescriptors,proto3" json:"max_descriptors,omitempty"`
 	// Logical block size, for IO kinds that work per block (WRITE SAME, LBA STATUS).
 	BlockSize uint32 `protobuf:"varint,10,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
-	// IO_KIND_PERSIST_STATE: the file to write atomically and the completion to send
-	// once it is durable; the state snapshot travels in task.data_out.
-	StatePath string          `protobuf:"bytes,11,opt,name=state_path,json=statePath,proto3" json:"state_path,omitempty"`
-	Answer    *ScsiCompletion `protobuf:"bytes,12,opt,name=answer,proto3" json:"answer,omitempty"`
+	// The worker's answer, set when it sends the request back to the LUN (lock_id or
+	// token); unset there, the IO failed without one.
+	Answer *ScsiCompletion `protobuf:"bytes,12,opt,name=answer,proto3" json:"answer,omitempty"`
 	// IO_KIND_COPY: the segments, in order.
 	Segments []*CopySegment `protobuf:"bytes,13,rep,name=segments,proto3" json:"segments,omitempty"`
 	// IO_KIND_SANITIZE_OVERWRITE: how many passes, whether to invert the pattern
@@ -796,13 +801,6 @@ func (x *IoRequest) GetBlockSize() uint32 {
 		return x.BlockSize
 	}
 	return 0
-}
-
-func (x *IoRequest) GetStatePath() string {
-	if x != nil {
-		return x.StatePath
-	}
-	return ""
 }
 
 func (x *IoRequest) GetAnswer() *ScsiCompletion {
@@ -1334,7 +1332,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"src_offset\x18\x03 \x01(\x03R\tsrcOffset\x12\x1d\n" +
 	"\n" +
 	"dst_offset\x18\x04 \x01(\x03R\tdstOffset\x12\x16\n" +
-	"\x06length\x18\x05 \x01(\x03R\x06length\"\xa4\x05\n" +
+	"\x06length\x18\x05 \x01(\x03R\x06length\"\x97\x05\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
@@ -1347,9 +1345,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x0fmax_descriptors\x18\t \x01(\rR\x0emaxDescriptors\x12\x1d\n" +
 	"\n" +
 	"block_size\x18\n" +
-	" \x01(\rR\tblockSize\x12\x1d\n" +
-	"\n" +
-	"state_path\x18\v \x01(\tR\tstatePath\x12/\n" +
+	" \x01(\rR\tblockSize\x12/\n" +
 	"\x06answer\x18\f \x01(\v2\x17.atgt.v1.ScsiCompletionR\x06answer\x120\n" +
 	"\bsegments\x18\r \x03(\v2\x14.atgt.v1.CopySegmentR\bsegments\x12\x16\n" +
 	"\x06passes\x18\x0e \x01(\rR\x06passes\x12\x16\n" +
@@ -1358,7 +1354,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\timmediate\x18\x11 \x01(\bR\timmediate\x12\x14\n" +
 	"\x05token\x18\x12 \x01(\x04R\x05token\x12\x1c\n" +
 	"\tuntracked\x18\x13 \x01(\bR\tuntracked\x12(\n" +
-	"\x05parts\x18\x14 \x03(\v2\x12.atgt.v1.IoRequestR\x05parts\"\xa9\x01\n" +
+	"\x05parts\x18\x14 \x03(\v2\x12.atgt.v1.IoRequestR\x05partsJ\x04\b\v\x10\fR\n" +
+	"state_path\"\xa9\x01\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
@@ -1396,7 +1393,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x15TASK_ATTRIBUTE_SIMPLE\x10\x01\x12\x1a\n" +
 	"\x16TASK_ATTRIBUTE_ORDERED\x10\x02\x12 \n" +
 	"\x1cTASK_ATTRIBUTE_HEAD_OF_QUEUE\x10\x03\x12\x16\n" +
-	"\x12TASK_ATTRIBUTE_ACA\x10\x04*\xcd\x02\n" +
+	"\x12TASK_ATTRIBUTE_ACA\x10\x04*\xf1\x02\n" +
 	"\x06IoKind\x12\x17\n" +
 	"\x13IO_KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fIO_KIND_READ\x10\x01\x12\x11\n" +
@@ -1407,12 +1404,13 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12IO_KIND_WRITE_SAME\x10\x06\x12\x16\n" +
 	"\x12IO_KIND_LBA_STATUS\x10\a\x12\x1d\n" +
 	"\x19IO_KIND_COMPARE_AND_WRITE\x10\b\x12\x14\n" +
-	"\x10IO_KIND_OR_WRITE\x10\t\x12\x19\n" +
-	"\x15IO_KIND_PERSIST_STATE\x10\n" +
+	"\x10IO_KIND_OR_WRITE\x10\t\x12 \n" +
+	"\x1cIO_KIND_PERSIST_RESERVATIONS\x10\n" +
 	"\x12\x10\n" +
 	"\fIO_KIND_COPY\x10\v\x12\x1e\n" +
 	"\x1aIO_KIND_SANITIZE_OVERWRITE\x10\f\x12\x1a\n" +
-	"\x16IO_KIND_SANITIZE_ERASE\x10\r*\x93\x02\n" +
+	"\x16IO_KIND_SANITIZE_ERASE\x10\r\x12\x1b\n" +
+	"\x17IO_KIND_SAVE_MODE_PAGES\x10\x0e*\x93\x02\n" +
 	"\vTmfFunction\x12\x1c\n" +
 	"\x18TMF_FUNCTION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TMF_FUNCTION_ABORT_TASK\x10\x01\x12\x1f\n" +

@@ -1,0 +1,67 @@
+package scsidev
+
+import (
+	"github.com/atgt/atgt/actors/reservation"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// Execute answers one command from r.Nexus. It is the one place the checks
+// that precede a command are made, in the order the standards give them, so
+// that a command meeting several conditions always reports the same one:
+//
+//  1. NOT READY: while a SANITIZE runs, only INQUIRY, REPORT LUNS and
+//     REQUEST SENSE run (SBC-3 4.11); a pending unit attention stays pending.
+//  2. A pending unit attention of the nexus: the command ends in CHECK
+//     CONDITION with it, unless it is one that runs despite one (SAM-5 5.14).
+//  3. Reservations (SPC-4 5.13), when rt is not nil: a reservation command
+//     (RESERVE, RELEASE, PERSISTENT RESERVE IN/OUT) is run by rt; any other
+//     command that a reservation of another nexus excludes ends in
+//     RESERVATION CONFLICT.
+//  4. The command itself (command): opcode, CDB, emulation.
+//
+// The result is either final (IO.Kind unspecified) or an IO plan to perform
+// and finish with CompleteIO. A command ended by steps 1 to 3 comes back
+// Refused.
+func (d *Device) Execute(r *Request, rt *reservation.Table) Result {
+	if r == nil || len(r.CDB) == 0 {
+		return checkCondition(scsi.InvalidOpcode())
+	}
+	op := r.CDB[0]
+	if se := d.notReady(op); se != nil {
+		return refused(checkCondition(se))
+	}
+	if ua := d.takeUnitAttention(r.Nexus, scsi.Commands[op].AllowedWithUA); ua != nil {
+		return refused(checkCondition(ua))
+	}
+	if rt != nil {
+		n := reservation.Nexus{ID: r.Nexus}
+		if out, handled := rt.Execute(n, r.CDB, r.DataOut); handled {
+			return d.reserved(out)
+		}
+		if rt.Check(n, r.CDB) {
+			return refused(Result{Status: scsi.StatusReservationConflict})
+		}
+	}
+	return d.command(op, r)
+}
+
+// refused marks res as the answer of a check that ended the command before it ran.
+func refused(res Result) Result {
+	res.Refused = true
+	return res
+}
+
+// reserved turns the outcome of a reservation command into a result: the unit
+// attentions it raises are established now, and a state snapshot that APTPL
+// makes survive a restart is an IO plan, written before the command is answered.
+func (d *Device) reserved(out reservation.Outcome) Result {
+	for _, ua := range out.UAs {
+		d.AddUnitAttention(ua.Nexus, ua.Sense)
+	}
+	res := Result{Status: out.Status, Sense: out.Sense, Data: out.Data}
+	if out.Persist != nil {
+		res.IO = IO{Kind: pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, Data: out.Persist}
+	}
+	return res
+}
