@@ -44,3 +44,4 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadPDU -fuzztime=15s ./messages/iscsi
 	$(GO) test -run='^$$' -fuzz=FuzzLoginKeys -fuzztime=15s ./actors/login
 	$(GO) test -run='^$$' -fuzz=FuzzParseText -fuzztime=10s ./messages/iscsi
+	$(GO) test -run='^$$' -fuzz=FuzzMachine -fuzztime=15s ./actors/cmdphase

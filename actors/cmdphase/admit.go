@@ -20,7 +20,7 @@ const noLUN = 1 << 62
 func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	h := &p.BHS
 	itt := h.ITT()
-	if _, dup := m.tasks[itt]; dup {
+	if m.inProgress(itt) {
 		m.reject(iscsi.RejectTaskInProgress, h)
 		return
 	}
@@ -50,6 +50,7 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	t.Attribute, t.CmdSn, t.Immediate = pb.TaskAttribute(h.TaskAttr()), h.CmdSN(), h.Immediate()
 	t.Nexus, t.Target, t.ReplyTo = m.nexus(), m.cfg.Login.Target.Name, m.cfg.Self
 	tk.t = t
+	tk.arrival = m.arrivals
 	m.tasks[itt] = tk
 	if !t.Immediate {
 		m.unordered[itt] = tk
@@ -133,8 +134,9 @@ func (m *Machine) order(p *iscsi.PDU, tk *task) {
 		o.Task, o.Ready = tk.t, &tk.msg.ready
 	} else {
 		o = &pb.CommandOrder{}
-		m.others[p.BHS.ITT()] = p
+		m.others[p.BHS.ITT()] = request{p: p, arrival: m.arrivals}
 	}
+	m.arrivals++
 	o.CmdSn, o.Immediate, o.Itt = p.BHS.CmdSN(), p.BHS.Immediate(), p.BHS.ITT()
 	m.send(ToSession, o)
 }

@@ -22,11 +22,7 @@ func (m *Machine) Complete(c *pb.ScsiCompletion) {
 	}
 	m.learn(tk.t.ExpCmdSn)
 	if tk.aborted {
-		m.forget(tk)
-		if p := tk.abortedBy; p != nil {
-			p.waiting--
-			m.tmfCheck(p)
-		}
+		m.forget(tk) // and a function waiting for it learns it has ended
 		return
 	}
 	var release []byte

@@ -5,7 +5,7 @@
 // each input appended to its Outbox (PDUs to send, messages for the session, the
 // LUNs and the dispatcher, a socket to close). There is no protoactor, no socket and
 // no clock inside, so every rule of the phase is tested from transcripts
-// (testdata/*.txt, rewritten with -rewrite) without a network.
+// (testdata/scripts, rewritten with -rewrite) without a network.
 //
 // The files follow the phase's concerns, as LIO splits its target: admit.go (SCSI
 // Command admission and buffer adoption), dataout.go (R2T and Data-Out), datain.go

@@ -26,6 +26,11 @@ type harness struct {
 	orders []*pb.CommandOrder
 	// atLUN are the tasks the model LUN holds, by ITT, until "complete".
 	atLUN map[uint32]*pb.ScsiTask
+	// onOrder and onPDU, when set, see every order and PDU the machine produces.
+	onOrder func(*pb.CommandOrder)
+	onPDU   func(*iscsi.PDU)
+	// dropped are the tasks the model session dropped.
+	dropped map[*pb.ScsiTask]bool
 	// lunOrder records the order tasks reached the LUN, for transcripts.
 	start  time.Time
 	out    strings.Builder
@@ -33,7 +38,7 @@ type harness struct {
 }
 
 func newHarness(cfg Config, firstCmdSN uint32) *harness {
-	h := &harness{pool: newTrackPool(), atLUN: map[uint32]*pb.ScsiTask{}, start: time.Unix(1_700_000_000, 0)}
+	h := &harness{pool: newTrackPool(), atLUN: map[uint32]*pb.ScsiTask{}, dropped: map[*pb.ScsiTask]bool{}, start: time.Unix(1_700_000_000, 0)}
 	cfg.Pool = h.pool
 	cfg.Self = &pb.Pid{Address: "nonhost", Id: "conn"}
 	h.m = New(cfg, 1, firstCmdSN)
@@ -77,6 +82,9 @@ func (h *harness) drain() {
 			h.printf("-> session: order itt=%d cmdsn=%d%s%s\n", m.Itt, m.CmdSn, flag(m.Immediate, " immediate"),
 				flag(m.Task != nil && m.Task.DataPending, " data-pending"))
 			h.orders = append(h.orders, m)
+			if h.onOrder != nil {
+				h.onOrder(m)
+			}
 		case *pb.ScsiTask:
 			h.printf("-> dispatcher: task itt=%d lun=%d%s\n", m.Itt, m.Lun, dataDesc(m))
 			h.atLUN[m.Itt] = m
@@ -91,6 +99,9 @@ func (h *harness) drain() {
 	out.Msgs = out.Msgs[:0]
 	for _, p := range out.PDUs {
 		h.printf("%s\n", describe(p))
+		if h.onPDU != nil {
+			h.onPDU(p)
+		}
 	}
 	out.PDUs = out.PDUs[:0]
 	for _, b := range out.Release {
@@ -124,6 +135,9 @@ func (h *harness) runSession() {
 		exp := h.window.Exp()
 		if !ok {
 			h.printf("session: dropped itt=%d cmdsn=%d exp=%d\n", o.Itt, o.CmdSn, exp)
+			if o.Task != nil {
+				h.dropped[o.Task] = true
+			}
 			h.m.Ready(&pb.CommandReady{Itt: o.Itt, Task: o.Task, Dropped: true, ExpCmdSn: exp})
 			h.drain()
 			continue

@@ -93,6 +93,12 @@ type Outbox struct {
 	Rearm time.Duration
 }
 
+// request is a non-SCSI request waiting for its turn in CmdSN order.
+type request struct {
+	p       *iscsi.PDU
+	arrival uint64
+}
+
 // Machine is the command phase of one connection.
 type Machine struct {
 	cfg    Config
@@ -112,11 +118,14 @@ type Machine struct {
 	// session (by CommandReady, or by ExpCmdSN passing their CmdSN), a few at most:
 	// the window counts through them instead of all tasks.
 	unordered map[uint32]*task
-	others    map[uint32]*iscsi.PDU // non-SCSI requests awaiting CmdSN order, by ITT
+	others    map[uint32]request // non-SCSI requests awaiting CmdSN order, by ITT
 	tmfs      map[uint32]*pendingTMF
 	r2ts      map[uint32]*r2t // by TTT
 	nextTTT   uint32
 	buffered  uint64 // bytes of write data held by tasks
+	// arrivals counts the requests received; a task management function acts
+	// only on the tasks that arrived before it.
+	arrivals uint64
 
 	pingPending bool
 	pingAt      time.Time
@@ -138,7 +147,7 @@ func New(cfg Config, statSN, firstCmdSN uint32) *Machine {
 		lastMax:   firstCmdSN + cfg.QueueDepth - 1,
 		tasks:     map[uint32]*task{},
 		unordered: map[uint32]*task{},
-		others:    map[uint32]*iscsi.PDU{},
+		others:    map[uint32]request{},
 		tmfs:      map[uint32]*pendingTMF{},
 		r2ts:      map[uint32]*r2t{},
 	}
@@ -175,12 +184,14 @@ func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {
 		adopted = m.scsiCommand(p, pooled)
 	case op == iscsi.OpDataOut && !m.Discovery():
 		adopted = m.dataOut(p, pooled)
-	case op == iscsi.OpNopOut:
-		if p.BHS.ITT() == iscsi.ReservedTag {
-			break // the answer to our ping; arriving was enough
+	case op == iscsi.OpNopOut && p.BHS.ITT() == iscsi.ReservedTag:
+		// The answer to our ping; arriving was enough.
+	case op == iscsi.OpNopOut, op == iscsi.OpTextReq, op == iscsi.OpLogoutReq,
+		op == iscsi.OpTaskMgmtReq && !m.Discovery():
+		if m.inProgress(p.BHS.ITT()) {
+			m.reject(iscsi.RejectTaskInProgress, &p.BHS)
+			break
 		}
-		m.order(p, nil)
-	case op == iscsi.OpTextReq, op == iscsi.OpLogoutReq, op == iscsi.OpTaskMgmtReq && !m.Discovery():
 		m.order(p, nil)
 	case op == iscsi.OpSNACKReq:
 		m.reject(iscsi.RejectSNACK, &p.BHS)
@@ -192,6 +203,19 @@ func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {
 	}
 }
 
+// inProgress reports whether a request with this ITT is still outstanding: the ITT
+// names one task at a time across every kind of request (RFC 7143 11.2.1.8).
+func (m *Machine) inProgress(itt uint32) bool {
+	if _, ok := m.tasks[itt]; ok {
+		return true
+	}
+	if _, ok := m.others[itt]; ok {
+		return true
+	}
+	_, ok := m.tmfs[itt]
+	return ok
+}
+
 // DataDigestError takes a PDU whose data digest was wrong. RFC 7143 7.8: discard it
 // and Reject it; at ErrorRecoveryLevel 0 the initiator recovers the task itself.
 func (m *Machine) DataDigestError(h *iscsi.BHS) {
@@ -199,8 +223,15 @@ func (m *Machine) DataDigestError(h *iscsi.BHS) {
 }
 
 // Closed ends the command phase: the socket is gone or the actor stops. The LUNs
-// learn that the I_T nexus is lost.
+// learn that the I_T nexus is lost, and the write data of tasks that will never
+// reach a LUN goes back to the pool. A task with a LUN, or one the session may
+// still send to its LUN, keeps its buffers: an IO worker may be using them.
 func (m *Machine) Closed(reason string) {
+	for _, tk := range m.tasks {
+		if !tk.dispatched && !tk.sessionDispatches {
+			m.forget(tk)
+		}
+	}
 	m.nexusLost()
 	m.over(reason)
 }

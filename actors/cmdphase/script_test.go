@@ -16,7 +16,7 @@ import (
 	"github.com/atgt/atgt/messages/scsi"
 )
 
-// TestScripts runs the transcripts in testdata: each reads like the RFC, a request
+// TestScripts runs the transcripts in testdata/scripts: each reads like the RFC, a request
 // in and what the target does out. `go test ./actors/cmdphase -rewrite` writes the
 // current outputs back into the files (review the diff before committing).
 //
@@ -34,7 +34,7 @@ import (
 //	text itt=N keys=K=V[;K=V...] | digest-error itt=N | pdu opcode=HEX itt=N
 //	tick t=DURATION | session hold|release | closed | buffers
 func TestScripts(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/scripts", func(t *testing.T, path string) {
 		var h *harness
 		var nextCmdSN uint32
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {

@@ -13,6 +13,7 @@ type task struct {
 	write   bool
 	lunRaw  uint64
 	aborted bool
+	arrival uint64 // order among the requests received
 	// abortedBy is the task management function waiting for this task to end.
 	abortedBy *pendingTMF
 
@@ -107,9 +108,16 @@ func (m *Machine) gather(t *task) {
 	t.parts, t.segmented = nil, false
 }
 
-// forget drops a task and its R2Ts and returns its write data.
+// forget drops a task and its R2Ts, returns its write data, and tells a task
+// management function waiting for it.
 func (m *Machine) forget(tk *task) {
 	delete(m.tasks, tk.t.Itt)
+	if p := tk.abortedBy; p != nil {
+		// A task management function waits for this task: it has ended.
+		tk.abortedBy = nil
+		p.waiting--
+		defer m.tmfCheck(p)
+	}
 	if m.unordered[tk.t.Itt] == tk {
 		delete(m.unordered, tk.t.Itt)
 	}

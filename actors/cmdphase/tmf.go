@@ -25,7 +25,7 @@ type pendingTMF struct {
 // also go through the dispatcher to the LUNs concerned, and the response waits for
 // their answers, so that a unit attention they raise is in place before the
 // initiator's next command can reach the LUN.
-func (m *Machine) taskMgmt(req *iscsi.PDU) {
+func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 	h := &req.BHS
 	fn := h.TMFFunction()
 	itt := h.ITT()
@@ -34,7 +34,7 @@ func (m *Machine) taskMgmt(req *iscsi.PDU) {
 	switch fn {
 	case iscsi.TMFAbortTask:
 		tk := m.tasks[ref]
-		if tk == nil || tk.lunRaw != h.LUN() {
+		if tk == nil || tk.lunRaw != h.LUN() || !m.inScope(tk, h, arrival) {
 			m.tmfResponse(itt, fn, iscsi.TMFRespTaskNotExist) // or already completed
 			return
 		}
@@ -49,7 +49,7 @@ func (m *Machine) taskMgmt(req *iscsi.PDU) {
 			return
 		}
 		for _, tk := range m.tasks {
-			if targetWide || tk.lunRaw == h.LUN() {
+			if m.inScope(tk, h, arrival) && (targetWide || tk.lunRaw == h.LUN()) {
 				m.abort(tk, p)
 			}
 		}
@@ -60,14 +60,14 @@ func (m *Machine) taskMgmt(req *iscsi.PDU) {
 			Nexus: m.nexus(), ReplyTo: m.cfg.Self,
 		})
 	case iscsi.TMFQueryTask:
-		if tk := m.tasks[ref]; tk != nil && tk.lunRaw == h.LUN() && !tk.aborted {
+		if tk := m.tasks[ref]; tk != nil && tk.lunRaw == h.LUN() && !tk.aborted && m.inScope(tk, h, arrival) {
 			m.tmfResponse(itt, fn, iscsi.TMFRespSucceeded) // the task exists
 		} else {
 			m.tmfResponse(itt, fn, iscsi.TMFRespComplete)
 		}
 	case iscsi.TMFQueryTaskSet:
 		for _, tk := range m.tasks {
-			if tk.lunRaw == h.LUN() && !tk.aborted {
+			if tk.lunRaw == h.LUN() && !tk.aborted && m.inScope(tk, h, arrival) {
 				m.tmfResponse(itt, fn, iscsi.TMFRespSucceeded)
 				return
 			}
@@ -76,6 +76,17 @@ func (m *Machine) taskMgmt(req *iscsi.PDU) {
 	default:
 		m.tmfResponse(itt, fn, iscsi.TMFRespNotSupported) // TASK REASSIGN needs ERL 2
 	}
+}
+
+// inScope reports whether a task is one a task management function acts on: one
+// that arrived before it, or, for a function in CmdSN order, a command ordered
+// before it (which the session released first, though it may have arrived later).
+// Tasks that come after the function are not touched.
+func (m *Machine) inScope(tk *task, h *iscsi.BHS, arrival uint64) bool {
+	if tk.arrival < arrival {
+		return true
+	}
+	return !h.Immediate() && !tk.t.Immediate && cmdsn.Less(tk.t.CmdSn, h.CmdSN())
 }
 
 // TMFDone collects the LUNs' answers to a task management function.

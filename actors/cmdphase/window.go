@@ -32,10 +32,11 @@ func (m *Machine) Ready(r *pb.CommandReady) {
 		m.readyTask(r)
 		return
 	}
-	p := m.others[r.Itt]
-	if p == nil {
+	req, ok := m.others[r.Itt]
+	if !ok {
 		return
 	}
+	p := req.p
 	delete(m.others, r.Itt)
 	if r.Dropped || m.Out.Close {
 		return
@@ -48,7 +49,7 @@ func (m *Machine) Ready(r *pb.CommandReady) {
 	case iscsi.OpLogoutReq:
 		m.logout(p)
 	case iscsi.OpTaskMgmtReq:
-		m.taskMgmt(p)
+		m.taskMgmt(p, req.arrival)
 	}
 }
 
