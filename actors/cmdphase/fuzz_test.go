@@ -45,9 +45,9 @@ type fuzzRun struct {
 }
 
 type fuzzTask struct {
-	t        *pb.ScsiTask
-	seq      int
-	lun      uint64
+	t             *pb.ScsiTask
+	seq           int
+	lun           uint64
 	answered      bool
 	endedWithConn bool
 }
