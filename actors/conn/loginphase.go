@@ -32,20 +32,20 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	h := &p.BHS
 	req := &login.Request{
-		Transit:    h.Flags()&0x80 != 0,
-		Continue:   h.Flags()&0x40 != 0,
-		CSG:        (h.Flags() >> 2) & 3,
-		NSG:        h.Flags() & 3,
-		VersionMax: h[2],
-		VersionMin: h[3],
-		TSIH:       h.Field16(14),
+		Transit:    h.Transit(),
+		Continue:   h.Continue(),
+		CSG:        h.CSG(),
+		NSG:        h.NSG(),
+		VersionMax: h.VersionMax(),
+		VersionMin: h.VersionMin(),
+		ISID:       h.ISID(),
+		TSIH:       h.TSIH(),
 		ITT:        h.ITT(),
-		CID:        h.Field16(20),
+		CID:        h.CID(),
 		CmdSN:      h.CmdSN(),
 		ExpStatSN:  h.ExpStatSN(),
 		Data:       p.Data,
 	}
-	copy(req.ISID[:], h[8:14])
 	resp, done := c.lm.Step(req)
 	if done && req.TSIH != 0 {
 		// Adding a connection to an existing session needs MaxConnections > 1, which
@@ -109,28 +109,21 @@ func loginResponsePDU(r *login.Response, statSN, expCmdSN, depth uint32) *iscsi.
 	p := &iscsi.PDU{}
 	h := &p.BHS
 	h.SetOpcode(iscsi.OpLoginResp)
-	var f uint8
+	h.SetTransit(r.Transit)
+	h.SetContinue(r.Continue)
+	h.SetCSG(r.CSG)
 	if r.Transit {
-		f |= 0x80
+		h.SetNSG(r.NSG)
 	}
-	if r.Continue {
-		f |= 0x40
-	}
-	f |= (r.CSG & 3) << 2
-	if r.Transit {
-		f |= r.NSG & 3
-	}
-	h.SetFlags(f)
-	h[2] = r.VersionMax
-	h[3] = r.VersionActive
-	copy(h[8:14], r.ISID[:])
-	h.SetField16(14, r.TSIH)
+	h.SetVersionMax(r.VersionMax)
+	h.SetVersionActive(r.VersionActive)
+	h.SetISID(r.ISID)
+	h.SetTSIH(r.TSIH)
 	h.SetITT(r.ITT)
 	h.SetStatSN(statSN)
 	h.SetExpCmdSN(expCmdSN)
 	h.SetMaxCmdSN(expCmdSN + depth - 1)
-	h[36] = r.StatusClass
-	h[37] = r.StatusDetail
+	h.SetLoginStatus(iscsi.LoginStatus(uint16(r.StatusClass)<<8 | uint16(r.StatusDetail)))
 	p.Data = r.Data
 	return p
 }
