@@ -215,6 +215,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		QueueDepth:       cfg.QueueDepth,
 		NopInterval:      time.Duration(cfg.NopIntervalSeconds) * time.Second,
 		NopTimeout:       time.Duration(cfg.NopTimeoutSeconds) * time.Second,
+		LoginTimeout:     time.Duration(cfg.LoginTimeoutSeconds) * time.Second,
 		MaxTaskBytes:     maxTaskBytes,
 		MaxBufferedBytes: maxBufferedBytes,
 	}
