@@ -56,6 +56,9 @@ func (t *Task) ITT() uint32 {
 	}
 }
 
+// Done is closed when the task has finished.
+func (t *Task) Done() <-chan struct{} { return t.done }
+
 // Wait blocks until the task has finished (bounded by the session's Timeout, which
 // the task's own goroutine enforces).
 func (t *Task) Wait() (*Result, error) {
