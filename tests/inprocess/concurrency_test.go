@@ -68,7 +68,7 @@ func fullWindow(t *testing.T, depth uint32) (s *initiator.Session, gate *ioGate,
 	t.Helper()
 	cfg := baseConfig(t)
 	cfg.QueueDepth = depth
-	gate = newGate("read")
+	gate = newGate()
 	svc := start(t, cfg, gate.wrap(0))
 	s = dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(310)})
 	ready(t, s, 0)
@@ -76,7 +76,7 @@ func fullWindow(t *testing.T, depth uint32) (s *initiator.Session, gate *ioGate,
 	if room := max0 - exp0 + 1; room != depth {
 		t.Fatalf("idle session: ExpCmdSN %d MaxCmdSN %d, room for %d commands; want %d", exp0, max0, room, depth)
 	}
-	gate.shutUntilCleanup(t)
+	gate.shut(t, "read")
 	held = make([]*initiator.Task, depth)
 	for i := range held {
 		// LBAs far apart: each READ is its own backend call.
