@@ -21,38 +21,157 @@ import (
 // ioDeadline bounds each read and write of the raw-TCP tests.
 const ioDeadline = 10 * time.Second
 
-// TestBadInput sends malformed traffic over raw TCP. After each case the daemon must
-// still run and a fresh session must work.
+// loginTimeout is the login_timeout_seconds TestBadInput runs atgtd with: short, so
+// that the cases that rely on it end quickly. closeSlack is how much later than its
+// deadline the target may close (a loaded, shared machine); prompt bounds a reaction
+// that needs no timer.
+const (
+	loginTimeout = 2 * time.Second
+	closeSlack   = 2 * time.Second
+	prompt       = time.Second
+)
+
+// TestBadInput sends malformed traffic over raw TCP. Each case checks the answer RFC
+// 7143 prescribes (a Reject, a login failure status, or the connection closed by the
+// target in bounded time); after each the daemon must still run and a fresh session
+// must work.
 func TestBadInput(t *testing.T) {
 	requireLibiscsi(t, "iscsi-inq")
-	d := startDaemon(t)
+	cfg := oneLunConfig(t, 64<<20)
+	cfg.LoginTimeoutSeconds = int(loginTimeout / time.Second)
+	d := startDaemonConfig(t, cfg)
 
 	tests := []struct {
 		name string
 		run  func(t *testing.T, addr string)
 	}{
 		{"random garbage", func(t *testing.T, addr string) {
+			// Garbage may read as the start of a PDU whose rest never comes, so the
+			// bound is the login timeout; an answer, if any, must be a login failure
+			// with an initiator error status (class 2) before the close.
+			type conn struct {
+				c     net.Conn
+				begin time.Time
+			}
+			var conns []conn
 			for seed := range uint64(5) {
-				c := dial(t, addr)
+				c, begin := dialAt(t, addr)
+				defer c.Close()
 				buf := make([]byte, 100)
 				rand.NewChaCha8([32]byte{byte(seed), 'g'}).Read(buf)
 				writeAll(t, c, buf)
-				observe(t, c, 2*time.Second)
-				c.Close()
+				conns = append(conns, conn{c, begin})
+			}
+			for seed, cn := range conns {
+				st, took := expectLoginEnd(t, cn.c, cn.begin, loginTimeout+closeSlack)
+				if st != 0 && st>>8 != 2 {
+					t.Errorf("seed %d: login status %#04x, want class 2 (initiator error)", seed, st)
+				}
+				t.Logf("seed %d: closed after %v, login status %#04x", seed, took.Round(time.Millisecond), st)
+			}
+		}},
+		{"non-login PDU first", func(t *testing.T, addr string) {
+			c, begin := dialAt(t, addr)
+			defer c.Close()
+			writeAll(t, c, nopOutBHS(1, 1, 0))
+			// RFC 7143 11.13.5: 0x020b, invalid during login; then the target closes.
+			if st, _ := expectLoginEnd(t, c, begin, prompt); st != 0x020b {
+				t.Fatalf("login status %#04x, want 0x020b (invalid during login)", st)
 			}
 		}},
 		{"truncated header", func(t *testing.T, addr string) {
-			c := dial(t, addr)
+			c, begin := dialAt(t, addr)
+			defer c.Close()
 			hdr := loginBHS(0, 0, 1, 0)
 			writeAll(t, c, hdr[:20])
-			c.Close()
+			// Our FIN ends the stream inside a header: the target closes at once,
+			// without an answer and without waiting for its login timeout.
+			if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := expectLoginEnd(t, c, begin, prompt); st != 0 {
+				t.Fatalf("login status %#04x for half a header, want no answer", st)
+			}
 		}},
 		{"truncated header then silence", func(t *testing.T, addr string) {
-			c := dial(t, addr)
+			c, begin := dialAt(t, addr)
+			defer c.Close()
 			hdr := loginBHS(0, 0, 1, 0)
 			writeAll(t, c, hdr[:20])
-			observe(t, c, 2*time.Second)
-			c.Close()
+			if st, _ := expectLoginEnd(t, c, begin, loginTimeout+closeSlack); st != 0 {
+				t.Fatalf("login status %#04x for half a header, want no answer", st)
+			}
+		}},
+		{"connect and send nothing", func(t *testing.T, addr string) {
+			c, begin := dialAt(t, addr)
+			defer c.Close()
+			st, took := expectLoginEnd(t, c, begin, loginTimeout+closeSlack)
+			if st != 0 {
+				t.Fatalf("login status %#04x to silence, want no answer", st)
+			}
+			if took < loginTimeout*3/4 {
+				t.Fatalf("silent connection closed after %v, before its login timeout of %v", took, loginTimeout)
+			}
+		}},
+		{"login that never finishes", func(t *testing.T, addr string) {
+			// Continued (C=1) Login Requests are each answered, but the login never
+			// ends: the timeout counts from accept, not from the last request.
+			c, begin := dialAt(t, addr)
+			defer c.Close()
+			var expStatSN uint32
+			exchanges := 0
+			for {
+				h := loginBHS(0, 4, 1, expStatSN)
+				var lb iscsi.BHS
+				copy(lb[:], h)
+				lb.SetTransit(false)
+				lb.SetContinue(true)
+				lb.SetCSG(iscsi.LoginStageOperational)
+				lb.SetNSG(0)
+				copy(h, lb[:])
+				_ = c.SetWriteDeadline(time.Now().Add(ioDeadline))
+				if _, err := c.Write(append(h, "Init"...)); err != nil && !closedErr(err) {
+					t.Fatalf("write: %v", err)
+				}
+				resp, _, err := readPDU(c, time.Until(begin.Add(loginTimeout+closeSlack)))
+				if err != nil {
+					if !closedErr(err) {
+						t.Fatalf("connection still open %v after connect, %d exchanges: %v", time.Since(begin), exchanges, err)
+					}
+					break
+				}
+				if resp.Opcode() != iscsi.OpLoginResp || resp.LoginStatus() != iscsi.LoginStatusSuccess {
+					t.Fatalf("answer to a continued Login Request: %v status %#04x", resp.Opcode(), uint16(resp.LoginStatus()))
+				}
+				expStatSN = resp.StatSN() + 1
+				exchanges++
+				time.Sleep(loginTimeout / 5) // an initiator that keeps talking, slowly
+			}
+			if exchanges < 3 {
+				t.Fatalf("closed after %d exchanges (%v); the test needs a login that went on", exchanges, time.Since(begin))
+			}
+			t.Logf("closed after %v and %d exchanges", time.Since(begin).Round(time.Millisecond), exchanges)
+		}},
+		{"logged-in session outlives the login timeout", func(t *testing.T, addr string) {
+			silent, silentBegin := dialAt(t, addr)
+			defer silent.Close()
+			c, begin := dialAt(t, addr)
+			defer c.Close()
+			s := login(t, c, 0x13)
+			// The silent neighbour is dropped; the session logged in beside it is not.
+			expectLoginEnd(t, silent, silentBegin, loginTimeout+closeSlack)
+			time.Sleep(time.Until(begin.Add(loginTimeout + 500*time.Millisecond)))
+			const itt = 0x300
+			writeAll(t, c, nopOutBHS(itt, s.cmdSN, s.expStatSN))
+			for {
+				h, _, err := readPDU(c, ioDeadline)
+				if err != nil {
+					t.Fatalf("no NOP-In %v after login: %v", time.Since(begin), err)
+				}
+				if h.Opcode() == iscsi.OpNopIn && h.ITT() == itt {
+					break
+				}
+			}
 		}},
 		{"oversized data segment", func(t *testing.T, addr string) {
 			c := dial(t, addr)
@@ -266,23 +385,63 @@ func readPDU(c net.Conn, timeout time.Duration) (hdr *iscsi.BHS, data []byte, er
 	return hdr, rest[ahs : ahs+dl], nil
 }
 
-// observe reads whatever the target sends until it closes or timeout passes, and logs
-// it; it never fails: for garbage input any orderly reaction is fine.
-func observe(t *testing.T, c net.Conn, timeout time.Duration) {
+// expectLoginEnd reads until the target closes a connection that has not logged in,
+// which it must do by begin+within. Before closing it may send one Login Response,
+// which must carry a failure status (RFC 7143 11.13.5: after a failed login the
+// target closes). It returns that status (0 if none came) and when the close came.
+func expectLoginEnd(t *testing.T, c net.Conn, begin time.Time, within time.Duration) (status uint16, took time.Duration) {
 	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(timeout))
-	b, err := io.ReadAll(io.LimitReader(c, 1<<20))
-	t.Logf("target sent %d bytes then: %v", len(b), err)
+	deadline := begin.Add(within)
+	for {
+		h, _, err := readPDU(c, time.Until(deadline))
+		took = time.Since(begin)
+		if err != nil {
+			if closedErr(err) {
+				return status, took
+			}
+			t.Fatalf("connection still open %v after connect (want closed within %v): %v", took.Round(time.Millisecond), within, err)
+		}
+		switch {
+		case h.Opcode() != iscsi.OpLoginResp:
+			t.Fatalf("target sent %v before any login; want a failed Login Response or nothing", h.Opcode())
+		case h.StatusClass() == iscsi.LoginClassSuccess:
+			t.Fatalf("Login Response with status success (flags %#02x) to input that is no login", h.Flags())
+		case status != 0:
+			t.Fatalf("a second Login Response after a failed one")
+		}
+		status = uint16(h.LoginStatus())
+	}
+}
+
+// nopOutBHS is an immediate NOP-Out that asks for an answer (ITT itt, TTT reserved).
+func nopOutBHS(itt, cmdSN, expStatSN uint32) []byte {
+	var h iscsi.BHS
+	h.SetOpcode(iscsi.OpNopOut)
+	h.SetImmediate(true)
+	h.SetFinal(true)
+	h.SetITT(itt)
+	h.SetTTT(iscsi.ReservedTag)
+	h.SetCmdSN(cmdSN)
+	h.SetExpStatSN(expStatSN)
+	return h[:]
 }
 
 // dial connects to the portal with a deadline.
 func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
+	c, _ := dialAt(t, addr)
+	return c
+}
+
+// dialAt is dial that also returns when the connection was made, from which the
+// target's login timeout counts.
+func dialAt(t *testing.T, addr string) (net.Conn, time.Time) {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, ioDeadline)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
-	return c
+	return c, time.Now()
 }
 
 // writeAll writes b with a deadline.

@@ -317,6 +317,8 @@ type (
 		Portals []string     `json:"portals"`
 		DataDir string       `json:"dataDir"`
 		Targets []testTarget `json:"targets"`
+		// LoginTimeoutSeconds bounds a connection's login (0: the daemon's default).
+		LoginTimeoutSeconds int `json:"loginTimeoutSeconds,omitempty"`
 	}
 	testTarget struct {
 		Name              string    `json:"name"`

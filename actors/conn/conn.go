@@ -35,6 +35,11 @@ type Config struct {
 	// NopTimeout is how long a pinged initiator has to send anything before the
 	// connection is dropped.
 	NopTimeout time.Duration
+	// LoginTimeout is how long a connection has from accept to the end of login
+	// before it is closed, so that a silent or stalled connection does not hold a
+	// socket and an actor for ever (RFC 7143 leaves the limit to the target). 0 means
+	// no limit.
+	LoginTimeout time.Duration
 	// MaxTaskBytes caps the write data buffered for one command (EDTL comes from the
 	// network and must not size an allocation unchecked).
 	MaxTaskBytes uint32
@@ -77,6 +82,8 @@ type connActor struct {
 	// Login phase.
 	lm     *login.Machine
 	statSN uint32
+	// loginDeadline ends the login phase (LoginTimeout after start).
+	loginDeadline time.Time
 
 	// Full feature phase: the command phase's state machine.
 	m      *cmdphase.Machine
@@ -127,6 +134,10 @@ func (c *connActor) start(ctx actor.Context) {
 	self := ctx.Self()
 	go c.w.run(func(err error) { root.Send(self, &writeFailed{err: err}) })
 	go readLoop(c.cfg.Conn, root, self, c.steps, 256<<10)
+	if c.cfg.LoginTimeout > 0 {
+		c.loginDeadline = time.Now().Add(c.cfg.LoginTimeout)
+		ctx.SetReceiveTimeout(c.cfg.LoginTimeout)
+	}
 	c.log.Debug("connection accepted", "remote", c.cfg.Conn.RemoteAddr().String())
 }
 

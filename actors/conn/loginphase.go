@@ -1,6 +1,8 @@
 package conn
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/cmdphase"
@@ -24,8 +26,18 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			return
 		}
 		c.handleLogin(ctx, m.p)
+		if c.m == nil && c.cfg.LoginTimeout > 0 {
+			// protoactor restarts the receive timeout after every message: arm it
+			// with what is left, so that the limit counts from accept, not from the
+			// last Login Request.
+			ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
+		}
 	case *dataDigestFailed:
 		c.finish(ctx, "data digest error during login")
+	case *actor.ReceiveTimeout:
+		c.log.Info("login timeout; closing connection", "remote", c.cfg.Conn.RemoteAddr().String(),
+			"timeout", c.cfg.LoginTimeout)
+		c.finish(ctx, "login timeout")
 	}
 }
 
@@ -100,7 +112,9 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		"max_outstanding_r2t", params.MaxOutstandingR2T)
 	c.behavior.Become(c.fullFeature)
 	if c.cfg.NopInterval > 0 {
-		ctx.SetReceiveTimeout(c.cfg.NopInterval)
+		ctx.SetReceiveTimeout(c.cfg.NopInterval) // replaces the login timeout
+	} else {
+		ctx.CancelReceiveTimeout()
 	}
 }
 

@@ -5,6 +5,7 @@ package portal
 import (
 	"errors"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -15,22 +16,26 @@ import (
 )
 
 // Props returns the props of a listener actor serving l. The listener is opened by
-// the caller so that a bad address fails the daemon's start, not an actor.
+// the caller so that a bad address fails the daemon's start, not an actor. A
+// restarted listener actor keeps the socket and its one accept loop.
 func Props(l net.Listener, manager *actor.PID, log hclog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &listener{l: l, manager: manager, log: log} }, actor.WithDispatcher(sched.Default))
+	loop := new(sync.Once)
+	return actor.PropsFromProducer(func() actor.Actor { return &listener{l: l, manager: manager, log: log, loop: loop} }, actor.WithDispatcher(sched.Default))
 }
 
 type listener struct {
 	l       net.Listener
 	manager *actor.PID
 	log     hclog.Logger
+	loop    *sync.Once // starts the accept loop once, not once per incarnation
 }
 
 // Receive starts the accept loop and closes the socket when the actor stops.
 func (p *listener) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
-		go p.accept(ctx.ActorSystem().Root)
+		root := ctx.ActorSystem().Root
+		p.loop.Do(func() { go p.accept(root) })
 	case *actor.Stopping:
 		p.l.Close()
 	}

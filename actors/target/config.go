@@ -27,6 +27,8 @@ const (
 	DefaultLUNSize       = 1 << 30
 	DefaultNopInterval   = 30
 	DefaultNopTimeout    = 30
+	DefaultLoginTimeout  = 15   // seconds from accept to the full feature phase
+	maxLoginTimeout      = 3600 // a login deadline longer than an hour bounds nothing
 	maxQueueDepth        = 4096
 	maxProcs             = 4096
 	DefaultGCPercent     = 400 // atgtd's GOGC unless the config or the environment sets one
@@ -82,6 +84,9 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	}
 	if cfg.NopTimeoutSeconds == 0 {
 		cfg.NopTimeoutSeconds = DefaultNopTimeout
+	}
+	if cfg.LoginTimeoutSeconds == 0 {
+		cfg.LoginTimeoutSeconds = DefaultLoginTimeout
 	}
 	if cfg.Negotiation == nil {
 		cfg.Negotiation = &pb.Negotiation{}
@@ -156,6 +161,9 @@ func Validate(cfg *pb.Config) error {
 	}
 	if cfg.GcPercent > maxGCPercent {
 		return bad("gc_percent", "%d exceeds %d", cfg.GcPercent, maxGCPercent)
+	}
+	if cfg.LoginTimeoutSeconds > maxLoginTimeout {
+		return bad("login_timeout_seconds", "%d exceeds %d", cfg.LoginTimeoutSeconds, maxLoginTimeout)
 	}
 	n := cfg.Negotiation
 	for _, f := range []struct {

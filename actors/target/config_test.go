@@ -19,7 +19,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	l := cfg.Targets[0].Luns[0]
 	if cfg.Portals[0] != DefaultPortal || cfg.QueueDepth != DefaultQueueDepth || l.Workers != DefaultWorkers ||
 		l.BlockSize != 512 || !l.GetWriteCache() || l.Path != filepath.Join(DefaultDataDir, "lun0.img") ||
-		cfg.Targets[0].Name != DefaultTargetName || l.SizeBytes != 1<<30 {
+		cfg.Targets[0].Name != DefaultTargetName || l.SizeBytes != 1<<30 || cfg.LoginTimeoutSeconds != DefaultLoginTimeout {
 		t.Fatalf("unexpected defaults: %v", cfg)
 	}
 }
@@ -33,6 +33,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"queue_depth", func(c *pb.Config) { c.QueueDepth = 1 << 20 }},
 		{"max_procs", func(c *pb.Config) { c.MaxProcs = 5000 }},
 		{"gc_percent", func(c *pb.Config) { c.GcPercent = 200000 }},
+		{"login_timeout_seconds", func(c *pb.Config) { c.LoginTimeoutSeconds = 3601 }},
 		{"negotiation.max_burst_length", func(c *pb.Config) { c.Negotiation.MaxBurstLength = 100 }},
 		{"negotiation.first_burst_length", func(c *pb.Config) {
 			c.Negotiation.FirstBurstLength = 1 << 20

@@ -5,24 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/conn"
-	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/logging"
 	"github.com/atgt/atgt/actors/login"
-	"github.com/atgt/atgt/actors/lun"
-	"github.com/atgt/atgt/actors/portal"
-	"github.com/atgt/atgt/actors/reservation"
-	"github.com/atgt/atgt/actors/sched"
-	"github.com/atgt/atgt/actors/scsidev"
-	"github.com/atgt/atgt/actors/session"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
@@ -60,6 +50,9 @@ type Options struct {
 	// WrapBackend, when set, wraps each LUN's opened backend (for fault injection,
 	// counters or crash simulation in tests, or an embedder's own instrumentation).
 	WrapBackend func(target string, lun uint64, b backend.Backend) backend.Backend
+	// WrapRoute, when set, wraps the lookup sessions use to send a task straight to
+	// its LUN actor, so that a test can see the lookups the sessions make.
+	WrapRoute func(route func(target string, lun uint64) *actor.PID) func(target string, lun uint64) *actor.PID
 }
 
 // Start validates cfg (after defaults), opens every backend and listener, and spawns
@@ -68,7 +61,11 @@ func Start(in *pb.Config, log hclog.Logger) (*Service, error) {
 	return StartWith(in, log, Options{})
 }
 
-// StartWith is Start with options.
+// stopAfterFailedStart bounds the teardown of a start that failed.
+const stopAfterFailedStart = 10 * time.Second
+
+// StartWith is Start with options. Each step returns its error, and a failed start
+// closes what the steps before it opened.
 func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
 	cfg := ApplyDefaults(in)
 	if err := Validate(cfg); err != nil {
@@ -77,118 +74,38 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	s := &Service{log: log}
 	defer func() {
 		if err != nil {
-			s.closeResources()
+			s.Stop(stopAfterFailedStart)
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	specs, err := s.openBackends(cfg, opts.WrapBackend)
+	if err != nil {
+		return nil, err
 	}
-	type lunSpec struct {
-		key dispatcher.Key
-		cfg lun.Config
+	if err := s.listen(cfg.Portals); err != nil {
+		return nil, err
 	}
-	var specs []lunSpec
-	for ti, t := range cfg.Targets {
-		ids := make([]uint64, 0, len(t.Luns))
-		for _, l := range t.Luns {
-			ids = append(ids, l.Id)
-		}
-		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-		listLUNs := func() []uint64 { return ids }
-		// EXTENDED COPY works between the LUNs of one target: each LUN's
-		// device and IO workers see the others by NAA. Both maps are filled
-		// here, before any actor runs, and only read afterwards.
-		peers := lun.Registry{}
-		copyTargets := map[uint64]scsidev.CopyTarget{}
-		lookupCopyTarget := func(naa uint64) (scsidev.CopyTarget, bool) { ct, ok := copyTargets[naa]; return ct, ok }
-		for li, l := range t.Luns {
-			var thin bool
-			switch l.Provisioning {
-			case "", "thin":
-				thin = true
-			case "thick":
-			default:
-				return nil, fmt.Errorf("config: targets[%d].luns[%d].provisioning: %q is not thin or thick", ti, li, l.Provisioning)
-			}
-			var b backend.Backend
-			switch l.Backend {
-			case "memory":
-				b = backend.NewMemory(int64(l.SizeBytes))
-			default:
-				b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly, ReadOnly: l.ReadOnly, Preallocate: !thin,
-					Direct: l.DirectIo})
-				if err != nil {
-					return nil, fmt.Errorf("config: targets[%d].luns[%d]: %w", ti, li, err)
-				}
-			}
-			s.backends = append(s.backends, b)
-			if opts.WrapBackend != nil {
-				b = opts.WrapBackend(t.Name, l.Id, b)
-			}
-			// A deallocated range reads as zeros in a file (a punched hole) or
-			// in memory, but a block device's discard promises nothing.
-			_, isBlockDevice := b.(backend.BlockSizer)
-			blockSize := l.BlockSize
-			if bs, ok := b.(backend.BlockSizer); ok && uint32(bs.LogicalBlockSize()) > blockSize {
-				blockSize = uint32(bs.LogicalBlockSize())
-			}
-			blocks := uint64(b.Size()) / uint64(blockSize)
-			if blocks == 0 {
-				return nil, fmt.Errorf("config: targets[%d].luns[%d]: %s is smaller than one block", ti, li, l.Path)
-			}
-			// Saved mode pages (MODE SELECT with SP=1) live beside the reservation
-			// state and override the configured WCE.
-			modesPath := filepath.Join(cfg.DataDir, modesFileName(t.Name, l.Id))
-			savedModes, err := lun.LoadModesFile(modesPath)
-			if err != nil {
-				return nil, fmt.Errorf("config: targets[%d].luns[%d]: %w", ti, li, err)
-			}
-			naa := scsidev.NAAFromName(fmt.Sprintf("%s/%d", t.Name, l.Id))
-			peers[naa] = b
-			copyTargets[naa] = scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly}
-			dev := scsidev.New(scsidev.Config{
-				SerialNumber:           l.Serial,
-				NAA:                    naa,
-				BlockSize:              blockSize,
-				Blocks:                 blocks,
-				ReadOnly:               l.ReadOnly,
-				WriteCache:             l.GetWriteCache(),
-				SaveModes:              true,
-				Saved:                  savedModes,
-				TargetName:             t.Name,
-				PortalGroupTag:         portalGroupTag,
-				LUN:                    l.Id,
-				ListLUNs:               listLUNs,
-				Thin:                   thin,
-				UnmapReadsZero:         thin && !isBlockDevice,
-				CopyTargets:            lookupCopyTarget,
-				AllowSanitize:          l.AllowSanitize,
-				SanitizeBytesPerSecond: l.SanitizeBytesPerSecond,
-			})
-			// Persistent reservations with APTPL live in the data directory beside the
-			// LUN files and are loaded back at start.
-			prPath := filepath.Join(cfg.DataDir, stateFileName(t.Name, l.Id))
-			prTable, err := reservation.LoadState(prPath)
-			if err != nil {
-				return nil, fmt.Errorf("config: targets[%d].luns[%d]: reservation state: %w", ti, li, err)
-			}
-			specs = append(specs, lunSpec{
-				key: dispatcher.Key{Target: t.Name, LUN: l.Id},
-				cfg: lun.Config{Target: t.Name, ID: l.Id, Device: dev, Backend: b, Workers: int(l.Workers),
-					Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: peers,
-					Log: log.Named("lun").With("target", t.Name, "lun", l.Id)},
-			})
-			s.luns = append(s.luns, LUNInfo{Target: t.Name, ID: l.Id, Path: l.Path, Size: b.Size()})
-		}
+	if err := s.spawnTree(specs, connConfig(cfg), opts.WrapRoute); err != nil {
+		return nil, err
 	}
-	for i, addr := range cfg.Portals {
+	return s, nil
+}
+
+// listen opens every portal's listening socket, before any actor runs, so that a
+// busy or bad address fails the start.
+func (s *Service) listen(portals []string) error {
+	for i, addr := range portals {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("config: portals[%d]: %w", i, err)
+			return fmt.Errorf("config: portals[%d]: %w", i, err)
 		}
 		s.portals = append(s.portals, ln)
 	}
+	return nil
+}
 
+// connConfig is the template of every connection's config: what login offers and
+// allows, and the limits of the full feature phase.
+func connConfig(cfg *pb.Config) conn.Config {
 	targets := map[string]login.TargetInfo{}
 	var discovery []login.DiscoveryTarget
 	for _, t := range cfg.Targets {
@@ -206,7 +123,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	limits.InitialR2T = n.GetInitialR2T()
 	limits.HeaderDigest = n.HeaderDigest
 	limits.DataDigest = n.DataDigest
-	connCfg := conn.Config{
+	return conn.Config{
 		Login: login.Config{
 			Lookup: func(name string) (login.TargetInfo, bool) { t, ok := targets[name]; return t, ok },
 			Limits: limits,
@@ -215,40 +132,28 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		QueueDepth:       cfg.QueueDepth,
 		NopInterval:      time.Duration(cfg.NopIntervalSeconds) * time.Second,
 		NopTimeout:       time.Duration(cfg.NopTimeoutSeconds) * time.Second,
+		LoginTimeout:     time.Duration(cfg.LoginTimeoutSeconds) * time.Second,
 		MaxTaskBytes:     maxTaskBytes,
 		MaxBufferedBytes: maxBufferedBytes,
 	}
+}
 
+// spawnTree starts the actor system and the root actor, and waits until the root has
+// spawned its children (or failed to).
+func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, wrapRoute func(func(string, uint64) *actor.PID) func(string, uint64) *actor.PID) error {
+	log := s.log
 	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logging.NewSlog(log.Named("actor"))
 	}))
-	ready := make(chan struct{})
-	rootProps := actor.PropsFromFunc(func(ctx actor.Context) {
-		if _, ok := ctx.Message().(*actor.Started); !ok {
-			return
-		}
-		routes := dispatcher.Routes{}
-		for _, sp := range specs {
-			pid, err := ctx.SpawnNamed(lun.Props(sp.cfg), fmt.Sprintf("lun-%s-%d", sp.key.Target, sp.key.LUN))
-			if err != nil {
-				pid = ctx.Spawn(lun.Props(sp.cfg))
-			}
-			routes[sp.key] = pid
-		}
-		connCfg.Dispatcher, _ = ctx.SpawnNamed(dispatcher.Props(routes, log.Named("dispatcher")), "dispatcher")
-		connCfg.Route = routes.Lookup
-		mgr, _ := ctx.SpawnNamed(session.ManagerProps(connCfg, log.Named("session")), "sessions")
-		for i, ln := range s.portals {
-			ctx.SpawnNamed(portal.Props(ln, mgr, log.Named("portal")), fmt.Sprintf("portal%d", i))
-		}
-		close(ready)
-	}, actor.WithDispatcher(sched.Default))
-	s.root, err = s.system.Root.SpawnNamed(rootProps, "target")
+	started := make(chan error, 1)
+	root, err := s.system.Root.SpawnNamed(rootProps(rootConfig{
+		luns: specs, connCfg: connCfg, listeners: s.portals, wrapRoute: wrapRoute, log: log, started: started,
+	}), rootName)
 	if err != nil {
-		return nil, fmt.Errorf("start actor tree: %w", err)
+		return fmt.Errorf("start actor tree: %w", err)
 	}
-	<-ready
-	return s, nil
+	s.root = root
+	return <-started
 }
 
 // Addrs returns the listening addresses, as bound (an ephemeral port resolved).

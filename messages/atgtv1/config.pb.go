@@ -58,9 +58,14 @@ type Config struct {
 	// Go's 100 the collector ran about 12 times a second at 4 KiB IO; 400 took about 12%
 	// less CPU per IO for about 10 MB more resident memory. Read by atgtd. At most
 	// 100000.
-	GcPercent     uint32 `protobuf:"varint,9,opt,name=gc_percent,json=gcPercent,proto3" json:"gc_percent,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	GcPercent uint32 `protobuf:"varint,9,opt,name=gc_percent,json=gcPercent,proto3" json:"gc_percent,omitempty"`
+	// Seconds a new connection has from accept to the end of login (the final Login
+	// Response of a successful login) before the target closes it, so that a
+	// half-open or stalled connection costs nothing for long. Default 15; 0 keeps the
+	// default; at most 3600.
+	LoginTimeoutSeconds uint32 `protobuf:"varint,10,opt,name=login_timeout_seconds,json=loginTimeoutSeconds,proto3" json:"login_timeout_seconds,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -152,6 +157,13 @@ func (x *Config) GetMaxProcs() uint32 {
 func (x *Config) GetGcPercent() uint32 {
 	if x != nil {
 		return x.GcPercent
+	}
+	return 0
+}
+
+func (x *Config) GetLoginTimeoutSeconds() uint32 {
+	if x != nil {
+		return x.LoginTimeoutSeconds
 	}
 	return 0
 }
@@ -510,7 +522,7 @@ var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xdf\x02\n" +
+	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\x93\x03\n" +
 	"\x06Config\x12\x18\n" +
 	"\aportals\x18\x01 \x03(\tR\aportals\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12)\n" +
@@ -522,7 +534,9 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x13nop_timeout_seconds\x18\a \x01(\rR\x11nopTimeoutSeconds\x12\x1b\n" +
 	"\tmax_procs\x18\b \x01(\rR\bmaxProcs\x12\x1d\n" +
 	"\n" +
-	"gc_percent\x18\t \x01(\rR\tgcPercent\"\x90\x03\n" +
+	"gc_percent\x18\t \x01(\rR\tgcPercent\x122\n" +
+	"\x15login_timeout_seconds\x18\n" +
+	" \x01(\rR\x13loginTimeoutSeconds\"\x90\x03\n" +
 	"\vNegotiation\x12>\n" +
 	"\x1cmax_recv_data_segment_length\x18\x01 \x01(\rR\x18maxRecvDataSegmentLength\x12(\n" +
 	"\x10max_burst_length\x18\x02 \x01(\rR\x0emaxBurstLength\x12,\n" +

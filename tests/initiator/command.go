@@ -39,7 +39,17 @@ type Task struct {
 	ittSet  chan struct{} // closed once ittVal is assigned
 	ittVal  uint32
 	ittOnce sync.Once
+	// sent is closed once the command PDU is written (or will never be).
+	sent     chan struct{}
+	sentOnce sync.Once
 }
+
+// Sent is closed once the command PDU has been written to the connection (or the
+// task ended without it): a test that must put commands on the wire in a given order
+// waits for it before submitting the next.
+func (t *Task) Sent() <-chan struct{} { return t.sent }
+
+func (t *Task) markSent() { t.sentOnce.Do(func() { close(t.sent) }) }
 
 // ITT returns the task's initiator task tag once it has been assigned (0 if the task
 // ended before it had one), for task management functions that refer to it.
@@ -56,6 +66,9 @@ func (t *Task) ITT() uint32 {
 		}
 	}
 }
+
+// Done is closed when the task has finished.
+func (t *Task) Done() <-chan struct{} { return t.done }
 
 // Wait blocks until the task has finished (bounded by the session's Timeout, which
 // the task's own goroutine enforces).
@@ -78,9 +91,10 @@ func (s *Session) Submit(lun uint64, cdb []byte, dataOut []byte, readLen uint32)
 
 // SubmitAttr is Submit with a task attribute (see Task.Attr).
 func (s *Session) SubmitAttr(attr uint8, lun uint64, cdb []byte, dataOut []byte, readLen uint32) *Task {
-	t := &Task{Attr: attr, done: make(chan struct{}), ittSet: make(chan struct{})}
+	t := &Task{Attr: attr, done: make(chan struct{}), ittSet: make(chan struct{}), sent: make(chan struct{})}
 	go func() {
 		defer close(t.done)
+		defer t.markSent()
 		t.res, t.err = s.run(lun, cdb, dataOut, readLen, t)
 	}()
 	return t
@@ -144,6 +158,7 @@ func (s *Session) run(lun uint64, cdb []byte, dataOut []byte, readLen uint32, t 
 		}
 		return out
 	})
+	t.markSent()
 	if err != nil {
 		return nil, err
 	}

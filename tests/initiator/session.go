@@ -204,6 +204,14 @@ func (s *Session) CmdSN() uint32 {
 	return s.cmdSN
 }
 
+// Window returns ExpCmdSN and MaxCmdSN as the target last stated them, for tests of
+// the command window: MaxCmdSN-ExpCmdSN+1 commands may be sent.
+func (s *Session) Window() (expCmdSN, maxCmdSN uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expCmdSN, s.maxCmdSN
+}
+
 // updateWindow takes ExpCmdSN/MaxCmdSN from a target PDU (RFC 7143 4.2.2.1): values
 // with MaxCmdSN < ExpCmdSN-1 are invalid and ignored, older values never win.
 func (s *Session) updateWindow(h *iscsi.BHS) {

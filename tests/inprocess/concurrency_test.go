@@ -1,10 +1,12 @@
 package inprocess
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -57,10 +59,117 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 }
 
-// TestQueueDepth keeps 32 commands outstanding in one session: with a window wider
-// than that, and with a 4-command window the initiator must wait on MaxCmdSN. Writes
-// first, then reads of the same blocks, all in flight together.
+// fullWindow starts a target with a window of depth commands, logs in and fills the
+// window with READs that the backend holds until the returned gate is released. It
+// checks the window the target states before (room for depth commands) and after
+// (MaxCmdSN = ExpCmdSN-1: no room), and returns the held tasks and that ExpCmdSN and
+// MaxCmdSN.
+func fullWindow(t *testing.T, depth uint32) (s *initiator.Session, gate *ioGate, held []*initiator.Task, exp, max uint32) {
+	t.Helper()
+	cfg := baseConfig(t)
+	cfg.QueueDepth = depth
+	gate = newGate()
+	svc := start(t, cfg, gate.wrap(0))
+	s = dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(310)})
+	ready(t, s, 0)
+	exp0, max0 := s.Window()
+	if room := max0 - exp0 + 1; room != depth {
+		t.Fatalf("idle session: ExpCmdSN %d MaxCmdSN %d, room for %d commands; want %d", exp0, max0, room, depth)
+	}
+	gate.shut(t, "read")
+	held = make([]*initiator.Task, depth)
+	for i := range held {
+		// LBAs far apart: each READ is its own backend call.
+		held[i] = s.Submit(0, read16(uint64(i)*64, 8), nil, 8*blockSize)
+	}
+	gate.waitHeld(t, int(depth))
+	// A NOP-In (immediate, so outside the window) states the window as it is now.
+	if err := s.Nop(nil); err != nil {
+		t.Fatalf("nop with the window full: %v", err)
+	}
+	exp, max = s.Window()
+	if exp != exp0+depth || max != exp-1 {
+		t.Fatalf("%d commands held: ExpCmdSN %d MaxCmdSN %d; want ExpCmdSN %d and MaxCmdSN %d (no room)",
+			depth, exp, max, exp0+depth, exp0+depth-1)
+	}
+	return s, gate, held, exp, max
+}
+
+// TestQueueDepth: the target's CmdSN window is its queue depth less the commands it
+// holds (RFC 7143 4.2.2.1). With every slot of a 4-deep window held in the backend,
+// MaxCmdSN stays at ExpCmdSN-1 (no room) and the initiator waits there; once the held
+// IO is done the window reopens to the full depth and the command that waited runs.
 func TestQueueDepth(t *testing.T) {
+	const depth = 4
+	s, gate, held, exp, _ := fullWindow(t, depth)
+	waiting := s.Submit(0, read16(1024, 8), nil, 8*blockSize)
+	if err := s.Nop(nil); err != nil {
+		t.Fatalf("nop: %v", err)
+	}
+	select {
+	case <-waiting.Done():
+		t.Fatalf("a command beyond MaxCmdSN finished while the window was closed")
+	default:
+	}
+	gate.release()
+	for i, tk := range append(held, waiting) {
+		if r, err := tk.Wait(); err != nil || r.Status != 0 {
+			t.Fatalf("read %d: %+v %v", i, r, err)
+		}
+	}
+	if err := s.Nop(nil); err != nil {
+		t.Fatalf("nop after the held IO: %v", err)
+	}
+	if e, m := s.Window(); e != exp+1 || m-e+1 != depth {
+		t.Fatalf("idle again: ExpCmdSN %d MaxCmdSN %d; want ExpCmdSN %d and room for %d", e, m, exp+1, depth)
+	}
+}
+
+// TestCommandBeyondMaxCmdSN: a command sent beyond the MaxCmdSN the target stated
+// must be ignored (RFC 7143 4.2.2.1), also when the commands in flight, not the queue
+// depth, closed the window.
+func TestCommandBeyondMaxCmdSN(t *testing.T) {
+	t.Skip("known bug: the session's cmdsn.Window accepts CmdSN up to ExpCmdSN+depth-1 " +
+		"while the connection states MaxCmdSN = ExpCmdSN+depth-1-busy, so such a command runs; " +
+		"left to the conn/session rework")
+	const depth = 4
+	s, gate, held, exp, max := fullWindow(t, depth)
+	const lba = 2048
+	data := randomData(311, 4096)
+	p := &iscsi.PDU{Data: data}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpSCSICmd)
+	h.SetFlags(0x80 | 0x20 | 0x01) // F, W, SIMPLE
+	h.SetITT(0x7200_0001)
+	h.SetExpectedDataTransferLength(uint32(len(data)))
+	h.SetCmdSN(max + 1)
+	copy(h.CDB(), write16(lba, uint32(len(data)/blockSize)))
+	if err := s.SendPDU(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Nop(nil); err != nil { // answered after the session saw the WRITE
+		t.Fatalf("nop: %v", err)
+	}
+	if e, m := s.Window(); e != exp || m != max {
+		t.Errorf("after a command beyond MaxCmdSN %d: ExpCmdSN %d MaxCmdSN %d; the target took it", max, e, m)
+	}
+	gate.release()
+	for _, tk := range held {
+		tk.Wait()
+	}
+	got, err := s.Read(0, lba, uint32(len(data)/blockSize), blockSize)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if bytes.Equal(got, data) {
+		t.Fatalf("the WRITE sent beyond MaxCmdSN was executed")
+	}
+}
+
+// TestManyOutstanding keeps 32 commands outstanding in one session: with a window
+// wider than that, and with a 4-command window the initiator must wait on MaxCmdSN.
+// Writes first, then reads of the same blocks, all in flight together.
+func TestManyOutstanding(t *testing.T) {
 	const outstanding, size = 32, 64 << 10
 	for _, depth := range []uint32{128, 4} {
 		t.Run(fmt.Sprint("window ", depth), func(t *testing.T) {

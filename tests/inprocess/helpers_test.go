@@ -37,7 +37,6 @@ func baseConfig(t testing.TB) *pb.Config {
 	}
 }
 
-// start runs the target with cfg and stops it (checking that it stops) at cleanup.
 // fileAndMemoryConfig is baseConfig with a second LUN, 1, on a file: LUN 0 is
 // memory. Their backends differ in what they can do (vectored IO, GET LBA STATUS).
 func fileAndMemoryConfig(t testing.TB) *pb.Config {
@@ -47,13 +46,21 @@ func fileAndMemoryConfig(t testing.TB) *pb.Config {
 	return cfg
 }
 
+// start runs the target with cfg (each LUN's backend wrapped by wrap, if set) and stops
+// it (checking that it stops) at cleanup.
 func start(t testing.TB, cfg *pb.Config, wrap wrapFunc) *target.Service {
+	t.Helper()
+	return startWith(t, cfg, target.Options{WrapBackend: wrap})
+}
+
+// startWith is start with all of the target's options.
+func startWith(t testing.TB, cfg *pb.Config, opts target.Options) *target.Service {
 	t.Helper()
 	log := hclog.NewNullLogger()
 	if os.Getenv("ATGT_TEST_LOG") != "" {
 		log = hclog.New(&hclog.LoggerOptions{Level: hclog.LevelFromString(os.Getenv("ATGT_TEST_LOG")), Output: os.Stderr})
 	}
-	svc, err := target.StartWith(cfg, log, target.Options{WrapBackend: wrap})
+	svc, err := target.StartWith(cfg, log, opts)
 	if err != nil {
 		t.Fatalf("start target: %v", err)
 	}

@@ -2,7 +2,10 @@ package inprocess
 
 import (
 	"errors"
+	"io"
+	"net"
 	"testing"
+	"time"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/tests/initiator"
@@ -89,5 +92,44 @@ func TestLogin(t *testing.T) {
 				t.Fatalf("discovery logout: %v", err)
 			}
 		})
+	}
+}
+
+// TestLoginTimeout: a silent connection that has not logged in login_timeout_seconds
+// after accept is closed by the target; a session that logged in meanwhile is not, and
+// its NOP-In pings still come. (tests/badinput_test.go covers more ways not to log in.)
+func TestLoginTimeout(t *testing.T) {
+	const timeout = time.Second
+	cfg := baseConfig(t)
+	cfg.LoginTimeoutSeconds = uint32(timeout / time.Second)
+	cfg.NopIntervalSeconds = 2
+	svc := start(t, cfg, nil)
+	addr := svc.Addrs()[0]
+
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	begin := time.Now()
+	s := dial(t, addr, initiator.Options{ISID: isid(830)})
+	silent.SetReadDeadline(begin.Add(timeout + 2*time.Second))
+	if n, err := silent.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("silent connection after %v: read %d bytes, %v; want it closed by the target", time.Since(begin), n, err)
+	}
+	if took := time.Since(begin); took < timeout*3/4 {
+		t.Fatalf("silent connection closed after %v, before its login timeout of %v", took, timeout)
+	}
+	// The logged-in session outlives the login timeout and is pinged on schedule.
+	select {
+	case <-s.Done():
+		t.Fatalf("logged-in session closed: %v", s.Err())
+	case <-time.After(time.Until(begin.Add(2*time.Second + 500*time.Millisecond))):
+	}
+	if s.Pings.Load() < 1 {
+		t.Fatalf("no NOP-In ping 2.5s after login with a 2s interval")
+	}
+	if err := s.Nop(nil); err != nil {
+		t.Fatalf("nop after the login timeout: %v", err)
 	}
 }

@@ -2,11 +2,9 @@ package inprocess
 
 import (
 	"encoding/binary"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -37,24 +35,9 @@ func status(t *testing.T, what string, s *initiator.Session, cdb, data []byte) u
 // fenced initiator reaches the medium after the preemptor hears GOOD; its next write
 // meets RESERVATION CONFLICT.
 func TestPreemptAndAbortFences(t *testing.T) {
-	const delay = 400 * time.Millisecond
 	const writeExclusiveRegistrantsOnly = 5
-	// Writes sleep while slow is set, and say when one has started.
-	slow := new(atomic.Bool)
-	started := make(chan struct{}, 1)
-	wrap := func(_ string, _ uint64, b backend.Backend) backend.Backend {
-		return backend.WithFaults(b, func(op string, _ int64) (bool, error) {
-			if op == "write" && slow.Load() {
-				select {
-				case started <- struct{}{}:
-				default:
-				}
-				time.Sleep(delay)
-			}
-			return false, nil
-		})
-	}
-	svc := start(t, baseConfig(t), wrap)
+	gate := newGate()
+	svc := start(t, baseConfig(t), gate.wrap(0))
 	a := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(960)})
 	b := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(961)})
 	untilGood(t, a)
@@ -77,24 +60,39 @@ func TestPreemptAndAbortFences(t *testing.T) {
 		t.Fatalf("registrant's write before the preemption: status %#x", st)
 	}
 
-	slow.Store(true)
-	begin := time.Now()
+	gate.shut(t, "write")
 	victim := b.Submit(0, write16(8, 1), randomData(2, blockSize), 0)
-	<-started // the write is with an IO worker
+	gate.waitHeld(t, 1) // the write is with an IO worker
 	// PREEMPT AND ABORT of the victim's registration.
-	cdb, params = prOut(0x05, writeExclusiveRegistrantsOnly, keyA, keyB)
-	if st := status(t, "PREEMPT AND ABORT", a, cdb, params); st != 0 {
-		t.Fatalf("PREEMPT AND ABORT: status %#x", st)
+	type answer struct {
+		status uint8
+		err    error
 	}
-	preempted := time.Since(begin)
+	preempted := make(chan answer, 1)
+	go func() {
+		cdb, params := prOut(0x05, writeExclusiveRegistrantsOnly, keyA, keyB)
+		r, err := a.Command(0, cdb, params, 0)
+		if err != nil {
+			preempted <- answer{0, err}
+			return
+		}
+		preempted <- answer{r.Status, nil}
+	}()
+	// It must wait for the victim's write: nothing may come while the write is held
+	// (a bounded look, since what is checked is that nothing happens).
+	select {
+	case p := <-preempted:
+		t.Fatalf("PREEMPT AND ABORT answered (status %#x, %v) while the victim's write was still with an IO worker", p.status, p.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	gate.passOne(t)
+	if p := <-preempted; p.err != nil || p.status != 0 {
+		t.Fatalf("PREEMPT AND ABORT: status %#x, %v", p.status, p.err)
+	}
 	if r, err := victim.Wait(); err != nil || r.Status != 0 {
 		t.Fatalf("the victim's write already under way: %v, %+v", err, r)
 	}
-	if preempted < delay*3/4 {
-		t.Fatalf("PREEMPT AND ABORT answered %v after the victim's write began, before that write (%v) could finish",
-			preempted, delay)
-	}
-	slow.Store(false)
+	gate.release()
 
 	// The victim first learns it was preempted (UNIT ATTENTION, REGISTRATIONS
 	// PREEMPTED), and then cannot write.

@@ -2,28 +2,12 @@ package inprocess
 
 import (
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
-
-// slowWrites returns a backend wrapper whose writes take delay while the returned
-// switch is on, to hold tasks in an IO worker.
-func slowWrites(delay time.Duration) (*atomic.Bool, wrapFunc) {
-	slow := new(atomic.Bool)
-	return slow, func(_ string, _ uint64, b backend.Backend) backend.Backend {
-		return backend.WithFaults(b, func(op string, _ int64) (bool, error) {
-			if op == "write" && slow.Load() {
-				time.Sleep(delay)
-			}
-			return false, nil
-		})
-	}
-}
 
 // untilGood clears pending unit attentions with TEST UNIT READY.
 func untilGood(t *testing.T, s *initiator.Session) {
@@ -41,32 +25,43 @@ func untilGood(t *testing.T, s *initiator.Session) {
 // whether a task exists; LOGICAL UNIT RESET raises a unit attention; unknown tasks
 // and unsupported functions get their response codes.
 func TestTaskManagement(t *testing.T) {
-	const delay = 400 * time.Millisecond
-	slow, wrap := slowWrites(delay)
-	svc := start(t, baseConfig(t), wrap)
+	gate := newGate()
+	svc := start(t, baseConfig(t), gate.wrap(0))
 	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(900), Timeout: 3 * time.Second})
 	untilGood(t, s)
 
-	slow.Store(true)
+	gate.shut(t, "write")
 	task := s.Submit(0, write16(0, 8), randomData(1, 8*blockSize), 0)
 	itt := task.ITT()
-	time.Sleep(100 * time.Millisecond) // the write is now with an IO worker
+	gate.waitHeld(t, 1) // the write is with an IO worker
 
 	if resp, err := s.TaskMgmt(iscsi.TMFQueryTask, 0, itt); err != nil || resp != iscsi.TMFRespSucceeded {
 		t.Fatalf("QUERY TASK of a running task: response %d, %v; want 7 (function succeeded)", resp, err)
 	}
-	begin := time.Now()
-	resp, err := s.TaskMgmt(iscsi.TMFAbortTask, 0, itt)
-	if err != nil || resp != iscsi.TMFRespComplete {
-		t.Fatalf("ABORT TASK: response %d, %v; want 0", resp, err)
+	type answer struct {
+		resp uint8
+		err  error
 	}
-	if waited := time.Since(begin); waited < delay/2 {
-		t.Errorf("ABORT TASK answered after %v, before the IO worker could have finished the task (%v)", waited, delay)
+	aborted := make(chan answer, 1)
+	go func() {
+		resp, err := s.TaskMgmt(iscsi.TMFAbortTask, 0, itt)
+		aborted <- answer{resp, err}
+	}()
+	// The answer must wait for the worker: nothing may come while the write is held
+	// (a bounded look, since what is checked is that nothing happens).
+	select {
+	case a := <-aborted:
+		t.Fatalf("ABORT TASK answered (%d, %v) while an IO worker still held the task", a.resp, a.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	gate.passOne(t)
+	if a := <-aborted; a.err != nil || a.resp != iscsi.TMFRespComplete {
+		t.Fatalf("ABORT TASK: response %d, %v; want 0", a.resp, a.err)
 	}
 	if _, err := task.Wait(); !errors.Is(err, initiator.ErrTimeout) {
 		t.Errorf("aborted task got an answer (err %v); an aborted task must get none", err)
 	}
-	slow.Store(false)
+	gate.release()
 
 	if resp, err := s.TaskMgmt(iscsi.TMFAbortTask, 0, 0x7777); err != nil || resp != iscsi.TMFRespTaskNotExist {
 		t.Errorf("ABORT TASK of an unknown task: response %d, %v; want 1 (task does not exist)", resp, err)
@@ -80,7 +75,7 @@ func TestTaskManagement(t *testing.T) {
 	if resp, err := s.TaskMgmt(iscsi.TMFLUNReset, 0, 0); err != nil || resp != iscsi.TMFRespComplete {
 		t.Fatalf("LOGICAL UNIT RESET: response %d, %v; want 0", resp, err)
 	}
-	err = s.TestUnitReady(0)
+	err := s.TestUnitReady(0)
 	var se *initiator.SCSIError
 	if !errors.As(err, &se) || se.Key() != 6 || se.ASC() != 0x29 {
 		t.Fatalf("TEST UNIT READY after LUN reset: %v; want UNIT ATTENTION 29/xx", err)

@@ -1,0 +1,152 @@
+package target
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/atgt/atgt/actors/dispatcher"
+	"github.com/atgt/atgt/actors/lun"
+	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// lunSpec is one LUN ready to be spawned: its route key and its actor's config, with
+// the backend open and the persisted state loaded.
+type lunSpec struct {
+	key dispatcher.Key
+	cfg lun.Config
+}
+
+// openBackends opens every LUN's backend and loads its persisted state (saved mode
+// pages, reservations), so that a LUN that cannot be served fails the start before
+// any actor runs. The opened backends are recorded in s, to be closed at Stop.
+func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend.Backend) backend.Backend) ([]lunSpec, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	var specs []lunSpec
+	for ti, t := range cfg.Targets {
+		ids := make([]uint64, 0, len(t.Luns))
+		for _, l := range t.Luns {
+			ids = append(ids, l.Id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		tg := &targetLUNs{
+			name:        t.Name,
+			listLUNs:    func() []uint64 { return ids },
+			peers:       lun.Registry{},
+			copyTargets: map[uint64]scsidev.CopyTarget{},
+		}
+		for li, l := range t.Luns {
+			spec, err := s.openLUN(fmt.Sprintf("config: targets[%d].luns[%d]", ti, li), cfg.DataDir, tg, l, wrap)
+			if err != nil {
+				return nil, err
+			}
+			specs = append(specs, spec)
+		}
+	}
+	return specs, nil
+}
+
+// targetLUNs is what the LUNs of one target share. EXTENDED COPY works between the
+// LUNs of one target: each LUN's device and IO workers see the others by NAA. Both
+// maps are filled while the backends are opened, before any actor runs, and only read
+// afterwards.
+type targetLUNs struct {
+	name        string
+	listLUNs    func() []uint64
+	peers       lun.Registry
+	copyTargets map[uint64]scsidev.CopyTarget
+}
+
+func (tg *targetLUNs) lookupCopyTarget(naa uint64) (scsidev.CopyTarget, bool) {
+	ct, ok := tg.copyTargets[naa]
+	return ct, ok
+}
+
+// openLUN opens one LUN's backend and builds its device model; field names the LUN
+// in errors ("config: targets[i].luns[j]").
+func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap func(string, uint64, backend.Backend) backend.Backend) (lunSpec, error) {
+	var thin bool
+	switch l.Provisioning {
+	case "", "thin":
+		thin = true
+	case "thick":
+	default:
+		return lunSpec{}, fmt.Errorf("%s.provisioning: %q is not thin or thick", field, l.Provisioning)
+	}
+	var b backend.Backend
+	switch l.Backend {
+	case "memory":
+		b = backend.NewMemory(int64(l.SizeBytes))
+	default:
+		var err error
+		b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly,
+			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo})
+		if err != nil {
+			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
+		}
+	}
+	s.backends = append(s.backends, b)
+	if wrap != nil {
+		b = wrap(tg.name, l.Id, b)
+	}
+	// A deallocated range reads as zeros in a file (a punched hole) or in memory, but
+	// a block device's discard promises nothing.
+	_, isBlockDevice := b.(backend.BlockSizer)
+	blockSize := l.BlockSize
+	if bs, ok := b.(backend.BlockSizer); ok && uint32(bs.LogicalBlockSize()) > blockSize {
+		blockSize = uint32(bs.LogicalBlockSize())
+	}
+	blocks := uint64(b.Size()) / uint64(blockSize)
+	if blocks == 0 {
+		return lunSpec{}, fmt.Errorf("%s: %s is smaller than one block", field, l.Path)
+	}
+	// Saved mode pages (MODE SELECT with SP=1) live beside the reservation state and
+	// override the configured WCE.
+	modesPath := filepath.Join(dataDir, modesFileName(tg.name, l.Id))
+	savedModes, err := lun.LoadModesFile(modesPath)
+	if err != nil {
+		return lunSpec{}, fmt.Errorf("%s: %w", field, err)
+	}
+	naa := scsidev.NAAFromName(fmt.Sprintf("%s/%d", tg.name, l.Id))
+	tg.peers[naa] = b
+	tg.copyTargets[naa] = scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly}
+	dev := scsidev.New(scsidev.Config{
+		SerialNumber:           l.Serial,
+		NAA:                    naa,
+		BlockSize:              blockSize,
+		Blocks:                 blocks,
+		ReadOnly:               l.ReadOnly,
+		WriteCache:             l.GetWriteCache(),
+		SaveModes:              true,
+		Saved:                  savedModes,
+		TargetName:             tg.name,
+		PortalGroupTag:         portalGroupTag,
+		LUN:                    l.Id,
+		ListLUNs:               tg.listLUNs,
+		Thin:                   thin,
+		UnmapReadsZero:         thin && !isBlockDevice,
+		CopyTargets:            tg.lookupCopyTarget,
+		AllowSanitize:          l.AllowSanitize,
+		SanitizeBytesPerSecond: l.SanitizeBytesPerSecond,
+	})
+	// Persistent reservations with APTPL live in the data directory beside the LUN
+	// files and are loaded back at start.
+	prPath := filepath.Join(dataDir, stateFileName(tg.name, l.Id))
+	prTable, err := reservation.LoadState(prPath)
+	if err != nil {
+		return lunSpec{}, fmt.Errorf("%s: reservation state: %w", field, err)
+	}
+	s.luns = append(s.luns, LUNInfo{Target: tg.name, ID: l.Id, Path: l.Path, Size: b.Size()})
+	return lunSpec{
+		key: dispatcher.Key{Target: tg.name, LUN: l.Id},
+		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Workers: int(l.Workers),
+			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
+			Log: s.log.Named("lun").With("target", tg.name, "lun", l.Id)},
+	}, nil
+}

@@ -1,0 +1,204 @@
+package target
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/conn"
+	"github.com/atgt/atgt/actors/dispatcher"
+	"github.com/atgt/atgt/actors/lun"
+	"github.com/atgt/atgt/actors/portal"
+	"github.com/atgt/atgt/actors/sched"
+	"github.com/atgt/atgt/actors/session"
+)
+
+// rootName is the root actor's name; every PID id in the tree starts with it
+// ("target/dispatcher", "target/lun-<iqn>-0/io1").
+const rootName = "target"
+
+// Names of the root's children; a LUN's is lunName.
+const (
+	dispatcherName = "dispatcher"
+	sessionsName   = "sessions"
+	portalPrefix   = "portal"
+	lunPrefix      = "lun-"
+)
+
+// lunName is a LUN actor's name. The LUN number follows the last dash, so two LUNs
+// never share a name.
+func lunName(k dispatcher.Key) string { return fmt.Sprintf("%s%s-%d", lunPrefix, k.Target, k.LUN) }
+
+// rootConfig is everything the root actor spawns its children from: the service's
+// config, opened resources and options, fixed before the actor starts.
+type rootConfig struct {
+	luns      []lunSpec
+	connCfg   conn.Config // template for every connection; Dispatcher and Route are filled by the root
+	listeners []net.Listener
+	wrapRoute func(func(string, uint64) *actor.PID) func(string, uint64) *actor.PID
+	log       hclog.Logger
+	// started receives the outcome of the root's start, once.
+	started chan<- error
+}
+
+// rootActor is the target's root actor. It spawns and supervises the actors that
+// live as long as the service: one per LUN, the command dispatcher, the session
+// manager and one listener per portal (the architecture guide's tree). It spawns
+// them in Started, in dependency order, and reports the first error to StartWith.
+// It has no other work, so that nothing but a bad start can fail it.
+type rootActor struct {
+	cfg        rootConfig
+	routes     dispatcher.Routes
+	dispatcher *actor.PID
+	sessions   *actor.PID
+}
+
+// rootProps returns the root actor's props, with its supervision strategy.
+func rootProps(cfg rootConfig) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &rootActor{cfg: cfg} },
+		actor.WithSupervisor(newRootStrategy(cfg.log)), actor.WithDispatcher(sched.Default))
+}
+
+// Receive starts the tree.
+func (r *rootActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		err := r.start(ctx)
+		select {
+		case r.cfg.started <- err:
+		default:
+		}
+	}
+}
+
+// start runs the spawning steps. A panic is an error too: StartWith must hear of it
+// rather than wait for ever.
+func (r *rootActor) start(ctx actor.Context) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("start actor tree: %v", p)
+		}
+	}()
+	for _, step := range []func(actor.Context) error{r.spawnLUNs, r.spawnDispatcher, r.spawnSessionManager, r.spawnPortals} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spawnLUNs spawns one actor per LUN and records its route.
+func (r *rootActor) spawnLUNs(ctx actor.Context) error {
+	r.routes = dispatcher.Routes{}
+	for _, sp := range r.cfg.luns {
+		pid, err := ctx.SpawnNamed(lun.Props(sp.cfg), lunName(sp.key))
+		if err != nil {
+			return fmt.Errorf("spawn LUN %d of %s: %w", sp.key.LUN, sp.key.Target, err)
+		}
+		r.routes[sp.key] = pid
+	}
+	return nil
+}
+
+// spawnDispatcher spawns the command dispatcher over the LUNs' routes.
+func (r *rootActor) spawnDispatcher(ctx actor.Context) error {
+	pid, err := ctx.SpawnNamed(dispatcher.Props(r.routes, r.cfg.log.Named("dispatcher")), dispatcherName)
+	if err != nil {
+		return fmt.Errorf("spawn dispatcher: %w", err)
+	}
+	r.dispatcher = pid
+	return nil
+}
+
+// spawnSessionManager spawns the session manager; its sessions send tasks straight
+// to the LUNs by the fixed routes, and the rest to the dispatcher.
+func (r *rootActor) spawnSessionManager(ctx actor.Context) error {
+	cc := r.cfg.connCfg
+	cc.Dispatcher = r.dispatcher
+	cc.Route = r.routes.Lookup
+	if r.cfg.wrapRoute != nil {
+		cc.Route = r.cfg.wrapRoute(cc.Route)
+	}
+	pid, err := ctx.SpawnNamed(session.ManagerProps(cc, r.cfg.log.Named("session")), sessionsName)
+	if err != nil {
+		return fmt.Errorf("spawn session manager: %w", err)
+	}
+	r.sessions = pid
+	return nil
+}
+
+// spawnPortals spawns a listener actor per portal, last, so that no connection is
+// accepted before the actors it needs exist.
+func (r *rootActor) spawnPortals(ctx actor.Context) error {
+	for i, ln := range r.cfg.listeners {
+		if _, err := ctx.SpawnNamed(portal.Props(ln, r.sessions, r.cfg.log.Named("portal")), fmt.Sprintf("%s%d", portalPrefix, i)); err != nil {
+			return fmt.Errorf("spawn portal %s: %w", ln.Addr(), err)
+		}
+	}
+	return nil
+}
+
+// rootStrategy is the root's supervision: a child that fails is restarted, never
+// stopped, and never escalated. Every child can be rebuilt from what the service holds
+// (config, open backends and listeners), and its PID survives a restart, so the
+// routes, the sessions' dispatcher and the portals' session manager stay valid; a
+// stopped child would leave a dead address that tasks or connections vanish into.
+// While a child keeps failing, each restart waits a little longer, so that one that
+// fails as soon as it starts does not spin.
+//
+// What a restart does, by child:
+//   - LUN: a new LUN actor over the same device model, backend and reservation table;
+//     its IO workers are stopped and started again. Tasks it held are not answered:
+//     their initiators time out and retry (ERL 0).
+//   - dispatcher: the same fixed routing table; the message in hand is lost.
+//   - session manager: starts empty (TSIH count, reinstatement keys), and protoactor
+//     stops a restarting actor's children, so its sessions end and their initiators
+//     log in again.
+//   - portal: the same listening socket, whose accept loop runs on (the portal starts
+//     it once per listener).
+type rootStrategy struct {
+	log hclog.Logger
+	// window: failures of a child further apart than this start the backoff over.
+	window time.Duration
+	// step is added to the wait for each further failure within window, up to max.
+	step, max time.Duration
+}
+
+// newRootStrategy returns the root's strategy: restart at once, then 100 ms later
+// for each failure within 30 s of the last, at most 5 s.
+func newRootStrategy(log hclog.Logger) *rootStrategy {
+	return &rootStrategy{log: log, window: 30 * time.Second, step: 100 * time.Millisecond, max: 5 * time.Second}
+}
+
+// HandleFailure restarts the failed child, after the backoff.
+func (s *rootStrategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, _ any) {
+	if rs.NumberOfFailures(s.window) == 0 {
+		rs.Reset()
+	}
+	rs.Fail()
+	wait := min(time.Duration(rs.FailureCount()-1)*s.step, s.max)
+	s.log.Error("actor failed; restarting it", "actor", childKind(child), "pid", child.Id, "reason", reason,
+		"failures", rs.FailureCount(), "after", wait)
+	if wait == 0 {
+		sup.RestartChildren(child)
+		return
+	}
+	time.AfterFunc(wait, func() { sup.RestartChildren(child) })
+}
+
+// childKind names what a child of the root is, for the log.
+func childKind(pid *actor.PID) string {
+	_, name, _ := strings.Cut(pid.Id, "/") // after "target/"; a target name may hold a slash
+	switch {
+	case strings.HasPrefix(name, lunPrefix):
+		return "lun"
+	case strings.HasPrefix(name, portalPrefix):
+		return "portal"
+	case name == dispatcherName, name == sessionsName:
+		return name
+	}
+	return "unknown"
+}
