@@ -138,6 +138,7 @@ func (m *Machine) order(p *iscsi.PDU, tk *task) {
 	}
 	m.arrivals++
 	o.CmdSn, o.Immediate, o.Itt = p.BHS.CmdSN(), p.BHS.Immediate(), p.BHS.ITT()
+	o.MaxCmdSn = m.lastMax
 	m.send(ToSession, o)
 }
 

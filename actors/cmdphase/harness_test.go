@@ -79,7 +79,7 @@ func (h *harness) drain() {
 	for _, msg := range out.Msgs {
 		switch m := msg.M.(type) {
 		case *pb.CommandOrder:
-			h.printf("-> session: order itt=%d cmdsn=%d%s%s\n", m.Itt, m.CmdSn, flag(m.Immediate, " immediate"),
+			h.printf("-> session: order itt=%d cmdsn=%d max=%d%s%s\n", m.Itt, m.CmdSn, m.MaxCmdSn, flag(m.Immediate, " immediate"),
 				flag(m.Task != nil && m.Task.DataPending, " data-pending"))
 			h.orders = append(h.orders, m)
 			if h.onOrder != nil {

@@ -35,15 +35,17 @@ func (w *Window) Depth() uint32 { return w.depth }
 
 // Accept places o in order and returns the orders that are now deliverable, in CmdSN
 // order: o itself at once if it is immediate. ok is false when o falls outside the
-// window or repeats a CmdSN already received; RFC 7143 has the target silently drop
-// such a command. The returned slice is reused by the next Accept.
+// window (below ExpCmdSN, beyond the depth, or beyond the MaxCmdSN the connection
+// advertised, o.MaxCmdSn) or repeats a CmdSN already received; RFC 7143 has the
+// target silently drop such a command. The returned slice is reused by the next
+// Accept.
 func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) {
 	if o.Immediate {
 		w.ready = append(w.ready[:0], o)
 		return w.ready, true
 	}
 	exp := w.exp
-	if Less(o.CmdSn, exp) || !Less(o.CmdSn, exp+w.depth) {
+	if Less(o.CmdSn, exp) || !Less(o.CmdSn, exp+w.depth) || Less(o.MaxCmdSn, o.CmdSn) {
 		return nil, false
 	}
 	if _, dup := w.pending[o.CmdSn]; dup {

@@ -7,7 +7,7 @@ import (
 )
 
 func order(sn uint32, imm bool) *pb.CommandOrder {
-	return &pb.CommandOrder{CmdSn: sn, Immediate: imm, Itt: sn}
+	return &pb.CommandOrder{CmdSn: sn, Immediate: imm, Itt: sn, MaxCmdSn: sn + 100}
 }
 
 func sns(os []*pb.CommandOrder) []uint32 {
@@ -32,6 +32,8 @@ func TestWindowOrders(t *testing.T) {
 		{"immediate bypasses", 10, []*pb.CommandOrder{order(10, true)}, [][]uint32{{10}}, []bool{true}, 10},
 		{"old dropped", 10, []*pb.CommandOrder{order(9, false)}, [][]uint32{nil}, []bool{false}, 10},
 		{"beyond window dropped", 10, []*pb.CommandOrder{order(10+4, false)}, [][]uint32{nil}, []bool{false}, 10},
+		{"beyond the advertised MaxCmdSN dropped", 10, []*pb.CommandOrder{{CmdSn: 12, Itt: 12, MaxCmdSn: 11}}, [][]uint32{nil}, []bool{false}, 10},
+		{"at the advertised MaxCmdSN accepted", 10, []*pb.CommandOrder{{CmdSn: 10, Itt: 10, MaxCmdSn: 10}}, [][]uint32{{10}}, []bool{true}, 11},
 		{"duplicate dropped", 10, []*pb.CommandOrder{order(11, false), order(11, false)}, [][]uint32{nil, nil}, []bool{true, false}, 10},
 		{"wraps", 0xffffffff, []*pb.CommandOrder{order(0, false), order(0xffffffff, false)}, [][]uint32{nil, {0xffffffff, 0}}, []bool{true, true}, 1},
 	}

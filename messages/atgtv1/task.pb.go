@@ -878,7 +878,11 @@ type CommandOrder struct {
 	Task *ScsiTask `protobuf:"bytes,4,opt,name=task,proto3" json:"task,omitempty"`
 	// The message the session answers with, allocated by the connection together with
 	// its task so that ordering a command allocates nothing; unset, the session makes one.
-	Ready         *CommandReady `protobuf:"bytes,5,opt,name=ready,proto3" json:"ready,omitempty"`
+	Ready *CommandReady `protobuf:"bytes,5,opt,name=ready,proto3" json:"ready,omitempty"`
+	// The MaxCmdSN the connection last sent the initiator, which counts the tasks it
+	// still holds: a non-immediate command beyond it is outside the window the
+	// initiator was given, and the session drops it (RFC 7143 4.2.2.1).
+	MaxCmdSn      uint32 `protobuf:"varint,6,opt,name=max_cmd_sn,json=maxCmdSn,proto3" json:"max_cmd_sn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -946,6 +950,13 @@ func (x *CommandOrder) GetReady() *CommandReady {
 		return x.Ready
 	}
 	return nil
+}
+
+func (x *CommandOrder) GetMaxCmdSn() uint32 {
+	if x != nil {
+		return x.MaxCmdSn
+	}
+	return 0
 }
 
 // CommandReady tells a connection that the request it sent for ordering is next in
@@ -1355,13 +1366,15 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x05token\x18\x12 \x01(\x04R\x05token\x12\x1c\n" +
 	"\tuntracked\x18\x13 \x01(\bR\tuntracked\x12(\n" +
 	"\x05parts\x18\x14 \x03(\v2\x12.atgt.v1.IoRequestR\x05partsJ\x04\b\v\x10\fR\n" +
-	"state_path\"\xa9\x01\n" +
+	"state_path\"\xc7\x01\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
 	"\timmediate\x18\x02 \x01(\bR\timmediate\x12\x10\n" +
 	"\x03itt\x18\x03 \x01(\rR\x03itt\x12%\n" +
 	"\x04task\x18\x04 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12+\n" +
-	"\x05ready\x18\x05 \x01(\v2\x15.atgt.v1.CommandReadyR\x05ready\"\x7f\n" +
+	"\x05ready\x18\x05 \x01(\v2\x15.atgt.v1.CommandReadyR\x05ready\x12\x1c\n" +
+	"\n" +
+	"max_cmd_sn\x18\x06 \x01(\rR\bmaxCmdSn\"\x7f\n" +
 	"\fCommandReady\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12%\n" +
 	"\x04task\x18\x02 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12\x18\n" +
