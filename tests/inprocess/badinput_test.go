@@ -23,6 +23,22 @@ func awaitReject(t *testing.T, s *initiator.Session) *initiator.RejectError {
 	return nil
 }
 
+// rawWrite16 builds a SIMPLE WRITE(16) PDU with all its data as immediate data,
+// sent as it stands (Session.SendPDU), bypassing the session's own checks.
+func rawWrite16(itt, cmdSN uint32, lba uint64, data []byte) *iscsi.PDU {
+	p := &iscsi.PDU{Data: data}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpSCSICmd)
+	h.SetFinal(true)
+	h.SetCmdWrite(true)
+	h.SetTaskAttr(iscsi.TaskAttrSimple)
+	h.SetITT(itt)
+	h.SetExpectedDataTransferLength(uint32(len(data)))
+	h.SetCmdSN(cmdSN)
+	copy(h.CDB(), write16(lba, uint32(len(data)/blockSize)))
+	return p
+}
+
 // TestBadPDUs sends PDUs that break the protocol over a logged-in session: each gets
 // a Reject carrying its header (RFC 7143 11.17), and the session and the target keep
 // working.
@@ -47,17 +63,9 @@ func TestBadPDUs(t *testing.T) {
 			return p
 		}, iscsi.OpDataOut, []uint8{iscsi.RejectInvalidPDUField, iscsi.RejectProtocolError}},
 		{"immediate data beyond FirstBurstLength", initiator.Options{FirstBurstLength: 4096}, func(s *initiator.Session) *iscsi.PDU {
-			p := &iscsi.PDU{Data: data} // 8192 bytes, FirstBurstLength 4096
-			h := &p.BHS
-			h.SetOpcode(iscsi.OpSCSICmd)
-			h.SetFinal(true)
-			h.SetCmdWrite(true)
-			h.SetTaskAttr(iscsi.TaskAttrSimple)
-			h.SetITT(0x7000_0002)
-			h.SetExpectedDataTransferLength(uint32(len(data)))
-			h.SetCmdSN(s.CmdSN()) // the session does not count it: a rejected command is not received
-			copy(h.CDB(), write16(0, uint32(len(data)/blockSize)))
-			return p
+			// 8192 bytes of immediate data, FirstBurstLength 4096. The session does
+			// not count it: a rejected command is not received.
+			return rawWrite16(0x7000_0002, s.CmdSN(), 0, data)
 		}, iscsi.OpSCSICmd, []uint8{iscsi.RejectProtocolError}},
 	}
 	for i, tc := range tests {

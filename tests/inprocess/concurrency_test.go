@@ -6,7 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -133,16 +132,7 @@ func TestCommandBeyondMaxCmdSN(t *testing.T) {
 	s, gate, held, exp, max := fullWindow(t, depth)
 	const lba = 2048
 	data := randomData(311, 4096)
-	p := &iscsi.PDU{Data: data}
-	h := &p.BHS
-	h.SetOpcode(iscsi.OpSCSICmd)
-	h.SetFinal(true)
-	h.SetCmdWrite(true)
-	h.SetTaskAttr(iscsi.TaskAttrSimple)
-	h.SetITT(0x7200_0001)
-	h.SetExpectedDataTransferLength(uint32(len(data)))
-	h.SetCmdSN(max + 1)
-	copy(h.CDB(), write16(lba, uint32(len(data)/blockSize)))
+	p := rawWrite16(0x7200_0001, max+1, lba, data)
 	if err := s.SendPDU(p); err != nil {
 		t.Fatal(err)
 	}
