@@ -3,6 +3,8 @@ package cmdphase
 import (
 	"encoding/binary"
 
+	"github.com/atgt/atgt/actors/cmdsn"
+
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/messages/scsi"
@@ -52,8 +54,8 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	tk.t = t
 	tk.arrival = m.arrivals
 	m.tasks[itt] = tk
-	if !t.Immediate {
-		m.unordered[itt] = tk
+	if !t.Immediate && !cmdsn.Less(t.CmdSn, m.exp) {
+		m.ahead.add(tk)
 	}
 	switch {
 	case !lunOK:

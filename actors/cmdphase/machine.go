@@ -114,15 +114,14 @@ type Machine struct {
 
 	taskSlab slab.Slab[task]
 	tasks    map[uint32]*task // by ITT
-	// unordered are the non-immediate tasks not yet known to be released by the
-	// session (by CommandReady, or by ExpCmdSN passing their CmdSN), a few at most:
-	// the window counts through them instead of all tasks.
-	unordered map[uint32]*task
-	others    map[uint32]request // non-SCSI requests awaiting CmdSN order, by ITT
-	tmfs      map[uint32]*pendingTMF
-	r2ts      map[uint32]*r2t // by TTT
-	nextTTT   uint32
-	buffered  uint64 // bytes of write data held by tasks
+	// ahead are the non-immediate tasks at or beyond the ExpCmdSN the session
+	// last reported: the window's own span counts them.
+	ahead    ahead
+	others   map[uint32]request // non-SCSI requests awaiting CmdSN order, by ITT
+	tmfs     map[uint32]*pendingTMF
+	r2ts     map[uint32]*r2t // by TTT
+	nextTTT  uint32
+	buffered uint64 // bytes of write data held by tasks
 	// arrivals counts the requests received; a task management function acts
 	// only on the tasks that arrived before it.
 	arrivals uint64
@@ -138,18 +137,17 @@ type Machine struct {
 // the session's window starts from.
 func New(cfg Config, statSN, firstCmdSN uint32) *Machine {
 	m := &Machine{
-		cfg:       cfg,
-		params:    cfg.Login.Params,
-		pool:      cfg.Pool,
-		log:       cfg.Log,
-		statSN:    statSN,
-		exp:       firstCmdSN,
-		lastMax:   firstCmdSN + cfg.QueueDepth - 1,
-		tasks:     map[uint32]*task{},
-		unordered: map[uint32]*task{},
-		others:    map[uint32]request{},
-		tmfs:      map[uint32]*pendingTMF{},
-		r2ts:      map[uint32]*r2t{},
+		cfg:     cfg,
+		params:  cfg.Login.Params,
+		pool:    cfg.Pool,
+		log:     cfg.Log,
+		statSN:  statSN,
+		exp:     firstCmdSN,
+		lastMax: firstCmdSN + cfg.QueueDepth - 1,
+		tasks:   map[uint32]*task{},
+		others:  map[uint32]request{},
+		tmfs:    map[uint32]*pendingTMF{},
+		r2ts:    map[uint32]*r2t{},
 	}
 	if m.pool == nil {
 		m.pool = bufPool{}

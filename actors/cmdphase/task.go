@@ -14,6 +14,7 @@ type task struct {
 	lunRaw  uint64
 	aborted bool
 	arrival uint64 // order among the requests received
+	ahead   bool   // counted in Machine.ahead
 	// abortedBy is the task management function waiting for this task to end.
 	abortedBy *pendingTMF
 
@@ -118,9 +119,7 @@ func (m *Machine) forget(tk *task) {
 		p.waiting--
 		defer m.tmfCheck(p)
 	}
-	if m.unordered[tk.t.Itt] == tk {
-		delete(m.unordered, tk.t.Itt)
-	}
+	m.ahead.remove(tk)
 	for ttt, r := range m.r2ts {
 		if r.tk == tk {
 			delete(m.r2ts, ttt)

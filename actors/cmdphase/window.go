@@ -18,6 +18,7 @@ import (
 func (m *Machine) learn(exp uint32) {
 	if cmdsn.Less(m.exp, exp) {
 		m.exp = exp
+		m.ahead.passed(exp)
 	}
 }
 
@@ -68,7 +69,6 @@ func (m *Machine) readyTask(r *pb.CommandReady) {
 		return
 	}
 	tk.ordered = true
-	delete(m.unordered, r.Itt)
 	if tk.preAnswer {
 		m.finishTask(tk, tk.preStatus, tk.preSense, nil, 0, nil)
 		return
@@ -84,16 +84,9 @@ func (m *Machine) window(h *iscsi.BHS) {
 	exp := m.exp
 	depth := m.cfg.QueueDepth
 	// The tasks the session has passed in CmdSN order (CmdSN below ExpCmdSN, or
-	// immediate) and that are not answered yet: every task but those still
-	// unordered and at or beyond ExpCmdSN, which the window's own span covers.
-	busy := uint32(len(m.tasks))
-	for itt, tk := range m.unordered {
-		if cmdsn.Less(tk.t.CmdSn, exp) {
-			delete(m.unordered, itt) // released by the session
-			continue
-		}
-		busy--
-	}
+	// immediate) and that are not answered yet: every task but those at or beyond
+	// ExpCmdSN, which the window's own span covers.
+	busy := uint32(len(m.tasks) - m.ahead.live)
 	if busy > depth {
 		busy = depth
 	}
