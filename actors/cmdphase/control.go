@@ -128,3 +128,24 @@ func (m *Machine) reject(reason uint8, bad *iscsi.BHS) {
 	m.window(&p.BHS)
 	m.emit(p)
 }
+
+// RequestLogout asks the initiator to log out within the given time: an
+// Asynchronous Message with AsyncEvent 1 (RFC 7143 11.9.1), Parameter3 the seconds
+// it has. The target sends it when it stops; Parameter2 carries the negotiated
+// DefaultTime2Wait, after which the initiator may log in again (to another node).
+func (m *Machine) RequestLogout(within time.Duration) {
+	if m.Out.Close || m.Out.Over != "" {
+		return
+	}
+	secs := uint16(min(max(within/time.Second, 1), 0xffff))
+	p := &iscsi.PDU{}
+	h := &p.BHS
+	h.SetOpcode(iscsi.OpAsyncMsg)
+	h.SetFinal(true)
+	h.SetITT(iscsi.ReservedTag)
+	h.SetStatSN(m.nextStatSN())
+	m.window(h)
+	h.SetAsyncEvent(iscsi.AsyncLogoutRequest)
+	h.SetAsyncParameters(0, uint16(min(m.params.DefaultTime2Wait, 0xffff)), secs)
+	m.emit(p)
+}

@@ -217,6 +217,9 @@ func describe(p *iscsi.PDU) string {
 		fmt.Fprintf(&b, "Logout-Response itt=%d response=%d statsn=%d", h.ITT(), h.Response(), h.StatSN())
 	case iscsi.OpTaskMgmtResp:
 		fmt.Fprintf(&b, "TMF-Response itt=%d response=%d statsn=%d", h.ITT(), h.Response(), h.StatSN())
+	case iscsi.OpAsyncMsg:
+		p1, p2, p3 := h.AsyncParameters()
+		fmt.Fprintf(&b, "Async-Message event=%d statsn=%d p1=%d p2=%d p3=%d", h.AsyncEvent(), h.StatSN(), p1, p2, p3)
 	case iscsi.OpReject:
 		var bad iscsi.BHS
 		copy(bad[:], p.Data)

@@ -32,7 +32,7 @@ import (
 //	tmfdone itt=N [response=N] [fanout=N]
 //	nop itt=N [immediate] [len=N] | nop-reply ttt=N | logout itt=N [reason=N]
 //	text itt=N keys=K=V[;K=V...] | digest-error itt=N | pdu opcode=HEX itt=N
-//	tick t=DURATION | session hold|release | closed | buffers
+//	tick t=DURATION | session hold|release | closed | buffers | request-logout within=DURATION
 func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/scripts", func(t *testing.T, path string) {
 		var h *harness
@@ -199,6 +199,12 @@ func TestScripts(t *testing.T) {
 				h.m.Tick(h.start.Add(dur))
 			case "session":
 				h.hold = d.CmdArgs[0].Key == "hold"
+			case "request-logout":
+				dur, err := time.ParseDuration(a.str("within", "10s"))
+				if err != nil {
+					d.Fatalf(t, "%v", err)
+				}
+				h.m.RequestLogout(dur)
 			case "closed":
 				h.m.Closed("connection closed")
 			case "buffers":

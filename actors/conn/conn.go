@@ -56,6 +56,11 @@ type LoginComplete struct {
 	FirstCmdSN uint32
 }
 
+// RequestLogout asks the connection's initiator to log out within Within: an
+// Asynchronous Message (AsyncEvent 1), sent when the target stops. A connection
+// still logging in ignores it; it ends when the target does.
+type RequestLogout struct{ Within time.Duration }
+
 // LogoutSession tells the session that the initiator logged out (closing the session
 // or the connection) or the connection ended, so that the session can end.
 type LogoutSession struct{ Reason string }

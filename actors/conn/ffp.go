@@ -31,6 +31,8 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 		c.m.TMFDone(m)
 	case *actor.ReceiveTimeout:
 		c.m.Tick(time.Now())
+	case *RequestLogout:
+		c.m.RequestLogout(m.Within)
 	}
 }
 

@@ -2,6 +2,7 @@ package session
 
 import (
 	"net"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
@@ -12,6 +13,17 @@ import (
 
 // Accepted hands a newly accepted TCP connection to the session manager.
 type Accepted struct{ Conn net.Conn }
+
+// LogoutAll asks every session's initiator to log out within Within (the target is
+// stopping).
+type LogoutAll struct{ Within time.Duration }
+
+// CountSessions asks the manager how many sessions are alive (logged in or logging
+// in); it answers Sessions.
+type CountSessions struct{}
+
+// Sessions answers CountSessions.
+type Sessions struct{ N int }
 
 // ManagerProps returns the session manager's props: it gives each accepted connection
 // a session (with a fresh TSIH) and ends an older session when an initiator port logs
@@ -48,6 +60,12 @@ func (m *manager) Receive(ctx actor.Context) {
 		}
 		m.byKey[msg.Key] = msg.PID
 		m.keyOf[msg.PID.Id] = msg.Key
+	case *LogoutAll:
+		for _, pid := range ctx.Children() {
+			ctx.Send(pid, &conn.RequestLogout{Within: msg.Within})
+		}
+	case *CountSessions:
+		ctx.Respond(&Sessions{N: len(ctx.Children())})
 	case *actor.Terminated:
 		if key, ok := m.keyOf[msg.Who.Id]; ok {
 			delete(m.keyOf, msg.Who.Id)

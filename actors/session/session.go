@@ -78,6 +78,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			ctx.Stop(ctx.Self())
 		}
 		return
+	case *conn.RequestLogout:
+		ctx.Send(s.conn, m)
+		return
 	case *conn.LogoutSession:
 		s.log.Debug("session ends", "reason", m.Reason)
 		ctx.Stop(ctx.Self())

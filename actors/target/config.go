@@ -29,6 +29,8 @@ const (
 	DefaultNopTimeout    = 30
 	DefaultLoginTimeout  = 15   // seconds from accept to the full feature phase
 	maxLoginTimeout      = 3600 // a login deadline longer than an hour bounds nothing
+	DefaultShutdownGrace = 10   // seconds a stopping target waits for logouts
+	maxShutdownGrace     = 3600
 	maxQueueDepth        = 4096
 	maxProcs             = 4096
 	DefaultGCPercent     = 400 // atgtd's GOGC unless the config or the environment sets one
@@ -87,6 +89,9 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	}
 	if cfg.LoginTimeoutSeconds == 0 {
 		cfg.LoginTimeoutSeconds = DefaultLoginTimeout
+	}
+	if cfg.ShutdownGraceSeconds == 0 {
+		cfg.ShutdownGraceSeconds = DefaultShutdownGrace
 	}
 	if cfg.Negotiation == nil {
 		cfg.Negotiation = &pb.Negotiation{}
@@ -164,6 +169,9 @@ func Validate(cfg *pb.Config) error {
 	}
 	if cfg.LoginTimeoutSeconds > maxLoginTimeout {
 		return bad("login_timeout_seconds", "%d exceeds %d", cfg.LoginTimeoutSeconds, maxLoginTimeout)
+	}
+	if cfg.ShutdownGraceSeconds > maxShutdownGrace {
+		return bad("shutdown_grace_seconds", "%d exceeds %d", cfg.ShutdownGraceSeconds, maxShutdownGrace)
 	}
 	n := cfg.Negotiation
 	for _, f := range []struct {

@@ -95,6 +95,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	if wrap != nil {
 		b = wrap(tg.name, l.Id, b)
 	}
+	s.served = append(s.served, servedLUN{target: tg.name, id: l.Id, b: b})
 	// A deallocated range reads as zeros in a file (a punched hole) or in memory, but
 	// a block device's discard promises nothing.
 	_, isBlockDevice := b.(backend.BlockSizer)

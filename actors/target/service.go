@@ -42,7 +42,12 @@ type Service struct {
 	portals  []net.Listener
 	backends []backend.Backend
 	luns     []LUNInfo
-	log      hclog.Logger
+	// served are the backends the LUNs use (wrapped, if Options said so), which a
+	// clean stop flushes.
+	served []servedLUN
+	// grace is how long Shutdown waits for initiators to log out.
+	grace time.Duration
+	log   hclog.Logger
 }
 
 // Options adjusts a service for embedding and tests.
@@ -71,7 +76,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := Validate(cfg); err != nil {
 		return nil, err
 	}
-	s := &Service{log: log}
+	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second}
 	defer func() {
 		if err != nil {
 			s.Stop(stopAfterFailedStart)
@@ -172,24 +177,39 @@ func (s *Service) LUNs() []LUNInfo { return s.luns }
 // the page cache, as on a disk whose cache was not flushed; the backends are closed
 // (not synced) once every IO worker has stopped.
 func (s *Service) Stop(timeout time.Duration) error {
-	var err error
-	if s.root != nil {
-		done := make(chan error, 1)
-		go func() { done <- s.system.Root.StopFuture(s.root).Wait() }()
-		select {
-		case werr := <-done:
-			if werr != nil && !errors.Is(werr, actor.ErrTimeout) {
-				err = werr
-			}
-		case <-time.After(timeout):
-			err = fmt.Errorf("actors did not stop within %v", timeout)
-		}
-	}
+	err := s.stopTree(timeout)
 	s.closeResources()
+	s.shutdownSystem()
+	return err
+}
+
+// shutdownSystem ends the actor system, once.
+func (s *Service) shutdownSystem() {
 	if s.system != nil {
 		s.system.Shutdown()
+		s.system = nil
 	}
-	return err
+}
+
+// stopTree stops the actor tree and waits for it, at most timeout; a stopped tree
+// stays stopped.
+func (s *Service) stopTree(timeout time.Duration) error {
+	if s.root == nil || s.system == nil {
+		return nil
+	}
+	root := s.root
+	s.root = nil
+	done := make(chan error, 1)
+	go func() { done <- s.system.Root.StopFuture(root).Wait() }()
+	select {
+	case werr := <-done:
+		if werr != nil && !errors.Is(werr, actor.ErrTimeout) {
+			return werr
+		}
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("actors did not stop within %v", timeout)
+	}
 }
 
 func (s *Service) closeResources() {

@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -93,13 +92,26 @@ func run() int {
 	}
 	fmt.Printf("ready portal=%s\n", addrs[0])
 
-	sig := make(chan os.Signal, 1)
+	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
-	log.Info("shutting down", "signal", s.String())
-	if err := svc.Stop(10 * time.Second); err != nil {
+	// A clean stop asks the initiators to log out, waits for them up to the grace
+	// period, and flushes every LUN; a second signal ends the process at once.
+	log.Warn("stopping: asking initiators to log out", "signal", s.String(), "grace", svc.Grace())
+	fmt.Printf("stopping (signal %s); a second signal exits at once\n", s)
+	go func() {
+		s := <-sig
+		fmt.Fprintf(os.Stderr, "atgtd: second signal (%s): exiting without a clean stop\n", s)
+		os.Exit(exitSecondSignal)
+	}()
+	if err := svc.Shutdown(svc.Grace()); err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: stop: %v\n", err)
 		return 1
 	}
+	fmt.Println("stopped")
 	return 0
 }
+
+// exitSecondSignal is atgtd's exit status when a second signal cut the clean stop
+// short: 128 + SIGINT's number, as a shell reports an interrupted program.
+const exitSecondSignal = 130

@@ -64,8 +64,13 @@ type Config struct {
 	// half-open or stalled connection costs nothing for long. Default 15; 0 keeps the
 	// default; at most 3600.
 	LoginTimeoutSeconds uint32 `protobuf:"varint,10,opt,name=login_timeout_seconds,json=loginTimeoutSeconds,proto3" json:"login_timeout_seconds,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Seconds a stopping target (SIGTERM, SIGINT) waits for its initiators to log out
+	// after it asked them to (an Async Message, AsyncEvent 1), before it ends the
+	// remaining sessions, lets the tasks in flight finish and flushes every LUN.
+	// Default 10; 0 keeps the default; at most 3600.
+	ShutdownGraceSeconds uint32 `protobuf:"varint,11,opt,name=shutdown_grace_seconds,json=shutdownGraceSeconds,proto3" json:"shutdown_grace_seconds,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -164,6 +169,13 @@ func (x *Config) GetGcPercent() uint32 {
 func (x *Config) GetLoginTimeoutSeconds() uint32 {
 	if x != nil {
 		return x.LoginTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Config) GetShutdownGraceSeconds() uint32 {
+	if x != nil {
+		return x.ShutdownGraceSeconds
 	}
 	return 0
 }
@@ -522,7 +534,7 @@ var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\x93\x03\n" +
+	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xc9\x03\n" +
 	"\x06Config\x12\x18\n" +
 	"\aportals\x18\x01 \x03(\tR\aportals\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12)\n" +
@@ -536,7 +548,8 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"gc_percent\x18\t \x01(\rR\tgcPercent\x122\n" +
 	"\x15login_timeout_seconds\x18\n" +
-	" \x01(\rR\x13loginTimeoutSeconds\"\x90\x03\n" +
+	" \x01(\rR\x13loginTimeoutSeconds\x124\n" +
+	"\x16shutdown_grace_seconds\x18\v \x01(\rR\x14shutdownGraceSeconds\"\x90\x03\n" +
 	"\vNegotiation\x12>\n" +
 	"\x1cmax_recv_data_segment_length\x18\x01 \x01(\rR\x18maxRecvDataSegmentLength\x12(\n" +
 	"\x10max_burst_length\x18\x02 \x01(\rR\x0emaxBurstLength\x12,\n" +

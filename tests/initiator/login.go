@@ -44,6 +44,7 @@ func dialLogin(addr string, o Options) (*Session, error) {
 	s := &Session{
 		Params:  defaultParams(o),
 		Rejects: make(chan *RejectError, 16),
+		Async:   make(chan AsyncEvent, 16),
 		opts:    o,
 		nc:      nc,
 		rd:      iscsi.NewReader(nc, 256<<10),

@@ -15,6 +15,13 @@ import (
 // reservedTag is the ITT/TTT value that means "none" (RFC 7143 11.18).
 const reservedTag = 0xffffffff
 
+// AsyncEvent is an Asynchronous Message's event and parameters (for AsyncEvent 1,
+// logout requested, Parameter3 is the seconds the initiator has to log out).
+type AsyncEvent struct {
+	Event                              uint8
+	Parameter1, Parameter2, Parameter3 uint16
+}
+
 // Session is one logged-in iSCSI session over one TCP connection. Its methods are
 // safe for concurrent use: several commands may be outstanding at once.
 type Session struct {
@@ -23,6 +30,9 @@ type Session struct {
 	// Rejects receives Reject PDUs that answer no outstanding task (for example a
 	// Data-Out a test injected with SendPDU). Full means dropped.
 	Rejects chan *RejectError
+	// Async receives the target's Asynchronous Messages (RFC 7143 11.9), such as
+	// a request to log out when the target stops. Full means dropped.
+	Async chan AsyncEvent
 	// Pings counts target NOP-In pings received (answered or not).
 	Pings atomic.Int64
 
@@ -289,6 +299,11 @@ func (s *Session) dispatch(p *iscsi.PDU) {
 		}
 	case iscsi.OpAsyncMsg:
 		s.ackStatSN(h.StatSN())
+		p1, p2, p3 := h.AsyncParameters()
+		select {
+		case s.Async <- AsyncEvent{Event: h.AsyncEvent(), Parameter1: p1, Parameter2: p2, Parameter3: p3}:
+		default:
+		}
 		return
 	}
 	if op == iscsi.OpNopIn && h.ITT() == reservedTag {
