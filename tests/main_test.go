@@ -25,7 +25,7 @@ const (
 	cuInitiator2 = "iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2"
 
 	readyTimeout = 20 * time.Second
-	stopTimeout  = 10 * time.Second
+	stopTimeout  = 25 * time.Second // atgtd waits up to 10 s for logouts, then flushes
 )
 
 var (
@@ -126,6 +126,8 @@ type daemon struct {
 	stderr *tailBuffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // cmd.Wait's result, valid after done
+	// stopped: the test ended the process itself and checked how.
+	stopped bool
 }
 
 // startDaemon starts atgtd with -portal 127.0.0.1:0 -data <temp dir> and the extra
@@ -206,6 +208,9 @@ func startDaemonArgs(t testing.TB, args ...string) *daemon {
 func (d *daemon) stop(t testing.TB) {
 	select {
 	case <-d.done:
+		if d.stopped {
+			return
+		}
 		t.Errorf("atgtd died during the test: %v", d.err)
 	default:
 		_ = d.cmd.Process.Signal(syscall.SIGTERM)
@@ -319,6 +324,8 @@ type (
 		Targets []testTarget `json:"targets"`
 		// LoginTimeoutSeconds bounds a connection's login (0: the daemon's default).
 		LoginTimeoutSeconds int `json:"loginTimeoutSeconds,omitempty"`
+		// ShutdownGraceSeconds is how long a stopping atgtd waits for logouts.
+		ShutdownGraceSeconds int `json:"shutdownGraceSeconds,omitempty"`
 	}
 	testTarget struct {
 		Name              string    `json:"name"`
