@@ -397,7 +397,8 @@ type Lun struct {
 	// clusters against a misbehaving disk (as SPDK's bdev_error and bdev_delay). Default
 	// none. Every fault that matches a call fires, in list order: delays and hangs wait,
 	// then an error or panic ends the call. A LUN with faults performs merged runs of
-	// adjacent IO part by part, so each command meets the faults on its own.
+	// adjacent IO part by part, so each command meets the faults on its own. Each firing
+	// is counted and logged at debug level with the LUN, op and offset.
 	Faults        []*Fault `protobuf:"bytes,14,rep,name=faults,proto3" json:"faults,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -554,8 +555,9 @@ type Fault struct {
 	// goes on.
 	// "lunPanic": the LUN actor panics while it handles a matching command, before the
 	// command's IO is handed to a worker. A command matches op by the backend calls its
-	// IO makes (COMPARE AND WRITE is both "read" and "write"); a command with no medium
-	// access (INQUIRY, TEST UNIT READY, ...) matches only op "any" without a range.
+	// IO makes (COMPARE AND WRITE is both "read" and "write", GET LBA STATUS a "read",
+	// SANITIZE a "write" or "unmap" and a "sync"); a command with no medium access
+	// (INQUIRY, TEST UNIT READY, ...) matches only op "any" without a range.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Chance that a matching call fires the fault, 0.0..1.0. Unset = 1.0 (always); an
 	// explicit 0 never fires.
