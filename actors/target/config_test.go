@@ -204,3 +204,29 @@ func TestValidateFaults(t *testing.T) {
 		t.Fatalf("lunFaults = %v, want %v", got, want)
 	}
 }
+
+// TestREADMEFaultsExample: the fault injection example in the README is a valid LUN.
+func TestREADMEFaultsExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### Fault injection")
+	_, block, ok2 := strings.Cut(section, "```json\n")
+	lunJSON, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no JSON example under ### Fault injection")
+	}
+	path := filepath.Join(t.TempDir(), "readme.json")
+	os.WriteFile(path, []byte(`{"targets":[{"name":"iqn.2026-11.dev.atgt:t","luns":[`+lunJSON+`]}]}`), 0o600)
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(ApplyDefaults(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	if fs := lunFaults(cfg.Targets[0].Luns[0].Faults); len(fs) != 4 || fs[1].Probability != 0.1 || fs[0].Probability != 1 {
+		t.Fatalf("README example read as %v", fs)
+	}
+}
