@@ -55,7 +55,9 @@ type faulty struct {
 // WithFaults returns b with faults consulted before every read, write, sync
 // (offset -1) and unmap: panicNow makes the call panic with an
 // *InjectedPanic, a non-nil err makes it fail without touching b. Size and
-// Close are passed through. A BlockSizer stays a BlockSizer.
+// Close are passed through. A BlockSizer stays a BlockSizer. It is the tests'
+// hook, which any Go function can drive; the faults a LUN's config declares
+// are package backend/faults.
 func WithFaults(b Backend, faults func(op string, off int64) (panicNow bool, err error)) Backend {
 	return keepBlockSizer(b, &faulty{Backend: b, decide: faults})
 }

@@ -48,3 +48,8 @@ func keepBlockSizer(inner, w Backend) Backend {
 	}
 	return w
 }
+
+// KeepOptional returns w, a wrapper of inner, made a BlockSizer and a Mapper where
+// inner is one, for wrappers outside this package (fault injection): a wrapper that
+// hid them would change how the LUN sees its store.
+func KeepOptional(inner, w Backend) Backend { return keepBlockSizer(inner, w) }

@@ -13,6 +13,7 @@ import (
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/actors/slab"
 	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -23,6 +24,8 @@ type Config struct {
 	ID      uint64
 	Device  *scsidev.Device
 	Backend backend.Backend
+	// Faults, if set, may panic the LUN actor on a command (lunFaults).
+	Faults  *faults.Injector
 	Workers int
 	// Reservations is the LUN's reservation state; nil serves no reservations.
 	Reservations *reservation.Table
@@ -124,6 +127,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		req.DataOutLength += int64(len(p))
 	}
 	res := l.cfg.Device.Execute(req, l.cfg.Reservations)
+	l.lunFaults(&res.IO)
 	if l.cfg.Log.IsDebug() {
 		l.cfg.Log.Debug("task", "lun", l.cfg.ID, "itt", t.Itt, "cdb", fmt.Sprintf("%x", t.Cdb), "status", res.Status, "io", res.IO.Kind)
 	}

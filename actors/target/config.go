@@ -3,6 +3,7 @@ package target
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -259,9 +261,48 @@ func Validate(cfg *pb.Config) error {
 			default:
 				return bad(lf+".backend", "%q is not file or memory", l.Backend)
 			}
+			for fi, f := range l.Faults {
+				if field, msg := badFault(f); field != "" {
+					return bad(fmt.Sprintf("%s.faults[%d].%s", lf, fi, field), "%s", msg)
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// badFault returns the field of an injected fault that is wrong and why, or "".
+func badFault(f *pb.Fault) (field, msg string) {
+	if _, ok := faults.ParseOp(f.Op); !ok {
+		return "op", fmt.Sprintf("%q is not read, write, sync, unmap or any", f.Op)
+	}
+	kind, ok := faults.ParseKind(f.Kind)
+	if !ok {
+		return "kind", fmt.Sprintf("%q is not %s", f.Kind, faults.KindNames)
+	}
+	if f.Probability != nil && !(*f.Probability >= 0 && *f.Probability <= 1) {
+		return "probability", fmt.Sprintf("%v is outside 0..1", *f.Probability)
+	}
+	switch {
+	case kind == faults.Delay && f.DelayMs == 0:
+		return "delay_ms", "a delay fault needs a delay"
+	case kind != faults.Delay && kind != faults.Hang && f.DelayMs != 0:
+		return "delay_ms", fmt.Sprintf("%d applies only to delay and hang faults, not %s", f.DelayMs, f.Kind)
+	}
+	if f.Op == "sync" && (f.Offset != 0 || f.Length != 0) {
+		field := "offset"
+		if f.Offset == 0 {
+			field = "length"
+		}
+		return field, "a sync fault has no byte range"
+	}
+	if f.Offset > math.MaxInt64 {
+		return "offset", fmt.Sprintf("%d exceeds %d", f.Offset, int64(math.MaxInt64))
+	}
+	if f.Length > math.MaxInt64-f.Offset {
+		return "length", fmt.Sprintf("%d from offset %d exceeds %d", f.Length, f.Offset, int64(math.MaxInt64))
+	}
+	return "", ""
 }
 
 // validName checks the iSCSI name forms of RFC 7143 section 4.2.7.

@@ -1,13 +1,17 @@
 package target
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -135,5 +139,94 @@ func TestGCPercent(t *testing.T) {
 		if got := GCPercent(&pb.Config{GcPercent: tc.gcPercent}, tc.envSet); got != tc.want {
 			t.Errorf("GCPercent(gc_percent %d, env %v) = %d, want %d", tc.gcPercent, tc.envSet, got, tc.want)
 		}
+	}
+}
+
+func TestValidateFaults(t *testing.T) {
+	p := func(v float64) *float64 { return &v }
+	tests := []struct {
+		fault *pb.Fault
+		want  string // "" = valid
+	}{
+		{&pb.Fault{Kind: "error"}, ""},
+		{&pb.Fault{Op: "read", Kind: "error", Offset: 4096, Length: 4096, Count: 1, Probability: p(0)}, ""},
+		{&pb.Fault{Op: "sync", Kind: "hang"}, ""},
+		{&pb.Fault{Op: "write", Kind: "hang", DelayMs: 100}, ""},
+		{&pb.Fault{Op: "unmap", Kind: "delay", DelayMs: 5, Probability: p(1)}, ""},
+		{&pb.Fault{Op: "any", Kind: "lunPanic", Length: 512}, ""},
+		{&pb.Fault{Kind: "boom"}, `faults[0].kind: "boom" is not error, panic, hang, delay or lunPanic`},
+		{&pb.Fault{Kind: ""}, `faults[0].kind: "" is not error`},
+		{&pb.Fault{Op: "flush", Kind: "error"}, `faults[0].op: "flush" is not read, write, sync, unmap or any`},
+		{&pb.Fault{Kind: "error", Probability: p(1.5)}, "faults[0].probability: 1.5 is outside 0..1"},
+		{&pb.Fault{Kind: "error", Probability: p(-0.1)}, "faults[0].probability: -0.1 is outside 0..1"},
+		{&pb.Fault{Kind: "error", Probability: p(math.NaN())}, "faults[0].probability: NaN is outside 0..1"},
+		{&pb.Fault{Kind: "delay"}, "faults[0].delay_ms: a delay fault needs a delay"},
+		{&pb.Fault{Kind: "panic", DelayMs: 5}, "faults[0].delay_ms: 5 applies only to delay and hang faults, not panic"},
+		{&pb.Fault{Op: "sync", Kind: "error", Offset: 512}, "faults[0].offset: a sync fault has no byte range"},
+		{&pb.Fault{Op: "sync", Kind: "error", Length: 512}, "faults[0].length: a sync fault has no byte range"},
+		{&pb.Fault{Kind: "error", Offset: 1 << 63}, "faults[0].offset: 9223372036854775808 exceeds"},
+		{&pb.Fault{Kind: "error", Offset: 1 << 62, Length: 1 << 62}, "faults[0].length: 4611686018427387904 from offset"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fault.String(), func(t *testing.T) {
+			cfg := ApplyDefaults(DefaultConfig())
+			cfg.Targets[0].Luns[0].Faults = []*pb.Fault{tc.fault}
+			err := Validate(cfg)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.want == "" && err == nil:
+			case err == nil:
+				t.Fatal("accepted")
+			case !strings.HasPrefix(err.Error(), "config: targets[0].luns[0]."+tc.want):
+				t.Fatalf("error %q, want config: targets[0].luns[0].%s", err, tc.want)
+			}
+		})
+	}
+	// The field names are exactly the issue's, in protobuf JSON.
+	path := filepath.Join(t.TempDir(), "faults.json")
+	os.WriteFile(path, []byte(`{"targets":[{"name":"iqn.2026-11.dev.atgt:t","luns":[{"id":0,"backend":"memory","sizeBytes":"1048576",
+		"faults":[{"op":"read","kind":"error","probability":0.5,"delayMs":0,"offset":4096,"length":512,"count":3},
+		          {"op":"write","kind":"delay","delayMs":20}]}]}]}`), 0o600)
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(ApplyDefaults(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	got := lunFaults(cfg.Targets[0].Luns[0].Faults)
+	want := []faults.Fault{
+		{Op: faults.Read, Kind: faults.Error, Probability: 0.5, Offset: 4096, Length: 512, Count: 3},
+		{Op: faults.Write, Kind: faults.Delay, Probability: 1, Delay: 20 * time.Millisecond},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("lunFaults = %v, want %v", got, want)
+	}
+}
+
+// TestREADMEFaultsExample: the fault injection example in the README is a valid LUN.
+func TestREADMEFaultsExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### Fault injection")
+	_, block, ok2 := strings.Cut(section, "```json\n")
+	lunJSON, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no JSON example under ### Fault injection")
+	}
+	path := filepath.Join(t.TempDir(), "readme.json")
+	os.WriteFile(path, []byte(`{"targets":[{"name":"iqn.2026-11.dev.atgt:t","luns":[`+lunJSON+`]}]}`), 0o600)
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(ApplyDefaults(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	if fs := lunFaults(cfg.Targets[0].Luns[0].Faults); len(fs) != 4 || fs[1].Probability != 0.1 || fs[0].Probability != 1 {
+		t.Fatalf("README example read as %v", fs)
 	}
 }

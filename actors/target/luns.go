@@ -11,6 +11,7 @@ import (
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -92,6 +93,14 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		}
 	}
 	s.backends = append(s.backends, b)
+	log := s.log.Named("lun").With("target", tg.name, "lun", l.Id)
+	// Configured faults act closest to the store, as a misbehaving disk would.
+	var inj *faults.Injector
+	if len(l.Faults) > 0 {
+		inj = faults.New(log.Named("faults"), nil)
+		inj.Set(lunFaults(l.Faults))
+		b = inj.Wrap(b)
+	}
 	if wrap != nil {
 		b = wrap(tg.name, l.Id, b)
 	}
@@ -143,11 +152,10 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: reservation state: %w", field, err)
 	}
-	s.luns = append(s.luns, LUNInfo{Target: tg.name, ID: l.Id, Path: l.Path, Size: b.Size()})
+	s.luns = append(s.luns, LUNInfo{Target: tg.name, ID: l.Id, Path: l.Path, Size: b.Size(), Faults: inj})
 	return lunSpec{
 		key: dispatcher.Key{Target: tg.name, LUN: l.Id},
-		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Workers: int(l.Workers),
-			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
-			Log: s.log.Named("lun").With("target", tg.name, "lun", l.Id)},
+		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
+			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers, Log: log},
 	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/atgt/atgt/actors/logging"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -27,12 +28,16 @@ const (
 	maxBufferedBytes = 256 << 20
 )
 
-// LUNInfo describes a served logical unit, for the daemon's start-up report.
+// LUNInfo describes a served logical unit, for the daemon's start-up report and for
+// reaching its injected faults.
 type LUNInfo struct {
 	Target string
 	ID     uint64
 	Path   string
 	Size   int64
+	// Faults holds the LUN's configured faults (nil: it has none, and its backend is
+	// not wrapped), to read their counts or change them at runtime.
+	Faults *faults.Injector
 }
 
 // Service is a running target: its actor system, listeners and backends.
@@ -175,8 +180,10 @@ func (s *Service) LUNs() []LUNInfo { return s.luns }
 
 // Stop ends every session and closes listeners and backends. Write-back data stays in
 // the page cache, as on a disk whose cache was not flushed; the backends are closed
-// (not synced) once every IO worker has stopped.
+// (not synced) once every IO worker has stopped. Injected faults are cleared first, so
+// that a hang cannot hold a worker, and the stop, for ever.
 func (s *Service) Stop(timeout time.Duration) error {
+	s.releaseFaults()
 	err := s.stopTree(timeout)
 	s.closeResources()
 	s.shutdownSystem()

@@ -46,6 +46,7 @@ func (s *Service) Shutdown(grace time.Duration) error {
 		left = s.waitSessions(mgr, start.Add(grace))
 	}
 	s.log.Info("stopping", "sessions_left", left, "waited", time.Since(start).Round(time.Millisecond))
+	s.releaseFaults() // an injected hang must not hold the stop
 	err := s.stopTree(grace + 10*time.Second)
 	served := s.served
 	s.served = nil

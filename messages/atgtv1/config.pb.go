@@ -404,7 +404,14 @@ type Lun struct {
 	// volatile cache, so FUA / WCE=0 writes still use RWF_DSYNC and SYNCHRONIZE CACHE
 	// still fdatasync. A file's size must be a multiple of the filesystem's O_DIRECT
 	// alignment; a filesystem that refuses O_DIRECT fails the start.
-	DirectIo      bool `protobuf:"varint,13,opt,name=direct_io,json=directIo,proto3" json:"direct_io,omitempty"`
+	DirectIo bool `protobuf:"varint,13,opt,name=direct_io,json=directIo,proto3" json:"direct_io,omitempty"`
+	// Faults injected into this LUN on purpose, to test initiators, multipath and
+	// clusters against a misbehaving disk (as SPDK's bdev_error and bdev_delay). Default
+	// none. Every fault that matches a call fires, in list order: delays and hangs wait,
+	// then an error or panic ends the call. A LUN with faults performs merged runs of
+	// adjacent IO part by part, so each command meets the faults on its own. Each firing
+	// is counted and logged at debug level with the LUN, op and offset.
+	Faults        []*Fault `protobuf:"bytes,14,rep,name=faults,proto3" json:"faults,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -530,6 +537,137 @@ func (x *Lun) GetDirectIo() bool {
 	return false
 }
 
+func (x *Lun) GetFaults() []*Fault {
+	if x != nil {
+		return x.Faults
+	}
+	return nil
+}
+
+// Fault is one injected failure of a LUN's backend (or, kind "lunPanic", of its LUN
+// actor). Each backend call is one op: "read" is every pread (READ, VERIFY, the read of
+// COMPARE AND WRITE and ORWRITE, an EXTENDED COPY from this LUN), "write" every pwrite
+// (WRITE with or without FUA, WRITE SAME without UNMAP, the write of COMPARE AND WRITE
+// and ORWRITE, an EXTENDED COPY to this LUN, SANITIZE OVERWRITE), "sync" every
+// fdatasync (SYNCHRONIZE CACHE, and the sync that ends a SANITIZE; a FUA write is a
+// "write"), "unmap" every hole punched (each range of UNMAP, WRITE SAME with UNMAP,
+// SANITIZE BLOCK ERASE). GET LBA STATUS is never faulted.
+type Fault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "read", "write", "sync", "unmap" or "any". Default "any".
+	Op string `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	// What the fault does when it fires. Required.
+	// "error": the call fails without reaching the store; the initiator gets CHECK
+	// CONDITION, MEDIUM ERROR (UNRECOVERED READ ERROR for a read, WRITE ERROR otherwise).
+	// "panic": the IO worker panics during the call (the panic value is a
+	// *backend.InjectedPanic).
+	// "hang": the call waits until the LUN's faults are set again or cleared, or for
+	// delay_ms when that is non-zero, then goes on.
+	// "delay": the call waits delay_ms (or until the faults are set or cleared), then
+	// goes on.
+	// "lunPanic": the LUN actor panics while it handles a matching command, before the
+	// command's IO is handed to a worker. A command matches op by the backend calls its
+	// IO makes (COMPARE AND WRITE is both "read" and "write", GET LBA STATUS a "read",
+	// SANITIZE a "write" or "unmap" and a "sync"); a command with no medium access
+	// (INQUIRY, TEST UNIT READY, ...) matches only op "any" without a range.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Chance that a matching call fires the fault, 0.0..1.0. Unset = 1.0 (always); an
+	// explicit 0 never fires.
+	Probability *float64 `protobuf:"fixed64,3,opt,name=probability,proto3,oneof" json:"probability,omitempty"`
+	// Milliseconds a "delay" waits (required, non-zero) or a "hang" waits at most
+	// (0 = until cleared). Not allowed with other kinds.
+	DelayMs uint32 `protobuf:"varint,4,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
+	// Byte range the fault is limited to: a call fires it when the bytes it touches
+	// overlap [offset, offset+length). length 0 = to the end of the LUN. Both 0 (default)
+	// = the whole LUN, and then calls without a range (sync) match too; a "sync" fault
+	// takes no range.
+	Offset uint64 `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length uint64 `protobuf:"varint,6,opt,name=length,proto3" json:"length,omitempty"`
+	// The most times the fault fires. Default 0: unlimited.
+	Count         uint64 `protobuf:"varint,7,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fault) Reset() {
+	*x = Fault{}
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fault) ProtoMessage() {}
+
+func (x *Fault) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fault.ProtoReflect.Descriptor instead.
+func (*Fault) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Fault) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *Fault) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Fault) GetProbability() float64 {
+	if x != nil && x.Probability != nil {
+		return *x.Probability
+	}
+	return 0
+}
+
+func (x *Fault) GetDelayMs() uint32 {
+	if x != nil {
+		return x.DelayMs
+	}
+	return 0
+}
+
+func (x *Fault) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *Fault) GetLength() uint64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+func (x *Fault) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
@@ -567,7 +705,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
 	"\x12allowed_initiators\x18\x03 \x03(\tR\x11allowedInitiators\x12 \n" +
-	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xa9\x03\n" +
+	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xd1\x03\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -585,8 +723,18 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	" \x01(\tR\fprovisioning\x12%\n" +
 	"\x0eallow_sanitize\x18\v \x01(\bR\rallowSanitize\x129\n" +
 	"\x19sanitize_bytes_per_second\x18\f \x01(\x04R\x16sanitizeBytesPerSecond\x12\x1b\n" +
-	"\tdirect_io\x18\r \x01(\bR\bdirectIoB\x0e\n" +
-	"\f_write_cacheB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
+	"\tdirect_io\x18\r \x01(\bR\bdirectIo\x12&\n" +
+	"\x06faults\x18\x0e \x03(\v2\x0e.atgt.v1.FaultR\x06faultsB\x0e\n" +
+	"\f_write_cache\"\xc3\x01\n" +
+	"\x05Fault\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12%\n" +
+	"\vprobability\x18\x03 \x01(\x01H\x00R\vprobability\x88\x01\x01\x12\x19\n" +
+	"\bdelay_ms\x18\x04 \x01(\rR\adelayMs\x12\x16\n" +
+	"\x06offset\x18\x05 \x01(\x04R\x06offset\x12\x16\n" +
+	"\x06length\x18\x06 \x01(\x04R\x06length\x12\x14\n" +
+	"\x05count\x18\a \x01(\x04R\x05countB\x0e\n" +
+	"\f_probabilityB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (
 	file_atgt_v1_config_proto_rawDescOnce sync.Once
@@ -600,22 +748,24 @@ func file_atgt_v1_config_proto_rawDescGZIP() []byte {
 	return file_atgt_v1_config_proto_rawDescData
 }
 
-var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_atgt_v1_config_proto_goTypes = []any{
 	(*Config)(nil),      // 0: atgt.v1.Config
 	(*Negotiation)(nil), // 1: atgt.v1.Negotiation
 	(*Target)(nil),      // 2: atgt.v1.Target
 	(*Lun)(nil),         // 3: atgt.v1.Lun
+	(*Fault)(nil),       // 4: atgt.v1.Fault
 }
 var file_atgt_v1_config_proto_depIdxs = []int32{
 	2, // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
 	1, // 1: atgt.v1.Config.negotiation:type_name -> atgt.v1.Negotiation
 	3, // 2: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 3: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_config_proto_init() }
@@ -625,13 +775,14 @@ func file_atgt_v1_config_proto_init() {
 	}
 	file_atgt_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
 	file_atgt_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_config_proto_rawDesc), len(file_atgt_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,51 @@
+package faults
+
+import "github.com/atgt/atgt/backend"
+
+// faulty is the backend wrapper behind Injector.Wrap. It has no vectored calls
+// (backend.VectorReader, VectorWriter), so the IO workers perform a merged run part
+// by part and each command meets the faults on its own.
+type faulty struct {
+	backend.Backend
+	inj *Injector
+}
+
+// Wrap returns b with the injector's faults applied to every ReadAt (Read), WriteAt
+// (Write, stable or not), Sync (Sync, no range) and Unmap (Unmap) before the call
+// reaches b. Size, Close and the optional BlockSizer and Mapper (GET LBA STATUS) pass
+// straight through.
+func (i *Injector) Wrap(b backend.Backend) backend.Backend {
+	return backend.KeepOptional(b, &faulty{Backend: b, inj: i})
+}
+
+// ReadAt may wait, fail or panic before reading.
+func (w *faulty) ReadAt(p []byte, off int64) (int, error) {
+	if err := w.inj.call(Read, off, int64(len(p))); err != nil {
+		return 0, err
+	}
+	return w.Backend.ReadAt(p, off)
+}
+
+// WriteAt may wait, fail or panic before writing.
+func (w *faulty) WriteAt(p []byte, off int64, stable bool) error {
+	if err := w.inj.call(Write, off, int64(len(p))); err != nil {
+		return err
+	}
+	return w.Backend.WriteAt(p, off, stable)
+}
+
+// Sync may wait, fail or panic before syncing; it has no range.
+func (w *faulty) Sync() error {
+	if err := w.inj.call(Sync, 0, 0); err != nil {
+		return err
+	}
+	return w.Backend.Sync()
+}
+
+// Unmap may wait, fail or panic before deallocating.
+func (w *faulty) Unmap(off, length int64) error {
+	if err := w.inj.call(Unmap, off, length); err != nil {
+		return err
+	}
+	return w.Backend.Unmap(off, length)
+}
