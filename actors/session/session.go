@@ -109,7 +109,11 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		cc.Conn = s.cfg.Conn
 		cc.TSIH = s.cfg.TSIH
 		cc.Log = s.log
-		s.conn = ctx.Spawn(conn.Props(cc))
+		pid, err := ctx.SpawnNamed(conn.Props(cc), "conn") // "target/sessions/$7/conn" in logs
+		if err != nil {
+			pid = ctx.Spawn(conn.Props(cc))
+		}
+		s.conn = pid
 		return
 	case *actor.Terminated:
 		if m.Who.Equal(s.conn) {
