@@ -97,9 +97,9 @@ func (m *manager) resync(children []*actor.PID) {
 // it to the supervisor's HandleFailure) and returns what it did, for the log. An
 // accepted connection that got no session is closed, so that its initiator sees the
 // connection end and logs in again rather than wait on a socket nobody reads. A lost
-// Up leaves its session serving but unknown to reinstatement (a later login of the
-// same initiator port will not end it; its NOP-In ping or the initiator's logout
-// will); a lost Terminated leaves an entry that Resync drops.
+// Up leaves its session serving but unknown to reinstatement: a later login of the
+// same initiator port does not end it, its logout or dead connection does. A lost
+// Terminated leaves an entry that Resync drops.
 func ManagerFailed(log hclog.Logger, message any) string {
 	switch m := message.(type) {
 	case *Accepted:
