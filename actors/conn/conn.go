@@ -6,7 +6,10 @@
 package conn
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"runtime/debug"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -16,6 +19,7 @@ import (
 	"github.com/atgt/atgt/actors/cmdphase"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/sched"
+	"github.com/atgt/atgt/actors/supervise"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -61,11 +65,18 @@ type LoginComplete struct {
 // still logging in ignores it; it ends when the target does.
 type RequestLogout struct{ Within time.Duration }
 
+// End tells a connection to end as if its socket had closed: its LUNs are told the
+// nexus is lost and its session that it is over. A session that failed sends it, since
+// its own stop would stop the connection before it could tell the LUNs.
+type End struct{ Reason string }
+
 // LogoutSession tells the session that the initiator logged out (closing the session
 // or the connection) or the connection ended, so that the session can end.
 type LogoutSession struct{ Reason string }
 
-// Props returns a connection actor's props.
+// Props returns a connection actor's props. The session supervises it (stop); a panic
+// in its actor, reader or writer ends this connection as a closed socket does, and
+// nothing else.
 func Props(cfg Config) *actor.Props {
 	// The connection looks at its own mailbox to send what a turn produced at once.
 	mailbox := &sched.Probe{}
@@ -109,6 +120,7 @@ func newConn(cfg Config) *connActor {
 // Receive dispatches to the behaviour of the current protocol phase, then carries
 // out what the command phase produced.
 func (c *connActor) Receive(ctx actor.Context) {
+	defer c.recoverTurn(ctx)
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		c.start(ctx)
@@ -117,18 +129,62 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.shutdown()
 		return
 	case *readFailed:
-		c.log.Debug("connection read ended", "error", m.err)
+		c.ioFailed("connection read ended", m.err)
 		c.finish(ctx, "connection closed: "+m.err.Error())
 		return
 	case *writeFailed:
-		c.log.Debug("connection write failed", "error", m.err)
+		c.ioFailed("connection write failed", m.err)
 		c.finish(ctx, "write failed: "+m.err.Error())
 		return
+	case *End:
+		c.finish(ctx, m.Reason)
+		return
+	case *supervise.Crash:
+		m.Panic()
 	}
 	c.behavior.Receive(ctx)
 	if c.m != nil {
 		c.drain(ctx)
 	}
+}
+
+// ioFailed logs why the reader or writer ended: at debug when the socket did, at warn
+// when the goroutine panicked (a bug, which ends only this connection).
+func (c *connActor) ioFailed(what string, err error) {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		c.log.Warn(what+": panic; ending the connection", "remote", c.cfg.Conn.RemoteAddr().String(),
+			"error", err, "stack", pe.stack)
+		return
+	}
+	c.log.Debug(what, "error", err)
+}
+
+// recoverTurn runs when a turn panics: the connection ends as a closed socket ends it
+// (its LUNs are told the nexus is lost, its session that it is over), then the panic
+// goes on to the session's connStrategy. A panic while stopping is only logged: passed
+// on, it would leave the stop unfinished and the session waiting for ever.
+func (c *connActor) recoverTurn(ctx actor.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.log.Error("connection actor failed; ending the connection", "remote", c.cfg.Conn.RemoteAddr().String(),
+		"reason", fmt.Sprint(r), "stack", string(debug.Stack()))
+	if _, stopping := ctx.Message().(*actor.Stopping); stopping {
+		return
+	}
+	func() {
+		defer func() {
+			if r2 := recover(); r2 != nil { // the command phase is broken too: end without it
+				c.log.Error("connection could not end cleanly", "reason", fmt.Sprint(r2))
+				ctx.Send(ctx.Parent(), &LogoutSession{Reason: "connection failed"})
+				ctx.Stop(ctx.Self())
+			}
+		}()
+		c.finish(ctx, fmt.Sprintf("connection failed: %v", r))
+	}()
+	panic(r)
 }
 
 func (c *connActor) start(ctx actor.Context) {

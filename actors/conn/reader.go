@@ -2,8 +2,10 @@ package conn
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -39,6 +41,24 @@ type readFailed struct{ err error }
 // writeFailed tells the actor that the writer could not send.
 type writeFailed struct{ err error }
 
+// panicError is the failure of a reader or writer goroutine that panicked: reported
+// to the actor like a socket error, so that only this connection ends.
+type panicError struct {
+	where string // "reader" or "writer"
+	value any
+	stack string
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("%s panicked: %v", e.where, e.value) }
+
+// recovered turns a recovered panic value into a panicError (nil for none).
+func recovered(where string, r any) error {
+	if r == nil {
+		return nil
+	}
+	return &panicError{where: where, value: r, stack: string(debug.Stack())}
+}
+
 // dataDigestFailed reports a PDU whose data digest was wrong; the stream is intact.
 type dataDigestFailed struct{ p *iscsi.PDU }
 
@@ -54,8 +74,14 @@ type readerStep struct {
 // readLoop is the connection's PDU reader activity: it reads the socket in large
 // chunks and parses every PDU that arrived. During login it waits after each PDU for
 // the actor's next limits, because digests and segment limits change with the final
-// Login Response.
+// Login Response. A panic in it (a bug in a codec) is reported as a read failure, so
+// that it ends this connection and not the process.
 func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, bufSize int) {
+	defer func() {
+		if err := recovered("reader", recover()); err != nil {
+			root.Send(self, &readFailed{err: err})
+		}
+	}()
 	r := iscsi.NewReader(nc, bufSize)
 	lim := iscsi.LoginLimits
 	ffp := false

@@ -42,9 +42,17 @@ func newWriter(nc net.Conn, depth int) *writer {
 // run sends batches until the channel closes, a batch asks to close, or a write fails;
 // it reports the failure through onErr and then drains the channel so that the actor
 // never blocks on a dead writer. It closes the socket when it ends, after everything
-// queued before the close was sent.
+// queued before the close was sent. A panic (a bug in an encoder) is reported the same
+// way, so that it ends this connection and not the process.
 func (w *writer) run(onErr func(error)) {
 	defer w.nc.Close()
+	defer func() {
+		if err := recovered("writer", recover()); err != nil {
+			w.nc.Close()
+			onErr(err)
+			w.discard()
+		}
+	}()
 	var bufs net.Buffers
 	var release [][]byte
 	for b := range w.ch {

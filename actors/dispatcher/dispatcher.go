@@ -4,11 +4,15 @@
 package dispatcher
 
 import (
+	"fmt"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/sched"
+	"github.com/atgt/atgt/actors/supervise"
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -30,7 +34,9 @@ func (r Routes) Lookup(target string, lun uint64) *actor.PID {
 	return r[Key{target, lun}]
 }
 
-// Props returns the dispatcher's props.
+// Props returns the dispatcher's props. Its supervisor (the root) restarts it on
+// failure, from the same fixed routes, after answering the message it failed on with
+// Failed.
 func Props(routes Routes, log hclog.Logger) *actor.Props {
 	// The first LUN of each target answers REPORT LUNS addressed to a LUN that does
 	// not exist (SPC-4 6.33: REPORT LUNS works through any LUN).
@@ -58,12 +64,10 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		d.taskManagement(ctx, m)
 		return
 	case *pb.NexusLoss:
-		for k, pid := range d.routes {
-			if k.Target == m.Target {
-				ctx.Send(pid, m)
-			}
-		}
+		nexusLoss(ctx.Send, d.routes, m)
 		return
+	case *supervise.Crash:
+		m.Panic()
 	}
 	t, ok := ctx.Message().(*pb.ScsiTask)
 	if !ok {
@@ -88,6 +92,41 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		return
 	}
 	ctx.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, scsi.LogicalUnitNotSupported()))
+}
+
+// nexusLoss tells every LUN of the target that a nexus ended.
+func nexusLoss(send func(*actor.PID, any), routes Routes, m *pb.NexusLoss) {
+	for k, pid := range routes {
+		if k.Target == m.Target {
+			send(pid, m)
+		}
+	}
+}
+
+// Failed answers the message the dispatcher failed on (protoactor hands it to the
+// supervisor's HandleFailure), so that its failure leaves no initiator waiting: a
+// ScsiTask gets CHECK CONDITION, HARDWARE ERROR / INTERNAL TARGET FAILURE; a
+// TaskManagement gets a TaskManagementDone with FUNCTION REJECTED and a fan-out of 1,
+// so that its connection waits for no other answer (a LUN's late answer is ignored);
+// a NexusLoss goes to the LUNs of its target, which it may already have reached (a
+// second one changes nothing). It returns what it did, for the supervisor's log. A task
+// already sent on before the failure is answered twice; the connection ignores the
+// second answer, as it does any answer for a task it no longer holds.
+func Failed(send func(*actor.PID, any), routes Routes, message any) string {
+	switch m := message.(type) {
+	case *pb.ScsiTask:
+		send(m.ReplyTo.PID(), pb.CheckCondition(m.Itt, scsi.InternalTargetFailure()))
+		return fmt.Sprintf("task itt %#x answered CHECK CONDITION (INTERNAL TARGET FAILURE)", m.Itt)
+	case *pb.TaskManagement:
+		send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, Response: iscsi.TMFRespRejected, FanOut: 1})
+		return fmt.Sprintf("task management itt %#x answered FUNCTION REJECTED", m.Itt)
+	case *pb.NexusLoss:
+		nexusLoss(send, routes, m)
+		return "nexus loss delivered to the LUNs"
+	case nil:
+		return "no message in hand"
+	}
+	return fmt.Sprintf("%T needs no answer", message)
 }
 
 // noLUNInquiry answers INQUIRY for a LUN that does not exist: peripheral qualifier

@@ -4,8 +4,10 @@ package portal
 
 import (
 	"errors"
+	"fmt"
 	"net"
-	"sync"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,35 +15,65 @@ import (
 
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/session"
+	"github.com/atgt/atgt/actors/supervise"
 )
 
 // Props returns the props of a listener actor serving l. The listener is opened by
-// the caller so that a bad address fails the daemon's start, not an actor. A
-// restarted listener actor keeps the socket and its one accept loop.
+// the caller so that a bad address fails the daemon's start, not an actor. Its
+// supervisor (the root) restarts it on failure: a restarted listener keeps the socket
+// and its accept loop, or starts the loop again if the loop is what failed.
 func Props(l net.Listener, manager *actor.PID, log hclog.Logger) *actor.Props {
-	loop := new(sync.Once)
-	return actor.PropsFromProducer(func() actor.Actor { return &listener{l: l, manager: manager, log: log, loop: loop} }, actor.WithDispatcher(sched.Default))
+	loop := new(atomic.Bool)
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &listener{l: l, manager: manager, log: log.With("portal", l.Addr().String()), loop: loop}
+	}, actor.WithDispatcher(sched.Default))
 }
 
 type listener struct {
 	l       net.Listener
 	manager *actor.PID
 	log     hclog.Logger
-	loop    *sync.Once // starts the accept loop once, not once per incarnation
+	// loop is set while an accept loop runs: one per listener, not one per
+	// incarnation of the actor.
+	loop *atomic.Bool
 }
+
+// acceptFailed tells the actor that its accept loop panicked; the actor fails with
+// it, so that its supervisor restarts it and the restart starts a new loop.
+type acceptFailed struct{ err error }
 
 // Receive starts the accept loop and closes the socket when the actor stops.
 func (p *listener) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		root := ctx.ActorSystem().Root
-		p.loop.Do(func() { go p.accept(root) })
+		if p.loop.CompareAndSwap(false, true) {
+			go p.accept(ctx.ActorSystem().Root, ctx.Self())
+		}
+	case *acceptFailed:
+		panic(m.err)
+	case *supervise.Crash:
+		m.Panic()
 	case *actor.Stopping:
 		p.l.Close()
 	}
 }
 
-func (p *listener) accept(root *actor.RootContext) {
+// accept hands every accepted connection to the session manager until the socket is
+// closed. A panic ends the loop and is reported to the actor; the connection in hand,
+// if any, is closed, so that its initiator logs in again.
+func (p *listener) accept(root *actor.RootContext, self *actor.PID) {
+	var inHand net.Conn
+	defer func() {
+		if r := recover(); r != nil {
+			if inHand != nil {
+				inHand.Close()
+			}
+			err := fmt.Errorf("accept loop panicked: %v", r)
+			p.log.Warn("accept loop panicked; the listener restarts", "reason", fmt.Sprint(r), "stack", string(debug.Stack()))
+			p.loop.Store(false)
+			root.Send(self, &acceptFailed{err: err})
+		}
+	}()
 	delay := 5 * time.Millisecond
 	for {
 		c, err := p.l.Accept()
@@ -56,10 +88,12 @@ func (p *listener) accept(root *actor.RootContext) {
 			continue
 		}
 		delay = 5 * time.Millisecond
+		inHand = c
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 			tc.SetKeepAlive(true)
 		}
 		root.Send(p.manager, &session.Accepted{Conn: c})
+		inHand = nil
 	}
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"net"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/sched"
+	"github.com/atgt/atgt/actors/supervise"
 )
 
 // Accepted hands a newly accepted TCP connection to the session manager.
@@ -25,15 +27,21 @@ type CountSessions struct{}
 // Sessions answers CountSessions.
 type Sessions struct{ N int }
 
+// Resync tells a session manager that was resumed after a failure to drop what it
+// holds about sessions that are no longer its children: the failure may have cut short
+// the bookkeeping of one that ended.
+type Resync struct{}
+
 // ManagerProps returns the session manager's props: it gives each accepted connection
 // a session (with a fresh TSIH) and ends an older session when an initiator port logs
-// in again with the same ISID (session reinstatement). Sessions that fail are
-// stopped, not restarted: their state lives with the initiator's connection.
+// in again with the same ISID (session reinstatement). Its sessions are its children,
+// supervised by sessionStrategy. Its own supervisor resumes it on failure rather than
+// restarting it (protoactor stops a restarting actor's children, which would end every
+// session), after answering the message it failed on with ManagerFailed.
 func ManagerProps(connCfg conn.Config, log hclog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{}}
-	}, actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
-		actor.WithDispatcher(sched.Default))
+	}, actor.WithSupervisor(&sessionStrategy{log: log}), actor.WithDispatcher(sched.Default))
 }
 
 type manager struct {
@@ -67,11 +75,60 @@ func (m *manager) Receive(ctx actor.Context) {
 	case *CountSessions:
 		ctx.Respond(&Sessions{N: len(ctx.Children())})
 	case *actor.Terminated:
-		if key, ok := m.keyOf[msg.Who.Id]; ok {
-			delete(m.keyOf, msg.Who.Id)
-			if p := m.byKey[key]; p != nil && p.Equal(msg.Who) {
-				delete(m.byKey, key)
-			}
+		m.forget(msg.Who)
+	case *Resync:
+		m.resync(ctx.Children())
+	case *supervise.Crash:
+		msg.Panic()
+	}
+}
+
+// forget drops an ended session.
+func (m *manager) forget(who *actor.PID) {
+	if key, ok := m.keyOf[who.Id]; ok {
+		delete(m.keyOf, who.Id)
+		if p := m.byKey[key]; p != nil && p.Equal(who) {
+			delete(m.byKey, key)
 		}
 	}
+}
+
+// resync keeps only the sessions that are still children.
+func (m *manager) resync(children []*actor.PID) {
+	live := make(map[string]bool, len(children))
+	for _, c := range children {
+		live[c.Id] = true
+	}
+	for id := range m.keyOf {
+		if !live[id] {
+			m.forget(actor.NewPID("", id))
+		}
+	}
+	for key, p := range m.byKey {
+		if !live[p.Id] {
+			delete(m.byKey, key)
+		}
+	}
+}
+
+// ManagerFailed answers the message the session manager failed on (protoactor hands
+// it to the supervisor's HandleFailure) and returns what it did, for the log. An
+// accepted connection that got no session is closed, so that its initiator sees the
+// connection end and logs in again rather than wait on a socket nobody reads. A lost
+// Up leaves its session serving but unknown to reinstatement: a later login of the
+// same initiator port does not end it, its logout or dead connection does. A lost
+// Terminated leaves an entry that Resync drops.
+func ManagerFailed(log hclog.Logger, message any) string {
+	switch m := message.(type) {
+	case *Accepted:
+		log.Warn("session manager failed on an accepted connection; closing it", "remote", m.Conn.RemoteAddr().String())
+		m.Conn.Close()
+		return "accepted connection closed"
+	case *Up:
+		log.Warn("session manager failed on a session's login; the session serves on, unknown to reinstatement", "session", m.PID.Id)
+		return "session not recorded for reinstatement"
+	case nil:
+		return "no message in hand"
+	}
+	return fmt.Sprintf("%T needs no answer", message)
 }

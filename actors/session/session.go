@@ -6,7 +6,9 @@
 package session
 
 import (
+	"fmt"
 	"net"
+	"runtime/debug"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
@@ -14,6 +16,7 @@ import (
 	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/sched"
+	"github.com/atgt/atgt/actors/supervise"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -33,13 +36,40 @@ type Up struct {
 	PID *actor.PID
 }
 
-// Props returns a session actor's props. A session's state (the CmdSN window and the
-// tasks in flight) cannot be rebuilt after a crash, so its supervisor stops, never
-// restarts, a failed connection; the session then ends.
+// Props returns a session actor's props. Its connection is supervised by
+// connStrategy, and the session by the manager's sessionStrategy.
 func Props(cfg Config) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return newSession(cfg) },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
-		actor.WithDispatcher(sched.Default))
+		actor.WithSupervisor(&connStrategy{log: cfg.Log}), actor.WithDispatcher(sched.Default))
+}
+
+// connStrategy is a session's supervision of its connection: stop. A connection's
+// state (the command phase: tasks in flight, StatSN, the initiator's view of them)
+// cannot be rebuilt, and the initiator recovers by logging in again (ERL 0). By the
+// time the strategy runs, the connection has ended itself (conn's recover: its LUNs
+// told the nexus is lost, the session told to end); the stop ends the actor.
+type connStrategy struct{ log hclog.Logger }
+
+// HandleFailure stops the failed connection.
+func (s *connStrategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID,
+	_ *actor.RestartStatistics, reason, _ any) {
+	s.log.Error("connection failed; stopping it", "conn", child.Id, "reason", fmt.Sprint(reason))
+	sup.StopChildren(child)
+}
+
+// sessionStrategy is the session manager's supervision of its sessions: resume, then
+// the session ends. A session cannot be rebuilt any more than its connection, but
+// stopping it at once would stop its connection before the connection tells the LUNs
+// that the nexus is lost (a RESERVE(6) held by it would never be released). So a
+// failed session (its recover) asks its connection to end as if the socket had closed
+// and ignores everything else; resumed, it stops when its connection has ended.
+type sessionStrategy struct{ log hclog.Logger }
+
+// HandleFailure resumes the failed session, which is already ending.
+func (s *sessionStrategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID,
+	_ *actor.RestartStatistics, reason, _ any) {
+	s.log.Error("session failed; it ends with its connection", "session", child.Id, "reason", fmt.Sprint(reason))
+	sup.ResumeChildren(child)
 }
 
 type sessionActor struct {
@@ -48,6 +78,7 @@ type sessionActor struct {
 	window   *cmdsn.Window
 	conn     *actor.PID
 	behavior actor.Behavior
+	failed   bool     // a turn panicked: the session waits for its connection to end
 	last     struct { // the last route found
 		target string
 		lun    uint64
@@ -65,13 +96,24 @@ func newSession(cfg Config) *sessionActor {
 
 // Receive handles lifecycle messages and then the current phase's behaviour.
 func (s *sessionActor) Receive(ctx actor.Context) {
+	defer s.recoverTurn(ctx)
+	if s.failed {
+		s.ending(ctx)
+		return
+	}
 	switch m := ctx.Message().(type) {
+	case *supervise.Crash:
+		m.Panic()
 	case *actor.Started:
 		cc := s.cfg.ConnCfg
 		cc.Conn = s.cfg.Conn
 		cc.TSIH = s.cfg.TSIH
 		cc.Log = s.log
-		s.conn = ctx.Spawn(conn.Props(cc))
+		pid, err := ctx.SpawnNamed(conn.Props(cc), "conn") // "target/sessions/$7/conn" in logs
+		if err != nil {
+			pid = ctx.Spawn(conn.Props(cc))
+		}
+		s.conn = pid
 		return
 	case *actor.Terminated:
 		if m.Who.Equal(s.conn) {
@@ -87,6 +129,39 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		return
 	}
 	s.behavior.Receive(ctx)
+}
+
+// recoverTurn runs when a turn panics: the session asks its connection to end, as if
+// the socket had closed, so that the connection tells the LUNs the nexus is lost and
+// then the session, which stops. The panic goes on to sessionStrategy.
+func (s *sessionActor) recoverTurn(ctx actor.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if !s.failed {
+		s.failed = true
+		s.log.Error("session failed; ending its connection", "reason", fmt.Sprint(r), "stack", string(debug.Stack()))
+		if s.conn != nil {
+			ctx.Send(s.conn, &conn.End{Reason: "session failed"})
+		} else {
+			ctx.Stop(ctx.Self())
+		}
+	}
+	panic(r)
+}
+
+// ending is the behaviour of a failed session: it stops when its connection has ended
+// and drops everything else.
+func (s *sessionActor) ending(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Terminated:
+		if m.Who.Equal(s.conn) {
+			ctx.Stop(ctx.Self())
+		}
+	case *conn.LogoutSession:
+		ctx.Stop(ctx.Self())
+	}
 }
 
 // loggingIn waits for the connection's login to finish.

@@ -3,8 +3,6 @@ package target
 import (
 	"fmt"
 	"net"
-	"strings"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
@@ -52,15 +50,19 @@ type rootConfig struct {
 // It has no other work, so that nothing but a bad start can fail it.
 type rootActor struct {
 	cfg        rootConfig
+	strategy   *rootStrategy // the root's supervision, which answers with the routes
 	routes     dispatcher.Routes
 	dispatcher *actor.PID
 	sessions   *actor.PID
 }
 
-// rootProps returns the root actor's props, with its supervision strategy.
+// rootProps returns the root actor's props, with its supervision strategy and its own
+// guardian (supervision.go).
 func rootProps(cfg rootConfig) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &rootActor{cfg: cfg} },
-		actor.WithSupervisor(newRootStrategy(cfg.log)), actor.WithDispatcher(sched.Default))
+	strategy := newRootStrategy(cfg.log)
+	return actor.PropsFromProducer(func() actor.Actor { return &rootActor{cfg: cfg, strategy: strategy} },
+		actor.WithSupervisor(strategy), actor.WithGuardian(&rootGuardian{log: cfg.log}),
+		actor.WithDispatcher(sched.Default))
 }
 
 // Receive starts the tree.
@@ -100,6 +102,7 @@ func (r *rootActor) spawnLUNs(ctx actor.Context) error {
 		}
 		r.routes[sp.key] = pid
 	}
+	r.strategy.routes = r.routes
 	return nil
 }
 
@@ -139,66 +142,4 @@ func (r *rootActor) spawnPortals(ctx actor.Context) error {
 		}
 	}
 	return nil
-}
-
-// rootStrategy is the root's supervision: a child that fails is restarted, never
-// stopped, and never escalated. Every child can be rebuilt from what the service holds
-// (config, open backends and listeners), and its PID survives a restart, so the
-// routes, the sessions' dispatcher and the portals' session manager stay valid; a
-// stopped child would leave a dead address that tasks or connections vanish into.
-// While a child keeps failing, each restart waits a little longer, so that one that
-// fails as soon as it starts does not spin.
-//
-// What a restart does, by child:
-//   - LUN: a new LUN actor over the same device model, backend and reservation table;
-//     its IO workers are stopped and started again. Tasks it held are not answered:
-//     their initiators time out and retry (ERL 0).
-//   - dispatcher: the same fixed routing table; the message in hand is lost.
-//   - session manager: starts empty (TSIH count, reinstatement keys), and protoactor
-//     stops a restarting actor's children, so its sessions end and their initiators
-//     log in again.
-//   - portal: the same listening socket, whose accept loop runs on (the portal starts
-//     it once per listener).
-type rootStrategy struct {
-	log hclog.Logger
-	// window: failures of a child further apart than this start the backoff over.
-	window time.Duration
-	// step is added to the wait for each further failure within window, up to max.
-	step, max time.Duration
-}
-
-// newRootStrategy returns the root's strategy: restart at once, then 100 ms later
-// for each failure within 30 s of the last, at most 5 s.
-func newRootStrategy(log hclog.Logger) *rootStrategy {
-	return &rootStrategy{log: log, window: 30 * time.Second, step: 100 * time.Millisecond, max: 5 * time.Second}
-}
-
-// HandleFailure restarts the failed child, after the backoff.
-func (s *rootStrategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, _ any) {
-	if rs.NumberOfFailures(s.window) == 0 {
-		rs.Reset()
-	}
-	rs.Fail()
-	wait := min(time.Duration(rs.FailureCount()-1)*s.step, s.max)
-	s.log.Error("actor failed; restarting it", "actor", childKind(child), "pid", child.Id, "reason", reason,
-		"failures", rs.FailureCount(), "after", wait)
-	if wait == 0 {
-		sup.RestartChildren(child)
-		return
-	}
-	time.AfterFunc(wait, func() { sup.RestartChildren(child) })
-}
-
-// childKind names what a child of the root is, for the log.
-func childKind(pid *actor.PID) string {
-	_, name, _ := strings.Cut(pid.Id, "/") // after "target/"; a target name may hold a slash
-	switch {
-	case strings.HasPrefix(name, lunPrefix):
-		return "lun"
-	case strings.HasPrefix(name, portalPrefix):
-		return "portal"
-	case name == dispatcherName, name == sessionsName:
-		return name
-	}
-	return "unknown"
 }

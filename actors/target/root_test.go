@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,12 +126,3 @@ func TestRootStrategyBackoff(t *testing.T) {
 		t.Fatalf("%d failures counted, want 2", rs.FailureCount())
 	}
 }
-
-// recordingSupervisor counts what a strategy asks of it.
-type recordingSupervisor struct{ restarts, stops atomic.Int32 }
-
-func (r *recordingSupervisor) Children() []*actor.PID                  { return nil }
-func (r *recordingSupervisor) EscalateFailure(reason any, message any) { panic("escalated") }
-func (r *recordingSupervisor) RestartChildren(pids ...*actor.PID)      { r.restarts.Add(1) }
-func (r *recordingSupervisor) StopChildren(pids ...*actor.PID)         { r.stops.Add(1) }
-func (r *recordingSupervisor) ResumeChildren(pids ...*actor.PID)       {}
