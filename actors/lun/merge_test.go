@@ -212,11 +212,12 @@ func (p *panicky) WriteVec(bufs [][]byte, off int64) error {
 	return p.Backend.(backend.VectorWriter).WriteVec(bufs, off)
 }
 
-// TestMergedWritePanic: a worker that panics on a merged run has every part answered
-// with CHECK CONDITION (HARDWARE ERROR, INTERNAL TARGET FAILURE) by its supervisor,
-// and the LUN's counts of tasks and untracked writes come back to zero: an ORDERED
-// task (which waits for every task before it) and a COMPARE AND WRITE (which waits
-// for every untracked write) still run, and so do the next merged writes.
+// TestMergedWritePanic: a worker that panics once on a merged run is restarted and the
+// whole run retried, so every part is answered GOOD; one that panics on the retry too
+// has every part answered CHECK CONDITION (HARDWARE ERROR, INTERNAL TARGET FAILURE).
+// Either way the LUN's counts of tasks and untracked writes come back to zero: an
+// ORDERED task (which waits for every task before it) and a COMPARE AND WRITE (which
+// waits for every untracked write) still run, and so do the next merged writes.
 func TestMergedWritePanic(t *testing.T) {
 	f, err := backend.Open(backend.Options{Path: filepath.Join(t.TempDir(), "lun.img"), Size: 1 << 20, Create: true})
 	if err != nil {
@@ -224,13 +225,23 @@ func TestMergedWritePanic(t *testing.T) {
 	}
 	defer f.Close()
 	pb1 := &panicky{Backend: f}
-	pb1.panics.Store(1)
 	h := newLUNHarness(t, pb1)
-	var tasks []*pb.ScsiTask
-	for i := 0; i < 4; i++ {
-		tasks = append(tasks, h.task(uint32(i), write10(uint32(8*i), 8, false), bytes.Repeat([]byte{1}, 4096)))
+	run := func(first uint32, fill byte) {
+		var tasks []*pb.ScsiTask
+		for i := 0; i < 4; i++ {
+			tasks = append(tasks, h.task(first+uint32(i), write10(uint32(8*i), 8, false), bytes.Repeat([]byte{fill}, 4096)))
+		}
+		h.burst(tasks...)
 	}
-	h.burst(tasks...)
+	pb1.panics.Store(1)
+	run(0, 1)
+	for itt, m := range h.wait(4) {
+		if m.Status != uint32(scsi.StatusGood) {
+			t.Fatalf("task %d of a run retried after a panic: status %#x sense %x, want GOOD", itt, m.Status, m.Sense)
+		}
+	}
+	pb1.panics.Store(2)
+	run(30, 1)
 	for itt, m := range h.wait(4) {
 		k, asc, _ := senseOf(m.Sense)
 		if m.Status != uint32(scsi.StatusCheckCondition) || k != 0x4 || asc != 0x44 {
@@ -252,7 +263,7 @@ func TestMergedWritePanic(t *testing.T) {
 	if m := h.wait(1)[11]; m == nil || m.Status != uint32(scsi.StatusGood) {
 		t.Fatalf("COMPARE AND WRITE after the panic: %+v", m)
 	}
-	tasks = nil
+	var tasks []*pb.ScsiTask
 	for i := 0; i < 4; i++ {
 		tasks = append(tasks, h.task(uint32(20+i), write10(uint32(8*i), 8, false), bytes.Repeat([]byte{byte(5 + i)}, 4096)))
 	}

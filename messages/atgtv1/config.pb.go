@@ -392,7 +392,12 @@ type Lun struct {
 	// volatile cache, so FUA / WCE=0 writes still use RWF_DSYNC and SYNCHRONIZE CACHE
 	// still fdatasync. A file's size must be a multiple of the filesystem's O_DIRECT
 	// alignment; a filesystem that refuses O_DIRECT fails the start.
-	DirectIo      bool `protobuf:"varint,13,opt,name=direct_io,json=directIo,proto3" json:"direct_io,omitempty"`
+	DirectIo bool `protobuf:"varint,13,opt,name=direct_io,json=directIo,proto3" json:"direct_io,omitempty"`
+	// Milliseconds a backend call (pread, pwrite, fdatasync, ...) may take before the
+	// LUN abandons it: the task is answered CHECK CONDITION, ABORTED COMMAND, COMMAND
+	// TIMEOUT DURING PROCESSING (2E/02), its IO worker is replaced, and a write's byte
+	// range stays fenced until the call does return. Default 30000; 0 disables.
+	IoTimeoutMs   *uint32 `protobuf:"varint,14,opt,name=io_timeout_ms,json=ioTimeoutMs,proto3,oneof" json:"io_timeout_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -518,6 +523,13 @@ func (x *Lun) GetDirectIo() bool {
 	return false
 }
 
+func (x *Lun) GetIoTimeoutMs() uint32 {
+	if x != nil && x.IoTimeoutMs != nil {
+		return *x.IoTimeoutMs
+	}
+	return 0
+}
+
 var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
@@ -554,7 +566,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
 	"\x12allowed_initiators\x18\x03 \x03(\tR\x11allowedInitiators\x12 \n" +
-	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xa9\x03\n" +
+	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xe4\x03\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -572,8 +584,10 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	" \x01(\tR\fprovisioning\x12%\n" +
 	"\x0eallow_sanitize\x18\v \x01(\bR\rallowSanitize\x129\n" +
 	"\x19sanitize_bytes_per_second\x18\f \x01(\x04R\x16sanitizeBytesPerSecond\x12\x1b\n" +
-	"\tdirect_io\x18\r \x01(\bR\bdirectIoB\x0e\n" +
-	"\f_write_cacheB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
+	"\tdirect_io\x18\r \x01(\bR\bdirectIo\x12'\n" +
+	"\rio_timeout_ms\x18\x0e \x01(\rH\x01R\vioTimeoutMs\x88\x01\x01B\x0e\n" +
+	"\f_write_cacheB\x10\n" +
+	"\x0e_io_timeout_msB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (
 	file_atgt_v1_config_proto_rawDescOnce sync.Once
