@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/lun"
@@ -147,6 +148,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		key: dispatcher.Key{Target: tg.name, LUN: l.Id},
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Workers: int(l.Workers),
 			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
-			Log: s.log.Named("lun").With("target", tg.name, "lun", l.Id)},
+			IOTimeout: time.Duration(l.GetIoTimeoutMs()) * time.Millisecond,
+			Log:       s.log.Named("lun").With("target", tg.name, "lun", l.Id)},
 	}, nil
 }
