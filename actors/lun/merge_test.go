@@ -76,20 +76,28 @@ type lunHarness struct {
 	lun  *actor.PID
 	conn *actor.PID
 	done chan *pb.ScsiCompletion
+	tmfs chan *pb.TaskManagementDone
 }
 
-func newLUNHarness(t *testing.T, b backend.Backend) *lunHarness {
-	h := &lunHarness{t: t, done: make(chan *pb.ScsiCompletion, 64)}
+func newLUNHarness(t *testing.T, b backend.Backend, opts ...func(*Config)) *lunHarness {
+	h := &lunHarness{t: t, done: make(chan *pb.ScsiCompletion, 256), tmfs: make(chan *pb.TaskManagementDone, 16)}
 	dev := scsidev.New(scsidev.Config{BlockSize: 512, Blocks: 2048, WriteCache: true, TargetName: "t", LUN: 0})
 	h.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}))
 	h.conn = h.sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if m, ok := ctx.Message().(*pb.ScsiCompletion); ok {
+		switch m := ctx.Message().(type) {
+		case *pb.ScsiCompletion:
 			h.done <- m
+		case *pb.TaskManagementDone:
+			h.tmfs <- m
 		}
 	}))
-	h.lun = h.sys.Root.Spawn(Props(Config{Target: "t", Device: dev, Backend: b, Workers: 2, Log: hclog.NewNullLogger()}))
+	cfg := Config{Target: "t", Device: dev, Backend: b, Workers: 2, Log: hclog.NewNullLogger()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h.lun = h.sys.Root.Spawn(Props(cfg))
 	// The new nexus's unit attention first.
 	h.send(h.task(999, make([]byte, 6), nil))
 	h.wait(1)
