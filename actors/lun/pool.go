@@ -20,14 +20,17 @@ import (
 // queueSize bounds the shared queue; beyond it the LUN keeps IO in its overflow.
 const queueSize = 1024
 
-// workQueue is a single-producer (the LUN), multi-consumer ring of IO.
+// workQueue is a single-producer (the LUN), multi-consumer ring of IO. The counters
+// the LUN and the workers write sit on cache lines of their own.
 type workQueue struct {
 	head atomic.Uint64 // next to take
+	_    [56]byte
 	tail atomic.Uint64 // next to put; written by the LUN only
-	buf  [queueSize]atomic.Pointer[pb.IoRequest]
 	// full: the LUN holds IO in its overflow and wants a room message when a
 	// worker takes some.
 	full atomic.Bool
+	_    [48]byte
+	buf  [queueSize]atomic.Pointer[pb.IoRequest]
 }
 
 // put adds io unless the ring is full. LUN only.
@@ -99,6 +102,7 @@ func (s *idleSet) claim() int {
 type shared struct {
 	q    workQueue
 	idle idleSet
+	_    [40]byte
 	// clock counts watchdog ticks; a worker stamps each backend call with it.
 	clock atomic.Int64
 }

@@ -65,6 +65,9 @@ func conflicts(a, b held) bool {
 
 // fenced reports whether span overlaps a fence.
 func (l *rangeLocks) fenced(span scsidev.Extent) bool {
+	if len(l.fences) == 0 {
+		return false
+	}
 	for _, f := range l.fences {
 		if overlaps(span, f) {
 			return true
