@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/lun"
@@ -156,6 +157,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	return lunSpec{
 		key: dispatcher.Key{Target: tg.name, LUN: l.Id},
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
-			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers, Log: log},
+			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
+			IOTimeout: time.Duration(l.GetIoTimeoutMs()) * time.Millisecond, Log: log},
 	}, nil
 }
