@@ -41,7 +41,10 @@ type Config struct {
 	// IOTimeout is how long a backend call may take before it is abandoned
 	// (watchdog.go); 0 never abandons one.
 	IOTimeout time.Duration
-	Log       hclog.Logger
+	// Rebuild makes the device model and reservation state anew from the config and
+	// the persisted files, for a LUN actor that failed (recover.go); nil keeps them.
+	Rebuild func() (*scsidev.Device, *reservation.Table, error)
+	Log     hclog.Logger
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
@@ -75,10 +78,21 @@ type lunActor struct {
 	ios slab.Slab[pb.IoRequest]
 	// stopWatchdog ends the watchdog's ticker.
 	stopWatchdog chan struct{}
+	// failures are when the actor failed lately; offline is set once it failed too
+	// often (recover.go).
+	failures []time.Time
+	offline  bool
+	// refused counts the commands answered offline since the last log line.
+	refused   int
+	refusedAt time.Time
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
 func (l *lunActor) Receive(ctx actor.Context) {
+	defer l.recoverPanic(ctx)
+	if l.offline && l.refuseOffline(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		l.sup.lun, l.self = l, ctx.Self()

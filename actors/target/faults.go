@@ -28,8 +28,20 @@ func lunFaults(in []*pb.Fault) []faults.Fault {
 // releaseFaults clears every LUN's faults, so that no IO worker stays held by a hang
 // while the actors stop.
 func (s *Service) releaseFaults() {
+	if s.faultsReleased {
+		return
+	}
+	s.faultsReleased = true
 	for _, l := range s.luns {
 		if l.Faults != nil {
+			if fired := l.Faults.FiredByKind(); len(fired) > 0 {
+				// A LUN configured to misbehave says, once, how often it did.
+				args := []any{"target", l.Target, "lun", l.ID}
+				for k, n := range fired {
+					args = append(args, k.String(), n)
+				}
+				s.log.Warn("injected faults fired", args...)
+			}
 			l.Faults.Clear()
 		}
 	}

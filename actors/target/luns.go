@@ -127,7 +127,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	naa := scsidev.NAAFromName(fmt.Sprintf("%s/%d", tg.name, l.Id))
 	tg.peers[naa] = b
 	tg.copyTargets[naa] = scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly}
-	dev := scsidev.New(scsidev.Config{
+	devCfg := scsidev.Config{
 		SerialNumber:           l.Serial,
 		NAA:                    naa,
 		BlockSize:              blockSize,
@@ -145,7 +145,8 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		CopyTargets:            tg.lookupCopyTarget,
 		AllowSanitize:          l.AllowSanitize,
 		SanitizeBytesPerSecond: l.SanitizeBytesPerSecond,
-	})
+	}
+	dev := scsidev.New(devCfg)
 	// Persistent reservations with APTPL live in the data directory beside the LUN
 	// files and are loaded back at start.
 	prPath := filepath.Join(dataDir, stateFileName(tg.name, l.Id))
@@ -153,11 +154,26 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: reservation state: %w", field, err)
 	}
+	// A LUN actor that fails rebuilds its device model and reservations the same way,
+	// from the config and the files in the data directory.
+	rebuild := func() (*scsidev.Device, *reservation.Table, error) {
+		saved, err := lun.LoadModesFile(modesPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		c := devCfg
+		c.Saved = saved
+		rt, err := reservation.LoadState(prPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		return scsidev.New(c), rt, nil
+	}
 	s.luns = append(s.luns, LUNInfo{Target: tg.name, ID: l.Id, Path: l.Path, Size: b.Size(), Faults: inj})
 	return lunSpec{
 		key: dispatcher.Key{Target: tg.name, LUN: l.Id},
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
-			IOTimeout: time.Duration(l.GetIoTimeoutMs()) * time.Millisecond, Log: log},
+			IOTimeout: time.Duration(l.GetIoTimeoutMs()) * time.Millisecond, Rebuild: rebuild, Log: log},
 	}, nil
 }

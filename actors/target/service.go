@@ -52,7 +52,9 @@ type Service struct {
 	served []servedLUN
 	// grace is how long Shutdown waits for initiators to log out.
 	grace time.Duration
-	log   hclog.Logger
+	// faultsReleased: the injected faults were cleared and reported (at stop).
+	faultsReleased bool
+	log            hclog.Logger
 }
 
 // Options adjusts a service for embedding and tests.

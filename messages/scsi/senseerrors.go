@@ -141,6 +141,12 @@ func InternalTargetFailure() *SenseError {
 	return &SenseError{Key: SenseHardwareError, ASC: 0x44, ASCQ: 0x00}
 }
 
+// LogicalUnitFailure reports NOT READY, LOGICAL UNIT FAILURE (3E/01): the logical
+// unit failed too often to go on serving (a LUN taken offline).
+func LogicalUnitFailure() *SenseError {
+	return &SenseError{Key: SenseNotReady, ASC: 0x3E, ASCQ: 0x01}
+}
+
 // SavingParametersNotSupported reports ILLEGAL REQUEST, SAVING PARAMETERS
 // NOT SUPPORTED (39/00): this target keeps no saved mode pages.
 func SavingParametersNotSupported() *SenseError {

@@ -1,0 +1,111 @@
+package lun
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// A failure of the LUN actor itself (a panic while it handles a message) never
+// reaches protoactor, whose restart would stop the IO workers and drop the IO they
+// hold, and would leave the task counters, which live in the props, counting tasks
+// no one will finish. The actor recovers in place, keeping its PID, so the routing
+// table stays valid:
+//   - the message in hand is answered: a task with CHECK CONDITION, HARDWARE ERROR,
+//     INTERNAL TARGET FAILURE; a task management function with FUNCTION REJECTED;
+//     a worker's report is applied again (its range lock released), so no task waits
+//     for it;
+//   - the device model (mode pages, unit attentions, sanitize state) and the
+//     reservations are rebuilt from the config and the persisted files (saved mode
+//     pages, APTPL reservations), and every initiator gets a unit attention POWER
+//     ON, RESET, OR BUS DEVICE RESET OCCURRED, as after a reset;
+//   - the IO the workers hold, and the tasks waiting for them, go on under the
+//     same ordering and range locks: those describe IO really in flight, which a
+//     rebuild cannot know better.
+//
+// A LUN that fails offlineFailures times within offlineWindow goes offline: it
+// answers every new command NOT READY, LOGICAL UNIT FAILURE (3E/01), logging at
+// warn, and lets the IO in flight finish.
+const (
+	offlineFailures = 5
+	offlineWindow   = 60 * time.Second
+	// refusedLogEvery bounds the warn lines of an offline LUN.
+	refusedLogEvery = 10 * time.Second
+)
+
+// recoverPanic is deferred by Receive.
+func (l *lunActor) recoverPanic(ctx actor.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	now := time.Now()
+	recent := l.failures[:0]
+	for _, t := range l.failures {
+		if now.Sub(t) < offlineWindow {
+			recent = append(recent, t)
+		}
+	}
+	l.failures = append(recent, now)
+	log := l.cfg.Log.With("target", l.cfg.Target, "lun", l.cfg.ID, "panic", r, "failures", len(l.failures))
+	l.answerInHand(ctx, ctx.Message())
+	if len(l.failures) >= offlineFailures {
+		l.offline = true
+		log.Warn("LUN actor failed too often; the LUN is offline (NOT READY, LOGICAL UNIT FAILURE)",
+			"window", offlineWindow)
+		return
+	}
+	if l.cfg.Rebuild != nil {
+		dev, rt, err := l.cfg.Rebuild()
+		if err != nil {
+			l.offline = true
+			log.Warn("LUN actor failed and its state could not be rebuilt; the LUN is offline", "error", err)
+			return
+		}
+		l.cfg.Device, l.cfg.Reservations = dev, rt
+	}
+	l.cfg.Device.AddUnitAttention("", scsi.PowerOnReset())
+	log.Warn("LUN actor failed; its state was rebuilt from the config and the saved files")
+}
+
+// answerInHand answers the message the actor failed on.
+func (l *lunActor) answerInHand(ctx actor.Context, msg any) {
+	defer func() { _ = recover() }() // a second failure here must not end the actor
+	switch m := msg.(type) {
+	case *pb.ScsiTask:
+		l.cfg.Log.Warn("task failed in the LUN actor", "target", l.cfg.Target, "lun", l.cfg.ID, "itt", m.Itt)
+		ctx.Send(m.ReplyTo.PID(), pb.CheckCondition(m.Itt, scsi.InternalTargetFailure()))
+	case *pb.TaskManagement:
+		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut, Response: tmfRejected})
+	case *pb.IoRequest:
+		if m.LockId != 0 {
+			for _, io := range l.locks.release(m.LockId) {
+				l.toWorker(ctx, io)
+			}
+		}
+	}
+}
+
+// tmfRejected is the TMF response FUNCTION REJECTED (RFC 7143 11.6.1).
+const tmfRejected = 255
+
+// refuseOffline answers a command an offline LUN receives and reports whether it did;
+// everything else (workers' reports, task management, nexus loss) is handled as
+// usual, so that the IO in flight ends cleanly.
+func (l *lunActor) refuseOffline(ctx actor.Context) bool {
+	t, ok := ctx.Message().(*pb.ScsiTask)
+	if !ok {
+		return false
+	}
+	ctx.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, scsi.LogicalUnitFailure()))
+	l.refused++
+	if now := time.Now(); now.Sub(l.refusedAt) >= refusedLogEvery {
+		l.cfg.Log.Warn("offline LUN refused commands (NOT READY, LOGICAL UNIT FAILURE)", "target", l.cfg.Target,
+			"lun", l.cfg.ID, "commands", l.refused, "itt", t.Itt)
+		l.refused, l.refusedAt = 0, now
+	}
+	return true
+}
