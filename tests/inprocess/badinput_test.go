@@ -154,16 +154,7 @@ func TestCommandOutsideWindow(t *testing.T) {
 		data := randomData(uint64(1200+i), 4096)
 		itt := uint32(0x7100_0001 + i)
 		lba := uint64(64 + 8*i)
-		p := &iscsi.PDU{Data: data}
-		h := &p.BHS
-		h.SetOpcode(iscsi.OpSCSICmd)
-		h.SetFinal(true)
-		h.SetCmdWrite(true)
-		h.SetTaskAttr(iscsi.TaskAttrSimple)
-		h.SetITT(itt)
-		h.SetExpectedDataTransferLength(uint32(len(data)))
-		h.SetCmdSN(cmdSN)
-		copy(h.CDB(), write16(lba, uint32(len(data)/blockSize)))
+		p := rawWrite16(itt, cmdSN, lba, data)
 		if err := s.SendPDU(p); err != nil {
 			t.Fatal(err)
 		}
