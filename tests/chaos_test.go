@@ -173,8 +173,9 @@ func TestChaos(t *testing.T) {
 	sort.Strings(senses)
 	t.Logf("chaos figures over %v: %d tasks (%d GOOD), %d ABORT TASKs (%d aborted a task); CHECK CONDITIONs by sense: %s",
 		chaosDuration(), stats.tasks.Load(), stats.good.Load(), stats.aborts.Load(), stats.abortsDone.Load(), strings.Join(senses, ", "))
-	t.Logf("target log: worker restarts %d, retries %d, abandoned calls %d, LUN restarts %d, faults fired (warn lines) %d",
-		count("worker restarted"), count("retr"), count("abandon"), count("LUN restarted"), count("fault"))
+	t.Logf("target log: worker restarts %d, IO retries %d, abandoned calls %d, LUN actor failures %d, LUN not ready %d",
+		count("IO worker failed"), count("retrying its IO"), count("backend call abandoned"),
+		count("LUN actor failed"), count("LUN not ready"))
 	t.Logf("goroutines: baseline %d, after %d; resident memory %d KiB", baseline, after, rss)
 	for _, f := range stats.failures {
 		t.Error(f)
