@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,7 +165,29 @@ func TestChaos(t *testing.T) {
 	after := goroutines(t, pprof)
 	rss := rssKiB(t, d.cmd.Process.Pid)
 
+	// Stop atgtd (a clean stop): it logs how often each injected fault fired.
+	d.stopped = true
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+		if d.err != nil {
+			t.Errorf("atgtd did not stop cleanly: %v", d.err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		t.Errorf("atgtd did not stop within 30 s of SIGTERM")
+	}
 	log := d.stderr.String()
+	if i := strings.Index(log, "injected faults fired"); i >= 0 {
+		line := log[i:]
+		if j := strings.IndexByte(line, '\n'); j >= 0 {
+			line = line[:j]
+		}
+		t.Logf("target: %s", line)
+	} else {
+		t.Errorf("the target did not report its injected faults")
+	}
 	count := func(sub string) int { return strings.Count(log, sub) }
 	var senses []string
 	for k, v := range stats.senses {
