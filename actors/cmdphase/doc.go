@@ -10,6 +10,6 @@
 // The files follow the phase's concerns, as LIO splits its target: admit.go (SCSI
 // Command admission and buffer adoption), dataout.go (R2T and Data-Out), datain.go
 // (Data-In segmentation and residuals), tmf.go (task management), control.go (NOP,
-// Text, Logout, Reject), window.go (ExpCmdSN as the session reports it, MaxCmdSN)
-// and machine.go (inputs, the outbox and the end of the connection).
+// Text, Logout, Reject), window.go and ahead.go (ExpCmdSN as the session reports
+// it, MaxCmdSN) and machine.go (inputs, the outbox and the end of the connection).
 package cmdphase

@@ -161,12 +161,6 @@ func New(cfg Config, statSN, firstCmdSN uint32) *Machine {
 // Discovery reports a discovery session (no SCSI commands).
 func (m *Machine) Discovery() bool { return m.cfg.Login.SessionType == login.SessionDiscovery }
 
-// Tasks is how many SCSI commands the connection holds (received, not answered).
-func (m *Machine) Tasks() int { return len(m.tasks) }
-
-// Buffered is how many bytes of write data the connection's tasks hold.
-func (m *Machine) Buffered() uint64 { return m.buffered }
-
 // PDU takes one PDU from the reader. pooled says its data segment is a Pool buffer
 // that the machine now owns: a task adopts it, or it goes back to the pool.
 func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {

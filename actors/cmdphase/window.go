@@ -22,9 +22,6 @@ func (m *Machine) learn(exp uint32) {
 	}
 }
 
-// ExpCmdSN is the ExpCmdSN the session last reported.
-func (m *Machine) ExpCmdSN() uint32 { return m.exp }
-
 // Ready runs a request the session released in CmdSN order (or dropped, for a CmdSN
 // outside the window or repeated: RFC 7143 has the target drop those silently).
 func (m *Machine) Ready(r *pb.CommandReady) {
