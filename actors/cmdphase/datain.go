@@ -21,6 +21,9 @@ func (m *Machine) Complete(c *pb.ScsiCompletion) {
 		return
 	}
 	m.learn(tk.t.ExpCmdSn)
+	if c.Detached {
+		m.disown(tk)
+	}
 	if tk.aborted {
 		m.forget(tk) // and a function waiting for it learns it has ended
 		return

@@ -89,7 +89,8 @@ func (h *harness) drain() {
 			h.printf("-> dispatcher: task itt=%d lun=%d%s\n", m.Itt, m.Lun, dataDesc(m))
 			h.atLUN[m.Itt] = m
 		case *pb.TaskManagement:
-			h.printf("-> dispatcher: tmf %s itt=%d lun=%d\n", m.Function, m.Itt, m.Lun)
+			h.printf("-> dispatcher: tmf %s itt=%d lun=%d%s\n", m.Function, m.Itt, m.Lun,
+				flag(m.ReferencedItt != 0, fmt.Sprintf(" ref=%d", m.ReferencedItt)))
 		case *pb.NexusLoss:
 			h.printf("-> dispatcher: nexus-loss %s\n", m.Nexus)
 		default:

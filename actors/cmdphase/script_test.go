@@ -27,7 +27,7 @@ import (
 //	cmd itt=N read|write edtl=N [imm=N] [nofinal] [op=NAME] [lun=N] [lunraw=HEX]
 //	    [attr=N] [immediate] [cmdsn=N] [ahs=HEX] [copy]
 //	dataout itt=N [ttt=N] off=N len=N [datasn=N] [final] [copy]
-//	complete itt=N [status=good|check|busy] [data=N] [transfer=N] [pooled]
+//	complete itt=N [status=good|check|busy] [data=N] [transfer=N] [pooled] [detached]
 //	tmf itt=N fn=NAME [ref=N] [lun=N] [immediate] [cmdsn=N]
 //	tmfdone itt=N [response=N] [fanout=N]
 //	nop itt=N [immediate] [len=N] | nop-reply ttt=N | logout itt=N [reason=N]
@@ -140,6 +140,7 @@ func TestScripts(t *testing.T) {
 					c.Pooled = a.has("pooled")
 					c.DataIn = h.data(int(n), c.Pooled)
 				}
+				c.Detached = a.has("detached")
 				h.m.Complete(c)
 			case "tmf":
 				p := &iscsi.PDU{}

@@ -109,6 +109,19 @@ func (m *Machine) gather(t *task) {
 	t.parts, t.segmented = nil, false
 }
 
+// disown gives up a task's write data without returning it to the pool: a backend
+// call the LUN gave up on may still read it (the garbage collector frees it later).
+func (m *Machine) disown(tk *task) {
+	if tk.segmented {
+		m.buffered -= uint64(tk.edtl)
+		tk.parts, tk.segmented = nil, false
+	}
+	if tk.buf != nil {
+		m.buffered -= uint64(len(tk.buf))
+		tk.buf = nil
+	}
+}
+
 // forget drops a task and its R2Ts, returns its write data, and tells a task
 // management function waiting for it.
 func (m *Machine) forget(tk *task) {

@@ -39,6 +39,15 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 			return
 		}
 		m.abort(tk, p)
+		if lun, ok := scsi.DecodeLUN(h.LUN()); ok && p.waiting > 0 {
+			// The task is with its LUN, which detaches it if a backend call holds it
+			// too long: the response then still comes in bounded time.
+			p.lunsPending = true
+			m.send(ToDispatcher, &pb.TaskManagement{
+				Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK, Itt: itt, Target: m.cfg.Login.Target.Name, Lun: lun,
+				Nexus: m.nexus(), ReplyTo: m.cfg.Self, ReferencedItt: ref,
+			})
+		}
 		m.tmfs[itt] = p
 		m.tmfCheck(p)
 	case iscsi.TMFAbortTaskSet, iscsi.TMFClearTaskSet, iscsi.TMFLUNReset, iscsi.TMFTargetWarmReset, iscsi.TMFTargetColdReset:

@@ -27,11 +27,13 @@ func (w *worker) copySegments(segs []*pb.CopySegment, stable bool) error {
 			if int64(len(buf)) < n {
 				buf = make([]byte, n)
 			}
+			w.refresh()
 			got, err := src.ReadAt(buf[:n], s.SrcOffset+done)
 			if err != nil || int64(got) < n {
 				w.log.Error("copy: read failed", "offset", s.SrcOffset+done, "error", err)
 				return scsi.CopyAborted(0x11, 0x00) // UNRECOVERED READ ERROR
 			}
+			w.refresh()
 			if err := dst.WriteAt(buf[:n], s.DstOffset+done, stable); err != nil {
 				w.log.Error("copy: write failed", "offset", s.DstOffset+done, "error", err)
 				return scsi.CopyAborted(0x0C, 0x00) // WRITE ERROR

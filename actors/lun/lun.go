@@ -38,6 +38,9 @@ type Config struct {
 	// Peers are the backends of the target's logical units by NAA, this one
 	// included, for EXTENDED COPY; nil copies only within this LU.
 	Peers Registry
+	// IOTimeout is how long a backend call may take before it is abandoned
+	// (watchdog.go); 0 never abandons one.
+	IOTimeout time.Duration
 	// Rebuild makes the device model and reservation state anew from the config and
 	// the persisted files, for a LUN actor that failed (recover.go); nil keeps them.
 	Rebuild func() (*scsidev.Device, *reservation.Table, error)
@@ -45,8 +48,8 @@ type Config struct {
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
-// that panics is restarted, and the task it held is answered with CHECK CONDITION by
-// the supervisor strategy so that no task hangs.
+// that panics is restarted and its IO retried once (supervisor.go), one whose call
+// hangs is replaced (watchdog.go).
 func Props(cfg Config) *actor.Props {
 	order := &taskOrder{}
 	untracked := &drainCounter{}
@@ -59,11 +62,11 @@ func Props(cfg Config) *actor.Props {
 }
 
 type lunActor struct {
-	cfg     Config
-	sup     *workerSupervisor
-	workers []*actor.PID
-	next    int
-	locks   *rangeLocks
+	cfg   Config
+	sup   *workerSupervisor
+	self  *actor.PID
+	pool  *pool
+	locks *rangeLocks
 	// order holds the task attributes' queue, shared with the workers' count.
 	order *taskOrder
 	// dispatched counts tasks handed to the workers, to tell whether one was.
@@ -73,6 +76,8 @@ type lunActor struct {
 	mailbox *sched.Probe
 	// ios holds the IoRequests: one allocation per many IOs.
 	ios slab.Slab[pb.IoRequest]
+	// stopWatchdog ends the watchdog's ticker.
+	stopWatchdog chan struct{}
 	// failures are when the actor failed lately; offline is set once it failed too
 	// often (recover.go).
 	failures []time.Time
@@ -90,16 +95,24 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		// The supervisor returns a failed worker's range lock here.
-		l.sup.lun = ctx.Self()
-		wp := workerProps(l.cfg, l.order, l.locks.untracked)
-		for i := 0; i < l.cfg.Workers; i++ {
-			pid, err := ctx.SpawnNamed(wp, fmt.Sprintf("io%d", i))
-			if err != nil {
-				pid = ctx.Spawn(wp)
-			}
-			l.workers = append(l.workers, pid)
+		l.sup.lun, l.self = l, ctx.Self()
+		l.pool = newPool(max(l.cfg.Workers, 1), func(sh *shared, s *slot) *actor.Props {
+			return workerProps(l.cfg, l.order, l.locks.untracked, sh, s)
+		})
+		for i := range l.pool.slots {
+			l.pool.spawn(ctx, i)
 		}
+		l.startWatchdog(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		l.endWatchdog()
+	case *tick:
+		l.tick(ctx)
+	case *lateReturn:
+		l.lateReturn(ctx, m.s)
+	case *room:
+		l.refill(ctx)
+	case *detach:
+		l.detach(ctx, m)
 	case *pb.TaskManagement:
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
@@ -192,11 +205,4 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 func (l *lunActor) count() {
 	l.dispatched++
 	l.order.inflight.add()
-}
-
-// toWorker hands io to the next worker, round robin.
-func (l *lunActor) toWorker(ctx actor.Context, io *pb.IoRequest) {
-	w := l.workers[l.next]
-	l.next = (l.next + 1) % len(l.workers)
-	ctx.Send(w, io)
 }

@@ -76,20 +76,28 @@ type lunHarness struct {
 	lun  *actor.PID
 	conn *actor.PID
 	done chan *pb.ScsiCompletion
+	tmfs chan *pb.TaskManagementDone
 }
 
-func newLUNHarness(t *testing.T, b backend.Backend) *lunHarness {
-	h := &lunHarness{t: t, done: make(chan *pb.ScsiCompletion, 64)}
+func newLUNHarness(t *testing.T, b backend.Backend, opts ...func(*Config)) *lunHarness {
+	h := &lunHarness{t: t, done: make(chan *pb.ScsiCompletion, 256), tmfs: make(chan *pb.TaskManagementDone, 16)}
 	dev := scsidev.New(scsidev.Config{BlockSize: 512, Blocks: 2048, WriteCache: true, TargetName: "t", LUN: 0})
 	h.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}))
 	h.conn = h.sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if m, ok := ctx.Message().(*pb.ScsiCompletion); ok {
+		switch m := ctx.Message().(type) {
+		case *pb.ScsiCompletion:
 			h.done <- m
+		case *pb.TaskManagementDone:
+			h.tmfs <- m
 		}
 	}))
-	h.lun = h.sys.Root.Spawn(Props(Config{Target: "t", Device: dev, Backend: b, Workers: 2, Log: hclog.NewNullLogger()}))
+	cfg := Config{Target: "t", Device: dev, Backend: b, Workers: 2, Log: hclog.NewNullLogger()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h.lun = h.sys.Root.Spawn(Props(cfg))
 	// The new nexus's unit attention first.
 	h.send(h.task(999, make([]byte, 6), nil))
 	h.wait(1)
@@ -212,11 +220,12 @@ func (p *panicky) WriteVec(bufs [][]byte, off int64) error {
 	return p.Backend.(backend.VectorWriter).WriteVec(bufs, off)
 }
 
-// TestMergedWritePanic: a worker that panics on a merged run has every part answered
-// with CHECK CONDITION (HARDWARE ERROR, INTERNAL TARGET FAILURE) by its supervisor,
-// and the LUN's counts of tasks and untracked writes come back to zero: an ORDERED
-// task (which waits for every task before it) and a COMPARE AND WRITE (which waits
-// for every untracked write) still run, and so do the next merged writes.
+// TestMergedWritePanic: a worker that panics once on a merged run is restarted and the
+// whole run retried, so every part is answered GOOD; one that panics on the retry too
+// has every part answered CHECK CONDITION (HARDWARE ERROR, INTERNAL TARGET FAILURE).
+// Either way the LUN's counts of tasks and untracked writes come back to zero: an
+// ORDERED task (which waits for every task before it) and a COMPARE AND WRITE (which
+// waits for every untracked write) still run, and so do the next merged writes.
 func TestMergedWritePanic(t *testing.T) {
 	f, err := backend.Open(backend.Options{Path: filepath.Join(t.TempDir(), "lun.img"), Size: 1 << 20, Create: true})
 	if err != nil {
@@ -224,13 +233,23 @@ func TestMergedWritePanic(t *testing.T) {
 	}
 	defer f.Close()
 	pb1 := &panicky{Backend: f}
-	pb1.panics.Store(1)
 	h := newLUNHarness(t, pb1)
-	var tasks []*pb.ScsiTask
-	for i := 0; i < 4; i++ {
-		tasks = append(tasks, h.task(uint32(i), write10(uint32(8*i), 8, false), bytes.Repeat([]byte{1}, 4096)))
+	run := func(first uint32, fill byte) {
+		var tasks []*pb.ScsiTask
+		for i := 0; i < 4; i++ {
+			tasks = append(tasks, h.task(first+uint32(i), write10(uint32(8*i), 8, false), bytes.Repeat([]byte{fill}, 4096)))
+		}
+		h.burst(tasks...)
 	}
-	h.burst(tasks...)
+	pb1.panics.Store(1)
+	run(0, 1)
+	for itt, m := range h.wait(4) {
+		if m.Status != uint32(scsi.StatusGood) {
+			t.Fatalf("task %d of a run retried after a panic: status %#x sense %x, want GOOD", itt, m.Status, m.Sense)
+		}
+	}
+	pb1.panics.Store(2)
+	run(30, 1)
 	for itt, m := range h.wait(4) {
 		k, asc, _ := senseOf(m.Sense)
 		if m.Status != uint32(scsi.StatusCheckCondition) || k != 0x4 || asc != 0x44 {
@@ -252,7 +271,7 @@ func TestMergedWritePanic(t *testing.T) {
 	if m := h.wait(1)[11]; m == nil || m.Status != uint32(scsi.StatusGood) {
 		t.Fatalf("COMPARE AND WRITE after the panic: %+v", m)
 	}
-	tasks = nil
+	var tasks []*pb.ScsiTask
 	for i := 0; i < 4; i++ {
 		tasks = append(tasks, h.task(uint32(20+i), write10(uint32(8*i), 8, false), bytes.Repeat([]byte{byte(5 + i)}, 4096)))
 	}

@@ -45,8 +45,13 @@ func ordered(t *pb.ScsiTask) bool {
 	return t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_ORDERED
 }
 
-// submit runs or queues a task by its attribute.
+// submit runs or queues a task by its attribute. While the LUN is stalled on
+// abandoned calls, a command that needs the backend is answered NOT READY.
 func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
+	if l.stalled() && len(t.Cdb) > 0 && !runsWhenStalled(t.Cdb) {
+		ctx.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, errNotReady))
+		return
+	}
 	o := l.order
 	if !ordered(t) && (t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE ||
 		(len(o.queue) == 0 && !o.barrier)) {

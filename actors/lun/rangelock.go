@@ -31,6 +31,10 @@ type queued struct {
 // cost no message back to the LUN. An exclusive IO that arrives waits until every
 // untracked write has finished (it cannot tell which overlap), and from then until
 // the exclusives are gone, writes hold ranges as above.
+//
+// A fence is the byte range of an abandoned write whose call has not returned
+// (watchdog.go): no write overlapping it starts until it is lifted, so the late
+// call can overwrite nothing acknowledged after it. Reads pass.
 type rangeLocks struct {
 	nextID uint64
 	active map[uint64]held
@@ -39,6 +43,7 @@ type rangeLocks struct {
 	// plain writes skip the overlap scan and go untracked.
 	exclusives int
 	untracked  *drainCounter
+	fences     map[uint64]scsidev.Extent
 }
 
 // writesDrained tells the LUN that the untracked writes it waits for are done.
@@ -58,9 +63,41 @@ func conflicts(a, b held) bool {
 	return (a.exclusive || b.exclusive) && overlaps(a.span, b.span)
 }
 
-// blocked reports whether h conflicts with an active write or with one of
+// fenced reports whether span overlaps a fence.
+func (l *rangeLocks) fenced(span scsidev.Extent) bool {
+	if len(l.fences) == 0 {
+		return false
+	}
+	for _, f := range l.fences {
+		if overlaps(span, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// fence holds span until unfence with the id it returns.
+func (l *rangeLocks) fence(span scsidev.Extent) uint64 {
+	if l.fences == nil {
+		l.fences = make(map[uint64]scsidev.Extent)
+	}
+	l.nextID++
+	l.fences[l.nextID] = span
+	return l.nextID
+}
+
+// unfence lifts a fence and returns the queued writes that may now run.
+func (l *rangeLocks) unfence(id uint64) []*pb.IoRequest {
+	delete(l.fences, id)
+	return l.retry()
+}
+
+// blocked reports whether h conflicts with a fence, an active write or one of
 // the first n queued ones.
 func (l *rangeLocks) blocked(h held, n int) bool {
+	if l.fenced(h.span) {
+		return true
+	}
 	if l.exclusives == 0 {
 		return false
 	}
@@ -85,7 +122,7 @@ func (l *rangeLocks) blocked(h held, n int) bool {
 func (l *rangeLocks) acquire(io *pb.IoRequest, h held) bool {
 	if h.exclusive {
 		l.exclusives++
-	} else if l.exclusives == 0 {
+	} else if l.exclusives == 0 && !l.fenced(h.span) {
 		io.Untracked = true
 		l.untracked.add()
 		return true

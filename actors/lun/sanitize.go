@@ -38,6 +38,7 @@ func (w *worker) sanitizeOverwrite(req *pb.IoRequest) error {
 			off += n
 			written += n
 			pace(start, written, req.RateBytesPerSecond)
+			w.refresh() // the pause is not the backend's
 		}
 	}
 	return w.b.Sync()
@@ -61,5 +62,6 @@ func (w *worker) sanitizeErase(off, length int64) error {
 	if err := w.b.Unmap(off, length); err != nil {
 		return err
 	}
+	w.refresh()
 	return w.b.Sync()
 }

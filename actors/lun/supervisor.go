@@ -10,47 +10,68 @@ import (
 	"github.com/atgt/atgt/messages/scsi"
 )
 
-// workerSupervisor restarts a failed IO worker and answers the task it was holding
-// with CHECK CONDITION (HARDWARE ERROR, INTERNAL TARGET FAILURE), so that a panic in
-// the IO path never leaves an initiator waiting for a task that will not complete.
+// workerSupervisor is the LUN's strategy for its IO workers: a worker that fails is
+// restarted, and the IO it held is retried once on a fresh worker while the LUN
+// keeps the IO's task count and range lock, so that a crash the retry gets past is
+// invisible to the initiator; a second failure is answered CHECK CONDITION
+// (HARDWARE ERROR, INTERNAL TARGET FAILURE). A worker whose call the LUN abandoned is
+// stopped instead. protoactor calls it on the LUN actor's goroutine, so it works on
+// the LUN's state directly.
 type workerSupervisor struct {
 	log hclog.Logger
-	// lun is the LUN actor, to which the request of a failed worker that
-	// held a range lock is returned so the lock is released.
-	lun *actor.PID
+	// lun is the LUN actor (the latest, after a restart).
+	lun *lunActor
 }
 
-// HandleFailure is called by protoactor with the message the worker panicked on.
+// HandleFailure is called by protoactor when a worker panics.
 func (s *workerSupervisor) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID,
-	_ *actor.RestartStatistics, reason any, message any) {
-	msg := actor.UnwrapEnvelopeMessage(message)
-	// failed answers a task the worker held and will not finish.
-	failed := func(t *pb.ScsiTask) {
-		sys.Root.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, scsi.InternalTargetFailure()))
+	_ *actor.RestartStatistics, reason any, _ any) {
+	if s.lun == nil || s.lun.pool == nil {
+		s.log.Warn("IO worker failed; restarting it", "worker", child.Id, "reason", fmt.Sprint(reason))
+		sup.RestartChildren(child)
+		return
 	}
-	req, _ := msg.(*pb.IoRequest)
-	switch {
-	case req != nil && len(req.Parts) > 0:
-		// A merged run of reads or writes: answer every part (none holds a lock or
-		// a token).
-		s.log.Error("IO worker failed on a merged run; answering its tasks and restarting it",
-			"worker", child.Id, "tasks", len(req.Parts), "reason", fmt.Sprint(reason))
-		for _, p := range req.Parts {
-			failed(p.Task)
-		}
-	case req != nil && req.Task != nil:
-		s.log.Error("IO worker failed; answering its task and restarting it",
-			"worker", child.Id, "itt", req.Task.Itt, "reason", fmt.Sprint(reason))
-		if !req.Immediate { // an immediate task was answered already
-			failed(req.Task)
-		}
-		if (req.LockId != 0 || req.Token != 0) && s.lun != nil {
-			// Without an answer the LUN takes the IO as failed.
-			req.Answer = nil
-			sys.Root.Send(s.lun, req)
-		}
-	default:
-		s.log.Error("IO worker failed; restarting it", "worker", child.Id, "reason", fmt.Sprint(reason))
+	s.lun.workerFailed(sys.Root, sup, child, reason)
+}
+
+// retryable reports IO that may run twice: under the locks the LUN keeps, doing it
+// again has the same effect as doing it once.
+func retryable(io *pb.IoRequest) bool {
+	switch io.Kind {
+	case pb.IoKind_IO_KIND_READ, pb.IoKind_IO_KIND_WRITE, pb.IoKind_IO_KIND_VERIFY, pb.IoKind_IO_KIND_UNMAP,
+		pb.IoKind_IO_KIND_WRITE_SAME, pb.IoKind_IO_KIND_SYNC, pb.IoKind_IO_KIND_LBA_STATUS:
+		return !io.Immediate
+	}
+	return false
+}
+
+// workerFailed applies the strategy to the worker child.
+func (l *lunActor) workerFailed(sc actor.SenderContext, sup actor.Supervisor, child *actor.PID, reason any) {
+	log, why := l.cfg.Log, fmt.Sprint(reason)
+	s := l.pool.byID[child.Id]
+	if s != nil && s.dead {
+		// An abandoned call came back by panicking: its tasks were answered.
+		log.Warn("abandoned IO worker failed as its call returned; stopping it", "worker", child.Id, "reason", why)
+		l.lateReturn(sc, s)
+		sup.StopChildren(child)
+		return
+	}
+	var io *pb.IoRequest
+	if s != nil {
+		io = s.cur.Swap(nil)
 	}
 	sup.RestartChildren(child)
+	switch {
+	case io == nil:
+		log.Warn("IO worker failed outside an IO; restarted it", "worker", child.Id, "reason", why)
+	case retryable(io) && !io.Retried:
+		io.Retried = true
+		log.Warn("IO worker failed; restarted it and retrying its IO", "itt", itts(io), "op", io.Kind.String(),
+			"worker", child.Id, "reason", why)
+		l.toWorker(sc, io)
+	default:
+		log.Error("IO worker failed; restarted it and answering its IO CHECK CONDITION", "itt", itts(io),
+			"op", io.Kind.String(), "retried", io.Retried, "worker", child.Id, "reason", why)
+		l.finish(sc, io, scsi.InternalTargetFailure(), false)
+	}
 }

@@ -1,15 +1,30 @@
 package lun
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
+// tmfGrace is how long an aborted task may stay in the LUN before it is detached:
+// the connection answers the function once its aborted tasks are ended, and must
+// within 5 s even if a backend call never returns.
+const tmfGrace = 2 * time.Second
+
+// detach is a task management function's set of tasks to end if they are still in
+// the LUN when its grace runs out.
+type detach struct {
+	tasks map[*pb.ScsiTask]bool
+}
+
 // taskManagement applies a task management function's effect on the logical unit and
 // answers the connection. Resets establish a unit attention for every I_T nexus,
 // including the one that asked (SAM-5 6.3): its next command learns of the reset too.
+// The tasks the function aborts on the asking connection (which suppresses their
+// responses and waits for their ends) are detached after tmfGrace if still here.
 func (l *lunActor) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 	switch m.Function {
 	case pb.TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET:
@@ -20,8 +35,138 @@ func (l *lunActor) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 		l.resetReservations()
 	}
 	l.cfg.Log.Info("task management", "function", m.Function.String(), "nexus", m.Nexus)
+	l.flush(ctx)
+	if d := l.aborted(m); len(d.tasks) > 0 {
+		grace := tmfGrace
+		if l.cfg.IOTimeout > 0 {
+			grace = min(grace, l.cfg.IOTimeout)
+		}
+		root, self := ctx.ActorSystem().Root, ctx.Self()
+		time.AfterFunc(grace, func() { root.Send(self, d) })
+	}
 	ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut})
 }
+
+// aborted collects the tasks in the LUN that m aborts: the asking connection's (all
+// of them here, or the one ABORT TASK names). A SANITIZE goes on through aborts
+// (SBC-4 4.11.3), so it is never detached.
+func (l *lunActor) aborted(m *pb.TaskManagement) *detach {
+	d := &detach{tasks: map[*pb.ScsiTask]bool{}}
+	add := func(t *pb.ScsiTask) {
+		if t == nil || t.ReplyTo == nil || m.ReplyTo == nil || t.ReplyTo.Id != m.ReplyTo.Id ||
+			t.ReplyTo.Address != m.ReplyTo.Address || (len(t.Cdb) > 0 && t.Cdb[0] == scsi.OpSanitize) {
+			return
+		}
+		if m.Function == pb.TmfFunction_TMF_FUNCTION_ABORT_TASK && t.Itt != m.ReferencedItt {
+			return
+		}
+		d.tasks[t] = true
+	}
+	addIO := func(io *pb.IoRequest) {
+		add(io.Task)
+		for _, p := range io.Parts {
+			add(p.Task)
+		}
+	}
+	for _, s := range l.pool.slots {
+		if io := s.cur.Load(); io != nil {
+			addIO(io)
+		}
+	}
+	l.pool.sh.q.each(addIO)
+	for _, io := range l.pool.overflow {
+		addIO(io)
+	}
+	for _, q := range l.locks.queue {
+		addIO(q.io)
+	}
+	for _, t := range l.order.queue {
+		add(t)
+	}
+	return d
+}
+
+// detach ends the tasks of d still in the LUN once its grace is over: a call that
+// holds one is abandoned (its range stays fenced until it returns), and one still
+// waiting is answered without running. The connection suppresses both answers.
+func (l *lunActor) detach(ctx actor.Context, d *detach) {
+	has := func(io *pb.IoRequest) bool {
+		if d.tasks[io.Task] {
+			return true
+		}
+		for _, p := range io.Parts {
+			if d.tasks[p.Task] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range l.pool.slots {
+		if io := s.cur.Load(); io != nil && has(io) && s.cur.CompareAndSwap(io, abandonedIO) {
+			l.abandon(ctx, s, io, "task management")
+		}
+	}
+	// Waiting IO: the queue is drained (workers may take some meanwhile) and what is
+	// not aborted put back in order; aborted parts of a merged run leave it.
+	var keep []*pb.IoRequest
+	sift := func(io *pb.IoRequest) {
+		if !has(io) {
+			keep = append(keep, io)
+			return
+		}
+		if len(io.Parts) == 0 {
+			l.finish(ctx, io, errAborted, false)
+			return
+		}
+		for _, p := range io.Parts {
+			if d.tasks[p.Task] {
+				l.finish(ctx, p, errAborted, false)
+			} else {
+				keep = append(keep, p)
+			}
+		}
+	}
+	for io := l.pool.sh.q.take(); io != nil; io = l.pool.sh.q.take() {
+		sift(io)
+	}
+	over := l.pool.overflow
+	l.pool.overflow = nil
+	for _, io := range over {
+		sift(io)
+	}
+	for _, io := range keep {
+		l.toWorker(ctx, io)
+	}
+	for i := 0; i < len(l.locks.queue); {
+		q := l.locks.queue[i]
+		if !has(q.io) {
+			i++
+			continue
+		}
+		l.locks.queue = append(l.locks.queue[:i], l.locks.queue[i+1:]...)
+		if q.exclusive {
+			l.locks.exclusives--
+		}
+		l.finish(ctx, q.io, errAborted, false)
+	}
+	for _, io := range l.locks.retry() {
+		l.toWorker(ctx, io)
+	}
+	kept := l.order.queue[:0]
+	for _, t := range l.order.queue {
+		if d.tasks[t] {
+			ctx.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, errAborted))
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	clear(l.order.queue[len(kept):])
+	l.order.queue = kept
+	l.pump(ctx)
+}
+
+// errAborted answers an aborted task that never ran (the connection suppresses it).
+var errAborted = scsi.AbortedCommand(0, 0)
 
 // resetReservations drops a RESERVE(6)/(10) reservation, which a reset ends;
 // persistent reservations survive resets (SPC-4 5.13.11).

@@ -18,13 +18,16 @@ import (
 
 // worker is one IO worker: it performs blocking pread/pwrite/fdatasync on the backend
 // (through the page cache) and answers the task's connection directly. It holds no
-// state between tasks, so its supervisor can always restart it.
+// state between tasks, so its supervisor can always restart it. It takes IO from the
+// LUN's queue only while it is free (pool.go).
 type worker struct {
 	b     backend.Backend
 	peers Registry
 	order *taskOrder
 	// untracked counts the LUN's writes that hold no range lock.
 	untracked *drainCounter
+	sh        *shared
+	slot      *slot
 	log       hclog.Logger
 	// statePath and modesPath are the LUN's reservation state and saved mode
 	// pages files ("" = none: nothing is written).
@@ -46,41 +49,87 @@ func (w *worker) completion(itt uint32, res *scsidev.Result, transfer uint32, po
 	return c
 }
 
-func workerProps(cfg Config, order *taskOrder, untracked *drainCounter) *actor.Props {
+func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shared, s *slot) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &worker{b: cfg.Backend, peers: cfg.Peers, order: order, untracked: untracked, log: cfg.Log,
-			statePath: cfg.StatePath, modesPath: cfg.ModesPath}
+		return &worker{b: cfg.Backend, peers: cfg.Peers, order: order, untracked: untracked, sh: sh, slot: s,
+			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath}
 	}, actor.WithDispatcher(sched.Default))
 }
 
-// Receive performs one IoRequest.
+// Receive runs the worker when it starts (or restarts) and when the LUN nudges it.
 func (w *worker) Receive(ctx actor.Context) {
-	req, ok := ctx.Message().(*pb.IoRequest)
-	if !ok {
-		return
+	switch ctx.Message().(type) {
+	case *actor.Started, *nudge:
+		w.run(ctx)
 	}
-	// Deferred, so that it also runs when the IO panics (the supervisor then
-	// answers the task).
+}
+
+// run performs queued IO until none is left, then parks the worker in the idle set.
+// It returns early if the LUN abandoned the call: this worker has been replaced.
+func (w *worker) run(ctx actor.Context) {
 	parent := ctx.Parent()
 	send := func(msg any) { ctx.Send(parent, msg) }
-	if len(req.Parts) > 0 {
-		// Every part was counted as a task, and every write part as untracked.
-		defer func() {
-			for _, p := range req.Parts {
-				if p.Untracked {
-					w.untracked.done(send, &writesDrained{})
-				}
-				w.order.done(send)
+	q := &w.sh.q
+	for {
+		io := q.take()
+		if io == nil {
+			w.sh.idle.add(w.slot.index)
+			// IO queued after the take saw none finds the bit set, or is seen here.
+			if q.empty() || !w.sh.idle.remove(w.slot.index) {
+				return // parked, or claimed by the LUN, whose nudge follows
 			}
-		}()
-		w.performParts(ctx, req)
-		return
+			continue
+		}
+		if q.full.Load() && q.full.CompareAndSwap(true, false) {
+			send(roomMsg)
+		}
+		if !w.do(ctx, io, send) {
+			return
+		}
 	}
-	defer w.order.done(send)
-	if req.Untracked {
-		defer w.untracked.done(send, &writesDrained{})
+}
+
+// refresh stamps a further backend call of a long operation, so that the watchdog
+// times each call, not the whole command.
+func (w *worker) refresh() {
+	if w.slot != nil { // nil for a worker used alone, in tests
+		w.slot.since.Store(w.sh.clock.Load())
+	}
+}
+
+// do performs one IoRequest and answers its tasks, unless the LUN abandoned it
+// meanwhile: then the result is dropped, the LUN told, and do reports false. The
+// task counts are released only after a normal end; after a panic the LUN's
+// supervisor retries the IO with them still held (supervisor.go).
+func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
+	s := w.slot
+	s.since.Store(w.sh.clock.Load())
+	s.cur.Store(req)
+	if len(req.Parts) > 0 {
+		answers := w.performParts(req)
+		if !s.cur.CompareAndSwap(req, nil) {
+			w.late(ctx, answers...)
+			return false
+		}
+		for i, p := range req.Parts {
+			ctx.Send(p.Task.ReplyTo.PID(), answers[i])
+		}
+		clear(answers)
+		w.answers = answers[:0]
+		// Every part was counted as a task, and every write part as untracked.
+		for _, p := range req.Parts {
+			if p.Untracked {
+				w.untracked.done(send, &writesDrained{})
+			}
+			w.order.done(send)
+		}
+		return true
 	}
 	answer := w.perform(req)
+	if !s.cur.CompareAndSwap(req, nil) {
+		w.late(ctx, answer)
+		return false
+	}
 	if !req.Immediate {
 		ctx.Send(req.Task.ReplyTo.PID(), answer)
 	}
@@ -88,15 +137,33 @@ func (w *worker) Receive(ctx actor.Context) {
 		// After the answer, so the lock costs the initiator no latency; the
 		// LUN learns the outcome from it.
 		req.Answer = answer
-		ctx.Send(ctx.Parent(), req)
+		send(req)
 	}
+	if req.Untracked {
+		w.untracked.done(send, &writesDrained{})
+	}
+	w.order.done(send)
+	return true
+}
+
+// late drops the answers of an abandoned call (the LUN answered its tasks) and
+// tells the LUN the call is back, so that it lifts the call's fence.
+func (w *worker) late(ctx actor.Context, answers ...*pb.ScsiCompletion) {
+	for _, a := range answers {
+		if a != nil && a.Pooled {
+			bufpool.Put(a.DataIn)
+		}
+	}
+	clear(w.answers)
+	w.answers = w.answers[:0]
+	ctx.Send(ctx.Parent(), &lateReturn{s: w.slot})
 }
 
 // performParts performs a run of adjacent reads or cached writes (merge.go) with one
-// vectored call and answers each part's task as if it had run alone. If the backend
+// vectored call and makes each part's answer as if it had run alone. If the backend
 // cannot do vectored IO, or the call fails, each part runs alone, so that every task
-// gets its own outcome.
-func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
+// gets its own outcome. The answers are w.answers, sent by the caller.
+func (w *worker) performParts(req *pb.IoRequest) []*pb.ScsiCompletion {
 	read := req.Kind == pb.IoKind_IO_KIND_READ
 	bufs := slices.Grow(w.bufs[:0], len(req.Parts))[:len(req.Parts)]
 	defer func() { clear(bufs); w.bufs = bufs[:0] }()
@@ -118,12 +185,13 @@ func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
 		}
 		vectored, err = true, vw.WriteVec(bufs, req.Offset)
 	}
-	// All answers are made before any is sent: if this panics, the supervisor
-	// answers every part and none twice.
+	// All answers are made before any is sent: if this panics, none was sent and
+	// the supervisor can retry the whole run.
 	answers := slices.Grow(w.answers[:0], len(req.Parts))[:len(req.Parts)]
-	defer func() { clear(answers); w.answers = answers[:0] }()
+	w.answers = answers
 	for i, p := range req.Parts {
 		if !vectored || err != nil {
+			w.refresh()
 			answers[i] = w.perform(p)
 			continue
 		}
@@ -135,9 +203,7 @@ func (w *worker) performParts(ctx actor.Context, req *pb.IoRequest) {
 		res := scsidev.CompleteIO(io, data, nil)
 		answers[i] = w.completion(p.Task.Itt, &res, p.TransferLength, read && res.Data != nil)
 	}
-	for i, p := range req.Parts {
-		ctx.Send(p.Task.ReplyTo.PID(), answers[i])
-	}
+	return answers
 }
 
 // perform runs the backend operation the device model planned and turns its
@@ -183,6 +249,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		if miscompare != nil {
 			return pb.CheckCondition(t.Itt, miscompare)
 		}
+		w.refresh()
 		err = w.b.WriteAt(data, req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_OR_WRITE:
 		read = make([]byte, req.Length)
@@ -190,6 +257,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			err = &scsidev.ReadError{Err: err}
 			break
 		}
+		w.refresh()
 		err = w.b.WriteAt(scsidev.ORData(io, read), req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_COPY:
 		err = w.copySegments(req.Segments, req.Stable)
@@ -243,6 +311,7 @@ func (w *worker) writeParts(parts [][]byte, off, length int64, stable bool) erro
 // unmap deallocates each (offset, length) pair, stopping at the first error.
 func (w *worker) unmap(extents []int64) error {
 	for i := 0; i+1 < len(extents); i += 2 {
+		w.refresh()
 		if err := w.b.Unmap(extents[i], extents[i+1]); err != nil {
 			return err
 		}
@@ -267,6 +336,7 @@ func (w *worker) writeSame(block []byte, off, length int64, stable bool) error {
 	}
 	for length > 0 {
 		c := min(length, int64(len(buf)))
+		w.refresh()
 		if err := w.b.WriteAt(buf[:c], off, stable); err != nil {
 			return err
 		}
@@ -285,6 +355,7 @@ func (w *worker) lbaStatus(off, length int64, max int) ([]scsidev.Run, error) {
 	}
 	var runs []scsidev.Run
 	for length > 0 {
+		w.refresh()
 		mapped, n, err := m.Mapped(off, length)
 		if err != nil {
 			return nil, err

@@ -500,7 +500,12 @@ type ScsiCompletion struct {
 	TransferLength uint32 `protobuf:"varint,5,opt,name=transfer_length,json=transferLength,proto3" json:"transfer_length,omitempty"`
 	// data_in comes from actors/bufpool; the connection's writer returns it there once
 	// the Data-In is on the wire.
-	Pooled        bool `protobuf:"varint,6,opt,name=pooled,proto3" json:"pooled,omitempty"`
+	Pooled bool `protobuf:"varint,6,opt,name=pooled,proto3" json:"pooled,omitempty"`
+	// The LUN gave up on the task (a backend call that did not return in time, or an
+	// aborted task it detached) while that call may still read the task's write data:
+	// the connection ends the task but leaves its data buffers to the garbage
+	// collector instead of returning them to the pool.
+	Detached      bool `protobuf:"varint,7,opt,name=detached,proto3" json:"detached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -573,6 +578,13 @@ func (x *ScsiCompletion) GetTransferLength() uint32 {
 func (x *ScsiCompletion) GetPooled() bool {
 	if x != nil {
 		return x.Pooled
+	}
+	return false
+}
+
+func (x *ScsiCompletion) GetDetached() bool {
+	if x != nil {
+		return x.Detached
 	}
 	return false
 }
@@ -698,7 +710,10 @@ type IoRequest struct {
 	// Adjacent cached WRITEs the LUN merged because they arrived together: offset and
 	// length cover them all, the worker writes them with one pwritev and answers each
 	// part's task as if it had run alone.
-	Parts         []*IoRequest `protobuf:"bytes,20,rep,name=parts,proto3" json:"parts,omitempty"`
+	Parts []*IoRequest `protobuf:"bytes,20,rep,name=parts,proto3" json:"parts,omitempty"`
+	// The LUN re-sent this request once already, after the worker holding it failed:
+	// a second failure is answered CHECK CONDITION.
+	Retried       bool `protobuf:"varint,21,opt,name=retried,proto3" json:"retried,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -864,6 +879,13 @@ func (x *IoRequest) GetParts() []*IoRequest {
 		return x.Parts
 	}
 	return nil
+}
+
+func (x *IoRequest) GetRetried() bool {
+	if x != nil {
+		return x.Retried
+	}
+	return false
 }
 
 // CommandOrder asks the session to place a CmdSN-carrying request in order
@@ -1102,7 +1124,10 @@ type TaskManagement struct {
 	ReplyTo *Pid   `protobuf:"bytes,6,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	// How many LUNs the dispatcher sent it to: the connection answers after this many
 	// TaskManagementDone replies.
-	FanOut        uint32 `protobuf:"varint,7,opt,name=fan_out,json=fanOut,proto3" json:"fan_out,omitempty"`
+	FanOut uint32 `protobuf:"varint,7,opt,name=fan_out,json=fanOut,proto3" json:"fan_out,omitempty"`
+	// TMF_FUNCTION_ABORT_TASK: the ITT of the task to abort, on the connection reply_to
+	// names; the LUN detaches it if a backend call holds it too long.
+	ReferencedItt uint32 `protobuf:"varint,8,opt,name=referenced_itt,json=referencedItt,proto3" json:"referenced_itt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1182,6 +1207,13 @@ func (x *TaskManagement) GetReplyTo() *Pid {
 func (x *TaskManagement) GetFanOut() uint32 {
 	if x != nil {
 		return x.FanOut
+	}
+	return 0
+}
+
+func (x *TaskManagement) GetReferencedItt() uint32 {
+	if x != nil {
+		return x.ReferencedItt
 	}
 	return 0
 }
@@ -1328,14 +1360,15 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\fdata_pending\x18\x0e \x01(\bR\vdataPending\x12$\n" +
 	"\x0edata_out_parts\x18\x0f \x03(\fR\fdataOutParts\x12\x1c\n" +
 	"\n" +
-	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\"\xaa\x01\n" +
+	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\"\xc6\x01\n" +
 	"\x0eScsiCompletion\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +
 	"\x05sense\x18\x03 \x01(\fR\x05sense\x12\x17\n" +
 	"\adata_in\x18\x04 \x01(\fR\x06dataIn\x12'\n" +
 	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\x12\x16\n" +
-	"\x06pooled\x18\x06 \x01(\bR\x06pooled\"\x95\x01\n" +
+	"\x06pooled\x18\x06 \x01(\bR\x06pooled\x12\x1a\n" +
+	"\bdetached\x18\a \x01(\bR\bdetached\"\x95\x01\n" +
 	"\vCopySegment\x12\x17\n" +
 	"\asrc_naa\x18\x01 \x01(\x04R\x06srcNaa\x12\x17\n" +
 	"\adst_naa\x18\x02 \x01(\x04R\x06dstNaa\x12\x1d\n" +
@@ -1343,7 +1376,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"src_offset\x18\x03 \x01(\x03R\tsrcOffset\x12\x1d\n" +
 	"\n" +
 	"dst_offset\x18\x04 \x01(\x03R\tdstOffset\x12\x16\n" +
-	"\x06length\x18\x05 \x01(\x03R\x06length\"\x97\x05\n" +
+	"\x06length\x18\x05 \x01(\x03R\x06length\"\xb1\x05\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
@@ -1365,7 +1398,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\timmediate\x18\x11 \x01(\bR\timmediate\x12\x14\n" +
 	"\x05token\x18\x12 \x01(\x04R\x05token\x12\x1c\n" +
 	"\tuntracked\x18\x13 \x01(\bR\tuntracked\x12(\n" +
-	"\x05parts\x18\x14 \x03(\v2\x12.atgt.v1.IoRequestR\x05partsJ\x04\b\v\x10\fR\n" +
+	"\x05parts\x18\x14 \x03(\v2\x12.atgt.v1.IoRequestR\x05parts\x12\x18\n" +
+	"\aretried\x18\x15 \x01(\bR\aretriedJ\x04\b\v\x10\fR\n" +
 	"state_path\"\xc7\x01\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
@@ -1385,7 +1419,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2\f.atgt.v1.PidR\n" +
 	"connection\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd6\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xfd\x01\n" +
 	"\x0eTaskManagement\x120\n" +
 	"\bfunction\x18\x01 \x01(\x0e2\x14.atgt.v1.TmfFunctionR\bfunction\x12\x10\n" +
 	"\x03itt\x18\x02 \x01(\rR\x03itt\x12\x16\n" +
@@ -1393,7 +1427,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x03lun\x18\x04 \x01(\x04R\x03lun\x12\x14\n" +
 	"\x05nexus\x18\x05 \x01(\tR\x05nexus\x12'\n" +
 	"\breply_to\x18\x06 \x01(\v2\f.atgt.v1.PidR\areplyTo\x12\x17\n" +
-	"\afan_out\x18\a \x01(\rR\x06fanOut\"[\n" +
+	"\afan_out\x18\a \x01(\rR\x06fanOut\x12%\n" +
+	"\x0ereferenced_itt\x18\b \x01(\rR\rreferencedItt\"[\n" +
 	"\x12TaskManagementDone\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x1a\n" +
 	"\bresponse\x18\x02 \x01(\rR\bresponse\x12\x17\n" +

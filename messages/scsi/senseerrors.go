@@ -169,3 +169,10 @@ func MediumNotPresent() *SenseError {
 func AbortedCommand(asc, ascq uint8) *SenseError {
 	return &SenseError{Key: SenseAbortedCommand, ASC: asc, ASCQ: ascq}
 }
+
+// CommandTimeout reports ABORTED COMMAND, COMMAND TIMEOUT DURING PROCESSING
+// (2E/02, SPC-5) for a task whose backend call the LUN abandoned: the key
+// tells the initiator to retry, the code why.
+func CommandTimeout() *SenseError {
+	return AbortedCommand(0x2E, 0x02)
+}

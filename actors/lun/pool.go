@@ -1,0 +1,223 @@
+package lun
+
+import (
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// The IO worker pool. A worker takes IO only while it is free: the LUN puts IO in a
+// queue its workers share and nudges an idle worker, and a worker that finishes an IO
+// takes the next one from the queue in the same turn. So a hung backend call holds one
+// IO and one worker, never IO queued behind it, and a busy pool costs no message per
+// IO. The queue and the idle set are atomics shared with the workers, as the drain
+// counters are: only the LUN adds IO, only workers (and the LUN) take it.
+
+// queueSize bounds the shared queue; beyond it the LUN keeps IO in its overflow.
+const queueSize = 1024
+
+// workQueue is a single-producer (the LUN), multi-consumer ring of IO. The counters
+// the LUN and the workers write sit on cache lines of their own.
+type workQueue struct {
+	head atomic.Uint64 // next to take
+	_    [56]byte
+	tail atomic.Uint64 // next to put; written by the LUN only
+	// full: the LUN holds IO in its overflow and wants a room message when a
+	// worker takes some.
+	full atomic.Bool
+	_    [48]byte
+	buf  [queueSize]atomic.Pointer[pb.IoRequest]
+}
+
+// put adds io unless the ring is full. LUN only.
+func (q *workQueue) put(io *pb.IoRequest) bool {
+	t := q.tail.Load()
+	if t-q.head.Load() >= queueSize {
+		return false
+	}
+	q.buf[t%queueSize].Store(io)
+	q.tail.Store(t + 1)
+	return true
+}
+
+// take removes the oldest IO, or returns nil.
+func (q *workQueue) take() *pb.IoRequest {
+	for {
+		h := q.head.Load()
+		if h >= q.tail.Load() {
+			return nil
+		}
+		io := q.buf[h%queueSize].Load()
+		if q.head.CompareAndSwap(h, h+1) {
+			return io
+		}
+	}
+}
+
+func (q *workQueue) empty() bool { return q.head.Load() >= q.tail.Load() }
+
+// each calls f with the IO in the queue, oldest first (LUN only: nothing else
+// overwrites an entry).
+func (q *workQueue) each(f func(*pb.IoRequest)) {
+	for i, t := q.head.Load(), q.tail.Load(); i < t; i++ {
+		f(q.buf[i%queueSize].Load())
+	}
+}
+
+// idleSet holds one bit per pool slot whose worker waits for IO. A worker sets
+// its own bit; whoever clears it (the LUN claiming the worker, or the worker
+// taking itself back) owns the worker's next turn.
+type idleSet struct{ words []atomic.Uint64 }
+
+func (s *idleSet) add(i int) { s.words[i>>6].Or(1 << (i & 63)) }
+
+// remove clears bit i and reports whether it was set.
+func (s *idleSet) remove(i int) bool {
+	bit := uint64(1) << (i & 63)
+	return s.words[i>>6].And(^bit)&bit != 0
+}
+
+// claim clears one set bit and returns its index, or -1.
+func (s *idleSet) claim() int {
+	for w := range s.words {
+		for {
+			v := s.words[w].Load()
+			if v == 0 {
+				break
+			}
+			b := bits.TrailingZeros64(v)
+			if s.words[w].CompareAndSwap(v, v&^(1<<b)) {
+				return w<<6 | b
+			}
+		}
+	}
+	return -1
+}
+
+// shared is what the LUN and its workers both touch, all of it atomic.
+type shared struct {
+	q    workQueue
+	idle idleSet
+	_    [40]byte
+	// clock counts watchdog ticks; a worker stamps each backend call with it.
+	clock atomic.Int64
+}
+
+// abandonedIO replaces a slot's IO when the LUN gives up on the call.
+var abandonedIO = &pb.IoRequest{}
+
+// slot is one place in the pool. When its call is abandoned the LUN puts a new
+// worker in a new slot at the same index; the old slot stays until the call returns.
+type slot struct {
+	index int
+	pid   *actor.PID
+	// cur is the IO in the backend, nil when none. The worker swaps it for nil
+	// when done, the LUN for abandonedIO when giving up: whoever swaps first
+	// owns the outcome, so a late result is never sent.
+	cur atomic.Pointer[pb.IoRequest]
+	// since is the clock when the current backend call began.
+	since atomic.Int64
+
+	// The LUN's own: an abandoned slot's fence on its byte range (0 = none), and
+	// whether the call has come back.
+	dead     bool
+	fence    uint64
+	returned bool
+}
+
+// nudge tells an idle worker that IO waits in the queue.
+type nudge struct{}
+
+// room tells the LUN that a worker made room in a full queue.
+type room struct{}
+
+// lateReturn tells the LUN that an abandoned call came back (its result discarded).
+type lateReturn struct{ s *slot }
+
+var (
+	nudgeMsg = &nudge{}
+	roomMsg  = &room{}
+)
+
+// pool is the LUN's side of its workers.
+type pool struct {
+	sh       *shared
+	slots    []*slot          // the live worker of each index
+	byID     map[string]*slot // live and abandoned workers, by PID id
+	overflow []*pb.IoRequest
+	// abandoned counts abandoned calls that have not returned.
+	abandoned int
+	props     func(*shared, *slot) *actor.Props
+	spawned   int
+}
+
+func newPool(n int, props func(*shared, *slot) *actor.Props) *pool {
+	sh := &shared{idle: idleSet{words: make([]atomic.Uint64, (n+63)/64)}}
+	return &pool{sh: sh, slots: make([]*slot, n), byID: make(map[string]*slot), props: props}
+}
+
+// spawn starts a worker in a new slot at index i.
+func (p *pool) spawn(ctx actor.SpawnerContext, i int) *slot {
+	s := &slot{index: i}
+	pr := p.props(p.sh, s)
+	pid, err := ctx.SpawnNamed(pr, fmt.Sprintf("io%d.%d", i, p.spawned))
+	if err != nil {
+		pid = ctx.Spawn(pr)
+	}
+	p.spawned++
+	s.pid = pid
+	p.slots[i] = s
+	p.byID[pid.Id] = s
+	return s
+}
+
+// toWorker queues io for the next free worker and wakes an idle one. While the
+// LUN is stalled (stalled) the IO is answered NOT READY instead.
+func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
+	if l.stalled() {
+		l.finish(sc, io, errNotReady, false)
+		return
+	}
+	p := l.pool
+	if len(p.overflow) > 0 || !p.sh.q.put(io) {
+		p.overflow = append(p.overflow, io)
+		l.refill(sc)
+		return
+	}
+	l.wake(sc)
+}
+
+// wake nudges one idle worker, if any.
+func (l *lunActor) wake(sc actor.SenderContext) {
+	if i := l.pool.sh.idle.claim(); i >= 0 {
+		sc.Send(l.pool.slots[i].pid, nudgeMsg)
+	}
+}
+
+// refill moves overflow into the queue while it has room; if some is left, a
+// worker that takes IO sends room.
+func (l *lunActor) refill(sc actor.SenderContext) {
+	p, q := l.pool, &l.pool.sh.q
+	for {
+		n := 0
+		for n < len(p.overflow) && q.put(p.overflow[n]) {
+			n++
+			l.wake(sc)
+		}
+		rest := copy(p.overflow, p.overflow[n:])
+		clear(p.overflow[rest:])
+		p.overflow = p.overflow[:rest]
+		if rest == 0 {
+			return
+		}
+		q.full.Store(true)
+		// A worker that took IO before the flag was set sent nothing: look again.
+		if q.tail.Load()-q.head.Load() >= queueSize {
+			return
+		}
+	}
+}
