@@ -345,6 +345,20 @@ type (
 		AllowSanitize bool `json:"allowSanitize,omitempty"`
 		// SanitizeBytesPerSecond slows SANITIZE OVERWRITE so that a test can see it run.
 		SanitizeBytesPerSecond string `json:"sanitizeBytesPerSecond,omitempty"`
+		// IoTimeout abandons a backend call that takes longer, in seconds (0: the default).
+		IoTimeout float64 `json:"ioTimeout,omitempty"`
+		// Faults are injected into the LUN's backend and actors.
+		Faults []testFault `json:"faults,omitempty"`
+	}
+	// testFault is one injected fault (proto/atgt/v1/config.proto, Fault).
+	testFault struct {
+		Op          string  `json:"op"`
+		Kind        string  `json:"kind"`
+		Probability float64 `json:"probability,omitempty"`
+		DelayMs     int     `json:"delayMs,omitempty"`
+		Offset      int64   `json:"offset,omitempty,string"`
+		Length      int64   `json:"length,omitempty,string"`
+		Count       int     `json:"count,omitempty"`
 	}
 )
 

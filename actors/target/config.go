@@ -25,9 +25,9 @@ const (
 	DefaultDataDir       = "atgt-data"
 	DefaultQueueDepth    = 128
 	DefaultWorkers       = 4
-	DefaultIOTimeoutMs   = 30000 // a backend call longer than this is abandoned
-	minIOTimeoutMs       = 100   // the watchdog ticks every quarter of it
-	maxIOTimeoutMs       = 3600000
+	DefaultIOTimeout     = 30.0 // seconds a backend call may take before it is abandoned
+	minIOTimeout         = 0.1  // the watchdog ticks every quarter of it
+	maxIOTimeout         = 3600.0
 	DefaultBlockSize     = 512
 	DefaultLUNSize       = 1 << 30
 	DefaultNopInterval   = 30
@@ -140,8 +140,8 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 			if l.WriteCache == nil {
 				l.WriteCache = proto.Bool(true)
 			}
-			if l.IoTimeoutMs == nil {
-				l.IoTimeoutMs = proto.Uint32(DefaultIOTimeoutMs)
+			if l.IoTimeout == nil {
+				l.IoTimeout = proto.Float64(DefaultIOTimeout)
 			}
 			if l.Backend == "file" && l.Path != "" && !filepath.IsAbs(l.Path) {
 				l.Path = filepath.Join(cfg.DataDir, l.Path)
@@ -251,8 +251,8 @@ func Validate(cfg *pb.Config) error {
 			if l.Workers < 1 || l.Workers > maxWorkers {
 				return bad(lf+".workers", "%d is outside 1..%d", l.Workers, maxWorkers)
 			}
-			if t := l.GetIoTimeoutMs(); t != 0 && (t < minIOTimeoutMs || t > maxIOTimeoutMs) {
-				return bad(lf+".io_timeout_ms", "%d is outside %d..%d (0 disables the timeout)", t, minIOTimeoutMs, maxIOTimeoutMs)
+			if t := l.GetIoTimeout(); t != 0 && !(t >= minIOTimeout && t <= maxIOTimeout) {
+				return bad(lf+".io_timeout", "%g seconds is outside %g..%g (0 disables the timeout)", t, minIOTimeout, maxIOTimeout)
 			}
 			switch l.Backend {
 			case "file":

@@ -24,7 +24,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if cfg.Portals[0] != DefaultPortal || cfg.QueueDepth != DefaultQueueDepth || l.Workers != DefaultWorkers ||
 		l.BlockSize != 512 || !l.GetWriteCache() || l.Path != filepath.Join(DefaultDataDir, "lun0.img") ||
 		cfg.Targets[0].Name != DefaultTargetName || l.SizeBytes != 1<<30 || cfg.LoginTimeoutSeconds != DefaultLoginTimeout ||
-		l.GetIoTimeoutMs() != DefaultIOTimeoutMs {
+		l.GetIoTimeout() != DefaultIOTimeout {
 		t.Fatalf("unexpected defaults: %v", cfg)
 	}
 }
@@ -53,8 +53,10 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"targets[0].luns[0].block_size", func(c *pb.Config) { c.Targets[0].Luns[0].BlockSize = 1000 }},
 		{"targets[0].luns[0].size_bytes", func(c *pb.Config) { c.Targets[0].Luns[0].SizeBytes = 1000 }},
 		{"targets[0].luns[0].workers", func(c *pb.Config) { c.Targets[0].Luns[0].Workers = 1000 }},
-		{"targets[0].luns[0].io_timeout_ms", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeoutMs = proto.Uint32(10) }},
-		{"targets[0].luns[0].io_timeout_ms", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeoutMs = proto.Uint32(1 << 31) }},
+		{"targets[0].luns[0].io_timeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(0.01) }},
+		{"targets[0].luns[0].io_timeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(1 << 31) }},
+		{"targets[0].luns[0].io_timeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(-1) }},
+		{"targets[0].luns[0].io_timeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(math.NaN()) }},
 		{"targets[0].luns[0].backend", func(c *pb.Config) { c.Targets[0].Luns[0].Backend = "nbd" }},
 		{"targets[0].luns[0].id", func(c *pb.Config) { c.Targets[0].Luns[0].Id = 1 << 20 }},
 		{"targets[0].luns[1].id", func(c *pb.Config) {
@@ -86,7 +88,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.json")
-	os.WriteFile(good, []byte(`{"portals":["127.0.0.1:0"],"targets":[{"name":"iqn.2026-11.dev.atgt:t","luns":[{"id":3,"backend":"memory","sizeBytes":"1048576","ioTimeoutMs":0}]}]}`), 0o600)
+	os.WriteFile(good, []byte(`{"portals":["127.0.0.1:0"],"targets":[{"name":"iqn.2026-11.dev.atgt:t","luns":[{"id":3,"backend":"memory","sizeBytes":"1048576","ioTimeout":0}]}]}`), 0o600)
 	cfg, err := LoadConfig(good)
 	if err != nil {
 		t.Fatal(err)
@@ -96,8 +98,8 @@ func TestLoadConfig(t *testing.T) {
 	}
 	// An explicit 0 disables the timeout; only an absent field takes the default.
 	d := ApplyDefaults(cfg)
-	if l := d.Targets[0].Luns[0]; l.IoTimeoutMs == nil || *l.IoTimeoutMs != 0 || Validate(d) != nil {
-		t.Fatalf("ioTimeoutMs 0 not kept as set: %v (%v)", l.IoTimeoutMs, Validate(d))
+	if l := d.Targets[0].Luns[0]; l.IoTimeout == nil || *l.IoTimeout != 0 || Validate(d) != nil {
+		t.Fatalf("ioTimeout 0 not kept as set: %v (%v)", l.IoTimeout, Validate(d))
 	}
 	typo := filepath.Join(dir, "typo.json")
 	os.WriteFile(typo, []byte(`{"targetz":[]}`), 0o600)

@@ -174,6 +174,6 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		key: dispatcher.Key{Target: tg.name, LUN: l.Id},
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
-			IOTimeout: time.Duration(l.GetIoTimeoutMs()) * time.Millisecond, Rebuild: rebuild, Log: log},
+			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Log: log},
 	}, nil
 }

@@ -412,11 +412,12 @@ type Lun struct {
 	// adjacent IO part by part, so each command meets the faults on its own. Each firing
 	// is counted and logged at debug level with the LUN, op and offset.
 	Faults []*Fault `protobuf:"bytes,14,rep,name=faults,proto3" json:"faults,omitempty"`
-	// Milliseconds a backend call (pread, pwrite, fdatasync, ...) may take before the
-	// LUN abandons it: the task is answered CHECK CONDITION, ABORTED COMMAND, COMMAND
-	// TIMEOUT DURING PROCESSING (2E/02), its IO worker is replaced, and a write's byte
-	// range stays fenced until the call does return. Default 30000; 0 disables.
-	IoTimeoutMs   *uint32 `protobuf:"varint,15,opt,name=io_timeout_ms,json=ioTimeoutMs,proto3,oneof" json:"io_timeout_ms,omitempty"`
+	// Seconds (fractions allowed) a backend call (pread, pwrite, fdatasync, ...) may take
+	// before the LUN abandons it: the task is answered CHECK CONDITION, ABORTED COMMAND,
+	// COMMAND TIMEOUT DURING PROCESSING (2E/02), its IO worker is replaced, and a write's
+	// byte range stays fenced until the call does return. Default 30; 0 disables;
+	// otherwise 0.1 to 3600.
+	IoTimeout     *float64 `protobuf:"fixed64,15,opt,name=io_timeout,json=ioTimeout,proto3,oneof" json:"io_timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -549,9 +550,9 @@ func (x *Lun) GetFaults() []*Fault {
 	return nil
 }
 
-func (x *Lun) GetIoTimeoutMs() uint32 {
-	if x != nil && x.IoTimeoutMs != nil {
-		return *x.IoTimeoutMs
+func (x *Lun) GetIoTimeout() float64 {
+	if x != nil && x.IoTimeout != nil {
+		return *x.IoTimeout
 	}
 	return 0
 }
@@ -717,7 +718,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
 	"\x12allowed_initiators\x18\x03 \x03(\tR\x11allowedInitiators\x12 \n" +
-	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\x8c\x04\n" +
+	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\x84\x04\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -736,10 +737,11 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x0eallow_sanitize\x18\v \x01(\bR\rallowSanitize\x129\n" +
 	"\x19sanitize_bytes_per_second\x18\f \x01(\x04R\x16sanitizeBytesPerSecond\x12\x1b\n" +
 	"\tdirect_io\x18\r \x01(\bR\bdirectIo\x12&\n" +
-	"\x06faults\x18\x0e \x03(\v2\x0e.atgt.v1.FaultR\x06faults\x12'\n" +
-	"\rio_timeout_ms\x18\x0f \x01(\rH\x01R\vioTimeoutMs\x88\x01\x01B\x0e\n" +
-	"\f_write_cacheB\x10\n" +
-	"\x0e_io_timeout_ms\"\xc3\x01\n" +
+	"\x06faults\x18\x0e \x03(\v2\x0e.atgt.v1.FaultR\x06faults\x12\"\n" +
+	"\n" +
+	"io_timeout\x18\x0f \x01(\x01H\x01R\tioTimeout\x88\x01\x01B\x0e\n" +
+	"\f_write_cacheB\r\n" +
+	"\v_io_timeout\"\xc3\x01\n" +
 	"\x05Fault\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12%\n" +

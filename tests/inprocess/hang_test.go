@@ -160,7 +160,7 @@ func TestIOTimeout(t *testing.T) {
 	hold := newOffsetHold(t, "read", hungOff)
 	cfg := baseConfig(t)
 	cfg.Targets[0].Luns[0].Workers = 1
-	cfg.Targets[0].Luns[0].IoTimeoutMs = proto.Uint32(200)
+	cfg.Targets[0].Luns[0].IoTimeout = proto.Float64(0.2)
 	svc := start(t, cfg, hold.wrap(0))
 	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(1201)})
 	ready(t, s, 0)
