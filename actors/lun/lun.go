@@ -141,8 +141,13 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			}
 		}
 	}
-	if len(l.run.parts) > 0 && l.mailbox.Idle() {
-		l.flush(ctx)
+	if l.mailbox.Idle() {
+		if len(l.run.parts) > 0 {
+			l.flush(ctx)
+		}
+		if l.pool != nil && !l.pool.sh.q.empty() {
+			l.wakeQueued(ctx)
+		}
 	}
 }
 

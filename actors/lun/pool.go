@@ -60,6 +60,9 @@ func (q *workQueue) take() *pb.IoRequest {
 
 func (q *workQueue) empty() bool { return q.head.Load() >= q.tail.Load() }
 
+// len is how many IOs wait.
+func (q *workQueue) len() int { return int(q.tail.Load() - q.head.Load()) }
+
 // each calls f with the IO in the queue, oldest first (LUN only: nothing else
 // overwrites an entry).
 func (q *workQueue) each(f func(*pb.IoRequest)) {
@@ -105,6 +108,9 @@ type shared struct {
 	_    [40]byte
 	// clock counts watchdog ticks; a worker stamps each backend call with it.
 	clock atomic.Int64
+	// draining counts the workers in their run loop (not parked): each takes
+	// queued IO as soon as its current call returns.
+	draining atomic.Int32
 }
 
 // abandonedIO replaces a slot's IO when the LUN gives up on the call.
@@ -188,7 +194,25 @@ func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
 		l.refill(sc)
 		return
 	}
-	l.wake(sc)
+	// A worker wakes only for IO the draining ones will not take soon: more IO
+	// waits than they are, or (wakeQueued) the LUN's turn ends with IO still
+	// waiting. Each wake costs a goroutine switch, and one that finds the queue
+	// already emptied is wasted.
+	if p.sh.q.len() > int(p.sh.draining.Load()) {
+		l.wake(sc)
+	}
+}
+
+// wakeQueued wakes an idle worker for each IO still waiting when the LUN's mailbox
+// is empty, so that none waits on a worker whose call does not return.
+func (l *lunActor) wakeQueued(sc actor.SenderContext) {
+	for n := l.pool.sh.q.len(); n > 0; n-- {
+		i := l.pool.sh.idle.claim()
+		if i < 0 {
+			return
+		}
+		sc.Send(l.pool.slots[i].pid, nudgeMsg)
+	}
 }
 
 // wake nudges one idle worker, if any.

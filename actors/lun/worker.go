@@ -70,14 +70,27 @@ func (w *worker) run(ctx actor.Context) {
 	parent := ctx.Parent()
 	send := func(msg any) { ctx.Send(parent, msg) }
 	q := &w.sh.q
+	// Counted as draining until parked; also when run ends by a panic or an
+	// abandoned call.
+	draining := true
+	w.sh.draining.Add(1)
+	defer func() {
+		if draining {
+			w.sh.draining.Add(-1)
+		}
+	}()
 	for {
 		io := q.take()
 		if io == nil {
+			draining = false
+			w.sh.draining.Add(-1)
 			w.sh.idle.add(w.slot.index)
 			// IO queued after the take saw none finds the bit set, or is seen here.
 			if q.empty() || !w.sh.idle.remove(w.slot.index) {
 				return // parked, or claimed by the LUN, whose nudge follows
 			}
+			draining = true
+			w.sh.draining.Add(1)
 			continue
 		}
 		if q.full.Load() && q.full.CompareAndSwap(true, false) {
