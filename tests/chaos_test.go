@@ -97,13 +97,14 @@ func TestChaos(t *testing.T) {
 	var gen atomic.Uint64
 	deadline := time.Now().Add(chaosDuration())
 	var wg sync.WaitGroup
+	var sessions []*initiator.Session
 	for sess := range chaosSessions {
 		s, err := initiator.Dial(d.addr, initiator.Options{InitiatorName: "iqn.2026-11.dev.atgt:chaos", TargetName: defaultIQN,
 			ISID: [6]byte{0x80, 0xc1, 0, 0, 0, byte(sess)}, Timeout: chaosIOTimeout + 5*time.Second})
 		if err != nil {
 			t.Fatalf("login %d: %v", sess, err)
 		}
-		defer s.Close()
+		sessions = append(sessions, s)
 		// Each session owns a slice of the LUN, so no two commands overlap a block.
 		lo := uint64(sess * chaosBlocks / chaosSessions)
 		owner := &blockOwner{lo: lo, hi: lo + chaosBlocks/chaosSessions, busy: map[uint64]bool{}}
@@ -129,6 +130,11 @@ func TestChaos(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Log the load's sessions out, so that their connections' goroutines end
+	// before the count at the end.
+	for _, s := range sessions {
+		s.Logout()
+	}
 	// The hangs end by themselves (delayMs); give abandoned calls time to return.
 	time.Sleep(5 * time.Second)
 
@@ -307,6 +313,9 @@ func chaosCommand(s *initiator.Session, rng *rand.Rand, owner *blockOwner, set *
 	set.tasks[itt] = task
 	set.mu.Unlock()
 	res, err := task.Wait()
+	if err == nil && res.Status != scsi.StatusGood {
+		err = &initiator.SCSIError{Status: res.Status, Sense: res.Sense}
+	}
 	set.mu.Lock()
 	delete(set.tasks, itt)
 	set.mu.Unlock()
@@ -361,7 +370,9 @@ func chaosAbort(s *initiator.Session, rng *rand.Rand, set *taskSet, stats *chaos
 	}
 	stats.aborts.Add(1)
 	begin := time.Now()
-	set.aborted.Store(pick, true) // before the answer: the task's timeout may race it
+	// Marked before the answer (the task's timeout may race it), as pending: an
+	// earlier ABORT TASK of the same task may already have aborted it.
+	set.aborted.LoadOrStore(pick, false)
 	resp, err := s.TaskMgmt(iscsi.TMFAbortTask, chaosLUN, pick)
 	switch {
 	case err != nil:
@@ -370,8 +381,11 @@ func chaosAbort(s *initiator.Session, rng *rand.Rand, set *taskSet, stats *chaos
 		stats.fail("ABORT TASK %x answered after %v", pick, time.Since(begin))
 	case resp == iscsi.TMFRespComplete:
 		stats.abortsDone.Add(1)
+		set.aborted.Store(pick, true)
 	case resp == iscsi.TMFRespTaskNotExist:
-		set.aborted.Delete(pick) // it had completed: it must have been answered
+		// It had completed (it must have been answered), or an earlier ABORT
+		// TASK aborted it already.
+		set.aborted.CompareAndDelete(pick, false)
 	default:
 		stats.fail("ABORT TASK %x: response %d", pick, resp)
 	}
