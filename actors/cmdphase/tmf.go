@@ -62,6 +62,16 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 				m.abort(tk, p)
 			}
 		}
+		if fn != iscsi.TMFAbortTaskSet {
+			// The task set is shared by every I_T nexus (TST=000): the other
+			// sessions abort their tasks there too (AbortedByOther). Sent before
+			// the function goes to the LUNs, so it leaves before any LUN answers.
+			ab := &pb.TaskSetAborted{Target: m.cfg.Login.Target.Name, AllLuns: targetWide, ByNexus: m.nexus()}
+			if !targetWide {
+				ab.Luns = []uint64{lun}
+			}
+			m.send(ToSession, ab)
+		}
 		p.lunsPending = true
 		m.tmfs[itt] = p
 		m.send(ToDispatcher, &pb.TaskManagement{
