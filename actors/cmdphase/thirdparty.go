@@ -12,7 +12,7 @@ import (
 // (CLEAR TASK SET, LOGICAL UNIT RESET, a target reset) aborted the task sets of
 // some logical units. With TST=000 a logical unit has one task set for every I_T
 // nexus, and with TAS=1 each command of this nexus it aborts ends with TASK ABORTED
-// status (SAM-5 5.6), answered once:
+// status (SAM-5, TASK ABORTED status), answered once:
 //
 //   - a task waiting for its Data-Out, or its turn to get it, is answered at once:
 //     it never reached its LUN, so nothing else will answer it. Its R2Ts and buffers
