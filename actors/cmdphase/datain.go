@@ -9,7 +9,8 @@ import (
 )
 
 // Complete answers a finished task: its Data-In and status. A task aborted by a task
-// management function is forgotten instead, and the function is told.
+// management function is forgotten instead, and the function is told; one aborted
+// by another I_T nexus's function is answered TASK ABORTED (see AbortedByOther).
 func (m *Machine) Complete(c *pb.ScsiCompletion) {
 	tk := m.tasks[c.Itt]
 	if tk == nil || tk.aborted {
@@ -26,6 +27,15 @@ func (m *Machine) Complete(c *pb.ScsiCompletion) {
 	}
 	if tk.aborted {
 		m.forget(tk) // and a function waiting for it learns it has ended
+		return
+	}
+	if tk.abortedByOther {
+		// Aborted by another I_T nexus's function (TAS=1): the task has now left
+		// its LUN, and its outcome is TASK ABORTED, whatever the LUN answered.
+		if c.Pooled {
+			m.pool.Put(c.DataIn) // never sent
+		}
+		m.finishTask(tk, uint32(scsi.StatusTaskAborted), nil, nil, 0, nil)
 		return
 	}
 	var release []byte

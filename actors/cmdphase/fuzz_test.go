@@ -189,7 +189,14 @@ func (r *fuzzRun) run(t *testing.T) {
 			}
 			r.h.m.PDU(p, false)
 		case 6:
-			r.h.m.Tick(r.h.start.Add(time.Duration(r.byte()) * time.Second))
+			if a := r.byte(); a%4 == 3 {
+				// Another nexus's function aborts a shared task set: each affected
+				// task must still be answered exactly once.
+				r.h.m.AbortedByOther(&pb.TaskSetAborted{Target: r.h.m.cfg.Login.Target.Name, Luns: []uint64{uint64(a >> 2 & 1)},
+					AllLuns: a&8 != 0, ExpCmdSn: r.h.window.Exp()})
+			} else {
+				r.h.m.Tick(r.h.start.Add(time.Duration(a) * time.Second))
+			}
 		case 7:
 			r.h.hold = !r.h.hold
 		}

@@ -93,6 +93,8 @@ func (h *harness) drain() {
 				flag(m.ReferencedItt != 0, fmt.Sprintf(" ref=%d", m.ReferencedItt)))
 		case *pb.NexusLoss:
 			h.printf("-> dispatcher: nexus-loss %s\n", m.Nexus)
+		case *pb.TaskSetAborted:
+			h.printf("-> session: task-set-aborted luns=%v all=%v by=%s\n", m.Luns, m.AllLuns, m.ByNexus)
 		default:
 			h.printf("-> ?: %T\n", m)
 		}

@@ -30,6 +30,7 @@ import (
 //	complete itt=N [status=good|check|busy] [data=N] [transfer=N] [pooled] [detached]
 //	tmf itt=N fn=NAME [ref=N] [lun=N] [immediate] [cmdsn=N]
 //	tmfdone itt=N [response=N] [fanout=N]
+//	aborted-by-other [lun=N | all] [exp=N]
 //	nop itt=N [immediate] [len=N] | nop-reply ttt=N | logout itt=N [reason=N]
 //	text itt=N keys=K=V[;K=V...] | digest-error itt=N | pdu opcode=HEX itt=N
 //	tick t=DURATION | session hold|release | closed | buffers | request-logout within=DURATION
@@ -154,6 +155,15 @@ func TestScripts(t *testing.T) {
 				b.SetLUN(lunField(a))
 				b.SetCmdSN(cmdSN(imm))
 				h.m.PDU(p, false)
+			case "aborted-by-other":
+				// Another session's function aborted these task sets; the model
+				// session stamps its ExpCmdSN, as the session actor does.
+				ab := &pb.TaskSetAborted{Target: "iqn.2026-11.test:tgt", AllLuns: a.has("all"),
+					ByNexus: "iqn.2026-11.test:other,i,0x1", ExpCmdSn: a.u32("exp", h.window.Exp())}
+				if !ab.AllLuns {
+					ab.Luns = []uint64{uint64(a.u32("lun", 0))}
+				}
+				h.m.AbortedByOther(ab)
 			case "tmfdone":
 				h.m.TMFDone(&pb.TaskManagementDone{Itt: a.u32("itt", 0), Response: a.u32("response", 0),
 					FanOut: a.u32("fanout", 1)})

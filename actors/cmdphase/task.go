@@ -17,6 +17,9 @@ type task struct {
 	ahead   bool   // counted in Machine.ahead
 	// abortedBy is the task management function waiting for this task to end.
 	abortedBy *pendingTMF
+	// abortedByOther: another I_T nexus's function aborted the task set while the
+	// task was at its LUN; its completion is answered TASK ABORTED instead.
+	abortedByOther bool
 
 	// Write data collection.
 	buf    []byte

@@ -24,7 +24,10 @@ type pendingTMF struct {
 // LUN finish there); functions that change logical unit state (task sets, resets)
 // also go through the dispatcher to the LUNs concerned, and the response waits for
 // their answers, so that a unit attention they raise is in place before the
-// initiator's next command can reach the LUN.
+// initiator's next command can reach the LUN. CLEAR TASK SET and the resets act on
+// the task set every I_T nexus shares (TST=000), so the session is first told to
+// have the other sessions abort their tasks there (TaskSetAborted); the response
+// does not wait for them.
 func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 	h := &req.BHS
 	fn := h.TMFFunction()
@@ -61,6 +64,16 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 			if m.inScope(tk, h, arrival) && (targetWide || tk.lunRaw == h.LUN()) {
 				m.abort(tk, p)
 			}
+		}
+		if fn != iscsi.TMFAbortTaskSet {
+			// The task set is shared by every I_T nexus (TST=000): the other
+			// sessions abort their tasks there too (AbortedByOther). Sent before
+			// the function goes to the LUNs, so it leaves before any LUN answers.
+			ab := &pb.TaskSetAborted{Target: m.cfg.Login.Target.Name, AllLuns: targetWide, ByNexus: m.nexus()}
+			if !targetWide {
+				ab.Luns = []uint64{lun}
+			}
+			m.send(ToSession, ab)
 		}
 		p.lunsPending = true
 		m.tmfs[itt] = p

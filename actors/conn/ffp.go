@@ -29,6 +29,8 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 		c.m.Complete(m)
 	case *pb.TaskManagementDone:
 		c.m.TMFDone(m)
+	case *pb.TaskSetAborted:
+		c.m.AbortedByOther(m)
 	case *actor.ReceiveTimeout:
 		c.m.Tick(time.Now())
 	case *RequestLogout:

@@ -311,8 +311,9 @@ func TestNotReadyAtLimit(t *testing.T) {
 
 // TestTaskManagementDetaches: with no ioTimeout, ABORT TASK and LOGICAL UNIT RESET are
 // answered at once and the asking connection's hung tasks are ended (detached) within
-// the grace; another connection's hung task is left alone, and tasks queued behind the
-// hung calls run on the replacement worker.
+// the grace; ABORT TASK leaves another connection's hung task alone, LOGICAL UNIT
+// RESET (the whole shared task set) ends it too, and tasks queued behind the hung
+// calls run on the replacement worker.
 func TestTaskManagementDetaches(t *testing.T) {
 	b := newHoldBackend(t)
 	h := newLUNHarness(t, b)
@@ -374,9 +375,19 @@ func TestTaskManagementDetaches(t *testing.T) {
 		t.Fatalf("reset tasks ended %v after the function", d)
 	}
 	expectCheck(t, "the hung task after LOGICAL UNIT RESET", m[4], scsi.SenseAbortedCommand, 0x2E, 0x02)
+	// The reset acts on the task set every nexus shares (TST=000): another
+	// connection's hung task is detached too (its connection answers it TASK
+	// ABORTED), in the same bounded time.
 	select {
 	case m := <-other:
-		t.Fatalf("another connection's task %d was ended by this connection's reset", m.Itt)
-	case <-time.After(100 * time.Millisecond):
+		if m.Itt != 7 {
+			t.Fatalf("another connection's task %d ended by the reset", m.Itt)
+		}
+		expectCheck(t, "another connection's hung task after the reset", m, scsi.SenseAbortedCommand, 0x2E, 0x02)
+		if d := time.Since(at); d > tmfGrace+time.Second {
+			t.Fatalf("another connection's hung task ended %v after the reset", d)
+		}
+	case <-time.After(tmfGrace + 2*time.Second):
+		t.Fatal("another connection's hung task outlived the reset")
 	}
 }

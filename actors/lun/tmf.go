@@ -23,8 +23,10 @@ type detach struct {
 // taskManagement applies a task management function's effect on the logical unit and
 // answers the connection. Resets establish a unit attention for every I_T nexus,
 // including the one that asked (SAM-5 6.3): its next command learns of the reset too.
-// The tasks the function aborts on the asking connection (which suppresses their
-// responses and waits for their ends) are detached after tmfGrace if still here.
+// CLEAR TASK SET establishes none: with TAS=1 the other nexuses learn of it by their
+// tasks' TASK ABORTED status (SAM-5, CLEAR TASK SET). The tasks the function aborts (see aborted)
+// are detached after tmfGrace if still here; the answer does not wait for them, so a
+// hung backend call never holds it.
 func (l *lunActor) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 	switch m.Function {
 	case pb.TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET:
@@ -47,14 +49,22 @@ func (l *lunActor) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 	ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut})
 }
 
-// aborted collects the tasks in the LUN that m aborts: the asking connection's (all
-// of them here, or the one ABORT TASK names). A SANITIZE goes on through aborts
-// (SBC-4 4.11.3), so it is never detached.
+// aborted collects the tasks in the LUN that m aborts. ABORT TASK and ABORT TASK SET
+// act on the asking I_T nexus's tasks only (the one ABORT TASK names, or all of
+// them here); CLEAR TASK SET and the resets on the whole task set, which every I_T
+// nexus shares (TST=000): the other connections answer their tasks TASK ABORTED as
+// they leave (TAS=1; they learn of the function by TaskSetAborted, which the asking
+// connection sent before the function itself), so a hung call holding one is
+// detached too. A SANITIZE goes on through aborts (SBC-4 4.11.3), so it is never
+// detached.
 func (l *lunActor) aborted(m *pb.TaskManagement) *detach {
 	d := &detach{tasks: map[*pb.ScsiTask]bool{}}
+	own := m.Function == pb.TmfFunction_TMF_FUNCTION_ABORT_TASK || m.Function == pb.TmfFunction_TMF_FUNCTION_ABORT_TASK_SET
 	add := func(t *pb.ScsiTask) {
-		if t == nil || t.ReplyTo == nil || m.ReplyTo == nil || t.ReplyTo.Id != m.ReplyTo.Id ||
-			t.ReplyTo.Address != m.ReplyTo.Address || (len(t.Cdb) > 0 && t.Cdb[0] == scsi.OpSanitize) {
+		if t == nil || t.ReplyTo == nil || m.ReplyTo == nil || (len(t.Cdb) > 0 && t.Cdb[0] == scsi.OpSanitize) {
+			return
+		}
+		if own && (t.ReplyTo.Id != m.ReplyTo.Id || t.ReplyTo.Address != m.ReplyTo.Address) {
 			return
 		}
 		if m.Function == pb.TmfFunction_TMF_FUNCTION_ABORT_TASK && t.Itt != m.ReferencedItt {

@@ -219,7 +219,7 @@ func TestModeSense6AllPagesGolden(t *testing.T) {
 		0, 0, 0x03, 0xE8, 0, 0, 0x02, 0x00, // 1000 blocks of 512
 		0x01, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		0x08, 0x12, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0x0A, 0x0A, 0, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0,
+		0x0A, 0x0A, 0, 0x10, 0, 0x40, 0, 0, 0xFF, 0xFF, 0, 0,
 		0x1C, 0x0A, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	}
 	if !bytes.Equal(r.Data, want) {
@@ -479,4 +479,40 @@ func TestRandomCDBsNeverPanic(t *testing.T) {
 		}
 	}
 	d.Execute(nil, nil)
+}
+
+// TestControlPageTaskSet: the Control mode page reports one task set shared by every
+// I_T nexus (TST=000b) and TASK ABORTED status for commands another nexus aborts
+// (TAS=1), in the current and default values; neither is changeable, so a
+// MODE SELECT that clears TAS is rejected.
+func TestControlPageTaskSet(t *testing.T) {
+	d := ready(t, testConfig())
+	for _, pc := range []byte{0, 2} { // current, default
+		r := exec(d, []byte{scsi.OpModeSense6, 0x08, pc<<6 | 0x0A, 0, 255, 0}, nil)
+		if r.Status != scsi.StatusGood {
+			t.Fatalf("MODE SENSE pc=%d: % x", pc, r.Sense)
+		}
+		page := r.Data[4:]
+		if page[0]&0x3F != 0x0A || page[1] != 0x0A {
+			t.Fatalf("pc=%d: not the control page: % x", pc, page)
+		}
+		if tst := page[2] >> 5; tst != 0 {
+			t.Fatalf("pc=%d: TST=%03b, want 000", pc, tst)
+		}
+		if page[5]&0x40 == 0 {
+			t.Fatalf("pc=%d: TAS=0, want 1: % x", pc, page)
+		}
+	}
+	r := exec(d, []byte{scsi.OpModeSense6, 0x08, 1<<6 | 0x0A, 0, 255, 0}, nil)
+	if ch := r.Data[4:]; ch[2]&0xE0 != 0 || ch[5]&0x40 != 0 {
+		t.Fatalf("TST or TAS changeable: % x", ch)
+	}
+	r = exec(d, []byte{scsi.OpModeSense6, 0x08, 0x0A, 0, 255, 0}, nil)
+	page := append([]byte(nil), r.Data[4:]...)
+	page[0] &= 0x3F
+	page[5] &^= 0x40
+	c, list := modeSelect6(page)
+	if k, asc, _ := senseOf(exec(d, c, list)); k != scsi.SenseIllegalRequest || asc != 0x26 {
+		t.Fatalf("MODE SELECT clearing TAS: want INVALID FIELD IN PARAMETER LIST, got %#x/%#x", k, asc)
+	}
 }

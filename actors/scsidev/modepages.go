@@ -72,9 +72,13 @@ func cachingPage(d *Device, pc byte) []byte {
 	return b
 }
 
-// controlPage (SPC-4 7.5.8): fixed format sense (D_SENSE=0), unrestricted
-// reordering (QAM=1) because IO workers complete commands in any order,
-// unlimited busy timeout, and a changeable software write protect (SWP).
+// controlPage (SPC-4 7.5.8): one task set per logical unit shared by every I_T
+// nexus (TST=000b), fixed format sense (D_SENSE=0), unrestricted reordering (QAM=1)
+// because IO workers complete commands in any order, a changeable software write
+// protect (SWP), commands aborted by another I_T nexus's task management function
+// ended with TASK ABORTED status (TAS=1, byte 5 bit 6: CLEAR TASK SET and the resets
+// act on the shared task set; the connections of the other nexuses answer their
+// aborted tasks so), and unlimited busy timeout. Only SWP is changeable.
 func controlPage(d *Device, pc byte) []byte {
 	b := make([]byte, 12)
 	b[0], b[1] = 0x0A, 0x0A
@@ -83,6 +87,7 @@ func controlPage(d *Device, pc byte) []byte {
 		return b
 	}
 	b[3] = 0x10
+	b[5] = 0x40 // TAS
 	if pc == pcCurrent && d.swp {
 		b[4] = 0x08
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/supervise"
+	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
 // Accepted hands a newly accepted TCP connection to the session manager.
@@ -19,6 +20,17 @@ type Accepted struct{ Conn net.Conn }
 // LogoutAll asks every session's initiator to log out within Within (the target is
 // stopping).
 type LogoutAll struct{ Within time.Duration }
+
+// abortOthers asks the manager to tell every session but from that a task
+// management function of from's nexus aborted the task sets m names.
+type abortOthers struct {
+	m    *pb.TaskSetAborted
+	from *actor.PID
+}
+
+// otherAborted tells a session that another nexus's function aborted the task sets m
+// names (m is shared by every session and not changed).
+type otherAborted struct{ m *pb.TaskSetAborted }
 
 // CountSessions asks the manager how many sessions are alive (logged in or logging
 // in); it answers Sessions.
@@ -68,6 +80,14 @@ func (m *manager) Receive(ctx actor.Context) {
 		}
 		m.byKey[msg.Key] = msg.PID
 		m.keyOf[msg.PID.Id] = msg.Key
+	case *abortOthers:
+		// One I_T nexus's function aborted a task set every nexus shares (TST=000):
+		// every other session learns it; each skips a target not its own.
+		for _, pid := range ctx.Children() {
+			if !pid.Equal(msg.from) {
+				ctx.Send(pid, &otherAborted{m: msg.m})
+			}
+		}
 	case *LogoutAll:
 		for _, pid := range ctx.Children() {
 			ctx.Send(pid, &conn.RequestLogout{Within: msg.Within})

@@ -177,8 +177,19 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 // fullFeature orders commands by CmdSN and releases them: complete SCSI tasks go to
 // their LUN (see route), everything else back to the connection.
 func (s *sessionActor) fullFeature(ctx actor.Context) {
-	o, ok := ctx.Message().(*pb.CommandOrder)
-	if !ok {
+	var o *pb.CommandOrder
+	switch m := ctx.Message().(type) {
+	case *pb.CommandOrder:
+		o = m
+	case *pb.TaskSetAborted:
+		// This nexus's function aborted a shared task set: the manager tells the
+		// target's other sessions.
+		ctx.Send(s.cfg.Manager, &abortOthers{m: m, from: ctx.Self()})
+		return
+	case *otherAborted:
+		s.otherAborted(ctx, m.m)
+		return
+	default:
 		return
 	}
 	ready, accepted := s.window.Accept(o)
@@ -227,4 +238,14 @@ func (s *sessionActor) reply(ctx actor.Context, o *pb.CommandOrder, exp uint32, 
 	}
 	m.Itt, m.Task, m.Dropped, m.ExpCmdSn = o.Itt, o.Task, dropped, exp
 	ctx.Send(s.conn, m)
+}
+
+// otherAborted passes another nexus's TaskSetAborted to the connection, on a copy
+// stamped with the session's ExpCmdSN: every command below it was released (to its
+// LUN, or back to the connection for its Data-Out, by messages sent before this one,
+// so the connection has them first); those behind a CmdSN gap are not yet in any task
+// set and are left to run after the function.
+func (s *sessionActor) otherAborted(ctx actor.Context, m *pb.TaskSetAborted) {
+	ctx.Send(s.conn, &pb.TaskSetAborted{Target: m.Target, Luns: m.Luns, AllLuns: m.AllLuns, ByNexus: m.ByNexus,
+		ExpCmdSn: s.window.Exp()})
 }

@@ -1334,6 +1334,96 @@ func (x *NexusLoss) GetNexus() string {
 	return ""
 }
 
+// TaskSetAborted tells the other sessions of a target that a task management function
+// of one I_T nexus aborted the task set of some of its logical units (CLEAR TASK SET,
+// LOGICAL UNIT RESET, TARGET WARM/COLD RESET: with TST=000 there is one task set per
+// logical unit, shared by every I_T nexus). The asking connection sends it to its
+// session, which has the session manager pass it to every other session; each stamps
+// its ExpCmdSN on a copy and hands that to its connection, whose affected tasks end
+// with TASK ABORTED status (the Control mode page's TAS is 1).
+type TaskSetAborted struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Target string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	// The logical units whose task sets were aborted, unless all_luns is set.
+	Luns []uint64 `protobuf:"varint,2,rep,packed,name=luns,proto3" json:"luns,omitempty"`
+	// Every logical unit of the target (the target resets).
+	AllLuns bool `protobuf:"varint,3,opt,name=all_luns,json=allLuns,proto3" json:"all_luns,omitempty"`
+	// The I_T nexus that asked, for logs.
+	ByNexus string `protobuf:"bytes,4,opt,name=by_nexus,json=byNexus,proto3" json:"by_nexus,omitempty"`
+	// Set by the receiving session on its copy: its ExpCmdSN when it passed the
+	// message on. Every non-immediate command below it was released to its LUN (or
+	// handed back to the connection for its Data-Out) before this message; those at or
+	// beyond it are not yet delivered in CmdSN order, so not yet in any task set.
+	ExpCmdSn      uint32 `protobuf:"varint,5,opt,name=exp_cmd_sn,json=expCmdSn,proto3" json:"exp_cmd_sn,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskSetAborted) Reset() {
+	*x = TaskSetAborted{}
+	mi := &file_atgt_v1_task_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSetAborted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSetAborted) ProtoMessage() {}
+
+func (x *TaskSetAborted) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_task_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSetAborted.ProtoReflect.Descriptor instead.
+func (*TaskSetAborted) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_task_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TaskSetAborted) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *TaskSetAborted) GetLuns() []uint64 {
+	if x != nil {
+		return x.Luns
+	}
+	return nil
+}
+
+func (x *TaskSetAborted) GetAllLuns() bool {
+	if x != nil {
+		return x.AllLuns
+	}
+	return false
+}
+
+func (x *TaskSetAborted) GetByNexus() string {
+	if x != nil {
+		return x.ByNexus
+	}
+	return ""
+}
+
+func (x *TaskSetAborted) GetExpCmdSn() uint32 {
+	if x != nil {
+		return x.ExpCmdSn
+	}
+	return 0
+}
+
 var File_atgt_v1_task_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_task_proto_rawDesc = "" +
@@ -1435,7 +1525,14 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\afan_out\x18\x03 \x01(\rR\x06fanOut\"9\n" +
 	"\tNexusLoss\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x14\n" +
-	"\x05nexus\x18\x02 \x01(\tR\x05nexus*\xa0\x01\n" +
+	"\x05nexus\x18\x02 \x01(\tR\x05nexus\"\x90\x01\n" +
+	"\x0eTaskSetAborted\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x12\n" +
+	"\x04luns\x18\x02 \x03(\x04R\x04luns\x12\x19\n" +
+	"\ball_luns\x18\x03 \x01(\bR\aallLuns\x12\x19\n" +
+	"\bby_nexus\x18\x04 \x01(\tR\abyNexus\x12\x1c\n" +
+	"\n" +
+	"exp_cmd_sn\x18\x05 \x01(\rR\bexpCmdSn*\xa0\x01\n" +
 	"\rTaskAttribute\x12\x1e\n" +
 	"\x1aTASK_ATTRIBUTE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TASK_ATTRIBUTE_SIMPLE\x10\x01\x12\x1a\n" +
@@ -1482,7 +1579,7 @@ func file_atgt_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_atgt_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_atgt_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_atgt_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_atgt_v1_task_proto_goTypes = []any{
 	(TaskAttribute)(0),         // 0: atgt.v1.TaskAttribute
 	(IoKind)(0),                // 1: atgt.v1.IoKind
@@ -1498,6 +1595,7 @@ var file_atgt_v1_task_proto_goTypes = []any{
 	(*TaskManagement)(nil),     // 11: atgt.v1.TaskManagement
 	(*TaskManagementDone)(nil), // 12: atgt.v1.TaskManagementDone
 	(*NexusLoss)(nil),          // 13: atgt.v1.NexusLoss
+	(*TaskSetAborted)(nil),     // 14: atgt.v1.TaskSetAborted
 }
 var file_atgt_v1_task_proto_depIdxs = []int32{
 	0,  // 0: atgt.v1.ScsiTask.attribute:type_name -> atgt.v1.TaskAttribute
@@ -1531,7 +1629,7 @@ func file_atgt_v1_task_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_task_proto_rawDesc), len(file_atgt_v1_task_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -98,12 +98,26 @@ func (s *Session) ReadCapacity16(lun uint64) (blocks uint64, blockSize uint32, e
 // cachingPage is the mode page code of the Caching page (SBC-3 6.4.5).
 const cachingPage = 0x08
 
+// controlPage is the mode page code of the Control page (SPC-4 7.5.8).
+const controlPage = 0x0A
+
 // modeSenseCaching returns the current Caching mode page (page bytes only).
 func (s *Session) modeSenseCaching(lun uint64) ([]byte, error) {
+	return s.modeSensePage(lun, cachingPage)
+}
+
+// ModeSenseControl returns the current Control mode page (page bytes only: byte 2
+// holds TST in bits 7-5, byte 5 TAS in bit 6).
+func (s *Session) ModeSenseControl(lun uint64) ([]byte, error) {
+	return s.modeSensePage(lun, controlPage)
+}
+
+// modeSensePage returns a current mode page (page bytes only) by MODE SENSE(10).
+func (s *Session) modeSensePage(lun uint64, page byte) ([]byte, error) {
 	cdb := make([]byte, 10)
 	cdb[0] = scsi.OpModeSense10
 	cdb[1] = 0x08 // DBD: no block descriptors
-	cdb[2] = cachingPage
+	cdb[2] = page
 	binary.BigEndian.PutUint16(cdb[7:], 255)
 	r, err := check(s.Command(lun, cdb, nil, 255))
 	if err != nil {
@@ -114,8 +128,8 @@ func (s *Session) modeSenseCaching(lun uint64) ([]byte, error) {
 		return nil, fmt.Errorf("initiator: MODE SENSE returned %d bytes", len(d))
 	}
 	off := 8 + int(binary.BigEndian.Uint16(d[6:]))
-	if off+2 > len(d) || d[off]&0x3f != cachingPage || off+2+int(d[off+1]) > len(d) || d[off+1] < 1 {
-		return nil, fmt.Errorf("initiator: MODE SENSE has no caching page: % x", d)
+	if off+2 > len(d) || d[off]&0x3f != page || off+2+int(d[off+1]) > len(d) || d[off+1] < 1 {
+		return nil, fmt.Errorf("initiator: MODE SENSE has no page %#02x: % x", page, d)
 	}
 	return d[off : off+2+int(d[off+1])], nil
 }
