@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atgt/atgt/backend/faults"
 )
 
 // TestDefaultConfigClients starts atgtd with its embedded default configuration and
@@ -137,6 +139,79 @@ func TestQemuImgRoundTrip(t *testing.T) {
 			t.Fatal("no session negotiated HeaderDigest=CRC32C (no \"negotiated: ... header_digest=true\" in the daemon's log)")
 		}
 	})
+}
+
+// TestQemuImgWorkerPanics is TestQemuImgRoundTrip on a LUN whose injected faults panic
+// 1% of its IO workers' backend calls (issue 12): each crash must be invisible to
+// qemu-img (the worker restarted, its IO retried once), every copy byte-identical, and
+// the target's log must show the restarts and retries. The faults' draws are seeded
+// (faultSeed) with a seed whose firings are far apart, so that a retry, which comes
+// within a few calls of the crash, never meets a second one: with independent draws a
+// retry would fail too once in a hundred crashes, and qemu-img would see that
+// (HARDWARE ERROR), which is the documented outcome but not what this test shows.
+func TestQemuImgWorkerPanics(t *testing.T) {
+	qemu := requireTool(t, "qemu-img", "qemu-utils qemu-block-extra")
+	const (
+		size  = 64 << 20
+		p     = 0.01
+		draws = 600 // more backend calls than the round trips below make
+	)
+	seed, firings := spacedSeed(p, draws, 40)
+	t.Logf("fault seed %d: the first %d draws fire at %v", seed, draws, firings)
+	cfg := oneLunConfig(t, size)
+	cfg.Targets[0].Luns[0].Faults = []testFault{{Op: "any", Kind: "panic", Probability: p}}
+	cfg.Targets[0].Luns[0].FaultSeed = &seed
+	d := startDaemonConfig(t, cfg, "-log-level", "warn")
+
+	dir := t.TempDir()
+	data := make([]byte, size)
+	rnd := rand.NewChaCha8([32]byte{'p', 'a', 'n', 'i', 'c'})
+	_, _ = rnd.Read(data)
+	if err := os.WriteFile(filepath.Join(dir, "in.raw"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	restarts := func() int {
+		return strings.Count(d.stderr.String(), "IO worker failed; restarted it and retrying its IO")
+	}
+	// Each round trip makes about 75 backend calls: go on until three crashes.
+	trips := 0
+	for trips < 6 && restarts() < 3 {
+		qemuRoundTrip(t, qemu, d.url(defaultIQN, testLUN), data, dir)
+		trips++
+	}
+	log := d.stderr.String()
+	failed := strings.Count(log, "answering its IO CHECK CONDITION")
+	t.Logf("%d round trips of 64 MiB, byte-identical; worker restarts with the IO retried: %d; IO answered CHECK CONDITION: %d",
+		trips, restarts(), failed)
+	if restarts() == 0 {
+		t.Fatal("no IO worker restart in the target's log: the injected panics did not fire")
+	}
+	if failed > 0 {
+		t.Fatalf("%d IO answered CHECK CONDITION after a crash: the retry failed", failed)
+	}
+}
+
+// spacedSeed returns the first seed whose first n draws (as faults.Seeded makes them)
+// fire at probability p at least three times, first within the first gap draws, and
+// never twice within gap draws; and the draws that fire.
+func spacedSeed(p float64, n, gap int) (uint64, []int) {
+	for seed := uint64(1); ; seed++ {
+		r := faults.Seeded(seed)
+		var fire []int
+		ok := true
+		for i := range n {
+			if r.Float64() < p {
+				if (len(fire) == 0 && i >= gap) || (len(fire) > 0 && i-fire[len(fire)-1] < gap) {
+					ok = false
+					break
+				}
+				fire = append(fire, i)
+			}
+		}
+		if ok && len(fire) >= 3 {
+			return seed, fire
+		}
+	}
 }
 
 // qemuRoundTrip copies in onto target with qemu-img and back, and compares. target is

@@ -349,6 +349,8 @@ type (
 		IoTimeout float64 `json:"ioTimeout,omitempty"`
 		// Faults are injected into the LUN's backend and actors.
 		Faults []testFault `json:"faults,omitempty"`
+		// FaultSeed seeds the faults' random draws (nil: a random seed).
+		FaultSeed *uint64 `json:"faultSeed,omitempty,string"`
 	}
 	// testFault is one injected fault (proto/atgt/v1/config.proto, Fault).
 	testFault struct {

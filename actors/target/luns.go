@@ -2,6 +2,7 @@ package target
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -98,7 +99,11 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	// Configured faults act closest to the store, as a misbehaving disk would.
 	var inj *faults.Injector
 	if len(l.Faults) > 0 {
-		inj = faults.New(log.Named("faults"), nil)
+		var rnd *rand.Rand
+		if l.FaultSeed != nil {
+			rnd = faults.Seeded(l.GetFaultSeed())
+		}
+		inj = faults.New(log.Named("faults"), rnd)
 		inj.Set(lunFaults(l.Faults))
 		b = inj.Wrap(b)
 	}

@@ -36,6 +36,12 @@ type faultSet struct {
 	release chan struct{}
 }
 
+// Seeded returns the random source an Injector uses for seed (Lun.fault_seed), so
+// that a test can foresee which draws fire.
+func Seeded(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
 // New returns an Injector with no faults. log (nil: none) gets a debug line per
 // firing, so it should name the LUN; rnd (nil: randomly seeded) decides the
 // probabilities, so a test can seed it.

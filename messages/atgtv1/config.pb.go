@@ -417,7 +417,11 @@ type Lun struct {
 	// COMMAND TIMEOUT DURING PROCESSING (2E/02), its IO worker is replaced, and a write's
 	// byte range stays fenced until the call does return. Default 30; 0 disables;
 	// otherwise 0.1 to 3600.
-	IoTimeout     *float64 `protobuf:"fixed64,15,opt,name=io_timeout,json=ioTimeout,proto3,oneof" json:"io_timeout,omitempty"`
+	IoTimeout *float64 `protobuf:"fixed64,15,opt,name=io_timeout,json=ioTimeout,proto3,oneof" json:"io_timeout,omitempty"`
+	// Seeds the random draws that decide the faults' probabilities, so that a run (a
+	// test, a reproduction of a failure) sees the same sequence of draws. Default: a
+	// random seed at each start.
+	FaultSeed     *uint64 `protobuf:"varint,16,opt,name=fault_seed,json=faultSeed,proto3,oneof" json:"fault_seed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -553,6 +557,13 @@ func (x *Lun) GetFaults() []*Fault {
 func (x *Lun) GetIoTimeout() float64 {
 	if x != nil && x.IoTimeout != nil {
 		return *x.IoTimeout
+	}
+	return 0
+}
+
+func (x *Lun) GetFaultSeed() uint64 {
+	if x != nil && x.FaultSeed != nil {
+		return *x.FaultSeed
 	}
 	return 0
 }
@@ -718,7 +729,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
 	"\x12allowed_initiators\x18\x03 \x03(\tR\x11allowedInitiators\x12 \n" +
-	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\x84\x04\n" +
+	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xb7\x04\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -739,9 +750,12 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\tdirect_io\x18\r \x01(\bR\bdirectIo\x12&\n" +
 	"\x06faults\x18\x0e \x03(\v2\x0e.atgt.v1.FaultR\x06faults\x12\"\n" +
 	"\n" +
-	"io_timeout\x18\x0f \x01(\x01H\x01R\tioTimeout\x88\x01\x01B\x0e\n" +
+	"io_timeout\x18\x0f \x01(\x01H\x01R\tioTimeout\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"fault_seed\x18\x10 \x01(\x04H\x02R\tfaultSeed\x88\x01\x01B\x0e\n" +
 	"\f_write_cacheB\r\n" +
-	"\v_io_timeout\"\xc3\x01\n" +
+	"\v_io_timeoutB\r\n" +
+	"\v_fault_seed\"\xc3\x01\n" +
 	"\x05Fault\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12%\n" +
