@@ -339,6 +339,11 @@ func chaosCommand(s *initiator.Session, rng *rand.Rand, owner *blockOwner, set *
 		}
 	case errors.As(err, &se):
 		stats.sense(fmt.Sprintf("status %#02x sense %x/%02x/%02x", se.Status, se.Key(), se.ASC(), se.ASCQ()))
+		if se.Key() == 0x2 {
+			// NOT READY: as an initiator would, wait a little before the next
+			// command rather than spin on a LUN whose abandoned calls fill its pool.
+			time.Sleep(20 * time.Millisecond)
+		}
 	case errors.Is(err, initiator.ErrTimeout):
 		if _, aborted := set.aborted.Load(itt); !aborted {
 			stats.fail("command %x (CDB %x) unanswered after %v and not aborted", itt, cdb[0], chaosIOTimeout+5*time.Second)
