@@ -21,6 +21,7 @@ import (
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/supervise"
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
 )
 
 // Config is what a connection actor needs from its session and the target.
@@ -44,6 +45,13 @@ type Config struct {
 	// socket and an actor for ever (RFC 7143 leaves the limit to the target). 0 means
 	// no limit.
 	LoginTimeout time.Duration
+	// WriteTimeout is how long the writer may go without progress (the peer
+	// stopped reading) before the connection is closed. 0 means no limit.
+	WriteTimeout time.Duration
+	// LoginFailed, if set, hears of each failed login (once per connection): one
+	// the target rejected, a protocol error during login, or the login timeout. The
+	// target's limits refuse an address with too many.
+	LoginFailed func(remote net.Addr)
 	// MaxTaskBytes caps the write data buffered for one command (EDTL comes from the
 	// network and must not size an allocation unchecked).
 	MaxTaskBytes uint32
@@ -92,6 +100,7 @@ type connActor struct {
 	log      hclog.Logger
 	behavior actor.Behavior
 	w        *writer
+	flow     *flow
 	steps    chan readerStep
 	self     *pb.Pid
 
@@ -100,6 +109,8 @@ type connActor struct {
 	statSN uint32
 	// loginDeadline ends the login phase (LoginTimeout after start).
 	loginDeadline time.Time
+	// failedLogin: the login's failure was reported.
+	failedLogin bool
 
 	// Full feature phase: the command phase's state machine.
 	m      *cmdphase.Machine
@@ -128,8 +139,14 @@ func (c *connActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		c.shutdown()
 		return
+	case *pduIn, *pduBatch, *dataDigestFailed:
+		c.flow.taken()
 	case *readFailed:
 		c.ioFailed("connection read ended", m.err)
+		var le *iscsi.LengthError
+		if errors.As(m.err, &le) {
+			c.loginFailed() // an oversized login segment; nothing once logged in
+		}
 		c.finish(ctx, "connection closed: "+m.err.Error())
 		return
 	case *writeFailed:
@@ -190,16 +207,34 @@ func (c *connActor) recoverTurn(ctx actor.Context) {
 func (c *connActor) start(ctx actor.Context) {
 	c.self = pb.NewResolvedPid(ctx.Self())
 	c.lm = login.NewMachine(c.cfg.Login)
-	c.w = newWriter(c.cfg.Conn, 4096)
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
-	go c.w.run(func(err error) { root.Send(self, &writeFailed{err: err}) })
-	go readLoop(c.cfg.Conn, root, self, c.steps, 256<<10)
+	c.flow = newFlow()
+	c.w = newWriter(c.cfg.Conn, c.cfg.WriteTimeout, c.flow, func(err error) { root.Send(self, &writeFailed{err: err}) })
+	go readLoop(c.cfg.Conn, root, self, c.steps, c.flow, readerBuffer)
 	if c.cfg.LoginTimeout > 0 {
 		c.loginDeadline = time.Now().Add(c.cfg.LoginTimeout)
 		ctx.SetReceiveTimeout(c.cfg.LoginTimeout)
 	}
 	c.log.Debug("connection accepted", "remote", c.cfg.Conn.RemoteAddr().String())
+}
+
+// readerBuffer is the reader's buffer in the full feature phase: one read of the
+// socket can bring many PDUs. Before login the reader makes do with 4 KiB.
+const readerBuffer = 256 << 10
+
+// stopWrites bounds how long a stopping connection's writer may take to send what
+// is queued.
+const stopWrites = 5 * time.Second
+
+// loginFailed reports the failed login to the limits, once per connection; a
+// logged-in connection has nothing to report.
+func (c *connActor) loginFailed() {
+	if c.m != nil || c.failedLogin || c.cfg.LoginFailed == nil {
+		return
+	}
+	c.failedLogin = true
+	c.cfg.LoginFailed(c.cfg.Conn.RemoteAddr())
 }
 
 // finish tells the session that this connection is over and stops the actor.
@@ -220,12 +255,11 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 // close the socket, which also ends the reader.
 func (c *connActor) shutdown() {
 	c.self.Forget()
-	c.cfg.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if c.m != nil {
 		c.flush(false)
 	}
 	if c.w != nil {
-		close(c.w.ch)
+		c.w.end(time.Now().Add(stopWrites))
 		c.w = nil
 	} else {
 		c.cfg.Conn.Close()
@@ -291,7 +325,7 @@ func (c *connActor) flush(closeNow bool) {
 	}
 	b := outBatch{pdus: out.PDUs, hd: c.hd, dd: c.dd, closeNow: closeNow, release: out.Release}
 	c.logOut(b)
-	c.w.ch <- b
+	c.w.send(b)
 	out.PDUs, out.Release = nil, nil
 	c.closing = closeNow
 }
@@ -302,7 +336,7 @@ func (c *connActor) sendNow(b outBatch) {
 		return
 	}
 	c.logOut(b)
-	c.w.ch <- b
+	c.w.send(b)
 	c.closing = b.closeNow
 }
 

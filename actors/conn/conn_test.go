@@ -65,7 +65,7 @@ func TestReaderPanic(t *testing.T) {
 	pc.onRead.Store(true)
 	go b.Write(make([]byte, iscsi.BHSLength))
 	done := make(chan struct{})
-	go func() { readLoop(pc, sys.Root, self, make(chan readerStep, 1), 4096); close(done) }()
+	go func() { readLoop(pc, sys.Root, self, make(chan readerStep, 1), newFlow(), 4096); close(done) }()
 	select {
 	case m := <-got:
 		var pe *panicError
@@ -79,27 +79,26 @@ func TestReaderPanic(t *testing.T) {
 }
 
 // TestWriterPanic: a panic in the writer goroutine reaches the actor as a write
-// failure, closes the socket, and the writer still drains its queue so the actor never
-// blocks on it.
+// failure and closes the socket; batches queued after it are dropped, never blocking
+// the actor.
 func TestWriterPanic(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
 	pc := &panicConn{Conn: a}
 	pc.onWrite.Store(true)
-	w := newWriter(pc, 1)
 	errs := make(chan error, 1)
-	done := make(chan struct{})
-	go func() { w.run(func(err error) { errs <- err }); close(done) }()
-	w.ch <- outBatch{pdus: []*iscsi.PDU{{}}}
+	fl := newFlow()
+	w := newWriter(pc, time.Second, fl, func(err error) { errs <- err })
+	w.send(outBatch{pdus: []*iscsi.PDU{{}}})
 	var pe *panicError
 	if err := <-errs; !errors.As(err, &pe) || pe.where != "writer" {
 		t.Fatalf("write failure %v, want the writer's panic", err)
 	}
+	<-fl.done
 	for range 3 {
-		w.ch <- outBatch{pdus: []*iscsi.PDU{{}}} // drained, never blocks
+		w.send(outBatch{pdus: []*iscsi.PDU{{}}}) // dropped, never blocks
 	}
-	close(w.ch)
-	<-done
+	w.end(time.Now().Add(time.Second))
 	if _, err := b.Read(make([]byte, 1)); err == nil {
 		t.Fatal("the socket is still open")
 	}

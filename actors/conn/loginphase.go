@@ -19,6 +19,7 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			c.log.Debug("pdu in", "pdu", m.p.String())
 		}
 		if m.p.BHS.Opcode() != iscsi.OpLoginReq {
+			c.loginFailed()
 			st := login.InvalidDuringLogin
 			resp := &login.Response{StatusClass: st.Class(), StatusDetail: st.Detail()}
 			c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), 0, 0)}, closeNow: true})
@@ -33,10 +34,12 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
 		}
 	case *dataDigestFailed:
+		c.loginFailed()
 		c.finish(ctx, "data digest error during login")
 	case *actor.ReceiveTimeout:
 		c.log.Info("login timeout; closing connection", "remote", c.cfg.Conn.RemoteAddr().String(),
 			"timeout", c.cfg.LoginTimeout)
+		c.loginFailed()
 		c.finish(ctx, "login timeout")
 	}
 }
@@ -68,6 +71,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		done = false
 	}
 	if resp.StatusClass != 0 {
+		c.loginFailed()
 		c.log.Info("login rejected", "class", resp.StatusClass, "detail", resp.StatusDetail,
 			"remote", c.cfg.Conn.RemoteAddr().String())
 		c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}, closeNow: true})

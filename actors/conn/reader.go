@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -76,13 +77,23 @@ type readerStep struct {
 // the actor's next limits, because digests and segment limits change with the final
 // Login Response. A panic in it (a bug in a codec) is reported as a read failure, so
 // that it ends this connection and not the process.
-func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, bufSize int) {
+//
+// Before login a connection costs little: the reader waits for the first byte
+// without a buffer, reads the login through a small one (iscsi.MinReaderBuffer; a
+// login data segment larger than it is read straight into its own slice) and grows
+// it to bufSize for the full feature phase. There, before each read of the socket,
+// it waits while fl says the actor or the writer is behind.
+func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int) {
 	defer func() {
 		if err := recovered("reader", recover()); err != nil {
 			root.Send(self, &readFailed{err: err})
 		}
 	}()
-	r := iscsi.NewReader(nc, bufSize)
+	if err := waitReadable(nc); err != nil {
+		root.Send(self, &readFailed{err: err})
+		return
+	}
+	r := iscsi.NewReader(nc, iscsi.MinReaderBuffer)
 	lim := iscsi.LoginLimits
 	ffp := false
 	r.SetDataAllocator(func(h *iscsi.BHS, n int) []byte {
@@ -97,30 +108,45 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	batches := slab.Slab[pduBatch]{Chunk: 8}
 	var one *pduIn
 	var batch *pduBatch
+	// send hands the actor one message, counted until the actor takes it.
+	send := func(m any) {
+		fl.unread.Add(1)
+		root.Send(self, m)
+	}
 	// flush sends the PDUs read so far: alone, or as one batch.
 	flush := func() {
 		switch {
 		case batch != nil:
-			root.Send(self, batch)
+			send(batch)
 		case one != nil:
-			root.Send(self, one)
+			send(one)
 		}
 		one, batch = nil, nil
 	}
 	for {
-		if ffp && r.Buffered() < iscsi.BHSLength {
-			// About to read the socket: let the goroutines this reader just fed run
-			// first, so that more of the initiator's PDUs are there for one read.
-			runtime.Gosched()
+		if ffp && !r.Ready(lim) {
+			if r.Buffered() < iscsi.BHSLength {
+				// About to read the socket: let the goroutines this reader just fed
+				// run first, so that more of the initiator's PDUs are there for one
+				// read.
+				runtime.Gosched()
+			}
+			// Read no more while the actor or the writer is behind.
+			fl.wait()
 		}
-		m := pdus.New()
+		var m *pduIn
+		if ffp {
+			m = pdus.New()
+		} else {
+			m = new(pduIn) // a slab chunk is 32 of them: not for a login
+		}
 		p := &m.pdu
 		m.p = p
 		err := r.Read(lim, p)
 		switch {
 		case errors.As(err, &dd):
 			flush()
-			root.Send(self, &dataDigestFailed{p: p})
+			send(&dataDigestFailed{p: p})
 			continue
 		case err != nil:
 			flush()
@@ -147,8 +173,31 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 				return
 			}
 			lim, ffp = s.lim, s.ffp
+			if ffp {
+				r.Grow(bufSize)
+			}
 		}
 	}
+}
+
+// waitReadable returns once nc has something to read, has ended or has failed,
+// without holding a buffer meanwhile. A socket it cannot poll counts as readable.
+func waitReadable(nc net.Conn) error {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var b [1]byte
+	// Go's poller retries the function each time the socket becomes readable; a
+	// peek that would block sends it back to wait.
+	return rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN
+	})
 }
 
 // pooledData reports the PDUs whose data segment is write data, read into a pooled

@@ -1,7 +1,12 @@
 package conn
 
 import (
+	"errors"
 	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/messages/iscsi"
@@ -15,6 +20,9 @@ type outBatch struct {
 	closeNow bool // close the socket once this batch is on the wire
 	// release are bufpool buffers the PDUs point into, returned once they are sent.
 	release [][]byte
+	// size is the batch's bytes (headers and data), counted in flow.queued until
+	// they are written.
+	size int64
 }
 
 // appendTo adds the batch's PDUs to bufs.
@@ -25,73 +33,219 @@ func (b *outBatch) appendTo(bufs net.Buffers) net.Buffers {
 	return bufs
 }
 
+// batchSize is the bytes of pdus that flow.queued counts (digests and padding aside).
+func batchSize(pdus []*iscsi.PDU) int64 {
+	n := 0
+	for _, p := range pdus {
+		n += iscsi.BHSLength + len(p.AHS) + len(p.Data)
+	}
+	return int64(n)
+}
+
 // writer is the connection's PDU writer activity (the paper's third activity): one
-// goroutine that drains every batch queued so far and sends them with one writev.
+// goroutine that takes every batch queued so far and sends them with one writev.
+// The actor queues batches without ever blocking; the queue is bounded by the
+// reader, which stops reading while flow says too much is queued. The goroutine
+// starts with the first batch, so that a connection that never sends a whole Login
+// Request costs no writer goroutine.
 type writer struct {
 	nc net.Conn
-	ch chan outBatch
+	// timeout is how long a write may go without progress before the connection
+	// is closed (0: no limit).
+	timeout time.Duration
+	flow    *flow
+	onErr   func(error)
+	// stopBy is a stopping connection's last moment to write (unix nanoseconds, 0:
+	// none): its deadline replaces the progress deadline.
+	stopBy atomic.Int64
+
+	mu     sync.Mutex
+	q      []outBatch
+	ending bool // the actor queues no more batches
+	dead   bool // the goroutine has ended: batches are dropped
+	wake   chan struct{}
+
+	started bool // the goroutine runs (actor-owned)
+
+	// The goroutine's own.
+	deadline time.Time // the write deadline set on the socket
 }
 
 // maxBuffersPerWrite bounds one writev; the kernel's IOV_MAX is 1024.
 const maxBuffersPerWrite = 1000
 
-func newWriter(nc net.Conn, depth int) *writer {
-	return &writer{nc: nc, ch: make(chan outBatch, depth)}
+// newWriter returns a writer over nc; the goroutine starts with the first batch.
+// onErr hears of a write that failed (or timed out, or panicked).
+func newWriter(nc net.Conn, timeout time.Duration, fl *flow, onErr func(error)) *writer {
+	return &writer{nc: nc, timeout: timeout, flow: fl, onErr: onErr, wake: make(chan struct{}, 1)}
 }
 
-// run sends batches until the channel closes, a batch asks to close, or a write fails;
-// it reports the failure through onErr and then drains the channel so that the actor
-// never blocks on a dead writer. It closes the socket when it ends, after everything
-// queued before the close was sent. A panic (a bug in an encoder) is reported the same
-// way, so that it ends this connection and not the process.
-func (w *writer) run(onErr func(error)) {
-	defer w.nc.Close()
+// send queues b; it never blocks. Called by the actor only.
+func (w *writer) send(b outBatch) {
+	if !w.started {
+		w.started = true
+		go w.run()
+	}
+	b.size = batchSize(b.pdus)
+	w.mu.Lock()
+	if w.dead {
+		w.mu.Unlock()
+		for _, r := range b.release {
+			bufpool.Put(r) // never to be sent
+		}
+		return
+	}
+	w.flow.queued.Add(b.size)
+	w.q = append(w.q, b)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// end tells the writer that nothing more comes: it sends what is queued, by
+// stopBy, and closes the socket. A writer that never started closes it at once.
+// Called by the actor only, once.
+func (w *writer) end(stopBy time.Time) {
+	w.stopBy.Store(stopBy.UnixNano())
+	w.nc.SetWriteDeadline(stopBy) // reaches a write in progress
+	if !w.started {
+		w.nc.Close()
+		w.flow.closed()
+		return
+	}
+	w.mu.Lock()
+	w.ending = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run sends batches until the actor ends the queue, a batch asks to close, or a
+// write fails; a failure goes to onErr. It closes the socket when it ends, after
+// everything queued before the end was sent. A panic (a bug in an encoder) is
+// reported the same way, so that it ends this connection and not the process.
+func (w *writer) run() {
+	defer w.finish()
 	defer func() {
 		if err := recovered("writer", recover()); err != nil {
 			w.nc.Close()
-			onErr(err)
-			w.discard()
+			w.onErr(err)
 		}
 	}()
+	var batches, spare []outBatch
 	var bufs net.Buffers
 	var release [][]byte
-	for b := range w.ch {
-		bufs = b.appendTo(bufs[:0])
-		release = append(release[:0], b.release...)
-		closeNow := b.closeNow
-	drain:
-		for !closeNow && len(bufs) < maxBuffersPerWrite {
-			select {
-			case more, ok := <-w.ch:
-				if !ok {
-					break drain
-				}
-				bufs = more.appendTo(bufs)
-				release = append(release, more.release...)
-				closeNow = more.closeNow
-			default:
-				break drain
+	for {
+		w.mu.Lock()
+		for len(w.q) == 0 && !w.ending {
+			w.mu.Unlock()
+			<-w.wake
+			w.mu.Lock()
+		}
+		batches, w.q = w.q, spare[:0]
+		ending := w.ending
+		w.mu.Unlock()
+		if len(batches) == 0 && ending {
+			return
+		}
+		for i := 0; i < len(batches); {
+			bufs, release = bufs[:0], release[:0]
+			var size int64
+			closeNow := false
+			for i < len(batches) && !closeNow && len(bufs) < maxBuffersPerWrite {
+				b := &batches[i]
+				bufs = b.appendTo(bufs)
+				release = append(release, b.release...)
+				size += b.size
+				closeNow = b.closeNow
+				batches[i] = outBatch{}
+				i++
+			}
+			out := bufs // WriteTo consumes its slice; bufs keeps the array
+			if err := w.write(&out); err != nil {
+				w.onErr(err)
+				return
+			}
+			for j, r := range release {
+				bufpool.Put(r)
+				release[j] = nil
+			}
+			w.flow.sent(size)
+			if closeNow {
+				return
 			}
 		}
-		out := bufs
-		if _, err := out.WriteTo(w.nc); err != nil {
-			onErr(err)
-			w.discard()
-			return
-		}
-		for i, r := range release {
+		spare = batches[:0]
+	}
+}
+
+// finish closes the socket, drops what is still queued and wakes a reader waiting
+// for the queue to drain (it then finds the socket closed).
+func (w *writer) finish() {
+	w.nc.Close()
+	w.mu.Lock()
+	w.dead = true
+	q := w.q
+	w.q = nil
+	w.mu.Unlock()
+	for _, b := range q {
+		for _, r := range b.release {
 			bufpool.Put(r)
-			release[i] = nil
 		}
-		if closeNow {
-			w.nc.Close()
-			w.discard()
-			return
+	}
+	w.flow.closed()
+}
+
+// write sends bufs. Without progress for w.timeout (the peer stopped reading) it
+// fails with os.ErrDeadlineExceeded. The socket's write deadline serves as a
+// progress check every quarter of the timeout, and is moved only when it is less
+// than an eighth of the timeout ahead, not for each write: so the connection is
+// closed between timeout and 1.25 times timeout after its last progress, and a
+// busy connection moves its deadline a few times per timeout. A stopping
+// connection's stopBy bounds the whole.
+func (w *writer) write(bufs *net.Buffers) error {
+	if w.timeout <= 0 && w.stopBy.Load() == 0 {
+		_, err := bufs.WriteTo(w.nc)
+		return err
+	}
+	now := time.Now()
+	progress := now // the queue was empty or the last write just ended
+	for {
+		w.arm(now)
+		n, err := bufs.WriteTo(w.nc)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || len(*bufs) == 0 {
+			return err
+		}
+		now = time.Now()
+		if n > 0 {
+			progress = now
+		}
+		if stop := w.stopBy.Load(); stop != 0 && now.UnixNano() >= stop {
+			return err
+		}
+		if w.timeout > 0 && now.Sub(progress) >= w.timeout {
+			return err
 		}
 	}
 }
 
-func (w *writer) discard() {
-	for range w.ch {
+// arm keeps the socket's write deadline between an eighth and a quarter of the
+// timeout ahead of now (or at stopBy, once the connection is stopping).
+func (w *writer) arm(now time.Time) {
+	if stop := w.stopBy.Load(); stop != 0 {
+		if d := time.Unix(0, stop); !d.Equal(w.deadline) {
+			w.deadline = d
+			w.nc.SetWriteDeadline(d)
+		}
+		return
 	}
+	if w.timeout <= 0 || w.deadline.Sub(now) >= w.timeout/8 {
+		return
+	}
+	w.deadline = now.Add(w.timeout / 4)
+	w.nc.SetWriteDeadline(w.deadline)
 }

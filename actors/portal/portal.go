@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/session"
 	"github.com/atgt/atgt/actors/supervise"
@@ -21,11 +23,13 @@ import (
 // Props returns the props of a listener actor serving l. The listener is opened by
 // the caller so that a bad address fails the daemon's start, not an actor. Its
 // supervisor (the root) restarts it on failure: a restarted listener keeps the socket
-// and its accept loop, or starts the loop again if the loop is what failed.
-func Props(l net.Listener, manager *actor.PID, log hclog.Logger) *actor.Props {
+// and its accept loop, or starts the loop again if the loop is what failed. limits,
+// if not nil, admits each accepted connection (connections per portal and per source
+// address, failed logins): a connection it refuses is closed at once.
+func Props(l net.Listener, manager *actor.PID, log hclog.Logger, limits *limit.Portal) *actor.Props {
 	loop := new(atomic.Bool)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &listener{l: l, manager: manager, log: log.With("portal", l.Addr().String()), loop: loop}
+		return &listener{l: l, manager: manager, log: log.With("portal", l.Addr().String()), loop: loop, limits: limits}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -35,7 +39,8 @@ type listener struct {
 	log     hclog.Logger
 	// loop is set while an accept loop runs: one per listener, not one per
 	// incarnation of the actor.
-	loop *atomic.Bool
+	loop   *atomic.Bool
+	limits *limit.Portal
 }
 
 // acceptFailed tells the actor that its accept loop panicked; the actor fails with
@@ -89,11 +94,63 @@ func (p *listener) accept(root *actor.RootContext, self *actor.PID) {
 		}
 		delay = 5 * time.Millisecond
 		inHand = c
-		if tc, ok := c.(*net.TCPConn); ok {
+		if p.limits != nil {
+			release, refused := p.limits.Admit(c.RemoteAddr())
+			if refused != "" {
+				c.Close()
+				inHand = nil
+				continue
+			}
+			c = track(c, release)
+			inHand = c
+		}
+		if tc, ok := c.(interface {
+			SetNoDelay(bool) error
+			SetKeepAlive(bool) error
+		}); ok {
 			tc.SetNoDelay(true)
 			tc.SetKeepAlive(true)
 		}
 		root.Send(p.manager, &session.Accepted{Conn: c})
 		inHand = nil
 	}
+}
+
+// tcpConn is an admitted TCP connection that gives its place back to the limits
+// when it is closed. It embeds *net.TCPConn, so that it keeps every method of one,
+// the unexported one through which net.Buffers are sent with a single writev
+// included, and SyscallConn.
+type tcpConn struct {
+	*net.TCPConn
+	once    sync.Once
+	release func()
+}
+
+// Close closes the socket and gives its place back, once.
+func (c *tcpConn) Close() error {
+	err := c.TCPConn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// otherConn is tcpConn for a connection that is not TCP (tests).
+type otherConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+// Close closes the connection and gives its place back, once.
+func (c *otherConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// track wraps c so that closing it calls release once.
+func track(c net.Conn, release func()) net.Conn {
+	if tc, ok := c.(*net.TCPConn); ok {
+		return &tcpConn{TCPConn: tc, release: release}
+	}
+	return &otherConn{Conn: c, release: release}
 }

@@ -49,6 +49,18 @@ const (
 	defaultMaxOutstandR2 = 16
 )
 
+// Connection limits (README "Connection limits"), for unset config fields.
+const (
+	DefaultMaxConnections        = 4096 // per portal
+	DefaultMaxConnectionsPerAddr = 256  // per source IP address, over all portals
+	maxConnectionLimit           = 1 << 20
+	DefaultWriteTimeout          = 30 // seconds without write progress before a connection is closed
+	maxWriteTimeout              = 3600
+	DefaultMaxLoginFailures      = 30 // failed logins per source address and window
+	DefaultLoginFailureWindow    = 60 // seconds; also how long the address is then refused
+	maxLoginFailureWindow        = 86400
+)
+
 // DefaultConfig is the embedded configuration used when no -config is given: one
 // target with one 1 GiB sparse file LUN, open to every initiator.
 func DefaultConfig() *pb.Config {
@@ -97,6 +109,21 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	}
 	if cfg.ShutdownGraceSeconds == 0 {
 		cfg.ShutdownGraceSeconds = DefaultShutdownGrace
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.MaxConnectionsPerAddress == 0 {
+		cfg.MaxConnectionsPerAddress = DefaultMaxConnectionsPerAddr
+	}
+	if cfg.WriteTimeoutSeconds == 0 {
+		cfg.WriteTimeoutSeconds = DefaultWriteTimeout
+	}
+	if cfg.MaxLoginFailures == 0 {
+		cfg.MaxLoginFailures = DefaultMaxLoginFailures
+	}
+	if cfg.LoginFailureWindowSeconds == 0 {
+		cfg.LoginFailureWindowSeconds = DefaultLoginFailureWindow
 	}
 	if cfg.Negotiation == nil {
 		cfg.Negotiation = &pb.Negotiation{}
@@ -180,6 +207,20 @@ func Validate(cfg *pb.Config) error {
 	}
 	if cfg.ShutdownGraceSeconds > maxShutdownGrace {
 		return bad("shutdown_grace_seconds", "%d exceeds %d", cfg.ShutdownGraceSeconds, maxShutdownGrace)
+	}
+	for _, f := range []struct {
+		name   string
+		v, max uint32
+	}{
+		{"max_connections", cfg.MaxConnections, maxConnectionLimit},
+		{"max_connections_per_address", cfg.MaxConnectionsPerAddress, maxConnectionLimit},
+		{"write_timeout_seconds", cfg.WriteTimeoutSeconds, maxWriteTimeout},
+		{"max_login_failures", cfg.MaxLoginFailures, maxConnectionLimit},
+		{"login_failure_window_seconds", cfg.LoginFailureWindowSeconds, maxLoginFailureWindow},
+	} {
+		if f.v > f.max {
+			return bad(f.name, "%d exceeds %d", f.v, f.max)
+		}
 	}
 	n := cfg.Negotiation
 	for _, f := range []struct {

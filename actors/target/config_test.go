@@ -24,7 +24,9 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if cfg.Portals[0] != DefaultPortal || cfg.QueueDepth != DefaultQueueDepth || l.Workers != DefaultWorkers ||
 		l.BlockSize != 512 || !l.GetWriteCache() || l.Path != filepath.Join(DefaultDataDir, "lun0.img") ||
 		cfg.Targets[0].Name != DefaultTargetName || l.SizeBytes != 1<<30 || cfg.LoginTimeoutSeconds != DefaultLoginTimeout ||
-		l.GetIoTimeout() != DefaultIOTimeout {
+		l.GetIoTimeout() != DefaultIOTimeout || cfg.MaxConnections != DefaultMaxConnections ||
+		cfg.MaxConnectionsPerAddress != DefaultMaxConnectionsPerAddr || cfg.WriteTimeoutSeconds != DefaultWriteTimeout ||
+		cfg.MaxLoginFailures != DefaultMaxLoginFailures || cfg.LoginFailureWindowSeconds != DefaultLoginFailureWindow {
 		t.Fatalf("unexpected defaults: %v", cfg)
 	}
 }
@@ -39,6 +41,11 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"max_procs", func(c *pb.Config) { c.MaxProcs = 5000 }},
 		{"gc_percent", func(c *pb.Config) { c.GcPercent = 200000 }},
 		{"login_timeout_seconds", func(c *pb.Config) { c.LoginTimeoutSeconds = 3601 }},
+		{"max_connections", func(c *pb.Config) { c.MaxConnections = 1<<20 + 1 }},
+		{"max_connections_per_address", func(c *pb.Config) { c.MaxConnectionsPerAddress = 1<<20 + 1 }},
+		{"write_timeout_seconds", func(c *pb.Config) { c.WriteTimeoutSeconds = 3601 }},
+		{"max_login_failures", func(c *pb.Config) { c.MaxLoginFailures = 1<<20 + 1 }},
+		{"login_failure_window_seconds", func(c *pb.Config) { c.LoginFailureWindowSeconds = 86401 }},
 		{"negotiation.max_burst_length", func(c *pb.Config) { c.Negotiation.MaxBurstLength = 100 }},
 		{"negotiation.first_burst_length", func(c *pb.Config) {
 			c.Negotiation.FirstBurstLength = 1 << 20

@@ -9,6 +9,7 @@ import (
 
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/dispatcher"
+	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/actors/portal"
 	"github.com/atgt/atgt/actors/sched"
@@ -37,6 +38,8 @@ type rootConfig struct {
 	luns      []lunSpec
 	connCfg   conn.Config // template for every connection; Dispatcher and Route are filled by the root
 	listeners []net.Listener
+	// guard admits the portals' connections (nil: no limits).
+	guard     *limit.Guard
 	wrapRoute func(func(string, uint64) *actor.PID) func(string, uint64) *actor.PID
 	log       hclog.Logger
 	// started receives the outcome of the root's start, once.
@@ -137,7 +140,11 @@ func (r *rootActor) spawnSessionManager(ctx actor.Context) error {
 // accepted before the actors it needs exist.
 func (r *rootActor) spawnPortals(ctx actor.Context) error {
 	for i, ln := range r.cfg.listeners {
-		if _, err := ctx.SpawnNamed(portal.Props(ln, r.sessions, r.cfg.log.Named("portal")), fmt.Sprintf("%s%d", portalPrefix, i)); err != nil {
+		var limits *limit.Portal
+		if r.cfg.guard != nil {
+			limits = r.cfg.guard.Portal()
+		}
+		if _, err := ctx.SpawnNamed(portal.Props(ln, r.sessions, r.cfg.log.Named("portal"), limits), fmt.Sprintf("%s%d", portalPrefix, i)); err != nil {
 			return fmt.Errorf("spawn portal %s: %w", ln.Addr(), err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/conn"
+	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/logging"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/backend"
@@ -96,7 +97,15 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := s.listen(cfg.Portals); err != nil {
 		return nil, err
 	}
-	if err := s.spawnTree(specs, connConfig(cfg), opts.WrapRoute); err != nil {
+	guard := limit.New(limit.Config{
+		MaxPerPortal:     int(cfg.MaxConnections),
+		MaxPerAddress:    int(cfg.MaxConnectionsPerAddress),
+		MaxLoginFailures: int(cfg.MaxLoginFailures),
+		FailureWindow:    time.Duration(cfg.LoginFailureWindowSeconds) * time.Second,
+	}, log.Named("limit"))
+	cc := connConfig(cfg)
+	cc.LoginFailed = guard.LoginFailed
+	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -145,6 +154,7 @@ func connConfig(cfg *pb.Config) conn.Config {
 		NopInterval:      time.Duration(cfg.NopIntervalSeconds) * time.Second,
 		NopTimeout:       time.Duration(cfg.NopTimeoutSeconds) * time.Second,
 		LoginTimeout:     time.Duration(cfg.LoginTimeoutSeconds) * time.Second,
+		WriteTimeout:     time.Duration(cfg.WriteTimeoutSeconds) * time.Second,
 		MaxTaskBytes:     maxTaskBytes,
 		MaxBufferedBytes: maxBufferedBytes,
 	}
@@ -152,14 +162,14 @@ func connConfig(cfg *pb.Config) conn.Config {
 
 // spawnTree starts the actor system and the root actor, and waits until the root has
 // spawned its children (or failed to).
-func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, wrapRoute func(func(string, uint64) *actor.PID) func(string, uint64) *actor.PID) error {
+func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, guard *limit.Guard, wrapRoute func(func(string, uint64) *actor.PID) func(string, uint64) *actor.PID) error {
 	log := s.log
 	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logging.NewSlog(log.Named("actor"))
 	}))
 	started := make(chan error, 1)
 	root, err := s.system.Root.SpawnNamed(rootProps(rootConfig{
-		luns: specs, connCfg: connCfg, listeners: s.portals, wrapRoute: wrapRoute, log: log, started: started,
+		luns: specs, connCfg: connCfg, listeners: s.portals, guard: guard, wrapRoute: wrapRoute, log: log, started: started,
 	}), rootName)
 	if err != nil {
 		return fmt.Errorf("start actor tree: %w", err)

@@ -67,6 +67,7 @@ func run() int {
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
 	}
+	raiseFileLimit(cfg, log)
 	svc, err := target.Start(cfg, log) // validates cfg, max_procs and gc_percent included
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
@@ -110,6 +111,30 @@ func run() int {
 	}
 	fmt.Println("stopped")
 	return 0
+}
+
+// raiseFileLimit raises the soft limit on open files (RLIMIT_NOFILE) to the hard
+// limit, as the Go runtime also does at start, and warns when it is below what the
+// portals may hold under max_connections: connections beyond it fail at accept
+// (logged, retried with a back-off) instead of being refused by the cap.
+func raiseFileLimit(in *pb.Config, log hclog.Logger) {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return
+	}
+	if r.Cur < r.Max {
+		r.Cur = r.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+			log.Warn("could not raise the open file limit", "error", err)
+			_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r)
+		}
+	}
+	cfg := target.ApplyDefaults(in)
+	const spare = 256 // LUN files, listeners, pprof, logs
+	if need := uint64(cfg.MaxConnections)*uint64(len(cfg.Portals)) + spare; r.Cur < need {
+		log.Warn("the open file limit is below what max_connections lets the portals hold; raise it (ulimit -n, LimitNOFILE=) or lower max_connections",
+			"limit", r.Cur, "max_connections", cfg.MaxConnections, "portals", len(cfg.Portals))
+	}
 }
 
 // exitSecondSignal is atgtd's exit status when a second signal cut the clean stop

@@ -69,8 +69,33 @@ type Config struct {
 	// remaining sessions, lets the tasks in flight finish and flushes every LUN.
 	// Default 10; 0 keeps the default; at most 3600.
 	ShutdownGraceSeconds uint32 `protobuf:"varint,11,opt,name=shutdown_grace_seconds,json=shutdownGraceSeconds,proto3" json:"shutdown_grace_seconds,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Connections one portal holds at once, logged in or not. A connection accepted
+	// beyond it is closed at once, before any PDU, and a warning is logged (at most
+	// one line a second). Default 4096; 0 keeps the default; at most 1048576.
+	MaxConnections uint32 `protobuf:"varint,80,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	// Connections one source IP address holds at once, over all portals. A connection
+	// beyond it is closed at once, as above. Default 256; 0 keeps the default; at most
+	// 1048576.
+	MaxConnectionsPerAddress uint32 `protobuf:"varint,81,opt,name=max_connections_per_address,json=maxConnectionsPerAddress,proto3" json:"max_connections_per_address,omitempty"`
+	// Seconds a logged-in (or logging-in) peer may leave the target's writes without
+	// progress, because it stopped reading, before the target closes the connection.
+	// While a connection's unsent responses exceed 8 MiB its reader also stops
+	// taking new PDUs until they drain. Default 30; 0 keeps the default; at most 3600.
+	WriteTimeoutSeconds uint32 `protobuf:"varint,82,opt,name=write_timeout_seconds,json=writeTimeoutSeconds,proto3" json:"write_timeout_seconds,omitempty"`
+	// Failed logins from one source IP address within login_failure_window_seconds
+	// after which the address's new connections are closed at once, for
+	// login_failure_window_seconds. A failed login is one the target rejects (any
+	// status class but success), a PDU other than a Login Request or a bad digest or
+	// segment length during login, or a connection that reaches the login timeout. A
+	// peer that simply closes during login does not count. Default 30; 0 keeps the
+	// default; at most 1048576.
+	MaxLoginFailures uint32 `protobuf:"varint,83,opt,name=max_login_failures,json=maxLoginFailures,proto3" json:"max_login_failures,omitempty"`
+	// The window over which failed logins are counted, and how long an address that
+	// reached max_login_failures is refused. Default 60; 0 keeps the default; at most
+	// 86400.
+	LoginFailureWindowSeconds uint32 `protobuf:"varint,84,opt,name=login_failure_window_seconds,json=loginFailureWindowSeconds,proto3" json:"login_failure_window_seconds,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -176,6 +201,41 @@ func (x *Config) GetLoginTimeoutSeconds() uint32 {
 func (x *Config) GetShutdownGraceSeconds() uint32 {
 	if x != nil {
 		return x.ShutdownGraceSeconds
+	}
+	return 0
+}
+
+func (x *Config) GetMaxConnections() uint32 {
+	if x != nil {
+		return x.MaxConnections
+	}
+	return 0
+}
+
+func (x *Config) GetMaxConnectionsPerAddress() uint32 {
+	if x != nil {
+		return x.MaxConnectionsPerAddress
+	}
+	return 0
+}
+
+func (x *Config) GetWriteTimeoutSeconds() uint32 {
+	if x != nil {
+		return x.WriteTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Config) GetMaxLoginFailures() uint32 {
+	if x != nil {
+		return x.MaxLoginFailures
+	}
+	return 0
+}
+
+func (x *Config) GetLoginFailureWindowSeconds() uint32 {
+	if x != nil {
+		return x.LoginFailureWindowSeconds
 	}
 	return 0
 }
@@ -696,7 +756,7 @@ var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xc9\x03\n" +
+	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xd4\x05\n" +
 	"\x06Config\x12\x18\n" +
 	"\aportals\x18\x01 \x03(\tR\aportals\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12)\n" +
@@ -711,7 +771,12 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"gc_percent\x18\t \x01(\rR\tgcPercent\x122\n" +
 	"\x15login_timeout_seconds\x18\n" +
 	" \x01(\rR\x13loginTimeoutSeconds\x124\n" +
-	"\x16shutdown_grace_seconds\x18\v \x01(\rR\x14shutdownGraceSeconds\"\x90\x03\n" +
+	"\x16shutdown_grace_seconds\x18\v \x01(\rR\x14shutdownGraceSeconds\x12'\n" +
+	"\x0fmax_connections\x18P \x01(\rR\x0emaxConnections\x12=\n" +
+	"\x1bmax_connections_per_address\x18Q \x01(\rR\x18maxConnectionsPerAddress\x122\n" +
+	"\x15write_timeout_seconds\x18R \x01(\rR\x13writeTimeoutSeconds\x12,\n" +
+	"\x12max_login_failures\x18S \x01(\rR\x10maxLoginFailures\x12?\n" +
+	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\"\x90\x03\n" +
 	"\vNegotiation\x12>\n" +
 	"\x1cmax_recv_data_segment_length\x18\x01 \x01(\rR\x18maxRecvDataSegmentLength\x12(\n" +
 	"\x10max_burst_length\x18\x02 \x01(\rR\x0emaxBurstLength\x12,\n" +

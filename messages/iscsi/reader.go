@@ -49,6 +49,19 @@ func NewReader(r io.Reader, bufSize int) *Reader {
 	return &Reader{rd: r, buf: make([]byte, bufSize)}
 }
 
+// Grow gives the reader a buffer of n bytes if its own is smaller, keeping what is
+// buffered: a connection reads its login through a small buffer and grows it for the
+// full feature phase, so that a connection that never logs in costs little memory.
+func (r *Reader) Grow(n int) {
+	if n <= len(r.buf) {
+		return
+	}
+	b := make([]byte, n)
+	r.w = copy(b, r.buf[r.r:r.w])
+	r.r = 0
+	r.buf = b
+}
+
 // Buffered returns how many bytes are read from the stream but not yet returned as PDUs.
 func (r *Reader) Buffered() int { return r.w - r.r }
 
