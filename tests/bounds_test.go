@@ -136,6 +136,10 @@ func startWorker(s *initiator.Session, firstLBA uint64, seed byte) *worker {
 	w := &worker{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
+		if err := readPastUA(s); err != nil {
+			w.err.Store(&err)
+			return
+		}
 		buf := make([]byte, 4096)
 		for i := uint64(0); ; i++ {
 			select {
@@ -403,7 +407,7 @@ func TestBoundsConnectionCaps(t *testing.T) {
 	for {
 		s, err := initiator.Dial(d.addr, initiator.Options{InitiatorName: boundsInitiator, TargetName: defaultIQN, Timeout: 5 * time.Second})
 		if err == nil {
-			if _, err := s.Read(uint64(testLUN), 0, 8, 512); err != nil {
+			if err := readPastUA(s); err != nil {
 				t.Fatalf("read: %v", err)
 			}
 			s.Logout()
@@ -417,6 +421,7 @@ func TestBoundsConnectionCaps(t *testing.T) {
 	if !d.alive() {
 		t.Fatal("atgtd died")
 	}
+	t.Logf("done")
 }
 
 // TestBoundsLoginFailures: after maxLoginFailures failed logins from one address
@@ -465,6 +470,7 @@ func TestBoundsLoginFailures(t *testing.T) {
 	}
 	login(t, c, 5)
 	c.Close()
+	t.Logf("served again %v after it was refused (window %v)", time.Since(blocked).Round(time.Millisecond), window)
 }
 
 // TestBoundsStalledReader: a logged-in peer that sends READs and NOP-Out pings with
@@ -555,8 +561,24 @@ func TestBoundsStalledReader(t *testing.T) {
 	if err != nil {
 		t.Fatalf("login after the stalled peer: %v", err)
 	}
-	if _, err := s.Read(uint64(testLUN), 0, 8, 512); err != nil {
+	if err := readPastUA(s); err != nil {
 		t.Fatalf("read: %v", err)
 	}
 	s.Logout()
+}
+
+// readPastUA reads a block of a fresh session, past the unit attention (29/00,
+// power on) its first command may meet.
+func readPastUA(s *initiator.Session) error {
+	var err error
+	for range 3 {
+		if _, err = s.Read(uint64(testLUN), 0, 8, 512); err == nil {
+			return nil
+		}
+		var se *initiator.SCSIError
+		if !errors.As(err, &se) || se.Key() != 6 {
+			return err
+		}
+	}
+	return err
 }

@@ -150,6 +150,10 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.finish(ctx, "connection closed: "+m.err.Error())
 		return
 	case *writeFailed:
+		if errors.Is(m.err, errClosedAfter) {
+			c.finish(ctx, m.err.Error())
+			return
+		}
 		c.ioFailed("connection write failed", m.err)
 		c.finish(ctx, "write failed: "+m.err.Error())
 		return

@@ -71,6 +71,11 @@ type writer struct {
 	deadline time.Time // the write deadline set on the socket
 }
 
+// errClosedAfter tells the actor that the writer closed the socket after a batch
+// that asked for it (a rejected login, a logout), so that the actor ends at once
+// rather than at its login timeout.
+var errClosedAfter = errors.New("closed after the final response")
+
 // maxBuffersPerWrite bounds one writev; the kernel's IOV_MAX is 1024.
 const maxBuffersPerWrite = 1000
 
@@ -176,6 +181,8 @@ func (w *writer) run() {
 			}
 			w.flow.sent(size)
 			if closeNow {
+				w.nc.Close()
+				w.onErr(errClosedAfter)
 				return
 			}
 		}
