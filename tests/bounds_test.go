@@ -2,6 +2,9 @@ package tests
 
 import (
 	"bytes"
+	"io"
+	"net/http"
+	"strings"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -216,10 +219,11 @@ func TestBoundsFlood(t *testing.T) {
 	cfg := boundsLunConfig(t, 64<<20)
 	cfg.LoginTimeoutSeconds = int(loginTimeout / time.Second)
 	pprof := freeLoopbackAddr(t)
-	d := startDaemonConfig(t, cfg, "-pprof", pprof)
+	d := startDaemonConfig(t, cfg, "-pprof", pprof, "-log-level", "info")
 	pid := d.cmd.Process.Pid
 
-	opts := initiator.Options{InitiatorName: boundsInitiator, TargetName: defaultIQN, Timeout: 10 * time.Second}
+	opts := initiator.Options{InitiatorName: boundsInitiator, TargetName: defaultIQN, Timeout: 10 * time.Second,
+		ISID: [6]byte{0x80, 0xb0, 0, 0, 0, 1}}
 	s1, err := initiator.Dial(d.addr, opts)
 	if err != nil {
 		t.Fatalf("login before the flood: %v", err)
@@ -229,6 +233,7 @@ func TestBoundsFlood(t *testing.T) {
 	time.Sleep(time.Second) // warm: buffers pooled, goroutines parked
 	baseG := goroutines(t, pprof)
 	baseRSS := rssKiB(t, pid)
+	memstats(t, pprof)
 	sampler := sampleRSS(t, pid)
 
 	results := make(chan closeResult, idle+half)
@@ -259,8 +264,25 @@ func TestBoundsFlood(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	heldG := goroutines(t, pprof)
 	heldRSS := rssKiB(t, pid)
+	memstats(t, pprof)
+	if f := os.Getenv("BOUNDS_PROF"); f != "" {
+		resp, err := http.Get("http://" + pprof + "/debug/pprof/heap?gc=1")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			os.WriteFile(f, b, 0o644)
+		}
+		resp, err = http.Get("http://" + pprof + "/debug/pprof/goroutine?debug=1")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			os.WriteFile(f+".g", b, 0o644)
+		}
+		memstats(t, pprof)
+	}
 	t.Logf("held: goroutines %d -> %d (+%d), RSS %d -> %d KiB (+%d KiB, %.1f KiB per connection)",
 		baseG, heldG, heldG-baseG, baseRSS, heldRSS, heldRSS-baseRSS, float64(heldRSS-baseRSS)/float64(idle+half))
+	opts.ISID[5] = 2 // another initiator port: the same ISID would reinstate (end) s1
 	s2, err := initiator.Dial(d.addr, opts)
 	if err != nil {
 		t.Fatalf("login during the flood: %v", err)
@@ -581,4 +603,23 @@ func readPastUA(s *initiator.Session) error {
 		}
 	}
 	return err
+}
+
+// memstats logs atgtd's Go memory statistics (TEMP).
+func memstats(t *testing.T, addr string) {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"# HeapInuse", "# HeapAlloc", "# StackInuse", "# Sys ", "# HeapSys", "# HeapReleased", "# MSpanInuse", "# NextGC", "# NumGC", "# GCSys", "# OtherSys"} {
+			if strings.HasPrefix(l, k) {
+				keep = append(keep, l)
+			}
+		}
+	}
+	t.Logf("memstats: %s", strings.Join(keep, "; "))
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// socket and an actor for ever (RFC 7143 leaves the limit to the target). 0 means
 	// no limit.
 	LoginTimeout time.Duration
+	// Accepted is when Conn was accepted: the login timeout counts from it (zero:
+	// from the actor's start).
+	Accepted time.Time
 	// WriteTimeout is how long the writer may go without progress (the peer
 	// stopped reading) before the connection is closed. 0 means no limit.
 	WriteTimeout time.Duration
@@ -217,8 +220,12 @@ func (c *connActor) start(ctx actor.Context) {
 	c.w = newWriter(c.cfg.Conn, c.cfg.WriteTimeout, c.flow, func(err error) { root.Send(self, &writeFailed{err: err}) })
 	go readLoop(c.cfg.Conn, root, self, c.steps, c.flow, readerBuffer)
 	if c.cfg.LoginTimeout > 0 {
-		c.loginDeadline = time.Now().Add(c.cfg.LoginTimeout)
-		ctx.SetReceiveTimeout(c.cfg.LoginTimeout)
+		from := c.cfg.Accepted
+		if from.IsZero() {
+			from = time.Now()
+		}
+		c.loginDeadline = from.Add(c.cfg.LoginTimeout)
+		ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
 	}
 	c.log.Debug("connection accepted", "remote", c.cfg.Conn.RemoteAddr().String())
 }

@@ -151,6 +151,9 @@ func (g *Guard) release(p *Portal, ip netip.Addr) {
 	}
 }
 
+// LoginFailed records a failed login from remote, as Guard.LoginFailed.
+func (p *Portal) LoginFailed(remote net.Addr) { p.g.LoginFailed(remote) }
+
 // LoginFailed records a failed login from remote. The MaxLoginFailures-th within
 // FailureWindow has the address refused for FailureWindow, and is logged.
 func (g *Guard) LoginFailed(remote net.Addr) {

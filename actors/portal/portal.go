@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -20,16 +21,29 @@ import (
 	"github.com/atgt/atgt/actors/supervise"
 )
 
+// Options are a listener's admission settings.
+type Options struct {
+	// Limits, if not nil, admits each accepted connection (connections per portal
+	// and per source address, failed logins): a connection it refuses is closed at
+	// once.
+	Limits *limit.Portal
+	// LoginTimeout, if not 0, has the listener hold each accepted TCP connection
+	// until its first whole PDU header has arrived (await.go), at the cost of a
+	// small goroutine, and close it if none comes within LoginTimeout of the accept.
+	// Only then does the connection get its session and connection actors.
+	LoginTimeout time.Duration
+}
+
 // Props returns the props of a listener actor serving l. The listener is opened by
 // the caller so that a bad address fails the daemon's start, not an actor. Its
 // supervisor (the root) restarts it on failure: a restarted listener keeps the socket
-// and its accept loop, or starts the loop again if the loop is what failed. limits,
-// if not nil, admits each accepted connection (connections per portal and per source
-// address, failed logins): a connection it refuses is closed at once.
-func Props(l net.Listener, manager *actor.PID, log hclog.Logger, limits *limit.Portal) *actor.Props {
+// and its accept loop, or starts the loop again if the loop is what failed.
+func Props(l net.Listener, manager *actor.PID, log hclog.Logger, opts Options) *actor.Props {
 	loop := new(atomic.Bool)
+	held := newHolding()
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &listener{l: l, manager: manager, log: log.With("portal", l.Addr().String()), loop: loop, limits: limits}
+		return &listener{l: l, manager: manager, log: log.With("portal", l.Addr().String()), loop: loop,
+			limits: opts.Limits, loginTimeout: opts.LoginTimeout, held: held}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -39,8 +53,12 @@ type listener struct {
 	log     hclog.Logger
 	// loop is set while an accept loop runs: one per listener, not one per
 	// incarnation of the actor.
-	loop   *atomic.Bool
-	limits *limit.Portal
+	loop         *atomic.Bool
+	limits       *limit.Portal
+	loginTimeout time.Duration
+	// held are the connections waiting for their first header, closed when the
+	// listener stops.
+	held *holding
 }
 
 // acceptFailed tells the actor that its accept loop panicked; the actor fails with
@@ -60,6 +78,7 @@ func (p *listener) Receive(ctx actor.Context) {
 		m.Panic()
 	case *actor.Stopping:
 		p.l.Close()
+		p.held.closeAll()
 	}
 }
 
@@ -111,7 +130,11 @@ func (p *listener) accept(root *actor.RootContext, self *actor.PID) {
 			tc.SetNoDelay(true)
 			tc.SetKeepAlive(true)
 		}
-		root.Send(p.manager, &session.Accepted{Conn: c})
+		if sc, ok := c.(syscall.Conn); ok && p.loginTimeout > 0 {
+			go p.await(root, c, sc, time.Now())
+		} else {
+			root.Send(p.manager, &session.Accepted{Conn: c, At: time.Now()})
+		}
 		inHand = nil
 	}
 }

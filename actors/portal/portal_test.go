@@ -67,7 +67,7 @@ func TestListenerRecovers(t *testing.T) {
 	pidCh := make(chan *actor.PID, 1)
 	sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		if _, ok := ctx.Message().(*actor.Started); ok {
-			pidCh <- ctx.Spawn(Props(l, manager, hclog.NewNullLogger(), nil))
+			pidCh <- ctx.Spawn(Props(l, manager, hclog.NewNullLogger(), Options{}))
 		}
 	}, actor.WithSupervisor(restart)))
 	pid := <-pidCh

@@ -14,8 +14,12 @@ import (
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
-// Accepted hands a newly accepted TCP connection to the session manager.
-type Accepted struct{ Conn net.Conn }
+// Accepted hands a newly accepted TCP connection to the session manager. At is when
+// it was accepted (the login timeout counts from it; zero: from now).
+type Accepted struct {
+	Conn net.Conn
+	At   time.Time
+}
 
 // LogoutAll asks every session's initiator to log out within Within (the target is
 // stopping).
@@ -72,7 +76,7 @@ func (m *manager) Receive(ctx actor.Context) {
 		if m.tsih == 0 {
 			m.tsih = 1
 		}
-		ctx.Spawn(Props(Config{Conn: msg.Conn, ConnCfg: m.connCfg, TSIH: m.tsih, Manager: ctx.Self(), Log: m.log}))
+		ctx.Spawn(Props(Config{Conn: msg.Conn, AcceptedAt: msg.At, ConnCfg: m.connCfg, TSIH: m.tsih, Manager: ctx.Self(), Log: m.log}))
 	case *Up:
 		if old, ok := m.byKey[msg.Key]; ok && !old.Equal(msg.PID) {
 			m.log.Info("session reinstatement: ending the previous session of this initiator port")

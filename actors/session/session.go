@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
@@ -27,6 +28,8 @@ type Config struct {
 	TSIH    uint16
 	Manager *actor.PID
 	Log     hclog.Logger
+	// AcceptedAt is when Conn was accepted (zero: unknown).
+	AcceptedAt time.Time
 }
 
 // Up tells the session manager that a session finished login, so that it can
@@ -107,6 +110,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		cc := s.cfg.ConnCfg
 		cc.Conn = s.cfg.Conn
+		cc.Accepted = s.cfg.AcceptedAt
 		cc.TSIH = s.cfg.TSIH
 		cc.Log = s.log
 		pid, err := ctx.SpawnNamed(conn.Props(cc), "conn") // "target/sessions/$7/conn" in logs

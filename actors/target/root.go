@@ -140,11 +140,11 @@ func (r *rootActor) spawnSessionManager(ctx actor.Context) error {
 // accepted before the actors it needs exist.
 func (r *rootActor) spawnPortals(ctx actor.Context) error {
 	for i, ln := range r.cfg.listeners {
-		var limits *limit.Portal
+		opts := portal.Options{LoginTimeout: r.cfg.connCfg.LoginTimeout}
 		if r.cfg.guard != nil {
-			limits = r.cfg.guard.Portal()
+			opts.Limits = r.cfg.guard.Portal()
 		}
-		if _, err := ctx.SpawnNamed(portal.Props(ln, r.sessions, r.cfg.log.Named("portal"), limits), fmt.Sprintf("%s%d", portalPrefix, i)); err != nil {
+		if _, err := ctx.SpawnNamed(portal.Props(ln, r.sessions, r.cfg.log.Named("portal"), opts), fmt.Sprintf("%s%d", portalPrefix, i)); err != nil {
 			return fmt.Errorf("spawn portal %s: %w", ln.Addr(), err)
 		}
 	}
