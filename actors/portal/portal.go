@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,9 +27,9 @@ type Options struct {
 	// once.
 	Limits *limit.Portal
 	// LoginTimeout, if not 0, has the listener hold each accepted TCP connection
-	// until its first whole PDU header has arrived (await.go), at the cost of a
-	// small goroutine, and close it if none comes within LoginTimeout of the accept.
-	// Only then does the connection get its session and connection actors.
+	// until its first whole PDU header has arrived (await.go: no goroutine, no
+	// buffer), and close it if none comes within LoginTimeout of the accept. Only
+	// then does the connection get its session and connection actors.
 	LoginTimeout time.Duration
 }
 
@@ -40,10 +39,10 @@ type Options struct {
 // and its accept loop, or starts the loop again if the loop is what failed.
 func Props(l net.Listener, manager *actor.PID, log hclog.Logger, opts Options) *actor.Props {
 	loop := new(atomic.Bool)
-	held := newHolding()
+	hold := new(holding)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &listener{l: l, manager: manager, log: log.With("portal", l.Addr().String()), loop: loop,
-			limits: opts.Limits, loginTimeout: opts.LoginTimeout, held: held}
+			limits: opts.Limits, loginTimeout: opts.LoginTimeout, hold: hold}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -56,9 +55,15 @@ type listener struct {
 	loop         *atomic.Bool
 	limits       *limit.Portal
 	loginTimeout time.Duration
-	// held are the connections waiting for their first header, closed when the
-	// listener stops.
-	held *holding
+	// hold keeps the connections waiting for their first header; one per
+	// listener, not one per incarnation.
+	hold *holding
+}
+
+// holding is a listener's holder, started once.
+type holding struct {
+	once sync.Once
+	h    *holder
 }
 
 // acceptFailed tells the actor that its accept loop panicked; the actor fails with
@@ -69,6 +74,14 @@ type acceptFailed struct{ err error }
 func (p *listener) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		p.hold.once.Do(func() {
+			if p.loginTimeout > 0 {
+				root := ctx.ActorSystem().Root
+				p.hold.h = newHolder(p.log, p.loginTimeout, func(c net.Conn, at time.Time) {
+					root.Send(p.manager, &session.Accepted{Conn: c, At: at})
+				}, p.timedOut)
+			}
+		})
 		if p.loop.CompareAndSwap(false, true) {
 			go p.accept(ctx.ActorSystem().Root, ctx.Self())
 		}
@@ -78,8 +91,21 @@ func (p *listener) Receive(ctx actor.Context) {
 		m.Panic()
 	case *actor.Stopping:
 		p.l.Close()
-		p.held.closeAll()
+		if p.hold.h != nil {
+			p.hold.h.stop()
+		}
 	}
+}
+
+// timedOut closes a held connection that sent no whole header within the login
+// timeout: a failed login.
+func (p *listener) timedOut(c net.Conn) {
+	p.log.Info("login timeout before a first header; closing connection", "remote", c.RemoteAddr().String(),
+		"timeout", p.loginTimeout)
+	if p.limits != nil {
+		p.limits.LoginFailed(c.RemoteAddr())
+	}
+	c.Close()
 }
 
 // accept hands every accepted connection to the session manager until the socket is
@@ -130,11 +156,14 @@ func (p *listener) accept(root *actor.RootContext, self *actor.PID) {
 			tc.SetNoDelay(true)
 			tc.SetKeepAlive(true)
 		}
-		if sc, ok := c.(syscall.Conn); ok && p.loginTimeout > 0 {
-			go p.await(root, c, sc, time.Now())
-		} else {
-			root.Send(p.manager, &session.Accepted{Conn: c, At: time.Now()})
+		at := time.Now()
+		if h := p.hold.h; h != nil {
+			if held, stopped := h.add(c, at); held || stopped {
+				inHand = nil
+				continue
+			}
 		}
+		root.Send(p.manager, &session.Accepted{Conn: c, At: at})
 		inHand = nil
 	}
 }
