@@ -38,7 +38,8 @@ type holder struct {
 	fifo    []*heldConn // in accept order, which is deadline order
 	head    int
 	next    uint32
-	closed  bool
+	closed  bool // the listener stopped
+	failed  bool // the loop ended on an error: connections are handed over at once
 }
 
 // heldConn is one connection the holder keeps.
@@ -81,6 +82,10 @@ func (h *holder) add(c net.Conn, at time.Time) (held, stopped bool) {
 		return false, false
 	}
 	h.mu.Lock()
+	if h.failed {
+		h.mu.Unlock()
+		return false, false
+	}
 	if h.closed {
 		h.mu.Unlock()
 		c.Close()
@@ -127,17 +132,17 @@ func (h *holder) loop() {
 	defer unix.Close(h.epfd)
 	defer func() {
 		if r := recover(); r != nil {
-			h.log.Error("connection holder panicked; held connections are closed", "reason", fmt.Sprint(r),
-				"stack", string(debug.Stack()))
-			h.stop()
+			h.log.Error("connection holder panicked; held connections are closed, new ones get their actors at once",
+				"reason", fmt.Sprint(r), "stack", string(debug.Stack()))
+			h.fail()
 		}
 	}()
 	events := make([]unix.EpollEvent, 128)
 	for {
 		n, err := unix.EpollWait(h.epfd, events, int(holdTick/time.Millisecond))
 		if err != nil && err != unix.EINTR {
-			h.log.Error("epoll_wait failed; held connections are closed", "error", err)
-			h.stop()
+			h.log.Error("epoll_wait failed; held connections are closed, new ones get their actors at once", "error", err)
+			h.fail()
 			return
 		}
 		for i := range n {
@@ -213,6 +218,20 @@ func (h *holder) stop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
+	h.dropAll()
+}
+
+// fail gives up holding: the held connections are closed (their initiators retry)
+// and new ones are handed over at once, as if there were no holder.
+func (h *holder) fail() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failed = true
+	h.dropAll()
+}
+
+// dropAll closes every held connection (h.mu held).
+func (h *holder) dropAll() {
 	for _, e := range h.byToken {
 		e.gone = true
 		e.c.Close()
