@@ -32,6 +32,8 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			// last Login Request.
 			ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
 		}
+	case *delayedLoginFailure:
+		c.sendNow(outBatch{pdus: []*iscsi.PDU{m.pdu}, closeNow: true})
 	case *dataDigestFailed:
 		c.finish(ctx, "data digest error during login")
 	case *actor.ReceiveTimeout:
@@ -66,6 +68,17 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		resp = &login.Response{ISID: req.ISID, ITT: req.ITT, StatusClass: st.Class(), StatusDetail: st.Detail(),
 			CSG: req.CSG, NSG: req.NSG}
 		done = false
+	}
+	if resp.Status() == login.AuthFailure {
+		// A failed authentication is answered after a fixed delay, so that guessing
+		// secrets costs time; the reader stops now, as the login is over.
+		c.log.Info("login rejected: authentication failed", "initiator", c.lm.Result().InitiatorName,
+			"remote", c.cfg.Conn.RemoteAddr().String(), "delay", authFailureDelay)
+		pdu := loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)
+		c.steps <- readerStep{stop: true}
+		root, self := ctx.ActorSystem().Root, ctx.Self()
+		time.AfterFunc(authFailureDelay, func() { root.Send(self, &delayedLoginFailure{pdu: pdu}) })
+		return
 	}
 	if resp.StatusClass != 0 {
 		c.log.Info("login rejected", "class", resp.StatusClass, "detail", resp.StatusDetail,
@@ -117,6 +130,18 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		ctx.CancelReceiveTimeout()
 	}
 }
+
+// AuthFailureDelay is how long a login that failed authentication waits for its
+// answer (status 0201), so that an initiator guessing secrets gets about one guess a
+// second per connection.
+const AuthFailureDelay = time.Second
+
+// authFailureDelay is AuthFailureDelay, shortened by tests.
+var authFailureDelay = AuthFailureDelay
+
+// delayedLoginFailure is the Login Response of a failed authentication, due once
+// authFailureDelay has passed.
+type delayedLoginFailure struct{ pdu *iscsi.PDU }
 
 // loginResponsePDU encodes a Login Response (RFC 7143 11.13).
 func loginResponsePDU(r *login.Response, statSN, expCmdSN, depth uint32) *iscsi.PDU {

@@ -244,13 +244,13 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 				secKeys = append(secKeys, kv)
 				continue
 			}
-			method, ok := selectFromList(kv.Value, m.auth.Methods())
+			method, ok := selectFromList(kv.Value, m.auth.Methods(m.authContext()))
 			if !ok {
 				add(kv.Key, valReject)
 				return reply, AuthFailure
 			}
 			add(kv.Key, method)
-			m.exchange = m.auth.Begin(method, m.res.InitiatorName, m.res.Target)
+			m.exchange = m.auth.Begin(method, m.authContext())
 		case classOperational:
 			add(kv.Key, m.neg.answer(kv.Key, kv.Value, leading))
 		case classTargetOnly, classFullFeature:
@@ -277,9 +277,15 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 	return reply, StatusSuccess
 }
 
-// authRequired reports whether the target insists on a method other than None.
+// authContext is who logs in to what, for the Authenticator.
+func (m *Machine) authContext() AuthContext {
+	return AuthContext{SessionType: m.res.SessionType, InitiatorName: m.res.InitiatorName, Target: m.res.Target}
+}
+
+// authRequired reports whether the target insists on a method other than None for
+// this login.
 func (m *Machine) authRequired() bool {
-	for _, v := range m.auth.Methods() {
+	for _, v := range m.auth.Methods(m.authContext()) {
 		if v == valNone {
 			return false
 		}

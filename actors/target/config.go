@@ -3,6 +3,7 @@ package target
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
@@ -61,9 +62,20 @@ func DefaultConfig() *pb.Config {
 }
 
 // LoadConfig reads a protobuf-JSON config file. Unknown fields are errors, so a typo
-// in a field name is reported rather than silently ignored.
+// in a field name is reported rather than silently ignored. A file that holds a CHAP
+// secret and that every user may read is refused. Relative secret_file paths are
+// made relative to the file's directory.
 func LoadConfig(path string) (*pb.Config, error) {
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	raw, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -71,6 +83,11 @@ func LoadConfig(path string) (*pb.Config, error) {
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(raw, cfg); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if holdsSecret(cfg) && worldReadable(fi) {
+		return nil, fmt.Errorf("config %s: holds a CHAP secret and is readable by every user (mode %04o): chmod o-r %s, or move the secrets to secret_file",
+			path, fi.Mode().Perm(), path)
+	}
+	resolveSecretFiles(cfg, filepath.Dir(path))
 	return cfg, nil
 }
 
@@ -277,7 +294,7 @@ func Validate(cfg *pb.Config) error {
 			}
 		}
 	}
-	return nil
+	return validateChap(cfg)
 }
 
 // badFault returns the field of an injected fault that is wrong and why, or "".

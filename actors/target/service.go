@@ -83,6 +83,9 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := Validate(cfg); err != nil {
 		return nil, err
 	}
+	if err := loadSecrets(cfg); err != nil {
+		return nil, err
+	}
 	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second}
 	defer func() {
 		if err != nil {
@@ -139,6 +142,7 @@ func connConfig(cfg *pb.Config) conn.Config {
 		Login: login.Config{
 			Lookup: func(name string) (login.TargetInfo, bool) { t, ok := targets[name]; return t, ok },
 			Limits: limits,
+			Auth:   chapAuth(cfg),
 		},
 		Discovery:        discovery,
 		QueueDepth:       cfg.QueueDepth,

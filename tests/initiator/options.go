@@ -40,6 +40,9 @@ type Options struct {
 	ExtraKeys []iscsi.KV
 	// Security runs a security stage (AuthMethod=None) before the operational one.
 	Security bool
+	// Chap, when set, runs a security stage with AuthMethod=CHAP (one-way, or mutual
+	// when Chap.TargetSecret is set) before the operational one.
+	Chap *Chap
 	// IgnorePings stops the automatic answer to target NOP-In pings, so a test can
 	// watch the target give up on a silent initiator.
 	IgnorePings bool
