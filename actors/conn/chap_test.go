@@ -16,7 +16,8 @@ import (
 )
 
 // TestAuthFailureDelay: a login that fails CHAP is answered 0201 only after
-// authFailureDelay (shortened here), while a good one is answered at once.
+// authFailureDelay (shortened here), while a good one is answered at once; the failed
+// connection then ends.
 func TestAuthFailureDelay(t *testing.T) {
 	old := authFailureDelay
 	authFailureDelay = 400 * time.Millisecond
@@ -32,6 +33,7 @@ func TestAuthFailureDelay(t *testing.T) {
 	auth := &login.ChapAuth{Rand: rand.Reader, Targets: map[string]login.ChapPolicy{harnessTarget: {
 		Initiator: &login.ChapCredential{User: "user", Secret: login.Secret("the-secret-123")},
 	}}}
+	ended := make(chan string, 4) // why each connection ended, as its session hears
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -45,8 +47,11 @@ func TestAuthFailureDelay(t *testing.T) {
 				},
 			}}
 			sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-				if _, ok := ctx.Message().(*actor.Started); ok {
+				switch m := ctx.Message().(type) {
+				case *actor.Started:
 					ctx.Spawn(Props(cfg))
+				case *LogoutSession:
+					ended <- m.Reason
 				}
 			}))
 		}
@@ -72,5 +77,16 @@ func TestAuthFailureDelay(t *testing.T) {
 	}
 	if took < authFailureDelay || took > authFailureDelay+2*time.Second {
 		t.Fatalf("wrong secret answered after %v, want about %v", took, authFailureDelay)
+	}
+	// The failed connection ends at once, not at a login timeout.
+	for {
+		select {
+		case r := <-ended:
+			if r == "authentication failed" {
+				return
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("the failed connection did not end")
+		}
 	}
 }

@@ -33,7 +33,10 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
 		}
 	case *delayedLoginFailure:
+		// The writer sends the response, then closes the socket; the connection and
+		// its session end now rather than at the login timeout.
 		c.sendNow(outBatch{pdus: []*iscsi.PDU{m.pdu}, closeNow: true})
+		c.finish(ctx, "authentication failed")
 	case *dataDigestFailed:
 		c.finish(ctx, "data digest error during login")
 	case *actor.ReceiveTimeout:
