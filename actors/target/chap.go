@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"google.golang.org/protobuf/proto"
 
@@ -254,6 +255,27 @@ func chapPolicy(one, mutual *pb.Chap, algorithms []string) login.ChapPolicy {
 		}
 	}
 	return p
+}
+
+// parseErrorText matches the parse errors of protojson that quote the text at fault;
+// parsePosition finds where it is.
+var (
+	parseErrorText = regexp.MustCompile(`invalid value|syntax error|unexpected token|invalid escape`)
+	parsePosition  = regexp.MustCompile(`\(line \d+:\d+\)`)
+)
+
+// hideParseError rewrites a parse error of a config that may hold a secret (say, a
+// secret written without quotes) so that it names the place but not the text there;
+// hidden is false when the error can be shown as it is.
+func hideParseError(raw []byte, err error) (msg string, hidden bool) {
+	if !bytes.Contains(raw, []byte("secret")) || !parseErrorText.MatchString(err.Error()) {
+		return "", false
+	}
+	pos := parsePosition.FindString(err.Error())
+	if pos == "" {
+		pos = "(position unknown)"
+	}
+	return fmt.Sprintf("not valid protobuf JSON at %s; the text there is not shown, as the file holds CHAP secrets", pos), true
 }
 
 // Redacted returns a copy of cfg whose CHAP secrets read "[redacted]", for any path

@@ -203,3 +203,20 @@ func TestChapAuthFromConfig(t *testing.T) {
 		t.Fatal("no random source")
 	}
 }
+
+// A config that fails to parse near a secret names the place, not the text.
+func TestLoadConfigHidesSecretInParseError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.json")
+	for _, bad := range []string{`12345678901234`, `SuperSecretValue1`} {
+		writeFile(t, path, `{"targets":[{"name":"iqn.2026-11.dev.atgt:x","chap":{"user":"a","secret":`+bad+`}}]}`, 0o600)
+		_, err := LoadConfig(path)
+		if err == nil || strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "(line 1:") {
+			t.Fatalf("parse error %v", err)
+		}
+	}
+	writeFile(t, path, `{"targetz":[]}`, 0o600) // no secret: the error as protojson words it
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "targetz") {
+		t.Fatalf("parse error %v", err)
+	}
+}

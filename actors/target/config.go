@@ -81,6 +81,9 @@ func LoadConfig(path string) (*pb.Config, error) {
 	}
 	cfg := &pb.Config{}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(raw, cfg); err != nil {
+		if msg, hidden := hideParseError(raw, err); hidden {
+			return nil, fmt.Errorf("config %s: %s", path, msg)
+		}
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	if holdsSecret(cfg) && worldReadable(fi) {
