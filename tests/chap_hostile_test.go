@@ -31,7 +31,11 @@ func setKey(keys []iscsi.KV, key, value string) []iscsi.KV {
 // general rules catch them), answered after the fixed delay when authentication
 // failed; the daemon goes on serving good logins.
 func TestChapHostile(t *testing.T) {
-	d := startChapDaemon(t, chapTestConfig(t))
+	cfg := chapTestConfig(t)
+	// A login refused other than for authentication keeps its connection until the
+	// login timeout, and a stop waits the grace period for it: keep that short.
+	cfg.ShutdownGraceSeconds = 2
+	d := startChapDaemon(t, cfg)
 	// tamper builds a mutual CHAP login whose round-th request f rewrites.
 	tamper := func(round int, f func(target map[string]string, keys []iscsi.KV) []iscsi.KV) *initiator.Chap {
 		return &initiator.Chap{User: chapUser2, Secret: []byte(chapSecret2), Algorithms: []uint8{7},

@@ -113,11 +113,11 @@ func hideSecrets(s string) string {
 	return s
 }
 
-// startChapDaemon starts atgtd on cfg (written mode 0600) at log level debug, and
+// startChapDaemon starts atgtd on cfg (written mode 0600) at log level trace, and
 // checks when the test ends that no secret reached its log.
 func startChapDaemon(t *testing.T, cfg chapConfig) *daemon {
 	t.Helper()
-	d := startDaemonArgs(t, "-config", writeChapConfig(t, cfg, 0o600), "-log-level", "debug")
+	d := startDaemonArgs(t, "-config", writeChapConfig(t, cfg, 0o600), "-log-level", "trace")
 	t.Cleanup(func() {
 		log := d.stderr.String() + d.stdout.String()
 		for _, s := range chapSecrets {
