@@ -225,7 +225,8 @@ type Chap struct {
 	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	// A file whose first line (without its line ending) is the secret, in place of
 	// secret. The file must not be readable by others. A relative path is relative
-	// to the config file's directory.
+	// to the config file's directory (for a program that passes a Config to
+	// target.Start, to its working directory).
 	SecretFile    string `protobuf:"bytes,3,opt,name=secret_file,json=secretFile,proto3" json:"secret_file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
