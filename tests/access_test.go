@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -100,7 +101,8 @@ func serial(t *testing.T, s *initiator.Session, lun uint64) string {
 // its own in REPORT LUNS (also through a LUN it does not have), in INQUIRY (another's
 // LUN is "not present", and A's LUN 0 is not the shared LUN 0) and in IO: what each
 // writes to its LUN lands in its own backing file only. A second target has only
-// per-initiator LUNs: C may not log in to it, nor see it in SendTargets.
+// per-initiator LUNs: C may not log in to it, nor see it in SendTargets. libiscsi's
+// iscsi-ls, logging in under each name, lists the same LUNs.
 func TestPerInitiatorLUNs(t *testing.T) {
 	cfg := oneLunConfig(t, aclLUNSize)
 	dir := cfg.DataDir
@@ -195,6 +197,33 @@ func TestPerInitiatorLUNs(t *testing.T) {
 	}
 	if got := discovered(t, mustDial(t, d.addr, aclInitC, "", "")); !slices.Equal(got, []string{defaultIQN}) {
 		t.Fatalf("C discovers %v", got)
+	}
+
+	// libiscsi's iscsi-ls, an independent client, sees the same per initiator.
+	ls := requireLibiscsi(t, "iscsi-ls")
+	for _, v := range views {
+		out, err := runTool(t, 30*time.Second, ls, "-s", "-i", v.name, "iscsi://"+d.addr)
+		if err != nil {
+			t.Fatalf("iscsi-ls as %s: %v\n%s", v.name, err, out)
+		}
+		var got []string
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "Lun:") { // "Lun:5    Type:..."
+				got = append(got, strings.TrimPrefix(f[0], "Lun:"))
+			}
+		}
+		want := []string{}
+		for _, l := range v.luns {
+			want = append(want, strconv.FormatUint(l, 10))
+		}
+		if v.name == aclInitA {
+			want = append(want, "1") // its LUN 1 on the private target
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("iscsi-ls as %s lists LUNs %v, want %v:\n%s", v.name, got, want, out)
+		}
 	}
 }
 
