@@ -23,6 +23,7 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			resp := &login.Response{StatusClass: st.Class(), StatusDetail: st.Detail()}
 			c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), 0, 0)}, closeNow: true})
 			c.steps <- readerStep{stop: true}
+			c.finish(ctx, "invalid during login")
 			return
 		}
 		c.handleLogin(ctx, m.p)
@@ -88,6 +89,10 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 			"remote", c.cfg.Conn.RemoteAddr().String())
 		c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}, closeNow: true})
 		c.steps <- readerStep{stop: true}
+		// The writer sends the response and closes the socket; the connection and
+		// its session end now rather than at the login timeout, so that a refused
+		// login (an access list's answer) holds nothing.
+		c.finish(ctx, "login rejected")
 		return
 	}
 	if !done {

@@ -1,6 +1,8 @@
 package login
 
 import (
+	"net/netip"
+
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -26,6 +28,12 @@ type Result struct {
 	ISID                          [6]byte
 	TSIH                          uint16 // from the first request (0 = new session)
 	CID                           uint16
+	// Route is the name the session's tasks carry as their target, by which they are
+	// routed to the logical units this initiator sees (TargetInfo.Route); empty for
+	// discovery.
+	Route string
+	// Peer is the initiator's source address (Config.Peer).
+	Peer netip.Addr
 }
 
 type machineState int
@@ -70,6 +78,7 @@ func NewMachine(cfg Config) *Machine {
 		auth = AuthNone{}
 	}
 	return &Machine{
+		res:      Result{Peer: cfg.Peer},
 		cfg:      cfg,
 		auth:     auth,
 		identity: map[string]string{},
@@ -203,7 +212,14 @@ func (m *Machine) identify(kvs []iscsi.KV) Status {
 	if ti.Allowed != nil && !ti.Allowed(name) {
 		return AuthorizationFailure
 	}
+	if ti.AllowedFrom != nil && !ti.AllowedFrom(m.cfg.Peer) {
+		return AuthorizationFailure
+	}
 	m.res.Target = ti
+	m.res.Route = ti.Name
+	if ti.Route != nil {
+		m.res.Route = ti.Route(name)
+	}
 	return StatusSuccess
 }
 

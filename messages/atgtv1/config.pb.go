@@ -402,7 +402,9 @@ type Target struct {
 	Alias string `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
 	// InitiatorName values allowed to log in. Empty allows every initiator.
 	AllowedInitiators []string `protobuf:"bytes,3,rep,name=allowed_initiators,json=allowedInitiators,proto3" json:"allowed_initiators,omitempty"`
-	// The logical units. At least one; ids unique within the target.
+	// The logical units every initiator sees, except one listed in initiator_luns. At
+	// least one, unless initiator_luns is set (then only the initiators listed there
+	// may log in); ids unique within the target.
 	Luns []*Lun `protobuf:"bytes,4,rep,name=luns,proto3" json:"luns,omitempty"`
 	// CHAP the initiator must pass to log in to this target (one-way CHAP: the
 	// initiator proves it knows the secret). Default none. With it, AuthMethod None is
@@ -414,8 +416,24 @@ type Target struct {
 	// This target's CHAP algorithms in preference order (see Config.chap_algorithms,
 	// the default). Needs chap.
 	ChapAlgorithms []string `protobuf:"bytes,42,rep,name=chap_algorithms,json=chapAlgorithms,proto3" json:"chap_algorithms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Source networks allowed to log in to the target, as CIDRs ("192.0.2.0/24",
+	// "2001:db8::/32") or single addresses ("127.0.0.2"). Empty allows every address.
+	// A login from another address is refused (status 0202, authorization failure),
+	// and SendTargets does not name the target to it.
+	AllowedNetworks []string `protobuf:"bytes,60,rep,name=allowed_networks,json=allowedNetworks,proto3" json:"allowed_networks,omitempty"`
+	// Initiators that see their own logical units instead of luns: each listed
+	// initiator sees only its own set (own LUN numbers, own backing files, each LUN
+	// its own actor) in REPORT LUNS, INQUIRY and IO, and other initiators never see
+	// them. An initiator must appear at most once, and, if allowed_initiators is set,
+	// be allowed there.
+	InitiatorLuns []*InitiatorLuns `protobuf:"bytes,61,rep,name=initiator_luns,json=initiatorLuns,proto3" json:"initiator_luns,omitempty"`
+	// Serve the target on a portal that is not a loopback address (127.0.0.0/8, ::1)
+	// although it has no authentication (chap) and no access list (allowed_initiators,
+	// allowed_networks, or initiator_luns with no shared luns). Default false: such a
+	// config does not start. Either way the exposure is logged as a warning.
+	AllowUnauthenticated bool `protobuf:"varint,62,opt,name=allow_unauthenticated,json=allowUnauthenticated,proto3" json:"allow_unauthenticated,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
@@ -497,6 +515,83 @@ func (x *Target) GetChapAlgorithms() []string {
 	return nil
 }
 
+func (x *Target) GetAllowedNetworks() []string {
+	if x != nil {
+		return x.AllowedNetworks
+	}
+	return nil
+}
+
+func (x *Target) GetInitiatorLuns() []*InitiatorLuns {
+	if x != nil {
+		return x.InitiatorLuns
+	}
+	return nil
+}
+
+func (x *Target) GetAllowUnauthenticated() bool {
+	if x != nil {
+		return x.AllowUnauthenticated
+	}
+	return false
+}
+
+// InitiatorLuns is the set of logical units one initiator sees on a target.
+type InitiatorLuns struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The initiator's iSCSI name (InitiatorName). Required.
+	Initiator string `protobuf:"bytes,1,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	// Its logical units, configured as a target's luns; ids unique within the set, and
+	// no backing file shared with any other LUN of the config. At least one.
+	Luns          []*Lun `protobuf:"bytes,2,rep,name=luns,proto3" json:"luns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitiatorLuns) Reset() {
+	*x = InitiatorLuns{}
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitiatorLuns) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitiatorLuns) ProtoMessage() {}
+
+func (x *InitiatorLuns) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitiatorLuns.ProtoReflect.Descriptor instead.
+func (*InitiatorLuns) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *InitiatorLuns) GetInitiator() string {
+	if x != nil {
+		return x.Initiator
+	}
+	return ""
+}
+
+func (x *InitiatorLuns) GetLuns() []*Lun {
+	if x != nil {
+		return x.Luns
+	}
+	return nil
+}
+
 // Lun is one logical unit and the store behind it.
 type Lun struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -562,7 +657,7 @@ type Lun struct {
 
 func (x *Lun) Reset() {
 	*x = Lun{}
-	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	mi := &file_atgt_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +669,7 @@ func (x *Lun) String() string {
 func (*Lun) ProtoMessage() {}
 
 func (x *Lun) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	mi := &file_atgt_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +682,7 @@ func (x *Lun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lun.ProtoReflect.Descriptor instead.
 func (*Lun) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Lun) GetId() uint64 {
@@ -749,7 +844,7 @@ type Fault struct {
 
 func (x *Fault) Reset() {
 	*x = Fault{}
-	mi := &file_atgt_v1_config_proto_msgTypes[5]
+	mi := &file_atgt_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +856,7 @@ func (x *Fault) String() string {
 func (*Fault) ProtoMessage() {}
 
 func (x *Fault) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[5]
+	mi := &file_atgt_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +869,7 @@ func (x *Fault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fault.ProtoReflect.Descriptor instead.
 func (*Fault) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Fault) GetOp() string {
@@ -866,7 +961,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\vdata_digest\x18\b \x03(\tR\n" +
 	"dataDigestB\x11\n" +
 	"\x0f_immediate_dataB\x0e\n" +
-	"\f_initial_r2t\"\xff\x01\n" +
+	"\f_initial_r2t\"\x9e\x03\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
@@ -875,7 +970,13 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04chap\x18( \x01(\v2\r.atgt.v1.ChapR\x04chap\x12.\n" +
 	"\vmutual_chap\x18) \x01(\v2\r.atgt.v1.ChapR\n" +
 	"mutualChap\x12'\n" +
-	"\x0fchap_algorithms\x18* \x03(\tR\x0echapAlgorithms\"\xb7\x04\n" +
+	"\x0fchap_algorithms\x18* \x03(\tR\x0echapAlgorithms\x12)\n" +
+	"\x10allowed_networks\x18< \x03(\tR\x0fallowedNetworks\x12=\n" +
+	"\x0einitiator_luns\x18= \x03(\v2\x16.atgt.v1.InitiatorLunsR\rinitiatorLuns\x123\n" +
+	"\x15allow_unauthenticated\x18> \x01(\bR\x14allowUnauthenticated\"O\n" +
+	"\rInitiatorLuns\x12\x1c\n" +
+	"\tinitiator\x18\x01 \x01(\tR\tinitiator\x12 \n" +
+	"\x04luns\x18\x02 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xb7\x04\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -924,29 +1025,32 @@ func file_atgt_v1_config_proto_rawDescGZIP() []byte {
 	return file_atgt_v1_config_proto_rawDescData
 }
 
-var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_atgt_v1_config_proto_goTypes = []any{
-	(*Config)(nil),      // 0: atgt.v1.Config
-	(*Chap)(nil),        // 1: atgt.v1.Chap
-	(*Negotiation)(nil), // 2: atgt.v1.Negotiation
-	(*Target)(nil),      // 3: atgt.v1.Target
-	(*Lun)(nil),         // 4: atgt.v1.Lun
-	(*Fault)(nil),       // 5: atgt.v1.Fault
+	(*Config)(nil),        // 0: atgt.v1.Config
+	(*Chap)(nil),          // 1: atgt.v1.Chap
+	(*Negotiation)(nil),   // 2: atgt.v1.Negotiation
+	(*Target)(nil),        // 3: atgt.v1.Target
+	(*InitiatorLuns)(nil), // 4: atgt.v1.InitiatorLuns
+	(*Lun)(nil),           // 5: atgt.v1.Lun
+	(*Fault)(nil),         // 6: atgt.v1.Fault
 }
 var file_atgt_v1_config_proto_depIdxs = []int32{
-	3, // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
-	2, // 1: atgt.v1.Config.negotiation:type_name -> atgt.v1.Negotiation
-	1, // 2: atgt.v1.Config.discovery_chap:type_name -> atgt.v1.Chap
-	1, // 3: atgt.v1.Config.discovery_mutual_chap:type_name -> atgt.v1.Chap
-	4, // 4: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
-	1, // 5: atgt.v1.Target.chap:type_name -> atgt.v1.Chap
-	1, // 6: atgt.v1.Target.mutual_chap:type_name -> atgt.v1.Chap
-	5, // 7: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	3,  // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
+	2,  // 1: atgt.v1.Config.negotiation:type_name -> atgt.v1.Negotiation
+	1,  // 2: atgt.v1.Config.discovery_chap:type_name -> atgt.v1.Chap
+	1,  // 3: atgt.v1.Config.discovery_mutual_chap:type_name -> atgt.v1.Chap
+	5,  // 4: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
+	1,  // 5: atgt.v1.Target.chap:type_name -> atgt.v1.Chap
+	1,  // 6: atgt.v1.Target.mutual_chap:type_name -> atgt.v1.Chap
+	4,  // 7: atgt.v1.Target.initiator_luns:type_name -> atgt.v1.InitiatorLuns
+	5,  // 8: atgt.v1.InitiatorLuns.luns:type_name -> atgt.v1.Lun
+	6,  // 9: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_config_proto_init() }
@@ -955,15 +1059,15 @@ func file_atgt_v1_config_proto_init() {
 		return
 	}
 	file_atgt_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[4].OneofWrappers = []any{}
 	file_atgt_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_config_proto_rawDesc), len(file_atgt_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -37,7 +37,19 @@ func dialLogin(addr string, o Options) (*Session, error) {
 	if !o.Discovery && o.TargetName == "" {
 		return nil, errors.New("initiator: TargetName is required for a normal session")
 	}
-	nc, err := net.DialTimeout("tcp", addr, o.Timeout)
+	d := net.Dialer{Timeout: o.Timeout}
+	if o.LocalAddr != "" {
+		local := o.LocalAddr
+		if _, _, err := net.SplitHostPort(local); err != nil {
+			local = net.JoinHostPort(local, "0")
+		}
+		la, err := net.ResolveTCPAddr("tcp", local)
+		if err != nil {
+			return nil, fmt.Errorf("initiator: LocalAddr: %w", err)
+		}
+		d.LocalAddr = la
+	}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
