@@ -43,5 +43,6 @@ unit:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadPDU -fuzztime=15s ./messages/iscsi
 	$(GO) test -run='^$$' -fuzz=FuzzLoginKeys -fuzztime=15s ./actors/login
+	$(GO) test -run='^$$' -fuzz=FuzzChapExchange -fuzztime=10s ./actors/login
 	$(GO) test -run='^$$' -fuzz=FuzzParseText -fuzztime=10s ./messages/iscsi
 	$(GO) test -run='^$$' -fuzz=FuzzMachine -fuzztime=15s ./actors/cmdphase

@@ -330,7 +330,19 @@ type (
 	testTarget struct {
 		Name              string    `json:"name"`
 		AllowedInitiators []string  `json:"allowedInitiators,omitempty"`
-		Luns              []testLun `json:"luns"`
+		Luns              []testLun `json:"luns,omitempty"`
+		// AllowedNetworks are the CIDRs logins may come from (empty: any).
+		AllowedNetworks []string `json:"allowedNetworks,omitempty"`
+		// InitiatorLuns give initiators their own LUNs instead of Luns.
+		InitiatorLuns []testInitiatorLuns `json:"initiatorLuns,omitempty"`
+		// AllowUnauthenticated serves the target on a non-loopback portal without
+		// authentication or an access list.
+		AllowUnauthenticated bool `json:"allowUnauthenticated,omitempty"`
+	}
+	// testInitiatorLuns is one initiator's own LUNs (config.proto, InitiatorLuns).
+	testInitiatorLuns struct {
+		Initiator string    `json:"initiator"`
+		Luns      []testLun `json:"luns"`
 	}
 	testLun struct {
 		ID         int    `json:"id"`

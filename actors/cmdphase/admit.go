@@ -50,7 +50,7 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	t := &tk.msg.task
 	t.Itt, t.Lun, t.Cdb, t.ExpectedLength, t.Read, t.Write = itt, lun, cdb, edtl, read, write
 	t.Attribute, t.CmdSn, t.Immediate = pb.TaskAttribute(h.TaskAttr()), h.CmdSN(), h.Immediate()
-	t.Nexus, t.Target, t.ReplyTo = m.nexus(), m.cfg.Login.Target.Name, m.cfg.Self
+	t.Nexus, t.Target, t.ReplyTo = m.nexus(), m.route, m.cfg.Self
 	tk.t = t
 	tk.arrival = m.arrivals
 	m.tasks[itt] = tk

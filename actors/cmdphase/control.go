@@ -65,7 +65,7 @@ func (m *Machine) text(req *iscsi.PDU) {
 	for _, kv := range kvs {
 		if kv.Key == "SendTargets" {
 			resp = append(resp, login.SendTargets(kv.Value, m.cfg.Login.InitiatorName, m.cfg.Login.Target.Name,
-				m.Discovery(), m.discoveryTargets())...)
+				m.Discovery(), m.cfg.Login.Peer, m.discoveryTargets())...)
 			continue
 		}
 		resp = append(resp, iscsi.KV{Key: kv.Key, Value: "NotUnderstood"})

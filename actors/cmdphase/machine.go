@@ -130,6 +130,9 @@ type Machine struct {
 	pingAt      time.Time
 	nexusGone   bool
 	nexusID     string
+	// route is the name the nexus's tasks and functions carry as their target, by
+	// which they reach the logical units this initiator sees (login.Result.Route).
+	route string
 }
 
 // New starts the command phase after a successful login. statSN is the next StatSN
@@ -148,6 +151,10 @@ func New(cfg Config, statSN, firstCmdSN uint32) *Machine {
 		others:  map[uint32]request{},
 		tmfs:    map[uint32]*pendingTMF{},
 		r2ts:    map[uint32]*r2t{},
+		route:   cfg.Login.Route,
+	}
+	if m.route == "" {
+		m.route = cfg.Login.Target.Name
 	}
 	if m.pool == nil {
 		m.pool = bufPool{}
@@ -270,7 +277,7 @@ func (m *Machine) nexusLost() {
 		return
 	}
 	m.nexusGone = true
-	m.send(ToDispatcher, &pb.NexusLoss{Target: m.cfg.Login.Target.Name, Nexus: m.nexus()})
+	m.send(ToDispatcher, &pb.NexusLoss{Target: m.route, Nexus: m.nexus()})
 }
 
 // nexus names the I_T nexus: initiator name and ISID, as SPC-4 identifies an

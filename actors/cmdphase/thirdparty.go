@@ -29,7 +29,7 @@ import (
 // session has not delivered them in CmdSN order, so they are not in the task set
 // yet, and they reach their LUN after the function.
 func (m *Machine) AbortedByOther(a *pb.TaskSetAborted) {
-	if m.Discovery() || a.Target != m.cfg.Login.Target.Name {
+	if m.Discovery() || a.Target != m.route {
 		return
 	}
 	m.learn(a.ExpCmdSn)

@@ -47,7 +47,7 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 			// too long: the response then still comes in bounded time.
 			p.lunsPending = true
 			m.send(ToDispatcher, &pb.TaskManagement{
-				Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK, Itt: itt, Target: m.cfg.Login.Target.Name, Lun: lun,
+				Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK, Itt: itt, Target: m.route, Lun: lun,
 				Nexus: m.nexus(), ReplyTo: m.cfg.Self, ReferencedItt: ref,
 			})
 		}
@@ -69,7 +69,7 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 			// The task set is shared by every I_T nexus (TST=000): the other
 			// sessions abort their tasks there too (AbortedByOther). Sent before
 			// the function goes to the LUNs, so it leaves before any LUN answers.
-			ab := &pb.TaskSetAborted{Target: m.cfg.Login.Target.Name, AllLuns: targetWide, ByNexus: m.nexus()}
+			ab := &pb.TaskSetAborted{Target: m.route, AllLuns: targetWide, ByNexus: m.nexus()}
 			if !targetWide {
 				ab.Luns = []uint64{lun}
 			}
@@ -78,7 +78,7 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 		p.lunsPending = true
 		m.tmfs[itt] = p
 		m.send(ToDispatcher, &pb.TaskManagement{
-			Function: pb.TmfFunction(fn), Itt: itt, Target: m.cfg.Login.Target.Name, Lun: lun,
+			Function: pb.TmfFunction(fn), Itt: itt, Target: m.route, Lun: lun,
 			Nexus: m.nexus(), ReplyTo: m.cfg.Self,
 		})
 	case iscsi.TMFQueryTask:

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -213,7 +214,9 @@ func (c *connActor) recoverTurn(ctx actor.Context) {
 
 func (c *connActor) start(ctx actor.Context) {
 	c.self = pb.NewResolvedPid(ctx.Self())
-	c.lm = login.NewMachine(c.cfg.Login)
+	lc := c.cfg.Login
+	lc.Peer = peerAddr(c.cfg.Conn.RemoteAddr())
+	c.lm = login.NewMachine(lc)
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
 	c.flow = newFlow()
@@ -246,6 +249,18 @@ func (c *connActor) loginFailed() {
 	}
 	c.failedLogin = true
 	c.cfg.LoginFailed(c.cfg.Conn.RemoteAddr())
+}
+
+// peerAddr is the IP address of a connection's remote end, IPv4-mapped IPv6
+// addresses as IPv4, or the zero Addr if it has none (a pipe in tests), which a
+// target limited to networks refuses.
+func peerAddr(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
 }
 
 // finish tells the session that this connection is over and stops the actor.

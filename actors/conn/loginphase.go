@@ -24,6 +24,7 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			resp := &login.Response{StatusClass: st.Class(), StatusDetail: st.Detail()}
 			c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), 0, 0)}, closeNow: true})
 			c.steps <- readerStep{stop: true}
+			c.finish(ctx, "invalid during login")
 			return
 		}
 		c.handleLogin(ctx, m.p)
@@ -33,6 +34,11 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			// last Login Request.
 			ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
 		}
+	case *delayedLoginFailure:
+		// The writer sends the response, then closes the socket; the connection and
+		// its session end now rather than at the login timeout.
+		c.sendNow(outBatch{pdus: []*iscsi.PDU{m.pdu}, closeNow: true})
+		c.finish(ctx, "authentication failed")
 	case *dataDigestFailed:
 		c.loginFailed()
 		c.finish(ctx, "data digest error during login")
@@ -70,12 +76,28 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 			CSG: req.CSG, NSG: req.NSG}
 		done = false
 	}
+	if resp.Status() == login.AuthFailure {
+		// A failed authentication is answered after a fixed delay, so that guessing
+		// secrets costs time; the reader stops now, as the login is over.
+		c.loginFailed()
+		c.log.Info("login rejected: authentication failed", "initiator", c.lm.Result().InitiatorName,
+			"remote", c.cfg.Conn.RemoteAddr().String(), "delay", authFailureDelay)
+		pdu := loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)
+		c.steps <- readerStep{stop: true}
+		root, self := ctx.ActorSystem().Root, ctx.Self()
+		time.AfterFunc(authFailureDelay, func() { root.Send(self, &delayedLoginFailure{pdu: pdu}) })
+		return
+	}
 	if resp.StatusClass != 0 {
 		c.loginFailed()
 		c.log.Info("login rejected", "class", resp.StatusClass, "detail", resp.StatusDetail,
 			"remote", c.cfg.Conn.RemoteAddr().String())
 		c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}, closeNow: true})
 		c.steps <- readerStep{stop: true}
+		// The writer sends the response and closes the socket; the connection and
+		// its session end now rather than at the login timeout, so that a refused
+		// login (an access list's answer) holds nothing.
+		c.finish(ctx, "login rejected")
 		return
 	}
 	if !done {
@@ -121,6 +143,18 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		ctx.CancelReceiveTimeout()
 	}
 }
+
+// AuthFailureDelay is how long a login that failed authentication waits for its
+// answer (status 0201), so that an initiator guessing secrets gets about one guess a
+// second per connection.
+const AuthFailureDelay = time.Second
+
+// authFailureDelay is AuthFailureDelay, shortened by tests.
+var authFailureDelay = AuthFailureDelay
+
+// delayedLoginFailure is the Login Response of a failed authentication, due once
+// authFailureDelay has passed.
+type delayedLoginFailure struct{ pdu *iscsi.PDU }
 
 // loginResponsePDU encodes a Login Response (RFC 7143 11.13).
 func loginResponsePDU(r *login.Response, statSN, expCmdSN, depth uint32) *iscsi.PDU {

@@ -16,11 +16,21 @@ import (
 	"github.com/atgt/atgt/messages/scsi"
 )
 
-// Key names one logical unit: a target and a LUN number.
+// Key names one logical unit: the route of the set of logical units it belongs to and
+// its LUN number. The route is the target's name for the target's shared logical
+// units, or RouteName(target, initiator) for those of an initiator that has its own.
+// Tasks, task management functions and nexus losses carry the route as their target,
+// so routing, REPORT LUNS through a missing LUN, the target resets and a nexus loss
+// all stay within the logical units the initiator sees.
 type Key struct {
 	Target string
 	LUN    uint64
 }
+
+// RouteName is the route of the logical units a target gives one initiator of its
+// own: the target's name, a space and the initiator's name. A space never occurs in
+// an iSCSI name, so a route name never equals a target's name nor another pair's.
+func RouteName(target, initiator string) string { return target + " " + initiator }
 
 // Routes maps every configured logical unit to its LUN actor. It is built once at
 // start and never changed, so the dispatcher reads it without locks.

@@ -2,16 +2,23 @@ package login
 
 import "github.com/atgt/atgt/messages/iscsi"
 
+// AuthContext is who is logging in to what: the declarations of the login's first
+// request, which decide the authentication a login needs.
+type AuthContext struct {
+	SessionType   string // SessionNormal or SessionDiscovery
+	InitiatorName string
+	Target        TargetInfo // the zero TargetInfo in a discovery session
+}
+
 // Authenticator is the seam for the security stage: it names the AuthMethod values the
-// target accepts and starts one exchange per login, so CHAP can plug in later without
-// the Machine knowing its keys.
+// target accepts for one login and starts one exchange per login, so that CHAP plugs
+// in without the Machine knowing its keys.
 type Authenticator interface {
-	// Methods lists the accepted AuthMethod values in the target's preference order.
-	// A list without "None" makes authentication mandatory.
-	Methods() []string
-	// Begin starts an exchange with the method chosen for this initiator and target
-	// (target is the zero TargetInfo in a discovery session).
-	Begin(method, initiatorName string, target TargetInfo) AuthExchange
+	// Methods lists the AuthMethod values accepted for this login in the target's
+	// preference order. A list without "None" makes authentication mandatory.
+	Methods(who AuthContext) []string
+	// Begin starts an exchange with the method chosen for this login.
+	Begin(method string, who AuthContext) AuthExchange
 }
 
 // AuthExchange is one login's authentication conversation.
@@ -26,10 +33,10 @@ type AuthExchange interface {
 type AuthNone struct{}
 
 // Methods accepts only None.
-func (AuthNone) Methods() []string { return []string{"None"} }
+func (AuthNone) Methods(AuthContext) []string { return []string{valNone} }
 
 // Begin returns an exchange that is complete at once.
-func (AuthNone) Begin(string, string, TargetInfo) AuthExchange { return noneExchange{} }
+func (AuthNone) Begin(string, AuthContext) AuthExchange { return noneExchange{} }
 
 type noneExchange struct{}
 

@@ -1,11 +1,20 @@
 package login
 
+import "net/netip"
+
 // TargetInfo is what login needs to know of a configured target: its names for the
-// first response and who may log in to it.
+// first response, who may log in to it and from where, and how its tasks are routed.
 type TargetInfo struct {
 	Name, Alias    string
 	PortalGroupTag uint16
 	Allowed        func(initiatorName string) bool // nil = any initiator
+	// AllowedFrom says whether a login may come from a source address; nil = any
+	// address. An invalid address (the connection's peer was not an IP) is asked too.
+	AllowedFrom func(peer netip.Addr) bool
+	// Route returns the name the initiator's tasks carry as their target for routing
+	// to its logical units (Result.Route); nil = Name. A target that gives some
+	// initiators their own logical units routes their tasks by another name.
+	Route func(initiatorName string) string
 }
 
 // Limits are the target's own offers and limits (from config): the values the target
@@ -88,4 +97,7 @@ type Config struct {
 	Lookup func(targetName string) (TargetInfo, bool)
 	Limits Limits
 	Auth   Authenticator // nil => AuthMethod None
+	// Peer is the initiator's source address, as the connection saw it (the machine
+	// touches no socket), for TargetInfo.AllowedFrom; the zero Addr if unknown.
+	Peer netip.Addr
 }

@@ -1,6 +1,8 @@
 package login
 
 import (
+	"net/netip"
+
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -26,6 +28,12 @@ type Result struct {
 	ISID                          [6]byte
 	TSIH                          uint16 // from the first request (0 = new session)
 	CID                           uint16
+	// Route is the name the session's tasks carry as their target, by which they are
+	// routed to the logical units this initiator sees (TargetInfo.Route); empty for
+	// discovery.
+	Route string
+	// Peer is the initiator's source address (Config.Peer).
+	Peer netip.Addr
 }
 
 type machineState int
@@ -70,6 +78,7 @@ func NewMachine(cfg Config) *Machine {
 		auth = AuthNone{}
 	}
 	return &Machine{
+		res:      Result{Peer: cfg.Peer},
 		cfg:      cfg,
 		auth:     auth,
 		identity: map[string]string{},
@@ -203,7 +212,14 @@ func (m *Machine) identify(kvs []iscsi.KV) Status {
 	if ti.Allowed != nil && !ti.Allowed(name) {
 		return AuthorizationFailure
 	}
+	if ti.AllowedFrom != nil && !ti.AllowedFrom(m.cfg.Peer) {
+		return AuthorizationFailure
+	}
 	m.res.Target = ti
+	m.res.Route = ti.Name
+	if ti.Route != nil {
+		m.res.Route = ti.Route(name)
+	}
 	return StatusSuccess
 }
 
@@ -244,13 +260,13 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 				secKeys = append(secKeys, kv)
 				continue
 			}
-			method, ok := selectFromList(kv.Value, m.auth.Methods())
+			method, ok := selectFromList(kv.Value, m.auth.Methods(m.authContext()))
 			if !ok {
 				add(kv.Key, valReject)
 				return reply, AuthFailure
 			}
 			add(kv.Key, method)
-			m.exchange = m.auth.Begin(method, m.res.InitiatorName, m.res.Target)
+			m.exchange = m.auth.Begin(method, m.authContext())
 		case classOperational:
 			add(kv.Key, m.neg.answer(kv.Key, kv.Value, leading))
 		case classTargetOnly, classFullFeature:
@@ -277,9 +293,15 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 	return reply, StatusSuccess
 }
 
-// authRequired reports whether the target insists on a method other than None.
+// authContext is who logs in to what, for the Authenticator.
+func (m *Machine) authContext() AuthContext {
+	return AuthContext{SessionType: m.res.SessionType, InitiatorName: m.res.InitiatorName, Target: m.res.Target}
+}
+
+// authRequired reports whether the target insists on a method other than None for
+// this login.
 func (m *Machine) authRequired() bool {
-	for _, v := range m.auth.Methods() {
+	for _, v := range m.auth.Methods(m.authContext()) {
 		if v == valNone {
 			return false
 		}

@@ -224,8 +224,8 @@ func TestAuthRejectCarriesReject(t *testing.T) {
 // fakeCHAP needs two rounds: it answers CHAP_A, then accepts CHAP_R=ok.
 type fakeCHAP struct{}
 
-func (fakeCHAP) Methods() []string { return []string{"CHAP"} }
-func (fakeCHAP) Begin(string, string, TargetInfo) AuthExchange {
+func (fakeCHAP) Methods(AuthContext) []string { return []string{"CHAP"} }
+func (fakeCHAP) Begin(string, AuthContext) AuthExchange {
 	return &fakeExchange{}
 }
 

@@ -1,20 +1,28 @@
 package login
 
-import "github.com/atgt/atgt/messages/iscsi"
+import (
+	"net/netip"
+
+	"github.com/atgt/atgt/messages/iscsi"
+)
 
 // DiscoveryTarget is one target as SendTargets reports it.
 type DiscoveryTarget struct {
 	Name      string
 	Addresses []string                        // "ip:port,tpgt"
 	Allowed   func(initiatorName string) bool // nil = any initiator
+	// AllowedFrom says whether the target may be used from a source address; nil =
+	// any address (TargetInfo.AllowedFrom).
+	AllowedFrom func(peer netip.Addr) bool
 }
 
 // SendTargets answers SendTargets=<value> (RFC 7143 appendix C) for the given
-// initiator: "All" lists every target in a discovery session, a target name lists that
-// target, and an empty value lists the session's own target. Only targets the initiator
-// may use are listed, so discovery reveals nothing an initiator cannot log in to.
-// "All" outside a discovery session is answered Reject.
-func SendTargets(value, initiatorName, sessionTarget string, discovery bool, targets []DiscoveryTarget) []iscsi.KV {
+// initiator, connected from peer: "All" lists every target in a discovery session, a
+// target name lists that target, and an empty value lists the session's own target.
+// Only targets the initiator may log in to from peer are listed, so discovery reveals
+// nothing an initiator cannot log in to. "All" outside a discovery session is answered
+// Reject.
+func SendTargets(value, initiatorName, sessionTarget string, discovery bool, peer netip.Addr, targets []DiscoveryTarget) []iscsi.KV {
 	var want string
 	switch {
 	case value == "All":
@@ -34,7 +42,8 @@ func SendTargets(value, initiatorName, sessionTarget string, discovery bool, tar
 		if want != "" && t.Name != want {
 			continue
 		}
-		if t.Name == "" || (t.Allowed != nil && !t.Allowed(initiatorName)) {
+		if t.Name == "" || (t.Allowed != nil && !t.Allowed(initiatorName)) ||
+			(t.AllowedFrom != nil && !t.AllowedFrom(peer)) {
 			continue
 		}
 		out = append(out, iscsi.KV{Key: keyTargetName, Value: t.Name})

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"net/netip"
 	"reflect"
 	"testing"
 
@@ -12,27 +13,37 @@ func TestSendTargets(t *testing.T) {
 		{Name: "iqn.a", Addresses: []string{"10.0.0.1:3260,1", "[fe80::1]:3260,1"}},
 		{Name: "iqn.b", Addresses: []string{"10.0.0.1:3260,1"}, Allowed: func(n string) bool { return n == "iqn.init" }},
 		{Name: "iqn.c", Allowed: func(string) bool { return false }},
+		{Name: "iqn.d", Addresses: []string{"10.0.0.1:3260,1"}, AllowedFrom: func(p netip.Addr) bool { return p == netip.MustParseAddr("127.0.0.2") }},
 	}
 	a := []iscsi.KV{{Key: "TargetName", Value: "iqn.a"}, {Key: "TargetAddress", Value: "10.0.0.1:3260,1"}, {Key: "TargetAddress", Value: "[fe80::1]:3260,1"}}
 	b := []iscsi.KV{{Key: "TargetName", Value: "iqn.b"}, {Key: "TargetAddress", Value: "10.0.0.1:3260,1"}}
+	d := []iscsi.KV{{Key: "TargetName", Value: "iqn.d"}, {Key: "TargetAddress", Value: "10.0.0.1:3260,1"}}
 	tests := []struct {
 		name, value, initiator, session string
 		discovery                       bool
 		want                            []iscsi.KV
+		peer                            string // default 127.0.0.1
 	}{
-		{"all allowed", "All", "iqn.init", "", true, append(append([]iscsi.KV{}, a...), b...)},
-		{"all filtered", "All", "iqn.other", "", true, a},
-		{"all in normal session", "All", "iqn.init", "iqn.a", false, []iscsi.KV{{Key: "SendTargets", Value: "Reject"}}},
-		{"named", "iqn.b", "iqn.init", "", true, b},
-		{"named not allowed", "iqn.b", "iqn.other", "", true, nil},
-		{"named unknown", "iqn.z", "iqn.init", "", true, nil},
-		{"empty is session target", "", "iqn.init", "iqn.a", false, a},
-		{"empty in discovery", "", "iqn.init", "", true, nil},
-		{"never allowed", "iqn.c", "iqn.init", "", true, nil},
+		{"all allowed", "All", "iqn.init", "", true, append(append([]iscsi.KV{}, a...), b...), ""},
+		{"all filtered", "All", "iqn.other", "", true, a, ""},
+		{"all in normal session", "All", "iqn.init", "iqn.a", false, []iscsi.KV{{Key: "SendTargets", Value: "Reject"}}, ""},
+		{"named", "iqn.b", "iqn.init", "", true, b, ""},
+		{"named not allowed", "iqn.b", "iqn.other", "", true, nil, ""},
+		{"named unknown", "iqn.z", "iqn.init", "", true, nil, ""},
+		{"empty is session target", "", "iqn.init", "iqn.a", false, a, ""},
+		{"empty in discovery", "", "iqn.init", "", true, nil, ""},
+		{"never allowed", "iqn.c", "iqn.init", "", true, nil, ""},
+		{"all from an allowed network", "All", "iqn.other", "", true, append(append([]iscsi.KV{}, a...), d...), "127.0.0.2"},
+		{"named from another network", "iqn.d", "iqn.init", "", true, nil, ""},
+		{"named from an allowed network", "iqn.d", "iqn.init", "", true, d, "127.0.0.2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := SendTargets(tt.value, tt.initiator, tt.session, tt.discovery, targets)
+			peer := netip.MustParseAddr("127.0.0.1")
+			if tt.peer != "" {
+				peer = netip.MustParseAddr(tt.peer)
+			}
+			got := SendTargets(tt.value, tt.initiator, tt.session, tt.discovery, peer, targets)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}

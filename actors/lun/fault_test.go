@@ -391,3 +391,44 @@ func TestTaskManagementDetaches(t *testing.T) {
 		t.Fatal("another connection's hung task outlived the reset")
 	}
 }
+
+// readLarge is a READ(10) of 64 KiB (128 blocks), over the size merge.go keeps apart:
+// the LUN hands it straight to an idle worker rather than through the shared queue.
+func (h *lunHarness) readLarge(itt, lba uint32) *pb.ScsiTask {
+	tk := h.task(itt, read10(lba, 128), nil)
+	tk.Read, tk.ExpectedLength = true, 128*512
+	return tk
+}
+
+// TestLargeIOHandOff: large IO handed straight to an idle worker follows the same
+// rules as queued IO: with one worker held in a call the rest are answered, a worker
+// that panics has the IO retried, and a call past ioTimeout is abandoned with the
+// pool's width kept.
+func TestLargeIOHandOff(t *testing.T) {
+	b := newHoldBackend(t)
+	const timeout = 500 * time.Millisecond
+	h := newLUNHarness(t, b, func(c *Config) { c.IOTimeout = timeout })
+	release := b.hold("read", 0)
+	h.send(h.readLarge(1, 0))
+	b.waitHeld(t, "read@0")
+	for i := range 12 {
+		h.send(h.readLarge(uint32(10+i), uint32(256+128*i)))
+	}
+	for itt, m := range h.wait(12) {
+		expectGood(t, fmt.Sprintf("large READ %d beside a held call", itt), m)
+	}
+	expectCheck(t, "large READ held past ioTimeout", h.wait(1)[1], scsi.SenseAbortedCommand, 0x2E, 0x02)
+	release()
+
+	want := bytes.Repeat([]byte{5}, 128*512)
+	if err := b.Backend.WriteAt(want, 512*512, false); err != nil {
+		t.Fatal(err)
+	}
+	b.panicAt(512*512, 1)
+	h.send(h.readLarge(30, 512))
+	m := h.wait(1)[30]
+	expectGood(t, "large READ whose worker panicked once", m)
+	if !bytes.Equal(m.DataIn, want) {
+		t.Fatal("retried large READ returned the wrong data")
+	}
+}

@@ -189,12 +189,21 @@ func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
 		return
 	}
 	p := l.pool
+	if io.Length > maxMergePart && len(p.overflow) == 0 && p.sh.q.empty() {
+		// A large IO goes straight to an idle worker, so that large copies run
+		// in parallel (as merge.go keeps them apart for): its wake is never
+		// wasted, and is small beside the copy.
+		if i := p.sh.idle.claim(); i >= 0 {
+			sc.Send(p.slots[i].pid, io)
+			return
+		}
+	}
 	if len(p.overflow) > 0 || !p.sh.q.put(io) {
 		p.overflow = append(p.overflow, io)
 		l.refill(sc)
 		return
 	}
-	// A worker wakes only for IO the draining ones will not take soon: more IO
+	// A small IO waits in the queue; a worker wakes only for IO the draining ones will not take soon: more IO
 	// waits than they are, or (wakeQueued) the LUN's turn ends with IO still
 	// waiting. Each wake costs a goroutine switch, and one that finds the queue
 	// already emptied is wasted.

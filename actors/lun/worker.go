@@ -56,9 +56,16 @@ func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shar
 	}, actor.WithDispatcher(sched.Default))
 }
 
-// Receive runs the worker when it starts (or restarts) and when the LUN nudges it.
+// Receive performs a large IO the LUN handed to this idle worker, then drains the
+// queue; a nudge or a (re)start only drains the queue.
 func (w *worker) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch m := ctx.Message().(type) {
+	case *pb.IoRequest:
+		parent := ctx.Parent()
+		if !w.do(ctx, m, func(msg any) { ctx.Send(parent, msg) }) {
+			return
+		}
+		w.run(ctx)
 	case *actor.Started, *nudge:
 		w.run(ctx)
 	}

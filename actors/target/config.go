@@ -3,6 +3,7 @@ package target
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
@@ -73,16 +74,35 @@ func DefaultConfig() *pb.Config {
 }
 
 // LoadConfig reads a protobuf-JSON config file. Unknown fields are errors, so a typo
-// in a field name is reported rather than silently ignored.
+// in a field name is reported rather than silently ignored. A file that holds a CHAP
+// secret and that every user may read is refused. Relative secret_file paths are
+// made relative to the file's directory.
 func LoadConfig(path string) (*pb.Config, error) {
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	raw, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg := &pb.Config{}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(raw, cfg); err != nil {
+		if msg, hidden := hideParseError(raw, err); hidden {
+			return nil, fmt.Errorf("config %s: %s", path, msg)
+		}
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if holdsSecret(cfg) && worldReadable(fi) {
+		return nil, fmt.Errorf("config %s: holds a CHAP secret and is readable by every user (mode %04o): chmod o-r %s, or move the secrets to secret_file",
+			path, fi.Mode().Perm(), path)
+	}
+	resolveSecretFiles(cfg, filepath.Dir(path))
 	return cfg, nil
 }
 
@@ -155,27 +175,38 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	}
 	for _, t := range cfg.Targets {
 		for _, l := range t.Luns {
-			if l.Backend == "" {
-				l.Backend = "file"
-			}
-			if l.BlockSize == 0 {
-				l.BlockSize = DefaultBlockSize
-			}
-			if l.Workers == 0 {
-				l.Workers = DefaultWorkers
-			}
-			if l.WriteCache == nil {
-				l.WriteCache = proto.Bool(true)
-			}
-			if l.IoTimeout == nil {
-				l.IoTimeout = proto.Float64(DefaultIOTimeout)
-			}
-			if l.Backend == "file" && l.Path != "" && !filepath.IsAbs(l.Path) {
-				l.Path = filepath.Join(cfg.DataDir, l.Path)
+			defaultLUN(l, cfg.DataDir)
+		}
+		for _, il := range t.InitiatorLuns {
+			for _, l := range il.Luns {
+				defaultLUN(l, cfg.DataDir)
 			}
 		}
 	}
 	return cfg
+}
+
+// defaultLUN gives a LUN's unset fields their defaults; a relative path is made
+// relative to dataDir.
+func defaultLUN(l *pb.Lun, dataDir string) {
+	if l.Backend == "" {
+		l.Backend = "file"
+	}
+	if l.BlockSize == 0 {
+		l.BlockSize = DefaultBlockSize
+	}
+	if l.Workers == 0 {
+		l.Workers = DefaultWorkers
+	}
+	if l.WriteCache == nil {
+		l.WriteCache = proto.Bool(true)
+	}
+	if l.IoTimeout == nil {
+		l.IoTimeout = proto.Float64(DefaultIOTimeout)
+	}
+	if l.Backend == "file" && l.Path != "" && !filepath.IsAbs(l.Path) {
+		l.Path = filepath.Join(dataDir, l.Path)
+	}
 }
 
 // Validate checks a defaulted config and names the first bad field, e.g.
@@ -270,55 +301,76 @@ func Validate(cfg *pb.Config) error {
 				return bad(fmt.Sprintf("%s.allowed_initiators[%d]", tf, ai), "%v", err)
 			}
 		}
-		if len(t.Luns) == 0 {
-			return bad(tf+".luns", "at least one LUN is required")
+		for ni, n := range t.AllowedNetworks {
+			if _, err := parseNetwork(n); err != nil {
+				return bad(fmt.Sprintf("%s.allowed_networks[%d]", tf, ni), "%v", err)
+			}
+		}
+		if len(t.Luns) == 0 && len(t.InitiatorLuns) == 0 {
+			return bad(tf+".luns", "at least one LUN is required (in luns or initiator_luns)")
 		}
 		ids := map[uint64]bool{}
 		for li, l := range t.Luns {
-			lf := fmt.Sprintf("%s.luns[%d]", tf, li)
-			if l.Id > maxLUNID {
-				return bad(lf+".id", "%d exceeds %d", l.Id, maxLUNID)
-			}
-			if ids[l.Id] {
-				return bad(lf+".id", "LUN %d appears twice", l.Id)
-			}
-			ids[l.Id] = true
-			if l.BlockSize != 512 && l.BlockSize != 4096 {
-				return bad(lf+".block_size", "%d is not 512 or 4096", l.BlockSize)
-			}
-			if l.SizeBytes%uint64(l.BlockSize) != 0 {
-				return bad(lf+".size_bytes", "%d is not a multiple of block_size %d", l.SizeBytes, l.BlockSize)
-			}
-			if l.Workers < 1 || l.Workers > maxWorkers {
-				return bad(lf+".workers", "%d is outside 1..%d", l.Workers, maxWorkers)
-			}
-			if t := l.GetIoTimeout(); t != 0 && !(t >= minIOTimeout && t <= maxIOTimeout) {
-				return bad(lf+".io_timeout", "%g seconds is outside %g..%g (0 disables the timeout)", t, minIOTimeout, maxIOTimeout)
-			}
-			switch l.Backend {
-			case "file":
-				if l.Path == "" {
-					return bad(lf+".path", "a file LUN needs a path")
-				}
-				if other, dup := paths[l.Path]; dup {
-					return bad(lf+".path", "%s is also used by %s", l.Path, other)
-				}
-				paths[l.Path] = lf
-			case "memory":
-				if l.SizeBytes == 0 {
-					return bad(lf+".size_bytes", "a memory LUN needs a size")
-				}
-			default:
-				return bad(lf+".backend", "%q is not file or memory", l.Backend)
-			}
-			for fi, f := range l.Faults {
-				if field, msg := badFault(f); field != "" {
-					return bad(fmt.Sprintf("%s.faults[%d].%s", lf, fi, field), "%s", msg)
-				}
+			if field, msg := badLUN(l, ids, paths, fmt.Sprintf("%s.luns[%d]", tf, li)); field != "" {
+				return bad(field, "%s", msg)
 			}
 		}
+		if field, msg := badInitiatorLuns(t, paths, tf); field != "" {
+			return bad(field, "%s", msg)
+		}
 	}
-	return nil
+	if field, msg := badExposure(cfg); field != "" {
+		return bad(field, "%s", msg)
+	}
+	return validateChap(cfg)
+}
+
+// badLUN checks one LUN, named lf ("targets[0].luns[1]"), and returns the bad field
+// and why, or "". ids holds the LUN numbers of its set so far and paths the backing
+// files of every LUN of the config so far (by field); both get this LUN's.
+func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) (field, msg string) {
+	if l.Id > maxLUNID {
+		return lf + ".id", fmt.Sprintf("%d exceeds %d", l.Id, maxLUNID)
+	}
+	if ids[l.Id] {
+		return lf + ".id", fmt.Sprintf("LUN %d appears twice", l.Id)
+	}
+	ids[l.Id] = true
+	if l.BlockSize != 512 && l.BlockSize != 4096 {
+		return lf + ".block_size", fmt.Sprintf("%d is not 512 or 4096", l.BlockSize)
+	}
+	if l.SizeBytes%uint64(l.BlockSize) != 0 {
+		return lf + ".size_bytes", fmt.Sprintf("%d is not a multiple of block_size %d", l.SizeBytes, l.BlockSize)
+	}
+	if l.Workers < 1 || l.Workers > maxWorkers {
+		return lf + ".workers", fmt.Sprintf("%d is outside 1..%d", l.Workers, maxWorkers)
+	}
+	if t := l.GetIoTimeout(); t != 0 && !(t >= minIOTimeout && t <= maxIOTimeout) {
+		return lf + ".io_timeout", fmt.Sprintf("%g seconds is outside %g..%g (0 disables the timeout)", t, minIOTimeout, maxIOTimeout)
+	}
+	switch l.Backend {
+	case "file":
+		if l.Path == "" {
+			return lf + ".path", "a file LUN needs a path"
+		}
+		key := filepath.Clean(l.Path)
+		if other, dup := paths[key]; dup {
+			return lf + ".path", fmt.Sprintf("%s is also used by %s", l.Path, other)
+		}
+		paths[key] = lf
+	case "memory":
+		if l.SizeBytes == 0 {
+			return lf + ".size_bytes", "a memory LUN needs a size"
+		}
+	default:
+		return lf + ".backend", fmt.Sprintf("%q is not file or memory", l.Backend)
+	}
+	for fi, f := range l.Faults {
+		if field, msg := badFault(f); field != "" {
+			return fmt.Sprintf("%s.faults[%d].%s", lf, fi, field), msg
+		}
+	}
+	return "", ""
 }
 
 // badFault returns the field of an injected fault that is wrong and why, or "".

@@ -33,37 +33,65 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 	}
 	var specs []lunSpec
 	for ti, t := range cfg.Targets {
-		ids := make([]uint64, 0, len(t.Luns))
-		for _, l := range t.Luns {
-			ids = append(ids, l.Id)
-		}
-		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-		tg := &targetLUNs{
-			name:        t.Name,
-			listLUNs:    func() []uint64 { return ids },
-			peers:       lun.Registry{},
-			copyTargets: map[uint64]scsidev.CopyTarget{},
-		}
-		for li, l := range t.Luns {
-			spec, err := s.openLUN(fmt.Sprintf("config: targets[%d].luns[%d]", ti, li), cfg.DataDir, tg, l, wrap)
-			if err != nil {
-				return nil, err
+		// Each set of LUNs (the shared ones, each initiator's own) is a target of
+		// its own to REPORT LUNS and EXTENDED COPY.
+		for _, set := range lunSets(ti, t) {
+			ids := make([]uint64, 0, len(set.luns))
+			for _, l := range set.luns {
+				ids = append(ids, l.Id)
 			}
-			specs = append(specs, spec)
+			sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+			tg := &targetLUNs{
+				name:        t.Name,
+				initiator:   set.initiator,
+				route:       set.route,
+				listLUNs:    func() []uint64 { return ids },
+				peers:       lun.Registry{},
+				copyTargets: map[uint64]scsidev.CopyTarget{},
+			}
+			for li, l := range set.luns {
+				spec, err := s.openLUN(fmt.Sprintf("config: %s.luns[%d]", set.field, li), cfg.DataDir, tg, l, wrap)
+				if err != nil {
+					return nil, err
+				}
+				specs = append(specs, spec)
+			}
 		}
 	}
 	return specs, nil
 }
 
-// targetLUNs is what the LUNs of one target share. EXTENDED COPY works between the
-// LUNs of one target: each LUN's device and IO workers see the others by NAA. Both
-// maps are filled while the backends are opened, before any actor runs, and only read
-// afterwards.
+// targetLUNs is what the LUNs of one set share: a target's shared LUNs, or one
+// initiator's own. EXTENDED COPY works between the LUNs of one set: each LUN's device
+// and IO workers see the others by NAA. Both maps are filled while the backends are
+// opened, before any actor runs, and only read afterwards.
 type targetLUNs struct {
 	name        string
+	initiator   string // "" for the target's shared LUNs
+	route       string // the LUNs' dispatcher.Key.Target
 	listLUNs    func() []uint64
 	peers       lun.Registry
 	copyTargets map[uint64]scsidev.CopyTarget
+}
+
+// stateBase is the start of the names of the set's LUN state files: the target's
+// name, and for an initiator's own LUNs "--" and the initiator's name (made one path
+// element by fileSafe).
+func (tg *targetLUNs) stateBase() string {
+	if tg.initiator == "" {
+		return tg.name
+	}
+	return tg.name + "--" + tg.initiator
+}
+
+// naaName is what a LUN's NAA identifier (and so its default serial number) is
+// derived from: "<target>/<id>", or "<target>/<initiator>/<id>" for an initiator's
+// own LUN, so that two initiators' LUN 0 are different logical units to multipath.
+func (tg *targetLUNs) naaName(id uint64) string {
+	if tg.initiator == "" {
+		return fmt.Sprintf("%s/%d", tg.name, id)
+	}
+	return fmt.Sprintf("%s/%s/%d", tg.name, tg.initiator, id)
 }
 
 func (tg *targetLUNs) lookupCopyTarget(naa uint64) (scsidev.CopyTarget, bool) {
@@ -96,6 +124,9 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	}
 	s.backends = append(s.backends, b)
 	log := s.log.Named("lun").With("target", tg.name, "lun", l.Id)
+	if tg.initiator != "" {
+		log = log.With("initiator", tg.initiator)
+	}
 	// Configured faults act closest to the store, as a misbehaving disk would.
 	var inj *faults.Injector
 	if len(l.Faults) > 0 {
@@ -108,9 +139,9 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		b = inj.Wrap(b)
 	}
 	if wrap != nil {
-		b = wrap(tg.name, l.Id, b)
+		b = wrap(tg.route, l.Id, b)
 	}
-	s.served = append(s.served, servedLUN{target: tg.name, id: l.Id, b: b})
+	s.served = append(s.served, servedLUN{target: tg.route, id: l.Id, b: b})
 	// A deallocated range reads as zeros in a file (a punched hole) or in memory, but
 	// a block device's discard promises nothing.
 	_, isBlockDevice := b.(backend.BlockSizer)
@@ -124,12 +155,12 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	}
 	// Saved mode pages (MODE SELECT with SP=1) live beside the reservation state and
 	// override the configured WCE.
-	modesPath := filepath.Join(dataDir, modesFileName(tg.name, l.Id))
+	modesPath := filepath.Join(dataDir, modesFileName(tg.stateBase(), l.Id))
 	savedModes, err := lun.LoadModesFile(modesPath)
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 	}
-	naa := scsidev.NAAFromName(fmt.Sprintf("%s/%d", tg.name, l.Id))
+	naa := scsidev.NAAFromName(tg.naaName(l.Id))
 	tg.peers[naa] = b
 	tg.copyTargets[naa] = scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly}
 	devCfg := scsidev.Config{
@@ -154,7 +185,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	dev := scsidev.New(devCfg)
 	// Persistent reservations with APTPL live in the data directory beside the LUN
 	// files and are loaded back at start.
-	prPath := filepath.Join(dataDir, stateFileName(tg.name, l.Id))
+	prPath := filepath.Join(dataDir, stateFileName(tg.stateBase(), l.Id))
 	prTable, err := reservation.LoadState(prPath)
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: reservation state: %w", field, err)
@@ -174,9 +205,9 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		}
 		return scsidev.New(c), rt, nil
 	}
-	s.luns = append(s.luns, LUNInfo{Target: tg.name, ID: l.Id, Path: l.Path, Size: b.Size(), Faults: inj})
+	s.luns = append(s.luns, LUNInfo{Target: tg.name, Initiator: tg.initiator, ID: l.Id, Path: l.Path, Size: b.Size(), Faults: inj})
 	return lunSpec{
-		key: dispatcher.Key{Target: tg.name, LUN: l.Id},
+		key: dispatcher.Key{Target: tg.route, LUN: l.Id},
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Log: log},

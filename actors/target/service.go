@@ -33,9 +33,12 @@ const (
 // reaching its injected faults.
 type LUNInfo struct {
 	Target string
-	ID     uint64
-	Path   string
-	Size   int64
+	// Initiator is the initiator whose own LUN this is (initiator_luns); "" for a
+	// LUN every other initiator of the target sees.
+	Initiator string
+	ID        uint64
+	Path      string
+	Size      int64
 	// Faults holds the LUN's configured faults (nil: it has none, and its backend is
 	// not wrapped), to read their counts or change them at runtime.
 	Faults *faults.Injector
@@ -62,9 +65,12 @@ type Service struct {
 type Options struct {
 	// WrapBackend, when set, wraps each LUN's opened backend (for fault injection,
 	// counters or crash simulation in tests, or an embedder's own instrumentation).
+	// target is the LUN's route: the target's name, or for an initiator's own LUN
+	// dispatcher.RouteName(target, initiator).
 	WrapBackend func(target string, lun uint64, b backend.Backend) backend.Backend
 	// WrapRoute, when set, wraps the lookup sessions use to send a task straight to
-	// its LUN actor, so that a test can see the lookups the sessions make.
+	// its LUN actor, so that a test can see the lookups the sessions make (by route,
+	// as WrapBackend).
 	WrapRoute func(route func(target string, lun uint64) *actor.PID) func(target string, lun uint64) *actor.PID
 }
 
@@ -81,7 +87,14 @@ const stopAfterFailedStart = 10 * time.Second
 // closes what the steps before it opened.
 func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
 	cfg := ApplyDefaults(in)
-	if err := Validate(cfg); err != nil {
+	verr := Validate(cfg)
+	if field, _ := badExposure(cfg); verr == nil || field != "" {
+		warnExposures(cfg, log) // refused or allowed, an unauthenticated exposure is logged
+	}
+	if verr != nil {
+		return nil, verr
+	}
+	if err := loadSecrets(cfg); err != nil {
 		return nil, err
 	}
 	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second}
@@ -130,9 +143,10 @@ func connConfig(cfg *pb.Config) conn.Config {
 	targets := map[string]login.TargetInfo{}
 	var discovery []login.DiscoveryTarget
 	for _, t := range cfg.Targets {
-		allowed := allowList(t.AllowedInitiators)
-		targets[t.Name] = login.TargetInfo{Name: t.Name, Alias: t.Alias, PortalGroupTag: portalGroupTag, Allowed: allowed}
-		discovery = append(discovery, login.DiscoveryTarget{Name: t.Name, Allowed: allowed})
+		allowed, from := initiatorAllowList(t), allowFrom(t.AllowedNetworks)
+		targets[t.Name] = login.TargetInfo{Name: t.Name, Alias: t.Alias, PortalGroupTag: portalGroupTag,
+			Allowed: allowed, AllowedFrom: from, Route: initiatorRoute(t)}
+		discovery = append(discovery, login.DiscoveryTarget{Name: t.Name, Allowed: allowed, AllowedFrom: from})
 	}
 	n := cfg.Negotiation
 	limits := login.DefaultLimits()
@@ -148,6 +162,7 @@ func connConfig(cfg *pb.Config) conn.Config {
 		Login: login.Config{
 			Lookup: func(name string) (login.TargetInfo, bool) { t, ok := targets[name]; return t, ok },
 			Limits: limits,
+			Auth:   chapAuth(cfg),
 		},
 		Discovery:        discovery,
 		QueueDepth:       cfg.QueueDepth,

@@ -85,6 +85,10 @@ func run() int {
 	// How many CPUs run Go code (maxProcs), for the log and for benchmarks.
 	fmt.Printf("procs %d of %d\n", runtime.GOMAXPROCS(0), available)
 	for _, l := range svc.LUNs() {
+		if l.Initiator != "" { // an initiator's own LUN
+			fmt.Printf("target %s lun %d path %s size %d initiator %s\n", l.Target, l.ID, l.Path, l.Size, l.Initiator)
+			continue
+		}
 		fmt.Printf("target %s lun %d path %s size %d\n", l.Target, l.ID, l.Path, l.Size)
 	}
 	addrs := svc.Addrs()

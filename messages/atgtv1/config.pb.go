@@ -69,6 +69,19 @@ type Config struct {
 	// remaining sessions, lets the tasks in flight finish and flushes every LUN.
 	// Default 10; 0 keeps the default; at most 3600.
 	ShutdownGraceSeconds uint32 `protobuf:"varint,11,opt,name=shutdown_grace_seconds,json=shutdownGraceSeconds,proto3" json:"shutdown_grace_seconds,omitempty"`
+	// CHAP the initiator must pass to open a discovery session (the initiator proves
+	// it knows the secret). Default none: discovery needs no authentication. With it,
+	// AuthMethod None is not offered to discovery sessions.
+	DiscoveryChap *Chap `protobuf:"bytes,40,opt,name=discovery_chap,json=discoveryChap,proto3" json:"discovery_chap,omitempty"`
+	// The name and secret with which the target proves itself to a discovery
+	// initiator that asks for mutual CHAP. Needs discovery_chap; its secret must
+	// differ from discovery_chap's.
+	DiscoveryMutualChap *Chap `protobuf:"bytes,41,opt,name=discovery_mutual_chap,json=discoveryMutualChap,proto3" json:"discovery_mutual_chap,omitempty"`
+	// CHAP algorithms for discovery and for targets that name none, in the target's
+	// preference order, from "SHA3-256" (CHAP_A 8), "SHA-256" (7), "SHA-1" (6) and
+	// "MD5" (5): the target picks the first one the initiator offers. Default
+	// ["SHA3-256", "SHA-256", "SHA-1", "MD5"].
+	ChapAlgorithms []string `protobuf:"bytes,42,rep,name=chap_algorithms,json=chapAlgorithms,proto3" json:"chap_algorithms,omitempty"`
 	// Connections one portal holds at once, logged in or not. A connection accepted
 	// beyond it is closed at once, before any PDU, and a warning is logged (at most
 	// one line a second). Default 4096; 0 keeps the default; at most 1048576.
@@ -205,6 +218,27 @@ func (x *Config) GetShutdownGraceSeconds() uint32 {
 	return 0
 }
 
+func (x *Config) GetDiscoveryChap() *Chap {
+	if x != nil {
+		return x.DiscoveryChap
+	}
+	return nil
+}
+
+func (x *Config) GetDiscoveryMutualChap() *Chap {
+	if x != nil {
+		return x.DiscoveryMutualChap
+	}
+	return nil
+}
+
+func (x *Config) GetChapAlgorithms() []string {
+	if x != nil {
+		return x.ChapAlgorithms
+	}
+	return nil
+}
+
 func (x *Config) GetMaxConnections() uint32 {
 	if x != nil {
 		return x.MaxConnections
@@ -240,6 +274,75 @@ func (x *Config) GetLoginFailureWindowSeconds() uint32 {
 	return 0
 }
 
+// Chap is a CHAP name and secret (RFC 7143 section 12.1.3, RFC 1994).
+type Chap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The CHAP name (CHAP_N). Required; 1..255 bytes, no control characters.
+	User string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The secret: 12..1024 bytes. Exactly one of secret and secret_file. A config
+	// file that holds a secret must not be readable by others (mode o-r), or atgtd
+	// refuses to start.
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// A file whose first line (without its line ending) is the secret, in place of
+	// secret. The file must not be readable by others. A relative path is relative
+	// to the config file's directory (for a program that passes a Config to
+	// target.Start, to its working directory).
+	SecretFile    string `protobuf:"bytes,3,opt,name=secret_file,json=secretFile,proto3" json:"secret_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Chap) Reset() {
+	*x = Chap{}
+	mi := &file_atgt_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Chap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Chap) ProtoMessage() {}
+
+func (x *Chap) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Chap.ProtoReflect.Descriptor instead.
+func (*Chap) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Chap) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Chap) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *Chap) GetSecretFile() string {
+	if x != nil {
+		return x.SecretFile
+	}
+	return ""
+}
+
 // Negotiation holds the target's side of the operational keys (RFC 7143 section 13).
 type Negotiation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -266,7 +369,7 @@ type Negotiation struct {
 
 func (x *Negotiation) Reset() {
 	*x = Negotiation{}
-	mi := &file_atgt_v1_config_proto_msgTypes[1]
+	mi := &file_atgt_v1_config_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +381,7 @@ func (x *Negotiation) String() string {
 func (*Negotiation) ProtoMessage() {}
 
 func (x *Negotiation) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[1]
+	mi := &file_atgt_v1_config_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +394,7 @@ func (x *Negotiation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Negotiation.ProtoReflect.Descriptor instead.
 func (*Negotiation) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Negotiation) GetMaxRecvDataSegmentLength() uint32 {
@@ -359,15 +462,43 @@ type Target struct {
 	Alias string `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
 	// InitiatorName values allowed to log in. Empty allows every initiator.
 	AllowedInitiators []string `protobuf:"bytes,3,rep,name=allowed_initiators,json=allowedInitiators,proto3" json:"allowed_initiators,omitempty"`
-	// The logical units. At least one; ids unique within the target.
-	Luns          []*Lun `protobuf:"bytes,4,rep,name=luns,proto3" json:"luns,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The logical units every initiator sees, except one listed in initiator_luns. At
+	// least one, unless initiator_luns is set (then only the initiators listed there
+	// may log in); ids unique within the target.
+	Luns []*Lun `protobuf:"bytes,4,rep,name=luns,proto3" json:"luns,omitempty"`
+	// CHAP the initiator must pass to log in to this target (one-way CHAP: the
+	// initiator proves it knows the secret). Default none. With it, AuthMethod None is
+	// not offered for this target.
+	Chap *Chap `protobuf:"bytes,40,opt,name=chap,proto3" json:"chap,omitempty"`
+	// The name and secret with which the target proves itself to an initiator that
+	// asks for mutual CHAP. Needs chap; its secret must differ from chap's.
+	MutualChap *Chap `protobuf:"bytes,41,opt,name=mutual_chap,json=mutualChap,proto3" json:"mutual_chap,omitempty"`
+	// This target's CHAP algorithms in preference order (see Config.chap_algorithms,
+	// the default). Needs chap.
+	ChapAlgorithms []string `protobuf:"bytes,42,rep,name=chap_algorithms,json=chapAlgorithms,proto3" json:"chap_algorithms,omitempty"`
+	// Source networks allowed to log in to the target, as CIDRs ("192.0.2.0/24",
+	// "2001:db8::/32") or single addresses ("127.0.0.2"). Empty allows every address.
+	// A login from another address is refused (status 0202, authorization failure),
+	// and SendTargets does not name the target to it.
+	AllowedNetworks []string `protobuf:"bytes,60,rep,name=allowed_networks,json=allowedNetworks,proto3" json:"allowed_networks,omitempty"`
+	// Initiators that see their own logical units instead of luns: each listed
+	// initiator sees only its own set (own LUN numbers, own backing files, each LUN
+	// its own actor) in REPORT LUNS, INQUIRY and IO, and other initiators never see
+	// them. An initiator must appear at most once, and, if allowed_initiators is set,
+	// be allowed there.
+	InitiatorLuns []*InitiatorLuns `protobuf:"bytes,61,rep,name=initiator_luns,json=initiatorLuns,proto3" json:"initiator_luns,omitempty"`
+	// Serve the target on a portal that is not a loopback address (127.0.0.0/8, ::1)
+	// although it has no authentication (chap) and no access list (allowed_initiators,
+	// allowed_networks, or initiator_luns with no shared luns). Default false: such a
+	// config does not start. Either way the exposure is logged as a warning.
+	AllowUnauthenticated bool `protobuf:"varint,62,opt,name=allow_unauthenticated,json=allowUnauthenticated,proto3" json:"allow_unauthenticated,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_atgt_v1_config_proto_msgTypes[2]
+	mi := &file_atgt_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +510,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[2]
+	mi := &file_atgt_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +523,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Target) GetName() string {
@@ -417,6 +548,104 @@ func (x *Target) GetAllowedInitiators() []string {
 }
 
 func (x *Target) GetLuns() []*Lun {
+	if x != nil {
+		return x.Luns
+	}
+	return nil
+}
+
+func (x *Target) GetChap() *Chap {
+	if x != nil {
+		return x.Chap
+	}
+	return nil
+}
+
+func (x *Target) GetMutualChap() *Chap {
+	if x != nil {
+		return x.MutualChap
+	}
+	return nil
+}
+
+func (x *Target) GetChapAlgorithms() []string {
+	if x != nil {
+		return x.ChapAlgorithms
+	}
+	return nil
+}
+
+func (x *Target) GetAllowedNetworks() []string {
+	if x != nil {
+		return x.AllowedNetworks
+	}
+	return nil
+}
+
+func (x *Target) GetInitiatorLuns() []*InitiatorLuns {
+	if x != nil {
+		return x.InitiatorLuns
+	}
+	return nil
+}
+
+func (x *Target) GetAllowUnauthenticated() bool {
+	if x != nil {
+		return x.AllowUnauthenticated
+	}
+	return false
+}
+
+// InitiatorLuns is the set of logical units one initiator sees on a target.
+type InitiatorLuns struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The initiator's iSCSI name (InitiatorName). Required.
+	Initiator string `protobuf:"bytes,1,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	// Its logical units, configured as a target's luns; ids unique within the set, and
+	// no backing file shared with any other LUN of the config. At least one.
+	Luns          []*Lun `protobuf:"bytes,2,rep,name=luns,proto3" json:"luns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitiatorLuns) Reset() {
+	*x = InitiatorLuns{}
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitiatorLuns) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitiatorLuns) ProtoMessage() {}
+
+func (x *InitiatorLuns) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitiatorLuns.ProtoReflect.Descriptor instead.
+func (*InitiatorLuns) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *InitiatorLuns) GetInitiator() string {
+	if x != nil {
+		return x.Initiator
+	}
+	return ""
+}
+
+func (x *InitiatorLuns) GetLuns() []*Lun {
 	if x != nil {
 		return x.Luns
 	}
@@ -488,7 +717,7 @@ type Lun struct {
 
 func (x *Lun) Reset() {
 	*x = Lun{}
-	mi := &file_atgt_v1_config_proto_msgTypes[3]
+	mi := &file_atgt_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -500,7 +729,7 @@ func (x *Lun) String() string {
 func (*Lun) ProtoMessage() {}
 
 func (x *Lun) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[3]
+	mi := &file_atgt_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -513,7 +742,7 @@ func (x *Lun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lun.ProtoReflect.Descriptor instead.
 func (*Lun) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Lun) GetId() uint64 {
@@ -675,7 +904,7 @@ type Fault struct {
 
 func (x *Fault) Reset() {
 	*x = Fault{}
-	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	mi := &file_atgt_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +916,7 @@ func (x *Fault) String() string {
 func (*Fault) ProtoMessage() {}
 
 func (x *Fault) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	mi := &file_atgt_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +929,7 @@ func (x *Fault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fault.ProtoReflect.Descriptor instead.
 func (*Fault) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Fault) GetOp() string {
@@ -756,7 +985,7 @@ var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xd4\x05\n" +
+	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xf6\x06\n" +
 	"\x06Config\x12\x18\n" +
 	"\aportals\x18\x01 \x03(\tR\aportals\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12)\n" +
@@ -771,12 +1000,20 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"gc_percent\x18\t \x01(\rR\tgcPercent\x122\n" +
 	"\x15login_timeout_seconds\x18\n" +
 	" \x01(\rR\x13loginTimeoutSeconds\x124\n" +
-	"\x16shutdown_grace_seconds\x18\v \x01(\rR\x14shutdownGraceSeconds\x12'\n" +
+	"\x16shutdown_grace_seconds\x18\v \x01(\rR\x14shutdownGraceSeconds\x124\n" +
+	"\x0ediscovery_chap\x18( \x01(\v2\r.atgt.v1.ChapR\rdiscoveryChap\x12A\n" +
+	"\x15discovery_mutual_chap\x18) \x01(\v2\r.atgt.v1.ChapR\x13discoveryMutualChap\x12'\n" +
+	"\x0fchap_algorithms\x18* \x03(\tR\x0echapAlgorithms\x12'\n" +
 	"\x0fmax_connections\x18P \x01(\rR\x0emaxConnections\x12=\n" +
 	"\x1bmax_connections_per_address\x18Q \x01(\rR\x18maxConnectionsPerAddress\x122\n" +
 	"\x15write_timeout_seconds\x18R \x01(\rR\x13writeTimeoutSeconds\x12,\n" +
 	"\x12max_login_failures\x18S \x01(\rR\x10maxLoginFailures\x12?\n" +
-	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\"\x90\x03\n" +
+	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\"S\n" +
+	"\x04Chap\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\x1f\n" +
+	"\vsecret_file\x18\x03 \x01(\tR\n" +
+	"secretFile\"\x90\x03\n" +
 	"\vNegotiation\x12>\n" +
 	"\x1cmax_recv_data_segment_length\x18\x01 \x01(\rR\x18maxRecvDataSegmentLength\x12(\n" +
 	"\x10max_burst_length\x18\x02 \x01(\rR\x0emaxBurstLength\x12,\n" +
@@ -789,12 +1026,22 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\vdata_digest\x18\b \x03(\tR\n" +
 	"dataDigestB\x11\n" +
 	"\x0f_immediate_dataB\x0e\n" +
-	"\f_initial_r2t\"\x83\x01\n" +
+	"\f_initial_r2t\"\x9e\x03\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
 	"\x12allowed_initiators\x18\x03 \x03(\tR\x11allowedInitiators\x12 \n" +
-	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xb7\x04\n" +
+	"\x04luns\x18\x04 \x03(\v2\f.atgt.v1.LunR\x04luns\x12!\n" +
+	"\x04chap\x18( \x01(\v2\r.atgt.v1.ChapR\x04chap\x12.\n" +
+	"\vmutual_chap\x18) \x01(\v2\r.atgt.v1.ChapR\n" +
+	"mutualChap\x12'\n" +
+	"\x0fchap_algorithms\x18* \x03(\tR\x0echapAlgorithms\x12)\n" +
+	"\x10allowed_networks\x18< \x03(\tR\x0fallowedNetworks\x12=\n" +
+	"\x0einitiator_luns\x18= \x03(\v2\x16.atgt.v1.InitiatorLunsR\rinitiatorLuns\x123\n" +
+	"\x15allow_unauthenticated\x18> \x01(\bR\x14allowUnauthenticated\"O\n" +
+	"\rInitiatorLuns\x12\x1c\n" +
+	"\tinitiator\x18\x01 \x01(\tR\tinitiator\x12 \n" +
+	"\x04luns\x18\x02 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xb7\x04\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -843,24 +1090,32 @@ func file_atgt_v1_config_proto_rawDescGZIP() []byte {
 	return file_atgt_v1_config_proto_rawDescData
 }
 
-var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_atgt_v1_config_proto_goTypes = []any{
-	(*Config)(nil),      // 0: atgt.v1.Config
-	(*Negotiation)(nil), // 1: atgt.v1.Negotiation
-	(*Target)(nil),      // 2: atgt.v1.Target
-	(*Lun)(nil),         // 3: atgt.v1.Lun
-	(*Fault)(nil),       // 4: atgt.v1.Fault
+	(*Config)(nil),        // 0: atgt.v1.Config
+	(*Chap)(nil),          // 1: atgt.v1.Chap
+	(*Negotiation)(nil),   // 2: atgt.v1.Negotiation
+	(*Target)(nil),        // 3: atgt.v1.Target
+	(*InitiatorLuns)(nil), // 4: atgt.v1.InitiatorLuns
+	(*Lun)(nil),           // 5: atgt.v1.Lun
+	(*Fault)(nil),         // 6: atgt.v1.Fault
 }
 var file_atgt_v1_config_proto_depIdxs = []int32{
-	2, // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
-	1, // 1: atgt.v1.Config.negotiation:type_name -> atgt.v1.Negotiation
-	3, // 2: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
-	4, // 3: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3,  // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
+	2,  // 1: atgt.v1.Config.negotiation:type_name -> atgt.v1.Negotiation
+	1,  // 2: atgt.v1.Config.discovery_chap:type_name -> atgt.v1.Chap
+	1,  // 3: atgt.v1.Config.discovery_mutual_chap:type_name -> atgt.v1.Chap
+	5,  // 4: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
+	1,  // 5: atgt.v1.Target.chap:type_name -> atgt.v1.Chap
+	1,  // 6: atgt.v1.Target.mutual_chap:type_name -> atgt.v1.Chap
+	4,  // 7: atgt.v1.Target.initiator_luns:type_name -> atgt.v1.InitiatorLuns
+	5,  // 8: atgt.v1.InitiatorLuns.luns:type_name -> atgt.v1.Lun
+	6,  // 9: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_config_proto_init() }
@@ -868,16 +1123,16 @@ func file_atgt_v1_config_proto_init() {
 	if File_atgt_v1_config_proto != nil {
 		return
 	}
-	file_atgt_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[4].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_config_proto_rawDesc), len(file_atgt_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -37,7 +37,19 @@ func dialLogin(addr string, o Options) (*Session, error) {
 	if !o.Discovery && o.TargetName == "" {
 		return nil, errors.New("initiator: TargetName is required for a normal session")
 	}
-	nc, err := net.DialTimeout("tcp", addr, o.Timeout)
+	d := net.Dialer{Timeout: o.Timeout}
+	if o.LocalAddr != "" {
+		local := o.LocalAddr
+		if _, _, err := net.SplitHostPort(local); err != nil {
+			local = net.JoinHostPort(local, "0")
+		}
+		la, err := net.ResolveTCPAddr("tcp", local)
+		if err != nil {
+			return nil, fmt.Errorf("initiator: LocalAddr: %w", err)
+		}
+		d.LocalAddr = la
+	}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +90,15 @@ func (s *Session) login() error {
 	}
 	stage := iscsi.LoginStageOperational
 	keys := append(append([]iscsi.KV{}, identity...), offer(o)...)
-	if o.Security {
+	var chap *chapClient
+	if o.Security || o.Chap != nil {
 		stage = iscsi.LoginStageSecurity
-		keys = append(append([]iscsi.KV{}, identity...), iscsi.KV{Key: "AuthMethod", Value: "None"})
+		method := "None"
+		if o.Chap != nil {
+			method = "CHAP"
+			chap = &chapClient{c: o.Chap}
+		}
+		keys = append(append([]iscsi.KV{}, identity...), iscsi.KV{Key: "AuthMethod", Value: method})
 	}
 	for rounds := 0; ; rounds++ {
 		if rounds >= maxLoginRounds*2 {
@@ -105,6 +123,19 @@ func (s *Session) login() error {
 		s.Params.apply(kvs)
 		if csg := h.CSG(); csg != stage {
 			return protoErr("login response CSG %d, request CSG %d", csg, stage)
+		}
+		if chap != nil && stage == iscsi.LoginStageSecurity {
+			next, done, err := chap.next(kvs)
+			if err != nil {
+				return err
+			}
+			if !done {
+				if h.Transit() {
+					return fmt.Errorf("%w: it ended the security stage before CHAP was done", ErrChapTarget)
+				}
+				keys = next
+				continue
+			}
 		}
 		if !h.Transit() {
 			keys = nil // target wants another round in this stage

@@ -40,6 +40,13 @@ type Options struct {
 	ExtraKeys []iscsi.KV
 	// Security runs a security stage (AuthMethod=None) before the operational one.
 	Security bool
+	// Chap, when set, runs a security stage with AuthMethod=CHAP (one-way, or mutual
+	// when Chap.TargetSecret is set) before the operational one.
+	Chap *Chap
+	// LocalAddr, if set, is the local address the connection is made from ("IP" or
+	// "IP:PORT"; port 0 or none picks one), e.g. "127.0.0.2" to reach a target on
+	// 127.0.0.1 from another loopback address.
+	LocalAddr string
 	// IgnorePings stops the automatic answer to target NOP-In pings, so a test can
 	// watch the target give up on a silent initiator.
 	IgnorePings bool

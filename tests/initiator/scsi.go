@@ -166,3 +166,32 @@ func (s *Session) ModeSelectWCE(lun uint64, wce bool) error {
 	_, err = check(s.Command(lun, cdb, param, 0))
 	return err
 }
+
+// ReportLUNs runs REPORT LUNS (SELECT REPORT 00h) addressed to lun and returns the
+// LUN numbers the target lists.
+func (s *Session) ReportLUNs(lun uint64) ([]uint64, error) {
+	const alloc = 8 + 8*256
+	cdb := make([]byte, 12)
+	cdb[0] = scsi.OpReportLUNs
+	binary.BigEndian.PutUint32(cdb[6:], alloc)
+	r, err := check(s.Command(lun, cdb, nil, alloc))
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Data) < 8 {
+		return nil, fmt.Errorf("initiator: REPORT LUNS returned %d bytes", len(r.Data))
+	}
+	n := int(binary.BigEndian.Uint32(r.Data))
+	if n%8 != 0 || 8+n > len(r.Data) {
+		return nil, fmt.Errorf("initiator: REPORT LUNS list length %d in %d bytes", n, len(r.Data))
+	}
+	out := []uint64{}
+	for off := 8; off < 8+n; off += 8 {
+		l, ok := scsi.DecodeLUN(binary.BigEndian.Uint64(r.Data[off:]))
+		if !ok {
+			return nil, fmt.Errorf("initiator: REPORT LUNS entry % x", r.Data[off:off+8])
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

@@ -1,0 +1,293 @@
+package target
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/atgt/atgt/actors/login"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// Limits of CHAP credentials in the config.
+const (
+	minChapSecret  = 12   // bytes; RFC 7143 section 12.1.3 asks for at least 96 bits
+	maxChapSecret  = 1024 // bytes
+	maxChapUser    = 255  // bytes, a text value
+	maxSecretFile  = 64 << 10
+	redactedSecret = "[redacted]"
+)
+
+// chapSlot is one CHAP credential of the config and the name of its field.
+type chapSlot struct {
+	field string // "targets[0].chap", "discovery_mutual_chap", ...
+	chap  *pb.Chap
+}
+
+// chapPairs lists the config's CHAP credentials as (one-way, mutual) pairs: discovery
+// first, then each target.
+func chapPairs(cfg *pb.Config) [][2]chapSlot {
+	pairs := [][2]chapSlot{{
+		{"discovery_chap", cfg.DiscoveryChap}, {"discovery_mutual_chap", cfg.DiscoveryMutualChap},
+	}}
+	for ti, t := range cfg.Targets {
+		tf := fmt.Sprintf("targets[%d]", ti)
+		pairs = append(pairs, [2]chapSlot{{tf + ".chap", t.Chap}, {tf + ".mutual_chap", t.MutualChap}})
+	}
+	return pairs
+}
+
+// validateChap checks the CHAP fields: names, secrets present once, inline secrets'
+// lengths, a target's two secrets different, the algorithms known. A secret still
+// in its file is checked when loadSecrets reads it. Messages never show a secret.
+func validateChap(cfg *pb.Config) error {
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, a...))
+	}
+	if field, msg := badAlgorithms("chap_algorithms", cfg.ChapAlgorithms); field != "" {
+		return bad(field, "%s", msg)
+	}
+	for ti, t := range cfg.Targets {
+		field := fmt.Sprintf("targets[%d].chap_algorithms", ti)
+		if len(t.ChapAlgorithms) > 0 && t.Chap == nil {
+			return bad(field, "set without chap")
+		}
+		if f, msg := badAlgorithms(field, t.ChapAlgorithms); f != "" {
+			return bad(f, "%s", msg)
+		}
+	}
+	for _, pair := range chapPairs(cfg) {
+		one, mutual := pair[0], pair[1]
+		if mutual.chap != nil && one.chap == nil {
+			return bad(mutual.field, "mutual CHAP needs %s (the initiator proves itself first)", one.field)
+		}
+		for _, s := range pair {
+			if s.chap == nil {
+				continue
+			}
+			if field, msg := badChap(s.field, s.chap); field != "" {
+				return bad(field, "%s", msg)
+			}
+		}
+		if one.chap != nil && mutual.chap != nil && one.chap.Secret != "" && one.chap.Secret == mutual.chap.Secret {
+			return bad(mutual.field+".secret", "equals %s.secret: the target's and the initiator's secrets must differ", one.field)
+		}
+	}
+	return nil
+}
+
+// badChap returns the field of a credential that is wrong and why, or "".
+func badChap(field string, c *pb.Chap) (string, string) {
+	switch {
+	case c.User == "":
+		return field + ".user", "a CHAP name is required"
+	case len(c.User) > maxChapUser:
+		return field + ".user", fmt.Sprintf("longer than %d bytes", maxChapUser)
+	}
+	for _, r := range c.User {
+		if r < ' ' || r == 0x7f {
+			return field + ".user", "contains a control character"
+		}
+	}
+	switch {
+	case c.Secret != "" && c.SecretFile != "":
+		return field + ".secret", "set both secret and secret_file; give one"
+	case c.Secret == "" && c.SecretFile == "":
+		return field + ".secret", "a secret or a secret_file is required"
+	case c.SecretFile != "":
+		return "", ""
+	}
+	if msg := badSecret([]byte(c.Secret)); msg != "" {
+		return field + ".secret", msg
+	}
+	return "", ""
+}
+
+// badSecret says what is wrong with a secret's length, or "".
+func badSecret(s []byte) string {
+	switch {
+	case len(s) < minChapSecret:
+		return fmt.Sprintf("shorter than %d bytes", minChapSecret)
+	case len(s) > maxChapSecret:
+		return fmt.Sprintf("longer than %d bytes", maxChapSecret)
+	}
+	return ""
+}
+
+// badAlgorithms checks a list of CHAP algorithm names.
+func badAlgorithms(field string, names []string) (string, string) {
+	seen := map[login.ChapAlgorithm]bool{}
+	for i, n := range names {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		a, ok := login.ParseChapAlgorithm(n)
+		if !ok {
+			return f, fmt.Sprintf("%q is not %s", n, login.ChapAlgorithmNames)
+		}
+		if seen[a] {
+			return f, fmt.Sprintf("%s appears twice", n)
+		}
+		seen[a] = true
+	}
+	return "", ""
+}
+
+// holdsSecret reports whether the config itself holds a CHAP secret (not only
+// secret files).
+func holdsSecret(cfg *pb.Config) bool {
+	for _, pair := range chapPairs(cfg) {
+		for _, s := range pair {
+			if s.chap != nil && s.chap.Secret != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// worldReadable reports a file others may read.
+func worldReadable(fi os.FileInfo) bool { return fi.Mode().Perm()&0o004 != 0 }
+
+// resolveSecretFiles makes relative secret_file paths relative to dir (the config
+// file's directory).
+func resolveSecretFiles(cfg *pb.Config, dir string) {
+	for _, pair := range chapPairs(cfg) {
+		for _, s := range pair {
+			if s.chap != nil && s.chap.SecretFile != "" && !filepath.IsAbs(s.chap.SecretFile) {
+				s.chap.SecretFile = filepath.Join(dir, s.chap.SecretFile)
+			}
+		}
+	}
+}
+
+// loadSecrets reads every secret_file of a validated config into its secret (cfg is
+// the defaulted copy, never the caller's), refusing a file others may read, then
+// checks the secrets as validateChap does.
+func loadSecrets(cfg *pb.Config) error {
+	for _, pair := range chapPairs(cfg) {
+		for _, s := range pair {
+			if s.chap == nil || s.chap.SecretFile == "" {
+				continue
+			}
+			secret, err := readSecretFile(s.chap.SecretFile)
+			if err != nil {
+				return fmt.Errorf("config: %s.secret_file: %w", s.field, err)
+			}
+			if msg := badSecret(secret); msg != "" {
+				return fmt.Errorf("config: %s.secret_file: the secret in %s is %s", s.field, s.chap.SecretFile, msg)
+			}
+			s.chap.Secret, s.chap.SecretFile = string(secret), ""
+			clear(secret)
+		}
+	}
+	return validateChap(cfg)
+}
+
+// readSecretFile returns the first line of path, without its line ending, unless
+// others may read the file. Errors name the file, never its content.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if worldReadable(fi) {
+		return nil, fmt.Errorf("%s holds a CHAP secret and is readable by every user (mode %04o): chmod o-r %s",
+			path, fi.Mode().Perm(), path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s: read failed", path)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	secret := append([]byte(nil), line...)
+	clear(b)
+	return secret, nil
+}
+
+// chapAuth is the login authenticator of a config with CHAP, nil without any (every
+// login then uses AuthMethod None).
+func chapAuth(cfg *pb.Config) login.Authenticator {
+	discovery := chapPolicy(cfg.DiscoveryChap, cfg.DiscoveryMutualChap, cfg.ChapAlgorithms)
+	targets := map[string]login.ChapPolicy{}
+	for _, t := range cfg.Targets {
+		if t.Chap == nil {
+			continue
+		}
+		algs := t.ChapAlgorithms
+		if len(algs) == 0 {
+			algs = cfg.ChapAlgorithms
+		}
+		targets[t.Name] = chapPolicy(t.Chap, t.MutualChap, algs)
+	}
+	if discovery.Initiator == nil && len(targets) == 0 {
+		return nil
+	}
+	return &login.ChapAuth{Discovery: discovery, Targets: targets, Rand: rand.Reader}
+}
+
+// chapPolicy turns validated config credentials into a login policy.
+func chapPolicy(one, mutual *pb.Chap, algorithms []string) login.ChapPolicy {
+	var p login.ChapPolicy
+	if one == nil {
+		return p
+	}
+	p.Initiator = &login.ChapCredential{User: one.User, Secret: login.Secret(one.Secret)}
+	if mutual != nil {
+		p.Target = &login.ChapCredential{User: mutual.User, Secret: login.Secret(mutual.Secret)}
+	}
+	for _, n := range algorithms {
+		if a, ok := login.ParseChapAlgorithm(n); ok {
+			p.Algorithms = append(p.Algorithms, a)
+		}
+	}
+	return p
+}
+
+// parseErrorText matches the parse errors of protojson that quote the text at fault;
+// parsePosition finds where it is.
+var (
+	parseErrorText = regexp.MustCompile(`invalid value|syntax error|unexpected token|invalid escape`)
+	parsePosition  = regexp.MustCompile(`\(line \d+:\d+\)`)
+)
+
+// hideParseError rewrites a parse error of a config that may hold a secret (say, a
+// secret written without quotes) so that it names the place but not the text there;
+// hidden is false when the error can be shown as it is.
+func hideParseError(raw []byte, err error) (msg string, hidden bool) {
+	if !bytes.Contains(raw, []byte("secret")) || !parseErrorText.MatchString(err.Error()) {
+		return "", false
+	}
+	pos := parsePosition.FindString(err.Error())
+	if pos == "" {
+		pos = "(position unknown)"
+	}
+	return fmt.Sprintf("not valid protobuf JSON at %s; the text there is not shown, as the file holds CHAP secrets", pos), true
+}
+
+// Redacted returns a copy of cfg whose CHAP secrets read "[redacted]", for any path
+// that prints or logs a configuration.
+func Redacted(cfg *pb.Config) *pb.Config {
+	out := proto.Clone(cfg).(*pb.Config)
+	for _, pair := range chapPairs(out) {
+		for _, s := range pair {
+			if s.chap != nil && s.chap.Secret != "" {
+				s.chap.Secret = redactedSecret
+			}
+		}
+	}
+	return out
+}
