@@ -214,9 +214,6 @@ func (c *connActor) recoverTurn(ctx actor.Context) {
 
 func (c *connActor) start(ctx actor.Context) {
 	c.self = pb.NewResolvedPid(ctx.Self())
-	lc := c.cfg.Login
-	lc.Peer = peerAddr(c.cfg.Conn.RemoteAddr())
-	c.lm = login.NewMachine(lc)
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
 	c.flow = newFlow()

@@ -67,6 +67,13 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		ExpStatSN:  h.ExpStatSN(),
 		Data:       p.Data,
 	}
+	if c.lm == nil {
+		// Made with the first Login Request, not at accept: a connection that
+		// stalls inside its first PDU never needs one.
+		lc := c.cfg.Login
+		lc.Peer = peerAddr(c.cfg.Conn.RemoteAddr())
+		c.lm = login.NewMachine(lc)
+	}
 	resp, done := c.lm.Step(req)
 	if done && req.TSIH != 0 {
 		// Adding a connection to an existing session needs MaxConnections > 1, which

@@ -79,9 +79,9 @@ type readerStep struct {
 // that it ends this connection and not the process.
 //
 // Before login a connection costs little: the reader waits for the first byte
-// without a buffer, reads the login through a small one (iscsi.MinReaderBuffer; a
-// login data segment larger than it is read straight into its own slice) and grows
-// it to bufSize for the full feature phase. There, before each read of the socket,
+// without a buffer, reads the login through a small one (loginBuffer; a login data
+// segment larger than it is read straight into its own slice) and grows it to
+// bufSize for the full feature phase. There, before each read of the socket,
 // it waits while fl says the actor or the writer is behind.
 func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int) {
 	defer func() {
@@ -93,7 +93,7 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		root.Send(self, &readFailed{err: err})
 		return
 	}
-	r := iscsi.NewReader(nc, iscsi.MinReaderBuffer)
+	r := iscsi.NewSmallReader(nc, loginBuffer)
 	lim := iscsi.LoginLimits
 	ffp := false
 	r.SetDataAllocator(func(h *iscsi.BHS, n int) []byte {
@@ -179,6 +179,11 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		}
 	}
 }
+
+// loginBuffer is the reader's buffer until the full feature phase: a header and
+// short keys fit; a longer data segment (at most 8 KiB during login) is read
+// straight into its own slice.
+const loginBuffer = 256
 
 // waitReadable returns once nc has something to read, has ended or has failed,
 // without holding a buffer meanwhile. A socket it cannot poll counts as readable.

@@ -62,6 +62,16 @@ func (r *Reader) Grow(n int) {
 	r.buf = b
 }
 
+// NewSmallReader returns a Reader over r with a buffer of only bufSize bytes (at
+// least a BHS and a digest), for a connection that has not logged in yet: a header
+// with a larger AHS grows the buffer as needed, and a data segment that does not fit
+// is read straight into its own slice, as with any Reader. Grow it for the full
+// feature phase.
+func NewSmallReader(r io.Reader, bufSize int) *Reader {
+	bufSize = max(bufSize, BHSLength+DigestLength)
+	return &Reader{rd: r, buf: make([]byte, bufSize)}
+}
+
 // Buffered returns how many bytes are read from the stream but not yet returned as PDUs.
 func (r *Reader) Buffered() int { return r.w - r.r }
 
@@ -90,6 +100,9 @@ func (r *Reader) Ready(lim Limits) bool {
 func (r *Reader) fill(n int) error {
 	if r.w-r.r >= n {
 		return nil
+	}
+	if n > len(r.buf) {
+		r.Grow(n) // a header with a large AHS in a small reader
 	}
 	if r.r == r.w {
 		r.r, r.w = 0, 0

@@ -289,3 +289,31 @@ func TestReady(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallReader: a reader with a buffer smaller than a header grows it for a
+// large AHS, reads data segments larger than it, and grows on request.
+func TestSmallReader(t *testing.T) {
+	pdus := []*PDU{samplePDU(OpLoginReq, 700, 0), samplePDU(OpNopOut, 5000, 1020), samplePDU(OpLoginReq, 3, 8)}
+	for _, d := range []struct{ hd, dd bool }{{false, false}, {true, true}} {
+		wire := stream(t, d.hd, d.dd, pdus...)
+		lim := Limits{MaxRecvDataSegmentLength: 8192, HeaderDigest: d.hd, DataDigest: d.dd}
+		for _, size := range []int{0, 64, 1024} {
+			r := NewSmallReader(iotest.HalfReader(bytes.NewReader(wire)), size)
+			var p PDU
+			for i, want := range pdus {
+				if i == 2 {
+					r.Grow(1 << 16)
+				}
+				if err := r.Read(lim, &p); err != nil {
+					t.Fatalf("size %d, PDU %d: %v", size, i, err)
+				}
+				if p.BHS != want.BHS || !bytes.Equal(p.Data, want.Data) || !bytes.Equal(p.AHS, want.AHS) {
+					t.Fatalf("size %d, PDU %d: got %v, want %v", size, i, &p, want)
+				}
+			}
+			if err := r.Read(lim, &p); err != io.EOF {
+				t.Fatalf("size %d, end: %v", size, err)
+			}
+		}
+	}
+}
