@@ -408,14 +408,29 @@ func rw16(op byte, lba uint64, blocks uint32) []byte {
 // inErrorRange reports whether blocks [lba, lba+n) touch the injected read errors.
 func inErrorRange(lba, n uint64) bool { return lba < 1000+32 && lba+n > 1000 }
 
-// readRetry reads blocks, again after a unit attention (a LUN reset or restart).
+// readRetry reads blocks for the read-back, which runs while the faults are still
+// configured: it reads again, up to 20 times, after an answer the faults or a LUN
+// restart make and that a later try may not meet (a unit attention, a timed-out hang,
+// NOT READY while abandoned calls fill the pool, a worker that failed twice).
 func readRetry(s *initiator.Session, lba uint64, blocks uint32) ([]byte, error) {
 	var data []byte
-	err := retryUnitAttention(func() error {
-		var err error
+	var err error
+	for range 20 {
 		data, err = s.Read(chaosLUN, lba, blocks, chaosBlock)
-		return err
-	})
+		var se *initiator.SCSIError
+		if !errors.As(err, &se) {
+			return data, err
+		}
+		switch {
+		case se.Key() == scsi.SenseUnitAttention,
+			se.Key() == scsi.SenseAbortedCommand && se.ASC() == 0x2E,
+			se.Key() == 0x2,
+			se.Key() == scsi.SenseHardwareError && se.ASC() == 0x44:
+			time.Sleep(100 * time.Millisecond)
+		default:
+			return data, err
+		}
+	}
 	return data, err
 }
 
