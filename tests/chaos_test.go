@@ -167,8 +167,14 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	s.Logout()
-	time.Sleep(500 * time.Millisecond)
+	// The faults stay configured through the read-back, so a hang may still hold a
+	// call (up to its 4 s delayMs) and the goroutine of its abandoned worker: give
+	// them time to come back before counting.
 	after := goroutines(t, pprof)
+	for wait := time.Now().Add(10 * time.Second); after > baseline+8 && time.Now().Before(wait); {
+		time.Sleep(200 * time.Millisecond)
+		after = goroutines(t, pprof)
+	}
 	rss := rssKiB(t, d.cmd.Process.Pid)
 
 	// Stop atgtd (a clean stop): it logs how often each injected fault fired.
