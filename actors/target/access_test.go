@@ -28,10 +28,7 @@ func aclConfig() *pb.Config {
 }
 
 func TestValidateAccessNamesTheBadField(t *testing.T) {
-	tests := []struct {
-		field string
-		edit  func(c *pb.Config)
-	}{
+	tests := []badField{
 		{"targets[0].allowed_networks[1]", func(c *pb.Config) {
 			c.Targets[0].AllowedNetworks = []string{"127.0.0.0/8", "127.0.0.0/33"}
 		}},
@@ -70,19 +67,7 @@ func TestValidateAccessNamesTheBadField(t *testing.T) {
 				Luns: []*pb.Lun{{Id: 0, Backend: "memory", SizeBytes: 1 << 20, BlockSize: 512, Workers: 1}}})
 		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.field, func(t *testing.T) {
-			cfg := ApplyDefaults(aclConfig())
-			tc.edit(cfg)
-			err := Validate(cfg)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), tc.field+":") {
-				t.Fatalf("error %q does not name %s", err, tc.field)
-			}
-		})
-	}
+	refusedNaming(t, aclConfig, tests)
 }
 
 // TestValidateAccessAccepts: the configs the access rules allow.

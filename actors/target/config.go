@@ -106,45 +106,32 @@ func LoadConfig(path string) (*pb.Config, error) {
 	return cfg, nil
 }
 
+// orDefault sets *v to def when *v is the zero value (the field was left unset).
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
 // ApplyDefaults returns a copy of cfg with every unset field given its default.
 func ApplyDefaults(in *pb.Config) *pb.Config {
 	cfg := proto.Clone(in).(*pb.Config)
 	if len(cfg.Portals) == 0 {
 		cfg.Portals = []string{DefaultPortal}
 	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = DefaultDataDir
-	}
-	if cfg.QueueDepth == 0 {
-		cfg.QueueDepth = DefaultQueueDepth
-	}
-	if cfg.NopIntervalSeconds == 0 {
-		cfg.NopIntervalSeconds = DefaultNopInterval
-	}
-	if cfg.NopTimeoutSeconds == 0 {
-		cfg.NopTimeoutSeconds = DefaultNopTimeout
-	}
-	if cfg.LoginTimeoutSeconds == 0 {
-		cfg.LoginTimeoutSeconds = DefaultLoginTimeout
-	}
-	if cfg.ShutdownGraceSeconds == 0 {
-		cfg.ShutdownGraceSeconds = DefaultShutdownGrace
-	}
-	if cfg.MaxConnections == 0 {
-		cfg.MaxConnections = DefaultMaxConnections
-	}
-	if cfg.MaxConnectionsPerAddress == 0 {
-		cfg.MaxConnectionsPerAddress = DefaultMaxConnectionsPerAddr
-	}
-	if cfg.WriteTimeoutSeconds == 0 {
-		cfg.WriteTimeoutSeconds = DefaultWriteTimeout
-	}
-	if cfg.MaxLoginFailures == 0 {
-		cfg.MaxLoginFailures = DefaultMaxLoginFailures
-	}
-	if cfg.LoginFailureWindowSeconds == 0 {
-		cfg.LoginFailureWindowSeconds = DefaultLoginFailureWindow
-	}
+	// Scalars left at zero take their defaults.
+	orDefault(&cfg.DataDir, DefaultDataDir)
+	orDefault(&cfg.QueueDepth, DefaultQueueDepth)
+	orDefault(&cfg.NopIntervalSeconds, DefaultNopInterval)
+	orDefault(&cfg.NopTimeoutSeconds, DefaultNopTimeout)
+	orDefault(&cfg.LoginTimeoutSeconds, DefaultLoginTimeout)
+	orDefault(&cfg.ShutdownGraceSeconds, DefaultShutdownGrace)
+	orDefault(&cfg.MaxConnections, DefaultMaxConnections)
+	orDefault(&cfg.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddr)
+	orDefault(&cfg.WriteTimeoutSeconds, DefaultWriteTimeout)
+	orDefault(&cfg.MaxLoginFailures, DefaultMaxLoginFailures)
+	orDefault(&cfg.LoginFailureWindowSeconds, DefaultLoginFailureWindow)
 	if cfg.Negotiation == nil {
 		cfg.Negotiation = &pb.Negotiation{}
 	}

@@ -32,10 +32,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 }
 
 func TestValidateNamesTheBadField(t *testing.T) {
-	tests := []struct {
-		field string
-		edit  func(c *pb.Config)
-	}{
+	tests := []badField{
 		{"portals[0]", func(c *pb.Config) { c.Portals = []string{"nonsense"} }},
 		{"queue_depth", func(c *pb.Config) { c.QueueDepth = 1 << 20 }},
 		{"max_procs", func(c *pb.Config) { c.MaxProcs = 5000 }},
@@ -77,19 +74,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 			c.Targets[0].Luns = append(c.Targets[0].Luns, l)
 		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.field, func(t *testing.T) {
-			cfg := ApplyDefaults(DefaultConfig())
-			tc.edit(cfg)
-			err := Validate(cfg)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), tc.field+":") {
-				t.Fatalf("error %q does not name %s", err, tc.field)
-			}
-		})
-	}
+	refusedNaming(t, DefaultConfig, tests)
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -245,5 +230,30 @@ func TestREADMEFaultsExample(t *testing.T) {
 	}
 	if fs := lunFaults(cfg.Targets[0].Luns[0].Faults); len(fs) != 4 || fs[1].Probability != 0.1 || fs[0].Probability != 1 {
 		t.Fatalf("README example read as %v", fs)
+	}
+}
+
+// badField is a config edit Validate must refuse, and the field its error must name.
+type badField struct {
+	field string
+	edit  func(c *pb.Config)
+}
+
+// refusedNaming checks that Validate refuses each edit of base (with defaults
+// applied) with an error naming the edit's field.
+func refusedNaming(t *testing.T, base func() *pb.Config, tests []badField) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.field, func(t *testing.T) {
+			cfg := ApplyDefaults(base())
+			tc.edit(cfg)
+			err := Validate(cfg)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.field+":") {
+				t.Fatalf("error %q does not name %s", err, tc.field)
+			}
+		})
 	}
 }
