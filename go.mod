@@ -3,6 +3,7 @@ module github.com/atgt/atgt
 go 1.26.8
 
 require (
+	connectrpc.com/connect v1.19.1
 	github.com/asynkron/protoactor-go v0.0.0-20240822202345-3c0e61ca19c9
 	github.com/cockroachdb/datadriven v1.0.3
 	github.com/hashicorp/go-hclog v1.6.3

@@ -8,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BUF_VERSION=v1.50.0
 PROTOC_GEN_GO_VERSION=v1.36.12
+PROTOC_GEN_CONNECT_GO_VERSION=v1.19.1
 gobin="$(go env GOPATH)/bin"
 export PATH="$gobin:$PATH"
 
@@ -18,6 +19,9 @@ fi
 if ! command -v protoc-gen-go >/dev/null 2>&1 || ! protoc-gen-go --version 2>/dev/null | grep -q "${PROTOC_GEN_GO_VERSION}"; then
 	(cd /tmp && go install "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION")
 fi
+if ! command -v protoc-gen-connect-go >/dev/null 2>&1 || ! protoc-gen-connect-go --version 2>/dev/null | grep -q "${PROTOC_GEN_CONNECT_GO_VERSION#v}"; then
+	(cd /tmp && go install "connectrpc.com/connect/cmd/protoc-gen-connect-go@$PROTOC_GEN_CONNECT_GO_VERSION")
+fi
 command -v protoc >/dev/null 2>&1 || { echo "check-proto: protoc missing: install protobuf-compiler (scripts/install-test-deps.sh)" >&2; exit 1; }
 
 buf lint
@@ -26,8 +30,10 @@ echo "check-proto: buf lint clean"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/messages"
-(cd messages && protoc -I ../proto --go_out="$tmp/messages" --go_opt=module=github.com/atgt/atgt/messages atgt/v1/config.proto atgt/v1/task.proto)
-for f in messages/atgtv1/*.pb.go; do
+(cd messages && protoc -I ../proto --go_out="$tmp/messages" --go_opt=module=github.com/atgt/atgt/messages \
+	--connect-go_out="$tmp/messages" --connect-go_opt=module=github.com/atgt/atgt/messages \
+	atgt/v1/config.proto atgt/v1/task.proto atgt/v1/admin.proto)
+for f in messages/atgtv1/*.pb.go messages/atgtv1/atgtv1connect/*.go; do
 	if ! cmp -s "$f" "$tmp/$f"; then
 		echo "check-proto: $f is stale: run 'make generate' (go generate ./messages) and commit" >&2
 		diff -u "$f" "$tmp/$f" | head -40 >&2
