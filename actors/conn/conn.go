@@ -29,12 +29,18 @@ import (
 type Config struct {
 	Conn       net.Conn
 	Login      login.Config
-	Discovery  []login.DiscoveryTarget
+	// Discovery lists the targets SendTargets may name, as they are now (targets and
+	// access lists change at runtime); nil names none.
+	Discovery  func() []login.DiscoveryTarget
 	Dispatcher *actor.PID
 	// Route returns the LUN actor that owns a logical unit, or nil if there is none
-	// (the dispatcher then answers). The dispatcher's routes never change after start,
-	// so a session may route its SCSI tasks itself and spare every task one hop.
-	Route       func(target string, lun uint64) *actor.PID
+	// (the dispatcher then answers), so that a session routes its SCSI tasks itself
+	// and spares every task one hop.
+	Route func(target string, lun uint64) *actor.PID
+	// RouteVersion counts changes of the routes (a LUN added or removed); a session
+	// may keep a route it found while the version stays the same. nil: the routes
+	// never change.
+	RouteVersion func() uint64
 	TSIH        uint16
 	QueueDepth  uint32
 	NopInterval time.Duration

@@ -122,7 +122,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	c.m = cmdphase.New(cmdphase.Config{
 		Login:            result,
 		LocalAddr:        c.cfg.Conn.LocalAddr().String(),
-		Discovery:        c.cfg.Discovery,
+		Discovery:        c.discovery(),
 		Self:             c.self,
 		QueueDepth:       c.cfg.QueueDepth,
 		NopInterval:      c.cfg.NopInterval,
@@ -192,4 +192,12 @@ func (c *connActor) nextStatSN() uint32 {
 	s := c.statSN
 	c.statSN++
 	return s
+}
+
+// discovery lists the targets SendTargets may name now.
+func (c *connActor) discovery() []login.DiscoveryTarget {
+	if c.cfg.Discovery == nil {
+		return nil
+	}
+	return c.cfg.Discovery()
 }

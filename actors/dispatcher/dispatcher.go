@@ -32,38 +32,24 @@ type Key struct {
 // an iSCSI name, so a route name never equals a target's name nor another pair's.
 func RouteName(target, initiator string) string { return target + " " + initiator }
 
-// Routes maps every configured logical unit to its LUN actor. It is built once at
-// start and never changed, so the dispatcher reads it without locks.
+// Routes maps every served logical unit to its LUN actor: one version of a Table.
 type Routes map[Key]*actor.PID
 
-// Lookup returns the LUN actor of a logical unit, or nil. Sessions use it to send
-// their tasks straight to the LUN (the table never changes, so no message to the
-// dispatcher is needed); tasks for a LUN that does not exist still go through the
-// dispatcher, which answers them.
+// Lookup returns the LUN actor of a logical unit, or nil.
 func (r Routes) Lookup(target string, lun uint64) *actor.PID {
 	return r[Key{target, lun}]
 }
 
 // Props returns the dispatcher's props. Its supervisor (the root) restarts it on
-// failure, from the same fixed routes, after answering the message it failed on with
-// Failed.
-func Props(routes Routes, log hclog.Logger) *actor.Props {
-	// The first LUN of each target answers REPORT LUNS addressed to a LUN that does
-	// not exist (SPC-4 6.33: REPORT LUNS works through any LUN).
-	first := map[string]Key{}
-	for k := range routes {
-		if f, ok := first[k.Target]; !ok || k.LUN < f.LUN {
-			first[k.Target] = k
-		}
-	}
+// failure, over the same table, after answering the message it failed on with Failed.
+func Props(routes *Table, log hclog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &dispatcher{routes: routes, first: first, log: log}
+		return &dispatcher{routes: routes, log: log}
 	}, actor.WithDispatcher(sched.Default))
 }
 
 type dispatcher struct {
-	routes Routes
-	first  map[string]Key
+	routes *Table
 	log    hclog.Logger
 }
 
@@ -74,7 +60,7 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		d.taskManagement(ctx, m)
 		return
 	case *pb.NexusLoss:
-		nexusLoss(ctx.Send, d.routes, m)
+		nexusLoss(ctx.Send, d.routes.Load(), m)
 		return
 	case *supervise.Crash:
 		m.Panic()
@@ -83,7 +69,8 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	if !ok {
 		return
 	}
-	if pid, ok := d.routes[Key{t.Target, t.Lun}]; ok {
+	routes := d.routes.Load()
+	if pid, ok := routes[Key{t.Target, t.Lun}]; ok {
 		ctx.Send(pid, t)
 		return
 	}
@@ -93,8 +80,10 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	}
 	switch op {
 	case scsi.OpReportLUNs:
-		if k, ok := d.first[t.Target]; ok {
-			ctx.Send(d.routes[k], t)
+		// The first LUN of each target answers REPORT LUNS addressed to a LUN that
+		// does not exist (SPC-4 6.33: REPORT LUNS works through any LUN).
+		if k, ok := routes.first(t.Target); ok {
+			ctx.Send(routes[k], t)
 			return
 		}
 	case scsi.OpInquiry:
@@ -163,13 +152,13 @@ func (d *dispatcher) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 	var pids []*actor.PID
 	switch m.Function {
 	case pb.TmfFunction_TMF_FUNCTION_TARGET_WARM_RESET, pb.TmfFunction_TMF_FUNCTION_TARGET_COLD_RESET:
-		for k, pid := range d.routes {
+		for k, pid := range d.routes.Load() {
 			if k.Target == m.Target {
 				pids = append(pids, pid)
 			}
 		}
 	default:
-		if pid, ok := d.routes[Key{m.Target, m.Lun}]; ok {
+		if pid, ok := d.routes.Load()[Key{m.Target, m.Lun}]; ok {
 			pids = append(pids, pid)
 		}
 	}

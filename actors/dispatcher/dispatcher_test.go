@@ -40,7 +40,7 @@ func TestDispatcherRoutes(t *testing.T) {
 	lunCh, replyCh := make(chan any, 4), make(chan any, 4)
 	lun0 := sys.Root.Spawn(collector(lunCh))
 	conn := sys.Root.Spawn(collector(replyCh))
-	d := sys.Root.Spawn(Props(Routes{{"iqn.t", 0}: lun0}, hclog.NewNullLogger()))
+	d := sys.Root.Spawn(Props(NewTable(Routes{{"iqn.t", 0}: lun0}), hclog.NewNullLogger()))
 	reply := pb.NewPid(conn)
 
 	// A configured LUN gets its task.
@@ -131,7 +131,7 @@ func TestCrashFailsTheDispatcher(t *testing.T) {
 	pidCh := make(chan *actor.PID, 1)
 	sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		if _, ok := ctx.Message().(*actor.Started); ok {
-			pidCh <- ctx.Spawn(Props(Routes{}, hclog.NewNullLogger()))
+			pidCh <- ctx.Spawn(Props(NewTable(Routes{}), hclog.NewNullLogger()))
 		}
 	}, actor.WithSupervisor(strategy)))
 	sys.Root.Send(<-pidCh, &supervise.Crash{Reason: "test"})

@@ -36,7 +36,7 @@ func TestInitiatorRoutes(t *testing.T) {
 		{own, 3}:     sys.Root.Spawn(tagger("a3", ch)),
 		{own, 5}:     sys.Root.Spawn(tagger("a5", ch)),
 	}
-	d := sys.Root.Spawn(Props(routes, hclog.NewNullLogger()))
+	d := sys.Root.Spawn(Props(NewTable(routes), hclog.NewNullLogger()))
 	conn := pb.NewPid(sys.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {})))
 	expect := func(what string, want ...string) {
 		t.Helper()

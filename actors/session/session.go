@@ -82,10 +82,11 @@ type sessionActor struct {
 	conn     *actor.PID
 	behavior actor.Behavior
 	failed   bool     // a turn panicked: the session waits for its connection to end
-	last     struct { // the last route found
-		target string
-		lun    uint64
-		pid    *actor.PID
+	last     struct { // the last route found, at routes version version
+		target  string
+		lun     uint64
+		pid     *actor.PID
+		version uint64
 	}
 }
 
@@ -221,12 +222,16 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 // know it (remembering the last one, since a session mostly talks to one LUN), else
 // the dispatcher, which answers tasks for LUNs that do not exist.
 func (s *sessionActor) route(t *pb.ScsiTask) *actor.PID {
-	if s.last.pid != nil && s.last.lun == t.Lun && s.last.target == t.Target {
+	var version uint64
+	if v := s.cfg.ConnCfg.RouteVersion; v != nil {
+		version = v()
+	}
+	if s.last.pid != nil && s.last.lun == t.Lun && s.last.target == t.Target && s.last.version == version {
 		return s.last.pid
 	}
 	if s.cfg.ConnCfg.Route != nil {
 		if pid := s.cfg.ConnCfg.Route(t.Target, t.Lun); pid != nil {
-			s.last.target, s.last.lun, s.last.pid = t.Target, t.Lun, pid
+			s.last.target, s.last.lun, s.last.pid, s.last.version = t.Target, t.Lun, pid, version
 			return pid
 		}
 	}

@@ -41,7 +41,9 @@ type rootConfig struct {
 	// guard admits the portals' connections (nil: no limits).
 	guard     *limit.Guard
 	wrapRoute func(func(string, uint64) *actor.PID) func(string, uint64) *actor.PID
-	log       hclog.Logger
+	// routes is the service's routing table, which the root fills as it spawns LUNs.
+	routes *dispatcher.Table
+	log    hclog.Logger
 	// started receives the outcome of the root's start, once.
 	started chan<- error
 }
@@ -54,7 +56,6 @@ type rootConfig struct {
 type rootActor struct {
 	cfg        rootConfig
 	strategy   *rootStrategy // the root's supervision, which answers with the routes
-	routes     dispatcher.Routes
 	dispatcher *actor.PID
 	sessions   *actor.PID
 }
@@ -97,21 +98,28 @@ func (r *rootActor) start(ctx actor.Context) (err error) {
 
 // spawnLUNs spawns one actor per LUN and records its route.
 func (r *rootActor) spawnLUNs(ctx actor.Context) error {
-	r.routes = dispatcher.Routes{}
+	r.strategy.routes = r.cfg.routes
 	for _, sp := range r.cfg.luns {
-		pid, err := ctx.SpawnNamed(lun.Props(sp.cfg), lunName(sp.key))
-		if err != nil {
-			return fmt.Errorf("spawn LUN %d of %s: %w", sp.key.LUN, sp.key.Target, err)
+		if _, err := r.spawnLUN(ctx, sp); err != nil {
+			return err
 		}
-		r.routes[sp.key] = pid
 	}
-	r.strategy.routes = r.routes
 	return nil
+}
+
+// spawnLUN spawns one LUN actor and routes its logical unit to it.
+func (r *rootActor) spawnLUN(ctx actor.Context, sp lunSpec) (*actor.PID, error) {
+	pid, err := ctx.SpawnNamed(lun.Props(sp.cfg), lunName(sp.key))
+	if err != nil {
+		return nil, fmt.Errorf("spawn LUN %d of %s: %w", sp.key.LUN, sp.key.Target, err)
+	}
+	r.cfg.routes.Set(sp.key, pid)
+	return pid, nil
 }
 
 // spawnDispatcher spawns the command dispatcher over the LUNs' routes.
 func (r *rootActor) spawnDispatcher(ctx actor.Context) error {
-	pid, err := ctx.SpawnNamed(dispatcher.Props(r.routes, r.cfg.log.Named("dispatcher")), dispatcherName)
+	pid, err := ctx.SpawnNamed(dispatcher.Props(r.cfg.routes, r.cfg.log.Named("dispatcher")), dispatcherName)
 	if err != nil {
 		return fmt.Errorf("spawn dispatcher: %w", err)
 	}
@@ -124,7 +132,8 @@ func (r *rootActor) spawnDispatcher(ctx actor.Context) error {
 func (r *rootActor) spawnSessionManager(ctx actor.Context) error {
 	cc := r.cfg.connCfg
 	cc.Dispatcher = r.dispatcher
-	cc.Route = r.routes.Lookup
+	cc.Route = r.cfg.routes.Lookup
+	cc.RouteVersion = r.cfg.routes.Version
 	if r.cfg.wrapRoute != nil {
 		cc.Route = r.cfg.wrapRoute(cc.Route)
 	}

@@ -50,7 +50,7 @@ func TestStartReportsSpawnErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two LUNs with one name: the second spawn fails.
-	err = s.spawnTree(append(specs, specs[0]), connConfig(cfg), nil, nil)
+	err = s.spawnTree(append(specs, specs[0]), connConfig(cfg, &s.access), nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "spawn LUN 0 of iqn.2026-11.dev.atgt:root") || !errors.Is(err, actor.ErrNameExists) {
 		t.Fatalf("spawnTree with a LUN twice: %v", err)
 	}

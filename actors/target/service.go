@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/conn"
+	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/logging"
 	"github.com/atgt/atgt/actors/login"
@@ -48,6 +49,8 @@ type LUNInfo struct {
 type Service struct {
 	system   *actor.ActorSystem
 	root     *actor.PID
+	// routes maps each logical unit to its LUN actor; the root fills it.
+	routes *dispatcher.Table
 	portals  []net.Listener
 	backends []backend.Backend
 	luns     []LUNInfo
@@ -59,6 +62,8 @@ type Service struct {
 	// faultsReleased: the injected faults were cleared and reported (at stop).
 	faultsReleased bool
 	log            hclog.Logger
+	// access is who may log in to what, rebuilt from the config at each change.
+	access accessHolder
 }
 
 // Options adjusts a service for embedding and tests.
@@ -116,7 +121,8 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		MaxLoginFailures: int(cfg.MaxLoginFailures),
 		FailureWindow:    time.Duration(cfg.LoginFailureWindowSeconds) * time.Second,
 	}, log.Named("limit"))
-	cc := connConfig(cfg)
+	s.access.set(buildAccess(cfg))
+	cc := connConfig(cfg, &s.access)
 	cc.LoginFailed = guard.LoginFailed
 	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
 		return nil, err
@@ -138,16 +144,9 @@ func (s *Service) listen(portals []string) error {
 }
 
 // connConfig is the template of every connection's config: what login offers and
-// allows, and the limits of the full feature phase.
-func connConfig(cfg *pb.Config) conn.Config {
-	targets := map[string]login.TargetInfo{}
-	var discovery []login.DiscoveryTarget
-	for _, t := range cfg.Targets {
-		allowed, from := initiatorAllowList(t), allowFrom(t.AllowedNetworks)
-		targets[t.Name] = login.TargetInfo{Name: t.Name, Alias: t.Alias, PortalGroupTag: portalGroupTag,
-			Allowed: allowed, AllowedFrom: from, Route: initiatorRoute(t)}
-		discovery = append(discovery, login.DiscoveryTarget{Name: t.Name, Allowed: allowed, AllowedFrom: from})
-	}
+// allows, and the limits of the full feature phase. Who may log in to what is read from
+// acc at each login, so that targets and access lists can change at runtime.
+func connConfig(cfg *pb.Config, acc *accessHolder) conn.Config {
 	n := cfg.Negotiation
 	limits := login.DefaultLimits()
 	limits.MaxRecvDataSegmentLength = n.MaxRecvDataSegmentLength
@@ -160,11 +159,11 @@ func connConfig(cfg *pb.Config) conn.Config {
 	limits.DataDigest = n.DataDigest
 	return conn.Config{
 		Login: login.Config{
-			Lookup: func(name string) (login.TargetInfo, bool) { t, ok := targets[name]; return t, ok },
+			Lookup: acc.lookup,
 			Limits: limits,
-			Auth:   chapAuth(cfg),
+			Auth:   acc,
 		},
-		Discovery:        discovery,
+		Discovery:        acc.discovery,
 		QueueDepth:       cfg.QueueDepth,
 		NopInterval:      time.Duration(cfg.NopIntervalSeconds) * time.Second,
 		NopTimeout:       time.Duration(cfg.NopTimeoutSeconds) * time.Second,
@@ -183,8 +182,10 @@ func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, guard *limit.G
 		return logging.NewSlog(log.Named("actor"))
 	}))
 	started := make(chan error, 1)
+	s.routes = dispatcher.NewTable(nil)
 	root, err := s.system.Root.SpawnNamed(rootProps(rootConfig{
-		luns: specs, connCfg: connCfg, listeners: s.portals, guard: guard, wrapRoute: wrapRoute, log: log, started: started,
+		luns: specs, connCfg: connCfg, listeners: s.portals, guard: guard, wrapRoute: wrapRoute, routes: s.routes,
+		log: log, started: started,
 	}), rootName)
 	if err != nil {
 		return fmt.Errorf("start actor tree: %w", err)

@@ -47,7 +47,7 @@ type rootStrategy struct {
 	log hclog.Logger
 	// routes are the LUNs' PIDs, set by the root once it has spawned them, for
 	// answering a NexusLoss the dispatcher failed on.
-	routes dispatcher.Routes
+	routes *dispatcher.Table
 	// window: failures of a child further apart than this start the backoff over.
 	window time.Duration
 	// step is added to the wait for each further failure within window, up to max.
@@ -106,7 +106,7 @@ func (s *rootStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Superviso
 func (s *rootStrategy) answer(sys *actor.ActorSystem, kind string, message any) string {
 	switch kind {
 	case kindDispatcher:
-		return dispatcher.Failed(func(pid *actor.PID, m any) { sys.Root.Send(pid, m) }, s.routes, message)
+		return dispatcher.Failed(func(pid *actor.PID, m any) { sys.Root.Send(pid, m) }, s.routes.Load(), message)
 	case kindSessions:
 		return session.ManagerFailed(s.log, message)
 	}

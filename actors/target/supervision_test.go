@@ -89,7 +89,7 @@ func TestDispatcherFailureAnswered(t *testing.T) {
 	defer sys.Shutdown()
 	answers := make(chan any, 8)
 	reply := pb.NewPid(sys.Root.Spawn(inbox(answers)))
-	routes := dispatcher.Routes{{Target: "iqn.t", LUN: 0}: nil}
+	routes := dispatcher.NewTable(dispatcher.Routes{{Target: "iqn.t", LUN: 0}: nil})
 	strategy := newRootStrategy(hclog.NewNullLogger())
 	strategy.routes = routes
 	dch := make(chan *actor.PID, 1)
