@@ -27,8 +27,8 @@ import (
 
 // Config is what a connection actor needs from its session and the target.
 type Config struct {
-	Conn       net.Conn
-	Login      login.Config
+	Conn  net.Conn
+	Login login.Config
 	// Discovery lists the targets SendTargets may name, as they are now (targets and
 	// access lists change at runtime); nil names none.
 	Discovery  func() []login.DiscoveryTarget
@@ -41,9 +41,9 @@ type Config struct {
 	// may keep a route it found while the version stays the same. nil: the routes
 	// never change.
 	RouteVersion func() uint64
-	TSIH        uint16
-	QueueDepth  uint32
-	NopInterval time.Duration
+	TSIH         uint16
+	QueueDepth   uint32
+	NopInterval  time.Duration
 	// NopTimeout is how long a pinged initiator has to send anything before the
 	// connection is dropped.
 	NopTimeout time.Duration

@@ -47,10 +47,10 @@ type LUNInfo struct {
 
 // Service is a running target: its actor system, listeners and backends.
 type Service struct {
-	system   *actor.ActorSystem
-	root     *actor.PID
+	system *actor.ActorSystem
+	root   *actor.PID
 	// routes maps each logical unit to its LUN actor; the root fills it.
-	routes *dispatcher.Table
+	routes   *dispatcher.Table
 	portals  []net.Listener
 	backends []backend.Backend
 	luns     []LUNInfo
