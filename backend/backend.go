@@ -38,6 +38,13 @@ type Backend interface {
 	Close() error
 }
 
+// Resizer is implemented by backends whose capacity an administrator may change
+// while they serve (regular files, memory): the LUN then reports the new capacity.
+// Wrappers hide it; the target resizes the backend it opened.
+type Resizer interface {
+	Resize(size int64) error
+}
+
 // BlockSizer is implemented by backends that know the logical block size of
 // the device under them (block devices), so the LUN can refuse a block size
 // the device cannot address and align UNMAP ranges.

@@ -26,7 +26,7 @@ func (d *blockDevice) Unmap(off, length int64) error {
 	if err := d.usable(true); err != nil {
 		return pathErr("unmap", d.path, err)
 	}
-	if err := checkRange(off, length, d.size); err != nil {
+	if err := checkRange(off, length, d.size.Load()); err != nil {
 		return pathErr("unmap", d.path, err)
 	}
 	bs := int64(d.blockSize)

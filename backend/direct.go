@@ -97,9 +97,9 @@ func (b *fdBackend) enableDirect(align int64, memAlign int) error {
 	if err != nil {
 		return pathErr("open", b.path, err)
 	}
-	if b.size%d.align != 0 {
+	if b.size.Load()%d.align != 0 {
 		return pathErr("open", b.path, fmt.Errorf(
-			"O_DIRECT needs a size that is a multiple of %d bytes, have %d", d.align, b.size))
+			"O_DIRECT needs a size that is a multiple of %d bytes, have %d", d.align, b.size.Load()))
 	}
 	b.direct = d
 	return nil

@@ -19,8 +19,12 @@ type fdBackend struct {
 	f        *os.File
 	rc       syscall.RawConn
 	path     string
-	size     int64
+	// size is the capacity in bytes; Resize changes it while workers read it.
+	size     atomic.Int64
 	readOnly bool
+	// resizable: a regular file, whose size an administrator may change (a block
+	// device's is the device's).
+	resizable bool
 	closed   atomic.Bool
 
 	// syncErr is the sticky durability error (see stickyErr).
@@ -53,10 +57,12 @@ func newFDBackend(f *os.File, path string, size int64, readOnly bool,
 	if err != nil {
 		return nil, err
 	}
-	return &fdBackend{
-		f: f, rc: rc, path: path, size: size, readOnly: readOnly,
+	b := &fdBackend{
+		f: f, rc: rc, path: path, readOnly: readOnly,
 		datasync: unix.Fdatasync, pwritev2: unix.Pwritev2, pwritev: unix.Pwritev, preadv: unix.Preadv, discard: discard,
-	}, nil
+	}
+	b.size.Store(size)
+	return b, nil
 }
 
 // control runs fn on the raw descriptor, retrying EINTR, and reports
@@ -97,7 +103,7 @@ func (b *fdBackend) ReadAt(p []byte, off int64) (int, error) {
 	if err := b.usable(false); err != nil {
 		return 0, pathErr("read", b.path, err)
 	}
-	if err := checkRange(off, int64(len(p)), b.size); err != nil {
+	if err := checkRange(off, int64(len(p)), b.size.Load()); err != nil {
 		return 0, pathErr("read", b.path, err)
 	}
 	if b.direct != nil {
@@ -119,7 +125,7 @@ func (b *fdBackend) WriteAt(p []byte, off int64, stable bool) error {
 	if err := b.usable(true); err != nil {
 		return pathErr("write", b.path, err)
 	}
-	if err := checkRange(off, int64(len(p)), b.size); err != nil {
+	if err := checkRange(off, int64(len(p)), b.size.Load()); err != nil {
 		return pathErr("write", b.path, err)
 	}
 	if stable {
@@ -152,7 +158,27 @@ func (b *fdBackend) opErr(op string, err error) error {
 }
 
 // Size is the capacity fixed at open.
-func (b *fdBackend) Size() int64 { return b.size }
+func (b *fdBackend) Size() int64 { return b.size.Load() }
+
+// Resize sets a regular file's size (ftruncate): a larger file reads as zeros past the
+// old end, a smaller one loses the bytes past the new end. The new size holds for IO
+// that starts after Resize returns.
+func (b *fdBackend) Resize(size int64) error {
+	if !b.resizable {
+		return pathErr("resize", b.path, errors.New("only a regular file can be resized"))
+	}
+	if b.readOnly {
+		return pathErr("resize", b.path, errors.New("read-only"))
+	}
+	if size <= 0 || (b.direct != nil && size%b.direct.align != 0) {
+		return pathErr("resize", b.path, errors.New("bad size"))
+	}
+	if err := b.control(func(fd int) error { return unix.Ftruncate(fd, size) }); err != nil {
+		return pathErr("resize", b.path, err)
+	}
+	b.size.Store(size)
+	return nil
+}
 
 // Sync is fdatasync. The first failure is kept and returned by every later
 // Sync (and by stable writes that fall back to fdatasync), because Linux

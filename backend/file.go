@@ -58,6 +58,7 @@ func newFile(f *os.File, o Options) (*fdBackend, error) {
 	if err != nil {
 		return nil, pathErr("open", o.Path, err)
 	}
+	b.resizable = true
 	if o.Direct {
 		align, memAlign, err := directAlignment(f, o.Path)
 		if err != nil {

@@ -61,7 +61,7 @@ func (b *fdBackend) Mapped(off, length int64) (bool, int64, error) {
 	if err := b.usable(false); err != nil {
 		return false, 0, pathErr("seek", b.path, err)
 	}
-	if err := checkRange(off, length, b.size); err != nil {
+	if err := checkRange(off, length, b.size.Load()); err != nil {
 		return false, 0, pathErr("seek", b.path, err)
 	}
 	if length == 0 {
@@ -112,7 +112,7 @@ func (b *fdBackend) Mapped(off, length int64) (bool, int64, error) {
 // Mapped on a block device cannot see the device's allocation, so it reports
 // everything as mapped (the fallback SBC-3 allows).
 func (d *blockDevice) Mapped(off, length int64) (bool, int64, error) {
-	if err := checkRange(off, length, d.size); err != nil {
+	if err := checkRange(off, length, d.size.Load()); err != nil {
 		return false, 0, pathErr("seek", d.path, err)
 	}
 	return true, length, nil

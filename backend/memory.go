@@ -1,6 +1,9 @@
 package backend
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
 
 // memPath names the memory backend in errors.
 const memPath = "memory"
@@ -85,5 +88,25 @@ func (m *memory) Close() error {
 		return pathErr("close", memPath, ErrClosed)
 	}
 	m.closed, m.data = true, nil
+	return nil
+}
+
+// Resize grows (with zeros) or shrinks the buffer.
+func (m *memory) Resize(size int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return pathErr("resize", memPath, ErrClosed)
+	}
+	if size <= 0 {
+		return pathErr("resize", memPath, errors.New("bad size"))
+	}
+	if size <= int64(len(m.data)) {
+		m.data = m.data[:size:size]
+		return nil
+	}
+	grown := make([]byte, size)
+	copy(grown, m.data)
+	m.data = grown
 	return nil
 }

@@ -17,7 +17,7 @@ func (b *fdBackend) Unmap(off, length int64) error {
 	if err := b.usable(true); err != nil {
 		return pathErr("unmap", b.path, err)
 	}
-	if err := checkRange(off, length, b.size); err != nil {
+	if err := checkRange(off, length, b.size.Load()); err != nil {
 		return pathErr("unmap", b.path, err)
 	}
 	if length == 0 {

@@ -50,7 +50,7 @@ func (b *fdBackend) vector(op string, write bool, bufs [][]byte, off int64,
 	for _, p := range bufs {
 		total += int64(len(p))
 	}
-	if err := checkRange(off, total, b.size); err != nil {
+	if err := checkRange(off, total, b.size.Load()); err != nil {
 		return pathErr(op, b.path, err)
 	}
 	if b.direct != nil {

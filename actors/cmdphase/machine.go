@@ -297,3 +297,7 @@ func (m *Machine) newTTT() uint32 {
 	}
 	return m.nextTTT
 }
+
+// Tasks is the number of SCSI commands the connection holds (received, not yet
+// answered), for the admin API.
+func (m *Machine) Tasks() int { return len(m.tasks) }

@@ -68,7 +68,9 @@ type Config struct {
 	// MaxBufferedBytes caps the write data one connection holds at once; commands
 	// beyond it get TASK SET FULL.
 	MaxBufferedBytes uint64
-	Log              hclog.Logger
+	// Stats, if set, receives the connection's figures (stats.go).
+	Stats *Stats
+	Log   hclog.Logger
 }
 
 // LoginComplete tells the session that its connection finished login; the session's
@@ -316,6 +318,9 @@ func (c *connActor) drain(ctx actor.Context) {
 	if out.Close || out.Over != "" || len(out.PDUs) >= maxTurnPDUs || (len(out.PDUs) > 0 && c.mailbox.Idle()) {
 		c.flush(out.Close)
 	}
+	if c.cfg.Stats != nil {
+		c.cfg.Stats.TasksInFlight.Store(int64(c.m.Tasks()))
+	}
 	if out.Over != "" {
 		c.finish(ctx, out.Over)
 	}
@@ -352,6 +357,7 @@ func (c *connActor) flush(closeNow bool) {
 	if len(out.PDUs) == 0 && !closeNow {
 		return
 	}
+	c.cfg.Stats.countOut(out.PDUs)
 	b := outBatch{pdus: out.PDUs, hd: c.hd, dd: c.dd, closeNow: closeNow, release: out.Release}
 	c.logOut(b)
 	c.w.send(b)

@@ -43,5 +43,6 @@ func (c *connActor) pduIn(m *pduIn) {
 	if c.log.IsDebug() {
 		c.log.Debug("pdu in", "pdu", m.p.String())
 	}
+	c.cfg.Stats.countIn(m.p)
 	c.m.PDU(m.p, m.pooled)
 }

@@ -85,12 +85,24 @@ type lunActor struct {
 	// refused counts the commands answered offline since the last log line.
 	refused   int
 	refusedAt time.Time
+	// retired is set once an administrator's Retire took the LUN out of service
+	// (admin.go); retiredHeld is how many tasks it held then.
+	retired     *Retire
+	retiredHeld int64
+	// drainWaiters are the Drains to answer once the workers hold no task.
+	drainWaiters []func()
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
 func (l *lunActor) Receive(ctx actor.Context) {
 	defer l.recoverPanic(ctx)
 	if l.offline && l.refuseOffline(ctx) {
+		return
+	}
+	if l.retired != nil && l.refuseRetired(ctx, ctx.Message()) {
+		return
+	}
+	if l.admin(ctx, ctx.Message()) {
 		return
 	}
 	switch m := ctx.Message().(type) {
@@ -124,6 +136,8 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.submit(ctx, m)
 	case *drained:
 		l.pump(ctx)
+		l.checkRetired()
+		l.checkDrain()
 	case *writesDrained:
 		for _, io := range l.locks.retry() {
 			l.toWorker(ctx, io)

@@ -59,6 +59,10 @@ func (d *Device) BlockSize() uint32 { return d.cfg.BlockSize }
 // Blocks is the capacity in logical blocks.
 func (d *Device) Blocks() uint64 { return d.cfg.Blocks }
 
+// SetBlocks changes the capacity (an administrator resized the LUN); commands are
+// checked against it from the next one on. The caller establishes the unit attention.
+func (d *Device) SetBlocks(n uint64) { d.cfg.Blocks = n }
+
 // writeProtected is true when writes must be refused, and the sense to
 // refuse them with.
 func (d *Device) writeProtected() (*scsi.SenseError, bool) {

@@ -56,7 +56,8 @@ type Resync struct{}
 // session), after answering the message it failed on with ManagerFailed.
 func ManagerProps(connCfg conn.Config, log hclog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{}}
+		return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
+			info: map[string]*Info{}, pids: map[string]*actor.PID{}}
 	}, actor.WithSupervisor(&sessionStrategy{log: log}), actor.WithDispatcher(sched.Default))
 }
 
@@ -66,10 +67,18 @@ type manager struct {
 	tsih    uint16
 	byKey   map[string]*actor.PID
 	keyOf   map[string]string // session PID id -> key
+	// info and pids describe the logged-in sessions by PID id, for the admin API.
+	info map[string]*Info
+	pids map[string]*actor.PID
+	// logouts are the admin's Logouts still waiting for sessions to end.
+	logouts []*logoutWait
 }
 
 // Receive handles accepted connections and session lifecycle.
 func (m *manager) Receive(ctx actor.Context) {
+	if m.admin(ctx, ctx.Message()) {
+		return
+	}
 	switch msg := ctx.Message().(type) {
 	case *Accepted:
 		m.tsih++
@@ -84,6 +93,9 @@ func (m *manager) Receive(ctx actor.Context) {
 		}
 		m.byKey[msg.Key] = msg.PID
 		m.keyOf[msg.PID.Id] = msg.Key
+		if msg.Info != nil {
+			m.info[msg.PID.Id], m.pids[msg.PID.Id] = msg.Info, msg.PID
+		}
 	case *abortOthers:
 		// One I_T nexus's function aborted a task set every nexus shares (TST=000):
 		// every other session learns it; each skips a target not its own.
@@ -109,6 +121,9 @@ func (m *manager) Receive(ctx actor.Context) {
 
 // forget drops an ended session.
 func (m *manager) forget(who *actor.PID) {
+	delete(m.info, who.Id)
+	delete(m.pids, who.Id)
+	m.ended(who.Id)
 	if key, ok := m.keyOf[who.Id]; ok {
 		delete(m.keyOf, who.Id)
 		if p := m.byKey[key]; p != nil && p.Equal(who) {

@@ -33,10 +33,12 @@ type Config struct {
 }
 
 // Up tells the session manager that a session finished login, so that it can
-// reinstate (end) an older session of the same initiator port (RFC 7143 6.3.5).
+// reinstate (end) an older session of the same initiator port (RFC 7143 6.3.5) and
+// list it (Info).
 type Up struct {
-	Key string
-	PID *actor.PID
+	Key  string
+	PID  *actor.PID
+	Info *Info
 }
 
 // Props returns a session actor's props. Its connection is supervised by
@@ -82,6 +84,7 @@ type sessionActor struct {
 	conn     *actor.PID
 	behavior actor.Behavior
 	failed   bool     // a turn panicked: the session waits for its connection to end
+	stats    *conn.Stats
 	last     struct { // the last route found, at routes version version
 		target  string
 		lun     uint64
@@ -114,6 +117,8 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		cc.Accepted = s.cfg.AcceptedAt
 		cc.TSIH = s.cfg.TSIH
 		cc.Log = s.log
+		s.stats = &conn.Stats{}
+		cc.Stats = s.stats
 		pid, err := ctx.SpawnNamed(conn.Props(cc), "conn") // "target/sessions/$7/conn" in logs
 		if err != nil {
 			pid = ctx.Spawn(conn.Props(cc))
@@ -126,6 +131,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		}
 		return
 	case *conn.RequestLogout:
+		ctx.Send(s.conn, m)
+		return
+	case *conn.End:
 		ctx.Send(s.conn, m)
 		return
 	case *conn.LogoutSession:
@@ -174,7 +182,7 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 	if m, ok := ctx.Message().(*conn.LoginComplete); ok {
 		s.window.Start(m.FirstCmdSN)
 		key := m.Result.InitiatorName + "," + string(m.Result.ISID[:]) + "," + m.Result.Target.Name
-		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self()})
+		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self(), Info: s.info(m.Result)})
 		s.behavior.Become(s.fullFeature)
 	}
 }

@@ -1,0 +1,131 @@
+package lun
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// An administrator changes a served LUN through these messages, which the target
+// sends from outside the actor tree; each answers through its Done callback, called
+// once from the LUN actor (so it must not block).
+
+// Retire takes the LUN out of service before its removal. Without Force a LUN that
+// holds tasks refuses (Done hears Refused and how many it holds) and serves on.
+// Otherwise it answers every new command ILLEGAL REQUEST, LOGICAL UNIT NOT SUPPORTED
+// (25/00), as a LUN that does not exist, lets the tasks it holds finish, and calls
+// Done once it holds none; the target then stops it. A session that routed a command
+// here before the route was removed is so answered, never left waiting.
+type Retire struct {
+	Force bool
+	Done  func(RetireResult)
+}
+
+// RetireResult is the outcome of a Retire.
+type RetireResult struct {
+	// Refused: the LUN held tasks and Force was not set; it serves on.
+	Refused bool
+	// Held is the number of tasks the LUN held when Retire arrived.
+	Held int64
+}
+
+// Resize sets the capacity the LUN reports to Blocks and establishes the unit
+// attention CAPACITY DATA HAS CHANGED (2A/09) for every I_T nexus, so that initiators
+// read the capacity again. Commands past the new end are refused from then on. The
+// target resizes the backend before a growth and after a shrink (once Drain answers).
+type Resize struct {
+	Blocks uint64
+	Done   func()
+}
+
+// Drain calls Done once the LUN holds no task handed to its workers (at once if it
+// holds none): after a shrink, no IO that began before it is still writing past the
+// new end.
+type Drain struct{ Done func() }
+
+// UnitAttention establishes Sense for every I_T nexus that has used the LUN (REPORTED
+// LUNS DATA HAS CHANGED when the target's LUNs change).
+type UnitAttention struct{ Sense *scsi.SenseError }
+
+// held counts the tasks the LUN holds: with the workers, waiting for a range lock or
+// for an ORDERED task, or held back for merging.
+func (l *lunActor) held() int64 {
+	return l.order.inflight.n.Load() + int64(len(l.order.queue)) + int64(len(l.run.parts))
+}
+
+// admin handles the administrator's messages; it reports whether m was one.
+func (l *lunActor) admin(ctx actor.Context, m any) bool {
+	switch m := m.(type) {
+	case *Retire:
+		n := l.held()
+		if n > 0 && !m.Force {
+			m.Done(RetireResult{Refused: true, Held: n})
+			return true
+		}
+		l.cfg.Log.Info("LUN retiring: new commands are answered LOGICAL UNIT NOT SUPPORTED", "held", n)
+		l.retired = m
+		l.retiredHeld = n
+		l.flush(ctx)
+		l.checkRetired()
+	case *Resize:
+		l.cfg.Device.SetBlocks(m.Blocks)
+		l.cfg.Device.AddUnitAttention("", scsi.CapacityDataChanged())
+		l.cfg.Log.Info("LUN resized", "blocks", m.Blocks)
+		m.Done()
+	case *Drain:
+		l.drainWaiters = append(l.drainWaiters, m.Done)
+		l.checkDrain()
+	case *UnitAttention:
+		l.cfg.Device.AddUnitAttention("", m.Sense)
+	default:
+		return false
+	}
+	return true
+}
+
+// refuseRetired answers a retired LUN's new commands and task management functions
+// as the dispatcher answers them for a LUN that does not exist; it reports whether m
+// was one of them.
+func (l *lunActor) refuseRetired(ctx actor.Context, m any) bool {
+	switch m := m.(type) {
+	case *pb.ScsiTask:
+		ctx.Send(m.ReplyTo.PID(), pb.CheckCondition(m.Itt, scsi.LogicalUnitNotSupported()))
+	case *pb.TaskManagement:
+		// A function for this LUN alone learns that it does not exist; a target reset
+		// fanned out to every LUN is done here, as nothing is left to reset.
+		resp := uint32(iscsi.TMFRespLUNNotExist)
+		if m.FanOut > 1 {
+			resp = iscsi.TMFRespComplete
+		}
+		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, Response: resp, FanOut: m.FanOut})
+	default:
+		return false
+	}
+	return true
+}
+
+// checkRetired tells the retiring LUN's requester once it holds no task.
+func (l *lunActor) checkRetired() {
+	if l.retired == nil || l.retired.Done == nil {
+		return
+	}
+	if idle := l.order.idle(); !idle || l.held() > 0 { // idle first: it asks for a drained message
+		return
+	}
+	done := l.retired.Done
+	l.retired.Done = nil
+	done(RetireResult{Held: l.retiredHeld})
+}
+
+// checkDrain answers the Drains waiting once the workers hold no task.
+func (l *lunActor) checkDrain() {
+	if len(l.drainWaiters) == 0 || !l.order.idle() {
+		return
+	}
+	for _, done := range l.drainWaiters {
+		done()
+	}
+	l.drainWaiters = nil
+}
