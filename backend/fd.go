@@ -16,16 +16,16 @@ import (
 // a reference on the descriptor, so a concurrent Close can never make a
 // worker act on a reused descriptor number.
 type fdBackend struct {
-	f        *os.File
-	rc       syscall.RawConn
-	path     string
+	f    *os.File
+	rc   syscall.RawConn
+	path string
 	// size is the capacity in bytes; Resize changes it while workers read it.
 	size     atomic.Int64
 	readOnly bool
 	// resizable: a regular file, whose size an administrator may change (a block
 	// device's is the device's).
 	resizable bool
-	closed   atomic.Bool
+	closed    atomic.Bool
 
 	// syncErr is the sticky durability error (see stickyErr).
 	syncErr stickyErr

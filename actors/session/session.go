@@ -83,7 +83,7 @@ type sessionActor struct {
 	window   *cmdsn.Window
 	conn     *actor.PID
 	behavior actor.Behavior
-	failed   bool     // a turn panicked: the session waits for its connection to end
+	failed   bool // a turn panicked: the session waits for its connection to end
 	stats    *conn.Stats
 	last     struct { // the last route found, at routes version version
 		target  string
