@@ -15,7 +15,7 @@ const copyChunk = 1 << 20
 func (w *worker) copySegments(segs []*pb.CopySegment, stable bool) error {
 	var buf []byte
 	for _, s := range segs {
-		src, dst := w.peers[s.SrcNaa], w.peers[s.DstNaa]
+		src, dst := w.peers.Lookup(s.SrcNaa), w.peers.Lookup(s.DstNaa)
 		if src == nil || dst == nil {
 			return scsi.CopyTargetNotReachable()
 		}

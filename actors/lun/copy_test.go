@@ -17,7 +17,7 @@ func TestCopySegments(t *testing.T) {
 	if err := a.WriteAt(src, 4096, false); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{b: a, peers: Registry{1: a, 2: b}, log: hclog.NewNullLogger()}
+	w := &worker{b: a, peers: NewRegistry(map[uint64]backend.Backend{1: a, 2: b}), log: hclog.NewNullLogger()}
 	tests := []struct {
 		name string
 		segs []*pb.CopySegment
@@ -39,7 +39,7 @@ func TestCopySegments(t *testing.T) {
 			}
 			s := tc.segs[0]
 			got := make([]byte, s.Length)
-			if _, err := w.peers[s.DstNaa].ReadAt(got, s.DstOffset); err != nil || !bytes.Equal(got, src) {
+			if _, err := w.peers.Lookup(s.DstNaa).ReadAt(got, s.DstOffset); err != nil || !bytes.Equal(got, src) {
 				t.Fatalf("copied data differs (err %v)", err)
 			}
 		})

@@ -37,7 +37,7 @@ type Config struct {
 	ModesPath string
 	// Peers are the backends of the target's logical units by NAA, this one
 	// included, for EXTENDED COPY; nil copies only within this LU.
-	Peers Registry
+	Peers *Registry
 	// IOTimeout is how long a backend call may take before it is abandoned
 	// (watchdog.go); 0 never abandons one.
 	IOTimeout time.Duration

@@ -22,7 +22,7 @@ import (
 // LUN's queue only while it is free (pool.go).
 type worker struct {
 	b     backend.Backend
-	peers Registry
+	peers *Registry
 	order *taskOrder
 	// untracked counts the LUN's writes that hold no range lock.
 	untracked *drainCounter

@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/atgt/atgt/actors/dispatcher"
@@ -36,19 +38,7 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 		// Each set of LUNs (the shared ones, each initiator's own) is a target of
 		// its own to REPORT LUNS and EXTENDED COPY.
 		for _, set := range lunSets(ti, t) {
-			ids := make([]uint64, 0, len(set.luns))
-			for _, l := range set.luns {
-				ids = append(ids, l.Id)
-			}
-			sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-			tg := &targetLUNs{
-				name:        t.Name,
-				initiator:   set.initiator,
-				route:       set.route,
-				listLUNs:    func() []uint64 { return ids },
-				peers:       lun.Registry{},
-				copyTargets: map[uint64]scsidev.CopyTarget{},
-			}
+			tg := s.lunSet(t.Name, set.initiator, set.route)
 			for li, l := range set.luns {
 				spec, err := s.openLUN(fmt.Sprintf("config: %s.luns[%d]", set.field, li), cfg.DataDir, tg, l, wrap)
 				if err != nil {
@@ -63,15 +53,60 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 
 // targetLUNs is what the LUNs of one set share: a target's shared LUNs, or one
 // initiator's own. EXTENDED COPY works between the LUNs of one set: each LUN's device
-// and IO workers see the others by NAA. Both maps are filled while the backends are
-// opened, before any actor runs, and only read afterwards.
+// and IO workers see the others by NAA. An administrator adds and removes LUNs while
+// the LUN actors read the set, so the LUN list is replaced whole and the copy targets
+// are behind a lock (read only by EXTENDED COPY).
 type targetLUNs struct {
-	name        string
-	initiator   string // "" for the target's shared LUNs
-	route       string // the LUNs' dispatcher.Key.Target
-	listLUNs    func() []uint64
-	peers       lun.Registry
+	name      string
+	initiator string // "" for the target's shared LUNs
+	route     string // the LUNs' dispatcher.Key.Target
+	// ids are the set's LUN numbers, ascending, for REPORT LUNS.
+	ids   atomic.Pointer[[]uint64]
+	peers *lun.Registry
+	mu    sync.RWMutex
+	// copyTargets describe the set's LUNs by NAA, for EXTENDED COPY.
 	copyTargets map[uint64]scsidev.CopyTarget
+}
+
+// lunSet returns the set of LUNs routed as route, made empty the first time.
+func (s *Service) lunSet(name, initiator, route string) *targetLUNs {
+	if s.sets == nil {
+		s.sets = map[string]*targetLUNs{}
+	}
+	if tg, ok := s.sets[route]; ok {
+		return tg
+	}
+	tg := &targetLUNs{name: name, initiator: initiator, route: route, peers: lun.NewRegistry(nil),
+		copyTargets: map[uint64]scsidev.CopyTarget{}}
+	tg.ids.Store(&[]uint64{})
+	s.sets[route] = tg
+	return tg
+}
+
+// listLUNs returns the set's LUN numbers, ascending.
+func (tg *targetLUNs) listLUNs() []uint64 { return *tg.ids.Load() }
+
+// addID lists id in the set; dropID takes it off.
+func (tg *targetLUNs) addID(id uint64) {
+	ids := append(slices.Clone(tg.listLUNs()), id)
+	slices.Sort(ids)
+	tg.ids.Store(&ids)
+}
+
+func (tg *targetLUNs) dropID(id uint64) {
+	ids := slices.DeleteFunc(slices.Clone(tg.listLUNs()), func(x uint64) bool { return x == id })
+	tg.ids.Store(&ids)
+}
+
+// setCopyTarget describes a LUN for EXTENDED COPY (nil ct: removes it).
+func (tg *targetLUNs) setCopyTarget(naa uint64, ct *scsidev.CopyTarget) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if ct == nil {
+		delete(tg.copyTargets, naa)
+		return
+	}
+	tg.copyTargets[naa] = *ct
 }
 
 // stateBase is the start of the names of the set's LUN state files: the target's
@@ -95,6 +130,8 @@ func (tg *targetLUNs) naaName(id uint64) string {
 }
 
 func (tg *targetLUNs) lookupCopyTarget(naa uint64) (scsidev.CopyTarget, bool) {
+	tg.mu.RLock()
+	defer tg.mu.RUnlock()
 	ct, ok := tg.copyTargets[naa]
 	return ct, ok
 }
@@ -161,8 +198,9 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 	}
 	naa := scsidev.NAAFromName(tg.naaName(l.Id))
-	tg.peers[naa] = b
-	tg.copyTargets[naa] = scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly}
+	tg.peers.Set(naa, b)
+	tg.setCopyTarget(naa, &scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly})
+	tg.addID(l.Id)
 	devCfg := scsidev.Config{
 		SerialNumber:           l.Serial,
 		NAA:                    naa,
@@ -199,6 +237,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		}
 		c := devCfg
 		c.Saved = saved
+		c.Blocks = uint64(b.Size()) / uint64(blockSize) // the size now, after any resize
 		rt, err := reservation.LoadState(prPath)
 		if err != nil {
 			return nil, nil, err

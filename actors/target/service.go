@@ -64,6 +64,8 @@ type Service struct {
 	log            hclog.Logger
 	// access is who may log in to what, rebuilt from the config at each change.
 	access accessHolder
+	// sets are the sets of LUNs by route (a target's shared LUNs, an initiator's own).
+	sets map[string]*targetLUNs
 }
 
 // Options adjusts a service for embedding and tests.
