@@ -1,6 +1,14 @@
 package backend
 
-import "io"
+import (
+	"errors"
+	"io"
+)
+
+// ErrNoVector is returned by a wrapper's ReadVec or WriteVec when it cannot do the
+// call vectored now (fault injection with faults set): the caller performs the
+// buffers one by one with ReadAt or WriteAt instead, with the same effect.
+var ErrNoVector = errors.New("vectored IO unavailable")
 
 // VectorWriter is implemented by backends that can write several buffers back to
 // back with one system call (pwritev). A LUN merges adjacent cached writes that

@@ -1,6 +1,7 @@
 package lun
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -313,7 +314,9 @@ func (w *worker) writeParts(parts [][]byte, off, length int64, stable bool) erro
 	}
 	defer func() { clear(bufs); w.vec = bufs[:0] }()
 	if vw, ok := w.b.(backend.VectorWriter); ok && !stable {
-		return vw.WriteVec(bufs, off)
+		if err := vw.WriteVec(bufs, off); !errors.Is(err, backend.ErrNoVector) {
+			return err
+		}
 	}
 	n := 0
 	for _, b := range bufs {

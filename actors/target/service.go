@@ -40,8 +40,8 @@ type LUNInfo struct {
 	ID        uint64
 	Path      string
 	Size      int64
-	// Faults holds the LUN's configured faults (nil: it has none, and its backend is
-	// not wrapped), to read their counts or change them at runtime.
+	// Faults holds the LUN's faults (configured, or set at runtime), to read their
+	// counts or change them.
 	Faults *faults.Injector
 }
 

@@ -2,9 +2,11 @@ package faults
 
 import "github.com/atgt/atgt/backend"
 
-// faulty is the backend wrapper behind Injector.Wrap. It has no vectored calls
-// (backend.VectorReader, VectorWriter), so the IO workers perform a merged run part
-// by part and each command meets the faults on its own.
+// faulty is the backend wrapper behind Injector.Wrap. While the injector has faults,
+// its vectored calls (backend.VectorReader, VectorWriter) answer backend.ErrNoVector,
+// so the IO workers perform a merged run part by part and each command meets the
+// faults on its own; without faults they pass straight to the wrapped backend, so a
+// LUN whose faults an administrator may set at runtime costs nothing until then.
 type faulty struct {
 	backend.Backend
 	inj *Injector
@@ -48,4 +50,25 @@ func (w *faulty) Unmap(off, length int64) error {
 		return err
 	}
 	return w.Backend.Unmap(off, length)
+}
+
+// active reports whether the injector has faults.
+func (w *faulty) active() bool { return len(w.inj.cur.Load().faults) > 0 }
+
+// ReadVec passes to the wrapped backend while no fault is set.
+func (w *faulty) ReadVec(bufs [][]byte, off int64) error {
+	vr, ok := w.Backend.(backend.VectorReader)
+	if !ok || w.active() {
+		return backend.ErrNoVector
+	}
+	return vr.ReadVec(bufs, off)
+}
+
+// WriteVec passes to the wrapped backend while no fault is set.
+func (w *faulty) WriteVec(bufs [][]byte, off int64) error {
+	vw, ok := w.Backend.(backend.VectorWriter)
+	if !ok || w.active() {
+		return backend.ErrNoVector
+	}
+	return vw.WriteVec(bufs, off)
 }
