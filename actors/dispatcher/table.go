@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -11,6 +12,7 @@ import (
 // removes a logical unit, so that readers take no lock: one atomic load per lookup.
 // Version lets a session keep the route it found last and notice when it may be stale.
 type Table struct {
+	mu      sync.Mutex // serializes writers
 	cur     atomic.Pointer[Routes]
 	version atomic.Uint64
 }
@@ -34,9 +36,10 @@ func (t *Table) Lookup(target string, lun uint64) *actor.PID { return t.Load()[K
 // Version counts the changes made; a route found at one version holds until the next.
 func (t *Table) Version() uint64 { return t.version.Load() }
 
-// Set routes k to pid (nil removes it). Changes are made by one owner at a time (the
-// root actor); readers see the old or the new map whole.
+// Set routes k to pid (nil removes it); readers see the old or the new map whole.
 func (t *Table) Set(k Key, pid *actor.PID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	old := t.Load()
 	next := make(Routes, len(old)+1)
 	for key, p := range old {

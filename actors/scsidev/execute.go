@@ -34,6 +34,11 @@ func (d *Device) Execute(r *Request, rt *reservation.Table) Result {
 	if ua := d.takeUnitAttention(r.Nexus, scsi.Commands[op].AllowedWithUA); ua != nil {
 		return refused(checkCondition(ua))
 	}
+	if op == scsi.OpReportLUNs {
+		// The initiator learns the new inventory: SPC-4 6.33 has REPORT LUNS clear
+		// REPORTED LUNS DATA HAS CHANGED.
+		d.dropUnitAttention(r.Nexus, scsi.ReportedLUNsChanged())
+	}
 	if rt != nil {
 		n := reservation.Nexus{ID: r.Nexus}
 		if out, handled := rt.Execute(n, r.CDB, r.DataOut); handled {

@@ -52,6 +52,17 @@ func (d *Device) AddUnitAttention(nexus string, e *scsi.SenseError) {
 	}
 }
 
+// dropUnitAttention clears a pending unit attention with e's ASC and ASCQ for nexus.
+func (d *Device) dropUnitAttention(nexus string, e *scsi.SenseError) {
+	q := d.nexuses[nexus]
+	for i, p := range q {
+		if p.ASC == e.ASC && p.ASCQ == e.ASCQ {
+			d.nexuses[nexus] = append(q[:i:i], q[i+1:]...)
+			return
+		}
+	}
+}
+
 // addUnitAttentionOthers establishes e for every known nexus but except.
 func (d *Device) addUnitAttentionOthers(except string, e *scsi.SenseError) {
 	for n := range d.nexuses {

@@ -22,8 +22,9 @@ import (
 // lunSpec is one LUN ready to be spawned: its route key and its actor's config, with
 // the backend open and the persisted state loaded.
 type lunSpec struct {
-	key dispatcher.Key
-	cfg lun.Config
+	key  dispatcher.Key
+	cfg  lun.Config
+	live *liveLUN
 }
 
 // openBackends opens every LUN's backend and loads its persisted state (saved mode
@@ -160,6 +161,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		}
 	}
 	s.backends = append(s.backends, b)
+	raw := b
 	log := s.log.Named("lun").With("target", tg.name, "lun", l.Id)
 	if tg.initiator != "" {
 		log = log.With("initiator", tg.initiator)
@@ -246,8 +248,16 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		return scsidev.New(c), rt, nil
 	}
 	s.luns = append(s.luns, LUNInfo{Target: tg.name, Initiator: tg.initiator, ID: l.Id, Path: l.Path, Size: b.Size(), Faults: inj})
+	key := dispatcher.Key{Target: tg.route, LUN: l.Id}
+	live := &liveLUN{key: key, set: tg, cfg: l, raw: raw, served: b, faults: inj, naa: naa, blockSize: blockSize,
+		readOnly: l.ReadOnly}
+	if s.live == nil {
+		s.live = map[dispatcher.Key]*liveLUN{}
+	}
+	s.live[key] = live
 	return lunSpec{
-		key: dispatcher.Key{Target: tg.route, LUN: l.Id},
+		live: live,
+		key:  key,
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Log: log},

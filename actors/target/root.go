@@ -69,14 +69,30 @@ func rootProps(cfg rootConfig) *actor.Props {
 		actor.WithDispatcher(sched.Default))
 }
 
-// Receive starts the tree.
+// spawnLUNs asks the root to spawn LUN actors an administrator added (their
+// backends already open) and route their logical units; done hears the first error.
+type spawnLUNs struct {
+	specs []lunSpec
+	done  func(error)
+}
+
+// Receive starts the tree, and spawns the LUNs added later.
 func (r *rootActor) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(*actor.Started); ok {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
 		err := r.start(ctx)
 		select {
 		case r.cfg.started <- err:
 		default:
 		}
+	case *spawnLUNs:
+		for _, sp := range m.specs {
+			if _, err := r.spawnLUN(ctx, sp); err != nil {
+				m.done(err)
+				return
+			}
+		}
+		m.done(nil)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/dispatcher"
@@ -66,6 +67,11 @@ type Service struct {
 	access accessHolder
 	// sets are the sets of LUNs by route (a target's shared LUNs, an initiator's own).
 	sets map[string]*targetLUNs
+	// live are the served LUNs by route and id, for the admin API.
+	live map[dispatcher.Key]*liveLUN
+	// admin is the admin API's state: the config as served, where it is saved
+	// (admin.go).
+	admin adminState
 }
 
 // Options adjusts a service for embedding and tests.
@@ -75,6 +81,12 @@ type Options struct {
 	// target is the LUN's route: the target's name, or for an initiator's own LUN
 	// dispatcher.RouteName(target, initiator).
 	WrapBackend func(target string, lun uint64, b backend.Backend) backend.Backend
+	// ConfigPath is the config file that the admin API's changes are written to ("":
+	// changes are not saved and last until the stop).
+	ConfigPath string
+	// ConfigVersions is how many earlier versions of the config file a change keeps
+	// beside it (ConfigPath.1 the newest). Default 5.
+	ConfigVersions int
 	// WrapRoute, when set, wraps the lookup sessions use to send a task straight to
 	// its LUN actor, so that a test can see the lookups the sessions make (by route,
 	// as WrapBackend).
@@ -105,6 +117,11 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		return nil, err
 	}
 	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second}
+	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath,
+		versions: opts.ConfigVersions, started: time.Now(), wrap: opts.WrapBackend}
+	if s.admin.versions <= 0 {
+		s.admin.versions = defaultConfigVersions
+	}
 	defer func() {
 		if err != nil {
 			s.Stop(stopAfterFailedStart)

@@ -1,0 +1,292 @@
+package target
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/atgt/atgt/actors/admin"
+	"github.com/atgt/atgt/actors/dispatcher"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// AddTarget adds a target with its LUNs and access list and serves it at once.
+func (s *Service) AddTarget(ctx context.Context, req *pb.AddTargetRequest) (*pb.AddTargetResponse, error) {
+	if req.Target == nil || req.Target.Name == "" {
+		return nil, admin.Invalid("target.name: required")
+	}
+	_, err := s.change(ctx, func(raw *pb.Config) error {
+		if targetIn(raw, req.Target.Name) != nil {
+			return admin.Exists("target %s: already exists", req.Target.Name)
+		}
+		raw.Targets = append(raw.Targets, proto.Clone(req.Target).(*pb.Target))
+		return nil
+	}, applyOpts{})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.AddTargetResponse{}, nil
+}
+
+// RemoveTarget logs the target's sessions out (closing those that stay past the
+// grace period), drains and removes its LUNs, and removes it.
+func (s *Service) RemoveTarget(ctx context.Context, req *pb.RemoveTargetRequest) (*pb.RemoveTargetResponse, error) {
+	before, err := s.sessionList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.change(ctx, func(raw *pb.Config) error {
+		if targetIn(raw, req.Name) == nil {
+			return admin.NotFound("target %s: no such target", req.Name)
+		}
+		if len(raw.Targets) == 1 {
+			return admin.Busy("target %s: the last target cannot be removed (a config needs one)", req.Name)
+		}
+		raw.Targets = slices.DeleteFunc(raw.Targets, func(t *pb.Target) bool { return t.Name == req.Name })
+		return nil
+	}, applyOpts{force: true, grace: graceOf(req.GraceSeconds)})
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.RemoveTargetResponse{}
+	for _, in := range before {
+		if in.Target == req.Name {
+			out.SessionsLoggedOut++
+		}
+	}
+	return out, nil
+}
+
+// AddLun adds a LUN to a target (to an initiator's own LUNs when initiator is set).
+func (s *Service) AddLun(ctx context.Context, req *pb.AddLunRequest) (*pb.AddLunResponse, error) {
+	if req.Lun == nil {
+		return nil, admin.Invalid("lun: required")
+	}
+	_, err := s.change(ctx, func(raw *pb.Config) error {
+		t := targetIn(raw, req.Target)
+		if t == nil {
+			return admin.NotFound("target %s: no such target", req.Target)
+		}
+		luns, err := lunsIn(t, req.Initiator)
+		if err != nil {
+			return err
+		}
+		for _, l := range *luns {
+			if l.Id == req.Lun.Id {
+				return admin.Exists("%s: already exists", lunLabel(req.Target, req.Initiator, req.Lun.Id))
+			}
+		}
+		*luns = append(*luns, proto.Clone(req.Lun).(*pb.Lun))
+		return nil
+	}, applyOpts{})
+	if err != nil {
+		return nil, err
+	}
+	s.admin.mu.Lock()
+	defer s.admin.mu.Unlock()
+	lv, err := s.findLUN(req.Target, req.Initiator, req.Lun.Id)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.AddLunResponse{Lun: lv.info()}, nil
+}
+
+// RemoveLun removes a LUN; one with tasks in flight only with force (it drains).
+func (s *Service) RemoveLun(ctx context.Context, req *pb.RemoveLunRequest) (*pb.RemoveLunResponse, error) {
+	_, err := s.change(ctx, func(raw *pb.Config) error {
+		t := targetIn(raw, req.Target)
+		if t == nil {
+			return admin.NotFound("target %s: no such target", req.Target)
+		}
+		luns, err := lunsIn(t, req.Initiator)
+		if err != nil {
+			return err
+		}
+		n := len(*luns)
+		*luns = slices.DeleteFunc(*luns, func(l *pb.Lun) bool { return l.Id == req.Id })
+		if len(*luns) == n {
+			return admin.NotFound("%s: no such LUN", lunLabel(req.Target, req.Initiator, req.Id))
+		}
+		if req.Initiator != "" && len(*luns) == 0 {
+			t.InitiatorLuns = slices.DeleteFunc(t.InitiatorLuns, func(il *pb.InitiatorLuns) bool { return il.Initiator == req.Initiator })
+		}
+		return nil
+	}, applyOpts{force: req.Force})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.RemoveLunResponse{}, nil
+}
+
+// ResizeLun sets a file or memory LUN's size; a smaller one only with shrink.
+func (s *Service) ResizeLun(ctx context.Context, req *pb.ResizeLunRequest) (*pb.ResizeLunResponse, error) {
+	if req.SizeBytes == 0 {
+		return nil, admin.Invalid("size_bytes: required")
+	}
+	var old uint64
+	var key dispatcher.Key
+	_, err := s.change(ctx, func(raw *pb.Config) error {
+		lv, err := s.findLUN(req.Target, req.Initiator, req.Id)
+		if err != nil {
+			return err
+		}
+		old, key = uint64(lv.served.Size()), lv.key
+		l, err := rawLUN(raw, req.Target, req.Initiator, req.Id)
+		if err != nil {
+			return err
+		}
+		l.SizeBytes = req.SizeBytes
+		return nil
+	}, applyOpts{shrink: req.Shrink, resize: &key})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ResizeLunResponse{OldSizeBytes: old, SizeBytes: req.SizeBytes}, nil
+}
+
+// rawLUN finds a LUN in a config as written.
+func rawLUN(raw *pb.Config, target, initiator string, id uint64) (*pb.Lun, error) {
+	t := targetIn(raw, target)
+	if t == nil {
+		return nil, admin.NotFound("target %s: no such target", target)
+	}
+	luns, err := lunsIn(t, initiator)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range *luns {
+		if l.Id == id {
+			return l, nil
+		}
+	}
+	return nil, admin.NotFound("%s: no such LUN", lunLabel(target, initiator, id))
+}
+
+// AddAcl allows an initiator name and/or a source network on a target.
+func (s *Service) AddAcl(ctx context.Context, req *pb.AddAclRequest) (*pb.AddAclResponse, error) {
+	if err := checkAclRequest(req.Initiator, req.Network); err != nil {
+		return nil, err
+	}
+	_, err := s.change(ctx, func(raw *pb.Config) error {
+		t := targetIn(raw, req.Target)
+		if t == nil {
+			return admin.NotFound("target %s: no such target", req.Target)
+		}
+		if req.Initiator != "" {
+			if slices.Contains(t.AllowedInitiators, req.Initiator) {
+				return admin.Exists("target %s: initiator %s is already allowed", req.Target, req.Initiator)
+			}
+			t.AllowedInitiators = append(t.AllowedInitiators, req.Initiator)
+		}
+		if req.Network != "" {
+			if slices.Contains(t.AllowedNetworks, req.Network) {
+				return admin.Exists("target %s: network %s is already allowed", req.Target, req.Network)
+			}
+			t.AllowedNetworks = append(t.AllowedNetworks, req.Network)
+		}
+		return nil
+	}, applyOpts{})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.AddAclResponse{}, nil
+}
+
+// RemoveAcl takes an initiator name and/or a source network off a target's access
+// list. Sessions already logged in stay (LogoutSession ends them).
+func (s *Service) RemoveAcl(ctx context.Context, req *pb.RemoveAclRequest) (*pb.RemoveAclResponse, error) {
+	if err := checkAclRequest(req.Initiator, req.Network); err != nil {
+		return nil, err
+	}
+	_, err := s.change(ctx, func(raw *pb.Config) error {
+		t := targetIn(raw, req.Target)
+		if t == nil {
+			return admin.NotFound("target %s: no such target", req.Target)
+		}
+		if req.Initiator != "" {
+			if !slices.Contains(t.AllowedInitiators, req.Initiator) {
+				return admin.NotFound("target %s: initiator %s is not on the access list", req.Target, req.Initiator)
+			}
+			t.AllowedInitiators = slices.DeleteFunc(t.AllowedInitiators, func(n string) bool { return n == req.Initiator })
+		}
+		if req.Network != "" {
+			if !slices.Contains(t.AllowedNetworks, req.Network) {
+				return admin.NotFound("target %s: network %s is not on the access list", req.Target, req.Network)
+			}
+			t.AllowedNetworks = slices.DeleteFunc(t.AllowedNetworks, func(n string) bool { return n == req.Network })
+		}
+		return nil
+	}, applyOpts{})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.RemoveAclResponse{}, nil
+}
+
+// checkAclRequest refuses an access-list request that names nothing, or a network
+// that is not a CIDR or an address.
+func checkAclRequest(initiator, network string) error {
+	if initiator == "" && network == "" {
+		return admin.Invalid("initiator or network: one is required")
+	}
+	if network != "" {
+		if _, err := netip.ParsePrefix(network); err != nil {
+			if _, err := netip.ParseAddr(network); err != nil || strings.Contains(network, "%") {
+				return admin.Invalid("network: %q is not a CIDR (192.0.2.0/24) or an address", network)
+			}
+		}
+	}
+	return nil
+}
+
+// SetFaults replaces a LUN's faults (as its config's "faults"), and saves them.
+func (s *Service) SetFaults(ctx context.Context, req *pb.SetFaultsRequest) (*pb.SetFaultsResponse, error) {
+	_, err := s.change(ctx, func(raw *pb.Config) error {
+		l, err := rawLUN(raw, req.Target, req.Initiator, req.Id)
+		if err != nil {
+			return err
+		}
+		l.Faults = nil
+		for _, f := range req.Faults {
+			l.Faults = append(l.Faults, proto.Clone(f).(*pb.Fault))
+		}
+		return nil
+	}, applyOpts{})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SetFaultsResponse{}, nil
+}
+
+// ClearFaults removes a LUN's faults, releasing the calls they hold.
+func (s *Service) ClearFaults(ctx context.Context, req *pb.ClearFaultsRequest) (*pb.ClearFaultsResponse, error) {
+	if _, err := s.SetFaults(ctx, &pb.SetFaultsRequest{Target: req.Target, Initiator: req.Initiator, Id: req.Id}); err != nil {
+		return nil, err
+	}
+	return &pb.ClearFaultsResponse{}, nil
+}
+
+// ApplyConfig makes the served state match a config: what differs, and only that, is
+// changed (or with dry_run only listed); a difference that needs a restart refuses
+// the whole config, naming the field.
+func (s *Service) ApplyConfig(ctx context.Context, req *pb.ApplyConfigRequest) (*pb.ApplyConfigResponse, error) {
+	if req.Config == nil {
+		return nil, admin.Invalid("config: required")
+	}
+	s.admin.mu.Lock()
+	defer s.admin.mu.Unlock()
+	if s.system == nil || s.root == nil {
+		return nil, admin.Busy("the target is stopping")
+	}
+	next := proto.Clone(req.Config).(*pb.Config)
+	p, err := s.apply(ctx, next, applyOpts{dryRun: req.DryRun, force: true, grace: defaultLogoutGrace})
+	out := &pb.ApplyConfigResponse{}
+	if p != nil {
+		out.Changes = p.changes
+		out.Applied = err == nil && !req.DryRun && len(p.changes) > 0
+	}
+	return out, err
+}

@@ -1,0 +1,81 @@
+package target
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// save writes the served config (as the administrator wrote it) to the config file,
+// atomically, keeping the earlier versions: a restart then comes back exactly as the
+// administrator left it, and a crash at any moment leaves either the old file or the
+// new one, never a mix and never none. The caller holds the admin lock.
+func (s *Service) save() error {
+	if s.admin.path == "" {
+		return nil
+	}
+	data, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(s.admin.raw)
+	if err != nil {
+		return err
+	}
+	return writeVersioned(s.admin.path, append(data, '\n'), s.admin.versions)
+}
+
+// writeVersioned replaces path with data: it writes a temporary file in the same
+// directory and fsyncs it, moves the older versions up (path.1 is the newest of them,
+// path.N the oldest kept), links the current file as path.1, renames the temporary
+// file over path and fsyncs the directory. The file keeps its mode (a new one is
+// 0600: a config may hold CHAP secrets).
+func writeVersioned(path string, data []byte, versions int) error {
+	dir := filepath.Dir(path)
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err == nil && versions > 0 {
+		for i := versions - 1; i >= 1; i-- {
+			from := fmt.Sprintf("%s.%d", path, i)
+			if _, err := os.Stat(from); err == nil {
+				if err := os.Rename(from, fmt.Sprintf("%s.%d", path, i+1)); err != nil {
+					return err
+				}
+			}
+		}
+		prev := path + ".1"
+		os.Remove(prev)
+		if err := os.Link(path, prev); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
