@@ -18,13 +18,20 @@ func NewHandler(api API) atgtv1connect.AdminServiceHandler { return handler{api:
 
 // NewHTTPHandler returns the HTTP handler that serves api under
 // /atgt.v1.AdminService/ in the Connect protocol (protobuf or JSON over HTTP/1.1 or
-// h2c) and gRPC. A panic in a method is answered as an internal error instead of
-// ending the daemon.
+// h2c) and gRPC. JSON requests with unknown fields are refused (codec.go). A panic
+// in a method is answered as an internal error instead of ending the daemon.
 func NewHTTPHandler(api API) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(atgtv1connect.NewAdminServiceHandler(NewHandler(api), connect.WithRecover(recoverPanic)))
+	mux.Handle(atgtv1connect.NewAdminServiceHandler(NewHandler(api),
+		connect.WithRecover(recoverPanic),
+		connect.WithCodec(strictJSON{name: "json"}),
+		connect.WithCodec(strictJSON{name: "json; charset=utf-8"}),
+		connect.WithReadMaxBytes(maxRequestBytes)))
 	return mux
 }
+
+// maxRequestBytes bounds one request: the largest is a whole config.
+const maxRequestBytes = 16 << 20
 
 // recoverPanic turns a method's panic into CodeInternal.
 func recoverPanic(_ context.Context, spec connect.Spec, _ http.Header, p any) error {

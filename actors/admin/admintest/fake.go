@@ -30,7 +30,7 @@ type Fake struct {
 }
 
 // New returns a Fake serving cfg (cloned) with the given logged-in sessions.
-func New(cfg *pb.Config, sessions ...*pb.SessionInfo) *Fake {
+func New(cfg *pb.Config, sessions []*pb.SessionInfo) *Fake {
 	return &Fake{cfg: proto.Clone(cfg).(*pb.Config), sessions: sessions}
 }
 
@@ -442,6 +442,8 @@ func Sample() (*pb.Config, []*pb.SessionInfo) {
 }
 
 // String names the fake in test logs.
-func (f *Fake) String() string { return fmt.Sprintf("admintest.Fake(%d targets)", len(f.Config().Targets)) }
+func (f *Fake) String() string {
+	return fmt.Sprintf("admintest.Fake(%d targets)", len(f.Config().Targets))
+}
 
 var _ admin.API = (*Fake)(nil)
