@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -151,10 +153,16 @@ func cmdConfigShow(e *env, f *cmdFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(resp.GetConfig())
+	b, err := protojson.Marshal(resp.GetConfig())
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	_, err = fmt.Fprintf(e.out, "%s\n", b)
+	// protojson varies its spacing on purpose; json.Indent makes it stable.
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err = buf.WriteTo(e.out)
 	return err
 }
