@@ -2,9 +2,11 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
+	"connectrpc.com/connect"
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
@@ -100,8 +102,9 @@ func entry[Req, Resp any](change bool, f func(API, context.Context, *Req) (*Resp
 // never waits for a method: each runs in a goroutine of its own (LogoutSession may
 // wait a whole grace period) that sends the Result. Queries run at once, side by
 // side; changes run one at a time in arrival order, so that an actor that sends
-// AddLun and then ResizeLun gets them applied in that order. Calls in progress when
-// the actor stops are cancelled through their context.
+// AddLun and then ResizeLun gets them applied in that order. When the actor stops,
+// calls in progress are cancelled through their context and queued changes are
+// answered with CodeCanceled.
 func Props(api API) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &adminActor{api: api} })
 }
@@ -132,6 +135,10 @@ func (a *adminActor) Receive(ctx actor.Context) {
 		a.ctx, a.cancel = context.WithCancel(context.Background())
 	case *actor.Stopping:
 		a.cancel()
+		for _, j := range a.pending { // never started: answer rather than leave them waiting
+			ctx.Send(j.replyTo, &Result{ID: j.call.ID, Err: connect.NewError(connect.CodeCanceled, errors.New("admin: the admin actor stopped before this change ran"))})
+		}
+		a.pending = nil
 	case *Call:
 		a.receiveCall(ctx, msg)
 	case changeDone:

@@ -104,3 +104,35 @@ func TestActorAnswers(t *testing.T) {
 		t.Fatalf("a Lun as request: %+v, want invalid_argument", r)
 	}
 }
+
+// TestActorStopAnswersAll: stopping the actor cancels the change in progress and
+// answers the queued ones, so no caller waits for ever.
+func TestActorStopAnswersAll(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return logging.NewSlog(hclog.NewNullLogger())
+	}))
+	defer sys.Shutdown()
+	fake := admintest.New(admintest.Sample())
+	fake.LogoutDelay = time.Hour
+	pid := sys.Root.Spawn(admin.Props(fake))
+	results := make(chan *admin.Result, 4)
+	probe := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if r, ok := ctx.Message().(*admin.Result); ok {
+			results <- r
+		}
+	}))
+	sys.Root.Send(pid, &admin.Call{ID: 1, ReplyTo: probe, Request: &pb.LogoutSessionRequest{Tsih: 1}})
+	sys.Root.Send(pid, &admin.Call{ID: 2, ReplyTo: probe, Request: &pb.ClearFaultsRequest{Target: "iqn.2026-11.dev.atgt:vm1"}})
+	time.Sleep(50 * time.Millisecond) // the logout is in progress, the clear queued
+	sys.Root.Stop(pid)
+	for range 2 {
+		select {
+		case r := <-results:
+			if connect.CodeOf(r.Err) != connect.CodeCanceled {
+				t.Errorf("call %d after the stop: %+v, want canceled", r.ID, r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a call was not answered after the actor stopped")
+		}
+	}
+}
