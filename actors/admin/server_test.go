@@ -270,3 +270,26 @@ func TestTCP(t *testing.T) {
 		t.Fatalf("Status over TCP: %v %v", st, err)
 	}
 }
+
+// TestGRPCOverH2C: the socket also serves gRPC, which needs HTTP/2 without TLS.
+func TestGRPCOverH2C(t *testing.T) {
+	_, srv := serveFake(t)
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	hc := &http.Client{Transport: &http.Transport{
+		Protocols: &protocols,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", srv.SocketPath())
+		},
+	}}
+	client := atgtv1connect.NewAdminServiceClient(hc, "http://atgt", connect.WithGRPC())
+	st, err := client.Status(context.Background(), connect.NewRequest(&pb.StatusRequest{}))
+	if err != nil || st.Msg.Luns != 3 {
+		t.Fatalf("Status over gRPC/h2c: %v, %v", st, err)
+	}
+	_, err = client.RemoveLun(context.Background(), connect.NewRequest(&pb.RemoveLunRequest{Target: "iqn.2026-11.dev.atgt:vm1", Id: 9}))
+	if connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("RemoveLun over gRPC: %v, want not_found", err)
+	}
+}
