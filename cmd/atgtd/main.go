@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/actors/target"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
@@ -31,6 +32,8 @@ func run() int {
 	configPath := flag.String("config", "", "config file (protobuf JSON); without it the embedded default is served")
 	logLevel := flag.String("log-level", "warn", "log level: trace, debug, info, warn, error")
 	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060) for performance work")
+	adminSocket := flag.String("admin-socket", "", `the admin service's unix socket, for atgtctl (default <data dir>/atgtd.sock; "off": none)`)
+	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); it has no authentication")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "atgtd: unexpected argument %q\n", flag.Arg(0))
@@ -95,6 +98,24 @@ func run() int {
 	for _, a := range addrs[1:] {
 		fmt.Printf("portal %s\n", a)
 	}
+	// The admin service starts once the target serves, before "ready".
+	// TODO(lead): drop the assertion once *target.Service implements admin.API.
+	var adminSrv *admin.Server
+	if api, ok := any(svc).(admin.API); ok {
+		if adminSrv, err = serveAdmin(api, adminSocketPath(*adminSocket, cfg), *adminAddr, log); err != nil {
+			fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
+			_ = svc.Shutdown(0)
+			return 1
+		}
+		if adminSrv != nil && adminSrv.SocketPath() != "" {
+			fmt.Printf("admin socket %s\n", adminSrv.SocketPath())
+		}
+		if adminSrv != nil && adminSrv.TCPAddr() != nil {
+			fmt.Printf("admin addr %s\n", adminSrv.TCPAddr())
+		}
+	} else if *adminSocket != "" || *adminAddr != "" {
+		log.Warn("the admin service is not available in this build; -admin-socket and -admin-addr are ignored")
+	}
 	fmt.Printf("ready portal=%s\n", addrs[0])
 
 	sig := make(chan os.Signal, 2)
@@ -109,6 +130,11 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "atgtd: second signal (%s): exiting without a clean stop\n", s)
 		os.Exit(exitSecondSignal)
 	}()
+	if adminSrv != nil { // no admin changes while the target stops
+		if err := adminSrv.Close(); err != nil {
+			log.Warn("admin socket", "error", err)
+		}
+	}
 	if err := svc.Shutdown(svc.Grace()); err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: stop: %v\n", err)
 		return 1

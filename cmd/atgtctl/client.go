@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+
+	"connectrpc.com/connect"
+
+	"github.com/atgt/atgt/messages/atgtv1/atgtv1connect"
+)
+
+// adminClient is the generated Connect client; an alias so the commands read short.
+type adminClient = atgtv1connect.AdminServiceClient
+
+// newClient returns a client of the admin service on the unix socket at path. The
+// URL's host is a placeholder: every request goes to the socket.
+func newClient(path string) adminClient {
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+	return atgtv1connect.NewAdminServiceClient(hc, "http://atgt")
+}
+
+// failed turns a call's error into what atgtctl prints: the object the command
+// was about, then the server's own message (or what kept the call from reaching
+// atgtd, with the socket it tried).
+func failed(e *env, object string, err error) error {
+	var ce *connect.Error
+	switch {
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%s: is atgtd running? socket %s: %w", object, e.socket, unwrapDial(err))
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%s: socket %s: permission denied: run atgtctl as the user atgtd runs as (the socket is mode 0600)", object, e.socket)
+	case connect.CodeOf(err) == connect.CodeDeadlineExceeded:
+		return fmt.Errorf("%s: no answer from atgtd within -timeout %v (socket %s)", object, e.timeout, e.socket)
+	case errors.As(err, &ce):
+		return fmt.Errorf("%s: %s", object, ce.Message())
+	}
+	return fmt.Errorf("%s: %w", object, err)
+}
+
+// unwrapDial returns the dial error inside a Connect error, without the code prefix.
+func unwrapDial(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe
+	}
+	return err
+}

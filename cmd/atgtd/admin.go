@@ -1,0 +1,33 @@
+package main
+
+import (
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/admin"
+	"github.com/atgt/atgt/actors/target"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// adminOff is the -admin-socket value that serves no socket.
+const adminOff = "off"
+
+// adminSocketPath is where -admin-socket puts the admin socket: the flag's path,
+// none for "off", and by default atgtd.sock in the data directory the service uses.
+func adminSocketPath(flagValue string, cfg *pb.Config) string {
+	switch flagValue {
+	case adminOff:
+		return ""
+	case "":
+		return admin.DefaultSocket(target.ApplyDefaults(cfg).DataDir)
+	}
+	return flagValue
+}
+
+// serveAdmin serves api on the admin socket and the optional loopback TCP address
+// (-admin-addr), or returns nil when both are off.
+func serveAdmin(api admin.API, socket, tcpAddr string, log hclog.Logger) (*admin.Server, error) {
+	if socket == "" && tcpAddr == "" {
+		return nil, nil
+	}
+	return admin.Serve(api, admin.ServerConfig{Socket: socket, TCPAddr: tcpAddr, Log: log.Named("admin")})
+}
