@@ -45,6 +45,7 @@ type adminState struct {
 	versions int
 	started  time.Time
 	wrap     func(target string, lun uint64, b backend.Backend) backend.Backend
+	override func(*pb.Config)
 }
 
 // liveLUN is a served LUN as the admin API sees it.

@@ -53,7 +53,7 @@ func (s *Service) change(ctx context.Context, edit func(raw *pb.Config) error, o
 // holds the lock.
 func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*plan, error) {
 	keepSecrets(next, s.admin.raw)
-	cfg := ApplyDefaults(next)
+	cfg := ApplyDefaults(overridden(next, s.admin.override))
 	if err := Validate(cfg); err != nil {
 		return nil, admin.Invalid("%v", err)
 	}

@@ -84,6 +84,10 @@ type Options struct {
 	// ConfigPath is the config file that the admin API's changes are written to ("":
 	// changes are not saved and last until the stop).
 	ConfigPath string
+	// Override, when set, changes each config before it is served (the daemon's
+	// -portal and -data flags): at start and at every admin change, but never in what
+	// is saved, so the config file keeps what its author wrote.
+	Override func(*pb.Config)
 	// ConfigVersions is how many earlier versions of the config file a change keeps
 	// beside it (ConfigPath.1 the newest). Default 5.
 	ConfigVersions int
@@ -105,7 +109,7 @@ const stopAfterFailedStart = 10 * time.Second
 // StartWith is Start with options. Each step returns its error, and a failed start
 // closes what the steps before it opened.
 func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
-	cfg := ApplyDefaults(in)
+	cfg := ApplyDefaults(overridden(in, opts.Override))
 	verr := Validate(cfg)
 	if field, _ := badExposure(cfg); verr == nil || field != "" {
 		warnExposures(cfg, log) // refused or allowed, an unauthenticated exposure is logged
@@ -118,7 +122,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	}
 	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second}
 	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath,
-		versions: opts.ConfigVersions, started: time.Now(), wrap: opts.WrapBackend}
+		versions: opts.ConfigVersions, started: time.Now(), wrap: opts.WrapBackend, override: opts.Override}
 	if s.admin.versions <= 0 {
 		s.admin.versions = defaultConfigVersions
 	}
@@ -147,6 +151,16 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		return nil, err
 	}
 	return s, nil
+}
+
+// overridden is cfg with override applied (a copy; cfg itself when there is none).
+func overridden(cfg *pb.Config, override func(*pb.Config)) *pb.Config {
+	if override == nil {
+		return cfg
+	}
+	c := proto.Clone(cfg).(*pb.Config)
+	override(c)
+	return c
 }
 
 // listen opens every portal's listening socket, before any actor runs, so that a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"connectrpc.com/connect"
@@ -41,6 +42,11 @@ func failed(e *env, object string, err error) error {
 	case connect.CodeOf(err) == connect.CodeDeadlineExceeded:
 		return fmt.Errorf("%s: no answer from atgtd within -timeout %v (socket %s)", object, e.timeout, e.socket)
 	case errors.As(err, &ce):
+		// The server's message names its object itself ("lun 3 of iqn...: no such
+		// LUN", "config: targets[0]...: ..."), when it knows one better.
+		if strings.HasPrefix(ce.Message(), object) || strings.HasPrefix(ce.Message(), "config: ") {
+			return errors.New(ce.Message())
+		}
 		return fmt.Errorf("%s: %s", object, ce.Message())
 	}
 	return fmt.Errorf("%s: %w", object, err)

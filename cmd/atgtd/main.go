@@ -16,8 +16,8 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
 
-	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/actors/target"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
@@ -29,7 +29,7 @@ func main() {
 func run() int {
 	portal := flag.String("portal", "", "listen address IP:PORT (default 127.0.0.1:3260; overrides the config's portals)")
 	dataDir := flag.String("data", "", "data directory for LUN files (default ./atgt-data; overrides the config's data_dir)")
-	configPath := flag.String("config", "", "config file (protobuf JSON); without it the embedded default is served")
+	configPath := flag.String("config", "", "config file (protobuf JSON); without it <data dir>/atgt.json if it exists, else the embedded default. Admin changes are saved to it")
 	logLevel := flag.String("log-level", "warn", "log level: trace, debug, info, warn, error")
 	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060) for performance work")
 	adminSocket := flag.String("admin-socket", "", `the admin service's unix socket, for atgtctl (default <data dir>/atgtd.sock; "off": none)`)
@@ -54,24 +54,26 @@ func run() int {
 		}
 		go http.Serve(ln, nil) //nolint:errcheck // ends with the process
 	}
-	var cfg *pb.Config
-	if *configPath != "" {
-		var err error
-		if cfg, err = target.LoadConfig(*configPath); err != nil {
-			fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
-			return 1
+	saveTo, cfg, err := loadConfig(*configPath, *dataDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
+		return 1
+	}
+	// -portal and -data override the file's values without changing the file.
+	override := func(c *pb.Config) {
+		if *portal != "" {
+			c.Portals = []string{*portal}
 		}
-	} else {
-		cfg = target.DefaultConfig()
+		if *dataDir != "" {
+			c.DataDir = *dataDir
+		}
 	}
-	if *portal != "" {
-		cfg.Portals = []string{*portal}
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
+	file := cfg
+	cfg = proto.Clone(file).(*pb.Config)
+	override(cfg)
 	raiseFileLimit(cfg, log)
-	svc, err := target.Start(cfg, log) // validates cfg, max_procs and gc_percent included
+	// Start validates the config, max_procs and gc_percent included.
+	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		return 1
@@ -99,28 +101,33 @@ func run() int {
 		fmt.Printf("portal %s\n", a)
 	}
 	// The admin service starts once the target serves, before "ready".
-	// TODO(lead): drop the assertion once *target.Service implements admin.API.
-	var adminSrv *admin.Server
-	if api, ok := any(svc).(admin.API); ok {
-		if adminSrv, err = serveAdmin(api, adminSocketPath(*adminSocket, cfg), *adminAddr, log); err != nil {
-			fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
-			_ = svc.Shutdown(0)
-			return 1
-		}
-		if adminSrv != nil && adminSrv.SocketPath() != "" {
-			fmt.Printf("admin socket %s\n", adminSrv.SocketPath())
-		}
-		if adminSrv != nil && adminSrv.TCPAddr() != nil {
-			fmt.Printf("admin addr %s\n", adminSrv.TCPAddr())
-		}
-	} else if *adminSocket != "" || *adminAddr != "" {
-		log.Warn("the admin service is not available in this build; -admin-socket and -admin-addr are ignored")
+	adminSrv, err := serveAdmin(svc, adminSocketPath(*adminSocket, cfg), *adminAddr, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
+		_ = svc.Shutdown(0)
+		return 1
+	}
+	if adminSrv != nil && adminSrv.SocketPath() != "" {
+		fmt.Printf("admin socket %s\n", adminSrv.SocketPath())
+	}
+	if adminSrv != nil && adminSrv.TCPAddr() != nil {
+		fmt.Printf("admin addr %s\n", adminSrv.TCPAddr())
 	}
 	fmt.Printf("ready portal=%s\n", addrs[0])
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	var s os.Signal
+	for s == nil {
+		select {
+		case <-hup:
+			reload(svc, saveTo, log)
+		case s = <-sig:
+		}
+	}
+	signal.Stop(hup)
 	// A clean stop asks the initiators to log out, waits for them up to the grace
 	// period, and flushes every LUN; a second signal ends the process at once.
 	log.Warn("stopping: asking initiators to log out", "signal", s.String(), "grace", svc.Grace())

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/target"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// savedConfigName is the config file in the data directory that atgtd serves, and
+// saves admin changes to, when no -config is given.
+const savedConfigName = "atgt.json"
+
+// loadConfig returns the config to serve and the file admin changes are saved to:
+// -config's file; else <data dir>/atgt.json if an earlier run saved one; else the
+// embedded default (saved to <data dir>/atgt.json at the first change).
+func loadConfig(path, dataDir string) (string, *pb.Config, error) {
+	if path != "" {
+		cfg, err := target.LoadConfig(path)
+		return path, cfg, err
+	}
+	if dataDir == "" {
+		dataDir = target.DefaultDataDir
+	}
+	saved := filepath.Join(dataDir, savedConfigName)
+	if _, err := os.Stat(saved); err == nil {
+		cfg, err := target.LoadConfig(saved)
+		return saved, cfg, err
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", nil, fmt.Errorf("config: %w", err)
+	}
+	return saved, target.DefaultConfig(), nil
+}
+
+// reload applies the config file again (SIGHUP): what differs from what is served,
+// and only that, changes; a file that cannot be applied changes nothing and is logged.
+func reload(svc *target.Service, path string, log hclog.Logger) {
+	cfg, err := target.LoadConfig(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			log.Warn("SIGHUP: no config file to reload (nothing changed)", "path", path)
+			return
+		}
+		log.Error("SIGHUP: config not reloaded", "error", err)
+		return
+	}
+	res, err := svc.ApplyConfig(context.Background(), &pb.ApplyConfigRequest{Config: cfg})
+	if err != nil {
+		log.Error("SIGHUP: config not applied", "path", path, "error", err)
+		return
+	}
+	if len(res.Changes) == 0 {
+		log.Info("SIGHUP: config reloaded; nothing changed", "path", path)
+	}
+	for _, c := range res.Changes {
+		log.Warn("SIGHUP: config reloaded", "change", c)
+	}
+}
