@@ -65,20 +65,28 @@ func TestMain(m *testing.M) {
 
 // buildDaemon runs `go build -o out ./cmd/atgtd` in the module root.
 func buildDaemon(out string) (string, error) {
+	if err := buildCommand("./cmd/atgtd", out); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// buildCommand runs `go build -o out pkg` in the module root.
+func buildCommand(pkg, out string) error {
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
 	if root == "." || root == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
-		return "", errors.New("not inside the atgt module (go env GOMOD is empty)")
+		return errors.New("not inside the atgt module (go env GOMOD is empty)")
 	}
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/atgtd")
+	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/atgtd: %v\n%s", err, b)
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 	}
-	return out, nil
+	return nil
 }
 
 // requireTool returns the path of a client tool, failing the test (never skipping) when

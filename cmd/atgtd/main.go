@@ -102,7 +102,12 @@ func run() int {
 	}
 	// The admin service starts once the target serves, before "ready".
 	adminSrv, err := serveAdmin(svc, adminSocketPath(*adminSocket, cfg), *adminAddr, log)
-	if err != nil {
+	switch {
+	case err != nil && *adminSocket == "" && *adminAddr == "":
+		// The default socket could not be made (a path too long for a unix socket,
+		// another daemon's live socket): the target serves on, without atgtctl.
+		log.Error("admin socket not served; use -admin-socket PATH", "error", err)
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		_ = svc.Shutdown(0)
 		return 1
