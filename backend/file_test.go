@@ -279,3 +279,34 @@ func openPath(t *testing.T, path string, size int64) Backend {
 	t.Cleanup(func() { b.Close() })
 	return b
 }
+
+// TestFileResize: a file backend grows (zeros past the old end) and shrinks, and
+// reports the new size; IO past the new end fails.
+func TestFileResize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.img")
+	b, err := Open(Options{Path: path, Size: 1 << 20, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.WriteAt([]byte("edge"), 1<<20-4, false); err != nil {
+		t.Fatal(err)
+	}
+	rz := b.(Resizer)
+	if err := rz.Resize(2 << 20); err != nil || b.Size() != 2<<20 {
+		t.Fatalf("grow: %v, size %d", err, b.Size())
+	}
+	got := make([]byte, 8)
+	if _, err := b.ReadAt(got, 1<<20-4); err != nil || string(got) != "edge\x00\x00\x00\x00" {
+		t.Fatalf("read across the old end: %q, %v", got, err)
+	}
+	if err := rz.Resize(1 << 19); err != nil || b.Size() != 1<<19 {
+		t.Fatalf("shrink: %v, size %d", err, b.Size())
+	}
+	if _, err := b.ReadAt(got, 1<<19); err == nil {
+		t.Fatal("read past the new end succeeded")
+	}
+	if fi, _ := os.Stat(path); fi.Size() != 1<<19 {
+		t.Fatalf("file size %d after the shrink", fi.Size())
+	}
+}
