@@ -14,6 +14,7 @@ import (
 	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/logging"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -58,7 +59,9 @@ type Service struct {
 	grace time.Duration
 	// faultsReleased: the injected faults were cleared and reported (at stop).
 	faultsReleased bool
-	log            hclog.Logger
+	// metrics are the service's counters, served by Metrics (metrics.go).
+	metrics *metrics.Registry
+	log     hclog.Logger
 }
 
 // Options adjusts a service for embedding and tests.
@@ -97,7 +100,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := loadSecrets(cfg); err != nil {
 		return nil, err
 	}
-	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second}
+	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second, metrics: metrics.NewRegistry()}
 	defer func() {
 		if err != nil {
 			s.Stop(stopAfterFailedStart)
@@ -118,6 +121,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	}, log.Named("limit"))
 	cc := connConfig(cfg)
 	cc.LoginFailed = guard.LoginFailed
+	cc.Metrics = s.metrics
 	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
 		return nil, err
 	}
