@@ -115,6 +115,7 @@ func (m *Machine) logout(req *iscsi.PDU) {
 		return
 	}
 	m.log.Info("logout", "initiator", m.cfg.Login.InitiatorName, "reason", reason)
+	m.loggedOut = true
 	m.nexusLost()
 	m.sendAndClose(p)
 	m.over(fmt.Sprintf("logout reason %d", reason))
@@ -123,6 +124,7 @@ func (m *Machine) logout(req *iscsi.PDU) {
 // reject sends a Reject carrying the offending header (RFC 7143 11.17).
 func (m *Machine) reject(reason uint8, bad *iscsi.BHS) {
 	m.log.Debug("reject", "reason", reason, "opcode", bad.Opcode().String(), "itt", bad.ITT())
+	m.cfg.Metrics.RejectedPDU()
 	p := iscsi.NewReject(reason, bad)
 	p.BHS.SetStatSN(m.nextStatSN())
 	m.window(&p.BHS)

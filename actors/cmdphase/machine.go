@@ -8,6 +8,7 @@ import (
 
 	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/actors/slab"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
@@ -39,6 +40,8 @@ type Config struct {
 	MaxBufferedBytes uint64
 	// Pool supplies and takes back write buffers; nil means bufpool.
 	Pool Pool
+	// Metrics, if set, counts the Reject PDUs the machine sends.
+	Metrics *metrics.Registry
 	// Log receives debug and info lines; nil discards them.
 	Log hclog.Logger
 }
@@ -133,7 +136,14 @@ type Machine struct {
 	// route is the name the nexus's tasks and functions carry as their target, by
 	// which they reach the logical units this initiator sees (login.Result.Route).
 	route string
+	// loggedOut: a Logout Request closing the session or connection was answered.
+	loggedOut bool
 }
+
+// LoggedOut reports whether the initiator logged out (a Logout Request closing the
+// session or connection was answered), so that the connection's end can be told
+// from a dropped one.
+func (m *Machine) LoggedOut() bool { return m.loggedOut }
 
 // New starts the command phase after a successful login. statSN is the next StatSN
 // (the login used the ones before) and firstCmdSN the CmdSN the login carried, which

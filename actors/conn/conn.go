@@ -19,6 +19,7 @@ import (
 	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/actors/cmdphase"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/supervise"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -70,7 +71,10 @@ type Config struct {
 	MaxBufferedBytes uint64
 	// Stats, if set, receives the connection's figures (stats.go).
 	Stats *Stats
-	Log   hclog.Logger
+	// Metrics, if set, counts logins, logouts, sessions, digest errors and
+	// rejected PDUs (metrics.go); nil counts nothing.
+	Metrics *metrics.Registry
+	Log     hclog.Logger
 }
 
 // LoginComplete tells the session that its connection finished login; the session's
@@ -123,6 +127,11 @@ type connActor struct {
 	loginDeadline time.Time
 	// failedLogin: the login's failure was reported.
 	failedLogin bool
+	// session is the target a normal session logged in to, counted in its
+	// sessions gauge until the connection ends ("": none); ended: the end of
+	// the logged-in connection was counted.
+	session string
+	ended   bool
 
 	// Full feature phase: the command phase's state machine.
 	m      *cmdphase.Machine
@@ -157,7 +166,10 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.ioFailed("connection read ended", m.err)
 		var le *iscsi.LengthError
 		if errors.As(m.err, &le) {
-			c.loginFailed() // an oversized login segment; nothing once logged in
+			c.loginFailed(metrics.LoginNegotiationFailure) // an oversized login segment; nothing once logged in
+		}
+		if errors.Is(m.err, iscsi.ErrHeaderDigest) {
+			c.cfg.Metrics.DigestError(true)
 		}
 		c.finish(ctx, "connection closed: "+m.err.Error())
 		return
@@ -246,14 +258,17 @@ const readerBuffer = 256 << 10
 // is queued.
 const stopWrites = 5 * time.Second
 
-// loginFailed reports the failed login to the limits, once per connection; a
-// logged-in connection has nothing to report.
-func (c *connActor) loginFailed() {
-	if c.m != nil || c.failedLogin || c.cfg.LoginFailed == nil {
+// loginFailed reports the failed login to the limits and counts it under res, once
+// per connection; a logged-in connection has nothing to report.
+func (c *connActor) loginFailed(res metrics.LoginResult) {
+	if c.m != nil || c.failedLogin {
 		return
 	}
 	c.failedLogin = true
-	c.cfg.LoginFailed(c.cfg.Conn.RemoteAddr())
+	c.cfg.Metrics.Login(res)
+	if c.cfg.LoginFailed != nil {
+		c.cfg.LoginFailed(c.cfg.Conn.RemoteAddr())
+	}
 }
 
 // peerAddr is the IP address of a connection's remote end, IPv4-mapped IPv6
@@ -285,6 +300,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 // shutdown lets the writer send what is queued (bounded by a write deadline) and
 // close the socket, which also ends the reader.
 func (c *connActor) shutdown() {
+	c.countEnd()
 	c.self.Forget()
 	if c.m != nil {
 		c.flush(false)

@@ -22,6 +22,7 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 			}
 		}
 	case *dataDigestFailed:
+		c.cfg.Metrics.DigestError(false)
 		c.m.DataDigestError(&m.p.BHS)
 	case *pb.CommandReady:
 		c.m.Ready(m)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/atgt/atgt/actors/cmdphase"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -19,7 +20,7 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			c.log.Debug("pdu in", "pdu", m.p.String())
 		}
 		if m.p.BHS.Opcode() != iscsi.OpLoginReq {
-			c.loginFailed()
+			c.loginFailed(metrics.LoginNegotiationFailure)
 			st := login.InvalidDuringLogin
 			resp := &login.Response{StatusClass: st.Class(), StatusDetail: st.Detail()}
 			c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), 0, 0)}, closeNow: true})
@@ -40,12 +41,13 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 		c.sendNow(outBatch{pdus: []*iscsi.PDU{m.pdu}, closeNow: true})
 		c.finish(ctx, "authentication failed")
 	case *dataDigestFailed:
-		c.loginFailed()
+		c.cfg.Metrics.DigestError(false)
+		c.loginFailed(metrics.LoginNegotiationFailure)
 		c.finish(ctx, "data digest error during login")
 	case *actor.ReceiveTimeout:
 		c.log.Info("login timeout; closing connection", "remote", c.cfg.Conn.RemoteAddr().String(),
 			"timeout", c.cfg.LoginTimeout)
-		c.loginFailed()
+		c.loginFailed(metrics.LoginTimeout)
 		c.finish(ctx, "login timeout")
 	}
 }
@@ -86,7 +88,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	if resp.Status() == login.AuthFailure {
 		// A failed authentication is answered after a fixed delay, so that guessing
 		// secrets costs time; the reader stops now, as the login is over.
-		c.loginFailed()
+		c.loginFailed(metrics.LoginAuthenticationFailure)
 		c.log.Info("login rejected: authentication failed", "initiator", c.lm.Result().InitiatorName,
 			"remote", c.cfg.Conn.RemoteAddr().String(), "delay", authFailureDelay)
 		pdu := loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)
@@ -96,7 +98,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		return
 	}
 	if resp.StatusClass != 0 {
-		c.loginFailed()
+		c.loginFailed(loginResult(resp.Status()))
 		c.log.Info("login rejected", "class", resp.StatusClass, "detail", resp.StatusDetail,
 			"remote", c.cfg.Conn.RemoteAddr().String())
 		c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}, closeNow: true})
@@ -116,6 +118,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	params := result.Params
 	resp.TSIH = c.cfg.TSIH
 	ctx.Send(ctx.Parent(), &LoginComplete{Result: result, FirstCmdSN: req.CmdSN})
+	c.countLogin(result)
 	// The final Login Response goes without digests; everything after it uses them.
 	c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}})
 	c.hd, c.dd = params.HeaderDigest, params.DataDigest
@@ -129,6 +132,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		NopTimeout:       c.cfg.NopTimeout,
 		MaxTaskBytes:     c.cfg.MaxTaskBytes,
 		MaxBufferedBytes: c.cfg.MaxBufferedBytes,
+		Metrics:          c.cfg.Metrics,
 		Log:              c.log,
 	}, c.statSN, req.CmdSN)
 	c.steps <- readerStep{ffp: true, lim: iscsi.Limits{

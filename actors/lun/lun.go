@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
@@ -44,6 +45,9 @@ type Config struct {
 	// Rebuild makes the device model and reservation state anew from the config and
 	// the persisted files, for a LUN actor that failed (recover.go); nil keeps them.
 	Rebuild func() (*scsidev.Device, *reservation.Table, error)
+	// Metrics, if set, counts the LUN's commands, latency and failures (metrics.go);
+	// nil counts nothing.
+	Metrics *metrics.LUN
 	Log     hclog.Logger
 }
 
@@ -57,7 +61,8 @@ func Props(cfg Config) *actor.Props {
 	// The LUN looks at its own mailbox to merge adjacent IO that arrives together.
 	mailbox := &sched.Probe{}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(untracked), order: order, mailbox: mailbox}
+		return &lunActor{cfg: cfg, sup: sup, locks: newRangeLocks(untracked), order: order, mailbox: mailbox,
+			stats: cfg.Metrics.Shard(0)}
 	}, actor.WithSupervisor(sup), actor.WithDispatcher(sched.Default), mailbox.Option())
 }
 
@@ -91,11 +96,16 @@ type lunActor struct {
 	retiredHeld int64
 	// drainWaiters are the Drains to answer once the workers hold no task.
 	drainWaiters []func()
+	// stats is the LUN actor's shard of the LUN's metrics (nil: none).
+	stats *metrics.Shard
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
 func (l *lunActor) Receive(ctx actor.Context) {
 	defer l.recoverPanic(ctx)
+	if l.stats != nil {
+		l.arrive(ctx.Message())
+	}
 	if l.offline && l.refuseOffline(ctx) {
 		return
 	}
@@ -186,7 +196,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		if !isRW {
 			xfer = uint32(len(res.Data))
 		}
-		ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{
+		l.reply(ctx, t, &pb.ScsiCompletion{
 			Itt: t.Itt, Status: uint32(res.Status), Sense: res.Sense, DataIn: res.Data, TransferLength: xfer,
 		})
 		return
@@ -208,7 +218,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	io.Token, io.Immediate = res.IO.Token, res.IO.Immediate
 	if res.IO.Immediate {
 		// SANITIZE with IMMED: GOOD now, the erase goes on in the background.
-		ctx.Send(t.ReplyTo.PID(), &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood)})
+		l.reply(ctx, t, &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood)})
 	}
 	l.count()
 	if res.IO.Kind.Writes() {

@@ -49,7 +49,7 @@ func ordered(t *pb.ScsiTask) bool {
 // abandoned calls, a command that needs the backend is answered NOT READY.
 func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
 	if l.stalled() && len(t.Cdb) > 0 && !runsWhenStalled(t.Cdb) {
-		ctx.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, errNotReady))
+		l.reply(ctx, t, pb.CheckCondition(t.Itt, errNotReady))
 		return
 	}
 	o := l.order

@@ -77,7 +77,7 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any) {
 	switch m := msg.(type) {
 	case *pb.ScsiTask:
 		l.cfg.Log.Warn("task failed in the LUN actor", "target", l.cfg.Target, "lun", l.cfg.ID, "itt", m.Itt)
-		ctx.Send(m.ReplyTo.PID(), pb.CheckCondition(m.Itt, scsi.InternalTargetFailure()))
+		l.reply(ctx, m, pb.CheckCondition(m.Itt, scsi.InternalTargetFailure()))
 	case *pb.TaskManagement:
 		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut, Response: tmfRejected})
 	case *pb.IoRequest:
@@ -100,7 +100,7 @@ func (l *lunActor) refuseOffline(ctx actor.Context) bool {
 	if !ok {
 		return false
 	}
-	ctx.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, scsi.LogicalUnitFailure()))
+	l.reply(ctx, t, pb.CheckCondition(t.Itt, scsi.LogicalUnitFailure()))
 	l.refused++
 	if now := time.Now(); now.Sub(l.refusedAt) >= refusedLogEvery {
 		l.cfg.Log.Warn("offline LUN refused commands (NOT READY, LOGICAL UNIT FAILURE)", "target", l.cfg.Target,

@@ -61,6 +61,7 @@ func (l *lunActor) workerFailed(sc actor.SenderContext, sup actor.Supervisor, ch
 		io = s.cur.Swap(nil)
 	}
 	sup.RestartChildren(child)
+	l.stats.WorkerRestarted()
 	switch {
 	case io == nil:
 		log.Warn("IO worker failed outside an IO; restarted it", "worker", child.Id, "reason", why)

@@ -165,7 +165,7 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 	kept := l.order.queue[:0]
 	for _, t := range l.order.queue {
 		if d.tasks[t] {
-			ctx.Send(t.ReplyTo.PID(), pb.CheckCondition(t.Itt, errAborted))
+			l.reply(ctx, t, pb.CheckCondition(t.Itt, errAborted))
 		} else {
 			kept = append(kept, t)
 		}

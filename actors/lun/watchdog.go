@@ -99,6 +99,7 @@ func runsWhenStalled(cdb []byte) bool {
 func (l *lunActor) abandon(ctx actor.Context, s *slot, io *pb.IoRequest, why string) {
 	p := l.pool
 	p.abandoned++
+	l.stats.Abandoned()
 	s.dead = true
 	l.cfg.Log.Warn("backend call abandoned; its worker is replaced", "why", why, "itt", itts(io),
 		"op", io.Kind.String(), "offset", io.Offset, "length", io.Length, "worker", s.pid.Id, "abandoned", p.abandoned)
@@ -144,7 +145,7 @@ func (l *lunActor) finish(sc actor.SenderContext, io *pb.IoRequest, err error, d
 	answer := func(t *pb.ScsiTask) {
 		c := pb.CheckCondition(t.Itt, err)
 		c.Detached = detached && (len(t.DataOut) > 0 || len(t.DataOutParts) > 0)
-		sc.Send(t.ReplyTo.PID(), c)
+		l.reply(sc, t, c)
 	}
 	send := func(msg any) { sc.Send(l.self, msg) }
 	if len(io.Parts) > 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/bufpool"
+	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
@@ -40,6 +41,8 @@ type worker struct {
 	answers     []*pb.ScsiCompletion
 	// vec is writeParts' scratch.
 	vec [][]byte
+	// stats is the worker slot's shard of the LUN's metrics (nil: none).
+	stats *metrics.Shard
 }
 
 // completion returns a new answer to a read or write task.
@@ -53,7 +56,7 @@ func (w *worker) completion(itt uint32, res *scsidev.Result, transfer uint32, po
 func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shared, s *slot) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &worker{b: cfg.Backend, peers: cfg.Peers, order: order, untracked: untracked, sh: sh, slot: s,
-			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath}
+			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath, stats: cfg.Metrics.Shard(s.index + 1)}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -132,7 +135,9 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 			w.late(ctx, answers...)
 			return false
 		}
+		now := w.now()
 		for i, p := range req.Parts {
+			complete(w.stats, p, answers[i], now)
 			ctx.Send(p.Task.ReplyTo.PID(), answers[i])
 		}
 		clear(answers)
@@ -152,6 +157,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 		return false
 	}
 	if !req.Immediate {
+		complete(w.stats, req, answer, w.now())
 		ctx.Send(req.Task.ReplyTo.PID(), answer)
 	}
 	if req.LockId != 0 || req.Token != 0 {

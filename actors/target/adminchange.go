@@ -195,6 +195,7 @@ func (s *Service) forget(lv *liveLUN) {
 	s.luns = slices.DeleteFunc(s.luns, func(i LUNInfo) bool { return i.Faults == lv.faults })
 	s.served = slices.DeleteFunc(s.served, func(sl servedLUN) bool { return sl.b == lv.served })
 	s.backends = slices.DeleteFunc(s.backends, func(b backend.Backend) bool { return b == lv.raw })
+	s.metrics.Remove(lv.key.Target, lv.key.LUN)
 	lv.faults.Clear()
 	lv.raw.Close()
 }

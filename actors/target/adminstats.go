@@ -2,5 +2,15 @@ package target
 
 import pb "github.com/atgt/atgt/messages/atgtv1"
 
-// lunStats fills a LUN's counters.
-func (s *Service) lunStats(l *liveLUN, st *pb.LunStats) {}
+// lunStats fills a LUN's counters from its metrics.
+func (s *Service) lunStats(l *liveLUN, st *pb.LunStats) {
+	m := s.metrics.LUN(l.key.Target, l.key.LUN)
+	if m == nil {
+		return
+	}
+	n := m.Snapshot()
+	st.Reads, st.Writes, st.OtherCommands = n.Reads, n.Writes, n.Other
+	st.BytesRead, st.BytesWritten = n.BytesRead, n.BytesWritten
+	st.Errors, st.TasksInFlight = n.Errors, n.InFlight
+	st.WorkerRestarts, st.AbandonedIos = n.WorkerRestarts, n.Abandoned
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/logging"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -62,7 +63,9 @@ type Service struct {
 	grace time.Duration
 	// faultsReleased: the injected faults were cleared and reported (at stop).
 	faultsReleased bool
-	log            hclog.Logger
+	// metrics are the service's counters, served by Metrics (metrics.go).
+	metrics *metrics.Registry
+	log     hclog.Logger
 	// access is who may log in to what, rebuilt from the config at each change.
 	access accessHolder
 	// sets are the sets of LUNs by route (a target's shared LUNs, an initiator's own).
@@ -120,7 +123,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := loadSecrets(cfg); err != nil {
 		return nil, err
 	}
-	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second}
+	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second, metrics: metrics.NewRegistry()}
 	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath,
 		versions: opts.ConfigVersions, started: time.Now(), wrap: opts.WrapBackend, override: opts.Override}
 	if s.admin.versions <= 0 {
@@ -147,6 +150,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	s.access.set(buildAccess(cfg))
 	cc := connConfig(cfg, &s.access)
 	cc.LoginFailed = guard.LoginFailed
+	cc.Metrics = s.metrics
 	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
 		return nil, err
 	}

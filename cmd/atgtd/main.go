@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
@@ -34,6 +35,7 @@ func run() int {
 	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060) for performance work")
 	adminSocket := flag.String("admin-socket", "", `the admin service's unix socket, for atgtctl (default <data dir>/atgtd.sock; "off": none)`)
 	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); it has no authentication")
+	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this address (e.g. 127.0.0.1:9090)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "atgtd: unexpected argument %q\n", flag.Arg(0))
@@ -86,6 +88,15 @@ func run() int {
 	_, gogcSet := os.LookupEnv("GOGC")
 	if p := target.GCPercent(cfg, gogcSet); p > 0 {
 		debug.SetGCPercent(p)
+	}
+	if *metricsAddr != "" {
+		bound, err := serveMetrics(*metricsAddr, svc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "atgtd: -metrics: %v\n", err)
+			_ = svc.Stop(10 * time.Second)
+			return 2
+		}
+		fmt.Printf("metrics http://%s/metrics\n", bound)
 	}
 	// How many CPUs run Go code (maxProcs), for the log and for benchmarks.
 	fmt.Printf("procs %d of %d\n", runtime.GOMAXPROCS(0), available)

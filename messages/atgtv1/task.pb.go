@@ -338,7 +338,11 @@ type ScsiTask struct {
 	// The session's ExpCmdSN once it released this task in CmdSN order, written by
 	// the session (the window's owner) before it sends the task on; the connection
 	// reads it when the task comes back and reports it in its responses.
-	ExpCmdSn      uint32 `protobuf:"varint,16,opt,name=exp_cmd_sn,json=expCmdSn,proto3" json:"exp_cmd_sn,omitempty"`
+	ExpCmdSn uint32 `protobuf:"varint,16,opt,name=exp_cmd_sn,json=expCmdSn,proto3" json:"exp_cmd_sn,omitempty"`
+	// When the task reached its LUN actor, on the metrics clock (actors/metrics.Now,
+	// nanoseconds), for the LUN's latency histograms; written by the LUN actor only
+	// when the LUN keeps metrics, read when the task completes.
+	ArrivedNanos  int64 `protobuf:"varint,100,opt,name=arrived_nanos,json=arrivedNanos,proto3" json:"arrived_nanos,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,6 +485,13 @@ func (x *ScsiTask) GetDataOutParts() [][]byte {
 func (x *ScsiTask) GetExpCmdSn() uint32 {
 	if x != nil {
 		return x.ExpCmdSn
+	}
+	return 0
+}
+
+func (x *ScsiTask) GetArrivedNanos() int64 {
+	if x != nil {
+		return x.ArrivedNanos
 	}
 	return 0
 }
@@ -1431,7 +1442,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12atgt/v1/task.proto\x12\aatgt.v1\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xd7\x03\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xfc\x03\n" +
 	"\bScsiTask\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x10\n" +
 	"\x03lun\x18\x02 \x01(\x04R\x03lun\x12\x10\n" +
@@ -1450,7 +1461,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\fdata_pending\x18\x0e \x01(\bR\vdataPending\x12$\n" +
 	"\x0edata_out_parts\x18\x0f \x03(\fR\fdataOutParts\x12\x1c\n" +
 	"\n" +
-	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\"\xc6\x01\n" +
+	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\x12#\n" +
+	"\rarrived_nanos\x18d \x01(\x03R\farrivedNanos\"\xc6\x01\n" +
 	"\x0eScsiCompletion\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +

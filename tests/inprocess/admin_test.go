@@ -174,6 +174,9 @@ func TestAdminRemoveLun(t *testing.T) {
 	}
 	_, err = s.Read(1, 0, 1, blockSize)
 	expectSense(t, "read of the removed LUN", err, scsi.SenseIllegalRequest, 0x25)
+	if svc.Metrics().LUN(targetName, 1) != nil {
+		t.Fatal("the removed LUN's metrics are still scraped")
+	}
 	// REPORT LUNS reports no unit attention and clears REPORTED LUNS DATA HAS
 	// CHANGED (SPC-4 6.33), so the next command finds none.
 	if luns, err := s.ReportLUNs(0); err != nil || !slices.Equal(luns, []uint64{0}) {
@@ -305,6 +308,10 @@ func TestAdminSessionsAndLogout(t *testing.T) {
 	if in.Initiator != initiatorName || in.Target != targetName || in.Tsih == 0 || in.Keys["MaxBurstLength"] == "" ||
 		in.BytesRead < 16*blockSize || in.Address == "" {
 		t.Fatalf("session: %v", in)
+	}
+	st, err := svc.Stats(ctx, &pb.StatsRequest{Target: targetName})
+	if err != nil || len(st.Luns) != 1 || st.Luns[0].Reads < 1 || st.Luns[0].BytesRead < 16*blockSize || st.Luns[0].TasksInFlight != 0 {
+		t.Fatalf("Stats: %v, %v", st, err)
 	}
 	start := time.Now()
 	r, err := svc.LogoutSession(ctx, &pb.LogoutSessionRequest{Tsih: in.Tsih, GraceSeconds: 1})

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/atgt/atgt/actors/metrics"
+	"github.com/atgt/atgt/actors/target"
+)
+
+// serveMetrics listens on addr and serves svc's metrics, with the process and Go
+// collectors, at /metrics in the Prometheus exposition format (-metrics). It returns
+// the bound address (addr with port 0 resolved) once the listener is open, so that a
+// scraper may connect as soon as "ready" is printed.
+func serveMetrics(addr string, svc *target.Service) (string, error) {
+	h, err := metrics.Handler(svc.Metrics())
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with the process
+	return ln.Addr().String(), nil
+}
