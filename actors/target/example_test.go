@@ -57,7 +57,8 @@ func readFirstBlock(addr, iqn string) string {
 func ExampleStartWith() {
 	log := hclog.NewNullLogger() // the embedder's logger
 	system := actor.NewActorSystem(target.WithLogger(log))
-	defer system.Shutdown()                     // the embedder's to end; the target never does
+	defer system.Shutdown() // the embedder's to end; the target never does
+
 	dir, _ := os.MkdirTemp("", "atgt-example-") // the target's data directory
 	defer os.RemoveAll(dir)
 
