@@ -95,11 +95,15 @@ func run() int {
 	for _, a := range addrs[1:] {
 		fmt.Printf("portal %s\n", a)
 	}
-	fmt.Printf("ready portal=%s\n", addrs[0])
-
+	// Signals are caught before anyone is told the daemon is ready, so that a stop
+	// requested at once is a clean one.
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	fmt.Printf("ready portal=%s\n", addrs[0])
+	notify(log, "READY=1") // every portal listens: a Type=notify unit is started
+
 	s := <-sig
+	notify(log, "STOPPING=1")
 	// A clean stop asks the initiators to log out, waits for them up to the grace
 	// period, and flushes every LUN; a second signal ends the process at once.
 	log.Warn("stopping: asking initiators to log out", "signal", s.String(), "grace", svc.Grace())
