@@ -24,6 +24,7 @@ type countingBackend struct {
 	writes *atomic.Int64
 }
 
+// WriteAt counts, then writes.
 func (c countingBackend) WriteAt(p []byte, off int64, stable bool) error {
 	c.writes.Add(1)
 	return c.Backend.WriteAt(p, off, stable)
@@ -110,6 +111,7 @@ type hostActor struct {
 
 type startTarget struct{}
 
+// Receive starts the target on startTarget and reports its child's Terminated.
 func (h *hostActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case startTarget:

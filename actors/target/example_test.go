@@ -23,6 +23,7 @@ type textDisk struct {
 	size int64
 }
 
+// ReadAt reads the text, then zeros.
 func (d *textDisk) ReadAt(p []byte, off int64) (int, error) {
 	clear(p)
 	if off < int64(len(d.text)) {
@@ -30,6 +31,9 @@ func (d *textDisk) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return len(p), nil
 }
+
+// WriteAt, Size, Sync, Unmap and Close complete the backend.Backend interface of a
+// read-only disk with nothing to flush or release.
 func (d *textDisk) WriteAt([]byte, int64, bool) error { return backend.ErrReadOnly }
 func (d *textDisk) Size() int64                       { return d.size }
 func (d *textDisk) Sync() error                       { return nil }
@@ -139,6 +143,7 @@ type storage struct {
 	ready chan *target.Service
 }
 
+// Receive starts the target as the actor starts.
 func (s *storage) Receive(ctx actor.Context) {
 	if _, ok := ctx.Message().(*actor.Started); ok {
 		// A Context is valid only inside Receive, so the target starts here.
