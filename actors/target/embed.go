@@ -20,7 +20,11 @@ import (
 //
 // StartWith with Options.System runs the target's actors in the embedder's system,
 // under a root actor named Options.Name (default "target"), so that two targets share
-// one system side by side as long as their names (and portals) differ. With
+// one system side by side as long as their names (and portals) differ. Nothing else in
+// the tree is global: the mailbox dispatcher (sched.Default) is a goroutine pool any
+// number of systems share, and the package-level locks only serialise state file
+// writes. Their LUN files, and their data directories unless their target names
+// differ, must not overlap: as for two atgtd processes, nothing locks a file. With
 // Options.Parent the root is instead spawned as a child of one of the embedder's
 // actors, so the target stops when that actor stops. Either way the Service is the
 // handle: Stop and Shutdown stop the target's subtree and close its listeners and
