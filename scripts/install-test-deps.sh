@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when missing: the libiscsi client tools
 # (iscsi-ls, iscsi-inq, iscsi-readcapacity16, iscsi-test-cu), qemu-img and QEMU's
-# iSCSI block driver, and protoc (to check that messages/ matches proto/).
+# iSCSI block driver, protoc (to check that messages/ matches proto/), and
+# systemd-analyze (to check the packaged unit, scripts/systemd/atgtd.service).
 set -euo pipefail
 INSTALL_NAME=install-test-deps exec "$(dirname "$0")/install-packages.sh" \
-	libiscsi-bin qemu-utils qemu-block-extra protobuf-compiler
+	libiscsi-bin qemu-utils qemu-block-extra protobuf-compiler systemd

@@ -216,7 +216,7 @@ func (s *Service) sessionManager() *actor.PID {
 	if s.system == nil || s.root == nil {
 		return nil
 	}
-	return actor.NewPID(s.system.Address(), rootName+"/"+sessionsName)
+	return actor.NewPID(s.system.Address(), s.root.Id+"/"+sessionsName)
 }
 
 // adminWait bounds how long an admin call waits for an actor's answer.

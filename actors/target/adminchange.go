@@ -54,7 +54,7 @@ func (s *Service) change(ctx context.Context, edit func(raw *pb.Config) error, o
 func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*plan, error) {
 	keepSecrets(next, s.admin.raw)
 	cfg := ApplyDefaults(overridden(next, s.admin.override))
-	if err := Validate(cfg); err != nil {
+	if err := s.opts.Validate(cfg); err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
 	if err := loadSecrets(cfg); err != nil {

@@ -174,7 +174,7 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 }
 
 // defaultLUN gives a LUN's unset fields their defaults; a relative path is made
-// relative to dataDir.
+// relative to dataDir (for a file LUN or an embedder's backend).
 func defaultLUN(l *pb.Lun, dataDir string) {
 	if l.Backend == "" {
 		l.Backend = "file"
@@ -191,14 +191,18 @@ func defaultLUN(l *pb.Lun, dataDir string) {
 	if l.IoTimeout == nil {
 		l.IoTimeout = proto.Float64(DefaultIOTimeout)
 	}
-	if l.Backend == "file" && l.Path != "" && !filepath.IsAbs(l.Path) {
+	if l.Backend != "memory" && l.Path != "" && !filepath.IsAbs(l.Path) { // file or an embedder's
 		l.Path = filepath.Join(dataDir, l.Path)
 	}
 }
 
 // Validate checks a defaulted config and names the first bad field, e.g.
-// "targets[0].luns[1].block_size: 1000 is not 512 or 4096".
-func Validate(cfg *pb.Config) error {
+// "targets[0].luns[1].block_size: 1000 is not 512 or 4096". It knows only the
+// built-in backends; Options.Validate also knows an embedder's.
+func Validate(cfg *pb.Config) error { return validate(cfg, nil) }
+
+// validate is Validate, with custom the embedder's backends by name.
+func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 	bad := func(field, format string, a ...any) error {
 		return fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, a...))
 	}
@@ -271,6 +275,9 @@ func Validate(cfg *pb.Config) error {
 	}
 	if len(cfg.Targets) == 0 {
 		return bad("targets", "at least one target is required")
+	}
+	if field, msg := badBackends(cfg, custom); field != "" {
+		return bad(field, "%s", msg)
 	}
 	names := map[string]bool{}
 	paths := map[string]string{}
@@ -349,8 +356,7 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 		if l.SizeBytes == 0 {
 			return lf + ".size_bytes", "a memory LUN needs a size"
 		}
-	default:
-		return lf + ".backend", fmt.Sprintf("%q is not file or memory", l.Backend)
+	default: // an embedder's (badBackends refused other names); its factory checks the rest
 	}
 	for fi, f := range l.Faults {
 		if field, msg := badFault(f); field != "" {

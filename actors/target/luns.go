@@ -152,11 +152,16 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	switch l.Backend {
 	case "memory":
 		b = backend.NewMemory(int64(l.SizeBytes))
-	default:
+	case "file", "":
 		var err error
 		b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly,
 			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo})
 		if err != nil {
+			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
+		}
+	default: // an embedder's, by name (Options.Backends)
+		var err error
+		if b, err = s.openEmbedded(l); err != nil {
 			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 		}
 	}

@@ -16,9 +16,9 @@ import (
 	"github.com/atgt/atgt/actors/session"
 )
 
-// rootName is the root actor's name; every PID id in the tree starts with it
-// ("target/dispatcher", "target/lun-<iqn>-0/io1").
-const rootName = "target"
+// rootName is the root actor's default name (Options.Name); every PID id in the tree
+// starts with the root's ("target/dispatcher", "target/lun-<iqn>-0/io1").
+const rootName = DefaultName
 
 // Names of the root's children; a LUN's is lunName.
 const (
@@ -80,6 +80,7 @@ type spawnLUNs struct {
 func (r *rootActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		r.strategy.root = ctx.Self().Id // before any child exists to fail
 		err := r.start(ctx)
 		select {
 		case r.cfg.started <- err:

@@ -3,7 +3,6 @@ package target
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/limit"
-	"github.com/atgt/atgt/actors/logging"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/backend"
@@ -75,6 +73,11 @@ type Service struct {
 	// admin is the admin API's state: the config as served, where it is saved
 	// (admin.go).
 	admin adminState
+	// opts are the options the service was started with (embedding, backends).
+	opts Options
+	// ownSystem: the service made system itself, so it shuts it down at stop;
+	// an embedder's (Options.System, Options.Parent) is never shut down.
+	ownSystem bool
 }
 
 // Options adjusts a service for embedding and tests.
@@ -98,6 +101,23 @@ type Options struct {
 	// its LUN actor, so that a test can see the lookups the sessions make (by route,
 	// as WrapBackend).
 	WrapRoute func(route func(target string, lun uint64) *actor.PID) func(target string, lun uint64) *actor.PID
+
+	// Embedding (embed.go). System, when set, is the embedder's actor system the
+	// target's actors run in; nil makes one, which Stop and Shutdown end. An
+	// embedder's system is never shut down by the service: only the target's own
+	// subtree stops and its listeners and backends close.
+	System *actor.ActorSystem
+	// Parent, when set, spawns the target's root actor as a child of one of the
+	// embedder's actors (its actor.Context; System may then be nil), so that the
+	// target stops with it. See embed.go for what that asks of the parent.
+	Parent actor.SpawnerContext
+	// Name is the root actor's name (default DefaultName, "target"), which must be
+	// unique among the system's top-level actors (or the Parent's children): give
+	// each of two targets in one actor system its own.
+	Name string
+	// Backends are the embedder's own LUN backends, by the name a LUN's "backend"
+	// field gives (besides the built-in "file" and "memory").
+	Backends map[string]BackendFactory
 }
 
 // Start validates cfg (after defaults), opens every backend and listener, and spawns
@@ -113,7 +133,7 @@ const stopAfterFailedStart = 10 * time.Second
 // closes what the steps before it opened.
 func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
 	cfg := ApplyDefaults(overridden(in, opts.Override))
-	verr := Validate(cfg)
+	verr := opts.Validate(cfg)
 	if field, _ := badExposure(cfg); verr == nil || field != "" {
 		warnExposures(cfg, log) // refused or allowed, an unauthenticated exposure is logged
 	}
@@ -123,7 +143,10 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := loadSecrets(cfg); err != nil {
 		return nil, err
 	}
-	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second, metrics: metrics.NewRegistry()}
+	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second, metrics: metrics.NewRegistry(), opts: opts}
+	if err := s.useSystem(); err != nil {
+		return nil, err
+	}
 	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath,
 		versions: opts.ConfigVersions, started: time.Now(), wrap: opts.WrapBackend, override: opts.Override}
 	if s.admin.versions <= 0 {
@@ -214,16 +237,17 @@ func connConfig(cfg *pb.Config, acc *accessHolder) conn.Config {
 // spawnTree starts the actor system and the root actor, and waits until the root has
 // spawned its children (or failed to).
 func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, guard *limit.Guard, wrapRoute func(func(string, uint64) *actor.PID) func(string, uint64) *actor.PID) error {
-	log := s.log
-	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return logging.NewSlog(log.Named("actor"))
-	}))
+	if s.system == nil {
+		if err := s.useSystem(); err != nil {
+			return err
+		}
+	}
 	started := make(chan error, 1)
 	s.routes = dispatcher.NewTable(nil)
-	root, err := s.system.Root.SpawnNamed(rootProps(rootConfig{
+	root, err := s.spawnRoot(rootProps(rootConfig{
 		luns: specs, connCfg: connCfg, listeners: s.portals, guard: guard, wrapRoute: wrapRoute, routes: s.routes,
-		log: log, started: started,
-	}), rootName)
+		log: s.log, started: started,
+	}))
 	if err != nil {
 		return fmt.Errorf("start actor tree: %w", err)
 	}
@@ -255,12 +279,12 @@ func (s *Service) Stop(timeout time.Duration) error {
 	return err
 }
 
-// shutdownSystem ends the actor system, once.
+// shutdownSystem ends the actor system, once, if the service made it.
 func (s *Service) shutdownSystem() {
-	if s.system != nil {
+	if s.system != nil && s.ownSystem {
 		s.system.Shutdown()
-		s.system = nil
 	}
+	s.system = nil
 }
 
 // stopTree stops the actor tree and waits for it, at most timeout; a stopped tree

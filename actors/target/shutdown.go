@@ -41,7 +41,7 @@ func (s *Service) Shutdown(grace time.Duration) error {
 	}
 	left := 0
 	if s.system != nil && s.root != nil {
-		mgr := actor.NewPID(s.system.Address(), rootName+"/"+sessionsName)
+		mgr := actor.NewPID(s.system.Address(), s.root.Id+"/"+sessionsName)
 		s.system.Root.Send(mgr, &session.LogoutAll{Within: grace})
 		left = s.waitSessions(mgr, start.Add(grace))
 	}

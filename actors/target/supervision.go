@@ -45,6 +45,9 @@ const (
 //     if it was the loop that failed, starts again.
 type rootStrategy struct {
 	log hclog.Logger
+	// root is the root actor's PID id, set by the root as it starts: under an
+	// embedder's actor it is "<parent>/<name>", not "target" (embed.go).
+	root string
 	// routes are the LUNs' PIDs, set by the root once it has spawned them, for
 	// answering a NexusLoss the dispatcher failed on.
 	routes *dispatcher.Table
@@ -71,7 +74,7 @@ func directive(kind string) actor.Directive {
 // HandleFailure answers the message the child failed on, then restarts or resumes it
 // (directive) after the backoff.
 func (s *rootStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, message any) {
-	kind := childKind(child)
+	kind := s.childKind(child)
 	answered := "nothing"
 	supervise.Guard(s.log, "answer the message a "+kind+" failed on", func() {
 		answered = s.answer(sys, kind, actor.UnwrapEnvelopeMessage(message))
@@ -114,8 +117,11 @@ func (s *rootStrategy) answer(sys *actor.ActorSystem, kind string, message any) 
 }
 
 // childKind names what a child of the root is.
-func childKind(pid *actor.PID) string {
-	_, name, _ := strings.Cut(pid.Id, "/") // after "target/"; a target name may hold a slash
+func (s *rootStrategy) childKind(pid *actor.PID) string {
+	name, ok := strings.CutPrefix(pid.Id, s.root+"/")
+	if s.root == "" || !ok {
+		_, name, _ = strings.Cut(pid.Id, "/") // after "target/"; a target name may hold a slash
+	}
 	switch {
 	case strings.HasPrefix(name, lunPrefix):
 		return kindLUN

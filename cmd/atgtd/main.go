@@ -129,12 +129,14 @@ func run() int {
 	if adminSrv != nil && adminSrv.TCPAddr() != nil {
 		fmt.Printf("admin addr %s\n", adminSrv.TCPAddr())
 	}
-	fmt.Printf("ready portal=%s\n", addrs[0])
-
+	// Signals are caught before anyone is told the daemon is ready, so that a stop
+	// requested at once is a clean one.
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	fmt.Printf("ready portal=%s\n", addrs[0])
+	notify(log, "READY=1") // every portal listens: a Type=notify unit is started
 	var s os.Signal
 	for s == nil {
 		select {
@@ -144,6 +146,7 @@ func run() int {
 		}
 	}
 	signal.Stop(hup)
+	notify(log, "STOPPING=1")
 	// A clean stop asks the initiators to log out, waits for them up to the grace
 	// period, and flushes every LUN; a second signal ends the process at once.
 	log.Warn("stopping: asking initiators to log out", "signal", s.String(), "grace", svc.Grace())

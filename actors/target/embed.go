@@ -1,0 +1,208 @@
+package target
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/atgt/atgt/actors/logging"
+	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// Embedding: a program with its own protoactor ActorSystem hosts a target in it.
+//
+// StartWith with Options.System runs the target's actors in the embedder's system,
+// under a root actor named Options.Name (default "target"), so that two targets share
+// one system side by side as long as their names (and portals) differ. Nothing else in
+// the tree is global: the mailbox dispatcher (sched.Default) is a goroutine pool any
+// number of systems share, and the package-level locks only serialise state file
+// writes. Their LUN files, and their data directories unless their target names
+// differ, must not overlap: as for two atgtd processes, nothing locks a file. With
+// Options.Parent the root is instead spawned as a child of one of the embedder's
+// actors, so the target stops when that actor stops. Either way the Service is the
+// handle: Stop and Shutdown stop the target's subtree and close its listeners and
+// backends, and never shut the embedder's system down.
+//
+// Parent is the actor.Context of the embedder's actor, and a Context is valid only
+// inside that actor's Receive, so StartWith is then called from there. It returns once
+// the target's own actors have started; it never waits on the parent, so it cannot
+// deadlock on it, but it holds the parent's turn while the LUN files open. The parent
+// receives an *actor.Terminated for the root when the target stops, and failures of
+// the root itself (which its start guards against) go to the parent's supervisor.
+// Stopping the parent stops the target's actors; the embedder still calls Stop or
+// Shutdown on the Service to close its listeners and backends.
+//
+// protoactor keeps a supervision guardian per Service started with System (not
+// Parent) in that system's registry for the system's lifetime: a few hundred bytes a
+// start, which a program that starts and stops targets without end should know of.
+
+// DefaultName is the target's root actor name when Options.Name is empty.
+const DefaultName = "target"
+
+// BackendFactory opens the backend of a LUN whose "backend" names it in
+// Options.Backends. It receives a copy of the LUN's config after defaults (size_bytes,
+// block_size, read_only, and path, which a relative path in the config resolves
+// against data_dir as for a file LUN) and returns the backend to serve. The Service
+// owns what it returns: Shutdown syncs it, and Stop, Shutdown or a failed start close
+// it. The capacity served is the backend's Size, rounded down to whole blocks. An
+// error fails the start, named by the LUN's config field.
+type BackendFactory func(lun *pb.Lun) (backend.Backend, error)
+
+// builtinBackends are the backend names a config may always use.
+var builtinBackends = map[string]bool{"file": true, "memory": true}
+
+// WithLogger returns the actor.ConfigOption that sends protoactor's own log lines
+// (system start, dead letters, supervision) to log, as the Service does for a system
+// it makes. An embedder passes it to actor.NewActorSystem to get the same for its
+// own system; protoactor's Info chatter is logged at Debug.
+func WithLogger(log hclog.Logger) actor.ConfigOption {
+	return actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return logging.NewSlog(log.Named("actor"))
+	})
+}
+
+// Validate checks a defaulted config (ApplyDefaults) as StartWith with these options
+// would: the package's Validate, with the names of o.Backends known as backends too.
+func (o Options) Validate(cfg *pb.Config) error {
+	for _, name := range sortedNames(o.Backends) {
+		switch {
+		case builtinBackends[name] || name == "":
+			return fmt.Errorf("Options.Backends[%q]: a built-in backend name cannot be given another backend", name)
+		case o.Backends[name] == nil:
+			return fmt.Errorf("Options.Backends[%q]: the factory is nil", name)
+		}
+	}
+	return validate(cfg, o.Backends)
+}
+
+// badBackends returns the first LUN field whose backend is neither built in nor in
+// custom, and why, or "".
+func badBackends(cfg *pb.Config, custom map[string]BackendFactory) (field, msg string) {
+	for ti, t := range cfg.Targets {
+		for _, set := range lunSets(ti, t) {
+			for li, l := range set.luns {
+				if !builtinBackends[l.Backend] && custom[l.Backend] == nil {
+					return fmt.Sprintf("%s.luns[%d].backend", set.field, li),
+						fmt.Sprintf("%q is not a known backend (file, memory, or one given in Options.Backends)", l.Backend)
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+func sortedNames(m map[string]BackendFactory) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// openEmbedded opens a LUN's backend with the embedder's factory of its name.
+func (s *Service) openEmbedded(l *pb.Lun) (backend.Backend, error) {
+	factory := s.opts.Backends[l.Backend]
+	if factory == nil {
+		return nil, fmt.Errorf("backend: %q is not a known backend (file, memory, or one given in Options.Backends)", l.Backend)
+	}
+	b, err := factory(proto.Clone(l).(*pb.Lun))
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", l.Backend, err)
+	}
+	if b == nil {
+		return nil, fmt.Errorf("backend %q: the factory returned no backend", l.Backend)
+	}
+	return b, nil
+}
+
+// ErrNameTaken is returned (wrapped, naming the actor) by StartWith when the root
+// actor's name is already used in the actor system: another target, or an actor of
+// the embedder, runs under it. Give each Service its own Options.Name.
+var ErrNameTaken = errors.New("the target's actor name is already used in this actor system; give each Service its own Options.Name")
+
+// useSystem chooses the actor system the tree runs in (the embedder's, or a new one
+// the service owns) and checks, before anything is opened, that the root's name is
+// free there.
+func (s *Service) useSystem() error {
+	name := s.rootName()
+	if name == "" || strings.Contains(name, "/") || strings.HasPrefix(name, "$") {
+		return fmt.Errorf("Options.Name: %q is not an actor name (non-empty, no slash, not starting with $)", name)
+	}
+	switch {
+	case s.parentActor() != nil:
+		sys := s.opts.Parent.ActorSystem()
+		if s.opts.System != nil && s.opts.System != sys {
+			return errors.New("Options.Parent belongs to another actor system than Options.System")
+		}
+		s.system = sys
+	case s.opts.Parent != nil: // a root context: its system's top level
+		s.system = s.opts.Parent.ActorSystem()
+	case s.opts.System != nil:
+		s.system = s.opts.System
+	default:
+		s.system = actor.NewActorSystem(WithLogger(s.log))
+		s.ownSystem = true
+		return nil
+	}
+	if _, taken := s.system.ProcessRegistry.GetLocal(s.rootID()); taken {
+		return fmt.Errorf("start actor tree: %q: %w", s.rootID(), ErrNameTaken)
+	}
+	return nil
+}
+
+// rootName is the root actor's name.
+func (s *Service) rootName() string {
+	if s.opts.Name == "" {
+		return rootName
+	}
+	return s.opts.Name
+}
+
+// parentActor is the embedder's actor the root is spawned under, or nil when the root
+// is a top-level actor of the system (no Parent, or a root context as Parent).
+func (s *Service) parentActor() actor.SpawnerContext {
+	if s.opts.Parent == nil {
+		return nil
+	}
+	if _, isRoot := s.opts.Parent.(*actor.RootContext); isRoot {
+		return nil
+	}
+	return s.opts.Parent
+}
+
+// rootID is the root actor's PID id: its name, under the parent's id if it has one.
+func (s *Service) rootID() string {
+	if p := s.parentActor(); p != nil {
+		return p.Self().Id + "/" + s.rootName()
+	}
+	return s.rootName()
+}
+
+// spawnRoot spawns the root actor under its name: in the system's root context, with
+// its own guardian (props as rootProps makes them), or as a child of the embedder's
+// actor, whose supervisor then stands in for the guardian (protoactor refuses a
+// guardian for a child).
+func (s *Service) spawnRoot(props *actor.Props) (*actor.PID, error) {
+	var pid *actor.PID
+	var err error
+	switch {
+	case s.parentActor() != nil:
+		pid, err = s.parentActor().SpawnNamed(props.Configure(actor.WithGuardian(nil)), s.rootName())
+	case s.opts.Parent != nil:
+		pid, err = s.opts.Parent.SpawnNamed(props, s.rootName())
+	default:
+		pid, err = s.system.Root.SpawnNamed(props, s.rootName())
+	}
+	if errors.Is(err, actor.ErrNameExists) {
+		return nil, fmt.Errorf("%q: %w", s.rootID(), ErrNameTaken)
+	}
+	return pid, err
+}
