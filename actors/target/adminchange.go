@@ -119,9 +119,9 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 	for _, f := range p.faults {
 		s.live[f.key].faults.Set(lunFaults(f.faults))
 	}
-	if p.access {
-		s.access.set(buildAccess(cfg))
-	}
+	// Logins see the new config: access lists, CHAP, and which initiators have
+	// LUNs of their own (their route).
+	s.access.set(buildAccess(cfg))
 	for route := range p.touched {
 		for k, pid := range s.routes.Load() {
 			if k.Target == route {

@@ -71,6 +71,11 @@ func (s *Service) AddLun(ctx context.Context, req *pb.AddLunRequest) (*pb.AddLun
 			return admin.NotFound("target %s: no such target", req.Target)
 		}
 		luns, err := lunsIn(t, req.Initiator)
+		if err != nil && req.Initiator != "" {
+			// The initiator's first own LUN: it sees its own set from its next login.
+			t.InitiatorLuns = append(t.InitiatorLuns, &pb.InitiatorLuns{Initiator: req.Initiator})
+			luns, err = lunsIn(t, req.Initiator)
+		}
 		if err != nil {
 			return err
 		}

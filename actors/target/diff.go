@@ -24,8 +24,6 @@ type plan struct {
 	removeLUNs                []dispatcher.Key
 	resizes                   []resizeStep
 	faults                    []faultStep
-	// access: who may log in to what changed (access lists, CHAP, targets).
-	access bool
 	// touched are the routes whose set of LUNs changed, for REPORTED LUNS DATA HAS
 	// CHANGED.
 	touched map[string]bool
@@ -66,7 +64,6 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 	}
 	if !proto.Equal(old.DiscoveryChap, next.DiscoveryChap) || !proto.Equal(old.DiscoveryMutualChap, next.DiscoveryMutualChap) ||
 		!equalStrings(old.ChapAlgorithms, next.ChapAlgorithms) {
-		p.access = true
 		p.say("update discovery CHAP")
 	}
 	oldT := map[string]*pb.Target{}
@@ -79,8 +76,7 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 		o, ok := oldT[t.Name]
 		if !ok {
 			p.addTargets = append(p.addTargets, t.Name)
-			p.access = true
-			p.say("add target %s", t.Name)
+				p.say("add target %s", t.Name)
 			for _, set := range lunSets(ti, t) {
 				for li, l := range set.luns {
 					p.addLUNs = append(p.addLUNs, lunAdd{name: t.Name, initiator: set.initiator, route: set.route,
@@ -91,8 +87,7 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 			continue
 		}
 		if !proto.Equal(targetPart(o), targetPart(t)) {
-			p.access = true
-			p.say("update target %s (%s)", t.Name, firstDifference(targetPart(o), targetPart(t), ""))
+				p.say("update target %s (%s)", t.Name, firstDifference(targetPart(o), targetPart(t), ""))
 		}
 		if err := s.diffLUNs(p, ti, o, t, opts); err != nil {
 			return nil, err
@@ -103,7 +98,6 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 			continue
 		}
 		p.removeTargets = append(p.removeTargets, t.Name)
-		p.access = true
 		p.say("remove target %s", t.Name)
 		for _, set := range lunSets(0, t) {
 			for _, l := range set.luns {

@@ -363,3 +363,29 @@ func TestAdminAclLive(t *testing.T) {
 		t.Fatalf("AddAcl of a bad network: %v", err)
 	}
 }
+
+// TestAdminInitiatorLuns: a LUN added for an initiator that has none of its own yet
+// gives it its own set: at its next login it sees that LUN, others still the shared
+// ones; removing its last own LUN gives it the shared ones back.
+func TestAdminInitiatorLuns(t *testing.T) {
+	cfg, path := adminConfig(t)
+	svc := startWith(t, cfg, target.Options{ConfigPath: path})
+	ctx := context.Background()
+	own := "iqn.2026-11.dev.atgt:own"
+	if _, err := svc.AddLun(ctx, &pb.AddLunRequest{Target: targetName, Initiator: own,
+		Lun: &pb.Lun{Id: 5, Path: "own5.img", SizeBytes: lunSize}}); err != nil {
+		t.Fatalf("AddLun for an initiator: %v", err)
+	}
+	s := dial(t, svc.Addrs()[0], initiator.Options{InitiatorName: own})
+	if luns, err := s.ReportLUNs(5); err != nil || !slices.Equal(luns, []uint64{5}) {
+		t.Fatalf("the initiator's REPORT LUNS = %v, %v; want [5]", luns, err)
+	}
+	other := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(2)})
+	if luns, err := other.ReportLUNs(0); err != nil || !slices.Equal(luns, []uint64{0}) {
+		t.Fatalf("another initiator's REPORT LUNS = %v, %v; want [0]", luns, err)
+	}
+	l, err := svc.ListLuns(ctx, &pb.ListLunsRequest{Target: targetName})
+	if err != nil || len(l.Luns) != 2 || l.Luns[1].Initiator != own || l.Luns[1].Id != 5 {
+		t.Fatalf("ListLuns: %v, %v", l, err)
+	}
+}
