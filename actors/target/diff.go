@@ -76,7 +76,7 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 		o, ok := oldT[t.Name]
 		if !ok {
 			p.addTargets = append(p.addTargets, t.Name)
-				p.say("add target %s", t.Name)
+			p.say("add target %s", t.Name)
 			for _, set := range lunSets(ti, t) {
 				for li, l := range set.luns {
 					p.addLUNs = append(p.addLUNs, lunAdd{name: t.Name, initiator: set.initiator, route: set.route,
@@ -87,7 +87,7 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 			continue
 		}
 		if !proto.Equal(targetPart(o), targetPart(t)) {
-				p.say("update target %s (%s)", t.Name, firstDifference(targetPart(o), targetPart(t), ""))
+			p.say("update target %s (%s)", t.Name, firstDifference(targetPart(o), targetPart(t), ""))
 		}
 		if err := s.diffLUNs(p, ti, o, t, opts); err != nil {
 			return nil, err
