@@ -85,6 +85,9 @@ func badOTLP(cfg *pb.Config) (field, msg string) {
 			return "otlp_endpoint", fmt.Sprintf("%q has a query, fragment or user: an OTLP endpoint takes none", e)
 		}
 	}
+	if r := cfg.OtlpSampleRatio; !(r >= 0 && r <= 1) { // NaN too
+		return "otlp_sample_ratio", fmt.Sprintf("%v is not between 0 and 1", r)
+	}
 	if n := cfg.OtlpServiceName; len(n) > 255 || strings.IndexFunc(n, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		return "otlp_service_name", fmt.Sprintf("%q is not up to 255 printable characters", n)
 	}

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"math"
 	"testing"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -14,6 +15,7 @@ func TestOTLPConfigDefaultsAndValidation(t *testing.T) {
 	for _, e := range []string{"http://127.0.0.1:4318", "https://otel.example.com/v1/traces", "http://[::1]:4318/"} {
 		c := ApplyDefaults(DefaultConfig())
 		c.OtlpEndpoint = e
+		c.OtlpSampleRatio = 0.25
 		if err := Validate(c); err != nil {
 			t.Errorf("otlp_endpoint %q refused: %v", e, err)
 		}
@@ -25,5 +27,8 @@ func TestOTLPConfigDefaultsAndValidation(t *testing.T) {
 		{"otlp_endpoint", func(c *pb.Config) { c.OtlpEndpoint = "http://h:4318/v1/traces?token=x" }},
 		{"otlp_endpoint", func(c *pb.Config) { c.OtlpEndpoint = "http://h:4318/%zz" }},
 		{"otlp_service_name", func(c *pb.Config) { c.OtlpServiceName = "atgt\nd" }},
+		{"otlp_sample_ratio", func(c *pb.Config) { c.OtlpSampleRatio = 1.5 }},
+		{"otlp_sample_ratio", func(c *pb.Config) { c.OtlpSampleRatio = -0.1 }},
+		{"otlp_sample_ratio", func(c *pb.Config) { c.OtlpSampleRatio = math.NaN() }},
 	})
 }

@@ -48,6 +48,7 @@ func startOTLP(cfg *pb.Config, flagURL string, log hclog.Logger) ([]trace.Sink, 
 	sink, err := atgtotel.New(context.Background(), atgtotel.Config{
 		Endpoint:    endpoint,
 		ServiceName: target.ApplyDefaults(cfg).GetOtlpServiceName(),
+		SampleRatio: cfg.GetOtlpSampleRatio(),
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: -otlp: %v\n", err)

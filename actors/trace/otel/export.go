@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
 // DefaultServiceName is the service.name of atgt's spans unless Config names another.
@@ -32,7 +33,39 @@ type Config struct {
 	// BatchTimeout is the longest a span waits to be sent with others (0: the SDK's
 	// default, 5 s); tests shorten it.
 	BatchTimeout time.Duration
+	// SampleRatio is the fraction of tasks exported, chosen by trace ID (0 or 1:
+	// every task), because export costs the finishing goroutine about 16 µs a task
+	// and the receiver a span per hop. A task the flight recorder logs is always
+	// exported, and a task under an embedder's traceparent follows its sampled flag.
+	SampleRatio float64
 }
+
+// Sampler is the SDK sampler of a sink's provider: ratio of the tasks by trace ID
+// (all for 0 or 1), the parent's decision for a task that has one, and every task
+// marked atgt.bad, so that sampling never hides the tasks worth looking at.
+func Sampler(ratio float64) sdktrace.Sampler {
+	if ratio <= 0 || ratio >= 1 {
+		return sdktrace.ParentBased(sdktrace.AlwaysSample())
+	}
+	return keepBad{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))}
+}
+
+// keepBad samples every span marked atgt.bad and leaves the others to its sampler.
+type keepBad struct{ sdktrace.Sampler }
+
+func (k keepBad) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	for _, kv := range p.Attributes {
+		if kv.Key == AttrBad && kv.Value.AsBool() {
+			return sdktrace.SamplingResult{
+				Decision:   sdktrace.RecordAndSample,
+				Tracestate: oteltrace.SpanContextFromContext(p.ParentContext).TraceState(),
+			}
+		}
+	}
+	return k.Sampler.ShouldSample(p)
+}
+
+func (k keepBad) Description() string { return "KeepBad{" + k.Sampler.Description() + "}" }
 
 // ParseEndpoint checks an OTLP/HTTP URL and splits it into the exporter's host,
 // path and whether it is plain http; its error names what is wrong.
@@ -90,7 +123,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Sink, error) {
 	if cfg.BatchTimeout > 0 {
 		batchOpts = append(batchOpts, sdktrace.WithBatchTimeout(cfg.BatchTimeout))
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, batchOpts...), sdktrace.WithResource(res))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, batchOpts...), sdktrace.WithResource(res),
+		sdktrace.WithSampler(Sampler(cfg.SampleRatio)))
 	s := NewSink(tp, opts...)
 	s.owned = tp
 	return s, nil

@@ -138,11 +138,16 @@ func (s *Sink) Finished(tl *trace.Timeline) {
 	if end.Before(start) {
 		end = start
 	}
-	ctx, span := s.tracer.Start(ctx, SpanName(tl.ID.Opcode),
+	startOpts := []oteltrace.SpanStartOption{
 		oteltrace.WithSpanKind(oteltrace.SpanKindServer), // the initiator is the client
 		oteltrace.WithTimestamp(start),
-		oteltrace.WithAttributes(taskAttributes(tl)...))
-	if span.IsRecording() {
+	}
+	if tl.Bad { // the one attribute the sampler looks at (Sampler keeps bad tasks)
+		startOpts = append(startOpts, oteltrace.WithAttributes(AttrBad.Bool(true)))
+	}
+	ctx, span := s.tracer.Start(ctx, SpanName(tl.ID.Opcode), startOpts...)
+	if span.IsRecording() { // a task sampled out costs no more than this
+		span.SetAttributes(taskAttributes(tl)...)
 		for i := range tl.Events {
 			s.hop(ctx, tl, i)
 		}
@@ -210,7 +215,7 @@ func SpanName(op uint8) string {
 // taskAttributes is the identity of a task and how it ended.
 func taskAttributes(tl *trace.Timeline) []attribute.KeyValue {
 	id := &tl.ID
-	attrs := make([]attribute.KeyValue, 0, 14)
+	attrs := make([]attribute.KeyValue, 0, 12)
 	attrs = append(attrs,
 		AttrInitiator.String(id.Initiator),
 		AttrTarget.String(id.Target),
@@ -226,9 +231,6 @@ func taskAttributes(tl *trace.Timeline) []attribute.KeyValue {
 		if key, asc, ascq, ok := parseSense(tl.Sense); ok {
 			attrs = append(attrs, AttrSenseKey.Int(int(key)), AttrASC.Int(int(asc)), AttrASCQ.Int(int(ascq)))
 		}
-	}
-	if tl.Bad {
-		attrs = append(attrs, AttrBad.Bool(true))
 	}
 	return attrs
 }

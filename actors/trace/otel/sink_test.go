@@ -390,3 +390,61 @@ func TestParseEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// discard is an exporter that drops every batch, so that a benchmark measures the
+// span making and the batch processor's queue, not a network.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkFinished is what one five-hop task costs the goroutine that finishes it
+// with export on (the batch processor's default queue; spans are dropped, not
+// waited for, if it fills).
+func BenchmarkFinished(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
+	defer tp.Shutdown(context.Background()) //nolint:errcheck // a benchmark
+	s := NewSink(tp)
+	tl := readTimeline(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Finished(tl)
+	}
+}
+
+func TestSamplerKeepsBadTasks(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(Sampler(1e-12)))
+	defer tp.Shutdown(context.Background()) //nolint:errcheck // a test
+	s := NewSink(tp)
+	for i := range 50 {
+		s.Finished(readTimeline(uint32(i)))
+	}
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Fatalf("a ratio of 1e-12 exported %d spans of 50 good tasks", n)
+	}
+	bad := readTimeline(99)
+	bad.Status, bad.Sense, bad.Bad = scsi.StatusCheckCondition, fixedSense(scsi.SenseMediumError, 0x11, 0), true
+	s.Finished(bad)
+	root, hops := split(t, exp.GetSpans())
+	if attrs(root.Attributes)[AttrITT].AsInt64() != 99 || len(hops) != len(bad.Events) {
+		t.Errorf("the bad task exported as %q ITT %v with %d hops", root.Name, attrs(root.Attributes)[AttrITT].Emit(), len(hops))
+	}
+	for _, r := range []float64{0, 1, 2} {
+		if d := Sampler(r).Description(); !strings.Contains(d, "AlwaysOnSampler") {
+			t.Errorf("Sampler(%v) = %s, want every task", r, d)
+		}
+	}
+}
+
+// BenchmarkFinishedSampledOut is what a task not sampled costs (SampleRatio).
+func BenchmarkFinishedSampledOut(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}), sdktrace.WithSampler(Sampler(1e-12)))
+	defer tp.Shutdown(context.Background()) //nolint:errcheck // a benchmark
+	s := NewSink(tp)
+	tl := readTimeline(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Finished(tl)
+	}
+}
