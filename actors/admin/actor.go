@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	oteltrace "go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -22,6 +27,12 @@ type Call struct {
 	// ID is copied to the Result, so that an actor with several calls out can tell
 	// the answers apart.
 	ID uint64
+	// TraceParent is a W3C traceparent ("00-<trace id>-<span id>-<flags>") of the
+	// embedder's trace that this call belongs to: the call's span (made with the
+	// global OpenTelemetry tracer provider, a no-op unless the program sets one)
+	// continues that trace. Without it a "traceparent" header of the
+	// actor.MessageEnvelope carrying the Call is used.
+	TraceParent string
 }
 
 // Result answers a Call: Response is the method's response message (its type is
@@ -123,6 +134,9 @@ type job struct {
 	m       method
 	call    *Call
 	replyTo *actor.PID
+	// trace is the W3C trace context the call came with (TraceParent, or the
+	// envelope's traceparent and tracestate headers), read while in Receive.
+	trace propagation.MapCarrier
 }
 
 // changeDone tells the actor that the change in progress has answered.
@@ -161,7 +175,7 @@ func (a *adminActor) receiveCall(ctx actor.Context, c *Call) {
 		ctx.Send(replyTo, &Result{ID: c.ID, Err: Invalid("admin: %s is not an admin request", describe(c.Request))})
 		return
 	}
-	j := job{m: m, call: c, replyTo: replyTo}
+	j := job{m: m, call: c, replyTo: replyTo, trace: traceContext(ctx, c)}
 	if !m.change {
 		a.run(ctx, j, false)
 		return
@@ -188,7 +202,12 @@ func (a *adminActor) next(ctx actor.Context) {
 func (a *adminActor) run(ctx actor.Context, j job, change bool) {
 	root, self, callCtx := ctx.ActorSystem().Root, ctx.Self(), a.ctx
 	go func() {
-		resp, err := callSafely(callCtx, a.api, j)
+		spanCtx, span := startSpan(callCtx, j)
+		resp, err := callSafely(spanCtx, a.api, j)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 		root.Send(j.replyTo, &Result{ID: j.call.ID, Response: resp, Err: err})
 		if change {
 			root.Send(self, changeDone{})
@@ -214,4 +233,34 @@ func describe(m proto.Message) string {
 		return "a nil request"
 	}
 	return fmt.Sprintf("%T", m)
+}
+
+// tracerName is the instrumentation scope of admin call spans.
+const tracerName = "github.com/atgt/atgt/actors/admin"
+
+// traceContext collects the W3C trace context of a call: its TraceParent, else the
+// traceparent (and tracestate) headers of the envelope it came in. Nil: none.
+func traceContext(ctx actor.Context, c *Call) propagation.MapCarrier {
+	var carrier propagation.MapCarrier
+	if h := ctx.MessageHeader(); h != nil && h.Get("traceparent") != "" {
+		carrier = propagation.MapCarrier{"traceparent": h.Get("traceparent")}
+		if ts := h.Get("tracestate"); ts != "" {
+			carrier["tracestate"] = ts
+		}
+	}
+	if c.TraceParent != "" {
+		carrier = propagation.MapCarrier{"traceparent": c.TraceParent}
+	}
+	return carrier
+}
+
+// startSpan starts the call's span, "admin AddLun" for an AddLunRequest, as a child
+// of the caller's trace context when it gave one, so that an embedder's trace shows
+// the changes it asked of the target.
+func startSpan(ctx context.Context, j job) (context.Context, oteltrace.Span) {
+	if j.trace != nil {
+		ctx = propagation.TraceContext{}.Extract(ctx, j.trace)
+	}
+	name := strings.TrimSuffix(string(j.call.Request.ProtoReflect().Descriptor().Name()), "Request")
+	return otel.Tracer(tracerName).Start(ctx, "admin "+name, oteltrace.WithSpanKind(oteltrace.SpanKindServer))
 }

@@ -6,9 +6,11 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -61,6 +63,36 @@ const (
 	DefaultLoginFailureWindow    = 60 // seconds; also how long the address is then refused
 	maxLoginFailureWindow        = 86400
 )
+
+// DefaultOTLPServiceName is the service.name of exported spans unless
+// otlp_service_name gives one (README "OpenTelemetry").
+const DefaultOTLPServiceName = "atgtd"
+
+// badOTLP checks the OpenTelemetry export fields: an endpoint must be an http or
+// https URL with a host and no query (the exporter would fail on it only at the
+// first export, long after the start), and a service name is one printable line.
+func badOTLP(cfg *pb.Config) (field, msg string) {
+	if e := cfg.OtlpEndpoint; e != "" {
+		u, err := url.Parse(e)
+		switch {
+		case err != nil:
+			return "otlp_endpoint", fmt.Sprintf("%q is not an http:// or https:// URL (OTLP/HTTP, e.g. http://127.0.0.1:4318)", e)
+		case u.Scheme != "http" && u.Scheme != "https":
+			return "otlp_endpoint", fmt.Sprintf("%q is not an http:// or https:// URL (OTLP/HTTP, e.g. http://127.0.0.1:4318)", e)
+		case u.Host == "":
+			return "otlp_endpoint", fmt.Sprintf("%q has no host", e)
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			return "otlp_endpoint", fmt.Sprintf("%q has a query, fragment or user: an OTLP endpoint takes none", e)
+		}
+	}
+	if r := cfg.OtlpSampleRatio; !(r >= 0 && r <= 1) { // NaN too
+		return "otlp_sample_ratio", fmt.Sprintf("%v is not between 0 and 1", r)
+	}
+	if n := cfg.OtlpServiceName; len(n) > 255 || strings.IndexFunc(n, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return "otlp_service_name", fmt.Sprintf("%q is not up to 255 printable characters", n)
+	}
+	return "", ""
+}
 
 // DefaultConfig is the embedded configuration used when no -config is given: one
 // target with one 1 GiB sparse file LUN, open to every initiator.
@@ -132,6 +164,7 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	orDefault(&cfg.WriteTimeoutSeconds, DefaultWriteTimeout)
 	orDefault(&cfg.MaxLoginFailures, DefaultMaxLoginFailures)
 	orDefault(&cfg.LoginFailureWindowSeconds, DefaultLoginFailureWindow)
+	orDefault(&cfg.OtlpServiceName, DefaultOTLPServiceName)
 	if cfg.Negotiation == nil {
 		cfg.Negotiation = &pb.Negotiation{}
 	}
@@ -243,6 +276,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		if f.v > f.max {
 			return bad(f.name, "%d exceeds %d", f.v, f.max)
 		}
+	}
+	if field, msg := badOTLP(cfg); field != "" {
+		return bad(field, "%s", msg)
 	}
 	n := cfg.Negotiation
 	for _, f := range []struct {

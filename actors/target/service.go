@@ -15,6 +15,7 @@ import (
 	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/metrics"
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -118,6 +119,10 @@ type Options struct {
 	// Backends are the embedder's own LUN backends, by the name a LUN's "backend"
 	// field gives (besides the built-in "file" and "memory").
 	Backends map[string]BackendFactory
+	// TraceSinks receive every finished task's timeline (actors/trace), e.g. the
+	// OpenTelemetry exporter of actors/trace/otel; their owner flushes and stops
+	// them after the service stops.
+	TraceSinks []trace.Sink
 }
 
 // Start validates cfg (after defaults), opens every backend and listener, and spawns

@@ -69,6 +69,11 @@ type Timeline struct {
 	Status uint8
 	Sense  []byte
 	Bad    bool
+	// TraceParent is the W3C traceparent the task's ScsiTask carried (set by an
+	// embedder that submits tasks to LUN actors itself), so that a sink such as
+	// the OpenTelemetry exporter continues the embedder's trace; "" for tasks
+	// from the network.
+	TraceParent string
 }
 
 // Sink receives each finished task's timeline (an exporter). It must not block and

@@ -36,6 +36,7 @@ func run() int {
 	adminSocket := flag.String("admin-socket", "", `the admin service's unix socket, for atgtctl (default <data dir>/atgtd.sock; "off": none)`)
 	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); it has no authentication")
 	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this address (e.g. 127.0.0.1:9090)")
+	otlpURL := flag.String("otlp", "", "send each finished task as OpenTelemetry spans to this OTLP/HTTP receiver (e.g. http://127.0.0.1:4318; overrides the config's otlp_endpoint)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "atgtd: unexpected argument %q\n", flag.Arg(0))
@@ -74,8 +75,14 @@ func run() int {
 	cfg = proto.Clone(file).(*pb.Config)
 	override(cfg)
 	raiseFileLimit(cfg, log)
+	// OpenTelemetry export (otel.go): its sink is passed to the target; flushed after the stop.
+	sinks, stopOTLP, code := startOTLP(cfg, *otlpURL, log)
+	if code != 0 {
+		return code
+	}
+	defer stopOTLP()
 	// Start validates the config, max_procs and gc_percent included.
-	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override})
+	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override, TraceSinks: sinks})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		return 1

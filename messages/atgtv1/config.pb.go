@@ -107,8 +107,23 @@ type Config struct {
 	// reached max_login_failures is refused. Default 60; 0 keeps the default; at most
 	// 86400.
 	LoginFailureWindowSeconds uint32 `protobuf:"varint,84,opt,name=login_failure_window_seconds,json=loginFailureWindowSeconds,proto3" json:"login_failure_window_seconds,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// The OTLP/HTTP receiver that finished tasks are sent to as spans, e.g.
+	// "http://127.0.0.1:4318" (an OpenTelemetry Collector, Jaeger, Tempo): one span per
+	// task with a child per hop. Without a path, /v1/traces is appended; http sends
+	// in the clear, https with TLS. Default "": no export. Read by atgtd at start
+	// (its -otlp flag overrides it); a program that embeds the target makes its own
+	// sink (actors/trace/otel) and passes it in Options.TraceSinks.
+	OtlpEndpoint string `protobuf:"bytes,125,opt,name=otlp_endpoint,json=otlpEndpoint,proto3" json:"otlp_endpoint,omitempty"`
+	// The service.name of the exported spans, which tells several targets apart in
+	// one tracing backend. Default "atgtd".
+	OtlpServiceName string `protobuf:"bytes,126,opt,name=otlp_service_name,json=otlpServiceName,proto3" json:"otlp_service_name,omitempty"`
+	// The fraction of tasks exported, chosen by trace ID, from 0 to 1: export costs
+	// the goroutine that finishes a task about 11 us (a five-hop task; under 0.5 us
+	// sampled out) and the receiver a span per hop. A task the flight recorder logs
+	// is always exported. Default 0, which like 1 exports every task.
+	OtlpSampleRatio float64 `protobuf:"fixed64,127,opt,name=otlp_sample_ratio,json=otlpSampleRatio,proto3" json:"otlp_sample_ratio,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -270,6 +285,27 @@ func (x *Config) GetMaxLoginFailures() uint32 {
 func (x *Config) GetLoginFailureWindowSeconds() uint32 {
 	if x != nil {
 		return x.LoginFailureWindowSeconds
+	}
+	return 0
+}
+
+func (x *Config) GetOtlpEndpoint() string {
+	if x != nil {
+		return x.OtlpEndpoint
+	}
+	return ""
+}
+
+func (x *Config) GetOtlpServiceName() string {
+	if x != nil {
+		return x.OtlpServiceName
+	}
+	return ""
+}
+
+func (x *Config) GetOtlpSampleRatio() float64 {
+	if x != nil {
+		return x.OtlpSampleRatio
 	}
 	return 0
 }
@@ -985,7 +1021,7 @@ var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xf6\x06\n" +
+	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xf3\a\n" +
 	"\x06Config\x12\x18\n" +
 	"\aportals\x18\x01 \x03(\tR\aportals\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12)\n" +
@@ -1008,7 +1044,10 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x1bmax_connections_per_address\x18Q \x01(\rR\x18maxConnectionsPerAddress\x122\n" +
 	"\x15write_timeout_seconds\x18R \x01(\rR\x13writeTimeoutSeconds\x12,\n" +
 	"\x12max_login_failures\x18S \x01(\rR\x10maxLoginFailures\x12?\n" +
-	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\"S\n" +
+	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\x12#\n" +
+	"\rotlp_endpoint\x18} \x01(\tR\fotlpEndpoint\x12*\n" +
+	"\x11otlp_service_name\x18~ \x01(\tR\x0fotlpServiceName\x12*\n" +
+	"\x11otlp_sample_ratio\x18\x7f \x01(\x01R\x0fotlpSampleRatio\"S\n" +
 	"\x04Chap\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\x1f\n" +

@@ -342,7 +342,13 @@ type ScsiTask struct {
 	// When the task reached its LUN actor, on the metrics clock (actors/metrics.Now,
 	// nanoseconds), for the LUN's latency histograms; written by the LUN actor only
 	// when the LUN keeps metrics, read when the task completes.
-	ArrivedNanos  int64 `protobuf:"varint,100,opt,name=arrived_nanos,json=arrivedNanos,proto3" json:"arrived_nanos,omitempty"`
+	ArrivedNanos int64 `protobuf:"varint,100,opt,name=arrived_nanos,json=arrivedNanos,proto3" json:"arrived_nanos,omitempty"`
+	// A W3C trace context traceparent ("00-<trace id>-<span id>-<flags>"), set by an
+	// embedder that submits tasks to LUN actors itself, so that the task's trace
+	// continues the embedder's: the OpenTelemetry sink (actors/trace/otel) makes the
+	// task's span a child of it (propagation.TraceContext). Empty for tasks from the
+	// network, which start a trace of their own; never read on the data path.
+	Traceparent   string `protobuf:"bytes,115,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -494,6 +500,13 @@ func (x *ScsiTask) GetArrivedNanos() int64 {
 		return x.ArrivedNanos
 	}
 	return 0
+}
+
+func (x *ScsiTask) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
 }
 
 // ScsiCompletion is the outcome of a task, sent to the task's reply_to connection.
@@ -1442,7 +1455,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12atgt/v1/task.proto\x12\aatgt.v1\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xfc\x03\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\x9e\x04\n" +
 	"\bScsiTask\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x10\n" +
 	"\x03lun\x18\x02 \x01(\x04R\x03lun\x12\x10\n" +
@@ -1462,7 +1475,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x0edata_out_parts\x18\x0f \x03(\fR\fdataOutParts\x12\x1c\n" +
 	"\n" +
 	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\x12#\n" +
-	"\rarrived_nanos\x18d \x01(\x03R\farrivedNanos\"\xc6\x01\n" +
+	"\rarrived_nanos\x18d \x01(\x03R\farrivedNanos\x12 \n" +
+	"\vtraceparent\x18s \x01(\tR\vtraceparent\"\xc6\x01\n" +
 	"\x0eScsiCompletion\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\rR\x06status\x12\x14\n" +
