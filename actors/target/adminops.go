@@ -172,29 +172,7 @@ func rawLUN(raw *pb.Config, target, initiator string, id uint64) (*pb.Lun, error
 
 // AddAcl allows an initiator name and/or a source network on a target.
 func (s *Service) AddAcl(ctx context.Context, req *pb.AddAclRequest) (*pb.AddAclResponse, error) {
-	if err := checkAclRequest(req.Initiator, req.Network); err != nil {
-		return nil, err
-	}
-	_, err := s.change(ctx, func(raw *pb.Config) error {
-		t := targetIn(raw, req.Target)
-		if t == nil {
-			return admin.NotFound("target %s: no such target", req.Target)
-		}
-		if req.Initiator != "" {
-			if slices.Contains(t.AllowedInitiators, req.Initiator) {
-				return admin.Exists("target %s: initiator %s is already allowed", req.Target, req.Initiator)
-			}
-			t.AllowedInitiators = append(t.AllowedInitiators, req.Initiator)
-		}
-		if req.Network != "" {
-			if slices.Contains(t.AllowedNetworks, req.Network) {
-				return admin.Exists("target %s: network %s is already allowed", req.Target, req.Network)
-			}
-			t.AllowedNetworks = append(t.AllowedNetworks, req.Network)
-		}
-		return nil
-	}, applyOpts{})
-	if err != nil {
+	if err := s.editACL(ctx, req.Target, req.Initiator, req.Network, true); err != nil {
 		return nil, err
 	}
 	return &pb.AddAclResponse{}, nil
@@ -203,32 +181,46 @@ func (s *Service) AddAcl(ctx context.Context, req *pb.AddAclRequest) (*pb.AddAcl
 // RemoveAcl takes an initiator name and/or a source network off a target's access
 // list. Sessions already logged in stay (LogoutSession ends them).
 func (s *Service) RemoveAcl(ctx context.Context, req *pb.RemoveAclRequest) (*pb.RemoveAclResponse, error) {
-	if err := checkAclRequest(req.Initiator, req.Network); err != nil {
-		return nil, err
-	}
-	_, err := s.change(ctx, func(raw *pb.Config) error {
-		t := targetIn(raw, req.Target)
-		if t == nil {
-			return admin.NotFound("target %s: no such target", req.Target)
-		}
-		if req.Initiator != "" {
-			if !slices.Contains(t.AllowedInitiators, req.Initiator) {
-				return admin.NotFound("target %s: initiator %s is not on the access list", req.Target, req.Initiator)
-			}
-			t.AllowedInitiators = slices.DeleteFunc(t.AllowedInitiators, func(n string) bool { return n == req.Initiator })
-		}
-		if req.Network != "" {
-			if !slices.Contains(t.AllowedNetworks, req.Network) {
-				return admin.NotFound("target %s: network %s is not on the access list", req.Target, req.Network)
-			}
-			t.AllowedNetworks = slices.DeleteFunc(t.AllowedNetworks, func(n string) bool { return n == req.Network })
-		}
-		return nil
-	}, applyOpts{})
-	if err != nil {
+	if err := s.editACL(ctx, req.Target, req.Initiator, req.Network, false); err != nil {
 		return nil, err
 	}
 	return &pb.RemoveAclResponse{}, nil
+}
+
+// editACL adds (add) or removes an initiator name and/or a network on a target's
+// access list; adding one already there, or removing one that is not, is refused.
+func (s *Service) editACL(ctx context.Context, target, initiator, network string, add bool) error {
+	if err := checkAclRequest(initiator, network); err != nil {
+		return err
+	}
+	edit := func(list *[]string, kind, v string) error {
+		if v == "" {
+			return nil
+		}
+		has := slices.Contains(*list, v)
+		switch {
+		case add && has:
+			return admin.Exists("target %s: %s %s is already allowed", target, kind, v)
+		case !add && !has:
+			return admin.NotFound("target %s: %s %s is not on the access list", target, kind, v)
+		case add:
+			*list = append(*list, v)
+		default:
+			*list = slices.DeleteFunc(*list, func(x string) bool { return x == v })
+		}
+		return nil
+	}
+	_, err := s.change(ctx, func(raw *pb.Config) error {
+		t := targetIn(raw, target)
+		if t == nil {
+			return admin.NotFound("target %s: no such target", target)
+		}
+		if err := edit(&t.AllowedInitiators, "initiator", initiator); err != nil {
+			return err
+		}
+		return edit(&t.AllowedNetworks, "network", network)
+	}, applyOpts{})
+	return err
 }
 
 // checkAclRequest refuses an access-list request that names nothing, or a network
