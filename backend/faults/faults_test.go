@@ -361,7 +361,34 @@ func TestWrapKeepsOptionalInterfaces(t *testing.T) {
 	if _, ok := b.(backend.BlockSizer); ok {
 		t.Error("Wrap made a file backend a BlockSizer")
 	}
-	if _, ok := b.(backend.VectorReader); ok {
-		t.Error("Wrap kept vectored reads, which would apply faults to a merged run as a whole")
+}
+
+// TestWrapKeepsInterfaces: the wrapper of a file keeps its Mapper and the vectored
+// calls, which pass through while no fault is set and answer ErrNoVector while one is.
+func TestWrapKeepsInterfaces(t *testing.T) {
+	b, err := backend.Open(backend.Options{Path: filepath.Join(t.TempDir(), "f.img"), Size: 1 << 20, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	inj := New(nil, nil)
+	w := inj.Wrap(b)
+	if _, ok := w.(backend.Mapper); !ok {
+		t.Fatal("the wrapper hides Mapper")
+	}
+	vr, ok := w.(backend.VectorReader)
+	if !ok {
+		t.Fatal("the wrapper hides the vectored read")
+	}
+	if _, ok := w.(backend.VectorWriter); !ok {
+		t.Fatal("the wrapper hides the vectored write")
+	}
+	bufs := [][]byte{make([]byte, 512), make([]byte, 512)}
+	if err := vr.ReadVec(bufs, 0); err != nil {
+		t.Fatalf("ReadVec without faults: %v", err)
+	}
+	inj.Set([]Fault{{Op: Read, Kind: Error, Probability: 1}})
+	if err := vr.ReadVec(bufs, 0); !errors.Is(err, backend.ErrNoVector) {
+		t.Fatalf("ReadVec with a fault set: %v, want ErrNoVector", err)
 	}
 }

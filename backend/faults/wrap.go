@@ -17,8 +17,40 @@ type faulty struct {
 // reaches b. Size, Close and the optional BlockSizer and Mapper (GET LBA STATUS) pass
 // straight through.
 func (i *Injector) Wrap(b backend.Backend) backend.Backend {
-	return backend.KeepOptional(b, &faulty{Backend: b, inj: i})
+	f := &faulty{Backend: b, inj: i}
+	bs, sized := b.(backend.BlockSizer)
+	m, mapper := b.(backend.Mapper)
+	// The wrapper keeps the optional interfaces of b and its own vectored calls:
+	// each combination is a type that embeds *faulty, so ReadVec and WriteVec stay
+	// promoted (backend.KeepOptional's wrappers embed an interface and would hide them).
+	switch {
+	case sized && mapper:
+		return &faultySizedMapped{faulty: f, BlockSizer: bs, Mapper: m}
+	case sized:
+		return &faultySized{faulty: f, BlockSizer: bs}
+	case mapper:
+		return &faultyMapped{faulty: f, Mapper: m}
+	}
+	return f
 }
+
+// faultySized, faultyMapped and faultySizedMapped are faulty with the wrapped
+// backend's optional interfaces.
+type (
+	faultySized struct {
+		*faulty
+		backend.BlockSizer
+	}
+	faultyMapped struct {
+		*faulty
+		backend.Mapper
+	}
+	faultySizedMapped struct {
+		*faulty
+		backend.BlockSizer
+		backend.Mapper
+	}
+)
 
 // ReadAt may wait, fail or panic before reading.
 func (w *faulty) ReadAt(p []byte, off int64) (int, error) {
