@@ -28,7 +28,7 @@ var (
 	descAbandoned = prometheus.NewDesc("atgt_lun_abandoned_ios_total",
 		"Backend calls the LUN gave up on (watchdog timeout, or an aborted task past its grace).", lunLabels, nil)
 	descFaults = prometheus.NewDesc("atgt_lun_faults_injected_total",
-		"Injected faults that fired, by fault kind (LUNs with configured faults only).",
+		"Injected faults that fired, by fault kind (counted again from zero when the faults are set).",
 		append(lunLabels, "fault"), nil)
 	descSessions = prometheus.NewDesc("atgt_target_sessions",
 		"Logged-in normal (not discovery) sessions of the target.", []string{"target"}, nil)
