@@ -134,7 +134,7 @@ atgt_lun_worker_restarts_total{initiator="",lun="1",target="iqn.t"} 1
 		},
 		names: []string{"atgt_lun_faults_injected_total"},
 		want: `
-# HELP atgt_lun_faults_injected_total Injected faults that fired, by fault kind (LUNs with configured faults only).
+# HELP atgt_lun_faults_injected_total Injected faults that fired, by fault kind (counted again from zero when the faults are set).
 # TYPE atgt_lun_faults_injected_total counter
 atgt_lun_faults_injected_total{fault="error",initiator="",lun="0",target="iqn.t"} 2
 `,
