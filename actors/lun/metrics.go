@@ -26,6 +26,7 @@ func (l *lunActor) reply(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompl
 	if l.stats != nil {
 		count(l.stats, t, c, 0, metrics.Now())
 	}
+	l.answered(t, c)
 	sc.Send(t.ReplyTo.PID(), c)
 }
 

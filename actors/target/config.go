@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
@@ -60,6 +61,14 @@ const (
 	DefaultMaxLoginFailures      = 30 // failed logins per source address and window
 	DefaultLoginFailureWindow    = 60 // seconds; also how long the address is then refused
 	maxLoginFailureWindow        = 86400
+)
+
+// Tracing (README "Tracing"), for unset config fields.
+const (
+	DefaultTraceRingTasks      = 256  // finished traced tasks kept per connection
+	DefaultFlightRecorderTasks = 64   // last tasks kept per LUN
+	DefaultTraceSinkQueue      = 1024 // timelines queued for the sinks
+	maxTraceTasks              = 1 << 16
 )
 
 // DefaultConfig is the embedded configuration used when no -config is given: one
@@ -132,6 +141,9 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	orDefault(&cfg.WriteTimeoutSeconds, DefaultWriteTimeout)
 	orDefault(&cfg.MaxLoginFailures, DefaultMaxLoginFailures)
 	orDefault(&cfg.LoginFailureWindowSeconds, DefaultLoginFailureWindow)
+	orDefault(&cfg.TraceRingTasks, DefaultTraceRingTasks)
+	orDefault(&cfg.FlightRecorderTasks, DefaultFlightRecorderTasks)
+	orDefault(&cfg.TraceSinkQueue, DefaultTraceSinkQueue)
 	if cfg.Negotiation == nil {
 		cfg.Negotiation = &pb.Negotiation{}
 	}
@@ -215,6 +227,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 			return bad(fmt.Sprintf("portals[%d]", i), "%q is not an IP address", host)
 		}
 	}
+	if _, ok := trace.ParseLevel(cfg.TraceLevel); !ok {
+		return bad("trace_level", "%q is not off, light or full", cfg.TraceLevel)
+	}
 	if cfg.QueueDepth > maxQueueDepth {
 		return bad("queue_depth", "%d exceeds %d", cfg.QueueDepth, maxQueueDepth)
 	}
@@ -239,6 +254,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		{"write_timeout_seconds", cfg.WriteTimeoutSeconds, maxWriteTimeout},
 		{"max_login_failures", cfg.MaxLoginFailures, maxConnectionLimit},
 		{"login_failure_window_seconds", cfg.LoginFailureWindowSeconds, maxLoginFailureWindow},
+		{"trace_ring_tasks", cfg.TraceRingTasks, maxTraceTasks},
+		{"flight_recorder_tasks", cfg.FlightRecorderTasks, maxTraceTasks},
+		{"trace_sink_queue", cfg.TraceSinkQueue, maxConnectionLimit},
 	} {
 		if f.v > f.max {
 			return bad(f.name, "%d exceeds %d", f.v, f.max)

@@ -36,6 +36,7 @@ func run() int {
 	adminSocket := flag.String("admin-socket", "", `the admin service's unix socket, for atgtctl (default <data dir>/atgtd.sock; "off": none)`)
 	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); it has no authentication")
 	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this address (e.g. 127.0.0.1:9090)")
+	traceLevel := flag.String("trace", "", "trace level at start: off, light (every hop of every task) or full (with messages); default the config's trace_level, off")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "atgtd: unexpected argument %q\n", flag.Arg(0))
@@ -44,6 +45,10 @@ func run() int {
 	level := hclog.LevelFromString(*logLevel)
 	if level == hclog.NoLevel {
 		fmt.Fprintf(os.Stderr, "atgtd: -log-level %q is not one of trace, debug, info, warn, error\n", *logLevel)
+		return 2
+	}
+	if *traceLevel != "" && *traceLevel != "off" && *traceLevel != "light" && *traceLevel != "full" {
+		fmt.Fprintf(os.Stderr, "atgtd: -trace %q is not off, light or full\n", *traceLevel)
 		return 2
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "atgtd", Level: level, Output: os.Stderr})
@@ -75,7 +80,7 @@ func run() int {
 	override(cfg)
 	raiseFileLimit(cfg, log)
 	// Start validates the config, max_procs and gc_percent included.
-	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override})
+	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override, TraceLevel: *traceLevel})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		return 1
