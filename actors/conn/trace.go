@@ -29,6 +29,7 @@ func (c *connActor) traceLogin(r login.Result) {
 		return
 	}
 	c.tr.tc = c.cfg.Tracer.NewConn(r.InitiatorName, r.Target.Name, r.ISID, c.cfg.TSIH)
+	c.tr.tc.ActorID = c.self.Id
 	c.tr.live = map[uint32]*trace.Record{}
 	c.rtrace.Store(c.tr.tc)
 }
@@ -41,6 +42,9 @@ func (c *connActor) tracePDU(in *pduIn) {
 	case iscsi.OpSCSICmd:
 		c.traceCommand(in)
 	case iscsi.OpDataOut:
+		if len(c.tr.live) == 0 {
+			return
+		}
 		if r := c.tr.live[h.ITT()]; r != nil {
 			r.Add(trace.Event{Hop: trace.HopDataOut, Actor: trace.ActorConn, ActorID: c.self.Id, Message: trace.MsgPDU,
 				TNs: in.at, Bytes: int64(len(in.p.Data))})
@@ -171,7 +175,7 @@ func (c *connActor) traceClose() {
 // traceWritten finishes the records of a batch the writer sent (or could not).
 func traceWritten(tc *trace.Conn, recs []*trace.Record, err error) {
 	for _, r := range recs {
-		e := trace.Event{Hop: trace.HopWritten, Actor: trace.ActorWriter}
+		e := trace.Event{Hop: trace.HopWritten, Actor: trace.ActorWriter, ActorID: tc.ActorID}
 		if err != nil {
 			e.Hop, e.Result = trace.HopEnded, "write failed"
 			r.MarkBad()

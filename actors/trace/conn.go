@@ -37,6 +37,8 @@ type Conn struct {
 	live [liveSlots]atomic.Pointer[Record]
 	ring []atomic.Pointer[Record]
 	next atomic.Uint64
+	// ActorID names the connection actor (its reader and writer too) in events.
+	ActorID string
 	// Initiator, Target, ISID and TSIH are the identity its tasks carry.
 	Initiator, Target string
 	ISID              [6]byte
