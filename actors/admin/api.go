@@ -37,11 +37,11 @@ type API interface {
 	ApplyConfig(context.Context, *pb.ApplyConfigRequest) (*pb.ApplyConfigResponse, error)
 	// The trace methods (README "Tracing"); TraceTail is a long poll.
 	SetTraceLevel(context.Context, *pb.SetTraceLevelRequest) (*pb.SetTraceLevelResponse, error)
-	TraceRecent(context.Context, *pb.TraceRecentRequest) (*pb.TraceTimelines, error)
-	TraceTask(context.Context, *pb.TraceTaskRequest) (*pb.TraceTimelines, error)
-	TraceSlow(context.Context, *pb.TraceSlowRequest) (*pb.TraceTimelines, error)
+	TraceRecent(context.Context, *pb.TraceRecentRequest) (*pb.TraceRecentResponse, error)
+	TraceTask(context.Context, *pb.TraceTaskRequest) (*pb.TraceTaskResponse, error)
+	TraceSlow(context.Context, *pb.TraceSlowRequest) (*pb.TraceSlowResponse, error)
 	TraceStats(context.Context, *pb.TraceStatsRequest) (*pb.TraceStatsResponse, error)
-	TraceTail(context.Context, *pb.TraceTailRequest) (*pb.TraceTimelines, error)
+	TraceTail(context.Context, *pb.TraceTailRequest) (*pb.TraceTailResponse, error)
 }
 
 // NotFound reports that the object a request names does not exist.

@@ -143,15 +143,15 @@ func (h handler) SetTraceLevel(ctx context.Context, r *connect.Request[pb.SetTra
 	return unary(ctx, h.api, API.SetTraceLevel, r)
 }
 
-func (h handler) TraceRecent(ctx context.Context, r *connect.Request[pb.TraceRecentRequest]) (*connect.Response[pb.TraceTimelines], error) {
+func (h handler) TraceRecent(ctx context.Context, r *connect.Request[pb.TraceRecentRequest]) (*connect.Response[pb.TraceRecentResponse], error) {
 	return unary(ctx, h.api, API.TraceRecent, r)
 }
 
-func (h handler) TraceTask(ctx context.Context, r *connect.Request[pb.TraceTaskRequest]) (*connect.Response[pb.TraceTimelines], error) {
+func (h handler) TraceTask(ctx context.Context, r *connect.Request[pb.TraceTaskRequest]) (*connect.Response[pb.TraceTaskResponse], error) {
 	return unary(ctx, h.api, API.TraceTask, r)
 }
 
-func (h handler) TraceSlow(ctx context.Context, r *connect.Request[pb.TraceSlowRequest]) (*connect.Response[pb.TraceTimelines], error) {
+func (h handler) TraceSlow(ctx context.Context, r *connect.Request[pb.TraceSlowRequest]) (*connect.Response[pb.TraceSlowResponse], error) {
 	return unary(ctx, h.api, API.TraceSlow, r)
 }
 
@@ -159,6 +159,6 @@ func (h handler) TraceStats(ctx context.Context, r *connect.Request[pb.TraceStat
 	return unary(ctx, h.api, API.TraceStats, r)
 }
 
-func (h handler) TraceTail(ctx context.Context, r *connect.Request[pb.TraceTailRequest]) (*connect.Response[pb.TraceTimelines], error) {
+func (h handler) TraceTail(ctx context.Context, r *connect.Request[pb.TraceTailRequest]) (*connect.Response[pb.TraceTailResponse], error) {
 	return unary(ctx, h.api, API.TraceTail, r)
 }

@@ -36,17 +36,17 @@ func (s *Service) SetTraceLevel(_ context.Context, req *pb.SetTraceLevelRequest)
 }
 
 // TraceRecent returns the last finished traced tasks.
-func (s *Service) TraceRecent(_ context.Context, req *pb.TraceRecentRequest) (*pb.TraceTimelines, error) {
-	return timelines(s.tracer.Recent(orN(req.N), traceFilter(req.Filter))), nil
+func (s *Service) TraceRecent(_ context.Context, req *pb.TraceRecentRequest) (*pb.TraceRecentResponse, error) {
+	return &pb.TraceRecentResponse{Tasks: timelines(s.tracer.Recent(orN(req.N), traceFilter(req.Filter)))}, nil
 }
 
 // TraceTask returns the finished traced tasks with an ITT.
-func (s *Service) TraceTask(_ context.Context, req *pb.TraceTaskRequest) (*pb.TraceTimelines, error) {
+func (s *Service) TraceTask(_ context.Context, req *pb.TraceTaskRequest) (*pb.TraceTaskResponse, error) {
 	tsih := -1
 	if req.HasTsih {
 		tsih = int(req.Tsih)
 	}
-	out := timelines(s.tracer.Task(req.Itt, tsih))
+	out := &pb.TraceTaskResponse{Tasks: timelines(s.tracer.Task(req.Itt, tsih))}
 	if len(out.Tasks) == 0 {
 		return nil, admin.NotFound("task 0x%x: not among the traced tasks kept (is tracing on? atgtctl trace level light)", req.Itt)
 	}
@@ -54,12 +54,12 @@ func (s *Service) TraceTask(_ context.Context, req *pb.TraceTaskRequest) (*pb.Tr
 }
 
 // TraceSlow returns the slowest recent traced tasks over a duration.
-func (s *Service) TraceSlow(_ context.Context, req *pb.TraceSlowRequest) (*pb.TraceTimelines, error) {
+func (s *Service) TraceSlow(_ context.Context, req *pb.TraceSlowRequest) (*pb.TraceSlowResponse, error) {
 	if req.OverSeconds < 0 {
 		return nil, admin.Invalid("over_seconds: %v is negative", req.OverSeconds)
 	}
 	over := time.Duration(req.OverSeconds * float64(time.Second))
-	return timelines(s.tracer.Slow(over, orN(req.N), traceFilter(req.Filter))), nil
+	return &pb.TraceSlowResponse{Tasks: timelines(s.tracer.Slow(over, orN(req.N), traceFilter(req.Filter)))}, nil
 }
 
 // TraceStats returns per-hop latency percentiles over the recent traced tasks.
@@ -77,7 +77,7 @@ func (s *Service) TraceStats(_ context.Context, req *pb.TraceStatsRequest) (*pb.
 
 // TraceTail returns the tasks finished after after_ns (from now when 0), waiting up
 // to wait_seconds for one; until_ns is where the next call starts.
-func (s *Service) TraceTail(ctx context.Context, req *pb.TraceTailRequest) (*pb.TraceTimelines, error) {
+func (s *Service) TraceTail(ctx context.Context, req *pb.TraceTailRequest) (*pb.TraceTailResponse, error) {
 	wait := defaultTailWait
 	if req.WaitSeconds > 0 {
 		wait = min(time.Duration(req.WaitSeconds*float64(time.Second)), maxTailWait)
@@ -90,19 +90,18 @@ func (s *Service) TraceTail(ctx context.Context, req *pb.TraceTailRequest) (*pb.
 	deadline := time.Now().Add(wait)
 	for {
 		if tls := s.tracer.Since(after, f); len(tls) > 0 {
-			out := timelines(tls)
-			out.UntilNs = after
+			out := &pb.TraceTailResponse{Tasks: timelines(tls), UntilNs: after}
 			for _, tl := range tls {
 				out.UntilNs = max(out.UntilNs, tl.End())
 			}
 			return out, nil
 		}
 		if !time.Now().Before(deadline) {
-			return &pb.TraceTimelines{UntilNs: after}, nil
+			return &pb.TraceTailResponse{UntilNs: after}, nil
 		}
 		select {
 		case <-ctx.Done():
-			return &pb.TraceTimelines{UntilNs: after}, nil
+			return &pb.TraceTailResponse{UntilNs: after}, nil
 		case <-time.After(tailPoll):
 		}
 	}
@@ -145,10 +144,10 @@ func filterMsg(f trace.Filter) *pb.TraceFilter {
 }
 
 // timelines converts finished tasks to their messages.
-func timelines(tls []*trace.Timeline) *pb.TraceTimelines {
-	out := &pb.TraceTimelines{}
+func timelines(tls []*trace.Timeline) []*pb.TraceTimeline {
+	out := make([]*pb.TraceTimeline, 0, len(tls))
 	for _, tl := range tls {
-		out.Tasks = append(out.Tasks, TimelineMsg(tl))
+		out = append(out, TimelineMsg(tl))
 	}
 	return out
 }

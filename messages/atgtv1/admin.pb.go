@@ -2397,7 +2397,7 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"I\n" +
 	"\x13ApplyConfigResponse\x12\x18\n" +
 	"\achanges\x18\x01 \x03(\tR\achanges\x12\x18\n" +
-	"\aapplied\x18\x02 \x01(\bR\aapplied2\xb7\f\n" +
+	"\aapplied\x18\x02 \x01(\bR\aapplied2\xc5\f\n" +
 	"\fAdminService\x129\n" +
 	"\x06Status\x12\x16.atgt.v1.StatusRequest\x1a\x17.atgt.v1.StatusResponse\x12H\n" +
 	"\vListTargets\x12\x1b.atgt.v1.ListTargetsRequest\x1a\x1c.atgt.v1.ListTargetsResponse\x12?\n" +
@@ -2416,13 +2416,13 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\vClearFaults\x12\x1b.atgt.v1.ClearFaultsRequest\x1a\x1c.atgt.v1.ClearFaultsResponse\x12B\n" +
 	"\tGetConfig\x12\x19.atgt.v1.GetConfigRequest\x1a\x1a.atgt.v1.GetConfigResponse\x12H\n" +
 	"\vApplyConfig\x12\x1b.atgt.v1.ApplyConfigRequest\x1a\x1c.atgt.v1.ApplyConfigResponse\x12N\n" +
-	"\rSetTraceLevel\x12\x1d.atgt.v1.SetTraceLevelRequest\x1a\x1e.atgt.v1.SetTraceLevelResponse\x12C\n" +
-	"\vTraceRecent\x12\x1b.atgt.v1.TraceRecentRequest\x1a\x17.atgt.v1.TraceTimelines\x12?\n" +
-	"\tTraceTask\x12\x19.atgt.v1.TraceTaskRequest\x1a\x17.atgt.v1.TraceTimelines\x12?\n" +
-	"\tTraceSlow\x12\x19.atgt.v1.TraceSlowRequest\x1a\x17.atgt.v1.TraceTimelines\x12E\n" +
+	"\rSetTraceLevel\x12\x1d.atgt.v1.SetTraceLevelRequest\x1a\x1e.atgt.v1.SetTraceLevelResponse\x12H\n" +
+	"\vTraceRecent\x12\x1b.atgt.v1.TraceRecentRequest\x1a\x1c.atgt.v1.TraceRecentResponse\x12B\n" +
+	"\tTraceTask\x12\x19.atgt.v1.TraceTaskRequest\x1a\x1a.atgt.v1.TraceTaskResponse\x12B\n" +
+	"\tTraceSlow\x12\x19.atgt.v1.TraceSlowRequest\x1a\x1a.atgt.v1.TraceSlowResponse\x12E\n" +
 	"\n" +
-	"TraceStats\x12\x1a.atgt.v1.TraceStatsRequest\x1a\x1b.atgt.v1.TraceStatsResponse\x12?\n" +
-	"\tTraceTail\x12\x19.atgt.v1.TraceTailRequest\x1a\x17.atgt.v1.TraceTimelinesB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
+	"TraceStats\x12\x1a.atgt.v1.TraceStatsRequest\x1a\x1b.atgt.v1.TraceStatsResponse\x12B\n" +
+	"\tTraceTail\x12\x19.atgt.v1.TraceTailRequest\x1a\x1a.atgt.v1.TraceTailResponseB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (
 	file_atgt_v1_admin_proto_rawDescOnce sync.Once
@@ -2488,8 +2488,11 @@ var file_atgt_v1_admin_proto_goTypes = []any{
 	(*TraceStatsRequest)(nil),     // 47: atgt.v1.TraceStatsRequest
 	(*TraceTailRequest)(nil),      // 48: atgt.v1.TraceTailRequest
 	(*SetTraceLevelResponse)(nil), // 49: atgt.v1.SetTraceLevelResponse
-	(*TraceTimelines)(nil),        // 50: atgt.v1.TraceTimelines
-	(*TraceStatsResponse)(nil),    // 51: atgt.v1.TraceStatsResponse
+	(*TraceRecentResponse)(nil),   // 50: atgt.v1.TraceRecentResponse
+	(*TraceTaskResponse)(nil),     // 51: atgt.v1.TraceTaskResponse
+	(*TraceSlowResponse)(nil),     // 52: atgt.v1.TraceSlowResponse
+	(*TraceStatsResponse)(nil),    // 53: atgt.v1.TraceStatsResponse
+	(*TraceTailResponse)(nil),     // 54: atgt.v1.TraceTailResponse
 }
 var file_atgt_v1_admin_proto_depIdxs = []int32{
 	4,  // 0: atgt.v1.ListTargetsResponse.targets:type_name -> atgt.v1.TargetInfo
@@ -2544,11 +2547,11 @@ var file_atgt_v1_admin_proto_depIdxs = []int32{
 	35, // 49: atgt.v1.AdminService.GetConfig:output_type -> atgt.v1.GetConfigResponse
 	37, // 50: atgt.v1.AdminService.ApplyConfig:output_type -> atgt.v1.ApplyConfigResponse
 	49, // 51: atgt.v1.AdminService.SetTraceLevel:output_type -> atgt.v1.SetTraceLevelResponse
-	50, // 52: atgt.v1.AdminService.TraceRecent:output_type -> atgt.v1.TraceTimelines
-	50, // 53: atgt.v1.AdminService.TraceTask:output_type -> atgt.v1.TraceTimelines
-	50, // 54: atgt.v1.AdminService.TraceSlow:output_type -> atgt.v1.TraceTimelines
-	51, // 55: atgt.v1.AdminService.TraceStats:output_type -> atgt.v1.TraceStatsResponse
-	50, // 56: atgt.v1.AdminService.TraceTail:output_type -> atgt.v1.TraceTimelines
+	50, // 52: atgt.v1.AdminService.TraceRecent:output_type -> atgt.v1.TraceRecentResponse
+	51, // 53: atgt.v1.AdminService.TraceTask:output_type -> atgt.v1.TraceTaskResponse
+	52, // 54: atgt.v1.AdminService.TraceSlow:output_type -> atgt.v1.TraceSlowResponse
+	53, // 55: atgt.v1.AdminService.TraceStats:output_type -> atgt.v1.TraceStatsResponse
+	54, // 56: atgt.v1.AdminService.TraceTail:output_type -> atgt.v1.TraceTailResponse
 	34, // [34:57] is the sub-list for method output_type
 	11, // [11:34] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name

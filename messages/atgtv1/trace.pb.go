@@ -466,30 +466,28 @@ func (x *TraceTimeline) GetHops() []*TraceHop {
 	return nil
 }
 
-// TraceTimelines answers the trace queries, oldest first (TraceSlow: slowest first).
-type TraceTimelines struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Tasks []*TraceTimeline       `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
-	// TraceTail: the time to ask from next.
-	UntilNs       int64 `protobuf:"varint,2,opt,name=until_ns,json=untilNs,proto3" json:"until_ns,omitempty"`
+// TraceRecentResponse holds the tasks, oldest first.
+type TraceRecentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tasks         []*TraceTimeline       `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *TraceTimelines) Reset() {
-	*x = TraceTimelines{}
+func (x *TraceRecentResponse) Reset() {
+	*x = TraceRecentResponse{}
 	mi := &file_atgt_v1_trace_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *TraceTimelines) String() string {
+func (x *TraceRecentResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*TraceTimelines) ProtoMessage() {}
+func (*TraceRecentResponse) ProtoMessage() {}
 
-func (x *TraceTimelines) ProtoReflect() protoreflect.Message {
+func (x *TraceRecentResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_atgt_v1_trace_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -501,19 +499,156 @@ func (x *TraceTimelines) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use TraceTimelines.ProtoReflect.Descriptor instead.
-func (*TraceTimelines) Descriptor() ([]byte, []int) {
+// Deprecated: Use TraceRecentResponse.ProtoReflect.Descriptor instead.
+func (*TraceRecentResponse) Descriptor() ([]byte, []int) {
 	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *TraceTimelines) GetTasks() []*TraceTimeline {
+func (x *TraceRecentResponse) GetTasks() []*TraceTimeline {
 	if x != nil {
 		return x.Tasks
 	}
 	return nil
 }
 
-func (x *TraceTimelines) GetUntilNs() int64 {
+// TraceTaskResponse holds the tasks with the ITT, oldest first.
+type TraceTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tasks         []*TraceTimeline       `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceTaskResponse) Reset() {
+	*x = TraceTaskResponse{}
+	mi := &file_atgt_v1_trace_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceTaskResponse) ProtoMessage() {}
+
+func (x *TraceTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_trace_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceTaskResponse.ProtoReflect.Descriptor instead.
+func (*TraceTaskResponse) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TraceTaskResponse) GetTasks() []*TraceTimeline {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+// TraceSlowResponse holds the tasks, slowest first.
+type TraceSlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tasks         []*TraceTimeline       `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceSlowResponse) Reset() {
+	*x = TraceSlowResponse{}
+	mi := &file_atgt_v1_trace_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceSlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceSlowResponse) ProtoMessage() {}
+
+func (x *TraceSlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_trace_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceSlowResponse.ProtoReflect.Descriptor instead.
+func (*TraceSlowResponse) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TraceSlowResponse) GetTasks() []*TraceTimeline {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+// TraceTailResponse holds the tasks finished since after_ns, oldest first.
+type TraceTailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Tasks []*TraceTimeline       `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// The after_ns to ask with next.
+	UntilNs       int64 `protobuf:"varint,2,opt,name=until_ns,json=untilNs,proto3" json:"until_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceTailResponse) Reset() {
+	*x = TraceTailResponse{}
+	mi := &file_atgt_v1_trace_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceTailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceTailResponse) ProtoMessage() {}
+
+func (x *TraceTailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_trace_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceTailResponse.ProtoReflect.Descriptor instead.
+func (*TraceTailResponse) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TraceTailResponse) GetTasks() []*TraceTimeline {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *TraceTailResponse) GetUntilNs() int64 {
 	if x != nil {
 		return x.UntilNs
 	}
@@ -531,7 +666,7 @@ type TraceRecentRequest struct {
 
 func (x *TraceRecentRequest) Reset() {
 	*x = TraceRecentRequest{}
-	mi := &file_atgt_v1_trace_proto_msgTypes[6]
+	mi := &file_atgt_v1_trace_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -543,7 +678,7 @@ func (x *TraceRecentRequest) String() string {
 func (*TraceRecentRequest) ProtoMessage() {}
 
 func (x *TraceRecentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_trace_proto_msgTypes[6]
+	mi := &file_atgt_v1_trace_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -556,7 +691,7 @@ func (x *TraceRecentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceRecentRequest.ProtoReflect.Descriptor instead.
 func (*TraceRecentRequest) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{6}
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TraceRecentRequest) GetN() uint32 {
@@ -585,7 +720,7 @@ type TraceTaskRequest struct {
 
 func (x *TraceTaskRequest) Reset() {
 	*x = TraceTaskRequest{}
-	mi := &file_atgt_v1_trace_proto_msgTypes[7]
+	mi := &file_atgt_v1_trace_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +732,7 @@ func (x *TraceTaskRequest) String() string {
 func (*TraceTaskRequest) ProtoMessage() {}
 
 func (x *TraceTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_trace_proto_msgTypes[7]
+	mi := &file_atgt_v1_trace_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +745,7 @@ func (x *TraceTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceTaskRequest.ProtoReflect.Descriptor instead.
 func (*TraceTaskRequest) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{7}
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TraceTaskRequest) GetItt() uint32 {
@@ -646,7 +781,7 @@ type TraceSlowRequest struct {
 
 func (x *TraceSlowRequest) Reset() {
 	*x = TraceSlowRequest{}
-	mi := &file_atgt_v1_trace_proto_msgTypes[8]
+	mi := &file_atgt_v1_trace_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +793,7 @@ func (x *TraceSlowRequest) String() string {
 func (*TraceSlowRequest) ProtoMessage() {}
 
 func (x *TraceSlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_trace_proto_msgTypes[8]
+	mi := &file_atgt_v1_trace_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +806,7 @@ func (x *TraceSlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceSlowRequest.ProtoReflect.Descriptor instead.
 func (*TraceSlowRequest) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{8}
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TraceSlowRequest) GetOverSeconds() float64 {
@@ -705,7 +840,7 @@ type TraceStatsRequest struct {
 
 func (x *TraceStatsRequest) Reset() {
 	*x = TraceStatsRequest{}
-	mi := &file_atgt_v1_trace_proto_msgTypes[9]
+	mi := &file_atgt_v1_trace_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +852,7 @@ func (x *TraceStatsRequest) String() string {
 func (*TraceStatsRequest) ProtoMessage() {}
 
 func (x *TraceStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_trace_proto_msgTypes[9]
+	mi := &file_atgt_v1_trace_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +865,7 @@ func (x *TraceStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceStatsRequest.ProtoReflect.Descriptor instead.
 func (*TraceStatsRequest) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{9}
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TraceStatsRequest) GetFilter() *TraceFilter {
@@ -755,7 +890,7 @@ type TraceHopStats struct {
 
 func (x *TraceHopStats) Reset() {
 	*x = TraceHopStats{}
-	mi := &file_atgt_v1_trace_proto_msgTypes[10]
+	mi := &file_atgt_v1_trace_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +902,7 @@ func (x *TraceHopStats) String() string {
 func (*TraceHopStats) ProtoMessage() {}
 
 func (x *TraceHopStats) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_trace_proto_msgTypes[10]
+	mi := &file_atgt_v1_trace_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +915,7 @@ func (x *TraceHopStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceHopStats.ProtoReflect.Descriptor instead.
 func (*TraceHopStats) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{10}
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TraceHopStats) GetHop() string {
@@ -842,7 +977,7 @@ type TraceStatsResponse struct {
 
 func (x *TraceStatsResponse) Reset() {
 	*x = TraceStatsResponse{}
-	mi := &file_atgt_v1_trace_proto_msgTypes[11]
+	mi := &file_atgt_v1_trace_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +989,7 @@ func (x *TraceStatsResponse) String() string {
 func (*TraceStatsResponse) ProtoMessage() {}
 
 func (x *TraceStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_trace_proto_msgTypes[11]
+	mi := &file_atgt_v1_trace_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +1002,7 @@ func (x *TraceStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceStatsResponse.ProtoReflect.Descriptor instead.
 func (*TraceStatsResponse) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{11}
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TraceStatsResponse) GetHops() []*TraceHopStats {
@@ -925,7 +1060,7 @@ type TraceTailRequest struct {
 
 func (x *TraceTailRequest) Reset() {
 	*x = TraceTailRequest{}
-	mi := &file_atgt_v1_trace_proto_msgTypes[12]
+	mi := &file_atgt_v1_trace_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1072,7 @@ func (x *TraceTailRequest) String() string {
 func (*TraceTailRequest) ProtoMessage() {}
 
 func (x *TraceTailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_trace_proto_msgTypes[12]
+	mi := &file_atgt_v1_trace_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1085,7 @@ func (x *TraceTailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceTailRequest.ProtoReflect.Descriptor instead.
 func (*TraceTailRequest) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{12}
+	return file_atgt_v1_trace_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TraceTailRequest) GetAfterNs() int64 {
@@ -1016,8 +1151,14 @@ const file_atgt_v1_trace_proto_rawDesc = "" +
 	"\x05sense\x18\n" +
 	" \x01(\tR\x05sense\x12\x10\n" +
 	"\x03bad\x18\v \x01(\bR\x03bad\x12%\n" +
-	"\x04hops\x18\f \x03(\v2\x11.atgt.v1.TraceHopR\x04hops\"Y\n" +
-	"\x0eTraceTimelines\x12,\n" +
+	"\x04hops\x18\f \x03(\v2\x11.atgt.v1.TraceHopR\x04hops\"C\n" +
+	"\x13TraceRecentResponse\x12,\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x16.atgt.v1.TraceTimelineR\x05tasks\"A\n" +
+	"\x11TraceTaskResponse\x12,\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x16.atgt.v1.TraceTimelineR\x05tasks\"A\n" +
+	"\x11TraceSlowResponse\x12,\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x16.atgt.v1.TraceTimelineR\x05tasks\"\\\n" +
+	"\x11TraceTailResponse\x12,\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x16.atgt.v1.TraceTimelineR\x05tasks\x12\x19\n" +
 	"\buntil_ns\x18\x02 \x01(\x03R\auntilNs\"P\n" +
 	"\x12TraceRecentRequest\x12\f\n" +
@@ -1068,37 +1209,43 @@ func file_atgt_v1_trace_proto_rawDescGZIP() []byte {
 	return file_atgt_v1_trace_proto_rawDescData
 }
 
-var file_atgt_v1_trace_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_atgt_v1_trace_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_atgt_v1_trace_proto_goTypes = []any{
 	(*TraceFilter)(nil),           // 0: atgt.v1.TraceFilter
 	(*SetTraceLevelRequest)(nil),  // 1: atgt.v1.SetTraceLevelRequest
 	(*SetTraceLevelResponse)(nil), // 2: atgt.v1.SetTraceLevelResponse
 	(*TraceHop)(nil),              // 3: atgt.v1.TraceHop
 	(*TraceTimeline)(nil),         // 4: atgt.v1.TraceTimeline
-	(*TraceTimelines)(nil),        // 5: atgt.v1.TraceTimelines
-	(*TraceRecentRequest)(nil),    // 6: atgt.v1.TraceRecentRequest
-	(*TraceTaskRequest)(nil),      // 7: atgt.v1.TraceTaskRequest
-	(*TraceSlowRequest)(nil),      // 8: atgt.v1.TraceSlowRequest
-	(*TraceStatsRequest)(nil),     // 9: atgt.v1.TraceStatsRequest
-	(*TraceHopStats)(nil),         // 10: atgt.v1.TraceHopStats
-	(*TraceStatsResponse)(nil),    // 11: atgt.v1.TraceStatsResponse
-	(*TraceTailRequest)(nil),      // 12: atgt.v1.TraceTailRequest
+	(*TraceRecentResponse)(nil),   // 5: atgt.v1.TraceRecentResponse
+	(*TraceTaskResponse)(nil),     // 6: atgt.v1.TraceTaskResponse
+	(*TraceSlowResponse)(nil),     // 7: atgt.v1.TraceSlowResponse
+	(*TraceTailResponse)(nil),     // 8: atgt.v1.TraceTailResponse
+	(*TraceRecentRequest)(nil),    // 9: atgt.v1.TraceRecentRequest
+	(*TraceTaskRequest)(nil),      // 10: atgt.v1.TraceTaskRequest
+	(*TraceSlowRequest)(nil),      // 11: atgt.v1.TraceSlowRequest
+	(*TraceStatsRequest)(nil),     // 12: atgt.v1.TraceStatsRequest
+	(*TraceHopStats)(nil),         // 13: atgt.v1.TraceHopStats
+	(*TraceStatsResponse)(nil),    // 14: atgt.v1.TraceStatsResponse
+	(*TraceTailRequest)(nil),      // 15: atgt.v1.TraceTailRequest
 }
 var file_atgt_v1_trace_proto_depIdxs = []int32{
 	0,  // 0: atgt.v1.SetTraceLevelRequest.filter:type_name -> atgt.v1.TraceFilter
 	0,  // 1: atgt.v1.SetTraceLevelResponse.filter:type_name -> atgt.v1.TraceFilter
 	3,  // 2: atgt.v1.TraceTimeline.hops:type_name -> atgt.v1.TraceHop
-	4,  // 3: atgt.v1.TraceTimelines.tasks:type_name -> atgt.v1.TraceTimeline
-	0,  // 4: atgt.v1.TraceRecentRequest.filter:type_name -> atgt.v1.TraceFilter
-	0,  // 5: atgt.v1.TraceSlowRequest.filter:type_name -> atgt.v1.TraceFilter
-	0,  // 6: atgt.v1.TraceStatsRequest.filter:type_name -> atgt.v1.TraceFilter
-	10, // 7: atgt.v1.TraceStatsResponse.hops:type_name -> atgt.v1.TraceHopStats
-	0,  // 8: atgt.v1.TraceTailRequest.filter:type_name -> atgt.v1.TraceFilter
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	4,  // 3: atgt.v1.TraceRecentResponse.tasks:type_name -> atgt.v1.TraceTimeline
+	4,  // 4: atgt.v1.TraceTaskResponse.tasks:type_name -> atgt.v1.TraceTimeline
+	4,  // 5: atgt.v1.TraceSlowResponse.tasks:type_name -> atgt.v1.TraceTimeline
+	4,  // 6: atgt.v1.TraceTailResponse.tasks:type_name -> atgt.v1.TraceTimeline
+	0,  // 7: atgt.v1.TraceRecentRequest.filter:type_name -> atgt.v1.TraceFilter
+	0,  // 8: atgt.v1.TraceSlowRequest.filter:type_name -> atgt.v1.TraceFilter
+	0,  // 9: atgt.v1.TraceStatsRequest.filter:type_name -> atgt.v1.TraceFilter
+	13, // 10: atgt.v1.TraceStatsResponse.hops:type_name -> atgt.v1.TraceHopStats
+	0,  // 11: atgt.v1.TraceTailRequest.filter:type_name -> atgt.v1.TraceFilter
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_trace_proto_init() }
@@ -1112,7 +1259,7 @@ func file_atgt_v1_trace_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_trace_proto_rawDesc), len(file_atgt_v1_trace_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -40,17 +40,17 @@ func (f *Fake) SetTraceLevel(_ context.Context, req *pb.SetTraceLevelRequest) (*
 }
 
 // TraceRecent answers the sample task.
-func (f *Fake) TraceRecent(_ context.Context, req *pb.TraceRecentRequest) (*pb.TraceTimelines, error) {
+func (f *Fake) TraceRecent(_ context.Context, req *pb.TraceRecentRequest) (*pb.TraceRecentResponse, error) {
 	f.begin(req)
 	defer f.mu.Unlock()
-	return &pb.TraceTimelines{Tasks: []*pb.TraceTimeline{SampleTimeline()}}, nil
+	return &pb.TraceRecentResponse{Tasks: []*pb.TraceTimeline{SampleTimeline()}}, nil
 }
 
 // TraceTask answers the sample task if its ITT is asked for.
-func (f *Fake) TraceTask(_ context.Context, req *pb.TraceTaskRequest) (*pb.TraceTimelines, error) {
+func (f *Fake) TraceTask(_ context.Context, req *pb.TraceTaskRequest) (*pb.TraceTaskResponse, error) {
 	f.begin(req)
 	defer f.mu.Unlock()
-	out := &pb.TraceTimelines{}
+	out := &pb.TraceTaskResponse{}
 	if tl := SampleTimeline(); req.Itt == tl.Itt {
 		out.Tasks = append(out.Tasks, tl)
 	}
@@ -58,10 +58,10 @@ func (f *Fake) TraceTask(_ context.Context, req *pb.TraceTaskRequest) (*pb.Trace
 }
 
 // TraceSlow answers the sample task.
-func (f *Fake) TraceSlow(_ context.Context, req *pb.TraceSlowRequest) (*pb.TraceTimelines, error) {
+func (f *Fake) TraceSlow(_ context.Context, req *pb.TraceSlowRequest) (*pb.TraceSlowResponse, error) {
 	f.begin(req)
 	defer f.mu.Unlock()
-	return &pb.TraceTimelines{Tasks: []*pb.TraceTimeline{SampleTimeline()}}, nil
+	return &pb.TraceSlowResponse{Tasks: []*pb.TraceTimeline{SampleTimeline()}}, nil
 }
 
 // TraceStats answers fixed figures.
@@ -73,12 +73,12 @@ func (f *Fake) TraceStats(_ context.Context, req *pb.TraceStatsRequest) (*pb.Tra
 }
 
 // TraceTail answers the sample task once, then nothing.
-func (f *Fake) TraceTail(_ context.Context, req *pb.TraceTailRequest) (*pb.TraceTimelines, error) {
+func (f *Fake) TraceTail(_ context.Context, req *pb.TraceTailRequest) (*pb.TraceTailResponse, error) {
 	f.begin(req)
 	defer f.mu.Unlock()
 	tl := SampleTimeline()
 	if req.AfterNs >= tl.Hops[len(tl.Hops)-1].TNs {
-		return &pb.TraceTimelines{UntilNs: req.AfterNs}, nil
+		return &pb.TraceTailResponse{UntilNs: req.AfterNs}, nil
 	}
-	return &pb.TraceTimelines{Tasks: []*pb.TraceTimeline{tl}, UntilNs: tl.Hops[len(tl.Hops)-1].TNs}, nil
+	return &pb.TraceTailResponse{Tasks: []*pb.TraceTimeline{tl}, UntilNs: tl.Hops[len(tl.Hops)-1].TNs}, nil
 }

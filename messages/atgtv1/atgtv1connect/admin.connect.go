@@ -134,16 +134,16 @@ type AdminServiceClient interface {
 	// (messages in trace.proto).
 	SetTraceLevel(context.Context, *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error)
 	// TraceRecent returns the last finished traced tasks.
-	TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceTimelines], error)
+	TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error)
 	// TraceTask returns the finished traced tasks with an ITT.
-	TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTimelines], error)
+	TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error)
 	// TraceSlow returns the slowest recent traced tasks over a duration.
-	TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceTimelines], error)
+	TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error)
 	// TraceStats returns per-hop latency percentiles over the recent traced tasks.
 	TraceStats(context.Context, *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error)
 	// TraceTail is a long poll: the tasks finished after a time, waiting up to a
 	// while for one (atgtctl trace tail calls it in a loop).
-	TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTimelines], error)
+	TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the atgt.v1.AdminService service. By default, it
@@ -265,19 +265,19 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("SetTraceLevel")),
 			connect.WithClientOptions(opts...),
 		),
-		traceRecent: connect.NewClient[atgtv1.TraceRecentRequest, atgtv1.TraceTimelines](
+		traceRecent: connect.NewClient[atgtv1.TraceRecentRequest, atgtv1.TraceRecentResponse](
 			httpClient,
 			baseURL+AdminServiceTraceRecentProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("TraceRecent")),
 			connect.WithClientOptions(opts...),
 		),
-		traceTask: connect.NewClient[atgtv1.TraceTaskRequest, atgtv1.TraceTimelines](
+		traceTask: connect.NewClient[atgtv1.TraceTaskRequest, atgtv1.TraceTaskResponse](
 			httpClient,
 			baseURL+AdminServiceTraceTaskProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("TraceTask")),
 			connect.WithClientOptions(opts...),
 		),
-		traceSlow: connect.NewClient[atgtv1.TraceSlowRequest, atgtv1.TraceTimelines](
+		traceSlow: connect.NewClient[atgtv1.TraceSlowRequest, atgtv1.TraceSlowResponse](
 			httpClient,
 			baseURL+AdminServiceTraceSlowProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("TraceSlow")),
@@ -289,7 +289,7 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("TraceStats")),
 			connect.WithClientOptions(opts...),
 		),
-		traceTail: connect.NewClient[atgtv1.TraceTailRequest, atgtv1.TraceTimelines](
+		traceTail: connect.NewClient[atgtv1.TraceTailRequest, atgtv1.TraceTailResponse](
 			httpClient,
 			baseURL+AdminServiceTraceTailProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("TraceTail")),
@@ -318,11 +318,11 @@ type adminServiceClient struct {
 	getConfig     *connect.Client[atgtv1.GetConfigRequest, atgtv1.GetConfigResponse]
 	applyConfig   *connect.Client[atgtv1.ApplyConfigRequest, atgtv1.ApplyConfigResponse]
 	setTraceLevel *connect.Client[atgtv1.SetTraceLevelRequest, atgtv1.SetTraceLevelResponse]
-	traceRecent   *connect.Client[atgtv1.TraceRecentRequest, atgtv1.TraceTimelines]
-	traceTask     *connect.Client[atgtv1.TraceTaskRequest, atgtv1.TraceTimelines]
-	traceSlow     *connect.Client[atgtv1.TraceSlowRequest, atgtv1.TraceTimelines]
+	traceRecent   *connect.Client[atgtv1.TraceRecentRequest, atgtv1.TraceRecentResponse]
+	traceTask     *connect.Client[atgtv1.TraceTaskRequest, atgtv1.TraceTaskResponse]
+	traceSlow     *connect.Client[atgtv1.TraceSlowRequest, atgtv1.TraceSlowResponse]
 	traceStats    *connect.Client[atgtv1.TraceStatsRequest, atgtv1.TraceStatsResponse]
-	traceTail     *connect.Client[atgtv1.TraceTailRequest, atgtv1.TraceTimelines]
+	traceTail     *connect.Client[atgtv1.TraceTailRequest, atgtv1.TraceTailResponse]
 }
 
 // Status calls atgt.v1.AdminService.Status.
@@ -416,17 +416,17 @@ func (c *adminServiceClient) SetTraceLevel(ctx context.Context, req *connect.Req
 }
 
 // TraceRecent calls atgt.v1.AdminService.TraceRecent.
-func (c *adminServiceClient) TraceRecent(ctx context.Context, req *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceTimelines], error) {
+func (c *adminServiceClient) TraceRecent(ctx context.Context, req *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error) {
 	return c.traceRecent.CallUnary(ctx, req)
 }
 
 // TraceTask calls atgt.v1.AdminService.TraceTask.
-func (c *adminServiceClient) TraceTask(ctx context.Context, req *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTimelines], error) {
+func (c *adminServiceClient) TraceTask(ctx context.Context, req *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error) {
 	return c.traceTask.CallUnary(ctx, req)
 }
 
 // TraceSlow calls atgt.v1.AdminService.TraceSlow.
-func (c *adminServiceClient) TraceSlow(ctx context.Context, req *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceTimelines], error) {
+func (c *adminServiceClient) TraceSlow(ctx context.Context, req *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error) {
 	return c.traceSlow.CallUnary(ctx, req)
 }
 
@@ -436,7 +436,7 @@ func (c *adminServiceClient) TraceStats(ctx context.Context, req *connect.Reques
 }
 
 // TraceTail calls atgt.v1.AdminService.TraceTail.
-func (c *adminServiceClient) TraceTail(ctx context.Context, req *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTimelines], error) {
+func (c *adminServiceClient) TraceTail(ctx context.Context, req *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error) {
 	return c.traceTail.CallUnary(ctx, req)
 }
 
@@ -485,16 +485,16 @@ type AdminServiceHandler interface {
 	// (messages in trace.proto).
 	SetTraceLevel(context.Context, *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error)
 	// TraceRecent returns the last finished traced tasks.
-	TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceTimelines], error)
+	TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error)
 	// TraceTask returns the finished traced tasks with an ITT.
-	TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTimelines], error)
+	TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error)
 	// TraceSlow returns the slowest recent traced tasks over a duration.
-	TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceTimelines], error)
+	TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error)
 	// TraceStats returns per-hop latency percentiles over the recent traced tasks.
 	TraceStats(context.Context, *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error)
 	// TraceTail is a long poll: the tasks finished after a time, waiting up to a
 	// while for one (atgtctl trace tail calls it in a loop).
-	TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTimelines], error)
+	TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -771,15 +771,15 @@ func (UnimplementedAdminServiceHandler) SetTraceLevel(context.Context, *connect.
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.SetTraceLevel is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceTimelines], error) {
+func (UnimplementedAdminServiceHandler) TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceRecent is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTimelines], error) {
+func (UnimplementedAdminServiceHandler) TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceTask is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceTimelines], error) {
+func (UnimplementedAdminServiceHandler) TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceSlow is not implemented"))
 }
 
@@ -787,6 +787,6 @@ func (UnimplementedAdminServiceHandler) TraceStats(context.Context, *connect.Req
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceStats is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTimelines], error) {
+func (UnimplementedAdminServiceHandler) TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceTail is not implemented"))
 }
