@@ -66,7 +66,10 @@ func TestReaderPanic(t *testing.T) {
 	pc.onRead.Store(true)
 	go b.Write(make([]byte, iscsi.BHSLength))
 	done := make(chan struct{})
-	go func() { readLoop(pc, sys.Root, self, make(chan readerStep, 1), newFlow(), 4096, new(atomic.Pointer[trace.Conn])); close(done) }()
+	go func() {
+		readLoop(pc, sys.Root, self, make(chan readerStep, 1), newFlow(), 4096, new(atomic.Pointer[trace.Conn]))
+		close(done)
+	}()
 	select {
 	case m := <-got:
 		var pe *panicError
