@@ -66,6 +66,9 @@ func (c *Conn) Start(itt, cmdSN uint32, lun uint64, opcode uint8) (*Record, uint
 	}
 	r := &Record{seq: c.seq, full: s.Level == Full, ID: TaskID{Initiator: c.Initiator, Target: c.Target,
 		ISID: c.ISID, TSIH: c.TSIH, ITT: itt, CmdSN: cmdSN, LUN: lun, Opcode: opcode}}
+	if r.full {
+		r.msgs = new([MaxEvents]proto.Message)
+	}
 	c.live[c.seq%liveSlots].Store(r)
 	return r, uint64(c.no)<<32 | uint64(c.seq)
 }

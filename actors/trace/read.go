@@ -62,7 +62,7 @@ func (t *Tracer) Since(after int64, f Filter) []*Timeline {
 func lastTime(r *Record, n int) int64 {
 	var m int64
 	for i := 0; i < n; i++ {
-		m = max(m, r.ev[i].TNs)
+		m = max(m, r.ev[i].tns)
 	}
 	return m
 }

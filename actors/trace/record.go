@@ -8,8 +8,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// MaxEvents bounds one task's record; later events are counted in Dropped only.
-const MaxEvents = 32
+// MaxEvents bounds one task's record; later events are counted in Dropped only. A
+// READ makes 13, a WRITE with one R2T 16.
+const MaxEvents = 24
 
 // sealed marks a record whose events are final (the task finished).
 const sealed = 1 << 31
@@ -34,7 +35,18 @@ type Record struct {
 	// Set by the connection before Seal.
 	status uint8
 	sense  []byte
-	ev     [MaxEvents]Event
+	ev     [MaxEvents]slot
+	// msgs holds the events' messages, at level Full only.
+	msgs *[MaxEvents]proto.Message
+}
+
+// slot is an Event as a record keeps it: the actor and message kinds as numbers
+// and the message apart, so that a light record is small (it is allocated per task).
+type slot struct {
+	tns, bytes              int64
+	actorID, result, detail string
+	hop                     Hop
+	actor, message          uint8
 }
 
 // Full reports whether the record keeps messages (level Full at its start).
@@ -55,7 +67,11 @@ func (r *Record) Add(e Event) {
 			return
 		}
 		if r.reserved.CompareAndSwap(s, s+1) {
-			r.ev[s] = e
+			r.ev[s] = slot{tns: e.TNs, bytes: e.Bytes, actorID: e.ActorID, result: e.Result, detail: e.Detail,
+				hop: e.Hop, actor: actorKind(e.Actor), message: messageKind(e.Message)}
+			if e.Msg != nil && r.msgs != nil {
+				r.msgs[s] = e.Msg
+			}
 			r.written.Add(1)
 			return
 		}
@@ -103,7 +119,14 @@ func (r *Record) Seal() int {
 func (r *Record) sealedEvents() []Event {
 	n := int(r.reserved.Load() &^ sealed)
 	ev := make([]Event, n)
-	copy(ev, r.ev[:n])
+	for i := range n {
+		s := &r.ev[i]
+		ev[i] = Event{Hop: s.hop, Actor: actorNames[s.actor], ActorID: s.actorID, Message: messageNames[s.message],
+			TNs: s.tns, Bytes: s.bytes, Result: s.result, Detail: s.detail}
+		if r.msgs != nil {
+			ev[i].Msg = r.msgs[i]
+		}
+	}
 	sort.SliceStable(ev, func(i, j int) bool { return ev[i].TNs < ev[j].TNs })
 	return ev
 }
@@ -138,6 +161,30 @@ func SenseKey(sense []byte) uint8 {
 		return sense[2] & 0x0f
 	case 0x72, 0x73:
 		return sense[1] & 0x0f
+	}
+	return 0
+}
+
+// The actor and message kinds a slot numbers (0: none, or a name not listed).
+var (
+	actorNames   = [...]string{"", ActorReader, ActorConn, ActorSession, ActorDisp, ActorLUN, ActorWorker, ActorWriter}
+	messageNames = [...]string{"", MsgPDU, MsgOrder, MsgTask, MsgIO, MsgCompletion, MsgTMF}
+)
+
+func actorKind(s string) uint8 {
+	for i, n := range actorNames {
+		if n == s {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
+func messageKind(s string) uint8 {
+	for i, n := range messageNames {
+		if n == s {
+			return uint8(i)
+		}
 	}
 	return 0
 }
