@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/target"
 	"github.com/atgt/atgt/actors/trace"
+	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/initiator"
@@ -224,4 +227,57 @@ func TestFlightRecorder(t *testing.T) {
 		t.Fatalf("traced flight records %q", lines)
 	}
 	t.Logf("flight record: %s", lines[0])
+}
+
+// TestTraceRetriedAndAbandoned: with tracing on, a READ retried after its worker
+// crashed and one whose call passed ioTimeout each leave a timeline with the hop
+// (retry, abandoned) and a flight record, though the first was answered GOOD; the
+// abandoned call returning late touches nothing (run with -race).
+func TestTraceRetriedAndAbandoned(t *testing.T) {
+	const (
+		panicOff = 2 << 20
+		hungOff  = 1 << 20
+	)
+	var panics atomic.Int32
+	hold := newOffsetHold(t, "read", hungOff)
+	buf := &syncBuffer{}
+	cfg := baseConfig(t)
+	cfg.Targets[0].Luns[0].IoTimeout = proto.Float64(0.2)
+	svc, err := target.StartWith(cfg, hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: buf}), target.Options{
+		TraceLevel: "light",
+		WrapBackend: func(tg string, lun uint64, b backend.Backend) backend.Backend {
+			b = backend.WithFaults(b, func(op string, o int64) (bool, error) {
+				return op == "read" && o == panicOff && panics.Add(1) == 1, nil
+			})
+			return hold.wrap(0)(tg, lun, b)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(10 * time.Second)
+	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(1503)})
+	ready(t, s, 0)
+	if _, err := s.Read(0, panicOff/blockSize, 8, blockSize); err != nil {
+		t.Fatalf("retried READ: %v", err)
+	}
+	lines := flightLines(t, buf, 5*time.Second, "retry@lun")
+	if len(lines) != 1 || !strings.Contains(lines[0], "retry@lun") || !strings.Contains(lines[0], "status=0x00") {
+		t.Fatalf("retried READ's flight record: %q", lines)
+	}
+	_, err = s.Read(0, hungOff/blockSize, 8, blockSize)
+	expectSense(t, "READ hung past ioTimeout", err, scsi.SenseAbortedCommand, 0x2E)
+	lines = flightLines(t, buf, 5*time.Second, "abandoned@lun")
+	if len(lines) != 1 || !strings.Contains(lines[0], "written@writer") {
+		t.Fatalf("abandoned READ's flight record: %q", lines)
+	}
+	hold.open()
+	var bad int
+	for _, tl := range svc.Tracer().Recent(0, trace.Any) {
+		if tl.Bad {
+			bad++
+		}
+	}
+	if bad != 2 {
+		t.Fatalf("%d traced tasks marked bad, want 2", bad)
+	}
 }
