@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -74,7 +75,7 @@ func (f *Flight) Done(t *pb.ScsiTask, status uint8, sense []byte, now int64, act
 	if bad {
 		tl := f.timeline(t, now, actor, actorID)
 		tl.Status, tl.Sense, tl.Bad = status, sense, true
-		LogTimeline(f.log, tl, f.why(t))
+		logTimeline(f.log, tl, f.why(t), false)
 	}
 }
 
@@ -128,10 +129,17 @@ func (f *Flight) Recent() []*Timeline {
 	return out
 }
 
-// taskID is the identity a ScsiTask carries (its nexus is "initiator,i,0xISID").
+// taskID is the identity a ScsiTask carries (its nexus is "initiator,i,0xISID";
+// the TSIH it does not carry).
 func taskID(t *pb.ScsiTask, target string) TaskID {
 	id := TaskID{Target: target, ITT: t.Itt, CmdSN: t.CmdSn, LUN: t.Lun}
-	id.Initiator, _, _ = strings.Cut(t.Nexus, ",")
+	var rest string
+	id.Initiator, rest, _ = strings.Cut(t.Nexus, ",")
+	if _, x, ok := strings.Cut(rest, ",0x"); ok {
+		if b, err := hex.DecodeString(fmt.Sprintf("%012s", x)); err == nil && len(b) == 6 {
+			copy(id.ISID[:], b)
+		}
+	}
 	if len(t.Cdb) > 0 {
 		id.Opcode = t.Cdb[0]
 	}
@@ -139,11 +147,25 @@ func taskID(t *pb.ScsiTask, target string) TaskID {
 }
 
 // LogTimeline logs tl as one warn record: the flight recorder's line.
-func LogTimeline(log hclog.Logger, tl *Timeline, why string) {
+func LogTimeline(log hclog.Logger, tl *Timeline, why string) { logTimeline(log, tl, why, true) }
+
+// logTimeline is LogTimeline; where names the target and LUN (a LUN's own logger
+// names them already), and a TSIH the task does not know (0) is left out.
+func logTimeline(log hclog.Logger, tl *Timeline, why string, where bool) {
 	id := tl.ID
-	args := []any{"target", id.Target, "initiator", id.Initiator, "isid", fmt.Sprintf("%x", id.ISID[:]),
-		"tsih", id.TSIH, "itt", fmt.Sprintf("0x%x", id.ITT), "cmdsn", id.CmdSN, "lun", id.LUN,
-		"opcode", fmt.Sprintf("0x%02x", id.Opcode), "status", fmt.Sprintf("0x%02x", tl.Status)}
+	var args []any
+	if where {
+		args = append(args, "target", id.Target)
+	}
+	args = append(args, "initiator", id.Initiator, "isid", fmt.Sprintf("%x", id.ISID[:]))
+	if id.TSIH != 0 {
+		args = append(args, "tsih", id.TSIH)
+	}
+	args = append(args, "itt", fmt.Sprintf("0x%x", id.ITT), "cmdsn", id.CmdSN)
+	if where {
+		args = append(args, "lun", id.LUN)
+	}
+	args = append(args, "opcode", fmt.Sprintf("0x%02x", id.Opcode), "status", fmt.Sprintf("0x%02x", tl.Status))
 	if len(tl.Sense) > 0 {
 		args = append(args, "sense", fmt.Sprintf("%x", tl.Sense))
 	}

@@ -218,6 +218,7 @@ func TestFlightRecorder(t *testing.T) {
 		!strings.Contains(lines[0], "initiator="+initiatorName) {
 		t.Fatalf("untraced flight records %q", lines)
 	}
+	t.Logf("untraced flight record: %s", lines[0])
 	// Past the LBA range: CHECK CONDITION ILLEGAL REQUEST from the LUN, traced.
 	svc.Tracer().Set(trace.Settings{Level: trace.Light, Filter: trace.Any})
 	_, err = s.Read(0, lunSize/blockSize, 8, blockSize)
