@@ -15,6 +15,7 @@ import (
 	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
@@ -280,5 +281,39 @@ func TestTraceRetriedAndAbandoned(t *testing.T) {
 	}
 	if bad != 2 {
 		t.Fatalf("%d traced tasks marked bad, want 2", bad)
+	}
+}
+
+// TestTraceAbortTask: a traced WRITE aborted by ABORT TASK while a worker holds it
+// ends with the tmf hop and without a response ("ended", aborted), marked bad.
+func TestTraceAbortTask(t *testing.T) {
+	gate := newGate()
+	svc := startWith(t, baseConfig(t), target.Options{WrapBackend: gate.wrap(0), TraceLevel: "light"})
+	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(1504), Timeout: 3 * time.Second})
+	untilGood(t, s)
+	gate.shut(t, "write")
+	task := s.Submit(0, write16(0, 8), randomData(1, 8*blockSize), 0)
+	gate.waitHeld(t, 1)
+	aborted := make(chan error, 1)
+	go func() {
+		_, err := s.TaskMgmt(iscsi.TMFAbortTask, 0, task.ITT())
+		aborted <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	gate.passOne(t)
+	if err := <-aborted; err != nil {
+		t.Fatal(err)
+	}
+	gate.release()
+	var got *trace.Timeline
+	for _, tl := range svc.Tracer().Task(task.ITT(), -1) {
+		got = tl
+	}
+	if got == nil {
+		t.Fatalf("aborted task 0x%x not traced", task.ITT())
+	}
+	wantInOrder(t, got, []string{"received", "lun", "worker", "backend.start", "tmf", "backend.end", "completed", "response", "ended"}, nil)
+	if last := got.Events[len(got.Events)-1]; last.Result != "aborted" || !got.Bad {
+		t.Fatalf("aborted task ends %+v, bad %v", last, got.Bad)
 	}
 }
