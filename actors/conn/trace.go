@@ -46,7 +46,7 @@ func (c *connActor) tracePDU(in *pduIn) {
 			return
 		}
 		if r := c.tr.live[h.ITT()]; r != nil {
-			r.Add(trace.Event{Hop: trace.HopDataOut, Actor: trace.ActorConn, ActorID: c.self.Id, Message: trace.MsgPDU,
+			r.AddMinor(trace.Event{Hop: trace.HopDataOut, Actor: trace.ActorConn, ActorID: c.self.Id, Message: trace.MsgPDU,
 				TNs: in.at, Bytes: int64(len(in.p.Data))})
 		}
 	case iscsi.OpTaskMgmtReq:
@@ -127,7 +127,7 @@ func (c *connActor) traceOut(pdus []*iscsi.PDU) []*trace.Record {
 		}
 		switch op := h.Opcode(); {
 		case op == iscsi.OpR2T:
-			r.Add(trace.Event{Hop: trace.HopR2T, Actor: trace.ActorConn, ActorID: c.self.Id, Message: trace.MsgPDU,
+			r.AddMinor(trace.Event{Hop: trace.HopR2T, Actor: trace.ActorConn, ActorID: c.self.Id, Message: trace.MsgPDU,
 				Bytes: int64(h.DesiredDataTransferLength())})
 		case op == iscsi.OpSCSIResp || (op == iscsi.OpDataIn && h.HasStatus()):
 			if r.Status() == 0 && h.Status() != 0 {

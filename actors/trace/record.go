@@ -78,6 +78,20 @@ func (r *Record) Add(e Event) {
 	}
 }
 
+// minorRoom is how many slots the hops that occur once per task keep free from
+// the ones that may repeat (R2T, Data-Out): a large WRITE's many Data-Out PDUs
+// never crowd out its completion and response.
+const minorRoom = 14
+
+// AddMinor appends e, a hop that may repeat, unless only minorRoom slots are left.
+func (r *Record) AddMinor(e Event) {
+	if r.reserved.Load()&^sealed >= MaxEvents-minorRoom {
+		r.dropped.Add(1)
+		return
+	}
+	r.Add(e)
+}
+
 // AddMsg appends e with m, stripped of its data fields, when the record is Full.
 func (r *Record) AddMsg(e Event, m proto.Message) {
 	if r.full && m != nil {

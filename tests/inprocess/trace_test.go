@@ -317,3 +317,29 @@ func TestTraceAbortTask(t *testing.T) {
 		t.Fatalf("aborted task ends %+v, bad %v", last, got.Bad)
 	}
 }
+
+// TestTraceLargeWrite: a WRITE of many Data-Out PDUs keeps its end hops: the
+// repeated R2T and Data-Out hops give way first, counted as dropped.
+func TestTraceLargeWrite(t *testing.T) {
+	svc := startWith(t, baseConfig(t), target.Options{TraceLevel: "light"})
+	yes, no := true, false
+	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(1505), InitialR2T: &yes, ImmediateData: &no,
+		MaxBurstLength: 8192})
+	ready(t, s, 0)
+	data := randomData(16, 1<<20)
+	if err := s.Write(0, 0, data, blockSize, false); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	w := findTask(t, svc.Tracer(), scsi.OpWrite16)
+	wantInOrder(t, w, []string{"received", "ordered", "r2t", "dataout", "lun", "worker", "backend.end", "completed",
+		"queuedout", "written"}, hopActors)
+	r2ts := 0
+	for _, e := range w.Events {
+		if e.Hop == trace.HopR2T {
+			r2ts++
+		}
+	}
+	if len(w.Events) > trace.MaxEvents || r2ts == 0 || r2ts >= (1<<20)/8192 {
+		t.Fatalf("%d hops, %d of 128 R2Ts: %v", len(w.Events), r2ts, hopsOf(w))
+	}
+}
