@@ -233,7 +233,10 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		l.reply(ctx, t, &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood)})
 	}
 	l.count()
-	t.QueuedNanos = trace.Now()
+	if t.Flight&trace.FlightOrderWait != 0 {
+		// Handed on after a wait: the wait shows (else queued is its arrival).
+		t.QueuedNanos = trace.Now()
+	}
 	if res.IO.Kind.Writes() {
 		h := held{span: res.IO.Span(), exclusive: res.IO.Kind.Exclusive()}
 		if !l.locks.acquire(io, h) {

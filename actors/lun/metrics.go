@@ -30,14 +30,6 @@ func (l *lunActor) reply(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompl
 	sc.Send(t.ReplyTo.PID(), c)
 }
 
-// now reads the metrics clock for a worker that keeps metrics.
-func (w *worker) now() int64 {
-	if w.stats == nil {
-		return 0
-	}
-	return metrics.Now()
-}
-
 // complete counts c, a worker's answer to the task of io, at now.
 func complete(s *metrics.Shard, io *pb.IoRequest, c *pb.ScsiCompletion, now int64) {
 	if s == nil {

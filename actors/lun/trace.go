@@ -91,7 +91,7 @@ func (l *lunActor) answered(t *pb.ScsiTask, c *pb.ScsiCompletion) {
 	if t.TraceId != 0 {
 		l.hop(t, trace.HopCompleted, c, statusName(c.Status), "")
 	}
-	l.cfg.Flight.Done(t, uint8(c.Status), c.Sense, trace.Now(), trace.ActorLUN, l.selfID())
+	l.cfg.Flight.Done(0, t, uint8(c.Status), c.Sense, trace.Now(), trace.ActorLUN, l.selfID())
 }
 
 // statusName names a SAM status for a hop's result.
@@ -159,12 +159,13 @@ func (w *worker) noteFault(err error) {
 
 // done passes a worker's answer c to t through the flight recorder.
 func (w *worker) done(t *pb.ScsiTask, c *pb.ScsiCompletion, now int64, id string) {
-	if now == 0 {
-		now = trace.Now()
-	}
 	if t.TraceId != 0 {
 		trace.AddMsg(t.TraceId, trace.Event{Hop: trace.HopCompleted, Actor: trace.ActorWorker, ActorID: id,
 			Message: trace.MsgCompletion, TNs: now, Result: statusName(c.Status)}, c)
 	}
-	w.flight.Done(t, uint8(c.Status), c.Sense, now, trace.ActorWorker, id)
+	shard := 0
+	if w.slot != nil {
+		shard = w.slot.index + 1
+	}
+	w.flight.Done(shard, t, uint8(c.Status), c.Sense, now, trace.ActorWorker, id)
 }

@@ -145,10 +145,11 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 			return false
 		}
 		w.ended(req, end, id)
-		now := w.now()
+		// The call's end is the answers' time too (metrics and the flight recorder):
+		// one clock read fewer per IO.
 		for i, p := range req.Parts {
-			complete(w.stats, p, answers[i], now)
-			w.done(p.Task, answers[i], now, id)
+			complete(w.stats, p, answers[i], end)
+			w.done(p.Task, answers[i], end, id)
 			ctx.Send(p.Task.ReplyTo.PID(), answers[i])
 		}
 		clear(answers)
@@ -170,9 +171,8 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 	}
 	w.ended(req, end, id)
 	if !req.Immediate {
-		now := w.now()
-		complete(w.stats, req, answer, now)
-		w.done(req.Task, answer, now, id)
+		complete(w.stats, req, answer, end)
+		w.done(req.Task, answer, end, id)
 		ctx.Send(req.Task.ReplyTo.PID(), answer)
 	}
 	if req.LockId != 0 || req.Token != 0 {

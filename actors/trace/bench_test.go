@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -12,22 +13,24 @@ import (
 // answered (tracing off or on): one atomic add and one atomic store in the LUN's
 // ring, and the checks for a bad end.
 func BenchmarkFlightDone(b *testing.B) {
-	f := NewFlight("iqn.t", 0, 64, hclog.NewNullLogger())
+	f := NewFlight("iqn.t", 0, 64, 3, hclog.NewNullLogger())
 	t := &pb.ScsiTask{Itt: 1, Cdb: []byte{0x28}}
 	b.ReportAllocs()
 	for b.Loop() {
-		f.Done(t, 0, nil, 1, ActorWorker, "$1")
+		f.Done(0, t, 0, nil, 1, ActorWorker, "$1")
 	}
 }
 
 // BenchmarkFlightDoneParallel is BenchmarkFlightDone from every worker at once.
 func BenchmarkFlightDoneParallel(b *testing.B) {
-	f := NewFlight("iqn.t", 0, 64, hclog.NewNullLogger())
+	f := NewFlight("iqn.t", 0, 64, 3, hclog.NewNullLogger())
 	b.ReportAllocs()
+	var shard atomic.Int32
 	b.RunParallel(func(pb_ *testing.PB) {
 		t := &pb.ScsiTask{Itt: 1, Cdb: []byte{0x28}}
+		k := int(shard.Add(1)) // each worker its own shard, as in a LUN
 		for pb_.Next() {
-			f.Done(t, 0, nil, 1, ActorWorker, "$1")
+			f.Done(k, t, 0, nil, 1, ActorWorker, "$1")
 		}
 	})
 }

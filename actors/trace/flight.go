@@ -3,6 +3,7 @@ package trace
 import (
 	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,28 +35,44 @@ const (
 const flightBad = FlightRetried | FlightAbandoned | FlightAborted | FlightFault
 
 // Flight is one LUN's flight recorder. Done is called by whoever answers a task
-// (the LUN actor or an IO worker): one atomic add and one atomic store.
+// (the LUN actor or an IO worker), each in its own shard of the ring, as the metrics
+// shards are: an uncontended atomic add and an atomic store.
 type Flight struct {
 	Target string
 	LUN    uint64
 	log    hclog.Logger
-	ring   []atomic.Pointer[pb.ScsiTask]
-	next   atomic.Uint64
+	shards []flightShard
 }
 
-// NewFlight returns a LUN's recorder keeping its last n tasks (n <= 0: none are
-// kept, bad ends are still logged).
-func NewFlight(target string, lun uint64, n int, log hclog.Logger) *Flight {
+// flightShard is one answerer's part of the ring, on cache lines of its own.
+type flightShard struct {
+	next atomic.Uint64
+	ring []atomic.Pointer[pb.ScsiTask]
+	_    [32]byte
+}
+
+// NewFlight returns a LUN's recorder keeping about its last n tasks (n <= 0: none
+// are kept, bad ends are still logged), over shards answerers (the LUN actor, shard
+// 0, and its IO workers).
+func NewFlight(target string, lun uint64, n, shards int, log hclog.Logger) *Flight {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Flight{Target: target, LUN: lun, log: log, ring: make([]atomic.Pointer[pb.ScsiTask], max(n, 0))}
+	shards = max(shards, 1)
+	f := &Flight{Target: target, LUN: lun, log: log, shards: make([]flightShard, shards)}
+	if n > 0 {
+		per := (n + shards - 1) / shards
+		for i := range f.shards {
+			f.shards[i].ring = make([]atomic.Pointer[pb.ScsiTask], per)
+		}
+	}
+	return f
 }
 
-// Done records t's end with status and sense at now (trace clock), by actor; a bad
-// end is logged, or for a traced task left for its connection to log whole. The
-// task must not change after Done (its connection only reads it).
-func (f *Flight) Done(t *pb.ScsiTask, status uint8, sense []byte, now int64, actor, actorID string) {
+// Done records t's end with status and sense at now (trace clock), by actor in
+// shard; a bad end is logged, or for a traced task left for its connection to log
+// whole. The task must not change after Done (its connection only reads it).
+func (f *Flight) Done(shard int, t *pb.ScsiTask, status uint8, sense []byte, now int64, actor, actorID string) {
 	if f == nil {
 		return
 	}
@@ -68,9 +85,9 @@ func (f *Flight) Done(t *pb.ScsiTask, status uint8, sense []byte, now int64, act
 			bad = false // logged whole by the connection
 		}
 	}
-	if len(f.ring) > 0 {
-		i := f.next.Add(1) - 1
-		f.ring[i%uint64(len(f.ring))].Store(t)
+	if s := &f.shards[uint(shard)%uint(len(f.shards))]; len(s.ring) > 0 {
+		i := s.next.Add(1) - 1
+		s.ring[i%uint64(len(s.ring))].Store(t)
 	}
 	if bad {
 		tl := f.timeline(t, now, actor, actorID)
@@ -110,22 +127,25 @@ func (f *Flight) timeline(t *pb.ScsiTask, end int64, actor, actorID string) *Tim
 	return tl
 }
 
-// Recent returns the LUN's last finished tasks as LUN-side timelines, oldest
-// first (end times are unknown once the ring holds them: the last hop shown is
-// the backend's end, or the arrival).
+// Recent returns the LUN's last finished tasks as LUN-side timelines, by arrival
+// (end times are unknown once the ring holds them: the last hop shown is the
+// backend's end, or the arrival).
 func (f *Flight) Recent() []*Timeline {
-	n := f.next.Load()
-	size := uint64(len(f.ring))
 	var out []*Timeline
-	for i := n - min(n, size); i < n; i++ {
-		t := f.ring[i%size].Load()
-		if t == nil {
-			continue
+	for k := range f.shards {
+		s := &f.shards[k]
+		n, size := s.next.Load(), uint64(len(s.ring))
+		for i := n - min(n, size); i < n; i++ {
+			t := s.ring[i%size].Load()
+			if t == nil {
+				continue
+			}
+			tl := f.timeline(t, 0, "", "")
+			tl.Events = tl.Events[:len(tl.Events)-1]
+			out = append(out, tl)
 		}
-		tl := f.timeline(t, 0, "", "")
-		tl.Events = tl.Events[:len(tl.Events)-1]
-		out = append(out, tl)
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Begin() < out[j].Begin() })
 	return out
 }
 

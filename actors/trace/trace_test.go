@@ -202,22 +202,22 @@ func (s *countSink) Finished(*Timeline) {
 // as one warn record, a unit attention or GOOD not at all.
 func TestFlightRecorder(t *testing.T) {
 	var buf bytes.Buffer
-	f := NewFlight("iqn.t", 3, 4, hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Warn}))
+	f := NewFlight("iqn.t", 3, 4, 1, hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Warn}))
 	ua := []byte{0x70, 0, 0x06, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x29, 0}
 	medium := []byte{0x70, 0, 0x03, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11, 0}
 	for i := range 10 {
 		t := &pb.ScsiTask{Itt: uint32(i), Nexus: "iqn.i,i,0x400001370000", Cdb: []byte{0x28}, ArrivedNanos: 100, QueuedNanos: 200}
 		switch i {
 		case 7:
-			f.Done(t, 0x02, ua, 900, ActorLUN, "$1")
+			f.Done(0, t, 0x02, ua, 900, ActorLUN, "$1")
 		case 8:
 			t.IoStartNanos, t.IoEndNanos = 300, 800
-			f.Done(t, 0x02, medium, 900, ActorWorker, "$1/$2")
+			f.Done(0, t, 0x02, medium, 900, ActorWorker, "$1/$2")
 		case 9:
 			t.Flight = FlightRetried
-			f.Done(t, 0, nil, 900, ActorWorker, "$1/$3")
+			f.Done(0, t, 0, nil, 900, ActorWorker, "$1/$3")
 		default:
-			f.Done(t, 0, nil, 900, ActorWorker, "$1/$2")
+			f.Done(0, t, 0, nil, 900, ActorWorker, "$1/$2")
 		}
 	}
 	if n := len(f.Recent()); n != 4 {
