@@ -72,6 +72,12 @@ type method struct {
 //	atgt.v1.SetFaultsRequest         SetFaults       change
 //	atgt.v1.ClearFaultsRequest       ClearFaults     change
 //	atgt.v1.ApplyConfigRequest       ApplyConfig     change (a dry run too, to see a settled state)
+//	atgt.v1.SetTraceLevelRequest     SetTraceLevel   change
+//	atgt.v1.TraceRecentRequest       TraceRecent     query
+//	atgt.v1.TraceTaskRequest         TraceTask       query
+//	atgt.v1.TraceSlowRequest         TraceSlow       query
+//	atgt.v1.TraceStatsRequest        TraceStats      query
+//	atgt.v1.TraceTailRequest         TraceTail       query (a long poll)
 var methods = map[reflect.Type]method{
 	typeOf[pb.StatusRequest]():        entry(false, API.Status),
 	typeOf[pb.ListTargetsRequest]():   entry(false, API.ListTargets),
@@ -90,6 +96,12 @@ var methods = map[reflect.Type]method{
 	typeOf[pb.SetFaultsRequest]():     entry(true, API.SetFaults),
 	typeOf[pb.ClearFaultsRequest]():   entry(true, API.ClearFaults),
 	typeOf[pb.ApplyConfigRequest]():   entry(true, API.ApplyConfig),
+	typeOf[pb.SetTraceLevelRequest](): entry(true, API.SetTraceLevel),
+	typeOf[pb.TraceRecentRequest]():   entry(false, API.TraceRecent),
+	typeOf[pb.TraceTaskRequest]():     entry(false, API.TraceTask),
+	typeOf[pb.TraceSlowRequest]():     entry(false, API.TraceSlow),
+	typeOf[pb.TraceStatsRequest]():    entry(false, API.TraceStats),
+	typeOf[pb.TraceTailRequest]():     entry(false, API.TraceTail),
 }
 
 // typeOf is the Go type of a *T request, the table's key.

@@ -35,6 +35,13 @@ type API interface {
 	ClearFaults(context.Context, *pb.ClearFaultsRequest) (*pb.ClearFaultsResponse, error)
 	GetConfig(context.Context, *pb.GetConfigRequest) (*pb.GetConfigResponse, error)
 	ApplyConfig(context.Context, *pb.ApplyConfigRequest) (*pb.ApplyConfigResponse, error)
+	// The trace methods (README "Tracing"); TraceTail is a long poll.
+	SetTraceLevel(context.Context, *pb.SetTraceLevelRequest) (*pb.SetTraceLevelResponse, error)
+	TraceRecent(context.Context, *pb.TraceRecentRequest) (*pb.TraceRecentResponse, error)
+	TraceTask(context.Context, *pb.TraceTaskRequest) (*pb.TraceTaskResponse, error)
+	TraceSlow(context.Context, *pb.TraceSlowRequest) (*pb.TraceSlowResponse, error)
+	TraceStats(context.Context, *pb.TraceStatsRequest) (*pb.TraceStatsResponse, error)
+	TraceTail(context.Context, *pb.TraceTailRequest) (*pb.TraceTailResponse, error)
 }
 
 // NotFound reports that the object a request names does not exist.

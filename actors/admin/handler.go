@@ -138,3 +138,27 @@ func (h handler) GetConfig(ctx context.Context, r *connect.Request[pb.GetConfigR
 func (h handler) ApplyConfig(ctx context.Context, r *connect.Request[pb.ApplyConfigRequest]) (*connect.Response[pb.ApplyConfigResponse], error) {
 	return unary(ctx, h.api, API.ApplyConfig, r)
 }
+
+func (h handler) SetTraceLevel(ctx context.Context, r *connect.Request[pb.SetTraceLevelRequest]) (*connect.Response[pb.SetTraceLevelResponse], error) {
+	return unary(ctx, h.api, API.SetTraceLevel, r)
+}
+
+func (h handler) TraceRecent(ctx context.Context, r *connect.Request[pb.TraceRecentRequest]) (*connect.Response[pb.TraceRecentResponse], error) {
+	return unary(ctx, h.api, API.TraceRecent, r)
+}
+
+func (h handler) TraceTask(ctx context.Context, r *connect.Request[pb.TraceTaskRequest]) (*connect.Response[pb.TraceTaskResponse], error) {
+	return unary(ctx, h.api, API.TraceTask, r)
+}
+
+func (h handler) TraceSlow(ctx context.Context, r *connect.Request[pb.TraceSlowRequest]) (*connect.Response[pb.TraceSlowResponse], error) {
+	return unary(ctx, h.api, API.TraceSlow, r)
+}
+
+func (h handler) TraceStats(ctx context.Context, r *connect.Request[pb.TraceStatsRequest]) (*connect.Response[pb.TraceStatsResponse], error) {
+	return unary(ctx, h.api, API.TraceStats, r)
+}
+
+func (h handler) TraceTail(ctx context.Context, r *connect.Request[pb.TraceTailRequest]) (*connect.Response[pb.TraceTailResponse], error) {
+	return unary(ctx, h.api, API.TraceTail, r)
+}

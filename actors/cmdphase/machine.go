@@ -311,3 +311,10 @@ func (m *Machine) newTTT() uint32 {
 // Tasks is the number of SCSI commands the connection holds (received, not yet
 // answered), for the admin API.
 func (m *Machine) Tasks() int { return len(m.tasks) }
+
+// HasTask reports whether the SCSI task itt is still the connection's (not yet
+// answered or forgotten), for the connection's trace of it.
+func (m *Machine) HasTask(itt uint32) bool {
+	_, ok := m.tasks[itt]
+	return ok
+}

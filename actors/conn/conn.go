@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,6 +23,7 @@ import (
 	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/supervise"
+	"github.com/atgt/atgt/actors/trace"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 )
@@ -74,7 +76,9 @@ type Config struct {
 	// Metrics, if set, counts logins, logouts, sessions, digest errors and
 	// rejected PDUs (metrics.go); nil counts nothing.
 	Metrics *metrics.Registry
-	Log     hclog.Logger
+	// Tracer, if set, traces the tasks its settings select (trace.go).
+	Tracer *trace.Tracer
+	Log    hclog.Logger
 }
 
 // LoginComplete tells the session that its connection finished login; the session's
@@ -140,6 +144,10 @@ type connActor struct {
 	closing bool // a closing batch was queued
 	closed  bool
 	mailbox *sched.Probe
+
+	// tr is the connection's trace; rtrace hands its Conn to the reader.
+	tr     connTrace
+	rtrace atomic.Pointer[trace.Conn]
 }
 
 func newConn(cfg Config) *connActor {
@@ -238,7 +246,7 @@ func (c *connActor) start(ctx actor.Context) {
 	self := ctx.Self()
 	c.flow = newFlow()
 	c.w = newWriter(c.cfg.Conn, c.cfg.WriteTimeout, c.flow, func(err error) { root.Send(self, &writeFailed{err: err}) })
-	go readLoop(c.cfg.Conn, root, self, c.steps, c.flow, readerBuffer)
+	go readLoop(c.cfg.Conn, root, self, c.steps, c.flow, readerBuffer, &c.rtrace)
 	if c.cfg.LoginTimeout > 0 {
 		from := c.cfg.Accepted
 		if from.IsZero() {
@@ -301,6 +309,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 // close the socket, which also ends the reader.
 func (c *connActor) shutdown() {
 	c.countEnd()
+	defer c.traceClose()
 	c.self.Forget()
 	if c.m != nil {
 		c.flush(false)
@@ -334,6 +343,9 @@ func (c *connActor) drain(ctx actor.Context) {
 	if out.Close || out.Over != "" || len(out.PDUs) >= maxTurnPDUs || (len(out.PDUs) > 0 && c.mailbox.Idle()) {
 		c.flush(out.Close)
 	}
+	if len(c.tr.got) > 0 && len(out.PDUs) == 0 {
+		c.traceEnded()
+	}
 	if c.cfg.Stats != nil {
 		c.cfg.Stats.TasksInFlight.Store(int64(c.m.Tasks()))
 	}
@@ -350,6 +362,9 @@ func (c *connActor) sendMsgs(ctx actor.Context) {
 		case cmdphase.ToSession:
 			ctx.Send(ctx.Parent(), msg.M)
 		case cmdphase.ToDispatcher:
+			if t, ok := msg.M.(*pb.ScsiTask); ok && t.TraceId != 0 {
+				c.traceDispatch(t)
+			}
 			ctx.Send(c.cfg.Dispatcher, msg.M)
 		}
 		out.Msgs[i] = cmdphase.Msg{}
@@ -375,6 +390,9 @@ func (c *connActor) flush(closeNow bool) {
 	}
 	c.cfg.Stats.countOut(out.PDUs)
 	b := outBatch{pdus: out.PDUs, hd: c.hd, dd: c.dd, closeNow: closeNow, release: out.Release}
+	if len(c.tr.live) > 0 {
+		b.traced, b.tc = c.traceOut(out.PDUs), c.tr.tc
+	}
 	c.logOut(b)
 	c.w.send(b)
 	out.PDUs, out.Release = nil, nil

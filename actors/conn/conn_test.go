@@ -14,6 +14,7 @@ import (
 	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/actors/logging"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/actors/trace"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/tests/initiator"
@@ -65,7 +66,10 @@ func TestReaderPanic(t *testing.T) {
 	pc.onRead.Store(true)
 	go b.Write(make([]byte, iscsi.BHSLength))
 	done := make(chan struct{})
-	go func() { readLoop(pc, sys.Root, self, make(chan readerStep, 1), newFlow(), 4096); close(done) }()
+	go func() {
+		readLoop(pc, sys.Root, self, make(chan readerStep, 1), newFlow(), 4096, new(atomic.Pointer[trace.Conn]))
+		close(done)
+	}()
 	select {
 	case m := <-got:
 		var pe *panicError

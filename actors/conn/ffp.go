@@ -27,6 +27,9 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 	case *pb.CommandReady:
 		c.m.Ready(m)
 	case *pb.ScsiCompletion:
+		if len(c.tr.live) > 0 {
+			c.traceCompletion(m)
+		}
 		c.m.Complete(m)
 	case *pb.TaskManagementDone:
 		c.m.TMFDone(m)
@@ -46,4 +49,7 @@ func (c *connActor) pduIn(m *pduIn) {
 	}
 	c.cfg.Stats.countIn(m.p)
 	c.m.PDU(m.p, m.pooled)
+	if c.tr.tc != nil {
+		c.tracePDU(m)
+	}
 }

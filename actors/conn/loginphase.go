@@ -135,6 +135,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		Metrics:          c.cfg.Metrics,
 		Log:              c.log,
 	}, c.statSN, req.CmdSN)
+	c.traceLogin(result)
 	c.steps <- readerStep{ffp: true, lim: iscsi.Limits{
 		MaxRecvDataSegmentLength: params.MaxXmitDataSegmentLength,
 		HeaderDigest:             c.hd,

@@ -6,12 +6,14 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/actors/slab"
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -21,7 +23,9 @@ import (
 type pduIn struct {
 	p      *iscsi.PDU
 	pooled bool
-	pdu    iscsi.PDU // p points here: one allocation per PDU
+	// at is when the reader parsed it (trace clock), while tracing is on.
+	at  int64
+	pdu iscsi.PDU // p points here: one allocation per PDU
 }
 
 // pduBatch carries the PDUs one socket read brought, in order: one message to the
@@ -83,7 +87,8 @@ type readerStep struct {
 // segment larger than it is read straight into its own slice) and grows it to
 // bufSize for the full feature phase. There, before each read of the socket,
 // it waits while fl says the actor or the writer is behind.
-func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int) {
+func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int,
+	tr *atomic.Pointer[trace.Conn]) {
 	defer func() {
 		if err := recovered("reader", recover()); err != nil {
 			root.Send(self, &readFailed{err: err})
@@ -154,6 +159,9 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 			return
 		}
 		m.pooled = ffp && len(p.Data) > 0 && pooledData(p.BHS.Opcode())
+		if ffp && tr.Load().Level() != trace.Off {
+			m.at = trace.Now()
+		}
 		switch {
 		case one == nil:
 			one = m

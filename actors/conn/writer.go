@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atgt/atgt/actors/bufpool"
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -23,6 +24,9 @@ type outBatch struct {
 	// size is the batch's bytes (headers and data), counted in flow.queued until
 	// they are written.
 	size int64
+	// traced are the traced tasks this batch answers, finished in tc once written.
+	traced []*trace.Record
+	tc     *trace.Conn
 }
 
 // appendTo adds the batch's PDUs to bufs.
@@ -98,6 +102,7 @@ func (w *writer) send(b outBatch) {
 		for _, r := range b.release {
 			bufpool.Put(r) // never to be sent
 		}
+		traceWritten(b.tc, b.traced, errClosedAfter)
 		return
 	}
 	w.flow.queued.Add(b.size)
@@ -144,6 +149,7 @@ func (w *writer) run() {
 	var batches, spare []outBatch
 	var bufs net.Buffers
 	var release [][]byte
+	var traced []tracedBatch
 	for {
 		w.mu.Lock()
 		for len(w.q) == 0 && !w.ending {
@@ -161,8 +167,12 @@ func (w *writer) run() {
 			bufs, release = bufs[:0], release[:0]
 			var size int64
 			closeNow := false
+			traced = traced[:0]
 			for i < len(batches) && !closeNow && len(bufs) < maxBuffersPerWrite {
 				b := &batches[i]
+				if len(b.traced) > 0 {
+					traced = append(traced, tracedBatch{b.tc, b.traced})
+				}
 				bufs = b.appendTo(bufs)
 				release = append(release, b.release...)
 				size += b.size
@@ -171,7 +181,12 @@ func (w *writer) run() {
 				i++
 			}
 			out := bufs // WriteTo consumes its slice; bufs keeps the array
-			if err := w.write(&out); err != nil {
+			err := w.write(&out)
+			for j, t := range traced {
+				traceWritten(t.tc, t.recs, err)
+				traced[j] = tracedBatch{}
+			}
+			if err != nil {
 				w.onErr(err)
 				return
 			}
@@ -203,6 +218,7 @@ func (w *writer) finish() {
 		for _, r := range b.release {
 			bufpool.Put(r)
 		}
+		traceWritten(b.tc, b.traced, errClosedAfter)
 	}
 	w.flow.closed()
 }
@@ -255,4 +271,10 @@ func (w *writer) arm(now time.Time) {
 	}
 	w.deadline = now.Add(w.timeout / 4)
 	w.nc.SetWriteDeadline(w.deadline)
+}
+
+// tracedBatch is a written batch's traced tasks, to finish after the writev.
+type tracedBatch struct {
+	tc   *trace.Conn
+	recs []*trace.Record
 }

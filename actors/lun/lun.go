@@ -14,6 +14,7 @@ import (
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/actors/slab"
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -48,7 +49,9 @@ type Config struct {
 	// Metrics, if set, counts the LUN's commands, latency and failures (metrics.go);
 	// nil counts nothing.
 	Metrics *metrics.LUN
-	Log     hclog.Logger
+	// Flight is the LUN's flight recorder (trace.go); nil keeps and logs nothing.
+	Flight *trace.Flight
+	Log    hclog.Logger
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
@@ -143,6 +146,12 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			l.cfg.Reservations.NexusLost(reservation.Nexus{ID: m.Nexus})
 		}
 	case *pb.ScsiTask:
+		if m.ArrivedNanos == 0 {
+			m.ArrivedNanos = trace.Now() // for the flight recorder, without metrics
+		}
+		if m.TraceId != 0 {
+			l.hop(m, trace.HopLUN, m, "", "")
+		}
 		l.submit(ctx, m)
 	case *drained:
 		l.pump(ctx)
@@ -184,6 +193,9 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		req.DataOutLength += int64(len(p))
 	}
 	res := l.cfg.Device.Execute(req, l.cfg.Reservations)
+	if t.TraceId != 0 {
+		l.checked(t, res.Status, res.Sense, res.Refused)
+	}
 	l.lunFaults(&res.IO)
 	if l.cfg.Log.IsDebug() {
 		l.cfg.Log.Debug("task", "lun", l.cfg.ID, "itt", t.Itt, "cdb", fmt.Sprintf("%x", t.Cdb), "status", res.Status, "io", res.IO.Kind)
@@ -221,11 +233,19 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		l.reply(ctx, t, &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood)})
 	}
 	l.count()
+	if t.Flight&trace.FlightOrderWait != 0 {
+		// Handed on after a wait: the wait shows (else queued is its arrival).
+		t.QueuedNanos = trace.Now()
+	}
 	if res.IO.Kind.Writes() {
 		h := held{span: res.IO.Span(), exclusive: res.IO.Kind.Exclusive()}
 		if !l.locks.acquire(io, h) {
+			l.flag(io, trace.FlightLockWait, trace.HopLockWait, "")
 			return // runs when the overlapping exclusive IO is done
 		}
+	}
+	if t.TraceId != 0 {
+		l.hop(t, trace.HopQueued, io, "", io.Kind.String())
 	}
 	l.hold(ctx, io)
 }

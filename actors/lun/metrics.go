@@ -26,15 +26,8 @@ func (l *lunActor) reply(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompl
 	if l.stats != nil {
 		count(l.stats, t, c, 0, metrics.Now())
 	}
+	l.answered(t, c)
 	sc.Send(t.ReplyTo.PID(), c)
-}
-
-// now reads the metrics clock for a worker that keeps metrics.
-func (w *worker) now() int64 {
-	if w.stats == nil {
-		return 0
-	}
-	return metrics.Now()
 }
 
 // complete counts c, a worker's answer to the task of io, at now.

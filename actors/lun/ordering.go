@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/actors/trace"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -57,6 +58,10 @@ func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
 		(len(o.queue) == 0 && !o.barrier)) {
 		l.execute(ctx, t)
 		return
+	}
+	t.Flight |= trace.FlightOrderWait
+	if t.TraceId != 0 {
+		l.hop(t, trace.HopOrderWait, nil, "", "")
 	}
 	o.queue = append(o.queue, t)
 	l.pump(ctx)

@@ -5,6 +5,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/atgt/atgt/actors/trace"
+
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -77,6 +79,9 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any) {
 	switch m := msg.(type) {
 	case *pb.ScsiTask:
 		l.cfg.Log.Warn("task failed in the LUN actor", "target", l.cfg.Target, "lun", l.cfg.ID, "itt", m.Itt)
+		if m.TraceId != 0 {
+			l.hop(m, trace.HopFault, nil, "", "LUN actor failed")
+		}
 		l.reply(ctx, m, pb.CheckCondition(m.Itt, scsi.InternalTargetFailure()))
 	case *pb.TaskManagement:
 		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut, Response: tmfRejected})

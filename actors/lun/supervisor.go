@@ -6,6 +6,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/trace"
+
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -67,10 +69,12 @@ func (l *lunActor) workerFailed(sc actor.SenderContext, sup actor.Supervisor, ch
 		log.Warn("IO worker failed outside an IO; restarted it", "worker", child.Id, "reason", why)
 	case retryable(io) && !io.Retried:
 		io.Retried = true
+		l.flag(io, trace.FlightRetried, trace.HopRetry, why)
 		log.Warn("IO worker failed; restarted it and retrying its IO", "itt", itts(io), "op", io.Kind.String(),
 			"worker", child.Id, "reason", why)
 		l.toWorker(sc, io)
 	default:
+		l.flag(io, trace.FlightRetried, trace.HopRetry, why)
 		log.Error("IO worker failed; restarted it and answering its IO CHECK CONDITION", "itt", itts(io),
 			"op", io.Kind.String(), "retried", io.Retried, "worker", child.Id, "reason", why)
 		l.finish(sc, io, scsi.InternalTargetFailure(), false)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/atgt/atgt/actors/trace"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -125,11 +126,13 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 			return
 		}
 		if len(io.Parts) == 0 {
+			l.flag(io, trace.FlightAborted, trace.HopAborted, "task management")
 			l.finish(ctx, io, errAborted, false)
 			return
 		}
 		for _, p := range io.Parts {
 			if d.tasks[p.Task] {
+				l.flag(p, trace.FlightAborted, trace.HopAborted, "task management")
 				l.finish(ctx, p, errAborted, false)
 			} else {
 				keep = append(keep, p)
@@ -157,6 +160,7 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 		if q.exclusive {
 			l.locks.exclusives--
 		}
+		l.flag(q.io, trace.FlightAborted, trace.HopAborted, "task management")
 		l.finish(ctx, q.io, errAborted, false)
 	}
 	for _, io := range l.locks.retry() {
@@ -165,6 +169,10 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 	kept := l.order.queue[:0]
 	for _, t := range l.order.queue {
 		if d.tasks[t] {
+			t.Flight |= trace.FlightAborted
+			if t.TraceId != 0 {
+				l.hop(t, trace.HopAborted, nil, "", "task management")
+			}
 			l.reply(ctx, t, pb.CheckCondition(t.Itt, errAborted))
 		} else {
 			kept = append(kept, t)

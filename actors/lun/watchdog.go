@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/actors/trace"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -100,6 +101,7 @@ func (l *lunActor) abandon(ctx actor.Context, s *slot, io *pb.IoRequest, why str
 	p := l.pool
 	p.abandoned++
 	l.stats.Abandoned()
+	l.flag(io, trace.FlightAbandoned, trace.HopAbandoned, why)
 	s.dead = true
 	l.cfg.Log.Warn("backend call abandoned; its worker is replaced", "why", why, "itt", itts(io),
 		"op", io.Kind.String(), "offset", io.Offset, "length", io.Length, "worker", s.pid.Id, "abandoned", p.abandoned)

@@ -13,6 +13,7 @@ import (
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/actors/slab"
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
@@ -43,6 +44,10 @@ type worker struct {
 	vec [][]byte
 	// stats is the worker slot's shard of the LUN's metrics (nil: none).
 	stats *metrics.Shard
+	// flight is the LUN's flight recorder; faulted: the last call's error was an
+	// injected fault (trace.go).
+	flight  *trace.Flight
+	faulted bool
 }
 
 // completion returns a new answer to a read or write task.
@@ -56,7 +61,8 @@ func (w *worker) completion(itt uint32, res *scsidev.Result, transfer uint32, po
 func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shared, s *slot) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &worker{b: cfg.Backend, peers: cfg.Peers, order: order, untracked: untracked, sh: sh, slot: s,
-			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath, stats: cfg.Metrics.Shard(s.index + 1)}
+			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath, stats: cfg.Metrics.Shard(s.index + 1),
+			flight: cfg.Flight}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -127,17 +133,23 @@ func (w *worker) refresh() {
 // supervisor retries the IO with them still held (supervisor.go).
 func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 	s := w.slot
+	id := ctx.Self().Id
+	w.started(req, id)
 	s.since.Store(w.sh.clock.Load())
 	s.cur.Store(req)
 	if len(req.Parts) > 0 {
 		answers := w.performParts(req)
+		end := trace.Now()
 		if !s.cur.CompareAndSwap(req, nil) {
 			w.late(ctx, answers...)
 			return false
 		}
-		now := w.now()
+		w.ended(req, end, id)
+		// The call's end is the answers' time too (metrics and the flight recorder):
+		// one clock read fewer per IO.
 		for i, p := range req.Parts {
-			complete(w.stats, p, answers[i], now)
+			complete(w.stats, p, answers[i], end)
+			w.done(p.Task, answers[i], end, id)
 			ctx.Send(p.Task.ReplyTo.PID(), answers[i])
 		}
 		clear(answers)
@@ -152,12 +164,15 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 		return true
 	}
 	answer := w.perform(req)
+	end := trace.Now()
 	if !s.cur.CompareAndSwap(req, nil) {
 		w.late(ctx, answer)
 		return false
 	}
+	w.ended(req, end, id)
 	if !req.Immediate {
-		complete(w.stats, req, answer, w.now())
+		complete(w.stats, req, answer, end)
+		w.done(req.Task, answer, end, id)
 		ctx.Send(req.Task.ReplyTo.PID(), answer)
 	}
 	if req.LockId != 0 || req.Token != 0 {
@@ -298,6 +313,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		err = writeState(writeModesFile, w.modesPath, t.DataOut)
 	}
 	if err != nil {
+		w.noteFault(err)
 		w.log.Error("IO failed", "op", req.Kind, "offset", req.Offset, "length", req.Length, "error", err)
 	}
 	res := scsidev.CompleteIO(io, read, err)

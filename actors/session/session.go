@@ -18,6 +18,7 @@ import (
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/supervise"
+	"github.com/atgt/atgt/actors/trace"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -217,6 +218,10 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 	for _, r := range ready {
 		if r.Task != nil {
 			r.Task.ExpCmdSn = exp
+			if r.Task.TraceId != 0 {
+				trace.AddMsg(r.Task.TraceId, trace.Event{Hop: trace.HopOrdered, Actor: trace.ActorSession,
+					ActorID: ctx.Self().Id, Message: trace.MsgOrder}, r)
+			}
 			if !r.Task.DataPending {
 				ctx.Send(s.route(r.Task), r.Task)
 				continue

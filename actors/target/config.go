@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
@@ -94,6 +95,14 @@ func badOTLP(cfg *pb.Config) (field, msg string) {
 	return "", ""
 }
 
+// Tracing (README "Tracing"), for unset config fields.
+const (
+	DefaultTraceRingTasks      = 256  // finished traced tasks kept per connection
+	DefaultFlightRecorderTasks = 64   // last tasks kept per LUN
+	DefaultTraceSinkQueue      = 1024 // timelines queued for the sinks
+	maxTraceTasks              = 1 << 16
+)
+
 // DefaultConfig is the embedded configuration used when no -config is given: one
 // target with one 1 GiB sparse file LUN, open to every initiator.
 func DefaultConfig() *pb.Config {
@@ -165,6 +174,9 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	orDefault(&cfg.MaxLoginFailures, DefaultMaxLoginFailures)
 	orDefault(&cfg.LoginFailureWindowSeconds, DefaultLoginFailureWindow)
 	orDefault(&cfg.OtlpServiceName, DefaultOTLPServiceName)
+	orDefault(&cfg.TraceRingTasks, DefaultTraceRingTasks)
+	orDefault(&cfg.FlightRecorderTasks, DefaultFlightRecorderTasks)
+	orDefault(&cfg.TraceSinkQueue, DefaultTraceSinkQueue)
 	if cfg.Negotiation == nil {
 		cfg.Negotiation = &pb.Negotiation{}
 	}
@@ -248,6 +260,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 			return bad(fmt.Sprintf("portals[%d]", i), "%q is not an IP address", host)
 		}
 	}
+	if _, ok := trace.ParseLevel(cfg.TraceLevel); !ok {
+		return bad("trace_level", "%q is not off, light or full", cfg.TraceLevel)
+	}
 	if cfg.QueueDepth > maxQueueDepth {
 		return bad("queue_depth", "%d exceeds %d", cfg.QueueDepth, maxQueueDepth)
 	}
@@ -272,6 +287,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		{"write_timeout_seconds", cfg.WriteTimeoutSeconds, maxWriteTimeout},
 		{"max_login_failures", cfg.MaxLoginFailures, maxConnectionLimit},
 		{"login_failure_window_seconds", cfg.LoginFailureWindowSeconds, maxLoginFailureWindow},
+		{"trace_ring_tasks", cfg.TraceRingTasks, maxTraceTasks},
+		{"flight_recorder_tasks", cfg.FlightRecorderTasks, maxTraceTasks},
+		{"trace_sink_queue", cfg.TraceSinkQueue, maxConnectionLimit},
 	} {
 		if f.v > f.max {
 			return bad(f.name, "%d exceeds %d", f.v, f.max)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/logging"
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
@@ -78,6 +79,9 @@ func (o Options) Validate(cfg *pb.Config) error {
 		case o.Backends[name] == nil:
 			return fmt.Errorf("Options.Backends[%q]: the factory is nil", name)
 		}
+	}
+	if _, ok := trace.ParseLevel(o.TraceLevel); !ok {
+		return fmt.Errorf("Options.TraceLevel: %q is not off, light or full", o.TraceLevel)
 	}
 	return validate(cfg, o.Backends)
 }

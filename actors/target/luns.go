@@ -14,6 +14,7 @@ import (
 	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -266,6 +267,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		key:  key,
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
-			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log},
+			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
+			Flight: trace.NewFlight(tg.name, l.Id, s.flightTasks, int(max(l.Workers, 1))+1, log)},
 	}, nil
 }

@@ -64,7 +64,10 @@ type Service struct {
 	faultsReleased bool
 	// metrics are the service's counters, served by Metrics (metrics.go).
 	metrics *metrics.Registry
-	log     hclog.Logger
+	// tracer traces tasks (trace.go); flightTasks is each LUN's flight recorder size.
+	tracer      *trace.Tracer
+	flightTasks int
+	log         hclog.Logger
 	// access is who may log in to what, rebuilt from the config at each change.
 	access accessHolder
 	// sets are the sets of LUNs by route (a target's shared LUNs, an initiator's own).
@@ -119,9 +122,11 @@ type Options struct {
 	// Backends are the embedder's own LUN backends, by the name a LUN's "backend"
 	// field gives (besides the built-in "file" and "memory").
 	Backends map[string]BackendFactory
-	// TraceSinks receive every finished task's timeline (actors/trace), e.g. the
-	// OpenTelemetry exporter of actors/trace/otel; their owner flushes and stops
-	// them after the service stops.
+	// TraceLevel, when set ("off", "light", "full"), replaces the config's
+	// trace_level at start (atgtd's -trace flag).
+	TraceLevel string
+	// TraceSinks get every traced task's timeline when it finishes, from a bounded
+	// queue drained by one goroutine (an OpenTelemetry exporter; trace.go).
 	TraceSinks []trace.Sink
 }
 
@@ -152,6 +157,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := s.useSystem(); err != nil {
 		return nil, err
 	}
+	s.startTracer(cfg)
 	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath,
 		versions: opts.ConfigVersions, started: time.Now(), wrap: opts.WrapBackend, override: opts.Override}
 	if s.admin.versions <= 0 {
@@ -179,6 +185,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	cc := connConfig(cfg, &s.access)
 	cc.LoginFailed = guard.LoginFailed
 	cc.Metrics = s.metrics
+	cc.Tracer = s.tracer
 	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
 		return nil, err
 	}
@@ -281,6 +288,7 @@ func (s *Service) Stop(timeout time.Duration) error {
 	err := s.stopTree(timeout)
 	s.closeResources()
 	s.shutdownSystem()
+	s.tracer.Close()
 	return err
 }
 

@@ -39,6 +39,13 @@ var commandOrder = []command{
 	{"faults clear", "-target IQN -id N [-initiator NAME]", "remove a LUN's faults, releasing the calls they hold", cmdFaultsClear},
 	{"config show", "", "print the config as atgtd serves it (the config file's format)", cmdConfigShow},
 	{"config apply", "FILE [-dry-run]", "make atgtd serve FILE, changing only what differs (-dry-run: only list the changes)", cmdConfigApply},
+	{"trace level", "off|light|full [-target IQN] [-lun N] [-initiator NAME] [-opcode N]",
+		"switch tracing at runtime, for the tasks the filters select (all without any)", cmdTraceLevel},
+	{"trace recent", "[-n N] [filters]", "the last N finished traced tasks (-o json: one JSON object a line)", cmdTraceRecent},
+	{"trace task", "ITT [-tsih N]", "one traced task's timeline: each hop, the time since arrival and since the hop before, the actor", cmdTraceTask},
+	{"trace slow", "[-over D] [-n N] [filters]", "the slowest recent traced tasks that took longer than D (default 5ms)", cmdTraceSlow},
+	{"trace stats", "[filters]", "per-hop latency percentiles over the recent traced tasks", cmdTraceStats},
+	{"trace tail", "[-n N] [filters]", "print traced tasks as they finish (until interrupted, or N tasks)", cmdTraceTail},
 }
 
 // commands indexes commandOrder by name.

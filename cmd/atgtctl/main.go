@@ -33,7 +33,7 @@ func main() {
 }
 
 // usageText is atgtctl -h.
-const usageText = `usage: atgtctl [-socket PATH] [-o table|json] [-timeout D] COMMAND [ARGS]
+const usageText = `usage: atgtctl [-socket PATH] [-o table|json|chrome] [-timeout D] COMMAND [ARGS]
 
 Administer a running atgtd through its admin socket. Changes apply at once, without
 a restart, and atgtd writes them to its config file.
@@ -57,6 +57,7 @@ type env struct {
 	client  adminClient
 	socket  string
 	json    bool
+	chrome  bool // -o chrome: the trace commands write Chrome trace-event JSON
 	timeout time.Duration
 	out     io.Writer
 }
@@ -78,7 +79,7 @@ func parseGlobal(args []string, stdout io.Writer) (*env, []string, error) {
 	fs := flag.NewFlagSet("atgtctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	socket := fs.String("socket", defaultSocket, "atgtd's admin socket (atgtd -admin-socket)")
-	output := fs.String("o", "table", "output: table (for people) or json (for scripts)")
+	output := fs.String("o", "table", "output: table (for people), json (for scripts) or chrome (trace commands: Chrome trace-event JSON)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for atgtd's answer (commands with -grace wait that much longer)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,13 +88,14 @@ func parseGlobal(args []string, stdout io.Writer) (*env, []string, error) {
 		}
 		return nil, nil, usageErrorf("%v", err)
 	}
-	if *output != "table" && *output != "json" {
-		return nil, nil, usageErrorf("-o %q is not table or json", *output)
+	if *output != "table" && *output != "json" && *output != "chrome" {
+		return nil, nil, usageErrorf("-o %q is not table, json or chrome", *output)
 	}
 	if *timeout <= 0 {
 		return nil, nil, usageErrorf("-timeout %v is not positive", *timeout)
 	}
-	return &env{client: newClient(*socket), socket: *socket, json: *output == "json", timeout: *timeout, out: stdout},
+	return &env{client: newClient(*socket), socket: *socket, json: *output == "json", chrome: *output == "chrome",
+			timeout: *timeout, out: stdout},
 		fs.Args(), nil
 }
 

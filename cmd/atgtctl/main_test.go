@@ -274,7 +274,7 @@ func TestFailures(t *testing.T) {
 		{[]string{"target", "add", "-lun-size", "1G", "-name", "x"}, exitUsage, "-lun-size must follow the -lun-path"},
 		{[]string{"target", "add", "-name", "x", "-file", "t.json"}, exitUsage, "-file takes no other flags"},
 		{[]string{"config", "apply"}, exitUsage, "config apply: missing argument"},
-		{[]string{"-o", "yaml", "luns"}, exitUsage, "-o \"yaml\" is not table or json"},
+		{[]string{"-o", "yaml", "luns"}, exitUsage, "-o \"yaml\" is not table, json or chrome"},
 		{[]string{"-bogus", "luns"}, exitUsage, "flag provided but not defined: -bogus"},
 		{nil, exitUsage, "no command given"},
 	} {

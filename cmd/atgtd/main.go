@@ -37,6 +37,7 @@ func run() int {
 	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); it has no authentication")
 	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this address (e.g. 127.0.0.1:9090)")
 	otlpURL := flag.String("otlp", "", "send each finished task as OpenTelemetry spans to this OTLP/HTTP receiver (e.g. http://127.0.0.1:4318; overrides the config's otlp_endpoint)")
+	traceLevel := flag.String("trace", "", "trace level at start: off, light (every hop of every task) or full (with messages); default the config's trace_level, off")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "atgtd: unexpected argument %q\n", flag.Arg(0))
@@ -45,6 +46,10 @@ func run() int {
 	level := hclog.LevelFromString(*logLevel)
 	if level == hclog.NoLevel {
 		fmt.Fprintf(os.Stderr, "atgtd: -log-level %q is not one of trace, debug, info, warn, error\n", *logLevel)
+		return 2
+	}
+	if *traceLevel != "" && *traceLevel != "off" && *traceLevel != "light" && *traceLevel != "full" {
+		fmt.Fprintf(os.Stderr, "atgtd: -trace %q is not off, light or full\n", *traceLevel)
 		return 2
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "atgtd", Level: level, Output: os.Stderr})
@@ -82,7 +87,8 @@ func run() int {
 	}
 	defer stopOTLP()
 	// Start validates the config, max_procs and gc_percent included.
-	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override, TraceSinks: sinks})
+	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override, TraceSinks: sinks,
+		TraceLevel: *traceLevel})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		return 1

@@ -107,6 +107,20 @@ type Config struct {
 	// reached max_login_failures is refused. Default 60; 0 keeps the default; at most
 	// 86400.
 	LoginFailureWindowSeconds uint32 `protobuf:"varint,84,opt,name=login_failure_window_seconds,json=loginFailureWindowSeconds,proto3" json:"login_failure_window_seconds,omitempty"`
+	// The trace level at start: "off" (default), "light" (every hop of every task)
+	// or "full" (with each hop's protobuf message, payload left out). atgtd's -trace
+	// flag overrides it; atgtctl trace level changes it at runtime.
+	TraceLevel string `protobuf:"bytes,120,opt,name=trace_level,json=traceLevel,proto3" json:"trace_level,omitempty"`
+	// Finished traced tasks each connection keeps for atgtctl trace. Default 256; 0
+	// keeps the default; at most 65536.
+	TraceRingTasks uint32 `protobuf:"varint,121,opt,name=trace_ring_tasks,json=traceRingTasks,proto3" json:"trace_ring_tasks,omitempty"`
+	// Last tasks each LUN keeps for the flight recorder, which logs any task that
+	// ends badly whether tracing is on or not. Default 64; 0 keeps the default; at
+	// most 65536.
+	FlightRecorderTasks uint32 `protobuf:"varint,122,opt,name=flight_recorder_tasks,json=flightRecorderTasks,proto3" json:"flight_recorder_tasks,omitempty"`
+	// Timelines queued for the trace sinks (an OpenTelemetry exporter) before they
+	// are dropped and counted. Default 1024; 0 keeps the default; at most 1048576.
+	TraceSinkQueue uint32 `protobuf:"varint,123,opt,name=trace_sink_queue,json=traceSinkQueue,proto3" json:"trace_sink_queue,omitempty"`
 	// The OTLP/HTTP receiver that finished tasks are sent to as spans, e.g.
 	// "http://127.0.0.1:4318" (an OpenTelemetry Collector, Jaeger, Tempo): one span per
 	// task with a child per hop. Without a path, /v1/traces is appended; http sends
@@ -285,6 +299,34 @@ func (x *Config) GetMaxLoginFailures() uint32 {
 func (x *Config) GetLoginFailureWindowSeconds() uint32 {
 	if x != nil {
 		return x.LoginFailureWindowSeconds
+	}
+	return 0
+}
+
+func (x *Config) GetTraceLevel() string {
+	if x != nil {
+		return x.TraceLevel
+	}
+	return ""
+}
+
+func (x *Config) GetTraceRingTasks() uint32 {
+	if x != nil {
+		return x.TraceRingTasks
+	}
+	return 0
+}
+
+func (x *Config) GetFlightRecorderTasks() uint32 {
+	if x != nil {
+		return x.FlightRecorderTasks
+	}
+	return 0
+}
+
+func (x *Config) GetTraceSinkQueue() uint32 {
+	if x != nil {
+		return x.TraceSinkQueue
 	}
 	return 0
 }
@@ -1021,7 +1063,7 @@ var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xf3\a\n" +
+	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\x9c\t\n" +
 	"\x06Config\x12\x18\n" +
 	"\aportals\x18\x01 \x03(\tR\aportals\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12)\n" +
@@ -1044,7 +1086,12 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x1bmax_connections_per_address\x18Q \x01(\rR\x18maxConnectionsPerAddress\x122\n" +
 	"\x15write_timeout_seconds\x18R \x01(\rR\x13writeTimeoutSeconds\x12,\n" +
 	"\x12max_login_failures\x18S \x01(\rR\x10maxLoginFailures\x12?\n" +
-	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\x12#\n" +
+	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\x12\x1f\n" +
+	"\vtrace_level\x18x \x01(\tR\n" +
+	"traceLevel\x12(\n" +
+	"\x10trace_ring_tasks\x18y \x01(\rR\x0etraceRingTasks\x122\n" +
+	"\x15flight_recorder_tasks\x18z \x01(\rR\x13flightRecorderTasks\x12(\n" +
+	"\x10trace_sink_queue\x18{ \x01(\rR\x0etraceSinkQueue\x12#\n" +
 	"\rotlp_endpoint\x18} \x01(\tR\fotlpEndpoint\x12*\n" +
 	"\x11otlp_service_name\x18~ \x01(\tR\x0fotlpServiceName\x12*\n" +
 	"\x11otlp_sample_ratio\x18\x7f \x01(\x01R\x0fotlpSampleRatio\"S\n" +

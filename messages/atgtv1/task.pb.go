@@ -343,6 +343,19 @@ type ScsiTask struct {
 	// nanoseconds), for the LUN's latency histograms; written by the LUN actor only
 	// when the LUN keeps metrics, read when the task completes.
 	ArrivedNanos int64 `protobuf:"varint,100,opt,name=arrived_nanos,json=arrivedNanos,proto3" json:"arrived_nanos,omitempty"`
+	// Tracing (actors/trace). Non-zero: the task is traced, and this names its record
+	// (its connection's number and the record's); decided once, when the connection
+	// makes the task, from the trace level and filters. Every hop tests only this.
+	TraceId uint64 `protobuf:"varint,110,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// The flight recorder's times (metrics clock), kept whether tracing is on or not:
+	// when the LUN handed the IO to its workers, and when the backend call began and
+	// ended (written by the worker only while the call is its own).
+	QueuedNanos  int64 `protobuf:"varint,111,opt,name=queued_nanos,json=queuedNanos,proto3" json:"queued_nanos,omitempty"`
+	IoStartNanos int64 `protobuf:"varint,112,opt,name=io_start_nanos,json=ioStartNanos,proto3" json:"io_start_nanos,omitempty"`
+	IoEndNanos   int64 `protobuf:"varint,113,opt,name=io_end_nanos,json=ioEndNanos,proto3" json:"io_end_nanos,omitempty"`
+	// What befell the task, trace.Flight* bits (order or lock wait, retried after a
+	// worker crash, a fault fired, abandoned, aborted).
+	Flight uint32 `protobuf:"varint,114,opt,name=flight,proto3" json:"flight,omitempty"`
 	// A W3C trace context traceparent ("00-<trace id>-<span id>-<flags>"), set by an
 	// embedder that submits tasks to LUN actors itself, so that the task's trace
 	// continues the embedder's: the OpenTelemetry sink (actors/trace/otel) makes the
@@ -498,6 +511,41 @@ func (x *ScsiTask) GetExpCmdSn() uint32 {
 func (x *ScsiTask) GetArrivedNanos() int64 {
 	if x != nil {
 		return x.ArrivedNanos
+	}
+	return 0
+}
+
+func (x *ScsiTask) GetTraceId() uint64 {
+	if x != nil {
+		return x.TraceId
+	}
+	return 0
+}
+
+func (x *ScsiTask) GetQueuedNanos() int64 {
+	if x != nil {
+		return x.QueuedNanos
+	}
+	return 0
+}
+
+func (x *ScsiTask) GetIoStartNanos() int64 {
+	if x != nil {
+		return x.IoStartNanos
+	}
+	return 0
+}
+
+func (x *ScsiTask) GetIoEndNanos() int64 {
+	if x != nil {
+		return x.IoEndNanos
+	}
+	return 0
+}
+
+func (x *ScsiTask) GetFlight() uint32 {
+	if x != nil {
+		return x.Flight
 	}
 	return 0
 }
@@ -1455,7 +1503,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12atgt/v1/task.proto\x12\aatgt.v1\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\x9e\x04\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xbc\x05\n" +
 	"\bScsiTask\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x10\n" +
 	"\x03lun\x18\x02 \x01(\x04R\x03lun\x12\x10\n" +
@@ -1475,7 +1523,13 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x0edata_out_parts\x18\x0f \x03(\fR\fdataOutParts\x12\x1c\n" +
 	"\n" +
 	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\x12#\n" +
-	"\rarrived_nanos\x18d \x01(\x03R\farrivedNanos\x12 \n" +
+	"\rarrived_nanos\x18d \x01(\x03R\farrivedNanos\x12\x19\n" +
+	"\btrace_id\x18n \x01(\x04R\atraceId\x12!\n" +
+	"\fqueued_nanos\x18o \x01(\x03R\vqueuedNanos\x12$\n" +
+	"\x0eio_start_nanos\x18p \x01(\x03R\fioStartNanos\x12 \n" +
+	"\fio_end_nanos\x18q \x01(\x03R\n" +
+	"ioEndNanos\x12\x16\n" +
+	"\x06flight\x18r \x01(\rR\x06flight\x12 \n" +
 	"\vtraceparent\x18s \x01(\tR\vtraceparent\"\xc6\x01\n" +
 	"\x0eScsiCompletion\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x16\n" +

@@ -73,6 +73,20 @@ const (
 	// AdminServiceApplyConfigProcedure is the fully-qualified name of the AdminService's ApplyConfig
 	// RPC.
 	AdminServiceApplyConfigProcedure = "/atgt.v1.AdminService/ApplyConfig"
+	// AdminServiceSetTraceLevelProcedure is the fully-qualified name of the AdminService's
+	// SetTraceLevel RPC.
+	AdminServiceSetTraceLevelProcedure = "/atgt.v1.AdminService/SetTraceLevel"
+	// AdminServiceTraceRecentProcedure is the fully-qualified name of the AdminService's TraceRecent
+	// RPC.
+	AdminServiceTraceRecentProcedure = "/atgt.v1.AdminService/TraceRecent"
+	// AdminServiceTraceTaskProcedure is the fully-qualified name of the AdminService's TraceTask RPC.
+	AdminServiceTraceTaskProcedure = "/atgt.v1.AdminService/TraceTask"
+	// AdminServiceTraceSlowProcedure is the fully-qualified name of the AdminService's TraceSlow RPC.
+	AdminServiceTraceSlowProcedure = "/atgt.v1.AdminService/TraceSlow"
+	// AdminServiceTraceStatsProcedure is the fully-qualified name of the AdminService's TraceStats RPC.
+	AdminServiceTraceStatsProcedure = "/atgt.v1.AdminService/TraceStats"
+	// AdminServiceTraceTailProcedure is the fully-qualified name of the AdminService's TraceTail RPC.
+	AdminServiceTraceTailProcedure = "/atgt.v1.AdminService/TraceTail"
 )
 
 // AdminServiceClient is a client for the atgt.v1.AdminService service.
@@ -116,6 +130,20 @@ type AdminServiceClient interface {
 	// ApplyConfig makes the served state match a config declaratively: it computes what
 	// differs and changes only that (or, with dry_run, only reports it).
 	ApplyConfig(context.Context, *connect.Request[atgtv1.ApplyConfigRequest]) (*connect.Response[atgtv1.ApplyConfigResponse], error)
+	// SetTraceLevel switches tracing at runtime, for the tasks the filter selects
+	// (messages in trace.proto).
+	SetTraceLevel(context.Context, *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error)
+	// TraceRecent returns the last finished traced tasks.
+	TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error)
+	// TraceTask returns the finished traced tasks with an ITT.
+	TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error)
+	// TraceSlow returns the slowest recent traced tasks over a duration.
+	TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error)
+	// TraceStats returns per-hop latency percentiles over the recent traced tasks.
+	TraceStats(context.Context, *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error)
+	// TraceTail is a long poll: the tasks finished after a time, waiting up to a
+	// while for one (atgtctl trace tail calls it in a loop).
+	TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the atgt.v1.AdminService service. By default, it
@@ -231,6 +259,42 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ApplyConfig")),
 			connect.WithClientOptions(opts...),
 		),
+		setTraceLevel: connect.NewClient[atgtv1.SetTraceLevelRequest, atgtv1.SetTraceLevelResponse](
+			httpClient,
+			baseURL+AdminServiceSetTraceLevelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetTraceLevel")),
+			connect.WithClientOptions(opts...),
+		),
+		traceRecent: connect.NewClient[atgtv1.TraceRecentRequest, atgtv1.TraceRecentResponse](
+			httpClient,
+			baseURL+AdminServiceTraceRecentProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TraceRecent")),
+			connect.WithClientOptions(opts...),
+		),
+		traceTask: connect.NewClient[atgtv1.TraceTaskRequest, atgtv1.TraceTaskResponse](
+			httpClient,
+			baseURL+AdminServiceTraceTaskProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TraceTask")),
+			connect.WithClientOptions(opts...),
+		),
+		traceSlow: connect.NewClient[atgtv1.TraceSlowRequest, atgtv1.TraceSlowResponse](
+			httpClient,
+			baseURL+AdminServiceTraceSlowProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TraceSlow")),
+			connect.WithClientOptions(opts...),
+		),
+		traceStats: connect.NewClient[atgtv1.TraceStatsRequest, atgtv1.TraceStatsResponse](
+			httpClient,
+			baseURL+AdminServiceTraceStatsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TraceStats")),
+			connect.WithClientOptions(opts...),
+		),
+		traceTail: connect.NewClient[atgtv1.TraceTailRequest, atgtv1.TraceTailResponse](
+			httpClient,
+			baseURL+AdminServiceTraceTailProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TraceTail")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -253,6 +317,12 @@ type adminServiceClient struct {
 	clearFaults   *connect.Client[atgtv1.ClearFaultsRequest, atgtv1.ClearFaultsResponse]
 	getConfig     *connect.Client[atgtv1.GetConfigRequest, atgtv1.GetConfigResponse]
 	applyConfig   *connect.Client[atgtv1.ApplyConfigRequest, atgtv1.ApplyConfigResponse]
+	setTraceLevel *connect.Client[atgtv1.SetTraceLevelRequest, atgtv1.SetTraceLevelResponse]
+	traceRecent   *connect.Client[atgtv1.TraceRecentRequest, atgtv1.TraceRecentResponse]
+	traceTask     *connect.Client[atgtv1.TraceTaskRequest, atgtv1.TraceTaskResponse]
+	traceSlow     *connect.Client[atgtv1.TraceSlowRequest, atgtv1.TraceSlowResponse]
+	traceStats    *connect.Client[atgtv1.TraceStatsRequest, atgtv1.TraceStatsResponse]
+	traceTail     *connect.Client[atgtv1.TraceTailRequest, atgtv1.TraceTailResponse]
 }
 
 // Status calls atgt.v1.AdminService.Status.
@@ -340,6 +410,36 @@ func (c *adminServiceClient) ApplyConfig(ctx context.Context, req *connect.Reque
 	return c.applyConfig.CallUnary(ctx, req)
 }
 
+// SetTraceLevel calls atgt.v1.AdminService.SetTraceLevel.
+func (c *adminServiceClient) SetTraceLevel(ctx context.Context, req *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error) {
+	return c.setTraceLevel.CallUnary(ctx, req)
+}
+
+// TraceRecent calls atgt.v1.AdminService.TraceRecent.
+func (c *adminServiceClient) TraceRecent(ctx context.Context, req *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error) {
+	return c.traceRecent.CallUnary(ctx, req)
+}
+
+// TraceTask calls atgt.v1.AdminService.TraceTask.
+func (c *adminServiceClient) TraceTask(ctx context.Context, req *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error) {
+	return c.traceTask.CallUnary(ctx, req)
+}
+
+// TraceSlow calls atgt.v1.AdminService.TraceSlow.
+func (c *adminServiceClient) TraceSlow(ctx context.Context, req *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error) {
+	return c.traceSlow.CallUnary(ctx, req)
+}
+
+// TraceStats calls atgt.v1.AdminService.TraceStats.
+func (c *adminServiceClient) TraceStats(ctx context.Context, req *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error) {
+	return c.traceStats.CallUnary(ctx, req)
+}
+
+// TraceTail calls atgt.v1.AdminService.TraceTail.
+func (c *adminServiceClient) TraceTail(ctx context.Context, req *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error) {
+	return c.traceTail.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the atgt.v1.AdminService service.
 type AdminServiceHandler interface {
 	// Status reports what the daemon serves and since when.
@@ -381,6 +481,20 @@ type AdminServiceHandler interface {
 	// ApplyConfig makes the served state match a config declaratively: it computes what
 	// differs and changes only that (or, with dry_run, only reports it).
 	ApplyConfig(context.Context, *connect.Request[atgtv1.ApplyConfigRequest]) (*connect.Response[atgtv1.ApplyConfigResponse], error)
+	// SetTraceLevel switches tracing at runtime, for the tasks the filter selects
+	// (messages in trace.proto).
+	SetTraceLevel(context.Context, *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error)
+	// TraceRecent returns the last finished traced tasks.
+	TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error)
+	// TraceTask returns the finished traced tasks with an ITT.
+	TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error)
+	// TraceSlow returns the slowest recent traced tasks over a duration.
+	TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error)
+	// TraceStats returns per-hop latency percentiles over the recent traced tasks.
+	TraceStats(context.Context, *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error)
+	// TraceTail is a long poll: the tasks finished after a time, waiting up to a
+	// while for one (atgtctl trace tail calls it in a loop).
+	TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -492,6 +606,42 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ApplyConfig")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceSetTraceLevelHandler := connect.NewUnaryHandler(
+		AdminServiceSetTraceLevelProcedure,
+		svc.SetTraceLevel,
+		connect.WithSchema(adminServiceMethods.ByName("SetTraceLevel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTraceRecentHandler := connect.NewUnaryHandler(
+		AdminServiceTraceRecentProcedure,
+		svc.TraceRecent,
+		connect.WithSchema(adminServiceMethods.ByName("TraceRecent")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTraceTaskHandler := connect.NewUnaryHandler(
+		AdminServiceTraceTaskProcedure,
+		svc.TraceTask,
+		connect.WithSchema(adminServiceMethods.ByName("TraceTask")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTraceSlowHandler := connect.NewUnaryHandler(
+		AdminServiceTraceSlowProcedure,
+		svc.TraceSlow,
+		connect.WithSchema(adminServiceMethods.ByName("TraceSlow")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTraceStatsHandler := connect.NewUnaryHandler(
+		AdminServiceTraceStatsProcedure,
+		svc.TraceStats,
+		connect.WithSchema(adminServiceMethods.ByName("TraceStats")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTraceTailHandler := connect.NewUnaryHandler(
+		AdminServiceTraceTailProcedure,
+		svc.TraceTail,
+		connect.WithSchema(adminServiceMethods.ByName("TraceTail")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atgt.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceStatusProcedure:
@@ -528,6 +678,18 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceGetConfigHandler.ServeHTTP(w, r)
 		case AdminServiceApplyConfigProcedure:
 			adminServiceApplyConfigHandler.ServeHTTP(w, r)
+		case AdminServiceSetTraceLevelProcedure:
+			adminServiceSetTraceLevelHandler.ServeHTTP(w, r)
+		case AdminServiceTraceRecentProcedure:
+			adminServiceTraceRecentHandler.ServeHTTP(w, r)
+		case AdminServiceTraceTaskProcedure:
+			adminServiceTraceTaskHandler.ServeHTTP(w, r)
+		case AdminServiceTraceSlowProcedure:
+			adminServiceTraceSlowHandler.ServeHTTP(w, r)
+		case AdminServiceTraceStatsProcedure:
+			adminServiceTraceStatsHandler.ServeHTTP(w, r)
+		case AdminServiceTraceTailProcedure:
+			adminServiceTraceTailHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -603,4 +765,28 @@ func (UnimplementedAdminServiceHandler) GetConfig(context.Context, *connect.Requ
 
 func (UnimplementedAdminServiceHandler) ApplyConfig(context.Context, *connect.Request[atgtv1.ApplyConfigRequest]) (*connect.Response[atgtv1.ApplyConfigResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.ApplyConfig is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetTraceLevel(context.Context, *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.SetTraceLevel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceRecent is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceTask is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceSlow is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TraceStats(context.Context, *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceStats is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceTail is not implemented"))
 }
