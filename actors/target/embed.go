@@ -210,3 +210,14 @@ func (s *Service) spawnRoot(props *actor.Props) (*actor.PID, error) {
 	}
 	return pid, err
 }
+
+// LUNActor returns the actor that serves a logical unit (of target's shared LUNs), or
+// nil. An embedder may send it SCSI tasks of its own (*atgtv1.ScsiTask with ReplyTo
+// its actor, and a traceparent to continue its trace); the answer is a
+// *atgtv1.ScsiCompletion. The PID stays valid while the LUN is served.
+func (s *Service) LUNActor(target string, lun uint64) *actor.PID {
+	if s.routes == nil {
+		return nil
+	}
+	return s.routes.Lookup(target, lun)
+}

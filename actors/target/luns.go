@@ -262,12 +262,14 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		s.live = map[dispatcher.Key]*liveLUN{}
 	}
 	s.live[key] = live
+	flight := trace.NewFlight(tg.name, l.Id, s.flightTasks, int(max(l.Workers, 1))+1, log)
+	flight.Emit = func(tl *trace.Timeline) { s.tracer.Emit(tl) } // an embedder's traceparent
 	return lunSpec{
 		live: live,
 		key:  key,
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
-			Flight: trace.NewFlight(tg.name, l.Id, s.flightTasks, int(max(l.Workers, 1))+1, log)},
+			Flight: flight},
 	}, nil
 }

@@ -40,6 +40,10 @@ const flightBad = FlightRetried | FlightAbandoned | FlightAborted | FlightFault
 type Flight struct {
 	Target string
 	LUN    uint64
+	// Emit, when set, gets the LUN-side timeline of every task that carries a W3C
+	// traceparent and was not traced by a connection (an embedder's own task), for
+	// the trace sinks (Tracer.Emit).
+	Emit   func(*Timeline)
 	log    hclog.Logger
 	shards []flightShard
 }
@@ -89,10 +93,15 @@ func (f *Flight) Done(shard int, t *pb.ScsiTask, status uint8, sense []byte, now
 		i := s.next.Add(1) - 1
 		s.ring[i%uint64(len(s.ring))].Store(t)
 	}
-	if bad {
+	if bad || (t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil) {
 		tl := f.timeline(t, now, actor, actorID)
-		tl.Status, tl.Sense, tl.Bad = status, sense, true
-		logTimeline(f.log, tl, f.why(t), false)
+		tl.Status, tl.Sense, tl.Bad = status, sense, bad
+		if bad {
+			logTimeline(f.log, tl, f.why(t), false)
+		}
+		if t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil {
+			f.Emit(tl)
+		}
 	}
 }
 

@@ -64,8 +64,10 @@ type Tracer struct {
 	active  map[*Conn]struct{}
 	retired []*Conn
 
-	sinks     []Sink
-	queue     chan *Record
+	sinks []Sink
+	queue chan *Record
+	// direct are timelines made elsewhere (an embedder's task, Emit) for the sinks.
+	direct    chan *Timeline
 	done      chan struct{}
 	dropped   atomic.Uint64
 	sunk      atomic.Uint64
@@ -88,6 +90,7 @@ func New(cfg Config) *Tracer {
 			n = 1024
 		}
 		t.queue, t.done = make(chan *Record, n), make(chan struct{})
+		t.direct = make(chan *Timeline, n)
 		go t.drain(t.done)
 	}
 	return t
@@ -171,14 +174,34 @@ func (t *Tracer) drain(done <-chan struct{}) {
 	for {
 		select {
 		case r := <-t.queue:
-			tl := r.Timeline()
-			for _, s := range t.sinks {
-				s.Finished(tl)
-			}
-			t.sunk.Add(1)
+			t.sink(r.Timeline())
+		case tl := <-t.direct:
+			t.sink(tl)
 		case <-done:
 			return
 		}
+	}
+}
+
+// sink hands one timeline to every sink.
+func (t *Tracer) sink(tl *Timeline) {
+	for _, s := range t.sinks {
+		s.Finished(tl)
+	}
+	t.sunk.Add(1)
+}
+
+// Emit queues a timeline made outside a connection for the sinks: the LUN-side
+// timeline of a task an embedder submitted with a W3C traceparent, so that its trace
+// continues into atgt's. It never blocks; with no sinks it does nothing.
+func (t *Tracer) Emit(tl *Timeline) {
+	if t == nil || t.direct == nil {
+		return
+	}
+	select {
+	case t.direct <- tl:
+	default:
+		t.dropped.Add(1)
 	}
 }
 
