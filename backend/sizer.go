@@ -33,11 +33,86 @@ func (s sizedMapped) LogicalBlockSize() int { return s.bs.LogicalBlockSize() }
 // Mapped forwards to the wrapped backend.
 func (s sizedMapped) Mapped(off, length int64) (bool, int64, error) { return s.m.Mapped(off, length) }
 
-// keepBlockSizer returns w, made a BlockSizer and a Mapper where inner is
-// one, so wrapping never hides an optional interface.
+// vecOf gives a wrapper's vectored calls, and ErrNoVector for one it lacks (the
+// caller then performs the buffers one by one).
+type vecOf struct {
+	r VectorReader
+	w VectorWriter
+}
+
+// ReadVec passes to the wrapper's, if it has one.
+func (v vecOf) ReadVec(bufs [][]byte, off int64) error {
+	if v.r == nil {
+		return ErrNoVector
+	}
+	return v.r.ReadVec(bufs, off)
+}
+
+// WriteVec passes to the wrapper's, if it has one.
+func (v vecOf) WriteVec(bufs [][]byte, off int64) error {
+	if v.w == nil {
+		return ErrNoVector
+	}
+	return v.w.WriteVec(bufs, off)
+}
+
+// The wrappers of a wrapper with vectored calls: as sized, mapped and sizedMapped,
+// with them kept (an embedded interface would hide them).
+type (
+	vecWrapped struct {
+		Backend
+		vecOf
+	}
+	vecSized struct {
+		Backend
+		vecOf
+		bs BlockSizer
+	}
+	vecMapped struct {
+		Backend
+		vecOf
+		m Mapper
+	}
+	vecSizedMapped struct {
+		Backend
+		vecOf
+		bs BlockSizer
+		m  Mapper
+	}
+)
+
+// LogicalBlockSize forwards to the wrapped backend.
+func (s vecSized) LogicalBlockSize() int { return s.bs.LogicalBlockSize() }
+
+// Mapped forwards to the wrapped backend.
+func (s vecMapped) Mapped(off, length int64) (bool, int64, error) { return s.m.Mapped(off, length) }
+
+// LogicalBlockSize forwards to the wrapped backend.
+func (s vecSizedMapped) LogicalBlockSize() int { return s.bs.LogicalBlockSize() }
+
+// Mapped forwards to the wrapped backend.
+func (s vecSizedMapped) Mapped(off, length int64) (bool, int64, error) {
+	return s.m.Mapped(off, length)
+}
+
+// keepBlockSizer returns w, made a BlockSizer and a Mapper where inner is one, and
+// keeping w's own vectored calls, so wrapping never hides an optional interface.
 func keepBlockSizer(inner, w Backend) Backend {
 	bs, isSized := inner.(BlockSizer)
 	m, isMapper := inner.(Mapper)
+	vr, _ := w.(VectorReader)
+	vw, _ := w.(VectorWriter)
+	if v := (vecOf{r: vr, w: vw}); vr != nil || vw != nil {
+		switch {
+		case isSized && isMapper:
+			return vecSizedMapped{Backend: w, vecOf: v, bs: bs, m: m}
+		case isSized:
+			return vecSized{Backend: w, vecOf: v, bs: bs}
+		case isMapper:
+			return vecMapped{Backend: w, vecOf: v, m: m}
+		}
+		return vecWrapped{Backend: w, vecOf: v}
+	}
 	switch {
 	case isSized && isMapper:
 		return sizedMapped{Backend: w, bs: bs, m: m}
@@ -50,6 +125,7 @@ func keepBlockSizer(inner, w Backend) Backend {
 }
 
 // KeepOptional returns w, a wrapper of inner, made a BlockSizer and a Mapper where
-// inner is one, for wrappers outside this package (fault injection): a wrapper that
-// hid them would change how the LUN sees its store.
+// inner is one, and keeping w's own vectored calls (a missing one answers
+// ErrNoVector), for wrappers outside this package: a wrapper that hid them would
+// change how the LUN sees its store, or cost merged IO its vectored call.
 func KeepOptional(inner, w Backend) Backend { return keepBlockSizer(inner, w) }

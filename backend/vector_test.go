@@ -121,3 +121,35 @@ func shortIO(max int, sys func(int, [][]byte, int64) (int, error)) func(int, [][
 		return sys(fd, take, off)
 	}
 }
+
+// vecWrapper is a wrapper with a vectored read of its own and no vectored write.
+type vecWrapper struct{ Backend }
+
+func (w vecWrapper) ReadVec(bufs [][]byte, off int64) error {
+	return w.Backend.(VectorReader).ReadVec(bufs, off)
+}
+
+// TestKeepOptionalKeepsVectors: KeepOptional keeps the wrapper's vectored read, and
+// gives its missing vectored write as ErrNoVector, beside the inner Mapper.
+func TestKeepOptionalKeepsVectors(t *testing.T) {
+	b, err := Open(Options{Path: filepath.Join(t.TempDir(), "v.img"), Size: 1 << 20, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	w := KeepOptional(b, vecWrapper{b})
+	if _, ok := w.(Mapper); !ok {
+		t.Fatal("Mapper hidden")
+	}
+	vr, ok := w.(VectorReader)
+	if !ok {
+		t.Fatal("the wrapper's ReadVec hidden")
+	}
+	if err := vr.ReadVec([][]byte{make([]byte, 512)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	vw, ok := w.(VectorWriter)
+	if !ok || !errors.Is(vw.WriteVec([][]byte{make([]byte, 512)}, 0), ErrNoVector) {
+		t.Fatal("a missing WriteVec is not ErrNoVector")
+	}
+}
