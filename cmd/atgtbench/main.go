@@ -57,6 +57,9 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "paper" {
+		os.Exit(runPaper(os.Args[2:]))
+	}
 	os.Exit(run())
 }
 
@@ -360,7 +363,11 @@ func run() int {
 			return 1
 		}
 		if c.atgtURL == "" {
-			if atgt, err = startAtgt(ctx, workDir, file, c.size, c.atgtWorkers, c.atgtBin, logf); err != nil {
+			fields := map[string]any{}
+			if c.atgtWorkers > 0 {
+				fields["workers"] = c.atgtWorkers
+			}
+			if atgt, err = startAtgt(ctx, workDir, file, c.size, fields, c.atgtBin, logf); err != nil {
 				logf("atgtd: %v", err)
 				return 1
 			}
