@@ -137,7 +137,7 @@ func runPostmark(ctx context.Context, c *paperConfig, bin, dir, name string) mac
 		return fail(err)
 	}
 	defer t.stop()
-	a, err := attach(ctx, t.URL, dir, true)
+	a, err := attach(ctx, t.URL, dir, true, false)
 	if err != nil {
 		return fail(err)
 	}
@@ -238,7 +238,7 @@ func fillNetServer(ctx context.Context, c *paperConfig, bin, dir, file string, s
 		return err
 	}
 	defer t.stop()
-	a, err := attach(ctx, t.URL, dir, true)
+	a, err := attach(ctx, t.URL, dir, true, false)
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func netServerRun(ctx context.Context, c *paperConfig, bin, dir, name, file stri
 	if err := coldCache(); err != nil {
 		return r, err
 	}
-	a, err := attach(ctx, t.URL, dir, false)
+	a, err := attach(ctx, t.URL, dir, false, true)
 	if err != nil {
 		return r, err
 	}

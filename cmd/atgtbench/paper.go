@@ -41,6 +41,7 @@ type paperConfig struct {
 	netReads         int
 	netTargetMem     int64
 	keep             bool
+	merge            []string
 }
 
 // figure is one of the paper's micro-benchmark figures.
@@ -69,7 +70,7 @@ func paperName(t string) string {
 	case lun.PolicyDirect:
 		return "UNH-disk"
 	}
-	return "(today's peer)"
+	return "today's peer"
 }
 
 func parsePaperFlags(args []string) (*paperConfig, error) {
@@ -94,6 +95,7 @@ func parsePaperFlags(args []string) (*paperConfig, error) {
 	fs.IntVar(&c.netReads, "net-reads", 4096, "network server benchmark: whole-file reads per run (the paper: 4,096)")
 	fs.Int64Var(&c.netTargetMem, "net-target-mem", 1<<30, "network server benchmark: the target's memory limit in bytes (cgroup), which bounds its page cache")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (configs, logs)")
+	merge := fs.String("merge", "", "run nothing: write one report into -out from the raw results (paper-runs.csv, macro-runs.csv) of these comma-separated output directories")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -134,6 +136,9 @@ func parsePaperFlags(args []string) (*paperConfig, error) {
 	default:
 		return nil, fmt.Errorf("-macro %q: want all, postmark or netserver", c.macro)
 	}
+	if *merge != "" {
+		c.merge = strings.Split(*merge, ",")
+	}
 	var err error
 	if c.cases, err = regexp.Compile(*casesRE); err != nil {
 		return nil, fmt.Errorf("-cases: %v", err)
@@ -172,6 +177,14 @@ func runPaper(args []string) int {
 		os.Exit(130)
 	}()
 	defer stopAll()
+	if len(c.merge) > 0 {
+		if err := mergeRuns(c, c.merge); err != nil {
+			logf("paper -merge: %v", err)
+			return 1
+		}
+		logf("wrote %s from %s", c.out, strings.Join(c.merge, ", "))
+		return 0
+	}
 	if err := paper(ctx, c); err != nil {
 		logf("paper: %v", err)
 		return 1

@@ -131,7 +131,17 @@ func writePaperOutputs(c *paperConfig, runs []paperRun, figs []figure, macro []m
 		raw = append(raw, []string{r.Fig.ID, r.Fig.Title, strconv.Itoa(r.Size >> 10), r.Target, strconv.Itoa(r.Rep + 1),
 			fmtFloat(r.IOPS, 0), fmtFloat(r.MBps, 2), fmtFloat(r.CPU, 3), r.Err})
 	}
-	return writeCSVFile(filepath.Join(c.out, "paper-runs.csv"), raw)
+	if err := writeCSVFile(filepath.Join(c.out, "paper-runs.csv"), raw); err != nil {
+		return err
+	}
+	if len(macro) == 0 {
+		return nil
+	}
+	mraw := [][]string{macroHeader}
+	for _, m := range macro {
+		mraw = append(mraw, m.rawRow())
+	}
+	return writeCSVFile(filepath.Join(c.out, "macro-runs.csv"), mraw)
 }
 
 // lun0 is the policy the others are compared with: the paper's design and atgt's default.
