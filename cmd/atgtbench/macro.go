@@ -80,7 +80,7 @@ func startMacroTarget(ctx context.Context, c *paperConfig, bin, dir, name, file 
 	if name == "tgt" {
 		t, err = startTgt(ctx, dir, file, logf)
 	} else {
-		t, err = startAtgt(ctx, dir, file, size, map[string]any{"ioPolicy": name}, bin, logf)
+		t, err = startAtgt(ctx, dir, file, size, lunFields(c, name), cfgFields(c), bin, logf)
 	}
 	if err != nil {
 		return nil, err

@@ -42,6 +42,8 @@ type paperConfig struct {
 	netTargetMem     int64
 	keep             bool
 	merge            []string
+	workers          uint
+	maxProcs         uint
 }
 
 // figure is one of the paper's micro-benchmark figures.
@@ -95,6 +97,8 @@ func parsePaperFlags(args []string) (*paperConfig, error) {
 	fs.IntVar(&c.netReads, "net-reads", 4096, "network server benchmark: whole-file reads per run (the paper: 4,096)")
 	fs.Int64Var(&c.netTargetMem, "net-target-mem", 1<<30, "network server benchmark: the target's memory limit in bytes (cgroup), which bounds its page cache")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (configs, logs)")
+	fs.UintVar(&c.maxProcs, "max-procs", 0, "atgtd's maxProcs, the CPUs that run its Go code (0: atgtd's default, half the CPUs)")
+	fs.UintVar(&c.workers, "workers", 0, "IO workers of the threaded and direct LUNs (0: atgt's default, 4)")
 	merge := fs.String("merge", "", "run nothing: write one report into -out from the raw results (paper-runs.csv, macro-runs.csv) of these comma-separated output directories")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -299,7 +303,7 @@ func startPaperTargets(ctx context.Context, c *paperConfig, workDir, file string
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		t, err := startAtgt(ctx, dir, file, c.size, map[string]any{"ioPolicy": p}, bin, logf)
+		t, err := startAtgt(ctx, dir, file, c.size, lunFields(c, p), cfgFields(c), bin, logf)
 		if err != nil {
 			return nil, fmt.Errorf("atgtd (%s): %w", p, err)
 		}
@@ -313,6 +317,23 @@ func startPaperTargets(ctx context.Context, c *paperConfig, workDir, file string
 		add("tgt", t)
 	}
 	return targets, nil
+}
+
+// lunFields are the LUN config fields of policy p's atgtd.
+func lunFields(c *paperConfig, p string) map[string]any {
+	f := map[string]any{"ioPolicy": p}
+	if c.workers > 0 && !lun.OneWorker(p) {
+		f["workers"] = c.workers
+	}
+	return f
+}
+
+// cfgFields are the config fields of every atgtd.
+func cfgFields(c *paperConfig) map[string]any {
+	if c.maxProcs > 0 {
+		return map[string]any{"maxProcs": c.maxProcs}
+	}
+	return nil
 }
 
 // targetsFor lists the targets of a figure: single-sync differs from single only in

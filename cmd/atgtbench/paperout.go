@@ -65,6 +65,12 @@ func writePaperOutputs(c *paperConfig, runs []paperRun, figs []figure, macro []m
 		"run in MB/s (1e6 bytes/s), the bracket the lowest and highest run, %% is of threaded's median. "+
 		"single-sync runs only the write figures: it differs from single only in writes (as in the paper).\n\n",
 		c.ios, c.qd, c.repeats, c.size)
+	if c.workers > 0 {
+		fmt.Fprintf(&md, "The threaded and direct LUNs ran %d IO workers.\n\n", c.workers)
+	}
+	if c.maxProcs > 0 {
+		fmt.Fprintf(&md, "atgtd ran its Go code on %d CPUs (maxProcs).\n\n", c.maxProcs)
+	}
 	rows := [][]string{{"figure", "title", "size_kib", "target", "design", "runs", "median_iops", "median_mb_s", "min_mb_s", "max_mb_s", "pct_of_threaded", "cpu_s_per_gb"}}
 	for _, f := range figs {
 		names := targetsFor(c, f)

@@ -83,8 +83,9 @@ func buildAtgtd(ctx context.Context, workDir, bin string, logf func(string, ...a
 }
 
 // startAtgt builds cmd/atgtd (or uses bin) and serves file as LUN 0 of one target;
-// lunFields are further fields of the LUN's config (workers, ioPolicy).
-func startAtgt(ctx context.Context, workDir, file string, size int64, lunFields map[string]any, bin string, logf func(string, ...any)) (*target, error) {
+// lunFields are further fields of the LUN's config (workers, ioPolicy), cfgFields of
+// the whole config (maxProcs).
+func startAtgt(ctx context.Context, workDir, file string, size int64, lunFields, cfgFields map[string]any, bin string, logf func(string, ...any)) (*target, error) {
 	bin, err := buildAtgtd(ctx, workDir, bin, logf)
 	if err != nil {
 		return nil, err
@@ -101,6 +102,9 @@ func startAtgt(ctx context.Context, workDir, file string, size int64, lunFields 
 		"portals": []string{fmt.Sprintf("127.0.0.1:%d", port)},
 		"dataDir": filepath.Join(workDir, "atgt-data"),
 		"targets": []any{map[string]any{"name": atgtIQN, "luns": []any{lun}}},
+	}
+	for k, v := range cfgFields {
+		cfg[k] = v
 	}
 	cfgPath := filepath.Join(workDir, "atgt.json")
 	js, _ := json.MarshalIndent(cfg, "", "  ")
