@@ -59,7 +59,11 @@ func writePaperOutputs(c *paperConfig, runs []paperRun, figs []figure, macro []m
 	var md strings.Builder
 	fmt.Fprintf(&md, "# The paper's benchmarks on this machine, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&md, "Machine: %s.\n\n", machine)
-	fmt.Fprintf(&md, "Command: `go run ./cmd/atgtbench paper %s` (took %s). ", strings.Join(os.Args[2:], " "), took.Round(time.Second))
+	if len(c.merge) > 0 {
+		fmt.Fprintf(&md, "Command: `go run ./cmd/atgtbench paper %s`, a report from the raw results of earlier runs. ", strings.Join(os.Args[2:], " "))
+	} else {
+		fmt.Fprintf(&md, "Command: `go run ./cmd/atgtbench paper %s` (took %s). ", strings.Join(os.Args[2:], " "), took.Round(time.Second))
+	}
 	fmt.Fprintf(&md, "Micro-benchmarks: %d IOs per run, queue depth %d, %d runs per case and target in rotating order, "+
 		"each from a cold page cache (sync, then drop_caches) on a %d-byte file on a real disk; the figure is the median "+
 		"run in MB/s (1e6 bytes/s), the bracket the lowest and highest run, %% is of threaded's median. "+
@@ -116,7 +120,7 @@ func writePaperOutputs(c *paperConfig, runs []paperRun, figs []figure, macro []m
 		}
 	}
 	if len(macro) > 0 {
-		md.WriteString(macroMarkdown(macro))
+		md.WriteString(macroMarkdown(c, macro))
 		for _, m := range macro {
 			rows = append(rows, m.csvRow())
 		}
