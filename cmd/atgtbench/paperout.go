@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/atgt/atgt/actors/lun"
 )
 
 // paperCell is the runs of one target at one IO size of one figure, reduced.
@@ -87,7 +89,11 @@ func writePaperOutputs(c *paperConfig, runs []paperRun, figs []figure, macro []m
 		var xs []string
 		ss := make([]series, len(names))
 		for k, n := range names {
-			ss[k] = series{Name: seriesLabel(n), Dashed: n == "tgt"}
+			style := slices.Index(lun.Policies, n)
+			if n == "tgt" {
+				style = len(lun.Policies)
+			}
+			ss[k] = series{Name: seriesLabel(n), Dashed: n == "tgt", Style: style}
 		}
 		for _, size := range c.sizes {
 			xs = append(xs, sizeName(size))

@@ -75,6 +75,9 @@ type series struct {
 	Name         string
 	Y, Low, High []float64 // per x; NaN where there is no figure
 	Dashed       bool
+	// Style picks the colour and marker, so that a target looks the same in every
+	// figure, whichever others the figure shows.
+	Style int
 }
 
 // errPoints is a series' points with their error bars, for gonum's YErrorBars.
@@ -115,9 +118,9 @@ func writeFigure(path, title, xLabel, yLabel string, xs []string, ss []series) e
 		if err != nil {
 			return err
 		}
-		c := plotColor(k)
+		c := plotColor(s.Style)
 		line.Color, points.Color = c, c
-		points.Shape = plotShape(k)
+		points.Shape = plotShape(s.Style)
 		if s.Dashed {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
