@@ -272,7 +272,8 @@ func netServerRun(ctx context.Context, c *paperConfig, bin, dir, name, file stri
 	if err != nil {
 		return r, err
 	}
-	defer cg.remove()
+	// A cgroup can go only once its processes have: stop the target first.
+	defer func() { t.stop(); cg.remove() }()
 	if err := cg.add(t.PID); err != nil {
 		return r, fmt.Errorf("move target into its cgroup: %w", err)
 	}
