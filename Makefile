@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build run generate test fmt-check vet proto unit fuzz deps
+.PHONY: all build run generate test fmt-check vet proto unit fuzz deps paper
 
 # The steps of `test` must run in order, even under make -j.
 .NOTPARALLEL:
@@ -46,3 +46,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzChapExchange -fuzztime=10s ./actors/login
 	$(GO) test -run='^$$' -fuzz=FuzzParseText -fuzztime=10s ./messages/iscsi
 	$(GO) test -run='^$$' -fuzz=FuzzMachine -fuzztime=15s ./actors/cmdphase
+
+## paper: the paper's benchmarks per IO policy and tgt (root, ~35 min; see cmd/atgtbench/PAPER.md)
+paper:
+	scripts/install-bench-deps.sh
+	$(GO) run ./cmd/atgtbench paper -macro all -out cmd/atgtbench/paper

@@ -15,8 +15,9 @@ func TestPoolReusesGoroutines(t *testing.T) {
 		done := make(chan struct{})
 		p.Schedule(func() { close(done) })
 		<-done
-		// Let the goroutine park again before the next turn.
-		deadline := time.Now().Add(time.Second)
+		// Let the goroutine park again before the next turn (generously: on a loaded
+		// 2-CPU machine a goroutine may wait long to run).
+		deadline := time.Now().Add(10 * time.Second)
 		for p.idle.Load() == 0 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}

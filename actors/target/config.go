@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -227,6 +229,17 @@ func defaultLUN(l *pb.Lun, dataDir string) {
 	if l.BlockSize == 0 {
 		l.BlockSize = DefaultBlockSize
 	}
+	switch {
+	case l.IoPolicy == "" && l.DirectIo:
+		l.IoPolicy = lun.PolicyDirect
+	case l.IoPolicy == "":
+		l.IoPolicy = lun.PolicyThreaded
+	case l.IoPolicy == lun.PolicyDirect:
+		l.DirectIo = true
+	}
+	if l.Workers == 0 && lun.OneWorker(l.IoPolicy) {
+		l.Workers = 1
+	}
 	if l.Workers == 0 {
 		l.Workers = DefaultWorkers
 	}
@@ -393,6 +406,9 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 	if l.Workers < 1 || l.Workers > maxWorkers {
 		return lf + ".workers", fmt.Sprintf("%d is outside 1..%d", l.Workers, maxWorkers)
 	}
+	if field, msg := badPolicy(l, lf); field != "" {
+		return field, msg
+	}
 	if t := l.GetIoTimeout(); t != 0 && !(t >= minIOTimeout && t <= maxIOTimeout) {
 		return lf + ".io_timeout", fmt.Sprintf("%g seconds is outside %g..%g (0 disables the timeout)", t, minIOTimeout, maxIOTimeout)
 	}
@@ -416,6 +432,22 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 		if field, msg := badFault(f); field != "" {
 			return fmt.Sprintf("%s.faults[%d].%s", lf, fi, field), msg
 		}
+	}
+	return "", ""
+}
+
+// badPolicy checks a LUN's io_policy against its workers and direct_io: one worker
+// is what makes single and single-sync the paper's designs, and O_DIRECT is direct's
+// alone, so a config that asks for both is refused rather than half honoured.
+func badPolicy(l *pb.Lun, lf string) (field, msg string) {
+	if l.IoPolicy != "" && !slices.Contains(lun.Policies, l.IoPolicy) { // "" is threaded
+		return lf + ".io_policy", fmt.Sprintf("%q is not threaded, single, single-sync or direct", l.IoPolicy)
+	}
+	if lun.OneWorker(l.IoPolicy) && l.Workers != 1 {
+		return lf + ".workers", fmt.Sprintf("%d with io_policy %q, which runs one worker: leave workers unset or 1", l.Workers, l.IoPolicy)
+	}
+	if l.DirectIo && l.IoPolicy != lun.PolicyDirect {
+		return lf + ".direct_io", fmt.Sprintf("true with io_policy %q, which uses the page cache: use io_policy \"direct\"", l.IoPolicy)
 	}
 	return "", ""
 }

@@ -187,6 +187,8 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	if wrap != nil {
 		b = wrap(tg.route, l.Id, b)
 	}
+	// Outermost, so that a sync it adds after each write is seen by every wrapper.
+	b = lun.ApplyPolicy(l.IoPolicy, b)
 	s.served = append(s.served, servedLUN{target: tg.route, id: l.Id, b: b})
 	// A deallocated range reads as zeros in a file (a punched hole) or in memory, but
 	// a block device's discard promises nothing.

@@ -10,6 +10,12 @@
 //	go run ./cmd/atgtbench -quick             # smoke test, a few seconds per case
 //	go run ./cmd/atgtbench -cases 'rand read' -ios 20000 -repeats 3
 //	go run ./cmd/atgtbench -atgt-url iscsi://127.0.0.1:3260/iqn.2026-11.dev.atgt:default/0 -atgt-pid 1234 ...
+//
+// `atgtbench paper` reproduces the evaluation of the paper atgt follows, for each of
+// atgt's IO policies and for tgt, from a cold page cache on a real disk (paper.go;
+// the comparison is PAPER.md):
+//
+//	go run ./cmd/atgtbench paper -macro all -out cmd/atgtbench/paper   # make paper
 package main
 
 import (
@@ -57,6 +63,9 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "paper" {
+		os.Exit(runPaper(os.Args[2:]))
+	}
 	os.Exit(run())
 }
 
@@ -360,7 +369,11 @@ func run() int {
 			return 1
 		}
 		if c.atgtURL == "" {
-			if atgt, err = startAtgt(ctx, workDir, file, c.size, c.atgtWorkers, c.atgtBin, logf); err != nil {
+			fields := map[string]any{}
+			if c.atgtWorkers > 0 {
+				fields["workers"] = c.atgtWorkers
+			}
+			if atgt, err = startAtgt(ctx, workDir, file, c.size, fields, nil, c.atgtBin, logf); err != nil {
 				logf("atgtd: %v", err)
 				return 1
 			}

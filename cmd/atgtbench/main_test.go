@@ -191,16 +191,6 @@ func TestChart(t *testing.T) {
 	}
 }
 
-func TestGlyphs(t *testing.T) {
-	for r, g := range glyphs {
-		for _, line := range g {
-			if len(line) != 5 {
-				t.Errorf("glyph %q has a row of %d pixels", r, len(line))
-			}
-		}
-	}
-}
-
 func TestCaseNames(t *testing.T) {
 	c := &config{sizes: []int{2048, 131072}}
 	var err error

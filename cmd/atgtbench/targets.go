@@ -67,29 +67,44 @@ func childAttr() *syscall.SysProcAttr {
 const atgtIQN = "iqn.2026-11.dev.atgt:bench"
 const tgtIQN = "iqn.2026-11.dev.tgt:bench"
 
-// startAtgt builds cmd/atgtd (or uses bin) and serves file as LUN 0 of one target.
-func startAtgt(ctx context.Context, workDir, file string, size int64, workers uint32, bin string, logf func(string, ...any)) (*target, error) {
-	if bin == "" {
-		bin = filepath.Join(workDir, "atgtd")
-		logf("building atgtd (go build ./cmd/atgtd)")
-		b := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/atgtd")
-		b.Dir = moduleRoot()
-		if out, err := b.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build ./cmd/atgtd: %v\n%s", err, out)
-		}
+// buildAtgtd builds cmd/atgtd into workDir, unless bin names a binary already.
+func buildAtgtd(ctx context.Context, workDir, bin string, logf func(string, ...any)) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	bin = filepath.Join(workDir, "atgtd")
+	logf("building atgtd (go build ./cmd/atgtd)")
+	b := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/atgtd")
+	b.Dir = moduleRoot()
+	if out, err := b.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/atgtd: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// startAtgt builds cmd/atgtd (or uses bin) and serves file as LUN 0 of one target;
+// lunFields are further fields of the LUN's config (workers, ioPolicy), cfgFields of
+// the whole config (maxProcs).
+func startAtgt(ctx context.Context, workDir, file string, size int64, lunFields, cfgFields map[string]any, bin string, logf func(string, ...any)) (*target, error) {
+	bin, err := buildAtgtd(ctx, workDir, bin, logf)
+	if err != nil {
+		return nil, err
 	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	lun := map[string]any{"id": 0, "path": file, "sizeBytes": strconv.FormatInt(size, 10)}
-	if workers > 0 {
-		lun["workers"] = workers
+	for k, v := range lunFields {
+		lun[k] = v
 	}
 	cfg := map[string]any{
 		"portals": []string{fmt.Sprintf("127.0.0.1:%d", port)},
 		"dataDir": filepath.Join(workDir, "atgt-data"),
 		"targets": []any{map[string]any{"name": atgtIQN, "luns": []any{lun}}},
+	}
+	for k, v := range cfgFields {
+		cfg[k] = v
 	}
 	cfgPath := filepath.Join(workDir, "atgt.json")
 	js, _ := json.MarshalIndent(cfg, "", "  ")

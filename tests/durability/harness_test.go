@@ -43,14 +43,15 @@ type powered struct {
 }
 
 // powerUp starts the target with one memory-sized LUN served from a crash simulator
-// holding img, and logs in n sessions (distinct ISIDs) past their unit attentions.
-func powerUp(t *testing.T, img []byte, o backend.CrashSimOptions, wrap wrapSim, n int) *powered {
+// holding img, with IO policy policy ("" = the default), and logs in n sessions
+// (distinct ISIDs) past their unit attentions.
+func powerUp(t *testing.T, img []byte, o backend.CrashSimOptions, wrap wrapSim, n int, policy string) *powered {
 	t.Helper()
 	sim := backend.NewCrashSimFromImage(img, o)
 	cfg := &pb.Config{
 		Portals: []string{"127.0.0.1:0"},
 		DataDir: t.TempDir(),
-		Targets: []*pb.Target{{Name: targetName, Luns: []*pb.Lun{{Id: 0, Backend: "memory", SizeBytes: uint64(len(img))}}}},
+		Targets: []*pb.Target{{Name: targetName, Luns: []*pb.Lun{{Id: 0, Backend: "memory", SizeBytes: uint64(len(img)), IoPolicy: policy}}}},
 	}
 	log := hclog.NewNullLogger()
 	if lvl := os.Getenv("ATGT_TEST_LOG"); lvl != "" {

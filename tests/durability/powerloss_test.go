@@ -45,6 +45,8 @@ type roundParams struct {
 	// onlyCut forces the way the power is cut (the negative control); -1 draws it.
 	onlyCut cut
 	wrap    wrapSim
+	// policy is the LUN's io_policy ("" = the default).
+	policy string
 }
 
 // paramsFor draws a round's parameters from its seed.
@@ -81,7 +83,7 @@ func runRound(t *testing.T, p roundParams) roundResult {
 	var res roundResult
 	// The disk starts with old random data, so a block zeroed from nowhere shows.
 	img := randomBytes(rng, lunBytes)
-	pw := powerUp(t, img, p.sim, p.wrap, p.sessions)
+	pw := powerUp(t, img, p.sim, p.wrap, p.sessions, p.policy)
 	for cycle := range cyclesPerRound {
 		m := newModel(img)
 		wce, err := pw.sessions[0].ModeSenseWCE(0)
@@ -131,7 +133,7 @@ func runRound(t *testing.T, p roundParams) roundResult {
 		pw.stop(t)
 
 		survived := pw.sim.Surviving()
-		pw = powerUp(t, survived, p.sim, p.wrap, p.sessions)
+		pw = powerUp(t, survived, p.sim, p.wrap, p.sessions, p.policy)
 		got := pw.readAll(t)
 		if !bytes.Equal(got, survived) {
 			t.Fatalf("cycle %d: the restarted target reads something other than its backend holds", cycle)
