@@ -112,6 +112,8 @@ type Options struct {
 	// OnEvent is called, from the reading goroutine, for each "ATGT-EVENT name"
 	// line as it arrives, so that a test can act while the guest runs.
 	OnEvent func(name string)
+	// OnResult is called, likewise, for each name=value of a result line.
+	OnResult func(name, value string)
 }
 
 // Result is what a boot reported.
@@ -183,6 +185,9 @@ func (g *Guest) Boot(t testing.TB, o Options) *Result {
 			for _, kv := range strings.Fields(strings.TrimPrefix(line, "ATGT-RESULT ")) {
 				if k, v, ok := strings.Cut(kv, "="); ok {
 					r.Values[k] = v
+					if o.OnResult != nil {
+						o.OnResult(k, v)
+					}
 				}
 			}
 		case strings.HasPrefix(line, "ATGT-EVENT "):
