@@ -40,14 +40,18 @@ run mount mount -t ext4 /dev/$D /mnt/fs || exit 1
 dd if=/dev/urandom of=/mnt/fs/before bs=1M count=4 2>/dev/null
 sync
 # The read of the hanging range, in the background while the FS works on.
+echo 7 >/proc/sys/dev/scsi/logging_level # the error handler's steps in dmesg
 ( _t0=$(date +%s)
-  _s=$(dd if=/dev/$D bs=4096 skip=$((HANG / 4096)) count=1 2>/dev/null | md5sum | cut -d' ' -f1)
-  result "hang_read_rc=$? hang_read_sum=$_s hang_read_secs=$(($(date +%s) - _t0))" ) &
+  dd if=/dev/$D of=/tmp/hang bs=4096 skip=$((HANG / 4096)) count=1
+  result "hang_read_rc=$? hang_read_sum=$(md5sum </tmp/hang | cut -d' ' -f1) hang_read_secs=$(($(date +%s) - _t0))" ) &
 _bg=$!
 sleep 1
 dd if=/dev/urandom of=/mnt/fs/during bs=1M count=4 2>/dev/null
 run during_sync sync
 wait $_bg
+echo 0 >/proc/sys/dev/scsi/logging_level
+dmesg | grep -i -E 'abort|timed out|eh_|retr' | tail -20
+result "eh_aborts=$(dmesg | grep -c -i 'abort')"
 echo 3 >/proc/sys/vm/drop_caches
 _sum1=$(md5sum </mnt/fs/during | cut -d' ' -f1)
 cp /mnt/fs/during /mnt/fs/after
@@ -75,7 +79,11 @@ run logout /sbin/iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout
 	if s, err := strconv.Atoi(r.Values["hang_read_secs"]); err != nil || s < 5 {
 		t.Errorf("the hanging read took %q s, want at least the 5 s command timeout", r.Values["hang_read_secs"])
 	}
+	if n, _ := strconv.Atoi(r.Values["eh_aborts"]); n < 1 {
+		t.Errorf("the guest's kernel logged no abort")
+	}
 	log := d.stderr.String()
+	t.Logf("atgtd's log:\n%s", grepLines(log, "task management", "abandon"))
 	if !regexp.MustCompile(`task management: .*function=TMF_FUNCTION_ABORT_TASK`).MatchString(log) {
 		t.Errorf("atgtd's log shows no ABORT TASK")
 	}

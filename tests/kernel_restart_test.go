@@ -11,13 +11,16 @@ import (
 	"github.com/atgt/atgt/tests/guest"
 )
 
-// TestKernelTargetRestart restarts atgtd under the kernel initiator's IO: the guest
-// writes files on ext4, each fsync'ed, for 25 s; after the first few, atgtd gets
-// SIGTERM (it asks the session to log out, flushes and exits) and is started again on
-// the same files and port. The kernel's session recovery (replacement_timeout 120 s)
-// logs in again, the writes go on, and afterwards every file whose fsync returned
-// reads back intact after the guest drops its caches, and e2fsck finds the file
-// system clean (SBC-4 4.15: a completed SYNCHRONIZE CACHE or FUA write is durable).
+// TestKernelTargetRestart restarts atgtd twice under the kernel initiator's IO: the
+// guest writes files on ext4, each fsync'ed, for 25 s. After the 5th file atgtd gets
+// SIGTERM (it asks the session to log out with an Asynchronous Message, RFC 7143
+// 11.9.1, flushes and exits) and is started again on the same files and port; after
+// the 60th it is killed (SIGKILL: the connection just breaks) and started again. The
+// initiator logs in again each time (after the kill through the kernel's connection
+// error recovery, within replacement_timeout 120 s), the writes go on, and afterwards
+// every file whose fsync returned reads back intact after the guest drops its caches,
+// and e2fsck finds the file system clean (SBC-4 4.15: a completed SYNCHRONIZE CACHE
+// or FUA write is durable).
 func TestKernelTargetRestart(t *testing.T) {
 	cfg := oneLunConfig(t, 64<<20)
 	cfg.Targets[0].Name = kernelIQN
@@ -44,7 +47,8 @@ while [ $(date +%s) -lt $_end ] && [ $i -lt 300 ]; do
 	echo "f$i $(md5sum </tmp/f | cut -d' ' -f1)" >>/tmp/sums
 	i=$((i + 1))
 	result "fsynced=$i"
-	[ $i -eq 5 ] && event io-started
+	[ $i -eq 5 ] && event restart-term
+	[ $i -eq 60 ] && event restart-kill
 done
 echo 3 >/proc/sys/vm/drop_caches
 _bad=0
@@ -53,6 +57,7 @@ while read -r _f _s; do
 done </tmp/sums
 result "verified=$(wc -l </tmp/sums) bad=$_bad"
 result "state=$(cat /sys/class/iscsi_session/session*/state)"
+result "conn_errors=$(dmesg | grep -c 'detected conn error')"
 dmesg | grep -i -E 'iscsi|connection|session' | tail -20
 run umount umount /mnt/fs
 run fsck /usr/sbin/e2fsck -fn /dev/$D
@@ -60,18 +65,17 @@ run logout /sbin/iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout
 `
 	var mu sync.Mutex
 	fsynced := 0 // the latest count the guest reported
-	atRestart := -1
-	restart := make(chan struct{}, 1)
+	restart := make(chan string, 2)
 	var r *guest.Result
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		r = bootGuest(t, d1, guest.Options{
-			Script: guestScript(map[string]string{"INAME": guestInit1, "IQN": kernelIQN, "REPLACEMENT_TIMEOUT": "120"}, body),
+			Script:  guestScript(map[string]string{"INAME": guestInit1, "IQN": kernelIQN, "REPLACEMENT_TIMEOUT": "120"}, body),
 			Timeout: 4 * time.Minute,
 			OnEvent: func(ev string) {
-				if ev == "io-started" {
-					restart <- struct{}{}
+				if strings.HasPrefix(ev, "restart-") {
+					restart <- ev
 				}
 			},
 			OnResult: func(k, v string) {
@@ -85,30 +89,42 @@ run logout /sbin/iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout
 		})
 	}()
 
-	var d2 *daemon
-	select {
-	case <-restart:
-		start := time.Now()
-		_ = d1.cmd.Process.Signal(syscall.SIGTERM)
+	d := d1
+	var counts []int // fsync'ed files at each restart
+	for len(counts) < 2 {
+		var ev string
 		select {
-		case <-d1.done:
+		case ev = <-restart:
+		case <-done:
+		}
+		if ev == "" {
+			break
+		}
+		start := time.Now()
+		sig := syscall.SIGTERM
+		if ev == "restart-kill" {
+			sig = syscall.SIGKILL
+		}
+		_ = d.cmd.Process.Signal(sig)
+		select {
+		case <-d.done:
 		case <-time.After(stopTimeout):
-			t.Fatalf("atgtd still running %v after SIGTERM", stopTimeout)
+			t.Fatalf("atgtd still running %v after %v", stopTimeout, sig)
 		}
-		d1.stopped = true
-		if d1.err != nil {
-			t.Errorf("atgtd did not exit cleanly on SIGTERM: %v", d1.err)
+		d.stopped = true
+		if sig == syscall.SIGTERM && d.err != nil {
+			t.Errorf("atgtd did not exit cleanly on SIGTERM: %v", d.err)
 		}
-		d2 = startDaemonConfig(t, cfg, "-log-level", "info")
+		t.Logf("atgtd's log before the %v:\n%s", sig, grepLines(d.stderr.String(), "login", "logout", "stopping"))
+		d = startDaemonConfig(t, cfg, "-log-level", "info")
 		mu.Lock()
-		atRestart = fsynced
+		counts = append(counts, fsynced)
 		mu.Unlock()
-		t.Logf("atgtd restarted in %v, after %d fsync'ed files", time.Since(start).Round(time.Millisecond), atRestart)
-	case <-done:
+		t.Logf("atgtd restarted after %v in %v, after %d fsync'ed files", sig, time.Since(start).Round(time.Millisecond), counts[len(counts)-1])
 	}
 	<-done
-	if d2 == nil {
-		t.Fatalf("the guest never reported io-started")
+	if len(counts) != 2 {
+		t.Fatalf("the guest asked for %d of the 2 restarts", len(counts))
 	}
 	expectValues(t, r, map[string]string{"login": "0", "mkfs": "0", "mount": "0", "bad": "0",
 		"state": "LOGGED_IN", "umount": "0", "fsck": "0", "logout": "0"})
@@ -116,11 +132,31 @@ run logout /sbin/iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout
 		t.Errorf("a write failed in the guest (file %s)", v)
 	}
 	total, _ := strconv.Atoi(r.Values["verified"])
-	if total <= atRestart || r.Values["fsynced"] != r.Values["verified"] {
-		t.Errorf("%s files fsync'ed, %d of them before the restart, %s verified: want IO to resume after it",
-			r.Values["fsynced"], atRestart, r.Values["verified"])
+	if total <= counts[1] || r.Values["fsynced"] != r.Values["verified"] {
+		t.Errorf("%s files fsync'ed, %v of them at the restarts, %s verified: want IO to resume after each",
+			r.Values["fsynced"], counts, r.Values["verified"])
 	}
-	if log := d2.stderr.String(); !strings.Contains(log, "initiator="+guestInit1) {
+	// The kill broke the connection: the kernel saw it and recovered.
+	if n, _ := strconv.Atoi(r.Values["conn_errors"]); n < 1 {
+		t.Errorf("the guest's kernel logged no connection error after atgtd was killed")
+	}
+	log := d.stderr.String()
+	t.Logf("the last atgtd's log:\n%s", grepLines(log, "login", "logout", "stopping"))
+	if !strings.Contains(log, "initiator="+guestInit1) {
 		t.Errorf("the restarted atgtd's log shows no login of %s", guestInit1)
 	}
+}
+
+// grepLines returns the lines of s that contain any of words.
+func grepLines(s string, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
