@@ -20,7 +20,12 @@ for tool in apt-get apt-cache dpkg-deb dpkg-query cpio depmod modprobe readelf g
 done
 
 # The kernel package the metapackage points at (linux-image-6.1.0-N-amd64).
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+kernel_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+kpkg=$(kernel_package)
+if [ -z "$kpkg" ] && [ "$(id -u)" -eq 0 ]; then
+	apt-get update >&2 # package lists missing (a fresh image): fetch them once
+	kpkg=$(kernel_package)
+fi
 [ -n "$kpkg" ] || { echo "build-test-guest: apt-cache knows no linux-image-amd64 (run apt-get update)" >&2; exit 1; }
 # Downloaded into the guest: the kernel, busybox and open-iscsi with its own libraries.
 download=("$kpkg" busybox-static open-iscsi libopeniscsiusr libisns0)
