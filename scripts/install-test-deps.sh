@@ -4,6 +4,12 @@
 # iSCSI block driver, protoc (to check that messages/ matches proto/), and
 # systemd-analyze (to check the packaged unit, scripts/systemd/atgtd.service), and tgt
 # (the peer target of atgtbench's paper-mode smoke test).
+# The kernel-initiator tests (tests/guest) boot a Debian kernel under QEMU TCG:
+# qemu-system-x86 runs it, socat carries each of the guest's TCP connections to
+# atgtd (QEMU's guestfwd cmd:), cpio and kmod (depmod, modprobe) build the guest's
+# initramfs in scripts/build-test-guest.sh, which downloads the guest's own
+# packages (kernel, busybox-static, open-iscsi) with apt-get download.
 set -euo pipefail
 INSTALL_NAME=install-test-deps exec "$(dirname "$0")/install-packages.sh" \
-	libiscsi-bin qemu-utils qemu-block-extra protobuf-compiler systemd tgt
+	libiscsi-bin qemu-utils qemu-block-extra protobuf-compiler systemd tgt \
+	qemu-system-x86 socat cpio kmod e2fsprogs util-linux libssl3 libkmod2 libsystemd0

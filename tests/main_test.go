@@ -359,6 +359,8 @@ type (
 		Workers    int    `json:"workers,omitempty"`
 		ReadOnly   bool   `json:"readOnly"`
 		WriteCache bool   `json:"writeCache"`
+		// BlockSize is the logical block size, 512 (default) or 4096.
+		BlockSize int `json:"blockSize,omitempty"`
 		// Provisioning is "thin" (default) or "thick".
 		Provisioning string `json:"provisioning,omitempty"`
 		// AllowSanitize enables SANITIZE on the LUN.

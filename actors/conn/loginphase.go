@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -142,7 +143,8 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		DataDigest:               c.dd,
 	}}
 	c.log.Info("login", "initiator", result.InitiatorName, "target", result.Target.Name,
-		"type", result.SessionType, "tsih", c.cfg.TSIH, "remote", c.cfg.Conn.RemoteAddr().String())
+		"type", result.SessionType, "tsih", c.cfg.TSIH, "remote", c.cfg.Conn.RemoteAddr().String(),
+		"auth", authText(result.Auth))
 	c.log.Debug("negotiated", "header_digest", c.hd, "data_digest", c.dd,
 		"max_recv_seg", params.MaxXmitDataSegmentLength, "max_send_seg", params.MaxRecvDataSegmentLength,
 		"max_burst", params.MaxBurstLength, "first_burst", params.FirstBurstLength,
@@ -205,4 +207,17 @@ func (c *connActor) discovery() []login.DiscoveryTarget {
 		return nil
 	}
 	return c.cfg.Discovery()
+}
+
+// authText is the security stage's agreement for the log, e.g. "AuthMethod=CHAP
+// CHAP_A=8 Mutual=Yes" ("none" when the initiator skipped the stage).
+func authText(kv []iscsi.KV) string {
+	if len(kv) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(kv))
+	for i, k := range kv {
+		parts[i] = k.Key + "=" + k.Value
+	}
+	return strings.Join(parts, " ")
 }

@@ -29,6 +29,12 @@ type AuthExchange interface {
 	Step(keys []iscsi.KV) (reply []iscsi.KV, done bool, st Status)
 }
 
+// AuthAgreement is an AuthExchange that says, once done, what was agreed in it
+// (CHAP_A), so that an administrator can see which algorithm a session uses.
+type AuthAgreement interface {
+	Agreed() []iscsi.KV
+}
+
 // AuthNone is the authenticator that requires nothing: AuthMethod=None only.
 type AuthNone struct{}
 

@@ -91,6 +91,18 @@ type chapExchange struct {
 	alg       ChapAlgorithm
 	id        uint8
 	challenge []byte
+	mutual    bool // the target proved itself too
+}
+
+// Agreed names the algorithm the exchange used, and whether it was mutual, for the
+// session's keys and log: which of the initiator's offers the target took is
+// otherwise seen nowhere.
+func (e *chapExchange) Agreed() []iscsi.KV {
+	kv := []iscsi.KV{{Key: keyChapA, Value: strconv.Itoa(int(e.alg))}}
+	if e.mutual {
+		kv = append(kv, iscsi.KV{Key: "Mutual", Value: "Yes"})
+	}
+	return kv
 }
 
 // Step advances the exchange by the CHAP keys of one request.
@@ -203,6 +215,7 @@ func (e *chapExchange) verify(keys []iscsi.KV) ([]iscsi.KV, bool, Status) {
 	t := e.policy.Target
 	r := ChapResponse(e.alg, uint8(id), t.Secret, c)
 	e.phase = chapDone
+	e.mutual = true
 	clear(e.challenge)
 	return []iscsi.KV{{Key: keyChapN, Value: t.User}, {Key: keyChapR, Value: encodeChapBinary(r)}}, true, StatusSuccess
 }

@@ -3,8 +3,11 @@ package login
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/atgt/atgt/messages/iscsi"
 )
 
 const (
@@ -97,6 +100,10 @@ func TestChapOneWayEachAlgorithm(t *testing.T) {
 			if resp, done = m.Step(opReq(nil)); !done || resp.Status() != StatusSuccess {
 				t.Fatalf("operational %+v", resp)
 			}
+			if got, want := fmt.Sprint(m.Result().Auth), fmt.Sprint([]iscsi.KV{{Key: "AuthMethod", Value: "CHAP"},
+				{Key: "CHAP_A", Value: itoa(int(alg))}}); got != want {
+				t.Fatalf("Result().Auth %s, want %s", got, want)
+			}
 		})
 	}
 }
@@ -116,6 +123,10 @@ func TestChapMutual(t *testing.T) {
 			want := "0x" + hex.EncodeToString(ChapResponse(alg, 200, []byte(chapTargetSecret), mine))
 			if resp.Status() != StatusSuccess || !resp.Transit || r["CHAP_N"] != chapTargetUser || r["CHAP_R"] != want {
 				t.Fatalf("mutual answer %+v %v, want CHAP_R=%s", resp, r, want)
+			}
+			if got, want := fmt.Sprint(m.Result().Auth), fmt.Sprint([]iscsi.KV{{Key: "AuthMethod", Value: "CHAP"},
+				{Key: "CHAP_A", Value: itoa(int(alg))}, {Key: "Mutual", Value: "Yes"}}); got != want {
+				t.Fatalf("Result().Auth %s, want %s", got, want)
 			}
 		})
 	}

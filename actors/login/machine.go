@@ -34,6 +34,10 @@ type Result struct {
 	Route string
 	// Peer is the initiator's source address (Config.Peer).
 	Peer netip.Addr
+	// Auth is what the security stage agreed: AuthMethod, and for CHAP the
+	// algorithm (CHAP_A) and Mutual=Yes when the target proved itself too; empty
+	// when the initiator skipped the security stage.
+	Auth []iscsi.KV
 }
 
 type machineState int
@@ -267,6 +271,7 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 			}
 			add(kv.Key, method)
 			m.exchange = m.auth.Begin(method, m.authContext())
+			m.res.Auth = []iscsi.KV{{Key: keyAuthMethod, Value: method}}
 		case classOperational:
 			add(kv.Key, m.neg.answer(kv.Key, kv.Value, leading))
 		case classTargetOnly, classFullFeature:
@@ -285,6 +290,9 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 			return reply, st
 		}
 		m.authDone = done
+		if a, ok := m.exchange.(AuthAgreement); ok && done {
+			m.res.Auth = append(m.res.Auth, a.Agreed()...)
+		}
 	} else {
 		for _, kv := range secKeys {
 			add(kv.Key, valNotUnderstood)

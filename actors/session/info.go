@@ -6,6 +6,7 @@ import (
 
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/login"
+	"github.com/atgt/atgt/messages/iscsi"
 )
 
 // Info describes a logged-in session for the admin API: fixed at login, except the
@@ -20,14 +21,16 @@ type Info struct {
 	Remote, Local string
 	Discovery     bool
 	Params        login.Params
-	Since         time.Time
-	Stats         *conn.Stats
+	// Auth is what the security stage agreed (login.Result.Auth).
+	Auth  []iscsi.KV
+	Since time.Time
+	Stats *conn.Stats
 }
 
 // info makes the session's Info at the end of its login.
 func (s *sessionActor) info(r login.Result) *Info {
 	in := &Info{TSIH: s.cfg.TSIH, Initiator: r.InitiatorName, Target: r.Target.Name, Route: r.Route, ISID: r.ISID,
-		Discovery: r.SessionType == "Discovery", Params: r.Params, Since: time.Now(), Stats: s.stats}
+		Discovery: r.SessionType == "Discovery", Params: r.Params, Auth: r.Auth, Since: time.Now(), Stats: s.stats}
 	if c := s.cfg.Conn; c != nil {
 		in.Remote, in.Local = c.RemoteAddr().String(), c.LocalAddr().String()
 	}
@@ -51,7 +54,7 @@ func (in *Info) Keys() map[string]string {
 		return "None"
 	}
 	u := func(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
-	return map[string]string{
+	keys := map[string]string{
 		"HeaderDigest":             digest(p.HeaderDigest),
 		"DataDigest":               digest(p.DataDigest),
 		"MaxConnections":           u(p.MaxConnections),
@@ -68,4 +71,8 @@ func (in *Info) Keys() map[string]string {
 		"DataSequenceInOrder":      yn(p.DataSequenceInOrder),
 		"ErrorRecoveryLevel":       u(p.ErrorRecoveryLevel),
 	}
+	for _, kv := range in.Auth { // AuthMethod, CHAP_A, Mutual
+		keys[kv.Key] = kv.Value
+	}
+	return keys
 }
