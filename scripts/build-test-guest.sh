@@ -141,6 +141,6 @@ mkdir -p "$work/out"
 (cd "$rd" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$work/out/initrd.img"
 cp "$work/pkgs/boot/vmlinuz-$kver" "$work/out/vmlinuz"
 cp "$rd/etc/atgt-guest-versions" "$work/out/versions.txt"
-rm -rf "$out"
-mv "$work/out" "$out"
+# Another run may have built the same guest meanwhile: keep the first one in place.
+mv -T "$work/out" "$out" 2>/dev/null || [ -s "$out/initrd.img" ] || { echo "build-test-guest: cannot create $out" >&2; exit 1; }
 echo "$out"
