@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the QEMU guest the kernel-initiator tests (tests/guest) boot: Debian's own
 # kernel (linux-image-amd64, unpacked with dpkg-deb, never installed) and an initramfs
-# with busybox-static, open-iscsi (iscsid, iscsiadm, iscsistart), e2fsprogs, fstrim
-# and the modules for iscsi_tcp, sd_mod, ext4, virtio_net and crc32c.
+# with busybox-static, open-iscsi (iscsid, iscsiadm, iscsistart), e2fsprogs, fstrim,
+# sg_reset and the modules for iscsi_tcp, sd_mod, ext4, virtio_net and crc32c.
 #
 # Usage: build-test-guest.sh CACHE_ROOT
 # Prints the guest's directory (CACHE_ROOT/KEY, holding vmlinuz, initrd.img and
@@ -27,8 +27,12 @@ if [ -z "$kpkg" ] && [ "$(id -u)" -eq 0 ]; then
 	kpkg=$(kernel_package)
 fi
 [ -n "$kpkg" ] || { echo "build-test-guest: apt-cache knows no linux-image-amd64 (run apt-get update)" >&2; exit 1; }
-# Downloaded into the guest: the kernel, busybox and open-iscsi with its own libraries.
-download=("$kpkg" busybox-static open-iscsi libopeniscsiusr libisns0)
+# sg3-utils' library, whose package name carries its version.
+sglib=$(apt-cache depends sg3-utils 2>/dev/null | awk '/Depends: libsgutils2/{print $2; exit}')
+[ -n "$sglib" ] || { echo "build-test-guest: apt-cache knows no sg3-utils" >&2; exit 1; }
+# Downloaded into the guest: the kernel, busybox, open-iscsi with its own libraries,
+# and sg3-utils for sg_reset (task management the kernel sends on request).
+download=("$kpkg" busybox-static open-iscsi libopeniscsiusr libisns0 sg3-utils "$sglib")
 # Taken from this machine (installed by install-test-deps.sh): e2fsprogs, fstrim and
 # the shared libraries every binary needs (glibc, libcrypto, libkmod, ...).
 host=(e2fsprogs util-linux libc6 libssl3 libkmod2 libsystemd0 libmount1 libblkid1 libuuid1 libext2fs2 libcom-err2)
@@ -80,6 +84,8 @@ for b in mke2fs e2fsck dumpe2fs tune2fs fstrim blkdiscard; do
 	bins+=("$rd/usr/sbin/$b")
 done
 ln -s mke2fs "$rd/usr/sbin/mkfs.ext4"
+cp "$work/pkgs/usr/bin/sg_reset" "$rd/usr/bin/sg_reset"
+bins+=("$rd/usr/bin/sg_reset")
 [ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$rd/etc/"
 # iscsid serves only root on its control socket and looks the peer's uid up.
 echo 'root:x:0:0:root:/:/bin/sh' >"$rd/etc/passwd"
@@ -135,6 +141,6 @@ mkdir -p "$work/out"
 (cd "$rd" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$work/out/initrd.img"
 cp "$work/pkgs/boot/vmlinuz-$kver" "$work/out/vmlinuz"
 cp "$rd/etc/atgt-guest-versions" "$work/out/versions.txt"
-rm -rf "$out"
-mv "$work/out" "$out"
+# Another run may have built the same guest meanwhile: keep the first one in place.
+mv -T "$work/out" "$out" 2>/dev/null || [ -s "$out/initrd.img" ] || { echo "build-test-guest: cannot create $out" >&2; exit 1; }
 echo "$out"

@@ -18,7 +18,9 @@ import (
 // answers it while the backend call still hangs (the call is detached and
 // abandoned), the kernel retries the READ, which now returns the range's data, and
 // the ext4 file system beside it stays usable throughout: written, read back and
-// clean under e2fsck. atgtd's log shows the task management and the abandoned call.
+// clean under e2fsck. The resets the handler escalates to are then asked for with
+// sg_reset: LOGICAL UNIT RESET and TARGET WARM RESET (RFC 7143 11.5.1) are answered
+// and IO goes on. atgtd's log shows the task management and the abandoned call.
 func TestKernelErrorHandler(t *testing.T) {
 	const hangAt = 56 << 20 // past the 48 MiB file system, inside the 64 MiB LUN
 	cfg := oneLunConfig(t, 64<<20)
@@ -59,6 +61,12 @@ sync
 echo 3 >/proc/sys/vm/drop_caches
 if [ "$(md5sum </mnt/fs/after | cut -d' ' -f1)" = "$_sum1" ]; then result readback=ok; else result readback=bad; fi
 result "zero_sum=$(dd if=/dev/zero bs=4096 count=1 2>/dev/null | md5sum | cut -d' ' -f1)"
+# The resets the error handler escalates to, asked for directly (SG_SCSI_RESET): the
+# kernel sends LOGICAL UNIT RESET, then TARGET WARM RESET; the FS goes on.
+run lun_reset /usr/bin/sg_reset -d /dev/$D
+run target_reset /usr/bin/sg_reset -t /dev/$D
+dd if=/dev/urandom of=/mnt/fs/after_reset bs=1M count=2 2>/dev/null
+run after_reset_sync sync
 run umount umount /mnt/fs
 run fsck /usr/sbin/e2fsck -fn /dev/$D
 run logout /sbin/iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout
@@ -70,7 +78,7 @@ run logout /sbin/iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout
 	})
 	t.Logf("error handler scenario: %v", time.Since(start).Round(time.Millisecond))
 	expectValues(t, r, map[string]string{"login": "0", "timeout": "5", "mkfs": "0", "mount": "0",
-		"during_sync": "0", "hang_read_rc": "0", "readback": "ok", "umount": "0", "fsck": "0", "logout": "0"})
+		"during_sync": "0", "hang_read_rc": "0", "lun_reset": "0", "target_reset": "0", "after_reset_sync": "0", "readback": "ok", "umount": "0", "fsck": "0", "logout": "0"})
 	// The retried READ returned the range's data: the LUN is thin and never written there.
 	if r.Values["hang_read_sum"] != r.Values["zero_sum"] {
 		t.Errorf("the retried read returned %s, want the zeros' %s", r.Values["hang_read_sum"], r.Values["zero_sum"])
@@ -86,6 +94,11 @@ run logout /sbin/iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout
 	t.Logf("atgtd's log:\n%s", grepLines(log, "task management", "abandon"))
 	if !regexp.MustCompile(`task management: .*function=TMF_FUNCTION_ABORT_TASK`).MatchString(log) {
 		t.Errorf("atgtd's log shows no ABORT TASK")
+	}
+	for _, fn := range []string{"LOGICAL_UNIT_RESET", "TARGET_WARM_RESET"} {
+		if !strings.Contains(log, "function=TMF_FUNCTION_"+fn+" ") {
+			t.Errorf("atgtd's log shows no %s", fn)
+		}
 	}
 	if !strings.Contains(log, "backend call abandoned") {
 		t.Errorf("atgtd's log shows no abandoned backend call")
