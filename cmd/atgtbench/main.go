@@ -302,6 +302,22 @@ func stopAll() {
 	cleanup.dirs = nil
 }
 
+// stopOnSignal returns the context a run works under: SIGINT or SIGTERM cancels it,
+// stops the targets the run started and exits 130.
+func stopOnSignal() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		logf("%v: stopping the targets", s)
+		cancel()
+		stopAll()
+		os.Exit(130)
+	}()
+	return ctx, cancel
+}
+
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "atgtbench: "+format+"\n", args...)
 }
@@ -312,17 +328,8 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "atgtbench: %v\n", err)
 		return 2
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := stopOnSignal()
 	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		s := <-sig
-		logf("%v: stopping the targets", s)
-		cancel()
-		stopAll()
-		os.Exit(130)
-	}()
 	defer stopAll()
 
 	cases := buildCases(c)

@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -169,17 +168,8 @@ func runPaper(args []string) int {
 		fmt.Fprintf(os.Stderr, "atgtbench paper: %v\n", err)
 		return 2
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := stopOnSignal()
 	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		s := <-sig
-		logf("%v: stopping the targets", s)
-		cancel()
-		stopAll()
-		os.Exit(130)
-	}()
 	defer stopAll()
 	if len(c.merge) > 0 {
 		if err := mergeRuns(c, c.merge); err != nil {
