@@ -18,8 +18,9 @@ import (
 // execute (adminchange.go) carries it out.
 type plan struct {
 	changes []string
-	// addTargets and removeTargets are target names.
-	addTargets, removeTargets []string
+	// removeTargets are the names of targets to remove (an added target needs only
+	// its LUNs added and the access rebuilt).
+	removeTargets []string
 	addLUNs                   []lunAdd
 	removeLUNs                []dispatcher.Key
 	resizes                   []resizeStep
@@ -75,7 +76,6 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 		newT[t.Name] = true
 		o, ok := oldT[t.Name]
 		if !ok {
-			p.addTargets = append(p.addTargets, t.Name)
 			p.say("add target %s", t.Name)
 			for _, set := range lunSets(ti, t) {
 				for li, l := range set.luns {
