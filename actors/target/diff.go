@@ -21,10 +21,10 @@ type plan struct {
 	// removeTargets are the names of targets to remove (an added target needs only
 	// its LUNs added and the access rebuilt).
 	removeTargets []string
-	addLUNs                   []lunAdd
-	removeLUNs                []dispatcher.Key
-	resizes                   []resizeStep
-	faults                    []faultStep
+	addLUNs       []lunAdd
+	removeLUNs    []dispatcher.Key
+	resizes       []resizeStep
+	faults        []faultStep
 	// touched are the routes whose set of LUNs changed, for REPORTED LUNS DATA HAS
 	// CHANGED.
 	touched map[string]bool
