@@ -32,7 +32,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/messages"
 (cd messages && protoc -I ../proto --go_out="$tmp/messages" --go_opt=module=github.com/atgt/atgt/messages \
 	--connect-go_out="$tmp/messages" --connect-go_opt=module=github.com/atgt/atgt/messages \
-	atgt/v1/config.proto atgt/v1/task.proto atgt/v1/trace.proto atgt/v1/admin.proto)
+	atgt/v1/config.proto atgt/v1/task.proto atgt/v1/trace.proto atgt/v1/admin.proto atgt/v1/faults.proto)
 for f in messages/atgtv1/*.pb.go messages/atgtv1/atgtv1connect/*.go; do
 	if ! cmp -s "$f" "$tmp/$f"; then
 		echo "check-proto: $f is stale: run 'make generate' (go generate ./messages) and commit" >&2

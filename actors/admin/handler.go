@@ -17,16 +17,22 @@ import (
 func NewHandler(api API) atgtv1connect.AdminServiceHandler { return handler{api: api} }
 
 // NewHTTPHandler returns the HTTP handler that serves api under
-// /atgt.v1.AdminService/ in the Connect protocol (protobuf or JSON over HTTP/1.1 or
+// /atgt.v1.AdminService/, /atgt.v1.TraceService/ and /atgt.v1.FaultService/ in the
+// Connect protocol (protobuf or JSON over HTTP/1.1 or
 // h2c) and gRPC. JSON requests with unknown fields are refused (codec.go). A panic
 // in a method is answered as an internal error instead of ending the daemon.
 func NewHTTPHandler(api API) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(atgtv1connect.NewAdminServiceHandler(NewHandler(api),
+	opts := []connect.HandlerOption{
 		connect.WithRecover(recoverPanic),
 		connect.WithCodec(strictJSON{name: "json"}),
 		connect.WithCodec(strictJSON{name: "json; charset=utf-8"}),
-		connect.WithReadMaxBytes(maxRequestBytes)))
+		connect.WithReadMaxBytes(maxRequestBytes),
+	}
+	h := handler{api: api}
+	mux := http.NewServeMux()
+	mux.Handle(atgtv1connect.NewAdminServiceHandler(h, opts...))
+	mux.Handle(atgtv1connect.NewTraceServiceHandler(h, opts...))
+	mux.Handle(atgtv1connect.NewFaultServiceHandler(h, opts...))
 	return mux
 }
 

@@ -14,8 +14,13 @@ import (
 	"github.com/atgt/atgt/messages/atgtv1/atgtv1connect"
 )
 
-// adminClient is the generated Connect client; an alias so the commands read short.
-type adminClient = atgtv1connect.AdminServiceClient
+// adminClient is the generated Connect clients of the admin API's three services
+// (admin, trace, faults), one value so the commands read short.
+type adminClient struct {
+	atgtv1connect.AdminServiceClient
+	atgtv1connect.TraceServiceClient
+	atgtv1connect.FaultServiceClient
+}
 
 // newClient returns a client of the admin service on the unix socket at path. The
 // URL's host is a placeholder: every request goes to the socket.
@@ -26,7 +31,11 @@ func newClient(path string) adminClient {
 			return d.DialContext(ctx, "unix", path)
 		},
 	}}
-	return atgtv1connect.NewAdminServiceClient(hc, "http://atgt")
+	return adminClient{
+		AdminServiceClient: atgtv1connect.NewAdminServiceClient(hc, "http://atgt"),
+		TraceServiceClient: atgtv1connect.NewTraceServiceClient(hc, "http://atgt"),
+		FaultServiceClient: atgtv1connect.NewFaultServiceClient(hc, "http://atgt"),
+	}
 }
 
 // failed turns a call's error into what atgtctl prints: the object the command

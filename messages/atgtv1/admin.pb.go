@@ -2247,7 +2247,7 @@ var File_atgt_v1_admin_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x13atgt/v1/admin.proto\x12\aatgt.v1\x1a\x14atgt/v1/config.proto\x1a\x13atgt/v1/trace.proto\"\x0f\n" +
+	"\x13atgt/v1/admin.proto\x12\aatgt.v1\x1a\x14atgt/v1/config.proto\"\x0f\n" +
 	"\rStatusRequest\"\xd6\x01\n" +
 	"\x0eStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12%\n" +
@@ -2397,7 +2397,7 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"I\n" +
 	"\x13ApplyConfigResponse\x12\x18\n" +
 	"\achanges\x18\x01 \x03(\tR\achanges\x12\x18\n" +
-	"\aapplied\x18\x02 \x01(\bR\aapplied2\xc5\f\n" +
+	"\aapplied\x18\x02 \x01(\bR\aapplied2\x8a\b\n" +
 	"\fAdminService\x129\n" +
 	"\x06Status\x12\x16.atgt.v1.StatusRequest\x1a\x17.atgt.v1.StatusResponse\x12H\n" +
 	"\vListTargets\x12\x1b.atgt.v1.ListTargetsRequest\x1a\x1c.atgt.v1.ListTargetsResponse\x12?\n" +
@@ -2412,17 +2412,8 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\tRemoveAcl\x12\x19.atgt.v1.RemoveAclRequest\x1a\x1a.atgt.v1.RemoveAclResponse\x12N\n" +
 	"\rLogoutSession\x12\x1d.atgt.v1.LogoutSessionRequest\x1a\x1e.atgt.v1.LogoutSessionResponse\x126\n" +
 	"\x05Stats\x12\x15.atgt.v1.StatsRequest\x1a\x16.atgt.v1.StatsResponse\x12B\n" +
-	"\tSetFaults\x12\x19.atgt.v1.SetFaultsRequest\x1a\x1a.atgt.v1.SetFaultsResponse\x12H\n" +
-	"\vClearFaults\x12\x1b.atgt.v1.ClearFaultsRequest\x1a\x1c.atgt.v1.ClearFaultsResponse\x12B\n" +
 	"\tGetConfig\x12\x19.atgt.v1.GetConfigRequest\x1a\x1a.atgt.v1.GetConfigResponse\x12H\n" +
-	"\vApplyConfig\x12\x1b.atgt.v1.ApplyConfigRequest\x1a\x1c.atgt.v1.ApplyConfigResponse\x12N\n" +
-	"\rSetTraceLevel\x12\x1d.atgt.v1.SetTraceLevelRequest\x1a\x1e.atgt.v1.SetTraceLevelResponse\x12H\n" +
-	"\vTraceRecent\x12\x1b.atgt.v1.TraceRecentRequest\x1a\x1c.atgt.v1.TraceRecentResponse\x12B\n" +
-	"\tTraceTask\x12\x19.atgt.v1.TraceTaskRequest\x1a\x1a.atgt.v1.TraceTaskResponse\x12B\n" +
-	"\tTraceSlow\x12\x19.atgt.v1.TraceSlowRequest\x1a\x1a.atgt.v1.TraceSlowResponse\x12E\n" +
-	"\n" +
-	"TraceStats\x12\x1a.atgt.v1.TraceStatsRequest\x1a\x1b.atgt.v1.TraceStatsResponse\x12B\n" +
-	"\tTraceTail\x12\x19.atgt.v1.TraceTailRequest\x1a\x1a.atgt.v1.TraceTailResponseB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
+	"\vApplyConfig\x12\x1b.atgt.v1.ApplyConfigRequest\x1a\x1c.atgt.v1.ApplyConfigResponseB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (
 	file_atgt_v1_admin_proto_rawDescOnce sync.Once
@@ -2481,18 +2472,6 @@ var file_atgt_v1_admin_proto_goTypes = []any{
 	(*Lun)(nil),                   // 40: atgt.v1.Lun
 	(*Fault)(nil),                 // 41: atgt.v1.Fault
 	(*Config)(nil),                // 42: atgt.v1.Config
-	(*SetTraceLevelRequest)(nil),  // 43: atgt.v1.SetTraceLevelRequest
-	(*TraceRecentRequest)(nil),    // 44: atgt.v1.TraceRecentRequest
-	(*TraceTaskRequest)(nil),      // 45: atgt.v1.TraceTaskRequest
-	(*TraceSlowRequest)(nil),      // 46: atgt.v1.TraceSlowRequest
-	(*TraceStatsRequest)(nil),     // 47: atgt.v1.TraceStatsRequest
-	(*TraceTailRequest)(nil),      // 48: atgt.v1.TraceTailRequest
-	(*SetTraceLevelResponse)(nil), // 49: atgt.v1.SetTraceLevelResponse
-	(*TraceRecentResponse)(nil),   // 50: atgt.v1.TraceRecentResponse
-	(*TraceTaskResponse)(nil),     // 51: atgt.v1.TraceTaskResponse
-	(*TraceSlowResponse)(nil),     // 52: atgt.v1.TraceSlowResponse
-	(*TraceStatsResponse)(nil),    // 53: atgt.v1.TraceStatsResponse
-	(*TraceTailResponse)(nil),     // 54: atgt.v1.TraceTailResponse
 }
 var file_atgt_v1_admin_proto_depIdxs = []int32{
 	4,  // 0: atgt.v1.ListTargetsResponse.targets:type_name -> atgt.v1.TargetInfo
@@ -2519,41 +2498,25 @@ var file_atgt_v1_admin_proto_depIdxs = []int32{
 	23, // 21: atgt.v1.AdminService.RemoveAcl:input_type -> atgt.v1.RemoveAclRequest
 	25, // 22: atgt.v1.AdminService.LogoutSession:input_type -> atgt.v1.LogoutSessionRequest
 	27, // 23: atgt.v1.AdminService.Stats:input_type -> atgt.v1.StatsRequest
-	30, // 24: atgt.v1.AdminService.SetFaults:input_type -> atgt.v1.SetFaultsRequest
-	32, // 25: atgt.v1.AdminService.ClearFaults:input_type -> atgt.v1.ClearFaultsRequest
-	34, // 26: atgt.v1.AdminService.GetConfig:input_type -> atgt.v1.GetConfigRequest
-	36, // 27: atgt.v1.AdminService.ApplyConfig:input_type -> atgt.v1.ApplyConfigRequest
-	43, // 28: atgt.v1.AdminService.SetTraceLevel:input_type -> atgt.v1.SetTraceLevelRequest
-	44, // 29: atgt.v1.AdminService.TraceRecent:input_type -> atgt.v1.TraceRecentRequest
-	45, // 30: atgt.v1.AdminService.TraceTask:input_type -> atgt.v1.TraceTaskRequest
-	46, // 31: atgt.v1.AdminService.TraceSlow:input_type -> atgt.v1.TraceSlowRequest
-	47, // 32: atgt.v1.AdminService.TraceStats:input_type -> atgt.v1.TraceStatsRequest
-	48, // 33: atgt.v1.AdminService.TraceTail:input_type -> atgt.v1.TraceTailRequest
-	1,  // 34: atgt.v1.AdminService.Status:output_type -> atgt.v1.StatusResponse
-	3,  // 35: atgt.v1.AdminService.ListTargets:output_type -> atgt.v1.ListTargetsResponse
-	6,  // 36: atgt.v1.AdminService.ListLuns:output_type -> atgt.v1.ListLunsResponse
-	9,  // 37: atgt.v1.AdminService.ListSessions:output_type -> atgt.v1.ListSessionsResponse
-	12, // 38: atgt.v1.AdminService.AddTarget:output_type -> atgt.v1.AddTargetResponse
-	14, // 39: atgt.v1.AdminService.RemoveTarget:output_type -> atgt.v1.RemoveTargetResponse
-	16, // 40: atgt.v1.AdminService.AddLun:output_type -> atgt.v1.AddLunResponse
-	18, // 41: atgt.v1.AdminService.RemoveLun:output_type -> atgt.v1.RemoveLunResponse
-	20, // 42: atgt.v1.AdminService.ResizeLun:output_type -> atgt.v1.ResizeLunResponse
-	22, // 43: atgt.v1.AdminService.AddAcl:output_type -> atgt.v1.AddAclResponse
-	24, // 44: atgt.v1.AdminService.RemoveAcl:output_type -> atgt.v1.RemoveAclResponse
-	26, // 45: atgt.v1.AdminService.LogoutSession:output_type -> atgt.v1.LogoutSessionResponse
-	28, // 46: atgt.v1.AdminService.Stats:output_type -> atgt.v1.StatsResponse
-	31, // 47: atgt.v1.AdminService.SetFaults:output_type -> atgt.v1.SetFaultsResponse
-	33, // 48: atgt.v1.AdminService.ClearFaults:output_type -> atgt.v1.ClearFaultsResponse
-	35, // 49: atgt.v1.AdminService.GetConfig:output_type -> atgt.v1.GetConfigResponse
-	37, // 50: atgt.v1.AdminService.ApplyConfig:output_type -> atgt.v1.ApplyConfigResponse
-	49, // 51: atgt.v1.AdminService.SetTraceLevel:output_type -> atgt.v1.SetTraceLevelResponse
-	50, // 52: atgt.v1.AdminService.TraceRecent:output_type -> atgt.v1.TraceRecentResponse
-	51, // 53: atgt.v1.AdminService.TraceTask:output_type -> atgt.v1.TraceTaskResponse
-	52, // 54: atgt.v1.AdminService.TraceSlow:output_type -> atgt.v1.TraceSlowResponse
-	53, // 55: atgt.v1.AdminService.TraceStats:output_type -> atgt.v1.TraceStatsResponse
-	54, // 56: atgt.v1.AdminService.TraceTail:output_type -> atgt.v1.TraceTailResponse
-	34, // [34:57] is the sub-list for method output_type
-	11, // [11:34] is the sub-list for method input_type
+	34, // 24: atgt.v1.AdminService.GetConfig:input_type -> atgt.v1.GetConfigRequest
+	36, // 25: atgt.v1.AdminService.ApplyConfig:input_type -> atgt.v1.ApplyConfigRequest
+	1,  // 26: atgt.v1.AdminService.Status:output_type -> atgt.v1.StatusResponse
+	3,  // 27: atgt.v1.AdminService.ListTargets:output_type -> atgt.v1.ListTargetsResponse
+	6,  // 28: atgt.v1.AdminService.ListLuns:output_type -> atgt.v1.ListLunsResponse
+	9,  // 29: atgt.v1.AdminService.ListSessions:output_type -> atgt.v1.ListSessionsResponse
+	12, // 30: atgt.v1.AdminService.AddTarget:output_type -> atgt.v1.AddTargetResponse
+	14, // 31: atgt.v1.AdminService.RemoveTarget:output_type -> atgt.v1.RemoveTargetResponse
+	16, // 32: atgt.v1.AdminService.AddLun:output_type -> atgt.v1.AddLunResponse
+	18, // 33: atgt.v1.AdminService.RemoveLun:output_type -> atgt.v1.RemoveLunResponse
+	20, // 34: atgt.v1.AdminService.ResizeLun:output_type -> atgt.v1.ResizeLunResponse
+	22, // 35: atgt.v1.AdminService.AddAcl:output_type -> atgt.v1.AddAclResponse
+	24, // 36: atgt.v1.AdminService.RemoveAcl:output_type -> atgt.v1.RemoveAclResponse
+	26, // 37: atgt.v1.AdminService.LogoutSession:output_type -> atgt.v1.LogoutSessionResponse
+	28, // 38: atgt.v1.AdminService.Stats:output_type -> atgt.v1.StatsResponse
+	35, // 39: atgt.v1.AdminService.GetConfig:output_type -> atgt.v1.GetConfigResponse
+	37, // 40: atgt.v1.AdminService.ApplyConfig:output_type -> atgt.v1.ApplyConfigResponse
+	26, // [26:41] is the sub-list for method output_type
+	11, // [11:26] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -2565,7 +2528,6 @@ func file_atgt_v1_admin_proto_init() {
 		return
 	}
 	file_atgt_v1_config_proto_init()
-	file_atgt_v1_trace_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

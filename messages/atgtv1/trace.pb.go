@@ -1195,7 +1195,15 @@ const file_atgt_v1_trace_proto_rawDesc = "" +
 	"\x10TraceTailRequest\x12\x19\n" +
 	"\bafter_ns\x18\x01 \x01(\x03R\aafterNs\x12!\n" +
 	"\fwait_seconds\x18\x02 \x01(\x01R\vwaitSeconds\x12,\n" +
-	"\x06filter\x18\x03 \x01(\v2\x14.atgt.v1.TraceFilterR\x06filterB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
+	"\x06filter\x18\x03 \x01(\v2\x14.atgt.v1.TraceFilterR\x06filter2\xbb\x03\n" +
+	"\fTraceService\x12N\n" +
+	"\rSetTraceLevel\x12\x1d.atgt.v1.SetTraceLevelRequest\x1a\x1e.atgt.v1.SetTraceLevelResponse\x12H\n" +
+	"\vTraceRecent\x12\x1b.atgt.v1.TraceRecentRequest\x1a\x1c.atgt.v1.TraceRecentResponse\x12B\n" +
+	"\tTraceTask\x12\x19.atgt.v1.TraceTaskRequest\x1a\x1a.atgt.v1.TraceTaskResponse\x12B\n" +
+	"\tTraceSlow\x12\x19.atgt.v1.TraceSlowRequest\x1a\x1a.atgt.v1.TraceSlowResponse\x12E\n" +
+	"\n" +
+	"TraceStats\x12\x1a.atgt.v1.TraceStatsRequest\x1a\x1b.atgt.v1.TraceStatsResponse\x12B\n" +
+	"\tTraceTail\x12\x19.atgt.v1.TraceTailRequest\x1a\x1a.atgt.v1.TraceTailResponseB&Z$github.com/atgt/atgt/messages/atgtv1b\x06proto3"
 
 var (
 	file_atgt_v1_trace_proto_rawDescOnce sync.Once
@@ -1241,8 +1249,20 @@ var file_atgt_v1_trace_proto_depIdxs = []int32{
 	0,  // 9: atgt.v1.TraceStatsRequest.filter:type_name -> atgt.v1.TraceFilter
 	13, // 10: atgt.v1.TraceStatsResponse.hops:type_name -> atgt.v1.TraceHopStats
 	0,  // 11: atgt.v1.TraceTailRequest.filter:type_name -> atgt.v1.TraceFilter
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
+	1,  // 12: atgt.v1.TraceService.SetTraceLevel:input_type -> atgt.v1.SetTraceLevelRequest
+	9,  // 13: atgt.v1.TraceService.TraceRecent:input_type -> atgt.v1.TraceRecentRequest
+	10, // 14: atgt.v1.TraceService.TraceTask:input_type -> atgt.v1.TraceTaskRequest
+	11, // 15: atgt.v1.TraceService.TraceSlow:input_type -> atgt.v1.TraceSlowRequest
+	12, // 16: atgt.v1.TraceService.TraceStats:input_type -> atgt.v1.TraceStatsRequest
+	15, // 17: atgt.v1.TraceService.TraceTail:input_type -> atgt.v1.TraceTailRequest
+	2,  // 18: atgt.v1.TraceService.SetTraceLevel:output_type -> atgt.v1.SetTraceLevelResponse
+	5,  // 19: atgt.v1.TraceService.TraceRecent:output_type -> atgt.v1.TraceRecentResponse
+	6,  // 20: atgt.v1.TraceService.TraceTask:output_type -> atgt.v1.TraceTaskResponse
+	7,  // 21: atgt.v1.TraceService.TraceSlow:output_type -> atgt.v1.TraceSlowResponse
+	14, // 22: atgt.v1.TraceService.TraceStats:output_type -> atgt.v1.TraceStatsResponse
+	8,  // 23: atgt.v1.TraceService.TraceTail:output_type -> atgt.v1.TraceTailResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -1261,7 +1281,7 @@ func file_atgt_v1_trace_proto_init() {
 			NumEnums:      0,
 			NumMessages:   16,
 			NumExtensions: 0,
-			NumServices:   0,
+			NumServices:   1,
 		},
 		GoTypes:           file_atgt_v1_trace_proto_goTypes,
 		DependencyIndexes: file_atgt_v1_trace_proto_depIdxs,

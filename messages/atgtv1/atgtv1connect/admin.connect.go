@@ -63,30 +63,11 @@ const (
 	AdminServiceLogoutSessionProcedure = "/atgt.v1.AdminService/LogoutSession"
 	// AdminServiceStatsProcedure is the fully-qualified name of the AdminService's Stats RPC.
 	AdminServiceStatsProcedure = "/atgt.v1.AdminService/Stats"
-	// AdminServiceSetFaultsProcedure is the fully-qualified name of the AdminService's SetFaults RPC.
-	AdminServiceSetFaultsProcedure = "/atgt.v1.AdminService/SetFaults"
-	// AdminServiceClearFaultsProcedure is the fully-qualified name of the AdminService's ClearFaults
-	// RPC.
-	AdminServiceClearFaultsProcedure = "/atgt.v1.AdminService/ClearFaults"
 	// AdminServiceGetConfigProcedure is the fully-qualified name of the AdminService's GetConfig RPC.
 	AdminServiceGetConfigProcedure = "/atgt.v1.AdminService/GetConfig"
 	// AdminServiceApplyConfigProcedure is the fully-qualified name of the AdminService's ApplyConfig
 	// RPC.
 	AdminServiceApplyConfigProcedure = "/atgt.v1.AdminService/ApplyConfig"
-	// AdminServiceSetTraceLevelProcedure is the fully-qualified name of the AdminService's
-	// SetTraceLevel RPC.
-	AdminServiceSetTraceLevelProcedure = "/atgt.v1.AdminService/SetTraceLevel"
-	// AdminServiceTraceRecentProcedure is the fully-qualified name of the AdminService's TraceRecent
-	// RPC.
-	AdminServiceTraceRecentProcedure = "/atgt.v1.AdminService/TraceRecent"
-	// AdminServiceTraceTaskProcedure is the fully-qualified name of the AdminService's TraceTask RPC.
-	AdminServiceTraceTaskProcedure = "/atgt.v1.AdminService/TraceTask"
-	// AdminServiceTraceSlowProcedure is the fully-qualified name of the AdminService's TraceSlow RPC.
-	AdminServiceTraceSlowProcedure = "/atgt.v1.AdminService/TraceSlow"
-	// AdminServiceTraceStatsProcedure is the fully-qualified name of the AdminService's TraceStats RPC.
-	AdminServiceTraceStatsProcedure = "/atgt.v1.AdminService/TraceStats"
-	// AdminServiceTraceTailProcedure is the fully-qualified name of the AdminService's TraceTail RPC.
-	AdminServiceTraceTailProcedure = "/atgt.v1.AdminService/TraceTail"
 )
 
 // AdminServiceClient is a client for the atgt.v1.AdminService service.
@@ -121,29 +102,11 @@ type AdminServiceClient interface {
 	LogoutSession(context.Context, *connect.Request[atgtv1.LogoutSessionRequest]) (*connect.Response[atgtv1.LogoutSessionResponse], error)
 	// Stats reports counters per LUN.
 	Stats(context.Context, *connect.Request[atgtv1.StatsRequest]) (*connect.Response[atgtv1.StatsResponse], error)
-	// SetFaults replaces a LUN's injected faults at runtime.
-	SetFaults(context.Context, *connect.Request[atgtv1.SetFaultsRequest]) (*connect.Response[atgtv1.SetFaultsResponse], error)
-	// ClearFaults removes a LUN's injected faults and releases the calls they hold.
-	ClearFaults(context.Context, *connect.Request[atgtv1.ClearFaultsRequest]) (*connect.Response[atgtv1.ClearFaultsResponse], error)
 	// GetConfig returns the config as the daemon now serves it (what it would write).
 	GetConfig(context.Context, *connect.Request[atgtv1.GetConfigRequest]) (*connect.Response[atgtv1.GetConfigResponse], error)
 	// ApplyConfig makes the served state match a config declaratively: it computes what
 	// differs and changes only that (or, with dry_run, only reports it).
 	ApplyConfig(context.Context, *connect.Request[atgtv1.ApplyConfigRequest]) (*connect.Response[atgtv1.ApplyConfigResponse], error)
-	// SetTraceLevel switches tracing at runtime, for the tasks the filter selects
-	// (messages in trace.proto).
-	SetTraceLevel(context.Context, *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error)
-	// TraceRecent returns the last finished traced tasks.
-	TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error)
-	// TraceTask returns the finished traced tasks with an ITT.
-	TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error)
-	// TraceSlow returns the slowest recent traced tasks over a duration.
-	TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error)
-	// TraceStats returns per-hop latency percentiles over the recent traced tasks.
-	TraceStats(context.Context, *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error)
-	// TraceTail is a long poll: the tasks finished after a time, waiting up to a
-	// while for one (atgtctl trace tail calls it in a loop).
-	TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the atgt.v1.AdminService service. By default, it
@@ -235,18 +198,6 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("Stats")),
 			connect.WithClientOptions(opts...),
 		),
-		setFaults: connect.NewClient[atgtv1.SetFaultsRequest, atgtv1.SetFaultsResponse](
-			httpClient,
-			baseURL+AdminServiceSetFaultsProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("SetFaults")),
-			connect.WithClientOptions(opts...),
-		),
-		clearFaults: connect.NewClient[atgtv1.ClearFaultsRequest, atgtv1.ClearFaultsResponse](
-			httpClient,
-			baseURL+AdminServiceClearFaultsProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("ClearFaults")),
-			connect.WithClientOptions(opts...),
-		),
 		getConfig: connect.NewClient[atgtv1.GetConfigRequest, atgtv1.GetConfigResponse](
 			httpClient,
 			baseURL+AdminServiceGetConfigProcedure,
@@ -257,42 +208,6 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			httpClient,
 			baseURL+AdminServiceApplyConfigProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("ApplyConfig")),
-			connect.WithClientOptions(opts...),
-		),
-		setTraceLevel: connect.NewClient[atgtv1.SetTraceLevelRequest, atgtv1.SetTraceLevelResponse](
-			httpClient,
-			baseURL+AdminServiceSetTraceLevelProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("SetTraceLevel")),
-			connect.WithClientOptions(opts...),
-		),
-		traceRecent: connect.NewClient[atgtv1.TraceRecentRequest, atgtv1.TraceRecentResponse](
-			httpClient,
-			baseURL+AdminServiceTraceRecentProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("TraceRecent")),
-			connect.WithClientOptions(opts...),
-		),
-		traceTask: connect.NewClient[atgtv1.TraceTaskRequest, atgtv1.TraceTaskResponse](
-			httpClient,
-			baseURL+AdminServiceTraceTaskProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("TraceTask")),
-			connect.WithClientOptions(opts...),
-		),
-		traceSlow: connect.NewClient[atgtv1.TraceSlowRequest, atgtv1.TraceSlowResponse](
-			httpClient,
-			baseURL+AdminServiceTraceSlowProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("TraceSlow")),
-			connect.WithClientOptions(opts...),
-		),
-		traceStats: connect.NewClient[atgtv1.TraceStatsRequest, atgtv1.TraceStatsResponse](
-			httpClient,
-			baseURL+AdminServiceTraceStatsProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("TraceStats")),
-			connect.WithClientOptions(opts...),
-		),
-		traceTail: connect.NewClient[atgtv1.TraceTailRequest, atgtv1.TraceTailResponse](
-			httpClient,
-			baseURL+AdminServiceTraceTailProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("TraceTail")),
 			connect.WithClientOptions(opts...),
 		),
 	}
@@ -313,16 +228,8 @@ type adminServiceClient struct {
 	removeAcl     *connect.Client[atgtv1.RemoveAclRequest, atgtv1.RemoveAclResponse]
 	logoutSession *connect.Client[atgtv1.LogoutSessionRequest, atgtv1.LogoutSessionResponse]
 	stats         *connect.Client[atgtv1.StatsRequest, atgtv1.StatsResponse]
-	setFaults     *connect.Client[atgtv1.SetFaultsRequest, atgtv1.SetFaultsResponse]
-	clearFaults   *connect.Client[atgtv1.ClearFaultsRequest, atgtv1.ClearFaultsResponse]
 	getConfig     *connect.Client[atgtv1.GetConfigRequest, atgtv1.GetConfigResponse]
 	applyConfig   *connect.Client[atgtv1.ApplyConfigRequest, atgtv1.ApplyConfigResponse]
-	setTraceLevel *connect.Client[atgtv1.SetTraceLevelRequest, atgtv1.SetTraceLevelResponse]
-	traceRecent   *connect.Client[atgtv1.TraceRecentRequest, atgtv1.TraceRecentResponse]
-	traceTask     *connect.Client[atgtv1.TraceTaskRequest, atgtv1.TraceTaskResponse]
-	traceSlow     *connect.Client[atgtv1.TraceSlowRequest, atgtv1.TraceSlowResponse]
-	traceStats    *connect.Client[atgtv1.TraceStatsRequest, atgtv1.TraceStatsResponse]
-	traceTail     *connect.Client[atgtv1.TraceTailRequest, atgtv1.TraceTailResponse]
 }
 
 // Status calls atgt.v1.AdminService.Status.
@@ -390,16 +297,6 @@ func (c *adminServiceClient) Stats(ctx context.Context, req *connect.Request[atg
 	return c.stats.CallUnary(ctx, req)
 }
 
-// SetFaults calls atgt.v1.AdminService.SetFaults.
-func (c *adminServiceClient) SetFaults(ctx context.Context, req *connect.Request[atgtv1.SetFaultsRequest]) (*connect.Response[atgtv1.SetFaultsResponse], error) {
-	return c.setFaults.CallUnary(ctx, req)
-}
-
-// ClearFaults calls atgt.v1.AdminService.ClearFaults.
-func (c *adminServiceClient) ClearFaults(ctx context.Context, req *connect.Request[atgtv1.ClearFaultsRequest]) (*connect.Response[atgtv1.ClearFaultsResponse], error) {
-	return c.clearFaults.CallUnary(ctx, req)
-}
-
 // GetConfig calls atgt.v1.AdminService.GetConfig.
 func (c *adminServiceClient) GetConfig(ctx context.Context, req *connect.Request[atgtv1.GetConfigRequest]) (*connect.Response[atgtv1.GetConfigResponse], error) {
 	return c.getConfig.CallUnary(ctx, req)
@@ -408,36 +305,6 @@ func (c *adminServiceClient) GetConfig(ctx context.Context, req *connect.Request
 // ApplyConfig calls atgt.v1.AdminService.ApplyConfig.
 func (c *adminServiceClient) ApplyConfig(ctx context.Context, req *connect.Request[atgtv1.ApplyConfigRequest]) (*connect.Response[atgtv1.ApplyConfigResponse], error) {
 	return c.applyConfig.CallUnary(ctx, req)
-}
-
-// SetTraceLevel calls atgt.v1.AdminService.SetTraceLevel.
-func (c *adminServiceClient) SetTraceLevel(ctx context.Context, req *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error) {
-	return c.setTraceLevel.CallUnary(ctx, req)
-}
-
-// TraceRecent calls atgt.v1.AdminService.TraceRecent.
-func (c *adminServiceClient) TraceRecent(ctx context.Context, req *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error) {
-	return c.traceRecent.CallUnary(ctx, req)
-}
-
-// TraceTask calls atgt.v1.AdminService.TraceTask.
-func (c *adminServiceClient) TraceTask(ctx context.Context, req *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error) {
-	return c.traceTask.CallUnary(ctx, req)
-}
-
-// TraceSlow calls atgt.v1.AdminService.TraceSlow.
-func (c *adminServiceClient) TraceSlow(ctx context.Context, req *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error) {
-	return c.traceSlow.CallUnary(ctx, req)
-}
-
-// TraceStats calls atgt.v1.AdminService.TraceStats.
-func (c *adminServiceClient) TraceStats(ctx context.Context, req *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error) {
-	return c.traceStats.CallUnary(ctx, req)
-}
-
-// TraceTail calls atgt.v1.AdminService.TraceTail.
-func (c *adminServiceClient) TraceTail(ctx context.Context, req *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error) {
-	return c.traceTail.CallUnary(ctx, req)
 }
 
 // AdminServiceHandler is an implementation of the atgt.v1.AdminService service.
@@ -472,29 +339,11 @@ type AdminServiceHandler interface {
 	LogoutSession(context.Context, *connect.Request[atgtv1.LogoutSessionRequest]) (*connect.Response[atgtv1.LogoutSessionResponse], error)
 	// Stats reports counters per LUN.
 	Stats(context.Context, *connect.Request[atgtv1.StatsRequest]) (*connect.Response[atgtv1.StatsResponse], error)
-	// SetFaults replaces a LUN's injected faults at runtime.
-	SetFaults(context.Context, *connect.Request[atgtv1.SetFaultsRequest]) (*connect.Response[atgtv1.SetFaultsResponse], error)
-	// ClearFaults removes a LUN's injected faults and releases the calls they hold.
-	ClearFaults(context.Context, *connect.Request[atgtv1.ClearFaultsRequest]) (*connect.Response[atgtv1.ClearFaultsResponse], error)
 	// GetConfig returns the config as the daemon now serves it (what it would write).
 	GetConfig(context.Context, *connect.Request[atgtv1.GetConfigRequest]) (*connect.Response[atgtv1.GetConfigResponse], error)
 	// ApplyConfig makes the served state match a config declaratively: it computes what
 	// differs and changes only that (or, with dry_run, only reports it).
 	ApplyConfig(context.Context, *connect.Request[atgtv1.ApplyConfigRequest]) (*connect.Response[atgtv1.ApplyConfigResponse], error)
-	// SetTraceLevel switches tracing at runtime, for the tasks the filter selects
-	// (messages in trace.proto).
-	SetTraceLevel(context.Context, *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error)
-	// TraceRecent returns the last finished traced tasks.
-	TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error)
-	// TraceTask returns the finished traced tasks with an ITT.
-	TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error)
-	// TraceSlow returns the slowest recent traced tasks over a duration.
-	TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error)
-	// TraceStats returns per-hop latency percentiles over the recent traced tasks.
-	TraceStats(context.Context, *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error)
-	// TraceTail is a long poll: the tasks finished after a time, waiting up to a
-	// while for one (atgtctl trace tail calls it in a loop).
-	TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -582,18 +431,6 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("Stats")),
 		connect.WithHandlerOptions(opts...),
 	)
-	adminServiceSetFaultsHandler := connect.NewUnaryHandler(
-		AdminServiceSetFaultsProcedure,
-		svc.SetFaults,
-		connect.WithSchema(adminServiceMethods.ByName("SetFaults")),
-		connect.WithHandlerOptions(opts...),
-	)
-	adminServiceClearFaultsHandler := connect.NewUnaryHandler(
-		AdminServiceClearFaultsProcedure,
-		svc.ClearFaults,
-		connect.WithSchema(adminServiceMethods.ByName("ClearFaults")),
-		connect.WithHandlerOptions(opts...),
-	)
 	adminServiceGetConfigHandler := connect.NewUnaryHandler(
 		AdminServiceGetConfigProcedure,
 		svc.GetConfig,
@@ -604,42 +441,6 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		AdminServiceApplyConfigProcedure,
 		svc.ApplyConfig,
 		connect.WithSchema(adminServiceMethods.ByName("ApplyConfig")),
-		connect.WithHandlerOptions(opts...),
-	)
-	adminServiceSetTraceLevelHandler := connect.NewUnaryHandler(
-		AdminServiceSetTraceLevelProcedure,
-		svc.SetTraceLevel,
-		connect.WithSchema(adminServiceMethods.ByName("SetTraceLevel")),
-		connect.WithHandlerOptions(opts...),
-	)
-	adminServiceTraceRecentHandler := connect.NewUnaryHandler(
-		AdminServiceTraceRecentProcedure,
-		svc.TraceRecent,
-		connect.WithSchema(adminServiceMethods.ByName("TraceRecent")),
-		connect.WithHandlerOptions(opts...),
-	)
-	adminServiceTraceTaskHandler := connect.NewUnaryHandler(
-		AdminServiceTraceTaskProcedure,
-		svc.TraceTask,
-		connect.WithSchema(adminServiceMethods.ByName("TraceTask")),
-		connect.WithHandlerOptions(opts...),
-	)
-	adminServiceTraceSlowHandler := connect.NewUnaryHandler(
-		AdminServiceTraceSlowProcedure,
-		svc.TraceSlow,
-		connect.WithSchema(adminServiceMethods.ByName("TraceSlow")),
-		connect.WithHandlerOptions(opts...),
-	)
-	adminServiceTraceStatsHandler := connect.NewUnaryHandler(
-		AdminServiceTraceStatsProcedure,
-		svc.TraceStats,
-		connect.WithSchema(adminServiceMethods.ByName("TraceStats")),
-		connect.WithHandlerOptions(opts...),
-	)
-	adminServiceTraceTailHandler := connect.NewUnaryHandler(
-		AdminServiceTraceTailProcedure,
-		svc.TraceTail,
-		connect.WithSchema(adminServiceMethods.ByName("TraceTail")),
 		connect.WithHandlerOptions(opts...),
 	)
 	return "/atgt.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -670,26 +471,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceLogoutSessionHandler.ServeHTTP(w, r)
 		case AdminServiceStatsProcedure:
 			adminServiceStatsHandler.ServeHTTP(w, r)
-		case AdminServiceSetFaultsProcedure:
-			adminServiceSetFaultsHandler.ServeHTTP(w, r)
-		case AdminServiceClearFaultsProcedure:
-			adminServiceClearFaultsHandler.ServeHTTP(w, r)
 		case AdminServiceGetConfigProcedure:
 			adminServiceGetConfigHandler.ServeHTTP(w, r)
 		case AdminServiceApplyConfigProcedure:
 			adminServiceApplyConfigHandler.ServeHTTP(w, r)
-		case AdminServiceSetTraceLevelProcedure:
-			adminServiceSetTraceLevelHandler.ServeHTTP(w, r)
-		case AdminServiceTraceRecentProcedure:
-			adminServiceTraceRecentHandler.ServeHTTP(w, r)
-		case AdminServiceTraceTaskProcedure:
-			adminServiceTraceTaskHandler.ServeHTTP(w, r)
-		case AdminServiceTraceSlowProcedure:
-			adminServiceTraceSlowHandler.ServeHTTP(w, r)
-		case AdminServiceTraceStatsProcedure:
-			adminServiceTraceStatsHandler.ServeHTTP(w, r)
-		case AdminServiceTraceTailProcedure:
-			adminServiceTraceTailHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -751,42 +536,10 @@ func (UnimplementedAdminServiceHandler) Stats(context.Context, *connect.Request[
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.Stats is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) SetFaults(context.Context, *connect.Request[atgtv1.SetFaultsRequest]) (*connect.Response[atgtv1.SetFaultsResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.SetFaults is not implemented"))
-}
-
-func (UnimplementedAdminServiceHandler) ClearFaults(context.Context, *connect.Request[atgtv1.ClearFaultsRequest]) (*connect.Response[atgtv1.ClearFaultsResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.ClearFaults is not implemented"))
-}
-
 func (UnimplementedAdminServiceHandler) GetConfig(context.Context, *connect.Request[atgtv1.GetConfigRequest]) (*connect.Response[atgtv1.GetConfigResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.GetConfig is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) ApplyConfig(context.Context, *connect.Request[atgtv1.ApplyConfigRequest]) (*connect.Response[atgtv1.ApplyConfigResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.ApplyConfig is not implemented"))
-}
-
-func (UnimplementedAdminServiceHandler) SetTraceLevel(context.Context, *connect.Request[atgtv1.SetTraceLevelRequest]) (*connect.Response[atgtv1.SetTraceLevelResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.SetTraceLevel is not implemented"))
-}
-
-func (UnimplementedAdminServiceHandler) TraceRecent(context.Context, *connect.Request[atgtv1.TraceRecentRequest]) (*connect.Response[atgtv1.TraceRecentResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceRecent is not implemented"))
-}
-
-func (UnimplementedAdminServiceHandler) TraceTask(context.Context, *connect.Request[atgtv1.TraceTaskRequest]) (*connect.Response[atgtv1.TraceTaskResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceTask is not implemented"))
-}
-
-func (UnimplementedAdminServiceHandler) TraceSlow(context.Context, *connect.Request[atgtv1.TraceSlowRequest]) (*connect.Response[atgtv1.TraceSlowResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceSlow is not implemented"))
-}
-
-func (UnimplementedAdminServiceHandler) TraceStats(context.Context, *connect.Request[atgtv1.TraceStatsRequest]) (*connect.Response[atgtv1.TraceStatsResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceStats is not implemented"))
-}
-
-func (UnimplementedAdminServiceHandler) TraceTail(context.Context, *connect.Request[atgtv1.TraceTailRequest]) (*connect.Response[atgtv1.TraceTailResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atgt.v1.AdminService.TraceTail is not implemented"))
 }
