@@ -16,6 +16,9 @@
 // the comparison is PAPER.md):
 //
 //	go run ./cmd/atgtbench paper -macro all -out cmd/atgtbench/paper   # make paper
+//
+// `atgtbench qd1` measures the latency of one command at a time (queue depth 1),
+// atgt beside tgt, with the floors and atgt's per-hop breakdown (qd1.go).
 package main
 
 import (
@@ -62,8 +65,14 @@ type config struct {
 }
 
 func main() {
+	if os.Getenv(echoEnv) != "" {
+		os.Exit(echoMain())
+	}
 	if len(os.Args) > 1 && os.Args[1] == "paper" {
 		os.Exit(runPaper(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "qd1" {
+		os.Exit(runQD1(os.Args[2:]))
 	}
 	os.Exit(run())
 }

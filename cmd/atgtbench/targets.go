@@ -24,6 +24,8 @@ type target struct {
 	PID  int // 0: unknown (a target started elsewhere and no -*-pid given)
 	// Procs is atgtd's "N of M": CPUs running its Go code of those available.
 	Procs string
+	// Admin is atgtd's admin socket (for the trace API), "" if unknown.
+	Admin string
 	cmd   *exec.Cmd
 	kill  func()
 }
@@ -134,6 +136,9 @@ func startAtgt(ctx context.Context, workDir, file string, size int64, lunFields,
 			fmt.Fprintln(logFile, sc.Text())
 			if procs, ok := strings.CutPrefix(sc.Text(), "procs "); ok {
 				t.Procs = procs // before "ready": the channel orders it before our read
+			}
+			if sock, ok := strings.CutPrefix(sc.Text(), "admin socket "); ok {
+				t.Admin = sock
 			}
 			if strings.HasPrefix(sc.Text(), "ready portal=") {
 				ready <- nil

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for atgtbench as the ping-pong's echo
+// process (qd1 mode starts its own executable as the echo).
+func TestMain(m *testing.M) {
+	if os.Getenv(echoEnv) != "" {
+		os.Exit(echoMain())
+	}
+	os.Exit(m.Run())
+}
+
+// needTools installs the tests' Debian packages when a tool qd1 mode runs is missing.
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err == nil {
+			continue
+		}
+		cmd := exec.Command("sh", filepath.Join(moduleRoot(), "scripts", "install-test-deps.sh"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s missing and scripts/install-test-deps.sh failed: %v\n%s", tool, err, out)
+		}
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s still missing after scripts/install-test-deps.sh", tool)
+		}
+	}
+}
+
+// TestQD1Smoke runs qd1 mode end to end with a few IOs per case (the full run is a
+// benchmark, not a test) and checks that every table has every row, with positive
+// figures where a figure belongs.
+func TestQD1Smoke(t *testing.T) {
+	needTools(t, "tgtd", "tgtadm", "iscsi-perf", "qemu-img")
+	dir := "/var/tmp"
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		dir = t.TempDir()
+	}
+	c := &qd1Config{rounds: 2, ios: 100, syncIOs: 20, pingIOs: 200, traceIOs: 50, perfTime: 2 * time.Second,
+		qemuCount: 200, qemuSync: 20, dir: dir, size: 16 << 20, out: t.TempDir(), clients: true, traceEnabled: true}
+	t.Cleanup(stopAll)
+	rep, sections, err := qd1(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"qd1.md", "qd1.csv", "qd1-runs.csv"} {
+		if fi, err := os.Stat(filepath.Join(c.out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: missing or empty (%v)", f, err)
+		}
+	}
+	if !strings.Contains(rep, "Machine: ") {
+		t.Errorf("report has no machine line:\n%s", rep)
+	}
+	byTitle := map[string]qd1Section{}
+	for _, s := range sections {
+		byTitle[s.Title] = s
+	}
+	// Each table: its rows' first cells, and the columns that must hold positive numbers.
+	want := []struct {
+		prefix string
+		rows   []string
+		cols   []int
+	}{
+		{"QD1 latency, Go initiator", caseNames(), []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}},
+		{"QD1 latency, real clients", []string{"4K rand read", "4K seq read", "4K seq write", "4K seq write + flush"}, []int{2, 3, 4}},
+		{"The floor", []string{pingShapes[0].Name, pingShapes[1].Name, pingShapes[2].Name}, []int{1, 2, 3, 4, 5}},
+		{"Flush cost", []string{syncFloors[0].Name, syncFloors[1].Name, syncFloors[2].Name,
+			qd1Cases[2].Name + " via atgt", qd1Cases[2].Name + " via tgt",
+			qd1Cases[3].Name + " via atgt", qd1Cases[3].Name + " via tgt"}, []int{1, 2, 3, 4, 5}},
+	}
+	for _, w := range want {
+		s, ok := sectionWithPrefix(sections, w.prefix)
+		if !ok {
+			t.Errorf("no table %q in:\n%s", w.prefix, rep)
+			continue
+		}
+		if len(s.Rows) != len(w.rows) {
+			t.Errorf("%s: %d rows, want %d", s.Title, len(s.Rows), len(w.rows))
+			continue
+		}
+		for i, r := range s.Rows {
+			if r[0] != w.rows[i] {
+				t.Errorf("%s: row %d is %q, want %q", s.Title, i, r[0], w.rows[i])
+			}
+			for _, col := range w.cols {
+				if v, err := strconv.ParseFloat(r[col], 64); err != nil || !(v > 0) || math.IsInf(v, 0) {
+					t.Errorf("%s, %s: %s = %q, want a positive number", s.Title, r[0], s.Header[col], r[col])
+				}
+			}
+		}
+	}
+	// The per-hop tables: one per case, each with the path's hops and a positive
+	// time inside atgt for each opcode the case sends.
+	for _, cs := range qd1Cases {
+		s, ok := byTitle["Where the time goes in atgt: "+cs.Name]
+		if !ok {
+			t.Errorf("no per-hop table for %s", cs.Name)
+			continue
+		}
+		hops := map[string]bool{}
+		inside := 0
+		for _, r := range s.Rows {
+			hops[r[1]] = true
+			if strings.Contains(r[1], "inside atgt") {
+				if v, err := strconv.ParseFloat(r[3], 64); err != nil || v <= 0 {
+					t.Errorf("%s: time inside atgt %q", cs.Name, r[3])
+				}
+				inside++
+			}
+		}
+		if inside != len(cs.Opcodes) {
+			t.Errorf("%s: %d inside-atgt rows, want %d:\n%s", cs.Name, inside, len(cs.Opcodes), s.markdown())
+		}
+		for _, h := range []string{"received → admitted", "backend.start → backend.end", "queuedout → written"} {
+			if !hops[h] {
+				t.Errorf("%s: no %q row:\n%s", cs.Name, h, s.markdown())
+			}
+		}
+	}
+}
+
+func caseNames() []string {
+	var out []string
+	for _, c := range qd1Cases {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func sectionWithPrefix(ss []qd1Section, prefix string) (qd1Section, bool) {
+	for _, s := range ss {
+		if strings.HasPrefix(s.Title, prefix) {
+			return s, true
+		}
+	}
+	return qd1Section{}, false
+}
+
+// TestLatencyStats checks the nearest-rank percentiles, the mean and the per-round
+// spread on known samples.
+func TestLatencyStats(t *testing.T) {
+	var a, b []time.Duration
+	for i := 1; i <= 1000; i++ {
+		a = append(a, time.Duration(i)*time.Microsecond)
+		b = append(b, time.Duration(i+1000)*time.Microsecond)
+	}
+	s := latencyStats([][]time.Duration{a, b, nil})
+	if s.N != 2000 || s.P50 != 1000 || s.P99 != 1980 || s.P999 != 1998 || math.Abs(s.Mean-1000.5) > 1e-9 {
+		t.Fatalf("stats %+v", s)
+	}
+	if s.RoundP50Lo != 500 || s.RoundP50Hi != 1500 {
+		t.Fatalf("spread %v–%v, want 500–1500", s.RoundP50Lo, s.RoundP50Hi)
+	}
+	if e := latencyStats(nil); e.N != 0 || !math.IsNaN(e.P50) || !math.IsNaN(e.Mean) {
+		t.Fatalf("empty stats %+v", e)
+	}
+}
