@@ -16,11 +16,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -42,8 +40,13 @@ type qd1Config struct {
 	size         int64
 	out          string
 	clients      bool
+	floors       bool
 	keep         bool
 	traceEnabled bool
+	// baseBin is a second atgtd binary run as a third target, "atgt-base", to
+	// compare two builds of atgt in one sitting.
+	baseBin string
+	cases   *regexp.Regexp
 }
 
 func parseQD1Flags(args []string) (*qd1Config, error) {
@@ -62,6 +65,9 @@ func parseQD1Flags(args []string) (*qd1Config, error) {
 	fs.Int64Var(&c.size, "size", 256<<20, "backing file size in bytes")
 	fs.StringVar(&c.out, "out", "qd1-out", "output directory (qd1.md, qd1.csv, qd1-runs.csv)")
 	fs.BoolVar(&c.clients, "clients", true, "also run iscsi-perf and qemu-img bench")
+	fs.BoolVar(&c.floors, "floors", true, "also measure the floors (TCP ping-pong, direct pwrite+fdatasync)")
+	fs.StringVar(&c.baseBin, "base", "", "also run this atgtd binary (e.g. main's build) as a third target, atgt-base, and compare atgt with it")
+	casesRE := fs.String("cases", "", "run only the Go-initiator cases (and their traced runs) whose name matches: "+caseList())
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (backing file, configs, logs)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -79,6 +85,13 @@ func parseQD1Flags(args []string) (*qd1Config, error) {
 		return nil, errors.New("-size: at least 1 MiB")
 	}
 	c.traceEnabled = c.traceIOs > 0
+	var err error
+	if c.cases, err = regexp.Compile(*casesRE); err != nil {
+		return nil, fmt.Errorf("-cases: %v", err)
+	}
+	if len(c.selected()) == 0 {
+		return nil, fmt.Errorf("-cases %q matches none of %s", *casesRE, caseList())
+	}
 	return c, nil
 }
 
@@ -104,12 +117,54 @@ func runQD1(args []string) int {
 	return 0
 }
 
+// caseList names the Go-initiator cases for -cases' help.
+func caseList() string {
+	var ns []string
+	for _, cs := range qd1Cases {
+		ns = append(ns, "'"+cs.Name+"'")
+	}
+	return strings.Join(ns, ", ")
+}
+
+// selected are the Go-initiator cases -cases picks.
+func (c *qd1Config) selected() []qd1Case {
+	var out []qd1Case
+	for _, cs := range qd1Cases {
+		if c.cases == nil || c.cases.MatchString(cs.Name) {
+			out = append(out, cs)
+		}
+	}
+	return out
+}
+
 // qd1Run is one measured figure of one round, for qd1-runs.csv.
 type qd1Run struct {
 	Section, Case, Target string
 	Round                 int
 	N                     int
 	P50, Mean             float64 // µs
+}
+
+// qd1Data is what a run measured.
+type qd1Data struct {
+	targets []*target // atgt, tgt and, with -base, atgt-base
+	cases   []qd1Case
+	// goLat[target name][case][round] are the Go initiator's latencies.
+	goLat   map[string][][][]time.Duration
+	pingLat [][][]time.Duration // [shape][round]
+	syncLat [][][]time.Duration // [syncFloor][round]
+	clients []qd1Client
+	// traced[target name] are the per-hop breakdowns.
+	traced map[string][]*tracedCase
+	runs   []qd1Run
+	file   string
+}
+
+// record keeps one round's figure for qd1-runs.csv.
+func (d *qd1Data) record(section, cs, t string, round int, lat []time.Duration) latStats {
+	st := latencyStats([][]time.Duration{lat})
+	d.runs = append(d.runs, qd1Run{Section: section, Case: cs, Target: t, Round: round + 1, N: st.N, P50: st.P50, Mean: st.Mean})
+	return st
 }
 
 // qd1 runs the benchmark and writes its outputs; it returns the report and its tables.
@@ -127,64 +182,130 @@ func qd1(ctx context.Context, c *qd1Config) (string, []qd1Section, error) {
 	} else {
 		defer os.RemoveAll(workDir)
 	}
-	file := filepath.Join(workDir, "lun.img")
-	logf("backing file %s (%d bytes, %s)", file, c.size, fsName(workDir))
-	if err := makeBackingFile(file, c.size); err != nil {
+	d := &qd1Data{cases: c.selected(), goLat: map[string][][][]time.Duration{}, traced: map[string][]*tracedCase{},
+		file: filepath.Join(workDir, "lun.img")}
+	logf("backing file %s (%d bytes, %s)", d.file, c.size, fsName(workDir))
+	if err := makeBackingFile(d.file, c.size); err != nil {
 		return "", nil, fmt.Errorf("backing file: %w", err)
 	}
+	if d.targets, err = startQD1Targets(ctx, c, workDir, d.file); err != nil {
+		return "", nil, err
+	}
+	if err := warmFile(d.file); err != nil {
+		return "", nil, fmt.Errorf("warm: %w", err)
+	}
+	if err := measureQD1(ctx, c, d); err != nil {
+		return "", nil, err
+	}
+	if c.traceEnabled {
+		for _, t := range d.targets {
+			if t.Name == "tgt" {
+				continue
+			}
+			logf("traced run on %s (%d IOs per case)", t.Name, c.traceIOs)
+			if d.traced[t.Name], err = runTraced(ctx, t, d.cases, c.traceIOs, 99); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	stopAll()
+	sections := qd1Sections(c, d)
+	machine := machineInfo()
+	if p := d.targets[0].Procs; p != "" {
+		machine += fmt.Sprintf("; atgtd runs Go code on %s CPUs (maxProcs)", p)
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "# atgt vs tgt at queue depth 1, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&md, "Machine: %s.\n\nCommand: `atgtbench qd1 %s` (took %s). Backing file: %d bytes on %s, in the page cache; "+
+		"4 KiB IOs at random 4 KiB-aligned offsets.\n\n", machine, strings.Join(os.Args[min(2, len(os.Args)):], " "),
+		time.Since(started).Round(time.Second), c.size, fsName(workDir))
+	for _, s := range sections {
+		md.WriteString(s.markdown())
+	}
+	err = writeQD1Outputs(c.out, md.String(), sections, d.runs)
+	return md.String(), sections, err
+}
+
+// startQD1Targets starts atgtd, tgtd and, with -base, the base atgtd, all serving file.
+func startQD1Targets(ctx context.Context, c *qd1Config, workDir, file string) ([]*target, error) {
+	// Each traced task needs a slot in its connection's ring until it is read back.
 	ring := min(max(256, 2*(c.traceIOs+8)), 65536)
-	atgt, err := startAtgt(ctx, workDir, file, c.size, nil, map[string]any{"traceRingTasks": ring}, c.atgtBin, logf)
+	cfg := map[string]any{"traceRingTasks": ring}
+	atgt, err := startAtgt(ctx, filepath.Join(workDir), file, c.size, nil, cfg, c.atgtBin, logf)
 	if err != nil {
-		return "", nil, fmt.Errorf("atgtd: %w", err)
+		return nil, fmt.Errorf("atgtd: %w", err)
 	}
 	addCleanup(atgt)
 	tgt, err := startTgt(ctx, workDir, file, logf)
 	if err != nil {
-		return "", nil, fmt.Errorf("tgtd: %w", err)
+		return nil, fmt.Errorf("tgtd: %w", err)
 	}
 	addCleanup(tgt)
-	logf("atgtd pid %d at %s; tgtd pid %d at %s", atgt.PID, atgt.URL, tgt.PID, tgt.URL)
-	if err := warmFile(file); err != nil {
-		return "", nil, fmt.Errorf("warm: %w", err)
+	ts := []*target{atgt, tgt}
+	if c.baseBin != "" {
+		dir := filepath.Join(workDir, "base")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		base, err := startAtgt(ctx, dir, file, c.size, nil, cfg, c.baseBin, logf)
+		if err != nil {
+			return nil, fmt.Errorf("atgtd -base %s: %w", c.baseBin, err)
+		}
+		base.Name = "atgt-base"
+		addCleanup(base)
+		ts = append(ts, base)
 	}
-	echo, err := startEcho()
-	if err != nil {
-		return "", nil, fmt.Errorf("ping-pong: %w", err)
+	for _, t := range ts {
+		logf("%s: pid %d at %s", t.Name, t.PID, t.URL)
 	}
-	defer echo.stop()
+	return ts, nil
+}
 
-	var runs []qd1Run
-	record := func(section, cs, t string, round int, lat []time.Duration) {
-		st := latencyStats([][]time.Duration{lat})
-		runs = append(runs, qd1Run{Section: section, Case: cs, Target: t, Round: round + 1, N: st.N, P50: st.P50, Mean: st.Mean})
+// measureQD1 runs the rounds: the floors, then each Go-initiator case on every
+// target back to back, then each real client likewise; the targets' order rotates
+// with the round.
+func measureQD1(ctx context.Context, c *qd1Config, d *qd1Data) error {
+	var echo *echoProc
+	if c.floors {
+		var err error
+		if echo, err = startEcho(); err != nil {
+			return fmt.Errorf("ping-pong: %w", err)
+		}
+		defer echo.stop()
+		d.pingLat = make([][][]time.Duration, len(pingShapes))
+		d.syncLat = make([][][]time.Duration, len(syncFloors))
 	}
-	goLat := make([][2][][]time.Duration, len(qd1Cases)) // case, target (0 atgt, 1 tgt), round
-	pingLat := make([][][]time.Duration, len(pingShapes))
-	syncLat := make([][][]time.Duration, len(syncFloors))
-	clientMeans := qd1ClientRows()
+	for _, t := range d.targets {
+		d.goLat[t.Name] = make([][][]time.Duration, len(d.cases))
+	}
+	if c.clients {
+		d.clients = qd1ClientRows()
+	}
 	for round := range c.rounds {
-		order := []*target{atgt, tgt}
-		if round%2 == 1 {
-			order = []*target{tgt, atgt}
+		order := make([]*target, len(d.targets))
+		for i := range d.targets {
+			order[i] = d.targets[(i+round)%len(d.targets)]
 		}
-		for i, s := range pingShapes {
-			lat, err := echo.pingPong(s, c.pingIOs)
-			if err != nil {
-				return "", nil, fmt.Errorf("%s: %w", s.Name, err)
+		if c.floors {
+			for i, s := range pingShapes {
+				lat, err := echo.pingPong(s, c.pingIOs)
+				if err != nil {
+					return fmt.Errorf("%s: %w", s.Name, err)
+				}
+				d.pingLat[i] = append(d.pingLat[i], lat)
+				d.record("floor", s.Name, "-", round, lat)
 			}
-			pingLat[i] = append(pingLat[i], lat)
-			record("floor", s.Name, "-", round, lat)
-		}
-		for i, f := range syncFloors {
-			syncAll()
-			lat, err := runSyncFloor(file, f, c.syncIOs, uint64(round))
-			if err != nil {
-				return "", nil, err
+			for i, f := range syncFloors {
+				syncAll()
+				lat, err := runSyncFloor(d.file, f, c.syncIOs, uint64(round))
+				if err != nil {
+					return err
+				}
+				d.syncLat[i] = append(d.syncLat[i], lat)
+				d.record("sync floor", f.Name, "-", round, lat)
 			}
-			syncLat[i] = append(syncLat[i], lat)
-			record("sync floor", f.Name, "-", round, lat)
 		}
-		for i, cs := range qd1Cases {
+		for i, cs := range d.cases {
 			n := c.ios
 			if cs.Op == opWriteFUA || cs.Op == opWriteSync {
 				n = c.syncIOs
@@ -195,92 +316,40 @@ func qd1(ctx context.Context, c *qd1Config) (string, []qd1Section, error) {
 				}
 				lat, err := runQD1Case(t.URL, qd1Initiator, cs.Op, n, uint64(round))
 				if ctx.Err() != nil {
-					return "", nil, ctx.Err()
+					return ctx.Err()
 				}
 				if err != nil {
-					return "", nil, fmt.Errorf("%s on %s: %w", cs.Name, t.Name, err)
+					return fmt.Errorf("%s on %s: %w", cs.Name, t.Name, err)
 				}
-				ti := 0
-				if t == tgt {
-					ti = 1
-				}
-				goLat[i][ti] = append(goLat[i][ti], lat)
-				record("go", cs.Name, t.Name, round, lat)
-				st := latencyStats([][]time.Duration{lat})
-				logf("round %d %-28s %-4s p50 %7.1f µs p99 %7.1f µs mean %7.1f µs", round+1, cs.Name, t.Name, st.P50, st.P99, st.Mean)
-			}
-		}
-		if cs := qd1Cases[len(qd1Cases)-1]; cs.Write() {
-			syncAll()
-		}
-		if c.clients {
-			for i := range clientMeans {
-				for _, t := range order {
-					v, err := clientMeans[i].run(ctx, c, t)
-					if ctx.Err() != nil {
-						return "", nil, ctx.Err()
-					}
-					if err != nil {
-						return "", nil, fmt.Errorf("%s on %s: %w", clientMeans[i].Case, t.Name, err)
-					}
-					if t == atgt {
-						clientMeans[i].Atgt = append(clientMeans[i].Atgt, v)
-					} else {
-						clientMeans[i].Tgt = append(clientMeans[i].Tgt, v)
-					}
-					runs = append(runs, qd1Run{Section: "client", Case: clientMeans[i].Case, Target: t.Name, Round: round + 1, P50: math.NaN(), Mean: v})
-					logf("round %d %-28s %-4s mean %7.1f µs", round+1, clientMeans[i].Case, t.Name, v)
+				d.goLat[t.Name][i] = append(d.goLat[t.Name][i], lat)
+				st := d.record("go", cs.Name, t.Name, round, lat)
+				logf("round %d %-28s %-9s p50 %7.1f µs p99 %7.1f µs mean %7.1f µs", round+1, cs.Name, t.Name, st.P50, st.P99, st.Mean)
+				if cs.Write() {
+					syncAll()
 				}
 			}
 		}
-	}
-	var traced []*tracedCase
-	if c.traceEnabled {
-		logf("traced run on atgt (%d IOs per case)", c.traceIOs)
-		if traced, err = runTraced(ctx, atgt, c.traceIOs, 99); err != nil {
-			return "", nil, err
+		for i := range d.clients {
+			cl := &d.clients[i]
+			for _, t := range order {
+				v, err := cl.run(ctx, c, t)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if err != nil {
+					return fmt.Errorf("%s on %s: %w", cl.Case, t.Name, err)
+				}
+				if cl.Vals == nil {
+					cl.Vals = map[string][]float64{}
+				}
+				cl.Vals[t.Name] = append(cl.Vals[t.Name], v)
+				d.runs = append(d.runs, qd1Run{Section: "client", Case: cl.Case + " (" + cl.How + ")", Target: t.Name,
+					Round: round + 1, P50: math.NaN(), Mean: v})
+				logf("round %d %-28s %-9s mean %7.1f µs", round+1, cl.Case, t.Name, v)
+			}
 		}
 	}
-	stopAll()
-
-	var sections []qd1Section
-	var pairs []pairStats
-	for i, cs := range qd1Cases {
-		pairs = append(pairs, pairStats{Case: cs.Name, Atgt: latencyStats(goLat[i][0]), Tgt: latencyStats(goLat[i][1])})
-	}
-	sections = append(sections, goSection(pairs, c.rounds))
-	if c.clients {
-		rows := make([]clientRow, len(clientMeans))
-		for i, m := range clientMeans {
-			rows[i] = m.clientRow
-		}
-		sections = append(sections, clientSection(rows))
-	}
-	var floors []floorRow
-	for i, s := range pingShapes {
-		floors = append(floors, floorRow{Case: s.Name, Stats: latencyStats(pingLat[i])})
-	}
-	sections = append(sections, floorSection("The floor: loopback TCP round trip, no target (µs)",
-		"Two Go processes (this one and an echo child) on 127.0.0.1, TCP_NODELAY, one message in flight; "+
-			"the round trip from the request's write to the whole reply read.", floors))
-	sections = append(sections, syncSection(file, syncLat, pairs))
-	for i, tc := range traced {
-		sections = append(sections, traceSection(tc, qd1Cases[i].Opcodes))
-	}
-	machine := machineInfo()
-	if atgt.Procs != "" {
-		machine += fmt.Sprintf("; atgtd runs Go code on %s CPUs (maxProcs)", atgt.Procs)
-	}
-	var md strings.Builder
-	fmt.Fprintf(&md, "# atgt vs tgt at queue depth 1, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&md, "Machine: %s.\n\nCommand: `atgtbench qd1 %s` (took %s). Backing file: %d bytes on %s, in the page cache; "+
-		"4 KiB IOs at random 4 KiB-aligned offsets.\n\n", machine, strings.Join(os.Args[2:], " "),
-		time.Since(started).Round(time.Second), c.size, fsName(workDir))
-	for _, s := range sections {
-		md.WriteString(s.markdown())
-	}
-	err = writeQD1Outputs(c.out, md.String(), sections, runs)
-	return md.String(), sections, err
+	return nil
 }
 
 // addCleanup has stopAll stop t however the run ends.
@@ -288,124 +357,4 @@ func addCleanup(t *target) {
 	cleanup.Lock()
 	cleanup.targets = append(cleanup.targets, t)
 	cleanup.Unlock()
-}
-
-// syncSection compares making a 4 KiB write stable directly on the file with the
-// same through each target (issue 19, part 3).
-func syncSection(file string, syncLat [][][]time.Duration, pairs []pairStats) qd1Section {
-	var rows []floorRow
-	for i, f := range syncFloors {
-		rows = append(rows, floorRow{Case: f.Name, Stats: latencyStats(syncLat[i])})
-	}
-	direct := map[string]latStats{}
-	for _, r := range rows {
-		direct[r.Case] = r.Stats
-	}
-	for _, p := range pairs {
-		if p.Case == qd1Cases[2].Name || p.Case == qd1Cases[3].Name {
-			rows = append(rows, floorRow{Case: p.Case + " via atgt", Stats: p.Atgt}, floorRow{Case: p.Case + " via tgt", Stats: p.Tgt})
-		}
-	}
-	s := floorSection("Flush cost: the file's own sync vs SYNCHRONIZE CACHE and FUA through the targets (µs)",
-		fmt.Sprintf("Direct calls on the backing file (%s) with no target, beside the Go-initiator rows above "+
-			"(whose latency includes the network round trip); the gap column is the p50 above the matching direct call "+
-			"(write + SYNC CACHE vs pwrite + fdatasync, FUA vs pwritev2 RWF_DSYNC).", fsName(filepath.Dir(file))),
-		rows)
-	s.Header = append(s.Header, "p50 gap over direct")
-	ref := map[string]string{
-		qd1Cases[2].Name: syncFloors[2].Name, // FUA write: pwritev2 RWF_DSYNC
-		qd1Cases[3].Name: syncFloors[1].Name, // write + SYNC CACHE: pwrite + fdatasync
-	}
-	for i := range s.Rows {
-		gap := ""
-		for cs, d := range ref {
-			if strings.HasPrefix(rows[i].Case, cs+" via") {
-				gap = us(rows[i].Stats.P50 - direct[d].P50)
-			}
-		}
-		s.Rows[i] = append(s.Rows[i], gap)
-	}
-	return s
-}
-
-// qd1Client is one real-client row and how to run it once.
-type qd1Client struct {
-	clientRow
-	run func(ctx context.Context, c *qd1Config, t *target) (float64, error)
-}
-
-// qd1ClientRows are the real clients at QD1, as the issue measured them.
-func qd1ClientRows() []qd1Client {
-	qemu := func(name, how string, write, flush bool) qd1Client {
-		return qd1Client{clientRow: clientRow{Case: name, How: how},
-			run: func(ctx context.Context, c *qd1Config, t *target) (float64, error) {
-				n := c.qemuCount
-				if flush {
-					n = c.qemuSync
-				}
-				if write {
-					syncAll()
-				}
-				return runQemuQD1(ctx, t.URL, n, write, flush)
-			}}
-	}
-	return []qd1Client{
-		{clientRow: clientRow{Case: "4K rand read", How: "iscsi-perf -m 1 -b 8 -r"},
-			run: func(ctx context.Context, c *qd1Config, t *target) (float64, error) {
-				r, out, err := runISCSIPerf(ctx, t.URL, 1, 4096/blockSize, true, c.perfTime, blockSize)
-				if err != nil {
-					return 0, fmt.Errorf("%w\n%s", err, lastLines(out, 5))
-				}
-				return 1e6 / r.IOPS, nil
-			}},
-		qemu("4K seq read", "qemu-img bench -t none -d 1 -s 4096", false, false),
-		qemu("4K seq write", "qemu-img bench -t none -d 1 -s 4096 -w", true, false),
-		qemu("4K seq write + flush", "qemu-img bench -t none -d 1 -s 4096 -w --flush-interval=1", true, true),
-	}
-}
-
-// runQemuQD1 runs qemu-img bench at depth 1 and returns the mean µs per IO.
-func runQemuQD1(ctx context.Context, url string, count int, write, flush bool) (float64, error) {
-	args := []string{"bench", "-f", "raw", "-t", "none", "-d", "1", "-s", "4096", "-c", strconv.Itoa(count)}
-	if write {
-		args = append(args, "-w")
-	}
-	if flush {
-		args = append(args, "--flush-interval=1")
-	}
-	args = append(args, url)
-	cmd := exec.CommandContext(ctx, "qemu-img", args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("qemu-img %s: %v\n%s", strings.Join(args, " "), err, lastLines(string(out), 5))
-	}
-	secs, err := parseQemuBench(string(out))
-	if err != nil {
-		return 0, err
-	}
-	return secs * 1e6 / float64(count), nil
-}
-
-// writeQD1Outputs writes the report, every table as CSV and the per-round figures.
-func writeQD1Outputs(dir, md string, sections []qd1Section, runs []qd1Run) error {
-	if err := os.WriteFile(filepath.Join(dir, "qd1.md"), []byte(md), 0o644); err != nil {
-		return err
-	}
-	var recs [][]string
-	for _, s := range sections {
-		recs = append(recs, append([]string{"section"}, s.Header...))
-		for _, r := range s.Rows {
-			recs = append(recs, append([]string{s.Title}, r...))
-		}
-	}
-	if err := writeCSVFile(filepath.Join(dir, "qd1.csv"), recs); err != nil {
-		return err
-	}
-	recs = [][]string{{"section", "case", "target", "round", "samples", "p50_us", "mean_us"}}
-	for _, r := range runs {
-		recs = append(recs, []string{r.Section, r.Case, r.Target, strconv.Itoa(r.Round), strconv.Itoa(r.N),
-			fmtFloat(r.P50, 2), fmtFloat(r.Mean, 2)})
-	}
-	return writeCSVFile(filepath.Join(dir, "qd1-runs.csv"), recs)
 }

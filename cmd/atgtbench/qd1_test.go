@@ -47,8 +47,14 @@ func TestQD1Smoke(t *testing.T) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		dir = t.TempDir()
 	}
+	// The same build twice: atgt and, to cover -base, atgt-base.
+	bin, err := buildAtgtd(context.Background(), t.TempDir(), "", t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := &qd1Config{rounds: 2, ios: 100, syncIOs: 20, pingIOs: 200, traceIOs: 50, perfTime: 2 * time.Second,
-		qemuCount: 200, qemuSync: 20, dir: dir, size: 16 << 20, out: t.TempDir(), clients: true, traceEnabled: true}
+		qemuCount: 200, qemuSync: 20, dir: dir, size: 16 << 20, out: t.TempDir(), clients: true, floors: true,
+		traceEnabled: true, atgtBin: bin, baseBin: bin}
 	t.Cleanup(stopAll)
 	rep, sections, err := qd1(context.Background(), c)
 	if err != nil {
@@ -72,12 +78,14 @@ func TestQD1Smoke(t *testing.T) {
 		rows   []string
 		cols   []int
 	}{
-		{"QD1 latency, Go initiator", caseNames(), []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}},
-		{"QD1 latency, real clients", []string{"4K rand read", "4K seq read", "4K seq write", "4K seq write + flush"}, []int{2, 3, 4}},
+		{"QD1 latency, Go initiator: atgt vs tgt", caseNames(), []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}},
+		{"QD1 latency, real clients: atgt vs tgt", clientNames, []int{2, 3, 4}},
+		{"QD1 latency, Go initiator: atgt vs atgt-base", caseNames(), []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}},
+		{"QD1 latency, real clients: atgt vs atgt-base", clientNames, []int{2, 3, 4}},
 		{"The floor", []string{pingShapes[0].Name, pingShapes[1].Name, pingShapes[2].Name}, []int{1, 2, 3, 4, 5}},
 		{"Flush cost", []string{syncFloors[0].Name, syncFloors[1].Name, syncFloors[2].Name,
-			qd1Cases[2].Name + " via atgt", qd1Cases[2].Name + " via tgt",
-			qd1Cases[3].Name + " via atgt", qd1Cases[3].Name + " via tgt"}, []int{1, 2, 3, 4, 5}},
+			qd1Cases[2].Name + " via atgt", qd1Cases[2].Name + " via tgt", qd1Cases[2].Name + " via atgt-base",
+			qd1Cases[3].Name + " via atgt", qd1Cases[3].Name + " via tgt", qd1Cases[3].Name + " via atgt-base"}, []int{1, 2, 3, 4, 5}},
 	}
 	for _, w := range want {
 		s, ok := sectionWithPrefix(sections, w.prefix)
@@ -100,35 +108,45 @@ func TestQD1Smoke(t *testing.T) {
 			}
 		}
 	}
-	// The per-hop tables: one per case, each with the path's hops and a positive
-	// time inside atgt for each opcode the case sends.
+	// The per-hop tables: one per atgt and case, each with the path's hops and a
+	// positive time inside atgt for each opcode the case sends.
 	for _, cs := range qd1Cases {
-		s, ok := byTitle["Where the time goes in atgt: "+cs.Name]
-		if !ok {
-			t.Errorf("no per-hop table for %s", cs.Name)
-			continue
-		}
-		hops := map[string]bool{}
-		inside := 0
-		for _, r := range s.Rows {
-			hops[r[1]] = true
-			if strings.Contains(r[1], "inside atgt") {
-				if v, err := strconv.ParseFloat(r[3], 64); err != nil || v <= 0 {
-					t.Errorf("%s: time inside atgt %q", cs.Name, r[3])
-				}
-				inside++
-			}
-		}
-		if inside != len(cs.Opcodes) {
-			t.Errorf("%s: %d inside-atgt rows, want %d:\n%s", cs.Name, inside, len(cs.Opcodes), s.markdown())
-		}
-		for _, h := range []string{"received → admitted", "backend.start → backend.end", "queuedout → written"} {
-			if !hops[h] {
-				t.Errorf("%s: no %q row:\n%s", cs.Name, h, s.markdown())
-			}
+		for _, name := range []string{"atgt", "atgt-base"} {
+			checkTraceSection(t, byTitle, name, cs)
 		}
 	}
 }
+
+// checkTraceSection checks the per-hop table of case cs on target name.
+func checkTraceSection(t *testing.T, byTitle map[string]qd1Section, name string, cs qd1Case) {
+	t.Helper()
+	s, ok := byTitle["Where the time goes in "+name+": "+cs.Name]
+	if !ok {
+		t.Errorf("no per-hop table for %s on %s", cs.Name, name)
+		return
+	}
+	hops := map[string]bool{}
+	inside := 0
+	for _, r := range s.Rows {
+		hops[r[1]] = true
+		if strings.Contains(r[1], "inside "+name+")") {
+			if v, err := strconv.ParseFloat(r[3], 64); err != nil || v <= 0 {
+				t.Errorf("%s on %s: time inside %q", cs.Name, name, r[3])
+			}
+			inside++
+		}
+	}
+	if inside != len(cs.Opcodes) {
+		t.Errorf("%s on %s: %d inside rows, want %d:\n%s", cs.Name, name, inside, len(cs.Opcodes), s.markdown())
+	}
+	for _, h := range []string{"received → admitted", "backend.start → backend.end", "queuedout → written"} {
+		if !hops[h] {
+			t.Errorf("%s on %s: no %q row:\n%s", cs.Name, name, h, s.markdown())
+		}
+	}
+}
+
+var clientNames = []string{"4K rand read", "4K seq read", "4K seq write", "4K seq write + flush"}
 
 func caseNames() []string {
 	var out []string

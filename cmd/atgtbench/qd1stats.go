@@ -133,48 +133,50 @@ func (s qd1Section) markdown() string {
 	return b.String()
 }
 
-// pairStats are one case's figures on both targets.
+// pairStats are one case's figures on two targets, A and B.
 type pairStats struct {
-	Case      string
-	Atgt, Tgt latStats
+	Case string
+	A, B latStats
 }
 
-// goSection is the Go-initiator table: percentiles side by side, with ratios.
-func goSection(rows []pairStats, rounds int) qd1Section {
-	s := qd1Section{Title: "QD1 latency, Go initiator (µs per IO)", Left: 1,
+// goSection is a Go-initiator table: A's and B's percentiles side by side, with
+// the ratios A / B.
+func goSection(title, a, b string, rows []pairStats, rounds int) qd1Section {
+	s := qd1Section{Title: title, Left: 1,
 		Intro: fmt.Sprintf("Each IO's round trip timed by the client (send to status received), one command in flight; "+
-			"%d rounds alternating atgt and tgt, samples of all rounds pooled (the write + SYNC CACHE row times the pair). "+
-			"ratio = atgt / tgt, below 1 is better for atgt; p50 spread = lowest–highest per-round p50.", rounds),
-		Header: []string{"case", "IOs", "atgt p50", "tgt p50", "p50 ratio", "atgt p99", "tgt p99", "p99 ratio",
-			"atgt p99.9", "tgt p99.9", "p99.9 ratio", "atgt mean", "tgt mean", "mean ratio", "atgt p50 spread", "tgt p50 spread"}}
+			"%d rounds, the targets' order rotating, samples of all rounds pooled (the write + SYNC CACHE row times the pair). "+
+			"ratio = %s / %s, below 1 is better for %s; p50 spread = lowest–highest per-round p50.", rounds, a, b, a),
+		Header: []string{"case", "IOs " + a + "+" + b, a + " p50", b + " p50", "p50 ratio", a + " p99", b + " p99", "p99 ratio",
+			a + " p99.9", b + " p99.9", "p99.9 ratio", a + " mean", b + " mean", "mean ratio", a + " p50 spread", b + " p50 spread"}}
 	for _, r := range rows {
-		a, t := r.Atgt, r.Tgt
-		s.Rows = append(s.Rows, []string{r.Case, fmt.Sprintf("%d+%d", a.N, t.N),
-			us(a.P50), us(t.P50), ratio(a.P50, t.P50),
-			us(a.P99), us(t.P99), ratio(a.P99, t.P99),
-			us(a.P999), us(t.P999), ratio(a.P999, t.P999),
-			us(a.Mean), us(t.Mean), ratio(a.Mean, t.Mean),
-			span(a.RoundP50Lo, a.RoundP50Hi), span(t.RoundP50Lo, t.RoundP50Hi)})
+		x, y := r.A, r.B
+		s.Rows = append(s.Rows, []string{r.Case, fmt.Sprintf("%d+%d", x.N, y.N),
+			us(x.P50), us(y.P50), ratio(x.P50, y.P50),
+			us(x.P99), us(y.P99), ratio(x.P99, y.P99),
+			us(x.P999), us(y.P999), ratio(x.P999, y.P999),
+			us(x.Mean), us(y.Mean), ratio(x.Mean, y.Mean),
+			span(x.RoundP50Lo, x.RoundP50Hi), span(y.RoundP50Lo, y.RoundP50Hi)})
 	}
 	return s
 }
 
-// clientRow is one real client's mean µs/IO per round on both targets.
+// clientRow is one real client's mean µs/IO per round on each target.
 type clientRow struct {
-	Case      string
-	How       string
-	Atgt, Tgt []float64
+	Case string
+	How  string
+	Vals map[string][]float64 // by target name, one per round
 }
 
-// clientSection is the real clients' table: the median over rounds of µs per IO.
-func clientSection(rows []clientRow) qd1Section {
-	s := qd1Section{Title: "QD1 latency, real clients (mean µs per IO)", Left: 2,
+// clientSection is a real clients' table: the median over rounds of µs per IO on
+// targets a and b.
+func clientSection(title, a, b string, rows []clientRow) qd1Section {
+	s := qd1Section{Title: title, Left: 2,
 		Intro: "Mean latency derived from the client's own figure: iscsi-perf's average IOPS (1e6 / IOPS), " +
-			"qemu-img bench's run time / count. Median over rounds; range = lowest–highest round.",
-		Header: []string{"case", "how", "atgt", "tgt", "ratio", "atgt range", "tgt range"}}
+			"qemu-img bench's run time / count. Median over rounds; range = lowest–highest round; ratio = " + a + " / " + b + ".",
+		Header: []string{"case", "how", a, b, "ratio", a + " range", b + " range"}}
 	for _, r := range rows {
-		a, t := median(r.Atgt), median(r.Tgt)
-		s.Rows = append(s.Rows, []string{r.Case, r.How, us(a), us(t), ratio(a, t), rangeOf(r.Atgt), rangeOf(r.Tgt)})
+		x, y := median(r.Vals[a]), median(r.Vals[b])
+		s.Rows = append(s.Rows, []string{r.Case, r.How, us(x), us(y), ratio(x, y), rangeOf(r.Vals[a]), rangeOf(r.Vals[b])})
 	}
 	return s
 }

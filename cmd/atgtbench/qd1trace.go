@@ -42,8 +42,10 @@ type hopGap struct {
 
 // tracedCase is what the traced run of one case gave.
 type tracedCase struct {
-	Case   string
-	Client latStats // the client's round trips in the traced run
+	Case    string
+	Target  string
+	Opcodes []uint8
+	Client  latStats // the client's round trips in the traced run
 	// ByOp holds, per SCSI opcode, the gaps and the first-to-last totals.
 	ByOp  map[uint8]*opTrace
 	Tasks int
@@ -56,8 +58,8 @@ type opTrace struct {
 }
 
 // traceBreakdown reduces timelines to per-opcode gaps between consecutive hops.
-func traceBreakdown(name string, client latStats, tls []*pb.TraceTimeline) *tracedCase {
-	tc := &tracedCase{Case: name, Client: client, ByOp: map[uint8]*opTrace{}, Tasks: len(tls)}
+func traceBreakdown(cs qd1Case, target string, client latStats, tls []*pb.TraceTimeline) *tracedCase {
+	tc := &tracedCase{Case: cs.Name, Target: target, Opcodes: cs.Opcodes, Client: client, ByOp: map[uint8]*opTrace{}, Tasks: len(tls)}
 	for _, tl := range tls {
 		if len(tl.Hops) < 2 {
 			continue
@@ -101,14 +103,14 @@ func opName(op uint8) string {
 // traceSection renders one traced case: a row per hop-to-hop gap in path order
 // (p50, p90, share of the summed p50s), the total inside atgt, and what the
 // client saw beyond it.
-func traceSection(tc *tracedCase, opcodes []uint8) qd1Section {
-	s := qd1Section{Title: "Where the time goes in atgt: " + tc.Case, Left: 2,
+func traceSection(tc *tracedCase) qd1Section {
+	s := qd1Section{Title: "Where the time goes in " + tc.Target + ": " + tc.Case, Left: 2,
 		Intro: "From atgtd's message trace (level light) of a separate run of the case: the time between consecutive " +
 			"hops of each task (hop names as in actors/trace/hops.go; `atgtctl trace task` shows one task's). " +
 			"Rows in path order; a gap seen in few tasks (a rare path) shows its count.",
 		Header: []string{"opcode", "hop → next hop", "tasks", "p50 µs", "p90 µs", "share of p50 sum"}}
 	var insideP50 float64
-	for _, op := range opcodes {
+	for _, op := range tc.Opcodes {
 		ot := tc.ByOp[op]
 		if ot == nil {
 			s.Rows = append(s.Rows, []string{opName(op), "(no traced task)", "0", "n/a", "n/a", ""})
@@ -139,25 +141,25 @@ func traceSection(tc *tracedCase, opcodes []uint8) qd1Section {
 		slices.Sort(ot.Totals)
 		total := quantile(ot.Totals, 0.5)
 		insideP50 += total
-		s.Rows = append(s.Rows, []string{opName(op), "**first hop → last hop (inside atgt)**", fmt.Sprint(len(ot.Totals)),
+		s.Rows = append(s.Rows, []string{opName(op), "**first hop → last hop (inside " + tc.Target + ")**", fmt.Sprint(len(ot.Totals)),
 			us(total), us(quantile(ot.Totals, 0.9)), ""})
 	}
 	s.Rows = append(s.Rows,
 		[]string{"all", "client round trip (traced run)", fmt.Sprint(tc.Client.N), us(tc.Client.P50), "", ""},
-		[]string{"all", "outside atgt: client, kernel TCP both ways, wake-ups (p50 difference)", "",
+		[]string{"all", "outside " + tc.Target + ": client, kernel TCP both ways, wake-ups (p50 difference)", "",
 			us(tc.Client.P50 - insideP50), "", ""})
 	return s
 }
 
 // runTraced runs each case against atgt with tracing on for its own initiator name
 // and returns the breakdowns.
-func runTraced(ctx context.Context, atgt *target, ios int, seed uint64) ([]*tracedCase, error) {
+func runTraced(ctx context.Context, atgt *target, cases []qd1Case, ios int, seed uint64) ([]*tracedCase, error) {
 	if atgt.Admin == "" {
 		return nil, fmt.Errorf("atgtd printed no admin socket: cannot switch tracing on")
 	}
 	tc := traceClient(atgt.Admin)
 	var out []*tracedCase
-	for i, c := range qd1Cases {
+	for i, c := range cases {
 		name := fmt.Sprintf("%s-trace%d", qd1Initiator, i)
 		if _, err := tc.SetTraceLevel(ctx, connect.NewRequest(&pb.SetTraceLevelRequest{Level: "light",
 			Filter: &pb.TraceFilter{Initiator: name}})); err != nil {
@@ -181,10 +183,8 @@ func runTraced(ctx context.Context, atgt *target, ios int, seed uint64) ([]*trac
 		if err != nil {
 			return nil, fmt.Errorf("trace recent: %w", err)
 		}
-		out = append(out, traceBreakdown(c.Name, latencyStats([][]time.Duration{lat}), resp.Msg.Tasks))
+		out = append(out, traceBreakdown(c, atgt.Name, latencyStats([][]time.Duration{lat}), resp.Msg.Tasks))
 	}
-	if len(qd1Cases) > 0 && qd1Cases[len(qd1Cases)-1].Write() {
-		syncAll()
-	}
+	syncAll()
 	return out, nil
 }
