@@ -130,8 +130,8 @@ func checkTraceSection(t *testing.T, byTitle map[string]qd1Section, name string,
 	for _, r := range s.Rows {
 		hops[r[1]] = true
 		if strings.Contains(r[1], "inside "+name+")") {
-			if v, err := strconv.ParseFloat(r[3], 64); err != nil || v <= 0 {
-				t.Errorf("%s on %s: time inside %q", cs.Name, name, r[3])
+			if v, err := strconv.ParseFloat(r[4], 64); err != nil || v <= 0 {
+				t.Errorf("%s on %s: time inside %q", cs.Name, name, r[4])
 			}
 			inside++
 		}

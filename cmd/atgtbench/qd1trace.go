@@ -38,6 +38,20 @@ type hopGap struct {
 	From, To string
 	Gaps     []float64 // µs
 	Pos      []float64 // index of To in its timeline, to order the rows
+	// Actors counts the actor kinds the gap crossed ("conn → session"); a change
+	// of actor is a message hand-off, often a parked goroutine's wake-up.
+	Actors map[string]int
+}
+
+// actors is the most common actor crossing of the gap.
+func (g *hopGap) actors() string {
+	best, n := "", 0
+	for a, c := range g.Actors {
+		if c > n || (c == n && a < best) {
+			best, n = a, c
+		}
+	}
+	return best
 }
 
 // tracedCase is what the traced run of one case gave.
@@ -76,9 +90,14 @@ func traceBreakdown(cs qd1Case, target string, client latStats, tls []*pb.TraceT
 			key := hops[i-1].Hop + " → " + hops[i].Hop
 			g := ot.Gaps[key]
 			if g == nil {
-				g = &hopGap{From: hops[i-1].Hop, To: hops[i].Hop}
+				g = &hopGap{From: hops[i-1].Hop, To: hops[i].Hop, Actors: map[string]int{}}
 				ot.Gaps[key] = g
 			}
+			a := hops[i-1].Actor
+			if hops[i].Actor != a {
+				a += " → " + hops[i].Actor
+			}
+			g.Actors[a]++
 			g.Gaps = append(g.Gaps, float64(hops[i].TNs-hops[i-1].TNs)/1e3)
 			g.Pos = append(g.Pos, float64(i))
 		}
@@ -104,16 +123,16 @@ func opName(op uint8) string {
 // (p50, p90, share of the summed p50s), the total inside atgt, and what the
 // client saw beyond it.
 func traceSection(tc *tracedCase) qd1Section {
-	s := qd1Section{Title: "Where the time goes in " + tc.Target + ": " + tc.Case, Left: 2,
+	s := qd1Section{Title: "Where the time goes in " + tc.Target + ": " + tc.Case, Left: 3,
 		Intro: "From atgtd's message trace (level light) of a separate run of the case: the time between consecutive " +
 			"hops of each task (hop names as in actors/trace/hops.go; `atgtctl trace task` shows one task's). " +
 			"Rows in path order; a gap seen in few tasks (a rare path) shows its count.",
-		Header: []string{"opcode", "hop → next hop", "tasks", "p50 µs", "p90 µs", "share of p50 sum"}}
+		Header: []string{"opcode", "hop → next hop", "actor", "tasks", "p50 µs", "p90 µs", "share of p50 sum"}}
 	var insideP50 float64
 	for _, op := range tc.Opcodes {
 		ot := tc.ByOp[op]
 		if ot == nil {
-			s.Rows = append(s.Rows, []string{opName(op), "(no traced task)", "0", "n/a", "n/a", ""})
+			s.Rows = append(s.Rows, []string{opName(op), "(no traced task)", "", "0", "n/a", "n/a", ""})
 			continue
 		}
 		gaps := make([]*hopGap, 0, len(ot.Gaps))
@@ -135,19 +154,22 @@ func traceSection(tc *tracedCase) qd1Section {
 			if sum > 0 && len(g.Gaps)*2 >= len(ot.Totals) {
 				share = fmt.Sprintf("%.0f%%", 100*p50[g]/sum)
 			}
-			s.Rows = append(s.Rows, []string{opName(op), g.From + " → " + g.To, fmt.Sprint(len(g.Gaps)),
+			s.Rows = append(s.Rows, []string{opName(op), g.From + " → " + g.To, g.actors(), fmt.Sprint(len(g.Gaps)),
 				us(p50[g]), us(quantile(g.Gaps, 0.9)), share})
 		}
 		slices.Sort(ot.Totals)
 		total := quantile(ot.Totals, 0.5)
 		insideP50 += total
-		s.Rows = append(s.Rows, []string{opName(op), "**first hop → last hop (inside " + tc.Target + ")**", fmt.Sprint(len(ot.Totals)),
+		s.Rows = append(s.Rows, []string{opName(op), "**first hop → last hop (inside " + tc.Target + ")**", "", fmt.Sprint(len(ot.Totals)),
 			us(total), us(quantile(ot.Totals, 0.9)), ""})
 	}
 	s.Rows = append(s.Rows,
-		[]string{"all", "client round trip (traced run)", fmt.Sprint(tc.Client.N), us(tc.Client.P50), "", ""},
-		[]string{"all", "outside " + tc.Target + ": client, kernel TCP both ways, wake-ups (p50 difference)", "",
+		[]string{"all", "client round trip (traced run)", "client", fmt.Sprint(tc.Client.N), us(tc.Client.P50), "", ""},
+		[]string{"all", "outside " + tc.Target + ": client, kernel TCP both ways, wake-ups (p50 difference)", "", "",
 			us(tc.Client.P50 - insideP50), "", ""})
+	s.Notes = append(s.Notes, "`received` is stamped when the reader has parsed the command off the socket (its read "+
+		"and wake-up are outside); `written` when the writer's writev returned, which on loopback includes the kernel "+
+		"delivering the bytes to the client's socket and waking it; a change of actor is a message hand-off.")
 	return s
 }
 
