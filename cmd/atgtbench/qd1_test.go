@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // TestMain lets the test binary stand in for atgtbench as the ping-pong's echo
@@ -80,6 +83,8 @@ func TestQD1Smoke(t *testing.T) {
 	}{
 		{"QD1 latency, Go initiator: atgt vs tgt", caseNames(), []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}},
 		{"QD1 latency, real clients: atgt vs tgt", clientNames, []int{2, 3, 4}},
+		{"Issue 19's goals", []string{qd1Cases[0].Name, qd1Cases[1].Name, qd1Cases[3].Name,
+			qd1Cases[0].Name, qd1Cases[1].Name, qd1Cases[2].Name, qd1Cases[3].Name}, []int{2}},
 		{"QD1 latency, Go initiator: atgt vs atgt-base", caseNames(), []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}},
 		{"QD1 latency, real clients: atgt vs atgt-base", clientNames, []int{2, 3, 4}},
 		{"The floor", []string{pingShapes[0].Name, pingShapes[1].Name, pingShapes[2].Name}, []int{1, 2, 3, 4, 5}},
@@ -182,5 +187,73 @@ func TestLatencyStats(t *testing.T) {
 	}
 	if e := latencyStats(nil); e.N != 0 || !math.IsNaN(e.P50) || !math.IsNaN(e.Mean) {
 		t.Fatalf("empty stats %+v", e)
+	}
+}
+
+// TestTraceBreakdown reduces two synthetic READ timelines (one with its hops stamped
+// out of order) to gaps between consecutive hops in path order, with the actors
+// crossed, the total inside the target and the client's remainder.
+func TestTraceBreakdown(t *testing.T) {
+	tl := func(base int64, gaps ...int64) *pb.TraceTimeline {
+		names := []string{"received", "admitted", "ordered", "written"}
+		actors := []string{"reader", "conn", "session", "writer"}
+		out := &pb.TraceTimeline{Opcode: uint32(scsi.OpRead16)}
+		at := base
+		for i, n := range names {
+			if i > 0 {
+				at += gaps[i-1]
+			}
+			out.Hops = append(out.Hops, &pb.TraceHop{Hop: n, Actor: actors[i], TNs: at})
+		}
+		return out
+	}
+	a := tl(1000, 1000, 2000, 3000)
+	b := tl(50000, 3000, 4000, 5000)
+	b.Hops[0], b.Hops[3] = b.Hops[3], b.Hops[0] // the reader's stamp can land late
+	tc := traceBreakdown(qd1Cases[0], "atgt", latStats{N: 2, P50: 20}, []*pb.TraceTimeline{a, b})
+	s := traceSection(tc)
+	want := [][]string{
+		{"READ(16)", "received → admitted", "reader → conn", "2", "1.0"},
+		{"READ(16)", "admitted → ordered", "conn → session", "2", "2.0"},
+		{"READ(16)", "ordered → written", "session → writer", "2", "3.0"},
+		{"READ(16)", "**first hop → last hop (inside atgt)**", "", "2", "6.0"},
+		{"all", "client round trip (traced run)", "client", "2", "20.0"},
+		{"all", "outside atgt: client, kernel TCP both ways, wake-ups (p50 difference)", "", "", "14.0"},
+	}
+	if len(s.Rows) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%s", len(s.Rows), len(want), s.markdown())
+	}
+	for i, w := range want {
+		if got := s.Rows[i][:5]; strings.Join(got, "|") != strings.Join(w, "|") {
+			t.Errorf("row %d = %q, want %q", i, got, w)
+		}
+	}
+}
+
+// TestGoalSection: a ratio at the bound meets the goal, above it does not.
+func TestGoalSection(t *testing.T) {
+	lat := func(us int) [][]time.Duration { return [][]time.Duration{{time.Duration(us) * time.Microsecond}} }
+	d := &qd1Data{cases: qd1Cases[:2], goLat: map[string][][][]time.Duration{
+		"atgt": {lat(70), lat(90)},
+		"tgt":  {lat(100), lat(100)},
+	}}
+	s := goalSection(d)
+	got := map[string]string{}
+	for _, r := range s.Rows {
+		got[r[0]+" "+r[1]] = r[2] + " " + r[3]
+	}
+	want := map[string]string{
+		"4K rand read p50 ≤ 0.7x tgt's":  "0.70 yes",
+		"4K rand write p50 ≤ 0.8x tgt's": "0.90 no",
+		"4K rand read p99 ≤ 1.0x tgt's":  "0.70 yes",
+		"4K rand write p99 ≤ 1.0x tgt's": "0.90 yes",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
 	}
 }

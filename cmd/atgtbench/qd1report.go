@@ -31,6 +31,7 @@ func qd1Sections(c *qd1Config, d *qd1Data) []qd1Section {
 	}
 	var ss []qd1Section
 	ss = append(ss, goSection("QD1 latency, Go initiator: atgt vs tgt (µs per IO)", "atgt", "tgt", pairs("atgt", "tgt"), c.rounds))
+	ss = append(ss, goalSection(d))
 	if c.clients {
 		ss = append(ss, clientSection("QD1 latency, real clients: atgt vs tgt (mean µs per IO)", "atgt", "tgt", rows))
 	}
@@ -180,4 +181,48 @@ func writeQD1Outputs(dir, md string, sections []qd1Section, runs []qd1Run) error
 			fmtFloat(r.P50, 2), fmtFloat(r.Mean, 2)})
 	}
 	return writeCSVFile(filepath.Join(dir, "qd1-runs.csv"), recs)
+}
+
+// qd1Goal is one of issue 19's targets for a Go-initiator case: a statistic's
+// ratio atgt/tgt at most Max.
+type qd1Goal struct {
+	Op   qd1Op
+	Stat string // "p50" or "p99"
+	Max  float64
+}
+
+// qd1Goals are issue 19's "what it must show": 4 KiB random read p50 ≤ 0.7x tgt's,
+// write and write+flush p50 ≤ 0.8x, and no p99 worse than tgt's.
+var qd1Goals = []qd1Goal{
+	{Op: opRead, Stat: "p50", Max: 0.7},
+	{Op: opWrite, Stat: "p50", Max: 0.8},
+	{Op: opWriteSync, Stat: "p50", Max: 0.8},
+	{Op: opRead, Stat: "p99", Max: 1},
+	{Op: opWrite, Stat: "p99", Max: 1},
+	{Op: opWriteFUA, Stat: "p99", Max: 1},
+	{Op: opWriteSync, Stat: "p99", Max: 1},
+}
+
+// goalSection checks the goals on the cases run, from the pooled percentiles.
+func goalSection(d *qd1Data) qd1Section {
+	s := qd1Section{Title: "Issue 19's goals (Go initiator, atgt / tgt)", Left: 2,
+		Header: []string{"case", "goal", "ratio", "met"}}
+	for _, g := range qd1Goals {
+		for i, cs := range d.cases {
+			if cs.Op != g.Op {
+				continue
+			}
+			a, t := latencyStats(d.goLat["atgt"][i]), latencyStats(d.goLat["tgt"][i])
+			x, y := a.P50, t.P50
+			if g.Stat == "p99" {
+				x, y = a.P99, t.P99
+			}
+			met := "no"
+			if y > 0 && x/y <= g.Max {
+				met = "yes"
+			}
+			s.Rows = append(s.Rows, []string{cs.Name, fmt.Sprintf("%s ≤ %.1fx tgt's", g.Stat, g.Max), ratio(x, y), met})
+		}
+	}
+	return s
 }
