@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -170,6 +171,15 @@ func (d *qd1Data) record(section, cs, t string, round int, lat []time.Duration) 
 // qd1 runs the benchmark and writes its outputs; it returns the report and its tables.
 func qd1(ctx context.Context, c *qd1Config) (string, []qd1Section, error) {
 	started := time.Now()
+	tools := []string{"tgtd", "tgtadm"}
+	if c.clients {
+		tools = append(tools, "iscsi-perf", "qemu-img")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "", nil, fmt.Errorf("%s not found: run scripts/install-bench-deps.sh", tool)
+		}
+	}
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
 		return "", nil, err
 	}
