@@ -205,7 +205,7 @@ var qd1Goals = []qd1Goal{
 
 // goalSection checks the goals on the cases run, from the pooled percentiles.
 func goalSection(d *qd1Data) qd1Section {
-	s := qd1Section{Title: "Issue 19's goals (Go initiator, atgt / tgt)", Left: 2,
+	s := qd1Section{Title: "Issue 19's goals (Go initiator, atgt / tgt)", Left: 4,
 		Header: []string{"case", "goal", "ratio", "met"}}
 	for _, g := range qd1Goals {
 		for i, cs := range d.cases {

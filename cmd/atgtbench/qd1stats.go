@@ -144,7 +144,7 @@ type pairStats struct {
 func goSection(title, a, b string, rows []pairStats, rounds int) qd1Section {
 	s := qd1Section{Title: title, Left: 1,
 		Intro: fmt.Sprintf("Each IO's round trip timed by the client (send to status received), one command in flight; "+
-			"%d rounds, the targets' order rotating, samples of all rounds pooled (the write + SYNC CACHE row times the pair). "+
+			"%d round(s), the targets' order rotating, samples of all rounds pooled (the write + SYNC CACHE row times the pair). "+
 			"ratio = %s / %s, below 1 is better for %s; p50 spread = lowest–highest per-round p50.", rounds, a, b, a),
 		Header: []string{"case", "IOs " + a + "+" + b, a + " p50", b + " p50", "p50 ratio", a + " p99", b + " p99", "p99 ratio",
 			a + " p99.9", b + " p99.9", "p99.9 ratio", a + " mean", b + " mean", "mean ratio", a + " p50 spread", b + " p50 spread"}}
