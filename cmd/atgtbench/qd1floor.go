@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -25,18 +26,91 @@ import (
 // ping-pong's echo process instead of itself.
 const echoEnv = "ATGTBENCH_QD1_ECHO"
 
-// pingShape is one ping-pong: request and reply sizes.
+// pingShape is one ping-pong: request and reply sizes, and where the two processes
+// run.
 type pingShape struct {
 	Name      string
 	Req, Resp int
+	Place     placement
 }
 
+// placement is where a ping-pong's two processes may run.
+type placement int
+
+const (
+	anyCPU  placement = iota // wherever the scheduler puts them, as the targets run
+	oneCPU                   // both on CPU 0: every wake-up is a switch on that CPU
+	twoCPUs                  // this process on CPU 0, the echo on CPU 1: every wake-up crosses
+)
+
 // pingShapes: sockperf's shape (4 KiB both ways) and the two shapes of an iSCSI
-// command at QD1 (a 48-byte BHS each way, plus 4 KiB of data one way).
+// command at QD1 (a 48-byte BHS each way, plus 4 KiB of data one way); then a READ's
+// shape with both processes pinned to one CPU and to two, which shows what a
+// wake-up across CPUs costs (unpinned runs land on either side).
 var pingShapes = []pingShape{
 	{Name: "TCP ping-pong 4 KiB both ways", Req: 4096, Resp: 4096},
 	{Name: "TCP ping-pong 48 B -> 4 KiB+48 B (a READ's shape)", Req: 48, Resp: 4096 + 48},
 	{Name: "TCP ping-pong 4 KiB+48 B -> 48 B (a WRITE's shape)", Req: 4096 + 48, Resp: 48},
+	{Name: "TCP ping-pong READ's shape, both on one CPU", Req: 48, Resp: 4096 + 48, Place: oneCPU},
+	{Name: "TCP ping-pong READ's shape, on two CPUs", Req: 48, Resp: 4096 + 48, Place: twoCPUs},
+}
+
+// pinProcess sets the CPU affinity of every thread of process pid (threads made
+// later inherit it from their maker); no cpus means every CPU.
+func pinProcess(pid int, cpus ...int) error {
+	var set unix.CPUSet
+	if len(cpus) == 0 {
+		for i := range runtime.NumCPU() {
+			set.Set(i)
+		}
+	}
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("pin thread %d: %w", tid, err)
+		}
+	}
+	return nil
+}
+
+// place pins this process and the echo process as p asks and returns the undo.
+func (e *echoProc) place(p placement) (func(), error) {
+	self, echo := os.Getpid(), e.cmd.Process.Pid
+	undo := func() {
+		pinProcess(self) //nolint:errcheck // best effort: back to every CPU
+		pinProcess(echo) //nolint:errcheck
+	}
+	var err error
+	switch p {
+	case anyCPU:
+		return func() {}, nil
+	case oneCPU:
+		if err = pinProcess(self, 0); err == nil {
+			err = pinProcess(echo, 0)
+		}
+	case twoCPUs:
+		if runtime.NumCPU() < 2 {
+			return nil, fmt.Errorf("one CPU only: no placement across CPUs")
+		}
+		if err = pinProcess(self, 0); err == nil {
+			err = pinProcess(echo, 1)
+		}
+	}
+	if err != nil {
+		undo()
+		return nil, err
+	}
+	return undo, nil
 }
 
 // echoMain is the echo process: it prints its port, then on each connection reads an
@@ -122,6 +196,11 @@ func (e *echoProc) stop() {
 
 // pingPong times n round trips of shape s with the echo process, after a warm-up.
 func (e *echoProc) pingPong(s pingShape, n int) ([]time.Duration, error) {
+	undo, err := e.place(s.Place)
+	if err != nil {
+		return nil, err
+	}
+	defer undo()
 	c, err := net.Dial("tcp", e.addr)
 	if err != nil {
 		return nil, err

@@ -197,10 +197,11 @@ type floorRow struct {
 // floorSection lists reference latencies with their percentiles.
 func floorSection(title, intro string, rows []floorRow) qd1Section {
 	s := qd1Section{Title: title, Intro: intro, Left: 1,
-		Header: []string{"case", "samples", "p50", "p99", "p99.9", "mean"}}
+		Header: []string{"case", "samples", "p50", "p99", "p99.9", "mean", "p50 spread"}}
 	for _, r := range rows {
 		st := r.Stats
-		s.Rows = append(s.Rows, []string{r.Case, fmt.Sprint(st.N), us(st.P50), us(st.P99), us(st.P999), us(st.Mean)})
+		s.Rows = append(s.Rows, []string{r.Case, fmt.Sprint(st.N), us(st.P50), us(st.P99), us(st.P999), us(st.Mean),
+			span(st.RoundP50Lo, st.RoundP50Hi)})
 	}
 	return s
 }
