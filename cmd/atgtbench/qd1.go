@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -48,6 +49,9 @@ type qd1Config struct {
 	// compare two builds of atgt in one sitting.
 	baseBin string
 	cases   *regexp.Regexp
+	// place pins the processes for the whole run: "" not at all, "one" client and
+	// targets on CPU 0, "two" the client on CPU 0 and the targets on CPU 1.
+	place string
 }
 
 func parseQD1Flags(args []string) (*qd1Config, error) {
@@ -68,6 +72,7 @@ func parseQD1Flags(args []string) (*qd1Config, error) {
 	fs.BoolVar(&c.clients, "clients", true, "also run iscsi-perf and qemu-img bench")
 	fs.BoolVar(&c.floors, "floors", true, "also measure the floors (TCP ping-pong, direct pwrite+fdatasync)")
 	fs.StringVar(&c.baseBin, "base", "", "also run this atgtd binary (e.g. main's build) as a third target, atgt-base, and compare atgt with it")
+	fs.StringVar(&c.place, "place", "", "pin for the whole run: one (client and targets on CPU 0) or two (client on CPU 0, targets on CPU 1); default: no pinning")
 	casesRE := fs.String("cases", "", "run only the Go-initiator cases (and their traced runs) whose name matches: "+caseList())
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (backing file, configs, logs)")
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +91,15 @@ func parseQD1Flags(args []string) (*qd1Config, error) {
 		return nil, errors.New("-size: at least 1 MiB")
 	}
 	c.traceEnabled = c.traceIOs > 0
+	switch c.place {
+	case "", "one":
+	case "two":
+		if runtime.NumCPU() < 2 {
+			return nil, errors.New("-place two: this machine has one CPU")
+		}
+	default:
+		return nil, fmt.Errorf("-place %q: want one or two", c.place)
+	}
 	var err error
 	if c.cases, err = regexp.Compile(*casesRE); err != nil {
 		return nil, fmt.Errorf("-cases: %v", err)
@@ -204,6 +218,13 @@ func qd1(ctx context.Context, c *qd1Config) (string, []qd1Section, error) {
 	if err := warmFile(d.file); err != nil {
 		return "", nil, fmt.Errorf("warm: %w", err)
 	}
+	if c.place != "" {
+		undo, err := placeRun(c.place, d.targets)
+		if err != nil {
+			return "", nil, err
+		}
+		defer undo()
+	}
 	if err := measureQD1(ctx, c, d); err != nil {
 		return "", nil, err
 	}
@@ -223,6 +244,10 @@ func qd1(ctx context.Context, c *qd1Config) (string, []qd1Section, error) {
 	machine := machineInfo()
 	if p := d.targets[0].Procs; p != "" {
 		machine += fmt.Sprintf("; atgtd runs Go code on %s CPUs (maxProcs)", p)
+	}
+	if c.place != "" {
+		machine += map[string]string{"one": "; pinned: client and targets on CPU 0",
+			"two": "; pinned: client on CPU 0, targets on CPU 1"}[c.place]
 	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "# atgt vs tgt at queue depth 1, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
@@ -367,4 +392,27 @@ func addCleanup(t *target) {
 	cleanup.Lock()
 	cleanup.targets = append(cleanup.targets, t)
 	cleanup.Unlock()
+}
+
+// placeRun pins this process (the Go initiator, and the clients it starts) and the
+// targets as -place asks, and returns the undo.
+func placeRun(place string, ts []*target) (func(), error) {
+	targetCPU := 0
+	if place == "two" {
+		targetCPU = 1
+	}
+	clientCPUs = []int{0}
+	if err := pinProcess(os.Getpid(), clientCPUs...); err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if err := pinProcess(t.PID, targetCPU); err != nil {
+			return nil, fmt.Errorf("pin %s: %w", t.Name, err)
+		}
+	}
+	logf("pinned: client on CPU 0, targets on CPU %d", targetCPU)
+	return func() {
+		clientCPUs = nil
+		pinProcess(os.Getpid()) //nolint:errcheck // best effort
+	}, nil
 }

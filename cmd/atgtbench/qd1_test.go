@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
@@ -256,5 +259,29 @@ func TestGoalSection(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// TestPinProcess pins every thread of this process to CPU 0 and back to every CPU.
+func TestPinProcess(t *testing.T) {
+	if err := pinProcess(os.Getpid(), 0); err != nil {
+		t.Fatal(err)
+	}
+	defer pinProcess(os.Getpid()) //nolint:errcheck
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	if set.Count() != 1 || !set.IsSet(0) {
+		t.Fatalf("after pinning to CPU 0 the thread may run on %d CPUs", set.Count())
+	}
+	if err := pinProcess(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	if set.Count() != runtime.NumCPU() {
+		t.Fatalf("after unpinning the thread may run on %d of %d CPUs", set.Count(), runtime.NumCPU())
 	}
 }

@@ -83,12 +83,16 @@ func pinProcess(pid int, cpus ...int) error {
 	return nil
 }
 
+// clientCPUs are the CPUs this process runs on for the whole run (-place); none
+// means every CPU. The pinned floor rows put it back there.
+var clientCPUs []int
+
 // place pins this process and the echo process as p asks and returns the undo.
 func (e *echoProc) place(p placement) (func(), error) {
 	self, echo := os.Getpid(), e.cmd.Process.Pid
 	undo := func() {
-		pinProcess(self) //nolint:errcheck // best effort: back to every CPU
-		pinProcess(echo) //nolint:errcheck
+		pinProcess(self, clientCPUs...) //nolint:errcheck // best effort
+		pinProcess(echo)                //nolint:errcheck
 	}
 	var err error
 	switch p {
