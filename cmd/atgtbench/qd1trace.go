@@ -169,7 +169,8 @@ func traceSection(tc *tracedCase) qd1Section {
 			us(tc.Client.P50 - insideP50), "", ""})
 	s.Notes = append(s.Notes, "`received` is stamped when the reader has parsed the command off the socket (its read "+
 		"and wake-up are outside); `written` when the writer's writev returned, which on loopback includes the kernel "+
-		"delivering the bytes to the client's socket and waking it; a change of actor is a message hand-off.")
+		"delivering the bytes to the client's socket and waking it (and, when client and writer share a CPU, maybe the "+
+		"client's own run before the writer resumes); a change of actor is a message hand-off.")
 	return s
 }
 
