@@ -61,6 +61,9 @@ type Config struct {
 	// WriteTimeout is how long the writer may go without progress (the peer
 	// stopped reading) before the connection is closed. 0 means no limit.
 	WriteTimeout time.Duration
+	// SpinWait is how long the reader of a connection that serves one command at a
+	// time waits for the next one awake before it parks (spin.go); 0 never spins.
+	SpinWait time.Duration
 	// LoginFailed, if set, hears of each failed login (once per connection): one
 	// the target rejected, a protocol error during login, or the login timeout. The
 	// target's limits refuse an address with too many.
@@ -246,7 +249,7 @@ func (c *connActor) start(ctx actor.Context) {
 	self := ctx.Self()
 	c.flow = newFlow()
 	c.w = newWriter(c.cfg.Conn, c.cfg.WriteTimeout, c.flow, func(err error) { root.Send(self, &writeFailed{err: err}) })
-	go readLoop(c.cfg.Conn, root, self, c.steps, c.flow, readerBuffer, &c.rtrace)
+	go readLoop(c.cfg.Conn, root, self, c.steps, c.flow, readerBuffer, &c.rtrace, c.cfg.SpinWait)
 	if c.cfg.LoginTimeout > 0 {
 		from := c.cfg.Accepted
 		if from.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -88,7 +89,7 @@ type readerStep struct {
 // bufSize for the full feature phase. There, before each read of the socket,
 // it waits while fl says the actor or the writer is behind.
 func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int,
-	tr *atomic.Pointer[trace.Conn]) {
+	tr *atomic.Pointer[trace.Conn], spinWait time.Duration) {
 	defer func() {
 		if err := recovered("reader", recover()); err != nil {
 			root.Send(self, &readFailed{err: err})
@@ -113,6 +114,8 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	batches := slab.Slab[pduBatch]{Chunk: 8}
 	var one *pduIn
 	var batch *pduBatch
+	spin := newSpinner(nc, spinWait)
+	var waitStart time.Time
 	// send hands the actor one message, counted until the actor takes it.
 	send := func(m any) {
 		fl.unread.Add(1)
@@ -138,6 +141,10 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 			}
 			// Read no more while the actor or the writer is behind.
 			fl.wait()
+			if r.Buffered() == 0 {
+				waitStart = time.Now()
+				spin.wait()
+			}
 		}
 		var m *pduIn
 		if ffp {
@@ -148,6 +155,10 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		p := &m.pdu
 		m.p = p
 		err := r.Read(lim, p)
+		if !waitStart.IsZero() {
+			spin.arrived(time.Since(waitStart))
+			waitStart = time.Time{}
+		}
 		switch {
 		case errors.As(err, &dd):
 			flush()

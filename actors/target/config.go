@@ -42,6 +42,8 @@ const (
 	maxLoginTimeout      = 3600 // a login deadline longer than an hour bounds nothing
 	DefaultShutdownGrace = 10   // seconds a stopping target waits for logouts
 	maxShutdownGrace     = 3600
+	DefaultReaderSpin    = 50 // µs a reader spins for the next lone command (spin.go in actors/conn)
+	maxReaderSpin        = 1000
 	maxQueueDepth        = 4096
 	maxProcs             = 4096
 	DefaultGCPercent     = 400 // atgtd's GOGC unless the config or the environment sets one
@@ -170,6 +172,9 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	orDefault(&cfg.NopTimeoutSeconds, DefaultNopTimeout)
 	orDefault(&cfg.LoginTimeoutSeconds, DefaultLoginTimeout)
 	orDefault(&cfg.ShutdownGraceSeconds, DefaultShutdownGrace)
+	if cfg.ReaderSpinMicroseconds == nil {
+		cfg.ReaderSpinMicroseconds = proto.Uint32(DefaultReaderSpin)
+	}
 	orDefault(&cfg.MaxConnections, DefaultMaxConnections)
 	orDefault(&cfg.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddr)
 	orDefault(&cfg.WriteTimeoutSeconds, DefaultWriteTimeout)
@@ -281,6 +286,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 	}
 	if cfg.MaxProcs > maxProcs {
 		return bad("max_procs", "%d exceeds %d", cfg.MaxProcs, maxProcs)
+	}
+	if cfg.GetReaderSpinMicroseconds() > maxReaderSpin {
+		return bad("reader_spin_microseconds", "%d exceeds %d", cfg.GetReaderSpinMicroseconds(), maxReaderSpin)
 	}
 	if cfg.GcPercent > maxGCPercent {
 		return bad("gc_percent", "%d exceeds %d", cfg.GcPercent, maxGCPercent)

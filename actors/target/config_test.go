@@ -37,6 +37,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"queue_depth", func(c *pb.Config) { c.QueueDepth = 1 << 20 }},
 		{"max_procs", func(c *pb.Config) { c.MaxProcs = 5000 }},
 		{"gc_percent", func(c *pb.Config) { c.GcPercent = 200000 }},
+		{"reader_spin_microseconds", func(c *pb.Config) { c.ReaderSpinMicroseconds = proto.Uint32(1001) }},
 		{"login_timeout_seconds", func(c *pb.Config) { c.LoginTimeoutSeconds = 3601 }},
 		{"max_connections", func(c *pb.Config) { c.MaxConnections = 1<<20 + 1 }},
 		{"max_connections_per_address", func(c *pb.Config) { c.MaxConnectionsPerAddress = 1<<20 + 1 }},

@@ -241,6 +241,7 @@ func connConfig(cfg *pb.Config, acc *accessHolder) conn.Config {
 		NopTimeout:       time.Duration(cfg.NopTimeoutSeconds) * time.Second,
 		LoginTimeout:     time.Duration(cfg.LoginTimeoutSeconds) * time.Second,
 		WriteTimeout:     time.Duration(cfg.WriteTimeoutSeconds) * time.Second,
+		SpinWait:         time.Duration(cfg.GetReaderSpinMicroseconds()) * time.Microsecond,
 		MaxTaskBytes:     maxTaskBytes,
 		MaxBufferedBytes: maxBufferedBytes,
 	}
