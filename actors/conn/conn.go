@@ -249,7 +249,11 @@ func (c *connActor) start(ctx actor.Context) {
 	self := ctx.Self()
 	c.flow = newFlow()
 	c.w = newWriter(c.cfg.Conn, c.cfg.WriteTimeout, c.flow, func(err error) { root.Send(self, &writeFailed{err: err}) })
-	go readLoop(c.cfg.Conn, root, self, c.steps, c.flow, readerBuffer, &c.rtrace, c.cfg.SpinWait)
+	var inFlight *atomic.Int64
+	if c.cfg.Stats != nil {
+		inFlight = &c.cfg.Stats.TasksInFlight
+	}
+	go readLoop(c.cfg.Conn, root, self, c.steps, c.flow, readerBuffer, &c.rtrace, c.cfg.SpinWait, inFlight)
 	if c.cfg.LoginTimeout > 0 {
 		from := c.cfg.Accepted
 		if from.IsZero() {

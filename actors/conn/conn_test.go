@@ -67,7 +67,7 @@ func TestReaderPanic(t *testing.T) {
 	go b.Write(make([]byte, iscsi.BHSLength))
 	done := make(chan struct{})
 	go func() {
-		readLoop(pc, sys.Root, self, make(chan readerStep, 1), newFlow(), 4096, new(atomic.Pointer[trace.Conn]), 0)
+		readLoop(pc, sys.Root, self, make(chan readerStep, 1), newFlow(), 4096, new(atomic.Pointer[trace.Conn]), 0, nil)
 		close(done)
 	}()
 	select {

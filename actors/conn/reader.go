@@ -89,7 +89,7 @@ type readerStep struct {
 // bufSize for the full feature phase. There, before each read of the socket,
 // it waits while fl says the actor or the writer is behind.
 func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int,
-	tr *atomic.Pointer[trace.Conn], spinWait time.Duration) {
+	tr *atomic.Pointer[trace.Conn], spinWait time.Duration, inFlight *atomic.Int64) {
 	defer func() {
 		if err := recovered("reader", recover()); err != nil {
 			root.Send(self, &readFailed{err: err})
@@ -114,7 +114,7 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	batches := slab.Slab[pduBatch]{Chunk: 8}
 	var one *pduIn
 	var batch *pduBatch
-	spin := newSpinner(nc, spinWait)
+	spin := newSpinner(nc, spinWait, inFlight)
 	var waitStart time.Time
 	// send hands the actor one message, counted until the actor takes it.
 	send := func(m any) {

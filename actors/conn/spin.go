@@ -23,6 +23,8 @@ import (
 //     packet, which for loopback is the sender's;
 //   - the connection is busy (its reads find data) or idle (its gaps are long): it
 //     spins only while the last wait ended within the budget;
+//   - the connection has more than one task in flight: its initiator keeps a queue,
+//     and the responses still to come wake it anyway;
 //   - another connection is spinning: one spinner at a time, so that spinning never
 //     costs more than one CPU and never holds back Go's poller (and the connections
 //     it wakes) for longer than one budget.
@@ -31,6 +33,8 @@ type spinner struct {
 	budget time.Duration
 	// warm: the last wait for data ended within the budget.
 	warm bool
+	// inFlight is the connection's count of tasks in flight (Stats); nil: unknown.
+	inFlight *atomic.Int64
 	// peeks counts the socket peeks of all waits (tests).
 	peeks int
 }
@@ -42,7 +46,7 @@ var remoteCPU = otherCPU
 var spinning atomic.Bool
 
 // newSpinner returns nc's spinner, or nil when budget is 0 or nc is no socket.
-func newSpinner(nc net.Conn, budget time.Duration) *spinner {
+func newSpinner(nc net.Conn, budget time.Duration, inFlight *atomic.Int64) *spinner {
 	sc, ok := nc.(syscall.Conn)
 	if !ok || budget <= 0 {
 		return nil
@@ -51,7 +55,7 @@ func newSpinner(nc net.Conn, budget time.Duration) *spinner {
 	if err != nil {
 		return nil
 	}
-	return &spinner{rc: rc, budget: budget, warm: true}
+	return &spinner{rc: rc, budget: budget, warm: true, inFlight: inFlight}
 }
 
 // wait spins until the socket is readable or the budget is spent, yielding to the
@@ -59,7 +63,7 @@ func newSpinner(nc net.Conn, budget time.Duration) *spinner {
 // initiator's packets come in on another CPU and no other reader spins. The caller
 // then reads as usual (and parks if nothing came).
 func (s *spinner) wait() {
-	if s == nil || !s.warm || !spinning.CompareAndSwap(false, true) {
+	if s == nil || !s.warm || s.queued() || !spinning.CompareAndSwap(false, true) {
 		return
 	}
 	defer spinning.Store(false)
@@ -78,7 +82,7 @@ func (s *spinner) wait() {
 			return true
 		})
 		first = false
-		if readable || !remote {
+		if readable || !remote || s.queued() {
 			return
 		}
 		if time.Since(start) > s.budget {
@@ -87,6 +91,9 @@ func (s *spinner) wait() {
 		runtime.Gosched()
 	}
 }
+
+// queued reports whether the connection has more than one task in flight.
+func (s *spinner) queued() bool { return s.inFlight != nil && s.inFlight.Load() > 1 }
 
 // arrived takes how long the read after wait waited in all, so that the next wait
 // spins only if this one was short.

@@ -3,6 +3,7 @@ package conn
 import (
 	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func withRemote(t *testing.T, remote bool) {
 func TestSpinnerWaitsForData(t *testing.T) {
 	withRemote(t, true)
 	server, client := spinPair(t)
-	s := newSpinner(server, 5*time.Second)
+	s := newSpinner(server, 5*time.Second, nil)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		client.Write([]byte("x")) //nolint:errcheck
@@ -66,7 +67,7 @@ func TestSpinnerWaitsForData(t *testing.T) {
 func TestSpinnerBudget(t *testing.T) {
 	withRemote(t, true)
 	server, _ := spinPair(t)
-	s := newSpinner(server, 5*time.Millisecond)
+	s := newSpinner(server, 5*time.Millisecond, nil)
 	start := time.Now()
 	s.wait()
 	if took := time.Since(start); took < 5*time.Millisecond {
@@ -90,7 +91,7 @@ func TestSpinnerBudget(t *testing.T) {
 func TestSpinnerSameCPU(t *testing.T) {
 	withRemote(t, false)
 	server, _ := spinPair(t)
-	s := newSpinner(server, time.Second)
+	s := newSpinner(server, time.Second, nil)
 	start := time.Now()
 	s.wait()
 	if s.peeks != 1 || time.Since(start) > 500*time.Millisecond {
@@ -102,7 +103,7 @@ func TestSpinnerSameCPU(t *testing.T) {
 func TestSpinnerOneAtATime(t *testing.T) {
 	withRemote(t, true)
 	server, _ := spinPair(t)
-	s := newSpinner(server, time.Second)
+	s := newSpinner(server, time.Second, nil)
 	spinning.Store(true)
 	defer spinning.Store(false)
 	s.wait()
@@ -115,13 +116,13 @@ func TestSpinnerOneAtATime(t *testing.T) {
 // is no socket has no spinner, and its wait does nothing.
 func TestSpinnerOff(t *testing.T) {
 	server, _ := spinPair(t)
-	if s := newSpinner(server, 0); s != nil {
+	if s := newSpinner(server, 0, nil); s != nil {
 		t.Fatal("a zero budget made a spinner")
 	}
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if s := newSpinner(a, time.Millisecond); s != nil {
+	if s := newSpinner(a, time.Millisecond, nil); s != nil {
 		t.Fatal("a pipe made a spinner")
 	}
 	var s *spinner
@@ -169,5 +170,25 @@ func TestOtherCPU(t *testing.T) {
 	}
 	if !check(1) {
 		t.Error("a reader on the other CPU was told the initiator is on its CPU")
+	}
+}
+
+// TestSpinnerQueue: a connection with more than one task in flight is not spun for:
+// its initiator keeps a queue, and the responses still to come wake it anyway.
+func TestSpinnerQueue(t *testing.T) {
+	withRemote(t, true)
+	server, _ := spinPair(t)
+	var inFlight atomic.Int64
+	inFlight.Store(2)
+	s := newSpinner(server, time.Second, &inFlight)
+	s.wait()
+	if s.peeks != 0 {
+		t.Fatalf("spun (%d peeks) with 2 tasks in flight", s.peeks)
+	}
+	inFlight.Store(1)
+	s = newSpinner(server, time.Millisecond, &inFlight)
+	s.wait()
+	if s.peeks == 0 {
+		t.Fatal("did not spin with one task in flight")
 	}
 }
