@@ -121,6 +121,20 @@ func legacyAllowed(op byte) bool {
 // every command, reservation commands included (Execute applies it to those
 // itself). An empty CDB never conflicts: the device model rejects it.
 func (t *Table) Check(n Nexus, cdb []byte) bool {
+	if t.cl != nil {
+		// Only a persistent reservation excludes anything here (no
+		// RESERVE(6)/(10) on cluster tables), so most commands pay for
+		// no identity lookup.
+		if t.res == nil {
+			return false
+		}
+		n = t.canon(n)
+	}
+	return t.check(n, cdb)
+}
+
+// check is Check for a nexus already in the table's identity form (canon).
+func (t *Table) check(n Nexus, cdb []byte) bool {
 	if len(cdb) == 0 {
 		return false
 	}

@@ -1,0 +1,82 @@
+package lun
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/atgt/atgt/actors/prcluster"
+	"github.com/atgt/atgt/actors/reservation"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// Persistent reservations kept in a cluster store (actors/prcluster), for a
+// logical unit that several atgt nodes export. The LUN actor owns its cached
+// copy of the shared state as it owns a local table: the store's goroutines
+// only send it messages. A PERSISTENT RESERVE OUT goes to the store, which
+// answers with a prAnswer once the change is stored and every node has
+// taken it; every change, this node's own included, comes back as a
+// prcluster.Update that the LUN installs, raising the unit attentions of its
+// own nexuses and acknowledging once the commands admitted under the old
+// state have finished (fence).
+
+// prAnswer is the store's outcome of a PERSISTENT RESERVE OUT.
+type prAnswer struct {
+	task *pb.ScsiTask
+	out  reservation.Outcome
+}
+
+// attachCluster has the store send its updates to this actor.
+func (l *lunActor) attachCluster(ctx actor.Context) {
+	if l.cfg.ClusterPR == nil {
+		return
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	l.cfg.ClusterPR.Attach(func(msg any) { root.Send(self, msg) })
+}
+
+// clusterPROUT hands t, a PERSISTENT RESERVE OUT that passed the LUN's checks,
+// to the store; the store's goroutine answers with a prAnswer.
+func (l *lunActor) clusterPROUT(ctx actor.Context, t *pb.ScsiTask) {
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	n := reservation.Nexus{ID: t.Nexus, RelativeTargetPort: l.cfg.ClusterPR.Port()}
+	l.cfg.ClusterPR.Submit(n, t.Cdb, t.DataOut, func(out reservation.Outcome) {
+		root.Send(self, &prAnswer{task: t, out: out})
+	})
+}
+
+// prAnswered answers the PERSISTENT RESERVE OUT of a.
+func (l *lunActor) prAnswered(ctx actor.Context, a *prAnswer) {
+	l.reply(ctx, a.task, &pb.ScsiCompletion{Itt: a.task.Itt, Status: uint32(a.out.Status), Sense: a.out.Sense,
+		DataIn: a.out.Data, TransferLength: uint32(len(a.out.Data))})
+}
+
+// applyUpdate installs a newer shared state as the cache, raises the unit
+// attentions for this node's nexuses, and fences: new commands wait until the
+// workers have finished every command admitted under the old state, and then
+// the change is acknowledged (pump).
+func (l *lunActor) applyUpdate(ctx actor.Context, u *prcluster.Update) {
+	if u.Table != nil && (l.cfg.Reservations == nil || u.Table.Epoch() > l.cfg.Reservations.Epoch()) {
+		l.cfg.Reservations = u.Table
+	}
+	for _, ua := range u.UAs {
+		l.cfg.Device.AddUnitAttention(ua.Nexus, ua.Sense)
+	}
+	l.order.fences = append(l.order.fences, u)
+	l.pump(ctx)
+}
+
+// fenced reports whether a fence still holds new commands back; once the
+// workers are idle it acknowledges the updates that were waiting.
+func (l *lunActor) fenced() bool {
+	o := l.order
+	if len(o.fences) == 0 {
+		return false
+	}
+	if !o.idle() {
+		return true
+	}
+	for _, u := range o.fences {
+		u.Ack()
+	}
+	o.fences = nil
+	return false
+}
