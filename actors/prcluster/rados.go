@@ -109,15 +109,22 @@ func (o *radosObject) Write(data []byte, version uint64) error {
 	}
 	op.WriteFull(data)
 	err := op.Operate(o.ioctx, o.oid, rados.OperationNoFlag)
-	if errors.Is(err, rados.ErrObjectExists) || errors.Is(err, rados.ErrNotFound) ||
-		errno(err) == -int(syscall.ERANGE) || errno(err) == -int(syscall.EOVERFLOW) {
+	switch errno(err) {
+	case -int(syscall.EEXIST), -int(syscall.ENOENT), -int(syscall.ERANGE), -int(syscall.EOVERFLOW):
+		// Created meanwhile, removed meanwhile, or written meanwhile.
 		return ErrRaced
 	}
 	return err
 }
 
-// errno is the negative errno of a go-ceph error, 0 if it has none.
+// errno is the negative errno of a go-ceph error, 0 if it has none. A write
+// op's error is an OperationError, which holds the op's error without
+// wrapping it.
 func errno(err error) int {
+	var op rados.OperationError
+	if errors.As(err, &op) && op.OpError != nil {
+		err = op.OpError
+	}
 	var e interface{ ErrorCode() int }
 	if errors.As(err, &e) {
 		return e.ErrorCode()

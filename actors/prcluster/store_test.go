@@ -3,9 +3,12 @@ package prcluster
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/messages/scsi"
@@ -32,7 +35,14 @@ type node struct {
 
 func newNode(t *testing.T, m *MemObject, port uint16) *node {
 	t.Helper()
-	s, err := Open(m.Handle(), port, nil)
+	return newNodeOn(t, m.Handle(), port)
+}
+
+// newNodeOn is a node on its own handle of a shared object.
+func newNodeOn(t *testing.T, obj Object, port uint16) *node {
+	t.Helper()
+	s, err := Open(obj, port, hclog.New(&hclog.LoggerOptions{Output: testLog{t}, Level: hclog.Warn,
+		Name: fmt.Sprintf("node%d", port)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +64,14 @@ func newNode(t *testing.T, m *MemObject, port uint16) *node {
 		n.got <- struct{}{}
 	})
 	return n
+}
+
+// testLog writes a store's log lines to the test's log.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 func proutCDB(sa, typ uint8) []byte {
