@@ -168,6 +168,13 @@ func startDaemonArgs(t testing.TB, args ...string) *daemon {
 	if buildErr != nil {
 		t.Fatalf("building atgtd failed: %v", buildErr)
 	}
+	return startDaemonBin(t, atgtdBin, args...)
+}
+
+// startDaemonBin is startDaemonArgs with another atgtd binary (e.g. one built with
+// -tags ceph); its portal may be any loopback address.
+func startDaemonBin(t testing.TB, bin string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{
 		stderr: &tailBuffer{max: 4 << 20},
 		done:   make(chan struct{}),
@@ -184,10 +191,10 @@ func startDaemonArgs(t testing.TB, args ...string) *daemon {
 			d.luns = append(d.luns, line)
 		}
 	}}
-	d.cmd = exec.Command(atgtdBin, args...)
+	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout = d.stdout
 	d.cmd.Stderr = d.stderr
-	t.Logf("$ %s %s", atgtdBin, strings.Join(args, " "))
+	t.Logf("$ %s %s", bin, strings.Join(args, " "))
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("start atgtd: %v", err)
 	}
@@ -205,8 +212,8 @@ func startDaemonArgs(t testing.TB, args ...string) *daemon {
 	case <-time.After(readyTimeout):
 		t.Fatalf("atgtd printed no \"ready portal=\" line within %v\nstdout:\n%s", readyTimeout, d.stdout)
 	}
-	if !strings.HasPrefix(d.addr, "127.0.0.1:") || strings.HasSuffix(d.addr, ":0") {
-		t.Fatalf("ready line names %q, want the bound 127.0.0.1:PORT", d.addr)
+	if !strings.HasPrefix(d.addr, "127.") || strings.HasSuffix(d.addr, ":0") {
+		t.Fatalf("ready line names %q, want the bound 127.x.y.z:PORT", d.addr)
 	}
 	t.Logf("atgtd ready on %s (pid %d)", d.addr, d.cmd.Process.Pid)
 	return d
