@@ -38,7 +38,10 @@ func (l *lunActor) attachCluster(ctx actor.Context) {
 func (l *lunActor) clusterPROUT(ctx actor.Context, t *pb.ScsiTask) {
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	n := reservation.Nexus{ID: t.Nexus, RelativeTargetPort: l.cfg.ClusterPR.Port()}
-	l.cfg.ClusterPR.Submit(n, t.Cdb, t.DataOut, func(out reservation.Outcome) {
+	// The store's goroutine gets copies: the task's buffers belong to its
+	// connection.
+	cdb, param := append([]byte(nil), t.Cdb...), append([]byte(nil), t.DataOut...)
+	l.cfg.ClusterPR.Submit(n, cdb, param, func(out reservation.Outcome) {
 		root.Send(self, &prAnswer{task: t, out: out})
 	})
 }

@@ -184,7 +184,9 @@ func (s *Store) Submit(n reservation.Nexus, cdb, param []byte, done func(reserva
 	}
 }
 
-// Close stops watching and answers what is still queued.
+// Close stops watching and answers what is still queued. It does not block:
+// the watch is released on the network from a goroutine, so a LUN actor may
+// call it as it stops.
 func (s *Store) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -195,7 +197,7 @@ func (s *Store) Close() {
 	close(s.reqs)
 	close(s.done)
 	s.mu.Unlock()
-	s.obj.Close()
+	go s.obj.Close()
 }
 
 // failed is the answer to a PROUT the store could not carry out.

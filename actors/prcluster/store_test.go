@@ -310,8 +310,8 @@ func TestPROUTWaitsForAcks(t *testing.T) {
 func TestWatchLostRereads(t *testing.T) {
 	m := NewMemObject()
 	a, b := newNode(t, m, 1), newNode(t, m, 2)
-	b.s.obj.(*memHandle).drop()
-	// Written while B does not watch (B's notification is missed).
+	// Written without a notification, as if B's were lost; then B's watch
+	// breaks, and B must find the change by reading.
 	h := m.Handle()
 	data, ver, _ := h.Read()
 	tb, _ := reservation.DecodeCluster(data)
@@ -319,6 +319,10 @@ func TestWatchLostRereads(t *testing.T) {
 	if err := h.Write(tb.EncodeCluster(tb.Epoch()+1), ver); err != nil {
 		t.Fatal(err)
 	}
+	if _, keys := b.keys(); len(keys) != 0 {
+		t.Fatal("B saw a change nobody notified")
+	}
+	b.s.obj.(*memHandle).drop()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, keys := b.keys(); len(keys) == 1 {
