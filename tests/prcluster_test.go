@@ -31,7 +31,7 @@ const (
 	prBlockSize = 512
 	// PERSISTENT RESERVE OUT service actions and the type fence_scsi uses.
 	prRegister, prReserve, prPreempt, prPreemptAbort, prRegisterIgnore = 0, 1, 4, 5, 6
-	prTypeWERO                                                        = 5
+	prTypeWERO                                                         = 5
 )
 
 // prCluster starts the test cluster, builds atgtd with -tags ceph and creates an
