@@ -33,8 +33,9 @@ func (l *lunActor) attachCluster(ctx actor.Context) {
 	l.cfg.ClusterPR.Attach(func(msg any) { root.Send(self, msg) })
 }
 
-// clusterPROUT hands t, a PERSISTENT RESERVE OUT that passed the LUN's checks,
-// to the store; the store's goroutine answers with a prAnswer.
+// clusterPROUT hands t, a command that changes reservations (PERSISTENT
+// RESERVE OUT, RESERVE, RELEASE) and passed the LUN's checks, to the store;
+// the store's goroutine answers with a prAnswer.
 func (l *lunActor) clusterPROUT(ctx actor.Context, t *pb.ScsiTask) {
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	n := reservation.Nexus{ID: t.Nexus, RelativeTargetPort: l.cfg.ClusterPR.Port()}
@@ -82,4 +83,21 @@ func (l *lunActor) fenced() bool {
 	}
 	o.fences = nil
 	return false
+}
+
+// clusterNexusLost releases the RESERVE(6)/(10) reservation of a lost nexus
+// in the shared state, if the cache says it holds one.
+func (l *lunActor) clusterNexusLost(nexus string) {
+	n := reservation.Nexus{ID: nexus, RelativeTargetPort: l.cfg.ClusterPR.Port()}
+	if l.cfg.Reservations == nil || !l.cfg.Reservations.LegacyHeldBy(n) {
+		return
+	}
+	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.NexusLost(n) }, nil)
+}
+
+// clusterReset releases a RESERVE(6)/(10) reservation in the shared state: a
+// reset of the logical unit through any gateway ends it. The release is
+// queued before any command that comes after the reset.
+func (l *lunActor) clusterReset() {
+	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.Reset() }, nil)
 }

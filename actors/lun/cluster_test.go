@@ -88,7 +88,8 @@ func TestClusterPreemptAndAbortFences(t *testing.T) {
 }
 
 // TestClusterReadKeysOtherNode: READ KEYS through B lists a key registered
-// through A, and RESERVE(6) is refused on a cluster logical unit.
+// through A; with registrations present, RESERVE(6) from a non-member
+// conflicts (SPC-4 5.13.3) on the other node too.
 func TestClusterReadKeysOtherNode(t *testing.T) {
 	obj := prcluster.NewMemObject()
 	a := newLUNHarness(t, backend.NewMemory(1<<20), withClusterStore(t, obj, 1))
@@ -105,5 +106,57 @@ func TestClusterReadKeysOtherNode(t *testing.T) {
 		t.Fatalf("READ KEYS via B: %x, want one key 1234", m.DataIn)
 	}
 	bn.send(bn.task(3, []byte{scsi.OpReserve6, 0, 0, 0, 0, 0}, nil))
-	expectCheck(t, "RESERVE(6) on a cluster LUN", bn.wait(1)[3], scsi.SenseIllegalRequest, 0x20, 0x00)
+	if m := bn.wait(1)[3]; m.Status != uint32(scsi.StatusReservationConflict) {
+		t.Fatalf("RESERVE(6) via B with registrations present: status %#x, want RESERVATION CONFLICT", m.Status)
+	}
+}
+
+// TestClusterLegacyReserve: an SPC-2 RESERVE(6) through A excludes the other
+// nexuses through B; it ends when A loses the holder's nexus, and a LOGICAL
+// UNIT RESET through A ends one held through B.
+func TestClusterLegacyReserve(t *testing.T) {
+	obj := prcluster.NewMemObject()
+	a := newLUNHarness(t, backend.NewMemory(1<<20), withClusterStore(t, obj, 1))
+	bn := newLUNHarness(t, backend.NewMemory(1<<20), withClusterStore(t, obj, 2))
+	reserve6 := []byte{scsi.OpReserve6, 0, 0, 0, 0, 0}
+	a.send(a.task(1, reserve6, nil))
+	expectGood(t, "RESERVE(6) via A", a.wait(1)[1])
+	bn.send(bn.task(2, write10(8, 8, false), bytes.Repeat([]byte{2}, 4096)))
+	if m := bn.wait(1)[2]; m.Status != uint32(scsi.StatusReservationConflict) {
+		t.Fatalf("WRITE via B under A's RESERVE(6): status %#x, want RESERVATION CONFLICT", m.Status)
+	}
+	bn.send(bn.task(3, reserve6, nil))
+	if m := bn.wait(1)[3]; m.Status != uint32(scsi.StatusReservationConflict) {
+		t.Fatalf("RESERVE(6) via B under A's: status %#x, want RESERVATION CONFLICT", m.Status)
+	}
+	// A loses the holder's nexus: the reservation ends everywhere.
+	a.sys.Root.Send(a.lun, &pb.NexusLoss{Nexus: "n1"})
+	deadline := time.Now().Add(5 * time.Second)
+	for itt := uint32(10); ; itt++ {
+		bn.send(bn.task(itt, reserve6, nil))
+		if m := bn.wait(1)[itt]; m.Status == uint32(scsi.StatusGood) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A's RESERVE(6) still held after A lost its nexus")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.send(a.task(4, write10(8, 8, false), bytes.Repeat([]byte{4}, 4096)))
+	if m := a.wait(1)[4]; m.Status != uint32(scsi.StatusReservationConflict) {
+		t.Fatalf("WRITE via A under B's RESERVE(6): status %#x, want RESERVATION CONFLICT", m.Status)
+	}
+	// A LOGICAL UNIT RESET through A releases B's reservation; A's next RESERVE
+	// is queued after the release.
+	a.sys.Root.Send(a.lun, &pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET, Itt: 5,
+		Target: "t", ReplyTo: pb.NewPid(a.conn), Nexus: "n1"})
+	select {
+	case <-a.tmfs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("LOGICAL UNIT RESET not answered")
+	}
+	a.send(a.task(6, make([]byte, 6), nil)) // the reset's unit attention
+	expectCheck(t, "A after the reset", a.wait(1)[6], scsi.SenseUnitAttention, 0x29, 0x03)
+	a.send(a.task(7, reserve6, nil))
+	expectGood(t, "RESERVE(6) via A after the reset", a.wait(1)[7])
 }

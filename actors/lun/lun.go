@@ -156,7 +156,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
 		l.cfg.Device.NexusLost(m.Nexus)
-		if l.cfg.Reservations != nil {
+		if l.cfg.ClusterPR != nil {
+			l.clusterNexusLost(m.Nexus)
+		} else if l.cfg.Reservations != nil {
 			l.cfg.Reservations.NexusLost(reservation.Nexus{ID: m.Nexus})
 		}
 	case *pb.ScsiTask:

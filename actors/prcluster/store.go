@@ -81,10 +81,11 @@ type Store struct {
 	epoch  uint64
 }
 
+// request is one change to run on the shared state: a command, or an event
+// (Do).
 type request struct {
-	n          reservation.Nexus
-	cdb, param []byte
-	done       func(reservation.Outcome)
+	op   func(t *reservation.Table) reservation.Outcome
+	done func(reservation.Outcome)
 }
 
 // Update is a change of the shared state, for the LUN actor: the new cached
@@ -137,6 +138,14 @@ func Open(obj Object, port uint16, log hclog.Logger) (*Store, error) {
 	s.latest, s.epoch = data, t.Epoch()
 	go s.watchLoop(events)
 	go s.proutLoop()
+	if t.LegacyHeldThrough(port) {
+		// Held by a nexus of this gateway's previous life, which is gone.
+		s.Do(func(t *reservation.Table) {
+			if t.LegacyHeldThrough(port) {
+				t.Reset()
+			}
+		}, nil)
+	}
 	return s, nil
 }
 
@@ -171,16 +180,40 @@ func (s *Store) Attach(send func(msg any)) {
 // the store's goroutine with the outcome once the change is stored and
 // every node has acknowledged it. It never blocks.
 func (s *Store) Submit(n reservation.Nexus, cdb, param []byte, done func(reservation.Outcome)) {
+	if n.RelativeTargetPort == 0 {
+		n.RelativeTargetPort = s.port
+	}
+	s.queue(request{op: func(t *reservation.Table) reservation.Outcome {
+		out, _ := t.Execute(n, cdb, param)
+		return out
+	}, done: done})
+}
+
+// Do runs op on the shared state as Submit runs a command: for the changes
+// events make (an I_T nexus lost, a reset releasing a RESERVE(6)/(10)
+// reservation). done, if not nil, is called once every node has taken it.
+// It never blocks.
+func (s *Store) Do(op func(t *reservation.Table), done func(reservation.Outcome)) {
+	if done == nil {
+		done = func(reservation.Outcome) {}
+	}
+	s.queue(request{op: func(t *reservation.Table) reservation.Outcome {
+		op(t)
+		return reservation.Outcome{Status: scsi.StatusGood}
+	}, done: done})
+}
+
+func (s *Store) queue(r request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		done(failed())
+		r.done(failed())
 		return
 	}
 	select {
-	case s.reqs <- request{n: n, cdb: cdb, param: param, done: done}:
+	case s.reqs <- r:
 	default:
-		done(reservation.Outcome{Status: scsi.StatusBusy})
+		r.done(reservation.Outcome{Status: scsi.StatusBusy})
 	}
 }
 
@@ -212,11 +245,8 @@ func (s *Store) proutLoop() {
 	}
 }
 
-// run carries out one PROUT: read, run, compare-and-swap, notify.
+// run carries out one change: read, run, compare-and-swap, notify.
 func (s *Store) run(r request) reservation.Outcome {
-	if r.n.RelativeTargetPort == 0 {
-		r.n.RelativeTargetPort = s.port
-	}
 	for range maxRaces {
 		data, version, err := s.obj.Read()
 		if err != nil {
@@ -229,7 +259,7 @@ func (s *Store) run(r request) reservation.Outcome {
 			return failed()
 		}
 		before := t.EncodeCluster(t.Epoch())
-		out, _ := t.Execute(r.n, r.cdb, r.param)
+		out := r.op(t)
 		if bytes.Equal(before, t.EncodeCluster(t.Epoch())) {
 			return out // nothing changed: nothing to write or tell
 		}

@@ -336,17 +336,30 @@ func TestWatchLostRereads(t *testing.T) {
 	_ = a
 }
 
-// RESERVE(6)/(10) and RELEASE are refused on a cluster logical unit; a
-// corrupt shared object stops the store from opening.
-func TestLegacyRefusedAndCorruptObject(t *testing.T) {
+// RESERVE(6) through A excludes other nexuses on B; a restart of A's gateway
+// (a new store on port 1) releases it, since its nexuses are gone; a corrupt
+// shared object stops the store from opening.
+func TestLegacyAcrossNodesAndCorruptObject(t *testing.T) {
 	m := NewMemObject()
-	a := newNode(t, m, 1)
-	a.mu.Lock()
-	out, handled := a.cache.Execute(reservation.Nexus{ID: initA}, []byte{scsi.OpReserve6, 0, 0, 0, 0, 0}, nil)
-	a.mu.Unlock()
-	if !handled || out.Status != scsi.StatusCheckCondition || out.Sense[12] != 0x20 {
-		t.Fatalf("RESERVE(6): status %#x sense %x, want INVALID COMMAND OPERATION CODE", out.Status, out.Sense)
+	a, b := newNode(t, m, 1), newNode(t, m, 2)
+	ch := make(chan reservation.Outcome, 1)
+	a.s.Submit(reservation.Nexus{ID: initA}, []byte{scsi.OpReserve6, 0, 0, 0, 0, 0}, nil,
+		func(o reservation.Outcome) { ch <- o })
+	good(t, <-ch, "RESERVE(6) via A")
+	if !b.conflicts(initB) || !b.conflicts(initA) || a.conflicts(initA) {
+		t.Fatal("RESERVE(6) via A: B's nexuses must conflict, A's holder not")
 	}
+	a.s.Close()
+	restarted := newNode(t, m, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for b.conflicts(initB) {
+		if time.Now().After(deadline) {
+			t.Fatal("RESERVE(6) held through a restarted gateway was not released")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = restarted
+
 	bad := NewMemObject()
 	if err := bad.Handle().Write([]byte(`{"format":"x"}`), 0); err != nil {
 		t.Fatal(err)

@@ -122,10 +122,9 @@ func legacyAllowed(op byte) bool {
 // itself). An empty CDB never conflicts: the device model rejects it.
 func (t *Table) Check(n Nexus, cdb []byte) bool {
 	if t.cl != nil {
-		// Only a persistent reservation excludes anything here (no
-		// RESERVE(6)/(10) on cluster tables), so most commands pay for
-		// no identity lookup.
-		if t.res == nil {
+		// Without a reservation nothing conflicts: most commands pay
+		// for no identity lookup.
+		if t.res == nil && t.legacy == "" {
 			return false
 		}
 		n = t.canon(n)

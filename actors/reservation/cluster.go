@@ -29,12 +29,14 @@ import (
 //     store (Outcome.Cluster), which runs it on a table decoded from the
 //     shared object (DecodeCluster) and writes the result back atomically.
 //
-// RESERVE and RELEASE (6)/(10) are refused on cluster tables with INVALID
-// COMMAND OPERATION CODE: an SPC-2 reservation ends with the nexus that holds
-// it, and a node that dies could not release one it held on another node's
-// behalf, so a gateway failure would leave the logical unit reserved for good.
-// Clusters that fence (Pacemaker's fence_scsi, Windows failover clustering
-// since 2008) use persistent reservations.
+// RESERVE and RELEASE (6)/(10) are kept in the shared object too, so an
+// SPC-2 reservation also holds across gateways: a cache hands them to the
+// store like PERSISTENT RESERVE OUT. Their releases by events (the holder's
+// nexus lost, a logical unit or target reset) are store operations the LUN
+// submits (ReleaseLegacy, ResetLegacy); a gateway that starts releases those
+// held through it, whose nexuses cannot have outlived it. One held through
+// a gateway that dies for good stays until a LOGICAL UNIT RESET through any
+// gateway, which is how SPC-2 cluster software breaks reservations anyway.
 
 const (
 	identSep      = "|"
@@ -152,19 +154,33 @@ func (t *Table) routeUAs(uas []UA) {
 	}
 }
 
-// clusterCommand handles the commands a cluster table treats differently:
-// RESERVE and RELEASE are refused, and a cache hands PERSISTENT RESERVE OUT
-// to the store.
+// clusterCommand hands the commands that change reservations (RESERVE,
+// RELEASE, PERSISTENT RESERVE OUT) from a cache to the store, which runs
+// them on the shared state with the same logic, conflict checks included.
 func (t *Table) clusterCommand(op byte) (Outcome, bool) {
 	switch op {
-	case scsi.OpReserve6, scsi.OpReserve10, scsi.OpRelease6, scsi.OpRelease10:
-		return checkCondition(scsi.InvalidOpcode()), true
-	case scsi.OpPersistentReserveOut:
+	case scsi.OpReserve6, scsi.OpReserve10, scsi.OpRelease6, scsi.OpRelease10, scsi.OpPersistentReserveOut:
 		if t.cl.cache {
 			return Outcome{Cluster: true}, true
 		}
 	}
 	return Outcome{}, false
+}
+
+// LegacyHeldBy reports whether n holds the RESERVE(6)/(10) reservation, so
+// that the LUN asks the store to release it only when there is one.
+func (t *Table) LegacyHeldBy(n Nexus) bool {
+	return t.legacy != "" && t.legacy == t.canon(n).ID
+}
+
+// LegacyHeldThrough reports whether the RESERVE(6)/(10) reservation is held
+// by a nexus of relative target port port.
+func (t *Table) LegacyHeldThrough(port uint16) bool {
+	if t.legacy == "" {
+		return false
+	}
+	_, p := splitIdent(t.legacy)
+	return p == port
 }
 
 // clusterState is the shared object: JSON so an operator can read it with
@@ -178,6 +194,8 @@ type clusterState struct {
 	Generation    uint32       `json:"generation"`
 	Registrations []clusterReg `json:"registrations"`
 	Reservation   *clusterRes  `json:"reservation,omitempty"`
+	// Legacy is the holder of a RESERVE(6)/(10) reservation.
+	Legacy *clusterRes `json:"legacy,omitempty"`
 }
 
 type clusterReg struct {
@@ -193,7 +211,7 @@ type clusterReg struct {
 type clusterRes struct {
 	Initiator string `json:"initiator"`
 	Port      uint16 `json:"port"`
-	Type      uint8  `json:"type"`
+	Type      uint8  `json:"type,omitempty"`
 }
 
 // EncodeCluster encodes t's persistent reservation state as the shared
@@ -209,6 +227,10 @@ func (t *Table) EncodeCluster(epoch uint64) []byte {
 	if t.res != nil {
 		raw, port := splitIdent(t.res.holder)
 		s.Reservation = &clusterRes{Initiator: raw, Port: port, Type: t.res.typ}
+	}
+	if t.legacy != "" {
+		raw, port := splitIdent(t.legacy)
+		s.Legacy = &clusterRes{Initiator: raw, Port: port}
 	}
 	b, err := json.Marshal(&s)
 	if err != nil {
@@ -269,6 +291,12 @@ func DecodeCluster(data []byte) (*Table, error) {
 			return nil, fmt.Errorf("reservation: holder %q is not registered", holder)
 		}
 		t.res = &reservation{holder: holder, typ: rv.Type}
+	}
+	if lg := s.Legacy; lg != nil {
+		if lg.Initiator == "" || strings.Contains(lg.Initiator, identSep) || lg.Port == 0 {
+			return nil, errors.New("legacy: bad holder")
+		}
+		t.legacy = portIdent(lg.Initiator, lg.Port)
 	}
 	return t, nil
 }

@@ -247,7 +247,7 @@ func (t *Table) uaToRegistrants(except string, e func() *scsi.SenseError) []UA {
 // NexusLost handles I_T nexus loss: a RESERVE(6)/(10) reservation held by
 // n is released; persistent reservations are unaffected (SPC-4 5.13.1).
 func (t *Table) NexusLost(n Nexus) {
-	if t.legacy == n.ID {
+	if t.legacy == t.canon(n).ID {
 		t.legacy = ""
 	}
 }
