@@ -175,13 +175,6 @@ func startDaemonArgs(t testing.TB, args ...string) *daemon {
 	if buildErr != nil {
 		t.Fatalf("building atgtd failed: %v", buildErr)
 	}
-	return startDaemonBin(t, atgtdBin, args...)
-}
-
-// startDaemonBin is startDaemonArgs with another atgtd binary (e.g. one built with
-// -tags ceph); its portal may be any loopback address.
-func startDaemonBin(t testing.TB, bin string, args ...string) *daemon {
-	t.Helper()
 	d := &daemon{
 		stderr: &tailBuffer{max: 4 << 20},
 		done:   make(chan struct{}),
@@ -198,10 +191,10 @@ func startDaemonBin(t testing.TB, bin string, args ...string) *daemon {
 			d.luns = append(d.luns, line)
 		}
 	}}
-	d.cmd = exec.Command(bin, args...)
+	d.cmd = exec.Command(atgtdBin, args...)
 	d.cmd.Stdout = d.stdout
 	d.cmd.Stderr = d.stderr
-	t.Logf("$ %s %s", bin, strings.Join(args, " "))
+	t.Logf("$ %s %s", atgtdBin, strings.Join(args, " "))
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("start atgtd: %v", err)
 	}

@@ -6,27 +6,24 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/atgt/atgt/internal/cephtest"
 	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
 // Persistent reservations across gateways (issue 17, part 4): two atgtd
-// processes, on 127.0.0.1 and 127.0.0.2, export the same RBD image of a
-// one-node Ceph cluster (scripts/ceph-up.sh, in a directory of these tests'
-// own, stopped at the end), and initiators on either see one set of
-// registrations and one reservation.
+// processes, on 127.0.0.1 and 127.0.0.2, export the same RBD image of the
+// one-node test cluster, and initiators on either see one set of registrations
+// and one reservation.
 
 const (
-	prCephDir   = "/tmp/atgt-ceph-prtests"
 	prTarget    = "iqn.2026-11.dev.atgt:shared"
 	prBlockSize = 512
 	// PERSISTENT RESERVE OUT service actions and the type fence_scsi uses.
@@ -34,47 +31,16 @@ const (
 	prTypeWERO                                                         = 5
 )
 
-// prCluster starts the test cluster, builds atgtd with -tags ceph and creates an
-// image; it returns the binary, ceph.conf and the image name.
-func prCluster(t *testing.T) (bin, conf, image string) {
+// prCluster gives the test cluster (internal/cephtest, as the RBD tests use) and
+// a fresh image on it; atgtd is built with the ceph tag (rbd_test.go).
+func prCluster(t *testing.T) (conf, image string) {
 	t.Helper()
-	root := prModuleRoot(t)
-	out, err := exec.Command(filepath.Join(root, "scripts/ceph-up.sh"), prCephDir).Output()
-	if err != nil {
-		t.Fatalf("scripts/ceph-up.sh: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := exec.Command(filepath.Join(root, "scripts/ceph-down.sh"), prCephDir).Run(); err != nil {
-			t.Errorf("scripts/ceph-down.sh: %v", err)
-		}
-	})
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	conf = lines[len(lines)-1]
-	bin = filepath.Join(t.TempDir(), "atgtd-ceph")
-	build := exec.Command("go", "build", "-tags", "ceph", "-o", bin, "./cmd/atgtd")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags ceph ./cmd/atgtd: %v\n%s", err, b)
-	}
-	image = fmt.Sprintf("prtest-%d", time.Now().UnixNano())
-	if b, err := exec.Command("timeout", "60", "rbd", "-c", conf, "create", "--size", "64M", "rbd/"+image).CombinedOutput(); err != nil {
-		t.Fatalf("rbd create: %v\n%s", err, b)
-	}
-	return bin, conf, image
-}
-
-// moduleRoot is the directory of go.mod.
-func prModuleRoot(t *testing.T) string {
-	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(gomod)))
+	c := cephtest.Shared(t)
+	return c.Conf, c.Image(t, 64<<20)
 }
 
 // prNode starts one gateway on addr exporting image as LUN 0 of prTarget.
-func prNode(t *testing.T, bin, conf, image, addr string) *daemon {
+func prNode(t *testing.T, conf, image, addr string) *daemon {
 	t.Helper()
 	cfg := map[string]any{
 		"portals": []string{addr + ":0"},
@@ -95,7 +61,7 @@ func prNode(t *testing.T, bin, conf, image, addr string) *daemon {
 	if err := os.WriteFile(path, js, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return startDaemonBin(t, bin, "-config", path)
+	return startDaemonArgs(t, "-config", path)
 }
 
 // prSession logs in to d as initiator name with ISID isid.
@@ -188,9 +154,9 @@ func prExpect(t *testing.T, what string, r *initiator.Result, status uint8, asc,
 // TestClusterReservations: registrations, the reservation and its unit
 // attentions hold across two gateways of one RBD image.
 func TestClusterReservations(t *testing.T) {
-	bin, conf, image := prCluster(t)
-	a := prNode(t, bin, conf, image, "127.0.0.1")
-	b := prNode(t, bin, conf, image, "127.0.0.2")
+	conf, image := prCluster(t)
+	a := prNode(t, conf, image, "127.0.0.1")
+	b := prNode(t, conf, image, "127.0.0.2")
 
 	t.Run("RegisterViaA_ReadKeysViaB", func(t *testing.T) {
 		a1 := prSession(t, a, "iqn.2026-11.dev.atgt:host1", 1)

@@ -244,6 +244,13 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: reservation state: %w", field, err)
 	}
+	prStore, err := clusterReservations(l, tg, log)
+	if err != nil {
+		return lunSpec{}, fmt.Errorf("%s: reservations in the cluster: %w", field, err)
+	}
+	if prStore != nil {
+		prTable = prStore.Cache()
+	}
 	// A LUN actor that fails rebuilds its device model and reservations the same way,
 	// from the config and the files in the data directory.
 	rebuild := func() (*scsidev.Device, *reservation.Table, error) {
@@ -254,6 +261,9 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		c := devCfg
 		c.Saved = saved
 		c.Blocks = uint64(b.Size()) / uint64(blockSize) // the size now, after any resize
+		if prStore != nil {
+			return scsidev.New(c), prStore.Cache(), nil
+		}
 		rt, err := reservation.LoadState(prPath)
 		if err != nil {
 			return nil, nil, err
@@ -276,7 +286,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		live: live,
 		key:  key,
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
-			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
+			Reservations: prTable, ClusterPR: prStore, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
 			Flight: flight},
 	}, nil

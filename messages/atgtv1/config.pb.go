@@ -985,9 +985,14 @@ type Rbd struct {
 	// cephx user, without "client.". Default "admin".
 	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
 	// ceph.conf to read (monitors, keyring). Default "/etc/ceph/ceph.conf".
-	CephConf      string `protobuf:"bytes,5,opt,name=ceph_conf,json=cephConf,proto3" json:"ceph_conf,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CephConf string `protobuf:"bytes,5,opt,name=ceph_conf,json=cephConf,proto3" json:"ceph_conf,omitempty"`
+	// Keep the LUN's SCSI reservations in this node only, as for a file LUN (APTPL in
+	// the data directory), instead of in the RADOS object atgt.pr.<image> beside the
+	// image that every gateway exporting it shares (README "Reservations across
+	// gateways"). Only for an image exported by one gateway. Default false.
+	LocalReservations bool `protobuf:"varint,10,opt,name=local_reservations,json=localReservations,proto3" json:"local_reservations,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Rbd) Reset() {
@@ -1053,6 +1058,13 @@ func (x *Rbd) GetCephConf() string {
 		return x.CephConf
 	}
 	return ""
+}
+
+func (x *Rbd) GetLocalReservations() bool {
+	if x != nil {
+		return x.LocalReservations
+	}
+	return false
 }
 
 // Fault is one injected failure of a LUN's backend (or, kind "lunPanic", of its LUN
@@ -1275,13 +1287,15 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x03rbd\x18( \x01(\v2\f.atgt.v1.RbdR\x03rbdB\x0e\n" +
 	"\f_write_cacheB\r\n" +
 	"\v_io_timeoutB\r\n" +
-	"\v_fault_seed\"~\n" +
+	"\v_fault_seed\"\xad\x01\n" +
 	"\x03Rbd\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12\x1c\n" +
 	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04user\x18\x04 \x01(\tR\x04user\x12\x1b\n" +
-	"\tceph_conf\x18\x05 \x01(\tR\bcephConf\"\xc3\x01\n" +
+	"\tceph_conf\x18\x05 \x01(\tR\bcephConf\x12-\n" +
+	"\x12local_reservations\x18\n" +
+	" \x01(\bR\x11localReservations\"\xc3\x01\n" +
 	"\x05Fault\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12%\n" +
