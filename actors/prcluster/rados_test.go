@@ -5,8 +5,6 @@ package prcluster
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,28 +12,15 @@ import (
 	"github.com/ceph/go-ceph/rados"
 
 	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/internal/cephtest"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
-// cephConf is the one-node test cluster's ceph.conf, started by TestMain with
-// scripts/ceph-up.sh (which installs Ceph when it is missing) in a directory of
-// this package's own, and stopped after the tests.
-var cephConf string
-
-const cephDir = "/tmp/atgt-ceph-prcluster"
-
+// The RADOS tests run on the one-node test cluster of internal/cephtest (shared
+// through $ATGT_CEPH_DIR, else started here and stopped after the tests).
 func TestMain(m *testing.M) {
-	out, err := exec.Command("../../scripts/ceph-up.sh", cephDir).Output()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "scripts/ceph-up.sh %s: %v\n", cephDir, err)
-		os.Exit(1)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	cephConf = lines[len(lines)-1]
 	code := m.Run()
-	if err := exec.Command("../../scripts/ceph-down.sh", cephDir).Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "scripts/ceph-down.sh %s: %v\n", cephDir, err)
-	}
+	cephtest.StopShared()
 	os.Exit(code)
 }
 
@@ -44,7 +29,7 @@ func TestMain(m *testing.M) {
 func radosNodes(t *testing.T, n int) []*node {
 	t.Helper()
 	c := RadosConfig{Pool: "rbd", Image: fmt.Sprintf("prtest-%s-%d", t.Name(), time.Now().UnixNano()),
-		User: "admin", CephConf: cephConf}
+		User: "admin", CephConf: cephtest.Shared(t).Conf}
 	t.Cleanup(func() { removeObject(t, c) })
 	var nodes []*node
 	for i := range n {
