@@ -274,7 +274,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	counters := s.addLUNMetrics(tg, l, inj)
 	key := dispatcher.Key{Target: tg.route, LUN: l.Id}
 	live := &liveLUN{key: key, set: tg, cfg: l, raw: raw, served: b, faults: inj, naa: naa, blockSize: blockSize,
-		readOnly: l.ReadOnly}
+		readOnly: l.ReadOnly, pr: prStore}
 	if s.live == nil {
 		s.live = map[dispatcher.Key]*liveLUN{}
 	}
