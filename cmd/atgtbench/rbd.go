@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -90,6 +91,8 @@ func prepareRBD(ctx context.Context, c *config) (rbdImage, error) {
 // startRBDTargets starts atgtd (built with -tags ceph) and tgtd (bs_rbd) on the image.
 func startRBDTargets(ctx context.Context, c *config, r rbdImage, workDir string) (*target, *target, error) {
 	atgtTags = "ceph"
+	var seed atomic.Uint64
+	goSeed = func() uint64 { return seed.Add(1) }
 	lun := map[string]any{"path": nil, "sizeBytes": nil, "backend": "rbd",
 		"rbd": map[string]any{"pool": r.Pool, "image": r.Image, "cephConf": r.Conf}}
 	if c.atgtWorkers > 0 {
