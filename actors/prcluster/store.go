@@ -263,7 +263,7 @@ func (s *Store) run(r request) reservation.Outcome {
 		if bytes.Equal(before, t.EncodeCluster(t.Epoch())) {
 			return out // nothing changed: nothing to write or tell
 		}
-		epoch := t.Epoch() + 1
+		epoch := nextEpoch(t.Epoch())
 		state := t.EncodeCluster(epoch)
 		if err := s.obj.Write(state, version); errors.Is(err, ErrRaced) {
 			continue
@@ -282,6 +282,13 @@ func (s *Store) run(r request) reservation.Outcome {
 	}
 	s.log.Warn("persistent reservations: a PROUT lost the race too often; answered BUSY")
 	return reservation.Outcome{Status: scsi.StatusBusy}
+}
+
+// nextEpoch numbers the write after one numbered prev: above it, and above
+// the clock in nanoseconds, so that an object removed and written anew
+// still carries states newer than the ones the nodes cached from before.
+func nextEpoch(prev uint64) uint64 {
+	return max(prev+1, uint64(time.Now().UnixNano()))
 }
 
 // keep remembers state if it is newer than the newest seen.

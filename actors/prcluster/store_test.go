@@ -368,3 +368,18 @@ func TestLegacyAcrossNodesAndCorruptObject(t *testing.T) {
 		t.Fatal("a corrupt shared object opened")
 	}
 }
+
+// An object removed while nodes serve it (an administrator dropping the state)
+// and written anew still reaches them: its epochs stay above the cached ones.
+func TestObjectRemovedAndRewritten(t *testing.T) {
+	m := NewMemObject()
+	a, b := newNode(t, m, 1), newNode(t, m, 2)
+	good(t, a.prout(initA, reservation.SARegister, 0, 0, 0xA), "REGISTER via A")
+	m.mu.Lock()
+	m.data, m.version = nil, 0 // rados rm
+	m.mu.Unlock()
+	good(t, a.prout(initB, reservation.SARegister, 0, 0, 0xB), "REGISTER of B via A on the new object")
+	if gen, keys := b.keys(); gen != 1 || len(keys) != 1 || keys[0] != 0xB {
+		t.Fatalf("B after the object was removed and written anew: generation %d keys %x, want 1 [b]", gen, keys)
+	}
+}

@@ -54,8 +54,9 @@ type clusterMode struct {
 	// port is the relative target port of this node: the port of a Nexus
 	// that names none.
 	port uint16
-	// epoch counts the writes of the shared object; a node applies a state
-	// only if it is newer than the one it has.
+	// epoch numbers the writes of the shared object, increasing (see
+	// prcluster's nextEpoch); a node applies a state only if it is newer
+	// than the one it has.
 	epoch uint64
 }
 
@@ -78,8 +79,8 @@ func (t *Table) AsCache(port uint16) *Table {
 	return t
 }
 
-// Epoch is the number of writes of the shared object this state comes from
-// (0 for a local table or an object never written).
+// Epoch numbers the write of the shared object this state comes from (0 for
+// a local table or an object never written).
 func (t *Table) Epoch() uint64 {
 	if t.cl == nil {
 		return 0
