@@ -210,6 +210,41 @@ func TestClusterReservations(t *testing.T) {
 			t.Errorf("atgtd on %s died: %v", d.addr, d.err)
 		}
 	}
+	t.Run("GatewayKilled", func(t *testing.T) { prGatewayKilled(t, a, b, conf, image) })
+}
+
+// prGatewayKilled: the gateway of the reservation holder is killed with
+// SIGKILL; the other node fences the holder through the surviving gateway
+// within the notify timeout (the dead gateway's watch goes), and a gateway
+// started anew in its place serves the state the cluster kept: the fenced
+// node's writes conflict there too.
+func prGatewayKilled(t *testing.T, a, b *daemon, conf, image string) {
+	const key1, key2 = 0x6b310000, 0x6b320000
+	n1 := prSession(t, a, "iqn.2026-11.dev.atgt:kill1", 8)
+	n2 := prSession(t, b, "iqn.2026-11.dev.atgt:kill2", 9)
+	prOutGood(t, n1, "node 1 registers via A", prRegisterIgnore, 0, 0, key1)
+	prOutGood(t, n2, "node 2 registers via B", prRegisterIgnore, 0, 0, key2)
+	prOutGood(t, n1, "node 1 reserves via A", prReserve, prTypeWERO, key1, 0)
+
+	_ = a.cmd.Process.Kill()
+	<-a.done
+	a.stopped = true
+	start := time.Now()
+	prOutGood(t, n2, "node 2 fences node 1 via B with A dead", prPreemptAbort, prTypeWERO, key2, key1)
+	took := time.Since(start)
+	t.Logf("PREEMPT AND ABORT with the holder's gateway dead answered in %v", took)
+	if took > 15*time.Second {
+		t.Errorf("PREEMPT AND ABORT took %v with a dead gateway, more than the notify timeout allows", took)
+	}
+
+	a2 := prNode(t, conf, image, "127.0.0.1")
+	n1again := prSession(t, a2, "iqn.2026-11.dev.atgt:kill1", 8)
+	if _, keys := prKeys(t, n1again); len(keys) != 1 || keys[0] != key2 {
+		t.Fatalf("READ KEYS via the restarted gateway: %x, want only node 2's", keys)
+	}
+	prExpect(t, "fenced node 1 writes via the restarted gateway", prWrite(t, n1again, 5, 0x11),
+		scsi.StatusReservationConflict, 0, 0)
+	prOutGood(t, n2, "node 2 clears", 3, 0, key2, 0)
 }
 
 // prLibiscsi runs libiscsi's reservation tests with the two gateways as the two
