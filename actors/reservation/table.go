@@ -92,9 +92,9 @@ type Outcome struct {
 	// Abort lists the I_T nexuses whose tasks PREEMPT AND ABORT aborts
 	// (not the PERSISTENT RESERVE OUT command itself, which completes).
 	Abort []string
-	// Cluster is set by a cluster cache table (cluster.go) for PERSISTENT
-	// RESERVE OUT: the command must be run by the cluster store against the
-	// shared state, not here.
+	// Cluster is set by a cluster cache table (cluster.go) for the commands
+	// that change reservations (PERSISTENT RESERVE OUT, RESERVE, RELEASE):
+	// the cluster store must run them against the shared state, not here.
 	Cluster bool
 	// Persist, when non-nil, is a state snapshot an IO worker must write
 	// with WriteStateFile before the command is answered: the command
