@@ -1,6 +1,8 @@
 package lun
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/prcluster"
@@ -64,7 +66,35 @@ func (l *lunActor) applyUpdate(ctx actor.Context, u *prcluster.Update) {
 	for _, ua := range u.UAs {
 		l.cfg.Device.AddUnitAttention(ua.Nexus, ua.Sense)
 	}
+	if len(l.order.fences) == 0 {
+		// The writer stops waiting after NotifyWait; holding new commands
+		// longer (a backend call that never returns) would only stall
+		// this node.
+		l.order.fenceRound++
+		root, self, round := ctx.ActorSystem().Root, ctx.Self(), l.order.fenceRound
+		time.AfterFunc(l.cfg.ClusterPR.NotifyWait(), func() { root.Send(self, &fenceExpired{round: round}) })
+	}
 	l.order.fences = append(l.order.fences, u)
+	l.pump(ctx)
+}
+
+// fenceExpired ends a fence that has held new commands for as long as the
+// writer waits for it.
+type fenceExpired struct{ round uint64 }
+
+// expireFence acknowledges the updates of a fence that outlived the writer's
+// wait and lets the commands behind it run.
+func (l *lunActor) expireFence(ctx actor.Context, m *fenceExpired) {
+	o := l.order
+	if m.round != o.fenceRound || len(o.fences) == 0 {
+		return
+	}
+	l.cfg.Log.Warn("reservation change acknowledged before the commands admitted earlier finished",
+		"target", l.cfg.Target, "lun", l.cfg.ID, "after", l.cfg.ClusterPR.NotifyWait())
+	for _, u := range o.fences {
+		u.Ack()
+	}
+	o.fences = nil
 	l.pump(ctx)
 }
 

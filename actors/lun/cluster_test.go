@@ -16,10 +16,16 @@ import (
 // withClusterStore makes a harness one node of a logical unit whose
 // reservations live in obj, serving relative target port port.
 func withClusterStore(t *testing.T, obj *prcluster.MemObject, port uint16) func(*Config) {
+	return withClusterStoreWait(t, obj, port, prcluster.NotifyTimeout)
+}
+
+// withClusterStoreWait is withClusterStore with the store's NotifyWait.
+func withClusterStoreWait(t *testing.T, obj *prcluster.MemObject, port uint16, wait time.Duration) func(*Config) {
 	s, err := prcluster.Open(obj.Handle(), port, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetNotifyWait(wait)
 	t.Cleanup(s.Close)
 	return func(c *Config) { c.ClusterPR, c.Reservations = s, s.Cache() }
 }
@@ -159,4 +165,32 @@ func TestClusterLegacyReserve(t *testing.T) {
 	expectCheck(t, "A after the reset", a.wait(1)[6], scsi.SenseUnitAttention, 0x29, 0x03)
 	a.send(a.task(7, reserve6, nil))
 	expectGood(t, "RESERVE(6) via A after the reset", a.wait(1)[7])
+}
+
+// TestClusterFenceExpires: a WRITE stuck in A's backend holds A's
+// acknowledgement of B's PREEMPT only as long as B waits for it; then B
+// answers, and A stops holding new commands back (they see the new state).
+func TestClusterFenceExpires(t *testing.T) {
+	obj := prcluster.NewMemObject()
+	b := newHoldBackend(t)
+	const wait = 400 * time.Millisecond
+	a := newLUNHarness(t, b, withClusterStoreWait(t, obj, 1, wait))
+	bn := newLUNHarness(t, backend.NewMemory(1<<20), withClusterStoreWait(t, obj, 2, wait))
+	a.send(proutTask(a, 1, reservation.SARegister, 0, 0, 0xA))
+	expectGood(t, "REGISTER via A", a.wait(1)[1])
+	bn.send(proutTask(bn, 2, reservation.SARegister, 0, 0, 0xB))
+	expectGood(t, "REGISTER via B", bn.wait(1)[2])
+	release := b.hold("write", 8192)
+	defer release()
+	a.send(a.task(3, write10(16, 8, false), bytes.Repeat([]byte{3}, 4096)))
+	b.waitHeld(t, "write@8192")
+
+	start := time.Now()
+	bn.send(proutTask(bn, 4, reservation.SAPreempt, 0, 0xB, 0xA))
+	expectGood(t, "PREEMPT via B", bn.wait(1)[4])
+	if d := time.Since(start); d < wait/2 || d > 5*time.Second {
+		t.Fatalf("PREEMPT answered after %v, want about the %v wait", d, wait)
+	}
+	a.send(a.read(5, 64))
+	expectCheck(t, "A's command after the fence expired", a.wait(1)[5], scsi.SenseUnitAttention, 0x2A, 0x05)
 }

@@ -144,6 +144,8 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.applyUpdate(ctx, m)
 	case *prAnswer:
 		l.prAnswered(ctx, m)
+	case *fenceExpired:
+		l.expireFence(ctx, m)
 	case *tick:
 		l.tick(ctx)
 	case *lateReturn:

@@ -23,6 +23,8 @@ type taskOrder struct {
 	// fences are cluster reservation changes waiting for the workers to
 	// finish what was admitted before them (cluster.go): tasks queue behind.
 	fences []*prcluster.Update
+	// fenceRound numbers the fences, so that a fence's expiry finds its own.
+	fenceRound uint64
 }
 
 // drained tells the LUN actor that the workers hold no task.

@@ -163,6 +163,23 @@ func (s *Store) Cache() *reservation.Table {
 	return t.AsCache(s.port)
 }
 
+// NotifyWait is how long a change waits for every node's acknowledgement
+// (NotifyTimeout unless SetNotifyWait changed it); a node's LUN holds new
+// commands back for at most as long.
+func (s *Store) NotifyWait() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.timeout
+}
+
+// SetNotifyWait sets NotifyWait, for tests (and clusters whose gateways need
+// longer to finish what they admitted).
+func (s *Store) SetNotifyWait(d time.Duration) {
+	s.mu.Lock()
+	s.timeout = d
+	s.mu.Unlock()
+}
+
 // Port is the relative target port of this node.
 func (s *Store) Port() uint16 { return s.port }
 
@@ -272,7 +289,7 @@ func (s *Store) run(r request) reservation.Outcome {
 			return failed()
 		}
 		s.keep(state, epoch)
-		acked, missed, err := s.obj.Notify(encodeNotice(epoch, state, out.UAs), s.timeout)
+		acked, missed, err := s.obj.Notify(encodeNotice(epoch, state, out.UAs), s.NotifyWait())
 		if err != nil || missed > 0 {
 			s.log.Warn("persistent reservations: not every node acknowledged a change in time",
 				"epoch", epoch, "acked", acked, "missed", missed, "error", err)

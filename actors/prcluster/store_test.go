@@ -298,7 +298,7 @@ func TestPROUTWaitsForAcks(t *testing.T) {
 	}
 
 	// A node that never acknowledges delays a PROUT by the timeout only.
-	a.s.timeout = 300 * time.Millisecond
+	a.s.SetNotifyWait(300 * time.Millisecond)
 	start := time.Now()
 	good(t, a.prout(initA, reservation.SARegister, 0, 0xA, 0xA1), "REGISTER (new key)")
 	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
