@@ -293,6 +293,8 @@ func (s *Store) run(r request) reservation.Outcome {
 		if err != nil || missed > 0 {
 			s.log.Warn("persistent reservations: not every node acknowledged a change in time",
 				"epoch", epoch, "acked", acked, "missed", missed, "error", err)
+		} else {
+			s.log.Info("persistent reservations changed", "epoch", epoch, "nodes", acked)
 		}
 		out.UAs = nil // raised by each node from the notification
 		return out
