@@ -324,7 +324,18 @@ func prFenceSCSI(t *testing.T, a, b *daemon) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Fence once node 1 is well under way.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(status)
+		mu.Unlock()
+		if n >= 40 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node 1 wrote only %d blocks in 20 s", n)
+		}
+	}
 	prOutGood(t, n2, "node 2 fences node 1 (PREEMPT AND ABORT)", prPreemptAbort, prTypeWERO, key2, key1)
 	mu.Lock()
 	fencedAt = time.Now()
