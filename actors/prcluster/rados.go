@@ -79,6 +79,9 @@ func openRadosObject(c RadosConfig) (Object, error) {
 func (o *radosObject) Read() ([]byte, uint64, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.ioctx == nil {
+		return nil, 0, errors.New("rados: closed")
+	}
 	buf := make([]byte, maxObject+1)
 	n, err := o.ioctx.Read(o.oid, buf, 0)
 	if errors.Is(err, rados.ErrNotFound) {
@@ -100,6 +103,9 @@ func (o *radosObject) Read() ([]byte, uint64, error) {
 func (o *radosObject) Write(data []byte, version uint64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.ioctx == nil {
+		return errors.New("rados: closed")
+	}
 	op := rados.CreateWriteOp()
 	defer op.Release()
 	if version == 0 {
@@ -133,6 +139,13 @@ func errno(err error) int {
 }
 
 func (o *radosObject) Notify(payload []byte, timeout time.Duration) (int, int, error) {
+	// Under mu too: a notify is an operation on the ioctx, and must not come
+	// between another goroutine's read and its rados_get_last_version.
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ioctx == nil {
+		return 0, 0, errors.New("rados: closed")
+	}
 	acks, timeouts, err := o.ioctx.NotifyWithTimeout(o.oid, payload, timeout)
 	return len(acks), len(timeouts), err
 }
@@ -140,6 +153,9 @@ func (o *radosObject) Notify(payload []byte, timeout time.Duration) (int, int, e
 func (o *radosObject) Watch() (<-chan Event, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.ioctx == nil {
+		return nil, errors.New("rados: closed")
+	}
 	if o.w != nil {
 		_ = o.w.Delete()
 		o.w = nil
