@@ -36,6 +36,10 @@ var (
 	buildErr error
 	// testLUN is the LUN number the clients address (ATGT_TEST_LUN, default 0).
 	testLUN = 0
+	// daemonTags are the build tags atgtd is built with (rbd_test.go adds "ceph").
+	daemonTags []string
+	// atExit runs after the tests (rbd_test.go stops its Ceph cluster).
+	atExit []func()
 )
 
 // TestMain builds cmd/atgtd once into a temporary directory (or uses $ATGTD_BIN).
@@ -59,6 +63,9 @@ func TestMain(m *testing.M) {
 		atgtdBin, buildErr = buildDaemon(filepath.Join(tmp, "atgtd"))
 	}
 	code := m.Run()
+	for _, f := range atExit {
+		f()
+	}
 	os.RemoveAll(tmp)
 	os.Exit(code)
 }
@@ -81,7 +88,7 @@ func buildCommand(pkg, out string) error {
 	if root == "." || root == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
 		return errors.New("not inside the atgt module (go env GOMOD is empty)")
 	}
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", strings.Join(daemonTags, ","), "-o", out, pkg)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
@@ -205,8 +212,8 @@ func startDaemonArgs(t testing.TB, args ...string) *daemon {
 	case <-time.After(readyTimeout):
 		t.Fatalf("atgtd printed no \"ready portal=\" line within %v\nstdout:\n%s", readyTimeout, d.stdout)
 	}
-	if !strings.HasPrefix(d.addr, "127.0.0.1:") || strings.HasSuffix(d.addr, ":0") {
-		t.Fatalf("ready line names %q, want the bound 127.0.0.1:PORT", d.addr)
+	if !strings.HasPrefix(d.addr, "127.") || strings.HasSuffix(d.addr, ":0") {
+		t.Fatalf("ready line names %q, want the bound 127.x.y.z:PORT", d.addr)
 	}
 	t.Logf("atgtd ready on %s (pid %d)", d.addr, d.cmd.Process.Pid)
 	return d
@@ -353,12 +360,15 @@ type (
 		Luns      []testLun `json:"luns"`
 	}
 	testLun struct {
-		ID         int    `json:"id"`
-		Path       string `json:"path"`
-		SizeBytes  string `json:"sizeBytes"` // uint64 is a string in protobuf JSON
-		Workers    int    `json:"workers,omitempty"`
-		ReadOnly   bool   `json:"readOnly"`
-		WriteCache bool   `json:"writeCache"`
+		ID        int    `json:"id"`
+		Path      string `json:"path"`
+		SizeBytes string `json:"sizeBytes,omitempty"` // uint64 is a string in protobuf JSON
+		// Backend is "file" (default), "memory" or "rbd" (with Rbd).
+		Backend    string   `json:"backend,omitempty"`
+		Rbd        *testRbd `json:"rbd,omitempty"`
+		Workers    int      `json:"workers,omitempty"`
+		ReadOnly   bool     `json:"readOnly"`
+		WriteCache bool     `json:"writeCache"`
 		// BlockSize is the logical block size, 512 (default) or 4096.
 		BlockSize int `json:"blockSize,omitempty"`
 		// Provisioning is "thin" (default) or "thick".
@@ -373,6 +383,13 @@ type (
 		Faults []testFault `json:"faults,omitempty"`
 		// FaultSeed seeds the faults' random draws (nil: a random seed).
 		FaultSeed *uint64 `json:"faultSeed,omitempty,string"`
+	}
+	// testRbd names an RBD image (config.proto, Rbd).
+	testRbd struct {
+		Pool     string `json:"pool,omitempty"`
+		Image    string `json:"image"`
+		User     string `json:"user,omitempty"`
+		CephConf string `json:"cephConf,omitempty"`
 	}
 	// testFault is one injected fault (proto/atgt/v1/config.proto, Fault).
 	testFault struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/metrics"
+	"github.com/atgt/atgt/actors/prcluster"
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/scsidev"
@@ -32,6 +33,10 @@ type Config struct {
 	Workers int
 	// Reservations is the LUN's reservation state; nil serves no reservations.
 	Reservations *reservation.Table
+	// ClusterPR, if set, keeps the persistent reservations in a store shared by
+	// every node exporting the logical unit (cluster.go); Reservations is then
+	// this node's cached copy.
+	ClusterPR *prcluster.Store
 	// StatePath is where persistent reservations with APTPL are saved ("" = nowhere).
 	StatePath string
 	// ModesPath is where saved mode pages (MODE SELECT with SP=1) are written
@@ -128,8 +133,19 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			l.pool.spawn(ctx, i)
 		}
 		l.startWatchdog(ctx)
+		l.attachCluster(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		l.endWatchdog()
+	case *actor.Stopped:
+		if l.cfg.ClusterPR != nil {
+			l.cfg.ClusterPR.Close()
+		}
+	case *prcluster.Update:
+		l.applyUpdate(ctx, m)
+	case *prAnswer:
+		l.prAnswered(ctx, m)
+	case *fenceExpired:
+		l.expireFence(ctx, m)
 	case *tick:
 		l.tick(ctx)
 	case *lateReturn:
@@ -142,7 +158,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
 		l.cfg.Device.NexusLost(m.Nexus)
-		if l.cfg.Reservations != nil {
+		if l.cfg.ClusterPR != nil {
+			l.clusterNexusLost(m.Nexus)
+		} else if l.cfg.Reservations != nil {
 			l.cfg.Reservations.NexusLost(reservation.Nexus{ID: m.Nexus})
 		}
 	case *pb.ScsiTask:
@@ -203,6 +221,10 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	xfer, isRW := transferLength(t.Cdb, l.cfg.Device.BlockSize())
 	if res.Refused {
 		xfer = 0 // a check before the command ended it: nothing was transferred
+	}
+	if res.IO.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS && l.cfg.ClusterPR != nil {
+		l.clusterPROUT(ctx, t)
+		return
 	}
 	if res.IO.Kind == pb.IoKind_IO_KIND_UNSPECIFIED {
 		if !isRW {

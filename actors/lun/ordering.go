@@ -3,6 +3,7 @@ package lun
 import (
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/atgt/atgt/actors/prcluster"
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/trace"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -19,6 +20,11 @@ type taskOrder struct {
 	inflight drainCounter
 	barrier  bool // an ORDERED task is with the workers
 	queue    []*pb.ScsiTask
+	// fences are cluster reservation changes waiting for the workers to
+	// finish what was admitted before them (cluster.go): tasks queue behind.
+	fences []*prcluster.Update
+	// fenceRound numbers the fences, so that a fence's expiry finds its own.
+	fenceRound uint64
 }
 
 // drained tells the LUN actor that the workers hold no task.
@@ -55,7 +61,7 @@ func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
 	}
 	o := l.order
 	if !ordered(t) && (t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE ||
-		(len(o.queue) == 0 && !o.barrier)) {
+		(len(o.queue) == 0 && !o.barrier && len(o.fences) == 0)) {
 		l.execute(ctx, t)
 		return
 	}
@@ -71,6 +77,9 @@ func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
 func (l *lunActor) pump(ctx actor.Context) {
 	o := l.order
 	for {
+		if l.fenced() {
+			return
+		}
 		if o.barrier {
 			if !o.idle() {
 				return

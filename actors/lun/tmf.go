@@ -189,6 +189,10 @@ var errAborted = scsi.AbortedCommand(0, 0)
 // resetReservations drops a RESERVE(6)/(10) reservation, which a reset ends;
 // persistent reservations survive resets (SPC-4 5.13.11).
 func (l *lunActor) resetReservations() {
+	if l.cfg.ClusterPR != nil {
+		l.clusterReset()
+		return
+	}
 	if l.cfg.Reservations != nil {
 		l.cfg.Reservations.Reset()
 	}

@@ -121,6 +121,19 @@ func legacyAllowed(op byte) bool {
 // every command, reservation commands included (Execute applies it to those
 // itself). An empty CDB never conflicts: the device model rejects it.
 func (t *Table) Check(n Nexus, cdb []byte) bool {
+	if t.cl != nil {
+		// Without a reservation nothing conflicts: most commands pay
+		// for no identity lookup.
+		if t.res == nil && t.legacy == "" {
+			return false
+		}
+		n = t.canon(n)
+	}
+	return t.check(n, cdb)
+}
+
+// check is Check for a nexus already in the table's identity form (canon).
+func (t *Table) check(n Nexus, cdb []byte) bool {
 	if len(cdb) == 0 {
 		return false
 	}

@@ -15,7 +15,9 @@
 // on the disk.
 //
 // An I_T nexus is identified by its initiator port name in the form the
-// connection builds, "iqn.…,i,0x<ISID>". Registrations are keyed by that
-// name: atgt exposes each LUN through one SCSI target port, so the initiator
-// port alone identifies the I_T nexus.
+// connection builds, "iqn.…,i,0x<ISID>". Registrations of a local table are
+// keyed by that name: one atgtd exposes each LUN through one SCSI target
+// port, so the initiator port alone identifies the I_T nexus. A cluster
+// table (cluster.go), whose state several gateways share, keys them by
+// initiator port and relative target port.
 package reservation

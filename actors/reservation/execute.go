@@ -27,18 +27,30 @@ func (t *Table) Execute(n Nexus, cdb []byte, param []byte) (Outcome, bool) {
 	if cdb[l-1]&0x04 != 0 {
 		return checkCondition(scsi.InvalidFieldInCDB(l-1, 2)), true
 	}
-	if t.Check(n, cdb) {
+	n = t.canon(n)
+	if t.cl != nil {
+		if out, done := t.clusterCommand(op); done {
+			return out, true
+		}
+	}
+	if t.check(n, cdb) {
 		return conflict(), true
 	}
+	var out Outcome
 	switch op {
 	case scsi.OpReserve6, scsi.OpReserve10:
-		return t.reserveLegacy(n, cdb), true
+		out = t.reserveLegacy(n, cdb)
 	case scsi.OpRelease6, scsi.OpRelease10:
-		return t.releaseLegacy(n, cdb), true
+		out = t.releaseLegacy(n, cdb)
 	case scsi.OpPersistentReserveIn:
-		return t.persistentReserveIn(cdb), true
+		out = t.persistentReserveIn(cdb)
+	default:
+		out = t.persistentReserveOut(n, cdb, param)
 	}
-	return t.persistentReserveOut(n, cdb, param), true
+	if t.cl != nil {
+		t.routeUAs(out.UAs)
+	}
+	return out, true
 }
 
 // good is a GOOD outcome with data-in.

@@ -35,6 +35,9 @@ func (t *Table) registerAndMove(n Nexus, param []byte) Outcome {
 		return checkCondition(scsi.InvalidFieldInParamList(18, -1))
 	}
 	dest, ok := parseTransportID(param[basicParamLen : basicParamLen+int(tidLen)])
+	if ok {
+		dest = t.identOf(dest, rtp)
+	}
 	if !ok || dest == n.ID {
 		return checkCondition(scsi.InvalidFieldInParamList(basicParamLen, -1))
 	}

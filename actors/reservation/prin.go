@@ -91,7 +91,7 @@ func (t *Table) reportCapabilities() []byte {
 func (t *Table) readFullStatus() []byte {
 	var body []byte
 	for _, r := range t.regs {
-		tid := encodeTransportID(r.nexus)
+		tid := encodeTransportID(rawID(r.nexus))
 		body = binary.BigEndian.AppendUint64(body, r.key)
 		body = append(body, 0, 0, 0, 0)
 		var flags, scopeType byte

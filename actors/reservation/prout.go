@@ -110,7 +110,11 @@ func (t *Table) register(n Nexus, c proutCDB, p proutParams) (Outcome, bool) {
 		if len(t.regs) >= MaxRegistrations {
 			return checkCondition(insufficientRegistrationResources()), false
 		}
-		t.regs = append(t.regs, &registration{nexus: n.ID, key: p.saKey, allTG: p.allTG, rtp: n.port()})
+		id := n.ID
+		if p.allTG {
+			id = t.allPortsIdent(n)
+		}
+		t.regs = append(t.regs, &registration{nexus: id, key: p.saKey, allTG: p.allTG, rtp: n.port()})
 		t.aptpl = p.apt
 		t.generation++
 		return good(nil), true

@@ -74,6 +74,10 @@ func (n Nexus) port() uint16 {
 type UA struct {
 	Nexus string
 	Sense *scsi.SenseError
+	// Port is the relative target port of the I_T nexus, so that with a
+	// cluster store only the node serving that port raises it; 0 means
+	// every port (a local table, or an ALL_TG_PT registration).
+	Port uint16
 }
 
 // Outcome is the result of a reservation command.
@@ -88,6 +92,10 @@ type Outcome struct {
 	// Abort lists the I_T nexuses whose tasks PREEMPT AND ABORT aborts
 	// (not the PERSISTENT RESERVE OUT command itself, which completes).
 	Abort []string
+	// Cluster is set by a cluster cache table (cluster.go) for the commands
+	// that change reservations (PERSISTENT RESERVE OUT, RESERVE, RELEASE):
+	// the cluster store must run them against the shared state, not here.
+	Cluster bool
 	// Persist, when non-nil, is a state snapshot an IO worker must write
 	// with WriteStateFile before the command is answered: the command
 	// changed state that APTPL makes survive a restart.
@@ -127,6 +135,9 @@ type Table struct {
 	// seq numbers the snapshots so a stale one never overwrites a newer
 	// one on disk.
 	seq uint64
+	// cl is set for a table whose state lives in a cluster store
+	// (cluster.go); nil for the local table.
+	cl *clusterMode
 }
 
 // New returns an empty table: no reservations, no registrations.
@@ -236,7 +247,7 @@ func (t *Table) uaToRegistrants(except string, e func() *scsi.SenseError) []UA {
 // NexusLost handles I_T nexus loss: a RESERVE(6)/(10) reservation held by
 // n is released; persistent reservations are unaffected (SPC-4 5.13.1).
 func (t *Table) NexusLost(n Nexus) {
-	if t.legacy == n.ID {
+	if t.legacy == t.canon(n).ID {
 		t.legacy = ""
 	}
 }

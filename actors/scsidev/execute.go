@@ -65,7 +65,9 @@ func (d *Device) reserved(out reservation.Outcome) Result {
 		d.AddUnitAttention(ua.Nexus, ua.Sense)
 	}
 	res := Result{Status: out.Status, Sense: out.Sense, Data: out.Data}
-	if out.Persist != nil {
+	if out.Persist != nil || out.Cluster {
+		// A cluster cache's PERSISTENT RESERVE OUT goes to the LUN's
+		// cluster store with its parameter list (Data nil keeps it).
 		res.IO = IO{Kind: pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, Data: out.Persist}
 	}
 	return res

@@ -14,6 +14,7 @@ import (
 
 	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/actors/dispatcher"
+	"github.com/atgt/atgt/actors/prcluster"
 	"github.com/atgt/atgt/actors/session"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
@@ -60,6 +61,8 @@ type liveLUN struct {
 	naa         uint64
 	blockSize   uint32
 	readOnly    bool
+	// pr is the LUN's reservation store shared with other gateways, or nil.
+	pr *prcluster.Store
 }
 
 // Status reports what the service serves and since when.

@@ -197,6 +197,9 @@ func (s *Service) forget(lv *liveLUN) {
 	s.backends = slices.DeleteFunc(s.backends, func(b backend.Backend) bool { return b == lv.raw })
 	s.metrics.Remove(lv.key.Target, lv.key.LUN)
 	lv.faults.Clear()
+	if lv.pr != nil {
+		lv.pr.Close()
+	}
 	lv.raw.Close()
 }
 

@@ -160,6 +160,11 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		if err != nil {
 			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 		}
+	case "rbd":
+		var err error
+		if b, err = openRBD(l); err != nil {
+			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
+		}
 	default: // an embedder's, by name (Options.Backends)
 		var err error
 		if b, err = s.openEmbedded(l); err != nil {
@@ -239,6 +244,13 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: reservation state: %w", field, err)
 	}
+	prStore, err := clusterReservations(l, tg, log)
+	if err != nil {
+		return lunSpec{}, fmt.Errorf("%s: reservations in the cluster: %w", field, err)
+	}
+	if prStore != nil {
+		prTable = prStore.Cache()
+	}
 	// A LUN actor that fails rebuilds its device model and reservations the same way,
 	// from the config and the files in the data directory.
 	rebuild := func() (*scsidev.Device, *reservation.Table, error) {
@@ -249,6 +261,9 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		c := devCfg
 		c.Saved = saved
 		c.Blocks = uint64(b.Size()) / uint64(blockSize) // the size now, after any resize
+		if prStore != nil {
+			return scsidev.New(c), prStore.Cache(), nil
+		}
 		rt, err := reservation.LoadState(prPath)
 		if err != nil {
 			return nil, nil, err
@@ -259,18 +274,19 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	counters := s.addLUNMetrics(tg, l, inj)
 	key := dispatcher.Key{Target: tg.route, LUN: l.Id}
 	live := &liveLUN{key: key, set: tg, cfg: l, raw: raw, served: b, faults: inj, naa: naa, blockSize: blockSize,
-		readOnly: l.ReadOnly}
+		readOnly: l.ReadOnly, pr: prStore}
 	if s.live == nil {
 		s.live = map[dispatcher.Key]*liveLUN{}
 	}
 	s.live[key] = live
+	s.watchSize(live)
 	flight := trace.NewFlight(tg.name, l.Id, s.flightTasks, int(max(l.Workers, 1))+1, log)
 	flight.Emit = func(tl *trace.Timeline) { s.tracer.Emit(tl) } // an embedder's traceparent
 	return lunSpec{
 		live: live,
 		key:  key,
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
-			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
+			Reservations: prTable, ClusterPR: prStore, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
 			Flight: flight},
 	}, nil

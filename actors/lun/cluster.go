@@ -1,0 +1,133 @@
+package lun
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/atgt/atgt/actors/prcluster"
+	"github.com/atgt/atgt/actors/reservation"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// Persistent reservations kept in a cluster store (actors/prcluster), for a
+// logical unit that several atgt nodes export. The LUN actor owns its cached
+// copy of the shared state as it owns a local table: the store's goroutines
+// only send it messages. A PERSISTENT RESERVE OUT goes to the store, which
+// answers with a prAnswer once the change is stored and every node has
+// taken it; every change, this node's own included, comes back as a
+// prcluster.Update that the LUN installs, raising the unit attentions of its
+// own nexuses and acknowledging once the commands admitted under the old
+// state have finished (fence).
+
+// prAnswer is the store's outcome of a PERSISTENT RESERVE OUT.
+type prAnswer struct {
+	task *pb.ScsiTask
+	out  reservation.Outcome
+}
+
+// attachCluster has the store send its updates to this actor.
+func (l *lunActor) attachCluster(ctx actor.Context) {
+	if l.cfg.ClusterPR == nil {
+		return
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	l.cfg.ClusterPR.Attach(func(msg any) { root.Send(self, msg) })
+}
+
+// clusterPROUT hands t, a command that changes reservations (PERSISTENT
+// RESERVE OUT, RESERVE, RELEASE) and passed the LUN's checks, to the store;
+// the store's goroutine answers with a prAnswer.
+func (l *lunActor) clusterPROUT(ctx actor.Context, t *pb.ScsiTask) {
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	n := reservation.Nexus{ID: t.Nexus, RelativeTargetPort: l.cfg.ClusterPR.Port()}
+	// The store's goroutine gets copies: the task's buffers belong to its
+	// connection.
+	cdb, param := append([]byte(nil), t.Cdb...), append([]byte(nil), t.DataOut...)
+	l.cfg.ClusterPR.Submit(n, cdb, param, func(out reservation.Outcome) {
+		root.Send(self, &prAnswer{task: t, out: out})
+	})
+}
+
+// prAnswered answers the PERSISTENT RESERVE OUT of a.
+func (l *lunActor) prAnswered(ctx actor.Context, a *prAnswer) {
+	l.reply(ctx, a.task, &pb.ScsiCompletion{Itt: a.task.Itt, Status: uint32(a.out.Status), Sense: a.out.Sense,
+		DataIn: a.out.Data, TransferLength: uint32(len(a.out.Data))})
+}
+
+// applyUpdate installs a newer shared state as the cache, raises the unit
+// attentions for this node's nexuses, and fences: new commands wait until the
+// workers have finished every command admitted under the old state, and then
+// the change is acknowledged (pump).
+func (l *lunActor) applyUpdate(ctx actor.Context, u *prcluster.Update) {
+	if u.Table != nil && (l.cfg.Reservations == nil || u.Table.Epoch() > l.cfg.Reservations.Epoch()) {
+		l.cfg.Reservations = u.Table
+	}
+	for _, ua := range u.UAs {
+		l.cfg.Device.AddUnitAttention(ua.Nexus, ua.Sense)
+	}
+	if len(l.order.fences) == 0 {
+		// The writer stops waiting after NotifyWait; holding new commands
+		// longer (a backend call that never returns) would only stall
+		// this node.
+		l.order.fenceRound++
+		root, self, round := ctx.ActorSystem().Root, ctx.Self(), l.order.fenceRound
+		time.AfterFunc(l.cfg.ClusterPR.NotifyWait(), func() { root.Send(self, &fenceExpired{round: round}) })
+	}
+	l.order.fences = append(l.order.fences, u)
+	l.pump(ctx)
+}
+
+// fenceExpired ends a fence that has held new commands for as long as the
+// writer waits for it.
+type fenceExpired struct{ round uint64 }
+
+// expireFence acknowledges the updates of a fence that outlived the writer's
+// wait and lets the commands behind it run.
+func (l *lunActor) expireFence(ctx actor.Context, m *fenceExpired) {
+	o := l.order
+	if m.round != o.fenceRound || len(o.fences) == 0 {
+		return
+	}
+	l.cfg.Log.Warn("reservation change acknowledged before the commands admitted earlier finished",
+		"target", l.cfg.Target, "lun", l.cfg.ID, "after", l.cfg.ClusterPR.NotifyWait())
+	for _, u := range o.fences {
+		u.Ack()
+	}
+	o.fences = nil
+	l.pump(ctx)
+}
+
+// fenced reports whether a fence still holds new commands back; once the
+// workers are idle it acknowledges the updates that were waiting.
+func (l *lunActor) fenced() bool {
+	o := l.order
+	if len(o.fences) == 0 {
+		return false
+	}
+	if !o.idle() {
+		return true
+	}
+	for _, u := range o.fences {
+		u.Ack()
+	}
+	o.fences = nil
+	return false
+}
+
+// clusterNexusLost releases the RESERVE(6)/(10) reservation of a lost nexus
+// in the shared state, if the cache says it holds one.
+func (l *lunActor) clusterNexusLost(nexus string) {
+	n := reservation.Nexus{ID: nexus, RelativeTargetPort: l.cfg.ClusterPR.Port()}
+	if l.cfg.Reservations == nil || !l.cfg.Reservations.LegacyHeldBy(n) {
+		return
+	}
+	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.NexusLost(n) }, nil)
+}
+
+// clusterReset releases a RESERVE(6)/(10) reservation in the shared state: a
+// reset of the logical unit through any gateway ends it. The release is
+// queued before any command that comes after the reset.
+func (l *lunActor) clusterReset() {
+	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.Reset() }, nil)
+}

@@ -1,0 +1,213 @@
+//go:build ceph
+
+package prcluster
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ceph/go-ceph/rados"
+)
+
+// The shared object is a RADOS object next to the image, in the image's pool
+// and namespace: atgt.pr.<image>. Its version (the OSD's object version,
+// which every write raises) guards the compare-and-swap:
+// rados_write_op_assert_version makes the write fail with ERANGE or
+// EOVERFLOW if anybody wrote the object since it was read, and the whole
+// write op (assert + write_full) is applied atomically by the primary OSD or
+// not at all. Watch/notify (rados_watch2, rados_notify2) tell every node.
+
+func init() { openRados = openRadosObject }
+
+// maxObject bounds the state read back; MaxRegistrations registrations
+// with the longest iSCSI names take well under it.
+const maxObject = 1 << 20
+
+// ObjectName is the name of the reservation object of an RBD image.
+func ObjectName(image string) string { return "atgt.pr." + image }
+
+type radosObject struct {
+	conn  *rados.Conn
+	ioctx *rados.IOContext
+	oid   string
+	// mu serialises the calls on ioctx: rados_get_last_version reports the
+	// version of the ioctx's last operation.
+	mu sync.Mutex
+	w  *rados.Watcher
+}
+
+func openRadosObject(c RadosConfig) (Object, error) {
+	user := c.User
+	if user == "" {
+		user = "admin"
+	}
+	conn, err := rados.NewConnWithUser(user)
+	if err != nil {
+		return nil, fmt.Errorf("rados: %w", err)
+	}
+	if c.CephConf != "" {
+		err = conn.ReadConfigFile(c.CephConf)
+	} else {
+		err = conn.ReadDefaultConfigFile()
+	}
+	if err != nil {
+		conn.Shutdown()
+		return nil, fmt.Errorf("rados: reading %q: %w", c.CephConf, err)
+	}
+	// Bounded waits: a cluster that does not answer fails the call rather
+	// than hanging the store's goroutine for ever.
+	for k, v := range map[string]string{"rados_mon_op_timeout": "30", "rados_osd_op_timeout": "30",
+		"client_mount_timeout": "30"} {
+		_ = conn.SetConfigOption(k, v)
+	}
+	if err := conn.Connect(); err != nil {
+		conn.Shutdown()
+		return nil, fmt.Errorf("rados: connecting: %w", err)
+	}
+	ioctx, err := conn.OpenIOContext(c.Pool)
+	if err != nil {
+		conn.Shutdown()
+		return nil, fmt.Errorf("rados: pool %q: %w", c.Pool, err)
+	}
+	ioctx.SetNamespace(c.Namespace)
+	return &radosObject{conn: conn, ioctx: ioctx, oid: ObjectName(c.Image)}, nil
+}
+
+func (o *radosObject) Read() ([]byte, uint64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ioctx == nil {
+		return nil, 0, errors.New("rados: closed")
+	}
+	buf := make([]byte, maxObject+1)
+	n, err := o.ioctx.Read(o.oid, buf, 0)
+	if errors.Is(err, rados.ErrNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if n > maxObject {
+		return nil, 0, fmt.Errorf("rados: %s is larger than %d bytes", o.oid, maxObject)
+	}
+	ver, err := o.ioctx.GetLastVersion()
+	if err != nil {
+		return nil, 0, err
+	}
+	return buf[:n], ver, nil
+}
+
+func (o *radosObject) Write(data []byte, version uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ioctx == nil {
+		return errors.New("rados: closed")
+	}
+	op := rados.CreateWriteOp()
+	defer op.Release()
+	if version == 0 {
+		op.Create(rados.CreateExclusive)
+	} else {
+		op.AssertVersion(version)
+	}
+	op.WriteFull(data)
+	err := op.Operate(o.ioctx, o.oid, rados.OperationNoFlag)
+	switch errno(err) {
+	case -int(syscall.EEXIST), -int(syscall.ENOENT), -int(syscall.ERANGE), -int(syscall.EOVERFLOW):
+		// Created meanwhile, removed meanwhile, or written meanwhile.
+		return ErrRaced
+	}
+	return err
+}
+
+// errno is the negative errno of a go-ceph error, 0 if it has none. A write
+// op's error is an OperationError, which holds the op's error without
+// wrapping it.
+func errno(err error) int {
+	var op rados.OperationError
+	if errors.As(err, &op) && op.OpError != nil {
+		err = op.OpError
+	}
+	var e interface{ ErrorCode() int }
+	if errors.As(err, &e) {
+		return e.ErrorCode()
+	}
+	return 0
+}
+
+func (o *radosObject) Notify(payload []byte, timeout time.Duration) (int, int, error) {
+	// Under mu too: a notify is an operation on the ioctx, and must not come
+	// between another goroutine's read and its rados_get_last_version.
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ioctx == nil {
+		return 0, 0, errors.New("rados: closed")
+	}
+	acks, timeouts, err := o.ioctx.NotifyWithTimeout(o.oid, payload, timeout)
+	return len(acks), len(timeouts), err
+}
+
+func (o *radosObject) Watch() (<-chan Event, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ioctx == nil {
+		return nil, errors.New("rados: closed")
+	}
+	if o.w != nil {
+		_ = o.w.Delete()
+		o.w = nil
+	}
+	// A watch needs the object: create it empty if it is missing (an empty
+	// object is the state without registrations).
+	op := rados.CreateWriteOp()
+	op.Create(rados.CreateIdempotent)
+	err := op.Operate(o.ioctx, o.oid, rados.OperationNoFlag)
+	op.Release()
+	if err != nil {
+		return nil, err
+	}
+	w, err := o.ioctx.Watch(o.oid)
+	if err != nil {
+		return nil, err
+	}
+	o.w = w
+	out := make(chan Event, 16)
+	go func() {
+		defer close(out)
+		events, errs := w.Events(), w.Errors()
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					return
+				}
+				out <- Event{Data: ev.Data, Ack: func() { _ = ev.Ack(nil) }}
+			case err, ok := <-errs:
+				if !ok {
+					return
+				}
+				out <- Event{Err: err}
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+func (o *radosObject) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.w != nil {
+		_ = o.w.Delete()
+		o.w = nil
+	}
+	if o.ioctx != nil {
+		o.ioctx.Destroy()
+		o.conn.Shutdown()
+		o.ioctx = nil
+	}
+	return nil
+}

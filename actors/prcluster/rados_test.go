@@ -1,0 +1,118 @@
+//go:build ceph
+
+package prcluster
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ceph/go-ceph/rados"
+
+	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/internal/cephtest"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// The RADOS tests run on the one-node test cluster of internal/cephtest (shared
+// through $ATGT_CEPH_DIR, else started here and stopped after the tests).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cephtest.StopShared()
+	os.Exit(code)
+}
+
+// radosNodes opens n stores on the reservation object of a fresh image name,
+// each on its own RADOS connection as separate gateways would be.
+func radosNodes(t *testing.T, n int) []*node {
+	t.Helper()
+	c := RadosConfig{Pool: "rbd", Image: fmt.Sprintf("prtest-%s-%d", t.Name(), time.Now().UnixNano()),
+		User: "admin", CephConf: cephtest.Shared(t).Conf}
+	t.Cleanup(func() { removeObject(t, c) })
+	var nodes []*node
+	for i := range n {
+		obj, err := openRados(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, newNodeOn(t, obj, uint16(i+1)))
+	}
+	return nodes
+}
+
+func removeObject(t *testing.T, c RadosConfig) {
+	conn, err := rados.NewConnWithUser(c.User)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Shutdown()
+	if err := conn.ReadConfigFile(c.CephConf); err != nil {
+		t.Error(err)
+		return
+	}
+	if err := conn.Connect(); err != nil {
+		t.Error(err)
+		return
+	}
+	ioctx, err := conn.OpenIOContext(c.Pool)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer ioctx.Destroy()
+	_ = ioctx.Delete(ObjectName(c.Image))
+}
+
+// On a real cluster: a key registered through one gateway is listed through
+// the other; concurrent PROUTs from both gateways all land with the
+// generation counting each; a PREEMPT AND ABORT through B raises REGISTRATIONS
+// PREEMPTED on A's gateway only, and A's nexus conflicts from then on.
+func TestRadosTwoGateways(t *testing.T) {
+	nodes := radosNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	good(t, a.prout(initA, reservation.SARegister, 0, 0, 0xA), "REGISTER via A")
+	if gen, keys := b.keys(); gen != 1 || len(keys) != 1 || keys[0] != 0xA {
+		t.Fatalf("READ KEYS via B: generation %d keys %x, want 1 [a]", gen, keys)
+	}
+	good(t, a.prout(initA, reservation.SAReserve, reservation.TypeWriteExclusiveRegistrantsOnly, 0xA, 0), "RESERVE via A")
+	good(t, b.prout(initB, reservation.SARegister, 0, 0, 0xB), "REGISTER via B")
+
+	const each = 8
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		for j := range each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nexus := fmt.Sprintf("iqn.2026-11.dev.atgt:r%d,i,0x4000000000%02x", i, j)
+				if o := <-n.submit(nexus, reservation.SARegister, 0, 0, uint64(0x100*(i+1)+j)); o.Status != scsi.StatusGood {
+					t.Errorf("%s: REGISTER status %#x", nexus, o.Status)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		if gen, keys := n.keys(); gen != 2+2*each || len(keys) != 2+2*each {
+			t.Fatalf("node %d after concurrent REGISTERs: generation %d, %d keys; want %d", i, gen, len(keys), 2+2*each)
+		}
+	}
+
+	a.takeUAs()
+	b.takeUAs()
+	good(t, b.prout(initB, reservation.SAPreemptAndAbort, reservation.TypeWriteExclusiveRegistrantsOnly, 0xB, 0xA),
+		"PREEMPT AND ABORT via B")
+	uas := a.takeUAs()
+	if len(uas) != 1 || uas[0].Nexus != initA || uas[0].Sense.ASCQ != 0x05 {
+		t.Fatalf("UAs on A's gateway: %+v, want REGISTRATIONS PREEMPTED for A", uas)
+	}
+	if uas := b.takeUAs(); len(uas) != 0 {
+		t.Fatalf("UAs on B's gateway: %+v, want none", uas)
+	}
+	if !a.conflicts(initA) || b.conflicts(initB) {
+		t.Fatal("after the preempt A must conflict and B must not")
+	}
+}

@@ -1,0 +1,433 @@
+// Package prcluster keeps a logical unit's persistent reservations in one
+// object shared by every atgt node that exports it (a RADOS object beside an
+// RBD image), so that SCSI-3 reservations hold across gateways.
+//
+// Atomicity. PERSISTENT RESERVE OUT is a compare-and-swap on the object:
+// the store reads the object and its version, runs the command on the state
+// it read (reservation.DecodeCluster, the same logic as a local table), and
+// writes the new state back with the condition that the object's version is
+// still the one it read (RADOS: rados_write_op_assert_version, or an
+// exclusive create for an object that did not exist). A writer that loses
+// the race rereads and runs the command again on the newer state, so
+// concurrent PROUTs from several nodes are serialised in the order their
+// writes landed, and the PRgeneration counter in the object counts every
+// change from every node. Within a node, one goroutine per store runs the
+// PROUTs one at a time.
+//
+// Visibility. After a successful write the writer notifies the object's
+// watchers (every node, itself included) with the new state and the unit
+// attentions the change raises, and answers the PROUT only once they have
+// all acknowledged or the notify timeout has passed. A node that receives the
+// notification hands it to its LUN actor, which installs the new state as
+// its cache (the reservation conflict check of every command and PERSISTENT
+// RESERVE IN use that cache), raises the unit attentions of its own I_T
+// nexuses, lets every command it had already handed to its IO workers
+// finish while holding new ones back, and only then acknowledges. So when
+// a PREEMPT (AND ABORT) is answered, no node still admits a command from the
+// preempted nexus and none of its earlier commands is still in flight. A
+// node that does not acknowledge in time (dead, or cut off from the
+// cluster) is logged; it rereads the object when its watch is restored.
+//
+// APTPL. The state is kept in the cluster whatever APTPL says. APTPL=0 asks
+// that reservations not survive a power loss of the logical unit; a logical
+// unit served by several gateways has no such event (one gateway
+// restarting is a path going away, like one controller of a dual-controller
+// array rebooting), and clearing the state when the last gateway restarts
+// would unfence a node that a cluster manager fenced. The APTPL bit is
+// stored and reported (PTPL_A) all the same; an administrator who wants the
+// state gone removes the object (`rados -p POOL rm atgt.pr.IMAGE`) while no
+// gateway serves the image, or sends PROUT CLEAR.
+package prcluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+const (
+	// NotifyTimeout bounds how long a PROUT waits for every node to
+	// acknowledge the change.
+	NotifyTimeout = 10 * time.Second
+	// maxRaces bounds how often one PROUT retries after losing the race;
+	// then it is answered BUSY and the initiator retries.
+	maxRaces = 64
+	// maxQueued bounds the PROUTs waiting for a store.
+	maxQueued = 256
+	// rewatchEvery is the pause between attempts to restore a lost watch.
+	rewatchEvery = time.Second
+)
+
+// Store is one node's handle on a logical unit's shared reservation state.
+type Store struct {
+	obj     Object
+	port    uint16
+	log     hclog.Logger
+	timeout time.Duration
+	reqs    chan request
+	done    chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+	send   func(msg any)
+	latest []byte // the newest state seen, for Cache
+	epoch  uint64
+}
+
+// request is one change to run on the shared state: a command, or an event
+// (Do).
+type request struct {
+	op   func(t *reservation.Table) reservation.Outcome
+	done func(reservation.Outcome)
+}
+
+// Update is a change of the shared state, for the LUN actor: the new cached
+// table, the unit attentions of this node's nexuses, and the acknowledgement
+// the writer waits for.
+type Update struct {
+	// Table is this node's new cache, or nil if only UAs changed hands.
+	Table *reservation.Table
+	UAs   []reservation.UA
+	once  sync.Once
+	ack   func()
+}
+
+// Ack acknowledges the change to the writer, once. It does not block: the
+// acknowledgement travels on the network from a goroutine of its own.
+func (u *Update) Ack() {
+	if u.ack == nil {
+		return
+	}
+	u.once.Do(func() { go u.ack() })
+}
+
+// Open starts watching obj and reads the state in it, for the node whose
+// relative target port is port. A state that cannot be read is an error: the
+// logical unit is not served with reservations it cannot see.
+func Open(obj Object, port uint16, log hclog.Logger) (*Store, error) {
+	if port == 0 {
+		port = 1
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Store{obj: obj, port: port, log: log, timeout: NotifyTimeout,
+		reqs: make(chan request, maxQueued), done: make(chan struct{})}
+	// Watch before reading, so that no change falls between the two.
+	events, err := obj.Watch()
+	if err != nil {
+		return nil, err
+	}
+	data, _, err := obj.Read()
+	if err != nil {
+		obj.Close()
+		return nil, err
+	}
+	t, err := reservation.DecodeCluster(data)
+	if err != nil {
+		obj.Close()
+		return nil, err
+	}
+	s.latest, s.epoch = data, t.Epoch()
+	go s.watchLoop(events)
+	go s.proutLoop()
+	if t.LegacyHeldThrough(port) {
+		// Held by a nexus of this gateway's previous life, which is gone.
+		s.Do(func(t *reservation.Table) {
+			if t.LegacyHeldThrough(port) {
+				t.Reset()
+			}
+		}, nil)
+	}
+	return s, nil
+}
+
+// Cache returns a cached table of the newest state this node has seen,
+// for a LUN that starts or is rebuilt.
+func (s *Store) Cache() *reservation.Table {
+	s.mu.Lock()
+	data := s.latest
+	s.mu.Unlock()
+	t, err := reservation.DecodeCluster(data)
+	if err != nil {
+		// latest was decoded before it was kept.
+		panic(err)
+	}
+	return t.AsCache(s.port)
+}
+
+// NotifyWait is how long a change waits for every node's acknowledgement
+// (NotifyTimeout unless SetNotifyWait changed it); a node's LUN holds new
+// commands back for at most as long.
+func (s *Store) NotifyWait() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.timeout
+}
+
+// SetNotifyWait sets NotifyWait, for tests (and clusters whose gateways need
+// longer to finish what they admitted).
+func (s *Store) SetNotifyWait(d time.Duration) {
+	s.mu.Lock()
+	s.timeout = d
+	s.mu.Unlock()
+}
+
+// Port is the relative target port of this node.
+func (s *Store) Port() uint16 { return s.port }
+
+// Attach makes send the way Updates reach the LUN actor (its mailbox), and
+// sends the newest state at once, so that a LUN that starts after changes
+// catches up.
+func (s *Store) Attach(send func(msg any)) {
+	s.mu.Lock()
+	s.send = send
+	s.mu.Unlock()
+	send(&Update{Table: s.Cache()})
+}
+
+// Submit queues a PERSISTENT RESERVE OUT from nexus n; done is called from
+// the store's goroutine with the outcome once the change is stored and
+// every node has acknowledged it. It never blocks.
+func (s *Store) Submit(n reservation.Nexus, cdb, param []byte, done func(reservation.Outcome)) {
+	if n.RelativeTargetPort == 0 {
+		n.RelativeTargetPort = s.port
+	}
+	s.queue(request{op: func(t *reservation.Table) reservation.Outcome {
+		out, _ := t.Execute(n, cdb, param)
+		return out
+	}, done: done})
+}
+
+// Do runs op on the shared state as Submit runs a command: for the changes
+// events make (an I_T nexus lost, a reset releasing a RESERVE(6)/(10)
+// reservation). done, if not nil, is called once every node has taken it.
+// It never blocks.
+func (s *Store) Do(op func(t *reservation.Table), done func(reservation.Outcome)) {
+	if done == nil {
+		done = func(reservation.Outcome) {}
+	}
+	s.queue(request{op: func(t *reservation.Table) reservation.Outcome {
+		op(t)
+		return reservation.Outcome{Status: scsi.StatusGood}
+	}, done: done})
+}
+
+func (s *Store) queue(r request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		r.done(failed())
+		return
+	}
+	select {
+	case s.reqs <- r:
+	default:
+		r.done(reservation.Outcome{Status: scsi.StatusBusy})
+	}
+}
+
+// Close stops watching and answers what is still queued. It does not block:
+// the watch is released on the network from a goroutine, so a LUN actor may
+// call it as it stops.
+func (s *Store) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.reqs)
+	close(s.done)
+	s.mu.Unlock()
+	go s.obj.Close()
+}
+
+// failed is the answer to a PROUT the store could not carry out.
+func failed() reservation.Outcome {
+	return reservation.Outcome{Status: scsi.StatusCheckCondition,
+		Sense: scsi.AppendSense(nil, scsi.InternalTargetFailure())}
+}
+
+func (s *Store) proutLoop() {
+	for r := range s.reqs {
+		r.done(s.run(r))
+	}
+}
+
+// run carries out one change: read, run, compare-and-swap, notify.
+func (s *Store) run(r request) reservation.Outcome {
+	for range maxRaces {
+		data, version, err := s.obj.Read()
+		if err != nil {
+			s.log.Error("persistent reservations: reading the shared state failed", "error", err)
+			return failed()
+		}
+		t, err := reservation.DecodeCluster(data)
+		if err != nil {
+			s.log.Error("persistent reservations: the shared state is corrupt", "error", err)
+			return failed()
+		}
+		before := t.EncodeCluster(t.Epoch())
+		out := r.op(t)
+		if bytes.Equal(before, t.EncodeCluster(t.Epoch())) {
+			return out // nothing changed: nothing to write or tell
+		}
+		epoch := nextEpoch(t.Epoch())
+		state := t.EncodeCluster(epoch)
+		if err := s.obj.Write(state, version); errors.Is(err, ErrRaced) {
+			continue
+		} else if err != nil {
+			s.log.Error("persistent reservations: writing the shared state failed", "error", err)
+			return failed()
+		}
+		s.keep(state, epoch)
+		acked, missed, err := s.obj.Notify(encodeNotice(epoch, state, out.UAs), s.NotifyWait())
+		if err != nil || missed > 0 {
+			s.log.Warn("persistent reservations: not every node acknowledged a change in time",
+				"epoch", epoch, "acked", acked, "missed", missed, "error", err)
+		} else {
+			s.log.Info("persistent reservations changed", "epoch", epoch, "nodes", acked)
+		}
+		out.UAs = nil // raised by each node from the notification
+		return out
+	}
+	s.log.Warn("persistent reservations: a PROUT lost the race too often; answered BUSY")
+	return reservation.Outcome{Status: scsi.StatusBusy}
+}
+
+// nextEpoch numbers the write after one numbered prev: above it, and above
+// the clock in nanoseconds, so that an object removed and written anew
+// still carries states newer than the ones the nodes cached from before.
+func nextEpoch(prev uint64) uint64 {
+	return max(prev+1, uint64(time.Now().UnixNano()))
+}
+
+// keep remembers state if it is newer than the newest seen.
+func (s *Store) keep(state []byte, epoch uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if epoch > s.epoch {
+		s.latest, s.epoch = state, epoch
+	}
+}
+
+// notice is the payload of a notification: the new state and the unit
+// attentions it raises.
+type notice struct {
+	Epoch uint64          `json:"epoch"`
+	State json.RawMessage `json:"state"`
+	UAs   []noticeUA      `json:"uas,omitempty"`
+}
+
+type noticeUA struct {
+	Nexus string `json:"nexus"`
+	Port  uint16 `json:"port"`
+	ASC   uint8  `json:"asc"`
+	ASCQ  uint8  `json:"ascq"`
+}
+
+func encodeNotice(epoch uint64, state []byte, uas []reservation.UA) []byte {
+	n := notice{Epoch: epoch, State: bytes.TrimSpace(state)}
+	for _, ua := range uas {
+		n.UAs = append(n.UAs, noticeUA{Nexus: ua.Nexus, Port: ua.Port, ASC: ua.Sense.ASC, ASCQ: ua.Sense.ASCQ})
+	}
+	b, err := json.Marshal(&n)
+	if err != nil {
+		panic(err) // plain types: cannot fail
+	}
+	return b
+}
+
+// watchLoop hands every notification to the LUN and restores a lost watch.
+func (s *Store) watchLoop(events <-chan Event) {
+	for {
+		for ev := range events {
+			if ev.Err != nil {
+				s.log.Warn("persistent reservations: watch lost; watching again", "error", ev.Err)
+				break
+			}
+			s.deliver(ev)
+		}
+		events = s.rewatch()
+		if events == nil {
+			return
+		}
+	}
+}
+
+// rewatch watches again until it works or the store closes, then rereads
+// the object, since notifications may have been missed meanwhile (their
+// unit attentions are lost; the state is not). It returns nil once closed.
+func (s *Store) rewatch() <-chan Event {
+	for {
+		select {
+		case <-s.done:
+			return nil
+		default:
+		}
+		events, err := s.obj.Watch()
+		if err == nil {
+			if data, _, err := s.obj.Read(); err == nil {
+				if t, err := reservation.DecodeCluster(data); err == nil {
+					s.keep(data, t.Epoch())
+					s.toLUN(&Update{Table: t.AsCache(s.port)})
+				}
+			}
+			return events
+		}
+		s.log.Warn("persistent reservations: watching the shared state failed", "error", err)
+		select {
+		case <-s.done:
+			return nil
+		case <-time.After(rewatchEvery):
+		}
+	}
+}
+
+// deliver turns a notification into an Update for the LUN; one it cannot
+// read is acknowledged and logged.
+func (s *Store) deliver(ev Event) {
+	u := &Update{ack: ev.Ack}
+	var n notice
+	if err := json.Unmarshal(ev.Data, &n); err != nil {
+		s.log.Error("persistent reservations: unreadable notification", "error", err)
+		u.Ack()
+		return
+	}
+	if t, err := reservation.DecodeCluster(n.State); err != nil {
+		s.log.Error("persistent reservations: unreadable state in a notification", "error", err)
+	} else {
+		// The LUN installs it only if it is newer than its cache.
+		s.keep(n.State, n.Epoch)
+		u.Table = t.AsCache(s.port)
+	}
+	// Unit attentions of an older change are still news; only the state
+	// must not go back.
+	for _, ua := range n.UAs {
+		if ua.Port == 0 || ua.Port == s.port {
+			u.UAs = append(u.UAs, reservation.UA{Nexus: ua.Nexus, Port: ua.Port,
+				Sense: &scsi.SenseError{Key: scsi.SenseUnitAttention, ASC: ua.ASC, ASCQ: ua.ASCQ}})
+		}
+	}
+	s.toLUN(u)
+}
+
+// toLUN sends u to the attached LUN, or acknowledges it if none is.
+func (s *Store) toLUN(u *Update) {
+	s.mu.Lock()
+	send := s.send
+	s.mu.Unlock()
+	if send == nil {
+		u.Ack()
+		return
+	}
+	send(u)
+}
