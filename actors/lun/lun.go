@@ -51,7 +51,9 @@ type Config struct {
 	Metrics *metrics.LUN
 	// Flight is the LUN's flight recorder (trace.go); nil keeps and logs nothing.
 	Flight *trace.Flight
-	Log    hclog.Logger
+	// ALUA is the LUN's part in the target's port groups (alua.go); nil: none.
+	ALUA *ALUA
+	Log  hclog.Logger
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
@@ -84,8 +86,8 @@ type lunActor struct {
 	mailbox *sched.Probe
 	// ios holds the IoRequests: one allocation per many IOs.
 	ios slab.Slab[pb.IoRequest]
-	// stopWatchdog ends the watchdog's ticker.
-	stopWatchdog chan struct{}
+	// stopWatchdog ends the watchdog's ticker; stopALUA the lock poller's.
+	stopWatchdog, stopALUA chan struct{}
 	// failures are when the actor failed lately; offline is set once it failed too
 	// often (recover.go).
 	failures []time.Time
@@ -128,8 +130,12 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			l.pool.spawn(ctx, i)
 		}
 		l.startWatchdog(ctx)
+		l.startALUA(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		l.endWatchdog()
+		l.endALUA()
+	case *lockState:
+		l.lockReport(m)
 	case *tick:
 		l.tick(ctx)
 	case *lateReturn:
