@@ -72,9 +72,9 @@ type fovLoad struct {
 	// when the first write was acknowledged after it.
 	killed, resumed atomic.Int64
 	stop            chan struct{}
-	wg      sync.WaitGroup
-	errs    chan error
-	seq     atomic.Uint64
+	wg              sync.WaitGroup
+	errs            chan error
+	seq             atomic.Uint64
 }
 
 func startLoad(f *initiator.Failover) *fovLoad {
