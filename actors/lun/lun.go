@@ -53,6 +53,8 @@ type Config struct {
 	Flight *trace.Flight
 	// ALUA is the LUN's part in the target's port groups (alua.go); nil: none.
 	ALUA *ALUA
+	// Gateways carries resets to the other gateway nodes (gateways.go); nil: none.
+	Gateways Gateways
 	Log  hclog.Logger
 }
 
@@ -131,11 +133,14 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		}
 		l.startWatchdog(ctx)
 		l.startALUA(ctx)
+		l.attachGateways(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		l.endWatchdog()
 		l.endALUA()
 	case *lockState:
 		l.lockReport(m)
+	case *gatewayNotice:
+		l.applyNotice(m)
 	case *tick:
 		l.tick(ctx)
 	case *lateReturn:
