@@ -55,7 +55,7 @@ type Config struct {
 	ALUA *ALUA
 	// Gateways carries resets to the other gateway nodes (gateways.go); nil: none.
 	Gateways Gateways
-	Log  hclog.Logger
+	Log      hclog.Logger
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
