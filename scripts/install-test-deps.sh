@@ -9,7 +9,9 @@
 # atgtd (QEMU's guestfwd cmd:), cpio and kmod (depmod, modprobe) build the guest's
 # initramfs in scripts/build-test-guest.sh, which downloads the guest's own
 # packages (kernel, busybox-static, open-iscsi) with apt-get download.
+# The RBD backend's tests need Ceph (a one-node cluster, librbd): install-ceph.sh.
 set -euo pipefail
+"$(dirname "$0")/install-ceph.sh"
 INSTALL_NAME=install-test-deps exec "$(dirname "$0")/install-packages.sh" \
 	libiscsi-bin qemu-utils qemu-block-extra protobuf-compiler systemd tgt \
 	qemu-system-x86 socat cpio kmod e2fsprogs util-linux libssl3 libkmod2 libsystemd0
