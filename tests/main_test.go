@@ -36,6 +36,9 @@ var (
 	buildErr error
 	// testLUN is the LUN number the clients address (ATGT_TEST_LUN, default 0).
 	testLUN = 0
+	// daemonBuildTags are the build tags atgtd is built with: "ceph" when the tests
+	// are (gateways_ceph_test.go), so that it has the RBD backend.
+	daemonBuildTags = ""
 )
 
 // TestMain builds cmd/atgtd once into a temporary directory (or uses $ATGTD_BIN).
@@ -81,7 +84,11 @@ func buildCommand(pkg, out string) error {
 	if root == "." || root == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
 		return errors.New("not inside the atgt module (go env GOMOD is empty)")
 	}
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	args := []string{"build", "-o", out}
+	if daemonBuildTags != "" {
+		args = append(args, "-tags", daemonBuildTags)
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)

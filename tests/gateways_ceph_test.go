@@ -1,0 +1,173 @@
+//go:build ceph
+
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atgt/atgt/tests/initiator"
+)
+
+// rbdFailoverBound is the failover time the README documents for the test cluster
+// (osd client watch timeout 10 s, plus the lock break and the initiator's
+// reconnection), with margin for a loaded machine.
+const rbdFailoverBound = 20 * time.Second
+
+// The daemon under test is built with Ceph support.
+func init() { daemonBuildTags = "ceph" }
+
+var (
+	gwCephOnce sync.Once
+	gwCephConf string
+	gwCephErr  error
+)
+
+// gwCeph brings the one-node test cluster up once (scripts/ceph-up.sh, which installs
+// Ceph when missing) and returns its ceph.conf.
+func gwCeph(t *testing.T) string {
+	t.Helper()
+	gwCephOnce.Do(func() {
+		dir := os.Getenv("ATGT_CEPH_DIR")
+		if dir == "" {
+			dir = "/tmp/atgt-ceph"
+		}
+		out, err := exec.Command("../scripts/ceph-up.sh", dir).Output()
+		if err != nil {
+			gwCephErr = fmt.Errorf("scripts/ceph-up.sh %s: %v", dir, err)
+			return
+		}
+		lines := strings.Fields(strings.TrimSpace(string(out)))
+		gwCephConf = lines[len(lines)-1]
+	})
+	if gwCephErr != nil {
+		t.Fatal(gwCephErr)
+	}
+	return gwCephConf
+}
+
+// gwImage creates an RBD image for the test and removes it at the end.
+func gwImage(t *testing.T, conf string, size string) string {
+	t.Helper()
+	name := fmt.Sprintf("gw-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), time.Now().UnixNano()%1e6)
+	if out, err := exec.Command("timeout", "60", "rbd", "-c", conf, "create", "--size", size, "rbd/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("rbd create: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		// The nodes are stopped by now (cleanups run last in, first out).
+		exec.Command("timeout", "60", "rbd", "-c", conf, "rm", "--no-progress", "rbd/"+name).Run()
+	})
+	return name
+}
+
+// rbdGateways configures nodes A and B to export one new RBD image.
+func rbdGateways(t *testing.T, initiators ...string) *gateways {
+	conf := gwCeph(t)
+	image := gwImage(t, conf, "64M")
+	return newGateways(t, gwLun{ID: testLUN, Backend: "rbd", Workers: 8, WriteCache: true, IoTimeout: 60,
+		Rbd: &gwRbd{Pool: "rbd", Image: image, User: "admin", CephConf: conf}}, initiators...)
+}
+
+// awaitOptimized polls REPORT TARGET PORT GROUPS through s until group want is
+// active/optimized, and returns how long that took.
+func awaitOptimized(t *testing.T, s *initiator.Session, want uint16, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		for _, g := range reportTargetPortGroups(t, s) {
+			if g.ID == want && g.State == 0 {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("group %d not active/optimized within %v: %v", want, within, reportTargetPortGroups(t, s))
+	return 0
+}
+
+// TestGatewayFailoverRBD: the kill-a-gateway test on an RBD image. Checksummed FUA
+// writes through node A, which takes the image's exclusive lock (its group turns
+// active/optimized); SIGKILL of A; the initiator goes on through B, whose librbd
+// breaks the dead owner's lock once its watch has timed out and blocklists it; every
+// write acknowledged before or after the kill reads back intact; A restarted, the
+// initiator fails back and the lock moves back to A.
+func TestGatewayFailoverRBD(t *testing.T) {
+	g := rbdGateways(t)
+	stall := runFailoverRBD(t, g)
+	t.Logf("RBD failover: writes resumed through B %v after SIGKILL of A (bound %v)", stall, rbdFailoverBound)
+}
+
+// runFailoverRBD is runFailover with the ALUA states checked on the way: the lock
+// owner's group is active/optimized as seen through the other node.
+func runFailoverRBD(t *testing.T, g *gateways) time.Duration {
+	stall := runFailover(t, g, rbdFailoverBound)
+	// After the fail back A holds the lock again: B reports group 1 optimized.
+	watchB := gwDial(t, g.portals[1], false, 40)
+	d := awaitOptimized(t, watchB, 1, 5*time.Second)
+	t.Logf("after the fail back, B reports A's group active/optimized (%v)", d)
+	return stall
+}
+
+// TestGatewayHungNodeRBD: a node that hangs with writes in flight (SIGSTOP) and
+// wakes up after the initiator moved on: its late writes must not land over the
+// newer ones written through B. librbd on B breaks A's lock and blocklists A, so the
+// OSDs refuse A's writes when it wakes.
+func TestGatewayHungNodeRBD(t *testing.T) {
+	g := rbdGateways(t)
+	a := g.start(t, 0)
+	g.start(t, 1)
+	// The initiator gives up on a command after 12 s, longer than the lock break takes.
+	f, err := initiator.DialFailover(g.portals[:], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+		ISID: [6]byte{0x80, 0xf1, 0, 0, 0, 1}, Timeout: 12 * time.Second}, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	load := startLoad(f)
+	time.Sleep(2 * time.Second)
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	before := load.count.Load()
+	// Writes go on through B once the initiator gave up on A and B has the lock.
+	for load.count.Load() < before+int64(20*fovWriters) {
+		if time.Since(stopped) > 60*time.Second {
+			t.Fatalf("writes did not go on through B within 60 s: %v", load.end())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("writes went on through B %v after A hung", time.Since(stopped).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // newer writes over the blocks A had in flight
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // A's late writes, if any could land, land now
+	if err := load.end(); err != nil {
+		t.Fatal(err)
+	}
+	load.verify(t, f, "B after A woke up")
+	out, _ := exec.Command("timeout", "20", "ceph", "-c", gwCeph(t), "osd", "blocklist", "ls").CombinedOutput()
+	t.Logf("%d writes; blocklist:\n%s", load.count.Load(), out)
+	a.kill(t) // blocklisted: its image handle is unusable
+}
+
+// TestGatewaysMultipathIORBD: libiscsi's multipath tests, Reset included, with one
+// path through each node of an RBD image.
+func TestGatewaysMultipathIORBD(t *testing.T) {
+	g := rbdGateways(t, cuInitiator1, cuInitiator2)
+	a, b := g.start(t, 0), g.start(t, 1)
+	runMultipathCU(t, a, b)
+	cu := requireLibiscsi(t, "iscsi-test-cu")
+	out, err := runTool(t, cuRunTimeout, cu, "-d", "-v", "-t", "SCSI.MultipathIO.Reset", a.url(defaultIQN, testLUN), b.url(defaultIQN, testLUN))
+	res, perr := ParseCUnit(strings.NewReader(out))
+	if perr != nil || len(res.Passed) != 1 {
+		t.Fatalf("SCSI.MultipathIO.Reset across two nodes: %v %v (exit %v)\n%s", res, perr, err, out)
+	}
+}
