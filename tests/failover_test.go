@@ -187,8 +187,9 @@ func (d *daemon) kill(t *testing.T) time.Time {
 // through node A; A is killed with SIGKILL; writes go on through B within bound;
 // every acknowledged write reads back intact through B; A is restarted, the
 // initiator fails back to it, writes go on, and everything reads back through A.
-// It returns how long writes stalled across the kill.
-func runFailover(t *testing.T, g *gateways, bound time.Duration) time.Duration {
+// check, if not nil, is called after the failover ("failover") and after the fail
+// back ("failback"). It returns how long writes stalled across the kill.
+func runFailover(t *testing.T, g *gateways, bound time.Duration, check func(phase string)) time.Duration {
 	a := g.start(t, 0)
 	g.start(t, 1)
 	f, err := initiator.DialFailover(g.portals[:], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
@@ -234,6 +235,9 @@ func runFailover(t *testing.T, g *gateways, bound time.Duration) time.Duration {
 		t.Fatalf("after the kill the initiator uses %s", f.Portal())
 	}
 	load.verify(t, f, "B after the kill")
+	if check != nil {
+		check("failover")
+	}
 
 	// Fail back: A again, writes through it, everything read back through A.
 	g.start(t, 0)
@@ -254,6 +258,9 @@ func runFailover(t *testing.T, g *gateways, bound time.Duration) time.Duration {
 	}
 	back.verify(t, f, "A after the fail back")
 	t.Logf("fail back: %d writes through A", back.count.Load())
+	if check != nil {
+		check("failback")
+	}
 	return stall
 }
 
@@ -262,6 +269,6 @@ func runFailover(t *testing.T, g *gateways, bound time.Duration) time.Duration {
 // must do, without Ceph; the RBD version is TestGatewayFailoverRBD.
 func TestGatewayFailoverSharedFile(t *testing.T) {
 	g := newGateways(t, sharedFileLUN(t, 16<<20))
-	stall := runFailover(t, g, 10*time.Second)
+	stall := runFailover(t, g, 10*time.Second, nil)
 	t.Logf("failover: writes resumed through B %v after SIGKILL of A", stall)
 }

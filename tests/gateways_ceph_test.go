@@ -106,12 +106,17 @@ func TestGatewayFailoverRBD(t *testing.T) {
 // runFailoverRBD is runFailover with the ALUA states checked on the way: the lock
 // owner's group is active/optimized as seen through the other node.
 func runFailoverRBD(t *testing.T, g *gateways) time.Duration {
-	stall := runFailover(t, g, rbdFailoverBound)
-	// After the fail back A holds the lock again: B reports group 1 optimized.
-	watchB := gwDial(t, g.portals[1], false, 40)
-	d := awaitOptimized(t, watchB, 1, 5*time.Second)
-	t.Logf("after the fail back, B reports A's group active/optimized (%v)", d)
-	return stall
+	isid := byte(40)
+	return runFailover(t, g, rbdFailoverBound, func(phase string) {
+		// The node holding the lock reports its own group active/optimized.
+		node, group := 1, uint16(2)
+		if phase == "failback" {
+			node, group = 0, 1
+		}
+		isid++
+		d := awaitOptimized(t, gwDial(t, g.portals[node], false, isid), group, 5*time.Second)
+		t.Logf("after the %s, node %d reports its group %d active/optimized (%v)", phase, node, group, d)
+	})
 }
 
 // TestGatewayHungNodeRBD: a node that hangs with writes in flight (SIGSTOP) and
