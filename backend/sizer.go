@@ -34,10 +34,29 @@ func (s sizedMapped) LogicalBlockSize() int { return s.bs.LogicalBlockSize() }
 func (s sizedMapped) Mapped(off, length int64) (bool, int64, error) { return s.m.Mapped(off, length) }
 
 // vecOf gives a wrapper's vectored calls, and ErrNoVector for one it lacks (the
-// caller then performs the buffers one by one).
+// caller then performs the buffers one by one); likewise its store-native calls,
+// with ErrNoNative.
 type vecOf struct {
-	r VectorReader
-	w VectorWriter
+	r  VectorReader
+	w  VectorWriter
+	cw ComparerWriter
+	ws WriteSamer
+}
+
+// CompareAndWrite passes to the wrapper's, if it has one.
+func (v vecOf) CompareAndWrite(cmp, data []byte, off int64, stable bool) error {
+	if v.cw == nil {
+		return ErrNoNative
+	}
+	return v.cw.CompareAndWrite(cmp, data, off, stable)
+}
+
+// WriteSame passes to the wrapper's, if it has one.
+func (v vecOf) WriteSame(block []byte, off, length int64, stable bool) error {
+	if v.ws == nil {
+		return ErrNoNative
+	}
+	return v.ws.WriteSame(block, off, length, stable)
 }
 
 // ReadVec passes to the wrapper's, if it has one.
@@ -96,13 +115,16 @@ func (s vecSizedMapped) Mapped(off, length int64) (bool, int64, error) {
 }
 
 // keepBlockSizer returns w, made a BlockSizer and a Mapper where inner is one, and
-// keeping w's own vectored calls, so wrapping never hides an optional interface.
+// keeping w's own vectored and store-native calls, so wrapping never hides an
+// optional interface.
 func keepBlockSizer(inner, w Backend) Backend {
 	bs, isSized := inner.(BlockSizer)
 	m, isMapper := inner.(Mapper)
 	vr, _ := w.(VectorReader)
 	vw, _ := w.(VectorWriter)
-	if v := (vecOf{r: vr, w: vw}); vr != nil || vw != nil {
+	cw, _ := w.(ComparerWriter)
+	ws, _ := w.(WriteSamer)
+	if v := (vecOf{r: vr, w: vw, cw: cw, ws: ws}); vr != nil || vw != nil || cw != nil || ws != nil {
 		switch {
 		case isSized && isMapper:
 			return vecSizedMapped{Backend: w, vecOf: v, bs: bs, m: m}

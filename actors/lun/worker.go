@@ -282,6 +282,9 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			return &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood), DataIn: data}
 		}
 	case pb.IoKind_IO_KIND_COMPARE_AND_WRITE:
+		if done, answer := w.nativeCompareAndWrite(t.Itt, io, req.TransferLength); done {
+			return answer
+		}
 		read = make([]byte, req.Length)
 		if _, err = w.b.ReadAt(read, req.Offset); err != nil {
 			err = &scsidev.ReadError{Err: err}
@@ -372,6 +375,11 @@ const writeSameChunk = 1 << 20
 func (w *worker) writeSame(block []byte, off, length int64, stable bool) error {
 	if len(block) == 0 {
 		return nil
+	}
+	if ws, ok := w.b.(backend.WriteSamer); ok && length%int64(len(block)) == 0 {
+		if err := ws.WriteSame(block, off, length, stable); !errors.Is(err, backend.ErrNoNative) {
+			return err
+		}
 	}
 	n := min(length, int64(writeSameChunk)/int64(len(block))*int64(len(block)))
 	n = max(n, int64(len(block)))

@@ -104,3 +104,22 @@ func (w *faulty) WriteVec(bufs [][]byte, off int64) error {
 	}
 	return vw.WriteVec(bufs, off)
 }
+
+// CompareAndWrite passes to the wrapped store's while no fault is set; with faults
+// set the LUN reads, compares and writes through ReadAt and WriteAt, which meet them.
+func (w *faulty) CompareAndWrite(cmp, data []byte, off int64, stable bool) error {
+	cw, ok := w.Backend.(backend.ComparerWriter)
+	if !ok || w.active() {
+		return backend.ErrNoNative
+	}
+	return cw.CompareAndWrite(cmp, data, off, stable)
+}
+
+// WriteSame passes to the wrapped store's while no fault is set.
+func (w *faulty) WriteSame(block []byte, off, length int64, stable bool) error {
+	ws, ok := w.Backend.(backend.WriteSamer)
+	if !ok || w.active() {
+		return backend.ErrNoNative
+	}
+	return ws.WriteSame(block, off, length, stable)
+}

@@ -1,0 +1,257 @@
+//go:build ceph
+
+package backend
+
+// #include <errno.h>
+// #include <stdlib.h>
+// #include <sys/uio.h>
+// #include <rbd/librbd.h>
+//
+// // rbd_iovs allocates n iovecs in C memory (the Go buffers they point at are
+// // pinned by the caller for the call).
+// static struct iovec *rbd_iovs(int n) { return calloc(n, sizeof(struct iovec)); }
+// static void rbd_iov_set(struct iovec *v, int i, void *base, size_t len) {
+//	v[i].iov_base = base; v[i].iov_len = len;
+// }
+import "C"
+
+import (
+	"errors"
+	"runtime"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// imageSize asks librbd for the image's size (refreshed from its header watch).
+func (b *rbdBackend) imageSize() (int64, error) {
+	var size C.uint64_t
+	if ret := C.rbd_get_size(b.image, &size); ret < 0 {
+		return 0, syscall.Errno(-ret)
+	}
+	return int64(size), nil
+}
+
+// poll looks at the image's size every rbdSizePoll and reports a change made from
+// outside to the OnResize function.
+func (b *rbdBackend) poll() {
+	defer close(b.pollDone)
+	t := time.NewTicker(rbdSizePoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		b.resizeMu.Lock()
+		b.mu.RLock()
+		size, err := b.imageSize()
+		b.mu.RUnlock()
+		changed := err == nil && size != b.size.Load()
+		if changed {
+			b.size.Store(size)
+		}
+		b.resizeMu.Unlock()
+		if f := b.onResize.Load(); changed && f != nil {
+			(*f)(size)
+		}
+	}
+}
+
+// OnResize sets the function told of a size change made from outside.
+func (b *rbdBackend) OnResize(f func(size int64)) { b.onResize.Store(&f) }
+
+// Resize resizes the image (the administrator's ResizeLun).
+func (b *rbdBackend) Resize(size int64) error {
+	if err := b.use("resize", true, 0, noRange); err != nil {
+		return err
+	}
+	defer b.done()
+	b.resizeMu.Lock()
+	defer b.resizeMu.Unlock()
+	if err := b.errno("resize", C.ssize_t(C.rbd_resize(b.image, C.uint64_t(size)))); err != nil {
+		return err
+	}
+	b.size.Store(size)
+	return nil
+}
+
+// objectSize is the size of the image's RADOS objects (fixed at its creation).
+func (b *rbdBackend) objectSize() (int64, error) {
+	var info C.rbd_image_info_t
+	if ret := C.rbd_stat(b.image, &info, C.size_t(unsafe.Sizeof(info))); ret < 0 {
+		return 0, syscall.Errno(-ret)
+	}
+	return int64(info.obj_size), nil
+}
+
+// CompareAndWrite is librbd's compare-and-write, atomic in the cluster. A range
+// across two RADOS objects, which librbd refuses, answers ErrNoNative (the LUN
+// compares and writes itself).
+func (b *rbdBackend) CompareAndWrite(cmp, data []byte, off int64, stable bool) error {
+	if len(cmp) != len(data) {
+		return pathErr("compare and write", "rbd:"+b.name, errors.New("compare and write data differ in length"))
+	}
+	if err := b.use("compare and write", true, off, int64(len(data))); err != nil {
+		return err
+	}
+	defer b.done()
+	if len(data) == 0 {
+		return nil
+	}
+	n := int64(len(data))
+	if obj := b.objSize; obj <= 0 || off/obj != (off+n-1)/obj {
+		return ErrNoNative
+	}
+	if max := b.cawMax.Load(); max > 0 && n > max {
+		return ErrNoNative
+	}
+	var flags C.int
+	if stable {
+		flags = rbdFUA
+	}
+	var mismatch C.uint64_t
+	ret := C.rbd_compare_and_write(b.image, C.uint64_t(off), C.size_t(len(data)), bufPtr(cmp), bufPtr(data),
+		&mismatch, flags)
+	if ret == -C.EILSEQ {
+		at := int64(mismatch)
+		if at >= off { // librbd answers the image offset of the first differing byte
+			at -= off
+		}
+		return &MiscompareError{Offset: at}
+	}
+	if ret == -C.EINVAL && n > 512 { // too long for this librbd (Pacific: one sector)
+		b.cawMax.Store(512)
+		return ErrNoNative
+	}
+	return b.errno("compare and write", ret)
+}
+
+// WriteSame is rbd_writesame: block is sent once and replicated over the range.
+func (b *rbdBackend) WriteSame(block []byte, off, length int64, stable bool) error {
+	if err := b.use("write same", true, off, length); err != nil {
+		return err
+	}
+	defer b.done()
+	if length == 0 || len(block) == 0 {
+		return nil
+	}
+	if length%int64(len(block)) != 0 {
+		return ErrNoNative
+	}
+	var flags C.int
+	if stable {
+		flags = rbdFUA
+	}
+	ret := C.rbd_writesame(b.image, C.uint64_t(off), C.size_t(length), bufPtr(block), C.size_t(len(block)), flags)
+	return b.errno("write same", ret)
+}
+
+// ReadVec fills bufs from off with one rbd_aio_readv.
+func (b *rbdBackend) ReadVec(bufs [][]byte, off int64) error {
+	return b.vec("read", false, bufs, off)
+}
+
+// WriteVec writes bufs from off with one rbd_aio_writev.
+func (b *rbdBackend) WriteVec(bufs [][]byte, off int64) error {
+	return b.vec("write", true, bufs, off)
+}
+
+// vec performs one vectored request and waits for it.
+func (b *rbdBackend) vec(op string, write bool, bufs [][]byte, off int64) error {
+	var total int64
+	n := 0
+	for _, p := range bufs {
+		total += int64(len(p))
+		if len(p) > 0 {
+			n++
+		}
+	}
+	if err := b.use(op, write, off, total); err != nil {
+		return err
+	}
+	defer b.done()
+	if n == 0 {
+		return nil
+	}
+	iov := C.rbd_iovs(C.int(n))
+	if iov == nil {
+		return pathErr(op, "rbd:"+b.name, syscall.ENOMEM)
+	}
+	defer C.free(unsafe.Pointer(iov))
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	i := 0
+	for _, p := range bufs {
+		if len(p) == 0 {
+			continue
+		}
+		pin.Pin(&p[0])
+		C.rbd_iov_set(iov, C.int(i), unsafe.Pointer(&p[0]), C.size_t(len(p)))
+		i++
+	}
+	var c C.rbd_completion_t
+	if ret := C.rbd_aio_create_completion(nil, nil, &c); ret < 0 {
+		return b.errno(op, C.ssize_t(ret))
+	}
+	defer C.rbd_aio_release(c)
+	var ret C.int
+	if write {
+		ret = C.rbd_aio_writev(b.image, iov, C.int(n), C.uint64_t(off), c)
+	} else {
+		ret = C.rbd_aio_readv(b.image, iov, C.int(n), C.uint64_t(off), c)
+	}
+	if ret < 0 {
+		return b.errno(op, C.ssize_t(ret))
+	}
+	C.rbd_aio_wait_for_complete(c)
+	r := C.rbd_aio_get_return_value(c)
+	if err := b.errno(op, r); err != nil {
+		return err
+	}
+	if !write && int64(r) < total { // past the end of a shrinking image: zeros
+		skip := int64(r)
+		for _, p := range bufs {
+			if skip >= int64(len(p)) {
+				skip -= int64(len(p))
+				continue
+			}
+			clear(p[skip:])
+			skip = 0
+		}
+	}
+	return nil
+}
+
+// IsLockOwner reports whether this client holds the image's exclusive lock.
+func (b *rbdBackend) IsLockOwner() (bool, error) {
+	if err := b.use("lock owner", false, 0, noRange); err != nil {
+		return false, err
+	}
+	defer b.done()
+	var owner C.int
+	if ret := C.rbd_is_exclusive_lock_owner(b.image, &owner); ret < 0 {
+		return false, b.errno("lock owner", C.ssize_t(ret))
+	}
+	return owner != 0, nil
+}
+
+// AcquireLock takes the exclusive lock in managed mode (librbd then no longer hands
+// it to a peer that asks); it fails while a live peer holds it.
+func (b *rbdBackend) AcquireLock() error {
+	if err := b.use("lock acquire", true, 0, noRange); err != nil {
+		return err
+	}
+	defer b.done()
+	return b.errno("lock acquire", C.ssize_t(C.rbd_lock_acquire(b.image, C.RBD_LOCK_MODE_EXCLUSIVE)))
+}
+
+// ReleaseLock gives the exclusive lock up.
+func (b *rbdBackend) ReleaseLock() error {
+	if err := b.use("lock release", false, 0, noRange); err != nil {
+		return err
+	}
+	defer b.done()
+	return b.errno("lock release", C.ssize_t(C.rbd_lock_release(b.image)))
+}

@@ -1,0 +1,137 @@
+// Package cephtest gives tests a one-node Ceph cluster (scripts/ceph-up.sh) and RBD
+// images on it, through the scripts and the rbd command (no cgo, so untagged tests
+// may use it too). With $ATGT_CEPH_DIR set (make test does), the cluster there is
+// shared: it is started if needed and left running for the caller that set it. Without
+// it, a package's tests start a cluster of their own in a temporary directory and
+// StopShared, called from their TestMain, stops and removes it. Missing Ceph packages
+// are installed by the script (scripts/install-ceph.sh), never skipped.
+package cephtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Cluster is a running one-node test cluster.
+type Cluster struct {
+	// Dir holds it; Conf is its ceph.conf (naming the admin keyring).
+	Dir, Conf string
+	// own: this process started it in a directory of its own, to stop at the end.
+	own bool
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *Cluster
+	sharedErr  error
+)
+
+// Shared returns the package's cluster, starting it on first use; a failure fails t.
+func Shared(t testing.TB) *Cluster {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = start() })
+	if sharedErr != nil {
+		t.Fatalf("ceph test cluster: %v", sharedErr)
+	}
+	return shared
+}
+
+// StopShared stops the package's cluster if this process started it (TestMain calls
+// it after m.Run).
+func StopShared() {
+	if shared != nil && shared.own {
+		if err := run(2*time.Minute, filepath.Join(Root(), "scripts", "ceph-down.sh"), shared.Dir); err != nil {
+			fmt.Fprintln(os.Stderr, "cephtest:", err)
+		}
+	}
+}
+
+// Root is the module root (the directory with go.mod), found from the working
+// directory upward.
+func Root() string {
+	dir, _ := os.Getwd()
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
+}
+
+func start() (*Cluster, error) {
+	dir, own := os.Getenv("ATGT_CEPH_DIR"), false
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "atgt-ceph-")
+		if err != nil {
+			return nil, err
+		}
+		dir, own = filepath.Join(tmp, "cluster"), true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(Root(), "scripts", "ceph-up.sh"), dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("scripts/ceph-up.sh %s: %w", dir, err)
+	}
+	lines := strings.Fields(strings.TrimSpace(string(out)))
+	if len(lines) == 0 {
+		return nil, errors.New("scripts/ceph-up.sh printed no ceph.conf path")
+	}
+	return &Cluster{Dir: dir, Conf: lines[len(lines)-1], own: own}, nil
+}
+
+// run runs a command with a time limit, its output in the error.
+func run(timeout time.Duration, name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// RBD runs `rbd -c Conf args...` with a time limit.
+func (c *Cluster) RBD(args ...string) error {
+	return run(time.Minute, "rbd", append([]string{"-c", c.Conf}, args...)...)
+}
+
+// Image creates an image of size bytes in pool rbd with a random name, removed when
+// t ends, and returns its name.
+func (c *Cluster) Image(t testing.TB, size int64) string {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "t-" + hex.EncodeToString(b[:])
+	if err := c.RBD("create", "--size", fmt.Sprintf("%dB", size), "rbd/"+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.RBD("rm", "--no-progress", "rbd/"+name); err != nil {
+			t.Logf("removing image %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// Resize sets an image's size from outside the target (`rbd resize`).
+func (c *Cluster) Resize(t testing.TB, image string, size int64) {
+	t.Helper()
+	if err := c.RBD("resize", "--no-progress", "--allow-shrink", "--size", fmt.Sprintf("%dB", size), "rbd/"+image); err != nil {
+		t.Fatal(err)
+	}
+}
