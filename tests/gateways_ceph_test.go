@@ -3,15 +3,13 @@
 package tests
 
 import (
-	"fmt"
-	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/atgt/atgt/internal/cephtest"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -23,55 +21,12 @@ const rbdFailoverBound = 20 * time.Second
 // The daemon under test is built with Ceph support.
 func init() { daemonBuildTags = "ceph" }
 
-var (
-	gwCephOnce sync.Once
-	gwCephConf string
-	gwCephErr  error
-)
-
-// gwCeph brings the one-node test cluster up once (scripts/ceph-up.sh, which installs
-// Ceph when missing) and returns its ceph.conf.
-func gwCeph(t *testing.T) string {
-	t.Helper()
-	gwCephOnce.Do(func() {
-		dir := os.Getenv("ATGT_CEPH_DIR")
-		if dir == "" {
-			dir = "/tmp/atgt-ceph"
-		}
-		out, err := exec.Command("../scripts/ceph-up.sh", dir).Output()
-		if err != nil {
-			gwCephErr = fmt.Errorf("scripts/ceph-up.sh %s: %v", dir, err)
-			return
-		}
-		lines := strings.Fields(strings.TrimSpace(string(out)))
-		gwCephConf = lines[len(lines)-1]
-	})
-	if gwCephErr != nil {
-		t.Fatal(gwCephErr)
-	}
-	return gwCephConf
-}
-
-// gwImage creates an RBD image for the test and removes it at the end.
-func gwImage(t *testing.T, conf string, size string) string {
-	t.Helper()
-	name := fmt.Sprintf("gw-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), time.Now().UnixNano()%1e6)
-	if out, err := exec.Command("timeout", "60", "rbd", "-c", conf, "create", "--size", size, "rbd/"+name).CombinedOutput(); err != nil {
-		t.Fatalf("rbd create: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		// The nodes are stopped by now (cleanups run last in, first out).
-		exec.Command("timeout", "60", "rbd", "-c", conf, "rm", "--no-progress", "rbd/"+name).Run()
-	})
-	return name
-}
-
 // rbdGateways configures nodes A and B to export one new RBD image.
 func rbdGateways(t *testing.T, initiators ...string) *gateways {
-	conf := gwCeph(t)
-	image := gwImage(t, conf, "64M")
+	c := cephtest.Shared(t)
+	image := c.Image(t, 64<<20)
 	return newGateways(t, gwLun{ID: testLUN, Backend: "rbd", Workers: 8, WriteCache: true, IoTimeout: 60,
-		Rbd: &gwRbd{Pool: "rbd", Image: image, User: "admin", CephConf: conf}}, initiators...)
+		Rbd: &gwRbd{Pool: "rbd", Image: image, User: "admin", CephConf: c.Conf}}, initiators...)
 }
 
 // awaitOptimized polls REPORT TARGET PORT GROUPS through s until group want is
@@ -158,7 +113,7 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	load.verify(t, f, "B after A woke up")
-	out, _ := exec.Command("timeout", "20", "ceph", "-c", gwCeph(t), "osd", "blocklist", "ls").CombinedOutput()
+	out, _ := exec.Command("timeout", "20", "ceph", "-c", cephtest.Shared(t).Conf, "osd", "blocklist", "ls").CombinedOutput()
 	t.Logf("%d writes; blocklist:\n%s", load.count.Load(), out)
 	a.kill(t) // blocklisted: its image handle is unusable
 }

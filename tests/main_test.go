@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atgt/atgt/internal/cephtest"
 )
 
 // Fixed names and limits shared by the tests.
@@ -62,6 +64,7 @@ func TestMain(m *testing.M) {
 		atgtdBin, buildErr = buildDaemon(filepath.Join(tmp, "atgtd"))
 	}
 	code := m.Run()
+	cephtest.StopShared() // a cluster the RBD tests started for themselves
 	os.RemoveAll(tmp)
 	os.Exit(code)
 }
