@@ -226,6 +226,7 @@ func defaultLUN(l *pb.Lun, dataDir string) {
 	if l.Backend == "" {
 		l.Backend = "file"
 	}
+	defaultRBD(l)
 	if l.BlockSize == 0 {
 		l.BlockSize = DefaultBlockSize
 	}
@@ -429,7 +430,11 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 		if l.SizeBytes == 0 {
 			return lf + ".size_bytes", "a memory LUN needs a size"
 		}
+	case "rbd": // badRBD
 	default: // an embedder's (badBackends refused other names); its factory checks the rest
+	}
+	if field, msg := badRBD(l, paths, lf); field != "" {
+		return field, msg
 	}
 	for fi, f := range l.Faults {
 		if field, msg := badFault(f); field != "" {

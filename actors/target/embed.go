@@ -57,7 +57,7 @@ const DefaultName = "target"
 type BackendFactory func(lun *pb.Lun) (backend.Backend, error)
 
 // builtinBackends are the backend names a config may always use.
-var builtinBackends = map[string]bool{"file": true, "memory": true}
+var builtinBackends = map[string]bool{"file": true, "memory": true, "rbd": true}
 
 // WithLogger returns the actor.ConfigOption that sends protoactor's own log lines
 // (system start, dead letters, supervision) to log, as the Service does for a system
@@ -94,7 +94,7 @@ func badBackends(cfg *pb.Config, custom map[string]BackendFactory) (field, msg s
 			for li, l := range set.luns {
 				if !builtinBackends[l.Backend] && custom[l.Backend] == nil {
 					return fmt.Sprintf("%s.luns[%d].backend", set.field, li),
-						fmt.Sprintf("%q is not a known backend (file, memory, or one given in Options.Backends)", l.Backend)
+						fmt.Sprintf("%q is not a known backend (file, memory, rbd, or one given in Options.Backends)", l.Backend)
 				}
 			}
 		}

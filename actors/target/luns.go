@@ -163,6 +163,11 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		if err != nil {
 			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 		}
+	case "rbd":
+		var err error
+		if b, err = openRBD(l); err != nil {
+			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
+		}
 	default: // an embedder's, by name (Options.Backends)
 		var err error
 		if b, err = s.openEmbedded(l); err != nil {
@@ -274,6 +279,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		s.live = map[dispatcher.Key]*liveLUN{}
 	}
 	s.live[key] = live
+	s.watchSize(live)
 	flight := trace.NewFlight(tg.name, l.Id, s.flightTasks, int(max(l.Workers, 1))+1, log)
 	flight.Emit = func(tl *trace.Timeline) { s.tracer.Emit(tl) } // an embedder's traceparent
 	return lunSpec{

@@ -824,7 +824,8 @@ type Lun struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// LUN number, 0..16383 (flat/peripheral addressing).
 	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	// "file" (a regular file or block device; default) or "memory" (volatile, tests).
+	// "file" (a regular file or block device; default), "memory" (volatile, tests) or
+	// "rbd" (a Ceph RBD image, see rbd; needs atgtd built with the `ceph` tag).
 	Backend string `protobuf:"bytes,2,opt,name=backend,proto3" json:"backend,omitempty"`
 	// Path of the file or block device. Relative paths are under data_dir. A missing
 	// regular file is created sparse with size_bytes.
@@ -895,7 +896,12 @@ type Lun struct {
 	// "single" and "single-sync" take workers 1 (unset or 1; more is refused);
 	// direct_io is allowed only with "direct" (a config with direct_io and no
 	// io_policy gets "direct").
-	IoPolicy      string `protobuf:"bytes,30,opt,name=io_policy,json=ioPolicy,proto3" json:"io_policy,omitempty"`
+	IoPolicy string `protobuf:"bytes,30,opt,name=io_policy,json=ioPolicy,proto3" json:"io_policy,omitempty"`
+	// The Ceph RBD image behind a LUN with backend "rbd" (atgtd built with the `ceph`
+	// build tag; README "RBD"). The capacity is the image's: size_bytes must be unset,
+	// and a resize of the image from outside is reported to initiators. Not allowed
+	// with other backends.
+	Rbd           *Rbd `protobuf:"bytes,40,opt,name=rbd,proto3" json:"rbd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1049,6 +1055,95 @@ func (x *Lun) GetIoPolicy() string {
 	return ""
 }
 
+func (x *Lun) GetRbd() *Rbd {
+	if x != nil {
+		return x.Rbd
+	}
+	return nil
+}
+
+// Rbd names a Ceph RBD image and how to reach its cluster.
+type Rbd struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pool holding the image. Default "rbd".
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// Image name. Required.
+	Image string `protobuf:"bytes,2,opt,name=image,proto3" json:"image,omitempty"`
+	// RADOS namespace within the pool. Default "" (none).
+	Namespace string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// cephx user, without "client.". Default "admin".
+	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	// ceph.conf to read (monitors, keyring). Default "/etc/ceph/ceph.conf".
+	CephConf      string `protobuf:"bytes,5,opt,name=ceph_conf,json=cephConf,proto3" json:"ceph_conf,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rbd) Reset() {
+	*x = Rbd{}
+	mi := &file_atgt_v1_config_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rbd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rbd) ProtoMessage() {}
+
+func (x *Rbd) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_config_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rbd.ProtoReflect.Descriptor instead.
+func (*Rbd) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Rbd) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *Rbd) GetImage() string {
+	if x != nil {
+		return x.Image
+	}
+	return ""
+}
+
+func (x *Rbd) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Rbd) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Rbd) GetCephConf() string {
+	if x != nil {
+		return x.CephConf
+	}
+	return ""
+}
+
 // Fault is one injected failure of a LUN's backend (or, kind "lunPanic", of its LUN
 // actor). Each backend call is one op: "read" is every pread (READ, VERIFY, the read of
 // COMPARE AND WRITE and ORWRITE, an EXTENDED COPY from this LUN), "write" every pwrite
@@ -1096,7 +1191,7 @@ type Fault struct {
 
 func (x *Fault) Reset() {
 	*x = Fault{}
-	mi := &file_atgt_v1_config_proto_msgTypes[7]
+	mi := &file_atgt_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1203,7 @@ func (x *Fault) String() string {
 func (*Fault) ProtoMessage() {}
 
 func (x *Fault) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[7]
+	mi := &file_atgt_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1216,7 @@ func (x *Fault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fault.ProtoReflect.Descriptor instead.
 func (*Fault) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Fault) GetOp() string {
@@ -1248,7 +1343,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x03 \x01(\tR\x04name\"O\n" +
 	"\rInitiatorLuns\x12\x1c\n" +
 	"\tinitiator\x18\x01 \x01(\tR\tinitiator\x12 \n" +
-	"\x04luns\x18\x02 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xd4\x04\n" +
+	"\x04luns\x18\x02 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xf4\x04\n" +
 	"\x03Lun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x12\n" +
@@ -1272,10 +1367,17 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"io_timeout\x18\x0f \x01(\x01H\x01R\tioTimeout\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"fault_seed\x18\x10 \x01(\x04H\x02R\tfaultSeed\x88\x01\x01\x12\x1b\n" +
-	"\tio_policy\x18\x1e \x01(\tR\bioPolicyB\x0e\n" +
+	"\tio_policy\x18\x1e \x01(\tR\bioPolicy\x12\x1e\n" +
+	"\x03rbd\x18( \x01(\v2\f.atgt.v1.RbdR\x03rbdB\x0e\n" +
 	"\f_write_cacheB\r\n" +
 	"\v_io_timeoutB\r\n" +
-	"\v_fault_seed\"\xc3\x01\n" +
+	"\v_fault_seed\"~\n" +
+	"\x03Rbd\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
+	"\x05image\x18\x02 \x01(\tR\x05image\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12\x1b\n" +
+	"\tceph_conf\x18\x05 \x01(\tR\bcephConf\"\xc3\x01\n" +
 	"\x05Fault\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12%\n" +
@@ -1298,7 +1400,7 @@ func file_atgt_v1_config_proto_rawDescGZIP() []byte {
 	return file_atgt_v1_config_proto_rawDescData
 }
 
-var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_atgt_v1_config_proto_goTypes = []any{
 	(*Config)(nil),        // 0: atgt.v1.Config
 	(*Chap)(nil),          // 1: atgt.v1.Chap
@@ -1307,7 +1409,8 @@ var file_atgt_v1_config_proto_goTypes = []any{
 	(*PortGroup)(nil),     // 4: atgt.v1.PortGroup
 	(*InitiatorLuns)(nil), // 5: atgt.v1.InitiatorLuns
 	(*Lun)(nil),           // 6: atgt.v1.Lun
-	(*Fault)(nil),         // 7: atgt.v1.Fault
+	(*Rbd)(nil),           // 7: atgt.v1.Rbd
+	(*Fault)(nil),         // 8: atgt.v1.Fault
 }
 var file_atgt_v1_config_proto_depIdxs = []int32{
 	3,  // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
@@ -1320,12 +1423,13 @@ var file_atgt_v1_config_proto_depIdxs = []int32{
 	5,  // 7: atgt.v1.Target.initiator_luns:type_name -> atgt.v1.InitiatorLuns
 	4,  // 8: atgt.v1.Target.port_groups:type_name -> atgt.v1.PortGroup
 	6,  // 9: atgt.v1.InitiatorLuns.luns:type_name -> atgt.v1.Lun
-	7,  // 10: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	8,  // 10: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
+	7,  // 11: atgt.v1.Lun.rbd:type_name -> atgt.v1.Rbd
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_config_proto_init() }
@@ -1335,14 +1439,14 @@ func file_atgt_v1_config_proto_init() {
 	}
 	file_atgt_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
 	file_atgt_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_config_proto_rawDesc), len(file_atgt_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
