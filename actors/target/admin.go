@@ -14,6 +14,7 @@ import (
 
 	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/actors/dispatcher"
+	"github.com/atgt/atgt/actors/gateway"
 	"github.com/atgt/atgt/actors/session"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
@@ -60,6 +61,8 @@ type liveLUN struct {
 	naa         uint64
 	blockSize   uint32
 	readOnly    bool
+	// gateway carries the LUN's resets to the other gateway nodes; nil: none.
+	gateway *gateway.Channel
 }
 
 // Status reports what the service serves and since when.

@@ -198,6 +198,9 @@ func (s *Service) forget(lv *liveLUN) {
 	s.backends = slices.DeleteFunc(s.backends, func(b backend.Backend) bool { return b == lv.raw })
 	s.metrics.Remove(lv.key.Target, lv.key.LUN)
 	lv.faults.Clear()
+	if lv.gateway != nil {
+		lv.gateway.Close()
+	}
 	lv.raw.Close()
 }
 

@@ -270,11 +270,19 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		}
 		return scsidev.New(c), rt, nil
 	}
+	gw, err := tg.ports.gatewayChannel(l)
+	if err != nil {
+		return lunSpec{}, fmt.Errorf("%s: events between gateways: %w", field, err)
+	}
 	s.luns = append(s.luns, LUNInfo{Target: tg.name, Initiator: tg.initiator, ID: l.Id, Path: l.Path, Size: b.Size(), Faults: inj})
 	counters := s.addLUNMetrics(tg, l, inj)
 	key := dispatcher.Key{Target: tg.route, LUN: l.Id}
 	live := &liveLUN{key: key, set: tg, cfg: l, raw: raw, served: b, faults: inj, naa: naa, blockSize: blockSize,
 		readOnly: l.ReadOnly}
+	var gateways lun.Gateways
+	if gw != nil {
+		live.gateway, gateways = gw, gw
+	}
 	if s.live == nil {
 		s.live = map[dispatcher.Key]*liveLUN{}
 	}
@@ -288,6 +296,6 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
-			Flight: flight, ALUA: alua},
+			Flight: flight, ALUA: alua, Gateways: gateways},
 	}, nil
 }

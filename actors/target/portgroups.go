@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atgt/atgt/actors/gateway"
 	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -167,4 +168,26 @@ func (g portGroups) model(b backend.Backend) *lun.ALUA {
 		a.Owner = o
 	}
 	return a
+}
+
+// gatewayChannel opens a LUN's channel to the other gateway nodes (actors/gateway):
+// an RBD LUN of a target with several port groups announces its resets on the RADOS
+// object next to its image, so that every node's initiators get their unit
+// attention. Other backends have no place all nodes share: nil.
+func (g portGroups) gatewayChannel(l *pb.Lun) (*gateway.Channel, error) {
+	r := l.GetRbd()
+	if len(g.ids) < 2 || l.Backend != "rbd" || r == nil {
+		return nil, nil
+	}
+	bus, err := gateway.OpenRados(gateway.RadosConfig{Pool: r.Pool, Namespace: r.Namespace,
+		Object: gateway.ObjectName(r.Image), User: r.User, CephConf: r.CephConf})
+	if err != nil {
+		return nil, err
+	}
+	ch, err := gateway.Open(bus, g.local)
+	if err != nil {
+		bus.Close()
+		return nil, err
+	}
+	return ch, nil
 }
