@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build run generate test fmt-check vet proto unit fuzz deps paper
+.PHONY: all build build-ceph run generate test fmt-check vet proto unit fuzz deps paper
 
 # The steps of `test` must run in order, even under make -j.
 .NOTPARALLEL:
@@ -36,9 +36,20 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags ceph ./...
+
+# The tests run with the ceph tag (the RBD backend and its tests) against a one-node
+# Ceph cluster of this worktree's own, started before and removed after them.
+CEPH_DIR ?= $(CURDIR)/tests/tmp/ceph
 
 unit:
-	$(GO) test -count=1 -timeout 25m ./...
+	scripts/ceph-up.sh $(CEPH_DIR) >/dev/null
+	ATGT_CEPH_DIR=$(CEPH_DIR) $(GO) test -tags ceph -count=1 -timeout 25m ./...; rc=$$?; \
+		scripts/ceph-down.sh $(CEPH_DIR); exit $$rc
+
+## build-ceph: compile atgtd with the RBD backend (needs librbd-dev, librados-dev)
+build-ceph:
+	$(GO) build -tags ceph ./...
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadPDU -fuzztime=15s ./messages/iscsi

@@ -10,7 +10,6 @@ package backend
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -46,10 +45,10 @@ import (
 //   - The capacity is the image's: a resize from outside (`rbd resize`, another
 //     gateway) is noticed within rbdSizePoll and reported through SizeWatcher, so
 //     the LUN answers CAPACITY DATA HAS CHANGED; Resize resizes the image.
-//   - Concurrency: each call is one synchronous librbd request, and librbd is safe
-//     for concurrent use, so the LUN's workers (many by default on an RBD LUN) are
-//     the queue depth the cluster sees. Runs of merged IO use rbd_aio_readv and
-//     rbd_aio_writev (one request for the run).
+//   - Concurrency: each call is one asynchronous librbd request the calling
+//     goroutine waits for (rbd_aio.go), so the LUN's workers (32 by default on an
+//     RBD LUN) are the queue depth the cluster sees, and no OS thread blocks in
+//     librbd for them. Runs of merged IO are one rbd_aio_readv or rbd_aio_writev.
 
 // RBDOptions names an RBD image and how to reach its cluster.
 type RBDOptions struct {
@@ -76,6 +75,7 @@ type rbdBackend struct {
 	conn     *rados.Conn
 	ioctx    *rados.IOContext
 	image    C.rbd_image_t
+	aio      *aioRing
 	readOnly bool
 	size     atomic.Int64
 	objSize  int64 // RADOS object size: a compare-and-write must not cross one
@@ -153,11 +153,14 @@ func OpenRBD(o RBDOptions) (Backend, error) {
 		return fail("stat", err)
 	}
 	b.size.Store(size)
-	if b.objSize, err = b.objectSize(); err != nil {
+	if b.objSize, err = b.objectSize(); err == nil {
+		b.aio, err = newAIORing()
+	}
+	if err != nil {
 		C.rbd_close(b.image)
 		ioctx.Destroy()
 		conn.Shutdown()
-		return fail("stat", err)
+		return fail("open", err)
 	}
 	go b.poll()
 	return b, nil
@@ -196,14 +199,6 @@ func (b *rbdBackend) use(op string, write bool, off, n int64) error {
 
 func (b *rbdBackend) done() { b.mu.RUnlock() }
 
-// bufPtr is the C view of p (nil for an empty slice).
-func bufPtr(p []byte) *C.char {
-	if len(p) == 0 {
-		return nil
-	}
-	return (*C.char)(unsafe.Pointer(&p[0]))
-}
-
 // ReadAt reads p from the image; unwritten ranges read as zeros.
 func (b *rbdBackend) ReadAt(p []byte, off int64) (int, error) {
 	if err := b.use("read", false, off, int64(len(p))); err != nil {
@@ -213,8 +208,8 @@ func (b *rbdBackend) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	ret := C.rbd_read2(b.image, C.uint64_t(off), C.size_t(len(p)), bufPtr(p), 0)
-	if err := b.errno("read", ret); err != nil {
+	ret := b.aio.do(b.image, aioRead, aioArgs{off: uint64(off), length: uint64(len(p)), buf: p}).ret
+	if err := b.errno("read", C.ssize_t(ret)); err != nil {
 		return 0, err
 	}
 	if int(ret) < len(p) { // past the end of a shrinking image: zeros
@@ -237,14 +232,8 @@ func (b *rbdBackend) WriteAt(p []byte, off int64, stable bool) error {
 	if stable {
 		flags = rbdFUA
 	}
-	ret := C.rbd_write2(b.image, C.uint64_t(off), C.size_t(len(p)), bufPtr(p), flags)
-	if err := b.errno("write", ret); err != nil {
-		return err
-	}
-	if int(ret) != len(p) {
-		return pathErr("write", "rbd:"+b.name, errors.New("short write"))
-	}
-	return nil
+	ret := b.aio.do(b.image, aioWrite, aioArgs{off: uint64(off), length: uint64(len(p)), buf: p, flags: flags}).ret
+	return b.errno("write", C.ssize_t(ret))
 }
 
 // Size is the image's size as last seen (polled every rbdSizePoll).
@@ -256,7 +245,7 @@ func (b *rbdBackend) Sync() error {
 		return err
 	}
 	defer b.done()
-	return b.errno("sync", C.ssize_t(C.rbd_flush(b.image)))
+	return b.errno("sync", C.ssize_t(b.aio.do(b.image, aioFlush, aioArgs{}).ret))
 }
 
 // Unmap discards the range; it reads back as zeros (partial discards zero).
@@ -268,7 +257,8 @@ func (b *rbdBackend) Unmap(off, length int64) error {
 	if length == 0 {
 		return nil
 	}
-	return b.errno("unmap", C.ssize_t(C.rbd_discard(b.image, C.uint64_t(off), C.uint64_t(length))))
+	ret := b.aio.do(b.image, aioDiscard, aioArgs{off: uint64(off), length: uint64(length)}).ret
+	return b.errno("unmap", C.ssize_t(ret))
 }
 
 // Close stops the size watch, closes the image (releasing its exclusive lock, if
@@ -284,6 +274,7 @@ func (b *rbdBackend) Close() error {
 	close(b.stop)
 	<-b.pollDone
 	ret := C.rbd_close(b.image)
+	b.aio.close()
 	b.ioctx.Destroy()
 	b.conn.Shutdown()
 	return b.errno("close", C.ssize_t(ret))

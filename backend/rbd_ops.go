@@ -3,21 +3,11 @@
 package backend
 
 // #include <errno.h>
-// #include <stdlib.h>
-// #include <sys/uio.h>
 // #include <rbd/librbd.h>
-//
-// // rbd_iovs allocates n iovecs in C memory (the Go buffers they point at are
-// // pinned by the caller for the call).
-// static struct iovec *rbd_iovs(int n) { return calloc(n, sizeof(struct iovec)); }
-// static void rbd_iov_set(struct iovec *v, int i, void *base, size_t len) {
-//	v[i].iov_base = base; v[i].iov_len = len;
-// }
 import "C"
 
 import (
 	"errors"
-	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -111,11 +101,10 @@ func (b *rbdBackend) CompareAndWrite(cmp, data []byte, off int64, stable bool) e
 	if stable {
 		flags = rbdFUA
 	}
-	var mismatch C.uint64_t
-	ret := C.rbd_compare_and_write(b.image, C.uint64_t(off), C.size_t(len(data)), bufPtr(cmp), bufPtr(data),
-		&mismatch, flags)
+	res := b.aio.do(b.image, aioCmpWrite, aioArgs{off: uint64(off), length: uint64(n), buf: cmp, buf2: data, flags: flags})
+	ret := C.ssize_t(res.ret)
 	if ret == -C.EILSEQ {
-		at := int64(mismatch)
+		at := int64(res.mismatch)
 		if at >= off { // librbd answers the image offset of the first differing byte
 			at -= off
 		}
@@ -144,8 +133,9 @@ func (b *rbdBackend) WriteSame(block []byte, off, length int64, stable bool) err
 	if stable {
 		flags = rbdFUA
 	}
-	ret := C.rbd_writesame(b.image, C.uint64_t(off), C.size_t(length), bufPtr(block), C.size_t(len(block)), flags)
-	return b.errno("write same", ret)
+	ret := b.aio.do(b.image, aioWriteSame, aioArgs{off: uint64(off), length: uint64(length), buf: block, n2: len(block),
+		flags: flags}).ret
+	return b.errno("write same", C.ssize_t(ret))
 }
 
 // ReadVec fills bufs from off with one rbd_aio_readv.
@@ -161,57 +151,30 @@ func (b *rbdBackend) WriteVec(bufs [][]byte, off int64) error {
 // vec performs one vectored request and waits for it.
 func (b *rbdBackend) vec(op string, write bool, bufs [][]byte, off int64) error {
 	var total int64
-	n := 0
+	iovs := make([][]byte, 0, len(bufs))
 	for _, p := range bufs {
 		total += int64(len(p))
 		if len(p) > 0 {
-			n++
+			iovs = append(iovs, p)
 		}
 	}
 	if err := b.use(op, write, off, total); err != nil {
 		return err
 	}
 	defer b.done()
-	if n == 0 {
+	if len(iovs) == 0 {
 		return nil
 	}
-	iov := C.rbd_iovs(C.int(n))
-	if iov == nil {
-		return pathErr(op, "rbd:"+b.name, syscall.ENOMEM)
-	}
-	defer C.free(unsafe.Pointer(iov))
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	i := 0
-	for _, p := range bufs {
-		if len(p) == 0 {
-			continue
-		}
-		pin.Pin(&p[0])
-		C.rbd_iov_set(iov, C.int(i), unsafe.Pointer(&p[0]), C.size_t(len(p)))
-		i++
-	}
-	var c C.rbd_completion_t
-	if ret := C.rbd_aio_create_completion(nil, nil, &c); ret < 0 {
-		return b.errno(op, C.ssize_t(ret))
-	}
-	defer C.rbd_aio_release(c)
-	var ret C.int
+	kind := C.int(aioReadv)
 	if write {
-		ret = C.rbd_aio_writev(b.image, iov, C.int(n), C.uint64_t(off), c)
-	} else {
-		ret = C.rbd_aio_readv(b.image, iov, C.int(n), C.uint64_t(off), c)
+		kind = aioWritev
 	}
-	if ret < 0 {
-		return b.errno(op, C.ssize_t(ret))
-	}
-	C.rbd_aio_wait_for_complete(c)
-	r := C.rbd_aio_get_return_value(c)
-	if err := b.errno(op, r); err != nil {
+	r := b.aio.do(b.image, kind, aioArgs{off: uint64(off), iovs: iovs}).ret
+	if err := b.errno(op, C.ssize_t(r)); err != nil {
 		return err
 	}
-	if !write && int64(r) < total { // past the end of a shrinking image: zeros
-		skip := int64(r)
+	if !write && r < total { // past the end of a shrinking image: zeros
+		skip := r
 		for _, p := range bufs {
 			if skip >= int64(len(p)) {
 				skip -= int64(len(p))

@@ -18,9 +18,6 @@ import (
 // reconnection), with margin for a loaded machine.
 const rbdFailoverBound = 20 * time.Second
 
-// The daemon under test is built with Ceph support.
-func init() { daemonBuildTags = "ceph" }
-
 // rbdGateways configures nodes A and B to export one new RBD image.
 func rbdGateways(t *testing.T, initiators ...string) *gateways {
 	c := cephtest.Shared(t)

@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/atgt/atgt/internal/cephtest"
 )
 
 // Fixed names and limits shared by the tests.
@@ -38,9 +36,10 @@ var (
 	buildErr error
 	// testLUN is the LUN number the clients address (ATGT_TEST_LUN, default 0).
 	testLUN = 0
-	// daemonBuildTags are the build tags atgtd is built with: "ceph" when the tests
-	// are (gateways_ceph_test.go), so that it has the RBD backend.
-	daemonBuildTags = ""
+	// daemonTags are the build tags atgtd is built with (rbd_test.go adds "ceph").
+	daemonTags []string
+	// atExit runs after the tests (rbd_test.go stops its Ceph cluster).
+	atExit []func()
 )
 
 // TestMain builds cmd/atgtd once into a temporary directory (or uses $ATGTD_BIN).
@@ -64,7 +63,9 @@ func TestMain(m *testing.M) {
 		atgtdBin, buildErr = buildDaemon(filepath.Join(tmp, "atgtd"))
 	}
 	code := m.Run()
-	cephtest.StopShared() // a cluster the RBD tests started for themselves
+	for _, f := range atExit {
+		f()
+	}
 	os.RemoveAll(tmp)
 	os.Exit(code)
 }
@@ -87,11 +88,7 @@ func buildCommand(pkg, out string) error {
 	if root == "." || root == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
 		return errors.New("not inside the atgt module (go env GOMOD is empty)")
 	}
-	args := []string{"build", "-o", out}
-	if daemonBuildTags != "" {
-		args = append(args, "-tags", daemonBuildTags)
-	}
-	cmd := exec.Command("go", append(args, pkg)...)
+	cmd := exec.Command("go", "build", "-tags", strings.Join(daemonTags, ","), "-o", out, pkg)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
@@ -363,12 +360,15 @@ type (
 		Luns      []testLun `json:"luns"`
 	}
 	testLun struct {
-		ID         int    `json:"id"`
-		Path       string `json:"path"`
-		SizeBytes  string `json:"sizeBytes"` // uint64 is a string in protobuf JSON
-		Workers    int    `json:"workers,omitempty"`
-		ReadOnly   bool   `json:"readOnly"`
-		WriteCache bool   `json:"writeCache"`
+		ID        int    `json:"id"`
+		Path      string `json:"path"`
+		SizeBytes string `json:"sizeBytes,omitempty"` // uint64 is a string in protobuf JSON
+		// Backend is "file" (default), "memory" or "rbd" (with Rbd).
+		Backend    string   `json:"backend,omitempty"`
+		Rbd        *testRbd `json:"rbd,omitempty"`
+		Workers    int      `json:"workers,omitempty"`
+		ReadOnly   bool     `json:"readOnly"`
+		WriteCache bool     `json:"writeCache"`
 		// BlockSize is the logical block size, 512 (default) or 4096.
 		BlockSize int `json:"blockSize,omitempty"`
 		// Provisioning is "thin" (default) or "thick".
@@ -383,6 +383,13 @@ type (
 		Faults []testFault `json:"faults,omitempty"`
 		// FaultSeed seeds the faults' random draws (nil: a random seed).
 		FaultSeed *uint64 `json:"faultSeed,omitempty,string"`
+	}
+	// testRbd names an RBD image (config.proto, Rbd).
+	testRbd struct {
+		Pool     string `json:"pool,omitempty"`
+		Image    string `json:"image"`
+		User     string `json:"user,omitempty"`
+		CephConf string `json:"cephConf,omitempty"`
 	}
 	// testFault is one injected fault (proto/atgt/v1/config.proto, Fault).
 	testFault struct {

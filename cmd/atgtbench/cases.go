@@ -77,7 +77,11 @@ func buildCases(c *config) []benchCase {
 				cs = append(cs, benchCase{Name: gc.name(), Unit: unit, Write: write,
 					Run: func(ctx context.Context, t *target) (sample, string, error) {
 						m := &cpuMeter{pid: t.PID}
-						r, err := runGoCase(t.URL, gc, c.ios, c.qd, m.tick)
+						ios := c.ios
+						if c.iosLarge > 0 && size >= 128<<10 {
+							ios = c.iosLarge
+						}
+						r, err := runGoCase(t.URL, gc, ios, c.qd, m.tick)
 						if err != nil {
 							return sample{}, "", err
 						}

@@ -59,6 +59,10 @@ type config struct {
 	atgtWorkers    uint32
 	keep           bool
 	iperfSeconds   time.Duration
+	// rbd is -rbd POOL/IMAGE (rbd.go), cephConf its cluster's ceph.conf, and
+	// iosLarge the IOs of the Go cases of 128 KiB and more (0: ios).
+	rbd, cephConf string
+	iosLarge      int
 }
 
 func main() {
@@ -94,14 +98,32 @@ func parseFlags() (*config, error) {
 	workers := flag.Uint("atgt-workers", 0, "IO workers of atgt's LUN (0: atgt's default)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (backing file, configs, target logs)")
 	flag.DurationVar(&c.iperfSeconds, "iperf-time", 5*time.Second, "iperf3 loopback run time (if iperf3 is installed)")
+	flag.StringVar(&c.rbd, "rbd", "", "benchmark atgt's RBD backend on this Ceph image (POOL/IMAGE, made with -size and filled if missing) "+
+		"beside tgt-rbd and librbd direct (rbd bench); default cases: 4K random and 128K sequential")
+	flag.StringVar(&c.cephConf, "ceph-conf", "", "with -rbd: the cluster's ceph.conf (default: scripts/ceph-up.sh's one-node test cluster)")
+	flag.IntVar(&c.iosLarge, "ios-large", 0, "IOs per Go-initiator case of 128 KiB and more (0: -ios; with -rbd: 2500)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", flag.Arg(0))
 	}
 	c.atgtWorkers = uint32(*workers)
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c.rbd != "" {
+		if !set["cases"] {
+			*casesRE = rbdDefaultCases
+		}
+		if !set["sizes"] {
+			*sizes = "4,128"
+		}
+		if !set["ios"] {
+			c.ios = 20000
+		}
+		if !set["ios-large"] {
+			c.iosLarge = 2500
+		}
+	}
 	if c.quick {
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["ios"] {
 			c.ios = 2000
 		}
@@ -213,7 +235,17 @@ func run() int {
 	}
 
 	var atgt, tgt *target
-	if c.atgtURL == "" || c.tgtURL == "" {
+	var rbdImg rbdImage
+	if c.rbd != "" {
+		if rbdImg, err = prepareRBD(ctx, c); err != nil {
+			logf("%v", err)
+			return 1
+		}
+		if atgt, tgt, err = startRBDTargets(ctx, c, rbdImg, workDir); err != nil {
+			logf("%v", err)
+			return 1
+		}
+	} else if c.atgtURL == "" || c.tgtURL == "" {
 		file := c.file
 		if file == "" {
 			dir := workDir
@@ -321,6 +353,9 @@ func run() int {
 		}
 		rows = append(rows, r)
 	}
+	if c.rbd != "" {
+		rows = append(rows, librbdRows(ctx, c, rbdImg)...)
+	}
 	var iperfBps float64
 	if wantIperf {
 		r := row{Case: iperfCase, Unit: "MB/s", Ref: true}
@@ -346,6 +381,10 @@ func run() int {
 		machine += fmt.Sprintf("; atgtd runs Go code on %s CPUs (maxProcs)", atgt.Procs)
 	}
 	notes := resultNotes(ss, iperfBps, wantIperf)
+	if c.rbd != "" {
+		machine += "; " + rbdMachine(rbdImg)
+		notes = append(notes, rbdNotes(ss)...)
+	}
 	for _, n := range notes {
 		fmt.Println(n)
 	}

@@ -67,14 +67,17 @@ func childAttr() *syscall.SysProcAttr {
 const atgtIQN = "iqn.2026-11.dev.atgt:bench"
 const tgtIQN = "iqn.2026-11.dev.tgt:bench"
 
+// atgtTags are the build tags of the atgtd built here ("ceph" for -rbd).
+var atgtTags = ""
+
 // buildAtgtd builds cmd/atgtd into workDir, unless bin names a binary already.
 func buildAtgtd(ctx context.Context, workDir, bin string, logf func(string, ...any)) (string, error) {
 	if bin != "" {
 		return bin, nil
 	}
 	bin = filepath.Join(workDir, "atgtd")
-	logf("building atgtd (go build ./cmd/atgtd)")
-	b := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/atgtd")
+	logf("building atgtd (go build -tags %q ./cmd/atgtd)", atgtTags)
+	b := exec.CommandContext(ctx, "go", "build", "-tags", atgtTags, "-o", bin, "./cmd/atgtd")
 	b.Dir = moduleRoot()
 	if out, err := b.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/atgtd: %v\n%s", err, out)
@@ -158,6 +161,11 @@ func startAtgt(ctx context.Context, workDir, file string, size int64, lunFields,
 // startTgt starts Debian's tgtd in the foreground on a free loopback port, in its
 // warm malloc state, and serves file as LUN 1 of one target open to everyone.
 func startTgt(ctx context.Context, workDir, file string, logf func(string, ...any)) (*target, error) {
+	return startTgtLUN(ctx, workDir, []string{"-b", file}, logf)
+}
+
+// startTgtLUN is startTgt with the LUN's tgtadm backing store arguments given.
+func startTgtLUN(ctx context.Context, workDir string, lunArgs []string, logf func(string, ...any)) (*target, error) {
 	if _, err := exec.LookPath("tgtd"); err != nil {
 		return nil, fmt.Errorf("tgtd not found (install Debian's tgt: scripts/install-bench-deps.sh)")
 	}
@@ -200,7 +208,7 @@ func startTgt(ctx context.Context, workDir, file string, logf func(string, ...an
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if err := adm("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", file); err != nil {
+	if err := adm(append([]string{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1"}, lunArgs...)...); err != nil {
 		t.stop()
 		return nil, err
 	}

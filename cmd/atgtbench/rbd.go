@@ -1,0 +1,219 @@
+package main
+
+// `atgtbench -rbd POOL/IMAGE`: atgt's RBD backend beside tgt's (tgt-rbd, --bstype
+// rbd) on the same image of the same cluster, and beside librbd driven directly at the
+// same queue depth (`rbd bench`, librbd's asynchronous calls with -qd in flight) as
+// the reference limit. Both targets open the image at once (one is driven at a
+// time); RBD's exclusive lock moves to the one writing when the bench switches.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// rbdDefaultCases are the cases the issue's comparison names: 4 KiB random IOPS and
+// 128 KiB throughput.
+const rbdDefaultCases = `^go (rand (read|write) 4K|seq (read|write) 128K)$`
+
+// rbdImage is the -rbd image and how to reach its cluster.
+type rbdImage struct {
+	Pool, Image, Conf string
+}
+
+// parseRBD reads -rbd POOL/IMAGE.
+func parseRBD(s string) (rbdImage, error) {
+	pool, image, ok := strings.Cut(s, "/")
+	if !ok || pool == "" || image == "" || strings.Contains(image, "/") {
+		return rbdImage{}, fmt.Errorf("-rbd %q: want POOL/IMAGE", s)
+	}
+	return rbdImage{Pool: pool, Image: image}, nil
+}
+
+// rbdCmd runs the rbd command against the image's cluster.
+func (r rbdImage) rbdCmd(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, "rbd", append([]string{"-c", r.Conf}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("rbd %s: %v: %s", strings.Join(args, " "), err, lastLines(string(out), 5))
+	}
+	return string(out), nil
+}
+
+// prepareRBD finds the cluster (-ceph-conf, else the one-node test cluster that
+// scripts/ceph-up.sh starts or reuses), makes the image of size bytes if it is
+// missing, and fills it once, so that reads meet data rather than absent objects.
+func prepareRBD(ctx context.Context, c *config) (rbdImage, error) {
+	r, err := parseRBD(c.rbd)
+	if err != nil {
+		return r, err
+	}
+	r.Conf = c.cephConf
+	if r.Conf == "" {
+		out, err := exec.CommandContext(ctx, filepath.Join(moduleRoot(), "scripts", "ceph-up.sh")).Output()
+		if err != nil {
+			return r, fmt.Errorf("scripts/ceph-up.sh: %v", err)
+		}
+		f := strings.Fields(string(out))
+		if len(f) == 0 {
+			return r, fmt.Errorf("scripts/ceph-up.sh printed no ceph.conf")
+		}
+		r.Conf = f[len(f)-1]
+	}
+	spec := r.Pool + "/" + r.Image
+	if _, err := r.rbdCmd(ctx, "info", spec); err != nil {
+		logf("creating image %s (%d bytes) and filling it", spec, c.size)
+		if _, err := r.rbdCmd(ctx, "create", "--size", fmt.Sprintf("%dB", c.size), spec); err != nil {
+			return r, err
+		}
+		if _, err := r.rbdCmd(ctx, "bench", "--io-type", "write", "--io-size", "4M", "--io-threads", "8",
+			"--io-pattern", "seq", "--io-total", strconv.FormatInt(c.size, 10), "--rbd_cache=false", spec); err != nil {
+			return r, err
+		}
+	}
+	out, err := r.rbdCmd(ctx, "info", "--format", "json", spec)
+	if err != nil {
+		return r, err
+	}
+	if m := regexp.MustCompile(`"size":\s*(\d+)`).FindStringSubmatch(out); m != nil {
+		c.size, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	logf("RBD image %s (%d bytes) on the cluster of %s", spec, c.size, r.Conf)
+	return r, nil
+}
+
+// startRBDTargets starts atgtd (built with -tags ceph) and tgtd (bs_rbd) on the image.
+func startRBDTargets(ctx context.Context, c *config, r rbdImage, workDir string) (*target, *target, error) {
+	atgtTags = "ceph"
+	var seed atomic.Uint64
+	goSeed = func() uint64 { return seed.Add(1) }
+	lun := map[string]any{"path": nil, "sizeBytes": nil, "backend": "rbd",
+		"rbd": map[string]any{"pool": r.Pool, "image": r.Image, "cephConf": r.Conf}}
+	if c.atgtWorkers > 0 {
+		lun["workers"] = c.atgtWorkers
+	}
+	atgt, err := startAtgt(ctx, workDir, "", 0, lun, nil, c.atgtBin, logf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("atgtd: %w", err)
+	}
+	cleanup.Lock()
+	cleanup.targets = append(cleanup.targets, atgt)
+	cleanup.Unlock()
+	tgt, err := startTgtLUN(ctx, workDir, []string{"--bstype", "rbd", "--backing-store", r.Pool + "/" + r.Image,
+		"--bsopts", "conf=" + r.Conf + ";id=admin"}, logf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tgtd (tgt-rbd): %w", err)
+	}
+	cleanup.Lock()
+	cleanup.targets = append(cleanup.targets, tgt)
+	cleanup.Unlock()
+	logf("atgtd pid %d serving %s; tgtd pid %d serving %s", atgt.PID, atgt.URL, tgt.PID, tgt.URL)
+	return atgt, tgt, nil
+}
+
+// rbdBenchLine is the summary line of `rbd bench`.
+var rbdBenchLine = regexp.MustCompile(`elapsed:\s*([\d.]+)\s+ops:\s*(\d+)\s+ops/sec:\s*([\d.]+)`)
+
+// librbdRows runs each Go case's workload with `rbd bench` (librbd, -qd requests in
+// flight, no client cache as atgt's backend) and returns them as reference rows.
+func librbdRows(ctx context.Context, c *config, r rbdImage) []row {
+	var rows []row
+	for _, bc := range buildCases(c) {
+		var gc goCase
+		f := strings.Fields(bc.Name) // go PATTERN OP SIZE
+		if len(f) != 4 || f[0] != "go" {
+			continue
+		}
+		gc.Random, gc.Write = f[1] == "rand", f[2] == "write"
+		size, err := strconv.Atoi(strings.TrimSuffix(f[3], "K"))
+		if err != nil {
+			continue
+		}
+		gc.Size = size << 10
+		ios := c.ios
+		if c.iosLarge > 0 && gc.Size >= 128<<10 {
+			ios = c.iosLarge
+		}
+		rw := row{Case: "librbd direct (rbd bench) " + strings.TrimPrefix(bc.Name, "go "), Unit: bc.Unit, Ref: true}
+		for rep := 0; rep < c.repeats; rep++ {
+			v, err := runRBDBench(ctx, r, gc, ios, c.qd)
+			if err != nil {
+				logf("%s: %v", rw.Case, err)
+				rw.Note = "errors"
+				continue
+			}
+			logf("%-40s run %d: %s %s", rw.Case, rep+1, fmtValue(v, bc.Unit), bc.Unit)
+			rw.Atgt = append(rw.Atgt, sample{Value: v, CPUPerGB: math.NaN(), ClientCPUPerGB: math.NaN()})
+		}
+		rows = append(rows, rw)
+	}
+	return rows
+}
+
+// runRBDBench runs one `rbd bench` of ios IOs and returns IOPS, or MB/s for 128 KiB
+// and larger IOs.
+func runRBDBench(ctx context.Context, r rbdImage, gc goCase, ios, qd int) (float64, error) {
+	typ, pat := "read", "seq"
+	if gc.Write {
+		typ = "write"
+	}
+	if gc.Random {
+		pat = "rand"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	out, err := r.rbdCmd(ctx, "bench", "--io-type", typ, "--io-size", strconv.Itoa(gc.Size), "--io-threads", strconv.Itoa(qd),
+		"--io-pattern", pat, "--io-total", strconv.FormatInt(int64(ios)*int64(gc.Size), 10), "--rbd_cache=false",
+		r.Pool+"/"+r.Image)
+	if err != nil {
+		return 0, err
+	}
+	m := rbdBenchLine.FindStringSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("rbd bench: no summary line in %q", lastLines(out, 3))
+	}
+	ops, _ := strconv.ParseFloat(m[3], 64)
+	if gc.Size >= 128<<10 {
+		return ops * float64(gc.Size) / 1e6, nil
+	}
+	return ops, nil
+}
+
+// rbdNotes compares atgt with librbd direct per case (the issue's 80% bar).
+func rbdNotes(ss []summary) []string {
+	ref := map[string]float64{}
+	for _, s := range ss {
+		if s.Ref {
+			ref[strings.TrimPrefix(s.Case, "librbd direct (rbd bench) ")] = s.Atgt
+		}
+	}
+	var notes []string
+	for _, s := range ss {
+		if l, ok := ref[strings.TrimPrefix(s.Case, "go ")]; ok && !s.Ref && l > 0 {
+			notes = append(notes, fmt.Sprintf("%s: atgt %.0f%%, tgt-rbd %.0f%% of librbd direct at the same queue depth", s.Case,
+				100*s.Atgt/l, 100*s.Tgt/l))
+		}
+	}
+	return notes
+}
+
+// rbdMachine describes the cluster: Ceph's version and its OSDs.
+func rbdMachine(r rbdImage) string {
+	v := "?"
+	if out, err := exec.Command("ceph", "--version").Output(); err == nil {
+		v = strings.TrimSpace(string(out))
+	}
+	osds := "?"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "ceph", "-c", r.Conf, "osd", "stat").Output(); err == nil {
+		osds = strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("%s; cluster %s: %s; tgt-rbd from Debian's tgt-rbd", v, r.Conf, osds)
+}
