@@ -66,7 +66,7 @@ func runFailoverRBD(t *testing.T, g *gateways) time.Duration {
 			node, group = 0, 1
 		}
 		isid++
-		d := awaitOptimized(t, gwDial(t, g.portals[node], false, isid), group, 5*time.Second)
+		d := awaitOptimized(t, gwDial(t, g.portals[node], false, isid), group, 10*time.Second)
 		t.Logf("after the %s, node %d reports its group %d active/optimized (%v)", phase, node, group, d)
 	})
 }

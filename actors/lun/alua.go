@@ -34,11 +34,40 @@ type ALUA struct {
 	Owner LockOwner
 	// Poll is how often the lock is looked at (default DefaultALUAPoll).
 	Poll time.Duration
+	// Hold is how long the lock must stay put before the states follow it
+	// (default DefaultALUAHold).
+	Hold time.Duration
 }
 
 // DefaultALUAPoll is how often a LUN asks its backend whether it holds the lock:
 // the delay with which RTPG and the unit attention follow a move of the lock.
 const DefaultALUAPoll = time.Second
+
+// DefaultALUAHold is how long the lock must stay with a node before the reported
+// states follow it: a client that writes through several nodes at once moves the
+// lock at every write, and would otherwise get a unit attention for each move.
+const DefaultALUAHold = 3 * time.Second
+
+// lockFollower decides when the reported states follow the lock: once it has been
+// seen with the same node for hold.
+type lockFollower struct {
+	hold    time.Duration
+	seen    bool // the owner as last polled
+	since   time.Time
+	applied bool // the owner the states show
+}
+
+// observe records a poll at now and reports whether the states must now show owner.
+func (f *lockFollower) observe(owner bool, now time.Time) bool {
+	if owner != f.seen || f.since.IsZero() {
+		f.seen, f.since = owner, now
+	}
+	if owner == f.applied || now.Sub(f.since) < f.hold {
+		return false
+	}
+	f.applied = owner
+	return true
+}
 
 // lockState is the poller's report: whether this node holds the backend's lock.
 type lockState struct {
@@ -69,6 +98,11 @@ func (l *lunActor) startALUA(ctx actor.Context) {
 		return
 	}
 	l.applyLock(false)
+	hold := a.Hold
+	if hold <= 0 {
+		hold = DefaultALUAHold
+	}
+	l.follow = lockFollower{hold: hold}
 	period := a.Poll
 	if period <= 0 {
 		period = DefaultALUAPoll
@@ -105,7 +139,9 @@ func (l *lunActor) lockReport(m *lockState) {
 		l.cfg.Log.Warn("ALUA: cannot tell whether this node holds the lock", "lun", l.cfg.ID, "err", m.err)
 		return
 	}
-	l.applyLock(m.owner)
+	if l.follow.observe(m.owner, time.Now()) {
+		l.applyLock(m.owner)
+	}
 }
 
 func (l *lunActor) applyLock(owner bool) {

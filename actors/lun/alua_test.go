@@ -37,7 +37,7 @@ func TestALUAFollowsLock(t *testing.T) {
 		PortGroups: []uint16{1, 2}, TargetPortGroup: 1, RelativePortID: 1})
 	h := newLUNHarness(t, backend.NewMemory(1<<20), func(c *Config) {
 		c.Device = dev
-		c.ALUA = &ALUA{Local: 1, Groups: []uint16{1, 2}, Owner: lock, Poll: 5 * time.Millisecond}
+		c.ALUA = &ALUA{Local: 1, Groups: []uint16{1, 2}, Owner: lock, Poll: 5 * time.Millisecond, Hold: 20 * time.Millisecond}
 	})
 	defer h.sys.Shutdown()
 	itt := uint32(0)
@@ -89,5 +89,33 @@ func TestALUAFollowsLock(t *testing.T) {
 	awaitUA("lock lost")
 	if g1, g2 := states(rtpg()); g1 != byte(scsidev.ActiveNonOptimized) || g2 != byte(scsidev.ActiveOptimized) {
 		t.Fatalf("lock lost: groups %x %x", g1, g2)
+	}
+}
+
+// TestLockFollowerHolds: the states follow the lock only once it stayed put for the
+// hold time; a lock that moves back and forth faster changes nothing.
+func TestLockFollowerHolds(t *testing.T) {
+	f := lockFollower{hold: 3 * time.Second}
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	steps := []struct {
+		s     float64
+		owner bool
+		apply bool
+	}{
+		{0, false, false},  // as started: not the owner
+		{1, true, false},   // lock taken
+		{2, false, false},  // moved away again
+		{3, true, false},   // and back
+		{5.9, true, false}, // held 2.9 s
+		{6, true, true},    // held 3 s: follow
+		{7, true, false},   // nothing new
+		{8, false, false},  // lost
+		{11.5, false, true},
+	}
+	for _, st := range steps {
+		if got := f.observe(st.owner, at(st.s)); got != st.apply {
+			t.Fatalf("at %vs owner %v: apply %v, want %v", st.s, st.owner, got, st.apply)
+		}
 	}
 }
