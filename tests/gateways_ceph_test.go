@@ -4,7 +4,6 @@ package tests
 
 import (
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -120,11 +119,5 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 func TestGatewaysMultipathIORBD(t *testing.T) {
 	g := rbdGateways(t, cuInitiator1, cuInitiator2)
 	a, b := g.start(t, 0), g.start(t, 1)
-	runMultipathCU(t, a, b)
-	cu := requireLibiscsi(t, "iscsi-test-cu")
-	out, err := runTool(t, cuRunTimeout, cu, "-d", "-v", "-t", "SCSI.MultipathIO.Reset", a.url(defaultIQN, testLUN), b.url(defaultIQN, testLUN))
-	res, perr := ParseCUnit(strings.NewReader(out))
-	if perr != nil || len(res.Passed) != 1 {
-		t.Fatalf("SCSI.MultipathIO.Reset across two nodes: %v %v (exit %v)\n%s", res, perr, err, out)
-	}
+	runMultipathCU(t, a, b, append(multipathCUTests, "SCSI.MultipathIO.Reset"))
 }
