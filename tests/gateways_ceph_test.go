@@ -4,6 +4,7 @@ package tests
 
 import (
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -105,6 +106,14 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second) // A's late writes, if any could land, land now
+	// What A did with the writes it held when it hung: refused by the cluster.
+	var late []string
+	for _, line := range strings.Split(a.stderr.String(), "\n") {
+		if strings.Contains(line, "task ended badly") && strings.Contains(line, "opcode=0x8a") {
+			late = append(late, line)
+		}
+	}
+	t.Logf("node A after it woke up: %d writes failed; first: %q", len(late), firstOf(late))
 	if err := load.end(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,4 +129,11 @@ func TestGatewaysMultipathIORBD(t *testing.T) {
 	g := rbdGateways(t, cuInitiator1, cuInitiator2)
 	a, b := g.start(t, 0), g.start(t, 1)
 	runMultipathCU(t, a, b, append(multipathCUTests, "SCSI.MultipathIO.Reset"))
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }
