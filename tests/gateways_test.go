@@ -287,3 +287,31 @@ func TestGatewaysMultipathIO(t *testing.T) {
 	g := newGateways(t, sharedFileLUN(t, 64<<20), cuInitiator1, cuInitiator2)
 	runMultipathCU(t, g.start(t, 0), g.start(t, 1), multipathCUTests)
 }
+
+// TestGatewaysSCSISuite: libiscsi's SCSI family through node A of two gateways (a
+// file LUN): ALUA reported (TPGS, RTPG, REPORT SUPPORTED OPERATION CODES listing
+// it) must pass what the single-node target passes.
+func TestGatewaysSCSISuite(t *testing.T) {
+	cu := requireLibiscsi(t, "iscsi-test-cu")
+	skips := expectedSkips(t)
+	g := newGateways(t, sharedFileLUN(t, 1<<30), cuInitiator1, cuInitiator2)
+	a := g.start(t, 0)
+	out, err := runTool(t, cuRunTimeout, cu, "-d", "-v", "-t", "SCSI", a.url(defaultIQN, testLUN))
+	res, perr := ParseCUnit(strings.NewReader(out))
+	if perr != nil {
+		t.Fatalf("parsing iscsi-test-cu output: %v", perr)
+	}
+	t.Logf("SCSI family through a gateway node: %v", res)
+	if res.Count() == 0 || len(res.Failed) > 0 || len(res.Unfinished) > 0 {
+		t.Fatalf("failed %v, without a verdict %v (exit %v)", res.Failed, res.Unfinished, err)
+	}
+	var unexpected []string
+	for _, name := range res.Skipped {
+		if !listed(skips, []string{"all", "thin", "single-path", "no-sanitize"}, name) {
+			unexpected = append(unexpected, name)
+		}
+	}
+	if len(unexpected) > 0 {
+		t.Fatalf("skipped without a reason in testdata/expected-skips.txt: %v", unexpected)
+	}
+}
