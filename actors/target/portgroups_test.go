@@ -2,7 +2,10 @@ package target
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/backend"
@@ -76,5 +79,25 @@ func TestPortGroupsModel(t *testing.T) {
 	var _ lun.LockOwner = lockedMemory{}
 	if a := g.model(lockedMemory{backend.NewMemory(4096)}); a == nil || a.Owner == nil {
 		t.Fatalf("locking backend: %+v, want the lock model", a)
+	}
+}
+
+// TestPortGroupsNotChangedLive: the admin API refuses a config whose port groups
+// differ from the served ones, naming the field, and applies nothing.
+func TestPortGroupsNotChangedLive(t *testing.T) {
+	old := ApplyDefaults(twoGateways())
+	for name, edit := range map[string]func(*pb.Config){
+		"local":  func(c *pb.Config) { c.Targets[0].LocalPortGroup = 1 },
+		"portal": func(c *pb.Config) { c.Targets[0].PortGroups[0].Portals = []string{"127.0.0.3:3260"} },
+		"added": func(c *pb.Config) {
+			c.Targets[0].PortGroups = append(c.Targets[0].PortGroups, &pb.PortGroup{Id: 3, Portals: []string{"127.0.0.3:3260"}})
+		},
+	} {
+		next := proto.Clone(old).(*pb.Config)
+		edit(next)
+		_, err := (&Service{}).diff(old, next, applyOpts{})
+		if err == nil || !strings.Contains(err.Error(), "targets[0].port_groups") {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 }
