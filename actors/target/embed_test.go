@@ -269,7 +269,7 @@ func TestEmbedderBackends(t *testing.T) {
 		want     string
 	}{
 		{"unknown", nil, &pb.Lun{Id: 1, Backend: "cow", SizeBytes: 1 << 20},
-			`config: targets[0].luns[1].backend: "cow" is not a known backend (file, memory, or one given in Options.Backends)`},
+			`config: targets[0].luns[1].backend: "cow" is not a known backend (file, memory, rbd, or one given in Options.Backends)`},
 		{"unknown beside others", map[string]BackendFactory{"counting": counting}, &pb.Lun{Id: 1, Backend: "cow"},
 			`config: targets[0].luns[1].backend: "cow" is not a known backend`},
 		{"built-in given again", map[string]BackendFactory{"memory": counting}, &pb.Lun{Id: 1, Backend: "memory", SizeBytes: 1 << 20},

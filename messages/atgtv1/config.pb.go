@@ -837,7 +837,8 @@ type Lun struct {
 	BlockSize uint32 `protobuf:"varint,5,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
 	// Serve the LUN read-only: writes fail with DATA PROTECT.
 	ReadOnly bool `protobuf:"varint,6,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
-	// IO workers for this LUN (parallel blocking pread/pwrite). Default 4, 1..256.
+	// IO workers for this LUN (parallel blocking pread/pwrite; for an rbd LUN, librbd
+	// requests in flight). Default 4 (32 for an rbd LUN), 1..256.
 	Workers uint32 `protobuf:"varint,7,opt,name=workers,proto3" json:"workers,omitempty"`
 	// Default write cache state (the WCE bit). Default true: plain writes may sit in the
 	// page cache until SYNCHRONIZE CACHE, like a disk with a volatile cache. A WCE saved
