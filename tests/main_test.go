@@ -213,7 +213,7 @@ func startDaemonArgs(t testing.TB, args ...string) *daemon {
 		t.Fatalf("atgtd printed no \"ready portal=\" line within %v\nstdout:\n%s", readyTimeout, d.stdout)
 	}
 	if !strings.HasPrefix(d.addr, "127.") || strings.HasSuffix(d.addr, ":0") {
-		t.Fatalf("ready line names %q, want the bound 127.x.y.z:PORT", d.addr)
+		t.Fatalf("ready line names %q, want the bound loopback 127.x.y.z:PORT", d.addr)
 	}
 	t.Logf("atgtd ready on %s (pid %d)", d.addr, d.cmd.Process.Pid)
 	return d

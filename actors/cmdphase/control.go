@@ -82,11 +82,17 @@ func (m *Machine) text(req *iscsi.PDU) {
 }
 
 // discoveryTargets lists the configured targets with this connection's local address
-// as their TargetAddress: the address the initiator already reached us on.
+// as their TargetAddress (the address the initiator already reached us on), unless
+// a target names its addresses itself (every gateway node's portals, in ALUA port
+// groups).
 func (m *Machine) discoveryTargets() []login.DiscoveryTarget {
 	addr := m.cfg.LocalAddr + ",1"
 	out := make([]login.DiscoveryTarget, len(m.cfg.Discovery))
 	for i, t := range m.cfg.Discovery {
+		if len(t.Addresses) > 0 {
+			out[i] = t
+			continue
+		}
 		t.Addresses = []string{addr}
 		out[i] = t
 	}

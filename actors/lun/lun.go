@@ -56,7 +56,11 @@ type Config struct {
 	Metrics *metrics.LUN
 	// Flight is the LUN's flight recorder (trace.go); nil keeps and logs nothing.
 	Flight *trace.Flight
-	Log    hclog.Logger
+	// ALUA is the LUN's part in the target's port groups (alua.go); nil: none.
+	ALUA *ALUA
+	// Gateways carries resets to the other gateway nodes (gateways.go); nil: none.
+	Gateways Gateways
+	Log      hclog.Logger
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
@@ -89,8 +93,10 @@ type lunActor struct {
 	mailbox *sched.Probe
 	// ios holds the IoRequests: one allocation per many IOs.
 	ios slab.Slab[pb.IoRequest]
-	// stopWatchdog ends the watchdog's ticker.
-	stopWatchdog chan struct{}
+	// stopWatchdog ends the watchdog's ticker; stopALUA the lock poller's.
+	stopWatchdog, stopALUA chan struct{}
+	// follow decides when the ALUA states follow the lock (alua.go).
+	follow lockFollower
 	// failures are when the actor failed lately; offline is set once it failed too
 	// often (recover.go).
 	failures []time.Time
@@ -134,8 +140,11 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		}
 		l.startWatchdog(ctx)
 		l.attachCluster(ctx)
+		l.startALUA(ctx)
+		l.attachGateways(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		l.endWatchdog()
+		l.endALUA()
 	case *actor.Stopped:
 		if l.cfg.ClusterPR != nil {
 			l.cfg.ClusterPR.Close()
@@ -146,6 +155,10 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.prAnswered(ctx, m)
 	case *fenceExpired:
 		l.expireFence(ctx, m)
+	case *lockState:
+		l.lockReport(m)
+	case *gatewayNotice:
+		l.applyNotice(m)
 	case *tick:
 		l.tick(ctx)
 	case *lateReturn:

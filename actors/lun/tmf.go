@@ -47,7 +47,10 @@ func (l *lunActor) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 		root, self := ctx.ActorSystem().Root, ctx.Self()
 		time.AfterFunc(grace, func() { root.Send(self, d) })
 	}
-	ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut})
+	done := &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut}
+	if !l.announced(ctx, m, done) {
+		ctx.Send(m.ReplyTo.PID(), done)
+	}
 }
 
 // aborted collects the tasks in the LUN that m aborts. ABORT TASK and ABORT TASK SET

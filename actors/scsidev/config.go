@@ -40,10 +40,19 @@ type Config struct {
 	// PortalGroupTag is the iSCSI target portal group tag that forms the
 	// target port name "TargetName,t,0x<tag>" (default 1).
 	PortalGroupTag uint16
-	// TargetPortGroup is the ALUA target port group reported in VPD 0x83.
+	// TargetPortGroup is the ALUA target port group reported in VPD 0x83: the
+	// group of the node this LU is served by.
 	TargetPortGroup uint16
 	// RelativePortID is the relative target port identifier (default 1).
 	RelativePortID uint16
+	// PortGroups lists the ids of every target port group of the target, every
+	// node's, ascending, each with one target port whose relative target port
+	// identifier is the group id. Nil: the LU reports no ALUA (INQUIRY TPGS 0,
+	// no REPORT TARGET PORT GROUPS).
+	PortGroups []uint16
+	// ImplicitTransitionSeconds is the IMPLICIT TRANSITION TIME of REPORT TARGET
+	// PORT GROUPS' extended header: how long an implicit transition may take.
+	ImplicitTransitionSeconds byte
 	// LUN is this logical unit's number.
 	LUN uint64
 	// MaxTransferBlocks bounds one command's transfer; it is reported in

@@ -27,6 +27,9 @@ type Device struct {
 	// sanitizing is set from a SANITIZE until its IO is done; then
 	// sanitizeFailed says whether it failed (SBC-3 4.11).
 	sanitizing, sanitizeFailed bool
+	// groups holds the asymmetric access state of each ALUA target port group
+	// (alua.go); empty without port groups.
+	groups map[uint16]groupState
 }
 
 // New returns a device for cfg, with defaults filled in.
@@ -36,7 +39,7 @@ func New(cfg Config) *Device {
 	if cfg.Saved != nil {
 		saved = *cfg.Saved
 	}
-	return &Device{
+	d := &Device{
 		cfg:     cfg,
 		wce:     saved.WriteCache,
 		saved:   saved,
@@ -44,6 +47,8 @@ func New(cfg Config) *Device {
 		copies:  make(map[string]map[byte]*copyState),
 		pending: make(map[uint64]pendingIO),
 	}
+	d.initGroups()
+	return d
 }
 
 // WriteCacheEnabled reports the current WCE bit: when false every write
@@ -184,6 +189,10 @@ func (d *Device) dispatch(op byte, cdb []byte, r *Request) (Result, error) {
 			return d.reportSupportedOpcodes(cdb)
 		case scsi.SAReportSupportedTMFs:
 			return d.reportSupportedTMFs(cdb)
+		case scsi.SAReportTargetPortGroups:
+			if d.alua() {
+				return d.reportTargetPortGroups(cdb)
+			}
 		}
 		return Result{}, scsi.InvalidFieldInCDB(1, 4)
 	}

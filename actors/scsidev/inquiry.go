@@ -50,6 +50,9 @@ func (d *Device) standardInquiry() []byte {
 	b[2] = 0x06 // SPC-4
 	b[3] = 0x10 | 0x02
 	b[4] = standardInquiryLen - 5
+	if d.alua() {
+		b[5] = inquiryTPGSImplicit
+	}
 	b[7] = 0x02 // CmdQue
 	putASCII(b[8:16], d.cfg.VendorID)
 	putASCII(b[16:32], d.cfg.ProductID)

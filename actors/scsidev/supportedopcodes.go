@@ -32,6 +32,9 @@ func (d *Device) supports(op byte, sa uint16) bool {
 	if op == scsi.OpSanitize {
 		return d.sanitizeAllowed(sa)
 	}
+	if op == scsi.OpMaintenanceIn && sa == scsi.SAReportTargetPortGroups && !d.alua() {
+		return false
+	}
 	if sas, ok := scsi.ServiceActions[op]; ok {
 		for _, s := range sas {
 			if s == sa {

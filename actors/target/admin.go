@@ -14,6 +14,7 @@ import (
 
 	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/actors/dispatcher"
+	"github.com/atgt/atgt/actors/gateway"
 	"github.com/atgt/atgt/actors/prcluster"
 	"github.com/atgt/atgt/actors/session"
 	"github.com/atgt/atgt/backend"
@@ -63,6 +64,8 @@ type liveLUN struct {
 	readOnly    bool
 	// pr is the LUN's reservation store shared with other gateways, or nil.
 	pr *prcluster.Store
+	// gateway carries the LUN's resets to the other gateway nodes; nil: none.
+	gateway *gateway.Channel
 }
 
 // Status reports what the service serves and since when.

@@ -138,6 +138,7 @@ func (s *Service) openAdded(p *plan) ([]lunSpec, error) {
 	var specs []lunSpec
 	for _, a := range p.addLUNs {
 		tg := s.lunSet(a.name, a.initiator, a.route)
+		tg.ports = a.ports
 		l := proto.Clone(a.lun).(*pb.Lun)
 		sp, err := s.openLUN(a.field, s.admin.cfg.DataDir, tg, l, s.admin.wrap)
 		if err != nil {
@@ -199,6 +200,9 @@ func (s *Service) forget(lv *liveLUN) {
 	lv.faults.Clear()
 	if lv.pr != nil {
 		lv.pr.Close()
+	}
+	if lv.gateway != nil {
+		lv.gateway.Close()
 	}
 	lv.raw.Close()
 }

@@ -35,6 +35,7 @@ type lunAdd struct {
 	name, initiator, route string
 	field                  string
 	lun                    *pb.Lun
+	ports                  portGroups
 }
 
 // resizeStep sets a LUN's size.
@@ -80,11 +81,14 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 			for _, set := range lunSets(ti, t) {
 				for li, l := range set.luns {
 					p.addLUNs = append(p.addLUNs, lunAdd{name: t.Name, initiator: set.initiator, route: set.route,
-						field: fmt.Sprintf("config: %s.luns[%d]", set.field, li), lun: l})
+						field: fmt.Sprintf("config: %s.luns[%d]", set.field, li), lun: l, ports: portGroupsOf(t)})
 					p.say("add %s", lunLabel(t.Name, set.initiator, l.Id))
 				}
 			}
 			continue
+		}
+		if !equalPortGroups(o, t) {
+			return nil, admin.Busy("config: targets[%d].port_groups: changing a target's port groups needs a restart of atgtd (nothing was applied)", ti)
 		}
 		if !proto.Equal(targetPart(o), targetPart(t)) {
 			p.say("update target %s (%s)", t.Name, firstDifference(targetPart(o), targetPart(t), ""))
@@ -127,7 +131,8 @@ func (s *Service) diffLUNs(p *plan, ti int, old, next *pb.Target, opts applyOpts
 			after[fmt.Sprint(key)] = true
 			o, ok := before[set.route][l.Id]
 			if !ok {
-				p.addLUNs = append(p.addLUNs, lunAdd{name: next.Name, initiator: set.initiator, route: set.route, field: field, lun: l})
+				p.addLUNs = append(p.addLUNs, lunAdd{name: next.Name, initiator: set.initiator, route: set.route, field: field, lun: l,
+					ports: portGroupsOf(next)})
 				p.touched[set.route] = true
 				p.say("add %s", lunLabel(next.Name, set.initiator, l.Id))
 				continue

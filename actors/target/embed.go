@@ -115,7 +115,7 @@ func sortedNames(m map[string]BackendFactory) []string {
 func (s *Service) openEmbedded(l *pb.Lun) (backend.Backend, error) {
 	factory := s.opts.Backends[l.Backend]
 	if factory == nil {
-		return nil, fmt.Errorf("backend: %q is not a known backend (file, memory, or one given in Options.Backends)", l.Backend)
+		return nil, fmt.Errorf("backend: %q is not a known backend (file, memory, rbd, or one given in Options.Backends)", l.Backend)
 	}
 	b, err := factory(proto.Clone(l).(*pb.Lun))
 	if err != nil {

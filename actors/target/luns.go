@@ -41,6 +41,7 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 		// its own to REPORT LUNS and EXTENDED COPY.
 		for _, set := range lunSets(ti, t) {
 			tg := s.lunSet(t.Name, set.initiator, set.route)
+			tg.ports = portGroupsOf(t)
 			for li, l := range set.luns {
 				spec, err := s.openLUN(fmt.Sprintf("config: %s.luns[%d]", set.field, li), cfg.DataDir, tg, l, wrap)
 				if err != nil {
@@ -68,6 +69,8 @@ type targetLUNs struct {
 	mu    sync.RWMutex
 	// copyTargets describe the set's LUNs by NAA, for EXTENDED COPY.
 	copyTargets map[uint64]scsidev.CopyTarget
+	// ports are the target's ALUA port groups (portgroups.go).
+	ports portGroups
 }
 
 // lunSet returns the set of LUNs routed as route, made empty the first time.
@@ -227,7 +230,10 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		SaveModes:              true,
 		Saved:                  savedModes,
 		TargetName:             tg.name,
-		PortalGroupTag:         portalGroupTag,
+		PortalGroupTag:         tg.ports.tag(),
+		TargetPortGroup:        tg.ports.local,
+		RelativePortID:         tg.ports.local,
+		PortGroups:             tg.ports.ids,
 		LUN:                    l.Id,
 		ListLUNs:               tg.listLUNs,
 		Thin:                   thin,
@@ -235,6 +241,10 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		CopyTargets:            tg.lookupCopyTarget,
 		AllowSanitize:          l.AllowSanitize,
 		SanitizeBytesPerSecond: l.SanitizeBytesPerSecond,
+	}
+	alua := tg.ports.model(raw)
+	if alua != nil && alua.Owner != nil {
+		devCfg.ImplicitTransitionSeconds = implicitTransitionSeconds
 	}
 	dev := scsidev.New(devCfg)
 	// Persistent reservations with APTPL live in the data directory beside the LUN
@@ -270,11 +280,19 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		}
 		return scsidev.New(c), rt, nil
 	}
+	gw, err := tg.ports.gatewayChannel(l)
+	if err != nil {
+		return lunSpec{}, fmt.Errorf("%s: events between gateways: %w", field, err)
+	}
 	s.luns = append(s.luns, LUNInfo{Target: tg.name, Initiator: tg.initiator, ID: l.Id, Path: l.Path, Size: b.Size(), Faults: inj})
 	counters := s.addLUNMetrics(tg, l, inj)
 	key := dispatcher.Key{Target: tg.route, LUN: l.Id}
 	live := &liveLUN{key: key, set: tg, cfg: l, raw: raw, served: b, faults: inj, naa: naa, blockSize: blockSize,
 		readOnly: l.ReadOnly, pr: prStore}
+	var gateways lun.Gateways
+	if gw != nil {
+		live.gateway, gateways = gw, gw
+	}
 	if s.live == nil {
 		s.live = map[dispatcher.Key]*liveLUN{}
 	}
@@ -288,6 +306,6 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, ClusterPR: prStore, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
-			Flight: flight},
+			Flight: flight, ALUA: alua, Gateways: gateways},
 	}, nil
 }

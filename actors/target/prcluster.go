@@ -20,10 +20,9 @@ func clusterReservations(l *pb.Lun, tg *targetLUNs, log hclog.Logger) (*prcluste
 }
 
 // relativePort is this node's relative target port identifier for the target's
-// LUNs, which names its I_T nexuses in the shared state: 1, the only port a
-// target has without ALUA port groups. With port groups (Target.local_port_group)
-// it must be the local group's id, so that one initiator port logged in to two
-// gateways is two nexuses.
+// LUNs, which names its I_T nexuses in the shared state: with ALUA port groups
+// (Target.local_port_group) the local group's id, so that one initiator port logged
+// in to two gateways is two nexuses; without them 1, the only port the target has.
 func (tg *targetLUNs) relativePort() uint16 {
-	return 1
+	return max(tg.ports.local, 1)
 }

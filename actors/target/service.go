@@ -326,6 +326,11 @@ func (s *Service) closeResources() {
 	for _, l := range s.portals {
 		l.Close()
 	}
+	for _, lv := range s.live {
+		if lv.gateway != nil {
+			lv.gateway.Close()
+		}
+	}
 	for _, b := range s.backends {
 		b.Close()
 	}

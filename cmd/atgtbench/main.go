@@ -320,6 +320,7 @@ func run() int {
 
 	started := time.Now()
 	var rows []row
+	var refs librbdRefs
 	var raw [][]string
 	for _, bc := range cases {
 		r := row{Case: bc.Name, Unit: bc.Unit}
@@ -356,15 +357,16 @@ func run() int {
 					r.Tgt = append(r.Tgt, s)
 				}
 			}
+			if c.rbd != "" {
+				refs.run(ctx, c, rbdImg, bc, rep)
+			}
 		}
 		if bc.Write {
 			syncAll()
 		}
 		rows = append(rows, r)
 	}
-	if c.rbd != "" {
-		rows = append(rows, librbdRows(ctx, c, rbdImg)...)
-	}
+	rows = append(rows, refs.rows...)
 	var iperfBps float64
 	if wantIperf {
 		r := row{Case: iperfCase, Unit: "MB/s", Ref: true}
@@ -486,6 +488,12 @@ func writeOutputs(c *config, ss []summary, raw [][]string, machine string, notes
 		"so a machine that speeds up or slows down during a case does not skew it); "+
 		"CPU s/GB = target process user+system seconds per 1e9 bytes moved (lower is better). MB/s = 1e6 bytes/s.\n\n",
 		strings.Join(os.Args[1:], " "), took.Round(time.Second), c.qd, c.ios, c.repeats, c.stat, c.size)
+	if c.rbd != "" {
+		fmt.Fprintf(&md, "RBD: both targets serve the image %s (%d bytes) of one cluster, atgt through its RBD backend "+
+			"(librbd, no client cache), tgt through tgt-rbd (librbd with ceph.conf's defaults); \"librbd direct\" is `rbd bench` "+
+			"of the same workload at the same queue depth (no client cache), run right after the two targets in each "+
+			"repeat; the figures above about a file and its page cache do not apply.\n\n", c.rbd, c.size)
+	}
 	md.WriteString(markdownTable(ss))
 	for _, n := range notes {
 		md.WriteString("\n" + n + "\n")

@@ -120,40 +120,48 @@ func startRBDTargets(ctx context.Context, c *config, r rbdImage, workDir string)
 // rbdBenchLine is the summary line of `rbd bench`.
 var rbdBenchLine = regexp.MustCompile(`elapsed:\s*([\d.]+)\s+ops:\s*(\d+)\s+ops/sec:\s*([\d.]+)`)
 
-// librbdRows runs each Go case's workload with `rbd bench` (librbd, -qd requests in
-// flight, no client cache as atgt's backend) and returns them as reference rows.
-func librbdRows(ctx context.Context, c *config, r rbdImage) []row {
-	var rows []row
-	for _, bc := range buildCases(c) {
-		var gc goCase
-		f := strings.Fields(bc.Name) // go PATTERN OP SIZE
-		if len(f) != 4 || f[0] != "go" {
-			continue
-		}
-		gc.Random, gc.Write = f[1] == "rand", f[2] == "write"
-		size, err := strconv.Atoi(strings.TrimSuffix(f[3], "K"))
-		if err != nil {
-			continue
-		}
-		gc.Size = size << 10
-		ios := c.ios
-		if c.iosLarge > 0 && gc.Size >= 128<<10 {
-			ios = c.iosLarge
-		}
-		rw := row{Case: "librbd direct (rbd bench) " + strings.TrimPrefix(bc.Name, "go "), Unit: bc.Unit, Ref: true}
-		for rep := 0; rep < c.repeats; rep++ {
-			v, err := runRBDBench(ctx, r, gc, ios, c.qd)
-			if err != nil {
-				logf("%s: %v", rw.Case, err)
-				rw.Note = "errors"
-				continue
-			}
-			logf("%-40s run %d: %s %s", rw.Case, rep+1, fmtValue(v, bc.Unit), bc.Unit)
-			rw.Atgt = append(rw.Atgt, sample{Value: v, CPUPerGB: math.NaN(), ClientCPUPerGB: math.NaN()})
-		}
-		rows = append(rows, rw)
+// librbdRefs are the reference rows: each Go case's workload run with `rbd bench`
+// (librbd, -qd requests in flight, no client cache as atgt's backend), once per
+// repeat right after the two targets' runs, so that all three meet the machine alike.
+type librbdRefs struct {
+	rows  []row
+	index map[string]int
+}
+
+// run measures bc's workload once with rbd bench and adds it to bc's reference row.
+func (l *librbdRefs) run(ctx context.Context, c *config, r rbdImage, bc benchCase, rep int) {
+	f := strings.Fields(bc.Name) // go PATTERN OP SIZE
+	if len(f) != 4 || f[0] != "go" {
+		return
 	}
-	return rows
+	size, err := strconv.Atoi(strings.TrimSuffix(f[3], "K"))
+	if err != nil {
+		return
+	}
+	gc := goCase{Random: f[1] == "rand", Write: f[2] == "write", Size: size << 10}
+	ios := c.ios
+	if c.iosLarge > 0 && gc.Size >= 128<<10 {
+		ios = c.iosLarge
+	}
+	name := "librbd direct (rbd bench) " + strings.TrimPrefix(bc.Name, "go ")
+	if l.index == nil {
+		l.index = map[string]int{}
+	}
+	k, ok := l.index[name]
+	if !ok {
+		k = len(l.rows)
+		l.index[name] = k
+		l.rows = append(l.rows, row{Case: name, Unit: bc.Unit, Ref: true})
+	}
+	rw := &l.rows[k]
+	v, err := runRBDBench(ctx, r, gc, ios, c.qd)
+	if err != nil {
+		logf("%s: %v", name, err)
+		rw.Note = "errors"
+		return
+	}
+	logf("%-40s run %d: %s %s", name, rep+1, fmtValue(v, bc.Unit), bc.Unit)
+	rw.Atgt = append(rw.Atgt, sample{Value: v, CPUPerGB: math.NaN(), ClientCPUPerGB: math.NaN(), Rep: rep})
 }
 
 // runRBDBench runs one `rbd bench` of ios IOs and returns IOPS, or MB/s for 128 KiB

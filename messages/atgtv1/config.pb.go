@@ -585,8 +585,17 @@ type Target struct {
 	// allowed_networks, or initiator_luns with no shared luns). Default false: such a
 	// config does not start. Either way the exposure is logged as a warning.
 	AllowUnauthenticated bool `protobuf:"varint,62,opt,name=allow_unauthenticated,json=allowUnauthenticated,proto3" json:"allow_unauthenticated,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Every atgtd node that exports this target, each as its own ALUA target port
+	// group: the same target name and logical units (the same storage, e.g. one RBD
+	// image) reached through several gateways. Every node lists all groups the same
+	// way; local_port_group says which one it serves. Empty (the default): one node,
+	// one group, no ALUA reported (INQUIRY TPGS 0), portal group tag 1.
+	PortGroups []*PortGroup `protobuf:"bytes,70,rep,name=port_groups,json=portGroups,proto3" json:"port_groups,omitempty"`
+	// The id of the port group this node serves (one of port_groups); its portals
+	// must be among this node's portals. Required with port_groups, 0 without.
+	LocalPortGroup uint32 `protobuf:"varint,71,opt,name=local_port_group,json=localPortGroup,proto3" json:"local_port_group,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
@@ -689,6 +698,86 @@ func (x *Target) GetAllowUnauthenticated() bool {
 	return false
 }
 
+func (x *Target) GetPortGroups() []*PortGroup {
+	if x != nil {
+		return x.PortGroups
+	}
+	return nil
+}
+
+func (x *Target) GetLocalPortGroup() uint32 {
+	if x != nil {
+		return x.LocalPortGroup
+	}
+	return 0
+}
+
+// PortGroup is one gateway node's target port group.
+type PortGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Target port group id, also the node's relative target port identifier and its
+	// iSCSI target portal group tag: 1..65535, unique within the target.
+	Id uint32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The node's portals as SendTargets reports them to initiators, "IP:PORT" (an
+	// IPv6 address in brackets). At least one.
+	Portals []string `protobuf:"bytes,2,rep,name=portals,proto3" json:"portals,omitempty"`
+	// Optional name for logs and the admin API ("gw-a").
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortGroup) Reset() {
+	*x = PortGroup{}
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortGroup) ProtoMessage() {}
+
+func (x *PortGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortGroup.ProtoReflect.Descriptor instead.
+func (*PortGroup) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PortGroup) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PortGroup) GetPortals() []string {
+	if x != nil {
+		return x.Portals
+	}
+	return nil
+}
+
+func (x *PortGroup) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // InitiatorLuns is the set of logical units one initiator sees on a target.
 type InitiatorLuns struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -703,7 +792,7 @@ type InitiatorLuns struct {
 
 func (x *InitiatorLuns) Reset() {
 	*x = InitiatorLuns{}
-	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	mi := &file_atgt_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +804,7 @@ func (x *InitiatorLuns) String() string {
 func (*InitiatorLuns) ProtoMessage() {}
 
 func (x *InitiatorLuns) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	mi := &file_atgt_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +817,7 @@ func (x *InitiatorLuns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitiatorLuns.ProtoReflect.Descriptor instead.
 func (*InitiatorLuns) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *InitiatorLuns) GetInitiator() string {
@@ -763,7 +852,8 @@ type Lun struct {
 	BlockSize uint32 `protobuf:"varint,5,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
 	// Serve the LUN read-only: writes fail with DATA PROTECT.
 	ReadOnly bool `protobuf:"varint,6,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
-	// IO workers for this LUN (parallel blocking pread/pwrite). Default 4, 1..256.
+	// IO workers for this LUN (parallel blocking pread/pwrite; for an rbd LUN, librbd
+	// requests in flight). Default 4 (32 for an rbd LUN), 1..256.
 	Workers uint32 `protobuf:"varint,7,opt,name=workers,proto3" json:"workers,omitempty"`
 	// Default write cache state (the WCE bit). Default true: plain writes may sit in the
 	// page cache until SYNCHRONIZE CACHE, like a disk with a volatile cache. A WCE saved
@@ -834,7 +924,7 @@ type Lun struct {
 
 func (x *Lun) Reset() {
 	*x = Lun{}
-	mi := &file_atgt_v1_config_proto_msgTypes[5]
+	mi := &file_atgt_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +936,7 @@ func (x *Lun) String() string {
 func (*Lun) ProtoMessage() {}
 
 func (x *Lun) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[5]
+	mi := &file_atgt_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +949,7 @@ func (x *Lun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lun.ProtoReflect.Descriptor instead.
 func (*Lun) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Lun) GetId() uint64 {
@@ -1012,7 +1102,7 @@ type Rbd struct {
 
 func (x *Rbd) Reset() {
 	*x = Rbd{}
-	mi := &file_atgt_v1_config_proto_msgTypes[6]
+	mi := &file_atgt_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1114,7 @@ func (x *Rbd) String() string {
 func (*Rbd) ProtoMessage() {}
 
 func (x *Rbd) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[6]
+	mi := &file_atgt_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1127,7 @@ func (x *Rbd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rbd.ProtoReflect.Descriptor instead.
 func (*Rbd) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Rbd) GetPool() string {
@@ -1129,7 +1219,7 @@ type Fault struct {
 
 func (x *Fault) Reset() {
 	*x = Fault{}
-	mi := &file_atgt_v1_config_proto_msgTypes[7]
+	mi := &file_atgt_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1231,7 @@ func (x *Fault) String() string {
 func (*Fault) ProtoMessage() {}
 
 func (x *Fault) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[7]
+	mi := &file_atgt_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1244,7 @@ func (x *Fault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fault.ProtoReflect.Descriptor instead.
 func (*Fault) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Fault) GetOp() string {
@@ -1261,7 +1351,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\vdata_digest\x18\b \x03(\tR\n" +
 	"dataDigestB\x11\n" +
 	"\x0f_immediate_dataB\x0e\n" +
-	"\f_initial_r2t\"\x9e\x03\n" +
+	"\f_initial_r2t\"\xfd\x03\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
@@ -1273,7 +1363,14 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x0fchap_algorithms\x18* \x03(\tR\x0echapAlgorithms\x12)\n" +
 	"\x10allowed_networks\x18< \x03(\tR\x0fallowedNetworks\x12=\n" +
 	"\x0einitiator_luns\x18= \x03(\v2\x16.atgt.v1.InitiatorLunsR\rinitiatorLuns\x123\n" +
-	"\x15allow_unauthenticated\x18> \x01(\bR\x14allowUnauthenticated\"O\n" +
+	"\x15allow_unauthenticated\x18> \x01(\bR\x14allowUnauthenticated\x123\n" +
+	"\vport_groups\x18F \x03(\v2\x12.atgt.v1.PortGroupR\n" +
+	"portGroups\x12(\n" +
+	"\x10local_port_group\x18G \x01(\rR\x0elocalPortGroup\"I\n" +
+	"\tPortGroup\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
+	"\aportals\x18\x02 \x03(\tR\aportals\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"O\n" +
 	"\rInitiatorLuns\x12\x1c\n" +
 	"\tinitiator\x18\x01 \x01(\tR\tinitiator\x12 \n" +
 	"\x04luns\x18\x02 \x03(\v2\f.atgt.v1.LunR\x04luns\"\xf4\x04\n" +
@@ -1335,34 +1432,36 @@ func file_atgt_v1_config_proto_rawDescGZIP() []byte {
 	return file_atgt_v1_config_proto_rawDescData
 }
 
-var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_atgt_v1_config_proto_goTypes = []any{
 	(*Config)(nil),        // 0: atgt.v1.Config
 	(*Chap)(nil),          // 1: atgt.v1.Chap
 	(*Negotiation)(nil),   // 2: atgt.v1.Negotiation
 	(*Target)(nil),        // 3: atgt.v1.Target
-	(*InitiatorLuns)(nil), // 4: atgt.v1.InitiatorLuns
-	(*Lun)(nil),           // 5: atgt.v1.Lun
-	(*Rbd)(nil),           // 6: atgt.v1.Rbd
-	(*Fault)(nil),         // 7: atgt.v1.Fault
+	(*PortGroup)(nil),     // 4: atgt.v1.PortGroup
+	(*InitiatorLuns)(nil), // 5: atgt.v1.InitiatorLuns
+	(*Lun)(nil),           // 6: atgt.v1.Lun
+	(*Rbd)(nil),           // 7: atgt.v1.Rbd
+	(*Fault)(nil),         // 8: atgt.v1.Fault
 }
 var file_atgt_v1_config_proto_depIdxs = []int32{
 	3,  // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
 	2,  // 1: atgt.v1.Config.negotiation:type_name -> atgt.v1.Negotiation
 	1,  // 2: atgt.v1.Config.discovery_chap:type_name -> atgt.v1.Chap
 	1,  // 3: atgt.v1.Config.discovery_mutual_chap:type_name -> atgt.v1.Chap
-	5,  // 4: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
+	6,  // 4: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
 	1,  // 5: atgt.v1.Target.chap:type_name -> atgt.v1.Chap
 	1,  // 6: atgt.v1.Target.mutual_chap:type_name -> atgt.v1.Chap
-	4,  // 7: atgt.v1.Target.initiator_luns:type_name -> atgt.v1.InitiatorLuns
-	5,  // 8: atgt.v1.InitiatorLuns.luns:type_name -> atgt.v1.Lun
-	7,  // 9: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
-	6,  // 10: atgt.v1.Lun.rbd:type_name -> atgt.v1.Rbd
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 7: atgt.v1.Target.initiator_luns:type_name -> atgt.v1.InitiatorLuns
+	4,  // 8: atgt.v1.Target.port_groups:type_name -> atgt.v1.PortGroup
+	6,  // 9: atgt.v1.InitiatorLuns.luns:type_name -> atgt.v1.Lun
+	8,  // 10: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
+	7,  // 11: atgt.v1.Lun.rbd:type_name -> atgt.v1.Rbd
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_config_proto_init() }
@@ -1372,15 +1471,15 @@ func file_atgt_v1_config_proto_init() {
 	}
 	file_atgt_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_atgt_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_config_proto_rawDesc), len(file_atgt_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -117,6 +117,13 @@ func ReportedLUNsChanged() *SenseError {
 	return &SenseError{Key: SenseUnitAttention, ASC: 0x3F, ASCQ: 0x0E}
 }
 
+// AsymmetricAccessStateChanged is the UNIT ATTENTION ASYMMETRIC ACCESS STATE
+// CHANGED (2A/06) after a target port group's ALUA state changed (SPC-4 5.11.2.7),
+// so that multipath initiators ask REPORT TARGET PORT GROUPS again.
+func AsymmetricAccessStateChanged() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x2A, ASCQ: 0x06}
+}
+
 // CommandsClearedByAnotherInitiator is the UNIT ATTENTION COMMANDS CLEARED
 // BY ANOTHER INITIATOR (2F/00) after another nexus's CLEAR TASK SET.
 func CommandsClearedByAnotherInitiator() *SenseError {

@@ -13,7 +13,8 @@ type ServiceAction struct {
 // reported with SERVACTV set.
 var ServiceActions = map[byte][]uint16{
 	OpServiceActionIn16: {SAReadCapacity16, SAGetLBAStatus},
-	OpMaintenanceIn:     {SAReportSupportedOpcodes, SAReportSupportedTMFs},
+	// MAINTENANCE IN: REPORT TARGET PORT GROUPS only on a LU with ALUA port groups.
+	OpMaintenanceIn: {SAReportTargetPortGroups, SAReportSupportedOpcodes, SAReportSupportedTMFs},
 	// PERSISTENT RESERVE IN: READ KEYS, READ RESERVATION, REPORT CAPABILITIES, READ
 	// FULL STATUS; OUT: REGISTER through REGISTER AND MOVE (SPC-4 6.15, 6.16).
 	OpPersistentReserveIn:  {0, 1, 2, 3},
@@ -72,6 +73,7 @@ var usage = map[uint32][]byte{
 
 	uint32(OpServiceActionIn16)<<16 | SAReadCapacity16:     {OpServiceActionIn16, SAReadCapacity16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0},
 	uint32(OpServiceActionIn16)<<16 | SAGetLBAStatus:       {OpServiceActionIn16, SAGetLBAStatus, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
+	uint32(OpMaintenanceIn)<<16 | SAReportTargetPortGroups: {OpMaintenanceIn, 0xE0 | SAReportTargetPortGroups, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
 	uint32(OpMaintenanceIn)<<16 | SAReportSupportedOpcodes: {OpMaintenanceIn, SAReportSupportedOpcodes, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
 	uint32(OpMaintenanceIn)<<16 | SAReportSupportedTMFs:    {OpMaintenanceIn, SAReportSupportedTMFs, 0x80, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
 	OpReserve6:                             {OpReserve6, 0, 0, 0, 0, 0},

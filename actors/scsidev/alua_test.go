@@ -1,0 +1,124 @@
+package scsidev
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// aluaConfig is a LU served by node 2 of a target exported by nodes 1, 2 and 7.
+func aluaConfig() Config {
+	cfg := testConfig()
+	cfg.TargetName = "iqn.x:t"
+	cfg.PortGroups = []uint16{1, 2, 7}
+	cfg.TargetPortGroup, cfg.RelativePortID, cfg.PortalGroupTag = 2, 2, 2
+	cfg.ImplicitTransitionSeconds = 30
+	return cfg
+}
+
+func rtpgCDB(format byte, alloc uint32) []byte {
+	c := make([]byte, 12)
+	c[0], c[1] = scsi.OpMaintenanceIn, format<<5|scsi.SAReportTargetPortGroups
+	binary.BigEndian.PutUint32(c[6:10], alloc)
+	return c
+}
+
+func TestReportTargetPortGroupsGolden(t *testing.T) {
+	d := ready(t, aluaConfig())
+	group := func(state, status byte, id byte) []byte {
+		return []byte{state, 0x03, 0x00, id, 0x00, status, 0x00, 0x01, 0x00, 0x00, 0x00, id}
+	}
+	body := append(append(group(0x00, 0, 1), group(0x00, 0, 2)...), group(0x00, 0, 7)...)
+	want := append([]byte{0x00, 0x00, 0x00, 36}, body...)
+	r := exec(d, rtpgCDB(0, 1024), nil)
+	if r.Status != scsi.StatusGood || !bytes.Equal(r.Data, want) {
+		t.Fatalf("length format: status %d\n% x\nwant\n% x", r.Status, r.Data, want)
+	}
+	want = append([]byte{0x00, 0x00, 0x00, 40, 0x10, 30, 0x00, 0x00}, body...)
+	r = exec(d, rtpgCDB(1, 1024), nil)
+	if r.Status != scsi.StatusGood || !bytes.Equal(r.Data, want) {
+		t.Fatalf("extended format: status %d\n% x\nwant\n% x", r.Status, r.Data, want)
+	}
+	// The allocation length cuts the data, not the length field.
+	r = exec(d, rtpgCDB(1, 6), nil)
+	if !bytes.Equal(r.Data, want[:6]) {
+		t.Fatalf("alloc 6: % x", r.Data)
+	}
+	if k, asc, _ := senseOf(exec(d, rtpgCDB(2, 1024), nil)); k != scsi.SenseIllegalRequest || asc != 0x24 {
+		t.Fatalf("format 2: sense %x/%x", k, asc)
+	}
+}
+
+func TestPortGroupStateChange(t *testing.T) {
+	d := ready(t, aluaConfig())
+	if !d.SetPortGroupState(2, ActiveNonOptimized) || d.SetPortGroupState(2, ActiveNonOptimized) || d.SetPortGroupState(3, ActiveNonOptimized) {
+		t.Fatal("SetPortGroupState: want a change only for a known group's new state")
+	}
+	// Every nexus learns of the change once, with ASYMMETRIC ACCESS STATE CHANGED.
+	if k, asc, ascq := senseOf(exec(d, []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, nil)); k != scsi.SenseUnitAttention || asc != 0x2A || ascq != 0x06 {
+		t.Fatalf("after the change: sense %x/%x/%x", k, asc, ascq)
+	}
+	if r := exec(d, []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, nil); r.Status != scsi.StatusGood {
+		t.Fatalf("second TUR: %+v", r)
+	}
+	r := exec(d, rtpgCDB(0, 1024), nil)
+	g2 := r.Data[4+12:]
+	if g2[0] != byte(ActiveNonOptimized) || binary.BigEndian.Uint16(g2[2:4]) != 2 || g2[5] != 0x02 {
+		t.Fatalf("group 2 descriptor % x", g2[:12])
+	}
+	if r.Data[4] != byte(ActiveOptimized) || r.Data[4+5] != 0 {
+		t.Fatalf("group 1 descriptor % x", r.Data[4:16])
+	}
+}
+
+func TestInquiryTPGS(t *testing.T) {
+	r := exec(ready(t, aluaConfig()), []byte{scsi.OpInquiry, 0, 0, 0, 255, 0}, nil)
+	if r.Data[5] != 0x10 {
+		t.Fatalf("TPGS byte % x: want implicit ALUA only (0x10)", r.Data[5])
+	}
+	r = exec(ready(t, testConfig()), []byte{scsi.OpInquiry, 0, 0, 0, 255, 0}, nil)
+	if r.Data[5] != 0 {
+		t.Fatalf("without port groups TPGS byte % x: want 0", r.Data[5])
+	}
+}
+
+func TestDeviceIdentificationPortGroup(t *testing.T) {
+	r := exec(ready(t, aluaConfig()), []byte{scsi.OpInquiry, 1, 0x83, 0, 255, 0}, nil)
+	want := []byte{
+		0x51, 0x94, 0x00, 0x04, 0x00, 0x00, 0x00, 0x02, // relative target port 2
+		0x51, 0x95, 0x00, 0x04, 0x00, 0x00, 0x00, 0x02, // target port group 2
+		0x53, 0x98, 0x00, 0x14, 'i', 'q', 'n', '.', 'x', ':', 't', ',', 't', ',', '0', 'x', '0', '0', '0', '2', 0, 0, 0, 0,
+	}
+	if !bytes.Contains(r.Data, want) {
+		t.Fatalf("VPD 0x83 lacks node 2's port designators:\n% x", r.Data)
+	}
+}
+
+func TestReportTargetPortGroupsSupported(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want byte
+	}{{aluaConfig(), 0x03}, {testConfig(), 0x01}} {
+		d := ready(t, c.cfg)
+		r := exec(d, rsocCDB(false, rsocServiceAction, scsi.OpMaintenanceIn, scsi.SAReportTargetPortGroups, 64), nil)
+		if r.Status != scsi.StatusGood || r.Data[1]&0x07 != c.want {
+			t.Fatalf("ports %v: RSOC support %x, want %x", c.cfg.PortGroups, r.Data[1], c.want)
+		}
+		all := exec(d, rsocCDB(false, rsocAll, 0, 0, 8192), nil).Data
+		listed := false
+		for i := 4; i+8 <= len(all); i += 8 {
+			if all[i] == scsi.OpMaintenanceIn && binary.BigEndian.Uint16(all[i+2:]) == scsi.SAReportTargetPortGroups {
+				listed = true
+			}
+		}
+		if listed != (c.want == 0x03) {
+			t.Fatalf("ports %v: all-commands listing has RTPG %v", c.cfg.PortGroups, listed)
+		}
+		r = exec(d, rtpgCDB(0, 1024), nil)
+		if (r.Status == scsi.StatusGood) != (c.want == 0x03) {
+			t.Fatalf("ports %v: RTPG status %d", c.cfg.PortGroups, r.Status)
+		}
+	}
+}

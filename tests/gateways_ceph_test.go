@@ -1,0 +1,139 @@
+//go:build ceph
+
+package tests
+
+import (
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atgt/atgt/internal/cephtest"
+	"github.com/atgt/atgt/tests/initiator"
+)
+
+// rbdFailoverBound is the failover time the README documents for the test cluster
+// (osd client watch timeout 10 s, plus the lock break and the initiator's
+// reconnection), with margin for a loaded machine.
+const rbdFailoverBound = 20 * time.Second
+
+// rbdGateways configures nodes A and B to export one new RBD image.
+func rbdGateways(t *testing.T, initiators ...string) *gateways {
+	c := cephtest.Shared(t)
+	image := c.Image(t, 64<<20)
+	return newGateways(t, gwLun{ID: testLUN, Backend: "rbd", Workers: 8, WriteCache: true, IoTimeout: 60,
+		Rbd: &gwRbd{Pool: "rbd", Image: image, User: "admin", CephConf: c.Conf}}, initiators...)
+}
+
+// awaitOptimized polls REPORT TARGET PORT GROUPS through s until group want is
+// active/optimized, and returns how long that took.
+func awaitOptimized(t *testing.T, s *initiator.Session, want uint16, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		for _, g := range reportTargetPortGroups(t, s) {
+			if g.ID == want && g.State == 0 {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("group %d not active/optimized within %v: %v", want, within, reportTargetPortGroups(t, s))
+	return 0
+}
+
+// TestGatewayFailoverRBD: the kill-a-gateway test on an RBD image. Checksummed FUA
+// writes through node A, which takes the image's exclusive lock (its group turns
+// active/optimized); SIGKILL of A; the initiator goes on through B, whose librbd
+// breaks the dead owner's lock once its watch has timed out and blocklists it; every
+// write acknowledged before or after the kill reads back intact; A restarted, the
+// initiator fails back and the lock moves back to A.
+func TestGatewayFailoverRBD(t *testing.T) {
+	g := rbdGateways(t)
+	stall := runFailoverRBD(t, g)
+	t.Logf("RBD failover: writes resumed through B %v after SIGKILL of A (bound %v)", stall, rbdFailoverBound)
+}
+
+// runFailoverRBD is runFailover with the ALUA states checked on the way: the lock
+// owner's group is active/optimized as seen through the other node.
+func runFailoverRBD(t *testing.T, g *gateways) time.Duration {
+	isid := byte(40)
+	return runFailover(t, g, rbdFailoverBound, func(phase string) {
+		// The node holding the lock reports its own group active/optimized.
+		node, group := 1, uint16(2)
+		if phase == "failback" {
+			node, group = 0, 1
+		}
+		isid++
+		d := awaitOptimized(t, gwDial(t, g.portals[node], false, isid), group, 10*time.Second)
+		t.Logf("after the %s, node %d reports its group %d active/optimized (%v)", phase, node, group, d)
+	})
+}
+
+// TestGatewayHungNodeRBD: a node that hangs with writes in flight (SIGSTOP) and
+// wakes up after the initiator moved on: its late writes must not land over the
+// newer ones written through B. librbd on B breaks A's lock and blocklists A, so the
+// OSDs refuse A's writes when it wakes.
+func TestGatewayHungNodeRBD(t *testing.T) {
+	g := rbdGateways(t)
+	a := g.start(t, 0)
+	g.start(t, 1)
+	// The initiator gives up on a command after 12 s, longer than the lock break takes.
+	f, err := initiator.DialFailover(g.portals[:], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+		ISID: [6]byte{0x80, 0xf1, 0, 0, 0, 1}, Timeout: 12 * time.Second}, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	load := startLoad(f)
+	time.Sleep(2 * time.Second)
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	before := load.count.Load()
+	// Writes go on through B once the initiator gave up on A and B has the lock.
+	for load.count.Load() < before+int64(20*fovWriters) {
+		if time.Since(stopped) > 60*time.Second {
+			t.Fatalf("writes did not go on through B within 60 s: %v", load.end())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("writes went on through B %v after A hung", time.Since(stopped).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // newer writes over the blocks A had in flight
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // A's late writes, if any could land, land now
+	// What A did with the writes it held when it hung: refused by the cluster.
+	var late []string
+	for _, line := range strings.Split(a.stderr.String(), "\n") {
+		if strings.Contains(line, "task ended badly") && strings.Contains(line, "opcode=0x8a") {
+			late = append(late, line)
+		}
+	}
+	t.Logf("node A after it woke up: %d writes failed; first: %q", len(late), firstOf(late))
+	if err := load.end(); err != nil {
+		t.Fatal(err)
+	}
+	load.verify(t, f, "B after A woke up")
+	out, _ := exec.Command("timeout", "20", "ceph", "-c", cephtest.Shared(t).Conf, "osd", "blocklist", "ls").CombinedOutput()
+	t.Logf("%d writes; blocklist:\n%s", load.count.Load(), out)
+	a.kill(t) // blocklisted: its image handle is unusable
+}
+
+// TestGatewaysMultipathIORBD: libiscsi's multipath tests, Reset included, with one
+// path through each node of an RBD image.
+func TestGatewaysMultipathIORBD(t *testing.T) {
+	g := rbdGateways(t, cuInitiator1, cuInitiator2)
+	a, b := g.start(t, 0), g.start(t, 1)
+	runMultipathCU(t, a, b, append(multipathCUTests, "SCSI.MultipathIO.Reset"))
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
