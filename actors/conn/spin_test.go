@@ -10,26 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// spinPair returns the server side of a loopback TCP connection and its client.
-func spinPair(t *testing.T) (server, client net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err = ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { server.Close(); client.Close() })
-	return server, client
-}
-
 // withRemote makes every connection look as if its initiator ran on another CPU (or on
 // this one) for the test.
 func withRemote(t *testing.T, remote bool) {
@@ -42,7 +22,7 @@ func withRemote(t *testing.T, remote bool) {
 // until the command arrives, and no longer.
 func TestSpinnerWaitsForData(t *testing.T) {
 	withRemote(t, true)
-	server, client := spinPair(t)
+	server, client := tcpPair(t)
 	s := newSpinner(server, 5*time.Second, nil)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
@@ -66,7 +46,7 @@ func TestSpinnerWaitsForData(t *testing.T) {
 // wait that went past the budget makes the next one park at once.
 func TestSpinnerBudget(t *testing.T) {
 	withRemote(t, true)
-	server, _ := spinPair(t)
+	server, _ := tcpPair(t)
 	s := newSpinner(server, 5*time.Millisecond, nil)
 	start := time.Now()
 	s.wait()
@@ -90,7 +70,7 @@ func TestSpinnerBudget(t *testing.T) {
 // would only take its CPU.
 func TestSpinnerSameCPU(t *testing.T) {
 	withRemote(t, false)
-	server, _ := spinPair(t)
+	server, _ := tcpPair(t)
 	s := newSpinner(server, time.Second, nil)
 	start := time.Now()
 	s.wait()
@@ -102,7 +82,7 @@ func TestSpinnerSameCPU(t *testing.T) {
 // TestSpinnerOneAtATime: while one reader spins, another parks at once.
 func TestSpinnerOneAtATime(t *testing.T) {
 	withRemote(t, true)
-	server, _ := spinPair(t)
+	server, _ := tcpPair(t)
 	s := newSpinner(server, time.Second, nil)
 	spinning.Store(true)
 	defer spinning.Store(false)
@@ -115,7 +95,7 @@ func TestSpinnerOneAtATime(t *testing.T) {
 // TestSpinnerOff: a budget of 0 (reader_spin_microseconds: 0) or a connection that
 // is no socket has no spinner, and its wait does nothing.
 func TestSpinnerOff(t *testing.T) {
-	server, _ := spinPair(t)
+	server, _ := tcpPair(t)
 	if s := newSpinner(server, 0, nil); s != nil {
 		t.Fatal("a zero budget made a spinner")
 	}
@@ -136,7 +116,7 @@ func TestOtherCPU(t *testing.T) {
 	if runtime.NumCPU() < 2 {
 		t.Fatal("this test needs two CPUs")
 	}
-	server, client := spinPair(t)
+	server, client := tcpPair(t)
 	raw, err := server.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +157,7 @@ func TestOtherCPU(t *testing.T) {
 // its initiator keeps a queue, and the responses still to come wake it anyway.
 func TestSpinnerQueue(t *testing.T) {
 	withRemote(t, true)
-	server, _ := spinPair(t)
+	server, _ := tcpPair(t)
 	var inFlight atomic.Int64
 	inFlight.Store(2)
 	s := newSpinner(server, time.Second, &inFlight)
