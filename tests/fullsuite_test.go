@@ -117,35 +117,9 @@ func TestFullSuite(t *testing.T) {
 					timeout = cuRunTimeout
 				}
 				out, err := runTool(t, timeout, cu, args...)
-				res, perr := ParseCUnit(strings.NewReader(out))
-				if perr != nil {
-					t.Fatalf("parsing iscsi-test-cu output: %v", perr)
-				}
-				t.Logf("%s %s: %v", r.name, fam, res)
+				res := checkCUnit(t, r.name, fam, out, err, skips, r.variants)
 				passed += len(res.Passed)
 				skipped += len(res.Skipped)
-				if res.Count() == 0 {
-					t.Errorf("%s: iscsi-test-cu ran no test (exit: %v)", fam, err)
-				}
-				if len(res.Failed) > 0 {
-					t.Errorf("%s FAILED: %s", fam, strings.Join(res.Failed, ", "))
-				}
-				if len(res.Unfinished) > 0 {
-					t.Errorf("%s without a verdict: %s", fam, strings.Join(res.Unfinished, ", "))
-				}
-				var unexpected []string
-				for _, name := range res.Skipped {
-					if !listed(skips, r.variants, name) {
-						unexpected = append(unexpected, name)
-					}
-				}
-				sort.Strings(unexpected)
-				if len(unexpected) > 0 {
-					t.Errorf("%s: skipped but not in testdata/expected-skips.txt: %s", fam, strings.Join(unexpected, ", "))
-				}
-				if t.Failed() {
-					t.Logf("iscsi-test-cu output:\n%s", out)
-				}
 			}
 			if !d.alive() {
 				t.Errorf("atgtd died: %v", d.err)
@@ -153,6 +127,42 @@ func TestFullSuite(t *testing.T) {
 		})
 	}
 	t.Logf("all runs: %d passed, %d skipped (as listed)", passed, skipped)
+}
+
+// checkCUnit parses one iscsi-test-cu run of family fam and fails t for a failed
+// test, one without a verdict, no test at all, or a skip that
+// testdata/expected-skips.txt does not list for variants; on failure it logs the
+// output.
+func checkCUnit(t *testing.T, run, fam, out string, err error, skips map[string]map[string]string, variants []string) *CUResults {
+	t.Helper()
+	res, perr := ParseCUnit(strings.NewReader(out))
+	if perr != nil {
+		t.Fatalf("parsing iscsi-test-cu output: %v", perr)
+	}
+	t.Logf("%s %s: %v", run, fam, res)
+	if res.Count() == 0 {
+		t.Errorf("%s: iscsi-test-cu ran no test (exit: %v)", fam, err)
+	}
+	if len(res.Failed) > 0 {
+		t.Errorf("%s FAILED: %s", fam, strings.Join(res.Failed, ", "))
+	}
+	if len(res.Unfinished) > 0 {
+		t.Errorf("%s without a verdict: %s", fam, strings.Join(res.Unfinished, ", "))
+	}
+	var unexpected []string
+	for _, name := range res.Skipped {
+		if !listed(skips, variants, name) {
+			unexpected = append(unexpected, name)
+		}
+	}
+	sort.Strings(unexpected)
+	if len(unexpected) > 0 {
+		t.Errorf("%s: skipped but not in testdata/expected-skips.txt: %s", fam, strings.Join(unexpected, ", "))
+	}
+	if t.Failed() {
+		t.Logf("iscsi-test-cu output:\n%s", out)
+	}
+	return res
 }
 
 func listed(skips map[string]map[string]string, variants []string, name string) bool {

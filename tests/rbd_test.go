@@ -4,7 +4,6 @@ package tests
 
 import (
 	"errors"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -62,34 +61,8 @@ func TestRBDFullSuite(t *testing.T) {
 					args = append(args, d.url(defaultIQN, testLUN))
 				}
 				out, err := runTool(t, 2*cuRunTimeout, cu, args...)
-				res, perr := ParseCUnit(strings.NewReader(out))
-				if perr != nil {
-					t.Fatalf("parsing iscsi-test-cu output: %v", perr)
-				}
-				t.Logf("%s %s: %v", r.name, fam, res)
+				res := checkCUnit(t, r.name, fam, out, err, skips, r.variants)
 				passed += len(res.Passed)
-				if res.Count() == 0 {
-					t.Errorf("%s: iscsi-test-cu ran no test (exit: %v)", fam, err)
-				}
-				if len(res.Failed) > 0 {
-					t.Errorf("%s FAILED: %s", fam, strings.Join(res.Failed, ", "))
-				}
-				if len(res.Unfinished) > 0 {
-					t.Errorf("%s without a verdict: %s", fam, strings.Join(res.Unfinished, ", "))
-				}
-				var unexpected []string
-				for _, name := range res.Skipped {
-					if !listed(skips, r.variants, name) {
-						unexpected = append(unexpected, name)
-					}
-				}
-				sort.Strings(unexpected)
-				if len(unexpected) > 0 {
-					t.Errorf("%s: skipped but not in testdata/expected-skips.txt: %s", fam, strings.Join(unexpected, ", "))
-				}
-				if t.Failed() {
-					t.Logf("iscsi-test-cu output:\n%s", out)
-				}
 			}
 		})
 	}
