@@ -10,7 +10,6 @@ package backend
 import "C"
 
 import (
-	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -103,32 +102,13 @@ func OpenRBD(o RBDOptions) (Backend, error) {
 	fail := func(op string, err error) (Backend, error) {
 		return nil, pathErr(op, "rbd:"+name, err)
 	}
-	conn, err := rados.NewConnWithUser(o.User)
-	if err != nil {
-		return fail("connect", err)
-	}
-	if err := conn.ReadConfigFile(o.CephConf); err != nil {
-		conn.Shutdown()
-		return fail("connect", fmt.Errorf("reading %s: %w", o.CephConf, err))
-	}
 	// No client cache (see the guarantees above), partial discards zeroed, and no
 	// admin socket (every LUN's connection would want the same one).
-	for _, kv := range [][2]string{{"rbd_cache", "false"}, {"rbd_skip_partial_discard", "false"}, {"admin_socket", ""}} {
-		if err := conn.SetConfigOption(kv[0], kv[1]); err != nil {
-			conn.Shutdown()
-			return fail("connect", fmt.Errorf("setting %s: %w", kv[0], err))
-		}
-	}
-	if err := conn.Connect(); err != nil {
-		conn.Shutdown()
+	conn, ioctx, err := RadosDial(o.User, o.CephConf, o.Pool, o.Namespace, map[string]string{
+		"rbd_cache": "false", "rbd_skip_partial_discard": "false", "admin_socket": ""})
+	if err != nil {
 		return fail("connect", err)
 	}
-	ioctx, err := conn.OpenIOContext(o.Pool)
-	if err != nil {
-		conn.Shutdown()
-		return fail("open pool", err)
-	}
-	ioctx.SetNamespace(o.Namespace)
 	b := &rbdBackend{name: name, conn: conn, ioctx: ioctx, readOnly: o.ReadOnly,
 		stop: make(chan struct{}), pollDone: make(chan struct{})}
 	cname := C.CString(o.Image)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atgt/atgt/internal/cephtest"
+	"github.com/atgt/atgt/tests/cephtest"
 )
 
 // TestMain stops the test cluster the RBD tests started (cephtest.Shared), if any.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atgt/atgt/internal/cephtest"
+	"github.com/atgt/atgt/tests/cephtest"
 	"github.com/atgt/atgt/tests/initiator"
 )
 

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atgt/atgt/internal/cephtest"
 	"github.com/atgt/atgt/messages/scsi"
+	"github.com/atgt/atgt/tests/cephtest"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -31,7 +31,7 @@ const (
 	prTypeWERO                                                         = 5
 )
 
-// prCluster gives the test cluster (internal/cephtest, as the RBD tests use) and
+// prCluster gives the test cluster (tests/cephtest, as the RBD tests use) and
 // a fresh image on it; atgtd is built with the ceph tag (rbd_test.go).
 func prCluster(t *testing.T) (conf, image string) {
 	t.Helper()

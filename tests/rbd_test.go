@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atgt/atgt/internal/cephtest"
 	"github.com/atgt/atgt/messages/scsi"
+	"github.com/atgt/atgt/tests/cephtest"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
-// The RBD tests run against a one-node Ceph cluster (internal/cephtest: shared with
+// The RBD tests run against a one-node Ceph cluster (tests/cephtest: shared with
 // make test through $ATGT_CEPH_DIR, else started here and stopped after the tests),
 // with atgtd built with the ceph tag.
 func init() {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ceph/go-ceph/rados"
+
+	"github.com/atgt/atgt/backend"
 )
 
 func init() { openRados = openRadosBus }
@@ -31,32 +33,10 @@ type radosBus struct {
 }
 
 func openRadosBus(c RadosConfig) (Bus, error) {
-	user := c.User
-	if user == "" {
-		user = "admin"
-	}
-	conn, err := rados.NewConnWithUser(user)
+	conn, ioctx, err := backend.RadosDial(c.User, c.CephConf, c.Pool, c.Namespace, nil)
 	if err != nil {
-		return nil, fmt.Errorf("rados: %w", err)
+		return nil, err
 	}
-	if c.CephConf != "" {
-		err = conn.ReadConfigFile(c.CephConf)
-	} else {
-		err = conn.ReadDefaultConfigFile()
-	}
-	if err == nil {
-		err = conn.Connect()
-	}
-	if err != nil {
-		conn.Shutdown()
-		return nil, fmt.Errorf("rados: connecting with %q: %w", c.CephConf, err)
-	}
-	ioctx, err := conn.OpenIOContext(c.Pool)
-	if err != nil {
-		conn.Shutdown()
-		return nil, fmt.Errorf("rados: pool %q: %w", c.Pool, err)
-	}
-	ioctx.SetNamespace(c.Namespace)
 	// A watch needs the object to exist.
 	if err := ioctx.Create(c.Object, rados.CreateIdempotent); err != nil {
 		ioctx.Destroy()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ceph/go-ceph/rados"
+
+	"github.com/atgt/atgt/backend"
 )
 
 // The shared object is a RADOS object next to the image, in the image's pool
@@ -40,39 +42,13 @@ type radosObject struct {
 }
 
 func openRadosObject(c RadosConfig) (Object, error) {
-	user := c.User
-	if user == "" {
-		user = "admin"
-	}
-	conn, err := rados.NewConnWithUser(user)
-	if err != nil {
-		return nil, fmt.Errorf("rados: %w", err)
-	}
-	if c.CephConf != "" {
-		err = conn.ReadConfigFile(c.CephConf)
-	} else {
-		err = conn.ReadDefaultConfigFile()
-	}
-	if err != nil {
-		conn.Shutdown()
-		return nil, fmt.Errorf("rados: reading %q: %w", c.CephConf, err)
-	}
 	// Bounded waits: a cluster that does not answer fails the call rather
 	// than hanging the store's goroutine for ever.
-	for k, v := range map[string]string{"rados_mon_op_timeout": "30", "rados_osd_op_timeout": "30",
-		"client_mount_timeout": "30"} {
-		_ = conn.SetConfigOption(k, v)
-	}
-	if err := conn.Connect(); err != nil {
-		conn.Shutdown()
-		return nil, fmt.Errorf("rados: connecting: %w", err)
-	}
-	ioctx, err := conn.OpenIOContext(c.Pool)
+	conn, ioctx, err := backend.RadosDial(c.User, c.CephConf, c.Pool, c.Namespace, map[string]string{
+		"rados_mon_op_timeout": "30", "rados_osd_op_timeout": "30", "client_mount_timeout": "30"})
 	if err != nil {
-		conn.Shutdown()
-		return nil, fmt.Errorf("rados: pool %q: %w", c.Pool, err)
+		return nil, err
 	}
-	ioctx.SetNamespace(c.Namespace)
 	return &radosObject{conn: conn, ioctx: ioctx, oid: ObjectName(c.Image)}, nil
 }
 

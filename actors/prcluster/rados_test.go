@@ -12,11 +12,11 @@ import (
 	"github.com/ceph/go-ceph/rados"
 
 	"github.com/atgt/atgt/actors/reservation"
-	"github.com/atgt/atgt/internal/cephtest"
 	"github.com/atgt/atgt/messages/scsi"
+	"github.com/atgt/atgt/tests/cephtest"
 )
 
-// The RADOS tests run on the one-node test cluster of internal/cephtest (shared
+// The RADOS tests run on the one-node test cluster of tests/cephtest (shared
 // through $ATGT_CEPH_DIR, else started here and stopped after the tests).
 func TestMain(m *testing.M) {
 	code := m.Run()
