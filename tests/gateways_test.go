@@ -37,6 +37,7 @@ type (
 		Luns              []gwLun       `json:"luns"`
 		PortGroups        []gwPortGroup `json:"portGroups"`
 		LocalPortGroup    int           `json:"localPortGroup"`
+		AluaHoldSeconds   int           `json:"aluaHoldSeconds,omitempty"`
 	}
 	gwPortGroup struct {
 		ID      int      `json:"id"`
@@ -105,7 +106,7 @@ func gwFreePort(t *testing.T) string {
 // start starts node i (0: A, 1: B).
 func (g *gateways) start(t *testing.T, i int) *daemon {
 	t.Helper()
-	return startDaemonConfig(t, g.cfg[i])
+	return startDaemonConfig(t, g.cfg[i], "-log-level", "info")
 }
 
 // sharedFileLUN is a file LUN both nodes open: on one machine the page cache makes it

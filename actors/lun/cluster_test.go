@@ -148,6 +148,12 @@ func TestClusterLegacyReserve(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The harness's nexus n1 comes back as a new one: POWER ON, RESET first.
+	a.send(a.task(40, []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, nil))
+	if m := a.wait(1)[40]; m.Status != uint32(scsi.StatusCheckCondition) || len(m.Sense) < 14 ||
+		m.Sense[2]&0x0f != scsi.SenseUnitAttention || m.Sense[12] != 0x29 {
+		t.Fatalf("first command of n1 after its loss: status %#x sense %x, want UA 29/xx", m.Status, m.Sense)
+	}
 	a.send(a.task(4, write10(8, 8, false), bytes.Repeat([]byte{4}, 4096)))
 	if m := a.wait(1)[4]; m.Status != uint32(scsi.StatusReservationConflict) {
 		t.Fatalf("WRITE via A under B's RESERVE(6): status %#x, want RESERVATION CONFLICT", m.Status)

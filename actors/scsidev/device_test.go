@@ -324,6 +324,43 @@ func TestUnitAttentionOncePerNexus(t *testing.T) {
 	}
 }
 
+// A nexus that ended holds no unit attention: one raised while it was gone does
+// not reach it when it comes back (a login with the same ISID), which starts
+// with POWER ON, RESET as a new nexus does.
+func TestNexusLostForgetsUnitAttentions(t *testing.T) {
+	d := New(testConfig())
+	tur := []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}
+	for _, nexus := range []string{"a", "b"} {
+		d.Execute(&Request{CDB: tur, Nexus: nexus}, nil) // POWER ON, reported
+	}
+	d.NexusLost("a")
+	d.AddUnitAttention("", scsi.AsymmetricAccessStateChanged())
+	if len(d.nexuses) != 1 {
+		t.Fatalf("the device holds %d nexuses, want only b", len(d.nexuses))
+	}
+	want := []struct {
+		nexus     string
+		asc, ascq byte
+	}{
+		{"b", 0x2A, 0x06}, // b's session never ended: it sees the change
+		{"b", 0, 0},
+		{"a", 0x29, 0x00}, // a is new again: POWER ON, and nothing else
+		{"a", 0, 0},
+	}
+	for i, w := range want {
+		r := d.Execute(&Request{CDB: tur, Nexus: w.nexus}, nil)
+		if w.asc == 0 {
+			if r.Status != scsi.StatusGood {
+				t.Fatalf("step %d (%s): want GOOD, got %+v", i, w.nexus, r)
+			}
+			continue
+		}
+		if k, asc, ascq := senseOf(r); k != scsi.SenseUnitAttention || asc != w.asc || ascq != w.ascq {
+			t.Fatalf("step %d (%s): want UA %#x/%#x, got %#x %#x/%#x", i, w.nexus, w.asc, w.ascq, k, asc, ascq)
+		}
+	}
+}
+
 // modeSelect6 builds a MODE SELECT(6) with a 4-byte header and one page.
 func modeSelect6(page []byte) ([]byte, []byte) {
 	list := append([]byte{0, 0, 0, 0}, page...)

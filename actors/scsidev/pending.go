@@ -38,10 +38,15 @@ func (d *Device) IODone(token uint64, ok bool) {
 	}
 }
 
-// NexusLost drops what the device holds for an I_T nexus that ended: the
-// status of its finished copies (SPC-4 discards held data on I_T nexus loss).
-// Copies still running keep their state until they finish.
+// NexusLost drops what the device holds for an I_T nexus that ended: its
+// pending unit attentions (a nexus that comes back, say a login with the same
+// ISID, starts again with POWER ON, RESET, as one met for the first time, and
+// no condition raised while it was gone reaches it), and the status of its
+// finished copies (SPC-4 discards held data on I_T nexus loss). Copies still
+// running keep their state until they finish. So a target whose initiators log
+// in again and again holds state only for the nexuses that exist.
 func (d *Device) NexusLost(nexus string) {
+	d.ForgetNexus(nexus)
 	for id, st := range d.copies[nexus] {
 		if st.status != copyRunning {
 			delete(d.copies[nexus], id)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -19,12 +20,17 @@ import (
 // relative target port identifier and portal group tag (0 is reserved).
 const maxPortGroupID = 65535
 
+// maxALUAHold bounds Target.alua_hold_seconds: an hour.
+const maxALUAHold = 3600
+
 // portGroups is a target's ALUA view from this node: every node's target port group
 // id, ascending, and the one this node serves. The zero value is the default of a
 // target without port_groups: one node, portal group tag 1, no ALUA reported.
 type portGroups struct {
 	ids   []uint16
 	local uint16
+	// hold is how long the lock must stay put before the states follow it.
+	hold time.Duration
 }
 
 // portGroupsOf reads a validated target's port groups.
@@ -35,6 +41,7 @@ func portGroupsOf(t *pb.Target) portGroups {
 	}
 	slices.Sort(g.ids)
 	g.local = uint16(t.LocalPortGroup)
+	g.hold = time.Duration(t.GetAluaHoldSeconds()) * time.Second
 	return g
 }
 
@@ -64,9 +71,15 @@ func discoveryAddresses(t *pb.Target) []string {
 // badPortGroups checks a target's port_groups and local_port_group against the
 // node's portals; tf names the target ("targets[0]").
 func badPortGroups(cfg *pb.Config, t *pb.Target, tf string) (field, msg string) {
+	if h := t.AluaHoldSeconds; h != nil && (*h < 1 || *h > maxALUAHold) {
+		return tf + ".alua_hold_seconds", fmt.Sprintf("%d is not within 1..%d", *h, maxALUAHold)
+	}
 	if len(t.PortGroups) == 0 {
 		if t.LocalPortGroup != 0 {
 			return tf + ".local_port_group", fmt.Sprintf("%d without port_groups", t.LocalPortGroup)
+		}
+		if t.AluaHoldSeconds != nil {
+			return tf + ".alua_hold_seconds", "set without port_groups"
 		}
 		return "", ""
 	}
@@ -163,7 +176,7 @@ func (g portGroups) model(b backend.Backend) *lun.ALUA {
 	if len(g.ids) == 0 {
 		return nil
 	}
-	a := &lun.ALUA{Local: g.local, Groups: g.ids}
+	a := &lun.ALUA{Local: g.local, Groups: g.ids, Hold: g.hold}
 	if o, ok := b.(lun.LockOwner); ok {
 		a.Owner = o
 	}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -61,6 +62,12 @@ func TestPortGroupsNameTheBadField(t *testing.T) {
 		{"targets[0].local_port_group", func(c *pb.Config) { c.Targets[0].LocalPortGroup = 0 }},
 		{"targets[0].local_port_group", func(c *pb.Config) { c.Targets[0].LocalPortGroup = 1 }}, // node 1's portal
 		{"targets[0].local_port_group", func(c *pb.Config) { c.Targets[0].PortGroups = nil }},
+		{"targets[0].alua_hold_seconds", func(c *pb.Config) { c.Targets[0].AluaHoldSeconds = proto.Uint32(0) }},
+		{"targets[0].alua_hold_seconds", func(c *pb.Config) { c.Targets[0].AluaHoldSeconds = proto.Uint32(3601) }},
+		{"targets[0].alua_hold_seconds", func(c *pb.Config) {
+			c.Targets[0].PortGroups, c.Targets[0].LocalPortGroup = nil, 0
+			c.Targets[0].AluaHoldSeconds = proto.Uint32(10)
+		}},
 	})
 }
 
@@ -77,8 +84,13 @@ func TestPortGroupsModel(t *testing.T) {
 		t.Fatalf("memory backend: %+v, want static states", a)
 	}
 	var _ lun.LockOwner = lockedMemory{}
-	if a := g.model(lockedMemory{backend.NewMemory(4096)}); a == nil || a.Owner == nil {
-		t.Fatalf("locking backend: %+v, want the lock model", a)
+	if a := g.model(lockedMemory{backend.NewMemory(4096)}); a == nil || a.Owner == nil || a.Hold != 0 {
+		t.Fatalf("locking backend: %+v, want the lock model with the LUN's default hold", a)
+	}
+	c := twoGateways()
+	c.Targets[0].AluaHoldSeconds = proto.Uint32(60)
+	if a := portGroupsOf(ApplyDefaults(c).Targets[0]).model(lockedMemory{backend.NewMemory(4096)}); a.Hold != time.Minute {
+		t.Fatalf("alua_hold_seconds 60: hold %v", a.Hold)
 	}
 }
 
@@ -89,6 +101,7 @@ func TestPortGroupsNotChangedLive(t *testing.T) {
 	for name, edit := range map[string]func(*pb.Config){
 		"local":  func(c *pb.Config) { c.Targets[0].LocalPortGroup = 1 },
 		"portal": func(c *pb.Config) { c.Targets[0].PortGroups[0].Portals = []string{"127.0.0.3:3260"} },
+		"hold":   func(c *pb.Config) { c.Targets[0].AluaHoldSeconds = proto.Uint32(30) },
 		"added": func(c *pb.Config) {
 			c.Targets[0].PortGroups = append(c.Targets[0].PortGroups, &pb.PortGroup{Id: 3, Portals: []string{"127.0.0.3:3260"}})
 		},
@@ -96,7 +109,11 @@ func TestPortGroupsNotChangedLive(t *testing.T) {
 		next := proto.Clone(old).(*pb.Config)
 		edit(next)
 		_, err := (&Service{}).diff(old, next, applyOpts{})
-		if err == nil || !strings.Contains(err.Error(), "targets[0].port_groups") {
+		want := "targets[0].port_groups"
+		if name == "hold" {
+			want = "targets[0].alua_hold_seconds"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}

@@ -594,8 +594,15 @@ type Target struct {
 	// The id of the port group this node serves (one of port_groups); its portals
 	// must be among this node's portals. Required with port_groups, 0 without.
 	LocalPortGroup uint32 `protobuf:"varint,71,opt,name=local_port_group,json=localPortGroup,proto3" json:"local_port_group,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How long an RBD image's exclusive lock must stay with one node before the port
+	// groups' reported states follow it; each change raises ASYMMETRIC ACCESS STATE
+	// CHANGED for every I_T nexus. Longer: fewer changes (and unit attentions) while a
+	// client writes through several nodes at once; shorter: REPORT TARGET PORT GROUPS
+	// shows a new owner sooner after a failover. Only with port_groups; a change needs
+	// a restart, as port_groups does. Unset: 3; 1..3600.
+	AluaHoldSeconds *uint32 `protobuf:"varint,72,opt,name=alua_hold_seconds,json=aluaHoldSeconds,proto3,oneof" json:"alua_hold_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
@@ -708,6 +715,13 @@ func (x *Target) GetPortGroups() []*PortGroup {
 func (x *Target) GetLocalPortGroup() uint32 {
 	if x != nil {
 		return x.LocalPortGroup
+	}
+	return 0
+}
+
+func (x *Target) GetAluaHoldSeconds() uint32 {
+	if x != nil && x.AluaHoldSeconds != nil {
+		return *x.AluaHoldSeconds
 	}
 	return 0
 }
@@ -1351,7 +1365,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\vdata_digest\x18\b \x03(\tR\n" +
 	"dataDigestB\x11\n" +
 	"\x0f_immediate_dataB\x0e\n" +
-	"\f_initial_r2t\"\xfd\x03\n" +
+	"\f_initial_r2t\"\xc4\x04\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
@@ -1366,7 +1380,9 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x15allow_unauthenticated\x18> \x01(\bR\x14allowUnauthenticated\x123\n" +
 	"\vport_groups\x18F \x03(\v2\x12.atgt.v1.PortGroupR\n" +
 	"portGroups\x12(\n" +
-	"\x10local_port_group\x18G \x01(\rR\x0elocalPortGroup\"I\n" +
+	"\x10local_port_group\x18G \x01(\rR\x0elocalPortGroup\x12/\n" +
+	"\x11alua_hold_seconds\x18H \x01(\rH\x00R\x0faluaHoldSeconds\x88\x01\x01B\x14\n" +
+	"\x12_alua_hold_seconds\"I\n" +
 	"\tPortGroup\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
 	"\aportals\x18\x02 \x03(\tR\aportals\x12\x12\n" +
@@ -1471,6 +1487,7 @@ func file_atgt_v1_config_proto_init() {
 	}
 	file_atgt_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_atgt_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
 	file_atgt_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
 	file_atgt_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
