@@ -124,15 +124,24 @@ type aioResult struct {
 	mismatch uint64
 }
 
+// aioWaiter is a goroutine waiting for its request.
+type aioWaiter struct {
+	ch    chan aioResult
+	write bool // not a read: it may wait for the exclusive lock
+}
+
 // aioRing routes librbd's completions of one image to the goroutines waiting.
 type aioRing struct {
 	ring *C.rbd_ring_t
 	efd  *os.File
 	mu   sync.Mutex
 	next uint64
-	wait map[uint64]chan aioResult
-	pool sync.Pool // chan aioResult, buffered 1
-	done chan struct{}
+	wait map[uint64]aioWaiter
+	// orphans counts requests abandoned while librbd still held them
+	// (abandonWrites): the ring must then never be freed.
+	orphans int
+	pool    sync.Pool // chan aioResult, buffered 1
+	done    chan struct{}
 }
 
 // newAIORing makes the ring and starts its goroutine.
@@ -142,7 +151,7 @@ func newAIORing() (*aioRing, error) {
 		return nil, syscall.ENOMEM
 	}
 	r := &aioRing{ring: g, efd: os.NewFile(uintptr(C.rbd_ring_fd(g)), "rbd-aio-eventfd"),
-		wait: map[uint64]chan aioResult{}, done: make(chan struct{})}
+		wait: map[uint64]aioWaiter{}, done: make(chan struct{})}
 	r.pool.New = func() any { return make(chan aioResult, 1) }
 	go r.run()
 	return r, nil
@@ -165,14 +174,39 @@ func (r *aioRing) run() {
 			}
 			r.mu.Lock()
 			for _, d := range batch[:n] {
-				if ch, ok := r.wait[uint64(d.id)]; ok {
+				if w, ok := r.wait[uint64(d.id)]; ok {
 					delete(r.wait, uint64(d.id))
-					ch <- aioResult{ret: int64(d.ret), mismatch: uint64(d.mismatch)}
+					w.ch <- aioResult{ret: int64(d.ret), mismatch: uint64(d.mismatch)}
 				}
 			}
 			r.mu.Unlock()
 		}
 	}
+}
+
+// abandonWrites answers every waiting request but reads with ret (a fenced client:
+// librbd would hold them for ever) and returns how many it answered. librbd keeps
+// them: if it ever completes one, the completion is dropped.
+func (r *aioRing) abandonWrites(ret int64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for id, w := range r.wait {
+		if w.write {
+			delete(r.wait, id)
+			w.ch <- aioResult{ret: ret}
+			n++
+		}
+	}
+	r.orphans += n
+	return n
+}
+
+// orphaned reports whether librbd may still complete a request into the ring.
+func (r *aioRing) orphaned() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.orphans > 0
 }
 
 // close stops the goroutine; every request must have finished.
@@ -220,7 +254,7 @@ func (r *aioRing) do(img C.rbd_image_t, op C.int, a aioArgs) aioResult {
 	r.mu.Lock()
 	r.next++
 	id := r.next
-	r.wait[id] = ch
+	r.wait[id] = aioWaiter{ch: ch, write: op != aioRead && op != aioReadv}
 	r.mu.Unlock()
 	ret := C.rbd_submit(img, r.ring, C.uint64_t(id), op, C.uint64_t(a.off), C.uint64_t(a.length), buf, buf2,
 		C.size_t(a.n2), iov, C.int(len(a.iovs)), a.flags)
