@@ -79,8 +79,14 @@ func (b *rbdBackend) ClientAddr() string {
 	return b.h.addr
 }
 
-// OnFenced sets the function told when the client is found fenced.
-func (b *rbdBackend) OnFenced(f func(cause error)) { b.onFenced.Store(&f) }
+// OnFenced sets the function told when the client is found fenced; if it is fenced
+// already, f is told at once (a LUN that attaches late must not miss it).
+func (b *rbdBackend) OnFenced(f func(cause error)) {
+	b.onFenced.Store(&f)
+	if b.fenced.Load() {
+		go f(fmt.Errorf("rbd:%s: RADOS client blocklisted by the cluster", b.name))
+	}
+}
 
 // suspectFence has the poller look at once whether the client is fenced (a call
 // answered ESHUTDOWN).
