@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"encoding/binary"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -74,7 +75,9 @@ func runFailoverRBD(t *testing.T, g *gateways) time.Duration {
 // TestGatewayHungNodeRBD: a node that hangs with writes in flight (SIGSTOP) and
 // wakes up after the initiator moved on: its late writes must not land over the
 // newer ones written through B. librbd on B breaks A's lock and blocklists A, so the
-// OSDs refuse A's writes when it wakes.
+// OSDs refuse A's writes when it wakes. Then A comes back by itself: it notices the
+// blocklist, ends its sessions, reopens the image on a new client, and within a
+// bounded time reads through A return what B wrote and writes through A land.
 func TestGatewayHungNodeRBD(t *testing.T) {
 	g := rbdGateways(t)
 	a := g.start(t, 0)
@@ -105,6 +108,33 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
+	woke := time.Now()
+	// An initiator of A alone, from the moment A wakes: NOT READY while A reopens is
+	// retried, and a session A ends as it notices the blocklist is logged in again.
+	fa, err := initiator.DialFailover(g.portals[:1], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+		ISID: [6]byte{0x80, 0xf2, 0, 0, 0, 1}, Timeout: 10 * time.Second}, rbdRecoveryBound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	firstRead := make(chan error, 1)
+	go func() {
+		cdb := make([]byte, 16)
+		cdb[0] = 0x88 // READ(16) of one block
+		binary.BigEndian.PutUint32(cdb[10:], 1)
+		_, err := fa.Command(uint64(testLUN), cdb, nil, gwBlock)
+		firstRead <- err
+	}()
+	var first time.Duration
+	select {
+	case err := <-firstRead:
+		if err != nil {
+			t.Fatalf("no read through A within %v of waking it: %v", rbdRecoveryBound, err)
+		}
+		first = time.Since(woke)
+	case <-time.After(rbdRecoveryBound + 10*time.Second):
+		t.Fatalf("no answer to a read through A within %v of waking it", rbdRecoveryBound+10*time.Second)
+	}
 	time.Sleep(3 * time.Second) // A's late writes, if any could land, land now
 	// What A did with the writes it held when it hung: refused by the cluster.
 	var late []string
@@ -120,7 +150,48 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 	load.verify(t, f, "B after A woke up")
 	out, _ := exec.Command("timeout", "20", "ceph", "-c", cephtest.Shared(t).Conf, "osd", "blocklist", "ls").CombinedOutput()
 	t.Logf("%d writes; blocklist:\n%s", load.count.Load(), out)
-	a.kill(t) // blocklisted: its image handle is unusable
+	hungNodeRecovers(t, a, load, f, fa, first)
+}
+
+// rbdRecoveryBound is how soon after it wakes a blocklisted node must serve again:
+// noticing the blocklist (at once, or within the poller's second), ending its
+// sessions, reopening the image on a new client, with margin for a loaded machine.
+const rbdRecoveryBound = 20 * time.Second
+
+// hungNodeRecovers checks that node a, whose client was blocklisted while it hung,
+// serves again by itself: its first read was answered GOOD first after SIGCONT;
+// reads through it (fa) hold the newer data written through B (f), and writes through
+// it land.
+func hungNodeRecovers(t *testing.T, a *daemon, load *fovLoad, f, fa *initiator.Failover, first time.Duration) {
+	t.Helper()
+	load.verify(t, fa, "A after it reopened the image")
+	// Writes through A land (A's new client takes the lock back from B).
+	back := startLoad(fa)
+	for i := range back.acked {
+		back.acked[i].Store(load.acked[i].Load())
+	}
+	back.seq.Store(load.seq.Load())
+	time.Sleep(2 * time.Second)
+	if err := back.end(); err != nil {
+		t.Fatalf("writes through A after it came back: %v", err)
+	}
+	if back.count.Load() == 0 {
+		t.Fatal("no write through A after it came back")
+	}
+	back.verify(t, f, "B after writes through the reopened A")
+	logs := a.stderr.String()
+	for _, want := range []string{"backend fenced off by the cluster", "backend reopened on a new client"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("node A did not log %q", want)
+		}
+	}
+	t.Logf("node A served again %v after SIGCONT (first read answered GOOD); %d writes through it, switches %+v",
+		first.Round(time.Millisecond), back.count.Load(), fa.Switches())
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "fenced off") || strings.Contains(line, "reopen") {
+			t.Logf("A: %s", line)
+		}
+	}
 }
 
 // TestGatewaysMultipathIORBD: libiscsi's multipath tests, Reset included, with one

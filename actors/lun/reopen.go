@@ -148,7 +148,7 @@ func (l *lunActor) reopenDone(m *reopened) {
 		l.cfg.Log.Warn("backend not reopened", "lun", l.cfg.ID, "backend", l.cfg.Reopen.Backend, "err", m.err)
 		return
 	}
-	l.cfg.Log.Info("backend reopened on a new client: serving again", "lun", l.cfg.ID, "backend", l.cfg.Reopen.Backend,
+	l.cfg.Log.Warn("backend reopened on a new client: serving again", "lun", l.cfg.ID, "backend", l.cfg.Reopen.Backend,
 		"after", time.Since(r.since).Round(time.Millisecond))
 	*r = reopenState{round: r.round}
 }
