@@ -148,7 +148,7 @@ func openRBDHandle(o RBDOptions, config map[string]string) (*rbdHandle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	h := &rbdHandle{conn: conn, ioctx: ioctx, addr: radosAddr(ioctx)}
+	h := &rbdHandle{conn: conn, ioctx: ioctx, addr: RadosAddr(ioctx)}
 	cname := C.CString(o.Image)
 	defer C.free(unsafe.Pointer(cname))
 	io := C.rados_ioctx_t(ioctx.Pointer())

@@ -36,8 +36,6 @@ package backend
 //     option on Ceph 16: adding an address already listed leaves its expiry as it was.
 
 // #include <errno.h>
-// #include <stdlib.h>
-// #include <rados/librados.h>
 // #include <rbd/librbd.h>
 import "C"
 
@@ -45,9 +43,6 @@ import (
 	"fmt"
 	"syscall"
 	"time"
-	"unsafe"
-
-	"github.com/ceph/go-ceph/rados"
 )
 
 const (
@@ -58,18 +53,6 @@ const (
 	// rbdConnectTimeout bounds one attempt's wait for the monitors.
 	rbdConnectTimeout = "30"
 )
-
-// radosAddr is the address of ioctx's RADOS client as the OSDs see it (what `ceph
-// osd blocklist add` takes), "" if librados cannot tell.
-func radosAddr(ioctx *rados.IOContext) string {
-	var s *C.char
-	cl := C.rados_ioctx_get_cluster(C.rados_ioctx_t(ioctx.Pointer()))
-	if r := C.rados_getaddrs(cl, &s); r < 0 || s == nil {
-		return ""
-	}
-	defer C.free(unsafe.Pointer(s))
-	return C.GoString(s)
-}
 
 // ClientAddr is the address of the backend's RADOS client, as `ceph osd blocklist`
 // names it.
