@@ -150,7 +150,7 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 	load.verify(t, f, "B after A woke up")
 	out, _ := exec.Command("timeout", "20", "ceph", "-c", cephtest.Shared(t).Conf, "osd", "blocklist", "ls").CombinedOutput()
 	t.Logf("%d writes; blocklist:\n%s", load.count.Load(), out)
-	hungNodeRecovers(t, a, load, f, fa, first)
+	hungNodeRecovers(t, g, a, load, f, fa, first)
 }
 
 // rbdRecoveryBound is how soon after it wakes a blocklisted node must serve again:
@@ -160,11 +160,17 @@ const rbdRecoveryBound = 20 * time.Second
 
 // hungNodeRecovers checks that node a, whose client was blocklisted while it hung,
 // serves again by itself: its first read was answered GOOD first after SIGCONT;
-// reads through it (fa) hold the newer data written through B (f), and writes through
-// it land.
-func hungNodeRecovers(t *testing.T, a *daemon, load *fovLoad, f, fa *initiator.Failover, first time.Duration) {
+// reads through it (fa) hold the newer data written through B (f); its group is
+// active/non-optimized until writes through it land and take the lock back.
+func hungNodeRecovers(t *testing.T, g *gateways, a *daemon, load *fovLoad, f, fa *initiator.Failover, first time.Duration) {
 	t.Helper()
 	load.verify(t, fa, "A after it reopened the image")
+	rtpgA := gwDial(t, g.portals[0], false, 0x77)
+	for _, grp := range reportTargetPortGroups(t, rtpgA) {
+		if grp.ID == 1 && grp.State != 1 {
+			t.Errorf("A reopened, before any write through it: its group in state %d, want 1 (active/non-optimized)", grp.State)
+		}
+	}
 	// Writes through A land (A's new client takes the lock back from B).
 	back := startLoad(fa)
 	for i := range back.acked {
@@ -179,6 +185,8 @@ func hungNodeRecovers(t *testing.T, a *daemon, load *fovLoad, f, fa *initiator.F
 		t.Fatal("no write through A after it came back")
 	}
 	back.verify(t, f, "B after writes through the reopened A")
+	d := awaitOptimized(t, rtpgA, 1, 10*time.Second)
+	t.Logf("A's group active/optimized %v after the writes through it", d)
 	logs := a.stderr.String()
 	for _, want := range []string{"backend fenced off by the cluster", "backend reopened on a new client"} {
 		if !strings.Contains(logs, want) {
