@@ -140,8 +140,11 @@ type aioRing struct {
 	// orphans counts requests abandoned while librbd still held them
 	// (abandonWrites): the ring must then never be freed.
 	orphans int
-	pool    sync.Pool // chan aioResult, buffered 1
-	done    chan struct{}
+	// dead is set by abandonWrites: the client is fenced, and no request is
+	// submitted any more (one that registers later is answered ESHUTDOWN).
+	dead bool
+	pool sync.Pool // chan aioResult, buffered 1
+	done chan struct{}
 }
 
 // newAIORing makes the ring and starts its goroutine.
@@ -185,11 +188,14 @@ func (r *aioRing) run() {
 }
 
 // abandonWrites answers every waiting request but reads with ret (a fenced client:
-// librbd would hold them for ever) and returns how many it answered. librbd keeps
-// them: if it ever completes one, the completion is dropped.
+// librbd would hold them for ever) and returns how many it answered; no request is
+// submitted after it. librbd keeps the ones it holds: if it ever completes one, the
+// completion is dropped. A request registered just before it and submitted just
+// after finds its answer waiting.
 func (r *aioRing) abandonWrites(ret int64) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.dead = true
 	n := 0
 	for id, w := range r.wait {
 		if w.write {
@@ -252,6 +258,12 @@ func (r *aioRing) do(img C.rbd_image_t, op C.int, a aioArgs) aioResult {
 	}
 	ch := r.pool.Get().(chan aioResult)
 	r.mu.Lock()
+	if r.dead {
+		// Between the backend's fence check and here: never reaches librbd.
+		r.mu.Unlock()
+		r.pool.Put(ch)
+		return aioResult{ret: -int64(syscall.ESHUTDOWN)}
+	}
 	r.next++
 	id := r.next
 	r.wait[id] = aioWaiter{ch: ch, write: op != aioRead && op != aioReadv}
