@@ -77,10 +77,14 @@ func TestRBDBlocklistReconnect(t *testing.T) {
 
 // TestRBDBlocklistIdle: a client blocklisted while it holds no lock and does no IO
 // is noticed by the poller, and without an OnFenced function the backend reconnects
-// by itself.
+// by itself; the old client, which holds no request, is closed.
 func TestRBDBlocklistIdle(t *testing.T) {
 	a, c, _ := openRBDImage(t, 4<<20)
-	old := a.(*rbdBackend).ClientAddr()
+	rb := a.(*rbdBackend)
+	rb.mu.RLock()
+	oldHandle := rb.h
+	rb.mu.RUnlock()
+	old := rb.ClientAddr()
 	c.Blocklist(t, old)
 	deadline := time.Now().Add(30 * time.Second)
 	for a.(*rbdBackend).ClientAddr() == old {
@@ -94,5 +98,10 @@ func TestRBDBlocklistIdle(t *testing.T) {
 	}
 	if err := a.WriteAt(make([]byte, 4096), 0, true); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-oldHandle.aio.done: // closed after rbd_close returned
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old client not closed 10 s after reconnecting")
 	}
 }
