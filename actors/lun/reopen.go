@@ -60,8 +60,17 @@ type reopenState struct {
 // backendFenced: the backend found itself fenced.
 type backendFenced struct{ cause error }
 
-// sessionsEnded: the sessions of before the fence of round have ended.
-type sessionsEnded struct{ round uint64 }
+// sessionsEnded: the sessions of before the fence of round have ended (late: or
+// endSessionsWait passed first).
+type sessionsEnded struct {
+	round uint64
+	late  bool
+}
+
+// endSessionsWait bounds the wait for the sessions to end: their connections are
+// closed at once, so only a lost message could make it longer, and the LUN must not
+// stay NOT READY for ever because of one.
+const endSessionsWait = 30 * time.Second
 
 // reopened: Reconnect of round returned.
 type reopened struct {
@@ -86,7 +95,7 @@ func (l *lunActor) endReopen() {
 	}
 }
 
-// fenced starts the way back (steps 1 and 2).
+// backendFenced starts the way back (steps 1 and 2).
 func (l *lunActor) backendFenced(ctx actor.Context, m *backendFenced) {
 	r := &l.reopen
 	if r.active {
@@ -103,6 +112,7 @@ func (l *lunActor) backendFenced(ctx actor.Context, m *backendFenced) {
 	root, self, round := ctx.ActorSystem().Root, ctx.Self(), r.round
 	if end := l.cfg.Reopen.EndSessions; end != nil {
 		end(func() { root.Send(self, &sessionsEnded{round: round}) })
+		time.AfterFunc(endSessionsWait, func() { root.Send(self, &sessionsEnded{round: round, late: true}) })
 		return
 	}
 	r.ended = true
@@ -111,7 +121,11 @@ func (l *lunActor) backendFenced(ctx actor.Context, m *backendFenced) {
 
 // sessionsEnded notes step 2 done.
 func (l *lunActor) sessionsEnded(ctx actor.Context, m *sessionsEnded) {
-	if r := &l.reopen; r.active && m.round == r.round {
+	if r := &l.reopen; r.active && m.round == r.round && !r.ended {
+		if m.late {
+			l.cfg.Log.Warn("the target's sessions did not all end in time; reopening the backend anyway", "lun", l.cfg.ID,
+				"after", endSessionsWait)
+		}
 		r.ended = true
 		l.tryReopen(ctx)
 	}
