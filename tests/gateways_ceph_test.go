@@ -4,6 +4,7 @@ package tests
 
 import (
 	"encoding/binary"
+	"errors"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -89,12 +90,28 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// Another session of A, idle until A hangs: the write it sends then waits unread
+	// in A's socket buffer, as the commands of an initiator that gave up on A would.
+	s0, err := initiator.Dial(g.portals[0], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+		ISID: [6]byte{0x80, 0xf3, 0, 0, 0, 1}, Timeout: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s0.Close()
 	load := startLoad(f)
 	time.Sleep(2 * time.Second)
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
+	buffered := make(chan error, 1)
+	go func() {
+		r, err := s0.Command(uint64(testLUN), write16FUA(bufferedLBA), fovBlock(bufferedLBA, 1), 0)
+		if err == nil && r.Status == 0 {
+			err = errGood
+		}
+		buffered <- err
+	}()
 	before := load.count.Load()
 	// Writes go on through B once the initiator gave up on A and B has the lock.
 	for load.count.Load() < before+int64(20*fovWriters) {
@@ -104,6 +121,9 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("writes went on through B %v after A hung", time.Since(stopped).Round(time.Millisecond))
+	if err := fovWrite(f, bufferedLBA, fovBlock(bufferedLBA, 2)); err != nil { // newer than the one A holds unread
+		t.Fatal(err)
+	}
 	time.Sleep(2 * time.Second) // newer writes over the blocks A had in flight
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -148,9 +168,34 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	load.verify(t, f, "B after A woke up")
+	select {
+	case err := <-buffered:
+		if errors.Is(err, errGood) {
+			t.Fatal("the write A held unread while it hung was answered GOOD after it woke")
+		}
+		t.Logf("the write A held unread: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write A held unread was not answered, nor its connection closed, 30 s after A woke")
+	}
 	out, _ := exec.Command("timeout", "20", "ceph", "-c", cephtest.Shared(t).Conf, "osd", "blocklist", "ls").CombinedOutput()
 	t.Logf("%d writes; blocklist:\n%s", load.count.Load(), out)
-	hungNodeRecovers(t, g, a, load, f, fa, first)
+	hungNodeRecovers(t, g, a, load, f, fa, s0, first)
+}
+
+// bufferedLBA is the block of the write A holds unread while it hangs, outside the
+// load's blocks.
+const bufferedLBA = 4 * fovWriters * fovSpan
+
+// errGood marks a command answered GOOD where it must not be.
+var errGood = errors.New("answered GOOD")
+
+// write16FUA is WRITE(16) of one block at lba, FUA.
+func write16FUA(lba uint64) []byte {
+	cdb := make([]byte, 16)
+	cdb[0], cdb[1] = 0x8A, 0x08
+	binary.BigEndian.PutUint64(cdb[2:], lba)
+	binary.BigEndian.PutUint32(cdb[10:], 1)
+	return cdb
 }
 
 // rbdRecoveryBound is how soon after it wakes a blocklisted node must serve again:
@@ -162,7 +207,7 @@ const rbdRecoveryBound = 20 * time.Second
 // serves again by itself: its first read was answered GOOD first after SIGCONT;
 // reads through it (fa) hold the newer data written through B (f); its group is
 // active/non-optimized until writes through it land and take the lock back.
-func hungNodeRecovers(t *testing.T, g *gateways, a *daemon, load *fovLoad, f, fa *initiator.Failover, first time.Duration) {
+func hungNodeRecovers(t *testing.T, g *gateways, a *daemon, load *fovLoad, f, fa *initiator.Failover, s0 *initiator.Session, first time.Duration) {
 	t.Helper()
 	load.verify(t, fa, "A after it reopened the image")
 	rtpgA := gwDial(t, g.portals[0], false, 0x77)
@@ -185,6 +230,23 @@ func hungNodeRecovers(t *testing.T, g *gateways, a *daemon, load *fovLoad, f, fa
 		t.Fatal("no write through A after it came back")
 	}
 	back.verify(t, f, "B after writes through the reopened A")
+	// The write A held unread never landed: both nodes read B's newer one.
+	for _, via := range []*initiator.Failover{fa, f} {
+		cdb := make([]byte, 16)
+		cdb[0] = 0x88
+		binary.BigEndian.PutUint64(cdb[2:], bufferedLBA)
+		binary.BigEndian.PutUint32(cdb[10:], 1)
+		r, err := via.Command(uint64(testLUN), cdb, nil, gwBlock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seq, err := fovCheck(r.Data, bufferedLBA); err != nil || seq != 2 {
+			t.Fatalf("LBA %d through %s: write %d (%v), want B's write 2", bufferedLBA, via.Portal(), seq, err)
+		}
+	}
+	if s0.Err() == nil {
+		t.Error("A's session of before the blocklist is still open")
+	}
 	d := awaitOptimized(t, rtpgA, 1, 10*time.Second)
 	t.Logf("A's group active/optimized %v after the writes through it", d)
 	logs := a.stderr.String()
