@@ -23,8 +23,7 @@ import (
 //
 //  1. Fenced: every command that needs the backend is answered NOT READY, LOGICAL
 //     UNIT IS IN PROCESS OF BECOMING READY (04/01), which initiators retry after a
-//     delay (multipath fails the path meanwhile); the ALUA states show this node
-//     active/non-optimized.
+//     delay; the ALUA states show this node active/non-optimized.
 //  2. Every session of the target on this node is ended at once (its connection
 //     closed, unread commands with it), through Reopen.EndSessions.
 //  3. Once they have ended and the workers hold no command admitted before, the
