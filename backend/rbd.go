@@ -49,6 +49,10 @@ import (
 //     goroutine waits for (rbd_aio.go), so the LUN's workers (32 by default on an
 //     RBD LUN) are the queue depth the cluster sees, and no OS thread blocks in
 //     librbd for them. Runs of merged IO are one rbd_aio_readv or rbd_aio_writev.
+//   - Fenced off: when the cluster blocklists the backend's client (another
+//     gateway broke its exclusive lock), what it held fails and is never
+//     resubmitted, later calls fail with ErrFenced, and Reconnect opens the image
+//     on a new client (Fenceable, rbd_fence.go).
 
 // RBDOptions names an RBD image and how to reach its cluster.
 type RBDOptions struct {
