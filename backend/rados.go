@@ -3,7 +3,9 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/ceph/go-ceph/rados"
 )
@@ -47,4 +49,17 @@ func RadosDial(user, cephConf, pool, namespace string, opts map[string]string) (
 	}
 	ioctx.SetNamespace(namespace)
 	return conn, ioctx, nil
+}
+
+// RadosBlocklisted reports whether err (a go-ceph error, possibly wrapped) is
+// librados' answer to a client the cluster blocklisted: ESHUTDOWN, which Ceph calls
+// EBLOCKLISTED. Such a client never works again; a new one (RadosDial) does, as its
+// address nonce differs, unless the whole address is blocklisted.
+func RadosBlocklisted(err error) bool {
+	var op rados.OperationError
+	if errors.As(err, &op) && op.OpError != nil {
+		err = op.OpError
+	}
+	var e interface{ ErrorCode() int }
+	return errors.As(err, &e) && e.ErrorCode() == -int(syscall.ESHUTDOWN)
 }

@@ -124,13 +124,25 @@ type aioResult struct {
 	mismatch uint64
 }
 
+// aioWaiter is a goroutine waiting for its request.
+type aioWaiter struct {
+	ch    chan aioResult
+	write bool // not a read: it may wait for the exclusive lock
+}
+
 // aioRing routes librbd's completions of one image to the goroutines waiting.
 type aioRing struct {
 	ring *C.rbd_ring_t
 	efd  *os.File
 	mu   sync.Mutex
 	next uint64
-	wait map[uint64]chan aioResult
+	wait map[uint64]aioWaiter
+	// orphans counts requests abandoned while librbd still held them
+	// (abandonWrites): the ring must then never be freed.
+	orphans int
+	// dead is set by abandonWrites: the client is fenced, and no request is
+	// submitted any more (one that registers later is answered ESHUTDOWN).
+	dead bool
 	pool sync.Pool // chan aioResult, buffered 1
 	done chan struct{}
 }
@@ -142,7 +154,7 @@ func newAIORing() (*aioRing, error) {
 		return nil, syscall.ENOMEM
 	}
 	r := &aioRing{ring: g, efd: os.NewFile(uintptr(C.rbd_ring_fd(g)), "rbd-aio-eventfd"),
-		wait: map[uint64]chan aioResult{}, done: make(chan struct{})}
+		wait: map[uint64]aioWaiter{}, done: make(chan struct{})}
 	r.pool.New = func() any { return make(chan aioResult, 1) }
 	go r.run()
 	return r, nil
@@ -165,14 +177,42 @@ func (r *aioRing) run() {
 			}
 			r.mu.Lock()
 			for _, d := range batch[:n] {
-				if ch, ok := r.wait[uint64(d.id)]; ok {
+				if w, ok := r.wait[uint64(d.id)]; ok {
 					delete(r.wait, uint64(d.id))
-					ch <- aioResult{ret: int64(d.ret), mismatch: uint64(d.mismatch)}
+					w.ch <- aioResult{ret: int64(d.ret), mismatch: uint64(d.mismatch)}
 				}
 			}
 			r.mu.Unlock()
 		}
 	}
+}
+
+// abandonWrites answers every waiting request but reads with ret (a fenced client:
+// librbd would hold them for ever) and returns how many it answered; no request is
+// submitted after it. librbd keeps the ones it holds: if it ever completes one, the
+// completion is dropped. A request registered just before it and submitted just
+// after finds its answer waiting.
+func (r *aioRing) abandonWrites(ret int64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dead = true
+	n := 0
+	for id, w := range r.wait {
+		if w.write {
+			delete(r.wait, id)
+			w.ch <- aioResult{ret: ret}
+			n++
+		}
+	}
+	r.orphans += n
+	return n
+}
+
+// orphaned reports whether librbd may still complete a request into the ring.
+func (r *aioRing) orphaned() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.orphans > 0
 }
 
 // close stops the goroutine; every request must have finished.
@@ -218,9 +258,15 @@ func (r *aioRing) do(img C.rbd_image_t, op C.int, a aioArgs) aioResult {
 	}
 	ch := r.pool.Get().(chan aioResult)
 	r.mu.Lock()
+	if r.dead {
+		// Between the backend's fence check and here: never reaches librbd.
+		r.mu.Unlock()
+		r.pool.Put(ch)
+		return aioResult{ret: -int64(syscall.ESHUTDOWN)}
+	}
 	r.next++
 	id := r.next
-	r.wait[id] = ch
+	r.wait[id] = aioWaiter{ch: ch, write: op != aioRead && op != aioReadv}
 	r.mu.Unlock()
 	ret := C.rbd_submit(img, r.ring, C.uint64_t(id), op, C.uint64_t(a.off), C.uint64_t(a.length), buf, buf2,
 		C.size_t(a.n2), iov, C.int(len(a.iovs)), a.flags)

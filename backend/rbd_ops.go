@@ -16,7 +16,7 @@ import (
 // imageSize asks librbd for the image's size (refreshed from its header watch).
 func (b *rbdBackend) imageSize() (int64, error) {
 	var size C.uint64_t
-	if ret := C.rbd_get_size(b.image, &size); ret < 0 {
+	if ret := C.rbd_get_size(b.h.image, &size); ret < 0 {
 		return 0, syscall.Errno(-ret)
 	}
 	return int64(size), nil
@@ -33,6 +33,10 @@ func (b *rbdBackend) poll() {
 		case <-b.stop:
 			return
 		case <-t.C:
+		case <-b.suspect:
+		}
+		if b.checkFence() {
+			continue
 		}
 		b.resizeMu.Lock()
 		b.mu.RLock()
@@ -60,7 +64,7 @@ func (b *rbdBackend) Resize(size int64) error {
 	defer b.done()
 	b.resizeMu.Lock()
 	defer b.resizeMu.Unlock()
-	if err := b.errno("resize", C.ssize_t(C.rbd_resize(b.image, C.uint64_t(size)))); err != nil {
+	if err := b.errno("resize", C.ssize_t(C.rbd_resize(b.h.image, C.uint64_t(size)))); err != nil {
 		return err
 	}
 	b.size.Store(size)
@@ -70,7 +74,7 @@ func (b *rbdBackend) Resize(size int64) error {
 // objectSize is the size of the image's RADOS objects (fixed at its creation).
 func (b *rbdBackend) objectSize() (int64, error) {
 	var info C.rbd_image_info_t
-	if ret := C.rbd_stat(b.image, &info, C.size_t(unsafe.Sizeof(info))); ret < 0 {
+	if ret := C.rbd_stat(b.h.image, &info, C.size_t(unsafe.Sizeof(info))); ret < 0 {
 		return 0, syscall.Errno(-ret)
 	}
 	return int64(info.obj_size), nil
@@ -101,7 +105,7 @@ func (b *rbdBackend) CompareAndWrite(cmp, data []byte, off int64, stable bool) e
 	if stable {
 		flags = rbdFUA
 	}
-	res := b.aio.do(b.image, aioCmpWrite, aioArgs{off: uint64(off), length: uint64(n), buf: cmp, buf2: data, flags: flags})
+	res := b.h.aio.do(b.h.image, aioCmpWrite, aioArgs{off: uint64(off), length: uint64(n), buf: cmp, buf2: data, flags: flags})
 	ret := C.ssize_t(res.ret)
 	if ret == -C.EILSEQ {
 		at := int64(res.mismatch)
@@ -133,7 +137,7 @@ func (b *rbdBackend) WriteSame(block []byte, off, length int64, stable bool) err
 	if stable {
 		flags = rbdFUA
 	}
-	ret := b.aio.do(b.image, aioWriteSame, aioArgs{off: uint64(off), length: uint64(length), buf: block, n2: len(block),
+	ret := b.h.aio.do(b.h.image, aioWriteSame, aioArgs{off: uint64(off), length: uint64(length), buf: block, n2: len(block),
 		flags: flags}).ret
 	return b.errno("write same", C.ssize_t(ret))
 }
@@ -169,7 +173,7 @@ func (b *rbdBackend) vec(op string, write bool, bufs [][]byte, off int64) error 
 	if write {
 		kind = aioWritev
 	}
-	r := b.aio.do(b.image, kind, aioArgs{off: uint64(off), iovs: iovs}).ret
+	r := b.h.aio.do(b.h.image, kind, aioArgs{off: uint64(off), iovs: iovs}).ret
 	if err := b.errno(op, C.ssize_t(r)); err != nil {
 		return err
 	}
@@ -194,7 +198,7 @@ func (b *rbdBackend) IsLockOwner() (bool, error) {
 	}
 	defer b.done()
 	var owner C.int
-	if ret := C.rbd_is_exclusive_lock_owner(b.image, &owner); ret < 0 {
+	if ret := C.rbd_is_exclusive_lock_owner(b.h.image, &owner); ret < 0 {
 		return false, b.errno("lock owner", C.ssize_t(ret))
 	}
 	return owner != 0, nil
@@ -207,7 +211,7 @@ func (b *rbdBackend) AcquireLock() error {
 		return err
 	}
 	defer b.done()
-	return b.errno("lock acquire", C.ssize_t(C.rbd_lock_acquire(b.image, C.RBD_LOCK_MODE_EXCLUSIVE)))
+	return b.errno("lock acquire", C.ssize_t(C.rbd_lock_acquire(b.h.image, C.RBD_LOCK_MODE_EXCLUSIVE)))
 }
 
 // ReleaseLock gives the exclusive lock up.
@@ -216,5 +220,5 @@ func (b *rbdBackend) ReleaseLock() error {
 		return err
 	}
 	defer b.done()
-	return b.errno("lock release", C.ssize_t(C.rbd_lock_release(b.image)))
+	return b.errno("lock release", C.ssize_t(C.rbd_lock_release(b.h.image)))
 }

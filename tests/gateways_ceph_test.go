@@ -3,6 +3,8 @@
 package tests
 
 import (
+	"encoding/binary"
+	"errors"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -74,7 +76,9 @@ func runFailoverRBD(t *testing.T, g *gateways) time.Duration {
 // TestGatewayHungNodeRBD: a node that hangs with writes in flight (SIGSTOP) and
 // wakes up after the initiator moved on: its late writes must not land over the
 // newer ones written through B. librbd on B breaks A's lock and blocklists A, so the
-// OSDs refuse A's writes when it wakes.
+// OSDs refuse A's writes when it wakes. Then A comes back by itself: it notices the
+// blocklist, ends its sessions, reopens the image on a new client, and within a
+// bounded time reads through A return what B wrote and writes through A land.
 func TestGatewayHungNodeRBD(t *testing.T) {
 	g := rbdGateways(t)
 	a := g.start(t, 0)
@@ -86,12 +90,28 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// Another session of A, idle until A hangs: the write it sends then waits unread
+	// in A's socket buffer, as the commands of an initiator that gave up on A would.
+	s0, err := initiator.Dial(g.portals[0], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+		ISID: [6]byte{0x80, 0xf3, 0, 0, 0, 1}, Timeout: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s0.Close()
 	load := startLoad(f)
 	time.Sleep(2 * time.Second)
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
+	buffered := make(chan error, 1)
+	go func() {
+		r, err := s0.Command(uint64(testLUN), write16FUA(bufferedLBA), fovBlock(bufferedLBA, 1), 0)
+		if err == nil && r.Status == 0 {
+			err = errGood
+		}
+		buffered <- err
+	}()
 	before := load.count.Load()
 	// Writes go on through B once the initiator gave up on A and B has the lock.
 	for load.count.Load() < before+int64(20*fovWriters) {
@@ -101,9 +121,39 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("writes went on through B %v after A hung", time.Since(stopped).Round(time.Millisecond))
+	if err := fovWrite(f, bufferedLBA, fovBlock(bufferedLBA, 2)); err != nil { // newer than the one A holds unread
+		t.Fatal(err)
+	}
 	time.Sleep(2 * time.Second) // newer writes over the blocks A had in flight
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
+	}
+	woke := time.Now()
+	// An initiator of A alone, from the moment A wakes: NOT READY while A reopens is
+	// retried, and a session A ends as it notices the blocklist is logged in again.
+	fa, err := initiator.DialFailover(g.portals[:1], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+		ISID: [6]byte{0x80, 0xf2, 0, 0, 0, 1}, Timeout: 10 * time.Second}, rbdRecoveryBound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	firstRead := make(chan error, 1)
+	go func() {
+		cdb := make([]byte, 16)
+		cdb[0] = 0x88 // READ(16) of one block
+		binary.BigEndian.PutUint32(cdb[10:], 1)
+		_, err := fa.Command(uint64(testLUN), cdb, nil, gwBlock)
+		firstRead <- err
+	}()
+	var first time.Duration
+	select {
+	case err := <-firstRead:
+		if err != nil {
+			t.Fatalf("no read through A within %v of waking it: %v", rbdRecoveryBound, err)
+		}
+		first = time.Since(woke)
+	case <-time.After(rbdRecoveryBound + 10*time.Second):
+		t.Fatalf("no answer to a read through A within %v of waking it", rbdRecoveryBound+10*time.Second)
 	}
 	time.Sleep(3 * time.Second) // A's late writes, if any could land, land now
 	// What A did with the writes it held when it hung: refused by the cluster.
@@ -118,9 +168,100 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	load.verify(t, f, "B after A woke up")
+	select {
+	case err := <-buffered:
+		if errors.Is(err, errGood) {
+			t.Fatal("the write A held unread while it hung was answered GOOD after it woke")
+		}
+		t.Logf("the write A held unread: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write A held unread was not answered, nor its connection closed, 30 s after A woke")
+	}
 	out, _ := exec.Command("timeout", "20", "ceph", "-c", cephtest.Shared(t).Conf, "osd", "blocklist", "ls").CombinedOutput()
 	t.Logf("%d writes; blocklist:\n%s", load.count.Load(), out)
-	a.kill(t) // blocklisted: its image handle is unusable
+	hungNodeRecovers(t, g, a, load, f, fa, s0, first)
+}
+
+// bufferedLBA is the block of the write A holds unread while it hangs, outside the
+// load's blocks.
+const bufferedLBA = 4 * fovWriters * fovSpan
+
+// errGood marks a command answered GOOD where it must not be.
+var errGood = errors.New("answered GOOD")
+
+// write16FUA is WRITE(16) of one block at lba, FUA.
+func write16FUA(lba uint64) []byte {
+	cdb := make([]byte, 16)
+	cdb[0], cdb[1] = 0x8A, 0x08
+	binary.BigEndian.PutUint64(cdb[2:], lba)
+	binary.BigEndian.PutUint32(cdb[10:], 1)
+	return cdb
+}
+
+// rbdRecoveryBound is how soon after it wakes a blocklisted node must serve again:
+// noticing the blocklist (at once, or within the poller's second), ending its
+// sessions, reopening the image on a new client, with margin for a loaded machine.
+const rbdRecoveryBound = 20 * time.Second
+
+// hungNodeRecovers checks that node a, whose client was blocklisted while it hung,
+// serves again by itself: its first read was answered GOOD first after SIGCONT;
+// reads through it (fa) hold the newer data written through B (f); its group is
+// active/non-optimized until writes through it land and take the lock back.
+func hungNodeRecovers(t *testing.T, g *gateways, a *daemon, load *fovLoad, f, fa *initiator.Failover, s0 *initiator.Session, first time.Duration) {
+	t.Helper()
+	load.verify(t, fa, "A after it reopened the image")
+	rtpgA := gwDial(t, g.portals[0], false, 0x77)
+	for _, grp := range reportTargetPortGroups(t, rtpgA) {
+		if grp.ID == 1 && grp.State != 1 {
+			t.Errorf("A reopened, before any write through it: its group in state %d, want 1 (active/non-optimized)", grp.State)
+		}
+	}
+	// Writes through A land (A's new client takes the lock back from B).
+	back := startLoad(fa)
+	for i := range back.acked {
+		back.acked[i].Store(load.acked[i].Load())
+	}
+	back.seq.Store(load.seq.Load())
+	time.Sleep(2 * time.Second)
+	if err := back.end(); err != nil {
+		t.Fatalf("writes through A after it came back: %v", err)
+	}
+	if back.count.Load() == 0 {
+		t.Fatal("no write through A after it came back")
+	}
+	back.verify(t, f, "B after writes through the reopened A")
+	// The write A held unread never landed: both nodes read B's newer one.
+	for _, via := range []*initiator.Failover{fa, f} {
+		cdb := make([]byte, 16)
+		cdb[0] = 0x88
+		binary.BigEndian.PutUint64(cdb[2:], bufferedLBA)
+		binary.BigEndian.PutUint32(cdb[10:], 1)
+		r, err := via.Command(uint64(testLUN), cdb, nil, gwBlock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seq, err := fovCheck(r.Data, bufferedLBA); err != nil || seq != 2 {
+			t.Fatalf("LBA %d through %s: write %d (%v), want B's write 2", bufferedLBA, via.Portal(), seq, err)
+		}
+	}
+	if s0.Err() == nil {
+		t.Error("A's session of before the blocklist is still open")
+	}
+	d := awaitOptimized(t, rtpgA, 1, 10*time.Second)
+	t.Logf("A's group active/optimized %v after the writes through it", d)
+	logs := a.stderr.String()
+	for _, want := range []string{"backend fenced off by the cluster", "backend reopened on a new client"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("node A did not log %q", want)
+		}
+	}
+	t.Logf("node A served again %v after SIGCONT (first read answered GOOD); %d writes through it, switches %+v",
+		first.Round(time.Millisecond), back.count.Load(), fa.Switches())
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "fenced off") || strings.Contains(line, "reopen") {
+			t.Logf("A: %s", line)
+		}
+	}
 }
 
 // TestGatewaysMultipathIORBD: libiscsi's multipath tests, Reset included, with one

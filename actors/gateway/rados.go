@@ -23,11 +23,18 @@ const watchTimeout = 10 * time.Second
 
 // radosBus is the event object in RADOS: watch/notify (rados_watch3,
 // rados_notify2) on an empty object next to the image.
+//
+// A client the cluster blocklisted (an administrator fencing this gateway, or its
+// whole address) answers ESHUTDOWN for ever: the call fails, and the bus dials a new
+// client for the calls after it; the channel's lost watch is restored on it.
 type radosBus struct {
+	cfg RadosConfig
+	oid string
+	// mu guards the client and the watch; a notify holds it too, so that the client
+	// it uses is not let go meanwhile.
+	mu    sync.Mutex
 	conn  *rados.Conn
 	ioctx *rados.IOContext
-	oid   string
-	mu    sync.Mutex
 	w     *rados.Watcher
 	stop  chan struct{}
 }
@@ -43,11 +50,43 @@ func openRadosBus(c RadosConfig) (Bus, error) {
 		conn.Shutdown()
 		return nil, fmt.Errorf("rados: creating %s: %w", c.Object, err)
 	}
-	return &radosBus{conn: conn, ioctx: ioctx, oid: c.Object, stop: make(chan struct{})}, nil
+	return &radosBus{cfg: c, conn: conn, ioctx: ioctx, oid: c.Object, stop: make(chan struct{})}, nil
+}
+
+// recover replaces the client if err says the cluster blocklisted it, and reports
+// whether it did; b.mu is held. The old client is let go in the background.
+func (b *radosBus) recover(err error) bool {
+	if !backend.RadosBlocklisted(err) {
+		return false
+	}
+	conn, ioctx, derr := backend.RadosDial(b.cfg.User, b.cfg.CephConf, b.cfg.Pool, b.cfg.Namespace, nil)
+	if derr != nil {
+		return false // the next call tries again
+	}
+	oldConn, oldIoctx, oldW := b.conn, b.ioctx, b.w
+	b.conn, b.ioctx, b.w = conn, ioctx, nil
+	go func() {
+		if oldW != nil {
+			_ = oldW.Delete()
+		}
+		oldIoctx.Destroy()
+		oldConn.Shutdown()
+	}()
+	return true
+}
+
+// ClientAddr is the address of the bus's RADOS client, for tests.
+func (b *radosBus) ClientAddr() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return backend.RadosAddr(b.ioctx)
 }
 
 func (b *radosBus) Notify(payload []byte, timeout time.Duration) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	_, timeouts, err := b.ioctx.NotifyWithTimeout(b.oid, payload, timeout)
+	b.recover(err)
 	var code interface{ ErrorCode() int }
 	if errors.As(err, &code) && code.ErrorCode() == -int(syscall.ETIMEDOUT) {
 		return max(len(timeouts), 1), nil // some watcher did not answer in time
@@ -63,6 +102,9 @@ func (b *radosBus) Watch() (<-chan Event, error) {
 		b.w = nil
 	}
 	w, err := b.ioctx.WatchWithTimeout(b.oid, watchTimeout)
+	if b.recover(err) {
+		w, err = b.ioctx.WatchWithTimeout(b.oid, watchTimeout) // on the new client
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -135,6 +135,9 @@ func (l *lunActor) endALUA() {
 // lockReport applies the poller's report. A failed look at the lock changes nothing:
 // the states are hints, and IO goes on through librbd either way.
 func (l *lunActor) lockReport(m *lockState) {
+	if l.reopen.active {
+		return // fenced: non-optimized until the backend is back (reopen.go)
+	}
 	if m.err != nil {
 		l.cfg.Log.Warn("ALUA: cannot tell whether this node holds the lock", "lun", l.cfg.ID, "err", m.err)
 		return

@@ -60,7 +60,10 @@ type Config struct {
 	ALUA *ALUA
 	// Gateways carries resets to the other gateway nodes (gateways.go); nil: none.
 	Gateways Gateways
-	Log      hclog.Logger
+	// Reopen brings the LUN back after its backend was fenced off (reopen.go); nil:
+	// a backend no cluster fences.
+	Reopen *Reopen
+	Log    hclog.Logger
 }
 
 // Props returns the props of a LUN actor. Its children are the IO workers; a worker
@@ -112,6 +115,8 @@ type lunActor struct {
 	drainWaiters []func()
 	// stats is the LUN actor's shard of the LUN's metrics (nil: none).
 	stats *metrics.Shard
+	// reopen is the way back after the backend was fenced off (reopen.go).
+	reopen reopenState
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
@@ -142,9 +147,11 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.attachCluster(ctx)
 		l.startALUA(ctx)
 		l.attachGateways(ctx)
+		l.attachReopen(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		l.endWatchdog()
 		l.endALUA()
+		l.endReopen()
 	case *actor.Stopped:
 		if l.cfg.ClusterPR != nil {
 			l.cfg.ClusterPR.Close()
@@ -159,6 +166,12 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.lockReport(m)
 	case *gatewayNotice:
 		l.applyNotice(m)
+	case *backendFenced:
+		l.backendFenced(ctx, m)
+	case *sessionsEnded:
+		l.sessionsEnded(ctx, m)
+	case *reopened:
+		l.reopenDone(m)
 	case *tick:
 		l.tick(ctx)
 	case *lateReturn:
@@ -188,6 +201,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.pump(ctx)
 		l.checkRetired()
 		l.checkDrain()
+		l.tryReopen(ctx)
 	case *writesDrained:
 		for _, io := range l.locks.retry() {
 			l.toWorker(ctx, io)

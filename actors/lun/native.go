@@ -26,7 +26,7 @@ func (w *worker) nativeCompareAndWrite(itt uint32, io scsidev.IO, transfer uint3
 	if mis, ok := errors.AsType[*backend.MiscompareError](err); ok {
 		return true, pb.CheckCondition(itt, scsi.Miscompare(uint64(mis.Offset)))
 	}
-	if err != nil {
+	if err = fencedAnswer(err); err != nil && err != errNotReady {
 		w.noteFault(err)
 		w.log.Error("IO failed", "op", io.Kind, "offset", io.Offset, "length", io.Length, "error", err)
 	}

@@ -184,7 +184,7 @@ func (p *pool) spawn(ctx actor.SpawnerContext, i int) *slot {
 // toWorker queues io for the next free worker and wakes an idle one. While the
 // LUN is stalled (stalled) the IO is answered NOT READY instead.
 func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
-	if l.stalled() {
+	if l.stalled() || l.reopen.active {
 		l.finish(sc, io, errNotReady, false)
 		return
 	}

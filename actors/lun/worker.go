@@ -315,7 +315,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
 		err = writeState(writeModesFile, w.modesPath, t.DataOut)
 	}
-	if err != nil {
+	if err = fencedAnswer(err); err != nil && err != errNotReady {
 		w.noteFault(err)
 		w.log.Error("IO failed", "op", req.Kind, "offset", req.Offset, "length", req.Length, "error", err)
 	}

@@ -21,6 +21,12 @@ import (
 // EOVERFLOW if anybody wrote the object since it was read, and the whole
 // write op (assert + write_full) is applied atomically by the primary OSD or
 // not at all. Watch/notify (rados_watch2, rados_notify2) tell every node.
+//
+// A client the cluster blocklisted (an administrator fencing this gateway, or
+// its whole address) answers every call ESHUTDOWN for ever: the call fails
+// (a PROUT is answered as failed, never redone on its own), and the object
+// dials a new client for the calls after it. The store's lost watch is then
+// restored on the new client, which rereads the object (Store.rewatch).
 
 func init() { openRados = openRadosObject }
 
@@ -32,6 +38,7 @@ const maxObject = 1 << 20
 func ObjectName(image string) string { return "atgt.pr." + image }
 
 type radosObject struct {
+	cfg   RadosConfig
 	conn  *rados.Conn
 	ioctx *rados.IOContext
 	oid   string
@@ -42,14 +49,41 @@ type radosObject struct {
 }
 
 func openRadosObject(c RadosConfig) (Object, error) {
-	// Bounded waits: a cluster that does not answer fails the call rather
-	// than hanging the store's goroutine for ever.
-	conn, ioctx, err := backend.RadosDial(c.User, c.CephConf, c.Pool, c.Namespace, map[string]string{
-		"rados_mon_op_timeout": "30", "rados_osd_op_timeout": "30", "client_mount_timeout": "30"})
+	conn, ioctx, err := dialObject(c)
 	if err != nil {
 		return nil, err
 	}
-	return &radosObject{conn: conn, ioctx: ioctx, oid: ObjectName(c.Image)}, nil
+	return &radosObject{cfg: c, conn: conn, ioctx: ioctx, oid: ObjectName(c.Image)}, nil
+}
+
+func dialObject(c RadosConfig) (*rados.Conn, *rados.IOContext, error) {
+	// Bounded waits: a cluster that does not answer fails the call rather
+	// than hanging the store's goroutine for ever.
+	return backend.RadosDial(c.User, c.CephConf, c.Pool, c.Namespace, map[string]string{
+		"rados_mon_op_timeout": "30", "rados_osd_op_timeout": "30", "client_mount_timeout": "30"})
+}
+
+// recover replaces the client if err says the cluster blocklisted it, and
+// reports whether it did; o.mu is held. The old client is let go in the
+// background (its watch cannot be removed cleanly once blocklisted).
+func (o *radosObject) recover(err error) bool {
+	if !backend.RadosBlocklisted(err) || o.ioctx == nil {
+		return false
+	}
+	conn, ioctx, derr := dialObject(o.cfg)
+	if derr != nil {
+		return false // the next call tries again
+	}
+	oldConn, oldIoctx, oldW := o.conn, o.ioctx, o.w
+	o.conn, o.ioctx, o.w = conn, ioctx, nil
+	go func() {
+		if oldW != nil {
+			_ = oldW.Delete()
+		}
+		oldIoctx.Destroy()
+		oldConn.Shutdown()
+	}()
+	return true
 }
 
 func (o *radosObject) Read() ([]byte, uint64, error) {
@@ -64,6 +98,7 @@ func (o *radosObject) Read() ([]byte, uint64, error) {
 		return nil, 0, nil
 	}
 	if err != nil {
+		o.recover(err)
 		return nil, 0, err
 	}
 	if n > maxObject {
@@ -91,6 +126,7 @@ func (o *radosObject) Write(data []byte, version uint64) error {
 	}
 	op.WriteFull(data)
 	err := op.Operate(o.ioctx, o.oid, rados.OperationNoFlag)
+	o.recover(err)
 	switch errno(err) {
 	case -int(syscall.EEXIST), -int(syscall.ENOENT), -int(syscall.ERANGE), -int(syscall.EOVERFLOW):
 		// Created meanwhile, removed meanwhile, or written meanwhile.
@@ -123,6 +159,7 @@ func (o *radosObject) Notify(payload []byte, timeout time.Duration) (int, int, e
 		return 0, 0, errors.New("rados: closed")
 	}
 	acks, timeouts, err := o.ioctx.NotifyWithTimeout(o.oid, payload, timeout)
+	o.recover(err)
 	return len(acks), len(timeouts), err
 }
 
@@ -136,16 +173,10 @@ func (o *radosObject) Watch() (<-chan Event, error) {
 		_ = o.w.Delete()
 		o.w = nil
 	}
-	// A watch needs the object: create it empty if it is missing (an empty
-	// object is the state without registrations).
-	op := rados.CreateWriteOp()
-	op.Create(rados.CreateIdempotent)
-	err := op.Operate(o.ioctx, o.oid, rados.OperationNoFlag)
-	op.Release()
-	if err != nil {
-		return nil, err
+	w, err := o.watch()
+	if o.recover(err) {
+		w, err = o.watch() // on the new client
 	}
-	w, err := o.ioctx.Watch(o.oid)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +202,19 @@ func (o *radosObject) Watch() (<-chan Event, error) {
 		}
 	}()
 	return out, nil
+}
+
+// watch creates the object if it is missing (a watch needs it; an empty object
+// is the state without registrations) and watches it; o.mu is held.
+func (o *radosObject) watch() (*rados.Watcher, error) {
+	op := rados.CreateWriteOp()
+	op.Create(rados.CreateIdempotent)
+	err := op.Operate(o.ioctx, o.oid, rados.OperationNoFlag)
+	op.Release()
+	if err != nil {
+		return nil, err
+	}
+	return o.ioctx.Watch(o.oid)
 }
 
 func (o *radosObject) Close() error {

@@ -12,6 +12,7 @@ import (
 	"github.com/ceph/go-ceph/rados"
 
 	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/cephtest"
 )
@@ -114,5 +115,39 @@ func TestRadosTwoGateways(t *testing.T) {
 	}
 	if !a.conflicts(initA) || b.conflicts(initB) {
 		t.Fatal("after the preempt A must conflict and B must not")
+	}
+}
+
+// TestRadosBlocklistedGateway: gateway A's client is blocklisted (`ceph osd
+// blocklist add`, an administrator fencing it). A notices through its lost watch,
+// dials a new client, watches again and rereads the object, by itself; a change made
+// through B then reaches A, and PROUTs through A land, on the new client.
+func TestRadosBlocklistedGateway(t *testing.T) {
+	nodes := radosNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	good(t, a.prout(initA, reservation.SARegister, 0, 0, 0xA), "REGISTER via A")
+	obj := a.s.obj.(*radosObject)
+	addrOf := func() string {
+		obj.mu.Lock()
+		defer obj.mu.Unlock()
+		return backend.RadosAddr(obj.ioctx)
+	}
+	old := addrOf()
+	cephtest.Shared(t).Blocklist(t, old)
+	blocked := time.Now()
+	for addrOf() == old {
+		if time.Since(blocked) > 60*time.Second {
+			t.Fatal("A still on its blocklisted client 60 s later")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("A on a new client %v after the blocklist", time.Since(blocked).Round(time.Millisecond))
+	good(t, b.prout(initB, reservation.SARegister, 0, 0, 0xB), "REGISTER via B")
+	if _, keys := a.keys(); len(keys) != 2 {
+		t.Fatalf("A's cache after B's REGISTER: keys %x", keys)
+	}
+	good(t, a.prout(initA, reservation.SARegister, 0, 0xA, 0xAA), "REGISTER (new key) via A")
+	if _, keys := b.keys(); len(keys) != 2 || (keys[0] != 0xAA && keys[1] != 0xAA) {
+		t.Fatalf("B's cache after A's new key: %x", keys)
 	}
 }

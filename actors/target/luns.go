@@ -306,6 +306,6 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		cfg: lun.Config{Target: tg.name, ID: l.Id, Device: dev, Backend: b, Faults: inj, Workers: int(l.Workers),
 			Reservations: prTable, ClusterPR: prStore, StatePath: prPath, ModesPath: modesPath, Peers: tg.peers,
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
-			Flight: flight, ALUA: alua, Gateways: gateways},
+			Flight: flight, ALUA: alua, Gateways: gateways, Reopen: s.reopenOf(raw, tg.name)},
 	}, nil
 }

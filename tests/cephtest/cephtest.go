@@ -135,3 +135,24 @@ func (c *Cluster) Resize(t testing.TB, image string, size int64) {
 		t.Fatal(err)
 	}
 }
+
+// Ceph runs `ceph -c Conf args...` with a time limit and returns its output.
+func (c *Cluster) Ceph(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ceph", append([]string{"-c", c.Conf}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("ceph %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// Blocklist blocklists a RADOS client address (`ceph osd blocklist add ADDR`), as
+// librbd does to a lock owner it breaks the lock of; the entry is removed when t ends.
+func (c *Cluster) Blocklist(t testing.TB, addr string) {
+	t.Helper()
+	if _, err := c.Ceph("osd", "blocklist", "add", addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Ceph("osd", "blocklist", "rm", addr) })
+}

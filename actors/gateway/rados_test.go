@@ -1,0 +1,71 @@
+//go:build ceph
+
+package gateway
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/atgt/atgt/tests/cephtest"
+)
+
+// The RADOS tests run on the one-node test cluster of tests/cephtest (shared through
+// $ATGT_CEPH_DIR, else started here and stopped after the tests).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cephtest.StopShared()
+	os.Exit(code)
+}
+
+// TestRadosBlocklistedNode: node A's client is blocklisted (`ceph osd blocklist
+// add`, an administrator fencing it). A notices through its lost watch and watches
+// again on a new client, by itself; then events travel both ways again.
+func TestRadosBlocklistedNode(t *testing.T) {
+	c := cephtest.Shared(t)
+	cfg := RadosConfig{Pool: "rbd", Object: ObjectName(fmt.Sprintf("gwtest-%d", time.Now().UnixNano())), User: "admin",
+		CephConf: c.Conf}
+	open := func(group uint16) (*Channel, *radosBus, chan Notice) {
+		bus, err := OpenRados(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := Open(bus, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ch.Close() })
+		got := make(chan Notice, 4)
+		ch.Attach(func(n Notice, ack func()) { got <- n; ack() })
+		return ch, bus.(*radosBus), got
+	}
+	a, busA, gotA := open(1)
+	b, _, gotB := open(2)
+	old := busA.ClientAddr()
+	c.Blocklist(t, old)
+	blocked := time.Now()
+	for busA.ClientAddr() == old {
+		if time.Since(blocked) > 60*time.Second {
+			t.Fatal("A still on its blocklisted client 60 s later")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("A on a new client %v after the blocklist", time.Since(blocked).Round(time.Millisecond))
+	// A's new watch may be registered just after its new client: retry briefly.
+	deadline := time.Now().Add(30 * time.Second)
+	for b.Announce(LogicalUnitReset) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("B's event not acknowledged by A")
+		}
+	}
+	if n := <-gotA; n != (Notice{Kind: LogicalUnitReset, Group: 2}) {
+		t.Fatalf("A got %+v", n)
+	}
+	if err := a.Announce(TargetReset); err != nil {
+		t.Fatalf("A announcing on its new client: %v", err)
+	}
+	if n := <-gotB; n != (Notice{Kind: TargetReset, Group: 1}) {
+		t.Fatalf("B got %+v", n)
+	}
+}

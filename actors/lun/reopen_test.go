@@ -1,0 +1,155 @@
+package lun
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// fenceable is a memory backend the test fences off: a write it holds hangs until
+// the test releases it, as librbd holds a write on a blocklisted client.
+type fenceable struct {
+	backend.Backend
+	fenced   atomic.Bool
+	hold     chan error // a write at holdOff waits for a value here
+	holdOff  int64
+	inFlight atomic.Int32
+	mu       sync.Mutex
+	onFenced func(error)
+	// reconnects records, for each Reconnect attempt, whether a write was still in
+	// the backend then.
+	reconnects []bool
+	attempts   int
+}
+
+func (f *fenceable) WriteAt(p []byte, off int64, stable bool) error {
+	f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	if off == f.holdOff {
+		if err := <-f.hold; err != nil {
+			return err
+		}
+	}
+	if f.fenced.Load() {
+		return backend.ErrFenced
+	}
+	return f.Backend.WriteAt(p, off, stable)
+}
+
+func (f *fenceable) ReadAt(p []byte, off int64) (int, error) {
+	if f.fenced.Load() {
+		return 0, backend.ErrFenced
+	}
+	return f.Backend.ReadAt(p, off)
+}
+
+func (f *fenceable) OnFenced(fn func(error)) {
+	f.mu.Lock()
+	f.onFenced = fn
+	f.mu.Unlock()
+}
+
+func (f *fenceable) fence() {
+	f.fenced.Store(true)
+	f.mu.Lock()
+	fn := f.onFenced
+	f.mu.Unlock()
+	fn(errors.New("test: client blocklisted"))
+}
+
+// Reconnect fails its first attempt (the cluster unreachable), then succeeds.
+func (f *fenceable) Reconnect(stop <-chan struct{}, failed func(error, time.Duration)) error {
+	for {
+		f.mu.Lock()
+		f.reconnects = append(f.reconnects, f.inFlight.Load() > 0)
+		f.attempts++
+		n := f.attempts
+		f.mu.Unlock()
+		if n > 1 {
+			f.fenced.Store(false)
+			return nil
+		}
+		failed(errors.New("test: cluster unreachable"), time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (f *fenceable) attemptsSoFar() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attempts
+}
+
+// TestReopenAfterFence: a LUN whose backend is fenced off answers NOT READY, ends
+// the target's sessions, and reopens the backend only once they have ended and the
+// write it held has come back (failed: never retried); then it serves again, and the
+// failed write is not on the store.
+func TestReopenAfterFence(t *testing.T) {
+	f := &fenceable{Backend: backend.NewMemory(1 << 20), hold: make(chan error, 1), holdOff: 64 * 512}
+	endAsked := make(chan func(), 1)
+	h := newLUNHarness(t, f, func(c *Config) {
+		c.Reopen = &Reopen{Backend: f, EndSessions: func(done func()) { endAsked <- done }}
+	})
+	defer h.sys.Shutdown()
+	// A write the fenced client holds.
+	h.send(h.task(1, write10(64, 1, true), bytes.Repeat([]byte{0xee}, 512)))
+	for f.inFlight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	f.fence()
+	var done func()
+	select {
+	case done = <-endAsked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("sessions not ended after the fence")
+	}
+	h.send(h.read(2, 0))
+	expectCheck(t, "read while fenced", h.wait(1)[2], scsi.SenseNotReady, 0x04, 0x01)
+	done()
+	time.Sleep(50 * time.Millisecond)
+	if n := f.attemptsSoFar(); n != 0 {
+		t.Fatalf("reconnected %d times while the fenced client still held a write", n)
+	}
+	f.hold <- syscall.ESHUTDOWN // the write fails, as on a blocklisted client
+	expectCheck(t, "the held write", h.wait(1)[1], scsi.SenseMediumError, 0x0C, 0x00)
+	deadline := time.Now().Add(5 * time.Second)
+	itt := uint32(10)
+	for {
+		itt++
+		h.send(h.read(itt, 0))
+		m := h.wait(1)[itt]
+		if m.Status == uint32(scsi.StatusGood) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not serving 5 s after the sessions ended: status %d sense % x", m.Status, m.Sense)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.mu.Lock()
+	reconnects := append([]bool(nil), f.reconnects...)
+	f.mu.Unlock()
+	if len(reconnects) != 2 || reconnects[0] || reconnects[1] {
+		t.Fatalf("reconnect attempts (write in flight at each): %v, want two with none", reconnects)
+	}
+	h.send(h.task(100, write10(8, 1, true), bytes.Repeat([]byte{0x11}, 512)))
+	if m := h.wait(1)[100]; m.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("write after reopening: status %d", m.Status)
+	}
+	got := make([]byte, 512)
+	f.Backend.ReadAt(got, 64*512)
+	if !bytes.Equal(got, make([]byte, 512)) {
+		t.Fatal("the write the fenced client held landed")
+	}
+	f.Backend.ReadAt(got, 8*512)
+	if !bytes.Equal(got, bytes.Repeat([]byte{0x11}, 512)) {
+		t.Fatal("the write after reopening did not land")
+	}
+}
