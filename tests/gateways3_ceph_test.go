@@ -25,7 +25,9 @@ const ownerBound = 3*time.Second + time.Second + 3*time.Second
 // A write through C moves the lock there, and REPORT TARGET PORT GROUPS through
 // each of A, B and C then shows exactly one active/optimized group, C's, with
 // ASYMMETRIC ACCESS STATE CHANGED on every node first; a write through A moves it
-// there, and all three show A's group, never two optimized groups on the way.
+// there, and all three show A's group, never two optimized groups on the way. Then A
+// dies holding the lock (SIGKILL): a write through B waits until B's librbd breaks
+// the dead node's lock, and B and C then both show B's group.
 func TestGatewaysThreeRBDOwner(t *testing.T) {
 	c := cephtest.Shared(t)
 	image := c.Image(t, 64<<20)
@@ -36,8 +38,24 @@ func TestGatewaysThreeRBDOwner(t *testing.T) {
 	for i := range g.cfg {
 		nodes[i] = g.start(t, i)
 	}
+	defer func() {
+		for i, n := range nodes {
+			for _, line := range strings.Split(n.stderr.String(), "\n") {
+				if strings.Contains(line, "ALUA") {
+					t.Logf("node %d: %s", i+1, line)
+				}
+			}
+		}
+	}()
 	for i := range g.cfg {
-		ss[i] = gwDial(t, g.portals[i], false, byte(60+i))
+		// Long enough for a write that waits for a dead owner's lock to be broken.
+		s, err := initiator.Dial(g.portals[i], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+			ISID: [6]byte{0x80, 0x9a, 0, 0, 3, byte(i)}, Timeout: 30 * time.Second})
+		if err != nil {
+			t.Fatalf("login to %s: %v", g.portals[i], err)
+		}
+		defer s.Close()
+		ss[i] = s
 	}
 	// No node holds the lock yet: each reports the others optimized (it cannot
 	// tell which other node will take it).
@@ -48,47 +66,45 @@ func TestGatewaysThreeRBDOwner(t *testing.T) {
 			t.Fatalf("before any write, node %d reports %v optimized, want %v", i+1, opt, want)
 		}
 	}
-	d := moveLock(t, ss, 2, false)
+	all := []int{0, 1, 2}
+	_, d := moveLock(t, ss, 2, all, false)
 	t.Logf("after a write through C, every node reports only group 3 optimized within %v", d)
-	d = moveLock(t, ss, 0, true)
+	_, d = moveLock(t, ss, 0, all, true)
 	t.Logf("after a write through A, every node reports only group 1 optimized within %v", d)
-	for i, n := range nodes {
-		for _, line := range strings.Split(n.stderr.String(), "\n") {
-			if strings.Contains(line, "ALUA") {
-				t.Logf("node %d: %s", i+1, line)
-			}
-		}
-	}
+	nodes[0].kill(t)
+	w, d := moveLock(t, ss, 1, []int{1, 2}, true)
+	t.Logf("A killed holding the lock: a write through B took %v (the dead owner's lock broken), then B and C reported only group 2 optimized within %v", w, d)
 }
 
 // moveLock writes through node writer, then polls REPORT TARGET PORT GROUPS through
-// every node until each reports the writer's group as the only optimized one, and
-// each has raised ASYMMETRIC ACCESS STATE CHANGED; strict: no report on the way
-// may show more than one optimized group. It returns how long the slowest node took.
-func moveLock(t *testing.T, ss []*initiator.Session, writer int, strict bool) time.Duration {
+// the live nodes until each reports the writer's group as the only optimized one,
+// and each has raised ASYMMETRIC ACCESS STATE CHANGED; strict: no report on the way
+// may show more than one optimized group. It returns how long the write took and
+// how long after it the slowest node took.
+func moveLock(t *testing.T, ss []*initiator.Session, writer int, live []int, strict bool) (write, settled time.Duration) {
 	t.Helper()
 	group := uint16(writer + 1)
 	data := bytes.Repeat([]byte{byte(writer + 1)}, 8*gwBlock)
+	start := time.Now()
 	if err := retryUnitAttention(func() error { return ss[writer].Write(uint64(testLUN), 128, data, gwBlock, true) }); err != nil {
 		t.Fatalf("write through node %d: %v", writer+1, err)
 	}
-	start := time.Now()
-	took := make([]time.Duration, len(ss))
-	sawUA := make([]bool, len(ss))
-	for {
-		pending := 0
-		for i, s := range ss {
-			if took[i] != 0 {
+	write = time.Since(start)
+	start = time.Now()
+	took := map[int]time.Duration{}
+	sawUA := map[int]bool{}
+	for len(took) < len(live) {
+		for _, i := range live {
+			if _, ok := took[i]; ok {
 				continue
 			}
-			groups, err := rtpgOnce(t, s)
+			groups, err := rtpgOnce(t, ss[i])
 			var se *initiator.SCSIError
 			switch {
 			case errors.As(err, &se) && se.Key() == scsi.SenseUnitAttention:
 				if se.ASC() == 0x2A && se.ASCQ() == 0x06 {
 					sawUA[i] = true
 				}
-				pending++
 				continue
 			case err != nil:
 				t.Fatalf("RTPG through node %d: %v", i+1, err)
@@ -99,24 +115,25 @@ func moveLock(t *testing.T, ss []*initiator.Session, writer int, strict bool) ti
 			}
 			if slices.Equal(opt, []uint16{group}) && sawUA[i] {
 				took[i] = time.Since(start)
-				continue
 			}
-			pending++
 		}
-		if pending == 0 {
+		if len(took) == len(live) {
 			break
 		}
 		if time.Since(start) > ownerBound {
 			var state []string
-			for i, s := range ss {
-				state = append(state, fmt.Sprintf("node %d: %v optimized (UA %v)", i+1, optimizedGroups(reportTargetPortGroups(t, s)), sawUA[i]))
+			for _, i := range live {
+				state = append(state, fmt.Sprintf("node %d: %v optimized (UA %v)", i+1, optimizedGroups(reportTargetPortGroups(t, ss[i])), sawUA[i]))
 			}
 			t.Fatalf("group %d not the only optimized one on every node within %v: %v", group, ownerBound, state)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("lock to group %d: nodes reported it after %v", group, took)
-	return slices.Max(took)
+	for _, d := range took {
+		settled = max(settled, d)
+	}
+	t.Logf("lock to group %d (write %v): nodes reported it after %v", group, write, took)
+	return write, settled
 }
 
 // optimizedGroups lists the active/optimized groups of an RTPG answer.
