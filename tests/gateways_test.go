@@ -124,7 +124,7 @@ func gwFreePort(t *testing.T, hosts []string) string {
 	return ""
 }
 
-// start starts node i (0: A, 1: B, 2: C).
+// start starts node i (0: A, 1: B).
 func (g *gateways) start(t *testing.T, i int) *daemon {
 	t.Helper()
 	return startDaemonConfig(t, g.cfg[i], "-log-level", "info")
