@@ -182,7 +182,7 @@ func (l *lunActor) endALUA() {
 // the states are hints, and IO goes on through librbd either way.
 func (l *lunActor) lockReport(m *lockState) {
 	if m.err != nil {
-		l.cfg.Log.Warn("ALUA: cannot tell whether this node holds the lock", "lun", l.cfg.ID, "err", m.err)
+		l.cfg.Log.Warn("ALUA: cannot tell which node holds the lock", "lun", l.cfg.ID, "err", m.err)
 		return
 	}
 	if l.follow.observe(m.owner, m.at) {
