@@ -15,13 +15,17 @@ import (
 	"github.com/atgt/atgt/tests/initiator"
 )
 
-// Two gateway nodes of one target, each its own ALUA target port group: node A (group
-// 1) on 127.0.0.1 and node B (group 2) on 127.0.0.2, both on the same port.
+// Gateway nodes of one target, each its own ALUA target port group: node A (group 1)
+// on 127.0.0.1, node B (group 2) on 127.0.0.2 and, where a test has three, node C
+// (group 3) on 127.0.0.3, all on the same port.
 const (
 	gwHostA, gwHostB = "127.0.0.1", "127.0.0.2"
 	gwInitiator      = "iqn.2026-11.dev.atgt:gateway-test"
 	gwBlock          = 512
 )
+
+// gwHostC is node C's address, for tests with three nodes.
+const gwHostC = "127.0.0.3"
 
 type (
 	// gwConfig is a gateway node's config (config.proto: Config, Target with
@@ -62,20 +66,29 @@ type (
 	}
 )
 
-// gateways is a pair of node configs for one LUN, with the portals both nodes will
-// listen on.
+// gateways is the node configs for one LUN, with the portals the nodes will listen
+// on (node i is group i+1).
 type gateways struct {
-	cfg     [2]gwConfig
-	portals [2]string
+	cfg     []gwConfig
+	portals []string
 }
 
 // newGateways configures nodes A and B to export lun as target defaultIQN, each
 // with its own data directory, on a port free on both addresses.
 func newGateways(t *testing.T, lun gwLun, initiators ...string) *gateways {
+	return newGatewaysOn(t, []string{gwHostA, gwHostB}, lun, initiators...)
+}
+
+// newGatewaysOn is newGateways with one node on each of hosts.
+func newGatewaysOn(t *testing.T, hosts []string, lun gwLun, initiators ...string) *gateways {
 	t.Helper()
-	port := gwFreePort(t)
-	g := &gateways{portals: [2]string{net.JoinHostPort(gwHostA, port), net.JoinHostPort(gwHostB, port)}}
-	groups := []gwPortGroup{{ID: 1, Name: "gw-a", Portals: []string{g.portals[0]}}, {ID: 2, Name: "gw-b", Portals: []string{g.portals[1]}}}
+	port := gwFreePort(t, hosts)
+	g := &gateways{cfg: make([]gwConfig, len(hosts))}
+	var groups []gwPortGroup
+	for i, h := range hosts {
+		g.portals = append(g.portals, net.JoinHostPort(h, port))
+		groups = append(groups, gwPortGroup{ID: i + 1, Name: "gw-" + string(rune('a'+i)), Portals: []string{g.portals[i]}})
+	}
 	for i := range g.cfg {
 		g.cfg[i] = gwConfig{Portals: []string{g.portals[i]}, DataDir: t.TempDir(), Targets: []gwTarget{{
 			Name: defaultIQN, AllowedInitiators: initiators, Luns: []gwLun{lun}, PortGroups: groups, LocalPortGroup: i + 1}}}
@@ -83,23 +96,31 @@ func newGateways(t *testing.T, lun gwLun, initiators ...string) *gateways {
 	return g
 }
 
-// gwFreePort finds a TCP port free on both node addresses.
-func gwFreePort(t *testing.T) string {
+// gwFreePort finds a TCP port free on every one of hosts.
+func gwFreePort(t *testing.T, hosts []string) string {
 	t.Helper()
 	for range 20 {
-		a, err := net.Listen("tcp", gwHostA+":0")
+		a, err := net.Listen("tcp", hosts[0]+":0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, port, _ := net.SplitHostPort(a.Addr().String())
-		b, err := net.Listen("tcp", net.JoinHostPort(gwHostB, port))
-		a.Close()
-		if err == nil {
-			b.Close()
+		ls := []net.Listener{a}
+		for _, h := range hosts[1:] {
+			l, err := net.Listen("tcp", net.JoinHostPort(h, port))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if len(ls) == len(hosts) {
 			return port
 		}
 	}
-	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
+	t.Fatalf("no port free on every one of %v", hosts)
 	return ""
 }
 
@@ -143,19 +164,26 @@ type rtpgGroup struct {
 // parses the descriptors.
 func reportTargetPortGroups(t *testing.T, s *initiator.Session) []rtpgGroup {
 	t.Helper()
+	var groups []rtpgGroup
+	if err := retryUnitAttention(func() (err error) { groups, err = rtpgOnce(t, s); return err }); err != nil {
+		t.Fatalf("REPORT TARGET PORT GROUPS: %v", err)
+	}
+	return groups
+}
+
+// rtpgOnce sends REPORT TARGET PORT GROUPS once: a CHECK CONDITION (a unit
+// attention) is the error.
+func rtpgOnce(t *testing.T, s *initiator.Session) ([]rtpgGroup, error) {
+	t.Helper()
 	cdb := make([]byte, 12)
 	cdb[0], cdb[1] = scsi.OpMaintenanceIn, 0x20|scsi.SAReportTargetPortGroups
 	binary.BigEndian.PutUint32(cdb[6:10], 1024)
-	var r *initiator.Result
-	if err := retryUnitAttention(func() error {
-		var err error
-		r, err = s.Command(uint64(testLUN), cdb, nil, 1024)
-		if err == nil && r.Status != scsi.StatusGood {
-			return &initiator.SCSIError{Status: r.Status, Sense: r.Sense}
-		}
-		return err
-	}); err != nil {
-		t.Fatalf("REPORT TARGET PORT GROUPS: %v", err)
+	r, err := s.Command(uint64(testLUN), cdb, nil, 1024)
+	if err == nil && r.Status != scsi.StatusGood {
+		err = &initiator.SCSIError{Status: r.Status, Sense: r.Sense}
+	}
+	if err != nil {
+		return nil, err
 	}
 	d := r.Data
 	if len(d) < 8 || d[4]&0x70 != 0x10 || int(binary.BigEndian.Uint32(d[0:4]))+4 != len(d) {
@@ -174,7 +202,7 @@ func reportTargetPortGroups(t *testing.T, s *initiator.Session) []rtpgGroup {
 		out = append(out, g)
 		p = p[8+4*n:]
 	}
-	return out
+	return out, nil
 }
 
 // vpdPortGroup returns the relative target port and target port group designators

@@ -24,6 +24,11 @@ type Bus interface {
 	// with its Ack. When the watch is lost an event with Err arrives and the caller
 	// watches again. Close ends the watch and closes the channel.
 	Watch() (<-chan Event, error)
+	// Publish sets key to value in the object's directory (an omap on RADOS), where
+	// each node keeps what the others must know of it (owners.go).
+	Publish(key string, value []byte) error
+	// Directory reads every entry of the object's directory.
+	Directory() (map[string][]byte, error)
 	// Close ends the watch and releases the object.
 	Close() error
 }

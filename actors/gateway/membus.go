@@ -11,10 +11,13 @@ import (
 type MemHub struct {
 	mu       sync.Mutex
 	watchers map[*MemBus]chan Event
+	dir      map[string][]byte
 }
 
 // NewMemHub returns an empty hub.
-func NewMemHub() *MemHub { return &MemHub{watchers: map[*MemBus]chan Event{}} }
+func NewMemHub() *MemHub {
+	return &MemHub{watchers: map[*MemBus]chan Event{}, dir: map[string][]byte{}}
+}
 
 // Bus returns a node's Bus on the hub.
 func (h *MemHub) Bus() *MemBus { return &MemBus{hub: h} }
@@ -73,4 +76,23 @@ func (b *MemBus) Close() error {
 		close(ch)
 	}
 	return nil
+}
+
+// Publish sets key in the hub's directory.
+func (b *MemBus) Publish(key string, value []byte) error {
+	b.hub.mu.Lock()
+	defer b.hub.mu.Unlock()
+	b.hub.dir[key] = append([]byte(nil), value...)
+	return nil
+}
+
+// Directory copies the hub's directory.
+func (b *MemBus) Directory() (map[string][]byte, error) {
+	b.hub.mu.Lock()
+	defer b.hub.mu.Unlock()
+	out := make(map[string][]byte, len(b.hub.dir))
+	for k, v := range b.hub.dir {
+		out[k] = append([]byte(nil), v...)
+	}
+	return out, nil
 }

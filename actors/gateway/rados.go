@@ -37,6 +37,10 @@ type radosBus struct {
 	ioctx *rados.IOContext
 	w     *rados.Watcher
 	stop  chan struct{}
+	// dirMu keeps Close from destroying ioctx under a directory call (those run
+	// on the LUN's lock poller, not under mu).
+	dirMu  sync.RWMutex
+	closed bool
 }
 
 func openRadosBus(c RadosConfig) (Bus, error) {
@@ -133,9 +137,35 @@ func (b *radosBus) Watch() (<-chan Event, error) {
 	return out, nil
 }
 
+// errBusClosed answers a directory call after Close.
+var errBusClosed = errors.New("gateway: event object closed")
+
+// Publish sets key in the object's omap.
+func (b *radosBus) Publish(key string, value []byte) error {
+	b.dirMu.RLock()
+	defer b.dirMu.RUnlock()
+	if b.closed {
+		return errBusClosed
+	}
+	return b.ioctx.SetOmap(b.oid, map[string][]byte{key: value})
+}
+
+// Directory reads the object's omap (a handful of keys, one per node).
+func (b *radosBus) Directory() (map[string][]byte, error) {
+	b.dirMu.RLock()
+	defer b.dirMu.RUnlock()
+	if b.closed {
+		return nil, errBusClosed
+	}
+	return b.ioctx.GetAllOmapValues(b.oid, "", "", 64)
+}
+
 func (b *radosBus) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.dirMu.Lock()
+	defer b.dirMu.Unlock()
+	b.closed = true
 	select {
 	case <-b.stop:
 		return nil

@@ -1,6 +1,7 @@
 package lun
 
 import (
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -15,6 +16,13 @@ type LockOwner interface {
 	IsLockOwner() (bool, error)
 }
 
+// OwnerLocator finds the port group whose node holds the lock (gateway.Locator):
+// 0 when no node holds it, or none the locator knows. The call may block on the
+// cluster, so only the poller goroutine makes it.
+type OwnerLocator interface {
+	OwnerGroup() (uint16, error)
+}
+
 // ALUA is a LUN's part in the target's ALUA port groups: several atgtd nodes export
 // the same logical unit, each as its own target port group.
 //
@@ -23,15 +31,20 @@ type LockOwner interface {
 // through a node without the lock makes librbd move the lock there (the owner
 // finishes its writes in flight and hands it over; an owner that is dead is noticed
 // when its watch times out, and its lock is broken and its client blocklisted, so
-// none of its late writes can land). A node that does not hold the lock reports the
-// other groups active/optimized: with two nodes that is exactly the owner. Without a
-// LockOwner (files, memory) every group is active/optimized and stays so.
+// none of its late writes can land). With a Locate, every node learns which group
+// holds the lock, so every node reports the same single active/optimized group.
+// While no owner is known (the lock free, or no Locate and another node holds it) a
+// node reports the other groups active/optimized and its own non-optimized. Without
+// a LockOwner (files, memory) every group is active/optimized and stays so.
 type ALUA struct {
 	// Local is the id of the group this node serves; Groups are all groups' ids.
 	Local  uint16
 	Groups []uint16
 	// Owner is the backend's lock; nil: static states.
 	Owner LockOwner
+	// Locate, if set, names the owner's group wherever it is; nil: this node
+	// knows only whether it holds the lock.
+	Locate OwnerLocator
 	// Poll is how often the lock is looked at (default DefaultALUAPoll).
 	Poll time.Duration
 	// Hold is how long the lock must stay put before the states follow it
@@ -49,45 +62,73 @@ const DefaultALUAPoll = time.Second
 const DefaultALUAHold = 3 * time.Second
 
 // lockFollower decides when the reported states follow the lock: once it has been
-// seen with the same node for hold.
+// seen with the same group (0: no owner known) for hold.
 type lockFollower struct {
 	hold    time.Duration
-	seen    bool // the owner as last polled
+	seen    uint16 // the owner's group as last polled
 	since   time.Time
-	applied bool // the owner the states show
+	applied uint16 // the owner's group the states show
 }
 
-// observe records a poll at now and reports whether the states must now show owner.
-func (f *lockFollower) observe(owner bool, now time.Time) bool {
+// holdSlack is how much shorter than the hold the span between two polls may be
+// and still count as the hold (at most a quarter of it): polls come a whole period
+// apart, give or take the timer's lateness, and a poll at 2.999 s must not make a
+// 3 s hold wait a whole period more.
+const holdSlack = 100 * time.Millisecond
+
+// observe records a poll made at now that found owner's group holding the lock,
+// and reports whether the states must now show it.
+func (f *lockFollower) observe(owner uint16, now time.Time) bool {
 	if owner != f.seen || f.since.IsZero() {
 		f.seen, f.since = owner, now
 	}
-	if owner == f.applied || now.Sub(f.since) < f.hold {
+	if owner == f.applied || now.Sub(f.since) < f.hold-min(f.hold/4, holdSlack) {
 		return false
 	}
 	f.applied = owner
 	return true
 }
 
-// lockState is the poller's report: whether this node holds the backend's lock.
+// lockState is the poller's report: the group whose node holds the backend's lock,
+// 0 if none is known, as polled at at.
 type lockState struct {
-	owner bool
+	owner uint16
+	at    time.Time
 	err   error
 }
 
-// GroupStates is the state of every group when this node holds the lock (owner) or
-// not.
-func (a *ALUA) GroupStates(owner bool) map[uint16]scsidev.AccessState {
+// GroupStates is the state of every group when the node of group owner holds the
+// lock: that group active/optimized, the others active/non-optimized. With no owner
+// known (0, or a group not among Groups) this node cannot tell: its own group is
+// non-optimized and the others optimized (with two nodes, exactly the owner if
+// another node holds it).
+func (a *ALUA) GroupStates(owner uint16) map[uint16]scsidev.AccessState {
+	if !slices.Contains(a.Groups, owner) {
+		owner = 0
+	}
 	out := make(map[uint16]scsidev.AccessState, len(a.Groups))
 	for _, id := range a.Groups {
-		local := id == a.Local
-		if local == owner {
+		optimized := id == owner || owner == 0 && id != a.Local
+		if optimized {
 			out[id] = scsidev.ActiveOptimized
 		} else {
 			out[id] = scsidev.ActiveNonOptimized
 		}
 	}
 	return out
+}
+
+// look is one poll: the group holding the lock, found by Locate, or this node's
+// own if it holds it.
+func (a *ALUA) look() (uint16, error) {
+	if a.Locate != nil {
+		return a.Locate.OwnerGroup()
+	}
+	o, err := a.Owner.IsLockOwner()
+	if err != nil || !o {
+		return 0, err
+	}
+	return a.Local, nil
 }
 
 // startALUA sets the states for a node that does not hold the lock yet, and starts
@@ -97,7 +138,7 @@ func (l *lunActor) startALUA(ctx actor.Context) {
 	if a == nil || a.Owner == nil {
 		return
 	}
-	l.applyLock(false)
+	l.applyLock(0)
 	hold := a.Hold
 	if hold <= 0 {
 		hold = DefaultALUAHold
@@ -109,15 +150,20 @@ func (l *lunActor) startALUA(ctx actor.Context) {
 	}
 	stop := make(chan struct{})
 	l.stopALUA = stop
-	root, self, owner := ctx.ActorSystem().Root, ctx.Self(), a.Owner
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	// The first look is at once (a Locate publishes this node's client in it, for
+	// the other nodes), then one every period; each report carries the time of its
+	// poll, so that the hold is measured between polls, whatever the actor's
+	// mailbox delays.
 	go func() {
 		t := time.NewTicker(period)
 		defer t.Stop()
+		at := time.Now()
 		for {
+			o, err := a.look()
+			root.Send(self, &lockState{owner: o, at: at, err: err})
 			select {
-			case <-t.C:
-				o, err := owner.IsLockOwner()
-				root.Send(self, &lockState{owner: o, err: err})
+			case at = <-t.C:
 			case <-stop:
 				return
 			}
@@ -139,15 +185,16 @@ func (l *lunActor) lockReport(m *lockState) {
 		return // fenced: non-optimized until the backend is back (reopen.go)
 	}
 	if m.err != nil {
-		l.cfg.Log.Warn("ALUA: cannot tell whether this node holds the lock", "lun", l.cfg.ID, "err", m.err)
+		l.cfg.Log.Warn("ALUA: cannot tell which node holds the lock", "lun", l.cfg.ID, "err", m.err)
 		return
 	}
-	if l.follow.observe(m.owner, time.Now()) {
+	if l.follow.observe(m.owner, m.at) {
 		l.applyLock(m.owner)
 	}
 }
 
-func (l *lunActor) applyLock(owner bool) {
+// applyLock sets the states for the lock held by group owner (0: none known).
+func (l *lunActor) applyLock(owner uint16) {
 	changed := false
 	for id, s := range l.cfg.ALUA.GroupStates(owner) {
 		if l.cfg.Device.SetPortGroupState(id, s) {
@@ -155,6 +202,6 @@ func (l *lunActor) applyLock(owner bool) {
 		}
 	}
 	if changed {
-		l.cfg.Log.Info("ALUA state changed", "lun", l.cfg.ID, "group", l.cfg.ALUA.Local, "lockOwner", owner)
+		l.cfg.Log.Info("ALUA state changed", "lun", l.cfg.ID, "group", l.cfg.ALUA.Local, "lockOwnerGroup", owner)
 	}
 }

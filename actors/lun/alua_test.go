@@ -16,15 +16,27 @@ type switchLock struct{ owner atomic.Bool }
 
 func (s *switchLock) IsLockOwner() (bool, error) { return s.owner.Load(), nil }
 
+// TestGroupStates: the states each node reports for an owner's group, on three
+// groups: exactly one active/optimized group when the owner is known, whichever node
+// reports; with none known, the other groups (today's two-node answer).
 func TestGroupStates(t *testing.T) {
-	a := &ALUA{Local: 2, Groups: []uint16{1, 2, 3}}
-	owner := a.GroupStates(true)
-	if owner[2] != scsidev.ActiveOptimized || owner[1] != scsidev.ActiveNonOptimized || owner[3] != scsidev.ActiveNonOptimized {
-		t.Fatalf("owner: %v", owner)
-	}
-	other := a.GroupStates(false)
-	if other[2] != scsidev.ActiveNonOptimized || other[1] != scsidev.ActiveOptimized || other[3] != scsidev.ActiveOptimized {
-		t.Fatalf("not owner: %v", other)
+	const O, N = scsidev.ActiveOptimized, scsidev.ActiveNonOptimized
+	for _, c := range []struct {
+		local, owner uint16
+		want         [3]scsidev.AccessState // groups 1, 2, 3
+	}{
+		{2, 2, [3]scsidev.AccessState{N, O, N}}, // the owner itself
+		{1, 2, [3]scsidev.AccessState{N, O, N}}, // a non-owner that knows the owner
+		{3, 2, [3]scsidev.AccessState{N, O, N}},
+		{3, 1, [3]scsidev.AccessState{O, N, N}},
+		{2, 0, [3]scsidev.AccessState{O, N, O}}, // no owner known
+		{2, 7, [3]scsidev.AccessState{O, N, O}}, // a group not configured: unknown
+	} {
+		a := &ALUA{Local: c.local, Groups: []uint16{1, 2, 3}}
+		got := a.GroupStates(c.owner)
+		if [3]scsidev.AccessState{got[1], got[2], got[3]} != c.want || len(got) != 3 {
+			t.Errorf("local %d owner %d: %v, want %v", c.local, c.owner, got, c.want)
+		}
 	}
 }
 
@@ -92,6 +104,72 @@ func TestALUAFollowsLock(t *testing.T) {
 	}
 }
 
+// switchOwner is a locator whose answer the test decides.
+type switchOwner struct{ group atomic.Uint32 }
+
+func (s *switchOwner) OwnerGroup() (uint16, error) { return uint16(s.group.Load()), nil }
+
+// TestALUAFollowsOwnerGroup: with a locator, a node of three groups reports exactly
+// one active/optimized group, the owner's, wherever the lock is, and raises
+// ASYMMETRIC ACCESS STATE CHANGED at each move.
+func TestALUAFollowsOwnerGroup(t *testing.T) {
+	loc := &switchOwner{}
+	dev := scsidev.New(scsidev.Config{BlockSize: 512, Blocks: 2048, WriteCache: true, TargetName: "t",
+		PortGroups: []uint16{1, 2, 3}, TargetPortGroup: 1, RelativePortID: 1})
+	h := newLUNHarness(t, backend.NewMemory(1<<20), func(c *Config) {
+		c.Device = dev
+		c.ALUA = &ALUA{Local: 1, Groups: []uint16{1, 2, 3}, Owner: &switchLock{}, Locate: loc,
+			Poll: 5 * time.Millisecond, Hold: 20 * time.Millisecond}
+	})
+	defer h.sys.Shutdown()
+	itt := uint32(0)
+	states := func() string {
+		itt++
+		c := make([]byte, 12)
+		c[0], c[1] = scsi.OpMaintenanceIn, scsi.SAReportTargetPortGroups
+		binary.BigEndian.PutUint32(c[6:10], 64)
+		h.send(h.task(itt, c, nil))
+		m := h.wait(1)[itt]
+		if m.Status != uint32(scsi.StatusGood) {
+			t.Fatalf("RTPG status %d", m.Status)
+		}
+		out := ""
+		for p := m.DataIn[4:]; len(p) >= 12; p = p[12:] {
+			out += map[byte]string{0: "O", 1: "N"}[p[0]&0x0F]
+		}
+		return out
+	}
+	await := func(want string) {
+		deadline := time.Now().Add(5 * time.Second)
+		sawUA := false
+		for time.Now().Before(deadline) {
+			itt++
+			h.send(h.task(itt, make([]byte, 6), nil))
+			if m := h.wait(1)[itt]; m.Status == uint32(scsi.StatusCheckCondition) {
+				if m.Sense[12] != 0x2A || m.Sense[13] != 0x06 {
+					t.Fatalf("sense % x", m.Sense[:14])
+				}
+				sawUA = true
+			}
+			if sawUA && states() == want {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("states %s (unit attention %v), want %s", states(), sawUA, want)
+	}
+	if got := states(); got != "NOO" {
+		t.Fatalf("no owner known: %s", got)
+	}
+	for _, st := range []struct {
+		owner uint16
+		want  string
+	}{{3, "NNO"}, {1, "ONN"}, {2, "NON"}, {0, "NOO"}} {
+		loc.group.Store(uint32(st.owner))
+		await(st.want)
+	}
+}
+
 // TestLockFollowerHolds: the states follow the lock only once it stayed put for the
 // hold time; a lock that moves back and forth faster changes nothing.
 func TestLockFollowerHolds(t *testing.T) {
@@ -100,18 +178,23 @@ func TestLockFollowerHolds(t *testing.T) {
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	steps := []struct {
 		s     float64
-		owner bool
+		owner uint16
 		apply bool
 	}{
-		{0, false, false},  // as started: not the owner
-		{1, true, false},   // lock taken
-		{2, false, false},  // moved away again
-		{3, true, false},   // and back
-		{5.9, true, false}, // held 2.9 s
-		{6, true, true},    // held 3 s: follow
-		{7, true, false},   // nothing new
-		{8, false, false},  // lost
-		{11.5, false, true},
+		{0, 0, false},   // as started: no owner known
+		{1, 2, false},   // group 2 took the lock
+		{2, 3, false},   // moved to 3
+		{3, 2, false},   // and back
+		{5.8, 2, false}, // held 2.8 s
+		{5.9, 2, true},  // 2.9 s: 3 s less the slack for late polls, follow
+		{7, 2, false},   // nothing new
+		{8, 1, false},   // moved to 1
+		{9, 0, false},   // free a while (a handover)
+		{9.5, 1, false}, // 1 again: the hold starts over
+		{12.3, 1, false},
+		{12.5, 1, true},
+		{13, 0, false}, // free
+		{16, 0, true},  // for the hold: no owner known
 	}
 	for _, st := range steps {
 		if got := f.observe(st.owner, at(st.s)); got != st.apply {

@@ -284,6 +284,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: events between gateways: %w", field, err)
 	}
+	locateOwner(alua, gw, raw, log)
 	s.luns = append(s.luns, LUNInfo{Target: tg.name, Initiator: tg.initiator, ID: l.Id, Path: l.Path, Size: b.Size(), Faults: inj})
 	counters := s.addLUNMetrics(tg, l, inj)
 	key := dispatcher.Key{Target: tg.route, LUN: l.Id}

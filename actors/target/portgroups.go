@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/gateway"
@@ -181,6 +182,19 @@ func (g portGroups) model(b backend.Backend) *lun.ALUA {
 		a.Owner = o
 	}
 	return a
+}
+
+// locateOwner lets every node of an RBD LUN learn which group holds the lock
+// (gateway.Locator): through the event channel's object each node publishes its
+// backend's RADOS client, and a node without the lock maps the holder's address to
+// a group. Without a channel (one group, or no shared object) or a backend that can
+// name the lock's holders, a node knows only whether it holds the lock itself.
+func locateOwner(a *lun.ALUA, gw *gateway.Channel, b backend.Backend, log hclog.Logger) {
+	h, ok := b.(gateway.LockHolders)
+	if a == nil || a.Owner == nil || gw == nil || !ok {
+		return
+	}
+	a.Locate = gw.Locator(h, func(err error) { log.Warn("ALUA: other gateways cannot learn this one holds the lock", "err", err) })
 }
 
 // gatewayChannel opens a LUN's channel to the other gateway nodes (actors/gateway):
