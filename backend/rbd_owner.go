@@ -3,15 +3,8 @@
 package backend
 
 // #include <errno.h>
-// #include <stdlib.h>
-// #include <rados/librados.h>
 // #include <rbd/librbd.h>
 import "C"
-
-import (
-	"syscall"
-	"unsafe"
-)
 
 // Who holds the image's exclusive lock, for the ALUA model of several gateways
 // (actors/gateway's Locator maps the holder to its port group).
@@ -31,7 +24,7 @@ func (b *rbdBackend) LockOwners() ([]string, error) {
 	var mode C.rbd_lock_mode_t
 	var owners [rbdMaxLockOwners]*C.char
 	n := C.size_t(len(owners))
-	ret := C.rbd_lock_get_owners(b.image, &mode, &owners[0], &n)
+	ret := C.rbd_lock_get_owners(b.h.image, &mode, &owners[0], &n)
 	switch {
 	case ret == -C.ENOENT:
 		return nil, nil
@@ -47,17 +40,5 @@ func (b *rbdBackend) LockOwners() ([]string, error) {
 }
 
 // LockClient names this backend's RADOS client as LockOwners names a holder
-// (rados_getaddrs, a local call).
-func (b *rbdBackend) LockClient() (string, error) {
-	if err := b.use("lock client", false, 0, noRange); err != nil {
-		return "", err
-	}
-	defer b.done()
-	var s *C.char
-	cl := C.rados_ioctx_get_cluster(C.rados_ioctx_t(b.ioctx.Pointer()))
-	if ret := C.rados_getaddrs(cl, &s); ret < 0 {
-		return "", pathErr("lock client", "rbd:"+b.name, syscall.Errno(-ret))
-	}
-	defer C.free(unsafe.Pointer(s))
-	return C.GoString(s), nil
-}
+// (rados_getaddrs when the client was made; a reconnect makes a new one).
+func (b *rbdBackend) LockClient() (string, error) { return b.ClientAddr(), nil }

@@ -106,7 +106,7 @@ func (l *lunActor) backendFenced(ctx actor.Context, m *backendFenced) {
 		"lun", l.cfg.ID, "backend", l.cfg.Reopen.Backend, "cause", m.cause)
 	if a := l.cfg.ALUA; a != nil && a.Owner != nil {
 		l.follow = lockFollower{hold: l.follow.hold}
-		l.applyLock(false)
+		l.applyLock(0)
 	}
 	root, self, round := ctx.ActorSystem().Root, ctx.Self(), r.round
 	if end := l.cfg.Reopen.EndSessions; end != nil {
