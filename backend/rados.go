@@ -63,3 +63,16 @@ func RadosBlocklisted(err error) bool {
 	var e interface{ ErrorCode() int }
 	return errors.As(err, &e) && e.ErrorCode() == -int(syscall.ESHUTDOWN)
 }
+
+// RadosRetire lets go of a client that was replaced after blocklisting: its watch
+// (w, nil when none), its pool context and its connection, in the background, as a
+// blocklisted client's calls may block.
+func RadosRetire(conn *rados.Conn, ioctx *rados.IOContext, w *rados.Watcher) {
+	go func() {
+		if w != nil {
+			_ = w.Delete()
+		}
+		ioctx.Destroy()
+		conn.Shutdown()
+	}()
+}

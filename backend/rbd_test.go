@@ -5,7 +5,6 @@ package backend
 import (
 	"bytes"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -14,11 +13,7 @@ import (
 )
 
 // TestMain stops the test cluster the RBD tests started (cephtest.Shared), if any.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	cephtest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cephtest.Main(m) }
 
 // openRBDImage makes a fresh image of size on the test cluster and opens it.
 func openRBDImage(t *testing.T, size int64) (Backend, *cephtest.Cluster, string) {

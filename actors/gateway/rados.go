@@ -67,15 +67,8 @@ func (b *radosBus) recover(err error) bool {
 	if derr != nil {
 		return false // the next call tries again
 	}
-	oldConn, oldIoctx, oldW := b.conn, b.ioctx, b.w
+	backend.RadosRetire(b.conn, b.ioctx, b.w)
 	b.conn, b.ioctx, b.w = conn, ioctx, nil
-	go func() {
-		if oldW != nil {
-			_ = oldW.Delete()
-		}
-		oldIoctx.Destroy()
-		oldConn.Shutdown()
-	}()
 	return true
 }
 

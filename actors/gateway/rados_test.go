@@ -4,7 +4,6 @@ package gateway
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -13,11 +12,7 @@ import (
 
 // The RADOS tests run on the one-node test cluster of tests/cephtest (shared through
 // $ATGT_CEPH_DIR, else started here and stopped after the tests).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	cephtest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cephtest.Main(m) }
 
 // TestRadosBlocklistedNode: node A's client is blocklisted (`ceph osd blocklist
 // add`, an administrator fencing it). A notices through its lost watch and watches

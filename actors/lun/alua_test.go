@@ -55,15 +55,7 @@ func TestALUAFollowsLock(t *testing.T) {
 	itt := uint32(0)
 	rtpg := func() []byte {
 		itt++
-		c := make([]byte, 12)
-		c[0], c[1] = scsi.OpMaintenanceIn, scsi.SAReportTargetPortGroups
-		binary.BigEndian.PutUint32(c[6:10], 64)
-		h.send(h.task(itt, c, nil))
-		m := h.wait(1)[itt]
-		if m.Status != uint32(scsi.StatusGood) {
-			t.Fatalf("RTPG status %d", m.Status)
-		}
-		return m.DataIn
+		return h.rtpg(t, itt)
 	}
 	// awaitUA sends TEST UNIT READY until the state change's unit attention comes.
 	awaitUA := func(why string) {
@@ -125,16 +117,8 @@ func TestALUAFollowsOwnerGroup(t *testing.T) {
 	itt := uint32(0)
 	states := func() string {
 		itt++
-		c := make([]byte, 12)
-		c[0], c[1] = scsi.OpMaintenanceIn, scsi.SAReportTargetPortGroups
-		binary.BigEndian.PutUint32(c[6:10], 64)
-		h.send(h.task(itt, c, nil))
-		m := h.wait(1)[itt]
-		if m.Status != uint32(scsi.StatusGood) {
-			t.Fatalf("RTPG status %d", m.Status)
-		}
 		out := ""
-		for p := m.DataIn[4:]; len(p) >= 12; p = p[12:] {
+		for p := h.rtpg(t, itt)[4:]; len(p) >= 12; p = p[12:] {
 			out += map[byte]string{0: "O", 1: "N"}[p[0]&0x0F]
 		}
 		return out
@@ -201,4 +185,18 @@ func TestLockFollowerHolds(t *testing.T) {
 			t.Fatalf("at %vs owner %v: apply %v, want %v", st.s, st.owner, got, st.apply)
 		}
 	}
+}
+
+// rtpg sends REPORT TARGET PORT GROUPS as task itt and returns its data.
+func (h *lunHarness) rtpg(t *testing.T, itt uint32) []byte {
+	t.Helper()
+	c := make([]byte, 12)
+	c[0], c[1] = scsi.OpMaintenanceIn, scsi.SAReportTargetPortGroups
+	binary.BigEndian.PutUint32(c[6:10], 64)
+	h.send(h.task(itt, c, nil))
+	m := h.wait(1)[itt]
+	if m.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("RTPG status %d", m.Status)
+	}
+	return m.DataIn
 }

@@ -74,15 +74,8 @@ func (o *radosObject) recover(err error) bool {
 	if derr != nil {
 		return false // the next call tries again
 	}
-	oldConn, oldIoctx, oldW := o.conn, o.ioctx, o.w
+	backend.RadosRetire(o.conn, o.ioctx, o.w)
 	o.conn, o.ioctx, o.w = conn, ioctx, nil
-	go func() {
-		if oldW != nil {
-			_ = oldW.Delete()
-		}
-		oldIoctx.Destroy()
-		oldConn.Shutdown()
-	}()
 	return true
 }
 

@@ -4,7 +4,6 @@ package prcluster
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -19,11 +18,7 @@ import (
 
 // The RADOS tests run on the one-node test cluster of tests/cephtest (shared
 // through $ATGT_CEPH_DIR, else started here and stopped after the tests).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	cephtest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cephtest.Main(m) }
 
 // radosNodes opens n stores on the reservation object of a fresh image name,
 // each on its own RADOS connection as separate gateways would be.

@@ -56,6 +56,14 @@ func StopShared() {
 	}
 }
 
+// Main runs a package's tests, then stops the cluster they started, if any:
+// `func TestMain(m *testing.M) { cephtest.Main(m) }`.
+func Main(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
 // Root is the module root (the directory with go.mod), found from the working
 // directory upward.
 func Root() string {
