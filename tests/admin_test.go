@@ -71,6 +71,7 @@ type ctlLun struct {
 	ID        uint64 `json:"id"`
 	Path      string `json:"path"`
 	SizeBytes uint64 `json:"sizeBytes"`
+	IoPolicy  string `json:"ioPolicy"`
 }
 
 // ctlSession is one element of `atgtctl -o json sessions`.
@@ -101,7 +102,7 @@ func TestAtgtctlLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(luns) != 1 || luns[0].Target != defaultIQN || luns[0].ID != 0 || luns[0].SizeBytes != 1<<30 ||
-		luns[0].Path != filepath.Join(dataDir, "lun0.img") {
+		luns[0].Path != filepath.Join(dataDir, "lun0.img") || luns[0].IoPolicy != "threaded" {
 		t.Fatalf("luns: %+v", luns)
 	}
 

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,8 +134,18 @@ func (s *Service) ListLuns(_ context.Context, req *pb.ListLunsRequest) (*pb.List
 // info describes the LUN.
 func (l *liveLUN) info() *pb.LunInfo {
 	return &pb.LunInfo{Target: l.set.name, Initiator: l.set.initiator, Id: l.key.LUN, Backend: l.cfg.Backend,
-		Path: l.cfg.Path, SizeBytes: uint64(l.served.Size()), BlockSize: l.blockSize, ReadOnly: l.readOnly,
-		Workers: l.cfg.Workers, Faults: uint32(len(l.faults.Faults()))}
+		Path: lunPath(l.cfg), SizeBytes: uint64(l.served.Size()), BlockSize: l.blockSize, ReadOnly: l.readOnly,
+		Workers: l.cfg.Workers, Faults: uint32(len(l.faults.Faults())), IoPolicy: l.cfg.IoPolicy}
+}
+
+// lunPath names what a LUN stores its blocks in, for people: the file or device,
+// or an RBD image as pool/image (pool/namespace/image).
+func lunPath(l *pb.Lun) string {
+	r := l.GetRbd()
+	if r == nil {
+		return l.Path
+	}
+	return strings.Join(slices.DeleteFunc([]string{r.Pool, r.Namespace, r.Image}, func(s string) bool { return s == "" }), "/")
 }
 
 // sortedLive returns the served LUNs by target, initiator and id.

@@ -75,6 +75,7 @@ func TestLunsJSON(t *testing.T) {
     "blockSize": 512,
     "readOnly": true,
     "workers": 4,
+    "ioPolicy": "threaded",
     "faults": 0
   }
 ]

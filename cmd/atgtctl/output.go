@@ -29,6 +29,7 @@ type lunJSON struct {
 	BlockSize uint32 `json:"blockSize"`
 	ReadOnly  bool   `json:"readOnly"`
 	Workers   uint32 `json:"workers"`
+	IoPolicy  string `json:"ioPolicy"`
 	Faults    uint32 `json:"faults"`
 }
 
@@ -144,7 +145,8 @@ func orEmpty[T any](s []T) []T {
 
 func toLunJSON(l *pb.LunInfo) lunJSON {
 	return lunJSON{Target: l.Target, Initiator: l.Initiator, ID: l.Id, Backend: l.Backend, Path: l.Path,
-		SizeBytes: l.SizeBytes, BlockSize: l.BlockSize, ReadOnly: l.ReadOnly, Workers: l.Workers, Faults: l.Faults}
+		SizeBytes: l.SizeBytes, BlockSize: l.BlockSize, ReadOnly: l.ReadOnly, Workers: l.Workers, IoPolicy: l.IoPolicy,
+		Faults: l.Faults}
 }
 
 func toSessionJSON(s *pb.SessionInfo) sessionJSON {

@@ -83,7 +83,7 @@ func cmdLuns(e *env, f *cmdFlags, args []string) error {
 	if e.json {
 		return writeJSON(e.out, convert(resp.Luns, toLunJSON))
 	}
-	t := newTable(e.out, "TARGET", "INITIATOR", "ID", "BACKEND", "SIZE", "BLOCK", "MODE", "WORKERS", "FAULTS", "PATH")
+	t := newTable(e.out, "TARGET", "INITIATOR", "ID", "BACKEND", "SIZE", "BLOCK", "MODE", "WORKERS", "POLICY", "FAULTS", "PATH")
 	for _, l := range resp.Luns {
 		mode := "rw"
 		if l.ReadOnly {
@@ -91,7 +91,7 @@ func cmdLuns(e *env, f *cmdFlags, args []string) error {
 		}
 		t.row(l.Target, orDash(l.Initiator), strconv.FormatUint(l.Id, 10), l.Backend, human(l.SizeBytes),
 			strconv.FormatUint(uint64(l.BlockSize), 10), mode, strconv.FormatUint(uint64(l.Workers), 10),
-			strconv.FormatUint(uint64(l.Faults), 10), orDash(l.Path))
+			orDash(l.IoPolicy), strconv.FormatUint(uint64(l.Faults), 10), orDash(l.Path))
 	}
 	return t.flush()
 }

@@ -441,14 +441,18 @@ type LunInfo struct {
 	Initiator string `protobuf:"bytes,2,opt,name=initiator,proto3" json:"initiator,omitempty"`
 	Id        uint64 `protobuf:"varint,3,opt,name=id,proto3" json:"id,omitempty"`
 	// "file" or "memory" or an embedder's backend name.
-	Backend   string `protobuf:"bytes,4,opt,name=backend,proto3" json:"backend,omitempty"`
+	Backend string `protobuf:"bytes,4,opt,name=backend,proto3" json:"backend,omitempty"`
+	// The backing file or device; for "rbd", pool/image (pool/namespace/image).
 	Path      string `protobuf:"bytes,5,opt,name=path,proto3" json:"path,omitempty"`
 	SizeBytes uint64 `protobuf:"varint,6,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	BlockSize uint32 `protobuf:"varint,7,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
 	ReadOnly  bool   `protobuf:"varint,8,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
 	Workers   uint32 `protobuf:"varint,9,opt,name=workers,proto3" json:"workers,omitempty"`
 	// Faults now configured.
-	Faults        uint32 `protobuf:"varint,10,opt,name=faults,proto3" json:"faults,omitempty"`
+	Faults uint32 `protobuf:"varint,10,opt,name=faults,proto3" json:"faults,omitempty"`
+	// How the IO workers use the store (config io_policy, its default filled in):
+	// threaded, single, single-sync or direct.
+	IoPolicy      string `protobuf:"bytes,11,opt,name=io_policy,json=ioPolicy,proto3" json:"io_policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +555,13 @@ func (x *LunInfo) GetFaults() uint32 {
 		return x.Faults
 	}
 	return 0
+}
+
+func (x *LunInfo) GetIoPolicy() string {
+	if x != nil {
+		return x.IoPolicy
+	}
+	return ""
 }
 
 // ListSessionsRequest asks for the sessions, of one target or all.
@@ -2274,7 +2285,7 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\x0fListLunsRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\"8\n" +
 	"\x10ListLunsResponse\x12$\n" +
-	"\x04luns\x18\x01 \x03(\v2\x10.atgt.v1.LunInfoR\x04luns\"\x8a\x02\n" +
+	"\x04luns\x18\x01 \x03(\v2\x10.atgt.v1.LunInfoR\x04luns\"\xa7\x02\n" +
 	"\aLunInfo\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1c\n" +
 	"\tinitiator\x18\x02 \x01(\tR\tinitiator\x12\x0e\n" +
@@ -2288,7 +2299,8 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\tread_only\x18\b \x01(\bR\breadOnly\x12\x18\n" +
 	"\aworkers\x18\t \x01(\rR\aworkers\x12\x16\n" +
 	"\x06faults\x18\n" +
-	" \x01(\rR\x06faults\"-\n" +
+	" \x01(\rR\x06faults\x12\x1b\n" +
+	"\tio_policy\x18\v \x01(\tR\bioPolicy\"-\n" +
 	"\x13ListSessionsRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\"H\n" +
 	"\x14ListSessionsResponse\x120\n" +

@@ -106,8 +106,13 @@ func info(target, initiator string, l *pb.Lun) *pb.LunInfo {
 	if workers == 0 {
 		workers = 4
 	}
+	policy := l.IoPolicy
+	if policy == "" {
+		policy = "threaded"
+	}
 	return &pb.LunInfo{Target: target, Initiator: initiator, Id: l.Id, Backend: backend, Path: l.Path,
-		SizeBytes: l.SizeBytes, BlockSize: bs, ReadOnly: l.ReadOnly, Workers: workers, Faults: uint32(len(l.Faults))}
+		SizeBytes: l.SizeBytes, BlockSize: bs, ReadOnly: l.ReadOnly, Workers: workers, Faults: uint32(len(l.Faults)),
+		IoPolicy: policy}
 }
 
 // Status reports the fake's counts.
