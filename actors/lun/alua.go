@@ -1,12 +1,15 @@
 package lun
 
 import (
+	"errors"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/backend"
 )
 
 // LockOwner is what the ALUA model asks of a backend that one node at a time may
@@ -178,6 +181,14 @@ func (l *lunActor) endALUA() {
 	}
 }
 
+// fencedOff reports whether err says the cluster fenced this node's client off
+// (blocklisted: ESHUTDOWN, which Ceph calls EBLOCKLISTED) or the backend already
+// knows it is (ErrFenced). The poller's look at the lock may see that before the
+// backend's fence message reaches the LUN; it is no failure to warn of.
+func fencedOff(err error) bool {
+	return errors.Is(err, backend.ErrFenced) || errors.Is(err, syscall.ESHUTDOWN)
+}
+
 // lockReport applies the poller's report. A failed look at the lock changes nothing:
 // the states are hints, and IO goes on through librbd either way.
 func (l *lunActor) lockReport(m *lockState) {
@@ -185,6 +196,9 @@ func (l *lunActor) lockReport(m *lockState) {
 		return // fenced: non-optimized until the backend is back (reopen.go)
 	}
 	if m.err != nil {
+		if fencedOff(m.err) {
+			return // the cluster fenced this node off: reopen.go logs and handles that
+		}
 		l.cfg.Log.Warn("ALUA: cannot tell which node holds the lock", "lun", l.cfg.ID, "err", m.err)
 		return
 	}

@@ -2,7 +2,11 @@ package lun
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,4 +203,22 @@ func (h *lunHarness) rtpg(t *testing.T, itt uint32) []byte {
 		t.Fatalf("RTPG status %d", m.Status)
 	}
 	return m.DataIn
+}
+
+// TestFencedOff: a look at the lock that fails because the cluster fenced the node
+// off is no warning (the fence has its own); any other failure is.
+func TestFencedOff(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&fs.PathError{Op: "lock owner", Path: "rbd:rbd/vm1", Err: syscall.ESHUTDOWN}, true},
+		{fmt.Errorf("lock owner: %w", backend.ErrFenced), true},
+		{&fs.PathError{Op: "lock owner", Path: "rbd:rbd/vm1", Err: syscall.EIO}, false},
+		{errors.New("timed out"), false},
+	} {
+		if got := fencedOff(c.err); got != c.want {
+			t.Errorf("%v: %v, want %v", c.err, got, c.want)
+		}
+	}
 }
