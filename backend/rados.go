@@ -56,12 +56,27 @@ func RadosDial(user, cephConf, pool, namespace string, opts map[string]string) (
 // EBLOCKLISTED. Such a client never works again; a new one (RadosDial) does, as its
 // address nonce differs, unless the whole address is blocklisted.
 func RadosBlocklisted(err error) bool {
+	return RadosErrno(err) == -int(syscall.ESHUTDOWN)
+}
+
+// RadosErrno is the negative errno of a go-ceph error, 0 if it has none. A write
+// op's error is an OperationError, which holds the op's error without wrapping it.
+func RadosErrno(err error) int {
 	var op rados.OperationError
 	if errors.As(err, &op) && op.OpError != nil {
 		err = op.OpError
 	}
 	var e interface{ ErrorCode() int }
-	return errors.As(err, &e) && e.ErrorCode() == -int(syscall.ESHUTDOWN)
+	if errors.As(err, &e) {
+		return e.ErrorCode()
+	}
+	return 0
+}
+
+// RadosTimeouts bounds a RADOS client's waits (RadosDial's opts): a cluster that
+// does not answer fails the call after 30 s rather than hanging its goroutine.
+func RadosTimeouts() map[string]string {
+	return map[string]string{"rados_mon_op_timeout": "30", "rados_osd_op_timeout": "30", "client_mount_timeout": "30"}
 }
 
 // RadosRetire lets go of a client that was replaced after blocklisting: its watch

@@ -37,14 +37,15 @@ type radosBus struct {
 	ioctx *rados.IOContext
 	w     *rados.Watcher
 	stop  chan struct{}
-	// dirMu keeps Close from destroying ioctx under a directory call (those run
-	// on the LUN's lock poller, not under mu).
+	// dirMu keeps Close and recover from letting go of ioctx under a directory
+	// call (those run on the LUN's lock poller, not under mu). closed is written
+	// under both.
 	dirMu  sync.RWMutex
 	closed bool
 }
 
 func openRadosBus(c RadosConfig) (Bus, error) {
-	conn, ioctx, err := backend.RadosDial(c.User, c.CephConf, c.Pool, c.Namespace, nil)
+	conn, ioctx, err := backend.RadosDial(c.User, c.CephConf, c.Pool, c.Namespace, backend.RadosTimeouts())
 	if err != nil {
 		return nil, err
 	}
@@ -58,15 +59,20 @@ func openRadosBus(c RadosConfig) (Bus, error) {
 }
 
 // recover replaces the client if err says the cluster blocklisted it, and reports
-// whether it did; b.mu is held. The old client is let go in the background.
+// whether it did; b.mu is held (and b.closed false). The old client is let go in
+// the background.
 func (b *radosBus) recover(err error) bool {
 	if !backend.RadosBlocklisted(err) {
 		return false
 	}
-	conn, ioctx, derr := backend.RadosDial(b.cfg.User, b.cfg.CephConf, b.cfg.Pool, b.cfg.Namespace, nil)
+	conn, ioctx, derr := backend.RadosDial(b.cfg.User, b.cfg.CephConf, b.cfg.Pool, b.cfg.Namespace, backend.RadosTimeouts())
 	if derr != nil {
 		return false // the next call tries again
 	}
+	// Under dirMu too: a directory call (on the lock poller) never uses the old
+	// client while it is let go.
+	b.dirMu.Lock()
+	defer b.dirMu.Unlock()
 	backend.RadosRetire(b.conn, b.ioctx, b.w)
 	b.conn, b.ioctx, b.w = conn, ioctx, nil
 	return true
@@ -82,10 +88,12 @@ func (b *radosBus) ClientAddr() string {
 func (b *radosBus) Notify(payload []byte, timeout time.Duration) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return 0, errBusClosed
+	}
 	_, timeouts, err := b.ioctx.NotifyWithTimeout(b.oid, payload, timeout)
 	b.recover(err)
-	var code interface{ ErrorCode() int }
-	if errors.As(err, &code) && code.ErrorCode() == -int(syscall.ETIMEDOUT) {
+	if backend.RadosErrno(err) == -int(syscall.ETIMEDOUT) {
 		return max(len(timeouts), 1), nil // some watcher did not answer in time
 	}
 	return len(timeouts), err
@@ -94,6 +102,9 @@ func (b *radosBus) Notify(payload []byte, timeout time.Duration) (int, error) {
 func (b *radosBus) Watch() (<-chan Event, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errBusClosed
+	}
 	if b.w != nil {
 		_ = b.w.Delete()
 		b.w = nil
@@ -130,7 +141,7 @@ func (b *radosBus) Watch() (<-chan Event, error) {
 	return out, nil
 }
 
-// errBusClosed answers a directory call after Close.
+// errBusClosed answers a call after Close.
 var errBusClosed = errors.New("gateway: event object closed")
 
 // Publish sets key in the object's omap.

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/backend/faults"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -220,5 +222,55 @@ func TestFencedOff(t *testing.T) {
 		if got := fencedOff(c.err); got != c.want {
 			t.Errorf("%v: %v, want %v", c.err, got, c.want)
 		}
+	}
+}
+
+// TestALUAAfterLUNPanic: a LUN actor that fails and rebuilds its device model keeps
+// reporting the states the lock follower had applied (here: this node the owner,
+// the other group non-optimized), not every group active/optimized.
+func TestALUAAfterLUNPanic(t *testing.T) {
+	lock := &switchLock{}
+	lock.owner.Store(true)
+	devCfg := scsidev.Config{BlockSize: 512, Blocks: 2048, WriteCache: true, TargetName: "t",
+		PortGroups: []uint16{1, 2}, TargetPortGroup: 1, RelativePortID: 1}
+	inj := faults.New(nil, nil)
+	h := newLUNHarness(t, backend.NewMemory(1<<20), func(c *Config) {
+		c.Device = scsidev.New(devCfg)
+		c.ALUA = &ALUA{Local: 1, Groups: []uint16{1, 2}, Owner: lock, Poll: 5 * time.Millisecond, Hold: 20 * time.Millisecond}
+		c.Faults = inj
+		c.Rebuild = func() (*scsidev.Device, *reservation.Table, error) {
+			return scsidev.New(devCfg), reservation.New(), nil
+		}
+	})
+	defer h.sys.Shutdown()
+	itt := uint32(0)
+	// states clears the pending unit attentions, then reads both groups' states.
+	states := func() (byte, byte) {
+		for range 10 {
+			itt++
+			h.send(h.task(itt, make([]byte, 6), nil))
+			if h.wait(1)[itt].Status == uint32(scsi.StatusGood) {
+				break
+			}
+		}
+		itt++
+		d := h.rtpg(t, itt)
+		return d[4] & 0x0F, d[16] & 0x0F
+	}
+	opt, non := byte(scsidev.ActiveOptimized), byte(scsidev.ActiveNonOptimized)
+	deadline := time.Now().Add(5 * time.Second)
+	for g1, g2 := states(); g1 != opt || g2 != non; g1, g2 = states() {
+		if time.Now().After(deadline) {
+			t.Fatalf("owner: groups %x %x", g1, g2)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	inj.Set([]faults.Fault{{Op: faults.Sync, Kind: faults.LUNPanic, Probability: 1}})
+	itt++
+	h.send(h.task(itt, []byte{scsi.OpSynchronizeCache10, 0, 0, 0, 0, 0, 0, 0, 0, 0}, nil))
+	h.wait(1) // answered (CHECK CONDITION) by the failed actor
+	inj.Set(nil)
+	if g1, g2 := states(); g1 != opt || g2 != non {
+		t.Fatalf("after the LUN actor failed: groups %x %x, want %x %x", g1, g2, opt, non)
 	}
 }

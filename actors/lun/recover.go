@@ -68,6 +68,11 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 			return
 		}
 		l.cfg.Device, l.cfg.Reservations = dev, rt
+		if a := l.cfg.ALUA; a != nil && a.Owner != nil {
+			// A new device starts every group active/optimized; the states the
+			// lock follower applied hold until the lock moves again.
+			l.applyLock(l.follow.applied)
+		}
 	}
 	l.cfg.Device.AddUnitAttention("", scsi.PowerOnReset())
 	log.Warn("LUN actor failed; its state was rebuilt from the config and the saved files")

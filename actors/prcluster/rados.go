@@ -57,10 +57,7 @@ func openRadosObject(c RadosConfig) (Object, error) {
 }
 
 func dialObject(c RadosConfig) (*rados.Conn, *rados.IOContext, error) {
-	// Bounded waits: a cluster that does not answer fails the call rather
-	// than hanging the store's goroutine for ever.
-	return backend.RadosDial(c.User, c.CephConf, c.Pool, c.Namespace, map[string]string{
-		"rados_mon_op_timeout": "30", "rados_osd_op_timeout": "30", "client_mount_timeout": "30"})
+	return backend.RadosDial(c.User, c.CephConf, c.Pool, c.Namespace, backend.RadosTimeouts())
 }
 
 // recover replaces the client if err says the cluster blocklisted it, and
@@ -120,27 +117,12 @@ func (o *radosObject) Write(data []byte, version uint64) error {
 	op.WriteFull(data)
 	err := op.Operate(o.ioctx, o.oid, rados.OperationNoFlag)
 	o.recover(err)
-	switch errno(err) {
+	switch backend.RadosErrno(err) {
 	case -int(syscall.EEXIST), -int(syscall.ENOENT), -int(syscall.ERANGE), -int(syscall.EOVERFLOW):
 		// Created meanwhile, removed meanwhile, or written meanwhile.
 		return ErrRaced
 	}
 	return err
-}
-
-// errno is the negative errno of a go-ceph error, 0 if it has none. A write
-// op's error is an OperationError, which holds the op's error without
-// wrapping it.
-func errno(err error) int {
-	var op rados.OperationError
-	if errors.As(err, &op) && op.OpError != nil {
-		err = op.OpError
-	}
-	var e interface{ ErrorCode() int }
-	if errors.As(err, &e) {
-		return e.ErrorCode()
-	}
-	return 0
 }
 
 func (o *radosObject) Notify(payload []byte, timeout time.Duration) (int, int, error) {

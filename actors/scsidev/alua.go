@@ -61,9 +61,6 @@ func (d *Device) SetPortGroupState(id uint16, s AccessState) bool {
 	return true
 }
 
-// PortGroupState is the current asymmetric access state of group id.
-func (d *Device) PortGroupState(id uint16) AccessState { return d.groups[id].state }
-
 // initGroups starts every configured group active/optimized: a backend with no
 // notion of an owner serves IO equally through every node.
 func (d *Device) initGroups() {

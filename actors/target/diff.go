@@ -90,7 +90,7 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 		if !equalPortGroups(o, t) {
 			return nil, admin.Busy("config: targets[%d].port_groups: changing a target's port groups needs a restart of atgtd (nothing was applied)", ti)
 		}
-		if o.GetAluaHoldSeconds() != t.GetAluaHoldSeconds() || (o.AluaHoldSeconds == nil) != (t.AluaHoldSeconds == nil) {
+		if o.GetAluaHoldSeconds() != t.GetAluaHoldSeconds() { // validated: a set value is never 0
 			return nil, admin.Busy("config: targets[%d].alua_hold_seconds: changing it needs a restart of atgtd, as port_groups does (nothing was applied)", ti)
 		}
 		if !proto.Equal(targetPart(o), targetPart(t)) {

@@ -250,16 +250,15 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	// Persistent reservations with APTPL live in the data directory beside the LUN
 	// files and are loaded back at start.
 	prPath := filepath.Join(dataDir, stateFileName(tg.stateBase(), l.Id))
-	prTable, err := reservation.LoadState(prPath)
-	if err != nil {
-		return lunSpec{}, fmt.Errorf("%s: reservation state: %w", field, err)
-	}
 	prStore, err := clusterReservations(l, tg, log)
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: reservations in the cluster: %w", field, err)
 	}
+	var prTable *reservation.Table
 	if prStore != nil {
 		prTable = prStore.Cache()
+	} else if prTable, err = reservation.LoadState(prPath); err != nil {
+		return lunSpec{}, fmt.Errorf("%s: reservation state: %w", field, err)
 	}
 	// A LUN actor that fails rebuilds its device model and reservations the same way,
 	// from the config and the files in the data directory.
@@ -282,6 +281,9 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	}
 	gw, err := tg.ports.gatewayChannel(l)
 	if err != nil {
+		if prStore != nil {
+			prStore.Close() // nothing else holds it yet
+		}
 		return lunSpec{}, fmt.Errorf("%s: events between gateways: %w", field, err)
 	}
 	locateOwner(alua, gw, raw, log)

@@ -75,14 +75,14 @@ func runISCSIPerf(ctx context.Context, url string, qd, blocks int, random bool, 
 		CPU: processCPU(cmd)}, out.String(), nil
 }
 
-// runQemuBench runs `qemu-img bench -f raw -t none -d qd -s size -c count [-w] URL`
-// and returns count / run time.
-func runQemuBench(ctx context.Context, url string, qd, size, count int, write bool) (clientResult, string, error) {
+// runQemuBench runs `qemu-img bench -f raw -t none -d qd -s size -c count [-w]
+// [extra...] URL` and returns count / run time.
+func runQemuBench(ctx context.Context, url string, qd, size, count int, write bool, extra ...string) (clientResult, string, error) {
 	args := []string{"bench", "-f", "raw", "-t", "none", "-d", strconv.Itoa(qd), "-s", strconv.Itoa(size), "-c", strconv.Itoa(count)}
 	if write {
 		args = append(args, "-w")
 	}
-	args = append(args, url)
+	args = append(append(args, extra...), url)
 	cmd := exec.CommandContext(ctx, "qemu-img", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.CombinedOutput()

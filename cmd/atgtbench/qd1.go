@@ -29,22 +29,21 @@ const qd1Initiator = "iqn.2026-11.dev.atgt:atgtbench-qd1"
 
 // qd1Config holds the flags of qd1 mode.
 type qd1Config struct {
-	atgtBin      string
-	rounds       int
-	ios          int // per Go-initiator case, target and round
-	syncIOs      int // the same for the FUA and SYNC CACHE cases and the direct sync floor
-	pingIOs      int
-	traceIOs     int
-	perfTime     time.Duration
-	qemuCount    int
-	qemuSync     int
-	dir          string
-	size         int64
-	out          string
-	clients      bool
-	floors       bool
-	keep         bool
-	traceEnabled bool
+	atgtBin   string
+	rounds    int
+	ios       int // per Go-initiator case, target and round
+	syncIOs   int // the same for the FUA and SYNC CACHE cases and the direct sync floor
+	pingIOs   int
+	traceIOs  int
+	perfTime  time.Duration
+	qemuCount int
+	qemuSync  int
+	dir       string
+	size      int64
+	out       string
+	clients   bool
+	floors    bool
+	keep      bool
 	// baseBin is a second atgtd binary run as a third target, "atgt-base", to
 	// compare two builds of atgt in one sitting.
 	baseBin string
@@ -90,7 +89,6 @@ func parseQD1Flags(args []string) (*qd1Config, error) {
 	if c.size < 1<<20 {
 		return nil, errors.New("-size: at least 1 MiB")
 	}
-	c.traceEnabled = c.traceIOs > 0
 	switch c.place {
 	case "", "one":
 	case "two":
@@ -228,7 +226,7 @@ func qd1(ctx context.Context, c *qd1Config) (string, []qd1Section, error) {
 	if err := measureQD1(ctx, c, d); err != nil {
 		return "", nil, err
 	}
-	if c.traceEnabled {
+	if c.traceIOs > 0 {
 		for _, t := range d.targets {
 			if t.Name == "tgt" {
 				continue

@@ -60,7 +60,7 @@ func TestQD1Smoke(t *testing.T) {
 	}
 	c := &qd1Config{rounds: 2, ios: 100, syncIOs: 20, pingIOs: 200, traceIOs: 50, perfTime: 2 * time.Second,
 		qemuCount: 200, qemuSync: 20, dir: dir, size: 16 << 20, out: t.TempDir(), clients: true, floors: true,
-		traceEnabled: true, atgtBin: bin, baseBin: bin}
+		atgtBin: bin, baseBin: bin}
 	t.Cleanup(stopAll)
 	rep, sections, err := qd1(context.Background(), c)
 	if err != nil {

@@ -7,11 +7,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 )
 
 // qd1Sections builds the report's tables: atgt vs tgt (Go initiator, real
@@ -139,25 +136,15 @@ func qd1ClientRows() []qd1Client {
 
 // runQemuQD1 runs qemu-img bench at depth 1 and returns the mean µs per IO.
 func runQemuQD1(ctx context.Context, url string, count int, write, flush bool) (float64, error) {
-	args := []string{"bench", "-f", "raw", "-t", "none", "-d", "1", "-s", "4096", "-c", strconv.Itoa(count)}
-	if write {
-		args = append(args, "-w")
-	}
+	var extra []string
 	if flush {
-		args = append(args, "--flush-interval=1")
+		extra = append(extra, "--flush-interval=1")
 	}
-	args = append(args, url)
-	cmd := exec.CommandContext(ctx, "qemu-img", args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.CombinedOutput()
+	r, out, err := runQemuBench(ctx, url, 1, 4096, count, write, extra...)
 	if err != nil {
-		return 0, fmt.Errorf("qemu-img %s: %v\n%s", strings.Join(args, " "), err, lastLines(string(out), 5))
+		return 0, fmt.Errorf("%v\n%s", err, lastLines(out, 5))
 	}
-	secs, err := parseQemuBench(string(out))
-	if err != nil {
-		return 0, err
-	}
-	return secs * 1e6 / float64(count), nil
+	return r.Elapsed.Seconds() * 1e6 / float64(count), nil
 }
 
 // writeQD1Outputs writes the report, every table as CSV and the per-round figures.

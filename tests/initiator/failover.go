@@ -31,7 +31,6 @@ type Failover struct {
 	mu       sync.Mutex
 	cur      *Session
 	idx      int
-	gen      int
 	switches []Switch
 }
 
@@ -45,7 +44,7 @@ type Switch struct {
 // DialFailover logs in through the first portal that accepts.
 func DialFailover(portals []string, o Options, within time.Duration) (*Failover, error) {
 	f := &Failover{Portals: portals, Opts: o, Within: within, idx: -1}
-	if _, _, err := f.session(nil, time.Now().Add(within)); err != nil {
+	if _, err := f.session(nil, time.Now().Add(within)); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -85,23 +84,22 @@ func (f *Failover) SwitchTo(i int) error {
 	f.mu.Lock()
 	old := f.cur
 	f.cur, f.idx = nil, i-1
-	f.gen++
 	f.mu.Unlock()
 	if old != nil {
 		old.Close()
 	}
-	_, _, err := f.session(nil, time.Now().Add(f.Within))
+	_, err := f.session(nil, time.Now().Add(f.Within))
 	return err
 }
 
-// session returns the session in use and its generation. failed is a session the
+// session returns the session in use. failed is a session the
 // caller saw fail: if it is still the one in use, it is dropped and the next portals
 // are tried, round and round, until one logs in or the deadline passes.
-func (f *Failover) session(failed *Session, deadline time.Time) (*Session, int, error) {
+func (f *Failover) session(failed *Session, deadline time.Time) (*Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.cur != nil && f.cur != failed {
-		return f.cur, f.gen, nil
+		return f.cur, nil
 	}
 	failedAt := time.Now()
 	if f.cur != nil {
@@ -123,10 +121,9 @@ func (f *Failover) session(failed *Session, deadline time.Time) (*Session, int, 
 			f.switches = append(f.switches, Switch{Failed: failedAt, Up: time.Now(), Portal: f.Portals[i]})
 		}
 		f.cur, f.idx = s, i
-		f.gen++
-		return s, f.gen, nil
+		return s, nil
 	}
-	return nil, 0, fmt.Errorf("initiator: no portal of %v logged in: %w", f.Portals, last)
+	return nil, fmt.Errorf("initiator: no portal of %v logged in: %w", f.Portals, last)
 }
 
 // Command runs one command through the portal in use, failing over and issuing it
@@ -138,7 +135,7 @@ func (f *Failover) Command(lun uint64, cdb, dataOut []byte, readLen uint32) (*Re
 	deadline := time.Now().Add(f.Within)
 	var s *Session
 	for {
-		ns, _, err := f.session(s, deadline)
+		ns, err := f.session(s, deadline)
 		if err != nil {
 			return nil, err
 		}
