@@ -37,10 +37,10 @@ func TestRadosBlocklistedNode(t *testing.T) {
 	}
 	a, busA, gotA := open(1)
 	b, _, gotB := open(2)
-	old := busA.ClientAddr()
+	old := busA.obj.ClientAddr()
 	c.Blocklist(t, old)
 	blocked := time.Now()
-	for busA.ClientAddr() == old {
+	for busA.obj.ClientAddr() == old {
 		if time.Since(blocked) > 60*time.Second {
 			t.Fatal("A still on its blocklisted client 60 s later")
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/ceph/go-ceph/rados"
 
 	"github.com/atgt/atgt/actors/reservation"
-	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/cephtest"
 )
@@ -121,12 +120,7 @@ func TestRadosBlocklistedGateway(t *testing.T) {
 	nodes := radosNodes(t, 2)
 	a, b := nodes[0], nodes[1]
 	good(t, a.prout(initA, reservation.SARegister, 0, 0, 0xA), "REGISTER via A")
-	obj := a.s.obj.(*radosObject)
-	addrOf := func() string {
-		obj.mu.Lock()
-		defer obj.mu.Unlock()
-		return backend.RadosAddr(obj.ioctx)
-	}
+	addrOf := a.s.obj.(*radosObject).obj.ClientAddr
 	old := addrOf()
 	cephtest.Shared(t).Blocklist(t, old)
 	blocked := time.Now()

@@ -1,0 +1,122 @@
+//go:build ceph
+
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ceph/go-ceph/rados"
+
+	"github.com/atgt/atgt/tests/cephtest"
+)
+
+// testEvent is a user's own event type, as RadosWatch delivers it.
+type testEvent struct {
+	Data []byte
+	Ack  func()
+	Err  error
+}
+
+// TestRadosObjectBlocklisted: the object's client blocklisted (`ceph osd
+// blocklist add`) loses its watch; watching again lands on a new client, and a
+// notification travels on it. Blocklisted again, a Do call fails with the
+// blocklist error and the next one runs on a new client. After Close every
+// call is refused.
+func TestRadosObjectBlocklisted(t *testing.T) {
+	c := cephtest.Shared(t)
+	oid := fmt.Sprintf("atgt.test.%d", time.Now().UnixNano())
+	o, err := OpenRadosObject("admin", c.Conf, "rbd", "", oid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	events, err := RadosWatch[testEvent](o, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	old := o.ClientAddr()
+	c.Blocklist(t, old)
+	select {
+	case ev := <-events:
+		if ev.Err == nil {
+			t.Fatalf("an event %q instead of the watch's loss", ev.Data)
+		}
+		t.Logf("watch lost: %v", ev.Err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("watch not lost 60 s after the blocklist")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for o.ClientAddr() == old {
+		if time.Now().After(deadline) {
+			t.Fatal("still on the blocklisted client 30 s after the watch was lost")
+		}
+		if events, err = RadosWatch[testEvent](o, 10*time.Second); err != nil {
+			t.Logf("watch: %v", err)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if events == nil { // the last attempt failed, on the old client
+		if events, err = RadosWatch[testEvent](o, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type result struct {
+		acked, missed int
+		err           error
+	}
+	done := make(chan result, 1)
+	go func() {
+		acked, missed, err := o.Notify([]byte("hello"), 10*time.Second)
+		done <- result{acked, missed, err}
+	}()
+	select {
+	case ev := <-events:
+		if ev.Err != nil || string(ev.Data) != "hello" {
+			t.Fatalf("event on the new client: %q, %v", ev.Data, ev.Err)
+		}
+		ev.Ack()
+	case <-time.After(15 * time.Second):
+		t.Fatal("no notification on the new client's watch")
+	}
+	if r := <-done; r.err != nil || r.acked != 1 || r.missed != 0 {
+		t.Fatalf("notify: %d acked, %d missed, %v; want 1, 0, nil", r.acked, r.missed, r.err)
+	}
+
+	stat := func(ioctx *rados.IOContext) error { _, err := ioctx.Stat(oid); return err }
+	old = o.ClientAddr()
+	c.Blocklist(t, old)
+	deadline = time.Now().Add(60 * time.Second)
+	for err = o.Do(stat); !RadosBlocklisted(err); err = o.Do(stat) {
+		if err != nil {
+			t.Fatalf("Do on the blocklisted client: %v, want the blocklist's error or none yet", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Do still works 60 s after the blocklist")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if o.ClientAddr() == old {
+		t.Fatal("Do met the blocklist and kept the client")
+	}
+	if err := o.Do(stat); err != nil {
+		t.Fatalf("Do on the new client: %v", err)
+	}
+
+	if err := o.Do(func(ioctx *rados.IOContext) error { return ioctx.Delete(oid) }); err != nil {
+		t.Error(err)
+	}
+	o.Close()
+	if err := o.DoShared(stat); !errors.Is(err, ErrRadosClosed) {
+		t.Errorf("DoShared after Close: %v", err)
+	}
+	if _, _, err := o.Notify(nil, time.Second); !errors.Is(err, ErrRadosClosed) {
+		t.Errorf("Notify after Close: %v", err)
+	}
+	if _, err := RadosWatch[testEvent](o, 0); !errors.Is(err, ErrRadosClosed) {
+		t.Errorf("Watch after Close: %v", err)
+	}
+}
