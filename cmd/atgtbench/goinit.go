@@ -51,39 +51,20 @@ type goResult struct {
 // Sequential IOs take consecutive offsets (wrapping at the end of the LUN); random
 // ones are size-aligned offsets from a fixed seed.
 func runGoCase(url string, c goCase, ios, qd int, cpu func()) (goResult, error) {
-	u, err := parseISCSIURL(url)
-	if err != nil {
-		return goResult{}, err
-	}
 	opts := initiator.Options{
 		InitiatorName: "iqn.2026-11.dev.atgt:atgtbench",
-		TargetName:    u.Target,
-		Timeout:       60 * time.Second,
 		// tgt refuses an all-zero ISID (its session id would be 0): use a random-type
 		// ISID (RFC 7143 11.12.5) as real initiators do.
 		ISID: [6]byte{0x80, 0xa7, 0x6b, 0x00, 0x00, 0x01},
 	}
-	s, err := initiator.Dial(u.Addr, opts)
+	l, err := dialLUN(url, opts)
 	if err != nil {
-		return goResult{}, fmt.Errorf("login to %s: %w", url, err)
+		return goResult{}, err
 	}
-	defer s.Close()
-	blocks, bs, err := s.ReadCapacity16(u.LUN)
-	if err != nil {
-		// The first command may meet a unit attention (power on / reset); retry once.
-		if blocks, bs, err = s.ReadCapacity16(u.LUN); err != nil {
-			return goResult{}, fmt.Errorf("READ CAPACITY(16): %w", err)
-		}
-	}
-	s.Logout() //nolint:errcheck // the capacity is known; the pipeline logs in anew
+	defer l.Raw.Conn.Close()
 	// The pipeline keeps qd commands in flight from one goroutine and allocates
 	// nothing per command, so the figures are the target's, not the client's.
-	raw, err := initiator.DialRaw(u.Addr, opts)
-	if err != nil {
-		return goResult{}, fmt.Errorf("login to %s: %w", url, err)
-	}
-	defer raw.Conn.Close()
-	pl, err := raw.NewPipeline(initiator.PipelineConfig{LUN: u.LUN, BlockSize: bs, Blocks: blocks,
+	pl, err := l.Raw.NewPipeline(initiator.PipelineConfig{LUN: l.LUN, BlockSize: l.BlockSize, Blocks: l.Blocks,
 		Size: c.Size, Write: c.Write, Random: c.Random, Depth: qd, Seed: goSeed(), Timeout: 60 * time.Second})
 	if err != nil {
 		return goResult{}, err
@@ -101,4 +82,44 @@ func runGoCase(url string, c goCase, ios, qd int, cpu func()) (goResult, error) 
 		return goResult{}, fmt.Errorf("%s: %w", c.name(), err)
 	}
 	return goResult{IOs: ios, Bytes: int64(ios) * int64(c.Size), Elapsed: elapsed, CPU: c1 - c0}, nil
+}
+
+// rawLUN is a Raw connection logged in to a LUN whose capacity is known, ready for
+// an initiator.Pipeline.
+type rawLUN struct {
+	Raw       *initiator.Raw
+	LUN       uint64
+	Blocks    uint64 // capacity in blocks
+	BlockSize uint32
+}
+
+// dialLUN logs in to url with opts (the target name comes from url, the timeout is
+// 60 s), reads the LUN's capacity on that session and logs out, then logs in anew
+// for a Raw connection: the pipelines that drive it need the capacity before their
+// first command and must own the connection alone.
+func dialLUN(url string, opts initiator.Options) (*rawLUN, error) {
+	u, err := parseISCSIURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opts.TargetName, opts.Timeout = u.Target, 60*time.Second
+	s, err := initiator.Dial(u.Addr, opts)
+	if err != nil {
+		return nil, fmt.Errorf("login to %s: %w", url, err)
+	}
+	blocks, bs, err := s.ReadCapacity16(u.LUN)
+	if err != nil {
+		// The first command may meet a unit attention (power on / reset); retry once.
+		blocks, bs, err = s.ReadCapacity16(u.LUN)
+	}
+	s.Logout() //nolint:errcheck // the capacity is known; the raw connection logs in anew
+	s.Close()
+	if err != nil {
+		return nil, fmt.Errorf("READ CAPACITY(16): %w", err)
+	}
+	raw, err := initiator.DialRaw(u.Addr, opts)
+	if err != nil {
+		return nil, fmt.Errorf("login to %s: %w", url, err)
+	}
+	return &rawLUN{Raw: raw, LUN: u.LUN, Blocks: blocks, BlockSize: bs}, nil
 }

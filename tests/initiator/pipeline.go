@@ -23,7 +23,22 @@ type PipelineConfig struct {
 	Seed      uint64 // for Random
 	// Timeout bounds the wait for any one response.
 	Timeout time.Duration
+	// FUA sets Force Unit Access on each WRITE(16), to time a write that must reach
+	// stable media before its status.
+	FUA bool
+	// SyncCache follows each WRITE(16), once its status is GOOD, with a SYNCHRONIZE
+	// CACHE(10) of the whole LUN on the same tag: the pair counts as one command (for
+	// Run's n, Depth and Latency), as a write followed by fsync does for an application.
+	SyncCache bool
+	// Latency, when set, receives each command's time from just before it was
+	// encoded and sent to the arrival of its status (for a SyncCache pair, the
+	// SYNCHRONIZE CACHE's), so that a QD1 benchmark times every round trip alone.
+	// It is called from Run's goroutine and must not block.
+	Latency func(time.Duration)
 }
+
+// cdbFUA is the FUA bit of a WRITE(16) CDB's byte 1 (SBC-3 5.40).
+const cdbFUA = 0x08
 
 // Pipeline keeps Depth commands in flight on a Raw connection from one goroutine:
 // it sends every command the window allows in one write, then reads every response
@@ -44,6 +59,13 @@ type Pipeline struct {
 	lim     iscsi.Limits
 	free    []uint32 // ITTs not in use
 	imm     uint32   // immediate data per write
+	// sentAt[itt] is when the command on itt was sent (with Latency only).
+	sentAt []time.Time
+	// syncing[itt] is set while itt's SYNCHRONIZE CACHE is pending or in flight
+	// (with SyncCache only); pendSync are the tags whose SYNCHRONIZE CACHE awaits
+	// the CmdSN window.
+	syncing  []bool
+	pendSync []uint32
 }
 
 // NewPipeline checks cfg against the connection's negotiated parameters.
@@ -53,6 +75,9 @@ func (r *Raw) NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	}
 	if r.Params.HeaderDigest || r.Params.DataDigest {
 		return nil, fmt.Errorf("initiator: pipelines do not compute digests")
+	}
+	if (cfg.FUA || cfg.SyncCache) && !cfg.Write {
+		return nil, fmt.Errorf("initiator: FUA and SyncCache apply to writes only")
 	}
 	if cfg.Depth <= 0 {
 		cfg.Depth = 1
@@ -75,6 +100,13 @@ func (r *Raw) NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	for i := cfg.Depth - 1; i >= 0; i-- {
 		p.free = append(p.free, uint32(i))
 	}
+	if cfg.Latency != nil {
+		p.sentAt = make([]time.Time, cfg.Depth)
+	}
+	if cfg.SyncCache {
+		p.syncing = make([]bool, cfg.Depth)
+		p.pendSync = make([]uint32, 0, cfg.Depth)
+	}
 	if r.Params.ImmediateData {
 		p.imm = min(uint32(cfg.Size), r.Params.FirstBurstLength, r.Params.MaxXmitDataSegmentLength)
 	}
@@ -87,16 +119,25 @@ func (r *Raw) NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	return p, nil
 }
 
-// Run completes n commands. With check, a status other than GOOD is an error;
-// without, statuses are ignored (a warm-up that may meet a unit attention).
+// Run completes n commands (a SyncCache pair counting as one). With check, a
+// status other than GOOD is an error; without, statuses are ignored (a warm-up that
+// may meet a unit attention).
 func (p *Pipeline) Run(n int, check bool) error {
 	r := p.raw
 	sent, done, inflight := 0, 0, 0
 	for done < n {
 		p.out = p.out[:0]
+		// A finished write's SYNCHRONIZE CACHE goes first: its slot is taken already.
+		for len(p.pendSync) > 0 && !cmdsn.Less(r.MaxCmdSN, r.CmdSN) {
+			p.appendSync(p.pendSync[0])
+			p.pendSync = append(p.pendSync[:0], p.pendSync[1:]...)
+		}
 		for inflight < p.cfg.Depth && sent < n && !cmdsn.Less(r.MaxCmdSN, r.CmdSN) {
 			itt := p.free[len(p.free)-1]
 			p.free = p.free[:len(p.free)-1]
+			if p.sentAt != nil {
+				p.sentAt[itt] = time.Now()
+			}
 			p.appendCommand(itt)
 			sent++
 			inflight++
@@ -114,14 +155,30 @@ func (p *Pipeline) Run(n int, check bool) error {
 			if err != nil {
 				return err
 			}
-			if finished {
-				if check && status != 0 {
-					return fmt.Errorf("initiator: command status %#x", status)
-				}
-				done++
-				inflight--
-				p.free = append(p.free, p.pdu.BHS.ITT())
+			if !finished {
+				continue
 			}
+			itt := p.pdu.BHS.ITT()
+			if itt >= uint32(p.cfg.Depth) {
+				return fmt.Errorf("initiator: status for unknown ITT %#x", itt)
+			}
+			if check && status != scsi.StatusGood {
+				return fmt.Errorf("initiator: command status %#x", status)
+			}
+			if p.syncing != nil && !p.syncing[itt] && status == scsi.StatusGood {
+				p.syncing[itt] = true // the write is done; its SYNCHRONIZE CACHE next
+				p.pendSync = append(p.pendSync, itt)
+				continue
+			}
+			if p.syncing != nil {
+				p.syncing[itt] = false
+			}
+			if p.sentAt != nil {
+				p.cfg.Latency(time.Since(p.sentAt[itt]))
+			}
+			done++
+			inflight--
+			p.free = append(p.free, itt)
 		}
 		// Data-Out and NOP-Out answers go out before more commands.
 		if err := p.flush(); err != nil {
@@ -172,7 +229,8 @@ func (p *Pipeline) take(h *iscsi.BHS) (finished bool, status uint8, err error) {
 	return false, 0, fmt.Errorf("initiator: unexpected %v in a pipeline", h.Opcode())
 }
 
-// appendCommand encodes one READ(16) or WRITE(16), with immediate data if negotiated.
+// appendCommand encodes one READ(16) or WRITE(16) (with FUA if asked), with
+// immediate data if negotiated.
 func (p *Pipeline) appendCommand(itt uint32) {
 	r := p.raw
 	var pdu iscsi.PDU
@@ -192,6 +250,9 @@ func (p *Pipeline) appendCommand(itt uint32) {
 		imm = p.imm
 		h.SetCmdWrite(true)
 		cdb[0] = scsi.OpWrite16
+		if p.cfg.FUA {
+			cdb[1] |= cdbFUA
+		}
 		h.SetDataSegmentLength(imm)
 	} else {
 		h.SetCmdRead(true)
@@ -209,6 +270,23 @@ func (p *Pipeline) appendCommand(itt uint32) {
 	h.SetExpStatSN(r.ExpStatSN)
 	p.out = append(p.out, h[:]...)
 	p.appendData(p.data[:imm])
+}
+
+// appendSync encodes a SYNCHRONIZE CACHE(10) of the whole LUN (LBA 0, 0 blocks:
+// to the end) with no data.
+func (p *Pipeline) appendSync(itt uint32) {
+	r := p.raw
+	var h iscsi.BHS
+	h.SetOpcode(iscsi.OpSCSICmd)
+	h.CDB()[0] = scsi.OpSynchronizeCache10
+	h.SetFinal(true)
+	h.SetTaskAttr(iscsi.TaskAttrSimple)
+	h.SetLUN(p.lunRaw)
+	h.SetITT(itt)
+	h.SetCmdSN(r.CmdSN)
+	r.CmdSN++
+	h.SetExpStatSN(r.ExpStatSN)
+	p.out = append(p.out, h[:]...)
 }
 
 // appendDataOut answers an R2T with Data-Out PDUs of at most the target's
