@@ -172,3 +172,28 @@ func (l *rangeLocks) retry() []*pb.IoRequest {
 	}
 	return ready
 }
+
+// requeue puts writes that were admitted but have not started at the head of the
+// queue, in their order, to wait for what blocks them (a fence): an untracked one
+// stops being counted as such, an active one gives up its lock but still counts as
+// exclusive. retry starts them with a new lock once nothing blocks them.
+func (l *rangeLocks) requeue(ios []*pb.IoRequest, span func(*pb.IoRequest) scsidev.Extent, send func(any)) {
+	if len(ios) == 0 {
+		return
+	}
+	front := make([]queued, 0, len(ios)+len(l.queue))
+	for _, io := range ios {
+		h := held{span: span(io)}
+		if a, ok := l.active[io.LockId]; ok && io.LockId != 0 {
+			h = a
+			delete(l.active, io.LockId)
+		}
+		io.LockId = 0
+		if io.Untracked {
+			io.Untracked = false
+			l.untracked.done(send, &writesDrained{})
+		}
+		front = append(front, queued{held: h, io: io})
+	}
+	l.queue = append(front, l.queue...)
+}

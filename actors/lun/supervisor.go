@@ -72,7 +72,7 @@ func (l *lunActor) workerFailed(sc actor.SenderContext, sup actor.Supervisor, ch
 		l.flag(io, trace.FlightRetried, trace.HopRetry, why)
 		log.Warn("IO worker failed; restarted it and retrying its IO", "itt", itts(io), "op", io.Kind.String(),
 			"worker", child.Id, "reason", why)
-		l.toWorker(sc, io)
+		l.redispatch(sc, io)
 	default:
 		l.flag(io, trace.FlightRetried, trace.HopRetry, why)
 		log.Error("IO worker failed; restarted it and answering its IO CHECK CONDITION", "itt", itts(io),

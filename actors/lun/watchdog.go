@@ -108,7 +108,9 @@ func (l *lunActor) abandon(ctx actor.Context, s *slot, io *pb.IoRequest, why str
 	if io.Kind.Writes() {
 		// Held until the call returns: no later write to the range may start
 		// before it, so none can be overwritten by it.
-		s.fence = l.locks.fence(l.span(io))
+		span := l.span(io)
+		s.fence = l.locks.fence(span)
+		l.holdBack(ctx, span)
 	}
 	p.spawn(ctx, s.index)
 	ctx.Stop(s.pid) // once the call returns
