@@ -95,6 +95,8 @@ func (h *harness) drain() {
 			h.printf("-> dispatcher: nexus-loss %s\n", m.Nexus)
 		case *pb.TaskSetAborted:
 			h.printf("-> session: task-set-aborted luns=%v all=%v by=%s\n", m.Luns, m.AllLuns, m.ByNexus)
+		case *TargetColdReset:
+			h.printf("-> session: target-cold-reset\n")
 		default:
 			h.printf("-> ?: %T\n", m)
 		}

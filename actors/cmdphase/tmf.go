@@ -136,6 +136,11 @@ func (m *Machine) tmfCheck(p *pendingTMF) {
 	m.tmfResponse(p.itt, p.fn, uint8(p.response))
 }
 
+// TargetColdReset tells the session that a TARGET COLD RESET completed: this
+// connection closes itself, and the session manager closes every other connection
+// to the target (RFC 7143 11.5.1).
+type TargetColdReset struct{}
+
 // tmfResponse sends a Task Management Function Response (RFC 7143 11.6); after a
 // TARGET COLD RESET the connection is dropped, as SAM-5 has the target do.
 func (m *Machine) tmfResponse(itt uint32, fn, response uint8) {
@@ -148,6 +153,7 @@ func (m *Machine) tmfResponse(itt uint32, fn, response uint8) {
 	h.SetStatSN(m.nextStatSN())
 	m.window(h)
 	if fn == iscsi.TMFTargetColdReset && response == iscsi.TMFRespComplete {
+		m.send(ToSession, &TargetColdReset{})
 		m.nexusLost()
 		m.sendAndClose(p)
 		m.over("target cold reset")

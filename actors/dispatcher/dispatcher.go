@@ -40,6 +40,19 @@ func (r Routes) Lookup(target string, lun uint64) *actor.PID {
 	return r[Key{target, lun}]
 }
 
+// Flush asks the dispatcher to answer ReplyTo with Flushed once everything sent to it
+// before has gone on to the LUNs. A LUN's mailbox is first in, first out, so whatever
+// ReplyTo sends a LUN after Flushed arrives behind those messages: the session
+// manager lets a reinstating session start only behind the NexusLoss of the session
+// it replaces.
+type Flush struct {
+	ReplyTo *actor.PID
+	Tag     any
+}
+
+// Flushed answers Flush.
+type Flushed struct{ Tag any }
+
 // Props returns the dispatcher's props. Its supervisor (the root) restarts it on
 // failure, over the same table, after answering the message it failed on with Failed.
 func Props(routes *Table, log hclog.Logger) *actor.Props {
@@ -61,6 +74,9 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		return
 	case *pb.NexusLoss:
 		nexusLoss(ctx.Send, d.routes.Load(), m)
+		return
+	case *Flush:
+		ctx.Send(m.ReplyTo, &Flushed{Tag: m.Tag})
 		return
 	case *supervise.Crash:
 		m.Panic()
@@ -108,9 +124,10 @@ func nexusLoss(send func(*actor.PID, any), routes Routes, m *pb.NexusLoss) {
 // TaskManagement gets a TaskManagementDone with FUNCTION REJECTED and a fan-out of 1,
 // so that its connection waits for no other answer (a LUN's late answer is ignored);
 // a NexusLoss goes to the LUNs of its target, which it may already have reached (a
-// second one changes nothing). It returns what it did, for the supervisor's log. A task
-// already sent on before the failure is answered twice; the connection ignores the
-// second answer, as it does any answer for a task it no longer holds.
+// second one changes nothing); a Flush is answered (what came before it was handled).
+// It returns what it did, for the supervisor's log. A task already sent on before the
+// failure is answered twice; the connection ignores the second answer, as it does any
+// answer for a task it no longer holds.
 func Failed(send func(*actor.PID, any), routes Routes, message any) string {
 	switch m := message.(type) {
 	case *pb.ScsiTask:
@@ -122,6 +139,9 @@ func Failed(send func(*actor.PID, any), routes Routes, message any) string {
 	case *pb.NexusLoss:
 		nexusLoss(send, routes, m)
 		return "nexus loss delivered to the LUNs"
+	case *Flush:
+		send(m.ReplyTo, &Flushed{Tag: m.Tag})
+		return "flush answered"
 	case nil:
 		return "no message in hand"
 	}

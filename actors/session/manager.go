@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/conn"
+	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/sched"
 	"github.com/atgt/atgt/actors/supervise"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -49,24 +50,31 @@ type Sessions struct{ N int }
 type Resync struct{}
 
 // ManagerProps returns the session manager's props: it gives each accepted connection
-// a session (with a fresh TSIH) and ends an older session when an initiator port logs
-// in again with the same ISID (session reinstatement). Its sessions are its children,
+// a session (with a TSIH no live session holds) and ends an older session when an
+// initiator port logs in again with the same ISID (session reinstatement, reinstate.go).
+// Its sessions are its children,
 // supervised by sessionStrategy. Its own supervisor resumes it on failure rather than
 // restarting it (protoactor stops a restarting actor's children, which would end every
 // session), after answering the message it failed on with ManagerFailed.
 func ManagerProps(connCfg conn.Config, log hclog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
-			info: map[string]*Info{}, pids: map[string]*actor.PID{}}
+			info: map[string]*Info{}, pids: map[string]*actor.PID{}, tsihOf: map[string]uint16{},
+			held: map[string]*hold{}, ending: map[string]string{}}
 	}, actor.WithSupervisor(&sessionStrategy{log: log}), actor.WithDispatcher(sched.Default))
 }
 
 type manager struct {
 	connCfg conn.Config
 	log     hclog.Logger
-	tsih    uint16
+	tsih    tsihs
+	tsihOf  map[string]uint16 // session PID id -> its TSIH
 	byKey   map[string]*actor.PID
 	keyOf   map[string]string // session PID id -> key
+	// held are the logged-in sessions not yet told to proceed, ending the sessions
+	// told to end for a reinstatement (PID id -> key), both by PID id.
+	held   map[string]*hold
+	ending map[string]string
 	// info and pids describe the logged-in sessions by PID id, for the admin API.
 	info map[string]*Info
 	pids map[string]*actor.PID
@@ -81,21 +89,20 @@ func (m *manager) Receive(ctx actor.Context) {
 	}
 	switch msg := ctx.Message().(type) {
 	case *Accepted:
-		m.tsih++
-		if m.tsih == 0 {
-			m.tsih = 1
+		tsih, ok := m.tsih.take()
+		if !ok {
+			m.log.Warn("every TSIH is in use; closing the connection", "remote", msg.Conn.RemoteAddr().String())
+			msg.Conn.Close()
+			return
 		}
-		ctx.Spawn(Props(Config{Conn: msg.Conn, AcceptedAt: msg.At, ConnCfg: m.connCfg, TSIH: m.tsih, Manager: ctx.Self(), Log: m.log}))
+		pid := ctx.Spawn(Props(Config{Conn: msg.Conn, AcceptedAt: msg.At, ConnCfg: m.connCfg, TSIH: tsih, Manager: ctx.Self(), Log: m.log}))
+		m.tsihOf[pid.Id] = tsih
 	case *Up:
-		if old, ok := m.byKey[msg.Key]; ok && !old.Equal(msg.PID) {
-			m.log.Info("session reinstatement: ending the previous session of this initiator port")
-			ctx.Stop(old)
-		}
-		m.byKey[msg.Key] = msg.PID
-		m.keyOf[msg.PID.Id] = msg.Key
-		if msg.Info != nil {
-			m.info[msg.PID.Id], m.pids[msg.PID.Id] = msg.Info, msg.PID
-		}
+		m.up(ctx, msg)
+	case *dispatcher.Flushed:
+		m.flushed(ctx, msg)
+	case *coldReset:
+		m.coldReset(ctx, msg)
 	case *abortOthers:
 		// One I_T nexus's function aborted a task set every nexus shares (TST=000):
 		// every other session learns it; each skips a target not its own.
@@ -112,8 +119,10 @@ func (m *manager) Receive(ctx actor.Context) {
 		ctx.Respond(&Sessions{N: len(ctx.Children())})
 	case *actor.Terminated:
 		m.forget(msg.Who)
+		m.endingDone(ctx, msg.Who)
 	case *Resync:
 		m.resync(ctx.Children())
+		m.rehold(ctx)
 	case *supervise.Crash:
 		msg.Panic()
 	}
@@ -123,6 +132,11 @@ func (m *manager) Receive(ctx actor.Context) {
 func (m *manager) forget(who *actor.PID) {
 	delete(m.info, who.Id)
 	delete(m.pids, who.Id)
+	delete(m.held, who.Id)
+	if t, ok := m.tsihOf[who.Id]; ok {
+		delete(m.tsihOf, who.Id)
+		m.tsih.free(t)
+	}
 	m.ended(who.Id)
 	if key, ok := m.keyOf[who.Id]; ok {
 		delete(m.keyOf, who.Id)
@@ -143,6 +157,16 @@ func (m *manager) resync(children []*actor.PID) {
 			m.forget(actor.NewPID("", id))
 		}
 	}
+	for id := range m.tsihOf {
+		if !live[id] {
+			m.forget(actor.NewPID("", id))
+		}
+	}
+	for id := range m.ending {
+		if !live[id] {
+			delete(m.ending, id)
+		}
+	}
 	for key, p := range m.byKey {
 		if !live[p.Id] {
 			delete(m.byKey, key)
@@ -154,9 +178,9 @@ func (m *manager) resync(children []*actor.PID) {
 // it to the supervisor's HandleFailure) and returns what it did, for the log. An
 // accepted connection that got no session is closed, so that its initiator sees the
 // connection end and logs in again rather than wait on a socket nobody reads. A lost
-// Up leaves its session serving but unknown to reinstatement: a later login of the
-// same initiator port does not end it, its logout or dead connection does. A lost
-// Terminated leaves an entry that Resync drops.
+// Up leaves its session waiting for proceed until holdLimit, when it ends (its
+// initiator logs in again). A lost Terminated or Flushed leaves an entry that Resync
+// drops or a Flush that it sends again.
 func ManagerFailed(log hclog.Logger, message any) string {
 	switch m := message.(type) {
 	case *Accepted:
@@ -164,8 +188,8 @@ func ManagerFailed(log hclog.Logger, message any) string {
 		m.Conn.Close()
 		return "accepted connection closed"
 	case *Up:
-		log.Warn("session manager failed on a session's login; the session serves on, unknown to reinstatement", "session", m.PID.Id)
-		return "session not recorded for reinstatement"
+		log.Warn("session manager failed on a session's login; the session ends when its wait runs out", "session", m.PID.Id)
+		return "session not let to start"
 	case nil:
 		return "no message in hand"
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/cmdphase"
 	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/sched"
@@ -35,7 +36,7 @@ type Config struct {
 
 // Up tells the session manager that a session finished login, so that it can
 // reinstate (end) an older session of the same initiator port (RFC 7143 6.3.5) and
-// list it (Info).
+// list it (Info). The session holds its commands until the manager answers proceed.
 type Up struct {
 	Key  string
 	PID  *actor.PID
@@ -86,7 +87,15 @@ type sessionActor struct {
 	behavior actor.Behavior
 	failed   bool // a turn panicked: the session waits for its connection to end
 	stats    *conn.Stats
-	last     struct { // the last route found, at routes version version
+	target   string // the target's name
+	// held: the manager has not yet said proceed; stash keeps the commands until it
+	// does (bounded by the connection's queue depth).
+	held  bool
+	stash []*pb.CommandOrder
+	// loss is the NexusLoss the session sends when it stops, once it has sent a task
+	// to a LUN itself (see Receive).
+	loss *pb.NexusLoss
+	last struct { // the last route found, at routes version version
 		target  string
 		lun     uint64
 		pid     *actor.PID
@@ -105,6 +114,15 @@ func newSession(cfg Config) *sessionActor {
 // Receive handles lifecycle messages and then the current phase's behaviour.
 func (s *sessionActor) Receive(ctx actor.Context) {
 	defer s.recoverTurn(ctx)
+	if _, ok := ctx.Message().(*actor.Stopping); ok && s.loss != nil && s.cfg.ConnCfg.Dispatcher != nil {
+		// The connection's NexusLoss may reach a LUN before tasks this session sent
+		// it directly; this one, through the dispatcher, reaches it after them, so
+		// that the LUN ends those too, and before the manager lets a session of the
+		// same nexus start (it waits for this one to stop, then flushes the
+		// dispatcher).
+		ctx.Send(s.cfg.ConnCfg.Dispatcher, s.loss)
+		return
+	}
 	if s.failed {
 		s.ending(ctx)
 		return
@@ -140,6 +158,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *conn.LogoutSession:
 		s.log.Debug("session ends", "reason", m.Reason)
 		ctx.Stop(ctx.Self())
+		return
+	case *cmdphase.TargetColdReset:
+		ctx.Send(s.cfg.Manager, &coldReset{target: s.target, from: ctx.Self()})
 		return
 	}
 	s.behavior.Receive(ctx)
@@ -183,18 +204,58 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 	if m, ok := ctx.Message().(*conn.LoginComplete); ok {
 		s.window.Start(m.FirstCmdSN)
 		key := m.Result.InitiatorName + "," + string(m.Result.ISID[:]) + "," + m.Result.Target.Name
+		s.target = m.Result.Target.Name
 		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self(), Info: s.info(m.Result)})
+		s.held = true
+		root, self := ctx.ActorSystem().Root, ctx.Self()
+		time.AfterFunc(holdLimit, func() { root.Send(self, &holdExpired{}) })
 		s.behavior.Become(s.fullFeature)
+	}
+}
+
+// proceed tells a session that finished login that it may release its commands: an
+// older session of its initiator port has ended, and its NexusLoss has reached the
+// LUNs (RFC 7143 6.3.5: the old session is terminated before the new one goes on).
+type proceed struct{}
+
+// holdExpired: holdLimit passed since login.
+type holdExpired struct{}
+
+// holdLimit bounds how long a session waits for proceed. Ending an older session
+// takes a few turns; a session still waiting after this (the manager failed on its
+// Up) ends, and its initiator logs in again, rather than run beside the old one.
+var holdLimit = 10 * time.Second
+
+// release ends the hold: the stashed commands go on in the order they came.
+func (s *sessionActor) release(ctx actor.Context) {
+	s.held = false
+	stash := s.stash
+	s.stash = nil
+	for _, o := range stash {
+		s.order(ctx, o)
 	}
 }
 
 // fullFeature orders commands by CmdSN and releases them: complete SCSI tasks go to
 // their LUN (see route), everything else back to the connection.
 func (s *sessionActor) fullFeature(ctx actor.Context) {
-	var o *pb.CommandOrder
 	switch m := ctx.Message().(type) {
 	case *pb.CommandOrder:
-		o = m
+		if s.held {
+			s.stash = append(s.stash, m)
+			return
+		}
+		s.order(ctx, m)
+	case *proceed:
+		if s.held {
+			s.release(ctx)
+		}
+	case *holdExpired:
+		if s.held {
+			s.log.Warn("the session manager did not let the session start; ending it", "limit", holdLimit)
+			s.stash = nil
+			ctx.Send(s.conn, &conn.End{Reason: "session could not start"})
+		}
 	case *pb.TaskSetAborted:
 		// This nexus's function aborted a shared task set: the manager tells the
 		// target's other sessions.
@@ -202,10 +263,11 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 		return
 	case *otherAborted:
 		s.otherAborted(ctx, m.m)
-		return
-	default:
-		return
 	}
+}
+
+// order puts o in CmdSN order and releases what is ready.
+func (s *sessionActor) order(ctx actor.Context, o *pb.CommandOrder) {
 	ready, accepted := s.window.Accept(o)
 	// Whatever goes back to the connection, or on to a LUN and from there back to
 	// the connection, carries ExpCmdSN: the connection learns the window only so.
@@ -223,6 +285,9 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 					ActorID: ctx.Self().Id, Message: trace.MsgOrder}, r)
 			}
 			if !r.Task.DataPending {
+				if s.loss == nil {
+					s.loss = &pb.NexusLoss{Target: r.Task.Target, Nexus: r.Task.Nexus}
+				}
 				ctx.Send(s.route(r.Task), r.Task)
 				continue
 			}

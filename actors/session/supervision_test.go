@@ -64,7 +64,7 @@ func TestManagerFailed(t *testing.T) {
 	if _, err := b.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
 		t.Errorf("peer of the accepted connection: %v, want it closed", err)
 	}
-	if got := ManagerFailed(log, &Up{Key: "k", PID: actor.NewPID("l", "s/$1")}); !strings.Contains(got, "reinstatement") {
+	if got := ManagerFailed(log, &Up{Key: "k", PID: actor.NewPID("l", "s/$1")}); !strings.Contains(got, "not let to start") {
 		t.Errorf("up: %q", got)
 	}
 	if got := ManagerFailed(log, nil); got != "no message in hand" {
