@@ -239,23 +239,22 @@ func (s *sessionActor) release(ctx actor.Context) {
 // fullFeature orders commands by CmdSN and releases them: complete SCSI tasks go to
 // their LUN (see route), everything else back to the connection.
 func (s *sessionActor) fullFeature(ctx actor.Context) {
+	var o *pb.CommandOrder
 	switch m := ctx.Message().(type) {
 	case *pb.CommandOrder:
-		if s.held {
-			s.stash = append(s.stash, m)
-			return
-		}
-		s.order(ctx, m)
+		o = m
 	case *proceed:
 		if s.held {
 			s.release(ctx)
 		}
+		return
 	case *holdExpired:
 		if s.held {
 			s.log.Warn("the session manager did not let the session start; ending it", "limit", holdLimit)
 			s.stash = nil
 			ctx.Send(s.conn, &conn.End{Reason: "session could not start"})
 		}
+		return
 	case *pb.TaskSetAborted:
 		// This nexus's function aborted a shared task set: the manager tells the
 		// target's other sessions.
@@ -263,7 +262,15 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 		return
 	case *otherAborted:
 		s.otherAborted(ctx, m.m)
+		return
+	default:
+		return
 	}
+	if s.held {
+		s.stash = append(s.stash, o)
+		return
+	}
+	s.order(ctx, o)
 }
 
 // order puts o in CmdSN order and releases what is ready.
