@@ -146,8 +146,13 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		return
 	case *actor.Terminated:
 		if m.Who.Equal(s.conn) {
-			ctx.Stop(ctx.Self())
+			// A system message, it overtakes what the connection sent last (a
+			// TaskSetAborted, a TargetColdReset); the session stops behind those.
+			ctx.Send(ctx.Self(), connEnded{})
 		}
+		return
+	case connEnded:
+		ctx.Stop(ctx.Self())
 		return
 	case *conn.RequestLogout:
 		ctx.Send(s.conn, m)
@@ -212,6 +217,9 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 		s.behavior.Become(s.fullFeature)
 	}
 }
+
+// connEnded: the session's connection has stopped.
+type connEnded struct{}
 
 // proceed tells a session that finished login that it may release its commands: an
 // older session of its initiator port has ended, and its NexusLoss has reached the
