@@ -61,6 +61,9 @@ func (l *lunActor) workerFailed(sc actor.SenderContext, sup actor.Supervisor, ch
 	var io *pb.IoRequest
 	if s != nil {
 		io = s.cur.Swap(nil)
+		if h := s.handed.Swap(nil); io == nil {
+			io = h // it failed before it took the IO handed to it
+		}
 	}
 	sup.RestartChildren(child)
 	l.stats.WorkerRestarted()

@@ -39,18 +39,25 @@ func (l *lunActor) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 	}
 	l.cfg.Log.Info("task management", "function", m.Function.String(), "nexus", m.Nexus)
 	l.flush(ctx)
-	if d := l.aborted(m); len(d.tasks) > 0 {
-		grace := tmfGrace
-		if l.cfg.IOTimeout > 0 {
-			grace = min(grace, l.cfg.IOTimeout)
-		}
-		root, self := ctx.ActorSystem().Root, ctx.Self()
-		time.AfterFunc(grace, func() { root.Send(self, d) })
-	}
+	l.detachLater(ctx, m)
 	done := &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut}
 	if !l.announced(ctx, m, done) {
 		ctx.Send(m.ReplyTo.PID(), done)
 	}
+}
+
+// detachLater has the tasks m aborts detached after the grace if they are still here.
+func (l *lunActor) detachLater(ctx actor.Context, m *pb.TaskManagement) {
+	d := l.aborted(m)
+	if len(d.tasks) == 0 {
+		return
+	}
+	grace := tmfGrace
+	if l.cfg.IOTimeout > 0 {
+		grace = min(grace, l.cfg.IOTimeout)
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	time.AfterFunc(grace, func() { root.Send(self, d) })
 }
 
 // aborted collects the tasks in the LUN that m aborts. ABORT TASK and ABORT TASK SET
@@ -83,6 +90,10 @@ func (l *lunActor) aborted(m *pb.TaskManagement) *detach {
 		}
 	}
 	for _, s := range l.pool.slots {
+		// handed before cur: a worker sets cur before it clears handed.
+		if io := s.handed.Load(); io != nil {
+			addIO(io)
+		}
 		if io := s.cur.Load(); io != nil {
 			addIO(io)
 		}
