@@ -186,6 +186,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *pb.TaskManagement:
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
+		l.nexusLost(ctx, m)
 		l.cfg.Device.NexusLost(m.Nexus)
 		if l.cfg.ClusterPR != nil {
 			l.clusterNexusLost(m.Nexus)
