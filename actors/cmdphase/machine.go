@@ -287,7 +287,7 @@ func (m *Machine) nexusLost() {
 		return
 	}
 	m.nexusGone = true
-	m.send(ToDispatcher, &pb.NexusLoss{Target: m.route, Nexus: m.nexus()})
+	m.send(ToDispatcher, &pb.NexusLoss{Target: m.route, Nexus: m.nexus(), ReplyTo: m.cfg.Self})
 }
 
 // nexus names the I_T nexus: initiator name and ISID, as SPC-4 identifies an

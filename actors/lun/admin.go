@@ -91,10 +91,14 @@ func (l *lunActor) admin(ctx actor.Context, m any) bool {
 func (l *lunActor) refuseRetired(ctx actor.Context, m any) bool {
 	switch m := m.(type) {
 	case *pb.ScsiTask:
-		ctx.Send(m.ReplyTo.PID(), pb.CheckCondition(m.Itt, scsi.LogicalUnitNotSupported()))
+		l.reply(ctx, m, pb.CheckCondition(m.Itt, scsi.LogicalUnitNotSupported())) // counted, as every answer
 	case *pb.TaskManagement:
 		// A function for this LUN alone learns that it does not exist; a target reset
-		// fanned out to every LUN is done here, as nothing is left to reset.
+		// fanned out to every LUN is done here, as nothing is left to reset. The
+		// tasks a forced retirement still holds are detached as usual, so that a
+		// hung call never keeps the function's answer (the connection waits for
+		// them) or the retirement waiting.
+		l.detachLater(ctx, m)
 		resp := uint32(iscsi.TMFRespLUNNotExist)
 		if m.FanOut > 1 {
 			resp = iscsi.TMFRespComplete

@@ -91,6 +91,9 @@ type lunActor struct {
 	order *taskOrder
 	// dispatched counts tasks handed to the workers, to tell whether one was.
 	dispatched uint64
+	// executing is the task the device model has in hand (execute), which a
+	// failure of the actor answers (recover.go).
+	executing *pb.ScsiTask
 	// run holds adjacent reads or writes back while the mailbox is busy (merge.go).
 	run     ioRun
 	mailbox *sched.Probe
@@ -183,6 +186,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *pb.TaskManagement:
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
+		l.nexusLost(ctx, m)
 		l.cfg.Device.NexusLost(m.Nexus)
 		if l.cfg.ClusterPR != nil {
 			l.clusterNexusLost(m.Nexus)
@@ -197,6 +201,8 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			l.hop(m, trace.HopLUN, m, "", "")
 		}
 		l.submit(ctx, m)
+	case *repump:
+		l.repump(ctx)
 	case *drained:
 		l.pump(ctx)
 		l.checkRetired()
@@ -233,6 +239,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 // before a command in SAM-5 order (scsidev.Device.Execute), and answers it or
 // hands its IO plan to a worker.
 func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
+	l.executing = t
 	req := &scsidev.Request{CDB: t.Cdb, DataOut: t.DataOut, Nexus: t.Nexus, ExpectedLength: t.ExpectedLength}
 	for _, p := range t.DataOutParts {
 		req.DataOutLength += int64(len(p))
@@ -249,6 +256,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	if res.Refused {
 		xfer = 0 // a check before the command ended it: nothing was transferred
 	}
+	l.executing = nil // from here on the task is answered or handed on
 	if res.IO.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS && l.cfg.ClusterPR != nil {
 		l.clusterPROUT(ctx, t)
 		return

@@ -125,6 +125,9 @@ type slot struct {
 	// when done, the LUN for abandonedIO when giving up: whoever swaps first
 	// owns the outcome, so a late result is never sent.
 	cur atomic.Pointer[pb.IoRequest]
+	// handed is an IO the LUN sent this idle worker's mailbox and the worker has
+	// not taken yet (cur), so that task management and a failed worker see it.
+	handed atomic.Pointer[pb.IoRequest]
 	// since is the clock when the current backend call began.
 	since atomic.Int64
 
@@ -194,6 +197,7 @@ func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
 		// in parallel (as merge.go keeps them apart for): its wake is never
 		// wasted, and is small beside the copy.
 		if i := p.sh.idle.claim(); i >= 0 {
+			p.slots[i].handed.Store(io)
 			sc.Send(p.slots[i].pid, io)
 			return
 		}

@@ -54,6 +54,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 	l.failures = append(recent, now)
 	log := l.cfg.Log.With("target", l.cfg.Target, "lun", l.cfg.ID, "panic", r, "failures", len(l.failures))
 	l.answerInHand(ctx, ctx.Message())
+	ctx.Send(ctx.Self(), &repump{})
 	if len(l.failures) >= offlineFailures {
 		l.offline = true
 		log.Warn("LUN actor failed too often; the LUN is offline (NOT READY, LOGICAL UNIT FAILURE)",
@@ -78,16 +79,27 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 	log.Warn("LUN actor failed; its state was rebuilt from the config and the saved files")
 }
 
-// answerInHand answers the message the actor failed on.
+// answerInHand answers what the actor failed on: the task the device model had in
+// hand, which may be one that waited in the task set rather than the message (a
+// task run by pump), and the message itself, unless it is a task still waiting in
+// the task set, which runs in its turn (repump).
 func (l *lunActor) answerInHand(ctx actor.Context, msg any) {
 	defer func() { _ = recover() }() // a second failure here must not end the actor
+	if t := l.executing; t != nil {
+		l.executing = nil
+		l.failTask(ctx, t)
+		if t == msg {
+			return
+		}
+	}
 	switch m := msg.(type) {
 	case *pb.ScsiTask:
-		l.cfg.Log.Warn("task failed in the LUN actor", "target", l.cfg.Target, "lun", l.cfg.ID, "itt", m.Itt)
-		if m.TraceId != 0 {
-			l.hop(m, trace.HopFault, nil, "", "LUN actor failed")
+		for _, q := range l.order.queue {
+			if q == m {
+				return
+			}
 		}
-		l.reply(ctx, m, pb.CheckCondition(m.Itt, scsi.InternalTargetFailure()))
+		l.failTask(ctx, m)
 	case *pb.TaskManagement:
 		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut, Response: tmfRejected})
 	case *pb.IoRequest:
@@ -97,6 +109,33 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any) {
 			}
 		}
 	}
+}
+
+// failTask answers t CHECK CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE.
+func (l *lunActor) failTask(ctx actor.Context, t *pb.ScsiTask) {
+	l.cfg.Log.Warn("task failed in the LUN actor", "target", l.cfg.Target, "lun", l.cfg.ID, "itt", t.Itt)
+	if t.TraceId != 0 {
+		l.hop(t, trace.HopFault, nil, "", "LUN actor failed")
+	}
+	l.reply(ctx, t, pb.CheckCondition(t.Itt, scsi.InternalTargetFailure()))
+}
+
+// repump asks the recovered actor to run the task set's waiting tasks, which the
+// failed turn may have left with nothing to start them.
+type repump struct{}
+
+// repump runs the waiting tasks, or, once the LUN is offline, answers them as it
+// answers new ones.
+func (l *lunActor) repump(ctx actor.Context) {
+	if !l.offline {
+		l.pump(ctx)
+		return
+	}
+	for _, t := range l.order.queue {
+		l.reply(ctx, t, pb.CheckCondition(t.Itt, scsi.LogicalUnitFailure()))
+	}
+	clear(l.order.queue)
+	l.order.queue = l.order.queue[:0]
 }
 
 // tmfRejected is the TMF response FUNCTION REJECTED (RFC 7143 11.6.1).

@@ -47,9 +47,26 @@ func retryable(io *pb.IoRequest) bool {
 	return false
 }
 
-// workerFailed applies the strategy to the worker child.
+// workerFailed applies the strategy to the worker child. It runs outside Receive
+// and its in-place recovery, so a failure of its own is handled here: the worker is
+// restarted all the same and the IO it held, if taken and not yet passed on, is
+// answered, rather than protoactor restarting the LUN actor and dropping its state.
 func (l *lunActor) workerFailed(sc actor.SenderContext, sup actor.Supervisor, child *actor.PID, reason any) {
 	log, why := l.cfg.Log, fmt.Sprint(reason)
+	var io *pb.IoRequest
+	settled := false // io passed on (retried, answered), or none taken
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		defer func() { _ = recover() }() // a second failure must not escape either
+		log.Error("handling a failed IO worker failed; restarting the worker", "worker", child.Id, "panic", r)
+		if io != nil && !settled {
+			l.finish(sc, io, scsi.InternalTargetFailure(), false)
+		}
+		sup.RestartChildren(child)
+	}()
 	s := l.pool.byID[child.Id]
 	if s != nil && s.dead {
 		// An abandoned call came back by panicking: its tasks were answered.
@@ -58,25 +75,30 @@ func (l *lunActor) workerFailed(sc actor.SenderContext, sup actor.Supervisor, ch
 		sup.StopChildren(child)
 		return
 	}
-	var io *pb.IoRequest
 	if s != nil {
 		io = s.cur.Swap(nil)
+		if h := s.handed.Swap(nil); io == nil {
+			io = h // it failed before it took the IO handed to it
+		}
 	}
 	sup.RestartChildren(child)
 	l.stats.WorkerRestarted()
 	switch {
 	case io == nil:
+		settled = true
 		log.Warn("IO worker failed outside an IO; restarted it", "worker", child.Id, "reason", why)
 	case retryable(io) && !io.Retried:
 		io.Retried = true
 		l.flag(io, trace.FlightRetried, trace.HopRetry, why)
 		log.Warn("IO worker failed; restarted it and retrying its IO", "itt", itts(io), "op", io.Kind.String(),
 			"worker", child.Id, "reason", why)
+		settled = true
 		l.redispatch(sc, io)
 	default:
 		l.flag(io, trace.FlightRetried, trace.HopRetry, why)
 		log.Error("IO worker failed; restarted it and answering its IO CHECK CONDITION", "itt", itts(io),
 			"op", io.Kind.String(), "retried", io.Retried, "worker", child.Id, "reason", why)
+		settled = true
 		l.finish(sc, io, scsi.InternalTargetFailure(), false)
 	}
 }

@@ -19,6 +19,27 @@ const tmfGrace = 2 * time.Second
 // the LUN when its grace runs out.
 type detach struct {
 	tasks map[*pb.ScsiTask]bool
+	// lost: the tasks of a nexus that ended (nexusLost), whose reads in a backend
+	// call are left to finish.
+	lost bool
+}
+
+// nexusLost ends the tasks of the connection whose I_T nexus ended, as SAM-5 has a
+// nexus loss abort them: the waiting ones are dropped (their answers would go to a
+// connection that is gone), and a write still in a backend call is abandoned, its
+// range fenced until the call returns (fence.go), so that nothing written through a
+// session that reinstated this one is overwritten by it.
+func (l *lunActor) nexusLost(ctx actor.Context, m *pb.NexusLoss) {
+	if m.ReplyTo == nil {
+		return
+	}
+	l.flush(ctx)
+	d := l.aborted(&pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK_SET, ReplyTo: m.ReplyTo})
+	if len(d.tasks) == 0 {
+		return
+	}
+	d.lost = true
+	l.detach(ctx, d)
 }
 
 // taskManagement applies a task management function's effect on the logical unit and
@@ -39,18 +60,25 @@ func (l *lunActor) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 	}
 	l.cfg.Log.Info("task management", "function", m.Function.String(), "nexus", m.Nexus)
 	l.flush(ctx)
-	if d := l.aborted(m); len(d.tasks) > 0 {
-		grace := tmfGrace
-		if l.cfg.IOTimeout > 0 {
-			grace = min(grace, l.cfg.IOTimeout)
-		}
-		root, self := ctx.ActorSystem().Root, ctx.Self()
-		time.AfterFunc(grace, func() { root.Send(self, d) })
-	}
+	l.detachLater(ctx, m)
 	done := &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut}
 	if !l.announced(ctx, m, done) {
 		ctx.Send(m.ReplyTo.PID(), done)
 	}
+}
+
+// detachLater has the tasks m aborts detached after the grace if they are still here.
+func (l *lunActor) detachLater(ctx actor.Context, m *pb.TaskManagement) {
+	d := l.aborted(m)
+	if len(d.tasks) == 0 {
+		return
+	}
+	grace := tmfGrace
+	if l.cfg.IOTimeout > 0 {
+		grace = min(grace, l.cfg.IOTimeout)
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	time.AfterFunc(grace, func() { root.Send(self, d) })
 }
 
 // aborted collects the tasks in the LUN that m aborts. ABORT TASK and ABORT TASK SET
@@ -83,6 +111,10 @@ func (l *lunActor) aborted(m *pb.TaskManagement) *detach {
 		}
 	}
 	for _, s := range l.pool.slots {
+		// handed before cur: a worker sets cur before it clears handed.
+		if io := s.handed.Load(); io != nil {
+			addIO(io)
+		}
 		if io := s.cur.Load(); io != nil {
 			addIO(io)
 		}
@@ -115,9 +147,13 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 		}
 		return false
 	}
+	why := "task management"
+	if d.lost {
+		why = "I_T nexus lost"
+	}
 	for _, s := range l.pool.slots {
-		if io := s.cur.Load(); io != nil && has(io) && s.cur.CompareAndSwap(io, abandonedIO) {
-			l.abandon(ctx, s, io, "task management")
+		if io := s.cur.Load(); io != nil && has(io) && (!d.lost || io.Kind.Writes()) && s.cur.CompareAndSwap(io, abandonedIO) {
+			l.abandon(ctx, s, io, why)
 		}
 	}
 	// Waiting IO: the queue is drained (workers may take some meanwhile) and what is
@@ -129,13 +165,13 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 			return
 		}
 		if len(io.Parts) == 0 {
-			l.flag(io, trace.FlightAborted, trace.HopAborted, "task management")
+			l.flag(io, trace.FlightAborted, trace.HopAborted, why)
 			l.finish(ctx, io, errAborted, false)
 			return
 		}
 		for _, p := range io.Parts {
 			if d.tasks[p.Task] {
-				l.flag(p, trace.FlightAborted, trace.HopAborted, "task management")
+				l.flag(p, trace.FlightAborted, trace.HopAborted, why)
 				l.finish(ctx, p, errAborted, false)
 			} else {
 				keep = append(keep, p)
@@ -163,7 +199,7 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 		if q.exclusive {
 			l.locks.exclusives--
 		}
-		l.flag(q.io, trace.FlightAborted, trace.HopAborted, "task management")
+		l.flag(q.io, trace.FlightAborted, trace.HopAborted, why)
 		l.finish(ctx, q.io, errAborted, false)
 	}
 	for _, io := range l.locks.retry() {
@@ -174,7 +210,7 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 		if d.tasks[t] {
 			t.Flight |= trace.FlightAborted
 			if t.TraceId != 0 {
-				l.hop(t, trace.HopAborted, nil, "", "task management")
+				l.hop(t, trace.HopAborted, nil, "", why)
 			}
 			l.reply(ctx, t, pb.CheckCondition(t.Itt, errAborted))
 		} else {

@@ -137,6 +137,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 	w.started(req, id)
 	s.since.Store(w.sh.clock.Load())
 	s.cur.Store(req)
+	s.handed.CompareAndSwap(req, nil) // after cur: one of them always shows it
 	if len(req.Parts) > 0 {
 		answers := w.performParts(req)
 		end := trace.Now()

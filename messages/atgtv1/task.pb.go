@@ -1353,11 +1353,15 @@ func (x *TaskManagementDone) GetFanOut() uint32 {
 }
 
 // NexusLoss tells the LUNs of a target that an I_T nexus ended (logout, a dropped
-// connection, session reinstatement): SPC-4 releases its RESERVE(6)/(10) reservation.
+// connection, session reinstatement): SPC-4 releases its RESERVE(6)/(10) reservation,
+// and SAM-5 aborts the nexus's tasks (those of the connection reply_to).
 type NexusLoss struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Target        string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	Nexus         string                 `protobuf:"bytes,2,opt,name=nexus,proto3" json:"nexus,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Target string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Nexus  string                 `protobuf:"bytes,2,opt,name=nexus,proto3" json:"nexus,omitempty"`
+	// The connection whose tasks end: a reinstated session's new connection has the
+	// same nexus and keeps its own.
+	ReplyTo       *Pid `protobuf:"bytes,3,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1404,6 +1408,13 @@ func (x *NexusLoss) GetNexus() string {
 		return x.Nexus
 	}
 	return ""
+}
+
+func (x *NexusLoss) GetReplyTo() *Pid {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
 }
 
 // TaskSetAborted tells the other sessions of a target that a task management function
@@ -1602,10 +1613,11 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12TaskManagementDone\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x1a\n" +
 	"\bresponse\x18\x02 \x01(\rR\bresponse\x12\x17\n" +
-	"\afan_out\x18\x03 \x01(\rR\x06fanOut\"9\n" +
+	"\afan_out\x18\x03 \x01(\rR\x06fanOut\"b\n" +
 	"\tNexusLoss\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x14\n" +
-	"\x05nexus\x18\x02 \x01(\tR\x05nexus\"\x90\x01\n" +
+	"\x05nexus\x18\x02 \x01(\tR\x05nexus\x12'\n" +
+	"\breply_to\x18\x03 \x01(\v2\f.atgt.v1.PidR\areplyTo\"\x90\x01\n" +
 	"\x0eTaskSetAborted\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x12\n" +
 	"\x04luns\x18\x02 \x03(\x04R\x04luns\x12\x19\n" +
@@ -1691,11 +1703,12 @@ var file_atgt_v1_task_proto_depIdxs = []int32{
 	3,  // 10: atgt.v1.ConnectionClosed.connection:type_name -> atgt.v1.Pid
 	2,  // 11: atgt.v1.TaskManagement.function:type_name -> atgt.v1.TmfFunction
 	3,  // 12: atgt.v1.TaskManagement.reply_to:type_name -> atgt.v1.Pid
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	3,  // 13: atgt.v1.NexusLoss.reply_to:type_name -> atgt.v1.Pid
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_task_proto_init() }
