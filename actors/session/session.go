@@ -301,7 +301,7 @@ func (s *sessionActor) order(ctx actor.Context, o *pb.CommandOrder) {
 			}
 			if !r.Task.DataPending {
 				if s.loss == nil {
-					s.loss = &pb.NexusLoss{Target: r.Task.Target, Nexus: r.Task.Nexus}
+					s.loss = &pb.NexusLoss{Target: r.Task.Target, Nexus: r.Task.Nexus, ReplyTo: r.Task.ReplyTo}
 				}
 				ctx.Send(s.route(r.Task), r.Task)
 				continue
