@@ -92,6 +92,8 @@ type sessionActor struct {
 	// does (bounded by the connection's queue depth).
 	held  bool
 	stash []*pb.CommandOrder
+	// connGone: the connection has stopped; the session stops at connEnded.
+	connGone bool
 	// loss is the NexusLoss the session sends when it stops, once it has sent a task
 	// to a LUN itself (see Receive).
 	loss *pb.NexusLoss
@@ -147,7 +149,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		if m.Who.Equal(s.conn) {
 			// A system message, it overtakes what the connection sent last (a
-			// TaskSetAborted, a TargetColdReset); the session stops behind those.
+			// TaskSetAborted, a TargetColdReset); the session stops behind those,
+			// and releases no command meanwhile.
+			s.connGone = true
 			ctx.Send(ctx.Self(), connEnded{})
 		}
 		return
@@ -283,6 +287,9 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 
 // order puts o in CmdSN order and releases what is ready.
 func (s *sessionActor) order(ctx actor.Context, o *pb.CommandOrder) {
+	if s.connGone {
+		return // nobody to answer it
+	}
 	ready, accepted := s.window.Accept(o)
 	// Whatever goes back to the connection, or on to a LUN and from there back to
 	// the connection, carries ExpCmdSN: the connection learns the window only so.
