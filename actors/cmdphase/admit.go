@@ -22,8 +22,12 @@ const noLUN = 1 << 62
 func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	h := &p.BHS
 	itt := h.ITT()
+	if itt == iscsi.ReservedTag {
+		m.rejectCommand(iscsi.RejectProtocolError, h)
+		return
+	}
 	if m.inProgress(itt) {
-		m.reject(iscsi.RejectTaskInProgress, h)
+		m.rejectCommand(iscsi.RejectTaskInProgress, h)
 		return
 	}
 	read, write := h.CmdRead(), h.CmdWrite()
@@ -32,11 +36,11 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	// Immediate data is bounded by the negotiation; more than the initiator may send
 	// is a protocol error (RFC 7143 13.12-13.14).
 	if imm > 0 && (!write || !m.params.ImmediateData || imm > m.params.FirstBurstLength || imm > edtl) {
-		m.reject(iscsi.RejectProtocolError, h)
+		m.rejectCommand(iscsi.RejectProtocolError, h)
 		return
 	}
 	if !h.Final() && m.params.InitialR2T {
-		m.reject(iscsi.RejectProtocolError, h)
+		m.rejectCommand(iscsi.RejectProtocolError, h)
 		return
 	}
 	// The CDB stays in the PDU's header, which nothing else changes.
@@ -142,6 +146,13 @@ func (m *Machine) order(p *iscsi.PDU, tk *task) {
 	o.CmdSn, o.Immediate, o.Itt = p.BHS.CmdSN(), p.BHS.Immediate(), p.BHS.ITT()
 	o.MaxCmdSn = m.lastMax
 	m.send(ToSession, o)
+}
+
+// consume has the session count a CmdSN as received without a request to run: a
+// placeholder order (the reserved ITT, no task) that only advances ExpCmdSN when its
+// turn comes. Outside the window, or repeated, the session drops it like any order.
+func (m *Machine) consume(sn uint32) {
+	m.send(ToSession, &pb.CommandOrder{CmdSn: sn, Itt: cmdsn.PlaceholderITT, MaxCmdSn: m.lastMax})
 }
 
 // extendedCDB returns the CDB bytes beyond 16 from an Extended CDB AHS (RFC 7143

@@ -137,6 +137,17 @@ func (m *Machine) reject(reason uint8, bad *iscsi.BHS) {
 	m.emit(p)
 }
 
+// rejectCommand rejects a request whose header is sound but which the target will
+// not run. The initiator may not send it again (RFC 7143 11.17.1 allows that only
+// after a digest error), so a non-immediate one still takes its CmdSN: else the
+// session would hold every later command behind the hole for ever.
+func (m *Machine) rejectCommand(reason uint8, bad *iscsi.BHS) {
+	m.reject(reason, bad)
+	if !bad.Immediate() {
+		m.consume(bad.CmdSN())
+	}
+}
+
 // RequestLogout asks the initiator to log out within the given time: an
 // Asynchronous Message with AsyncEvent 1 (RFC 7143 11.9.1), Parameter3 the seconds
 // it has. The target sends it when it stops; Parameter2 carries the negotiated

@@ -79,6 +79,11 @@ func (h *harness) drain() {
 	for _, msg := range out.Msgs {
 		switch m := msg.M.(type) {
 		case *pb.CommandOrder:
+			if m.Itt == cmdsn.PlaceholderITT && m.Task == nil {
+				h.printf("-> session: consume cmdsn=%d max=%d\n", m.CmdSn, m.MaxCmdSn)
+				h.orders = append(h.orders, m)
+				continue
+			}
 			h.printf("-> session: order itt=%d cmdsn=%d max=%d%s%s\n", m.Itt, m.CmdSn, m.MaxCmdSn, flag(m.Immediate, " immediate"),
 				flag(m.Task != nil && m.Task.DataPending, " data-pending"))
 			h.orders = append(h.orders, m)
@@ -155,7 +160,11 @@ func (h *harness) runSession() {
 					continue
 				}
 			}
-			h.printf("session: ready itt=%d exp=%d\n", r.Itt, exp)
+			if r.Itt == cmdsn.PlaceholderITT && r.Task == nil {
+				h.printf("session: passed cmdsn=%d exp=%d\n", r.CmdSn, exp)
+			} else {
+				h.printf("session: ready itt=%d exp=%d\n", r.Itt, exp)
+			}
 			h.m.Ready(&pb.CommandReady{Itt: r.Itt, Task: r.Task, ExpCmdSn: exp})
 			h.drain()
 		}

@@ -37,6 +37,13 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 	switch fn {
 	case iscsi.TMFAbortTask:
 		tk := m.tasks[ref]
+		if tk == nil && m.lostCmdSN(h) {
+			// RFC 7143 11.5.1 (b): the command never arrived (a digest error
+			// discarded it); its CmdSN counts as received so later ones run.
+			m.consume(h.RefCmdSN())
+			m.tmfResponse(itt, fn, iscsi.TMFRespComplete)
+			return
+		}
 		if tk == nil || tk.lunRaw != h.LUN() || !m.inScope(tk, h, arrival) {
 			m.tmfResponse(itt, fn, iscsi.TMFRespTaskNotExist) // or already completed
 			return
@@ -98,6 +105,14 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 	default:
 		m.tmfResponse(itt, fn, iscsi.TMFRespNotSupported) // TASK REASSIGN needs ERL 2
 	}
+}
+
+// lostCmdSN reports whether an ABORT TASK naming no task names, by RefCmdSN, a
+// CmdSN in the window the target gave (ExpCmdSN to MaxCmdSN) and before the
+// function's own: a command the initiator sent and the target never took.
+func (m *Machine) lostCmdSN(h *iscsi.BHS) bool {
+	ref := h.RefCmdSN()
+	return !cmdsn.Less(ref, m.exp) && !cmdsn.Less(m.lastMax, ref) && cmdsn.Less(ref, h.CmdSN())
 }
 
 // inScope reports whether a task is one a task management function acts on: one
