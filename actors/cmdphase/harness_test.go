@@ -23,7 +23,7 @@ type harness struct {
 	window *cmdsn.Window
 	// hold keeps the session from ordering until "session release".
 	hold   bool
-	orders []*pb.CommandOrder
+	orders []any // CommandOrders and Withdraws, in the order sent
 	// atLUN are the tasks the model LUN holds, by ITT, until "complete".
 	atLUN map[uint32]*pb.ScsiTask
 	// onOrder and onPDU, when set, see every order and PDU the machine produces.
@@ -98,6 +98,9 @@ func (h *harness) drain() {
 				flag(m.ReferencedItt != 0, fmt.Sprintf(" ref=%d", m.ReferencedItt)))
 		case *pb.NexusLoss:
 			h.printf("-> dispatcher: nexus-loss %s\n", m.Nexus)
+		case *cmdsn.Withdraw:
+			h.printf("-> session: withdraw itt=%d cmdsn=%d\n", m.Task.Itt, m.CmdSn)
+			h.orders = append(h.orders, m)
 		case *pb.TaskSetAborted:
 			h.printf("-> session: task-set-aborted luns=%v all=%v by=%s\n", m.Luns, m.AllLuns, m.ByNexus)
 		default:
@@ -137,8 +140,17 @@ func (h *harness) drain() {
 // whose data is complete go to the model LUN, everything else back as CommandReady.
 func (h *harness) runSession() {
 	for len(h.orders) > 0 {
-		o := h.orders[0]
+		msg := h.orders[0]
 		h.orders = h.orders[1:]
+		if w, ok := msg.(*cmdsn.Withdraw); ok {
+			if o, ok := h.window.Withdraw(w.CmdSn, w.Task); ok {
+				h.printf("session: withdrew itt=%d cmdsn=%d\n", o.Itt, o.CmdSn)
+				h.m.Ready(&pb.CommandReady{Itt: o.Itt, Task: o.Task, Dropped: true, ExpCmdSn: h.window.Exp()})
+				h.drain()
+			}
+			continue
+		}
+		o := msg.(*pb.CommandOrder)
 		ready, ok := h.window.Accept(o)
 		exp := h.window.Exp()
 		if !ok {

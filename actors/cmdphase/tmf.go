@@ -48,8 +48,9 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 			m.tmfResponse(itt, fn, iscsi.TMFRespTaskNotExist) // or already completed
 			return
 		}
+		atLUN := m.dispatched(tk)
 		m.abort(tk, p)
-		if lun, ok := scsi.DecodeLUN(h.LUN()); ok && p.waiting > 0 {
+		if lun, ok := scsi.DecodeLUN(h.LUN()); ok && atLUN && p.waiting > 0 {
 			// The task is with its LUN, which detaches it if a backend call holds it
 			// too long: the response then still comes in bounded time.
 			p.lunsPending = true
@@ -180,11 +181,15 @@ func (m *Machine) abort(tk *task, p *pendingTMF) {
 	}
 	if !m.dispatched(tk) {
 		if tk.sessionDispatches {
-			// Still held by the session behind a CmdSN gap, which it sends to its
-			// LUN once the gap fills: keep its data until the completion comes
-			// back, and suppress that, but do not wait for a gap that may never
-			// fill.
+			// Held by the session behind a CmdSN gap, which would send it to its
+			// LUN once the gap fills: the session withdraws it (its CmdSN still
+			// passes) and hands it back dropped, and it is forgotten then. Should
+			// the gap have filled first, it is at its LUN, and its completion
+			// ends it. Either way it never runs after the function's response.
 			tk.aborted = true
+			tk.abortedBy = p
+			p.waiting++
+			m.send(ToSession, &cmdsn.Withdraw{CmdSn: tk.t.CmdSn, Task: tk.t})
 			return
 		}
 		m.forget(tk)

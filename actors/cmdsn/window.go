@@ -77,6 +77,27 @@ func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) 
 	return ready, true
 }
 
+// Withdraw is a connection's request that the session forget a task it holds
+// behind a CmdSN gap: a task management function aborted it, and it must never
+// run. The session answers with the task's CommandReady marked dropped if it still
+// held it; if not, the task is at its LUN already and its completion comes back.
+type Withdraw struct {
+	CmdSn uint32
+	Task  *pb.ScsiTask
+}
+
+// Withdraw replaces the held order of task at CmdSN sn with a placeholder that only
+// advances ExpCmdSN when the gap fills, and returns the order taken out; ok is false
+// when the window does not hold that task (released already, or never accepted).
+func (w *Window) Withdraw(sn uint32, task *pb.ScsiTask) (o *pb.CommandOrder, ok bool) {
+	o, ok = w.pending[sn]
+	if !ok || o.Task != task || task == nil {
+		return nil, false
+	}
+	w.pending[sn] = &pb.CommandOrder{CmdSn: sn, Itt: PlaceholderITT}
+	return o, true
+}
+
 // Pending is how many accepted commands wait for an earlier CmdSN.
 func (w *Window) Pending() int { return len(w.pending) }
 
