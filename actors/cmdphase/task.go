@@ -3,6 +3,7 @@ package cmdphase
 import (
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // task is the connection's record of one SCSI command from arrival to response.
@@ -36,6 +37,9 @@ type task struct {
 	unsolLeft   uint32 // unsolicited Data-Out bytes still allowed
 	unsolDataSN uint32
 	unsolNext   uint32 // offset the next unsolicited Data-Out must start at
+	// failed: write data was lost or cut short; the task is answered CHECK
+	// CONDITION with this sense once every sequence has ended (settle).
+	failed *scsi.SenseError
 
 	ordered    bool // the session has put it in CmdSN order
 	dispatched bool // by the connection, once its data arrived
