@@ -111,8 +111,10 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		}
 	}
 	if tk.complete() {
-		if !tk.dispatched {
-			tk.attachData() // once dispatched, its LUN reads the task
+		if !tk.dispatched && !tk.sessionDispatches {
+			// Else the task is its LUN's, which reads it: a late empty
+			// Data-Out must not write to it.
+			tk.attachData()
 		}
 		m.maybeDispatch(tk)
 		return adopted

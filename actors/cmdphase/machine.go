@@ -236,7 +236,8 @@ func (m *Machine) inProgress(itt uint32) bool {
 func (m *Machine) DataDigestError(h *iscsi.BHS) {
 	m.reject(iscsi.RejectDataDigest, h)
 	if h.Opcode() == iscsi.OpDataOut && !m.Discovery() {
-		if tk, r := m.dataTask(h); tk != nil {
+		// A task whose data is all there lost nothing (the PDU was extra).
+		if tk, r := m.dataTask(h); tk != nil && !tk.dispatched && !tk.complete() {
 			m.lostData(tk, r, h)
 		}
 	}
