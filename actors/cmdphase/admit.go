@@ -105,13 +105,15 @@ func (m *Machine) takeImmediate(tk *task, p *iscsi.PDU, pooled bool, op byte) (a
 	case plainWrite(op):
 		tk.buf = m.pool.Get(int(edtl))
 		tk.pooled = true
-	default:
-		tk.buf = make([]byte, edtl)
-	}
-	m.buffered += uint64(edtl)
-	if !adopted && !tk.segmented {
 		copy(tk.buf, p.Data)
+	default:
+		// Not a pool buffer (its data may outlive the answer), and grown as the
+		// data comes: EDTL alone must not make the target hold memory.
+		tk.grows = true
+		tk.buf = append([]byte(nil), p.Data...)
 	}
+	m.buffered += uint64(edtl) // counted whole: the admission's bound
+	tk.holds = true
 	tk.received = imm
 	tk.nextOffset = imm
 	tk.unsolNext = imm

@@ -87,6 +87,9 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		m.gather(tk)
 		fallthrough
 	default:
+		if tk.grows {
+			tk.buf = growTo(tk.buf, off+n, tk.edtl)
+		}
 		copy(tk.buf[off:], p.Data)
 	}
 	tk.received += n

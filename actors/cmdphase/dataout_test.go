@@ -52,3 +52,59 @@ func TestEmptyDataOutLeavesDispatchedTask(t *testing.T) {
 		t.Fatal("the Data-Out wrote to the task at its LUN")
 	}
 }
+
+// heldBytes is the write data memory the connection's tasks hold.
+func heldBytes(m *Machine) (n int) {
+	for _, tk := range m.tasks {
+		n += cap(tk.buf)
+		for _, p := range tk.parts {
+			n += cap(p)
+		}
+	}
+	return n
+}
+
+// TestWriteMemoryFollowsData: a write that is not a plain WRITE (MODE SELECT
+// here) holds memory for the data received, not for its EDTL: 16 header-only
+// MODE SELECT(10)s of 16 MiB each must not pin 256 MiB.
+func TestWriteMemoryFollowsData(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.QueueDepth = 32
+	cfg.MaxBufferedBytes = 1 << 30
+	h := newHarness(cfg, 1)
+	var ttt uint32
+	h.onPDU = func(p *iscsi.PDU) {
+		if p.BHS.Opcode() == iscsi.OpR2T && p.BHS.ITT() == 1 {
+			ttt = p.BHS.TTT()
+		}
+	}
+	const edtl = 16 << 20
+	for i := uint32(1); i <= 16; i++ {
+		writeCmd(h, i, i, edtl, 0, true, "modeselect10")
+	}
+	if n := heldBytes(h.m); n != 0 {
+		t.Fatalf("16 MODE SELECTs with no data hold %d bytes", n)
+	}
+	// Data for the first: the memory follows it, and the command gets it whole.
+	const seg = 256 << 10
+	for off := uint32(0); off < edtl; off += seg {
+		if n := heldBytes(h.m); n > 2*int(off)+seg {
+			t.Fatalf("after %d bytes of data the tasks hold %d", off, n)
+		}
+		p := &iscsi.PDU{Data: make([]byte, seg)}
+		p.Data[0] = byte(off / seg)
+		b := &p.BHS
+		b.SetOpcode(iscsi.OpDataOut)
+		b.SetFinal((off+seg)%cfg.Login.Params.MaxBurstLength == 0)
+		b.SetITT(1)
+		b.SetTTT(ttt)
+		b.SetDataSN(off % cfg.Login.Params.MaxBurstLength / seg)
+		b.SetBufferOffset(off)
+		h.m.PDU(p, false)
+		h.drain()
+	}
+	task := h.atLUN[1]
+	if task == nil || len(task.DataOut) != edtl || task.DataOut[edtl-seg] != byte(edtl/seg-1) {
+		t.Fatalf("MODE SELECT not at its LUN with its data:\n%s", h.out.String())
+	}
+}
