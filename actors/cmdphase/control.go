@@ -9,9 +9,14 @@ import (
 )
 
 // nopIn answers a NOP-Out that expects a reply, echoing its data (RFC 7143
-// 11.18-11.19).
+// 11.18-11.19), cut to what the initiator said it can receive in one PDU
+// (its MaxRecvDataSegmentLength): a longer one would break its reader.
 func (m *Machine) nopIn(req *iscsi.PDU) {
-	p := &iscsi.PDU{Data: req.Data}
+	data := req.Data
+	if max := m.params.MaxRecvDataSegmentLength; max > 0 && uint32(len(data)) > max {
+		data = data[:max]
+	}
+	p := &iscsi.PDU{Data: data}
 	h := &p.BHS
 	h.SetOpcode(iscsi.OpNopIn)
 	h.SetFinal(true)
