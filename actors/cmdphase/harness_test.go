@@ -237,6 +237,12 @@ func describe(p *iscsi.PDU) string {
 		fmt.Fprintf(&b, "NOP-In itt=%#x ttt=%#x statsn=%d len=%d", h.ITT(), h.TTT(), h.StatSN(), len(p.Data))
 	case iscsi.OpTextResp:
 		fmt.Fprintf(&b, "Text-Response itt=%d statsn=%d %q", h.ITT(), h.StatSN(), strings.ReplaceAll(string(p.Data), "\x00", ";"))
+		if h.Continue() {
+			fmt.Fprintf(&b, " C ttt=%d", h.TTT())
+		}
+		if !h.Final() {
+			b.WriteString(" F=0")
+		}
 	case iscsi.OpLogoutResp:
 		fmt.Fprintf(&b, "Logout-Response itt=%d response=%d statsn=%d", h.ITT(), h.Response(), h.StatSN())
 	case iscsi.OpTaskMgmtResp:

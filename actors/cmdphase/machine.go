@@ -138,6 +138,8 @@ type Machine struct {
 	route string
 	// loggedOut: a Logout Request closing the session or connection was answered.
 	loggedOut bool
+	// textCont: a Text Response in parts awaits the initiator's next ask.
+	textCont *textCont
 }
 
 // LoggedOut reports whether the initiator logged out (a Logout Request closing the

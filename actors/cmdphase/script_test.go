@@ -32,7 +32,7 @@ import (
 //	tmfdone itt=N [response=N] [fanout=N]
 //	aborted-by-other [lun=N | all] [exp=N]
 //	nop itt=N [immediate] [len=N] | nop-reply ttt=N | logout itt=N [reason=N]
-//	text itt=N keys=K=V[;K=V...] | pdu opcode=HEX itt=N
+//	text itt=N [keys=K=V[;K=V...]] [ttt=N] | pdu opcode=HEX itt=N
 //	digest-error itt=N [op=dataout|cmd|nop] [immediate] [cmdsn=N] [ttt=N datasn=N off=N len=N final]
 //	tick t=DURATION | session hold|release | closed | buffers | request-logout within=DURATION
 func TestScripts(t *testing.T) {
@@ -191,8 +191,11 @@ func TestScripts(t *testing.T) {
 					b.SetFlags(iscsi.FlagFinal | uint8(a.u32("reason", 0)))
 				case "text":
 					b.SetOpcode(iscsi.OpTextReq)
-					for _, kv := range strings.Split(a.str("keys", ""), ";") {
-						p.Data = append(append(p.Data, kv...), 0)
+					b.SetTTT(a.u32("ttt", iscsi.ReservedTag))
+					if a.has("keys") {
+						for _, kv := range strings.Split(a.str("keys", ""), ";") {
+							p.Data = append(append(p.Data, kv...), 0)
+						}
 					}
 				case "pdu":
 					op, _ := strconv.ParseUint(a.str("opcode", "0"), 16, 8)
