@@ -207,6 +207,16 @@ func (s *Session) sendNumbered(immediate bool, deadline time.Time, build func(cm
 	}
 }
 
+// SendNumberedPDU sends a request built by a test in CmdSN order: it takes the next
+// CmdSN (p's CmdSN field is set to it) unless p is immediate, as a real command
+// would, even one the target will reject.
+func (s *Session) SendNumberedPDU(p *iscsi.PDU) error {
+	return s.sendNumbered(p.BHS.Immediate(), time.Now().Add(s.opts.Timeout), func(sn uint32) []*iscsi.PDU {
+		p.BHS.SetCmdSN(sn)
+		return []*iscsi.PDU{p}
+	})
+}
+
 // CmdSN returns the next CmdSN the session will use, for tests that build PDUs.
 func (s *Session) CmdSN() uint32 {
 	s.mu.Lock()
