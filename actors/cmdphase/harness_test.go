@@ -26,9 +26,11 @@ type harness struct {
 	orders []any // CommandOrders and Withdraws, in the order sent
 	// atLUN are the tasks the model LUN holds, by ITT, until "complete".
 	atLUN map[uint32]*pb.ScsiTask
-	// onOrder and onPDU, when set, see every order and PDU the machine produces.
+	// onOrder and onPDU, when set, see every order and PDU the machine produces;
+	// onLUN every task that reaches the model LUN.
 	onOrder func(*pb.CommandOrder)
 	onPDU   func(*iscsi.PDU)
+	onLUN   func(*pb.ScsiTask)
 	// dropped are the tasks the model session dropped.
 	dropped map[*pb.ScsiTask]bool
 	// lunOrder records the order tasks reached the LUN, for transcripts.
@@ -92,7 +94,7 @@ func (h *harness) drain() {
 			}
 		case *pb.ScsiTask:
 			h.printf("-> dispatcher: task itt=%d lun=%d%s\n", m.Itt, m.Lun, dataDesc(m))
-			h.atLUN[m.Itt] = m
+			h.toLUN(m)
 		case *pb.TaskManagement:
 			h.printf("-> dispatcher: tmf %s itt=%d lun=%d%s\n", m.Function, m.Itt, m.Lun,
 				flag(m.ReferencedItt != 0, fmt.Sprintf(" ref=%d", m.ReferencedItt)))
@@ -168,7 +170,7 @@ func (h *harness) runSession() {
 				r.Task.ExpCmdSn = exp
 				if !r.Task.DataPending {
 					h.printf("session -> lun: task itt=%d lun=%d%s\n", r.Task.Itt, r.Task.Lun, dataDesc(r.Task))
-					h.atLUN[r.Task.Itt] = r.Task
+					h.toLUN(r.Task)
 					continue
 				}
 			}
@@ -180,6 +182,14 @@ func (h *harness) runSession() {
 			h.m.Ready(&pb.CommandReady{Itt: r.Itt, Task: r.Task, ExpCmdSn: exp})
 			h.drain()
 		}
+	}
+}
+
+// toLUN hands a task to the model LUN.
+func (h *harness) toLUN(t *pb.ScsiTask) {
+	h.atLUN[t.Itt] = t
+	if h.onLUN != nil {
+		h.onLUN(t)
 	}
 }
 
