@@ -217,6 +217,15 @@ func (s *Session) SendNumberedPDU(p *iscsi.PDU) error {
 	})
 }
 
+// SkipCmdSN takes the next CmdSN without sending anything, as if the command that
+// carried it was lost on the way: the target sees a hole in the CmdSN sequence.
+func (s *Session) SkipCmdSN() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cmdSN++
+	return s.cmdSN - 1
+}
+
 // CmdSN returns the next CmdSN the session will use, for tests that build PDUs.
 func (s *Session) CmdSN() uint32 {
 	s.mu.Lock()
