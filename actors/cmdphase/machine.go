@@ -232,9 +232,10 @@ func (m *Machine) inProgress(itt uint32) bool {
 }
 
 // DataDigestError takes a PDU whose data digest was wrong. RFC 7143 7.8: discard it
-// and Reject it. A Data-Out's task has lost data (see lostData). A command's CmdSN is not taken: a PDU rejected for its digest may
-// be sent again (11.17.1), and the initiator plugs the hole with that retry or with
-// an ABORT TASK naming the CmdSN (11.5.1 b).
+// and Reject it. A Data-Out's task has lost data (see lostData). A command's CmdSN
+// is not taken: a PDU rejected for its digest may be sent again (11.17.1), and the
+// initiator plugs the hole with that retry or with an ABORT TASK naming the CmdSN
+// (11.5.1 b).
 func (m *Machine) DataDigestError(h *iscsi.BHS) {
 	m.reject(iscsi.RejectDataDigest, h)
 	if h.Opcode() == iscsi.OpDataOut && !m.Discovery() {

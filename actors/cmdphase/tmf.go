@@ -48,11 +48,11 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 			m.tmfResponse(itt, fn, iscsi.TMFRespTaskNotExist) // or already completed
 			return
 		}
-		atLUN := m.dispatched(tk)
 		m.abort(tk, p)
-		if lun, ok := scsi.DecodeLUN(h.LUN()); ok && atLUN && p.waiting > 0 {
-			// The task is with its LUN, which detaches it if a backend call holds it
-			// too long: the response then still comes in bounded time.
+		if lun, ok := scsi.DecodeLUN(h.LUN()); ok && p.waiting > 0 {
+			// The task is with its LUN (or, withdrawn too late from the session,
+			// on its way there), which detaches it if a backend call holds it too
+			// long: the response then still comes in bounded time.
 			p.lunsPending = true
 			m.send(ToDispatcher, &pb.TaskManagement{
 				Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK, Itt: itt, Target: m.route, Lun: lun,
