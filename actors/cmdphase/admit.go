@@ -22,8 +22,12 @@ const noLUN = 1 << 62
 func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	h := &p.BHS
 	itt := h.ITT()
+	if itt == iscsi.ReservedTag {
+		m.rejectCommand(iscsi.RejectProtocolError, h)
+		return
+	}
 	if m.inProgress(itt) {
-		m.reject(iscsi.RejectTaskInProgress, h)
+		m.rejectCommand(iscsi.RejectTaskInProgress, h)
 		return
 	}
 	read, write := h.CmdRead(), h.CmdWrite()
@@ -32,11 +36,11 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	// Immediate data is bounded by the negotiation; more than the initiator may send
 	// is a protocol error (RFC 7143 13.12-13.14).
 	if imm > 0 && (!write || !m.params.ImmediateData || imm > m.params.FirstBurstLength || imm > edtl) {
-		m.reject(iscsi.RejectProtocolError, h)
+		m.rejectCommand(iscsi.RejectProtocolError, h)
 		return
 	}
 	if !h.Final() && m.params.InitialR2T {
-		m.reject(iscsi.RejectProtocolError, h)
+		m.rejectCommand(iscsi.RejectProtocolError, h)
 		return
 	}
 	// The CDB stays in the PDU's header, which nothing else changes.
@@ -101,13 +105,15 @@ func (m *Machine) takeImmediate(tk *task, p *iscsi.PDU, pooled bool, op byte) (a
 	case plainWrite(op):
 		tk.buf = m.pool.Get(int(edtl))
 		tk.pooled = true
-	default:
-		tk.buf = make([]byte, edtl)
-	}
-	m.buffered += uint64(edtl)
-	if !adopted && !tk.segmented {
 		copy(tk.buf, p.Data)
+	default:
+		// Not a pool buffer (its data may outlive the answer), and grown as the
+		// data comes: EDTL alone must not make the target hold memory.
+		tk.grows = true
+		tk.buf = append([]byte(nil), p.Data...)
 	}
+	m.buffered += uint64(edtl) // counted whole: the admission's bound
+	tk.holds = true
 	tk.received = imm
 	tk.nextOffset = imm
 	tk.unsolNext = imm
@@ -142,6 +148,13 @@ func (m *Machine) order(p *iscsi.PDU, tk *task) {
 	o.CmdSn, o.Immediate, o.Itt = p.BHS.CmdSN(), p.BHS.Immediate(), p.BHS.ITT()
 	o.MaxCmdSn = m.lastMax
 	m.send(ToSession, o)
+}
+
+// consume has the session count a CmdSN as received without a request to run: a
+// placeholder order (the reserved ITT, no task) that only advances ExpCmdSN when its
+// turn comes. Outside the window, or repeated, the session drops it like any order.
+func (m *Machine) consume(sn uint32) {
+	m.send(ToSession, &pb.CommandOrder{CmdSn: sn, Itt: cmdsn.PlaceholderITT, MaxCmdSn: m.lastMax})
 }
 
 // extendedCDB returns the CDB bytes beyond 16 from an Extended CDB AHS (RFC 7143

@@ -9,9 +9,14 @@ import (
 )
 
 // nopIn answers a NOP-Out that expects a reply, echoing its data (RFC 7143
-// 11.18-11.19).
+// 11.18-11.19), cut to what the initiator said it can receive in one PDU
+// (its MaxRecvDataSegmentLength): a longer one would break its reader.
 func (m *Machine) nopIn(req *iscsi.PDU) {
-	p := &iscsi.PDU{Data: req.Data}
+	data := req.Data
+	if max := m.params.MaxRecvDataSegmentLength; max > 0 && uint32(len(data)) > max {
+		data = data[:max]
+	}
+	p := &iscsi.PDU{Data: data}
 	h := &p.BHS
 	h.SetOpcode(iscsi.OpNopIn)
 	h.SetFinal(true)
@@ -54,8 +59,24 @@ func (m *Machine) Tick(now time.Time) {
 }
 
 // text answers a Text Request: SendTargets, and NotUnderstood for keys not
-// negotiable in the full feature phase (RFC 7143 11.10-11.11).
+// negotiable in the full feature phase (RFC 7143 11.10-11.11). An answer longer
+// than the initiator's MaxRecvDataSegmentLength goes in parts: each but the last
+// with C=1 and a TTT, which the initiator's next (empty) Text Request returns to
+// ask for the next part.
 func (m *Machine) text(req *iscsi.PDU) {
+	itt := req.BHS.ITT()
+	if ttt := req.BHS.TTT(); ttt != iscsi.ReservedTag {
+		c := m.textCont
+		if c == nil || c.itt != itt || c.ttt != ttt {
+			m.reject(iscsi.RejectProtocolError, &req.BHS)
+			return
+		}
+		m.textCont = nil
+		m.textPart(itt, c.rest)
+		return
+	}
+	// A new request ends an answer the initiator stopped asking for.
+	m.textCont = nil
 	var resp []iscsi.KV
 	kvs, err := iscsi.ParseText(req.Data)
 	if err != nil {
@@ -70,12 +91,32 @@ func (m *Machine) text(req *iscsi.PDU) {
 		}
 		resp = append(resp, iscsi.KV{Key: kv.Key, Value: "NotUnderstood"})
 	}
-	p := &iscsi.PDU{Data: iscsi.AppendText(nil, resp...)}
+	m.textPart(itt, iscsi.AppendText(nil, resp...))
+}
+
+// textCont is the rest of a Text Response sent in parts.
+type textCont struct {
+	itt, ttt uint32
+	rest     []byte
+}
+
+// textPart sends the next part of a Text Response: all of text if it fits in one
+// PDU, else as much as fits, C=1, and the rest kept for the initiator's next ask.
+func (m *Machine) textPart(itt uint32, text []byte) {
+	p := &iscsi.PDU{Data: text}
 	h := &p.BHS
 	h.SetOpcode(iscsi.OpTextResp)
-	h.SetFinal(true)
-	h.SetITT(req.BHS.ITT())
+	h.SetITT(itt)
 	h.SetTTT(iscsi.ReservedTag)
+	if max := m.params.MaxRecvDataSegmentLength; max > 0 && uint32(len(text)) > max {
+		c := &textCont{itt: itt, ttt: m.newTTT(), rest: text[max:]}
+		m.textCont = c
+		p.Data = text[:max]
+		h.SetContinue(true)
+		h.SetTTT(c.ttt)
+	} else {
+		h.SetFinal(true)
+	}
 	h.SetStatSN(m.nextStatSN())
 	m.window(h)
 	m.emit(p)
@@ -135,6 +176,17 @@ func (m *Machine) reject(reason uint8, bad *iscsi.BHS) {
 	p.BHS.SetStatSN(m.nextStatSN())
 	m.window(&p.BHS)
 	m.emit(p)
+}
+
+// rejectCommand rejects a request whose header is sound but which the target will
+// not run. The initiator may not send it again (RFC 7143 11.17.1 allows that only
+// after a digest error), so a non-immediate one still takes its CmdSN: else the
+// session would hold every later command behind the hole for ever.
+func (m *Machine) rejectCommand(reason uint8, bad *iscsi.BHS) {
+	m.reject(reason, bad)
+	if !bad.Immediate() {
+		m.consume(bad.CmdSN())
+	}
 }
 
 // RequestLogout asks the initiator to log out within the given time: an

@@ -1,13 +1,15 @@
 package cmdphase
 
 import (
+	"github.com/atgt/atgt/actors/cmdsn"
 	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // solicit sends R2Ts for write data not yet covered, up to MaxOutstandingR2T, each
 // for at most MaxBurstLength (RFC 7143 11.8).
 func (m *Machine) solicit(tk *task) {
-	if !tk.collects() || !tk.ordered {
+	if !tk.collects() || !tk.ordered || tk.failed != nil {
 		return
 	}
 	for tk.nextOffset < tk.edtl && tk.outstanding < int(m.params.MaxOutstandingR2T) {
@@ -39,30 +41,36 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 	h := &p.BHS
 	n := uint32(len(p.Data))
 	off := h.BufferOffset()
-	var tk *task
-	var r *r2t
-	if ttt := h.TTT(); ttt != iscsi.ReservedTag {
-		r = m.r2ts[ttt]
-		if r == nil || r.tk.t.Itt != h.ITT() {
-			m.reject(iscsi.RejectInvalidPDUField, h)
-			return
-		}
-		tk = r.tk
+	tk, r := m.dataTask(h)
+	if tk == nil {
+		m.reject(iscsi.RejectInvalidPDUField, h)
+		return
+	}
+	if tk.failed != nil {
+		// The task's data is lost: take the sequences' ends, nothing else.
+		m.endSequence(tk, r, h)
+		return
+	}
+	if r != nil {
 		// DataPDUInOrder=Yes (the only value this target negotiates): each PDU
 		// continues where the previous one ended, so a completed burst has no holes.
-		if h.DataSN() != r.dataSN || off != r.offset+r.got || off+n > r.offset+r.length || off+n < off {
+		if next := r.offset + r.got; h.DataSN() != r.dataSN || off != next || off+n > r.offset+r.length || off+n < off {
+			if cmdsn.Less(r.dataSN, h.DataSN()) || off > next && off+n <= r.offset+r.length && off+n > off {
+				m.lostData(tk, r, h) // a PDU before this one went missing
+				return
+			}
 			m.reject(iscsi.RejectProtocolError, h)
 			return
 		}
 		r.dataSN++
 		r.got += n
 	} else {
-		tk = m.tasks[h.ITT()]
-		if tk == nil || !tk.collects() {
-			m.reject(iscsi.RejectInvalidPDUField, h)
-			return
-		}
 		if h.DataSN() != tk.unsolDataSN || n > tk.unsolLeft || off != tk.unsolNext || off+n > tk.edtl || off+n < off {
+			if tk.unsolLeft > 0 && (cmdsn.Less(tk.unsolDataSN, h.DataSN()) ||
+				off > tk.unsolNext && off+n <= tk.unsolNext+tk.unsolLeft && off+n > off) {
+				m.lostData(tk, r, h)
+				return
+			}
 			m.reject(iscsi.RejectProtocolError, h)
 			return
 		}
@@ -79,18 +87,38 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		m.gather(tk)
 		fallthrough
 	default:
+		if tk.grows {
+			tk.buf = growTo(tk.buf, off+n, tk.edtl)
+		}
 		copy(tk.buf[off:], p.Data)
 	}
 	tk.received += n
 	if r != nil && r.got >= r.length {
-		delete(m.r2ts, r.ttt)
-		tk.outstanding--
+		m.endR2T(r)
 	}
-	if r == nil && h.Final() && tk.unsolLeft > 0 {
-		tk.unsolLeft = 0
+	if h.Final() {
+		switch {
+		case r != nil && r.got < r.length:
+			// The burst ended short of its R2T: the rest is never sent.
+			m.endR2T(r)
+			m.failData(tk, scsi.DataPhaseError())
+			return adopted
+		case r == nil && tk.unsolLeft > 0:
+			// The unsolicited burst ended short of FirstBurstLength (or EDTL),
+			// and R2Ts only ask for what lies beyond it.
+			tk.unsolLeft = 0
+			if !tk.complete() {
+				m.failData(tk, scsi.NotEnoughUnsolicitedData())
+				return adopted
+			}
+		}
 	}
 	if tk.complete() {
-		tk.attachData()
+		if !tk.dispatched && !tk.sessionDispatches {
+			// Else the task is its LUN's, which reads it: a late empty
+			// Data-Out must not write to it.
+			tk.attachData()
+		}
 		m.maybeDispatch(tk)
 		return adopted
 	}
@@ -98,9 +126,79 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 	return adopted
 }
 
+// dataTask finds the task a Data-Out PDU belongs to: by its TTT, the R2T it
+// answers (r), or unsolicited, by its ITT. nil: no such task collects data.
+func (m *Machine) dataTask(h *iscsi.BHS) (tk *task, r *r2t) {
+	if ttt := h.TTT(); ttt != iscsi.ReservedTag {
+		r = m.r2ts[ttt]
+		if r == nil || r.tk.t.Itt != h.ITT() {
+			return nil, nil
+		}
+		return r.tk, r
+	}
+	tk = m.tasks[h.ITT()]
+	if tk == nil || !tk.collects() {
+		return nil, nil
+	}
+	return tk, nil
+}
+
+// endR2T retires an R2T whose sequence is over.
+func (m *Machine) endR2T(r *r2t) {
+	if _, ok := m.r2ts[r.ttt]; ok {
+		delete(m.r2ts, r.ttt)
+		r.tk.outstanding--
+	}
+}
+
+// lostData takes a Data-Out whose data, or some before it, never arrived: a
+// digest error, or a DataSN or offset gap, which implies one (RFC 7143 7.9). This
+// target does not ask for data again (recovery R2Ts need ErrorRecoveryLevel 1),
+// so the task ends with CHECK CONDITION, PROTOCOL SERVICE CRC ERROR (7.8 b).
+func (m *Machine) lostData(tk *task, r *r2t, h *iscsi.BHS) {
+	if tk.failed == nil {
+		tk.failed = scsi.ProtocolServiceCRCError()
+	}
+	m.endSequence(tk, r, h)
+}
+
+// endSequence takes the F bit of a Data-Out for a task whose data is lost.
+func (m *Machine) endSequence(tk *task, r *r2t, h *iscsi.BHS) {
+	if h.Final() {
+		if r != nil {
+			m.endR2T(r)
+		} else {
+			tk.unsolLeft = 0
+		}
+	}
+	m.settle(tk)
+}
+
+// failData ends a task's data transfer with e (the first reason wins).
+func (m *Machine) failData(tk *task, e *scsi.SenseError) {
+	if tk.failed == nil {
+		tk.failed = e
+	}
+	m.settle(tk)
+}
+
+// settle answers a task whose data is lost once the initiator has ended every
+// sequence it was sending (F on the last Data-Out of each): RFC 7143 7.8 has the
+// response wait for them, so that no Data-Out follows it. Until then its Data-Out
+// is dropped silently, and no R2T asks for more.
+func (m *Machine) settle(tk *task) {
+	if tk.failed == nil || tk.preAnswer || tk.outstanding > 0 || tk.unsolLeft > 0 {
+		return
+	}
+	tk.answer(uint32(scsi.StatusCheckCondition), scsi.AppendSense(nil, tk.failed))
+	if tk.ordered {
+		m.finishTask(tk, tk.preStatus, tk.preSense, nil, 0, nil)
+	}
+}
+
 // maybeDispatch sends a task whose data is complete and whose turn has come.
 func (m *Machine) maybeDispatch(tk *task) {
-	if tk.dispatched || !tk.ordered || (tk.collects() && !tk.complete()) {
+	if tk.dispatched || !tk.ordered || tk.failed != nil || (tk.collects() && !tk.complete()) {
 		return
 	}
 	tk.dispatched = true

@@ -17,7 +17,9 @@ import (
 //   - every command the session accepted is answered exactly once, or dropped by
 //     the session, or aborted by a task management function that was answered, or
 //     still waits for write data the initiator never sent;
-//   - every pooled buffer goes back to the pool exactly once.
+//   - every pooled buffer goes back to the pool exactly once;
+//   - a task a function aborted never reaches its LUN after the function's
+//     response (SAM-5: it is gone).
 func FuzzMachine(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 2, 0})
 	f.Add([]byte{0, 0x12, 0x40, 1, 0, 0, 1, 0x10, 0, 2, 0, 0x81, 2, 0})
@@ -50,13 +52,16 @@ type fuzzTask struct {
 	lun           uint64
 	answered      bool
 	endedWithConn bool
+	atLUN         bool // reached its LUN
+	gone          bool // an answered function aborted it before it reached its LUN
 }
 
 type fuzzTMF struct {
-	seq int
-	fn  uint8
-	ref uint32
-	lun uint64
+	seq    int
+	reqSeq int // when the request arrived
+	fn     uint8
+	ref    uint32
+	lun    uint64
 }
 
 func (r *fuzzRun) byte() byte {
@@ -151,7 +156,7 @@ func (r *fuzzRun) run(t *testing.T) {
 			h.SetLUN(scsi.EncodeLUN(uint64(c >> 3 & 1)))
 			h.SetCmdSN(cmdSN)
 			if !r.h.m.inProgress(h.ITT()) { // else Rejected: task in progress
-				r.tmfReqs[h.ITT()] = fuzzTMF{fn: h.TMFFunction(), ref: h.ReferencedTaskTag(), lun: uint64(c >> 3 & 1)}
+				r.tmfReqs[h.ITT()] = fuzzTMF{fn: h.TMFFunction(), ref: h.ReferencedTaskTag(), lun: uint64(c >> 3 & 1), reqSeq: r.seq}
 			}
 			r.h.m.PDU(p, false)
 		case 4: // the LUNs answer a task management function
@@ -318,6 +323,38 @@ func (r *fuzzRun) observe(t *testing.T) {
 			delete(r.tmfReqs, h.ITT())
 			req.seq = r.seq
 			r.tmfs = append(r.tmfs, req)
+			if h.Response() == iscsi.TMFRespComplete {
+				r.markGone(req)
+			}
+		}
+	}
+	r.h.onLUN = func(task *pb.ScsiTask) {
+		for _, ft := range r.tasks {
+			if ft.t == task {
+				if ft.gone {
+					r.fail(t, "task %d reached its LUN after a function that aborted it was answered", task.Itt)
+				}
+				ft.atLUN = true
+			}
+		}
+	}
+}
+
+// markGone marks the tasks an answered (immediate) function aborted that have not
+// reached their LUN: those that arrived before it, on its LUN (all for a target
+// reset), or for ABORT TASK the one it names.
+func (r *fuzzRun) markGone(f fuzzTMF) {
+	for _, ft := range r.tasks {
+		if ft.seq >= f.reqSeq || ft.atLUN || ft.answered {
+			continue
+		}
+		switch f.fn {
+		case iscsi.TMFAbortTask:
+			ft.gone = ft.gone || ft.t.Itt == f.ref && ft.lun == f.lun && r.outstanding[ft.t.Itt] == ft
+		case iscsi.TMFAbortTaskSet, iscsi.TMFClearTaskSet, iscsi.TMFLUNReset:
+			ft.gone = ft.gone || ft.lun == f.lun
+		case iscsi.TMFTargetWarmReset, iscsi.TMFTargetColdReset:
+			ft.gone = true
 		}
 	}
 }

@@ -23,12 +23,14 @@ type harness struct {
 	window *cmdsn.Window
 	// hold keeps the session from ordering until "session release".
 	hold   bool
-	orders []*pb.CommandOrder
+	orders []any // CommandOrders and Withdraws, in the order sent
 	// atLUN are the tasks the model LUN holds, by ITT, until "complete".
 	atLUN map[uint32]*pb.ScsiTask
-	// onOrder and onPDU, when set, see every order and PDU the machine produces.
+	// onOrder and onPDU, when set, see every order and PDU the machine produces;
+	// onLUN every task that reaches the model LUN.
 	onOrder func(*pb.CommandOrder)
 	onPDU   func(*iscsi.PDU)
+	onLUN   func(*pb.ScsiTask)
 	// dropped are the tasks the model session dropped.
 	dropped map[*pb.ScsiTask]bool
 	// lunOrder records the order tasks reached the LUN, for transcripts.
@@ -79,6 +81,11 @@ func (h *harness) drain() {
 	for _, msg := range out.Msgs {
 		switch m := msg.M.(type) {
 		case *pb.CommandOrder:
+			if m.Itt == cmdsn.PlaceholderITT && m.Task == nil {
+				h.printf("-> session: consume cmdsn=%d max=%d\n", m.CmdSn, m.MaxCmdSn)
+				h.orders = append(h.orders, m)
+				continue
+			}
 			h.printf("-> session: order itt=%d cmdsn=%d max=%d%s%s\n", m.Itt, m.CmdSn, m.MaxCmdSn, flag(m.Immediate, " immediate"),
 				flag(m.Task != nil && m.Task.DataPending, " data-pending"))
 			h.orders = append(h.orders, m)
@@ -87,12 +94,15 @@ func (h *harness) drain() {
 			}
 		case *pb.ScsiTask:
 			h.printf("-> dispatcher: task itt=%d lun=%d%s\n", m.Itt, m.Lun, dataDesc(m))
-			h.atLUN[m.Itt] = m
+			h.toLUN(m)
 		case *pb.TaskManagement:
 			h.printf("-> dispatcher: tmf %s itt=%d lun=%d%s\n", m.Function, m.Itt, m.Lun,
 				flag(m.ReferencedItt != 0, fmt.Sprintf(" ref=%d", m.ReferencedItt)))
 		case *pb.NexusLoss:
 			h.printf("-> dispatcher: nexus-loss %s\n", m.Nexus)
+		case *cmdsn.Withdraw:
+			h.printf("-> session: withdraw itt=%d cmdsn=%d\n", m.Task.Itt, m.CmdSn)
+			h.orders = append(h.orders, m)
 		case *pb.TaskSetAborted:
 			h.printf("-> session: task-set-aborted luns=%v all=%v by=%s\n", m.Luns, m.AllLuns, m.ByNexus)
 		case *TargetColdReset:
@@ -134,8 +144,17 @@ func (h *harness) drain() {
 // whose data is complete go to the model LUN, everything else back as CommandReady.
 func (h *harness) runSession() {
 	for len(h.orders) > 0 {
-		o := h.orders[0]
+		msg := h.orders[0]
 		h.orders = h.orders[1:]
+		if w, ok := msg.(*cmdsn.Withdraw); ok {
+			if o, ok := h.window.Withdraw(w.CmdSn, w.Task); ok {
+				h.printf("session: withdrew itt=%d cmdsn=%d\n", o.Itt, o.CmdSn)
+				h.m.Ready(&pb.CommandReady{Itt: o.Itt, Task: o.Task, Dropped: true, ExpCmdSn: h.window.Exp()})
+				h.drain()
+			}
+			continue
+		}
+		o := msg.(*pb.CommandOrder)
 		ready, ok := h.window.Accept(o)
 		exp := h.window.Exp()
 		if !ok {
@@ -153,14 +172,26 @@ func (h *harness) runSession() {
 				r.Task.ExpCmdSn = exp
 				if !r.Task.DataPending {
 					h.printf("session -> lun: task itt=%d lun=%d%s\n", r.Task.Itt, r.Task.Lun, dataDesc(r.Task))
-					h.atLUN[r.Task.Itt] = r.Task
+					h.toLUN(r.Task)
 					continue
 				}
 			}
-			h.printf("session: ready itt=%d exp=%d\n", r.Itt, exp)
+			if r.Itt == cmdsn.PlaceholderITT && r.Task == nil {
+				h.printf("session: passed cmdsn=%d exp=%d\n", r.CmdSn, exp)
+			} else {
+				h.printf("session: ready itt=%d exp=%d\n", r.Itt, exp)
+			}
 			h.m.Ready(&pb.CommandReady{Itt: r.Itt, Task: r.Task, ExpCmdSn: exp})
 			h.drain()
 		}
+	}
+}
+
+// toLUN hands a task to the model LUN.
+func (h *harness) toLUN(t *pb.ScsiTask) {
+	h.atLUN[t.Itt] = t
+	if h.onLUN != nil {
+		h.onLUN(t)
 	}
 }
 
@@ -218,6 +249,12 @@ func describe(p *iscsi.PDU) string {
 		fmt.Fprintf(&b, "NOP-In itt=%#x ttt=%#x statsn=%d len=%d", h.ITT(), h.TTT(), h.StatSN(), len(p.Data))
 	case iscsi.OpTextResp:
 		fmt.Fprintf(&b, "Text-Response itt=%d statsn=%d %q", h.ITT(), h.StatSN(), strings.ReplaceAll(string(p.Data), "\x00", ";"))
+		if h.Continue() {
+			fmt.Fprintf(&b, " C ttt=%d", h.TTT())
+		}
+		if !h.Final() {
+			b.WriteString(" F=0")
+		}
 	case iscsi.OpLogoutResp:
 		fmt.Fprintf(&b, "Logout-Response itt=%d response=%d statsn=%d", h.ITT(), h.Response(), h.StatSN())
 	case iscsi.OpTaskMgmtResp:

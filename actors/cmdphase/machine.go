@@ -138,6 +138,8 @@ type Machine struct {
 	route string
 	// loggedOut: a Logout Request closing the session or connection was answered.
 	loggedOut bool
+	// textCont: a Text Response in parts awaits the initiator's next ask.
+	textCont *textCont
 }
 
 // LoggedOut reports whether the initiator logged out (a Logout Request closing the
@@ -197,11 +199,15 @@ func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {
 		// The answer to our ping; arriving was enough.
 	case op == iscsi.OpNopOut, op == iscsi.OpTextReq, op == iscsi.OpLogoutReq,
 		op == iscsi.OpTaskMgmtReq && !m.Discovery():
-		if m.inProgress(p.BHS.ITT()) {
-			m.reject(iscsi.RejectTaskInProgress, &p.BHS)
-			break
+		switch {
+		case p.BHS.ITT() == iscsi.ReservedTag:
+			// Only the answer to a ping carries the reserved ITT (RFC 7143 11.2.1.8).
+			m.rejectCommand(iscsi.RejectProtocolError, &p.BHS)
+		case m.inProgress(p.BHS.ITT()):
+			m.rejectCommand(iscsi.RejectTaskInProgress, &p.BHS)
+		default:
+			m.order(p, nil)
 		}
-		m.order(p, nil)
 	case op == iscsi.OpSNACKReq:
 		m.reject(iscsi.RejectSNACK, &p.BHS)
 	default:
@@ -226,9 +232,18 @@ func (m *Machine) inProgress(itt uint32) bool {
 }
 
 // DataDigestError takes a PDU whose data digest was wrong. RFC 7143 7.8: discard it
-// and Reject it; at ErrorRecoveryLevel 0 the initiator recovers the task itself.
+// and Reject it. A Data-Out's task has lost data (see lostData). A command's CmdSN
+// is not taken: a PDU rejected for its digest may be sent again (11.17.1), and the
+// initiator plugs the hole with that retry or with an ABORT TASK naming the CmdSN
+// (11.5.1 b).
 func (m *Machine) DataDigestError(h *iscsi.BHS) {
 	m.reject(iscsi.RejectDataDigest, h)
+	if h.Opcode() == iscsi.OpDataOut && !m.Discovery() {
+		// A task whose data is all there lost nothing (the PDU was extra).
+		if tk, r := m.dataTask(h); tk != nil && !tk.dispatched && !tk.complete() {
+			m.lostData(tk, r, h)
+		}
+	}
 }
 
 // Closed ends the command phase: the socket is gone or the actor stops. The LUNs

@@ -28,11 +28,12 @@ import (
 //	    [attr=N] [immediate] [cmdsn=N] [ahs=HEX] [copy]
 //	dataout itt=N [ttt=N] off=N len=N [datasn=N] [final] [copy]
 //	complete itt=N [status=good|check|busy] [data=N] [transfer=N] [pooled] [detached]
-//	tmf itt=N fn=NAME [ref=N] [lun=N] [immediate] [cmdsn=N]
+//	tmf itt=N fn=NAME [ref=N] [refcmdsn=N] [lun=N] [immediate] [cmdsn=N]
 //	tmfdone itt=N [response=N] [fanout=N]
 //	aborted-by-other [lun=N | all] [exp=N]
 //	nop itt=N [immediate] [len=N] | nop-reply ttt=N | logout itt=N [reason=N]
-//	text itt=N keys=K=V[;K=V...] | digest-error itt=N | pdu opcode=HEX itt=N
+//	text itt=N [keys=K=V[;K=V...]] [ttt=N] | pdu opcode=HEX itt=N
+//	digest-error itt=N [op=dataout|cmd|nop] [immediate] [cmdsn=N] [ttt=N datasn=N off=N len=N final]
 //	tick t=DURATION | session hold|release | closed | buffers | request-logout within=DURATION
 func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/scripts", func(t *testing.T, path string) {
@@ -152,6 +153,7 @@ func TestScripts(t *testing.T) {
 				b.SetFlags(iscsi.FlagFinal | tmfCode(t, d, a.str("fn", "")))
 				b.SetITT(a.u32("itt", 0))
 				b.SetReferencedTaskTag(a.u32("ref", iscsi.ReservedTag))
+				b.SetRefCmdSN(a.u32("refcmdsn", 0))
 				b.SetLUN(lunField(a))
 				b.SetCmdSN(cmdSN(imm))
 				h.m.PDU(p, false)
@@ -189,8 +191,11 @@ func TestScripts(t *testing.T) {
 					b.SetFlags(iscsi.FlagFinal | uint8(a.u32("reason", 0)))
 				case "text":
 					b.SetOpcode(iscsi.OpTextReq)
-					for _, kv := range strings.Split(a.str("keys", ""), ";") {
-						p.Data = append(append(p.Data, kv...), 0)
+					b.SetTTT(a.u32("ttt", iscsi.ReservedTag))
+					if a.has("keys") {
+						for _, kv := range strings.Split(a.str("keys", ""), ";") {
+							p.Data = append(append(p.Data, kv...), 0)
+						}
 					}
 				case "pdu":
 					op, _ := strconv.ParseUint(a.str("opcode", "0"), 16, 8)
@@ -198,9 +203,28 @@ func TestScripts(t *testing.T) {
 				}
 				h.m.PDU(p, false)
 			case "digest-error":
+				// A PDU whose data digest was wrong: a Data-Out (its header
+				// fields as for dataout), or a command or NOP-Out with data.
 				var b iscsi.BHS
-				b.SetOpcode(iscsi.OpDataOut)
 				b.SetITT(a.u32("itt", 0))
+				switch a.str("op", "dataout") {
+				case "dataout":
+					b.SetOpcode(iscsi.OpDataOut)
+					b.SetFinal(a.has("final"))
+					b.SetTTT(a.u32("ttt", iscsi.ReservedTag))
+					b.SetDataSN(a.u32("datasn", 0))
+					b.SetBufferOffset(a.u32("off", 0))
+					b.SetDataSegmentLength(a.u32("len", 0))
+				case "cmd":
+					b.SetOpcode(iscsi.OpSCSICmd)
+					b.SetFlags(iscsi.FlagFinal | iscsi.CmdFlagWrite)
+					b.SetImmediate(a.has("immediate"))
+					b.SetCmdSN(cmdSN(a.has("immediate")))
+				case "nop":
+					b.SetOpcode(iscsi.OpNopOut)
+					b.SetImmediate(a.has("immediate"))
+					b.SetCmdSN(cmdSN(a.has("immediate")))
+				}
 				h.m.DataDigestError(&b)
 			case "tick":
 				dur, err := time.ParseDuration(a.str("t", "0s"))

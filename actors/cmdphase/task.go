@@ -3,6 +3,7 @@ package cmdphase
 import (
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // task is the connection's record of one SCSI command from arrival to response.
@@ -24,6 +25,11 @@ type task struct {
 	// Write data collection.
 	buf    []byte
 	pooled bool // buf comes from the Pool
+	// grows: buf is the data received so far, grown as more comes (a command
+	// other than a plain WRITE, whose buffer is not pooled).
+	grows bool
+	// holds: Machine.buffered counts edtl bytes for the task's write data.
+	holds bool
 	// segmented: the write data is kept as parts, the PDUs' own pooled buffers in
 	// offset order, instead of being copied into buf (a plain WRITE whose data
 	// comes in several PDUs); the IO worker writes them with one pwritev.
@@ -36,6 +42,9 @@ type task struct {
 	unsolLeft   uint32 // unsolicited Data-Out bytes still allowed
 	unsolDataSN uint32
 	unsolNext   uint32 // offset the next unsolicited Data-Out must start at
+	// failed: write data was lost or cut short; the task is answered CHECK
+	// CONDITION with this sense once every sequence has ended (settle).
+	failed *scsi.SenseError
 
 	ordered    bool // the session has put it in CmdSN order
 	dispatched bool // by the connection, once its data arrived
@@ -79,7 +88,30 @@ type r2t struct {
 }
 
 // collects reports whether the task is collecting (or has collected) write data.
-func (t *task) collects() bool { return t.buf != nil || t.segmented }
+func (t *task) collects() bool { return t.buf != nil || t.segmented || t.grows }
+
+// growTo returns buf extended to n bytes (at most limit), its capacity doubled
+// at most, so that memory follows the data received.
+func growTo(buf []byte, n, limit uint32) []byte {
+	if int(n) <= len(buf) {
+		return buf
+	}
+	if int(n) > cap(buf) {
+		c := min(max(int(n), 2*cap(buf)), int(limit))
+		nb := make([]byte, len(buf), c)
+		copy(nb, buf)
+		buf = nb
+	}
+	return buf[:n]
+}
+
+// unhold stops counting the task's write data in Machine.buffered.
+func (m *Machine) unhold(t *task) {
+	if t.holds {
+		t.holds = false
+		m.buffered -= uint64(t.edtl)
+	}
+}
 
 // complete reports whether all write data has arrived.
 func (t *task) complete() bool { return t.received >= t.edtl }
@@ -115,14 +147,9 @@ func (m *Machine) gather(t *task) {
 // disown gives up a task's write data without returning it to the pool: a backend
 // call the LUN gave up on may still read it (the garbage collector frees it later).
 func (m *Machine) disown(tk *task) {
-	if tk.segmented {
-		m.buffered -= uint64(tk.edtl)
-		tk.parts, tk.segmented = nil, false
-	}
-	if tk.buf != nil {
-		m.buffered -= uint64(len(tk.buf))
-		tk.buf = nil
-	}
+	m.unhold(tk)
+	tk.parts, tk.segmented = nil, false
+	tk.buf, tk.grows = nil, false
 }
 
 // forget drops a task and its R2Ts, returns its write data, and tells a task
@@ -141,9 +168,9 @@ func (m *Machine) forget(tk *task) {
 			delete(m.r2ts, ttt)
 		}
 	}
+	m.unhold(tk)
 	if tk.segmented {
 		// Answered or never dispatched: no IO worker holds the parts.
-		m.buffered -= uint64(tk.edtl)
 		for i, b := range tk.parts {
 			m.pool.Put(b)
 			tk.parts[i] = nil
@@ -151,11 +178,10 @@ func (m *Machine) forget(tk *task) {
 		tk.parts, tk.segmented = nil, false
 	}
 	if tk.buf != nil {
-		m.buffered -= uint64(len(tk.buf))
 		if tk.pooled {
 			// The task is answered (or was never dispatched): no IO worker holds it.
 			m.pool.Put(tk.buf)
 		}
-		tk.buf = nil
+		tk.buf, tk.grows = nil, false
 	}
 }

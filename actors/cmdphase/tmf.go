@@ -37,14 +37,22 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 	switch fn {
 	case iscsi.TMFAbortTask:
 		tk := m.tasks[ref]
+		if tk == nil && m.lostCmdSN(h) {
+			// RFC 7143 11.5.1 (b): the command never arrived (a digest error
+			// discarded it); its CmdSN counts as received so later ones run.
+			m.consume(h.RefCmdSN())
+			m.tmfResponse(itt, fn, iscsi.TMFRespComplete)
+			return
+		}
 		if tk == nil || tk.lunRaw != h.LUN() || !m.inScope(tk, h, arrival) {
 			m.tmfResponse(itt, fn, iscsi.TMFRespTaskNotExist) // or already completed
 			return
 		}
 		m.abort(tk, p)
 		if lun, ok := scsi.DecodeLUN(h.LUN()); ok && p.waiting > 0 {
-			// The task is with its LUN, which detaches it if a backend call holds it
-			// too long: the response then still comes in bounded time.
+			// The task is with its LUN (or, withdrawn too late from the session,
+			// on its way there), which detaches it if a backend call holds it too
+			// long: the response then still comes in bounded time.
 			p.lunsPending = true
 			m.send(ToDispatcher, &pb.TaskManagement{
 				Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK, Itt: itt, Target: m.route, Lun: lun,
@@ -98,6 +106,14 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 	default:
 		m.tmfResponse(itt, fn, iscsi.TMFRespNotSupported) // TASK REASSIGN needs ERL 2
 	}
+}
+
+// lostCmdSN reports whether an ABORT TASK naming no task names, by RefCmdSN, a
+// CmdSN in the window the target gave (ExpCmdSN to MaxCmdSN) and before the
+// function's own: a command the initiator sent and the target never took.
+func (m *Machine) lostCmdSN(h *iscsi.BHS) bool {
+	ref := h.RefCmdSN()
+	return !cmdsn.Less(ref, m.exp) && !cmdsn.Less(m.lastMax, ref) && cmdsn.Less(ref, h.CmdSN())
 }
 
 // inScope reports whether a task is one a task management function acts on: one
@@ -171,11 +187,15 @@ func (m *Machine) abort(tk *task, p *pendingTMF) {
 	}
 	if !m.dispatched(tk) {
 		if tk.sessionDispatches {
-			// Still held by the session behind a CmdSN gap, which it sends to its
-			// LUN once the gap fills: keep its data until the completion comes
-			// back, and suppress that, but do not wait for a gap that may never
-			// fill.
+			// Held by the session behind a CmdSN gap, which would send it to its
+			// LUN once the gap fills: the session withdraws it (its CmdSN still
+			// passes) and hands it back dropped, and it is forgotten then. Should
+			// the gap have filled first, it is at its LUN, and its completion
+			// ends it. Either way it never runs after the function's response.
 			tk.aborted = true
+			tk.abortedBy = p
+			p.waiting++
+			m.send(ToSession, &cmdsn.Withdraw{CmdSn: tk.t.CmdSn, Task: tk.t})
 			return
 		}
 		m.forget(tk)

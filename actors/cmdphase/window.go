@@ -26,6 +26,9 @@ func (m *Machine) learn(exp uint32) {
 // outside the window or repeated: RFC 7143 has the target drop those silently).
 func (m *Machine) Ready(r *pb.CommandReady) {
 	m.learn(r.ExpCmdSn)
+	if r.Task == nil && r.Itt == cmdsn.PlaceholderITT {
+		return // a CmdSN consumed without a request (see consume)
+	}
 	if r.Task != nil {
 		m.readyTask(r)
 		return

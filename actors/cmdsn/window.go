@@ -8,6 +8,12 @@ import (
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
+// PlaceholderITT is the ITT of an order that only takes a CmdSN: the reserved tag,
+// which no ordered request carries (RFC 7143 11.2.1.8). The session orders it like
+// any other and hands it back, so ExpCmdSN passes a CmdSN whose request the
+// connection rejected or a task management function aborted.
+const PlaceholderITT = 0xffffffff
+
 // Less reports a < b in 32-bit serial number arithmetic (RFC 1982).
 func Less(a, b uint32) bool { return a != b && int32(a-b) < 0 }
 
@@ -69,6 +75,27 @@ func (w *Window) Accept(o *pb.CommandOrder) (ready []*pb.CommandOrder, ok bool) 
 	w.exp = exp
 	w.ready = ready
 	return ready, true
+}
+
+// Withdraw is a connection's request that the session forget a task it holds
+// behind a CmdSN gap: a task management function aborted it, and it must never
+// run. The session answers with the task's CommandReady marked dropped if it still
+// held it; if not, the task is at its LUN already and its completion comes back.
+type Withdraw struct {
+	CmdSn uint32
+	Task  *pb.ScsiTask
+}
+
+// Withdraw replaces the held order of task at CmdSN sn with a placeholder that only
+// advances ExpCmdSN when the gap fills, and returns the order taken out; ok is false
+// when the window does not hold that task (released already, or never accepted).
+func (w *Window) Withdraw(sn uint32, task *pb.ScsiTask) (o *pb.CommandOrder, ok bool) {
+	o, ok = w.pending[sn]
+	if !ok || o.Task != task || task == nil {
+		return nil, false
+	}
+	w.pending[sn] = &pb.CommandOrder{CmdSn: sn, Itt: PlaceholderITT}
+	return o, true
 }
 
 // Pending is how many accepted commands wait for an earlier CmdSN.

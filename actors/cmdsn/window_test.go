@@ -70,3 +70,27 @@ func TestLess(t *testing.T) {
 		t.Fatal("serial arithmetic wrong")
 	}
 }
+
+// TestWithdraw: a task withdrawn while held behind a gap is never released; its
+// CmdSN still passes when the gap fills, and a task not held is not withdrawn.
+func TestWithdraw(t *testing.T) {
+	w := NewWindow(1, 8)
+	held := order(2, false)
+	held.Task = &pb.ScsiTask{Itt: 2}
+	if _, ok := w.Accept(held); !ok {
+		t.Fatal("order 2 not accepted")
+	}
+	if _, ok := w.Withdraw(2, &pb.ScsiTask{Itt: 2}); ok {
+		t.Fatal("withdrew another task's order")
+	}
+	if o, ok := w.Withdraw(2, held.Task); !ok || o != held {
+		t.Fatalf("Withdraw = %v, %v; want the held order", o, ok)
+	}
+	ready, _ := w.Accept(order(1, false))
+	if len(ready) != 2 || ready[1].Task != nil || ready[1].Itt != PlaceholderITT || w.Exp() != 3 {
+		t.Fatalf("ready %v exp %d; want 1 and a placeholder for 2, exp 3", ready, w.Exp())
+	}
+	if _, ok := w.Withdraw(2, held.Task); ok {
+		t.Fatal("withdrew a released CmdSN")
+	}
+}

@@ -275,6 +275,11 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 	case *otherAborted:
 		s.otherAborted(ctx, m.m)
 		return
+	case *cmdsn.Withdraw:
+		if o, ok := s.window.Withdraw(m.CmdSn, m.Task); ok {
+			s.reply(ctx, o, s.window.Exp(), true)
+		}
+		return
 	default:
 		return
 	}

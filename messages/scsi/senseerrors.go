@@ -183,3 +183,17 @@ func AbortedCommand(asc, ascq uint8) *SenseError {
 func CommandTimeout() *SenseError {
 	return AbortedCommand(0x2E, 0x02)
 }
+
+// ProtocolServiceCRCError reports ABORTED COMMAND, PROTOCOL SERVICE CRC ERROR
+// (47/05): write data lost to a digest error (RFC 7143 7.8, 13.5.1); the key
+// tells the initiator to retry the command.
+func ProtocolServiceCRCError() *SenseError { return AbortedCommand(0x47, 0x05) }
+
+// NotEnoughUnsolicitedData reports ABORTED COMMAND, WRITE ERROR - NOT ENOUGH
+// UNSOLICITED DATA (0C/0D, SPC-4): the unsolicited burst ended before
+// FirstBurstLength (or EDTL), and the data it left out was never solicited.
+func NotEnoughUnsolicitedData() *SenseError { return AbortedCommand(0x0C, 0x0D) }
+
+// DataPhaseError reports ABORTED COMMAND, DATA PHASE ERROR (4B/00): a solicited
+// burst ended (F) before the length its R2T asked for.
+func DataPhaseError() *SenseError { return AbortedCommand(0x4B, 0x00) }

@@ -207,6 +207,25 @@ func (s *Session) sendNumbered(immediate bool, deadline time.Time, build func(cm
 	}
 }
 
+// SendNumberedPDU sends a request built by a test in CmdSN order: it takes the next
+// CmdSN (p's CmdSN field is set to it) unless p is immediate, as a real command
+// would, even one the target will reject.
+func (s *Session) SendNumberedPDU(p *iscsi.PDU) error {
+	return s.sendNumbered(p.BHS.Immediate(), time.Now().Add(s.opts.Timeout), func(sn uint32) []*iscsi.PDU {
+		p.BHS.SetCmdSN(sn)
+		return []*iscsi.PDU{p}
+	})
+}
+
+// SkipCmdSN takes the next CmdSN without sending anything, as if the command that
+// carried it was lost on the way: the target sees a hole in the CmdSN sequence.
+func (s *Session) SkipCmdSN() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cmdSN++
+	return s.cmdSN - 1
+}
+
 // CmdSN returns the next CmdSN the session will use, for tests that build PDUs.
 func (s *Session) CmdSN() uint32 {
 	s.mu.Lock()

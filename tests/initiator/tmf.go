@@ -11,6 +11,13 @@ import (
 // iscsi.TMF... code) and returns the target's response code (an iscsi.TMFResp...
 // code). refITT names the task for ABORT TASK and QUERY TASK.
 func (s *Session) TaskMgmt(fn uint8, lun uint64, refITT uint32) (uint8, error) {
+	return s.TaskMgmtRef(fn, lun, refITT, 0)
+}
+
+// TaskMgmtRef is TaskMgmt with a RefCmdSN: for an ABORT TASK, the CmdSN of the
+// task it names, which the target counts as received if the task never arrived
+// (RFC 7143 11.5.1).
+func (s *Session) TaskMgmtRef(fn uint8, lun uint64, refITT, refCmdSN uint32) (uint8, error) {
 	deadline := time.Now().Add(s.opts.Timeout)
 	itt, box := s.register()
 	defer s.unregister(itt)
@@ -23,6 +30,7 @@ func (s *Session) TaskMgmt(fn uint8, lun uint64, refITT uint32) (uint8, error) {
 		h.SetLUN(scsi.EncodeLUN(lun))
 		h.SetITT(itt)
 		h.SetReferencedTaskTag(refITT)
+		h.SetRefCmdSN(refCmdSN)
 		h.SetCmdSN(cmdSN)
 		return []*iscsi.PDU{p}
 	})

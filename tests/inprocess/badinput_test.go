@@ -63,8 +63,9 @@ func TestBadPDUs(t *testing.T) {
 			return p
 		}, iscsi.OpDataOut, []uint8{iscsi.RejectInvalidPDUField, iscsi.RejectProtocolError}},
 		{"immediate data beyond FirstBurstLength", initiator.Options{FirstBurstLength: 4096}, func(s *initiator.Session) *iscsi.PDU {
-			// 8192 bytes of immediate data, FirstBurstLength 4096. The session does
-			// not count it: a rejected command is not received.
+			// 8192 bytes of immediate data, FirstBurstLength 4096. Its CmdSN counts
+			// as received all the same: a command rejected for a protocol error may
+			// not be sent again (RFC 7143 11.17.1), so the target must not wait for it.
 			return rawWrite16(0x7000_0002, s.CmdSN(), 0, data)
 		}, iscsi.OpSCSICmd, []uint8{iscsi.RejectProtocolError}},
 	}
@@ -78,7 +79,11 @@ func TestBadPDUs(t *testing.T) {
 			}
 			p := tc.build(s)
 			itt := p.BHS.ITT()
-			if err := s.SendPDU(p); err != nil {
+			send := s.SendPDU
+			if p.BHS.Opcode() == iscsi.OpSCSICmd {
+				send = s.SendNumberedPDU
+			}
+			if err := send(p); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 			r := awaitReject(t, s)
