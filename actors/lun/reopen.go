@@ -28,9 +28,11 @@ import (
 //     closed, unread commands with it), through Reopen.EndSessions.
 //  3. Once they have ended and the workers hold no command admitted before, the
 //     backend reconnects (a new client, retried with backoff), off the actor.
-//  4. Reopened: commands run again, from sessions that logged in anew. The lock is
-//     not held; the next write through this node takes it back, and the ALUA states
-//     follow as after a fail back.
+//  4. Reopened: commands run again, from sessions that logged in anew. The ALUA
+//     states show the lock's holder as a look made at once finds it, without the
+//     hold (while fenced they were a guess, with two groups optimized among three).
+//     The lock is not held; the next write through this node takes it back, and
+//     the ALUA states follow as after a fail back.
 //
 // A command answered NOT READY never reached the store, so an initiator that
 // retries it writes its own current data. The commands that failed on the fenced
@@ -164,6 +166,7 @@ func (l *lunActor) reopenDone(m *reopened) {
 	l.cfg.Log.Warn("backend reopened on a new client: serving again", "lun", l.cfg.ID, "backend", l.cfg.Reopen.Backend,
 		"after", time.Since(r.since).Round(time.Millisecond))
 	*r = reopenState{round: r.round}
+	l.lookNow() // the states show a guess since the fence: follow the lock at once
 }
 
 // fencedAnswer turns a backend's ErrFenced into NOT READY (04/01): the call never
