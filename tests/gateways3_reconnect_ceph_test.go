@@ -3,8 +3,13 @@
 package tests
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +19,7 @@ import (
 	"time"
 
 	"github.com/atgt/atgt/messages/scsi"
+	"github.com/atgt/atgt/tests/cephtest"
 	"github.com/atgt/atgt/tests/initiator"
 )
 
@@ -71,14 +77,7 @@ func TestGatewaysThreeRBDReconnect(t *testing.T) {
 	stopped := time.Now()
 	defer a.cmd.Process.Signal(syscall.SIGCONT) // a failure below must not leave A stopped
 	heldBefore := held.count.Load()
-	buffered := make(chan error, 1)
-	go func() {
-		r, err := s0.Command(uint64(testLUN), write16FUA(bufferedLBA), fovBlock(bufferedLBA, 1), 0)
-		if err == nil && r.Status == scsi.StatusGood {
-			err = errGood
-		}
-		buffered <- err
-	}()
+	buffered := sendUnread(s0)
 	before := load.count.Load()
 	for load.count.Load() < before+int64(20*fovWriters) {
 		if time.Since(stopped) > 40*time.Second {
@@ -125,24 +124,8 @@ func TestGatewaysThreeRBDReconnect(t *testing.T) {
 	defer fc.Close()
 	load.verify(t, fc, "C")
 	held.check(t, fc, heldBefore)
-	select {
-	case err := <-buffered:
-		if errors.Is(err, errGood) {
-			t.Fatal("the write A held unread while it was stopped was answered GOOD")
-		}
-		t.Logf("the write A held unread: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the write A held unread was not answered, nor its connection closed, 30 s after A woke")
-	}
-	for _, via := range []*initiator.Failover{fa, fc} {
-		r, err := via.Command(uint64(testLUN), read16(bufferedLBA, 1), nil, gwBlock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seq, err := fovCheck(r.Data, bufferedLBA); err != nil || seq != 2 {
-			t.Fatalf("LBA %d through %s: write %d (%v), want B's write 2", bufferedLBA, via.Portal(), seq, err)
-		}
-	}
+	checkUnread(t, buffered)
+	unreadNeverLanded(t, fa, fc)
 	logs := a.stderr.String()
 	for _, want := range []string{"backend fenced off by the cluster", "backend reopened on a new client"} {
 		if !strings.Contains(logs, want) {
@@ -152,6 +135,8 @@ func TestGatewaysThreeRBDReconnect(t *testing.T) {
 	if ss[0].Err() == nil {
 		t.Fatal("A's session of before the fence is still open")
 	}
+	old, now := newLockClient(t, g, logs)
+	t.Logf("A's RADOS client %s blocklisted; A now on %s, not blocklisted", old, now)
 	ss[0] = g.dial(t, 0, 9, 30*time.Second)
 	wr, d := moveLock(t, ss, 0, all, true)
 	t.Logf("A woken: served a read %v after SIGCONT; a write through it took %v, then every node reported only group 1 optimized within %v",
@@ -165,12 +150,51 @@ func TestGatewaysThreeRBDReconnect(t *testing.T) {
 	t.Logf("whole test: %v", time.Since(began).Round(time.Millisecond))
 }
 
-// read16 is READ(16) of n blocks at lba.
-func read16(lba uint64, n uint32) []byte {
-	cdb := write16FUA(lba)
-	cdb[0], cdb[1] = 0x88, 0
-	cdb[10], cdb[11], cdb[12], cdb[13] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
-	return cdb
+// blocklistedClient finds, in a node's log, the RADOS client the cluster fenced off.
+var blocklistedClient = regexp.MustCompile(`RADOS client (\S+) blocklisted by the cluster`)
+
+// newLockClient checks that node A reopened its image on a new RADOS client: the
+// client its log names as fenced off is on the cluster's blocklist, and the client
+// A publishes in the image's gateway directory (README "Several gateways") is
+// another one, not blocklisted. It returns both.
+func newLockClient(t *testing.T, g *rbdGateways3, logs string) (old, now string) {
+	t.Helper()
+	m := blocklistedClient.FindStringSubmatch(logs)
+	if m == nil {
+		t.Fatal("node A's log names no blocklisted client")
+	}
+	old = m[1]
+	c := cephtest.Shared(t)
+	list, err := c.Ceph("osd", "blocklist", "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list, old+" ") {
+		t.Fatalf("A's old client %s is not on the blocklist:\n%s", old, list)
+	}
+	obj := "atgt.events." + g.cfg[0].Targets[0].Luns[0].Rbd.Image
+	out := filepath.Join(t.TempDir(), "gateway.1")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		msg, err := exec.CommandContext(ctx, "rados", "-c", c.Conf, "-p", "rbd", "getomapval", obj, "gateway.1", out).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("rados getomapval %s gateway.1: %v\n%s", obj, err, msg)
+		}
+		b, _ := os.ReadFile(out)
+		if now = string(b); now != "" && now != old {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("A still publishes client %q 10 s after it reopened (blocklisted: %s)", now, old)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(list, now+" ") {
+		t.Fatalf("A's new client %s is on the blocklist:\n%s", now, list)
+	}
+	return old, now
 }
 
 // heldLBA is the first of heldSpan blocks that only heldWrites writes, beyond the
@@ -268,10 +292,10 @@ type rtpgPoll struct {
 // goroutine and session, so that a stopped node stalls only its own; a session that
 // ends or times out is replaced by a new login. Unit attentions are passed over.
 type rtpgWatch struct {
-	stop  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
-	mu    sync.Mutex
+	stop     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
+	mu       sync.Mutex
 	polls    [][]rtpgPoll
 	notReady []int    // NOT READY (04/01) answers per node
 	bad      []string // other answers that are not GOOD, or do not parse
