@@ -76,7 +76,7 @@ func TestGatewaysThreeRBDReconnect(t *testing.T) {
 	}
 	stopped := time.Now()
 	defer a.cmd.Process.Signal(syscall.SIGCONT) // a failure below must not leave A stopped
-	heldBefore := held.count.Load()
+	heldBefore, seqAtStop := held.count.Load(), load.seq.Load()
 	buffered := sendUnread(s0)
 	before := load.count.Load()
 	for load.count.Load() < before+int64(20*fovWriters) {
@@ -115,7 +115,19 @@ func TestGatewaysThreeRBDReconnect(t *testing.T) {
 		t.Fatalf("no read through A within %v of waking it: %v", rbdRecoveryBound, err)
 	}
 	served := time.Since(woke)
+	// Writes numbered after the stop were acknowledged through B (A was stopped
+	// until the load ended).
+	byB := 0
+	for i := range load.acked {
+		if load.acked[i].Load() > seqAtStop {
+			byB++
+		}
+	}
+	if byB == 0 {
+		t.Fatal("no block's last write was acknowledged through B")
+	}
 	load.verify(t, fa, "A after it woke")
+	t.Logf("reads through A: every block holds its last acknowledged write, %d of them written through B", byB)
 	fc, err := initiator.DialFailover(g.portals[2:], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
 		ISID: [6]byte{0x80, 0xf7, 0, 0, 0, 1}, Timeout: 10 * time.Second}, 30*time.Second)
 	if err != nil {

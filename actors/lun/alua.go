@@ -71,11 +71,6 @@ type lockFollower struct {
 	seen    uint16 // the owner's group as last polled
 	since   time.Time
 	applied uint16 // the owner's group the states show
-	// prompt, when set, has the first look made at or after it applied at once:
-	// after a fence the states are a guess (this node cannot look while fenced),
-	// not a lock that was followed, and with three nodes or more the guess shows
-	// two groups optimized; the hold is for a lock that moves, not for that.
-	prompt time.Time
 }
 
 // holdSlack is how much shorter than the hold the span between two polls may be
@@ -87,15 +82,6 @@ const holdSlack = 100 * time.Millisecond
 // observe records a poll made at now that found owner's group holding the lock,
 // and reports whether the states must now show it.
 func (f *lockFollower) observe(owner uint16, now time.Time) bool {
-	if !f.prompt.IsZero() && !now.Before(f.prompt) {
-		f.prompt = time.Time{}
-		f.seen, f.since = owner, now
-		if owner == f.applied {
-			return false
-		}
-		f.applied = owner
-		return true
-	}
 	if owner != f.seen || f.since.IsZero() {
 		f.seen, f.since = owner, now
 	}
@@ -165,13 +151,13 @@ func (l *lunActor) startALUA(ctx actor.Context) {
 	if period <= 0 {
 		period = DefaultALUAPoll
 	}
-	stop, kick := make(chan struct{}), make(chan struct{}, 1)
-	l.stopALUA, l.kickALUA = stop, kick
+	stop := make(chan struct{})
+	l.stopALUA = stop
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	// The first look is at once (a Locate publishes this node's client in it, for
-	// the other nodes), then one every period, and one at once when kicked (after a
-	// reopen); each report carries the time of its poll, so that the hold is
-	// measured between polls, whatever the actor's mailbox delays.
+	// the other nodes), then one every period; each report carries the time of its
+	// poll, so that the hold is measured between polls, whatever the actor's
+	// mailbox delays.
 	go func() {
 		t := time.NewTicker(period)
 		defer t.Stop()
@@ -181,8 +167,6 @@ func (l *lunActor) startALUA(ctx actor.Context) {
 			root.Send(self, &lockState{owner: o, at: at, err: err})
 			select {
 			case at = <-t.C:
-			case <-kick:
-				at = time.Now()
 			case <-stop:
 				return
 			}
@@ -193,20 +177,7 @@ func (l *lunActor) startALUA(ctx actor.Context) {
 func (l *lunActor) endALUA() {
 	if l.stopALUA != nil {
 		close(l.stopALUA)
-		l.stopALUA, l.kickALUA = nil, nil
-	}
-}
-
-// lookNow has the poller look at the lock at once, and the states follow what that
-// look finds without the hold (after a reopen: see lockFollower.prompt).
-func (l *lunActor) lookNow() {
-	if l.kickALUA == nil {
-		return
-	}
-	l.follow.prompt = time.Now()
-	select {
-	case l.kickALUA <- struct{}{}:
-	default:
+		l.stopALUA = nil
 	}
 }
 

@@ -193,40 +193,6 @@ func TestLockFollowerHolds(t *testing.T) {
 	}
 }
 
-// TestLockFollowerPrompt: after a reopen the first look made from then on is applied
-// at once, without the hold; a look made before it, and the ones after it, hold as
-// usual.
-func TestLockFollowerPrompt(t *testing.T) {
-	f := lockFollower{hold: 3 * time.Second}
-	t0 := time.Unix(1000, 0)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	steps := []struct {
-		s      float64
-		owner  uint16
-		prompt float64 // if not 0, the prompt is set to this time first
-		apply  bool
-	}{
-		{0, 1, 0, false},
-		{3, 1, 0, true},    // held: this node the owner
-		{4, 2, 4.5, false}, // a look made before the prompt holds
-		{5, 2, 0, true},    // the first look at or after it is applied at once
-		{6, 3, 0, false},   // then the hold again
-		{8.8, 3, 0, false},
-		{9, 3, 0, true},
-		{10, 3, 10, false}, // a prompt look that finds the owner applied changes nothing
-		{11, 2, 0, false},  // and is spent
-		{12, 2, 0, false},
-	}
-	for _, st := range steps {
-		if st.prompt != 0 {
-			f.prompt = at(st.prompt)
-		}
-		if got := f.observe(st.owner, at(st.s)); got != st.apply {
-			t.Fatalf("at %vs owner %v: apply %v, want %v", st.s, st.owner, got, st.apply)
-		}
-	}
-}
-
 // rtpg sends REPORT TARGET PORT GROUPS as task itt and returns its data.
 func (h *lunHarness) rtpg(t *testing.T, itt uint32) []byte {
 	t.Helper()

@@ -98,8 +98,6 @@ type lunActor struct {
 	ios slab.Slab[pb.IoRequest]
 	// stopWatchdog ends the watchdog's ticker; stopALUA the lock poller's.
 	stopWatchdog, stopALUA chan struct{}
-	// kickALUA asks the lock poller for a look at once (alua.go).
-	kickALUA chan struct{}
 	// follow decides when the ALUA states follow the lock (alua.go).
 	follow lockFollower
 	// failures are when the actor failed lately; offline is set once it failed too
