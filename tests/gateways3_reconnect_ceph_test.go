@@ -71,6 +71,7 @@ func TestGatewaysThreeRBDReconnect(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	passUnitAttention(t, s0)
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,7 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s0.Close()
+	passUnitAttention(t, s0)
 	load := startLoad(f)
 	time.Sleep(2 * time.Second)
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
@@ -172,10 +173,21 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 // load's blocks.
 const bufferedLBA = 4 * fovWriters * fovSpan
 
+// passUnitAttention sends TEST UNIT READY through s until it is answered GOOD, so
+// that the session's next command meets no pending unit attention (a new nexus has
+// POWER ON pending, which would answer the command before it reached the backend).
+func passUnitAttention(t *testing.T, s *initiator.Session) {
+	t.Helper()
+	if err := retryUnitAttention(func() error { return s.TestUnitReady(uint64(testLUN)) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // sendUnread sends write 1 of bufferedLBA (FUA) through s, a session of a node that
 // has been stopped, so that the command waits unread in the node's socket buffer as
-// the commands of an initiator that gave up on the node would. The channel gets
-// errGood if it is answered GOOD, else how it ended.
+// the commands of an initiator that gave up on the node would (s must have no unit
+// attention pending: passUnitAttention). The channel gets errGood if it is answered
+// GOOD, else how it ended.
 func sendUnread(s *initiator.Session) <-chan error {
 	ch := make(chan error, 1)
 	go func() {
