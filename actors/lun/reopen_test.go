@@ -231,3 +231,17 @@ func TestALUAAfterReopen(t *testing.T) {
 		t.Fatalf("%d reconnect attempts, want 2 (one failed, one that reopened)", n)
 	}
 }
+
+// TestFencedReadBeforeFence: a read the backend answers as fenced before the LUN
+// has heard of the fence (RBD: the OSDs refused it as blocklisted before librbd knew)
+// is answered NOT READY (04/01), which initiators retry, not a medium error.
+func TestFencedReadBeforeFence(t *testing.T) {
+	f := &fenceable{Backend: backend.NewMemory(1 << 20), hold: make(chan error, 1), holdOff: -1}
+	h := newLUNHarness(t, f, func(c *Config) {
+		c.Reopen = &Reopen{Backend: f, EndSessions: func(done func()) { done() }}
+	})
+	defer h.sys.Shutdown()
+	f.fenced.Store(true) // the calls fail as fenced; OnFenced not told yet
+	h.send(h.read(1, 0))
+	expectCheck(t, "read refused as fenced", h.wait(1)[1], scsi.SenseNotReady, 0x04, 0x01)
+}
