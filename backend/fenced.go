@@ -2,6 +2,8 @@ package backend
 
 import (
 	"errors"
+	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -34,3 +36,17 @@ type Fenceable interface {
 // opened it anew: the call never reached the store, so the command may be retried
 // (the LUN answers NOT READY).
 var ErrFenced = errors.New("backend fenced off by the cluster; reopening")
+
+// fencedRead turns a read that failed with ESHUTDOWN into a fenced call. The OSDs
+// refuse a blocklisted client's reads with ESHUTDOWN (EBLOCKLISTED) as soon as it is
+// blocklisted, while librbd may take a while longer to know it (measured: 90 ms after
+// a woken node's held writes failed so): such a read changed nothing and returned no
+// data, so it is answered as a call on a fenced backend (NOT READY, which initiators
+// retry) rather than a medium error, which fails the application's read. Failed
+// writes stay failed (never retried: see Fenceable).
+func fencedRead(err error) error {
+	if err != nil && errors.Is(err, syscall.ESHUTDOWN) && !errors.Is(err, ErrFenced) {
+		return fmt.Errorf("%w: %w", ErrFenced, err)
+	}
+	return err
+}

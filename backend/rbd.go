@@ -236,7 +236,7 @@ func (b *rbdBackend) ReadAt(p []byte, off int64) (int, error) {
 	}
 	ret := b.h.aio.do(b.h.image, aioRead, aioArgs{off: uint64(off), length: uint64(len(p)), buf: p}).ret
 	if err := b.errno("read", C.ssize_t(ret)); err != nil {
-		return 0, err
+		return 0, fencedRead(err)
 	}
 	if int(ret) < len(p) { // past the end of a shrinking image: zeros
 		clear(p[ret:])

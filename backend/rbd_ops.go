@@ -175,6 +175,9 @@ func (b *rbdBackend) vec(op string, write bool, bufs [][]byte, off int64) error 
 	}
 	r := b.h.aio.do(b.h.image, kind, aioArgs{off: uint64(off), iovs: iovs}).ret
 	if err := b.errno(op, C.ssize_t(r)); err != nil {
+		if !write {
+			return fencedRead(err)
+		}
 		return err
 	}
 	if !write && r < total { // past the end of a shrinking image: zeros

@@ -29,34 +29,7 @@ const ownerBound = 3*time.Second + time.Second + 3*time.Second
 // dies holding the lock (SIGKILL): a write through B waits until B's librbd breaks
 // the dead node's lock, and B and C then both show B's group.
 func TestGatewaysThreeRBDOwner(t *testing.T) {
-	c := cephtest.Shared(t)
-	image := c.Image(t, 64<<20)
-	g := newGatewaysOn(t, []string{gwHostA, gwHostB, gwHostC}, gwLun{ID: testLUN, Backend: "rbd", Workers: 4,
-		WriteCache: true, IoTimeout: 60, Rbd: &gwRbd{Pool: "rbd", Image: image, User: "admin", CephConf: c.Conf}})
-	ss := make([]*initiator.Session, len(g.cfg))
-	nodes := make([]*daemon, len(g.cfg))
-	for i := range g.cfg {
-		nodes[i] = g.start(t, i)
-	}
-	defer func() {
-		for i, n := range nodes {
-			for _, line := range strings.Split(n.stderr.String(), "\n") {
-				if strings.Contains(line, "ALUA") {
-					t.Logf("node %d: %s", i+1, line)
-				}
-			}
-		}
-	}()
-	for i := range g.cfg {
-		// Long enough for a write that waits for a dead owner's lock to be broken.
-		s, err := initiator.Dial(g.portals[i], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
-			ISID: [6]byte{0x80, 0x9a, 0, 0, 3, byte(i)}, Timeout: 30 * time.Second})
-		if err != nil {
-			t.Fatalf("login to %s: %v", g.portals[i], err)
-		}
-		defer s.Close()
-		ss[i] = s
-	}
+	g, ss := threeRBDNodes(t, 3)
 	// No node holds the lock yet: each reports the others optimized (it cannot
 	// tell which other node will take it).
 	for i, s := range ss {
@@ -71,9 +44,58 @@ func TestGatewaysThreeRBDOwner(t *testing.T) {
 	t.Logf("after a write through C, every node reports only group 3 optimized within %v", d)
 	_, d = moveLock(t, ss, 0, all, true)
 	t.Logf("after a write through A, every node reports only group 1 optimized within %v", d)
-	nodes[0].kill(t)
+	g.nodes[0].kill(t)
 	w, d := moveLock(t, ss, 1, []int{1, 2}, true)
 	t.Logf("A killed holding the lock: a write through B took %v (the dead owner's lock broken), then B and C reported only group 2 optimized within %v", w, d)
+}
+
+// rbdGateways3 is three nodes, A, B and C on 127.0.0.1-3 (groups 1, 2 and 3), with
+// the nodes started.
+type rbdGateways3 struct {
+	*gateways
+	nodes []*daemon
+}
+
+// threeRBDNodes starts nodes A, B and C exporting one new RBD image and logs in to
+// each (ISID byte 4 is isid, byte 5 the node); the nodes' ALUA log lines are logged
+// when t ends. The sessions wait long enough for a write that waits for a dead
+// owner's lock to be broken.
+func threeRBDNodes(t *testing.T, isid byte) (*rbdGateways3, []*initiator.Session) {
+	t.Helper()
+	c := cephtest.Shared(t)
+	image := c.Image(t, 64<<20)
+	g := &rbdGateways3{gateways: newGatewaysOn(t, []string{gwHostA, gwHostB, gwHostC}, gwLun{ID: testLUN, Backend: "rbd",
+		Workers: 4, WriteCache: true, IoTimeout: 60, Rbd: &gwRbd{Pool: "rbd", Image: image, User: "admin", CephConf: c.Conf}})}
+	for i := range g.cfg {
+		g.nodes = append(g.nodes, g.start(t, i))
+	}
+	t.Cleanup(func() {
+		for i, n := range g.nodes {
+			for _, line := range strings.Split(n.stderr.String(), "\n") {
+				if strings.Contains(line, "ALUA") {
+					t.Logf("node %d: %s", i+1, line)
+				}
+			}
+		}
+	})
+	ss := make([]*initiator.Session, len(g.cfg))
+	for i := range g.cfg {
+		ss[i] = g.dial(t, i, isid, 30*time.Second)
+	}
+	return g, ss
+}
+
+// dial logs in to node i from the gateway test initiator, ISID 80 9a 00 00 isid i;
+// the session is closed when t ends.
+func (g *gateways) dial(t *testing.T, i int, isid byte, timeout time.Duration) *initiator.Session {
+	t.Helper()
+	s, err := initiator.Dial(g.portals[i], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+		ISID: [6]byte{0x80, 0x9a, 0, 0, isid, byte(i)}, Timeout: timeout})
+	if err != nil {
+		t.Fatalf("login to %s: %v", g.portals[i], err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // moveLock writes through node writer, then polls REPORT TARGET PORT GROUPS through

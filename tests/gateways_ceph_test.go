@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/cephtest"
 	"github.com/atgt/atgt/tests/initiator"
 )
@@ -98,20 +99,14 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s0.Close()
+	passUnitAttention(t, s0)
 	load := startLoad(f)
 	time.Sleep(2 * time.Second)
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	buffered := make(chan error, 1)
-	go func() {
-		r, err := s0.Command(uint64(testLUN), write16FUA(bufferedLBA), fovBlock(bufferedLBA, 1), 0)
-		if err == nil && r.Status == 0 {
-			err = errGood
-		}
-		buffered <- err
-	}()
+	buffered := sendUnread(s0)
 	before := load.count.Load()
 	// Writes go on through B once the initiator gave up on A and B has the lock.
 	for load.count.Load() < before+int64(20*fovWriters) {
@@ -168,15 +163,7 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	load.verify(t, f, "B after A woke up")
-	select {
-	case err := <-buffered:
-		if errors.Is(err, errGood) {
-			t.Fatal("the write A held unread while it hung was answered GOOD after it woke")
-		}
-		t.Logf("the write A held unread: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the write A held unread was not answered, nor its connection closed, 30 s after A woke")
-	}
+	checkUnread(t, buffered)
 	out, _ := exec.Command("timeout", "20", "ceph", "-c", cephtest.Shared(t).Conf, "osd", "blocklist", "ls").CombinedOutput()
 	t.Logf("%d writes; blocklist:\n%s", load.count.Load(), out)
 	hungNodeRecovers(t, g, a, load, f, fa, s0, first)
@@ -185,6 +172,76 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 // bufferedLBA is the block of the write A holds unread while it hangs, outside the
 // load's blocks.
 const bufferedLBA = 4 * fovWriters * fovSpan
+
+// passUnitAttention sends TEST UNIT READY through s until it is answered GOOD, so
+// that the session's next command meets no pending unit attention (a new nexus has
+// POWER ON pending, which would answer the command before it reached the backend).
+func passUnitAttention(t *testing.T, s *initiator.Session) {
+	t.Helper()
+	if err := retryUnitAttention(func() error { return s.TestUnitReady(uint64(testLUN)) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sendUnread sends write 1 of bufferedLBA (FUA) through s, a session of a node that
+// has been stopped, so that the command waits unread in the node's socket buffer as
+// the commands of an initiator that gave up on the node would (s must have no unit
+// attention pending: passUnitAttention). The channel gets errGood if it is answered
+// GOOD, else how it ended.
+func sendUnread(s *initiator.Session) <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		r, err := s.Command(uint64(testLUN), write16FUA(bufferedLBA), fovBlock(bufferedLBA, 1), 0)
+		switch {
+		case err == nil && r.Status == scsi.StatusGood:
+			err = errGood
+		case err == nil:
+			err = &initiator.SCSIError{Status: r.Status, Sense: r.Sense}
+		}
+		ch <- err
+	}()
+	return ch
+}
+
+// unreadNeverLanded checks that the write sendUnread sent never landed: through
+// each of vias, bufferedLBA holds write 2, written through another node after it.
+func unreadNeverLanded(t *testing.T, vias ...*initiator.Failover) {
+	t.Helper()
+	for _, via := range vias {
+		r, err := via.Command(uint64(testLUN), read16(bufferedLBA, 1), nil, gwBlock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seq, err := fovCheck(r.Data, bufferedLBA); err != nil || seq != 2 {
+			t.Fatalf("LBA %d through %s: write %d (%v), want the newer write 2", bufferedLBA, via.Portal(), seq, err)
+		}
+	}
+}
+
+// read16 is READ(16) of n blocks at lba.
+func read16(lba uint64, n uint32) []byte {
+	cdb := make([]byte, 16)
+	cdb[0] = 0x88
+	binary.BigEndian.PutUint64(cdb[2:], lba)
+	binary.BigEndian.PutUint32(cdb[10:], n)
+	return cdb
+}
+
+// checkUnread checks the write sendUnread sent once the node has woken: never
+// answered GOOD (newer data was written through another node since), and answered
+// or its connection closed within 30 s.
+func checkUnread(t *testing.T, ch <-chan error) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if errors.Is(err, errGood) {
+			t.Fatal("the write A held unread while it was stopped was answered GOOD after it woke")
+		}
+		t.Logf("the write A held unread: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write A held unread was not answered, nor its connection closed, 30 s after A woke")
+	}
+}
 
 // errGood marks a command answered GOOD where it must not be.
 var errGood = errors.New("answered GOOD")
@@ -230,20 +287,7 @@ func hungNodeRecovers(t *testing.T, g *gateways, a *daemon, load *fovLoad, f, fa
 		t.Fatal("no write through A after it came back")
 	}
 	back.verify(t, f, "B after writes through the reopened A")
-	// The write A held unread never landed: both nodes read B's newer one.
-	for _, via := range []*initiator.Failover{fa, f} {
-		cdb := make([]byte, 16)
-		cdb[0] = 0x88
-		binary.BigEndian.PutUint64(cdb[2:], bufferedLBA)
-		binary.BigEndian.PutUint32(cdb[10:], 1)
-		r, err := via.Command(uint64(testLUN), cdb, nil, gwBlock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seq, err := fovCheck(r.Data, bufferedLBA); err != nil || seq != 2 {
-			t.Fatalf("LBA %d through %s: write %d (%v), want B's write 2", bufferedLBA, via.Portal(), seq, err)
-		}
-	}
+	unreadNeverLanded(t, fa, f)
 	if s0.Err() == nil {
 		t.Error("A's session of before the blocklist is still open")
 	}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -172,9 +173,22 @@ func reportTargetPortGroups(t *testing.T, s *initiator.Session) []rtpgGroup {
 }
 
 // rtpgOnce sends REPORT TARGET PORT GROUPS once: a CHECK CONDITION (a unit
-// attention) is the error.
+// attention) is the error; a malformed answer fails t.
 func rtpgOnce(t *testing.T, s *initiator.Session) ([]rtpgGroup, error) {
 	t.Helper()
+	groups, err := rtpgSend(s)
+	if errors.Is(err, errRTPGMalformed) {
+		t.Fatal(err)
+	}
+	return groups, err
+}
+
+// errRTPGMalformed marks an RTPG answer that does not parse.
+var errRTPGMalformed = errors.New("malformed REPORT TARGET PORT GROUPS answer")
+
+// rtpgSend is rtpgOnce for any goroutine: a malformed answer is an error wrapping
+// errRTPGMalformed.
+func rtpgSend(s *initiator.Session) ([]rtpgGroup, error) {
 	cdb := make([]byte, 12)
 	cdb[0], cdb[1] = scsi.OpMaintenanceIn, 0x20|scsi.SAReportTargetPortGroups
 	binary.BigEndian.PutUint32(cdb[6:10], 1024)
@@ -187,14 +201,14 @@ func rtpgOnce(t *testing.T, s *initiator.Session) ([]rtpgGroup, error) {
 	}
 	d := r.Data
 	if len(d) < 8 || d[4]&0x70 != 0x10 || int(binary.BigEndian.Uint32(d[0:4]))+4 != len(d) {
-		t.Fatalf("RTPG header % x (length %d)", d[:min(8, len(d))], len(d))
+		return nil, fmt.Errorf("%w: header % x (length %d)", errRTPGMalformed, d[:min(8, len(d))], len(d))
 	}
 	var out []rtpgGroup
 	for p := d[8:]; len(p) >= 8; {
 		g := rtpgGroup{ID: binary.BigEndian.Uint16(p[2:4]), State: p[0] & 0x0F}
 		n := int(p[7])
 		if len(p) < 8+4*n {
-			t.Fatalf("RTPG descriptor cut: % x", p)
+			return nil, fmt.Errorf("%w: descriptor cut: % x", errRTPGMalformed, p)
 		}
 		for i := range n {
 			g.Ports = append(g.Ports, binary.BigEndian.Uint16(p[8+4*i+2:]))

@@ -28,9 +28,13 @@ import (
 //     closed, unread commands with it), through Reopen.EndSessions.
 //  3. Once they have ended and the workers hold no command admitted before, the
 //     backend reconnects (a new client, retried with backoff), off the actor.
-//  4. Reopened: commands run again, from sessions that logged in anew. The lock is
-//     not held; the next write through this node takes it back, and the ALUA states
-//     follow as after a fail back.
+//  4. Reopened: commands run again, from sessions that logged in anew. The ALUA
+//     states show the lock's holder as a look made on the new client found it,
+//     before the first command is served and without the hold: while fenced the
+//     node could not look, and its guess (its own group non-optimized, the others
+//     optimized) shows two optimized groups among three. The lock is not held; the
+//     next write through this node takes it back, and the ALUA states follow as
+//     after a fail back.
 //
 // A command answered NOT READY never reached the store, so an initiator that
 // retries it writes its own current data. The commands that failed on the fenced
@@ -71,10 +75,12 @@ type sessionsEnded struct {
 // stay NOT READY for ever because of one.
 const endSessionsWait = 30 * time.Second
 
-// reopened: Reconnect of round returned.
+// reopened: Reconnect of round returned; lock is the look at the lock made on the
+// new client (nil: no lock model, or Reconnect failed).
 type reopened struct {
 	round uint64
 	err   error
+	lock  *lockState
 }
 
 // attachReopen has the backend's fence reported to the actor.
@@ -143,11 +149,18 @@ func (l *lunActor) tryReopen(ctx actor.Context) {
 	f, log, id := l.cfg.Reopen.Backend, l.cfg.Log, l.cfg.ID
 	l.cfg.Log.Info("sessions ended and commands drained; reopening the backend on a new client", "lun", id,
 		"after", time.Since(r.since).Round(time.Millisecond))
+	a := l.cfg.ALUA
 	go func() {
 		err := f.Reconnect(stop, func(err error, next time.Duration) {
 			log.Warn("reopening the backend failed; trying again", "lun", id, "backend", f, "err", err, "next", next)
 		})
-		root.Send(self, &reopened{round: round, err: err})
+		m := &reopened{round: round, err: err}
+		if err == nil && a != nil && a.Owner != nil {
+			at := time.Now()
+			o, err := a.look()
+			m.lock = &lockState{owner: o, at: at, err: err}
+		}
+		root.Send(self, m)
 	}()
 }
 
@@ -164,6 +177,12 @@ func (l *lunActor) reopenDone(m *reopened) {
 	l.cfg.Log.Warn("backend reopened on a new client: serving again", "lun", l.cfg.ID, "backend", l.cfg.Reopen.Backend,
 		"after", time.Since(r.since).Round(time.Millisecond))
 	*r = reopenState{round: r.round}
+	if lk := m.lock; lk != nil && lk.err == nil {
+		// What the states showed since the fence was a guess, not a lock that
+		// was followed: no hold.
+		l.follow = lockFollower{hold: l.follow.hold, seen: lk.owner, since: lk.at, applied: lk.owner}
+		l.applyLock(lk.owner)
+	}
 }
 
 // fencedAnswer turns a backend's ErrFenced into NOT READY (04/01): the call never

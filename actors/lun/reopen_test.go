@@ -2,13 +2,16 @@ package lun
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -152,4 +155,93 @@ func TestReopenAfterFence(t *testing.T) {
 	if !bytes.Equal(got, bytes.Repeat([]byte{0x11}, 512)) {
 		t.Fatal("the write after reopening did not land")
 	}
+}
+
+// TestALUAAfterReopen: a node of three groups holds the lock and is fenced off while
+// another node takes it. Once it has reopened its backend it reports that node's
+// group as the only active/optimized one at once, not after the hold: while fenced
+// it could not look, and its guess showed the two other groups optimized.
+func TestALUAAfterReopen(t *testing.T) {
+	f := &fenceable{Backend: backend.NewMemory(1 << 20), hold: make(chan error, 1), holdOff: -1}
+	loc := &switchOwner{}
+	loc.group.Store(1)
+	const hold = 2 * time.Second
+	h := newLUNHarness(t, f, func(c *Config) {
+		c.Device = scsidev.New(scsidev.Config{BlockSize: 512, Blocks: 2048, WriteCache: true, TargetName: "t",
+			PortGroups: []uint16{1, 2, 3}, TargetPortGroup: 1, RelativePortID: 1})
+		c.ALUA = &ALUA{Local: 1, Groups: []uint16{1, 2, 3}, Owner: &switchLock{}, Locate: loc,
+			Poll: 5 * time.Millisecond, Hold: hold}
+		c.Reopen = &Reopen{Backend: f, EndSessions: func(done func()) { done() }}
+	})
+	defer h.sys.Shutdown()
+	itt := uint32(0)
+	// states answers RTPG past unit attentions: O or N per group, or "not ready"
+	// (while fenced, RTPG too is answered NOT READY, 04/01).
+	states := func() string {
+		for range 10 {
+			itt++
+			c := make([]byte, 12)
+			c[0], c[1] = scsi.OpMaintenanceIn, scsi.SAReportTargetPortGroups
+			binary.BigEndian.PutUint32(c[6:10], 64)
+			h.send(h.task(itt, c, nil))
+			m := h.wait(1)[itt]
+			if m.Status == uint32(scsi.StatusCheckCondition) {
+				switch key, asc := m.Sense[2]&0x0F, [2]byte(m.Sense[12:14]); {
+				case key == scsi.SenseUnitAttention:
+					continue
+				case key == scsi.SenseNotReady && asc == [2]byte{0x04, 0x01}:
+					return "not ready"
+				}
+			}
+			if m.Status != uint32(scsi.StatusGood) {
+				t.Fatalf("RTPG status %d sense % x", m.Status, m.Sense)
+			}
+			out := ""
+			for p := m.DataIn[4:]; len(p) >= 12; p = p[12:] {
+				out += map[byte]string{0: "O", 1: "N"}[p[0]&0x0F]
+			}
+			return out
+		}
+		t.Fatal("RTPG: unit attentions without end")
+		return ""
+	}
+	// await polls until the states are want; every answer on the way must be one
+	// of allowed (or want).
+	await := func(want string, within time.Duration, allowed ...string) time.Duration {
+		start := time.Now()
+		for got := states(); got != want; got = states() {
+			if time.Since(start) > within {
+				t.Fatalf("states %s %v after the last step, want %s", got, within, want)
+			}
+			if !slices.Contains(allowed, got) {
+				t.Fatalf("states %s on the way to %s", got, want)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	await("ONN", hold+3*time.Second, "NOO")
+	loc.group.Store(2)
+	f.fence()
+	// The stale states until the fence is handled, NOT READY while fenced, then
+	// group 2 at once, well within the hold.
+	d := await("NON", hold/2, "ONN", "not ready")
+	t.Logf("group 2 the only optimized one %v after the fence (hold %v)", d, hold)
+	if n := f.attemptsSoFar(); n != 2 {
+		t.Fatalf("%d reconnect attempts, want 2 (one failed, one that reopened)", n)
+	}
+}
+
+// TestFencedReadBeforeFence: a read the backend answers as fenced before the LUN
+// has heard of the fence (RBD: the OSDs refused it as blocklisted before librbd knew)
+// is answered NOT READY (04/01), which initiators retry, not a medium error.
+func TestFencedReadBeforeFence(t *testing.T) {
+	f := &fenceable{Backend: backend.NewMemory(1 << 20), hold: make(chan error, 1), holdOff: -1}
+	h := newLUNHarness(t, f, func(c *Config) {
+		c.Reopen = &Reopen{Backend: f, EndSessions: func(done func()) { done() }}
+	})
+	defer h.sys.Shutdown()
+	f.fenced.Store(true) // the calls fail as fenced; OnFenced not told yet
+	h.send(h.read(1, 0))
+	expectCheck(t, "read refused as fenced", h.wait(1)[1], scsi.SenseNotReady, 0x04, 0x01)
 }
