@@ -16,8 +16,9 @@ type task struct {
 	aborted bool
 	arrival uint64 // order among the requests received
 	ahead   bool   // counted in Machine.ahead
-	// abortedBy is the task management function waiting for this task to end.
-	abortedBy *pendingTMF
+	// abortedBy are the task management functions waiting for this task to end
+	// (a later function that covers it waits too).
+	abortedBy []*pendingTMF
 	// abortedByOther: another I_T nexus's function aborted the task set while the
 	// task was at its LUN; its completion is answered TASK ABORTED instead.
 	abortedByOther bool
@@ -156,12 +157,12 @@ func (m *Machine) disown(tk *task) {
 // management function waiting for it.
 func (m *Machine) forget(tk *task) {
 	delete(m.tasks, tk.t.Itt)
-	if p := tk.abortedBy; p != nil {
+	for _, p := range tk.abortedBy {
 		// A task management function waits for this task: it has ended.
-		tk.abortedBy = nil
 		p.waiting--
 		defer m.tmfCheck(p)
 	}
+	tk.abortedBy = nil
 	m.ahead.remove(tk)
 	for ttt, r := range m.r2ts {
 		if r.tk == tk {

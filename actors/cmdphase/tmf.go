@@ -183,6 +183,12 @@ func (m *Machine) tmfResponse(itt uint32, fn, response uint8) {
 // waits for its completion.
 func (m *Machine) abort(tk *task, p *pendingTMF) {
 	if tk.aborted {
+		if len(tk.abortedBy) > 0 {
+			// An earlier function waits for it; this one must not answer before
+			// it has ended either (it may still be on its way to its LUN).
+			tk.abortedBy = append(tk.abortedBy, p)
+			p.waiting++
+		}
 		return
 	}
 	if !m.dispatched(tk) {
@@ -193,7 +199,7 @@ func (m *Machine) abort(tk *task, p *pendingTMF) {
 			// the gap have filled first, it is at its LUN, and its completion
 			// ends it. Either way it never runs after the function's response.
 			tk.aborted = true
-			tk.abortedBy = p
+			tk.abortedBy = append(tk.abortedBy, p)
 			p.waiting++
 			m.send(ToSession, &cmdsn.Withdraw{CmdSn: tk.t.CmdSn, Task: tk.t})
 			return
@@ -208,7 +214,7 @@ func (m *Machine) abort(tk *task, p *pendingTMF) {
 		// is suppressed like any aborted task's.
 		return
 	}
-	tk.abortedBy = p
+	tk.abortedBy = append(tk.abortedBy, p)
 	p.waiting++
 }
 
