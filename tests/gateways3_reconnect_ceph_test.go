@@ -100,17 +100,7 @@ func TestGatewaysThreeRBDReconnect(t *testing.T) {
 	t.Logf("A stopped: writes went on through B after %v; B and C reported only group 2 optimized %v later",
 		through.Round(time.Millisecond), d.Round(time.Millisecond))
 
-	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	woke := time.Now()
-	// An initiator of A alone: NOT READY while A reopens is retried, and a session
-	// A ends is logged in again.
-	fa, err := initiator.DialFailover(g.portals[:1], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
-		ISID: [6]byte{0x80, 0xf6, 0, 0, 0, 1}, Timeout: 10 * time.Second}, rbdRecoveryBound)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fa, woke := wakeFirst(t, g.gateways, a, 0xf6)
 	defer fa.Close()
 	if _, err := fa.Command(uint64(testLUN), read16(0, 1), nil, gwBlock); err != nil {
 		t.Fatalf("no read through A within %v of waking it: %v", rbdRecoveryBound, err)

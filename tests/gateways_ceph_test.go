@@ -120,24 +120,11 @@ func TestGatewayHungNodeRBD(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // newer writes over the blocks A had in flight
-	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	woke := time.Now()
-	// An initiator of A alone, from the moment A wakes: NOT READY while A reopens is
-	// retried, and a session A ends as it notices the blocklist is logged in again.
-	fa, err := initiator.DialFailover(g.portals[:1], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
-		ISID: [6]byte{0x80, 0xf2, 0, 0, 0, 1}, Timeout: 10 * time.Second}, rbdRecoveryBound)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fa, woke := wakeFirst(t, g, a, 0xf2)
 	defer fa.Close()
 	firstRead := make(chan error, 1)
 	go func() {
-		cdb := make([]byte, 16)
-		cdb[0] = 0x88 // READ(16) of one block
-		binary.BigEndian.PutUint32(cdb[10:], 1)
-		_, err := fa.Command(uint64(testLUN), cdb, nil, gwBlock)
+		_, err := fa.Command(uint64(testLUN), read16(0, 1), nil, gwBlock)
 		firstRead <- err
 	}()
 	var first time.Duration
@@ -216,6 +203,24 @@ func unreadNeverLanded(t *testing.T, vias ...*initiator.Failover) {
 			t.Fatalf("LBA %d through %s: write %d (%v), want the newer write 2", bufferedLBA, via.Portal(), seq, err)
 		}
 	}
+}
+
+// wakeFirst wakes the stopped node a (the first of g) and dials an initiator of a
+// alone, with an ISID ending in isid, from the moment it wakes: NOT READY while a
+// reopens is retried, and a session a ends as it notices the blocklist is logged in
+// again. It returns the initiator and when the node was woken.
+func wakeFirst(t *testing.T, g *gateways, a *daemon, isid byte) (*initiator.Failover, time.Time) {
+	t.Helper()
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	woke := time.Now()
+	fa, err := initiator.DialFailover(g.portals[:1], initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
+		ISID: [6]byte{0x80, isid, 0, 0, 0, 1}, Timeout: 10 * time.Second}, rbdRecoveryBound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fa, woke
 }
 
 // read16 is READ(16) of n blocks at lba.

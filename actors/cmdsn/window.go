@@ -6,13 +6,14 @@ package cmdsn
 
 import (
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
 )
 
 // PlaceholderITT is the ITT of an order that only takes a CmdSN: the reserved tag,
 // which no ordered request carries (RFC 7143 11.2.1.8). The session orders it like
 // any other and hands it back, so ExpCmdSN passes a CmdSN whose request the
 // connection rejected or a task management function aborted.
-const PlaceholderITT = 0xffffffff
+const PlaceholderITT = iscsi.ReservedTag
 
 // Less reports a < b in 32-bit serial number arithmetic (RFC 1982).
 func Less(a, b uint32) bool { return a != b && int32(a-b) < 0 }

@@ -21,42 +21,17 @@ import (
 func (l *lunActor) holdBack(ctx actor.Context, span scsidev.Extent) {
 	l.flush(ctx) // the held run joins the queue first
 	p := l.pool
+	behind := func(io *pb.IoRequest) bool { return overlaps(l.span(io), span) }
 	var keep, back []*pb.IoRequest
-	behind := func(io *pb.IoRequest) bool { return io.Kind.Writes() && overlaps(l.span(io), span) }
-	sift := func(io *pb.IoRequest) {
-		if len(io.Parts) == 0 {
-			if behind(io) {
-				back = append(back, io)
-			} else {
-				keep = append(keep, io)
-			}
-			return
-		}
-		for _, part := range io.Parts {
-			if behind(part) {
-				// A merged run goes on as its parts, the overlapping ones held back.
-				for _, q := range io.Parts {
-					if behind(q) {
-						back = append(back, q)
-					} else {
-						keep = append(keep, q)
-					}
-				}
-				return
-			}
-		}
-		keep = append(keep, io)
-	}
 	for io := p.sh.q.take(); io != nil; io = p.sh.q.take() {
-		sift(io)
+		keep, back = l.sortBehind(io, behind, keep, back)
 	}
 	over := p.overflow
 	p.overflow = nil
 	for _, io := range over {
-		sift(io)
+		keep, back = l.sortBehind(io, behind, keep, back)
 	}
-	send := func(msg any) { ctx.Send(l.self, msg) }
-	l.locks.requeue(back, l.span, send)
+	l.locks.requeue(back, l.span, func(msg any) { ctx.Send(l.self, msg) })
 	for _, io := range keep {
 		l.toWorker(ctx, io)
 	}
@@ -66,19 +41,33 @@ func (l *lunActor) holdBack(ctx actor.Context, span scsidev.Extent) {
 // its worker failed), to a worker, unless it is a write a fence now covers: then it
 // waits behind the fence.
 func (l *lunActor) redispatch(sc actor.SenderContext, io *pb.IoRequest) {
-	if len(io.Parts) == 0 && io.Kind.Writes() && l.locks.fenced(l.span(io)) {
-		l.locks.requeue([]*pb.IoRequest{io}, l.span, func(msg any) { sc.Send(l.self, msg) })
-		return
+	keep, back := l.sortBehind(io, func(io *pb.IoRequest) bool { return l.locks.fenced(l.span(io)) }, nil, nil)
+	l.locks.requeue(back, l.span, func(msg any) { sc.Send(l.self, msg) })
+	for _, io := range keep {
+		l.toWorker(sc, io)
 	}
-	if len(io.Parts) > 0 && io.Kind.Writes() {
-		for _, part := range io.Parts {
-			if l.locks.fenced(l.span(part)) {
-				for _, q := range io.Parts {
-					l.redispatch(sc, q)
-				}
-				return
-			}
+}
+
+// sortBehind appends io to back if it is a write that behind says must wait, else
+// to keep. A merged run with such a part goes on as its parts, sorted one by one.
+func (l *lunActor) sortBehind(io *pb.IoRequest, behind func(*pb.IoRequest) bool, keep, back []*pb.IoRequest) (
+	[]*pb.IoRequest, []*pb.IoRequest) {
+	wait := func(io *pb.IoRequest) bool { return io.Kind.Writes() && behind(io) }
+	if len(io.Parts) == 0 {
+		if wait(io) {
+			return keep, append(back, io)
 		}
+		return append(keep, io), back
 	}
-	l.toWorker(sc, io)
+	split := false
+	for _, part := range io.Parts {
+		split = split || wait(part)
+	}
+	if !split {
+		return append(keep, io), back
+	}
+	for _, part := range io.Parts {
+		keep, back = l.sortBehind(part, behind, keep, back)
+	}
+	return keep, back
 }

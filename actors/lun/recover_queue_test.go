@@ -31,15 +31,30 @@ func panicBehindOrdered(t *testing.T, sends func(h *lunHarness)) *lunHarness {
 	return h
 }
 
-// answers collects the answers that come within d, by ITT.
-func answers(h *lunHarness, d time.Duration) map[uint32][]*pb.ScsiCompletion {
+// answers collects the answers, by ITT, until every ITT of want has one (or 5 s
+// passed), and then for 300 ms more, so that a second answer to any shows.
+func answers(h *lunHarness, want ...uint32) map[uint32][]*pb.ScsiCompletion {
 	got := map[uint32][]*pb.ScsiCompletion{}
-	timeout := time.After(d)
+	all := func() bool {
+		for _, itt := range want {
+			if len(got[itt]) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.After(5 * time.Second)
+	var quiet <-chan time.Time
 	for {
+		if quiet == nil && all() {
+			quiet = time.After(300 * time.Millisecond)
+		}
 		select {
 		case m := <-h.done:
 			got[m.Itt] = append(got[m.Itt], m)
-		case <-timeout:
+		case <-deadline:
+			return got
+		case <-quiet:
 			return got
 		}
 	}
@@ -52,7 +67,7 @@ func TestPanicInPumpAnswersEveryTask(t *testing.T) {
 		h.send(h.task(2, write10(16, 1, false), bytes.Repeat([]byte{1}, 512)))
 		h.send(h.read(3, 64))
 	})
-	got := answers(h, time.Second)
+	got := answers(h, 1, 2, 3)
 	for itt := uint32(1); itt <= 3; itt++ {
 		if len(got[itt]) != 1 {
 			t.Fatalf("ITT %d answered %d times (all: %v)", itt, len(got[itt]), got)
@@ -78,7 +93,7 @@ func TestPanicInPumpAnswersOnce(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	h.send(h.task(4, make([]byte, 6), nil)) // TEST UNIT READY
 	h.send(h.task(5, make([]byte, 6), nil))
-	got := answers(h, time.Second)
+	got := answers(h, 1, 2, 3, 4, 5, 6)
 	for _, itt := range []uint32{1, 2, 3, 4, 5, 6} {
 		if len(got[itt]) != 1 {
 			t.Fatalf("ITT %d answered %d times (all: %v)", itt, len(got[itt]), got)
