@@ -42,8 +42,9 @@ type Config struct {
 	// ModesPath is where saved mode pages (MODE SELECT with SP=1) are written
 	// ("" = nowhere; the device must then not offer saving).
 	ModesPath string
-	// Peers are the backends of the target's logical units by NAA, this one
-	// included, for EXTENDED COPY; nil copies only within this LU.
+	// Peers are the LUN actors of the target's logical units by NAA, this one
+	// included (it registers itself), for EXTENDED COPY; nil copies only within
+	// this LU.
 	Peers *Registry
 	// IOTimeout is how long a backend call may take before it is abandoned
 	// (watchdog.go); 0 never abandons one.
@@ -120,6 +121,8 @@ type lunActor struct {
 	stats *metrics.Shard
 	// reopen is the way back after the backend was fenced off (reopen.go).
 	reopen reopenState
+	// copies are the EXTENDED COPY tasks whose copier runs (copymanager.go).
+	copies map[*pb.ScsiTask]*runningCopy
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
@@ -151,11 +154,13 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.startALUA(ctx)
 		l.attachGateways(ctx)
 		l.attachReopen(ctx)
+		l.cfg.Peers.Register(l.cfg.Device.NAA(), l.self)
 	case *actor.Stopping, *actor.Restarting:
 		l.endWatchdog()
 		l.endALUA()
 		l.endReopen()
 	case *actor.Stopped:
+		l.cfg.Peers.Deregister(l.cfg.Device.NAA(), l.self)
 		if l.cfg.ClusterPR != nil {
 			l.cfg.ClusterPR.Close()
 		}
@@ -183,6 +188,8 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.refill(ctx)
 	case *detach:
 		l.detach(ctx, m)
+	case *copyDone:
+		l.copyEnded(ctx, m)
 	case *pb.TaskManagement:
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
@@ -240,7 +247,8 @@ func (l *lunActor) Receive(ctx actor.Context) {
 // hands its IO plan to a worker.
 func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	l.executing = t
-	req := &scsidev.Request{CDB: t.Cdb, DataOut: t.DataOut, Nexus: t.Nexus, ExpectedLength: t.ExpectedLength}
+	req := &scsidev.Request{CDB: t.Cdb, DataOut: t.DataOut, Nexus: t.Nexus, ExpectedLength: t.ExpectedLength,
+		CopyManager: t.CopyManager}
 	for _, p := range t.DataOutParts {
 		req.DataOutLength += int64(len(p))
 	}
@@ -281,7 +289,8 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	}
 	for _, sg := range res.IO.Segments {
 		io.Segments = append(io.Segments, &pb.CopySegment{SrcNaa: sg.SrcNAA, DstNaa: sg.DstNAA,
-			SrcOffset: sg.SrcOffset, DstOffset: sg.DstOffset, Length: sg.Length})
+			SrcOffset: sg.SrcOffset, DstOffset: sg.DstOffset, Length: sg.Length,
+			SrcBlockSize: sg.SrcBlockSize, DstBlockSize: sg.DstBlockSize})
 	}
 	io.Passes, io.Invert, io.RateBytesPerSecond = res.IO.Passes, res.IO.Invert, res.IO.Rate
 	io.Token, io.Immediate = res.IO.Token, res.IO.Immediate
@@ -293,6 +302,10 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	if t.Flight&trace.FlightOrderWait != 0 {
 		// Handed on after a wait: the wait shows (else queued is its arrival).
 		t.QueuedNanos = trace.Now()
+	}
+	if res.IO.Kind == pb.IoKind_IO_KIND_COPY && !res.IO.LocalCopy() {
+		l.startCopy(ctx, io) // through the other LUs' actors (copier.go)
+		return
 	}
 	if res.IO.Kind.Writes() {
 		h := held{span: res.IO.Span(), exclusive: res.IO.Kind.Exclusive()}

@@ -73,6 +73,7 @@ func (l *lunActor) detachLater(ctx actor.Context, m *pb.TaskManagement) {
 	if len(d.tasks) == 0 {
 		return
 	}
+	l.stopCopies(ctx, d) // an aborted copy issues nothing more
 	grace := tmfGrace
 	if l.cfg.IOTimeout > 0 {
 		grace = min(grace, l.cfg.IOTimeout)
@@ -129,6 +130,7 @@ func (l *lunActor) aborted(m *pb.TaskManagement) *detach {
 	for _, t := range l.order.queue {
 		add(t)
 	}
+	l.addCopies(add)
 	return d
 }
 
@@ -156,6 +158,7 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 			l.abandon(ctx, s, io, why)
 		}
 	}
+	l.detachCopies(ctx, d, why)
 	// Waiting IO: the queue is drained (workers may take some meanwhile) and what is
 	// not aborted put back in order; aborted parts of a merged run leave it.
 	var keep []*pb.IoRequest

@@ -25,7 +25,6 @@ import (
 // LUN's queue only while it is free (pool.go).
 type worker struct {
 	b     backend.Backend
-	peers *Registry
 	order *taskOrder
 	// untracked counts the LUN's writes that hold no range lock.
 	untracked *drainCounter
@@ -60,7 +59,7 @@ func (w *worker) completion(itt uint32, res *scsidev.Result, transfer uint32, po
 
 func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shared, s *slot) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &worker{b: cfg.Backend, peers: cfg.Peers, order: order, untracked: untracked, sh: sh, slot: s,
+		return &worker{b: cfg.Backend, order: order, untracked: untracked, sh: sh, slot: s,
 			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath, stats: cfg.Metrics.Shard(s.index + 1),
 			flight: cfg.Flight}
 	}, actor.WithDispatcher(sched.Default))

@@ -61,6 +61,10 @@ func (d *Device) SetWriteCache(on bool) { d.wce = on }
 // BlockSize is the logical block length in bytes.
 func (d *Device) BlockSize() uint32 { return d.cfg.BlockSize }
 
+// NAA is the logical unit's NAA designator, which EXTENDED COPY target
+// descriptors name it by.
+func (d *Device) NAA() uint64 { return d.cfg.NAA }
+
 // Blocks is the capacity in logical blocks.
 func (d *Device) Blocks() uint64 { return d.cfg.Blocks }
 

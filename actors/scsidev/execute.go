@@ -13,7 +13,9 @@ import (
 //  1. NOT READY: while a SANITIZE runs, only INQUIRY, REPORT LUNS and
 //     REQUEST SENSE run (SBC-3 4.11); a pending unit attention stays pending.
 //  2. A pending unit attention of the nexus: the command ends in CHECK
-//     CONDITION with it, unless it is one that runs despite one (SAM-5 5.14).
+//     CONDITION with it, unless it is one that runs despite one (SAM-5 5.14),
+//     or a copy manager's command on the nexus's behalf (Request.CopyManager):
+//     the attention stays for the initiator's own next command.
 //  3. Reservations (SPC-4 5.13), when rt is not nil: a reservation command
 //     (RESERVE, RELEASE, PERSISTENT RESERVE IN/OUT) is run by rt; any other
 //     command that a reservation of another nexus excludes ends in
@@ -31,8 +33,10 @@ func (d *Device) Execute(r *Request, rt *reservation.Table) Result {
 	if se := d.notReady(op); se != nil {
 		return refused(checkCondition(se))
 	}
-	if ua := d.takeUnitAttention(r.Nexus, scsi.Commands[op].AllowedWithUA); ua != nil {
-		return refused(checkCondition(ua))
+	if !r.CopyManager {
+		if ua := d.takeUnitAttention(r.Nexus, scsi.Commands[op].AllowedWithUA); ua != nil {
+			return refused(checkCondition(ua))
+		}
 	}
 	if op == scsi.OpReportLUNs {
 		// The initiator learns the new inventory: SPC-4 6.33 has REPORT LUNS clear

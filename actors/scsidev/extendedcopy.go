@@ -227,7 +227,7 @@ func (d *Device) blockSegment(desc []byte, targets []copyTarget) (CopySegment, e
 	return CopySegment{
 		SrcNAA: src.naa, DstNAA: dst.naa,
 		SrcOffset: int64(srcLBA) * int64(src.BlockSize), DstOffset: int64(dstLBA) * int64(dst.BlockSize),
-		Length: int64(n), DstSelf: dst.self,
+		Length: int64(n), SrcBlockSize: src.BlockSize, DstBlockSize: dst.BlockSize, SrcSelf: src.self, DstSelf: dst.self,
 	}, nil
 }
 

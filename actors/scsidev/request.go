@@ -16,6 +16,10 @@ type Request struct {
 	Nexus string
 	// ExpectedLength is the iSCSI Expected Data Transfer Length.
 	ExpectedLength uint32
+	// CopyManager marks a READ or WRITE an EXTENDED COPY's copy manager sends
+	// on behalf of Nexus: checked like that nexus's own command, except that
+	// it neither reports nor clears the nexus's unit attentions.
+	CopyManager bool
 }
 
 // Extent is a byte range of the medium.
@@ -29,10 +33,17 @@ type CopySegment struct {
 	SrcNAA, DstNAA       uint64
 	SrcOffset, DstOffset int64
 	Length               int64
-	// DstSelf is set when the destination is this logical unit, whose
-	// range locks then cover the write.
-	DstSelf bool
+	// SrcBlockSize and DstBlockSize are the two logical units' block sizes.
+	SrcBlockSize, DstBlockSize uint32
+	// SrcSelf and DstSelf are set when the source or the destination is this
+	// logical unit. A copy whose segments are all within it runs in one of
+	// its IO workers under its range locks; any other is performed by a copy
+	// manager through the other logical units' actors (actors/lun/copier.go).
+	SrcSelf, DstSelf bool
 }
+
+// Local reports whether the segment reads and writes this logical unit only.
+func (s CopySegment) Local() bool { return s.SrcSelf && s.DstSelf }
 
 // IO is the disk work a command needs, planned by Execute and performed by
 // an IO worker outside the LUN. Its kind is the IoKind the worker switches
@@ -102,6 +113,18 @@ type Result struct {
 	// unit attention, a reservation conflict): nothing of its data was
 	// transferred, whatever its CDB asked for.
 	Refused bool
+}
+
+// LocalCopy reports whether every segment of a COPY reads and writes this
+// logical unit only, so that one of its IO workers can perform it under its
+// range locks.
+func (io IO) LocalCopy() bool {
+	for _, s := range io.Segments {
+		if !s.Local() {
+			return false
+		}
+	}
+	return true
 }
 
 // copySpan covers the segments that write to this logical unit; a copy to

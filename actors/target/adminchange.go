@@ -191,7 +191,6 @@ func (s *Service) removeLUN(ctx context.Context, k dispatcher.Key, force bool) e
 func (s *Service) forget(lv *liveLUN) {
 	delete(s.live, lv.key)
 	lv.set.dropID(lv.key.LUN)
-	lv.set.peers.Set(lv.naa, nil)
 	lv.set.setCopyTarget(lv.naa, nil)
 	s.luns = slices.DeleteFunc(s.luns, func(i LUNInfo) bool { return i.Faults == lv.faults })
 	s.served = slices.DeleteFunc(s.served, func(sl servedLUN) bool { return sl.b == lv.served })

@@ -81,7 +81,7 @@ func (s *Service) lunSet(name, initiator, route string) *targetLUNs {
 	if tg, ok := s.sets[route]; ok {
 		return tg
 	}
-	tg := &targetLUNs{name: name, initiator: initiator, route: route, peers: lun.NewRegistry(nil),
+	tg := &targetLUNs{name: name, initiator: initiator, route: route, peers: lun.NewRegistry(),
 		copyTargets: map[uint64]scsidev.CopyTarget{}}
 	tg.ids.Store(&[]uint64{})
 	s.sets[route] = tg
@@ -217,7 +217,6 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 	}
 	naa := scsidev.NAAFromName(tg.naaName(l.Id))
-	tg.peers.Set(naa, b)
 	tg.setCopyTarget(naa, &scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly})
 	tg.addID(l.Id)
 	devCfg := scsidev.Config{

@@ -339,6 +339,11 @@ type ScsiTask struct {
 	// the session (the window's owner) before it sends the task on; the connection
 	// reads it when the task comes back and reports it in its responses.
 	ExpCmdSn uint32 `protobuf:"varint,16,opt,name=exp_cmd_sn,json=expCmdSn,proto3" json:"exp_cmd_sn,omitempty"`
+	// Set on a READ or WRITE that an EXTENDED COPY's copy manager sends a logical unit
+	// on behalf of the copy's I_T nexus (nexus): it is checked like a command of that
+	// nexus (reservations, fences, range locks, write protection), but neither reports
+	// nor clears the nexus's unit attentions, which are the initiator's to learn.
+	CopyManager bool `protobuf:"varint,20,opt,name=copy_manager,json=copyManager,proto3" json:"copy_manager,omitempty"`
 	// When the task reached its LUN actor, on the metrics clock (actors/metrics.Now,
 	// nanoseconds), for the LUN's latency histograms; written by the LUN actor only
 	// when the LUN keeps metrics, read when the task completes.
@@ -508,6 +513,13 @@ func (x *ScsiTask) GetExpCmdSn() uint32 {
 	return 0
 }
 
+func (x *ScsiTask) GetCopyManager() bool {
+	if x != nil {
+		return x.CopyManager
+	}
+	return false
+}
+
 func (x *ScsiTask) GetArrivedNanos() int64 {
 	if x != nil {
 		return x.ArrivedNanos
@@ -665,11 +677,15 @@ func (x *ScsiCompletion) GetDetached() bool {
 type CopySegment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// NAA designators of the source and destination logical units.
-	SrcNaa        uint64 `protobuf:"varint,1,opt,name=src_naa,json=srcNaa,proto3" json:"src_naa,omitempty"`
-	DstNaa        uint64 `protobuf:"varint,2,opt,name=dst_naa,json=dstNaa,proto3" json:"dst_naa,omitempty"`
-	SrcOffset     int64  `protobuf:"varint,3,opt,name=src_offset,json=srcOffset,proto3" json:"src_offset,omitempty"`
-	DstOffset     int64  `protobuf:"varint,4,opt,name=dst_offset,json=dstOffset,proto3" json:"dst_offset,omitempty"`
-	Length        int64  `protobuf:"varint,5,opt,name=length,proto3" json:"length,omitempty"`
+	SrcNaa    uint64 `protobuf:"varint,1,opt,name=src_naa,json=srcNaa,proto3" json:"src_naa,omitempty"`
+	DstNaa    uint64 `protobuf:"varint,2,opt,name=dst_naa,json=dstNaa,proto3" json:"dst_naa,omitempty"`
+	SrcOffset int64  `protobuf:"varint,3,opt,name=src_offset,json=srcOffset,proto3" json:"src_offset,omitempty"`
+	DstOffset int64  `protobuf:"varint,4,opt,name=dst_offset,json=dstOffset,proto3" json:"dst_offset,omitempty"`
+	Length    int64  `protobuf:"varint,5,opt,name=length,proto3" json:"length,omitempty"`
+	// The logical block sizes of the source and destination logical units, for the
+	// READ and WRITE a copy manager sends them (actors/lun/copier.go).
+	SrcBlockSize  uint32 `protobuf:"varint,20,opt,name=src_block_size,json=srcBlockSize,proto3" json:"src_block_size,omitempty"`
+	DstBlockSize  uint32 `protobuf:"varint,21,opt,name=dst_block_size,json=dstBlockSize,proto3" json:"dst_block_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -735,6 +751,20 @@ func (x *CopySegment) GetDstOffset() int64 {
 func (x *CopySegment) GetLength() int64 {
 	if x != nil {
 		return x.Length
+	}
+	return 0
+}
+
+func (x *CopySegment) GetSrcBlockSize() uint32 {
+	if x != nil {
+		return x.SrcBlockSize
+	}
+	return 0
+}
+
+func (x *CopySegment) GetDstBlockSize() uint32 {
+	if x != nil {
+		return x.DstBlockSize
 	}
 	return 0
 }
@@ -1514,7 +1544,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12atgt/v1/task.proto\x12\aatgt.v1\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xbc\x05\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xdf\x05\n" +
 	"\bScsiTask\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x10\n" +
 	"\x03lun\x18\x02 \x01(\x04R\x03lun\x12\x10\n" +
@@ -1533,7 +1563,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\fdata_pending\x18\x0e \x01(\bR\vdataPending\x12$\n" +
 	"\x0edata_out_parts\x18\x0f \x03(\fR\fdataOutParts\x12\x1c\n" +
 	"\n" +
-	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\x12#\n" +
+	"exp_cmd_sn\x18\x10 \x01(\rR\bexpCmdSn\x12!\n" +
+	"\fcopy_manager\x18\x14 \x01(\bR\vcopyManager\x12#\n" +
 	"\rarrived_nanos\x18d \x01(\x03R\farrivedNanos\x12\x19\n" +
 	"\btrace_id\x18n \x01(\x04R\atraceId\x12!\n" +
 	"\fqueued_nanos\x18o \x01(\x03R\vqueuedNanos\x12$\n" +
@@ -1549,7 +1580,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\adata_in\x18\x04 \x01(\fR\x06dataIn\x12'\n" +
 	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\x12\x16\n" +
 	"\x06pooled\x18\x06 \x01(\bR\x06pooled\x12\x1a\n" +
-	"\bdetached\x18\a \x01(\bR\bdetached\"\x95\x01\n" +
+	"\bdetached\x18\a \x01(\bR\bdetached\"\xe1\x01\n" +
 	"\vCopySegment\x12\x17\n" +
 	"\asrc_naa\x18\x01 \x01(\x04R\x06srcNaa\x12\x17\n" +
 	"\adst_naa\x18\x02 \x01(\x04R\x06dstNaa\x12\x1d\n" +
@@ -1557,7 +1588,9 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"src_offset\x18\x03 \x01(\x03R\tsrcOffset\x12\x1d\n" +
 	"\n" +
 	"dst_offset\x18\x04 \x01(\x03R\tdstOffset\x12\x16\n" +
-	"\x06length\x18\x05 \x01(\x03R\x06length\"\xb1\x05\n" +
+	"\x06length\x18\x05 \x01(\x03R\x06length\x12$\n" +
+	"\x0esrc_block_size\x18\x14 \x01(\rR\fsrcBlockSize\x12$\n" +
+	"\x0edst_block_size\x18\x15 \x01(\rR\fdstBlockSize\"\xb1\x05\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
