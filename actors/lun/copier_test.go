@@ -1,0 +1,337 @@
+package lun
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// The NAA designators of the two logical units of the copy tests.
+const (
+	naaA = 0x6001405000000a01
+	naaB = 0x6001405000000b02
+)
+
+// copyPair runs two LUN actors of one target, A and B, in one actor system, with
+// one stand-in connection for both (tasks of A and B use distinct tags).
+func copyPair(t *testing.T, ba, bb backend.Backend, optB ...func(*Config)) (a, b *lunHarness) {
+	done, tmfs := make(chan *pb.ScsiCompletion, 256), make(chan *pb.TaskManagementDone, 16)
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}))
+	conn := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch m := ctx.Message().(type) {
+		case *pb.ScsiCompletion:
+			done <- m
+		case *pb.TaskManagementDone:
+			tmfs <- m
+		}
+	}))
+	t.Cleanup(sys.Shutdown)
+	peers := NewRegistry()
+	targets := func(naa uint64) (scsidev.CopyTarget, bool) {
+		switch naa {
+		case naaA:
+			return scsidev.CopyTarget{BlockSize: 512, Blocks: uint64(ba.Size()) / 512}, true
+		case naaB:
+			return scsidev.CopyTarget{BlockSize: 512, Blocks: uint64(bb.Size()) / 512}, true
+		}
+		return scsidev.CopyTarget{}, false
+	}
+	spawn := func(id, naa uint64, be backend.Backend, opts []func(*Config)) *lunHarness {
+		dev := scsidev.New(scsidev.Config{BlockSize: 512, Blocks: uint64(be.Size()) / 512, WriteCache: true, TargetName: "t",
+			LUN: id, NAA: naa, CopyTargets: targets})
+		cfg := Config{Target: "t", ID: id, Device: dev, Backend: be, Workers: 2, Reservations: reservation.New(),
+			Peers: peers, Log: hclog.NewNullLogger()}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		h := &lunHarness{t: t, sys: sys, conn: conn, done: done, tmfs: tmfs, lun: sys.Root.Spawn(Props(cfg))}
+		// The power-on unit attention of both nexuses first.
+		for i, n := range []string{"n1", "n2"} {
+			tur := h.task(900+uint32(i), make([]byte, 6), nil)
+			tur.Nexus = n
+			h.send(tur)
+			h.wait(1)
+		}
+		return h
+	}
+	a = spawn(0, naaA, ba, nil)
+	b = spawn(1, naaB, bb, optB)
+	for peers.Lookup(naaA) == nil || peers.Lookup(naaB) == nil {
+		time.Sleep(time.Millisecond)
+	}
+	return a, b
+}
+
+// xcopyTask is an EXTENDED COPY (LID1) of nexus n1 with the two target
+// descriptors A (index 0) and B (index 1) and the given segments.
+func xcopyTask(h *lunHarness, itt uint32, segs ...[]byte) *pb.ScsiTask {
+	ident := func(naa uint64) []byte {
+		d := make([]byte, 32)
+		d[0] = 0xE4
+		d[4], d[5], d[7] = 0x01, 0x03, 8 // binary, LU, NAA; 8 bytes
+		binary.BigEndian.PutUint64(d[8:16], naa)
+		d[30] = 0x02 // 512-byte blocks
+		return d
+	}
+	p := make([]byte, 16)
+	p[1] = 3 << 3 // no list identifier
+	binary.BigEndian.PutUint16(p[2:4], 64)
+	binary.BigEndian.PutUint32(p[8:12], uint32(28*len(segs)))
+	p = append(append(p, ident(naaA)...), ident(naaB)...)
+	for _, s := range segs {
+		p = append(p, s...)
+	}
+	cdb := make([]byte, 16)
+	cdb[0] = scsi.OpExtendedCopy
+	binary.BigEndian.PutUint32(cdb[10:14], uint32(len(p)))
+	return h.task(itt, cdb, p)
+}
+
+// seg is a block-to-block segment descriptor between target descriptors.
+func seg(src, dst uint16, blocks uint16, srcLBA, dstLBA uint64) []byte {
+	d := make([]byte, 28)
+	d[0] = 0x02
+	binary.BigEndian.PutUint16(d[2:4], 24)
+	binary.BigEndian.PutUint16(d[4:6], src)
+	binary.BigEndian.PutUint16(d[6:8], dst)
+	binary.BigEndian.PutUint16(d[10:12], blocks)
+	binary.BigEndian.PutUint64(d[12:20], srcLBA)
+	binary.BigEndian.PutUint64(d[20:28], dstLBA)
+	return d
+}
+
+// reserve registers key for nexus n2 at h and reserves the LU with type typ.
+func reserve(h *lunHarness, typ uint8) {
+	h.t.Helper()
+	for i, sa := range []uint8{reservation.SARegister, reservation.SAReserve} {
+		key, saKey := uint64(0), uint64(0x77)
+		if sa == reservation.SAReserve {
+			key = 0x77
+		}
+		pt := proutTask(h, 800+uint32(i), sa, typ, key, saKey)
+		pt.Nexus = "n2"
+		h.send(pt)
+		if c := h.wait(1)[800+uint32(i)]; c == nil || c.Status != uint32(scsi.StatusGood) {
+			h.t.Fatalf("PERSISTENT RESERVE OUT %d answered %+v", sa, c)
+		}
+	}
+}
+
+// Persistent reservation types (SPC-4 table 169).
+const (
+	prWriteExclusive  = 1
+	prExclusiveAccess = 3
+)
+
+func fill(t *testing.T, b backend.Backend, off int64, n int, v byte) []byte {
+	t.Helper()
+	p := bytes.Repeat([]byte{v}, n)
+	if err := b.WriteAt(p, off, false); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readBack(t *testing.T, b backend.Backend, off int64, n int) []byte {
+	t.Helper()
+	p := make([]byte, n)
+	if _, err := b.ReadAt(p, off); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// wantCopyAborted checks c is CHECK CONDITION, COPY ABORTED with asc/ascq.
+func wantCopyAborted(t *testing.T, c *pb.ScsiCompletion, asc, ascq uint8) {
+	t.Helper()
+	if c == nil || c.Status != uint32(scsi.StatusCheckCondition) {
+		t.Fatalf("EXTENDED COPY answered %+v, want CHECK CONDITION", c)
+	}
+	if k, a, q, ok := scsi.ParseFixedSense(c.Sense); !ok || k != scsi.SenseCopyAborted || a != asc || q != ascq {
+		t.Fatalf("sense %x, want COPY ABORTED %02x/%02x", c.Sense, asc, ascq)
+	}
+}
+
+// fillRand writes n bytes of a pattern that differs in every block at off.
+func fillRand(t *testing.T, b backend.Backend, off int64, n int, seed byte) []byte {
+	t.Helper()
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(i/512) ^ byte(i) ^ seed
+	}
+	if err := b.WriteAt(p, off, false); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCopyAcrossLUs: a copy received by A moves data from A to B (a segment of
+// more than one chunk), from B back to A and from B to A in one parameter list, and
+// is answered GOOD with every byte in place. The unit attention B holds for the
+// copy's nexus is still reported to that nexus's own next command afterwards: the
+// copy's commands neither report nor clear it.
+func TestCopyAcrossLUs(t *testing.T) {
+	ma, mb := backend.NewMemory(4<<20), backend.NewMemory(4<<20)
+	a, b := copyPair(t, ma, mb)
+	srcA := fillRand(t, ma, 0, 3072*512, 0xA1)
+	srcB := fillRand(t, mb, 6000*512, 64<<10, 0xB2)
+	b.sys.Root.Send(b.lun, &pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET, ReplyTo: pb.NewPid(b.conn)})
+	<-b.tmfs
+	a.send(xcopyTask(a, 1,
+		seg(0, 1, 3072, 0, 2048),   // A LBA 0.. to B LBA 2048.. (1.5 MiB)
+		seg(1, 0, 128, 2048, 4096), // what was just copied to B, back to A LBA 4096..
+		seg(1, 0, 128, 6000, 5000), // B's own data to A LBA 5000..
+	))
+	if c := a.wait(1)[1]; c == nil || c.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("EXTENDED COPY answered %+v, want GOOD", c)
+	}
+	if got := readBack(t, mb, 2048*512, len(srcA)); !bytes.Equal(got, srcA) {
+		t.Fatal("B does not hold A's data")
+	}
+	if got := readBack(t, ma, 4096*512, 64<<10); !bytes.Equal(got, srcA[:64<<10]) {
+		t.Fatal("A does not hold the data copied back from B")
+	}
+	if got := readBack(t, ma, 5000*512, 64<<10); !bytes.Equal(got, srcB) {
+		t.Fatal("A does not hold B's data")
+	}
+	b.send(b.task(3, make([]byte, 6), nil)) // TEST UNIT READY of n1 at B
+	c := b.wait(1)[3]
+	if k, asc, _, ok := scsi.ParseFixedSense(c.Sense); c.Status != uint32(scsi.StatusCheckCondition) || !ok ||
+		k != scsi.SenseUnitAttention || asc != 0x29 {
+		t.Fatalf("TEST UNIT READY after the copy answered %+v, want the reset's UNIT ATTENTION", c)
+	}
+}
+
+// TestCopyToReservedLU: B is reserved WRITE EXCLUSIVE by another nexus. An EXTENDED
+// COPY sent to A (not reserved) that writes B is refused as B refuses that nexus's
+// WRITE, COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE, and B's medium is
+// unchanged. Found by a review: the copy used to write B's backend directly.
+func TestCopyToReservedLU(t *testing.T) {
+	ma, mb := backend.NewMemory(1<<20), backend.NewMemory(1<<20)
+	a, b := copyPair(t, ma, mb)
+	fill(t, ma, 0, 64<<10, 0xA1)
+	was := fill(t, mb, 0, 64<<10, 0xB2)
+	reserve(b, prWriteExclusive)
+	a.send(xcopyTask(a, 1, seg(0, 1, 128, 0, 0)))
+	wantCopyAborted(t, a.wait(1)[1], 0x0D, 0x02)
+	if got := readBack(t, mb, 0, 64<<10); !bytes.Equal(got, was) {
+		t.Fatal("the copy wrote a LU reserved WRITE EXCLUSIVE by another nexus")
+	}
+	// A copy from B (WRITE EXCLUSIVE lets others read) to A still runs.
+	a.send(xcopyTask(a, 2, seg(1, 0, 128, 0, 0)))
+	if c := a.wait(1)[2]; c == nil || c.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("copy from a WRITE EXCLUSIVE LU answered %+v, want GOOD", c)
+	}
+	if got := readBack(t, ma, 0, 64<<10); !bytes.Equal(got, was) {
+		t.Fatal("A does not hold B's data")
+	}
+}
+
+// TestCopyFromReservedLU: B is reserved EXCLUSIVE ACCESS by another nexus, which
+// keeps every other nexus from reading it: a copy from B to A sent to A is refused
+// and A's medium is unchanged.
+func TestCopyFromReservedLU(t *testing.T) {
+	ma, mb := backend.NewMemory(1<<20), backend.NewMemory(1<<20)
+	a, b := copyPair(t, ma, mb)
+	was := fill(t, ma, 0, 64<<10, 0xA1)
+	fill(t, mb, 0, 64<<10, 0xB2)
+	reserve(b, prExclusiveAccess)
+	a.send(xcopyTask(a, 1, seg(1, 0, 128, 0, 0)))
+	wantCopyAborted(t, a.wait(1)[1], 0x0D, 0x02)
+	if got := readBack(t, ma, 0, 64<<10); !bytes.Equal(got, was) {
+		t.Fatal("the copy read a LU reserved EXCLUSIVE ACCESS by another nexus")
+	}
+}
+
+// TestCopyWaitsForFence: a WRITE to B is abandoned after B's ioTimeout and its range
+// fenced until the call returns. A copy received by A that writes that range of B
+// is held back by B's fence like any WRITE: it is answered only after the abandoned
+// call landed, and B then holds the copied data, not the late call's.
+func TestCopyWaitsForFence(t *testing.T) {
+	ma, hb := backend.NewMemory(1<<20), newHoldBackend(t)
+	a, b := copyPair(t, ma, hb, func(c *Config) { c.Workers, c.IOTimeout = 2, 200*time.Millisecond })
+	src := fill(t, ma, 0, 4096, 0xA1)
+	release := hb.hold("write", 0)
+	b.send(b.task(1, write10(0, 8, false), bytes.Repeat([]byte{0x11}, 4096)))
+	hb.waitHeld(t, "write@0")
+	if c := b.wait(1)[1]; c == nil || c.Status != uint32(scsi.StatusCheckCondition) {
+		t.Fatalf("the abandoned WRITE was answered %+v, want CHECK CONDITION", c)
+	}
+	a.send(xcopyTask(a, 2, seg(0, 1, 8, 0, 0)))
+	select {
+	case c := <-a.done:
+		t.Fatalf("task %d answered (status %#x) while B's fenced call was still in the backend", c.Itt, c.Status)
+	case <-time.After(400 * time.Millisecond):
+	}
+	release()
+	if c := a.wait(1)[2]; c == nil || c.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("EXTENDED COPY answered %+v, want GOOD", c)
+	}
+	if got := readBack(t, hb, 0, 4096); !bytes.Equal(got, src) {
+		t.Fatalf("B holds %x..., want the copied data", got[:4])
+	}
+}
+
+// TestCopyOrderedWithSelf: an ORDERED copy that writes both LUs, its own included,
+// completes: its commands to A itself do not wait behind the copy.
+func TestCopyOrderedWithSelf(t *testing.T) {
+	ma, mb := backend.NewMemory(1<<20), backend.NewMemory(1<<20)
+	a, _ := copyPair(t, ma, mb)
+	src := fill(t, ma, 0, 4096, 0xA1)
+	x := xcopyTask(a, 1, seg(0, 1, 8, 0, 0), seg(1, 0, 8, 0, 100))
+	x.Attribute = pb.TaskAttribute_TASK_ATTRIBUTE_ORDERED
+	a.send(x)
+	a.send(a.task(2, write10(200, 8, false), bytes.Repeat([]byte{0x22}, 4096))) // behind the ORDERED copy
+	got := a.wait(2)
+	if c := got[1]; c.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("ORDERED copy answered %+v, want GOOD", c)
+	}
+	if c := got[2]; c.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("WRITE after it answered %+v, want GOOD", c)
+	}
+	if got := readBack(t, ma, 100*512, 4096); !bytes.Equal(got, src) {
+		t.Fatal("A does not hold the data copied through B")
+	}
+}
+
+// TestCopyAbortStops: ABORT TASK for a copy whose command is held in B's backend
+// stops it: the function is answered, the copy ends, and no further segment is
+// issued once the held command returns.
+func TestCopyAbortStops(t *testing.T) {
+	ma, hb := backend.NewMemory(1<<20), newHoldBackend(t)
+	a, _ := copyPair(t, ma, hb)
+	fill(t, ma, 0, 8192, 0xA1)
+	release := hb.hold("write", 0)
+	defer hb.hold("write", 64*512)() // the second segment's write, if issued
+	a.send(xcopyTask(a, 1, seg(0, 1, 8, 0, 0), seg(0, 1, 8, 8, 64)))
+	hb.waitHeld(t, "write@0")
+	a.sys.Root.Send(a.lun, &pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK, ReferencedItt: 1,
+		Nexus: "n1", ReplyTo: pb.NewPid(a.conn)})
+	select {
+	case <-a.tmfs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ABORT TASK not answered")
+	}
+	release()
+	if c := a.wait(1)[1]; c == nil || c.Status != uint32(scsi.StatusCheckCondition) {
+		t.Fatalf("aborted copy answered %+v, want CHECK CONDITION (suppressed by the connection)", c)
+	}
+	hb.noneHeld(t, 300*time.Millisecond, "the aborted copy issued its second segment")
+	if got := readBack(t, hb.Backend, 64*512, 4096); !bytes.Equal(got, make([]byte, 4096)) {
+		t.Fatal("the aborted copy wrote its second segment")
+	}
+}
