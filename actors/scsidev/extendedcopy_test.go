@@ -146,8 +146,10 @@ func TestExtendedCopyPlan(t *testing.T) {
 		t.Fatalf("plan %+v", res.IO)
 	}
 	want := []CopySegment{
-		{SrcNAA: testConfig().NAA, DstNAA: otherNAA, SrcOffset: 2 * 512, DstOffset: 3 * 512, Length: 8 * 512},
-		{SrcNAA: otherNAA, DstNAA: testConfig().NAA, SrcOffset: 5 * 512, DstOffset: 10 * 512, Length: 4 * 512, DstSelf: true},
+		{SrcNAA: testConfig().NAA, DstNAA: otherNAA, SrcOffset: 2 * 512, DstOffset: 3 * 512, Length: 8 * 512,
+			SrcBlockSize: 512, DstBlockSize: 512, SrcSelf: true},
+		{SrcNAA: otherNAA, DstNAA: testConfig().NAA, SrcOffset: 5 * 512, DstOffset: 10 * 512, Length: 4 * 512,
+			SrcBlockSize: 512, DstBlockSize: 512, DstSelf: true},
 	}
 	for i, s := range res.IO.Segments {
 		if s != want[i] {
@@ -156,6 +158,9 @@ func TestExtendedCopyPlan(t *testing.T) {
 	}
 	if sp := res.IO.Span(); sp.Offset != 10*512 || sp.Length != 4*512 {
 		t.Errorf("span %+v: only the write to this LU", sp)
+	}
+	if res.IO.LocalCopy() {
+		t.Error("a copy between two LUs planned as local: it would bypass the other LU's actor")
 	}
 	// The same list identifier while the copy runs is refused.
 	if k, a, q := senseOf(d.Execute(&Request{CDB: xcopyCDB(len(list)), DataOut: list, Nexus: "a"}, nil)); k != 5 || a != 0 || q != 0x16 {
@@ -197,5 +202,20 @@ func TestReceiveCopyResults(t *testing.T) {
 	}
 	if k, a, _ := senseOf(d.Execute(&Request{CDB: rcrCDB(1, 0), Nexus: "a"}, nil)); k != 5 || a != 0x24 {
 		t.Errorf("RECEIVE DATA: %x/%02x, want INVALID FIELD IN CDB", k, a)
+	}
+}
+
+// TestCopyManagerKeepsUnitAttention: a copy manager's READ on behalf of a nexus
+// runs despite the nexus's pending unit attention and leaves it pending, so that
+// the initiator's own next command learns of it.
+func TestCopyManagerKeepsUnitAttention(t *testing.T) {
+	d := New(testConfig())
+	read := scsi.ReadWrite16(scsi.OpRead16, 0, 8)
+	res := d.Execute(&Request{CDB: read, Nexus: "a", ExpectedLength: 4096, CopyManager: true}, nil)
+	if res.Status != scsi.StatusGood || res.IO.Kind != pb.IoKind_IO_KIND_READ {
+		t.Fatalf("copy manager's READ: %+v, want a READ plan", res)
+	}
+	if k, a, _ := senseOf(d.Execute(&Request{CDB: read, Nexus: "a", ExpectedLength: 4096}, nil)); k != 6 || a != 0x29 {
+		t.Fatalf("the nexus's own READ: sense %x/%02x, want the POWER ON unit attention", k, a)
 	}
 }
