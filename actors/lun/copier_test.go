@@ -258,20 +258,22 @@ func TestCopyFromReservedLU(t *testing.T) {
 }
 
 // TestCopyWaitsForFence: a WRITE to B is abandoned after B's ioTimeout and its range
-// fenced until the call returns. A copy received by A that writes that range of B
-// is held back by B's fence like any WRITE: it is answered only after the abandoned
-// call landed, and B then holds the copied data, not the late call's.
+// fenced until the call returns. A copy received by A that writes an overlapping
+// range of B is held back by B's fence like any WRITE: it is answered only after the
+// abandoned call landed, and B then holds the late call's data only where the copy
+// did not write. Found by a review: the copy used to write B's backend directly,
+// where the late call could overwrite what the copy had been acknowledged for.
 func TestCopyWaitsForFence(t *testing.T) {
 	ma, hb := backend.NewMemory(1<<20), newHoldBackend(t)
 	a, b := copyPair(t, ma, hb, func(c *Config) { c.Workers, c.IOTimeout = 2, 200*time.Millisecond })
-	src := fill(t, ma, 0, 4096, 0xA1)
+	src := fillRand(t, ma, 0, 4096, 0xA1)
 	release := hb.hold("write", 0)
 	b.send(b.task(1, write10(0, 8, false), bytes.Repeat([]byte{0x11}, 4096)))
 	hb.waitHeld(t, "write@0")
 	if c := b.wait(1)[1]; c == nil || c.Status != uint32(scsi.StatusCheckCondition) {
 		t.Fatalf("the abandoned WRITE was answered %+v, want CHECK CONDITION", c)
 	}
-	a.send(xcopyTask(a, 2, seg(0, 1, 8, 0, 0)))
+	a.send(xcopyTask(a, 2, seg(0, 1, 8, 0, 4))) // B LBA 4..11: overlaps the fence (0..7)
 	select {
 	case c := <-a.done:
 		t.Fatalf("task %d answered (status %#x) while B's fenced call was still in the backend", c.Itt, c.Status)
@@ -281,8 +283,9 @@ func TestCopyWaitsForFence(t *testing.T) {
 	if c := a.wait(1)[2]; c == nil || c.Status != uint32(scsi.StatusGood) {
 		t.Fatalf("EXTENDED COPY answered %+v, want GOOD", c)
 	}
-	if got := readBack(t, hb, 0, 4096); !bytes.Equal(got, src) {
-		t.Fatalf("B holds %x..., want the copied data", got[:4])
+	got := readBack(t, hb.Backend, 0, 6144)
+	if !bytes.Equal(got[:2048], bytes.Repeat([]byte{0x11}, 2048)) || !bytes.Equal(got[2048:], src) {
+		t.Fatalf("B holds %x...%x: want the late call's 11s before LBA 4 and the copied data from it", got[:4], got[2048:2052])
 	}
 }
 
