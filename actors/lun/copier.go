@@ -171,12 +171,14 @@ type copier struct {
 	itt uint32
 	// stopping: aborted; ended: the LUN was told, the copier stops once to is nil.
 	stopping, ended bool
-	watched         map[string]bool
+	// watched are the LUN actors this copier watches, by PID id, so that a LUN
+	// removed with a command of the copy in it ends the copy (Terminated).
+	watched map[string]*actor.PID
 }
 
 func copierProps(io *pb.IoRequest, peers *Registry, log hclog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &copier{io: io, peers: peers, log: log, run: copyRun{segs: io.Segments}, watched: map[string]bool{}}
+		return &copier{io: io, peers: peers, log: log, run: copyRun{segs: io.Segments}, watched: map[string]*actor.PID{}}
 	})
 }
 
@@ -204,7 +206,7 @@ func (c *copier) Receive(ctx actor.Context) {
 				bufpool.Put(m.DataIn)
 			}
 			c.run.release(m.Detached)
-			ctx.Stop(ctx.Self())
+			c.stop(ctx)
 			return
 		}
 		if err := c.run.answer(m); err != nil {
@@ -250,8 +252,8 @@ func (c *copier) step(ctx actor.Context) {
 		c.end(ctx, scsi.CopyTargetNotReachable())
 		return
 	}
-	if !c.watched[pid.Id] {
-		c.watched[pid.Id] = true
+	if c.watched[pid.Id] == nil {
+		c.watched[pid.Id] = pid
 		ctx.Watch(pid)
 	}
 	t := c.io.Task
@@ -281,6 +283,16 @@ func (c *copier) end(ctx actor.Context, err error) {
 		ctx.Send(ctx.Parent(), &copyDone{io: c.io, err: err})
 	}
 	if c.to == nil {
-		ctx.Stop(ctx.Self())
+		c.stop(ctx)
 	}
+}
+
+// stop ends the copier. It stops watching the LUNs first: a LUN keeps its watchers
+// until it stops, and would otherwise collect one per copy that ever used it.
+func (c *copier) stop(ctx actor.Context) {
+	for id, pid := range c.watched {
+		ctx.Unwatch(pid)
+		delete(c.watched, id)
+	}
+	ctx.Stop(ctx.Self())
 }

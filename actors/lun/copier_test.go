@@ -338,3 +338,21 @@ func TestCopyAbortStops(t *testing.T) {
 		t.Fatal("the aborted copy wrote its second segment")
 	}
 }
+
+// TestCopyToWriteProtectedLU: B is write protected by its own state (here its device
+// model; MODE SELECT's SWP acts the same), which the copy descriptors' view of the
+// target does not show: a copy to B sent to A is refused by B, COPY ABORTED, WRITE
+// PROTECTED, and B keeps its data.
+func TestCopyToWriteProtectedLU(t *testing.T) {
+	ma, mb := backend.NewMemory(1<<20), backend.NewMemory(1<<20)
+	a, _ := copyPair(t, ma, mb, func(c *Config) {
+		c.Device = scsidev.New(scsidev.Config{BlockSize: 512, Blocks: 2048, TargetName: "t", LUN: 1, NAA: naaB, ReadOnly: true})
+	})
+	fill(t, ma, 0, 4096, 0xA1)
+	was := fill(t, mb, 0, 4096, 0xB2)
+	a.send(xcopyTask(a, 1, seg(0, 1, 8, 0, 0)))
+	wantCopyAborted(t, a.wait(1)[1], 0x27, 0x00)
+	if got := readBack(t, mb, 0, 4096); !bytes.Equal(got, was) {
+		t.Fatal("the copy wrote a write-protected LU")
+	}
+}
