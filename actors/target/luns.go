@@ -56,7 +56,7 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 
 // targetLUNs is what the LUNs of one set share: a target's shared LUNs, or one
 // initiator's own. EXTENDED COPY works between the LUNs of one set: each LUN's device
-// and IO workers see the others by NAA. An administrator adds and removes LUNs while
+// sees the others by NAA, and its copy manager reaches their actors through peers. An administrator adds and removes LUNs while
 // the LUN actors read the set, so the LUN list is replaced whole and the copy targets
 // are behind a lock (read only by EXTENDED COPY).
 type targetLUNs struct {

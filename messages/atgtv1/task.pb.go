@@ -103,8 +103,9 @@ const (
 	// reservation state file (APTPL) before answering: the initiator must not hear
 	// of a change that a restart could lose.
 	IoKind_IO_KIND_PERSIST_RESERVATIONS IoKind = 10
-	// EXTENDED COPY: copy every segment of segments, reading from the source LU's
-	// backend and writing to the destination LU's, both named by NAA.
+	// EXTENDED COPY within one LU: copy every segment of segments, reading from and
+	// writing to the LU's own backend. A copy that involves another LU is never an
+	// IoRequest: its copy manager sends the LUs READ and WRITE tasks (copy_manager).
 	IoKind_IO_KIND_COPY IoKind = 11
 	// SANITIZE OVERWRITE: write the one-block pattern in data_out over [offset,
 	// offset+length), passes times, inverting it between passes when invert is set,
