@@ -108,6 +108,11 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any) {
 				l.toWorker(ctx, io)
 			}
 		}
+	case *copyDone:
+		if rc := l.copies[m.io.Task]; rc != nil && rc.io == m.io {
+			delete(l.copies, m.io.Task)
+			l.finish(ctx, m.io, scsi.InternalTargetFailure(), false)
+		}
 	}
 }
 
