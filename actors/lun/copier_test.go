@@ -356,3 +356,23 @@ func TestCopyToWriteProtectedLU(t *testing.T) {
 		t.Fatal("the copy wrote a write-protected LU")
 	}
 }
+
+// TestCopyToRetiredLU: B was taken out of service (Retire, as an administrator's
+// removal does before the LUN actor stops): a copy to it sent to A is refused, COPY
+// TARGET DEVICE NOT REACHABLE, and B's medium, still open, is unchanged.
+func TestCopyToRetiredLU(t *testing.T) {
+	ma, mb := backend.NewMemory(1<<20), backend.NewMemory(1<<20)
+	a, b := copyPair(t, ma, mb)
+	fill(t, ma, 0, 4096, 0xA1)
+	was := fill(t, mb, 0, 4096, 0xB2)
+	retired := make(chan RetireResult, 1)
+	b.sys.Root.Send(b.lun, &Retire{Done: func(r RetireResult) { retired <- r }})
+	if r := <-retired; r.Refused {
+		t.Fatalf("Retire refused: %+v", r)
+	}
+	a.send(xcopyTask(a, 1, seg(0, 1, 8, 0, 0)))
+	wantCopyAborted(t, a.wait(1)[1], 0x0D, 0x02)
+	if got := readBack(t, mb, 0, 4096); !bytes.Equal(got, was) {
+		t.Fatal("the copy wrote a retired LU")
+	}
+}
