@@ -2,6 +2,7 @@ package lun
 
 import (
 	"bytes"
+	"errors"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -374,5 +375,66 @@ func TestCopyToRetiredLU(t *testing.T) {
 	wantCopyAborted(t, a.wait(1)[1], 0x0D, 0x02)
 	if got := readBack(t, mb, 0, 4096); !bytes.Equal(got, was) {
 		t.Fatal("the copy wrote a retired LU")
+	}
+}
+
+// TestCopyRun: the copy manager's state machine reads a chunk, then writes it, in
+// each LU's own blocks (here 512 and 4096 bytes), at most copyChunk at a time; an
+// answer other than GOOD ends the copy with the sense SPC-4 6.4.3 asks for.
+func TestCopyRun(t *testing.T) {
+	good := func(n int64) *pb.ScsiCompletion {
+		return &pb.ScsiCompletion{Status: uint32(scsi.StatusGood), DataIn: make([]byte, n)}
+	}
+	r := copyRun{segs: []*pb.CopySegment{{SrcNaa: 1, DstNaa: 2, SrcOffset: 4096, DstOffset: 8192,
+		Length: copyChunk + 8192, SrcBlockSize: 512, DstBlockSize: 4096}}}
+	want := []copyStep{
+		{naa: 1, lba: 8, blocks: copyChunk / 512, length: copyChunk},
+		{naa: 2, write: true, lba: 2, blocks: copyChunk / 4096, length: copyChunk},
+		{naa: 1, lba: 8 + copyChunk/512, blocks: 16, length: 8192},
+		{naa: 2, write: true, lba: 2 + copyChunk/4096, blocks: 2, length: 8192},
+	}
+	for i, w := range want {
+		st, ok := r.next()
+		if !ok || st != w {
+			t.Fatalf("step %d: %+v (more %v), want %+v", i, st, ok, w)
+		}
+		if err := r.answer(good(st.length)); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if st, ok := r.next(); ok {
+		t.Fatalf("a step after the last: %+v", st)
+	}
+
+	sense := func(e *scsi.SenseError) *pb.ScsiCompletion { return pb.CheckCondition(0, e) }
+	for _, tc := range []struct {
+		name      string
+		write     bool
+		answer    *pb.ScsiCompletion
+		asc, ascq uint8
+	}{
+		{"read refused by a reservation", false, &pb.ScsiCompletion{Status: uint32(scsi.StatusReservationConflict)}, 0x0D, 0x02},
+		{"write refused by a reservation", true, &pb.ScsiCompletion{Status: uint32(scsi.StatusReservationConflict)}, 0x0D, 0x02},
+		{"short read", false, good(512), 0x0D, 0x04},
+		{"read medium error", false, sense(scsi.MediumError(0x11, 0)), 0x11, 0x00},
+		{"write medium error", true, sense(scsi.MediumError(0x0C, 0)), 0x0C, 0x00},
+		{"write protected", true, sense(scsi.WriteProtected()), 0x27, 0x00},
+		{"not ready", true, sense(scsi.LogicalUnitFailure()), 0x0D, 0x02},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := copyRun{segs: []*pb.CopySegment{{SrcNaa: 1, DstNaa: 2, Length: 4096, SrcBlockSize: 512, DstBlockSize: 512}}}
+			r.next()
+			if tc.write {
+				if err := r.answer(good(4096)); err != nil {
+					t.Fatal(err)
+				}
+				r.next()
+			}
+			err := r.answer(tc.answer)
+			var se *scsi.SenseError
+			if !errors.As(err, &se) || se.Key != scsi.SenseCopyAborted || se.ASC != tc.asc || se.ASCQ != tc.ascq {
+				t.Fatalf("%v, want COPY ABORTED %02x/%02x", err, tc.asc, tc.ascq)
+			}
+		})
 	}
 }
