@@ -2,8 +2,8 @@ package lun
 
 import (
 	"bytes"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
