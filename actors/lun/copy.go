@@ -15,16 +15,17 @@ const copyChunk = 1 << 20
 // that unit's actor instead (copier.go). It stops at the first failure, which aborts
 // the copy: COPY ABORTED with the cause as additional sense (SPC-4 6.4.3).
 func (w *worker) copySegments(segs []*pb.CopySegment, stable bool) error {
-	var buf []byte
+	// One buffer as large as the longest segment needs (at most copyChunk): sized
+	// from the first segment alone, a short first segment made every later one
+	// move a block at a time.
+	var longest int64
 	for _, s := range segs {
-		if buf == nil {
-			buf = make([]byte, min(int64(copyChunk), max(s.Length, 1)))
-		}
+		longest = max(longest, s.Length)
+	}
+	buf := make([]byte, min(int64(copyChunk), max(longest, 1)))
+	for _, s := range segs {
 		for done := int64(0); done < s.Length; {
 			n := min(int64(len(buf)), s.Length-done)
-			if int64(len(buf)) < n {
-				buf = make([]byte, n)
-			}
 			w.refresh()
 			got, err := w.b.ReadAt(buf[:n], s.SrcOffset+done)
 			if err != nil || int64(got) < n {

@@ -83,3 +83,22 @@ func TestPace(t *testing.T) {
 		t.Fatalf("no limit must not sleep (%v)", d)
 	}
 }
+
+// A copy whose first segment is one block still moves its later, longer segments
+// in copyChunk pieces, not a block at a time (a scsidev review found the buffer
+// sized from the first segment only: 512 B then 1 MiB took 2049 writes).
+func TestCopyBufferFitsLongestSegment(t *testing.T) {
+	var c backend.Counters
+	b := backend.WithCounters(backend.NewMemory(4<<20), &c)
+	w := &worker{b: b, log: hclog.NewNullLogger()}
+	segs := []*pb.CopySegment{
+		{SrcNaa: 1, DstNaa: 1, SrcOffset: 0, DstOffset: 2 << 20, Length: 512},
+		{SrcNaa: 1, DstNaa: 1, SrcOffset: 4096, DstOffset: 3 << 20, Length: 1 << 20},
+	}
+	if err := w.copySegments(segs, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Writes.Load(); n != 2 {
+		t.Fatalf("copying 512 B then 1 MiB took %d backend writes, want 2", n)
+	}
+}
