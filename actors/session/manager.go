@@ -57,11 +57,14 @@ type Resync struct{}
 // restarting it (protoactor stops a restarting actor's children, which would end every
 // session), after answering the message it failed on with ManagerFailed.
 func ManagerProps(connCfg conn.Config, log hclog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
-			info: map[string]*Info{}, pids: map[string]*actor.PID{}, tsihOf: map[string]uint16{},
-			held: map[string]*hold{}, ending: map[string]string{}, born: map[string]uint64{}, resetAt: map[string]uint64{}}
-	}, actor.WithSupervisor(&sessionStrategy{log: log}), actor.WithDispatcher(sched.Default))
+	return actor.PropsFromProducer(func() actor.Actor { return newManager(connCfg, log) },
+		actor.WithSupervisor(&sessionStrategy{log: log}), actor.WithDispatcher(sched.Default))
+}
+
+func newManager(connCfg conn.Config, log hclog.Logger) *manager {
+	return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
+		info: map[string]*Info{}, pids: map[string]*actor.PID{}, tsihOf: map[string]uint16{},
+		held: map[string]*hold{}, ending: map[string]string{}, born: map[string]uint64{}, resetAt: map[string]uint64{}}
 }
 
 type manager struct {
