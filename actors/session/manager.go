@@ -61,6 +61,7 @@ func ManagerProps(connCfg conn.Config, log hclog.Logger) *actor.Props {
 		actor.WithSupervisor(&sessionStrategy{log: log}), actor.WithDispatcher(sched.Default))
 }
 
+// newManager is a session manager with no sessions yet.
 func newManager(connCfg conn.Config, log hclog.Logger) *manager {
 	return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
 		info: map[string]*Info{}, pids: map[string]*actor.PID{}, tsihOf: map[string]uint16{},
