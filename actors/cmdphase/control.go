@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/messages/iscsi"
 )
 
@@ -56,88 +55,6 @@ func (m *Machine) Tick(now time.Time) {
 	h.SetStatSN(m.statSN) // not advanced: the ITT is reserved
 	m.window(h)
 	m.emit(p)
-}
-
-// text answers a Text Request: SendTargets, and NotUnderstood for keys not
-// negotiable in the full feature phase (RFC 7143 11.10-11.11). An answer longer
-// than the initiator's MaxRecvDataSegmentLength goes in parts: each but the last
-// with C=1 and a TTT, which the initiator's next (empty) Text Request returns to
-// ask for the next part.
-func (m *Machine) text(req *iscsi.PDU) {
-	itt := req.BHS.ITT()
-	if ttt := req.BHS.TTT(); ttt != iscsi.ReservedTag {
-		c := m.textCont
-		if c == nil || c.itt != itt || c.ttt != ttt {
-			m.reject(iscsi.RejectProtocolError, &req.BHS)
-			return
-		}
-		m.textCont = nil
-		m.textPart(itt, c.rest)
-		return
-	}
-	// A new request ends an answer the initiator stopped asking for.
-	m.textCont = nil
-	var resp []iscsi.KV
-	kvs, err := iscsi.ParseText(req.Data)
-	if err != nil {
-		m.reject(iscsi.RejectProtocolError, &req.BHS)
-		return
-	}
-	for _, kv := range kvs {
-		if kv.Key == "SendTargets" {
-			resp = append(resp, login.SendTargets(kv.Value, m.cfg.Login.InitiatorName, m.cfg.Login.Target.Name,
-				m.Discovery(), m.cfg.Login.Peer, m.discoveryTargets())...)
-			continue
-		}
-		resp = append(resp, iscsi.KV{Key: kv.Key, Value: "NotUnderstood"})
-	}
-	m.textPart(itt, iscsi.AppendText(nil, resp...))
-}
-
-// textCont is the rest of a Text Response sent in parts.
-type textCont struct {
-	itt, ttt uint32
-	rest     []byte
-}
-
-// textPart sends the next part of a Text Response: all of text if it fits in one
-// PDU, else as much as fits, C=1, and the rest kept for the initiator's next ask.
-func (m *Machine) textPart(itt uint32, text []byte) {
-	p := &iscsi.PDU{Data: text}
-	h := &p.BHS
-	h.SetOpcode(iscsi.OpTextResp)
-	h.SetITT(itt)
-	h.SetTTT(iscsi.ReservedTag)
-	if max := m.params.MaxRecvDataSegmentLength; max > 0 && uint32(len(text)) > max {
-		c := &textCont{itt: itt, ttt: m.newTTT(), rest: text[max:]}
-		m.textCont = c
-		p.Data = text[:max]
-		h.SetContinue(true)
-		h.SetTTT(c.ttt)
-	} else {
-		h.SetFinal(true)
-	}
-	h.SetStatSN(m.nextStatSN())
-	m.window(h)
-	m.emit(p)
-}
-
-// discoveryTargets lists the configured targets with this connection's local address
-// as their TargetAddress (the address the initiator already reached us on), unless
-// a target names its addresses itself (every gateway node's portals, in ALUA port
-// groups).
-func (m *Machine) discoveryTargets() []login.DiscoveryTarget {
-	addr := m.cfg.LocalAddr + ",1"
-	out := make([]login.DiscoveryTarget, len(m.cfg.Discovery))
-	for i, t := range m.cfg.Discovery {
-		if len(t.Addresses) > 0 {
-			out[i] = t
-			continue
-		}
-		t.Addresses = []string{addr}
-		out[i] = t
-	}
-	return out
 }
 
 // logout answers a Logout Request and closes the connection after the response

@@ -250,7 +250,13 @@ func describe(p *iscsi.PDU) string {
 	case iscsi.OpTextResp:
 		fmt.Fprintf(&b, "Text-Response itt=%d statsn=%d %q", h.ITT(), h.StatSN(), strings.ReplaceAll(string(p.Data), "\x00", ";"))
 		if h.Continue() {
-			fmt.Fprintf(&b, " C ttt=%d", h.TTT())
+			b.WriteString(" C")
+		}
+		if h.TTT() != iscsi.ReservedTag {
+			fmt.Fprintf(&b, " ttt=%d", h.TTT())
+		}
+		if h.LUN() != 0 {
+			fmt.Fprintf(&b, " lun=%#x", h.LUN())
 		}
 		if !h.Final() {
 			b.WriteString(" F=0")

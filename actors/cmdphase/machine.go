@@ -138,8 +138,9 @@ type Machine struct {
 	route string
 	// loggedOut: a Logout Request closing the session or connection was answered.
 	loggedOut bool
-	// textCont: a Text Response in parts awaits the initiator's next ask.
-	textCont *textCont
+	// textX: a Text Request or Response in parts awaits the initiator's next
+	// Text Request of the exchange (text.go).
+	textX *textExchange
 }
 
 // LoggedOut reports whether the initiator logged out (a Logout Request closing the

@@ -32,7 +32,8 @@ import (
 //	tmfdone itt=N [response=N] [fanout=N]
 //	aborted-by-other [lun=N | all] [exp=N]
 //	nop itt=N [immediate] [len=N] | nop-reply ttt=N | logout itt=N [reason=N]
-//	text itt=N [keys=K=V[;K=V...]] [ttt=N] | pdu opcode=HEX itt=N
+//	text itt=N [keys=K=V[;K=V...]] [raw=TEXT] [len=N] [ttt=N] [cont] [nofinal] [final] [lun=N]
+//	pdu opcode=HEX itt=N
 //	digest-error itt=N [op=dataout|cmd|nop] [immediate] [cmdsn=N] [ttt=N datasn=N off=N len=N final]
 //	tick t=DURATION | session hold|release | closed | buffers | request-logout within=DURATION
 func TestScripts(t *testing.T) {
@@ -192,11 +193,21 @@ func TestScripts(t *testing.T) {
 				case "text":
 					b.SetOpcode(iscsi.OpTextReq)
 					b.SetTTT(a.u32("ttt", iscsi.ReservedTag))
+					b.SetFinal(!a.has("cont") && !a.has("nofinal"))
+					b.SetContinue(a.has("cont"))
+					if a.has("final") {
+						b.SetFinal(true)
+					}
+					b.SetLUN(uint64(a.u32("lun", 0)))
 					if a.has("keys") {
 						for _, kv := range strings.Split(a.str("keys", ""), ";") {
 							p.Data = append(append(p.Data, kv...), 0)
 						}
 					}
+					// raw: text as it is, ';' for NUL (a part may end inside a pair);
+					// len: that many bytes of filler.
+					p.Data = append(p.Data, strings.ReplaceAll(a.str("raw", ""), ";", "\x00")...)
+					p.Data = append(p.Data, strings.Repeat("x", int(a.u32("len", 0)))...)
 				case "pdu":
 					op, _ := strconv.ParseUint(a.str("opcode", "0"), 16, 8)
 					b.SetOpcode(iscsi.Opcode(op))

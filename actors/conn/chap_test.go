@@ -50,6 +50,8 @@ func TestAuthFailureDelay(t *testing.T) {
 				switch m := ctx.Message().(type) {
 				case *actor.Started:
 					ctx.Spawn(Props(cfg))
+				case *LoginComplete:
+					ctx.Send(ctx.Children()[0], &Admit{})
 				case *LogoutSession:
 					ended <- m.Reason
 				}

@@ -85,11 +85,20 @@ type Config struct {
 }
 
 // LoginComplete tells the session that its connection finished login; the session's
-// CmdSN window starts at FirstCmdSN.
+// CmdSN window starts at FirstCmdSN. The connection sends the final Login Response
+// only when the session answers with Admit.
 type LoginComplete struct {
 	Result     login.Result
 	FirstCmdSN uint32
 }
+
+// Admit is the session manager's answer to a complete login, which the session
+// passes on to its connection: the final Login Response goes out and the full
+// feature phase begins, or, with Refused set (why), the login fails with status
+// Service Unavailable. The manager refuses a login to a target that had a TARGET
+// COLD RESET after the connection was accepted (RFC 7143 11.5.1: the reset closes
+// every connection to the target, this one too).
+type Admit struct{ Refused string }
 
 // RequestLogout asks the connection's initiator to log out within Within: an
 // Asynchronous Message (AsyncEvent 1), sent when the target stops. A connection
@@ -128,8 +137,10 @@ type connActor struct {
 	self     *pb.Pid
 
 	// Login phase.
-	lm     *login.Machine
-	statSN uint32
+	lm *login.Machine
+	// admitting is a complete login waiting for Admit.
+	admitting *admission
+	statSN    uint32
 	// loginDeadline ends the login phase (LoginTimeout after start).
 	loginDeadline time.Time
 	// failedLogin: the login's failure was reported.

@@ -164,6 +164,7 @@ func newHarness(t *testing.T) *harness {
 				conn = ctx.Spawn(Props(cfg))
 			case *LoginComplete:
 				window.Start(m.FirstCmdSN)
+				ctx.Send(conn, &Admit{})
 			case *pb.CommandOrder:
 				ready, ok := window.Accept(m)
 				if !ok {

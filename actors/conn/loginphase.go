@@ -36,6 +36,8 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 			// last Login Request.
 			ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
 		}
+	case *Admit:
+		c.admit(ctx, m)
 	case *delayedLoginFailure:
 		// The writer sends the response, then closes the socket; the connection and
 		// its session end now rather than at the login timeout.
@@ -115,13 +117,55 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		c.steps <- readerStep{lim: iscsi.LoginLimits}
 		return
 	}
-	result := c.lm.Result()
+	// The final Login Response waits for the session manager to admit the session
+	// (see Admit): a TARGET COLD RESET that ran while this connection logged in
+	// refuses it, and a login the manager has admitted is one every later reset
+	// sees.
+	c.admitting = &admission{resp: resp, cmdSN: req.CmdSN, result: c.lm.Result()}
+	ctx.Send(ctx.Parent(), &LoginComplete{Result: c.admitting.result, FirstCmdSN: req.CmdSN})
+}
+
+// admission is a login that is complete but for the session manager's word.
+type admission struct {
+	resp   *login.Response
+	cmdSN  uint32
+	result login.Result
+}
+
+// admit ends the login when the session manager has answered: the final Login
+// Response and the full feature phase, or, refused, a Login Response with status
+// Service Unavailable (0301: the initiator may log in again) and the end.
+func (c *connActor) admit(ctx actor.Context, m *Admit) {
+	a := c.admitting
+	if a == nil || c.closed {
+		return // ended meanwhile (an End, the login timeout)
+	}
+	c.admitting = nil
+	if m.Refused != "" {
+		c.loginFailed(metrics.LoginNegotiationFailure)
+		c.log.Info("login refused", "reason", m.Refused, "initiator", a.result.InitiatorName,
+			"remote", c.cfg.Conn.RemoteAddr().String())
+		st := login.ServiceUnavailable
+		resp := *a.resp
+		resp.Transit, resp.NSG, resp.Data = false, 0, nil
+		resp.StatusClass, resp.StatusDetail = st.Class(), st.Detail()
+		c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(&resp, c.nextStatSN(), a.cmdSN, c.cfg.QueueDepth)}, closeNow: true})
+		c.steps <- readerStep{stop: true}
+		c.finish(ctx, "login refused: "+m.Refused)
+		return
+	}
+	c.fullFeaturePhase(ctx, a)
+}
+
+// fullFeaturePhase sends the final Login Response of an admitted login and starts
+// the command phase.
+func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
+	resp, result := a.resp, a.result
 	params := result.Params
 	resp.TSIH = c.cfg.TSIH
-	ctx.Send(ctx.Parent(), &LoginComplete{Result: result, FirstCmdSN: req.CmdSN})
 	c.countLogin(result)
 	// The final Login Response goes without digests; everything after it uses them.
-	c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}})
+	c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), a.cmdSN, c.cfg.QueueDepth)}})
 	c.hd, c.dd = params.HeaderDigest, params.DataDigest
 	c.m = cmdphase.New(cmdphase.Config{
 		Login:            result,
@@ -135,7 +179,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		MaxBufferedBytes: c.cfg.MaxBufferedBytes,
 		Metrics:          c.cfg.Metrics,
 		Log:              c.log,
-	}, c.statSN, req.CmdSN)
+	}, c.statSN, a.cmdSN)
 	c.traceLogin(result)
 	c.steps <- readerStep{ffp: true, lim: iscsi.Limits{
 		MaxRecvDataSegmentLength: params.MaxXmitDataSegmentLength,

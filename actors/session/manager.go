@@ -57,11 +57,15 @@ type Resync struct{}
 // restarting it (protoactor stops a restarting actor's children, which would end every
 // session), after answering the message it failed on with ManagerFailed.
 func ManagerProps(connCfg conn.Config, log hclog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
-			info: map[string]*Info{}, pids: map[string]*actor.PID{}, tsihOf: map[string]uint16{},
-			held: map[string]*hold{}, ending: map[string]string{}}
-	}, actor.WithSupervisor(&sessionStrategy{log: log}), actor.WithDispatcher(sched.Default))
+	return actor.PropsFromProducer(func() actor.Actor { return newManager(connCfg, log) },
+		actor.WithSupervisor(&sessionStrategy{log: log}), actor.WithDispatcher(sched.Default))
+}
+
+// newManager is a session manager with no sessions yet.
+func newManager(connCfg conn.Config, log hclog.Logger) *manager {
+	return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
+		info: map[string]*Info{}, pids: map[string]*actor.PID{}, tsihOf: map[string]uint16{},
+		held: map[string]*hold{}, ending: map[string]string{}, born: map[string]uint64{}, resetAt: map[string]uint64{}}
 }
 
 type manager struct {
@@ -80,6 +84,12 @@ type manager struct {
 	pids map[string]*actor.PID
 	// logouts are the admin's Logouts still waiting for sessions to end.
 	logouts []*logoutWait
+	// clock counts accepted connections and TARGET COLD RESETs, in the order the
+	// manager took them: born is when each session's connection was accepted (by
+	// PID id), resetAt when each target (by name) was last reset.
+	clock   uint64
+	born    map[string]uint64
+	resetAt map[string]uint64
 }
 
 // Receive handles accepted connections and session lifecycle.
@@ -97,6 +107,8 @@ func (m *manager) Receive(ctx actor.Context) {
 		}
 		pid := ctx.Spawn(Props(Config{Conn: msg.Conn, AcceptedAt: msg.At, ConnCfg: m.connCfg, TSIH: tsih, Manager: ctx.Self(), Log: m.log}))
 		m.tsihOf[pid.Id] = tsih
+		m.clock++
+		m.born[pid.Id] = m.clock
 	case *Up:
 		m.up(ctx, msg)
 	case *dispatcher.Flushed:
@@ -133,6 +145,7 @@ func (m *manager) forget(who *actor.PID) {
 	delete(m.info, who.Id)
 	delete(m.pids, who.Id)
 	delete(m.held, who.Id)
+	delete(m.born, who.Id)
 	if t, ok := m.tsihOf[who.Id]; ok {
 		delete(m.tsihOf, who.Id)
 		m.tsih.free(t)
@@ -167,6 +180,11 @@ func (m *manager) resync(children []*actor.PID) {
 			delete(m.ending, id)
 		}
 	}
+	for id := range m.born {
+		if !live[id] {
+			delete(m.born, id)
+		}
+	}
 	for key, p := range m.byKey {
 		if !live[p.Id] {
 			delete(m.byKey, key)
@@ -178,8 +196,8 @@ func (m *manager) resync(children []*actor.PID) {
 // it to the supervisor's HandleFailure) and returns what it did, for the log. An
 // accepted connection that got no session is closed, so that its initiator sees the
 // connection end and logs in again rather than wait on a socket nobody reads. A lost
-// Up leaves its session waiting for proceed until holdLimit, when it ends (its
-// initiator logs in again). A lost Terminated or Flushed leaves an entry that Resync
+// Up leaves its connection waiting for Admit until holdLimit (or its login timeout),
+// when it ends (its initiator logs in again). A lost Terminated or Flushed leaves an entry that Resync
 // drops or a Flush that it sends again.
 func ManagerFailed(log hclog.Logger, message any) string {
 	switch m := message.(type) {

@@ -37,9 +37,21 @@ type coldReset struct {
 	from   *actor.PID
 }
 
-// up records a logged-in session, ends an older one of its key, and lets it proceed
-// when it may.
+// up admits a logged-in session (its connection then sends the final Login
+// Response), records it, ends an older one of its key, and lets it proceed when it
+// may. A session whose target had a TARGET COLD RESET after its connection was
+// accepted is refused instead: the reset closes every connection to the target
+// (RFC 7143 11.5.1), and this one was open, logging in, when it ran. The manager
+// takes Ups and resets one at a time, so a session is either refused here or
+// listed before the reset and ended by it: no login slips between the two.
 func (m *manager) up(ctx actor.Context, msg *Up) {
+	if m.resetDuringLogin(msg) {
+		m.log.Info("target cold reset during login: refusing the session", "session", msg.PID.Id,
+			"target", msg.Info.Target)
+		ctx.Send(msg.PID, &conn.Admit{Refused: "target cold reset during login"})
+		return
+	}
+	ctx.Send(msg.PID, &conn.Admit{})
 	if old, ok := m.byKey[msg.Key]; ok && !old.Equal(msg.PID) {
 		m.log.Info("session reinstatement: ending the previous session of this initiator port", "old", old.Id)
 		delete(m.held, old.Id) // its commands are never released
@@ -114,8 +126,12 @@ func (m *manager) rehold(ctx actor.Context) {
 	}
 }
 
-// coldReset ends every session of the target but the one that asked.
+// coldReset ends every session of the target but the one that asked, and notes
+// when the reset ran, so that a session of the target still logging in is refused
+// when its login completes (see up).
 func (m *manager) coldReset(ctx actor.Context, msg *coldReset) {
+	m.clock++
+	m.resetAt[msg.target] = m.clock
 	n := 0
 	for id, in := range m.info {
 		pid := m.pids[id]
@@ -126,4 +142,16 @@ func (m *manager) coldReset(ctx actor.Context, msg *coldReset) {
 		ctx.Send(pid, &conn.End{Reason: "target cold reset"})
 	}
 	m.log.Info("target cold reset: closing the target's sessions", "target", msg.target, "sessions", n)
+}
+
+// resetDuringLogin reports whether the target msg's session logged in to had a
+// TARGET COLD RESET after the session's connection was accepted.
+func (m *manager) resetDuringLogin(msg *Up) bool {
+	in := msg.Info
+	if in == nil || in.Discovery {
+		return false
+	}
+	at, ok := m.resetAt[in.Target]
+	born, known := m.born[msg.PID.Id]
+	return ok && known && at > born
 }

@@ -35,8 +35,10 @@ type Config struct {
 }
 
 // Up tells the session manager that a session finished login, so that it can
-// reinstate (end) an older session of the same initiator port (RFC 7143 6.3.5) and
-// list it (Info). The session holds its commands until the manager answers proceed.
+// admit or refuse it (conn.Admit, which the session passes on to its connection:
+// the final Login Response waits for it), reinstate (end) an older session of the
+// same initiator port (RFC 7143 6.3.5) and list it (Info). The session holds its
+// commands until the manager answers proceed.
 type Up struct {
 	Key  string
 	PID  *actor.PID
@@ -163,6 +165,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		return
 	case *conn.End:
 		ctx.Send(s.conn, m)
+		return
+	case *conn.Admit:
+		ctx.Send(s.conn, m) // the manager's answer to Up: the connection ends its login
 		return
 	case *conn.LogoutSession:
 		s.log.Debug("session ends", "reason", m.Reason)
