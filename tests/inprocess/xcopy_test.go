@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
@@ -131,4 +133,35 @@ func TestExtendedCopyAcrossLUNs(t *testing.T) {
 	prOut1("RESERVE EXCLUSIVE ACCESS", 0x01, exclusiveAccess, keyB, 0)
 	expectAborted("copy from a LUN reserved EXCLUSIVE ACCESS by another initiator", xcopy(t, a, 0, naa1, naa0, 128, 100, 3000))
 	mustReadBack(t, a, 0, 3000, make([]byte, 64<<10))
+}
+
+// TestExtendedCopyHonoursDestinationWCE: LUN 1 has its write cache off (MODE SELECT
+// WCE=0), so a write to it is stable before GOOD, and its initiator never flushes
+// it. An EXTENDED COPY sent to LUN 0 (WCE=1) that writes LUN 1 must write it the
+// same way; before the copy went through LUN 1's actor it used LUN 0's cache mode
+// (a scsidev review's finding).
+func TestExtendedCopyHonoursDestinationWCE(t *testing.T) {
+	var c backend.Counters
+	cfg := baseConfig(t)
+	cfg.Targets[0].Luns = append(cfg.Targets[0].Luns, &pb.Lun{Id: 1, Backend: "memory", SizeBytes: lunSize})
+	svc := start(t, cfg, func(_ string, lun uint64, b backend.Backend) backend.Backend {
+		if lun == 1 {
+			return backend.WithCounters(b, &c)
+		}
+		return b
+	})
+	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(1703)})
+	ready(t, s, 0)
+	ready(t, s, 1)
+	if err := s.ModeSelectWCE(1, false); err != nil {
+		t.Fatal(err)
+	}
+	writes, stable, syncs := c.Writes.Load(), c.StableWrites.Load(), c.Syncs.Load()
+	if r := xcopy(t, s, 0, luNAA(t, s, 0), luNAA(t, s, 1), 8, 0, 0); r.Status != 0 {
+		t.Fatalf("copy LUN 0 -> LUN 1: status %#x sense %x", r.Status, r.Sense)
+	}
+	writes, stable, syncs = c.Writes.Load()-writes, c.StableWrites.Load()-stable, c.Syncs.Load()-syncs
+	if writes == 0 || (stable < writes && syncs == 0) {
+		t.Fatalf("EXTENDED COPY into a WCE=0 LUN: %d writes, %d stable, %d syncs before GOOD", writes, stable, syncs)
+	}
 }
