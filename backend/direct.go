@@ -153,38 +153,38 @@ func (b *fdBackend) readAligned(buf []byte, off int64) error {
 }
 
 // directWrite writes p at off through aligned bounce buffers: with pwrite, or,
-// given a stable write's description d, with pwritev2(RWF_DSYNC) on it. Edge
+// given a stable write's description sd, with pwritev2(RWF_DSYNC) on it. Edge
 // blocks the request covers only partly are read first and merged. The error is
 // unwrapped (an errno or ErrClosed; a failed read of an edge block as an
 // rmwReadError) so writeStable can classify it; callers wrap it.
-func (b *fdBackend) directWrite(p []byte, off int64, d *syncFD) error {
-	dio := b.direct
-	start, end := dio.span(off, int64(len(p)))
+func (b *fdBackend) directWrite(p []byte, off int64, sd *syncFD) error {
+	d := b.direct
+	start, end := d.span(off, int64(len(p)))
 	if start == off && end == off+int64(len(p)) {
-		dio.rmw.RLock()
-		defer dio.rmw.RUnlock()
+		d.rmw.RLock()
+		defer d.rmw.RUnlock()
 	} else {
-		dio.rmw.Lock()
-		defer dio.rmw.Unlock()
+		d.rmw.Lock()
+		defer d.rmw.Unlock()
 	}
-	bp := dio.getBuf()
-	defer dio.bufs.Put(bp)
+	bp := d.getBuf()
+	defer d.bufs.Put(bp)
 	for cs := start; cs < end; cs += directChunk {
 		ce := min(cs+directChunk, end)
 		buf := (*bp)[:ce-cs]
 		ps, pe := max(off, cs), min(off+int64(len(p)), ce)
 		if ps > cs {
-			if err := b.readAligned(buf[:dio.align], cs); err != nil {
+			if err := b.readAligned(buf[:d.align], cs); err != nil {
 				return &rmwReadError{unwrapPath(err)}
 			}
 		}
-		if pe < ce && !(ps > cs && ce-cs == dio.align) { // not the head block again
-			if err := b.readAligned(buf[ce-cs-dio.align:], ce-dio.align); err != nil {
+		if pe < ce && !(ps > cs && ce-cs == d.align) { // not the head block again
+			if err := b.readAligned(buf[ce-cs-d.align:], ce-d.align); err != nil {
 				return &rmwReadError{unwrapPath(err)}
 			}
 		}
 		copy(buf[ps-cs:], p[ps-off:pe-off])
-		if err := b.writeAligned(buf, cs, d); err != nil {
+		if err := b.writeAligned(buf, cs, sd); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -56,35 +57,45 @@ func TestConcurrentSyncsSeeWritebackError(t *testing.T) {
 	}
 }
 
-// TestConcurrentFUAWritesSeeWritebackError: the same for stable writes (FUA, WCE=0):
-// an RWF_DSYNC write that waits on a failing writeback beside another one must
-// fail too, not answer GOOD because the other consumed the error.
+// TestConcurrentFUAWritesSeeWritebackError: the same for stable writes (FUA, WCE=0),
+// through the page cache and with O_DIRECT: an RWF_DSYNC write that waits on a
+// failing writeback beside another one must fail too, not answer GOOD because the
+// other consumed the error.
 func TestConcurrentFUAWritesSeeWritebackError(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.img")
-	b := openPath(t, path, 1<<20).(*fdBackend)
-	fake := &errseqFake{reported: map[int]bool{}}
-	var wait func()
-	b.pwritev2 = func(fd int, iovs [][]byte, off int64, flags int) (int, error) {
-		n, err := unix.Pwritev(fd, iovs, off)
-		if err != nil {
-			return 0, err
-		}
-		wait()
-		if err := fake.check(fd); err != nil {
-			return 0, err // the range sync after the copy failed
-		}
-		return n, nil
-	}
-	errs := atOnce(2, func(i int) error {
-		return b.WriteAt(make([]byte, 4096), int64(i)*4096, true)
-	}, &wait)
-	for i, err := range errs {
-		if !errors.Is(err, unix.EIO) {
-			t.Errorf("stable write %d returned %v although its writeback failed (the other got %v)", i, err, errs[1-i])
-		}
-	}
-	if err := b.Sync(); !errors.Is(err, unix.EIO) {
-		t.Errorf("Sync after a failed stable write: %v, want the sticky EIO", err)
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "w.img")
+			var b *fdBackend
+			if direct {
+				b = openDirect(t, path, 1<<20)
+			} else {
+				b = openPath(t, path, 1<<20).(*fdBackend)
+			}
+			fake := &errseqFake{reported: map[int]bool{}}
+			var wait func()
+			b.pwritev2 = func(fd int, iovs [][]byte, off int64, flags int) (int, error) {
+				n, err := unix.Pwritev(fd, iovs, off)
+				if err != nil {
+					return 0, err
+				}
+				wait()
+				if err := fake.check(fd); err != nil {
+					return 0, err // the range sync after the copy failed
+				}
+				return n, nil
+			}
+			errs := atOnce(2, func(i int) error {
+				return b.WriteAt(make([]byte, 4096), int64(i)*4096, true)
+			}, &wait)
+			for i, err := range errs {
+				if !errors.Is(err, unix.EIO) {
+					t.Errorf("stable write %d returned %v although its writeback failed (the other got %v)", i, err, errs[1-i])
+				}
+			}
+			if err := b.Sync(); !errors.Is(err, unix.EIO) {
+				t.Errorf("Sync after a failed stable write: %v, want the sticky EIO", err)
+			}
+		})
 	}
 }
 
