@@ -91,7 +91,8 @@ func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
 	}
 	// Turning the write cache off flushes it, as a drive does: from now on the
 	// initiator sends no SYNCHRONIZE CACHE, so writes it was told are cached
-	// must be on the medium before GOOD.
+	// must be on the medium before GOOD. (After a failed SANITIZE the medium
+	// takes no IO, and holds nothing worth keeping.)
 	flush := d.wce && !wce && !d.sanitizeFailed
 	if wce != d.wce || swp != d.swp {
 		d.wce, d.swp = wce, swp
