@@ -34,12 +34,22 @@ import (
 // first descriptor with no extra lock or system call; a stable write or a sync
 // pays one uncontended mutex to take a description and one to give it back.
 //
+// Per call rather than per worker: a worker makes one call at a time, so a
+// descriptor per worker would give the same guarantee (no two such calls on one
+// description at once), but the Backend interface would have to hand out
+// per-worker handles through every wrapper (faults, counters, IO policy), a
+// replacement worker would have to open its own, and the holders that are not
+// this LUN's workers would need theirs too. Lending per call does it inside the
+// backend for every caller. Concurrent calls still run concurrently, so the
+// kernel's group commit of concurrent fdatasyncs and RWF_DSYNC writes is kept.
+//
 // Why every error reaches the call it concerns. Take a call C on description D and
 // a writeback error E of data written before C:
 //   - E after D was opened: D's f_wb_err predates E, so either C sees E, or an
 //     earlier call on D saw it and recorded it as the sticky error before D was
-//     handed on, and C returns that. Calls on other descriptions see E each on
-//     their own, however they overlap in time.
+//     handed on, and C, a sync, returns that (a stable write is only answerable
+//     for its own range, written during C itself). Calls on other descriptions
+//     see E each on their own, however they overlap in time.
 //   - E before D was opened: open() samples the mapping's errseq so that an error
 //     nobody has been told yet is reported to the new description too; C sees it.
 //
@@ -51,8 +61,9 @@ import (
 // call, which leaves only the few instructions between that call's return and its
 // record). Descriptions are opened lazily, only while every open one is in use
 // (the first calls, peaks of concurrency, or calls hung in the kernel), so that
-// window is rare; the errors of a previous process or of a LUN removed and added
-// again are outside it too (README "Durability").
+// window is rare. Errors reported before the backend was opened (to a previous
+// process, or before a LUN was removed and added again) are not covered either
+// (README "Durability").
 type syncFDs struct {
 	mu     sync.Mutex
 	free   []*syncFD
