@@ -152,11 +152,12 @@ func (b *fdBackend) readAligned(buf []byte, off int64) error {
 	return b.opErr("read", err)
 }
 
-// directWrite writes p at off through aligned bounce buffers with
-// pwritev2(flags) (flags 0 or RWF_DSYNC). Edge blocks the request covers
-// only partly are read first and merged. The error is unwrapped (an errno
-// or ErrClosed) so writeStable can classify it; callers wrap it.
-func (b *fdBackend) directWrite(p []byte, off int64, flags int) error {
+// directWrite writes p at off through aligned bounce buffers: with pwrite, or,
+// given a stable write's description sd, with pwritev2(RWF_DSYNC) on it. Edge
+// blocks the request covers only partly are read first and merged. The error is
+// unwrapped (an errno or ErrClosed; a failed read of an edge block as an
+// rmwReadError) so writeStable can classify it; callers wrap it.
+func (b *fdBackend) directWrite(p []byte, off int64, sd *syncFD) error {
 	d := b.direct
 	start, end := d.span(off, int64(len(p)))
 	if start == off && end == off+int64(len(p)) {
@@ -174,33 +175,34 @@ func (b *fdBackend) directWrite(p []byte, off int64, flags int) error {
 		ps, pe := max(off, cs), min(off+int64(len(p)), ce)
 		if ps > cs {
 			if err := b.readAligned(buf[:d.align], cs); err != nil {
-				return unwrapPath(err)
+				return &rmwReadError{unwrapPath(err)}
 			}
 		}
 		if pe < ce && !(ps > cs && ce-cs == d.align) { // not the head block again
 			if err := b.readAligned(buf[ce-cs-d.align:], ce-d.align); err != nil {
-				return unwrapPath(err)
+				return &rmwReadError{unwrapPath(err)}
 			}
 		}
 		copy(buf[ps-cs:], p[ps-off:pe-off])
-		if err := b.writeAligned(buf, cs, flags); err != nil {
+		if err := b.writeAligned(buf, cs, sd); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeAligned writes an aligned buffer at an aligned offset with pwrite,
-// or pwritev2(flags) for a stable write, continuing after short writes.
-func (b *fdBackend) writeAligned(buf []byte, off int64, flags int) error {
-	return b.control(func(fd int) error {
+// writeAligned writes an aligned buffer at an aligned offset with pwrite, or
+// with pwritev2(RWF_DSYNC) on d for a stable write, continuing after short
+// writes.
+func (b *fdBackend) writeAligned(buf []byte, off int64, d *syncFD) error {
+	write := func(fd int) error {
 		for len(buf) > 0 {
 			var n int
 			var err error
-			if flags == 0 {
+			if d == nil {
 				n, err = unix.Pwrite(fd, buf, off)
 			} else {
-				n, err = b.pwritev2(fd, [][]byte{buf}, off, flags)
+				n, err = b.pwritev2(fd, [][]byte{buf}, off, unix.RWF_DSYNC)
 			}
 			if err != nil {
 				return err
@@ -208,8 +210,15 @@ func (b *fdBackend) writeAligned(buf []byte, off int64, flags int) error {
 			if n <= 0 || int64(n)%b.direct.align != 0 {
 				return io.ErrShortWrite
 			}
+			if d != nil {
+				d.accepted = true
+			}
 			buf, off = buf[n:], off+int64(n)
 		}
 		return nil
-	})
+	}
+	if d == nil {
+		return b.control(write)
+	}
+	return b.controlOn(d, write)
 }

@@ -29,6 +29,9 @@ type fdBackend struct {
 
 	// syncErr is the sticky durability error (see stickyErr).
 	syncErr stickyErr
+	// syncFDs lends each sync and stable write a description of its own
+	// (syncfd.go).
+	syncFDs syncFDs
 	// noDsync is set once pwritev2(RWF_DSYNC) proved unsupported.
 	noDsync atomic.Bool
 	// noDiscard is set once the discard primitive proved unsupported.
@@ -62,6 +65,7 @@ func newFDBackend(f *os.File, path string, size int64, readOnly bool,
 		datasync: unix.Fdatasync, pwritev2: unix.Pwritev2, pwritev: unix.Pwritev, preadv: unix.Preadv, discard: discard,
 	}
 	b.size.Store(size)
+	b.syncFDs.free = []*syncFD{{f: f, rc: rc, first: true}}
 	return b, nil
 }
 
@@ -138,7 +142,7 @@ func (b *fdBackend) WriteAt(p []byte, off int64, stable bool) error {
 func (b *fdBackend) pwrite(p []byte, off int64) error {
 	var err error
 	if b.direct != nil {
-		err = b.directWrite(p, off, 0)
+		err = b.directWrite(p, off, nil)
 	} else {
 		_, err = b.f.WriteAt(p, off)
 	}
@@ -180,10 +184,11 @@ func (b *fdBackend) Resize(size int64) error {
 	return nil
 }
 
-// Sync is fdatasync. The first failure is kept and returned by every later
+// Sync is fdatasync, on a description no other sync or stable write uses
+// meanwhile (syncfd.go). The first failure is kept and returned by every later
 // Sync (and by stable writes that fall back to fdatasync), because Linux
-// reports a writeback error only once and a later fdatasync could succeed
-// although data was lost.
+// reports a writeback error only once per description and a later fdatasync
+// could succeed although data was lost.
 func (b *fdBackend) Sync() error {
 	if err := b.usable(false); err != nil {
 		return pathErr("sync", b.path, err)
@@ -191,13 +196,24 @@ func (b *fdBackend) Sync() error {
 	if err := b.syncErr.get(); err != nil {
 		return err
 	}
-	if err := b.control(b.datasync); err != nil {
-		if errors.Is(err, ErrClosed) {
-			return pathErr("sync", b.path, err)
-		}
-		return b.syncErr.set(pathErr("sync", b.path, err))
+	d, err := b.takeSyncFD()
+	if err != nil {
+		return pathErr("sync", b.path, err) // nothing was synced, nothing consumed
 	}
-	return nil
+	err = b.controlOn(d, b.datasync)
+	if err != nil && !errors.Is(err, ErrClosed) {
+		err = b.syncErr.set(pathErr("sync", b.path, err))
+	}
+	b.giveSyncFD(d)
+	switch {
+	case errors.Is(err, ErrClosed):
+		return pathErr("sync", b.path, err)
+	case err != nil:
+		return err
+	}
+	// A call on another description may have recorded an error this one was
+	// not told (syncfd.go: what stays open).
+	return b.syncErr.get()
 }
 
 // Close closes the descriptor once; IO already running in other goroutines
@@ -206,6 +222,7 @@ func (b *fdBackend) Close() error {
 	if b.closed.Swap(true) {
 		return pathErr("close", b.path, ErrClosed)
 	}
+	b.closeSyncFDs()
 	return pathErr("close", b.path, unwrapPath(b.f.Close()))
 }
 

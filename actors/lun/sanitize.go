@@ -56,8 +56,10 @@ func pace(start time.Time, written int64, rate uint64) {
 	}
 }
 
-// sanitizeErase deallocates the whole range (punched holes in a file, discard
-// on a block device) and makes that durable.
+// sanitizeErase deallocates the whole range (punched holes in a file) and makes
+// that durable. The device model offers BLOCK ERASE only where deallocated blocks
+// read as zeros, so never on a block device, whose discard may leave the old data
+// readable.
 func (w *worker) sanitizeErase(off, length int64) error {
 	if err := w.b.Unmap(off, length); err != nil {
 		return err

@@ -2,6 +2,7 @@ package lun
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -271,7 +272,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		read = make([]byte, len(t.DataOut))
 		_, err = w.b.ReadAt(read, req.Offset)
 	case pb.IoKind_IO_KIND_UNMAP:
-		err = w.unmap(req.Extents)
+		err = w.unmap(req.Extents, req.Stable)
 	case pb.IoKind_IO_KIND_WRITE_SAME:
 		err = w.writeSame(t.DataOut, req.Offset, req.Length, req.Stable)
 	case pb.IoKind_IO_KIND_LBA_STATUS:
@@ -313,7 +314,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	case pb.IoKind_IO_KIND_PERSIST_RESERVATIONS:
 		err = writeState(reservation.WriteStateFile, w.statePath, t.DataOut)
 	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
-		err = writeState(writeModesFile, w.modesPath, t.DataOut)
+		err = w.saveModes(t.DataOut, req.Stable)
 	}
 	if err = fencedAnswer(err); err != nil && err != errNotReady {
 		w.noteFault(err)
@@ -356,15 +357,22 @@ func (w *worker) writeParts(parts [][]byte, off, length int64, stable bool) erro
 	return w.b.WriteAt(buf, off, stable)
 }
 
-// unmap deallocates each (offset, length) pair, stopping at the first error.
-func (w *worker) unmap(extents []int64) error {
+// unmap deallocates each (offset, length) pair, stopping at the first error. A
+// stable unmap (WCE=0) then syncs the whole backend: a punched hole is metadata,
+// which no range sync (sync_file_range) makes durable, and the zeros written where
+// a store cannot deallocate are cached writes.
+func (w *worker) unmap(extents []int64, stable bool) error {
 	for i := 0; i+1 < len(extents); i += 2 {
 		w.refresh()
 		if err := w.b.Unmap(extents[i], extents[i+1]); err != nil {
 			return err
 		}
 	}
-	return nil
+	if !stable {
+		return nil
+	}
+	w.refresh()
+	return w.b.Sync()
 }
 
 // writeSameChunk bounds the buffer a WRITE SAME is replicated into.
@@ -427,6 +435,24 @@ func (w *worker) lbaStatus(off, length int64, max int) ([]scsidev.Run, error) {
 		off, length = off+n, length-n
 	}
 	return runs, nil
+}
+
+// saveModes makes the saved mode pages durable. flush (MODE SELECT turned the
+// write cache off) syncs the medium first; the file is written even if that
+// fails, so that it matches the pages the device model now has, and the sync's
+// error is the answer: a WRITE ERROR, as SYNCHRONIZE CACHE's would be.
+func (w *worker) saveModes(data []byte, flush bool) error {
+	var syncErr error
+	if flush {
+		if syncErr = w.b.Sync(); syncErr != nil {
+			syncErr = fmt.Errorf("%w: cache flush on WCE=0: %w", scsi.WriteError(), syncErr)
+		}
+		w.refresh()
+	}
+	if err := writeState(writeModesFile, w.modesPath, data); err != nil {
+		return err
+	}
+	return syncErr
 }
 
 // writeState makes a LUN state file durable (temp file, fsync, rename, fsync of

@@ -13,9 +13,11 @@ import (
 // current values; anything else is INVALID FIELD IN PARAMETER LIST and
 // nothing is applied. With SP=1 (allowed only when Config.SaveModes) the
 // new WCE bit is also saved: the result plans an IO_KIND_SAVE_MODE_PAGES IO
-// with the state to make durable before GOOD; SWP is never saved. A change raises MODE PARAMETERS
-// CHANGED on the other I_T nexuses, since these pages are shared by all of
-// them.
+// with the state to make durable before GOOD; SWP is never saved. Turning WCE
+// off also syncs the medium before GOOD (an IO_KIND_SYNC plan, or a stable
+// SAVE_MODE_PAGES one), so that no write acknowledged under WCE=1 stays cached.
+// A change raises MODE PARAMETERS CHANGED on the other I_T nexuses, since these
+// pages are shared by all of them.
 func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
 	is6 := cdb[0] == scsi.OpModeSelect6
 	save := cdb[1]&0x01 != 0
@@ -87,15 +89,23 @@ func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
 		}
 		off = end
 	}
+	// Turning the write cache off flushes it, as a drive does: from now on the
+	// initiator sends no SYNCHRONIZE CACHE, so writes it was told are cached
+	// must be on the medium before GOOD. (After a failed SANITIZE the medium
+	// takes no IO, and holds nothing worth keeping.)
+	flush := d.wce && !wce && !d.sanitizeFailed
 	if wce != d.wce || swp != d.swp {
 		d.wce, d.swp = wce, swp
 		d.addUnitAttentionOthers(r.Nexus, scsi.ModeParametersChanged())
 	}
 	res := good(nil)
-	if save {
+	switch {
+	case save:
 		d.saved.Seq++
 		d.saved.WriteCache = wce
-		res.IO = IO{Kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, Data: d.saved.Marshal()}
+		res.IO = IO{Kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, Data: d.saved.Marshal(), Stable: flush}
+	case flush:
+		res.IO = IO{Kind: pb.IoKind_IO_KIND_SYNC, Length: int64(d.cfg.Blocks) * int64(d.cfg.BlockSize), Stable: true}
 	}
 	return res, nil
 }

@@ -90,7 +90,9 @@ func (d *Device) unmap(cdb []byte, r *Request) (Result, error) {
 	if len(extents) == 0 {
 		return good(nil), nil
 	}
-	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_UNMAP, Extents: extents}}, nil
+	// With WCE=0 the deallocation is on the medium before GOOD, as a write's
+	// data would be: an initiator sends no SYNCHRONIZE CACHE to such a disk.
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_UNMAP, Extents: extents, Stable: !d.wce}}, nil
 }
 
 // writeSame implements WRITE SAME(10) and WRITE SAME(16) (SBC-3 5.41-5.42):
@@ -148,9 +150,10 @@ func (d *Device) writeSame(cdb []byte, r *Request) (Result, error) {
 	}
 	off, length := int64(lba)*bs, int64(blocks)*bs
 	// Deallocating is only a valid way to write the block when a
-	// deallocated block reads back as that block: zeros with LBPRZ.
+	// deallocated block reads back as that block: zeros with LBPRZ. It is a
+	// write command all the same: stable before GOOD when WCE=0.
 	if unmap && d.cfg.Thin && d.cfg.UnmapReadsZero && allZero(block) {
-		return Result{IO: IO{Kind: pb.IoKind_IO_KIND_UNMAP, Extents: []Extent{{Offset: off, Length: length}}}}, nil
+		return Result{IO: IO{Kind: pb.IoKind_IO_KIND_UNMAP, Extents: []Extent{{Offset: off, Length: length}}, Stable: !d.wce}}, nil
 	}
 	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_WRITE_SAME, Offset: off, Length: length, Stable: !d.wce, Data: block}}, nil
 }

@@ -54,7 +54,9 @@ type IO struct {
 	Kind   pb.IoKind
 	Offset int64
 	Length int64
-	// Stable asks that the write be durable before GOOD (FUA or WCE=0).
+	// Stable asks that the write be durable before GOOD (FUA or WCE=0); on
+	// SAVE_MODE_PAGES, that the medium be synced before the file is written
+	// (MODE SELECT turned the write cache off).
 	Stable bool
 	// Data is the payload of a WRITE, the expected data of a VERIFY, the
 	// one block of a WRITE SAME or SANITIZE OVERWRITE, verify then write

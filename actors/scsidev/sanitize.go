@@ -9,9 +9,14 @@ import (
 
 // sanitizeAllowed reports whether service action sa of SANITIZE is
 // implemented by this LU: only when the configuration allows SANITIZE at all,
-// and BLOCK ERASE only on a thin LU (it deallocates every block, which needs
-// logical block provisioning). CRYPTO ERASE is never: the medium is not
-// encrypted, so there is no key to change.
+// and BLOCK ERASE only on a thin LU whose deallocated blocks read as zeros
+// (LBPRZ: a file or memory). It deallocates every block, which needs logical
+// block provisioning, and once it completes the old data must not be readable
+// (SBC-4 4.11); a block device's discard promises no such thing (an SSD without
+// deterministic read-zero after TRIM, a RAID layer that drops discards), so
+// there BLOCK ERASE is refused and SANITIZE OVERWRITE is the way to erase.
+// CRYPTO ERASE is never: the medium is not encrypted, so there is no key to
+// change.
 func (d *Device) sanitizeAllowed(sa uint16) bool {
 	if !d.cfg.AllowSanitize {
 		return false
@@ -20,7 +25,7 @@ func (d *Device) sanitizeAllowed(sa uint16) bool {
 	case scsi.SASanitizeOverwrite, scsi.SASanitizeExitFailureMode:
 		return true
 	case scsi.SASanitizeBlockErase:
-		return d.cfg.Thin
+		return d.cfg.Thin && d.cfg.UnmapReadsZero
 	}
 	return false
 }

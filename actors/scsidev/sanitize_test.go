@@ -163,3 +163,27 @@ func TestSanitizeReported(t *testing.T) {
 		})
 	}
 }
+
+// TestSanitizeBlockEraseNeedsZeroReads: on a thin LU whose deallocated blocks need
+// not read as zeros (a block device: no LBPRZ), a discard could leave the old data
+// readable, so BLOCK ERASE is refused (INVALID FIELD IN CDB, service action) and
+// not reported, while OVERWRITE still works.
+func TestSanitizeBlockEraseNeedsZeroReads(t *testing.T) {
+	cfg := sanitizeConfig(true)
+	cfg.UnmapReadsZero = false
+	d := ready(t, cfg)
+	res := exec(d, sanitizeCDB(2, 0), nil)
+	if k, a, _ := senseOf(res); k != scsi.SenseIllegalRequest || a != 0x24 || res.IO.Kind != pb.IoKind_IO_KIND_UNSPECIFIED {
+		t.Fatalf("BLOCK ERASE without LBPRZ: sense %x/%02x io %v, want INVALID FIELD IN CDB and no IO", k, a, res.IO.Kind)
+	}
+	if d.supports(scsi.OpSanitize, scsi.SASanitizeBlockErase) {
+		t.Error("BLOCK ERASE reported as supported without LBPRZ")
+	}
+	if b := d.blockDeviceCharacteristics(); b[3]&0xC0 != 0 {
+		t.Errorf("WABEREQ %02x without BLOCK ERASE, want 0", b[3]&0xC0)
+	}
+	full := overwriteList(1, bytes.Repeat([]byte{0xAA}, 512))
+	if res := exec(d, sanitizeCDB(1, uint16(len(full))), full); res.Status != scsi.StatusGood || res.IO.Kind != pb.IoKind_IO_KIND_SANITIZE_OVERWRITE {
+		t.Fatalf("OVERWRITE without LBPRZ: status %d io %v, want GOOD and an overwrite", res.Status, res.IO.Kind)
+	}
+}

@@ -76,6 +76,9 @@ func TestSavedModes(t *testing.T) {
 				t.Fatal("saving mode pages must not be ordered as medium IO")
 			}
 			want := !tt.wantCurrent
+			if r.IO.Stable != !want {
+				t.Fatalf("SP=1 turning WCE to %v: flush first = %v, want %v", want, r.IO.Stable, !want)
+			}
 			st, err := ParseSavedModes(r.IO.Data)
 			if err != nil || st.WriteCache != want || (tt.saved != nil && st.Seq <= tt.saved.Seq) {
 				t.Fatalf("saved state %+v, %v; want WCE %v with a newer seq", st, err, want)
@@ -86,11 +89,16 @@ func TestSavedModes(t *testing.T) {
 			if d.WriteCacheEnabled() != want {
 				t.Fatal("SP=1 did not change the current WCE")
 			}
-			// SP=0 changes only the current value.
+			// SP=0 changes only the current value; turning WCE off flushes the
+			// cache (a sync of the whole medium) before GOOD.
 			page[2] ^= 0x04
 			c, list = modeSelect6(page)
-			if r := exec(d, c, list); r.Status != scsi.StatusGood || r.IO.Kind != pb.IoKind_IO_KIND_UNSPECIFIED {
-				t.Fatalf("SP=0: status %d, plan %v", r.Status, r.IO.Kind)
+			wantPlan := pb.IoKind_IO_KIND_UNSPECIFIED
+			if want {
+				wantPlan = pb.IoKind_IO_KIND_SYNC
+			}
+			if r := exec(d, c, list); r.Status != scsi.StatusGood || r.IO.Kind != wantPlan || (want && !r.IO.Stable) {
+				t.Fatalf("SP=0: status %d, plan %v stable %v; want %v", r.Status, r.IO.Kind, r.IO.Stable, wantPlan)
 			}
 			if got, _ := senseCaching(t, d, pcSaved); got != want {
 				t.Fatal("SP=0 changed the saved WCE")

@@ -134,6 +134,31 @@ func TestUnmapPlanExtents(t *testing.T) {
 	}
 }
 
+// TestUnmapStableWithoutWriteCache: with WCE=0 an UNMAP, and a WRITE SAME with
+// UNMAP turned into a deallocation, are stable before GOOD like any write; with
+// WCE=1 they stay cached until SYNCHRONIZE CACHE.
+func TestUnmapStableWithoutWriteCache(t *testing.T) {
+	p := unmapList([2]uint64{0, 8})
+	for _, wce := range []bool{true, false} {
+		cfg := thinConfig()
+		cfg.WriteCache = wce
+		d := ready(t, cfg)
+		for _, c := range []struct {
+			name     string
+			cdb, out []byte
+		}{
+			{"UNMAP", unmapCDB(len(p)), p},
+			{"WRITE SAME(16) UNMAP", cdb16(scsi.OpWriteSame16, 0x08, 0, 8), make([]byte, 512)},
+			{"WRITE SAME(16) UNMAP NDOB", cdb16(scsi.OpWriteSame16, 0x09, 0, 8), nil},
+		} {
+			r := exec(d, c.cdb, c.out)
+			if r.IO.Kind != pb.IoKind_IO_KIND_UNMAP || r.IO.Stable != !wce {
+				t.Errorf("WCE=%v: %s: plan %v stable %v, want UNMAP stable %v", wce, c.name, r.IO.Kind, r.IO.Stable, !wce)
+			}
+		}
+	}
+}
+
 func TestProvisioningReported(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -150,8 +150,8 @@ func (d *Device) blockLimits() []byte {
 // blockDeviceCharacteristics builds the body of the Block Device
 // Characteristics VPD page (SBC-3 6.5.2): a non-rotating medium. When
 // SANITIZE BLOCK ERASE is supported, WABEREQ 01b says that reads after it
-// succeed (deallocated blocks read as zeros or, on a block device, as
-// whatever the device returns); WACEREQ stays 0: no CRYPTO ERASE.
+// succeed (deallocated blocks read as zeros: BLOCK ERASE is offered only
+// with LBPRZ); WACEREQ stays 0: no CRYPTO ERASE.
 func (d *Device) blockDeviceCharacteristics() []byte {
 	b := make([]byte, 0x3C)
 	binary.BigEndian.PutUint16(b[0:2], 0x0001) // non-rotating medium

@@ -182,9 +182,30 @@ func (s *Service) removeLUN(ctx context.Context, k dispatcher.Key, force bool) e
 	if err := s.system.Root.StopFuture(pid).Wait(); err != nil {
 		s.log.Warn("LUN actor did not stop in time", "lun", k.LUN, "target", k.Target, "error", err)
 	}
+	s.flushRemoved(ctx, lv)
 	s.forget(lv)
 	s.log.Info("LUN removed", "target", lv.set.name, "lun", k.LUN, "drained", r.Held)
 	return nil
+}
+
+// flushRemoved makes the writes a removed LUN acknowledged under WCE=1 durable
+// before its backend is closed, as the flush at stop does. The kernel reports a
+// writeback error once per descriptor and its sticky record goes with the backend,
+// so a failure here is logged as an error: nothing else will report it. A flush
+// that outlasts ctx is left to finish on its own (Close waits for no call).
+func (s *Service) flushRemoved(ctx context.Context, lv *liveLUN) {
+	done := make(chan error, 1)
+	go func() { done <- lv.served.Sync() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.log.Error("flush of a removed LUN failed: writes it acknowledged may be lost",
+				"target", lv.set.name, "lun", lv.key.LUN, "error", err)
+		}
+	case <-ctx.Done():
+		s.log.Error("flush of a removed LUN did not finish; closing it anyway",
+			"target", lv.set.name, "lun", lv.key.LUN, "error", ctx.Err())
+	}
 }
 
 // forget drops a LUN from the service's lists and its set, and closes its backend.

@@ -880,7 +880,8 @@ type Lun struct {
 	// provisioning (LBPME). "thick": a regular file is fully allocated (fallocate) when
 	// opened, and the LUN reports full provisioning and refuses UNMAP.
 	Provisioning string `protobuf:"bytes,10,opt,name=provisioning,proto3" json:"provisioning,omitempty"`
-	// Allow SANITIZE (OVERWRITE, and BLOCK ERASE on a thin LUN), which destroys every
+	// Allow SANITIZE (OVERWRITE, and BLOCK ERASE on a thin file or memory LUN; not on a
+	// block device, whose discard may leave the old data readable), which destroys every
 	// block of the LUN. Default false: SANITIZE is then an unsupported command.
 	AllowSanitize bool `protobuf:"varint,11,opt,name=allow_sanitize,json=allowSanitize,proto3" json:"allow_sanitize,omitempty"`
 	// The most bytes per second a SANITIZE OVERWRITE writes, so that erasing a large

@@ -171,7 +171,7 @@ func envUint(t *testing.T, name string, def uint64) (uint64, bool) {
 }
 
 // TestDurabilityPowerLoss is the durability proof: over seeded rounds of random writes, FUA
-// writes, SYNCHRONIZE CACHE and WCE flips from several sessions, cut at random points
+// writes, deallocations, SYNCHRONIZE CACHE and WCE flips from several sessions, cut at random points
 // (inside a command, between commands, at the end) with random cache survival and
 // torn writes, every block read back after the restart holds exactly its last
 // acknowledged-stable content or a content written after it. Each round logs its

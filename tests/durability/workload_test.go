@@ -16,7 +16,7 @@ import (
 type opKind int
 
 const (
-	opWrite opKind = iota // WRITE 10/12/16, WRITE AND VERIFY 16, WRITE SAME 16
+	opWrite opKind = iota // WRITE 10/12/16, WRITE AND VERIFY 16, WRITE SAME 16, UNMAP
 	opSync                // SYNCHRONIZE CACHE 10/16
 	opWCE                 // MODE SELECT flipping WCE
 )
@@ -27,8 +27,9 @@ type op struct {
 	name string // e.g. "WRITE(10) FUA", for failure messages
 	cdb  []byte
 	out  []byte // data-out
-	// Writes: the range and what it leaves in it (for WRITE SAME, out repeated),
-	// and whether the command itself demands stability (FUA, WRITE AND VERIFY).
+	// Writes: the range and what it leaves in it (for WRITE SAME, out repeated;
+	// for UNMAP and WRITE SAME with UNMAP, zeros: the LUN reports LBPRZ), and
+	// whether the command itself demands stability (FUA, WRITE AND VERIFY).
 	lba    uint64
 	data   []byte
 	stable bool
@@ -41,30 +42,40 @@ type op struct {
 }
 
 // batch is commands sent at the same time, each on its own session. Writes in a
-// batch never overlap, and a WCE flip is alone in its batch, so the model knows the
-// order of every block's writes and the WCE bit every write saw.
+// batch never overlap, so the model knows the order of every block's writes. A WCE
+// flip is alone in its batch or sent beside other commands: a write beside it may
+// see either WCE bit, so the model counts on WCE only for writes in batches without
+// a flip.
 type batch []op
 
 // plan draws a seeded workload of n batches for up to sessions concurrent commands:
-// about 55% plain writes, 30% FUA writes (WRITE 10/12/16 with FUA, or WRITE AND
-// VERIFY), 15% SYNCHRONIZE CACHE (10 or 16, whole LUN or a range, some with IMMED),
-// and a WCE flip in one batch of 40. Most writes hit a small hot area so that blocks
-// are overwritten often.
+// about 47% plain writes (some of them UNMAP or WRITE SAME with UNMAP), 30% FUA
+// writes (WRITE 10/12/16 with FUA, or WRITE AND VERIFY), 15% SYNCHRONIZE CACHE (10 or
+// 16, whole LUN or a range, some with IMMED), and a WCE flip in one batch of 40, half
+// of them beside other commands. While WCE=0 it sends no SYNCHRONIZE CACHE, as Linux
+// does not to a write-through disk, so that nothing but the target makes a write
+// acknowledged under WCE=1 before the flip stable. Most writes hit a small hot area
+// so that blocks are overwritten often.
 func plan(rng *rand.Rand, n, sessions int) []batch {
 	var out []batch
 	wce := true
 	for range n {
+		var b batch
 		if rng.IntN(40) == 0 {
 			wce = !wce
-			out = append(out, batch{{kind: opWCE, name: fmt.Sprintf("MODE SELECT WCE=%v", wce), wce: wce}})
-			continue
+			b = batch{{kind: opWCE, name: fmt.Sprintf("MODE SELECT WCE=%v", wce), wce: wce}}
+			if sessions == 1 || rng.IntN(2) == 0 {
+				out = append(out, b)
+				continue
+			}
 		}
-		var b batch
 		var used [][2]uint64
-		for range 1 + rng.IntN(sessions) {
+		for range 1 + rng.IntN(sessions-len(b)) {
 			k := rng.IntN(100)
 			if k >= 85 {
-				b = append(b, syncOp(rng))
+				if wce {
+					b = append(b, syncOp(rng))
+				}
 				continue
 			}
 			blocks := uint64(1 + rng.IntN(16))
@@ -83,11 +94,50 @@ func plan(rng *rand.Rand, n, sessions int) []batch {
 				continue
 			}
 			used = append(used, [2]uint64{lba, lba + blocks})
+			if k < 8 {
+				b = append(b, unmapOp(rng, lba, blocks))
+				continue
+			}
 			b = append(b, writeOp(rng, lba, blocks, k >= 55))
 		}
-		out = append(out, b)
+		if len(b) > 0 {
+			out = append(out, b)
+		}
 	}
 	return out
+}
+
+// unmapOp draws a deallocation of blocks at lba: UNMAP with one descriptor, or
+// WRITE SAME(16) with UNMAP and a zero block (or NDOB), which the LUN turns into a
+// deallocation. Both leave zeros (LBPRZ) and are stable only with WCE=0.
+func unmapOp(rng *rand.Rand, lba, blocks uint64) op {
+	o := op{kind: opWrite, lba: lba, data: make([]byte, int(blocks)*blockSize)}
+	switch rng.IntN(3) {
+	case 0:
+		o.name = "UNMAP"
+		o.out = make([]byte, 24)
+		binary.BigEndian.PutUint16(o.out[0:], 22)
+		binary.BigEndian.PutUint16(o.out[2:], 16)
+		binary.BigEndian.PutUint64(o.out[8:], lba)
+		binary.BigEndian.PutUint32(o.out[16:], uint32(blocks))
+		o.cdb = make([]byte, 10)
+		o.cdb[0] = scsi.OpUnmap
+		binary.BigEndian.PutUint16(o.cdb[7:], uint16(len(o.out)))
+		return o
+	case 1:
+		o.name = "WRITE SAME(16) UNMAP"
+		o.out = make([]byte, blockSize)
+	default:
+		o.name = "WRITE SAME(16) UNMAP NDOB"
+	}
+	o.cdb = make([]byte, 16)
+	o.cdb[0], o.cdb[1] = scsi.OpWriteSame16, 0x08
+	if o.out == nil {
+		o.cdb[1] |= 0x01 // NDOB: no data-out, the block is zeros
+	}
+	binary.BigEndian.PutUint64(o.cdb[2:], lba)
+	binary.BigEndian.PutUint32(o.cdb[10:], uint32(blocks))
+	return o
 }
 
 // writeOp draws a write of blocks at lba in one of its CDB forms.
@@ -203,9 +253,20 @@ func (d *driver) run(bi int, b batch) {
 		err  error
 	}
 	ps := make([]pending, len(b))
+	// A write beside a WCE flip may see either bit: only FUA makes it stable.
+	flip := false
+	for _, o := range b {
+		flip = flip || o.kind == opWCE
+	}
+	wceOff := d.wceOff && !flip
 	for i, o := range b {
 		ps[i].op = o
 		switch o.kind {
+		case opWCE:
+			// Turning WCE off flushes the cache before GOOD: like a whole-LUN
+			// SYNCHRONIZE CACHE, it makes every write acknowledged before it
+			// was sent stable.
+			ps[i].snap = d.m.beginSync(0, 0)
 		case opWrite:
 			what := fmt.Sprintf("%s batch %d: %s lba %d+%d (session %d)", d.label, bi, o.name, o.lba, len(o.data)/blockSize, i)
 			ps[i].id = d.m.beginWrite(o.lba, o.data, what)
@@ -245,10 +306,11 @@ func (d *driver) run(bi int, b batch) {
 		}
 		switch p.op.kind {
 		case opWrite:
-			d.m.endWrite(p.op.lba, len(p.op.data)/blockSize, p.id, ok, p.op.stable || d.wceOff)
+			d.m.endWrite(p.op.lba, len(p.op.data)/blockSize, p.id, ok, p.op.stable || wceOff)
 		case opSync:
 			d.m.endSync(p.snap, ok && !p.op.immed)
 		case opWCE:
+			d.m.endSync(p.snap, ok && !p.op.wce && !d.wceOff)
 			d.wceOff = ok && !p.op.wce
 		}
 	}
