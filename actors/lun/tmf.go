@@ -153,14 +153,11 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 	if d.lost {
 		why = "I_T nexus lost"
 	}
-	for _, s := range l.pool.slots {
-		if io := s.cur.Load(); io != nil && has(io) && (!d.lost || io.Kind.Writes()) && s.cur.CompareAndSwap(io, abandonedIO) {
-			l.abandon(ctx, s, io, why)
-		}
-	}
-	l.detachCopies(ctx, d, why)
-	// Waiting IO: the queue is drained (workers may take some meanwhile) and what is
-	// not aborted put back in order; aborted parts of a merged run leave it.
+	// Waiting IO first: the queue is drained (workers may take some meanwhile) and
+	// what is not aborted put back in order below; aborted parts of a merged run
+	// leave it. Before the calls are abandoned: the worker that replaces an
+	// abandoned one takes queued IO as soon as it starts, and found the aborted
+	// tasks still queued (seen under the race detector).
 	var keep []*pb.IoRequest
 	sift := func(io *pb.IoRequest) {
 		if !has(io) {
@@ -189,6 +186,12 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 	for _, io := range over {
 		sift(io)
 	}
+	for _, s := range l.pool.slots {
+		if io := s.cur.Load(); io != nil && has(io) && (!d.lost || io.Kind.Writes()) && s.cur.CompareAndSwap(io, abandonedIO) {
+			l.abandon(ctx, s, io, why)
+		}
+	}
+	l.detachCopies(ctx, d, why)
 	for _, io := range keep {
 		l.toWorker(ctx, io)
 	}
