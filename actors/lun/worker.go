@@ -185,7 +185,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 	if req.Untracked {
 		w.untracked.done(send, &writesDrained{})
 	}
-	w.order.done(send)
+	w.order.doneIO(req.Immediate, send)
 	return true
 }
 
