@@ -24,8 +24,8 @@ import (
 type taskOrder struct {
 	inflight   drainCounter
 	background drainCounter
-	barrier  bool // an ORDERED task is with the workers
-	queue    []*pb.ScsiTask
+	barrier    bool // an ORDERED task is with the workers
+	queue      []*pb.ScsiTask
 	// fences are cluster reservation changes waiting for the workers to
 	// finish what was admitted before them (cluster.go): tasks queue behind.
 	fences []*prcluster.Update

@@ -34,7 +34,7 @@ func TestOrderedTaskDuringImmedSanitize(t *testing.T) {
 	const ordered = 2
 	tur := s.SubmitAttr(ordered, 0, make([]byte, 6), nil, 0)
 	<-tur.Sent()
-	time.Sleep(50 * time.Millisecond) // the ORDERED task is in the task set first
+	time.Sleep(50 * time.Millisecond)                        // the ORDERED task is in the task set first
 	rs := s.Submit(0, []byte{0x03, 0, 0, 0, 18, 0}, nil, 18) // REQUEST SENSE, SIMPLE
 	deadline := time.Now().Add(1500 * time.Millisecond)
 	var hung []string
