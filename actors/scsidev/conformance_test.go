@@ -4,6 +4,7 @@ package scsidev
 // SBC-4/SPC-5 require.
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/atgt/atgt/messages/scsi"
@@ -76,5 +77,59 @@ func TestWritePartialBlockRefused(t *testing.T) {
 		if r.Status != scsi.StatusGood || r.IO.Length != int64(c.want) {
 			t.Fatalf("WRITE(10) 2 blocks with %d bytes: status %#x length %d, want GOOD %d", c.data, r.Status, r.IO.Length, c.want)
 		}
+	}
+}
+
+// Standard INQUIRY sets 3PC (byte 5 bit 3) because EXTENDED COPY is served
+// (SPC-4 6.6.2), and the Third-party Copy VPD page 0x8F is then offered (SPC-4
+// 7.8.17) with the limits EXTENDED COPY enforces, in the form libiscsi's
+// test_inquiry_vpd_third_party_copy checks.
+func TestInquiry3PCAndThirdPartyCopyVPD(t *testing.T) {
+	d := ready(t, testConfig())
+	r := exec(d, []byte{scsi.OpInquiry, 0, 0, 0, 96, 0}, nil)
+	if r.Status != 0 || len(r.Data) < 8 {
+		t.Fatalf("INQUIRY: %+v", r)
+	}
+	if r.Data[5]&0x08 == 0 {
+		t.Fatalf("EXTENDED COPY is supported but standard INQUIRY byte 5 = %#x has no 3PC", r.Data[5])
+	}
+	r = exec(d, []byte{scsi.OpInquiry, 1, 0x00, 0, 255, 0}, nil)
+	if !bytes.Contains(r.Data[4:], []byte{0x83, 0x8F, 0xB0}) {
+		t.Fatalf("Supported VPD pages % x: no 0x8F in order", r.Data)
+	}
+	r = exec(d, []byte{scsi.OpInquiry, 1, 0x8F, 0x04, 0, 0}, nil)
+	if r.Status != scsi.StatusGood {
+		t.Fatalf("VPD 0x8F: % x", r.Sense)
+	}
+	want := []byte{
+		0x00, 0x8F, 0x00, 0x60,
+		// Supported Commands: 83h/00h, 84h/00h,03h, padded.
+		0x00, 0x01, 0x00, 0x08, 0x07, 0x83, 0x01, 0x00, 0x84, 0x02, 0x00, 0x03,
+		// Parameter Data: 8 CSCD descriptors, 64 segments, 2048 bytes, no inline data.
+		0x00, 0x04, 0x00, 0x1C, 0, 0, 0x00, 0x08, 0x00, 0x40, 0x00, 0x00, 0x08, 0x00, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		// Supported Descriptors: block to block segment, identification CSCD.
+		0x00, 0x08, 0x00, 0x04, 0x02, 0x02, 0xE4, 0x00,
+		// Supported CSCD Descriptor IDs: none.
+		0x00, 0x0C, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00,
+		// General Copy Operations: 16 copies, 16 identified, 65535 blocks of 512, granularity 2^9.
+		0x80, 0x01, 0x00, 0x20, 0, 0, 0, 16, 0, 0, 0, 16, 0x01, 0xFF, 0xFE, 0x00, 9, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	}
+	if !bytes.Equal(r.Data, want) {
+		t.Fatalf("VPD 0x8F\n% x\nwant\n% x", r.Data, want)
+	}
+}
+
+// MULTIP (standard INQUIRY byte 6 bit 4) is set when the logical unit is reached
+// through more than one target port: one per ALUA target port group here.
+func TestInquiryMultiP(t *testing.T) {
+	r := exec(ready(t, aluaConfig()), []byte{scsi.OpInquiry, 0, 0, 0, 96, 0}, nil)
+	if r.Data[6]&0x10 == 0 {
+		t.Fatalf("two target port groups: byte 6 = %#x, want MULTIP", r.Data[6])
+	}
+	r = exec(ready(t, testConfig()), []byte{scsi.OpInquiry, 0, 0, 0, 96, 0}, nil)
+	if r.Data[6]&0x10 != 0 {
+		t.Fatalf("one target port: byte 6 = %#x, want no MULTIP", r.Data[6])
 	}
 }
