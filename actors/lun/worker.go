@@ -171,12 +171,20 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 		return false
 	}
 	w.ended(req, end, id)
+	// The device state an IO with a token changes (a MODE SELECT's saved values,
+	// a copy's status, the end of a SANITIZE) is in the LUN's mailbox before the
+	// answer goes out: the initiator's next command comes after it.
+	first := req.Token != 0 && !req.Immediate
+	if first {
+		req.Answer = answer
+		send(req)
+	}
 	if !req.Immediate {
 		complete(w.stats, req, answer, end)
 		w.done(req.Task, answer, end, id)
 		ctx.Send(req.Task.ReplyTo.PID(), answer)
 	}
-	if req.LockId != 0 || req.Token != 0 {
+	if !first && (req.LockId != 0 || req.Token != 0) {
 		// After the answer, so the lock costs the initiator no latency; the
 		// LUN learns the outcome from it.
 		req.Answer = answer

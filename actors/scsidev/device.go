@@ -12,8 +12,10 @@ type Device struct {
 	wce bool
 	// swp is the current SWP bit of the Control mode page.
 	swp bool
-	// saved is the saved mode state (WCE and its save sequence).
-	saved SavedModes
+	// saved is the saved mode state (WCE and its save sequence); saveSeq is
+	// the last sequence number handed to a save not yet done.
+	saved   SavedModes
+	saveSeq uint64
 	// nexuses holds the pending unit attentions of every I_T nexus the
 	// device has seen, oldest first.
 	nexuses map[string][]*scsi.SenseError

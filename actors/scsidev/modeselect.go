@@ -13,7 +13,8 @@ import (
 // current values; anything else is INVALID FIELD IN PARAMETER LIST and
 // nothing is applied. With SP=1 (allowed only when Config.SaveModes) the
 // new WCE bit is also saved: the result plans an IO_KIND_SAVE_MODE_PAGES IO
-// with the state to make durable before GOOD; SWP is never saved. A change raises MODE PARAMETERS
+// with the state to make durable before GOOD, and the new values take effect
+// only when it succeeded (IODone); SWP is never saved. A change raises MODE PARAMETERS
 // CHANGED on the other I_T nexuses, since these pages are shared by all of
 // them.
 func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
@@ -87,17 +88,44 @@ func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
 		}
 		off = end
 	}
+	if !save {
+		d.applyModes(r.Nexus, wce, swp)
+		return good(nil), nil
+	}
+	// SP=1: nothing changes until the save is durable (IODone); a save that
+	// fails leaves the old current and saved values in force.
+	d.saveSeq = max(d.saveSeq, d.saved.Seq) + 1
+	st := SavedModes{Seq: d.saveSeq, WriteCache: wce}
+	token := d.track(pendingIO{kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, nexus: r.Nexus,
+		modes: &modeChange{wce: wce, swp: swp, saved: st}})
+	return Result{Status: scsi.StatusGood, IO: IO{Kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, Data: st.Marshal(), Token: token}}, nil
+}
+
+// modeChange is what a MODE SELECT with SP=1 applies once its save is durable.
+type modeChange struct {
+	wce, swp bool
+	saved    SavedModes
+}
+
+// applyModes makes wce and swp the current values; a change raises MODE
+// PARAMETERS CHANGED on the I_T nexuses other than the one that made it.
+func (d *Device) applyModes(nexus string, wce, swp bool) {
 	if wce != d.wce || swp != d.swp {
 		d.wce, d.swp = wce, swp
-		d.addUnitAttentionOthers(r.Nexus, scsi.ModeParametersChanged())
+		d.addUnitAttentionOthers(nexus, scsi.ModeParametersChanged())
 	}
-	res := good(nil)
-	if save {
-		d.saved.Seq++
-		d.saved.WriteCache = wce
-		res.IO = IO{Kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, Data: d.saved.Marshal()}
+}
+
+// modesSaved applies a MODE SELECT with SP=1 whose save ended: only if it
+// succeeded, and a save older than the one in force never replaces it.
+func (d *Device) modesSaved(nexus string, c *modeChange, ok bool) {
+	if !ok || c == nil {
+		return
 	}
-	return res, nil
+	d.applyModes(nexus, c.wce, c.swp)
+	if c.saved.Seq > d.saved.Seq {
+		d.saved = c.saved
+	}
 }
 
 // checkBlockDescriptor accepts an absent block descriptor or one that
