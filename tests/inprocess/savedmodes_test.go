@@ -105,7 +105,7 @@ func TestModeSelectSaveFailureChangesNothing(t *testing.T) {
 	page := senseCachingPC(t, s, 0)
 	param := append(make([]byte, 8), page...)
 	param[8] &^= 0x80
-	param[8+2] &^= 0x04 // WCE=0
+	param[8+2] &^= 0x04                                              // WCE=0
 	cdb := []byte{scsi.OpModeSelect10, 0x11, 0, 0, 0, 0, 0, 0, 0, 0} // PF, SP
 	binary.BigEndian.PutUint16(cdb[7:], uint16(len(param)))
 	r, err := s.Command(0, cdb, param, 0)
