@@ -5,6 +5,7 @@ package scsidev
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/atgt/atgt/messages/scsi"
@@ -131,5 +132,54 @@ func TestInquiryMultiP(t *testing.T) {
 	r = exec(ready(t, testConfig()), []byte{scsi.OpInquiry, 0, 0, 0, 96, 0}, nil)
 	if r.Data[6]&0x10 != 0 {
 		t.Fatalf("one target port: byte 6 = %#x, want no MULTIP", r.Data[6])
+	}
+}
+
+// pending drains nexus a's unit attentions, in the order they are reported.
+func pending(d *Device) [][2]uint8 {
+	var got [][2]uint8
+	for ua := d.popUnitAttention("a"); ua != nil; ua = d.popUnitAttention("a") {
+		got = append(got, [2]uint8{ua.ASC, ua.ASCQ})
+	}
+	return got
+}
+
+// Unit attention conditions are reported by SAM-5 5.14's priority: a reset goes
+// ahead of the conditions established before it and supersedes the reset
+// conditions it ranks above; a full queue drops the lowest ranked, never a reset.
+func TestUnitAttentionPriority(t *testing.T) {
+	other := func(ascq uint8) *scsi.SenseError {
+		return &scsi.SenseError{Key: scsi.SenseUnitAttention, ASC: 0x2A, ASCQ: ascq}
+	}
+	for _, tt := range []struct {
+		name string
+		add  []*scsi.SenseError
+		want [][2]uint8
+	}{
+		{"a reset is reported before older conditions",
+			[]*scsi.SenseError{scsi.ModeParametersChanged(), scsi.CapacityDataChanged(), scsi.BusDeviceReset()},
+			[][2]uint8{{0x29, 0x03}, {0x2A, 0x01}, {0x2A, 0x09}}},
+		{"POWER ON replaces a pending LOGICAL UNIT RESET",
+			[]*scsi.SenseError{scsi.BusDeviceReset(), scsi.ModeParametersChanged(), scsi.PowerOnReset()},
+			[][2]uint8{{0x29, 0x00}, {0x2A, 0x01}}},
+		{"a LOGICAL UNIT RESET adds nothing to a pending POWER ON",
+			[]*scsi.SenseError{scsi.PowerOnReset(), scsi.BusDeviceReset()},
+			[][2]uint8{{0x29, 0x00}}},
+		{"a full queue keeps the reset and drops the oldest other",
+			[]*scsi.SenseError{scsi.BusDeviceReset(), other(1), other(2), other(3), other(4), other(5), other(6), other(7), other(8), other(9)},
+			[][2]uint8{{0x29, 0x03}, {0x2A, 3}, {0x2A, 4}, {0x2A, 5}, {0x2A, 6}, {0x2A, 7}, {0x2A, 8}, {0x2A, 9}}},
+		{"a reset into a full queue of others is kept",
+			[]*scsi.SenseError{other(1), other(2), other(3), other(4), other(5), other(6), other(7), other(8), scsi.BusDeviceReset()},
+			[][2]uint8{{0x29, 0x03}, {0x2A, 2}, {0x2A, 3}, {0x2A, 4}, {0x2A, 5}, {0x2A, 6}, {0x2A, 7}, {0x2A, 8}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := ready(t, testConfig())
+			for _, e := range tt.add {
+				d.AddUnitAttention("a", e)
+			}
+			if got := pending(d); !slices.Equal(got, tt.want) {
+				t.Fatalf("reported % x, want % x", got, tt.want)
+			}
+		})
 	}
 }
