@@ -276,7 +276,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			break
 		}
 		err = w.b.WriteAt(t.DataOut, req.Offset, req.Stable)
-		if req.Length == int64(req.BlockSize) {
+		if err != nil && req.Length == int64(req.BlockSize) {
 			err = failedAt(err, req, 0) // one block: the one that failed
 		}
 	case pb.IoKind_IO_KIND_SYNC:
