@@ -105,7 +105,8 @@ func truncate(data []byte, alloc uint32) []byte {
 
 // command runs the command itself, once the checks before it (Execute) let
 // it: opcode, CDB length and NACA, then its emulation. The medium stays
-// unusable after a failed SANITIZE, so an IO on it is refused.
+// unusable after a failed SANITIZE, so an IO on it is refused, and so is every
+// medium access command, also one that would transfer nothing.
 func (d *Device) command(op byte, r *Request) Result {
 	if !scsi.Commands[op].Supported {
 		return checkCondition(scsi.InvalidOpcode())
@@ -123,7 +124,7 @@ func (d *Device) command(op byte, r *Request) Result {
 	if err != nil {
 		return checkCondition(err)
 	}
-	if d.sanitizeFailed && res.IO.Kind.Medium() && op != scsi.OpSanitize {
+	if d.sanitizeFailed && op != scsi.OpSanitize && (res.IO.Kind.Medium() || mediumAccess(cdb)) {
 		return checkCondition(scsi.SanitizeFailed())
 	}
 	return res

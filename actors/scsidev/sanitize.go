@@ -41,6 +41,27 @@ func (d *Device) notReady(op byte) *scsi.SenseError {
 	return scsi.SanitizeInProgress()
 }
 
+// mediumAccess reports a medium access command (SBC-4): one that reads or
+// writes the medium, whatever its length. After a failed SANITIZE these are
+// answered MEDIUM ERROR, SANITIZE COMMAND FAILED even when they would transfer
+// nothing (a READ of 0 blocks, a VERIFY with BYTCHK=0).
+func mediumAccess(cdb []byte) bool {
+	switch cdb[0] {
+	case scsi.OpRead6, scsi.OpRead10, scsi.OpRead12, scsi.OpRead16,
+		scsi.OpWrite6, scsi.OpWrite10, scsi.OpWrite12, scsi.OpWrite16,
+		scsi.OpWriteAndVerify10, scsi.OpWriteAndVerify12, scsi.OpWriteAndVerify16,
+		scsi.OpVerify10, scsi.OpVerify12, scsi.OpVerify16,
+		scsi.OpSynchronizeCache10, scsi.OpSynchronizeCache16,
+		scsi.OpWriteSame10, scsi.OpWriteSame16, scsi.OpUnmap,
+		scsi.OpCompareAndWrite, scsi.OpORWrite, scsi.OpPrefetch10, scsi.OpPrefetch16,
+		scsi.OpExtendedCopy:
+		return true
+	case scsi.OpServiceActionIn16:
+		return cdb[1]&0x1F == scsi.SAGetLBAStatus
+	}
+	return false
+}
+
 // sanitize implements SANITIZE (SBC-3 5.20): OVERWRITE writes a pattern over
 // every block, BLOCK ERASE deallocates every block, EXIT FAILURE MODE leaves
 // the failure mode of a failed SANITIZE. The erase itself is an IO plan; the

@@ -163,3 +163,30 @@ func TestSanitizeReported(t *testing.T) {
 		})
 	}
 }
+
+// TestSanitizeFailedRefusesMediumAccess: after a failed SANITIZE every medium
+// access command is MEDIUM ERROR, SANITIZE COMMAND FAILED, also one that would
+// transfer nothing; INQUIRY and REQUEST SENSE run.
+func TestSanitizeFailedRefusesMediumAccess(t *testing.T) {
+	d := ready(t, sanitizeConfig(false))
+	res := exec(d, sanitizeCDB(0x01, 8), overwriteList(1, []byte{1, 2, 3, 4}))
+	d.IODone(res.IO.Token, false)
+	for _, c := range []struct {
+		name string
+		cdb  []byte
+	}{
+		{"READ(10) of 0 blocks", cdb10(scsi.OpRead10, 0, 0, 0)},
+		{"VERIFY(10) BYTCHK=0", cdb10(scsi.OpVerify10, 0, 0, 8)},
+		{"WRITE(16) of 0 blocks", cdb16(scsi.OpWrite16, 0, 0, 0)},
+		{"PRE-FETCH(10)", cdb10(scsi.OpPrefetch10, 0, 0, 1)},
+	} {
+		if k, a, q := senseOf(exec(d, c.cdb, nil)); k != scsi.SenseMediumError || a != 0x31 || q != 0x03 {
+			t.Errorf("%s after a failed sanitize: %x/%02x/%02x, want 03/31/03", c.name, k, a, q)
+		}
+	}
+	for _, c := range [][]byte{{scsi.OpInquiry, 0, 0, 0, 96, 0}, {scsi.OpRequestSense, 0, 0, 0, 18, 0}} {
+		if r := exec(d, c, nil); r.Status != scsi.StatusGood {
+			t.Errorf("%#x after a failed sanitize: % x", c[0], r.Sense)
+		}
+	}
+}
