@@ -146,6 +146,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		for i := range l.pool.slots {
 			l.pool.spawn(ctx, i)
 		}
+		l.attachProgress()
 		l.startWatchdog(ctx)
 		l.attachCluster(ctx)
 		l.startALUA(ctx)

@@ -29,6 +29,8 @@ type Device struct {
 	// sanitizing is set from a SANITIZE until its IO is done; then
 	// sanitizeFailed says whether it failed (SBC-3 4.11).
 	sanitizing, sanitizeFailed bool
+	// progress reports the running SANITIZE's progress in 65536ths (nil: 0).
+	progress func() uint16
 	// groups holds the asymmetric access state of each ALUA target port group
 	// (alua.go); empty without port groups.
 	groups map[uint16]groupState

@@ -38,7 +38,21 @@ func (d *Device) notReady(op byte) *scsi.SenseError {
 	case scsi.OpInquiry, scsi.OpReportLUNs, scsi.OpRequestSense:
 		return nil
 	}
-	return scsi.SanitizeInProgress()
+	return d.sanitizeInProgress()
+}
+
+// SetSanitizeProgress gives the device the running SANITIZE's progress in
+// 65536ths, which the IO worker doing it publishes.
+func (d *Device) SetSanitizeProgress(f func() uint16) { d.progress = f }
+
+// sanitizeInProgress is NOT READY, SANITIZE IN PROGRESS with the progress
+// indication SBC-4 has REQUEST SENSE (and the refused commands) report.
+func (d *Device) sanitizeInProgress() *scsi.SenseError {
+	var p uint16
+	if d.progress != nil {
+		p = d.progress()
+	}
+	return scsi.SanitizeInProgressAt(p)
 }
 
 // mediumAccess reports a medium access command (SBC-4): one that reads or

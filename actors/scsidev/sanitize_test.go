@@ -190,3 +190,20 @@ func TestSanitizeFailedRefusesMediumAccess(t *testing.T) {
 		}
 	}
 }
+
+// TestSanitizeProgress: during a sanitize REQUEST SENSE reports the progress
+// indication (SKSV, bytes 16-17) the worker publishes, and so does the NOT READY
+// of a refused command.
+func TestSanitizeProgress(t *testing.T) {
+	d := ready(t, sanitizeConfig(false))
+	d.SetSanitizeProgress(func() uint16 { return 0x1234 })
+	exec(d, sanitizeCDB(0x81, 8), overwriteList(1, []byte{1, 2, 3, 4}))
+	rs := exec(d, []byte{scsi.OpRequestSense, 0, 0, 0, 18, 0}, nil)
+	if rs.Status != scsi.StatusGood || rs.Data[13] != 0x1B || !bytes.Equal(rs.Data[15:18], []byte{0x80, 0x12, 0x34}) {
+		t.Fatalf("REQUEST SENSE while sanitizing: % x, want 04/1B with progress 80 12 34", rs.Data)
+	}
+	r := exec(d, []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, nil)
+	if !bytes.Equal(r.Sense[15:18], []byte{0x80, 0x12, 0x34}) {
+		t.Fatalf("TUR while sanitizing: % x, want the progress", r.Sense)
+	}
+}

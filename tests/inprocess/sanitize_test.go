@@ -56,8 +56,16 @@ func TestOrderedTaskDuringImmedSanitize(t *testing.T) {
 	if terr != nil || tr.Status != 2 || len(tr.Sense) < 14 || tr.Sense[2]&0x0F != 2 || tr.Sense[12] != 0x04 || tr.Sense[13] != 0x1B {
 		t.Fatalf("ORDERED TEST UNIT READY during the sanitize: %v %+v, want NOT READY, SANITIZE IN PROGRESS", terr, tr)
 	}
-	if rerr != nil || rr.Status != 0 || len(rr.Data) < 14 || rr.Data[12] != 0x04 || rr.Data[13] != 0x1B {
+	if rerr != nil || rr.Status != 0 || len(rr.Data) < 18 || rr.Data[12] != 0x04 || rr.Data[13] != 0x1B {
 		t.Fatalf("REQUEST SENSE during the sanitize: %v %+v, want GOOD with 04/1B", rerr, rr)
+	}
+	// SBC-4: the sense data carries the PROGRESS INDICATION (SKSV, bytes 16-17);
+	// the first of four 1 MiB chunks is written at once.
+	time.Sleep(1200 * time.Millisecond)
+	rr, rerr = s.Command(0, []byte{0x03, 0, 0, 0, 18, 0}, nil, 18)
+	if rerr != nil || rr.Status != 0 || len(rr.Data) < 18 || rr.Data[13] != 0x1B || rr.Data[15]&0x80 == 0 ||
+		binary.BigEndian.Uint16(rr.Data[16:18]) < 16384 {
+		t.Fatalf("REQUEST SENSE a second into the sanitize: %v %+v, want SKSV and a progress of at least 1/4", rerr, rr)
 	}
 	// The sanitize ends and the LUN is usable again (nothing was lost in the counts).
 	end := time.Now().Add(15 * time.Second)
