@@ -88,7 +88,7 @@ func (d *Device) write(cdb []byte, r *Request) (Result, error) {
 	if n <= 0 {
 		return good(nil), nil
 	}
-	if n%int64(d.cfg.BlockSize) != 0 {
+	if n&(int64(d.cfg.BlockSize)-1) != 0 { // block sizes are powers of two (512, 4096)
 		// SBC writes whole logical blocks: data-out that ends inside one would
 		// leave it half new, half old. Refused as LIO does; libiscsi's residual
 		// tests accept this answer, and the residual is still reported.
