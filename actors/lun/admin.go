@@ -50,9 +50,9 @@ type Drain struct{ Done func() }
 type UnitAttention struct{ Sense *scsi.SenseError }
 
 // held counts the tasks the LUN holds: with the workers, waiting for a range lock or
-// for an ORDERED task, or held back for merging.
+// for an ORDERED task, or held back for merging; and a background SANITIZE.
 func (l *lunActor) held() int64 {
-	return l.order.inflight.n.Load() + int64(len(l.order.queue)) + int64(len(l.run.parts))
+	return l.order.inflight.n.Load() + l.order.background.n.Load() + int64(len(l.order.queue)) + int64(len(l.run.parts))
 }
 
 // admin handles the administrator's messages; it reports whether m was one.
@@ -115,7 +115,7 @@ func (l *lunActor) checkRetired() {
 	if l.retired == nil || l.retired.Done == nil {
 		return
 	}
-	if idle := l.order.idle(); !idle || l.held() > 0 { // idle first: it asks for a drained message
+	if idle := l.order.quiet(); !idle || l.held() > 0 { // quiet first: it asks for a drained message
 		return
 	}
 	done := l.retired.Done
@@ -125,7 +125,7 @@ func (l *lunActor) checkRetired() {
 
 // checkDrain answers the Drains waiting once the workers hold no task.
 func (l *lunActor) checkDrain() {
-	if len(l.drainWaiters) == 0 || !l.order.idle() {
+	if len(l.drainWaiters) == 0 || !l.order.quiet() {
 		return
 	}
 	for _, done := range l.drainWaiters {

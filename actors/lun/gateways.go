@@ -40,8 +40,10 @@ func (l *lunActor) attachGateways(ctx actor.Context) {
 func (l *lunActor) applyNotice(m *gatewayNotice) {
 	switch m.n.Kind {
 	case gateway.LogicalUnitReset:
+		l.cfg.Device.Reset()
 		l.cfg.Device.AddUnitAttention("", scsi.BusDeviceReset())
 	case gateway.TargetReset:
+		l.cfg.Device.Reset()
 		l.cfg.Device.AddUnitAttention("", scsi.PowerOnReset())
 	}
 	l.cfg.Log.Info("reset through another gateway", "lun", l.cfg.ID, "kind", m.n.Kind, "group", m.n.Group)

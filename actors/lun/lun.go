@@ -149,6 +149,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		for i := range l.pool.slots {
 			l.pool.spawn(ctx, i)
 		}
+		l.attachProgress()
 		l.startWatchdog(ctx)
 		l.attachCluster(ctx)
 		l.startALUA(ctx)
@@ -295,10 +296,14 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	io.Passes, io.Invert, io.RateBytesPerSecond = res.IO.Passes, res.IO.Invert, res.IO.Rate
 	io.Token, io.Immediate = res.IO.Token, res.IO.Immediate
 	if res.IO.Immediate {
-		// SANITIZE with IMMED: GOOD now, the erase goes on in the background.
+		// SANITIZE with IMMED: GOOD now, the erase goes on in the background,
+		// where no ORDERED task waits for it (taskOrder).
 		l.reply(ctx, t, &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood)})
+		l.dispatched++
+		l.order.background.add()
+	} else {
+		l.count()
 	}
-	l.count()
 	if t.Flight&trace.FlightOrderWait != 0 {
 		// Handed on after a wait: the wait shows (else queued is its arrival).
 		t.QueuedNanos = trace.Now()

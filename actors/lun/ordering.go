@@ -16,10 +16,16 @@ import (
 // runs at once. Tasks without IO finish inside the LUN actor, so only the tasks with
 // the IO workers need counting: inflight is shared with the workers, which uncount
 // tasks as they answer and, when the LUN waits for zero, send it a drained message.
+//
+// A SANITIZE with IMMED is answered before its IO runs: from then on that IO is the
+// logical unit's background work, not a task of the task set (SBC-4 4.11), so it is
+// counted in background, which no ORDERED task waits for; the device model answers
+// what a sanitize excludes NOT READY meanwhile. Drains and retirement wait for both.
 type taskOrder struct {
-	inflight drainCounter
-	barrier  bool // an ORDERED task is with the workers
-	queue    []*pb.ScsiTask
+	inflight   drainCounter
+	background drainCounter
+	barrier    bool // an ORDERED task is with the workers
+	queue      []*pb.ScsiTask
 	// fences are cluster reservation changes waiting for the workers to
 	// finish what was admitted before them (cluster.go): tasks queue behind.
 	fences []*prcluster.Update
@@ -34,9 +40,23 @@ type drained struct{}
 // task: the last task out wakes a waiting LUN.
 func (o *taskOrder) done(send func(msg any)) { o.inflight.done(send, &drained{}) }
 
+// doneIO uncounts an IO's task (done), or its background work if it was answered
+// before it ran (Immediate).
+func (o *taskOrder) doneIO(immediate bool, send func(msg any)) {
+	if immediate {
+		o.background.done(send, &drained{})
+		return
+	}
+	o.done(send)
+}
+
 // idle reports whether the workers hold no task; if they do, the LUN is woken by a
 // drained message once they do not.
 func (o *taskOrder) idle() bool { return o.inflight.idle() }
+
+// quiet is idle for the tasks and the background work together: nothing is with the
+// workers. As idle, a drained message follows if it is not.
+func (o *taskOrder) quiet() bool { return o.inflight.idle() && o.background.idle() }
 
 // ordered reports whether t runs as an ORDERED task. PERSISTENT RESERVE OUT with
 // PREEMPT AND ABORT always does, whatever its attribute: it waits until every task

@@ -111,6 +111,8 @@ type shared struct {
 	// draining counts the workers in their run loop (not parked): each takes
 	// queued IO as soon as its current call returns.
 	draining atomic.Int32
+	// progress is the running SANITIZE's progress in 65536ths (sanitize.go).
+	progress atomic.Uint32
 }
 
 // abandonedIO replaces a slot's IO when the LUN gives up on the call.

@@ -69,6 +69,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 			return
 		}
 		l.cfg.Device, l.cfg.Reservations = dev, rt
+		l.attachProgress()
 		if a := l.cfg.ALUA; a != nil && a.Owner != nil {
 			// A new device starts every group active/optimized; the states the
 			// lock follower applied hold until the lock moves again.

@@ -140,7 +140,7 @@ func (l *lunActor) sessionsEnded(ctx actor.Context, m *sessionsEnded) {
 // (if they are not, their drained message calls again).
 func (l *lunActor) tryReopen(ctx actor.Context) {
 	r := &l.reopen
-	if !r.active || !r.ended || r.started || !l.order.idle() {
+	if !r.active || !r.ended || r.started || !l.order.quiet() {
 		return
 	}
 	r.started = true

@@ -24,6 +24,9 @@ func (w *worker) sanitizeOverwrite(req *pb.IoRequest) error {
 	}
 	start := time.Now()
 	var written int64
+	total := req.Length * int64(max(req.Passes, 1))
+	w.progress(0, total)
+	defer w.progress(0, total) // 0 again for the next one
 	for pass := uint32(0); pass < max(req.Passes, 1); pass++ {
 		if pass > 0 && req.Invert {
 			for i := range buf {
@@ -37,11 +40,26 @@ func (w *worker) sanitizeOverwrite(req *pb.IoRequest) error {
 			}
 			off += n
 			written += n
+			w.progress(written, total)
 			pace(start, written, req.RateBytesPerSecond)
 			w.refresh() // the pause is not the backend's
 		}
 	}
 	return w.b.Sync()
+}
+
+// progress publishes how much of a SANITIZE is done, for REQUEST SENSE.
+func (w *worker) progress(done, total int64) {
+	if w.sh != nil && total > 0 {
+		w.sh.progress.Store(uint32(min(done*65536/total, 65535)))
+	}
+}
+
+// attachProgress lets the device model report the running SANITIZE's progress
+// (SBC-4: REQUEST SENSE during a sanitize carries a PROGRESS INDICATION).
+func (l *lunActor) attachProgress() {
+	sh := l.pool.sh
+	l.cfg.Device.SetSanitizeProgress(func() uint16 { return uint16(sh.progress.Load()) })
 }
 
 // pace sleeps until writing written bytes since start keeps to rate bytes per
@@ -61,6 +79,7 @@ func pace(start time.Time, written int64, rate uint64) {
 // read as zeros, so never on a block device, whose discard may leave the old data
 // readable.
 func (w *worker) sanitizeErase(off, length int64) error {
+	w.progress(0, length) // one call: 0 until it returns
 	if err := w.b.Unmap(off, length); err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func (l *lunActor) nexusLost(ctx actor.Context, m *pb.NexusLoss) {
 }
 
 // taskManagement applies a task management function's effect on the logical unit and
-// answers the connection. Resets establish a unit attention for every I_T nexus,
+// answers the connection. Resets restore the mode parameters (scsidev.Device.Reset) and establish a unit attention for every I_T nexus,
 // including the one that asked (SAM-5 6.3): its next command learns of the reset too.
 // CLEAR TASK SET establishes none: with TAS=1 the other nexuses learn of it by their
 // tasks' TASK ABORTED status (SAM-5, CLEAR TASK SET). The tasks the function aborts (see aborted)
@@ -52,9 +52,11 @@ func (l *lunActor) nexusLost(ctx actor.Context, m *pb.NexusLoss) {
 func (l *lunActor) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 	switch m.Function {
 	case pb.TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET:
+		l.cfg.Device.Reset()
 		l.cfg.Device.AddUnitAttention("", scsi.BusDeviceReset())
 		l.resetReservations()
 	case pb.TmfFunction_TMF_FUNCTION_TARGET_WARM_RESET, pb.TmfFunction_TMF_FUNCTION_TARGET_COLD_RESET:
+		l.cfg.Device.Reset()
 		l.cfg.Device.AddUnitAttention("", scsi.PowerOnReset())
 		l.resetReservations()
 	}

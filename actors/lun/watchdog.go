@@ -176,7 +176,7 @@ func (l *lunActor) finish(sc actor.SenderContext, io *pb.IoRequest, err error, d
 			l.toWorker(sc, r)
 		}
 	}
-	l.order.done(send)
+	l.order.doneIO(io.Immediate, send)
 }
 
 // span is the byte range io writes: its lock's, or one computed as the device

@@ -171,12 +171,20 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 		return false
 	}
 	w.ended(req, end, id)
+	// The device state an IO with a token changes (a MODE SELECT's saved values,
+	// a copy's status, the end of a SANITIZE) is in the LUN's mailbox before the
+	// answer goes out: the initiator's next command comes after it.
+	first := req.Token != 0 && !req.Immediate
+	if first {
+		req.Answer = answer
+		send(req)
+	}
 	if !req.Immediate {
 		complete(w.stats, req, answer, end)
 		w.done(req.Task, answer, end, id)
 		ctx.Send(req.Task.ReplyTo.PID(), answer)
 	}
-	if req.LockId != 0 || req.Token != 0 {
+	if !first && (req.LockId != 0 || req.Token != 0) {
 		// After the answer, so the lock costs the initiator no latency; the
 		// LUN learns the outcome from it.
 		req.Answer = answer
@@ -185,7 +193,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 	if req.Untracked {
 		w.untracked.done(send, &writesDrained{})
 	}
-	w.order.done(send)
+	w.order.doneIO(req.Immediate, send)
 	return true
 }
 
@@ -259,18 +267,25 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	switch req.Kind {
 	case pb.IoKind_IO_KIND_READ:
 		read = bufpool.Get(int(req.Length))
-		_, err = w.b.ReadAt(read, req.Offset)
+		var n int
+		n, err = w.b.ReadAt(read, req.Offset)
+		err = failedAt(err, req, n)
 	case pb.IoKind_IO_KIND_WRITE:
 		if len(t.DataOutParts) > 0 {
 			err = w.writeParts(t.DataOutParts, req.Offset, req.Length, req.Stable)
 			break
 		}
 		err = w.b.WriteAt(t.DataOut, req.Offset, req.Stable)
+		if err != nil && req.Length == int64(req.BlockSize) {
+			err = failedAt(err, req, 0) // one block: the one that failed
+		}
 	case pb.IoKind_IO_KIND_SYNC:
 		err = w.b.Sync()
 	case pb.IoKind_IO_KIND_VERIFY:
 		read = make([]byte, len(t.DataOut))
-		_, err = w.b.ReadAt(read, req.Offset)
+		var n int
+		n, err = w.b.ReadAt(read, req.Offset)
+		err = failedAt(err, req, n)
 	case pb.IoKind_IO_KIND_UNMAP:
 		err = w.unmap(req.Extents, req.Stable)
 	case pb.IoKind_IO_KIND_WRITE_SAME:
@@ -463,4 +478,15 @@ func writeState(write func(path string, data []byte) error, path string, data []
 		return nil
 	}
 	return write(path, data)
+}
+
+// failedAt marks a failed read or one-block write of req with the first logical
+// block it did not complete, n bytes in: by ReadAt's contract the bytes before n
+// are good, so this block is at or before the one that failed, never after (an
+// initiator that completes the blocks before it completes only good ones).
+func failedAt(err error, req *pb.IoRequest, n int) error {
+	if err == nil || req.BlockSize == 0 {
+		return err
+	}
+	return scsidev.FailedAt(err, uint64((req.Offset+int64(n))/int64(req.BlockSize)))
 }

@@ -75,11 +75,11 @@ func TestPortGroupStateChange(t *testing.T) {
 
 func TestInquiryTPGS(t *testing.T) {
 	r := exec(ready(t, aluaConfig()), []byte{scsi.OpInquiry, 0, 0, 0, 255, 0}, nil)
-	if r.Data[5] != 0x10 {
+	if r.Data[5]&0x30 != 0x10 {
 		t.Fatalf("TPGS byte % x: want implicit ALUA only (0x10)", r.Data[5])
 	}
 	r = exec(ready(t, testConfig()), []byte{scsi.OpInquiry, 0, 0, 0, 255, 0}, nil)
-	if r.Data[5] != 0 {
+	if r.Data[5]&0x30 != 0 {
 		t.Fatalf("without port groups TPGS byte % x: want 0", r.Data[5])
 	}
 }

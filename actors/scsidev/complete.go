@@ -18,7 +18,12 @@ func CompleteIO(io IO, readData []byte, err error) Result {
 		if errors.As(err, &se) && se != nil {
 			return checkCondition(se)
 		}
-		return checkCondition(ioError(io.Kind, err))
+		sense := *ioError(io.Kind, err)
+		var at *LBAError
+		if sense.Key == scsi.SenseMediumError && errors.As(err, &at) {
+			sense.Info, sense.InfoValid = at.LBA, true
+		}
+		return checkCondition(&sense)
 	}
 	switch io.Kind {
 	case pb.IoKind_IO_KIND_READ:

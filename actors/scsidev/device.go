@@ -12,8 +12,10 @@ type Device struct {
 	wce bool
 	// swp is the current SWP bit of the Control mode page.
 	swp bool
-	// saved is the saved mode state (WCE and its save sequence).
-	saved SavedModes
+	// saved is the saved mode state (WCE and its save sequence); saveSeq is
+	// the last sequence number handed to a save not yet done.
+	saved   SavedModes
+	saveSeq uint64
 	// nexuses holds the pending unit attentions of every I_T nexus the
 	// device has seen, oldest first.
 	nexuses map[string][]*scsi.SenseError
@@ -27,6 +29,8 @@ type Device struct {
 	// sanitizing is set from a SANITIZE until its IO is done; then
 	// sanitizeFailed says whether it failed (SBC-3 4.11).
 	sanitizing, sanitizeFailed bool
+	// progress reports the running SANITIZE's progress in 65536ths (nil: 0).
+	progress func() uint16
 	// groups holds the asymmetric access state of each ALUA target port group
 	// (alua.go); empty without port groups.
 	groups map[uint16]groupState
@@ -107,7 +111,8 @@ func truncate(data []byte, alloc uint32) []byte {
 
 // command runs the command itself, once the checks before it (Execute) let
 // it: opcode, CDB length and NACA, then its emulation. The medium stays
-// unusable after a failed SANITIZE, so an IO on it is refused.
+// unusable after a failed SANITIZE, so an IO on it is refused, and so is every
+// medium access command, also one that would transfer nothing.
 func (d *Device) command(op byte, r *Request) Result {
 	if !scsi.Commands[op].Supported {
 		return checkCondition(scsi.InvalidOpcode())
@@ -125,7 +130,7 @@ func (d *Device) command(op byte, r *Request) Result {
 	if err != nil {
 		return checkCondition(err)
 	}
-	if d.sanitizeFailed && res.IO.Kind.Medium() && op != scsi.OpSanitize {
+	if d.sanitizeFailed && op != scsi.OpSanitize && (res.IO.Kind.Medium() || mediumAccess(cdb)) {
 		return checkCondition(scsi.SanitizeFailed())
 	}
 	return res

@@ -81,7 +81,7 @@ func TestCommandStatus(t *testing.T) {
 		{"inquiry std 260", []byte{scsi.OpInquiry, 0, 0, 1, 4, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 96},
 		{"inquiry evpd0 page1", []byte{scsi.OpInquiry, 0, 1, 1, 0, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
 		{"inquiry cmddt", []byte{scsi.OpInquiry, 2, 0, 1, 0, 0}, nil, 5, 0x24, pb.IoKind_IO_KIND_UNSPECIFIED, 0},
-		{"vpd 00", []byte{scsi.OpInquiry, 1, 0, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 10},
+		{"vpd 00", []byte{scsi.OpInquiry, 1, 0, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 11},
 		{"vpd 80", []byte{scsi.OpInquiry, 1, 0x80, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 7},
 		{"vpd b0", []byte{scsi.OpInquiry, 1, 0xB0, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 64},
 		{"vpd b1", []byte{scsi.OpInquiry, 1, 0xB1, 0, 255, 0}, nil, 0, 0, pb.IoKind_IO_KIND_UNSPECIFIED, 64},
@@ -160,7 +160,7 @@ func TestStandardInquiryGolden(t *testing.T) {
 	d := ready(t, testConfig())
 	r := exec(d, []byte{scsi.OpInquiry, 0, 0, 0, 255, 0}, nil)
 	want := make([]byte, 96)
-	copy(want, []byte{0x00, 0x00, 0x06, 0x12, 91, 0x00, 0x00, 0x02})
+	copy(want, []byte{0x00, 0x00, 0x06, 0x12, 91, 0x08, 0x00, 0x02})
 	copy(want[8:], "ATGT    atgt disk       0001")
 	copy(want[58:], []byte{0x00, 0xA0, 0x09, 0x60, 0x04, 0x60, 0x04, 0xC0})
 	if !bytes.Equal(r.Data, want) {

@@ -38,11 +38,6 @@ func (d *Device) Execute(r *Request, rt *reservation.Table) Result {
 			return refused(checkCondition(ua))
 		}
 	}
-	if op == scsi.OpReportLUNs {
-		// The initiator learns the new inventory: SPC-4 6.33 has REPORT LUNS clear
-		// REPORTED LUNS DATA HAS CHANGED.
-		d.dropUnitAttention(r.Nexus, scsi.ReportedLUNsChanged())
-	}
 	if rt != nil {
 		n := reservation.Nexus{ID: r.Nexus}
 		if out, handled := rt.Execute(n, r.CDB, r.DataOut); handled {
@@ -52,7 +47,13 @@ func (d *Device) Execute(r *Request, rt *reservation.Table) Result {
 			return refused(Result{Status: scsi.StatusReservationConflict})
 		}
 	}
-	return d.command(op, r)
+	res := d.command(op, r)
+	if op == scsi.OpReportLUNs && res.Status == scsi.StatusGood {
+		// The initiator learns the new inventory: SPC-4 6.33 has REPORT LUNS clear
+		// REPORTED LUNS DATA HAS CHANGED; one that failed reported nothing.
+		d.dropUnitAttention(r.Nexus, scsi.ReportedLUNsChanged())
+	}
+	return res
 }
 
 // refused marks res as the answer of a check that ended the command before it ran.

@@ -20,6 +20,10 @@ const (
 // the eight version descriptors.
 const standardInquiryLen = 96
 
+// inquiryMultiP is the MULTIP bit in byte 6 of standard INQUIRY data (SPC-4
+// 6.6.2): the logical unit is reached through more than one target port.
+const inquiryMultiP = 0x10
+
 // inquiry implements INQUIRY (SPC-4 6.6).
 func (d *Device) inquiry(cdb []byte) (Result, error) {
 	evpd := cdb[1]&0x01 != 0
@@ -42,7 +46,8 @@ func (d *Device) inquiry(cdb []byte) (Result, error) {
 }
 
 // standardInquiry builds the standard INQUIRY data: a direct access block
-// device, SPC-4, HiSup, response data format 2, command queuing.
+// device, SPC-4, HiSup, response data format 2, command queuing, a copy
+// manager (3PC), and MULTIP when the logical unit has several target ports.
 func (d *Device) standardInquiry() []byte {
 	b := make([]byte, standardInquiryLen)
 	b[0] = 0x00 // peripheral qualifier 0, direct access block device
@@ -52,6 +57,10 @@ func (d *Device) standardInquiry() []byte {
 	b[4] = standardInquiryLen - 5
 	if d.alua() {
 		b[5] = inquiryTPGSImplicit
+	}
+	b[5] |= inquiry3PC // EXTENDED COPY is served (thirdpartycopy.go)
+	if len(d.cfg.PortGroups) > 1 {
+		b[6] |= inquiryMultiP // one target port per group (alua.go)
 	}
 	b[7] = 0x02 // CmdQue
 	putASCII(b[8:16], d.cfg.VendorID)

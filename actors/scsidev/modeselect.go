@@ -13,8 +13,9 @@ import (
 // current values; anything else is INVALID FIELD IN PARAMETER LIST and
 // nothing is applied. With SP=1 (allowed only when Config.SaveModes) the
 // new WCE bit is also saved: the result plans an IO_KIND_SAVE_MODE_PAGES IO
-// with the state to make durable before GOOD; SWP is never saved. Turning WCE
-// off also syncs the medium before GOOD (an IO_KIND_SYNC plan, or a stable
+// with the state to make durable before GOOD, and the new values take effect
+// only when it succeeded (IODone); SWP is never saved. Turning WCE off also
+// syncs the medium before GOOD (an IO_KIND_SYNC plan, or a stable
 // SAVE_MODE_PAGES one), so that no write acknowledged under WCE=1 stays cached.
 // A change raises MODE PARAMETERS CHANGED on the other I_T nexuses, since these
 // pages are shared by all of them.
@@ -94,20 +95,48 @@ func (d *Device) modeSelect(cdb []byte, r *Request) (Result, error) {
 	// must be on the medium before GOOD. (After a failed SANITIZE the medium
 	// takes no IO, and holds nothing worth keeping.)
 	flush := d.wce && !wce && !d.sanitizeFailed
+	if !save {
+		d.applyModes(r.Nexus, wce, swp)
+		res := good(nil)
+		if flush {
+			res.IO = IO{Kind: pb.IoKind_IO_KIND_SYNC, Length: int64(d.cfg.Blocks) * int64(d.cfg.BlockSize), Stable: true}
+		}
+		return res, nil
+	}
+	// SP=1: nothing changes until the save is durable (IODone); a save that
+	// fails leaves the old current and saved values in force.
+	d.saveSeq = max(d.saveSeq, d.saved.Seq) + 1
+	st := SavedModes{Seq: d.saveSeq, WriteCache: wce}
+	token := d.track(pendingIO{kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, nexus: r.Nexus,
+		modes: &modeChange{wce: wce, swp: swp, saved: st}})
+	return Result{Status: scsi.StatusGood, IO: IO{Kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, Data: st.Marshal(), Token: token, Stable: flush}}, nil
+}
+
+// modeChange is what a MODE SELECT with SP=1 applies once its save is durable.
+type modeChange struct {
+	wce, swp bool
+	saved    SavedModes
+}
+
+// applyModes makes wce and swp the current values; a change raises MODE
+// PARAMETERS CHANGED on the I_T nexuses other than the one that made it.
+func (d *Device) applyModes(nexus string, wce, swp bool) {
 	if wce != d.wce || swp != d.swp {
 		d.wce, d.swp = wce, swp
-		d.addUnitAttentionOthers(r.Nexus, scsi.ModeParametersChanged())
+		d.addUnitAttentionOthers(nexus, scsi.ModeParametersChanged())
 	}
-	res := good(nil)
-	switch {
-	case save:
-		d.saved.Seq++
-		d.saved.WriteCache = wce
-		res.IO = IO{Kind: pb.IoKind_IO_KIND_SAVE_MODE_PAGES, Data: d.saved.Marshal(), Stable: flush}
-	case flush:
-		res.IO = IO{Kind: pb.IoKind_IO_KIND_SYNC, Length: int64(d.cfg.Blocks) * int64(d.cfg.BlockSize), Stable: true}
+}
+
+// modesSaved applies a MODE SELECT with SP=1 whose save ended: only if it
+// succeeded, and a save older than the one in force never replaces it.
+func (d *Device) modesSaved(nexus string, c *modeChange, ok bool) {
+	if !ok || c == nil {
+		return
 	}
-	return res, nil
+	d.applyModes(nexus, c.wce, c.swp)
+	if c.saved.Seq > d.saved.Seq {
+		d.saved = c.saved
+	}
 }
 
 // checkBlockDescriptor accepts an absent block descriptor or one that

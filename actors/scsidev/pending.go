@@ -3,13 +3,15 @@ package scsidev
 import pb "github.com/atgt/atgt/messages/atgtv1"
 
 // pendingIO is device state that waits for an IO's outcome: the status of an
-// EXTENDED COPY, or the end of a SANITIZE.
+// EXTENDED COPY, the end of a SANITIZE, or a MODE SELECT's saved values.
 type pendingIO struct {
 	kind  pb.IoKind
 	nexus string
 	// copy is the status RECEIVE COPY RESULTS reports, nil when the copy's
 	// LIST ID USAGE asked for none.
 	copy *copyState
+	// modes is what a MODE SELECT with SP=1 applies once saved.
+	modes *modeChange
 }
 
 // track registers p and returns the token the IO carries.
@@ -35,6 +37,8 @@ func (d *Device) IODone(token uint64, ok bool) {
 	case pb.IoKind_IO_KIND_SANITIZE_OVERWRITE, pb.IoKind_IO_KIND_SANITIZE_ERASE:
 		d.sanitizing = false
 		d.sanitizeFailed = !ok
+	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
+		d.modesSaved(p.nexus, p.modes, ok)
 	}
 }
 

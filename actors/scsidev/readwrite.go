@@ -61,8 +61,8 @@ func (d *Device) read(cdb []byte) (Result, error) {
 // (SBC-3 5.32-5.38). The write must be stable before GOOD when FUA is set,
 // when the write cache is disabled, and always for WRITE AND VERIFY (whose
 // verification is only meaningful against the medium). If the initiator
-// sent less data than the CDB asks for, what arrived is written; the iSCSI
-// layer reports the residual.
+// sent less data than the CDB asks for, what arrived is written, as long as it
+// is whole blocks; the iSCSI layer reports the residual.
 func (d *Device) write(cdb []byte, r *Request) (Result, error) {
 	rw, err := scsi.ParseRW(cdb)
 	if err != nil {
@@ -87,6 +87,12 @@ func (d *Device) write(cdb []byte, r *Request) (Result, error) {
 	}
 	if n <= 0 {
 		return good(nil), nil
+	}
+	if n&(int64(d.cfg.BlockSize)-1) != 0 { // block sizes are powers of two (512, 4096)
+		// SBC writes whole logical blocks: data-out that ends inside one would
+		// leave it half new, half old. Refused as LIO does; libiscsi's residual
+		// tests accept this answer, and the residual is still reported.
+		return Result{}, scsi.InvalidFieldInCommandIU()
 	}
 	stable := rw.FUA || !d.wce
 	switch cdb[0] {

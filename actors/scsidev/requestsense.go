@@ -12,7 +12,7 @@ func (d *Device) requestSense(cdb []byte, nexus string) (Result, error) {
 	}
 	if d.sanitizing {
 		// SBC-3 4.11: while a SANITIZE runs, REQUEST SENSE reports it.
-		return good(truncate(scsi.AppendSense(nil, scsi.SanitizeInProgress()), uint32(cdb[4]))), nil
+		return good(truncate(scsi.AppendSense(nil, d.sanitizeInProgress()), uint32(cdb[4]))), nil
 	}
 	ua := d.popUnitAttention(nexus)
 	data := scsi.AppendSense(nil, ua)

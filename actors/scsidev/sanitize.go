@@ -43,7 +43,42 @@ func (d *Device) notReady(op byte) *scsi.SenseError {
 	case scsi.OpInquiry, scsi.OpReportLUNs, scsi.OpRequestSense:
 		return nil
 	}
-	return scsi.SanitizeInProgress()
+	return d.sanitizeInProgress()
+}
+
+// SetSanitizeProgress gives the device the running SANITIZE's progress in
+// 65536ths, which the IO worker doing it publishes.
+func (d *Device) SetSanitizeProgress(f func() uint16) { d.progress = f }
+
+// sanitizeInProgress is NOT READY, SANITIZE IN PROGRESS with the progress
+// indication SBC-4 has REQUEST SENSE (and the refused commands) report.
+func (d *Device) sanitizeInProgress() *scsi.SenseError {
+	var p uint16
+	if d.progress != nil {
+		p = d.progress()
+	}
+	return scsi.SanitizeInProgressAt(p)
+}
+
+// mediumAccess reports a medium access command (SBC-4): one that reads or
+// writes the medium, whatever its length. After a failed SANITIZE these are
+// answered MEDIUM ERROR, SANITIZE COMMAND FAILED even when they would transfer
+// nothing (a READ of 0 blocks, a VERIFY with BYTCHK=0).
+func mediumAccess(cdb []byte) bool {
+	switch cdb[0] {
+	case scsi.OpRead6, scsi.OpRead10, scsi.OpRead12, scsi.OpRead16,
+		scsi.OpWrite6, scsi.OpWrite10, scsi.OpWrite12, scsi.OpWrite16,
+		scsi.OpWriteAndVerify10, scsi.OpWriteAndVerify12, scsi.OpWriteAndVerify16,
+		scsi.OpVerify10, scsi.OpVerify12, scsi.OpVerify16,
+		scsi.OpSynchronizeCache10, scsi.OpSynchronizeCache16,
+		scsi.OpWriteSame10, scsi.OpWriteSame16, scsi.OpUnmap,
+		scsi.OpCompareAndWrite, scsi.OpORWrite, scsi.OpPrefetch10, scsi.OpPrefetch16,
+		scsi.OpExtendedCopy:
+		return true
+	case scsi.OpServiceActionIn16:
+		return cdb[1]&0x1F == scsi.SAGetLBAStatus
+	}
+	return false
 }
 
 // sanitize implements SANITIZE (SBC-3 5.20): OVERWRITE writes a pattern over

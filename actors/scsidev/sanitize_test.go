@@ -187,3 +187,47 @@ func TestSanitizeBlockEraseNeedsZeroReads(t *testing.T) {
 		t.Fatalf("OVERWRITE without LBPRZ: status %d io %v, want GOOD and an overwrite", res.Status, res.IO.Kind)
 	}
 }
+
+// TestSanitizeFailedRefusesMediumAccess: after a failed SANITIZE every medium
+// access command is MEDIUM ERROR, SANITIZE COMMAND FAILED, also one that would
+// transfer nothing; INQUIRY and REQUEST SENSE run.
+func TestSanitizeFailedRefusesMediumAccess(t *testing.T) {
+	d := ready(t, sanitizeConfig(false))
+	res := exec(d, sanitizeCDB(0x01, 8), overwriteList(1, []byte{1, 2, 3, 4}))
+	d.IODone(res.IO.Token, false)
+	for _, c := range []struct {
+		name string
+		cdb  []byte
+	}{
+		{"READ(10) of 0 blocks", cdb10(scsi.OpRead10, 0, 0, 0)},
+		{"VERIFY(10) BYTCHK=0", cdb10(scsi.OpVerify10, 0, 0, 8)},
+		{"WRITE(16) of 0 blocks", cdb16(scsi.OpWrite16, 0, 0, 0)},
+		{"PRE-FETCH(10)", cdb10(scsi.OpPrefetch10, 0, 0, 1)},
+	} {
+		if k, a, q := senseOf(exec(d, c.cdb, nil)); k != scsi.SenseMediumError || a != 0x31 || q != 0x03 {
+			t.Errorf("%s after a failed sanitize: %x/%02x/%02x, want 03/31/03", c.name, k, a, q)
+		}
+	}
+	for _, c := range [][]byte{{scsi.OpInquiry, 0, 0, 0, 96, 0}, {scsi.OpRequestSense, 0, 0, 0, 18, 0}} {
+		if r := exec(d, c, nil); r.Status != scsi.StatusGood {
+			t.Errorf("%#x after a failed sanitize: % x", c[0], r.Sense)
+		}
+	}
+}
+
+// TestSanitizeProgress: during a sanitize REQUEST SENSE reports the progress
+// indication (SKSV, bytes 16-17) the worker publishes, and so does the NOT READY
+// of a refused command.
+func TestSanitizeProgress(t *testing.T) {
+	d := ready(t, sanitizeConfig(false))
+	d.SetSanitizeProgress(func() uint16 { return 0x1234 })
+	exec(d, sanitizeCDB(0x81, 8), overwriteList(1, []byte{1, 2, 3, 4}))
+	rs := exec(d, []byte{scsi.OpRequestSense, 0, 0, 0, 18, 0}, nil)
+	if rs.Status != scsi.StatusGood || rs.Data[13] != 0x1B || !bytes.Equal(rs.Data[15:18], []byte{0x80, 0x12, 0x34}) {
+		t.Fatalf("REQUEST SENSE while sanitizing: % x, want 04/1B with progress 80 12 34", rs.Data)
+	}
+	r := exec(d, []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, nil)
+	if !bytes.Equal(r.Sense[15:18], []byte{0x80, 0x12, 0x34}) {
+		t.Fatalf("TUR while sanitizing: % x, want the progress", r.Sense)
+	}
+}

@@ -83,6 +83,10 @@ func TestSavedModes(t *testing.T) {
 			if err != nil || st.WriteCache != want || (tt.saved != nil && st.Seq <= tt.saved.Seq) {
 				t.Fatalf("saved state %+v, %v; want WCE %v with a newer seq", st, err, want)
 			}
+			if d.WriteCacheEnabled() == want {
+				t.Fatal("SP=1 changed the current WCE before the save was durable")
+			}
+			d.IODone(r.IO.Token, true)
 			if got, _ := senseCaching(t, d, pcSaved); got != want {
 				t.Fatalf("saved WCE after SP=1 = %v, want %v", got, want)
 			}
@@ -125,5 +129,46 @@ func TestParseSavedModes(t *testing.T) {
 				t.Fatalf("ParseSavedModes = %+v, %v", got, err)
 			}
 		})
+	}
+}
+
+// TestModeSelectSaveFails: MODE SELECT with SP=1 whose save is not made durable
+// changes nothing: the current and saved values stay, MODE SENSE reports the old
+// saved value, and no other nexus is told of a change.
+func TestModeSelectSaveFails(t *testing.T) {
+	cfg := testConfig()
+	cfg.WriteCache, cfg.SaveModes = true, true
+	d := ready(t, cfg)
+	d.Execute(&Request{CDB: []byte{0, 0, 0, 0, 0, 0}, Nexus: "b"}, nil) // b has consumed its POWER ON
+	_, cur := senseCaching(t, d, pcCurrent)
+	page := append([]byte(nil), cur.Data[4:]...)
+	page[0] &^= 0x80
+	page[2] &^= 0x04 // WCE=0
+	c, list := modeSelect6(page)
+	c[1] |= 0x01
+	r := exec(d, c, list)
+	if r.Status != scsi.StatusGood || r.IO.Kind != pb.IoKind_IO_KIND_SAVE_MODE_PAGES || r.IO.Token == 0 {
+		t.Fatalf("SP=1: %+v", r)
+	}
+	d.IODone(r.IO.Token, false)
+	if !d.WriteCacheEnabled() {
+		t.Fatal("a failed save changed the current WCE")
+	}
+	if got, _ := senseCaching(t, d, pcSaved); !got {
+		t.Fatal("a failed save changed the saved WCE MODE SENSE reports")
+	}
+	if r := d.Execute(&Request{CDB: []byte{0, 0, 0, 0, 0, 0}, Nexus: "b"}, nil); r.Status != scsi.StatusGood {
+		t.Fatalf("nexus b told of a change that did not happen: % x", r.Sense)
+	}
+	// The next save that succeeds applies, with a newer sequence number.
+	r2 := exec(d, c, list)
+	st, _ := ParseSavedModes(r2.IO.Data)
+	st1, _ := ParseSavedModes(r.IO.Data)
+	if st.Seq <= st1.Seq {
+		t.Fatalf("sequence %d after a failed save with %d", st.Seq, st1.Seq)
+	}
+	d.IODone(r2.IO.Token, true)
+	if d.WriteCacheEnabled() {
+		t.Fatal("a durable save did not apply")
 	}
 }

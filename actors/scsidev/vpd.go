@@ -9,7 +9,7 @@ import (
 
 // VPD page codes this device implements, in ascending order as the
 // Supported VPD Pages page must list them.
-var vpdPages = []byte{0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2}
+var vpdPages = []byte{0x00, 0x80, 0x83, vpdThirdPartyCopy, 0xB0, 0xB1, 0xB2}
 
 // vpdPage builds the VPD page with the given code.
 func (d *Device) vpdPage(page byte) ([]byte, bool) {
@@ -26,6 +26,8 @@ func (d *Device) vpdPage(page byte) ([]byte, bool) {
 		putASCII(body, d.cfg.SerialNumber) // SPC-4 requires ASCII
 	case 0x83:
 		body = d.deviceIdentification()
+	case vpdThirdPartyCopy:
+		body = d.thirdPartyCopy()
 	case 0xB0:
 		body = d.blockLimits()
 	case 0xB1:

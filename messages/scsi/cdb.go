@@ -67,7 +67,7 @@ func ParseRW(cdb []byte) (RW, error) {
 	}
 	// Byte 1 has the same layout for all 10/12/16 byte variants:
 	// PROTECT(7:5) DPO(4) FUA(3) ... with BYTCHK in bits 2:1 for VERIFY
-	// and bit 1 for WRITE AND VERIFY.
+	// and WRITE AND VERIFY.
 	b1 := cdb[1]
 	if b1&0xE0 != 0 {
 		return rw, InvalidFieldInCDB(1, 7)
@@ -80,7 +80,12 @@ func ParseRW(cdb []byte) (RW, error) {
 			return rw, InvalidFieldInCDB(1, 2)
 		}
 	case OpWriteAndVerify10, OpWriteAndVerify12, OpWriteAndVerify16:
-		rw.BytChk = (b1 >> 1) & 0x01
+		// BYTCHK is bits 2:1 here too (SBC-4 WRITE AND VERIFY); 10b is reserved.
+		rw.BytChk = (b1 >> 1) & 0x03
+		if rw.BytChk == 2 {
+			return rw, InvalidFieldInCDB(1, 2)
+		}
+		rw.BytChk &= 0x01
 	default:
 		rw.FUA = b1&0x08 != 0
 	}

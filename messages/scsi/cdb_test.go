@@ -44,6 +44,7 @@ func TestParseRW(t *testing.T) {
 		{"verify16 vrprotect", []byte{OpVerify16, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0}, RW{}, 0x24},
 		{"verify has no fua", []byte{OpVerify12, 0x08, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0}, RW{Blocks: 1}, 0},
 		{"write and verify", []byte{OpWriteAndVerify10, 0x02, 0, 0, 0, 0, 0, 0, 1, 0}, RW{Blocks: 1, BytChk: 1}, 0},
+		{"write and verify bytchk 10b reserved", []byte{OpWriteAndVerify10, 0x04, 0, 0, 0, 0, 0, 0, 1, 0}, RW{}, 0x24},
 		{"short cdb", []byte{OpRead10, 0, 0}, RW{}, 0x24},
 		{"not rw", []byte{OpInquiry, 0, 0, 0, 0, 0}, RW{}, 0x20},
 		{"empty", nil, RW{}, 0x20},

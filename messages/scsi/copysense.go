@@ -53,6 +53,15 @@ func SanitizeInProgress() *SenseError {
 	return &SenseError{Key: SenseNotReady, ASC: 0x04, ASCQ: 0x1B}
 }
 
+// SanitizeInProgressAt is SanitizeInProgress with its PROGRESS INDICATION
+// (SPC-4 4.5.2.4.4): for NOT READY the sense-key specific field, valid with
+// SKSV, is the fraction done in 65536ths, where a field pointer goes otherwise.
+func SanitizeInProgressAt(progress uint16) *SenseError {
+	e := SanitizeInProgress()
+	e.SKSV, e.FieldPointer = true, progress
+	return e
+}
+
 // SanitizeFailed is MEDIUM ERROR, SANITIZE COMMAND FAILED (31/03): the last
 // SANITIZE failed, and the medium stays unusable until a SANITIZE succeeds or
 // one with EXIT FAILURE MODE ends the failure mode (SBC-3 4.11).

@@ -69,6 +69,13 @@ func MediumError(asc, ascq uint8) *SenseError {
 	return &SenseError{Key: SenseMediumError, ASC: asc, ASCQ: ascq}
 }
 
+// InvalidFieldInCommandIU is ILLEGAL REQUEST, INVALID FIELD IN COMMAND
+// INFORMATION UNIT (0E/03): the transport's part of the command (for iSCSI the
+// expected data transfer length) does not fit the CDB.
+func InvalidFieldInCommandIU() *SenseError {
+	return &SenseError{Key: SenseIllegalRequest, ASC: 0x0E, ASCQ: 0x03}
+}
+
 // UnrecoveredReadError is MEDIUM ERROR, UNRECOVERED READ ERROR (11/00).
 func UnrecoveredReadError() *SenseError { return MediumError(0x11, 0x00) }
 

@@ -2,6 +2,7 @@ package inprocess
 
 import (
 	"encoding/binary"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -86,4 +87,56 @@ func TestSavedWCESurvivesRestart(t *testing.T) {
 	for i := range n {
 		mustReadBack(t, s, 0, uint64(i*8), randomData(uint64(i), 4096))
 	}
+}
+
+// TestModeSelectSaveFailureChangesNothing: MODE SELECT with SP=1 whose save cannot
+// be made durable (a directory stands where the modes file goes) is answered
+// HARDWARE ERROR and changes nothing: current and saved WCE stay 1. Once the save
+// can succeed, the next MODE SENSE, sent at once, sees the new values.
+func TestModeSelectSaveFailureChangesNothing(t *testing.T) {
+	cfg := baseConfig(t)
+	svc := start(t, cfg, nil)
+	s := dial(t, svc.Addrs()[0], initiator.Options{ISID: isid(702)})
+	ready(t, s, 0)
+	blocker := filepath.Join(cfg.DataDir, string(fileSafeName(targetName))+"-lun0.modes.json", "x")
+	if err := os.MkdirAll(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	page := senseCachingPC(t, s, 0)
+	param := append(make([]byte, 8), page...)
+	param[8] &^= 0x80
+	param[8+2] &^= 0x04                                              // WCE=0
+	cdb := []byte{scsi.OpModeSelect10, 0x11, 0, 0, 0, 0, 0, 0, 0, 0} // PF, SP
+	binary.BigEndian.PutUint16(cdb[7:], uint16(len(param)))
+	r, err := s.Command(0, cdb, param, 0)
+	if err != nil || r.Status != scsi.StatusCheckCondition || r.Sense[2]&0x0F != scsi.SenseHardwareError {
+		t.Fatalf("MODE SELECT SP=1 with an unwritable modes file: %+v, %v; want HARDWARE ERROR", r, err)
+	}
+	for _, pc := range []byte{0, 3} {
+		if senseCachingPC(t, s, pc)[2]&0x04 == 0 {
+			t.Fatalf("page control %d: WCE=0 after a save that failed", pc)
+		}
+	}
+	if err := os.RemoveAll(filepath.Dir(blocker)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Command(0, cdb, param, 0); err != nil || r.Status != scsi.StatusGood {
+		t.Fatalf("MODE SELECT SP=1: %+v, %v", r, err)
+	}
+	for _, pc := range []byte{0, 3} {
+		if senseCachingPC(t, s, pc)[2]&0x04 != 0 {
+			t.Fatalf("page control %d: WCE=1 right after a save that succeeded", pc)
+		}
+	}
+}
+
+// fileSafeName is the target name as the service spells it in file names.
+func fileSafeName(name string) []byte {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return b
 }
