@@ -138,6 +138,9 @@ type Table struct {
 	// cl is set for a table whose state lives in a cluster store
 	// (cluster.go); nil for the local table.
 	cl *clusterMode
+	// guard is the state from before the command running inside Execute,
+	// for Recovered; nil between commands (guard.go).
+	guard *Table
 }
 
 // New returns an empty table: no reservations, no registrations.
