@@ -120,6 +120,10 @@ type lunActor struct {
 	stats *metrics.Shard
 	// reopen is the way back after the backend was fenced off (reopen.go).
 	reopen reopenState
+	// prDoubt is set while the cluster store says this node may have missed a
+	// reservation change, as of its Update numbered prSeq (cluster.go).
+	prDoubt bool
+	prSeq   uint64
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
@@ -239,6 +243,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 // before a command in SAM-5 order (scsidev.Device.Execute), and answers it or
 // hands its IO plan to a worker.
 func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
+	if l.prDoubt && l.refuseInDoubt(ctx, t) {
+		return
+	}
 	l.executing = t
 	req := &scsidev.Request{CDB: t.Cdb, DataOut: t.DataOut, Nexus: t.Nexus, ExpectedLength: t.ExpectedLength}
 	for _, p := range t.DataOutParts {
