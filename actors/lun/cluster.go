@@ -144,18 +144,43 @@ func (l *lunActor) fenced() bool {
 }
 
 // clusterNexusLost releases the RESERVE(6)/(10) reservation of a lost nexus
-// in the shared state, if the cache says it holds one.
+// in the shared state. It is queued whatever the cache says: a RESERVE of the
+// nexus may still be with the store, and the store runs requests in order,
+// so the release comes after it (and writes nothing if nothing is held).
 func (l *lunActor) clusterNexusLost(nexus string) {
 	n := reservation.Nexus{ID: nexus, RelativeTargetPort: l.cfg.ClusterPR.Port()}
-	if l.cfg.Reservations == nil || !l.cfg.Reservations.LegacyHeldBy(n) {
-		return
-	}
 	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.NexusLost(n) }, nil)
 }
 
 // clusterReset releases a RESERVE(6)/(10) reservation in the shared state: a
 // reset of the logical unit through any gateway ends it. The release is
-// queued before any command that comes after the reset.
+// queued before any command that comes after the reset, and the reset is
+// answered once every node has it (resetDone, announced).
 func (l *lunActor) clusterReset() {
-	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.Reset() }, nil)
+	ch := make(chan struct{})
+	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.Reset() }, func(reservation.Outcome) { close(ch) })
+	l.resetDone = ch
+}
+
+// resetWait bounds how long a reset's answer waits for the store to release
+// a RESERVE(6)/(10) reservation everywhere: task management is answered in
+// bounded time.
+const resetWait = prcluster.NotifyTimeout
+
+// takeResetDone returns a wait for the release the current task management
+// function queued (clusterReset), or nil.
+func (l *lunActor) takeResetDone() func() {
+	ch := l.resetDone
+	if ch == nil {
+		return nil
+	}
+	l.resetDone = nil
+	log, id := l.cfg.Log, l.cfg.ID
+	return func() {
+		select {
+		case <-ch:
+		case <-time.After(resetWait):
+			log.Warn("reset answered before the shared reservation state released its RESERVE", "lun", id)
+		}
+	}
 }

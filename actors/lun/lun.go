@@ -124,6 +124,9 @@ type lunActor struct {
 	// reservation change, as of its Update numbered prSeq (cluster.go).
 	prDoubt bool
 	prSeq   uint64
+	// resetDone is closed once the store has released a RESERVE(6)/(10)
+	// for the reset in hand; its answer waits for it (cluster.go).
+	resetDone chan struct{}
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
