@@ -41,3 +41,19 @@ func TestSpecIPTOnlyWithRegister(t *testing.T) {
 		}
 	}
 }
+
+// iSCSI names are case-insensitive (RFC 3722): a REGISTER AND MOVE whose
+// TransportID spells a logged-in initiator's name in another case moves the
+// reservation to that initiator's nexus, which NexusID names in lower case.
+func TestRegisterAndMoveNameCase(t *testing.T) {
+	tb := setup(t, TypeWriteExclusive)
+	dest := Nexus{ID: NexusID("iqn.2026-11.dev.atgt:Mover", [6]byte{0x80, 0, 0, 0, 0, 4})}
+	p := moveParams(0xA, 0xDD, 0, 1, "IQN.2026-11.DEV.ATGT:MOVER,i,0x800000000004")
+	mustGood(t, exec(t, tb, nexusA, proutCmd(SARegisterAndMove, 0, 0, uint32(len(p))), p), "REGISTER AND MOVE")
+	if tb.Check(dest, write10()) {
+		t.Fatal("the initiator the reservation moved to conflicts: its TransportID named it in another case")
+	}
+	if ok, key, _ := readReservation(t, tb, dest); !ok || key != 0xDD {
+		t.Fatalf("READ RESERVATION key %x, want the mover's 0xdd", key)
+	}
+}
