@@ -78,6 +78,8 @@ type lease struct {
 	// reread.
 	held []func()
 	seq  uint64
+	// failing is set while rereads fail, to log the first only.
+	failing bool
 }
 
 // SetLease sets RereadEvery and StaleAfter, for tests; a store that is
@@ -174,21 +176,26 @@ func (s *Store) reread() bool {
 	s.mu.Unlock()
 	sent := time.Now()
 	data, _, err := s.obj.Read()
-	if err != nil {
-		s.log.Warn("persistent reservations: rereading the shared state failed", "error", err)
-		return false
-	}
-	t, err := reservation.DecodeCluster(data)
-	if err != nil {
-		s.log.Error("persistent reservations: the shared state cannot be decoded", "error", err)
-		return false
+	var t *reservation.Table
+	if err == nil {
+		t, err = reservation.DecodeCluster(data)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return true
+		return err == nil
 	}
 	l := &s.lease
+	if err != nil {
+		// Logged once per run of failures: a cut-off node would log every
+		// RereadEvery.
+		if !l.failing {
+			s.log.Warn("persistent reservations: rereading the shared state failed", "error", err)
+		}
+		l.failing = true
+		return false
+	}
+	l.failing = false
 	if sent.After(l.confirmed) {
 		l.confirmed = sent
 		l.timer.Reset(l.stale - time.Since(sent))
