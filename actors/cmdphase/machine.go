@@ -1,7 +1,6 @@
 package cmdphase
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -9,6 +8,7 @@ import (
 	"github.com/atgt/atgt/actors/bufpool"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/metrics"
+	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/actors/slab"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
@@ -310,7 +310,7 @@ func (m *Machine) nexusLost() {
 // initiator port.
 func (m *Machine) nexus() string {
 	if m.nexusID == "" {
-		m.nexusID = fmt.Sprintf("%s,i,0x%x", m.cfg.Login.InitiatorName, m.cfg.Login.ISID)
+		m.nexusID = reservation.NexusID(m.cfg.Login.InitiatorName, m.cfg.Login.ISID)
 	}
 	return m.nexusID
 }

@@ -20,6 +20,22 @@ import (
 // own nexuses and acknowledging once the commands admitted under the old
 // state have finished (fence).
 
+// While the store says this node's view is in doubt (it may have missed a
+// change: prcluster's lease.go), every command that may touch the medium is
+// answered NOT READY, LOGICAL UNIT IS IN PROCESS OF BECOMING READY, which
+// initiators retry, whatever the cache says. The check costs the data path
+// one load of a field of the actor (prDoubt) in execute.
+
+// refuseInDoubt answers t NOT READY while this node's view of the shared
+// state is in doubt, and reports whether it did.
+func (l *lunActor) refuseInDoubt(ctx actor.Context, t *pb.ScsiTask) bool {
+	if len(t.Cdb) == 0 || runsWhenStalled(t.Cdb) {
+		return false
+	}
+	l.reply(ctx, t, pb.CheckCondition(t.Itt, errNotReady))
+	return true
+}
+
 // prAnswer is the store's outcome of a PERSISTENT RESERVE OUT.
 type prAnswer struct {
 	task *pb.ScsiTask
@@ -60,6 +76,18 @@ func (l *lunActor) prAnswered(ctx actor.Context, a *prAnswer) {
 // workers have finished every command admitted under the old state, and then
 // the change is acknowledged (pump).
 func (l *lunActor) applyUpdate(ctx actor.Context, u *prcluster.Update) {
+	if u.Seq() > l.prSeq {
+		if u.Doubt != l.prDoubt {
+			l.cfg.Log.Warn("cluster reservations: this node's view is in doubt; commands answered NOT READY until it is reread",
+				"target", l.cfg.Target, "lun", l.cfg.ID, "doubt", u.Doubt)
+		}
+		l.prSeq, l.prDoubt = u.Seq(), u.Doubt
+	}
+	if u.Table == nil && len(u.UAs) == 0 {
+		u.Ack() // nothing the commands in flight were admitted under changed
+		l.pump(ctx)
+		return
+	}
 	if u.Table != nil && (l.cfg.Reservations == nil || u.Table.Epoch() > l.cfg.Reservations.Epoch()) {
 		l.cfg.Reservations = u.Table
 	}
@@ -116,18 +144,43 @@ func (l *lunActor) fenced() bool {
 }
 
 // clusterNexusLost releases the RESERVE(6)/(10) reservation of a lost nexus
-// in the shared state, if the cache says it holds one.
+// in the shared state. It is queued whatever the cache says: a RESERVE of the
+// nexus may still be with the store, and the store runs requests in order,
+// so the release comes after it (and writes nothing if nothing is held).
 func (l *lunActor) clusterNexusLost(nexus string) {
 	n := reservation.Nexus{ID: nexus, RelativeTargetPort: l.cfg.ClusterPR.Port()}
-	if l.cfg.Reservations == nil || !l.cfg.Reservations.LegacyHeldBy(n) {
-		return
-	}
 	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.NexusLost(n) }, nil)
 }
 
 // clusterReset releases a RESERVE(6)/(10) reservation in the shared state: a
 // reset of the logical unit through any gateway ends it. The release is
-// queued before any command that comes after the reset.
+// queued before any command that comes after the reset, and the reset is
+// answered once every node has it (resetDone, announced).
 func (l *lunActor) clusterReset() {
-	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.Reset() }, nil)
+	ch := make(chan struct{})
+	l.cfg.ClusterPR.Do(func(t *reservation.Table) { t.Reset() }, func(reservation.Outcome) { close(ch) })
+	l.resetDone = ch
+}
+
+// resetWait bounds how long a reset's answer waits for the store to release
+// a RESERVE(6)/(10) reservation everywhere: task management is answered in
+// bounded time.
+const resetWait = prcluster.NotifyTimeout
+
+// takeResetDone returns a wait for the release the current task management
+// function queued (clusterReset), or nil.
+func (l *lunActor) takeResetDone() func() {
+	ch := l.resetDone
+	if ch == nil {
+		return nil
+	}
+	l.resetDone = nil
+	log, id := l.cfg.Log, l.cfg.ID
+	return func() {
+		select {
+		case <-ch:
+		case <-time.After(resetWait):
+			log.Warn("reset answered before the shared reservation state released its RESERVE", "lun", id)
+		}
+	}
 }

@@ -19,13 +19,18 @@ func withClusterStore(t *testing.T, obj *prcluster.MemObject, port uint16) func(
 	return withClusterStoreWait(t, obj, port, prcluster.NotifyTimeout)
 }
 
-// withClusterStoreWait is withClusterStore with the store's NotifyWait.
+// withClusterStoreWait is withClusterStore with the store's NotifyWait; a
+// short wait shortens the staleness bound to it too (the writer waits that
+// out when a node does not acknowledge).
 func withClusterStoreWait(t *testing.T, obj *prcluster.MemObject, port uint16, wait time.Duration) func(*Config) {
 	s, err := prcluster.Open(obj.Handle(), port, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.SetNotifyWait(wait)
+	if wait < prcluster.StaleAfter {
+		s.SetLease(wait/8, wait)
+	}
 	t.Cleanup(s.Close)
 	return func(c *Config) { c.ClusterPR, c.Reservations = s, s.Cache() }
 }
@@ -175,7 +180,8 @@ func TestClusterLegacyReserve(t *testing.T) {
 
 // TestClusterFenceExpires: a WRITE stuck in A's backend holds A's
 // acknowledgement of B's PREEMPT only as long as B waits for it; then B
-// answers, and A stops holding new commands back (they see the new state).
+// answers (after the staleness bound: A rereads meanwhile), and A stops
+// holding new commands back (they see the new state).
 func TestClusterFenceExpires(t *testing.T) {
 	obj := prcluster.NewMemObject()
 	b := newHoldBackend(t)

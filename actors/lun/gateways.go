@@ -61,13 +61,21 @@ func (l *lunActor) announced(ctx actor.Context, m *pb.TaskManagement, done *pb.T
 	case pb.TmfFunction_TMF_FUNCTION_TARGET_WARM_RESET, pb.TmfFunction_TMF_FUNCTION_TARGET_COLD_RESET:
 		kind = gateway.TargetReset
 	}
-	if l.cfg.Gateways == nil || kind == 0 {
+	// A cluster LUN's reset also waits for the shared reservation state
+	// (cluster.go).
+	release := l.takeResetDone()
+	if (l.cfg.Gateways == nil || kind == 0) && release == nil {
 		return false
 	}
 	gw, root, to, log, id := l.cfg.Gateways, ctx.ActorSystem().Root, m.ReplyTo.PID(), l.cfg.Log, l.cfg.ID
 	go func() {
-		if err := gw.Announce(kind); err != nil {
-			log.Warn("reset not acknowledged by every gateway", "lun", id, "err", err)
+		if release != nil {
+			release()
+		}
+		if gw != nil && kind != 0 {
+			if err := gw.Announce(kind); err != nil {
+				log.Warn("reset not acknowledged by every gateway", "lun", id, "err", err)
+			}
 		}
 		root.Send(to, done)
 	}()

@@ -123,6 +123,13 @@ type lunActor struct {
 	reopen reopenState
 	// copies are the EXTENDED COPY tasks whose copier runs (copymanager.go).
 	copies map[*pb.ScsiTask]*runningCopy
+	// prDoubt is set while the cluster store says this node may have missed a
+	// reservation change, as of its Update numbered prSeq (cluster.go).
+	prDoubt bool
+	prSeq   uint64
+	// resetDone is closed once the store has released a RESERVE(6)/(10)
+	// for the reset in hand; its answer waits for it (cluster.go).
+	resetDone chan struct{}
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
@@ -247,6 +254,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 // before a command in SAM-5 order (scsidev.Device.Execute), and answers it or
 // hands its IO plan to a worker.
 func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
+	if l.prDoubt && l.refuseInDoubt(ctx, t) {
+		return
+	}
 	l.executing = t
 	req := &scsidev.Request{CDB: t.Cdb, DataOut: t.DataOut, Nexus: t.Nexus, ExpectedLength: t.ExpectedLength,
 		CopyManager: t.CopyManager}

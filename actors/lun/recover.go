@@ -20,10 +20,17 @@ import (
 //     INTERNAL TARGET FAILURE; a task management function with FUNCTION REJECTED;
 //     a worker's report is applied again (its range lock released), so no task waits
 //     for it;
-//   - the device model (mode pages, unit attentions, sanitize state) and the
-//     reservations are rebuilt from the config and the persisted files (saved mode
-//     pages, APTPL reservations), and every initiator gets a unit attention POWER
-//     ON, RESET, OR BUS DEVICE RESET OCCURRED, as after a reset;
+//   - the device model (mode pages, unit attentions, sanitize state) is rebuilt
+//     from the config and the saved mode pages, and every initiator gets a unit
+//     attention POWER ON, RESET, OR BUS DEVICE RESET OCCURRED, as after a reset;
+//   - the reservations are kept: the table is pure data the device model does not
+//     own, and rebuilding it from the APTPL file would drop every registration and
+//     reservation made with APTPL=0 (fence_scsi's default) and so unfence a fenced
+//     node. If the panic struck inside a reservation command, the table goes back
+//     to its state before that command, which is answered CHECK CONDITION
+//     (reservation.Table.Recovered). A cluster LUN takes the store's newest state.
+//     Since the table is not reread from the file, an APTPL snapshot still being
+//     written lands in a file that agrees with it;
 //   - the IO the workers hold, and the tasks waiting for them, go on under the
 //     same ordering and range locks: those describe IO really in flight, which a
 //     rebuild cannot know better.
@@ -61,6 +68,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 			"window", offlineWindow)
 		return
 	}
+	kept := l.cfg.Reservations
 	if l.cfg.Rebuild != nil {
 		dev, rt, err := l.cfg.Rebuild()
 		if err != nil {
@@ -70,14 +78,23 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 		}
 		l.cfg.Device, l.cfg.Reservations = dev, rt
 		l.attachProgress()
+		if l.cfg.ClusterPR == nil && kept != nil {
+			l.cfg.Reservations = kept
+		}
 		if a := l.cfg.ALUA; a != nil && a.Owner != nil {
 			// A new device starts every group active/optimized; the states the
 			// lock follower applied hold until the lock moves again.
 			l.applyLock(l.follow.applied)
 		}
 	}
+	if l.cfg.ClusterPR == nil && l.cfg.Reservations != nil {
+		var back bool
+		if l.cfg.Reservations, back = l.cfg.Reservations.Recovered(); back {
+			log.Warn("LUN actor failed inside a reservation command; the reservations are as before it")
+		}
+	}
 	l.cfg.Device.AddUnitAttention("", scsi.PowerOnReset())
-	log.Warn("LUN actor failed; its state was rebuilt from the config and the saved files")
+	log.Warn("LUN actor failed; its device model was rebuilt from the config and the saved files")
 }
 
 // answerInHand answers what the actor failed on: the task the device model had in

@@ -18,6 +18,28 @@ type MemObject struct {
 	next     int
 	// Writes counts successful writes; Races counts refused ones.
 	Writes, Races int
+	// unreadable makes every Read fail (SetUnreadable).
+	unreadable bool
+}
+
+// SetUnreadable makes every Read fail, as for a node cut off from the
+// object's OSD, or work again; for tests of the staleness bound.
+func (m *MemObject) SetUnreadable(v bool) {
+	m.mu.Lock()
+	m.unreadable = v
+	m.mu.Unlock()
+}
+
+// DropWatches ends every watch as lost connections would: an Event with Err,
+// then the channel closes. The stores watch again.
+func (m *MemObject) DropWatches() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, ch := range m.watchers {
+		ch <- Event{Err: errors.New("watch lost")}
+		close(ch)
+		delete(m.watchers, id)
+	}
 }
 
 // NewMemObject returns an object that does not exist yet.
@@ -45,6 +67,9 @@ type memHandle struct {
 func (h *memHandle) Read() ([]byte, uint64, error) {
 	h.m.mu.Lock()
 	defer h.m.mu.Unlock()
+	if h.m.unreadable {
+		return nil, 0, errors.New("prcluster: read timed out (MemObject.SetUnreadable)")
+	}
 	return append([]byte(nil), h.m.data...), h.m.version, nil
 }
 
@@ -78,22 +103,30 @@ func (h *memHandle) Notify(payload []byte, timeout time.Duration) (int, int, err
 	}
 	h.m.mu.Unlock()
 	deadline := time.After(timeout)
-	acked := 0
+	acked, late := 0, false
 	for _, a := range acks {
+		if late {
+			select {
+			case <-a:
+				acked++
+			default:
+			}
+			continue
+		}
 		select {
 		case <-a:
 			acked++
 		case <-deadline:
-			return acked, len(acks) - acked, nil
+			late = true
 		}
 	}
-	return acked, 0, nil
+	return acked, len(acks) - acked, nil
 }
 
 func (h *memHandle) Watch() (<-chan Event, error) {
 	h.m.mu.Lock()
 	defer h.m.mu.Unlock()
-	if h.watch >= 0 {
+	if _, ok := h.m.watchers[h.watch]; ok {
 		return nil, errors.New("prcluster: already watching")
 	}
 	ch := make(chan Event, 64)

@@ -17,16 +17,21 @@
 // Visibility. After a successful write the writer notifies the object's
 // watchers (every node, itself included) with the new state and the unit
 // attentions the change raises, and answers the PROUT only once they have
-// all acknowledged or the notify timeout has passed. A node that receives the
+// all acknowledged. A node that receives the
 // notification hands it to its LUN actor, which installs the new state as
 // its cache (the reservation conflict check of every command and PERSISTENT
 // RESERVE IN use that cache), raises the unit attentions of its own I_T
 // nexuses, lets every command it had already handed to its IO workers
 // finish while holding new ones back, and only then acknowledges. So when
 // a PREEMPT (AND ABORT) is answered, no node still admits a command from the
-// preempted nexus and none of its earlier commands is still in flight. A
-// node that does not acknowledge in time (dead, or cut off from the
-// cluster) is logged; it rereads the object when its watch is restored.
+// preempted nexus and none of its earlier commands is still in flight.
+//
+// Failures. A notify that fails is sent again; a write that reports an error
+// is checked by reading the object back (it may have landed), and a PROUT
+// that finds its change already made still tells every node if this node
+// had not. When the writer cannot confirm every node's acknowledgement (a
+// node dead, cut off, or slow), it answers only after the staleness bound
+// (lease.go): by then every node has reread the object or refuses commands.
 //
 // APTPL. The state is kept in the cluster whatever APTPL says. APTPL=0 asks
 // that reservations not survive a power loss of the logical unit; a logical
@@ -79,6 +84,10 @@ type Store struct {
 	send   func(msg any)
 	latest []byte // the newest state seen, for Cache
 	epoch  uint64
+	// unannounced is set while a write of this node may have landed
+	// without every node being told (run).
+	unannounced bool
+	lease       lease
 }
 
 // request is one change to run on the shared state: a command, or an event
@@ -89,15 +98,24 @@ type request struct {
 }
 
 // Update is a change of the shared state, for the LUN actor: the new cached
-// table, the unit attentions of this node's nexuses, and the acknowledgement
-// the writer waits for.
+// table, the unit attentions of this node's nexuses, whether this node's view
+// is in doubt, and the acknowledgement the writer waits for.
 type Update struct {
-	// Table is this node's new cache, or nil if only UAs changed hands.
+	// Table is this node's new cache, or nil if only UAs or Doubt changed.
 	Table *reservation.Table
 	UAs   []reservation.UA
+	// Doubt is set while this node may have missed a change (lease.go): its
+	// LUN then answers commands NOT READY. The Update with the highest Seq
+	// tells the current value.
+	Doubt bool
+	seq   uint64
 	once  sync.Once
 	ack   func()
 }
+
+// Seq numbers the Updates of one store, so that the LUN takes Doubt from the
+// newest one whatever order they arrive in.
+func (u *Update) Seq() uint64 { return u.seq }
 
 // Ack acknowledges the change to the writer, once. It does not block: the
 // acknowledgement travels on the network from a goroutine of its own.
@@ -119,12 +137,14 @@ func Open(obj Object, port uint16, log hclog.Logger) (*Store, error) {
 		log = hclog.NewNullLogger()
 	}
 	s := &Store{obj: obj, port: port, log: log, timeout: NotifyTimeout,
-		reqs: make(chan request, maxQueued), done: make(chan struct{})}
+		reqs: make(chan request, maxQueued), done: make(chan struct{}),
+		lease: lease{every: RereadEvery, stale: StaleAfter, watching: true, kick: make(chan struct{}, 1)}}
 	// Watch before reading, so that no change falls between the two.
 	events, err := obj.Watch()
 	if err != nil {
 		return nil, err
 	}
+	read := time.Now()
 	data, _, err := obj.Read()
 	if err != nil {
 		obj.Close()
@@ -136,6 +156,7 @@ func Open(obj Object, port uint16, log hclog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s.latest, s.epoch = data, t.Epoch()
+	s.startLease(read)
 	go s.watchLoop(events)
 	go s.proutLoop()
 	if t.LegacyHeldThrough(port) {
@@ -187,10 +208,12 @@ func (s *Store) Port() uint16 { return s.port }
 // sends the newest state at once, so that a LUN that starts after changes
 // catches up.
 func (s *Store) Attach(send func(msg any)) {
+	t := s.Cache()
 	s.mu.Lock()
 	s.send = send
+	u := s.updateLocked(t, nil)
 	s.mu.Unlock()
-	send(&Update{Table: s.Cache()})
+	send(u)
 }
 
 // Submit queues a PERSISTENT RESERVE OUT from nexus n; done is called from
@@ -246,6 +269,9 @@ func (s *Store) Close() {
 	s.closed = true
 	close(s.reqs)
 	close(s.done)
+	if s.lease.timer != nil {
+		s.lease.timer.Stop()
+	}
 	s.mu.Unlock()
 	go s.obj.Close()
 }
@@ -278,24 +304,35 @@ func (s *Store) run(r request) reservation.Outcome {
 		before := t.EncodeCluster(t.Epoch())
 		out := r.op(t)
 		if bytes.Equal(before, t.EncodeCluster(t.Epoch())) {
-			return out // nothing changed: nothing to write or tell
+			// Nothing to write. But the state may be one that no node was
+			// told of: this node's own write that reported an error and
+			// landed all the same, or any this node has not seen. A retry
+			// finding its change made must leave every node knowing it.
+			if s.unseen(t.Epoch()) {
+				s.announce(t.Epoch(), data, nil, time.Now())
+			}
+			return out
 		}
 		epoch := nextEpoch(t.Epoch())
 		state := t.EncodeCluster(epoch)
 		if err := s.obj.Write(state, version); errors.Is(err, ErrRaced) {
 			continue
-		} else if err != nil {
+		} else if err != nil && !s.landed(state) {
+			// It may still land later (an OSD applying an op the client
+			// gave up on): the next PROUT announces it, and every node
+			// rereads within RereadEvery anyway.
 			s.log.Error("persistent reservations: writing the shared state failed", "error", err)
+			s.mu.Lock()
+			s.unannounced = true
+			s.mu.Unlock()
+			s.kickReread()
 			return failed()
+		} else if err != nil {
+			s.log.Warn("persistent reservations: a write reported an error but landed", "epoch", epoch, "error", err)
 		}
+		written := time.Now()
 		s.keep(state, epoch)
-		acked, missed, err := s.obj.Notify(encodeNotice(epoch, state, out.UAs), s.NotifyWait())
-		if err != nil || missed > 0 {
-			s.log.Warn("persistent reservations: not every node acknowledged a change in time",
-				"epoch", epoch, "acked", acked, "missed", missed, "error", err)
-		} else {
-			s.log.Info("persistent reservations changed", "epoch", epoch, "nodes", acked)
-		}
+		s.announce(epoch, state, out.UAs, written)
 		out.UAs = nil // raised by each node from the notification
 		return out
 	}
@@ -349,13 +386,26 @@ func encodeNotice(epoch uint64, state []byte, uas []reservation.UA) []byte {
 // watchLoop hands every notification to the LUN and restores a lost watch.
 func (s *Store) watchLoop(events <-chan Event) {
 	for {
+		var lost error = errors.New("the watch ended")
 		for ev := range events {
 			if ev.Err != nil {
-				s.log.Warn("persistent reservations: watch lost; watching again", "error", ev.Err)
+				lost = ev.Err
 				break
 			}
 			s.deliver(ev)
 		}
+		// Lost, or ended with its client (one replaced after a blocklist):
+		// notifications are missed until it is back and the object reread.
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		s.log.Warn("persistent reservations: watch lost; watching again", "error", lost)
+		s.mu.Lock()
+		s.lease.watching = false
+		s.mu.Unlock()
+		s.suspect("the watch was lost", nil)
 		events = s.rewatch()
 		if events == nil {
 			return
@@ -375,11 +425,11 @@ func (s *Store) rewatch() <-chan Event {
 		}
 		events, err := s.obj.Watch()
 		if err == nil {
-			if data, _, err := s.obj.Read(); err == nil {
-				if t, err := reservation.DecodeCluster(data); err == nil {
-					s.keep(data, t.Epoch())
-					s.toLUN(&Update{Table: t.AsCache(s.port)})
-				}
+			s.mu.Lock()
+			s.lease.watching = true
+			s.mu.Unlock()
+			if !s.reread() {
+				s.kickReread() // the periodic reread goes on trying
 			}
 			return events
 		}
@@ -392,31 +442,38 @@ func (s *Store) rewatch() <-chan Event {
 	}
 }
 
-// deliver turns a notification into an Update for the LUN; one it cannot
-// read is acknowledged and logged.
+// deliver turns a notification into an Update for the LUN. One it cannot
+// read puts the node in doubt and is acknowledged only once a reread has
+// brought the state: acknowledging it with the old cache would have the
+// writer count this node as up to date.
 func (s *Store) deliver(ev Event) {
-	u := &Update{ack: ev.Ack}
 	var n notice
 	if err := json.Unmarshal(ev.Data, &n); err != nil {
-		s.log.Error("persistent reservations: unreadable notification", "error", err)
-		u.Ack()
+		s.suspect("an unreadable notification", ev.Ack)
 		return
 	}
-	if t, err := reservation.DecodeCluster(n.State); err != nil {
-		s.log.Error("persistent reservations: unreadable state in a notification", "error", err)
-	} else {
-		// The LUN installs it only if it is newer than its cache.
-		s.keep(n.State, n.Epoch)
-		u.Table = t.AsCache(s.port)
+	t, err := reservation.DecodeCluster(n.State)
+	if err != nil {
+		s.suspect("an unreadable state in a notification: "+err.Error(), ev.Ack)
+		return
 	}
+	var uas []reservation.UA
 	// Unit attentions of an older change are still news; only the state
 	// must not go back.
 	for _, ua := range n.UAs {
 		if ua.Port == 0 || ua.Port == s.port {
-			u.UAs = append(u.UAs, reservation.UA{Nexus: ua.Nexus, Port: ua.Port,
+			uas = append(uas, reservation.UA{Nexus: ua.Nexus, Port: ua.Port,
 				Sense: &scsi.SenseError{Key: scsi.SenseUnitAttention, ASC: ua.ASC, ASCQ: ua.ASCQ}})
 		}
 	}
+	s.mu.Lock()
+	if n.Epoch > s.epoch {
+		s.latest, s.epoch = n.State, n.Epoch
+	}
+	// The LUN installs it only if it is newer than its cache.
+	u := s.updateLocked(t.AsCache(s.port), []func(){ev.Ack})
+	s.mu.Unlock()
+	u.UAs = uas
 	s.toLUN(u)
 }
 

@@ -31,6 +31,9 @@ type node struct {
 	hold  bool
 	held  []*Update
 	got   chan struct{}
+	// doubt is the LUN's view of Update.Doubt, by the newest seq.
+	doubt bool
+	seq   uint64
 }
 
 func newNode(t *testing.T, m *MemObject, port uint16) *node {
@@ -55,6 +58,9 @@ func newNodeOn(t *testing.T, obj Object, port uint16) *node {
 			n.cache = u.Table
 		}
 		n.uas = append(n.uas, u.UAs...)
+		if u.Seq() > n.seq {
+			n.seq, n.doubt = u.Seq(), u.Doubt
+		}
 		if n.hold {
 			n.held = append(n.held, u)
 		} else {
@@ -297,12 +303,15 @@ func TestPROUTWaitsForAcks(t *testing.T) {
 		t.Fatal("PROUT not answered after B acknowledged")
 	}
 
-	// A node that never acknowledges delays a PROUT by the timeout only.
+	// A node that never acknowledges delays a PROUT by the staleness bound
+	// (StaleAfter and its margin, from the write): by then that node has
+	// reread the object, or refuses commands.
 	a.s.SetNotifyWait(300 * time.Millisecond)
+	a.s.SetLease(50*time.Millisecond, 500*time.Millisecond)
 	start := time.Now()
 	good(t, a.prout(initA, reservation.SARegister, 0, 0xA, 0xA1), "REGISTER (new key)")
-	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
-		t.Fatalf("PROUT with a silent node took %v, want about the timeout", d)
+	if d := time.Since(start); d < 550*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("PROUT with a silent node took %v, want about the staleness bound (600 ms)", d)
 	}
 }
 

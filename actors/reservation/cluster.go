@@ -96,7 +96,9 @@ func (t *Table) canon(n Nexus) Nexus {
 	if t.cl == nil || strings.Contains(n.ID, identSep) {
 		return n
 	}
-	if n.RelativeTargetPort == 0 {
+	if n.RelativeTargetPort == 0 || t.cl.cache {
+		// A node's cache names its nexuses by the node's port, the one
+		// its store writes them with.
 		n.RelativeTargetPort = max(t.cl.port, 1)
 	}
 	id := n.ID + identSep + strconv.Itoa(int(n.RelativeTargetPort))
@@ -240,8 +242,10 @@ func (t *Table) EncodeCluster(epoch uint64) []byte {
 	return append(b, '\n')
 }
 
-// portIdent is the table name of an initiator port on port (0: every port).
+// portIdent is the table name of an initiator port on port (0: every port);
+// raw comes from the shared object and is brought to NexusID's form.
 func portIdent(raw string, port uint16) string {
+	raw = canonicalID(raw)
 	if port == 0 {
 		return raw + identSep + allPortsIdent
 	}

@@ -27,14 +27,26 @@ func (t *Table) Execute(n Nexus, cdb []byte, param []byte) (Outcome, bool) {
 	if cdb[l-1]&0x04 != 0 {
 		return checkCondition(scsi.InvalidFieldInCDB(l-1, 2)), true
 	}
+	if t.cl == nil && changes(op) {
+		// Kept until the command returns, for Recovered (guard.go).
+		t.guard = t.clone()
+		out := t.execute(op, n, cdb, param)
+		t.guard = nil
+		return out, true
+	}
+	return t.execute(op, n, cdb, param), true
+}
+
+// execute runs the reservation command op with the checked CDB cdb.
+func (t *Table) execute(op byte, n Nexus, cdb []byte, param []byte) Outcome {
 	n = t.canon(n)
 	if t.cl != nil {
 		if out, done := t.clusterCommand(op); done {
-			return out, true
+			return out
 		}
 	}
 	if t.check(n, cdb) {
-		return conflict(), true
+		return conflict()
 	}
 	var out Outcome
 	switch op {
@@ -50,7 +62,10 @@ func (t *Table) Execute(n Nexus, cdb []byte, param []byte) (Outcome, bool) {
 	if t.cl != nil {
 		t.routeUAs(out.UAs)
 	}
-	return out, true
+	if faultAfterChange != nil {
+		faultAfterChange(op)
+	}
+	return out
 }
 
 // good is a GOOD outcome with data-in.

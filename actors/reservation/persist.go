@@ -103,19 +103,22 @@ func decodeState(data []byte) (*Table, uint64, error) {
 		if r.Nexus == "" || r.Key == 0 || r.RelativeTargetPort == 0 {
 			return nil, 0, fmt.Errorf("registrations[%d]: empty nexus, zero key or zero target port", i)
 		}
-		if t.find(r.Nexus) != nil {
+		// Written before names were brought to one case, perhaps.
+		nexus := canonicalID(r.Nexus)
+		if t.find(nexus) != nil {
 			return nil, 0, fmt.Errorf("registrations[%d]: nexus %q registered twice", i, r.Nexus)
 		}
-		t.regs = append(t.regs, &registration{nexus: r.Nexus, key: r.Key, allTG: r.AllTargetPorts, rtp: r.RelativeTargetPort})
+		t.regs = append(t.regs, &registration{nexus: nexus, key: r.Key, allTG: r.AllTargetPorts, rtp: r.RelativeTargetPort})
 	}
 	if rv := s.Reservation; rv != nil {
+		holder := canonicalID(rv.Holder)
 		if !validType(rv.Type) {
 			return nil, 0, fmt.Errorf("reservation: invalid type %d", rv.Type)
 		}
-		if t.find(rv.Holder) == nil && !(allRegistrants(rv.Type) && len(t.regs) > 0) {
+		if t.find(holder) == nil && !(allRegistrants(rv.Type) && len(t.regs) > 0) {
 			return nil, 0, fmt.Errorf("reservation: holder %q is not registered", rv.Holder)
 		}
-		t.res = &reservation{holder: rv.Holder, typ: rv.Type}
+		t.res = &reservation{holder: holder, typ: rv.Type}
 	}
 	return t, s.Seq, nil
 }
@@ -147,6 +150,10 @@ func LoadState(path string) (*Table, error) {
 	if n := New(); n.seq > seq {
 		t.seq = n.seq
 	}
+	// SPC-4 6.16.2 (READ KEYS): "Regardless of the APTPL bit value the
+	// PRgeneration value shall be set to zero by a power on", and loading
+	// the state is this logical unit's power on.
+	t.generation = 0
 	return t, nil
 }
 

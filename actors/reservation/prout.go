@@ -56,8 +56,11 @@ func (t *Table) persistentReserveOut(n Nexus, cdb []byte, param []byte) Outcome 
 		allTG:   param[20]&0x04 != 0,
 		apt:     param[20]&0x01 != 0,
 	}
-	if (c.sa == SARegister || c.sa == SARegisterAndIgnore) && p.specIPT {
-		// SIP_C is 0 in REPORT CAPABILITIES: SPEC_I_PT is refused.
+	if p.specIPT {
+		// SPC-4 6.17.3: SPEC_I_PT=1 with any service action but REGISTER is
+		// ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST; and SIP_C is 0 in
+		// REPORT CAPABILITIES, so REGISTER refuses it too. (REGISTER AND MOVE
+		// has its own list, without the bit.)
 		return checkCondition(scsi.InvalidFieldInParamList(20, 3))
 	}
 	if plen != basicParamLen {

@@ -91,6 +91,10 @@ type Outcome struct {
 	UAs []UA
 	// Abort lists the I_T nexuses whose tasks PREEMPT AND ABORT aborts
 	// (not the PERSISTENT RESERVE OUT command itself, which completes).
+	// The LUN does not act on it: it runs PREEMPT AND ABORT as an ORDERED
+	// task instead (lun/ordering.go), so the victims' earlier tasks complete
+	// before it is answered rather than being aborted; none reaches the
+	// medium after it, which is what fencing needs.
 	Abort []string
 	// Cluster is set by a cluster cache table (cluster.go) for the commands
 	// that change reservations (PERSISTENT RESERVE OUT, RESERVE, RELEASE):
@@ -138,6 +142,9 @@ type Table struct {
 	// cl is set for a table whose state lives in a cluster store
 	// (cluster.go); nil for the local table.
 	cl *clusterMode
+	// guard is the state from before the command running inside Execute,
+	// for Recovered; nil between commands (guard.go).
+	guard *Table
 }
 
 // New returns an empty table: no reservations, no registrations.

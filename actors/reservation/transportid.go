@@ -3,6 +3,7 @@ package reservation
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"strings"
 )
 
@@ -18,6 +19,27 @@ const (
 	iscsiSeparator  = ",i,0x"
 	maxISCSINameLen = 223 // RFC 7143 6.1: iSCSI names are at most 223 bytes
 )
+
+// NexusID names the I_T nexus of an iSCSI initiator port the one way every
+// part of atgt does: "<iSCSI name>,i,0x<ISID>", the name in lower case
+// (iSCSI names are case-insensitive: RFC 3722's stringprep folds case) and
+// the ISID as 12 lower-case hex digits. The connection names its nexus with
+// it, a TransportID is decoded to it, and the names in saved state are
+// brought to it (canonicalID), so one initiator port always matches itself
+// however an initiator spells its name.
+func NexusID(name string, isid [6]byte) string {
+	return fmt.Sprintf("%s%s%x", strings.ToLower(name), iscsiSeparator, isid)
+}
+
+// canonicalID brings a nexus ID read from saved state (or an initiator
+// device name) to NexusID's form.
+func canonicalID(id string) string {
+	name, isid, ok := strings.Cut(id, iscsiSeparator)
+	if !ok {
+		return strings.ToLower(id)
+	}
+	return strings.ToLower(name) + iscsiSeparator + strings.ToLower(isid)
+}
 
 // encodeTransportID builds the iSCSI TransportID of a nexus ID: the port
 // form when it has the ",i,0x" separator, the device form otherwise. The
@@ -43,8 +65,7 @@ func encodeTransportID(id string) []byte {
 }
 
 // parseTransportID decodes an iSCSI initiator port TransportID into the
-// nexus ID form the connection builds ("name,i,0x" + 12 lowercase hex
-// digits). It returns false for anything else; tid comes from the
+// nexus ID form the connection builds (NexusID). It returns false for anything else; tid comes from the
 // initiator and is fully checked.
 func parseTransportID(tid []byte) (string, bool) {
 	if len(tid) < 24 || tid[0]&0x0F != protocolISCSI || tid[0]&0xC0 != tidFormatPort {
@@ -67,5 +88,5 @@ func parseTransportID(tid []byte) (string, bool) {
 	if _, err := hex.DecodeString(isid); err != nil {
 		return "", false
 	}
-	return name + iscsiSeparator + strings.ToLower(isid), true
+	return strings.ToLower(name) + iscsiSeparator + strings.ToLower(isid), true
 }

@@ -39,7 +39,9 @@ func (d *Device) Execute(r *Request, rt *reservation.Table) Result {
 		}
 	}
 	if rt != nil {
-		n := reservation.Nexus{ID: r.Nexus}
+		// The port the command came through, as VPD page 0x83 reports it
+		// (a port group's id), for READ FULL STATUS and REGISTER.
+		n := reservation.Nexus{ID: r.Nexus, RelativeTargetPort: d.cfg.RelativePortID}
 		if out, handled := rt.Execute(n, r.CDB, r.DataOut); handled {
 			return d.reserved(out)
 		}
