@@ -79,6 +79,33 @@ func validateChap(cfg *pb.Config) error {
 			return bad(mutual.field+".secret", "equals %s.secret: the target's and the initiator's secrets must differ", one.field)
 		}
 	}
+	return crossRoleSecret(cfg)
+}
+
+// crossRoleSecret refuses a secret that authenticates initiators somewhere in the
+// config (a chap or discovery_chap) and the target somewhere else (a mutual_chap or
+// discovery_mutual_chap). RFC 7143 section 12.1.3 forbids it: an initiator that may
+// log in where the secret is a mutual one asks the target to answer, with mutual
+// CHAP, the challenge another target (or discovery) sent it, and logs in there
+// without knowing that secret. Secrets still in their files are compared once
+// loadSecrets has read them.
+func crossRoleSecret(cfg *pb.Config) error {
+	pairs := chapPairs(cfg)
+	for _, tp := range pairs {
+		target := tp[1]
+		if target.chap == nil || target.chap.Secret == "" {
+			continue
+		}
+		for _, ip := range pairs {
+			one := ip[0]
+			if one.chap == nil || one.chap.Secret != target.chap.Secret {
+				continue
+			}
+			return fmt.Errorf("config: %s.secret: equals %s.secret: a secret that authenticates initiators must "+
+				"not also authenticate the target (RFC 7143 12.1.3), else an initiator can make atgt answer "+
+				"another login's challenge for it; give the target its own secret", target.field, one.field)
+		}
+	}
 	return nil
 }
 
