@@ -34,7 +34,8 @@ func run() int {
 	logLevel := flag.String("log-level", "warn", "log level: trace, debug, info, warn, error")
 	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060) for performance work")
 	adminSocket := flag.String("admin-socket", "", `the admin service's unix socket, for atgtctl (default <data dir>/atgtd.sock; "off": none)`)
-	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); it has no authentication")
+	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); every call must carry the token of -admin-token-file")
+	adminTokenFile := flag.String("admin-token-file", "", "with -admin-addr: the bearer token's file (default <data dir>/admin.token), made mode 0600 with a random token when missing")
 	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this address (e.g. 127.0.0.1:9090)")
 	otlpURL := flag.String("otlp", "", "send each finished task as OpenTelemetry spans to this OTLP/HTTP receiver (e.g. http://127.0.0.1:4318; overrides the config's otlp_endpoint)")
 	traceLevel := flag.String("trace", "", "trace level at start: off, light (every hop of every task) or full (with messages); default the config's trace_level, off")
@@ -125,7 +126,7 @@ func run() int {
 		fmt.Printf("portal %s\n", a)
 	}
 	// The admin service starts once the target serves, before "ready".
-	adminSrv, err := serveAdmin(svc, adminSocketPath(*adminSocket, cfg), *adminAddr, log)
+	adminSrv, err := serveAdmin(svc, adminSocketPath(*adminSocket, cfg), *adminAddr, adminTokenPath(*adminTokenFile, cfg), log)
 	switch {
 	case err != nil && *adminSocket == "" && *adminAddr == "":
 		// The default socket could not be made (a path too long for a unix socket,
