@@ -157,9 +157,15 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	case "memory":
 		b = backend.NewMemory(int64(l.SizeBytes))
 	case "file", "":
+		if other := s.servingStore(l.Path); other != "" {
+			return lunSpec{}, fmt.Errorf("%s.path: %s is the file or device %s already serves, under another name: "+
+				"two LUNs on one store would corrupt each other's data", field, l.Path, other)
+		}
 		var err error
+		// Gateway nodes share their store on purpose (README "Several gateways").
+		shared := s.opts.SharedStores || len(tg.ports.ids) > 0
 		b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly,
-			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo})
+			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo, Shared: shared})
 		if err != nil {
 			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 		}
@@ -292,6 +298,11 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	key := dispatcher.Key{Target: tg.route, LUN: l.Id}
 	live := &liveLUN{key: key, set: tg, cfg: l, raw: raw, served: b, faults: inj, naa: naa, blockSize: blockSize,
 		readOnly: l.ReadOnly, pr: prStore}
+	if idf, ok := raw.(backend.Identified); ok {
+		if id, err := idf.StoreID(); err == nil {
+			live.store = &id
+		}
+	}
 	var gateways lun.Gateways
 	if gw != nil {
 		live.gateway, gateways = gw, gw
@@ -311,4 +322,21 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
 			Flight: flight, ALUA: alua, Gateways: gateways, Reopen: s.reopenOf(raw, tg.name)},
 	}, nil
+}
+
+// servingStore names the served LUN whose file or block device is the one at path
+// (compared by device and inode, or device number: a symlink, an LVM volume's two
+// names or /proc/self/root/... are one store), or "" if none is, or path does not
+// exist yet.
+func (s *Service) servingStore(path string) string {
+	id, err := backend.PathStoreID(path)
+	if err != nil {
+		return ""
+	}
+	for _, lv := range s.live {
+		if lv.store != nil && *lv.store == id {
+			return lunLabel(lv.set.name, lv.set.initiator, lv.key.LUN)
+		}
+	}
+	return ""
 }

@@ -122,6 +122,11 @@ type Options struct {
 	// Backends are the embedder's own LUN backends, by the name a LUN's "backend"
 	// field gives (besides the built-in "file" and "memory").
 	Backends map[string]BackendFactory
+	// SharedStores makes every file and block device LUN take a shared lock
+	// (backend.Options.Shared), as gateway nodes (port_groups) always do, so that
+	// several processes may serve one file on purpose: atgtd's ATGT_SHARED_STORES=1,
+	// for benchmarks that run several atgtd builds on one file.
+	SharedStores bool
 	// TraceLevel, when set ("off", "light", "full"), replaces the config's
 	// trace_level at start (atgtd's -trace flag).
 	TraceLevel string

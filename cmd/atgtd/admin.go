@@ -8,6 +8,10 @@ import (
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
+// sharedStoresEnv, set to 1, makes atgtd lock its LUN files shared (target.Options
+// SharedStores): for benchmarks that run several atgtd on one file on purpose.
+const sharedStoresEnv = "ATGT_SHARED_STORES"
+
 // adminOff is the -admin-socket value that serves no socket.
 const adminOff = "off"
 

@@ -89,7 +89,7 @@ func run() int {
 	defer stopOTLP()
 	// Start validates the config, max_procs and gc_percent included.
 	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override, TraceSinks: sinks,
-		TraceLevel: *traceLevel})
+		TraceLevel: *traceLevel, SharedStores: os.Getenv(sharedStoresEnv) == "1"})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		return 1
