@@ -81,6 +81,7 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 // cannot be opened fails the change before anything else changed), then ends what
 // is removed, then serves what is added and changes the rest.
 func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts applyOpts) error {
+	s.legacyShared = legacySharedBases(cfg)
 	specs, err := s.openAdded(p)
 	if err != nil {
 		return admin.Invalid("%v", err)

@@ -72,6 +72,9 @@ type Service struct {
 	access accessHolder
 	// sets are the sets of LUNs by route (a target's shared LUNs, an initiator's own).
 	sets map[string]*targetLUNs
+	// legacyShared are the state file bases of the old naming (legacyStateBase) that
+	// two LUN sets of the served config share: their files are never adopted.
+	legacyShared map[string]bool
 	// live are the served LUNs by route and id, for the admin API.
 	live map[dispatcher.Key]*liveLUN
 	// admin is the admin API's state: the config as served, where it is saved
@@ -352,27 +355,4 @@ func allowList(names []string) func(string) bool {
 		set[n] = true
 	}
 	return func(initiator string) bool { return set[initiator] }
-}
-
-// stateFileName names a LUN's reservation state file: the target name with every byte
-// that is not a letter, digit, dot or dash replaced, so that it is one path element.
-func stateFileName(target string, lun uint64) string {
-	return fmt.Sprintf("%s-lun%d.pr.json", fileSafe(target), lun)
-}
-
-// modesFileName names a LUN's saved mode pages file, beside its reservation state.
-func modesFileName(target string, lun uint64) string {
-	return fmt.Sprintf("%s-lun%d.modes.json", fileSafe(target), lun)
-}
-
-// fileSafe replaces every byte of a target name that is not a letter, digit, dot or
-// dash, so that it is one path element.
-func fileSafe(target string) []byte {
-	b := []byte(target)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
-			b[i] = '_'
-		}
-	}
-	return b
 }
