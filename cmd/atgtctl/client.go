@@ -70,11 +70,11 @@ func failed(e *env, object string, err error) error {
 	var ce *connect.Error
 	switch {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%s: is atgtd running? socket %s: %w", object, e.socket, unwrapDial(err))
+		return fmt.Errorf("%s: is atgtd running? %s: %w", object, e.where(), unwrapDial(err))
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("%s: socket %s: permission denied: run atgtctl as the user atgtd runs as (the socket is mode 0600)", object, e.socket)
 	case connect.CodeOf(err) == connect.CodeDeadlineExceeded:
-		return fmt.Errorf("%s: no answer from atgtd within -timeout %v (socket %s)", object, e.timeout, e.socket)
+		return fmt.Errorf("%s: no answer from atgtd within -timeout %v (%s)", object, e.timeout, e.where())
 	case errors.As(err, &ce):
 		// The server's message names its object itself ("lun 3 of iqn...: no such
 		// LUN", "config: targets[0]...: ..."), when it knows one better.

@@ -60,10 +60,19 @@ not reachable); 2 usage error (unknown command or flag, missing argument).
 type env struct {
 	client  adminClient
 	socket  string
+	addr    string // -addr: atgtd's TCP admin address, used instead of socket
 	json    bool
 	chrome  bool // -o chrome: the trace commands write Chrome trace-event JSON
 	timeout time.Duration
 	out     io.Writer
+}
+
+// where is what atgtctl talks to, for messages: "socket PATH" or "address HOST:PORT".
+func (e *env) where() string {
+	if e.addr != "" {
+		return "address " + e.addr
+	}
+	return "socket " + e.socket
 }
 
 // run is atgtctl with its arguments and outputs, returning the exit status.
@@ -107,7 +116,7 @@ func parseGlobal(args []string, stdout io.Writer) (*env, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		e.client, e.socket = newTCPClient(*addr, token), *addr
+		e.client, e.addr = newTCPClient(*addr, token), *addr
 	}
 	return e, fs.Args(), nil
 }
