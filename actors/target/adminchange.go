@@ -60,6 +60,9 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	if err := loadSecrets(cfg); err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
+	if !opts.dryRun {
+		warnSharedSecrets(cfg, s.log)
+	}
 	p, err := s.diff(s.admin.cfg, cfg, opts)
 	if err != nil || opts.dryRun || p.empty() {
 		return p, err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/login"
@@ -107,6 +108,37 @@ func crossRoleSecret(cfg *pb.Config) error {
 		}
 	}
 	return nil
+}
+
+// sharedSecrets lists the pairs of CHAP fields (of one role: crossRoleSecret refuses
+// the others) that hold the same secret, which RFC 7143 12.1.3 says should not be
+// (whoever knows one knows the other).
+func sharedSecrets(cfg *pb.Config) [][2]string {
+	var slots []chapSlot
+	for _, pair := range chapPairs(cfg) {
+		for _, s := range pair {
+			if s.chap != nil && s.chap.Secret != "" {
+				slots = append(slots, s)
+			}
+		}
+	}
+	var out [][2]string
+	for i, a := range slots {
+		for _, b := range slots[i+1:] {
+			if a.chap.Secret == b.chap.Secret {
+				out = append(out, [2]string{a.field, b.field})
+			}
+		}
+	}
+	return out
+}
+
+// warnSharedSecrets logs each pair of sharedSecrets, naming the fields only.
+func warnSharedSecrets(cfg *pb.Config, log hclog.Logger) {
+	for _, p := range sharedSecrets(cfg) {
+		log.Warn("two CHAP credentials share one secret (RFC 7143 12.1.3: should not): a host that knows one can log in as the other",
+			"field", p[0]+".secret", "other", p[1]+".secret")
+	}
 }
 
 // badChap returns the field of a credential that is wrong and why, or "".

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/atgt/atgt/actors/login"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
@@ -127,5 +129,25 @@ func TestChapCrossRoleOracleWorksWhenAllowed(t *testing.T) {
 	}
 	if _, done, _ := step(b, op, ffp); !done {
 		t.Fatal("B's login did not complete")
+	}
+}
+
+// Two targets (or discovery and a target) whose initiators prove one secret are
+// allowed, as RFC 7143 says "should not", but each such pair is logged by field.
+func TestChapSharedSecretWarned(t *testing.T) {
+	cfg := crossRoleCfg()
+	cfg.Targets[0].MutualChap = nil
+	cfg.Targets[1].Chap.Secret = "alice-secret-1234"
+	if err := Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	got := sharedSecrets(cfg)
+	if len(got) != 1 || got[0] != [2]string{"targets[0].chap", "targets[1].chap"} {
+		t.Fatalf("shared secrets %v", got)
+	}
+	var buf strings.Builder
+	warnSharedSecrets(cfg, hclog.New(&hclog.LoggerOptions{Output: &buf}))
+	if !strings.Contains(buf.String(), "targets[1].chap.secret") || strings.Contains(buf.String(), "alice-secret-1234") {
+		t.Fatalf("log %q", buf.String())
 	}
 }

@@ -161,6 +161,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := loadSecrets(cfg); err != nil {
 		return nil, err
 	}
+	warnSharedSecrets(cfg, log)
 	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second, metrics: metrics.NewRegistry(), opts: opts}
 	if err := s.useSystem(); err != nil {
 		return nil, err
