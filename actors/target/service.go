@@ -220,6 +220,10 @@ func (s *Service) listen(portals []string) error {
 			return fmt.Errorf("config: portals[%d]: %w", i, err)
 		}
 		s.portals = append(s.portals, ln)
+		// loopbackPortal took "localhost" for loopback: hold it to that.
+		if ta, ok := ln.Addr().(*net.TCPAddr); loopbackPortal(addr) && (!ok || !ta.IP.IsLoopback()) {
+			return fmt.Errorf("config: portals[%d]: %s bound %s, not a loopback address", i, addr, ln.Addr())
+		}
 	}
 	return nil
 }
