@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +88,76 @@ func TestLoginKeyFloodOverTCP(t *testing.T) {
 	if maxResp > 8192 {
 		t.Errorf("login response of %d bytes exceeds the initiator's MaxRecvDataSegmentLength 8192 during login", maxResp)
 	}
+}
+
+// An answer longer than the 8192 bytes an initiator may receive during login comes
+// in parts over TCP: the first with C=1 and T=0, the next after an empty Login
+// Request, the last with the transit asked for; together they answer every key.
+// Before, one 9 KB Login Response went out whole.
+func TestLoginLongAnswerInParts(t *testing.T) {
+	cfg, _ := adminConfig(t)
+	svc := startWith(t, cfg, target.Options{})
+	nc, err := net.Dial("tcp", svc.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rd := iscsi.NewReader(nc, 1<<16)
+	send := func(data []byte) {
+		p := &iscsi.PDU{Data: data}
+		h := &p.BHS
+		h.SetOpcode(iscsi.OpLoginReq)
+		h.SetImmediate(true)
+		h.SetTransit(true)
+		h.SetCSG(iscsi.LoginStageSecurity)
+		h.SetNSG(iscsi.LoginStageOperational)
+		h.SetISID([6]byte{0x80, 1, 2, 3, 4, 5})
+		h.SetITT(1)
+		if _, err := nc.Write(iscsi.MarshalPDU(p, false, false)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	kvs := []iscsi.KV{{Key: "InitiatorName", Value: initiatorName}, {Key: "SessionType", Value: "Discovery"}, {Key: "AuthMethod", Value: "None"}}
+	for i := range 120 {
+		kvs = append(kvs, iscsi.KV{Key: fmt.Sprintf("X-com.example.%048d", i)})
+	}
+	send(iscsi.AppendText(nil, kvs...))
+	var all []byte
+	var statSNs []uint32
+	for parts := 1; ; parts++ {
+		resp := &iscsi.PDU{}
+		if err := rd.Read(iscsi.Limits{MaxRecvDataSegmentLength: 1 << 24}, resp); err != nil {
+			t.Fatalf("part %d: %v", parts, err)
+		}
+		h := &resp.BHS
+		if h.LoginStatus() != 0 || len(resp.Data) > 8192 {
+			t.Fatalf("part %d: status %04x, %d bytes", parts, uint16(h.LoginStatus()), len(resp.Data))
+		}
+		all = append(all, resp.Data...)
+		statSNs = append(statSNs, h.StatSN())
+		if !h.Continue() {
+			if parts < 2 || !h.Transit() || h.NSG() != iscsi.LoginStageOperational {
+				t.Fatalf("last part %d: T=%v NSG=%d", parts, h.Transit(), h.NSG())
+			}
+			break
+		}
+		if h.Transit() {
+			t.Fatalf("part %d has C=1 and T=1", parts)
+		}
+		send(nil)
+	}
+	got, err := iscsi.ParseText(all)
+	if err != nil {
+		t.Fatalf("the parts together: %v", err)
+	}
+	answered := 0
+	for _, kv := range got {
+		if strings.HasPrefix(kv.Key, "X-com.example.") && kv.Value == "NotUnderstood" {
+			answered++
+		}
+	}
+	if answered != 120 {
+		t.Fatalf("%d of 120 keys answered in %d bytes", answered, len(all))
+	}
+	t.Logf("%d bytes in %d parts, StatSN %v", len(all), len(statSNs), statSNs)
 }
