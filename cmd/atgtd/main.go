@@ -142,6 +142,7 @@ func run() int {
 	}
 	if adminSrv != nil && adminSrv.TCPAddr() != nil {
 		fmt.Printf("admin addr %s\n", adminSrv.TCPAddr())
+		fmt.Printf("admin token %s\n", adminTokenPath(*adminTokenFile, cfg)) // the file, never the token
 	}
 	// Signals are caught before anyone is told the daemon is ready, so that a stop
 	// requested at once is a clean one.
