@@ -81,6 +81,11 @@ type Options struct {
 	// a multiple of the filesystem's O_DIRECT alignment; a filesystem that
 	// refuses O_DIRECT makes Open fail with an error naming the path.
 	Direct bool
+	// Shared takes a shared (read) lock on the store even when it is writable: for
+	// stores that several atgtd processes serve on purpose (gateway nodes on one
+	// machine's file, benchmarks). Sharers coexist with each other and with
+	// read-only openers, never with an exclusive writer (lockStore).
+	Shared bool
 }
 
 // Errors callers test with errors.Is; returned errors wrap them together

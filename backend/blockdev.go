@@ -58,6 +58,10 @@ func openBlockDevice(o Options) (Backend, error) {
 		}
 		return nil, pathErr("open", o.Path, unwrapPath(err))
 	}
+	if err := lockStore(f, o.Path, o.ReadOnly || o.Shared); err != nil {
+		f.Close()
+		return nil, err
+	}
 	d, err := newBlockDevice(f, o)
 	if err != nil {
 		f.Close()

@@ -21,6 +21,10 @@ func openFile(o Options) (Backend, error) {
 		}
 		return nil, pathErr("open", o.Path, unwrapPath(err))
 	}
+	if err := lockStore(f, o.Path, o.ReadOnly || o.Shared); err != nil {
+		f.Close()
+		return nil, err
+	}
 	b, err := newFile(f, o)
 	if err != nil {
 		f.Close()

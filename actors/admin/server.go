@@ -27,9 +27,12 @@ type ServerConfig struct {
 	// user (and root) can administer it. "" serves no socket.
 	Socket string
 	// TCPAddr is an optional loopback address (127.0.0.1:PORT, [::1]:PORT,
-	// localhost:PORT). It has no authentication: every local user can reach it, so
-	// it is for tools that cannot speak to a unix socket. "" serves none.
+	// localhost:PORT), for tools that cannot speak to a unix socket. Every local user
+	// can reach it, so each call on it must carry Token (tcpGuard). "" serves none.
 	TCPAddr string
+	// Token is the bearer token calls on TCPAddr must carry (LoadOrCreateToken);
+	// required with TCPAddr, at least 32 bytes.
+	Token string
 	// Log gets the server's errors; nil discards them.
 	Log hclog.Logger
 }
@@ -55,6 +58,9 @@ func Serve(api API, cfg ServerConfig) (*Server, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
+	if cfg.TCPAddr != "" && len(cfg.Token) < minToken {
+		return nil, fmt.Errorf("admin: TCP address %q needs a token of at least %d bytes (LoadOrCreateToken)", cfg.TCPAddr, minToken)
+	}
 	s := &Server{}
 	if cfg.TCPAddr != "" {
 		ln, err := listenLoopback(cfg.TCPAddr)
@@ -77,7 +83,8 @@ func Serve(api API, cfg ServerConfig) (*Server, error) {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // gRPC clients and h2c need it; TLS is pointless on a local socket
 	s.srv = &http.Server{
-		Handler:           NewHTTPHandler(api),
+		Handler:           tcpGuard(NewHTTPHandler(api), cfg.Token),
+		ConnContext:       markTCP,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
@@ -129,15 +136,15 @@ func (s *Server) Close() error {
 }
 
 // listenLoopback listens on addr, which must name a loopback address: the admin
-// service has no authentication beyond the socket's file mode, so it must never be
-// reachable from the network.
+// service's token is sent in clear text, so it must never be reachable from the
+// network.
 func listenLoopback(addr string) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: TCP address %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("admin: TCP address %q is not a loopback address (127.0.0.0/8, ::1, localhost): the admin service has no authentication and must not be reachable from the network", addr)
+		return nil, fmt.Errorf("admin: TCP address %q is not a loopback address (127.0.0.0/8, ::1, localhost): the admin service must not be reachable from the network", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

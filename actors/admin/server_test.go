@@ -249,7 +249,7 @@ func TestLiveSocketRefused(t *testing.T) {
 // TestTCP: a loopback address serves; any other is refused, naming it.
 func TestTCP(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:0", "example.com:0", "nonsense"} {
-		srv, err := admin.Serve(admintest.New(admintest.Sample()), admin.ServerConfig{TCPAddr: addr})
+		srv, err := admin.Serve(admintest.New(admintest.Sample()), admin.ServerConfig{TCPAddr: addr, Token: testToken})
 		if err == nil {
 			srv.Close()
 			t.Errorf("Serve on %q: no error, want a refusal", addr)
@@ -259,12 +259,18 @@ func TestTCP(t *testing.T) {
 			t.Errorf("Serve on %q: %v, want the address named", addr, err)
 		}
 	}
-	srv, err := admin.Serve(admintest.New(admintest.Sample()), admin.ServerConfig{TCPAddr: "127.0.0.1:0"})
+	srv, err := admin.Serve(admintest.New(admintest.Sample()), admin.ServerConfig{TCPAddr: "127.0.0.1:0", Token: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	client := atgtv1connect.NewAdminServiceClient(http.DefaultClient, "http://"+srv.TCPAddr().String())
+	client := atgtv1connect.NewAdminServiceClient(http.DefaultClient, "http://"+srv.TCPAddr().String(),
+		connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, r connect.AnyRequest) (connect.AnyResponse, error) {
+				r.Header().Set("Authorization", "Bearer "+testToken)
+				return next(ctx, r)
+			}
+		})))
 	st, err := client.Status(context.Background(), connect.NewRequest(&pb.StatusRequest{}))
 	if err != nil || st.Msg.Targets != 2 {
 		t.Fatalf("Status over TCP: %v %v", st, err)

@@ -10,6 +10,23 @@ import (
 // peer cannot grow memory without bound.
 const maxLoginText = 64 * 1024
 
+// maxLoginKeys caps the distinct keys one login may negotiate (its seen set), and
+// maxLoginTotal the text of all its requests together: every request of a login is
+// answered before authentication, so without them one connection could send new
+// unknown keys until the login timeout and grow the target by gigabytes. A real login
+// uses about 40 keys and a few KiB. Past either bound the login fails with 0200
+// (Initiator error): the initiator caused it and must not retry the same login
+// (0302, Out of resources, would invite a retry).
+const (
+	maxLoginKeys  = 256
+	maxLoginTotal = maxLoginText
+)
+
+// maxLoginSegment is the most text one Login Response carries: the initiator's
+// MaxRecvDataSegmentLength during login is its default, 8192 (RFC 7143 13.12). A
+// longer answer is sent in parts with C=1 (RFC 7143 6.2, 11.13.3).
+const maxLoginSegment = 8192
+
 // Session types of the SessionType key.
 const (
 	SessionNormal    = "Normal"
@@ -63,8 +80,10 @@ type Machine struct {
 	cid  uint16
 	itt  uint32
 
-	pending    []byte // text of continued (C=1) requests
-	identified bool   // the first complete request has been processed
+	pending    []byte    // text of continued (C=1) requests
+	received   int       // text of every request of this login (maxLoginTotal)
+	held       *Response // the rest of a response sent in parts, until asked for
+	identified bool      // the first complete request has been processed
 	identity   map[string]string
 	seen       map[string]bool // keys negotiated so far in this login
 
@@ -113,6 +132,13 @@ func (m *Machine) Step(req *Request) (resp *Response, done bool) {
 	}
 	if st := m.checkHeader(req); st != StatusSuccess {
 		return m.fail(req, st, nil), false
+	}
+	if m.held != nil {
+		return m.sendHeld(req)
+	}
+	m.received += len(req.Data)
+	if m.received > maxLoginTotal {
+		return m.fail(req, InitiatorError, nil), false
 	}
 	if len(m.pending)+len(req.Data) > maxLoginText {
 		return m.fail(req, InitiatorError, nil), false
@@ -254,6 +280,9 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 		if m.seen[kv.Key] {
 			return reply, InitiatorError // negotiated twice in one login (RFC 7143 6.2)
 		}
+		if len(m.seen) >= maxLoginKeys {
+			return reply, InitiatorError
+		}
 		m.seen[kv.Key] = true
 		switch class {
 		case classSecurity:
@@ -348,16 +377,45 @@ func (m *Machine) finish(req *Request, first bool, reply []iscsi.KV) (*Response,
 		}
 	}
 	resp.Data = iscsi.AppendText(nil, reply...)
-	if !transit {
+	if transit {
+		resp.Transit, resp.NSG = true, req.NSG
+	}
+	return m.send(resp)
+}
+
+// send returns resp, or its first part when its text is longer than the initiator may
+// receive; the stage changes only with the last part.
+func (m *Machine) send(resp *Response) (*Response, bool) {
+	if len(resp.Data) > maxLoginSegment {
+		rest := *resp
+		rest.Data = resp.Data[maxLoginSegment:]
+		m.held = &rest
+		part := *resp
+		part.Data = resp.Data[:maxLoginSegment]
+		part.Continue, part.Transit, part.NSG = true, false, 0 // C=1 needs T=0 (11.13.3)
+		return &part, false
+	}
+	m.held = nil
+	if !resp.Transit {
 		return resp, false
 	}
-	resp.Transit, resp.NSG = true, req.NSG
-	m.stage = req.NSG
-	if req.NSG == StageFullFeature {
+	m.stage = resp.NSG
+	if resp.NSG == StageFullFeature {
 		m.state = stateDone
 		return resp, true
 	}
 	return resp, false
+}
+
+// sendHeld answers the empty Login Request that asks for the next part of a response
+// sent with C=1 (RFC 7143 6.2); any text in it, or C=1, is an initiator error.
+func (m *Machine) sendHeld(req *Request) (*Response, bool) {
+	if len(req.Data) > 0 || req.Continue {
+		return m.fail(req, InitiatorError, nil), false
+	}
+	next := *m.held
+	next.ITT = req.ITT
+	return m.send(&next)
 }
 
 // response is a success response echoing the request's identifying fields.
@@ -383,6 +441,9 @@ func (m *Machine) failure(req *Request, st Status, reply []iscsi.KV) *Response {
 	resp.StatusClass, resp.StatusDetail = st.Class(), st.Detail()
 	if len(reply) > 0 {
 		resp.Data = iscsi.AppendText(nil, reply...)
+	}
+	if len(resp.Data) > maxLoginSegment {
+		resp.Data = nil // a failure cannot be continued; its status says enough
 	}
 	return resp
 }

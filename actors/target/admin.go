@@ -68,6 +68,9 @@ type liveLUN struct {
 	pr *prcluster.Store
 	// gateway carries the LUN's resets to the other gateway nodes; nil: none.
 	gateway *gateway.Channel
+	// store is the file or block device served, nil for other backends; no two
+	// LUNs serve one (servingStore).
+	store *backend.StoreID
 }
 
 // Status reports what the service serves and since when.

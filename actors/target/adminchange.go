@@ -60,6 +60,9 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	if err := loadSecrets(cfg); err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
+	if !opts.dryRun {
+		warnSharedSecrets(cfg, s.log)
+	}
 	p, err := s.diff(s.admin.cfg, cfg, opts)
 	if err != nil || opts.dryRun || p.empty() {
 		return p, err
@@ -81,6 +84,7 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 // cannot be opened fails the change before anything else changed), then ends what
 // is removed, then serves what is added and changes the rest.
 func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts applyOpts) error {
+	s.legacyShared = legacySharedBases(cfg)
 	specs, err := s.openAdded(p)
 	if err != nil {
 		return admin.Invalid("%v", err)

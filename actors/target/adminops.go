@@ -172,7 +172,7 @@ func rawLUN(raw *pb.Config, target, initiator string, id uint64) (*pb.Lun, error
 
 // AddAcl allows an initiator name and/or a source network on a target.
 func (s *Service) AddAcl(ctx context.Context, req *pb.AddAclRequest) (*pb.AddAclResponse, error) {
-	if err := s.editACL(ctx, req.Target, req.Initiator, req.Network, true); err != nil {
+	if err := s.editACL(ctx, req.Target, req.Initiator, req.Network, true, false); err != nil {
 		return nil, err
 	}
 	return &pb.AddAclResponse{}, nil
@@ -181,7 +181,7 @@ func (s *Service) AddAcl(ctx context.Context, req *pb.AddAclRequest) (*pb.AddAcl
 // RemoveAcl takes an initiator name and/or a source network off a target's access
 // list. Sessions already logged in stay (LogoutSession ends them).
 func (s *Service) RemoveAcl(ctx context.Context, req *pb.RemoveAclRequest) (*pb.RemoveAclResponse, error) {
-	if err := s.editACL(ctx, req.Target, req.Initiator, req.Network, false); err != nil {
+	if err := s.editACL(ctx, req.Target, req.Initiator, req.Network, false, req.AllowAny); err != nil {
 		return nil, err
 	}
 	return &pb.RemoveAclResponse{}, nil
@@ -189,11 +189,16 @@ func (s *Service) RemoveAcl(ctx context.Context, req *pb.RemoveAclRequest) (*pb.
 
 // editACL adds (add) or removes an initiator name and/or a network on a target's
 // access list; adding one already there, or removing one that is not, is refused.
-func (s *Service) editACL(ctx context.Context, target, initiator, network string, add bool) error {
+// So is removing the last entry of a list unless allowAny: an empty list admits
+// everyone, and a revoke must not silently open the target.
+func (s *Service) editACL(ctx context.Context, target, initiator, network string, add, allowAny bool) error {
 	if err := checkAclRequest(initiator, network); err != nil {
 		return err
 	}
 	edit := func(list *[]string, kind, v string) error {
+		if v != "" && !add && !allowAny && len(*list) == 1 && (*list)[0] == v {
+			return lastACLEntry(target, kind, v)
+		}
 		if v == "" {
 			return nil
 		}
@@ -221,6 +226,19 @@ func (s *Service) editACL(ctx context.Context, target, initiator, network string
 		return edit(&t.AllowedNetworks, "network", network)
 	}, applyOpts{})
 	return err
+}
+
+// lastACLEntry is the refusal to empty an access list: it says what an empty list
+// would mean and how to get either outcome on purpose.
+func lastACLEntry(target, kind, v string) error {
+	list, anyone := "allowed_initiators", "every initiator name"
+	if kind == "network" {
+		list, anyone = "allowed_networks", "every source address"
+	}
+	return admin.Busy("target %s: %s %s is the last entry of %s; removing it would empty the list, "+
+		"which admits %s. To open the target on purpose, remove it with allow_any (atgtctl acl rm -allow-any); "+
+		"to shut the target, remove the target (atgtctl target rm) or add the entry that should stay first",
+		target, kind, v, list, anyone)
 }
 
 // checkAclRequest refuses an access-list request that names nothing, or a network

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/login"
@@ -79,7 +80,65 @@ func validateChap(cfg *pb.Config) error {
 			return bad(mutual.field+".secret", "equals %s.secret: the target's and the initiator's secrets must differ", one.field)
 		}
 	}
+	return crossRoleSecret(cfg)
+}
+
+// crossRoleSecret refuses a secret that authenticates initiators somewhere in the
+// config (a chap or discovery_chap) and the target somewhere else (a mutual_chap or
+// discovery_mutual_chap). RFC 7143 section 12.1.3 forbids it: an initiator that may
+// log in where the secret is a mutual one asks the target to answer, with mutual
+// CHAP, the challenge another target (or discovery) sent it, and logs in there
+// without knowing that secret. Secrets still in their files are compared once
+// loadSecrets has read them.
+func crossRoleSecret(cfg *pb.Config) error {
+	pairs := chapPairs(cfg)
+	for _, tp := range pairs {
+		target := tp[1]
+		if target.chap == nil || target.chap.Secret == "" {
+			continue
+		}
+		for _, ip := range pairs {
+			one := ip[0]
+			if one.chap == nil || one.chap.Secret != target.chap.Secret {
+				continue
+			}
+			return fmt.Errorf("config: %s.secret: equals %s.secret: a secret that authenticates initiators must "+
+				"not also authenticate the target (RFC 7143 12.1.3), else an initiator can make atgt answer "+
+				"another login's challenge for it; give the target its own secret", target.field, one.field)
+		}
+	}
 	return nil
+}
+
+// sharedSecrets lists the pairs of CHAP fields (of one role: crossRoleSecret refuses
+// the others) that hold the same secret, which RFC 7143 12.1.3 says should not be
+// (whoever knows one knows the other).
+func sharedSecrets(cfg *pb.Config) [][2]string {
+	var slots []chapSlot
+	for _, pair := range chapPairs(cfg) {
+		for _, s := range pair {
+			if s.chap != nil && s.chap.Secret != "" {
+				slots = append(slots, s)
+			}
+		}
+	}
+	var out [][2]string
+	for i, a := range slots {
+		for _, b := range slots[i+1:] {
+			if a.chap.Secret == b.chap.Secret {
+				out = append(out, [2]string{a.field, b.field})
+			}
+		}
+	}
+	return out
+}
+
+// warnSharedSecrets logs each pair of sharedSecrets, naming the fields only.
+func warnSharedSecrets(cfg *pb.Config, log hclog.Logger) {
+	for _, p := range sharedSecrets(cfg) {
+		log.Warn("two CHAP credentials share one secret (RFC 7143 12.1.3: should not): a host that knows one can log in as the other",
+			"field", p[0]+".secret", "other", p[1]+".secret")
+	}
 }
 
 // badChap returns the field of a credential that is wrong and why, or "".

@@ -359,13 +359,16 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 	paths := map[string]string{}
 	for ti, t := range cfg.Targets {
 		tf := fmt.Sprintf("targets[%d]", ti)
-		if err := validName(t.Name); err != nil {
+		if err := validTargetName(t.Name); err != nil {
 			return bad(tf+".name", "%v", err)
 		}
-		if names[t.Name] {
+		if names[strings.ToLower(t.Name)] { // eui. and naa. hex digits compare in either case
 			return bad(tf+".name", "%q is used by another target", t.Name)
 		}
-		names[t.Name] = true
+		names[strings.ToLower(t.Name)] = true
+		if msg := badAlias(t.Alias); msg != "" {
+			return bad(tf+".alias", "%s", msg)
+		}
 		for ai, a := range t.AllowedInitiators {
 			if err := validName(a); err != nil {
 				return bad(fmt.Sprintf("%s.allowed_initiators[%d]", tf, ai), "%v", err)

@@ -35,6 +35,7 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	s.legacyShared = legacySharedBases(cfg)
 	var specs []lunSpec
 	for ti, t := range cfg.Targets {
 		// Each set of LUNs (the shared ones, each initiator's own) is a target of
@@ -114,15 +115,8 @@ func (tg *targetLUNs) setCopyTarget(naa uint64, ct *scsidev.CopyTarget) {
 	tg.copyTargets[naa] = *ct
 }
 
-// stateBase is the start of the names of the set's LUN state files: the target's
-// name, and for an initiator's own LUNs "--" and the initiator's name (made one path
-// element by fileSafe).
-func (tg *targetLUNs) stateBase() string {
-	if tg.initiator == "" {
-		return tg.name
-	}
-	return tg.name + "--" + tg.initiator
-}
+// stateBase is the start of the names of the set's LUN state files (statefiles.go).
+func (tg *targetLUNs) stateBase() string { return stateBase(tg.name, tg.initiator) }
 
 // naaName is what a LUN's NAA identifier (and so its default serial number) is
 // derived from: "<target>/<id>", or "<target>/<initiator>/<id>" for an initiator's
@@ -143,7 +137,7 @@ func (tg *targetLUNs) lookupCopyTarget(naa uint64) (scsidev.CopyTarget, bool) {
 
 // openLUN opens one LUN's backend and builds its device model; field names the LUN
 // in errors ("config: targets[i].luns[j]").
-func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap func(string, uint64, backend.Backend) backend.Backend) (lunSpec, error) {
+func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap func(string, uint64, backend.Backend) backend.Backend) (_ lunSpec, err error) {
 	var thin bool
 	switch l.Provisioning {
 	case "", "thin":
@@ -157,9 +151,15 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	case "memory":
 		b = backend.NewMemory(int64(l.SizeBytes))
 	case "file", "":
+		if other := s.servingStore(l.Path); other != "" {
+			return lunSpec{}, fmt.Errorf("%s.path: %s is the file or device %s already serves, under another name: "+
+				"two LUNs on one store would corrupt each other's data", field, l.Path, other)
+		}
 		var err error
+		// Gateway nodes share their store on purpose (README "Several gateways").
+		shared := s.opts.SharedStores || len(tg.ports.ids) > 0
 		b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly,
-			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo})
+			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo, Shared: shared})
 		if err != nil {
 			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 		}
@@ -176,6 +176,12 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	}
 	s.backends = append(s.backends, b)
 	raw := b
+	defer func() {
+		if err != nil { // close it now: a retry must not find its file locked
+			s.backends = slices.DeleteFunc(s.backends, func(x backend.Backend) bool { return x == raw })
+			raw.Close()
+		}
+	}()
 	log := s.log.Named("lun").With("target", tg.name, "lun", l.Id)
 	if tg.initiator != "" {
 		log = log.With("initiator", tg.initiator)
@@ -211,12 +217,20 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	}
 	// Saved mode pages (MODE SELECT with SP=1) live beside the reservation state and
 	// override the configured WCE.
+	s.adoptLegacyState(dataDir, tg, l.Id)
 	modesPath := filepath.Join(dataDir, modesFileName(tg.stateBase(), l.Id))
 	savedModes, err := lun.LoadModesFile(modesPath)
 	if err != nil {
 		return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 	}
 	naa := scsidev.NAAFromName(tg.naaName(l.Id))
+	for _, lv := range s.live {
+		if lv.naa == naa && lv.key != (dispatcher.Key{Target: tg.route, LUN: l.Id}) {
+			// Multipath would take two logical units for two paths to one.
+			return lunSpec{}, fmt.Errorf("%s: its NAA identifier %016x is also %s's; rename the target",
+				field, naa, lunLabel(lv.set.name, lv.set.initiator, lv.key.LUN))
+		}
+	}
 	tg.setCopyTarget(naa, &scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly})
 	tg.addID(l.Id)
 	devCfg := scsidev.Config{
@@ -291,6 +305,11 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	key := dispatcher.Key{Target: tg.route, LUN: l.Id}
 	live := &liveLUN{key: key, set: tg, cfg: l, raw: raw, served: b, faults: inj, naa: naa, blockSize: blockSize,
 		readOnly: l.ReadOnly, pr: prStore}
+	if idf, ok := raw.(backend.Identified); ok {
+		if id, err := idf.StoreID(); err == nil {
+			live.store = &id
+		}
+	}
 	var gateways lun.Gateways
 	if gw != nil {
 		live.gateway, gateways = gw, gw
@@ -310,4 +329,21 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 			IOTimeout: time.Duration(l.GetIoTimeout() * float64(time.Second)), Rebuild: rebuild, Metrics: counters, Log: log,
 			Flight: flight, ALUA: alua, Gateways: gateways, Reopen: s.reopenOf(raw, tg.name)},
 	}, nil
+}
+
+// servingStore names the served LUN whose file or block device is the one at path
+// (compared by device and inode, or device number: a symlink, an LVM volume's two
+// names or /proc/self/root/... are one store), or "" if none is, or path does not
+// exist yet.
+func (s *Service) servingStore(path string) string {
+	id, err := backend.PathStoreID(path)
+	if err != nil {
+		return ""
+	}
+	for _, lv := range s.live {
+		if lv.store != nil && *lv.store == id {
+			return lunLabel(lv.set.name, lv.set.initiator, lv.key.LUN)
+		}
+	}
+	return ""
 }

@@ -20,18 +20,25 @@ func (s *Service) save() error {
 	if err != nil {
 		return err
 	}
-	return writeVersioned(s.admin.path, append(data, '\n'), s.admin.versions)
+	return writeVersioned(s.admin.path, append(data, '\n'), s.admin.versions, holdsSecret(s.admin.raw))
 }
+
+// privateMode is the mode of a saved config that holds an inline CHAP secret: owner
+// only, whatever the file's mode was (LoadConfig refuses such a file that others may
+// read, so a looser mode would both leak the secret and stop the next start).
+const privateMode = os.FileMode(0o600)
 
 // writeVersioned replaces path with data: it writes a temporary file in the same
 // directory and fsyncs it, moves the older versions up (path.1 is the newest of them,
 // path.N the oldest kept), links the current file as path.1, renames the temporary
 // file over path and fsyncs the directory. The file keeps its mode (a new one is
-// 0600: a config may hold CHAP secrets).
-func writeVersioned(path string, data []byte, versions int) error {
+// 0600: a config may hold CHAP secrets), unless private (data holds a secret): then
+// it is written privateMode, and the kept versions lose every permission of group
+// and others too.
+func writeVersioned(path string, data []byte, versions int, private bool) error {
 	dir := filepath.Dir(path)
-	mode := os.FileMode(0o600)
-	if fi, err := os.Stat(path); err == nil {
+	mode := privateMode
+	if fi, err := os.Stat(path); err == nil && !private {
 		mode = fi.Mode().Perm()
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -72,10 +79,32 @@ func writeVersioned(path string, data []byte, versions int) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
+	if private {
+		if err := restrictVersions(path, versions); err != nil {
+			return err
+		}
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// restrictVersions takes the permissions of group and others off the kept versions
+// of path (path.1 ... path.versions): once a secret is saved, an earlier version
+// written by an older atgtd with a looser mode may hold one too.
+func restrictVersions(path string, versions int) error {
+	for i := 1; i <= versions; i++ {
+		v := fmt.Sprintf("%s.%d", path, i)
+		fi, err := os.Lstat(v)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(v, fi.Mode().Perm()&^0o077); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -15,7 +15,7 @@ func TestWriteVersioned(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 5; i++ {
-		if err := writeVersioned(path, []byte(fmt.Sprintf("v%d", i)), 3); err != nil {
+		if err := writeVersioned(path, []byte(fmt.Sprintf("v%d", i)), 3, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -72,6 +72,9 @@ type Service struct {
 	access accessHolder
 	// sets are the sets of LUNs by route (a target's shared LUNs, an initiator's own).
 	sets map[string]*targetLUNs
+	// legacyShared are the state file bases of the old naming (legacyStateBase) that
+	// two LUN sets of the served config share: their files are never adopted.
+	legacyShared map[string]bool
 	// live are the served LUNs by route and id, for the admin API.
 	live map[dispatcher.Key]*liveLUN
 	// admin is the admin API's state: the config as served, where it is saved
@@ -122,6 +125,11 @@ type Options struct {
 	// Backends are the embedder's own LUN backends, by the name a LUN's "backend"
 	// field gives (besides the built-in "file" and "memory").
 	Backends map[string]BackendFactory
+	// SharedStores makes every file and block device LUN take a shared lock
+	// (backend.Options.Shared), as gateway nodes (port_groups) always do, so that
+	// several processes may serve one file on purpose: atgtd's ATGT_SHARED_STORES=1,
+	// for benchmarks that run several atgtd builds on one file.
+	SharedStores bool
 	// TraceLevel, when set ("off", "light", "full"), replaces the config's
 	// trace_level at start (atgtd's -trace flag).
 	TraceLevel string
@@ -153,6 +161,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := loadSecrets(cfg); err != nil {
 		return nil, err
 	}
+	warnSharedSecrets(cfg, log)
 	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second, metrics: metrics.NewRegistry(), opts: opts}
 	if err := s.useSystem(); err != nil {
 		return nil, err
@@ -211,6 +220,10 @@ func (s *Service) listen(portals []string) error {
 			return fmt.Errorf("config: portals[%d]: %w", i, err)
 		}
 		s.portals = append(s.portals, ln)
+		// loopbackPortal took "localhost" for loopback: hold it to that.
+		if ta, ok := ln.Addr().(*net.TCPAddr); loopbackPortal(addr) && (!ok || !ta.IP.IsLoopback()) {
+			return fmt.Errorf("config: portals[%d]: %s bound %s, not a loopback address", i, addr, ln.Addr())
+		}
 	}
 	return nil
 }
@@ -347,27 +360,4 @@ func allowList(names []string) func(string) bool {
 		set[n] = true
 	}
 	return func(initiator string) bool { return set[initiator] }
-}
-
-// stateFileName names a LUN's reservation state file: the target name with every byte
-// that is not a letter, digit, dot or dash replaced, so that it is one path element.
-func stateFileName(target string, lun uint64) string {
-	return fmt.Sprintf("%s-lun%d.pr.json", fileSafe(target), lun)
-}
-
-// modesFileName names a LUN's saved mode pages file, beside its reservation state.
-func modesFileName(target string, lun uint64) string {
-	return fmt.Sprintf("%s-lun%d.modes.json", fileSafe(target), lun)
-}
-
-// fileSafe replaces every byte of a target name that is not a letter, digit, dot or
-// dash, so that it is one path element.
-func fileSafe(target string) []byte {
-	b := []byte(target)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
-			b[i] = '_'
-		}
-	}
-	return b
 }

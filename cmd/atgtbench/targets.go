@@ -121,6 +121,8 @@ func startAtgt(ctx context.Context, workDir, file string, size int64, lunFields,
 		return nil, err
 	}
 	cmd := exec.Command(bin, "-config", cfgPath)
+	// qd1 runs two atgtd builds on one file at once: both lock it shared.
+	cmd.Env = append(os.Environ(), "ATGT_SHARED_STORES=1")
 	cmd.SysProcAttr = childAttr()
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()

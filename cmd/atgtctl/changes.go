@@ -200,6 +200,10 @@ func cmdACL(add bool) func(*env, *cmdFlags, []string) error {
 		tg := f.String("target", "", "the target's iSCSI name")
 		ini := f.String("initiator", "", "an initiator name")
 		network := f.String("network", "", "a source network, CIDR or single address")
+		var allowAny *bool
+		if !add {
+			allowAny = f.Bool("allow-any", false, "let the removal empty the list, which admits every initiator (or address)")
+		}
 		if _, err := f.parse(args, 0); err != nil {
 			return err
 		}
@@ -215,7 +219,7 @@ func cmdACL(add bool) func(*env, *cmdFlags, []string) error {
 			verb = "added to"
 			_, err = call(e, object, 0, e.client.AddAcl, &pb.AddAclRequest{Target: *tg, Initiator: *ini, Network: *network})
 		} else {
-			_, err = call(e, object, 0, e.client.RemoveAcl, &pb.RemoveAclRequest{Target: *tg, Initiator: *ini, Network: *network})
+			_, err = call(e, object, 0, e.client.RemoveAcl, &pb.RemoveAclRequest{Target: *tg, Initiator: *ini, Network: *network, AllowAny: *allowAny})
 		}
 		if err != nil {
 			return err

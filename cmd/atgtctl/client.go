@@ -38,6 +38,31 @@ func newClient(path string) adminClient {
 	}
 }
 
+// newTCPClient returns a client of the admin service on atgtd's loopback TCP address
+// (atgtd -admin-addr) that sends token as a bearer token with every call.
+func newTCPClient(addr, token string) adminClient {
+	hc := &http.Client{Transport: bearer{token: token, next: http.DefaultTransport}}
+	base := "http://" + addr
+	return adminClient{
+		AdminServiceClient: atgtv1connect.NewAdminServiceClient(hc, base),
+		TraceServiceClient: atgtv1connect.NewTraceServiceClient(hc, base),
+		FaultServiceClient: atgtv1connect.NewFaultServiceClient(hc, base),
+	}
+}
+
+// bearer adds "Authorization: Bearer token" to each request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+// RoundTrip sends a copy of r with the token.
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
 // failed turns a call's error into what atgtctl prints: the object the command
 // was about, then the server's own message (or what kept the call from reaching
 // atgtd, with the socket it tried).
@@ -45,11 +70,11 @@ func failed(e *env, object string, err error) error {
 	var ce *connect.Error
 	switch {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%s: is atgtd running? socket %s: %w", object, e.socket, unwrapDial(err))
+		return fmt.Errorf("%s: is atgtd running? %s: %w", object, e.where(), unwrapDial(err))
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("%s: socket %s: permission denied: run atgtctl as the user atgtd runs as (the socket is mode 0600)", object, e.socket)
 	case connect.CodeOf(err) == connect.CodeDeadlineExceeded:
-		return fmt.Errorf("%s: no answer from atgtd within -timeout %v (socket %s)", object, e.timeout, e.socket)
+		return fmt.Errorf("%s: no answer from atgtd within -timeout %v (%s)", object, e.timeout, e.where())
 	case errors.As(err, &ce):
 		// The server's message names its object itself ("lun 3 of iqn...: no such
 		// LUN", "config: targets[0]...: ..."), when it knows one better.

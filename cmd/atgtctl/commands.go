@@ -32,7 +32,7 @@ var commandOrder = []command{
 	{"lun rm", "-target IQN -id N [-initiator NAME] [-force]", "remove a LUN (refused with tasks in flight unless -force, which drains them)", cmdLunRm},
 	{"lun resize", "-target IQN -id N -size BYTES [-initiator NAME] [-shrink]", "grow a LUN (-shrink: allow a smaller size, losing the blocks past it)", cmdLunResize},
 	{"acl add", "-target IQN [-initiator NAME] [-network CIDR]", "allow an initiator and/or a source network to log in", cmdACL(true)},
-	{"acl rm", "-target IQN [-initiator NAME] [-network CIDR]", "take an initiator and/or a network off the access list (logged-in sessions stay)", cmdACL(false)},
+	{"acl rm", "-target IQN [-initiator NAME] [-network CIDR] [-allow-any]", "take an initiator and/or a network off the access list (logged-in sessions stay; the last entry only with -allow-any, as an empty list admits everyone)", cmdACL(false)},
 	{"session logout", "TSIH [-grace S]", "ask a session to log out, closing it after S seconds (default 5)", cmdSessionLogout},
 	{"faults set", "-target IQN -id N [-initiator NAME] (-file FAULTS.json | -fault JSON...)",
 		"replace a LUN's injected faults (a JSON array of atgt.v1.Fault, as in the config's \"faults\"; -fault repeats)", cmdFaultsSet},

@@ -28,12 +28,16 @@ const (
 // directory without -data or -admin-socket makes it.
 var defaultSocket = admin.DefaultSocket("atgt-data")
 
+// defaultTokenFile is the default data directory's admin token, which atgtd makes
+// when it serves -admin-addr.
+var defaultTokenFile = admin.DefaultTokenFile("atgt-data")
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // usageText is atgtctl -h.
-const usageText = `usage: atgtctl [-socket PATH] [-o table|json|chrome] [-timeout D] COMMAND [ARGS]
+const usageText = `usage: atgtctl [-socket PATH | -addr HOST:PORT [-token-file FILE]] [-o table|json|chrome] [-timeout D] COMMAND [ARGS]
 
 Administer a running atgtd through its admin socket. Changes apply at once, without
 a restart, and atgtd writes them to its config file.
@@ -56,10 +60,19 @@ not reachable); 2 usage error (unknown command or flag, missing argument).
 type env struct {
 	client  adminClient
 	socket  string
+	addr    string // -addr: atgtd's TCP admin address, used instead of socket
 	json    bool
 	chrome  bool // -o chrome: the trace commands write Chrome trace-event JSON
 	timeout time.Duration
 	out     io.Writer
+}
+
+// where is what atgtctl talks to, for messages: "socket PATH" or "address HOST:PORT".
+func (e *env) where() string {
+	if e.addr != "" {
+		return "address " + e.addr
+	}
+	return "socket " + e.socket
 }
 
 // run is atgtctl with its arguments and outputs, returning the exit status.
@@ -79,6 +92,8 @@ func parseGlobal(args []string, stdout io.Writer) (*env, []string, error) {
 	fs := flag.NewFlagSet("atgtctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	socket := fs.String("socket", defaultSocket, "atgtd's admin socket (atgtd -admin-socket)")
+	addr := fs.String("addr", "", "use atgtd's loopback TCP admin address instead of the socket (atgtd -admin-addr)")
+	tokenFile := fs.String("token-file", defaultTokenFile, "with -addr: the file holding atgtd's admin token (atgtd -admin-token-file)")
 	output := fs.String("o", "table", "output: table (for people), json (for scripts) or chrome (trace commands: Chrome trace-event JSON)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for atgtd's answer (commands with -grace wait that much longer)")
 	if err := fs.Parse(args); err != nil {
@@ -94,9 +109,16 @@ func parseGlobal(args []string, stdout io.Writer) (*env, []string, error) {
 	if *timeout <= 0 {
 		return nil, nil, usageErrorf("-timeout %v is not positive", *timeout)
 	}
-	return &env{client: newClient(*socket), socket: *socket, json: *output == "json", chrome: *output == "chrome",
-			timeout: *timeout, out: stdout},
-		fs.Args(), nil
+	e := &env{client: newClient(*socket), socket: *socket, json: *output == "json", chrome: *output == "chrome",
+		timeout: *timeout, out: stdout}
+	if *addr != "" {
+		token, err := admin.ReadToken(*tokenFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		e.client, e.addr = newTCPClient(*addr, token), *addr
+	}
+	return e, fs.Args(), nil
 }
 
 // dispatch finds the command named by the first one or two words of args and runs

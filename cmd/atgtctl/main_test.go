@@ -218,6 +218,7 @@ func TestRequests(t *testing.T) {
 		{[]string{"acl", "add", "-target", vm1, "-initiator", "iqn.c", "-network", "192.0.2.0/24"},
 			&pb.AddAclRequest{Target: vm1, Initiator: "iqn.c", Network: "192.0.2.0/24"}},
 		{[]string{"acl", "rm", "-target", vm1, "-network", "127.0.0.0/8"}, &pb.RemoveAclRequest{Target: vm1, Network: "127.0.0.0/8"}},
+		{[]string{"acl", "rm", "-target", vm1, "-network", "127.0.0.0/8", "-allow-any"}, &pb.RemoveAclRequest{Target: vm1, Network: "127.0.0.0/8", AllowAny: true}},
 		{[]string{"faults", "set", "-target", vm1, "-id", "0", "-file", faults, "-fault", `{"op":"read","kind":"error","probability":1}`},
 			&pb.SetFaultsRequest{Target: vm1, Id: 0, Faults: []*pb.Fault{
 				{Op: "write", Kind: "hang", Offset: 4096, Length: 512}, {Op: "read", Kind: "error", Probability: one(1)}}}},

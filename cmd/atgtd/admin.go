@@ -8,6 +8,10 @@ import (
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
+// sharedStoresEnv, set to 1, makes atgtd lock its LUN files shared (target.Options
+// SharedStores): for benchmarks that run several atgtd on one file on purpose.
+const sharedStoresEnv = "ATGT_SHARED_STORES"
+
 // adminOff is the -admin-socket value that serves no socket.
 const adminOff = "off"
 
@@ -23,11 +27,28 @@ func adminSocketPath(flagValue string, cfg *pb.Config) string {
 	return flagValue
 }
 
+// adminTokenPath is -admin-token-file: the flag's path, by default admin.token in the
+// data directory the service uses.
+func adminTokenPath(flagValue string, cfg *pb.Config) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return admin.DefaultTokenFile(target.ApplyDefaults(cfg).DataDir)
+}
+
 // serveAdmin serves api on the admin socket and the optional loopback TCP address
-// (-admin-addr), or returns nil when both are off.
-func serveAdmin(api admin.API, socket, tcpAddr string, log hclog.Logger) (*admin.Server, error) {
+// (-admin-addr), whose calls must carry the token kept in tokenFile (made when
+// missing), or returns nil when both are off.
+func serveAdmin(api admin.API, socket, tcpAddr, tokenFile string, log hclog.Logger) (*admin.Server, error) {
 	if socket == "" && tcpAddr == "" {
 		return nil, nil
 	}
-	return admin.Serve(api, admin.ServerConfig{Socket: socket, TCPAddr: tcpAddr, Log: log.Named("admin")})
+	var token string
+	if tcpAddr != "" {
+		var err error
+		if token, err = admin.LoadOrCreateToken(tokenFile); err != nil {
+			return nil, err
+		}
+	}
+	return admin.Serve(api, admin.ServerConfig{Socket: socket, TCPAddr: tcpAddr, Token: token, Log: log.Named("admin")})
 }

@@ -32,16 +32,20 @@ func TestAdminSocketPath(t *testing.T) {
 // nothing when both forms are off.
 func TestServeAdmin(t *testing.T) {
 	api := admintest.New(admintest.Sample())
-	if srv, err := serveAdmin(api, "", "", hclog.NewNullLogger()); srv != nil || err != nil {
+	if srv, err := serveAdmin(api, "", "", "", hclog.NewNullLogger()); srv != nil || err != nil {
 		t.Fatalf("both off: %v, %v; want nothing served", srv, err)
 	}
-	sock := filepath.Join(t.TempDir(), "atgtd.sock")
-	srv, err := serveAdmin(api, sock, "127.0.0.1:0", hclog.NewNullLogger())
+	dir := t.TempDir()
+	sock, tokenFile := filepath.Join(dir, "atgtd.sock"), filepath.Join(dir, "admin.token")
+	srv, err := serveAdmin(api, sock, "127.0.0.1:0", tokenFile, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(sock); err != nil || srv.TCPAddr() == nil {
 		t.Fatalf("socket %v, TCP %v", err, srv.TCPAddr())
+	}
+	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file %v %v, want one made mode 0600", fi, err)
 	}
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
@@ -49,7 +53,7 @@ func TestServeAdmin(t *testing.T) {
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Fatalf("socket after Close: %v", err)
 	}
-	if _, err := serveAdmin(api, "", "0.0.0.0:0", hclog.NewNullLogger()); err == nil {
+	if _, err := serveAdmin(api, "", "0.0.0.0:0", tokenFile, hclog.NewNullLogger()); err == nil {
 		t.Fatal("-admin-addr 0.0.0.0:0 served; want a refusal")
 	}
 }

@@ -6,7 +6,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	_ "net/http/pprof" // profiles behind -pprof only
 	"os"
@@ -32,10 +31,12 @@ func run() int {
 	dataDir := flag.String("data", "", "data directory for LUN files (default ./atgt-data; overrides the config's data_dir)")
 	configPath := flag.String("config", "", "config file (protobuf JSON); without it <data dir>/atgt.json if it exists, else the embedded default. Admin changes are saved to it")
 	logLevel := flag.String("log-level", "warn", "log level: trace, debug, info, warn, error")
-	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060) for performance work")
+	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this loopback address (e.g. 127.0.0.1:6060; another needs -expose) for performance work")
 	adminSocket := flag.String("admin-socket", "", `the admin service's unix socket, for atgtctl (default <data dir>/atgtd.sock; "off": none)`)
-	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); it has no authentication")
-	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this address (e.g. 127.0.0.1:9090)")
+	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); every call must carry the token of -admin-token-file")
+	adminTokenFile := flag.String("admin-token-file", "", "with -admin-addr: the bearer token's file (default <data dir>/admin.token), made mode 0600 with a random token when missing")
+	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this loopback address (e.g. 127.0.0.1:9090; another needs -expose)")
+	expose := flag.Bool("expose", false, "let -pprof and -metrics listen on a non-loopback address: neither has authentication")
 	otlpURL := flag.String("otlp", "", "send each finished task as OpenTelemetry spans to this OTLP/HTTP receiver (e.g. http://127.0.0.1:4318; overrides the config's otlp_endpoint)")
 	traceLevel := flag.String("trace", "", "trace level at start: off, light (every hop of every task) or full (with messages); default the config's trace_level, off")
 	flag.Parse()
@@ -55,7 +56,7 @@ func run() int {
 	log := hclog.New(&hclog.LoggerOptions{Name: "atgtd", Level: level, Output: os.Stderr})
 
 	if *pprofAddr != "" {
-		ln, err := net.Listen("tcp", *pprofAddr)
+		ln, err := listenLocal("-pprof", *pprofAddr, *expose)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "atgtd: -pprof: %v\n", err)
 			return 2
@@ -88,7 +89,7 @@ func run() int {
 	defer stopOTLP()
 	// Start validates the config, max_procs and gc_percent included.
 	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override, TraceSinks: sinks,
-		TraceLevel: *traceLevel})
+		TraceLevel: *traceLevel, SharedStores: os.Getenv(sharedStoresEnv) == "1"})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
 		return 1
@@ -103,7 +104,7 @@ func run() int {
 		debug.SetGCPercent(p)
 	}
 	if *metricsAddr != "" {
-		bound, err := serveMetrics(*metricsAddr, svc)
+		bound, err := serveMetrics(*metricsAddr, *expose, svc)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "atgtd: -metrics: %v\n", err)
 			_ = svc.Stop(10 * time.Second)
@@ -125,7 +126,7 @@ func run() int {
 		fmt.Printf("portal %s\n", a)
 	}
 	// The admin service starts once the target serves, before "ready".
-	adminSrv, err := serveAdmin(svc, adminSocketPath(*adminSocket, cfg), *adminAddr, log)
+	adminSrv, err := serveAdmin(svc, adminSocketPath(*adminSocket, cfg), *adminAddr, adminTokenPath(*adminTokenFile, cfg), log)
 	switch {
 	case err != nil && *adminSocket == "" && *adminAddr == "":
 		// The default socket could not be made (a path too long for a unix socket,
@@ -141,6 +142,7 @@ func run() int {
 	}
 	if adminSrv != nil && adminSrv.TCPAddr() != nil {
 		fmt.Printf("admin addr %s\n", adminSrv.TCPAddr())
+		fmt.Printf("admin token %s\n", adminTokenPath(*adminTokenFile, cfg)) // the file, never the token
 	}
 	// Signals are caught before anyone is told the daemon is ready, so that a stop
 	// requested at once is a clean one.

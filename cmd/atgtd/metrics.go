@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"time"
 
@@ -13,12 +12,12 @@ import (
 // collectors, at /metrics in the Prometheus exposition format (-metrics). It returns
 // the bound address (addr with port 0 resolved) once the listener is open, so that a
 // scraper may connect as soon as "ready" is printed.
-func serveMetrics(addr string, svc *target.Service) (string, error) {
+func serveMetrics(addr string, expose bool, svc *target.Service) (string, error) {
 	h, err := metrics.Handler(svc.Metrics())
 	if err != nil {
 		return "", err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenLocal("-metrics", addr, expose)
 	if err != nil {
 		return "", err
 	}

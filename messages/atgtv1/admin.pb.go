@@ -1432,10 +1432,14 @@ func (*AddAclResponse) Descriptor() ([]byte, []int) {
 // RemoveAclRequest takes an initiator, a network, or both off target's access list.
 // Sessions already logged in stay; end them with LogoutSession.
 type RemoveAclRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Target        string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	Initiator     string                 `protobuf:"bytes,2,opt,name=initiator,proto3" json:"initiator,omitempty"`
-	Network       string                 `protobuf:"bytes,3,opt,name=network,proto3" json:"network,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Target    string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Initiator string                 `protobuf:"bytes,2,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	Network   string                 `protobuf:"bytes,3,opt,name=network,proto3" json:"network,omitempty"`
+	// Let the removal empty allowed_initiators or allowed_networks. An empty list
+	// admits every initiator (or every source address), so without allow_any taking
+	// the last entry off a list is refused: a revoke must never open the target.
+	AllowAny      bool `protobuf:"varint,4,opt,name=allow_any,json=allowAny,proto3" json:"allow_any,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1489,6 +1493,13 @@ func (x *RemoveAclRequest) GetNetwork() string {
 		return x.Network
 	}
 	return ""
+}
+
+func (x *RemoveAclRequest) GetAllowAny() bool {
+	if x != nil {
+		return x.AllowAny
+	}
+	return false
 }
 
 // RemoveAclResponse answers RemoveAclRequest.
@@ -2359,11 +2370,12 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1c\n" +
 	"\tinitiator\x18\x02 \x01(\tR\tinitiator\x12\x18\n" +
 	"\anetwork\x18\x03 \x01(\tR\anetwork\"\x10\n" +
-	"\x0eAddAclResponse\"b\n" +
+	"\x0eAddAclResponse\"\x7f\n" +
 	"\x10RemoveAclRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1c\n" +
 	"\tinitiator\x18\x02 \x01(\tR\tinitiator\x12\x18\n" +
-	"\anetwork\x18\x03 \x01(\tR\anetwork\"\x13\n" +
+	"\anetwork\x18\x03 \x01(\tR\anetwork\x12\x1b\n" +
+	"\tallow_any\x18\x04 \x01(\bR\ballowAny\"\x13\n" +
 	"\x11RemoveAclResponse\"O\n" +
 	"\x14LogoutSessionRequest\x12\x12\n" +
 	"\x04tsih\x18\x01 \x01(\rR\x04tsih\x12#\n" +

@@ -2,6 +2,7 @@ package inprocess
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -130,13 +131,16 @@ func TestModeSelectSaveFailureChangesNothing(t *testing.T) {
 	}
 }
 
-// fileSafeName is the target name as the service spells it in file names.
+// fileSafeName is the target name as the service spells it in file names: letters,
+// digits, '.' and '-' as they are, every other byte as "_" and two hex digits.
 func fileSafeName(name string) []byte {
-	b := []byte(name)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
-			b[i] = '_'
+	var b []byte
+	for _, c := range []byte(name) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' {
+			b = append(b, c)
+			continue
 		}
+		b = fmt.Appendf(b, "_%02x", c)
 	}
 	return b
 }
