@@ -48,6 +48,9 @@ type fdBackend struct {
 	// discard deallocates a range: punch hole on files, BLKDISCARD on
 	// block devices.
 	discard func(fd int, off, length int64) error
+	// preallocated: a thick file (Options.Preallocate), whose Resize allocates
+	// what it adds.
+	preallocated bool
 }
 
 // newFDBackend wraps an opened file; size is the capacity in bytes.
@@ -173,10 +176,28 @@ func (b *fdBackend) Resize(size int64) error {
 	if size <= 0 || (b.direct != nil && size%b.direct.align != 0) {
 		return pathErr("resize", b.path, errors.New("bad size"))
 	}
-	if err := b.control(func(fd int) error { return unix.Ftruncate(fd, size) }); err != nil {
+	old := b.size.Load()
+	err := b.control(func(fd int) error {
+		if err := unix.Ftruncate(fd, size); err != nil {
+			return err
+		}
+		if b.preallocated && size > old {
+			// A thick LUN grows thick: its new blocks are allocated now, as
+			// at open, or it does not grow.
+			if err := allocate(fd, old, size-old); err != nil {
+				_ = unix.Ftruncate(fd, old)
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return pathErr("resize", b.path, err)
 	}
 	b.size.Store(size)
+	// A shrink drops the data past the new end and a later grow brings it back as
+	// a hole: the remembered data run may be stale either way (mapper.go).
+	b.dataRun.forget()
 	return nil
 }
 
