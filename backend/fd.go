@@ -51,6 +51,10 @@ type fdBackend struct {
 	// preallocated: a thick file (Options.Preallocate), whose Resize allocates
 	// what it adds.
 	preallocated bool
+	// pastEnd, if set, is the error of a read that meets the end of the store
+	// (a block device that shrank: blocksize.go); nil reads zeros there (a file's
+	// sparse tail).
+	pastEnd func() error
 }
 
 // newFDBackend wraps an opened file; size is the capacity in bytes.
@@ -101,7 +105,8 @@ func (b *fdBackend) usable(write bool) error {
 }
 
 // ReadAt reads with pread; a range past the end of a shorter file (for
-// example one truncated behind our back) reads as zeros.
+// example one truncated behind our back) reads as zeros, past the end of a
+// block device that shrank fails (pastEnd).
 func (b *fdBackend) ReadAt(p []byte, off int64) (int, error) {
 	if err := b.usable(false); err != nil {
 		return 0, pathErr("read", b.path, err)
@@ -113,6 +118,9 @@ func (b *fdBackend) ReadAt(p []byte, off int64) (int, error) {
 		return b.directRead(p, off)
 	}
 	n, err := b.f.ReadAt(p, off)
+	if err == io.EOF && b.pastEnd != nil {
+		return n, b.opErr("read", b.pastEnd())
+	}
 	if err == io.EOF {
 		clear(p[n:])
 		return len(p), nil

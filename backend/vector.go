@@ -40,6 +40,9 @@ func (b *fdBackend) WriteVec(bufs [][]byte, off int64) error {
 func (b *fdBackend) ReadVec(bufs [][]byte, off int64) error {
 	read := func(p []byte, off int64) error { _, err := b.ReadAt(p, off); return err }
 	return b.vector("read", false, bufs, off, b.preadv, read, func(c *iovCursor) error {
+		if b.pastEnd != nil {
+			return b.pastEnd() // a block device that shrank
+		}
 		c.clear() // end of a file shorter than its size: the rest reads as zeros
 		return nil
 	})
