@@ -40,16 +40,14 @@ func (b *fdBackend) WriteVec(bufs [][]byte, off int64) error {
 func (b *fdBackend) ReadVec(bufs [][]byte, off int64) error {
 	read := func(p []byte, off int64) error { _, err := b.ReadAt(p, off); return err }
 	return b.vector("read", false, bufs, off, b.preadv, read, func(c *iovCursor) error {
-		if b.pastEnd != nil {
-			return b.pastEnd() // a block device that shrank
-		}
 		c.clear() // end of a file shorter than its size: the rest reads as zeros
 		return nil
 	})
 }
 
 // vector checks a vectored transfer and performs it with sys (preadv or pwritev),
-// continuing after short transfers; a call that moves nothing ends it with atEnd.
+// continuing after short transfers; a call that moves nothing ends it with atEnd
+// (a read: with pastEnd where the backend has it).
 // With O_DIRECT each buffer goes through one instead (the bounce buffers).
 func (b *fdBackend) vector(op string, write bool, bufs [][]byte, off int64,
 	sys func(fd int, iov [][]byte, off int64) (int, error),
@@ -84,6 +82,9 @@ func (b *fdBackend) vector(op string, write bool, bufs [][]byte, off int64,
 				return err
 			}
 			if n <= 0 {
+				if !write && b.pastEnd != nil {
+					return b.pastEnd() // a block device that shrank
+				}
 				return atEnd(&run.c)
 			}
 			run.off += int64(n)
