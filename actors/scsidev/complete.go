@@ -68,7 +68,10 @@ func ioError(io IO, err error) *scsi.SenseError {
 	if errors.As(err, &re) {
 		read = true
 	}
-	if se := errnoSense(err, read, io.Thin); se != nil {
+	// An EXTENDED COPY may write another LU, whose provisioning io.Thin does not
+	// describe: out of space there stays a write error.
+	thin := io.Thin && io.Kind != pb.IoKind_IO_KIND_COPY
+	if se := errnoSense(err, read, thin); se != nil {
 		return se
 	}
 	if read {

@@ -54,6 +54,9 @@ func TestCompleteIOErrnoSense(t *testing.T) {
 		{read, true, wrap(syscall.EIO), "03/11/00"},
 		{pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, true, wrap(syscall.ENOSPC), "04/44/00"},
 		{pb.IoKind_IO_KIND_SAVE_MODE_PAGES, false, wrap(syscall.EROFS), "04/44/00"},
+		// An EXTENDED COPY's write may be to another LU: not known to be thin.
+		{pb.IoKind_IO_KIND_COPY, true, wrap(syscall.ENOSPC), "03/0c/00"},
+		{pb.IoKind_IO_KIND_COPY, true, wrap(syscall.EROFS), "07/27/00"},
 		// A sense error from the IO is kept as it is.
 		{write, true, scsi.WriteProtected(), "07/27/00"},
 	}
