@@ -28,7 +28,8 @@ type sizeWatch struct {
 	// every is the poll interval.
 	every    time.Duration
 	onResize atomic.Pointer[func(int64)]
-	// mu orders the size checks, so that two never report one change twice.
+	// mu orders the size checks and their reports, so that two never report one
+	// change twice nor two changes out of order.
 	mu sync.Mutex
 	// once starts the poll (started), halt stops it (closing stop); done is
 	// closed when it has ended.
@@ -53,8 +54,9 @@ func (d *blockDevice) watchSize() {
 	d.pastEnd = d.pastEndErr
 }
 
-// OnResize sets the function told of a size change made from outside, and starts
-// looking at the size every blockSizePoll.
+// OnResize sets the function told of a size change made from outside (it must not
+// block: it is called with the watch's lock held), and starts looking at the size
+// every blockSizePoll.
 func (d *blockDevice) OnResize(f func(size int64)) {
 	d.watch.onResize.Store(&f)
 	d.watch.once.Do(func() {
@@ -90,17 +92,19 @@ func (d *blockDevice) refresh() int64 {
 		size, err = w.query(fd)
 		return err
 	})
-	changed := err == nil && size > 0 && size != d.size.Load()
-	if changed {
-		d.size.Store(size)
-	}
-	w.mu.Unlock()
 	if err != nil {
+		w.mu.Unlock()
 		return -1
 	}
-	if f := w.onResize.Load(); changed && f != nil {
-		(*f)(size)
+	if size > 0 && size != d.size.Load() {
+		d.size.Store(size)
+		// Told under mu, so that reports come in the order of the changes (the
+		// target's function only starts a goroutine).
+		if f := w.onResize.Load(); f != nil {
+			(*f)(size)
+		}
 	}
+	w.mu.Unlock()
 	return size
 }
 
