@@ -17,6 +17,8 @@ import (
 type blockDevice struct {
 	*fdBackend
 	blockSize int
+	// watch follows the device's size (blocksize.go).
+	watch *sizeWatch
 }
 
 // Unmap discards the block-aligned middle of the range with BLKDISCARD and
@@ -49,7 +51,7 @@ func (d *blockDevice) Unmap(off, length int64) error {
 func (d *blockDevice) LogicalBlockSize() int { return d.blockSize }
 
 // openBlockDevice opens a block device; its size comes from BLKGETSIZE64
-// and o.Size is ignored.
+// and o.Size is ignored. The size is watched (SizeWatcher, blocksize.go).
 func openBlockDevice(o Options) (Backend, error) {
 	f, err := os.OpenFile(o.Path, openFlags(Options{ReadOnly: o.ReadOnly, Direct: o.Direct}), 0)
 	if err != nil {
@@ -76,18 +78,18 @@ func newBlockDevice(f *os.File, o Options) (*blockDevice, error) {
 		return nil, err
 	}
 	fd := int(f.Fd())
-	var size uint64
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.BLKGETSIZE64, uintptr(unsafe.Pointer(&size))); e != 0 {
-		return nil, pathErr("BLKGETSIZE64", o.Path, e)
+	size, err := deviceSize(fd)
+	if err != nil {
+		return nil, pathErr("BLKGETSIZE64", o.Path, err)
 	}
 	bs, err := unix.IoctlGetInt(fd, unix.BLKSSZGET)
 	if err != nil {
 		return nil, pathErr("BLKSSZGET", o.Path, err)
 	}
-	if size == 0 || size > 1<<62 {
+	if size <= 0 || size > 1<<62 {
 		return nil, pathErr("open", o.Path, fmt.Errorf("unusable device size %d", size))
 	}
-	b, err := newFDBackend(f, o.Path, int64(size), o.ReadOnly, blkDiscard)
+	b, err := newFDBackend(f, o.Path, size, o.ReadOnly, blkDiscard)
 	if err != nil {
 		return nil, pathErr("open", o.Path, err)
 	}
@@ -96,7 +98,9 @@ func newBlockDevice(f *os.File, o Options) (*blockDevice, error) {
 			return nil, err
 		}
 	}
-	return &blockDevice{fdBackend: b, blockSize: bs}, nil
+	d := &blockDevice{fdBackend: b, blockSize: bs}
+	d.watchSize()
+	return d, nil
 }
 
 // blkDiscard issues BLKDISCARD for [off, off+length); the kernel also drops

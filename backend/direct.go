@@ -142,9 +142,12 @@ func (b *fdBackend) directRead(p []byte, off int64) (int, error) {
 }
 
 // readAligned reads an aligned buffer at an aligned offset, zero-filling
-// past the end of the file.
+// past the end of the file (failing past a block device's: pastEnd).
 func (b *fdBackend) readAligned(buf []byte, off int64) error {
 	n, err := b.f.ReadAt(buf, off)
+	if err == io.EOF && b.pastEnd != nil {
+		return b.opErr("read", b.pastEnd())
+	}
 	if err == io.EOF {
 		clear(buf[n:])
 		return nil

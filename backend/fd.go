@@ -51,6 +51,13 @@ type fdBackend struct {
 	// discard deallocates a range: punch hole on files, BLKDISCARD on
 	// block devices.
 	discard func(fd int, off, length int64) error
+	// preallocated: a thick file (Options.Preallocate), whose Resize allocates
+	// what it adds.
+	preallocated bool
+	// pastEnd, if set, is the error of a read that meets the end of the store
+	// (a block device that shrank: blocksize.go); nil reads zeros there (a file's
+	// sparse tail).
+	pastEnd func() error
 }
 
 // newFDBackend wraps an opened file; size is the capacity in bytes.
@@ -102,7 +109,8 @@ func (b *fdBackend) usable(write bool) error {
 }
 
 // ReadAt reads with pread; a range past the end of a shorter file (for
-// example one truncated behind our back) reads as zeros.
+// example one truncated behind our back) reads as zeros, past the end of a
+// block device that shrank fails (pastEnd).
 func (b *fdBackend) ReadAt(p []byte, off int64) (int, error) {
 	if err := b.usable(false); err != nil {
 		return 0, pathErr("read", b.path, err)
@@ -114,6 +122,9 @@ func (b *fdBackend) ReadAt(p []byte, off int64) (int, error) {
 		return b.directRead(p, off)
 	}
 	n, err := b.f.ReadAt(p, off)
+	if err == io.EOF && b.pastEnd != nil {
+		return n, b.opErr("read", b.pastEnd())
+	}
 	if err == io.EOF {
 		clear(p[n:])
 		return len(p), nil
@@ -177,10 +188,28 @@ func (b *fdBackend) Resize(size int64) error {
 	if size <= 0 || (b.direct != nil && size%b.direct.align != 0) {
 		return pathErr("resize", b.path, errors.New("bad size"))
 	}
-	if err := b.control(func(fd int) error { return unix.Ftruncate(fd, size) }); err != nil {
+	old := b.size.Load()
+	err := b.control(func(fd int) error {
+		if err := unix.Ftruncate(fd, size); err != nil {
+			return err
+		}
+		if b.preallocated && size > old {
+			// A thick LUN grows thick: its new blocks are allocated now, as
+			// at open, or it does not grow.
+			if err := allocate(fd, old, size-old); err != nil {
+				_ = unix.Ftruncate(fd, old)
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return pathErr("resize", b.path, err)
 	}
 	b.size.Store(size)
+	// A shrink drops the data past the new end and a later grow brings it back as
+	// a hole: the remembered data run may be stale either way (mapper.go).
+	b.dataRun.forget()
 	return nil
 }
 

@@ -63,6 +63,7 @@ func newFile(f *os.File, o Options) (*fdBackend, error) {
 		return nil, pathErr("open", o.Path, err)
 	}
 	b.resizable = true
+	b.preallocated = o.Preallocate && !o.ReadOnly
 	if o.Direct {
 		align, memAlign, err := directAlignment(f, o.Path)
 		if err != nil {
@@ -92,7 +93,7 @@ func preallocate(f *os.File, size int64) error {
 	var ferr error
 	if err := rc.Control(func(fd uintptr) {
 		for {
-			ferr = unix.Fallocate(int(fd), 0, 0, size)
+			ferr = allocate(int(fd), 0, size)
 			if ferr != unix.EINTR {
 				return
 			}
@@ -100,8 +101,16 @@ func preallocate(f *os.File, size int64) error {
 	}); err != nil {
 		return err
 	}
-	if errors.Is(ferr, unix.EOPNOTSUPP) || errors.Is(ferr, unix.ENOSYS) {
+	return ferr
+}
+
+// allocate allocates [off, off+length) of a file (fallocate mode 0, which fills
+// holes only and extends the size if needed); a filesystem that cannot is not an
+// error, as for preallocate.
+func allocate(fd int, off, length int64) error {
+	err := unix.Fallocate(fd, 0, off, length)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
 		return nil
 	}
-	return ferr
+	return err
 }

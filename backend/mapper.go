@@ -18,9 +18,9 @@ type Mapper interface {
 }
 
 // dataRun remembers the last run of data Mapped found, [start, end). Only Unmap
-// turns data into a hole, and it forgets the run (unmaps counts them, so a Mapped
-// that raced with one does not store what it saw before it). Writes only fill
-// holes, so the run stays data. lseek(SEEK_HOLE) can cost as much as the distance
+// and Resize (a shrink, then a grow) turn data into a hole, and they forget the
+// run (unmaps counts them, so a Mapped that raced with one does not store what it
+// saw before it). Writes only fill holes, so the run stays data. lseek(SEEK_HOLE) can cost as much as the distance
 // to the next hole (tmpfs walks its page cache: milliseconds for a fully written
 // GiB), and initiators such as QEMU ask GET LBA STATUS before large reads.
 type dataRun struct {
@@ -45,7 +45,8 @@ func (d *dataRun) remember(start, end, gen int64) {
 	}
 }
 
-// forget is called by Unmap before it deallocates anything.
+// forget is called by Unmap before it deallocates anything and after, and by
+// Resize.
 func (d *dataRun) forget() {
 	d.unmaps.Add(1)
 	d.mu.Lock()

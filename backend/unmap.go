@@ -23,7 +23,16 @@ func (b *fdBackend) Unmap(off, length int64) error {
 	if length == 0 {
 		return nil
 	}
+	// Mapped's remembered run is forgotten before the discard and again after it.
+	// GET LBA STATUS takes no range lock, so a Mapped can run alongside. Forgetting
+	// before alone left a gap: a Mapped that read the generation after that forget
+	// and looked before the punch stored a run of data the punch then removed. With
+	// the second forget, such a Mapped stores its run before it (which clears it) or
+	// after it (remember refuses a run read under an older generation); one that
+	// reads the generation after the second forget looks after the punch. So once
+	// Unmap returns, no run it deallocated is remembered, whatever the interleaving.
 	b.dataRun.forget()
+	defer b.dataRun.forget()
 	if !b.noDiscard.Load() {
 		err := b.discardRange(off, length)
 		switch {

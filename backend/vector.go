@@ -46,7 +46,8 @@ func (b *fdBackend) ReadVec(bufs [][]byte, off int64) error {
 }
 
 // vector checks a vectored transfer and performs it with sys (preadv or pwritev),
-// continuing after short transfers; a call that moves nothing ends it with atEnd.
+// continuing after short transfers; a call that moves nothing ends it with atEnd
+// (a read: with pastEnd where the backend has it).
 // With O_DIRECT each buffer goes through one instead (the bounce buffers).
 func (b *fdBackend) vector(op string, write bool, bufs [][]byte, off int64,
 	sys func(fd int, iov [][]byte, off int64) (int, error),
@@ -70,21 +71,34 @@ func (b *fdBackend) vector(op string, write bool, bufs [][]byte, off int64,
 		}
 		return nil
 	}
+	// The cursor and the offset are one value outside the closure, advanced
+	// together: control runs the closure again after EINTR, and the retry must go
+	// on from the last transfer's end, buffers and offset alike.
+	run := vecRun{c: iovCursor{rest: bufs}, off: off}
 	err := b.control(func(fd int) error {
-		for c := (iovCursor{rest: bufs}); !c.done(); {
-			n, err := sys(fd, c.iov(), off)
+		for !run.c.done() {
+			n, err := sys(fd, run.c.iov(), run.off)
 			if err != nil {
 				return err
 			}
 			if n <= 0 {
-				return atEnd(&c)
+				if !write && b.pastEnd != nil {
+					return b.pastEnd() // a block device that shrank
+				}
+				return atEnd(&run.c)
 			}
-			off += int64(n)
-			c.advance(n)
+			run.off += int64(n)
+			run.c.advance(n)
 		}
 		return nil
 	})
 	return b.opErr(op, err)
+}
+
+// vecRun is where a vectored transfer stands: what is left (c) and its offset.
+type vecRun struct {
+	c   iovCursor
+	off int64
 }
 
 // iovCursor walks buffers that make up one byte range through short transfers: what

@@ -48,6 +48,8 @@ type worker struct {
 	// injected fault (trace.go).
 	flight  *trace.Flight
 	faulted bool
+	// thin: the LU is thin provisioned, for the sense of an out-of-space error.
+	thin bool
 }
 
 // completion returns a new answer to a read or write task.
@@ -62,7 +64,7 @@ func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shar
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &worker{b: cfg.Backend, order: order, untracked: untracked, sh: sh, slot: s,
 			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath, stats: cfg.Metrics.Shard(s.index + 1),
-			flight: cfg.Flight}
+			flight: cfg.Flight, thin: cfg.Device.Thin()}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -261,7 +263,8 @@ func (w *worker) performParts(req *pb.IoRequest) []*pb.ScsiCompletion {
 // outcome into a completion; the mapping of IO errors to sense data is scsidev's.
 func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	t := req.Task
-	io := scsidev.IO{Kind: req.Kind, Offset: req.Offset, Length: req.Length, Stable: req.Stable, Data: t.DataOut}
+	io := scsidev.IO{Kind: req.Kind, Offset: req.Offset, Length: req.Length, Stable: req.Stable, Data: t.DataOut,
+		Thin: w.thin}
 	var read []byte
 	var err error
 	switch req.Kind {

@@ -18,7 +18,7 @@ func CompleteIO(io IO, readData []byte, err error) Result {
 		if errors.As(err, &se) && se != nil {
 			return checkCondition(se)
 		}
-		sense := *ioError(io.Kind, err)
+		sense := *ioError(io, err)
 		var at *LBAError
 		if sense.Key == scsi.SenseMediumError && errors.As(err, &at) {
 			sense.Info, sense.InfoValid = at.LBA, true
@@ -56,20 +56,31 @@ func (e *ReadError) Error() string { return "read before write: " + e.Err.Error(
 // Unwrap returns the backend error.
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// ioError is the sense for a failed IO of kind k: a read error for the IO
-// that only read, or failed in its read (ReadError); INTERNAL TARGET FAILURE
-// when a state file could not be made durable, which is no medium's fault; a
-// write error otherwise.
-func ioError(k pb.IoKind, err error) *scsi.SenseError {
-	var re *ReadError
-	if errors.As(err, &re) {
-		return scsi.UnrecoveredReadError()
-	}
-	switch k {
-	case pb.IoKind_IO_KIND_READ, pb.IoKind_IO_KIND_VERIFY, pb.IoKind_IO_KIND_LBA_STATUS:
-		return scsi.UnrecoveredReadError()
+// ioError is the sense for a failed IO: INTERNAL TARGET FAILURE when a state
+// file could not be made durable, which is no medium's fault; the sense
+// errnoSense gives the store's errno (out of space, read-only, gone, timed
+// out); otherwise a read error for the IO that only read, or failed in its
+// read (ReadError), and a write error for the rest.
+func ioError(io IO, err error) *scsi.SenseError {
+	read := false
+	switch io.Kind {
 	case pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
 		return scsi.InternalTargetFailure()
+	case pb.IoKind_IO_KIND_READ, pb.IoKind_IO_KIND_VERIFY, pb.IoKind_IO_KIND_LBA_STATUS:
+		read = true
+	}
+	var re *ReadError
+	if errors.As(err, &re) {
+		read = true
+	}
+	// An EXTENDED COPY may write another LU, whose provisioning io.Thin does not
+	// describe: out of space there stays a write error.
+	thin := io.Thin && io.Kind != pb.IoKind_IO_KIND_COPY
+	if se := errnoSense(err, read, thin); se != nil {
+		return se
+	}
+	if read {
+		return scsi.UnrecoveredReadError()
 	}
 	return scsi.WriteError()
 }

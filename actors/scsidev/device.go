@@ -62,6 +62,10 @@ func (d *Device) WriteCacheEnabled() bool { return d.wce }
 // SetWriteCache sets the WCE bit, as the configuration or MODE SELECT does.
 func (d *Device) SetWriteCache(on bool) { d.wce = on }
 
+// Thin reports whether the LU is thin provisioned (Config.Thin), false for nil.
+// It never changes, so IO workers may ask it.
+func (d *Device) Thin() bool { return d != nil && d.cfg.Thin }
+
 // BlockSize is the logical block length in bytes.
 func (d *Device) BlockSize() uint32 { return d.cfg.BlockSize }
 

@@ -80,6 +80,9 @@ type IO struct {
 	// Token, when non-zero, names device state that waits for this IO:
 	// the LUN hands it to Device.IODone with the outcome.
 	Token uint64
+	// Thin is set by the worker for a thin provisioned LU: a store out of space
+	// is then SPACE ALLOCATION FAILED, not a write error (errno.go).
+	Thin bool
 }
 
 // Span is the smallest byte range covering everything the IO touches, for

@@ -63,6 +63,26 @@ func SoftwareWriteProtected() *SenseError {
 	return &SenseError{Key: SenseDataProtect, ASC: 0x27, ASCQ: 0x02}
 }
 
+// SpaceAllocationFailed reports DATA PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT
+// (27/07): a thin provisioned LU could not allocate the blocks a write needs (SBC-4
+// 4.7.3, resource exhaustion). Initiators take it as "out of space", not a bad medium: Linux fails the
+// IO with ENOSPC and does not count it against the path.
+func SpaceAllocationFailed() *SenseError {
+	return &SenseError{Key: SenseDataProtect, ASC: 0x27, ASCQ: 0x07}
+}
+
+// NotReadyManualIntervention reports NOT READY, LOGICAL UNIT NOT READY, MANUAL
+// INTERVENTION REQUIRED (04/03): the store behind the LU is gone (a block device
+// removed) and only an administrator can bring it back.
+func NotReadyManualIntervention() *SenseError {
+	return &SenseError{Key: SenseNotReady, ASC: 0x04, ASCQ: 0x03}
+}
+
+// CommunicationTimeout reports ABORTED COMMAND, LOGICAL UNIT COMMUNICATION TIME-OUT
+// (08/01): the store did not answer in time (a Ceph cluster past its op timeout);
+// the key tells the initiator to retry the command.
+func CommunicationTimeout() *SenseError { return AbortedCommand(0x08, 0x01) }
+
 // MediumError reports MEDIUM ERROR with the given ASC/ASCQ, e.g. 11/00
 // UNRECOVERED READ ERROR or 0C/00 WRITE ERROR, for failed backend IO.
 func MediumError(asc, ascq uint8) *SenseError {
