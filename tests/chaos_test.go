@@ -429,7 +429,7 @@ func readRetry(s *initiator.Session, lba uint64, blocks uint32) ([]byte, error) 
 		}
 		switch {
 		case se.Key() == scsi.SenseUnitAttention,
-			se.Key() == scsi.SenseAbortedCommand && se.ASC() == 0x2E,
+			se.Key() == scsi.SenseAbortedCommand && se.ASC() == 0x08,
 			se.Key() == 0x2,
 			se.Key() == scsi.SenseHardwareError && se.ASC() == 0x44:
 			time.Sleep(100 * time.Millisecond)

@@ -209,7 +209,7 @@ func TestWatchdogAbandons(t *testing.T) {
 	start := time.Now()
 	h.send(h.read(1, 0))
 	b.waitHeld(t, "read@0")
-	expectCheck(t, "READ held past ioTimeout", h.wait(1)[1], scsi.SenseAbortedCommand, 0x2E, 0x02)
+	expectCheck(t, "READ held past ioTimeout", h.wait(1)[1], scsi.SenseAbortedCommand, 0x08, 0x01)
 	if d := time.Since(start); d < timeout || d > 3*timeout {
 		t.Fatalf("abandoned after %v; want between ioTimeout and 1.25 ioTimeout (%v)", d, timeout)
 	}
@@ -244,7 +244,7 @@ func TestFenceUntilLateReturn(t *testing.T) {
 	h.send(h.task(1, write10(0, 8, false), bytes.Repeat([]byte{0x11}, 4096)))
 	b.waitHeld(t, "write@0")
 	m := h.wait(1)[1]
-	expectCheck(t, "WRITE held past ioTimeout", m, scsi.SenseAbortedCommand, 0x2E, 0x02)
+	expectCheck(t, "WRITE held past ioTimeout", m, scsi.SenseAbortedCommand, 0x08, 0x01)
 	if !m.Detached {
 		t.Fatal("the abandoned WRITE's answer is not marked detached: its buffer would go back to the pool")
 	}
@@ -282,7 +282,7 @@ func TestNotReadyAtLimit(t *testing.T) {
 	release := b.hold("read", 0)
 	h.send(h.read(1, 0))
 	b.waitHeld(t, "read@0")
-	expectCheck(t, "READ held past ioTimeout", h.wait(1)[1], scsi.SenseAbortedCommand, 0x2E, 0x02)
+	expectCheck(t, "READ held past ioTimeout", h.wait(1)[1], scsi.SenseAbortedCommand, 0x08, 0x01)
 
 	h.send(h.task(2, make([]byte, 6), nil))
 	expectCheck(t, "TEST UNIT READY at the limit", h.wait(1)[2], scsi.SenseNotReady, 0x04, 0x01)
@@ -354,7 +354,7 @@ func TestTaskManagementDetaches(t *testing.T) {
 	if d := time.Since(at); d > tmfGrace+time.Second {
 		t.Fatalf("aborted task ended %v after the function", d)
 	}
-	expectCheck(t, "the aborted task held in a call", m[1], scsi.SenseAbortedCommand, 0x2E, 0x02)
+	expectCheck(t, "the aborted task held in a call", m[1], scsi.SenseAbortedCommand, 0x08, 0x01)
 	expectGood(t, "the task queued behind it, on the new worker", m[2])
 	select {
 	case m := <-other:
@@ -374,7 +374,7 @@ func TestTaskManagementDetaches(t *testing.T) {
 	if d := time.Since(at); d > tmfGrace+time.Second {
 		t.Fatalf("reset tasks ended %v after the function", d)
 	}
-	expectCheck(t, "the hung task after LOGICAL UNIT RESET", m[4], scsi.SenseAbortedCommand, 0x2E, 0x02)
+	expectCheck(t, "the hung task after LOGICAL UNIT RESET", m[4], scsi.SenseAbortedCommand, 0x08, 0x01)
 	// The reset acts on the task set every nexus shares (TST=000): another
 	// connection's hung task is detached too (its connection answers it TASK
 	// ABORTED), in the same bounded time.
@@ -383,7 +383,7 @@ func TestTaskManagementDetaches(t *testing.T) {
 		if m.Itt != 7 {
 			t.Fatalf("another connection's task %d ended by the reset", m.Itt)
 		}
-		expectCheck(t, "another connection's hung task after the reset", m, scsi.SenseAbortedCommand, 0x2E, 0x02)
+		expectCheck(t, "another connection's hung task after the reset", m, scsi.SenseAbortedCommand, 0x08, 0x01)
 		if d := time.Since(at); d > tmfGrace+time.Second {
 			t.Fatalf("another connection's hung task ended %v after the reset", d)
 		}
@@ -417,7 +417,7 @@ func TestLargeIOHandOff(t *testing.T) {
 	for itt, m := range h.wait(12) {
 		expectGood(t, fmt.Sprintf("large READ %d beside a held call", itt), m)
 	}
-	expectCheck(t, "large READ held past ioTimeout", h.wait(1)[1], scsi.SenseAbortedCommand, 0x2E, 0x02)
+	expectCheck(t, "large READ held past ioTimeout", h.wait(1)[1], scsi.SenseAbortedCommand, 0x08, 0x01)
 	release()
 
 	want := bytes.Repeat([]byte{5}, 128*512)

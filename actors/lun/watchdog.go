@@ -28,8 +28,8 @@ type tick struct{}
 var tickMsg = &tick{}
 
 var (
-	// errTimeout answers an abandoned call's tasks: ABORTED COMMAND, COMMAND
-	// TIMEOUT DURING PROCESSING (2E/02), which initiators retry.
+	// errTimeout answers an abandoned call's tasks: ABORTED COMMAND, LOGICAL
+	// UNIT COMMUNICATION TIME-OUT (08/01), which initiators retry.
 	errTimeout = scsi.CommandTimeout()
 	// errNotReady answers commands while as many calls are abandoned as the LUN
 	// has workers: NOT READY, LOGICAL UNIT IS IN PROCESS OF BECOMING READY

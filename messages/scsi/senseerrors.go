@@ -204,11 +204,13 @@ func AbortedCommand(asc, ascq uint8) *SenseError {
 	return &SenseError{Key: SenseAbortedCommand, ASC: asc, ASCQ: ascq}
 }
 
-// CommandTimeout reports ABORTED COMMAND, COMMAND TIMEOUT DURING PROCESSING
-// (2E/02, SPC-5) for a task whose backend call the LUN abandoned: the key
-// tells the initiator to retry, the code why.
+// CommandTimeout reports ABORTED COMMAND, LOGICAL UNIT COMMUNICATION TIME-OUT
+// (08/01) for a task whose backend call the LUN abandoned: the key tells the
+// initiator to retry, the code why (the store did not answer in time). Not
+// COMMAND TIMEOUT DURING PROCESSING (2E/02): Linux 6.5 and later read 2E/01-03
+// as a command duration limit expiry and fail the IO with ETIME, never retried.
 func CommandTimeout() *SenseError {
-	return AbortedCommand(0x2E, 0x02)
+	return CommunicationTimeout()
 }
 
 // ProtocolServiceCRCError reports ABORTED COMMAND, PROTOCOL SERVICE CRC ERROR

@@ -152,7 +152,7 @@ func TestHungBackendCall(t *testing.T) {
 }
 
 // TestIOTimeout: a LUN with one worker and a 200 ms ioTimeout answers a READ that hangs
-// ABORTED COMMAND, COMMAND TIMEOUT DURING PROCESSING; with as many abandoned calls as
+// ABORTED COMMAND, LOGICAL UNIT COMMUNICATION TIME-OUT; with as many abandoned calls as
 // workers it answers NOT READY (04/01) while INQUIRY still works; it is ready again
 // once the call returns.
 func TestIOTimeout(t *testing.T) {
@@ -167,7 +167,7 @@ func TestIOTimeout(t *testing.T) {
 
 	start := time.Now()
 	_, err := s.Read(0, hungOff/blockSize, 8, blockSize)
-	expectSense(t, "READ hung past ioTimeout", err, scsi.SenseAbortedCommand, 0x2E)
+	expectSense(t, "READ hung past ioTimeout", err, scsi.SenseAbortedCommand, 0x08)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("timed out after %v with a 200 ms ioTimeout", d)
 	}

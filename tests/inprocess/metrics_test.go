@@ -29,7 +29,7 @@ func TestMetricsAbandonedIO(t *testing.T) {
 	ready(t, s, 0)
 
 	_, err := s.Read(0, hungOff/blockSize, 8, blockSize)
-	expectSense(t, "READ hung past ioTimeout", err, scsi.SenseAbortedCommand, 0x2E)
+	expectSense(t, "READ hung past ioTimeout", err, scsi.SenseAbortedCommand, 0x08)
 	expectSense(t, "TEST UNIT READY with the only worker's call abandoned", s.TestUnitReady(0), scsi.SenseNotReady, 0x04)
 	hold.open()
 	deadline := time.Now().Add(5 * time.Second)

@@ -267,7 +267,7 @@ func TestTraceRetriedAndAbandoned(t *testing.T) {
 		t.Fatalf("retried READ's flight record: %q", lines)
 	}
 	_, err = s.Read(0, hungOff/blockSize, 8, blockSize)
-	expectSense(t, "READ hung past ioTimeout", err, scsi.SenseAbortedCommand, 0x2E)
+	expectSense(t, "READ hung past ioTimeout", err, scsi.SenseAbortedCommand, 0x08)
 	lines = flightLines(t, buf, 5*time.Second, "abandoned@lun")
 	if len(lines) != 1 || !strings.Contains(lines[0], "written@writer") {
 		t.Fatalf("abandoned READ's flight record: %q", lines)
