@@ -79,8 +79,14 @@ func newFDBackend(f *os.File, path string, size int64, readOnly bool,
 // control runs fn on the raw descriptor, retrying EINTR, and reports
 // ErrClosed after Close.
 func (b *fdBackend) control(fn func(fd int) error) error {
+	return b.controlVia(b.rc, fn)
+}
+
+// controlVia runs fn on rc's descriptor, retrying EINTR, and reports ErrClosed
+// after Close.
+func (b *fdBackend) controlVia(rc syscall.RawConn, fn func(fd int) error) error {
 	var opErr error
-	err := b.rc.Control(func(fd uintptr) {
+	err := rc.Control(func(fd uintptr) {
 		for {
 			opErr = fn(int(fd))
 			if opErr != unix.EINTR {

@@ -181,20 +181,5 @@ func (b *fdBackend) openSyncFD() (*syncFD, error) {
 // controlOn runs fn on d's descriptor, retrying EINTR, as control does on the
 // first descriptor.
 func (b *fdBackend) controlOn(d *syncFD, fn func(fd int) error) error {
-	var opErr error
-	err := d.rc.Control(func(fd uintptr) {
-		for {
-			opErr = fn(int(fd))
-			if opErr != unix.EINTR {
-				return
-			}
-		}
-	})
-	if err != nil {
-		if b.closed.Load() {
-			return ErrClosed
-		}
-		return err
-	}
-	return opErr
+	return b.controlVia(d.rc, fn)
 }
