@@ -90,8 +90,8 @@ func (s *Service) watchSize(lv *liveLUN) {
 // sizeChanged tells a LUN that is still served its store's new size: the LUN sets
 // its capacity and establishes CAPACITY DATA HAS CHANGED.
 func (s *Service) sizeChanged(lv *liveLUN, size int64) {
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
+	s.admin.mu.RLock() // against a removal's forget and the stop
+	defer s.admin.mu.RUnlock()
 	if s.live[lv.key] != lv || s.routes == nil || s.system == nil {
 		return
 	}

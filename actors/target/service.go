@@ -1,6 +1,7 @@
 package target
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -167,8 +168,9 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		return nil, err
 	}
 	s.startTracer(cfg)
-	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath,
+	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath, lock: make(chan struct{}, 1),
 		versions: opts.ConfigVersions, started: time.Now(), wrap: opts.WrapBackend, override: opts.Override}
+	s.admin.ctx, s.admin.cancel = context.WithCancel(context.Background())
 	if s.admin.versions <= 0 {
 		s.admin.versions = defaultConfigVersions
 	}
@@ -298,10 +300,13 @@ func (s *Service) LUNs() []LUNInfo { return s.luns }
 // (not synced) once every IO worker has stopped. Injected faults are cleared first, so
 // that a hang cannot hold a worker, and the stop, for ever.
 func (s *Service) Stop(timeout time.Duration) error {
+	s.stopChanges()
 	s.releaseFaults()
 	err := s.stopTree(timeout)
-	s.closeResources()
-	s.shutdownSystem()
+	s.edit(func() {
+		s.closeResources()
+		s.shutdownSystem()
+	})
 	s.tracer.Close()
 	return err
 }
@@ -321,7 +326,7 @@ func (s *Service) stopTree(timeout time.Duration) error {
 		return nil
 	}
 	root := s.root
-	s.root = nil
+	s.edit(func() { s.root = nil })
 	done := make(chan error, 1)
 	go func() { done <- s.system.Root.StopFuture(root).Wait() }()
 	select {
