@@ -60,7 +60,7 @@ func TestSighupReloadLeavesSigtermHandled(t *testing.T) {
 	if d.err != nil {
 		t.Errorf("atgtd did not exit cleanly: %v", d.err)
 	}
-	if took > 3500*time.Millisecond {
+	if took > 2500*time.Millisecond {
 		t.Errorf("SIGTERM during a reload took %v to stop atgtd: it waited for the reload", took)
 	}
 }
