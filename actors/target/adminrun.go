@@ -80,4 +80,3 @@ func (s *Service) edit(f func()) {
 func partly(err error, done string) error {
 	return admin.Internal("%v; partly applied: %s (served and saved as such)", err, done)
 }
-

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -293,7 +294,11 @@ func (s *Service) Addrs() []string {
 }
 
 // LUNs lists the served logical units.
-func (s *Service) LUNs() []LUNInfo { return s.luns }
+func (s *Service) LUNs() []LUNInfo {
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
+	return slices.Clone(s.luns)
+}
 
 // Stop ends every session and closes listeners and backends. Write-back data stays in
 // the page cache, as on a disk whose cache was not flushed; the backends are closed
