@@ -215,6 +215,12 @@ func (s *Service) endLUN(ctx context.Context, r *retiring) error {
 // message, would overtake them and leave them unanswered).
 func (s *Service) stopLUN(k dispatcher.Key, pid *actor.PID) {
 	time.Sleep(routeSettle)
+	s.poisonLUN(k, pid)
+}
+
+// poisonLUN stops a LUN actor once it has handled the messages queued before, and
+// waits for it.
+func (s *Service) poisonLUN(k dispatcher.Key, pid *actor.PID) {
 	if err := s.system.Root.PoisonFuture(pid).Wait(); err != nil {
 		s.log.Warn("LUN actor did not stop in time", "lun", k.LUN, "target", k.Target, "error", err)
 	}
