@@ -7,6 +7,7 @@ package inprocess
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/target"
+	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/tests/initiator"
 )
@@ -298,3 +300,47 @@ func TestAdminRemoveTargetCountsSessions(t *testing.T) {
 }
 
 func hclogNull() hclog.Logger { return hclog.NewNullLogger() }
+
+// noShrink is a memory backend whose store refuses to get smaller.
+type noShrink struct{ backend.Backend }
+
+func (n noShrink) Resize(size int64) error {
+	if size < n.Size() {
+		return errors.New("injected: cannot shrink")
+	}
+	return n.Backend.(backend.Resizer).Resize(size)
+}
+
+// A shrink whose backend resize fails leaves the LUN's capacity, its listing and
+// its config as they were, and the error names the field.
+func TestAdminFailedShrinkKeepsCapacity(t *testing.T) {
+	cfg, path := adminConfig(t)
+	cfg.Targets[0].Luns = append(cfg.Targets[0].Luns, &pb.Lun{Id: 1, Backend: "noshrink", SizeBytes: lunSize})
+	svc := startWith(t, cfg, target.Options{ConfigPath: path, Backends: map[string]target.BackendFactory{
+		"noshrink": func(l *pb.Lun) (backend.Backend, error) { return noShrink{backend.NewMemory(int64(l.SizeBytes))}, nil },
+	}})
+	s := dial(t, svc.Addrs()[0], initiator.Options{})
+	ready(t, s, 1)
+	ctx := context.Background()
+	_, err := svc.ResizeLun(ctx, &pb.ResizeLunRequest{Target: targetName, Id: 1, SizeBytes: lunSize / 2, Shrink: true})
+	if err == nil || !strings.Contains(err.Error(), "size_bytes") {
+		t.Errorf("shrink of a store that cannot shrink: %v, want an error naming size_bytes", err)
+	}
+	s.ReadCapacity16(1) // past the unit attentions of the cut and its undoing
+	blocks, _, err := s.ReadCapacity16(1)
+	if err != nil || blocks != lunSize/blockSize {
+		t.Errorf("after the failed shrink the LUN reports %d blocks (%v), want %d", blocks, err, lunSize/blockSize)
+	}
+	lr, _ := svc.ListLuns(ctx, &pb.ListLunsRequest{})
+	for _, l := range lr.GetLuns() {
+		if l.Id == 1 && l.SizeBytes != lunSize {
+			t.Errorf("luns lists LUN 1 at %d bytes, want %d", l.SizeBytes, lunSize)
+		}
+	}
+	gc, _ := svc.GetConfig(ctx, &pb.GetConfigRequest{})
+	for _, l := range gc.GetConfig().Targets[0].Luns {
+		if l.Id == 1 && l.SizeBytes != lunSize {
+			t.Errorf("config show has LUN 1 at %d bytes, want %d", l.SizeBytes, lunSize)
+		}
+	}
+}
