@@ -206,6 +206,9 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 			}
 		}
 	}
+	if len(kept) > 0 && len(kept) == len(p.changes) && len(errs) == len(kept) {
+		return fix, admin.Internal("%v (nothing was applied)", errors.Join(errs...))
+	}
 	if len(kept) > 0 {
 		return fix, partly(errors.Join(errs...), "every step but the shrinks that failed, whose LUNs keep their size")
 	}

@@ -36,6 +36,11 @@ const privateMode = os.FileMode(0o600)
 // it is written privateMode, and the kept versions lose every permission of group
 // and others too.
 func writeVersioned(path string, data []byte, versions int, private bool) error {
+	// A symlinked config (config management's) is written where it points: the
+	// link stays, and so does what reads the file it names.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	dir := filepath.Dir(path)
 	mode := privateMode
 	if fi, err := os.Stat(path); err == nil && !private {
