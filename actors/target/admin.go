@@ -26,7 +26,9 @@ import (
 
 // The Service is the admin API (admin.API): the reads here, the changes in
 // adminchange.go. Every change goes through one lock, so that they apply one at a
-// time and each sees the config the one before it left.
+// time and each sees the config the one before it left; the reads take only the
+// read guard (adminState.mu), which a change holds just while it edits the lists,
+// so that they answer during a change's drain or logout grace.
 
 var _ admin.API = (*Service)(nil)
 

@@ -11,7 +11,7 @@ import (
 // save writes the served config (as the administrator wrote it) to the config file,
 // atomically, keeping the earlier versions: a restart then comes back exactly as the
 // administrator left it, and a crash at any moment leaves either the old file or the
-// new one, never a mix and never none. The caller holds the admin lock.
+// new one, never a mix and never none. The caller holds the change lock.
 func (s *Service) save() error {
 	if s.admin.path == "" {
 		return nil
