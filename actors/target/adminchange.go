@@ -166,9 +166,9 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 	var errs []error
 	for _, r := range retired {
 		p.drained += r.held
-		if ferr := s.endLUN(ctx, r); ferr != nil {
-			errs = append(errs, ferr)
-		}
+	}
+	if ferr := s.endLUNs(ctx, retired); ferr != nil {
+		errs = append(errs, ferr)
 	}
 	for _, r := range grows {
 		s.tellSize(ctx, r)

@@ -124,11 +124,18 @@ func (s *Service) spawn(ctx context.Context, specs []lunSpec) error {
 
 // unspawn stops the added LUNs' actors that were spawned and routed.
 func (s *Service) unspawn(specs []lunSpec) {
+	pids := map[dispatcher.Key]*actor.PID{}
 	for _, sp := range specs {
 		if pid := s.routes.Lookup(sp.key.Target, sp.key.LUN); pid != nil {
 			s.routes.Set(sp.key, nil)
-			s.stopLUN(sp.key, pid)
+			pids[sp.key] = pid
 		}
+	}
+	if len(pids) > 0 {
+		time.Sleep(routeSettle)
+	}
+	for k, pid := range pids {
+		s.poisonLUN(k, pid)
 	}
 }
 
@@ -195,30 +202,35 @@ func (s *Service) unretire(rs []*retiring) {
 	}
 }
 
-// endLUN ends a retired LUN: its route goes, its actor stops, its writes are
-// flushed, its backend closed, and its state files set aside (a LUN added later
-// with its id must not inherit its reservations or saved mode pages). It returns
-// the flush's failure, the one thing that can go wrong.
-func (s *Service) endLUN(ctx context.Context, r *retiring) error {
-	s.routes.Set(r.key, nil)
-	s.stopLUN(r.key, r.pid)
-	err := s.flushRemoved(ctx, r.lv)
-	s.edit(func() { s.forget(r.lv) })
-	s.setStateAside(r.lv)
-	s.log.Info("LUN removed", "target", r.lv.set.name, "lun", r.key.LUN, "drained", r.held)
-	return err
-}
-
-// stopLUN stops a LUN actor whose route is gone, after the tasks routed to it with
-// the old table have reached its mailbox (routeSettle): the stop is a Poison, a user
-// message behind them, so each is answered before the actor stops (a Stop, a system
-// message, would overtake them and leave them unanswered).
-func (s *Service) stopLUN(k dispatcher.Key, pid *actor.PID) {
+// endLUNs ends retired LUNs: their routes go, and once the tasks routed to them
+// with the old table have reached their mailboxes (routeSettle) their actors stop;
+// then each one's writes are flushed, its backend closed, and its state files set
+// aside (a LUN added later with its id must not inherit its reservations or saved
+// mode pages). It returns the flushes' failures, the one thing that can go wrong.
+func (s *Service) endLUNs(ctx context.Context, rs []*retiring) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	for _, r := range rs {
+		s.routes.Set(r.key, nil)
+	}
 	time.Sleep(routeSettle)
-	s.poisonLUN(k, pid)
+	var errs []error
+	for _, r := range rs {
+		s.poisonLUN(r.key, r.pid)
+		if err := s.flushRemoved(ctx, r.lv); err != nil {
+			errs = append(errs, err)
+		}
+		s.edit(func() { s.forget(r.lv) })
+		s.setStateAside(r.lv)
+		s.log.Info("LUN removed", "target", r.lv.set.name, "lun", r.key.LUN, "drained", r.held)
+	}
+	return errors.Join(errs...)
 }
 
-// poisonLUN stops a LUN actor once it has handled the messages queued before, and
+// poisonLUN stops a LUN actor whose route is gone once it has handled the messages
+// queued before (a Poison is a user message behind them, so each is answered; a
+// Stop, a system message, would overtake them and leave them unanswered), and
 // waits for it.
 func (s *Service) poisonLUN(k dispatcher.Key, pid *actor.PID) {
 	if err := s.system.Root.PoisonFuture(pid).Wait(); err != nil {
