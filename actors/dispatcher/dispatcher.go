@@ -183,7 +183,13 @@ func (d *dispatcher) taskManagement(ctx actor.Context, m *pb.TaskManagement) {
 		}
 	}
 	if len(pids) == 0 {
-		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, Response: 2, FanOut: 1}) // LUN does not exist
+		resp := uint32(iscsi.TMFRespLUNNotExist)
+		if m.Function == pb.TmfFunction_TMF_FUNCTION_TARGET_WARM_RESET || m.Function == pb.TmfFunction_TMF_FUNCTION_TARGET_COLD_RESET {
+			// A target whose LUNs (an initiator's own, all removed) are gone: nothing
+			// to reset, and a target reset has no LUN to not exist (RFC 7143 11.6.1).
+			resp = iscsi.TMFRespComplete
+		}
+		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, Response: resp, FanOut: 1})
 		return
 	}
 	m.FanOut = uint32(len(pids))

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -73,4 +74,37 @@ func TestInitiatorRoutes(t *testing.T) {
 	expect("a's target reset", "a3", "a5")
 	sys.Root.Send(d, &pb.NexusLoss{Target: "iqn.t", Nexus: "n"})
 	expect("a shared nexus loss", "shared0")
+}
+
+// TestTargetResetWithoutLUNs: a target reset of a route with no LUN left (an
+// initiator's own LUNs all removed) is answered function complete, not "LUN does not
+// exist"; a LUN reset there is "LUN does not exist".
+func TestTargetResetWithoutLUNs(t *testing.T) {
+	sys := actor.NewActorSystem()
+	defer sys.Shutdown()
+	d := sys.Root.Spawn(Props(NewTable(Routes{}), hclog.NewNullLogger()))
+	answers := make(chan *pb.TaskManagementDone, 2)
+	conn := pb.NewPid(sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if m, ok := c.Message().(*pb.TaskManagementDone); ok {
+			answers <- m
+		}
+	})))
+	own := RouteName("iqn.t", "iqn.a")
+	for _, tc := range []struct {
+		fn   pb.TmfFunction
+		want uint32
+	}{
+		{pb.TmfFunction_TMF_FUNCTION_TARGET_WARM_RESET, iscsi.TMFRespComplete},
+		{pb.TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET, iscsi.TMFRespLUNNotExist},
+	} {
+		sys.Root.Send(d, &pb.TaskManagement{Itt: 1, Target: own, Function: tc.fn, ReplyTo: conn})
+		select {
+		case m := <-answers:
+			if m.Response != tc.want {
+				t.Errorf("%v of a route without LUNs: response %d, want %d", tc.fn, m.Response, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v: no answer", tc.fn)
+		}
+	}
 }

@@ -31,6 +31,10 @@ type RetireResult struct {
 	Held int64
 }
 
+// Unretire undoes a Retire whose removal was given up (another step of the change
+// failed, or the tasks did not drain in time): the LUN serves again.
+type Unretire struct{}
+
 // Resize sets the capacity the LUN reports to Blocks and establishes the unit
 // attention CAPACITY DATA HAS CHANGED (2A/09) for every I_T nexus, so that initiators
 // read the capacity again. Commands past the new end are refused from then on. The
@@ -69,6 +73,11 @@ func (l *lunActor) admin(ctx actor.Context, m any) bool {
 		l.retiredHeld = n
 		l.flush(ctx)
 		l.checkRetired()
+	case *Unretire:
+		if l.retired != nil {
+			l.cfg.Log.Info("LUN serves again: its removal was given up")
+			l.retired = nil
+		}
 	case *Resize:
 		l.cfg.Device.SetBlocks(m.Blocks)
 		l.cfg.Device.AddUnitAttention("", scsi.CapacityDataChanged())

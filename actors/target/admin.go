@@ -26,7 +26,9 @@ import (
 
 // The Service is the admin API (admin.API): the reads here, the changes in
 // adminchange.go. Every change goes through one lock, so that they apply one at a
-// time and each sees the config the one before it left.
+// time and each sees the config the one before it left; the reads take only the
+// read guard (adminState.mu), which a change holds just while it edits the lists,
+// so that they answer during a change's drain or logout grace.
 
 var _ admin.API = (*Service)(nil)
 
@@ -39,7 +41,20 @@ const defaultLogoutGrace = 5 * time.Second
 
 // adminState is what the admin API keeps about the service.
 type adminState struct {
-	mu sync.Mutex
+	// lock admits one change at a time (a one-slot semaphore, so that a caller
+	// waiting for it can give up); stopping, set under it by Shutdown, refuses the
+	// changes after.
+	lock     chan struct{}
+	stopping bool
+	// ctx is what a change runs under: not its caller's, so that a change once
+	// started finishes (or is undone) whether or not the caller still waits; Shutdown
+	// ends it (cancel), and waits for the change in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// mu guards what the reads see (live, luns, served, backends, raw and cfg, the
+	// actor system): a change holds it only while it edits them, so that a read
+	// never waits for a change's drain or logout grace.
+	mu sync.RWMutex
 	// raw is the config as the administrator wrote it (no defaults), as saved; cfg
 	// is raw with defaults, as served.
 	raw, cfg *pb.Config
@@ -79,8 +94,8 @@ func (s *Service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 	if err != nil {
 		return nil, err
 	}
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		version = bi.Main.Version
@@ -96,8 +111,8 @@ func (s *Service) ListTargets(ctx context.Context, _ *pb.ListTargetsRequest) (*p
 	if err != nil {
 		return nil, err
 	}
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
 	out := &pb.ListTargetsResponse{}
 	for _, t := range s.admin.cfg.Targets {
 		ti := &pb.TargetInfo{Name: t.Name, Alias: t.Alias, AllowedInitiators: t.AllowedInitiators,
@@ -120,8 +135,8 @@ func (s *Service) ListTargets(ctx context.Context, _ *pb.ListTargetsRequest) (*p
 
 // ListLuns lists the LUNs of one target or all, by target, initiator and id.
 func (s *Service) ListLuns(_ context.Context, req *pb.ListLunsRequest) (*pb.ListLunsResponse, error) {
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
 	if req.Target != "" && s.findTarget(req.Target) == nil {
 		return nil, admin.NotFound("target %s: no such target", req.Target)
 	}
@@ -223,21 +238,30 @@ func (s *Service) ListSessions(ctx context.Context, req *pb.ListSessionsRequest)
 
 // sessionList asks the session manager for the logged-in sessions.
 func (s *Service) sessionList(ctx context.Context) ([]*session.Info, error) {
-	mgr := s.sessionManager()
+	sys, mgr := s.sessions()
 	if mgr == nil {
 		return nil, nil
 	}
 	ch := make(chan []*session.Info, 1)
-	s.system.Root.Send(mgr, &session.List{Done: func(l []*session.Info) { ch <- l }})
+	sys.Root.Send(mgr, &session.List{Done: func(l []*session.Info) { ch <- l }})
 	return wait(ctx, ch, "session list")
 }
 
 // sessionManager returns the session manager's PID (nil once stopped).
 func (s *Service) sessionManager() *actor.PID {
+	_, mgr := s.sessions()
+	return mgr
+}
+
+// sessions returns the actor system and the session manager's PID, read together
+// against a concurrent Shutdown (nil, nil once stopped).
+func (s *Service) sessions() (*actor.ActorSystem, *actor.PID) {
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
 	if s.system == nil || s.root == nil {
-		return nil
+		return nil, nil
 	}
-	return actor.NewPID(s.system.Address(), s.root.Id+"/"+sessionsName)
+	return s.system, actor.NewPID(s.system.Address(), s.root.Id+"/"+sessionsName)
 }
 
 // adminWait bounds how long an admin call waits for an actor's answer.
@@ -283,13 +307,13 @@ func graceOf(seconds uint32) time.Duration {
 // logout asks the session with tsih, or every session of target, to log out, and
 // waits until they have ended.
 func (s *Service) logout(ctx context.Context, tsih uint16, target string, grace time.Duration) (asked, closed int, err error) {
-	mgr := s.sessionManager()
+	sys, mgr := s.sessions()
 	if mgr == nil {
 		return 0, 0, nil
 	}
 	type result struct{ asked, closed int }
 	ch := make(chan result, 1)
-	s.system.Root.Send(mgr, &session.Logout{TSIH: tsih, Target: target, Within: grace,
+	sys.Root.Send(mgr, &session.Logout{TSIH: tsih, Target: target, Within: grace,
 		Done: func(a, c int) { ch <- result{a, c} }})
 	ctx, cancel := context.WithTimeout(ctx, grace+adminWait)
 	defer cancel()
@@ -299,8 +323,8 @@ func (s *Service) logout(ctx context.Context, tsih uint16, target string, grace 
 
 // Stats reports counters per LUN.
 func (s *Service) Stats(_ context.Context, req *pb.StatsRequest) (*pb.StatsResponse, error) {
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
 	if req.Target != "" && s.findTarget(req.Target) == nil {
 		return nil, admin.NotFound("target %s: no such target", req.Target)
 	}
@@ -323,8 +347,8 @@ func (s *Service) Stats(_ context.Context, req *pb.StatsRequest) (*pb.StatsRespo
 // changes included), with CHAP secrets left out: ApplyConfig keeps a secret that is
 // left out.
 func (s *Service) GetConfig(context.Context, *pb.GetConfigRequest) (*pb.GetConfigResponse, error) {
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
 	cfg := proto.Clone(s.admin.raw).(*pb.Config)
 	for _, pair := range chapPairs(cfg) {
 		for _, c := range pair {

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/lun"
-	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
@@ -37,8 +37,11 @@ type applyOpts struct {
 
 // change applies edit, made on a copy of the served config.
 func (s *Service) change(ctx context.Context, edit func(raw *pb.Config) error, opts applyOpts) (*plan, error) {
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
+	return s.run(ctx, func(wctx context.Context) (*plan, error) { return s.changeLocked(wctx, edit, opts) })
+}
+
+// changeLocked is change run by the holder of the change lock.
+func (s *Service) changeLocked(ctx context.Context, edit func(raw *pb.Config) error, opts applyOpts) (*plan, error) {
 	if s.system == nil || s.root == nil {
 		return nil, admin.Busy("the target is stopping")
 	}
@@ -50,7 +53,9 @@ func (s *Service) change(ctx context.Context, edit func(raw *pb.Config) error, o
 }
 
 // apply makes the served state match next (as written, without defaults); the caller
-// holds the lock.
+// holds the change lock. A change that failed after a step it cannot undo is served
+// and saved as far as it went (execute says how far), so that the answers, the
+// served state and the file agree.
 func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*plan, error) {
 	keepSecrets(next, s.admin.raw)
 	cfg := ApplyDefaults(overridden(next, s.admin.override))
@@ -67,57 +72,112 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	if err != nil || opts.dryRun || p.empty() {
 		return p, err
 	}
-	if err := s.execute(ctx, p, cfg, opts); err != nil {
-		return p, err
+	fix, err := s.execute(ctx, p, cfg, opts)
+	if err != nil && fix == nil {
+		return p, err // undone: nothing changed
 	}
-	s.admin.raw, s.admin.cfg = next, cfg
-	if err := s.save(); err != nil {
-		return p, admin.Internal("applied, but the config file was not written: %v", err)
+	if fix != nil {
+		fix(next)
+		cfg = ApplyDefaults(overridden(next, s.admin.override))
+		if lerr := loadSecrets(cfg); lerr != nil {
+			s.log.Error("secrets of a partly applied change", "error", lerr)
+		}
+	}
+	s.edit(func() { s.admin.raw, s.admin.cfg = next, cfg })
+	if serr := s.save(); serr != nil {
+		if err != nil {
+			return p, admin.Internal("%v; and the config file was not written: %v", err, serr)
+		}
+		return p, admin.Internal("applied, but the config file was not written: %v", serr)
 	}
 	for _, c := range p.changes {
 		s.log.Info("admin change", "change", c)
 	}
-	return p, nil
+	return p, err
 }
 
-// execute carries out a plan: it opens the new LUNs' backends first (a LUN that
-// cannot be opened fails the change before anything else changed), then ends what
-// is removed, then serves what is added and changes the rest.
-func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts applyOpts) error {
+// execute carries out a plan in two halves. First what can fail, each step undone
+// (in reverse) when a later one fails, so that a failed change changes nothing:
+// the new LUNs' backends are opened and their actors spawned, files grow, shrinking
+// LUNs report their new capacity and drain, the sessions of removed targets are
+// logged out, and the removed LUNs retire (refuse new commands and drain; one that
+// refuses or does not drain in time fails the change, and every retired LUN serves
+// again). Then the removals end, the new sizes are told and the access rebuilt:
+// of these only a shrink's ftruncate can fail; its LUN then keeps its old size, and
+// fix writes that into the config to save. A removed LUN whose flush failed makes
+// the change's error (fix non-nil: the change itself is made).
+func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts applyOpts) (fix func(*pb.Config), err error) {
 	s.legacyShared = legacySharedBases(cfg)
-	specs, err := s.openAdded(p)
+	var undo []func()
+	defer func() {
+		if err != nil && fix == nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	var specs []lunSpec
+	s.edit(func() { specs, err = s.openAdded(p) })
 	if err != nil {
-		return admin.Invalid("%v", err)
+		return nil, admin.Invalid("%v", err)
+	}
+	undo = append(undo, func() { s.edit(func() { s.dropLUNs(specs) }) })
+	grows, shrinks := s.splitResizes(p)
+	for _, r := range grows {
+		u, err := s.growFile(r)
+		if err != nil {
+			return nil, err
+		}
+		undo = append(undo, u)
+	}
+	if len(specs) > 0 {
+		undo = append(undo, func() { s.unspawn(specs) })
+		if err := s.spawn(ctx, specs); err != nil {
+			return nil, admin.Internal("%v (nothing was applied)", err)
+		}
+	}
+	for _, r := range shrinks {
+		u, err := s.cutCapacity(ctx, r)
+		if u != nil {
+			undo = append(undo, u)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if len(p.removeTargets) > 0 {
 		// No new login to a removed target, then its sessions are asked to leave.
 		s.access.set(buildAccess(withoutTargets(s.admin.cfg, p.removeTargets)))
+		undo = append(undo, func() { s.access.set(buildAccess(s.admin.cfg)) })
 		for _, name := range p.removeTargets {
-			if _, _, err := s.logout(ctx, 0, name, opts.grace); err != nil {
-				return err
+			asked, closed, err := s.logout(ctx, 0, name, opts.grace)
+			p.loggedOut, p.closed = p.loggedOut+asked, p.closed+closed
+			if err != nil {
+				return nil, err
 			}
 		}
 	}
-	for _, k := range p.removeLUNs {
-		if err := s.removeLUN(ctx, k, opts.force); err != nil {
-			s.dropLUNs(specs)
-			return err
-		}
+	retired, err := s.retire(ctx, p.removeLUNs, opts.force)
+	undo = append(undo, func() { s.unretire(retired) })
+	if err != nil {
+		return nil, err
 	}
-	if len(specs) > 0 {
-		ch := make(chan error, 1)
-		s.system.Root.Send(s.root, &spawnLUNs{specs: specs, done: func(err error) { ch <- err }})
-		werr, err := wait(ctx, ch, "spawn LUNs")
-		if err == nil {
-			err = werr
-		}
-		if err != nil {
-			return admin.Internal("%v", err)
-		}
+	// The change is made from here on.
+	var errs []error
+	for _, r := range retired {
+		p.drained += r.held
 	}
-	for _, r := range p.resizes {
-		if err := s.resize(ctx, r); err != nil {
-			return err
+	if ferr := s.endLUNs(ctx, retired); ferr != nil {
+		errs = append(errs, ferr)
+	}
+	for _, r := range grows {
+		s.tellSize(ctx, r)
+	}
+	var kept []resizeStep
+	for _, r := range shrinks {
+		if serr := s.shrinkFile(r); serr != nil {
+			kept = append(kept, r)
+			errs = append(errs, serr)
 		}
 	}
 	for _, f := range p.faults {
@@ -133,11 +193,30 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 			}
 		}
 	}
-	return nil
+	if len(errs) == 0 {
+		return nil, nil
+	}
+	old := s.admin.raw
+	fix = func(next *pb.Config) {
+		for _, r := range kept {
+			lv := s.live[r.key]
+			was, _ := rawLUN(old, lv.set.name, lv.set.initiator, r.key.LUN)
+			if l, err := rawLUN(next, lv.set.name, lv.set.initiator, r.key.LUN); err == nil && was != nil {
+				l.SizeBytes = was.SizeBytes
+			}
+		}
+	}
+	if len(kept) > 0 && len(kept) == len(p.changes) && len(errs) == len(kept) {
+		return fix, admin.Internal("%v (nothing was applied)", errors.Join(errs...))
+	}
+	if len(kept) > 0 {
+		return fix, partly(errors.Join(errs...), "every step but the shrinks that failed, whose LUNs keep their size")
+	}
+	return fix, admin.Internal("applied, but %v", errors.Join(errs...))
 }
 
 // openAdded opens the backends of the plan's new LUNs; on failure it closes those it
-// opened.
+// opened. The caller holds the read guard for writing.
 func (s *Service) openAdded(p *plan) ([]lunSpec, error) {
 	var specs []lunSpec
 	for _, a := range p.addLUNs {
@@ -157,62 +236,16 @@ func (s *Service) openAdded(p *plan) ([]lunSpec, error) {
 	return specs, nil
 }
 
-// dropLUNs forgets and closes LUNs opened but never spawned.
+// dropLUNs forgets and closes LUNs opened but never spawned; the caller holds the
+// read guard for writing.
 func (s *Service) dropLUNs(specs []lunSpec) {
 	for _, sp := range specs {
 		s.forget(sp.live)
 	}
 }
 
-// removeLUN takes a LUN out of service: without force one that holds tasks is
-// refused; otherwise its route goes, it drains, its actor stops and its backend is
-// closed.
-func (s *Service) removeLUN(ctx context.Context, k dispatcher.Key, force bool) error {
-	lv := s.live[k]
-	pid := s.routes.Lookup(k.Target, k.LUN)
-	if lv == nil || pid == nil {
-		return admin.NotFound("lun %d of %s: not served", k.LUN, k.Target)
-	}
-	ch := make(chan lun.RetireResult, 1)
-	s.system.Root.Send(pid, &lun.Retire{Force: force, Done: func(r lun.RetireResult) { ch <- r }})
-	r, err := wait(ctx, ch, "retire LUN")
-	if err != nil {
-		return err
-	}
-	if r.Refused {
-		return admin.Busy("%s: %d tasks in flight; remove it with force to drain them first", lunLabel(lv.set.name, lv.set.initiator, k.LUN), r.Held)
-	}
-	s.routes.Set(k, nil)
-	if err := s.system.Root.StopFuture(pid).Wait(); err != nil {
-		s.log.Warn("LUN actor did not stop in time", "lun", k.LUN, "target", k.Target, "error", err)
-	}
-	s.flushRemoved(ctx, lv)
-	s.forget(lv)
-	s.log.Info("LUN removed", "target", lv.set.name, "lun", k.LUN, "drained", r.Held)
-	return nil
-}
-
-// flushRemoved makes the writes a removed LUN acknowledged under WCE=1 durable
-// before its backend is closed, as the flush at stop does. The kernel reports a
-// writeback error once per descriptor and its sticky record goes with the backend,
-// so a failure here is logged as an error: nothing else will report it. A flush
-// that outlasts ctx is left to finish on its own (Close waits for no call).
-func (s *Service) flushRemoved(ctx context.Context, lv *liveLUN) {
-	done := make(chan error, 1)
-	go func() { done <- lv.served.Sync() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			s.log.Error("flush of a removed LUN failed: writes it acknowledged may be lost",
-				"target", lv.set.name, "lun", lv.key.LUN, "error", err)
-		}
-	case <-ctx.Done():
-		s.log.Error("flush of a removed LUN did not finish; closing it anyway",
-			"target", lv.set.name, "lun", lv.key.LUN, "error", ctx.Err())
-	}
-}
-
-// forget drops a LUN from the service's lists and its set, and closes its backend.
+// forget drops a LUN from the service's lists and its set, and closes its backend;
+// the caller holds the read guard for writing.
 func (s *Service) forget(lv *liveLUN) {
 	delete(s.live, lv.key)
 	lv.set.dropID(lv.key.LUN)
@@ -229,41 +262,6 @@ func (s *Service) forget(lv *liveLUN) {
 		lv.gateway.Close()
 	}
 	lv.raw.Close()
-}
-
-// resize grows a backend, then tells the LUN; or, to shrink, tells the LUN, waits
-// for the IO it holds, then shrinks the backend.
-func (s *Service) resize(ctx context.Context, r resizeStep) error {
-	lv := s.live[r.key]
-	pid := s.routes.Lookup(r.key.Target, r.key.LUN)
-	rz, ok := lv.raw.(backend.Resizer)
-	if !ok || pid == nil {
-		return admin.Busy("%s: cannot be resized", lunLabel(lv.set.name, lv.set.initiator, r.key.LUN))
-	}
-	grow := r.size > lv.served.Size()
-	if grow {
-		if err := rz.Resize(r.size); err != nil {
-			return admin.Internal("%s: %v", lunLabel(lv.set.name, lv.set.initiator, r.key.LUN), err)
-		}
-	}
-	blocks := uint64(r.size) / uint64(lv.blockSize)
-	done := make(chan struct{}, 1)
-	s.system.Root.Send(pid, &lun.Resize{Blocks: blocks, Done: func() { done <- struct{}{} }})
-	if _, err := wait(ctx, done, "resize"); err != nil {
-		return err
-	}
-	if !grow {
-		drained := make(chan struct{}, 1)
-		s.system.Root.Send(pid, &lun.Drain{Done: func() { drained <- struct{}{} }})
-		if _, err := wait(ctx, drained, "drain before shrink"); err != nil {
-			return err
-		}
-		if err := rz.Resize(r.size); err != nil {
-			return admin.Internal("%s: %v", lunLabel(lv.set.name, lv.set.initiator, r.key.LUN), err)
-		}
-	}
-	lv.set.setCopyTarget(lv.naa, &scsidev.CopyTarget{BlockSize: lv.blockSize, Blocks: blocks, ReadOnly: lv.readOnly})
-	return nil
 }
 
 // withoutTargets is cfg without the named targets.

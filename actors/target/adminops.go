@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -34,11 +35,7 @@ func (s *Service) AddTarget(ctx context.Context, req *pb.AddTargetRequest) (*pb.
 // RemoveTarget logs the target's sessions out (closing those that stay past the
 // grace period), drains and removes its LUNs, and removes it.
 func (s *Service) RemoveTarget(ctx context.Context, req *pb.RemoveTargetRequest) (*pb.RemoveTargetResponse, error) {
-	before, err := s.sessionList(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.change(ctx, func(raw *pb.Config) error {
+	p, err := s.change(ctx, func(raw *pb.Config) error {
 		if targetIn(raw, req.Name) == nil {
 			return admin.NotFound("target %s: no such target", req.Name)
 		}
@@ -51,13 +48,7 @@ func (s *Service) RemoveTarget(ctx context.Context, req *pb.RemoveTargetRequest)
 	if err != nil {
 		return nil, err
 	}
-	out := &pb.RemoveTargetResponse{}
-	for _, in := range before {
-		if in.Target == req.Name {
-			out.SessionsLoggedOut++
-		}
-	}
-	return out, nil
+	return &pb.RemoveTargetResponse{SessionsLoggedOut: uint32(p.loggedOut), SessionsClosed: uint32(p.closed)}, nil
 }
 
 // AddLun adds a LUN to a target (to an initiator's own LUNs when initiator is set).
@@ -65,7 +56,27 @@ func (s *Service) AddLun(ctx context.Context, req *pb.AddLunRequest) (*pb.AddLun
 	if req.Lun == nil {
 		return nil, admin.Invalid("lun: required")
 	}
-	_, err := s.change(ctx, func(raw *pb.Config) error {
+	edit := addLunEdit(req)
+	var info *pb.LunInfo
+	_, err := s.run(ctx, func(wctx context.Context) (*plan, error) {
+		p, err := s.changeLocked(wctx, edit, applyOpts{})
+		if err == nil {
+			var lv *liveLUN
+			if lv, err = s.findLUN(req.Target, req.Initiator, req.Lun.Id); err == nil {
+				info = lv.info()
+			}
+		}
+		return p, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.AddLunResponse{Lun: info}, nil
+}
+
+// addLunEdit is AddLun's edit of the config.
+func addLunEdit(req *pb.AddLunRequest) func(raw *pb.Config) error {
+	return func(raw *pb.Config) error {
 		t := targetIn(raw, req.Target)
 		if t == nil {
 			return admin.NotFound("target %s: no such target", req.Target)
@@ -86,22 +97,12 @@ func (s *Service) AddLun(ctx context.Context, req *pb.AddLunRequest) (*pb.AddLun
 		}
 		*luns = append(*luns, proto.Clone(req.Lun).(*pb.Lun))
 		return nil
-	}, applyOpts{})
-	if err != nil {
-		return nil, err
 	}
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
-	lv, err := s.findLUN(req.Target, req.Initiator, req.Lun.Id)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.AddLunResponse{Lun: lv.info()}, nil
 }
 
 // RemoveLun removes a LUN; one with tasks in flight only with force (it drains).
 func (s *Service) RemoveLun(ctx context.Context, req *pb.RemoveLunRequest) (*pb.RemoveLunResponse, error) {
-	_, err := s.change(ctx, func(raw *pb.Config) error {
+	p, err := s.change(ctx, func(raw *pb.Config) error {
 		t := targetIn(raw, req.Target)
 		if t == nil {
 			return admin.NotFound("target %s: no such target", req.Target)
@@ -123,13 +124,16 @@ func (s *Service) RemoveLun(ctx context.Context, req *pb.RemoveLunRequest) (*pb.
 	if err != nil {
 		return nil, err
 	}
-	return &pb.RemoveLunResponse{}, nil
+	return &pb.RemoveLunResponse{DrainedTasks: uint64(p.drained)}, nil
 }
 
 // ResizeLun sets a file or memory LUN's size; a smaller one only with shrink.
 func (s *Service) ResizeLun(ctx context.Context, req *pb.ResizeLunRequest) (*pb.ResizeLunResponse, error) {
 	if req.SizeBytes == 0 {
 		return nil, admin.Invalid("size_bytes: required")
+	}
+	if req.SizeBytes > math.MaxInt64 {
+		return nil, admin.Invalid("size_bytes: %d is over the largest size a file or device can have (2^63-1 bytes)", req.SizeBytes)
 	}
 	var old uint64
 	var key dispatcher.Key
@@ -291,13 +295,13 @@ func (s *Service) ApplyConfig(ctx context.Context, req *pb.ApplyConfigRequest) (
 	if req.Config == nil {
 		return nil, admin.Invalid("config: required")
 	}
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
-	if s.system == nil || s.root == nil {
-		return nil, admin.Busy("the target is stopping")
-	}
 	next := proto.Clone(req.Config).(*pb.Config)
-	p, err := s.apply(ctx, next, applyOpts{dryRun: req.DryRun, force: true, grace: defaultLogoutGrace})
+	p, err := s.run(ctx, func(wctx context.Context) (*plan, error) {
+		if s.system == nil || s.root == nil {
+			return nil, admin.Busy("the target is stopping")
+		}
+		return s.apply(wctx, next, applyOpts{dryRun: req.DryRun, force: true, grace: defaultLogoutGrace})
+	})
 	out := &pb.ApplyConfigResponse{}
 	if p != nil {
 		out.Changes = p.changes

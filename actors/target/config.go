@@ -415,6 +415,9 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 	if l.BlockSize != 512 && l.BlockSize != 4096 {
 		return lf + ".block_size", fmt.Sprintf("%d is not 512 or 4096", l.BlockSize)
 	}
+	if l.SizeBytes > math.MaxInt64 {
+		return lf + ".size_bytes", fmt.Sprintf("%d is over the largest size a file or device can have (2^63-1 bytes)", l.SizeBytes)
+	}
 	if l.SizeBytes%uint64(l.BlockSize) != 0 {
 		return lf + ".size_bytes", fmt.Sprintf("%d is not a multiple of block_size %d", l.SizeBytes, l.BlockSize)
 	}

@@ -2,6 +2,7 @@ package target
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -28,6 +29,10 @@ type plan struct {
 	// touched are the routes whose set of LUNs changed, for REPORTED LUNS DATA HAS
 	// CHANGED.
 	touched map[string]bool
+	// What the removals did, for the answer: tasks drained, sessions of removed
+	// targets asked to log out and closed after the grace.
+	drained           int64
+	loggedOut, closed int
 }
 
 // lunAdd is a LUN to open and spawn.
@@ -40,8 +45,9 @@ type lunAdd struct {
 
 // resizeStep sets a LUN's size.
 type resizeStep struct {
-	key  dispatcher.Key
-	size int64
+	key   dispatcher.Key
+	size  int64
+	field string // the LUN in the config, for errors
 }
 
 // faultStep sets a LUN's faults.
@@ -183,6 +189,9 @@ func (s *Service) diffSize(p *plan, field string, key dispatcher.Key, name, init
 	if !ok {
 		return nil
 	}
+	if l.SizeBytes > math.MaxInt64 {
+		return admin.Invalid("%s.size_bytes: %d is over the largest size a file or device can have (2^63-1 bytes) (nothing was applied)", field, l.SizeBytes)
+	}
 	cur, size := live.served.Size(), int64(l.SizeBytes)
 	if size == cur {
 		return nil
@@ -197,7 +206,7 @@ func (s *Service) diffSize(p *plan, field string, key dispatcher.Key, name, init
 		return admin.Busy("%s.size_bytes: %d is smaller than the LUN's %d bytes; shrinking loses the blocks past the new end: use `atgtctl lun resize --shrink` (nothing was applied)",
 			field, size, cur)
 	}
-	p.resizes = append(p.resizes, resizeStep{key: key, size: size})
+	p.resizes = append(p.resizes, resizeStep{key: key, size: size, field: field})
 	p.say("resize %s %d -> %d", lunLabel(name, initiator, l.Id), cur, size)
 	return nil
 }

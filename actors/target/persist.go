@@ -11,7 +11,7 @@ import (
 // save writes the served config (as the administrator wrote it) to the config file,
 // atomically, keeping the earlier versions: a restart then comes back exactly as the
 // administrator left it, and a crash at any moment leaves either the old file or the
-// new one, never a mix and never none. The caller holds the admin lock.
+// new one, never a mix and never none. The caller holds the change lock.
 func (s *Service) save() error {
 	if s.admin.path == "" {
 		return nil
@@ -36,6 +36,11 @@ const privateMode = os.FileMode(0o600)
 // it is written privateMode, and the kept versions lose every permission of group
 // and others too.
 func writeVersioned(path string, data []byte, versions int, private bool) error {
+	// A symlinked config (config management's) is written where it points: the
+	// link stays, and so does what reads the file it names.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	dir := filepath.Dir(path)
 	mode := privateMode
 	if fi, err := os.Stat(path); err == nil && !private {

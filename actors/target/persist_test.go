@@ -35,3 +35,32 @@ func TestWriteVersioned(t *testing.T) {
 		t.Fatalf("temporary files left: %v", left)
 	}
 }
+
+// TestWriteVersionedSymlink: a config file that is a symlink stays one; the file it
+// points to gets the new contents (and its versions beside it).
+func TestWriteVersionedSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "managed", "atgt.json")
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte("v0"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "atgt.json")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeVersioned(link, []byte("v1"), 2, false); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the config's symlink was replaced: %v, %v", fi.Mode(), err)
+	}
+	if b, err := os.ReadFile(real); err != nil || string(b) != "v1" {
+		t.Fatalf("the file the link names: %q, %v; want v1", b, err)
+	}
+	if b, err := os.ReadFile(real + ".1"); err != nil || string(b) != "v0" {
+		t.Fatalf("the earlier version beside it: %q, %v; want v0", b, err)
+	}
+}

@@ -90,9 +90,11 @@ func (s *Service) watchSize(lv *liveLUN) {
 // sizeChanged tells a LUN that is still served its store's new size: the LUN sets
 // its capacity and establishes CAPACITY DATA HAS CHANGED.
 func (s *Service) sizeChanged(lv *liveLUN, size int64) {
-	s.admin.mu.Lock()
-	defer s.admin.mu.Unlock()
-	if s.live[lv.key] != lv || s.routes == nil || s.system == nil {
+	// Under the change lock, as a change: in order with an administrator's resize,
+	// and never with a removal's forget or the stop.
+	s.admin.lock <- struct{}{}
+	defer func() { <-s.admin.lock }()
+	if s.admin.stopping || s.live[lv.key] != lv || s.routes == nil || s.system == nil {
 		return
 	}
 	pid := s.routes.Lookup(lv.key.Target, lv.key.LUN)

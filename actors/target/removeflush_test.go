@@ -35,8 +35,9 @@ func (l *lockedBuffer) String() string {
 
 // TestRemoveLunFlushes: `lun rm` flushes the backend before closing it, so that
 // writes acknowledged under WCE=1 are durable, and a failed flush is logged as an
-// error, since the kernel reports a writeback error only once and the backend's
-// record of it is closed with it.
+// error and makes `lun rm` fail (exit non-zero, the removal itself done), since the
+// kernel reports a writeback error only once and the backend's record of it is
+// closed with it.
 func TestRemoveLunFlushes(t *testing.T) {
 	for _, fail := range []bool{false, true} {
 		var counts backend.Counters
@@ -64,8 +65,11 @@ func TestRemoveLunFlushes(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = svc.RemoveLun(context.Background(), &pb.RemoveLunRequest{Target: DefaultTargetName, Id: 1})
-		if err != nil {
-			t.Fatalf("RemoveLun: %v", err)
+		if (err != nil) != fail || fail && !strings.Contains(err.Error(), "flush of removed lun 1") {
+			t.Fatalf("fail=%v: RemoveLun: %v", fail, err)
+		}
+		if lr, _ := svc.ListLuns(context.Background(), &pb.ListLunsRequest{}); len(lr.GetLuns()) != 1 {
+			t.Errorf("fail=%v: after the removal %d LUNs are listed, want 1", fail, len(lr.GetLuns()))
 		}
 		if n := counts.Syncs.Load(); n != 1 {
 			t.Errorf("fail=%v: %d syncs at removal, want 1", fail, n)

@@ -1,9 +1,11 @@
 package target
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -167,8 +169,9 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		return nil, err
 	}
 	s.startTracer(cfg)
-	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath,
+	s.admin = adminState{raw: proto.Clone(in).(*pb.Config), cfg: cfg, path: opts.ConfigPath, lock: make(chan struct{}, 1),
 		versions: opts.ConfigVersions, started: time.Now(), wrap: opts.WrapBackend, override: opts.Override}
+	s.admin.ctx, s.admin.cancel = context.WithCancel(context.Background())
 	if s.admin.versions <= 0 {
 		s.admin.versions = defaultConfigVersions
 	}
@@ -291,17 +294,24 @@ func (s *Service) Addrs() []string {
 }
 
 // LUNs lists the served logical units.
-func (s *Service) LUNs() []LUNInfo { return s.luns }
+func (s *Service) LUNs() []LUNInfo {
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
+	return slices.Clone(s.luns)
+}
 
 // Stop ends every session and closes listeners and backends. Write-back data stays in
 // the page cache, as on a disk whose cache was not flushed; the backends are closed
 // (not synced) once every IO worker has stopped. Injected faults are cleared first, so
 // that a hang cannot hold a worker, and the stop, for ever.
 func (s *Service) Stop(timeout time.Duration) error {
+	s.stopChanges()
 	s.releaseFaults()
 	err := s.stopTree(timeout)
-	s.closeResources()
-	s.shutdownSystem()
+	s.edit(func() {
+		s.closeResources()
+		s.shutdownSystem()
+	})
 	s.tracer.Close()
 	return err
 }
@@ -321,7 +331,7 @@ func (s *Service) stopTree(timeout time.Duration) error {
 		return nil
 	}
 	root := s.root
-	s.root = nil
+	s.edit(func() { s.root = nil })
 	done := make(chan error, 1)
 	go func() { done <- s.system.Root.StopFuture(root).Wait() }()
 	select {

@@ -22,7 +22,8 @@ type servedLUN struct {
 // (shutdown_grace_seconds).
 func (s *Service) Grace() time.Duration { return s.grace }
 
-// Shutdown stops the service so that nothing an initiator was told is lost:
+// Shutdown stops the service so that nothing an initiator was told is lost (an admin
+// change in progress is ended first, and no change starts after):
 //  1. it stops accepting connections;
 //  2. it asks every session's initiator to log out (an Asynchronous Message,
 //     AsyncEvent 1, RFC 7143 11.9.1) and waits up to grace for the sessions to end;
@@ -36,6 +37,7 @@ func (s *Service) Grace() time.Duration { return s.grace }
 // flushed (named).
 func (s *Service) Shutdown(grace time.Duration) error {
 	start := time.Now()
+	s.stopChanges() // a change in progress ends (undone where it can be) first
 	for _, l := range s.portals {
 		l.Close()
 	}
@@ -48,16 +50,18 @@ func (s *Service) Shutdown(grace time.Duration) error {
 	s.log.Info("stopping", "sessions_left", left, "waited", time.Since(start).Round(time.Millisecond))
 	s.releaseFaults() // an injected hang must not hold the stop
 	err := s.stopTree(grace + 10*time.Second)
-	served := s.served
-	s.served = nil
+	var served []servedLUN
+	s.edit(func() { served, s.served = s.served, nil })
 	for _, sl := range served {
 		if serr := sl.b.Sync(); serr != nil {
 			s.log.Error("flush at stop failed", "target", sl.target, "lun", sl.id, "error", serr)
 			err = errors.Join(err, fmt.Errorf("target %s LUN %d: flush: %w", sl.target, sl.id, serr))
 		}
 	}
-	s.closeResources()
-	s.shutdownSystem()
+	s.edit(func() {
+		s.closeResources()
+		s.shutdownSystem()
+	})
 	return err
 }
 

@@ -110,6 +110,11 @@ func graceWait(sec uint) time.Duration {
 	return time.Duration(sec) * time.Second
 }
 
+// forceWait is how much longer than -timeout a forced `lun rm` waits: atgtd waits
+// for a hung backend call to be abandoned (io_timeout, 30 s by default, plus up to
+// a quarter of it) before the LUN has drained.
+const forceWait = 45 * time.Second
+
 // lunFlags adds the flags that name a LUN: -target, -id, -initiator.
 func lunFlags(f *cmdFlags) (target *string, id *uint64, initiator *string) {
 	target = f.String("target", "", "the target's iSCSI name")
@@ -160,7 +165,11 @@ func cmdLunRm(e *env, f *cmdFlags, args []string) error {
 	if err := f.require("target", "id"); err != nil {
 		return err
 	}
-	resp, err := call(e, lunObject(*tg, *ini, *id), 0, e.client.RemoveLun, &pb.RemoveLunRequest{Target: *tg, Initiator: *ini, Id: *id, Force: *force})
+	extra := time.Duration(0)
+	if *force {
+		extra = forceWait
+	}
+	resp, err := call(e, lunObject(*tg, *ini, *id), extra, e.client.RemoveLun, &pb.RemoveLunRequest{Target: *tg, Initiator: *ini, Id: *id, Force: *force})
 	if err != nil {
 		return err
 	}

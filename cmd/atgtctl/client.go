@@ -74,7 +74,8 @@ func failed(e *env, object string, err error) error {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("%s: socket %s: permission denied: run atgtctl as the user atgtd runs as (the socket is mode 0600)", object, e.socket)
 	case connect.CodeOf(err) == connect.CodeDeadlineExceeded:
-		return fmt.Errorf("%s: no answer from atgtd within -timeout %v (%s)", object, e.timeout, e.where())
+		return fmt.Errorf("%s: no answer from atgtd within -timeout %v (%s); a change atgtd had begun goes on and "+
+			"finishes (or is undone) on its own: see atgtctl luns and atgtctl config show", object, e.timeout, e.where())
 	case errors.As(err, &ce):
 		// The server's message names its object itself ("lun 3 of iqn...: no such
 		// LUN", "config: targets[0]...: ..."), when it knows one better.

@@ -152,11 +152,23 @@ func run() int {
 	signal.Notify(hup, syscall.SIGHUP)
 	fmt.Printf("ready portal=%s\n", addrs[0])
 	notify(log, "READY=1") // every portal listens: a Type=notify unit is started
+	// A reload runs off this loop (serialised with the admin changes by the
+	// service), so that SIGTERM is handled at once even during a long one (whose
+	// waits the stop then ends); a SIGHUP during a reload runs one more after it.
+	reloads := make(chan struct{}, 1)
+	go func() {
+		for range reloads {
+			reload(svc, saveTo, log)
+		}
+	}()
 	var s os.Signal
 	for s == nil {
 		select {
 		case <-hup:
-			reload(svc, saveTo, log)
+			select {
+			case reloads <- struct{}{}:
+			default: // one is already waiting: it reads the file as it is then
+			}
 		case s = <-sig:
 		}
 	}
