@@ -183,7 +183,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *lockState:
 		l.lockReport(m)
 	case *gatewayNotice:
-		l.applyNotice(m)
+		l.applyNotice(ctx, m)
+	case *noticeDrain:
+		l.noticeDrained(ctx, m)
 	case *backendFenced:
 		l.backendFenced(ctx, m)
 	case *sessionsEnded:
