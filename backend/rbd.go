@@ -25,7 +25,8 @@ import (
 //
 // Guarantees:
 //   - librbd's client-side cache is turned off for the backend's connection
-//     (rbd_cache=false, whatever ceph.conf says), so a write that returns has been
+//     (rbd_cache=false, whatever ceph.conf says; an image whose pool or image
+//     config would turn it back on is refused: rbd_guard.go), so a write that returns has been
 //     committed by the OSDs (their write-ahead log): every acknowledged write is
 //     durable in the cluster and visible to every other client, a gateway killed
 //     with SIGKILL loses nothing it acknowledged, and a peer gateway that takes
@@ -120,6 +121,9 @@ type rbdHandle struct {
 	image C.rbd_image_t
 	aio   *aioRing
 	addr  string // the client's address, as `ceph osd blocklist` shows it
+	// users are the calls made without the backend's lock (LockOwners); close
+	// waits for them.
+	users sync.WaitGroup
 }
 
 // rbdConfig is what every connection of the backend sets: no client cache (see the
@@ -193,6 +197,7 @@ func openRBDHandle(o RBDOptions, config map[string]string) (*rbdHandle, error) {
 // close closes the image (releasing its exclusive lock, if held) and ends the
 // client; every request must have finished.
 func (h *rbdHandle) close() C.int {
+	h.users.Wait()
 	ret := C.rbd_close(h.image)
 	h.aio.close()
 	h.ioctx.Destroy()
