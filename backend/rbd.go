@@ -101,8 +101,9 @@ type rbdBackend struct {
 	// with ErrNoExclusiveLock (rbd_guard.go).
 	noLock atomic.Bool
 	// badConfig: the image's config skips partial discards; Unmap is refused.
-	badConfig atomic.Bool
-	onFenced  atomic.Pointer[func(error)]
+	// configCheck: a look at the config is running (rbd_guard.go).
+	badConfig, configCheck atomic.Bool
+	onFenced               atomic.Pointer[func(error)]
 	// suspect wakes the poller to look at once whether the client is fenced.
 	suspect  chan struct{}
 	reMu     sync.Mutex // one Reconnect at a time

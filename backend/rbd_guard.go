@@ -182,15 +182,20 @@ func rbdName(o RBDOptions) string {
 
 // recheck is the poller's look at what may change under an open image: the
 // exclusive-lock feature (a local call, every poll) and, every rbdConfigPoll polls,
-// the config that decides partial discards.
+// the config that decides partial discards. That one reads the pool's and the
+// image's metadata from the cluster, so it runs on its own goroutine and without
+// the backend's lock (the handle's users count keeps the image open): a cluster
+// that does not answer holds neither the poller (fence detection, size) nor Close
+// and IO.
 func (b *rbdBackend) recheck(n int) {
 	b.mu.RLock()
-	defer b.mu.RUnlock()
 	if b.closed || b.fenced.Load() {
+		b.mu.RUnlock()
 		return
 	}
+	h := b.h
 	if b.opts.Gateways && !b.readOnly {
-		if f, err := imageFeatures(b.h.image); err == nil {
+		if f, err := imageFeatures(h.image); err == nil {
 			lost := !hasExclusiveLock(f)
 			if b.noLock.Swap(lost) != lost && b.opts.Warn != nil {
 				if lost {
@@ -201,10 +206,23 @@ func (b *rbdBackend) recheck(n int) {
 			}
 		}
 	}
-	if n%rbdConfigPoll != 0 {
+	if n%rbdConfigPoll != 0 || !b.configCheck.CompareAndSwap(false, true) {
+		b.mu.RUnlock()
 		return
 	}
-	err := checkImageConfig(b.opts, b.name, b.h.image)
+	h.users.Add(1)
+	b.mu.RUnlock()
+	go func() {
+		defer b.configCheck.Store(false)
+		defer h.users.Done()
+		b.recheckConfig(h)
+	}()
+}
+
+// recheckConfig reads the image's config on h and refuses UNMAP while it skips
+// partial discards.
+func (b *rbdBackend) recheckConfig(h *rbdHandle) {
+	err := checkImageConfig(b.opts, b.name, h.image)
 	if err != nil && !errors.Is(err, ErrUnsafeImageConfig) {
 		return // could not look: keep what was known
 	}
