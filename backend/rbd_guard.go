@@ -102,10 +102,10 @@ func checkLockFeature(o RBDOptions, name string, image C.rbd_image_t) error {
 // where it was set ("config", "pool" or "image").
 func imageConfig(image C.rbd_image_t, keys map[string]bool) (map[string][2]string, error) {
 	max := C.int(512)
-	for {
+	for try := 0; ; try++ {
 		opts := make([]C.rbd_config_option_t, max)
 		ret := C.rbd_config_image_list(image, &opts[0], &max)
-		if ret == -C.ERANGE {
+		if ret == -C.ERANGE && try < 3 {
 			continue // max now says how many there are
 		}
 		if ret < 0 {
