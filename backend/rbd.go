@@ -25,7 +25,8 @@ import (
 //
 // Guarantees:
 //   - librbd's client-side cache is turned off for the backend's connection
-//     (rbd_cache=false, whatever ceph.conf says), so a write that returns has been
+//     (rbd_cache=false, whatever ceph.conf says; an image whose pool or image
+//     config would turn it back on is refused: rbd_guard.go), so a write that returns has been
 //     committed by the OSDs (their write-ahead log): every acknowledged write is
 //     durable in the cluster and visible to every other client, a gateway killed
 //     with SIGKILL loses nothing it acknowledged, and a peer gateway that takes
@@ -64,6 +65,12 @@ type RBDOptions struct {
 	CephConf string
 	// ReadOnly opens the image read-only; writes fail with ErrReadOnly.
 	ReadOnly bool
+	// Gateways: several gateway nodes serve the image (port groups), so it must
+	// have the exclusive-lock feature (rbd_guard.go).
+	Gateways bool
+	// Warn, if set, hears what the backend serves despite (rbd_guard.go); it may
+	// be called from the poller's goroutine.
+	Warn func(msg string)
 }
 
 // rbdSizePoll is how often the backend looks at the image's size; librbd refreshes
@@ -89,8 +96,14 @@ type rbdBackend struct {
 	closed bool
 	// fenced is set once the client is found blocklisted, until Reconnect swaps
 	// the handle (rbd_fence.go); calls then fail with ErrFenced.
-	fenced   atomic.Bool
-	onFenced atomic.Pointer[func(error)]
+	fenced atomic.Bool
+	// noLock: a gateways' image lost its exclusive-lock feature; writes fail
+	// with ErrNoExclusiveLock (rbd_guard.go).
+	noLock atomic.Bool
+	// badConfig: the image's config skips partial discards; Unmap is refused.
+	// configCheck: a look at the config is running (rbd_guard.go).
+	badConfig, configCheck atomic.Bool
+	onFenced               atomic.Pointer[func(error)]
 	// suspect wakes the poller to look at once whether the client is fenced.
 	suspect  chan struct{}
 	reMu     sync.Mutex // one Reconnect at a time
@@ -109,6 +122,9 @@ type rbdHandle struct {
 	image C.rbd_image_t
 	aio   *aioRing
 	addr  string // the client's address, as `ceph osd blocklist` shows it
+	// users are the calls made without the backend's lock (LockOwners); close
+	// waits for them.
+	users sync.WaitGroup
 }
 
 // rbdConfig is what every connection of the backend sets: no client cache (see the
@@ -123,10 +139,7 @@ var rbdConfig = map[string]string{"rbd_cache": "false", "rbd_skip_partial_discar
 // OpenRBD connects to the cluster and opens the image. The connection is the
 // backend's own (one per LUN); Close ends it.
 func OpenRBD(o RBDOptions) (Backend, error) {
-	name := o.Pool + "/" + o.Image
-	if o.Namespace != "" {
-		name = o.Pool + "/" + o.Namespace + "/" + o.Image
-	}
+	name := rbdName(o)
 	h, err := openRBDHandle(o, rbdConfig)
 	if err != nil {
 		return nil, pathErr("open", "rbd:"+name, err)
@@ -167,6 +180,12 @@ func openRBDHandle(o RBDOptions, config map[string]string) (*rbdHandle, error) {
 		conn.Shutdown()
 		return nil, fmt.Errorf("open image: %w", syscall.Errno(-ret))
 	}
+	if err := checkImage(o, h.image); err != nil {
+		C.rbd_close(h.image)
+		ioctx.Destroy()
+		conn.Shutdown()
+		return nil, err
+	}
 	if h.aio, err = newAIORing(); err != nil {
 		C.rbd_close(h.image)
 		ioctx.Destroy()
@@ -179,6 +198,7 @@ func openRBDHandle(o RBDOptions, config map[string]string) (*rbdHandle, error) {
 // close closes the image (releasing its exclusive lock, if held) and ends the
 // client; every request must have finished.
 func (h *rbdHandle) close() C.int {
+	h.users.Wait()
 	ret := C.rbd_close(h.image)
 	h.aio.close()
 	h.ioctx.Destroy()
@@ -213,9 +233,24 @@ func (b *rbdBackend) use(op string, write bool, off, n int64) error {
 	case b.fenced.Load():
 		b.mu.RUnlock()
 		return pathErr(op, "rbd:"+b.name, ErrFenced)
+	case write && b.noLock.Load():
+		b.mu.RUnlock()
+		return pathErr(op, "rbd:"+b.name, ErrNoExclusiveLock)
 	}
 	if n != noRange {
-		if err := checkRange(off, n, b.size.Load()); err != nil {
+		size := b.size.Load()
+		if write {
+			// librbd's own size, which its header watch updates before the
+			// poller sees it: an aio write answers 0, not its length, so one
+			// that librbd clipped at the end of an image shrunk from outside
+			// would be GOOD with its tail dropped (and Ceph 16 can abort on
+			// one: an ObjectMap assertion).
+			var live C.uint64_t
+			if C.rbd_get_size(b.h.image, &live) == 0 && int64(live) < size {
+				size = int64(live)
+			}
+		}
+		if err := checkRange(off, n, size); err != nil {
 			b.mu.RUnlock()
 			return pathErr(op, "rbd:"+b.name, err)
 		}
@@ -282,6 +317,9 @@ func (b *rbdBackend) Unmap(off, length int64) error {
 	defer b.done()
 	if length == 0 {
 		return nil
+	}
+	if b.badConfig.Load() {
+		return pathErr("unmap", "rbd:"+b.name, ErrUnsafeImageConfig)
 	}
 	ret := b.h.aio.do(b.h.image, aioDiscard, aioArgs{off: uint64(off), length: uint64(length)}).ret
 	return b.errno("unmap", C.ssize_t(ret))

@@ -28,7 +28,7 @@ func (b *rbdBackend) poll() {
 	defer close(b.pollDone)
 	t := time.NewTicker(rbdSizePoll)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-b.stop:
 			return
@@ -38,6 +38,7 @@ func (b *rbdBackend) poll() {
 		if b.checkFence() {
 			continue
 		}
+		b.recheck(n)
 		b.resizeMu.Lock()
 		b.mu.RLock()
 		size, err := b.imageSize()
@@ -108,17 +109,41 @@ func (b *rbdBackend) CompareAndWrite(cmp, data []byte, off int64, stable bool) e
 	res := b.h.aio.do(b.h.image, aioCmpWrite, aioArgs{off: uint64(off), length: uint64(n), buf: cmp, buf2: data, flags: flags})
 	ret := C.ssize_t(res.ret)
 	if ret == -C.EILSEQ {
-		at := int64(res.mismatch)
-		if at >= off { // librbd answers the image offset of the first differing byte
-			at -= off
-		}
-		return &MiscompareError{Offset: at}
+		return &MiscompareError{Offset: miscompareOffset(int64(res.mismatch), off, n, b.objSize, rbdObjectBasedMismatch())}
 	}
 	if ret == -C.EINVAL && n > 512 { // too long for this librbd (Pacific: one sector)
 		b.cawMax.Store(512)
 		return ErrNoNative
 	}
 	return b.errno("compare and write", ret)
+}
+
+// miscompareOffset turns librbd's mismatch into the offset within the compared
+// range of n bytes at off. librbd 1.16 (Ceph 16) and older answer the compared
+// object's first byte in the image plus the offset within the range (object
+// number x object size + delta); later releases answer the image offset of the
+// differing byte (off + delta). The range never crosses an object, so the two
+// readings differ by off's offset within its object; when only one of them falls
+// within the range it is the answer, else objectBased (the release) decides.
+func miscompareOffset(mismatch, off, n, objSize int64, objectBased bool) int64 {
+	byObject := mismatch - off/objSize*objSize
+	byImage := mismatch - off
+	inObj, inImg := byObject >= 0 && byObject < n, byImage >= 0 && byImage < n
+	switch {
+	case inObj && (!inImg || objectBased):
+		return byObject
+	case inImg:
+		return byImage
+	}
+	return min(max(byObject, 0), n-1) // neither: a guess within the range
+}
+
+// rbdObjectBasedMismatch reports whether the librbd in use answers a miscompare as
+// object number x object size + delta (librbd 1.16, Ceph 16, and older).
+func rbdObjectBasedMismatch() bool {
+	var major, minor, extra C.int
+	C.rbd_version(&major, &minor, &extra)
+	return major < 1 || major == 1 && minor <= 16
 }
 
 // WriteSame is rbd_writesame: block is sent once and replicated over the range.

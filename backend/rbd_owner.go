@@ -17,14 +17,22 @@ const rbdMaxLockOwners = 4
 // client's address with its nonce; one RADOS read, about 0.2 ms on the test
 // cluster); none when the lock is free.
 func (b *rbdBackend) LockOwners() ([]string, error) {
+	// The read may block for as long as the cluster does not answer (the
+	// client has no OSD op timeout: it is the one IO goes through). It does not
+	// hold the backend's lock meanwhile, which would hold Close and, behind
+	// Close's wait for it, every IO; the handle's users count keeps the image
+	// open until it returns.
 	if err := b.use("lock owners", false, 0, noRange); err != nil {
 		return nil, err
 	}
-	defer b.done()
+	h := b.h
+	h.users.Add(1)
+	b.done()
+	defer h.users.Done()
 	var mode C.rbd_lock_mode_t
 	var owners [rbdMaxLockOwners]*C.char
 	n := C.size_t(len(owners))
-	ret := C.rbd_lock_get_owners(b.h.image, &mode, &owners[0], &n)
+	ret := C.rbd_lock_get_owners(h.image, &mode, &owners[0], &n)
 	switch {
 	case ret == -C.ENOENT:
 		return nil, nil

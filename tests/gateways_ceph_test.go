@@ -3,9 +3,13 @@
 package tests
 
 import (
+	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -338,4 +342,48 @@ func firstOf(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// TestGatewayRBDNeedsExclusiveLock: atgtd refuses to serve an RBD image without the
+// exclusive-lock feature through gateways (port groups): without the lock, a hung
+// node is never fenced and its late writes could land over newer ones written
+// through another node. The error names the image and the command that enables the
+// feature. One node alone serves it (with a warning).
+func TestGatewayRBDNeedsExclusiveLock(t *testing.T) {
+	c := cephtest.Shared(t)
+	image := "gw-e2e-nolock"
+	_ = c.RBD("rm", "--no-progress", "rbd/"+image)
+	if err := c.RBD("create", "--size", "16M", "--image-feature", "layering", "rbd/"+image); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.RBD("rm", "--no-progress", "rbd/"+image) })
+	lun := gwLun{ID: testLUN, Backend: "rbd", Workers: 2, Rbd: &gwRbd{Pool: "rbd", Image: image, User: "admin", CephConf: c.Conf}}
+	g := newGateways(t, lun)
+	b, err := json.Marshal(g.cfg[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "atgt.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, atgtdBin, "-config", path, "-data", dir).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("atgtd served a gateways' image without exclusive-lock (err=%v):\n%s", err, out)
+	}
+	if want := "rbd feature enable rbd/" + image + " exclusive-lock"; !strings.Contains(string(out), want) {
+		t.Fatalf("error does not say %q:\n%s", want, out)
+	}
+	single := g.cfg[0]
+	single.Targets = []gwTarget{{Name: defaultIQN, Luns: []gwLun{lun}}}
+	d := startDaemonConfig(t, single)
+	d.stop(t)
+	d.stopped = true
+	if !strings.Contains(d.stderr.String(), "has no exclusive-lock feature") {
+		t.Fatalf("single node: no warning of the missing feature:\n%s", d.stderr)
+	}
 }

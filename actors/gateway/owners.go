@@ -81,7 +81,12 @@ func newLocator(bus Bus, group uint16, lock LockHolders, warn func(error)) *Loca
 // OwnerGroup returns the port group whose node holds the lock: this node's own, or
 // another's found in the directory; 0 when the lock is free or its holder published
 // no entry (not a gateway, or one not yet published). It publishes this node's
-// entry first when due. It blocks on the cluster: never call it in an actor.
+// entry first when due. The cluster's record of the holder is read at every call,
+// also when librbd says this node holds the lock: that answer is local, and a node
+// cut off from the cluster would go on believing it after its lock was broken; a
+// call that cannot reach the cluster fails or blocks, which the caller counts
+// (actors/lun: alua_contact.go). It blocks on the cluster: never call it in an
+// actor.
 func (l *Locator) OwnerGroup() (uint16, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -90,12 +95,19 @@ func (l *Locator) OwnerGroup() (uint16, error) {
 	if err != nil {
 		return 0, err
 	}
-	if own {
-		return l.group, nil
-	}
 	owners, err := l.lock.LockOwners()
-	if err != nil || len(owners) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(owners) == 0 {
+		return 0, nil
+	}
+	if own {
+		if me, err := l.lock.LockClient(); err != nil || sameClient(me, owners[0]) {
+			return l.group, nil // the record names this node (or it cannot say which it is)
+		}
+		// librbd still thinks it holds a lock the cluster gave another client:
+		// the holder is whoever the record names.
 	}
 	if g := groupOf(l.known, owners[0]); g != 0 {
 		return g, nil

@@ -161,3 +161,41 @@ func TestLocatorPublishFails(t *testing.T) {
 		t.Fatalf("A published: B says %d", g)
 	}
 }
+
+// staleNode is a node whose librbd still believes it holds the lock (it cannot
+// learn that the lock was broken while cut off), and whose reads of the cluster
+// fail or not as the test says.
+type staleNode struct {
+	*fakeNode
+	readErr error
+}
+
+func (n *staleNode) IsLockOwner() (bool, error) { return true, nil }
+
+func (n *staleNode) LockOwners() ([]string, error) {
+	if n.readErr != nil {
+		return nil, n.readErr
+	}
+	return n.fakeNode.LockOwners()
+}
+
+// TestLocatorOwnerConfirmed: librbd's local "I hold the lock" is not enough: the
+// cluster's record must name this node, and a node that cannot read it reports an
+// error (which the LUN counts towards NOT READY), not its own group.
+func TestLocatorOwnerConfirmed(t *testing.T) {
+	hub, cluster := NewMemHub(), &fakeCluster{}
+	a := &staleNode{fakeNode: &fakeNode{c: cluster, addr: "h:0/a"}}
+	b := &fakeNode{c: cluster, addr: "h:0/b"}
+	la, lb := newLocator(hub.Bus(), 1, a, nil), newLocator(hub.Bus(), 2, b, nil)
+	cluster.set("h:0/b")
+	if g, err := lb.OwnerGroup(); g != 2 || err != nil {
+		t.Fatalf("B holds: B says %d (%v)", g, err)
+	}
+	if g, err := la.OwnerGroup(); g != 2 || err != nil {
+		t.Fatalf("B holds the lock broken from A, whose librbd still says A: A says %d (%v), want 2", g, err)
+	}
+	a.readErr = errors.New("cluster out of reach")
+	if g, err := la.OwnerGroup(); err == nil {
+		t.Fatalf("A cannot read the lock's record: A says %d with no error", g)
+	}
+}

@@ -53,6 +53,10 @@ type ALUA struct {
 	// Hold is how long the lock must stay put before the states follow it
 	// (default DefaultALUAHold).
 	Hold time.Duration
+	// Stale is how long the node may go without a look that reached the
+	// cluster before it stops claiming a state (default DefaultALUAStale, at
+	// least three polls; alua_contact.go).
+	Stale time.Duration
 }
 
 // DefaultALUAPoll is how often a LUN asks its backend whether it holds the lock:
@@ -141,7 +145,11 @@ func (l *lunActor) startALUA(ctx actor.Context) {
 	if a == nil || a.Owner == nil {
 		return
 	}
-	l.applyLock(0)
+	// The device starts with every group active/optimized; this is its first
+	// state, not a transition (no STATUS CODE 02h, no unit attention).
+	for id, s := range a.GroupStates(0) {
+		l.cfg.Device.InitPortGroupState(id, s)
+	}
 	hold := a.Hold
 	if hold <= 0 {
 		hold = DefaultALUAHold
@@ -151,22 +159,41 @@ func (l *lunActor) startALUA(ctx actor.Context) {
 	if period <= 0 {
 		period = DefaultALUAPoll
 	}
+	l.contact = clusterContact{bound: a.staleBound(period), since: time.Now(), first: true}
 	stop := make(chan struct{})
 	l.stopALUA = stop
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	// The first look is at once (a Locate publishes this node's client in it, for
 	// the other nodes), then one every period; each report carries the time of its
 	// poll, so that the hold is measured between polls, whatever the actor's
-	// mailbox delays.
+	// mailbox delays. A look runs on its own goroutine: one that blocks on a
+	// cluster that does not answer is reported at every period it is still
+	// pending (errLookBlocked), so the actor can tell how long this node has not
+	// reached the cluster (alua_contact.go).
 	go func() {
 		t := time.NewTicker(period)
 		defer t.Stop()
-		at := time.Now()
+		done := make(chan *lockState, 1)
+		at, pending := time.Now(), false
 		for {
-			o, err := a.look()
-			root.Send(self, &lockState{owner: o, at: at, err: err})
+			if !pending {
+				pending = true
+				go func(at time.Time) {
+					o, err := a.look()
+					done <- &lockState{owner: o, at: at, err: err}
+				}(at)
+			}
 			select {
-			case at = <-t.C:
+			case m := <-done:
+				pending = false
+				root.Send(self, m)
+				select {
+				case at = <-t.C:
+				case <-stop:
+					return
+				}
+			case now := <-t.C:
+				root.Send(self, &lockState{at: now, err: errLookBlocked})
 			case <-stop:
 				return
 			}
@@ -189,17 +216,28 @@ func fencedOff(err error) bool {
 	return errors.Is(err, backend.ErrFenced) || errors.Is(err, syscall.ESHUTDOWN)
 }
 
-// lockReport applies the poller's report. A failed look at the lock changes nothing:
-// the states are hints, and IO goes on through librbd either way.
+// lockReport applies the poller's report. A failed look at the lock changes nothing
+// at first: the states are hints, and IO goes on through librbd either way; but a
+// node that has not reached the cluster for the bound stops claiming anything
+// (alua_contact.go).
 func (l *lunActor) lockReport(m *lockState) {
 	if l.reopen.active {
 		return // fenced: non-optimized until the backend is back (reopen.go)
 	}
 	if m.err != nil {
-		if fencedOff(m.err) {
-			return // the cluster fenced this node off: reopen.go logs and handles that
+		l.lookFailed(m)
+		if fencedOff(m.err) || errors.Is(m.err, errLookBlocked) {
+			return // the cluster fenced this node off (reopen.go), or is slow: counted
 		}
 		l.cfg.Log.Warn("ALUA: cannot tell which node holds the lock", "lun", l.cfg.ID, "err", m.err)
+		return
+	}
+	if l.lookSucceeded(m) {
+		// The first look after the start, or after the cluster was out of
+		// reach: what the states showed was a guess, not a lock that was
+		// followed, so the owner found is shown at once (as reopenDone does).
+		l.follow = lockFollower{hold: l.follow.hold, seen: m.owner, since: m.at, applied: m.owner}
+		l.applyLock(m.owner)
 		return
 	}
 	if l.follow.observe(m.owner, m.at) {

@@ -1,6 +1,9 @@
 package lun
 
 import (
+	"slices"
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/gateway"
@@ -35,9 +38,20 @@ func (l *lunActor) attachGateways(ctx actor.Context) {
 	l.cfg.Gateways.Attach(func(n gateway.Notice, ack func()) { root.Send(self, &gatewayNotice{n: n, ack: ack}) })
 }
 
-// applyNotice establishes the unit attention of another node's reset for this node's
-// nexuses, then acknowledges (off the actor: an ack is a network call).
-func (l *lunActor) applyNotice(m *gatewayNotice) {
+// applyNotice applies another node's reset to this node: its unit attention for
+// this node's nexuses, and the abort of the task set, which is the logical unit's
+// one task set whichever node the tasks came through (SAM-5: a LOGICAL UNIT RESET
+// aborts every task of every I_T nexus). Tasks that have not reached the backend
+// are ended at once (ABORTED COMMAND: this node's connections were not told of the
+// function, so they answer it as such, and the initiator retries); the notice is
+// acknowledged, which lets the other node answer the function, once the calls in
+// progress for aborted tasks have returned, or after tmfGrace (at most the LUN's
+// ioTimeout) when they are abandoned, their ranges fenced until they return, as a
+// local reset detaches them. So nothing of the task set that waited on this node
+// starts after the reset is answered; a write already in a backend call that does
+// not return within the grace may still land after it (as on the node that took
+// the reset), and the acknowledgement is off the actor (an ack is a network call).
+func (l *lunActor) applyNotice(ctx actor.Context, m *gatewayNotice) {
 	switch m.n.Kind {
 	case gateway.LogicalUnitReset:
 		l.cfg.Device.Reset()
@@ -45,8 +59,58 @@ func (l *lunActor) applyNotice(m *gatewayNotice) {
 	case gateway.TargetReset:
 		l.cfg.Device.Reset()
 		l.cfg.Device.AddUnitAttention("", scsi.PowerOnReset())
+	default:
+		l.cfg.Log.Info("event from another gateway", "lun", l.cfg.ID, "kind", m.n.Kind, "group", m.n.Group)
+		go m.ack()
+		return
 	}
-	l.cfg.Log.Info("reset through another gateway", "lun", l.cfg.ID, "kind", m.n.Kind, "group", m.n.Group)
+	l.flush(ctx)
+	d := l.aborted(&pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET, ReplyTo: pb.NewPid(ctx.Self())})
+	l.cfg.Log.Info("reset through another gateway: task set aborted", "lun", l.cfg.ID, "kind", m.n.Kind,
+		"group", m.n.Group, "tasks", len(d.tasks))
+	if len(d.tasks) == 0 {
+		go m.ack()
+		return
+	}
+	l.stopCopies(ctx, d)
+	l.detach(ctx, &detach{tasks: d.tasks, waiting: true})
+	grace := tmfGrace
+	if l.cfg.IOTimeout > 0 {
+		grace = min(grace, l.cfg.IOTimeout)
+	}
+	l.noticeDrained(ctx, &noticeDrain{d: d, ack: m.ack, deadline: time.Now().Add(grace)})
+}
+
+// noticeDrain waits for the calls of a task set another node's reset aborted.
+type noticeDrain struct {
+	d        *detach
+	ack      func()
+	deadline time.Time
+}
+
+// noticeDrainPoll is how often the LUN looks whether the aborted calls returned.
+const noticeDrainPoll = 5 * time.Millisecond
+
+// noticeDrained acknowledges the notice once no worker holds an aborted task, or
+// detaches those that still do once the deadline passed.
+func (l *lunActor) noticeDrained(ctx actor.Context, m *noticeDrain) {
+	busy := false
+	for _, s := range l.pool.slots {
+		for _, io := range []*pb.IoRequest{s.handed.Load(), s.cur.Load()} {
+			if io != nil && io != abandonedIO && (m.d.tasks[io.Task] || slices.ContainsFunc(io.Parts,
+				func(p *pb.IoRequest) bool { return m.d.tasks[p.Task] })) {
+				busy = true
+			}
+		}
+	}
+	if busy && time.Now().Before(m.deadline) {
+		root, self := ctx.ActorSystem().Root, ctx.Self()
+		time.AfterFunc(noticeDrainPoll, func() { root.Send(self, m) })
+		return
+	}
+	if busy {
+		l.detach(ctx, m.d)
+	}
 	go m.ack()
 }
 

@@ -1,6 +1,7 @@
 package lun
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
@@ -64,5 +65,61 @@ func TestResetReachesOtherGateways(t *testing.T) {
 		if m.Status != uint32(scsi.StatusCheckCondition) || m.Sense[12] != 0x29 || m.Sense[13] != 0x03 {
 			t.Fatalf("node %d after the reset: status %d sense % x", i, m.Status, m.Sense)
 		}
+	}
+}
+
+// TestResetAbortsOtherGatewaysTasks: a LOGICAL UNIT RESET through node A aborts the
+// task set on node B too (one logical unit, one task set): B's write waiting behind
+// an ORDERED barrier never reaches the store, and A answers the function only once
+// B's call in progress has returned.
+func TestResetAbortsOtherGatewaysTasks(t *testing.T) {
+	hub := gateway.NewMemHub()
+	chA, err := gateway.Open(hub.Bus(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chA.Close()
+	chB, err := gateway.Open(hub.Bus(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chB.Close()
+	hb := newHoldBackend(t)
+	a := newLUNHarness(t, hb.Backend, func(c *Config) { c.Gateways = chA })
+	defer a.sys.Shutdown()
+	b := newLUNHarness(t, hb, func(c *Config) { c.Gateways = chB })
+	defer b.sys.Shutdown()
+
+	release := hb.hold("write", 0)
+	b.send(b.task(1, write10(0, 1, false), bytes.Repeat([]byte{0x11}, 512)))
+	hb.waitHeld(t, "write@0")
+	w2 := b.task(2, write10(8, 1, false), bytes.Repeat([]byte{0x22}, 512))
+	w2.Attribute = pb.TaskAttribute_TASK_ATTRIBUTE_ORDERED
+	b.send(w2)
+	time.Sleep(20 * time.Millisecond)
+
+	start := time.Now()
+	a.sys.Root.Send(a.lun, &pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_LOGICAL_UNIT_RESET, Itt: 5,
+		Target: "t", ReplyTo: pb.NewPid(a.conn), FanOut: 1})
+	time.AfterFunc(200*time.Millisecond, release)
+	select {
+	case <-a.tmfs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("LOGICAL UNIT RESET not answered")
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("answered after %v, before node B's write in progress returned", d)
+	}
+	got := b.wait(2)
+	if got[2].Status != uint32(scsi.StatusCheckCondition) {
+		t.Fatalf("B's queued write: status %d, want CHECK CONDITION (aborted)", got[2].Status)
+	}
+	time.Sleep(50 * time.Millisecond)
+	p := make([]byte, 512)
+	if _, err := hb.Backend.ReadAt(p, 8*512); err != nil {
+		t.Fatal(err)
+	}
+	if p[0] != 0 {
+		t.Fatalf("B's write of the aborted task set landed after the reset: % x", p[:4])
 	}
 }

@@ -104,6 +104,8 @@ type lunActor struct {
 	stopWatchdog, stopALUA chan struct{}
 	// follow decides when the ALUA states follow the lock (alua.go).
 	follow lockFollower
+	// contact is when the lock poller last reached the cluster (alua_contact.go).
+	contact clusterContact
 	// failures are when the actor failed lately; offline is set once it failed too
 	// often (recover.go).
 	failures []time.Time
@@ -181,7 +183,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *lockState:
 		l.lockReport(m)
 	case *gatewayNotice:
-		l.applyNotice(m)
+		l.applyNotice(ctx, m)
+	case *noticeDrain:
+		l.noticeDrained(ctx, m)
 	case *backendFenced:
 		l.backendFenced(ctx, m)
 	case *sessionsEnded:

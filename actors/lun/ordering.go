@@ -75,7 +75,7 @@ func ordered(t *pb.ScsiTask) bool {
 // submit runs or queues a task by its attribute. While the LUN is stalled on
 // abandoned calls, a command that needs the backend is answered NOT READY.
 func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
-	if (l.stalled() || l.reopen.active) && len(t.Cdb) > 0 && !runsWhenStalled(t.Cdb) {
+	if (l.stalled() || l.reopen.active || l.contact.cut) && len(t.Cdb) > 0 && !runsWhenStalled(t.Cdb) {
 		l.reply(ctx, t, pb.CheckCondition(t.Itt, errNotReady))
 		return
 	}

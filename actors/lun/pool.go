@@ -189,7 +189,7 @@ func (p *pool) spawn(ctx actor.SpawnerContext, i int) *slot {
 // toWorker queues io for the next free worker and wakes an idle one. While the
 // LUN is stalled (stalled) the IO is answered NOT READY instead.
 func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
-	if l.stalled() || l.reopen.active {
+	if l.stalled() || l.reopen.active || l.contact.cut {
 		l.finish(sc, io, errNotReady, false)
 		return
 	}

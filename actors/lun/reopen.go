@@ -177,6 +177,7 @@ func (l *lunActor) reopenDone(m *reopened) {
 	l.cfg.Log.Warn("backend reopened on a new client: serving again", "lun", l.cfg.ID, "backend", l.cfg.Reopen.Backend,
 		"after", time.Since(r.since).Round(time.Millisecond))
 	*r = reopenState{round: r.round}
+	l.contact.since, l.contact.cut = time.Now(), false // the reopen reached the cluster
 	if lk := m.lock; lk != nil && lk.err == nil {
 		// What the states showed since the fence was a guess, not a lock that
 		// was followed: no hold.

@@ -22,6 +22,9 @@ type detach struct {
 	// lost: the tasks of a nexus that ended (nexusLost), whose reads in a backend
 	// call are left to finish.
 	lost bool
+	// waiting: only the tasks not in a backend call are ended (another node's
+	// reset waits for the calls first: gateways.go).
+	waiting bool
 }
 
 // nexusLost ends the tasks of the connection whose I_T nexus ended, as SAM-5 has a
@@ -189,7 +192,8 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 		sift(io)
 	}
 	for _, s := range l.pool.slots {
-		if io := s.cur.Load(); io != nil && has(io) && (!d.lost || io.Kind.Writes()) && s.cur.CompareAndSwap(io, abandonedIO) {
+		if io := s.cur.Load(); !d.waiting && io != nil && has(io) && (!d.lost || io.Kind.Writes()) &&
+			s.cur.CompareAndSwap(io, abandonedIO) {
 			l.abandon(ctx, s, io, why)
 		}
 	}

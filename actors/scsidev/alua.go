@@ -103,3 +103,12 @@ func (d *Device) reportTargetPortGroups(cdb []byte) (Result, error) {
 	binary.BigEndian.PutUint32(b[0:4], uint32(len(b)-4))
 	return good(truncate(b, alloc)), nil
 }
+
+// InitPortGroupState sets a group's first state, before the device has served
+// anything (a LUN's start): not a transition, so its STATUS CODE stays 00h and no
+// unit attention is established.
+func (d *Device) InitPortGroupState(id uint16, s AccessState) {
+	if cur, ok := d.groups[id]; ok {
+		d.groups[id] = groupState{state: s, altered: cur.altered}
+	}
+}

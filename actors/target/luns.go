@@ -165,7 +165,8 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		}
 	case "rbd":
 		var err error
-		if b, err = openRBD(l); err != nil {
+		warn := func(msg string) { s.log.Warn(msg, "target", tg.name, "lun", l.Id) }
+		if b, err = openRBD(l, len(tg.ports.ids) > 0, warn); err != nil {
 			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 		}
 	default: // an embedder's, by name (Options.Backends)

@@ -20,9 +20,11 @@ const (
 	DefaultRBDWorkers = 32
 )
 
-// openRBD opens an "rbd" LUN's image. It is nil in a binary built without the
-// `ceph` tag (rbd_ceph.go sets it), so that such a binary needs no Ceph libraries.
-var openRBD func(l *pb.Lun) (backend.Backend, error)
+// openRBD opens an "rbd" LUN's image; gateways says several nodes serve it (port
+// groups: the image must have the exclusive-lock feature), and warn hears what the
+// backend serves despite. It is nil in a binary built without the `ceph` tag
+// (rbd_ceph.go sets it), so that such a binary needs no Ceph libraries.
+var openRBD func(l *pb.Lun, gateways bool, warn func(string)) (backend.Backend, error)
 
 // defaultRBD gives an "rbd" LUN's unset fields their defaults.
 func defaultRBD(l *pb.Lun) {
