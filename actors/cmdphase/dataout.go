@@ -46,6 +46,7 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		m.reject(iscsi.RejectInvalidPDUField, h)
 		return
 	}
+	tk.progress++
 	if tk.failed != nil {
 		// The task's data is lost: take the sequences' ends, nothing else.
 		m.endSequence(tk, r, h)

@@ -38,6 +38,14 @@ type Config struct {
 	// MaxBufferedBytes caps the write data one connection holds at once; commands
 	// beyond it get TASK SET FULL.
 	MaxBufferedBytes uint64
+	// WriteBudget, if set, bounds the write data of every connection of the target
+	// together; commands beyond it get TASK SET FULL.
+	WriteBudget *WriteBudget
+	// DataOutTimeout is how long a task may wait for Data-Out the initiator owes
+	// it (an R2T answered in part, or unsolicited data) without any arriving,
+	// before the connection is dropped; the connection calls CheckDataOut every
+	// half of it. 0: no limit.
+	DataOutTimeout time.Duration
 	// Pool supplies and takes back write buffers; nil means bufpool.
 	Pool Pool
 	// Metrics, if set, counts the Reject PDUs the machine sends.
@@ -125,6 +133,9 @@ type Machine struct {
 	r2ts     map[uint32]*r2t // by TTT
 	nextTTT  uint32
 	buffered uint64 // bytes of write data held by tasks
+	// readHeld is the EDTL of the READ tasks not yet answered: the Data-In they
+	// may still queue for the writer (DataInHeld).
+	readHeld uint64
 	// arrivals counts the requests received; a task management function acts
 	// only on the tasks that arrived before it.
 	arrivals uint64
@@ -334,3 +345,8 @@ func (m *Machine) HasTask(itt uint32) bool {
 	_, ok := m.tasks[itt]
 	return ok
 }
+
+// DataInHeld is the EDTL of the commands that read and are not yet answered: the
+// Data-In they may still queue, which the connection's reader counts against its
+// bound before it takes more commands.
+func (m *Machine) DataInHeld() uint64 { return m.readHeld }

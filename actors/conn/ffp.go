@@ -31,6 +31,9 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 			c.traceCompletion(m)
 		}
 		c.m.Complete(m)
+		// The completion may live on in its IO worker's slab chunk: it must not
+		// keep the Data-In buffer (back in the pool once written) reachable.
+		m.DataIn = nil
 	case *pb.TaskManagementDone:
 		c.m.TMFDone(m)
 	case *pb.TaskSetAborted:
@@ -39,7 +42,29 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 		c.m.Tick(time.Now())
 	case *RequestLogout:
 		c.m.RequestLogout(m.Within)
+	case *dataCheck:
+		c.m.CheckDataOut()
+		c.dataCheck.Reset(c.cfg.DataOutTimeout / 2)
 	}
+}
+
+// dataCheck is the timer's call for the machine's CheckDataOut. It does not count
+// as activity: the NOP-In timer (the actor's receive timeout) runs on through it.
+type dataCheck struct{}
+
+// NotInfluenceReceiveTimeout marks dataCheck as not resetting the receive timeout.
+func (*dataCheck) NotInfluenceReceiveTimeout() {}
+
+var dataCheckMsg = &dataCheck{}
+
+// armDataCheck starts the timer of the Data-Out timeout (DataOutTimeout), which
+// the connection re-arms each time it fires, and stops when the actor does.
+func (c *connActor) armDataCheck(ctx actor.Context) {
+	if c.cfg.DataOutTimeout <= 0 {
+		return
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	c.dataCheck = time.AfterFunc(c.cfg.DataOutTimeout/2, func() { root.Send(self, dataCheckMsg) })
 }
 
 // pduIn takes one PDU from the reader (alone or from a batch, in order).

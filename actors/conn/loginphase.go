@@ -177,6 +177,8 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 		NopTimeout:       c.cfg.NopTimeout,
 		MaxTaskBytes:     c.cfg.MaxTaskBytes,
 		MaxBufferedBytes: c.cfg.MaxBufferedBytes,
+		WriteBudget:      c.cfg.WriteBudget,
+		DataOutTimeout:   c.cfg.DataOutTimeout,
 		Metrics:          c.cfg.Metrics,
 		Log:              c.log,
 	}, c.statSN, a.cmdSN)
@@ -195,6 +197,7 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 		"immediate_data", params.ImmediateData, "initial_r2t", params.InitialR2T,
 		"max_outstanding_r2t", params.MaxOutstandingR2T)
 	c.behavior.Become(c.fullFeature)
+	c.armDataCheck(ctx)
 	if c.cfg.NopInterval > 0 {
 		ctx.SetReceiveTimeout(c.cfg.NopInterval) // replaces the login timeout
 	} else {

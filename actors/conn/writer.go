@@ -33,6 +33,10 @@ type outBatch struct {
 func (b *outBatch) appendTo(bufs net.Buffers) net.Buffers {
 	for _, p := range b.pdus {
 		bufs = iscsi.AppendPDU(bufs, p, b.hd, b.dd)
+		// The writer owns a PDU handed to it, and bufs now holds its data: a PDU
+		// that lives on in a task's slab chunk must not keep a pooled Data-In
+		// buffer reachable once it is written and back in the pool.
+		p.Data = nil
 	}
 	return bufs
 }

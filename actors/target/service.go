@@ -10,11 +10,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atgt/atgt/actors/cmdphase"
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/metrics"
+	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
@@ -24,11 +26,13 @@ import (
 // portalGroupTag is the one target portal group every portal belongs to.
 const portalGroupTag = 1
 
-// maxTaskBytes caps the write data buffered for one command, and maxBufferedBytes all
-// the write data one connection holds at once.
+// maxTaskBytes caps the write data buffered for one command: the LUNs' maximum
+// transfer, so that a command they would refuse is refused before its data comes.
+// maxBufferedBytes caps the write data one connection holds at once (128 commands
+// of 1 MiB); max_write_buffer_mib all connections together.
 const (
-	maxTaskBytes     = 16 << 20
-	maxBufferedBytes = 256 << 20
+	maxTaskBytes     = scsidev.MaxTransferBytes
+	maxBufferedBytes = 128 << 20
 )
 
 // LUNInfo describes a served logical unit, for the daemon's start-up report and for
@@ -257,6 +261,8 @@ func connConfig(cfg *pb.Config, acc *accessHolder) conn.Config {
 		SpinWait:         time.Duration(cfg.GetReaderSpinMicroseconds()) * time.Microsecond,
 		MaxTaskBytes:     maxTaskBytes,
 		MaxBufferedBytes: maxBufferedBytes,
+		WriteBudget:      cmdphase.NewWriteBudget(int64(cfg.MaxWriteBufferMib) << 20),
+		DataOutTimeout:   time.Duration(cfg.DataOutTimeoutSeconds) * time.Second,
 	}
 }
 
