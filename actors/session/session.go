@@ -92,12 +92,12 @@ type sessionActor struct {
 	target   string // the target's name
 	// held: the manager has not yet said proceed; stash keeps the commands until it
 	// does (bounded by the connection's queue depth).
-	held  bool
+	held bool
 	// holdTimer ends a hold that lasts holdLimit; stopped when the hold ends or
 	// the session stops, since its function holds the session's PID (and with it
 	// the whole stopped actor) until it runs.
 	holdTimer *time.Timer
-	stash []*pb.CommandOrder
+	stash     []*pb.CommandOrder
 	// connGone: the connection has stopped; the session stops at connEnded.
 	connGone bool
 	// loss is the NexusLoss the session sends when it stops, once it has sent a task
