@@ -77,4 +77,10 @@ func (c *connActor) pduIn(m *pduIn) {
 	if c.tr.tc != nil {
 		c.tracePDU(m)
 	}
+	if m.pooled {
+		// The buffer is a task's now, or back in the pool. The record lives on in
+		// the reader's slab chunk, which a task's CDB (a slice of the header)
+		// keeps reachable while a LUN's IO record points to the task.
+		m.p.Data = nil
+	}
 }
