@@ -447,7 +447,8 @@ func (c *connActor) flush(closeNow bool) {
 		return
 	}
 	c.cfg.Stats.countOut(out.PDUs)
-	b := outBatch{pdus: out.PDUs, hd: c.hd, dd: c.dd, closeNow: closeNow, release: out.Release}
+	b := outBatch{pdus: out.PDUs, hd: c.hd, dd: c.dd, closeNow: closeNow, release: out.Release,
+		halfClose: closeNow && c.m.LoggedOut()}
 	if len(c.tr.live) > 0 {
 		b.traced, b.tc = c.traceOut(out.PDUs), c.tr.tc
 	}

@@ -41,10 +41,13 @@ type flow struct {
 	// reader waits no more.
 	done     chan struct{}
 	doneOnce atomic.Bool
+	// readerDone is closed when the reader has ended (a half-closed socket's
+	// writer waits for it).
+	readerDone chan struct{}
 }
 
 func newFlow() *flow {
-	return &flow{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &flow{wake: make(chan struct{}, 1), done: make(chan struct{}), readerDone: make(chan struct{})}
 }
 
 // over reports whether the reader should wait.

@@ -94,6 +94,7 @@ type readerStep struct {
 // it waits while fl says the actor or the writer is behind.
 func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int,
 	tr *atomic.Pointer[trace.Conn], spinWait time.Duration, inFlight *atomic.Int64) {
+	defer close(fl.readerDone)
 	defer func() {
 		if err := recovered("reader", recover()); err != nil {
 			root.Send(self, &readFailed{err: err})
