@@ -131,6 +131,7 @@ func (m *Machine) takeImmediate(tk *task, p *iscsi.PDU, pooled bool, op byte) (a
 		if first > imm {
 			tk.unsolLeft = first - imm
 			tk.nextOffset = first
+			m.Out.OwesData = true
 		}
 	}
 	if !tk.complete() {

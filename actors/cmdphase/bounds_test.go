@@ -35,8 +35,8 @@ func TestDataOutTimeoutDropsConnection(t *testing.T) {
 		}
 	}
 	writeCmd(h, 1, 1, 65536, 0, true, "write16")
-	if ttt == 0 {
-		t.Fatalf("no R2T:\n%s", h.out.String())
+	if ttt == 0 || !h.m.Out.OwesData {
+		t.Fatalf("no R2T, or the connection was not told to check for Data-Out:\n%s", h.out.String())
 	}
 	over := func() bool { return strings.Contains(h.out.String(), "over: data-out timeout") }
 	h.m.CheckDataOut()

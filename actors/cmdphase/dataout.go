@@ -32,6 +32,7 @@ func (m *Machine) solicit(tk *task) {
 		h.SetBufferOffset(r.offset)
 		h.SetDesiredDataTransferLength(n)
 		m.emit(p)
+		m.Out.OwesData = true
 	}
 }
 

@@ -43,8 +43,8 @@ type Config struct {
 	WriteBudget *WriteBudget
 	// DataOutTimeout is how long a task may wait for Data-Out the initiator owes
 	// it (an R2T answered in part, or unsolicited data) without any arriving,
-	// before the connection is dropped; the connection calls CheckDataOut every
-	// half of it. 0: no limit.
+	// before the connection is dropped; the connection calls CheckDataOut about
+	// every half of it while a task waits (Outbox.OwesData). 0: no limit.
 	DataOutTimeout time.Duration
 	// Pool supplies and takes back write buffers; nil means bufpool.
 	Pool Pool
@@ -102,6 +102,10 @@ type Outbox struct {
 	Over string
 	// Rearm, when non-zero, is the silence after which the actor should Tick next.
 	Rearm time.Duration
+	// OwesData is set when a task began to wait for Data-Out (an R2T went out, or
+	// unsolicited data was announced): the actor then calls CheckDataOut about every
+	// half DataOutTimeout for as long as it reports a task still waiting.
+	OwesData bool
 }
 
 // request is a non-SCSI request waiting for its turn in CmdSN order.

@@ -167,8 +167,10 @@ type connActor struct {
 	// (flow.reads counts both; publishReads moves the difference).
 	readsTaken int64
 	heldPub    uint64
-	// dataCheck calls the machine's CheckDataOut every half DataOutTimeout.
+	// dataCheck calls the machine's CheckDataOut in half DataOutTimeout while a
+	// task waits for Data-Out; dataArmed: it is due.
 	dataCheck *time.Timer
+	dataArmed bool
 
 	closing bool // a closing batch was queued
 	closed  bool
@@ -382,6 +384,10 @@ func (c *connActor) drain(ctx actor.Context) {
 	if out.Rearm > 0 {
 		ctx.SetReceiveTimeout(out.Rearm)
 		out.Rearm = 0
+	}
+	if out.OwesData {
+		out.OwesData = false
+		c.armDataCheck(ctx)
 	}
 	if out.Close || out.Over != "" || len(out.PDUs) >= maxTurnPDUs || (len(out.PDUs) > 0 && c.mailbox.Idle()) {
 		c.flush(out.Close)

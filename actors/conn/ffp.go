@@ -43,28 +43,44 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 	case *RequestLogout:
 		c.m.RequestLogout(m.Within)
 	case *dataCheck:
-		c.m.CheckDataOut()
-		c.dataCheck.Reset(c.cfg.DataOutTimeout / 2)
+		c.dataArmed = false
+		if c.m.CheckDataOut() {
+			c.armDataCheck(ctx)
+		}
 	}
 }
 
-// dataCheck is the timer's call for the machine's CheckDataOut. It does not count
-// as activity: the NOP-In timer (the actor's receive timeout) runs on through it.
+// dataCheck is the timer's call for the machine's CheckDataOut. It runs only while
+// a task waits for Data-Out, so it delays no NOP-In ping of an idle connection (it
+// resets the actor's receive timeout like any message; protoactor's messages that
+// do not are read racily by its timer): a connection whose initiator owes Data-Out
+// and sends nothing is dropped by the Data-Out timeout instead.
 type dataCheck struct{}
-
-// NotInfluenceReceiveTimeout marks dataCheck as not resetting the receive timeout.
-func (*dataCheck) NotInfluenceReceiveTimeout() {}
 
 var dataCheckMsg = &dataCheck{}
 
-// armDataCheck starts the timer of the Data-Out timeout (DataOutTimeout), which
-// the connection re-arms each time it fires, and stops when the actor does.
+// dataCheckInterval is the time between the machine's CheckDataOut calls: a little
+// over half the timeout, so that three checks in a row without Data-Out span at
+// least the timeout (cmdphase.Machine.CheckDataOut), and never in step with a NOP
+// interval of half the timeout. A receive timeout that fires while the actor takes a
+// message races in protoactor (its timer goroutine cancels the timeout the actor's
+// goroutine reads), and a check armed in step with it would meet it every time.
+func dataCheckInterval(timeout time.Duration) time.Duration { return timeout * 9 / 16 }
+
+// armDataCheck has the machine's CheckDataOut called after dataCheckInterval,
+// unless it is due already. The timer stops when the actor does.
 func (c *connActor) armDataCheck(ctx actor.Context) {
-	if c.cfg.DataOutTimeout <= 0 {
+	if c.cfg.DataOutTimeout <= 0 || c.dataArmed {
+		return
+	}
+	c.dataArmed = true
+	d := dataCheckInterval(c.cfg.DataOutTimeout)
+	if c.dataCheck != nil {
+		c.dataCheck.Reset(d)
 		return
 	}
 	root, self := ctx.ActorSystem().Root, ctx.Self()
-	c.dataCheck = time.AfterFunc(c.cfg.DataOutTimeout/2, func() { root.Send(self, dataCheckMsg) })
+	c.dataCheck = time.AfterFunc(d, func() { root.Send(self, dataCheckMsg) })
 }
 
 // pduIn takes one PDU from the reader (alone or from a batch, in order).

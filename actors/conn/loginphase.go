@@ -197,7 +197,6 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 		"immediate_data", params.ImmediateData, "initial_r2t", params.InitialR2T,
 		"max_outstanding_r2t", params.MaxOutstandingR2T)
 	c.behavior.Become(c.fullFeature)
-	c.armDataCheck(ctx)
 	if c.cfg.NopInterval > 0 {
 		ctx.SetReceiveTimeout(c.cfg.NopInterval) // replaces the login timeout
 	} else {
