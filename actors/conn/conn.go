@@ -444,6 +444,9 @@ func (c *connActor) flush(closeNow bool) {
 		for _, r := range out.Release {
 			bufpool.Put(r) // never to be sent
 		}
+		for _, p := range out.PDUs {
+			p.Data = nil // it may live on in a task's slab chunk
+		}
 		clear(out.PDUs)
 		clear(out.Release)
 		out.PDUs, out.Release = out.PDUs[:0], out.Release[:0]

@@ -106,10 +106,7 @@ func (w *writer) send(b outBatch) {
 	w.mu.Lock()
 	if w.dead {
 		w.mu.Unlock()
-		for _, r := range b.release {
-			bufpool.Put(r) // never to be sent
-		}
-		traceWritten(b.tc, b.traced, errClosedAfter)
+		b.drop()
 		return
 	}
 	w.flow.queued.Add(b.size)
@@ -245,13 +242,22 @@ func (w *writer) finish() {
 	q := w.q
 	w.q = nil
 	w.mu.Unlock()
-	for _, b := range q {
-		for _, r := range b.release {
-			bufpool.Put(r)
-		}
-		traceWritten(b.tc, b.traced, errClosedAfter)
+	for i := range q {
+		q[i].drop()
 	}
 	w.flow.closed()
+}
+
+// drop gives up a batch that is never to be sent: its buffers go back to the pool,
+// and its PDUs (which may live on in a task's slab chunk) let go of them.
+func (b *outBatch) drop() {
+	for _, r := range b.release {
+		bufpool.Put(r)
+	}
+	for _, p := range b.pdus {
+		p.Data = nil
+	}
+	traceWritten(b.tc, b.traced, errClosedAfter)
 }
 
 // write sends bufs. Without progress for w.timeout (the peer stopped reading) it

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
 
@@ -89,6 +90,9 @@ type Service struct {
 	// ownSystem: the service made system itself, so it shuts it down at stop;
 	// an embedder's (Options.System, Options.Parent) is never shut down.
 	ownSystem bool
+	// undelivered is the subscription of conn.Undelivered to the system's dead
+	// letters, ended at stop.
+	undelivered *eventstream.Subscription
 }
 
 // Options adjusts a service for embedding and tests.
@@ -274,6 +278,9 @@ func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, guard *limit.G
 			return err
 		}
 	}
+	if s.undelivered == nil {
+		s.undelivered = s.system.EventStream.Subscribe(conn.Undelivered)
+	}
 	started := make(chan error, 1)
 	s.routes = dispatcher.NewTable(nil)
 	root, err := s.spawnRoot(rootProps(rootConfig{
@@ -314,6 +321,10 @@ func (s *Service) Stop(timeout time.Duration) error {
 
 // shutdownSystem ends the actor system, once, if the service made it.
 func (s *Service) shutdownSystem() {
+	if s.system != nil && s.undelivered != nil {
+		s.system.EventStream.Unsubscribe(s.undelivered)
+		s.undelivered = nil
+	}
 	if s.system != nil && s.ownSystem {
 		s.system.Shutdown()
 	}
