@@ -61,17 +61,25 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	if !t.Immediate && !cmdsn.Less(t.CmdSn, m.exp) {
 		m.ahead.add(tk)
 	}
-	switch {
-	case !lunOK:
+	if !lunOK {
 		t.Lun = noLUN
+	}
+	if read {
+		tk.readHeld = true
+		m.readHeld += uint64(edtl)
+	}
+	switch {
 	case read && write:
 		// Bidirectional commands are not supported by any command this target serves.
 		tk.answer(uint32(scsi.StatusCheckCondition), scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1)))
 	case write && edtl > m.cfg.MaxTaskBytes:
 		tk.answer(uint32(scsi.StatusCheckCondition), scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1)))
-	case len(m.tasks) > 2*int(m.cfg.QueueDepth) || (write && m.buffered+uint64(edtl) > m.cfg.MaxBufferedBytes):
+	case len(m.tasks) > 2*int(m.cfg.QueueDepth) || (write && m.buffered+uint64(edtl) > m.cfg.MaxBufferedBytes) ||
+		(write && edtl > 0 && !m.cfg.WriteBudget.take(edtl)):
 		// Immediate commands bypass the CmdSN window; this bounds what one connection
-		// can make the target hold (SAM-5 TASK SET FULL asks the initiator to retry).
+		// can make the target hold, and the budget what all of them hold together
+		// (SAM-5 TASK SET FULL asks the initiator to retry). A WRITE admitted here
+		// has taken its EDTL from the budget; unhold gives it back.
 		tk.answer(uint32(scsi.StatusTaskSetFull), nil)
 		m.log.Debug("task set full", "tasks", len(m.tasks), "cmdsn", h.CmdSN(), "immediate", h.Immediate())
 	}
@@ -123,6 +131,7 @@ func (m *Machine) takeImmediate(tk *task, p *iscsi.PDU, pooled bool, op byte) (a
 		if first > imm {
 			tk.unsolLeft = first - imm
 			tk.nextOffset = first
+			m.Out.OwesData = true
 		}
 	}
 	if !tk.complete() {

@@ -58,12 +58,21 @@ func (m *Machine) Tick(now time.Time) {
 }
 
 // logout answers a Logout Request and closes the connection after the response
-// (RFC 7143 11.14-11.15). Removing the connection for recovery needs
-// ErrorRecoveryLevel 2, which this target does not offer.
+// (RFC 7143 11.14-11.15). Closing or removing a connection names it by its CID
+// (11.14.3): another CID than this connection's, the session's only one, is
+// answered "CID not found" (11.15.1), and this connection goes on. Removing the
+// connection for recovery needs ErrorRecoveryLevel 2, which this target does not
+// offer. A reserved reason code (3-127, 11.14.1) is rejected as an invalid field.
 func (m *Machine) logout(req *iscsi.PDU) {
 	reason := req.BHS.LogoutReason()
 	var response uint8
-	if reason == iscsi.LogoutRemoveConnection {
+	switch {
+	case reason > iscsi.LogoutRemoveConnection:
+		m.reject(iscsi.RejectInvalidPDUField, &req.BHS)
+		return
+	case reason != iscsi.LogoutCloseSession && req.BHS.CID() != m.cfg.Login.CID:
+		response = iscsi.LogoutRespCIDNotFound
+	case reason == iscsi.LogoutRemoveConnection:
 		response = iscsi.LogoutRespRecoveryNotSupported
 	}
 	p := &iscsi.PDU{}
@@ -108,8 +117,8 @@ func (m *Machine) rejectCommand(reason uint8, bad *iscsi.BHS) {
 
 // RequestLogout asks the initiator to log out within the given time: an
 // Asynchronous Message with AsyncEvent 1 (RFC 7143 11.9.1), Parameter3 the seconds
-// it has. The target sends it when it stops; Parameter2 carries the negotiated
-// DefaultTime2Wait, after which the initiator may log in again (to another node).
+// it has; Parameter1 and Parameter2 are reserved for this event (0). The target
+// sends it when it stops.
 func (m *Machine) RequestLogout(within time.Duration) {
 	if m.Out.Close || m.Out.Over != "" {
 		return
@@ -123,6 +132,6 @@ func (m *Machine) RequestLogout(within time.Duration) {
 	h.SetStatSN(m.nextStatSN())
 	m.window(h)
 	h.SetAsyncEvent(iscsi.AsyncLogoutRequest)
-	h.SetAsyncParameters(0, uint16(min(m.params.DefaultTime2Wait, 0xffff)), secs)
+	h.SetAsyncParameters(0, 0, secs)
 	m.emit(p)
 }

@@ -32,6 +32,7 @@ func (m *Machine) solicit(tk *task) {
 		h.SetBufferOffset(r.offset)
 		h.SetDesiredDataTransferLength(n)
 		m.emit(p)
+		m.Out.OwesData = true
 	}
 }
 
@@ -46,6 +47,7 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		m.reject(iscsi.RejectInvalidPDUField, h)
 		return
 	}
+	tk.progress++
 	if tk.failed != nil {
 		// The task's data is lost: take the sequences' ends, nothing else.
 		m.endSequence(tk, r, h)

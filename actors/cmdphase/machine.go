@@ -38,6 +38,14 @@ type Config struct {
 	// MaxBufferedBytes caps the write data one connection holds at once; commands
 	// beyond it get TASK SET FULL.
 	MaxBufferedBytes uint64
+	// WriteBudget, if set, bounds the write data of every connection of the target
+	// together; commands beyond it get TASK SET FULL.
+	WriteBudget *WriteBudget
+	// DataOutTimeout is how long a task may wait for Data-Out the initiator owes
+	// it (an R2T answered in part, or unsolicited data) without any arriving,
+	// before the connection is dropped; the connection calls CheckDataOut about
+	// every half of it while a task waits (Outbox.OwesData). 0: no limit.
+	DataOutTimeout time.Duration
 	// Pool supplies and takes back write buffers; nil means bufpool.
 	Pool Pool
 	// Metrics, if set, counts the Reject PDUs the machine sends.
@@ -94,6 +102,10 @@ type Outbox struct {
 	Over string
 	// Rearm, when non-zero, is the silence after which the actor should Tick next.
 	Rearm time.Duration
+	// OwesData is set when a task began to wait for Data-Out (an R2T went out, or
+	// unsolicited data was announced): the actor then calls CheckDataOut about every
+	// half DataOutTimeout for as long as it reports a task still waiting.
+	OwesData bool
 }
 
 // request is a non-SCSI request waiting for its turn in CmdSN order.
@@ -125,6 +137,9 @@ type Machine struct {
 	r2ts     map[uint32]*r2t // by TTT
 	nextTTT  uint32
 	buffered uint64 // bytes of write data held by tasks
+	// readHeld is the EDTL of the READ tasks not yet answered: the Data-In they
+	// may still queue for the writer (DataInHeld).
+	readHeld uint64
 	// arrivals counts the requests received; a task management function acts
 	// only on the tasks that arrived before it.
 	arrivals uint64
@@ -334,3 +349,8 @@ func (m *Machine) HasTask(itt uint32) bool {
 	_, ok := m.tasks[itt]
 	return ok
 }
+
+// DataInHeld is the EDTL of the commands that read and are not yet answered: the
+// Data-In they may still queue, which the connection's reader counts against its
+// bound before it takes more commands.
+func (m *Machine) DataInHeld() uint64 { return m.readHeld }

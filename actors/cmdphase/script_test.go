@@ -190,6 +190,7 @@ func TestScripts(t *testing.T) {
 				case "logout":
 					b.SetOpcode(iscsi.OpLogoutReq)
 					b.SetFlags(iscsi.FlagFinal | uint8(a.u32("reason", 0)))
+					b.SetCID(uint16(a.u32("cid", 0)))
 				case "text":
 					b.SetOpcode(iscsi.OpTextReq)
 					b.SetTTT(a.u32("ttt", iscsi.ReservedTag))

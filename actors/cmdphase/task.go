@@ -29,8 +29,16 @@ type task struct {
 	// grows: buf is the data received so far, grown as more comes (a command
 	// other than a plain WRITE, whose buffer is not pooled).
 	grows bool
-	// holds: Machine.buffered counts edtl bytes for the task's write data.
+	// holds: Machine.buffered (and the WriteBudget) counts edtl bytes for the
+	// task's write data.
 	holds bool
+	// readHeld: Machine.readHeld counts edtl bytes for the task's Data-In.
+	readHeld bool
+	// progress counts the Data-Out PDUs the task received; seen and stalls are
+	// what CheckDataOut last saw of it (dataout_timeout.go).
+	progress uint32
+	seen     uint32
+	stalls   uint8
 	// segmented: the write data is kept as parts, the PDUs' own pooled buffers in
 	// offset order, instead of being copied into buf (a plain WRITE whose data
 	// comes in several PDUs); the IO worker writes them with one pwritev.
@@ -111,6 +119,7 @@ func (m *Machine) unhold(t *task) {
 	if t.holds {
 		t.holds = false
 		m.buffered -= uint64(t.edtl)
+		m.cfg.WriteBudget.give(t.edtl)
 	}
 }
 
@@ -164,6 +173,10 @@ func (m *Machine) forget(tk *task) {
 	}
 	tk.abortedBy = nil
 	m.ahead.remove(tk)
+	if tk.readHeld {
+		tk.readHeld = false
+		m.readHeld -= uint64(tk.edtl)
+	}
 	for ttt, r := range m.r2ts {
 		if r.tk == tk {
 			delete(m.r2ts, ttt)
@@ -177,11 +190,15 @@ func (m *Machine) forget(tk *task) {
 			tk.parts[i] = nil
 		}
 		tk.parts, tk.segmented = nil, false
+		// The task message lives in a slab chunk (and a LUN's IO record may point
+		// to it) after the task: it must not keep the pool's buffers reachable.
+		tk.t.DataOutParts = nil
 	}
 	if tk.buf != nil {
 		if tk.pooled {
 			// The task is answered (or was never dispatched): no IO worker holds it.
 			m.pool.Put(tk.buf)
+			tk.t.DataOut = nil
 		}
 		tk.buf, tk.grows = nil, false
 	}

@@ -74,6 +74,13 @@ type Config struct {
 	// MaxBufferedBytes caps the write data one connection holds at once; commands
 	// beyond it get TASK SET FULL.
 	MaxBufferedBytes uint64
+	// WriteBudget, if set, bounds the write data all the target's connections
+	// buffer together (cmdphase.WriteBudget).
+	WriteBudget *cmdphase.WriteBudget
+	// DataOutTimeout is how long a task may wait for Data-Out the initiator owes
+	// it before the connection is dropped (cmdphase.Machine.CheckDataOut). 0 means
+	// no limit.
+	DataOutTimeout time.Duration
 	// Stats, if set, receives the connection's figures (stats.go).
 	Stats *Stats
 	// Metrics, if set, counts logins, logouts, sessions, digest errors and
@@ -155,6 +162,16 @@ type connActor struct {
 	m      *cmdphase.Machine
 	hd, dd bool
 
+	// readsTaken is the EDTL of the commands that read in the reader's messages
+	// this turn took; heldPub the machine's DataInHeld at the end of the last turn
+	// (flow.reads counts both; publishReads moves the difference).
+	readsTaken int64
+	heldPub    uint64
+	// dataCheck calls the machine's CheckDataOut in half DataOutTimeout while a
+	// task waits for Data-Out; dataArmed: it is due.
+	dataCheck *time.Timer
+	dataArmed bool
+
 	closing bool // a closing batch was queued
 	closed  bool
 	mailbox *sched.Probe
@@ -182,7 +199,13 @@ func (c *connActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		c.shutdown()
 		return
-	case *pduIn, *pduBatch, *dataDigestFailed:
+	case *pduIn:
+		c.readsTaken += m.reads
+		c.flow.taken()
+	case *pduBatch:
+		c.readsTaken += m.reads
+		c.flow.taken()
+	case *dataDigestFailed:
 		c.flow.taken()
 	case *readFailed:
 		c.ioFailed("connection read ended", m.err)
@@ -212,6 +235,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 	c.behavior.Receive(ctx)
 	if c.m != nil {
 		c.drain(ctx)
+		c.publishReads()
 	}
 }
 
@@ -328,6 +352,9 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 func (c *connActor) shutdown() {
 	c.countEnd()
 	defer c.traceClose()
+	if c.dataCheck != nil {
+		c.dataCheck.Stop() // its function holds the actor's PID
+	}
 	c.self.Forget()
 	if c.m != nil {
 		c.flush(false)
@@ -358,6 +385,10 @@ func (c *connActor) drain(ctx actor.Context) {
 		ctx.SetReceiveTimeout(out.Rearm)
 		out.Rearm = 0
 	}
+	if out.OwesData {
+		out.OwesData = false
+		c.armDataCheck(ctx)
+	}
 	if out.Close || out.Over != "" || len(out.PDUs) >= maxTurnPDUs || (len(out.PDUs) > 0 && c.mailbox.Idle()) {
 		c.flush(out.Close)
 	}
@@ -370,6 +401,21 @@ func (c *connActor) drain(ctx actor.Context) {
 	if out.Over != "" {
 		c.finish(ctx, out.Over)
 	}
+}
+
+// publishReads moves the turn's change of the Data-In the connection owes to
+// flow.reads, after the turn's responses went to the writer (flow.queued): at most
+// one atomic add per turn, none in a turn that changed nothing.
+func (c *connActor) publishReads() {
+	held := c.m.DataInHeld()
+	d := int64(held-c.heldPub) - c.readsTaken
+	if d == 0 || d < 0 && len(c.m.Out.PDUs) > 0 {
+		// Nothing changed, or Data-In not yet handed to the writer (and so not
+		// in flow.queued) would go uncounted: a later turn moves it.
+		return
+	}
+	c.flow.answered(d)
+	c.heldPub, c.readsTaken = held, 0
 }
 
 // sendMsgs sends the machine's messages to the session and the dispatcher.
@@ -398,6 +444,9 @@ func (c *connActor) flush(closeNow bool) {
 		for _, r := range out.Release {
 			bufpool.Put(r) // never to be sent
 		}
+		for _, p := range out.PDUs {
+			p.Data = nil // it may live on in a task's slab chunk
+		}
 		clear(out.PDUs)
 		clear(out.Release)
 		out.PDUs, out.Release = out.PDUs[:0], out.Release[:0]
@@ -407,7 +456,8 @@ func (c *connActor) flush(closeNow bool) {
 		return
 	}
 	c.cfg.Stats.countOut(out.PDUs)
-	b := outBatch{pdus: out.PDUs, hd: c.hd, dd: c.dd, closeNow: closeNow, release: out.Release}
+	b := outBatch{pdus: out.PDUs, hd: c.hd, dd: c.dd, closeNow: closeNow, release: out.Release,
+		halfClose: closeNow && c.m.LoggedOut()}
 	if len(c.tr.live) > 0 {
 		b.traced, b.tc = c.traceOut(out.PDUs), c.tr.tc
 	}

@@ -31,6 +31,9 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 			c.traceCompletion(m)
 		}
 		c.m.Complete(m)
+		// The completion may live on in its IO worker's slab chunk: it must not
+		// keep the Data-In buffer (back in the pool once written) reachable.
+		m.DataIn = nil
 	case *pb.TaskManagementDone:
 		c.m.TMFDone(m)
 	case *pb.TaskSetAborted:
@@ -39,7 +42,45 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 		c.m.Tick(time.Now())
 	case *RequestLogout:
 		c.m.RequestLogout(m.Within)
+	case *dataCheck:
+		c.dataArmed = false
+		if c.m.CheckDataOut() {
+			c.armDataCheck(ctx)
+		}
 	}
+}
+
+// dataCheck is the timer's call for the machine's CheckDataOut. It runs only while
+// a task waits for Data-Out, so it delays no NOP-In ping of an idle connection (it
+// resets the actor's receive timeout like any message; protoactor's messages that
+// do not are read racily by its timer): a connection whose initiator owes Data-Out
+// and sends nothing is dropped by the Data-Out timeout instead.
+type dataCheck struct{}
+
+var dataCheckMsg = &dataCheck{}
+
+// dataCheckInterval is the time between the machine's CheckDataOut calls: a little
+// over half the timeout, so that three checks in a row without Data-Out span at
+// least the timeout (cmdphase.Machine.CheckDataOut), and never in step with a NOP
+// interval of half the timeout. A receive timeout that fires while the actor takes a
+// message races in protoactor (its timer goroutine cancels the timeout the actor's
+// goroutine reads), and a check armed in step with it would meet it every time.
+func dataCheckInterval(timeout time.Duration) time.Duration { return timeout * 9 / 16 }
+
+// armDataCheck has the machine's CheckDataOut called after dataCheckInterval,
+// unless it is due already. The timer stops when the actor does.
+func (c *connActor) armDataCheck(ctx actor.Context) {
+	if c.cfg.DataOutTimeout <= 0 || c.dataArmed {
+		return
+	}
+	c.dataArmed = true
+	d := dataCheckInterval(c.cfg.DataOutTimeout)
+	if c.dataCheck != nil {
+		c.dataCheck.Reset(d)
+		return
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	c.dataCheck = time.AfterFunc(d, func() { root.Send(self, dataCheckMsg) })
 }
 
 // pduIn takes one PDU from the reader (alone or from a batch, in order).
@@ -51,5 +92,11 @@ func (c *connActor) pduIn(m *pduIn) {
 	c.m.PDU(m.p, m.pooled)
 	if c.tr.tc != nil {
 		c.tracePDU(m)
+	}
+	if m.pooled {
+		// The buffer is a task's now, or back in the pool. The record lives on in
+		// the reader's slab chunk, which a task's CDB (a slice of the header)
+		// keeps reachable while a LUN's IO record points to the task.
+		m.p.Data = nil
 	}
 }

@@ -12,6 +12,14 @@ const (
 	// maxUnread is how many of the reader's messages (each up to maxBatchPDUs PDUs
 	// or one large data segment) may wait in the actor's mailbox.
 	maxUnread = 16
+	// maxDataInBytes bounds the Data-In one connection may owe or have queued: the
+	// EDTL of its commands that read and are not yet answered (the reader's, in the
+	// mailbox, and the machine's, admitted) plus the responses queued for the
+	// writer. The reader takes no command while it is exceeded, so a peer that
+	// sends READs and does not read their data makes the target hold at most this
+	// (plus one command's data, at most the LUN's 4 MiB maximum transfer) until the
+	// write timeout ends it. A queue of 16 READs of 4 MiB (or 64 of 1 MiB) fits.
+	maxDataInBytes = 64 << 20
 )
 
 // flow is a connection's backpressure between its actor, reader and writer. The
@@ -22,6 +30,10 @@ type flow struct {
 	queued atomic.Int64
 	// unread counts the reader's messages the actor has not yet taken.
 	unread atomic.Int32
+	// reads is the EDTL of the commands that read which the reader parsed and the
+	// connection has not answered: added by the reader once per message, moved to
+	// the machine's DataInHeld and taken off by the actor once per turn.
+	reads atomic.Int64
 	// waiting is set while the reader waits for the others to catch up.
 	waiting atomic.Bool
 	wake    chan struct{}
@@ -29,15 +41,35 @@ type flow struct {
 	// reader waits no more.
 	done     chan struct{}
 	doneOnce atomic.Bool
+	// readerDone is closed when the reader has ended (a half-closed socket's
+	// writer waits for it).
+	readerDone chan struct{}
 }
 
 func newFlow() *flow {
-	return &flow{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &flow{wake: make(chan struct{}, 1), done: make(chan struct{}), readerDone: make(chan struct{})}
 }
 
 // over reports whether the reader should wait.
 func (f *flow) over() bool {
-	return f.queued.Load() > maxQueuedBytes || f.unread.Load() > maxUnread
+	q := f.queued.Load()
+	return q > maxQueuedBytes || f.unread.Load() > maxUnread || q+f.reads.Load() > maxDataInBytes
+}
+
+// overWith reports whether n more bytes of reads would exceed maxDataInBytes: the
+// reader ends a message there, and waits before it parses the next PDU.
+func (f *flow) overWith(n int64) bool {
+	return f.queued.Load()+f.reads.Load()+n > maxDataInBytes
+}
+
+// answered records a turn's change of the Data-In the connection owes: delta is
+// the machine's change of DataInHeld minus the reads the reader counted that the
+// turn took (a turn that takes READs and admits them changes nothing).
+func (f *flow) answered(delta int64) {
+	f.reads.Add(delta)
+	if delta < 0 {
+		f.signal()
+	}
 }
 
 // wait returns once the connection has room for more input, or is closed. Called by

@@ -177,6 +177,8 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 		NopTimeout:       c.cfg.NopTimeout,
 		MaxTaskBytes:     c.cfg.MaxTaskBytes,
 		MaxBufferedBytes: c.cfg.MaxBufferedBytes,
+		WriteBudget:      c.cfg.WriteBudget,
+		DataOutTimeout:   c.cfg.DataOutTimeout,
 		Metrics:          c.cfg.Metrics,
 		Log:              c.log,
 	}, c.statSN, a.cmdSN)

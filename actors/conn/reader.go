@@ -24,6 +24,8 @@ import (
 type pduIn struct {
 	p      *iscsi.PDU
 	pooled bool
+	// reads is the EDTL of the commands that read in this message (flow.reads).
+	reads int64
 	// at is when the reader parsed it (trace clock), while tracing is on.
 	at  int64
 	pdu iscsi.PDU // p points here: one allocation per PDU
@@ -34,6 +36,8 @@ type pduIn struct {
 // allocation (carved from the reader's slab).
 type pduBatch struct {
 	items []*pduIn
+	// reads is the EDTL of the commands that read in the batch (flow.reads).
+	reads int64
 	arr   [maxBatchPDUs]*pduIn
 }
 
@@ -90,6 +94,7 @@ type readerStep struct {
 // it waits while fl says the actor or the writer is behind.
 func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int,
 	tr *atomic.Pointer[trace.Conn], spinWait time.Duration, inFlight *atomic.Int64) {
+	defer close(fl.readerDone)
 	defer func() {
 		if err := recovered("reader", recover()); err != nil {
 			root.Send(self, &readFailed{err: err})
@@ -116,6 +121,10 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	var batch *pduBatch
 	spin := newSpinner(nc, spinWait, inFlight)
 	var waitStart time.Time
+	// reads is the EDTL of the commands that read in the message being built;
+	// full: it ended because flow would be over with them.
+	var reads int64
+	full := false
 	// send hands the actor one message, counted until the actor takes it.
 	send := func(m any) {
 		fl.unread.Add(1)
@@ -123,15 +132,25 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	}
 	// flush sends the PDUs read so far: alone, or as one batch.
 	flush := func() {
+		if reads != 0 {
+			fl.reads.Add(reads) // before the actor can take them off
+		}
 		switch {
 		case batch != nil:
+			batch.reads = reads
 			send(batch)
 		case one != nil:
+			one.reads = reads
 			send(one)
 		}
-		one, batch = nil, nil
+		one, batch, reads = nil, nil, 0
 	}
 	for {
+		if full {
+			// The Data-In owed is at its bound: parse nothing more until it drains.
+			full = false
+			fl.wait()
+		}
 		if ffp && !r.Ready(lim) {
 			if r.Buffered() < iscsi.BHSLength {
 				// About to read the socket: let the goroutines this reader just fed
@@ -170,6 +189,10 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 			return
 		}
 		m.pooled = ffp && len(p.Data) > 0 && pooledData(p.BHS.Opcode())
+		if ffp && p.BHS.Opcode() == iscsi.OpSCSICmd && p.BHS.CmdRead() {
+			reads += int64(p.BHS.ExpectedDataTransferLength())
+			full = fl.overWith(reads)
+		}
 		if ffp && tr.Load().Level() != trace.Off {
 			m.at = trace.Now()
 		}
@@ -182,7 +205,7 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		default:
 			batch.items = append(batch.items, m)
 		}
-		if ffp && (batch == nil || len(batch.items) < maxBatchPDUs) && r.Ready(lim) {
+		if ffp && !full && (batch == nil || len(batch.items) < maxBatchPDUs) && r.Ready(lim) {
 			continue // more whole PDUs are buffered: they go in the same message
 		}
 		flush()

@@ -19,6 +19,9 @@ type outBatch struct {
 	pdus     []*iscsi.PDU
 	hd, dd   bool
 	closeNow bool // close the socket once this batch is on the wire
+	// halfClose: with closeNow, send FIN and close only once the peer closed too
+	// (or after logoutLinger), as RFC 7143 11.14 asks after a Logout Response.
+	halfClose bool
 	// release are bufpool buffers the PDUs point into, returned once they are sent.
 	release [][]byte
 	// size is the batch's bytes (headers and data), counted in flow.queued until
@@ -33,6 +36,10 @@ type outBatch struct {
 func (b *outBatch) appendTo(bufs net.Buffers) net.Buffers {
 	for _, p := range b.pdus {
 		bufs = iscsi.AppendPDU(bufs, p, b.hd, b.dd)
+		// The writer owns a PDU handed to it, and bufs now holds its data: a PDU
+		// that lives on in a task's slab chunk must not keep a pooled Data-In
+		// buffer reachable once it is written and back in the pool.
+		p.Data = nil
 	}
 	return bufs
 }
@@ -99,10 +106,7 @@ func (w *writer) send(b outBatch) {
 	w.mu.Lock()
 	if w.dead {
 		w.mu.Unlock()
-		for _, r := range b.release {
-			bufpool.Put(r) // never to be sent
-		}
-		traceWritten(b.tc, b.traced, errClosedAfter)
+		b.drop()
 		return
 	}
 	w.flow.queued.Add(b.size)
@@ -166,7 +170,7 @@ func (w *writer) run() {
 		for i := 0; i < len(batches); {
 			bufs, release = bufs[:0], release[:0]
 			var size int64
-			closeNow := false
+			closeNow, halfClose := false, false
 			traced = traced[:0]
 			for i < len(batches) && !closeNow && len(bufs) < maxBuffersPerWrite {
 				b := &batches[i]
@@ -176,7 +180,7 @@ func (w *writer) run() {
 				bufs = b.appendTo(bufs)
 				release = append(release, b.release...)
 				size += b.size
-				closeNow = b.closeNow
+				closeNow, halfClose = b.closeNow, b.halfClose
 				batches[i] = outBatch{}
 				i++
 			}
@@ -196,12 +200,36 @@ func (w *writer) run() {
 			}
 			w.flow.sent(size)
 			if closeNow {
-				w.nc.Close()
+				cw, ok := w.nc.(interface{ CloseWrite() error })
+				if !halfClose || !ok || cw.CloseWrite() != nil {
+					w.nc.Close()
+					w.onErr(errClosedAfter)
+					return
+				}
 				w.onErr(errClosedAfter)
+				w.linger()
 				return
 			}
 		}
 		spare = batches[:0]
+	}
+}
+
+// logoutLinger bounds how long a half-closed socket waits for the peer's FIN.
+const logoutLinger = 2 * time.Second
+
+// linger waits, after the FIN went out, until the reader has seen the peer close
+// (it reads what the peer still sent, such as Data-Out it sent before the Logout
+// Response arrived) or logoutLinger passed; finish then closes the socket. Closing
+// with unread data would answer the peer with a reset rather than a clean close.
+func (w *writer) linger() {
+	w.flow.closed() // the reader reads on, whatever it fed the actor
+	w.nc.SetReadDeadline(time.Now().Add(logoutLinger))
+	t := time.NewTimer(logoutLinger)
+	defer t.Stop()
+	select {
+	case <-w.flow.readerDone:
+	case <-t.C:
 	}
 }
 
@@ -214,13 +242,22 @@ func (w *writer) finish() {
 	q := w.q
 	w.q = nil
 	w.mu.Unlock()
-	for _, b := range q {
-		for _, r := range b.release {
-			bufpool.Put(r)
-		}
-		traceWritten(b.tc, b.traced, errClosedAfter)
+	for i := range q {
+		q[i].drop()
 	}
 	w.flow.closed()
+}
+
+// drop gives up a batch that is never to be sent: its buffers go back to the pool,
+// and its PDUs (which may live on in a task's slab chunk) let go of them.
+func (b *outBatch) drop() {
+	for _, r := range b.release {
+		bufpool.Put(r)
+	}
+	for _, p := range b.pdus {
+		p.Data = nil
+	}
+	traceWritten(b.tc, b.traced, errClosedAfter)
 }
 
 // write sends bufs. Without progress for w.timeout (the peer stopped reading) it

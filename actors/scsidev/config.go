@@ -94,7 +94,11 @@ const (
 	DefaultVendorID  = "ATGT"
 	DefaultProductID = "atgt disk"
 	DefaultRevision  = "0001"
-	defaultMaxXfer   = 4 << 20
+	// MaxTransferBytes is the largest transfer of one command a LUN accepts (the
+	// Block Limits page's MAXIMUM TRANSFER LENGTH): the target buffers no more
+	// write data for one command.
+	MaxTransferBytes = 4 << 20
+	defaultMaxXfer   = MaxTransferBytes
 )
 
 // withDefaults fills in zero fields so the rest of the package never has to

@@ -92,8 +92,12 @@ type sessionActor struct {
 	target   string // the target's name
 	// held: the manager has not yet said proceed; stash keeps the commands until it
 	// does (bounded by the connection's queue depth).
-	held  bool
-	stash []*pb.CommandOrder
+	held bool
+	// holdTimer ends a hold that lasts holdLimit; stopped when the hold ends or
+	// the session stops, since its function holds the session's PID (and with it
+	// the whole stopped actor) until it runs.
+	holdTimer *time.Timer
+	stash     []*pb.CommandOrder
 	// connGone: the connection has stopped; the session stops at connEnded.
 	connGone bool
 	// loss is the NexusLoss the session sends when it stops, once it has sent a task
@@ -118,6 +122,9 @@ func newSession(cfg Config) *sessionActor {
 // Receive handles lifecycle messages and then the current phase's behaviour.
 func (s *sessionActor) Receive(ctx actor.Context) {
 	defer s.recoverTurn(ctx)
+	if _, ok := ctx.Message().(*actor.Stopping); ok {
+		s.stopHold()
+	}
 	if _, ok := ctx.Message().(*actor.Stopping); ok && s.loss != nil && s.cfg.ConnCfg.Dispatcher != nil {
 		// The connection's NexusLoss may reach a LUN before tasks this session sent
 		// it directly; this one, through the dispatcher, reaches it after them, so
@@ -221,8 +228,11 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 		s.target = m.Result.Target.Name
 		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self(), Info: s.info(m.Result)})
 		s.held = true
-		root, self := ctx.ActorSystem().Root, ctx.Self()
-		time.AfterFunc(holdLimit, func() { root.Send(self, &holdExpired{}) })
+		root := ctx.ActorSystem().Root
+		// A fresh PID, not self with its cached process: the stopped actor is not
+		// kept reachable by a timer that has not run.
+		addr, id := ctx.Self().Address, ctx.Self().Id
+		s.holdTimer = time.AfterFunc(holdLimit, func() { root.Send(actor.NewPID(addr, id), &holdExpired{}) })
 		s.behavior.Become(s.fullFeature)
 	}
 }
@@ -246,10 +256,19 @@ var holdLimit = 10 * time.Second
 // release ends the hold: the stashed commands go on in the order they came.
 func (s *sessionActor) release(ctx actor.Context) {
 	s.held = false
+	s.stopHold()
 	stash := s.stash
 	s.stash = nil
 	for _, o := range stash {
 		s.order(ctx, o)
+	}
+}
+
+// stopHold stops the hold's timer, if any.
+func (s *sessionActor) stopHold() {
+	if s.holdTimer != nil {
+		s.holdTimer.Stop()
+		s.holdTimer = nil
 	}
 }
 

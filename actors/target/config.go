@@ -67,6 +67,9 @@ const (
 	DefaultMaxLoginFailures      = 30 // failed logins per source address and window
 	DefaultLoginFailureWindow    = 60 // seconds; also how long the address is then refused
 	maxLoginFailureWindow        = 86400
+	DefaultDataOutTimeout        = 20   // seconds a task may wait for Data-Out owed to it
+	DefaultMaxWriteBufferMiB     = 1024 // write data buffered by all connections together
+	minWriteBufferMiB            = 4    // one command of the LUNs' maximum transfer
 )
 
 // DefaultOTLPServiceName is the service.name of exported spans unless
@@ -180,6 +183,8 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	orDefault(&cfg.WriteTimeoutSeconds, DefaultWriteTimeout)
 	orDefault(&cfg.MaxLoginFailures, DefaultMaxLoginFailures)
 	orDefault(&cfg.LoginFailureWindowSeconds, DefaultLoginFailureWindow)
+	orDefault(&cfg.DataOutTimeoutSeconds, DefaultDataOutTimeout)
+	orDefault(&cfg.MaxWriteBufferMib, DefaultMaxWriteBufferMiB)
 	orDefault(&cfg.OtlpServiceName, DefaultOTLPServiceName)
 	orDefault(&cfg.TraceRingTasks, DefaultTraceRingTasks)
 	orDefault(&cfg.FlightRecorderTasks, DefaultFlightRecorderTasks)
@@ -309,6 +314,8 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		{"write_timeout_seconds", cfg.WriteTimeoutSeconds, maxWriteTimeout},
 		{"max_login_failures", cfg.MaxLoginFailures, maxConnectionLimit},
 		{"login_failure_window_seconds", cfg.LoginFailureWindowSeconds, maxLoginFailureWindow},
+		{"data_out_timeout_seconds", cfg.DataOutTimeoutSeconds, maxWriteTimeout},
+		{"max_write_buffer_mib", cfg.MaxWriteBufferMib, maxConnectionLimit},
 		{"trace_ring_tasks", cfg.TraceRingTasks, maxTraceTasks},
 		{"flight_recorder_tasks", cfg.FlightRecorderTasks, maxTraceTasks},
 		{"trace_sink_queue", cfg.TraceSinkQueue, maxConnectionLimit},
@@ -316,6 +323,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		if f.v > f.max {
 			return bad(f.name, "%d exceeds %d", f.v, f.max)
 		}
+	}
+	if cfg.MaxWriteBufferMib < minWriteBufferMiB {
+		return bad("max_write_buffer_mib", "%d is below %d (one command of the maximum transfer)", cfg.MaxWriteBufferMib, minWriteBufferMiB)
 	}
 	if field, msg := badOTLP(cfg); field != "" {
 		return bad(field, "%s", msg)

@@ -9,14 +9,17 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atgt/atgt/actors/cmdphase"
 	"github.com/atgt/atgt/actors/conn"
 	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/metrics"
+	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
@@ -26,11 +29,13 @@ import (
 // portalGroupTag is the one target portal group every portal belongs to.
 const portalGroupTag = 1
 
-// maxTaskBytes caps the write data buffered for one command, and maxBufferedBytes all
-// the write data one connection holds at once.
+// maxTaskBytes caps the write data buffered for one command: the LUNs' maximum
+// transfer, so that a command they would refuse is refused before its data comes.
+// maxBufferedBytes caps the write data one connection holds at once (128 commands
+// of 1 MiB); max_write_buffer_mib all connections together.
 const (
-	maxTaskBytes     = 16 << 20
-	maxBufferedBytes = 256 << 20
+	maxTaskBytes     = scsidev.MaxTransferBytes
+	maxBufferedBytes = 128 << 20
 )
 
 // LUNInfo describes a served logical unit, for the daemon's start-up report and for
@@ -87,6 +92,9 @@ type Service struct {
 	// ownSystem: the service made system itself, so it shuts it down at stop;
 	// an embedder's (Options.System, Options.Parent) is never shut down.
 	ownSystem bool
+	// undelivered is the subscription of conn.Undelivered to the system's dead
+	// letters, ended at stop.
+	undelivered *eventstream.Subscription
 }
 
 // Options adjusts a service for embedding and tests.
@@ -260,6 +268,8 @@ func connConfig(cfg *pb.Config, acc *accessHolder) conn.Config {
 		SpinWait:         time.Duration(cfg.GetReaderSpinMicroseconds()) * time.Microsecond,
 		MaxTaskBytes:     maxTaskBytes,
 		MaxBufferedBytes: maxBufferedBytes,
+		WriteBudget:      cmdphase.NewWriteBudget(int64(cfg.MaxWriteBufferMib) << 20),
+		DataOutTimeout:   time.Duration(cfg.DataOutTimeoutSeconds) * time.Second,
 	}
 }
 
@@ -270,6 +280,9 @@ func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, guard *limit.G
 		if err := s.useSystem(); err != nil {
 			return err
 		}
+	}
+	if s.undelivered == nil {
+		s.undelivered = s.system.EventStream.Subscribe(conn.Undelivered)
 	}
 	started := make(chan error, 1)
 	s.routes = dispatcher.NewTable(nil)
@@ -318,6 +331,10 @@ func (s *Service) Stop(timeout time.Duration) error {
 
 // shutdownSystem ends the actor system, once, if the service made it.
 func (s *Service) shutdownSystem() {
+	if s.system != nil && s.undelivered != nil {
+		s.system.EventStream.Unsubscribe(s.undelivered)
+		s.undelivered = nil
+	}
 	if s.system != nil && s.ownSystem {
 		s.system.Shutdown()
 	}

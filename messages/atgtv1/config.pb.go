@@ -115,6 +115,19 @@ type Config struct {
 	// reached max_login_failures is refused. Default 60; 0 keeps the default; at most
 	// 86400.
 	LoginFailureWindowSeconds uint32 `protobuf:"varint,84,opt,name=login_failure_window_seconds,json=loginFailureWindowSeconds,proto3" json:"login_failure_window_seconds,omitempty"`
+	// Seconds a task may wait for Data-Out the initiator owes it (an R2T answered
+	// in part, or unsolicited data it announced) with none arriving, before the
+	// target drops the connection (RFC 7143 leaves the timeout to the target; at
+	// ErrorRecoveryLevel 0 there is no recovery R2T). The connection is dropped
+	// between 1.1 and 2.25 times this after the last Data-Out. Default 20; 0 keeps
+	// the default; at most 3600.
+	DataOutTimeoutSeconds uint32 `protobuf:"varint,85,opt,name=data_out_timeout_seconds,json=dataOutTimeoutSeconds,proto3" json:"data_out_timeout_seconds,omitempty"`
+	// MiB of write data (immediate, unsolicited and solicited, of commands not yet
+	// answered) all connections of the target buffer together; a WRITE beyond it
+	// is answered TASK SET FULL. Each connection also holds at most 128 MiB and
+	// each command at most 4 MiB (the LUNs' maximum transfer). Default 1024; 0 keeps
+	// the default; at least 4, at most 1048576.
+	MaxWriteBufferMib uint32 `protobuf:"varint,86,opt,name=max_write_buffer_mib,json=maxWriteBufferMib,proto3" json:"max_write_buffer_mib,omitempty"`
 	// The trace level at start: "off" (default), "light" (every hop of every task)
 	// or "full" (with each hop's protobuf message, payload left out). atgtd's -trace
 	// flag overrides it; atgtctl trace level changes it at runtime.
@@ -314,6 +327,20 @@ func (x *Config) GetMaxLoginFailures() uint32 {
 func (x *Config) GetLoginFailureWindowSeconds() uint32 {
 	if x != nil {
 		return x.LoginFailureWindowSeconds
+	}
+	return 0
+}
+
+func (x *Config) GetDataOutTimeoutSeconds() uint32 {
+	if x != nil {
+		return x.DataOutTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Config) GetMaxWriteBufferMib() uint32 {
+	if x != nil {
+		return x.MaxWriteBufferMib
 	}
 	return 0
 }
@@ -1315,7 +1342,8 @@ var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xf8\t\n" +
+	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xe2\n" +
+	"\n" +
 	"\x06Config\x12\x18\n" +
 	"\aportals\x18\x01 \x03(\tR\aportals\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12)\n" +
@@ -1339,7 +1367,9 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x1bmax_connections_per_address\x18Q \x01(\rR\x18maxConnectionsPerAddress\x122\n" +
 	"\x15write_timeout_seconds\x18R \x01(\rR\x13writeTimeoutSeconds\x12,\n" +
 	"\x12max_login_failures\x18S \x01(\rR\x10maxLoginFailures\x12?\n" +
-	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\x12\x1f\n" +
+	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\x127\n" +
+	"\x18data_out_timeout_seconds\x18U \x01(\rR\x15dataOutTimeoutSeconds\x12/\n" +
+	"\x14max_write_buffer_mib\x18V \x01(\rR\x11maxWriteBufferMib\x12\x1f\n" +
 	"\vtrace_level\x18x \x01(\tR\n" +
 	"traceLevel\x12(\n" +
 	"\x10trace_ring_tasks\x18y \x01(\rR\x0etraceRingTasks\x122\n" +
