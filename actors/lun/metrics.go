@@ -27,7 +27,16 @@ func (l *lunActor) reply(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompl
 		count(l.stats, t, c, 0, metrics.Now())
 	}
 	l.answered(t, c)
-	sc.Send(t.ReplyTo.PID(), c)
+	sendAnswer(sc, t, c)
+}
+
+// sendAnswer sends c to t's reply address. A task without one (an embedder's mistake
+// the door refuses; a nil compare here) is dropped after it was counted, so that
+// no counter or task order is left waiting on it.
+func sendAnswer(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompletion) {
+	if t.ReplyTo != nil {
+		sc.Send(t.ReplyTo.PID(), c)
+	}
 }
 
 // complete counts c, a worker's answer to the task of io, at now.

@@ -153,7 +153,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 		for i, p := range req.Parts {
 			complete(w.stats, p, answers[i], end)
 			w.done(p.Task, answers[i], end, id)
-			ctx.Send(p.Task.ReplyTo.PID(), answers[i])
+			sendAnswer(ctx, p.Task, answers[i])
 		}
 		clear(answers)
 		w.answers = answers[:0]
@@ -184,7 +184,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 	if !req.Immediate {
 		complete(w.stats, req, answer, end)
 		w.done(req.Task, answer, end, id)
-		ctx.Send(req.Task.ReplyTo.PID(), answer)
+		sendAnswer(ctx, req.Task, answer)
 	}
 	if !first && (req.LockId != 0 || req.Token != 0) {
 		// After the answer, so the lock costs the initiator no latency; the
