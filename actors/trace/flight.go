@@ -40,9 +40,10 @@ const flightBad = FlightRetried | FlightAbandoned | FlightAborted | FlightFault
 type Flight struct {
 	Target string
 	LUN    uint64
-	// Emit, when set, gets the LUN-side timeline of every task that carries a W3C
-	// traceparent and was not traced by a connection (an embedder's own task), for
-	// the trace sinks (Tracer.Emit).
+	// Emit, when set, gets the LUN-side timeline of every task not traced by a
+	// connection that ended badly (the flight record it logs) or that carries a W3C
+	// traceparent (an embedder's own task), for the trace sinks (Tracer.Emit): so a
+	// sink such as the OTLP exporter sees the bad tasks whatever the trace level.
 	Emit   func(*Timeline)
 	log    hclog.Logger
 	shards []flightShard
@@ -93,13 +94,14 @@ func (f *Flight) Done(shard int, t *pb.ScsiTask, status uint8, sense []byte, now
 		i := s.next.Add(1) - 1
 		s.ring[i%uint64(len(s.ring))].Store(t)
 	}
-	if bad || (t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil) {
+	embedded := t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil
+	if bad || embedded {
 		tl := f.timeline(t, now, actor, actorID)
 		tl.Status, tl.Sense, tl.Bad = status, sense, bad
 		if bad {
 			logTimeline(f.log, tl, f.why(t), false)
 		}
-		if t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil {
+		if f.Emit != nil {
 			f.Emit(tl)
 		}
 	}
