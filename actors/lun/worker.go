@@ -45,9 +45,11 @@ type worker struct {
 	// stats is the worker slot's shard of the LUN's metrics (nil: none).
 	stats *metrics.Shard
 	// flight is the LUN's flight recorder; faulted: the last call's error was an
-	// injected fault (trace.go).
+	// injected fault, callErr: the last call's error, for its backend.end hop
+	// (trace.go; both written on the error path only).
 	flight  *trace.Flight
 	faulted bool
+	callErr error
 	// thin: the LU is thin provisioned, for the sense of an out-of-space error.
 	thin bool
 }

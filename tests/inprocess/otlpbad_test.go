@@ -53,4 +53,3 @@ func TestSinkGetsBadTasksWithTraceOff(t *testing.T) {
 		t.Errorf("sink received %d timelines (%d bad) for a good and a bad (flight-recorded) READ with trace level off, want the bad one", n, bad)
 	}
 }
-
