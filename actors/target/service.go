@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -290,8 +291,13 @@ func (s *Service) Addrs() []string {
 	return out
 }
 
-// LUNs lists the served logical units.
-func (s *Service) LUNs() []LUNInfo { return s.luns }
+// LUNs lists the served logical units: a copy, taken under the admin lock that
+// AddLun and RemoveLun change the list under.
+func (s *Service) LUNs() []LUNInfo {
+	s.admin.mu.Lock()
+	defer s.admin.mu.Unlock()
+	return slices.Clone(s.luns)
+}
 
 // Stop ends every session and closes listeners and backends. Write-back data stays in
 // the page cache, as on a disk whose cache was not flushed; the backends are closed
