@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,11 +49,35 @@ type Flight struct {
 	shards []flightShard
 }
 
-// flightShard is one answerer's part of the ring, on cache lines of its own.
+// flightShard is one answerer's part of the ring, on cache lines of its own. Its
+// one writer takes the lock only against a reader (Recent): uncontended, a lock
+// and an unlock, as many atomic operations as the counter add and pointer store
+// that kept the whole task before.
 type flightShard struct {
-	next atomic.Uint64
-	ring []atomic.Pointer[pb.ScsiTask]
+	mu   sync.Mutex
+	next uint64
+	ring []flightEntry
 	_    [32]byte
+}
+
+// flightEntry is what the ring keeps of a finished task: what Recent shows. Not the
+// task itself, whose write data (pooled buffers) would stay live with it.
+type flightEntry struct {
+	itt, cmdSN                      uint32
+	lun                             uint64
+	opcode                          uint8
+	nexus, traceparent              string
+	arrived, queued, ioStart, ioEnd int64
+}
+
+// entryOf is what the ring keeps of t.
+func entryOf(t *pb.ScsiTask) flightEntry {
+	e := flightEntry{itt: t.Itt, cmdSN: t.CmdSn, lun: t.Lun, nexus: t.Nexus, traceparent: t.Traceparent,
+		arrived: t.ArrivedNanos, queued: t.QueuedNanos, ioStart: t.IoStartNanos, ioEnd: t.IoEndNanos}
+	if len(t.Cdb) > 0 {
+		e.opcode = t.Cdb[0]
+	}
+	return e
 }
 
 // NewFlight returns a LUN's recorder keeping about its last n tasks (n <= 0: none
@@ -68,7 +92,7 @@ func NewFlight(target string, lun uint64, n, shards int, log hclog.Logger) *Flig
 	if n > 0 {
 		per := (n + shards - 1) / shards
 		for i := range f.shards {
-			f.shards[i].ring = make([]atomic.Pointer[pb.ScsiTask], per)
+			f.shards[i].ring = make([]flightEntry, per)
 		}
 	}
 	return f
@@ -91,12 +115,14 @@ func (f *Flight) Done(shard int, t *pb.ScsiTask, status uint8, sense []byte, now
 		}
 	}
 	if s := &f.shards[uint(shard)%uint(len(f.shards))]; len(s.ring) > 0 {
-		i := s.next.Add(1) - 1
-		s.ring[i%uint64(len(s.ring))].Store(t)
+		s.mu.Lock()
+		s.ring[s.next%uint64(len(s.ring))] = entryOf(t)
+		s.next++
+		s.mu.Unlock()
 	}
 	embedded := t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil
 	if bad || embedded {
-		tl := f.timeline(t, now, actor, actorID)
+		tl := f.timeline(entryOf(t), now, actor, actorID)
 		tl.Status, tl.Sense, tl.Bad = status, sense, bad
 		if bad {
 			logTimeline(f.log, tl, f.why(t), false)
@@ -123,17 +149,17 @@ func (f *Flight) why(t *pb.ScsiTask) string {
 }
 
 // timeline is the LUN-side timeline of an untraced task.
-func (f *Flight) timeline(t *pb.ScsiTask, end int64, actor, actorID string) *Timeline {
-	tl := &Timeline{ID: taskID(t, f.Target), TraceParent: t.Traceparent}
+func (f *Flight) timeline(t flightEntry, end int64, actor, actorID string) *Timeline {
+	tl := &Timeline{ID: taskID(t, f.Target), TraceParent: t.traceparent}
 	add := func(h Hop, tns int64, a string) {
 		if tns != 0 {
 			tl.Events = append(tl.Events, Event{Hop: h, TNs: tns, Actor: a})
 		}
 	}
-	add(HopLUN, t.ArrivedNanos, ActorLUN)
-	add(HopQueued, t.QueuedNanos, ActorLUN)
-	add(HopBackendStart, t.IoStartNanos, ActorWorker)
-	add(HopBackendEnd, t.IoEndNanos, ActorWorker)
+	add(HopLUN, t.arrived, ActorLUN)
+	add(HopQueued, t.queued, ActorLUN)
+	add(HopBackendStart, t.ioStart, ActorWorker)
+	add(HopBackendEnd, t.ioEnd, ActorWorker)
 	tl.Events = append(tl.Events, Event{Hop: HopCompleted, TNs: end, Actor: actor, ActorID: actorID})
 	return tl
 }
@@ -145,12 +171,14 @@ func (f *Flight) Recent() []*Timeline {
 	var out []*Timeline
 	for k := range f.shards {
 		s := &f.shards[k]
-		n, size := s.next.Load(), uint64(len(s.ring))
+		s.mu.Lock()
+		n, size := s.next, uint64(len(s.ring))
+		var kept []flightEntry
 		for i := n - min(n, size); i < n; i++ {
-			t := s.ring[i%size].Load()
-			if t == nil {
-				continue
-			}
+			kept = append(kept, s.ring[i%size])
+		}
+		s.mu.Unlock()
+		for _, t := range kept {
 			tl := f.timeline(t, 0, "", "")
 			tl.Events = tl.Events[:len(tl.Events)-1]
 			out = append(out, tl)
@@ -162,17 +190,14 @@ func (f *Flight) Recent() []*Timeline {
 
 // taskID is the identity a ScsiTask carries (its nexus is "initiator,i,0xISID";
 // the TSIH it does not carry).
-func taskID(t *pb.ScsiTask, target string) TaskID {
-	id := TaskID{Target: target, ITT: t.Itt, CmdSN: t.CmdSn, LUN: t.Lun}
+func taskID(t flightEntry, target string) TaskID {
+	id := TaskID{Target: target, ITT: t.itt, CmdSN: t.cmdSN, LUN: t.lun, Opcode: t.opcode}
 	var rest string
-	id.Initiator, rest, _ = strings.Cut(t.Nexus, ",")
+	id.Initiator, rest, _ = strings.Cut(t.nexus, ",")
 	if _, x, ok := strings.Cut(rest, ",0x"); ok {
 		if b, err := hex.DecodeString(fmt.Sprintf("%012s", x)); err == nil && len(b) == 6 {
 			copy(id.ISID[:], b)
 		}
-	}
-	if len(t.Cdb) > 0 {
-		id.Opcode = t.Cdb[0]
 	}
 	return id
 }
