@@ -57,7 +57,7 @@ type flightShard struct {
 	mu   sync.Mutex
 	next uint64
 	ring []flightEntry
-	_    [32]byte
+	_    [128 - 40]byte // two cache lines a shard: no false sharing
 }
 
 // flightEntry is what the ring keeps of a finished task: what Recent shows. Not the
@@ -72,12 +72,25 @@ type flightEntry struct {
 
 // entryOf is what the ring keeps of t.
 func entryOf(t *pb.ScsiTask) flightEntry {
-	e := flightEntry{itt: t.Itt, cmdSN: t.CmdSn, lun: t.Lun, nexus: t.Nexus, traceparent: t.Traceparent,
-		arrived: t.ArrivedNanos, queued: t.QueuedNanos, ioStart: t.IoStartNanos, ioEnd: t.IoEndNanos}
+	var e flightEntry
+	e.set(t)
+	return e
+}
+
+// set makes e what the ring keeps of t, field by field (no temporary to copy).
+func (e *flightEntry) set(t *pb.ScsiTask) {
+	e.itt, e.cmdSN, e.lun = t.Itt, t.CmdSn, t.Lun
+	e.arrived, e.queued, e.ioStart, e.ioEnd = t.ArrivedNanos, t.QueuedNanos, t.IoStartNanos, t.IoEndNanos
+	e.opcode = 0
 	if len(t.Cdb) > 0 {
 		e.opcode = t.Cdb[0]
 	}
-	return e
+	if e.nexus != t.Nexus { // usually the same session's: no pointer write
+		e.nexus = t.Nexus
+	}
+	if e.traceparent != t.Traceparent {
+		e.traceparent = t.Traceparent
+	}
 }
 
 // NewFlight returns a LUN's recorder keeping about its last n tasks (n <= 0: none
@@ -116,7 +129,7 @@ func (f *Flight) Done(shard int, t *pb.ScsiTask, status uint8, sense []byte, now
 	}
 	if s := &f.shards[uint(shard)%uint(len(f.shards))]; len(s.ring) > 0 {
 		s.mu.Lock()
-		s.ring[s.next%uint64(len(s.ring))] = entryOf(t)
+		s.ring[s.next%uint64(len(s.ring))].set(t)
 		s.next++
 		s.mu.Unlock()
 	}
