@@ -4,9 +4,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -226,7 +228,7 @@ func logTimeline(log hclog.Logger, tl *Timeline, why string, where bool) {
 	if where {
 		args = append(args, "target", id.Target)
 	}
-	args = append(args, "initiator", id.Initiator, "isid", fmt.Sprintf("%x", id.ISID[:]))
+	args = append(args, "initiator", safeText(id.Initiator), "isid", fmt.Sprintf("%x", id.ISID[:]))
 	if id.TSIH != 0 {
 		args = append(args, "tsih", id.TSIH)
 	}
@@ -262,4 +264,16 @@ func FormatHops(tl *Timeline) string {
 		}
 	}
 	return b.String()
+}
+
+// safeText is s for a log line: as it is when it is printable, else quoted (Go
+// syntax), so that a name with a newline or a terminal escape (an embedder's nexus;
+// logins refuse such initiator names) cannot forge a line of its own.
+func safeText(s string) string {
+	for _, r := range s {
+		if r < 0x20 || (r >= 0x7F && r < 0xA0) || r == utf8.RuneError {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

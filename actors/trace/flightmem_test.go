@@ -38,3 +38,14 @@ func TestFlightKeepsNoWriteData(t *testing.T) {
 		t.Errorf("Recent after the change: %d timelines, first %+v", len(rec), rec[0].ID)
 	}
 }
+
+// TestSafeText: a name with a newline or an escape is quoted for the log; a plain
+// one is left as it is.
+func TestSafeText(t *testing.T) {
+	if got := safeText("iqn.2026-01.x:y"); got != "iqn.2026-01.x:y" {
+		t.Errorf("plain name changed: %q", got)
+	}
+	if got := safeText("iqn.x\n2026 [ERROR] forged\x1b[2J"); got != `"iqn.x\n2026 [ERROR] forged\x1b[2J"` {
+		t.Errorf("name with control characters logged as %q", got)
+	}
+}
