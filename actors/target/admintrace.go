@@ -89,12 +89,9 @@ func (s *Service) TraceTail(ctx context.Context, req *pb.TraceTailRequest) (*pb.
 	f := traceFilter(req.Filter)
 	deadline := time.Now().Add(wait)
 	for {
-		if tls := s.tracer.Since(after, f); len(tls) > 0 {
-			out := &pb.TraceTailResponse{Tasks: timelines(tls), UntilNs: after}
-			for _, tl := range tls {
-				out.UntilNs = max(out.UntilNs, tl.End())
-			}
-			return out, nil
+		tls, until := s.tracer.Since(after, f)
+		if len(tls) > 0 {
+			return &pb.TraceTailResponse{Tasks: timelines(tls), UntilNs: until}, nil
 		}
 		if !time.Now().Before(deadline) {
 			return &pb.TraceTailResponse{UntilNs: after}, nil

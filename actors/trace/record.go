@@ -32,6 +32,9 @@ type Record struct {
 	dropped  atomic.Uint32
 	// bad: the task ended in a way the flight recorder logs.
 	bad atomic.Bool
+	// finished is when the record was put in its connection's ring (trace clock,
+	// unique and increasing over the tracer: Tracer.publish), the cursor of Since.
+	finished atomic.Int64
 	// Set by the connection before Seal.
 	status uint8
 	sense  []byte
