@@ -155,7 +155,7 @@ func TimelineMsg(tl *trace.Timeline) *pb.TraceTimeline {
 	id := tl.ID
 	m := &pb.TraceTimeline{Initiator: id.Initiator, Target: id.Target, Isid: fmt.Sprintf("%x", id.ISID[:]), Tsih: uint32(id.TSIH),
 		Itt: id.ITT, Cmdsn: id.CmdSN, Lun: id.LUN, Opcode: uint32(id.Opcode), Status: uint32(tl.Status),
-		Sense: fmt.Sprintf("%x", tl.Sense), Bad: tl.Bad}
+		Sense: fmt.Sprintf("%x", tl.Sense), Bad: tl.Bad, Dropped: uint32(tl.Dropped)}
 	for _, e := range tl.Events {
 		h := &pb.TraceHop{Hop: e.Hop.String(), Actor: e.Actor, ActorId: e.ActorID, Message: e.Message, TNs: e.TNs,
 			Bytes: e.Bytes, Result: e.Result, Detail: e.Detail}

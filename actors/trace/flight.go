@@ -244,6 +244,9 @@ func logTimeline(log hclog.Logger, tl *Timeline, why string, where bool) {
 		args = append(args, "why", why)
 	}
 	args = append(args, "took", tl.Duration().String(), "hops", FormatHops(tl))
+	if tl.Dropped > 0 {
+		args = append(args, "dropped_events", tl.Dropped)
+	}
 	log.Warn("flight record: task ended badly", args...)
 }
 

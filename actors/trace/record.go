@@ -150,7 +150,8 @@ func (r *Record) sealedEvents() []Event {
 
 // Timeline returns the finished record as a Timeline (a copy: the caller may keep it).
 func (r *Record) Timeline() *Timeline {
-	return &Timeline{ID: r.ID, Events: r.sealedEvents(), Status: r.status, Sense: r.sense, Bad: r.bad.Load()}
+	return &Timeline{ID: r.ID, Events: r.sealedEvents(), Status: r.status, Sense: r.sense, Bad: r.bad.Load(),
+		Dropped: r.Dropped()}
 }
 
 // Dropped counts the events past MaxEvents.
