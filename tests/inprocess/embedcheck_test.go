@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/actors/target"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/tests/initiator"
@@ -135,10 +136,20 @@ func TestEmbedNoCDB(t *testing.T) {
 	}
 }
 
-// TestEmbedNoReplyToThenOrdered: after an embedder's READ without ReplyTo (the
-// worker panics sending the answer, after its IO), does an ORDERED task from the
-// network, which waits for every task before it, still complete? And does Stop?
-func TestEmbedNoReplyToThenOrdered(t *testing.T) {
+// TestEmbedNoReplyToThenOrdered: an embedder's READ without ReplyTo is refused at the
+// LUN's door, so an ORDERED task from the network, which waits for every task
+// before it, still completes, and so does Stop.
+func TestEmbedNoReplyToThenOrdered(t *testing.T) { noReplyToThenOrdered(t, false) }
+
+// TestNoReplyToPastTheDoor: the same task sent straight to the LUN actor, past the
+// door: the worker does the IO, drops the answer it cannot send and balances the
+// LUN's task order, so the ORDERED task still completes.
+func TestNoReplyToPastTheDoor(t *testing.T) { noReplyToThenOrdered(t, true) }
+
+// noReplyToThenOrdered sends a READ without ReplyTo to the LUN's door (or past it,
+// raw) and checks that an ORDERED task from the network, which waits for every task
+// before it, still completes, and that Stop does.
+func noReplyToThenOrdered(t *testing.T, raw bool) {
 	system := actor.NewActorSystem()
 	defer system.Shutdown()
 	svc, err := target.StartWith(baseConfig(t), hclog.NewNullLogger(), target.Options{System: system})
@@ -152,7 +163,11 @@ func TestEmbedNoReplyToThenOrdered(t *testing.T) {
 			Nexus: "embedder", ReplyTo: pb.NewPid(me)})
 		<-answers
 	}
-	system.Root.Send(svc.LUNActor(targetName, 0), &pb.ScsiTask{Itt: 1, Target: targetName, Lun: 0, Cdb: read16(0, 1), Read: true,
+	to := svc.LUNActor(targetName, 0)
+	if raw { // past the door, as a bug of atgt's own might send it
+		to = actor.NewPID(to.Address, strings.TrimSuffix(to.Id, "/"+lun.DoorName))
+	}
+	system.Root.Send(to, &pb.ScsiTask{Itt: 1, Target: targetName, Lun: 0, Cdb: read16(0, 1), Read: true,
 		ExpectedLength: blockSize, Nexus: "embedder"})
 	time.Sleep(300 * time.Millisecond)
 	s := dial(t, svc.Addrs()[0], initiator.Options{Timeout: 5 * time.Second})
