@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/scsidev"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -28,10 +29,16 @@ type door struct {
 	lun       *actor.PID
 	log       hclog.Logger
 	blockSize uint32
+	// owner is the LUN's device model (made anew each time a LUN is opened), to
+	// tell this LUN's door from that of a LUN of the same name that was removed
+	// and whose actor's last message (Stopped) may come after the new one opened
+	// its door.
+	owner *scsidev.Device
 }
 
-// OpenDoor registers the door of the LUN actor lun (serving cfg) and returns its
-// PID; it is removed when the LUN actor stops (closeDoor).
+// OpenDoor registers the door of the LUN actor lun (serving cfg, as given to Props)
+// and returns its PID, replacing the door of an earlier LUN of the same name; it is
+// removed when the LUN actor stops (closeDoor).
 func OpenDoor(system *actor.ActorSystem, lun *actor.PID, cfg Config) *actor.PID {
 	log := cfg.Log
 	if log == nil {
@@ -41,16 +48,29 @@ func OpenDoor(system *actor.ActorSystem, lun *actor.PID, cfg Config) *actor.PID 
 	if cfg.Device != nil {
 		bs = cfg.Device.BlockSize()
 	}
-	pid, _ := system.ProcessRegistry.Add(&door{system: system, lun: lun, log: log, blockSize: bs}, doorID(lun))
+	id := doorID(lun)
+	pid := actor.NewPID(system.Address(), id)
+	if p, ok := system.ProcessRegistry.GetLocal(id); ok {
+		if _, old := p.(*door); old {
+			system.ProcessRegistry.Remove(pid)
+		}
+	}
+	system.ProcessRegistry.Add(&door{system: system, lun: lun, log: log, blockSize: bs, owner: cfg.Device}, id)
 	return pid
 }
 
 // doorID is the door's id for the LUN actor lun.
 func doorID(lun *actor.PID) string { return lun.Id + "/" + DoorName }
 
-// closeDoor unregisters the LUN actor's door.
+// closeDoor unregisters the LUN actor's door, unless a new LUN of the same name
+// has opened its own meanwhile.
 func (l *lunActor) closeDoor(ctx actor.Context) {
-	ctx.ActorSystem().ProcessRegistry.Remove(actor.NewPID(ctx.Self().Address, doorID(ctx.Self())))
+	reg, id := ctx.ActorSystem().ProcessRegistry, doorID(ctx.Self())
+	if p, ok := reg.GetLocal(id); ok {
+		if d, ok := p.(*door); ok && d.owner == l.cfg.Device {
+			reg.Remove(actor.NewPID(ctx.Self().Address, id))
+		}
+	}
 }
 
 // SendUserMessage checks an embedder's task and hands it, or any other message, to

@@ -2,6 +2,7 @@ package inprocess
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -229,5 +230,36 @@ func TestEmbedShortWriteReadBack(t *testing.T) {
 	}
 	if c.Status != 0 && !bytes.Equal(got, old) {
 		t.Errorf("a refused WRITE changed the LUN")
+	}
+}
+
+// TestEmbedDoorAfterReAdd: a LUN removed and added again under the same id has a
+// door that answers, although the old LUN actor's end may come after the new one
+// opened its door.
+func TestEmbedDoorAfterReAdd(t *testing.T) {
+	system := actor.NewActorSystem()
+	defer system.Shutdown()
+	svc, err := target.StartWith(baseConfig(t), hclog.NewNullLogger(), target.Options{System: system})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(10 * time.Second)
+	answers := make(replier, 4)
+	me := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return answers }))
+	for i := 0; i < 10; i++ {
+		if _, err := svc.AddLun(context.Background(), &pb.AddLunRequest{Target: targetName,
+			Lun: &pb.Lun{Id: 5, Backend: "memory", SizeBytes: 1 << 20}}); err != nil {
+			t.Fatal(err)
+		}
+		system.Root.Send(svc.LUNActor(targetName, 5), &pb.ScsiTask{Itt: uint32(i), Target: targetName, Lun: 5,
+			Cdb: make([]byte, 6), Nexus: "embedder", ReplyTo: pb.NewPid(me)})
+		select {
+		case <-answers:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("round %d: no answer from the re-added LUN's door", i)
+		}
+		if _, err := svc.RemoveLun(context.Background(), &pb.RemoveLunRequest{Target: targetName, Id: 5}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
