@@ -2,6 +2,7 @@ package login
 
 import (
 	"net/netip"
+	"unicode/utf8"
 
 	"github.com/atgt/atgt/messages/iscsi"
 )
@@ -210,7 +211,7 @@ func (m *Machine) identify(kvs []iscsi.KV) Status {
 	if !ok {
 		return MissingParameter
 	}
-	if name == "" || len(name) > maxNameLength {
+	if name == "" || len(name) > maxNameLength || !printable(name) || !printable(m.identity[keyInitiatorAlias]) {
 		return InitiatorError
 	}
 	m.res.InitiatorName = name
@@ -473,4 +474,23 @@ func without(kvs []iscsi.KV, keys ...string) []iscsi.KV {
 		}
 	}
 	return out
+}
+
+// printable reports whether an initiator-supplied name is valid UTF-8 without
+// control characters (C0, DEL, C1). RFC 7143 4.2.7.2 (RFC 3722) allows in an iSCSI
+// name only '-', '.', ':', lower-case letters, digits and nameprep'd Unicode, which
+// has none; refusing just these (status 0200) keeps them out of log lines, trace
+// filters and spans, and cannot refuse a name real initiators send (open-iscsi,
+// Windows and VMware names are lower-case ASCII letters, digits, '.', '-', ':'),
+// where enforcing the whole alphabet might refuse a sloppy upper-case one.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || (r >= 0x7F && r < 0xA0) {
+			return false
+		}
+	}
+	return true
 }

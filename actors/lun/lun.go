@@ -170,6 +170,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.endALUA()
 		l.endReopen()
 	case *actor.Stopped:
+		l.closeDoor(ctx)
 		l.cfg.Peers.Deregister(l.cfg.Device.NAA(), l.self)
 		if l.cfg.ClusterPR != nil {
 			l.cfg.ClusterPR.Close()

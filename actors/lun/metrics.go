@@ -27,7 +27,25 @@ func (l *lunActor) reply(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompl
 		count(l.stats, t, c, 0, metrics.Now())
 	}
 	l.answered(t, c)
-	sc.Send(t.ReplyTo.PID(), c)
+	sendAnswer(sc, t, c)
+}
+
+// replyAborted sends c, the answer to t that task management ended (which the
+// connection suppresses), counting it as aborted: not a command with a latency nor
+// an error of the LUN. Off the data path (task management and its failures only).
+func (l *lunActor) replyAborted(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompletion) {
+	l.stats.Aborted()
+	l.answered(t, c)
+	sendAnswer(sc, t, c)
+}
+
+// sendAnswer sends c to t's reply address. A task without one (an embedder's mistake
+// the door refuses; a nil compare here) is dropped after it was counted, so that
+// no counter or task order is left waiting on it.
+func sendAnswer(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompletion) {
+	if t.ReplyTo != nil {
+		sc.Send(t.ReplyTo.PID(), c)
+	}
 }
 
 // complete counts c, a worker's answer to the task of io, at now.

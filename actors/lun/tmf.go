@@ -194,6 +194,11 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 	for _, s := range l.pool.slots {
 		if io := s.cur.Load(); !d.waiting && io != nil && has(io) && (!d.lost || io.Kind.Writes()) &&
 			s.cur.CompareAndSwap(io, abandonedIO) {
+			each(io, func(t *pb.ScsiTask) { // counted as aborted, not as the LUN's time-outs
+				if d.tasks[t] {
+					t.Flight |= trace.FlightAborted
+				}
+			})
 			l.abandon(ctx, s, io, why)
 		}
 	}
@@ -224,7 +229,7 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 			if t.TraceId != 0 {
 				l.hop(t, trace.HopAborted, nil, "", why)
 			}
-			l.reply(ctx, t, pb.CheckCondition(t.Itt, errAborted))
+			l.replyAborted(ctx, t, pb.CheckCondition(t.Itt, errAborted))
 		} else {
 			kept = append(kept, t)
 		}

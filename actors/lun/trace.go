@@ -131,8 +131,10 @@ func (w *worker) started(io *pb.IoRequest, id string) {
 // ended stamps the call's end on io's tasks once the worker kept the call (the
 // LUN did not abandon it): end is when it returned.
 func (w *worker) ended(io *pb.IoRequest, end int64, id string) {
-	fault := w.faulted
-	w.faulted = false
+	fault, callErr := w.faulted, w.callErr
+	if fault || callErr != nil {
+		w.faulted, w.callErr = false, nil
+	}
 	each(io, func(t *pb.ScsiTask) {
 		t.IoEndNanos = end
 		if fault {
@@ -140,6 +142,9 @@ func (w *worker) ended(io *pb.IoRequest, end int64, id string) {
 		}
 		if t.TraceId != 0 {
 			result := "ok"
+			if callErr != nil {
+				result = "error: " + callErr.Error()
+			}
 			if fault {
 				result = "injected error"
 				trace.Add(t.TraceId, trace.Event{Hop: trace.HopFault, Actor: trace.ActorWorker, ActorID: id, TNs: end})
@@ -150,8 +155,9 @@ func (w *worker) ended(io *pb.IoRequest, end int64, id string) {
 	})
 }
 
-// noteFault remembers that the call's error came from an injected fault.
+// noteFault remembers the call's error, and whether it came from an injected fault.
 func (w *worker) noteFault(err error) {
+	w.callErr = err
 	if errors.Is(err, faults.ErrInjected) {
 		w.faulted = true
 	}

@@ -149,6 +149,10 @@ func (l *lunActor) finish(sc actor.SenderContext, io *pb.IoRequest, err error, d
 	answer := func(t *pb.ScsiTask) {
 		c := pb.CheckCondition(t.Itt, err)
 		c.Detached = detached && (len(t.DataOut) > 0 || len(t.DataOutParts) > 0)
+		if t.Flight&trace.FlightAborted != 0 {
+			l.replyAborted(sc, t, c)
+			return
+		}
 		l.reply(sc, t, c)
 	}
 	send := func(msg any) { sc.Send(l.self, msg) }

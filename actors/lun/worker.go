@@ -45,9 +45,11 @@ type worker struct {
 	// stats is the worker slot's shard of the LUN's metrics (nil: none).
 	stats *metrics.Shard
 	// flight is the LUN's flight recorder; faulted: the last call's error was an
-	// injected fault (trace.go).
+	// injected fault, callErr: the last call's error, for its backend.end hop
+	// (trace.go; both written on the error path only).
 	flight  *trace.Flight
 	faulted bool
+	callErr error
 	// thin: the LU is thin provisioned, for the sense of an out-of-space error.
 	thin bool
 }
@@ -153,7 +155,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 		for i, p := range req.Parts {
 			complete(w.stats, p, answers[i], end)
 			w.done(p.Task, answers[i], end, id)
-			ctx.Send(p.Task.ReplyTo.PID(), answers[i])
+			sendAnswer(ctx, p.Task, answers[i])
 		}
 		clear(answers)
 		w.answers = answers[:0]
@@ -184,7 +186,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 	if !req.Immediate {
 		complete(w.stats, req, answer, end)
 		w.done(req.Task, answer, end, id)
-		ctx.Send(req.Task.ReplyTo.PID(), answer)
+		sendAnswer(ctx, req.Task, answer)
 	}
 	if !first && (req.LockId != 0 || req.Token != 0) {
 		// After the answer, so the lock costs the initiator no latency; the

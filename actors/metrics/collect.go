@@ -27,6 +27,8 @@ var (
 		"IO workers restarted after they failed.", lunLabels, nil)
 	descAbandoned = prometheus.NewDesc("atgt_lun_abandoned_ios_total",
 		"Backend calls the LUN gave up on (watchdog timeout, or an aborted task past its grace).", lunLabels, nil)
+	descAborted = prometheus.NewDesc("atgt_lun_aborted_tasks_total",
+		"Tasks ended by task management (ABORT TASK and the like, or the loss of their I_T nexus) before they completed; not in the commands, latency or errors series.", lunLabels, nil)
 	descFaults = prometheus.NewDesc("atgt_lun_faults_injected_total",
 		"Injected faults that fired, by fault kind (counted again from zero when the faults are set).",
 		append(lunLabels, "fault"), nil)
@@ -47,7 +49,7 @@ var (
 // Describe sends every metric's description.
 func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCommands, descBytes, descDuration, descInFlight, descErrors,
-		descRestarts, descAbandoned, descFaults, descSessions, descLogins, descLogouts, descDigests, descRejected} {
+		descRestarts, descAbandoned, descAborted, descFaults, descSessions, descLogins, descLogouts, descDigests, descRejected} {
 		ch <- d
 	}
 }
@@ -111,6 +113,7 @@ func (l *LUN) collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(t.restarts), l.target, l.initiator, l.id)
 	ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(t.abandoned), l.target, l.initiator, l.id)
+	ch <- prometheus.MustNewConstMetric(descAborted, prometheus.CounterValue, float64(t.aborted), l.target, l.initiator, l.id)
 	if l.faults != nil {
 		for kind, n := range l.faults.FiredByKind() {
 			ch <- prometheus.MustNewConstMetric(descFaults, prometheus.CounterValue, float64(n), labels(kind.String())...)

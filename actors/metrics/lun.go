@@ -47,8 +47,12 @@ type Shard struct {
 	// restarts counts IO workers restarted after a panic, abandoned the backend
 	// calls the watchdog gave up on.
 	restarts, abandoned atomic.Uint64
-	kinds               [numKinds]kindCounters
-	errors              [numErrClasses]atomic.Uint64
+	// aborted counts tasks ended by task management (ABORT TASK and the like, or
+	// the loss of their I_T nexus): their answer is suppressed, so they are
+	// neither commands with a latency nor errors, but they complete an arrival.
+	aborted atomic.Uint64
+	kinds   [numKinds]kindCounters
+	errors  [numErrClasses]atomic.Uint64
 	// pad keeps the next shard's counters off this one's cache line.
 	_ [64]byte
 }
@@ -96,6 +100,13 @@ func (s *Shard) Complete(kind Kind, arrived, now int64, status uint8, sense []by
 	}
 }
 
+// Aborted counts a task ended by task management instead of Complete.
+func (s *Shard) Aborted() {
+	if s != nil {
+		s.aborted.Add(1)
+	}
+}
+
 // WorkerRestarted counts an IO worker restarted after it failed.
 func (s *Shard) WorkerRestarted() {
 	if s != nil {
@@ -114,6 +125,7 @@ func (s *Shard) Abandoned() {
 // lunTotals is a LUN's shards summed, as a scrape sees them.
 type lunTotals struct {
 	arrived, completed, restarts, abandoned uint64
+	aborted                                 uint64
 	buckets                                 [numKinds][numBuckets]uint64
 	sumNanos, bytes, commands               [numKinds]uint64
 	errors                                  [numErrClasses]uint64
@@ -140,7 +152,9 @@ func (l *LUN) totals() *lunTotals {
 		}
 		t.restarts += s.restarts.Load()
 		t.abandoned += s.abandoned.Load()
+		t.aborted += s.aborted.Load()
 	}
+	t.completed = t.aborted
 	for _, n := range t.commands {
 		t.completed += n
 	}

@@ -89,12 +89,9 @@ func (s *Service) TraceTail(ctx context.Context, req *pb.TraceTailRequest) (*pb.
 	f := traceFilter(req.Filter)
 	deadline := time.Now().Add(wait)
 	for {
-		if tls := s.tracer.Since(after, f); len(tls) > 0 {
-			out := &pb.TraceTailResponse{Tasks: timelines(tls), UntilNs: after}
-			for _, tl := range tls {
-				out.UntilNs = max(out.UntilNs, tl.End())
-			}
-			return out, nil
+		tls, until := s.tracer.Since(after, f)
+		if len(tls) > 0 {
+			return &pb.TraceTailResponse{Tasks: timelines(tls), UntilNs: until}, nil
 		}
 		if !time.Now().Before(deadline) {
 			return &pb.TraceTailResponse{UntilNs: after}, nil
@@ -158,7 +155,7 @@ func TimelineMsg(tl *trace.Timeline) *pb.TraceTimeline {
 	id := tl.ID
 	m := &pb.TraceTimeline{Initiator: id.Initiator, Target: id.Target, Isid: fmt.Sprintf("%x", id.ISID[:]), Tsih: uint32(id.TSIH),
 		Itt: id.ITT, Cmdsn: id.CmdSN, Lun: id.LUN, Opcode: uint32(id.Opcode), Status: uint32(tl.Status),
-		Sense: fmt.Sprintf("%x", tl.Sense), Bad: tl.Bad}
+		Sense: fmt.Sprintf("%x", tl.Sense), Bad: tl.Bad, Dropped: uint32(tl.Dropped)}
 	for _, e := range tl.Events {
 		h := &pb.TraceHop{Hop: e.Hop.String(), Actor: e.Actor, ActorId: e.ActorID, Message: e.Message, TNs: e.TNs,
 			Bytes: e.Bytes, Result: e.Result, Detail: e.Detail}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/logging"
+	lunpkg "github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -211,13 +212,22 @@ func (s *Service) spawnRoot(props *actor.Props) (*actor.PID, error) {
 	return pid, err
 }
 
-// LUNActor returns the actor that serves a logical unit (of target's shared LUNs), or
-// nil. An embedder may send it SCSI tasks of its own (*atgtv1.ScsiTask with ReplyTo
-// its actor, and a traceparent to continue its trace); the answer is a
-// *atgtv1.ScsiCompletion. The PID stays valid while the LUN is served.
+// LUNActor returns the actor that takes an embedder's tasks for a logical unit (of
+// target's shared LUNs), or nil: the LUN actor's door (lun.DoorName), which checks
+// each task once and forwards it. An embedder sends it *atgtv1.ScsiTask with ReplyTo
+// its actor, a CDB, for a write data_out (or data_out_parts) of exactly
+// expected_length bytes, which for WRITE and WRITE AND VERIFY is the CDB's
+// transfer length, and a traceparent to continue its trace; the answer is a
+// *atgtv1.ScsiCompletion. A task without ReplyTo is dropped with a warning; another
+// that fails a check is answered CHECK CONDITION, ILLEGAL REQUEST (0E/03, or 20/00
+// without a CDB). The PID stays valid while the LUN is served.
 func (s *Service) LUNActor(target string, lun uint64) *actor.PID {
 	if s.routes == nil {
 		return nil
 	}
-	return s.routes.Lookup(target, lun)
+	pid := s.routes.Lookup(target, lun)
+	if pid == nil {
+		return nil
+	}
+	return actor.NewPID(pid.Address, pid.Id+"/"+lunpkg.DoorName)
 }

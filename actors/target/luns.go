@@ -321,7 +321,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	s.live[key] = live
 	s.watchSize(live)
 	flight := trace.NewFlight(tg.name, l.Id, s.flightTasks, int(max(l.Workers, 1))+1, log)
-	flight.Emit = func(tl *trace.Timeline) { s.tracer.Emit(tl) } // an embedder's traceparent
+	flight.Emit = func(tl *trace.Timeline) { s.tracer.Emit(tl) } // bad ends, embedders' tasks
 	return lunSpec{
 		live: live,
 		key:  key,

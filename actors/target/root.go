@@ -130,6 +130,7 @@ func (r *rootActor) spawnLUN(ctx actor.Context, sp lunSpec) (*actor.PID, error) 
 	if err != nil {
 		return nil, fmt.Errorf("spawn LUN %d of %s: %w", sp.key.LUN, sp.key.Target, err)
 	}
+	lun.OpenDoor(ctx.ActorSystem(), pid, sp.cfg)
 	r.cfg.routes.Set(sp.key, pid)
 	return pid, nil
 }

@@ -306,7 +306,8 @@ func (s *Service) Addrs() []string {
 	return out
 }
 
-// LUNs lists the served logical units.
+// LUNs lists the served logical units: a copy, taken under the admin lock that
+// AddLun and RemoveLun change the list under.
 func (s *Service) LUNs() []LUNInfo {
 	s.admin.mu.RLock()
 	defer s.admin.mu.RUnlock()

@@ -62,6 +62,7 @@ func (s *Service) Shutdown(grace time.Duration) error {
 		s.closeResources()
 		s.shutdownSystem()
 	})
+	s.tracer.Close()
 	return err
 }
 

@@ -74,6 +74,9 @@ type Timeline struct {
 	// the OpenTelemetry exporter continues the embedder's trace; "" for tasks
 	// from the network.
 	TraceParent string
+	// Dropped counts the events the record had no room for (MaxEvents): the
+	// timeline is cut short, its last hops missing.
+	Dropped int
 }
 
 // Sink receives each finished task's timeline (an exporter). It must not block and

@@ -78,8 +78,10 @@ func (c *Conn) Start(itt, cmdSN uint32, lun uint64, opcode uint8) (*Record, uint
 func (c *Conn) Finish(r *Record) {
 	r.Seal()
 	c.live[r.seq%liveSlots].CompareAndSwap(r, nil)
-	i := c.next.Add(1) - 1
-	c.ring[i%uint64(len(c.ring))].Store(r)
+	c.t.publish(func() {
+		i := c.next.Add(1) - 1
+		c.ring[i%uint64(len(c.ring))].Store(r)
+	}, r)
 	c.t.finished(r)
 }
 

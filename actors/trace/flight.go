@@ -4,9 +4,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -40,19 +42,57 @@ const flightBad = FlightRetried | FlightAbandoned | FlightAborted | FlightFault
 type Flight struct {
 	Target string
 	LUN    uint64
-	// Emit, when set, gets the LUN-side timeline of every task that carries a W3C
-	// traceparent and was not traced by a connection (an embedder's own task), for
-	// the trace sinks (Tracer.Emit).
+	// Emit, when set, gets the LUN-side timeline of every task not traced by a
+	// connection that ended badly (the flight record it logs) or that carries a W3C
+	// traceparent (an embedder's own task), for the trace sinks (Tracer.Emit): so a
+	// sink such as the OTLP exporter sees the bad tasks whatever the trace level.
 	Emit   func(*Timeline)
 	log    hclog.Logger
 	shards []flightShard
 }
 
-// flightShard is one answerer's part of the ring, on cache lines of its own.
+// flightShard is one answerer's part of the ring, on cache lines of its own. Its
+// one writer takes the lock only against a reader (Recent): uncontended, a lock
+// and an unlock, as many atomic operations as the counter add and pointer store
+// that kept the whole task before.
 type flightShard struct {
-	next atomic.Uint64
-	ring []atomic.Pointer[pb.ScsiTask]
-	_    [32]byte
+	mu   sync.Mutex
+	next uint64
+	ring []flightEntry
+	_    [128 - 40]byte // two cache lines a shard: no false sharing
+}
+
+// flightEntry is what the ring keeps of a finished task: what Recent shows. Not the
+// task itself, whose write data (pooled buffers) would stay live with it.
+type flightEntry struct {
+	itt, cmdSN                      uint32
+	lun                             uint64
+	opcode                          uint8
+	nexus, traceparent              string
+	arrived, queued, ioStart, ioEnd int64
+}
+
+// entryOf is what the ring keeps of t.
+func entryOf(t *pb.ScsiTask) flightEntry {
+	var e flightEntry
+	e.set(t)
+	return e
+}
+
+// set makes e what the ring keeps of t, field by field (no temporary to copy).
+func (e *flightEntry) set(t *pb.ScsiTask) {
+	e.itt, e.cmdSN, e.lun = t.Itt, t.CmdSn, t.Lun
+	e.arrived, e.queued, e.ioStart, e.ioEnd = t.ArrivedNanos, t.QueuedNanos, t.IoStartNanos, t.IoEndNanos
+	e.opcode = 0
+	if len(t.Cdb) > 0 {
+		e.opcode = t.Cdb[0]
+	}
+	if e.nexus != t.Nexus { // usually the same session's: no pointer write
+		e.nexus = t.Nexus
+	}
+	if e.traceparent != t.Traceparent {
+		e.traceparent = t.Traceparent
+	}
 }
 
 // NewFlight returns a LUN's recorder keeping about its last n tasks (n <= 0: none
@@ -67,7 +107,7 @@ func NewFlight(target string, lun uint64, n, shards int, log hclog.Logger) *Flig
 	if n > 0 {
 		per := (n + shards - 1) / shards
 		for i := range f.shards {
-			f.shards[i].ring = make([]atomic.Pointer[pb.ScsiTask], per)
+			f.shards[i].ring = make([]flightEntry, per)
 		}
 	}
 	return f
@@ -90,16 +130,19 @@ func (f *Flight) Done(shard int, t *pb.ScsiTask, status uint8, sense []byte, now
 		}
 	}
 	if s := &f.shards[uint(shard)%uint(len(f.shards))]; len(s.ring) > 0 {
-		i := s.next.Add(1) - 1
-		s.ring[i%uint64(len(s.ring))].Store(t)
+		s.mu.Lock()
+		s.ring[s.next%uint64(len(s.ring))].set(t)
+		s.next++
+		s.mu.Unlock()
 	}
-	if bad || (t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil) {
-		tl := f.timeline(t, now, actor, actorID)
+	embedded := t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil
+	if bad || embedded {
+		tl := f.timeline(entryOf(t), now, actor, actorID)
 		tl.Status, tl.Sense, tl.Bad = status, sense, bad
 		if bad {
 			logTimeline(f.log, tl, f.why(t), false)
 		}
-		if t.Traceparent != "" && t.TraceId == 0 && f.Emit != nil {
+		if f.Emit != nil {
 			f.Emit(tl)
 		}
 	}
@@ -121,17 +164,17 @@ func (f *Flight) why(t *pb.ScsiTask) string {
 }
 
 // timeline is the LUN-side timeline of an untraced task.
-func (f *Flight) timeline(t *pb.ScsiTask, end int64, actor, actorID string) *Timeline {
-	tl := &Timeline{ID: taskID(t, f.Target), TraceParent: t.Traceparent}
+func (f *Flight) timeline(t flightEntry, end int64, actor, actorID string) *Timeline {
+	tl := &Timeline{ID: taskID(t, f.Target), TraceParent: t.traceparent}
 	add := func(h Hop, tns int64, a string) {
 		if tns != 0 {
 			tl.Events = append(tl.Events, Event{Hop: h, TNs: tns, Actor: a})
 		}
 	}
-	add(HopLUN, t.ArrivedNanos, ActorLUN)
-	add(HopQueued, t.QueuedNanos, ActorLUN)
-	add(HopBackendStart, t.IoStartNanos, ActorWorker)
-	add(HopBackendEnd, t.IoEndNanos, ActorWorker)
+	add(HopLUN, t.arrived, ActorLUN)
+	add(HopQueued, t.queued, ActorLUN)
+	add(HopBackendStart, t.ioStart, ActorWorker)
+	add(HopBackendEnd, t.ioEnd, ActorWorker)
 	tl.Events = append(tl.Events, Event{Hop: HopCompleted, TNs: end, Actor: actor, ActorID: actorID})
 	return tl
 }
@@ -143,12 +186,14 @@ func (f *Flight) Recent() []*Timeline {
 	var out []*Timeline
 	for k := range f.shards {
 		s := &f.shards[k]
-		n, size := s.next.Load(), uint64(len(s.ring))
+		s.mu.Lock()
+		n, size := s.next, uint64(len(s.ring))
+		var kept []flightEntry
 		for i := n - min(n, size); i < n; i++ {
-			t := s.ring[i%size].Load()
-			if t == nil {
-				continue
-			}
+			kept = append(kept, s.ring[i%size])
+		}
+		s.mu.Unlock()
+		for _, t := range kept {
 			tl := f.timeline(t, 0, "", "")
 			tl.Events = tl.Events[:len(tl.Events)-1]
 			out = append(out, tl)
@@ -160,17 +205,14 @@ func (f *Flight) Recent() []*Timeline {
 
 // taskID is the identity a ScsiTask carries (its nexus is "initiator,i,0xISID";
 // the TSIH it does not carry).
-func taskID(t *pb.ScsiTask, target string) TaskID {
-	id := TaskID{Target: target, ITT: t.Itt, CmdSN: t.CmdSn, LUN: t.Lun}
+func taskID(t flightEntry, target string) TaskID {
+	id := TaskID{Target: target, ITT: t.itt, CmdSN: t.cmdSN, LUN: t.lun, Opcode: t.opcode}
 	var rest string
-	id.Initiator, rest, _ = strings.Cut(t.Nexus, ",")
+	id.Initiator, rest, _ = strings.Cut(t.nexus, ",")
 	if _, x, ok := strings.Cut(rest, ",0x"); ok {
 		if b, err := hex.DecodeString(fmt.Sprintf("%012s", x)); err == nil && len(b) == 6 {
 			copy(id.ISID[:], b)
 		}
-	}
-	if len(t.Cdb) > 0 {
-		id.Opcode = t.Cdb[0]
 	}
 	return id
 }
@@ -186,7 +228,7 @@ func logTimeline(log hclog.Logger, tl *Timeline, why string, where bool) {
 	if where {
 		args = append(args, "target", id.Target)
 	}
-	args = append(args, "initiator", id.Initiator, "isid", fmt.Sprintf("%x", id.ISID[:]))
+	args = append(args, "initiator", safeText(id.Initiator), "isid", fmt.Sprintf("%x", id.ISID[:]))
 	if id.TSIH != 0 {
 		args = append(args, "tsih", id.TSIH)
 	}
@@ -202,6 +244,9 @@ func logTimeline(log hclog.Logger, tl *Timeline, why string, where bool) {
 		args = append(args, "why", why)
 	}
 	args = append(args, "took", tl.Duration().String(), "hops", FormatHops(tl))
+	if tl.Dropped > 0 {
+		args = append(args, "dropped_events", tl.Dropped)
+	}
 	log.Warn("flight record: task ended badly", args...)
 }
 
@@ -222,4 +267,16 @@ func FormatHops(tl *Timeline) string {
 		}
 	}
 	return b.String()
+}
+
+// safeText is s for a log line: as it is when it is printable, else quoted (Go
+// syntax), so that a name with a newline or a terminal escape (an embedder's nexus;
+// logins refuse such initiator names) cannot forge a line of its own.
+func safeText(s string) string {
+	for _, r := range s {
+		if r < 0x20 || (r >= 0x7F && r < 0xA0) || r == utf8.RuneError {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

@@ -49,22 +49,33 @@ func (t *Tracer) Recent(n int, f Filter) []*Timeline {
 	return out
 }
 
-// Since returns the tasks f selects that finished after the time after (trace
-// clock), oldest first: what `atgtctl trace tail` polls for.
-func (t *Tracer) Since(after int64, f Filter) []*Timeline {
-	return t.collect(f, func(r *Record) bool {
-		n := int(r.reserved.Load() &^ sealed)
-		return n > 0 && lastTime(r, n) > after
-	})
-}
-
-// lastTime is the latest event time of a sealed record of n events.
-func lastTime(r *Record, n int) int64 {
-	var m int64
-	for i := 0; i < n; i++ {
-		m = max(m, r.ev[i].tns)
+// Since returns the tasks f selects that were finished (put in their rings) after
+// the time after and up to until (trace clock), oldest first, and until, where the
+// next call resumes: what `atgtctl trace tail` polls for. Every task finished by
+// until is readable, so resuming from it skips none (a task's last hop may be
+// stamped before another's, yet reach its ring after it).
+func (t *Tracer) Since(after int64, f Filter) ([]*Timeline, int64) {
+	until := max(t.published(), after)
+	var out []*Timeline
+	var fins []int64
+	for _, c := range t.conns() {
+		c.each(func(r *Record) {
+			if fin := r.finished.Load(); fin > after && fin <= until && f.Match(r.ID) {
+				out = append(out, r.Timeline())
+				fins = append(fins, fin)
+			}
+		})
 	}
-	return m
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return fins[idx[i]] < fins[idx[j]] })
+	sorted := make([]*Timeline, len(out))
+	for i, k := range idx {
+		sorted[i] = out[k]
+	}
+	return sorted, until
 }
 
 // Task returns the finished tasks with this ITT (of the session tsih, when not

@@ -32,6 +32,9 @@ type Record struct {
 	dropped  atomic.Uint32
 	// bad: the task ended in a way the flight recorder logs.
 	bad atomic.Bool
+	// finished is when the record was put in its connection's ring (trace clock,
+	// unique and increasing over the tracer: Tracer.publish), the cursor of Since.
+	finished atomic.Int64
 	// Set by the connection before Seal.
 	status uint8
 	sense  []byte
@@ -147,7 +150,8 @@ func (r *Record) sealedEvents() []Event {
 
 // Timeline returns the finished record as a Timeline (a copy: the caller may keep it).
 func (r *Record) Timeline() *Timeline {
-	return &Timeline{ID: r.ID, Events: r.sealedEvents(), Status: r.status, Sense: r.sense, Bad: r.bad.Load()}
+	return &Timeline{ID: r.ID, Events: r.sealedEvents(), Status: r.status, Sense: r.sense, Bad: r.bad.Load(),
+		Dropped: r.Dropped()}
 }
 
 // Dropped counts the events past MaxEvents.

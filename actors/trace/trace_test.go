@@ -85,7 +85,7 @@ func TestConcurrentAppends(t *testing.T) {
 			default:
 				tr.Recent(10, Any)
 				tr.Stats(Any)
-				tr.Since(0, Any)
+				_, _ = tr.Since(0, Any)
 			}
 		}
 	}()

@@ -72,6 +72,31 @@ type Tracer struct {
 	dropped   atomic.Uint64
 	sunk      atomic.Uint64
 	closeOnce sync.Once
+
+	// pubMu orders the traced tasks' arrival in the rings: each gets a finish time
+	// later than every record already readable (lastPub), so that Since, resuming
+	// from lastPub, misses none. Taken by traced tasks only.
+	pubMu   sync.Mutex
+	lastPub int64
+}
+
+// publish stamps r's finish time and runs store (which makes r readable) in
+// finish-time order.
+func (t *Tracer) publish(store func(), r *Record) {
+	t.pubMu.Lock()
+	now := max(Now(), t.lastPub+1)
+	r.finished.Store(now)
+	store()
+	t.lastPub = now
+	t.pubMu.Unlock()
+}
+
+// published is the finish time of the last record made readable: every record
+// finished at or before it is in its ring.
+func (t *Tracer) published() int64 {
+	t.pubMu.Lock()
+	defer t.pubMu.Unlock()
+	return t.lastPub
 }
 
 // New returns a tracer; Close ends its sink goroutine.

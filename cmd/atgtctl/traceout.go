@@ -18,17 +18,19 @@ import (
 // (a number) and hops (in order, each with at least actor, message and tNs). Add
 // fields; never rename or remove one.
 type taskJSON struct {
-	Initiator  string    `json:"initiator"`
-	Target     string    `json:"target"`
-	ISID       string    `json:"isid"`
-	TSIH       uint32    `json:"tsih"`
-	ITT        uint32    `json:"itt"`
-	CmdSN      uint32    `json:"cmdsn"`
-	LUN        uint64    `json:"lun"`
-	Opcode     uint32    `json:"opcode"`
-	Status     uint32    `json:"status"`
-	Sense      string    `json:"sense"`
-	Bad        bool      `json:"bad"`
+	Initiator string `json:"initiator"`
+	Target    string `json:"target"`
+	ISID      string `json:"isid"`
+	TSIH      uint32 `json:"tsih"`
+	ITT       uint32 `json:"itt"`
+	CmdSN     uint32 `json:"cmdsn"`
+	LUN       uint64 `json:"lun"`
+	Opcode    uint32 `json:"opcode"`
+	Status    uint32 `json:"status"`
+	Sense     string `json:"sense"`
+	Bad       bool   `json:"bad"`
+	// Dropped counts events the record had no room for: the hops are cut short.
+	Dropped    uint32    `json:"dropped,omitempty"`
 	DurationNs int64     `json:"durationNs"`
 	Hops       []hopJSON `json:"hops"`
 }
@@ -69,7 +71,7 @@ type traceLevelJSON struct {
 func toTaskJSON(tl *pb.TraceTimeline) taskJSON {
 	out := taskJSON{Initiator: tl.Initiator, Target: tl.Target, ISID: tl.Isid, TSIH: tl.Tsih, ITT: tl.Itt, CmdSN: tl.Cmdsn,
 		LUN: tl.Lun, Opcode: tl.Opcode, Status: tl.Status, Sense: tl.Sense, Bad: tl.Bad, DurationNs: took(tl),
-		Hops: []hopJSON{}}
+		Dropped: tl.Dropped, Hops: []hopJSON{}}
 	for i, h := range tl.Hops {
 		j := hopJSON{Hop: h.Hop, Actor: h.Actor, ActorID: h.ActorId, Message: h.Message, TNs: h.TNs,
 			SinceArrivalNs: h.TNs - tl.Hops[0].TNs, Bytes: h.Bytes, Result: h.Result, Detail: h.Detail}
@@ -126,7 +128,14 @@ func writeTimeline(w io.Writer, tl *pb.TraceTimeline) error {
 		t.row(h.Hop, time.Duration(h.TNs-tl.Hops[0].TNs).String(), time.Duration(prev).String(), h.Actor, orDash(h.ActorId),
 			orDash(h.Message), bytes, orDash(res))
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if tl.Dropped > 0 {
+		_, err := fmt.Fprintf(w, "  (cut short: %d later events dropped, the record was full)\n", tl.Dropped)
+		return err
+	}
+	return nil
 }
 
 // statusText names a task's status for people.

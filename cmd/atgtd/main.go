@@ -82,7 +82,7 @@ func run() int {
 	override(cfg)
 	raiseFileLimit(cfg, log)
 	// OpenTelemetry export (otel.go): its sink is passed to the target; flushed after the stop.
-	sinks, stopOTLP, code := startOTLP(cfg, *otlpURL, log)
+	sinks, stopOTLP, code := startOTLP(cfg, *otlpURL, *traceLevel, log)
 	if code != 0 {
 		return code
 	}

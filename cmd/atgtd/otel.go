@@ -29,7 +29,7 @@ const otlpErrorEvery = 30 * time.Second
 // that sends the spans still queued and stops the exporter (called after the target
 // stopped), and a non-zero exit status after printing why when it cannot start:
 // 2 for a bad -otlp, 1 for a bad config field, as for the other flags and fields.
-func startOTLP(cfg *pb.Config, flagURL string, log hclog.Logger) ([]trace.Sink, func(), int) {
+func startOTLP(cfg *pb.Config, flagURL, traceFlag string, log hclog.Logger) ([]trace.Sink, func(), int) {
 	endpoint := flagURL
 	if endpoint == "" {
 		endpoint = cfg.GetOtlpEndpoint()
@@ -66,6 +66,13 @@ func startOTLP(cfg *pb.Config, flagURL string, log hclog.Logger) ([]trace.Sink, 
 		}
 	}))
 	fmt.Printf("otlp %s\n", endpoint)
+	level := traceFlag
+	if level == "" {
+		level = cfg.GetTraceLevel()
+	}
+	if level == "" || level == "off" {
+		fmt.Println("otlp: tracing is off: only the tasks the flight recorder logs are exported (-trace light: every task)")
+	}
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), otlpFlushTimeout)
 		defer cancel()

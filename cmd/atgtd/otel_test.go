@@ -17,15 +17,15 @@ import (
 
 func TestStartOTLPChoosesAndChecksTheEndpoint(t *testing.T) {
 	log := hclog.NewNullLogger()
-	if sinks, stop, code := startOTLP(&pb.Config{}, "", log); code != 0 || sinks != nil {
+	if sinks, stop, code := startOTLP(&pb.Config{}, "", "", log); code != 0 || sinks != nil {
 		t.Fatalf("without an endpoint: %d sinks, exit %d", len(sinks), code)
 	} else {
 		stop()
 	}
-	if _, _, code := startOTLP(&pb.Config{}, "127.0.0.1:4318", log); code != 2 {
+	if _, _, code := startOTLP(&pb.Config{}, "127.0.0.1:4318", "", log); code != 2 {
 		t.Errorf("a bad -otlp exits %d, want 2", code)
 	}
-	if _, _, code := startOTLP(&pb.Config{OtlpEndpoint: "ftp://x"}, "", log); code != 1 {
+	if _, _, code := startOTLP(&pb.Config{OtlpEndpoint: "ftp://x"}, "", "", log); code != 1 {
 		t.Errorf("a bad otlp_endpoint exits %d, want 1", code)
 	}
 
@@ -55,7 +55,7 @@ func TestStartOTLPChoosesAndChecksTheEndpoint(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg := &pb.Config{OtlpEndpoint: "http://127.0.0.1:1", OtlpServiceName: "atgtd-vm1"}
-	sinks, stop, code := startOTLP(cfg, srv.URL, log)
+	sinks, stop, code := startOTLP(cfg, srv.URL, "", log)
 	if code != 0 || len(sinks) != 1 {
 		t.Fatalf("startOTLP: exit %d, %d sinks", code, len(sinks))
 	}

@@ -344,10 +344,13 @@ type TraceTimeline struct {
 	Lun    uint64 `protobuf:"varint,7,opt,name=lun,proto3" json:"lun,omitempty"`
 	Opcode uint32 `protobuf:"varint,8,opt,name=opcode,proto3" json:"opcode,omitempty"`
 	// SAM status answered, sense data in hex; bad when the flight recorder logged it.
-	Status        uint32      `protobuf:"varint,9,opt,name=status,proto3" json:"status,omitempty"`
-	Sense         string      `protobuf:"bytes,10,opt,name=sense,proto3" json:"sense,omitempty"`
-	Bad           bool        `protobuf:"varint,11,opt,name=bad,proto3" json:"bad,omitempty"`
-	Hops          []*TraceHop `protobuf:"bytes,12,rep,name=hops,proto3" json:"hops,omitempty"`
+	Status uint32      `protobuf:"varint,9,opt,name=status,proto3" json:"status,omitempty"`
+	Sense  string      `protobuf:"bytes,10,opt,name=sense,proto3" json:"sense,omitempty"`
+	Bad    bool        `protobuf:"varint,11,opt,name=bad,proto3" json:"bad,omitempty"`
+	Hops   []*TraceHop `protobuf:"bytes,12,rep,name=hops,proto3" json:"hops,omitempty"`
+	// Events the task's record had no room for (past its 24 slots): when not 0 the
+	// hops are cut short, and the last ones (the response written, say) are missing.
+	Dropped       uint32 `protobuf:"varint,13,opt,name=dropped,proto3" json:"dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,6 +467,13 @@ func (x *TraceTimeline) GetHops() []*TraceHop {
 		return x.Hops
 	}
 	return nil
+}
+
+func (x *TraceTimeline) GetDropped() uint32 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
 }
 
 // TraceRecentResponse holds the tasks, oldest first.
@@ -1137,7 +1147,7 @@ const file_atgt_v1_trace_proto_rawDesc = "" +
 	"\x05bytes\x18\x06 \x01(\x03R\x05bytes\x12\x16\n" +
 	"\x06result\x18\a \x01(\tR\x06result\x12\x16\n" +
 	"\x06detail\x18\b \x01(\tR\x06detail\x12\x19\n" +
-	"\bmsg_json\x18\t \x01(\tR\amsgJson\"\xa6\x02\n" +
+	"\bmsg_json\x18\t \x01(\tR\amsgJson\"\xc0\x02\n" +
 	"\rTraceTimeline\x12\x1c\n" +
 	"\tinitiator\x18\x01 \x01(\tR\tinitiator\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x12\n" +
@@ -1151,7 +1161,8 @@ const file_atgt_v1_trace_proto_rawDesc = "" +
 	"\x05sense\x18\n" +
 	" \x01(\tR\x05sense\x12\x10\n" +
 	"\x03bad\x18\v \x01(\bR\x03bad\x12%\n" +
-	"\x04hops\x18\f \x03(\v2\x11.atgt.v1.TraceHopR\x04hops\"C\n" +
+	"\x04hops\x18\f \x03(\v2\x11.atgt.v1.TraceHopR\x04hops\x12\x18\n" +
+	"\adropped\x18\r \x01(\rR\adropped\"C\n" +
 	"\x13TraceRecentResponse\x12,\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x16.atgt.v1.TraceTimelineR\x05tasks\"A\n" +
 	"\x11TraceTaskResponse\x12,\n" +

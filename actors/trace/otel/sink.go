@@ -52,6 +52,9 @@ const (
 	AttrASCQ     = attribute.Key("scsi.ascq")
 	// AttrBad marks a task the flight recorder logged.
 	AttrBad = attribute.Key("atgt.bad")
+	// AttrDropped counts the events the task's record had no room for: its hops are
+	// cut short.
+	AttrDropped = attribute.Key("atgt.dropped_events")
 )
 
 // The attribute keys of a hop's span: where it happened and what it moved.
@@ -148,6 +151,9 @@ func (s *Sink) Finished(tl *trace.Timeline) {
 	ctx, span := s.tracer.Start(ctx, SpanName(tl.ID.Opcode), startOpts...)
 	if span.IsRecording() { // a task sampled out costs no more than this
 		span.SetAttributes(taskAttributes(tl)...)
+		if tl.Dropped > 0 {
+			span.SetAttributes(AttrDropped.Int(tl.Dropped))
+		}
 		for i := range tl.Events {
 			s.hop(ctx, tl, i)
 		}
