@@ -9,8 +9,10 @@ import (
 
 // TestBoundsStalledLogins: 1,000 connections that each send a whole Login Request
 // header and then stop inside its data segment get their actors and a reader (the
-// costliest state before login) and still cost under 16 KiB each; the login timeout
-// closes them all.
+// costliest state before login) and still cost under 18 KiB each (15.0-16.4 KiB
+// measured since the memory bounds and login admission of 2026-12-01 added a few
+// fields and channels per connection; 13.8-14.7 before); the login timeout closes
+// them all.
 func TestBoundsStalledLogins(t *testing.T) {
 	const (
 		n            = 1000
@@ -49,8 +51,8 @@ func TestBoundsStalledLogins(t *testing.T) {
 	if heldG-baseG < n*9/10 {
 		t.Errorf("only %d more goroutines: the connections did not get their readers", heldG-baseG)
 	}
-	if perConn >= 16 {
-		t.Errorf("%.1f KiB of resident memory per connection stalled in its login, want under 16", perConn)
+	if perConn >= 18 {
+		t.Errorf("%.1f KiB of resident memory per connection stalled in its login, want under 18", perConn)
 	}
 	var slowest time.Duration
 	for range n {
