@@ -28,17 +28,7 @@ func (s slowAck) Attach(fn func(gateway.Notice, func())) {
 // DEVICE RESET FUNCTION OCCURRED for the initiators of node B too, and A answers the
 // function only once B has it.
 func TestResetReachesOtherGateways(t *testing.T) {
-	hub := gateway.NewMemHub()
-	chA, err := gateway.Open(hub.Bus(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer chA.Close()
-	chB, err := gateway.Open(hub.Bus(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer chB.Close()
+	chA, chB := twoGateways(t)
 	store := backend.NewMemory(1 << 20)
 	a := newLUNHarness(t, store, func(c *Config) { c.Gateways = chA })
 	defer a.sys.Shutdown()
@@ -73,17 +63,7 @@ func TestResetReachesOtherGateways(t *testing.T) {
 // an ORDERED barrier never reaches the store, and A answers the function only once
 // B's call in progress has returned.
 func TestResetAbortsOtherGatewaysTasks(t *testing.T) {
-	hub := gateway.NewMemHub()
-	chA, err := gateway.Open(hub.Bus(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer chA.Close()
-	chB, err := gateway.Open(hub.Bus(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer chB.Close()
+	chA, chB := twoGateways(t)
 	hb := newHoldBackend(t)
 	a := newLUNHarness(t, hb.Backend, func(c *Config) { c.Gateways = chA })
 	defer a.sys.Shutdown()
@@ -122,4 +102,21 @@ func TestResetAbortsOtherGatewaysTasks(t *testing.T) {
 	if p[0] != 0 {
 		t.Fatalf("B's write of the aborted task set landed after the reset: % x", p[:4])
 	}
+}
+
+// twoGateways opens the event channels of nodes 1 and 2 on one in-memory bus,
+// closed at the test's end.
+func twoGateways(t *testing.T) (a, b *gateway.Channel) {
+	t.Helper()
+	hub := gateway.NewMemHub()
+	var err error
+	if a, err = gateway.Open(hub.Bus(), 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if b, err = gateway.Open(hub.Bus(), 2); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
 }

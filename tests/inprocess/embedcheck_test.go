@@ -30,13 +30,7 @@ func embedMisuse(t *testing.T, task func(me *actor.PID) *pb.ScsiTask) (*pb.ScsiC
 		t.Fatal(err)
 	}
 	defer svc.Stop(10 * time.Second)
-	answers := make(replier, 4)
-	me := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return answers }))
-	for i := 0; i < 2; i++ { // clear the embedder nexus's power-on unit attention
-		system.Root.Send(svc.LUNActor(targetName, 0), &pb.ScsiTask{Itt: 100, Target: targetName, Lun: 0, Cdb: make([]byte, 6),
-			Nexus: "embedder", ReplyTo: pb.NewPid(me)})
-		<-answers
-	}
+	answers, me := embedderReady(system, svc)
 	system.Root.Send(svc.LUNActor(targetName, 0), task(me))
 	var got *pb.ScsiCompletion
 	select {
@@ -157,13 +151,7 @@ func noReplyToThenOrdered(t *testing.T, raw bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	answers := make(replier, 4)
-	me := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return answers }))
-	for i := 0; i < 2; i++ {
-		system.Root.Send(svc.LUNActor(targetName, 0), &pb.ScsiTask{Itt: 100, Target: targetName, Lun: 0, Cdb: make([]byte, 6),
-			Nexus: "embedder", ReplyTo: pb.NewPid(me)})
-		<-answers
-	}
+	embedderReady(system, svc) // the task below carries no ReplyTo
 	to := svc.LUNActor(targetName, 0)
 	if raw { // past the door, as a bug of atgt's own might send it
 		to = actor.NewPID(to.Address, strings.TrimSuffix(to.Id, "/"+lun.DoorName))
@@ -209,13 +197,7 @@ func TestEmbedShortWriteReadBack(t *testing.T) {
 	if err := s.Write(0, 0, old, blockSize, false); err != nil {
 		t.Fatal(err)
 	}
-	answers := make(replier, 4)
-	me := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return answers }))
-	for i := 0; i < 2; i++ {
-		system.Root.Send(svc.LUNActor(targetName, 0), &pb.ScsiTask{Itt: 100, Target: targetName, Lun: 0, Cdb: make([]byte, 6),
-			Nexus: "embedder", ReplyTo: pb.NewPid(me)})
-		<-answers
-	}
+	answers, me := embedderReady(system, svc)
 	system.Root.Send(svc.LUNActor(targetName, 0), &pb.ScsiTask{Itt: 1, Target: targetName, Lun: 0, Cdb: write16(0, 8), Write: true,
 		ExpectedLength: 8 * blockSize, DataOut: bytes.Repeat([]byte{0x55}, blockSize), Nexus: "embedder", ReplyTo: pb.NewPid(me)})
 	c := <-answers
@@ -262,4 +244,17 @@ func TestEmbedDoorAfterReAdd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// embedderReady spawns an embedder's reply actor and clears its nexus's power-on
+// unit attention on LUN 0 (two TEST UNIT READYs), so that the next task meets none.
+func embedderReady(system *actor.ActorSystem, svc *target.Service) (replier, *actor.PID) {
+	answers := make(replier, 4)
+	me := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return answers }))
+	for i := 0; i < 2; i++ {
+		system.Root.Send(svc.LUNActor(targetName, 0), &pb.ScsiTask{Itt: 100, Target: targetName, Lun: 0, Cdb: make([]byte, 6),
+			Nexus: "embedder", ReplyTo: pb.NewPid(me)})
+		<-answers
+	}
+	return answers, me
 }
