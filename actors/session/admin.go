@@ -17,7 +17,8 @@ import (
 type List struct{ Done func([]*Info) }
 
 // Logout asks sessions to log out: the one with TSIH (when non-zero), or every
-// session of Target (when TSIH is 0). Each gets an Asynchronous Message asking its
+// session of Target (when TSIH is 0; a login to Target in progress is then refused
+// when it completes, as after a TARGET COLD RESET). Each gets an Asynchronous Message asking its
 // initiator to log out within Within; one still there after Within is closed. Done
 // hears how many sessions were asked and how many of them had to be closed, once all
 // have ended; asked is 0 when none matched.
@@ -66,6 +67,9 @@ func (m *manager) admin(ctx actor.Context, msg any) bool {
 // logout asks the matching sessions to log out and arms the deadline.
 func (m *manager) logout(ctx actor.Context, msg *Logout) {
 	w := &logoutWait{left: map[string]*actor.PID{}, done: msg.Done}
+	if msg.TSIH == 0 {
+		m.endedAll(msg.Target, "the administrator ended the target's sessions")
+	}
 	for id, in := range m.info {
 		pid := m.pids[id]
 		if pid == nil || in.Discovery || (msg.TSIH != 0 && in.TSIH != msg.TSIH) || (msg.TSIH == 0 && in.Target != msg.Target) {

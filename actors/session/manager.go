@@ -65,7 +65,8 @@ func ManagerProps(connCfg conn.Config, log hclog.Logger) *actor.Props {
 func newManager(connCfg conn.Config, log hclog.Logger) *manager {
 	return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
 		info: map[string]*Info{}, pids: map[string]*actor.PID{}, tsihOf: map[string]uint16{},
-		held: map[string]*hold{}, ending: map[string]string{}, born: map[string]uint64{}, resetAt: map[string]uint64{}}
+		held: map[string]*hold{}, ending: map[string]string{}, born: map[string]uint64{}, resetAt: map[string]uint64{},
+		resetWhy: map[string]string{}}
 }
 
 type manager struct {
@@ -84,12 +85,14 @@ type manager struct {
 	pids map[string]*actor.PID
 	// logouts are the admin's Logouts still waiting for sessions to end.
 	logouts []*logoutWait
-	// clock counts accepted connections and TARGET COLD RESETs, in the order the
-	// manager took them: born is when each session's connection was accepted (by
-	// PID id), resetAt when each target (by name) was last reset.
-	clock   uint64
-	born    map[string]uint64
-	resetAt map[string]uint64
+	// clock counts accepted connections, TARGET COLD RESETs and the admin's
+	// Logouts of a whole target, in the order the manager took them: born is when
+	// each session's connection was accepted (by PID id), resetAt when each target
+	// (by name) last had all its sessions ended, and resetWhy why.
+	clock    uint64
+	born     map[string]uint64
+	resetAt  map[string]uint64
+	resetWhy map[string]string
 }
 
 // Receive handles accepted connections and session lifecycle.

@@ -46,9 +46,9 @@ type coldReset struct {
 // listed before the reset and ended by it: no login slips between the two.
 func (m *manager) up(ctx actor.Context, msg *Up) {
 	if m.resetDuringLogin(msg) {
-		m.log.Info("target cold reset during login: refusing the session", "session", msg.PID.Id,
-			"target", msg.Info.Target)
-		ctx.Send(msg.PID, &conn.Admit{Refused: "target cold reset during login"})
+		why := m.resetWhy[msg.Info.Target] + " during login"
+		m.log.Info(why+": refusing the session", "session", msg.PID.Id, "target", msg.Info.Target)
+		ctx.Send(msg.PID, &conn.Admit{Refused: why})
 		return
 	}
 	ctx.Send(msg.PID, &conn.Admit{})
@@ -130,8 +130,7 @@ func (m *manager) rehold(ctx actor.Context) {
 // when the reset ran, so that a session of the target still logging in is refused
 // when its login completes (see up).
 func (m *manager) coldReset(ctx actor.Context, msg *coldReset) {
-	m.clock++
-	m.resetAt[msg.target] = m.clock
+	m.endedAll(msg.target, "target cold reset")
 	n := 0
 	for id, in := range m.info {
 		pid := m.pids[id]
@@ -144,8 +143,16 @@ func (m *manager) coldReset(ctx actor.Context, msg *coldReset) {
 	m.log.Info("target cold reset: closing the target's sessions", "target", msg.target, "sessions", n)
 }
 
-// resetDuringLogin reports whether the target msg's session logged in to had a
-// TARGET COLD RESET after the session's connection was accepted.
+// endedAll notes that every session of target ends now, for why: a login in
+// progress to it is refused when it completes (resetDuringLogin).
+func (m *manager) endedAll(target, why string) {
+	m.clock++
+	m.resetAt[target] = m.clock
+	m.resetWhy[target] = why
+}
+
+// resetDuringLogin reports whether the target msg's session logged in to had all
+// its sessions ended (endedAll) after the session's connection was accepted.
 func (m *manager) resetDuringLogin(msg *Up) bool {
 	in := msg.Info
 	if in == nil || in.Discovery {
