@@ -79,6 +79,14 @@ func (m *Machine) finishTask(tk *task, status uint32, sense, data []byte, transf
 	m.forget(tk)
 	var resFlags uint8
 	var resCount uint32
+	if tk.read && status != uint32(scsi.StatusGood) {
+		// A read that did not succeed transferred only the data sent with it
+		// (RFC 7143 11.4.5.1: the residual counts the bytes not transferred), so
+		// that the initiator completes no block it did not receive: Linux's sd
+		// takes the blocks before a MEDIUM ERROR's INFORMATION LBA as read, up to
+		// the transfer the residual reports (all of it when U is clear).
+		transfer = min(uint32(len(data)), tk.edtl)
+	}
 	if transfer > 0 || tk.read {
 		if tk.read && transfer < uint32(len(data)) {
 			transfer = uint32(len(data))

@@ -9,8 +9,11 @@ import (
 
 // A fence (rangelock.go) stops the writes that are admitted after it. The writes
 // admitted before it that have not started yet, waiting in the workers' queue or in
-// the run held for merging, are held back too when it goes up (holdBack), and so is
-// a write retried after its worker failed (redispatch): otherwise such a write could
+// the run held for merging, are held back too when it goes up (holdBack), and so are
+// a write retried after its worker failed (redispatch) and the queued writes a task
+// management function's detach puts back after abandoning calls (dispatchUnfenced).
+// Only reads are handed straight to an idle worker (toWorker), so no write waits in
+// a worker's mailbox where a fence could not reach it. Otherwise such a write could
 // start while the abandoned call is still in the kernel, be acknowledged, and then be
 // overwritten when that call lands. Only a write already inside another backend call
 // when the fence goes up can still race it; the initiator sent the two at the same
@@ -40,8 +43,19 @@ func (l *lunActor) holdBack(ctx actor.Context, span scsidev.Extent) {
 // redispatch gives io, which had been admitted and now runs again (a retry after
 // its worker failed), to a worker, unless it is a write a fence now covers: then it
 // waits behind the fence.
-func (l *lunActor) redispatch(sc actor.SenderContext, io *pb.IoRequest) {
-	keep, back := l.sortBehind(io, func(io *pb.IoRequest) bool { return l.locks.fenced(l.span(io)) }, nil, nil)
+func (l *lunActor) redispatch(sc actor.SenderContext, io *pb.IoRequest) { l.dispatchUnfenced(sc, io) }
+
+// dispatchUnfenced gives ios to the workers in order, except the writes a fence now
+// covers, which wait behind it. It is how IO that was admitted before a fence and
+// taken out of the queue goes back: a retry after a worker failed, and what detach
+// kept of the queue while it abandoned calls (holdBack, run by each abandon, found
+// the queue empty then).
+func (l *lunActor) dispatchUnfenced(sc actor.SenderContext, ios ...*pb.IoRequest) {
+	fenced := func(io *pb.IoRequest) bool { return l.locks.fenced(l.span(io)) }
+	var keep, back []*pb.IoRequest
+	for _, io := range ios {
+		keep, back = l.sortBehind(io, fenced, keep, back)
+	}
 	l.locks.requeue(back, l.span, func(msg any) { sc.Send(l.self, msg) })
 	for _, io := range keep {
 		l.toWorker(sc, io)

@@ -194,10 +194,12 @@ func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
 		return
 	}
 	p := l.pool
-	if io.Length > maxMergePart && len(p.overflow) == 0 && p.sh.q.empty() {
-		// A large IO goes straight to an idle worker, so that large copies run
+	if io.Length > maxMergePart && io.Kind == pb.IoKind_IO_KIND_READ && len(p.overflow) == 0 && p.sh.q.empty() {
+		// A large read goes straight to an idle worker, so that large copies run
 		// in parallel (as merge.go keeps them apart for): its wake is never
-		// wasted, and is small beside the copy.
+		// wasted, and is small beside the copy. Not a write: one in a worker's
+		// mailbox is out of reach of a fence raised before the worker takes it
+		// (fence.go), and could then be overwritten by the fenced call.
 		if i := p.sh.idle.claim(); i >= 0 {
 			p.slots[i].handed.Store(io)
 			sc.Send(p.slots[i].pid, io)

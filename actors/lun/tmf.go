@@ -203,9 +203,9 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 		}
 	}
 	l.detachCopies(ctx, d, why)
-	for _, io := range keep {
-		l.toWorker(ctx, io)
-	}
+	// The calls abandoned above fenced their ranges while the queue was empty, so
+	// what it held goes back through the fences.
+	l.dispatchUnfenced(ctx, keep...)
 	for i := 0; i < len(l.locks.queue); {
 		q := l.locks.queue[i]
 		if !has(q.io) {
