@@ -5,6 +5,7 @@ package scsidev
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"testing"
 
@@ -106,9 +107,10 @@ func TestInquiry3PCAndThirdPartyCopyVPD(t *testing.T) {
 		0x00, 0x8F, 0x00, 0x60,
 		// Supported Commands: 83h/00h, 84h/00h,03h, padded.
 		0x00, 0x01, 0x00, 0x08, 0x07, 0x83, 0x01, 0x00, 0x84, 0x02, 0x00, 0x03,
-		// Parameter Data: 8 CSCD descriptors, 64 segments, 2048 bytes, no inline data.
-		0x00, 0x04, 0x00, 0x1C, 0, 0, 0x00, 0x08, 0x00, 0x40, 0x00, 0x00, 0x08, 0x00, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		// Parameter Data (SPC-4 table 648): 4 reserved bytes, then 8 CSCD
+		// descriptors, 64 segments, 2048 bytes of list, no inline data.
+		0x00, 0x04, 0x00, 0x1C, 0, 0, 0, 0, 0x00, 0x08, 0x00, 0x40, 0x00, 0x00, 0x08, 0x00,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		// Supported Descriptors: block to block segment, identification CSCD.
 		0x00, 0x08, 0x00, 0x04, 0x02, 0x02, 0xE4, 0x00,
 		// Supported CSCD Descriptor IDs: none.
@@ -119,6 +121,28 @@ func TestInquiry3PCAndThirdPartyCopyVPD(t *testing.T) {
 	}
 	if !bytes.Equal(r.Data, want) {
 		t.Fatalf("VPD 0x8F\n% x\nwant\n% x", r.Data, want)
+	}
+	// SPC-4 6.18.4: RECEIVE COPY RESULTS (OPERATING PARAMETERS) reports the
+	// same limits as the page's Parameter Data descriptor (page bytes 16..47).
+	pd := r.Data[16:48]
+	rcr := make([]byte, 16)
+	rcr[0], rcr[1] = scsi.OpReceiveCopyResults, scsi.SAOperatingParameters
+	binary.BigEndian.PutUint32(rcr[10:14], 1024)
+	op := exec(d, rcr, nil)
+	if op.Status != scsi.StatusGood || len(op.Data) < 20 {
+		t.Fatalf("RECEIVE COPY RESULTS: %+v", op)
+	}
+	for _, f := range []struct {
+		name     string
+		vpd, rcr []byte
+	}{
+		{"MAXIMUM CSCD DESCRIPTOR COUNT", pd[8:10], op.Data[8:10]},
+		{"MAXIMUM SEGMENT DESCRIPTOR COUNT", pd[10:12], op.Data[10:12]},
+		{"MAXIMUM DESCRIPTOR LIST LENGTH", pd[12:16], op.Data[12:16]},
+	} {
+		if !bytes.Equal(f.vpd, f.rcr) {
+			t.Errorf("%s: VPD 0x8F % x, RECEIVE COPY RESULTS % x", f.name, f.vpd, f.rcr)
+		}
 	}
 }
 
