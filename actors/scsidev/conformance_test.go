@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/atgt/atgt/messages/scsi"
@@ -205,5 +206,40 @@ func TestUnitAttentionPriority(t *testing.T) {
 				t.Fatalf("reported % x, want % x", got, tt.want)
 			}
 		})
+	}
+}
+
+// The serial number is one identity: VPD 0x80 and the T10 vendor ID
+// designator of VPD 0x83 (code set ASCII, SPC-4 7.8.6.4) carry the same
+// printable ASCII bytes, however the embedder's Config spelled it.
+func TestSerialSameInVPD80And83(t *testing.T) {
+	for _, serial := range []string{"disk\u00e9\t1", "SN-42", strings.Repeat("x", 300)} {
+		c := testConfig()
+		c.SerialNumber = serial
+		d := ready(t, c)
+		p80 := exec(d, []byte{scsi.OpInquiry, 1, 0x80, 0x01, 0x00, 0}, nil)
+		p83 := exec(d, []byte{scsi.OpInquiry, 1, 0x83, 0x01, 0x00, 0}, nil)
+		if p80.Status != scsi.StatusGood || p83.Status != scsi.StatusGood {
+			t.Fatalf("%q: VPD 80 %+v, 83 %+v", serial, p80, p83)
+		}
+		s80 := p80.Data[4:]
+		var t10 []byte
+		for off := 4; off+4 <= len(p83.Data); off += 4 + int(p83.Data[off+3]) {
+			if p83.Data[off+1]&0x0F == 1 { // T10 vendor ID
+				t10 = p83.Data[off+4 : off+4+int(p83.Data[off+3])]
+			}
+		}
+		if len(t10) < 8 || !bytes.Equal(t10[8:], s80) {
+			t.Errorf("%q: T10 designator %q, VPD 0x80 serial %q: two identities", serial, t10, s80)
+		}
+		for _, ch := range t10 {
+			if ch < 0x20 || ch > 0x7E {
+				t.Errorf("%q: T10 designator %q has byte %#x, not printable ASCII", serial, t10, ch)
+				break
+			}
+		}
+		if len(s80) > MaxSerialLength || (len(serial) < MaxSerialLength && len(s80) != len(serial)) {
+			t.Errorf("%q: VPD 0x80 serial has %d bytes", serial, len(s80))
+		}
 	}
 }
