@@ -409,3 +409,32 @@ func TestReportSupportedTMFs(t *testing.T) {
 		t.Fatalf("alloc 3: %#x/%#x", key, asc)
 	}
 }
+
+// TestStartStopUnitFlushes: a stop without NO_FLUSH (POWER CONDITION 0h, START=0)
+// writes the cache to the medium before GOOD (SBC-4 5.25), as SYNCHRONIZE CACHE of
+// the whole medium: an IO_KIND_SYNC plan. A start, a stop with NO_FLUSH and a
+// power condition change do nothing.
+func TestStartStopUnitFlushes(t *testing.T) {
+	d := ready(t, testConfig())
+	for _, c := range []struct {
+		name      string
+		b1, b4    byte
+		wantFlush bool
+	}{
+		{"stop", 0, 0x00, true},
+		{"stop IMMED", 0x01, 0x00, true},
+		{"stop LOEJ", 0, 0x02, true},
+		{"stop NO_FLUSH", 0, 0x04, false},
+		{"start", 0, 0x01, false},
+		{"power condition STANDBY", 0, 0x30, false},
+	} {
+		r := exec(d, []byte{scsi.OpStartStopUnit, c.b1, 0, 0, c.b4, 0}, nil)
+		if r.Status != scsi.StatusGood {
+			t.Fatalf("%s: %+v", c.name, r)
+		}
+		flush := r.IO.Kind == pb.IoKind_IO_KIND_SYNC
+		if flush != c.wantFlush || (flush && (r.IO.Offset != 0 || r.IO.Length != 1000*512 || !r.IO.Stable)) {
+			t.Errorf("%s: IO %+v, want a flush of the whole medium %v", c.name, r.IO, c.wantFlush)
+		}
+	}
+}
