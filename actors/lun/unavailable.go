@@ -37,9 +37,10 @@ func (l *lunActor) refusal(cdb []byte) *scsi.SenseError {
 	case len(cdb) == 0:
 		return nil
 	case l.unavailable():
-		if scsidev.RunsWhenUnavailable(cdb) || l.cfg.Device.PortGroupState(l.cfg.ALUA.Local) == scsidev.Unavailable {
-			// The device model answers, in SAM-5 order: a pending unit
-			// attention (the change of state) first, then 04/0C.
+		// Answered here, at once, as before a queue that may wait on a backend
+		// call that hangs; the unit attention of the change is reported by the
+		// commands that run (REPORT TARGET PORT GROUPS among them) and after.
+		if scsidev.RunsWhenUnavailable(cdb) {
 			return nil
 		}
 		return errUnavailable
