@@ -95,10 +95,6 @@ func (d *Device) unavailable(cdb []byte) *scsi.SenseError {
 	return scsi.NotReadyUnavailable()
 }
 
-// PortGroupState is the state of target port group id (active/optimized for a
-// group the LU does not have).
-func (d *Device) PortGroupState(id uint16) AccessState { return d.groups[id].state }
-
 // initGroups starts every configured group active/optimized: a backend with no
 // notion of an owner serves IO equally through every node.
 func (d *Device) initGroups() {
