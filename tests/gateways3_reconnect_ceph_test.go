@@ -247,7 +247,9 @@ func startHeldWrites(s *initiator.Session) *heldWrites {
 
 // check waits for the writer to meet a write not answered GOOD after the node woke,
 // and checks that this answer is one the README allows of a fenced node (MEDIUM
-// ERROR from the fenced client, NOT READY, or the session ended) and that every
+// ERROR from the fenced client, NOT READY: TARGET PORT IN UNAVAILABLE STATE, or
+// BECOMING READY for a read the fenced client refused before the LUN knew, or the
+// session ended) and that every
 // write answered GOOD, before or after the hang, is on the image (read through c):
 // a node must never answer GOOD for a write the cluster did not take. The failed
 // write may have landed (taken before the hang, its answer lost).
@@ -261,7 +263,7 @@ func (h *heldWrites) check(t *testing.T, c *initiator.Failover, before int64) {
 	var se *initiator.SCSIError
 	switch {
 	case errors.As(h.err, &se) && (se.Key() == scsi.SenseMediumError ||
-		se.Key() == scsi.SenseNotReady && se.ASC() == 0x04 && se.ASCQ() == 0x01):
+		se.Key() == scsi.SenseNotReady && se.ASC() == 0x04 && (se.ASCQ() == 0x01 || se.ASCQ() == 0x0C)):
 	case errors.Is(h.err, initiator.ErrClosed) || h.s.Err() != nil:
 	default:
 		t.Fatalf("the write A held (LBA %d, write %d): %v, want MEDIUM ERROR, NOT READY or the session ended", h.lba, h.seq, h.err)
@@ -300,8 +302,11 @@ type rtpgWatch struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	polls    [][]rtpgPoll
-	notReady []int    // NOT READY (04/01) answers per node
-	bad      []string // other answers that are not GOOD, or do not parse
+	notReady []int // NOT READY (04/01) answers per node
+	// unavailable counts the answers per node that showed the node's own group
+	// unavailable (fenced: it shows the others as they were, and no guess).
+	unavailable []int
+	bad         []string // other answers that are not GOOD, or do not parse
 }
 
 // rtpgWatchEvery is the pause between two polls through one node.
@@ -309,7 +314,8 @@ const rtpgWatchEvery = 50 * time.Millisecond
 
 // watchRTPG starts polling through every node of g (ISID 80 9a 00 00 isid node).
 func watchRTPG(g *gateways, isid byte) *rtpgWatch {
-	w := &rtpgWatch{stop: make(chan struct{}), polls: make([][]rtpgPoll, len(g.portals)), notReady: make([]int, len(g.portals))}
+	w := &rtpgWatch{stop: make(chan struct{}), polls: make([][]rtpgPoll, len(g.portals)), notReady: make([]int, len(g.portals)),
+		unavailable: make([]int, len(g.portals))}
 	for i, p := range g.portals {
 		o := initiator.Options{InitiatorName: gwInitiator, TargetName: defaultIQN,
 			ISID: [6]byte{0x80, 0x9a, 0, 0, isid, byte(i)}, Timeout: 2 * time.Second}
@@ -358,6 +364,14 @@ func (w *rtpgWatch) poll(i int, portal string, o initiator.Options) {
 			s.Close()
 			s = nil
 			continue
+		case ownUnavailable(groups, uint16(i+1)):
+			// A fenced node: its group unavailable, the others as they were.
+			w.mu.Lock()
+			w.unavailable[i]++
+			if opt := optimizedGroups(groups); len(opt) > 1 {
+				w.bad = append(w.bad, fmt.Sprintf("node %d, unavailable: %v optimized", i+1, opt))
+			}
+			w.mu.Unlock()
 		default:
 			w.mu.Lock()
 			w.polls[i] = append(w.polls[i], rtpgPoll{at: time.Now(), opt: optimizedGroups(groups)})
@@ -365,6 +379,16 @@ func (w *rtpgWatch) poll(i int, portal string, o initiator.Options) {
 		}
 		w.pause()
 	}
+}
+
+// ownUnavailable reports whether groups show group own in the unavailable state.
+func ownUnavailable(groups []rtpgGroup, own uint16) bool {
+	for _, g := range groups {
+		if g.ID == own && g.State == 0x3 {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *rtpgWatch) pause() {
@@ -406,7 +430,8 @@ func (w *rtpgWatch) end() [][]rtpgPoll {
 }
 
 // check stops the pollers and checks every answer: exactly one active/optimized
-// group, and through each node the groups in the order the lock had them
+// group (an answer of a node showing itself unavailable, fenced, is counted apart
+// and may show none, never two), and through each node the groups in the order the lock had them
 // (holders, a group repeated for each time it took the lock). woke is when the
 // stopped node was woken, for the log.
 func (w *rtpgWatch) check(t *testing.T, woke time.Time, holders []uint16) {
@@ -439,8 +464,8 @@ func (w *rtpgWatch) check(t *testing.T, woke time.Time, holders []uint16) {
 		if !subsequence(seq, holders) {
 			t.Errorf("node %d reported the optimized group as %v, not in the order the lock moved (%v)", i+1, seq, holders)
 		}
-		t.Logf("RTPG through node %d: %d answers, optimized group %v; changes after SIGCONT: %v; %d answered NOT READY",
-			i+1, len(ps), seq, afterWake, w.notReady[i])
+		t.Logf("RTPG through node %d: %d answers, optimized group %v; changes after SIGCONT: %v; %d answered NOT READY; %d showed it unavailable",
+			i+1, len(ps), seq, afterWake, w.notReady[i], w.unavailable[i])
 	}
 }
 

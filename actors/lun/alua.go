@@ -245,10 +245,14 @@ func (l *lunActor) lockReport(m *lockState) {
 	}
 }
 
-// applyLock sets the states for the lock held by group owner (0: none known).
+// applyLock sets the states for the lock held by group owner (0: none known);
+// this node's group stays unavailable while it may not serve (unavailable.go).
 func (l *lunActor) applyLock(owner uint16) {
 	changed := false
 	for id, s := range l.cfg.ALUA.GroupStates(owner) {
+		if id == l.cfg.ALUA.Local && l.unavailable() {
+			s = scsidev.Unavailable
+		}
 		if l.cfg.Device.SetPortGroupState(id, s) {
 			changed = true
 		}

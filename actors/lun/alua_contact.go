@@ -13,12 +13,13 @@ import (
 // was broken and its client blocklisted). When no look has succeeded for the bound
 // (ALUA.Stale, DefaultALUAStale), failed and blocked looks alike (a look that is
 // still waiting for the cluster is reported at every period: errLookBlocked), the
-// node stops claiming: its own group is reported active/non-optimized and the
-// others active/optimized (the guess of a node that knows no owner), and every
-// command that needs the backend, TEST UNIT READY included, is answered NOT READY,
-// LOGICAL UNIT IS IN PROCESS OF BECOMING READY (04/01), so that multipathd's path
-// checker fails this path and IO goes through the others. The first look that
-// reaches the cluster again ends it, and the owner it found is shown at once.
+// node stops claiming: its own group is reported unavailable, the others as they
+// were (it does not guess who holds the lock), and every command but INQUIRY,
+// REPORT LUNS, REQUEST SENSE and the MAINTENANCE IN reports, TEST UNIT READY
+// included, is answered NOT READY, TARGET PORT IN UNAVAILABLE STATE (04/0C), so
+// that initiators send it, and the IO after it, through the other nodes at once
+// (unavailable.go). The first look that reaches the cluster again ends it, and
+// the owner it found is shown at once.
 //
 // The bound is a trade: a shorter one fails paths over on a cluster that is only
 // slow; a longer one leaves IO going to a node that cannot serve it. A gateway's lock
@@ -61,11 +62,11 @@ func (l *lunActor) lookFailed(m *lockState) {
 		return
 	}
 	c.cut = true
-	l.cfg.Log.Warn("ALUA: the cluster has not answered a look at the lock: reporting this node non-optimized "+
+	l.cfg.Log.Warn("ALUA: the cluster has not answered a look at the lock: reporting this node unavailable "+
 		"and answering NOT READY until it does", "lun", l.cfg.ID, "since", c.since.Round(time.Millisecond),
 		"bound", c.bound, "err", m.err)
 	l.follow = lockFollower{hold: l.follow.hold}
-	l.applyLock(0)
+	l.showAvailability()
 }
 
 // lookSucceeded notes a look that reached the cluster; it reports whether the owner

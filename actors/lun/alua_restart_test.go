@@ -7,17 +7,23 @@ import (
 
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
-// rtpgStates is RTPG's states through h, one letter per group (O, N), and each
-// group's STATUS CODE, after a TEST UNIT READY that takes a pending unit attention
-// (the states' change) first.
+// rtpgStates is RTPG's states through h, one letter per group (O, N, U), and each
+// group's STATUS CODE, after a TEST UNIT READY and an RTPG that take a pending unit
+// attention (the states' change) first (a node that may not serve refuses TEST
+// UNIT READY without reporting it; RTPG runs there).
 func rtpgStates(t *testing.T, h *lunHarness, itt uint32) (states string, status []byte) {
 	h.send(h.task(itt+1<<20, make([]byte, 6), nil))
 	h.wait(1)
+	c := make([]byte, 12)
+	c[0], c[1], c[9] = scsi.OpMaintenanceIn, scsi.SAReportTargetPortGroups, 64
+	h.send(h.task(itt+2<<20, c, nil))
+	h.wait(1)
 	for p := h.rtpg(t, itt)[4:]; len(p) >= 12; p = p[12:] {
-		states += map[byte]string{0: "O", 1: "N"}[p[0]&0x0F]
+		states += map[byte]string{0: "O", 1: "N", 3: "U"}[p[0]&0x0F]
 		status = append(status, p[5])
 	}
 	return states, status
@@ -85,8 +91,11 @@ func (b *blockingOwner) OwnerGroup() (uint16, error) {
 
 // TestALUACutOffStopsClaiming: the lock's owner (group 1) cut off from the cluster
 // (its looks block) stops reporting itself active/optimized once no look succeeded
-// for Stale, and answers TEST UNIT READY NOT READY so that multipath fails the path
-// over; a look that answers again ends it.
+// for Stale: it reports its group unavailable (the other as it was: it does not
+// guess), REPORT TARGET PORT GROUPS still runs, and TEST UNIT READY and READ are
+// answered NOT READY, TARGET PORT IN UNAVAILABLE STATE (04/0C), which initiators
+// fail over at once (04/01 they retry on the same path); a look that answers
+// again ends it.
 func TestALUACutOffStopsClaiming(t *testing.T) {
 	loc := &blockingOwner{release: make(chan struct{}), group: 1}
 	dev := scsidev.New(scsidev.Config{BlockSize: 512, Blocks: 2048, WriteCache: true, TargetName: "t",
@@ -98,19 +107,23 @@ func TestALUACutOffStopsClaiming(t *testing.T) {
 	})
 	defer h.sys.Shutdown()
 	itt := uint32(0)
-	tur := func() uint32 {
+	run := func(cdb []byte) *pb.ScsiCompletion {
 		itt++
-		h.send(h.task(itt, make([]byte, 6), nil)) // TEST UNIT READY
-		return h.wait(1)[itt].Status
+		h.send(h.task(itt, cdb, nil))
+		return h.wait(1)[itt]
 	}
+	tur := func() uint32 { return run(make([]byte, 6)).Status } // TEST UNIT READY
 	time.Sleep(50 * time.Millisecond)
 	if itt++; func() string { s, _ := rtpgStates(t, h, itt); return s }() != "ON" {
 		t.Fatal("owner not shown active/optimized")
 	}
 	loc.blocked.Store(true)
 	time.Sleep(300 * time.Millisecond)
-	if st := tur(); st != uint32(scsi.StatusCheckCondition) {
-		t.Fatalf("cut off for 3x the bound: TEST UNIT READY status %d, want CHECK CONDITION (NOT READY)", st)
+	expectCheck(t, "TEST UNIT READY cut off", run(make([]byte, 6)), scsi.SenseNotReady, 0x04, 0x0C)
+	expectCheck(t, "READ cut off", run(read10(0, 8)), scsi.SenseNotReady, 0x04, 0x0C)
+	itt++
+	if s, _ := rtpgStates(t, h, itt); s != "UN" {
+		t.Fatalf("cut off: states %s, want UN (this node unavailable, the other as it was)", s)
 	}
 	loc.blocked.Store(false)
 	loc.release <- struct{}{}

@@ -22,17 +22,21 @@ import (
 
 // While the store says this node's view is in doubt (it may have missed a
 // change: prcluster's lease.go), every command that may touch the medium is
-// answered NOT READY, LOGICAL UNIT IS IN PROCESS OF BECOMING READY, which
-// initiators retry, whatever the cache says. The check costs the data path
-// one load of a field of the actor (prDoubt) in execute.
+// answered NOT READY, whatever the cache says: on a gateway of several port
+// groups, TARGET PORT IN UNAVAILABLE STATE with its group shown unavailable, so
+// that initiators go through another gateway at once (unavailable.go); without
+// port groups, LOGICAL UNIT IS IN PROCESS OF BECOMING READY, which initiators
+// retry. The check costs the data path one load of a field of the actor
+// (prDoubt) in execute.
 
 // refuseInDoubt answers t NOT READY while this node's view of the shared
 // state is in doubt, and reports whether it did.
 func (l *lunActor) refuseInDoubt(ctx actor.Context, t *pb.ScsiTask) bool {
-	if len(t.Cdb) == 0 || runsWhenStalled(t.Cdb) {
+	se := l.refusal(t.Cdb)
+	if se == nil {
 		return false
 	}
-	l.reply(ctx, t, pb.CheckCondition(t.Itt, errNotReady))
+	l.reply(ctx, t, pb.CheckCondition(t.Itt, se))
 	return true
 }
 
@@ -82,6 +86,7 @@ func (l *lunActor) applyUpdate(ctx actor.Context, u *prcluster.Update) {
 				"target", l.cfg.Target, "lun", l.cfg.ID, "doubt", u.Doubt)
 		}
 		l.prSeq, l.prDoubt = u.Seq(), u.Doubt
+		l.showAvailability()
 	}
 	if u.Table == nil && len(u.UAs) == 0 {
 		u.Ack() // nothing the commands in flight were admitted under changed

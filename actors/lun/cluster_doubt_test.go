@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/atgt/atgt/actors/prcluster"
+	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -63,4 +65,54 @@ func TestClusterDoubtRefusesCommands(t *testing.T) {
 	waitDoubt(t, s, false)
 	a.send(a.task(4, write10(8, 8, false), bytes.Repeat([]byte{4}, 4096)))
 	expectGood(t, "WRITE after the reread", a.wait(1)[4])
+}
+
+// TestClusterDoubtGatewayUnavailable: a gateway (a LUN of two port groups) whose
+// view of the shared reservations is in doubt reports its group unavailable and
+// answers commands that touch the medium or the reservations NOT READY, TARGET PORT
+// IN UNAVAILABLE STATE (04/0C), which initiators send through the other gateway at
+// once; REPORT TARGET PORT GROUPS and INQUIRY run. After the reread it serves again
+// and its group is active/optimized again.
+func TestClusterDoubtGatewayUnavailable(t *testing.T) {
+	obj := prcluster.NewMemObject()
+	s, opt := withLeasedStore(t, obj, 1, 50*time.Millisecond, 300*time.Millisecond)
+	a := newLUNHarness(t, backend.NewMemory(1<<20), opt, func(c *Config) {
+		c.Device = scsidev.New(scsidev.Config{BlockSize: 512, Blocks: 2048, WriteCache: true, TargetName: "t",
+			PortGroups: []uint16{1, 2}, TargetPortGroup: 1, RelativePortID: 1})
+		c.ALUA = &ALUA{Local: 1, Groups: []uint16{1, 2}}
+	})
+	itt := uint32(0)
+	cmd := func(cdb, data []byte) *pb.ScsiCompletion {
+		for range 3 {
+			itt++
+			a.send(a.task(itt, cdb, data))
+			m := a.wait(1)[itt]
+			if m.Status != uint32(scsi.StatusCheckCondition) || m.Sense[2]&0x0F != scsi.SenseUnitAttention {
+				return m
+			}
+		}
+		t.Fatal("unit attentions without end")
+		return nil
+	}
+	expectGood(t, "WRITE before", cmd(write10(8, 8, false), bytes.Repeat([]byte{1}, 4096)))
+
+	obj.SetUnreadable(true)
+	obj.DropWatches()
+	waitDoubt(t, s, true)
+	expectCheck(t, "WRITE in doubt", cmd(write10(8, 8, false), bytes.Repeat([]byte{2}, 4096)), scsi.SenseNotReady, 0x04, 0x0C)
+	expectCheck(t, "PERSISTENT RESERVE IN in doubt", cmd([]byte{scsi.OpPersistentReserveIn, 0, 0, 0, 0, 0, 0, 1, 0, 0}, nil),
+		scsi.SenseNotReady, 0x04, 0x0C)
+	expectGood(t, "INQUIRY in doubt", cmd([]byte{scsi.OpInquiry, 0, 0, 0, 36, 0}, nil))
+	itt++
+	if st, _ := rtpgStates(t, a, itt); st != "UO" {
+		t.Fatalf("in doubt: states %s, want UO", st)
+	}
+
+	obj.SetUnreadable(false)
+	waitDoubt(t, s, false)
+	expectGood(t, "WRITE after the reread", cmd(write10(8, 8, false), bytes.Repeat([]byte{4}, 4096)))
+	itt++
+	if st, _ := rtpgStates(t, a, itt); st != "OO" {
+		t.Fatalf("after the reread: states %s, want OO", st)
+	}
 }

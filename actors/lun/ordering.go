@@ -73,11 +73,14 @@ func ordered(t *pb.ScsiTask) bool {
 }
 
 // submit runs or queues a task by its attribute. While the LUN is stalled on
-// abandoned calls, a command that needs the backend is answered NOT READY.
+// abandoned calls, fenced or cut off, a command that needs the backend is answered
+// NOT READY (refusal: 04/0C on a gateway, unavailable.go; 04/01 otherwise).
 func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
-	if (l.stalled() || l.reopen.active || l.contact.cut) && len(t.Cdb) > 0 && !runsWhenStalled(t.Cdb) {
-		l.reply(ctx, t, pb.CheckCondition(t.Itt, errNotReady))
-		return
+	if l.stalled() || l.reopen.active || l.contact.cut {
+		if se := l.refusal(t.Cdb); se != nil {
+			l.reply(ctx, t, pb.CheckCondition(t.Itt, se))
+			return
+		}
 	}
 	o := l.order
 	if !ordered(t) && (t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE ||

@@ -187,10 +187,11 @@ func (p *pool) spawn(ctx actor.SpawnerContext, i int) *slot {
 }
 
 // toWorker queues io for the next free worker and wakes an idle one. While the
-// LUN is stalled (stalled) the IO is answered NOT READY instead.
+// LUN is stalled (stalled), fenced or cut off the IO is answered NOT READY instead
+// (notReadyError).
 func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
 	if l.stalled() || l.reopen.active || l.contact.cut {
-		l.finish(sc, io, errNotReady, false)
+		l.finish(sc, io, l.notReadyError(), false)
 		return
 	}
 	p := l.pool

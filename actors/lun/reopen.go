@@ -21,9 +21,11 @@ import (
 // through another gateway; they may sit in a socket's receive buffer, in the LUN's
 // queues, or in a worker about to call the backend. So, in order:
 //
-//  1. Fenced: every command that needs the backend is answered NOT READY, LOGICAL
-//     UNIT IS IN PROCESS OF BECOMING READY (04/01), which initiators retry after a
-//     delay; the ALUA states show this node active/non-optimized.
+//  1. Fenced: every command that needs the backend is answered NOT READY: on a
+//     gateway of several port groups TARGET PORT IN UNAVAILABLE STATE (04/0C), its
+//     group shown unavailable, so that initiators go through another gateway at
+//     once (unavailable.go); without port groups LOGICAL UNIT IS IN PROCESS OF
+//     BECOMING READY (04/01), which initiators retry after a delay.
 //  2. Every session of the target on this node is ended at once (its connection
 //     closed, unread commands with it), through Reopen.EndSessions.
 //  3. Once they have ended and the workers hold no command admitted before, the
@@ -112,8 +114,8 @@ func (l *lunActor) backendFenced(ctx actor.Context, m *backendFenced) {
 		"lun", l.cfg.ID, "backend", l.cfg.Reopen.Backend, "cause", m.cause)
 	if a := l.cfg.ALUA; a != nil && a.Owner != nil {
 		l.follow = lockFollower{hold: l.follow.hold}
-		l.applyLock(0)
 	}
+	l.showAvailability()
 	root, self, round := ctx.ActorSystem().Root, ctx.Self(), r.round
 	if end := l.cfg.Reopen.EndSessions; end != nil {
 		end(func() { root.Send(self, &sessionsEnded{round: round}) })
@@ -184,6 +186,7 @@ func (l *lunActor) reopenDone(m *reopened) {
 		l.follow = lockFollower{hold: l.follow.hold, seen: lk.owner, since: lk.at, applied: lk.owner}
 		l.applyLock(lk.owner)
 	}
+	l.showAvailability() // without a look: the state of before the fence
 }
 
 // fencedAnswer turns a backend's ErrFenced into NOT READY (04/01): the call never

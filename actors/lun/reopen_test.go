@@ -13,6 +13,7 @@ import (
 
 	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/backend"
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -175,8 +176,8 @@ func TestALUAAfterReopen(t *testing.T) {
 	})
 	defer h.sys.Shutdown()
 	itt := uint32(0)
-	// states answers RTPG past unit attentions: O or N per group, or "not ready"
-	// (while fenced, RTPG too is answered NOT READY, 04/01).
+	// states answers RTPG past unit attentions: O, N or U per group (RTPG runs
+	// while fenced: the node's own group is then unavailable), or "not ready".
 	states := func() string {
 		for range 10 {
 			itt++
@@ -198,7 +199,7 @@ func TestALUAAfterReopen(t *testing.T) {
 			}
 			out := ""
 			for p := m.DataIn[4:]; len(p) >= 12; p = p[12:] {
-				out += map[byte]string{0: "O", 1: "N"}[p[0]&0x0F]
+				out += map[byte]string{0: "O", 1: "N", 3: "U"}[p[0]&0x0F]
 			}
 			return out
 		}
@@ -223,9 +224,10 @@ func TestALUAAfterReopen(t *testing.T) {
 	await("ONN", hold+3*time.Second, "NOO")
 	loc.group.Store(2)
 	f.fence()
-	// The stale states until the fence is handled, NOT READY while fenced, then
-	// group 2 at once, well within the hold.
-	d := await("NON", hold/2, "ONN", "not ready")
+	// The stale states until the fence is handled, this node unavailable (the
+	// others as they were: no guess) while fenced, then group 2 at once, well
+	// within the hold.
+	d := await("NON", hold/2, "ONN", "UNN")
 	t.Logf("group 2 the only optimized one %v after the fence (hold %v)", d, hold)
 	if n := f.attemptsSoFar(); n != 2 {
 		t.Fatalf("%d reconnect attempts, want 2 (one failed, one that reopened)", n)
@@ -244,4 +246,70 @@ func TestFencedReadBeforeFence(t *testing.T) {
 	f.fenced.Store(true) // the calls fail as fenced; OnFenced not told yet
 	h.send(h.read(1, 0))
 	expectCheck(t, "read refused as fenced", h.wait(1)[1], scsi.SenseNotReady, 0x04, 0x01)
+}
+
+// TestReopenGatewayUnavailable: a gateway (a LUN of two port groups) whose backend
+// is fenced off reports its group unavailable and answers what needs the backend
+// NOT READY, TARGET PORT IN UNAVAILABLE STATE (04/0C), which initiators fail over
+// at once, not 04/01, which Linux retries on this path for minutes; INQUIRY and
+// REPORT TARGET PORT GROUPS run. Reopened, it serves again.
+func TestReopenGatewayUnavailable(t *testing.T) {
+	f := &fenceable{Backend: backend.NewMemory(1 << 20), hold: make(chan error, 1), holdOff: -1}
+	loc := &switchOwner{}
+	loc.group.Store(2)
+	endAsked := make(chan func(), 1)
+	h := newLUNHarness(t, f, func(c *Config) {
+		c.Device = scsidev.New(scsidev.Config{BlockSize: 512, Blocks: 2048, WriteCache: true, TargetName: "t",
+			PortGroups: []uint16{1, 2}, TargetPortGroup: 1, RelativePortID: 1})
+		c.ALUA = &ALUA{Local: 1, Groups: []uint16{1, 2}, Owner: &switchLock{}, Locate: loc,
+			Poll: 5 * time.Millisecond, Hold: 10 * time.Millisecond}
+		c.Reopen = &Reopen{Backend: f, EndSessions: func(done func()) { endAsked <- done }}
+	})
+	defer h.sys.Shutdown()
+	time.Sleep(50 * time.Millisecond)
+	if s, _ := rtpgStates(t, h, 1); s != "NO" {
+		t.Fatalf("before the fence: states %s, want NO", s)
+	}
+	f.fence()
+	var done func()
+	select {
+	case done = <-endAsked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("sessions not ended after the fence")
+	}
+	itt := uint32(10)
+	cmd := func(tk *pb.ScsiTask) *pb.ScsiCompletion {
+		for range 3 {
+			itt++
+			tk.Itt = itt
+			h.send(tk)
+			m := h.wait(1)[itt]
+			if m.Status != uint32(scsi.StatusCheckCondition) || m.Sense[2]&0x0F != scsi.SenseUnitAttention {
+				return m
+			}
+		}
+		t.Fatal("unit attentions without end")
+		return nil
+	}
+	expectCheck(t, "read while fenced", cmd(h.read(0, 0)), scsi.SenseNotReady, 0x04, 0x0C)
+	expectCheck(t, "TEST UNIT READY while fenced", cmd(h.task(0, make([]byte, 6), nil)), scsi.SenseNotReady, 0x04, 0x0C)
+	expectGood(t, "INQUIRY while fenced", cmd(h.task(0, []byte{scsi.OpInquiry, 0, 0, 0, 36, 0}, nil)))
+	if s, _ := rtpgStates(t, h, 100); s != "UO" {
+		t.Fatalf("while fenced: states %s, want UO (this node unavailable, the owner as it was)", s)
+	}
+	done()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m := cmd(h.read(0, 0))
+		if m.Status == uint32(scsi.StatusGood) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not serving 5 s after the sessions ended: status %d sense % x", m.Status, m.Sense)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s, _ := rtpgStates(t, h, 200); s != "NO" {
+		t.Fatalf("reopened: states %s, want NO", s)
+	}
 }

@@ -11,11 +11,14 @@ import (
 type AccessState byte
 
 // The asymmetric access states this target enters: a group through which the
-// logical unit is served best, and one through which it is served but slower (on
-// RBD, each write there first moves the image's exclusive lock to that node).
+// logical unit is served best, one through which it is served but slower (on
+// RBD, each write there first moves the image's exclusive lock to that node), and
+// one through which it is not served at all for now (a gateway cut off from the
+// cluster, fenced, or unsure of the reservations: the LUN's owner sets it).
 const (
 	ActiveOptimized    AccessState = 0x0
 	ActiveNonOptimized AccessState = 0x1
+	Unavailable        AccessState = 0x3
 )
 
 // REPORT TARGET PORT GROUPS parameter data (SPC-4 6.36.2).
@@ -27,9 +30,9 @@ const (
 	rtpgExtFormatType  = 0x10 // FORMAT TYPE 001b in byte 4 of the extended header
 	rtpgDescLen        = 8    // target port group descriptor without its ports
 	rtpgPortLen        = 4    // target port descriptor
-	// Supported states of each group: active/optimized (AO_SUP) and
-	// active/non-optimized (AN_SUP).
-	rtpgSupported = 0x01 | 0x02
+	// Supported states of each group: active/optimized (AO_SUP),
+	// active/non-optimized (AN_SUP) and unavailable (U_SUP).
+	rtpgSupported = 0x01 | 0x02 | 0x08
 	// STATUS CODE: the state was altered by implicit ALUA behaviour.
 	rtpgStatusImplicit = 0x02
 	// TPGS 01b in byte 5 of standard INQUIRY data: implicit ALUA only; SET TARGET
@@ -59,6 +62,37 @@ func (d *Device) SetPortGroupState(id uint16, s AccessState) bool {
 	d.groups[id] = groupState{state: s, altered: true}
 	d.AddUnitAttention("", scsi.AsymmetricAccessStateChanged())
 	return true
+}
+
+// RunsWhenUnavailable reports the commands a device server runs through a target
+// port in the unavailable state (SPC-4 5.11.2.4.5): INQUIRY, REPORT LUNS, REQUEST
+// SENSE, and of MAINTENANCE IN the reports REPORT TARGET PORT GROUPS, REPORT
+// SUPPORTED OPERATION CODES and REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS. None
+// touches the medium or the reservations. The LUN's owner refuses the others
+// before they reach the device model too.
+func RunsWhenUnavailable(cdb []byte) bool {
+	switch cdb[0] {
+	case scsi.OpInquiry, scsi.OpReportLUNs, scsi.OpRequestSense:
+		return true
+	case scsi.OpMaintenanceIn:
+		if len(cdb) < 2 {
+			return false
+		}
+		switch cdb[1] & 0x1F {
+		case scsi.SAReportTargetPortGroups, scsi.SAReportSupportedOpcodes, scsi.SAReportSupportedTMFs:
+			return true
+		}
+	}
+	return false
+}
+
+// unavailable returns TARGET PORT IN UNAVAILABLE STATE for a command that does
+// not run while this port's group is unavailable, nil otherwise.
+func (d *Device) unavailable(cdb []byte) *scsi.SenseError {
+	if !d.alua() || d.groups[d.cfg.TargetPortGroup].state != Unavailable || RunsWhenUnavailable(cdb) {
+		return nil
+	}
+	return scsi.NotReadyUnavailable()
 }
 
 // initGroups starts every configured group active/optimized: a backend with no

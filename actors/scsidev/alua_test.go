@@ -28,7 +28,8 @@ func rtpgCDB(format byte, alloc uint32) []byte {
 func TestReportTargetPortGroupsGolden(t *testing.T) {
 	d := ready(t, aluaConfig())
 	group := func(state, status byte, id byte) []byte {
-		return []byte{state, 0x03, 0x00, id, 0x00, status, 0x00, 0x01, 0x00, 0x00, 0x00, id}
+		// SUPPORTED: U_SUP, AN_SUP, AO_SUP.
+		return []byte{state, 0x0B, 0x00, id, 0x00, status, 0x00, 0x01, 0x00, 0x00, 0x00, id}
 	}
 	body := append(append(group(0x00, 0, 1), group(0x00, 0, 2)...), group(0x00, 0, 7)...)
 	want := append([]byte{0x00, 0x00, 0x00, 36}, body...)
@@ -120,5 +121,66 @@ func TestReportTargetPortGroupsSupported(t *testing.T) {
 		if (r.Status == scsi.StatusGood) != (c.want == 0x03) {
 			t.Fatalf("ports %v: RTPG status %d", c.cfg.PortGroups, r.Status)
 		}
+	}
+}
+
+// TestUnavailableGroup: while its owner shows this node's group unavailable, the
+// device reports it so (state 3h) and runs only the commands SPC-4 5.11.2.4.5
+// lists (INQUIRY, REPORT LUNS, REQUEST SENSE, the MAINTENANCE IN reports); the
+// others get NOT READY, TARGET PORT IN UNAVAILABLE STATE (04/0C), after the
+// unit attention of the change. Back to active, they run again.
+func TestUnavailableGroup(t *testing.T) {
+	d := ready(t, aluaConfig())
+	if !d.SetPortGroupState(2, Unavailable) {
+		t.Fatal("no change to unavailable")
+	}
+	if k, asc, ascq := senseOf(exec(d, []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, nil)); k != 6 || asc != 0x2A || ascq != 0x06 {
+		t.Fatalf("first command: %x/%02x/%02x, want the unit attention 2A/06", k, asc, ascq)
+	}
+	for _, c := range []struct {
+		name string
+		cdb  []byte
+	}{
+		{"TEST UNIT READY", []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}},
+		{"READ(10)", cdb10(scsi.OpRead10, 0, 0, 1)},
+		{"WRITE(10)", cdb10(scsi.OpWrite10, 0, 0, 1)},
+		{"PERSISTENT RESERVE IN", []byte{scsi.OpPersistentReserveIn, 0, 0, 0, 0, 0, 0, 1, 0, 0}},
+		{"MODE SENSE(6)", []byte{scsi.OpModeSense6, 0, 0x3F, 0, 255, 0}},
+		{"READ CAPACITY(16)", cdb16(scsi.OpServiceActionIn16, scsi.SAReadCapacity16, 0, 32)},
+	} {
+		r := exec(d, c.cdb, make([]byte, 512))
+		if k, asc, ascq := senseOf(r); k != 2 || asc != 0x04 || ascq != 0x0C || r.IO.Kind != 0 {
+			t.Errorf("%s while unavailable: status %d sense %x/%02x/%02x io %v, want NOT READY 04/0C", c.name, r.Status, k, asc, ascq, r.IO.Kind)
+		}
+	}
+	rsoc := make([]byte, 12)
+	rsoc[0], rsoc[1] = scsi.OpMaintenanceIn, scsi.SAReportSupportedOpcodes
+	binary.BigEndian.PutUint32(rsoc[6:10], 4096)
+	for _, c := range []struct {
+		name string
+		cdb  []byte
+	}{
+		{"INQUIRY", []byte{scsi.OpInquiry, 0, 0, 0, 96, 0}},
+		{"REPORT LUNS", []byte{scsi.OpReportLUNs, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}},
+		{"REQUEST SENSE", []byte{scsi.OpRequestSense, 0, 0, 0, 252, 0}},
+		{"REPORT SUPPORTED OPERATION CODES", rsoc},
+	} {
+		if r := exec(d, c.cdb, nil); r.Status != scsi.StatusGood {
+			t.Errorf("%s while unavailable: status %d sense % x, want GOOD", c.name, r.Status, r.Sense)
+		}
+	}
+	r := exec(d, rtpgCDB(0, 1024), nil)
+	if r.Status != scsi.StatusGood || len(r.Data) < 4+3*12 {
+		t.Fatalf("RTPG while unavailable: %+v", r)
+	}
+	for i, want := range []byte{0x0, 0x3, 0x0} { // groups 1, 2 (this node's), 7
+		if got := r.Data[4+12*i] & 0x0F; got != want {
+			t.Errorf("group %d state %#x, want %#x", i, got, want)
+		}
+	}
+	d.SetPortGroupState(2, ActiveOptimized)
+	exec(d, []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}, nil) // the unit attention of the change
+	if r := exec(d, cdb10(scsi.OpRead10, 0, 0, 1), nil); r.Status != scsi.StatusGood || r.IO.Kind == 0 {
+		t.Fatalf("READ back to active/optimized: %+v", r)
 	}
 }

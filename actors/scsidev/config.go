@@ -128,7 +128,24 @@ func (c Config) withDefaults() Config {
 	if c.SerialNumber == "" {
 		c.SerialNumber = hex16(c.NAA)
 	}
+	c.SerialNumber = CleanSerial(c.SerialNumber)
 	return c
+}
+
+// MaxSerialLength is the longest serial number the LU reports whole both in
+// the Unit Serial Number VPD page and after the 8-byte vendor ID of the T10
+// vendor ID designator (252 bytes at most, as the page code keeps them).
+const MaxSerialLength = 244
+
+// CleanSerial is the one form of a serial number the LU reports, in VPD
+// 0x80 and in VPD 0x83's T10 vendor ID designator alike, so that both name
+// the same LU: printable ASCII (SPC-4 4.4.1; other bytes become spaces), at
+// most MaxSerialLength bytes. Config validation refuses other serials; this
+// keeps an embedder's Config from making two identities.
+func CleanSerial(s string) string {
+	b := make([]byte, min(len(s), MaxSerialLength))
+	putASCII(b, s)
+	return string(b)
 }
 
 func hex16(v uint64) string {

@@ -5,7 +5,9 @@ package scsidev
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/atgt/atgt/messages/scsi"
@@ -106,9 +108,10 @@ func TestInquiry3PCAndThirdPartyCopyVPD(t *testing.T) {
 		0x00, 0x8F, 0x00, 0x60,
 		// Supported Commands: 83h/00h, 84h/00h,03h, padded.
 		0x00, 0x01, 0x00, 0x08, 0x07, 0x83, 0x01, 0x00, 0x84, 0x02, 0x00, 0x03,
-		// Parameter Data: 8 CSCD descriptors, 64 segments, 2048 bytes, no inline data.
-		0x00, 0x04, 0x00, 0x1C, 0, 0, 0x00, 0x08, 0x00, 0x40, 0x00, 0x00, 0x08, 0x00, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		// Parameter Data (SPC-4 table 648): 4 reserved bytes, then 8 CSCD
+		// descriptors, 64 segments, 2048 bytes of list, no inline data.
+		0x00, 0x04, 0x00, 0x1C, 0, 0, 0, 0, 0x00, 0x08, 0x00, 0x40, 0x00, 0x00, 0x08, 0x00,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		// Supported Descriptors: block to block segment, identification CSCD.
 		0x00, 0x08, 0x00, 0x04, 0x02, 0x02, 0xE4, 0x00,
 		// Supported CSCD Descriptor IDs: none.
@@ -119,6 +122,28 @@ func TestInquiry3PCAndThirdPartyCopyVPD(t *testing.T) {
 	}
 	if !bytes.Equal(r.Data, want) {
 		t.Fatalf("VPD 0x8F\n% x\nwant\n% x", r.Data, want)
+	}
+	// SPC-4 6.18.4: RECEIVE COPY RESULTS (OPERATING PARAMETERS) reports the
+	// same limits as the page's Parameter Data descriptor (page bytes 16..47).
+	pd := r.Data[16:48]
+	rcr := make([]byte, 16)
+	rcr[0], rcr[1] = scsi.OpReceiveCopyResults, scsi.SAOperatingParameters
+	binary.BigEndian.PutUint32(rcr[10:14], 1024)
+	op := exec(d, rcr, nil)
+	if op.Status != scsi.StatusGood || len(op.Data) < 20 {
+		t.Fatalf("RECEIVE COPY RESULTS: %+v", op)
+	}
+	for _, f := range []struct {
+		name     string
+		vpd, rcr []byte
+	}{
+		{"MAXIMUM CSCD DESCRIPTOR COUNT", pd[8:10], op.Data[8:10]},
+		{"MAXIMUM SEGMENT DESCRIPTOR COUNT", pd[10:12], op.Data[10:12]},
+		{"MAXIMUM DESCRIPTOR LIST LENGTH", pd[12:16], op.Data[12:16]},
+	} {
+		if !bytes.Equal(f.vpd, f.rcr) {
+			t.Errorf("%s: VPD 0x8F % x, RECEIVE COPY RESULTS % x", f.name, f.vpd, f.rcr)
+		}
 	}
 }
 
@@ -181,5 +206,40 @@ func TestUnitAttentionPriority(t *testing.T) {
 				t.Fatalf("reported % x, want % x", got, tt.want)
 			}
 		})
+	}
+}
+
+// The serial number is one identity: VPD 0x80 and the T10 vendor ID
+// designator of VPD 0x83 (code set ASCII, SPC-4 7.8.6.4) carry the same
+// printable ASCII bytes, however the embedder's Config spelled it.
+func TestSerialSameInVPD80And83(t *testing.T) {
+	for _, serial := range []string{"disk\u00e9\t1", "SN-42", strings.Repeat("x", 300)} {
+		c := testConfig()
+		c.SerialNumber = serial
+		d := ready(t, c)
+		p80 := exec(d, []byte{scsi.OpInquiry, 1, 0x80, 0x01, 0x00, 0}, nil)
+		p83 := exec(d, []byte{scsi.OpInquiry, 1, 0x83, 0x01, 0x00, 0}, nil)
+		if p80.Status != scsi.StatusGood || p83.Status != scsi.StatusGood {
+			t.Fatalf("%q: VPD 80 %+v, 83 %+v", serial, p80, p83)
+		}
+		s80 := p80.Data[4:]
+		var t10 []byte
+		for off := 4; off+4 <= len(p83.Data); off += 4 + int(p83.Data[off+3]) {
+			if p83.Data[off+1]&0x0F == 1 { // T10 vendor ID
+				t10 = p83.Data[off+4 : off+4+int(p83.Data[off+3])]
+			}
+		}
+		if len(t10) < 8 || !bytes.Equal(t10[8:], s80) {
+			t.Errorf("%q: T10 designator %q, VPD 0x80 serial %q: two identities", serial, t10, s80)
+		}
+		for _, ch := range t10 {
+			if ch < 0x20 || ch > 0x7E {
+				t.Errorf("%q: T10 designator %q has byte %#x, not printable ASCII", serial, t10, ch)
+				break
+			}
+		}
+		if len(s80) > MaxSerialLength || (len(serial) < MaxSerialLength && len(s80) != len(serial)) {
+			t.Errorf("%q: VPD 0x80 serial has %d bytes", serial, len(s80))
+		}
 	}
 }

@@ -143,8 +143,10 @@ func (d *Device) command(op byte, r *Request) Result {
 // dispatch calls the emulation of op; the CDB length is already checked.
 func (d *Device) dispatch(op byte, cdb []byte, r *Request) (Result, error) {
 	switch op {
-	case scsi.OpTestUnitReady, scsi.OpStartStopUnit:
+	case scsi.OpTestUnitReady:
 		return good(nil), nil
+	case scsi.OpStartStopUnit:
+		return d.startStopUnit(cdb)
 	case scsi.OpRequestSense:
 		return d.requestSense(cdb, r.Nexus)
 	case scsi.OpInquiry:

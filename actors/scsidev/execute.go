@@ -38,6 +38,11 @@ func (d *Device) Execute(r *Request, rt *reservation.Table) Result {
 			return refused(checkCondition(ua))
 		}
 	}
+	// After the unit attention: ASYMMETRIC ACCESS STATE CHANGED, which comes
+	// with the change to unavailable, tells the initiator to look at the states.
+	if se := d.unavailable(r.CDB); se != nil {
+		return refused(checkCondition(se))
+	}
 	if rt != nil {
 		// The port the command came through, as VPD page 0x83 reports it
 		// (a port group's id), for READ FULL STATUS and REGISTER.

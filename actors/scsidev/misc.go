@@ -3,6 +3,7 @@ package scsidev
 import (
 	"encoding/binary"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
 
@@ -23,6 +24,28 @@ func (d *Device) prefetch(cdb []byte) (Result, error) {
 // changes nothing.
 func (d *Device) preventAllow(cdb []byte) (Result, error) {
 	return good(nil), nil
+}
+
+// START STOP UNIT fields (SBC-4 5.25, CDB byte 4).
+const (
+	startStopStart      = 0x01 // START
+	startStopNoFlush    = 0x04 // NO_FLUSH
+	startStopPowerShift = 4    // POWER CONDITION, bits 7:4 (0h: START_VALID)
+)
+
+// startStopUnit implements START STOP UNIT (SBC-4 5.25). The medium neither
+// spins nor ejects, so only one form does anything: a stop (POWER CONDITION
+// START_VALID, START=0) without NO_FLUSH writes the cached data to the medium
+// first, as SYNCHRONIZE CACHE of the whole medium does, and is answered GOOD
+// once it is there (with IMMED too, which allows but does not require an early
+// answer). Every other form is answered GOOD at once.
+func (d *Device) startStopUnit(cdb []byte) (Result, error) {
+	b := cdb[4]
+	if b>>startStopPowerShift != 0 || b&startStopStart != 0 || b&startStopNoFlush != 0 {
+		return good(nil), nil
+	}
+	bs := int64(d.cfg.BlockSize)
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_SYNC, Length: int64(d.cfg.Blocks) * bs, Stable: true}}, nil
 }
 
 // readDefectData implements READ DEFECT DATA(10) and (12) (SBC-3 5.12-5.13)

@@ -191,8 +191,12 @@ type Run struct {
 
 // LBAStatusData builds the GET LBA STATUS parameter data (SBC-3 5.6.2) for
 // the CDB cdb from the runs that follow its starting LBA, cut to the
-// allocation length. Runs are turned into whole blocks (a run's end is
-// rounded up), and runs too long for one descriptor are split.
+// allocation length. Only a block wholly inside an unmapped run is reported
+// deallocated: a block with any mapped byte is mapped (SBC-4 4.7.1), since
+// with LBPRZ=1 "deallocated" promises zeros and initiators such as QEMU skip
+// such blocks when they copy. A hole smaller than a block (a sparse image on a
+// file system with smaller blocks) therefore counts as data. Runs too long for
+// one descriptor are split.
 func LBAStatusData(cdb []byte, blockSize uint32, runs []Run) []byte {
 	if len(cdb) < 14 || blockSize == 0 {
 		return nil
@@ -201,26 +205,60 @@ func LBAStatusData(cdb []byte, blockSize uint32, runs []Run) []byte {
 	alloc := binary.BigEndian.Uint32(cdb[10:14])
 	bs := int64(blockSize)
 	b := make([]byte, 8, 8+16*len(runs))
-	var pos int64 // bytes from the starting LBA
-	next := lba
-	for _, run := range runs {
-		if run.Length <= 0 {
-			continue
-		}
-		pos += run.Length
-		end := lba + uint64((pos+bs-1)/bs)
+	next := lba          // the first block not yet described
+	var lastDealloc bool // the state of the last descriptor
+	add := func(end uint64, dealloc bool) {
 		for next < end {
+			if len(b) > 8 && lastDealloc == dealloc {
+				// Extend the last descriptor while it has room.
+				d := b[len(b)-16:]
+				have := binary.BigEndian.Uint32(d[8:12])
+				if n := min(end-next, uint64(0xFFFFFFFF-have)); n > 0 {
+					binary.BigEndian.PutUint32(d[8:12], have+uint32(n))
+					next += n
+					continue
+				}
+			}
 			n := min(end-next, 0xFFFFFFFF)
 			var d [16]byte
 			binary.BigEndian.PutUint64(d[0:8], next)
 			binary.BigEndian.PutUint32(d[8:12], uint32(n))
-			if !run.Mapped {
+			if dealloc {
 				d[12] = 1 // deallocated
 			}
 			b = append(b, d[:]...)
+			lastDealloc = dealloc
 			next += n
 		}
 	}
+	// hole closes the unmapped bytes [start, end): the blocks wholly inside
+	// are deallocated; partial blocks at either edge stay mapped.
+	hole := func(start, end int64) {
+		first, last := lba+uint64((start+bs-1)/bs), lba+uint64(end/bs)
+		if first < last {
+			add(first, false)
+			add(last, true)
+		}
+	}
+	var pos int64          // bytes from the starting LBA
+	holeStart := int64(-1) // where the unmapped bytes before pos began
+	for _, run := range runs {
+		if run.Length <= 0 {
+			continue
+		}
+		switch {
+		case !run.Mapped && holeStart < 0:
+			holeStart = pos
+		case run.Mapped && holeStart >= 0:
+			hole(holeStart, pos)
+			holeStart = -1
+		}
+		pos += run.Length
+	}
+	if holeStart >= 0 {
+		hole(holeStart, pos)
+	}
+	add(lba+uint64((pos+bs-1)/bs), false)
 	binary.BigEndian.PutUint32(b[0:4], uint32(len(b)-4))
 	return truncate(b, alloc)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -210,6 +211,50 @@ func TestLBAStatusData(t *testing.T) {
 	}
 }
 
+// TestLBAStatusDataPartialBlocks: only a block wholly inside a hole is
+// deallocated; a block with any mapped byte is mapped (SBC-4 4.7.1). A hole
+// smaller than the block, as a sparse image on a file system with 1 KiB blocks
+// has, must not make its block read as zeros to a copier that trusts LBPRZ.
+func TestLBAStatusDataPartialBlocks(t *testing.T) {
+	type desc struct {
+		lba     uint64
+		n       uint32
+		dealloc bool
+	}
+	const bs = 4096
+	for _, tt := range []struct {
+		name string
+		lba  uint64
+		runs []Run
+		want []desc
+	}{
+		{"hole at the start of a block", 0, []Run{{false, 1024}, {true, 7168}}, []desc{{0, 2, false}}},
+		{"hole at the end of a block", 5, []Run{{true, 1024}, {false, 3072}, {true, 4096}}, []desc{{5, 2, false}}},
+		{"hole inside a block", 0, []Run{{true, 512}, {false, 1024}, {true, 2560}}, []desc{{0, 1, false}}},
+		{"whole blocks between partial ones", 7, []Run{{true, 1000}, {false, 3096 + 2*bs + 100}, {true, bs - 100}},
+			[]desc{{7, 1, false}, {8, 2, true}, {10, 1, false}}},
+		{"aligned runs", 0, []Run{{false, bs}, {true, bs}, {false, 2 * bs}},
+			[]desc{{0, 1, true}, {1, 1, false}, {2, 2, true}}},
+		{"two holes with a partial block between", 0, []Run{{false, bs + 100}, {true, 100}, {false, bs*2 - 200}},
+			[]desc{{0, 1, true}, {1, 1, false}, {2, 1, true}}},
+		{"adjacent unmapped runs merged", 0, []Run{{false, 2048}, {false, 2048}, {true, bs}}, []desc{{0, 1, true}, {1, 1, false}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := LBAStatusData(cdb16(scsi.OpServiceActionIn16, scsi.SAGetLBAStatus, tt.lba, 255), bs, tt.runs)
+			if len(data) < 8 || int(binary.BigEndian.Uint32(data[0:4])) != len(data)-4 {
+				t.Fatalf("data % x", data)
+			}
+			var got []desc
+			for off := 8; off+16 <= len(data); off += 16 {
+				got = append(got, desc{binary.BigEndian.Uint64(data[off:]), binary.BigEndian.Uint32(data[off+8:]), data[off+12]&0x0F == 1})
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("descriptors %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestCompareAndWriteData(t *testing.T) {
 	io := IO{Kind: pb.IoKind_IO_KIND_COMPARE_AND_WRITE, Length: 4, Data: []byte{1, 2, 3, 4, 9, 9, 9, 9}}
 	w, err := CompareAndWriteData(io, []byte{1, 2, 3, 4})
@@ -362,5 +407,34 @@ func TestReportSupportedTMFs(t *testing.T) {
 	c[9] = 3
 	if key, asc, _ := senseOf(exec(d, c, nil)); key != 5 || asc != 0x24 {
 		t.Fatalf("alloc 3: %#x/%#x", key, asc)
+	}
+}
+
+// TestStartStopUnitFlushes: a stop without NO_FLUSH (POWER CONDITION 0h, START=0)
+// writes the cache to the medium before GOOD (SBC-4 5.25), as SYNCHRONIZE CACHE of
+// the whole medium: an IO_KIND_SYNC plan. A start, a stop with NO_FLUSH and a
+// power condition change do nothing.
+func TestStartStopUnitFlushes(t *testing.T) {
+	d := ready(t, testConfig())
+	for _, c := range []struct {
+		name      string
+		b1, b4    byte
+		wantFlush bool
+	}{
+		{"stop", 0, 0x00, true},
+		{"stop IMMED", 0x01, 0x00, true},
+		{"stop LOEJ", 0, 0x02, true},
+		{"stop NO_FLUSH", 0, 0x04, false},
+		{"start", 0, 0x01, false},
+		{"power condition STANDBY", 0, 0x30, false},
+	} {
+		r := exec(d, []byte{scsi.OpStartStopUnit, c.b1, 0, 0, c.b4, 0}, nil)
+		if r.Status != scsi.StatusGood {
+			t.Fatalf("%s: %+v", c.name, r)
+		}
+		flush := r.IO.Kind == pb.IoKind_IO_KIND_SYNC
+		if flush != c.wantFlush || (flush && (r.IO.Offset != 0 || r.IO.Length != 1000*512 || !r.IO.Stable)) {
+			t.Errorf("%s: IO %+v, want a flush of the whole medium %v", c.name, r.IO, c.wantFlush)
+		}
 	}
 }

@@ -25,6 +25,13 @@ const (
 	tpcParameterDataLen  = 28 // descriptor length of Parameter Data
 	tpcGeneralCopyOpsLen = 32 // descriptor length of General Copy Operations
 
+	// Fields of the Parameter Data descriptor, as byte offsets from the
+	// descriptor's start (SPC-4 table 648; bytes 4-7 are reserved).
+	tpcPDMaxCSCDs      = 8  // MAXIMUM CSCD DESCRIPTOR COUNT (2 bytes)
+	tpcPDMaxSegments   = 10 // MAXIMUM SEGMENT DESCRIPTOR COUNT (2 bytes)
+	tpcPDMaxListLength = 12 // MAXIMUM DESCRIPTOR LIST LENGTH (4 bytes)
+	tpcPDMaxInline     = 16 // MAXIMUM INLINE DATA LENGTH (4 bytes)
+
 	// inquiry3PC is the 3PC bit in byte 5 of standard INQUIRY data.
 	inquiry3PC = 0x08
 )
@@ -41,11 +48,13 @@ func (d *Device) thirdPartyCopy() []byte {
 	}
 	b = appendTPCDescriptor(b, tpcSupportedCommands, append([]byte{byte(len(cmds))}, cmds...))
 
+	// Parameter Data (SPC-4 7.8.17.5, table 648): the same limits as RECEIVE
+	// COPY RESULTS' operating parameters (SPC-4 6.18.4 requires them equal).
 	p := make([]byte, tpcParameterDataLen)
-	binary.BigEndian.PutUint16(p[2:4], maxTargetDescriptors) // MAXIMUM CSCD DESCRIPTOR COUNT
-	binary.BigEndian.PutUint16(p[4:6], maxSegmentDescs)      // MAXIMUM SEGMENT DESCRIPTOR COUNT
-	binary.BigEndian.PutUint32(p[6:10], maxDescListBytes)    // MAXIMUM DESCRIPTOR LIST LENGTH
-	// MAXIMUM INLINE DATA LENGTH (p[10:14]) stays 0: no inline data.
+	binary.BigEndian.PutUint16(p[tpcPDMaxCSCDs-tpcDescHeaderLen:], maxTargetDescriptors)
+	binary.BigEndian.PutUint16(p[tpcPDMaxSegments-tpcDescHeaderLen:], maxSegmentDescs)
+	binary.BigEndian.PutUint32(p[tpcPDMaxListLength-tpcDescHeaderLen:], maxDescListBytes)
+	// MAXIMUM INLINE DATA LENGTH (tpcPDMaxInline) stays 0: no inline data.
 	b = appendTPCDescriptor(b, tpcParameterData, p)
 
 	descs := []byte{segBlockToBlock, targetIdentDesc}

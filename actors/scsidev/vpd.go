@@ -18,12 +18,7 @@ func (d *Device) vpdPage(page byte) ([]byte, bool) {
 	case 0x00:
 		body = vpdPages
 	case 0x80:
-		n := len(d.cfg.SerialNumber)
-		if n > 252 {
-			n = 252
-		}
-		body = make([]byte, n)
-		putASCII(body, d.cfg.SerialNumber) // SPC-4 requires ASCII
+		body = []byte(d.cfg.SerialNumber) // CleanSerial's: printable ASCII
 	case 0x83:
 		body = d.deviceIdentification()
 	case vpdThirdPartyCopy:
@@ -102,10 +97,7 @@ func (d *Device) deviceIdentification() []byte {
 
 	t10 := make([]byte, 8, 8+len(d.cfg.SerialNumber))
 	putASCII(t10, d.cfg.VendorID)
-	t10 = append(t10, d.cfg.SerialNumber...)
-	if len(t10) > 252 {
-		t10 = t10[:252]
-	}
+	t10 = append(t10, d.cfg.SerialNumber...) // the same as VPD 0x80 (CleanSerial)
 	b = appendDesignator(b, codeSetASCII, assocLU|typeT10Vendor, false, t10)
 
 	var rel [4]byte

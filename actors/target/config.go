@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/lun"
+	"github.com/atgt/atgt/actors/scsidev"
 	"github.com/atgt/atgt/actors/trace"
 	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -424,6 +425,12 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 	ids[l.Id] = true
 	if l.BlockSize != 512 && l.BlockSize != 4096 {
 		return lf + ".block_size", fmt.Sprintf("%d is not 512 or 4096", l.BlockSize)
+	}
+	if i := strings.IndexFunc(l.Serial, func(r rune) bool { return r < 0x20 || r > 0x7E }); i >= 0 {
+		return lf + ".serial", fmt.Sprintf("%q has a byte that is not printable ASCII at %d: SCSI reports serial numbers in ASCII (VPD 0x80, 0x83)", l.Serial, i)
+	}
+	if len(l.Serial) > scsidev.MaxSerialLength {
+		return lf + ".serial", fmt.Sprintf("%d bytes is over %d", len(l.Serial), scsidev.MaxSerialLength)
 	}
 	if l.SizeBytes > math.MaxInt64 {
 		return lf + ".size_bytes", fmt.Sprintf("%d is over the largest size a file or device can have (2^63-1 bytes)", l.SizeBytes)

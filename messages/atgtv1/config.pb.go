@@ -900,7 +900,8 @@ type Lun struct {
 	// page cache until SYNCHRONIZE CACHE, like a disk with a volatile cache. A WCE saved
 	// with MODE SELECT (SP=1) in data_dir/<target>-lun<N>.modes.json overrides it.
 	WriteCache *bool `protobuf:"varint,8,opt,name=write_cache,json=writeCache,proto3,oneof" json:"write_cache,omitempty"`
-	// Unit serial number (VPD 0x80). Default derived from target name and LUN id.
+	// Unit serial number (VPD 0x80, and the T10 vendor ID designator of VPD 0x83).
+	// Printable ASCII, at most 244 bytes. Default derived from target name and LUN id.
 	Serial string `protobuf:"bytes,9,opt,name=serial,proto3" json:"serial,omitempty"`
 	// "thin" (default): space is allocated on write and UNMAP / WRITE SAME with UNMAP
 	// give it back (punched holes in a file); the LUN reports logical block

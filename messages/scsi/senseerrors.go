@@ -193,6 +193,15 @@ func NotReadyBecomingReady() *SenseError {
 	return &SenseError{Key: SenseNotReady, ASC: 0x04, ASCQ: 0x01}
 }
 
+// NotReadyUnavailable reports NOT READY, LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT
+// IN UNAVAILABLE STATE (04/0C; SPC-4 5.11.2.4.5): this port cannot serve the
+// command, another port group may. Initiators fail the command on this path at
+// once (Linux: a path error, which dm-multipath retries on another path), where
+// BECOMING READY (04/01) would be retried on the same path.
+func NotReadyUnavailable() *SenseError {
+	return &SenseError{Key: SenseNotReady, ASC: 0x04, ASCQ: 0x0C}
+}
+
 // MediumNotPresent reports NOT READY, MEDIUM NOT PRESENT (3A/00).
 func MediumNotPresent() *SenseError {
 	return &SenseError{Key: SenseNotReady, ASC: 0x3A, ASCQ: 0x00}

@@ -69,7 +69,7 @@ var usage = map[uint32][]byte{
 	OpWrite12:             {OpWrite12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
 	OpWriteAndVerify12:    {OpWriteAndVerify12, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
 	OpVerify12:            {OpVerify12, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
-	OpReadDefectData12:    {OpReadDefectData12, 0, 0x1F, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
+	OpReadDefectData12:    {OpReadDefectData12, 0x1F, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
 
 	uint32(OpServiceActionIn16)<<16 | SAReadCapacity16:     {OpServiceActionIn16, SAReadCapacity16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0},
 	uint32(OpServiceActionIn16)<<16 | SAGetLBAStatus:       {OpServiceActionIn16, SAGetLBAStatus, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0},
@@ -112,4 +112,33 @@ func CDBUsage(op byte, sa uint16) ([]byte, bool) {
 	}
 	u, ok := usage[key]
 	return u, ok
+}
+
+// CDBBit is one bit of a CDB: byte index and the bit's mask.
+type CDBBit struct {
+	Byte int
+	Mask byte
+}
+
+// UnusedCDBBits lists the CDB bits that the usage data mask of op tells an
+// initiator the device server does not look at: every clear bit of the mask
+// but the OPERATION CODE and, for an opcode with service actions, the SERVICE
+// ACTION field (byte 1, bits 4:0), which the usage data holds the value of,
+// not a mask (SPC-4 6.35.3). Tests set each one to check that the mask tells
+// the truth.
+func UnusedCDBBits(op byte, mask []byte) []CDBBit {
+	var bits []CDBBit
+	for i := 1; i < len(mask); i++ {
+		for b := 0; b < 8; b++ {
+			m := byte(1) << b
+			if mask[i]&m != 0 {
+				continue
+			}
+			if _, sa := ServiceActions[op]; sa && i == 1 && m&0x1F != 0 {
+				continue
+			}
+			bits = append(bits, CDBBit{Byte: i, Mask: m})
+		}
+	}
+	return bits
 }

@@ -129,7 +129,8 @@ func (f *Failover) session(failed *Session, deadline time.Time) (*Session, error
 // Command runs one command through the portal in use, failing over and issuing it
 // again until it is answered with a status other than the transient ones (UNIT
 // ATTENTION, NOT READY while a state transition is under way, BUSY, TASK SET FULL)
-// or Within has passed. Its result is the final answer; a non-GOOD one comes back
+// or Within has passed. NOT READY, TARGET PORT IN UNAVAILABLE STATE fails the path
+// over, as a lost connection does. Its result is the final answer; a non-GOOD one comes back
 // as *SCSIError, as from Session's helpers.
 func (f *Failover) Command(lun uint64, cdb, dataOut []byte, readLen uint32) (*Result, error) {
 	deadline := time.Now().Add(f.Within)
@@ -158,8 +159,23 @@ func (f *Failover) Command(lun uint64, cdb, dataOut []byte, readLen uint32) (*Re
 			s = nil
 			continue
 		}
+		if pathUnavailable(r) {
+			time.Sleep(20 * time.Millisecond)
+			continue // as a dead path: next portal, same command
+		}
 		return check(r, nil)
 	}
+}
+
+// pathUnavailable reports NOT READY, TARGET PORT IN UNAVAILABLE STATE (04/0C): the
+// port cannot serve the logical unit, another may; a multipath initiator fails the
+// path and sends the command through another (Linux: a path error).
+func pathUnavailable(r *Result) bool {
+	if r.Status != scsi.StatusCheckCondition {
+		return false
+	}
+	key, asc, ascq := parseSense(r.Sense)
+	return key == scsi.SenseNotReady && asc == 0x04 && ascq == 0x0C
 }
 
 // transient reports an answer that a multipath initiator retries: a unit attention
