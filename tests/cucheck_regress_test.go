@@ -55,6 +55,14 @@ func TestCUProblems(t *testing.T) {
 			want: []string{"CUnit Run Summary tests"}},
 		{name: "selection has more tests than ran", file: "cunit-atgt-thin-scsi.txt", sel: "ALL", variants: thin,
 			want: []string{"15 of the 230 selected tests never ran"}},
+		{name: "sanitize run skipping its CRYPTO ERASE part", file: "cunit-atgt-sanitize-reservations.txt",
+			sel: "SCSI.Sanitize.Reservations", variants: []string{"all", "writable", "sanitize"}},
+		{name: "sanitize run skipping another part", file: "cunit-atgt-sanitize-reservations.txt",
+			sel: "SCSI.Sanitize.Reservations", variants: []string{"all", "writable", "sanitize"},
+			edit: func(s string) string {
+				return strings.Replace(s, "SANITIZE CRYPTO_ERASE is not", "SANITIZE OVERWRITE is not", 1)
+			},
+			want: []string{"Sanitize.Reservations may skip only its CRYPTO_ERASE part, but skipped: SANITIZE OVERWRITE is not implemented"}},
 		{name: "read-only run", file: "cunit-atgt-read-only.txt", sel: "SCSI.ReadOnly", variants: []string{"all"}},
 		{name: "read-only run where the LUN is not write protected", file: "cunit-atgt-read-only-skipped.txt", sel: "SCSI.ReadOnly",
 			variants: []string{"all"}, want: []string{"skipped but not listed for this run (all) in testdata/expected-skips.txt: ReadOnly.ReadOnlySBC"}},

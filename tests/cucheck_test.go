@@ -125,8 +125,20 @@ func cuProblems(res *CUResults, err error, expected []string, skips map[string]m
 	}
 	var unexpected []string
 	for _, name := range res.Skipped {
-		if !listed(skips, variants, name) {
+		reason, ok := listedReason(skips, variants, name)
+		if !ok {
 			unexpected = append(unexpected, name)
+			continue
+		}
+		// "skips:PART reason": only PART of the test may skip; every [SKIPPED]
+		// note must name it.
+		if part, ok := strings.CutPrefix(reason, "skips:"); ok {
+			part, _, _ = strings.Cut(part, " ")
+			for _, note := range res.SkipNotes[name] {
+				if !strings.Contains(note, part) {
+					p = append(p, fmt.Sprintf("%s may skip only its %s part, but skipped: %s", name, part, note))
+				}
+			}
 		}
 	}
 	sort.Strings(unexpected)
@@ -180,13 +192,15 @@ func runCU(t *testing.T, cu string, timeout time.Duration, run, fam string, extr
 	return checkCUnit(t, run, fam, out, err, cuSelected(t, cu, fam), skips, variants)
 }
 
-func listed(skips map[string]map[string]string, variants []string, name string) bool {
+// listedReason returns the reason expected-skips.txt gives for name under the
+// first of variants that lists it.
+func listedReason(skips map[string]map[string]string, variants []string, name string) (string, bool) {
 	for _, v := range variants {
-		if _, ok := skips[v][name]; ok {
-			return true
+		if r, ok := skips[v][name]; ok {
+			return r, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // someNames joins the first 20 names, saying how many more there are.

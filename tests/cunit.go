@@ -40,6 +40,10 @@ type CUResults struct {
 	Summary *CUSummary
 	// Suites is the Run Summary's "suites" line (its Passed column is "n/a": -1).
 	Suites *CUSummary
+	// SkipNotes holds, for each test that printed [SKIPPED], what followed it on
+	// each such line (libiscsi's reason: "SANITIZE CRYPTO_ERASE is not
+	// implemented ...").
+	SkipNotes map[string][]string
 	// SuiteFailures lists the suites whose set-up or clean-up failed, as
 	// "init Read10" or "cleanup Read10". A suite whose set-up (libiscsi's login)
 	// failed runs none of its tests, and no test line says so.
@@ -136,6 +140,11 @@ func ParseCUnit(r io.Reader) (*CUResults, error) {
 			cur = ""
 		case strings.Contains(s, "[SKIPPED]"):
 			skipped = true
+			_, note, _ := strings.Cut(s, "[SKIPPED]")
+			if res.SkipNotes == nil {
+				res.SkipNotes = map[string][]string{}
+			}
+			res.SkipNotes[cur] = append(res.SkipNotes[cur], strings.TrimSpace(note))
 		}
 	}
 	inSummary := false
