@@ -185,11 +185,19 @@ func checkCUnit(t *testing.T, run, fam, out string, err error, expected []string
 func runCU(t *testing.T, cu string, timeout time.Duration, run, fam string, extra []string, urls []string,
 	skips map[string]map[string]string, variants []string) *CUResults {
 	t.Helper()
+	res, _ := runCUOut(t, cu, timeout, run, fam, extra, urls, skips, variants)
+	return res
+}
+
+// runCUOut is runCU that also returns the tool's output.
+func runCUOut(t *testing.T, cu string, timeout time.Duration, run, fam string, extra []string, urls []string,
+	skips map[string]map[string]string, variants []string) (*CUResults, string) {
+	t.Helper()
 	args := append([]string{"-d", "-v"}, extra...)
 	args = append(args, "-t", fam)
 	args = append(args, urls...)
 	out, err := runTool(t, timeout, cu, args...)
-	return checkCUnit(t, run, fam, out, err, cuSelected(t, cu, fam), skips, variants)
+	return checkCUnit(t, run, fam, out, err, cuSelected(t, cu, fam), skips, variants), out
 }
 
 // listedReason returns the reason expected-skips.txt gives for name under the
