@@ -230,8 +230,8 @@ func TestBoundsFlood(t *testing.T) {
 	w1 := startWorker(s1, 0, 1)
 	time.Sleep(time.Second) // warm: buffers pooled, goroutines parked
 	baseG := goroutines(t, pprof)
+	baseLive := liveMemOf(t, pprof) // first: resident memory is then sampled after a GC too
 	baseRSS := rssKiB(t, pid)
-	baseLive := liveMemOf(t, pprof)
 	sampler := sampleRSS(t, pid)
 
 	results := make(chan closeResult, idle+half)
@@ -258,12 +258,12 @@ func TestBoundsFlood(t *testing.T) {
 	t.Logf("%d idle and %d half-sent connections opened in %v", idle, half, time.Since(start).Round(time.Millisecond))
 
 	// While the flood is held: no connection has a goroutine of its own yet (none
-	// sent a whole header), each costs under 4 KiB resident and 1.5 KiB live, and
-	// a new session logs in and works.
+	// sent a whole header), each costs under 1.5 KiB live (and 6 KiB resident),
+	// and a new session logs in and works.
 	time.Sleep(500 * time.Millisecond)
 	heldG := goroutines(t, pprof)
-	heldRSS := rssKiB(t, pid)
 	heldLive := liveMemOf(t, pprof)
+	heldRSS := rssKiB(t, pid)
 	perConn := float64(heldRSS-baseRSS) / float64(idle+half)
 	liveHeap := float64(heldLive.heap-baseLive.heap) / 1024 / float64(idle+half)
 	liveStacks := float64(heldLive.stacks-baseLive.stacks) / 1024 / float64(idle+half)
@@ -273,11 +273,14 @@ func TestBoundsFlood(t *testing.T) {
 	if heldG-baseG > 100 {
 		t.Errorf("%d more goroutines while %d connections that sent no whole header are held", heldG-baseG, idle+half)
 	}
-	// Measured here (2 cores, shared): 0.6-1.3 KiB resident and 0.5 KiB live per
-	// connection (its socket, poller entry and a few bytes of header); the bounds
-	// are about 3x that, so a few more KiB per pre-login connection fail.
-	if perConn >= 4 {
-		t.Errorf("%.1f KiB of resident memory per connection before login, want under 4", perConn)
+	// Measured here (2 cores, shared): 0.45-0.48 KiB live per connection (its
+	// socket, poller entry and a few bytes of header), the same idle or loaded; the
+	// bound, 1.5 KiB, is 3x that, so a KiB more per pre-login connection fails.
+	// Resident memory is the noisy figure (the well-behaved session's garbage and
+	// when the collector ran move it by megabytes, which is KiB per connection):
+	// 0.6-1.4 KiB, once 3.5 on a loaded machine; its bound is 6 KiB.
+	if perConn >= 6 {
+		t.Errorf("%.1f KiB of resident memory per connection before login, want under 6", perConn)
 	}
 	if live := liveHeap + liveStacks; live >= 1.5 {
 		t.Errorf("%.2f KiB of live heap and stacks per connection before login, want under 1.5", live)
