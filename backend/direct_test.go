@@ -12,13 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openDirect opens path with O_DIRECT, skipping the test only when the
-// filesystem refuses O_DIRECT (for example an old tmpfs).
+// openDirect opens path with O_DIRECT; it fails the test, naming the file
+// system, when that refuses O_DIRECT (for example a tmpfs before Linux 6.6).
 func openDirect(t *testing.T, path string, size int64) *fdBackend {
 	t.Helper()
 	b, err := Open(Options{Path: path, Size: size, Create: true, Direct: true})
 	if err != nil && strings.Contains(err.Error(), "O_DIRECT refused") {
-		t.Skipf("filesystem of %s refuses O_DIRECT: %v", path, err)
+		needFSProperty(t, path, "O_DIRECT", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestDirectOpenErrors(t *testing.T) {
 			path := filepath.Join(dir, "e.img")
 			_, err := Open(Options{Path: path, Size: tt.size, Create: true, Direct: true})
 			if err != nil && strings.Contains(err.Error(), "O_DIRECT refused") {
-				t.Skipf("filesystem refuses O_DIRECT: %v", err)
+				needFSProperty(t, path, "O_DIRECT", err)
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), path) {
 				t.Fatalf("Open err = %v, want one naming %s and %q", err, path, tt.wantErr)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -32,8 +33,12 @@ func TestWriteVec(t *testing.T) {
 			var b Backend
 			if tt.direct {
 				var err error
-				if b, err = Open(Options{Path: path, Size: 4 << 20, Create: true, Direct: true}); err != nil {
-					t.Skipf("O_DIRECT unavailable here: %v", err)
+				b, err = Open(Options{Path: path, Size: 4 << 20, Create: true, Direct: true})
+				if err != nil && strings.Contains(err.Error(), "O_DIRECT refused") {
+					needFSProperty(t, path, "O_DIRECT", err)
+				}
+				if err != nil {
+					t.Fatal(err)
 				}
 				t.Cleanup(func() { b.Close() })
 			} else {

@@ -9,10 +9,21 @@ import (
 
 // TestBoundsStalledLogins: 1,000 connections that each send a whole Login Request
 // header and then stop inside its data segment get their actors and a reader (the
-// costliest state before login) and still cost under 18 KiB each (15.0-16.4 KiB
-// measured since the memory bounds and login admission of 2026-12-01 added a few
-// fields and channels per connection; 13.8-14.7 before); the login timeout closes
-// them all.
+// costliest state before login) and stay within a per-connection bound; the login
+// timeout closes them all.
+//
+// What a stalled login holds (heap profile at memprofilerate=1 and a goroutine
+// profile, 2026-12-01): one reader goroutine blocked in its read, whose stack is
+// 4-8 KiB (the runtime sizes new stacks from the average in use): ~5.2 KiB
+// measured; the connection and session actors (protoactor context, mailbox,
+// props, process registry entry and PID set: ~4 KiB); the connection's state
+// (flow control, writer, small PDU reader, CmdSN window, login timer, logger,
+// socket: ~4 KiB). After a forced collection that is 12.5-13.7 KiB per connection,
+// the same on an idle or a loaded machine; the bound on it is 20 KiB (the stack
+// doubling to 8 KiB still passes, a doubling of the whole fails). Resident memory
+// adds garbage not yet collected and heap fragmentation, which vary with load:
+// 15.0-17.7 KiB measured (the old bound of 18 was at the edge); its bound, 26 KiB,
+// is 1.5x the highest and still fails a doubling (30+).
 func TestBoundsStalledLogins(t *testing.T) {
 	const (
 		n            = 1000
@@ -28,6 +39,7 @@ func TestBoundsStalledLogins(t *testing.T) {
 	pid := d.cmd.Process.Pid
 	time.Sleep(500 * time.Millisecond)
 	baseG := goroutines(t, pprof)
+	baseLive := liveMemOf(t, pprof) // first: resident memory is then sampled after a GC too
 	baseRSS := rssKiB(t, pid)
 
 	results := make(chan closeResult, n)
@@ -44,15 +56,22 @@ func TestBoundsStalledLogins(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	heldG := goroutines(t, pprof)
+	heldLive := liveMemOf(t, pprof)
 	heldRSS := rssKiB(t, pid)
 	perConn := float64(heldRSS-baseRSS) / n
+	liveHeap := float64(heldLive.heap-baseLive.heap) / 1024 / n
+	liveStacks := float64(heldLive.stacks-baseLive.stacks) / 1024 / n
+	t.Logf("held, after a GC: live heap %.1f KiB and stacks %.1f KiB per connection (%.1f KiB)", liveHeap, liveStacks, liveHeap+liveStacks)
 	t.Logf("held: goroutines %d -> %d (+%d), RSS %d -> %d KiB (+%d KiB, %.1f KiB per connection)",
 		baseG, heldG, heldG-baseG, baseRSS, heldRSS, heldRSS-baseRSS, perConn)
 	if heldG-baseG < n*9/10 {
 		t.Errorf("only %d more goroutines: the connections did not get their readers", heldG-baseG)
 	}
-	if perConn >= 18 {
-		t.Errorf("%.1f KiB of resident memory per connection stalled in its login, want under 18", perConn)
+	if perConn >= 26 {
+		t.Errorf("%.1f KiB of resident memory per connection stalled in its login, want under 26", perConn)
+	}
+	if live := liveHeap + liveStacks; live >= 20 {
+		t.Errorf("%.1f KiB of live heap and stacks per connection stalled in its login, want under 20", live)
 	}
 	var slowest time.Duration
 	for range n {

@@ -230,6 +230,7 @@ func TestBoundsFlood(t *testing.T) {
 	w1 := startWorker(s1, 0, 1)
 	time.Sleep(time.Second) // warm: buffers pooled, goroutines parked
 	baseG := goroutines(t, pprof)
+	baseLive := liveMemOf(t, pprof) // first: resident memory is then sampled after a GC too
 	baseRSS := rssKiB(t, pid)
 	sampler := sampleRSS(t, pid)
 
@@ -257,19 +258,32 @@ func TestBoundsFlood(t *testing.T) {
 	t.Logf("%d idle and %d half-sent connections opened in %v", idle, half, time.Since(start).Round(time.Millisecond))
 
 	// While the flood is held: no connection has a goroutine of its own yet (none
-	// sent a whole header), each costs well under 16 KiB, and a new session logs
-	// in and works.
+	// sent a whole header), each costs under 1.5 KiB live (and 6 KiB resident),
+	// and a new session logs in and works.
 	time.Sleep(500 * time.Millisecond)
 	heldG := goroutines(t, pprof)
+	heldLive := liveMemOf(t, pprof)
 	heldRSS := rssKiB(t, pid)
 	perConn := float64(heldRSS-baseRSS) / float64(idle+half)
+	liveHeap := float64(heldLive.heap-baseLive.heap) / 1024 / float64(idle+half)
+	liveStacks := float64(heldLive.stacks-baseLive.stacks) / 1024 / float64(idle+half)
+	t.Logf("held, after a GC: live heap %.2f KiB and stacks %.2f KiB per connection", liveHeap, liveStacks)
 	t.Logf("held: goroutines %d -> %d (+%d), RSS %d -> %d KiB (+%d KiB, %.1f KiB per connection)",
 		baseG, heldG, heldG-baseG, baseRSS, heldRSS, heldRSS-baseRSS, perConn)
 	if heldG-baseG > 100 {
 		t.Errorf("%d more goroutines while %d connections that sent no whole header are held", heldG-baseG, idle+half)
 	}
-	if perConn >= 16 {
-		t.Errorf("%.1f KiB of resident memory per connection before login, want under 16", perConn)
+	// Measured here (2 cores, shared): 0.45-0.48 KiB live per connection (its
+	// socket, poller entry and a few bytes of header), the same idle or loaded; the
+	// bound, 1.5 KiB, is 3x that, so a KiB more per pre-login connection fails.
+	// Resident memory is the noisy figure (the well-behaved session's garbage and
+	// when the collector ran move it by megabytes, which is KiB per connection):
+	// 0.6-1.4 KiB, once 3.5 on a loaded machine; its bound is 6 KiB.
+	if perConn >= 6 {
+		t.Errorf("%.1f KiB of resident memory per connection before login, want under 6", perConn)
+	}
+	if live := liveHeap + liveStacks; live >= 1.5 {
+		t.Errorf("%.2f KiB of live heap and stacks per connection before login, want under 1.5", live)
 	}
 	opts.ISID[5] = 2 // another initiator port: the same ISID would reinstate (end) s1
 	s2, err := initiator.Dial(d.addr, opts)

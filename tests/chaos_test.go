@@ -82,7 +82,8 @@ func (s *chaosStats) fail(format string, args ...any) {
 // answered (or aborted by an answered ABORT TASK) within the LUN's ioTimeout plus
 // 5 s, that no acknowledged write is lost, reordered or torn (every read during the
 // run and a read-back of the whole LUN at the end agree with the model), that the
-// target's goroutines return to their baseline and its memory stays bounded.
+// target's goroutines return to their baseline and its memory comes back to about
+// its baseline (live heap and stacks within 8 MiB, resident memory within 96 MiB).
 func TestChaos(t *testing.T) {
 	cfg := oneLunConfig(t, chaosBlocks*chaosBlock)
 	l := &cfg.Targets[0].Luns[0]
@@ -91,6 +92,7 @@ func TestChaos(t *testing.T) {
 	pprof := freeLoopbackAddr(t)
 	d := startDaemonConfig(t, cfg, "-pprof", pprof, "-log-level", "warn")
 	baseline := goroutines(t, pprof)
+	baseRSS, baseLive := rssKiB(t, d.cmd.Process.Pid), liveMemOf(t, pprof)
 
 	model := newChaosModel(chaosBlocks)
 	stats := &chaosStats{senses: map[string]int{}}
@@ -176,6 +178,7 @@ func TestChaos(t *testing.T) {
 		after = goroutines(t, pprof)
 	}
 	rss := rssKiB(t, d.cmd.Process.Pid)
+	live := liveMemOf(t, pprof)
 
 	// Stop atgtd (a clean stop): it logs how often each injected fault fired.
 	d.stopped = true
@@ -211,7 +214,8 @@ func TestChaos(t *testing.T) {
 	t.Logf("target log: worker restarts %d, IO retries %d, abandoned calls %d, LUN actor failures %d, LUN not ready %d",
 		count("IO worker failed"), count("retrying its IO"), count("backend call abandoned"),
 		count("LUN actor failed"), count("LUN not ready"))
-	t.Logf("goroutines: baseline %d, after %d; resident memory %d KiB", baseline, after, rss)
+	t.Logf("goroutines: baseline %d, after %d; resident memory %d -> %d KiB; live heap %d -> %d KiB, stacks %d -> %d KiB",
+		baseline, after, baseRSS, rss, baseLive.heap>>10, live.heap>>10, baseLive.stacks>>10, live.stacks>>10)
 	for _, f := range stats.failures {
 		t.Error(f)
 	}
@@ -221,8 +225,19 @@ func TestChaos(t *testing.T) {
 	if after > baseline+8 {
 		t.Errorf("goroutines: %d after the run, %d before: something leaked", after, baseline)
 	}
-	if rss > 512<<10 {
-		t.Errorf("resident memory %d KiB after the run", rss)
+	// After the run the target should hold what it held before plus its bounded
+	// records (flight recorder, recent timelines, metrics): every session has
+	// logged out and every goroutine is back. Measured on 2 cores: live heap and
+	// stacks +1.7 MiB after 20 s and after 60 s, so the bound on it, 8 MiB, fails
+	// a leak of 200 bytes per task (36,000 tasks in 60 s). Resident memory also
+	// keeps the run's peak heap (garbage, freed spans the runtime has not yet
+	// returned): +17 MiB after 20 s, +29 MiB after 60 s; its bound, 96 MiB, is
+	// the coarse one.
+	if grown := (live.heap + live.stacks - baseLive.heap - baseLive.stacks) >> 10; grown > 8<<10 {
+		t.Errorf("live heap and stacks grew by %d KiB over the run, want under 8 MiB", grown)
+	}
+	if rss-baseRSS > 96<<10 {
+		t.Errorf("resident memory grew by %d KiB over the run (%d -> %d), want under 96 MiB", rss-baseRSS, baseRSS, rss)
 	}
 }
 

@@ -37,44 +37,30 @@ const cuRunTimeout = 3 * time.Minute
 // TestConformance runs libiscsi's iscsi-test-cu, one subtest per suite, each against
 // its own freshly started atgtd (1 GiB LUN; ACL listing both initiator names the suite
 // uses), so that one suite's leftovers or a crash cannot spoil the next. A subtest
-// fails on any FAILED test, on a test without a verdict, when no test ran, or when the
-// daemon dies; skipped tests are only logged.
+// fails on whatever cuProblems finds (a non-zero exit or timeout, a suite that did not
+// set up, a selected test that did not run, a FAILED test or one without a verdict, a
+// Run Summary that disagrees, a skip testdata/expected-skips.txt does not list for a
+// thin writable LUN) and when the daemon dies.
 func TestConformance(t *testing.T) {
 	cu := requireLibiscsi(t, "iscsi-test-cu")
+	skips := expectedSkips(t)
 	var total CUResults
 	for _, fam := range conformanceFamilies {
 		t.Run(fam, func(t *testing.T) {
 			d := startDaemonConfig(t, oneLunConfig(t, 1<<30, cuInitiator1, cuInitiator2))
-			args := []string{"-d", "-v", "-t", fam, d.url(defaultIQN, testLUN)}
+			urls := []string{d.url(defaultIQN, testLUN)}
+			variants := []string{"all", "writable", "thin", "no-sanitize"}
 			if strings.HasPrefix(fam, "SCSI.MultipathIO") {
-				args = append(args, d.url(defaultIQN, testLUN))
+				urls = append(urls, d.url(defaultIQN, testLUN))
+			} else {
+				variants = append(variants, "single-path")
 			}
-			out, err := runTool(t, cuRunTimeout, cu, args...)
-			r, perr := ParseCUnit(strings.NewReader(out))
-			if perr != nil {
-				t.Fatalf("parsing iscsi-test-cu output: %v", perr)
-			}
-			t.Logf("%s: %v", fam, r)
+			r := runCU(t, cu, cuRunTimeout, "conformance", fam, nil, urls, skips, variants)
 			total.Passed = append(total.Passed, r.Passed...)
 			total.Failed = append(total.Failed, r.Failed...)
 			total.Skipped = append(total.Skipped, r.Skipped...)
-			if len(r.Skipped) > 0 {
-				t.Logf("skipped: %s", strings.Join(r.Skipped, ", "))
-			}
-			if r.Count() == 0 {
-				t.Errorf("iscsi-test-cu ran no test of %s (exit: %v)", fam, err)
-			}
-			if len(r.Failed) > 0 {
-				t.Errorf("FAILED: %s", strings.Join(r.Failed, ", "))
-			}
-			if len(r.Unfinished) > 0 {
-				t.Errorf("no verdict (tool crashed, timed out or lost the target): %s", strings.Join(r.Unfinished, ", "))
-			}
 			if !d.alive() {
 				t.Errorf("atgtd died during %s: %v", fam, d.err)
-			}
-			if t.Failed() {
-				t.Logf("iscsi-test-cu output:\n%s", out)
 			}
 		})
 	}

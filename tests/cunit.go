@@ -38,12 +38,45 @@ type CUResults struct {
 	Unfinished []string
 	// Summary is CUnit's own "tests" line from the Run Summary, if it was printed.
 	Summary *CUSummary
+	// Suites is the Run Summary's "suites" line (its Passed column is "n/a": -1).
+	Suites *CUSummary
+	// SkipNotes holds, for each test that printed [SKIPPED], what followed it on
+	// each such line (libiscsi's reason: "SANITIZE CRYPTO_ERASE is not
+	// implemented ...").
+	SkipNotes map[string][]string
+	// SuiteFailures lists the suites whose set-up or clean-up failed, as
+	// "init Read10" or "cleanup Read10". A suite whose set-up (libiscsi's login)
+	// failed runs none of its tests, and no test line says so.
+	SuiteFailures []string
 }
 
-// CUSummary is the "tests" row of CUnit's Run Summary table.
+// CUSummary is a row ("tests" or "suites") of CUnit's Run Summary table.
 type CUSummary struct {
 	Total, Ran, Passed, Failed, Inactive int
 }
+
+// Verdicts returns the tests that got a verdict (passed, skipped or FAILED), each
+// once.
+func (r *CUResults) Verdicts() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range [][]string{r.Passed, r.Skipped, r.Failed} {
+		for _, n := range l {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// CUnit's messages (CUnit 2.1-3, Basic.c) for a suite whose init or clean-up
+// function failed.
+const (
+	cuSuiteInitFailed    = "Suite initialization failed for '"
+	cuSuiteCleanupFailed = "Suite cleanup failed for '"
+)
 
 // Count returns the number of tests seen with or without a verdict.
 func (r *CUResults) Count() int {
@@ -107,6 +140,11 @@ func ParseCUnit(r io.Reader) (*CUResults, error) {
 			cur = ""
 		case strings.Contains(s, "[SKIPPED]"):
 			skipped = true
+			_, note, _ := strings.Cut(s, "[SKIPPED]")
+			if res.SkipNotes == nil {
+				res.SkipNotes = map[string][]string{}
+			}
+			res.SkipNotes[cur] = append(res.SkipNotes[cur], strings.TrimSpace(note))
 		}
 	}
 	inSummary := false
@@ -130,27 +168,49 @@ func ParseCUnit(r io.Reader) (*CUResults, error) {
 		case strings.HasPrefix(line, "Run Summary:"):
 			finishUnfinished()
 			inSummary = true
+		case strings.Contains(line, cuSuiteInitFailed):
+			finishUnfinished()
+			res.SuiteFailures = append(res.SuiteFailures, "init "+quotedSuite(line, cuSuiteInitFailed))
+		case strings.Contains(line, cuSuiteCleanupFailed):
+			finishUnfinished()
+			res.SuiteFailures = append(res.SuiteFailures, "cleanup "+quotedSuite(line, cuSuiteCleanupFailed))
 		case inSummary && strings.HasPrefix(strings.TrimSpace(line), "tests "):
-			f := strings.Fields(line)
-			if len(f) == 6 {
-				var n [5]int
-				ok := true
-				for i := range n {
-					v, err := strconv.Atoi(f[i+1])
-					if err != nil {
-						ok = false
-						break
-					}
-					n[i] = v
-				}
-				if ok {
-					res.Summary = &CUSummary{Total: n[0], Ran: n[1], Passed: n[2], Failed: n[3], Inactive: n[4]}
-				}
-			}
+			res.Summary = summaryRow(line)
+		case inSummary && strings.HasPrefix(strings.TrimSpace(line), "suites "):
+			res.Suites = summaryRow(line)
 		default:
 			text(line)
 		}
 	}
 	finishUnfinished()
 	return res, sc.Err()
+}
+
+// quotedSuite returns the suite name after msg in line, up to the closing quote.
+func quotedSuite(line, msg string) string {
+	_, rest, _ := strings.Cut(line, msg)
+	name, _, _ := strings.Cut(rest, "'")
+	return name
+}
+
+// summaryRow parses a Run Summary row "NAME Total Ran Passed Failed Inactive"; "n/a"
+// reads as -1. It returns nil for a row of another shape.
+func summaryRow(line string) *CUSummary {
+	f := strings.Fields(line)
+	if len(f) != 6 {
+		return nil
+	}
+	var n [5]int
+	for i := range n {
+		if f[i+1] == "n/a" {
+			n[i] = -1
+			continue
+		}
+		v, err := strconv.Atoi(f[i+1])
+		if err != nil {
+			return nil
+		}
+		n[i] = v
+	}
+	return &CUSummary{Total: n[0], Ran: n[1], Passed: n[2], Failed: n[3], Inactive: n[4]}
 }

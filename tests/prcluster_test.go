@@ -250,23 +250,16 @@ func prGatewayKilled(t *testing.T, a, b *daemon, conf, image string) {
 // prLibiscsi runs libiscsi's reservation tests with the two gateways as the two
 // paths: the second initiator of each two-initiator test (RESERVE6 across two
 // initiators, PROUT RESERVE's access and ownership checks, PREEMPT) logs in to
-// the other gateway. No test may fail or skip.
+// the other gateway. No test may fail or skip, and each run is checked by
+// cuProblems (exit status, suites set up, every selected test run, Run Summary).
 func prLibiscsi(t *testing.T, a, b *daemon) {
 	cu := requireLibiscsi(t, "iscsi-test-cu")
 	passed := 0
 	for _, fam := range []string{"SCSI.PrinReadKeys", "SCSI.PrinServiceactionRange", "SCSI.PrinReportCapabilities",
 		"SCSI.ProutRegister", "SCSI.ProutReserve", "SCSI.ProutClear", "SCSI.ProutPreempt", "SCSI.Reserve6"} {
-		out, err := runTool(t, cuRunTimeout, cu, "-d", "-v", "-t", fam, a.url(prTarget, 0), b.url(prTarget, 0))
-		res, perr := ParseCUnit(strings.NewReader(out))
-		if perr != nil {
-			t.Fatalf("parsing iscsi-test-cu output: %v", perr)
-		}
-		t.Logf("%s: %v", fam, res)
+		// No variants: no skip is allowed.
+		res, out := runCUOut(t, cu, cuRunTimeout, "two gateways", fam, nil, []string{a.url(prTarget, 0), b.url(prTarget, 0)}, nil, nil)
 		passed += len(res.Passed)
-		if res.Count() == 0 || len(res.Failed) > 0 || len(res.Unfinished) > 0 || len(res.Skipped) > 0 {
-			t.Errorf("%s: %v (exit %v); failed %v, unfinished %v, skipped %v\n%s", fam, res, err,
-				res.Failed, res.Unfinished, res.Skipped, out)
-		}
 		if !strings.Contains(out, "found matching LU device identifier for all (2) paths") {
 			t.Errorf("%s: iscsi-test-cu did not take the two gateways as paths of one LU", fam)
 		}

@@ -47,8 +47,8 @@ func TestRBDFullSuite(t *testing.T) {
 		families []string
 		paths    int
 	}{
-		{"thin", []string{"all", "thin", "single-path", "no-sanitize"}, []string{"SCSI", "iSCSI"}, 1},
-		{"multipath", []string{"all", "no-sanitize"}, []string{"SCSI.MultipathIO"}, 2},
+		{"thin", []string{"all", "writable", "thin", "single-path", "no-sanitize"}, []string{"SCSI", "iSCSI"}, 1},
+		{"multipath", []string{"all", "writable", "no-sanitize"}, []string{"SCSI.MultipathIO"}, 2},
 	}
 	cfg, _, _ := rbdLunConfig(t, 1<<30, cuInitiator1, cuInitiator2)
 	d := startDaemonConfig(t, cfg)
@@ -56,12 +56,11 @@ func TestRBDFullSuite(t *testing.T) {
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
 			for _, fam := range r.families {
-				args := []string{"-d", "-v", "-t", fam}
+				var urls []string
 				for range r.paths {
-					args = append(args, d.url(defaultIQN, testLUN))
+					urls = append(urls, d.url(defaultIQN, testLUN))
 				}
-				out, err := runTool(t, 2*cuRunTimeout, cu, args...)
-				res := checkCUnit(t, r.name, fam, out, err, skips, r.variants)
+				res := runCU(t, cu, 2*cuRunTimeout, r.name, fam, nil, urls, skips, r.variants)
 				passed += len(res.Passed)
 			}
 		})

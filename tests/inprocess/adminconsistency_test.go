@@ -199,7 +199,8 @@ func TestAdminResizeHugeRefused(t *testing.T) {
 	}
 }
 
-// Shutdown during a forced removal waits for the change: run with -race, the race
+// Shutdown during a forced removal waits for the change: the removal either
+// happened or was undone, and the LUN list agrees; under -race (make race) the race
 // detector fails it when the two touch the service's lists together.
 func TestAdminShutdownDuringRemove(t *testing.T) {
 	cfg, path := adminConfig(t)
@@ -224,13 +225,24 @@ func TestAdminShutdownDuringRemove(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond)
 	if err := svc.Shutdown(500 * time.Millisecond); err != nil {
-		t.Logf("Shutdown: %v", err)
+		t.Errorf("Shutdown: %v", err)
 	}
+	var removeErr error
 	select {
-	case err := <-done:
-		t.Logf("RemoveLun: %v", err)
+	case removeErr = <-done:
+		t.Logf("RemoveLun: %v", removeErr)
 	case <-time.After(10 * time.Second):
 		t.Fatal("RemoveLun did not return after Shutdown")
+	}
+	// The removal either happened or was undone, and the service's list says which.
+	listed := slices.ContainsFunc(svc.LUNs(), func(l target.LUNInfo) bool { return l.ID == 1 })
+	switch {
+	case removeErr == nil && listed:
+		t.Error("RemoveLun succeeded but LUN 1 is still listed")
+	case removeErr != nil && !strings.Contains(removeErr.Error(), "nothing was applied"):
+		t.Errorf("RemoveLun failed without saying nothing was applied: %v", removeErr)
+	case removeErr != nil && !listed:
+		t.Errorf("RemoveLun failed (%v) but LUN 1 is gone from the list", removeErr)
 	}
 	if _, err := svc.RemoveLun(bg, &pb.RemoveLunRequest{Target: targetName, Id: 0, Force: true}); err == nil {
 		t.Fatal("a change after Shutdown succeeded")
