@@ -36,9 +36,10 @@ var benchNegotiation = []negKey{
 	{"MaxBurstLength", "1048576", "maxBurstLength", 1048576},
 	{"FirstBurstLength", "262144", "firstBurstLength", 262144},
 	{"MaxOutstandingR2T", "16", "maxOutstandingR2t", 16},
-	// tgt's own key: the largest Data-In PDU it sends (default 8192), further
-	// bounded by the initiator's MaxRecvDataSegmentLength. atgt sends up to the
-	// initiator's value.
+	// tgt's own key (default 8192). tgt 1.0.85 sends Data-In PDUs of the
+	// initiator's MaxRecvDataSegmentLength whatever it says (128 KiB READs went out
+	// as one 131072-byte PDU with 8192 and with 262144, strace of tgtd), as atgt
+	// does; set anyway, so that no tgt version caps its Data-In below atgt's.
 	{"MaxXmitDataSegmentLength", "262144", "", nil},
 }
 
@@ -196,9 +197,10 @@ func (f fairness) markdown() string {
 		fmt.Fprintf(&b, "In force after the Go initiator's login (%s): atgt %s; tgt %s. ", same, f.AtgtParams, f.TgtParams)
 	}
 	if !f.External {
-		fmt.Fprintf(&b, "IO threads: atgt %d IO workers on its LUN; tgt %d bs_rdwr threads (tgtd -t", f.AtgtWorkers, f.TgtThreads)
+		fmt.Fprintf(&b, "IO threads: atgt %d IO workers on its LUN (-atgt-workers); tgt %d backing-store IO threads "+
+			"(bs_rdwr's; -tgt-threads, tgtd -t", f.AtgtWorkers, f.TgtThreads)
 		if f.TgtProcThreads > 0 {
-			fmt.Fprintf(&b, "; its process had %d threads with the LUN open", f.TgtProcThreads)
+			fmt.Fprintf(&b, "; tgtd had %d threads in all with the LUN open", f.TgtProcThreads)
 		}
 		b.WriteString("). ")
 	}

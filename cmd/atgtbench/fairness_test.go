@@ -77,7 +77,7 @@ func TestFairnessMarkdown(t *testing.T) {
 		AtgtWorkers: 4, TgtThreads: 16, TgtProcThreads: 18, Warmup: true, AtgtFirst: 3, TgtFirst: 3}
 	md := f.markdown()
 	for _, want := range []string{"InitialR2T=No ImmediateData=Yes MaxRecvDataSegmentLength=262144", "**different**",
-		"atgt InitialR2T=No; tgt InitialR2T=Yes", "atgt 4 IO workers", "tgt 16 bs_rdwr threads", "atgt went first in 3 timed pairs, tgt in 3",
+		"atgt InitialR2T=No; tgt InitialR2T=Yes", "atgt 4 IO workers", "tgt 16 backing-store IO threads", "atgt went first in 3 timed pairs, tgt in 3",
 		"warm-up"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("results.md paragraph lacks %q:\n%s", want, md)
