@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,5 +88,64 @@ func TestFairnessMarkdown(t *testing.T) {
 	f.External = true
 	if md := f.markdown(); !strings.Contains(md, "not known") || strings.Contains(md, "IO threads") {
 		t.Errorf("external targets:\n%s", md)
+	}
+}
+
+// TestTargetsNegotiateAlike starts atgtd and tgtd as the normal mode does: with
+// tgtOptions.Match a Go-initiator login ends with the same values on both (tgt
+// without it with InitialR2T=Yes and 8 KiB segments, the difference the option
+// removes), and tgtd runs the IO threads asked for.
+func TestTargetsNegotiateAlike(t *testing.T) {
+	needTools(t, "tgtd", "tgtadm")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "lun.img")
+	if err := makeBackingFile(file, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := buildAtgtd(context.Background(), dir, "", t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &config{tgtParams: "match", tgtThreads: 3}
+	atgt, err := startAtgt(context.Background(), dir, file, 16<<20, nil, c.atgtCfgFields(), bin, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(atgt.stop)
+	a, err := negotiated(atgt.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		opts tgtOptions
+		same bool
+	}{{c.tgtOpts(), true}, {tgtOptions{}, false}} {
+		tgt, err := startTgtLUN(context.Background(), dir, []string{"-b", file}, tc.opts, t.Logf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := negotiated(tgt.URL)
+		threads := threadCount(tgt.PID)
+		tgt.stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sameParams(a, p) != tc.same {
+			t.Errorf("%+v: atgt %s; tgt %s; want same %v", tc.opts, paramsLine(a), paramsLine(p), tc.same)
+		}
+		if tc.same && (p.InitialR2T || p.MaxXmitDataSegmentLength != 262144) {
+			t.Errorf("matched tgt: %s", paramsLine(p))
+		}
+		if !tc.same && (!p.InitialR2T || p.MaxXmitDataSegmentLength != 8192) {
+			t.Errorf("tgt's defaults are no longer InitialR2T=Yes and 8192 (README and -tgt-params say so): %s", paramsLine(p))
+		}
+		// tgtd's main thread and its LUN's bs_rdwr threads.
+		want := tgtDefaultThreads + 1
+		if tc.opts.Threads > 0 {
+			want = tc.opts.Threads + 1
+		}
+		if threads != want {
+			t.Errorf("%+v: tgtd had %d threads, want %d", tc.opts, threads, want)
+		}
 	}
 }
