@@ -1,7 +1,8 @@
 // Command atgtbench benchmarks atgt against tgt (Debian's userspace iSCSI target) side
 // by side on one machine: it builds and starts atgtd and tgtd on loopback ports, both
-// serving the same 1 GiB file (one target is driven at a time), warms the page cache,
-// and runs each case alternately on the two targets with the module's Go initiator
+// serving the same 1 GiB file with the same negotiable keys (fairness.go; one target
+// is driven at a time), warms the page cache, and runs each case, after an untimed
+// warm-up on each, alternately on the two targets with the module's Go initiator
 // (the paper's micro-benchmarks), libiscsi's iscsi-perf and qemu-img bench. It prints
 // one table (case, atgt, tgt, ratio, target CPU seconds per GB) and writes it as CSV,
 // Markdown and a PNG chart of the ratios.
