@@ -90,7 +90,7 @@ func buildCases(c *config) []benchCase {
 							v = float64(r.Bytes) / r.Elapsed.Seconds() / 1e6
 						}
 						return sample{Value: v, CPUPerGB: m.perGB(float64(r.Bytes)),
-							ClientCPUPerGB: perGB(r.CPU, float64(r.Bytes))}, "", nil
+							ClientCPUPerGB: perGB(r.CPU, float64(r.Bytes)), Short: r.Short}, "", nil
 					}})
 			}
 		}
@@ -108,7 +108,7 @@ func buildCases(c *config) []benchCase {
 			if unit == "MB/s" {
 				v = r.IOPS * float64(blocks*blockSize) / 1e6
 			}
-			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes), ClientCPUPerGB: perGB(r.CPU, r.Bytes)}, out, nil
+			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes), ClientCPUPerGB: perGB(r.CPU, r.Bytes), Busy: r.Busy}, out, nil
 		}}
 	}
 	cs = append(cs,

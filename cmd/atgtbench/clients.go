@@ -17,6 +17,9 @@ type clientResult struct {
 	Bytes   float64 // bytes moved (estimated for iscsi-perf: average IOPS x size x run time)
 	Elapsed time.Duration
 	CPU     float64 // the client process's user+system seconds
+	// Busy is iscsi-perf's count of commands answered BUSY (re-issued, and
+	// taken out of IOPS here).
+	Busy int
 }
 
 // processCPU is a finished process's user+system seconds (NaN if unknown).
@@ -37,7 +40,10 @@ func selfCPU() float64 {
 }
 
 // runISCSIPerf runs `iscsi-perf -m qd -b blocks [-r] URL` for d, stops it with
-// SIGINT (it runs until then) and returns its last "iops average".
+// SIGINT (it runs until then) and returns its last "iops average" less the commands
+// answered BUSY per second: iscsi-perf counts a BUSY answer as an IO and issues the
+// command again. (It also re-issues a command answered UNIT ATTENTION, uncounted in
+// its output; a target raises that once per nexus, not per IO.)
 func runISCSIPerf(ctx context.Context, url string, qd, blocks int, random bool, d time.Duration, blockSize int) (clientResult, string, error) {
 	args := []string{"-m", strconv.Itoa(qd), "-b", strconv.Itoa(blocks)}
 	if random {
@@ -67,12 +73,13 @@ func runISCSIPerf(ctx context.Context, url string, qd, blocks int, random bool, 
 		cmd.Process.Kill() //nolint:errcheck
 		<-done
 	}
-	iops, err := parsePerfAverage(out.String())
+	iops, busy, err := parsePerfAverage(out.String())
 	if err != nil {
 		return clientResult{}, out.String(), err
 	}
+	iops = max(0, iops-float64(busy)/elapsed.Seconds())
 	return clientResult{IOPS: iops, Bytes: iops * float64(blocks*blockSize) * elapsed.Seconds(), Elapsed: elapsed,
-		CPU: processCPU(cmd)}, out.String(), nil
+		CPU: processCPU(cmd), Busy: busy}, out.String(), nil
 }
 
 // runQemuBench runs `qemu-img bench -f raw -t none -d qd -s size -c count [-w]

@@ -39,8 +39,11 @@ var goSeed = func() uint64 { return 1 }
 
 // goResult is what one run of a goCase measured.
 type goResult struct {
-	IOs     int
-	Bytes   int64
+	IOs   int
+	Bytes int64 // data the target moved (initiator.Pipeline.Bytes), not IOs x size
+	// Short is the data asked for that the target did not move (GOOD with a
+	// residual, or fewer Data-In bytes than asked): 0 from a correct target.
+	Short   int64
 	Elapsed time.Duration
 	CPU     float64 // this process's CPU seconds while the IOs ran (the client's)
 }
@@ -51,12 +54,7 @@ type goResult struct {
 // Sequential IOs take consecutive offsets (wrapping at the end of the LUN); random
 // ones are size-aligned offsets from a fixed seed.
 func runGoCase(url string, c goCase, ios, qd int, cpu func()) (goResult, error) {
-	opts := initiator.Options{
-		InitiatorName: "iqn.2026-11.dev.atgt:atgtbench",
-		// tgt refuses an all-zero ISID (its session id would be 0): use a random-type
-		// ISID (RFC 7143 11.12.5) as real initiators do.
-		ISID: [6]byte{0x80, 0xa7, 0x6b, 0x00, 0x00, 0x01},
-	}
+	opts := benchInitiator()
 	l, err := dialLUN(url, opts)
 	if err != nil {
 		return goResult{}, err
@@ -74,6 +72,7 @@ func runGoCase(url string, c goCase, ios, qd int, cpu func()) (goResult, error) 
 		return goResult{}, fmt.Errorf("%s: %w", c.name(), err)
 	}
 	cpu()
+	b0 := pl.Bytes()
 	c0, start := selfCPU(), time.Now()
 	err = pl.Run(ios, true)
 	elapsed, c1 := time.Since(start), selfCPU()
@@ -81,7 +80,8 @@ func runGoCase(url string, c goCase, ios, qd int, cpu func()) (goResult, error) 
 	if err != nil {
 		return goResult{}, fmt.Errorf("%s: %w", c.name(), err)
 	}
-	return goResult{IOs: ios, Bytes: int64(ios) * int64(c.Size), Elapsed: elapsed, CPU: c1 - c0}, nil
+	moved := pl.Bytes() - b0
+	return goResult{IOs: ios, Bytes: moved, Short: int64(ios)*int64(c.Size) - moved, Elapsed: elapsed, CPU: c1 - c0}, nil
 }
 
 // rawLUN is a Raw connection logged in to a LUN whose capacity is known, ready for

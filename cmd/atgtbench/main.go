@@ -1,7 +1,8 @@
 // Command atgtbench benchmarks atgt against tgt (Debian's userspace iSCSI target) side
 // by side on one machine: it builds and starts atgtd and tgtd on loopback ports, both
-// serving the same 1 GiB file (one target is driven at a time), warms the page cache,
-// and runs each case alternately on the two targets with the module's Go initiator
+// serving the same 1 GiB file with the same negotiable keys (fairness.go; one target
+// is driven at a time), warms the page cache, and runs each case, after an untimed
+// warm-up on each, alternately on the two targets with the module's Go initiator
 // (the paper's micro-benchmarks), libiscsi's iscsi-perf and qemu-img bench. It prints
 // one table (case, atgt, tgt, ratio, target CPU seconds per GB) and writes it as CSV,
 // Markdown and a PNG chart of the ratios.
@@ -66,6 +67,26 @@ type config struct {
 	// iosLarge the IOs of the Go cases of 128 KiB and more (0: ios).
 	rbd, cephConf string
 	iosLarge      int
+	// tgtParams is "match" (tgt offers atgt's keys, benchNegotiation) or "default"
+	// (each target its own defaults, as before 2026-12-01); tgtThreads is tgtd's -t
+	// (0: tgt's default); warmup runs each case once per target untimed first.
+	tgtParams  string
+	tgtThreads int
+	warmup     bool
+}
+
+// tgtOpts is how tgtd is set up in the normal mode.
+func (c *config) tgtOpts() tgtOptions {
+	return tgtOptions{Match: c.tgtParams == "match", Threads: c.tgtThreads}
+}
+
+// atgtCfgFields are the config fields atgtd gets in the normal mode: with -tgt-params
+// match, the keys both targets offer, spelled out.
+func (c *config) atgtCfgFields() map[string]any {
+	if c.tgtParams != "match" {
+		return nil
+	}
+	return map[string]any{"negotiation": atgtNegotiation()}
 }
 
 func main() {
@@ -111,6 +132,12 @@ func parseFlags() (*config, error) {
 		"beside tgt-rbd and librbd direct (rbd bench); default cases: 4K random and 128K sequential")
 	flag.StringVar(&c.cephConf, "ceph-conf", "", "with -rbd: the cluster's ceph.conf (default: scripts/ceph-up.sh's one-node test cluster)")
 	flag.IntVar(&c.iosLarge, "ios-large", 0, "IOs per Go-initiator case of 128 KiB and more (0: -ios; with -rbd: 2500)")
+	flag.StringVar(&c.tgtParams, "tgt-params", "match", "match: tgt's target offers atgt's negotiation keys (InitialR2T=No, "+
+		"ImmediateData=Yes, MaxRecvDataSegmentLength 262144, MaxBurstLength 1048576, FirstBurstLength 262144, MaxOutstandingR2T 16); "+
+		"default: each target offers its own defaults (tgt: InitialR2T=Yes, 8192, 262144, 65536, 1), as atgtbench did before")
+	flag.IntVar(&c.tgtThreads, "tgt-threads", 0, fmt.Sprintf("tgtd's bs_rdwr IO threads (tgtd -t); 0: tgt's default, %d. "+
+		"atgt's IO workers are -atgt-workers (default %d)", tgtDefaultThreads, atgtDefaultWorkers))
+	flag.BoolVar(&c.warmup, "warmup", true, "run each case once on each target untimed before its timed runs")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", flag.Arg(0))
@@ -161,6 +188,12 @@ func parseFlags() (*config, error) {
 	}
 	if c.ios <= 0 || c.qd <= 0 || c.repeats <= 0 {
 		return nil, errors.New("-ios, -qd and -repeats must be positive")
+	}
+	if c.tgtParams != "match" && c.tgtParams != "default" {
+		return nil, fmt.Errorf("-tgt-params %q: want match or default", c.tgtParams)
+	}
+	if c.tgtThreads < 0 {
+		return nil, errors.New("-tgt-threads must not be negative")
 	}
 	if c.stat != "median" && c.stat != "best" {
 		return nil, fmt.Errorf("-stat %q: want median or best", c.stat)
@@ -280,7 +313,7 @@ func run() int {
 			if c.atgtWorkers > 0 {
 				fields["workers"] = c.atgtWorkers
 			}
-			if atgt, err = startAtgt(ctx, workDir, file, c.size, fields, nil, c.atgtBin, logf); err != nil {
+			if atgt, err = startAtgt(ctx, workDir, file, c.size, fields, c.atgtCfgFields(), c.atgtBin, logf); err != nil {
 				logf("atgtd: %v", err)
 				return 1
 			}
@@ -290,7 +323,7 @@ func run() int {
 			logf("atgtd pid %d serving %s", atgt.PID, atgt.URL)
 		}
 		if c.tgtURL == "" {
-			if tgt, err = startTgt(ctx, workDir, file, logf); err != nil {
+			if tgt, err = startTgtLUN(ctx, workDir, []string{"-b", file}, c.tgtOpts(), logf); err != nil {
 				logf("tgtd: %v", err)
 				return 1
 			}
@@ -318,16 +351,31 @@ func run() int {
 		}
 	}
 
+	fair := describeFairness(c, atgt, tgt)
 	started := time.Now()
 	var rows []row
 	var refs librbdRefs
 	var raw [][]string
-	for _, bc := range cases {
+	warm := 0
+	if c.warmup {
+		warm = 1
+	}
+	for i, bc := range cases {
 		r := row{Case: bc.Name, Unit: bc.Unit}
-		for rep := 0; rep < c.repeats; rep++ {
+		// Pair k = warm is the first timed repeat; the pairs before it are the
+		// warm-up, run alike on both targets and discarded.
+		for k := 0; k < warm+c.repeats; k++ {
+			rep := k - warm
 			order := []*target{atgt, tgt}
-			if rep%2 == 1 {
+			if !atgtFirst(i, k) {
 				order = []*target{tgt, atgt}
+			}
+			if rep >= 0 {
+				if order[0] == atgt {
+					fair.AtgtFirst++
+				} else {
+					fair.TgtFirst++
+				}
 			}
 			for _, t := range order {
 				if bc.Write {
@@ -337,19 +385,32 @@ func run() int {
 				if ctx.Err() != nil {
 					return 130
 				}
+				if rep < 0 {
+					if err != nil {
+						logf("%s on %s, warm-up (discarded): %v", bc.Name, t.Name, err)
+					} else {
+						logf("%-26s %-4s warm-up: %s %s (discarded)", bc.Name, t.Name, fmtValue(s.Value, bc.Unit), bc.Unit)
+					}
+					continue
+				}
 				if err != nil {
 					logf("%s on %s: %v", bc.Name, t.Name, err)
 					if out != "" {
 						logf("output:\n%s", lastLines(out, 10))
 					}
 					r.Note = "errors"
-					raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1), "error", "", "", err.Error()})
+					raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1), "error", "", "", "", "", err.Error()})
 					continue
 				}
 				logf("%-26s %-4s run %d: %s %s, target CPU %s s/GB, client CPU %s s/GB", bc.Name, t.Name, rep+1,
 					fmtValue(s.Value, bc.Unit), bc.Unit, fmtFloat(s.CPUPerGB, 2), fmtFloat(s.ClientCPUPerGB, 2))
+				if s.Busy > 0 || s.Short > 0 {
+					logf("%s on %s run %d: %d commands answered BUSY, %d bytes asked for and not moved (left out of the figure)",
+						bc.Name, t.Name, rep+1, s.Busy, s.Short)
+				}
 				raw = append(raw, []string{bc.Name, t.Name, strconv.Itoa(rep + 1),
-					strconv.FormatFloat(s.Value, 'f', 1, 64), fmtFloat(s.CPUPerGB, 3), fmtFloat(s.ClientCPUPerGB, 3), ""})
+					strconv.FormatFloat(s.Value, 'f', 1, 64), fmtFloat(s.CPUPerGB, 3), fmtFloat(s.ClientCPUPerGB, 3),
+					strconv.Itoa(s.Busy), strconv.FormatInt(s.Short, 10), ""})
 				s.Rep = rep
 				if t == atgt {
 					r.Atgt = append(r.Atgt, s)
@@ -357,7 +418,7 @@ func run() int {
 					r.Tgt = append(r.Tgt, s)
 				}
 			}
-			if c.rbd != "" {
+			if c.rbd != "" && rep >= 0 {
 				refs.run(ctx, c, rbdImg, bc, rep)
 			}
 		}
@@ -392,6 +453,10 @@ func run() int {
 		machine += fmt.Sprintf("; atgtd runs Go code on %s CPUs (maxProcs)", atgt.Procs)
 	}
 	notes := resultNotes(ss, iperfBps, wantIperf)
+	notes = append(notes, accountingNotes(rows)...)
+	if g, n := geomeanPaired(ss); n > 0 {
+		notes = append(notes, fmt.Sprintf("Geometric mean of the paired ratios over the %d cases with one: %.2fx.", n, g))
+	}
 	if c.rbd != "" {
 		machine += "; " + rbdMachine(rbdImg)
 		notes = append(notes, rbdNotes(ss)...)
@@ -401,7 +466,7 @@ func run() int {
 	}
 	fmt.Printf("%s; %d repeats (%s), QD %d, %d IOs per Go case; took %s\n", machine, c.repeats, c.stat, c.qd, c.ios,
 		time.Since(started).Round(time.Second))
-	if err := writeOutputs(c, ss, raw, machine, notes, time.Since(started)); err != nil {
+	if err := writeOutputs(c, ss, raw, machine, fair, notes, time.Since(started)); err != nil {
 		logf("%v", err)
 		return 1
 	}
@@ -466,7 +531,7 @@ func machineInfo() string {
 	return fmt.Sprintf("%d CPUs (%s), Linux %s, %s, tgt %s", runtime.NumCPU(), model, kernel, runtime.Version(), tgtv)
 }
 
-func writeOutputs(c *config, ss []summary, raw [][]string, machine string, notes []string, took time.Duration) error {
+func writeOutputs(c *config, ss []summary, raw [][]string, machine string, fair fairness, notes []string, took time.Duration) error {
 	f, err := os.Create(filepath.Join(c.out, "results.csv"))
 	if err != nil {
 		return err
@@ -481,13 +546,24 @@ func writeOutputs(c *config, ss []summary, raw [][]string, machine string, notes
 	var md strings.Builder
 	fmt.Fprintf(&md, "# atgt vs tgt, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&md, "Machine: %s.\n\n", machine)
+	served := fmt.Sprintf("Both targets serve the same %d-byte file from the page cache; ", c.size)
+	switch {
+	case c.rbd != "":
+		served = ""
+	case c.atgtURL != "" && c.tgtURL != "":
+		served = "Both targets were started elsewhere: what they serve is not known here; "
+	case c.atgtURL != "" || c.tgtURL != "":
+		served = "One target was started elsewhere (-atgt-url/-tgt-url): whether both serve the same data is not known here; "
+	}
 	fmt.Fprintf(&md, "Command: `go run ./cmd/atgtbench %s` (took %s). Queue depth %d; %d IOs per Go-initiator case; "+
-		"%d runs per case and target, alternating atgt and tgt; figures are the %s, CPU per GB the median. "+
-		"Both targets serve the same %d-byte file from the page cache; ratio = atgt / tgt of those figures, higher is better for atgt; "+
+		"%d timed runs per case and target; figures are the %s, CPU per GB the median. "+
+		"%sratio = atgt / tgt of those figures, higher is better for atgt; "+
 		"paired ratio = the median over repeats of atgt / tgt within each repeat (its two runs are back to back, "+
 		"so a machine that speeds up or slows down during a case does not skew it); "+
-		"CPU s/GB = target process user+system seconds per 1e9 bytes moved (lower is better). MB/s = 1e6 bytes/s.\n\n",
-		strings.Join(os.Args[1:], " "), took.Round(time.Second), c.qd, c.ios, c.repeats, c.stat, c.size)
+		"CPU s/GB = target process user+system seconds per 1e9 bytes moved (lower is better). MB/s = 1e6 bytes/s; "+
+		"the Go initiator counts the bytes the target moved (Data-In received, writes less their residual).\n\n",
+		strings.Join(os.Args[1:], " "), took.Round(time.Second), c.qd, c.ios, c.repeats, c.stat, served)
+	md.WriteString(fair.markdown() + "\n\n")
 	if c.rbd != "" {
 		fmt.Fprintf(&md, "RBD: both targets serve the image %s (%d bytes) of one cluster, atgt through its RBD backend "+
 			"(librbd, no client cache), tgt through tgt-rbd (librbd with ceph.conf's defaults); \"librbd direct\" is `rbd bench` "+
@@ -506,8 +582,8 @@ func writeOutputs(c *config, ss []summary, raw [][]string, machine string, notes
 		return err
 	}
 	cw := csv.NewWriter(f)
-	cw.Write([]string{"case", "target", "run", "value", "cpu_s_per_gb", "client_cpu_s_per_gb", "error"}) //nolint:errcheck // checked by Error
-	cw.WriteAll(raw)                                                                                     //nolint:errcheck
+	cw.Write([]string{"case", "target", "run", "value", "cpu_s_per_gb", "client_cpu_s_per_gb", "busy", "short_bytes", "error"}) //nolint:errcheck // checked by Error
+	cw.WriteAll(raw)                                                                                                            //nolint:errcheck
 	if err := cw.Error(); err != nil {
 		f.Close()
 		return err

@@ -36,12 +36,12 @@ func TestParseProcStat(t *testing.T) {
 func TestParsePerfAverage(t *testing.T) {
 	out := "\r00:00:01 - lba 91504, iops current 27625 (107 MB/s), iops average 27625 (107 MB/s), in_flight 32, busy 0        " +
 		"\r00:00:02 - lba 59969, iops current 22427 (87 MB/s), iops average 25026 (97 MB/s), in_flight 32, busy 0        " +
-		"\r00:00:03 - lba 38905, iops current 22415 (87 MB/s), iops average 24155 (94 MB/s), in_flight 32, busy 0        \n\nfinished.\n"
-	got, err := parsePerfAverage(out)
-	if err != nil || got != 24155 {
-		t.Fatalf("parsePerfAverage = %v, %v; want 24155", got, err)
+		"\r00:00:03 - lba 38905, iops current 22415 (87 MB/s), iops average 24155 (94 MB/s), in_flight 32, busy 7        \n\nfinished.\n"
+	got, busy, err := parsePerfAverage(out)
+	if err != nil || got != 24155 || busy != 7 {
+		t.Fatalf("parsePerfAverage = %v, %v, %v; want 24155, 7", got, busy, err)
 	}
-	if _, err := parsePerfAverage("Failed to login to target\n"); err == nil {
+	if _, _, err := parsePerfAverage("Failed to login to target\n"); err == nil {
 		t.Fatal("parsePerfAverage succeeded without a figure")
 	}
 }
@@ -100,11 +100,11 @@ func testRows() []row {
 	nan := math.NaN()
 	return []row{
 		{Case: "go rand read 4K", Unit: "IOPS",
-			Atgt: []sample{{40000, 1.5, 2, 0}, {42000, 1.7, 2.5, 1}, {38000, 1.6, 3, 2}},
-			Tgt:  []sample{{20000, 3.0, 4, 0}, {24000, 3.2, 4, 2}}}, // tgt's repeat 1 failed
+			Atgt: []sample{{40000, 1.5, 2, 0, 0, 0}, {42000, 1.7, 2.5, 1, 0, 0}, {38000, 1.6, 3, 2, 0, 0}},
+			Tgt:  []sample{{20000, 3.0, 4, 0, 0, 0}, {24000, 3.2, 4, 2, 0, 0}}}, // tgt's repeat 1 failed
 		{Case: "qemu-img seq read 128K", Unit: "MB/s",
-			Atgt: []sample{{900.25, nan, nan, 0}}, Tgt: []sample{{1000, nan, nan, 0}}},
-		{Case: "go seq write 2K", Unit: "IOPS", Note: "errors", Tgt: []sample{{1000, 2, 1, 0}}},
+			Atgt: []sample{{900.25, nan, nan, 0, 0, 0}}, Tgt: []sample{{1000, nan, nan, 0, 0, 0}}},
+		{Case: "go seq write 2K", Unit: "IOPS", Note: "errors", Tgt: []sample{{1000, 2, 1, 0, 0, 0}}},
 		{Case: iperfCase, Unit: "MB/s", Ref: true, Note: "n/a"},
 	}
 }

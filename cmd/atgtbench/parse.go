@@ -47,19 +47,27 @@ func cpuSeconds(pid int) (float64, error) {
 }
 
 var perfAvgRE = regexp.MustCompile(`iops average (\d+)`)
+var perfBusyRE = regexp.MustCompile(`busy (\d+)`)
 
 // parsePerfAverage returns the last "iops average N" figure of iscsi-perf's output
-// (lines separated by \r as well as \n).
-func parsePerfAverage(out string) (float64, error) {
+// (lines separated by \r as well as \n) and the last "busy N" (0 if none): the
+// commands answered BUSY so far, which iscsi-perf (libiscsi 1.19) re-issues and
+// still counts in its IOPS.
+func parsePerfAverage(out string) (iops float64, busy int, err error) {
 	m := perfAvgRE.FindAllStringSubmatch(out, -1)
 	if len(m) == 0 {
-		return 0, errors.New(`iscsi-perf: no "iops average" in its output`)
+		return 0, 0, errors.New(`iscsi-perf: no "iops average" in its output`)
 	}
 	v, err := strconv.ParseFloat(m[len(m)-1][1], 64)
 	if err != nil {
-		return 0, fmt.Errorf("iscsi-perf: %v", err)
+		return 0, 0, fmt.Errorf("iscsi-perf: %v", err)
 	}
-	return v, nil
+	if b := perfBusyRE.FindAllStringSubmatch(out, -1); len(b) > 0 {
+		if busy, err = strconv.Atoi(b[len(b)-1][1]); err != nil {
+			return 0, 0, fmt.Errorf("iscsi-perf: busy: %v", err)
+		}
+	}
+	return v, busy, nil
 }
 
 var qemuRunRE = regexp.MustCompile(`Run completed in ([0-9.]+) seconds`)

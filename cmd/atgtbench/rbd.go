@@ -98,7 +98,7 @@ func startRBDTargets(ctx context.Context, c *config, r rbdImage, workDir string)
 	if c.atgtWorkers > 0 {
 		lun["workers"] = c.atgtWorkers
 	}
-	atgt, err := startAtgt(ctx, workDir, "", 0, lun, nil, c.atgtBin, logf)
+	atgt, err := startAtgt(ctx, workDir, "", 0, lun, c.atgtCfgFields(), c.atgtBin, logf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("atgtd: %w", err)
 	}
@@ -106,7 +106,7 @@ func startRBDTargets(ctx context.Context, c *config, r rbdImage, workDir string)
 	cleanup.targets = append(cleanup.targets, atgt)
 	cleanup.Unlock()
 	tgt, err := startTgtLUN(ctx, workDir, []string{"--bstype", "rbd", "--backing-store", r.Pool + "/" + r.Image,
-		"--bsopts", "conf=" + r.Conf + ";id=admin"}, logf)
+		"--bsopts", "conf=" + r.Conf + ";id=admin"}, c.tgtOpts(), logf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tgtd (tgt-rbd): %w", err)
 	}

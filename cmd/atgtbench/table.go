@@ -19,6 +19,11 @@ type sample struct {
 	// Rep is the repeat the run belongs to: the runs of one repeat on the two
 	// targets ran back to back.
 	Rep int
+	// Busy counts iscsi-perf's commands answered BUSY (not in Value); Short the
+	// bytes a Go-initiator run asked for and the target did not move (not in
+	// Value). Both are 0 from a target that serves every command whole.
+	Busy  int
+	Short int64
 }
 
 // row is one line of the results table: a case and its samples on both targets.

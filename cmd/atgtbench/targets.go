@@ -166,13 +166,15 @@ func startAtgt(ctx context.Context, workDir, file string, size int64, lunFields,
 }
 
 // startTgt starts Debian's tgtd in the foreground on a free loopback port, in its
-// warm malloc state, and serves file as LUN 1 of one target open to everyone.
+// warm malloc state, and serves file as LUN 1 of one target open to everyone, with
+// tgt's default parameters and threads (the paper and qd1 modes).
 func startTgt(ctx context.Context, workDir, file string, logf func(string, ...any)) (*target, error) {
-	return startTgtLUN(ctx, workDir, []string{"-b", file}, logf)
+	return startTgtLUN(ctx, workDir, []string{"-b", file}, tgtOptions{}, logf)
 }
 
-// startTgtLUN is startTgt with the LUN's tgtadm backing store arguments given.
-func startTgtLUN(ctx context.Context, workDir string, lunArgs []string, logf func(string, ...any)) (*target, error) {
+// startTgtLUN is startTgt with the LUN's tgtadm backing store arguments given, and
+// opts: the keys tgt's target offers and tgtd's IO threads.
+func startTgtLUN(ctx context.Context, workDir string, lunArgs []string, opts tgtOptions, logf func(string, ...any)) (*target, error) {
 	if _, err := exec.LookPath("tgtd"); err != nil {
 		return nil, fmt.Errorf("tgtd not found (install Debian's tgt: scripts/install-bench-deps.sh)")
 	}
@@ -185,7 +187,11 @@ func startTgtLUN(ctx context.Context, workDir string, lunArgs []string, logf fun
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("tgtd", "-f", "-C", strconv.Itoa(ctl), "--iscsi", fmt.Sprintf("portal=127.0.0.1:%d", port))
+	args := []string{"-f", "-C", strconv.Itoa(ctl), "--iscsi", fmt.Sprintf("portal=127.0.0.1:%d", port)}
+	if opts.Threads > 0 {
+		args = append(args, "-t", strconv.Itoa(opts.Threads))
+	}
+	cmd := exec.Command("tgtd", args...)
 	cmd.Env = append(os.Environ(), "MALLOC_MMAP_THRESHOLD_=16777216", "MALLOC_TRIM_THRESHOLD_=33554432")
 	cmd.SysProcAttr = childAttr()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -214,6 +220,14 @@ func startTgtLUN(ctx context.Context, workDir string, lunArgs []string, logf fun
 			return nil, err
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if opts.Match {
+		for _, a := range tgtParamUpdates(1) {
+			if err := adm(a...); err != nil {
+				t.stop()
+				return nil, err
+			}
+		}
 	}
 	if err := adm(append([]string{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1"}, lunArgs...)...); err != nil {
 		t.stop()

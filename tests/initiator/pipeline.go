@@ -66,6 +66,10 @@ type Pipeline struct {
 	// the CmdSN window.
 	syncing  []bool
 	pendSync []uint32
+	// dataIn[itt] counts the Data-In bytes of the READ on itt so far; moved sums the
+	// data of the commands that ended GOOD (Bytes).
+	dataIn []uint32
+	moved  int64
 }
 
 // NewPipeline checks cfg against the connection's negotiated parameters.
@@ -89,6 +93,7 @@ func (r *Raw) NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		slots:   cfg.Blocks / uint64(cfg.Size/int(cfg.BlockSize)),
 		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
 		data:    make([]byte, cfg.Size),
+		dataIn:  make([]uint32, cfg.Depth),
 		scratch: make([]byte, r.Params.MaxRecvDataSegmentLength),
 		lim:     iscsi.Limits{MaxRecvDataSegmentLength: r.Params.MaxRecvDataSegmentLength}}
 	if p.slots == 0 {
@@ -165,6 +170,7 @@ func (p *Pipeline) Run(n int, check bool) error {
 			if check && status != scsi.StatusGood {
 				return fmt.Errorf("initiator: command status %#x", status)
 			}
+			p.count(itt, status)
 			if p.syncing != nil && !p.syncing[itt] && status == scsi.StatusGood {
 				p.syncing[itt] = true // the write is done; its SYNCHRONIZE CACHE next
 				p.pendSync = append(p.pendSync, itt)
@@ -186,6 +192,33 @@ func (p *Pipeline) Run(n int, check bool) error {
 		}
 	}
 	return nil
+}
+
+// Bytes is the data the target moved for the commands that ended GOOD so far: the
+// Data-In bytes received for a READ, and for a WRITE its length less the underflow
+// residual the target reported (data it did not take). A benchmark divides this, not
+// commands times size, by time: a target that answers GOOD with less data moved
+// less.
+func (p *Pipeline) Bytes() int64 { return p.moved }
+
+// count adds the data of the command on itt, which just ended with status, to moved
+// (p.pdu holds the PDU that ended it). A SYNCHRONIZE CACHE of a SyncCache pair moves
+// none.
+func (p *Pipeline) count(itt uint32, status uint8) {
+	in := p.dataIn[itt]
+	p.dataIn[itt] = 0
+	if status != scsi.StatusGood || (p.syncing != nil && p.syncing[itt]) {
+		return
+	}
+	if !p.cfg.Write {
+		p.moved += int64(in)
+		return
+	}
+	n := int64(p.cfg.Size)
+	if h := &p.pdu.BHS; h.ResidualUnderflow() {
+		n -= min(n, int64(h.ResidualCount()))
+	}
+	p.moved += n
 }
 
 func (p *Pipeline) flush() error {
@@ -212,6 +245,9 @@ func (p *Pipeline) take(h *iscsi.BHS) (finished bool, status uint8, err error) {
 		r.ExpStatSN = h.StatSN() + 1
 		return true, h.Status(), nil
 	case iscsi.OpDataIn:
+		if itt := h.ITT(); itt < uint32(len(p.dataIn)) {
+			p.dataIn[itt] += h.DataSegmentLength()
+		}
 		if !h.HasStatus() {
 			return false, 0, nil
 		}

@@ -24,6 +24,7 @@ type seenCmd struct {
 type fakeTarget struct {
 	delay    time.Duration
 	statusOf func(n int) uint8 // status of the nth command (from 0)
+	residual uint32            // an underflow residual on every response, if not 0
 	mu       sync.Mutex
 	seen     []seenCmd // preallocated; full means no more records
 }
@@ -87,6 +88,10 @@ func (f *fakeTarget) serve(c net.Conn, done chan struct{}) {
 		out.SetOpcode(iscsi.OpSCSIResp)
 		out.SetFinal(true)
 		out.SetStatus(st)
+		if f.residual > 0 {
+			out.SetResidualUnderflow(true)
+			out.SetResidualCount(f.residual)
+		}
 		out.SetITT(h.ITT())
 		out.SetStatSN(statSN)
 		statSN++
@@ -239,5 +244,35 @@ func TestPipelineNoAllocs(t *testing.T) {
 		if allocs >= 1 {
 			t.Errorf("write=%v sync=%v: %.1f allocations per Run of 100 commands", cfg.Write, cfg.SyncCache, allocs)
 		}
+	}
+}
+
+// TestPipelineBytes: Bytes counts what the target moved, not commands times size: a
+// WRITE answered GOOD with an underflow residual moved its length less the residual,
+// a READ answered GOOD without Data-In moved nothing.
+func TestPipelineBytes(t *testing.T) {
+	const n = 10
+	for _, tc := range []struct {
+		name  string
+		write bool
+		want  int64
+	}{
+		{"write with residual", true, n * (4096 - 1024)},
+		{"read without data", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := dialFake(t, &fakeTarget{residual: 1024, seen: make([]seenCmd, 0, n)})
+			pl, err := raw.NewPipeline(PipelineConfig{BlockSize: 512, Blocks: 1 << 15, Size: 4096, Write: tc.write,
+				Depth: 4, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pl.Run(n, true); err != nil {
+				t.Fatal(err)
+			}
+			if got := pl.Bytes(); got != tc.want {
+				t.Fatalf("Bytes %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -50,6 +50,10 @@ func TestPipeline(t *testing.T) {
 					if err := pl.Run(200, true); err != nil {
 						t.Fatalf("random=%v write=%v: %v", random, write, err)
 					}
+					// Every command moved all its data: READs received, WRITEs taken.
+					if got, want := pl.Bytes(), int64(200*tc.size); got != want {
+						t.Fatalf("random=%v write=%v: Bytes %d, want %d", random, write, got, want)
+					}
 				}
 			}
 			// Sequential writes covered the first 200 slots with the pattern.
