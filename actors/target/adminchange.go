@@ -62,7 +62,7 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	if err := s.opts.Validate(cfg); err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
-	if err := loadSecrets(cfg); err != nil {
+	if err := loadSecrets(cfg, configDir(s.admin.path)); err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
 	if !opts.dryRun {
@@ -79,7 +79,7 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	if fix != nil {
 		fix(next)
 		cfg = ApplyDefaults(overridden(next, s.admin.override))
-		if lerr := loadSecrets(cfg); lerr != nil {
+		if lerr := loadSecrets(cfg, configDir(s.admin.path)); lerr != nil {
 			s.log.Error("secrets of a partly applied change", "error", lerr)
 		}
 	}

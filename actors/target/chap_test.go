@@ -110,12 +110,14 @@ func TestLoadConfigRefusesWorldReadableSecret(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config with a secret file: %v", err)
 	}
-	if got := cfg.Targets[0].Chap.SecretFile; got != filepath.Join(dir, "s.txt") {
-		t.Fatalf("secret_file %q not made relative to the config's directory", got)
+	// Kept as written (what admin changes save); the service resolves it against
+	// its config file's directory.
+	if got := cfg.Targets[0].Chap.SecretFile; got != "s.txt" {
+		t.Fatalf("secret_file %q changed by LoadConfig, want it as written", got)
 	}
 	secretFile := filepath.Join(dir, "s.txt")
 	writeFile(t, secretFile, testSecret+"\nsecond line ignored\n", 0o644)
-	_, err = Start(cfg, hclog.NewNullLogger())
+	_, err = StartWith(cfg, hclog.NewNullLogger(), Options{ConfigPath: path})
 	if err == nil || !strings.Contains(err.Error(), "targets[0].chap.secret_file") || !strings.Contains(err.Error(), secretFile) {
 		t.Fatalf("world-readable secret file: %v", err)
 	}
@@ -135,7 +137,7 @@ func TestLoadSecrets(t *testing.T) {
 	if err := Validate(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := loadSecrets(cfg); err != nil {
+	if err := loadSecrets(cfg, ""); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Targets[0].Chap.Secret != testSecret || cfg.Targets[0].MutualChap.Secret != testTargetSecret {
@@ -145,17 +147,17 @@ func TestLoadSecrets(t *testing.T) {
 	writeFile(t, two, testSecret+"\n", 0o600) // the same secret in both files
 	cfg.Targets[0].Chap = &pb.Chap{User: "alice", SecretFile: one}
 	cfg.Targets[0].MutualChap = &pb.Chap{User: "tgt", SecretFile: two}
-	if err := loadSecrets(cfg); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret: equals") {
+	if err := loadSecrets(cfg, ""); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret: equals") {
 		t.Fatalf("equal secrets from files: %v", err)
 	}
 	writeFile(t, two, "short\n", 0o600)
 	cfg.Targets[0].MutualChap = &pb.Chap{User: "tgt", SecretFile: two}
-	if err := loadSecrets(cfg); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret_file") ||
+	if err := loadSecrets(cfg, ""); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret_file") ||
 		!strings.Contains(err.Error(), "shorter than 12") {
 		t.Fatalf("short secret in a file: %v", err)
 	}
 	cfg.Targets[0].MutualChap = &pb.Chap{User: "tgt", SecretFile: filepath.Join(dir, "missing")}
-	if err := loadSecrets(cfg); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret_file") {
+	if err := loadSecrets(cfg, ""); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret_file") {
 		t.Fatalf("missing secret file: %v", err)
 	}
 }

@@ -77,7 +77,7 @@ func TestChapSecretInBothRolesRefused(t *testing.T) {
 	if err := Validate(cfg); err != nil {
 		t.Fatalf("secret files are compared after reading: %v", err)
 	}
-	if err := loadSecrets(cfg); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret: equals targets[1].chap.secret") {
+	if err := loadSecrets(cfg, ""); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret: equals targets[1].chap.secret") {
 		t.Fatalf("equal secrets in two roles from files: %v", err)
 	}
 	// Distinct secrets pass.

@@ -123,8 +123,10 @@ func DefaultConfig() *pb.Config {
 
 // LoadConfig reads a protobuf-JSON config file. Unknown fields are errors, so a typo
 // in a field name is reported rather than silently ignored. A file that holds a CHAP
-// secret and that every user may read is refused. Relative secret_file paths are
-// made relative to the file's directory.
+// secret and that every user may read is refused. The config is returned exactly as
+// written: a relative secret_file stays relative (to the file's directory, which the
+// service resolves into its served copy: Options.ConfigPath), so that what admin
+// changes save is what the administrator wrote plus the change.
 func LoadConfig(path string) (*pb.Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -150,7 +152,6 @@ func LoadConfig(path string) (*pb.Config, error) {
 		return nil, fmt.Errorf("config %s: holds a CHAP secret and is readable by every user (mode %04o): chmod o-r %s, or move the secrets to secret_file",
 			path, fi.Mode().Perm(), path)
 	}
-	resolveSecretFiles(cfg, filepath.Dir(path))
 	return cfg, nil
 }
 

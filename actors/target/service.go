@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -168,7 +169,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if verr != nil {
 		return nil, verr
 	}
-	if err := loadSecrets(cfg); err != nil {
+	if err := loadSecrets(cfg, configDir(opts.ConfigPath)); err != nil {
 		return nil, err
 	}
 	warnSharedSecrets(cfg, log)
@@ -210,6 +211,15 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		return nil, err
 	}
 	return s, nil
+}
+
+// configDir is what a relative secret_file is relative to: the config file's
+// directory, or the working directory for a service without a config file.
+func configDir(configPath string) string {
+	if configPath == "" {
+		return ""
+	}
+	return filepath.Dir(configPath)
 }
 
 // overridden is cfg with override applied (a copy; cfg itself when there is none).
