@@ -1,7 +1,13 @@
 package tests
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,16 +28,17 @@ func writeFile0600(t *testing.T, path, content string) {
 	}
 }
 
-// waitStderr waits up to 10 s for atgtd's stderr to contain s.
-func (d *daemon) waitStderr(t *testing.T, s string) {
-	t.Helper()
+// waitStderr waits up to 10 s for atgtd's stderr to contain s, and reports whether
+// it did.
+func (d *daemon) waitStderr(s string) bool {
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(d.stderr.String(), s) {
 		if time.Now().After(deadline) {
-			t.Fatalf("atgtd logged no %q within 10 s; stderr:\n%s", s, d.stderr)
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return true
 }
 
 // TestRelativeConfigKeepsSecretFile: with a relative -config (as an administrator
@@ -73,7 +80,9 @@ func TestRelativeConfigKeepsSecretFile(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	d.waitStderr(t, "SIGHUP: config reloaded")
+	if !d.waitStderr("SIGHUP: config reloaded") {
+		t.Fatalf("atgtd logged no SIGHUP reload within 10 s:\n%s", d.stderr)
+	}
 	if strings.Contains(d.stderr.String(), "not applied") {
 		t.Fatalf("SIGHUP after an admin change was refused:\n%s", d.stderr)
 	}
@@ -82,4 +91,118 @@ func TestRelativeConfigKeepsSecretFile(t *testing.T) {
 
 	d = startDaemonIn(t, dir, "-config", "etc/atgt.json")
 	login(d)
+}
+
+// attachLoop attaches a loop device to a fresh sparse file of size bytes and detaches
+// it at test end; it fails (never skips) without root or losetup.
+func attachLoop(t *testing.T, size int64) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("a loop device needs root")
+	}
+	losetup := requireTool(t, "losetup", "util-linux")
+	img := filepath.Join(t.TempDir(), "loop.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(losetup, "-f", "--show", img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup -f --show: %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command(losetup, "-d", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup -d %s: %v: %s", dev, err, out)
+		}
+	})
+	return dev
+}
+
+// runDaemonToExit runs atgtd expecting it to fail its start, and returns its
+// combined output.
+func runDaemonToExit(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, atgtdBin, args...).CombinedOutput()
+	t.Logf("$ atgtd %s  (err=%v)\n%s", strings.Join(args, " "), err, out)
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("atgtd %s: %v, want exit 1", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+// TestMissingStoreNotCreated: a LUN's file is created only for a new LUN that gives a
+// size, and the creation is logged; a path under /dev that does not exist, or one
+// without a size, is refused naming the LUN and path and creates nothing; a store
+// served before that is missing at the next start fails the start (naming the LUN and
+// path) instead of being served as a blank disk; `luns` shows a block device as
+// "block".
+func TestMissingStoreNotCreated(t *testing.T) {
+	const iqn = "iqn.2026-11.dev.atgt:stores"
+	dataDir := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "atgt.json")
+	writeFile0600(t, cfg, `{"portals": ["127.0.0.1:0"], "dataDir": "`+dataDir+`",
+  "targets": [{"name": "`+iqn+`", "luns": [{"id": 0, "path": "a.img", "sizeBytes": "1048576"}]}]}`)
+	sock := filepath.Join(dataDir, "atgtd.sock")
+	d := startDaemonArgs(t, "-config", cfg, "-log-level", "info")
+	if !d.waitStderr("created the LUN's file") || !strings.Contains(d.stderr.String(), filepath.Join(dataDir, "a.img")) {
+		t.Errorf("no info line names the LUN file created:\n%s", d.stderr)
+	}
+
+	typo := fmt.Sprintf("/dev/atgt-test-typo-%d", os.Getpid())
+	t.Cleanup(func() { os.Remove(typo) })
+	_, errOut, code := d.ctl(t, sock, "lun", "add", "-target", iqn, "-id", "1", "-path", typo, "-size", "1048576")
+	if code != 1 || !strings.Contains(errOut, typo) || !strings.Contains(errOut, ".path") {
+		t.Errorf("lun add of a missing /dev path: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("lun add created %s (stat: %v)", typo, err)
+	}
+	_, errOut, code = d.ctl(t, sock, "lun", "add", "-target", iqn, "-id", "2", "-path", "b.img")
+	if code != 1 || !strings.Contains(errOut, "-size") || strings.Contains(errOut, "Size was given") {
+		t.Errorf("lun add of a missing file without -size: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "b.img")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused lun add left its file behind (stat: %v)", err)
+	}
+
+	dev := attachLoop(t, 4<<20)
+	d.mustCtl(t, sock, "lun", "add", "-target", iqn, "-id", "3", "-path", dev)
+	var luns []struct {
+		ID      uint64 `json:"id"`
+		Backend string `json:"backend"`
+	}
+	if err := json.Unmarshal([]byte(d.mustCtl(t, sock, "-o", "json", "luns")), &luns); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[uint64]string{}
+	for _, l := range luns {
+		kinds[l.ID] = l.Backend
+	}
+	if kinds[0] != "file" || kinds[3] != "block" {
+		t.Errorf("luns shows backends %v, want file for LUN 0 and block for the loop device (LUN 3)", kinds)
+	}
+	d.stop(t)
+	d.stopped = true
+
+	// The image is gone at the next start (its filesystem not mounted, say).
+	if err := os.Rename(filepath.Join(dataDir, "a.img"), filepath.Join(dataDir, "a.img.moved")); err != nil {
+		t.Fatal(err)
+	}
+	out := runDaemonToExit(t, "-config", cfg)
+	if !strings.Contains(out, "targets[0].luns[0].path") || !strings.Contains(out, filepath.Join(dataDir, "a.img")) {
+		t.Fatalf("the start with a missing store does not name the LUN and path:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "a.img")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the start re-created the missing store as a blank disk (stat: %v)", err)
+	}
+	// Restored, it is served again.
+	if err := os.Rename(filepath.Join(dataDir, "a.img.moved"), filepath.Join(dataDir, "a.img")); err != nil {
+		t.Fatal(err)
+	}
+	startDaemonArgs(t, "-config", cfg)
 }

@@ -151,7 +151,11 @@ func (s *Service) ListLuns(_ context.Context, req *pb.ListLunsRequest) (*pb.List
 
 // info describes the LUN.
 func (l *liveLUN) info() *pb.LunInfo {
-	return &pb.LunInfo{Target: l.set.name, Initiator: l.set.initiator, Id: l.key.LUN, Backend: l.cfg.Backend,
+	kind := l.cfg.Backend
+	if _, dev := l.raw.(backend.BlockSizer); dev && kind == "file" {
+		kind = "block" // a "file" LUN on a block device: say which the administrator got
+	}
+	return &pb.LunInfo{Target: l.set.name, Initiator: l.set.initiator, Id: l.key.LUN, Backend: kind,
 		Path: lunPath(l.cfg), SizeBytes: uint64(l.served.Size()), BlockSize: l.blockSize, ReadOnly: l.readOnly,
 		Workers: l.cfg.Workers, Faults: uint32(len(l.faults.Faults())), IoPolicy: l.cfg.IoPolicy}
 }

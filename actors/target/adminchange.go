@@ -72,10 +72,14 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	if err != nil || opts.dryRun || p.empty() {
 		return p, err
 	}
+	s.created = nil
 	fix, err := s.execute(ctx, p, cfg, opts)
 	if err != nil && fix == nil {
+		s.removeCreated(s.created)
+		s.created = nil
 		return p, err // undone: nothing changed
 	}
+	s.created = nil
 	if fix != nil {
 		fix(next)
 		cfg = ApplyDefaults(overridden(next, s.admin.override))
@@ -84,6 +88,7 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 		}
 	}
 	s.edit(func() { s.admin.raw, s.admin.cfg = next, cfg })
+	s.recordServedStores(cfg)
 	if serr := s.save(); serr != nil {
 		if err != nil {
 			return p, admin.Internal("%v; and the config file was not written: %v", err, serr)

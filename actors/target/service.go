@@ -80,6 +80,11 @@ type Service struct {
 	access accessHolder
 	// sets are the sets of LUNs by route (a target's shared LUNs, an initiator's own).
 	sets map[string]*targetLUNs
+	// servedStores are the stores the data directory's record says were served
+	// (stores.go); created the files created by the start or change under way, to
+	// remove if it fails.
+	servedStores map[string]bool
+	created      []string
 	// legacyShared are the state file bases of the old naming (legacyStateBase) that
 	// two LUN sets of the served config share: their files are never adopted.
 	legacyShared map[string]bool
@@ -187,6 +192,8 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	defer func() {
 		if err != nil {
 			s.Stop(stopAfterFailedStart)
+			s.removeCreated(s.created)
+			s.created = nil
 		}
 	}()
 	specs, err := s.openBackends(cfg, opts.WrapBackend)
@@ -210,6 +217,8 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
 		return nil, err
 	}
+	s.created = nil
+	s.recordServedStores(cfg)
 	return s, nil
 }
 
