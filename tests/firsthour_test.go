@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -71,7 +73,14 @@ func TestRelativeConfigKeepsSecretFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(saved), `"secretFile": "t.secret"`) {
+	var file struct {
+		Targets []struct {
+			Chap struct {
+				SecretFile string `json:"secretFile"`
+			} `json:"chap"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal(saved, &file); err != nil || len(file.Targets) != 1 || file.Targets[0].Chap.SecretFile != "t.secret" {
 		t.Fatalf("the saved config does not keep secretFile as written (\"t.secret\"):\n%s", saved)
 	}
 	if out := d.mustCtl(t, sock, "config", "show"); !strings.Contains(out, `"t.secret"`) {
@@ -205,4 +214,72 @@ func TestMissingStoreNotCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	startDaemonArgs(t, "-config", cfg)
+}
+
+// TestLunRmRefusedUnderIO: `lun rm` without -force refuses a LUN that an initiator
+// keeps busy with many outstanding reads (the target, faster than the initiator,
+// holds none of them at most instants, so a count of the tasks the LUN holds let it
+// be removed under the initiator), and removes it once the IO stopped for the
+// in-use window; the session's reads never meet LOGICAL UNIT NOT SUPPORTED.
+func TestLunRmRefusedUnderIO(t *testing.T) {
+	const iqn = "iqn.2026-11.dev.atgt:busy"
+	dataDir := t.TempDir()
+	d := startDaemonConfig(t, map[string]any{"portals": []string{"127.0.0.1:0"}, "dataDir": dataDir,
+		"targets": []map[string]any{{"name": iqn, "luns": []map[string]any{
+			{"id": 0, "path": "a.img", "sizeBytes": "1048576"},
+			{"id": 1, "path": "busy.img", "sizeBytes": "16777216"}}}}})
+	sock := filepath.Join(dataDir, "atgtd.sock")
+	s, err := initiator.Dial(d.addr, initiator.Options{InitiatorName: "iqn.2026-11.dev.atgt:vm", TargetName: iqn,
+		Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.TestUnitReady(1) // the power-on unit attention
+
+	stop := make(chan struct{})
+	var reads atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lba := uint64(w); ; lba = (lba + 32) % 4096 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.Read(1, lba*8, 8, 512); err != nil {
+					errs <- err
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	for try := range 5 {
+		time.Sleep(200 * time.Millisecond)
+		_, errOut, code := d.ctl(t, sock, "lun", "rm", "-target", iqn, "-id", "1")
+		if code != 1 || !strings.Contains(errOut, "in use") || !strings.Contains(errOut, "force") {
+			t.Errorf("try %d: lun rm of a LUN under IO: exit %d: %s", try, code, errOut)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a read of the busy LUN failed: %v", err)
+	}
+	t.Logf("%d reads", reads.Load())
+	if reads.Load() == 0 {
+		t.Fatal("no read completed")
+	}
+	if t.Failed() {
+		return
+	}
+	time.Sleep(5500 * time.Millisecond) // the in-use window after the last command
+	d.mustCtl(t, sock, "lun", "rm", "-target", iqn, "-id", "1")
 }

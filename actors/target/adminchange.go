@@ -162,7 +162,7 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 			}
 		}
 	}
-	retired, err := s.retire(ctx, p.removeLUNs, opts.force)
+	retired, err := s.retire(ctx, p.removeLUNs, opts.force, p.removeTargets)
 	undo = append(undo, func() { s.unretire(retired) })
 	if err != nil {
 		return nil, err
