@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -282,4 +283,52 @@ func TestLunRmRefusedUnderIO(t *testing.T) {
 	}
 	time.Sleep(5500 * time.Millisecond) // the in-use window after the last command
 	d.mustCtl(t, sock, "lun", "rm", "-target", iqn, "-id", "1")
+}
+
+// TestRefusedLoginLogged: at the default log level, a login refused by the access
+// list, for an unknown target, or for a wrong CHAP secret is logged at warn in one
+// line naming the initiator, the target, the portal and the reason; the secrets
+// never appear.
+func TestRefusedLoginLogged(t *testing.T) {
+	const acl, chapIQN = "iqn.2026-11.dev.atgt:acl", "iqn.2026-11.dev.atgt:chapped"
+	const secret, wrong = "RightSecret00001", "WrongSecret00002"
+	dataDir := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "atgt.json")
+	writeFile0600(t, cfg, `{"portals": ["127.0.0.1:0"], "dataDir": "`+dataDir+`", "targets": [
+  {"name": "`+acl+`", "allowedInitiators": ["iqn.2026-11.dev.atgt:friend"],
+   "luns": [{"id": 0, "backend": "memory", "sizeBytes": "1048576"}]},
+  {"name": "`+chapIQN+`", "chap": {"user": "host", "secret": "`+secret+`"},
+   "luns": [{"id": 0, "backend": "memory", "sizeBytes": "1048576"}]}]}`)
+	d := startDaemonArgs(t, "-config", cfg)
+	try := func(o initiator.Options) {
+		t.Helper()
+		o.Timeout = 10 * time.Second
+		if s, err := initiator.Dial(d.addr, o); err == nil {
+			s.Close()
+			t.Fatalf("login of %s to %s succeeded, want refused", o.InitiatorName, o.TargetName)
+		}
+	}
+	try(initiator.Options{InitiatorName: "iqn.2026-11.dev.atgt:stranger", TargetName: acl})
+	try(initiator.Options{InitiatorName: "iqn.2026-11.dev.atgt:lost", TargetName: "iqn.2026-11.dev.atgt:nosuch"})
+	try(initiator.Options{InitiatorName: "iqn.2026-11.dev.atgt:guesser", TargetName: chapIQN,
+		Chap: &initiator.Chap{User: "host", Secret: []byte(wrong)}})
+	for _, want := range []struct{ initiator, target, reason string }{
+		{"iqn.2026-11.dev.atgt:stranger", acl, "allowedInitiators"},
+		{"iqn.2026-11.dev.atgt:lost", "iqn.2026-11.dev.atgt:nosuch", "no such target"},
+		{"iqn.2026-11.dev.atgt:guesser", chapIQN, "authentication failed"},
+	} {
+		re := regexp.MustCompile(`\[WARN\] .*login refused: (tsih=\d+ )?initiator=` + regexp.QuoteMeta(want.initiator) +
+			` target=` + regexp.QuoteMeta(want.target) + ` portal=` + regexp.QuoteMeta(d.addr) + ` remote=127\.0\.0\.1:\d+ reason="[^"]*` +
+			regexp.QuoteMeta(want.reason))
+		deadline := time.Now().Add(5 * time.Second)
+		for !re.MatchString(d.stderr.String()) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !re.MatchString(d.stderr.String()) {
+			t.Errorf("no warning names the refused login of %s to %s (%s):\n%s", want.initiator, want.target, want.reason, d.stderr)
+		}
+	}
+	if log := d.stderr.String(); strings.Contains(log, secret) || strings.Contains(log, wrong) {
+		t.Errorf("the log shows a CHAP secret:\n%s", log)
+	}
 }

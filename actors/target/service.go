@@ -212,6 +212,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	s.access.set(buildAccess(cfg))
 	cc := connConfig(cfg, &s.access)
 	cc.LoginFailed = guard.LoginFailed
+	cc.MayWarn = guard.MayWarn
 	cc.Metrics = s.metrics
 	cc.Tracer = s.tracer
 	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
