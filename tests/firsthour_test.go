@@ -135,12 +135,12 @@ func attachLoop(t *testing.T, size int64) string {
 // combined output.
 func runDaemonToExit(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, atgtdBin, args...).CombinedOutput()
 	t.Logf("$ atgtd %s  (err=%v)\n%s", strings.Join(args, " "), err, out)
 	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("atgtd %s: %v, want exit 1", strings.Join(args, " "), err)
+		t.Errorf("atgtd %s: %v, want exit 1", strings.Join(args, " "), err)
 	}
 	return string(out)
 }
@@ -330,5 +330,82 @@ func TestRefusedLoginLogged(t *testing.T) {
 	}
 	if log := d.stderr.String(); strings.Contains(log, secret) || strings.Contains(log, wrong) {
 		t.Errorf("the log shows a CHAP secret:\n%s", log)
+	}
+}
+
+// TestFirstHourFrictions: an allowedNetworks entry that admits every address
+// (0.0.0.0/0, ::/0) does not count as an access list on a non-loopback portal; config
+// errors name fields as the file writes them (secretFile, allowUnauthenticated), not
+// by their protobuf names; a data directory atgtd makes is mode 0700; and `-portal
+// 127.0.0.1` without a port serves on 3260 without being called non-loopback.
+func TestFirstHourFrictions(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.json")
+	writeFile0600(t, open, `{"portals": ["0.0.0.0:0"], "dataDir": "`+filepath.Join(dir, "d1")+`",
+  "targets": [{"name": "iqn.2026-11.dev.atgt:open", "allowedNetworks": ["0.0.0.0/0", "::/0"],
+    "luns": [{"id": 0, "backend": "memory", "sizeBytes": "1048576"}]}]}`)
+	out := runDaemonToExit(t, "-config", open)
+	if !strings.Contains(out, "targets[0].allowUnauthenticated") || strings.Contains(out, "ready portal=") {
+		t.Errorf("a target whose allowedNetworks admits every address was served on 0.0.0.0 without allowUnauthenticated, or the refusal does not name targets[0].allowUnauthenticated:\n%s", out)
+	}
+
+	missing := filepath.Join(dir, "missing.json")
+	writeFile0600(t, missing, `{"portals": ["127.0.0.1:0"], "dataDir": "`+filepath.Join(dir, "d2")+`",
+  "targets": [{"name": "iqn.2026-11.dev.atgt:c", "chap": {"user": "u", "secretFile": "nosuch.secret"},
+    "luns": [{"id": 0, "backend": "memory", "sizeBytes": "1048576"}]}]}`)
+	out = runDaemonToExit(t, "-config", missing)
+	if !strings.Contains(out, "targets[0].chap.secretFile") || strings.Contains(out, "secret_file") {
+		t.Errorf("the error does not name targets[0].chap.secretFile as the file writes it:\n%s", out)
+	}
+
+	dataDir := filepath.Join(dir, "new", "data")
+	d := startDaemonArgs(t, "-portal", "127.0.0.1:0", "-data", dataDir)
+	d.stop(t)
+	d.stopped = true
+	if fi, err := os.Stat(dataDir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the data directory atgtd made: %v, mode %v; want 0700", err, fi.Mode().Perm())
+	}
+
+	// -portal 127.0.0.1 in a network namespace of the test's own, where 3260 is free.
+	requireTool(t, "unshare", "util-linux")
+	requireTool(t, "ip", "iproute2")
+	if os.Geteuid() != 0 {
+		t.Fatal("a network namespace needs root")
+	}
+	cmd := exec.Command("unshare", "-n", "--", "sh", "-c", `ip link set lo up && exec "$0" -portal 127.0.0.1 -data "$1"`,
+		atgtdBin, filepath.Join(dir, "d3"))
+	var stderr strings.Builder
+	stdout := &lineWriter{}
+	ready := make(chan string, 1)
+	stdout.onLine = func(line string) {
+		if strings.HasPrefix(line, "ready portal=") {
+			select {
+			case ready <- line:
+			default:
+			}
+		}
+	}
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	select {
+	case line := <-ready:
+		if line != "ready portal=127.0.0.1:3260" {
+			t.Errorf("-portal 127.0.0.1: %q, want ready portal=127.0.0.1:3260", line)
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("-portal 127.0.0.1 did not start:\n%s", &stderr)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if strings.Contains(stderr.String(), "non-loopback") {
+		t.Errorf("-portal 127.0.0.1 was called non-loopback:\n%s", &stderr)
 	}
 }

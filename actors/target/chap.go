@@ -231,6 +231,11 @@ func ResolveSecretFiles(cfg *pb.Config, dir string) {
 // checks the secrets as validateChap does. A relative secret_file is relative to dir
 // (the config file's directory; "" the working directory).
 func loadSecrets(cfg *pb.Config, dir string) error {
+	return jsonNamesErr(readSecrets(cfg, dir))
+}
+
+// readSecrets is loadSecrets, its errors naming fields by their protobuf names.
+func readSecrets(cfg *pb.Config, dir string) error {
 	ResolveSecretFiles(cfg, dir)
 	for _, pair := range chapPairs(cfg) {
 		for _, s := range pair {

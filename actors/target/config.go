@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -128,6 +129,12 @@ func DefaultConfig() *pb.Config {
 // service resolves into its served copy: Options.ConfigPath), so that what admin
 // changes save is what the administrator wrote plus the change.
 func LoadConfig(path string) (*pb.Config, error) {
+	cfg, err := loadConfig(path)
+	return cfg, jsonNamesErr(err)
+}
+
+// loadConfig is LoadConfig, its errors naming fields by their protobuf names.
+func loadConfig(path string) (*pb.Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -155,6 +162,28 @@ func LoadConfig(path string) (*pb.Config, error) {
 	return cfg, nil
 }
 
+// DefaultISCSIPort is the port of a portal given as an address alone: iSCSI's
+// well-known port (RFC 7143 13.13).
+const DefaultISCSIPort = "3260"
+
+// withDefaultPort is a portal given as an address alone ("127.0.0.1", "[::1]",
+// "localhost") with DefaultISCSIPort; any other portal as it is (an IPv6 address
+// without brackets is ambiguous, "::1:3260", and stays an error).
+func withDefaultPort(p string) string {
+	if _, _, err := net.SplitHostPort(p); err == nil {
+		return p
+	}
+	if a, err := netip.ParseAddr(p); (err == nil && a.Is4()) || p == "localhost" {
+		return net.JoinHostPort(p, DefaultISCSIPort)
+	}
+	if h, ok := strings.CutPrefix(p, "["); ok && strings.HasSuffix(h, "]") {
+		if a, err := netip.ParseAddr(strings.TrimSuffix(h, "]")); err == nil && a.Is6() {
+			return net.JoinHostPort(a.String(), DefaultISCSIPort)
+		}
+	}
+	return p
+}
+
 // orDefault sets *v to def when *v is the zero value (the field was left unset).
 func orDefault[T comparable](v *T, def T) {
 	var zero T
@@ -168,6 +197,9 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	cfg := proto.Clone(in).(*pb.Config)
 	if len(cfg.Portals) == 0 {
 		cfg.Portals = []string{DefaultPortal}
+	}
+	for i, p := range cfg.Portals {
+		cfg.Portals[i] = withDefaultPort(p)
 	}
 	// Scalars left at zero take their defaults.
 	orDefault(&cfg.DataDir, DefaultDataDir)
@@ -269,7 +301,7 @@ func defaultLUN(l *pb.Lun, dataDir string) {
 // Validate checks a defaulted config and names the first bad field, e.g.
 // "targets[0].luns[1].block_size: 1000 is not 512 or 4096". It knows only the
 // built-in backends; Options.Validate also knows an embedder's.
-func Validate(cfg *pb.Config) error { return validate(cfg, nil) }
+func Validate(cfg *pb.Config) error { return jsonNamesErr(validate(cfg, nil)) }
 
 // validate is Validate, with custom the embedder's backends by name.
 func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
