@@ -210,6 +210,19 @@ func TestMissingStoreNotCreated(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dataDir, "a.img")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the start re-created the missing store as a blank disk (stat: %v)", err)
 	}
+	// A block device missing at start (a typo, or a volume not yet activated) fails
+	// the start naming the LUN, field and path, and nothing is created under /dev.
+	devCfg := filepath.Join(t.TempDir(), "dev.json")
+	writeFile0600(t, devCfg, `{"portals": ["127.0.0.1:0"], "dataDir": "`+t.TempDir()+`",
+  "targets": [{"name": "`+iqn+`", "luns": [{"id": 0, "backend": "memory", "sizeBytes": "1048576"},
+    {"id": 1, "path": "`+typo+`", "writeCache": false}]}]}`)
+	out = runDaemonToExit(t, "-config", devCfg)
+	if !strings.Contains(out, "targets[0].luns[1].path: "+typo) || strings.Contains(out, "Size was given") {
+		t.Errorf("a missing block device at start: the error does not name targets[0].luns[1].path and %s:\n%s", typo, out)
+	}
+	if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the start created %s (stat: %v)", typo, err)
+	}
 	// Restored, it is served again.
 	if err := os.Rename(filepath.Join(dataDir, "a.img.moved"), filepath.Join(dataDir, "a.img")); err != nil {
 		t.Fatal(err)
