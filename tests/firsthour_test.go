@@ -273,6 +273,37 @@ func TestLunRmRefusedUnderIO(t *testing.T) {
 			}
 		}()
 	}
+	// The in-flight counts an administrator checks before a removal show the load
+	// (before, they read 0 at nearly every call: the call ran when the pipeline was
+	// idle between the initiator's batches).
+	var lunMax, sessMax uint64
+	for range 5 {
+		time.Sleep(200 * time.Millisecond)
+		var stats []struct {
+			ID            uint64 `json:"id"`
+			TasksInFlight uint64 `json:"tasksInFlight"`
+		}
+		if err := json.Unmarshal([]byte(d.mustCtl(t, sock, "-o", "json", "stats", "-target", iqn)), &stats); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range stats {
+			if st.ID == 1 {
+				lunMax = max(lunMax, st.TasksInFlight)
+			}
+		}
+		var sessions []struct {
+			TasksInFlight uint64 `json:"tasksInFlight"`
+		}
+		if err := json.Unmarshal([]byte(d.mustCtl(t, sock, "-o", "json", "sessions", "-target", iqn)), &sessions); err != nil {
+			t.Fatal(err)
+		}
+		for _, se := range sessions {
+			sessMax = max(sessMax, se.TasksInFlight)
+		}
+	}
+	if lunMax == 0 || sessMax == 0 {
+		t.Errorf("under 32 outstanding reads, stats showed at most %d tasks in flight on the LUN and sessions %d on the session, want some", lunMax, sessMax)
+	}
 	for try := range 5 {
 		time.Sleep(200 * time.Millisecond)
 		_, errOut, code := d.ctl(t, sock, "lun", "rm", "-target", iqn, "-id", "1")

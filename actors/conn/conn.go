@@ -400,7 +400,11 @@ func (c *connActor) drain(ctx actor.Context) {
 		c.traceEnded()
 	}
 	if c.cfg.Stats != nil {
-		c.cfg.Stats.TasksInFlight.Store(int64(c.m.Tasks()))
+		n := int64(c.m.Tasks())
+		c.cfg.Stats.TasksInFlight.Store(n)
+		if n > c.cfg.Stats.PeakTasks.Load() {
+			c.cfg.Stats.PeakTasks.Store(n)
+		}
 	}
 	if out.Over != "" {
 		c.finish(ctx, out.Over)

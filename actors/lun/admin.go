@@ -70,9 +70,11 @@ type Drain struct{ Done func() }
 type UnitAttention struct{ Sense *scsi.SenseError }
 
 // held counts the tasks the LUN holds: with the workers, waiting for a range lock or
-// for an ORDERED task, or held back for merging; and a background SANITIZE.
+// for an ORDERED task, or held back for merging; and a background SANITIZE. A task
+// held back for merging (run.parts) is already in inflight (count comes before
+// hold), so it is not added again.
 func (l *lunActor) held() int64 {
-	return l.order.inflight.n.Load() + l.order.background.n.Load() + int64(len(l.order.queue)) + int64(len(l.run.parts))
+	return l.order.inflight.n.Load() + l.order.background.n.Load() + int64(len(l.order.queue))
 }
 
 // admin handles the administrator's messages; it reports whether m was one.

@@ -225,6 +225,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		}
 		l.lastTask = m.ArrivedNanos
 		l.submit(ctx, m)
+		l.cfg.Metrics.NotePeak(l.held())
 	case *repump:
 		l.repump(ctx)
 	case *drained:

@@ -232,7 +232,7 @@ func (s *Service) ListSessions(ctx context.Context, req *pb.ListSessionsRequest)
 		out.Sessions = append(out.Sessions, &pb.SessionInfo{
 			Initiator: in.Initiator, Target: in.Target, Tsih: uint32(in.TSIH), Isid: hex.EncodeToString(in.ISID[:]),
 			Address: in.Remote, Portal: in.Local, Keys: in.Keys(),
-			TasksInFlight: uint64(max(in.Stats.TasksInFlight.Load(), 0)),
+			TasksInFlight: uint64(max(in.Stats.TasksInFlight.Load(), in.Stats.PeakTasks.Swap(0), 0)), // the most since the last look
 			BytesRead:     in.Stats.BytesOut.Load(), BytesWritten: in.Stats.BytesIn.Load(),
 			UptimeSeconds: time.Since(in.Since).Seconds(),
 		})
