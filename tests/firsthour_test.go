@@ -96,6 +96,28 @@ func TestRelativeConfigKeepsSecretFile(t *testing.T) {
 	if strings.Contains(d.stderr.String(), "not applied") {
 		t.Fatalf("SIGHUP after an admin change was refused:\n%s", d.stderr)
 	}
+	// A hand edit applied by SIGHUP leaves the administrator's file as written: no
+	// reformatting, no version rotated.
+	cfgPath := filepath.Join(dir, "etc", "atgt.json")
+	edited := `{"portals": ["127.0.0.1:0"], "dataDir": "var",
+  "targets": [{"name": "` + iqn + `", "chap": {"user": "host", "secretFile": "t.secret"},
+    "luns": [{"id": 0, "path": "t.img", "sizeBytes": "1048576"}, {"id": 1, "path": "u.img", "sizeBytes": "1048576"},
+             {"id": 2, "path": "w.img", "sizeBytes": "1048576"}]}]}
+`
+	writeFile0600(t, cfgPath, edited)
+	versions, _ := filepath.Glob(cfgPath + ".*")
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !d.waitStderr("add lun 2 of") {
+		t.Fatalf("the SIGHUP did not add LUN 2:\n%s", d.stderr)
+	}
+	if got, err := os.ReadFile(cfgPath); err != nil || string(got) != edited {
+		t.Errorf("the SIGHUP rewrote the administrator's file (%v):\n%s", err, got)
+	}
+	if after, _ := filepath.Glob(cfgPath + ".*"); len(after) != len(versions) {
+		t.Errorf("the SIGHUP rotated a version of the unchanged file: %v, before %v", after, versions)
+	}
 	d.stop(t)
 	d.stopped = true
 

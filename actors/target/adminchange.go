@@ -90,6 +90,8 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	s.edit(func() { s.admin.raw, s.admin.cfg = next, cfg })
 	s.recordServedStores(cfg)
 	if serr := s.save(); serr != nil {
+		s.log.Error("a change is served but the config file was not written: the next start will not have it",
+			"path", s.admin.path, "changes", p.changes, "error", serr)
 		if err != nil {
 			return p, admin.Internal("%v; and the config file was not written: %v", err, serr)
 		}
