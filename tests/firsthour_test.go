@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -422,6 +423,24 @@ func TestFirstHourFrictions(t *testing.T) {
 	out = runDaemonToExit(t, "-config", missing)
 	if !strings.Contains(out, "targets[0].chap.secretFile") || strings.Contains(out, "secret_file") {
 		t.Errorf("the error does not name targets[0].chap.secretFile as the file writes it:\n%s", out)
+	}
+
+	// A start that fails after opening its LUNs (its portal is taken) leaves no LUN
+	// file it created behind.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	busy := filepath.Join(dir, "busy.json")
+	writeFile0600(t, busy, `{"portals": ["`+taken.Addr().String()+`"], "dataDir": "`+filepath.Join(dir, "d4")+`",
+  "targets": [{"name": "iqn.2026-11.dev.atgt:b", "luns": [{"id": 0, "path": "b.img", "sizeBytes": "1048576"}]}]}`)
+	out = runDaemonToExit(t, "-config", busy)
+	if !strings.Contains(out, "portals[0]") {
+		t.Errorf("a taken portal: the error does not name portals[0]:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d4", "b.img")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the failed start left the LUN file it created (stat: %v)", err)
 	}
 
 	dataDir := filepath.Join(dir, "new", "data")
