@@ -40,7 +40,7 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 	if err != nil {
 		return nil, err
 	}
-	s.servedStores = served
+	s.servedStores, s.storesDir = served, cfg.DataDir
 	s.legacyShared = legacySharedBases(cfg)
 	var specs []lunSpec
 	for ti, t := range cfg.Targets {

@@ -84,6 +84,7 @@ type Service struct {
 	// (stores.go); created the files created by the start or change under way, to
 	// remove if it fails.
 	servedStores map[string]bool
+	storesDir    string
 	created      []string
 	// legacyShared are the state file bases of the old naming (legacyStateBase) that
 	// two LUN sets of the served config share: their files are never adopted.

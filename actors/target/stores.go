@@ -117,7 +117,8 @@ func (s *Service) createStore(field string, l *pb.Lun) (bool, error) {
 	case s.servedStores[abs]:
 		return false, fmt.Errorf("%s.path: %s does not exist, but this data directory served it before "+
 			"(is its filesystem mounted, its volume or device attached?): a missing store is not replaced by a blank disk; "+
-			"restore it, or remove the LUN", field, l.Path)
+			"restore it, remove the LUN, or take its path out of %s to have it created blank",
+			field, l.Path, filepath.Join(s.storesDir, storesFileName))
 	case underDev(abs):
 		return false, fmt.Errorf("%s.path: %s does not exist (no such block device; atgtd never creates a file under /dev)", field, l.Path)
 	case l.ReadOnly:
