@@ -3,6 +3,7 @@ package login
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -306,7 +307,7 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 			if !ok {
 				add(kv.Key, valReject)
 				m.why = fmt.Sprintf("the initiator offered AuthMethod=%s, the target needs %s",
-					kv.Value, strings.Join(m.auth.Methods(m.authContext()), ","))
+					logSafe(kv.Value), strings.Join(m.auth.Methods(m.authContext()), ","))
 				return reply, AuthFailure
 			}
 			add(kv.Key, method)
@@ -445,7 +446,7 @@ func (m *Machine) response(req *Request) *Response {
 // ("" for discovery or before it said) and why, in words an administrator can act
 // on (never a secret). st is the status the login ended with.
 func (m *Machine) Refusal(st Status) (target, reason string) {
-	target = m.identity[keyTargetName]
+	target = logSafe(m.identity[keyTargetName])
 	switch {
 	case m.why != "":
 		reason = m.why
@@ -469,6 +470,21 @@ func (m *Machine) Refusal(st Status) (target, reason string) {
 		reason = "a malformed or out-of-order login request"
 	}
 	return target, fmt.Sprintf("%s (status %02x%02x)", reason, st.Class(), st.Detail())
+}
+
+// maxLoggedText bounds a value from the network written to a log line.
+const maxLoggedText = 256
+
+// logSafe is text from the network fit for a log line: as it is when printable and
+// short, else quoted (control characters escaped) and cut to maxLoggedText bytes.
+func logSafe(s string) string {
+	if printable(s) && len(s) <= maxLoggedText {
+		return s
+	}
+	if len(s) > maxLoggedText {
+		s = s[:maxLoggedText]
+	}
+	return strconv.Quote(s)
 }
 
 // fail ends the login with st; the reply keys gathered so far are kept (for example
