@@ -294,8 +294,8 @@ func TestUnauthenticatedExposureRefused(t *testing.T) {
 		if err == nil || !errors.As(err, &ee) || ee.ExitCode() == 0 || strings.Contains(string(out), "ready portal=") {
 			t.Fatalf("atgtd %v served an unauthenticated target on 0.0.0.0 (err=%v):\n%s", args, err, out)
 		}
-		if !strings.Contains(string(out), "targets[0].allow_unauthenticated") || !strings.Contains(string(out), "refusing") {
-			t.Fatalf("atgtd %v: output does not warn and name targets[0].allow_unauthenticated:\n%s", args, out)
+		if !strings.Contains(string(out), "targets[0].allowUnauthenticated") || !strings.Contains(string(out), "refusing") {
+			t.Fatalf("atgtd %v: output does not warn and name targets[0].allowUnauthenticated:\n%s", args, out)
 		}
 	}
 }

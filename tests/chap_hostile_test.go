@@ -136,14 +136,14 @@ func TestChapConfigFiles(t *testing.T) {
 		cfg := chapTestConfig(t)
 		cfg.Targets[1].MutualChap.Secret = chapSecret1[:11]
 		out := runRefused(t, writeChapConfig(t, cfg, 0o600))
-		if !strings.Contains(out, "targets[1].mutual_chap.secret: shorter than 12 bytes") || strings.Contains(out, chapSecret1[:11]) {
+		if !strings.Contains(out, "targets[1].mutualChap.secret: shorter than 12 bytes") || strings.Contains(out, chapSecret1[:11]) {
 			t.Fatalf("error does not name the field, or shows the secret:\n%s", out)
 		}
 	})
 	t.Run("same secret twice", func(t *testing.T) {
 		cfg := chapTestConfig(t)
 		cfg.Targets[1].MutualChap.Secret = chapSecret2
-		if out := runRefused(t, writeChapConfig(t, cfg, 0o600)); !strings.Contains(out, "targets[1].mutual_chap.secret: equals targets[1].chap.secret") {
+		if out := runRefused(t, writeChapConfig(t, cfg, 0o600)); !strings.Contains(out, "targets[1].mutualChap.secret: equals targets[1].chap.secret") {
 			t.Fatalf("error does not name the field:\n%s", out)
 		}
 	})
@@ -167,7 +167,7 @@ func TestChapConfigFiles(t *testing.T) {
 		}
 		write("initiator.secret", chapSecret2+"\n", 0o600)
 		world := write("target.secret", chapTgtSecret2+"\n", 0o644)
-		if out := runRefused(t, path); !strings.Contains(out, world) || !strings.Contains(out, "targets[0].mutual_chap.secret_file") {
+		if out := runRefused(t, path); !strings.Contains(out, world) || !strings.Contains(out, "targets[0].mutualChap.secretFile") {
 			t.Fatalf("error does not name %s:\n%s", world, out)
 		}
 		write("target.secret", chapTgtSecret2+"\n", 0o600)

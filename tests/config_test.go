@@ -24,9 +24,9 @@ func TestBadConfigRefused(t *testing.T) {
 		{"unknown field", `{"targetz": []}`, "targetz"},
 		{"not json", `{`, "config"},
 		{"no targets", `{"portals":["127.0.0.1:0"]}`, "targets"},
-		{"bad block size", `{"portals":["127.0.0.1:0"],"targets":[{"name":"iqn.2026-11.dev.atgt:x","luns":[{"id":0,"backend":"memory","sizeBytes":"1048576","blockSize":1000}]}]}`, "targets[0].luns[0].block_size"},
+		{"bad block size", `{"portals":["127.0.0.1:0"],"targets":[{"name":"iqn.2026-11.dev.atgt:x","luns":[{"id":0,"backend":"memory","sizeBytes":"1048576","blockSize":1000}]}]}`, "targets[0].luns[0].blockSize"},
 		{"bad target name", `{"portals":["127.0.0.1:0"],"targets":[{"name":"disk","luns":[{"id":0,"backend":"memory","sizeBytes":"1048576"}]}]}`, "targets[0].name"},
-		{"login timeout too long", `{"portals":["127.0.0.1:0"],"loginTimeoutSeconds":86400,"targets":[{"name":"iqn.2026-11.dev.atgt:x","luns":[{"id":0,"backend":"memory","sizeBytes":"1048576"}]}]}`, "login_timeout_seconds"},
+		{"login timeout too long", `{"portals":["127.0.0.1:0"],"loginTimeoutSeconds":86400,"targets":[{"name":"iqn.2026-11.dev.atgt:x","luns":[{"id":0,"backend":"memory","sizeBytes":"1048576"}]}]}`, "loginTimeoutSeconds"},
 		{"bad portal", `{"portals":["nowhere"],"targets":[{"name":"iqn.2026-11.dev.atgt:x","luns":[{"id":0,"backend":"memory","sizeBytes":"1048576"}]}]}`, "portals[0]"},
 		{"unopenable lun", `{"portals":["127.0.0.1:0"],"targets":[{"name":"iqn.2026-11.dev.atgt:x","luns":[{"id":0,"path":"/proc/nonexistent/x.img","sizeBytes":"1048576"}]}]}`, "targets[0].luns[0]"},
 	}

@@ -86,7 +86,7 @@ result "sessions_after=$(/sbin/iscsiadm -m session 2>/dev/null | grep -c iqn)"
 			t.Errorf("atgtd's log has no login of %s with %s", want.iqn, want.auth)
 		}
 	}
-	if !regexp.MustCompile(`login rejected: authentication failed: .*initiator=` + regexp.QuoteMeta(guestInit1)).MatchString(log) {
+	if !regexp.MustCompile(`login refused: (tsih=\d+ )?initiator=` + regexp.QuoteMeta(guestInit1) + ` .*reason="authentication failed`).MatchString(log) {
 		t.Errorf("atgtd's log shows no refused login for the wrong secret")
 	}
 }

@@ -172,6 +172,13 @@ func startDaemonConfig(t testing.TB, cfg any, extra ...string) *daemon {
 
 func startDaemonArgs(t testing.TB, args ...string) *daemon {
 	t.Helper()
+	return startDaemonIn(t, "", args...)
+}
+
+// startDaemonIn is startDaemonArgs with atgtd's working directory dir ("": the
+// test's), for relative -config and -data paths as an administrator types them.
+func startDaemonIn(t testing.TB, dir string, args ...string) *daemon {
+	t.Helper()
 	if buildErr != nil {
 		t.Fatalf("building atgtd failed: %v", buildErr)
 	}
@@ -192,6 +199,7 @@ func startDaemonArgs(t testing.TB, args ...string) *daemon {
 		}
 	}}
 	d.cmd = exec.Command(atgtdBin, args...)
+	d.cmd.Dir = dir
 	d.cmd.Stdout = d.stdout
 	d.cmd.Stderr = d.stderr
 	t.Logf("$ %s %s", atgtdBin, strings.Join(args, " "))

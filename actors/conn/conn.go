@@ -68,6 +68,10 @@ type Config struct {
 	// the target rejected, a protocol error during login, or the login timeout. The
 	// target's limits refuse an address with too many.
 	LoginFailed func(remote net.Addr)
+	// MayWarn, if set, rate-limits the warning a refused login logs (limit.Guard's
+	// MayWarn: whether to log, and how many were held back); when it says no the
+	// refusal is logged at info. nil: every refusal is logged at warn.
+	MayWarn func(kind string) (bool, int)
 	// MaxTaskBytes caps the write data buffered for one command (EDTL comes from the
 	// network and must not size an allocation unchecked).
 	MaxTaskBytes uint32
@@ -396,7 +400,11 @@ func (c *connActor) drain(ctx actor.Context) {
 		c.traceEnded()
 	}
 	if c.cfg.Stats != nil {
-		c.cfg.Stats.TasksInFlight.Store(int64(c.m.Tasks()))
+		n := int64(c.m.Tasks())
+		c.cfg.Stats.TasksInFlight.Store(n)
+		if n > c.cfg.Stats.PeakTasks.Load() {
+			c.cfg.Stats.PeakTasks.Store(n)
+		}
 	}
 	if out.Over != "" {
 		c.finish(ctx, out.Over)

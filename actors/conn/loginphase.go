@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -92,8 +93,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		// A failed authentication is answered after a fixed delay, so that guessing
 		// secrets costs time; the reader stops now, as the login is over.
 		c.loginFailed(metrics.LoginAuthenticationFailure)
-		c.log.Info("login rejected: authentication failed", "initiator", c.lm.Result().InitiatorName,
-			"remote", c.cfg.Conn.RemoteAddr().String(), "delay", authFailureDelay)
+		c.logRefused(resp.Status(), "delay", authFailureDelay)
 		pdu := loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)
 		c.steps <- readerStep{stop: true}
 		root, self := ctx.ActorSystem().Root, ctx.Self()
@@ -102,8 +102,7 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	}
 	if resp.StatusClass != 0 {
 		c.loginFailed(loginResult(resp.Status()))
-		c.log.Info("login rejected", "class", resp.StatusClass, "detail", resp.StatusDetail,
-			"remote", c.cfg.Conn.RemoteAddr().String())
+		c.logRefused(resp.Status())
 		c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), req.CmdSN, c.cfg.QueueDepth)}, closeNow: true})
 		c.steps <- readerStep{stop: true}
 		// The writer sends the response and closes the socket; the connection and
@@ -266,4 +265,31 @@ func authText(kv []iscsi.KV) string {
 		parts[i] = k.Key + "=" + k.Value
 	}
 	return strings.Join(parts, " ")
+}
+
+// logRefused logs a refused login in one line naming the initiator, the target it
+// asked for, the portal, the source address and why (never a secret): at warn, so
+// that "my host cannot log in" leaves a trace at the default log level, at most one
+// line a second for each status (Config.MayWarn; the lines held back are counted in the next, and
+// logged at info).
+func (c *connActor) logRefused(st login.Status, extra ...any) {
+	res := c.lm.Result()
+	target, reason := c.lm.Refusal(st)
+	if res.SessionType == login.SessionDiscovery {
+		target = "(discovery)"
+	}
+	args := append([]any{"initiator", res.InitiatorName, "target", target, "portal", c.cfg.Conn.LocalAddr().String(),
+		"remote", c.cfg.Conn.RemoteAddr().String(), "reason", reason}, extra...)
+	warn, held := true, 0
+	if c.cfg.MayWarn != nil {
+		warn, held = c.cfg.MayWarn(fmt.Sprintf("login refused %04x", uint16(st))) // per status: a few kinds
+	}
+	if !warn {
+		c.log.Info("login refused", args...)
+		return
+	}
+	if held > 0 {
+		args = append(args, "refusals_logged_at_info", held)
+	}
+	c.log.Warn("login refused", args...)
 }

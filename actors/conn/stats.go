@@ -12,6 +12,10 @@ type Stats struct {
 	// TasksInFlight is the SCSI commands received and not yet answered, as of the end
 	// of the connection's last turn.
 	TasksInFlight atomic.Int64
+	// PeakTasks is the most tasks in flight at the end of a turn since the admin API
+	// last took it (Swap(0)): at the instant of its call TasksInFlight reads 0 on a
+	// busy session whose initiator is slower than the target.
+	PeakTasks atomic.Int64
 	// BytesIn is the write data received (immediate, unsolicited and Data-Out);
 	// BytesOut the read data sent (Data-In).
 	BytesIn, BytesOut atomic.Uint64

@@ -209,6 +209,17 @@ func (g *Guard) sweep(now time.Time) {
 	}
 }
 
+// MayWarn reports whether a warning of kind may be logged now, at most one line a
+// second for each kind as the guard's own refusals, and how many were held back
+// since the last: for the connections' refused logins (the same address can try
+// many times a second).
+func (g *Guard) MayWarn(kind string) (bool, int) {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mayWarn(kind, now)
+}
+
 // mayWarn reports whether a warning of kind may be logged at now, and how many
 // were held back since the last (g.mu held).
 func (g *Guard) mayWarn(kind string, now time.Time) (bool, int) {

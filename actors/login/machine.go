@@ -1,7 +1,10 @@
 package login
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/atgt/atgt/messages/iscsi"
@@ -93,6 +96,9 @@ type Machine struct {
 
 	neg *negotiator
 	res Result
+	// why is the refusal's reason where the status alone does not say it (which
+	// access list refused), for Refusal.
+	why string
 }
 
 // NewMachine prepares the login of one connection.
@@ -238,12 +244,15 @@ func (m *Machine) identify(kvs []iscsi.KV) Status {
 	}
 	ti, ok := m.cfg.Lookup(tn)
 	if !ok {
+		m.why = "no such target (or it is being removed)"
 		return NotFound
 	}
 	if ti.Allowed != nil && !ti.Allowed(name) {
+		m.why = "the initiator name is not in the target's allowedInitiators"
 		return AuthorizationFailure
 	}
 	if ti.AllowedFrom != nil && !ti.AllowedFrom(m.cfg.Peer) {
+		m.why = "the source address is not in the target's allowedNetworks"
 		return AuthorizationFailure
 	}
 	m.res.Target = ti
@@ -297,6 +306,8 @@ func (m *Machine) negotiate(kvs []iscsi.KV) ([]iscsi.KV, Status) {
 			method, ok := selectFromList(kv.Value, m.auth.Methods(m.authContext()))
 			if !ok {
 				add(kv.Key, valReject)
+				m.why = fmt.Sprintf("the initiator offered AuthMethod=%s, the target needs %s",
+					logSafe(kv.Value), strings.Join(m.auth.Methods(m.authContext()), ","))
 				return reply, AuthFailure
 			}
 			add(kv.Key, method)
@@ -353,6 +364,7 @@ func (m *Machine) finish(req *Request, first bool, reply []iscsi.KV) (*Response,
 	transit := req.Transit
 	if transit && m.stage == StageSecurity && !m.authDone {
 		if m.exchange == nil && m.authRequired() {
+			m.why = "the target needs CHAP and the initiator offered no AuthMethod"
 			return m.fail(req, AuthFailure, reply), false
 		}
 		if m.exchange != nil {
@@ -360,6 +372,7 @@ func (m *Machine) finish(req *Request, first bool, reply []iscsi.KV) (*Response,
 		}
 	}
 	if m.stage == StageOperational && m.authRequired() && !m.authDone {
+		m.why = "the target needs CHAP and the initiator skipped the security stage"
 		return m.fail(req, AuthFailure, reply), false
 	}
 	if first && m.res.SessionType == SessionNormal {
@@ -427,6 +440,51 @@ func (m *Machine) response(req *Request) *Response {
 		TSIH: req.TSIH,
 		ITT:  req.ITT,
 	}
+}
+
+// Refusal describes a refused login for the log: the target the initiator asked for
+// ("" for discovery or before it said) and why, in words an administrator can act
+// on (never a secret). st is the status the login ended with.
+func (m *Machine) Refusal(st Status) (target, reason string) {
+	target = logSafe(m.identity[keyTargetName])
+	switch {
+	case m.why != "":
+		reason = m.why
+	case st == AuthFailure:
+		reason = "authentication failed (wrong CHAP name or secret, or a mutual CHAP the target cannot answer)"
+	case st == AuthorizationFailure:
+		reason = "not authorized"
+	case st == NotFound:
+		reason = "no such target"
+	case st == MissingParameter:
+		reason = "the login lacks InitiatorName or TargetName"
+	case st == SessionTypeNotSupported:
+		reason = "unsupported SessionType"
+	case st == UnsupportedVersion:
+		reason = "unsupported iSCSI version"
+	case st == SessionDoesNotExist:
+		reason = "a connection added to a session (TSIH set): this target takes one connection per session"
+	case st == ServiceUnavailable:
+		reason = "the target is being reset or removed"
+	default:
+		reason = "a malformed or out-of-order login request"
+	}
+	return target, fmt.Sprintf("%s (status %02x%02x)", reason, st.Class(), st.Detail())
+}
+
+// maxLoggedText bounds a value from the network written to a log line.
+const maxLoggedText = 256
+
+// logSafe is text from the network fit for a log line: as it is when printable and
+// short, else quoted (control characters escaped) and cut to maxLoggedText bytes.
+func logSafe(s string) string {
+	if printable(s) && len(s) <= maxLoggedText {
+		return s
+	}
+	if len(s) > maxLoggedText {
+		s = s[:maxLoggedText]
+	}
+	return strconv.Quote(s)
 }
 
 // fail ends the login with st; the reply keys gathered so far are kept (for example

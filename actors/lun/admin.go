@@ -1,8 +1,11 @@
 package lun
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/atgt/atgt/actors/metrics"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/messages/scsi"
@@ -13,22 +16,35 @@ import (
 // once from the LUN actor (so it must not block).
 
 // Retire takes the LUN out of service before its removal. Without Force a LUN that
-// holds tasks refuses (Done hears Refused and how many it holds) and serves on.
+// holds tasks, or that a command reached within Recent, refuses (Done hears Refused,
+// how many it holds and how long ago its last command came) and serves on: an
+// initiator that keeps IO outstanding uses the LUN even at the moments when the
+// target holds none of its commands (they are on the wire, or the initiator is
+// busy with the answers), so a count of tasks alone lets a busy LUN be removed.
+// The check and the retirement are one step of the LUN actor, so no command slips
+// between them.
 // Otherwise it answers every new command ILLEGAL REQUEST, LOGICAL UNIT NOT SUPPORTED
 // (25/00), as a LUN that does not exist, lets the tasks it holds finish, and calls
 // Done once it holds none; the target then stops it. A session that routed a command
 // here before the route was removed is so answered, never left waiting.
 type Retire struct {
 	Force bool
-	Done  func(RetireResult)
+	// Recent is how long after its last command a LUN counts as in use; 0: only the
+	// tasks it holds count (the target's sessions were already ended).
+	Recent time.Duration
+	Done   func(RetireResult)
 }
 
 // RetireResult is the outcome of a Retire.
 type RetireResult struct {
-	// Refused: the LUN held tasks and Force was not set; it serves on.
+	// Refused: the LUN was in use (held tasks, or had a command within Recent) and
+	// Force was not set; it serves on.
 	Refused bool
 	// Held is the number of tasks the LUN held when Retire arrived.
 	Held int64
+	// Since is how long before the Retire the last command reached the LUN; -1: no
+	// command has.
+	Since time.Duration
 }
 
 // Unretire undoes a Retire whose removal was given up (another step of the change
@@ -54,18 +70,23 @@ type Drain struct{ Done func() }
 type UnitAttention struct{ Sense *scsi.SenseError }
 
 // held counts the tasks the LUN holds: with the workers, waiting for a range lock or
-// for an ORDERED task, or held back for merging; and a background SANITIZE.
+// for an ORDERED task, or held back for merging; and a background SANITIZE. A task
+// held back for merging (run.parts) is already in inflight (count comes before
+// hold), so it is not added again.
 func (l *lunActor) held() int64 {
-	return l.order.inflight.n.Load() + l.order.background.n.Load() + int64(len(l.order.queue)) + int64(len(l.run.parts))
+	return l.order.inflight.n.Load() + l.order.background.n.Load() + int64(len(l.order.queue))
 }
 
 // admin handles the administrator's messages; it reports whether m was one.
 func (l *lunActor) admin(ctx actor.Context, m any) bool {
 	switch m := m.(type) {
 	case *Retire:
-		n := l.held()
-		if n > 0 && !m.Force {
-			m.Done(RetireResult{Refused: true, Held: n})
+		n, since := l.held(), time.Duration(-1)
+		if l.lastTask != 0 {
+			since = time.Duration(max(metrics.Now()-l.lastTask, 0))
+		}
+		if !m.Force && (n > 0 || since >= 0 && since < m.Recent) {
+			m.Done(RetireResult{Refused: true, Held: n, Since: since})
 			return true
 		}
 		l.cfg.Log.Info("LUN retiring: new commands are answered LOGICAL UNIT NOT SUPPORTED", "held", n)

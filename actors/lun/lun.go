@@ -117,6 +117,9 @@ type lunActor struct {
 	// (admin.go); retiredHeld is how many tasks it held then.
 	retired     *Retire
 	retiredHeld int64
+	// lastTask is when the last command reached the LUN (metrics.Now; 0: none yet),
+	// for a Retire's recent-use check.
+	lastTask int64
 	// drainWaiters are the Drains to answer once the workers hold no task.
 	drainWaiters []func()
 	// stats is the LUN actor's shard of the LUN's metrics (nil: none).
@@ -220,7 +223,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		if m.TraceId != 0 {
 			l.hop(m, trace.HopLUN, m, "", "")
 		}
+		l.lastTask = m.ArrivedNanos
 		l.submit(ctx, m)
+		l.cfg.Metrics.NotePeak(l.held())
 	case *repump:
 		l.repump(ctx)
 	case *drained:

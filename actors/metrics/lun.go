@@ -15,6 +15,27 @@ type LUN struct {
 	target, initiator, id string
 	shards                []Shard
 	faults                *faults.Injector
+	// peak is the most tasks the LUN actor held at once since the last TakePeak.
+	peak atomic.Int64
+}
+
+// NotePeak records that the LUN holds n tasks now (the LUN actor, after each
+// arrival), for TakePeak. One writer: a load and, rarely, a store.
+func (l *LUN) NotePeak(n int64) {
+	if l != nil && n > l.peak.Load() {
+		l.peak.Store(n)
+	}
+}
+
+// TakePeak returns the most tasks the LUN held at once since the last TakePeak, and
+// starts over: what the admin API reports as in flight, since the count at the
+// instant of a call is nearly always 0 on a LUN whose initiator is slower than the
+// target (the call runs when the pipeline is idle), however busy it is.
+func (l *LUN) TakePeak() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.peak.Swap(0)
 }
 
 // NewLUN returns the counters of LUN id of target (initiator: "" for a LUN every

@@ -165,10 +165,21 @@ func hasAuth(t *pb.Target) bool { return t.Chap != nil || hasACL(t) }
 // hasACL reports whether a target has an access list: allowed_initiators,
 // allowed_networks, or initiator_luns without shared LUNs (then only the listed
 // initiators may log in). initiator_luns beside shared LUNs limit nobody: any other
-// initiator logs in to the shared ones.
+// initiator logs in to the shared ones; nor does an allowed_networks with a /0
+// (0.0.0.0/0, ::/0), which admits every address.
 func hasACL(t *pb.Target) bool {
-	return len(t.AllowedInitiators) > 0 || len(t.AllowedNetworks) > 0 ||
+	return len(t.AllowedInitiators) > 0 || (len(t.AllowedNetworks) > 0 && !admitsEveryAddress(t.AllowedNetworks)) ||
 		(len(t.InitiatorLuns) > 0 && len(t.Luns) == 0)
+}
+
+// admitsEveryAddress reports a list of networks with a /0 in it.
+func admitsEveryAddress(nets []string) bool {
+	for _, n := range nets {
+		if p, err := netip.ParsePrefix(n); err == nil && p.Bits() == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // loopbackPortal reports whether a portal ("IP:PORT") listens on a loopback address
@@ -222,7 +233,7 @@ func badExposure(cfg *pb.Config) (field, msg string) {
 		if !e.allowed {
 			return fmt.Sprintf("targets[%d].allow_unauthenticated", e.target),
 				fmt.Sprintf("target %s would be served on the non-loopback portal %s without authentication or an access list "+
-					"(allowed_initiators, allowed_networks, initiator_luns without shared luns); "+
+					"(chap, allowedInitiators, allowedNetworks without a /0, initiatorLuns without shared luns); "+
 					"add one, or set \"allowUnauthenticated\": true to serve it anyway",
 					cfg.Targets[e.target].Name, strings.Join(e.portals, ", "))
 		}

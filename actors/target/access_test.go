@@ -29,38 +29,38 @@ func aclConfig() *pb.Config {
 
 func TestValidateAccessNamesTheBadField(t *testing.T) {
 	tests := []badField{
-		{"targets[0].allowed_networks[1]", func(c *pb.Config) {
+		{"targets[0].allowedNetworks[1]", func(c *pb.Config) {
 			c.Targets[0].AllowedNetworks = []string{"127.0.0.0/8", "127.0.0.0/33"}
 		}},
-		{"targets[0].allowed_networks[0]", func(c *pb.Config) { c.Targets[0].AllowedNetworks = []string{"lan"} }},
-		{"targets[0].allowed_networks[0]", func(c *pb.Config) { c.Targets[0].AllowedNetworks = []string{"fe80::1%eth0"} }},
-		{"targets[0].initiator_luns[0].initiator", func(c *pb.Config) { c.Targets[0].InitiatorLuns[0].Initiator = "" }},
-		{"targets[0].initiator_luns[1].initiator", func(c *pb.Config) {
+		{"targets[0].allowedNetworks[0]", func(c *pb.Config) { c.Targets[0].AllowedNetworks = []string{"lan"} }},
+		{"targets[0].allowedNetworks[0]", func(c *pb.Config) { c.Targets[0].AllowedNetworks = []string{"fe80::1%eth0"} }},
+		{"targets[0].initiatorLuns[0].initiator", func(c *pb.Config) { c.Targets[0].InitiatorLuns[0].Initiator = "" }},
+		{"targets[0].initiatorLuns[1].initiator", func(c *pb.Config) {
 			c.Targets[0].InitiatorLuns = append(c.Targets[0].InitiatorLuns,
 				&pb.InitiatorLuns{Initiator: initA, Luns: []*pb.Lun{{Id: 0, Backend: "memory", SizeBytes: 1 << 20}}})
 		}},
-		{"targets[0].initiator_luns[0].initiator", func(c *pb.Config) { c.Targets[0].AllowedInitiators = []string{initB} }},
-		{"targets[0].initiator_luns[0].luns", func(c *pb.Config) { c.Targets[0].InitiatorLuns[0].Luns = nil }},
-		{"targets[0].initiator_luns[0].luns[1].id", func(c *pb.Config) { c.Targets[0].InitiatorLuns[0].Luns[1].Id = 0 }},
-		{"targets[0].initiator_luns[0].luns[0].block_size", func(c *pb.Config) { c.Targets[0].InitiatorLuns[0].Luns[0].BlockSize = 1000 }},
+		{"targets[0].initiatorLuns[0].initiator", func(c *pb.Config) { c.Targets[0].AllowedInitiators = []string{initB} }},
+		{"targets[0].initiatorLuns[0].luns", func(c *pb.Config) { c.Targets[0].InitiatorLuns[0].Luns = nil }},
+		{"targets[0].initiatorLuns[0].luns[1].id", func(c *pb.Config) { c.Targets[0].InitiatorLuns[0].Luns[1].Id = 0 }},
+		{"targets[0].initiatorLuns[0].luns[0].blockSize", func(c *pb.Config) { c.Targets[0].InitiatorLuns[0].Luns[0].BlockSize = 1000 }},
 		// Backing files are unique across the whole config: within a set, against
 		// the shared LUNs, and against another initiator's set.
-		{"targets[0].initiator_luns[0].luns[1].path", func(c *pb.Config) {
+		{"targets[0].initiatorLuns[0].luns[1].path", func(c *pb.Config) {
 			c.Targets[0].InitiatorLuns[0].Luns[1].Path = c.Targets[0].InitiatorLuns[0].Luns[0].Path
 		}},
-		{"targets[0].initiator_luns[0].luns[0].path", func(c *pb.Config) {
+		{"targets[0].initiatorLuns[0].luns[0].path", func(c *pb.Config) {
 			c.Targets[0].InitiatorLuns[0].Luns[0].Path = c.Targets[0].Luns[0].Path
 		}},
-		{"targets[0].initiator_luns[1].luns[0].path", func(c *pb.Config) {
+		{"targets[0].initiatorLuns[1].luns[0].path", func(c *pb.Config) {
 			c.Targets[0].InitiatorLuns = append(c.Targets[0].InitiatorLuns, &pb.InitiatorLuns{Initiator: initB,
 				Luns: []*pb.Lun{{Id: 0, Path: filepath.Join(DefaultDataDir, "x", "..", "a1.img"), SizeBytes: 1 << 20,
 					Backend: "file", BlockSize: 512, Workers: 1}}})
 		}},
 		{"targets[0].luns", func(c *pb.Config) { c.Targets[0].Luns, c.Targets[0].InitiatorLuns = nil, nil }},
-		{"targets[0].allow_unauthenticated", func(c *pb.Config) { c.Portals = []string{"0.0.0.0:3260"} }},
-		{"targets[0].allow_unauthenticated", func(c *pb.Config) { c.Portals = []string{"127.0.0.1:3260", ":3260"} }},
-		{"targets[0].allow_unauthenticated", func(c *pb.Config) { c.Portals = []string{"[::]:3260"} }},
-		{"targets[1].allow_unauthenticated", func(c *pb.Config) {
+		{"targets[0].allowUnauthenticated", func(c *pb.Config) { c.Portals = []string{"0.0.0.0:3260"} }},
+		{"targets[0].allowUnauthenticated", func(c *pb.Config) { c.Portals = []string{"127.0.0.1:3260", ":3260"} }},
+		{"targets[0].allowUnauthenticated", func(c *pb.Config) { c.Portals = []string{"[::]:3260"} }},
+		{"targets[1].allowUnauthenticated", func(c *pb.Config) {
 			c.Portals = []string{"192.0.2.1:3260"}
 			c.Targets[0].AllowedNetworks = []string{"192.0.2.0/24"}
 			c.Targets = append(c.Targets, &pb.Target{Name: "iqn.2026-11.dev.atgt:open",
@@ -155,7 +155,7 @@ func TestInitiatorAccess(t *testing.T) {
 	cfg := ApplyDefaults(aclConfig())
 	tg := cfg.Targets[0]
 	if initiatorAllowList(tg) != nil {
-		t.Fatal("a target with shared LUNs and no allowed_initiators admits everyone")
+		t.Fatal("a target with shared LUNs and no allowedInitiators admits everyone")
 	}
 	route := initiatorRoute(tg)
 	if got := route(initA); got != dispatcher.RouteName(tg.Name, initA) {
@@ -189,7 +189,7 @@ func TestStartRefusesExposure(t *testing.T) {
 	if svc, err := Start(cfg, log); err == nil {
 		svc.Stop(stopAfterFailedStart)
 		t.Fatal("an unauthenticated target started on 0.0.0.0")
-	} else if !strings.Contains(err.Error(), "targets[0].allow_unauthenticated:") {
+	} else if !strings.Contains(err.Error(), "targets[0].allowUnauthenticated:") {
 		t.Fatalf("error %q does not name the field", err)
 	}
 	if !strings.Contains(logged.String(), "refusing") {

@@ -151,7 +151,11 @@ func (s *Service) ListLuns(_ context.Context, req *pb.ListLunsRequest) (*pb.List
 
 // info describes the LUN.
 func (l *liveLUN) info() *pb.LunInfo {
-	return &pb.LunInfo{Target: l.set.name, Initiator: l.set.initiator, Id: l.key.LUN, Backend: l.cfg.Backend,
+	kind := l.cfg.Backend
+	if _, dev := l.raw.(backend.BlockSizer); dev && kind == "file" {
+		kind = "block" // a "file" LUN on a block device: say which the administrator got
+	}
+	return &pb.LunInfo{Target: l.set.name, Initiator: l.set.initiator, Id: l.key.LUN, Backend: kind,
 		Path: lunPath(l.cfg), SizeBytes: uint64(l.served.Size()), BlockSize: l.blockSize, ReadOnly: l.readOnly,
 		Workers: l.cfg.Workers, Faults: uint32(len(l.faults.Faults())), IoPolicy: l.cfg.IoPolicy}
 }
@@ -228,7 +232,7 @@ func (s *Service) ListSessions(ctx context.Context, req *pb.ListSessionsRequest)
 		out.Sessions = append(out.Sessions, &pb.SessionInfo{
 			Initiator: in.Initiator, Target: in.Target, Tsih: uint32(in.TSIH), Isid: hex.EncodeToString(in.ISID[:]),
 			Address: in.Remote, Portal: in.Local, Keys: in.Keys(),
-			TasksInFlight: uint64(max(in.Stats.TasksInFlight.Load(), 0)),
+			TasksInFlight: uint64(max(in.Stats.TasksInFlight.Load(), in.Stats.PeakTasks.Swap(0), 0)), // the most since the last look
 			BytesRead:     in.Stats.BytesOut.Load(), BytesWritten: in.Stats.BytesIn.Load(),
 			UptimeSeconds: time.Since(in.Since).Seconds(),
 		})

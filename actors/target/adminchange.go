@@ -62,7 +62,7 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	if err := s.opts.Validate(cfg); err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
-	if err := loadSecrets(cfg); err != nil {
+	if err := loadSecrets(cfg, configDir(s.admin.path)); err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
 	if !opts.dryRun {
@@ -72,19 +72,26 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	if err != nil || opts.dryRun || p.empty() {
 		return p, err
 	}
+	s.created = nil
 	fix, err := s.execute(ctx, p, cfg, opts)
 	if err != nil && fix == nil {
+		s.removeCreated(s.created)
+		s.created = nil
 		return p, err // undone: nothing changed
 	}
+	s.created = nil
 	if fix != nil {
 		fix(next)
 		cfg = ApplyDefaults(overridden(next, s.admin.override))
-		if lerr := loadSecrets(cfg); lerr != nil {
+		if lerr := loadSecrets(cfg, configDir(s.admin.path)); lerr != nil {
 			s.log.Error("secrets of a partly applied change", "error", lerr)
 		}
 	}
 	s.edit(func() { s.admin.raw, s.admin.cfg = next, cfg })
+	s.recordServedStores(cfg)
 	if serr := s.save(); serr != nil {
+		s.log.Error("a change is served but the config file was not written: the next start will not have it",
+			"path", s.admin.path, "changes", p.changes, "error", serr)
 		if err != nil {
 			return p, admin.Internal("%v; and the config file was not written: %v", err, serr)
 		}
@@ -157,7 +164,7 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 			}
 		}
 	}
-	retired, err := s.retire(ctx, p.removeLUNs, opts.force)
+	retired, err := s.retire(ctx, p.removeLUNs, opts.force, p.removeTargets)
 	undo = append(undo, func() { s.unretire(retired) })
 	if err != nil {
 		return nil, err

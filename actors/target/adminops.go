@@ -130,10 +130,10 @@ func (s *Service) RemoveLun(ctx context.Context, req *pb.RemoveLunRequest) (*pb.
 // ResizeLun sets a file or memory LUN's size; a smaller one only with shrink.
 func (s *Service) ResizeLun(ctx context.Context, req *pb.ResizeLunRequest) (*pb.ResizeLunResponse, error) {
 	if req.SizeBytes == 0 {
-		return nil, admin.Invalid("size_bytes: required")
+		return nil, admin.Invalid("sizeBytes: required")
 	}
 	if req.SizeBytes > math.MaxInt64 {
-		return nil, admin.Invalid("size_bytes: %d is over the largest size a file or device can have (2^63-1 bytes)", req.SizeBytes)
+		return nil, admin.Invalid("sizeBytes: %d is over the largest size a file or device can have (2^63-1 bytes)", req.SizeBytes)
 	}
 	var old uint64
 	var key dispatcher.Key

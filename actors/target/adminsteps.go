@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -147,11 +149,20 @@ type retiring struct {
 	held int64
 }
 
+// recentUse is how long after its last command a LUN of a target that stays counts
+// as in use to a removal without force: longer than the pauses of an initiator that
+// keeps IO outstanding (its commands on the wire, or it busy with the answers, while
+// the target holds none), short enough that a LUN whose initiator stopped using it
+// can be removed moments later.
+const recentUse = 5 * time.Second
+
 // retire asks the LUNs to retire, all at once, and waits for each to hold no task.
-// A LUN that refuses (it holds tasks and force is not set) or does not drain within
-// drainWait fails the call; the LUNs it returns are retired (or retiring) either way,
-// for the caller to end, or to unretire when the change fails.
-func (s *Service) retire(ctx context.Context, keys []dispatcher.Key, force bool) ([]*retiring, error) {
+// A LUN that refuses (in use: it holds tasks or had a command within recentUse, and
+// force is not set) or does not drain within drainWait fails the call; the LUNs it
+// returns are retired (or retiring) either way, for the caller to end, or to
+// unretire when the change fails. The LUNs of removedTargets (whose sessions were
+// logged out) count as in use only while they hold tasks.
+func (s *Service) retire(ctx context.Context, keys []dispatcher.Key, force bool, removedTargets []string) ([]*retiring, error) {
 	var todo []*retiring
 	for _, k := range keys {
 		lv, pid := s.live[k], s.routes.Lookup(k.Target, k.LUN)
@@ -165,7 +176,11 @@ func (s *Service) retire(ctx context.Context, keys []dispatcher.Key, force bool)
 	for i, r := range todo {
 		answers[i] = make(chan lun.RetireResult, 1)
 		ch := answers[i]
-		s.system.Root.Send(r.pid, &lun.Retire{Force: force, Done: func(res lun.RetireResult) { ch <- res }})
+		recent := recentUse
+		if name, _, _ := strings.Cut(r.key.Target, " "); slices.Contains(removedTargets, name) {
+			recent = 0
+		}
+		s.system.Root.Send(r.pid, &lun.Retire{Force: force, Recent: recent, Done: func(res lun.RetireResult) { ch <- res }})
 	}
 	var err error
 	for i, r := range todo {
@@ -174,7 +189,7 @@ func (s *Service) retire(ctx context.Context, keys []dispatcher.Key, force bool)
 		select {
 		case res := <-answers[i]:
 			if res.Refused {
-				err = errors.Join(err, admin.Busy("%s: %d tasks in flight; remove it with force to drain them first (nothing was applied)", label, res.Held))
+				err = errors.Join(err, admin.Busy("%s: in use: %s; remove it with force to drain them first (nothing was applied)", label, inUse(res)))
 				continue
 			}
 			r.held = res.Held
@@ -186,6 +201,19 @@ func (s *Service) retire(ctx context.Context, keys []dispatcher.Key, force bool)
 		sent = append(sent, r)
 	}
 	return sent, err
+}
+
+// inUse says why a LUN refused to retire.
+func inUse(res lun.RetireResult) string {
+	if res.Since < 0 || res.Since >= recentUse {
+		return fmt.Sprintf("%d tasks in flight", res.Held)
+	}
+	ago := "under 1ms"
+	if res.Since >= time.Millisecond {
+		ago = res.Since.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("%d tasks in flight, its last command %s ago (a LUN counts as in use for %v after a command)",
+		res.Held, ago, recentUse)
 }
 
 // drainWait is how long a removal waits for a LUN's tasks: longer than a hung

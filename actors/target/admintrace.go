@@ -56,7 +56,7 @@ func (s *Service) TraceTask(_ context.Context, req *pb.TraceTaskRequest) (*pb.Tr
 // TraceSlow returns the slowest recent traced tasks over a duration.
 func (s *Service) TraceSlow(_ context.Context, req *pb.TraceSlowRequest) (*pb.TraceSlowResponse, error) {
 	if req.OverSeconds < 0 {
-		return nil, admin.Invalid("over_seconds: %v is negative", req.OverSeconds)
+		return nil, admin.Invalid("overSeconds: %v is negative", req.OverSeconds)
 	}
 	over := time.Duration(req.OverSeconds * float64(time.Second))
 	return &pb.TraceSlowResponse{Tasks: timelines(s.tracer.Slow(over, orN(req.N), traceFilter(req.Filter)))}, nil

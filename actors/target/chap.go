@@ -212,9 +212,11 @@ func holdsSecret(cfg *pb.Config) bool {
 // worldReadable reports a file others may read.
 func worldReadable(fi os.FileInfo) bool { return fi.Mode().Perm()&0o004 != 0 }
 
-// resolveSecretFiles makes relative secret_file paths relative to dir (the config
-// file's directory).
-func resolveSecretFiles(cfg *pb.Config, dir string) {
+// ResolveSecretFiles makes relative secret_file paths relative to dir (the directory
+// of the file they were read from). The service does this on its served copy only;
+// atgtctl does it for a file it sends (config apply), whose directory atgtd does not
+// know.
+func ResolveSecretFiles(cfg *pb.Config, dir string) {
 	for _, pair := range chapPairs(cfg) {
 		for _, s := range pair {
 			if s.chap != nil && s.chap.SecretFile != "" && !filepath.IsAbs(s.chap.SecretFile) {
@@ -226,8 +228,15 @@ func resolveSecretFiles(cfg *pb.Config, dir string) {
 
 // loadSecrets reads every secret_file of a validated config into its secret (cfg is
 // the defaulted copy, never the caller's), refusing a file others may read, then
-// checks the secrets as validateChap does.
-func loadSecrets(cfg *pb.Config) error {
+// checks the secrets as validateChap does. A relative secret_file is relative to dir
+// (the config file's directory; "" the working directory).
+func loadSecrets(cfg *pb.Config, dir string) error {
+	return jsonNamesErr(readSecrets(cfg, dir))
+}
+
+// readSecrets is loadSecrets, its errors naming fields by their protobuf names.
+func readSecrets(cfg *pb.Config, dir string) error {
+	ResolveSecretFiles(cfg, dir)
 	for _, pair := range chapPairs(cfg) {
 		for _, s := range pair {
 			if s.chap == nil || s.chap.SecretFile == "" {

@@ -36,21 +36,21 @@ func TestValidateChap(t *testing.T) {
 		edit  func(c *pb.Config)
 	}{
 		{"targets[0].chap.secret: shorter than 12 bytes", func(c *pb.Config) { c.Targets[0].Chap.Secret = "short-11byt" }},
-		{"targets[0].mutual_chap.secret: shorter", func(c *pb.Config) { c.Targets[0].MutualChap.Secret = "x" }},
+		{"targets[0].mutualChap.secret: shorter", func(c *pb.Config) { c.Targets[0].MutualChap.Secret = "x" }},
 		{"targets[0].chap.secret: longer than 1024", func(c *pb.Config) { c.Targets[0].Chap.Secret = strings.Repeat("s", 1025) }},
-		{"targets[0].chap.secret: a secret or a secret_file", func(c *pb.Config) { c.Targets[0].Chap.Secret = "" }},
+		{"targets[0].chap.secret: a secret or a secretFile", func(c *pb.Config) { c.Targets[0].Chap.Secret = "" }},
 		{"targets[0].chap.secret: set both", func(c *pb.Config) { c.Targets[0].Chap.SecretFile = "/x" }},
 		{"targets[0].chap.user", func(c *pb.Config) { c.Targets[0].Chap.User = "" }},
 		{"targets[0].chap.user", func(c *pb.Config) { c.Targets[0].Chap.User = "a\x00b" }},
 		{"targets[0].chap.user", func(c *pb.Config) { c.Targets[0].Chap.User = strings.Repeat("u", 256) }},
-		{"targets[0].mutual_chap: mutual CHAP needs targets[0].chap", func(c *pb.Config) { c.Targets[0].Chap = nil }},
-		{"targets[0].mutual_chap.secret: equals targets[0].chap.secret", func(c *pb.Config) { c.Targets[0].MutualChap.Secret = testSecret }},
-		{"discovery_mutual_chap: mutual CHAP needs discovery_chap", func(c *pb.Config) { c.DiscoveryChap = nil }},
-		{"discovery_mutual_chap.secret: equals discovery_chap.secret", func(c *pb.Config) { c.DiscoveryMutualChap.Secret = "discovery-secret" }},
-		{"discovery_chap.secret: shorter", func(c *pb.Config) { c.DiscoveryChap.Secret = "abc" }},
-		{"chap_algorithms[1]: \"SHA-512\" is not", func(c *pb.Config) { c.ChapAlgorithms = []string{"MD5", "SHA-512"} }},
-		{"targets[0].chap_algorithms[1]: MD5 appears twice", func(c *pb.Config) { c.Targets[0].ChapAlgorithms = []string{"MD5", "MD5"} }},
-		{"targets[0].chap_algorithms: set without chap", func(c *pb.Config) {
+		{"targets[0].mutualChap: mutual CHAP needs targets[0].chap", func(c *pb.Config) { c.Targets[0].Chap = nil }},
+		{"targets[0].mutualChap.secret: equals targets[0].chap.secret", func(c *pb.Config) { c.Targets[0].MutualChap.Secret = testSecret }},
+		{"discoveryMutualChap: mutual CHAP needs discoveryChap", func(c *pb.Config) { c.DiscoveryChap = nil }},
+		{"discoveryMutualChap.secret: equals discoveryChap.secret", func(c *pb.Config) { c.DiscoveryMutualChap.Secret = "discovery-secret" }},
+		{"discoveryChap.secret: shorter", func(c *pb.Config) { c.DiscoveryChap.Secret = "abc" }},
+		{"chapAlgorithms[1]: \"SHA-512\" is not", func(c *pb.Config) { c.ChapAlgorithms = []string{"MD5", "SHA-512"} }},
+		{"targets[0].chapAlgorithms[1]: MD5 appears twice", func(c *pb.Config) { c.Targets[0].ChapAlgorithms = []string{"MD5", "MD5"} }},
+		{"targets[0].chapAlgorithms: set without chap", func(c *pb.Config) {
 			c.Targets[0].Chap, c.Targets[0].MutualChap = nil, nil
 			c.Targets[0].ChapAlgorithms = []string{"MD5"}
 		}},
@@ -110,13 +110,15 @@ func TestLoadConfigRefusesWorldReadableSecret(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config with a secret file: %v", err)
 	}
-	if got := cfg.Targets[0].Chap.SecretFile; got != filepath.Join(dir, "s.txt") {
-		t.Fatalf("secret_file %q not made relative to the config's directory", got)
+	// Kept as written (what admin changes save); the service resolves it against
+	// its config file's directory.
+	if got := cfg.Targets[0].Chap.SecretFile; got != "s.txt" {
+		t.Fatalf("secretFile %q changed by LoadConfig, want it as written", got)
 	}
 	secretFile := filepath.Join(dir, "s.txt")
 	writeFile(t, secretFile, testSecret+"\nsecond line ignored\n", 0o644)
-	_, err = Start(cfg, hclog.NewNullLogger())
-	if err == nil || !strings.Contains(err.Error(), "targets[0].chap.secret_file") || !strings.Contains(err.Error(), secretFile) {
+	_, err = StartWith(cfg, hclog.NewNullLogger(), Options{ConfigPath: path})
+	if err == nil || !strings.Contains(err.Error(), "targets[0].chap.secretFile") || !strings.Contains(err.Error(), secretFile) {
 		t.Fatalf("world-readable secret file: %v", err)
 	}
 	if strings.Contains(err.Error(), testSecret) {
@@ -135,7 +137,7 @@ func TestLoadSecrets(t *testing.T) {
 	if err := Validate(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := loadSecrets(cfg); err != nil {
+	if err := loadSecrets(cfg, ""); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Targets[0].Chap.Secret != testSecret || cfg.Targets[0].MutualChap.Secret != testTargetSecret {
@@ -145,17 +147,17 @@ func TestLoadSecrets(t *testing.T) {
 	writeFile(t, two, testSecret+"\n", 0o600) // the same secret in both files
 	cfg.Targets[0].Chap = &pb.Chap{User: "alice", SecretFile: one}
 	cfg.Targets[0].MutualChap = &pb.Chap{User: "tgt", SecretFile: two}
-	if err := loadSecrets(cfg); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret: equals") {
+	if err := loadSecrets(cfg, ""); err == nil || !strings.Contains(err.Error(), "targets[0].mutualChap.secret: equals") {
 		t.Fatalf("equal secrets from files: %v", err)
 	}
 	writeFile(t, two, "short\n", 0o600)
 	cfg.Targets[0].MutualChap = &pb.Chap{User: "tgt", SecretFile: two}
-	if err := loadSecrets(cfg); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret_file") ||
+	if err := loadSecrets(cfg, ""); err == nil || !strings.Contains(err.Error(), "targets[0].mutualChap.secretFile") ||
 		!strings.Contains(err.Error(), "shorter than 12") {
 		t.Fatalf("short secret in a file: %v", err)
 	}
 	cfg.Targets[0].MutualChap = &pb.Chap{User: "tgt", SecretFile: filepath.Join(dir, "missing")}
-	if err := loadSecrets(cfg); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret_file") {
+	if err := loadSecrets(cfg, ""); err == nil || !strings.Contains(err.Error(), "targets[0].mutualChap.secretFile") {
 		t.Fatalf("missing secret file: %v", err)
 	}
 }

@@ -42,16 +42,16 @@ func TestChapSecretInBothRolesRefused(t *testing.T) {
 		edit      func(*pb.Config)
 		want, and string
 	}{
-		{"target mutual = other target chap", func(*pb.Config) {}, "targets[0].mutual_chap.secret", "targets[1].chap.secret"},
+		{"target mutual = other target chap", func(*pb.Config) {}, "targets[0].mutualChap.secret", "targets[1].chap.secret"},
 		{"discovery mutual = target chap", func(c *pb.Config) {
 			c.Targets[0].MutualChap = nil
 			c.DiscoveryChap = &pb.Chap{User: "disc", Secret: "discovery-secret"}
 			c.DiscoveryMutualChap = &pb.Chap{User: "disc-tgt", Secret: roleShared}
-		}, "discovery_mutual_chap.secret", "targets[1].chap.secret"},
+		}, "discoveryMutualChap.secret", "targets[1].chap.secret"},
 		{"target mutual = discovery chap", func(c *pb.Config) {
 			c.Targets[1].Chap.Secret = "bob-secret-12345"
 			c.DiscoveryChap = &pb.Chap{User: "disc", Secret: roleShared}
-		}, "targets[0].mutual_chap.secret", "discovery_chap.secret"},
+		}, "targets[0].mutualChap.secret", "discoveryChap.secret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestChapSecretInBothRolesRefused(t *testing.T) {
 	if err := Validate(cfg); err != nil {
 		t.Fatalf("secret files are compared after reading: %v", err)
 	}
-	if err := loadSecrets(cfg); err == nil || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret: equals targets[1].chap.secret") {
+	if err := loadSecrets(cfg, ""); err == nil || !strings.Contains(err.Error(), "targets[0].mutualChap.secret: equals targets[1].chap.secret") {
 		t.Fatalf("equal secrets in two roles from files: %v", err)
 	}
 	// Distinct secrets pass.

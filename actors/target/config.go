@@ -124,9 +124,17 @@ func DefaultConfig() *pb.Config {
 
 // LoadConfig reads a protobuf-JSON config file. Unknown fields are errors, so a typo
 // in a field name is reported rather than silently ignored. A file that holds a CHAP
-// secret and that every user may read is refused. Relative secret_file paths are
-// made relative to the file's directory.
+// secret and that every user may read is refused. The config is returned exactly as
+// written: a relative secret_file stays relative (to the file's directory, which the
+// service resolves into its served copy: Options.ConfigPath), so that what admin
+// changes save is what the administrator wrote plus the change.
 func LoadConfig(path string) (*pb.Config, error) {
+	cfg, err := loadConfig(path)
+	return cfg, jsonNamesErr(err)
+}
+
+// loadConfig is LoadConfig, its errors naming fields by their protobuf names.
+func loadConfig(path string) (*pb.Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -151,7 +159,6 @@ func LoadConfig(path string) (*pb.Config, error) {
 		return nil, fmt.Errorf("config %s: holds a CHAP secret and is readable by every user (mode %04o): chmod o-r %s, or move the secrets to secret_file",
 			path, fi.Mode().Perm(), path)
 	}
-	resolveSecretFiles(cfg, filepath.Dir(path))
 	return cfg, nil
 }
 
@@ -168,6 +175,9 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	cfg := proto.Clone(in).(*pb.Config)
 	if len(cfg.Portals) == 0 {
 		cfg.Portals = []string{DefaultPortal}
+	}
+	for i, p := range cfg.Portals {
+		cfg.Portals[i] = withDefaultPort(p)
 	}
 	// Scalars left at zero take their defaults.
 	orDefault(&cfg.DataDir, DefaultDataDir)
@@ -269,7 +279,7 @@ func defaultLUN(l *pb.Lun, dataDir string) {
 // Validate checks a defaulted config and names the first bad field, e.g.
 // "targets[0].luns[1].block_size: 1000 is not 512 or 4096". It knows only the
 // built-in backends; Options.Validate also knows an embedder's.
-func Validate(cfg *pb.Config) error { return validate(cfg, nil) }
+func Validate(cfg *pb.Config) error { return jsonNamesErr(validate(cfg, nil)) }
 
 // validate is Validate, with custom the embedder's backends by name.
 func validate(cfg *pb.Config, custom map[string]BackendFactory) error {

@@ -17,18 +17,18 @@ func TestOTLPConfigDefaultsAndValidation(t *testing.T) {
 		c.OtlpEndpoint = e
 		c.OtlpSampleRatio = 0.25
 		if err := Validate(c); err != nil {
-			t.Errorf("otlp_endpoint %q refused: %v", e, err)
+			t.Errorf("otlpEndpoint %q refused: %v", e, err)
 		}
 	}
 	refusedNaming(t, DefaultConfig, []badField{
-		{"otlp_endpoint", func(c *pb.Config) { c.OtlpEndpoint = "127.0.0.1:4318" }},
-		{"otlp_endpoint", func(c *pb.Config) { c.OtlpEndpoint = "grpc://127.0.0.1:4317" }},
-		{"otlp_endpoint", func(c *pb.Config) { c.OtlpEndpoint = "http://" }},
-		{"otlp_endpoint", func(c *pb.Config) { c.OtlpEndpoint = "http://h:4318/v1/traces?token=x" }},
-		{"otlp_endpoint", func(c *pb.Config) { c.OtlpEndpoint = "http://h:4318/%zz" }},
-		{"otlp_service_name", func(c *pb.Config) { c.OtlpServiceName = "atgt\nd" }},
-		{"otlp_sample_ratio", func(c *pb.Config) { c.OtlpSampleRatio = 1.5 }},
-		{"otlp_sample_ratio", func(c *pb.Config) { c.OtlpSampleRatio = -0.1 }},
-		{"otlp_sample_ratio", func(c *pb.Config) { c.OtlpSampleRatio = math.NaN() }},
+		{"otlpEndpoint", func(c *pb.Config) { c.OtlpEndpoint = "127.0.0.1:4318" }},
+		{"otlpEndpoint", func(c *pb.Config) { c.OtlpEndpoint = "grpc://127.0.0.1:4317" }},
+		{"otlpEndpoint", func(c *pb.Config) { c.OtlpEndpoint = "http://" }},
+		{"otlpEndpoint", func(c *pb.Config) { c.OtlpEndpoint = "http://h:4318/v1/traces?token=x" }},
+		{"otlpEndpoint", func(c *pb.Config) { c.OtlpEndpoint = "http://h:4318/%zz" }},
+		{"otlpServiceName", func(c *pb.Config) { c.OtlpServiceName = "atgt\nd" }},
+		{"otlpSampleRatio", func(c *pb.Config) { c.OtlpSampleRatio = 1.5 }},
+		{"otlpSampleRatio", func(c *pb.Config) { c.OtlpSampleRatio = -0.1 }},
+		{"otlpSampleRatio", func(c *pb.Config) { c.OtlpSampleRatio = math.NaN() }},
 	})
 }

@@ -34,37 +34,37 @@ func TestDefaultConfigIsValid(t *testing.T) {
 func TestValidateNamesTheBadField(t *testing.T) {
 	tests := []badField{
 		{"portals[0]", func(c *pb.Config) { c.Portals = []string{"nonsense"} }},
-		{"queue_depth", func(c *pb.Config) { c.QueueDepth = 1 << 20 }},
-		{"max_procs", func(c *pb.Config) { c.MaxProcs = 5000 }},
-		{"gc_percent", func(c *pb.Config) { c.GcPercent = 200000 }},
-		{"reader_spin_microseconds", func(c *pb.Config) { c.ReaderSpinMicroseconds = proto.Uint32(1001) }},
-		{"login_timeout_seconds", func(c *pb.Config) { c.LoginTimeoutSeconds = 3601 }},
-		{"max_connections", func(c *pb.Config) { c.MaxConnections = 1<<20 + 1 }},
-		{"max_connections_per_address", func(c *pb.Config) { c.MaxConnectionsPerAddress = 1<<20 + 1 }},
-		{"write_timeout_seconds", func(c *pb.Config) { c.WriteTimeoutSeconds = 3601 }},
-		{"max_login_failures", func(c *pb.Config) { c.MaxLoginFailures = 1<<20 + 1 }},
-		{"login_failure_window_seconds", func(c *pb.Config) { c.LoginFailureWindowSeconds = 86401 }},
-		{"negotiation.max_burst_length", func(c *pb.Config) { c.Negotiation.MaxBurstLength = 100 }},
-		{"negotiation.first_burst_length", func(c *pb.Config) {
+		{"queueDepth", func(c *pb.Config) { c.QueueDepth = 1 << 20 }},
+		{"maxProcs", func(c *pb.Config) { c.MaxProcs = 5000 }},
+		{"gcPercent", func(c *pb.Config) { c.GcPercent = 200000 }},
+		{"readerSpinMicroseconds", func(c *pb.Config) { c.ReaderSpinMicroseconds = proto.Uint32(1001) }},
+		{"loginTimeoutSeconds", func(c *pb.Config) { c.LoginTimeoutSeconds = 3601 }},
+		{"maxConnections", func(c *pb.Config) { c.MaxConnections = 1<<20 + 1 }},
+		{"maxConnectionsPerAddress", func(c *pb.Config) { c.MaxConnectionsPerAddress = 1<<20 + 1 }},
+		{"writeTimeoutSeconds", func(c *pb.Config) { c.WriteTimeoutSeconds = 3601 }},
+		{"maxLoginFailures", func(c *pb.Config) { c.MaxLoginFailures = 1<<20 + 1 }},
+		{"loginFailureWindowSeconds", func(c *pb.Config) { c.LoginFailureWindowSeconds = 86401 }},
+		{"negotiation.maxBurstLength", func(c *pb.Config) { c.Negotiation.MaxBurstLength = 100 }},
+		{"negotiation.firstBurstLength", func(c *pb.Config) {
 			c.Negotiation.FirstBurstLength = 1 << 20
 			c.Negotiation.MaxBurstLength = 4096
 		}},
-		{"negotiation.header_digest", func(c *pb.Config) { c.Negotiation.HeaderDigest = []string{"MD5"} }},
+		{"negotiation.headerDigest", func(c *pb.Config) { c.Negotiation.HeaderDigest = []string{"MD5"} }},
 		{"targets", func(c *pb.Config) { c.Targets = nil }},
 		{"targets[0].name", func(c *pb.Config) { c.Targets[0].Name = "disk1" }},
 		{"targets[1].name", func(c *pb.Config) { c.Targets = append(c.Targets, proto.Clone(c.Targets[0]).(*pb.Target)) }},
-		{"targets[0].allowed_initiators[0]", func(c *pb.Config) { c.Targets[0].AllowedInitiators = []string{"bad name"} }},
+		{"targets[0].allowedInitiators[0]", func(c *pb.Config) { c.Targets[0].AllowedInitiators = []string{"bad name"} }},
 		{"targets[0].luns", func(c *pb.Config) { c.Targets[0].Luns = nil }},
-		{"targets[0].luns[0].block_size", func(c *pb.Config) { c.Targets[0].Luns[0].BlockSize = 1000 }},
-		{"targets[0].luns[0].size_bytes", func(c *pb.Config) { c.Targets[0].Luns[0].SizeBytes = 1000 }},
+		{"targets[0].luns[0].blockSize", func(c *pb.Config) { c.Targets[0].Luns[0].BlockSize = 1000 }},
+		{"targets[0].luns[0].sizeBytes", func(c *pb.Config) { c.Targets[0].Luns[0].SizeBytes = 1000 }},
 		{"targets[0].luns[0].serial", func(c *pb.Config) { c.Targets[0].Luns[0].Serial = "disk\u00e91" }},
 		{"targets[0].luns[0].serial", func(c *pb.Config) { c.Targets[0].Luns[0].Serial = "disk\t1" }},
 		{"targets[0].luns[0].serial", func(c *pb.Config) { c.Targets[0].Luns[0].Serial = strings.Repeat("s", 245) }},
 		{"targets[0].luns[0].workers", func(c *pb.Config) { c.Targets[0].Luns[0].Workers = 1000 }},
-		{"targets[0].luns[0].io_timeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(0.01) }},
-		{"targets[0].luns[0].io_timeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(1 << 31) }},
-		{"targets[0].luns[0].io_timeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(-1) }},
-		{"targets[0].luns[0].io_timeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(math.NaN()) }},
+		{"targets[0].luns[0].ioTimeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(0.01) }},
+		{"targets[0].luns[0].ioTimeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(1 << 31) }},
+		{"targets[0].luns[0].ioTimeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(-1) }},
+		{"targets[0].luns[0].ioTimeout", func(c *pb.Config) { c.Targets[0].Luns[0].IoTimeout = proto.Float64(math.NaN()) }},
 		{"targets[0].luns[0].backend", func(c *pb.Config) { c.Targets[0].Luns[0].Backend = "nbd" }},
 		{"targets[0].luns[0].id", func(c *pb.Config) { c.Targets[0].Luns[0].Id = 1 << 20 }},
 		{"targets[0].luns[1].id", func(c *pb.Config) {
@@ -125,7 +125,7 @@ func TestGoMaxProcs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		if got := GoMaxProcs(&pb.Config{MaxProcs: tc.maxProcs}, tc.available, tc.envSet); got != tc.want {
-			t.Errorf("GoMaxProcs(max_procs %d, %d CPUs, env %v) = %d, want %d", tc.maxProcs, tc.available, tc.envSet, got, tc.want)
+			t.Errorf("GoMaxProcs(maxProcs %d, %d CPUs, env %v) = %d, want %d", tc.maxProcs, tc.available, tc.envSet, got, tc.want)
 		}
 	}
 }
@@ -143,7 +143,7 @@ func TestGCPercent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		if got := GCPercent(&pb.Config{GcPercent: tc.gcPercent}, tc.envSet); got != tc.want {
-			t.Errorf("GCPercent(gc_percent %d, env %v) = %d, want %d", tc.gcPercent, tc.envSet, got, tc.want)
+			t.Errorf("GCPercent(gcPercent %d, env %v) = %d, want %d", tc.gcPercent, tc.envSet, got, tc.want)
 		}
 	}
 }
@@ -166,8 +166,8 @@ func TestValidateFaults(t *testing.T) {
 		{&pb.Fault{Kind: "error", Probability: p(1.5)}, "faults[0].probability: 1.5 is outside 0..1"},
 		{&pb.Fault{Kind: "error", Probability: p(-0.1)}, "faults[0].probability: -0.1 is outside 0..1"},
 		{&pb.Fault{Kind: "error", Probability: p(math.NaN())}, "faults[0].probability: NaN is outside 0..1"},
-		{&pb.Fault{Kind: "delay"}, "faults[0].delay_ms: a delay fault needs a delay"},
-		{&pb.Fault{Kind: "panic", DelayMs: 5}, "faults[0].delay_ms: 5 applies only to delay and hang faults, not panic"},
+		{&pb.Fault{Kind: "delay"}, "faults[0].delayMs: a delay fault needs a delay"},
+		{&pb.Fault{Kind: "panic", DelayMs: 5}, "faults[0].delayMs: 5 applies only to delay and hang faults, not panic"},
 		{&pb.Fault{Op: "sync", Kind: "error", Offset: 512}, "faults[0].offset: a sync fault has no byte range"},
 		{&pb.Fault{Op: "sync", Kind: "error", Length: 512}, "faults[0].length: a sync fault has no byte range"},
 		{&pb.Fault{Kind: "error", Offset: 1 << 63}, "faults[0].offset: 9223372036854775808 exceeds"},

@@ -59,7 +59,9 @@ type faultStep struct {
 // empty reports whether the plan changes nothing.
 func (p *plan) empty() bool { return len(p.changes) == 0 }
 
-func (p *plan) say(format string, a ...any) { p.changes = append(p.changes, fmt.Sprintf(format, a...)) }
+func (p *plan) say(format string, a ...any) {
+	p.changes = append(p.changes, jsonNames(fmt.Sprintf(format, a...))) // field names as the file writes them
+}
 
 // diff computes the plan from the served config to next (both with defaults). A
 // difference the admin API cannot apply live (a portal, a LUN's path or block size)

@@ -241,7 +241,7 @@ func TestEmbedderBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].Id != 1 || got[0].Path != filepath.Join(cfg.DataDir, "base.img") || got[0].BlockSize != DefaultBlockSize {
-		t.Fatalf("factory called with %v, want LUN 1 with defaults and its path under data_dir", got)
+		t.Fatalf("factory called with %v, want LUN 1 with defaults and its path under dataDir", got)
 	}
 	if l := svc.LUNs()[1]; l.ID != 1 || l.Size != 2<<20 {
 		t.Fatalf("LUN 1 served as %+v", l)
@@ -311,7 +311,7 @@ func TestInitiatorLunsBackendField(t *testing.T) {
 	cfg.Targets[0].InitiatorLuns = []*pb.InitiatorLuns{{Initiator: "iqn.2026-11.dev.atgt:i",
 		Luns: []*pb.Lun{{Id: 0, Backend: "cow"}}}}
 	err := Validate(ApplyDefaults(cfg))
-	want := `targets[0].initiator_luns[0].luns[0].backend: "cow" is not a known backend`
+	want := `targets[0].initiatorLuns[0].luns[0].backend: "cow" is not a known backend`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want %s", err, want)
 	}

@@ -32,9 +32,15 @@ type lunSpec struct {
 // pages, reservations), so that a LUN that cannot be served fails the start before
 // any actor runs. The opened backends are recorded in s, to be closed at Stop.
 func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend.Backend) backend.Backend) ([]lunSpec, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	// Owner only: it holds the LUNs' state, maybe their images and the admin token.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	served, err := loadServedStores(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.servedStores, s.storesDir = served, cfg.DataDir
 	s.legacyShared = legacySharedBases(cfg)
 	var specs []lunSpec
 	for ti, t := range cfg.Targets {
@@ -155,11 +161,20 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 			return lunSpec{}, fmt.Errorf("%s.path: %s is the file or device %s already serves, under another name: "+
 				"two LUNs on one store would corrupt each other's data", field, l.Path, other)
 		}
-		var err error
+		create, err := s.createStore(field, l)
+		if err != nil {
+			return lunSpec{}, err
+		}
 		// Gateway nodes share their store on purpose (README "Several gateways").
 		shared := s.opts.SharedStores || len(tg.ports.ids) > 0
-		b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: !l.ReadOnly,
+		b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: create,
 			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo, Shared: shared})
+		if create {
+			if _, serr := os.Stat(l.Path); serr == nil {
+				s.created = append(s.created, l.Path)
+				s.log.Info("created the LUN's file", "target", tg.name, "lun", l.Id, "path", l.Path, "size", l.SizeBytes)
+			}
+		}
 		if err != nil {
 			return lunSpec{}, fmt.Errorf("%s: %w", field, err)
 		}

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
 // save writes the served config (as the administrator wrote it) to the config file,
@@ -16,11 +19,25 @@ func (s *Service) save() error {
 	if s.admin.path == "" {
 		return nil
 	}
+	if sameAsFile(s.admin.path, s.admin.raw) {
+		return nil // a SIGHUP of a hand-edited file: keep its layout, rotate no version
+	}
 	data, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(s.admin.raw)
 	if err != nil {
 		return err
 	}
 	return writeVersioned(s.admin.path, append(data, '\n'), s.admin.versions, holdsSecret(s.admin.raw))
+}
+
+// sameAsFile reports whether the file at path already says cfg (as LoadConfig reads
+// it), so that saving it would only reformat the administrator's file.
+func sameAsFile(path string, cfg *pb.Config) bool {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	onFile := &pb.Config{}
+	return protojson.Unmarshal(raw, onFile) == nil && proto.Equal(onFile, cfg)
 }
 
 // privateMode is the mode of a saved config that holds an inline CHAP secret: owner

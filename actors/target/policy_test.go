@@ -22,13 +22,13 @@ func TestIOPolicyDefaultsAndConflicts(t *testing.T) {
 		{"single", &pb.Lun{IoPolicy: "single"}, "single", 1, false, ""},
 		{"single-sync", &pb.Lun{IoPolicy: "single-sync", Workers: 1}, "single-sync", 1, false, ""},
 		{"direct", &pb.Lun{IoPolicy: "direct", Workers: 8}, "direct", 8, true, ""},
-		{"direct_io alone", &pb.Lun{DirectIo: true}, "direct", DefaultWorkers, true, ""},
+		{"directIo alone", &pb.Lun{DirectIo: true}, "direct", DefaultWorkers, true, ""},
 		{"unknown", &pb.Lun{IoPolicy: "foo"}, "foo", DefaultWorkers, false,
-			`targets[0].luns[0].io_policy: "foo" is not threaded, single, single-sync or direct`},
+			`targets[0].luns[0].ioPolicy: "foo" is not threaded, single, single-sync or direct`},
 		{"single with workers", &pb.Lun{IoPolicy: "single", Workers: 4}, "single", 4, false,
-			`targets[0].luns[0].workers: 4 with io_policy "single"`},
-		{"threaded with direct_io", &pb.Lun{IoPolicy: "threaded", DirectIo: true}, "threaded", DefaultWorkers, true,
-			`targets[0].luns[0].direct_io: true with io_policy "threaded"`},
+			`targets[0].luns[0].workers: 4 with ioPolicy "single"`},
+		{"threaded with directIo", &pb.Lun{IoPolicy: "threaded", DirectIo: true}, "threaded", DefaultWorkers, true,
+			`targets[0].luns[0].directIo: true with ioPolicy "threaded"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,7 +37,7 @@ func TestIOPolicyDefaultsAndConflicts(t *testing.T) {
 			cfg := ApplyDefaults(&pb.Config{Targets: []*pb.Target{{Name: DefaultTargetName, Luns: []*pb.Lun{l}}}})
 			got := cfg.Targets[0].Luns[0]
 			if got.IoPolicy != tc.policy || got.Workers != tc.workers || got.DirectIo != tc.direct {
-				t.Fatalf("defaults: io_policy %q workers %d direct_io %v, want %q %d %v",
+				t.Fatalf("defaults: ioPolicy %q workers %d directIo %v, want %q %d %v",
 					got.IoPolicy, got.Workers, got.DirectIo, tc.policy, tc.workers, tc.direct)
 			}
 			err := Validate(cfg)

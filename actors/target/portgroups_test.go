@@ -52,19 +52,19 @@ func TestPortGroupsValid(t *testing.T) {
 
 func TestPortGroupsNameTheBadField(t *testing.T) {
 	refusedNaming(t, twoGateways, []badField{
-		{"targets[0].port_groups[0].id", func(c *pb.Config) { c.Targets[0].PortGroups[0].Id = 0 }},
-		{"targets[0].port_groups[1].id", func(c *pb.Config) { c.Targets[0].PortGroups[1].Id = 1 }},
-		{"targets[0].port_groups[0].id", func(c *pb.Config) { c.Targets[0].PortGroups[0].Id = 65536 }},
-		{"targets[0].port_groups[0].portals", func(c *pb.Config) { c.Targets[0].PortGroups[0].Portals = nil }},
-		{"targets[0].port_groups[0].portals[0]", func(c *pb.Config) { c.Targets[0].PortGroups[0].Portals[0] = "gw-a:3260" }},
-		{"targets[0].port_groups[0].portals[0]", func(c *pb.Config) { c.Targets[0].PortGroups[0].Portals[0] = "0.0.0.0:3260" }},
-		{"targets[0].local_port_group", func(c *pb.Config) { c.Targets[0].LocalPortGroup = 3 }},
-		{"targets[0].local_port_group", func(c *pb.Config) { c.Targets[0].LocalPortGroup = 0 }},
-		{"targets[0].local_port_group", func(c *pb.Config) { c.Targets[0].LocalPortGroup = 1 }}, // node 1's portal
-		{"targets[0].local_port_group", func(c *pb.Config) { c.Targets[0].PortGroups = nil }},
-		{"targets[0].alua_hold_seconds", func(c *pb.Config) { c.Targets[0].AluaHoldSeconds = proto.Uint32(0) }},
-		{"targets[0].alua_hold_seconds", func(c *pb.Config) { c.Targets[0].AluaHoldSeconds = proto.Uint32(3601) }},
-		{"targets[0].alua_hold_seconds", func(c *pb.Config) {
+		{"targets[0].portGroups[0].id", func(c *pb.Config) { c.Targets[0].PortGroups[0].Id = 0 }},
+		{"targets[0].portGroups[1].id", func(c *pb.Config) { c.Targets[0].PortGroups[1].Id = 1 }},
+		{"targets[0].portGroups[0].id", func(c *pb.Config) { c.Targets[0].PortGroups[0].Id = 65536 }},
+		{"targets[0].portGroups[0].portals", func(c *pb.Config) { c.Targets[0].PortGroups[0].Portals = nil }},
+		{"targets[0].portGroups[0].portals[0]", func(c *pb.Config) { c.Targets[0].PortGroups[0].Portals[0] = "gw-a:3260" }},
+		{"targets[0].portGroups[0].portals[0]", func(c *pb.Config) { c.Targets[0].PortGroups[0].Portals[0] = "0.0.0.0:3260" }},
+		{"targets[0].localPortGroup", func(c *pb.Config) { c.Targets[0].LocalPortGroup = 3 }},
+		{"targets[0].localPortGroup", func(c *pb.Config) { c.Targets[0].LocalPortGroup = 0 }},
+		{"targets[0].localPortGroup", func(c *pb.Config) { c.Targets[0].LocalPortGroup = 1 }}, // node 1's portal
+		{"targets[0].localPortGroup", func(c *pb.Config) { c.Targets[0].PortGroups = nil }},
+		{"targets[0].aluaHoldSeconds", func(c *pb.Config) { c.Targets[0].AluaHoldSeconds = proto.Uint32(0) }},
+		{"targets[0].aluaHoldSeconds", func(c *pb.Config) { c.Targets[0].AluaHoldSeconds = proto.Uint32(3601) }},
+		{"targets[0].aluaHoldSeconds", func(c *pb.Config) {
 			c.Targets[0].PortGroups, c.Targets[0].LocalPortGroup = nil, 0
 			c.Targets[0].AluaHoldSeconds = proto.Uint32(10)
 		}},
@@ -90,7 +90,7 @@ func TestPortGroupsModel(t *testing.T) {
 	c := twoGateways()
 	c.Targets[0].AluaHoldSeconds = proto.Uint32(60)
 	if a := portGroupsOf(ApplyDefaults(c).Targets[0]).model(lockedMemory{backend.NewMemory(4096)}); a.Hold != time.Minute {
-		t.Fatalf("alua_hold_seconds 60: hold %v", a.Hold)
+		t.Fatalf("aluaHoldSeconds 60: hold %v", a.Hold)
 	}
 }
 
@@ -109,9 +109,10 @@ func TestPortGroupsNotChangedLive(t *testing.T) {
 		next := proto.Clone(old).(*pb.Config)
 		edit(next)
 		_, err := (&Service{}).diff(old, next, applyOpts{})
-		want := "targets[0].port_groups"
+		err = jsonNamesErr(err) // as the admin API answers
+		want := "targets[0].portGroups"
 		if name == "hold" {
-			want = "targets[0].alua_hold_seconds"
+			want = "targets[0].aluaHoldSeconds"
 		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("%s: %v", name, err)

@@ -46,7 +46,7 @@ func TestRBDConfig(t *testing.T) {
 	}
 	for _, tc := range []struct{ lun, field string }{
 		{`{"backend": "rbd"}`, "targets[0].luns[0].rbd.image:"},
-		{`{"backend": "rbd", "rbd": {"image": "vm1"}, "sizeBytes": "1048576"}`, "targets[0].luns[0].size_bytes:"},
+		{`{"backend": "rbd", "rbd": {"image": "vm1"}, "sizeBytes": "1048576"}`, "targets[0].luns[0].sizeBytes:"},
 		{`{"backend": "rbd", "rbd": {"image": "vm1"}, "path": "/tmp/x"}`, "targets[0].luns[0].path:"},
 		{`{"backend": "rbd", "rbd": {"image": "vm1"}}, {"id": 1, "backend": "rbd", "rbd": {"image": "vm1"}}`, "targets[0].luns[1].rbd.image:"},
 		{`{"backend": "memory", "sizeBytes": "1048576", "rbd": {"image": "vm1"}}`, "targets[0].luns[0].rbd:"},

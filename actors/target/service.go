@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -79,6 +80,12 @@ type Service struct {
 	access accessHolder
 	// sets are the sets of LUNs by route (a target's shared LUNs, an initiator's own).
 	sets map[string]*targetLUNs
+	// servedStores are the stores the data directory's record says were served
+	// (stores.go); created the files created by the start or change under way, to
+	// remove if it fails.
+	servedStores map[string]bool
+	storesDir    string
+	created      []string
 	// legacyShared are the state file bases of the old naming (legacyStateBase) that
 	// two LUN sets of the served config share: their files are never adopted.
 	legacyShared map[string]bool
@@ -160,6 +167,7 @@ const stopAfterFailedStart = 10 * time.Second
 // StartWith is Start with options. Each step returns its error, and a failed start
 // closes what the steps before it opened.
 func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
+	defer func() { err = jsonNamesErr(err) }() // runs last: after the failed start's clean-up
 	cfg := ApplyDefaults(overridden(in, opts.Override))
 	verr := opts.Validate(cfg)
 	if field, _ := badExposure(cfg); verr == nil || field != "" {
@@ -168,7 +176,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	if verr != nil {
 		return nil, verr
 	}
-	if err := loadSecrets(cfg); err != nil {
+	if err := loadSecrets(cfg, configDir(opts.ConfigPath)); err != nil {
 		return nil, err
 	}
 	warnSharedSecrets(cfg, log)
@@ -186,6 +194,8 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	defer func() {
 		if err != nil {
 			s.Stop(stopAfterFailedStart)
+			s.removeCreated(s.created)
+			s.created = nil
 		}
 	}()
 	specs, err := s.openBackends(cfg, opts.WrapBackend)
@@ -204,12 +214,24 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	s.access.set(buildAccess(cfg))
 	cc := connConfig(cfg, &s.access)
 	cc.LoginFailed = guard.LoginFailed
+	cc.MayWarn = guard.MayWarn
 	cc.Metrics = s.metrics
 	cc.Tracer = s.tracer
 	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
 		return nil, err
 	}
+	s.created = nil
+	s.recordServedStores(cfg)
 	return s, nil
+}
+
+// configDir is what a relative secret_file is relative to: the config file's
+// directory, or the working directory for a service without a config file.
+func configDir(configPath string) string {
+	if configPath == "" {
+		return ""
+	}
+	return filepath.Dir(configPath)
 }
 
 // overridden is cfg with override applied (a copy; cfg itself when there is none).

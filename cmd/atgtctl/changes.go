@@ -370,6 +370,8 @@ func cmdConfigApply(e *env, f *cmdFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	// atgtd does not know FILE's directory: send its relative secret files absolute.
+	target.ResolveSecretFiles(cfg, filepath.Dir(abs))
 	resp, err := call(e, "config "+pos[0], 0, e.client.ApplyConfig, &pb.ApplyConfigRequest{Config: cfg, DryRun: *dryRun})
 	if err != nil {
 		return err

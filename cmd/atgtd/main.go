@@ -28,7 +28,7 @@ func main() {
 
 func run() int {
 	portal := flag.String("portal", "", "listen address IP:PORT (default 127.0.0.1:3260; overrides the config's portals)")
-	dataDir := flag.String("data", "", "data directory for LUN files (default ./atgt-data; overrides the config's data_dir)")
+	dataDir := flag.String("data", "", "data directory for LUN files (default ./atgt-data; overrides the config's dataDir)")
 	configPath := flag.String("config", "", "config file (protobuf JSON); without it <data dir>/atgt.json if it exists, else the embedded default. Admin changes are saved to it")
 	logLevel := flag.String("log-level", "warn", "log level: trace, debug, info, warn, error")
 	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this loopback address (e.g. 127.0.0.1:6060; another needs -expose) for performance work")
@@ -37,8 +37,8 @@ func run() int {
 	adminTokenFile := flag.String("admin-token-file", "", "with -admin-addr: the bearer token's file (default <data dir>/admin.token), made mode 0600 with a random token when missing")
 	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this loopback address (e.g. 127.0.0.1:9090; another needs -expose)")
 	expose := flag.Bool("expose", false, "let -pprof and -metrics listen on a non-loopback address: neither has authentication")
-	otlpURL := flag.String("otlp", "", "send each finished task as OpenTelemetry spans to this OTLP/HTTP receiver (e.g. http://127.0.0.1:4318; overrides the config's otlp_endpoint)")
-	traceLevel := flag.String("trace", "", "trace level at start: off, light (every hop of every task) or full (with messages); default the config's trace_level, off")
+	otlpURL := flag.String("otlp", "", "send each finished task as OpenTelemetry spans to this OTLP/HTTP receiver (e.g. http://127.0.0.1:4318; overrides the config's otlpEndpoint)")
+	traceLevel := flag.String("trace", "", "trace level at start: off, light (every hop of every task) or full (with messages); default the config's traceLevel, off")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "atgtd: unexpected argument %q\n", flag.Arg(0))
@@ -215,8 +215,8 @@ func raiseFileLimit(in *pb.Config, log hclog.Logger) {
 	cfg := target.ApplyDefaults(in)
 	const spare = 256 // LUN files, listeners, pprof, logs
 	if need := uint64(cfg.MaxConnections)*uint64(len(cfg.Portals)) + spare; r.Cur < need {
-		log.Warn("the open file limit is below what max_connections lets the portals hold; raise it (ulimit -n, LimitNOFILE=) or lower max_connections",
-			"limit", r.Cur, "max_connections", cfg.MaxConnections, "portals", len(cfg.Portals))
+		log.Warn("the open file limit is below what maxConnections lets the portals hold; raise it (ulimit -n, LimitNOFILE=) or lower maxConnections",
+			"limit", r.Cur, "maxConnections", cfg.MaxConnections, "portals", len(cfg.Portals))
 	}
 }
 

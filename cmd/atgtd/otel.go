@@ -42,7 +42,7 @@ func startOTLP(cfg *pb.Config, flagURL, traceFlag string, log hclog.Logger) ([]t
 			fmt.Fprintf(os.Stderr, "atgtd: -otlp: %v\n", err)
 			return nil, nil, 2
 		}
-		fmt.Fprintf(os.Stderr, "atgtd: config: otlp_endpoint: %v\n", err)
+		fmt.Fprintf(os.Stderr, "atgtd: config: otlpEndpoint: %v\n", err)
 		return nil, nil, 1
 	}
 	sink, err := atgtotel.New(context.Background(), atgtotel.Config{

@@ -884,7 +884,9 @@ type Lun struct {
 	// "rbd" (a Ceph RBD image, see rbd; needs atgtd built with the `ceph` tag).
 	Backend string `protobuf:"bytes,2,opt,name=backend,proto3" json:"backend,omitempty"`
 	// Path of the file or block device. Relative paths are under data_dir. A missing
-	// regular file is created sparse with size_bytes.
+	// regular file is created sparse with size_bytes only for a new LUN: never under
+	// /dev, never without size_bytes, and never for a store the data directory served
+	// before (README "Configuration").
 	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
 	// Size of a regular file (created or extended to it). Required for new files and
 	// for memory LUNs; ignored for block devices. A multiple of block_size.

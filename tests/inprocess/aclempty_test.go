@@ -37,7 +37,7 @@ func TestAdminAclRemoveLastRefused(t *testing.T) {
 	}
 	_, err := svc.RemoveAcl(ctx, &pb.RemoveAclRequest{Target: targetName, Initiator: only})
 	if codeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), targetName) ||
-		!strings.Contains(err.Error(), "allow-any") || !strings.Contains(err.Error(), "last entry of allowed_initiators") {
+		!strings.Contains(err.Error(), "allow-any") || !strings.Contains(err.Error(), "last entry of allowedInitiators") {
 		t.Fatalf("RemoveAcl of the last initiator: %v", err)
 	}
 	if login() == nil {
@@ -48,7 +48,7 @@ func TestAdminAclRemoveLastRefused(t *testing.T) {
 		t.Fatalf("RemoveAcl of one of two networks: %v", err)
 	}
 	_, err = svc.RemoveAcl(ctx, &pb.RemoveAclRequest{Target: targetName, Network: "127.0.0.0/8"})
-	if codeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "last entry of allowed_networks") {
+	if codeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "last entry of allowedNetworks") {
 		t.Fatalf("RemoveAcl of the last network: %v", err)
 	}
 	// On purpose: the list empties and every initiator may log in.
@@ -56,6 +56,6 @@ func TestAdminAclRemoveLastRefused(t *testing.T) {
 		t.Fatalf("RemoveAcl with allow_any: %v", err)
 	}
 	if err := login(); err != nil {
-		t.Fatalf("allowed_initiators emptied on purpose, yet %s is refused: %v", initiatorName, err)
+		t.Fatalf("allowedInitiators emptied on purpose, yet %s is refused: %v", initiatorName, err)
 	}
 }

@@ -154,8 +154,8 @@ func TestAdminFailedApplyChangesNothing(t *testing.T) {
 	next.Targets[0].Luns = next.Targets[0].Luns[:1]
 	next.Targets[0].Luns[0].SizeBytes = 1 << 50 // 1 PiB: over ext4's (and tmpfs's) file size limit
 	_, err := svc.ApplyConfig(ctx, &pb.ApplyConfigRequest{Config: next})
-	if err == nil || !strings.Contains(err.Error(), "luns[0].size_bytes") {
-		t.Fatalf("ApplyConfig: %v, want an error naming luns[0].size_bytes", err)
+	if err == nil || !strings.Contains(err.Error(), "luns[0].sizeBytes") {
+		t.Fatalf("ApplyConfig: %v, want an error naming luns[0].sizeBytes", err)
 	}
 	lr, _ := svc.ListLuns(ctx, &pb.ListLunsRequest{})
 	served := slices.ContainsFunc(lr.GetLuns(), func(l *pb.LunInfo) bool { return l.Id == 1 })
@@ -181,14 +181,14 @@ func TestAdminResizeHugeRefused(t *testing.T) {
 	ctx := context.Background()
 	for _, shrink := range []bool{false, true} {
 		_, err := svc.ResizeLun(ctx, &pb.ResizeLunRequest{Target: targetName, Id: 0, SizeBytes: 1 << 63, Shrink: shrink})
-		if err == nil || !strings.Contains(err.Error(), "size_bytes") || strings.Contains(err.Error(), "-9223372036854775808") {
-			t.Errorf("resize to 2^63 (shrink %v): %v, want a refusal naming size_bytes", shrink, err)
+		if err == nil || !strings.Contains(err.Error(), "sizeBytes") || strings.Contains(err.Error(), "-9223372036854775808") {
+			t.Errorf("resize to 2^63 (shrink %v): %v, want a refusal naming sizeBytes", shrink, err)
 		}
 	}
 	next := proto.Clone(cfg).(*pb.Config)
 	next.Targets[0].Luns[0].SizeBytes = 1 << 63
-	if _, err := svc.ApplyConfig(ctx, &pb.ApplyConfigRequest{Config: next}); err == nil || !strings.Contains(err.Error(), "luns[0].size_bytes") {
-		t.Errorf("apply with size_bytes 2^63: %v, want a refusal naming luns[0].size_bytes", err)
+	if _, err := svc.ApplyConfig(ctx, &pb.ApplyConfigRequest{Config: next}); err == nil || !strings.Contains(err.Error(), "luns[0].sizeBytes") {
+		t.Errorf("apply with sizeBytes 2^63: %v, want a refusal naming luns[0].sizeBytes", err)
 	}
 	blocks, _, err := s.ReadCapacity16(0)
 	if err != nil {
@@ -335,8 +335,8 @@ func TestAdminFailedShrinkKeepsCapacity(t *testing.T) {
 	ready(t, s, 1)
 	ctx := context.Background()
 	_, err := svc.ResizeLun(ctx, &pb.ResizeLunRequest{Target: targetName, Id: 1, SizeBytes: lunSize / 2, Shrink: true})
-	if err == nil || !strings.Contains(err.Error(), "size_bytes") {
-		t.Errorf("shrink of a store that cannot shrink: %v, want an error naming size_bytes", err)
+	if err == nil || !strings.Contains(err.Error(), "sizeBytes") {
+		t.Errorf("shrink of a store that cannot shrink: %v, want an error naming sizeBytes", err)
 	}
 	s.ReadCapacity16(1) // past the unit attentions of the cut and its undoing
 	blocks, _, err := s.ReadCapacity16(1)

@@ -25,7 +25,7 @@ func TestAdminChapSecretInBothRolesRefused(t *testing.T) {
 	add := &pb.Target{Name: "iqn.2026-11.dev.atgt:b", Chap: &pb.Chap{User: "bob", Secret: mutual},
 		Luns: []*pb.Lun{{Id: 0, Backend: "memory", SizeBytes: lunSize}}}
 	_, err := svc.AddTarget(ctx, &pb.AddTargetRequest{Target: add})
-	if codeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "targets[0].mutual_chap.secret: equals targets[1].chap.secret") {
+	if codeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "targets[0].mutualChap.secret: equals targets[1].chap.secret") {
 		t.Fatalf("AddTarget with the served mutual secret as chap: %v", err)
 	}
 	if strings.Contains(err.Error(), mutual) {
@@ -39,7 +39,7 @@ func TestAdminChapSecretInBothRolesRefused(t *testing.T) {
 	next := proto.Clone(got.Config).(*pb.Config)
 	next.DiscoveryChap = &pb.Chap{User: "disco", Secret: mutual}
 	if _, err := svc.ApplyConfig(ctx, &pb.ApplyConfigRequest{Config: next}); codeOf(err) != connect.CodeInvalidArgument ||
-		!strings.Contains(err.Error(), "targets[0].mutual_chap.secret: equals discovery_chap.secret") {
-		t.Fatalf("ApplyConfig with discovery_chap = the served mutual secret: %v", err)
+		!strings.Contains(err.Error(), "targets[0].mutualChap.secret: equals discoveryChap.secret") {
+		t.Fatalf("ApplyConfig with discoveryChap = the served mutual secret: %v", err)
 	}
 }

@@ -240,7 +240,8 @@ func TestEmbedDoorAfterReAdd(t *testing.T) {
 		case <-time.After(2 * time.Second):
 			t.Fatalf("round %d: no answer from the re-added LUN's door", i)
 		}
-		if _, err := svc.RemoveLun(context.Background(), &pb.RemoveLunRequest{Target: targetName, Id: 5}); err != nil {
+		// Force: the LUN answered a command just now, so it counts as in use.
+		if _, err := svc.RemoveLun(context.Background(), &pb.RemoveLunRequest{Target: targetName, Id: 5, Force: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,149 @@
+package target
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
+
+// A missing file LUN store is created only for a LUN that is new: one that asks for
+// it with a size, outside /dev, and that this data directory has not served before.
+// The stores served are recorded in the data directory (storesFileName), so that a
+// store that vanished (a filesystem not mounted, a volume not activated) fails the
+// start or reload naming the LUN instead of coming back as a blank disk that an
+// initiator would format, and whose writes would land under the real store.
+
+// storesFileName is the record of the file and block device stores served, in the
+// data directory.
+const storesFileName = "served-stores.json"
+
+// storesRecord is the content of storesFileName.
+type storesRecord struct {
+	// Paths are the absolute paths of the stores served, sorted.
+	Paths []string `json:"paths"`
+}
+
+// loadServedStores reads the record of the data directory ("no record": none).
+func loadServedStores(dataDir string) (map[string]bool, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, storesFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	var r storesRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("data directory: %s: %w", storesFileName, err)
+	}
+	m := make(map[string]bool, len(r.Paths))
+	for _, p := range r.Paths {
+		m[p] = true
+	}
+	return m, nil
+}
+
+// recordServedStores writes the stores of cfg's file LUNs as the record of the data
+// directory and keeps them as s.servedStores; a failure is logged (the record only
+// makes a later start stricter).
+func (s *Service) recordServedStores(cfg *pb.Config) {
+	var paths []string
+	for _, t := range cfg.Targets {
+		for _, set := range lunSets(0, t) {
+			for _, l := range set.luns {
+				if l.Backend == "file" || l.Backend == "" {
+					paths = append(paths, absStore(l.Path))
+				}
+			}
+		}
+	}
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	m := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		m[p] = true
+	}
+	if old := s.servedStores; len(old) == len(m) && len(paths) > 0 {
+		same := true
+		for p := range m {
+			same = same && old[p]
+		}
+		if same {
+			return
+		}
+	}
+	s.servedStores = m
+	if len(paths) == 0 {
+		if err := os.Remove(filepath.Join(cfg.DataDir, storesFileName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("the record of served stores was not removed", "error", err)
+		}
+		return
+	}
+	b, err := json.MarshalIndent(storesRecord{Paths: paths}, "", "  ")
+	if err == nil {
+		err = writeVersioned(filepath.Join(cfg.DataDir, storesFileName), append(b, '\n'), 0, true)
+	}
+	if err != nil {
+		s.log.Warn("the record of served stores was not written: a store missing at the next start may be created blank",
+			"path", filepath.Join(cfg.DataDir, storesFileName), "error", err)
+	}
+}
+
+// absStore is a store's path made absolute, as the record keeps it.
+func absStore(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
+}
+
+// createStore decides whether a file LUN's missing store is created: true when it is
+// missing and may be; an error naming the LUN (field) and path when it is missing and
+// may not; false when it exists (or cannot be looked at: backend.Open reports that).
+func (s *Service) createStore(field string, l *pb.Lun) (bool, error) {
+	_, err := os.Stat(l.Path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	abs := absStore(l.Path)
+	switch {
+	case s.servedStores[abs]:
+		return false, fmt.Errorf("%s.path: %s does not exist, but this data directory served it before "+
+			"(is its filesystem mounted, its volume or device attached?): a missing store is not replaced by a blank disk; "+
+			"restore it, remove the LUN, or take its path out of %s to have it created blank",
+			field, l.Path, filepath.Join(s.storesDir, storesFileName))
+	case underDev(abs):
+		return false, fmt.Errorf("%s.path: %s does not exist (no such block device; atgtd never creates a file under /dev)", field, l.Path)
+	case l.ReadOnly:
+		return false, fmt.Errorf("%s.path: %s does not exist (a readOnly LUN's store is never created)", field, l.Path)
+	case l.SizeBytes == 0:
+		return false, fmt.Errorf("%s.path: %s does not exist; give sizeBytes (atgtctl lun add -size) to create it", field, l.Path)
+	}
+	return true, nil
+}
+
+// underDev reports a path in /dev, where only devices belong: a file created there
+// lives in RAM and vanishes at reboot.
+func underDev(abs string) bool {
+	return abs == "/dev" || strings.HasPrefix(abs, "/dev/")
+}
+
+// removeCreated removes the stores created for LUNs that were then not served (a
+// start or change that failed after opening them), so that a failed attempt leaves
+// no empty file behind.
+func (s *Service) removeCreated(paths []string) {
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("a LUN file created for a change that failed was not removed", "path", p, "error", err)
+			continue
+		}
+		s.log.Info("removed the LUN file created for a start or change that failed", "path", p)
+	}
+}
