@@ -4,10 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -459,15 +457,7 @@ func readRetry(s *initiator.Session, lba uint64, blocks uint32) ([]byte, error) 
 // profile: total N").
 func goroutines(t *testing.T, addr string) int {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
-	if err != nil {
-		t.Fatalf("pprof: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("pprof: %v", err)
-	}
+	body := pprofGet(t, addr, "goroutine?debug=1")
 	var total int
 	if _, err := fmt.Sscanf(string(body), "goroutine profile: total %d", &total); err != nil {
 		t.Fatalf("pprof: no goroutine total in %.80q", body)

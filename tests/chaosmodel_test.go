@@ -1,11 +1,11 @@
 package tests
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"sync"
 	"testing"
+
+	"github.com/atgt/atgt/tests/blockstamp"
 )
 
 // The chaos test's blocks and the model that judges what a block may hold.
@@ -16,42 +16,15 @@ import (
 // unmapped block reads as zeros (generation 0).
 const (
 	chaosBlock = 512
-	wildLBA    = ^uint64(0)
+	wildLBA    = blockstamp.Wild
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// encodeBlock fills b's first block for lba and generation gen (blockstamp).
+func encodeBlock(b []byte, lba, gen uint64) { blockstamp.Encode(b[:chaosBlock], lba, gen) }
 
-// encodeBlock fills b (one block) for lba and generation gen.
-func encodeBlock(b []byte, lba, gen uint64) {
-	binary.BigEndian.PutUint64(b[0:], lba)
-	binary.BigEndian.PutUint64(b[8:], gen)
-	for i := 16; i < chaosBlock-4; i += 8 {
-		binary.BigEndian.PutUint64(b[i:], gen*0x9e3779b97f4a7c15^uint64(i)^lba)
-	}
-	binary.BigEndian.PutUint32(b[chaosBlock-4:], crc32.Checksum(b[:chaosBlock-4], castagnoli))
-}
-
-// decodeBlock returns the generation a block read at lba holds (0 for zeros), or an
-// error if it is torn, corrupt or another LBA's.
-func decodeBlock(b []byte, lba uint64) (uint64, error) {
-	zero := true
-	for _, c := range b {
-		if c != 0 {
-			zero = false
-			break
-		}
-	}
-	if zero {
-		return 0, nil
-	}
-	if crc32.Checksum(b[:chaosBlock-4], castagnoli) != binary.BigEndian.Uint32(b[chaosBlock-4:]) {
-		return 0, fmt.Errorf("LBA %d: torn or corrupt block (CRC mismatch)", lba)
-	}
-	if got := binary.BigEndian.Uint64(b); got != lba && got != wildLBA {
-		return 0, fmt.Errorf("LBA %d: holds LBA %d's block", lba, got)
-	}
-	return binary.BigEndian.Uint64(b[8:]), nil
-}
+// decodeBlock returns the generation b's first block, read at lba, holds (0: zeros), or
+// an error if it is torn, corrupt or another LBA's (blockstamp).
+func decodeBlock(b []byte, lba uint64) (uint64, error) { return blockstamp.Decode(b[:chaosBlock], lba) }
 
 // version states: what became of one write-like command on a block.
 const (

@@ -24,15 +24,7 @@ func (m liveMem) KiB() float64 { return float64(m.heap+m.stacks) / 1024 }
 // trailer: HeapAlloc (live objects after the collection) and StackInuse.
 func liveMemOf(t *testing.T, addr string) liveMem {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1&gc=1")
-	if err != nil {
-		t.Fatalf("pprof: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("pprof: %v", err)
-	}
+	body := pprofGet(t, addr, "heap?debug=1&gc=1")
 	var m liveMem
 	var okHeap, okStack bool
 	for _, l := range strings.Split(string(body), "\n") {
@@ -50,4 +42,19 @@ func liveMemOf(t *testing.T, addr string) liveMem {
 		t.Fatalf("pprof heap profile without HeapAlloc or Stack: %.200q", body)
 	}
 	return m
+}
+
+// pprofGet reads atgtd's pprof endpoint /debug/pprof/<what> at addr.
+func pprofGet(t *testing.T, addr, what string) []byte {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/" + what)
+	if err != nil {
+		t.Fatalf("pprof: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("pprof: %v", err)
+	}
+	return body
 }

@@ -3,8 +3,9 @@ package inprocess
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"slices"
+
+	"github.com/atgt/atgt/tests/blockstamp"
 )
 
 // The blocks the linearizability test writes: each names its LBA and the command
@@ -15,48 +16,23 @@ const (
 	linRegion  = 384  // blocks under test
 	linBase    = 8192 // first LBA of the region
 	linDepth   = 48   // tasks in flight per session
-	linWild    = ^uint64(0)
+	linWild    = blockstamp.Wild
 	linZeroGen = 0
 )
 
-var linCRC = crc32.MakeTable(crc32.Castagnoli)
+// linEncode fills b's first block for lba and generation gen (blockstamp).
+func linEncode(b []byte, lba, gen uint64) { blockstamp.Encode(b[:linBlock], lba, gen) }
 
-func linEncode(b []byte, lba, gen uint64) {
-	binary.BigEndian.PutUint64(b[0:], lba)
-	binary.BigEndian.PutUint64(b[8:], gen)
-	for i := 16; i < linBlock-4; i += 8 {
-		binary.BigEndian.PutUint64(b[i:], gen*0x9e3779b97f4a7c15^uint64(i)^lba)
-	}
-	binary.BigEndian.PutUint32(b[linBlock-4:], crc32.Checksum(b[:linBlock-4], linCRC))
-}
-
-// linDecode returns the generation block b read at lba holds (0: zeros).
-func linDecode(b []byte, lba uint64) (uint64, error) {
-	zero := true
-	for _, c := range b {
-		if c != 0 {
-			zero = false
-			break
-		}
-	}
-	if zero {
-		return linZeroGen, nil
-	}
-	if crc32.Checksum(b[:linBlock-4], linCRC) != binary.BigEndian.Uint32(b[linBlock-4:]) {
-		return 0, fmt.Errorf("LBA %d: torn or corrupt block", lba)
-	}
-	if got := binary.BigEndian.Uint64(b); got != lba && got != linWild {
-		return 0, fmt.Errorf("LBA %d: holds LBA %d's block", lba, got)
-	}
-	return binary.BigEndian.Uint64(b[8:]), nil
-}
+// linDecode returns the generation b's first block, read at lba, holds (0: zeros), or
+// an error if it is torn, corrupt or another LBA's (blockstamp).
+func linDecode(b []byte, lba uint64) (uint64, error) { return blockstamp.Decode(b[:linBlock], lba) }
 
 // linTorn describes a block that failed its CRC: the generation each 8-byte word
 // of it belongs to (for LBA lba or a WRITE SAME block), as runs "from-to:gen".
 func linTorn(b []byte, lba uint64) string {
-	inv := uint64(0x9e3779b97f4a7c15) // Newton's iteration for the inverse mod 2^64
+	inv := uint64(blockstamp.Mix) // Newton's iteration for the inverse mod 2^64
 	for range 6 {
-		inv *= 2 - 0x9e3779b97f4a7c15*inv
+		inv *= 2 - blockstamp.Mix*inv
 	}
 	word := func(i int, l uint64) uint64 {
 		return (binary.BigEndian.Uint64(b[i:]) ^ uint64(i) ^ l) * inv
@@ -89,9 +65,9 @@ func linTorn(b []byte, lba uint64) string {
 // linTornGens returns the generations of the writes whose words block b (of LBA lba)
 // holds, and whether every word (and the header) is one of them.
 func linTornGens(b []byte, lba uint64) ([]uint64, bool) {
-	inv := uint64(0x9e3779b97f4a7c15)
+	inv := uint64(blockstamp.Mix)
 	for range 6 {
-		inv *= 2 - 0x9e3779b97f4a7c15*inv
+		inv *= 2 - blockstamp.Mix*inv
 	}
 	var gens []uint64
 	addGen := func(g uint64) {
