@@ -72,6 +72,11 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	case read && write:
 		// Bidirectional commands are not supported by any command this target serves.
 		tk.answer(uint32(scsi.StatusCheckCondition), scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1)))
+	case h.TaskAttr() > iscsi.TaskAttrHeadOfQueue:
+		// ACA while no ACA condition exists (this target never establishes one: NACA
+		// is refused), or a reserved attribute (5-7): refused as LIO does, not run
+		// as SIMPLE (SAM-5 8.6).
+		tk.answer(uint32(scsi.StatusCheckCondition), scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1)))
 	case write && edtl > m.cfg.MaxTaskBytes:
 		tk.answer(uint32(scsi.StatusCheckCondition), scsi.AppendSense(nil, scsi.InvalidFieldInCDB(0, -1)))
 	case len(m.tasks) > 2*int(m.cfg.QueueDepth) || (write && m.buffered+uint64(edtl) > m.cfg.MaxBufferedBytes) ||
