@@ -14,4 +14,4 @@ set -euo pipefail
 "$(dirname "$0")/install-ceph.sh"
 INSTALL_NAME=install-test-deps exec "$(dirname "$0")/install-packages.sh" \
 	libiscsi-bin qemu-utils qemu-block-extra protobuf-compiler systemd tgt \
-	qemu-system-x86 socat cpio kmod e2fsprogs util-linux libssl3 libkmod2 libsystemd0
+	qemu-system-x86 socat cpio kmod e2fsprogs util-linux iproute2 libssl3 libkmod2 libsystemd0
