@@ -32,6 +32,11 @@ type ChapAuth struct {
 	// Targets holds the policy of each target by name; a target without one needs
 	// no authentication.
 	Targets map[string]ChapPolicy
+	// Initiators holds, by target name and then InitiatorName, the policies of
+	// initiators with credentials of their own; one applies in place of the
+	// target's. (An initiator that may log in only with such a credential is kept
+	// out by the target's access list, not here.)
+	Initiators map[string]map[string]ChapPolicy
 	// Rand supplies identifiers and challenges. A nil Rand fails every CHAP login
 	// with TargetError.
 	Rand io.Reader
@@ -41,6 +46,9 @@ type ChapAuth struct {
 func (a *ChapAuth) policy(who AuthContext) ChapPolicy {
 	if who.SessionType == SessionDiscovery {
 		return a.Discovery
+	}
+	if p, ok := a.Initiators[who.Target.Name][who.InitiatorName]; ok {
+		return p
 	}
 	return a.Targets[who.Target.Name]
 }

@@ -8,6 +8,10 @@ type TargetInfo struct {
 	Name, Alias    string
 	PortalGroupTag uint16
 	Allowed        func(initiatorName string) bool // nil = any initiator
+	// Credentialed, when set, admits only the initiators that have a CHAP
+	// credential of their own for the target, which has none for the others
+	// (refused with AuthorizationFailure, as Allowed refuses).
+	Credentialed func(initiatorName string) bool
 	// AllowedFrom says whether a login may come from a source address; nil = any
 	// address. An invalid address (the connection's peer was not an IP) is asked too.
 	AllowedFrom func(peer netip.Addr) bool

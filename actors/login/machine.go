@@ -251,6 +251,10 @@ func (m *Machine) identify(kvs []iscsi.KV) Status {
 		m.why = "the initiator name is not in the target's allowedInitiators"
 		return AuthorizationFailure
 	}
+	if ti.Credentialed != nil && !ti.Credentialed(name) {
+		m.why = "the target has no chap, and the initiator name has no initiatorChap credential"
+		return AuthorizationFailure
+	}
 	if ti.AllowedFrom != nil && !ti.AllowedFrom(m.cfg.Peer) {
 		m.why = "the source address is not in the target's allowedNetworks"
 		return AuthorizationFailure

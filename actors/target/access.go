@@ -79,6 +79,31 @@ func initiatorAllowList(t *pb.Target) func(string) bool {
 	return allowList(t.AllowedInitiators)
 }
 
+// credentialedOnly returns, for a target whose initiators log in only with a CHAP
+// credential of their own (initiator_chap without the target's chap), the check that
+// admits them; nil for any other target.
+func credentialedOnly(t *pb.Target) func(string) bool {
+	if t.Chap != nil || len(t.InitiatorChap) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(t.InitiatorChap))
+	for _, ic := range t.InitiatorChap {
+		names = append(names, ic.Initiator)
+	}
+	return allowList(names)
+}
+
+// both admits a name that a and b admit (a nil check admits every name).
+func both(a, b func(string) bool) func(string) bool {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func(n string) bool { return a(n) && b(n) }
+}
+
 // initiatorRoute returns how a target routes an initiator's tasks: by
 // dispatcher.RouteName for an initiator with its own LUNs, else by the target's
 // name; nil if no initiator has its own.
@@ -158,9 +183,9 @@ func badInitiatorLuns(t *pb.Target, paths map[string]string, tf string) (field, 
 }
 
 // hasAuth reports whether a target limits who may log in, so that serving it on a
-// non-loopback portal needs no allow_unauthenticated: CHAP (chap) or an access list
-// (hasACL).
-func hasAuth(t *pb.Target) bool { return t.Chap != nil || hasACL(t) }
+// non-loopback portal needs no allow_unauthenticated: CHAP (chap, or initiator_chap,
+// without which no initiator outside it may log in) or an access list (hasACL).
+func hasAuth(t *pb.Target) bool { return t.Chap != nil || len(t.InitiatorChap) > 0 || hasACL(t) }
 
 // hasACL reports whether a target has an access list: allowed_initiators,
 // allowed_networks, or initiator_luns without shared LUNs (then only the listed

@@ -21,11 +21,11 @@ type access struct {
 func buildAccess(cfg *pb.Config) *access {
 	a := &access{targets: map[string]login.TargetInfo{}, auth: chapAuth(cfg)}
 	for _, t := range cfg.Targets {
-		allowed, from := initiatorAllowList(t), allowFrom(t.AllowedNetworks)
+		allowed, from, credentialed := initiatorAllowList(t), allowFrom(t.AllowedNetworks), credentialedOnly(t)
 		a.targets[t.Name] = login.TargetInfo{Name: t.Name, Alias: t.Alias, PortalGroupTag: portGroupsOf(t).tag(),
-			Allowed: allowed, AllowedFrom: from, Route: initiatorRoute(t)}
-		a.discovery = append(a.discovery, login.DiscoveryTarget{Name: t.Name, Allowed: allowed, AllowedFrom: from,
-			Addresses: discoveryAddresses(t)})
+			Allowed: allowed, Credentialed: credentialed, AllowedFrom: from, Route: initiatorRoute(t)}
+		a.discovery = append(a.discovery, login.DiscoveryTarget{Name: t.Name, Allowed: both(allowed, credentialed),
+			AllowedFrom: from, Addresses: discoveryAddresses(t)})
 	}
 	return a
 }

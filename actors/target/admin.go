@@ -116,7 +116,7 @@ func (s *Service) ListTargets(ctx context.Context, _ *pb.ListTargetsRequest) (*p
 	out := &pb.ListTargetsResponse{}
 	for _, t := range s.admin.cfg.Targets {
 		ti := &pb.TargetInfo{Name: t.Name, Alias: t.Alias, AllowedInitiators: t.AllowedInitiators,
-			AllowedNetworks: t.AllowedNetworks, Chap: t.Chap != nil}
+			AllowedNetworks: t.AllowedNetworks, Chap: t.Chap != nil || len(t.InitiatorChap) > 0}
 		for _, l := range t.Luns {
 			ti.Luns = append(ti.Luns, l.Id)
 		}

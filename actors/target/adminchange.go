@@ -296,6 +296,14 @@ func keepSecrets(next, served *pb.Config) {
 		if o, ok := old[t.Name]; ok {
 			keep(t.Chap, o.Chap)
 			keep(t.MutualChap, o.MutualChap)
+			for _, ic := range t.InitiatorChap {
+				for _, oc := range o.InitiatorChap {
+					if oc.Initiator == ic.Initiator {
+						keep(ic.Chap, oc.Chap)
+						keep(ic.MutualChap, oc.MutualChap)
+					}
+				}
+			}
 		}
 	}
 }

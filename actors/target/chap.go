@@ -38,10 +38,26 @@ func chapPairs(cfg *pb.Config) [][2]chapSlot {
 		{"discovery_chap", cfg.DiscoveryChap}, {"discovery_mutual_chap", cfg.DiscoveryMutualChap},
 	}}
 	for ti, t := range cfg.Targets {
-		tf := fmt.Sprintf("targets[%d]", ti)
-		pairs = append(pairs, [2]chapSlot{{tf + ".chap", t.Chap}, {tf + ".mutual_chap", t.MutualChap}})
+		pairs = append(pairs, targetChapPairs(fmt.Sprintf("targets[%d]", ti), t)...)
 	}
 	return pairs
+}
+
+// targetChapPairs lists one target's CHAP credentials (tf names the target): its
+// own pair, then each initiator_chap entry's.
+func targetChapPairs(tf string, t *pb.Target) [][2]chapSlot {
+	pairs := [][2]chapSlot{{{tf + ".chap", t.Chap}, {tf + ".mutual_chap", t.MutualChap}}}
+	for ii, ic := range t.InitiatorChap {
+		f := fmt.Sprintf("%s.initiator_chap[%d]", tf, ii)
+		pairs = append(pairs, [2]chapSlot{{f + ".chap", ic.Chap}, {f + ".mutual_chap", ic.MutualChap}})
+	}
+	return pairs
+}
+
+// ResolveTargetSecretFiles is ResolveSecretFiles for one target read from its own
+// file (atgtctl target add).
+func ResolveTargetSecretFiles(t *pb.Target, dir string) {
+	resolveSecretFiles(targetChapPairs("", t), dir)
 }
 
 // validateChap checks the CHAP fields: names, secrets present once, inline secrets'
@@ -56,10 +72,13 @@ func validateChap(cfg *pb.Config) error {
 	}
 	for ti, t := range cfg.Targets {
 		field := fmt.Sprintf("targets[%d].chap_algorithms", ti)
-		if len(t.ChapAlgorithms) > 0 && t.Chap == nil {
-			return bad(field, "set without chap")
+		if len(t.ChapAlgorithms) > 0 && t.Chap == nil && len(t.InitiatorChap) == 0 {
+			return bad(field, "set without chap or initiator_chap")
 		}
 		if f, msg := badAlgorithms(field, t.ChapAlgorithms); f != "" {
+			return bad(f, "%s", msg)
+		}
+		if f, msg := badInitiatorChap(ti, t); f != "" {
 			return bad(f, "%s", msg)
 		}
 	}
@@ -216,8 +235,11 @@ func worldReadable(fi os.FileInfo) bool { return fi.Mode().Perm()&0o004 != 0 }
 // of the file they were read from). The service does this on its served copy only;
 // atgtctl does it for a file it sends (config apply), whose directory atgtd does not
 // know.
-func ResolveSecretFiles(cfg *pb.Config, dir string) {
-	for _, pair := range chapPairs(cfg) {
+func ResolveSecretFiles(cfg *pb.Config, dir string) { resolveSecretFiles(chapPairs(cfg), dir) }
+
+// resolveSecretFiles makes the relative secret_file paths of pairs relative to dir.
+func resolveSecretFiles(pairs [][2]chapSlot, dir string) {
+	for _, pair := range pairs {
 		for _, s := range pair {
 			if s.chap != nil && s.chap.SecretFile != "" && !filepath.IsAbs(s.chap.SecretFile) {
 				s.chap.SecretFile = filepath.Join(dir, s.chap.SecretFile)
@@ -291,20 +313,53 @@ func readSecretFile(path string) ([]byte, error) {
 func chapAuth(cfg *pb.Config) login.Authenticator {
 	discovery := chapPolicy(cfg.DiscoveryChap, cfg.DiscoveryMutualChap, cfg.ChapAlgorithms)
 	targets := map[string]login.ChapPolicy{}
+	initiators := map[string]map[string]login.ChapPolicy{}
 	for _, t := range cfg.Targets {
-		if t.Chap == nil {
-			continue
-		}
 		algs := t.ChapAlgorithms
 		if len(algs) == 0 {
 			algs = cfg.ChapAlgorithms
 		}
-		targets[t.Name] = chapPolicy(t.Chap, t.MutualChap, algs)
+		if t.Chap != nil {
+			targets[t.Name] = chapPolicy(t.Chap, t.MutualChap, algs)
+		}
+		if len(t.InitiatorChap) == 0 {
+			continue
+		}
+		own := map[string]login.ChapPolicy{}
+		for _, ic := range t.InitiatorChap {
+			own[ic.Initiator] = chapPolicy(ic.Chap, ic.MutualChap, algs)
+		}
+		initiators[t.Name] = own
 	}
-	if discovery.Initiator == nil && len(targets) == 0 {
+	if discovery.Initiator == nil && len(targets) == 0 && len(initiators) == 0 {
 		return nil
 	}
-	return &login.ChapAuth{Discovery: discovery, Targets: targets, Rand: rand.Reader}
+	return &login.ChapAuth{Discovery: discovery, Targets: targets, Initiators: initiators, Rand: rand.Reader}
+}
+
+// badInitiatorChap checks target ti's initiator_chap entries (their credentials are
+// checked as every chap pair is) and returns the bad field and why, or "".
+func badInitiatorChap(ti int, t *pb.Target) (field, msg string) {
+	admitted := initiatorAllowList(t)
+	seen := map[string]string{}
+	for ii, ic := range t.InitiatorChap {
+		f := fmt.Sprintf("targets[%d].initiator_chap[%d]", ti, ii)
+		if err := validName(ic.Initiator); err != nil {
+			return f + ".initiator", err.Error()
+		}
+		if other, dup := seen[ic.Initiator]; dup {
+			return f + ".initiator", fmt.Sprintf("%q is also listed in %s", ic.Initiator, other)
+		}
+		seen[ic.Initiator] = f
+		if admitted != nil && !admitted(ic.Initiator) {
+			return f + ".initiator", fmt.Sprintf("%q may not log in to the target (allowed_initiators, or initiator_luns "+
+				"without shared luns), so its credential could never be used", ic.Initiator)
+		}
+		if ic.Chap == nil {
+			return f + ".chap", "a credential is required (the initiator's own CHAP name and secret)"
+		}
+	}
+	return "", ""
 }
 
 // chapPolicy turns validated config credentials into a login policy.

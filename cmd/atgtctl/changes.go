@@ -71,11 +71,7 @@ func readTarget(path string) (*pb.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []*pb.Chap{t.Chap, t.MutualChap} {
-		if c != nil && c.SecretFile != "" && !filepath.IsAbs(c.SecretFile) {
-			c.SecretFile = filepath.Join(dir, c.SecretFile)
-		}
-	}
+	target.ResolveTargetSecretFiles(t, dir)
 	return t, nil
 }
 

@@ -463,6 +463,73 @@ func (x *Chap) GetSecretFile() string {
 	return ""
 }
 
+// InitiatorChap is one initiator's own CHAP credentials for a target.
+type InitiatorChap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The initiator's iSCSI name (InitiatorName). Required.
+	Initiator string `protobuf:"bytes,1,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	// What this initiator must prove it knows (one-way CHAP), in place of the
+	// target's chap. Required.
+	Chap *Chap `protobuf:"bytes,2,opt,name=chap,proto3" json:"chap,omitempty"`
+	// What the target answers this initiator when it asks for mutual CHAP, in place
+	// of the target's mutual_chap (which this initiator never gets). Needs chap; the
+	// two secrets must differ.
+	MutualChap    *Chap `protobuf:"bytes,3,opt,name=mutual_chap,json=mutualChap,proto3" json:"mutual_chap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitiatorChap) Reset() {
+	*x = InitiatorChap{}
+	mi := &file_atgt_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitiatorChap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitiatorChap) ProtoMessage() {}
+
+func (x *InitiatorChap) ProtoReflect() protoreflect.Message {
+	mi := &file_atgt_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitiatorChap.ProtoReflect.Descriptor instead.
+func (*InitiatorChap) Descriptor() ([]byte, []int) {
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *InitiatorChap) GetInitiator() string {
+	if x != nil {
+		return x.Initiator
+	}
+	return ""
+}
+
+func (x *InitiatorChap) GetChap() *Chap {
+	if x != nil {
+		return x.Chap
+	}
+	return nil
+}
+
+func (x *InitiatorChap) GetMutualChap() *Chap {
+	if x != nil {
+		return x.MutualChap
+	}
+	return nil
+}
+
 // Negotiation holds the target's side of the operational keys (RFC 7143 section 13).
 type Negotiation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -489,7 +556,7 @@ type Negotiation struct {
 
 func (x *Negotiation) Reset() {
 	*x = Negotiation{}
-	mi := &file_atgt_v1_config_proto_msgTypes[2]
+	mi := &file_atgt_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +568,7 @@ func (x *Negotiation) String() string {
 func (*Negotiation) ProtoMessage() {}
 
 func (x *Negotiation) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[2]
+	mi := &file_atgt_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +581,7 @@ func (x *Negotiation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Negotiation.ProtoReflect.Descriptor instead.
 func (*Negotiation) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Negotiation) GetMaxRecvDataSegmentLength() uint32 {
@@ -594,8 +661,15 @@ type Target struct {
 	// asks for mutual CHAP. Needs chap; its secret must differ from chap's.
 	MutualChap *Chap `protobuf:"bytes,41,opt,name=mutual_chap,json=mutualChap,proto3" json:"mutual_chap,omitempty"`
 	// This target's CHAP algorithms in preference order (see Config.chap_algorithms,
-	// the default). Needs chap.
+	// the default). Needs chap or initiator_chap.
 	ChapAlgorithms []string `protobuf:"bytes,42,rep,name=chap_algorithms,json=chapAlgorithms,proto3" json:"chap_algorithms,omitempty"`
+	// Initiators that log in with a CHAP credential of their own instead of chap (and
+	// are answered with their own mutual_chap): so hosts that share a target need not
+	// share a secret, and one host that knows its secret cannot pose as the target to
+	// the others. An initiator not listed here logs in with chap; if the target has no
+	// chap, it may not log in at all (status 0202). An initiator appears at most once,
+	// and, if allowed_initiators is set, must be allowed there.
+	InitiatorChap []*InitiatorChap `protobuf:"bytes,43,rep,name=initiator_chap,json=initiatorChap,proto3" json:"initiator_chap,omitempty"`
 	// Source networks allowed to log in to the target, as CIDRs ("192.0.2.0/24",
 	// "2001:db8::/32") or single addresses ("127.0.0.2"). Empty allows every address.
 	// A login from another address is refused (status 0202, authorization failure),
@@ -634,7 +708,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_atgt_v1_config_proto_msgTypes[3]
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +720,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[3]
+	mi := &file_atgt_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +733,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Target) GetName() string {
@@ -707,6 +781,13 @@ func (x *Target) GetMutualChap() *Chap {
 func (x *Target) GetChapAlgorithms() []string {
 	if x != nil {
 		return x.ChapAlgorithms
+	}
+	return nil
+}
+
+func (x *Target) GetInitiatorChap() []*InitiatorChap {
+	if x != nil {
+		return x.InitiatorChap
 	}
 	return nil
 }
@@ -770,7 +851,7 @@ type PortGroup struct {
 
 func (x *PortGroup) Reset() {
 	*x = PortGroup{}
-	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	mi := &file_atgt_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +863,7 @@ func (x *PortGroup) String() string {
 func (*PortGroup) ProtoMessage() {}
 
 func (x *PortGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[4]
+	mi := &file_atgt_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +876,7 @@ func (x *PortGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortGroup.ProtoReflect.Descriptor instead.
 func (*PortGroup) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PortGroup) GetId() uint32 {
@@ -833,7 +914,7 @@ type InitiatorLuns struct {
 
 func (x *InitiatorLuns) Reset() {
 	*x = InitiatorLuns{}
-	mi := &file_atgt_v1_config_proto_msgTypes[5]
+	mi := &file_atgt_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +926,7 @@ func (x *InitiatorLuns) String() string {
 func (*InitiatorLuns) ProtoMessage() {}
 
 func (x *InitiatorLuns) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[5]
+	mi := &file_atgt_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +939,7 @@ func (x *InitiatorLuns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitiatorLuns.ProtoReflect.Descriptor instead.
 func (*InitiatorLuns) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *InitiatorLuns) GetInitiator() string {
@@ -969,7 +1050,7 @@ type Lun struct {
 
 func (x *Lun) Reset() {
 	*x = Lun{}
-	mi := &file_atgt_v1_config_proto_msgTypes[6]
+	mi := &file_atgt_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1062,7 @@ func (x *Lun) String() string {
 func (*Lun) ProtoMessage() {}
 
 func (x *Lun) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[6]
+	mi := &file_atgt_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1075,7 @@ func (x *Lun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lun.ProtoReflect.Descriptor instead.
 func (*Lun) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Lun) GetId() uint64 {
@@ -1147,7 +1228,7 @@ type Rbd struct {
 
 func (x *Rbd) Reset() {
 	*x = Rbd{}
-	mi := &file_atgt_v1_config_proto_msgTypes[7]
+	mi := &file_atgt_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1240,7 @@ func (x *Rbd) String() string {
 func (*Rbd) ProtoMessage() {}
 
 func (x *Rbd) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[7]
+	mi := &file_atgt_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1253,7 @@ func (x *Rbd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rbd.ProtoReflect.Descriptor instead.
 func (*Rbd) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Rbd) GetPool() string {
@@ -1264,7 +1345,7 @@ type Fault struct {
 
 func (x *Fault) Reset() {
 	*x = Fault{}
-	mi := &file_atgt_v1_config_proto_msgTypes[8]
+	mi := &file_atgt_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1357,7 @@ func (x *Fault) String() string {
 func (*Fault) ProtoMessage() {}
 
 func (x *Fault) ProtoReflect() protoreflect.Message {
-	mi := &file_atgt_v1_config_proto_msgTypes[8]
+	mi := &file_atgt_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1370,7 @@ func (x *Fault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fault.ProtoReflect.Descriptor instead.
 func (*Fault) Descriptor() ([]byte, []int) {
-	return file_atgt_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_atgt_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Fault) GetOp() string {
@@ -1386,7 +1467,12 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\x1f\n" +
 	"\vsecret_file\x18\x03 \x01(\tR\n" +
-	"secretFile\"\x90\x03\n" +
+	"secretFile\"\x80\x01\n" +
+	"\rInitiatorChap\x12\x1c\n" +
+	"\tinitiator\x18\x01 \x01(\tR\tinitiator\x12!\n" +
+	"\x04chap\x18\x02 \x01(\v2\r.atgt.v1.ChapR\x04chap\x12.\n" +
+	"\vmutual_chap\x18\x03 \x01(\v2\r.atgt.v1.ChapR\n" +
+	"mutualChap\"\x90\x03\n" +
 	"\vNegotiation\x12>\n" +
 	"\x1cmax_recv_data_segment_length\x18\x01 \x01(\rR\x18maxRecvDataSegmentLength\x12(\n" +
 	"\x10max_burst_length\x18\x02 \x01(\rR\x0emaxBurstLength\x12,\n" +
@@ -1399,7 +1485,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\vdata_digest\x18\b \x03(\tR\n" +
 	"dataDigestB\x11\n" +
 	"\x0f_immediate_dataB\x0e\n" +
-	"\f_initial_r2t\"\xc4\x04\n" +
+	"\f_initial_r2t\"\x83\x05\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
@@ -1408,7 +1494,8 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x04chap\x18( \x01(\v2\r.atgt.v1.ChapR\x04chap\x12.\n" +
 	"\vmutual_chap\x18) \x01(\v2\r.atgt.v1.ChapR\n" +
 	"mutualChap\x12'\n" +
-	"\x0fchap_algorithms\x18* \x03(\tR\x0echapAlgorithms\x12)\n" +
+	"\x0fchap_algorithms\x18* \x03(\tR\x0echapAlgorithms\x12=\n" +
+	"\x0einitiator_chap\x18+ \x03(\v2\x16.atgt.v1.InitiatorChapR\rinitiatorChap\x12)\n" +
 	"\x10allowed_networks\x18< \x03(\tR\x0fallowedNetworks\x12=\n" +
 	"\x0einitiator_luns\x18= \x03(\v2\x16.atgt.v1.InitiatorLunsR\rinitiatorLuns\x123\n" +
 	"\x15allow_unauthenticated\x18> \x01(\bR\x14allowUnauthenticated\x123\n" +
@@ -1482,36 +1569,40 @@ func file_atgt_v1_config_proto_rawDescGZIP() []byte {
 	return file_atgt_v1_config_proto_rawDescData
 }
 
-var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_atgt_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_atgt_v1_config_proto_goTypes = []any{
 	(*Config)(nil),        // 0: atgt.v1.Config
 	(*Chap)(nil),          // 1: atgt.v1.Chap
-	(*Negotiation)(nil),   // 2: atgt.v1.Negotiation
-	(*Target)(nil),        // 3: atgt.v1.Target
-	(*PortGroup)(nil),     // 4: atgt.v1.PortGroup
-	(*InitiatorLuns)(nil), // 5: atgt.v1.InitiatorLuns
-	(*Lun)(nil),           // 6: atgt.v1.Lun
-	(*Rbd)(nil),           // 7: atgt.v1.Rbd
-	(*Fault)(nil),         // 8: atgt.v1.Fault
+	(*InitiatorChap)(nil), // 2: atgt.v1.InitiatorChap
+	(*Negotiation)(nil),   // 3: atgt.v1.Negotiation
+	(*Target)(nil),        // 4: atgt.v1.Target
+	(*PortGroup)(nil),     // 5: atgt.v1.PortGroup
+	(*InitiatorLuns)(nil), // 6: atgt.v1.InitiatorLuns
+	(*Lun)(nil),           // 7: atgt.v1.Lun
+	(*Rbd)(nil),           // 8: atgt.v1.Rbd
+	(*Fault)(nil),         // 9: atgt.v1.Fault
 }
 var file_atgt_v1_config_proto_depIdxs = []int32{
-	3,  // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
-	2,  // 1: atgt.v1.Config.negotiation:type_name -> atgt.v1.Negotiation
+	4,  // 0: atgt.v1.Config.targets:type_name -> atgt.v1.Target
+	3,  // 1: atgt.v1.Config.negotiation:type_name -> atgt.v1.Negotiation
 	1,  // 2: atgt.v1.Config.discovery_chap:type_name -> atgt.v1.Chap
 	1,  // 3: atgt.v1.Config.discovery_mutual_chap:type_name -> atgt.v1.Chap
-	6,  // 4: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
-	1,  // 5: atgt.v1.Target.chap:type_name -> atgt.v1.Chap
-	1,  // 6: atgt.v1.Target.mutual_chap:type_name -> atgt.v1.Chap
-	5,  // 7: atgt.v1.Target.initiator_luns:type_name -> atgt.v1.InitiatorLuns
-	4,  // 8: atgt.v1.Target.port_groups:type_name -> atgt.v1.PortGroup
-	6,  // 9: atgt.v1.InitiatorLuns.luns:type_name -> atgt.v1.Lun
-	8,  // 10: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
-	7,  // 11: atgt.v1.Lun.rbd:type_name -> atgt.v1.Rbd
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	1,  // 4: atgt.v1.InitiatorChap.chap:type_name -> atgt.v1.Chap
+	1,  // 5: atgt.v1.InitiatorChap.mutual_chap:type_name -> atgt.v1.Chap
+	7,  // 6: atgt.v1.Target.luns:type_name -> atgt.v1.Lun
+	1,  // 7: atgt.v1.Target.chap:type_name -> atgt.v1.Chap
+	1,  // 8: atgt.v1.Target.mutual_chap:type_name -> atgt.v1.Chap
+	2,  // 9: atgt.v1.Target.initiator_chap:type_name -> atgt.v1.InitiatorChap
+	6,  // 10: atgt.v1.Target.initiator_luns:type_name -> atgt.v1.InitiatorLuns
+	5,  // 11: atgt.v1.Target.port_groups:type_name -> atgt.v1.PortGroup
+	7,  // 12: atgt.v1.InitiatorLuns.luns:type_name -> atgt.v1.Lun
+	9,  // 13: atgt.v1.Lun.faults:type_name -> atgt.v1.Fault
+	8,  // 14: atgt.v1.Lun.rbd:type_name -> atgt.v1.Rbd
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_atgt_v1_config_proto_init() }
@@ -1520,17 +1611,17 @@ func file_atgt_v1_config_proto_init() {
 		return
 	}
 	file_atgt_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
 	file_atgt_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_atgt_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[4].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
+	file_atgt_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atgt_v1_config_proto_rawDesc), len(file_atgt_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
