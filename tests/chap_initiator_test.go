@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/atgt/atgt/messages/iscsi"
@@ -31,7 +32,7 @@ const (
 	icTgtUser, icTgtSecret   = "tgt-shared", "TargetShared0006"
 )
 
-var icSecrets = []string{icSecretA, icTgtSecretA, icSecretB, icTgtSecretB, icSecret, icTgtSecret}
+var icSecrets = []string{icSecretA, icTgtSecretA, icSecretB, icTgtSecretB, icSecret, icTgtSecret, "HostCSecret00007"}
 
 type (
 	icEntry struct {
@@ -54,6 +55,14 @@ type (
 // secret file relative to the config), and checks that no secret reaches the log.
 func startInitiatorChapDaemon(t *testing.T) *daemon {
 	t.Helper()
+	d, _, _ := startInitiatorChapDaemonCfg(t)
+	return d
+}
+
+// startInitiatorChapDaemonCfg is startInitiatorChapDaemon that also returns the
+// config and the path of its file.
+func startInitiatorChapDaemonCfg(t *testing.T) (*daemon, icConfig, string) {
+	t.Helper()
 	base := oneLunConfig(t, 16<<20)
 	lun := func(name string) []testLun {
 		l := base.Targets[0].Luns[0]
@@ -74,7 +83,8 @@ func startInitiatorChapDaemon(t *testing.T) *daemon {
 	own := icTarget{chapTarget: chapTarget{testTarget: testTarget{Name: icOwnIQN, Luns: lun("own")}},
 		InitiatorChap: []icEntry{hostAFile, {Initiator: icHostB, Chap: &chapCred{User: icUserB, Secret: icSecretB},
 			MutualChap: &chapCred{User: icTgtUserB, Secret: icTgtSecretB}}}}
-	b, err := json.MarshalIndent(icConfig{testConfig: base, Targets: []icTarget{shared, own}}, "", "  ")
+	cfg := icConfig{testConfig: base, Targets: []icTarget{shared, own}}
+	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +101,7 @@ func startInitiatorChapDaemon(t *testing.T) *daemon {
 			}
 		}
 	})
-	return d
+	return d, cfg, path
 }
 
 // TestChapPerInitiatorGo: each host logs in only with its own credential and is
@@ -180,5 +190,41 @@ func TestChapPerInitiatorLibiscsi(t *testing.T) {
 				t.Fatalf("ok=%v want %v: %v\n%s", err == nil, tt.ok, err, out)
 			}
 		})
+	}
+}
+
+// TestChapPerInitiatorLive: a credential added to the config file is in force after
+// SIGHUP, without a restart, and one removed no longer logs in.
+func TestChapPerInitiatorLive(t *testing.T) {
+	d, cfg, path := startInitiatorChapDaemonCfg(t)
+	const hostC, userC, secretC = "iqn.2026-11.dev.example:host-c", "host-c", "HostCSecret00007"
+	login := func(name, user, secret string) error {
+		_, err := chapDial(t, d.addr, initiator.Options{InitiatorName: name, TargetName: icOwnIQN,
+			Chap: &initiator.Chap{User: user, Secret: []byte(secret)}})
+		return err
+	}
+	if err := login(hostC, userC, secretC); loginStatus(err) != iscsi.LoginStatusAuthorizationFailure {
+		t.Fatalf("host C before its credential: %v, want 0202", err)
+	}
+	own := &cfg.Targets[1]
+	own.InitiatorChap = append(own.InitiatorChap[1:], icEntry{Initiator: hostC, Chap: &chapCred{User: userC, Secret: secretC}})
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !d.waitStderr("SIGHUP: config reloaded") {
+		t.Fatalf("no reload within 10 s:\n%s", d.stderr)
+	}
+	if err := login(hostC, userC, secretC); err != nil {
+		t.Fatalf("host C after SIGHUP: %v", err)
+	}
+	if err := login(icHostA, icUserA, icSecretA); loginStatus(err) != iscsi.LoginStatusAuthorizationFailure {
+		t.Fatalf("host A after its credential was removed: %v, want 0202", err)
 	}
 }
