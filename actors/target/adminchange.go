@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -116,7 +117,20 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts applyOpts) (fix func(*pb.Config), err error) {
 	s.legacyShared = legacySharedBases(cfg)
 	var undo []func()
+	made := false // the second half began: the change is made
 	defer func() {
+		// A panic (a backend's open, a wrapper, our own defect) fails the change
+		// as an error does: in the first half it is undone, so nothing leaks (an
+		// opened backend, its file lock, a spawned actor); in the second the change
+		// stands and is saved as made (fix).
+		if r := recover(); r != nil {
+			s.log.Error("admin change panicked", "panic", r, "stack", string(debug.Stack()), "change_made", made)
+			if made {
+				fix, err = func(*pb.Config) {}, admin.Internal("admin change: %v (after the change was made: it is served and saved)", r)
+			} else {
+				err = admin.Internal("admin change: %v (nothing was applied)", r)
+			}
+		}
 		if err != nil && fix == nil {
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
@@ -170,6 +184,7 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 		return nil, err
 	}
 	// The change is made from here on.
+	made = true
 	var errs []error
 	for _, r := range retired {
 		p.drained += r.held
@@ -224,18 +239,28 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 
 // openAdded opens the backends of the plan's new LUNs; on failure it closes those it
 // opened. The caller holds the read guard for writing.
-func (s *Service) openAdded(p *plan) ([]lunSpec, error) {
-	var specs []lunSpec
+func (s *Service) openAdded(p *plan) (specs []lunSpec, err error) {
 	for _, a := range p.addLUNs {
 		tg := s.lunSet(a.name, a.initiator, a.route)
 		tg.ports = a.ports
 		l := proto.Clone(a.lun).(*pb.Lun)
-		sp, err := s.openLUN(a.field, s.admin.cfg.DataDir, tg, l, s.admin.wrap)
-		if err != nil {
+		drop := func() {
 			s.dropLUNs(specs)
 			if lv := s.live[dispatcher.Key{Target: a.route, LUN: a.lun.Id}]; lv != nil && lv.cfg == l {
 				s.forget(lv) // opened, then failed a later check
 			}
+		}
+		sp, err := func() (sp lunSpec, err error) {
+			defer func() { // a panic drops what was opened, then goes on (execute recovers it)
+				if r := recover(); r != nil {
+					drop()
+					panic(r)
+				}
+			}()
+			return s.openLUN(a.field, s.admin.cfg.DataDir, tg, l, s.admin.wrap)
+		}()
+		if err != nil {
+			drop()
 			return nil, err
 		}
 		specs = append(specs, sp)
