@@ -193,7 +193,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	s.backends = append(s.backends, b)
 	raw := b
 	defer func() {
-		r := recover() // a panic (a wrapper's, say) must not leak the backend either
+		r := recover()              // a panic (a wrapper's, say) must not leak the backend either
 		if err != nil || r != nil { // close it now: a retry must not find its file locked
 			s.backends = slices.DeleteFunc(s.backends, func(x backend.Backend) bool { return x == raw })
 			s.served = slices.DeleteFunc(s.served, func(x servedLUN) bool { return x.target == tg.route && x.id == l.Id })
