@@ -27,7 +27,7 @@ const (
 
 // chapSlot is one CHAP credential of the config and the name of its field.
 type chapSlot struct {
-	field string // "targets[0].chap", "discovery_mutual_chap", ...
+	field string // "targets[0].chap", "discoveryMutualChap", ...
 	chap  *pb.Chap
 }
 
@@ -35,11 +35,11 @@ type chapSlot struct {
 // first, then each target.
 func chapPairs(cfg *pb.Config) [][2]chapSlot {
 	pairs := [][2]chapSlot{{
-		{"discovery_chap", cfg.DiscoveryChap}, {"discovery_mutual_chap", cfg.DiscoveryMutualChap},
+		{"discoveryChap", cfg.DiscoveryChap}, {"discoveryMutualChap", cfg.DiscoveryMutualChap},
 	}}
 	for ti, t := range cfg.Targets {
 		tf := fmt.Sprintf("targets[%d]", ti)
-		pairs = append(pairs, [2]chapSlot{{tf + ".chap", t.Chap}, {tf + ".mutual_chap", t.MutualChap}})
+		pairs = append(pairs, [2]chapSlot{{tf + ".chap", t.Chap}, {tf + ".mutualChap", t.MutualChap}})
 	}
 	return pairs
 }
@@ -51,11 +51,11 @@ func validateChap(cfg *pb.Config) error {
 	bad := func(field, format string, a ...any) error {
 		return fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, a...))
 	}
-	if field, msg := badAlgorithms("chap_algorithms", cfg.ChapAlgorithms); field != "" {
+	if field, msg := badAlgorithms("chapAlgorithms", cfg.ChapAlgorithms); field != "" {
 		return bad(field, "%s", msg)
 	}
 	for ti, t := range cfg.Targets {
-		field := fmt.Sprintf("targets[%d].chap_algorithms", ti)
+		field := fmt.Sprintf("targets[%d].chapAlgorithms", ti)
 		if len(t.ChapAlgorithms) > 0 && t.Chap == nil {
 			return bad(field, "set without chap")
 		}
@@ -156,9 +156,9 @@ func badChap(field string, c *pb.Chap) (string, string) {
 	}
 	switch {
 	case c.Secret != "" && c.SecretFile != "":
-		return field + ".secret", "set both secret and secret_file; give one"
+		return field + ".secret", "set both secret and secretFile; give one"
 	case c.Secret == "" && c.SecretFile == "":
-		return field + ".secret", "a secret or a secret_file is required"
+		return field + ".secret", "a secret or a secretFile is required"
 	case c.SecretFile != "":
 		return "", ""
 	}
@@ -231,11 +231,6 @@ func ResolveSecretFiles(cfg *pb.Config, dir string) {
 // checks the secrets as validateChap does. A relative secret_file is relative to dir
 // (the config file's directory; "" the working directory).
 func loadSecrets(cfg *pb.Config, dir string) error {
-	return jsonNamesErr(readSecrets(cfg, dir))
-}
-
-// readSecrets is loadSecrets, its errors naming fields by their protobuf names.
-func readSecrets(cfg *pb.Config, dir string) error {
 	ResolveSecretFiles(cfg, dir)
 	for _, pair := range chapPairs(cfg) {
 		for _, s := range pair {
@@ -244,10 +239,10 @@ func readSecrets(cfg *pb.Config, dir string) error {
 			}
 			secret, err := readSecretFile(s.chap.SecretFile)
 			if err != nil {
-				return fmt.Errorf("config: %s.secret_file: %w", s.field, err)
+				return fmt.Errorf("config: %s.secretFile: %w", s.field, err)
 			}
 			if msg := badSecret(secret); msg != "" {
-				return fmt.Errorf("config: %s.secret_file: the secret in %s is %s", s.field, s.chap.SecretFile, msg)
+				return fmt.Errorf("config: %s.secretFile: the secret in %s is %s", s.field, s.chap.SecretFile, msg)
 			}
 			s.chap.Secret, s.chap.SecretFile = string(secret), ""
 			clear(secret)
