@@ -31,9 +31,9 @@ type Config struct {
 
 // Why a connection was refused, as logged.
 const (
-	PortalFull     = "portal at max_connections"
-	AddressFull    = "source address at max_connections_per_address"
-	AddressBlocked = "source address refused after max_login_failures failed logins"
+	PortalFull     = "portal at maxConnections"
+	AddressFull    = "source address at maxConnectionsPerAddress"
+	AddressBlocked = "source address refused after maxLoginFailures failed logins"
 )
 
 // warnEvery is the least time between two warnings of one kind.

@@ -130,7 +130,7 @@ type lunSet struct {
 	initiator string
 	route     string // dispatcher.Key.Target of its LUNs
 	luns      []*pb.Lun
-	field     string // "targets[0]" or "targets[0].initiator_luns[1]", for errors
+	field     string // "targets[0]" or "targets[0].initiatorLuns[1]", for errors
 }
 
 // lunSets lists a target's sets of LUNs: the shared ones, if any, then each
@@ -143,7 +143,7 @@ func lunSets(ti int, t *pb.Target) []lunSet {
 	}
 	for ii, il := range t.InitiatorLuns {
 		sets = append(sets, lunSet{initiator: il.Initiator, route: dispatcher.RouteName(t.Name, il.Initiator),
-			luns: il.Luns, field: fmt.Sprintf("%s.initiator_luns[%d]", tf, ii)})
+			luns: il.Luns, field: fmt.Sprintf("%s.initiatorLuns[%d]", tf, ii)})
 	}
 	return sets
 }
@@ -158,7 +158,7 @@ func badInitiatorLuns(t *pb.Target, paths map[string]string, tf string) (field, 
 	}
 	seen := map[string]string{}
 	for ii, il := range t.InitiatorLuns {
-		f := fmt.Sprintf("%s.initiator_luns[%d]", tf, ii)
+		f := fmt.Sprintf("%s.initiatorLuns[%d]", tf, ii)
 		if err := validName(il.Initiator); err != nil {
 			return f + ".initiator", err.Error()
 		}
@@ -167,7 +167,7 @@ func badInitiatorLuns(t *pb.Target, paths map[string]string, tf string) (field, 
 		}
 		seen[il.Initiator] = f
 		if len(t.AllowedInitiators) > 0 && !allowed[il.Initiator] {
-			return f + ".initiator", fmt.Sprintf("%q is not in allowed_initiators, so it could never log in", il.Initiator)
+			return f + ".initiator", fmt.Sprintf("%q is not in allowedInitiators, so it could never log in", il.Initiator)
 		}
 		if len(il.Luns) == 0 {
 			return f + ".luns", "at least one LUN is required"
@@ -256,7 +256,7 @@ func exposures(cfg *pb.Config) []exposure {
 func badExposure(cfg *pb.Config) (field, msg string) {
 	for _, e := range exposures(cfg) {
 		if !e.allowed {
-			return fmt.Sprintf("targets[%d].allow_unauthenticated", e.target),
+			return fmt.Sprintf("targets[%d].allowUnauthenticated", e.target),
 				fmt.Sprintf("target %s would be served on the non-loopback portal %s without authentication or an access list "+
 					"(chap, allowedInitiators, allowedNetworks without a /0, initiatorLuns without shared luns); "+
 					"add one, or set \"allowUnauthenticated\": true to serve it anyway",

@@ -235,9 +235,9 @@ func (s *Service) editACL(ctx context.Context, target, initiator, network string
 // lastACLEntry is the refusal to empty an access list: it says what an empty list
 // would mean and how to get either outcome on purpose.
 func lastACLEntry(target, kind, v string) error {
-	list, anyone := "allowed_initiators", "every initiator name"
+	list, anyone := "allowedInitiators", "every initiator name"
 	if kind == "network" {
-		list, anyone = "allowed_networks", "every source address"
+		list, anyone = "allowedNetworks", "every source address"
 	}
 	return admin.Busy("target %s: %s %s is the last entry of %s; removing it would empty the list, "+
 		"which admits %s. To open the target on purpose, remove it with allow_any (atgtctl acl rm -allow-any); "+

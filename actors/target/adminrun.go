@@ -49,7 +49,7 @@ func (s *Service) run(ctx context.Context, f func(context.Context) (*plan, error
 	}()
 	select {
 	case o := <-ch:
-		return o.p, jsonNamesErr(o.err)
+		return o.p, o.err
 	case <-ctx.Done():
 		return nil, admin.Internal("the change is still in progress and finishes on its own "+
 			"(the caller stopped waiting: %v); see `atgtctl luns` and `atgtctl config show`", ctx.Err())

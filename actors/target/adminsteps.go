@@ -47,11 +47,11 @@ func (s *Service) growFile(r resizeStep) (undo func(), err error) {
 	lv := s.live[r.key]
 	rz, ok := lv.raw.(backend.Resizer)
 	if !ok {
-		return nil, admin.Busy("%s.size_bytes: this LUN's backend cannot be resized (nothing was applied)", r.field)
+		return nil, admin.Busy("%s.sizeBytes: this LUN's backend cannot be resized (nothing was applied)", r.field)
 	}
 	old := lv.served.Size()
 	if err := rz.Resize(r.size); err != nil {
-		return nil, admin.Internal("%s.size_bytes: growing %s to %d bytes: %v (nothing was applied)",
+		return nil, admin.Internal("%s.sizeBytes: growing %s to %d bytes: %v (nothing was applied)",
 			r.field, lunLabel(lv.set.name, lv.set.initiator, r.key.LUN), r.size, err)
 	}
 	return func() {
@@ -106,7 +106,7 @@ func (s *Service) shrinkFile(r resizeStep) error {
 		if pid := s.routes.Lookup(r.key.Target, r.key.LUN); pid != nil {
 			s.system.Root.Send(pid, &lun.Resize{Blocks: uint64(old) / uint64(lv.blockSize), Done: func() {}})
 		}
-		return fmt.Errorf("%s.size_bytes: shrinking %s to %d bytes: %w (it keeps its %d bytes)",
+		return fmt.Errorf("%s.sizeBytes: shrinking %s to %d bytes: %w (it keeps its %d bytes)",
 			r.field, lunLabel(lv.set.name, lv.set.initiator, r.key.LUN), r.size, err, old)
 	}
 	lv.set.setCopyTarget(lv.naa, &scsidev.CopyTarget{BlockSize: lv.blockSize, Blocks: uint64(r.size) / uint64(lv.blockSize), ReadOnly: lv.readOnly})

@@ -27,7 +27,7 @@ const (
 
 // chapSlot is one CHAP credential of the config and the name of its field.
 type chapSlot struct {
-	field string // "targets[0].chap", "discovery_mutual_chap", ...
+	field string // "targets[0].chap", "discoveryMutualChap", ...
 	chap  *pb.Chap
 }
 
@@ -35,7 +35,7 @@ type chapSlot struct {
 // first, then each target.
 func chapPairs(cfg *pb.Config) [][2]chapSlot {
 	pairs := [][2]chapSlot{{
-		{"discovery_chap", cfg.DiscoveryChap}, {"discovery_mutual_chap", cfg.DiscoveryMutualChap},
+		{"discoveryChap", cfg.DiscoveryChap}, {"discoveryMutualChap", cfg.DiscoveryMutualChap},
 	}}
 	for ti, t := range cfg.Targets {
 		pairs = append(pairs, targetChapPairs(fmt.Sprintf("targets[%d]", ti), t)...)
@@ -44,12 +44,12 @@ func chapPairs(cfg *pb.Config) [][2]chapSlot {
 }
 
 // targetChapPairs lists one target's CHAP credentials (tf names the target): its
-// own pair, then each initiator_chap entry's.
+// own pair, then each initiatorChap entry's.
 func targetChapPairs(tf string, t *pb.Target) [][2]chapSlot {
-	pairs := [][2]chapSlot{{{tf + ".chap", t.Chap}, {tf + ".mutual_chap", t.MutualChap}}}
+	pairs := [][2]chapSlot{{{tf + ".chap", t.Chap}, {tf + ".mutualChap", t.MutualChap}}}
 	for ii, ic := range t.InitiatorChap {
-		f := fmt.Sprintf("%s.initiator_chap[%d]", tf, ii)
-		pairs = append(pairs, [2]chapSlot{{f + ".chap", ic.Chap}, {f + ".mutual_chap", ic.MutualChap}})
+		f := fmt.Sprintf("%s.initiatorChap[%d]", tf, ii)
+		pairs = append(pairs, [2]chapSlot{{f + ".chap", ic.Chap}, {f + ".mutualChap", ic.MutualChap}})
 	}
 	return pairs
 }
@@ -67,13 +67,13 @@ func validateChap(cfg *pb.Config) error {
 	bad := func(field, format string, a ...any) error {
 		return fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, a...))
 	}
-	if field, msg := badAlgorithms("chap_algorithms", cfg.ChapAlgorithms); field != "" {
+	if field, msg := badAlgorithms("chapAlgorithms", cfg.ChapAlgorithms); field != "" {
 		return bad(field, "%s", msg)
 	}
 	for ti, t := range cfg.Targets {
-		field := fmt.Sprintf("targets[%d].chap_algorithms", ti)
+		field := fmt.Sprintf("targets[%d].chapAlgorithms", ti)
 		if len(t.ChapAlgorithms) > 0 && t.Chap == nil && len(t.InitiatorChap) == 0 {
-			return bad(field, "set without chap or initiator_chap")
+			return bad(field, "set without chap or initiatorChap")
 		}
 		if f, msg := badAlgorithms(field, t.ChapAlgorithms); f != "" {
 			return bad(f, "%s", msg)
@@ -175,9 +175,9 @@ func badChap(field string, c *pb.Chap) (string, string) {
 	}
 	switch {
 	case c.Secret != "" && c.SecretFile != "":
-		return field + ".secret", "set both secret and secret_file; give one"
+		return field + ".secret", "set both secret and secretFile; give one"
 	case c.Secret == "" && c.SecretFile == "":
-		return field + ".secret", "a secret or a secret_file is required"
+		return field + ".secret", "a secret or a secretFile is required"
 	case c.SecretFile != "":
 		return "", ""
 	}
@@ -253,11 +253,6 @@ func resolveSecretFiles(pairs [][2]chapSlot, dir string) {
 // checks the secrets as validateChap does. A relative secret_file is relative to dir
 // (the config file's directory; "" the working directory).
 func loadSecrets(cfg *pb.Config, dir string) error {
-	return jsonNamesErr(readSecrets(cfg, dir))
-}
-
-// readSecrets is loadSecrets, its errors naming fields by their protobuf names.
-func readSecrets(cfg *pb.Config, dir string) error {
 	ResolveSecretFiles(cfg, dir)
 	for _, pair := range chapPairs(cfg) {
 		for _, s := range pair {
@@ -266,10 +261,10 @@ func readSecrets(cfg *pb.Config, dir string) error {
 			}
 			secret, err := readSecretFile(s.chap.SecretFile)
 			if err != nil {
-				return fmt.Errorf("config: %s.secret_file: %w", s.field, err)
+				return fmt.Errorf("config: %s.secretFile: %w", s.field, err)
 			}
 			if msg := badSecret(secret); msg != "" {
-				return fmt.Errorf("config: %s.secret_file: the secret in %s is %s", s.field, s.chap.SecretFile, msg)
+				return fmt.Errorf("config: %s.secretFile: the secret in %s is %s", s.field, s.chap.SecretFile, msg)
 			}
 			s.chap.Secret, s.chap.SecretFile = string(secret), ""
 			clear(secret)
@@ -343,7 +338,7 @@ func badInitiatorChap(ti int, t *pb.Target) (field, msg string) {
 	admitted := initiatorAllowList(t)
 	seen := map[string]string{}
 	for ii, ic := range t.InitiatorChap {
-		f := fmt.Sprintf("targets[%d].initiator_chap[%d]", ti, ii)
+		f := fmt.Sprintf("targets[%d].initiatorChap[%d]", ti, ii)
 		if err := validName(ic.Initiator); err != nil {
 			return f + ".initiator", err.Error()
 		}
@@ -352,7 +347,7 @@ func badInitiatorChap(ti int, t *pb.Target) (field, msg string) {
 		}
 		seen[ic.Initiator] = f
 		if admitted != nil && !admitted(ic.Initiator) {
-			return f + ".initiator", fmt.Sprintf("%q may not log in to the target (allowed_initiators, or initiator_luns "+
+			return f + ".initiator", fmt.Sprintf("%q may not log in to the target (allowedInitiators, or initiatorLuns "+
 				"without shared luns), so its credential could never be used", ic.Initiator)
 		}
 		if ic.Chap == nil {

@@ -85,20 +85,20 @@ func badOTLP(cfg *pb.Config) (field, msg string) {
 		u, err := url.Parse(e)
 		switch {
 		case err != nil:
-			return "otlp_endpoint", fmt.Sprintf("%q is not an http:// or https:// URL (OTLP/HTTP, e.g. http://127.0.0.1:4318)", e)
+			return "otlpEndpoint", fmt.Sprintf("%q is not an http:// or https:// URL (OTLP/HTTP, e.g. http://127.0.0.1:4318)", e)
 		case u.Scheme != "http" && u.Scheme != "https":
-			return "otlp_endpoint", fmt.Sprintf("%q is not an http:// or https:// URL (OTLP/HTTP, e.g. http://127.0.0.1:4318)", e)
+			return "otlpEndpoint", fmt.Sprintf("%q is not an http:// or https:// URL (OTLP/HTTP, e.g. http://127.0.0.1:4318)", e)
 		case u.Host == "":
-			return "otlp_endpoint", fmt.Sprintf("%q has no host", e)
+			return "otlpEndpoint", fmt.Sprintf("%q has no host", e)
 		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-			return "otlp_endpoint", fmt.Sprintf("%q has a query, fragment or user: an OTLP endpoint takes none", e)
+			return "otlpEndpoint", fmt.Sprintf("%q has a query, fragment or user: an OTLP endpoint takes none", e)
 		}
 	}
 	if r := cfg.OtlpSampleRatio; !(r >= 0 && r <= 1) { // NaN too
-		return "otlp_sample_ratio", fmt.Sprintf("%v is not between 0 and 1", r)
+		return "otlpSampleRatio", fmt.Sprintf("%v is not between 0 and 1", r)
 	}
 	if n := cfg.OtlpServiceName; len(n) > 255 || strings.IndexFunc(n, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		return "otlp_service_name", fmt.Sprintf("%q is not up to 255 printable characters", n)
+		return "otlpServiceName", fmt.Sprintf("%q is not up to 255 printable characters", n)
 	}
 	return "", ""
 }
@@ -125,16 +125,10 @@ func DefaultConfig() *pb.Config {
 // LoadConfig reads a protobuf-JSON config file. Unknown fields are errors, so a typo
 // in a field name is reported rather than silently ignored. A file that holds a CHAP
 // secret and that every user may read is refused. The config is returned exactly as
-// written: a relative secret_file stays relative (to the file's directory, which the
+// written: a relative secretFile stays relative (to the file's directory, which the
 // service resolves into its served copy: Options.ConfigPath), so that what admin
 // changes save is what the administrator wrote plus the change.
 func LoadConfig(path string) (*pb.Config, error) {
-	cfg, err := loadConfig(path)
-	return cfg, jsonNamesErr(err)
-}
-
-// loadConfig is LoadConfig, its errors naming fields by their protobuf names.
-func loadConfig(path string) (*pb.Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -156,7 +150,7 @@ func loadConfig(path string) (*pb.Config, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	if holdsSecret(cfg) && worldReadable(fi) {
-		return nil, fmt.Errorf("config %s: holds a CHAP secret and is readable by every user (mode %04o): chmod o-r %s, or move the secrets to secret_file",
+		return nil, fmt.Errorf("config %s: holds a CHAP secret and is readable by every user (mode %04o): chmod o-r %s, or move the secrets to secretFile",
 			path, fi.Mode().Perm(), path)
 	}
 	return cfg, nil
@@ -277,9 +271,12 @@ func defaultLUN(l *pb.Lun, dataDir string) {
 }
 
 // Validate checks a defaulted config and names the first bad field, e.g.
-// "targets[0].luns[1].block_size: 1000 is not 512 or 4096". It knows only the
-// built-in backends; Options.Validate also knows an embedder's.
-func Validate(cfg *pb.Config) error { return jsonNamesErr(validate(cfg, nil)) }
+// "targets[0].luns[1].blockSize: 1000 is not 512 or 4096". It knows only the
+// built-in backends; Options.Validate also knows an embedder's. Fields are named as
+// the config file writes them (protobuf JSON, lowerCamel), never by their .proto
+// names: an administrator edits the file, not the .proto (fieldnames_test.go keeps
+// every message of this package so).
+func Validate(cfg *pb.Config) error { return validate(cfg, nil) }
 
 // validate is Validate, with custom the embedder's backends by name.
 func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
@@ -296,47 +293,47 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		}
 	}
 	if _, ok := trace.ParseLevel(cfg.TraceLevel); !ok {
-		return bad("trace_level", "%q is not off, light or full", cfg.TraceLevel)
+		return bad("traceLevel", "%q is not off, light or full", cfg.TraceLevel)
 	}
 	if cfg.QueueDepth > maxQueueDepth {
-		return bad("queue_depth", "%d exceeds %d", cfg.QueueDepth, maxQueueDepth)
+		return bad("queueDepth", "%d exceeds %d", cfg.QueueDepth, maxQueueDepth)
 	}
 	if cfg.MaxProcs > maxProcs {
-		return bad("max_procs", "%d exceeds %d", cfg.MaxProcs, maxProcs)
+		return bad("maxProcs", "%d exceeds %d", cfg.MaxProcs, maxProcs)
 	}
 	if cfg.GetReaderSpinMicroseconds() > maxReaderSpin {
-		return bad("reader_spin_microseconds", "%d exceeds %d", cfg.GetReaderSpinMicroseconds(), maxReaderSpin)
+		return bad("readerSpinMicroseconds", "%d exceeds %d", cfg.GetReaderSpinMicroseconds(), maxReaderSpin)
 	}
 	if cfg.GcPercent > maxGCPercent {
-		return bad("gc_percent", "%d exceeds %d", cfg.GcPercent, maxGCPercent)
+		return bad("gcPercent", "%d exceeds %d", cfg.GcPercent, maxGCPercent)
 	}
 	if cfg.LoginTimeoutSeconds > maxLoginTimeout {
-		return bad("login_timeout_seconds", "%d exceeds %d", cfg.LoginTimeoutSeconds, maxLoginTimeout)
+		return bad("loginTimeoutSeconds", "%d exceeds %d", cfg.LoginTimeoutSeconds, maxLoginTimeout)
 	}
 	if cfg.ShutdownGraceSeconds > maxShutdownGrace {
-		return bad("shutdown_grace_seconds", "%d exceeds %d", cfg.ShutdownGraceSeconds, maxShutdownGrace)
+		return bad("shutdownGraceSeconds", "%d exceeds %d", cfg.ShutdownGraceSeconds, maxShutdownGrace)
 	}
 	for _, f := range []struct {
 		name   string
 		v, max uint32
 	}{
-		{"max_connections", cfg.MaxConnections, maxConnectionLimit},
-		{"max_connections_per_address", cfg.MaxConnectionsPerAddress, maxConnectionLimit},
-		{"write_timeout_seconds", cfg.WriteTimeoutSeconds, maxWriteTimeout},
-		{"max_login_failures", cfg.MaxLoginFailures, maxConnectionLimit},
-		{"login_failure_window_seconds", cfg.LoginFailureWindowSeconds, maxLoginFailureWindow},
-		{"data_out_timeout_seconds", cfg.DataOutTimeoutSeconds, maxWriteTimeout},
-		{"max_write_buffer_mib", cfg.MaxWriteBufferMib, maxConnectionLimit},
-		{"trace_ring_tasks", cfg.TraceRingTasks, maxTraceTasks},
-		{"flight_recorder_tasks", cfg.FlightRecorderTasks, maxTraceTasks},
-		{"trace_sink_queue", cfg.TraceSinkQueue, maxConnectionLimit},
+		{"maxConnections", cfg.MaxConnections, maxConnectionLimit},
+		{"maxConnectionsPerAddress", cfg.MaxConnectionsPerAddress, maxConnectionLimit},
+		{"writeTimeoutSeconds", cfg.WriteTimeoutSeconds, maxWriteTimeout},
+		{"maxLoginFailures", cfg.MaxLoginFailures, maxConnectionLimit},
+		{"loginFailureWindowSeconds", cfg.LoginFailureWindowSeconds, maxLoginFailureWindow},
+		{"dataOutTimeoutSeconds", cfg.DataOutTimeoutSeconds, maxWriteTimeout},
+		{"maxWriteBufferMib", cfg.MaxWriteBufferMib, maxConnectionLimit},
+		{"traceRingTasks", cfg.TraceRingTasks, maxTraceTasks},
+		{"flightRecorderTasks", cfg.FlightRecorderTasks, maxTraceTasks},
+		{"traceSinkQueue", cfg.TraceSinkQueue, maxConnectionLimit},
 	} {
 		if f.v > f.max {
 			return bad(f.name, "%d exceeds %d", f.v, f.max)
 		}
 	}
 	if cfg.MaxWriteBufferMib < minWriteBufferMiB {
-		return bad("max_write_buffer_mib", "%d is below %d (one command of the maximum transfer)", cfg.MaxWriteBufferMib, minWriteBufferMiB)
+		return bad("maxWriteBufferMib", "%d is below %d (one command of the maximum transfer)", cfg.MaxWriteBufferMib, minWriteBufferMiB)
 	}
 	if field, msg := badOTLP(cfg); field != "" {
 		return bad(field, "%s", msg)
@@ -346,24 +343,24 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		name string
 		v    uint32
 	}{
-		{"negotiation.max_recv_data_segment_length", n.MaxRecvDataSegmentLength},
-		{"negotiation.max_burst_length", n.MaxBurstLength},
-		{"negotiation.first_burst_length", n.FirstBurstLength},
+		{"negotiation.maxRecvDataSegmentLength", n.MaxRecvDataSegmentLength},
+		{"negotiation.maxBurstLength", n.MaxBurstLength},
+		{"negotiation.firstBurstLength", n.FirstBurstLength},
 	} {
 		if f.v < minSegment || f.v > maxSeg {
 			return bad(f.name, "%d is outside %d..%d", f.v, minSegment, maxSeg)
 		}
 	}
 	if n.FirstBurstLength > n.MaxBurstLength {
-		return bad("negotiation.first_burst_length", "%d exceeds max_burst_length %d", n.FirstBurstLength, n.MaxBurstLength)
+		return bad("negotiation.firstBurstLength", "%d exceeds maxBurstLength %d", n.FirstBurstLength, n.MaxBurstLength)
 	}
 	if n.MaxOutstandingR2T > 65535 {
-		return bad("negotiation.max_outstanding_r2t", "%d exceeds 65535", n.MaxOutstandingR2T)
+		return bad("negotiation.maxOutstandingR2t", "%d exceeds 65535", n.MaxOutstandingR2T)
 	}
 	for _, d := range []struct {
 		name string
 		v    []string
-	}{{"negotiation.header_digest", n.HeaderDigest}, {"negotiation.data_digest", n.DataDigest}} {
+	}{{"negotiation.headerDigest", n.HeaderDigest}, {"negotiation.dataDigest", n.DataDigest}} {
 		for _, v := range d.v {
 			if v != "None" && v != "CRC32C" {
 				return bad(d.name, "%q is not None or CRC32C", v)
@@ -392,16 +389,16 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		}
 		for ai, a := range t.AllowedInitiators {
 			if err := validName(a); err != nil {
-				return bad(fmt.Sprintf("%s.allowed_initiators[%d]", tf, ai), "%v", err)
+				return bad(fmt.Sprintf("%s.allowedInitiators[%d]", tf, ai), "%v", err)
 			}
 		}
 		for ni, n := range t.AllowedNetworks {
 			if _, err := parseNetwork(n); err != nil {
-				return bad(fmt.Sprintf("%s.allowed_networks[%d]", tf, ni), "%v", err)
+				return bad(fmt.Sprintf("%s.allowedNetworks[%d]", tf, ni), "%v", err)
 			}
 		}
 		if len(t.Luns) == 0 && len(t.InitiatorLuns) == 0 {
-			return bad(tf+".luns", "at least one LUN is required (in luns or initiator_luns)")
+			return bad(tf+".luns", "at least one LUN is required (in luns or initiatorLuns)")
 		}
 		ids := map[uint64]bool{}
 		for li, l := range t.Luns {
@@ -434,7 +431,7 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 	}
 	ids[l.Id] = true
 	if l.BlockSize != 512 && l.BlockSize != 4096 {
-		return lf + ".block_size", fmt.Sprintf("%d is not 512 or 4096", l.BlockSize)
+		return lf + ".blockSize", fmt.Sprintf("%d is not 512 or 4096", l.BlockSize)
 	}
 	if i := strings.IndexFunc(l.Serial, func(r rune) bool { return r < 0x20 || r > 0x7E }); i >= 0 {
 		return lf + ".serial", fmt.Sprintf("%q has a byte that is not printable ASCII at %d: SCSI reports serial numbers in ASCII (VPD 0x80, 0x83)", l.Serial, i)
@@ -443,10 +440,10 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 		return lf + ".serial", fmt.Sprintf("%d bytes is over %d", len(l.Serial), scsidev.MaxSerialLength)
 	}
 	if l.SizeBytes > math.MaxInt64 {
-		return lf + ".size_bytes", fmt.Sprintf("%d is over the largest size a file or device can have (2^63-1 bytes)", l.SizeBytes)
+		return lf + ".sizeBytes", fmt.Sprintf("%d is over the largest size a file or device can have (2^63-1 bytes)", l.SizeBytes)
 	}
 	if l.SizeBytes%uint64(l.BlockSize) != 0 {
-		return lf + ".size_bytes", fmt.Sprintf("%d is not a multiple of block_size %d", l.SizeBytes, l.BlockSize)
+		return lf + ".sizeBytes", fmt.Sprintf("%d is not a multiple of blockSize %d", l.SizeBytes, l.BlockSize)
 	}
 	if l.Workers < 1 || l.Workers > maxWorkers {
 		return lf + ".workers", fmt.Sprintf("%d is outside 1..%d", l.Workers, maxWorkers)
@@ -455,7 +452,7 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 		return field, msg
 	}
 	if t := l.GetIoTimeout(); t != 0 && !(t >= minIOTimeout && t <= maxIOTimeout) {
-		return lf + ".io_timeout", fmt.Sprintf("%g seconds is outside %g..%g (0 disables the timeout)", t, minIOTimeout, maxIOTimeout)
+		return lf + ".ioTimeout", fmt.Sprintf("%g seconds is outside %g..%g (0 disables the timeout)", t, minIOTimeout, maxIOTimeout)
 	}
 	switch l.Backend {
 	case "file":
@@ -469,7 +466,7 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 		paths[key] = lf
 	case "memory":
 		if l.SizeBytes == 0 {
-			return lf + ".size_bytes", "a memory LUN needs a size"
+			return lf + ".sizeBytes", "a memory LUN needs a size"
 		}
 	case "rbd": // badRBD
 	default: // an embedder's (badBackends refused other names); its factory checks the rest
@@ -490,13 +487,13 @@ func badLUN(l *pb.Lun, ids map[uint64]bool, paths map[string]string, lf string) 
 // alone, so a config that asks for both is refused rather than half honoured.
 func badPolicy(l *pb.Lun, lf string) (field, msg string) {
 	if l.IoPolicy != "" && !slices.Contains(lun.Policies, l.IoPolicy) { // "" is threaded
-		return lf + ".io_policy", fmt.Sprintf("%q is not threaded, single, single-sync or direct", l.IoPolicy)
+		return lf + ".ioPolicy", fmt.Sprintf("%q is not threaded, single, single-sync or direct", l.IoPolicy)
 	}
 	if lun.OneWorker(l.IoPolicy) && l.Workers != 1 {
-		return lf + ".workers", fmt.Sprintf("%d with io_policy %q, which runs one worker: leave workers unset or 1", l.Workers, l.IoPolicy)
+		return lf + ".workers", fmt.Sprintf("%d with ioPolicy %q, which runs one worker: leave workers unset or 1", l.Workers, l.IoPolicy)
 	}
 	if l.DirectIo && l.IoPolicy != lun.PolicyDirect {
-		return lf + ".direct_io", fmt.Sprintf("true with io_policy %q, which uses the page cache: use io_policy \"direct\"", l.IoPolicy)
+		return lf + ".directIo", fmt.Sprintf("true with ioPolicy %q, which uses the page cache: use ioPolicy \"direct\"", l.IoPolicy)
 	}
 	return "", ""
 }
@@ -515,9 +512,9 @@ func badFault(f *pb.Fault) (field, msg string) {
 	}
 	switch {
 	case kind == faults.Delay && f.DelayMs == 0:
-		return "delay_ms", "a delay fault needs a delay"
+		return "delayMs", "a delay fault needs a delay"
 	case kind != faults.Delay && kind != faults.Hang && f.DelayMs != 0:
-		return "delay_ms", fmt.Sprintf("%d applies only to delay and hang faults, not %s", f.DelayMs, f.Kind)
+		return "delayMs", fmt.Sprintf("%d applies only to delay and hang faults, not %s", f.DelayMs, f.Kind)
 	}
 	if f.Op == "sync" && (f.Offset != 0 || f.Length != 0) {
 		field := "offset"

@@ -244,7 +244,7 @@ type badField struct {
 }
 
 // refusedNaming checks that Validate refuses each edit of base (with defaults
-// applied) with an error naming the edit's field.
+// applied) with an error naming the edit's field, every field by its JSON name.
 func refusedNaming(t *testing.T, base func() *pb.Config, tests []badField) {
 	t.Helper()
 	for _, tc := range tests {
@@ -258,6 +258,7 @@ func refusedNaming(t *testing.T, base func() *pb.Config, tests []badField) {
 			if !strings.Contains(err.Error(), tc.field+":") {
 				t.Fatalf("error %q does not name %s", err, tc.field)
 			}
+			checkJSONNames(t, err.Error())
 		})
 	}
 }

@@ -59,8 +59,10 @@ type faultStep struct {
 // empty reports whether the plan changes nothing.
 func (p *plan) empty() bool { return len(p.changes) == 0 }
 
+// say adds a line for the administrator; a field in it is named as the config file
+// writes it (firstDifference's names are).
 func (p *plan) say(format string, a ...any) {
-	p.changes = append(p.changes, jsonNames(fmt.Sprintf(format, a...))) // field names as the file writes them
+	p.changes = append(p.changes, fmt.Sprintf(format, a...))
 }
 
 // diff computes the plan from the served config to next (both with defaults). A
@@ -96,10 +98,10 @@ func (s *Service) diff(old, next *pb.Config, opts applyOpts) (*plan, error) {
 			continue
 		}
 		if !equalPortGroups(o, t) {
-			return nil, admin.Busy("config: targets[%d].port_groups: changing a target's port groups needs a restart of atgtd (nothing was applied)", ti)
+			return nil, admin.Busy("config: targets[%d].portGroups: changing a target's port groups needs a restart of atgtd (nothing was applied)", ti)
 		}
 		if o.GetAluaHoldSeconds() != t.GetAluaHoldSeconds() { // validated: a set value is never 0
-			return nil, admin.Busy("config: targets[%d].alua_hold_seconds: changing it needs a restart of atgtd, as port_groups does (nothing was applied)", ti)
+			return nil, admin.Busy("config: targets[%d].aluaHoldSeconds: changing it needs a restart of atgtd, as portGroups does (nothing was applied)", ti)
 		}
 		if !proto.Equal(targetPart(o), targetPart(t)) {
 			p.say("update target %s (%s)", t.Name, firstDifference(targetPart(o), targetPart(t), ""))
@@ -178,7 +180,7 @@ func (s *Service) diffLUNs(p *plan, ti int, old, next *pb.Target, opts applyOpts
 	return nil
 }
 
-// diffSize adds a resize when a LUN's size_bytes changed (or a ResizeLun names it):
+// diffSize adds a resize when a LUN's sizeBytes changed (or a ResizeLun names it):
 // to the new size, unless the backend already has it. A smaller size than the
 // backend's needs shrink.
 func (s *Service) diffSize(p *plan, field string, key dispatcher.Key, name, initiator string, o, l *pb.Lun, opts applyOpts) error {
@@ -192,20 +194,20 @@ func (s *Service) diffSize(p *plan, field string, key dispatcher.Key, name, init
 		return nil
 	}
 	if l.SizeBytes > math.MaxInt64 {
-		return admin.Invalid("%s.size_bytes: %d is over the largest size a file or device can have (2^63-1 bytes) (nothing was applied)", field, l.SizeBytes)
+		return admin.Invalid("%s.sizeBytes: %d is over the largest size a file or device can have (2^63-1 bytes) (nothing was applied)", field, l.SizeBytes)
 	}
 	cur, size := live.served.Size(), int64(l.SizeBytes)
 	if size == cur {
 		return nil
 	}
 	if _, ok := live.raw.(backend.Resizer); !ok {
-		return admin.Busy("%s.size_bytes: this LUN's backend cannot be resized (a block device's size is the device's)", field)
+		return admin.Busy("%s.sizeBytes: this LUN's backend cannot be resized (a block device's size is the device's)", field)
 	}
 	if size%int64(live.blockSize) != 0 {
-		return admin.Invalid("%s.size_bytes: %d is not a multiple of the block size %d", field, size, live.blockSize)
+		return admin.Invalid("%s.sizeBytes: %d is not a multiple of the block size %d", field, size, live.blockSize)
 	}
 	if size < cur && !shrink {
-		return admin.Busy("%s.size_bytes: %d is smaller than the LUN's %d bytes; shrinking loses the blocks past the new end: use `atgtctl lun resize --shrink` (nothing was applied)",
+		return admin.Busy("%s.sizeBytes: %d is smaller than the LUN's %d bytes; shrinking loses the blocks past the new end: use `atgtctl lun resize --shrink` (nothing was applied)",
 			field, size, cur)
 	}
 	p.resizes = append(p.resizes, resizeStep{key: key, size: size, field: field})
@@ -235,14 +237,14 @@ func lunPart(l *pb.Lun) *pb.Lun {
 	return c
 }
 
-// firstDifference names the first field (by its proto name, dotted from prefix) in
-// which a and b differ, or "".
+// firstDifference names the first field (by its JSON name, as the config file writes
+// it, dotted from prefix) in which a and b differ, or "".
 func firstDifference(a, b proto.Message, prefix string) string {
 	ma, mb := a.ProtoReflect(), b.ProtoReflect()
 	fields := ma.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		name := prefix + string(fd.Name())
+		name := prefix + fd.JSONName()
 		if ma.Has(fd) != mb.Has(fd) {
 			return name
 		}

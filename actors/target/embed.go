@@ -84,7 +84,7 @@ func (o Options) Validate(cfg *pb.Config) error {
 	if _, ok := trace.ParseLevel(o.TraceLevel); !ok {
 		return fmt.Errorf("Options.TraceLevel: %q is not off, light or full", o.TraceLevel)
 	}
-	return jsonNamesErr(validate(cfg, o.Backends))
+	return validate(cfg, o.Backends)
 }
 
 // badBackends returns the first LUN field whose backend is neither built in nor in

@@ -73,21 +73,21 @@ func discoveryAddresses(t *pb.Target) []string {
 // node's portals; tf names the target ("targets[0]").
 func badPortGroups(cfg *pb.Config, t *pb.Target, tf string) (field, msg string) {
 	if h := t.AluaHoldSeconds; h != nil && (*h < 1 || *h > maxALUAHold) {
-		return tf + ".alua_hold_seconds", fmt.Sprintf("%d is not within 1..%d", *h, maxALUAHold)
+		return tf + ".aluaHoldSeconds", fmt.Sprintf("%d is not within 1..%d", *h, maxALUAHold)
 	}
 	if len(t.PortGroups) == 0 {
 		if t.LocalPortGroup != 0 {
-			return tf + ".local_port_group", fmt.Sprintf("%d without port_groups", t.LocalPortGroup)
+			return tf + ".localPortGroup", fmt.Sprintf("%d without portGroups", t.LocalPortGroup)
 		}
 		if t.AluaHoldSeconds != nil {
-			return tf + ".alua_hold_seconds", "set without port_groups"
+			return tf + ".aluaHoldSeconds", "set without portGroups"
 		}
 		return "", ""
 	}
 	ids := map[uint32]bool{}
 	var local *pb.PortGroup
 	for gi, p := range t.PortGroups {
-		gf := fmt.Sprintf("%s.port_groups[%d]", tf, gi)
+		gf := fmt.Sprintf("%s.portGroups[%d]", tf, gi)
 		if p.Id < 1 || p.Id > maxPortGroupID {
 			return gf + ".id", fmt.Sprintf("%d is outside 1..%d", p.Id, maxPortGroupID)
 		}
@@ -108,11 +108,11 @@ func badPortGroups(cfg *pb.Config, t *pb.Target, tf string) (field, msg string) 
 		}
 	}
 	if local == nil {
-		return tf + ".local_port_group", fmt.Sprintf("%d is not the id of one of port_groups", t.LocalPortGroup)
+		return tf + ".localPortGroup", fmt.Sprintf("%d is not the id of one of portGroups", t.LocalPortGroup)
 	}
 	for _, a := range local.Portals {
 		if !servedHere(cfg.Portals, a) {
-			return tf + ".local_port_group", fmt.Sprintf("its portal %s is not one of this node's portals %v", a, cfg.Portals)
+			return tf + ".localPortGroup", fmt.Sprintf("its portal %s is not one of this node's portals %v", a, cfg.Portals)
 		}
 	}
 	return "", ""

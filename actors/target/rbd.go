@@ -63,11 +63,11 @@ func badRBD(l *pb.Lun, images map[string]string, lf string) (field, msg string) 
 	case l.Rbd.Image == "":
 		return lf + ".rbd.image", "an rbd LUN needs an image name"
 	case l.SizeBytes != 0:
-		return lf + ".size_bytes", "must be unset on an rbd LUN: the size is the image's (rbd resize changes it)"
+		return lf + ".sizeBytes", "must be unset on an rbd LUN: the size is the image's (rbd resize changes it)"
 	case l.Path != "":
 		return lf + ".path", "must be unset on an rbd LUN: the image is named by rbd"
 	case l.DirectIo:
-		return lf + ".direct_io", "not for an rbd LUN (it has no page cache to bypass)"
+		return lf + ".directIo", "not for an rbd LUN (it has no page cache to bypass)"
 	}
 	key := fmt.Sprintf("%s|%s|%s/%s/%s", l.Rbd.CephConf, l.Rbd.User, l.Rbd.Pool, l.Rbd.Namespace, l.Rbd.Image)
 	if other, dup := images[key]; dup {

@@ -167,7 +167,6 @@ const stopAfterFailedStart = 10 * time.Second
 // StartWith is Start with options. Each step returns its error, and a failed start
 // closes what the steps before it opened.
 func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
-	defer func() { err = jsonNamesErr(err) }() // runs last: after the failed start's clean-up
 	cfg := ApplyDefaults(overridden(in, opts.Override))
 	verr := opts.Validate(cfg)
 	if field, _ := badExposure(cfg); verr == nil || field != "" {
