@@ -64,6 +64,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 	ctx.Send(ctx.Self(), &repump{})
 	if len(l.failures) >= offlineFailures {
 		l.offline = true
+		l.cfg.Metrics.SetOnline(false) // atgt_lun_online, atgtctl luns
 		log.Warn("LUN actor failed too often; the LUN is offline (NOT READY, LOGICAL UNIT FAILURE)",
 			"window", offlineWindow)
 		return
@@ -73,6 +74,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 		dev, rt, err := l.cfg.Rebuild()
 		if err != nil {
 			l.offline = true
+		l.cfg.Metrics.SetOnline(false) // atgt_lun_online, atgtctl luns
 			log.Warn("LUN actor failed and its state could not be rebuilt; the LUN is offline", "error", err)
 			return
 		}

@@ -33,6 +33,9 @@ type applyOpts struct {
 	// resize names a LUN whose size a ResizeLun sets, even where the config already
 	// said that size (its file was larger).
 	resize *dispatcher.Key
+	// refuseMissing refuses an added LUN whose store is missing (AddLun: the
+	// administrator is there to fix it) instead of serving it NOT READY.
+	refuseMissing bool
 }
 
 // change applies edit, made on a copy of the served config.
@@ -124,7 +127,7 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 		}
 	}()
 	var specs []lunSpec
-	s.edit(func() { specs, err = s.openAdded(p) })
+	s.edit(func() { specs, err = s.openAdded(p, !opts.refuseMissing) })
 	if err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
@@ -164,7 +167,8 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 			}
 		}
 	}
-	retired, err := s.retire(ctx, p.removeLUNs, opts.force, p.removeTargets)
+	removeLUNs, removeMissing := s.splitMissing(p.removeLUNs)
+	retired, err := s.retire(ctx, removeLUNs, opts.force, p.removeTargets)
 	undo = append(undo, func() { s.unretire(retired) })
 	if err != nil {
 		return nil, err
@@ -177,6 +181,7 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 	if ferr := s.endLUNs(ctx, retired); ferr != nil {
 		errs = append(errs, ferr)
 	}
+	s.endMissing(removeMissing)
 	for _, r := range grows {
 		s.tellSize(ctx, r)
 	}
@@ -188,7 +193,9 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 		}
 	}
 	for _, f := range p.faults {
-		s.live[f.key].faults.Set(lunFaults(f.faults))
+		if lv := s.live[f.key]; lv != nil { // a missing LUN takes them from the config when it comes online
+			lv.faults.Set(lunFaults(f.faults))
+		}
 	}
 	// Logins see the new config: access lists, CHAP, and which initiators have
 	// LUNs of their own (their route).
@@ -224,13 +231,13 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 
 // openAdded opens the backends of the plan's new LUNs; on failure it closes those it
 // opened. The caller holds the read guard for writing.
-func (s *Service) openAdded(p *plan) ([]lunSpec, error) {
+func (s *Service) openAdded(p *plan, missingOK bool) ([]lunSpec, error) {
 	var specs []lunSpec
 	for _, a := range p.addLUNs {
 		tg := s.lunSet(a.name, a.initiator, a.route)
 		tg.ports = a.ports
 		l := proto.Clone(a.lun).(*pb.Lun)
-		sp, err := s.openLUN(a.field, s.admin.cfg.DataDir, tg, l, s.admin.wrap)
+		sp, err := s.openOrMissing(a.field, s.admin.cfg.DataDir, tg, l, s.admin.wrap, missingOK)
 		if err != nil {
 			s.dropLUNs(specs)
 			if lv := s.live[dispatcher.Key{Target: a.route, LUN: a.lun.Id}]; lv != nil && lv.cfg == l {
@@ -247,6 +254,12 @@ func (s *Service) openAdded(p *plan) ([]lunSpec, error) {
 // read guard for writing.
 func (s *Service) dropLUNs(specs []lunSpec) {
 	for _, sp := range specs {
+		if sp.missing != nil {
+			if m := s.missing[sp.key]; m != nil {
+				s.forgetMissing(m)
+			}
+			continue
+		}
 		s.forget(sp.live)
 	}
 }
