@@ -74,7 +74,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 		dev, rt, err := l.cfg.Rebuild()
 		if err != nil {
 			l.offline = true
-		l.cfg.Metrics.SetOnline(false) // atgt_lun_online, atgtctl luns
+			l.cfg.Metrics.SetOnline(false) // atgt_lun_online, atgtctl luns
 			log.Warn("LUN actor failed and its state could not be rebuilt; the LUN is offline", "error", err)
 			return
 		}
