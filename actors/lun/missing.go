@@ -70,7 +70,8 @@ type MissingConfig struct {
 	// the target then opens the store and replaces this actor, or sends
 	// StillMissing. Nil: the store is never looked for.
 	Appeared func()
-	Log      hclog.Logger
+	// Log is the LUN's logger, which names its target and number.
+	Log hclog.Logger
 }
 
 // StillMissing tells a missing-store actor that its store could not be opened
@@ -121,16 +122,15 @@ func (m *missingActor) Receive(ctx actor.Context) {
 	case *storeSeen:
 		if !m.found && !m.retired && m.cfg.Appeared != nil {
 			m.found = true
-			m.cfg.Log.Info("the missing LUN's store is there; opening it", "target", m.cfg.Target, "lun", m.cfg.ID,
-				"path", m.cfg.Path)
+			m.cfg.Log.Info("the missing LUN's store is there; opening it", "path", m.cfg.Path)
 			m.cfg.Appeared()
 		}
 	case *StillMissing:
 		m.found = false
 		if msg.Reason != m.cfg.Reason {
 			m.cfg.Reason = msg.Reason
-			m.cfg.Log.Warn("the LUN's store is there but cannot be served yet; looking again", "target", m.cfg.Target,
-				"lun", m.cfg.ID, "path", m.cfg.Path, "reason", msg.Reason, "every", m.cfg.Recheck)
+			m.cfg.Log.Warn("the LUN's store is there but cannot be served yet; looking again", "path", m.cfg.Path,
+				"reason", msg.Reason, "every", m.cfg.Recheck)
 		}
 	case *pb.ScsiTask:
 		m.task(ctx, msg)
@@ -184,7 +184,7 @@ func (m *missingActor) task(ctx actor.Context, t *pb.ScsiTask) {
 	m.refused++
 	if now := time.Now(); now.Sub(m.refusedAt) >= refusedLogEvery {
 		m.cfg.Log.Warn("LUN with a missing store refused commands (NOT READY, MANUAL INTERVENTION REQUIRED)",
-			"target", m.cfg.Target, "lun", m.cfg.ID, "path", m.cfg.Path, "commands", m.refused, "itt", t.Itt)
+			"path", m.cfg.Path, "commands", m.refused, "itt", t.Itt)
 		m.refused, m.refusedAt = 0, now
 	}
 }
