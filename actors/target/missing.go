@@ -175,6 +175,7 @@ func (s *Service) bringOnline(ctx context.Context, key dispatcher.Key) error {
 		}
 	}
 	if err != nil {
+		s.edit(func() { m.reason = err.Error() })
 		s.system.Root.Send(old, &lun.StillMissing{Reason: err.Error()})
 		if s.metrics.LUN(key.Target, key.LUN) == nil { // dropped with the failed LUN's
 			mc := metrics.NewLUN(m.set.name, m.set.initiator, key.LUN, 0, nil)
