@@ -209,3 +209,10 @@ func (s *Service) servedLUN(key dispatcher.Key) (string, *pb.Lun) {
 	}
 	return "", nil
 }
+
+// isMissing reports whether LUN lun of target's shared LUNs has its store missing.
+func (s *Service) isMissing(target string, lun uint64) bool {
+	s.admin.mu.RLock()
+	defer s.admin.mu.RUnlock()
+	return s.missing[dispatcher.Key{Target: target, LUN: lun}] != nil
+}
