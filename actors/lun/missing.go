@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/actors/supervise"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/messages/scsi"
@@ -101,9 +102,8 @@ type missingActor struct {
 	// retired: an administrator removes the LUN (Retire); its commands are then
 	// answered as a retired LUN actor answers them.
 	retired bool
-	// refused counts the commands refused since the last warn line.
-	refused   int
-	refusedAt time.Time
+	// refusals bounds the warn lines of the commands refused, as an offline LUN's.
+	refusals refusals
 }
 
 // storeSeen: the timer found the store.
@@ -152,6 +152,8 @@ func (m *missingActor) Receive(ctx actor.Context) {
 		msg.Done()
 	case *Resize:
 		msg.Done()
+	case *supervise.Crash:
+		msg.Panic() // the supervision tests' failure (README "Failures and supervision")
 	}
 }
 
@@ -181,11 +183,9 @@ func (m *missingActor) task(ctx actor.Context, t *pb.ScsiTask) {
 		return
 	}
 	sendAnswer(ctx, t, pb.CheckCondition(t.Itt, errMissing))
-	m.refused++
-	if now := time.Now(); now.Sub(m.refusedAt) >= refusedLogEvery {
+	if n, ok := m.refusals.note(); ok {
 		m.cfg.Log.Warn("LUN with a missing store refused commands (NOT READY, MANUAL INTERVENTION REQUIRED)",
-			"path", m.cfg.Path, "commands", m.refused, "itt", t.Itt)
-		m.refused, m.refusedAt = 0, now
+			"path", m.cfg.Path, "commands", n, "itt", t.Itt)
 	}
 }
 

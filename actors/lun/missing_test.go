@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/scsidev"
+	"github.com/atgt/atgt/actors/supervise"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/messages/scsi"
@@ -27,7 +28,7 @@ var notReadyManual = []byte{0x70, 0, 0x02, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x04, 0
 // and the LUN's identity; REPORT LUNS lists the set's LUNs; REQUEST SENSE reports
 // the NOT READY state; task management is answered; once its store exists it calls
 // Appeared (once until StillMissing), and a retired one answers LOGICAL UNIT NOT
-// SUPPORTED.
+// SUPPORTED. A failure restarts it, answering as before.
 func TestMissingStoreAnswers(t *testing.T) {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -104,6 +105,13 @@ func TestMissingStoreAnswers(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("LUN RESET: no answer")
+	}
+
+	// A failure restarts it (protoactor's default, as the root's strategy does):
+	// it answers as before, and looks for its store again.
+	sys.Root.Send(pid, &supervise.Crash{Reason: "test"})
+	if c := ask(21, []byte{scsi.OpTestUnitReady, 0, 0, 0, 0, 0}); !bytes.Equal(c.Sense, notReadyManual) {
+		t.Errorf("after a restart: status %#x sense % x, want % x", c.Status, c.Sense, notReadyManual)
 	}
 
 	// Nothing is reported while the store is absent; once it exists, Appeared

@@ -175,11 +175,29 @@ func (l *lunActor) refuseOffline(ctx actor.Context) bool {
 		return false
 	}
 	l.reply(ctx, t, pb.CheckCondition(t.Itt, scsi.LogicalUnitFailure()))
-	l.refused++
-	if now := time.Now(); now.Sub(l.refusedAt) >= refusedLogEvery {
+	if n, ok := l.refusals.note(); ok {
 		l.cfg.Log.Warn("offline LUN refused commands (NOT READY, LOGICAL UNIT FAILURE)", "target", l.cfg.Target,
-			"lun", l.cfg.ID, "commands", l.refused, "itt", t.Itt)
-		l.refused, l.refusedAt = 0, now
+			"lun", l.cfg.ID, "commands", n, "itt", t.Itt)
 	}
 	return true
+}
+
+// refusals counts the commands a LUN that serves no IO refuses (offline, or its
+// store missing: missing.go), so that it logs them at most every refusedLogEvery.
+type refusals struct {
+	n  int
+	at time.Time
+}
+
+// note counts a refusal; it reports whether to log one now, and how many were
+// refused since the last line.
+func (r *refusals) note() (int, bool) {
+	r.n++
+	now := time.Now()
+	if now.Sub(r.at) < refusedLogEvery {
+		return 0, false
+	}
+	n := r.n
+	r.n, r.at = 0, now
+	return n, true
 }
