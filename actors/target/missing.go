@@ -185,6 +185,7 @@ func (s *Service) bringOnline(ctx context.Context, key dispatcher.Key) error {
 		return nil // logged by the missing-store actor
 	}
 	s.edit(func() { delete(s.missing, key) })
+	s.recordServedStores(s.admin.cfg)
 	time.Sleep(routeSettle) // tasks routed to the old actor reach it, and are answered 04/03
 	s.poisonLUN(key, old)
 	s.log.Info("the missing LUN's store is there: serving it", "target", m.set.name, "lun", key.LUN, "path", m.path,

@@ -49,7 +49,8 @@ func waitState(t *testing.T, svc *Service, id uint64, state, reason string) *pb.
 // TestMissingLUNLive: a config change (ApplyConfig, as SIGHUP) that adds a LUN
 // whose store is missing serves it missing; `lun add` of one is refused; a missing
 // LUN is removed like any other (its route and actor go); one whose store appears
-// too small stays missing, saying why, and comes online once the store is whole.
+// too small stays missing, saying why, and comes online once the store is whole;
+// served-stores.json records its store only from then on.
 func TestMissingLUNLive(t *testing.T) {
 	dir := t.TempDir()
 	cfg := &pb.Config{Portals: []string{"127.0.0.1:0"}, DataDir: dir,
@@ -71,6 +72,13 @@ func TestMissingLUNLive(t *testing.T) {
 	}
 	if pid := svc.routes.Lookup(DefaultTargetName, 1); pid == nil {
 		t.Fatal("the missing LUN is not routed")
+	}
+	recorded := func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, storesFileName))
+		return strings.Contains(string(b), path)
+	}
+	if recorded() {
+		t.Errorf("%s records the missing store, which was never served", storesFileName)
 	}
 	_, err = svc.AddLun(ctx, &pb.AddLunRequest{Target: DefaultTargetName, Lun: &pb.Lun{Id: 2, Path: filepath.Join(dir, "typo.img")}})
 	if err == nil || !strings.Contains(err.Error(), ".path") {
@@ -96,6 +104,9 @@ func TestMissingLUNLive(t *testing.T) {
 	}
 	if l := waitState(t, svc, 1, lunOnline, ""); l.SizeBytes != 1<<20 {
 		t.Errorf("online LUN 1: %+v; want 1 MiB", l)
+	}
+	if !recorded() {
+		t.Errorf("%s does not record the store once served", storesFileName)
 	}
 	if !svc.metrics.LUN(DefaultTargetName, 1).Online() {
 		t.Error("atgt_lun_online is 0 for the LUN online")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/atgt/atgt/actors/dispatcher"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
@@ -53,15 +54,21 @@ func loadServedStores(dataDir string) (map[string]bool, error) {
 
 // recordServedStores writes the stores of cfg's file LUNs as the record of the data
 // directory and keeps them as s.servedStores; a failure is logged (the record only
-// makes a later start stricter).
+// makes a later start stricter). A missing LUN's store stays recorded if it was, and
+// is recorded once it comes online, not before: it was never served.
 func (s *Service) recordServedStores(cfg *pb.Config) {
 	var paths []string
 	for _, t := range cfg.Targets {
 		for _, set := range lunSets(0, t) {
 			for _, l := range set.luns {
-				if l.Backend == "file" || l.Backend == "" {
-					paths = append(paths, absStore(l.Path))
+				p := absStore(l.Path)
+				if l.Backend != "file" && l.Backend != "" {
+					continue
 				}
+				if s.missing[dispatcher.Key{Target: set.route, LUN: l.Id}] != nil && !s.servedStores[p] {
+					continue // never served: a missing store is recorded once it is there
+				}
+				paths = append(paths, p)
 			}
 		}
 	}
