@@ -152,6 +152,9 @@ func (s *Service) ListLuns(_ context.Context, req *pb.ListLunsRequest) (*pb.List
 		}
 	}
 	for _, m := range s.missing {
+		if s.live[m.key] != nil {
+			continue // coming online: listed as served
+		}
 		if req.Target == "" || m.set.name == req.Target {
 			out.Luns = append(out.Luns, m.info())
 		}
