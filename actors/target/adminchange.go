@@ -132,6 +132,12 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 		return nil, admin.Invalid("%v", err)
 	}
 	undo = append(undo, func() { s.edit(func() { s.dropLUNs(specs) }) })
+	for _, sp := range specs {
+		if m := sp.missing; m != nil {
+			p.say("%s: its store %s is missing; it answers NOT READY until it is there",
+				lunLabel(s.missing[sp.key].set.name, s.missing[sp.key].set.initiator, sp.key.LUN), m.Path)
+		}
+	}
 	grows, shrinks := s.splitResizes(p)
 	for _, r := range grows {
 		u, err := s.growFile(r)

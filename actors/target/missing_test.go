@@ -64,8 +64,12 @@ func TestMissingLUNLive(t *testing.T) {
 	path := filepath.Join(dir, "later.img")
 	withMissing := proto.Clone(cfg).(*pb.Config)
 	withMissing.Targets[0].Luns = append(withMissing.Targets[0].Luns, &pb.Lun{Id: 1, Path: path})
-	if _, err := svc.ApplyConfig(ctx, &pb.ApplyConfigRequest{Config: withMissing}); err != nil {
+	res, err := svc.ApplyConfig(ctx, &pb.ApplyConfigRequest{Config: withMissing})
+	if err != nil {
 		t.Fatalf("a change adding a LUN whose store is missing: %v", err)
+	}
+	if !strings.Contains(strings.Join(res.Changes, "\n"), "is missing") {
+		t.Errorf("the change's answer does not say the added LUN's store is missing: %q", res.Changes)
 	}
 	if l := lunInfo(t, svc, 1); l == nil || l.State != lunMissing || l.Path != path || !strings.Contains(l.Reason, "sizeBytes") {
 		t.Fatalf("ListLuns shows %+v; want LUN 1 missing at %s, saying to give sizeBytes", l, path)
