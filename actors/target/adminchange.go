@@ -133,9 +133,9 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 	}
 	undo = append(undo, func() { s.edit(func() { s.dropLUNs(specs) }) })
 	for _, sp := range specs {
-		if m := sp.missing; m != nil {
+		if m := s.missing[sp.key]; sp.missing != nil && m != nil {
 			p.say("%s: its store %s is missing; it answers NOT READY until it is there",
-				lunLabel(s.missing[sp.key].set.name, s.missing[sp.key].set.initiator, sp.key.LUN), m.Path)
+				lunLabel(m.set.name, m.set.initiator, sp.key.LUN), m.path)
 		}
 	}
 	grows, shrinks := s.splitResizes(p)

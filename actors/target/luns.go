@@ -33,7 +33,8 @@ type lunSpec struct {
 
 // openBackends opens every LUN's backend and loads its persisted state (saved mode
 // pages, reservations), so that a LUN that cannot be served fails the start before
-// any actor runs; a LUN whose store is missing is served NOT READY (missing.go). The opened backends are recorded in s, to be closed at Stop.
+// any actor runs; a LUN whose store is missing is served NOT READY (missing.go).
+// The opened backends are recorded in s, to be closed at Stop.
 func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend.Backend) backend.Backend) ([]lunSpec, error) {
 	// Owner only: it holds the LUNs' state, maybe their images and the admin token.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
