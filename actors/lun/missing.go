@@ -36,17 +36,18 @@ import (
 // SENSE returns the NOT READY sense (SPC-4 6.29: it reports the current state).
 //
 // The sense is LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED (04/03): the LU
-// cannot become ready until someone mounts, attaches or fixes its store. The
-// others do not fit: BECOMING READY (04/01) is retried by Linux for minutes
-// (scsi_io_completion: a delayed retry), hanging the initiator's IO on a store that
-// may never come, while Linux fails 04/03 at once and stops its spin-up attempts
-// (sd_spinup_disk); MEDIUM NOT PRESENT (3A/00) is for removable media (RMB=1);
-// LOGICAL UNIT FAILURE (3E/01) says the LU broke, which an offline LUN's repeated
-// failures mean but an absent store does not; LOGICAL UNIT NOT READY, OFFLINE
-// (04/12) is an ALUA port state, which multipath would take for a path failure.
-// SPDK answers a hot-removed bdev's LUN CHECK CONDITION until it deletes the LUN,
-// and LIO exports no LUN without an enabled backstore: neither keeps a LUN waiting
-// for its store, which is what this does.
+// cannot become ready until someone mounts, attaches or fixes its store, and it is
+// what a served block device that vanishes (ENXIO, ENODEV) already answers
+// (scsidev/errno.go). The others do not fit: BECOMING READY (04/01) is retried by
+// Linux for minutes (scsi_io_completion_action: ACTION_DELAYED_RETRY), hanging the
+// initiator's IO on a store that may never come, while Linux fails 04/03 at once
+// (ACTION_FAIL) and does not try to spin it up (sd_spinup_disk); MEDIUM NOT PRESENT
+// (3A/00) is for removable media (RMB=1); LOGICAL UNIT FAILURE (3E/01) says the LU
+// broke, which an offline LUN's repeated failures mean but an absent store does
+// not; LOGICAL UNIT NOT READY, OFFLINE (04/12) belongs to ALUA's offline target
+// port state, a path matter. SPDK answers a hot-removed bdev's LUN CHECK CONDITION
+// until it deletes the LUN, and LIO exports no LUN without an enabled backstore:
+// neither keeps a LUN waiting for its store, which is what this does.
 //
 // The actor looks for the store every Recheck (one timer goroutine, stopped with
 // the actor), off the actor (a stat on a hung mount must not block it); once the
