@@ -170,10 +170,11 @@ func runDaemonToExit(t *testing.T, args ...string) string {
 
 // TestMissingStoreNotCreated: a LUN's file is created only for a new LUN that gives a
 // size, and the creation is logged; a path under /dev that does not exist, or one
-// without a size, is refused naming the LUN and path and creates nothing; a store
-// served before that is missing at the next start fails the start (naming the LUN and
-// path) instead of being served as a blank disk; `luns` shows a block device as
-// "block".
+// without a size, is refused by `lun add` naming the LUN and path and creates nothing;
+// a store served before that is missing at the next start, or a missing /dev path,
+// is served NOT READY (a warning naming the LUN and path; `luns` shows it missing)
+// instead of failing the start or being served as a blank disk; `luns` shows a block
+// device as "block".
 func TestMissingStoreNotCreated(t *testing.T) {
 	const iqn = "iqn.2026-11.dev.atgt:stores"
 	dataDir := t.TempDir()
@@ -222,30 +223,45 @@ func TestMissingStoreNotCreated(t *testing.T) {
 	d.stop(t)
 	d.stopped = true
 
-	// The image is gone at the next start (its filesystem not mounted, say).
+	// The image is gone at the next start (its filesystem not mounted, say): the
+	// start goes on without it (TestMissingStoreServedLater has the rest), and
+	// does not create it.
 	if err := os.Rename(filepath.Join(dataDir, "a.img"), filepath.Join(dataDir, "a.img.moved")); err != nil {
 		t.Fatal(err)
 	}
-	out := runDaemonToExit(t, "-config", cfg)
-	if !strings.Contains(out, "targets[0].luns[0].path") || !strings.Contains(out, filepath.Join(dataDir, "a.img")) {
-		t.Fatalf("the start with a missing store does not name the LUN and path:\n%s", out)
+	d = startDaemonArgs(t, "-config", cfg)
+	if !d.waitStderr("the LUN's store is missing") || !strings.Contains(d.stderr.String(), "targets[0].luns[0].path") ||
+		!strings.Contains(d.stderr.String(), filepath.Join(dataDir, "a.img")) {
+		t.Errorf("the start with a missing store does not warn naming the LUN and path:\n%s", d.stderr)
+	}
+	if st := lunStates(t, d, sock); st[0].State != "missing" || st[3].State != "online" {
+		t.Errorf("atgtctl luns shows %+v; want LUN 0 missing, LUN 3 online", st)
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "a.img")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the start re-created the missing store as a blank disk (stat: %v)", err)
 	}
-	// A block device missing at start (a typo, or a volume not yet activated) fails
-	// the start naming the LUN, field and path, and nothing is created under /dev.
+	d.stop(t)
+	d.stopped = true
+	// A block device missing at start (a typo, or a volume not yet activated) is
+	// served missing too, the warning naming the LUN, field and path, and nothing
+	// is created under /dev.
+	devData := t.TempDir()
 	devCfg := filepath.Join(t.TempDir(), "dev.json")
-	writeFile0600(t, devCfg, `{"portals": ["127.0.0.1:0"], "dataDir": "`+t.TempDir()+`",
+	writeFile0600(t, devCfg, `{"portals": ["127.0.0.1:0"], "dataDir": "`+devData+`",
   "targets": [{"name": "`+iqn+`", "luns": [{"id": 0, "backend": "memory", "sizeBytes": "1048576"},
     {"id": 1, "path": "`+typo+`", "writeCache": false}]}]}`)
-	out = runDaemonToExit(t, "-config", devCfg)
-	if !strings.Contains(out, "targets[0].luns[1].path: "+typo) || strings.Contains(out, "Size was given") {
-		t.Errorf("a missing block device at start: the error does not name targets[0].luns[1].path and %s:\n%s", typo, out)
+	d = startDaemonArgs(t, "-config", devCfg)
+	if !d.waitStderr("targets[0].luns[1].path: "+typo) || strings.Contains(d.stderr.String(), "Size was given") {
+		t.Errorf("a missing block device at start: no warning names targets[0].luns[1].path and %s:\n%s", typo, d.stderr)
+	}
+	if st := lunStates(t, d, filepath.Join(devData, "atgtd.sock")); st[1].State != "missing" || st[1].Path != typo {
+		t.Errorf("atgtctl luns shows %+v; want LUN 1 missing at %s", st[1], typo)
 	}
 	if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the start created %s (stat: %v)", typo, err)
 	}
+	d.stop(t)
+	d.stopped = true
 	// Restored, it is served again.
 	if err := os.Rename(filepath.Join(dataDir, "a.img.moved"), filepath.Join(dataDir, "a.img")); err != nil {
 		t.Fatal(err)

@@ -110,9 +110,8 @@ type lunActor struct {
 	// often (recover.go).
 	failures []time.Time
 	offline  bool
-	// refused counts the commands answered offline since the last log line.
-	refused   int
-	refusedAt time.Time
+	// refusals bounds the warn lines of the commands answered offline.
+	refusals refusals
 	// retired is set once an administrator's Retire took the LUN out of service
 	// (admin.go); retiredHeld is how many tasks it held then.
 	retired     *Retire

@@ -64,6 +64,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 	ctx.Send(ctx.Self(), &repump{})
 	if len(l.failures) >= offlineFailures {
 		l.offline = true
+		l.cfg.Metrics.SetOnline(false) // atgt_lun_online, atgtctl luns
 		log.Warn("LUN actor failed too often; the LUN is offline (NOT READY, LOGICAL UNIT FAILURE)",
 			"window", offlineWindow)
 		return
@@ -73,6 +74,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 		dev, rt, err := l.cfg.Rebuild()
 		if err != nil {
 			l.offline = true
+			l.cfg.Metrics.SetOnline(false) // atgt_lun_online, atgtctl luns
 			log.Warn("LUN actor failed and its state could not be rebuilt; the LUN is offline", "error", err)
 			return
 		}
@@ -173,11 +175,29 @@ func (l *lunActor) refuseOffline(ctx actor.Context) bool {
 		return false
 	}
 	l.reply(ctx, t, pb.CheckCondition(t.Itt, scsi.LogicalUnitFailure()))
-	l.refused++
-	if now := time.Now(); now.Sub(l.refusedAt) >= refusedLogEvery {
+	if n, ok := l.refusals.note(); ok {
 		l.cfg.Log.Warn("offline LUN refused commands (NOT READY, LOGICAL UNIT FAILURE)", "target", l.cfg.Target,
-			"lun", l.cfg.ID, "commands", l.refused, "itt", t.Itt)
-		l.refused, l.refusedAt = 0, now
+			"lun", l.cfg.ID, "commands", n, "itt", t.Itt)
 	}
 	return true
+}
+
+// refusals counts the commands a LUN that serves no IO refuses (offline, or its
+// store missing: missing.go), so that it logs them at most every refusedLogEvery.
+type refusals struct {
+	n  int
+	at time.Time
+}
+
+// note counts a refusal; it reports whether to log one now, and how many were
+// refused since the last line.
+func (r *refusals) note() (int, bool) {
+	r.n++
+	now := time.Now()
+	if now.Sub(r.at) < refusedLogEvery {
+		return 0, false
+	}
+	n := r.n
+	r.n, r.at = 0, now
+	return n, true
 }

@@ -42,6 +42,8 @@ var (
 		[]string{"kind"}, nil)
 	descDigests = prometheus.NewDesc("atgt_digest_errors_total",
 		"PDUs received with a wrong CRC32C digest, by type (header, data).", []string{"type"}, nil)
+	descOnline = prometheus.NewDesc("atgt_lun_online",
+		"1 while the LUN serves its store; 0 while its store is missing or it is offline after repeated failures (it answers NOT READY).", lunLabels, nil)
 	descRejected = prometheus.NewDesc("atgt_rejected_pdus_total",
 		"Reject PDUs sent to initiators.", nil, nil)
 )
@@ -49,7 +51,7 @@ var (
 // Describe sends every metric's description.
 func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCommands, descBytes, descDuration, descInFlight, descErrors,
-		descRestarts, descAbandoned, descAborted, descFaults, descSessions, descLogins, descLogouts, descDigests, descRejected} {
+		descRestarts, descAbandoned, descAborted, descFaults, descOnline, descSessions, descLogins, descLogouts, descDigests, descRejected} {
 		ch <- d
 	}
 }
@@ -111,6 +113,11 @@ func (l *LUN) collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(n), labels(errNames[c])...)
 		}
 	}
+	online := 1.0
+	if !l.Online() {
+		online = 0
+	}
+	ch <- prometheus.MustNewConstMetric(descOnline, prometheus.GaugeValue, online, l.target, l.initiator, l.id)
 	ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(t.restarts), l.target, l.initiator, l.id)
 	ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(t.abandoned), l.target, l.initiator, l.id)
 	ch <- prometheus.MustNewConstMetric(descAborted, prometheus.CounterValue, float64(t.aborted), l.target, l.initiator, l.id)

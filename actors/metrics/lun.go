@@ -17,7 +17,21 @@ type LUN struct {
 	faults                *faults.Injector
 	// peak is the most tasks the LUN actor held at once since the last TakePeak.
 	peak atomic.Int64
+	// down is set while the LUN serves no IO: its store is missing, or its actor
+	// failed too often (atgt_lun_online 0).
+	down atomic.Bool
 }
+
+// SetOnline records whether the LUN serves its store (atgt_lun_online), so that an
+// alert fires on a LUN that answers NOT READY to everything.
+func (l *LUN) SetOnline(on bool) {
+	if l != nil {
+		l.down.Store(!on)
+	}
+}
+
+// Online reports what SetOnline last recorded (true until then).
+func (l *LUN) Online() bool { return l == nil || !l.down.Load() }
 
 // NotePeak records that the LUN holds n tasks now (the LUN actor, after each
 // arrival), for TakePeak. One writer: a load and, rarely, a store.

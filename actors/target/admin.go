@@ -17,6 +17,7 @@ import (
 	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/actors/dispatcher"
 	"github.com/atgt/atgt/actors/gateway"
+	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/actors/prcluster"
 	"github.com/atgt/atgt/actors/session"
 	"github.com/atgt/atgt/backend"
@@ -101,7 +102,7 @@ func (s *Service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		version = bi.Main.Version
 	}
 	return &pb.StatusResponse{Version: version, UptimeSeconds: time.Since(s.admin.started).Seconds(),
-		Portals: s.Addrs(), Targets: uint32(len(s.admin.cfg.Targets)), Luns: uint32(len(s.live)),
+		Portals: s.Addrs(), Targets: uint32(len(s.admin.cfg.Targets)), Luns: uint32(len(s.live) + len(s.missing)),
 		Sessions: uint32(len(sessions)), ConfigPath: s.admin.path}, nil
 }
 
@@ -143,11 +144,40 @@ func (s *Service) ListLuns(_ context.Context, req *pb.ListLunsRequest) (*pb.List
 	out := &pb.ListLunsResponse{}
 	for _, l := range s.sortedLive() {
 		if req.Target == "" || l.set.name == req.Target {
-			out.Luns = append(out.Luns, l.info())
+			info := l.info()
+			if !s.metrics.LUN(l.key.Target, l.key.LUN).Online() {
+				info.State, info.Reason = lunOffline, "its actor failed too often (see the log); it answers NOT READY until atgtd restarts"
+			}
+			out.Luns = append(out.Luns, info)
 		}
 	}
+	for _, m := range s.missing {
+		if s.live[m.key] != nil {
+			continue // coming online: listed as served
+		}
+		if req.Target == "" || m.set.name == req.Target {
+			out.Luns = append(out.Luns, m.info())
+		}
+	}
+	sort.SliceStable(out.Luns, func(i, j int) bool {
+		a, b := out.Luns[i], out.Luns[j]
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		if a.Initiator != b.Initiator {
+			return a.Initiator < b.Initiator
+		}
+		return a.Id < b.Id
+	})
 	return out, nil
 }
+
+// The states ListLuns reports (LunInfo.state).
+const (
+	lunOnline  = "online"
+	lunMissing = "missing"
+	lunOffline = "offline"
+)
 
 // info describes the LUN.
 func (l *liveLUN) info() *pb.LunInfo {
@@ -157,7 +187,16 @@ func (l *liveLUN) info() *pb.LunInfo {
 	}
 	return &pb.LunInfo{Target: l.set.name, Initiator: l.set.initiator, Id: l.key.LUN, Backend: kind,
 		Path: lunPath(l.cfg), SizeBytes: uint64(l.served.Size()), BlockSize: l.blockSize, ReadOnly: l.readOnly,
-		Workers: l.cfg.Workers, Faults: uint32(len(l.faults.Faults())), IoPolicy: l.cfg.IoPolicy}
+		Workers: l.cfg.Workers, Faults: uint32(len(l.faults.Faults())), IoPolicy: l.cfg.IoPolicy, State: lunOnline}
+}
+
+// info describes a LUN whose store is missing: as configured, with no size.
+func (m *missingLUN) info() *pb.LunInfo {
+	return &pb.LunInfo{Target: m.set.name, Initiator: m.set.initiator, Id: m.key.LUN, Backend: m.cfg.Backend,
+		Path: m.path, BlockSize: m.cfg.BlockSize, ReadOnly: m.cfg.ReadOnly, Workers: m.cfg.Workers,
+		Faults: uint32(len(m.cfg.Faults)), IoPolicy: m.cfg.IoPolicy, State: lunMissing,
+		Reason: fmt.Sprintf("%s (missing since %s; looked for every %v)", m.reason, m.since.UTC().Format(time.RFC3339),
+			lun.DefaultRecheck)}
 }
 
 // lunPath names what a LUN stores its blocks in, for people: the file or device,
@@ -209,6 +248,10 @@ func (s *Service) findLUN(target, initiator string, id uint64) (*liveLUN, error)
 		route = dispatcher.RouteName(target, initiator)
 	}
 	l, ok := s.live[dispatcher.Key{Target: route, LUN: id}]
+	if m := s.missing[dispatcher.Key{Target: route, LUN: id}]; !ok && m != nil {
+		return nil, admin.Busy("%s: its store %s is missing; it can be changed once it is there, or removed",
+			lunLabel(target, initiator, id), m.path)
+	}
 	if !ok {
 		if initiator != "" {
 			return nil, admin.NotFound("lun %d of %s for initiator %s: no such LUN", id, target, initiator)

@@ -34,6 +34,9 @@ type applyOpts struct {
 	// resize names a LUN whose size a ResizeLun sets, even where the config already
 	// said that size (its file was larger).
 	resize *dispatcher.Key
+	// refuseMissing refuses an added LUN whose store is missing (AddLun: the
+	// administrator is there to fix it) instead of serving it NOT READY.
+	refuseMissing bool
 }
 
 // change applies edit, made on a copy of the served config.
@@ -138,11 +141,17 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 		}
 	}()
 	var specs []lunSpec
-	s.edit(func() { specs, err = s.openAdded(p) })
+	s.edit(func() { specs, err = s.openAdded(p, !opts.refuseMissing) })
 	if err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
 	undo = append(undo, func() { s.edit(func() { s.dropLUNs(specs) }) })
+	for _, sp := range specs {
+		if m := s.missing[sp.key]; sp.missing != nil && m != nil {
+			p.say("%s: its store %s is missing; it answers NOT READY until it is there",
+				lunLabel(m.set.name, m.set.initiator, sp.key.LUN), m.path)
+		}
+	}
 	grows, shrinks := s.splitResizes(p)
 	for _, r := range grows {
 		u, err := s.growFile(r)
@@ -178,7 +187,8 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 			}
 		}
 	}
-	retired, err := s.retire(ctx, p.removeLUNs, opts.force, p.removeTargets)
+	removeLUNs, removeMissing := s.splitMissing(p.removeLUNs)
+	retired, err := s.retire(ctx, removeLUNs, opts.force, p.removeTargets)
 	undo = append(undo, func() { s.unretire(retired) })
 	if err != nil {
 		return nil, err
@@ -192,6 +202,7 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 	if ferr := s.endLUNs(ctx, retired); ferr != nil {
 		errs = append(errs, ferr)
 	}
+	s.endMissing(removeMissing)
 	for _, r := range grows {
 		s.tellSize(ctx, r)
 	}
@@ -203,7 +214,9 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 		}
 	}
 	for _, f := range p.faults {
-		s.live[f.key].faults.Set(lunFaults(f.faults))
+		if lv := s.live[f.key]; lv != nil { // a missing LUN takes them from the config when it comes online
+			lv.faults.Set(lunFaults(f.faults))
+		}
 	}
 	// Logins see the new config: access lists, CHAP, and which initiators have
 	// LUNs of their own (their route).
@@ -239,7 +252,7 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 
 // openAdded opens the backends of the plan's new LUNs; on failure it closes those it
 // opened. The caller holds the read guard for writing.
-func (s *Service) openAdded(p *plan) (specs []lunSpec, err error) {
+func (s *Service) openAdded(p *plan, missingOK bool) (specs []lunSpec, err error) {
 	for _, a := range p.addLUNs {
 		tg := s.lunSet(a.name, a.initiator, a.route)
 		tg.ports = a.ports
@@ -257,7 +270,7 @@ func (s *Service) openAdded(p *plan) (specs []lunSpec, err error) {
 					panic(r)
 				}
 			}()
-			return s.openLUN(a.field, s.admin.cfg.DataDir, tg, l, s.admin.wrap)
+			return s.openOrMissing(a.field, s.admin.cfg.DataDir, tg, l, s.admin.wrap, missingOK)
 		}()
 		if err != nil {
 			drop()
@@ -272,6 +285,12 @@ func (s *Service) openAdded(p *plan) (specs []lunSpec, err error) {
 // read guard for writing.
 func (s *Service) dropLUNs(specs []lunSpec) {
 	for _, sp := range specs {
+		if sp.missing != nil {
+			if m := s.missing[sp.key]; m != nil {
+				s.forgetMissing(m)
+			}
+			continue
+		}
 		s.forget(sp.live)
 	}
 }

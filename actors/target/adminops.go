@@ -25,7 +25,7 @@ func (s *Service) AddTarget(ctx context.Context, req *pb.AddTargetRequest) (*pb.
 		}
 		raw.Targets = append(raw.Targets, proto.Clone(req.Target).(*pb.Target))
 		return nil
-	}, applyOpts{})
+	}, applyOpts{refuseMissing: true})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (s *Service) AddLun(ctx context.Context, req *pb.AddLunRequest) (*pb.AddLun
 	edit := addLunEdit(req)
 	var info *pb.LunInfo
 	_, err := s.run(ctx, func(wctx context.Context) (*plan, error) {
-		p, err := s.changeLocked(wctx, edit, applyOpts{})
+		p, err := s.changeLocked(wctx, edit, applyOpts{refuseMissing: true})
 		if err == nil {
 			var lv *liveLUN
 			if lv, err = s.findLUN(req.Target, req.Initiator, req.Lun.Id); err == nil {

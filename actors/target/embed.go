@@ -220,9 +220,10 @@ func (s *Service) spawnRoot(props *actor.Props) (*actor.PID, error) {
 // transfer length, and a traceparent to continue its trace; the answer is a
 // *atgtv1.ScsiCompletion. A task without ReplyTo is dropped with a warning; another
 // that fails a check is answered CHECK CONDITION, ILLEGAL REQUEST (0E/03, or 20/00
-// without a CDB). The PID stays valid while the LUN is served.
+// without a CDB). The PID stays valid while the LUN is served; while its store is
+// missing (missing.go) there is none.
 func (s *Service) LUNActor(target string, lun uint64) *actor.PID {
-	if s.routes == nil {
+	if s.routes == nil || s.isMissing(target, lun) {
 		return nil
 	}
 	pid := s.routes.Lookup(target, lun)

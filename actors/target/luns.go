@@ -26,11 +26,15 @@ type lunSpec struct {
 	key  dispatcher.Key
 	cfg  lun.Config
 	live *liveLUN
+	// missing, if set, makes the spec a missing-store actor's (missing.go): the
+	// LUN's store is missing, and cfg and live are empty.
+	missing *lun.MissingConfig
 }
 
 // openBackends opens every LUN's backend and loads its persisted state (saved mode
 // pages, reservations), so that a LUN that cannot be served fails the start before
-// any actor runs. The opened backends are recorded in s, to be closed at Stop.
+// any actor runs; a LUN whose store is missing is served NOT READY (missing.go).
+// The opened backends are recorded in s, to be closed at Stop.
 func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend.Backend) backend.Backend) ([]lunSpec, error) {
 	// Owner only: it holds the LUNs' state, maybe their images and the admin token.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -50,7 +54,7 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 			tg := s.lunSet(t.Name, set.initiator, set.route)
 			tg.ports = portGroupsOf(t)
 			for li, l := range set.luns {
-				spec, err := s.openLUN(fmt.Sprintf("config: %s.luns[%d]", set.field, li), cfg.DataDir, tg, l, wrap)
+				spec, err := s.openOrMissing(fmt.Sprintf("config: %s.luns[%d]", set.field, li), cfg.DataDir, tg, l, wrap, true)
 				if err != nil {
 					return nil, err
 				}
@@ -100,6 +104,9 @@ func (tg *targetLUNs) listLUNs() []uint64 { return *tg.ids.Load() }
 
 // addID lists id in the set; dropID takes it off.
 func (tg *targetLUNs) addID(id uint64) {
+	if slices.Contains(tg.listLUNs(), id) { // a missing LUN coming online
+		return
+	}
 	ids := append(slices.Clone(tg.listLUNs()), id)
 	slices.Sort(ids)
 	tg.ids.Store(&ids)

@@ -32,6 +32,12 @@ const (
 // never share a name.
 func lunName(k dispatcher.Key) string { return fmt.Sprintf("%s%s-%d", lunPrefix, k.Target, k.LUN) }
 
+// missingName is a missing-store actor's name (missing.go): a LUN's too, to the
+// supervision, and apart from lunName, which the LUN actor replacing it takes.
+func missingName(k dispatcher.Key) string {
+	return fmt.Sprintf("%smissing-%s-%d", lunPrefix, k.Target, k.LUN)
+}
+
 // rootConfig is everything the root actor spawns its children from: the service's
 // config, opened resources and options, fixed before the actor starts.
 type rootConfig struct {
@@ -126,6 +132,14 @@ func (r *rootActor) spawnLUNs(ctx actor.Context) error {
 
 // spawnLUN spawns one LUN actor and routes its logical unit to it.
 func (r *rootActor) spawnLUN(ctx actor.Context, sp lunSpec) (*actor.PID, error) {
+	if sp.missing != nil {
+		pid, err := ctx.SpawnNamed(lun.MissingProps(*sp.missing), missingName(sp.key))
+		if err != nil {
+			return nil, fmt.Errorf("spawn LUN %d of %s (store missing): %w", sp.key.LUN, sp.key.Target, err)
+		}
+		r.cfg.routes.Set(sp.key, pid)
+		return pid, nil
+	}
 	pid, err := ctx.SpawnNamed(lun.Props(sp.cfg), lunName(sp.key))
 	if err != nil {
 		return nil, fmt.Errorf("spawn LUN %d of %s: %w", sp.key.LUN, sp.key.Target, err)

@@ -89,8 +89,10 @@ type Service struct {
 	// legacyShared are the state file bases of the old naming (legacyStateBase) that
 	// two LUN sets of the served config share: their files are never adopted.
 	legacyShared map[string]bool
-	// live are the served LUNs by route and id, for the admin API.
-	live map[dispatcher.Key]*liveLUN
+	// live are the served LUNs by route and id, for the admin API; missing those
+	// whose store is missing (missing.go).
+	live    map[dispatcher.Key]*liveLUN
+	missing map[dispatcher.Key]*missingLUN
 	// admin is the admin API's state: the config as served, where it is saved
 	// (admin.go).
 	admin adminState

@@ -10,15 +10,17 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/atgt/atgt/actors/dispatcher"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
 
 // A missing file LUN store is created only for a LUN that is new: one that asks for
 // it with a size, outside /dev, and that this data directory has not served before.
 // The stores served are recorded in the data directory (storesFileName), so that a
-// store that vanished (a filesystem not mounted, a volume not activated) fails the
-// start or reload naming the LUN instead of coming back as a blank disk that an
-// initiator would format, and whose writes would land under the real store.
+// store that vanished (a filesystem not mounted, a volume not activated) is served
+// NOT READY until it is back (missing.go), naming the LUN in a warning, instead of
+// coming back as a blank disk that an initiator would format, and whose writes
+// would land under the real store.
 
 // storesFileName is the record of the file and block device stores served, in the
 // data directory.
@@ -52,15 +54,21 @@ func loadServedStores(dataDir string) (map[string]bool, error) {
 
 // recordServedStores writes the stores of cfg's file LUNs as the record of the data
 // directory and keeps them as s.servedStores; a failure is logged (the record only
-// makes a later start stricter).
+// makes a later start stricter). A missing LUN's store stays recorded if it was, and
+// is recorded once it comes online, not before: it was never served.
 func (s *Service) recordServedStores(cfg *pb.Config) {
 	var paths []string
 	for _, t := range cfg.Targets {
 		for _, set := range lunSets(0, t) {
 			for _, l := range set.luns {
-				if l.Backend == "file" || l.Backend == "" {
-					paths = append(paths, absStore(l.Path))
+				p := absStore(l.Path)
+				if l.Backend != "file" && l.Backend != "" {
+					continue
 				}
+				if s.missing[dispatcher.Key{Target: set.route, LUN: l.Id}] != nil && !s.servedStores[p] {
+					continue // never served: a missing store is recorded once it is there
+				}
+				paths = append(paths, p)
 			}
 		}
 	}
@@ -104,27 +112,42 @@ func absStore(path string) string {
 	return filepath.Clean(path)
 }
 
+// missingStoreError is a file LUN's store that does not exist and may not be
+// created. A start or a config change (SIGHUP, ApplyConfig) serves such a LUN NOT
+// READY until its store appears (missing.go); `lun add` refuses it.
+type missingStoreError struct {
+	field, path string
+	// why says why it is not created, and what to do.
+	why string
+}
+
+func (e *missingStoreError) Error() string {
+	return fmt.Sprintf("%s.path: %s does not exist%s", e.field, e.path, e.why)
+}
+
 // createStore decides whether a file LUN's missing store is created: true when it is
-// missing and may be; an error naming the LUN (field) and path when it is missing and
-// may not; false when it exists (or cannot be looked at: backend.Open reports that).
+// missing and may be; a *missingStoreError naming the LUN (field) and path when it is
+// missing and may not; false when it exists (or cannot be looked at: backend.Open
+// reports that).
 func (s *Service) createStore(field string, l *pb.Lun) (bool, error) {
 	_, err := os.Stat(l.Path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	abs := absStore(l.Path)
+	missing := func(why string) error { return &missingStoreError{field: field, path: l.Path, why: why} }
 	switch {
 	case s.servedStores[abs]:
-		return false, fmt.Errorf("%s.path: %s does not exist, but this data directory served it before "+
+		return false, missing(fmt.Sprintf(", but this data directory served it before "+
 			"(is its filesystem mounted, its volume or device attached?): a missing store is not replaced by a blank disk; "+
 			"restore it, remove the LUN, or take its path out of %s to have it created blank",
-			field, l.Path, filepath.Join(s.storesDir, storesFileName))
+			filepath.Join(s.storesDir, storesFileName)))
 	case underDev(abs):
-		return false, fmt.Errorf("%s.path: %s does not exist (no such block device; atgtd never creates a file under /dev)", field, l.Path)
+		return false, missing(" (no such block device; atgtd never creates a file under /dev)")
 	case l.ReadOnly:
-		return false, fmt.Errorf("%s.path: %s does not exist (a readOnly LUN's store is never created)", field, l.Path)
+		return false, missing(" (a readOnly LUN's store is never created)")
 	case l.SizeBytes == 0:
-		return false, fmt.Errorf("%s.path: %s does not exist; give sizeBytes (atgtctl lun add -size) to create it", field, l.Path)
+		return false, missing("; give sizeBytes (atgtctl lun add -size) to create it")
 	}
 	return true, nil
 }

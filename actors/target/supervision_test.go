@@ -30,6 +30,7 @@ func TestRootDirectives(t *testing.T) {
 		restarts, resumes, stop int32
 	}{
 		{"target/lun-iqn.2026-11.dev.atgt:root-0", 1, 0, 0},
+		{"target/lun-missing-iqn.2026-11.dev.atgt:root-1", 1, 0, 0}, // a LUN whose store is missing
 		{"target/dispatcher", 1, 0, 0},
 		{"target/portal0", 1, 0, 0},
 		{"target/sessions", 0, 1, 0},

@@ -76,7 +76,9 @@ func TestLunsJSON(t *testing.T) {
     "readOnly": true,
     "workers": 4,
     "ioPolicy": "threaded",
-    "faults": 0
+    "faults": 0,
+    "state": "online",
+    "reason": ""
   }
 ]
 `

@@ -31,6 +31,10 @@ type lunJSON struct {
 	Workers   uint32 `json:"workers"`
 	IoPolicy  string `json:"ioPolicy"`
 	Faults    uint32 `json:"faults"`
+	// State is online, missing (its store was not there: NOT READY until it is) or
+	// offline (its actor failed too often); Reason says why it is not online.
+	State  string `json:"state"`
+	Reason string `json:"reason"`
 }
 
 // sessionJSON is one element of `atgtctl -o json sessions`.
@@ -146,7 +150,15 @@ func orEmpty[T any](s []T) []T {
 func toLunJSON(l *pb.LunInfo) lunJSON {
 	return lunJSON{Target: l.Target, Initiator: l.Initiator, ID: l.Id, Backend: l.Backend, Path: l.Path,
 		SizeBytes: l.SizeBytes, BlockSize: l.BlockSize, ReadOnly: l.ReadOnly, Workers: l.Workers, IoPolicy: l.IoPolicy,
-		Faults: l.Faults}
+		Faults: l.Faults, State: lunState(l), Reason: l.Reason}
+}
+
+// lunState is a LUN's state; a daemon that reports none knows only online LUNs.
+func lunState(l *pb.LunInfo) string {
+	if l.State == "" {
+		return "online"
+	}
+	return l.State
 }
 
 func toSessionJSON(s *pb.SessionInfo) sessionJSON {

@@ -28,10 +28,10 @@ func TestTables(t *testing.T) {
 		want string
 	}{
 		{[]string{"luns"}, `
-TARGET                    INITIATOR                 ID  BACKEND  SIZE    BLOCK  MODE  WORKERS  POLICY    FAULTS  PATH
-iqn.2026-11.dev.atgt:vm1  -                         0   file     10 GiB  512    rw    4        threaded  0       vm1-root.img
-iqn.2026-11.dev.atgt:vm1  -                         1   file     1 GiB   4096   rw    8        threaded  0       vm1-data.img
-iqn.2026-11.dev.atgt:vm2  iqn.2026-11.dev.host:vm2  0   file     2 GiB   512    ro    4        threaded  0       vm2-root.img
+TARGET                    INITIATOR                 ID  BACKEND  SIZE    BLOCK  MODE  WORKERS  POLICY    FAULTS  STATE   PATH
+iqn.2026-11.dev.atgt:vm1  -                         0   file     10 GiB  512    rw    4        threaded  0       online  vm1-root.img
+iqn.2026-11.dev.atgt:vm1  -                         1   file     1 GiB   4096   rw    8        threaded  0       online  vm1-data.img
+iqn.2026-11.dev.atgt:vm2  iqn.2026-11.dev.host:vm2  0   file     2 GiB   512    ro    4        threaded  0       online  vm2-root.img
 `},
 		{[]string{"targets"}, `
 NAME                      ALIAS  LUNS  SESSIONS  INITIATORS  NETWORKS     OWN-LUNS                  CHAP

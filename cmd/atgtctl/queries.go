@@ -83,17 +83,43 @@ func cmdLuns(e *env, f *cmdFlags, args []string) error {
 	if e.json {
 		return writeJSON(e.out, convert(resp.Luns, toLunJSON))
 	}
-	t := newTable(e.out, "TARGET", "INITIATOR", "ID", "BACKEND", "SIZE", "BLOCK", "MODE", "WORKERS", "POLICY", "FAULTS", "PATH")
+	// STATE goes before PATH, which stays last (it may hold spaces); why a LUN is
+	// not online follows the table.
+	t := newTable(e.out, "TARGET", "INITIATOR", "ID", "BACKEND", "SIZE", "BLOCK", "MODE", "WORKERS", "POLICY", "FAULTS", "STATE", "PATH")
+	var notes []string
 	for _, l := range resp.Luns {
 		mode := "rw"
 		if l.ReadOnly {
 			mode = "ro"
 		}
-		t.row(l.Target, orDash(l.Initiator), strconv.FormatUint(l.Id, 10), l.Backend, human(l.SizeBytes),
+		size := human(l.SizeBytes)
+		if lunState(l) == "missing" {
+			size = "-"
+		}
+		t.row(l.Target, orDash(l.Initiator), strconv.FormatUint(l.Id, 10), l.Backend, size,
 			strconv.FormatUint(uint64(l.BlockSize), 10), mode, strconv.FormatUint(uint64(l.Workers), 10),
-			orDash(l.IoPolicy), strconv.FormatUint(uint64(l.Faults), 10), orDash(l.Path))
+			orDash(l.IoPolicy), strconv.FormatUint(uint64(l.Faults), 10), lunState(l), orDash(l.Path))
+		if l.Reason != "" {
+			notes = append(notes, fmt.Sprintf("lun %d of %s%s is %s: %s", l.Id, l.Target, forInitiator(l.Initiator), lunState(l), l.Reason))
+		}
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		if _, err := fmt.Fprintln(e.out, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forInitiator names an initiator's own LUN's initiator in a sentence.
+func forInitiator(initiator string) string {
+	if initiator == "" {
+		return ""
+	}
+	return " for initiator " + initiator
 }
 
 func cmdSessions(e *env, f *cmdFlags, args []string) error {

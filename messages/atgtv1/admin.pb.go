@@ -452,7 +452,14 @@ type LunInfo struct {
 	Faults uint32 `protobuf:"varint,10,opt,name=faults,proto3" json:"faults,omitempty"`
 	// How the IO workers use the store (config io_policy, its default filled in):
 	// threaded, single, single-sync or direct.
-	IoPolicy      string `protobuf:"bytes,11,opt,name=io_policy,json=ioPolicy,proto3" json:"io_policy,omitempty"`
+	IoPolicy string `protobuf:"bytes,11,opt,name=io_policy,json=ioPolicy,proto3" json:"io_policy,omitempty"`
+	// Whether the LUN serves IO: "online"; "missing" (its file or block device did
+	// not exist when atgtd opened it: it answers NOT READY, MANUAL INTERVENTION
+	// REQUIRED and is looked for every 5 s); "offline" (its actor failed too often:
+	// it answers NOT READY, LOGICAL UNIT FAILURE until atgtd restarts).
+	State string `protobuf:"bytes,12,opt,name=state,proto3" json:"state,omitempty"`
+	// Why the LUN is not online, for the administrator ("" when it is).
+	Reason        string `protobuf:"bytes,13,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -560,6 +567,20 @@ func (x *LunInfo) GetFaults() uint32 {
 func (x *LunInfo) GetIoPolicy() string {
 	if x != nil {
 		return x.IoPolicy
+	}
+	return ""
+}
+
+func (x *LunInfo) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *LunInfo) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -2296,7 +2317,7 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\x0fListLunsRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\"8\n" +
 	"\x10ListLunsResponse\x12$\n" +
-	"\x04luns\x18\x01 \x03(\v2\x10.atgt.v1.LunInfoR\x04luns\"\xa7\x02\n" +
+	"\x04luns\x18\x01 \x03(\v2\x10.atgt.v1.LunInfoR\x04luns\"\xd5\x02\n" +
 	"\aLunInfo\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1c\n" +
 	"\tinitiator\x18\x02 \x01(\tR\tinitiator\x12\x0e\n" +
@@ -2311,7 +2332,9 @@ const file_atgt_v1_admin_proto_rawDesc = "" +
 	"\aworkers\x18\t \x01(\rR\aworkers\x12\x16\n" +
 	"\x06faults\x18\n" +
 	" \x01(\rR\x06faults\x12\x1b\n" +
-	"\tio_policy\x18\v \x01(\tR\bioPolicy\"-\n" +
+	"\tio_policy\x18\v \x01(\tR\bioPolicy\x12\x14\n" +
+	"\x05state\x18\f \x01(\tR\x05state\x12\x16\n" +
+	"\x06reason\x18\r \x01(\tR\x06reason\"-\n" +
 	"\x13ListSessionsRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\"H\n" +
 	"\x14ListSessionsResponse\x120\n" +

@@ -1,6 +1,7 @@
 package inprocess
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 // INTERNAL TARGET FAILURE), every initiator then sees a unit attention as after a
 // reset, data written before reads back, the saved WCE survives the rebuild, and the
 // LUN serves on under the same routes. A LUN that fails five times within a minute
-// goes offline and answers every command NOT READY, LOGICAL UNIT FAILURE.
+// goes offline and answers every command NOT READY, LOGICAL UNIT FAILURE; ListLuns
+// shows it offline and atgt_lun_online is 0.
 func TestLUNActorFailure(t *testing.T) {
 	t.Run("recovers", func(t *testing.T) {
 		cfg := baseConfig(t)
@@ -74,6 +76,15 @@ func TestLUNActorFailure(t *testing.T) {
 			func() error { _, err := s.Inquiry(0); return err },
 		} {
 			expectSense(t, "command to an offline LUN", cmd(), scsi.SenseNotReady, 0x3E)
+		}
+		// The administrator sees it without the log (atgtctl luns), and so does an
+		// alert (atgt_lun_online).
+		resp, err := svc.ListLuns(context.Background(), &pb.ListLunsRequest{})
+		if err != nil || len(resp.Luns) == 0 || resp.Luns[0].State != "offline" || resp.Luns[0].Reason == "" {
+			t.Errorf("ListLuns of the offline LUN: %v, %v; want state offline with a reason", resp, err)
+		}
+		if m := svc.Metrics().LUN(cfg.Targets[0].Name, 0); m.Online() {
+			t.Error("atgt_lun_online is 1 for the offline LUN")
 		}
 	})
 }
