@@ -117,6 +117,7 @@ func (l *lunActor) pump(ctx actor.Context) {
 		if barrier && !o.idle() {
 			return
 		}
+		o.queue[0] = nil // the backing array must not keep the task once it ran
 		o.queue = o.queue[1:]
 		before := l.dispatched
 		l.execute(ctx, t)

@@ -44,15 +44,20 @@ func (q *workQueue) put(io *pb.IoRequest) bool {
 	return true
 }
 
-// take removes the oldest IO, or returns nil.
+// take removes the oldest IO, or returns nil. It clears the slot it took, unless
+// the LUN has already reused it: a slot left holding its IO kept the IO's task, the
+// task's connection chunk and its write data reachable until 1024 later IOs had
+// passed, long after the command ended (an idle LUN held them forever).
 func (q *workQueue) take() *pb.IoRequest {
 	for {
 		h := q.head.Load()
 		if h >= q.tail.Load() {
 			return nil
 		}
-		io := q.buf[h%queueSize].Load()
+		slot := &q.buf[h%queueSize]
+		io := slot.Load()
 		if q.head.CompareAndSwap(h, h+1) {
+			slot.CompareAndSwap(io, nil)
 			return io
 		}
 	}
