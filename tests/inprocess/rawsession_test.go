@@ -126,3 +126,77 @@ func TestDiscoveryRejectedRequestsTakeCmdSN(t *testing.T) {
 		t.Fatalf("Logout: %v response %d", in.BHS.Opcode(), in.BHS.Response())
 	}
 }
+
+// TestTextRedeclaresMaxRecvDataSegmentLength: an initiator may declare
+// MaxRecvDataSegmentLength again in a Text Request (RFC 7143 13.12, "Use: ALL").
+// The target answers with its own declaration, and every data segment it sends
+// after that answer is at most the new value: a 64 KiB READ comes as 16 Data-In
+// PDUs of 4096 bytes, and a NOP-In echoes 4096 bytes of a longer ping.
+func TestTextRedeclaresMaxRecvDataSegmentLength(t *testing.T) {
+	svc := start(t, baseConfig(t), nil)
+	c := dialRawSession(t, svc.Addrs()[0], initiator.Options{ISID: isid(1401), MaxRecvDataSegmentLength: 262144})
+	if got := c.r.Params.MaxRecvDataSegmentLength; got != 262144 {
+		t.Fatalf("declared %d at login, want 262144", got)
+	}
+	const newMax = 4096
+	c.send(textRequest(1, iscsi.KV{Key: "MaxRecvDataSegmentLength", Value: "4096"}), false)
+	in := c.recv(3*time.Second, "Text Request")
+	kvs, err := iscsi.ParseText(in.Data)
+	want := iscsi.KV{Key: "MaxRecvDataSegmentLength", Value: c.r.Params.Keys["MaxRecvDataSegmentLength"]}
+	if in.BHS.Opcode() != iscsi.OpTextResp || !in.BHS.Final() || err != nil || len(kvs) != 1 || kvs[0] != want {
+		t.Fatalf("answer to MaxRecvDataSegmentLength=4096: %v F=%v %v %v; want %v", in.BHS.Opcode(), in.BHS.Final(), kvs, err, want)
+	}
+
+	// READ(10) of 128 blocks at LBA 0; the first answer may be the power-on unit
+	// attention.
+	const length = 64 << 10
+	read := &iscsi.PDU{}
+	h := &read.BHS
+	h.SetOpcode(iscsi.OpSCSICmd)
+	h.SetTaskAttr(iscsi.TaskAttrSimple)
+	h.SetFinal(true)
+	h.SetCmdRead(true)
+	h.SetExpectedDataTransferLength(length)
+	copy(h.CDB(), []byte{0x28, 0, 0, 0, 0, 0, 0, 0, length / blockSize, 0})
+	for try := uint32(0); ; try++ {
+		if try == 3 {
+			t.Fatal("the READ did not succeed in 3 tries")
+		}
+		h.SetITT(2 + try)
+		c.send(read, false)
+		pdus, total := 0, 0
+		for {
+			in := c.recv(3*time.Second, "READ")
+			if in.BHS.Opcode() == iscsi.OpSCSIResp {
+				break // CHECK CONDITION (unit attention): again
+			}
+			if in.BHS.Opcode() != iscsi.OpDataIn {
+				t.Fatalf("READ: got %v", in.BHS.Opcode())
+			}
+			if len(in.Data) > newMax {
+				t.Fatalf("Data-In of %d bytes after the initiator declared MaxRecvDataSegmentLength=%d", len(in.Data), newMax)
+			}
+			pdus++
+			total += len(in.Data)
+			if in.BHS.HasStatus() {
+				if pdus != length/newMax || total != length {
+					t.Fatalf("READ of %d bytes came as %d Data-In PDUs, %d bytes; want %d of %d", length, pdus, total, length/newMax, newMax)
+				}
+				break
+			}
+		}
+		if pdus > 0 {
+			break
+		}
+	}
+
+	ping := &iscsi.PDU{Data: make([]byte, min(c.r.Params.MaxXmitDataSegmentLength, 2*newMax))}
+	ping.BHS.SetOpcode(iscsi.OpNopOut)
+	ping.BHS.SetFinal(true)
+	ping.BHS.SetITT(10)
+	ping.BHS.SetTTT(iscsi.ReservedTag)
+	c.send(ping, false)
+	if in := c.recv(3*time.Second, "NOP-Out"); in.BHS.Opcode() != iscsi.OpNopIn || len(in.Data) != min(len(ping.Data), newMax) {
+		t.Fatalf("NOP-Out of %d bytes: %v with %d bytes, want NOP-In with %d", len(ping.Data), in.BHS.Opcode(), len(in.Data), min(len(ping.Data), newMax))
+	}
+}
