@@ -19,8 +19,8 @@ type Config struct {
 	// Login is the outcome of the connection's login: session type, names, ISID and
 	// the negotiated parameters.
 	Login login.Result
-	// LocalAddr is the address the initiator reached ("host:port"); SendTargets
-	// answers with it.
+	// LocalAddr is the address the initiator reached ("host:port", as Go writes
+	// it, an IPv6 zone included); SendTargets answers with it, zone dropped.
 	LocalAddr string
 	// Discovery lists the targets SendTargets may name.
 	Discovery []login.DiscoveryTarget

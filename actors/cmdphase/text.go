@@ -142,11 +142,11 @@ func (m *Machine) textResponse(p *iscsi.PDU, req *iscsi.PDU, ttt uint32) {
 }
 
 // discoveryTargets lists the configured targets with this connection's local address
-// as their TargetAddress (the address the initiator already reached us on), unless
-// a target names its addresses itself (every gateway node's portals, in ALUA port
-// groups).
+// as their TargetAddress (the address the initiator already reached us on, without
+// an IPv6 zone: login.PortalAddress), unless a target names its addresses itself
+// (every gateway node's portals, in ALUA port groups).
 func (m *Machine) discoveryTargets() []login.DiscoveryTarget {
-	addr := m.cfg.LocalAddr + ",1"
+	addr := login.PortalAddress(m.cfg.LocalAddr) + ",1"
 	out := make([]login.DiscoveryTarget, len(m.cfg.Discovery))
 	for i, t := range m.cfg.Discovery {
 		if len(t.Addresses) > 0 {
