@@ -19,8 +19,8 @@ type Config struct {
 	// Login is the outcome of the connection's login: session type, names, ISID and
 	// the negotiated parameters.
 	Login login.Result
-	// LocalAddr is the address the initiator reached ("host:port"); SendTargets
-	// answers with it.
+	// LocalAddr is the address the initiator reached ("host:port", as Go writes
+	// it, an IPv6 zone included); SendTargets answers with it, zone dropped.
 	LocalAddr string
 	// Discovery lists the targets SendTargets may name.
 	Discovery []login.DiscoveryTarget
@@ -226,7 +226,15 @@ func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {
 		}
 	case op == iscsi.OpSNACKReq:
 		m.reject(iscsi.RejectSNACK, &p.BHS)
+	case op == iscsi.OpSCSICmd, op == iscsi.OpTaskMgmtReq:
+		// A discovery session takes only Text and Logout requests (RFC 7143 4.3).
+		// The refused request still used its CmdSN, which the initiator may not
+		// send again (11.17.1): a non-immediate one takes it, or every later
+		// request would wait behind the hole.
+		m.rejectCommand(iscsi.RejectProtocolError, &p.BHS)
 	default:
+		// Data-Out, SNACK and unknown opcodes carry no CmdSN; a Login Request after
+		// the login is always immediate (11.12: its I bit is 1) and takes none.
 		m.reject(iscsi.RejectProtocolError, &p.BHS)
 	}
 	if pooled && !adopted {

@@ -23,10 +23,16 @@ type textExchange struct {
 	// rest is the answer not yet sent while the target sends it in parts (C=1);
 	// the initiator asks for each part with an empty Text Request.
 	rest []byte
+	// seen are the keys the exchange's requests carried so far: one sent twice
+	// is a protocol error (RFC 7143 6.4).
+	seen map[string]struct{}
+	// maxRecv, if not 0, is the MaxRecvDataSegmentLength the initiator declared
+	// in the exchange, in force once the exchange is over (textkeys.go).
+	maxRecv uint32
 }
 
-// text answers a Text Request (RFC 7143 11.10-11.11): SendTargets, and
-// NotUnderstood for keys not negotiable in the full feature phase.
+// text answers a Text Request (RFC 7143 11.10-11.11): SendTargets, a new
+// MaxRecvDataSegmentLength, and the other keys as answerKeys says.
 //
 // The initiator may send its keys in parts, every part but the last with C=1 (and
 // F=0): the target keeps each part, answers it with an empty Text Response with F=0
@@ -78,14 +84,12 @@ func (m *Machine) text(req *iscsi.PDU) {
 		m.reject(iscsi.RejectProtocolError, h)
 		return
 	}
-	var resp []iscsi.KV
-	for _, kv := range kvs {
-		if kv.Key == "SendTargets" {
-			resp = append(resp, login.SendTargets(kv.Value, m.cfg.Login.InitiatorName, m.cfg.Login.Target.Name,
-				m.Discovery(), m.cfg.Login.Peer, m.discoveryTargets())...)
-			continue
-		}
-		resp = append(resp, iscsi.KV{Key: kv.Key, Value: "NotUnderstood"})
+	resp, ok := m.answerKeys(x, kvs)
+	if !ok {
+		// A key sent twice in the exchange: the target resets the negotiation
+		// with a Reject (RFC 7143 6.4), and what it had agreed is discarded.
+		m.reject(iscsi.RejectProtocolError, h)
+		return
 	}
 	m.textPart(req, x, iscsi.AppendText(nil, resp...))
 }
@@ -114,6 +118,7 @@ func (m *Machine) textPart(req *iscsi.PDU, x *textExchange, text []byte) {
 	if len(x.rest) == 0 && req.BHS.Final() {
 		p.BHS.SetFinal(true)
 		m.textResponse(p, req, iscsi.ReservedTag)
+		m.endExchange(x)
 		return
 	}
 	x.ttt = m.newTTT()
@@ -137,11 +142,11 @@ func (m *Machine) textResponse(p *iscsi.PDU, req *iscsi.PDU, ttt uint32) {
 }
 
 // discoveryTargets lists the configured targets with this connection's local address
-// as their TargetAddress (the address the initiator already reached us on), unless
-// a target names its addresses itself (every gateway node's portals, in ALUA port
-// groups).
+// as their TargetAddress (the address the initiator already reached us on, without
+// an IPv6 zone: login.PortalAddress), unless a target names its addresses itself
+// (every gateway node's portals, in ALUA port groups).
 func (m *Machine) discoveryTargets() []login.DiscoveryTarget {
-	addr := m.cfg.LocalAddr + ",1"
+	addr := login.PortalAddress(m.cfg.LocalAddr) + ",1"
 	out := make([]login.DiscoveryTarget, len(m.cfg.Discovery))
 	for i, t := range m.cfg.Discovery {
 		if len(t.Addresses) > 0 {

@@ -53,3 +53,16 @@ func SendTargets(value, initiatorName, sessionTarget string, discovery bool, pee
 	}
 	return out
 }
+
+// PortalAddress writes a portal's "host:port" as TargetAddress carries it (RFC 7143
+// 13.8: a domain name, an IPv4 address, or an IPv6 literal in brackets). An IPv6
+// zone ("%eth0") is dropped: it names an interface of the target's host, which
+// means nothing to the initiator, and the RFC 3986 literal has no place for it. A
+// string that is not an IP address and port stays as it is.
+func PortalAddress(hostPort string) string {
+	ap, err := netip.ParseAddrPort(hostPort)
+	if err != nil {
+		return hostPort
+	}
+	return netip.AddrPortFrom(ap.Addr().WithZone(""), ap.Port()).String()
+}

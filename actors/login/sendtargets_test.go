@@ -50,3 +50,22 @@ func TestSendTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestPortalAddress: TargetAddress carries no IPv6 zone (RFC 7143 13.8), and other
+// addresses as Go writes them.
+func TestPortalAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"[fe80::1%eth0]:3260":     "[fe80::1]:3260",
+		"[fe80::a:b%25eth0]:3260": "[fe80::a:b]:3260",
+		"[fe80::1%3]:860":         "[fe80::1]:860",
+		"[::1]:3260":              "[::1]:3260",
+		"[2001:db8::1]:3260":      "[2001:db8::1]:3260",
+		"127.0.0.1:3260":          "127.0.0.1:3260",
+		"[::ffff:10.0.0.1]:3260":  "[::ffff:10.0.0.1]:3260",
+		"portal.example:3260":     "portal.example:3260",
+	} {
+		if got := PortalAddress(in); got != want {
+			t.Errorf("PortalAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
