@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/gateway"
+	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/lun"
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -63,7 +64,8 @@ func discoveryAddresses(t *pb.Target) []string {
 	for _, p := range t.PortGroups {
 		for _, a := range p.Portals {
 			host, port, _ := net.SplitHostPort(a) // validated
-			out = append(out, net.JoinHostPort(host, port)+","+strconv.FormatUint(uint64(p.Id), 10))
+			// No IPv6 zone: it names this node's interface (RFC 7143 13.8's syntax has none).
+			out = append(out, login.PortalAddress(net.JoinHostPort(host, port))+","+strconv.FormatUint(uint64(p.Id), 10))
 		}
 	}
 	return out

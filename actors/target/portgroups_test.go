@@ -43,6 +43,11 @@ func TestPortGroupsValid(t *testing.T) {
 	if got := discoveryAddresses(cfg.Targets[0]); !reflect.DeepEqual(got, []string{"127.0.0.1:3260,1", "127.0.0.2:3260,2"}) {
 		t.Fatalf("SendTargets addresses %v", got)
 	}
+	// An IPv6 zone names this node's interface: SendTargets leaves it out.
+	zoned := &pb.Target{PortGroups: []*pb.PortGroup{{Id: 3, Portals: []string{"[fe80::1%eth0]:3260"}}}}
+	if got := discoveryAddresses(zoned); !reflect.DeepEqual(got, []string{"[fe80::1]:3260,3"}) {
+		t.Fatalf("SendTargets addresses of a zoned portal %v", got)
+	}
 	// Without port groups: tag 1, the connection's own address, no ALUA model.
 	def := ApplyDefaults(DefaultConfig()).Targets[0]
 	if g := portGroupsOf(def); g.tag() != 1 || g.model(backend.NewMemory(4096)) != nil || discoveryAddresses(def) != nil {
