@@ -68,7 +68,7 @@ func newFlow() *flow {
 func (f *flow) over() bool {
 	q := f.queued.Load()
 	own := q + f.reads.Load()
-	return q > maxQueuedBytes || f.unread.Load() > maxUnread || own > maxDataInBytes || f.budget.over(own, 0)
+	return q > maxQueuedBytes || f.unread.Load() > maxUnread || own > maxDataInBytes || f.budget.over(f, own, 0)
 }
 
 // overWith reports whether n more bytes of reads would exceed maxDataInBytes or the
@@ -76,7 +76,7 @@ func (f *flow) over() bool {
 // before it parses the next PDU.
 func (f *flow) overWith(n int64) bool {
 	own := f.queued.Load() + f.reads.Load() + n
-	return own > maxDataInBytes || f.budget.over(own, n)
+	return own > maxDataInBytes || f.budget.over(f, own, n)
 }
 
 // addReads changes reads by n, and the budget with it.
@@ -119,7 +119,7 @@ func (f *flow) wait() {
 	if !f.over() {
 		return // the common case: four loads
 	}
-	if f.budget != nil && f.budget.over(f.queued.Load()+f.reads.Load(), 0) {
+	if f.budget != nil && f.budget.over(f, f.queued.Load()+f.reads.Load(), 0) {
 		f.budget.pauses.Add(1)
 	}
 	defer f.waiting.Store(false)

@@ -73,23 +73,27 @@ func (b *ReadBudget) SlowEnds() uint64 {
 	return b.slow.Load()
 }
 
-// share is what one connection may hold while the target is over the limit.
-func (b *ReadBudget) share() int64 {
+// share is what one connection may hold while the target is over the limit; join
+// counts one holder more (a connection about to become one).
+func (b *ReadBudget) share(join bool) int64 {
 	n := int64(b.holders.Load())
+	if join {
+		n++
+	}
 	if n < 1 {
 		n = 1
 	}
 	return max(b.limit/n, minShare)
 }
 
-// over reports whether a connection that would hold own bytes, n of them not yet
-// added to the budget, must parse no further PDU. Below minShare it answers
-// without touching the shared counters, so small IO never reads them.
-func (b *ReadBudget) over(own, n int64) bool {
+// over reports whether the connection of f, were it to hold own bytes (n of them
+// not yet added to the budget), must parse no further PDU. Below minShare it
+// answers without touching the shared counters, so small IO never reads them.
+func (b *ReadBudget) over(f *flow, own, n int64) bool {
 	if b == nil || own <= minShare || b.held.Load()+n <= b.limit {
 		return false
 	}
-	return own > b.share()
+	return own > b.share(!f.holder.Load())
 }
 
 // add counts n more bytes (n < 0: fewer) held by the connection of f, and keeps
