@@ -46,9 +46,8 @@ type flow struct {
 	readerDone chan struct{}
 
 	// budget is the target's ReadBudget (nil: none), which queued and reads are
-	// added to as well; holder says the connection counts among its holders.
+	// added to as well.
 	budget *ReadBudget
-	holder atomic.Bool
 	// users counts the reader, the writer and the actor until each is done with
 	// the flow: the last takes the connection's share off the budget.
 	users atomic.Int32
@@ -68,7 +67,7 @@ func newFlow() *flow {
 func (f *flow) over() bool {
 	q := f.queued.Load()
 	own := q + f.reads.Load()
-	return q > maxQueuedBytes || f.unread.Load() > maxUnread || own > maxDataInBytes || f.budget.over(f, own, 0)
+	return q > maxQueuedBytes || f.unread.Load() > maxUnread || own > maxDataInBytes || f.budget.over(own, 0)
 }
 
 // overWith reports whether n more bytes of reads would exceed maxDataInBytes or the
@@ -76,14 +75,14 @@ func (f *flow) over() bool {
 // before it parses the next PDU.
 func (f *flow) overWith(n int64) bool {
 	own := f.queued.Load() + f.reads.Load() + n
-	return own > maxDataInBytes || f.budget.over(f, own, n)
+	return own > maxDataInBytes || f.budget.over(own, n)
 }
 
 // addReads changes reads by n, and the budget with it.
 func (f *flow) addReads(n int64) {
 	f.reads.Add(n)
 	if f.budget != nil {
-		f.budget.add(f, n)
+		f.budget.add(n)
 	}
 }
 
@@ -91,7 +90,7 @@ func (f *flow) addReads(n int64) {
 func (f *flow) addQueued(n int64) {
 	f.queued.Add(n)
 	if f.budget != nil {
-		f.budget.add(f, n)
+		f.budget.add(n)
 	}
 }
 
@@ -119,7 +118,7 @@ func (f *flow) wait() {
 	if !f.over() {
 		return // the common case: four loads
 	}
-	if f.budget != nil && f.budget.over(f, f.queued.Load()+f.reads.Load(), 0) {
+	if f.budget != nil && f.budget.over(f.queued.Load()+f.reads.Load(), 0) {
 		f.budget.pauses.Add(1)
 	}
 	defer f.waiting.Store(false)

@@ -2,11 +2,12 @@ package conn
 
 import "sync/atomic"
 
-// minShare is the fair share of the ReadBudget no connection goes below: one
+// minShare is what every connection may hold whatever the ReadBudget says: one
 // command of the LUNs' maximum transfer (scsidev.MaxTransferBytes). A connection
 // that holds no more than it is never paused by the budget, so a connection that
 // holds nothing always runs at least one READ, and an honest reader keeps a
-// pipeline however many slow ones share the target.
+// pipeline (32 READs of 128 KiB, 1024 of 4 KiB) however many slow ones fill the
+// target's budget.
 const minShare = 4 << 20
 
 // ReadBudget bounds the Data-In all the connections of a target owe or hold
@@ -15,22 +16,25 @@ const minShare = 4 << 20
 // The connections add to it where they add to their own counters, once per batch
 // (a reader message, an actor turn, a writev): one more atomic add each, no lock.
 //
-// Past the limit, a connection that holds more than its fair share (the limit over
-// the connections that hold more than minShare, and at least minShare) parses no
-// further PDU until it holds less, as it does past its own maxDataInBytes: its
-// initiator's sends then wait in TCP. Its own drain wakes it (flow.signal), so it
-// waits for nobody else. A connection over its share whose peer does not read is
-// ended by the write timeout or the minimum drain rate (writer.go). So while the
-// target is over the limit each connection holds at most max(limit/holders,
-// minShare) plus one command (at most 4 MiB): in all at most about the limit plus
-// 4 MiB per connection, or 8 MiB per connection once more than limit/4 MiB
-// connections hold Data-In. A nil budget bounds nothing.
+// Past the limit, a connection that holds more than minShare parses no further PDU
+// until the target is under the limit or it holds no more than minShare, as it
+// does past its own maxDataInBytes: its initiator's sends then wait in TCP. Its
+// own drain wakes it (flow.signal), so it waits for nobody else, and one holding
+// no more than minShare is never paused. A connection whose peer does not read is
+// ended by the write timeout or the minimum drain rate (drain.go), which gives
+// its share back.
+//
+// So while the target is over the limit every connection keeps a pipeline of
+// minShare plus one command, and the whole is at most the limit plus, per
+// connection holding Data-In, one command and minShare: limit + 8 MiB × holders.
+// A share of limit/holders was tried and measured: granted while over the limit it
+// is not taken back from those that hold it, so each newcomer got limit/k more
+// (the harmonic sum: six non-reading connections on 64 MiB held 164 MiB).
+// A nil budget bounds nothing.
 type ReadBudget struct {
 	limit int64
 	// held is the sum of every live connection's flow.queued and flow.reads.
 	held atomic.Int64
-	// holders counts the connections holding more than minShare (flow.holder).
-	holders atomic.Int32
 	// pauses counts the waits of a reader that the budget caused.
 	pauses atomic.Uint64
 	// slow counts the connections ended for draining Data-In below minDrainRate.
@@ -73,48 +77,17 @@ func (b *ReadBudget) SlowEnds() uint64 {
 	return b.slow.Load()
 }
 
-// share is what one connection may hold while the target is over the limit; join
-// counts one holder more (a connection about to become one).
-func (b *ReadBudget) share(join bool) int64 {
-	n := int64(b.holders.Load())
-	if join {
-		n++
-	}
-	if n < 1 {
-		n = 1
-	}
-	return max(b.limit/n, minShare)
+// over reports whether a connection that would hold own bytes (n of them not yet
+// added to the budget) must parse no further PDU. Up to minShare it answers
+// without reading the shared counter, so small IO never touches it here.
+func (b *ReadBudget) over(own, n int64) bool {
+	return b != nil && own > minShare && b.held.Load()+n > b.limit
 }
 
-// over reports whether the connection of f, were it to hold own bytes (n of them
-// not yet added to the budget), must parse no further PDU. Below minShare it
-// answers without touching the shared counters, so small IO never reads them.
-func (b *ReadBudget) over(f *flow, own, n int64) bool {
-	if b == nil || own <= minShare || b.held.Load()+n <= b.limit {
-		return false
-	}
-	return own > b.share(!f.holder.Load())
-}
-
-// add counts n more bytes (n < 0: fewer) held by the connection of f, and keeps
-// f's place among the holders. Called where f's counters change, after them.
-func (b *ReadBudget) add(f *flow, n int64) {
-	b.held.Add(n)
-	h := f.queued.Load()+f.reads.Load() > minShare
-	if h != f.holder.Load() && f.holder.CompareAndSwap(!h, h) {
-		if h {
-			b.holders.Add(1)
-		} else {
-			b.holders.Add(-1)
-		}
-	}
-}
+// add counts n more bytes (n < 0: fewer) held by a connection. Called where the
+// connection's flow counters change, after them.
+func (b *ReadBudget) add(n int64) { b.held.Add(n) }
 
 // release takes what the connection of f still counts off the budget, once its
 // reader, writer and actor are done with f.
-func (b *ReadBudget) release(f *flow) {
-	b.held.Add(-(f.queued.Load() + f.reads.Load()))
-	if f.holder.CompareAndSwap(true, false) {
-		b.holders.Add(-1)
-	}
-}
+func (b *ReadBudget) release(f *flow) { b.held.Add(-(f.queued.Load() + f.reads.Load())) }

@@ -13,9 +13,8 @@ func budgetFlow(b *ReadBudget) *flow {
 }
 
 // TestReadBudgetShare: under the limit every connection runs to its own bound;
-// past it, one over its fair share (the limit over the holders, at least
-// minShare) waits and one under it does not, and the share grows back as holders
-// leave.
+// past it, one holding more than minShare waits and one holding less takes one
+// more command, and all run again once the target is back under the limit.
 func TestReadBudgetShare(t *testing.T) {
 	const mib = 1 << 20
 	b := NewReadBudget(32 * mib)
@@ -25,59 +24,67 @@ func TestReadBudgetShare(t *testing.T) {
 	if a.over() || a.overWith(2*mib) {
 		t.Fatal("a connection under the target's limit paused")
 	}
-	a.addReads(10 * mib) // 40 MiB: over the limit, and over its share (32 MiB, alone)
-	if !a.over() {
-		t.Fatalf("a connection holding 40 MiB of a 32 MiB budget alone not paused (held %d, holders %d)", b.Held(), b.holders.Load())
+	if !a.overWith(3 * mib) {
+		t.Fatal("a message taking the target past its limit not ended there")
 	}
-	if c.over() || c.overWith(4*mib) {
+	a.addReads(10 * mib) // 40 MiB: the target is over its limit
+	if !a.over() {
+		t.Fatalf("a connection holding 40 MiB of a 32 MiB budget not paused (held %d)", b.Held())
+	}
+	if c.over() || c.overWith(minShare) {
 		t.Fatal("a connection holding nothing paused: it must always run one READ")
 	}
-	if !c.overWith(20 * mib) {
-		t.Fatal("a connection taking 20 MiB past the limit not stopped at its share (16 MiB with two holders)")
+	if !c.overWith(minShare + 1) {
+		t.Fatal("a connection taking more than minShare past the limit not stopped")
 	}
-	c.addReads(10 * mib) // two holders: a share of 16 MiB each
-	if got := b.holders.Load(); got != 2 {
-		t.Fatalf("holders %d, want 2", got)
-	}
-	if c.over() {
-		t.Fatal("a connection holding 10 MiB (under its 16 MiB share) paused")
-	}
-	c.addQueued(7 * mib) // 17 MiB: over its share
+	c.addReads(minShare)
+	c.addQueued(1)
 	if !c.over() {
-		t.Fatal("a connection holding 17 MiB (over its 16 MiB share, the target over) not paused")
+		t.Fatal("a connection holding more than minShare past the limit not paused")
 	}
-	c.sent(7 * mib)
-	a.answered(-38 * mib) // a drains to 2 MiB: no longer a holder
-	if got := b.holders.Load(); got != 1 {
-		t.Fatalf("holders %d after a drained, want 1", got)
+	c.sent(1)
+	if c.over() {
+		t.Fatal("a connection back at minShare still paused")
 	}
-	if a.over() {
-		t.Fatal("a drained connection still paused")
+	a.answered(-38 * mib) // a drains to 2 MiB: the target is under its limit
+	if a.over() || c.overWith(20*mib) {
+		t.Fatal("connections paused under the limit")
 	}
-	if got := b.Held(); got != 12*mib {
-		t.Fatalf("held %d, want %d", got, 12*mib)
+	if got := b.Held(); got != 2*mib+minShare {
+		t.Fatalf("held %d, want %d", got, 2*mib+minShare)
 	}
 }
 
-// TestReadBudgetFloor: however many connections hold Data-In, the share is never
-// below minShare, so each keeps a pipeline of at least one maximum transfer.
+// TestReadBudgetFloor: however many connections fill the budget, each holds at
+// most minShare and one command more past the limit: the whole is bounded by the
+// limit plus that per connection.
 func TestReadBudgetFloor(t *testing.T) {
+	const cmd = 4 << 20
 	b := NewReadBudget(16 << 20)
 	var fs []*flow
 	for range 64 {
 		f := budgetFlow(b)
-		f.addReads(minShare + 1)
+		// The reader's rule: take commands until overWith says the message ends.
+		var reads int64
+		for {
+			reads += cmd
+			if f.overWith(reads) {
+				break
+			}
+		}
+		f.addReads(reads)
 		fs = append(fs, f)
 	}
-	if got := b.share(false); got != minShare {
-		t.Fatalf("share %d with 64 holders of a 16 MiB budget, want the floor %d", got, minShare)
+	if bound := int64(16<<20) + 64*(minShare+cmd); b.Held() > bound {
+		t.Fatalf("64 connections hold %d past a 16 MiB budget, want at most %d", b.Held(), bound)
 	}
-	fresh := budgetFlow(b)
-	if fresh.overWith(minShare) {
+	for _, f := range fs[4:] {
+		if own := f.reads.Load(); own > minShare+cmd {
+			t.Fatalf("a connection arriving past the limit holds %d, want at most %d", own, minShare+cmd)
+		}
+	}
+	if fresh := budgetFlow(b); fresh.overWith(minShare) {
 		t.Fatal("a connection holding nothing may not take one maximum transfer")
-	}
-	if !fs[0].over() {
-		t.Fatal("a holder over the floor past the limit not paused")
 	}
 }
 
@@ -94,18 +101,18 @@ func TestReadBudgetRelease(t *testing.T) {
 		}
 		f.done1()
 	}
-	if b.Held() != 0 || b.holders.Load() != 0 {
-		t.Fatalf("after release: held %d, holders %d, want 0 and 0", b.Held(), b.holders.Load())
+	if b.Held() != 0 {
+		t.Fatalf("after release: held %d, want 0", b.Held())
 	}
 }
 
 // TestReadBudgetWake: a reader paused by the budget is counted and woken by its own
-// connection's drain, without any other connection moving.
+// connection's drain, while the target stays over its limit.
 func TestReadBudgetWake(t *testing.T) {
 	b := NewReadBudget(16 << 20)
 	other, f := budgetFlow(b), budgetFlow(b)
 	other.addReads(32 << 20) // keeps the target over its limit throughout
-	f.addQueued(10 << 20)    // over its share of 8 MiB
+	f.addQueued(10 << 20)    // more than minShare
 	done := make(chan struct{})
 	go func() { f.wait(); close(done) }()
 	select {
