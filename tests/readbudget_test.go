@@ -42,6 +42,37 @@ func qd1Latencies(t *testing.T, s *initiator.Session, d time.Duration) []time.Du
 	return lat
 }
 
+// deepReads keeps qd READ(10)s of size bytes outstanding on s for d and returns
+// the bytes read: an honest initiator with a deep queue.
+func deepReads(t *testing.T, s *initiator.Session, qd int, size uint32, d time.Duration) int64 {
+	t.Helper()
+	blocks := size / 512
+	submit := func(i int) *initiator.Task {
+		cdb := make([]byte, 10)
+		cdb[0] = scsi.OpRead10
+		binary.BigEndian.PutUint32(cdb[2:], uint32(i%16)*blocks)
+		binary.BigEndian.PutUint16(cdb[7:], uint16(blocks))
+		return s.Submit(uint64(testLUN), cdb, nil, size)
+	}
+	var q []*initiator.Task
+	for i := range qd {
+		q = append(q, submit(i))
+	}
+	var moved int64
+	for i, end := qd, time.Now().Add(d); len(q) > 0; i++ {
+		res, err := q[0].Wait()
+		if err != nil {
+			t.Fatalf("deep reader beside the slow ones: %v", err)
+		}
+		moved += int64(len(res.Data))
+		q = q[1:]
+		if time.Now().Before(end) {
+			q = append(q, submit(i))
+		}
+	}
+	return moved
+}
+
 // nonReader logs in as the i-th slow initiator and sends n READ(16)s of size bytes
 // in one write, then reads nothing.
 func nonReader(t *testing.T, addr string, i, n int, size uint32) *initiator.Raw {
@@ -88,7 +119,8 @@ func sendReads(t *testing.T, raw *initiator.Raw, n int, size uint32) {
 // own 64 MiB plus a command (about 400 MiB in all); with it the live heap grows by
 // at most the budget plus 8 MiB per connection (and slack), the metrics show
 // the Data-In held and the pauses, a QD1 initiator on the same LUN keeps being
-// served promptly, and all of it is given back when the connections close.
+// served promptly, an honest QD16 reader of 1 MiB keeps streaming (paused at its
+// 4 MiB floor, not starved), and all is given back when the connections close.
 func TestReadBudgetSlowReaders(t *testing.T) {
 	const (
 		n      = 6
@@ -108,7 +140,17 @@ func TestReadBudgetSlowReaders(t *testing.T) {
 	if err := readPastUA(q); err != nil {
 		t.Fatal(err)
 	}
+	deep, err := initiator.Dial(d.addr, initiator.Options{InitiatorName: boundsInitiator + "-deep", TargetName: defaultIQN,
+		ISID: [6]byte{0x80, 0x52, 0, 0, 0xff, 0xff}, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deep.Logout()
+	if err := readPastUA(deep); err != nil {
+		t.Fatal(err)
+	}
 	before := qd1Latencies(t, q, time.Second)
+	deepBefore := deepReads(t, deep, 16, 1<<20, time.Second)
 	base := liveMemOf(t, pprof)
 
 	var raws []*initiator.Raw
@@ -122,6 +164,7 @@ func TestReadBudgetSlowReaders(t *testing.T) {
 	gauge := m.get(t, "atgt_data_in_held_bytes") / (1 << 20)
 	pauses := m.get(t, "atgt_data_in_pauses_total")
 	during := qd1Latencies(t, q, 2*time.Second)
+	deepDuring := deepReads(t, deep, 16, 1<<20, time.Second)
 	t.Logf("%d connections that read nothing, budget %d MiB: live heap +%.1f MiB, atgt_data_in_held_bytes %.1f MiB, pauses %v",
 		n, budget, grow, gauge, pauses)
 	p := func(l []time.Duration, f float64) time.Duration { return l[int(float64(len(l)-1)*f)] }
@@ -137,6 +180,10 @@ func TestReadBudgetSlowReaders(t *testing.T) {
 	}
 	if gauge > bound || gauge < budget/2 {
 		t.Errorf("atgt_data_in_held_bytes %.1f MiB: want between %d and %.0f", gauge, budget/2, bound)
+	}
+	t.Logf("QD16 1 MiB reads: before %d MiB/s, beside them %d MiB/s", deepBefore>>20, deepDuring>>20)
+	if deepDuring < 32<<20 {
+		t.Errorf("an honest QD16 reader of 1 MiB read %d MiB in 1 s beside the slow ones: want at least 32", deepDuring>>20)
 	}
 	if pauses == 0 {
 		t.Error("atgt_data_in_pauses_total is 0 with the budget full")
