@@ -3,9 +3,10 @@ package conn
 import "sync/atomic"
 
 // Bounds on what one connection holds between its socket's two directions. The
-// reader stops reading the socket while either is exceeded, so that a peer that
-// sends without reading the answers (or faster than the connection handles them)
-// finds its sends blocked by TCP, and the write timeout then ends it.
+// reader stops reading the socket while any is exceeded (or the target's
+// ReadBudget says so), so that a peer that sends without reading the answers (or
+// faster than the connection handles them) finds its sends blocked by TCP, and
+// the write timeout or the minimum drain rate (drain.go) then ends it.
 const (
 	// maxQueuedBytes is how many bytes of responses may wait for the writer.
 	maxQueuedBytes = 8 << 20
@@ -24,7 +25,7 @@ const (
 
 // flow is a connection's backpressure between its actor, reader and writer. The
 // counters are updated once per batch (a socket read, a turn's PDUs, a writev),
-// not per PDU.
+// not per PDU, and queued and reads are added to the target's ReadBudget with them.
 type flow struct {
 	// queued counts the bytes handed to the writer and not yet written.
 	queued atomic.Int64
