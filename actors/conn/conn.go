@@ -380,7 +380,6 @@ func (c *connActor) shutdown() {
 	} else {
 		c.cfg.Conn.Close()
 	}
-
 	select {
 	case c.steps <- readerStep{stop: true}:
 	default:

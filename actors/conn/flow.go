@@ -117,7 +117,7 @@ func (f *flow) answered(delta int64) {
 // the reader before it reads the socket.
 func (f *flow) wait() {
 	if !f.over() {
-		return // the common case: four loads
+		return // the common case: three loads (and the budget's above minShare)
 	}
 	if f.budget != nil && f.budget.over(f.queued.Load()+f.reads.Load(), 0) {
 		f.budget.pauses.Add(1)
