@@ -210,13 +210,17 @@ func TestReadBudgetSlowReaders(t *testing.T) {
 }
 
 // networkLike makes a loopback socket's segments those of an Ethernet link (1400
-// bytes). With loopback's 64 KiB segments a peer that reads 32 KiB at a time
-// rarely frees enough for the kernel to open its window, so the writer sees no
-// progress for whole timeouts and the write timeout ends it anyway.
+// bytes) and fixes its receive buffer at 64 KiB, so that what the target's writer
+// sees is what the peer reads, not the growth of the kernel's buffers (autotuned,
+// they take several MiB more over tens of seconds, which the writer counts as
+// progress).
 func networkLike(_, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 1400)
+		if serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 1400); serr != nil {
+			return
+		}
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10)
 	})
 	if err != nil {
 		return err
@@ -225,15 +229,16 @@ func networkLike(_, _ string, c syscall.RawConn) error {
 }
 
 // TestReadBudgetTrickle: a connection that sends 24 READs of 4 MiB and then takes
-// 32 KiB a second makes progress often enough for the write timeout (5 s) never
-// to fire (on main it is still logged in after 25 s), and so kept its 64 MiB for
-// ever; the minimum drain rate (64 KiB/s over a timeout) ends it within a few
-// timeouts, with a warning naming the initiator, and counts it. The end is seen
-// on the target (its session gone): the peer would take minutes to read what the
-// kernel still buffers for it. (With a 2 s timeout and 16 KiB every 1.5 s, the
-// scale review's figures, the write timeout already ends it on loopback.)
+// 16 KiB every 1.5 s (the scale review's figures; 2 s write timeout) holds 64 MiB
+// while it trickles. The minimum drain rate (64 KiB/s over a timeout) ends it within
+// about two timeouts, with a warning naming the initiator, and counts it. On main
+// the write timeout ends it only after 7.6 s, when TCP happens to give the writer
+// no progress for a whole timeout; a peer whose every read reaches the writer is
+// never ended there (TestWriteTrickleEnded, over a pipe). The end is seen on the
+// target (its session gone): the peer would take minutes to read what the kernel
+// still buffers for it.
 func TestReadBudgetTrickle(t *testing.T) {
-	const timeout = 5 * time.Second
+	const timeout = 2 * time.Second
 	cfg := boundsLunConfig(t, 64<<20)
 	cfg.WriteTimeoutSeconds = int(timeout / time.Second)
 	d := startDaemonConfig(t, cfg, "-metrics", "127.0.0.1:0")
@@ -251,14 +256,14 @@ func TestReadBudgetTrickle(t *testing.T) {
 	stop := make(chan struct{})
 	read := make(chan int, 1)
 	go func() { // the trickle
-		buf := make([]byte, 32<<10)
+		buf := make([]byte, 16<<10)
 		got := 0
 		defer func() { read <- got }()
 		for {
 			select {
 			case <-stop:
 				return
-			case <-time.After(time.Second):
+			case <-time.After(1500 * time.Millisecond):
 			}
 			_ = r.Conn.SetReadDeadline(time.Now().Add(time.Second))
 			k, err := io.ReadFull(r.Conn, buf)
@@ -278,7 +283,7 @@ func TestReadBudgetTrickle(t *testing.T) {
 		}
 		if time.Since(start) > 5*timeout {
 			close(stop)
-			t.Fatalf("a connection taking 32 KiB a second (%d bytes in all) still logged in after %v with a %v write timeout",
+			t.Fatalf("a connection taking 16 KiB every 1.5 s (%d bytes in all) still logged in after %v with a %v write timeout",
 				<-read, time.Since(start).Round(time.Millisecond), timeout)
 		}
 	}
