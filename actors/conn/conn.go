@@ -81,6 +81,9 @@ type Config struct {
 	// WriteBudget, if set, bounds the write data all the target's connections
 	// buffer together (cmdphase.WriteBudget).
 	WriteBudget *cmdphase.WriteBudget
+	// ReadBudget, if set, bounds the Data-In all the target's connections owe or
+	// hold together (readbudget.go).
+	ReadBudget *ReadBudget
 	// DataOutTimeout is how long a task may wait for Data-Out the initiator owes
 	// it before the connection is dropped (cmdphase.Machine.CheckDataOut). 0 means
 	// no limit.
@@ -178,7 +181,12 @@ type connActor struct {
 
 	closing bool // a closing batch was queued
 	closed  bool
-	mailbox *sched.Probe
+	// flowDone: the actor is done with its flow (shutdown), so no turn after it
+	// changes the flow's counters.
+	flowDone bool
+	// initiator is the logged-in initiator's name, for the warnings that end it.
+	initiator string
+	mailbox   *sched.Probe
 
 	// tr is the connection's trace; rtrace hands its Conn to the reader.
 	tr     connTrace
@@ -228,6 +236,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 			return
 		}
 		c.ioFailed("connection write failed", m.err)
+		c.slowPeer(m.err)
 		c.finish(ctx, "write failed: "+m.err.Error())
 		return
 	case *End:
@@ -237,7 +246,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 		m.Panic()
 	}
 	c.behavior.Receive(ctx)
-	if c.m != nil {
+	if c.m != nil && !c.flowDone {
 		c.drain(ctx)
 		c.publishReads()
 	}
@@ -287,6 +296,7 @@ func (c *connActor) start(ctx actor.Context) {
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
 	c.flow = newFlow()
+	c.flow.budget = c.cfg.ReadBudget
 	c.w = newWriter(c.cfg.Conn, c.cfg.WriteTimeout, c.flow, func(err error) { root.Send(self, &writeFailed{err: err}) })
 	var inFlight *atomic.Int64
 	if c.cfg.Stats != nil {
@@ -356,6 +366,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 func (c *connActor) shutdown() {
 	c.countEnd()
 	defer c.traceClose()
+	defer c.flowFinished() // even if the rest panics: the budget gets its share back
 	if c.dataCheck != nil {
 		c.dataCheck.Stop() // its function holds the actor's PID
 	}
@@ -372,6 +383,15 @@ func (c *connActor) shutdown() {
 	select {
 	case c.steps <- readerStep{stop: true}:
 	default:
+	}
+}
+
+// flowFinished tells the flow that the actor is done with it, once: no turn
+// after it changes the flow's counters (Receive checks flowDone).
+func (c *connActor) flowFinished() {
+	if c.flow != nil && !c.flowDone {
+		c.flowDone = true
+		c.flow.done1()
 	}
 }
 

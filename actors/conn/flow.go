@@ -3,9 +3,10 @@ package conn
 import "sync/atomic"
 
 // Bounds on what one connection holds between its socket's two directions. The
-// reader stops reading the socket while either is exceeded, so that a peer that
-// sends without reading the answers (or faster than the connection handles them)
-// finds its sends blocked by TCP, and the write timeout then ends it.
+// reader stops reading the socket while any is exceeded (or the target's
+// ReadBudget says so), so that a peer that sends without reading the answers (or
+// faster than the connection handles them) finds its sends blocked by TCP, and
+// the write timeout or the minimum drain rate (drain.go) then ends it.
 const (
 	// maxQueuedBytes is how many bytes of responses may wait for the writer.
 	maxQueuedBytes = 8 << 20
@@ -24,7 +25,7 @@ const (
 
 // flow is a connection's backpressure between its actor, reader and writer. The
 // counters are updated once per batch (a socket read, a turn's PDUs, a writev),
-// not per PDU.
+// not per PDU, and queued and reads are added to the target's ReadBudget with them.
 type flow struct {
 	// queued counts the bytes handed to the writer and not yet written.
 	queued atomic.Int64
@@ -44,29 +45,69 @@ type flow struct {
 	// readerDone is closed when the reader has ended (a half-closed socket's
 	// writer waits for it).
 	readerDone chan struct{}
+
+	// budget is the target's ReadBudget (nil: none), which queued and reads are
+	// added to as well.
+	budget *ReadBudget
+	// users counts the reader, the writer and the actor until each is done with
+	// the flow: the last takes the connection's share off the budget.
+	users atomic.Int32
 }
 
+// flowUsers are the activities that change a flow's counters: the reader, the
+// writer and the actor.
+const flowUsers = 3
+
 func newFlow() *flow {
-	return &flow{wake: make(chan struct{}, 1), done: make(chan struct{}), readerDone: make(chan struct{})}
+	f := &flow{wake: make(chan struct{}, 1), done: make(chan struct{}), readerDone: make(chan struct{})}
+	f.users.Store(flowUsers)
+	return f
 }
 
 // over reports whether the reader should wait.
 func (f *flow) over() bool {
 	q := f.queued.Load()
-	return q > maxQueuedBytes || f.unread.Load() > maxUnread || q+f.reads.Load() > maxDataInBytes
+	own := q + f.reads.Load()
+	return q > maxQueuedBytes || f.unread.Load() > maxUnread || own > maxDataInBytes || f.budget.over(own, 0)
 }
 
-// overWith reports whether n more bytes of reads would exceed maxDataInBytes: the
-// reader ends a message there, and waits before it parses the next PDU.
+// overWith reports whether n more bytes of reads would exceed maxDataInBytes or the
+// connection's share of the ReadBudget: the reader ends a message there, and waits
+// before it parses the next PDU.
 func (f *flow) overWith(n int64) bool {
-	return f.queued.Load()+f.reads.Load()+n > maxDataInBytes
+	own := f.queued.Load() + f.reads.Load() + n
+	return own > maxDataInBytes || f.budget.over(own, n)
+}
+
+// addReads changes reads by n, and the budget with it.
+func (f *flow) addReads(n int64) {
+	f.reads.Add(n)
+	if f.budget != nil {
+		f.budget.add(n)
+	}
+}
+
+// addQueued changes queued by n, and the budget with it.
+func (f *flow) addQueued(n int64) {
+	f.queued.Add(n)
+	if f.budget != nil {
+		f.budget.add(n)
+	}
+}
+
+// done1 records that one of the flow's users is done with it; the last one gives
+// the connection's share of the budget back.
+func (f *flow) done1() {
+	if f.users.Add(-1) == 0 && f.budget != nil {
+		f.budget.release(f)
+	}
 }
 
 // answered records a turn's change of the Data-In the connection owes: delta is
 // the machine's change of DataInHeld minus the reads the reader counted that the
 // turn took (a turn that takes READs and admits them changes nothing).
 func (f *flow) answered(delta int64) {
-	f.reads.Add(delta)
+	f.addReads(delta)
 	if delta < 0 {
 		f.signal()
 	}
@@ -76,7 +117,10 @@ func (f *flow) answered(delta int64) {
 // the reader before it reads the socket.
 func (f *flow) wait() {
 	if !f.over() {
-		return // the common case: two loads
+		return // the common case: three loads (and the budget's above minShare)
+	}
+	if f.budget != nil && f.budget.over(f.queued.Load()+f.reads.Load(), 0) {
+		f.budget.pauses.Add(1)
 	}
 	defer f.waiting.Store(false)
 	for {
@@ -104,7 +148,7 @@ func (f *flow) signal() {
 
 // sent records n bytes written by the writer.
 func (f *flow) sent(n int64) {
-	f.queued.Add(-n)
+	f.addQueued(-n)
 	f.signal()
 }
 

@@ -187,6 +187,7 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 		HeaderDigest:             c.hd,
 		DataDigest:               c.dd,
 	}}
+	c.initiator = result.InitiatorName
 	c.log.Info("login", "initiator", result.InitiatorName, "target", result.Target.Name,
 		"type", result.SessionType, "tsih", c.cfg.TSIH, "remote", c.cfg.Conn.RemoteAddr().String(),
 		"auth", authText(result.Auth))

@@ -95,6 +95,7 @@ type readerStep struct {
 func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-chan readerStep, fl *flow, bufSize int,
 	tr *atomic.Pointer[trace.Conn], spinWait time.Duration, inFlight *atomic.Int64) {
 	defer close(fl.readerDone)
+	defer fl.done1()
 	defer func() {
 		if err := recovered("reader", recover()); err != nil {
 			root.Send(self, &readFailed{err: err})
@@ -133,7 +134,7 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	// flush sends the PDUs read so far: alone, or as one batch.
 	flush := func() {
 		if reads != 0 {
-			fl.reads.Add(reads) // before the actor can take them off
+			fl.addReads(reads) // before the actor can take them off
 		}
 		switch {
 		case batch != nil:

@@ -80,6 +80,8 @@ type writer struct {
 
 	// The goroutine's own.
 	deadline time.Time // the write deadline set on the socket
+	// drain measures how fast the peer takes what is queued (drain.go).
+	drain drainWindow
 }
 
 // errClosedAfter tells the actor that the writer closed the socket after a batch
@@ -109,7 +111,7 @@ func (w *writer) send(b outBatch) {
 		b.drop()
 		return
 	}
-	w.flow.queued.Add(b.size)
+	w.flow.addQueued(b.size)
 	w.q = append(w.q, b)
 	w.mu.Unlock()
 	select {
@@ -127,6 +129,7 @@ func (w *writer) end(stopBy time.Time) {
 	if !w.started {
 		w.nc.Close()
 		w.flow.closed()
+		w.flow.done1() // as the goroutine's finish would
 		return
 	}
 	w.mu.Lock()
@@ -157,6 +160,7 @@ func (w *writer) run() {
 	for {
 		w.mu.Lock()
 		for len(w.q) == 0 && !w.ending {
+			w.drain.reset()
 			w.mu.Unlock()
 			<-w.wake
 			w.mu.Lock()
@@ -246,6 +250,7 @@ func (w *writer) finish() {
 		q[i].drop()
 	}
 	w.flow.closed()
+	w.flow.done1()
 }
 
 // drop gives up a batch that is never to be sent: its buffers go back to the pool,
@@ -261,7 +266,8 @@ func (b *outBatch) drop() {
 }
 
 // write sends bufs. Without progress for w.timeout (the peer stopped reading) it
-// fails with os.ErrDeadlineExceeded. The socket's write deadline serves as a
+// fails with os.ErrDeadlineExceeded; with progress slower than minDrainRate over a
+// whole timeout while the queue never emptied, with a *slowPeerError (drain.go). The socket's write deadline serves as a
 // progress check every quarter of the timeout, and is moved only when it is less
 // than an eighth of the timeout ahead, not for each write: so the connection is
 // closed between timeout and 1.25 times timeout after its last progress, and a
@@ -274,9 +280,11 @@ func (w *writer) write(bufs *net.Buffers) error {
 	}
 	now := time.Now()
 	progress := now // the queue was empty or the last write just ended
+	w.drain.begin(now)
 	for {
 		w.arm(now)
 		n, err := bufs.WriteTo(w.nc)
+		w.drain.bytes += n
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || len(*bufs) == 0 {
 			return err
 		}
@@ -288,6 +296,9 @@ func (w *writer) write(bufs *net.Buffers) error {
 			return err
 		}
 		if w.timeout > 0 && now.Sub(progress) >= w.timeout {
+			return err
+		}
+		if err := w.drain.check(now, w.timeout, w.flow); err != nil {
 			return err
 		}
 	}

@@ -51,7 +51,8 @@ var (
 // Describe sends every metric's description.
 func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCommands, descBytes, descDuration, descInFlight, descErrors,
-		descRestarts, descAbandoned, descAborted, descFaults, descOnline, descSessions, descLogins, descLogouts, descDigests, descRejected} {
+		descRestarts, descAbandoned, descAborted, descFaults, descOnline, descSessions, descLogins, descLogouts, descDigests, descRejected,
+		descDataInHeld, descDataInLimit, descDataInPauses, descSlowReaders} {
 		ch <- d
 	}
 }
@@ -69,6 +70,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	for t, n := range r.sessions {
 		targets[t] = n
 	}
+	dataIn := r.dataIn
 	r.mu.Unlock()
 
 	for _, l := range luns {
@@ -86,6 +88,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDigests, prometheus.CounterValue, float64(r.ev.digests[0].Load()), "header")
 	ch <- prometheus.MustNewConstMetric(descDigests, prometheus.CounterValue, float64(r.ev.digests[1].Load()), "data")
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(r.ev.rejected.Load()))
+	collectDataIn(ch, dataIn)
 }
 
 // collect sends one LUN's metrics. Every kind is reported, even at zero, so that

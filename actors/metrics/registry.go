@@ -13,6 +13,8 @@ type Registry struct {
 	// reported while it has sessions or LUNs.
 	sessions map[string]int64
 	ev       events
+	// dataIn is the connections' Data-In budget (datain.go), nil until set.
+	dataIn DataInSource
 }
 
 // lunKey is a LUN's route, as the dispatcher's: the route's target name (for an

@@ -71,6 +71,14 @@ const (
 	DefaultDataOutTimeout        = 20   // seconds a task may wait for Data-Out owed to it
 	DefaultMaxWriteBufferMiB     = 1024 // write data buffered by all connections together
 	minWriteBufferMiB            = 4    // one command of the LUNs' maximum transfer
+	// DefaultMaxReadBufferMiB is the Data-In all connections together may owe or
+	// hold: as the write side, 1 GiB, which a 2-CPU box with a few GiB of memory
+	// affords and which keeps a large server's honest readers unthrottled (a
+	// connection holds at most 64 MiB anyway: 16 of them at their own bound).
+	DefaultMaxReadBufferMiB = 1024
+	// minReadBufferMiB leaves room for a few commands of the LUNs' maximum
+	// transfer (4 MiB) beyond the 4 MiB fair share every connection has.
+	minReadBufferMiB = 16
 )
 
 // DefaultOTLPServiceName is the service.name of exported spans unless
@@ -190,6 +198,7 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 	orDefault(&cfg.LoginFailureWindowSeconds, DefaultLoginFailureWindow)
 	orDefault(&cfg.DataOutTimeoutSeconds, DefaultDataOutTimeout)
 	orDefault(&cfg.MaxWriteBufferMib, DefaultMaxWriteBufferMiB)
+	orDefault(&cfg.MaxReadBufferMib, DefaultMaxReadBufferMiB)
 	orDefault(&cfg.OtlpServiceName, DefaultOTLPServiceName)
 	orDefault(&cfg.TraceRingTasks, DefaultTraceRingTasks)
 	orDefault(&cfg.FlightRecorderTasks, DefaultFlightRecorderTasks)
@@ -324,6 +333,7 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		{"loginFailureWindowSeconds", cfg.LoginFailureWindowSeconds, maxLoginFailureWindow},
 		{"dataOutTimeoutSeconds", cfg.DataOutTimeoutSeconds, maxWriteTimeout},
 		{"maxWriteBufferMib", cfg.MaxWriteBufferMib, maxConnectionLimit},
+		{"maxReadBufferMib", cfg.MaxReadBufferMib, maxConnectionLimit},
 		{"traceRingTasks", cfg.TraceRingTasks, maxTraceTasks},
 		{"flightRecorderTasks", cfg.FlightRecorderTasks, maxTraceTasks},
 		{"traceSinkQueue", cfg.TraceSinkQueue, maxConnectionLimit},
@@ -334,6 +344,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 	}
 	if cfg.MaxWriteBufferMib < minWriteBufferMiB {
 		return bad("maxWriteBufferMib", "%d is below %d (one command of the maximum transfer)", cfg.MaxWriteBufferMib, minWriteBufferMiB)
+	}
+	if cfg.MaxReadBufferMib < minReadBufferMiB {
+		return bad("maxReadBufferMib", "%d is below %d (a few commands of the maximum transfer)", cfg.MaxReadBufferMib, minReadBufferMiB)
 	}
 	if field, msg := badOTLP(cfg); field != "" {
 		return bad(field, "%s", msg)

@@ -217,6 +217,7 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 	cc.LoginFailed = guard.LoginFailed
 	cc.MayWarn = guard.MayWarn
 	cc.Metrics = s.metrics
+	s.metrics.SetDataIn(cc.ReadBudget)
 	cc.Tracer = s.tracer
 	if err := s.spawnTree(specs, cc, guard, opts.WrapRoute); err != nil {
 		return nil, err
@@ -292,6 +293,7 @@ func connConfig(cfg *pb.Config, acc *accessHolder) conn.Config {
 		MaxTaskBytes:     maxTaskBytes,
 		MaxBufferedBytes: maxBufferedBytes,
 		WriteBudget:      cmdphase.NewWriteBudget(int64(cfg.MaxWriteBufferMib) << 20),
+		ReadBudget:       conn.NewReadBudget(int64(cfg.MaxReadBufferMib) << 20),
 		DataOutTimeout:   time.Duration(cfg.DataOutTimeoutSeconds) * time.Second,
 	}
 }

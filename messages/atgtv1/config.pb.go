@@ -128,6 +128,16 @@ type Config struct {
 	// each command at most 4 MiB (the LUNs' maximum transfer). Default 1024; 0 keeps
 	// the default; at least 4, at most 1048576.
 	MaxWriteBufferMib uint32 `protobuf:"varint,86,opt,name=max_write_buffer_mib,json=maxWriteBufferMib,proto3" json:"max_write_buffer_mib,omitempty"`
+	// MiB of Data-In all connections of the target together may owe or hold: the
+	// EDTL of their reading commands not yet answered plus the responses queued
+	// for their writers. Past it, a connection that holds more than its fair share
+	// (this over the connections holding more than 4 MiB, and at least 4 MiB, one
+	// command of the LUNs' maximum transfer) reads no further PDU until it holds
+	// less: its initiator's sends wait in TCP. A connection holding less always
+	// takes one more command, so none waits for another. Each connection also holds
+	// at most 64 MiB. Default 1024; 0 keeps the default; at least 16, at most
+	// 1048576.
+	MaxReadBufferMib uint32 `protobuf:"varint,87,opt,name=max_read_buffer_mib,json=maxReadBufferMib,proto3" json:"max_read_buffer_mib,omitempty"`
 	// The trace level at start: "off" (default), "light" (every hop of every task)
 	// or "full" (with each hop's protobuf message, payload left out). atgtd's -trace
 	// flag overrides it; atgtctl trace level changes it at runtime.
@@ -341,6 +351,13 @@ func (x *Config) GetDataOutTimeoutSeconds() uint32 {
 func (x *Config) GetMaxWriteBufferMib() uint32 {
 	if x != nil {
 		return x.MaxWriteBufferMib
+	}
+	return 0
+}
+
+func (x *Config) GetMaxReadBufferMib() uint32 {
+	if x != nil {
+		return x.MaxReadBufferMib
 	}
 	return 0
 }
@@ -1426,8 +1443,7 @@ var File_atgt_v1_config_proto protoreflect.FileDescriptor
 
 const file_atgt_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\xe2\n" +
-	"\n" +
+	"\x14atgt/v1/config.proto\x12\aatgt.v1\"\x91\v\n" +
 	"\x06Config\x12\x18\n" +
 	"\aportals\x18\x01 \x03(\tR\aportals\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12)\n" +
@@ -1453,7 +1469,8 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x12max_login_failures\x18S \x01(\rR\x10maxLoginFailures\x12?\n" +
 	"\x1clogin_failure_window_seconds\x18T \x01(\rR\x19loginFailureWindowSeconds\x127\n" +
 	"\x18data_out_timeout_seconds\x18U \x01(\rR\x15dataOutTimeoutSeconds\x12/\n" +
-	"\x14max_write_buffer_mib\x18V \x01(\rR\x11maxWriteBufferMib\x12\x1f\n" +
+	"\x14max_write_buffer_mib\x18V \x01(\rR\x11maxWriteBufferMib\x12-\n" +
+	"\x13max_read_buffer_mib\x18W \x01(\rR\x10maxReadBufferMib\x12\x1f\n" +
 	"\vtrace_level\x18x \x01(\tR\n" +
 	"traceLevel\x12(\n" +
 	"\x10trace_ring_tasks\x18y \x01(\rR\x0etraceRingTasks\x122\n" +

@@ -37,7 +37,7 @@ func dialLogin(addr string, o Options) (*Session, error) {
 	if !o.Discovery && o.TargetName == "" {
 		return nil, errors.New("initiator: TargetName is required for a normal session")
 	}
-	d := net.Dialer{Timeout: o.Timeout}
+	d := net.Dialer{Timeout: o.Timeout, Control: o.Control}
 	if o.LocalAddr != "" {
 		local := o.LocalAddr
 		if _, _, err := net.SplitHostPort(local); err != nil {

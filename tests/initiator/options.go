@@ -1,6 +1,7 @@
 package initiator
 
 import (
+	"syscall"
 	"time"
 
 	"github.com/atgt/atgt/messages/iscsi"
@@ -47,6 +48,9 @@ type Options struct {
 	// "IP:PORT"; port 0 or none picks one), e.g. "127.0.0.2" to reach a target on
 	// 127.0.0.1 from another loopback address.
 	LocalAddr string
+	// Control, if set, is called on the socket before it connects (net.Dialer's
+	// Control), e.g. to make loopback's segments and buffers those of a network.
+	Control func(network, address string, c syscall.RawConn) error
 	// IgnorePings stops the automatic answer to target NOP-In pings, so a test can
 	// watch the target give up on a silent initiator.
 	IgnorePings bool
