@@ -259,9 +259,7 @@ func (s *Service) openAdded(p *plan, missingOK bool) (specs []lunSpec, err error
 		l := proto.Clone(a.lun).(*pb.Lun)
 		drop := func() {
 			s.dropLUNs(specs)
-			if lv := s.live[dispatcher.Key{Target: a.route, LUN: a.lun.Id}]; lv != nil && lv.cfg == l {
-				s.forget(lv) // opened, then failed a later check
-			}
+			s.forgetFailedOpen(dispatcher.Key{Target: a.route, LUN: a.lun.Id}, l)
 		}
 		sp, err := func() (sp lunSpec, err error) {
 			defer func() { // a panic drops what was opened, then goes on (execute recovers it)

@@ -261,28 +261,12 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	}
 	tg.setCopyTarget(naa, &scsidev.CopyTarget{BlockSize: blockSize, Blocks: blocks, ReadOnly: l.ReadOnly})
 	tg.addID(l.Id)
-	devCfg := scsidev.Config{
-		SerialNumber:           l.Serial,
-		NAA:                    naa,
-		BlockSize:              blockSize,
-		Blocks:                 blocks,
-		ReadOnly:               l.ReadOnly,
-		WriteCache:             l.GetWriteCache(),
-		SaveModes:              true,
-		Saved:                  savedModes,
-		TargetName:             tg.name,
-		PortalGroupTag:         tg.ports.tag(),
-		TargetPortGroup:        tg.ports.local,
-		RelativePortID:         tg.ports.local,
-		PortGroups:             tg.ports.ids,
-		LUN:                    l.Id,
-		ListLUNs:               tg.listLUNs,
-		Thin:                   thin,
-		UnmapReadsZero:         thin && !isBlockDevice,
-		CopyTargets:            tg.lookupCopyTarget,
-		AllowSanitize:          l.AllowSanitize,
-		SanitizeBytesPerSecond: l.SanitizeBytesPerSecond,
-	}
+	devCfg := deviceIdentity(tg, l, naa)
+	devCfg.BlockSize, devCfg.Blocks = blockSize, blocks
+	devCfg.SaveModes, devCfg.Saved = true, savedModes
+	devCfg.Thin, devCfg.UnmapReadsZero = thin, thin && !isBlockDevice
+	devCfg.CopyTargets = tg.lookupCopyTarget
+	devCfg.AllowSanitize, devCfg.SanitizeBytesPerSecond = l.AllowSanitize, l.SanitizeBytesPerSecond
 	alua := tg.ports.model(raw)
 	if alua != nil && alua.Owner != nil {
 		devCfg.ImplicitTransitionSeconds = implicitTransitionSeconds
@@ -374,4 +358,21 @@ func (s *Service) servingStore(path string) string {
 		}
 	}
 	return ""
+}
+
+// deviceIdentity is the part of a LUN's device model that does not depend on its
+// store: what INQUIRY, REPORT LUNS and the port group reports answer, the same
+// while the store is missing (missing.go) as once it is open.
+func deviceIdentity(tg *targetLUNs, l *pb.Lun, naa uint64) scsidev.Config {
+	return scsidev.Config{SerialNumber: l.Serial, NAA: naa, ReadOnly: l.ReadOnly, WriteCache: l.GetWriteCache(),
+		TargetName: tg.name, PortalGroupTag: tg.ports.tag(), TargetPortGroup: tg.ports.local,
+		RelativePortID: tg.ports.local, PortGroups: tg.ports.ids, LUN: l.Id, ListLUNs: tg.listLUNs}
+}
+
+// forgetFailedOpen drops the LUN routed as key if openLUN registered it (for l) and
+// a later check then failed; the caller holds the read guard for writing.
+func (s *Service) forgetFailedOpen(key dispatcher.Key, l *pb.Lun) {
+	if lv := s.live[key]; lv != nil && lv.cfg == l {
+		s.forget(lv)
+	}
 }

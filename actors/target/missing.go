@@ -66,10 +66,9 @@ func (s *Service) missingSpec(tg *targetLUNs, l *pb.Lun, me *missingStoreError) 
 	log.Warn("the LUN's store is missing: the LUN is listed but answers NOT READY (MANUAL INTERVENTION REQUIRED) "+
 		"until it is there; mount its filesystem or attach its device (it is looked for every "+
 		lun.DefaultRecheck.String()+"), or fix or remove the LUN", "path", l.Path, "reason", me.Error())
-	dev := scsidev.New(scsidev.Config{SerialNumber: l.Serial, NAA: scsidev.NAAFromName(tg.naaName(l.Id)),
-		BlockSize: max(l.BlockSize, DefaultBlockSize), ReadOnly: l.ReadOnly, WriteCache: l.GetWriteCache(),
-		TargetName: tg.name, PortalGroupTag: tg.ports.tag(), TargetPortGroup: tg.ports.local,
-		RelativePortID: tg.ports.local, PortGroups: tg.ports.ids, LUN: l.Id, ListLUNs: tg.listLUNs})
+	devCfg := deviceIdentity(tg, l, scsidev.NAAFromName(tg.naaName(l.Id)))
+	devCfg.BlockSize = max(l.BlockSize, DefaultBlockSize)
+	dev := scsidev.New(devCfg)
 	return lunSpec{key: key, missing: &lun.MissingConfig{Target: tg.name, ID: l.Id, Path: l.Path, Reason: me.Error(),
 		Device: dev, Log: log, Appeared: func() { go s.storeAppeared(key) }}}
 }
@@ -158,9 +157,7 @@ func (s *Service) bringOnline(ctx context.Context, key dispatcher.Key) error {
 	s.edit(func() {
 		sp, err = s.openLUN(field, s.admin.cfg.DataDir, m.set, l, s.admin.wrap)
 		if err != nil {
-			if lv := s.live[key]; lv != nil && lv.cfg == l {
-				s.forget(lv) // opened, then failed a later check
-			}
+			s.forgetFailedOpen(key, l)
 			m.set.addID(key.LUN) // still listed
 		}
 	})

@@ -63,9 +63,8 @@ func discoveryAddresses(t *pb.Target) []string {
 	var out []string
 	for _, p := range t.PortGroups {
 		for _, a := range p.Portals {
-			host, port, _ := net.SplitHostPort(a) // validated
 			// No IPv6 zone: it names this node's interface (RFC 7143 13.8's syntax has none).
-			out = append(out, login.PortalAddress(net.JoinHostPort(host, port))+","+strconv.FormatUint(uint64(p.Id), 10))
+			out = append(out, login.PortalAddress(a)+","+strconv.FormatUint(uint64(p.Id), 10))
 		}
 	}
 	return out
