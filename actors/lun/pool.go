@@ -69,10 +69,13 @@ func (q *workQueue) empty() bool { return q.head.Load() >= q.tail.Load() }
 func (q *workQueue) len() int { return int(q.tail.Load() - q.head.Load()) }
 
 // each calls f with the IO in the queue, oldest first (LUN only: nothing else
-// overwrites an entry).
+// puts an entry). A worker may take an entry meanwhile and clear its slot (take):
+// that one is skipped, as one taken just before each began is; the worker holds it.
 func (q *workQueue) each(f func(*pb.IoRequest)) {
 	for i, t := q.head.Load(), q.tail.Load(); i < t; i++ {
-		f(q.buf[i%queueSize].Load())
+		if io := q.buf[i%queueSize].Load(); io != nil {
+			f(io)
+		}
 	}
 }
 

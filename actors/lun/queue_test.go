@@ -26,3 +26,34 @@ func TestTakeClearsSlot(t *testing.T) {
 		}
 	}
 }
+
+// TestEachSeesNoTakenSlot: while workers take IO (and clear its slot), the LUN's
+// each never hands its function a cleared slot (a nil IO: the LUN actor would
+// panic on it during task management).
+func TestEachSeesNoTakenSlot(t *testing.T) {
+	q := &workQueue{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				q.take()
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	io := &pb.IoRequest{}
+	for range 200000 {
+		for q.put(io) {
+		}
+		q.each(func(got *pb.IoRequest) {
+			if got == nil {
+				t.Fatal("each passed a slot a worker had taken and cleared")
+			}
+		})
+	}
+}
