@@ -47,7 +47,7 @@ func TestEachSeesNoTakenSlot(t *testing.T) {
 	}()
 	defer func() { close(stop); <-done }()
 	io := &pb.IoRequest{}
-	for range 200000 {
+	for range 5000 {
 		for q.put(io) {
 		}
 		q.each(func(got *pb.IoRequest) {
