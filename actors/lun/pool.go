@@ -63,6 +63,31 @@ func (q *workQueue) take() *pb.IoRequest {
 	}
 }
 
+// takeFor removes the oldest IO for the worker of s, publishing it in s.handed
+// before it leaves the queue, so that a scan of the queue and then the slots (eachIO)
+// always finds it in one of them; the worker's begin moves it on to s.cur. handed is
+// free here: the LUN hands IO only to a worker parked in the idle set, and one that
+// takes from the queue is not.
+func (q *workQueue) takeFor(s *slot) *pb.IoRequest {
+	for {
+		h := q.head.Load()
+		if h >= q.tail.Load() {
+			return nil
+		}
+		slot := &q.buf[h%queueSize]
+		io := slot.Load()
+		if io == nil {
+			continue // another worker took it: the head has moved on
+		}
+		s.handed.Store(io)
+		if q.head.CompareAndSwap(h, h+1) {
+			slot.CompareAndSwap(io, nil)
+			return io
+		}
+		s.handed.CompareAndSwap(io, nil)
+	}
+}
+
 func (q *workQueue) empty() bool { return q.head.Load() >= q.tail.Load() }
 
 // len is how many IOs wait.
@@ -146,6 +171,35 @@ type slot struct {
 	dead     bool
 	fence    uint64
 	returned bool
+}
+
+// begin marks io as in the backend from clock on: cur is set before handed is
+// cleared, so that a scan reading handed and then cur always sees it (eachIO).
+func (s *slot) begin(io *pb.IoRequest, clock int64) {
+	s.since.Store(clock)
+	s.cur.Store(io)
+	s.handed.CompareAndSwap(io, nil)
+}
+
+// eachIO calls f with every IO the pool holds: queued, in a worker's mailbox or
+// taken, or in the backend; an IO may be passed twice. The queue is read before the
+// slots, and a worker publishes what it takes before it leaves the queue (takeFor),
+// so an IO moving from the queue to a worker meanwhile is never missed (task
+// management must find every task it aborts). LUN only.
+func (p *pool) eachIO(f func(*pb.IoRequest)) {
+	p.sh.q.each(f)
+	for _, s := range p.slots {
+		// handed before cur: a worker sets cur before it clears handed.
+		if io := s.handed.Load(); io != nil {
+			f(io)
+		}
+		if io := s.cur.Load(); io != nil && io != abandonedIO {
+			f(io)
+		}
+	}
+	for _, io := range p.overflow {
+		f(io)
+	}
 }
 
 // nudge tells an idle worker that IO waits in the queue.

@@ -116,19 +116,7 @@ func (l *lunActor) aborted(m *pb.TaskManagement) *detach {
 			add(p.Task)
 		}
 	}
-	for _, s := range l.pool.slots {
-		// handed before cur: a worker sets cur before it clears handed.
-		if io := s.handed.Load(); io != nil {
-			addIO(io)
-		}
-		if io := s.cur.Load(); io != nil {
-			addIO(io)
-		}
-	}
-	l.pool.sh.q.each(addIO)
-	for _, io := range l.pool.overflow {
-		addIO(io)
-	}
+	l.pool.eachIO(addIO)
 	for _, q := range l.locks.queue {
 		addIO(q.io)
 	}

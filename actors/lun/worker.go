@@ -101,7 +101,7 @@ func (w *worker) run(ctx actor.Context) {
 		}
 	}()
 	for {
-		io := q.take()
+		io := q.takeFor(w.slot)
 		if io == nil {
 			draining = false
 			w.sh.draining.Add(-1)
@@ -139,9 +139,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 	s := w.slot
 	id := ctx.Self().Id
 	w.started(req, id)
-	s.since.Store(w.sh.clock.Load())
-	s.cur.Store(req)
-	s.handed.CompareAndSwap(req, nil) // after cur: one of them always shows it
+	s.begin(req, w.sh.clock.Load())
 	if len(req.Parts) > 0 {
 		answers := w.performParts(req)
 		end := trace.Now()
