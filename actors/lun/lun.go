@@ -209,6 +209,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
 		l.nexusLost(ctx, m)
+		if m.ConnectionOnly {
+			break // a reinstated connection: the nexus and its state go on
+		}
 		l.cfg.Device.NexusLost(m.Nexus)
 		if l.cfg.ClusterPR != nil {
 			l.clusterNexusLost(m.Nexus)
