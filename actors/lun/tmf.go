@@ -20,8 +20,9 @@ const tmfGrace = 2 * time.Second
 type detach struct {
 	tasks map[*pb.ScsiTask]bool
 	// lost: the tasks of a nexus that ended (nexusLost), whose reads in a backend
-	// call are left to finish.
-	lost bool
+	// call are left to finish; connOnly: only their connection ended (a connection
+	// reinstatement), for the log.
+	lost, connOnly bool
 	// waiting: only the tasks not in a backend call are ended (another node's
 	// reset waits for the calls first: gateways.go).
 	waiting bool
@@ -41,7 +42,7 @@ func (l *lunActor) nexusLost(ctx actor.Context, m *pb.NexusLoss) {
 	if len(d.tasks) == 0 {
 		return
 	}
-	d.lost = true
+	d.lost, d.connOnly = true, m.ConnectionOnly
 	l.detach(ctx, d)
 }
 
@@ -157,6 +158,9 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 	why := "task management"
 	if d.lost {
 		why = "I_T nexus lost"
+	}
+	if d.connOnly {
+		why = "connection reinstated"
 	}
 	// Waiting IO first: the queue is drained (workers may take some meanwhile) and
 	// what is not aborted put back in order below; aborted parts of a merged run
