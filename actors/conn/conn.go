@@ -147,8 +147,13 @@ type End struct {
 }
 
 // LogoutSession tells the session that the initiator logged out (closing the session
-// or the connection) or the connection ended, so that the session can end.
-type LogoutSession struct{ Reason string }
+// or the connection) or the connection ended, so that the session can end. Replaced:
+// the connection ended for a connection reinstatement (End, Replaced), its LUNs told
+// that only its tasks end.
+type LogoutSession struct {
+	Reason   string
+	Replaced bool
+}
 
 // Props returns a connection actor's props. The session supervises it (stop); a panic
 // in its actor, reader or writer ends this connection as a closed socket does, and
@@ -203,6 +208,8 @@ type connActor struct {
 
 	closing bool // a closing batch was queued
 	closed  bool
+	// replaced: a connection reinstatement ended the connection (End, Replaced).
+	replaced bool
 	// flowDone: the actor is done with its flow (shutdown), so no turn after it
 	// changes the flow's counters.
 	flowDone bool
@@ -262,8 +269,11 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.finish(ctx, "write failed: "+m.err.Error())
 		return
 	case *End:
-		if m.Replaced && c.m != nil && !c.closed {
-			c.m.Replaced(m.Reason) // finish's Closed then finds the nexus loss sent
+		if m.Replaced && !c.closed {
+			c.replaced = true
+			if c.m != nil {
+				c.m.Replaced(m.Reason) // finish's Closed then finds the nexus loss sent
+			}
 		}
 		c.finish(ctx, m.Reason)
 		return
@@ -382,7 +392,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 		c.m.Closed(reason)
 		c.sendMsgs(ctx)
 	}
-	ctx.Send(ctx.Parent(), &LogoutSession{Reason: reason})
+	ctx.Send(ctx.Parent(), &LogoutSession{Reason: reason, Replaced: c.replaced})
 	ctx.Stop(ctx.Self())
 }
 

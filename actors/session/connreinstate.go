@@ -27,7 +27,9 @@ import (
 //     the connection's NexusLoss, and the session's own, carry ConnectionOnly, so
 //     each LUN ends that connection's tasks as for a closed connection and keeps the
 //     nexus's unit attentions and reservations; stopping, the old session sends its
-//     ExpCmdSN (handedOver) after its NexusLoss;
+//     ExpCmdSN (handedOver) after its NexusLoss. A connection that ended on its own
+//     first (its socket closed) told the LUNs the nexus is lost: then the session
+//     hands nothing over, and the login is refused "session does not exist";
 //  3. the manager flushes the dispatcher behind those NexusLosses, then admits the
 //     new connection with the session's TSIH, ExpCmdSN and parameters (conn.Admit
 //     with Continue): its final Login Response goes out only now, so no task of the

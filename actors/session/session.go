@@ -106,8 +106,10 @@ type sessionActor struct {
 	// connGone: the connection has stopped; the session stops at connEnded.
 	connGone bool
 	// replaced: a connection reinstatement ends this session's connection, and the
-	// session's window goes on in the new connection's session (connreinstate.go).
-	replaced bool
+	// session's window goes on in the new connection's session (connreinstate.go);
+	// handsOver: the connection ended for it (not on its own first), so the LUNs
+	// kept the nexus, and the session hands its window over as it stops.
+	replaced, handsOver bool
 	// loss is the NexusLoss the session sends when it stops, once it has sent a task
 	// to a LUN itself (see Receive).
 	loss *pb.NexusLoss
@@ -140,10 +142,10 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			// them, so that the LUN ends those too, and before the manager lets a
 			// session of the same nexus start (it waits for this one to stop, then
 			// flushes the dispatcher).
-			s.loss.ConnectionOnly = s.replaced
+			s.loss.ConnectionOnly = s.handsOver
 			ctx.Send(s.cfg.ConnCfg.Dispatcher, s.loss)
 		}
-		if s.replaced {
+		if s.handsOver {
 			// After the NexusLoss: the manager flushes the dispatcher behind it.
 			ctx.Send(s.cfg.Manager, &handedOver{pid: ctx.Self(), exp: s.window.Exp()})
 		}
@@ -194,12 +196,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		}
 		ctx.Send(s.conn, m) // the manager's answer to Up: the connection ends its login
 		return
-	case *replace:
-		s.replaced = true
-		ctx.Send(s.conn, &conn.End{Reason: "connection reinstated", Replaced: true})
-		return
 	case *conn.LogoutSession:
 		s.log.Debug("session ends", "reason", m.Reason)
+		s.handsOver = s.replaced && m.Replaced
 		ctx.Stop(ctx.Self())
 		return
 	case *cmdphase.TargetColdReset:
@@ -302,6 +301,12 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pb.CommandOrder:
 		o = m
+	case *replace:
+		// After the commands: not a case on the data path. The manager sends it
+		// only to an admitted session, which is in this behaviour.
+		s.replaced = true
+		ctx.Send(s.conn, &conn.End{Reason: "connection reinstated", Replaced: true})
+		return
 	case *proceed:
 		if s.held {
 			s.release(ctx)
