@@ -78,10 +78,13 @@ func TestConnectionReinstatement(t *testing.T) {
 
 	oldExp, oldMax := old.Window()
 	next := old.CmdSN()
+	began := time.Now()
 	n, err := old.ReinstateConnection(d.addr)
 	if err != nil {
 		t.Fatalf("connection reinstatement: %v", err)
 	}
+	t.Logf("connection reinstatement (connect, login, old connection ended at the LUNs) took %v",
+		time.Since(began).Round(time.Microsecond))
 	defer n.Close()
 	if n.Params.TSIH != old.Params.TSIH {
 		t.Fatalf("TSIH %d after reinstatement, want the session's %d", n.Params.TSIH, old.Params.TSIH)
