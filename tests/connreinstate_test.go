@@ -103,9 +103,18 @@ func TestConnectionReinstatement(t *testing.T) {
 		t.Fatal("the replaced connection's hung WRITE was answered")
 	}
 
+	// The replaced connection's implicit logout is a "close the connection" one at
+	// ERL < 2, which terminated its hung WRITE: the LUN's next command reports SOME
+	// COMMANDS CLEARED BY ISCSI PROTOCOL EVENT (RFC 7143 11.14), then all is GOOD; a
+	// lost nexus would report I_T NEXUS LOSS or POWER ON (29/xx) instead.
 	r, err := n.Command(lun, make([]byte, 6), nil, 0)
+	if err != nil || r.Status != 0x02 || !isUA(r.Sense, 0x47) || len(r.Sense) < 14 || r.Sense[13] != 0x7f {
+		t.Fatalf("first command on the new connection: %v, status %#x sense %x; want CHECK CONDITION 6/47/7F",
+			err, r.Status, r.Sense)
+	}
+	r, err = n.Command(lun, make([]byte, 6), nil, 0)
 	if err != nil || r.Status != 0 {
-		t.Fatalf("first command on the new connection: %v, status %#x sense %x; want GOOD (the I_T nexus was not lost)",
+		t.Fatalf("second command on the new connection: %v, status %#x sense %x; want GOOD (the I_T nexus was not lost)",
 			err, r.Status, r.Sense)
 	}
 	got, err := n.Read(lun, 0, 8, block)
@@ -125,8 +134,8 @@ func TestConnectionReinstatement(t *testing.T) {
 	if got, err := n.Read(lun, uint64(hungAt/block), 8, block); err != nil || !bytes.Equal(got, after) {
 		t.Fatalf("blocks of the hung WRITE later: %v, %x...", err, got[:min(4, len(got))])
 	}
-	if e, _ := n.Window(); e != next+5 {
-		t.Fatalf("ExpCmdSN %d after 5 commands on the new connection, want %d", e, next+5)
+	if e, _ := n.Window(); e != next+6 {
+		t.Fatalf("ExpCmdSN %d after 6 commands on the new connection, want %d", e, next+6)
 	}
 	if s := n.Strays.Load(); s != 0 {
 		t.Fatalf("%d PDUs on the new connection answered no task of its own", s)

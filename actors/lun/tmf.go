@@ -32,18 +32,20 @@ type detach struct {
 // nexus loss abort them: the waiting ones are dropped (their answers would go to a
 // connection that is gone), and a write still in a backend call is abandoned, its
 // range fenced until the call returns (fence.go), so that nothing written through a
-// session that reinstated this one is overwritten by it.
-func (l *lunActor) nexusLost(ctx actor.Context, m *pb.NexusLoss) {
+// session that reinstated this one is overwritten by it. It returns how many tasks
+// it ended.
+func (l *lunActor) nexusLost(ctx actor.Context, m *pb.NexusLoss) int {
 	if m.ReplyTo == nil {
-		return
+		return 0
 	}
 	l.flush(ctx)
 	d := l.aborted(&pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK_SET, ReplyTo: m.ReplyTo})
 	if len(d.tasks) == 0 {
-		return
+		return 0
 	}
 	d.lost, d.connOnly = true, m.ConnectionOnly
 	l.detach(ctx, d)
+	return len(d.tasks)
 }
 
 // taskManagement applies a task management function's effect on the logical unit and
