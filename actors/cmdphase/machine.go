@@ -148,6 +148,9 @@ type Machine struct {
 	pingAt      time.Time
 	nexusGone   bool
 	nexusID     string
+	// replaced: a connection reinstatement ends this connection, and the nexus
+	// goes on over the new one (Replaced).
+	replaced bool
 	// route is the name the nexus's tasks and functions carry as their target, by
 	// which they reach the logical units this initiator sees (login.Result.Route).
 	route string
@@ -284,6 +287,15 @@ func (m *Machine) Closed(reason string) {
 	m.over(reason)
 }
 
+// Replaced ends the command phase for a connection reinstatement (RFC 7143 6.3.4):
+// as Closed, but the LUNs learn that only this connection's tasks end (at
+// ErrorRecoveryLevel 0 they are terminated without further notice to the
+// initiator), not the I_T nexus, whose session goes on over the new connection.
+func (m *Machine) Replaced(reason string) {
+	m.replaced = true
+	m.Closed(reason)
+}
+
 // over ends the connection: the actor stops after it tells the session.
 func (m *Machine) over(reason string) {
 	if m.Out.Over == "" {
@@ -326,7 +338,7 @@ func (m *Machine) nexusLost() {
 		return
 	}
 	m.nexusGone = true
-	m.send(ToDispatcher, &pb.NexusLoss{Target: m.route, Nexus: m.nexus(), ReplyTo: m.cfg.Self})
+	m.send(ToDispatcher, &pb.NexusLoss{Target: m.route, Nexus: m.nexus(), ReplyTo: m.cfg.Self, ConnectionOnly: m.replaced})
 }
 
 // nexus names the I_T nexus: initiator name and ISID, as SPC-4 identifies an

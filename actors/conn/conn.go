@@ -108,11 +108,28 @@ type LoginComplete struct {
 
 // Admit is the session manager's answer to a complete login, which the session
 // passes on to its connection: the final Login Response goes out and the full
-// feature phase begins, or, with Refused set (why), the login fails with status
-// Service Unavailable. The manager refuses a login to a target that had a TARGET
-// COLD RESET after the connection was accepted (RFC 7143 11.5.1: the reset closes
-// every connection to the target, this one too).
-type Admit struct{ Refused string }
+// feature phase begins, or, with Refused set (why), the login fails with Status
+// (zero: Service Unavailable). The manager refuses a login to a target that had a
+// TARGET COLD RESET after the connection was accepted (RFC 7143 11.5.1: the reset
+// closes every connection to the target, this one too), and a login naming a TSIH
+// that it cannot take as a connection reinstatement (RFC 7143 6.3.4). Continue is
+// set when the login reinstates the connection of a live session, which goes on
+// over this connection.
+type Admit struct {
+	Refused  string
+	Status   login.Status
+	Continue *Continue
+}
+
+// Continue is the state of the session a reinstated connection continues (RFC
+// 7143 6.3.4): its TSIH, its ExpCmdSN (the final Login Response carries the
+// session's window, 11.13) and its operational parameters, of which the new
+// connection keeps only those a non-leading login negotiates (login.Continued).
+type Continue struct {
+	TSIH     uint16
+	ExpCmdSN uint32
+	Params   login.Params
+}
 
 // RequestLogout asks the connection's initiator to log out within Within: an
 // Asynchronous Message (AsyncEvent 1), sent when the target stops. A connection
@@ -121,12 +138,22 @@ type RequestLogout struct{ Within time.Duration }
 
 // End tells a connection to end as if its socket had closed: its LUNs are told the
 // nexus is lost and its session that it is over. A session that failed sends it, since
-// its own stop would stop the connection before it could tell the LUNs.
-type End struct{ Reason string }
+// its own stop would stop the connection before it could tell the LUNs. Replaced:
+// a connection reinstatement ends it, so the LUNs end its tasks but keep the nexus
+// (cmdphase.Machine.Replaced).
+type End struct {
+	Reason   string
+	Replaced bool
+}
 
 // LogoutSession tells the session that the initiator logged out (closing the session
-// or the connection) or the connection ended, so that the session can end.
-type LogoutSession struct{ Reason string }
+// or the connection) or the connection ended, so that the session can end. Replaced:
+// the connection ended for a connection reinstatement (End, Replaced), its LUNs told
+// that only its tasks end.
+type LogoutSession struct {
+	Reason   string
+	Replaced bool
+}
 
 // Props returns a connection actor's props. The session supervises it (stop); a panic
 // in its actor, reader or writer ends this connection as a closed socket does, and
@@ -181,6 +208,8 @@ type connActor struct {
 
 	closing bool // a closing batch was queued
 	closed  bool
+	// replaced: a connection reinstatement ended the connection (End, Replaced).
+	replaced bool
 	// flowDone: the actor is done with its flow (shutdown), so no turn after it
 	// changes the flow's counters.
 	flowDone bool
@@ -240,6 +269,12 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.finish(ctx, "write failed: "+m.err.Error())
 		return
 	case *End:
+		if m.Replaced && !c.closed {
+			c.replaced = true
+			if c.m != nil {
+				c.m.Replaced(m.Reason) // finish's Closed then finds the nexus loss sent
+			}
+		}
 		c.finish(ctx, m.Reason)
 		return
 	case *supervise.Crash:
@@ -357,7 +392,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 		c.m.Closed(reason)
 		c.sendMsgs(ctx)
 	}
-	ctx.Send(ctx.Parent(), &LogoutSession{Reason: reason})
+	ctx.Send(ctx.Parent(), &LogoutSession{Reason: reason, Replaced: c.replaced})
 	ctx.Stop(ctx.Self())
 }
 

@@ -81,14 +81,6 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 		c.lm = login.NewMachine(lc)
 	}
 	resp, done := c.lm.Step(req)
-	if done && req.TSIH != 0 {
-		// Adding a connection to an existing session needs MaxConnections > 1, which
-		// this target does not offer.
-		st := login.SessionDoesNotExist
-		resp = &login.Response{ISID: req.ISID, ITT: req.ITT, StatusClass: st.Class(), StatusDetail: st.Detail(),
-			CSG: req.CSG, NSG: req.NSG}
-		done = false
-	}
 	if resp.Status() == login.AuthFailure {
 		// A failed authentication is answered after a fixed delay, so that guessing
 		// secrets costs time; the reader stops now, as the login is over.
@@ -119,7 +111,8 @@ func (c *connActor) handleLogin(ctx actor.Context, p *iscsi.PDU) {
 	// The final Login Response waits for the session manager to admit the session
 	// (see Admit): a TARGET COLD RESET that ran while this connection logged in
 	// refuses it, and a login the manager has admitted is one every later reset
-	// sees.
+	// sees. A login naming a TSIH (a connection reinstatement) waits until the
+	// connection it replaces has ended.
 	c.admitting = &admission{resp: resp, cmdSN: req.CmdSN, result: c.lm.Result()}
 	ctx.Send(ctx.Parent(), &LoginComplete{Result: c.admitting.result, FirstCmdSN: req.CmdSN})
 }
@@ -141,10 +134,13 @@ func (c *connActor) admit(ctx actor.Context, m *Admit) {
 	}
 	c.admitting = nil
 	if m.Refused != "" {
-		c.loginFailed(metrics.LoginNegotiationFailure)
+		st := m.Status
+		if st == login.StatusSuccess {
+			st = login.ServiceUnavailable
+		}
+		c.loginFailed(loginResult(st))
 		c.log.Info("login refused", "reason", m.Refused, "initiator", a.result.InitiatorName,
-			"remote", c.cfg.Conn.RemoteAddr().String())
-		st := login.ServiceUnavailable
+			"remote", c.cfg.Conn.RemoteAddr().String(), "status", fmt.Sprintf("%04x", uint16(st)))
 		resp := *a.resp
 		resp.Transit, resp.NSG, resp.Data = false, 0, nil
 		resp.StatusClass, resp.StatusDetail = st.Class(), st.Detail()
@@ -152,6 +148,14 @@ func (c *connActor) admit(ctx actor.Context, m *Admit) {
 		c.steps <- readerStep{stop: true}
 		c.finish(ctx, "login refused: "+m.Refused)
 		return
+	}
+	if k := m.Continue; k != nil {
+		// A reinstated connection (RFC 7143 6.3.4): the session's TSIH, window and
+		// session-wide parameters; only the connection's own keys are this login's.
+		c.cfg.TSIH = k.TSIH
+		a.cmdSN = k.ExpCmdSN
+		a.result.Params = login.Continued(a.result.Params, k.Params)
+		a.result.TSIH = k.TSIH
 	}
 	c.fullFeaturePhase(ctx, a)
 }

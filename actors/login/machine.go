@@ -467,7 +467,7 @@ func (m *Machine) Refusal(st Status) (target, reason string) {
 	case st == UnsupportedVersion:
 		reason = "unsupported iSCSI version"
 	case st == SessionDoesNotExist:
-		reason = "a connection added to a session (TSIH set): this target takes one connection per session"
+		reason = "a TSIH that names no live session of this initiator port and target"
 	case st == ServiceUnavailable:
 		reason = "the target is being reset or removed"
 	default:

@@ -40,3 +40,20 @@ func DefaultParams() Params {
 func (p Params) FirstBurstRelevant() bool {
 	return !p.InitialR2T || p.ImmediateData
 }
+
+// Continued is the parameters of a connection that reinstates one of a live session
+// (RFC 7143 6.3.4): session holds the session's values, conn what this login
+// negotiated. Only the keys a non-leading login negotiates are conn's:
+// HeaderDigest and DataDigest (use IO) and the two sides' MaxRecvDataSegmentLength
+// declarations (use ALL), RFC 7143 13.1, 13.12. Every Leading Only key stays the
+// session's: RFC 7143 6.3 has them "carried only on the leading connection" and not
+// "changed after the leading connection login", which "holds for a single
+// connection session with regard to connection restart"; this login answered them
+// Irrelevant (keys.go).
+func Continued(conn, session Params) Params {
+	p := session
+	p.HeaderDigest, p.DataDigest = conn.HeaderDigest, conn.DataDigest
+	p.MaxRecvDataSegmentLength = conn.MaxRecvDataSegmentLength
+	p.MaxXmitDataSegmentLength = conn.MaxXmitDataSegmentLength
+	return p
+}

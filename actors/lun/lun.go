@@ -208,7 +208,15 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *pb.TaskManagement:
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:
-		l.nexusLost(ctx, m)
+		ended := l.nexusLost(ctx, m)
+		if m.ConnectionOnly {
+			// A reinstated connection: the nexus and its state go on, and learns of
+			// the tasks ended with the old connection on its next command.
+			if ended > 0 {
+				l.cfg.Device.AddUnitAttention(m.Nexus, scsi.CommandsClearedByISCSI())
+			}
+			break
+		}
 		l.cfg.Device.NexusLost(m.Nexus)
 		if l.cfg.ClusterPR != nil {
 			l.clusterNexusLost(m.Nexus)

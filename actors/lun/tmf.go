@@ -20,8 +20,9 @@ const tmfGrace = 2 * time.Second
 type detach struct {
 	tasks map[*pb.ScsiTask]bool
 	// lost: the tasks of a nexus that ended (nexusLost), whose reads in a backend
-	// call are left to finish.
-	lost bool
+	// call are left to finish; connOnly: only their connection ended (a connection
+	// reinstatement), for the log.
+	lost, connOnly bool
 	// waiting: only the tasks not in a backend call are ended (another node's
 	// reset waits for the calls first: gateways.go).
 	waiting bool
@@ -31,18 +32,20 @@ type detach struct {
 // nexus loss abort them: the waiting ones are dropped (their answers would go to a
 // connection that is gone), and a write still in a backend call is abandoned, its
 // range fenced until the call returns (fence.go), so that nothing written through a
-// session that reinstated this one is overwritten by it.
-func (l *lunActor) nexusLost(ctx actor.Context, m *pb.NexusLoss) {
+// session that reinstated this one is overwritten by it. It returns how many tasks
+// it ended.
+func (l *lunActor) nexusLost(ctx actor.Context, m *pb.NexusLoss) int {
 	if m.ReplyTo == nil {
-		return
+		return 0
 	}
 	l.flush(ctx)
 	d := l.aborted(&pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK_SET, ReplyTo: m.ReplyTo})
 	if len(d.tasks) == 0 {
-		return
+		return 0
 	}
-	d.lost = true
+	d.lost, d.connOnly = true, m.ConnectionOnly
 	l.detach(ctx, d)
+	return len(d.tasks)
 }
 
 // taskManagement applies a task management function's effect on the logical unit and
@@ -145,6 +148,9 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 	why := "task management"
 	if d.lost {
 		why = "I_T nexus lost"
+	}
+	if d.connOnly {
+		why = "connection reinstated"
 	}
 	// Waiting IO first: the queue is drained (workers may take some meanwhile) and
 	// what is not aborted put back in order below; aborted parts of a merged run

@@ -20,7 +20,7 @@ func newProbe(sys *actor.ActorSystem) probe {
 	p := probe{got: make(chan any, 8)}
 	p.pid = sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
-		case *conn.Admit, *conn.End, *conn.RequestLogout, *proceed:
+		case *conn.Admit, *conn.End, *conn.RequestLogout, *proceed, *replace:
 			p.got <- m
 		}
 	}))

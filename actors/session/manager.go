@@ -66,7 +66,7 @@ func newManager(connCfg conn.Config, log hclog.Logger) *manager {
 	return &manager{connCfg: connCfg, log: log, byKey: map[string]*actor.PID{}, keyOf: map[string]string{},
 		info: map[string]*Info{}, pids: map[string]*actor.PID{}, tsihOf: map[string]uint16{},
 		held: map[string]*hold{}, ending: map[string]string{}, born: map[string]uint64{}, resetAt: map[string]uint64{},
-		resetWhy: map[string]string{}}
+		resetWhy: map[string]string{}, cid: map[string]uint16{}, replacing: map[string]*handover{}}
 }
 
 type manager struct {
@@ -93,6 +93,10 @@ type manager struct {
 	born     map[string]uint64
 	resetAt  map[string]uint64
 	resetWhy map[string]string
+	// cid is each logged-in session's connection's CID, replacing the connection
+	// reinstatements in progress by the old session's PID id (connreinstate.go).
+	cid       map[string]uint16
+	replacing map[string]*handover
 }
 
 // Receive handles accepted connections and session lifecycle.
@@ -132,12 +136,20 @@ func (m *manager) Receive(ctx actor.Context) {
 		}
 	case *CountSessions:
 		ctx.Respond(&Sessions{N: len(ctx.Children())})
+	case *handedOver:
+		m.handedOver(ctx, msg)
+	case *oldGone:
+		m.oldGone(ctx, msg.id)
 	case *actor.Terminated:
+		if h := m.replacing[msg.Who.Id]; h != nil && !h.handed {
+			ctx.Send(ctx.Self(), &oldGone{id: msg.Who.Id}) // behind its handedOver, if any
+		}
 		m.forget(msg.Who)
 		m.endingDone(ctx, msg.Who)
 	case *Resync:
 		m.resync(ctx.Children())
 		m.rehold(ctx)
+		m.resyncReplacing(ctx, liveSet(ctx.Children()))
 	case *supervise.Crash:
 		msg.Panic()
 	}
@@ -149,6 +161,7 @@ func (m *manager) forget(who *actor.PID) {
 	delete(m.pids, who.Id)
 	delete(m.held, who.Id)
 	delete(m.born, who.Id)
+	delete(m.cid, who.Id)
 	if t, ok := m.tsihOf[who.Id]; ok {
 		delete(m.tsihOf, who.Id)
 		m.tsih.free(t)
@@ -162,12 +175,18 @@ func (m *manager) forget(who *actor.PID) {
 	}
 }
 
-// resync keeps only the sessions that are still children.
-func (m *manager) resync(children []*actor.PID) {
+// liveSet is the ids of children.
+func liveSet(children []*actor.PID) map[string]bool {
 	live := make(map[string]bool, len(children))
 	for _, c := range children {
 		live[c.Id] = true
 	}
+	return live
+}
+
+// resync keeps only the sessions that are still children.
+func (m *manager) resync(children []*actor.PID) {
+	live := liveSet(children)
 	for id := range m.keyOf {
 		if !live[id] {
 			m.forget(actor.NewPID("", id))

@@ -51,7 +51,12 @@ func (m *manager) up(ctx actor.Context, msg *Up) {
 		ctx.Send(msg.PID, &conn.Admit{Refused: why})
 		return
 	}
+	if msg.TSIH != 0 {
+		m.reinstateConnection(ctx, msg)
+		return
+	}
 	ctx.Send(msg.PID, &conn.Admit{})
+	m.cid[msg.PID.Id] = msg.CID
 	if old, ok := m.byKey[msg.Key]; ok && !old.Equal(msg.PID) {
 		m.log.Info("session reinstatement: ending the previous session of this initiator port", "old", old.Id)
 		delete(m.held, old.Id) // its commands are never released
@@ -92,6 +97,10 @@ func (m *manager) release(ctx actor.Context, key string) {
 
 // flushed lets the session a Flush was for proceed.
 func (m *manager) flushed(ctx actor.Context, msg *dispatcher.Flushed) {
+	if h, ok := msg.Tag.(*handover); ok {
+		m.admitContinued(ctx, h)
+		return
+	}
 	pid, ok := msg.Tag.(*actor.PID)
 	if !ok {
 		return

@@ -43,6 +43,11 @@ type Up struct {
 	Key  string
 	PID  *actor.PID
 	Info *Info
+	// TSIH, CID and CmdSN are the login's: a TSIH other than 0 asks to reinstate
+	// connection CID of that session (RFC 7143 6.3.4, connreinstate.go), whose
+	// window the login's CmdSN continues (11.12.8).
+	TSIH, CID uint16
+	CmdSN     uint32
 }
 
 // Props returns a session actor's props. Its connection is supervised by
@@ -100,6 +105,11 @@ type sessionActor struct {
 	stash     []*pb.CommandOrder
 	// connGone: the connection has stopped; the session stops at connEnded.
 	connGone bool
+	// replaced: a connection reinstatement ends this session's connection, and the
+	// session's window goes on in the new connection's session (connreinstate.go);
+	// handsOver: the connection ended for it (not on its own first), so the LUNs
+	// kept the nexus, and the session hands its window over as it stops.
+	replaced, handsOver bool
 	// loss is the NexusLoss the session sends when it stops, once it has sent a task
 	// to a LUN itself (see Receive).
 	loss *pb.NexusLoss
@@ -125,13 +135,20 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	if _, ok := ctx.Message().(*actor.Stopping); ok {
 		s.stopHold()
 	}
-	if _, ok := ctx.Message().(*actor.Stopping); ok && s.loss != nil && s.cfg.ConnCfg.Dispatcher != nil {
-		// The connection's NexusLoss may reach a LUN before tasks this session sent
-		// it directly; this one, through the dispatcher, reaches it after them, so
-		// that the LUN ends those too, and before the manager lets a session of the
-		// same nexus start (it waits for this one to stop, then flushes the
-		// dispatcher).
-		ctx.Send(s.cfg.ConnCfg.Dispatcher, s.loss)
+	if _, ok := ctx.Message().(*actor.Stopping); ok {
+		if s.loss != nil && s.cfg.ConnCfg.Dispatcher != nil {
+			// The connection's NexusLoss may reach a LUN before tasks this session
+			// sent it directly; this one, through the dispatcher, reaches it after
+			// them, so that the LUN ends those too, and before the manager lets a
+			// session of the same nexus start (it waits for this one to stop, then
+			// flushes the dispatcher).
+			s.loss.ConnectionOnly = s.handsOver
+			ctx.Send(s.cfg.ConnCfg.Dispatcher, s.loss)
+		}
+		if s.handsOver {
+			// After the NexusLoss: the manager flushes the dispatcher behind it.
+			ctx.Send(s.cfg.Manager, &handedOver{pid: ctx.Self(), exp: s.window.Exp()})
+		}
 		return
 	}
 	if s.failed {
@@ -174,10 +191,14 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		ctx.Send(s.conn, m)
 		return
 	case *conn.Admit:
+		if k := m.Continue; k != nil {
+			s.continues(k)
+		}
 		ctx.Send(s.conn, m) // the manager's answer to Up: the connection ends its login
 		return
 	case *conn.LogoutSession:
 		s.log.Debug("session ends", "reason", m.Reason)
+		s.handsOver = s.replaced && m.Replaced
 		ctx.Stop(ctx.Self())
 		return
 	case *cmdphase.TargetColdReset:
@@ -226,7 +247,8 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 		s.window.Start(m.FirstCmdSN)
 		key := m.Result.InitiatorName + "," + string(m.Result.ISID[:]) + "," + m.Result.Target.Name
 		s.target = m.Result.Target.Name
-		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self(), Info: s.info(m.Result)})
+		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self(), Info: s.info(m.Result), TSIH: m.Result.TSIH,
+			CID: m.Result.CID, CmdSN: m.FirstCmdSN})
 		s.held = true
 		root := ctx.ActorSystem().Root
 		// A fresh PID, not self with its cached process: the stopped actor is not
@@ -279,6 +301,12 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pb.CommandOrder:
 		o = m
+	case *replace:
+		// After the commands: not a case on the data path. The manager sends it
+		// only to an admitted session, which is in this behaviour.
+		s.replaced = true
+		ctx.Send(s.conn, &conn.End{Reason: "connection reinstated", Replaced: true})
+		return
 	case *proceed:
 		if s.held {
 			s.release(ctx)

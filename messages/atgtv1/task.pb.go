@@ -1392,9 +1392,14 @@ type NexusLoss struct {
 	Nexus  string                 `protobuf:"bytes,2,opt,name=nexus,proto3" json:"nexus,omitempty"`
 	// The connection whose tasks end: a reinstated session's new connection has the
 	// same nexus and keeps its own.
-	ReplyTo       *Pid `protobuf:"bytes,3,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ReplyTo *Pid `protobuf:"bytes,3,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// Only the connection ended, not the nexus: a connection reinstatement (RFC 7143
+	// 6.3.4) replaced it, and the session goes on over a new connection. Its tasks end
+	// as for a loss; the nexus's state (unit attentions, reservations) stays, and no
+	// I_T nexus loss is reported (RFC 7143 6.3.5.1 lists no such event for it).
+	ConnectionOnly bool `protobuf:"varint,4,opt,name=connection_only,json=connectionOnly,proto3" json:"connection_only,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *NexusLoss) Reset() {
@@ -1446,6 +1451,13 @@ func (x *NexusLoss) GetReplyTo() *Pid {
 		return x.ReplyTo
 	}
 	return nil
+}
+
+func (x *NexusLoss) GetConnectionOnly() bool {
+	if x != nil {
+		return x.ConnectionOnly
+	}
+	return false
 }
 
 // TaskSetAborted tells the other sessions of a target that a task management function
@@ -1647,11 +1659,12 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x12TaskManagementDone\x12\x10\n" +
 	"\x03itt\x18\x01 \x01(\rR\x03itt\x12\x1a\n" +
 	"\bresponse\x18\x02 \x01(\rR\bresponse\x12\x17\n" +
-	"\afan_out\x18\x03 \x01(\rR\x06fanOut\"b\n" +
+	"\afan_out\x18\x03 \x01(\rR\x06fanOut\"\x8b\x01\n" +
 	"\tNexusLoss\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x14\n" +
 	"\x05nexus\x18\x02 \x01(\tR\x05nexus\x12'\n" +
-	"\breply_to\x18\x03 \x01(\v2\f.atgt.v1.PidR\areplyTo\"\x90\x01\n" +
+	"\breply_to\x18\x03 \x01(\v2\f.atgt.v1.PidR\areplyTo\x12'\n" +
+	"\x0fconnection_only\x18\x04 \x01(\bR\x0econnectionOnly\"\x90\x01\n" +
 	"\x0eTaskSetAborted\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x12\n" +
 	"\x04luns\x18\x02 \x03(\x04R\x04luns\x12\x19\n" +

@@ -126,6 +126,15 @@ func NexusLoss() *SenseError {
 	return &SenseError{Key: SenseUnitAttention, ASC: 0x29, ASCQ: 0x07}
 }
 
+// CommandsClearedByISCSI is the UNIT ATTENTION SOME COMMANDS CLEARED BY ISCSI
+// PROTOCOL EVENT (47/7F): an I_T_L nexus whose tasks iSCSI terminated on a connection
+// that was logged out (a connection reinstatement is an implicit "close the
+// connection" logout at ErrorRecoveryLevel < 2) reports it on its next command
+// (RFC 7143 11.14, "Implicit termination of tasks"; RFC 3720 10.14).
+func CommandsClearedByISCSI() *SenseError {
+	return &SenseError{Key: SenseUnitAttention, ASC: 0x47, ASCQ: 0x7F}
+}
+
 // ModeParametersChanged is the UNIT ATTENTION MODE PARAMETERS CHANGED
 // (2A/01) other I_T nexuses get after a MODE SELECT changed shared pages.
 func ModeParametersChanged() *SenseError {

@@ -60,7 +60,7 @@ func dialLogin(addr string, o Options) (*Session, error) {
 		opts:    o,
 		nc:      nc,
 		rd:      iscsi.NewReader(nc, 256<<10),
-		cmdSN:   firstCmdSN,
+		cmdSN:   max(o.CmdSN, firstCmdSN),
 		winCh:   make(chan struct{}),
 		nextITT: loginITT,
 		tasks:   map[uint32]*inbox{},
@@ -156,6 +156,27 @@ func (s *Session) login() error {
 	}
 }
 
+// ReinstateConnection logs in a new connection to addr that reinstates this
+// session's connection (RFC 7143 6.3.4): the session's ISID, TSIH and CID, its next
+// CmdSN. The new Session continues the session: its CmdSNs follow this one's, and
+// it keeps the session-wide parameters (Leading Only keys are not negotiated
+// again). This Session is left as it is: its socket stays open until Close, as
+// after a network cut the initiator has not noticed.
+func (s *Session) ReinstateConnection(addr string) (*Session, error) {
+	o := s.opts
+	o.TSIH, o.CmdSN = s.Params.TSIH, s.CmdSN()
+	n, err := dialLogin(addr, o)
+	if err != nil {
+		return nil, err
+	}
+	p := &n.Params
+	p.ImmediateData, p.InitialR2T = s.Params.ImmediateData, s.Params.InitialR2T
+	p.MaxBurstLength, p.FirstBurstLength = s.Params.MaxBurstLength, s.Params.FirstBurstLength
+	p.MaxOutstandingR2T, p.TargetPortalGroupTag = s.Params.MaxOutstandingR2T, s.Params.TargetPortalGroupTag
+	go n.readLoop()
+	return n, nil
+}
+
 // loginStep sends one Login Request and reads its response.
 func (s *Session) loginStep(csg, nsg uint8, keys []iscsi.KV) (*iscsi.PDU, error) {
 	p := &iscsi.PDU{Data: iscsi.AppendText(nil, keys...)}
@@ -166,9 +187,9 @@ func (s *Session) loginStep(csg, nsg uint8, keys []iscsi.KV) (*iscsi.PDU, error)
 	h.SetCSG(csg)
 	h.SetNSG(nsg)
 	h.SetISID(s.opts.ISID)
-	h.SetTSIH(0) // a new session (or a reinstatement)
+	h.SetTSIH(s.opts.TSIH) // 0: a new session (or a session reinstatement)
 	h.SetITT(loginITT)
-	h.SetCID(0)
+	h.SetCID(s.opts.CID)
 	h.SetCmdSN(s.cmdSN)
 	h.SetExpStatSN(s.expStatSN)
 	if _, err := s.nc.Write(iscsi.MarshalPDU(p, false, false)); err != nil {

@@ -54,6 +54,15 @@ type Options struct {
 	// IgnorePings stops the automatic answer to target NOP-In pings, so a test can
 	// watch the target give up on a silent initiator.
 	IgnorePings bool
+	// TSIH, when not 0, logs in a connection of that session (RFC 7143 6.3.4: with
+	// the CID of its connection, a connection reinstatement): the operational stage
+	// offers only the connection's keys. Session.ReinstateConnection sets it.
+	TSIH uint16
+	// CID is the connection's CID (0 by default).
+	CID uint16
+	// CmdSN is the CmdSN of the login and the first command (0: 1). A connection of
+	// an existing session carries the session's next CmdSN (RFC 7143 11.12.8).
+	CmdSN uint32
 }
 
 // Bool returns a pointer to v, for the *bool options.

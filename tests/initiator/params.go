@@ -57,7 +57,9 @@ func offer(o Options) []iscsi.KV {
 		{Key: "DataDigest", Value: digest(o.DataDigest)},
 		{Key: "MaxRecvDataSegmentLength", Value: u(o.MaxRecvDataSegmentLength)},
 	}
-	if o.Discovery {
+	if o.Discovery || o.TSIH != 0 {
+		// A connection of an existing session negotiates no Leading Only key (RFC
+		// 7143 6.3).
 		return append(kvs, o.ExtraKeys...)
 	}
 	kvs = append(kvs,

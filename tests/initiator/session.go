@@ -35,6 +35,10 @@ type Session struct {
 	Async chan AsyncEvent
 	// Pings counts target NOP-In pings received (answered or not).
 	Pings atomic.Int64
+	// Strays counts target PDUs for an ITT no outstanding task of this connection
+	// holds: answers the target should not have sent here (say, to a task of a
+	// connection this one reinstated).
+	Strays atomic.Int64
 
 	opts Options
 	nc   net.Conn
@@ -356,7 +360,9 @@ func (s *Session) dispatch(p *iscsi.PDU) {
 	s.mu.Unlock()
 	if b != nil {
 		b.put(p)
+		return
 	}
+	s.Strays.Add(1)
 }
 
 // answerPing replies to a target NOP-In ping: NOP-Out, ITT reserved, I bit, same TTT
