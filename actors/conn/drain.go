@@ -27,6 +27,19 @@ func (e *slowPeerError) Error() string {
 		e.took, e.window.Round(time.Millisecond), minDrainRate>>10, e.holding)
 }
 
+// stalledPeerError ends a connection whose peer took nothing for a whole write
+// timeout while the writer had something for it (the write deadline's error).
+type stalledPeerError struct {
+	idle time.Duration
+	err  error
+}
+
+func (e *stalledPeerError) Error() string {
+	return fmt.Sprintf("peer took nothing for %v: %v", e.idle.Round(time.Millisecond), e.err)
+}
+
+func (e *stalledPeerError) Unwrap() error { return e.err }
+
 // drainWindow is the writer goroutine's measure of how fast its peer takes what is
 // queued: the window starts with the first write after the queue was empty (resetWindow)
 // and is judged at each expiry of the write deadline (the writer is blocked) once it
@@ -67,16 +80,24 @@ func (d *drainWindow) check(now time.Time, timeout time.Duration, fl *flow) erro
 	return &slowPeerError{took: took, window: el, holding: holding}
 }
 
-// slowPeer logs and counts a connection ended by the minimum drain rate (err is the
-// writer's failure); any other failure is left to ioFailed.
+// slowPeer logs and counts a connection ended by the write timeout or the minimum
+// drain rate (err is the writer's failure); any other failure is left to ioFailed.
+// Which of the two ends a trickling peer first depends on when TCP lets the writer
+// progress, so both are told to the administrator alike.
 func (c *connActor) slowPeer(err error) {
 	var sp *slowPeerError
-	if !errors.As(err, &sp) {
+	var st *stalledPeerError
+	var msg string
+	switch {
+	case errors.As(err, &sp):
+		msg = "initiator takes its Data-In too slowly; ending the connection"
+	case errors.As(err, &st):
+		msg = "initiator stopped taking its responses (write timeout); ending the connection"
+	default:
 		return
 	}
 	if b := c.cfg.ReadBudget; b != nil {
 		b.slow.Add(1)
 	}
-	c.log.Warn("initiator takes its Data-In too slowly; ending the connection", "initiator", c.initiator,
-		"remote", c.cfg.Conn.RemoteAddr().String(), "reason", sp.Error())
+	c.log.Warn(msg, "initiator", c.initiator, "remote", c.cfg.Conn.RemoteAddr().String(), "reason", err.Error())
 }

@@ -37,7 +37,8 @@ type ReadBudget struct {
 	held atomic.Int64
 	// pauses counts the waits of a reader that the budget caused.
 	pauses atomic.Uint64
-	// slow counts the connections ended for draining Data-In below minDrainRate.
+	// slow counts the connections ended for taking their responses too slowly: below
+	// minDrainRate, or nothing for a whole write timeout (slowPeer).
 	slow atomic.Uint64
 }
 

@@ -266,7 +266,7 @@ func (b *outBatch) drop() {
 }
 
 // write sends bufs. Without progress for w.timeout (the peer stopped reading) it
-// fails with os.ErrDeadlineExceeded; with progress slower than minDrainRate over a
+// fails with a *stalledPeerError (drain.go), which wraps os.ErrDeadlineExceeded; with progress slower than minDrainRate over a
 // whole timeout while the queue never emptied, with a *slowPeerError (drain.go). The socket's write deadline serves as a
 // progress check every quarter of the timeout, and is moved only when it is less
 // than an eighth of the timeout ahead, not for each write: so the connection is
@@ -296,7 +296,7 @@ func (w *writer) write(bufs *net.Buffers) error {
 			return err
 		}
 		if w.timeout > 0 && now.Sub(progress) >= w.timeout {
-			return err
+			return &stalledPeerError{idle: now.Sub(progress), err: err}
 		}
 		if err := w.drain.check(now, w.timeout, w.flow); err != nil {
 			return err
