@@ -12,7 +12,7 @@ import (
 // (its MaxRecvDataSegmentLength): a longer one would break its reader.
 func (m *Machine) nopIn(req *iscsi.PDU) {
 	data := req.Data
-	if max := m.params.MaxRecvDataSegmentLength; max > 0 && uint32(len(data)) > max {
+	if max := m.maxSend(); max > 0 && uint32(len(data)) > max {
 		data = data[:max]
 	}
 	p := &iscsi.PDU{Data: data}

@@ -103,7 +103,7 @@ func (m *Machine) finishTask(tk *task, status uint32, sense, data []byte, transf
 	collapse := status == uint32(scsi.StatusGood) && total > 0
 	var dataSN uint32
 	for off := uint32(0); off < total; {
-		n, final := nextSegment(off, total, m.params.MaxRecvDataSegmentLength, m.params.MaxBurstLength)
+		n, final := nextSegment(off, total, m.maxSend(), m.params.MaxBurstLength)
 		last := off+n == total
 		p := tk.pdu()
 		p.Data = data[off : off+n]

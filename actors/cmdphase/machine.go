@@ -1,6 +1,7 @@
 package cmdphase
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -52,6 +53,13 @@ type Config struct {
 	Metrics *metrics.Registry
 	// Log receives debug and info lines; nil discards them.
 	Log hclog.Logger
+	// SendSegment, if set, is where the machine keeps the initiator's
+	// MaxRecvDataSegmentLength in force (the bound on every data segment the
+	// target sends), so that the admin API shows the value an initiator declared
+	// again in a Text Request (RFC 7143 13.12, "Use: ALL") rather than the one of
+	// its login. It is the value's only home once the machine starts; nil: the
+	// machine keeps its own.
+	SendSegment *atomic.Uint32
 }
 
 // Pool is where pooled data buffers come from and go back to. The connection's PDU
@@ -116,10 +124,14 @@ type request struct {
 
 // Machine is the command phase of one connection.
 type Machine struct {
-	cfg    Config
+	cfg Config
+	// params are the login's parameters, but for MaxRecvDataSegmentLength, which
+	// lives in sendSeg only (zero here): the initiator may declare it again.
 	params login.Params
-	pool   Pool
-	log    hclog.Logger
+	// sendSeg is the initiator's MaxRecvDataSegmentLength in force (maxSend).
+	sendSeg *atomic.Uint32
+	pool    Pool
+	log     hclog.Logger
 	// Out is what the inputs so far produced; the actor drains it.
 	Out Outbox
 
@@ -183,7 +195,13 @@ func New(cfg Config, statSN, firstCmdSN uint32) *Machine {
 		tmfs:    map[uint32]*pendingTMF{},
 		r2ts:    map[uint32]*r2t{},
 		route:   cfg.Login.Route,
+		sendSeg: cfg.SendSegment,
 	}
+	if m.sendSeg == nil {
+		m.sendSeg = new(atomic.Uint32)
+	}
+	m.sendSeg.Store(m.params.MaxRecvDataSegmentLength)
+	m.params.MaxRecvDataSegmentLength = 0 // one home: sendSeg
 	if m.route == "" {
 		m.route = cfg.Login.Target.Name
 	}
@@ -195,6 +213,10 @@ func New(cfg Config, statSN, firstCmdSN uint32) *Machine {
 	}
 	return m
 }
+
+// maxSend is the initiator's MaxRecvDataSegmentLength in force: the most data one
+// PDU the target sends may carry (0: no bound, as in tests without a login).
+func (m *Machine) maxSend() uint32 { return m.sendSeg.Load() }
 
 // Discovery reports a discovery session (no SCSI commands).
 func (m *Machine) Discovery() bool { return m.cfg.Login.SessionType == login.SessionDiscovery }

@@ -111,7 +111,7 @@ func (m *Machine) textAck(req *iscsi.PDU, x *textExchange) {
 func (m *Machine) textPart(req *iscsi.PDU, x *textExchange, text []byte) {
 	p := &iscsi.PDU{Data: text}
 	x.rest = nil
-	if max := m.params.MaxRecvDataSegmentLength; max > 0 && uint32(len(text)) > max {
+	if max := m.maxSend(); max > 0 && uint32(len(text)) > max {
 		p.Data, x.rest = text[:max], text[max:]
 		p.BHS.SetContinue(true)
 	}

@@ -53,7 +53,7 @@ func (m *Machine) endExchange(x *textExchange) {
 	if x.maxRecv == 0 {
 		return
 	}
-	m.log.Debug("initiator declared MaxRecvDataSegmentLength", "old", m.params.MaxRecvDataSegmentLength, "new", x.maxRecv)
-	m.params.MaxRecvDataSegmentLength = x.maxRecv
+	m.log.Debug("initiator declared MaxRecvDataSegmentLength", "old", m.maxSend(), "new", x.maxRecv)
+	m.sendSeg.Store(x.maxRecv)
 	x.maxRecv = 0
 }

@@ -3,6 +3,7 @@ package conn
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -170,6 +171,10 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 	// The final Login Response goes without digests; everything after it uses them.
 	c.sendNow(outBatch{pdus: []*iscsi.PDU{loginResponsePDU(resp, c.nextStatSN(), a.cmdSN, c.cfg.QueueDepth)}})
 	c.hd, c.dd = params.HeaderDigest, params.DataDigest
+	var sendSeg *atomic.Uint32
+	if c.cfg.Stats != nil {
+		sendSeg = &c.cfg.Stats.SendSegment
+	}
 	c.m = cmdphase.New(cmdphase.Config{
 		Login:            result,
 		LocalAddr:        c.cfg.Conn.LocalAddr().String(),
@@ -184,6 +189,7 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 		DataOutTimeout:   c.cfg.DataOutTimeout,
 		Metrics:          c.cfg.Metrics,
 		Log:              c.log,
+		SendSegment:      sendSeg,
 	}, c.statSN, a.cmdSN)
 	c.traceLogin(result)
 	c.steps <- readerStep{ffp: true, lim: iscsi.Limits{

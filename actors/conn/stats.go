@@ -19,6 +19,11 @@ type Stats struct {
 	// BytesIn is the write data received (immediate, unsolicited and Data-Out);
 	// BytesOut the read data sent (Data-In).
 	BytesIn, BytesOut atomic.Uint64
+	// SendSegment is the initiator's MaxRecvDataSegmentLength in force on the
+	// connection: the one it declared at login, or later in a Text Request (RFC 7143
+	// 13.12). The command phase keeps the value here and nowhere else
+	// (cmdphase.Config.SendSegment); 0 until the login completes.
+	SendSegment atomic.Uint32
 }
 
 // countIn counts the write data of an incoming PDU.

@@ -10,7 +10,9 @@ import (
 )
 
 // Info describes a logged-in session for the admin API: fixed at login, except the
-// connection's Stats, which it keeps up to date.
+// connection's Stats, which it keeps up to date, and the initiator's
+// MaxRecvDataSegmentLength, which it may declare again after login and whose value
+// in force lives in Stats (Params holds the login's, which Keys does not show).
 type Info struct {
 	TSIH      uint16
 	Initiator string
@@ -37,8 +39,19 @@ func (s *sessionActor) info(r login.Result) *Info {
 	return in
 }
 
-// Keys returns the negotiated operational keys as they went on the wire (RFC 7143
-// section 13).
+// maxRecvDataSegmentLength is the initiator's MaxRecvDataSegmentLength in force.
+func (in *Info) maxRecvDataSegmentLength() uint32 {
+	if in.Stats != nil {
+		if v := in.Stats.SendSegment.Load(); v != 0 {
+			return v
+		}
+	}
+	return in.Params.MaxRecvDataSegmentLength
+}
+
+// Keys returns the operational keys in force as they went on the wire (RFC 7143
+// section 13): those of the login, and the MaxRecvDataSegmentLength the initiator
+// declared last.
 func (in *Info) Keys() map[string]string {
 	p := in.Params
 	yn := func(b bool) string {
@@ -60,7 +73,7 @@ func (in *Info) Keys() map[string]string {
 		"MaxConnections":           u(p.MaxConnections),
 		"InitialR2T":               yn(p.InitialR2T),
 		"ImmediateData":            yn(p.ImmediateData),
-		"MaxRecvDataSegmentLength": u(p.MaxRecvDataSegmentLength),
+		"MaxRecvDataSegmentLength": u(in.maxRecvDataSegmentLength()),
 		"MaxXmitDataSegmentLength": u(p.MaxXmitDataSegmentLength),
 		"MaxBurstLength":           u(p.MaxBurstLength),
 		"FirstBurstLength":         u(p.FirstBurstLength),

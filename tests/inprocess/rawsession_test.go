@@ -1,9 +1,11 @@
 package inprocess
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/iscsi"
 	"github.com/atgt/atgt/tests/initiator"
 )
@@ -198,5 +200,32 @@ func TestTextRedeclaresMaxRecvDataSegmentLength(t *testing.T) {
 	c.send(ping, false)
 	if in := c.recv(3*time.Second, "NOP-Out"); in.BHS.Opcode() != iscsi.OpNopIn || len(in.Data) != min(len(ping.Data), newMax) {
 		t.Fatalf("NOP-Out of %d bytes: %v with %d bytes, want NOP-In with %d", len(ping.Data), in.BHS.Opcode(), len(in.Data), min(len(ping.Data), newMax))
+	}
+}
+
+// TestSessionsShowRedeclaredMaxRecvDataSegmentLength: the admin API's session list
+// (what `atgtctl sessions -keys` prints) shows the MaxRecvDataSegmentLength in force,
+// the one the initiator declared last (RFC 7143 13.12, "Use: ALL"), not the one of
+// its login.
+func TestSessionsShowRedeclaredMaxRecvDataSegmentLength(t *testing.T) {
+	svc := start(t, baseConfig(t), nil)
+	c := dialRawSession(t, svc.Addrs()[0], initiator.Options{ISID: isid(1402), MaxRecvDataSegmentLength: 262144})
+	shown := func() string {
+		t.Helper()
+		l, err := svc.ListSessions(context.Background(), &pb.ListSessionsRequest{})
+		if err != nil || len(l.GetSessions()) != 1 {
+			t.Fatalf("ListSessions: %v, %v; want the one session", l, err)
+		}
+		return l.Sessions[0].Keys["MaxRecvDataSegmentLength"]
+	}
+	if got := shown(); got != "262144" {
+		t.Fatalf("after login the session list shows MaxRecvDataSegmentLength %q, want 262144", got)
+	}
+	c.send(textRequest(1, iscsi.KV{Key: "MaxRecvDataSegmentLength", Value: "4096"}), false)
+	if in := c.recv(3*time.Second, "Text Request"); in.BHS.Opcode() != iscsi.OpTextResp || !in.BHS.Final() {
+		t.Fatalf("answer to MaxRecvDataSegmentLength=4096: %v F=%v", in.BHS.Opcode(), in.BHS.Final())
+	}
+	if got := shown(); got != "4096" {
+		t.Fatalf("after the Text Request the session list shows MaxRecvDataSegmentLength %q, want 4096", got)
 	}
 }
