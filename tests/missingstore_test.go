@@ -53,7 +53,7 @@ func wantSense(t *testing.T, what string, err error, key, asc, ascq uint8) {
 // INTERVENTION REQUIRED (04/03) to TEST UNIT READY, READ and READ CAPACITY; `atgtctl
 // luns` shows it missing with its path and reason, and atgt_lun_online is 0 for it.
 // A config save meanwhile (a lun add) keeps it exactly as written. Once the file is
-// back, within the recheck interval, LUN 1 serves (after the power-on unit
+// back, within two recheck intervals, LUN 1 serves (after the power-on unit
 // attention of a new logical unit) the data the file holds, atgtctl shows it online
 // and atgt_lun_online is 1.
 func TestMissingStoreServedLater(t *testing.T) {
@@ -178,11 +178,11 @@ func TestMissingStoreServedLater(t *testing.T) {
 	}
 
 	// The store comes back (its filesystem mounted): LUN 1 serves within the
-	// recheck interval, with what the file holds.
+	// second recheck (two looks see the file unchanged), with what the file holds.
 	if err := os.Rename(moved, filepath.Join(dataDir, "b.img")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // two looks 5 s apart see the file unchanged
 	var ended error
 	for {
 		ended = s.TestUnitReady(1)
@@ -191,7 +191,7 @@ func TestMissingStoreServedLater(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("LUN 1 still answers %v 15 s after its store came back", ended)
+			t.Fatalf("LUN 1 still answers %v 20 s after its store came back", ended)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -51,7 +51,8 @@ import (
 //
 // The actor looks for the store every Recheck (one timer goroutine, stopped with
 // the actor), off the actor (a stat on a hung mount must not block it); once the
-// store is there it calls Appeared, once until the target answers StillMissing.
+// store is there and settled (storeWatch) it calls Appeared, once until the target
+// answers StillMissing.
 
 // DefaultRecheck is how often a missing store is looked for.
 const DefaultRecheck = 5 * time.Second
@@ -74,6 +75,9 @@ type MissingConfig struct {
 	Appeared func()
 	// Log is the LUN's logger, which names its target and number.
 	Log hclog.Logger
+
+	// stat looks at Path; nil: os.Stat. Tests script it.
+	stat func(string) (fs.FileInfo, error)
 }
 
 // StillMissing tells a missing-store actor that its store could not be opened
@@ -90,6 +94,9 @@ func MissingProps(cfg MissingConfig) *actor.Props {
 	}
 	if cfg.Log == nil {
 		cfg.Log = hclog.NewNullLogger()
+	}
+	if cfg.stat == nil {
+		cfg.stat = os.Stat
 	}
 	return actor.PropsFromProducer(func() actor.Actor { return &missingActor{cfg: cfg} })
 }
@@ -196,19 +203,51 @@ func (m *missingActor) startTimer(ctx actor.Context) {
 		return
 	}
 	m.stop = make(chan struct{})
-	stop, root, self, path, every := m.stop, ctx.ActorSystem().Root, ctx.Self(), m.cfg.Path, m.cfg.Recheck
+	stop, root, self, path, every, stat := m.stop, ctx.ActorSystem().Root, ctx.Self(), m.cfg.Path, m.cfg.Recheck, m.cfg.stat
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
+		var w storeWatch
 		for {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
-				if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+				if w.ready(stat(path)) {
 					root.Send(self, &storeSeen{})
 				}
 			}
 		}
 	}()
+}
+
+// storeWatch decides from successive looks at a missing store's path, one every
+// Recheck, when the store may be opened. A regular file is ready once two
+// successive looks saw it with the same size and modification time: one copied
+// into place (cp, rsync without a rename, a download) is being written, and would
+// be opened half written with a wrong capacity; a writer that makes progress
+// between two looks changes one or the other. A writer that pauses for longer than
+// Recheck is not seen: the README asks for a finished copy renamed into place. A
+// block device (or anything that is not a regular file, which the target's open
+// then refuses with its reason) is ready when it appears: a device node is whole
+// once it is there. So is a path that stat cannot read for another reason than
+// its absence (EACCES, EIO): the open says why.
+type storeWatch struct {
+	// last is the regular file the previous look saw; nil if it saw none.
+	last fs.FileInfo
+}
+
+// ready takes one look (stat's answer) and reports whether the store may be
+// opened now.
+func (w *storeWatch) ready(fi fs.FileInfo, err error) bool {
+	prev := w.last
+	w.last = nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false
+	case err != nil || !fi.Mode().IsRegular():
+		return true
+	}
+	w.last = fi
+	return prev != nil && prev.Size() == fi.Size() && prev.ModTime().Equal(fi.ModTime())
 }

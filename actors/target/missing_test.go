@@ -29,11 +29,12 @@ func lunInfo(t *testing.T, svc *Service, id uint64) *pb.LunInfo {
 	return nil
 }
 
-// waitState waits up to 15 s (three rechecks) for LUN id to be in state with a
-// reason that contains reason, and returns it.
+// waitState waits up to 20 s (four rechecks: a file is opened once two looks in a
+// row saw it unchanged) for LUN id to be in state with a reason that contains
+// reason, and returns it.
 func waitState(t *testing.T, svc *Service, id uint64, state, reason string) *pb.LunInfo {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		l := lunInfo(t, svc, id)
 		if l != nil && l.State == state && strings.Contains(l.Reason, reason) {
