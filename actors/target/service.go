@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -104,6 +105,12 @@ type Service struct {
 	// undelivered is the subscription of conn.Undelivered to the system's dead
 	// letters, ended at stop.
 	undelivered *eventstream.Subscription
+	// stopMu serialises Stop and Shutdown: an embedder may call them from several
+	// goroutines (a signal handler, a deferred Stop), and each tears down the
+	// system, root and lists that the other reads.
+	stopMu sync.Mutex
+	// stopped: Stop or Shutdown has run (under stopMu).
+	stopped bool
 }
 
 // Options adjusts a service for embedding and tests.
@@ -342,8 +349,16 @@ func (s *Service) LUNs() []LUNInfo {
 // Stop ends every session and closes listeners and backends. Write-back data stays in
 // the page cache, as on a disk whose cache was not flushed; the backends are closed
 // (not synced) once every IO worker has stopped. Injected faults are cleared first, so
-// that a hang cannot hold a worker, and the stop, for ever.
+// that a hang cannot hold a worker, and the stop, for ever. Stop and Shutdown may be
+// called more than once and from several goroutines: a call waits for one in
+// progress, and a call after the service stopped does nothing and returns nil.
 func (s *Service) Stop(timeout time.Duration) error {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
 	s.stopChanges()
 	s.releaseFaults()
 	err := s.stopTree(timeout)

@@ -34,8 +34,15 @@ func (s *Service) Grace() time.Duration { return s.grace }
 //     under WCE=1 are on stable storage when the process ends.
 //
 // It returns the first error: a tree that did not stop, or a LUN that could not be
-// flushed (named).
+// flushed (named). Like Stop, it waits for a stop in progress, and after the service
+// stopped does nothing and returns nil.
 func (s *Service) Shutdown(grace time.Duration) error {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
 	start := time.Now()
 	s.stopChanges() // a change in progress ends (undone where it can be) first
 	for _, l := range s.portals {
