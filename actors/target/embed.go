@@ -41,9 +41,9 @@ import (
 // Stopping the parent stops the target's actors; the embedder still calls Stop or
 // Shutdown on the Service to close its listeners and backends.
 //
-// protoactor keeps a supervision guardian per Service started with System (not
-// Parent) in that system's registry for the system's lifetime: a few hundred bytes a
-// start, which a program that starts and stops targets without end should know of.
+// The roots started with System (not Parent) share one supervision guardian, which
+// protoactor keeps in the system's registry for the system's lifetime: starting and
+// stopping targets leaves nothing else behind in the embedder's system.
 
 // DefaultName is the target's root actor name when Options.Name is empty.
 const DefaultName = "target"

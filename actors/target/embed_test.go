@@ -349,3 +349,41 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// registryKeys lists the ids registered in sys.
+func registryKeys(sys *actor.ActorSystem) []string {
+	var ids []string
+	for _, m := range sys.ProcessRegistry.LocalPIDs.LocalPIDs {
+		ids = append(ids, m.Keys()...)
+	}
+	return ids
+}
+
+// TestStartsLeaveSystemAsFound: an embedder's system that starts and stops targets
+// (Stop and Shutdown, one after another under one name) keeps, past one guardian
+// the roots share, no registry entry and no event stream subscription of theirs.
+func TestStartsLeaveSystemAsFound(t *testing.T) {
+	sys := actor.NewActorSystem(WithLogger(hclog.NewNullLogger()))
+	defer sys.Shutdown()
+	keys, subs := len(registryKeys(sys)), sys.EventStream.Length()
+	for i := range 4 {
+		svc, err := StartWith(memoryConfig(t), hclog.NewNullLogger(), Options{System: sys, Name: "vm"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			err = svc.Stop(10 * time.Second)
+		} else {
+			err = svc.Shutdown(time.Second)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(registryKeys(sys)); n > keys+1 {
+		t.Errorf("after 4 starts and stops the system registers %d ids, %d before: %v", n, keys, registryKeys(sys))
+	}
+	if n := sys.EventStream.Length(); n != subs {
+		t.Errorf("event stream subscriptions: %d, %d before", n, subs)
+	}
+}

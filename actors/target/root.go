@@ -71,7 +71,7 @@ type rootActor struct {
 func rootProps(cfg rootConfig) *actor.Props {
 	strategy := newRootStrategy(cfg.log)
 	return actor.PropsFromProducer(func() actor.Actor { return &rootActor{cfg: cfg, strategy: strategy} },
-		actor.WithSupervisor(strategy), actor.WithGuardian(&rootGuardian{log: cfg.log}),
+		actor.WithSupervisor(strategy), actor.WithGuardian(rootGuardian{}),
 		actor.WithDispatcher(sched.Default))
 }
 
