@@ -348,7 +348,9 @@ func (s *Service) LUNs() []LUNInfo {
 
 // Stop ends every session and closes listeners and backends. Write-back data stays in
 // the page cache, as on a disk whose cache was not flushed; the backends are closed
-// (not synced) once every IO worker has stopped. Injected faults are cleared first, so
+// (not synced) once every IO worker has stopped: when timeout passes first, Stop
+// returns an error and they are closed later, as the workers stop, never under a
+// call in progress. Injected faults are cleared first, so
 // that a hang cannot hold a worker, and the stop, for ever. Stop and Shutdown may be
 // called more than once and from several goroutines: a call waits for one in
 // progress, and a call after the service stopped does nothing and returns nil.
@@ -361,9 +363,9 @@ func (s *Service) Stop(timeout time.Duration) error {
 	s.stopped = true
 	s.stopChanges()
 	s.releaseFaults()
-	err := s.stopTree(timeout)
+	running, err := s.stopTree(timeout)
 	s.edit(func() {
-		s.closeResources()
+		s.closeResources(running)
 		s.shutdownSystem()
 	})
 	s.tracer.Close()
@@ -383,39 +385,61 @@ func (s *Service) shutdownSystem() {
 }
 
 // stopTree stops the actor tree and waits for it, at most timeout; a stopped tree
-// stays stopped.
-func (s *Service) stopTree(timeout time.Duration) error {
+// stays stopped. When the tree has not stopped in time, running is closed once it
+// has: an IO worker may still be in a backend call until then.
+func (s *Service) stopTree(timeout time.Duration) (running <-chan struct{}, err error) {
 	if s.root == nil || s.system == nil {
-		return nil
+		return nil, nil
 	}
 	root := s.root
 	s.edit(func() { s.root = nil })
-	done := make(chan error, 1)
-	go func() { done <- s.system.Root.StopFuture(root).Wait() }()
+	done, stopped := make(chan error, 1), make(chan struct{})
+	go func() {
+		done <- s.system.Root.StopFuture(root).Wait()
+		close(stopped)
+	}()
 	select {
 	case werr := <-done:
 		if werr != nil && !errors.Is(werr, actor.ErrTimeout) {
-			return werr
+			return nil, werr
 		}
-		return nil
+		return nil, nil
 	case <-time.After(timeout):
-		return fmt.Errorf("actors did not stop within %v", timeout)
+		return stopped, fmt.Errorf("actors did not stop within %v (the backends are closed once they have)", timeout)
 	}
 }
 
-func (s *Service) closeResources() {
+// closeResources closes the listeners, and the LUNs' backends and gateways: at once,
+// or, while the tree is still running (running not closed), once it has stopped, so
+// that no backend, an embedder's least of all, is closed under a call in progress.
+func (s *Service) closeResources(running <-chan struct{}) {
 	for _, l := range s.portals {
 		l.Close()
 	}
+	var closers []func() error
 	for _, lv := range s.live {
 		if lv.gateway != nil {
-			lv.gateway.Close()
+			closers = append(closers, lv.gateway.Close)
 		}
 	}
 	for _, b := range s.backends {
-		b.Close()
+		closers = append(closers, b.Close)
 	}
 	s.portals, s.backends = nil, nil
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if running == nil {
+		closeAll()
+		return
+	}
+	s.log.Warn("the actors have not stopped: the backends are closed once they have", "backends", len(closers))
+	go func() {
+		<-running
+		closeAll()
+	}()
 }
 
 // allowList returns the initiator check for a target; nil admits everyone.

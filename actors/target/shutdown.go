@@ -56,7 +56,7 @@ func (s *Service) Shutdown(grace time.Duration) error {
 	}
 	s.log.Info("stopping", "sessions_left", left, "waited", time.Since(start).Round(time.Millisecond))
 	s.releaseFaults() // an injected hang must not hold the stop
-	err := s.stopTree(grace + 10*time.Second)
+	running, err := s.stopTree(grace + 10*time.Second)
 	var served []servedLUN
 	s.edit(func() { served, s.served = s.served, nil })
 	for _, sl := range served {
@@ -66,7 +66,7 @@ func (s *Service) Shutdown(grace time.Duration) error {
 		}
 	}
 	s.edit(func() {
-		s.closeResources()
+		s.closeResources(running)
 		s.shutdownSystem()
 	})
 	s.tracer.Close()
