@@ -232,3 +232,28 @@ func (s *Service) LUNActor(target string, lun uint64) *actor.PID {
 	}
 	return actor.NewPID(pid.Address, pid.Id+"/"+lunpkg.DoorName)
 }
+
+// rootStopped runs in the root actor as it stops, once every actor of the tree has.
+// A stop the Service did not ask for (Stop and Shutdown take s.root first) is the
+// embedder's: it stopped or restarted the Parent, or stopped the root itself. The
+// listeners and backends are then closed here, as Stop closes them (not synced), so
+// that they are free before the parent hears of the stop: a parent that restarts
+// and starts its target again in Started finds the portals and LUN files free. Stop
+// or Shutdown called later finish the rest and flush nothing; neither they nor the
+// admin API address the root's name again, which the parent's new target may have.
+func (s *Service) rootStopped(root *actor.PID) {
+	s.edit(func() {
+		if s.root == nil || !s.root.Equal(root) {
+			return
+		}
+		s.rootGone.Store(true)
+		s.log.Info("the target's actors stopped without Stop or Shutdown (its parent actor stopped or restarted): "+
+			"its portals and LUNs are closed", "root", root.Id)
+		s.closeResources(nil)
+		s.served = nil
+		if s.undelivered != nil {
+			s.system.EventStream.Unsubscribe(s.undelivered)
+			s.undelivered = nil
+		}
+	})
+}

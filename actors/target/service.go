@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -111,6 +112,9 @@ type Service struct {
 	stopMu sync.Mutex
 	// stopped: Stop or Shutdown has run (under stopMu).
 	stopped bool
+	// rootGone: the root stopped without Stop or Shutdown (rootStopped). Its name
+	// may since be another root's, which nothing of this service may then address.
+	rootGone atomic.Bool
 }
 
 // Options adjusts a service for embedding and tests.
@@ -320,12 +324,12 @@ func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, guard *limit.G
 	s.routes = dispatcher.NewTable(nil)
 	root, err := s.spawnRoot(rootProps(rootConfig{
 		luns: specs, connCfg: connCfg, listeners: s.portals, guard: guard, wrapRoute: wrapRoute, routes: s.routes,
-		log: s.log, started: started,
+		log: s.log, started: started, stopped: s.rootStopped,
 	}))
 	if err != nil {
 		return fmt.Errorf("start actor tree: %w", err)
 	}
-	s.root = root
+	s.edit(func() { s.root = root })
 	return <-started
 }
 
@@ -388,11 +392,11 @@ func (s *Service) shutdownSystem() {
 // stays stopped. When the tree has not stopped in time, running is closed once it
 // has: an IO worker may still be in a backend call until then.
 func (s *Service) stopTree(timeout time.Duration) (running <-chan struct{}, err error) {
-	if s.root == nil || s.system == nil {
+	var root *actor.PID
+	s.edit(func() { root, s.root = s.root, nil })
+	if root == nil || s.system == nil || s.rootGone.Load() {
 		return nil, nil
 	}
-	root := s.root
-	s.edit(func() { s.root = nil })
 	done, stopped := make(chan error, 1), make(chan struct{})
 	go func() {
 		done <- s.system.Root.StopFuture(root).Wait()

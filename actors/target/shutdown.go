@@ -45,13 +45,14 @@ func (s *Service) Shutdown(grace time.Duration) error {
 	s.stopped = true
 	start := time.Now()
 	s.stopChanges() // a change in progress ends (undone where it can be) first
-	for _, l := range s.portals {
-		l.Close()
-	}
+	s.edit(func() {
+		for _, l := range s.portals {
+			l.Close()
+		}
+	})
 	left := 0
-	if s.system != nil && s.root != nil {
-		mgr := actor.NewPID(s.system.Address(), s.root.Id+"/"+sessionsName)
-		s.system.Root.Send(mgr, &session.LogoutAll{Within: grace})
+	if sys, mgr := s.sessions(); mgr != nil {
+		sys.Root.Send(mgr, &session.LogoutAll{Within: grace})
 		left = s.waitSessions(mgr, start.Add(grace))
 	}
 	s.log.Info("stopping", "sessions_left", left, "waited", time.Since(start).Round(time.Millisecond))
