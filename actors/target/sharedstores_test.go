@@ -40,7 +40,7 @@ func TestSharedDataDirKeepsStores(t *testing.T) {
 	a := start(config("a", "a0.img", "a1.img"), "a")
 	b := start(config("b", "b0.img"), "b")
 	b.Stop(10 * time.Second)
-	a.Stop(10 * time.Second) // a wrote the record last
+	a.Stop(10 * time.Second)              // a wrote the record last
 	a = start(config("a", "a0.img"), "a") // a1 removed from a's config
 	a.Stop(10 * time.Second)
 	served, err := loadServedStores(dir)
