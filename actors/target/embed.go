@@ -26,7 +26,8 @@ import (
 // the tree is global: the mailbox dispatcher (sched.Default) is a goroutine pool any
 // number of systems share, and the package-level locks only serialise state file
 // writes. Their LUN files, and their data directories unless their target names
-// differ, must not overlap: as for two atgtd processes, nothing locks a file. With
+// differ, must not overlap: a file LUN's store is locked, so a second open of it
+// fails the start, but state files are found by target name. With
 // Options.Parent the root is instead spawned as a child of one of the embedder's
 // actors, so the target stops when that actor stops. Either way the Service is the
 // handle: Stop and Shutdown stop the target's subtree and close its listeners and
@@ -38,8 +39,9 @@ import (
 // deadlock on it, but it holds the parent's turn while the LUN files open. The parent
 // receives an *actor.Terminated for the root when the target stops, and failures of
 // the root itself (which its start guards against) go to the parent's supervisor.
-// Stopping the parent stops the target's actors; the embedder still calls Stop or
-// Shutdown on the Service to close its listeners and backends.
+// Stopping or restarting the parent stops the target's actors, and the root closes
+// the listeners and backends as it stops (rootStopped), before the parent's restart
+// runs; Shutdown before that is the way to flush.
 //
 // The roots started with System (not Parent) share one supervision guardian, which
 // protoactor keeps in the system's registry for the system's lifetime: starting and
