@@ -143,14 +143,11 @@ func (s *Service) useSystem() error {
 	if name == "" || strings.Contains(name, "/") || strings.HasPrefix(name, "$") {
 		return fmt.Errorf("Options.Name: %q is not an actor name (non-empty, no slash, not starting with $)", name)
 	}
+	if s.opts.Parent != nil && s.opts.System != nil && s.opts.Parent.ActorSystem() != s.opts.System {
+		return errors.New("Options.Parent belongs to another actor system than Options.System")
+	}
 	switch {
-	case s.parentActor() != nil:
-		sys := s.opts.Parent.ActorSystem()
-		if s.opts.System != nil && s.opts.System != sys {
-			return errors.New("Options.Parent belongs to another actor system than Options.System")
-		}
-		s.system = sys
-	case s.opts.Parent != nil: // a root context: its system's top level
+	case s.opts.Parent != nil: // an actor's context, or a root context: its system's top level
 		s.system = s.opts.Parent.ActorSystem()
 	case s.opts.System != nil:
 		s.system = s.opts.System

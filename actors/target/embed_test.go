@@ -514,3 +514,27 @@ func TestTwoTargetsOneMetricsRegistry(t *testing.T) {
 		t.Fatalf("atgt_logins_total by service: %v, want vm1 and vm2", seen)
 	}
 }
+
+// TestStartWithMisuse: a nil config, and a Parent (here a root context) of another
+// actor system than System, are refused naming what is wrong, without a panic and
+// without touching either system.
+func TestStartWithMisuse(t *testing.T) {
+	sys, other := actor.NewActorSystem(WithLogger(hclog.NewNullLogger())), actor.NewActorSystem(WithLogger(hclog.NewNullLogger()))
+	defer sys.Shutdown()
+	defer other.Shutdown()
+	if _, err := StartWith(nil, hclog.NewNullLogger(), Options{System: sys}); err == nil || !strings.HasPrefix(err.Error(), "config: ") {
+		t.Errorf("a nil config: %v", err)
+	}
+	svc, err := StartWith(memoryConfig(t), hclog.NewNullLogger(), Options{System: sys, Parent: other.Root})
+	if err == nil {
+		svc.Stop(10 * time.Second)
+	}
+	if err == nil || !strings.Contains(err.Error(), "Options.Parent") {
+		t.Errorf("a Parent of another system than System: %v", err)
+	}
+	for _, s := range []*actor.ActorSystem{sys, other} {
+		if n := len(registryKeys(s)); n != 2 {
+			t.Errorf("a refused start left %v in a system", registryKeys(s))
+		}
+	}
+}

@@ -180,6 +180,9 @@ const stopAfterFailedStart = 10 * time.Second
 // StartWith is Start with options. Each step returns its error, and a failed start
 // closes what the steps before it opened.
 func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
+	if in == nil {
+		return nil, errors.New("config: none given (a nil *atgtv1.Config)")
+	}
 	cfg := ApplyDefaults(overridden(in, opts.Override))
 	verr := opts.Validate(cfg)
 	if field, _ := badExposure(cfg); verr == nil || field != "" {
