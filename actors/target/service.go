@@ -164,7 +164,10 @@ type Options struct {
 	// trace_level at start (atgtd's -trace flag).
 	TraceLevel string
 	// TraceSinks get every traced task's timeline when it finishes, from a bounded
-	// queue drained by one goroutine (an OpenTelemetry exporter; trace.go).
+	// queue drained by one goroutine (an OpenTelemetry exporter; trace.go). The
+	// service never closes a sink; once Stop or Shutdown has returned it calls none
+	// again (a call in progress is waited for, at most 5 s), so the embedder may then
+	// shut its sinks down.
 	TraceSinks []trace.Sink
 }
 
