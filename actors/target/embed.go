@@ -54,8 +54,8 @@ const DefaultName = "target"
 // Options.Backends. It receives a copy of the LUN's config after defaults (size_bytes,
 // block_size, read_only, and path, which a relative path in the config resolves
 // against data_dir as for a file LUN) and returns the backend to serve. The Service
-// owns what it returns: Shutdown syncs it, and Stop, Shutdown or a failed start close
-// it. The capacity served is the backend's Size, rounded down to whole blocks. An
+// owns what it returns: Shutdown syncs it, and Stop, Shutdown, a failed start or
+// the stop of Options.Parent close it, never under a call in progress. The capacity served is the backend's Size, rounded down to whole blocks. An
 // error fails the start, named by the LUN's config field.
 type BackendFactory func(lun *pb.Lun) (backend.Backend, error)
 
