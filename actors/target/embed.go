@@ -219,8 +219,10 @@ func (s *Service) spawnRoot(props *actor.Props) (*actor.PID, error) {
 // transfer length, and a traceparent to continue its trace; the answer is a
 // *atgtv1.ScsiCompletion. A task without ReplyTo is dropped with a warning; another
 // that fails a check is answered CHECK CONDITION, ILLEGAL REQUEST (0E/03, or 20/00
-// without a CDB). The PID stays valid while the LUN is served; while its store is
-// missing (missing.go) there is none.
+// without a CDB). A task's Nexus is the embedder's I_T nexus: the first task of each
+// new one is answered UNIT ATTENTION, POWER ON, RESET (06/29/00), as an initiator's
+// first is, and is to be sent again. The PID stays valid while the LUN is served;
+// while its store is missing (missing.go) there is none.
 func (s *Service) LUNActor(target string, lun uint64) *actor.PID {
 	if s.routes == nil || s.isMissing(target, lun) {
 		return nil
