@@ -41,7 +41,8 @@ import (
 // the root itself (which its start guards against) go to the parent's supervisor.
 // Stopping or restarting the parent stops the target's actors, and the root closes
 // the listeners and backends as it stops (rootStopped), before the parent's restart
-// runs; Shutdown before that is the way to flush.
+// runs; Shutdown called as the parent gets *actor.Stopping or *actor.Restarting
+// (before protoactor stops its children) is the way to flush.
 //
 // The roots started with System (not Parent) share one supervision guardian, which
 // protoactor keeps in the system's registry for the system's lifetime: starting and
