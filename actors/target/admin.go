@@ -305,7 +305,7 @@ func (s *Service) sessionManager() *actor.PID {
 func (s *Service) sessions() (*actor.ActorSystem, *actor.PID) {
 	s.admin.mu.RLock()
 	defer s.admin.mu.RUnlock()
-	if s.system == nil || s.root == nil {
+	if s.system == nil || s.root == nil || s.rootGone.Load() {
 		return nil, nil
 	}
 	return s.system, actor.NewPID(s.system.Address(), s.root.Id+"/"+sessionsName)

@@ -46,7 +46,7 @@ func (s *Service) change(ctx context.Context, edit func(raw *pb.Config) error, o
 
 // changeLocked is change run by the holder of the change lock.
 func (s *Service) changeLocked(ctx context.Context, edit func(raw *pb.Config) error, opts applyOpts) (*plan, error) {
-	if s.system == nil || s.root == nil {
+	if s.system == nil || s.root == nil || s.rootGone.Load() {
 		return nil, admin.Busy("the target is stopping")
 	}
 	next := proto.Clone(s.admin.raw).(*pb.Config)

@@ -297,7 +297,7 @@ func (s *Service) ApplyConfig(ctx context.Context, req *pb.ApplyConfigRequest) (
 	}
 	next := proto.Clone(req.Config).(*pb.Config)
 	p, err := s.run(ctx, func(wctx context.Context) (*plan, error) {
-		if s.system == nil || s.root == nil {
+		if s.system == nil || s.root == nil || s.rootGone.Load() {
 			return nil, admin.Busy("the target is stopping")
 		}
 		return s.apply(wctx, next, applyOpts{dryRun: req.DryRun, force: true, grace: defaultLogoutGrace})

@@ -115,6 +115,9 @@ func (s *Service) shrinkFile(r resizeStep) error {
 
 // spawn asks the root to spawn the added LUNs' actors, which routes them.
 func (s *Service) spawn(ctx context.Context, specs []lunSpec) error {
+	if s.rootGone.Load() {
+		return admin.Busy("the target is stopping")
+	}
 	ch := make(chan error, 1)
 	s.system.Root.Send(s.root, &spawnLUNs{specs: specs, done: func(err error) { ch <- err }})
 	werr, err := wait(ctx, ch, "spawn LUNs")

@@ -26,7 +26,8 @@ import (
 // the tree is global: the mailbox dispatcher (sched.Default) is a goroutine pool any
 // number of systems share, and the package-level locks only serialise state file
 // writes. Their LUN files, and their data directories unless their target names
-// differ, must not overlap: as for two atgtd processes, nothing locks a file. With
+// differ, must not overlap: a file LUN's store is locked, so a second open of it
+// fails the start, but state files are found by target name. With
 // Options.Parent the root is instead spawned as a child of one of the embedder's
 // actors, so the target stops when that actor stops. Either way the Service is the
 // handle: Stop and Shutdown stop the target's subtree and close its listeners and
@@ -38,12 +39,14 @@ import (
 // deadlock on it, but it holds the parent's turn while the LUN files open. The parent
 // receives an *actor.Terminated for the root when the target stops, and failures of
 // the root itself (which its start guards against) go to the parent's supervisor.
-// Stopping the parent stops the target's actors; the embedder still calls Stop or
-// Shutdown on the Service to close its listeners and backends.
+// Stopping or restarting the parent stops the target's actors, and the root closes
+// the listeners and backends as it stops (rootStopped), before the parent's restart
+// runs; Shutdown called as the parent gets *actor.Stopping or *actor.Restarting
+// (before protoactor stops its children) is the way to flush.
 //
-// protoactor keeps a supervision guardian per Service started with System (not
-// Parent) in that system's registry for the system's lifetime: a few hundred bytes a
-// start, which a program that starts and stops targets without end should know of.
+// The roots started with System (not Parent) share one supervision guardian, which
+// protoactor keeps in the system's registry for the system's lifetime: starting and
+// stopping targets leaves nothing else behind in the embedder's system.
 
 // DefaultName is the target's root actor name when Options.Name is empty.
 const DefaultName = "target"
@@ -52,8 +55,8 @@ const DefaultName = "target"
 // Options.Backends. It receives a copy of the LUN's config after defaults (size_bytes,
 // block_size, read_only, and path, which a relative path in the config resolves
 // against data_dir as for a file LUN) and returns the backend to serve. The Service
-// owns what it returns: Shutdown syncs it, and Stop, Shutdown or a failed start close
-// it. The capacity served is the backend's Size, rounded down to whole blocks. An
+// owns what it returns: Shutdown syncs it, and Stop, Shutdown, a failed start or
+// the stop of Options.Parent close it, never under a call in progress. The capacity served is the backend's Size, rounded down to whole blocks. An
 // error fails the start, named by the LUN's config field.
 type BackendFactory func(lun *pb.Lun) (backend.Backend, error)
 
@@ -141,14 +144,11 @@ func (s *Service) useSystem() error {
 	if name == "" || strings.Contains(name, "/") || strings.HasPrefix(name, "$") {
 		return fmt.Errorf("Options.Name: %q is not an actor name (non-empty, no slash, not starting with $)", name)
 	}
+	if s.opts.Parent != nil && s.opts.System != nil && s.opts.Parent.ActorSystem() != s.opts.System {
+		return errors.New("Options.Parent belongs to another actor system than Options.System")
+	}
 	switch {
-	case s.parentActor() != nil:
-		sys := s.opts.Parent.ActorSystem()
-		if s.opts.System != nil && s.opts.System != sys {
-			return errors.New("Options.Parent belongs to another actor system than Options.System")
-		}
-		s.system = sys
-	case s.opts.Parent != nil: // a root context: its system's top level
+	case s.opts.Parent != nil: // an actor's context, or a root context: its system's top level
 		s.system = s.opts.Parent.ActorSystem()
 	case s.opts.System != nil:
 		s.system = s.opts.System
@@ -220,8 +220,10 @@ func (s *Service) spawnRoot(props *actor.Props) (*actor.PID, error) {
 // transfer length, and a traceparent to continue its trace; the answer is a
 // *atgtv1.ScsiCompletion. A task without ReplyTo is dropped with a warning; another
 // that fails a check is answered CHECK CONDITION, ILLEGAL REQUEST (0E/03, or 20/00
-// without a CDB). The PID stays valid while the LUN is served; while its store is
-// missing (missing.go) there is none.
+// without a CDB). A task's Nexus is the embedder's I_T nexus: the first task of each
+// new one is answered UNIT ATTENTION, POWER ON, RESET (06/29/00), as an initiator's
+// first is, and is to be sent again. The PID stays valid while the LUN is served;
+// while its store is missing (missing.go) there is none.
 func (s *Service) LUNActor(target string, lun uint64) *actor.PID {
 	if s.routes == nil || s.isMissing(target, lun) {
 		return nil
@@ -231,4 +233,29 @@ func (s *Service) LUNActor(target string, lun uint64) *actor.PID {
 		return nil
 	}
 	return actor.NewPID(pid.Address, pid.Id+"/"+lunpkg.DoorName)
+}
+
+// rootStopped runs in the root actor as it stops, once every actor of the tree has.
+// A stop the Service did not ask for (Stop and Shutdown take s.root first) is the
+// embedder's: it stopped or restarted the Parent, or stopped the root itself. The
+// listeners and backends are then closed here, as Stop closes them (not synced), so
+// that they are free before the parent hears of the stop: a parent that restarts
+// and starts its target again in Started finds the portals and LUN files free. Stop
+// or Shutdown called later finish the rest and flush nothing; neither they nor the
+// admin API address the root's name again, which the parent's new target may have.
+func (s *Service) rootStopped(root *actor.PID) {
+	s.edit(func() {
+		if s.root == nil || !s.root.Equal(root) {
+			return
+		}
+		s.rootGone.Store(true)
+		s.log.Info("the target's actors stopped without Stop or Shutdown (its parent actor stopped or restarted): "+
+			"its portals and LUNs are closed", "root", root.Id)
+		s.closeResources(nil)
+		s.served = nil
+		if s.undelivered != nil {
+			s.system.EventStream.Unsubscribe(s.undelivered)
+			s.undelivered = nil
+		}
+	})
 }

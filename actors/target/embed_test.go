@@ -13,6 +13,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atgt/atgt/backend"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -348,4 +349,192 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// registryKeys lists the ids registered in sys.
+func registryKeys(sys *actor.ActorSystem) []string {
+	var ids []string
+	for _, m := range sys.ProcessRegistry.LocalPIDs.LocalPIDs {
+		ids = append(ids, m.Keys()...)
+	}
+	return ids
+}
+
+// TestStartsLeaveSystemAsFound: an embedder's system that starts and stops targets
+// (Stop and Shutdown, one after another under one name) keeps, past one guardian
+// the roots share, no registry entry and no event stream subscription of theirs.
+func TestStartsLeaveSystemAsFound(t *testing.T) {
+	sys := actor.NewActorSystem(WithLogger(hclog.NewNullLogger()))
+	defer sys.Shutdown()
+	keys, subs := len(registryKeys(sys)), sys.EventStream.Length()
+	for i := range 4 {
+		svc, err := StartWith(memoryConfig(t), hclog.NewNullLogger(), Options{System: sys, Name: "vm"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			err = svc.Stop(10 * time.Second)
+		} else {
+			err = svc.Shutdown(time.Second)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(registryKeys(sys)); n > keys+1 {
+		t.Errorf("after 4 starts and stops the system registers %d ids, %d before: %v", n, keys, registryKeys(sys))
+	}
+	if n := sys.EventStream.Length(); n != subs {
+		t.Errorf("event stream subscriptions: %d, %d before", n, subs)
+	}
+}
+
+// restartingHost is an embedder's actor that starts its target as it starts (again
+// after a restart, over the same portal and LUN file) and fails on a string.
+type restartingHost struct {
+	cfg     *pb.Config
+	started chan<- *Service
+	failed  chan<- error
+}
+
+// Receive starts the target on Started and panics on a string.
+func (h *restartingHost) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		svc, err := StartWith(h.cfg, hclog.NewNullLogger(), Options{Parent: ctx, Name: "iscsi"})
+		if err != nil {
+			h.failed <- err
+			return
+		}
+		h.started <- svc
+	case string:
+		panic(m)
+	}
+}
+
+// TestParentRestarts: the embedder's actor fails and its supervisor restarts it,
+// which stops the target under it; the restarted actor starts its target again over
+// the same portal and file LUN, which the stop has freed. The first Service's Stop
+// and Shutdown then do nothing more.
+func TestParentRestarts(t *testing.T) {
+	sys := actor.NewActorSystem(WithLogger(hclog.NewNullLogger()))
+	defer sys.Shutdown()
+	cfg := memoryConfig(t)
+	cfg.Targets[0].Luns = append(cfg.Targets[0].Luns, &pb.Lun{Id: 1, Path: filepath.Join(t.TempDir(), "vm.img"), SizeBytes: 1 << 20})
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a fixed port, as an embedder's config has
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Portals = []string{ln.Addr().String()}
+	ln.Close()
+	started, failed := make(chan *Service, 2), make(chan error, 2)
+	host, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &restartingHost{cfg: cfg, started: started, failed: failed}
+	}), "host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() *Service {
+		t.Helper()
+		select {
+		case svc := <-started:
+			return svc
+		case err := <-failed:
+			t.Fatalf("the host's start of its target: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the host did not start its target")
+		}
+		return nil
+	}
+	first := next()
+	sys.Root.Send(host, "an embedder's bug")
+	second := next()
+	if second.Addrs()[0] != cfg.Portals[0] || second.LUNs()[1].Path != cfg.Targets[0].Luns[1].Path {
+		t.Fatalf("the restarted target serves %v, %+v", second.Addrs(), second.LUNs())
+	}
+	c, err := net.DialTimeout("tcp", cfg.Portals[0], 5*time.Second)
+	if err != nil {
+		t.Fatalf("the restarted target's portal: %v", err)
+	}
+	c.Close()
+	if err := first.Shutdown(time.Second); err != nil {
+		t.Errorf("the first target's Shutdown after its parent restarted: %v", err)
+	}
+	if err := first.Stop(time.Second); err != nil {
+		t.Errorf("the first target's Stop after its parent restarted: %v", err)
+	}
+	if _, ok := sys.ProcessRegistry.GetLocal("host/iscsi/sessions"); !ok {
+		t.Error("the first target's stop stopped the second's actors")
+	}
+	if err := second.Shutdown(time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTwoTargetsOneMetricsRegistry: two targets' collectors share the metric names,
+// so an embedder's one Prometheus registry takes the second only under a label of its
+// own (the README's way: prometheus.WrapRegistererWith); then one scrape has both.
+func TestTwoTargetsOneMetricsRegistry(t *testing.T) {
+	sys := actor.NewActorSystem(WithLogger(hclog.NewNullLogger()))
+	defer sys.Shutdown()
+	reg := prometheus.NewRegistry()
+	for _, name := range []string{"vm1", "vm2"} {
+		svc, err := StartWith(memoryConfig(t), hclog.NewNullLogger(), Options{System: sys, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Stop(10 * time.Second)
+		if name == "vm2" {
+			if err := reg.Register(svc.Metrics()); err == nil {
+				t.Fatal("a second target's collector registered unlabelled: the README's advice is needless")
+			}
+		}
+		if err := prometheus.WrapRegistererWith(prometheus.Labels{"service": name}, reg).Register(svc.Metrics()); err != nil {
+			t.Fatalf("%s's collector under its label: %v", name, err)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("a scrape of both: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, f := range families {
+		if f.GetName() != "atgt_logins_total" {
+			continue
+		}
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "service" {
+					seen[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	if !seen["vm1"] || !seen["vm2"] {
+		t.Fatalf("atgt_logins_total by service: %v, want vm1 and vm2", seen)
+	}
+}
+
+// TestStartWithMisuse: a nil config, and a Parent (here a root context) of another
+// actor system than System, are refused naming what is wrong, without a panic and
+// without touching either system.
+func TestStartWithMisuse(t *testing.T) {
+	sys, other := actor.NewActorSystem(WithLogger(hclog.NewNullLogger())), actor.NewActorSystem(WithLogger(hclog.NewNullLogger()))
+	defer sys.Shutdown()
+	defer other.Shutdown()
+	if _, err := StartWith(nil, hclog.NewNullLogger(), Options{System: sys}); err == nil || !strings.HasPrefix(err.Error(), "config: ") {
+		t.Errorf("a nil config: %v", err)
+	}
+	svc, err := StartWith(memoryConfig(t), hclog.NewNullLogger(), Options{System: sys, Parent: other.Root})
+	if err == nil {
+		svc.Stop(10 * time.Second)
+	}
+	if err == nil || !strings.Contains(err.Error(), "Options.Parent") {
+		t.Errorf("a Parent of another system than System: %v", err)
+	}
+	for _, s := range []*actor.ActorSystem{sys, other} {
+		if n := len(registryKeys(s)); n != 2 {
+			t.Errorf("a refused start left %v in a system", registryKeys(s))
+		}
+	}
 }

@@ -52,6 +52,9 @@ type rootConfig struct {
 	log    hclog.Logger
 	// started receives the outcome of the root's start, once.
 	started chan<- error
+	// stopped, when set, runs as the root stops (its Stopped), after all its
+	// children have (Service.rootStopped).
+	stopped func(root *actor.PID)
 }
 
 // rootActor is the target's root actor. It spawns and supervises the actors that
@@ -71,7 +74,7 @@ type rootActor struct {
 func rootProps(cfg rootConfig) *actor.Props {
 	strategy := newRootStrategy(cfg.log)
 	return actor.PropsFromProducer(func() actor.Actor { return &rootActor{cfg: cfg, strategy: strategy} },
-		actor.WithSupervisor(strategy), actor.WithGuardian(&rootGuardian{log: cfg.log}),
+		actor.WithSupervisor(strategy), actor.WithGuardian(rootGuardian{}),
 		actor.WithDispatcher(sched.Default))
 }
 
@@ -82,7 +85,7 @@ type spawnLUNs struct {
 	done  func(error)
 }
 
-// Receive starts the tree, and spawns the LUNs added later.
+// Receive starts the tree, spawns the LUNs added later, and says when it has stopped.
 func (r *rootActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
@@ -100,6 +103,10 @@ func (r *rootActor) Receive(ctx actor.Context) {
 			}
 		}
 		m.done(nil)
+	case *actor.Stopped:
+		if r.cfg.stopped != nil {
+			r.cfg.stopped(ctx.Self())
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -104,6 +106,15 @@ type Service struct {
 	// undelivered is the subscription of conn.Undelivered to the system's dead
 	// letters, ended at stop.
 	undelivered *eventstream.Subscription
+	// stopMu serialises Stop and Shutdown: an embedder may call them from several
+	// goroutines (a signal handler, a deferred Stop), and each tears down the
+	// system, root and lists that the other reads.
+	stopMu sync.Mutex
+	// stopped: Stop or Shutdown has run (under stopMu).
+	stopped bool
+	// rootGone: the root stopped without Stop or Shutdown (rootStopped). Its name
+	// may since be another root's, which nothing of this service may then address.
+	rootGone atomic.Bool
 }
 
 // Options adjusts a service for embedding and tests.
@@ -153,7 +164,10 @@ type Options struct {
 	// trace_level at start (atgtd's -trace flag).
 	TraceLevel string
 	// TraceSinks get every traced task's timeline when it finishes, from a bounded
-	// queue drained by one goroutine (an OpenTelemetry exporter; trace.go).
+	// queue drained by one goroutine (an OpenTelemetry exporter; trace.go). The
+	// service never closes a sink; once Stop or Shutdown has returned it calls none
+	// again (a call in progress is waited for, at most 5 s), so the embedder may then
+	// shut its sinks down.
 	TraceSinks []trace.Sink
 }
 
@@ -169,6 +183,9 @@ const stopAfterFailedStart = 10 * time.Second
 // StartWith is Start with options. Each step returns its error, and a failed start
 // closes what the steps before it opened.
 func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err error) {
+	if in == nil {
+		return nil, errors.New("config: none given (a nil *atgtv1.Config)")
+	}
 	cfg := ApplyDefaults(overridden(in, opts.Override))
 	verr := opts.Validate(cfg)
 	if field, _ := badExposure(cfg); verr == nil || field != "" {
@@ -313,12 +330,12 @@ func (s *Service) spawnTree(specs []lunSpec, connCfg conn.Config, guard *limit.G
 	s.routes = dispatcher.NewTable(nil)
 	root, err := s.spawnRoot(rootProps(rootConfig{
 		luns: specs, connCfg: connCfg, listeners: s.portals, guard: guard, wrapRoute: wrapRoute, routes: s.routes,
-		log: s.log, started: started,
+		log: s.log, started: started, stopped: s.rootStopped,
 	}))
 	if err != nil {
 		return fmt.Errorf("start actor tree: %w", err)
 	}
-	s.root = root
+	s.edit(func() { s.root = root })
 	return <-started
 }
 
@@ -341,14 +358,24 @@ func (s *Service) LUNs() []LUNInfo {
 
 // Stop ends every session and closes listeners and backends. Write-back data stays in
 // the page cache, as on a disk whose cache was not flushed; the backends are closed
-// (not synced) once every IO worker has stopped. Injected faults are cleared first, so
-// that a hang cannot hold a worker, and the stop, for ever.
+// (not synced) once every IO worker has stopped: when timeout passes first, Stop
+// returns an error and they are closed later, as the workers stop, never under a
+// call in progress. Injected faults are cleared first, so
+// that a hang cannot hold a worker, and the stop, for ever. Stop and Shutdown may be
+// called more than once and from several goroutines: a call waits for one in
+// progress, and a call after the service stopped does nothing and returns nil.
 func (s *Service) Stop(timeout time.Duration) error {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
 	s.stopChanges()
 	s.releaseFaults()
-	err := s.stopTree(timeout)
+	running, err := s.stopTree(timeout)
 	s.edit(func() {
-		s.closeResources()
+		s.closeResources(running)
 		s.shutdownSystem()
 	})
 	s.tracer.Close()
@@ -368,39 +395,61 @@ func (s *Service) shutdownSystem() {
 }
 
 // stopTree stops the actor tree and waits for it, at most timeout; a stopped tree
-// stays stopped.
-func (s *Service) stopTree(timeout time.Duration) error {
-	if s.root == nil || s.system == nil {
-		return nil
+// stays stopped. When the tree has not stopped in time, running is closed once it
+// has: an IO worker may still be in a backend call until then.
+func (s *Service) stopTree(timeout time.Duration) (running <-chan struct{}, err error) {
+	var root *actor.PID
+	s.edit(func() { root, s.root = s.root, nil })
+	if root == nil || s.system == nil || s.rootGone.Load() {
+		return nil, nil
 	}
-	root := s.root
-	s.edit(func() { s.root = nil })
-	done := make(chan error, 1)
-	go func() { done <- s.system.Root.StopFuture(root).Wait() }()
+	done, stopped := make(chan error, 1), make(chan struct{})
+	go func() {
+		done <- s.system.Root.StopFuture(root).Wait()
+		close(stopped)
+	}()
 	select {
 	case werr := <-done:
 		if werr != nil && !errors.Is(werr, actor.ErrTimeout) {
-			return werr
+			return nil, werr
 		}
-		return nil
+		return nil, nil
 	case <-time.After(timeout):
-		return fmt.Errorf("actors did not stop within %v", timeout)
+		return stopped, fmt.Errorf("actors did not stop within %v (the backends are closed once they have)", timeout)
 	}
 }
 
-func (s *Service) closeResources() {
+// closeResources closes the listeners, and the LUNs' backends and gateways: at once,
+// or, while the tree is still running (running not closed), once it has stopped, so
+// that no backend, an embedder's least of all, is closed under a call in progress.
+func (s *Service) closeResources(running <-chan struct{}) {
 	for _, l := range s.portals {
 		l.Close()
 	}
+	var closers []func() error
 	for _, lv := range s.live {
 		if lv.gateway != nil {
-			lv.gateway.Close()
+			closers = append(closers, lv.gateway.Close)
 		}
 	}
 	for _, b := range s.backends {
-		b.Close()
+		closers = append(closers, b.Close)
 	}
 	s.portals, s.backends = nil, nil
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if running == nil {
+		closeAll()
+		return
+	}
+	s.log.Warn("the actors have not stopped: the backends are closed once they have", "backends", len(closers))
+	go func() {
+		<-running
+		closeAll()
+	}()
 }
 
 // allowList returns the initiator check for a target; nil admits everyone.

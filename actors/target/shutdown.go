@@ -34,22 +34,30 @@ func (s *Service) Grace() time.Duration { return s.grace }
 //     under WCE=1 are on stable storage when the process ends.
 //
 // It returns the first error: a tree that did not stop, or a LUN that could not be
-// flushed (named).
+// flushed (named). Like Stop, it waits for a stop in progress, and after the service
+// stopped does nothing and returns nil.
 func (s *Service) Shutdown(grace time.Duration) error {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
 	start := time.Now()
 	s.stopChanges() // a change in progress ends (undone where it can be) first
-	for _, l := range s.portals {
-		l.Close()
-	}
+	s.edit(func() {
+		for _, l := range s.portals {
+			l.Close()
+		}
+	})
 	left := 0
-	if s.system != nil && s.root != nil {
-		mgr := actor.NewPID(s.system.Address(), s.root.Id+"/"+sessionsName)
-		s.system.Root.Send(mgr, &session.LogoutAll{Within: grace})
+	if sys, mgr := s.sessions(); mgr != nil {
+		sys.Root.Send(mgr, &session.LogoutAll{Within: grace})
 		left = s.waitSessions(mgr, start.Add(grace))
 	}
 	s.log.Info("stopping", "sessions_left", left, "waited", time.Since(start).Round(time.Millisecond))
 	s.releaseFaults() // an injected hang must not hold the stop
-	err := s.stopTree(grace + 10*time.Second)
+	running, err := s.stopTree(grace + 10*time.Second)
 	var served []servedLUN
 	s.edit(func() { served, s.served = s.served, nil })
 	for _, sl := range served {
@@ -59,7 +67,7 @@ func (s *Service) Shutdown(grace time.Duration) error {
 		}
 	}
 	s.edit(func() {
-		s.closeResources()
+		s.closeResources(running)
 		s.shutdownSystem()
 	})
 	s.tracer.Close()

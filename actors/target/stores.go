@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/atgt/atgt/actors/dispatcher"
 	pb "github.com/atgt/atgt/messages/atgtv1"
@@ -30,20 +31,22 @@ const storesFileName = "served-stores.json"
 type storesRecord struct {
 	// Paths are the absolute paths of the stores served, sorted.
 	Paths []string `json:"paths"`
+	// Targets names the target that served each path, so that services sharing the
+	// data directory (an embedder's, whose target names differ) each rewrite only
+	// their own targets' paths. A path without one (an older record) is its next
+	// writer's.
+	Targets map[string]string `json:"targets,omitempty"`
 }
+
+// storesMu serialises the read and rewrite of a record between the services of one
+// process that share a data directory.
+var storesMu sync.Mutex
 
 // loadServedStores reads the record of the data directory ("no record": none).
 func loadServedStores(dataDir string) (map[string]bool, error) {
-	b, err := os.ReadFile(filepath.Join(dataDir, storesFileName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]bool{}, nil
-	}
+	r, err := loadStoresRecord(dataDir)
 	if err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	var r storesRecord
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("data directory: %s: %w", storesFileName, err)
+		return nil, err
 	}
 	m := make(map[string]bool, len(r.Paths))
 	for _, p := range r.Paths {
@@ -52,13 +55,36 @@ func loadServedStores(dataDir string) (map[string]bool, error) {
 	return m, nil
 }
 
+// loadStoresRecord reads the record of the data directory (empty when there is none).
+func loadStoresRecord(dataDir string) (storesRecord, error) {
+	var r storesRecord
+	b, err := os.ReadFile(filepath.Join(dataDir, storesFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("data directory: %w", err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("data directory: %s: %w", storesFileName, err)
+	}
+	return r, nil
+}
+
 // recordServedStores writes the stores of cfg's file LUNs as the record of the data
-// directory and keeps them as s.servedStores; a failure is logged (the record only
-// makes a later start stricter). A missing LUN's store stays recorded if it was, and
-// is recorded once it comes online, not before: it was never served.
+// directory, beside those the record has of targets cfg does not serve (another
+// service's sharing the directory), and keeps them all as s.servedStores; a failure
+// is logged (the record only makes a later start stricter). A missing LUN's store
+// stays recorded if it was, and is recorded once it comes online, not before: it was
+// never served.
 func (s *Service) recordServedStores(cfg *pb.Config) {
+	storesMu.Lock()
+	defer storesMu.Unlock()
 	var paths []string
+	owners := map[string]string{}
+	mine := map[string]bool{}
 	for _, t := range cfg.Targets {
+		mine[t.Name] = true
 		for _, set := range lunSets(0, t) {
 			for _, l := range set.luns {
 				p := absStore(l.Path)
@@ -69,7 +95,18 @@ func (s *Service) recordServedStores(cfg *pb.Config) {
 					continue // never served: a missing store is recorded once it is there
 				}
 				paths = append(paths, p)
+				owners[p] = t.Name
 			}
+		}
+	}
+	old, err := loadStoresRecord(cfg.DataDir)
+	if err != nil {
+		s.log.Warn("the record of served stores is rewritten with this service's stores only", "error", err)
+	}
+	for _, p := range old.Paths {
+		if t := old.Targets[p]; t != "" && !mine[t] && owners[p] == "" {
+			paths = append(paths, p)
+			owners[p] = t
 		}
 	}
 	slices.Sort(paths)
@@ -78,12 +115,13 @@ func (s *Service) recordServedStores(cfg *pb.Config) {
 	for _, p := range paths {
 		m[p] = true
 	}
-	if old := s.servedStores; len(old) == len(m) && len(paths) > 0 {
+	if len(old.Paths) == len(m) && len(old.Targets) == len(owners) && len(paths) > 0 {
 		same := true
-		for p := range m {
-			same = same && old[p]
+		for _, p := range old.Paths {
+			same = same && m[p] && old.Targets[p] == owners[p]
 		}
 		if same {
+			s.servedStores = m
 			return
 		}
 	}
@@ -94,7 +132,7 @@ func (s *Service) recordServedStores(cfg *pb.Config) {
 		}
 		return
 	}
-	b, err := json.MarshalIndent(storesRecord{Paths: paths}, "", "  ")
+	b, err := json.MarshalIndent(storesRecord{Paths: paths, Targets: owners}, "", "  ")
 	if err == nil {
 		err = writeVersioned(filepath.Join(cfg.DataDir, storesFileName), append(b, '\n'), 0, true)
 	}

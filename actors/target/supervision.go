@@ -139,11 +139,17 @@ func (s *rootStrategy) childKind(pid *actor.PID) string {
 // the root, which stops every child (every LUN and session) and spawns the tree again
 // over listeners and backends that are already in use. The root cannot fail in
 // practice (its start recovers, and its strategy guards its clean-up), so this only
-// states what would happen.
-type rootGuardian struct{ log hclog.Logger }
+// states what would happen. It has no fields, so that every root of a system shares
+// one guardian: protoactor keeps a guardian per strategy value in the system's
+// registry for the system's lifetime, and an embedder's system that starts and stops
+// targets would otherwise keep one for each start. It logs through the system's
+// logger (WithLogger).
+type rootGuardian struct{}
 
 // HandleFailure resumes the root.
-func (g *rootGuardian) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
-	g.log.Error("root actor failed; resuming it", "reason", fmt.Sprint(reason))
+func (rootGuardian) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
+	if sys != nil {
+		sys.Logger().Error("root actor failed; resuming it", "pid", child.Id, "reason", fmt.Sprint(reason))
+	}
 	sup.ResumeChildren(child)
 }

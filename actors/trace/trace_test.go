@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -187,11 +188,12 @@ func TestSinkDrops(t *testing.T) {
 }
 
 type countSink struct {
-	n     atomic.Int64
-	block chan struct{}
+	n, entered atomic.Int64
+	block      chan struct{}
 }
 
 func (s *countSink) Finished(*Timeline) {
+	s.entered.Add(1)
 	if s.block != nil {
 		<-s.block
 	}
@@ -245,5 +247,37 @@ func TestStrip(t *testing.T) {
 	c := Strip(&pb.ScsiCompletion{Status: 2, Sense: []byte{0x70}, DataIn: []byte{1, 2}}).(*pb.ScsiCompletion)
 	if len(c.Sense) != 1 || c.DataIn != nil {
 		t.Fatalf("stripped completion %v", c)
+	}
+}
+
+// TestCloseWaitsForSink: Close waits for a sink's call in progress, and no sink is
+// called once Close has returned, however many timelines were still queued: an
+// embedder shuts its sink (an exporter) down after the target's stop.
+func TestCloseWaitsForSink(t *testing.T) {
+	block := make(chan struct{})
+	s := &countSink{block: block}
+	tr := New(Config{Level: Light, Filter: Any, Sinks: []Sink{s}, SinkQueue: 64})
+	for i := range 20 {
+		tr.Emit(&Timeline{ID: TaskID{ITT: uint32(i + 1)}})
+	}
+	for s.entered.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() {
+		tr.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a sink was in its call")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(block)
+	<-closed
+	n := s.n.Load()
+	time.Sleep(100 * time.Millisecond)
+	if s.n.Load() != n {
+		t.Fatalf("the sink was called %d times after Close returned", s.n.Load()-n)
 	}
 }

@@ -3,6 +3,7 @@ package trace
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -67,8 +68,10 @@ type Tracer struct {
 	sinks []Sink
 	queue chan *Record
 	// direct are timelines made elsewhere (an embedder's task, Emit) for the sinks.
-	direct    chan *Timeline
-	done      chan struct{}
+	direct chan *Timeline
+	done   chan struct{}
+	// drained is closed when the sink goroutine has returned.
+	drained   chan struct{}
 	dropped   atomic.Uint64
 	sunk      atomic.Uint64
 	closeOnce sync.Once
@@ -115,7 +118,7 @@ func New(cfg Config) *Tracer {
 			n = 1024
 		}
 		t.queue, t.done = make(chan *Record, n), make(chan struct{})
-		t.direct = make(chan *Timeline, n)
+		t.direct, t.drained = make(chan *Timeline, n), make(chan struct{})
 		go t.drain(t.done)
 	}
 	return t
@@ -194,9 +197,16 @@ func (t *Tracer) finished(r *Record) {
 	}
 }
 
-// drain hands queued records to the sinks.
+// drain hands queued records to the sinks, until done is closed: it looks at done
+// before each record, so that no sink is called once Close has seen it return.
 func (t *Tracer) drain(done <-chan struct{}) {
+	defer close(t.drained)
 	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
 		select {
 		case r := <-t.queue:
 			t.sink(r.Timeline())
@@ -230,9 +240,21 @@ func (t *Tracer) Emit(tl *Timeline) {
 	}
 }
 
-// Close ends the sink goroutine (records still queued are dropped).
+// closeWait bounds how long Close waits for a sink's call in progress.
+const closeWait = 5 * time.Second
+
+// Close ends the sink goroutine (records still queued are dropped) and waits for a
+// sink's call in progress, at most closeWait, so that once it returns the sinks (an
+// embedder's, which it may then shut down) are not called again. A sink still in its
+// call after closeWait is logged, and called no more once that call returns.
 func (t *Tracer) Close() {
-	if t != nil && t.done != nil {
-		t.closeOnce.Do(func() { close(t.done) })
+	if t == nil || t.done == nil {
+		return
+	}
+	t.closeOnce.Do(func() { close(t.done) })
+	select {
+	case <-t.drained:
+	case <-time.After(closeWait):
+		t.log.Warn("a trace sink is still in its call at the stop; it gets no more timelines", "waited", closeWait)
 	}
 }
