@@ -44,18 +44,33 @@ func (q *workQueue) put(io *pb.IoRequest) bool {
 	return true
 }
 
-// take removes the oldest IO for the LUN itself (task management, fences), or
-// returns nil: takeFor without a worker to publish it to.
-func (q *workQueue) take() *pb.IoRequest { return q.takeFor(nil) }
+// take removes the oldest IO, or returns nil. It clears the slot it took, unless
+// the LUN has already reused it: a slot left holding its IO kept the IO's task, the
+// task's connection chunk and its write data reachable until 1024 later IOs had
+// passed, long after the command ended (an idle LUN held them forever). It does not
+// wait on a cleared slot as takeFor does: it is the LUN's own (task management,
+// fences), and TestEachSeesNoTakenSlot drives it with one IO in every slot.
+func (q *workQueue) take() *pb.IoRequest {
+	for {
+		h := q.head.Load()
+		if h >= q.tail.Load() {
+			return nil
+		}
+		slot := &q.buf[h%queueSize]
+		io := slot.Load()
+		if q.head.CompareAndSwap(h, h+1) {
+			slot.CompareAndSwap(io, nil)
+			return io
+		}
+	}
+}
 
-// takeFor removes the oldest IO, or returns nil. For the worker of s (not nil) it
-// publishes the IO in s.handed before the IO leaves the queue, so that a scan of the
-// queue and then the slots (eachIO) always finds it in one of them; the worker's
-// begin moves it on to s.cur. handed is free here: the LUN hands IO only to a worker
-// parked in the idle set, and one that takes from the queue is not. It clears the
-// slot it took, unless the LUN has already reused it: a slot left holding its IO
-// kept the IO's task, the task's connection chunk and its write data reachable until
-// 1024 later IOs had passed, long after the command ended.
+// takeFor removes the oldest IO for the worker of s, publishing it in s.handed
+// before it leaves the queue, so that a scan of the queue and then the slots (eachIO)
+// always finds it in one of them; the worker's begin moves it on to s.cur. handed is
+// free here: the LUN hands IO only to a worker parked in the idle set, and one that
+// takes from the queue is not. A cleared slot at the head means another worker took
+// it and the head has already moved on (an IO's pointer is in the ring once).
 func (q *workQueue) takeFor(s *slot) *pb.IoRequest {
 	for {
 		h := q.head.Load()
@@ -67,16 +82,12 @@ func (q *workQueue) takeFor(s *slot) *pb.IoRequest {
 		if io == nil {
 			continue // another worker took it: the head has moved on
 		}
-		if s != nil {
-			s.handed.Store(io)
-		}
+		s.handed.Store(io)
 		if q.head.CompareAndSwap(h, h+1) {
 			slot.CompareAndSwap(io, nil)
 			return io
 		}
-		if s != nil {
-			s.handed.CompareAndSwap(io, nil)
-		}
+		s.handed.CompareAndSwap(io, nil)
 	}
 }
 
