@@ -59,17 +59,22 @@ build-ceph:
 race:
 	$(GO) test -race -count=1 -timeout 15m ./actors/... ./backend/... ./messages/... ./tests/inprocess ./cmd/atgt-embed-example
 
-# Every fuzz target, briefly (about 2 minutes in all with the builds; the reservation
-# targets' builds are shared).
+# Every fuzz target, briefly (about 2 minutes in all with the builds on 2 cores; the
+# reservation targets' builds are shared). Budgets are execution counts (-fuzztime=Nx),
+# each about 8 s at the rate measured here: a duration budget races Go 1.26's fuzzing
+# coordinator at its deadline (go.dev/issue/75804, fixed in Go 1.27), which then fails
+# the target with "context deadline exceeded" and no failing input (FuzzExecute did in
+# a clean-clone run). A real finding still fails the step and writes its input under
+# testdata/fuzz/.
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzReadPDU$$' -fuzztime=12s ./messages/iscsi
-	$(GO) test -run='^$$' -fuzz='^FuzzParseText$$' -fuzztime=8s ./messages/iscsi
-	$(GO) test -run='^$$' -fuzz='^FuzzLoginKeys$$' -fuzztime=12s ./actors/login
-	$(GO) test -run='^$$' -fuzz='^FuzzChapExchange$$' -fuzztime=8s ./actors/login
-	$(GO) test -run='^$$' -fuzz='^FuzzMachine$$' -fuzztime=12s ./actors/cmdphase
-	$(GO) test -run='^$$' -fuzz='^FuzzExecute$$' -fuzztime=10s ./actors/reservation
-	$(GO) test -run='^$$' -fuzz='^FuzzParseTransportID$$' -fuzztime=5s ./actors/reservation
-	$(GO) test -run='^$$' -fuzz='^FuzzLoadState$$' -fuzztime=8s ./actors/reservation
+	$(GO) test -run='^$$' -fuzz='^FuzzReadPDU$$' -fuzztime=250000x ./messages/iscsi
+	$(GO) test -run='^$$' -fuzz='^FuzzParseText$$' -fuzztime=150000x ./messages/iscsi
+	$(GO) test -run='^$$' -fuzz='^FuzzLoginKeys$$' -fuzztime=300000x ./actors/login
+	$(GO) test -run='^$$' -fuzz='^FuzzChapExchange$$' -fuzztime=200000x ./actors/login
+	$(GO) test -run='^$$' -fuzz='^FuzzMachine$$' -fuzztime=80000x ./actors/cmdphase
+	$(GO) test -run='^$$' -fuzz='^FuzzExecute$$' -fuzztime=200000x ./actors/reservation
+	$(GO) test -run='^$$' -fuzz='^FuzzParseTransportID$$' -fuzztime=200000x ./actors/reservation
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadState$$' -fuzztime=200000x ./actors/reservation
 
 ## paper: the paper's benchmarks per IO policy and tgt (root, ~35 min; see cmd/atgtbench/PAPER.md)
 paper:
