@@ -3,9 +3,6 @@ package lun
 import (
 	"bytes"
 	"testing"
-	"time"
-
-	"github.com/asynkron/protoactor-go/actor"
 
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
@@ -22,12 +19,7 @@ import (
 func TestConnectionOnlyLossKeepsNexus(t *testing.T) {
 	b := newHoldBackend(t)
 	h := newLUNHarness(t, b, func(c *Config) { c.Workers = 2 })
-	newConn := make(chan *pb.ScsiCompletion, 16)
-	b2 := h.sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if m, ok := ctx.Message().(*pb.ScsiCompletion); ok {
-			newConn <- m
-		}
-	}))
+	b2, newConn := h.newConnection()
 	release := b.hold("write", 0)
 	h.send(h.task(1, write10(0, 8, false), bytes.Repeat([]byte{0x11}, 4096)))
 	b.waitHeld(t, "write@0")
@@ -53,33 +45,7 @@ func TestConnectionOnlyLossKeepsNexus(t *testing.T) {
 	if c := <-newConn; c.Status != uint32(scsi.StatusGood) {
 		t.Fatalf("the new connection's second command: status %#x sense %x, want GOOD (the nexus was not lost)", c.Status, c.Sense)
 	}
-	w := h.task(3, write10(0, 8, false), bytes.Repeat([]byte{0x33}, 4096))
-	w.ReplyTo = pb.NewPid(b2)
-	h.send(w)
-	select {
-	case c := <-newConn:
-		t.Fatalf("the new connection's WRITE answered (status %#x) while the old connection's write was in the backend", c.Status)
-	case <-time.After(300 * time.Millisecond):
-	}
-	release()
-	select {
-	case c := <-newConn:
-		if c.Status != uint32(scsi.StatusGood) {
-			t.Fatalf("the new connection's WRITE: status %#x", c.Status)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("the new connection's WRITE was never answered")
-	}
-	data := make([]byte, 8192)
-	if _, err := b.Backend.ReadAt(data, 0); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(data[:4096], bytes.Repeat([]byte{0x33}, 4096)) {
-		t.Fatalf("blocks 0-7 hold %x..., want the new connection's 33s", data[:4])
-	}
-	if !bytes.Equal(data[4096:], make([]byte, 4096)) {
-		t.Fatalf("blocks 8-15 hold %x...: the old connection's waiting WRITE ran", data[4096:4100])
-	}
+	checkFencedWrite(t, h, b, b2, newConn, release, "old connection's")
 }
 
 // TestConnectionOnlyLossWithoutTasks: a reinstated connection that had no task at

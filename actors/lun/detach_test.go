@@ -72,12 +72,7 @@ func TestRetiredLUNDetachesAbortedTask(t *testing.T) {
 func TestNexusLossEndsItsTasks(t *testing.T) {
 	b := newHoldBackend(t)
 	h := newLUNHarness(t, b, func(c *Config) { c.Workers = 2 })
-	newConn := make(chan *pb.ScsiCompletion, 16)
-	b2 := h.sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if m, ok := ctx.Message().(*pb.ScsiCompletion); ok {
-			newConn <- m
-		}
-	}))
+	b2, newConn := h.newConnection()
 	release := b.hold("write", 0)
 	h.send(h.task(1, write10(0, 8, false), bytes.Repeat([]byte{0x11}, 4096)))
 	b.waitHeld(t, "write@0")
@@ -94,17 +89,38 @@ func TestNexusLossEndsItsTasks(t *testing.T) {
 	if c := <-newConn; c.Status != uint32(scsi.StatusCheckCondition) || len(c.Sense) < 13 || c.Sense[12] != 0x29 {
 		t.Fatalf("the new connection's first command: status %#x sense %x, want the POWER ON unit attention", c.Status, c.Sense)
 	}
+	checkFencedWrite(t, h, b, b2, newConn, release, "lost nexus's")
+}
+
+// newConnection spawns a stand-in for an initiator's new connection to the LUN: the
+// completions sent to its PID arrive on the channel.
+func (h *lunHarness) newConnection() (*actor.PID, chan *pb.ScsiCompletion) {
+	ch := make(chan *pb.ScsiCompletion, 16)
+	pid := h.sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if m, ok := ctx.Message().(*pb.ScsiCompletion); ok {
+			ch <- m
+		}
+	}))
+	return pid, ch
+}
+
+// checkFencedWrite: with the ended tasks' WRITE of blocks 0-7 still held in the
+// backend (release lets it return) and their WRITE of blocks 8-15 never started, the
+// new connection's WRITE of blocks 0-7 waits for the held one, then lands over it, and
+// blocks 8-15 stay zero. ended names whose tasks ended, for the messages.
+func checkFencedWrite(t *testing.T, h *lunHarness, b *holdBackend, conn *actor.PID, answers chan *pb.ScsiCompletion, release func(), ended string) {
+	t.Helper()
 	w := h.task(3, write10(0, 8, false), bytes.Repeat([]byte{0x33}, 4096))
-	w.ReplyTo = pb.NewPid(b2)
+	w.ReplyTo = pb.NewPid(conn)
 	h.send(w)
 	select {
-	case c := <-newConn:
-		t.Fatalf("the new connection's WRITE answered (status %#x) while the lost nexus's write was in the backend", c.Status)
+	case c := <-answers:
+		t.Fatalf("the new connection's WRITE answered (status %#x) while the %s write was in the backend", c.Status, ended)
 	case <-time.After(300 * time.Millisecond):
 	}
 	release()
 	select {
-	case c := <-newConn:
+	case c := <-answers:
 		if c.Status != uint32(scsi.StatusGood) {
 			t.Fatalf("the new connection's WRITE: status %#x", c.Status)
 		}
@@ -119,6 +135,6 @@ func TestNexusLossEndsItsTasks(t *testing.T) {
 		t.Fatalf("blocks 0-7 hold %x..., want the new connection's 33s", data[:4])
 	}
 	if !bytes.Equal(data[4096:], make([]byte, 4096)) {
-		t.Fatalf("blocks 8-15 hold %x...: the lost nexus's waiting WRITE ran", data[4096:4100])
+		t.Fatalf("blocks 8-15 hold %x...: the %s waiting WRITE ran", data[4096:4100], ended)
 	}
 }
