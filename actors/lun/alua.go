@@ -220,12 +220,13 @@ func fencedOff(err error) bool {
 // at first: the states are hints, and IO goes on through librbd either way; but a
 // node that has not reached the cluster for the bound stops claiming anything
 // (alua_contact.go).
-func (l *lunActor) lockReport(m *lockState) {
+func (l *lunActor) lockReport(ctx actor.Context, m *lockState) {
 	if l.reopen.active {
 		return // fenced: non-optimized until the backend is back (reopen.go)
 	}
 	if m.err != nil {
 		l.lookFailed(m)
+		l.setDoubt(ctx)
 		if fencedOff(m.err) || errors.Is(m.err, errLookBlocked) {
 			return // the cluster fenced this node off (reopen.go), or is slow: counted
 		}
@@ -233,6 +234,7 @@ func (l *lunActor) lockReport(m *lockState) {
 		return
 	}
 	if l.lookSucceeded(m) {
+		l.setDoubt(ctx)
 		// The first look after the start, or after the cluster was out of
 		// reach: what the states showed was a guess, not a lock that was
 		// followed, so the owner found is shown at once (as reopenDone does).

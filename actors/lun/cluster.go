@@ -7,7 +7,9 @@ import (
 
 	"github.com/atgt/atgt/actors/prcluster"
 	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/actors/scsidev"
 	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
 )
 
 // Persistent reservations kept in a cluster store (actors/prcluster), for a
@@ -26,18 +28,79 @@ import (
 // groups, TARGET PORT IN UNAVAILABLE STATE with its group shown unavailable, so
 // that initiators go through another gateway at once (unavailable.go); without
 // port groups, LOGICAL UNIT IS IN PROCESS OF BECOMING READY, which initiators
-// retry. The check costs the data path one load of a field of the actor
-// (prDoubt) in execute.
+// retry. The same answer goes to a command whose lease has run out by the
+// clock, before the store's message says so (lease.go), and to the IO admitted
+// before the doubt that no worker has started (answerWaiting). In execute the
+// check costs a LUN without a gate one nil check; with a store, see lease.go.
 
 // refuseInDoubt answers t NOT READY while this node's view of the shared
-// state is in doubt, and reports whether it did.
+// state is in doubt or its lease has run out by the clock, and reports
+// whether it did. l.gate is not nil.
 func (l *lunActor) refuseInDoubt(ctx actor.Context, t *pb.ScsiTask) bool {
-	se := l.refusal(t.Cdb)
+	var se *scsi.SenseError
+	switch {
+	case l.prDoubt:
+		se = l.refusal(t.Cdb)
+	case l.gate.lapsed():
+		se = l.doubtRefusal(t.Cdb)
+	}
 	if se == nil {
 		return false
 	}
 	l.reply(ctx, t, pb.CheckCondition(t.Itt, se))
 	return true
+}
+
+// doubtRefusal is refusal's answer to cdb as if this node were in doubt.
+func (l *lunActor) doubtRefusal(cdb []byte) *scsi.SenseError {
+	switch {
+	case len(cdb) == 0:
+		return nil
+	case l.gate.answer == errUnavailable:
+		if scsidev.RunsWhenUnavailable(cdb) {
+			return nil
+		}
+	case runsWhenStalled(cdb):
+		return nil
+	}
+	return l.gate.answer
+}
+
+// setDoubt records whether this node may not serve because of the shared
+// reservations or the cluster's reach (prDoubt, contact.cut) for the workers,
+// and, when it begins, answers the IO admitted before that has not started.
+func (l *lunActor) setDoubt(ctx actor.Context) {
+	if l.gate == nil {
+		return
+	}
+	doubt := l.prDoubt || l.contact.cut
+	if l.gate.doubt.Swap(doubt) || !doubt {
+		return
+	}
+	l.answerWaiting(ctx)
+}
+
+// answerWaiting answers NOT READY (notReadyError) the IO admitted before this
+// node stopped serving that no worker has taken: the run held for merging, the
+// workers' queue and the overflow. IO waiting for a range lock or a fence
+// meets the same answer in toWorker; IO handed to an idle worker, the worker's
+// gate. What is in a backend call goes on.
+func (l *lunActor) answerWaiting(ctx actor.Context) {
+	if l.pool == nil {
+		return
+	}
+	l.flush(ctx)
+	p := l.pool
+	var ios []*pb.IoRequest
+	for io := p.sh.q.take(); io != nil; io = p.sh.q.take() {
+		ios = append(ios, io)
+	}
+	ios = append(ios, p.overflow...)
+	clear(p.overflow)
+	p.overflow = p.overflow[:0]
+	for _, io := range ios {
+		l.finish(ctx, io, l.notReadyError(), false)
+	}
 }
 
 // prAnswer is the store's outcome of a PERSISTENT RESERVE OUT.
@@ -51,8 +114,13 @@ func (l *lunActor) attachCluster(ctx actor.Context) {
 	if l.cfg.ClusterPR == nil {
 		return
 	}
-	root, self := ctx.ActorSystem().Root, ctx.Self()
-	l.cfg.ClusterPR.Attach(func(msg any) { root.Send(self, msg) })
+	root, self, gate := ctx.ActorSystem().Root, ctx.Self(), l.gate
+	l.cfg.ClusterPR.Attach(func(msg any) {
+		if u, ok := msg.(*prcluster.Update); ok {
+			gate.sent(u) // before the LUN can have it
+		}
+		root.Send(self, msg)
+	})
 }
 
 // clusterPROUT hands t, a command that changes reservations (PERSISTENT
@@ -80,6 +148,9 @@ func (l *lunActor) prAnswered(ctx actor.Context, a *prAnswer) {
 // workers have finished every command admitted under the old state, and then
 // the change is acknowledged (pump).
 func (l *lunActor) applyUpdate(ctx actor.Context, u *prcluster.Update) {
+	if l.gate != nil {
+		defer l.gate.applied(u.Seq())
+	}
 	if u.Seq() > l.prSeq {
 		if u.Doubt != l.prDoubt {
 			l.cfg.Log.Warn("cluster reservations: this node's view is in doubt; commands answered NOT READY until it is reread",
@@ -87,9 +158,18 @@ func (l *lunActor) applyUpdate(ctx actor.Context, u *prcluster.Update) {
 		}
 		l.prSeq, l.prDoubt = u.Seq(), u.Doubt
 		l.showAvailability()
+		l.setDoubt(ctx)
 	}
 	if u.Table == nil && len(u.UAs) == 0 {
-		u.Ack() // nothing the commands in flight were admitted under changed
+		if len(l.order.fences) > 0 {
+			// It may carry the acknowledgements of notifications held until
+			// a reread (one this node could not decode): their change may be
+			// the one the current fence is for, which an earlier reread
+			// brought. They go with that fence.
+			l.order.fences = append(l.order.fences, u)
+		} else {
+			u.Ack() // nothing the commands in flight were admitted under changed
+		}
 		l.pump(ctx)
 		return
 	}
@@ -132,19 +212,34 @@ func (l *lunActor) expireFence(ctx actor.Context, m *fenceExpired) {
 }
 
 // fenced reports whether a fence still holds new commands back; once the
-// workers are idle it acknowledges the updates that were waiting.
+// workers are idle and every abandoned write has returned (watchdog.go: it
+// may still land) it acknowledges the updates that were waiting.
 func (l *lunActor) fenced() bool {
 	o := l.order
 	if len(o.fences) == 0 {
 		return false
 	}
-	if !o.idle() {
-		return true
+	if l.abandonedWrites() || !o.idle() {
+		return true // lateReturn or drained pumps again
 	}
 	for _, u := range o.fences {
 		u.Ack()
 	}
 	o.fences = nil
+	return false
+}
+
+// abandonedWrites reports whether a write call the watchdog or task management
+// gave up on has not returned yet.
+func (l *lunActor) abandonedWrites() bool {
+	if l.pool == nil || l.pool.abandoned == 0 {
+		return false
+	}
+	for _, s := range l.pool.byID {
+		if s.dead && !s.returned && s.fence != 0 {
+			return true
+		}
+	}
 	return false
 }
 

@@ -33,6 +33,9 @@ func (w *worker) copySegments(segs []*pb.CopySegment, stable bool) error {
 				return scsi.CopyAborted(0x11, 0x00) // UNRECOVERED READ ERROR
 			}
 			w.refresh()
+			if err := w.refused(); err != nil {
+				return err
+			}
 			if err := w.b.WriteAt(buf[:n], s.DstOffset+done, stable); err != nil {
 				w.log.Error("copy: write failed", "offset", s.DstOffset+done, "error", err)
 				return scsi.CopyAborted(0x0C, 0x00) // WRITE ERROR

@@ -131,6 +131,10 @@ type lunActor struct {
 	// reservation change, as of its Update numbered prSeq (cluster.go).
 	prDoubt bool
 	prSeq   uint64
+	// gate checks the lease by the clock before IO starts, here and in the
+	// workers; nil for a LUN with neither a cluster store nor port groups
+	// (lease.go).
+	gate *leaseGate
 	// resetDone is closed once the store has released a RESERVE(6)/(10)
 	// for the reset in hand; its answer waits for it (cluster.go).
 	resetDone chan struct{}
@@ -154,8 +158,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		l.sup.lun, l.self = l, ctx.Self()
+		l.gate = newLeaseGate(l.cfg)
 		l.pool = newPool(max(l.cfg.Workers, 1), func(sh *shared, s *slot) *actor.Props {
-			return workerProps(l.cfg, l.order, l.locks.untracked, sh, s)
+			return workerProps(l.cfg, l.order, l.locks.untracked, sh, s, l.gate)
 		})
 		for i := range l.pool.slots {
 			l.pool.spawn(ctx, i)
@@ -184,7 +189,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *fenceExpired:
 		l.expireFence(ctx, m)
 	case *lockState:
-		l.lockReport(m)
+		l.lockReport(ctx, m)
 	case *gatewayNotice:
 		l.applyNotice(ctx, m)
 	case *noticeDrain:
@@ -271,7 +276,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 // before a command in SAM-5 order (scsidev.Device.Execute), and answers it or
 // hands its IO plan to a worker.
 func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
-	if l.prDoubt && l.refuseInDoubt(ctx, t) {
+	if l.gate != nil && l.refuseInDoubt(ctx, t) {
 		return
 	}
 	l.executing = t

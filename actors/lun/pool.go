@@ -252,10 +252,10 @@ func (p *pool) spawn(ctx actor.SpawnerContext, i int) *slot {
 }
 
 // toWorker queues io for the next free worker and wakes an idle one. While the
-// LUN is stalled (stalled), fenced or cut off the IO is answered NOT READY instead
-// (notReadyError).
+// LUN is stalled (stalled), fenced, cut off or in doubt about the shared
+// reservations the IO is answered NOT READY instead (notReadyError).
 func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
-	if l.stalled() || l.reopen.active || l.contact.cut {
+	if l.stalled() || l.reopen.active || l.contact.cut || l.prDoubt {
 		l.finish(sc, io, l.notReadyError(), false)
 		return
 	}

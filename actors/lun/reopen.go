@@ -180,6 +180,9 @@ func (l *lunActor) reopenDone(m *reopened) {
 		"after", time.Since(r.since).Round(time.Millisecond))
 	*r = reopenState{round: r.round}
 	l.contact.since, l.contact.cut = time.Now(), false // the reopen reached the cluster
+	if l.gate != nil {
+		l.gate.doubt.Store(l.prDoubt)
+	}
 	if lk := m.lock; lk != nil && lk.err == nil {
 		// What the states showed since the fence was a guess, not a lock that
 		// was followed: no hold.

@@ -35,6 +35,9 @@ func (w *worker) sanitizeOverwrite(req *pb.IoRequest) error {
 		}
 		for off := req.Offset; off < req.Offset+req.Length; {
 			n := min(int64(len(buf)), req.Offset+req.Length-off)
+			if err := w.refused(); err != nil {
+				return err
+			}
 			if err := w.b.WriteAt(buf[:n], off, false); err != nil {
 				return err
 			}

@@ -139,6 +139,10 @@ func (l *lunActor) lateReturn(sc actor.SenderContext, s *slot) {
 		for _, r := range l.locks.unfence(s.fence) {
 			l.toWorker(sc, r)
 		}
+		if len(l.order.fences) > 0 {
+			// A reservation change's fence waits for the write (cluster.go).
+			sc.Send(l.self, &drained{})
+		}
 	}
 }
 

@@ -52,6 +52,8 @@ type worker struct {
 	callErr error
 	// thin: the LU is thin provisioned, for the sense of an out-of-space error.
 	thin bool
+	// gate, if not nil, may refuse IO before each backend call (lease.go).
+	gate *leaseGate
 }
 
 // completion returns a new answer to a read or write task.
@@ -62,11 +64,11 @@ func (w *worker) completion(itt uint32, res *scsidev.Result, transfer uint32, po
 	return c
 }
 
-func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shared, s *slot) *actor.Props {
+func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shared, s *slot, gate *leaseGate) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &worker{b: cfg.Backend, order: order, untracked: untracked, sh: sh, slot: s,
 			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath, stats: cfg.Metrics.Shard(s.index + 1),
-			flight: cfg.Flight, thin: cfg.Device.Thin()}
+			flight: cfg.Flight, thin: cfg.Device.Thin(), gate: gate}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -129,6 +131,16 @@ func (w *worker) refresh() {
 	if w.slot != nil { // nil for a worker used alone, in tests
 		w.slot.since.Store(w.sh.clock.Load())
 	}
+}
+
+// refused is the answer to IO that must not reach the backend now (lease.go),
+// or nil. Without a gate (a LUN with no cluster store and no port groups) it is
+// one nil check.
+func (w *worker) refused() error {
+	if w.gate == nil || !w.gate.refuses() {
+		return nil
+	}
+	return w.gate.answer
 }
 
 // do performs one IoRequest and answers its tasks, unless the LUN abandoned it
@@ -222,7 +234,9 @@ func (w *worker) performParts(req *pb.IoRequest) []*pb.ScsiCompletion {
 	defer func() { clear(bufs); w.bufs = bufs[:0] }()
 	vectored := false
 	var err error
-	if vr, ok := w.b.(backend.VectorReader); ok && read {
+	if w.gate != nil && w.gate.refuses() {
+		// Each part alone: perform answers it as the gate says.
+	} else if vr, ok := w.b.(backend.VectorReader); ok && read {
 		for i, p := range req.Parts {
 			bufs[i] = bufpool.Get(int(p.Length))
 		}
@@ -267,6 +281,10 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		Thin: w.thin}
 	var read []byte
 	var err error
+	if w.gate != nil && w.gate.refuses() {
+		res := scsidev.CompleteIO(io, nil, w.gate.answer)
+		return w.completion(t.Itt, &res, req.TransferLength, false)
+	}
 	switch req.Kind {
 	case pb.IoKind_IO_KIND_READ:
 		read = bufpool.Get(int(req.Length))
@@ -314,6 +332,10 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			return pb.CheckCondition(t.Itt, miscompare)
 		}
 		w.refresh()
+		if err = w.refused(); err != nil {
+			read = nil
+			break
+		}
 		err = w.b.WriteAt(data, req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_OR_WRITE:
 		read = make([]byte, req.Length)
@@ -322,6 +344,10 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			break
 		}
 		w.refresh()
+		if err = w.refused(); err != nil {
+			read = nil
+			break
+		}
 		err = w.b.WriteAt(scsidev.ORData(io, read), req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_COPY:
 		err = w.copySegments(req.Segments, req.Stable)
@@ -334,7 +360,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
 		err = w.saveModes(t.DataOut, req.Stable)
 	}
-	if err = fencedAnswer(err); err != nil && err != errNotReady {
+	if err = fencedAnswer(err); err != nil && err != errNotReady && err != errUnavailable {
 		w.noteFault(err)
 		w.log.Error("IO failed", "op", req.Kind, "offset", req.Offset, "length", req.Length, "error", err)
 	}
@@ -382,6 +408,9 @@ func (w *worker) writeParts(parts [][]byte, off, length int64, stable bool) erro
 func (w *worker) unmap(extents []int64, stable bool) error {
 	for i := 0; i+1 < len(extents); i += 2 {
 		w.refresh()
+		if err := w.refused(); err != nil {
+			return err
+		}
 		if err := w.b.Unmap(extents[i], extents[i+1]); err != nil {
 			return err
 		}
@@ -416,6 +445,9 @@ func (w *worker) writeSame(block []byte, off, length int64, stable bool) error {
 	for length > 0 {
 		c := min(length, int64(len(buf)))
 		w.refresh()
+		if err := w.refused(); err != nil {
+			return err
+		}
 		if err := w.b.WriteAt(buf[:c], off, stable); err != nil {
 			return err
 		}
