@@ -46,6 +46,7 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 	}
 	s.servedStores, s.storesDir = served, cfg.DataDir
 	s.legacyShared = legacySharedBases(cfg)
+	s.reconcileAside(cfg)
 	var specs []lunSpec
 	for ti, t := range cfg.Targets {
 		// Each set of LUNs (the shared ones, each initiator's own) is a target of

@@ -91,6 +91,9 @@ type Service struct {
 	// legacyShared are the state file bases of the old naming (legacyStateBase) that
 	// two LUN sets of the served config share: their files are never adopted.
 	legacyShared map[string]bool
+	// aside are the state files of removed LUNs waiting for a saved config that
+	// no longer lists them, to be set aside (stateaside.go); under the change lock.
+	aside []asideEntry
 	// live are the served LUNs by route and id, for the admin API; missing those
 	// whose store is missing (missing.go).
 	live    map[dispatcher.Key]*liveLUN
