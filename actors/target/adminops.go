@@ -193,14 +193,16 @@ func (s *Service) RemoveAcl(ctx context.Context, req *pb.RemoveAclRequest) (*pb.
 
 // editACL adds (add) or removes an initiator name and/or a network on a target's
 // access list; adding one already there, or removing one that is not, is refused.
-// So is removing the last entry of a list unless allowAny: an empty list admits
-// everyone, and a revoke must not silently open the target.
+// So is removing the last distinct entry of a list unless allowAny (removing an
+// entry removes each copy of it): an empty list admits everyone, and a revoke must
+// not silently open the target.
 func (s *Service) editACL(ctx context.Context, target, initiator, network string, add, allowAny bool) error {
 	if err := checkAclRequest(initiator, network); err != nil {
 		return err
 	}
 	edit := func(list *[]string, kind, v string) error {
-		if v != "" && !add && !allowAny && len(*list) == 1 && (*list)[0] == v {
+		// The list would be empty: every entry is v (a list may name it twice).
+		if v != "" && !add && !allowAny && len(*list) > 0 && !slices.ContainsFunc(*list, func(x string) bool { return x != v }) {
 			return lastACLEntry(target, kind, v)
 		}
 		if v == "" {
