@@ -35,7 +35,15 @@ type ServerConfig struct {
 	Token string
 	// Log gets the server's errors; nil discards them.
 	Log hclog.Logger
+	// IdleTimeout is how long a connection may wait for its next request before it
+	// is closed; 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout is how long an idle admin connection stays open: every local
+// user can open connections to the TCP address, and each holds a descriptor that
+// atgtd's iSCSI portals share.
+const DefaultIdleTimeout = 60 * time.Second
 
 // Server is the running HTTP form of the admin service.
 type Server struct {
@@ -60,6 +68,10 @@ func Serve(api API, cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.TCPAddr != "" && len(cfg.Token) < minToken {
 		return nil, fmt.Errorf("admin: TCP address %q needs a token of at least %d bytes (LoadOrCreateToken)", cfg.TCPAddr, minToken)
+	}
+	idle := cfg.IdleTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
 	}
 	s := &Server{}
 	if cfg.TCPAddr != "" {
@@ -87,6 +99,7 @@ func Serve(api API, cfg ServerConfig) (*Server, error) {
 		ConnContext:       markTCP,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idle,
 		ErrorLog:          log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	for _, ln := range []net.Listener{s.unix, s.tcp} {

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 )
 
 // The TCP admin address (-admin-addr) is reachable by every local user and, through
@@ -138,12 +140,55 @@ func tcpGuard(next http.Handler, token string) http.Handler {
 				"the admin address needs the daemon's token (Authorization: Bearer, from the data directory's "+TokenFileName+")")
 			return
 		}
+		bodyDeadline(w, r)
 		next.ServeHTTP(w, r)
 	})
 }
 
-// refuse answers with a Connect error body, so that Connect clients show message.
+// bodyReadTimeout bounds how long a request on the TCP listener may take to send its
+// body. It is not http.Server.ReadTimeout: on HTTP/1 that deadline stays on the
+// connection while the handler runs, and the server's read that watches for the
+// client going away then fails and cancels the request's context, so a change that
+// takes longer (a drain, a logout grace) would answer "still in progress".
+const bodyReadTimeout = 30 * time.Second
+
+// bodyDeadline sets a read deadline of bodyReadTimeout for r's body and lifts it
+// once the body is read or closed.
+func bodyDeadline(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) != nil {
+		return
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { rc.SetReadDeadline(time.Time{}) }}
+}
+
+// deadlineBody is a request body whose read deadline is lifted at its end.
+type deadlineBody struct {
+	io.ReadCloser
+	lift func()
+	once sync.Once
+}
+
+// Read reads the body; at its end (or an error) the deadline is lifted.
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.once.Do(b.lift)
+	}
+	return n, err
+}
+
+// Close closes the body and lifts the deadline.
+func (b *deadlineBody) Close() error {
+	b.once.Do(b.lift)
+	return b.ReadCloser.Close()
+}
+
+// refuse answers with a Connect error body, so that Connect clients show message,
+// and closes an HTTP/1 connection after the answer: a client without the token
+// gets nothing by keeping it open (an HTTP/2 one is closed once idle, IdleTimeout).
 func refuse(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Connection", "close")
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"code":%q,"message":%q}`, code, "admin: "+message)
