@@ -115,7 +115,8 @@ func markTCP(ctx context.Context, c net.Conn) context.Context {
 }
 
 // tcpGuard passes a request on the unix socket as it is, and one on the TCP
-// listener only with a loopback Host, no foreign Origin and the token.
+// listener only with a loopback Host, no foreign Origin and the token (Bearer) or a
+// signature made with it (ATGT-HMAC, after a challenge: tcpproof.go).
 func tcpGuard(next http.Handler, token string) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -132,9 +133,13 @@ func tcpGuard(next http.Handler, token string) http.Handler {
 			refuse(w, http.StatusForbidden, "permission_denied", "a request from a web page of another origin is refused")
 			return
 		}
+		if r.URL.Path == ChallengePath {
+			answerChallenge(w, r, token)
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		if (!ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1) && !hmacAuthorized(r, token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="atgtd"`)
 			refuse(w, http.StatusUnauthorized, "unauthenticated",
 				"the admin address needs the daemon's token (Authorization: Bearer, from the data directory's "+TokenFileName+")")
