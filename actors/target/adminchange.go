@@ -143,7 +143,11 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 		}
 	}()
 	var specs []lunSpec
-	s.edit(func() { specs, err = s.openAdded(p, !opts.refuseMissing) })
+	s.edit(func() {
+		s.removing = p.removeLUNs // for openLUN's error: a store the change itself frees
+		defer func() { s.removing = nil }()
+		specs, err = s.openAdded(p, !opts.refuseMissing)
+	})
 	if err != nil {
 		return nil, admin.Invalid("%v", err)
 	}
