@@ -150,15 +150,17 @@ func tcpGuard(next http.Handler, token string) http.Handler {
 	})
 }
 
-// bodyReadTimeout bounds how long a request on the TCP listener may take to send its
+// bodyReadTimeout (a variable for tests) bounds how long a request on the TCP listener may take to send its
 // body. It is not http.Server.ReadTimeout: on HTTP/1 that deadline stays on the
 // connection while the handler runs, and the server's read that watches for the
 // client going away then fails and cancels the request's context, so a change that
 // takes longer (a drain, a logout grace) would answer "still in progress".
-const bodyReadTimeout = 30 * time.Second
+var bodyReadTimeout = 30 * time.Second
 
 // bodyDeadline sets a read deadline of bodyReadTimeout for r's body and lifts it
-// once the body is read or closed.
+// once the body is read to its end. A body that fails (its deadline passed) or that
+// the handler leaves unread keeps it, so the server's reading of the rest after
+// the handler ends cannot wait for ever either.
 func bodyDeadline(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	if rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) != nil {
@@ -174,19 +176,13 @@ type deadlineBody struct {
 	once sync.Once
 }
 
-// Read reads the body; at its end (or an error) the deadline is lifted.
+// Read reads the body; at its end the deadline is lifted.
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil {
+	if errors.Is(err, io.EOF) {
 		b.once.Do(b.lift)
 	}
 	return n, err
-}
-
-// Close closes the body and lifts the deadline.
-func (b *deadlineBody) Close() error {
-	b.once.Do(b.lift)
-	return b.ReadCloser.Close()
 }
 
 // refuse answers with a Connect error body, so that Connect clients show message,
