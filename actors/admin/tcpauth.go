@@ -16,8 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 )
 
 // The TCP admin address (-admin-addr) is reachable by every local user and, through
@@ -145,44 +143,8 @@ func tcpGuard(next http.Handler, token string) http.Handler {
 				"the admin address needs the daemon's token (Authorization: Bearer, from the data directory's "+TokenFileName+")")
 			return
 		}
-		bodyDeadline(w, r)
 		next.ServeHTTP(w, r)
 	})
-}
-
-// bodyReadTimeout (a variable for tests) bounds how long a request on the TCP listener may take to send its
-// body. It is not http.Server.ReadTimeout: on HTTP/1 that deadline stays on the
-// connection while the handler runs, and the server's read that watches for the
-// client going away then fails and cancels the request's context, so a change that
-// takes longer (a drain, a logout grace) would answer "still in progress".
-var bodyReadTimeout = 30 * time.Second
-
-// bodyDeadline sets a read deadline of bodyReadTimeout for r's body and lifts it
-// once the body is read to its end. A body that fails (its deadline passed) or that
-// the handler leaves unread keeps it, so the server's reading of the rest after
-// the handler ends cannot wait for ever either.
-func bodyDeadline(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) != nil {
-		return
-	}
-	r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { rc.SetReadDeadline(time.Time{}) }}
-}
-
-// deadlineBody is a request body whose read deadline is lifted at its end.
-type deadlineBody struct {
-	io.ReadCloser
-	lift func()
-	once sync.Once
-}
-
-// Read reads the body; at its end the deadline is lifted.
-func (b *deadlineBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if errors.Is(err, io.EOF) {
-		b.once.Do(b.lift)
-	}
-	return n, err
 }
 
 // refuse answers with a Connect error body, so that Connect clients show message,

@@ -87,3 +87,35 @@ func TestTCPIdleConnectionClosed(t *testing.T) {
 	}
 	waitClosed(t, c, br, 10*time.Second, "idle past IdleTimeout")
 }
+
+// TestTCPSlowBodyCut: a request whose body does not arrive within the server's
+// ReadTimeout is cut, so a client cannot hold a connection by sending it slowly.
+func TestTCPSlowBodyCut(t *testing.T) {
+	srv, err := admin.Serve(admintest.New(admintest.Sample()), admin.ServerConfig{TCPAddr: "127.0.0.1:0", Token: idleTestToken,
+		IdleTimeout: time.Hour, ReadTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "POST /atgt.v1.AdminService/Status HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+		"Authorization: Bearer " + idleTestToken + "\r\nContent-Length: 10\r\n\r\n{"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second)) // a bound on the test
+	for {
+		if _, err := br.ReadByte(); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("a body that never arrives still holds the connection after 5 s")
+			}
+			return // answered and closed, or closed
+		}
+	}
+}
