@@ -35,7 +35,24 @@ type ServerConfig struct {
 	Token string
 	// Log gets the server's errors; nil discards them.
 	Log hclog.Logger
+	// IdleTimeout is how long a connection may wait for its next request before it
+	// is closed; 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// ReadTimeout is how long a request (headers and body) may take to arrive;
+	// 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
+
+// DefaultIdleTimeout is how long an idle admin connection stays open: every local
+// user can open connections to the TCP address, and each holds a descriptor that
+// atgtd's iSCSI portals share.
+const DefaultIdleTimeout = 60 * time.Second
+
+// DefaultReadTimeout is how long a request may take to arrive. It bounds reading the
+// request only: net/http lifts the deadline once the body is read (its watch for the
+// client going away runs without one), so a change that takes longer (a drain, a
+// logout grace) keeps its context (TestReadTimeoutKeepsHandlerContext).
+const DefaultReadTimeout = 30 * time.Second
 
 // Server is the running HTTP form of the admin service.
 type Server struct {
@@ -60,6 +77,13 @@ func Serve(api API, cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.TCPAddr != "" && len(cfg.Token) < minToken {
 		return nil, fmt.Errorf("admin: TCP address %q needs a token of at least %d bytes (LoadOrCreateToken)", cfg.TCPAddr, minToken)
+	}
+	idle, read := cfg.IdleTimeout, cfg.ReadTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	if read <= 0 {
+		read = DefaultReadTimeout
 	}
 	s := &Server{}
 	if cfg.TCPAddr != "" {
@@ -87,6 +111,8 @@ func Serve(api API, cfg ServerConfig) (*Server, error) {
 		ConnContext:       markTCP,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idle,
+		ReadTimeout:       read,
 		ErrorLog:          log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	for _, ln := range []net.Listener{s.unix, s.tcp} {

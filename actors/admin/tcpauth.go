@@ -113,7 +113,8 @@ func markTCP(ctx context.Context, c net.Conn) context.Context {
 }
 
 // tcpGuard passes a request on the unix socket as it is, and one on the TCP
-// listener only with a loopback Host, no foreign Origin and the token.
+// listener only with a loopback Host, no foreign Origin and the token (Bearer) or a
+// signature made with it (ATGT-HMAC, after a challenge: tcpproof.go).
 func tcpGuard(next http.Handler, token string) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -130,9 +131,13 @@ func tcpGuard(next http.Handler, token string) http.Handler {
 			refuse(w, http.StatusForbidden, "permission_denied", "a request from a web page of another origin is refused")
 			return
 		}
+		if r.URL.Path == ChallengePath {
+			answerChallenge(w, r, token)
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		if (!ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1) && !hmacAuthorized(r, token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="atgtd"`)
 			refuse(w, http.StatusUnauthorized, "unauthenticated",
 				"the admin address needs the daemon's token (Authorization: Bearer, from the data directory's "+TokenFileName+")")
@@ -142,8 +147,11 @@ func tcpGuard(next http.Handler, token string) http.Handler {
 	})
 }
 
-// refuse answers with a Connect error body, so that Connect clients show message.
+// refuse answers with a Connect error body, so that Connect clients show message,
+// and closes an HTTP/1 connection after the answer: a client without the token
+// gets nothing by keeping it open (an HTTP/2 one is closed once idle, IdleTimeout).
 func refuse(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Connection", "close")
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"code":%q,"message":%q}`, code, "admin: "+message)

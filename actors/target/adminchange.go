@@ -93,6 +93,7 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 	}
 	s.edit(func() { s.admin.raw, s.admin.cfg = next, cfg })
 	s.recordServedStores(cfg)
+	s.journalAside()
 	if serr := s.save(); serr != nil {
 		s.log.Error("a change is served but the config file was not written: the next start will not have it",
 			"path", s.admin.path, "changes", p.changes, "error", serr)
@@ -101,6 +102,7 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 		}
 		return p, admin.Internal("applied, but the config file was not written: %v", serr)
 	}
+	s.finishAside()
 	for _, c := range p.changes {
 		s.log.Info("admin change", "change", c)
 	}
@@ -141,7 +143,11 @@ func (s *Service) execute(ctx context.Context, p *plan, cfg *pb.Config, opts app
 		}
 	}()
 	var specs []lunSpec
-	s.edit(func() { specs, err = s.openAdded(p, !opts.refuseMissing) })
+	s.edit(func() {
+		s.removing = p.removeLUNs // for openLUN's error: a store the change itself frees
+		defer func() { s.removing = nil }()
+		specs, err = s.openAdded(p, !opts.refuseMissing)
+	})
 	if err != nil {
 		return nil, admin.Invalid("%v", err)
 	}

@@ -193,14 +193,16 @@ func (s *Service) RemoveAcl(ctx context.Context, req *pb.RemoveAclRequest) (*pb.
 
 // editACL adds (add) or removes an initiator name and/or a network on a target's
 // access list; adding one already there, or removing one that is not, is refused.
-// So is removing the last entry of a list unless allowAny: an empty list admits
-// everyone, and a revoke must not silently open the target.
+// So is removing the last distinct entry of a list unless allowAny (removing an
+// entry removes each copy of it): an empty list admits everyone, and a revoke must
+// not silently open the target.
 func (s *Service) editACL(ctx context.Context, target, initiator, network string, add, allowAny bool) error {
 	if err := checkAclRequest(initiator, network); err != nil {
 		return err
 	}
 	edit := func(list *[]string, kind, v string) error {
-		if v != "" && !add && !allowAny && len(*list) == 1 && (*list)[0] == v {
+		// The list would be empty: every entry is v (a list may name it twice).
+		if v != "" && !add && !allowAny && len(*list) > 0 && !slices.ContainsFunc(*list, func(x string) bool { return x != v }) {
 			return lastACLEntry(target, kind, v)
 		}
 		if v == "" {
@@ -296,16 +298,35 @@ func (s *Service) ApplyConfig(ctx context.Context, req *pb.ApplyConfigRequest) (
 		return nil, admin.Invalid("config: required")
 	}
 	next := proto.Clone(req.Config).(*pb.Config)
+	return s.applyConfig(ctx, func() (*pb.Config, error) { return next, nil }, req.DryRun)
+}
+
+// ReloadConfig reads the config file at path (LoadConfig) and applies it as
+// ApplyConfig does (SIGHUP). The file is read once the change lock is held, so a
+// change that completed before the reload took the lock (and saved the file) is in
+// what it reads: a reload never applies a file older than an acknowledged change.
+// A file that cannot be loaded changes nothing; its error is LoadConfig's
+// (os.ErrNotExist when there is none).
+func (s *Service) ReloadConfig(ctx context.Context, path string) (*pb.ApplyConfigResponse, error) {
+	return s.applyConfig(ctx, func() (*pb.Config, error) { return LoadConfig(path) }, false)
+}
+
+// applyConfig applies the config that read returns, read under the change lock.
+func (s *Service) applyConfig(ctx context.Context, read func() (*pb.Config, error), dryRun bool) (*pb.ApplyConfigResponse, error) {
 	p, err := s.run(ctx, func(wctx context.Context) (*plan, error) {
 		if s.system == nil || s.root == nil || s.rootGone.Load() {
 			return nil, admin.Busy("the target is stopping")
 		}
-		return s.apply(wctx, next, applyOpts{dryRun: req.DryRun, force: true, grace: defaultLogoutGrace})
+		next, err := read()
+		if err != nil {
+			return nil, err
+		}
+		return s.apply(wctx, next, applyOpts{dryRun: dryRun, force: true, grace: defaultLogoutGrace})
 	})
 	out := &pb.ApplyConfigResponse{}
 	if p != nil {
 		out.Changes = p.changes
-		out.Applied = err == nil && !req.DryRun && len(p.changes) > 0
+		out.Applied = err == nil && !dryRun && len(p.changes) > 0
 	}
 	return out, err
 }

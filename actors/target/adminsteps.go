@@ -235,9 +235,9 @@ func (s *Service) unretire(rs []*retiring) {
 
 // endLUNs ends retired LUNs: their routes go, and once the tasks routed to them
 // with the old table have reached their mailboxes (routeSettle) their actors stop;
-// then each one's writes are flushed, its backend closed, and its state files set
-// aside (a LUN added later with its id must not inherit its reservations or saved
-// mode pages). It returns the flushes' failures, the one thing that can go wrong.
+// then each one's writes are flushed, its backend closed, and its state files queued
+// to be set aside once the config is saved without it (a LUN added later with its id
+// must not inherit its reservations or saved mode pages; stateaside.go). It returns the flushes' failures, the one thing that can go wrong.
 func (s *Service) endLUNs(ctx context.Context, rs []*retiring) error {
 	if len(rs) == 0 {
 		return nil
@@ -253,7 +253,7 @@ func (s *Service) endLUNs(ctx context.Context, rs []*retiring) error {
 			errs = append(errs, err)
 		}
 		s.edit(func() { s.forget(r.lv) })
-		s.setStateAside(r.lv)
+		s.queueAside(r.lv.set, r.key.LUN)
 		s.log.Info("LUN removed", "target", r.lv.set.name, "lun", r.key.LUN, "drained", r.held)
 	}
 	return errors.Join(errs...)
@@ -294,14 +294,14 @@ func (s *Service) flushRemoved(ctx context.Context, lv *liveLUN) error {
 	}
 }
 
-// setStateAside renames a removed LUN's state files (saved reservations and mode
-// pages) with a ".removed-<UTC time>" suffix: kept for the administrator, no longer
-// loaded by a LUN added with the same id.
-func (s *Service) setStateAside(lv *liveLUN) {
-	base := lv.set.stateBase()
+// setStateAside renames the state files (saved reservations and mode pages) that e
+// names in dir with a ".removed-<UTC time>" suffix: kept for the administrator, no
+// longer loaded by a LUN added with the same id. Only once the config file no longer
+// lists the LUN (stateaside.go).
+func (s *Service) setStateAside(dir string, e asideEntry) {
 	stamp := time.Now().UTC().Format("20060102T150405.000000000Z")
 	for _, name := range []func(string, uint64) string{stateFileName, modesFileName} {
-		from := filepath.Join(s.admin.cfg.DataDir, name(base, lv.key.LUN))
+		from := filepath.Join(dir, name(e.Base, e.LUN))
 		if _, err := os.Lstat(from); err != nil {
 			continue
 		}

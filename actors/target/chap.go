@@ -10,6 +10,7 @@ import (
 	"regexp"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atgt/atgt/actors/login"
@@ -52,6 +53,44 @@ func targetChapPairs(tf string, t *pb.Target) [][2]chapSlot {
 		pairs = append(pairs, [2]chapSlot{{f + ".chap", ic.Chap}, {f + ".mutualChap", ic.MutualChap}})
 	}
 	return pairs
+}
+
+// LoadTargetFile reads one target from its own file (atgtctl target add -file) as
+// LoadConfig reads a config: strictly (an unknown field is an error), a parse error
+// of a file that may hold a secret naming the place but not the text there, a file
+// that holds a CHAP secret and that every user may read refused, and relative
+// secret files made relative to the file's directory.
+func LoadTargetFile(path string) (*pb.Target, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t := &pb.Target{}
+	if err := protojson.Unmarshal(raw, t); err != nil {
+		if msg, hidden := hideParseError(raw, err); hidden {
+			return nil, fmt.Errorf("%s: %s", path, msg)
+		}
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if holdsSecret(&pb.Config{Targets: []*pb.Target{t}}) && worldReadable(fi) {
+		return nil, fmt.Errorf("%s: holds a CHAP secret and is readable by every user (mode %04o): chmod o-r %s, or move the secrets to secretFile",
+			path, fi.Mode().Perm(), path)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	ResolveTargetSecretFiles(t, dir)
+	return t, nil
 }
 
 // ResolveTargetSecretFiles is ResolveSecretFiles for one target read from its own

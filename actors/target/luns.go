@@ -46,6 +46,7 @@ func (s *Service) openBackends(cfg *pb.Config, wrap func(string, uint64, backend
 	}
 	s.servedStores, s.storesDir = served, cfg.DataDir
 	s.legacyShared = legacySharedBases(cfg)
+	s.reconcileAside(cfg)
 	var specs []lunSpec
 	for ti, t := range cfg.Targets {
 		// Each set of LUNs (the shared ones, each initiator's own) is a target of
@@ -164,8 +165,13 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 	case "memory":
 		b = backend.NewMemory(int64(l.SizeBytes))
 	case "file", "":
-		if other := s.servingStore(l.Path); other != "" {
-			return lunSpec{}, fmt.Errorf("%s.path: %s is the file or device %s already serves, under another name: "+
+		if other, key := s.servingStore(l.Path); other != "" {
+			if slices.Contains(s.removing, key) {
+				return lunSpec{}, fmt.Errorf("%s.path: %s is the store of %s, which this same change removes: "+
+					"a store does not pass from one LUN to another within one change (the old LUN holds it until "+
+					"the change ends); make it two changes: remove the old LUN, then add the new one", field, l.Path, other)
+			}
+			return lunSpec{}, fmt.Errorf("%s.path: %s is the file or device %s already serves: "+
 				"two LUNs on one store would corrupt each other's data", field, l.Path, other)
 		}
 		create, err := s.createStore(field, l)
@@ -345,19 +351,19 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 
 // servingStore names the served LUN whose file or block device is the one at path
 // (compared by device and inode, or device number: a symlink, an LVM volume's two
-// names or /proc/self/root/... are one store), or "" if none is, or path does not
-// exist yet.
-func (s *Service) servingStore(path string) string {
+// names or /proc/self/root/... are one store), and gives its key; "" if none is, or
+// path does not exist yet.
+func (s *Service) servingStore(path string) (string, dispatcher.Key) {
 	id, err := backend.PathStoreID(path)
 	if err != nil {
-		return ""
+		return "", dispatcher.Key{}
 	}
 	for _, lv := range s.live {
 		if lv.store != nil && *lv.store == id {
-			return lunLabel(lv.set.name, lv.set.initiator, lv.key.LUN)
+			return lunLabel(lv.set.name, lv.set.initiator, lv.key.LUN), lv.key
 		}
 	}
-	return ""
+	return "", dispatcher.Key{}
 }
 
 // deviceIdentity is the part of a LUN's device model that does not depend on its

@@ -108,7 +108,8 @@ func (s *Service) splitMissing(keys []dispatcher.Key) (served []dispatcher.Key, 
 }
 
 // endMissing removes missing LUNs: their routes go, then their actors (which hold
-// no task) stop, and their state files are set aside as a removed LUN's are.
+// no task) stop, and their state files are queued to be set aside as a removed
+// LUN's are.
 func (s *Service) endMissing(ms []*missingLUN) {
 	if len(ms) == 0 {
 		return
@@ -122,7 +123,7 @@ func (s *Service) endMissing(ms []*missingLUN) {
 	time.Sleep(routeSettle)
 	for _, m := range ms {
 		s.edit(func() { s.forgetMissing(m) })
-		s.setStateAside(&liveLUN{key: m.key, set: m.set})
+		s.queueAside(m.set, m.key.LUN)
 		s.log.Info("LUN removed (its store was missing)", "target", m.set.name, "lun", m.key.LUN, "path", m.path)
 	}
 }

@@ -91,6 +91,12 @@ type Service struct {
 	// legacyShared are the state file bases of the old naming (legacyStateBase) that
 	// two LUN sets of the served config share: their files are never adopted.
 	legacyShared map[string]bool
+	// aside are the state files of removed LUNs waiting for a saved config that
+	// no longer lists them, to be set aside (stateaside.go); under the change lock.
+	aside []asideEntry
+	// removing are the LUNs the change under way removes, while it opens the LUNs
+	// it adds (openLUN's error names a store one of them holds).
+	removing []dispatcher.Key
 	// live are the served LUNs by route and id, for the admin API; missing those
 	// whose store is missing (missing.go).
 	live    map[dispatcher.Key]*liveLUN

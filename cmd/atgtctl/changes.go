@@ -56,23 +56,11 @@ func cmdTargetAdd(e *env, f *cmdFlags, args []string) error {
 	return err
 }
 
-// readTarget reads a target file strictly (an unknown field is an error) and makes
-// its relative secret files relative to the file, as the config file's are.
+// readTarget reads a target file as the service reads a config file
+// (target.LoadTargetFile): strictly, never showing a secret in a parse error, and
+// refusing a file that holds a secret and that every user may read.
 func readTarget(path string) (*pb.Target, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	t := &pb.Target{}
-	if err := protojson.Unmarshal(raw, t); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	dir, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return nil, err
-	}
-	target.ResolveTargetSecretFiles(t, dir)
-	return t, nil
+	return target.LoadTargetFile(path)
 }
 
 func cmdTargetRm(e *env, f *cmdFlags, args []string) error {

@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/messages/atgtv1/atgtv1connect"
 )
 
@@ -39,9 +40,11 @@ func newClient(path string) adminClient {
 }
 
 // newTCPClient returns a client of the admin service on atgtd's loopback TCP address
-// (atgtd -admin-addr) that sends token as a bearer token with every call.
+// (atgtd -admin-addr). It never sends token: the server first proves that it knows
+// it (a challenge), then each call is signed with it (admin.ProvingTransport), so a
+// process that holds the port while atgtd is down learns nothing.
 func newTCPClient(addr, token string) adminClient {
-	hc := &http.Client{Transport: bearer{token: token, next: http.DefaultTransport}}
+	hc := &http.Client{Transport: &admin.ProvingTransport{Addr: addr, Token: token}}
 	base := "http://" + addr
 	return adminClient{
 		AdminServiceClient: atgtv1connect.NewAdminServiceClient(hc, base),
@@ -50,25 +53,14 @@ func newTCPClient(addr, token string) adminClient {
 	}
 }
 
-// bearer adds "Authorization: Bearer token" to each request.
-type bearer struct {
-	token string
-	next  http.RoundTripper
-}
-
-// RoundTrip sends a copy of r with the token.
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
-}
-
 // failed turns a call's error into what atgtctl prints: the object the command
 // was about, then the server's own message (or what kept the call from reaching
 // atgtd, with the socket it tried).
 func failed(e *env, object string, err error) error {
 	var ce *connect.Error
 	switch {
+	case errors.Is(err, admin.ErrNotProven):
+		return fmt.Errorf("%s: %s", object, unwrapDial(err))
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("%s: is atgtd running? %s: %w", object, e.where(), unwrapDial(err))
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):

@@ -37,8 +37,9 @@ func adminTokenPath(flagValue string, cfg *pb.Config) string {
 }
 
 // serveAdmin serves api on the admin socket and the optional loopback TCP address
-// (-admin-addr), whose calls must carry the token kept in tokenFile (made when
-// missing), or returns nil when both are off.
+// (-admin-addr), whose calls must carry the token of tokenFile, or returns nil when
+// both are off. The token is new at each start (RotateToken): one a process took
+// while atgtd was down, by holding its port, is worthless once atgtd runs.
 func serveAdmin(api admin.API, socket, tcpAddr, tokenFile string, log hclog.Logger) (*admin.Server, error) {
 	if socket == "" && tcpAddr == "" {
 		return nil, nil
@@ -46,7 +47,7 @@ func serveAdmin(api admin.API, socket, tcpAddr, tokenFile string, log hclog.Logg
 	var token string
 	if tcpAddr != "" {
 		var err error
-		if token, err = admin.LoadOrCreateToken(tokenFile); err != nil {
+		if token, err = admin.RotateToken(tokenFile); err != nil {
 			return nil, err
 		}
 	}

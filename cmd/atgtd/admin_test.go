@@ -1,12 +1,15 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/atgt/atgt/actors/admin"
 	"github.com/atgt/atgt/actors/admin/admintest"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 )
@@ -55,5 +58,41 @@ func TestServeAdmin(t *testing.T) {
 	}
 	if _, err := serveAdmin(api, "", "0.0.0.0:0", tokenFile, hclog.NewNullLogger()); err == nil {
 		t.Fatal("-admin-addr 0.0.0.0:0 served; want a refusal")
+	}
+}
+
+// TestServeAdminRotatesToken: each start writes a new token, so that a token taken
+// while atgtd was down (by a process holding its port) is refused once it runs.
+func TestServeAdminRotatesToken(t *testing.T) {
+	api := admintest.New(admintest.Sample())
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	old := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	if err := os.WriteFile(tokenFile, []byte(old+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serveAdmin(api, "", "127.0.0.1:0", tokenFile, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	tok, err := admin.ReadToken(tokenFile)
+	if err != nil || tok == old {
+		t.Fatalf("token after start: err %v, unchanged %v: a token taken before the start still works", err, tok == old)
+	}
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{old, http.StatusUnauthorized}, {tok, http.StatusOK}} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+srv.TCPAddr().String()+"/atgt.v1.AdminService/Status", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tc.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("token (old %v): HTTP %d, want %d", tc.token == old, resp.StatusCode, tc.want)
+		}
 	}
 }

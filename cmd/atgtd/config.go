@@ -40,17 +40,14 @@ func loadConfig(path, dataDir string) (string, *pb.Config, error) {
 
 // reload applies the config file again (SIGHUP): what differs from what is served,
 // and only that, changes; a file that cannot be applied changes nothing and is logged.
+// The file is read under the service's change lock (ReloadConfig), so that a reload
+// that arrives during an atgtctl change reads the file that change saved.
 func reload(svc *target.Service, path string, log hclog.Logger) {
-	cfg, err := target.LoadConfig(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			log.Warn("SIGHUP: no config file to reload (nothing changed)", "path", path)
-			return
-		}
-		log.Error("SIGHUP: config not reloaded", "error", err)
+	res, err := svc.ReloadConfig(context.Background(), path)
+	if errors.Is(err, os.ErrNotExist) {
+		log.Warn("SIGHUP: no config file to reload (nothing changed)", "path", path)
 		return
 	}
-	res, err := svc.ApplyConfig(context.Background(), &pb.ApplyConfigRequest{Config: cfg})
 	if err != nil {
 		log.Error("SIGHUP: config not applied", "path", path, "error", err)
 		return

@@ -34,7 +34,7 @@ func run() int {
 	pprofAddr := flag.String("pprof", "", "serve Go's net/http/pprof profiles on this loopback address (e.g. 127.0.0.1:6060; another needs -expose) for performance work")
 	adminSocket := flag.String("admin-socket", "", `the admin service's unix socket, for atgtctl (default <data dir>/atgtd.sock; "off": none)`)
 	adminAddr := flag.String("admin-addr", "", "also serve the admin service on this loopback TCP address (e.g. 127.0.0.1:3261); every call must carry the token of -admin-token-file")
-	adminTokenFile := flag.String("admin-token-file", "", "with -admin-addr: the bearer token's file (default <data dir>/admin.token), made mode 0600 with a random token when missing")
+	adminTokenFile := flag.String("admin-token-file", "", "with -admin-addr: the bearer token's file (default <data dir>/admin.token), written mode 0600 with a new random token at each start")
 	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at /metrics on this loopback address (e.g. 127.0.0.1:9090; another needs -expose)")
 	expose := flag.Bool("expose", false, "let -pprof and -metrics listen on a non-loopback address: neither has authentication")
 	otlpURL := flag.String("otlp", "", "send each finished task as OpenTelemetry spans to this OTLP/HTTP receiver (e.g. http://127.0.0.1:4318; overrides the config's otlpEndpoint)")
