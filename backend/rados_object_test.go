@@ -183,7 +183,9 @@ func TestRadosObjectBlocklistCommand(t *testing.T) {
 // shutdownErr is librados' answer to a blocklisted client, as RadosErrno reads it.
 type shutdownErr struct{}
 
-func (shutdownErr) Error() string  { return "rados: ret=-108, Cannot send after transport endpoint shutdown" }
+func (shutdownErr) Error() string {
+	return "rados: ret=-108, Cannot send after transport endpoint shutdown"
+}
 func (shutdownErr) ErrorCode() int { return -int(syscall.ESHUTDOWN) }
 
 // TestRadosObjectWatchRetired: a call that meets the blocklist replaces the

@@ -26,7 +26,10 @@ import (
 // the blocklisted node comes back on new clients within about a second and
 // nothing orders its LUN's reopen after its store's reread, and a node whose
 // image client was never published cannot be fenced at all; the lease is
-// what bounds both. Once fenced and waited out, the member's registration is
+// what bounds both. A member whose watch is being restored when a change
+// lands (its watch lost, it is in doubt) is fenced too: in doubt it admits
+// nothing new, but what it admitted before may still be in flight. Once
+// fenced and waited out, the member's registration is
 // removed (Forget), so that a gateway that is gone for good costs one slow
 // change, not every one; a node that is alive joins again on its new client.
 

@@ -30,8 +30,10 @@
 // is checked by reading the object back (it may have landed), and a PROUT
 // that finds its change already made still tells every node if this node
 // had not. When the writer cannot confirm every node's acknowledgement (a
-// node dead, cut off, or slow), it answers only after the staleness bound
-// (lease.go): by then every node has reread the object or refuses commands.
+// node dead, cut off, or slow; every registered member counts, members.go),
+// it blocklists the clients of the nodes that did not acknowledge and
+// answers only after the staleness bound (lease.go): by then every node has
+// reread the object or refuses commands.
 //
 // APTPL. The state is kept in the cluster whatever APTPL says. APTPL=0 asks
 // that reservations not survive a power loss of the logical unit; a logical
