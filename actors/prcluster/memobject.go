@@ -265,9 +265,9 @@ func (h *memHandle) Blocklist(addr string) error {
 func (h *memHandle) Watch() (<-chan Event, error) {
 	h.m.mu.Lock()
 	defer h.m.mu.Unlock()
-	if err := h.fencedLocked(); err != nil {
-		return nil, err
-	}
+	// On a client found blocklisted, once more on the new one, as
+	// backend.RadosWatch does.
+	_ = h.fencedLocked()
 	if _, ok := h.m.watchers[h.watch]; ok {
 		return nil, errors.New("prcluster: already watching")
 	}
