@@ -3,8 +3,11 @@
 package backend
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ceph/go-ceph/rados"
@@ -12,6 +15,10 @@ import (
 
 // ErrRadosClosed answers a call on a RadosObject after its Close.
 var ErrRadosClosed = errors.New("rados: object closed")
+
+// ErrRadosWatchRetired ends a watch whose client was replaced (blocklisted):
+// the watch is gone with it, whether or not librados reported its end.
+var ErrRadosWatchRetired = errors.New("rados: the watch's client was replaced after a blocklist")
 
 // RadosObject is one RADOS object the gateways of a logical unit share (the
 // cluster reservation object, the gateway event object), with the client this
@@ -32,8 +39,16 @@ type RadosObject struct {
 	conn   *rados.Conn
 	ioctx  *rados.IOContext
 	w      *rados.Watcher
+	// wGone is closed when w is replaced or its client retired: it ends w's
+	// pump even if librados never closes w's channels (Watcher.Delete
+	// closes them only if rados_unwatch2 succeeds, which a blocklisted
+	// client's may not).
+	wGone  chan struct{}
 	closed bool
 	stop   chan struct{} // closed by Close: ends the watch's pump
+	// ack is the payload every notification is acknowledged with
+	// (SetAckPayload).
+	ack atomic.Pointer[[]byte]
 }
 
 // OpenRadosObject dials a client for object oid in pool and namespace (see
@@ -91,18 +106,60 @@ func (o *RadosObject) recover(err error) bool {
 	defer o.client.Unlock()
 	RadosRetire(o.conn, o.ioctx, o.w)
 	o.conn, o.ioctx, o.w = conn, ioctx, nil
+	o.retireWatch()
 	return true
 }
 
+// retireWatch ends the current watch's pump (with ErrRadosWatchRetired for
+// its reader); o.mu is held.
+func (o *RadosObject) retireWatch() {
+	if o.wGone != nil {
+		close(o.wGone)
+		o.wGone = nil
+	}
+}
+
+// SetAckPayload sets what this node acknowledges notifications with, so that
+// a notifier can tell who answered (NotifyAcks).
+func (o *RadosObject) SetAckPayload(b []byte) {
+	b = append([]byte(nil), b...)
+	o.ack.Store(&b)
+}
+
 // Notify sends payload to every watcher of the object and waits up to timeout
-// for their acknowledgements (rados_notify2), under Do.
-func (o *RadosObject) Notify(payload []byte, timeout time.Duration) (acked, missed int, err error) {
+// for their acknowledgements (rados_notify2), under Do. It returns the
+// payload of each acknowledgement (SetAckPayload) and how many watchers did
+// not answer in time.
+func (o *RadosObject) Notify(payload []byte, timeout time.Duration) (acks [][]byte, missed int, err error) {
 	err = o.Do(func(ioctx *rados.IOContext) error {
-		acks, timeouts, err := ioctx.NotifyWithTimeout(o.oid, payload, timeout)
-		acked, missed = len(acks), len(timeouts)
+		a, timeouts, err := ioctx.NotifyWithTimeout(o.oid, payload, timeout)
+		for _, x := range a {
+			acks = append(acks, x.Response)
+		}
+		missed = len(timeouts)
 		return err
 	})
-	return acked, missed, err
+	return acks, missed, err
+}
+
+// Blocklist fences the RADOS client at addr in the whole cluster (`ceph osd
+// blocklist add ADDR`, a monitor command through this object's client, which
+// needs the cephx caps `mon 'profile rbd'` or more), for the cluster's
+// default time (an hour). It returns once the monitors have committed it.
+func (o *RadosObject) Blocklist(addr string) error {
+	cmd, err := json.Marshal(map[string]string{"prefix": "osd blocklist", "blocklistop": "add", "addr": addr})
+	if err != nil {
+		return err
+	}
+	var status string
+	err = o.DoShared(func(*rados.IOContext) error {
+		_, status, err = o.conn.MonCommand(cmd)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rados: osd blocklist add %s: %w (%s)", addr, err, status)
+	}
+	return nil
 }
 
 // RadosWatch replaces o's watch with a new one (rados_watch3; timeout 0 is
@@ -125,6 +182,7 @@ func RadosWatch[E ~struct {
 		_ = o.w.Delete()
 		o.w = nil
 	}
+	o.retireWatch()
 	w, err := o.watch(timeout)
 	if o.recover(err) {
 		w, err = o.watch(timeout)
@@ -133,21 +191,41 @@ func RadosWatch[E ~struct {
 		return nil, err
 	}
 	o.w = w
+	gone := make(chan struct{})
+	o.wGone = gone
 	out := make(chan E, 16)
 	go func() {
 		defer close(out)
+		// lost tells the reader the watch is gone; never blocks past Close.
+		lost := func(err error) {
+			select {
+			case out <- E{Err: err}:
+			case <-o.stop:
+			}
+		}
 		for {
 			select {
 			case ev, ok := <-w.Events():
 				if !ok {
+					lost(errors.New("rados: the watch ended"))
 					return
 				}
-				out <- E{Data: ev.Data, Ack: func() { _ = ev.Ack(nil) }}
+				out <- E{Data: ev.Data, Ack: func() {
+					var b []byte
+					if p := o.ack.Load(); p != nil {
+						b = *p
+					}
+					_ = ev.Ack(b)
+				}}
 			case err, ok := <-w.Errors():
 				if !ok {
+					lost(errors.New("rados: the watch ended"))
 					return
 				}
-				out <- E{Err: err}
+				lost(err)
+				return
+			case <-gone:
+				lost(ErrRadosWatchRetired)
 				return
 			case <-o.stop:
 				return
@@ -185,6 +263,7 @@ func (o *RadosObject) Close() error {
 	}
 	o.closed = true
 	close(o.stop)
+	o.wGone = nil
 	var err error
 	if o.w != nil {
 		err = o.w.Delete()

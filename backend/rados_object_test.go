@@ -5,6 +5,7 @@ package backend
 import (
 	"errors"
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,8 +71,8 @@ func TestRadosObjectBlocklisted(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		acked, missed, err := o.Notify([]byte("hello"), 10*time.Second)
-		done <- result{acked, missed, err}
+		acks, missed, err := o.Notify([]byte("hello"), 10*time.Second)
+		done <- result{len(acks), missed, err}
 	}()
 	select {
 	case ev := <-events:
@@ -118,5 +119,111 @@ func TestRadosObjectBlocklisted(t *testing.T) {
 	}
 	if _, err := RadosWatch[testEvent](o, 0); !errors.Is(err, ErrRadosClosed) {
 		t.Errorf("Watch after Close: %v", err)
+	}
+}
+
+// TestRadosObjectBlocklistCommand: Blocklist fences another client (`osd
+// blocklist add` as a monitor command): that client's next call fails with the
+// blocklist's error and runs on a new client after it; its watch, retired with
+// the client, ends with an error event, never a bare close (a reader that took
+// a close for the end of everything would never watch again), even when Do
+// replaced the client before librados reported the watch's loss.
+func TestRadosObjectBlocklistCommand(t *testing.T) {
+	c := cephtest.Shared(t)
+	oid := fmt.Sprintf("atgt.test.%d", time.Now().UnixNano())
+	open := func() *RadosObject {
+		o, err := OpenRadosObject("admin", c.Conf, "rbd", "", oid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Close() })
+		return o
+	}
+	a, b := open(), open()
+	events, err := RadosWatch[testEvent](b, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := b.ClientAddr()
+	if err := a.Blocklist(old); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Ceph("osd", "blocklist", "rm", old) })
+	stat := func(ioctx *rados.IOContext) error { _, err := ioctx.Stat(oid); return err }
+	deadline := time.Now().Add(30 * time.Second)
+	for err = b.Do(stat); !RadosBlocklisted(err); err = b.Do(stat) {
+		if err != nil {
+			t.Fatalf("Do on the blocklisted client: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Do still works 30 s after Blocklist")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b.ClientAddr() == old {
+		t.Fatal("Do met the blocklist and kept the client")
+	}
+	select {
+	case ev, ok := <-events:
+		if !ok {
+			t.Fatal("the retired watch's channel closed without an error event")
+		}
+		if ev.Err == nil {
+			t.Fatalf("an event %q instead of the watch's loss", ev.Data)
+		}
+		t.Logf("watch ended: %v", ev.Err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the retired watch never ended (its pump is stuck)")
+	}
+	if err := a.Do(func(ioctx *rados.IOContext) error { return ioctx.Delete(oid) }); err != nil {
+		t.Error(err)
+	}
+}
+
+// shutdownErr is librados' answer to a blocklisted client, as RadosErrno reads it.
+type shutdownErr struct{}
+
+func (shutdownErr) Error() string {
+	return "rados: ret=-108, Cannot send after transport endpoint shutdown"
+}
+func (shutdownErr) ErrorCode() int { return -int(syscall.ESHUTDOWN) }
+
+// TestRadosObjectWatchRetired: a call that meets the blocklist replaces the
+// client before librados reported the watch's loss (here: the old client is not
+// blocklisted at all, so its watch never errs and Watcher.Delete succeeds and
+// closes its channels). The watch's reader still gets an error event, never a
+// bare close, so that it watches again on the new client.
+func TestRadosObjectWatchRetired(t *testing.T) {
+	c := cephtest.Shared(t)
+	oid := fmt.Sprintf("atgt.test.%d", time.Now().UnixNano())
+	o, err := OpenRadosObject("admin", c.Conf, "rbd", "", oid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	events, err := RadosWatch[testEvent](o, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := o.ClientAddr()
+	if err := o.Do(func(*rados.IOContext) error { return shutdownErr{} }); !RadosBlocklisted(err) {
+		t.Fatalf("Do: %v", err)
+	}
+	if o.ClientAddr() == old {
+		t.Fatal("the client was not replaced")
+	}
+	select {
+	case ev, ok := <-events:
+		if !ok {
+			t.Fatal("the retired watch's channel closed without an error event")
+		}
+		if !errors.Is(ev.Err, ErrRadosWatchRetired) {
+			t.Fatalf("event %q, %v; want ErrRadosWatchRetired", ev.Data, ev.Err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the retired watch never ended")
+	}
+	if err := o.Do(func(ioctx *rados.IOContext) error { return ioctx.Delete(oid) }); err != nil {
+		t.Error(err)
 	}
 }

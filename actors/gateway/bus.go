@@ -132,17 +132,21 @@ func (c *Channel) watchLoop(events <-chan Event) {
 		case <-c.stop:
 			return
 		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			if ev.Err != nil {
-				events = c.rewatch()
-				if events == nil {
-					return
-				}
+			if ok && ev.Err == nil {
+				c.handle(ev)
 				continue
 			}
-			c.handle(ev)
+			// Lost (an event with Err), or ended without one: a channel
+			// closed by anything but Close (its client replaced after a
+			// blocklist retires the watch) is a lost watch too.
+			select {
+			case <-c.stop:
+				return
+			default:
+			}
+			if events = c.rewatch(); events == nil {
+				return
+			}
 		}
 	}
 }
@@ -150,6 +154,11 @@ func (c *Channel) watchLoop(events <-chan Event) {
 // rewatch watches again after the watch was lost, until it works or Close.
 func (c *Channel) rewatch() <-chan Event {
 	for {
+		select {
+		case <-c.stop:
+			return nil
+		default:
+		}
 		events, err := c.bus.Watch()
 		if err == nil {
 			return events

@@ -67,3 +67,52 @@ func TestAnnounceGivesUp(t *testing.T) {
 		t.Fatalf("Announce took %v", d)
 	}
 }
+
+// TestWatchEndedWithoutErrorRewatched: a watch whose channel closes without an
+// error event (backend.RadosWatch's pump when the watch's client was replaced
+// after a blocklist before librados reported the loss) is watched again: the
+// node still gets the events announced after it.
+func TestWatchEndedWithoutErrorRewatched(t *testing.T) {
+	hub := NewMemHub()
+	a, err := Open(hub.Bus(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	busB := hub.Bus()
+	b, err := Open(busB, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := make(chan Notice, 4)
+	b.Attach(func(n Notice, ack func()) { got <- n; ack() })
+	hub.mu.Lock()
+	close(hub.watchers[busB]) // ended, no Err
+	delete(hub.watchers, busB)
+	hub.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		hub.mu.Lock()
+		_, watching := hub.watchers[busB]
+		hub.mu.Unlock()
+		if watching {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B did not watch again after its watch ended without an error")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.Announce(LogicalUnitReset); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-got:
+		if n != (Notice{Kind: LogicalUnitReset, Group: 1}) {
+			t.Fatalf("B got %+v", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("B never got the event")
+	}
+}

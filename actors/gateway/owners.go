@@ -144,6 +144,10 @@ func (l *Locator) publish() {
 	l.published, l.publishedAt, l.failing = addr, l.now(), false
 }
 
+// ParseDirectory reads the gateway entries of an event object's directory:
+// port group -> the RADOS client address its node's image is open on.
+func ParseDirectory(dir map[string][]byte) map[uint16]string { return parseDirectory(dir) }
+
 // parseDirectory reads the gateway entries of an object's directory.
 func parseDirectory(dir map[string][]byte) map[uint16]string {
 	out := make(map[uint16]string, len(dir))

@@ -2,6 +2,7 @@ package prcluster
 
 import (
 	"bytes"
+	"errors"
 	"time"
 
 	"github.com/atgt/atgt/actors/reservation"
@@ -125,6 +126,12 @@ func (s *Store) pollLoop() {
 		case <-s.lease.kick:
 		}
 		s.reread()
+		s.mu.Lock()
+		joined := s.joined
+		s.mu.Unlock()
+		if !joined {
+			s.join()
+		}
 	}
 }
 
@@ -193,6 +200,12 @@ func (s *Store) reread() bool {
 			s.log.Warn("persistent reservations: rereading the shared state failed", "error", err)
 		}
 		l.failing = true
+		if errors.Is(err, ErrBlocklisted) {
+			// Fenced by a writer (or an administrator): this node may
+			// have missed a change. In doubt until a reread on the new
+			// client; suspect asks for it at once.
+			go s.suspect("this node's client was blocklisted", nil)
+		}
 		return false
 	}
 	l.failing = false
@@ -204,6 +217,9 @@ func (s *Store) reread() bool {
 	if t.Epoch() > s.epoch {
 		s.latest, s.epoch = data, t.Epoch()
 		table = t.AsCache(s.port)
+		// A change the watch did not bring: a writer may have found this
+		// node absent and removed its registration.
+		go s.join()
 	}
 	var acks []func()
 	if causes == l.causes {
@@ -276,21 +292,27 @@ func (s *Store) landed(state []byte) bool {
 }
 
 // announce tells every node of the state numbered epoch, written (or found)
-// at written, with the unit attentions it raises, and returns once every node
-// has acknowledged it, or, if that cannot be confirmed, once the staleness
-// bound has passed since written (and this node's LUN has the state).
+// at written, with the unit attentions it raises, and returns once every
+// member has acknowledged it, or, if that cannot be confirmed, once the
+// members that did not are fenced (members.go) and the staleness bound has
+// passed since written (and this node's LUN has the state).
 func (s *Store) announce(epoch uint64, state []byte, uas []reservation.UA, written time.Time) {
 	payload := encodeNotice(epoch, state, uas)
+	var absent map[uint16][]string
 	for attempt := 1; ; attempt++ {
 		acked, missed, err := s.obj.Notify(payload, s.NotifyWait())
-		if err == nil && missed == 0 {
-			s.log.Info("persistent reservations changed", "epoch", epoch, "nodes", acked)
+		var known bool
+		absent, known = s.absentMembers(acked)
+		if err == nil && missed == 0 && known && len(absent) == 0 {
+			s.log.Info("persistent reservations changed", "epoch", epoch, "nodes", len(acked))
 			s.announced()
 			return
 		}
 		s.log.Warn("persistent reservations: not every node acknowledged a change",
-			"epoch", epoch, "acked", acked, "missed", missed, "attempt", attempt, "error", err)
-		if missed > 0 || attempt >= notifyAttempts {
+			"epoch", epoch, "acked", len(acked), "missed", missed, "absentMembers", len(absent), "attempt", attempt, "error", err)
+		// A node that did not answer in time, or whose watch is gone, would
+		// only fail to answer again: the lease covers it.
+		if missed > 0 || err == nil && len(absent) > 0 || attempt >= notifyAttempts {
 			break
 		}
 		select {
@@ -299,6 +321,9 @@ func (s *Store) announce(epoch uint64, state []byte, uas []reservation.UA, writt
 		case <-time.After(notifyRetryPause):
 		}
 	}
+	// The members that did not acknowledge are cut off from the cluster
+	// before anything else, so that what they hold or are sent fails.
+	fenced := s.fence(epoch, absent)
 	// This node's LUN takes the change directly (its own watch may not have
 	// had it; a duplicate is harmless), and every other node has it or
 	// refuses commands once its lease has run out.
@@ -312,6 +337,7 @@ func (s *Store) announce(epoch uint64, state []byte, uas []reservation.UA, writt
 		return
 	case <-time.After(wait):
 	}
+	s.forget(fenced)
 	s.announced()
 }
 

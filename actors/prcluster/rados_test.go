@@ -11,6 +11,7 @@ import (
 	"github.com/ceph/go-ceph/rados"
 
 	"github.com/atgt/atgt/actors/reservation"
+	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/messages/scsi"
 	"github.com/atgt/atgt/tests/cephtest"
 )
@@ -138,5 +139,90 @@ func TestRadosBlocklistedGateway(t *testing.T) {
 	good(t, a.prout(initA, reservation.SARegister, 0, 0xA, 0xAA), "REGISTER (new key) via A")
 	if _, keys := b.keys(); len(keys) != 2 || (keys[0] != 0xAA && keys[1] != 0xAA) {
 		t.Fatalf("B's cache after A's new key: %x", keys)
+	}
+}
+
+// TestRadosFenceUnacknowledged (R1 on a cluster): gateway B's LUN does not
+// acknowledge A's PREEMPT AND ABORT (hung with a WRITE of the preempted nexus).
+// Before answering, A blocklists B's clients: its store's (from B's
+// registration) and its image's (published as gateway.2 on atgt.events.<image>;
+// here a client of its own standing in for B's librbd). B's image client then
+// fails, B's store notices, goes into doubt and comes back on a new client with
+// the change, registered under it; and the answer still waits out the lease.
+func TestRadosFenceUnacknowledged(t *testing.T) {
+	c := cephtest.Shared(t)
+	nodes := radosNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	ra, rb := a.s.obj.(*radosObject), b.s.obj.(*radosObject)
+	image, err := backend.OpenRadosObject("admin", c.Conf, "rbd", "", ra.events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer image.Close()
+	imageAddr := image.ClientAddr()
+	if err := image.Do(func(ioctx *rados.IOContext) error {
+		return ioctx.SetOmap(ra.events, map[string][]byte{"gateway.2": []byte(imageAddr)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	storeAddr := rb.obj.ClientAddr()
+	t.Cleanup(func() {
+		c.Ceph("osd", "blocklist", "rm", imageAddr)
+		c.Ceph("osd", "blocklist", "rm", storeAddr)
+		image.Do(func(ioctx *rados.IOContext) error { return ioctx.Delete(ra.events) })
+	})
+	good(t, b.prout(initB, reservation.SARegister, 0, 0, 0xB), "REGISTER via B")
+	good(t, b.prout(initB, reservation.SAReserve, reservation.TypeWriteExclusiveRegistrantsOnly, 0xB, 0), "RESERVE via B")
+	good(t, a.prout(initA, reservation.SARegister, 0, 0, 0xA), "REGISTER via A")
+	const stale = 3 * time.Second
+	for _, n := range nodes {
+		n.s.SetLease(500*time.Millisecond, stale)
+		n.s.SetNotifyWait(time.Second)
+	}
+	b.mu.Lock()
+	b.hold = true // B's LUN never acknowledges
+	b.mu.Unlock()
+	start := time.Now()
+	o := <-a.submit(initA, reservation.SAPreemptAndAbort, reservation.TypeWriteExclusiveRegistrantsOnly, 0xA, 0xB)
+	good(t, o, "PREEMPT AND ABORT via A")
+	if d := time.Since(start); d < stale {
+		t.Fatalf("answered after %v, before the staleness bound %v", d, stale)
+	}
+	stat := func(ioctx *rados.IOContext) error { _, err := ioctx.Stat(ra.events); return err }
+	if err := image.Do(stat); !backend.RadosBlocklisted(err) {
+		t.Fatalf("B's image client after the answer: %v, want the blocklist's error", err)
+	}
+	b.mu.Lock()
+	b.hold = false
+	for _, u := range b.held {
+		u.Ack()
+	}
+	b.held = nil
+	doubted := b.doubted
+	b.mu.Unlock()
+	if !doubted {
+		t.Fatal("B's store client was blocklisted, but B's LUN was never in doubt")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for rb.obj.ClientAddr() == storeAddr || b.s.InDoubt() || !b.conflicts(initB) {
+		if time.Now().After(deadline) {
+			t.Fatalf("B 30 s after the fence: new client %v, in doubt %v, conflicts %v",
+				rb.obj.ClientAddr() != storeAddr, b.s.InDoubt(), b.conflicts(initB))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	members, err := ra.Members()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := members[2]; len(got) == 0 || got[0] == storeAddr {
+		t.Fatalf("B's registration after the fence: %v, want its new client", got)
+	}
+}
+
+// The store's watch outlives the writer's wait (rados.go watchTimeout).
+func TestRadosWatchTimeoutAboveLease(t *testing.T) {
+	if watchTimeout <= StaleAfter+StaleAfter/leaseMarginDiv {
+		t.Fatalf("watch timeout %v is not above the writer's wait %v", watchTimeout, StaleAfter+StaleAfter/leaseMarginDiv)
 	}
 }

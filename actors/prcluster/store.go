@@ -30,8 +30,10 @@
 // is checked by reading the object back (it may have landed), and a PROUT
 // that finds its change already made still tells every node if this node
 // had not. When the writer cannot confirm every node's acknowledgement (a
-// node dead, cut off, or slow), it answers only after the staleness bound
-// (lease.go): by then every node has reread the object or refuses commands.
+// node dead, cut off, or slow; every registered member counts, members.go),
+// it blocklists the clients of the nodes that did not acknowledge and
+// answers only after the staleness bound (lease.go): by then every node has
+// reread the object or refuses commands.
 //
 // APTPL. The state is kept in the cluster whatever APTPL says. APTPL=0 asks
 // that reservations not survive a power loss of the logical unit; a logical
@@ -87,7 +89,12 @@ type Store struct {
 	// unannounced is set while a write of this node may have landed
 	// without every node being told (run).
 	unannounced bool
-	lease       lease
+	// overflow holds the events (Do) that found reqs full, in order.
+	overflow []request
+	// joined is false while this node's last registration failed
+	// (members.go).
+	joined bool
+	lease  lease
 }
 
 // request is one change to run on the shared state: a command, or an event
@@ -95,6 +102,8 @@ type Store struct {
 type request struct {
 	op   func(t *reservation.Table) reservation.Outcome
 	done func(reservation.Outcome)
+	// event: from Do, never answered BUSY (queue).
+	event bool
 }
 
 // Update is a change of the shared state, for the LUN actor: the new cached
@@ -137,9 +146,14 @@ func Open(obj Object, port uint16, log hclog.Logger) (*Store, error) {
 		log = hclog.NewNullLogger()
 	}
 	s := &Store{obj: obj, port: port, log: log, timeout: NotifyTimeout,
-		reqs: make(chan request, maxQueued), done: make(chan struct{}),
+		reqs: make(chan request, maxQueued), done: make(chan struct{}), joined: true,
 		lease: lease{every: RereadEvery, stale: StaleAfter, watching: true, kick: make(chan struct{}, 1)}}
-	// Watch before reading, so that no change falls between the two.
+	// Join, then watch, then read: a node is counted by every writer from
+	// before it can have a cache (members.go), and no change falls between
+	// the watch and the read.
+	if err := obj.Join(port); err != nil {
+		return nil, err
+	}
 	events, err := obj.Watch()
 	if err != nil {
 		return nil, err
@@ -240,7 +254,7 @@ func (s *Store) Do(op func(t *reservation.Table), done func(reservation.Outcome)
 	s.queue(request{op: func(t *reservation.Table) reservation.Outcome {
 		op(t)
 		return reservation.Outcome{Status: scsi.StatusGood}
-	}, done: done})
+	}, done: done, event: true})
 }
 
 func (s *Store) queue(r request) {
@@ -250,11 +264,40 @@ func (s *Store) queue(r request) {
 		r.done(failed())
 		return
 	}
+	if len(s.overflow) > 0 {
+		// Behind the events that wait: in order, and full to commands.
+		if r.event {
+			s.overflow = append(s.overflow, r)
+		} else {
+			r.done(reservation.Outcome{Status: scsi.StatusBusy})
+		}
+		return
+	}
 	select {
 	case s.reqs <- r:
 	default:
+		if r.event {
+			// An event's change has no initiator to retry it (a lost
+			// nexus's release would be dropped for good): it waits
+			// beside the full queue, and runs after what is queued.
+			s.overflow = append(s.overflow, r)
+			return
+		}
 		r.done(reservation.Outcome{Status: scsi.StatusBusy})
 	}
+}
+
+// nextOverflow takes the oldest event that found the queue full, if the
+// queue has room for nothing else queued before it.
+func (s *Store) nextOverflow() (request, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.overflow) == 0 || len(s.reqs) > 0 {
+		return request{}, false
+	}
+	r := s.overflow[0]
+	s.overflow = s.overflow[1:]
+	return r, true
 }
 
 // Close stops watching and answers what is still queued. It does not block:
@@ -273,7 +316,13 @@ func (s *Store) Close() {
 		s.lease.timer.Stop()
 	}
 	s.mu.Unlock()
-	go s.obj.Close()
+	go func() {
+		// A node that stops serving is no member any more.
+		if err := s.obj.Forget(s.port, nil); err != nil {
+			s.log.Warn("persistent reservations: removing this node's registration failed", "error", err)
+		}
+		s.obj.Close()
+	}()
 }
 
 // failed is the answer to a PROUT the store could not carry out.
@@ -285,6 +334,21 @@ func failed() reservation.Outcome {
 func (s *Store) proutLoop() {
 	for r := range s.reqs {
 		r.done(s.run(r))
+		for {
+			o, ok := s.nextOverflow()
+			if !ok {
+				break
+			}
+			o.done(s.run(o))
+		}
+	}
+	// Closed: the events still waiting are answered as failed.
+	s.mu.Lock()
+	rest := s.overflow
+	s.overflow = nil
+	s.mu.Unlock()
+	for _, r := range rest {
+		r.done(failed())
 	}
 }
 
@@ -425,6 +489,9 @@ func (s *Store) rewatch() <-chan Event {
 		}
 		events, err := s.obj.Watch()
 		if err == nil {
+			// On the client the watch is on, whose address may be new;
+			// before the reread that ends the doubt.
+			s.join()
 			s.mu.Lock()
 			s.lease.watching = true
 			s.mu.Unlock()

@@ -34,6 +34,8 @@ type node struct {
 	// doubt is the LUN's view of Update.Doubt, by the newest seq.
 	doubt bool
 	seq   uint64
+	// doubted is set by any Update with Doubt.
+	doubted bool
 }
 
 func newNode(t *testing.T, m *MemObject, port uint16) *node {
@@ -58,6 +60,7 @@ func newNodeOn(t *testing.T, obj Object, port uint16) *node {
 			n.cache = u.Table
 		}
 		n.uas = append(n.uas, u.UAs...)
+		n.doubted = n.doubted || u.Doubt
 		if u.Seq() > n.seq {
 			n.seq, n.doubt = u.Seq(), u.Doubt
 		}
@@ -390,5 +393,73 @@ func TestObjectRemovedAndRewritten(t *testing.T) {
 	good(t, a.prout(initB, reservation.SARegister, 0, 0, 0xB), "REGISTER of B via A on the new object")
 	if gen, keys := b.keys(); gen != 1 || len(keys) != 1 || keys[0] != 0xB {
 		t.Fatalf("B after the object was removed and written anew: generation %d keys %x, want 1 [b]", gen, keys)
+	}
+}
+
+// R5: a lost nexus's release (Do) that finds the queue full is not dropped:
+// it runs after what was queued before it (here the nexus's RESERVE(6),
+// still on its way), so the reservation is released everywhere; commands
+// meanwhile get BUSY (the initiator retries them).
+func TestEventNotDroppedWhenQueueFull(t *testing.T) {
+	m := NewMemObject()
+	a, b := newNode(t, m, 1), newNode(t, m, 2)
+	a.mu.Lock()
+	a.hold = true // A's LUN holds the acks: the first change waits, the queue fills
+	a.mu.Unlock()
+	a.s.SetNotifyWait(2 * time.Second)
+	first := make(chan reservation.Outcome, 1)
+	a.s.Submit(reservation.Nexus{ID: initA}, []byte{scsi.OpReserve6, 0, 0, 0, 0, 0}, nil,
+		func(o reservation.Outcome) { first <- o })
+	for held := 0; held == 0; { // until the RESERVE is in its notify
+		a.mu.Lock()
+		held = len(a.held)
+		a.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	for range maxQueued {
+		a.s.Submit(reservation.Nexus{ID: initB}, []byte{scsi.OpRelease6, 0, 0, 0, 0, 0}, nil, func(reservation.Outcome) {})
+	}
+	released := make(chan reservation.Outcome, 1)
+	a.s.Do(func(t *reservation.Table) { t.NexusLost(reservation.Nexus{ID: initA, RelativeTargetPort: 1}) },
+		func(o reservation.Outcome) { released <- o })
+	busy := a.submit(initB, reservation.SARegister, 0, 0, 0xB)
+	if o := <-busy; o.Status != scsi.StatusBusy {
+		t.Fatalf("a PROUT behind a full queue: status %#x, want BUSY", o.Status)
+	}
+	a.mu.Lock()
+	a.hold = false
+	for _, u := range a.held {
+		u.Ack()
+	}
+	a.held = nil
+	a.mu.Unlock()
+	good(t, <-first, "RESERVE(6) of A")
+	select {
+	case o := <-released:
+		good(t, o, "release of the lost nexus")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lost nexus's release never ran")
+	}
+	if b.conflicts(initB) {
+		t.Fatal("the RESERVE(6) of a lost nexus is still held")
+	}
+}
+
+// R5, checked: a RESERVE(6) holder cannot register with ALL_TG_PT (PROUT
+// conflicts while a RESERVE(6) is held, SPC-2 7.10), and a RESERVE(6) after
+// registrations exist leaves no holder; so the holder's name never turns into
+// the ALL_TG_PT form NexusLost would miss.
+func TestLegacyHolderCannotRegisterAllTgPt(t *testing.T) {
+	m := NewMemObject()
+	a := newNode(t, m, 1)
+	ch := make(chan reservation.Outcome, 1)
+	a.s.Submit(reservation.Nexus{ID: initA}, []byte{scsi.OpReserve6, 0, 0, 0, 0, 0}, nil,
+		func(o reservation.Outcome) { ch <- o })
+	good(t, <-ch, "RESERVE(6) via A")
+	p := params(0, 0xA)
+	p[20] |= 0x04 // ALL_TG_PT
+	a.s.Submit(reservation.Nexus{ID: initA}, proutCDB(reservation.SARegister, 0), p, func(o reservation.Outcome) { ch <- o })
+	if o := <-ch; o.Status != scsi.StatusReservationConflict {
+		t.Fatalf("REGISTER ALL_TG_PT by the RESERVE(6) holder: status %#x, want RESERVATION CONFLICT", o.Status)
 	}
 }
