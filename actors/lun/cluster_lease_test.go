@@ -93,8 +93,8 @@ func TestUndecodableNoticeAckWaitsForFence(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // the LUN has the Update and fences
 	// The notification, which this node cannot decode.
 	acked, missed, _ := h.Notify([]byte("not json"), time.Second)
-	if acked != 0 {
-		t.Errorf("notification acknowledged (acked %d, missed %d) while the preempted nexus's WRITE, admitted "+
+	if len(acked) != 0 {
+		t.Errorf("notification acknowledged (acked %v, missed %d) while the preempted nexus's WRITE, admitted "+
 			"under the old state, is still in the backend: the writer answers PREEMPT AND ABORT at once", acked, missed)
 	}
 }

@@ -534,14 +534,23 @@ func (s *Store) deliver(ev Event) {
 		}
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if n.Epoch > s.epoch {
 		s.latest, s.epoch = n.State, n.Epoch
 	}
 	// The LUN installs it only if it is newer than its cache.
 	u := s.updateLocked(t.AsCache(s.port), []func(){ev.Ack})
-	s.mu.Unlock()
 	u.UAs = uas
-	s.toLUN(u)
+	// Sent under mu, as reread sends: once the epoch above is recorded, a reread
+	// finds nothing newer and only renews the lease, so the LUN's lease gate must
+	// have seen this Update go out before that renewal can (lun/lease.go), or a
+	// process paused between the two would run commands on the old cache under a
+	// fresh lease. send never blocks.
+	if s.send != nil {
+		s.send(u)
+	} else {
+		u.Ack()
+	}
 }
 
 // toLUN sends u to the attached LUN, or acknowledges it if none is.
