@@ -40,6 +40,30 @@ type stopCopy struct{}
 
 var stopCopyMsg = &stopCopy{}
 
+// fenceCopy tells a copier that the LUN detached its copy (the grace of a task
+// management function ran out, or the copy's I_T nexus or connection was lost):
+// besides stopping, it has the LU holding its command in flight detach that
+// command now (fenceCommand), and reports the copy's end (copyDone) once that LU
+// has answered or fenced it. The LUN answers the copy only then, so that nothing
+// the initiator sends after the function or the nexus loss can be overtaken by
+// the copy's write at the other LU.
+type fenceCopy struct{}
+
+var fenceCopyMsg = &fenceCopy{}
+
+// fenceCommand asks a LUN to detach at once the copy command itt of the copier
+// replyTo, as a nexus loss detaches a connection's tasks: a write in a backend
+// call is abandoned and its range fenced until the call returns, a waiting one
+// never runs. The LUN then answers commandFenced.
+type fenceCommand struct {
+	itt     uint32
+	replyTo *pb.Pid
+}
+
+// commandFenced tells a copier that its command itt can no longer write: it was
+// answered, or its call fenced, or it never ran.
+type commandFenced struct{ itt uint32 }
+
 // errCopyAborted ends a copy its task management function aborted (the connection
 // suppresses the answer).
 var errCopyAborted = scsi.AbortedCommand(0, 0)
@@ -169,8 +193,9 @@ type copier struct {
 	// to is the LU with a command of this copy in flight (nil: none), itt its tag.
 	to  *actor.PID
 	itt uint32
-	// stopping: aborted; ended: the LUN was told, the copier stops once to is nil.
-	stopping, ended bool
+	// stopping: aborted; fencing: detached (fenceCopy); ended: the LUN was told,
+	// the copier stops once to is nil.
+	stopping, fencing, ended bool
 	// watched are the LUN actors this copier watches, by PID id, so that a LUN
 	// removed with a command of the copy in it ends the copy (Terminated).
 	watched map[string]*actor.PID
@@ -231,6 +256,23 @@ func (c *copier) Receive(ctx actor.Context) {
 		// that LU detaches it if it does not end in time.
 		ctx.Send(c.to, &pb.TaskManagement{Function: pb.TmfFunction_TMF_FUNCTION_ABORT_TASK, ReferencedItt: c.itt,
 			Nexus: c.io.Task.Nexus, ReplyTo: c.self})
+	case *fenceCopy:
+		c.stopping = true
+		if c.fencing || c.ended {
+			return
+		}
+		c.fencing = true
+		if c.to == nil {
+			c.end(ctx, errCopyAborted)
+			return
+		}
+		ctx.Send(c.to, &fenceCommand{itt: c.itt, replyTo: c.self})
+	case *commandFenced:
+		if c.to != nil && m.itt == c.itt && !c.ended {
+			// A read left to finish in its call may still answer: the copier
+			// stays for it (its buffer), but the copy is over.
+			c.end(ctx, errCopyAborted)
+		}
 	case *actor.Terminated:
 		if c.to != nil && m.Who.Equal(c.to) {
 			// The LU was removed with the copy's command in it: no answer comes.

@@ -28,6 +28,11 @@ const (
 // copyPair runs two LUN actors of one target, A and B, in one actor system, with
 // one stand-in connection for both (tasks of A and B use distinct tags).
 func copyPair(t *testing.T, ba, bb backend.Backend, optB ...func(*Config)) (a, b *lunHarness) {
+	return copyPairWith(t, ba, bb, nil, optB)
+}
+
+// copyPairWith is copyPair with options for A too.
+func copyPairWith(t *testing.T, ba, bb backend.Backend, optA, optB []func(*Config)) (a, b *lunHarness) {
 	done, tmfs := make(chan *pb.ScsiCompletion, 256), make(chan *pb.TaskManagementDone, 16)
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -69,7 +74,7 @@ func copyPair(t *testing.T, ba, bb backend.Backend, optB ...func(*Config)) (a, b
 		}
 		return h
 	}
-	a = spawn(0, naaA, ba, nil)
+	a = spawn(0, naaA, ba, optA)
 	b = spawn(1, naaB, bb, optB)
 	for peers.Lookup(naaA) == nil || peers.Lookup(naaB) == nil {
 		time.Sleep(time.Millisecond)

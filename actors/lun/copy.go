@@ -27,13 +27,16 @@ func (w *worker) copySegments(segs []*pb.CopySegment, stable bool) error {
 		for done := int64(0); done < s.Length; {
 			n := min(int64(len(buf)), s.Length-done)
 			w.refresh()
+			if w.abandoned() {
+				return errAbandonedIO
+			}
 			got, err := w.b.ReadAt(buf[:n], s.SrcOffset+done)
 			if err != nil || int64(got) < n {
 				w.log.Error("copy: read failed", "offset", s.SrcOffset+done, "error", err)
 				return scsi.CopyAborted(0x11, 0x00) // UNRECOVERED READ ERROR
 			}
 			w.refresh()
-			if err := w.refused(); err != nil {
+			if err := w.further(); err != nil {
 				return err
 			}
 			if err := w.b.WriteAt(buf[:n], s.DstOffset+done, stable); err != nil {

@@ -210,6 +210,10 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.detach(ctx, m)
 	case *copyDone:
 		l.copyEnded(ctx, m)
+	case *fenceCommand:
+		l.fenceCommand(ctx, m)
+	case *copyFenceLate:
+		l.copyFenceLate(ctx, m)
 	case *pb.TaskManagement:
 		l.taskManagement(ctx, m)
 	case *pb.NexusLoss:

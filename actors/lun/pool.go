@@ -174,6 +174,8 @@ type slot struct {
 	dead     bool
 	fence    uint64
 	returned bool
+	// token is an abandoned SANITIZE's, which ends when the call returns.
+	token uint64
 }
 
 // begin marks io as in the backend from clock on: cur is set before handed is

@@ -35,7 +35,7 @@ func (w *worker) sanitizeOverwrite(req *pb.IoRequest) error {
 		}
 		for off := req.Offset; off < req.Offset+req.Length; {
 			n := min(int64(len(buf)), req.Offset+req.Length-off)
-			if err := w.refused(); err != nil {
+			if err := w.further(); err != nil {
 				return err
 			}
 			if err := w.b.WriteAt(buf[:n], off, false); err != nil {
@@ -47,6 +47,9 @@ func (w *worker) sanitizeOverwrite(req *pb.IoRequest) error {
 			pace(start, written, req.RateBytesPerSecond)
 			w.refresh() // the pause is not the backend's
 		}
+	}
+	if err := w.further(); err != nil {
+		return err
 	}
 	return w.b.Sync()
 }

@@ -26,6 +26,9 @@ type detach struct {
 	// waiting: only the tasks not in a backend call are ended (another node's
 	// reset waits for the calls first: gateways.go).
 	waiting bool
+	// copyEnded: a copier's command whose copy was detached (fenceCommand), for
+	// the log.
+	copyEnded bool
 }
 
 // nexusLost ends the tasks of the connection whose I_T nexus ended, as SAM-5 has a
@@ -151,6 +154,9 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 	}
 	if d.connOnly {
 		why = "connection reinstated"
+	}
+	if d.copyEnded {
+		why = "its EXTENDED COPY detached"
 	}
 	// Waiting IO first: the queue is drained (workers may take some meanwhile) and
 	// what is not aborted put back in order below; aborted parts of a merged run

@@ -114,7 +114,12 @@ func (l *lunActor) abandon(ctx actor.Context, s *slot, io *pb.IoRequest, why str
 	}
 	p.spawn(ctx, s.index)
 	ctx.Stop(s.pid) // once the call returns
-	l.finish(ctx, io, errTimeout, true)
+	if io.Token != 0 && sanitizes(io.Kind) {
+		// The LU stays SANITIZE IN PROGRESS while the overwrite or erase is still
+		// in the backend: it ends, failed, when the call returns (lateReturn).
+		s.token = io.Token
+	}
+	l.end(ctx, io, errTimeout, true, s.token == 0)
 	if p.abandoned == len(p.slots) {
 		l.cfg.Log.Warn("LUN not ready: as many abandoned backend calls as workers; answering NOT READY until they return",
 			"abandoned", p.abandoned)
@@ -132,6 +137,9 @@ func (l *lunActor) lateReturn(sc actor.SenderContext, s *slot) {
 	was := l.stalled()
 	p.abandoned--
 	l.cfg.Log.Warn("abandoned backend call returned; its result was discarded", "worker", s.pid.Id, "abandoned", p.abandoned)
+	if s.token != 0 {
+		l.cfg.Device.IODone(s.token, false) // the abandoned SANITIZE failed
+	}
 	if was && !l.stalled() {
 		l.cfg.Log.Warn("LUN ready again", "abandoned", p.abandoned)
 	}
@@ -150,6 +158,16 @@ func (l *lunActor) lateReturn(sc actor.SenderContext, s *slot) {
 // CHECK CONDITION with err, and what the IO held is released as a worker would.
 // detached marks answers to tasks whose write data a backend call may still read.
 func (l *lunActor) finish(sc actor.SenderContext, io *pb.IoRequest, err error, detached bool) {
+	l.end(sc, io, err, detached, true)
+}
+
+// sanitizes reports the IO kinds of a SANITIZE.
+func sanitizes(k pb.IoKind) bool {
+	return k == pb.IoKind_IO_KIND_SANITIZE_OVERWRITE || k == pb.IoKind_IO_KIND_SANITIZE_ERASE
+}
+
+// end is finish; token says whether io's device state (its token) ends now.
+func (l *lunActor) end(sc actor.SenderContext, io *pb.IoRequest, err error, detached, token bool) {
 	answer := func(t *pb.ScsiTask) {
 		c := pb.CheckCondition(t.Itt, err)
 		c.Detached = detached && (len(t.DataOut) > 0 || len(t.DataOutParts) > 0)
@@ -173,7 +191,7 @@ func (l *lunActor) finish(sc actor.SenderContext, io *pb.IoRequest, err error, d
 	if !io.Immediate {
 		answer(io.Task)
 	}
-	if io.Token != 0 {
+	if io.Token != 0 && token {
 		l.cfg.Device.IODone(io.Token, false)
 	}
 	if io.Untracked {

@@ -143,6 +143,28 @@ func (w *worker) refused() error {
 	return w.gate.answer
 }
 
+// errAbandonedIO ends a multi-call IO whose call the LUN abandoned (further):
+// its tasks were answered, so nothing more of it may reach the medium, and its
+// result is dropped (do).
+var errAbandonedIO = errors.New("IO abandoned: no further backend call")
+
+// further is checked before each further backend call of an IO that makes
+// several (a copy's chunks, WRITE SAME's and SANITIZE's chunks, UNMAP's extents,
+// the write after COMPARE AND WRITE's or ORWRITE's read, the parts of a merged run
+// written one by one): errAbandonedIO once the LUN abandoned the IO (ABORT TASK,
+// PREEMPT AND ABORT or a nexus loss detached it, or a call passed ioTimeout), else
+// the lease gate's answer. An abandoned slot's cur stays abandonedIO for good, so
+// one atomic load tells; a READ or WRITE of one call never pays for it.
+func (w *worker) further() error {
+	if w.abandoned() {
+		return errAbandonedIO
+	}
+	return w.refused()
+}
+
+// abandoned reports whether the LUN abandoned the IO this worker performs.
+func (w *worker) abandoned() bool { return w.slot != nil && w.slot.cur.Load() == abandonedIO }
+
 // do performs one IoRequest and answers its tasks, unless the LUN abandoned it
 // meanwhile: then the result is dropped, the LUN told, and do reports false. The
 // task counts are released only after a normal end; after a panic the LUN's
@@ -258,6 +280,10 @@ func (w *worker) performParts(req *pb.IoRequest) []*pb.ScsiCompletion {
 	w.answers = answers
 	for i, p := range req.Parts {
 		if !vectored || err != nil {
+			if i > 0 && w.abandoned() {
+				answers[i] = pb.CheckCondition(p.Task.Itt, errAborted) // dropped by do
+				continue
+			}
 			w.refresh()
 			answers[i] = w.perform(p)
 			continue
@@ -332,7 +358,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			return pb.CheckCondition(t.Itt, miscompare)
 		}
 		w.refresh()
-		if err = w.refused(); err != nil {
+		if err = w.further(); err != nil {
 			read = nil
 			break
 		}
@@ -344,7 +370,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 			break
 		}
 		w.refresh()
-		if err = w.refused(); err != nil {
+		if err = w.further(); err != nil {
 			read = nil
 			break
 		}
@@ -360,7 +386,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
 		err = w.saveModes(t.DataOut, req.Stable)
 	}
-	if err = fencedAnswer(err); err != nil && err != errNotReady && err != errUnavailable {
+	if err = fencedAnswer(err); err != nil && err != errNotReady && err != errUnavailable && err != errAbandonedIO {
 		w.noteFault(err)
 		w.log.Error("IO failed", "op", req.Kind, "offset", req.Offset, "length", req.Length, "error", err)
 	}
@@ -408,7 +434,7 @@ func (w *worker) writeParts(parts [][]byte, off, length int64, stable bool) erro
 func (w *worker) unmap(extents []int64, stable bool) error {
 	for i := 0; i+1 < len(extents); i += 2 {
 		w.refresh()
-		if err := w.refused(); err != nil {
+		if err := w.further(); err != nil {
 			return err
 		}
 		if err := w.b.Unmap(extents[i], extents[i+1]); err != nil {
@@ -419,6 +445,9 @@ func (w *worker) unmap(extents []int64, stable bool) error {
 		return nil
 	}
 	w.refresh()
+	if err := w.further(); err != nil {
+		return err
+	}
 	return w.b.Sync()
 }
 
@@ -445,7 +474,7 @@ func (w *worker) writeSame(block []byte, off, length int64, stable bool) error {
 	for length > 0 {
 		c := min(length, int64(len(buf)))
 		w.refresh()
-		if err := w.refused(); err != nil {
+		if err := w.further(); err != nil {
 			return err
 		}
 		if err := w.b.WriteAt(buf[:c], off, stable); err != nil {
@@ -467,6 +496,9 @@ func (w *worker) lbaStatus(off, length int64, max int) ([]scsidev.Run, error) {
 	var runs []scsidev.Run
 	for length > 0 {
 		w.refresh()
+		if w.abandoned() {
+			return nil, errAbandonedIO
+		}
 		mapped, n, err := m.Mapped(off, length)
 		if err != nil {
 			return nil, err
