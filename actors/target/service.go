@@ -88,6 +88,10 @@ type Service struct {
 	servedStores map[string]bool
 	storesDir    string
 	created      []string
+	// storesUnsaved: a change's config save failed (or is under way), so the record
+	// keeps the stores of LUNs the file may still list (recordServedStores); under
+	// storesMu.
+	storesUnsaved bool
 	// legacyShared are the state file bases of the old naming (legacyStateBase) that
 	// two LUN sets of the served config share: their files are never adopted.
 	legacyShared map[string]bool
