@@ -92,6 +92,10 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 		}
 	}
 	s.edit(func() { s.admin.raw, s.admin.cfg = next, cfg })
+	// A removed LUN's store stays in the record until a save no longer lists it:
+	// after a failed save (or a crash before it) the file still does, and its
+	// store, if missing at the next start, must be served NOT READY, not created.
+	s.setStoresUnsaved(true)
 	s.recordServedStores(cfg)
 	s.journalAside()
 	if serr := s.save(); serr != nil {
@@ -102,6 +106,8 @@ func (s *Service) apply(ctx context.Context, next *pb.Config, opts applyOpts) (*
 		}
 		return p, admin.Internal("applied, but the config file was not written: %v", serr)
 	}
+	s.setStoresUnsaved(false)
+	s.recordServedStores(cfg)
 	s.finishAside()
 	for _, c := range p.changes {
 		s.log.Info("admin change", "change", c)

@@ -88,6 +88,10 @@ type Service struct {
 	servedStores map[string]bool
 	storesDir    string
 	created      []string
+	// storesUnsaved: a change's config save failed (or is under way), so the record
+	// keeps the stores of LUNs the file may still list (recordServedStores); under
+	// storesMu.
+	storesUnsaved bool
 	// legacyShared are the state file bases of the old naming (legacyStateBase) that
 	// two LUN sets of the served config share: their files are never adopted.
 	legacyShared map[string]bool
@@ -118,6 +122,8 @@ type Service struct {
 	stopMu sync.Mutex
 	// stopped: Stop or Shutdown has run (under stopMu).
 	stopped bool
+	// flushTimeout bounds Shutdown's final flush (FinalFlushTimeout; shorter in tests).
+	flushTimeout time.Duration
 	// rootGone: the root stopped without Stop or Shutdown (rootStopped). Its name
 	// may since be another root's, which nothing of this service may then address.
 	rootGone atomic.Bool
@@ -204,7 +210,8 @@ func StartWith(in *pb.Config, log hclog.Logger, opts Options) (_ *Service, err e
 		return nil, err
 	}
 	warnSharedSecrets(cfg, log)
-	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second, metrics: metrics.NewRegistry(), opts: opts}
+	s := &Service{log: log, grace: time.Duration(cfg.ShutdownGraceSeconds) * time.Second, metrics: metrics.NewRegistry(), opts: opts,
+		flushTimeout: FinalFlushTimeout}
 	if err := s.useSystem(); err != nil {
 		return nil, err
 	}

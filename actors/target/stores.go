@@ -76,10 +76,14 @@ func loadStoresRecord(dataDir string) (storesRecord, error) {
 // service's sharing the directory), and keeps them all as s.servedStores; a failure
 // is logged (the record only makes a later start stricter). A missing LUN's store
 // stays recorded if it was, and is recorded once it comes online, not before: it was
-// never served.
+// never served. While the config file is unsaved (storesUnsaved: a change's save
+// failed or is under way) every path of the record is kept too, so that a LUN the
+// file still lists is never forgotten (its store, missing at the next start, would
+// be created blank).
 func (s *Service) recordServedStores(cfg *pb.Config) {
 	storesMu.Lock()
 	defer storesMu.Unlock()
+	keep := s.storesUnsaved
 	var paths []string
 	owners := map[string]string{}
 	mine := map[string]bool{}
@@ -104,9 +108,11 @@ func (s *Service) recordServedStores(cfg *pb.Config) {
 		s.log.Warn("the record of served stores is rewritten with this service's stores only", "error", err)
 	}
 	for _, p := range old.Paths {
-		if t := old.Targets[p]; t != "" && !mine[t] && owners[p] == "" {
+		if t := old.Targets[p]; (keep || t != "" && !mine[t]) && owners[p] == "" {
 			paths = append(paths, p)
-			owners[p] = t
+			if t != "" {
+				owners[p] = t
+			}
 		}
 	}
 	slices.Sort(paths)
@@ -140,6 +146,15 @@ func (s *Service) recordServedStores(cfg *pb.Config) {
 		s.log.Warn("the record of served stores was not written: a store missing at the next start may be created blank",
 			"path", filepath.Join(cfg.DataDir, storesFileName), "error", err)
 	}
+}
+
+// setStoresUnsaved says whether the config file may still list LUNs that the served
+// config no longer has (recordServedStores keeps their stores recorded): true from
+// the start of a change's save until one succeeds.
+func (s *Service) setStoresUnsaved(unsaved bool) {
+	storesMu.Lock()
+	s.storesUnsaved = unsaved
+	storesMu.Unlock()
 }
 
 // absStore is a store's path made absolute, as the record keeps it.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -46,10 +48,12 @@ func reload(svc *target.Service, path string, log hclog.Logger) {
 	res, err := svc.ReloadConfig(context.Background(), path)
 	if errors.Is(err, os.ErrNotExist) {
 		log.Warn("SIGHUP: no config file to reload (nothing changed)", "path", path)
+		reloadStatus(log, "reload: no config file "+path+" (nothing changed)")
 		return
 	}
 	if err != nil {
 		log.Error("SIGHUP: config not applied", "path", path, "error", err)
+		reloadStatus(log, fmt.Sprintf("reload FAILED at %s: %v", time.Now().Format(time.DateTime), err))
 		return
 	}
 	if len(res.Changes) == 0 {
@@ -58,4 +62,12 @@ func reload(svc *target.Service, path string, log hclog.Logger) {
 	for _, c := range res.Changes {
 		log.Warn("SIGHUP: config reloaded", "change", c)
 	}
+	reloadStatus(log, fmt.Sprintf("reloaded at %s: %d changes", time.Now().Format(time.DateTime), len(res.Changes)))
+}
+
+// reloadStatus tells systemd how the last reload went (STATUS=, shown by `systemctl
+// status atgtd`): `systemctl reload` itself returns once SIGHUP is sent, so a refused
+// file would otherwise show only in the journal. One line: newlines become "; ".
+func reloadStatus(log hclog.Logger, status string) {
+	notify(log, "STATUS="+strings.ReplaceAll(strings.TrimSpace(status), "\n", "; "))
 }

@@ -27,6 +27,17 @@ func main() {
 }
 
 func run() int {
+	// A stdout or stderr that nobody reads any more (`atgtd | tee log` interrupted,
+	// a log shipper gone) must not kill atgtd by SIGPIPE before its clean stop: with
+	// SIGPIPE ignored a write there fails with EPIPE, which fmt and hclog ignore.
+	signal.Ignore(syscall.SIGPIPE)
+	// Signals are caught before the target serves: initiators log in as soon as a
+	// portal listens, without waiting for READY, so a stop requested during the
+	// start is a clean one too (the loop below takes it once the start is done).
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	portal := flag.String("portal", "", "listen address IP:PORT (default 127.0.0.1:3260; overrides the config's portals)")
 	dataDir := flag.String("data", "", "data directory for LUN files (default ./atgt-data; overrides the config's dataDir)")
 	configPath := flag.String("config", "", "config file (protobuf JSON); without it <data dir>/atgt.json if it exists, else the embedded default. Admin changes are saved to it")
@@ -144,12 +155,6 @@ func run() int {
 		fmt.Printf("admin addr %s\n", adminSrv.TCPAddr())
 		fmt.Printf("admin token %s\n", adminTokenPath(*adminTokenFile, cfg)) // the file, never the token
 	}
-	// Signals are caught before anyone is told the daemon is ready, so that a stop
-	// requested at once is a clean one.
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	fmt.Printf("ready portal=%s\n", addrs[0])
 	notify(log, "READY=1") // every portal listens: a Type=notify unit is started
 	// A reload runs off this loop (serialised with the admin changes by the
@@ -172,10 +177,23 @@ func run() int {
 		case s = <-sig:
 		}
 	}
-	signal.Stop(hup)
+	// SIGHUP stays caught until the process ends (never signal.Stop, which would
+	// give it back its default action, terminate): a reload or a terminal's hangup
+	// during the stop is logged and ignored.
+	go func() {
+		for range hup {
+			log.Warn("SIGHUP during the stop: ignored (no reload)")
+		}
+	}()
 	notify(log, "STOPPING=1")
+	// The stop may take longer than the unit's TimeoutStopSec (a long grace, a slow
+	// flush): ask systemd (>= 236) for the most it can take, so that it does not
+	// SIGKILL atgtd during a clean stop. An older systemd ignores it.
+	notify(log, fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", target.ShutdownLimit(svc.Grace()).Microseconds()))
 	// A clean stop asks the initiators to log out, waits for them up to the grace
-	// period, and flushes every LUN; a second signal ends the process at once.
+	// period, and flushes every LUN (in parallel, at most target.FinalFlushTimeout;
+	// a LUN not flushed makes the exit status 1); a second signal ends the process
+	// at once.
 	log.Warn("stopping: asking initiators to log out", "signal", s.String(), "grace", svc.Grace())
 	fmt.Printf("stopping (signal %s); a second signal exits at once\n", s)
 	go func() {
