@@ -14,23 +14,7 @@ import (
 // arrives every portal accepts connections; SIGTERM brings STOPPING=1, then a clean
 // exit.
 func TestSystemdNotify(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
-	next := func(within time.Duration) string {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(within))
-		buf := make([]byte, 4096)
-		n, err := c.Read(buf)
-		if err != nil {
-			t.Fatalf("no notification within %v: %v", within, err)
-		}
-		return string(buf[:n])
-	}
+	next := notifySocket(t)
 
 	cfg := oneLunConfig(t, 16<<20)
 	cfg.Portals = []string{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"}
@@ -69,5 +53,28 @@ func TestSystemdNotify(t *testing.T) {
 		}
 	case <-time.After(stopTimeout):
 		t.Fatalf("atgtd still running %v after SIGTERM", stopTimeout)
+	}
+}
+
+// notifySocket sets NOTIFY_SOCKET to a datagram socket of the test's, as systemd
+// does for a Type=notify unit, and returns a function that reads the next
+// notification, failing the test if none arrives within the given time.
+func notifySocket(t *testing.T) func(within time.Duration) string {
+	sock := filepath.Join(t.TempDir(), "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	t.Setenv("NOTIFY_SOCKET", sock)
+	return func(within time.Duration) string {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(within))
+		buf := make([]byte, 4096)
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification within %v: %v", within, err)
+		}
+		return string(buf[:n])
 	}
 }

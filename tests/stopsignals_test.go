@@ -223,23 +223,7 @@ func TestStopSignalsDuringStart(t *testing.T) {
 // grace, the tree's 10 s and the final flush's 30 s), so that a unit whose
 // TimeoutStopSec is shorter does not SIGKILL it during a clean stop.
 func TestStopSignalsExtendTimeout(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
-	next := func(within time.Duration) string {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(within))
-		buf := make([]byte, 4096)
-		n, err := c.Read(buf)
-		if err != nil {
-			t.Fatalf("no notification: %v", err)
-		}
-		return string(buf[:n])
-	}
+	next := notifySocket(t)
 	cfg := oneLunConfig(t, 16<<20)
 	cfg.ShutdownGraceSeconds = 50
 	d := startDaemonConfig(t, cfg)
