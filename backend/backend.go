@@ -86,6 +86,13 @@ type Options struct {
 	// machine's file, benchmarks). Sharers coexist with each other and with
 	// read-only openers, never with an exclusive writer (lockStore).
 	Shared bool
+	// BlockSize is the logical block size the store is served with (0: 512). With
+	// Direct and Shared on a writable regular file, Open refuses a BlockSize below
+	// the filesystem's O_DIRECT alignment: the read-modify-write of a partial
+	// aligned block is ordered only within one process, so two processes writing
+	// neighbouring blocks could lose a write. (A block device's alignment is its
+	// logical block size, to which the LUN's block size is raised anyway.)
+	BlockSize int
 }
 
 // Errors callers test with errors.Is; returned errors wrap them together

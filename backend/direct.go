@@ -73,6 +73,10 @@ func isAligned(p []byte, align int) bool {
 	return len(p) == 0 || uintptr(unsafe.Pointer(&p[0]))&uintptr(align-1) == 0
 }
 
+// directAlignmentOf is directAlignment; tests replace it to meet an alignment
+// that the machine's filesystem does not have.
+var directAlignmentOf = directAlignment
+
 // directAlignment finds the O_DIRECT alignment of an opened regular file
 // from statx (STATX_DIOALIGN), falling back to 4096 where the kernel or
 // filesystem does not report it. A filesystem that reports no O_DIRECT
@@ -103,6 +107,26 @@ func (b *fdBackend) enableDirect(align int64, memAlign int) error {
 	}
 	b.direct = d
 	return nil
+}
+
+// checkSharedDirect refuses a writable store opened Shared with O_DIRECT whose
+// logical block size (o.BlockSize, 512 when 0) is below the O_DIRECT alignment:
+// a write of one logical block would then be a read-modify-write of the aligned
+// block around it, which directIO.rmw orders only within this process, so two
+// gateways writing neighbouring blocks could each write back the other's stale
+// bytes and lose an acknowledged write.
+func checkSharedDirect(o Options, align int64) error {
+	bs := int64(o.BlockSize)
+	if bs == 0 {
+		bs = 512
+	}
+	if !o.Shared || o.ReadOnly || bs >= align {
+		return nil
+	}
+	return pathErr("open", o.Path, fmt.Errorf("directIo (ioPolicy direct) on a store shared by several "+
+		"gateways needs blockSize of at least the O_DIRECT alignment: blockSize %d is below the alignment %d "+
+		"(a partial aligned block's read-modify-write is not ordered across processes); use blockSize %d "+
+		"or no directIo", bs, align, align))
 }
 
 // directOpenErr turns EINVAL from open(O_DIRECT) into a clear error.

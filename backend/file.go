@@ -65,11 +65,14 @@ func newFile(f *os.File, o Options) (*fdBackend, error) {
 	b.resizable = true
 	b.preallocated = o.Preallocate && !o.ReadOnly
 	if o.Direct {
-		align, memAlign, err := directAlignment(f, o.Path)
+		align, memAlign, err := directAlignmentOf(f, o.Path)
 		if err != nil {
 			return nil, err
 		}
 		if err := b.enableDirect(align, memAlign); err != nil {
+			return nil, err
+		}
+		if err := checkSharedDirect(o, b.direct.align); err != nil {
 			return nil, err
 		}
 	}

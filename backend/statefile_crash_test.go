@@ -3,6 +3,7 @@ package backend
 import (
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -159,3 +160,12 @@ func TestWriteFileAtomicPowerLoss(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// ReadFile reads the cached content; it changes nothing, so it is not recorded.
+func (fs *powerFS) ReadFile(name string) ([]byte, error) {
+	ino, ok := fs.names[name]
+	if !ok {
+		return nil, iofs.ErrNotExist
+	}
+	return []byte(fs.data[ino]), nil
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/atgt/atgt/actors/bufpool"
+	"github.com/atgt/atgt/actors/scsidev"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -161,22 +162,18 @@ func (r *copyRun) release(detached bool) {
 // with anything but GOOD. SPC-4 6.4.3 (errors detected during processing of
 // segment descriptors) ends the EXTENDED COPY with CHECK CONDITION and the sense key
 // COPY ABORTED; the copy target's own status, e.g. RESERVATION CONFLICT, is not the
-// EXTENDED COPY's (that would say the receiving LU is reserved). A medium error keeps
-// its cause, as the worker's copy does (copy.go), and write protection likewise;
-// anything else, a reservation conflict included, is 0D/02 COPY TARGET DEVICE NOT
+// EXTENDED COPY's (that would say the receiving LU is reserved). A cause from the
+// store's error table keeps its additional sense (out of space 27/07, write protected
+// 27/00, not ready 04/03, time-out 08/01) and a medium error becomes a read or write
+// error, as the worker's copy does (copy.go, scsidev.CopyAbortedSense); anything else, a reservation conflict included, is 0D/02 COPY TARGET DEVICE NOT
 // REACHABLE, which is what LIO's copy manager reports for any failed command to a
 // copy target (target_core_xcopy.c) and what libiscsi's ExtendedCopy tests accept
 // for a target the copy cannot use.
 func copyFailure(c *pb.ScsiCompletion, write bool) *scsi.SenseError {
 	if c.Status == uint32(scsi.StatusCheckCondition) {
-		if key, asc, _, ok := scsi.ParseFixedSense(c.Sense); ok {
-			switch {
-			case key == scsi.SenseDataProtect && asc == 0x27:
-				return scsi.CopyAborted(0x27, 0x00) // WRITE PROTECTED
-			case key == scsi.SenseMediumError && write:
-				return scsi.CopyAborted(0x0C, 0x00) // WRITE ERROR
-			case key == scsi.SenseMediumError:
-				return scsi.CopyAborted(0x11, 0x00) // UNRECOVERED READ ERROR
+		if key, asc, ascq, ok := scsi.ParseFixedSense(c.Sense); ok {
+			if se := scsidev.CopyAbortedSense(key, asc, ascq, !write); se != nil {
+				return se
 			}
 		}
 	}

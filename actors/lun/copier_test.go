@@ -425,6 +425,10 @@ func TestCopyRun(t *testing.T) {
 		{"write medium error", true, sense(scsi.MediumError(0x0C, 0)), 0x0C, 0x00},
 		{"write protected", true, sense(scsi.WriteProtected()), 0x27, 0x00},
 		{"not ready", true, sense(scsi.LogicalUnitFailure()), 0x0D, 0x02},
+		// The store's error table keeps its cause (README "IO errors").
+		{"write to a full thin LU", true, sense(scsi.SpaceAllocationFailed()), 0x27, 0x07},
+		{"read of a vanished device", false, sense(scsi.NotReadyManualIntervention()), 0x04, 0x03},
+		{"write timed out in the cluster", true, sense(scsi.CommunicationTimeout()), 0x08, 0x01},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := copyRun{segs: []*pb.CopySegment{{SrcNaa: 1, DstNaa: 2, Length: 4096, SrcBlockSize: 512, DstBlockSize: 512}}}

@@ -69,3 +69,31 @@ func (s *syncEachWrite) Unmap(off, length int64) error {
 	}
 	return s.Backend.Sync()
 }
+
+// CompareAndWrite passes to the store's own atomic compare-and-write (RBD's, atomic
+// against every gateway) and syncs after a write; a store without one answers
+// backend.ErrNoNative, and the LUN then reads, compares and writes through ReadAt
+// and WriteAt (which sync). A miscompare wrote nothing and is not synced.
+func (s *syncEachWrite) CompareAndWrite(cmp, data []byte, off int64, stable bool) error {
+	cw, ok := s.Backend.(backend.ComparerWriter)
+	if !ok {
+		return backend.ErrNoNative
+	}
+	if err := cw.CompareAndWrite(cmp, data, off, stable); err != nil {
+		return err
+	}
+	return s.Backend.Sync()
+}
+
+// WriteSame passes to the store's own write-same and syncs after it; a store without
+// one answers backend.ErrNoNative, and the LUN writes through WriteAt (which syncs).
+func (s *syncEachWrite) WriteSame(block []byte, off, length int64, stable bool) error {
+	ws, ok := s.Backend.(backend.WriteSamer)
+	if !ok {
+		return backend.ErrNoNative
+	}
+	if err := ws.WriteSame(block, off, length, stable); err != nil {
+		return err
+	}
+	return s.Backend.Sync()
+}

@@ -73,8 +73,9 @@ func ioError(io IO, err error) *scsi.SenseError {
 	if errors.As(err, &re) {
 		read = true
 	}
-	// An EXTENDED COPY may write another LU, whose provisioning io.Thin does not
-	// describe: out of space there stays a write error.
+	// An EXTENDED COPY's store errors are mapped by the worker (lun's copyError,
+	// CopyStoreError, on the LU's provisioning); one that reaches here has no
+	// provisioning to go by: out of space stays a write error.
 	thin := io.Thin && io.Kind != pb.IoKind_IO_KIND_COPY
 	if se := errnoSense(err, read, thin); se != nil {
 		return se

@@ -75,3 +75,42 @@ func errnoSense(err error, read, thin bool) *scsi.SenseError {
 	}
 	return nil
 }
+
+// CopyAbortedSense is the EXTENDED COPY's COPY ABORTED sense (SPC-4 6.4.3) for a
+// copy whose read (read) or write failed with the sense key, asc and ascq a logical
+// unit gave (or would give) the failed command: a cause errnoSenses can give (out of
+// space 27/07, write protected 27/00, not ready 04/03, time-out 08/01) keeps its
+// additional sense code, as does any other DATA PROTECT 27/xx, a MEDIUM ERROR becomes UNRECOVERED READ ERROR (11/00) or
+// WRITE ERROR (0C/00), and anything else nil (the caller decides).
+func CopyAbortedSense(key, asc, ascq uint8, read bool) *scsi.SenseError {
+	for _, e := range errnoSenses {
+		if s := e.sense(); s.Key == key && s.ASC == asc && s.ASCQ == ascq {
+			return scsi.CopyAborted(asc, ascq)
+		}
+	}
+	switch {
+	case key == scsi.SenseDataProtect && asc == 0x27: // any write protection
+		return scsi.CopyAborted(asc, ascq)
+	case key == scsi.SenseMediumError && read:
+		return scsi.CopyAborted(0x11, 0x00)
+	case key == scsi.SenseMediumError:
+		return scsi.CopyAborted(0x0C, 0x00)
+	}
+	return nil
+}
+
+// CopyStoreError is the COPY ABORTED sense of an EXTENDED COPY within one LU whose
+// read (read) or write failed with the store error err, on a thin LU or not: the
+// sense the normal error table (errnoSense, else a medium error) gives, as
+// CopyAbortedSense carries it.
+func CopyStoreError(err error, read, thin bool) *scsi.SenseError {
+	se := errnoSense(err, read, thin)
+	switch {
+	case se != nil:
+	case read:
+		se = scsi.UnrecoveredReadError()
+	default:
+		se = scsi.WriteError()
+	}
+	return CopyAbortedSense(se.Key, se.ASC, se.ASCQ, read)
+}

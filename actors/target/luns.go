@@ -181,7 +181,7 @@ func (s *Service) openLUN(field, dataDir string, tg *targetLUNs, l *pb.Lun, wrap
 		// Gateway nodes share their store on purpose (README "Several gateways").
 		shared := s.opts.SharedStores || len(tg.ports.ids) > 0
 		b, err = backend.Open(backend.Options{Path: l.Path, Size: int64(l.SizeBytes), Create: create,
-			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo, Shared: shared})
+			ReadOnly: l.ReadOnly, Preallocate: !thin, Direct: l.DirectIo, Shared: shared, BlockSize: int(l.BlockSize)})
 		if create {
 			if _, serr := os.Stat(l.Path); serr == nil {
 				s.created = append(s.created, l.Path)
