@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/atgt/atgt/backend"
 )
 
 // A bearer token proves the client to the server but not the server to the client:
@@ -213,7 +215,7 @@ func (t *ProvingTransport) serverNonce(r *http.Request) (string, error) {
 }
 
 // RotateToken writes a new random token (256 bits, hex) to path, mode 0600,
-// replacing the one there (atomically: a temporary file renamed over it), and
+// replacing the one there (atomically, backend.WriteFileAtomic), and
 // returns it. atgtd calls it at each start, so that a token taken while it was down
 // (by a process holding its port) is worthless once it runs. A path that exists but
 // is not a regular file is refused. Errors name the file, never the token.
@@ -230,22 +232,9 @@ func RotateToken(path string) (string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("admin: token file %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // mode 0600
-	if err != nil {
-		return "", fmt.Errorf("admin: token file %s: %w", path, err)
-	}
-	defer os.Remove(f.Name()) // a no-op once renamed
-	_, err = f.WriteString(tok + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
+	// WriteFileAtomic's temporary file is mode 0600 and renamed over path, the
+	// directory fsynced.
+	if err := backend.WriteFileAtomic(path, []byte(tok+"\n")); err != nil {
 		return "", fmt.Errorf("admin: token file %s: %w", path, err)
 	}
 	return tok, nil
