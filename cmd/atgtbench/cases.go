@@ -30,10 +30,18 @@ type cpuMeter struct {
 	t0, t1 float64
 	n      int
 	err    error
+	// machine measures the cluster (with -rbd) and the busy cores alike.
+	machine machineMeter
 }
 
 func (m *cpuMeter) tick() {
+	if m.n == 0 {
+		m.machine.mark()
+	} else {
+		m.machine.stop()
+	}
 	if m.pid <= 0 {
+		m.n++
 		return
 	}
 	v, err := cpuSeconds(m.pid)
@@ -89,8 +97,10 @@ func buildCases(c *config) []benchCase {
 						if unit == "MB/s" {
 							v = float64(r.Bytes) / r.Elapsed.Seconds() / 1e6
 						}
-						return sample{Value: v, CPUPerGB: m.perGB(float64(r.Bytes)),
-							ClientCPUPerGB: perGB(r.CPU, float64(r.Bytes)), Short: r.Short}, "", nil
+						s := sample{Value: v, CPUPerGB: m.perGB(float64(r.Bytes)),
+							ClientCPUPerGB: perGB(r.CPU, float64(r.Bytes)), Short: r.Short}
+						m.machine.fill(&s, float64(r.Bytes))
+						return s, "", nil
 					}})
 			}
 		}
@@ -108,7 +118,9 @@ func buildCases(c *config) []benchCase {
 			if unit == "MB/s" {
 				v = r.IOPS * float64(blocks*blockSize) / 1e6
 			}
-			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes), ClientCPUPerGB: perGB(r.CPU, r.Bytes), Busy: r.Busy}, out, nil
+			s := sample{Value: v, CPUPerGB: m.perGB(r.Bytes), ClientCPUPerGB: perGB(r.CPU, r.Bytes), Busy: r.Busy}
+			m.machine.fill(&s, r.Bytes)
+			return s, out, nil
 		}}
 	}
 	cs = append(cs,
@@ -127,7 +139,9 @@ func buildCases(c *config) []benchCase {
 			if unit == "MB/s" {
 				v = r.Bytes / r.Elapsed.Seconds() / 1e6
 			}
-			return sample{Value: v, CPUPerGB: m.perGB(r.Bytes), ClientCPUPerGB: perGB(r.CPU, r.Bytes)}, out, nil
+			s := sample{Value: v, CPUPerGB: m.perGB(r.Bytes), ClientCPUPerGB: perGB(r.CPU, r.Bytes)}
+			m.machine.fill(&s, r.Bytes)
+			return s, out, nil
 		}}
 	}
 	cs = append(cs,

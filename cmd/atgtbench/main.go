@@ -460,6 +460,7 @@ func run() int {
 	if c.rbd != "" {
 		machine += "; " + rbdMachine(rbdImg)
 		notes = append(notes, rbdNotes(ss)...)
+		writeBudget(c.out, rows)
 	}
 	for _, n := range notes {
 		fmt.Println(n)

@@ -100,11 +100,11 @@ func testRows() []row {
 	nan := math.NaN()
 	return []row{
 		{Case: "go rand read 4K", Unit: "IOPS",
-			Atgt: []sample{{40000, 1.5, 2, 0, 0, 0}, {42000, 1.7, 2.5, 1, 0, 0}, {38000, 1.6, 3, 2, 0, 0}},
-			Tgt:  []sample{{20000, 3.0, 4, 0, 0, 0}, {24000, 3.2, 4, 2, 0, 0}}}, // tgt's repeat 1 failed
+			Atgt: []sample{{40000, 1.5, 2, 0, 0, 0, 0, 0}, {42000, 1.7, 2.5, 1, 0, 0, 0, 0}, {38000, 1.6, 3, 2, 0, 0, 0, 0}},
+			Tgt:  []sample{{20000, 3.0, 4, 0, 0, 0, 0, 0}, {24000, 3.2, 4, 2, 0, 0, 0, 0}}}, // tgt's repeat 1 failed
 		{Case: "qemu-img seq read 128K", Unit: "MB/s",
-			Atgt: []sample{{900.25, nan, nan, 0, 0, 0}}, Tgt: []sample{{1000, nan, nan, 0, 0, 0}}},
-		{Case: "go seq write 2K", Unit: "IOPS", Note: "errors", Tgt: []sample{{1000, 2, 1, 0, 0, 0}}},
+			Atgt: []sample{{900.25, nan, nan, 0, 0, 0, 0, 0}}, Tgt: []sample{{1000, nan, nan, 0, 0, 0, 0, 0}}},
+		{Case: "go seq write 2K", Unit: "IOPS", Note: "errors", Tgt: []sample{{1000, 2, 1, 0, 0, 0, 0, 0}}},
 		{Case: iperfCase, Unit: "MB/s", Ref: true, Note: "n/a"},
 	}
 }

@@ -85,6 +85,9 @@ func prepareRBD(ctx context.Context, c *config) (rbdImage, error) {
 		c.size, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	logf("RBD image %s (%d bytes) on the cluster of %s", spec, c.size, r.Conf)
+	if clusterPIDs = findClusterPIDs(r.Conf); len(clusterPIDs) == 0 {
+		logf("no pid files of the cluster's daemons beside %s: no CPU budget", r.Conf)
+	}
 	return r, nil
 }
 
@@ -120,6 +123,9 @@ func startRBDTargets(ctx context.Context, c *config, r rbdImage, workDir string)
 // rbdBenchLine is the summary line of `rbd bench`.
 var rbdBenchLine = regexp.MustCompile(`elapsed:\s*([\d.]+)\s+ops:\s*(\d+)\s+ops/sec:\s*([\d.]+)`)
 
+// librbdPrefix begins the names of the reference rows.
+const librbdPrefix = "librbd direct (rbd bench) "
+
 // librbdRefs are the reference rows: each Go case's workload run with `rbd bench`
 // (librbd, -qd requests in flight, no client cache as atgt's backend), once per
 // repeat right after the two targets' runs, so that all three meet the machine alike.
@@ -143,7 +149,7 @@ func (l *librbdRefs) run(ctx context.Context, c *config, r rbdImage, bc benchCas
 	if c.iosLarge > 0 && gc.Size >= 128<<10 {
 		ios = c.iosLarge
 	}
-	name := "librbd direct (rbd bench) " + strings.TrimPrefix(bc.Name, "go ")
+	name := librbdPrefix + strings.TrimPrefix(bc.Name, "go ")
 	if l.index == nil {
 		l.index = map[string]int{}
 	}
@@ -154,19 +160,27 @@ func (l *librbdRefs) run(ctx context.Context, c *config, r rbdImage, bc benchCas
 		l.rows = append(l.rows, row{Case: name, Unit: bc.Unit, Ref: true})
 	}
 	rw := &l.rows[k]
-	v, err := runRBDBench(ctx, r, gc, ios, c.qd)
+	var m machineMeter
+	m.mark()
+	v, cpu, err := runRBDBench(ctx, r, gc, ios, c.qd)
+	m.stop()
 	if err != nil {
 		logf("%s: %v", name, err)
 		rw.Note = "errors"
 		return
 	}
-	logf("%-40s run %d: %s %s", name, rep+1, fmtValue(v, bc.Unit), bc.Unit)
-	rw.Atgt = append(rw.Atgt, sample{Value: v, CPUPerGB: math.NaN(), ClientCPUPerGB: math.NaN(), Rep: rep})
+	// The client here is librbd itself: rbd bench's process.
+	bytes := float64(ios) * float64(gc.Size)
+	s := sample{Value: v, CPUPerGB: math.NaN(), ClientCPUPerGB: perGB(cpu, bytes), Rep: rep}
+	m.fill(&s, bytes)
+	logf("%-40s run %d: %s %s, librbd CPU %s s/GB, cluster CPU %s s/GB, %s cores busy", name, rep+1, fmtValue(v, bc.Unit),
+		bc.Unit, fmtFloat(s.ClientCPUPerGB, 2), fmtFloat(s.ClusterCPUPerGB, 2), fmtFloat(s.CoresBusy, 2))
+	rw.Atgt = append(rw.Atgt, s)
 }
 
 // runRBDBench runs one `rbd bench` of ios IOs and returns IOPS, or MB/s for 128 KiB
-// and larger IOs.
-func runRBDBench(ctx context.Context, r rbdImage, gc goCase, ios, qd int) (float64, error) {
+// and larger IOs, and the CPU seconds rbd bench's process used.
+func runRBDBench(ctx context.Context, r rbdImage, gc goCase, ios, qd int) (float64, float64, error) {
 	typ, pat := "read", "seq"
 	if gc.Write {
 		typ = "write"
@@ -176,21 +190,24 @@ func runRBDBench(ctx context.Context, r rbdImage, gc goCase, ios, qd int) (float
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	out, err := r.rbdCmd(ctx, "bench", "--io-type", typ, "--io-size", strconv.Itoa(gc.Size), "--io-threads", strconv.Itoa(qd),
-		"--io-pattern", pat, "--io-total", strconv.FormatInt(int64(ios)*int64(gc.Size), 10), "--rbd_cache=false",
-		r.Pool+"/"+r.Image)
+	cmd := exec.CommandContext(ctx, "rbd", "-c", r.Conf, "bench", "--io-type", typ, "--io-size", strconv.Itoa(gc.Size),
+		"--io-threads", strconv.Itoa(qd), "--io-pattern", pat, "--io-total", strconv.FormatInt(int64(ios)*int64(gc.Size), 10),
+		"--rbd_cache=false", r.Pool+"/"+r.Image)
+	b, err := cmd.CombinedOutput()
+	out := string(b)
 	if err != nil {
-		return 0, err
+		return 0, 0, fmt.Errorf("rbd bench: %v: %s", err, lastLines(out, 5))
 	}
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	m := rbdBenchLine.FindStringSubmatch(out)
 	if m == nil {
-		return 0, fmt.Errorf("rbd bench: no summary line in %q", lastLines(out, 3))
+		return 0, 0, fmt.Errorf("rbd bench: no summary line in %q", lastLines(out, 3))
 	}
 	ops, _ := strconv.ParseFloat(m[3], 64)
 	if gc.Size >= 128<<10 {
-		return ops * float64(gc.Size) / 1e6, nil
+		return ops * float64(gc.Size) / 1e6, cpu, nil
 	}
-	return ops, nil
+	return ops, cpu, nil
 }
 
 // rbdNotes compares atgt with librbd direct per case (the issue's 80% bar).
@@ -198,7 +215,7 @@ func rbdNotes(ss []summary) []string {
 	ref := map[string]float64{}
 	for _, s := range ss {
 		if s.Ref {
-			ref[strings.TrimPrefix(s.Case, "librbd direct (rbd bench) ")] = s.Atgt
+			ref[strings.TrimPrefix(s.Case, librbdPrefix)] = s.Atgt
 		}
 	}
 	var notes []string

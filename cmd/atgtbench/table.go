@@ -24,6 +24,10 @@ type sample struct {
 	// Value). Both are 0 from a target that serves every command whole.
 	Busy  int
 	Short int64
+	// ClusterCPUPerGB is the Ceph daemons' CPU seconds per GB (with -rbd), and
+	// CoresBusy how many of the machine's cores were busy on average during the
+	// run; NaN or 0 when not measured. See rbdbudget.go.
+	ClusterCPUPerGB, CoresBusy float64
 }
 
 // row is one line of the results table: a case and its samples on both targets.
