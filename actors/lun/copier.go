@@ -28,7 +28,7 @@ import (
 // stays in an IO worker (copy.go).
 
 // copyDone tells the LUN that a copier ended: err is nil when every segment was
-// copied.
+// copied (and the device model planned no abort after them).
 type copyDone struct {
 	io  *pb.IoRequest
 	err error
@@ -131,23 +131,29 @@ func (r *copyRun) next() (copyStep, bool) {
 func (r *copyRun) answer(c *pb.ScsiCompletion) error {
 	if !r.cur.write {
 		if c.Status != uint32(scsi.StatusGood) {
-			return copyFailure(c, false)
+			return r.failed(copyFailure(c, false))
 		}
 		if int64(len(c.DataIn)) < r.cur.length {
 			if c.Pooled {
 				bufpool.Put(c.DataIn)
 			}
-			return scsi.CopyAborted(0x0D, 0x04) // COPY TARGET DEVICE DATA UNDERRUN
+			return r.failed(scsi.CopyAborted(0x0D, 0x04)) // COPY TARGET DEVICE DATA UNDERRUN
 		}
 		r.data, r.pooled = c.DataIn[:r.cur.length], c.Pooled
 		return nil
 	}
 	r.release(c.Detached)
 	if c.Status != uint32(scsi.StatusGood) {
-		return copyFailure(c, true)
+		return r.failed(copyFailure(c, true))
 	}
 	r.done += r.cur.length
 	return nil
+}
+
+// failed is err, which ended the current command, as reported for its segment
+// (segmentFailed).
+func (r *copyRun) failed(err error) error {
+	return segmentFailed(err, r.seg, r.segs[r.seg], !r.cur.write, r.done)
 }
 
 // release gives the chunk's buffer back, unless a detached write may still read it.
@@ -274,7 +280,7 @@ func (c *copier) Receive(ctx actor.Context) {
 		if c.to != nil && m.Who.Equal(c.to) {
 			// The LU was removed with the copy's command in it: no answer comes.
 			c.to = nil
-			c.end(ctx, scsi.CopyTargetNotReachable())
+			c.end(ctx, c.run.failed(scsi.CopyTargetNotReachable()))
 		}
 	}
 }
@@ -283,12 +289,12 @@ func (c *copier) Receive(ctx actor.Context) {
 func (c *copier) step(ctx actor.Context) {
 	st, ok := c.run.next()
 	if !ok {
-		c.end(ctx, nil)
+		c.end(ctx, copyAbort(c.io.CopyAbort))
 		return
 	}
 	pid := c.peers.Lookup(st.naa)
 	if pid == nil {
-		c.end(ctx, scsi.CopyTargetNotReachable())
+		c.end(ctx, c.run.failed(scsi.CopyTargetNotReachable()))
 		return
 	}
 	if c.watched[pid.Id] == nil {

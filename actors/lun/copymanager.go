@@ -65,7 +65,7 @@ func (l *lunActor) copyEnded(ctx actor.Context, m *copyDone) {
 	t := m.io.Task
 	l.reply(ctx, t, &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood), TransferLength: m.io.TransferLength})
 	if m.io.Token != 0 {
-		l.cfg.Device.IODone(m.io.Token, true)
+		l.cfg.Device.IODone(m.io.Token, nil)
 	}
 	l.order.done(func(msg any) { ctx.Send(l.self, msg) })
 }

@@ -3,6 +3,7 @@
 package lun
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -257,8 +258,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		// A worker finished an IO that held a range lock or that the device
 		// model waits for (copy status, sanitize).
 		if m.Token != 0 {
-			ok := m.Answer != nil && m.Answer.Status == uint32(scsi.StatusGood)
-			l.cfg.Device.IODone(m.Token, ok)
+			l.cfg.Device.IODone(m.Token, answerFailure(m.Answer))
 		}
 		if m.LockId != 0 {
 			for _, io := range l.locks.release(m.LockId) {
@@ -327,7 +327,11 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	for _, sg := range res.IO.Segments {
 		io.Segments = append(io.Segments, &pb.CopySegment{SrcNaa: sg.SrcNAA, DstNaa: sg.DstNAA,
 			SrcOffset: sg.SrcOffset, DstOffset: sg.DstOffset, Length: sg.Length,
-			SrcBlockSize: sg.SrcBlockSize, DstBlockSize: sg.DstBlockSize})
+			SrcBlockSize: sg.SrcBlockSize, DstBlockSize: sg.DstBlockSize,
+			SrcCscdOffset: uint32(sg.SrcCSCD), DstCscdOffset: uint32(sg.DstCSCD)})
+	}
+	if res.IO.CopyAbort != nil {
+		io.CopyAbort = scsi.AppendSense(nil, res.IO.CopyAbort)
 	}
 	io.Passes, io.Invert, io.RateBytesPerSecond = res.IO.Passes, res.IO.Invert, res.IO.Rate
 	io.Token, io.Immediate = res.IO.Token, res.IO.Immediate
@@ -365,4 +369,23 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 func (l *lunActor) count() {
 	l.dispatched++
 	l.order.inflight.add()
+}
+
+// errNoAnswer is the failure of a tracked IO whose worker sent it back without an
+// answer, or with one that is not GOOD and carries no sense data.
+var errNoAnswer = errors.New("IO ended without a GOOD answer")
+
+// answerFailure is what the device model is told of a tracked IO a worker
+// answered with a: nil for GOOD, else the sense it was answered with (a copy's
+// status reads how far it got from it), or errNoAnswer.
+func answerFailure(a *pb.ScsiCompletion) error {
+	if a != nil && a.Status == uint32(scsi.StatusGood) {
+		return nil
+	}
+	if a != nil {
+		if se, ok := scsi.ParseSense(a.Sense); ok {
+			return se
+		}
+	}
+	return errNoAnswer
 }

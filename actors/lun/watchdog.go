@@ -138,7 +138,7 @@ func (l *lunActor) lateReturn(sc actor.SenderContext, s *slot) {
 	p.abandoned--
 	l.cfg.Log.Warn("abandoned backend call returned; its result was discarded", "worker", s.pid.Id, "abandoned", p.abandoned)
 	if s.token != 0 {
-		l.cfg.Device.IODone(s.token, false) // the abandoned SANITIZE failed
+		l.cfg.Device.IODone(s.token, errAbandonedIO) // the abandoned SANITIZE failed
 	}
 	if was && !l.stalled() {
 		l.cfg.Log.Warn("LUN ready again", "abandoned", p.abandoned)
@@ -192,7 +192,7 @@ func (l *lunActor) end(sc actor.SenderContext, io *pb.IoRequest, err error, deta
 		answer(io.Task)
 	}
 	if io.Token != 0 && token {
-		l.cfg.Device.IODone(io.Token, false)
+		l.cfg.Device.IODone(io.Token, err)
 	}
 	if io.Untracked {
 		l.locks.untracked.done(send, &writesDrained{})

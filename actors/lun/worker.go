@@ -376,7 +376,9 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 		}
 		err = w.b.WriteAt(scsidev.ORData(io, read), req.Offset, req.Stable)
 	case pb.IoKind_IO_KIND_COPY:
-		err = w.copySegments(req.Segments, req.Stable)
+		if err = w.copySegments(req.Segments, req.Stable); err == nil {
+			err = copyAbort(req.CopyAbort)
+		}
 	case pb.IoKind_IO_KIND_SANITIZE_OVERWRITE:
 		err = w.sanitizeOverwrite(req)
 	case pb.IoKind_IO_KIND_SANITIZE_ERASE:

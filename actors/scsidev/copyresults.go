@@ -2,6 +2,7 @@ package scsidev
 
 import (
 	"encoding/binary"
+	"errors"
 
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -17,9 +18,12 @@ const (
 
 // copyState is what the device holds about one EXTENDED COPY of a nexus.
 type copyState struct {
-	status   copyStatus
-	segments int
-	bytes    int64
+	status copyStatus
+	// segs are the segments planned; processed of them were copied, and
+	// written bytes reached a destination, once the copy ended.
+	segs      []CopySegment
+	processed int
+	written   int64
 	// hold is false for LIST ID USAGE 10b: the list identifier is only
 	// checked for uniqueness while the copy runs, and nothing is reported.
 	hold bool
@@ -28,7 +32,7 @@ type copyState struct {
 }
 
 // holdCopy registers a running copy of nexus under listID.
-func (d *Device) holdCopy(nexus string, listID byte, hold bool, segments int, bytes int64) *copyState {
+func (d *Device) holdCopy(nexus string, listID byte, hold bool, segs []CopySegment) *copyState {
 	m := d.copies[nexus]
 	if m == nil {
 		m = make(map[byte]*copyState)
@@ -47,22 +51,27 @@ func (d *Device) holdCopy(nexus string, listID byte, hold bool, segments int, by
 			delete(m, oldest)
 		}
 	}
-	st := &copyState{status: copyRunning, segments: segments, bytes: bytes, hold: hold, seq: d.nextToken + 1}
+	st := &copyState{status: copyRunning, segs: segs, hold: hold, seq: d.nextToken + 1}
 	m[listID] = st
 	return st
 }
 
-// copyDone makes a copy's status final; a copy that holds no status is
-// forgotten.
-func (d *Device) copyDone(p pendingIO, ok bool) {
+// copyDone makes a copy's status final: failure is nil for a copy that ended
+// GOOD, else what it ended with. A copy that holds no status is forgotten.
+func (d *Device) copyDone(p pendingIO, failure error) {
 	st := p.copy
 	if st == nil {
 		return
 	}
-	if !ok {
+	if failure != nil {
 		st.status = copyFailed
+		st.processed, st.written = copyProgress(st.segs, failure)
 	} else {
 		st.status = copyGood
+		st.processed = len(st.segs)
+		for _, s := range st.segs {
+			st.written += s.Length
+		}
 	}
 	if !st.hold {
 		for id, s := range d.copies[p.nexus] {
@@ -71,6 +80,28 @@ func (d *Device) copyDone(p pendingIO, ok bool) {
 			}
 		}
 	}
+}
+
+// copyProgress reads how far a failed copy of segs got from the COPY ABORTED it
+// ended with (SPC-5 5.17.7.4): the segment that failed, whose number is in
+// COMMAND-SPECIFIC INFORMATION, follows those processed; what of it reached the
+// destination is its length less the residual in INFORMATION (destination
+// blocks), if VALID. A copy that ended otherwise (aborted by task management)
+// reports nothing processed.
+func copyProgress(segs []CopySegment, failure error) (processed int, written int64) {
+	se, ok := errors.AsType[*scsi.SenseError](failure)
+	if !ok || se.Key != scsi.SenseCopyAborted {
+		return 0, 0
+	}
+	processed = min(int(se.CmdInfo&0xFFFF), len(segs))
+	for _, s := range segs[:processed] {
+		written += s.Length
+	}
+	if se.InfoValid && processed < len(segs) {
+		s := segs[processed]
+		written += max(0, s.Length-int64(se.Info)*int64(max(s.DstBlockSize, 1)))
+	}
+	return processed, written
 }
 
 // receiveCopyResults implements RECEIVE COPY RESULTS (LID1) (SPC-4 6.18):
@@ -94,19 +125,16 @@ func (d *Device) receiveCopyResults(cdb []byte, nexus string) (Result, error) {
 	return Result{}, scsi.InvalidFieldInCDB(1, 4)
 }
 
-// copyStatusData is the COPY STATUS parameter data: status, segments
-// processed and the bytes copied, in the smallest unit that fits 32 bits.
+// copyStatusData is the COPY STATUS parameter data (SPC-4 6.18.3): status,
+// segments processed and the bytes written to the destinations, in the smallest
+// unit that fits 32 bits; a failed copy reports how far it got, a running one
+// nothing yet.
 func copyStatusData(st *copyState) []byte {
 	b := make([]byte, 12)
 	binary.BigEndian.PutUint32(b[0:4], 8)
 	b[4] = byte(st.status)
-	done, n := 0, st.bytes
-	if st.status == copyGood {
-		done = st.segments
-	} else {
-		n = 0
-	}
-	binary.BigEndian.PutUint16(b[5:7], uint16(done))
+	n := st.written
+	binary.BigEndian.PutUint16(b[5:7], uint16(st.processed))
 	unit := byte(0)
 	for n > 0xFFFFFFFF {
 		n >>= 10

@@ -104,7 +104,7 @@ func TestNotReadyKeepsUnitAttention(t *testing.T) {
 	if _, a, q := senseOf(exec(d, tur, nil)); a != 0x04 || q != 0x1B {
 		t.Fatalf("while sanitizing: %02x/%02x", a, q)
 	}
-	d.IODone(res.IO.Token, true)
+	d.IODone(res.IO.Token, nil)
 	if _, a, q := senseOf(exec(d, tur, nil)); a != 0x29 || q != 0x03 {
 		t.Fatalf("after the sanitize: %02x/%02x, want the unit attention", a, q)
 	}
@@ -165,7 +165,7 @@ func TestSanitizeFailedSparesStateFiles(t *testing.T) {
 	cfg.SaveModes = true
 	d := ready(t, cfg)
 	res := exec(d, sanitizeCDB(0x01, 8), overwriteList(1, []byte{1, 2, 3, 4}))
-	d.IODone(res.IO.Token, false)
+	d.IODone(res.IO.Token, scsi.WriteError())
 	if k, a, _ := senseOf(exec(d, cdb10(scsi.OpRead10, 0, 0, 1), nil)); k != scsi.SenseMediumError || a != 0x31 {
 		t.Fatalf("READ after a failed sanitize: %x/%02x", k, a)
 	}

@@ -86,7 +86,7 @@ func (d *Device) extendedCopy(cdb []byte, r *Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	segs, err := d.copySegments(p, xcopyHeaderLen+tlen, xcopyHeaderLen+tlen+int(slen), targets)
+	segs, abort, err := d.copySegments(p, xcopyHeaderLen+tlen, xcopyHeaderLen+tlen+int(slen), targets)
 	if err != nil {
 		return Result{}, err
 	}
@@ -101,9 +101,15 @@ func (d *Device) extendedCopy(cdb []byte, r *Request) (Result, error) {
 	}
 	pend := pendingIO{kind: pb.IoKind_IO_KIND_COPY, nexus: r.Nexus}
 	if usage != listIDNone {
-		pend.copy = d.holdCopy(r.Nexus, listID, usage == listIDHold, len(segs), total)
+		pend.copy = d.holdCopy(r.Nexus, listID, usage == listIDHold, segs)
 	}
-	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_COPY, Segments: segs, Length: total, Stable: !d.wce, Token: d.track(pend)}}, nil
+	if abort != nil && len(segs) == 0 {
+		// The first segment cannot be carried out: nothing to copy.
+		d.copyDone(pend, abort)
+		return Result{}, abort
+	}
+	return Result{IO: IO{Kind: pb.IoKind_IO_KIND_COPY, Segments: segs, Length: total, Stable: !d.wce,
+		CopyAbort: abort, Token: d.track(pend)}}, nil
 }
 
 // copyTargets checks the target descriptor list, which starts after the
@@ -164,70 +170,93 @@ func (d *Device) resolveCopyTarget(des []byte) copyTarget {
 }
 
 // copySegments checks the segment descriptors in p[start:end] against the
-// resolved targets and turns them into byte ranges.
-func (d *Device) copySegments(p []byte, start, end int, targets []copyTarget) ([]CopySegment, error) {
-	var segs []CopySegment
-	for off := start; off < end; {
+// resolved targets and turns them into byte ranges. An error in the list ends
+// the command before any copying (err, SPC-5 5.17.7.3); a segment that cannot
+// be carried out (blockSegment) is the copy's abort instead: the segments
+// before it are returned, to be copied first, and abort is the COPY ABORTED
+// the copy then ends with, as on reaching that segment (SPC-5 5.17.7.4).
+func (d *Device) copySegments(p []byte, start, end int, targets []copyTarget) (segs []CopySegment, abort *scsi.SenseError, err error) {
+	n := 0
+	for off := start; off < end; n++ {
 		if off+4 > end {
-			return nil, scsi.ParameterListLengthError()
+			return nil, nil, scsi.ParameterListLengthError()
 		}
 		if p[off] != segBlockToBlock {
 			if p[off] >= firstTargetDescCode {
-				return nil, scsi.InvalidFieldInParamList(off, -1)
+				return nil, nil, scsi.InvalidFieldInParamList(off, -1)
 			}
-			return nil, scsi.UnsupportedSegmentDescriptorType(off)
+			return nil, nil, scsi.UnsupportedSegmentDescriptorType(off)
 		}
-		if len(segs) == maxSegmentDescs {
-			return nil, scsi.TooManySegmentDescriptors()
+		if n == maxSegmentDescs {
+			return nil, nil, scsi.TooManySegmentDescriptors()
 		}
 		if int(binary.BigEndian.Uint16(p[off+2:off+4]))+4 != blockSegmentDescLen {
-			return nil, scsi.InvalidFieldInParamList(off+2, -1)
+			return nil, nil, scsi.InvalidFieldInParamList(off+2, -1)
 		}
 		if off+blockSegmentDescLen > end {
-			return nil, scsi.ParameterListLengthError()
+			return nil, nil, scsi.ParameterListLengthError()
 		}
-		s, err := d.blockSegment(p[off:off+blockSegmentDescLen], targets)
-		if err != nil {
-			return nil, err
+		if abort == nil {
+			s, bad := d.blockSegment(p[off:off+blockSegmentDescLen], n, targets)
+			if bad != nil {
+				abort = bad
+			} else {
+				segs = append(segs, s)
+			}
 		}
-		segs = append(segs, s)
 		off += blockSegmentDescLen
 	}
-	return segs, nil
+	return segs, abort, nil
 }
 
-// blockSegment checks one block-to-block segment descriptor (SPC-4 6.4.6.5).
+// cscdOffset is where target descriptor i starts in the parameter list.
+func cscdOffset(i int) int { return xcopyHeaderLen + i*targetDescLen }
+
+// blockSegment checks block-to-block segment descriptor n (SPC-4 6.4.6.5).
 // What can only be found out by trying (an unknown target, a range
 // past the end, a write-protected destination) aborts the copy, as the copy
-// manager would on reaching the segment; nothing has been written then.
-func (d *Device) blockSegment(desc []byte, targets []copyTarget) (CopySegment, error) {
+// manager would on reaching the segment, with the segment's number and a
+// pointer to the CSCD descriptor of the target at fault, or to the field of
+// the segment descriptor in error (SPC-5 5.17.7.4 f, g).
+func (d *Device) blockSegment(desc []byte, n int, targets []copyTarget) (CopySegment, *scsi.SenseError) {
 	si, di := int(binary.BigEndian.Uint16(desc[4:6])), int(binary.BigEndian.Uint16(desc[6:8]))
-	if si >= len(targets) || di >= len(targets) || !targets[si].ok || !targets[di].ok {
-		return CopySegment{}, scsi.CopyTargetNotReachable()
+	switch {
+	case si >= len(targets):
+		return CopySegment{}, scsi.InSegment(scsi.CopyTargetNotReachable(), n, 4, true)
+	case di >= len(targets):
+		return CopySegment{}, scsi.InSegment(scsi.CopyTargetNotReachable(), n, 6, true)
+	case !targets[si].ok:
+		return CopySegment{}, scsi.InSegment(scsi.CopyTargetNotReachable(), n, cscdOffset(si), false)
+	case !targets[di].ok:
+		return CopySegment{}, scsi.InSegment(scsi.CopyTargetNotReachable(), n, cscdOffset(di), false)
 	}
 	src, dst := targets[si], targets[di]
 	if dst.ReadOnly {
-		return CopySegment{}, scsi.CopyAborted(0x27, 0x00)
+		return CopySegment{}, scsi.InSegment(scsi.CopyAborted(0x27, 0x00), n, cscdOffset(di), false)
 	}
 	blocks := uint64(binary.BigEndian.Uint16(desc[10:12]))
 	unit := src.BlockSize
 	if desc[1]&0x02 != 0 { // DC: the count is in destination blocks
 		unit = dst.BlockSize
 	}
-	n := blocks * uint64(unit)
-	if n%uint64(src.BlockSize) != 0 || n%uint64(dst.BlockSize) != 0 {
-		return CopySegment{}, scsi.CopyAborted(0x00, 0x00)
+	size := blocks * uint64(unit)
+	if size%uint64(src.BlockSize) != 0 || size%uint64(dst.BlockSize) != 0 {
+		return CopySegment{}, scsi.InSegment(scsi.CopyAborted(0x00, 0x00), n, 10, true)
 	}
+	// libiscsi (ValidSegDescr) expects COPY ABORTED with no more precise
+	// additional sense for a segment past the end of a target.
 	srcLBA, dstLBA := binary.BigEndian.Uint64(desc[12:20]), binary.BigEndian.Uint64(desc[20:28])
-	if !inRange(srcLBA, n/uint64(src.BlockSize), src.Blocks) || !inRange(dstLBA, n/uint64(dst.BlockSize), dst.Blocks) {
-		// libiscsi (ValidSegDescr) expects COPY ABORTED with no more precise
-		// additional sense for a segment past the end of a target.
-		return CopySegment{}, scsi.CopyAborted(0x00, 0x00)
+	if !inRange(srcLBA, size/uint64(src.BlockSize), src.Blocks) {
+		return CopySegment{}, scsi.InSegment(scsi.CopyAborted(0x00, 0x00), n, 12, true)
+	}
+	if !inRange(dstLBA, size/uint64(dst.BlockSize), dst.Blocks) {
+		return CopySegment{}, scsi.InSegment(scsi.CopyAborted(0x00, 0x00), n, 20, true)
 	}
 	return CopySegment{
 		SrcNAA: src.naa, DstNAA: dst.naa,
 		SrcOffset: int64(srcLBA) * int64(src.BlockSize), DstOffset: int64(dstLBA) * int64(dst.BlockSize),
-		Length: int64(n), SrcBlockSize: src.BlockSize, DstBlockSize: dst.BlockSize, SrcSelf: src.self, DstSelf: dst.self,
+		Length: int64(size), SrcBlockSize: src.BlockSize, DstBlockSize: dst.BlockSize,
+		SrcCSCD: cscdOffset(si), DstCSCD: cscdOffset(di), SrcSelf: src.self, DstSelf: dst.self,
 	}, nil
 }
 

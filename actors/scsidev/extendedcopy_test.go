@@ -147,9 +147,9 @@ func TestExtendedCopyPlan(t *testing.T) {
 	}
 	want := []CopySegment{
 		{SrcNAA: testConfig().NAA, DstNAA: otherNAA, SrcOffset: 2 * 512, DstOffset: 3 * 512, Length: 8 * 512,
-			SrcBlockSize: 512, DstBlockSize: 512, SrcSelf: true},
+			SrcBlockSize: 512, DstBlockSize: 512, SrcCSCD: 16, DstCSCD: 48, SrcSelf: true},
 		{SrcNAA: otherNAA, DstNAA: testConfig().NAA, SrcOffset: 5 * 512, DstOffset: 10 * 512, Length: 4 * 512,
-			SrcBlockSize: 512, DstBlockSize: 512, DstSelf: true},
+			SrcBlockSize: 512, DstBlockSize: 512, SrcCSCD: 48, DstCSCD: 16, DstSelf: true},
 	}
 	for i, s := range res.IO.Segments {
 		if s != want[i] {
@@ -186,7 +186,7 @@ func TestReceiveCopyResults(t *testing.T) {
 	if st.Status != scsi.StatusGood || len(st.Data) != 12 || st.Data[4] != byte(copyRunning) {
 		t.Fatalf("running copy status %x", st.Data)
 	}
-	d.IODone(res.IO.Token, true)
+	d.IODone(res.IO.Token, nil)
 	st = d.Execute(&Request{CDB: rcrCDB(0, 1), Nexus: "a"}, nil)
 	if st.Data[4] != byte(copyGood) || binary.BigEndian.Uint16(st.Data[5:7]) != 1 || binary.BigEndian.Uint32(st.Data[8:12]) != 8*512 {
 		t.Fatalf("finished copy status %x", st.Data)

@@ -21,11 +21,13 @@ func (d *Device) track(p pendingIO) uint64 {
 	return d.nextToken
 }
 
-// IODone records the outcome of the IO planned with token: a copy's status
-// becomes final, a SANITIZE ends (and on failure leaves the medium in the
-// sanitize failure mode). The LUN calls it when the IO worker reports back,
-// also when the worker failed (ok false). Unknown tokens are ignored.
-func (d *Device) IODone(token uint64, ok bool) {
+// IODone records the outcome of the IO planned with token: failure is nil when
+// it succeeded, else the error (a *scsi.SenseError as the task was answered,
+// when there is one) it failed with. A copy's status becomes final, with how far
+// a failed copy got; a SANITIZE ends (and on failure leaves the medium in the
+// sanitize failure mode). The LUN calls it when the IO worker reports back, also
+// when the worker failed. Unknown tokens are ignored.
+func (d *Device) IODone(token uint64, failure error) {
 	p, found := d.pending[token]
 	if !found {
 		return
@@ -33,12 +35,12 @@ func (d *Device) IODone(token uint64, ok bool) {
 	delete(d.pending, token)
 	switch p.kind {
 	case pb.IoKind_IO_KIND_COPY:
-		d.copyDone(p, ok)
+		d.copyDone(p, failure)
 	case pb.IoKind_IO_KIND_SANITIZE_OVERWRITE, pb.IoKind_IO_KIND_SANITIZE_ERASE:
 		d.sanitizing = false
-		d.sanitizeFailed = !ok
+		d.sanitizeFailed = failure != nil
 	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
-		d.modesSaved(p.nexus, p.modes, ok)
+		d.modesSaved(p.nexus, p.modes, failure == nil)
 	}
 }
 

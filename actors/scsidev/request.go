@@ -1,6 +1,9 @@
 package scsidev
 
-import pb "github.com/atgt/atgt/messages/atgtv1"
+import (
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
+)
 
 // Request is one SCSI command as the LUN sees it.
 type Request struct {
@@ -35,6 +38,10 @@ type CopySegment struct {
 	Length               int64
 	// SrcBlockSize and DstBlockSize are the two logical units' block sizes.
 	SrcBlockSize, DstBlockSize uint32
+	// SrcCSCD and DstCSCD are the offsets in the parameter list of the CSCD
+	// descriptors naming the source and the destination: a COPY ABORTED for a
+	// command to one of them points there (SPC-5 5.17.7.4).
+	SrcCSCD, DstCSCD int
 	// SrcSelf and DstSelf are set when the source or the destination is this
 	// logical unit. A copy whose segments are all within it runs in one of
 	// its IO workers under its range locks; any other is performed by a copy
@@ -69,6 +76,9 @@ type IO struct {
 	MaxDescriptors uint32
 	// Segments are the copies of a COPY, in order.
 	Segments []CopySegment
+	// CopyAbort, when set, ends a COPY with this COPY ABORTED once its segments
+	// are copied: the segment descriptor after them cannot be carried out.
+	CopyAbort *scsi.SenseError
 	// Passes, Invert and Rate shape SANITIZE_OVERWRITE (Rate 0: no
 	// limit, in bytes per second).
 	Passes uint32

@@ -103,7 +103,7 @@ func TestSanitizeState(t *testing.T) {
 	if rs.Status != scsi.StatusGood || rs.Data[2] != 2 || rs.Data[13] != 0x1B {
 		t.Fatalf("REQUEST SENSE while sanitizing: %x", rs.Data)
 	}
-	d.IODone(res.IO.Token, false)
+	d.IODone(res.IO.Token, scsi.WriteError())
 	if k, a, _ := senseOf(exec(d, tur, nil)); k != 6 || a != 0x29 {
 		t.Fatalf("after the sanitize the unit attention comes first: %x/%02x", k, a)
 	}
@@ -194,7 +194,7 @@ func TestSanitizeBlockEraseNeedsZeroReads(t *testing.T) {
 func TestSanitizeFailedRefusesMediumAccess(t *testing.T) {
 	d := ready(t, sanitizeConfig(false))
 	res := exec(d, sanitizeCDB(0x01, 8), overwriteList(1, []byte{1, 2, 3, 4}))
-	d.IODone(res.IO.Token, false)
+	d.IODone(res.IO.Token, scsi.WriteError())
 	for _, c := range []struct {
 		name string
 		cdb  []byte

@@ -86,7 +86,7 @@ func TestSavedModes(t *testing.T) {
 			if d.WriteCacheEnabled() == want {
 				t.Fatal("SP=1 changed the current WCE before the save was durable")
 			}
-			d.IODone(r.IO.Token, true)
+			d.IODone(r.IO.Token, nil)
 			if got, _ := senseCaching(t, d, pcSaved); got != want {
 				t.Fatalf("saved WCE after SP=1 = %v, want %v", got, want)
 			}
@@ -150,7 +150,7 @@ func TestModeSelectSaveFails(t *testing.T) {
 	if r.Status != scsi.StatusGood || r.IO.Kind != pb.IoKind_IO_KIND_SAVE_MODE_PAGES || r.IO.Token == 0 {
 		t.Fatalf("SP=1: %+v", r)
 	}
-	d.IODone(r.IO.Token, false)
+	d.IODone(r.IO.Token, scsi.WriteError())
 	if !d.WriteCacheEnabled() {
 		t.Fatal("a failed save changed the current WCE")
 	}
@@ -167,7 +167,7 @@ func TestModeSelectSaveFails(t *testing.T) {
 	if st.Seq <= st1.Seq {
 		t.Fatalf("sequence %d after a failed save with %d", st.Seq, st1.Seq)
 	}
-	d.IODone(r2.IO.Token, true)
+	d.IODone(r2.IO.Token, nil)
 	if d.WriteCacheEnabled() {
 		t.Fatal("a durable save did not apply")
 	}

@@ -685,8 +685,13 @@ type CopySegment struct {
 	Length    int64  `protobuf:"varint,5,opt,name=length,proto3" json:"length,omitempty"`
 	// The logical block sizes of the source and destination logical units, for the
 	// READ and WRITE a copy manager sends them (actors/lun/copier.go).
-	SrcBlockSize  uint32 `protobuf:"varint,20,opt,name=src_block_size,json=srcBlockSize,proto3" json:"src_block_size,omitempty"`
-	DstBlockSize  uint32 `protobuf:"varint,21,opt,name=dst_block_size,json=dstBlockSize,proto3" json:"dst_block_size,omitempty"`
+	SrcBlockSize uint32 `protobuf:"varint,20,opt,name=src_block_size,json=srcBlockSize,proto3" json:"src_block_size,omitempty"`
+	DstBlockSize uint32 `protobuf:"varint,21,opt,name=dst_block_size,json=dstBlockSize,proto3" json:"dst_block_size,omitempty"`
+	// Offsets in the parameter list of the CSCD descriptors naming the source and
+	// the destination, which a COPY ABORTED's segment pointer names when a command
+	// to that copy target fails (SPC-5 5.17.7.4).
+	SrcCscdOffset uint32 `protobuf:"varint,22,opt,name=src_cscd_offset,json=srcCscdOffset,proto3" json:"src_cscd_offset,omitempty"`
+	DstCscdOffset uint32 `protobuf:"varint,23,opt,name=dst_cscd_offset,json=dstCscdOffset,proto3" json:"dst_cscd_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -770,6 +775,20 @@ func (x *CopySegment) GetDstBlockSize() uint32 {
 	return 0
 }
 
+func (x *CopySegment) GetSrcCscdOffset() uint32 {
+	if x != nil {
+		return x.SrcCscdOffset
+	}
+	return 0
+}
+
+func (x *CopySegment) GetDstCscdOffset() uint32 {
+	if x != nil {
+		return x.DstCscdOffset
+	}
+	return 0
+}
+
 // IoRequest is a task's disk work, handed by the LUN to one of its IO workers.
 type IoRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -816,7 +835,13 @@ type IoRequest struct {
 	Parts []*IoRequest `protobuf:"bytes,20,rep,name=parts,proto3" json:"parts,omitempty"`
 	// The LUN re-sent this request once already, after the worker holding it failed:
 	// a second failure is answered CHECK CONDITION.
-	Retried       bool `protobuf:"varint,21,opt,name=retried,proto3" json:"retried,omitempty"`
+	Retried bool `protobuf:"varint,21,opt,name=retried,proto3" json:"retried,omitempty"`
+	// IO_KIND_COPY: fixed-format sense data (COPY ABORTED) the copy ends with after
+	// its segments, when the device model found the segment descriptor after them
+	// one it cannot carry out (an unreachable target, a range past a LU's end);
+	// empty: none. The segments before it are copied first, as SPC-5 5.17.7.4 has
+	// the copy manager meet the error only on reaching that segment.
+	CopyAbort     []byte `protobuf:"bytes,22,opt,name=copy_abort,json=copyAbort,proto3" json:"copy_abort,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -989,6 +1014,13 @@ func (x *IoRequest) GetRetried() bool {
 		return x.Retried
 	}
 	return false
+}
+
+func (x *IoRequest) GetCopyAbort() []byte {
+	if x != nil {
+		return x.CopyAbort
+	}
+	return nil
 }
 
 // CommandOrder asks the session to place a CmdSN-carrying request in order
@@ -1593,7 +1625,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\adata_in\x18\x04 \x01(\fR\x06dataIn\x12'\n" +
 	"\x0ftransfer_length\x18\x05 \x01(\rR\x0etransferLength\x12\x16\n" +
 	"\x06pooled\x18\x06 \x01(\bR\x06pooled\x12\x1a\n" +
-	"\bdetached\x18\a \x01(\bR\bdetached\"\xe1\x01\n" +
+	"\bdetached\x18\a \x01(\bR\bdetached\"\xb1\x02\n" +
 	"\vCopySegment\x12\x17\n" +
 	"\asrc_naa\x18\x01 \x01(\x04R\x06srcNaa\x12\x17\n" +
 	"\adst_naa\x18\x02 \x01(\x04R\x06dstNaa\x12\x1d\n" +
@@ -1603,7 +1635,9 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"dst_offset\x18\x04 \x01(\x03R\tdstOffset\x12\x16\n" +
 	"\x06length\x18\x05 \x01(\x03R\x06length\x12$\n" +
 	"\x0esrc_block_size\x18\x14 \x01(\rR\fsrcBlockSize\x12$\n" +
-	"\x0edst_block_size\x18\x15 \x01(\rR\fdstBlockSize\"\xb1\x05\n" +
+	"\x0edst_block_size\x18\x15 \x01(\rR\fdstBlockSize\x12&\n" +
+	"\x0fsrc_cscd_offset\x18\x16 \x01(\rR\rsrcCscdOffset\x12&\n" +
+	"\x0fdst_cscd_offset\x18\x17 \x01(\rR\rdstCscdOffset\"\xd0\x05\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
@@ -1626,7 +1660,9 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x05token\x18\x12 \x01(\x04R\x05token\x12\x1c\n" +
 	"\tuntracked\x18\x13 \x01(\bR\tuntracked\x12(\n" +
 	"\x05parts\x18\x14 \x03(\v2\x12.atgt.v1.IoRequestR\x05parts\x12\x18\n" +
-	"\aretried\x18\x15 \x01(\bR\aretriedJ\x04\b\v\x10\fR\n" +
+	"\aretried\x18\x15 \x01(\bR\aretried\x12\x1d\n" +
+	"\n" +
+	"copy_abort\x18\x16 \x01(\fR\tcopyAbortJ\x04\b\v\x10\fR\n" +
 	"state_path\"\xc7\x01\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +

@@ -10,6 +10,24 @@ func CopyAborted(asc, ascq uint8) *SenseError {
 	return &SenseError{Key: SenseCopyAborted, ASC: asc, ASCQ: ascq}
 }
 
+// InSegment is e, a COPY ABORTED, as reported for segment descriptor segment
+// (counting from 0) of the parameter list (SPC-5 5.17.7.4, "errors detected during
+// processing of segment descriptors", as in SPC-4): COMMAND-SPECIFIC INFORMATION
+// holds the segment number, and the segment pointer (SPC-4 4.5.2.4.5), when ptr >= 0,
+// names byte ptr, counted from the start of that segment descriptor when inSeg (a
+// field of it is in error), else from the start of the parameter list (the first
+// byte of the CSCD descriptor of a copy target that failed or cannot be reached).
+// e is not changed.
+func InSegment(e *SenseError, segment, ptr int, inSeg bool) *SenseError {
+	c := *e
+	c.CmdInfo = uint32(segment) & 0xFFFF
+	c.SKSV, c.CD, c.SD, c.BPV, c.BitPointer, c.FieldPointer = false, false, false, false, 0, 0
+	if ptr >= 0 && ptr <= 0xFFFF {
+		c.SKSV, c.SD, c.FieldPointer = true, inSeg, uint16(ptr)
+	}
+	return &c
+}
+
 // CopyTargetNotReachable is COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE
 // (0D/02): a segment names a target descriptor that is not a logical unit of
 // this target (a null device, an unknown designator or a missing index).

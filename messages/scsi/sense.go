@@ -1,6 +1,7 @@
 package scsi
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -16,11 +17,19 @@ type SenseError struct {
 	// reported only when InfoValid is set.
 	Info      uint64
 	InfoValid bool
+	// CmdInfo is the COMMAND-SPECIFIC INFORMATION field: an EXTENDED COPY's
+	// COPY ABORTED holds the number of the segment that failed in its low two
+	// bytes (SPC-5 5.17.7.4, as in SPC-4).
+	CmdInfo uint32
 	// SKSV marks the sense-key-specific field pointer below as valid.
 	SKSV bool
 	// CD is set when FieldPointer points into the CDB, clear when it
 	// points into the parameter list.
 	CD bool
+	// SD is COPY ABORTED's segment pointer flag (SPC-4 4.5.2.4.5): set when
+	// FieldPointer counts from the start of the failed segment descriptor,
+	// clear when from the start of the parameter list.
+	SD bool
 	// BPV marks BitPointer as valid.
 	BPV          bool
 	BitPointer   uint8
@@ -56,12 +65,19 @@ func AppendSense(dst []byte, e *SenseError) []byte {
 	}
 	b[2] = e.Key & 0x0F
 	b[7] = FixedSenseLen - 8
+	b[8] = byte(e.CmdInfo >> 24)
+	b[9] = byte(e.CmdInfo >> 16)
+	b[10] = byte(e.CmdInfo >> 8)
+	b[11] = byte(e.CmdInfo)
 	b[12] = e.ASC
 	b[13] = e.ASCQ
 	if e.SKSV {
 		b[15] = 0x80
 		if e.CD {
 			b[15] |= 0x40
+		}
+		if e.SD {
+			b[15] |= 0x20
 		}
 		if e.BPV {
 			b[15] |= 0x08 | (e.BitPointer & 0x07)
@@ -70,6 +86,28 @@ func AppendSense(dst []byte, e *SenseError) []byte {
 		b[17] = byte(e.FieldPointer)
 	}
 	return append(dst, b[:]...)
+}
+
+// ParseSense is AppendSense read back: the fields of current or deferred
+// fixed-format sense data; ok is false for data too short or of another format.
+// It lets sense that travelled as bytes (a worker's answer, a copy's planned
+// abort) be handled as the *SenseError it was.
+func ParseSense(b []byte) (e *SenseError, ok bool) {
+	if len(b) < FixedSenseLen || b[0]&0x7E != 0x70 {
+		return nil, false
+	}
+	e = &SenseError{Key: b[2] & 0x0F, ASC: b[12], ASCQ: b[13], CmdInfo: binary.BigEndian.Uint32(b[8:12])}
+	if b[0]&0x80 != 0 {
+		e.Info, e.InfoValid = uint64(binary.BigEndian.Uint32(b[3:7])), true
+	}
+	if b[15]&0x80 != 0 {
+		e.SKSV, e.CD, e.SD, e.BPV = true, b[15]&0x40 != 0, b[15]&0x20 != 0, b[15]&0x08 != 0
+		if e.BPV {
+			e.BitPointer = b[15] & 0x07
+		}
+		e.FieldPointer = binary.BigEndian.Uint16(b[16:18])
+	}
+	return e, true
 }
 
 // SenseFromError turns any error into sense data: a *SenseError anywhere in

@@ -30,6 +30,15 @@ func TestAppendSense(t *testing.T) {
 		{"write protected", WriteProtected(), []byte{0x70, 0, 7, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x27, 0, 0, 0, 0, 0}},
 		{"internal failure", InternalTargetFailure(), []byte{0x70, 0, 4, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x44, 0, 0, 0, 0, 0}},
 		{"read error", UnrecoveredReadError(), []byte{0x70, 0, 3, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11, 0, 0, 0, 0, 0}},
+		// SPC-5 5.17.7.4 (as SPC-4): the failed segment's number in bytes 2-3 of
+		// COMMAND-SPECIFIC INFORMATION; the segment pointer (4.5.2.4.5) with SD
+		// (bit 5) clear counts from the parameter list, set from the segment.
+		{"copy target of segment 258 failed", InSegment(CopyTargetNotReachable(), 0x0102, 48, false),
+			[]byte{0x70, 0, 0xA, 0, 0, 0, 0, 10, 0, 0, 1, 2, 0x0D, 0x02, 0, 0x80, 0, 48}},
+		{"field 20 of segment 3 in error", InSegment(CopyAborted(0, 0), 3, 20, true),
+			[]byte{0x70, 0, 0xA, 0, 0, 0, 0, 10, 0, 0, 0, 3, 0, 0, 0, 0xA0, 0, 20}},
+		{"segment 1 with no pointer", InSegment(WriteProtected(), 1, -1, false),
+			[]byte{0x70, 0, 7, 0, 0, 0, 0, 10, 0, 0, 0, 1, 0x27, 0, 0, 0, 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,5 +68,29 @@ func TestSenseFromError(t *testing.T) {
 				t.Fatalf("got %v", se)
 			}
 		})
+	}
+}
+
+// ParseSense reads back every field AppendSense writes, so that sense carried as
+// bytes (a worker's answer, a copy's planned abort) keeps its segment number,
+// residual and pointer.
+func TestParseSense(t *testing.T) {
+	residual := InSegment(WriteError(), 1, 16, false)
+	residual.Key, residual.Info, residual.InfoValid = SenseCopyAborted, 952, true
+	for _, e := range []*SenseError{
+		InvalidFieldInCDB(1, 7), InvalidFieldInParamList(0x102, -1), Miscompare(0x01020304), PowerOnReset(),
+		SanitizeInProgressAt(0x8000), InSegment(CopyTargetNotReachable(), 0x0102, 48, false),
+		InSegment(CopyAborted(0, 0), 3, 20, true), residual,
+	} {
+		b := AppendSense(nil, e)
+		got, ok := ParseSense(b)
+		if !ok || *got != *e {
+			t.Errorf("ParseSense(% x) = %+v, %v; want %+v", b, got, ok, e)
+		}
+	}
+	for _, b := range [][]byte{nil, make([]byte, FixedSenseLen-1), {0x72, 5, 0x24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}} {
+		if _, ok := ParseSense(b); ok {
+			t.Errorf("ParseSense(% x) ok, want not fixed-format sense", b)
+		}
 	}
 }
