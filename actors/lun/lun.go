@@ -259,6 +259,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		if m.Token != 0 {
 			ok := m.Answer != nil && m.Answer.Status == uint32(scsi.StatusGood)
 			l.cfg.Device.IODone(m.Token, ok)
+			l.reservationSaved(m, ok)
 		}
 		if m.LockId != 0 {
 			for _, io := range l.locks.release(m.LockId) {
@@ -339,6 +340,9 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		l.order.background.add()
 	} else {
 		l.count()
+	}
+	if res.IO.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS {
+		l.order.barrier = true // nothing runs until its change stands or is undone (prsave.go)
 	}
 	if t.Flight&trace.FlightOrderWait != 0 {
 		// Handed on after a wait: the wait shows (else queued is its arrival).

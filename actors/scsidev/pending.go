@@ -1,9 +1,13 @@
 package scsidev
 
-import pb "github.com/atgt/atgt/messages/atgtv1"
+import (
+	"github.com/atgt/atgt/actors/reservation"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
 
 // pendingIO is device state that waits for an IO's outcome: the status of an
-// EXTENDED COPY, the end of a SANITIZE, or a MODE SELECT's saved values.
+// EXTENDED COPY, the end of a SANITIZE, a MODE SELECT's saved values, or the
+// unit attentions of a reservation change that APTPL makes persistent.
 type pendingIO struct {
 	kind  pb.IoKind
 	nexus string
@@ -12,6 +16,9 @@ type pendingIO struct {
 	copy *copyState
 	// modes is what a MODE SELECT with SP=1 applies once saved.
 	modes *modeChange
+	// uas are the unit attentions a reservation change raises once its APTPL
+	// snapshot is saved.
+	uas []reservation.UA
 }
 
 // track registers p and returns the token the IO carries.
@@ -23,7 +30,8 @@ func (d *Device) track(p pendingIO) uint64 {
 
 // IODone records the outcome of the IO planned with token: a copy's status
 // becomes final, a SANITIZE ends (and on failure leaves the medium in the
-// sanitize failure mode). The LUN calls it when the IO worker reports back,
+// sanitize failure mode), a saved reservation change raises its unit
+// attentions. The LUN calls it when the IO worker reports back,
 // also when the worker failed (ok false). Unknown tokens are ignored.
 func (d *Device) IODone(token uint64, ok bool) {
 	p, found := d.pending[token]
@@ -39,6 +47,13 @@ func (d *Device) IODone(token uint64, ok bool) {
 		d.sanitizeFailed = !ok
 	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
 		d.modesSaved(p.nexus, p.modes, ok)
+	case pb.IoKind_IO_KIND_PERSIST_RESERVATIONS:
+		if !ok {
+			break // the change did not happen: nobody is told of it
+		}
+		for _, ua := range p.uas {
+			d.AddUnitAttention(ua.Nexus, ua.Sense)
+		}
 	}
 }
 
