@@ -11,6 +11,7 @@ import (
 
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/backend"
+	"github.com/atgt/atgt/backend/faults"
 	pb "github.com/atgt/atgt/messages/atgtv1"
 	"github.com/atgt/atgt/messages/scsi"
 )
@@ -390,4 +391,29 @@ func TestAPTPLSaveAbandoned(t *testing.T) {
 		t.Fatalf("READ RESERVATION after the abandoned RESERVE: % x, want no reservation", r)
 	}
 	expectGood(t, "B's WRITE after the abandoned RESERVE", h.run(h.on(prNexB, write10(8, 1, false), make([]byte, 512))))
+}
+
+// TestAPTPLSaveLUNPanicBeforeSave: the LUN actor fails after a PERSISTENT
+// RESERVE OUT changed the table but before its save reached a worker; the
+// command is answered CHECK CONDITION, HARDWARE ERROR (recover.go), so its
+// change must not stand: no save of it is ever written, and the initiator was
+// told it failed.
+func TestAPTPLSaveLUNPanicBeforeSave(t *testing.T) {
+	inj := faults.New(nil, nil)
+	h := newPRHarness(t, backend.NewMemory(1<<20), func(c *Config) { c.Faults = inj })
+	expectGood(t, "REGISTER A", h.do(prNexA, prout(reservation.SARegister, 0, 0, 0xA, 1)))
+	expectGood(t, "REGISTER B", h.do(prNexB, prout(reservation.SARegister, 0, 0, 0xB, 1)))
+	before, file := h.prState(), h.fileState()
+	inj.Set([]faults.Fault{{Op: faults.Any, Kind: faults.LUNPanic, Probability: 1, Count: 1}})
+	m := h.do(prNexA, prout(reservation.SAClear, 0, 0xA, 0, 0))
+	expectCheck(t, "CLEAR the LUN actor failed on", m, scsi.SenseHardwareError, 0x44, 0x00)
+	for _, n := range []string{prNexA, prNexB, prNexD} {
+		h.settle(n) // POWER ON, RESET from the recovery
+	}
+	if after := h.prState(); after != before {
+		t.Fatalf("reservations after the failed CLEAR:\n% x\nwant as before:\n% x", after, before)
+	}
+	if got := h.fileState(); !bytes.Equal(got, file) {
+		t.Fatalf("state file after the failed CLEAR:\n%s\nwant\n%s", got, file)
+	}
 }
