@@ -214,8 +214,9 @@ func (h *prHarness) fileState() []byte {
 // of the state file fails is answered CHECK CONDITION, HARDWARE ERROR, INTERNAL
 // TARGET FAILURE (44/00: no medium's fault; README "Errors"), and changes
 // nothing: PERSISTENT RESERVE IN reports what it did before (PRgeneration
-// included, SPC-4 6.16.2), no nexus gets a unit attention for a change that did
-// not happen (SPC-4 5.13.11), every nexus has the access it had, and the state
+// included: SPC-4 6.16.2 counts only commands that complete successfully), no
+// nexus gets a unit attention for a change that did not happen (those of SPC-4
+// 5.13.11.x are for a change made), every nexus has the access it had, and the state
 // file is as it was. A GOOD answer would promise a change a power loss loses
 // (SPC-4 6.17.3, APTPL: the state "shall" be retained); a failed command whose
 // change stays in force would have the initiator believe the old state while the
@@ -302,8 +303,9 @@ func TestAPTPLSaveFailureRollsBack(t *testing.T) {
 // nothing is decided on the change, which may yet be undone: a later WRITE of
 // another nexus, and a HEAD OF QUEUE READ RESERVATION, wait until the save ends
 // (here it fails), and then run against the state as it stands, the one the
-// initiator of the change was told (SPC-4 5.13.11; SAM-5 8.6: the HEAD OF QUEUE
-// task is not started ahead of a task already in progress).
+// initiator of the change was told. Holding the HEAD OF QUEUE task is the
+// target's choice (SAM-5 8.6 would enable it at once): a change not yet saved is
+// not yet made, and reading it would show a state that may never exist.
 func TestAPTPLSaveHoldsTaskSet(t *testing.T) {
 	h := newPRHarness(t, backend.NewMemory(1<<20))
 	expectGood(t, "REGISTER A", h.do(prNexA, prout(reservation.SARegister, 0, 0, 0xA, 1)))

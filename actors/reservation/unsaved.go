@@ -10,7 +10,7 @@ package reservation
 // table keeps the state from before the command until its owner reports how the
 // save ended (Saved), and goes back to it if the save failed. Meanwhile the owner
 // runs no other command against the table (the LUN holds its task set behind
-// the save, lun/ordering.go), so going back loses no other change.
+// the save, lun/prsave.go), so going back loses no other change.
 
 // Unsaved reports whether a change's snapshot is being written: Saved has not
 // been called for the last Outcome that carried Persist.

@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// A change whose APTPL snapshot was not saved goes back whole (SPC-4 5.13.11:
-// the command failed, so nothing changed; 6.16.2: PRgeneration too); one that
-// was saved stands. The snapshot numbers never go back, so a snapshot taken
+// A change whose APTPL snapshot was not saved goes back whole: the command
+// failed, so nothing changed, PRgeneration included (SPC-4 6.16.2 counts only
+// commands that complete successfully); one that was saved stands. The snapshot numbers never go back, so a snapshot taken
 // after the failed one still replaces any file (WriteStateFile skips older ones).
 func TestSavedRollsBack(t *testing.T) {
 	tb := New()
