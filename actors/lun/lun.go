@@ -258,7 +258,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		// A worker finished an IO that held a range lock or that the device
 		// model waits for (copy status, sanitize).
 		if m.Token != 0 {
-			l.cfg.Device.IODone(m.Token, answerFailure(m.Answer))
+			failure := answerFailure(m.Answer)
+			l.cfg.Device.IODone(m.Token, failure)
+			l.reservationSaved(m, failure == nil)
 		}
 		if m.LockId != 0 {
 			for _, io := range l.locks.release(m.LockId) {
@@ -343,6 +345,9 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		l.order.background.add()
 	} else {
 		l.count()
+	}
+	if res.IO.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS {
+		l.order.barrier = true // nothing runs until its change stands or is undone (prsave.go)
 	}
 	if t.Flight&trace.FlightOrderWait != 0 {
 		// Handed on after a wait: the wait shows (else queued is its arrival).

@@ -24,8 +24,10 @@ import (
 type taskOrder struct {
 	inflight   drainCounter
 	background drainCounter
-	barrier    bool // an ORDERED task is with the workers
-	queue      []*pb.ScsiTask
+	// barrier: an ORDERED task, or a reservation change's APTPL save, is with the
+	// workers (prsave.go).
+	barrier bool
+	queue   []*pb.ScsiTask
 	// fences are cluster reservation changes waiting for the workers to
 	// finish what was admitted before them (cluster.go): tasks queue behind.
 	fences []*prcluster.Update
@@ -83,7 +85,7 @@ func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
 		}
 	}
 	o := l.order
-	if !ordered(t) && (t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE ||
+	if !ordered(t) && ((t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE && !l.cfg.Reservations.Unsaved()) ||
 		(len(o.queue) == 0 && !o.barrier && len(o.fences) == 0)) {
 		l.execute(ctx, t)
 		return

@@ -28,7 +28,9 @@ import (
 //     reservation made with APTPL=0 (fence_scsi's default) and so unfence a fenced
 //     node. If the panic struck inside a reservation command, the table goes back
 //     to its state before that command, which is answered CHECK CONDITION
-//     (reservation.Table.Recovered). A cluster LUN takes the store's newest state.
+//     (reservation.Table.Recovered); so it does if the panic struck after the
+//     command changed the table but before its APTPL save was handed to a worker
+//     (reservation.Table.Saved). A cluster LUN takes the store's newest state.
 //     Since the table is not reread from the file, an APTPL snapshot still being
 //     written lands in a file that agrees with it;
 //   - the IO the workers hold, and the tasks waiting for them, go on under the
@@ -60,6 +62,9 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 	}
 	l.failures = append(recent, now)
 	log := l.cfg.Log.With("target", l.cfg.Target, "lun", l.cfg.ID, "panic", r, "failures", len(l.failures))
+	// A task in hand was not handed to a worker: a reservation change it made
+	// waits for a save that will never be written (prsave.go).
+	inHand := l.executing != nil
 	l.answerInHand(ctx, ctx.Message())
 	ctx.Send(ctx.Self(), &repump{})
 	if len(l.failures) >= offlineFailures {
@@ -93,6 +98,9 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 		var back bool
 		if l.cfg.Reservations, back = l.cfg.Reservations.Recovered(); back {
 			log.Warn("LUN actor failed inside a reservation command; the reservations are as before it")
+		} else if inHand && l.cfg.Reservations.Unsaved() {
+			l.cfg.Reservations.Saved(false)
+			log.Warn("LUN actor failed before a reservation change was saved; the reservations are as before it")
 		}
 	}
 	l.cfg.Device.AddUnitAttention("", scsi.PowerOnReset())

@@ -193,6 +193,7 @@ func (l *lunActor) end(sc actor.SenderContext, io *pb.IoRequest, err error, deta
 	}
 	if io.Token != 0 && token {
 		l.cfg.Device.IODone(io.Token, err)
+		l.reservationSaved(io, false)
 	}
 	if io.Untracked {
 		l.locks.untracked.done(send, &writesDrained{})

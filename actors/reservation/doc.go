@@ -12,7 +12,8 @@
 // afterwards is returned in an Outcome: unit attentions to queue, tasks to
 // abort, and a state snapshot that an IO worker must write with WriteStateFile
 // before the command is answered, so that the LUN actor itself never blocks
-// on the disk.
+// on the disk; the change stands only if that write succeeds (Saved,
+// unsaved.go).
 //
 // An I_T nexus is identified by its initiator port name in the form the
 // connection builds, "iqn.…,i,0x<ISID>". Registrations of a local table are

@@ -31,6 +31,10 @@ func (t *Table) Execute(n Nexus, cdb []byte, param []byte) (Outcome, bool) {
 		// Kept until the command returns, for Recovered (guard.go).
 		t.guard = t.clone()
 		out := t.execute(op, n, cdb, param)
+		if out.Persist != nil {
+			// The change stands only once its snapshot is saved (unsaved.go).
+			t.unsaved = t.guard
+		}
 		t.guard = nil
 		return out, true
 	}

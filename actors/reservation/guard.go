@@ -24,7 +24,7 @@ func changes(op byte) bool { return op != scsi.OpPersistentReserveIn }
 // clone returns a deep copy of t's state.
 func (t *Table) clone() *Table {
 	c := *t
-	c.guard = nil
+	c.guard, c.unsaved = nil, nil
 	c.regs = make([]*registration, len(t.regs))
 	for i, r := range t.regs {
 		rc := *r

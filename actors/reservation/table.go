@@ -102,7 +102,9 @@ type Outcome struct {
 	Cluster bool
 	// Persist, when non-nil, is a state snapshot an IO worker must write
 	// with WriteStateFile before the command is answered: the command
-	// changed state that APTPL makes survive a restart.
+	// changed state that APTPL makes survive a restart. The change and UAs
+	// stand only once it is written: the caller reports the save's end with
+	// Table.Saved and raises UAs only if it succeeded.
 	Persist []byte
 }
 
@@ -145,6 +147,10 @@ type Table struct {
 	// guard is the state from before the command running inside Execute,
 	// for Recovered; nil between commands (guard.go).
 	guard *Table
+	// unsaved is the state from before the last change whose snapshot
+	// (Outcome.Persist) is being written, for Saved; nil when none is
+	// (unsaved.go).
+	unsaved *Table
 }
 
 // New returns an empty table: no reservations, no registrations.

@@ -71,13 +71,20 @@ func refused(res Result) Result {
 
 // reserved turns the outcome of a reservation command into a result: the unit
 // attentions it raises are established now, and a state snapshot that APTPL
-// makes survive a restart is an IO plan, written before the command is answered.
+// makes survive a restart is an IO plan, written before the command is answered;
+// the unit attentions of such a change wait for the save (IODone), since a
+// change whose save fails does not happen (reservation.Table.Saved).
 func (d *Device) reserved(out reservation.Outcome) Result {
+	res := Result{Status: out.Status, Sense: out.Sense, Data: out.Data}
+	if out.Persist != nil {
+		token := d.track(pendingIO{kind: pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, uas: out.UAs})
+		res.IO = IO{Kind: pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, Data: out.Persist, Token: token}
+		return res
+	}
 	for _, ua := range out.UAs {
 		d.AddUnitAttention(ua.Nexus, ua.Sense)
 	}
-	res := Result{Status: out.Status, Sense: out.Sense, Data: out.Data}
-	if out.Persist != nil || out.Cluster {
+	if out.Cluster {
 		// A cluster cache's PERSISTENT RESERVE OUT goes to the LUN's
 		// cluster store with its parameter list (Data nil keeps it).
 		res.IO = IO{Kind: pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, Data: out.Persist}

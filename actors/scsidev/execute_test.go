@@ -125,7 +125,9 @@ func proutRegister(saKey uint64, aptpl bool) (cdb, param []byte) {
 
 // TestReservationCommandPlans: a reservation change that APTPL keeps is a
 // PERSIST_RESERVATIONS plan answered GOOD once written, not medium IO; the
-// unit attentions a reservation command raises reach the other nexuses.
+// unit attentions a reservation command raises reach the other nexuses, those
+// of a change that APTPL keeps only once it is saved (SPC-4 5.13.11: a change
+// whose save fails did not happen, and nobody is told of it).
 func TestReservationCommandPlans(t *testing.T) {
 	d := ready(t, testConfig())
 	rt := reservation.New()
@@ -150,9 +152,26 @@ func TestReservationCommandPlans(t *testing.T) {
 	binary.BigEndian.PutUint32(clearCDB[5:9], 24)
 	cp := make([]byte, 24)
 	binary.BigEndian.PutUint64(cp[0:8], 1)
-	if r := d.Execute(&Request{CDB: clearCDB, DataOut: cp, Nexus: "a"}, rt); r.Status != scsi.StatusGood {
-		t.Fatalf("CLEAR: %+v", r)
+	runClear := func() Result {
+		t.Helper()
+		r := d.Execute(&Request{CDB: clearCDB, DataOut: cp, Nexus: "a"}, rt)
+		if r.Status != scsi.StatusGood || r.IO.Kind != pb.IoKind_IO_KIND_PERSIST_RESERVATIONS || r.IO.Token == 0 {
+			t.Fatalf("CLEAR: %+v", r)
+		}
+		return r
 	}
+	r = runClear()
+	if r := d.Execute(&Request{CDB: tur, Nexus: "b"}, rt); r.Status != scsi.StatusGood {
+		t.Fatalf("b told of a CLEAR not yet saved: % x", r.Sense)
+	}
+	d.IODone(r.IO.Token, scsi.InternalTargetFailure())
+	rt.Saved(false)
+	if r := d.Execute(&Request{CDB: tur, Nexus: "b"}, rt); r.Status != scsi.StatusGood {
+		t.Fatalf("b told of a CLEAR whose save failed: % x", r.Sense)
+	}
+	r = runClear()
+	d.IODone(r.IO.Token, nil)
+	rt.Saved(true)
 	if _, a, q := senseOf(d.Execute(&Request{CDB: tur, Nexus: "b"}, rt)); a != 0x2A || q != 0x03 {
 		t.Fatalf("b after CLEAR: %02x/%02x, want RESERVATIONS PREEMPTED", a, q)
 	}

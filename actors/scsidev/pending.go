@@ -1,9 +1,13 @@
 package scsidev
 
-import pb "github.com/atgt/atgt/messages/atgtv1"
+import (
+	"github.com/atgt/atgt/actors/reservation"
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
 
 // pendingIO is device state that waits for an IO's outcome: the status of an
-// EXTENDED COPY, the end of a SANITIZE, or a MODE SELECT's saved values.
+// EXTENDED COPY, the end of a SANITIZE, a MODE SELECT's saved values, or the
+// unit attentions of a reservation change that APTPL makes persistent.
 type pendingIO struct {
 	kind  pb.IoKind
 	nexus string
@@ -12,6 +16,9 @@ type pendingIO struct {
 	copy *copyState
 	// modes is what a MODE SELECT with SP=1 applies once saved.
 	modes *modeChange
+	// uas are the unit attentions a reservation change raises once its APTPL
+	// snapshot is saved.
+	uas []reservation.UA
 }
 
 // track registers p and returns the token the IO carries.
@@ -25,8 +32,9 @@ func (d *Device) track(p pendingIO) uint64 {
 // it succeeded, else the error (a *scsi.SenseError as the task was answered,
 // when there is one) it failed with. A copy's status becomes final, with how far
 // a failed copy got; a SANITIZE ends (and on failure leaves the medium in the
-// sanitize failure mode). The LUN calls it when the IO worker reports back, also
-// when the worker failed. Unknown tokens are ignored.
+// sanitize failure mode); a saved reservation change raises its unit attentions.
+// The LUN calls it when the IO worker reports back, also when the worker failed.
+// Unknown tokens are ignored.
 func (d *Device) IODone(token uint64, failure error) {
 	p, found := d.pending[token]
 	if !found {
@@ -41,6 +49,13 @@ func (d *Device) IODone(token uint64, failure error) {
 		d.sanitizeFailed = failure != nil
 	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
 		d.modesSaved(p.nexus, p.modes, failure == nil)
+	case pb.IoKind_IO_KIND_PERSIST_RESERVATIONS:
+		if failure != nil {
+			break // the change did not happen: nobody is told of it
+		}
+		for _, ua := range p.uas {
+			d.AddUnitAttention(ua.Nexus, ua.Sense)
+		}
 	}
 }
 
