@@ -1,5 +1,6 @@
 // Package logging bridges protoactor's slog output into the daemon's hclog logger, so
-// that one -log-level governs every line the process prints.
+// that one -log-level governs every line the process prints, and buffers that output
+// (Async) so that a blocked log consumer never stops the actors that log.
 package logging
 
 import (

@@ -52,7 +52,7 @@ var (
 func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCommands, descBytes, descDuration, descInFlight, descErrors,
 		descRestarts, descAbandoned, descAborted, descFaults, descOnline, descSessions, descLogins, descLogouts, descDigests, descRejected,
-		descDataInHeld, descDataInLimit, descDataInPauses, descSlowReaders} {
+		descDataInHeld, descDataInLimit, descDataInPauses, descSlowReaders, descLogDrops} {
 		ch <- d
 	}
 }
@@ -70,7 +70,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	for t, n := range r.sessions {
 		targets[t] = n
 	}
-	dataIn := r.dataIn
+	dataIn, logDrops := r.dataIn, r.logDrops
 	r.mu.Unlock()
 
 	for _, l := range luns {
@@ -89,6 +89,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDigests, prometheus.CounterValue, float64(r.ev.digests[1].Load()), "data")
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(r.ev.rejected.Load()))
 	collectDataIn(ch, dataIn)
+	collectLogDrops(ch, logDrops)
 }
 
 // collect sends one LUN's metrics. Every kind is reported, even at zero, so that

@@ -201,6 +201,22 @@ atgt_rejected_pdus_total 1
 atgt_target_sessions{target="iqn.a"} 0
 atgt_target_sessions{target="iqn.b"} 1
 `,
+	}, {
+		name: "log lines dropped",
+		feed: func(r *Registry) {
+			r.SetLogDrops(logDrops(7))
+		},
+		names: []string{"atgt_log_lines_dropped_total"},
+		want: `
+# HELP atgt_log_lines_dropped_total Log lines dropped because the log output (stdout, stderr) was blocked and its buffer full.
+# TYPE atgt_log_lines_dropped_total counter
+atgt_log_lines_dropped_total 7
+`,
+	}, {
+		name:  "no log lines dropped series without a source",
+		feed:  func(r *Registry) {},
+		names: []string{"atgt_log_lines_dropped_total"},
+		want:  "",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewRegistry()
@@ -241,6 +257,11 @@ func histogramText(initiator, lun, target string, kinds map[string]string) strin
 	}
 	return b.String()
 }
+
+// logDrops is a LogDropSource with a fixed count.
+type logDrops uint64
+
+func (n logDrops) Dropped() uint64 { return uint64(n) }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 

@@ -15,6 +15,8 @@ type Registry struct {
 	ev       events
 	// dataIn is the connections' Data-In budget (datain.go), nil until set.
 	dataIn DataInSource
+	// logDrops counts the log lines dropped (logdrops.go), nil until set.
+	logDrops LogDropSource
 }
 
 // lunKey is a LUN's route, as the dispatcher's: the route's target name (for an

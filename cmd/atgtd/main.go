@@ -64,19 +64,24 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "atgtd: -trace %q is not off, light or full\n", *traceLevel)
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "atgtd", Level: level, Output: os.Stderr})
+	// From here every line goes through a bounded buffer (output.go): a log call
+	// never waits for the output; lines a blocked output cannot take are dropped,
+	// counted (atgt_log_lines_dropped_total) and reported once it drains.
+	output := startOutput()
+	defer output.Close(logFlushTimeout)
+	log := hclog.New(&hclog.LoggerOptions{Name: "atgtd", Level: level, Output: stderr})
 
 	if *pprofAddr != "" {
 		ln, err := listenLocal("-pprof", *pprofAddr, *expose)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "atgtd: -pprof: %v\n", err)
+			fmt.Fprintf(stderr, "atgtd: -pprof: %v\n", err)
 			return 2
 		}
 		go http.Serve(ln, nil) //nolint:errcheck // ends with the process
 	}
 	saveTo, cfg, err := loadConfig(*configPath, *dataDir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
+		fmt.Fprintf(stderr, "atgtd: %v\n", err)
 		return 1
 	}
 	// -portal and -data override the file's values without changing the file.
@@ -102,9 +107,10 @@ func run() int {
 	svc, err := target.StartWith(file, log, target.Options{ConfigPath: saveTo, Override: override, TraceSinks: sinks,
 		TraceLevel: *traceLevel, SharedStores: os.Getenv(sharedStoresEnv) == "1"})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
+		fmt.Fprintf(stderr, "atgtd: %v\n", err)
 		return 1
 	}
+	svc.Metrics().SetLogDrops(output)
 	_, envSet := os.LookupEnv("GOMAXPROCS")
 	available := runtime.GOMAXPROCS(0)
 	if n := target.GoMaxProcs(cfg, available, envSet); n > 0 {
@@ -117,24 +123,24 @@ func run() int {
 	if *metricsAddr != "" {
 		bound, err := serveMetrics(*metricsAddr, *expose, svc)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "atgtd: -metrics: %v\n", err)
+			fmt.Fprintf(stderr, "atgtd: -metrics: %v\n", err)
 			_ = svc.Stop(10 * time.Second)
 			return 2
 		}
-		fmt.Printf("metrics http://%s/metrics\n", bound)
+		fmt.Fprintf(stdout, "metrics http://%s/metrics\n", bound)
 	}
 	// How many CPUs run Go code (maxProcs), for the log and for benchmarks.
-	fmt.Printf("procs %d of %d\n", runtime.GOMAXPROCS(0), available)
+	fmt.Fprintf(stdout, "procs %d of %d\n", runtime.GOMAXPROCS(0), available)
 	for _, l := range svc.LUNs() {
 		if l.Initiator != "" { // an initiator's own LUN
-			fmt.Printf("target %s lun %d path %s size %d initiator %s\n", l.Target, l.ID, l.Path, l.Size, l.Initiator)
+			fmt.Fprintf(stdout, "target %s lun %d path %s size %d initiator %s\n", l.Target, l.ID, l.Path, l.Size, l.Initiator)
 			continue
 		}
-		fmt.Printf("target %s lun %d path %s size %d\n", l.Target, l.ID, l.Path, l.Size)
+		fmt.Fprintf(stdout, "target %s lun %d path %s size %d\n", l.Target, l.ID, l.Path, l.Size)
 	}
 	addrs := svc.Addrs()
 	for _, a := range addrs[1:] {
-		fmt.Printf("portal %s\n", a)
+		fmt.Fprintf(stdout, "portal %s\n", a)
 	}
 	// The admin service starts once the target serves, before "ready".
 	adminSrv, err := serveAdmin(svc, adminSocketPath(*adminSocket, cfg), *adminAddr, adminTokenPath(*adminTokenFile, cfg), log)
@@ -144,18 +150,18 @@ func run() int {
 		// another daemon's live socket): the target serves on, without atgtctl.
 		log.Error("admin socket not served; use -admin-socket PATH", "error", err)
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "atgtd: %v\n", err)
+		fmt.Fprintf(stderr, "atgtd: %v\n", err)
 		_ = svc.Shutdown(0)
 		return 1
 	}
 	if adminSrv != nil && adminSrv.SocketPath() != "" {
-		fmt.Printf("admin socket %s\n", adminSrv.SocketPath())
+		fmt.Fprintf(stdout, "admin socket %s\n", adminSrv.SocketPath())
 	}
 	if adminSrv != nil && adminSrv.TCPAddr() != nil {
-		fmt.Printf("admin addr %s\n", adminSrv.TCPAddr())
-		fmt.Printf("admin token %s\n", adminTokenPath(*adminTokenFile, cfg)) // the file, never the token
+		fmt.Fprintf(stdout, "admin addr %s\n", adminSrv.TCPAddr())
+		fmt.Fprintf(stdout, "admin token %s\n", adminTokenPath(*adminTokenFile, cfg)) // the file, never the token
 	}
-	fmt.Printf("ready portal=%s\n", addrs[0])
+	fmt.Fprintf(stdout, "ready portal=%s\n", addrs[0])
 	notify(log, "READY=1") // every portal listens: a Type=notify unit is started
 	// A reload runs off this loop (serialised with the admin changes by the
 	// service), so that SIGTERM is handled at once even during a long one (whose
@@ -189,16 +195,17 @@ func run() int {
 	// The stop may take longer than the unit's TimeoutStopSec (a long grace, a slow
 	// flush): ask systemd (>= 236) for the most it can take, so that it does not
 	// SIGKILL atgtd during a clean stop. An older systemd ignores it.
-	notify(log, fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", target.ShutdownLimit(svc.Grace()).Microseconds()))
+	notify(log, fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (target.ShutdownLimit(svc.Grace())+logFlushTimeout).Microseconds()))
 	// A clean stop asks the initiators to log out, waits for them up to the grace
 	// period, and flushes every LUN (in parallel, at most target.FinalFlushTimeout;
 	// a LUN not flushed makes the exit status 1); a second signal ends the process
 	// at once.
 	log.Warn("stopping: asking initiators to log out", "signal", s.String(), "grace", svc.Grace())
-	fmt.Printf("stopping (signal %s); a second signal exits at once\n", s)
+	fmt.Fprintf(stdout, "stopping (signal %s); a second signal exits at once\n", s)
 	go func() {
 		s := <-sig
-		fmt.Fprintf(os.Stderr, "atgtd: second signal (%s): exiting without a clean stop\n", s)
+		fmt.Fprintf(stderr, "atgtd: second signal (%s): exiting without a clean stop\n", s)
+		output.Close(logFlushTimeout / 4)
 		os.Exit(exitSecondSignal)
 	}()
 	if adminSrv != nil { // no admin changes while the target stops
@@ -207,10 +214,10 @@ func run() int {
 		}
 	}
 	if err := svc.Shutdown(svc.Grace()); err != nil {
-		fmt.Fprintf(os.Stderr, "atgtd: stop: %v\n", err)
+		fmt.Fprintf(stderr, "atgtd: stop: %v\n", err)
 		return 1
 	}
-	fmt.Println("stopped")
+	fmt.Fprintln(stdout, "stopped")
 	return 0
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -39,10 +38,10 @@ func startOTLP(cfg *pb.Config, flagURL, traceFlag string, log hclog.Logger) ([]t
 	}
 	if _, _, _, err := atgtotel.ParseEndpoint(endpoint); err != nil {
 		if flagURL != "" {
-			fmt.Fprintf(os.Stderr, "atgtd: -otlp: %v\n", err)
+			fmt.Fprintf(stderr, "atgtd: -otlp: %v\n", err)
 			return nil, nil, 2
 		}
-		fmt.Fprintf(os.Stderr, "atgtd: config: otlpEndpoint: %v\n", err)
+		fmt.Fprintf(stderr, "atgtd: config: otlpEndpoint: %v\n", err)
 		return nil, nil, 1
 	}
 	sink, err := atgtotel.New(context.Background(), atgtotel.Config{
@@ -51,7 +50,7 @@ func startOTLP(cfg *pb.Config, flagURL, traceFlag string, log hclog.Logger) ([]t
 		SampleRatio: cfg.GetOtlpSampleRatio(),
 	})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "atgtd: -otlp: %v\n", err)
+		fmt.Fprintf(stderr, "atgtd: -otlp: %v\n", err)
 		return nil, nil, 2
 	}
 	// The sink's provider and W3C propagation become the process's, so that what
@@ -65,13 +64,13 @@ func startOTLP(cfg *pb.Config, flagURL, traceFlag string, log hclog.Logger) ([]t
 			log.Warn("otlp export failed (spans dropped; further errors for 30s not logged)", "endpoint", endpoint, "error", err)
 		}
 	}))
-	fmt.Printf("otlp %s\n", endpoint)
+	fmt.Fprintf(stdout, "otlp %s\n", endpoint)
 	level := traceFlag
 	if level == "" {
 		level = cfg.GetTraceLevel()
 	}
 	if level == "" || level == "off" {
-		fmt.Println("otlp: tracing is off: only the tasks the flight recorder logs are exported (-trace light: every task)")
+		fmt.Fprintln(stdout, "otlp: tracing is off: only the tasks the flight recorder logs are exported (-trace light: every task)")
 	}
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), otlpFlushTimeout)
