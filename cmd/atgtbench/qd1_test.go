@@ -91,7 +91,7 @@ func TestQD1Smoke(t *testing.T) {
 		{"QD1 latency, Go initiator: atgt vs atgt-base", caseNames(), []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}},
 		{"QD1 latency, real clients: atgt vs atgt-base", clientNames, []int{2, 3, 4}},
 		{"The floor", []string{pingShapes[0].Name, pingShapes[1].Name, pingShapes[2].Name, pingShapes[3].Name,
-			pingShapes[4].Name}, []int{1, 2, 3, 4, 5}},
+			pingShapes[4].Name, pingShapes[5].Name}, []int{1, 2, 3, 4, 5}},
 		{"Flush cost", []string{syncFloors[0].Name, syncFloors[1].Name, syncFloors[2].Name,
 			qd1Cases[2].Name + " via atgt", qd1Cases[2].Name + " via tgt", qd1Cases[2].Name + " via atgt-base",
 			qd1Cases[3].Name + " via atgt", qd1Cases[3].Name + " via tgt", qd1Cases[3].Name + " via atgt-base"}, []int{1, 2, 3, 4, 5}},
@@ -259,6 +259,45 @@ func TestGoalSection(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// TestGoalFloor: each case's floor is the sum of its parts' p50s, and the goals
+// table gives it over tgt's p50 for the p50 goals only.
+func TestGoalFloor(t *testing.T) {
+	lat := func(us int) [][]time.Duration { return [][]time.Duration{{time.Duration(us) * time.Microsecond}} }
+	d := &qd1Data{cases: qd1Cases, goLat: map[string][][][]time.Duration{
+		"atgt": {lat(40), lat(80), lat(280), lat(310)},
+		"tgt":  {lat(80), lat(130), lat(270), lat(350)},
+	}}
+	for range pingShapes {
+		d.pingLat = append(d.pingLat, lat(1000)) // shapes no floor uses
+	}
+	d.pingLat[pingRead], d.pingLat[pingWrite], d.pingLat[pingNoData] = lat(70), lat(75), lat(55)
+	for range syncFloors {
+		d.syncLat = append(d.syncLat, nil)
+	}
+	d.syncLat[syncPwrite], d.syncLat[syncFdatasync], d.syncLat[syncDsync] = lat(7), lat(170), lat(180)
+	for op, want := range map[qd1Op]float64{opRead: 70, opWrite: 82, opWriteFUA: 255, opWriteSync: 300} {
+		if got := goalFloor(d, op); got != want {
+			t.Errorf("floor of op %v: %v µs, want %v", op, got, want)
+		}
+	}
+	got := map[string]string{}
+	for _, r := range goalSection(d).Rows {
+		got[r[0]+" "+r[1]] = r[4]
+	}
+	for k, v := range map[string]string{
+		"4K rand write + SYNC CACHE p50 ≤ 0.8x tgt's": "0.86", // 300 / 350: the goal (0.8) is below it
+		"4K rand read p50 ≤ 0.7x tgt's":               "0.88",
+		"4K rand write FUA p99 ≤ 1.0x tgt's":          "",
+	} {
+		if got[k] != v {
+			t.Errorf("%s: floor %q, want %q (rows %v)", k, got[k], v, got)
+		}
+	}
+	if f := goalFloor(&qd1Data{cases: qd1Cases}, opRead); f != 0 {
+		t.Errorf("floor without the floors run: %v, want 0", f)
 	}
 }
 

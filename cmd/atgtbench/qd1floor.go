@@ -46,14 +46,22 @@ const (
 // pingShapes: sockperf's shape (4 KiB both ways) and the two shapes of an iSCSI
 // command at QD1 (a 48-byte BHS each way, plus 4 KiB of data one way); then a READ's
 // shape with both processes pinned to one CPU and to two, which shows what a
-// wake-up across CPUs costs (unpinned runs land on either side).
+// wake-up across CPUs costs (unpinned runs land on either side); last a command
+// without data (SYNCHRONIZE CACHE), for the floor of write + SYNC CACHE.
 var pingShapes = []pingShape{
 	{Name: "TCP ping-pong 4 KiB both ways", Req: 4096, Resp: 4096},
 	{Name: "TCP ping-pong 48 B -> 4 KiB+48 B (a READ's shape)", Req: 48, Resp: 4096 + 48},
 	{Name: "TCP ping-pong 4 KiB+48 B -> 48 B (a WRITE's shape)", Req: 4096 + 48, Resp: 48},
 	{Name: "TCP ping-pong READ's shape, both on one CPU", Req: 48, Resp: 4096 + 48, Place: oneCPU},
 	{Name: "TCP ping-pong READ's shape, on two CPUs", Req: 48, Resp: 4096 + 48, Place: twoCPUs},
+	{Name: "TCP ping-pong 48 B -> 48 B (a SYNC CACHE's shape)", Req: 48, Resp: 48},
 }
+
+// Which pingShapes and syncFloors make up each case's floor (goalFloor).
+const (
+	pingRead, pingWrite, pingNoData      = 1, 2, 5
+	syncPwrite, syncFdatasync, syncDsync = 0, 1, 2
+)
 
 // pinProcess sets the CPU affinity of every thread of process pid (threads made
 // later inherit it from their maker); no cpus means every CPU.
