@@ -51,7 +51,9 @@ type Config struct {
 	// (watchdog.go); 0 never abandons one.
 	IOTimeout time.Duration
 	// Rebuild makes the device model and reservation state anew from the config and
-	// the persisted files, for a LUN actor that failed (recover.go); nil keeps them.
+	// the persisted files, for a LUN actor that failed (recover.go), which hands the
+	// new device model the IO still in flight (scsidev.Device.TakePending); nil keeps
+	// them.
 	Rebuild func() (*scsidev.Device, *reservation.Table, error)
 	// Metrics, if set, counts the LUN's commands, latency and failures (metrics.go);
 	// nil counts nothing.

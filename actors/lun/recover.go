@@ -20,9 +20,19 @@ import (
 //     INTERNAL TARGET FAILURE; a task management function with FUNCTION REJECTED;
 //     a worker's report is applied again (its range lock released), so no task waits
 //     for it;
-//   - the device model (mode pages, unit attentions, sanitize state) is rebuilt
+//   - the device model (mode pages, unit attentions, ALUA states) is rebuilt
 //     from the config and the saved mode pages, and every initiator gets a unit
 //     attention POWER ON, RESET, OR BUS DEVICE RESET OCCURRED, as after a reset;
+//   - but what the device model holds about IO still in flight it takes over from
+//     the old one (scsidev.Device.TakePending): the IO it waits for, keyed by the
+//     tokens the workers report back with, and the token counter, so that an IO
+//     that ends after the rebuild settles itself and never one planned since; the
+//     status of the copies still running; a SANITIZE in progress, which a reset
+//     does not end (SBC-4 4.11.1), or failed, whose failure mode only a SANITIZE
+//     ends; the mode save sequence. Like the locks below, these describe IO really
+//     in flight, which the config cannot tell. The IO the device model planned for
+//     the task in hand never reaches a worker: what waits for it ends
+//     (scsidev.Device.AbandonPlanned), as it must also when the model is kept;
 //   - the reservations are kept: the table is pure data the device model does not
 //     own, and rebuilding it from the APTPL file would drop every registration and
 //     reservation made with APTPL=0 (fence_scsi's default) and so unfence a fenced
@@ -66,6 +76,11 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 	// waits for a save that will never be written (prsave.go).
 	inHand := l.executing != nil
 	l.answerInHand(ctx, ctx.Message())
+	old := l.cfg.Device
+	if inHand {
+		// Its IO, if the device model planned one, never reaches a worker.
+		old.AbandonPlanned()
+	}
 	ctx.Send(ctx.Self(), &repump{})
 	if len(l.failures) >= offlineFailures {
 		l.offline = true
@@ -83,6 +98,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 			log.Warn("LUN actor failed and its state could not be rebuilt; the LUN is offline", "error", err)
 			return
 		}
+		dev.TakePending(old)
 		l.cfg.Device, l.cfg.Reservations = dev, rt
 		l.attachProgress()
 		if l.cfg.ClusterPR == nil && kept != nil {

@@ -23,9 +23,12 @@ type Device struct {
 	// identifier, for RECEIVE COPY RESULTS.
 	copies map[string]map[byte]*copyState
 	// pending maps the token of an IO whose outcome changes device state
-	// (a copy, a sanitize) to what to update.
+	// (a copy, a sanitize, a mode or reservation save) to what to update.
 	pending   map[uint64]pendingIO
 	nextToken uint64
+	// planned is nextToken when the last Execute began: the tokens above it
+	// are those of the command Execute last planned (AbandonPlanned).
+	planned uint64
 	// sanitizing is set from a SANITIZE until its IO is done; then
 	// sanitizeFailed says whether it failed (SBC-3 4.11).
 	sanitizing, sanitizeFailed bool

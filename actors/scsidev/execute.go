@@ -26,6 +26,7 @@ import (
 // and finish with CompleteIO. A command ended by steps 1 to 3 comes back
 // Refused.
 func (d *Device) Execute(r *Request, rt *reservation.Table) Result {
+	d.planned = d.nextToken
 	if r == nil || len(r.CDB) == 0 {
 		return checkCondition(scsi.InvalidOpcode())
 	}
