@@ -134,6 +134,10 @@ type lunActor struct {
 	// reservation change, as of its Update numbered prSeq (cluster.go).
 	prDoubt bool
 	prSeq   uint64
+	// prLate are the snapshots that abandoned reservation saves wrote, or may
+	// have, once their calls returned, not yet checked against the table
+	// (prsave.go).
+	prLate [][]byte
 	// gate checks the lease by the clock before IO starts, here and in the
 	// workers; nil for a LUN with neither a cluster store nor port groups
 	// (lease.go).
@@ -252,6 +256,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.checkRetired()
 		l.checkDrain()
 		l.tryReopen(ctx)
+		l.resaveIfDue(ctx)
 	case *writesDrained:
 		for _, io := range l.locks.retry() {
 			l.toWorker(ctx, io)
@@ -262,7 +267,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		if m.Token != 0 {
 			failure := answerFailure(m.Answer)
 			l.cfg.Device.IODone(m.Token, failure)
-			l.reservationSaved(m, failure == nil)
+			l.reservationSaved(ctx, m, failure == nil)
 		}
 		if m.LockId != 0 {
 			for _, io := range l.locks.release(m.LockId) {

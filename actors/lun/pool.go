@@ -176,6 +176,9 @@ type slot struct {
 	returned bool
 	// token is an abandoned SANITIZE's, which ends when the call returns.
 	token uint64
+	// saved is the snapshot an abandoned reservation save writes: the call
+	// may yet land it, so its return is checked against the table (prsave.go).
+	saved []byte
 }
 
 // begin marks io as in the backend from clock on: cur is set before handed is

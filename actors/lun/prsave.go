@@ -1,6 +1,10 @@
 package lun
 
-import pb "github.com/atgt/atgt/messages/atgtv1"
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+)
 
 // A PERSISTENT RESERVE OUT that changes reservations while APTPL is in effect
 // (or turns it on or off) changes the LUN's reservation table at once, and an IO
@@ -15,11 +19,57 @@ import pb "github.com/atgt/atgt/messages/atgtv1"
 // LUN before it answers the command (the IO carries a token), so the initiator's
 // next command finds the table as its answer said. An abandoned save (ABORT
 // TASK, ioTimeout) ends as a failed one.
+//
+// An abandoned save's call may still complete, and land the snapshot of the
+// change that was undone in the state file, which the next start would load.
+// So when it returns (lateReturn) the LUN writes the table's snapshot again if
+// the table differs from what that call wrote (reservation.Table.Resave): a new
+// snapshot, numbered above every earlier one, so no older save still in flight
+// can overwrite it (WriteStateFile keeps the newer), and a newer one already
+// written is not overwritten by it. It is taken only once no change is unsaved,
+// since the save in flight decides what stands, and it answers no initiator
+// and holds no task back: it runs as background work, as a SANITIZE with IMMED
+// does (ordering.go). Until it is written, the file may hold the undone change
+// (README, "Durability").
 
 // reservationSaved reports the end of io to the reservation table if io is a
 // reservation change's APTPL save: the change stands only if ok.
-func (l *lunActor) reservationSaved(io *pb.IoRequest, ok bool) {
+func (l *lunActor) reservationSaved(sc actor.SenderContext, io *pb.IoRequest, ok bool) {
 	if io.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS && l.cfg.ClusterPR == nil {
 		l.cfg.Reservations.Saved(ok)
+		l.resaveIfDue(sc)
 	}
+}
+
+// mayLand is the snapshot io writes if io is a local reservation save, which
+// its call may land after the LUN abandoned it; else nil.
+func (l *lunActor) mayLand(io *pb.IoRequest) []byte {
+	if io.Kind != pb.IoKind_IO_KIND_PERSIST_RESERVATIONS || l.cfg.ClusterPR != nil ||
+		l.cfg.StatePath == "" || io.Task == nil {
+		return nil
+	}
+	return io.Task.DataOut
+}
+
+// resaveIfDue writes the table's snapshot again, in the background, if an
+// abandoned save that returned may have left the state file disagreeing with
+// the table. It waits while a change is unsaved, and while the workers take no
+// IO (toWorker would refuse it): a later lateReturn or drained calls it again.
+func (l *lunActor) resaveIfDue(sc actor.SenderContext) {
+	t := l.cfg.Reservations
+	if len(l.prLate) == 0 || t == nil || t.Unsaved() || l.stalled() || l.reopen.active || l.contact.cut || l.prDoubt {
+		return
+	}
+	data := t.Resave(l.prLate...)
+	clear(l.prLate)
+	l.prLate = l.prLate[:0]
+	if data == nil {
+		return
+	}
+	l.cfg.Log.Warn("an abandoned reservation save returned; saving the reservations as they stand again")
+	io := l.ios.New()
+	io.Kind, io.Immediate = pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, true
+	io.Task = &pb.ScsiTask{DataOut: data}
+	l.order.background.add()
+	l.toWorker(sc, io)
 }

@@ -119,6 +119,7 @@ func (l *lunActor) abandon(ctx actor.Context, s *slot, io *pb.IoRequest, why str
 		// in the backend: it ends, failed, when the call returns (lateReturn).
 		s.token = io.Token
 	}
+	s.saved = l.mayLand(io)
 	l.end(ctx, io, errTimeout, true, s.token == 0)
 	if p.abandoned == len(p.slots) {
 		l.cfg.Log.Warn("LUN not ready: as many abandoned backend calls as workers; answering NOT READY until they return",
@@ -139,6 +140,12 @@ func (l *lunActor) lateReturn(sc actor.SenderContext, s *slot) {
 	l.cfg.Log.Warn("abandoned backend call returned; its result was discarded", "worker", s.pid.Id, "abandoned", p.abandoned)
 	if s.token != 0 {
 		l.cfg.Device.IODone(s.token, errAbandonedIO) // the abandoned SANITIZE failed
+	}
+	if s.saved != nil {
+		// The abandoned reservation save may have landed (prsave.go).
+		l.prLate = append(l.prLate, s.saved)
+		s.saved = nil
+		l.resaveIfDue(sc)
 	}
 	if was && !l.stalled() {
 		l.cfg.Log.Warn("LUN ready again", "abandoned", p.abandoned)
@@ -193,7 +200,7 @@ func (l *lunActor) end(sc actor.SenderContext, io *pb.IoRequest, err error, deta
 	}
 	if io.Token != 0 && token {
 		l.cfg.Device.IODone(io.Token, err)
-		l.reservationSaved(io, false)
+		l.reservationSaved(sc, io, false)
 	}
 	if io.Untracked {
 		l.locks.untracked.done(send, &writesDrained{})

@@ -384,7 +384,7 @@ func (w *worker) perform(req *pb.IoRequest) *pb.ScsiCompletion {
 	case pb.IoKind_IO_KIND_SANITIZE_ERASE:
 		err = w.sanitizeErase(req.Offset, req.Length)
 	case pb.IoKind_IO_KIND_PERSIST_RESERVATIONS:
-		err = writeState(reservation.WriteStateFile, w.statePath, t.DataOut)
+		err = writeState(writeStateFile, w.statePath, t.DataOut)
 	case pb.IoKind_IO_KIND_SAVE_MODE_PAGES:
 		err = w.saveModes(t.DataOut, req.Stable)
 	}
@@ -538,6 +538,11 @@ func (w *worker) saveModes(data []byte, flush bool) error {
 	}
 	return syncErr
 }
+
+// writeStateFile writes a reservation snapshot (reservation.WriteStateFile); a
+// variable so that a test can hold a save's call and release it later, as a hung
+// disk does, after the LUN abandoned it (prsave.go).
+var writeStateFile = reservation.WriteStateFile
 
 // writeState makes a LUN state file durable (temp file, fsync, rename, fsync of
 // the directory) before the command that changed it is answered; with no file

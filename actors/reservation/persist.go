@@ -50,7 +50,18 @@ type stateReserved struct {
 // reservation while APTPL is set, an empty state once it is not.
 func (t *Table) snapshot() []byte {
 	t.seq++
-	s := stateFile{Format: stateFormat, Version: stateVersion, Seq: t.seq, APTPL: t.aptpl,
+	s := t.state(t.seq)
+	b, err := json.Marshal(&s)
+	if err != nil {
+		// Marshalling these plain types cannot fail.
+		panic(err)
+	}
+	return append(b, '\n')
+}
+
+// state is the state file's content for the table as it stands, numbered seq.
+func (t *Table) state(seq uint64) stateFile {
+	s := stateFile{Format: stateFormat, Version: stateVersion, Seq: seq, APTPL: t.aptpl,
 		Registrations: []stateReg{}}
 	if t.aptpl {
 		s.Generation = t.generation
@@ -62,12 +73,7 @@ func (t *Table) snapshot() []byte {
 			s.Reservation = &stateReserved{Holder: t.res.holder, Type: t.res.typ}
 		}
 	}
-	b, err := json.Marshal(&s)
-	if err != nil {
-		// Marshalling these plain types cannot fail.
-		panic(err)
-	}
-	return append(b, '\n')
+	return s
 }
 
 // decodeState parses and validates a state file into a table.
