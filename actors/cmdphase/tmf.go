@@ -7,6 +7,23 @@ import (
 	"github.com/atgt/atgt/messages/scsi"
 )
 
+// MaxOutstandingTMFs bounds the task management functions one connection holds
+// received and not yet answered (the connection's reader counts them from the socket
+// on, and stops reading while this many are outstanding). Immediate functions skip
+// the CmdSN window (RFC 7143 4.2.2.1), so nothing else bounds them, and each CLEAR
+// TASK SET or reset also reaches every other session. RFC 7143 sets no limit and
+// asks no answer by any time, so the target may take its time to read the next
+// request: that is back-pressure (TCP's window fills, the initiator's sends block)
+// rather than "Function rejected" (255, RFC 7143 11.6.1), which an initiator
+// recovering from errors could take as a failed reset. Initiators send few at a
+// time (Linux's one per session); 64 leaves room for an ABORT TASK per task of a
+// deep queue.
+const MaxOutstandingTMFs = 64
+
+// TMFsHeld is the number of task management functions taken and not yet answered
+// (the connection's reader counts them against MaxOutstandingTMFs).
+func (m *Machine) TMFsHeld() int { return len(m.tmfs) }
+
 // pendingTMF is a task management function waiting for the tasks it aborted to leave
 // the IO workers and for its LUNs' answers: RFC 7143 4.2.3.3 allows the response only
 // once every affected task is terminated.

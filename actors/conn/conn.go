@@ -201,6 +201,9 @@ type connActor struct {
 	// (flow.reads counts both; publishReads moves the difference).
 	readsTaken int64
 	heldPub    uint64
+	// tmfsTaken and tmfsPub are the same for the task management requests
+	// (flow.tmfs, the machine's TMFsHeld; publishTMFs).
+	tmfsTaken, tmfsPub int64
 	// dataCheck calls the machine's CheckDataOut in half DataOutTimeout while a
 	// task waits for Data-Out; dataArmed: it is due.
 	dataCheck *time.Timer
@@ -242,9 +245,11 @@ func (c *connActor) Receive(ctx actor.Context) {
 		return
 	case *pduIn:
 		c.readsTaken += m.reads
+		c.tmfsTaken += m.tmfs
 		c.flow.taken()
 	case *pduBatch:
 		c.readsTaken += m.reads
+		c.tmfsTaken += m.tmfs
 		c.flow.taken()
 	case *dataDigestFailed:
 		c.flow.taken()
@@ -284,6 +289,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 	if c.m != nil && !c.flowDone {
 		c.drain(ctx)
 		c.publishReads()
+		c.publishTMFs()
 	}
 }
 
@@ -479,6 +485,17 @@ func (c *connActor) publishReads() {
 	}
 	c.flow.answered(d)
 	c.heldPub, c.readsTaken = held, 0
+}
+
+// publishTMFs moves the turn's change of the task management requests the
+// connection holds to flow.tmfs: those the turn took from the reader's messages
+// now count as the machine's until it answers them.
+func (c *connActor) publishTMFs() {
+	held := int64(c.m.TMFsHeld())
+	if d := held - c.tmfsPub - c.tmfsTaken; d != 0 {
+		c.flow.addTMFs(d)
+	}
+	c.tmfsPub, c.tmfsTaken = held, 0
 }
 
 // sendMsgs sends the machine's messages to the session and the dispatcher.

@@ -1,6 +1,10 @@
 package conn
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/atgt/atgt/actors/cmdphase"
+)
 
 // Bounds on what one connection holds between its socket's two directions. The
 // reader stops reading the socket while any is exceeded (or the target's
@@ -35,6 +39,10 @@ type flow struct {
 	// connection has not answered: added by the reader once per message, moved to
 	// the machine's DataInHeld and taken off by the actor once per turn.
 	reads atomic.Int64
+	// tmfs counts the task management requests the reader parsed and the
+	// connection has not answered, as reads counts READs: the reader stops at
+	// cmdphase.MaxOutstandingTMFs.
+	tmfs atomic.Int64
 	// waiting is set while the reader waits for the others to catch up.
 	waiting atomic.Bool
 	wake    chan struct{}
@@ -68,7 +76,20 @@ func newFlow() *flow {
 func (f *flow) over() bool {
 	q := f.queued.Load()
 	own := q + f.reads.Load()
-	return q > maxQueuedBytes || f.unread.Load() > maxUnread || own > maxDataInBytes || f.budget.over(own, 0)
+	return q > maxQueuedBytes || f.unread.Load() > maxUnread || own > maxDataInBytes || f.budget.over(own, 0) ||
+		f.tmfs.Load() >= cmdphase.MaxOutstandingTMFs
+}
+
+// tmfsFull reports whether n more task management requests reach the connection's
+// bound: the reader ends a message there and waits before it parses the next PDU.
+func (f *flow) tmfsFull(n int64) bool { return f.tmfs.Load()+n >= cmdphase.MaxOutstandingTMFs }
+
+// addTMFs changes tmfs by n, and wakes the reader when it went down.
+func (f *flow) addTMFs(n int64) {
+	f.tmfs.Add(n)
+	if n < 0 {
+		f.signal()
+	}
 }
 
 // overWith reports whether n more bytes of reads would exceed maxDataInBytes or the

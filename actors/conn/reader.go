@@ -26,6 +26,8 @@ type pduIn struct {
 	pooled bool
 	// reads is the EDTL of the commands that read in this message (flow.reads).
 	reads int64
+	// tmfs is the number of task management requests in it (flow.tmfs).
+	tmfs int64
 	// at is when the reader parsed it (trace clock), while tracing is on.
 	at  int64
 	pdu iscsi.PDU // p points here: one allocation per PDU
@@ -38,7 +40,9 @@ type pduBatch struct {
 	items []*pduIn
 	// reads is the EDTL of the commands that read in the batch (flow.reads).
 	reads int64
-	arr   [maxBatchPDUs]*pduIn
+	// tmfs is the number of task management requests in it (flow.tmfs).
+	tmfs int64
+	arr  [maxBatchPDUs]*pduIn
 }
 
 // maxBatchPDUs bounds a pduBatch.
@@ -123,8 +127,9 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 	spin := newSpinner(nc, spinWait, inFlight)
 	var waitStart time.Time
 	// reads is the EDTL of the commands that read in the message being built;
-	// full: it ended because flow would be over with them.
-	var reads int64
+	// full: it ended because flow would be over with them; tmfs the task
+	// management requests in it.
+	var reads, tmfs int64
 	full := false
 	// send hands the actor one message, counted until the actor takes it.
 	send := func(m any) {
@@ -136,15 +141,18 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		if reads != 0 {
 			fl.addReads(reads) // before the actor can take them off
 		}
+		if tmfs != 0 {
+			fl.addTMFs(tmfs)
+		}
 		switch {
 		case batch != nil:
-			batch.reads = reads
+			batch.reads, batch.tmfs = reads, tmfs
 			send(batch)
 		case one != nil:
-			one.reads = reads
+			one.reads, one.tmfs = reads, tmfs
 			send(one)
 		}
-		one, batch, reads = nil, nil, 0
+		one, batch, reads, tmfs = nil, nil, 0, 0
 	}
 	for {
 		if full {
@@ -193,6 +201,9 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		if ffp && p.BHS.Opcode() == iscsi.OpSCSICmd && p.BHS.CmdRead() {
 			reads += int64(p.BHS.ExpectedDataTransferLength())
 			full = fl.overWith(reads)
+		} else if ffp && p.BHS.Opcode() == iscsi.OpTaskMgmtReq {
+			tmfs++
+			full = fl.tmfsFull(tmfs)
 		}
 		if ffp && tr.Load().Level() != trace.Off {
 			m.at = trace.Now()

@@ -124,7 +124,10 @@ func (m *manager) Receive(ctx actor.Context) {
 		m.coldReset(ctx, msg)
 	case *abortOthers:
 		// One I_T nexus's function aborted a task set every nexus shares (TST=000):
-		// every other session learns it; each skips a target not its own.
+		// every other session learns it; each skips a target not its own. The
+		// asker may send its next one (tellOthers): first, so that a failure here
+		// cannot leave it waiting.
+		ctx.Send(msg.from, othersToldMsg)
 		for _, pid := range ctx.Children() {
 			if !pid.Equal(msg.from) {
 				ctx.Send(pid, &otherAborted{m: msg.m})

@@ -113,7 +113,11 @@ type sessionActor struct {
 	// loss is the NexusLoss the session sends when it stops, once it has sent a task
 	// to a LUN itself (see Receive).
 	loss *pb.NexusLoss
-	last struct { // the last route found, at routes version version
+	// telling: an abortOthers waits for the manager's othersTold; untold are the
+	// TaskSetAborted merged meanwhile (tellOthers).
+	telling bool
+	untold  []*pb.TaskSetAborted
+	last    struct { // the last route found, at routes version version
 		target  string
 		lun     uint64
 		pid     *actor.PID
@@ -136,6 +140,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		s.stopHold()
 	}
 	if _, ok := ctx.Message().(*actor.Stopping); ok {
+		s.flushOthers(ctx)
 		if s.loss != nil && s.cfg.ConnCfg.Dispatcher != nil {
 			// The connection's NexusLoss may reach a LUN before tasks this session
 			// sent it directly; this one, through the dispatcher, reaches it after
@@ -202,6 +207,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		ctx.Stop(ctx.Self())
 		return
 	case *cmdphase.TargetColdReset:
+		s.flushOthers(ctx)
 		ctx.Send(s.cfg.Manager, &coldReset{target: s.target, from: ctx.Self()})
 		return
 	}
@@ -322,7 +328,10 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 	case *pb.TaskSetAborted:
 		// This nexus's function aborted a shared task set: the manager tells the
 		// target's other sessions.
-		ctx.Send(s.cfg.Manager, &abortOthers{m: m, from: ctx.Self()})
+		s.tellOthers(ctx, m)
+		return
+	case *othersTold:
+		s.toldOthers(ctx)
 		return
 	case *otherAborted:
 		s.otherAborted(ctx, m.m)
