@@ -34,8 +34,9 @@ type task struct {
 	holds bool
 	// readHeld: Machine.readHeld counts edtl bytes for the task's Data-In.
 	readHeld bool
-	// progress counts the Data-Out PDUs the task received; seen and stalls are
-	// what CheckDataOut last saw of it (dataout_timeout.go).
+	// progress counts the Data-Out PDUs with data the task accepted (in sequence,
+	// kept); seen and stalls are what CheckDataOut last saw of it
+	// (dataouttimeout.go).
 	progress uint32
 	seen     uint32
 	stalls   uint8
