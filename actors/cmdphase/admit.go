@@ -66,7 +66,7 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	}
 	if read {
 		tk.readHeld = true
-		m.readHeld += uint64(edtl)
+		m.readHeld += m.readCharge(edtl)
 	}
 	switch {
 	case read && write:

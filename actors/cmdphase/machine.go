@@ -149,8 +149,8 @@ type Machine struct {
 	r2ts     map[uint32]*r2t // by TTT
 	nextTTT  uint32
 	buffered uint64 // bytes of write data held by tasks
-	// readHeld is the EDTL of the READ tasks not yet answered: the Data-In they
-	// may still queue for the writer (DataInHeld).
+	// readHeld is the Data-In the READ tasks not yet answered may still queue for
+	// the writer (DataInHeld): each one's EDTL, at most MaxTaskBytes (readCharge).
 	readHeld uint64
 	// arrivals counts the requests received; a task management function acts
 	// only on the tasks that arrived before it.
@@ -392,7 +392,20 @@ func (m *Machine) HasTask(itt uint32) bool {
 	return ok
 }
 
-// DataInHeld is the EDTL of the commands that read and are not yet answered: the
-// Data-In they may still queue, which the connection's reader counts against its
-// bound before it takes more commands.
+// DataInHeld is the Data-In the commands that read and are not yet answered may
+// still queue (each one's readCharge), which the connection's reader counts
+// against its bound before it takes more commands.
 func (m *Machine) DataInHeld() uint64 { return m.readHeld }
+
+// readCharge is what a command that reads with this EDTL may make the target send:
+// its EDTL, but never more than MaxTaskBytes, the LUNs' maximum transfer (a READ
+// asking for more is refused, and no other command's Data-In comes near it). EDTL
+// comes from the network: uncapped, one READ of one block with a huge EDTL held
+// that much of the Data-In budgets while it waited (RFC 7143 11.4.5: EDTL may
+// exceed what the command moves). The reader charges the same (conn's flow).
+func (m *Machine) readCharge(edtl uint32) uint64 {
+	if m.cfg.MaxTaskBytes > 0 && edtl > m.cfg.MaxTaskBytes {
+		return uint64(m.cfg.MaxTaskBytes)
+	}
+	return uint64(edtl)
+}
