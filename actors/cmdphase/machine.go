@@ -120,6 +120,8 @@ type Outbox struct {
 type request struct {
 	p       *iscsi.PDU
 	arrival uint64
+	// held is the data it holds, counted as write data (orderRequest).
+	held uint32
 }
 
 // Machine is the command phase of one connection.
@@ -148,7 +150,7 @@ type Machine struct {
 	tmfs     map[uint32]*pendingTMF
 	r2ts     map[uint32]*r2t // by TTT
 	nextTTT  uint32
-	buffered uint64 // bytes of write data held by tasks
+	buffered uint64 // bytes of write data held by tasks, and of requests' data (others)
 	// readHeld is the Data-In the READ tasks not yet answered may still queue for
 	// the writer (DataInHeld): each one's EDTL, at most MaxTaskBytes (readCharge).
 	readHeld uint64
@@ -247,7 +249,7 @@ func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {
 		case m.inProgress(p.BHS.ITT()):
 			m.rejectCommand(iscsi.RejectTaskInProgress, &p.BHS)
 		default:
-			m.order(p, nil)
+			m.orderRequest(p)
 		}
 	case op == iscsi.OpSNACKReq:
 		m.reject(iscsi.RejectSNACK, &p.BHS)
@@ -299,11 +301,21 @@ func (m *Machine) DataDigestError(h *iscsi.BHS) {
 // learn that the I_T nexus is lost, and the write data of tasks that will never
 // reach a LUN goes back to the pool. A task with a LUN, or one the session may
 // still send to its LUN, keeps its buffers: an IO worker may be using them.
+//
+// Every task gives its share of the write budget back, a task that keeps its
+// buffers too: the connection will never see its completion, so the share would
+// stay taken for good (the buffers themselves go with the task's IO).
 func (m *Machine) Closed(reason string) {
 	for _, tk := range m.tasks {
 		if !tk.dispatched && !tk.sessionDispatches {
 			m.forget(tk)
+		} else {
+			m.unhold(tk)
 		}
+	}
+	for itt, req := range m.others {
+		delete(m.others, itt)
+		m.unholdRequest(req)
 	}
 	m.nexusLost()
 	m.over(reason)
