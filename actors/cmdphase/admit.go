@@ -184,7 +184,10 @@ func (m *Machine) order(p *iscsi.PDU, tk *task) {
 		o.Task, o.Ready = tk.t, &tk.msg.ready
 	} else {
 		o = &pb.CommandOrder{}
-		m.others[p.BHS.ITT()] = request{p: p, arrival: m.arrivals, held: uint32(len(p.Data))}
+		// A copy: the connection's PDU record lives in its reader's slab chunk,
+		// whose records let go of their data once taken (conn's pduIn).
+		q := *p
+		m.others[p.BHS.ITT()] = request{p: &q, arrival: m.arrivals, held: uint32(len(p.Data))}
 	}
 	m.arrivals++
 	o.CmdSn, o.Immediate, o.Itt = p.BHS.CmdSN(), p.BHS.Immediate(), p.BHS.ITT()
