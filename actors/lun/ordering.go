@@ -106,7 +106,9 @@ func (l *lunActor) pump(ctx actor.Context) {
 			return
 		}
 		if o.barrier {
-			if !o.idle() {
+			// A reservation save's barrier holds until the LUN has read its
+			// report (Saved), not merely until the worker uncounted it.
+			if !o.idle() || l.cfg.Reservations.Unsaved() {
 				return
 			}
 			o.barrier = false

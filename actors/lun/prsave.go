@@ -38,6 +38,7 @@ func (l *lunActor) reservationSaved(sc actor.SenderContext, io *pb.IoRequest, ok
 	if io.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS && l.cfg.ClusterPR == nil {
 		l.cfg.Reservations.Saved(ok)
 		l.resaveIfDue(sc)
+		sc.Send(l.self, &drained{}) // the task set waits on Unsaved too (pump)
 	}
 }
 
