@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -332,6 +333,49 @@ func TestAPTPLSaveHoldsTaskSet(t *testing.T) {
 	expectGood(t, "READ RESERVATION", got[qtk.Itt])
 	if d := got[qtk.Itt].DataIn; len(d) < 8 || binary.BigEndian.Uint32(d[4:8]) != 0 {
 		t.Fatalf("READ RESERVATION after the failed RESERVE: % x, want no reservation", d)
+	}
+}
+
+// TestAPTPLSaveHeadOfQueueStaysAhead: a HEAD OF QUEUE task that waits for a
+// reservation change's save still runs before the tasks that were waiting before
+// it (SAM-5 8.6: it goes to the head of the task set), behind earlier HEAD OF
+// QUEUE tasks only.
+func TestAPTPLSaveHeadOfQueueStaysAhead(t *testing.T) {
+	h := newPRHarness(t, backend.NewMemory(1<<20))
+	expectGood(t, "REGISTER A", h.do(prNexA, prout(reservation.SARegister, 0, 0, 0xA, 1)))
+	h.holdSave()
+	reserve := prout(reservation.SAReserve, reservation.TypeWriteExclusive, 0xA, 0, 0)
+	rtk := h.on(prNexA, reserve.cdb, reserve.data)
+	inquiry := func(attr pb.TaskAttribute) *pb.ScsiTask {
+		tk := h.on(prNexD, []byte{scsi.OpInquiry, 0, 0, 0, 36, 0}, nil)
+		tk.Read, tk.ExpectedLength, tk.Attribute = true, 36, attr
+		return tk
+	}
+	simple1, head1 := inquiry(pb.TaskAttribute_TASK_ATTRIBUTE_SIMPLE), inquiry(pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE)
+	simple2, head2 := inquiry(pb.TaskAttribute_TASK_ATTRIBUTE_SIMPLE), inquiry(pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE)
+	for _, tk := range []*pb.ScsiTask{rtk, simple1, head1, simple2, head2} {
+		h.send(tk)
+	}
+	select {
+	case m := <-h.done:
+		t.Fatalf("task %d answered (status %#x) while the RESERVE's save was still being written", m.Itt, m.Status)
+	case <-time.After(300 * time.Millisecond):
+	}
+	h.failHeldSave()
+	var order []uint32
+	for range 5 {
+		select {
+		case m := <-h.done:
+			if m.Itt != rtk.Itt {
+				order = append(order, m.Itt)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("answered so far (INQUIRYs): %v", order)
+		}
+	}
+	want := []uint32{head1.Itt, head2.Itt, simple1.Itt, simple2.Itt}
+	if !slices.Equal(order, want) {
+		t.Fatalf("INQUIRYs answered in the order %v, want %v (HEAD OF QUEUE first, each kind in arrival order)", order, want)
 	}
 }
 

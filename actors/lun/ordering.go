@@ -95,6 +95,18 @@ func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
 		l.hop(t, trace.HopOrderWait, nil, "", "")
 	}
 	o.queue = append(o.queue, t)
+	if t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE && !ordered(t) {
+		// Held only by a reservation change's save (prsave.go): it still goes
+		// ahead of every task waiting but the HEAD OF QUEUE ones before it
+		// (SAM-5 8.6), as it would have without the save. (A PREEMPT AND ABORT
+		// runs as ORDERED whatever its attribute, behind every task before it.)
+		i := 0
+		for i < len(o.queue)-1 && o.queue[i].Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE {
+			i++
+		}
+		copy(o.queue[i+1:], o.queue[i:len(o.queue)-1])
+		o.queue[i] = t
+	}
 	l.pump(ctx)
 }
 
