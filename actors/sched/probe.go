@@ -18,6 +18,11 @@ func (p *Probe) Option() actor.PropsOption {
 }
 
 // Idle reports whether no user message waits in the mailbox (true before it exists).
+// protoactor's mailbox pushes a message before it counts it, so the actor may take
+// and handle a message whose count is not added yet: the count then reads below
+// zero although nothing waits, and the sender's schedule finds the mailbox running,
+// so no further turn comes. Only a count above zero means a message waits that this
+// run of the mailbox will still hand over (it pops until the queue is empty).
 func (p *Probe) Idle() bool {
-	return p == nil || p.mb == nil || p.mb.UserMessageCount() == 0
+	return p == nil || p.mb == nil || p.mb.UserMessageCount() <= 0
 }

@@ -121,3 +121,59 @@ func TestProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeIdleWhenLastMessageUncounted: protoactor's mailbox pushes a message and
+// only then counts it, so the actor can take and handle a message whose count has
+// not been added yet: its count reads -1 then, and no message waits. An actor that
+// held work back for a message that does not come would keep it until some later
+// message (the connection's PDUs, until the next NOP-In: a READ pipeline stalled
+// for seconds under load). The last message an actor handles must find it idle.
+func TestProbeIdleWhenLastMessageUncounted(t *testing.T) {
+	p := &Probe{mb: countingMailbox{n: -1}}
+	if !p.Idle() {
+		t.Fatal("a mailbox whose count is -1 (a message taken before it was counted) reports waiting messages")
+	}
+	// The same with the real mailbox: two senders race, and the turn that
+	// handles the round's last message must see the mailbox idle.
+	sys := actor.NewActorSystem()
+	p = &Probe{}
+	type turn struct {
+		n    int
+		idle bool
+	}
+	turns := make(chan turn, 2)
+	handled := 0
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(int); ok {
+			handled++
+			turns <- turn{handled, p.Idle()}
+		}
+	}, p.Option()))
+	deadline := time.Now().Add(3 * time.Second)
+	for round := 0; time.Now().Before(deadline); round++ {
+		var wg sync.WaitGroup
+		for s := 0; s < 2; s++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); sys.Root.Send(pid, s) }()
+		}
+		wg.Wait()
+		for i := 0; i < 2; i++ {
+			select {
+			case tr := <-turns:
+				if tr.n == 2*(round+1) && !tr.idle {
+					t.Fatalf("round %d: the turn of the last message found the mailbox busy", round)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no answer")
+			}
+		}
+	}
+}
+
+// countingMailbox is a mailbox that reports a fixed user message count.
+type countingMailbox struct {
+	actor.Mailbox
+	n int
+}
+
+func (m countingMailbox) UserMessageCount() int { return m.n }
