@@ -66,7 +66,7 @@ func (m *Machine) scsiCommand(p *iscsi.PDU, pooled bool) (adopted bool) {
 	}
 	if read {
 		tk.readHeld = true
-		m.readHeld += uint64(edtl)
+		m.readHeld += m.readCharge(edtl)
 	}
 	switch {
 	case read && write:
@@ -147,8 +147,36 @@ func (m *Machine) takeImmediate(tk *task, p *iscsi.PDU, pooled bool, op byte) (a
 	return adopted
 }
 
+// orderRequest sends a NOP-Out, Text, Logout or task management request to the
+// session for CmdSN order. Its data (NOP-Out ping data, which the NOP-In echoes, or
+// Text keys) is held until the session releases the request, behind a CmdSN hole
+// for as long as the hole lasts, so it counts as write data does: against the
+// connection's MaxBufferedBytes and the target's WriteBudget. A request whose data
+// would exceed either is rejected, Long Operation Reject (RFC 7143 11.17.1: the
+// target is out of resources; a NOP-Out cannot be answered TASK SET FULL), and
+// its CmdSN is taken, so no hole is left behind it.
+func (m *Machine) orderRequest(p *iscsi.PDU) {
+	n := uint32(len(p.Data))
+	if n > 0 && (m.buffered+uint64(n) > m.cfg.MaxBufferedBytes || !m.cfg.WriteBudget.take(n)) {
+		m.log.Debug("request data over the write data bounds", "itt", p.BHS.ITT(), "bytes", n)
+		m.rejectCommand(iscsi.RejectLongOp, &p.BHS)
+		return
+	}
+	m.buffered += uint64(n)
+	m.order(p, nil)
+}
+
+// unholdRequest stops counting a request's data as write data (orderRequest).
+func (m *Machine) unholdRequest(req request) {
+	if req.held > 0 {
+		m.buffered -= uint64(req.held)
+		m.cfg.WriteBudget.give(req.held)
+	}
+}
+
 // order sends a CmdSN-carrying request to the session for ordering: a SCSI task's
-// with the messages allocated in its task, anything else's on its own.
+// with the messages allocated in its task, anything else's on its own (its data
+// counted by orderRequest).
 func (m *Machine) order(p *iscsi.PDU, tk *task) {
 	var o *pb.CommandOrder
 	if tk != nil {
@@ -156,7 +184,10 @@ func (m *Machine) order(p *iscsi.PDU, tk *task) {
 		o.Task, o.Ready = tk.t, &tk.msg.ready
 	} else {
 		o = &pb.CommandOrder{}
-		m.others[p.BHS.ITT()] = request{p: p, arrival: m.arrivals}
+		// A copy: the connection's PDU record lives in its reader's slab chunk,
+		// whose records let go of their data once taken (conn's pduIn).
+		q := *p
+		m.others[p.BHS.ITT()] = request{p: &q, arrival: m.arrivals, held: uint32(len(p.Data))}
 	}
 	m.arrivals++
 	o.CmdSn, o.Immediate, o.Itt = p.BHS.CmdSN(), p.BHS.Immediate(), p.BHS.ITT()

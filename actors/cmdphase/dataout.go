@@ -47,7 +47,6 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		m.reject(iscsi.RejectInvalidPDUField, h)
 		return
 	}
-	tk.progress++
 	if tk.failed != nil {
 		// The task's data is lost: take the sequences' ends, nothing else.
 		m.endSequence(tk, r, h)
@@ -79,6 +78,13 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		tk.unsolDataSN++
 		tk.unsolLeft -= n
 		tk.unsolNext += n
+	}
+	if n > 0 {
+		// Only data the task keeps is progress for the Data-Out timeout
+		// (CheckDataOut): a rejected, out-of-sequence or empty Data-Out, or one for
+		// a task whose data is lost, would let a peer that sends nothing of what it
+		// owes hold the task and its write budget for ever.
+		tk.progress++
 	}
 	switch {
 	case n == 0:

@@ -120,6 +120,8 @@ type Outbox struct {
 type request struct {
 	p       *iscsi.PDU
 	arrival uint64
+	// held is the data it holds, counted as write data (orderRequest).
+	held uint32
 }
 
 // Machine is the command phase of one connection.
@@ -148,9 +150,9 @@ type Machine struct {
 	tmfs     map[uint32]*pendingTMF
 	r2ts     map[uint32]*r2t // by TTT
 	nextTTT  uint32
-	buffered uint64 // bytes of write data held by tasks
-	// readHeld is the EDTL of the READ tasks not yet answered: the Data-In they
-	// may still queue for the writer (DataInHeld).
+	buffered uint64 // bytes of write data held by tasks, and of requests' data (others)
+	// readHeld is the Data-In the READ tasks not yet answered may still queue for
+	// the writer (DataInHeld): each one's EDTL, at most MaxTaskBytes (readCharge).
 	readHeld uint64
 	// arrivals counts the requests received; a task management function acts
 	// only on the tasks that arrived before it.
@@ -247,7 +249,7 @@ func (m *Machine) PDU(p *iscsi.PDU, pooled bool) {
 		case m.inProgress(p.BHS.ITT()):
 			m.rejectCommand(iscsi.RejectTaskInProgress, &p.BHS)
 		default:
-			m.order(p, nil)
+			m.orderRequest(p)
 		}
 	case op == iscsi.OpSNACKReq:
 		m.reject(iscsi.RejectSNACK, &p.BHS)
@@ -299,11 +301,21 @@ func (m *Machine) DataDigestError(h *iscsi.BHS) {
 // learn that the I_T nexus is lost, and the write data of tasks that will never
 // reach a LUN goes back to the pool. A task with a LUN, or one the session may
 // still send to its LUN, keeps its buffers: an IO worker may be using them.
+//
+// Every task gives its share of the write budget back, a task that keeps its
+// buffers too: the connection will never see its completion, so the share would
+// stay taken for good (the buffers themselves go with the task's IO).
 func (m *Machine) Closed(reason string) {
 	for _, tk := range m.tasks {
 		if !tk.dispatched && !tk.sessionDispatches {
 			m.forget(tk)
+		} else {
+			m.unhold(tk)
 		}
+	}
+	for itt, req := range m.others {
+		delete(m.others, itt)
+		m.unholdRequest(req)
 	}
 	m.nexusLost()
 	m.over(reason)
@@ -392,7 +404,20 @@ func (m *Machine) HasTask(itt uint32) bool {
 	return ok
 }
 
-// DataInHeld is the EDTL of the commands that read and are not yet answered: the
-// Data-In they may still queue, which the connection's reader counts against its
-// bound before it takes more commands.
+// DataInHeld is the Data-In the commands that read and are not yet answered may
+// still queue (each one's readCharge), which the connection's reader counts
+// against its bound before it takes more commands.
 func (m *Machine) DataInHeld() uint64 { return m.readHeld }
+
+// readCharge is what a command that reads with this EDTL may make the target send:
+// its EDTL, but never more than MaxTaskBytes, the LUNs' maximum transfer (a READ
+// asking for more is refused, and no other command's Data-In comes near it). EDTL
+// comes from the network: uncapped, one READ of one block with a huge EDTL held
+// that much of the Data-In budgets while it waited (RFC 7143 11.4.5: EDTL may
+// exceed what the command moves). The reader charges the same (conn's flow).
+func (m *Machine) readCharge(edtl uint32) uint64 {
+	if m.cfg.MaxTaskBytes > 0 && edtl > m.cfg.MaxTaskBytes {
+		return uint64(m.cfg.MaxTaskBytes)
+	}
+	return uint64(edtl)
+}

@@ -32,10 +32,11 @@ type task struct {
 	// holds: Machine.buffered (and the WriteBudget) counts edtl bytes for the
 	// task's write data.
 	holds bool
-	// readHeld: Machine.readHeld counts edtl bytes for the task's Data-In.
+	// readHeld: Machine.readHeld counts the task's Data-In (readCharge).
 	readHeld bool
-	// progress counts the Data-Out PDUs the task received; seen and stalls are
-	// what CheckDataOut last saw of it (dataout_timeout.go).
+	// progress counts the Data-Out PDUs with data the task accepted (in sequence,
+	// kept); seen and stalls are what CheckDataOut last saw of it
+	// (dataouttimeout.go).
 	progress uint32
 	seen     uint32
 	stalls   uint8
@@ -175,7 +176,7 @@ func (m *Machine) forget(tk *task) {
 	m.ahead.remove(tk)
 	if tk.readHeld {
 		tk.readHeld = false
-		m.readHeld -= uint64(tk.edtl)
+		m.readHeld -= m.readCharge(tk.edtl)
 	}
 	for ttt, r := range m.r2ts {
 		if r.tk == tk {

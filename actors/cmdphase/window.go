@@ -39,6 +39,7 @@ func (m *Machine) Ready(r *pb.CommandReady) {
 	}
 	p := req.p
 	delete(m.others, r.Itt)
+	m.unholdRequest(req)
 	if r.Dropped || m.Out.Close {
 		return
 	}

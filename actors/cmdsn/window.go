@@ -99,6 +99,13 @@ func (w *Window) Withdraw(sn uint32, task *pb.ScsiTask) (o *pb.CommandOrder, ok 
 	return o, true
 }
 
+// Waits reports whether the window holds a request at CmdSN sn behind a gap: one
+// to run, not a placeholder (a CmdSN taken without a request, or a withdrawn task).
+func (w *Window) Waits(sn uint32) bool {
+	o, ok := w.pending[sn]
+	return ok && (o.Task != nil || o.Itt != PlaceholderITT)
+}
+
 // Pending is how many accepted commands wait for an earlier CmdSN.
 func (w *Window) Pending() int { return len(w.pending) }
 

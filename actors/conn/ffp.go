@@ -93,10 +93,11 @@ func (c *connActor) pduIn(m *pduIn) {
 	if c.tr.tc != nil {
 		c.tracePDU(m)
 	}
-	if m.pooled {
-		// The buffer is a task's now, or back in the pool. The record lives on in
-		// the reader's slab chunk, which a task's CDB (a slice of the header)
-		// keeps reachable while a LUN's IO record points to the task.
-		m.p.Data = nil
-	}
+	// The data is a task's now, or back in the pool, or the machine's copy of the
+	// request holds it (cmdphase keeps no PDU record it is given). The record lives
+	// on in the reader's slab chunk, which a task's CDB (a slice of the header)
+	// keeps reachable while a LUN's IO record points to the task, as the reader's
+	// current chunk stays: it must not keep up to 32 PDUs' data reachable (NOP-Out
+	// ping data, rejected requests').
+	m.p.Data = nil
 }

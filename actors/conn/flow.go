@@ -35,9 +35,10 @@ type flow struct {
 	queued atomic.Int64
 	// unread counts the reader's messages the actor has not yet taken.
 	unread atomic.Int32
-	// reads is the EDTL of the commands that read which the reader parsed and the
-	// connection has not answered: added by the reader once per message, moved to
-	// the machine's DataInHeld and taken off by the actor once per turn.
+	// reads is the EDTL (each capped: readCharge) of the commands that read which
+	// the reader parsed and the connection has not answered: added by the reader
+	// once per message, moved to the machine's DataInHeld and taken off by the
+	// actor once per turn.
 	reads atomic.Int64
 	// tmfs counts the task management requests the reader parsed and the
 	// connection has not answered, as reads counts READs: the reader stops at
@@ -57,6 +58,9 @@ type flow struct {
 	// budget is the target's ReadBudget (nil: none), which queued and reads are
 	// added to as well.
 	budget *ReadBudget
+	// maxRead caps what one command that reads adds to reads (0: no cap): the
+	// command phase's MaxTaskBytes, which caps its DataInHeld the same way.
+	maxRead int64
 	// users counts the reader, the writer and the actor until each is done with
 	// the flow: the last takes the connection's share off the budget.
 	users atomic.Int32
@@ -98,6 +102,16 @@ func (f *flow) addTMFs(n int64) {
 func (f *flow) overWith(n int64) bool {
 	own := f.queued.Load() + f.reads.Load() + n
 	return own > maxDataInBytes || f.budget.over(own, n)
+}
+
+// readCharge is what the reader counts in reads for a command that reads with
+// this EDTL: at most maxRead, the most Data-In one command may bring
+// (cmdphase.Machine.DataInHeld counts the same).
+func (f *flow) readCharge(edtl uint32) int64 {
+	if f.maxRead > 0 && int64(edtl) > f.maxRead {
+		return f.maxRead
+	}
+	return int64(edtl)
 }
 
 // addReads changes reads by n, and the budget with it.

@@ -199,7 +199,7 @@ func readLoop(nc net.Conn, root *actor.RootContext, self *actor.PID, steps <-cha
 		}
 		m.pooled = ffp && len(p.Data) > 0 && pooledData(p.BHS.Opcode())
 		if ffp && p.BHS.Opcode() == iscsi.OpSCSICmd && p.BHS.CmdRead() {
-			reads += int64(p.BHS.ExpectedDataTransferLength())
+			reads += fl.readCharge(p.BHS.ExpectedDataTransferLength())
 			full = fl.overWith(reads)
 		} else if ffp && p.BHS.Opcode() == iscsi.OpTaskMgmtReq {
 			tmfs++

@@ -103,6 +103,10 @@ type sessionActor struct {
 	// the whole stopped actor) until it runs.
 	holdTimer *time.Timer
 	stash     []*pb.CommandOrder
+	// hole bounds how long a request waits behind a CmdSN hole (holewatch.go).
+	hole holeWatch
+	// initiator is the logged-in initiator's name, for the warnings that end it.
+	initiator string
 	// connGone: the connection has stopped; the session stops at connEnded.
 	connGone bool
 	// replaced: a connection reinstatement ends this session's connection, and the
@@ -138,6 +142,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	defer s.recoverTurn(ctx)
 	if _, ok := ctx.Message().(*actor.Stopping); ok {
 		s.stopHold()
+		s.stopHoleWatch()
 	}
 	if _, ok := ctx.Message().(*actor.Stopping); ok {
 		s.flushOthers(ctx)
@@ -253,6 +258,7 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 		s.window.Start(m.FirstCmdSN)
 		key := m.Result.InitiatorName + "," + string(m.Result.ISID[:]) + "," + m.Result.Target.Name
 		s.target = m.Result.Target.Name
+		s.initiator = m.Result.InitiatorName
 		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self(), Info: s.info(m.Result), TSIH: m.Result.TSIH,
 			CID: m.Result.CID, CmdSN: m.FirstCmdSN})
 		s.held = true
@@ -336,6 +342,9 @@ func (s *sessionActor) fullFeature(ctx actor.Context) {
 	case *otherAborted:
 		s.otherAborted(ctx, m.m)
 		return
+	case *holeCheck:
+		s.checkHole(ctx)
+		return
 	case *cmdsn.Withdraw:
 		if o, ok := s.window.Withdraw(m.CmdSn, m.Task); ok {
 			s.reply(ctx, o, s.window.Exp(), true)
@@ -363,6 +372,10 @@ func (s *sessionActor) order(ctx actor.Context, o *pb.CommandOrder) {
 	if !accepted {
 		s.log.Debug("command outside the CmdSN window dropped", "cmdsn", o.CmdSn, "exp", exp)
 		s.reply(ctx, o, exp, true)
+		return
+	}
+	if len(ready) == 0 && s.window.Waits(o.CmdSn) {
+		s.waiting(ctx, o.CmdSn) // behind a hole
 		return
 	}
 	for _, r := range ready {

@@ -119,8 +119,10 @@ type Config struct {
 	// in part, or unsolicited data it announced) with none arriving, before the
 	// target drops the connection (RFC 7143 leaves the timeout to the target; at
 	// ErrorRecoveryLevel 0 there is no recovery R2T). The connection is dropped
-	// between 1.1 and 2.25 times this after the last Data-Out. Default 20; 0 keeps
-	// the default; at most 3600.
+	// between 1.1 and 2.25 times this after the last Data-Out that carried data and
+	// was accepted. It also bounds how long a request may wait behind a CmdSN hole
+	// the initiator does not fill: the connection is dropped once one has waited
+	// this long. Default 20; 0 keeps the default; at most 3600.
 	DataOutTimeoutSeconds uint32 `protobuf:"varint,85,opt,name=data_out_timeout_seconds,json=dataOutTimeoutSeconds,proto3" json:"data_out_timeout_seconds,omitempty"`
 	// MiB of write data (immediate, unsolicited and solicited, of commands not yet
 	// answered) all connections of the target buffer together; a WRITE beyond it
