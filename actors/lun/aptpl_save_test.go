@@ -160,8 +160,7 @@ func (h *prHarness) breakSaves() (restore func()) {
 
 // holdSave makes the next save block: it opens the state file, now a FIFO,
 // until failHeldSave opens it for writing. A test that ends before lets it go
-// on: saves are serialised (WriteStateFile), so a held one would hold every
-// later test's.
+// on, so that no goroutine stays blocked in the FIFO's open.
 func (h *prHarness) holdSave() {
 	if err := os.Remove(h.path); err != nil {
 		h.t.Fatal(err)
