@@ -138,6 +138,9 @@ type lunActor struct {
 	// have, once their calls returned, not yet checked against the table
 	// (prsave.go).
 	prLate [][]byte
+	// prResave is the re-saves with the workers and the backoff of failed
+	// ones (prresave.go).
+	prResave resaveState
 	// gate checks the lease by the clock before IO starts, here and in the
 	// workers; nil for a LUN with neither a cluster store nor port groups
 	// (lease.go).
@@ -183,6 +186,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.endWatchdog()
 		l.endALUA()
 		l.endReopen()
+		l.endResave()
 	case *actor.Stopped:
 		l.closeDoor(ctx)
 		l.cfg.Peers.Deregister(l.cfg.Device.NAA(), l.self)
@@ -209,6 +213,8 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.reopenDone(m)
 	case *tick:
 		l.tick(ctx)
+	case *resaveRetry:
+		l.resaveIfDue(ctx)
 	case *lateReturn:
 		l.lateReturn(ctx, m.s)
 	case *room:
@@ -268,6 +274,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			failure := answerFailure(m.Answer)
 			l.cfg.Device.IODone(m.Token, failure)
 			l.reservationSaved(ctx, m, failure == nil)
+		}
+		if backgroundSave(m) {
+			l.resaveEnded(ctx, m, answerFailure(m.Answer))
 		}
 		if m.LockId != 0 {
 			for _, io := range l.locks.release(m.LockId) {

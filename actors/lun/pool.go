@@ -176,9 +176,10 @@ type slot struct {
 	returned bool
 	// token is an abandoned SANITIZE's, which ends when the call returns.
 	token uint64
-	// saved is the snapshot an abandoned reservation save writes: the call
-	// may yet land it, so its return is checked against the table (prsave.go).
-	saved []byte
+	// saved are the snapshots an abandoned reservation save writes, or may
+	// have written: the call may yet land one, so its return checks them
+	// against the table (prsave.go, prresave.go).
+	saved [][]byte
 }
 
 // begin marks io as in the backend from clock on: cur is set before handed is
