@@ -261,6 +261,10 @@ func (p *pool) spawn(ctx actor.SpawnerContext, i int) *slot {
 // LUN is stalled (stalled), fenced, cut off or in doubt about the shared
 // reservations the IO is answered NOT READY instead (notReadyError).
 func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
+	if f := handOffFault.Load(); f != nil {
+		(*f)(io)
+	}
+	l.handedOn(io)
 	if l.stalled() || l.reopen.active || l.contact.cut || l.prDoubt {
 		l.finish(sc, io, l.notReadyError(), false)
 		return
