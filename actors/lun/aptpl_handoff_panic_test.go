@@ -88,3 +88,56 @@ func TestAPTPLSaveLUNPanicAtHandOff(t *testing.T) {
 		})
 	}
 }
+
+// TestAPTPLSaveLUNPanicAtHandOffFromQueue: as TestAPTPLSaveLUNPanicAtHandOff,
+// for a CLEAR that waited in the task set behind an earlier change's save and
+// is run by the LUN as that save's report arrives: the message the actor
+// fails on is not the task, so only the IO in hand leads the recovery to it.
+// It must be answered (CHECK CONDITION, HARDWARE ERROR), its change undone,
+// and the task set must go on.
+func TestAPTPLSaveLUNPanicAtHandOffFromQueue(t *testing.T) {
+	w := watchStateWrites(t)
+	var fired atomic.Int32
+	var clearItt atomic.Uint32
+	fail := func(io *pb.IoRequest) {
+		if io.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS && io.Task != nil && io.Task.Itt == clearItt.Load() &&
+			fired.Add(1) == 1 {
+			panic("injected: LUN actor failure handing a reservation save to the workers")
+		}
+	}
+	handOffFault.Store(&fail)
+	t.Cleanup(func() { handOffFault.Store(nil) })
+	h := newPRHarness(t, backend.NewMemory(1<<20))
+	expectGood(t, "REGISTER A", h.do(prNexA, prout(reservation.SARegister, 0, 0, 0xA, 1)))
+	expectGood(t, "RESERVE A", h.do(prNexA, prout(reservation.SAReserve, reservation.TypeWriteExclusive, 0xA, 0, 0)))
+
+	w.hold()
+	reg := prout(reservation.SARegister, 0, 0, 0xB, 1)
+	rtk := h.on(prNexB, reg.cdb, reg.data)
+	h.send(rtk)
+	held := w.heldCall(t)
+	clr := prout(reservation.SAClear, 0, 0xA, 0, 0)
+	ctk := h.on(prNexA, clr.cdb, clr.data)
+	clearItt.Store(ctk.Itt)
+	h.send(ctk) // waits for B's REGISTER's save
+	time.Sleep(50 * time.Millisecond)
+	before := h.fileState()
+	held.release <- nil
+	got := h.wait(2)
+	expectGood(t, "B's REGISTER", got[rtk.Itt])
+	expectCheck(t, "CLEAR the LUN actor failed on", got[ctk.Itt], scsi.SenseHardwareError, 0x44, 0x00)
+	if fired.Load() != 1 {
+		t.Fatalf("the hand-off fault fired %d times, want 1: this case tests nothing", fired.Load())
+	}
+	w.settle()
+	for _, n := range []string{prNexA, prNexB, prNexD} {
+		h.settle(n)
+	}
+	expectRestart(t, h, "after the CLEAR the LUN actor failed on", []uint64{0xA, 0xB})
+	if m := h.run(h.on(prNexB, write10(16, 1, false), make([]byte, 512))); m.Status != uint32(scsi.StatusReservationConflict) {
+		t.Fatalf("B's WRITE after the failed CLEAR: status %#x, want RESERVATION CONFLICT (A's reservation stands)", m.Status)
+	}
+	if after := h.fileState(); len(after) == 0 || bytes.Equal(after, before) {
+		t.Fatalf("state file: %q; want B's REGISTER saved", after)
+	}
+}
