@@ -20,12 +20,12 @@ import (
 // call's return brings the snapshots back (lateReturn), as for any abandoned
 // save.
 
-const (
-	// resaveBackoff is the wait before the first retry of a failed re-save.
-	resaveBackoff = time.Second
-	// resaveBackoffMax bounds the wait between retries.
-	resaveBackoffMax = time.Minute
-)
+// resaveBackoff is the wait before the first retry of a failed re-save (a
+// variable so that a test can lengthen it).
+var resaveBackoff = time.Second
+
+// resaveBackoffMax bounds the wait between retries.
+const resaveBackoffMax = time.Minute
 
 // resaveState is the LUN's background re-saves.
 type resaveState struct {
@@ -117,10 +117,11 @@ func (l *lunActor) resaveEnded(sc actor.SenderContext, io *pb.IoRequest, err err
 	}
 	l.prLate = append(l.prLate, covered...)
 	r.failures++
-	wait := resaveBackoffMax
-	if r.failures <= 6 {
-		wait = min(resaveBackoff<<(r.failures-1), resaveBackoffMax)
+	wait := resaveBackoff
+	for i := 1; i < r.failures && wait < resaveBackoffMax; i++ {
+		wait *= 2
 	}
+	wait = min(wait, resaveBackoffMax)
 	r.notBefore = time.Now().Add(wait)
 	l.cfg.Log.Warn("saving the reservations again failed; the state file may hold a change that was undone, which a restart would load; retrying",
 		"target", l.cfg.Target, "lun", l.cfg.ID, "path", l.cfg.StatePath, "error", err, "failures", r.failures, "retryIn", wait)
