@@ -43,19 +43,30 @@ type stateWrite struct {
 func watchStateWrites(t *testing.T) *stateWriter {
 	w := &stateWriter{held: make(chan *heldWrite, 8), wrote: make(chan stateWrite, 64)}
 	old := writeStateFile
-	writeStateFile = w.write
+	writeStateFile, watching = w.write, w
 	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, h := range w.open {
-			select {
-			case h.release <- errors.New("test over"):
-			default:
-			}
-		}
-		writeStateFile = old
+		// The LUN stopped first (newPRHarness), once releaseAll let its
+		// held calls go: no worker reads writeStateFile any more.
+		w.releaseAll()
+		writeStateFile, watching = old, nil
 	})
 	return w
+}
+
+// watching is the stateWriter in place, if any: a test's LUN releases its
+// held calls before it stops (newPRHarness).
+var watching *stateWriter
+
+// releaseAll makes every held call return an error.
+func (w *stateWriter) releaseAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, h := range w.open {
+		select {
+		case h.release <- errors.New("test over"):
+		default:
+		}
+	}
 }
 
 func (w *stateWriter) write(path string, data []byte) error {

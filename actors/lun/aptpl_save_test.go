@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/atgt/atgt/actors/reservation"
 	"github.com/atgt/atgt/backend"
 	"github.com/atgt/atgt/backend/faults"
@@ -44,6 +46,18 @@ func newPRHarness(t *testing.T, b backend.Backend, opts ...func(*Config)) *prHar
 	path := filepath.Join(dir, "t-lun0.pr.json")
 	opts = append([]func(*Config){func(c *Config) { c.Reservations, c.StatePath = reservation.New(), path }}, opts...)
 	h := newLUNHarness(t, b, opts...)
+	t.Cleanup(func() {
+		// The LUN stops with the test, so that no save of it (a re-save
+		// retried after a backoff) runs into a later test's.
+		if watching != nil {
+			watching.releaseAll()
+		}
+		select {
+		case <-stopped(h.sys, h.lun):
+		case <-time.After(3 * time.Second):
+			t.Log("the LUN did not stop within 3 s")
+		}
+	})
 	p := &prHarness{lunHarness: h, dir: dir, path: path, itt: 1000}
 	for _, n := range []string{prNexA, prNexB, prNexC, prNexD} {
 		p.settle(n)
@@ -160,8 +174,7 @@ func (h *prHarness) breakSaves() (restore func()) {
 
 // holdSave makes the next save block: it opens the state file, now a FIFO,
 // until failHeldSave opens it for writing. A test that ends before lets it go
-// on: saves are serialised (WriteStateFile), so a held one would hold every
-// later test's.
+// on, so that no goroutine stays blocked in the FIFO's open.
 func (h *prHarness) holdSave() {
 	if err := os.Remove(h.path); err != nil {
 		h.t.Fatal(err)
@@ -462,4 +475,15 @@ func TestAPTPLSaveLUNPanicBeforeSave(t *testing.T) {
 	if got := h.fileState(); !bytes.Equal(got, file) {
 		t.Fatalf("state file after the failed CLEAR:\n%s\nwant\n%s", got, file)
 	}
+}
+
+// stopped stops the actor pid and is closed once it has.
+func stopped(sys *actor.ActorSystem, pid *actor.PID) <-chan struct{} {
+	done := make(chan struct{})
+	f := sys.Root.StopFuture(pid)
+	go func() {
+		_, _ = f.Result()
+		close(done)
+	}()
+	return done
 }

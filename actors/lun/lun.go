@@ -98,6 +98,9 @@ type lunActor struct {
 	// executing is the task the device model has in hand (execute), which a
 	// failure of the actor answers (recover.go).
 	executing *pb.ScsiTask
+	// handing is the IO execute counted for the workers and has not yet
+	// handed on, which a failure of the actor ends (handing.go).
+	handing *pb.IoRequest
 	// run holds adjacent reads or writes back while the mailbox is busy (merge.go).
 	run     ioRun
 	mailbox *sched.Probe
@@ -138,6 +141,9 @@ type lunActor struct {
 	// have, once their calls returned, not yet checked against the table
 	// (prsave.go).
 	prLate [][]byte
+	// prResave is the re-saves with the workers and the backoff of failed
+	// ones (prresave.go).
+	prResave resaveState
 	// gate checks the lease by the clock before IO starts, here and in the
 	// workers; nil for a LUN with neither a cluster store nor port groups
 	// (lease.go).
@@ -183,6 +189,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.endWatchdog()
 		l.endALUA()
 		l.endReopen()
+		l.endResave()
 	case *actor.Stopped:
 		l.closeDoor(ctx)
 		l.cfg.Peers.Deregister(l.cfg.Device.NAA(), l.self)
@@ -209,6 +216,8 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.reopenDone(m)
 	case *tick:
 		l.tick(ctx)
+	case *resaveRetry:
+		l.resaveIfDue(ctx)
 	case *lateReturn:
 		l.lateReturn(ctx, m.s)
 	case *room:
@@ -269,6 +278,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			l.cfg.Device.IODone(m.Token, failure)
 			l.reservationSaved(ctx, m, failure == nil)
 		}
+		if backgroundSave(m) {
+			l.resaveEnded(ctx, m, answerFailure(m.Answer))
+		}
 		if m.LockId != 0 {
 			for _, io := range l.locks.release(m.LockId) {
 				l.toWorker(ctx, io)
@@ -310,12 +322,13 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	if res.Refused {
 		xfer = 0 // a check before the command ended it: nothing was transferred
 	}
-	l.executing = nil // from here on the task is answered or handed on
 	if res.IO.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS && l.cfg.ClusterPR != nil {
+		l.executing = nil // from here on the task is answered or handed on
 		l.clusterPROUT(ctx, t)
 		return
 	}
 	if res.IO.Kind == pb.IoKind_IO_KIND_UNSPECIFIED {
+		l.executing = nil
 		if !isRW {
 			xfer = uint32(len(res.Data))
 		}
@@ -347,12 +360,16 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	if res.IO.Immediate {
 		// SANITIZE with IMMED: GOOD now, the erase goes on in the background,
 		// where no ORDERED task waits for it (taskOrder).
+		l.executing = nil
 		l.reply(ctx, t, &pb.ScsiCompletion{Itt: t.Itt, Status: uint32(scsi.StatusGood)})
 		l.dispatched++
 		l.order.background.add()
 	} else {
 		l.count()
 	}
+	// Counted: until a worker (or a range lock's or merge run's wait) has it,
+	// a failure of the actor ends it as a failed IO (handing.go).
+	l.executing, l.handing = nil, io
 	if res.IO.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS {
 		l.order.barrier = true // nothing runs until its change stands or is undone (prsave.go)
 	}
@@ -361,12 +378,14 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		t.QueuedNanos = trace.Now()
 	}
 	if res.IO.Kind == pb.IoKind_IO_KIND_COPY && !res.IO.LocalCopy() {
+		l.handedOn(io)       // the copy manager ends it from here
 		l.startCopy(ctx, io) // through the other LUs' actors (copier.go)
 		return
 	}
 	if res.IO.Kind.Writes() {
 		h := held{span: res.IO.Span(), exclusive: res.IO.Kind.Exclusive()}
 		if !l.locks.acquire(io, h) {
+			l.handedOn(io) // the range lock hands it on
 			l.flag(io, trace.FlightLockWait, trace.HopLockWait, "")
 			return // runs when the overlapping exclusive IO is done
 		}
@@ -375,6 +394,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		l.hop(t, trace.HopQueued, io, "", io.Kind.String())
 	}
 	l.hold(ctx, io)
+	l.handedOn(io) // to a worker, or to the merge run (merge.go)
 }
 
 // count records a task handed to the workers (it may first wait for a range lock).

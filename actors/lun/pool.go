@@ -176,9 +176,10 @@ type slot struct {
 	returned bool
 	// token is an abandoned SANITIZE's, which ends when the call returns.
 	token uint64
-	// saved is the snapshot an abandoned reservation save writes: the call
-	// may yet land it, so its return is checked against the table (prsave.go).
-	saved []byte
+	// saved are the snapshots an abandoned reservation save writes, or may
+	// have written: the call may yet land one, so its return checks them
+	// against the table (prsave.go, prresave.go).
+	saved [][]byte
 }
 
 // begin marks io as in the backend from clock on: cur is set before handed is
@@ -260,6 +261,10 @@ func (p *pool) spawn(ctx actor.SpawnerContext, i int) *slot {
 // LUN is stalled (stalled), fenced, cut off or in doubt about the shared
 // reservations the IO is answered NOT READY instead (notReadyError).
 func (l *lunActor) toWorker(sc actor.SenderContext, io *pb.IoRequest) {
+	if f := handOffFault.Load(); f != nil {
+		(*f)(io)
+	}
+	l.handedOn(io)
 	if l.stalled() || l.reopen.active || l.contact.cut || l.prDoubt {
 		l.finish(sc, io, l.notReadyError(), false)
 		return

@@ -30,47 +30,17 @@ import (
 // since the save in flight decides what stands, and it answers no initiator
 // and holds no task back: it runs as background work, as a SANITIZE with IMMED
 // does (ordering.go). Until it is written, the file may hold the undone change
-// (README, "Durability").
+// (README, "Durability"); a re-save that fails is tried again (prresave.go).
 
 // reservationSaved reports the end of io to the reservation table if io is a
 // reservation change's APTPL save: the change stands only if ok.
 func (l *lunActor) reservationSaved(sc actor.SenderContext, io *pb.IoRequest, ok bool) {
 	if io.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS && l.cfg.ClusterPR == nil {
 		l.cfg.Reservations.Saved(ok)
+		if ok {
+			l.saveWorked()
+		}
 		l.resaveIfDue(sc)
 		sc.Send(l.self, &drained{}) // the task set waits on Unsaved too (pump)
 	}
-}
-
-// mayLand is the snapshot io writes if io is a local reservation save, which
-// its call may land after the LUN abandoned it; else nil.
-func (l *lunActor) mayLand(io *pb.IoRequest) []byte {
-	if io.Kind != pb.IoKind_IO_KIND_PERSIST_RESERVATIONS || l.cfg.ClusterPR != nil ||
-		l.cfg.StatePath == "" || io.Task == nil {
-		return nil
-	}
-	return io.Task.DataOut
-}
-
-// resaveIfDue writes the table's snapshot again, in the background, if an
-// abandoned save that returned may have left the state file disagreeing with
-// the table. It waits while a change is unsaved, and while the workers take no
-// IO (toWorker would refuse it): a later lateReturn or drained calls it again.
-func (l *lunActor) resaveIfDue(sc actor.SenderContext) {
-	t := l.cfg.Reservations
-	if len(l.prLate) == 0 || t == nil || t.Unsaved() || l.stalled() || l.reopen.active || l.contact.cut || l.prDoubt {
-		return
-	}
-	data := t.Resave(l.prLate...)
-	clear(l.prLate)
-	l.prLate = l.prLate[:0]
-	if data == nil {
-		return
-	}
-	l.cfg.Log.Warn("an abandoned reservation save returned; saving the reservations as they stand again")
-	io := l.ios.New()
-	io.Kind, io.Immediate = pb.IoKind_IO_KIND_PERSIST_RESERVATIONS, true
-	io.Task = &pb.ScsiTask{DataOut: data}
-	l.order.background.add()
-	l.toWorker(sc, io)
 }

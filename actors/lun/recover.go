@@ -40,7 +40,10 @@ import (
 //     to its state before that command, which is answered CHECK CONDITION
 //     (reservation.Table.Recovered); so it does if the panic struck after the
 //     command changed the table but before its APTPL save was handed to a worker
-//     (reservation.Table.Saved). A cluster LUN takes the store's newest state.
+//     (reservation.Table.Saved): while the device model has the task in hand, or
+//     once the save is counted as the workers' but before it is with them, when
+//     it ends as a failed save (handing.go), releasing its barrier. A cluster
+//     LUN takes the store's newest state.
 //     Since the table is not reread from the file, an APTPL snapshot still being
 //     written lands in a file that agrees with it;
 //   - the IO the workers hold, and the tasks waiting for them, go on under the
@@ -75,7 +78,10 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 	// A task in hand was not handed to a worker: a reservation change it made
 	// waits for a save that will never be written (prsave.go).
 	inHand := l.executing != nil
-	l.answerInHand(ctx, ctx.Message())
+	// An IO counted but not yet with a worker ends as a failed one: a
+	// reservation change's save fails, its change undone (handing.go).
+	ended := l.endHanding(ctx)
+	l.answerInHand(ctx, ctx.Message(), ended)
 	old := l.cfg.Device
 	if inHand {
 		// Its IO, if the device model planned one, never reaches a worker.
@@ -126,8 +132,9 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 // answerInHand answers what the actor failed on: the task the device model had in
 // hand, which may be one that waited in the task set rather than the message (a
 // task run by pump), and the message itself, unless it is a task still waiting in
-// the task set, which runs in its turn (repump).
-func (l *lunActor) answerInHand(ctx actor.Context, msg any) {
+// the task set, which runs in its turn (repump), or the task of the IO
+// endHanding ended (ended).
+func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended *pb.ScsiTask) {
 	defer func() { _ = recover() }() // a second failure here must not end the actor
 	if t := l.executing; t != nil {
 		l.executing = nil
@@ -138,6 +145,9 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any) {
 	}
 	switch m := msg.(type) {
 	case *pb.ScsiTask:
+		if m == ended {
+			return
+		}
 		for _, q := range l.order.queue {
 			if q == m {
 				return

@@ -143,7 +143,7 @@ func (l *lunActor) lateReturn(sc actor.SenderContext, s *slot) {
 	}
 	if s.saved != nil {
 		// The abandoned reservation save may have landed (prsave.go).
-		l.prLate = append(l.prLate, s.saved)
+		l.prLate = append(l.prLate, s.saved...)
 		s.saved = nil
 		l.resaveIfDue(sc)
 	}
@@ -201,6 +201,9 @@ func (l *lunActor) end(sc actor.SenderContext, io *pb.IoRequest, err error, deta
 	if io.Token != 0 && token {
 		l.cfg.Device.IODone(io.Token, err)
 		l.reservationSaved(sc, io, false)
+	}
+	if backgroundSave(io) {
+		l.resaveEnded(sc, io, err) // failed, unless abandoned (mayLand)
 	}
 	if io.Untracked {
 		l.locks.untracked.done(send, &writesDrained{})

@@ -220,7 +220,7 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 		w.done(req.Task, answer, end, id)
 		sendAnswer(ctx, req.Task, answer)
 	}
-	if !first && (req.LockId != 0 || req.Token != 0) {
+	if !first && (req.LockId != 0 || req.Token != 0 || backgroundSave(req)) {
 		// After the answer, so the lock costs the initiator no latency; the
 		// LUN learns the outcome from it.
 		req.Answer = answer

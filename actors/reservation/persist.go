@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 
 	"github.com/atgt/atgt/backend"
 )
@@ -163,23 +162,19 @@ func LoadState(path string) (*Table, error) {
 	return t, nil
 }
 
-// writeMu serialises WriteStateFile so that the newer-snapshot check and
-// the rename are one step, whichever IO workers call it.
-var writeMu sync.Mutex
-
 // WriteStateFile stores a snapshot from Outcome.Persist at path atomically
 // and durably: a temporary file in the same directory is written and
 // fsynced, renamed over path, and the directory fsynced. A snapshot older
 // than the one already at path is skipped, so IO workers may finish
 // writes in any order. It blocks on the disk: IO workers call it, never the
-// LUN actor.
+// LUN actor. Saves of one path are serialised, saves of different paths are
+// not (pathlock.go).
 func WriteStateFile(path string, data []byte) error {
 	_, seq, err := decodeState(data)
 	if err != nil {
 		return fmt.Errorf("reservation state: refusing to write an invalid snapshot: %w", err)
 	}
-	writeMu.Lock()
-	defer writeMu.Unlock()
+	defer lockPath(path)()
 	if old, err := os.ReadFile(path); err == nil {
 		if _, oldSeq, err := decodeState(old); err == nil && oldSeq > seq {
 			return nil

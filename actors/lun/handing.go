@@ -1,0 +1,52 @@
+package lun
+
+import (
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/atgt/atgt/messages/atgtv1"
+	"github.com/atgt/atgt/messages/scsi"
+)
+
+// handOffFault, set only by tests, runs as the LUN hands an IO to the workers
+// (toWorker), before any worker can have it: a panic there is a failure of the
+// LUN actor between the device model's planning (executing already cleared)
+// and the IO reaching a worker.
+var handOffFault atomic.Pointer[func(io *pb.IoRequest)]
+
+// Between the moment execute counts an IO for the workers (the device model
+// has planned it, and taken a reservation change with it) and the moment the
+// IO is with them, or waits for a range lock or in the merge run, nothing else
+// holds it: were the actor to fail there, the task would never be answered,
+// its count never released (ORDERED tasks would wait for it for ever), the
+// device model would wait for its token for ever, and a reservation change's
+// save would never end, leaving its barrier up (prsave.go): every later task
+// of the LUN would hang. So the LUN keeps it as handing until then, and the
+// recovery (recover.go) ends it as a failed IO would end: CHECK CONDITION,
+// HARDWARE ERROR, INTERNAL TARGET FAILURE, its token failed (a reservation
+// change is undone, as for a failed save), its counts and lock released.
+
+// handedOn notes that io is handed on: a failure of the actor no longer ends it.
+func (l *lunActor) handedOn(io *pb.IoRequest) {
+	if l.handing == io {
+		l.handing = nil
+	}
+}
+
+// endHanding ends the IO in hand, if any, as failed, after a failure of the
+// actor; it returns its task (nil: none), which the recovery must not answer
+// again.
+func (l *lunActor) endHanding(sc actor.SenderContext) (answered *pb.ScsiTask) {
+	io := l.handing
+	if io == nil {
+		return nil
+	}
+	l.handing = nil
+	defer func() { _ = recover() }() // a second failure here must not end the actor
+	l.cfg.Log.Warn("LUN actor failed before an IO reached a worker; answering it CHECK CONDITION",
+		"target", l.cfg.Target, "lun", l.cfg.ID, "itt", itts(io), "op", io.Kind.String())
+	answered = io.Task
+	l.finish(sc, io, scsi.InternalTargetFailure(), false)
+	return answered
+}
