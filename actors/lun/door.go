@@ -2,6 +2,7 @@ package lun
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
@@ -32,8 +33,9 @@ type door struct {
 	// owner is the LUN's device model (made anew each time a LUN is opened), to
 	// tell this LUN's door from that of a LUN of the same name that was removed
 	// and whose actor's last message (Stopped) may come after the new one opened
-	// its door.
-	owner *scsidev.Device
+	// its door. A rebuild of the device model (recover.go) moves it to the new
+	// one (doorRebuilt); only the LUN actor reads it after OpenDoor.
+	owner atomic.Pointer[scsidev.Device]
 }
 
 // OpenDoor registers the door of the LUN actor lun (serving cfg, as given to Props)
@@ -55,7 +57,9 @@ func OpenDoor(system *actor.ActorSystem, lun *actor.PID, cfg Config) *actor.PID 
 			system.ProcessRegistry.Remove(pid)
 		}
 	}
-	system.ProcessRegistry.Add(&door{system: system, lun: lun, log: log, blockSize: bs, owner: cfg.Device}, id)
+	d := &door{system: system, lun: lun, log: log, blockSize: bs}
+	d.owner.Store(cfg.Device)
+	system.ProcessRegistry.Add(d, id)
 	return pid
 }
 
@@ -67,8 +71,21 @@ func doorID(lun *actor.PID) string { return lun.Id + "/" + DoorName }
 func (l *lunActor) closeDoor(ctx actor.Context) {
 	reg, id := ctx.ActorSystem().ProcessRegistry, doorID(ctx.Self())
 	if p, ok := reg.GetLocal(id); ok {
-		if d, ok := p.(*door); ok && d.owner == l.cfg.Device {
+		if d, ok := p.(*door); ok && d.owner.Load() == l.cfg.Device {
 			reg.Remove(actor.NewPID(ctx.Self().Address, id))
+		}
+	}
+}
+
+// doorRebuilt moves the LUN actor's door from the device model old to the one a
+// rebuild made (recover.go), so that closeDoor still finds the door its own when
+// the actor stops: otherwise the door of a removed LUN stays registered and an
+// embedder's tasks go to a stopped actor. A door a newer LUN of the same name
+// opened is not this LUN's and keeps its owner.
+func (l *lunActor) doorRebuilt(ctx actor.Context, old *scsidev.Device) {
+	if p, ok := ctx.ActorSystem().ProcessRegistry.GetLocal(doorID(ctx.Self())); ok {
+		if d, ok := p.(*door); ok {
+			d.owner.CompareAndSwap(old, l.cfg.Device)
 		}
 	}
 }

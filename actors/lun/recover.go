@@ -106,6 +106,7 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 		}
 		dev.TakePending(old)
 		l.cfg.Device, l.cfg.Reservations = dev, rt
+		l.doorRebuilt(ctx, old)
 		l.attachProgress()
 		if l.cfg.ClusterPR == nil && kept != nil {
 			l.cfg.Reservations = kept
