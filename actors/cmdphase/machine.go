@@ -51,6 +51,17 @@ type Config struct {
 	Pool Pool
 	// Metrics, if set, counts the Reject PDUs the machine sends.
 	Metrics *metrics.Registry
+	// MayResetTarget, if set, says whether this nexus may have a TARGET WARM RESET or
+	// TARGET COLD RESET of target run (its tasks routed by route), and if not why:
+	// a target may keep an initiator that sees only some of its logical units from
+	// resetting the others' (README "targetReset"). A refused one is answered
+	// "Function authorization failed" (RFC 7143 11.6.1) and resets nothing. nil:
+	// every one may.
+	MayResetTarget func(target, route string) (ok bool, why string)
+	// MayWarn, if set, rate-limits the warning a refused target reset logs
+	// (limit.Guard's MayWarn: whether to log, and how many were held back); when it
+	// says no the refusal is logged at info. nil: every refusal is logged at warn.
+	MayWarn func(kind string) (bool, int)
 	// Log receives debug and info lines; nil discards them.
 	Log hclog.Logger
 	// SendSegment, if set, is where the machine keeps the initiator's

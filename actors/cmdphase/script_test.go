@@ -24,6 +24,7 @@ import (
 //
 //	login [depth=N] [cmdsn=N] [immediate-data=no] [initial-r2t=yes] [first-burst=N]
 //	      [max-burst=N] [max-seg=N] [max-r2t=N] [max-task=N] [max-buffered=N] [discovery]
+//	      [target-reset=allowed|WHY] (WHY: the target refuses target resets so)
 //	cmd itt=N read|write edtl=N [imm=N] [nofinal] [op=NAME] [lun=N] [lunraw=HEX]
 //	    [attr=N] [immediate] [cmdsn=N] [ahs=HEX] [copy]
 //	dataout itt=N [ttt=N] off=N len=N [datasn=N] [final] [copy]
@@ -71,6 +72,10 @@ func TestScripts(t *testing.T) {
 				p.MaxOutstandingR2T = a.u32("max-r2t", p.MaxOutstandingR2T)
 				cfg.MaxTaskBytes = a.u32("max-task", cfg.MaxTaskBytes)
 				cfg.MaxBufferedBytes = uint64(a.u32("max-buffered", uint32(cfg.MaxBufferedBytes)))
+				if a.has("target-reset") {
+					why := a.str("target-reset", "")
+					cfg.MayResetTarget = func(string, string) (bool, string) { return why == "allowed", why }
+				}
 				if a.has("discovery") {
 					cfg.Login.SessionType, cfg.Login.Target = login.SessionDiscovery, login.TargetInfo{}
 				}

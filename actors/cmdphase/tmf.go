@@ -44,7 +44,8 @@ type pendingTMF struct {
 // initiator's next command can reach the LUN. CLEAR TASK SET and the resets act on
 // the task set every I_T nexus shares (TST=000), so the session is first told to
 // have the other sessions abort their tasks there (TaskSetAborted); the response
-// does not wait for them.
+// does not wait for them. A target reset the target does not let this nexus run
+// (mayResetTarget) is answered "Function authorization failed" before any of that.
 func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 	h := &req.BHS
 	fn := h.TMFFunction()
@@ -83,6 +84,11 @@ func (m *Machine) taskMgmt(req *iscsi.PDU, arrival uint64) {
 		targetWide := fn == iscsi.TMFTargetWarmReset || fn == iscsi.TMFTargetColdReset
 		if !ok && !targetWide {
 			m.tmfResponse(itt, fn, iscsi.TMFRespLUNNotExist)
+			return
+		}
+		if targetWide && !m.mayResetTarget(fn) {
+			// Refused before anything is aborted or anyone told: it resets nothing.
+			m.tmfResponse(itt, fn, iscsi.TMFRespAuthorizationFailed)
 			return
 		}
 		for _, tk := range m.tasks {

@@ -72,6 +72,10 @@ type Config struct {
 	// MayWarn: whether to log, and how many were held back); when it says no the
 	// refusal is logged at info. nil: every refusal is logged at warn.
 	MayWarn func(kind string) (bool, int)
+	// MayResetTarget, if set, says whether a nexus may have a TARGET WARM RESET or
+	// TARGET COLD RESET run (cmdphase.Config.MayResetTarget), as the target's
+	// config is now; nil: every one may.
+	MayResetTarget func(target, route string) (ok bool, why string)
 	// MaxTaskBytes caps the write data buffered for one command (EDTL comes from the
 	// network and must not size an allocation unchecked).
 	MaxTaskBytes uint32

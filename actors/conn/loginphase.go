@@ -188,6 +188,8 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 		WriteBudget:      c.cfg.WriteBudget,
 		DataOutTimeout:   c.cfg.DataOutTimeout,
 		Metrics:          c.cfg.Metrics,
+		MayResetTarget:   c.cfg.MayResetTarget,
+		MayWarn:          c.cfg.MayWarn,
 		Log:              c.log,
 		SendSegment:      sendSeg,
 	}, c.statSN, a.cmdSN)

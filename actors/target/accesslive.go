@@ -14,13 +14,15 @@ import (
 type access struct {
 	targets   map[string]login.TargetInfo
 	discovery []login.DiscoveryTarget
-	auth      login.Authenticator // nil: AuthMethod None only
+	auth      login.Authenticator  // nil: AuthMethod None only
+	resets    map[string]resetRule // by target name (targetreset.go)
 }
 
 // buildAccess builds the access of a validated config.
 func buildAccess(cfg *pb.Config) *access {
-	a := &access{targets: map[string]login.TargetInfo{}, auth: chapAuth(cfg)}
+	a := &access{targets: map[string]login.TargetInfo{}, auth: chapAuth(cfg), resets: map[string]resetRule{}}
 	for _, t := range cfg.Targets {
+		a.resets[t.Name] = resetRuleOf(t)
 		allowed, from, credentialed := initiatorAllowList(t), allowFrom(t.AllowedNetworks), credentialedOnly(t)
 		a.targets[t.Name] = login.TargetInfo{Name: t.Name, Alias: t.Alias, PortalGroupTag: portGroupsOf(t).tag(),
 			Allowed: allowed, Credentialed: credentialed, AllowedFrom: from, Route: initiatorRoute(t)}

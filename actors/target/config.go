@@ -232,6 +232,7 @@ func ApplyDefaults(in *pb.Config) *pb.Config {
 		n.DataDigest = []string{"None", "CRC32C"}
 	}
 	for _, t := range cfg.Targets {
+		orDefault(&t.TargetReset, TargetResetAuto)
 		for _, l := range t.Luns {
 			defaultLUN(l, cfg.DataDir)
 		}

@@ -104,6 +104,7 @@ var validationRules = []rule{
 	{"targets[0].alias", func(c *pb.Config) { c.Targets[0].Alias = "a\nb" }},
 	{"targets[0].allowedInitiators[0]", func(c *pb.Config) { c.Targets[0].AllowedInitiators = []string{"bad name"} }},
 	{"targets[0].allowedNetworks[0]", func(c *pb.Config) { c.Targets[0].AllowedNetworks = []string{"10.0.0.0/33"} }},
+	{"targets[0].targetReset", func(c *pb.Config) { c.Targets[0].TargetReset = "sometimes" }},
 	{"targets[0].luns", func(c *pb.Config) { c.Targets[0].Luns = nil }},
 	{"targets[0].luns[0].id", func(c *pb.Config) { lun0(c).Id = 1 << 20 }},
 	{"targets[0].luns[1].id", func(c *pb.Config) { withLUN(c).Id = 0 }},

@@ -314,6 +314,7 @@ func connConfig(cfg *pb.Config, acc *accessHolder) conn.Config {
 			Auth:   acc,
 		},
 		Discovery:        acc.discovery,
+		MayResetTarget:   acc.mayResetTarget,
 		QueueDepth:       cfg.QueueDepth,
 		NopInterval:      time.Duration(cfg.NopIntervalSeconds) * time.Second,
 		NopTimeout:       time.Duration(cfg.NopTimeoutSeconds) * time.Second,

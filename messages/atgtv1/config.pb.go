@@ -705,6 +705,17 @@ type Target struct {
 	// allowed_networks, or initiator_luns with no shared luns). Default false: such a
 	// config does not start. Either way the exposure is logged as a warning.
 	AllowUnauthenticated bool `protobuf:"varint,62,opt,name=allow_unauthenticated,json=allowUnauthenticated,proto3" json:"allow_unauthenticated,omitempty"`
+	// Who may have a TARGET WARM RESET or TARGET COLD RESET run on this target: a
+	// target reset acts on every logical unit of the target and, cold, closes every
+	// session to it (RFC 7143 11.5.1), other initiators' included. "auto" (the
+	// default): an initiator that sees every logical unit of the target (any, on a
+	// target without initiator_luns) may; one that initiator_luns limits to some of them
+	// may not. "allow": every initiator may (a reset by an initiator with its own
+	// logical units acts on those, and a cold one still closes every session).
+	// "refuse": no initiator may. A refused reset is answered "Function authorization
+	// failed" (6, RFC 7143 11.6.1), resets nothing, and is logged as a warning; LOGICAL
+	// UNIT RESET and the other functions are not affected.
+	TargetReset string `protobuf:"bytes,63,opt,name=target_reset,json=targetReset,proto3" json:"target_reset,omitempty"`
 	// Every atgtd node that exports this target, each as its own ALUA target port
 	// group: the same target name and logical units (the same storage, e.g. one RBD
 	// image) reached through several gateways. Every node lists all groups the same
@@ -830,6 +841,13 @@ func (x *Target) GetAllowUnauthenticated() bool {
 		return x.AllowUnauthenticated
 	}
 	return false
+}
+
+func (x *Target) GetTargetReset() string {
+	if x != nil {
+		return x.TargetReset
+	}
+	return ""
 }
 
 func (x *Target) GetPortGroups() []*PortGroup {
@@ -1504,7 +1522,7 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\vdata_digest\x18\b \x03(\tR\n" +
 	"dataDigestB\x11\n" +
 	"\x0f_immediate_dataB\x0e\n" +
-	"\f_initial_r2t\"\x83\x05\n" +
+	"\f_initial_r2t\"\xa6\x05\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12-\n" +
@@ -1517,7 +1535,8 @@ const file_atgt_v1_config_proto_rawDesc = "" +
 	"\x0einitiator_chap\x18+ \x03(\v2\x16.atgt.v1.InitiatorChapR\rinitiatorChap\x12)\n" +
 	"\x10allowed_networks\x18< \x03(\tR\x0fallowedNetworks\x12=\n" +
 	"\x0einitiator_luns\x18= \x03(\v2\x16.atgt.v1.InitiatorLunsR\rinitiatorLuns\x123\n" +
-	"\x15allow_unauthenticated\x18> \x01(\bR\x14allowUnauthenticated\x123\n" +
+	"\x15allow_unauthenticated\x18> \x01(\bR\x14allowUnauthenticated\x12!\n" +
+	"\ftarget_reset\x18? \x01(\tR\vtargetReset\x123\n" +
 	"\vport_groups\x18F \x03(\v2\x12.atgt.v1.PortGroupR\n" +
 	"portGroups\x12(\n" +
 	"\x10local_port_group\x18G \x01(\rR\x0elocalPortGroup\x12/\n" +
