@@ -29,12 +29,7 @@ func TestCmdSNHoleReleasesWriteBudget(t *testing.T) {
 	svc := start(t, cfg, nil)
 	addr := svc.Addrs()[0]
 
-	a, err := initiator.DialRaw(addr, initiator.Options{ISID: isid(4600), InitiatorName: initiatorName,
-		TargetName: targetName, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatalf("login A: %v", err)
-	}
-	defer a.Conn.Close()
+	a := dialRawSession(t, addr, initiator.Options{ISID: isid(4600), Timeout: 10 * time.Second}).r // closed when the test ends
 	hd, dd := a.Params.HeaderDigest, a.Params.DataDigest
 	const edtl = 4 << 20
 	cmd := &iscsi.PDU{}

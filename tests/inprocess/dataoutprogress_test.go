@@ -34,12 +34,7 @@ func rejectedDataOut(t *testing.T, keepAlive bool) {
 	svc := start(t, cfg, nil)
 	addr := svc.Addrs()[0]
 
-	a, err := initiator.DialRaw(addr, initiator.Options{ISID: isid(4500), InitiatorName: initiatorName,
-		TargetName: targetName, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatalf("login A: %v", err)
-	}
-	defer a.Conn.Close()
+	a := dialRawSession(t, addr, initiator.Options{ISID: isid(4500), Timeout: 10 * time.Second}).r // closed when the test ends
 	const edtl = 4 << 20
 	const itt = 0x4500
 	cmd := &iscsi.PDU{}

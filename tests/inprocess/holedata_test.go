@@ -132,12 +132,7 @@ func TestReadBehindHoleChargesMaxTransfer(t *testing.T) {
 	cfg.DataOutTimeoutSeconds = 2
 	svc := start(t, cfg, nil)
 	addr := svc.Addrs()[0]
-	a, err := initiator.DialRaw(addr, initiator.Options{ISID: isid(4900), InitiatorName: initiatorName,
-		TargetName: targetName, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Conn.Close()
+	a := dialRawSession(t, addr, initiator.Options{ISID: isid(4900), Timeout: 10 * time.Second}).r // closed when the test ends
 	p := &iscsi.PDU{}
 	h := &p.BHS
 	h.SetOpcode(iscsi.OpSCSICmd)

@@ -30,12 +30,7 @@ type tmfFlood struct {
 // newTMFFlood logs in a raw connection and starts reading its answers.
 func newTMFFlood(t *testing.T, addr string, n int) *tmfFlood {
 	t.Helper()
-	a, err := initiator.DialRaw(addr, initiator.Options{ISID: isid(n), InitiatorName: initiatorName,
-		TargetName: targetName, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatalf("login of the flooding connection: %v", err)
-	}
-	t.Cleanup(func() { a.Conn.Close() })
+	a := dialRawSession(t, addr, initiator.Options{ISID: isid(n), Timeout: 10 * time.Second}).r // closed when the test ends
 	f := &tmfFlood{a: a, other: make(chan string, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		hd: a.Params.HeaderDigest, dd: a.Params.DataDigest, nextITT: 1}
 	go func() {
