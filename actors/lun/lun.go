@@ -159,13 +159,9 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	if l.stats != nil {
 		l.arrive(ctx.Message())
 	}
-	if l.offline && l.refuseOffline(ctx) {
-		return
-	}
-	if l.retired != nil && l.refuseRetired(ctx, ctx.Message()) {
-		return
-	}
-	if l.admin(ctx, ctx.Message()) {
+	if l.offline && l.refuseOffline(ctx) || l.retired != nil && l.refuseRetired(ctx, ctx.Message()) ||
+		l.admin(ctx, ctx.Message()) {
+		l.endTurn(ctx) // the turn may be the last of a burst that left a run held
 		return
 	}
 	switch m := ctx.Message().(type) {
@@ -287,6 +283,13 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			}
 		}
 	}
+	l.endTurn(ctx)
+}
+
+// endTurn sends the held merge run and wakes workers for queued IO once no message
+// waits: every turn must end with it, or a run held while a burst arrived would
+// wait for a message that may never come.
+func (l *lunActor) endTurn(ctx actor.Context) {
 	if l.mailbox.Idle() {
 		if len(l.run.parts) > 0 {
 			l.flush(ctx)
