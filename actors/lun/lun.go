@@ -98,9 +98,10 @@ type lunActor struct {
 	// executing is the task the device model has in hand (execute), which a
 	// failure of the actor answers (recover.go).
 	executing *pb.ScsiTask
-	// handing is the IO execute counted for the workers and has not yet
-	// handed on, which a failure of the actor ends (handing.go).
-	handing *pb.IoRequest
+	// handing is the IO execute counted for the workers, or handOn took out of
+	// the LUN's state, and has not yet handed on, which a failure of the actor
+	// ends (handing.go).
+	handing []*pb.IoRequest
 	// run holds adjacent reads or writes back while the mailbox is busy (merge.go).
 	run     ioRun
 	mailbox *sched.Probe
@@ -263,9 +264,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.tryReopen(ctx)
 		l.resaveIfDue(ctx)
 	case *writesDrained:
-		for _, io := range l.locks.retry() {
-			l.toWorker(ctx, io)
-		}
+		l.handOn(ctx, l.locks.retry()...)
 	case *pb.IoRequest:
 		// A worker finished an IO that held a range lock or that the device
 		// model waits for (copy status, sanitize).
@@ -278,9 +277,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			l.resaveEnded(ctx, m, answerFailure(m.Answer))
 		}
 		if m.LockId != 0 {
-			for _, io := range l.locks.release(m.LockId) {
-				l.toWorker(ctx, io)
-			}
+			l.handOn(ctx, l.locks.release(m.LockId)...)
 		}
 	}
 	l.endTurn(ctx)
@@ -372,7 +369,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	}
 	// Counted: until a worker (or a range lock's or merge run's wait) has it,
 	// a failure of the actor ends it as a failed IO (handing.go).
-	l.executing, l.handing = nil, io
+	l.executing, l.handing = nil, append(l.handing, io)
 	if res.IO.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS {
 		l.order.barrier = true // nothing runs until its change stands or is undone (prsave.go)
 	}

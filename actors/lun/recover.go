@@ -1,6 +1,7 @@
 package lun
 
 import (
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -132,9 +133,9 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 // answerInHand answers what the actor failed on: the task the device model had in
 // hand, which may be one that waited in the task set rather than the message (a
 // task run by pump), and the message itself, unless it is a task still waiting in
-// the task set, which runs in its turn (repump), or the task of the IO
+// the task set, which runs in its turn (repump), or a task of the IO
 // endHanding ended (ended).
-func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended *pb.ScsiTask) {
+func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended []*pb.ScsiTask) {
 	defer func() { _ = recover() }() // a second failure here must not end the actor
 	if t := l.executing; t != nil {
 		l.executing = nil
@@ -145,7 +146,7 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended *pb.ScsiTask) 
 	}
 	switch m := msg.(type) {
 	case *pb.ScsiTask:
-		if m == ended {
+		if slices.Contains(ended, m) {
 			return
 		}
 		for _, q := range l.order.queue {
@@ -158,9 +159,7 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended *pb.ScsiTask) 
 		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut, Response: tmfRejected})
 	case *pb.IoRequest:
 		if m.LockId != 0 {
-			for _, io := range l.locks.release(m.LockId) {
-				l.toWorker(ctx, io)
-			}
+			l.handOn(ctx, l.locks.release(m.LockId)...)
 		}
 	case *copyDone:
 		if rc := l.copies[m.io.Task]; rc != nil && rc.io == m.io {
