@@ -147,3 +147,40 @@ func TestHandOffPanicMergeRun(t *testing.T) {
 	}
 	orderedStillRuns(t, h, 30)
 }
+
+// TestHandOffPanicAfterMessageAnswered: the last message of a burst is a
+// command the LUN answers at once (INQUIRY); the turn then hands the merged
+// run the burst left to the workers, and the LUN actor fails there. The
+// recovery answers the run's parts, and must not answer the INQUIRY again: it
+// was answered CHECK CONDITION as the task "in hand" although its data had
+// already gone, two answers to one command.
+func TestHandOffPanicAfterMessageAnswered(t *testing.T) {
+	h := newLUNHarness(t, backend.NewMemory(1<<20))
+	var fired atomic.Int32
+	fail := func(io *pb.IoRequest) {
+		if len(io.Parts) > 0 && fired.Add(1) == 1 {
+			panic("injected: LUN actor failure handing a merged run to the workers")
+		}
+	}
+	handOffFault.Store(&fail)
+	t.Cleanup(func() { handOffFault.Store(nil) })
+	var tasks []*pb.ScsiTask
+	var itts []uint32
+	for i, lba := range []uint32{0, 8} {
+		tk := h.task(uint32(10+i), read10(lba, 8), nil)
+		tk.Read, tk.ExpectedLength = true, 4096
+		tasks = append(tasks, tk)
+		itts = append(itts, tk.Itt)
+	}
+	inq := h.task(20, []byte{scsi.OpInquiry, 0, 0, 0, 96, 0}, nil)
+	inq.Read, inq.ExpectedLength = true, 96
+	tasks = append(tasks, inq)
+	h.burst(tasks...)
+	got := expectOnce(t, h, append(itts, inq.Itt)...)
+	if fired.Load() != 1 {
+		t.Fatalf("the hand-off fault fired %d times, want 1: this test tests nothing", fired.Load())
+	}
+	if m := got[inq.Itt]; m.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("INQUIRY: status %#x, want GOOD (answered before the failure)", m.Status)
+	}
+}
