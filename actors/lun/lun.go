@@ -98,6 +98,9 @@ type lunActor struct {
 	// executing is the task the device model has in hand (execute), which a
 	// failure of the actor answers (recover.go).
 	executing *pb.ScsiTask
+	// pending is the turn's message, if a task, until it is answered or execute
+	// has run it: a failure of the actor answers it only until then (recover.go).
+	pending *pb.ScsiTask
 	// handing is the IO execute counted for the workers, or handOn took out of
 	// the LUN's state, and has not yet handed on, which a failure of the actor
 	// ends (handing.go).
@@ -157,6 +160,7 @@ type lunActor struct {
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
 func (l *lunActor) Receive(ctx actor.Context) {
 	defer l.recoverPanic(ctx)
+	l.pending, _ = ctx.Message().(*pb.ScsiTask)
 	if l.stats != nil {
 		l.arrive(ctx.Message())
 	}

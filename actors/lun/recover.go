@@ -133,8 +133,8 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 // answerInHand answers what the actor failed on: the task the device model had in
 // hand, which may be one that waited in the task set rather than the message (a
 // task run by pump), and the message itself, unless it is a task still waiting in
-// the task set, which runs in its turn (repump), or a task of the IO
-// endHanding ended (ended).
+// the task set, which runs in its turn (repump), a task of the IO endHanding
+// ended (ended), or one the turn already answered or ran (pending).
 func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended []*pb.ScsiTask) {
 	defer func() { _ = recover() }() // a second failure here must not end the actor
 	if t := l.executing; t != nil {
@@ -146,8 +146,8 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended []*pb.ScsiTask
 	}
 	switch m := msg.(type) {
 	case *pb.ScsiTask:
-		if slices.Contains(ended, m) {
-			return
+		if m != l.pending || slices.Contains(ended, m) {
+			return // answered, or run (with a worker, or ended by endHanding)
 		}
 		for _, q := range l.order.queue {
 			if q == m {
