@@ -184,3 +184,40 @@ func TestHandOffPanicAfterMessageAnswered(t *testing.T) {
 		t.Fatalf("INQUIRY: status %#x, want GOOD (answered before the failure)", m.Status)
 	}
 }
+
+// panicOnce panics in its first WriteAt once armed, as a bug in the IO path would.
+type panicOnce struct {
+	backend.Backend
+	armed atomic.Bool
+}
+
+func (p *panicOnce) WriteAt(b []byte, off int64, stable bool) error {
+	if p.armed.CompareAndSwap(true, false) {
+		panic("injected failure in a write")
+	}
+	return p.Backend.WriteAt(b, off, stable)
+}
+
+// TestHandOffPanicWorkerRetry: a worker that fails has its IO retried on a
+// fresh one (supervisor.go); a failure in handing that retry to the workers
+// (outside Receive, in the supervisor's call) must still end the IO, answered
+// once, its count released. It was left in hand with nothing to end it.
+func TestHandOffPanicWorkerRetry(t *testing.T) {
+	b := &panicOnce{Backend: backend.NewMemory(1 << 20)}
+	h := newLUNHarness(t, b)
+	var fired atomic.Int32
+	fail := func(io *pb.IoRequest) {
+		if io.Retried && fired.Add(1) == 1 {
+			panic("injected: failure handing a retried IO to the workers")
+		}
+	}
+	handOffFault.Store(&fail)
+	t.Cleanup(func() { handOffFault.Store(nil) })
+	b.armed.Store(true)
+	h.send(h.task(20, write10(64, 1, true), make([]byte, 512)))
+	expectOnce(t, h, 20)
+	if fired.Load() != 1 {
+		t.Fatalf("the hand-off fault fired %d times, want 1: this test tests nothing", fired.Load())
+	}
+	orderedStillRuns(t, h, 30)
+}
