@@ -35,9 +35,7 @@ func (l *lunActor) holdBack(ctx actor.Context, span scsidev.Extent) {
 		keep, back = l.sortBehind(io, behind, keep, back)
 	}
 	l.locks.requeue(back, l.span, func(msg any) { ctx.Send(l.self, msg) })
-	for _, io := range keep {
-		l.toWorker(ctx, io)
-	}
+	l.handOn(ctx, keep...)
 }
 
 // redispatch gives io, which had been admitted and now runs again (a retry after
@@ -57,9 +55,7 @@ func (l *lunActor) dispatchUnfenced(sc actor.SenderContext, ios ...*pb.IoRequest
 		keep, back = l.sortBehind(io, fenced, keep, back)
 	}
 	l.locks.requeue(back, l.span, func(msg any) { sc.Send(l.self, msg) })
-	for _, io := range keep {
-		l.toWorker(sc, io)
-	}
+	l.handOn(sc, keep...)
 }
 
 // sortBehind appends io to back if it is a write that behind says must wait, else

@@ -98,9 +98,13 @@ type lunActor struct {
 	// executing is the task the device model has in hand (execute), which a
 	// failure of the actor answers (recover.go).
 	executing *pb.ScsiTask
-	// handing is the IO execute counted for the workers and has not yet
-	// handed on, which a failure of the actor ends (handing.go).
-	handing *pb.IoRequest
+	// pending is the turn's message, if a task, until it is answered or execute
+	// has run it: a failure of the actor answers it only until then (recover.go).
+	pending *pb.ScsiTask
+	// handing is the IO execute counted for the workers, or handOn took out of
+	// the LUN's state, and has not yet handed on, which a failure of the actor
+	// ends (handing.go).
+	handing []*pb.IoRequest
 	// run holds adjacent reads or writes back while the mailbox is busy (merge.go).
 	run     ioRun
 	mailbox *sched.Probe
@@ -156,16 +160,13 @@ type lunActor struct {
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
 func (l *lunActor) Receive(ctx actor.Context) {
 	defer l.recoverPanic(ctx)
+	l.pending, _ = ctx.Message().(*pb.ScsiTask)
 	if l.stats != nil {
 		l.arrive(ctx.Message())
 	}
-	if l.offline && l.refuseOffline(ctx) {
-		return
-	}
-	if l.retired != nil && l.refuseRetired(ctx, ctx.Message()) {
-		return
-	}
-	if l.admin(ctx, ctx.Message()) {
+	if l.offline && l.refuseOffline(ctx) || l.retired != nil && l.refuseRetired(ctx, ctx.Message()) ||
+		l.admin(ctx, ctx.Message()) {
+		l.endTurn(ctx) // the turn may be the last of a burst that left a run held
 		return
 	}
 	switch m := ctx.Message().(type) {
@@ -267,9 +268,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.tryReopen(ctx)
 		l.resaveIfDue(ctx)
 	case *writesDrained:
-		for _, io := range l.locks.retry() {
-			l.toWorker(ctx, io)
-		}
+		l.handOn(ctx, l.locks.retry()...)
 	case *pb.IoRequest:
 		// A worker finished an IO that held a range lock or that the device
 		// model waits for (copy status, sanitize).
@@ -282,11 +281,16 @@ func (l *lunActor) Receive(ctx actor.Context) {
 			l.resaveEnded(ctx, m, answerFailure(m.Answer))
 		}
 		if m.LockId != 0 {
-			for _, io := range l.locks.release(m.LockId) {
-				l.toWorker(ctx, io)
-			}
+			l.handOn(ctx, l.locks.release(m.LockId)...)
 		}
 	}
+	l.endTurn(ctx)
+}
+
+// endTurn sends the held merge run and wakes workers for queued IO once no message
+// waits: every turn must end with it, or a run held while a burst arrived would
+// wait for a message that may never come.
+func (l *lunActor) endTurn(ctx actor.Context) {
 	if l.mailbox.Idle() {
 		if len(l.run.parts) > 0 {
 			l.flush(ctx)
@@ -369,7 +373,7 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	}
 	// Counted: until a worker (or a range lock's or merge run's wait) has it,
 	// a failure of the actor ends it as a failed IO (handing.go).
-	l.executing, l.handing = nil, io
+	l.executing, l.handing = nil, append(l.handing, io)
 	if res.IO.Kind == pb.IoKind_IO_KIND_PERSIST_RESERVATIONS {
 		l.order.barrier = true // nothing runs until its change stands or is undone (prsave.go)
 	}

@@ -94,6 +94,6 @@ func (l *lunActor) hold(ctx actor.Context, io *pb.IoRequest) {
 // flush sends the held run to a worker.
 func (l *lunActor) flush(ctx actor.Context) {
 	if io := l.run.take(); io != nil {
-		l.toWorker(ctx, io)
+		l.handOn(ctx, io) // out of the run: in hand until a worker has it
 	}
 }

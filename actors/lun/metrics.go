@@ -28,6 +28,7 @@ func (l *lunActor) reply(sc actor.SenderContext, t *pb.ScsiTask, c *pb.ScsiCompl
 	}
 	l.answered(t, c)
 	sendAnswer(sc, t, c)
+	l.ran(t)
 }
 
 // replyAborted sends c, the answer to t that task management ended (which the
@@ -37,6 +38,7 @@ func (l *lunActor) replyAborted(sc actor.SenderContext, t *pb.ScsiTask, c *pb.Sc
 	l.stats.Aborted()
 	l.answered(t, c)
 	sendAnswer(sc, t, c)
+	l.ran(t)
 }
 
 // sendAnswer sends c to t's reply address. A task without one (an embedder's mistake

@@ -88,6 +88,7 @@ func (l *lunActor) submit(ctx actor.Context, t *pb.ScsiTask) {
 	if !ordered(t) && ((t.Attribute == pb.TaskAttribute_TASK_ATTRIBUTE_HEAD_OF_QUEUE && !l.cfg.Reservations.Unsaved()) ||
 		(len(o.queue) == 0 && !o.barrier && len(o.fences) == 0)) {
 		l.execute(ctx, t)
+		l.ran(t)
 		return
 	}
 	t.Flight |= trace.FlightOrderWait
@@ -137,8 +138,17 @@ func (l *lunActor) pump(ctx actor.Context) {
 		o.queue = o.queue[1:]
 		before := l.dispatched
 		l.execute(ctx, t)
+		l.ran(t)
 		if barrier && l.dispatched != before {
 			o.barrier = true
 		}
+	}
+}
+
+// ran notes that execute ran t: answered, or handed on to the workers, a range
+// lock or a copy, so that a later failure in the turn does not answer it again.
+func (l *lunActor) ran(t *pb.ScsiTask) {
+	if t == l.pending {
+		l.pending = nil
 	}
 }

@@ -94,7 +94,7 @@ func (l *lunActor) resaveIfDue(sc actor.SenderContext) {
 	}
 	r.covering[io] = covered
 	l.order.background.add()
-	l.toWorker(sc, io)
+	l.handOn(sc, io)
 }
 
 // resaveEnded takes the end of a re-save (err nil: written); a failed one is

@@ -1,6 +1,7 @@
 package lun
 
 import (
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -133,9 +134,9 @@ func (l *lunActor) recoverPanic(ctx actor.Context) {
 // answerInHand answers what the actor failed on: the task the device model had in
 // hand, which may be one that waited in the task set rather than the message (a
 // task run by pump), and the message itself, unless it is a task still waiting in
-// the task set, which runs in its turn (repump), or the task of the IO
-// endHanding ended (ended).
-func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended *pb.ScsiTask) {
+// the task set, which runs in its turn (repump), a task of the IO endHanding
+// ended (ended), or one the turn already answered or ran (pending).
+func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended []*pb.ScsiTask) {
 	defer func() { _ = recover() }() // a second failure here must not end the actor
 	if t := l.executing; t != nil {
 		l.executing = nil
@@ -146,8 +147,8 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended *pb.ScsiTask) 
 	}
 	switch m := msg.(type) {
 	case *pb.ScsiTask:
-		if m == ended {
-			return
+		if m != l.pending || slices.Contains(ended, m) {
+			return // answered, or run (with a worker, or ended by endHanding)
 		}
 		for _, q := range l.order.queue {
 			if q == m {
@@ -159,9 +160,7 @@ func (l *lunActor) answerInHand(ctx actor.Context, msg any, ended *pb.ScsiTask) 
 		ctx.Send(m.ReplyTo.PID(), &pb.TaskManagementDone{Itt: m.Itt, FanOut: m.FanOut, Response: tmfRejected})
 	case *pb.IoRequest:
 		if m.LockId != 0 {
-			for _, io := range l.locks.release(m.LockId) {
-				l.toWorker(ctx, io)
-			}
+			l.handOn(ctx, l.locks.release(m.LockId)...)
 		}
 	case *copyDone:
 		if rc := l.copies[m.io.Task]; rc != nil && rc.io == m.io {

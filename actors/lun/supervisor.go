@@ -62,6 +62,9 @@ func (l *lunActor) workerFailed(sc actor.SenderContext, sup actor.Supervisor, ch
 		}
 		defer func() { _ = recover() }() // a second failure must not escape either
 		log.Error("handling a failed IO worker failed; restarting the worker", "worker", child.Id, "panic", r)
+		// IO being handed on (the retry, lock waiters a failed IO released)
+		// ends as failed, as after a failure in Receive (handing.go).
+		l.endHanding(sc)
 		if io != nil && !settled {
 			l.finish(sc, io, scsi.InternalTargetFailure(), false)
 		}

@@ -219,9 +219,7 @@ func (l *lunActor) detach(ctx actor.Context, d *detach) {
 		l.flag(q.io, trace.FlightAborted, trace.HopAborted, why)
 		l.finish(ctx, q.io, errAborted, false)
 	}
-	for _, io := range l.locks.retry() {
-		l.toWorker(ctx, io)
-	}
+	l.handOn(ctx, l.locks.retry()...)
 	kept := l.order.queue[:0]
 	for _, t := range l.order.queue {
 		if d.tasks[t] {

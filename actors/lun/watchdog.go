@@ -151,9 +151,7 @@ func (l *lunActor) lateReturn(sc actor.SenderContext, s *slot) {
 		l.cfg.Log.Warn("LUN ready again", "abandoned", p.abandoned)
 	}
 	if s.fence != 0 {
-		for _, r := range l.locks.unfence(s.fence) {
-			l.toWorker(sc, r)
-		}
+		l.handOn(sc, l.locks.unfence(s.fence)...)
 		if len(l.order.fences) > 0 {
 			// A reservation change's fence waits for the write (cluster.go).
 			sc.Send(l.self, &drained{})
@@ -209,9 +207,7 @@ func (l *lunActor) end(sc actor.SenderContext, io *pb.IoRequest, err error, deta
 		l.locks.untracked.done(send, &writesDrained{})
 	}
 	if io.LockId != 0 {
-		for _, r := range l.locks.release(io.LockId) {
-			l.toWorker(sc, r)
-		}
+		l.handOn(sc, l.locks.release(io.LockId)...)
 	}
 	l.order.doneIO(io.Immediate, send)
 }

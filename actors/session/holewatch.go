@@ -54,10 +54,17 @@ type holeCheck struct{}
 var holeCheckMsg = &holeCheck{}
 
 // add records that the request at CmdSN sn began to wait at now. Entries of
-// released requests leave from the front as the oldest is looked for; behind one
-// that still waits there are at most the window's depth of them, since only the
-// CmdSNs below its own can be released meanwhile.
+// released requests leave from the front as the oldest is looked for, which
+// waiting does before each add (else they piled up until the timer ran, one per
+// request that waited at all); behind one that still waits there are at most
+// the window's depth of them, since only the CmdSNs below its own can be
+// released meanwhile. The entries left behind at the front are reused.
 func (w *holeWatch) add(sn uint32, now time.Time) {
+	if w.head > 0 && w.head >= len(w.queue)/2 {
+		n := copy(w.queue, w.queue[w.head:])
+		clear(w.queue[n:])
+		w.queue, w.head = w.queue[:n], 0
+	}
 	w.queue = append(w.queue, waitingSince{sn: sn, at: now})
 }
 
@@ -83,6 +90,7 @@ func (s *sessionActor) waiting(ctx actor.Context, sn uint32) {
 	if limit <= 0 || s.hole.ended {
 		return
 	}
+	s.hole.oldest(s.window.Waits) // drop the requests released since
 	s.hole.add(sn, time.Now())
 	if !s.hole.armed {
 		s.armHole(ctx, limit)

@@ -67,3 +67,36 @@ func TestHoleWatchTimesEachRequest(t *testing.T) {
 		t.Fatal("a placeholder counts as a waiting request")
 	}
 }
+
+// TestHoleWatchBounded: the record of waiting requests stays bounded while
+// requests keep waiting briefly behind holes the initiator fills at once (here
+// each odd CmdSN arrives before the even one below it). Released requests were
+// dropped only when the hole timer ran, a whole Data-Out timeout later, so an
+// initiator sending swapped pairs grew the record by one entry per pair for as
+// long as it liked (tens of MB per connection at a high command rate).
+func TestHoleWatchBounded(t *testing.T) {
+	s := &sessionActor{window: cmdsn.NewWindow(0, 16)}
+	s.cfg.ConnCfg.DataOutTimeout = time.Minute
+	s.hole.armed = true // the timer is due: waiting needs no context
+	accept := func(sn uint32) []*pb.CommandOrder {
+		ready, ok := s.window.Accept(&pb.CommandOrder{CmdSn: sn, Itt: sn, MaxCmdSn: sn + 15})
+		if !ok {
+			t.Fatalf("CmdSN %d not accepted", sn)
+		}
+		return ready
+	}
+	for sn := uint32(0); sn < 200_000; sn += 2 {
+		if ready := accept(sn + 1); len(ready) == 0 && s.window.Waits(sn+1) {
+			s.waiting(nil, sn+1)
+		}
+		if ready := accept(sn); len(ready) != 2 {
+			t.Fatalf("CmdSN %d released %d requests, want 2", sn, len(ready))
+		}
+	}
+	if n := cap(s.hole.queue); n > 64 {
+		t.Fatalf("the hole watch holds %d entries (capacity) for requests that all ran; want a few", n)
+	}
+	if _, ok := s.hole.oldest(s.window.Waits); ok {
+		t.Fatal("a request still counts as waiting")
+	}
+}
