@@ -173,7 +173,9 @@ func Props(cfg Config) *actor.Props {
 }
 
 type connActor struct {
-	cfg      Config
+	cfg Config
+	// quiet times the login and the pings to a silent initiator (silence.go).
+	quiet    silence
 	log      hclog.Logger
 	behavior actor.Behavior
 	w        *writer
@@ -240,6 +242,11 @@ func newConn(cfg Config) *connActor {
 // out what the command phase produced.
 func (c *connActor) Receive(ctx actor.Context) {
 	defer c.recoverTurn(ctx)
+	switch ctx.Message().(type) {
+	case *silenceCheck: // the actor's own timer: not something heard
+	default:
+		c.heard()
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		c.start(ctx)
@@ -355,7 +362,7 @@ func (c *connActor) start(ctx actor.Context) {
 			from = time.Now()
 		}
 		c.loginDeadline = from.Add(c.cfg.LoginTimeout)
-		ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
+		c.setSilence(ctx, max(time.Until(c.loginDeadline), time.Millisecond))
 	}
 	c.log.Debug("connection accepted", "remote", c.cfg.Conn.RemoteAddr().String())
 }
@@ -411,6 +418,7 @@ func (c *connActor) finish(ctx actor.Context, reason string) {
 // close the socket, which also ends the reader.
 func (c *connActor) shutdown() {
 	c.countEnd()
+	c.stopSilence() // its function holds the actor's address
 	defer c.traceClose()
 	defer c.flowFinished() // even if the rest panics: the budget gets its share back
 	if c.dataCheck != nil {
@@ -452,7 +460,7 @@ func (c *connActor) drain(ctx actor.Context) {
 	out := &c.m.Out
 	c.sendMsgs(ctx)
 	if out.Rearm > 0 {
-		ctx.SetReceiveTimeout(out.Rearm)
+		c.setSilence(ctx, out.Rearm)
 		out.Rearm = 0
 	}
 	if out.OwesData {

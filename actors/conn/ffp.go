@@ -38,8 +38,10 @@ func (c *connActor) fullFeature(ctx actor.Context) {
 		c.m.TMFDone(m)
 	case *pb.TaskSetAborted:
 		c.m.AbortedByOther(m)
-	case *actor.ReceiveTimeout:
-		c.m.Tick(time.Now())
+	case *silenceCheck:
+		if c.silent(ctx, m) {
+			c.m.Tick(time.Now())
+		}
 	case *RequestLogout:
 		c.m.RequestLogout(m.Within)
 	case *dataCheck:

@@ -33,10 +33,10 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 		}
 		c.handleLogin(ctx, m.p)
 		if c.m == nil && c.cfg.LoginTimeout > 0 {
-			// protoactor restarts the receive timeout after every message: arm it
-			// with what is left, so that the limit counts from accept, not from the
-			// last Login Request.
-			ctx.SetReceiveTimeout(max(time.Until(c.loginDeadline), time.Millisecond))
+			// The silence timer counts from the last message: set it to what is
+			// left, so that the limit counts from accept, not from the last Login
+			// Request.
+			c.setSilence(ctx, max(time.Until(c.loginDeadline), time.Millisecond))
 		}
 	case *Admit:
 		c.admit(ctx, m)
@@ -49,7 +49,10 @@ func (c *connActor) loginPhase(ctx actor.Context) {
 		c.cfg.Metrics.DigestError(false)
 		c.loginFailed(metrics.LoginNegotiationFailure)
 		c.finish(ctx, "data digest error during login")
-	case *actor.ReceiveTimeout:
+	case *silenceCheck:
+		if !c.silent(ctx, m) {
+			return
+		}
 		c.log.Info("login timeout; closing connection", "remote", c.cfg.Conn.RemoteAddr().String(),
 			"timeout", c.cfg.LoginTimeout)
 		c.loginFailed(metrics.LoginTimeout)
@@ -210,9 +213,9 @@ func (c *connActor) fullFeaturePhase(ctx actor.Context, a *admission) {
 		"max_outstanding_r2t", params.MaxOutstandingR2T)
 	c.behavior.Become(c.fullFeature)
 	if c.cfg.NopInterval > 0 {
-		ctx.SetReceiveTimeout(c.cfg.NopInterval) // replaces the login timeout
+		c.setSilence(ctx, c.cfg.NopInterval) // replaces the login timeout
 	} else {
-		ctx.CancelReceiveTimeout()
+		c.setSilence(ctx, 0)
 	}
 }
 
