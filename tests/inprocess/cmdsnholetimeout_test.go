@@ -78,9 +78,19 @@ func TestCmdSNHoleReleasesWriteBudget(t *testing.T) {
 
 	b := dial(t, addr, initiator.Options{ISID: isid(4601)})
 	ready(t, b, 0)
-	var se *initiator.SCSIError
-	if err := b.Write(0, 16384, randomData(4601, 4096), blockSize, false); !errors.As(err, &se) || se.Status != scsi.StatusTaskSetFull {
-		t.Fatalf("B's WRITE while A's held WRITE holds the whole write budget: %v; want TASK SET FULL", err)
+	// A's WRITE takes the budget once the target has read it: until then B's
+	// WRITEs may still run (on a loaded machine B logs in first).
+	for {
+		var se *initiator.SCSIError
+		err := b.Write(0, 16384, randomData(4601, 4096), blockSize, false)
+		if errors.As(err, &se) && se.Status == scsi.StatusTaskSetFull {
+			break
+		}
+		if err != nil || time.Since(sent) > 1500*time.Millisecond {
+			t.Fatalf("B's WRITE %v after A's WRITE, which holds the whole write budget: %v; want TASK SET FULL",
+				time.Since(sent).Round(time.Millisecond), err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	var at time.Time
 	select {
