@@ -190,7 +190,8 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.endWatchdog()
 		l.endALUA()
 		l.endReopen()
-		l.endResave()
+		_, stopping := m.(*actor.Stopping)
+		l.endResave(stopping)
 	case *actor.Stopped:
 		l.closeDoor(ctx)
 		l.cfg.Peers.Deregister(l.cfg.Device.NAA(), l.self)
@@ -218,7 +219,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *tick:
 		l.tick(ctx)
 	case *resaveRetry:
-		l.resaveIfDue(ctx)
+		l.retryResave(ctx)
 	case *lateReturn:
 		l.lateReturn(ctx, m.s)
 	case *room:

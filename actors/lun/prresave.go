@@ -37,6 +37,8 @@ type resaveState struct {
 	failures  int
 	notBefore time.Time
 	timer     *time.Timer
+	// stopped: the LUN is stopping; no timer is set any more.
+	stopped bool
 }
 
 // resaveRetry wakes the LUN when a failed re-save's backoff ends.
@@ -125,21 +127,46 @@ func (l *lunActor) resaveEnded(sc actor.SenderContext, io *pb.IoRequest, err err
 	r.notBefore = time.Now().Add(wait)
 	l.cfg.Log.Warn("saving the reservations again failed; the state file may hold a change that was undone, which a restart would load; retrying",
 		"target", l.cfg.Target, "lun", l.cfg.ID, "path", l.cfg.StatePath, "error", err, "failures", r.failures, "retryIn", wait)
+	l.armResave(sc, wait)
+}
+
+// armResave has resaveRetry sent after wait, replacing a timer already set.
+func (l *lunActor) armResave(sc actor.SenderContext, wait time.Duration) {
+	r := &l.prResave
 	if r.timer != nil {
 		r.timer.Stop()
+		r.timer = nil
+	}
+	if r.stopped {
+		return // a report that came after Stopping: nothing is to wake
 	}
 	root, self := sc.ActorSystem().Root, l.self
 	r.timer = time.AfterFunc(wait, func() { root.Send(self, &resaveRetry{}) })
+}
+
+// retryResave runs when a failed re-save's backoff ended. The re-save goes if
+// the LUN can take it; if not (it is reopening its backend, cut off, stalled, or
+// a change is unsaved) the timer is set again, once more the longest backoff at
+// most, since an idle LUN has no other turn that would try it.
+func (l *lunActor) retryResave(sc actor.SenderContext) {
+	r := &l.prResave
+	r.timer = nil
+	l.resaveIfDue(sc)
+	if len(l.prLate) > 0 && r.timer == nil && len(r.covering) == 0 {
+		l.armResave(sc, max(time.Until(r.notBefore), min(resaveBackoff<<min(r.failures, 6), resaveBackoffMax)))
+	}
 }
 
 // saveWorked lets a due re-save go at once: a reservation change's save was
 // just written, so the state directory works again.
 func (l *lunActor) saveWorked() { l.prResave.notBefore = time.Time{} }
 
-// endResave stops a pending retry's timer as the LUN stops.
-func (l *lunActor) endResave() {
+// endResave stops a pending retry's timer as the LUN stops (stopping) or
+// restarts.
+func (l *lunActor) endResave(stopping bool) {
 	if t := l.prResave.timer; t != nil {
 		t.Stop()
 		l.prResave.timer = nil
 	}
+	l.prResave.stopped = l.prResave.stopped || stopping
 }
