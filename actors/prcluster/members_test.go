@@ -86,11 +86,18 @@ func TestBlocklistedNodeDoubts(t *testing.T) {
 	a.doubted = false
 	a.mu.Unlock()
 	good(t, preemptA(b), "PREEMPT AND ABORT via B")
-	a.mu.Lock()
-	doubted := a.doubted
-	a.mu.Unlock()
-	if !doubted {
-		t.Fatal("A's client was blocklisted and A's reread met it, but A's LUN was never told it is in doubt")
+	// A rereads every 50 ms; on a loaded machine under -race its reread may come
+	// after the answer (the lease, not this notice, keeps A from serving then).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		a.mu.Lock()
+		doubted := a.doubted
+		a.mu.Unlock()
+		if doubted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A's client was blocklisted and A's rereads met it for 5 s, but A's LUN was never told it is in doubt")
+		}
 	}
 	if !a.conflicts(initA) {
 		t.Fatal("A still admits the preempted nexus after the answer")
