@@ -124,22 +124,8 @@ func TestHandOffPanicRangeLockWaiter(t *testing.T) {
 // never answered and their counts never released.
 func TestHandOffPanicMergeRun(t *testing.T) {
 	h := newLUNHarness(t, backend.NewMemory(1<<20))
-	var fired atomic.Int32
-	fail := func(io *pb.IoRequest) {
-		if len(io.Parts) > 0 && fired.Add(1) == 1 {
-			panic("injected: LUN actor failure handing a merged run to the workers")
-		}
-	}
-	handOffFault.Store(&fail)
-	t.Cleanup(func() { handOffFault.Store(nil) })
-	var tasks []*pb.ScsiTask
-	var itts []uint32
-	for i, lba := range []uint32{0, 8, 16} {
-		tk := h.task(uint32(10+i), read10(lba, 8), nil)
-		tk.Read, tk.ExpectedLength = true, 4096
-		tasks = append(tasks, tk)
-		itts = append(itts, tk.Itt)
-	}
+	fired := failRunHandOff(t)
+	tasks, itts := adjacentReads(h, 10, 0, 8, 16)
 	h.burst(tasks...)
 	expectOnce(t, h, itts...)
 	if fired.Load() != 1 {
@@ -156,22 +142,8 @@ func TestHandOffPanicMergeRun(t *testing.T) {
 // already gone, two answers to one command.
 func TestHandOffPanicAfterMessageAnswered(t *testing.T) {
 	h := newLUNHarness(t, backend.NewMemory(1<<20))
-	var fired atomic.Int32
-	fail := func(io *pb.IoRequest) {
-		if len(io.Parts) > 0 && fired.Add(1) == 1 {
-			panic("injected: LUN actor failure handing a merged run to the workers")
-		}
-	}
-	handOffFault.Store(&fail)
-	t.Cleanup(func() { handOffFault.Store(nil) })
-	var tasks []*pb.ScsiTask
-	var itts []uint32
-	for i, lba := range []uint32{0, 8} {
-		tk := h.task(uint32(10+i), read10(lba, 8), nil)
-		tk.Read, tk.ExpectedLength = true, 4096
-		tasks = append(tasks, tk)
-		itts = append(itts, tk.Itt)
-	}
+	fired := failRunHandOff(t)
+	tasks, itts := adjacentReads(h, 10, 0, 8)
 	inq := h.task(20, []byte{scsi.OpInquiry, 0, 0, 0, 96, 0}, nil)
 	inq.Read, inq.ExpectedLength = true, 96
 	tasks = append(tasks, inq)
@@ -220,4 +192,29 @@ func TestHandOffPanicWorkerRetry(t *testing.T) {
 		t.Fatalf("the hand-off fault fired %d times, want 1: this test tests nothing", fired.Load())
 	}
 	orderedStillRuns(t, h, 30)
+}
+
+// failRunHandOff has the LUN actor fail the first time it hands a merged run to
+// the workers; it returns how often the fault fired.
+func failRunHandOff(t *testing.T) *atomic.Int32 {
+	var fired atomic.Int32
+	fail := func(io *pb.IoRequest) {
+		if len(io.Parts) > 0 && fired.Add(1) == 1 {
+			panic("injected: LUN actor failure handing a merged run to the workers")
+		}
+	}
+	handOffFault.Store(&fail)
+	t.Cleanup(func() { handOffFault.Store(nil) })
+	return &fired
+}
+
+// adjacentReads makes READ(10)s of 8 blocks at lbas, numbered from itt0.
+func adjacentReads(h *lunHarness, itt0 uint32, lbas ...uint32) (tasks []*pb.ScsiTask, itts []uint32) {
+	for i, lba := range lbas {
+		tk := h.task(itt0+uint32(i), read10(lba, 8), nil)
+		tk.Read, tk.ExpectedLength = true, 4096
+		tasks = append(tasks, tk)
+		itts = append(itts, tk.Itt)
+	}
+	return tasks, itts
 }
