@@ -158,3 +158,39 @@ func TestAckPayload(t *testing.T) {
 		}
 	}
 }
+
+// R1, whichever call meets the blocklist: a client the cluster blocklisted fails
+// the first call made on it, and the object dials a new one, on which the next
+// reread succeeds. When that first call is not a reread (here the member
+// registration; a PROUT's write or a notify alike) and the watch is silently
+// gone, nothing else tells the node it may have missed a change: it must be in
+// doubt from the refused call on, not serve its old cache until a reread.
+func TestBlocklistMetByJoinDoubts(t *testing.T) {
+	m := NewMemObject()
+	fa := &flaky{Object: m.Handle()}
+	a := newNodeOn(t, fa, 1)
+	a.s.SetLease(time.Hour, 2*time.Hour) // no reread of its own during the test
+	fa.mute.Store(true)
+	fa.Object.(*memHandle).dropSilently()
+	m.mu.Lock()
+	addr := m.members[1]
+	m.mu.Unlock()
+	if err := m.Handle().Blocklist(addr); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	a.doubted = false
+	a.mu.Unlock()
+	a.s.join() // meets the blocklist
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		a.mu.Lock()
+		doubted := a.doubted
+		a.mu.Unlock()
+		if doubted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A's member registration met the blocklist, but A's LUN was not told it is in doubt")
+		}
+	}
+}

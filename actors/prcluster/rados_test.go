@@ -121,7 +121,7 @@ func TestRadosBlocklistedGateway(t *testing.T) {
 	nodes := radosNodes(t, 2)
 	a, b := nodes[0], nodes[1]
 	good(t, a.prout(initA, reservation.SARegister, 0, 0, 0xA), "REGISTER via A")
-	addrOf := a.s.obj.(*radosObject).obj.ClientAddr
+	addrOf := inner(a.s).(*radosObject).obj.ClientAddr
 	old := addrOf()
 	cephtest.Shared(t).Blocklist(t, old)
 	blocked := time.Now()
@@ -153,7 +153,7 @@ func TestRadosFenceUnacknowledged(t *testing.T) {
 	c := cephtest.Shared(t)
 	nodes := radosNodes(t, 2)
 	a, b := nodes[0], nodes[1]
-	ra, rb := a.s.obj.(*radosObject), b.s.obj.(*radosObject)
+	ra, rb := inner(a.s).(*radosObject), inner(b.s).(*radosObject)
 	image, err := backend.OpenRadosObject("admin", c.Conf, "rbd", "", ra.events)
 	if err != nil {
 		t.Fatal(err)

@@ -170,6 +170,9 @@ func Open(obj Object, port uint16, log hclog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s.latest, s.epoch = data, t.Epoch()
+	// From now on any call that meets the blocklist puts the node in doubt
+	// (fenced.go).
+	s.obj = fencedObject{Object: obj, fenced: func() { go s.suspect("this node's client was blocklisted", nil) }}
 	s.startLease(read)
 	go s.watchLoop(events)
 	go s.proutLoop()

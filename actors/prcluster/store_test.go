@@ -334,7 +334,7 @@ func TestWatchLostRereads(t *testing.T) {
 	if _, keys := b.keys(); len(keys) != 0 {
 		t.Fatal("B saw a change nobody notified")
 	}
-	b.s.obj.(*memHandle).drop()
+	inner(b.s).(*memHandle).drop()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, keys := b.keys(); len(keys) == 1 {
@@ -462,4 +462,12 @@ func TestLegacyHolderCannotRegisterAllTgPt(t *testing.T) {
 	if o := <-ch; o.Status != scsi.StatusReservationConflict {
 		t.Fatalf("REGISTER ALL_TG_PT by the RESERVE(6) holder: status %#x, want RESERVATION CONFLICT", o.Status)
 	}
+}
+
+// inner is the Object a store was opened on, inside its fencedObject.
+func inner(s *Store) Object {
+	if f, ok := s.obj.(fencedObject); ok {
+		return f.Object
+	}
+	return s.obj
 }
