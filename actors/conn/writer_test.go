@@ -56,8 +56,11 @@ func TestWriteTimeout(t *testing.T) {
 		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &st) {
 			t.Fatalf("writer failed with %v, want a stalled peer's deadline (slowPeer warns and counts it)", err)
 		}
-		if took < timeout || took > timeout*5/4+300*time.Millisecond {
-			t.Fatalf("writer failed after %v, want %v..%v", took, timeout, timeout*5/4)
+		// The upper bound allows for a loaded machine under -race (801 ms once,
+		// against 800 ms before, while other tests ran): a deadline renewed for
+		// each batch would take 64 timeouts.
+		if limit := 3 * timeout; took < timeout || took > limit {
+			t.Fatalf("writer failed after %v, want %v..%v", took, timeout, limit)
 		}
 		t.Logf("stalled writer failed after %v (timeout %v)", took, timeout)
 	case <-time.After(10 * time.Second):
