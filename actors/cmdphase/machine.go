@@ -420,15 +420,19 @@ func (m *Machine) HasTask(itt uint32) bool {
 // against its bound before it takes more commands.
 func (m *Machine) DataInHeld() uint64 { return m.readHeld }
 
-// readCharge is what a command that reads with this EDTL may make the target send:
-// its EDTL, but never more than MaxTaskBytes, the LUNs' maximum transfer (a READ
-// asking for more is refused, and no other command's Data-In comes near it). EDTL
-// comes from the network: uncapped, one READ of one block with a huge EDTL held
-// that much of the Data-In budgets while it waited (RFC 7143 11.4.5: EDTL may
-// exceed what the command moves). The reader charges the same (conn's flow).
-func (m *Machine) readCharge(edtl uint32) uint64 {
-	if m.cfg.MaxTaskBytes > 0 && edtl > m.cfg.MaxTaskBytes {
-		return uint64(m.cfg.MaxTaskBytes)
+// ReadCharge is what a command that reads with this EDTL may make the target send:
+// its EDTL, but never more than maxTaskBytes, the LUNs' maximum transfer (a READ
+// asking for more is refused, and no other command's Data-In comes near it); 0: no
+// cap. EDTL comes from the network: uncapped, one READ of one block with a huge EDTL
+// held that much of the Data-In budgets while it waited (RFC 7143 11.4.5: EDTL may
+// exceed what the command moves). The machine's DataInHeld and the connection's
+// reader charge the same, so their counts meet.
+func ReadCharge(edtl, maxTaskBytes uint32) uint64 {
+	if maxTaskBytes > 0 && edtl > maxTaskBytes {
+		return uint64(maxTaskBytes)
 	}
 	return uint64(edtl)
 }
+
+// readCharge is ReadCharge with this connection's MaxTaskBytes.
+func (m *Machine) readCharge(edtl uint32) uint64 { return ReadCharge(edtl, m.cfg.MaxTaskBytes) }

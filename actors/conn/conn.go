@@ -349,7 +349,7 @@ func (c *connActor) start(ctx actor.Context) {
 	self := ctx.Self()
 	c.flow = newFlow()
 	c.flow.budget = c.cfg.ReadBudget
-	c.flow.maxRead = int64(c.cfg.MaxTaskBytes)
+	c.flow.maxRead = c.cfg.MaxTaskBytes
 	c.w = newWriter(c.cfg.Conn, c.cfg.WriteTimeout, c.flow, func(err error) { root.Send(self, &writeFailed{err: err}) })
 	var inFlight *atomic.Int64
 	if c.cfg.Stats != nil {

@@ -59,8 +59,8 @@ type flow struct {
 	// added to as well.
 	budget *ReadBudget
 	// maxRead caps what one command that reads adds to reads (0: no cap): the
-	// command phase's MaxTaskBytes, which caps its DataInHeld the same way.
-	maxRead int64
+	// command phase's MaxTaskBytes (cmdphase.ReadCharge).
+	maxRead uint32
 	// users counts the reader, the writer and the actor until each is done with
 	// the flow: the last takes the connection's share off the budget.
 	users atomic.Int32
@@ -105,14 +105,8 @@ func (f *flow) overWith(n int64) bool {
 }
 
 // readCharge is what the reader counts in reads for a command that reads with
-// this EDTL: at most maxRead, the most Data-In one command may bring
-// (cmdphase.Machine.DataInHeld counts the same).
-func (f *flow) readCharge(edtl uint32) int64 {
-	if f.maxRead > 0 && int64(edtl) > f.maxRead {
-		return f.maxRead
-	}
-	return int64(edtl)
-}
+// this EDTL: what the command phase's DataInHeld counts for it.
+func (f *flow) readCharge(edtl uint32) int64 { return int64(cmdphase.ReadCharge(edtl, f.maxRead)) }
 
 // addReads changes reads by n, and the budget with it.
 func (f *flow) addReads(n int64) {
