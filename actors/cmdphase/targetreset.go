@@ -1,6 +1,9 @@
 package cmdphase
 
-import "github.com/atgt/atgt/messages/iscsi"
+import (
+	"github.com/atgt/atgt/actors/limit"
+	"github.com/atgt/atgt/messages/iscsi"
+)
 
 // mayResetTarget reports whether the target lets this nexus have a TARGET WARM
 // RESET or TARGET COLD RESET (fn) run (Config.MayResetTarget). A target reset acts on
@@ -24,18 +27,7 @@ func (m *Machine) mayResetTarget(fn uint8) bool {
 	if fn == iscsi.TMFTargetColdReset {
 		name = "TARGET COLD RESET"
 	}
-	args := []any{"function", name, "initiator", m.cfg.Login.InitiatorName, "target", target, "reason", why}
-	warn, held := true, 0
-	if m.cfg.MayWarn != nil {
-		warn, held = m.cfg.MayWarn("target reset refused")
-	}
-	if !warn {
-		m.log.Info("target reset refused (Function authorization failed)", args...)
-		return false
-	}
-	if held > 0 {
-		args = append(args, "refusals_logged_at_info", held)
-	}
-	m.log.Warn("target reset refused (Function authorization failed)", args...)
+	limit.LogRefusal(m.log, m.cfg.MayWarn, "target reset refused", "target reset refused (Function authorization failed)",
+		"function", name, "initiator", m.cfg.Login.InitiatorName, "target", target, "reason", why)
 	return false
 }

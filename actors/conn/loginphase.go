@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/cmdphase"
+	"github.com/atgt/atgt/actors/limit"
 	"github.com/atgt/atgt/actors/login"
 	"github.com/atgt/atgt/actors/metrics"
 	"github.com/atgt/atgt/messages/iscsi"
@@ -296,16 +297,6 @@ func (c *connActor) logRefused(st login.Status, extra ...any) {
 	}
 	args := append([]any{"initiator", res.InitiatorName, "target", target, "portal", c.cfg.Conn.LocalAddr().String(),
 		"remote", c.cfg.Conn.RemoteAddr().String(), "reason", reason}, extra...)
-	warn, held := true, 0
-	if c.cfg.MayWarn != nil {
-		warn, held = c.cfg.MayWarn(fmt.Sprintf("login refused %04x", uint16(st))) // per status: a few kinds
-	}
-	if !warn {
-		c.log.Info("login refused", args...)
-		return
-	}
-	if held > 0 {
-		args = append(args, "refusals_logged_at_info", held)
-	}
-	c.log.Warn("login refused", args...)
+	// Per status: a few kinds.
+	limit.LogRefusal(c.log, c.cfg.MayWarn, fmt.Sprintf("login refused %04x", uint16(st)), "login refused", args...)
 }
