@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/atgt/atgt/actors/sched"
 )
 
 // The connection's silence timer. The login phase ends a login that is not done
@@ -53,11 +55,7 @@ func (c *connActor) setSilence(ctx actor.Context, d time.Duration) {
 
 // armSilence has the current setting's check sent after after.
 func (c *connActor) armSilence(ctx actor.Context, after time.Duration) {
-	gen := c.quiet.gen
-	// A fresh PID, not self with its cached process: a timer that has not run
-	// does not keep the stopped actor reachable.
-	root, addr, id := ctx.ActorSystem().Root, ctx.Self().Address, ctx.Self().Id
-	c.quiet.timer = time.AfterFunc(after, func() { root.Send(actor.NewPID(addr, id), &silenceCheck{gen: gen}) })
+	c.quiet.timer = sched.SendAfter(ctx, after, &silenceCheck{gen: c.quiet.gen})
 }
 
 // heard notes that the actor received a message (not its own check).

@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/atgt/atgt/actors/conn"
+	"github.com/atgt/atgt/actors/sched"
 )
 
 // The CmdSN hole timeout. The session releases commands in CmdSN order (RFC 7143
@@ -104,11 +105,7 @@ func (s *sessionActor) armHole(ctx actor.Context, d time.Duration) {
 		s.hole.timer.Reset(d)
 		return
 	}
-	// A fresh PID, not self with its cached process: the stopped actor is not kept
-	// reachable by a timer that has not run.
-	root := ctx.ActorSystem().Root
-	addr, id := ctx.Self().Address, ctx.Self().Id
-	s.hole.timer = time.AfterFunc(d, func() { root.Send(actor.NewPID(addr, id), holeCheckMsg) })
+	s.hole.timer = sched.SendAfter(ctx, d, holeCheckMsg)
 }
 
 // checkHole ends the connection when a request has waited behind a CmdSN hole for

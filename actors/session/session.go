@@ -262,11 +262,7 @@ func (s *sessionActor) loggingIn(ctx actor.Context) {
 		ctx.Send(s.cfg.Manager, &Up{Key: key, PID: ctx.Self(), Info: s.info(m.Result), TSIH: m.Result.TSIH,
 			CID: m.Result.CID, CmdSN: m.FirstCmdSN})
 		s.held = true
-		root := ctx.ActorSystem().Root
-		// A fresh PID, not self with its cached process: the stopped actor is not
-		// kept reachable by a timer that has not run.
-		addr, id := ctx.Self().Address, ctx.Self().Id
-		s.holdTimer = time.AfterFunc(holdLimit, func() { root.Send(actor.NewPID(addr, id), &holdExpired{}) })
+		s.holdTimer = sched.SendAfter(ctx, holdLimit, &holdExpired{})
 		s.behavior.Become(s.fullFeature)
 	}
 }
