@@ -148,14 +148,10 @@ func lunSets(ti int, t *pb.Target) []lunSet {
 	return sets
 }
 
-// badInitiatorLuns checks a target's initiator_luns and its target_reset, the policy
-// that keeps their sets apart in a target reset (tf names the target), and returns
+// badInitiatorLuns checks a target's initiator_luns (tf names the target) and returns
 // the bad field and why, or "". paths holds the backing files of the config's LUNs
 // checked so far, by field.
 func badInitiatorLuns(t *pb.Target, paths map[string]string, tf string) (field, msg string) {
-	if field, msg := badTargetReset(t, tf); field != "" {
-		return field, msg
-	}
 	allowed := map[string]bool{}
 	for _, a := range t.AllowedInitiators {
 		allowed[a] = true

@@ -423,6 +423,9 @@ func validate(cfg *pb.Config, custom map[string]BackendFactory) error {
 		if field, msg := badInitiatorLuns(t, paths, tf); field != "" {
 			return bad(field, "%s", msg)
 		}
+		if field, msg := badTargetReset(t, tf); field != "" {
+			return bad(field, "%s", msg)
+		}
 		if field, msg := badPortGroups(cfg, t, tf); field != "" {
 			return bad(field, "%s", msg)
 		}
