@@ -86,19 +86,10 @@ func TestBlocklistedNodeDoubts(t *testing.T) {
 	a.doubted = false
 	a.mu.Unlock()
 	good(t, preemptA(b), "PREEMPT AND ABORT via B")
-	// A rereads every 50 ms; on a loaded machine under -race its reread may come
-	// after the answer (the lease, not this notice, keeps A from serving then).
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		a.mu.Lock()
-		doubted := a.doubted
-		a.mu.Unlock()
-		if doubted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("A's client was blocklisted and A's rereads met it for 5 s, but A's LUN was never told it is in doubt")
-		}
-	}
+	// A's call that meets the blocklist (a reread every 50 ms, or a member
+	// registration) may come after the answer, and the doubt is sent from its own
+	// goroutine (the lease, not this notice, keeps A from serving meanwhile).
+	waitDoubted(t, a, 5*time.Second, "A's client was blocklisted and A's calls met it, but A's LUN was never told it is in doubt")
 	if !a.conflicts(initA) {
 		t.Fatal("A still admits the preempted nexus after the answer")
 	}
@@ -182,15 +173,22 @@ func TestBlocklistMetByJoinDoubts(t *testing.T) {
 	a.doubted = false
 	a.mu.Unlock()
 	a.s.join() // meets the blocklist
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		a.mu.Lock()
-		doubted := a.doubted
-		a.mu.Unlock()
+	waitDoubted(t, a, 2*time.Second, "A's member registration met the blocklist, but A's LUN was not told it is in doubt")
+}
+
+// waitDoubted fails the test with msg unless n's LUN is told within d that the node
+// is in doubt.
+func waitDoubted(t *testing.T, n *node, d time.Duration, msg string) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		n.mu.Lock()
+		doubted := n.doubted
+		n.mu.Unlock()
 		if doubted {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("A's member registration met the blocklist, but A's LUN was not told it is in doubt")
+			t.Fatal(msg)
 		}
 	}
 }
