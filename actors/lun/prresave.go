@@ -119,15 +119,21 @@ func (l *lunActor) resaveEnded(sc actor.SenderContext, io *pb.IoRequest, err err
 	}
 	l.prLate = append(l.prLate, covered...)
 	r.failures++
-	wait := resaveBackoff
-	for i := 1; i < r.failures && wait < resaveBackoffMax; i++ {
-		wait *= 2
-	}
-	wait = min(wait, resaveBackoffMax)
+	wait := resaveWait(r.failures)
 	r.notBefore = time.Now().Add(wait)
 	l.cfg.Log.Warn("saving the reservations again failed; the state file may hold a change that was undone, which a restart would load; retrying",
 		"target", l.cfg.Target, "lun", l.cfg.ID, "path", l.cfg.StatePath, "error", err, "failures", r.failures, "retryIn", wait)
 	l.armResave(sc, wait)
+}
+
+// resaveWait is the backoff after failures re-saves failed in a row: resaveBackoff,
+// doubling with each further failure, at most resaveBackoffMax.
+func resaveWait(failures int) time.Duration {
+	wait := resaveBackoff
+	for i := 1; i < failures && wait < resaveBackoffMax; i++ {
+		wait *= 2
+	}
+	return min(wait, resaveBackoffMax)
 }
 
 // armResave has resaveRetry sent after wait, replacing a timer already set.
@@ -153,7 +159,7 @@ func (l *lunActor) retryResave(sc actor.SenderContext) {
 	r.timer = nil
 	l.resaveIfDue(sc)
 	if len(l.prLate) > 0 && r.timer == nil && len(r.covering) == 0 {
-		l.armResave(sc, max(time.Until(r.notBefore), min(resaveBackoff<<min(r.failures, 6), resaveBackoffMax)))
+		l.armResave(sc, max(time.Until(r.notBefore), resaveWait(r.failures)))
 	}
 }
 
