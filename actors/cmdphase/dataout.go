@@ -49,7 +49,7 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 	}
 	if tk.failed != nil {
 		// The task's data is lost: take the sequences' ends, nothing else.
-		m.endSequence(tk, r, h)
+		m.endSequence(tk, r, h, n)
 		return
 	}
 	if r != nil {
@@ -57,7 +57,7 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		// continues where the previous one ended, so a completed burst has no holes.
 		if next := r.offset + r.got; h.DataSN() != r.dataSN || off != next || off+n > r.offset+r.length || off+n < off {
 			if cmdsn.Less(r.dataSN, h.DataSN()) || off > next && off+n <= r.offset+r.length && off+n > off {
-				m.lostData(tk, r, h) // a PDU before this one went missing
+				m.lostData(tk, r, h, n) // a PDU before this one went missing
 				return
 			}
 			m.reject(iscsi.RejectProtocolError, h)
@@ -69,7 +69,7 @@ func (m *Machine) dataOut(p *iscsi.PDU, pooled bool) (adopted bool) {
 		if h.DataSN() != tk.unsolDataSN || n > tk.unsolLeft || off != tk.unsolNext || off+n > tk.edtl || off+n < off {
 			if tk.unsolLeft > 0 && (cmdsn.Less(tk.unsolDataSN, h.DataSN()) ||
 				off > tk.unsolNext && off+n <= tk.unsolNext+tk.unsolLeft && off+n > off) {
-				m.lostData(tk, r, h)
+				m.lostData(tk, r, h, n)
 				return
 			}
 			m.reject(iscsi.RejectProtocolError, h)
@@ -163,15 +163,19 @@ func (m *Machine) endR2T(r *r2t) {
 // digest error, or a DataSN or offset gap, which implies one (RFC 7143 7.9). This
 // target does not ask for data again (recovery R2Ts need ErrorRecoveryLevel 1),
 // so the task ends with CHECK CONDITION, PROTOCOL SERVICE CRC ERROR (7.8 b).
-func (m *Machine) lostData(tk *task, r *r2t, h *iscsi.BHS) {
+func (m *Machine) lostData(tk *task, r *r2t, h *iscsi.BHS, n uint32) {
 	if tk.failed == nil {
 		tk.failed = scsi.ProtocolServiceCRCError()
 	}
-	m.endSequence(tk, r, h)
+	m.endSequence(tk, r, h, n)
 }
 
-// endSequence takes the F bit of a Data-Out for a task whose data is lost.
-func (m *Machine) endSequence(tk *task, r *r2t, h *iscsi.BHS) {
+// endSequence takes a Data-Out for a task whose data is lost: its F bit, and
+// whether it reaches further into its sequence than any before it.
+func (m *Machine) endSequence(tk *task, r *r2t, h *iscsi.BHS, n uint32) {
+	if m.reaches(tk, r, h.BufferOffset(), n) {
+		tk.progress++
+	}
 	if h.Final() {
 		if r != nil {
 			m.endR2T(r)
@@ -180,6 +184,32 @@ func (m *Machine) endSequence(tk *task, r *r2t, h *iscsi.BHS) {
 		}
 	}
 	m.settle(tk)
+}
+
+// reaches reports whether a Data-Out for a task whose data is lost carries data
+// beyond the furthest point of its sequence seen so far, and within it: the rest
+// of a sequence the task waits for (settle), which a slow link may take longer than
+// the Data-Out timeout to deliver, so it is progress for CheckDataOut. A Data-Out
+// at an offset already reached, or outside its sequence, is not: each sequence is
+// finite, so a peer cannot hold the task by sending.
+func (m *Machine) reaches(tk *task, r *r2t, off, n uint32) bool {
+	end := off + n
+	if n == 0 || end < off {
+		return false
+	}
+	if r != nil {
+		// got, in-order bytes while the data was kept, is now the furthest end.
+		if off < r.offset || end > r.offset+r.length || end <= r.offset+r.got {
+			return false
+		}
+		r.got = end - r.offset
+		return true
+	}
+	if tk.unsolLeft == 0 || off < tk.unsolNext || end > tk.unsolNext+tk.unsolLeft || end <= tk.unsolReach {
+		return false
+	}
+	tk.unsolReach = end
+	return true
 }
 
 // failData ends a task's data transfer with e (the first reason wins).

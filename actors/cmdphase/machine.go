@@ -303,7 +303,7 @@ func (m *Machine) DataDigestError(h *iscsi.BHS) {
 	if h.Opcode() == iscsi.OpDataOut && !m.Discovery() {
 		// A task whose data is all there lost nothing (the PDU was extra).
 		if tk, r := m.dataTask(h); tk != nil && !tk.dispatched && !tk.complete() {
-			m.lostData(tk, r, h)
+			m.lostData(tk, r, h, h.DataSegmentLength())
 		}
 	}
 }

@@ -52,6 +52,7 @@ type task struct {
 	unsolLeft   uint32 // unsolicited Data-Out bytes still allowed
 	unsolDataSN uint32
 	unsolNext   uint32 // offset the next unsolicited Data-Out must start at
+	unsolReach  uint32 // data lost: the furthest end of unsolicited data seen (reaches)
 	// failed: write data was lost or cut short; the task is answered CHECK
 	// CONDITION with this sense once every sequence has ended (settle).
 	failed *scsi.SenseError
