@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -445,5 +446,49 @@ func TestCopyRun(t *testing.T) {
 				t.Fatalf("%v, want COPY ABORTED %02x/%02x", err, tc.asc, tc.ascq)
 			}
 		})
+	}
+}
+
+// TestCopyLUNPanicAtCopierStart: the LUN actor fails as it starts an EXTENDED
+// COPY's copier, after the device model planned and counted the copy. The copy is
+// answered CHECK CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE (it was still
+// the LUN's to end, handing.go), and its count is released: an ORDERED task sent
+// behind it is answered (with the recovery's unit attention), and a later copy
+// completes. Handed on before its copier existed,
+// the copy was never answered and the ORDERED task waited for it for ever.
+func TestCopyLUNPanicAtCopierStart(t *testing.T) {
+	ma, mb := backend.NewMemory(1<<20), backend.NewMemory(1<<20)
+	a, _ := copyPair(t, ma, mb)
+	src := fill(t, ma, 0, 4096, 0xA1)
+	var fired atomic.Int32
+	fail := func(io *pb.IoRequest) {
+		if io.Kind == pb.IoKind_IO_KIND_COPY && fired.Add(1) == 1 {
+			panic("injected: LUN actor failure starting a copier")
+		}
+	}
+	handOffFault.Store(&fail)
+	t.Cleanup(func() { handOffFault.Store(nil) })
+	a.send(xcopyTask(a, 1, seg(0, 1, 8, 0, 0)))
+	w := a.task(2, write10(200, 8, false), bytes.Repeat([]byte{0x22}, 4096))
+	w.Attribute = pb.TaskAttribute_TASK_ATTRIBUTE_ORDERED
+	a.send(w)
+	got := a.wait(2)
+	if c := got[1]; c == nil || c.Status != uint32(scsi.StatusCheckCondition) {
+		t.Fatalf("the copy the LUN failed on answered %+v, want CHECK CONDITION", c)
+	}
+	expectCheck(t, "copy the LUN failed on", got[1], scsi.SenseHardwareError, 0x44, 0x00)
+	// The recovery reports the reset to every initiator (recover.go): the ORDERED
+	// WRITE behind the copy is answered, with that unit attention.
+	expectCheck(t, "ORDERED WRITE behind it", got[2], scsi.SenseUnitAttention, 0x29, 0x00)
+	a.send(a.task(4, write10(200, 8, false), bytes.Repeat([]byte{0x22}, 4096)))
+	if c := a.wait(1)[4]; c == nil || c.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("the WRITE sent again answered %+v, want GOOD", c)
+	}
+	a.send(xcopyTask(a, 3, seg(0, 1, 8, 0, 0)))
+	if c := a.wait(1)[3]; c == nil || c.Status != uint32(scsi.StatusGood) {
+		t.Fatalf("a later copy answered %+v, want GOOD", c)
+	}
+	if got := readBack(t, mb, 0, 4096); !bytes.Equal(got, src) {
+		t.Fatal("B does not hold the later copy's data")
 	}
 }

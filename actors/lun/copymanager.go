@@ -34,8 +34,12 @@ type copyFenceLate struct{ io *pb.IoRequest }
 
 // startCopy hands io, a copy already counted in flight, to a new copier. The copy
 // takes no range lock here: each of its writes to this LU comes back as a command
-// of its own and is ordered then.
+// of its own and is ordered then. The copy is the LUN's handing (handing.go) until
+// it is in copies: a failure of the actor before that ends it as a failed IO.
 func (l *lunActor) startCopy(ctx actor.Context, io *pb.IoRequest) {
+	if f := handOffFault.Load(); f != nil {
+		(*f)(io)
+	}
 	if l.copies == nil {
 		l.copies = map[*pb.ScsiTask]*runningCopy{}
 	}

@@ -11,9 +11,10 @@ import (
 )
 
 // handOffFault, set only by tests, runs as the LUN hands an IO to the workers
-// (toWorker), before any worker can have it: a panic there is a failure of the
-// LUN actor between the device model's planning (executing already cleared)
-// and the IO reaching a worker.
+// (toWorker), before any worker can have it, or a copy to its copier (startCopy),
+// before the copier exists: a panic there is a failure of the LUN actor between
+// the device model's planning (executing already cleared) and the IO reaching
+// the one that ends it.
 var handOffFault atomic.Pointer[func(io *pb.IoRequest)]
 
 // Between the moment execute counts an IO for the workers (the device model

@@ -383,8 +383,8 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 		t.QueuedNanos = trace.Now()
 	}
 	if res.IO.Kind == pb.IoKind_IO_KIND_COPY && !res.IO.LocalCopy() {
-		l.handedOn(io)       // the copy manager ends it from here
 		l.startCopy(ctx, io) // through the other LUs' actors (copier.go)
+		l.handedOn(io)       // the copy manager ends it from here
 		return
 	}
 	if res.IO.Kind.Writes() {
