@@ -219,7 +219,7 @@ func (l *lunActor) Receive(ctx actor.Context) {
 	case *tick:
 		l.tick(ctx)
 	case *resaveRetry:
-		l.retryResave(ctx)
+		l.retryResave(ctx, m)
 	case *lateReturn:
 		l.lateReturn(ctx, m.s)
 	case *room:

@@ -31,11 +31,11 @@ func TestStaleResaveRetrySetsNoSecondTimer(t *testing.T) {
 	l.prLate = [][]byte{{1}}
 	l.prResave.failures = 1
 	sc := sys.Root
-	// The live timer; a timer it replaced had run already, and its retry is
-	// handled now.
-	l.armResave(sc, 100*time.Millisecond)
-	l.retryResave(sc)
-	l.endResave(true) // the LUN stops
+	l.armResave(sc, time.Hour) // a timer that runs...
+	stale := &resaveRetry{gen: l.prResave.gen}
+	l.armResave(sc, 100*time.Millisecond) // ...as the live one replaces it
+	l.retryResave(sc, stale)              // its retry, handled now
+	l.endResave(true)                     // the LUN stops
 	select {
 	case <-woken:
 		t.Fatal("a retry timer woke the LUN after it stopped: the stale retry lost track of the live timer")
