@@ -72,8 +72,8 @@ func (l *lunActor) mayLand(io *pb.IoRequest) [][]byte {
 // abandoned save that returned, or a re-save that failed, may have left the
 // state file disagreeing with the table. It waits while a change is unsaved,
 // while the workers take no IO (toWorker would refuse it), and during a failed
-// re-save's backoff: a later lateReturn, drained, save or resaveRetry calls it
-// again.
+// re-save's backoff: a later lateReturn, drained, save, resaveRetry or the end of
+// a backend's reopen (reopened; it also ends a cut-off) calls it again.
 func (l *lunActor) resaveIfDue(sc actor.SenderContext) {
 	t := l.cfg.Reservations
 	if len(l.prLate) == 0 || t == nil || t.Unsaved() || l.stalled() || l.reopen.active || l.contact.cut || l.prDoubt {
