@@ -216,10 +216,13 @@ func (l *lunActor) Receive(ctx actor.Context) {
 		l.sessionsEnded(ctx, m)
 	case *reopened:
 		l.reopenDone(m)
+		// A re-save the reopen held back goes now (prresave.go): an idle LUN
+		// has no other turn that would let it.
+		l.resaveIfDue(ctx)
 	case *tick:
 		l.tick(ctx)
 	case *resaveRetry:
-		l.retryResave(ctx)
+		l.retryResave(ctx, m)
 	case *lateReturn:
 		l.lateReturn(ctx, m.s)
 	case *room:

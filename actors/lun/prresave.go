@@ -37,12 +37,17 @@ type resaveState struct {
 	failures  int
 	notBefore time.Time
 	timer     *time.Timer
+	// gen numbers the timers armResave sets: a retry sent by one it replaced
+	// (which had run already, its message in the mailbox) is stale, and must not
+	// take the live timer for its own.
+	gen uint64
 	// stopped: the LUN is stopping; no timer is set any more.
 	stopped bool
 }
 
-// resaveRetry wakes the LUN when a failed re-save's backoff ends.
-type resaveRetry struct{}
+// resaveRetry wakes the LUN when a failed re-save's backoff ends; gen is its
+// timer's (resaveState.gen).
+type resaveRetry struct{ gen uint64 }
 
 // backgroundSave reports a re-save: a reservation save answering no one. Its
 // worker reports its end to the LUN (resaveEnded).
@@ -67,8 +72,8 @@ func (l *lunActor) mayLand(io *pb.IoRequest) [][]byte {
 // abandoned save that returned, or a re-save that failed, may have left the
 // state file disagreeing with the table. It waits while a change is unsaved,
 // while the workers take no IO (toWorker would refuse it), and during a failed
-// re-save's backoff: a later lateReturn, drained, save or resaveRetry calls it
-// again.
+// re-save's backoff: a later lateReturn, drained, save, resaveRetry or the end of
+// a backend's reopen (reopened; it also ends a cut-off) calls it again.
 func (l *lunActor) resaveIfDue(sc actor.SenderContext) {
 	t := l.cfg.Reservations
 	if len(l.prLate) == 0 || t == nil || t.Unsaved() || l.stalled() || l.reopen.active || l.contact.cut || l.prDoubt {
@@ -143,19 +148,24 @@ func (l *lunActor) armResave(sc actor.SenderContext, wait time.Duration) {
 		r.timer.Stop()
 		r.timer = nil
 	}
+	r.gen++ // a retry the replaced timer sent already is stale
 	if r.stopped {
 		return // a report that came after Stopping: nothing is to wake
 	}
-	root, self := sc.ActorSystem().Root, l.self
-	r.timer = time.AfterFunc(wait, func() { root.Send(self, &resaveRetry{}) })
+	root, self, gen := sc.ActorSystem().Root, l.self, r.gen
+	r.timer = time.AfterFunc(wait, func() { root.Send(self, &resaveRetry{gen: gen}) })
 }
 
 // retryResave runs when a failed re-save's backoff ended. The re-save goes if
 // the LUN can take it; if not (it is reopening its backend, cut off, stalled, or
 // a change is unsaved) the timer is set again, once more the longest backoff at
-// most, since an idle LUN has no other turn that would try it.
-func (l *lunActor) retryResave(sc actor.SenderContext) {
+// most, since an idle LUN has no other turn that would try it. A retry from a
+// timer replaced since is stale: the live timer brings its own.
+func (l *lunActor) retryResave(sc actor.SenderContext, m *resaveRetry) {
 	r := &l.prResave
+	if m.gen != r.gen {
+		return
+	}
 	r.timer = nil
 	l.resaveIfDue(sc)
 	if len(l.prLate) > 0 && r.timer == nil && len(r.covering) == 0 {
