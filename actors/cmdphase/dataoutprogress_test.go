@@ -25,17 +25,7 @@ func TestDataOutTimeoutCountsOnlyAcceptedData(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(defaultConfig(), 1)
-			var ttt uint32
-			h.onPDU = func(p *iscsi.PDU) {
-				if p.BHS.Opcode() == iscsi.OpR2T {
-					ttt = p.BHS.TTT()
-				}
-			}
-			writeCmd(h, itt, 1, 65536, 0, true, "write16")
-			if ttt == 0 {
-				t.Fatalf("no R2T:\n%s", h.out.String())
-			}
+			h, ttt := solicitedWrite(t, itt)
 			over := func() bool { return strings.Contains(h.out.String(), "over: data-out timeout") }
 			// Four: a Data-Out at a wrong offset within the burst means one went
 			// missing, and the first reaches into the rest of the sequence, which
@@ -52,6 +42,24 @@ func TestDataOutTimeoutCountsOnlyAcceptedData(t *testing.T) {
 			}
 		})
 	}
+}
+
+// solicitedWrite starts a 64 KiB WRITE(16) with no unsolicited data and returns the
+// harness and the TTT of the R2T that asks for all of it.
+func solicitedWrite(t *testing.T, itt uint32) (*harness, uint32) {
+	t.Helper()
+	h := newHarness(defaultConfig(), 1)
+	var ttt uint32
+	h.onPDU = func(p *iscsi.PDU) {
+		if p.BHS.Opcode() == iscsi.OpR2T {
+			ttt = p.BHS.TTT()
+		}
+	}
+	writeCmd(h, itt, 1, 65536, 0, true, "write16")
+	if ttt == 0 {
+		t.Fatalf("no R2T:\n%s", h.out.String())
+	}
+	return h, ttt
 }
 
 // bogusDataOut sends a solicited Data-Out of n bytes at off with DataSN sn, F=0.
@@ -77,17 +85,7 @@ func bogusDataOut(h *harness, itt, ttt, sn, off, n uint32) {
 func TestDataOutTimeoutLostDataStillProgresses(t *testing.T) {
 	const itt = 1
 	setup := func(t *testing.T) (*harness, uint32) {
-		h := newHarness(defaultConfig(), 1)
-		var ttt uint32
-		h.onPDU = func(p *iscsi.PDU) {
-			if p.BHS.Opcode() == iscsi.OpR2T {
-				ttt = p.BHS.TTT()
-			}
-		}
-		writeCmd(h, itt, 1, 65536, 0, true, "write16")
-		if ttt == 0 {
-			t.Fatalf("no R2T:\n%s", h.out.String())
-		}
+		h, ttt := solicitedWrite(t, itt)
 		// DataSN 0 at offset 0 never arrived: the task's data is lost.
 		bogusDataOut(h, itt, ttt, 1, 4096, 4096)
 		return h, ttt
