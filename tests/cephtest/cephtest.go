@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -156,11 +157,60 @@ func (c *Cluster) Ceph(args ...string) (string, error) {
 }
 
 // Blocklist blocklists a RADOS client address (`ceph osd blocklist add ADDR`), as
-// librbd does to a lock owner it breaks the lock of; the entry is removed when t ends.
+// librbd does to a lock owner it breaks the lock of, and returns once every OSD has
+// the map that holds the entry; the entry is removed when t ends. The monitor
+// answers the command before the OSDs have that map, and until one has it, it still
+// serves the client: a write sent just after the command may land (a lock breaker's
+// own requests carry the new map, so nothing it does can be overtaken that way).
 func (c *Cluster) Blocklist(t testing.TB, addr string) {
 	t.Helper()
 	if _, err := c.Ceph("osd", "blocklist", "add", addr); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Ceph("osd", "blocklist", "rm", addr) })
+	if err := c.waitOSDMaps(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jsonPart is out from its first '{' on: ceph's warnings share the output.
+func jsonPart(out string) string {
+	if i := strings.IndexByte(out, '{'); i > 0 {
+		return out[i:]
+	}
+	return out
+}
+
+// waitOSDMaps waits until every OSD has the cluster's current OSD map.
+func (c *Cluster) waitOSDMaps(limit time.Duration) error {
+	var dump struct {
+		Epoch int `json:"epoch"`
+		OSDs  []struct {
+			OSD int `json:"osd"`
+		} `json:"osds"`
+	}
+	out, err := c.Ceph("osd", "dump", "-f", "json")
+	if err == nil {
+		err = json.Unmarshal([]byte(jsonPart(out)), &dump)
+	}
+	if err != nil {
+		return fmt.Errorf("osd dump: %w", err)
+	}
+	deadline := time.Now().Add(limit)
+	for _, o := range dump.OSDs {
+		for {
+			var st struct {
+				NewestMap int `json:"newest_map"`
+			}
+			out, err := c.Ceph("tell", fmt.Sprintf("osd.%d", o.OSD), "status")
+			if err == nil && json.Unmarshal([]byte(jsonPart(out)), &st) == nil && st.NewestMap >= dump.Epoch {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("osd.%d does not have OSD map %d after %v (its newest: %d; %v)", o.OSD, dump.Epoch, limit, st.NewestMap, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
