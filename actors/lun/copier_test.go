@@ -454,8 +454,8 @@ func TestCopyRun(t *testing.T) {
 // answered CHECK CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE (it was still
 // the LUN's to end, handing.go), and its count is released: an ORDERED task sent
 // behind it is answered (with the recovery's unit attention), and a later copy
-// completes. Handed on before its copier existed,
-// the copy was never answered and the ORDERED task waited for it for ever.
+// completes. Handed on before its copier existed, the copy was never answered and
+// the ORDERED task waited for it for ever.
 func TestCopyLUNPanicAtCopierStart(t *testing.T) {
 	ma, mb := backend.NewMemory(1<<20), backend.NewMemory(1<<20)
 	a, _ := copyPair(t, ma, mb)
@@ -473,9 +473,6 @@ func TestCopyLUNPanicAtCopierStart(t *testing.T) {
 	w.Attribute = pb.TaskAttribute_TASK_ATTRIBUTE_ORDERED
 	a.send(w)
 	got := a.wait(2)
-	if c := got[1]; c == nil || c.Status != uint32(scsi.StatusCheckCondition) {
-		t.Fatalf("the copy the LUN failed on answered %+v, want CHECK CONDITION", c)
-	}
 	expectCheck(t, "copy the LUN failed on", got[1], scsi.SenseHardwareError, 0x44, 0x00)
 	// The recovery reports the reset to every initiator (recover.go): the ORDERED
 	// WRITE behind the copy is answered, with that unit attention.

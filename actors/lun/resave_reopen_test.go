@@ -42,7 +42,9 @@ func TestAPTPLResaveAfterReopen(t *testing.T) {
 			t.Fatal("the backend was not reopened")
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // the LUN takes the reopen's end
+	if re := w.next(t, "the re-save after the reopen"); re.err != nil { // the reopen's end lets it go
+		t.Fatal(re.err)
+	}
 	w.settle()
 	expectRestart(t, h, "after the LUN reopened its backend", []uint64{0xA, 0xB})
 	if after := h.prState(); after != before {
