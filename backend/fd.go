@@ -32,6 +32,8 @@ type fdBackend struct {
 	// syncFDs lends each sync and stable write a description of its own
 	// (syncfd.go).
 	syncFDs syncFDs
+	// behind runs write-behind hints (writebehind.go).
+	behind writeBehind
 	// noDsync is set once pwritev2(RWF_DSYNC) proved unsupported.
 	noDsync atomic.Bool
 	// noDiscard is set once the discard primitive proved unsupported.
@@ -46,6 +48,8 @@ type fdBackend struct {
 	pwritev2 func(fd int, iovs [][]byte, off int64, flags int) (int, error)
 	pwritev  func(fd int, iovs [][]byte, off int64) (int, error)
 	preadv   func(fd int, iovs [][]byte, off int64) (int, error)
+	// syncFileRange is unix.SyncFileRange, for write-behind (writebehind.go).
+	syncFileRange func(fd int, off, n int64, flags int) error
 	// dataRun spares Mapped repeated lseek scans (mapper.go).
 	dataRun dataRun
 	// discard deallocates a range: punch hole on files, BLKDISCARD on
@@ -70,6 +74,7 @@ func newFDBackend(f *os.File, path string, size int64, readOnly bool,
 	b := &fdBackend{
 		f: f, rc: rc, path: path, readOnly: readOnly,
 		datasync: unix.Fdatasync, pwritev2: unix.Pwritev2, pwritev: unix.Pwritev, preadv: unix.Preadv, discard: discard,
+		syncFileRange: unix.SyncFileRange,
 	}
 	b.size.Store(size)
 	b.syncFDs.free = []*syncFD{{f: f, rc: rc, first: true}}
@@ -257,6 +262,7 @@ func (b *fdBackend) Close() error {
 	if b.closed.Swap(true) {
 		return pathErr("close", b.path, ErrClosed)
 	}
+	b.behind.stop()
 	b.closeSyncFDs()
 	return pathErr("close", b.path, unwrapPath(b.f.Close()))
 }

@@ -155,6 +155,9 @@ type lunActor struct {
 	// resetDone is closed once the store has released a RESERVE(6)/(10)
 	// for the reset in hand; its answer waits for it (cluster.go).
 	resetDone chan struct{}
+	// flushes follows how often the initiators flush, for write-behind
+	// (writebehind.go).
+	flushes flushHabit
 }
 
 // Receive handles tasks from sessions and the dispatcher, and workers' reports.
@@ -348,6 +351,14 @@ func (l *lunActor) execute(ctx actor.Context, t *pb.ScsiTask) {
 	io := l.ios.New()
 	io.Task, io.Kind, io.Offset, io.Length, io.Stable = t, res.IO.Kind, res.IO.Offset, res.IO.Length, res.IO.Stable
 	io.TransferLength, io.BlockSize, io.MaxDescriptors = xfer, l.cfg.Device.BlockSize(), res.IO.MaxDescriptors
+	switch io.Kind {
+	case pb.IoKind_IO_KIND_WRITE:
+		if !io.Stable {
+			io.WriteBehind = l.flushes.write()
+		}
+	case pb.IoKind_IO_KIND_SYNC:
+		l.flushes.flush()
+	}
 	if res.IO.Data != nil {
 		t.DataOut = res.IO.Data
 	}

@@ -70,7 +70,8 @@ func (r *ioRun) take() *pb.IoRequest {
 		first := r.parts[0]
 		parts := make([]*pb.IoRequest, len(r.parts))
 		copy(parts, r.parts)
-		io = &pb.IoRequest{Kind: first.Kind, Offset: first.Offset, Length: r.bytes, Parts: parts}
+		io = &pb.IoRequest{Kind: first.Kind, Offset: first.Offset, Length: r.bytes, Parts: parts,
+			WriteBehind: r.parts[len(r.parts)-1].WriteBehind}
 	}
 	clear(r.parts)
 	r.parts, r.bytes = r.parts[:0], 0

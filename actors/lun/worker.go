@@ -54,6 +54,9 @@ type worker struct {
 	thin bool
 	// gate, if not nil, may refuse IO before each backend call (lease.go).
 	gate *leaseGate
+	// behind starts the writeback of a cached write's range (writebehind.go); nil
+	// when the backend has no cache to empty early.
+	behind backend.WriteBehinder
 }
 
 // completion returns a new answer to a read or write task.
@@ -65,10 +68,11 @@ func (w *worker) completion(itt uint32, res *scsidev.Result, transfer uint32, po
 }
 
 func workerProps(cfg Config, order *taskOrder, untracked *drainCounter, sh *shared, s *slot, gate *leaseGate) *actor.Props {
+	behind, _ := cfg.Backend.(backend.WriteBehinder)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &worker{b: cfg.Backend, order: order, untracked: untracked, sh: sh, slot: s,
 			log: cfg.Log, statePath: cfg.StatePath, modesPath: cfg.ModesPath, stats: cfg.Metrics.Shard(s.index + 1),
-			flight: cfg.Flight, thin: cfg.Device.Thin(), gate: gate}
+			flight: cfg.Flight, thin: cfg.Device.Thin(), gate: gate, behind: behind}
 	}, actor.WithDispatcher(sched.Default))
 }
 
@@ -189,6 +193,9 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 			w.done(p.Task, answers[i], end, id)
 			sendAnswer(ctx, p.Task, answers[i])
 		}
+		if req.WriteBehind && w.behind != nil {
+			w.behind.StartWriteback(req.Offset, req.Length)
+		}
 		clear(answers)
 		w.answers = answers[:0]
 		// Every part was counted as a task, and every write part as untracked.
@@ -219,6 +226,9 @@ func (w *worker) do(ctx actor.Context, req *pb.IoRequest, send func(any)) bool {
 		complete(w.stats, req, answer, end)
 		w.done(req.Task, answer, end, id)
 		sendAnswer(ctx, req.Task, answer)
+	}
+	if req.WriteBehind && w.behind != nil {
+		w.behind.StartWriteback(req.Offset, req.Length) // after the answer: it costs the WRITE nothing
 	}
 	if !first && (req.LockId != 0 || req.Token != 0 || backgroundSave(req)) {
 		// After the answer, so the lock costs the initiator no latency; the

@@ -123,3 +123,11 @@ func (w *faulty) WriteSame(block []byte, off, length int64, stable bool) error {
 	}
 	return ws.WriteSame(block, off, length, stable)
 }
+
+// StartWriteback passes to the wrapped backend's, if it has one: a hint that
+// moves no data, so no fault applies to it.
+func (w *faulty) StartWriteback(off, length int64) {
+	if wb, ok := w.Backend.(backend.WriteBehinder); ok {
+		wb.StartWriteback(off, length)
+	}
+}

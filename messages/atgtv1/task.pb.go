@@ -841,7 +841,12 @@ type IoRequest struct {
 	// one it cannot carry out (an unreachable target, a range past a LU's end);
 	// empty: none. The segments before it are copied first, as SPC-5 5.17.7.4 has
 	// the copy manager meet the error only on reaching that segment.
-	CopyAbort     []byte `protobuf:"bytes,22,opt,name=copy_abort,json=copyAbort,proto3" json:"copy_abort,omitempty"`
+	CopyAbort []byte `protobuf:"bytes,22,opt,name=copy_abort,json=copyAbort,proto3" json:"copy_abort,omitempty"`
+	// A cached WRITE (or a merged run of them) whose initiator has been flushing
+	// often: after answering it the worker asks the kernel to start writing the
+	// range back (sync_file_range), so that the SYNCHRONIZE CACHE expected next finds
+	// less to do. A hint only: it makes nothing durable (writebehind.go).
+	WriteBehind   bool `protobuf:"varint,23,opt,name=write_behind,json=writeBehind,proto3" json:"write_behind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1021,6 +1026,13 @@ func (x *IoRequest) GetCopyAbort() []byte {
 		return x.CopyAbort
 	}
 	return nil
+}
+
+func (x *IoRequest) GetWriteBehind() bool {
+	if x != nil {
+		return x.WriteBehind
+	}
+	return false
 }
 
 // CommandOrder asks the session to place a CmdSN-carrying request in order
@@ -1637,7 +1649,7 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x0esrc_block_size\x18\x14 \x01(\rR\fsrcBlockSize\x12$\n" +
 	"\x0edst_block_size\x18\x15 \x01(\rR\fdstBlockSize\x12&\n" +
 	"\x0fsrc_cscd_offset\x18\x16 \x01(\rR\rsrcCscdOffset\x12&\n" +
-	"\x0fdst_cscd_offset\x18\x17 \x01(\rR\rdstCscdOffset\"\xd0\x05\n" +
+	"\x0fdst_cscd_offset\x18\x17 \x01(\rR\rdstCscdOffset\"\xf3\x05\n" +
 	"\tIoRequest\x12%\n" +
 	"\x04task\x18\x01 \x01(\v2\x11.atgt.v1.ScsiTaskR\x04task\x12#\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x0f.atgt.v1.IoKindR\x04kind\x12\x16\n" +
@@ -1662,7 +1674,8 @@ const file_atgt_v1_task_proto_rawDesc = "" +
 	"\x05parts\x18\x14 \x03(\v2\x12.atgt.v1.IoRequestR\x05parts\x12\x18\n" +
 	"\aretried\x18\x15 \x01(\bR\aretried\x12\x1d\n" +
 	"\n" +
-	"copy_abort\x18\x16 \x01(\fR\tcopyAbortJ\x04\b\v\x10\fR\n" +
+	"copy_abort\x18\x16 \x01(\fR\tcopyAbort\x12!\n" +
+	"\fwrite_behind\x18\x17 \x01(\bR\vwriteBehindJ\x04\b\v\x10\fR\n" +
 	"state_path\"\xc7\x01\n" +
 	"\fCommandOrder\x12\x15\n" +
 	"\x06cmd_sn\x18\x01 \x01(\rR\x05cmdSn\x12\x1c\n" +
