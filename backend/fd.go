@@ -252,7 +252,9 @@ func (b *fdBackend) Sync() error {
 		return err
 	}
 	// A call on another description may have recorded an error this one was
-	// not told (syncfd.go: what stays open).
+	// not told (syncfd.go: what stays open), and a write-behind hint that ran
+	// meanwhile one that no description was told (writebehind.go).
+	b.behind.wait()
 	return b.syncErr.get()
 }
 

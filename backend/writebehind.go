@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,8 +25,17 @@ type WriteBehinder interface {
 // writing the range's dirty pages back (sync_file_range with SYNC_FILE_RANGE_WRITE
 // alone: WB_SYNC_NONE writeback, no wait). Without a SYNC_FILE_RANGE_WAIT_* flag the call does not check or
 // advance the description's writeback error (file_check_and_advance_wb_err), so
-// fdatasync still reports a failure of this writeback to every description that
-// has not seen it (syncfd.go). With O_DIRECT there is nothing cached to start.
+// fdatasync still reports a failure of this writeback's IO to every description
+// that has not seen it (syncfd.go). With O_DIRECT there is nothing cached to start.
+//
+// But the call runs the file system's writepages itself, and an error writepages
+// returns is the caller's alone, not always recorded in the mapping: ext4, failing
+// a delayed allocation (an unreadable bitmap, a corrupt tree: "Data will be lost"),
+// invalidates the dirty pages and records nothing, so the fdatasync that follows
+// finds the range clean and returns 0. Without write-behind that fdatasync would
+// have met the error itself. So the goroutine records such an error as the
+// backend's sticky error, and Sync waits for a hint still in the kernel before it
+// answers (writeBehind.wait).
 func (b *fdBackend) StartWriteback(off, length int64) {
 	if b.direct != nil || b.readOnly || b.closed.Load() {
 		return
@@ -44,6 +54,9 @@ type writeBehind struct {
 	mu      sync.Mutex
 	done    chan struct{}
 	stopped bool
+	// call is held by the goroutine for each sync_file_range and the recording of
+	// its error; wait takes it.
+	call sync.Mutex
 }
 
 // writeBehindQueue bounds the hints waiting for the goroutine.
@@ -88,9 +101,14 @@ func (w *writeBehind) run(b *fdBackend, ch chan [2]int64, done chan struct{}) {
 		select {
 		case r := <-ch:
 			runtime.Gosched()
-			_ = b.control(func(fd int) error {
+			w.call.Lock()
+			err := b.control(func(fd int) error {
 				return b.syncFileRange(fd, r[0], r[1], unix.SYNC_FILE_RANGE_WRITE)
 			})
+			if writebackLost(err) {
+				b.syncErr.set(pathErr("write-behind", b.path, err))
+			}
+			w.call.Unlock()
 		case <-done:
 			return
 		}
@@ -106,4 +124,29 @@ func (w *writeBehind) stop() {
 		close(w.done)
 		w.done = nil
 	}
+}
+
+// wait returns once no hint is in the kernel: a Sync calls it after its fdatasync,
+// so that the error of a hint that ran meanwhile (and may have left the fdatasync
+// nothing to write) is recorded before the Sync reads the sticky error. A hint
+// that hangs holds the Sync as a hung fdatasync would, within the LUN's watchdog.
+func (w *writeBehind) wait() {
+	w.call.Lock()
+	w.call.Unlock() //nolint:staticcheck // an empty critical section: a barrier
+}
+
+// writebackLost reports whether a hint's error may have cost cached data that no
+// later fdatasync would report: any error but the call refused before it started
+// anything (EINVAL, ESPIPE, ENOSYS, EOPNOTSUPP), ENOMEM (the file system keeps the
+// pages dirty for the flush to retry: ext4 "lets the upper layers retry transient
+// errors") and Close.
+func writebackLost(err error) bool {
+	switch {
+	case err == nil, errors.Is(err, ErrClosed),
+		errors.Is(err, unix.EINVAL), errors.Is(err, unix.ESPIPE),
+		errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EOPNOTSUPP),
+		errors.Is(err, unix.ENOMEM):
+		return false
+	}
+	return true
 }

@@ -115,3 +115,88 @@ func TestWriteBehindNothingToStart(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteBehindErrorReachesSync: sync_file_range(SYNC_FILE_RANGE_WRITE) consumes no
+// errseq error, but the writeback it starts runs the file system's writepages in the
+// calling thread, and an error that writepages returns there is the caller's alone: ext4,
+// failing a delayed allocation ("Data will be lost"), invalidates the dirty pages and
+// records nothing in the mapping. The fdatasync of the flush that follows then finds the
+// range clean and returns 0. So the hint's error must reach the next Sync, as the
+// fdatasync's own would have without write-behind; here datasync succeeds as it would.
+func TestWriteBehindErrorReachesSync(t *testing.T) {
+	b := openPath(t, filepath.Join(t.TempDir(), "wb.img"), 1<<20).(*fdBackend)
+	b.datasync = func(int) error { return nil } // the pages are gone: nothing to report
+	called := make(chan struct{}, 1)
+	b.syncFileRange = func(int, int64, int64, int) error {
+		called <- struct{}{}
+		return unix.EIO
+	}
+	if err := b.WriteAt(make([]byte, 4096), 0, false); err != nil {
+		t.Fatal(err)
+	}
+	b.StartWriteback(0, 4096)
+	select {
+	case <-called:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no sync_file_range within 5 s of the hint")
+	}
+	// The call has returned its error; give the goroutine its turn to record it
+	// only through Sync itself (no sleep): Sync must account for a running hint.
+	if err := b.Sync(); err == nil {
+		t.Fatal("Sync answered nil after the write-behind of the range failed with EIO")
+	}
+}
+
+// TestWriteBehindSyncWaitsForRunningHint: a hint still in the kernel when the flush's
+// fdatasync returns may yet fail having dropped the range (the fdatasync found its
+// pages locked by the hint's writeback, then clean): the Sync must not answer before
+// the hint has returned and its error is recorded.
+func TestWriteBehindSyncWaitsForRunningHint(t *testing.T) {
+	b := openPath(t, filepath.Join(t.TempDir(), "wb.img"), 1<<20).(*fdBackend)
+	b.datasync = func(int) error { return nil }
+	entered, release := make(chan struct{}), make(chan struct{})
+	b.syncFileRange = func(int, int64, int64, int) error {
+		close(entered)
+		<-release
+		return unix.EIO
+	}
+	b.StartWriteback(0, 4096)
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no sync_file_range within 5 s of the hint")
+	}
+	res := make(chan error, 1)
+	go func() { res <- b.Sync() }()
+	select {
+	case err := <-res:
+		t.Fatalf("Sync answered %v while the hint was still in the kernel", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-res:
+		if err == nil {
+			t.Fatal("Sync answered nil after the running hint failed with EIO")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Sync still waiting 5 s after the hint returned")
+	}
+}
+
+// TestWriteBehindTransientErrorNotSticky: ENOMEM leaves the pages dirty (ext4 lets the
+// upper layers retry), and a hint the kernel refuses (EINVAL, ESPIPE) started nothing:
+// the flush writes the range itself and reports what it meets, so neither fails it.
+func TestWriteBehindTransientErrorNotSticky(t *testing.T) {
+	for _, errno := range []unix.Errno{unix.ENOMEM, unix.EINVAL, unix.ESPIPE, unix.ENOSYS} {
+		b := openPath(t, filepath.Join(t.TempDir(), "wb.img"), 1<<20).(*fdBackend)
+		b.datasync = func(int) error { return nil }
+		called := make(chan struct{}, 1)
+		b.syncFileRange = func(int, int64, int64, int) error { called <- struct{}{}; return errno }
+		b.StartWriteback(0, 4096)
+		<-called
+		if err := b.Sync(); err != nil {
+			t.Fatalf("%v from a hint: Sync answered %v", errno, err)
+		}
+	}
+}
