@@ -16,15 +16,16 @@ import (
 // sending its SYNCHRONIZE CACHE, and the sync that follows finds less to do.
 type WriteBehinder interface {
 	// StartWriteback starts writing [off, off+length) back to the store without
-	// waiting for it. A hint: it makes nothing durable, reports nothing, and
-	// consumes no writeback error (a later Sync still reports every one).
+	// waiting for it. A hint: it makes nothing durable, returns nothing, and
+	// consumes no writeback error (a later Sync still reports every one, and an
+	// error of the hint's own too).
 	StartWriteback(off, length int64)
 }
 
 // StartWriteback has the backend's write-behind goroutine ask the kernel to start
 // writing the range's dirty pages back (sync_file_range with SYNC_FILE_RANGE_WRITE
-// alone: WB_SYNC_NONE writeback, no wait). Without a SYNC_FILE_RANGE_WAIT_* flag the call does not check or
-// advance the description's writeback error (file_check_and_advance_wb_err), so
+// alone: WB_SYNC_NONE writeback, no wait). Without a SYNC_FILE_RANGE_WAIT_* flag the
+// call does not check or advance the description's writeback error (file_check_and_advance_wb_err), so
 // fdatasync still reports a failure of this writeback's IO to every description
 // that has not seen it (syncfd.go). With O_DIRECT there is nothing cached to start.
 //

@@ -194,7 +194,11 @@ func TestWriteBehindTransientErrorNotSticky(t *testing.T) {
 		called := make(chan struct{}, 1)
 		b.syncFileRange = func(int, int64, int64, int) error { called <- struct{}{}; return errno }
 		b.StartWriteback(0, 4096)
-		<-called
+		select {
+		case <-called:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v: no sync_file_range within 5 s of the hint", errno)
+		}
 		if err := b.Sync(); err != nil {
 			t.Fatalf("%v from a hint: Sync answered %v", errno, err)
 		}

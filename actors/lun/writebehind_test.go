@@ -141,8 +141,8 @@ func TestWriteBehindFollowsFlushes(t *testing.T) {
 	do(write10(100, 1, false), block) // one past the window without a flush
 	b.hints(t, writeBehindWindow)
 
-	// A flush after a short batch turns it on again; a burst of adjacent writes,
-	// merged into one run, gets one hint for the whole run.
+	// The flush after that long batch leaves it off; a second one, after no writes,
+	// turns it on again. Then a burst of adjacent writes.
 	do(syncCache, nil)
 	do(syncCache, nil)
 	tasks := make([]*pb.ScsiTask, 4)
