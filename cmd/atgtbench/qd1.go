@@ -29,8 +29,12 @@ const qd1Initiator = "iqn.2026-11.dev.atgt:atgtbench-qd1"
 
 // qd1Config holds the flags of qd1 mode.
 type qd1Config struct {
-	atgtBin   string
-	rounds    int
+	atgtBin string
+	rounds  int
+	// slices splits each Go-initiator case's IOs of a round into this many runs
+	// per target, the targets taking turns (slice by slice, the order rotating),
+	// so that a drift of the machine within a round reaches every target alike.
+	slices    int
 	ios       int // per Go-initiator case, target and round
 	syncIOs   int // the same for the FUA and SYNC CACHE cases and the direct sync floor
 	pingIOs   int
@@ -58,6 +62,7 @@ func parseQD1Flags(args []string) (*qd1Config, error) {
 	c := &qd1Config{}
 	fs.StringVar(&c.atgtBin, "atgtd", "", "use this atgtd binary instead of building ./cmd/atgtd")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each runs every case on atgt and tgt back to back, the order alternating")
+	fs.IntVar(&c.slices, "slices", 1, "split each Go-initiator case's IOs of a round into this many runs per target, the targets taking turns run by run")
 	fs.IntVar(&c.ios, "ios", 10000, "timed IOs per Go-initiator read or write case, target and round")
 	fs.IntVar(&c.syncIOs, "sync-ios", 2000, "timed IOs per FUA or SYNC CACHE case (and direct sync floor), target and round")
 	fs.IntVar(&c.pingIOs, "ping-ios", 20000, "round trips per ping-pong shape and round")
@@ -82,6 +87,9 @@ func parseQD1Flags(args []string) (*qd1Config, error) {
 	}
 	if c.rounds <= 0 || c.ios <= 0 || c.syncIOs <= 0 || c.pingIOs <= 0 || c.traceIOs < 0 || c.qemuCount <= 0 || c.qemuSync <= 0 {
 		return nil, errors.New("-rounds, -ios, -sync-ios, -ping-ios, -qemu-count and -qemu-flush-count must be positive")
+	}
+	if c.slices <= 0 || c.slices > min(c.ios, c.syncIOs) {
+		return nil, errors.New("-slices: at least 1 and at most -ios and -sync-ios")
 	}
 	if c.perfTime < 2*time.Second {
 		return nil, errors.New("-perf-time: at least 2s (iscsi-perf prints its first average after a second)")
@@ -343,23 +351,15 @@ func measureQD1(ctx context.Context, c *qd1Config, d *qd1Data) error {
 			if cs.Op == opWriteFUA || cs.Op == opWriteSync {
 				n = c.syncIOs
 			}
+			lats, err := runSlices(ctx, c, order, cs, n, round)
+			if err != nil {
+				return err
+			}
 			for _, t := range order {
-				if cs.Write() {
-					syncAll()
-				}
-				lat, err := runQD1Case(t.URL, qd1Initiator, cs.Op, n, uint64(round))
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if err != nil {
-					return fmt.Errorf("%s on %s: %w", cs.Name, t.Name, err)
-				}
+				lat := lats[t.Name]
 				d.goLat[t.Name][i] = append(d.goLat[t.Name][i], lat)
 				st := d.record("go", cs.Name, t.Name, round, lat)
 				logf("round %d %-28s %-9s p50 %7.1f µs p99 %7.1f µs mean %7.1f µs", round+1, cs.Name, t.Name, st.P50, st.P99, st.Mean)
-				if cs.Write() {
-					syncAll()
-				}
 			}
 		}
 		for i := range d.clients {
@@ -383,6 +383,44 @@ func measureQD1(ctx context.Context, c *qd1Config, d *qd1Data) error {
 		}
 	}
 	return nil
+}
+
+// runSlices runs n IOs of cs on each target of order in c.slices runs per target,
+// the targets taking turns run by run and the order rotating with each slice; every
+// target's runs of one slice use the same offsets. It returns each target's
+// latencies, in the order measured.
+func runSlices(ctx context.Context, c *qd1Config, order []*target, cs qd1Case, n, round int) (map[string][]time.Duration, error) {
+	lats := map[string][]time.Duration{}
+	for s := range c.slices {
+		k := n/c.slices + boolInt(s < n%c.slices)
+		seed := uint64(round) + uint64(s)<<32
+		for j := range order {
+			t := order[(j+s)%len(order)]
+			if cs.Write() {
+				syncAll()
+			}
+			lat, err := runQD1Case(t.URL, qd1Initiator, cs.Op, k, seed)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s on %s: %w", cs.Name, t.Name, err)
+			}
+			lats[t.Name] = append(lats[t.Name], lat...)
+			if cs.Write() {
+				syncAll()
+			}
+		}
+	}
+	return lats, nil
+}
+
+// boolInt is 1 for true, 0 for false.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // addCleanup has stopAll stop t however the run ends.

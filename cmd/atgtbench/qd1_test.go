@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -58,7 +59,8 @@ func TestQD1Smoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &qd1Config{rounds: 2, ios: 100, syncIOs: 20, pingIOs: 200, traceIOs: 50, perfTime: 2 * time.Second,
+	// Three runs per target and round: 20 sync IOs split 7+7+6.
+	c := &qd1Config{rounds: 2, slices: 3, ios: 100, syncIOs: 20, pingIOs: 200, traceIOs: 50, perfTime: 2 * time.Second,
 		qemuCount: 200, qemuSync: 20, dir: dir, size: 16 << 20, out: t.TempDir(), clients: true, floors: true,
 		atgtBin: bin, baseBin: bin}
 	t.Cleanup(stopAll)
@@ -117,6 +119,18 @@ func TestQD1Smoke(t *testing.T) {
 			}
 		}
 	}
+	// Every IO of every slice is counted: rounds × IOs per target.
+	if s, ok := sectionWithPrefix(sections, "QD1 latency, Go initiator: atgt vs tgt"); ok {
+		for _, r := range s.Rows {
+			n := c.ios
+			if strings.Contains(r[0], "FUA") || strings.Contains(r[0], "SYNC") {
+				n = c.syncIOs
+			}
+			if want := fmt.Sprintf("%d+%d", c.rounds*n, c.rounds*n); r[1] != want {
+				t.Errorf("%s: %s IOs, want %s", r[0], r[1], want)
+			}
+		}
+	}
 	// The per-hop tables: one per atgt and case, each with the path's hops and a
 	// positive time inside atgt for each opcode the case sends.
 	for _, cs := range qd1Cases {
@@ -172,6 +186,27 @@ func sectionWithPrefix(ss []qd1Section, prefix string) (qd1Section, bool) {
 		}
 	}
 	return qd1Section{}, false
+}
+
+// TestQD1SlicesFlag checks -slices' bounds.
+func TestQD1SlicesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"-slices", "8"}, true},
+		{[]string{"-slices", "0"}, false},
+		{[]string{"-slices", "2001"}, false}, // more runs than -sync-ios' 2000 IOs
+	} {
+		c, err := parseQD1Flags(tc.args)
+		if (err == nil) != tc.ok {
+			t.Errorf("%v: err %v, want ok %v", tc.args, err, tc.ok)
+		}
+		if err == nil && tc.args == nil && c.slices != 1 {
+			t.Errorf("default -slices %d, want 1", c.slices)
+		}
+	}
 }
 
 // TestLatencyStats checks the nearest-rank percentiles, the mean and the per-round

@@ -27,14 +27,14 @@ func qd1Sections(c *qd1Config, d *qd1Data) []qd1Section {
 		rows[i] = cl.clientRow
 	}
 	var ss []qd1Section
-	ss = append(ss, goSection("QD1 latency, Go initiator: atgt vs tgt (µs per IO)", "atgt", "tgt", pairs("atgt", "tgt"), c.rounds))
+	ss = append(ss, goSection("QD1 latency, Go initiator: atgt vs tgt (µs per IO)", "atgt", "tgt", pairs("atgt", "tgt"), c.rounds, c.slices))
 	ss = append(ss, goalSection(d))
 	if c.clients {
 		ss = append(ss, clientSection("QD1 latency, real clients: atgt vs tgt (mean µs per IO)", "atgt", "tgt", rows))
 	}
 	if c.baseBin != "" {
 		ss = append(ss, goSection("QD1 latency, Go initiator: atgt vs atgt-base (µs per IO)", "atgt", "atgt-base",
-			pairs("atgt", "atgt-base"), c.rounds))
+			pairs("atgt", "atgt-base"), c.rounds, c.slices))
 		if c.clients {
 			ss = append(ss, clientSection("QD1 latency, real clients: atgt vs atgt-base (mean µs per IO)", "atgt", "atgt-base", rows))
 		}

@@ -141,11 +141,15 @@ type pairStats struct {
 
 // goSection is a Go-initiator table: A's and B's percentiles side by side, with
 // the ratios A / B.
-func goSection(title, a, b string, rows []pairStats, rounds int) qd1Section {
+func goSection(title, a, b string, rows []pairStats, rounds, slices int) qd1Section {
+	turns := ""
+	if slices > 1 {
+		turns = fmt.Sprintf(", each round's IOs in %d runs per target, the targets taking turns run by run", slices)
+	}
 	s := qd1Section{Title: title, Left: 1,
 		Intro: fmt.Sprintf("Each IO's round trip timed by the client (send to status received), one command in flight; "+
-			"%d round(s), the targets' order rotating, samples of all rounds pooled (the write + SYNC CACHE row times the pair). "+
-			"ratio = %s / %s, below 1 is better for %s; p50 spread = lowest–highest per-round p50.", rounds, a, b, a),
+			"%d round(s), the targets' order rotating%s, samples of all rounds pooled (the write + SYNC CACHE row times the pair). "+
+			"ratio = %s / %s, below 1 is better for %s; p50 spread = lowest–highest per-round p50.", rounds, turns, a, b, a),
 		Header: []string{"case", "IOs " + a + "+" + b, a + " p50", b + " p50", "p50 ratio", a + " p99", b + " p99", "p99 ratio",
 			a + " p99.9", b + " p99.9", "p99.9 ratio", a + " mean", b + " mean", "mean ratio", a + " p50 spread", b + " p50 spread"}}
 	for _, r := range rows {
