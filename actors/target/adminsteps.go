@@ -273,12 +273,16 @@ func (s *Service) poisonLUN(k dispatcher.Key, pid *actor.PID) {
 // before its backend is closed, as the flush at stop does. The kernel reports a
 // writeback error once per descriptor and its sticky record goes with the backend,
 // so a failure is the change's error: nothing else will report it. A flush that
-// outlasts ctx (the target stops) is left to finish on its own (Close waits for no
-// call).
+// outlasts removedFlushWait (a disk that hangs) or ctx (the target stops) is left to
+// finish on its own (Close waits for no call) and reported as not finished, so that
+// the change ends and the administrator's next one is not held up behind that disk.
 func (s *Service) flushRemoved(ctx context.Context, lv *liveLUN) error {
 	done := make(chan error, 1)
 	go func() { done <- lv.served.Sync() }()
 	label := lunLabel(lv.set.name, lv.set.initiator, lv.key.LUN)
+	wait := removedFlushWait(lv)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -287,11 +291,25 @@ func (s *Service) flushRemoved(ctx context.Context, lv *liveLUN) error {
 			return fmt.Errorf("the flush of removed %s failed, writes it acknowledged may be lost: %w", label, err)
 		}
 		return nil
+	case <-timer.C:
+		s.log.Error("flush of a removed LUN did not finish in time; closing it anyway: writes it acknowledged may be lost",
+			"target", lv.set.name, "lun", lv.key.LUN, "waited", wait)
+		return fmt.Errorf("the flush of removed %s did not finish within %v, writes it acknowledged may be lost", label, wait)
 	case <-ctx.Done():
 		s.log.Error("flush of a removed LUN did not finish; closing it anyway",
 			"target", lv.set.name, "lun", lv.key.LUN, "error", ctx.Err())
 		return fmt.Errorf("the flush of removed %s did not finish: %w", label, ctx.Err())
 	}
+}
+
+// removedFlushWait bounds the flush of a removed LUN: as long as the LUN lets a
+// backend call run before abandoning it (ioTimeout), or FinalFlushTimeout, as at
+// stop, for a LUN that abandons none (ioTimeout 0).
+func removedFlushWait(lv *liveLUN) time.Duration {
+	if t := lv.cfg.GetIoTimeout(); t > 0 {
+		return time.Duration(t * float64(time.Second))
+	}
+	return FinalFlushTimeout
 }
 
 // setStateAside renames the state files (saved reservations and mode pages) that e

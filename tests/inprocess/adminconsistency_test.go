@@ -116,7 +116,8 @@ func TestAdminCancelledForcedRemoveFinishes(t *testing.T) {
 }
 
 // With the default io_timeout, a forced removal of a LUN whose backend call hangs
-// waits for the call to be abandoned (30 to 37.5 s) and succeeds.
+// waits for the call to be abandoned (30 to 37.5 s), then for the LUN actor to stop
+// (until the call returns at 45 s here, at most 10 s), and succeeds.
 func TestAdminForcedRemoveOfHungLUN(t *testing.T) {
 	cfg, path := adminConfig(t)
 	cfg.Targets[0].Luns = append(cfg.Targets[0].Luns, &pb.Lun{Id: 1, Path: "lun1.img", SizeBytes: lunSize})
@@ -141,6 +142,51 @@ func TestAdminForcedRemoveOfHungLUN(t *testing.T) {
 		t.Errorf("drained tasks: %d, want 1", r.DrainedTasks)
 	}
 	lunGone(t, svc, s, path, 1)
+}
+
+// A forced removal of a LUN whose disk hangs (reads and flushes alike) ends: the
+// hung READ is abandoned after ioTimeout, and the removal's flush, which cannot
+// finish, is given up after ioTimeout too. The LUN is removed, the change says its
+// flush did not finish (its acknowledged writes may be lost), and the next admin
+// change is not held up behind it.
+func TestAdminForcedRemoveOfHungDisk(t *testing.T) {
+	cfg, path := adminConfig(t)
+	timeout := 1.0
+	cfg.Targets[0].Luns = append(cfg.Targets[0].Luns, &pb.Lun{Id: 1, Path: "lun1.img", SizeBytes: lunSize, IoTimeout: &timeout})
+	svc := startWith(t, cfg, target.Options{ConfigPath: path})
+	s := dial(t, svc.Addrs()[0], initiator.Options{Timeout: 60 * time.Second})
+	ready(t, s, 1)
+	bg := context.Background()
+	// The READ's hang ends after 15 s (the LUN actor stops only once it returns);
+	// the flush's outlasts the test.
+	if _, err := svc.SetFaults(bg, &pb.SetFaultsRequest{Target: targetName, Id: 1, Faults: []*pb.Fault{
+		{Op: "read", Kind: "delay", DelayMs: 15000}, {Op: "sync", Kind: "delay", DelayMs: 600000}}}); err != nil {
+		t.Fatalf("SetFaults: %v", err)
+	}
+	task := s.Submit(1, read16(0, 1), nil, blockSize)
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(bg, 40*time.Second)
+	defer cancel()
+	_, err := svc.RemoveLun(ctx, &pb.RemoveLunRequest{Target: targetName, Id: 1, Force: true})
+	took := time.Since(start)
+	t.Logf("RemoveLun after %v: %v", took.Round(100*time.Millisecond), err)
+	task.Wait()
+	if err == nil || !strings.Contains(err.Error(), "flush") || !strings.Contains(err.Error(), "did not finish") {
+		t.Fatalf("RemoveLun: %v; want an error saying the flush did not finish", err)
+	}
+	// Abandoning the READ (1.25 s), the LUN actor's stop (at most 10 s while the
+	// READ hangs) and the flush (1 s): well within 20 s.
+	if took > 20*time.Second {
+		t.Errorf("RemoveLun took %v", took)
+	}
+	lunGone(t, svc, s, path, 1)
+	// The next change is not held up.
+	ctx2, cancel2 := context.WithTimeout(bg, 5*time.Second)
+	defer cancel2()
+	if _, err := svc.AddLun(ctx2, &pb.AddLunRequest{Target: targetName, Lun: &pb.Lun{Id: 2, Path: "lun2.img", SizeBytes: lunSize}}); err != nil {
+		t.Fatalf("AddLun after the removal: %v", err)
+	}
 }
 
 // A config apply that removes LUN 1 and then cannot grow LUN 0 (past the file
