@@ -135,12 +135,7 @@ func attachLoop(t *testing.T, size int64) string {
 	}
 	losetup := requireTool(t, "losetup", "util-linux")
 	img := filepath.Join(t.TempDir(), "loop.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, size); err != nil {
-		t.Fatal(err)
-	}
+	makeSparse(t, img, size, 0o600)
 	out, err := exec.Command(losetup, "-f", "--show", img).CombinedOutput()
 	if err != nil {
 		t.Fatalf("losetup -f --show: %v: %s", err, out)

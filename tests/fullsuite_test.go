@@ -72,12 +72,7 @@ func TestFullSuiteSanitizeReset(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(shm) })
 	// atgtd creates no file under /dev: the file is made here, sparse.
 	lunPath := filepath.Join(shm, "lun.img")
-	if err := os.WriteFile(lunPath, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(lunPath, 64<<20); err != nil {
-		t.Fatal(err)
-	}
+	makeSparse(t, lunPath, 64<<20, 0o600)
 	r := fullSuiteRun{name: "sanitize-reset", variants: []string{"all", "writable", "sanitize"}, paths: 1, size: 64 << 20,
 		args: []string{"--allow-sanitize"}, families: []string{"SCSI.Sanitize.Reset"}, timeout: 5 * time.Minute,
 		lun: func(l *testLun) {
@@ -115,12 +110,7 @@ func (r fullSuiteRun) do(t *testing.T, cu string, skips map[string]map[string]st
 	r.lun(lun)
 	if lun.ReadOnly {
 		// A read-only LUN is not created: make its file first.
-		if err := os.WriteFile(lun.Path, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(lun.Path, 64<<20); err != nil {
-			t.Fatal(err)
-		}
+		makeSparse(t, lun.Path, 64<<20, 0o644)
 		lun.SizeBytes = "0"
 	}
 	d := startDaemonConfig(t, cfg)

@@ -36,12 +36,7 @@ func TestQemuImgSubBlockHoles(t *testing.T) {
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(fsImg, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(fsImg, 64<<20); err != nil {
-		t.Fatal(err)
-	}
+	makeSparse(t, fsImg, 64<<20, 0o644)
 	if out, err := runTool(t, time.Minute, mkfs, "-q", "-F", "-b", "1024", fsImg); err != nil {
 		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
 	}

@@ -413,6 +413,18 @@ type (
 
 // oneLunConfig is a config with the default target name and a single LUN of size
 // bytes under a fresh data directory, open to the given initiators (all if none).
+// makeSparse creates path as a sparse file of size bytes, failing the test if it
+// cannot.
+func makeSparse(t testing.TB, path string, size int64, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func oneLunConfig(t testing.TB, size int64, initiators ...string) testConfig {
 	dir := t.TempDir()
 	return testConfig{

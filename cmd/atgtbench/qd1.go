@@ -392,7 +392,7 @@ func measureQD1(ctx context.Context, c *qd1Config, d *qd1Data) error {
 func runSlices(ctx context.Context, c *qd1Config, order []*target, cs qd1Case, n, round int) (map[string][]time.Duration, error) {
 	lats := map[string][]time.Duration{}
 	for s := range c.slices {
-		k := n/c.slices + boolInt(s < n%c.slices)
+		k := n*(s+1)/c.slices - n*s/c.slices // the slices' sizes differ by one at most and add up to n
 		seed := uint64(round) + uint64(s)<<32
 		for j := range order {
 			t := order[(j+s)%len(order)]
@@ -413,14 +413,6 @@ func runSlices(ctx context.Context, c *qd1Config, order []*target, cs qd1Case, n
 		}
 	}
 	return lats, nil
-}
-
-// boolInt is 1 for true, 0 for false.
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // addCleanup has stopAll stop t however the run ends.

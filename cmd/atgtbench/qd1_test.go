@@ -59,7 +59,7 @@ func TestQD1Smoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Three runs per target and round: 20 sync IOs split 7+7+6.
+	// Three runs per target and round: 20 sync IOs split 6+7+7.
 	c := &qd1Config{rounds: 2, slices: 3, ios: 100, syncIOs: 20, pingIOs: 200, traceIOs: 50, perfTime: 2 * time.Second,
 		qemuCount: 200, qemuSync: 20, dir: dir, size: 16 << 20, out: t.TempDir(), clients: true, floors: true,
 		atgtBin: bin, baseBin: bin}
