@@ -110,8 +110,13 @@ func TestMissingLUNLive(t *testing.T) {
 	if l := waitState(t, svc, 1, lunOnline, ""); l.SizeBytes != 1<<20 {
 		t.Errorf("online LUN 1: %+v; want 1 MiB", l)
 	}
+	// The record is written right after the LUN is listed online (missing.go:
+	// the state changes first, then recordServedStores writes the file).
+	for deadline := time.Now().Add(5 * time.Second); !recorded() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if !recorded() {
-		t.Errorf("%s does not record the store once served", storesFileName)
+		t.Errorf("%s does not record the store 5 s after it is served", storesFileName)
 	}
 	if !svc.metrics.LUN(DefaultTargetName, 1).Online() {
 		t.Error("atgt_lun_online is 0 for the LUN online")
